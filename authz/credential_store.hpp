@@ -1,0 +1,51 @@
+#pragma once
+// Scoped backend credentials. Secrets are loaded once (config load / reload), kept only
+// in memory, wiped on destruction, and never printed.
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace segproxy::authz {
+
+// Move-only string holder that cleanses its bytes when destroyed.
+class Secret {
+ public:
+  Secret() = default;
+  explicit Secret(std::string value);
+  ~Secret();
+  Secret(Secret&& other) noexcept;
+  Secret& operator=(Secret&& other) noexcept;
+  Secret(const Secret&) = delete;
+  Secret& operator=(const Secret&) = delete;
+  const std::string& reveal() const { return value_; }  // use only to authenticate
+  bool empty() const { return value_.empty(); }
+
+ private:
+  std::string value_;
+};
+
+struct BackendCredential {
+  std::string user;
+  Secret password;
+};
+
+class CredentialStore {
+ public:
+  // Loads every segment's static credentials. password_file: whole file, one trailing
+  // "\n" or "\r\n" stripped; password_env: the variable's value. Missing or empty
+  // secrets are errors; messages name the segment, listener and source, never the value.
+  static std::unique_ptr<CredentialStore> load(const config::Config& cfg,
+                                               std::vector<std::string>& errors);
+
+  // nullptr when the segment has no credential for that listener.
+  const BackendCredential* find(const std::string& segment, const std::string& listener) const;
+
+ private:
+  std::map<std::pair<std::string, std::string>, BackendCredential> creds_;
+};
+
+}  // namespace segproxy::authz

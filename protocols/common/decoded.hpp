@@ -1,0 +1,36 @@
+#pragma once
+// Three-way decode result shared by every wire decoder.
+// Contract: on NeedMore nothing is consumed (consumed == 0); on Ok, `consumed` is the
+// exact size of the decoded unit; on Malformed, `error` says why and the caller closes
+// the session (nothing is consumed).
+#include <cstddef>
+#include <string>
+
+namespace segproxy::protocols {
+
+enum class DecodeStatus { Ok, NeedMore, Malformed };
+
+template <class T>
+struct Decoded {
+  DecodeStatus status = DecodeStatus::NeedMore;
+  T value{};
+  std::size_t consumed = 0;
+  std::string error;
+
+  static Decoded need_more() { return Decoded{}; }
+  static Decoded malformed(std::string why) {
+    Decoded d;
+    d.status = DecodeStatus::Malformed;
+    d.error = std::move(why);
+    return d;
+  }
+  static Decoded ok(T v, std::size_t n) {
+    Decoded d;
+    d.status = DecodeStatus::Ok;
+    d.value = std::move(v);
+    d.consumed = n;
+    return d;
+  }
+};
+
+}  // namespace segproxy::protocols

@@ -1,0 +1,64 @@
+#pragma once
+// Decoders for what a PostgreSQL server sends.
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "protocols/common/decoded.hpp"
+#include "protocols/common/limits.hpp"
+#include "protocols/pg/messages.hpp"
+
+namespace segproxy::protocols::pg {
+
+// One complete backend frame (type + length + body), buffered whole: for the startup /
+// authentication phase. Bodies above limits.max_backend_control_message are Malformed.
+Decoded<BackendFrame> decode_backend_frame(std::span<const std::uint8_t> in, const Limits& limits);
+
+// Body parsers (input: BackendFrame::body). std::nullopt = malformed body.
+std::optional<AuthenticationRequest> parse_authentication(std::span<const std::uint8_t> body);
+std::optional<ParameterStatus> parse_parameter_status(std::span<const std::uint8_t> body);
+std::optional<BackendKeyData> parse_backend_key_data(std::span<const std::uint8_t> body);
+std::optional<char> parse_ready_for_query(std::span<const std::uint8_t> body);  // 'I','T','E'
+std::optional<ErrorFields> parse_error_fields(std::span<const std::uint8_t> body);  // 'E' / 'N'
+std::optional<std::string_view> parse_command_complete(std::span<const std::uint8_t> body);
+// SASL mechanism list of an AuthenticationSASL request.
+std::optional<std::vector<std::string>> parse_sasl_mechanisms(std::span<const std::uint8_t> data);
+
+// Streaming scanner for the relay phase: the proxy forwards backend bytes as they
+// arrive and feeds the same bytes here to follow message boundaries. Only messages of
+// the watched types are buffered (capped at limits.max_backend_control_message) and
+// reported; everything else (DataRow, CopyData, RowDescription, ...) is skipped without
+// buffering, so memory stays bounded whatever the result size.
+class BackendEvents {
+ public:
+  virtual ~BackendEvents() = default;
+  virtual void on_backend_message(char type, std::span<const std::uint8_t> body) = 0;
+};
+
+class BackendStream {
+ public:
+  explicit BackendStream(const Limits& limits);
+  // Watched types: 'Z' ReadyForQuery, 'E' ErrorResponse, 'C' CommandComplete,
+  // 'S' ParameterStatus, 'G'/'H'/'W' Copy{In,Out,Both}Response, 'R' Authentication,
+  // 'K' BackendKeyData, 'A' NotificationResponse, 'N' NoticeResponse, 'I' EmptyQueryResponse,
+  // '1' ParseComplete, '2' BindComplete, '3' CloseComplete, 's' PortalSuspended.
+  // Returns Malformed (with error()) on a length < 4 or an oversized watched message;
+  // otherwise Ok (all bytes consumed, possibly mid-message).
+  DecodeStatus feed(std::span<const std::uint8_t> data, BackendEvents& events);
+  const std::string& error() const { return error_; }
+  // True when the stream sits exactly on a message boundary.
+  bool at_boundary() const;
+
+ private:
+  const Limits& limits_;
+  std::uint8_t header_[5] = {};
+  std::size_t header_have_ = 0;
+  char type_ = 0;
+  std::size_t body_left_ = 0;
+  bool watched_ = false;
+  std::vector<std::uint8_t> body_;
+  std::string error_;
+};
+
+}  // namespace segproxy::protocols::pg
