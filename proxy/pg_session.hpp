@@ -1,0 +1,96 @@
+#pragma once
+// One client connection on a PostgreSQL listener, from accept to close.
+//
+// Phases (each in its own function, each with a deadline):
+//   negotiate  plaintext: SSLRequest -> 'S' + TLS handshake; GSSENCRequest -> 'N';
+//              CancelRequest -> forwarded; StartupMessage without TLS -> FATAL 28000.
+//   startup    inside TLS: StartupMessage -> identity -> segment -> database ->
+//              credential -> backend login -> AuthenticationOk ... ReadyForQuery.
+//   relay      client frames are decoded and checked one by one, then forwarded
+//              unchanged; backend bytes are streamed back while their message
+//              boundaries are followed (ReadyForQuery status, outstanding requests).
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "authz/identity.hpp"
+#include "protocols/common/byte_writer.hpp"
+#include "protocols/pg/backend_decoder.hpp"
+#include "protocols/pg/messages.hpp"
+#include "proxy/asio.hpp"
+#include "proxy/runtime.hpp"
+#include "proxy/stream.hpp"
+
+namespace segproxy::proxy {
+
+class PgSession : public std::enable_shared_from_this<PgSession>, private protocols::pg::BackendEvents {
+ public:
+  PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std::size_t listener_index, Services services);
+  ~PgSession() override;
+
+  awaitable<void> run();
+
+ private:
+  enum class Next { Continue, Stop };
+
+  // --- startup (pg_startup.cpp) ---
+  awaitable<bool> negotiate();
+  awaitable<bool> startup();
+  awaitable<std::optional<protocols::pg::StartupPacket>> read_startup_packet();
+  awaitable<void> handle_cancel(protocols::pg::CancelRequest req);
+  awaitable<void> refuse(const std::string& sqlstate, const std::string& message, const std::string& reason);
+
+  // --- relay (pg_relay.cpp) ---
+  awaitable<void> relay();
+  awaitable<void> backend_to_client();
+  awaitable<Next> client_frames();
+  awaitable<void> answer_refused_frame(const std::string& sqlstate, const std::string& message);
+  void on_backend_message(char type, std::span<const std::uint8_t> body) override;
+  awaitable<void> write_client(asio::const_buffer buf, error_code& ec);
+  awaitable<void> wait_backend_idle();
+  void close_all();
+
+  // Client-side buffer: [cstart_, cend_) holds undecoded bytes.
+  std::span<const std::uint8_t> pending() const { return {cbuf_.data() + cstart_, cend_ - cstart_}; }
+  awaitable<bool> fill_client_buffer(std::size_t want);
+
+  std::shared_ptr<const Runtime> rt_;
+  const ListenerRuntime& listener_;
+  Services svc_;
+  std::uint64_t id_;
+  std::string id_text_;
+  std::string client_addr_;
+  std::chrono::steady_clock::time_point started_;
+
+  std::unique_ptr<Stream> client_;
+  std::unique_ptr<Stream> backend_;
+  Watchdog deadline_;
+  asio::steady_timer write_gate_;  // wakes writers waiting for the client stream
+  asio::steady_timer idle_gate_;   // wakes a waiter when the backend has answered everything
+
+  protocols::Bytes cbuf_;
+  std::size_t cstart_ = 0;
+  std::size_t cend_ = 0;
+  protocols::Bytes backend_leftover_;
+
+  authz::ClientIdentity identity_;
+  std::string segment_;
+  std::string database_;
+  std::string backend_user_;
+  std::int32_t backend_pid_ = 0;
+  std::int32_t proxy_secret_ = 0;
+  bool cancel_registered_ = false;
+
+  protocols::pg::BackendStream backend_stream_;
+  char txn_status_ = 'I';
+  std::size_t outstanding_ = 0;  // Query / Sync sent without a ReadyForQuery back
+  bool client_writing_ = false;
+  bool closed_ = false;
+  std::uint64_t bytes_from_client_ = 0;
+  std::uint64_t bytes_from_backend_ = 0;
+  std::string close_reason_;
+};
+
+}  // namespace segproxy::proxy

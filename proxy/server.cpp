@@ -1,0 +1,128 @@
+#include "proxy/server.hpp"
+
+#include <csignal>
+#include <exception>
+
+#include "proxy/pg_session.hpp"
+
+namespace segproxy::proxy {
+
+Server::Server(std::shared_ptr<const Runtime> rt, Logger& log) : rt_(std::move(rt)), log_(log) {
+  unsigned n = rt_->config.threads != 0 ? rt_->config.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<asio::io_context>(1));
+}
+
+Server::~Server() = default;
+
+asio::io_context& Server::next_worker() {
+  auto& w = *workers_[next_worker_];
+  next_worker_ = (next_worker_ + 1) % workers_.size();
+  return w;
+}
+
+awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t listener_index) {
+  const auto& name = rt_->listeners[listener_index].cfg->name;
+  for (;;) {
+    auto& worker = next_worker();
+    error_code ec;
+    tcp::socket sock = co_await acceptor.async_accept(worker, asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      log_.warn("listener.accept_failed", {{"listener", name}, {"error", ec.message()}});
+      // e.g. EMFILE: back off briefly instead of spinning.
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+      co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+      continue;
+    }
+    if (rt_->listeners[listener_index].cfg->protocol != config::Protocol::Postgres) {
+      error_code ignored;
+      sock.close(ignored);
+      continue;
+    }
+    auto session = std::make_shared<PgSession>(std::move(sock), rt_, listener_index,
+                                               Services{log_, cancels_, active_sessions_, next_session_id_});
+    asio::co_spawn(worker, session->run(), [this](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log_.error("session.exception", {{"error", ex.what()}});
+      }
+    });
+  }
+}
+
+int Server::run() {
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  for (std::size_t i = 0; i < rt_->listeners.size(); ++i) {
+    const auto& l = *rt_->listeners[i].cfg;
+    error_code ec;
+    auto addr = asio::ip::make_address(l.listen.host, ec);
+    if (ec) {
+      tcp::resolver resolver(main_ctx_);
+      auto results = resolver.resolve(l.listen.host, std::to_string(l.listen.port), ec);
+      if (ec || results.empty()) {
+        log_.error("listener.bind_failed", {{"listener", l.name}, {"error", "cannot resolve " + l.listen.host}});
+        return 1;
+      }
+      addr = results.begin()->endpoint().address();
+    }
+    tcp::endpoint ep(addr, l.listen.port);
+    auto acc = std::make_unique<tcp::acceptor>(main_ctx_);
+    acc->open(ep.protocol(), ec);
+    if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acc->bind(ep, ec);
+    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      log_.error("listener.bind_failed",
+                 {{"listener", l.name}, {"address", l.listen.host + ":" + std::to_string(l.listen.port)},
+                  {"error", ec.message()}});
+      return 1;
+    }
+    log_.info("listener.ready", {{"listener", l.name},
+                                 {"protocol", l.protocol == config::Protocol::Postgres ? "postgres" : "mysql"},
+                                 {"address", l.listen.host + ":" + std::to_string(l.listen.port)}});
+    if (l.protocol == config::Protocol::Mysql)
+      log_.warn("listener.unsupported", {{"listener", l.name}, {"error", "mysql listeners are not implemented yet"}});
+    acceptors.push_back(std::move(acc));
+    asio::co_spawn(main_ctx_, accept_loop(*acceptors.back(), i), asio::detached);
+  }
+
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::vector<std::thread> threads;
+  for (auto& w : workers_) {
+    guards.push_back(asio::make_work_guard(*w));
+    threads.emplace_back([&ctx = *w, this] {
+      for (;;) {
+        try {
+          ctx.run();
+          return;
+        } catch (const std::exception& ex) {
+          log_.error("worker.exception", {{"error", ex.what()}});
+        }
+      }
+    });
+  }
+
+  asio::signal_set signals(main_ctx_, SIGINT, SIGTERM);
+  signals.async_wait([&](const error_code& ec, int sig) {
+    if (ec) return;
+    log_.info("server.stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    for (auto& a : acceptors) {
+      error_code ignored;
+      a->close(ignored);
+    }
+    for (auto& w : workers_) w->stop();
+    main_ctx_.stop();
+  });
+  std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGHUP, SIG_IGN);  // reload arrives with the admin socket; until then HUP must not kill us
+  log_.info("server.started", {{"threads", std::to_string(workers_.size())}});
+  main_ctx_.run();
+  for (auto& w : workers_) w->stop();
+  for (auto& t : threads) t.join();
+  log_.info("server.stopped");
+  return 0;
+}
+
+}  // namespace segproxy::proxy

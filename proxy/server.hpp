@@ -1,0 +1,38 @@
+#pragma once
+// Listeners and I/O threads. One io_context per worker thread (a session lives on one
+// thread, so its two relay directions need no locks); acceptors run on the main
+// context and hand each accepted socket to the next worker.
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "proxy/asio.hpp"
+#include "proxy/cancel_registry.hpp"
+#include "proxy/log.hpp"
+#include "proxy/runtime.hpp"
+
+namespace segproxy::proxy {
+
+class Server {
+ public:
+  Server(std::shared_ptr<const Runtime> rt, Logger& log);
+  ~Server();
+  // Binds every listener, serves until SIGINT/SIGTERM; returns the process exit code.
+  int run();
+
+ private:
+  awaitable<void> accept_loop(tcp::acceptor& acceptor, std::size_t listener_index);
+  asio::io_context& next_worker();
+
+  std::shared_ptr<const Runtime> rt_;
+  Logger& log_;
+  CancelRegistry cancels_;
+  std::atomic<std::size_t> active_sessions_{0};
+  std::atomic<std::uint64_t> next_session_id_{0};
+  asio::io_context main_ctx_;
+  std::vector<std::unique_ptr<asio::io_context>> workers_;
+  std::size_t next_worker_ = 0;
+};
+
+}  // namespace segproxy::proxy

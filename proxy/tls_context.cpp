@@ -1,0 +1,66 @@
+#include "proxy/tls_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+namespace segproxy::proxy {
+namespace {
+
+std::string openssl_error(const std::string& what) {
+  unsigned long e = ERR_get_error();
+  char buf[256] = "unknown error";
+  if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return what + ": " + buf;
+}
+
+}  // namespace
+
+TlsResult make_server_tls_context(const config::ListenerTls& cfg) {
+  TlsResult r;
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+  SSL_CTX* native = ctx->native_handle();
+  int min = cfg.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+  SSL_CTX_set_min_proto_version(native, min);
+  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                  SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+  SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
+  if (SSL_CTX_use_certificate_chain_file(native, cfg.cert.c_str()) != 1)
+    return {nullptr, openssl_error("loading server certificate " + cfg.cert)};
+  if (SSL_CTX_use_PrivateKey_file(native, cfg.key.c_str(), SSL_FILETYPE_PEM) != 1)
+    return {nullptr, openssl_error("loading server key " + cfg.key)};
+  if (SSL_CTX_check_private_key(native) != 1)
+    return {nullptr, openssl_error("server key does not match certificate " + cfg.cert)};
+  if (SSL_CTX_load_verify_locations(native, cfg.client_ca.c_str(), nullptr) != 1)
+    return {nullptr, openssl_error("loading client CA " + cfg.client_ca)};
+  // Tell clients which CAs we accept (helps clients holding several certificates).
+  if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(cfg.client_ca.c_str()))
+    SSL_CTX_set_client_CA_list(native, names);
+  // A presented certificate must verify against client_ca or the handshake fails; a
+  // missing one is refused right after the handshake with FATAL 28000 (pg_startup.cpp),
+  // before any other client byte is acted upon.
+  ctx->set_verify_mode(ssl::verify_peer);
+  SSL_CTX_set_verify_depth(native, 8);
+  r.context = std::move(ctx);
+  return r;
+}
+
+TlsResult make_backend_tls_context(const config::BackendTls& cfg) {
+  TlsResult r;
+  if (cfg.mode == config::BackendTlsMode::Disable) return r;
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (cfg.mode == config::BackendTlsMode::VerifyFull) {
+    if (SSL_CTX_load_verify_locations(native, cfg.ca.c_str(), nullptr) != 1)
+      return {nullptr, openssl_error("loading backend CA " + cfg.ca)};
+    ctx->set_verify_mode(ssl::verify_peer);
+  } else {
+    ctx->set_verify_mode(ssl::verify_none);
+  }
+  r.context = std::move(ctx);
+  return r;
+}
+
+}  // namespace segproxy::proxy
