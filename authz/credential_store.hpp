@@ -38,6 +38,9 @@ class CredentialStore {
   // Loads every segment's static credentials. password_file: whole file, one trailing
   // "\n" or "\r\n" stripped; password_env: the variable's value. Missing or empty
   // secrets are errors; messages name the segment, listener and source, never the value.
+  // Errors are appended to `errors`; when any occurred the result is nullptr (all or
+  // nothing: a partially loaded store is never handed out). Password files over 4 KiB
+  // are refused.
   static std::unique_ptr<CredentialStore> load(const config::Config& cfg,
                                                std::vector<std::string>& errors);
 

@@ -1,1 +1,74 @@
-// placeholder: implemented by the owning change
+// Config loading entry points: read the file, parse YAML (syntax errors with their
+// line), then run the parse and validate passes, collecting every error.
+#include "config/loader.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "config/detail.hpp"
+
+namespace segproxy::config {
+
+std::string ConfigError::to_string() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line);
+  out += ": ";
+  if (!key_path.empty()) out += key_path + ": ";
+  out += message;
+  return out;
+}
+
+LoadResult load_config_string(std::string_view yaml, const std::string& filename,
+                              const std::string& base_dir) {
+  detail::Diagnostics diag(filename);
+  LoadResult result;
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    const int line = e.mark.is_null() ? 0 : e.mark.line + 1;
+    diag.error(line, "", "YAML syntax error: " + e.msg);
+    result.errors = diag.take();
+    return result;
+  }
+  if (docs.size() > 1) {
+    diag.error(detail::line_of(docs[1]), "",
+               "multiple YAML documents; a config file holds exactly one");
+  }
+  Config cfg;
+  cfg.source_path = filename;
+  detail::Reader reader(diag);
+  detail::parse_config(reader, docs.empty() ? YAML::Node() : docs.front(), base_dir, cfg);
+  detail::validate_config(diag, cfg);
+  result.errors = diag.take();
+  if (result.errors.empty()) result.config = std::move(cfg);
+  return result;
+}
+
+LoadResult load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const int open_errno = errno;
+  std::error_code ec;
+  if (!in || std::filesystem::is_directory(path, ec)) {
+    LoadResult r;
+    const std::string why = in ? "is a directory" : std::strerror(open_errno);
+    r.errors.push_back(ConfigError{path, 0, "", "cannot read config file: " + why});
+    return r;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    LoadResult r;
+    r.errors.push_back(ConfigError{path, 0, "", "cannot read config file"});
+    return r;
+  }
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  const std::string base_dir = std::filesystem::absolute(dir, ec).lexically_normal().string();
+  return load_config_string(text.str(), path, ec ? dir.string() : base_dir);
+}
+
+}  // namespace segproxy::config

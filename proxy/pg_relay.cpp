@@ -38,7 +38,30 @@ awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
   }
   cend_ += n;
   bytes_from_client_ += n;
+  if (backend_) touch_idle();  // relay phase only; startup has its own deadline
   co_return true;
+}
+
+void PgSession::touch_idle() {
+  if (rt_->config.limits.idle_timeout.count() > 0) idle_.arm(rt_->config.limits.idle_timeout);
+}
+
+void PgSession::on_idle_expired() {
+  // A statement still running is not idleness: the backend owes us an answer.
+  if (outstanding_ > 0) {
+    touch_idle();
+    return;
+  }
+  close_reason_ = "idle timeout";
+  asio::co_spawn(client_->lowest().get_executor(), terminate_idle(shared_from_this()), asio::detached);
+}
+
+awaitable<void> PgSession::terminate_idle(std::shared_ptr<PgSession> self) {
+  protocols::Bytes out;
+  pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "57P05", "terminating connection due to idle timeout (segproxy)", "", ""});
+  error_code ec;
+  co_await self->write_client(asio::buffer(out), ec);
+  self->close_all();
 }
 
 awaitable<void> PgSession::write_client(asio::const_buffer buf, error_code& ec) {
@@ -97,6 +120,7 @@ awaitable<void> PgSession::backend_to_client() {
       break;
     }
     bytes_from_backend_ += n;
+    touch_idle();
     if (!co_await forward(std::span<const std::uint8_t>(buf.data(), n))) break;
   }
   close_all();
@@ -189,8 +213,12 @@ awaitable<void> PgSession::relay() {
   write_gate_.expires_at(asio::steady_timer::time_point::max());
   idle_gate_.expires_at(asio::steady_timer::time_point::max());
   auto self = shared_from_this();
+  touch_idle();
+  // Keep co_await out of this full-expression: GCC 12 may destroy temporaries of a
+  // full-expression containing co_await twice (GCC bug 100611), here a shared_ptr copy.
+  auto ex = co_await asio::this_coro::executor;
   asio::co_spawn(
-      co_await asio::this_coro::executor, [self]() -> awaitable<void> { co_await self->backend_to_client(); },
+      ex, pump_backend(self),
       [self](std::exception_ptr e) {
         if (!e) return;
         try {

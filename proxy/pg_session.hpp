@@ -30,10 +30,14 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std::size_t listener_index, Services services);
   ~PgSession() override;
 
-  awaitable<void> run();
+  // Runs the session to its end; the parameter keeps it alive for that long.
+  static awaitable<void> run(std::shared_ptr<PgSession> self) { co_await self->run_phases(); }
 
  private:
   enum class Next { Continue, Stop };
+
+  awaitable<void> run_phases();
+  static awaitable<void> pump_backend(std::shared_ptr<PgSession> self) { co_await self->backend_to_client(); }
 
   // --- startup (pg_startup.cpp) ---
   awaitable<bool> negotiate();
@@ -51,6 +55,9 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   awaitable<void> write_client(asio::const_buffer buf, error_code& ec);
   awaitable<void> wait_backend_idle();
   void close_all();
+  void touch_idle();  // re-arms the idle deadline (limits.idle_timeout) after traffic
+  void on_idle_expired();
+  static awaitable<void> terminate_idle(std::shared_ptr<PgSession> self);
 
   // Client-side buffer: [cstart_, cend_) holds undecoded bytes.
   std::span<const std::uint8_t> pending() const { return {cbuf_.data() + cstart_, cend_ - cstart_}; }
@@ -66,7 +73,8 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
 
   std::unique_ptr<Stream> client_;
   std::unique_ptr<Stream> backend_;
-  Watchdog deadline_;
+  Watchdog deadline_;  // handshake / startup deadlines
+  Watchdog idle_;      // limits.idle_timeout during relay
   asio::steady_timer write_gate_;  // wakes writers waiting for the client stream
   asio::steady_timer idle_gate_;   // wakes a waiter when the backend has answered everything
 

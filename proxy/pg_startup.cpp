@@ -27,6 +27,7 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
       id_text_(std::to_string(id_)),
       started_(std::chrono::steady_clock::now()),
       deadline_(client.get_executor(), [this] { close_all(); }),
+      idle_(client.get_executor(), [this] { on_idle_expired(); }),
       write_gate_(client.get_executor()),
       idle_gate_(client.get_executor()),
       backend_stream_(rt_->limits) {
@@ -47,14 +48,14 @@ void PgSession::close_all() {
   if (closed_) return;
   closed_ = true;
   deadline_.disarm();
+  idle_.disarm();
   if (client_) client_->close();
   if (backend_) backend_->close();
   write_gate_.cancel();
   idle_gate_.cancel();
 }
 
-awaitable<void> PgSession::run() {
-  auto self = shared_from_this();
+awaitable<void> PgSession::run_phases() {
   svc_.log.debug("session.accept", {{"session", id_text_}, {"listener", listener_.cfg->name}, {"client", client_addr_}});
   if (co_await negotiate() && co_await startup()) co_await relay();
   close_all();

@@ -41,7 +41,7 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t listene
     }
     auto session = std::make_shared<PgSession>(std::move(sock), rt_, listener_index,
                                                Services{log_, cancels_, active_sessions_, next_session_id_});
-    asio::co_spawn(worker, session->run(), [this](std::exception_ptr e) {
+    asio::co_spawn(worker, PgSession::run(std::move(session)), [this](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);

@@ -5,6 +5,7 @@
 // the session (nothing is consumed).
 #include <cstddef>
 #include <string>
+#include <utility>
 
 namespace segproxy::protocols {
 

@@ -51,7 +51,7 @@ class BackendStream {
   bool at_boundary() const;
 
  private:
-  const Limits& limits_;
+  Limits limits_;  // a copy: a reference would dangle for BackendStream s{Limits{}}
   std::uint8_t header_[5] = {};
   std::size_t header_have_ = 0;
   char type_ = 0;

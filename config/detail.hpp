@@ -1,0 +1,109 @@
+#pragma once
+// Internal to config/: the error collector and the typed YAML readers shared by the
+// parse (shape and types) and validate (cross references, files) passes.
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "config/loader.hpp"
+
+namespace segproxy::config::detail {
+
+// Collects every error of one load, and remembers the line of every key path it read so
+// that later passes can point at the right line without holding YAML nodes.
+class Diagnostics {
+ public:
+  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
+
+  void error(int line, std::string key_path, std::string message);
+  // Error at the line recorded for `key_path` (or its nearest recorded parent).
+  void error_at(const std::string& key_path, std::string message);
+  void note_line(const std::string& key_path, int line);
+  int line(const std::string& key_path) const;
+  bool empty() const { return errors_.empty(); }
+  // Whether an error was already reported for exactly this key path (so later passes
+  // can skip values that only hold defaults because they failed to parse).
+  bool has_error(const std::string& key_path) const;
+  std::vector<ConfigError> take();
+
+ private:
+  std::string file_;
+  std::vector<ConfigError> errors_;
+  std::unordered_map<std::string, int> lines_;
+};
+
+// Small string helpers.
+std::string join_path(const std::string& path, std::string_view key);
+std::string index_path(const std::string& path, std::size_t i);
+std::size_t edit_distance(std::string_view a, std::string_view b);
+// " (did you mean \"x\"?)" when a candidate is close enough, else "".
+std::string suggestion(std::string_view word, const std::vector<std::string>& candidates);
+std::string quote(std::string_view s);
+
+// Pure parsers; on failure return nullopt and set `why`.
+std::optional<std::uint64_t> parse_uint(std::string_view s);
+std::optional<std::uint64_t> parse_size(std::string_view s, std::string& why);
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s, std::string& why);
+std::optional<Endpoint> parse_host_port(std::string_view s, std::string& why);
+
+// 1-based line of a node (0 when unknown).
+int line_of(const YAML::Node& node);
+// "a mapping", "a list", "a scalar", ... for type errors.
+const char* node_kind(const YAML::Node& node);
+
+// Typed readers. `map` must already be checked to be a mapping; `path` is its key path.
+// Each reports its own errors and returns nullopt when the key is absent or invalid.
+class Reader {
+ public:
+  explicit Reader(Diagnostics& d) : d_(d) {}
+
+  // Mapping with only `allowed` keys; reports unknown (with suggestion) and duplicate
+  // keys and records the line of every key. False when `node` is not a mapping.
+  // An empty `allowed` accepts any key (maps keyed by user-chosen names).
+  bool expect_map(const YAML::Node& node, const std::string& path,
+                  std::initializer_list<std::string_view> allowed);
+  bool has(const YAML::Node& map, std::string_view key) const;
+  YAML::Node get(const YAML::Node& map, std::string_view key) const;
+
+  std::optional<std::string> string(const YAML::Node& map, const std::string& path,
+                                    std::string_view key, bool required);
+  std::optional<std::uint64_t> uint(const YAML::Node& map, const std::string& path,
+                                    std::string_view key, std::uint64_t min,
+                                    std::uint64_t max, bool required);
+  std::optional<std::uint64_t> size(const YAML::Node& map, const std::string& path,
+                                    std::string_view key, std::uint64_t min, std::uint64_t max);
+  std::optional<std::chrono::milliseconds> duration(const YAML::Node& map,
+                                                    const std::string& path,
+                                                    std::string_view key, bool allow_zero);
+  std::optional<std::string> one_of(const YAML::Node& map, const std::string& path,
+                                    std::string_view key, const std::vector<std::string>& values,
+                                    bool required);
+  std::optional<std::vector<std::string>> string_list(const YAML::Node& map,
+                                                      const std::string& path,
+                                                      std::string_view key, bool required);
+
+  Diagnostics& diag() { return d_; }
+
+ private:
+  // The scalar text of map[key], or nullopt (reporting missing/type errors).
+  std::optional<std::string> scalar(const YAML::Node& map, const std::string& path,
+                                    std::string_view key, bool required,
+                                    std::string_view expected);
+  Diagnostics& d_;
+};
+
+// Pass 1: YAML tree -> Config (types, ranges, unknown keys, per-entry rules).
+// Relative paths are resolved against base_dir.
+void parse_config(Reader& r, const YAML::Node& root, const std::string& base_dir, Config& out);
+// Pass 2: cross references, duplicates, referenced files.
+void validate_config(Diagnostics& d, const Config& cfg);
+
+}  // namespace segproxy::config::detail

@@ -1,0 +1,240 @@
+// Pass 1 of the config loader: YAML tree -> Config. Checks shapes, types, ranges,
+// unknown keys and the rules local to one entry; cross references are in validate.cpp.
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+
+#include "config/detail.hpp"
+
+namespace segproxy::config::detail {
+namespace {
+
+std::string resolve(const std::string& base_dir, const std::string& p) {
+  std::filesystem::path path(p);
+  if (path.is_absolute() || base_dir.empty()) return path.lexically_normal().string();
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+void parse_log(Reader& r, const YAML::Node& n, LogConfig& out) {
+  const std::string path = "log";
+  if (!r.expect_map(n, path, {"level", "format"})) return;
+  if (auto v = r.one_of(n, path, "level", {"debug", "info", "warn", "error"}, false)) out.level = *v;
+  if (auto v = r.one_of(n, path, "format", {"text", "json"}, false)) {
+    out.format = *v == "json" ? LogFormat::Json : LogFormat::Text;
+  }
+}
+
+void parse_limits(Reader& r, const YAML::Node& n, LimitsConfig& out) {
+  const std::string path = "limits";
+  if (!r.expect_map(n, path,
+                    {"max_startup_packet", "max_message_size", "max_connections",
+                     "handshake_timeout", "startup_timeout", "backend_connect_timeout",
+                     "idle_timeout"})) {
+    return;
+  }
+  constexpr std::uint64_t kGiB = 1024ull * 1024 * 1024;
+  if (auto v = r.size(n, path, "max_startup_packet", 1, kGiB)) out.max_startup_packet = *v;
+  if (auto v = r.size(n, path, "max_message_size", 1, kGiB)) out.max_message_size = *v;
+  if (auto v = r.uint(n, path, "max_connections", 1, 10'000'000, false)) out.max_connections = *v;
+  if (auto v = r.duration(n, path, "handshake_timeout", false)) out.handshake_timeout = *v;
+  if (auto v = r.duration(n, path, "startup_timeout", false)) out.startup_timeout = *v;
+  if (auto v = r.duration(n, path, "backend_connect_timeout", false)) {
+    out.backend_connect_timeout = *v;
+  }
+  if (auto v = r.duration(n, path, "idle_timeout", true)) out.idle_timeout = *v;
+}
+
+void parse_listener_tls(Reader& r, const YAML::Node& n, const std::string& path,
+                        const std::string& base_dir, ListenerTls& out) {
+  if (!r.expect_map(n, path, {"cert", "key", "client_ca", "min_version"})) return;
+  if (auto v = r.string(n, path, "cert", true)) out.cert = resolve(base_dir, *v);
+  if (auto v = r.string(n, path, "key", true)) out.key = resolve(base_dir, *v);
+  if (auto v = r.string(n, path, "client_ca", true)) out.client_ca = resolve(base_dir, *v);
+  if (auto v = r.one_of(n, path, "min_version", {"1.2", "1.3"}, false)) out.min_version = *v;
+}
+
+void parse_backend_tls(Reader& r, const YAML::Node& n, const std::string& path,
+                       const std::string& base_dir, BackendTls& out) {
+  if (!r.expect_map(n, path, {"mode", "ca", "server_name"})) return;
+  const auto mode = r.one_of(n, path, "mode", {"disable", "require", "verify-full"}, true);
+  if (mode == "require") out.mode = BackendTlsMode::Require;
+  if (mode == "verify-full") out.mode = BackendTlsMode::VerifyFull;
+  if (auto v = r.string(n, path, "ca", false)) out.ca = resolve(base_dir, *v);
+  if (auto v = r.string(n, path, "server_name", false)) out.server_name = *v;
+  if (mode == "verify-full" && !r.has(n, "ca")) {
+    r.diag().error_at(join_path(path, "mode"), "mode verify-full requires \"ca\"");
+  }
+}
+
+void parse_backend(Reader& r, const YAML::Node& n, const std::string& path,
+                   const std::string& base_dir, Backend& out) {
+  if (!r.expect_map(n, path, {"host", "port", "tls"})) return;
+  if (auto v = r.string(n, path, "host", true)) out.endpoint.host = *v;
+  if (auto v = r.uint(n, path, "port", 1, 65535, true)) {
+    out.endpoint.port = static_cast<std::uint16_t>(*v);
+  }
+  if (r.has(n, "tls")) parse_backend_tls(r, r.get(n, "tls"), join_path(path, "tls"), base_dir, out.tls);
+}
+
+Listener parse_listener(Reader& r, const YAML::Node& n, const std::string& path,
+                        const std::string& base_dir) {
+  Listener l;
+  l.line = line_of(n);
+  r.diag().note_line(path, l.line);
+  if (!r.expect_map(n, path, {"name", "protocol", "listen", "tls", "backend"})) return l;
+  if (auto v = r.string(n, path, "name", true)) l.name = *v;
+  const auto proto = r.one_of(n, path, "protocol", {"postgres", "mysql"}, true);
+  if (proto == "mysql") l.protocol = Protocol::Mysql;
+  if (auto v = r.string(n, path, "listen", true)) {
+    std::string why;
+    if (auto ep = parse_host_port(*v, why)) l.listen = *ep;
+    else r.diag().error_at(join_path(path, "listen"), why);
+  }
+  if (r.has(n, "tls")) parse_listener_tls(r, r.get(n, "tls"), join_path(path, "tls"), base_dir, l.tls);
+  else r.diag().error(l.line, join_path(path, "tls"), "missing required key \"tls\" (client certificates are mandatory)");
+  if (r.has(n, "backend")) parse_backend(r, r.get(n, "backend"), join_path(path, "backend"), base_dir, l.backend);
+  else r.diag().error(l.line, join_path(path, "backend"), "missing required key \"backend\"");
+  return l;
+}
+
+// Lower-case hex without ':' separators; nullopt when it is not 64 hex digits.
+std::optional<std::string> normalize_sha256(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == ':') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  if (out.size() != 64) return std::nullopt;
+  return out;
+}
+
+IdentityRule parse_identity(Reader& r, const YAML::Node& n, const std::string& path) {
+  IdentityRule rule;
+  rule.line = line_of(n);
+  r.diag().note_line(path, rule.line);
+  if (!r.expect_map(n, path, {"match", "segment"})) return rule;
+  if (auto v = r.string(n, path, "segment", true)) rule.segment = *v;
+  if (!r.has(n, "match")) {
+    r.diag().error(rule.line, join_path(path, "match"), "missing required key \"match\"");
+    return rule;
+  }
+  const std::string mp = join_path(path, "match");
+  const YAML::Node m = r.get(n, "match");
+  if (!r.expect_map(m, mp, {"spiffe_id", "cn", "ou", "dns", "cert_sha256"})) return rule;
+  IdentityMatch& im = rule.match;
+  im.spiffe_id = r.string(m, mp, "spiffe_id", false);
+  im.cn = r.string(m, mp, "cn", false);
+  im.ou = r.string(m, mp, "ou", false);
+  im.dns = r.string(m, mp, "dns", false);
+  if (auto v = r.string(m, mp, "cert_sha256", false)) {
+    im.cert_sha256 = normalize_sha256(*v);
+    if (!im.cert_sha256) {
+      r.diag().error_at(join_path(mp, "cert_sha256"),
+                        "expected 64 hex digits (':' separators allowed)");
+    }
+  }
+  const bool any_key = r.has(m, "spiffe_id") || r.has(m, "cn") || r.has(m, "ou") ||
+                       r.has(m, "dns") || r.has(m, "cert_sha256");
+  if (!any_key) {
+    r.diag().error_at(mp, "match needs at least one of spiffe_id, cn, ou, dns, cert_sha256");
+  }
+  return rule;
+}
+
+void parse_credentials(Reader& r, const YAML::Node& n, const std::string& path,
+                       const std::string& base_dir, Segment& seg) {
+  if (!r.expect_map(n, path, {})) return;  // keys are listener names: checked in validate
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    if (!it->first.IsScalar()) continue;
+    const std::string listener = it->first.Scalar();
+    const std::string cp = join_path(path, listener);
+    const YAML::Node c = it->second;
+    CredentialRef ref;
+    ref.line = r.diag().line(cp);
+    if (!r.expect_map(c, cp, {"user", "password_file", "password_env"})) {
+      seg.credentials.emplace(listener, ref);
+      continue;
+    }
+    if (auto v = r.string(c, cp, "user", true)) ref.user = *v;
+    const bool has_file = r.has(c, "password_file");
+    const bool has_env = r.has(c, "password_env");
+    if (auto v = r.string(c, cp, "password_file", false)) ref.password_file = resolve(base_dir, *v);
+    if (auto v = r.string(c, cp, "password_env", false)) ref.password_env = *v;
+    if (has_file && has_env) {
+      r.diag().error_at(cp, "password_file and password_env are mutually exclusive; give one");
+    } else if (!has_file && !has_env) {
+      r.diag().error_at(cp, "exactly one of password_file or password_env is required");
+    }
+    seg.credentials.emplace(listener, ref);
+  }
+}
+
+Segment parse_segment(Reader& r, const std::string& name, const YAML::Node& n,
+                      const std::string& path, const std::string& base_dir) {
+  Segment seg;
+  seg.name = name;
+  seg.line = r.diag().line(path);
+  if (!r.expect_map(n, path, {"databases", "credentials"})) return seg;
+  if (auto v = r.string_list(n, path, "databases", true)) {
+    if (v->empty()) r.diag().error_at(join_path(path, "databases"), "must list at least one database");
+    seg.databases = std::move(*v);
+  }
+  if (r.has(n, "credentials")) {
+    parse_credentials(r, r.get(n, "credentials"), join_path(path, "credentials"), base_dir, seg);
+  }
+  return seg;
+}
+
+// A list under `key`; absent is allowed (returns an empty node).
+YAML::Node sequence(Reader& r, const YAML::Node& root, std::string_view key) {
+  if (!r.has(root, key)) return YAML::Node(YAML::NodeType::Sequence);
+  const YAML::Node n = r.get(root, key);
+  if (n.IsNull()) return YAML::Node(YAML::NodeType::Sequence);
+  if (!n.IsSequence()) {
+    r.diag().error_at(std::string(key), std::string("expected a list, got ") + node_kind(n));
+    return YAML::Node(YAML::NodeType::Sequence);
+  }
+  return n;
+}
+
+}  // namespace
+
+void parse_config(Reader& r, const YAML::Node& root, const std::string& base_dir, Config& out) {
+  if (root.IsNull() || !root.IsDefined()) {
+    r.diag().error(0, "listeners", "empty config: no listeners configured");
+    return;
+  }
+  if (!r.expect_map(root, "",
+                    {"threads", "log", "limits", "listeners", "identities", "segments"})) {
+    return;
+  }
+  if (auto v = r.uint(root, "", "threads", 0, 1024, false)) out.threads = static_cast<unsigned>(*v);
+  if (r.has(root, "log")) parse_log(r, r.get(root, "log"), out.log);
+  if (r.has(root, "limits")) parse_limits(r, r.get(root, "limits"), out.limits);
+
+  const YAML::Node listeners = sequence(r, root, "listeners");
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    out.listeners.push_back(parse_listener(r, listeners[i], index_path("listeners", i), base_dir));
+  }
+  if (listeners.size() == 0) r.diag().error_at("listeners", "no listeners configured");
+
+  const YAML::Node identities = sequence(r, root, "identities");
+  for (std::size_t i = 0; i < identities.size(); ++i) {
+    out.identities.push_back(parse_identity(r, identities[i], index_path("identities", i)));
+  }
+
+  if (r.has(root, "segments")) {
+    const YAML::Node segs = r.get(root, "segments");
+    if (segs.IsNull()) return;
+    if (!r.expect_map(segs, "segments", {})) return;  // keys are segment names
+    for (auto it = segs.begin(); it != segs.end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      const std::string name = it->first.Scalar();
+      if (out.segments.count(name) != 0) continue;  // duplicate: already reported
+      out.segments.emplace(name, parse_segment(r, name, it->second, join_path("segments", name), base_dir));
+    }
+  }
+}
+
+}  // namespace segproxy::config::detail

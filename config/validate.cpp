@@ -1,0 +1,128 @@
+// Pass 2 of the config loader: cross references between listeners, identities and
+// segments, duplicates, and the files the config points at.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "config/detail.hpp"
+
+namespace segproxy::config::detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Existence and readability of a certificate / key / CA file.
+void check_readable_file(Diagnostics& d, const std::string& key_path, const std::string& file) {
+  if (file.empty()) return;  // missing or invalid value: already reported
+  std::error_code ec;
+  const auto st = fs::status(file, ec);
+  if (ec || !fs::exists(st)) {
+    d.error_at(key_path, "file not found: " + file);
+  } else if (!fs::is_regular_file(st)) {
+    d.error_at(key_path, "not a regular file: " + file);
+  } else if (std::ifstream in(file, std::ios::binary); !in) {
+    d.error_at(key_path, "file is not readable: " + file);
+  }
+}
+
+std::string endpoint_string(const Endpoint& e) {
+  if (e.host.find(':') != std::string::npos) return "[" + e.host + "]:" + std::to_string(e.port);
+  return e.host + ":" + std::to_string(e.port);
+}
+
+void validate_listeners(Diagnostics& d, const Config& cfg) {
+  std::map<std::string, int> names;
+  std::map<std::string, int> addrs;
+  for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+    const Listener& l = cfg.listeners[i];
+    const std::string p = index_path("listeners", i);
+    if (!l.name.empty()) {
+      if (auto [it, fresh] = names.emplace(l.name, l.line); !fresh) {
+        d.error_at(join_path(p, "name"), "duplicate listener name " + quote(l.name) +
+                                             " (first declared on line " +
+                                             std::to_string(it->second) + ")");
+      }
+    }
+    if (l.listen.port != 0) {
+      const std::string a = endpoint_string(l.listen);
+      if (auto [it, fresh] = addrs.emplace(a, l.line); !fresh) {
+        d.error_at(join_path(p, "listen"), "duplicate listen address " + a +
+                                               " (first used on line " +
+                                               std::to_string(it->second) + ")");
+      }
+    }
+    check_readable_file(d, join_path(p, "tls.cert"), l.tls.cert);
+    check_readable_file(d, join_path(p, "tls.key"), l.tls.key);
+    check_readable_file(d, join_path(p, "tls.client_ca"), l.tls.client_ca);
+    check_readable_file(d, join_path(p, "backend.tls.ca"), l.backend.tls.ca);
+  }
+}
+
+void validate_identities(Diagnostics& d, const Config& cfg) {
+  std::vector<std::string> names;
+  for (const auto& [name, seg] : cfg.segments) names.push_back(name);
+  for (std::size_t i = 0; i < cfg.identities.size(); ++i) {
+    const IdentityRule& rule = cfg.identities[i];
+    if (rule.segment.empty() || cfg.segments.count(rule.segment) != 0) continue;
+    d.error_at(join_path(index_path("identities", i), "segment"),
+               "unknown segment " + quote(rule.segment) + suggestion(rule.segment, names));
+  }
+}
+
+void validate_segments(Diagnostics& d, const Config& cfg) {
+  std::vector<std::string> listener_names;
+  bool all_named = true;
+  for (const auto& l : cfg.listeners) {
+    if (l.name.empty()) all_named = false;
+    listener_names.push_back(l.name);
+  }
+  for (const auto& [name, seg] : cfg.segments) {
+    const std::string sp = join_path("segments", name);
+    for (const auto& [listener, ref] : seg.credentials) {
+      const std::string cp = join_path(join_path(sp, "credentials"), listener);
+      const bool known = std::find(listener_names.begin(), listener_names.end(), listener) !=
+                         listener_names.end();
+      if (!known && all_named) {
+        d.error_at(cp, "unknown listener " + quote(listener) + suggestion(listener, listener_names));
+      }
+      if (!ref.password_file.empty()) {
+        std::error_code ec;
+        if (!fs::exists(ref.password_file, ec)) {
+          d.error_at(join_path(cp, "password_file"), "password file not found: " + ref.password_file);
+        } else if (!fs::is_regular_file(ref.password_file, ec)) {
+          d.error_at(join_path(cp, "password_file"), "not a regular file: " + ref.password_file);
+        }
+      }
+    }
+  }
+
+  // Every segment an identity can map to needs a credential for each postgres listener
+  // (otherwise a client is admitted and then fails at backend login).
+  std::set<std::string> reachable;
+  for (const auto& rule : cfg.identities) {
+    if (cfg.segments.count(rule.segment) != 0) reachable.insert(rule.segment);
+  }
+  for (const auto& name : reachable) {
+    const Segment& seg = cfg.segments.at(name);
+    for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+      const Listener& l = cfg.listeners[i];
+      if (l.protocol != Protocol::Postgres || l.name.empty()) continue;
+      if (d.has_error(join_path(index_path("listeners", i), "protocol"))) continue;
+      if (seg.credentials.count(l.name) != 0) continue;
+      d.error_at(join_path(join_path("segments", name), "credentials"),
+                 "segment " + quote(name) + " has no credential for listener " + quote(l.name));
+    }
+  }
+}
+
+}  // namespace
+
+void validate_config(Diagnostics& d, const Config& cfg) {
+  validate_listeners(d, cfg);
+  validate_identities(d, cfg);
+  validate_segments(d, cfg);
+}
+
+}  // namespace segproxy::config::detail
