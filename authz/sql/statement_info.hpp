@@ -1,0 +1,72 @@
+#pragma once
+// What a SQL classifier understood of one client request: the input of the policy
+// engine. Produced by authz/sql/pg_classifier (libpg_query) and, later, the MySQL
+// analyzer. Pure data.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace segproxy::authz::sql {
+
+// Table-level operations (policy `allow:` / `deny:` vocabulary).
+enum class TableOp : std::uint8_t {
+  Select,
+  Insert,
+  Update,
+  Delete,
+  Truncate,
+  CopyTo,    // COPY t TO STDOUT / COPY (query) TO STDOUT reads
+  CopyFrom,  // COPY t FROM STDIN
+  References,
+  Lock,      // LOCK TABLE (needs any grant on the table)
+};
+
+// Statement classes beyond table access (policy `statements:` vocabulary).
+enum class StatementClass : std::uint8_t {
+  Dml,          // SELECT/INSERT/UPDATE/DELETE/MERGE/TABLE/VALUES/COPY/LOCK: judged by tables
+  Transaction,  // BEGIN, START TRANSACTION, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, ...
+  SessionSafe,  // SET/RESET/SHOW of an allow-listed GUC, DISCARD ALL-like driver resets
+  Ddl,
+  Admin,       // VACUUM, ANALYZE, CLUSTER, REINDEX, CHECKPOINT, ...
+  Procedural,  // DO, CALL
+  Notify,      // LISTEN, NOTIFY, UNLISTEN
+  Prepare,     // PREPARE, EXECUTE, DEALLOCATE (SQL level)
+  Cursor,      // DECLARE, FETCH, MOVE, CLOSE
+  Explain,     // EXPLAIN (its inner statement is classified too)
+  Forbidden,   // never allowed: SET ROLE, SET SESSION AUTHORIZATION, search_path changes,
+               // COPY PROGRAM / server files, ALTER SYSTEM, LOAD, lexing-changing SETs, ...
+  Unknown,     // not understood: always denied
+};
+
+struct TableRef {
+  std::string schema;  // as normalised by PostgreSQL; default_schema filled in when unqualified
+  std::string name;
+  bool schema_given = false;  // written qualified by the client
+  TableOp op = TableOp::Select;
+  bool operator==(const TableRef&) const = default;
+};
+
+struct FunctionRef {
+  std::string schema;  // empty when unqualified
+  std::string name;    // lower-case as normalised
+  bool operator==(const FunctionRef&) const = default;
+};
+
+struct StatementPart {
+  StatementClass klass = StatementClass::Unknown;
+  std::string command;  // e.g. "SELECT", "INSERT", "SET", "CREATE TABLE" (for messages and audit)
+  std::string forbidden_reason;  // set when klass == Forbidden or Unknown
+  std::vector<TableRef> tables;
+  std::vector<FunctionRef> functions;
+  std::string prepared_name;  // EXECUTE / PREPARE name, when relevant
+};
+
+struct StatementInfo {
+  bool parse_ok = false;
+  std::string parse_error;        // libpg_query's message (answered as 42601)
+  int parse_error_position = 0;   // 1-based cursor position, 0 if unknown
+  std::vector<StatementPart> statements;  // one per statement in a multi-statement string
+  std::uint64_t fingerprint = 0;  // normalised-statement fingerprint (decision cache key)
+};
+
+}  // namespace segproxy::authz::sql
