@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# segproxy demo: a private PostgreSQL 15 with demo roles/data, a demo PKI and the
+# proxy in front of it, all under <repo>/.demo/. Ctrl-C stops the proxy and
+# PostgreSQL (the files in .demo/ are kept; the next run recreates them).
+# Usage: scripts/demo.sh          Env: SEGPROXY_BUILD_DIR, SEGPROXY_DEMO_SKIP_BUILD=1
+set -euo pipefail
+
+export SP_LOG_TAG=demo
+# shellcheck source-path=SCRIPTDIR source=lib/testenv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/testenv.sh"
+cd "$SEGPROXY_REPO_ROOT"
+
+demo_dir="$SEGPROXY_REPO_ROOT/.demo"
+proxy_pid=""
+
+# shellcheck disable=SC2317 # invoked by trap
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [[ -n "$proxy_pid" ]]; then
+    sp_log "stopping segproxy"
+    sp_stop_pid "$proxy_pid" 10
+  fi
+  rm -f "$demo_dir/segproxy.pid"
+  sp_log "stopping PostgreSQL"
+  testenv_stop "$demo_dir" || true
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$SEGPROXY_REPO_ROOT/scripts/deps.sh"
+if [[ "${SEGPROXY_DEMO_SKIP_BUILD:-0}" != 1 ]]; then
+  "$SEGPROXY_REPO_ROOT/scripts/build.sh" Release
+fi
+bin="$(sp_build_dir)/proxy/segproxy"
+[[ -x "$bin" ]] || sp_die "$bin not found; build failed?"
+
+# A proxy left over from an earlier run that was killed hard.
+if [[ -f "$demo_dir/segproxy.pid" ]]; then
+  old="$(cat "$demo_dir/segproxy.pid")"
+  if [[ "$old" =~ ^[0-9]+$ ]] && [[ "$(ps -o comm= -p "$old" 2>/dev/null)" == segproxy* ]]; then
+    sp_log "stopping segproxy left running by an earlier demo (pid $old)"
+    sp_stop_pid "$old" 10
+  fi
+  rm -f "$demo_dir/segproxy.pid"
+fi
+
+testenv_up "$demo_dir"
+pg_port="$SEGPROXY_TEST_PGPORT"
+proxy_port=""
+sp_pick_port proxy_port 6432
+
+sed -e "s/@PROXY_PORT@/$proxy_port/g" -e "s/@PG_PORT@/$pg_port/g" \
+  "$SEGPROXY_REPO_ROOT/config/examples/demo.yaml" >"$demo_dir/segproxy.yaml"
+"$bin" --check-config "$demo_dir/segproxy.yaml"
+
+sp_log "starting segproxy on 127.0.0.1:$proxy_port (PostgreSQL on 127.0.0.1:$pg_port)"
+"$bin" --config "$demo_dir/segproxy.yaml" &
+proxy_pid=$!
+printf '%s\n' "$proxy_pid" >"$demo_dir/segproxy.pid"
+if ! sp_wait_port "$proxy_port" 30 "$proxy_pid"; then
+  kill -0 "$proxy_pid" 2>/dev/null || proxy_pid=""
+  sp_die "segproxy did not start listening on port $proxy_port within 30s"
+fi
+
+pki="$demo_dir/pki"
+cat <<MSG
+
+segproxy demo is running (Ctrl-C stops segproxy and PostgreSQL).
+
+  # segment "billing" (SPIFFE id spiffe://example.org/ns/billing/sa/api -> backend role billing_rw)
+  psql "host=localhost port=$proxy_port dbname=shop user=billing sslmode=verify-full sslrootcert=$pki/ca.crt sslcert=$pki/client-spiffe.crt sslkey=$pki/client-spiffe.key"
+
+  # segment "reporting" (CN=reporting-job -> backend role reporting_ro, read only)
+  psql "host=localhost port=$proxy_port dbname=shop user=reporting sslmode=verify-full sslrootcert=$pki/ca.crt sslcert=$pki/client-cn.crt sslkey=$pki/client-cn.key"
+
+  try: SELECT * FROM orders;   INSERT INTO orders (customer, amount) VALUES ('demo', 1);
+
+MSG
+
+rc=0
+wait "$proxy_pid" || rc=$?
+proxy_pid=""
+sp_log "segproxy exited with status $rc"
+exit "$rc"
