@@ -1,0 +1,168 @@
+// Hostile or broken clients are disconnected promptly and never disturb other
+// sessions. "Promptly" is 3 s: well below the configured handshake_timeout (5 s), so a
+// proxy that merely times the connection out does not pass.
+#include <gtest/gtest.h>
+
+#include "support/fixture.hpp"
+#include "support/raw_client.hpp"
+
+namespace segproxy::it {
+namespace {
+
+using std::chrono::seconds;
+
+constexpr auto kPrompt = std::chrono::seconds(3);
+
+class Robustness : public ProxyTest {
+ protected:
+  void SetUp() override {
+    ProxyTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    bystander_ = Connect();
+    ASSERT_PG_CONNECTED(bystander_);
+    ASSERT_TRUE(pg_exec(bystander_.get(), "select 1").ok);
+  }
+
+  // The session opened before the attack still works, and new sessions can be opened.
+  void ExpectOthersUnaffected() {
+    ASSERT_TRUE(proxy_.running()) << "the proxy process died";
+    const QueryOutcome q = pg_exec(bystander_.get(), "select 1");
+    EXPECT_TRUE(q.ok) << "existing session broken: " << q.error;
+    EXPECT_EQ(q.value, "1");
+    PgConnPtr fresh = Connect();
+    EXPECT_EQ(PQstatus(fresh.get()), CONNECTION_OK) << PQerrorMessage(fresh.get());
+  }
+
+  void StartTls(RawClient& raw) {
+    std::string err;
+    ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
+    ASSERT_TRUE(raw.start_tls(env().pki_file("ca.crt"), env().pki_file("client-spiffe.crt"),
+                              env().pki_file("client-spiffe.key"), &err))
+        << err;
+  }
+
+  PgConnPtr bystander_;
+};
+
+TEST_F(Robustness, GarbageInsteadOfStartupIsDisconnected) {
+  // Two kinds of garbage: an absurd length, and a plausible length with a nonsense code.
+  std::string huge_len(64, '\0');
+  for (std::size_t i = 0; i < huge_len.size(); ++i) {
+    huge_len[i] = static_cast<char>(0xde + i * 37);
+  }
+  std::string plausible = be32(64) + be32(0x0badc0de);
+  for (std::size_t i = plausible.size(); i < 64; ++i) plausible.push_back(static_cast<char>(i * 11));
+
+  for (const std::string& garbage : {huge_len, plausible}) {
+    RawClient raw;
+    std::string err;
+    ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
+    ASSERT_TRUE(raw.send(garbage));
+    EXPECT_TRUE(raw.wait_closed(kPrompt)) << "still connected 3 s after sending garbage";
+  }
+  ExpectOthersUnaffected();
+}
+
+TEST_F(Robustness, GarbageInsteadOfTlsHandshakeIsDisconnected) {
+  RawClient raw;
+  std::string err;
+  ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
+  const std::optional<char> answer = raw.ssl_request(seconds(5));
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_EQ(*answer, 'S');
+  std::string garbage;
+  for (int i = 0; i < 64; ++i) garbage.push_back(static_cast<char>(0x41 + i % 26));
+  ASSERT_TRUE(raw.send(garbage));
+  EXPECT_TRUE(raw.wait_closed(kPrompt)) << "still connected 3 s after a garbage ClientHello";
+  ExpectOthersUnaffected();
+}
+
+TEST_F(Robustness, OneGibStartupLengthOverTlsIsDisconnected) {
+  RawClient raw;
+  ASSERT_NO_FATAL_FAILURE(StartTls(raw));
+  ASSERT_TRUE(raw.send(be32(0x40000000) + be32(196608) + std::string("user\0x\0", 7)));
+  std::string got;
+  EXPECT_TRUE(raw.wait_closed(kPrompt, &got)) << "still connected 3 s after a 1 GiB startup length";
+  // Whatever was sent back, it is not a session.
+  EXPECT_EQ(got.find('Z'), std::string::npos);
+  ExpectOthersUnaffected();
+}
+
+TEST_F(Robustness, OneGibQueryLengthAfterLoginIsDisconnected) {
+  RawClient raw;
+  ASSERT_NO_FATAL_FAILURE(StartTls(raw));
+  const std::optional<BackendMessage> ready =
+      raw.startup({{"user", "whatever"}, {"database", env().db}}, seconds(15));
+  ASSERT_TRUE(ready.has_value()) << "no ReadyForQuery";
+  ASSERT_EQ(ready->type, 'Z') << parse_error_fields(ready->body)['M'];
+  ASSERT_TRUE(raw.send(std::string("Q") + be32(0x40000000) + "SELECT 1"));
+  EXPECT_TRUE(raw.wait_closed(kPrompt)) << "still connected 3 s after a 1 GiB Query header";
+  ExpectOthersUnaffected();
+}
+
+TEST_F(Robustness, PlaintextAfterSslRequestInSamePacketIsRejected) {
+  // CVE-2021-23214 class: bytes that arrive before the TLS handshake must never be
+  // treated as if they had come through TLS.
+  RawClient raw;
+  std::string err;
+  ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
+  ASSERT_TRUE(raw.send(ssl_request_packet() +
+                       startup_packet({{"user", "whatever"}, {"database", env().db}})));
+  std::string first;
+  const RawClient::ReadStatus st = raw.read_some(first, seconds(5));
+  if (st == RawClient::ReadStatus::Data && first == "S") {
+    // The proxy agreed to TLS before noticing. Then the handshake must not lead to a
+    // session that uses the injected startup packet.
+    std::string hs_err;
+    if (raw.tls_handshake(env().pki_file("ca.crt"), env().pki_file("client-spiffe.crt"),
+                          env().pki_file("client-spiffe.key"), seconds(5), &hs_err)) {
+      std::string after;
+      const bool closed = raw.wait_closed(kPrompt, &after);
+      EXPECT_TRUE(after.empty()) << "proxy answered the injected plaintext startup over TLS ("
+                                 << after.size() << " bytes)";
+      EXPECT_TRUE(closed) << "connection still open 3 s after a plaintext injection";
+    }
+  } else {
+    EXPECT_NE(st, RawClient::ReadStatus::Timeout) << "no reaction within 5 s";
+    if (st == RawClient::ReadStatus::Data) {
+      // An ErrorResponse is acceptable; then the connection must close.
+      EXPECT_EQ(first[0], 'E') << "unexpected first byte " << static_cast<int>(first[0]);
+      EXPECT_TRUE(raw.wait_closed(kPrompt));
+    }
+  }
+  ExpectOthersUnaffected();
+}
+
+TEST_F(Robustness, ClientVanishingMidStartupLeavesProxyHealthy) {
+  for (int i = 0; i < 20; ++i) {
+    RawClient raw;
+    if (i % 2 == 0) {
+      std::string err;
+      ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
+      ASSERT_TRUE(raw.send(ssl_request_packet().substr(0, 5)));  // half an SSLRequest
+    } else {
+      ASSERT_NO_FATAL_FAILURE(StartTls(raw));
+      ASSERT_TRUE(raw.send(be32(40)));  // half a startup length... then gone
+    }
+  }
+  ExpectOthersUnaffected();
+}
+
+// Slowloris guards, with the fixture's limits {handshake_timeout: 5s, startup_timeout: 10s}.
+TEST_F(Robustness, SilentTcpClientIsDisconnectedAfterHandshakeTimeout) {
+  RawClient raw;
+  std::string err;
+  ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
+  EXPECT_TRUE(raw.wait_closed(seconds(5 + 3))) << "a silent client outlived handshake_timeout";
+  ExpectOthersUnaffected();
+}
+
+TEST_F(Robustness, SilentTlsClientIsDisconnectedAfterStartupTimeout) {
+  RawClient raw;
+  ASSERT_NO_FATAL_FAILURE(StartTls(raw));
+  EXPECT_TRUE(raw.wait_closed(seconds(10 + 3))) << "a client that never sent a startup outlived startup_timeout";
+  ExpectOthersUnaffected();
+}
+
+}  // namespace
+}  // namespace segproxy::it

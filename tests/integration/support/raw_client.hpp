@@ -1,0 +1,86 @@
+#pragma once
+// A hand-driven PostgreSQL wire client (plain TCP, optionally TLS via OpenSSL) for
+// sending what libpq never would: garbage, oversized lengths, bytes injected before
+// the TLS handshake, CancelRequests with chosen keys.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+
+namespace segproxy::it {
+
+// Frontend packets (protocol 3.0).
+std::string ssl_request_packet();
+std::string cancel_request_packet(std::int32_t pid, std::int32_t key);
+std::string startup_packet(const std::vector<std::pair<std::string, std::string>>& params);
+std::string be32(std::uint32_t v);
+
+struct BackendMessage {
+  char type = 0;
+  std::string body;
+};
+
+// Fields of an ErrorResponse/NoticeResponse body: 'S' severity, 'C' SQLSTATE, 'M' message.
+std::map<char, std::string> parse_error_fields(const std::string& body);
+
+class RawClient {
+ public:
+  enum class ReadStatus { Data, Closed, Timeout };
+
+  RawClient() = default;
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+  ~RawClient();
+
+  bool connect_tcp(std::uint16_t port, std::string* error);
+  // Sends SSLRequest and reads the one-byte answer ('S' or 'N'); nullopt if the peer
+  // closed or did not answer within the timeout.
+  std::optional<char> ssl_request(std::chrono::milliseconds timeout);
+  // TLS handshake on the connected socket, verifying the server against `ca` for
+  // host "localhost"; presents cert/key when both are non-empty.
+  bool tls_handshake(const std::string& ca, const std::string& cert, const std::string& key,
+                     std::chrono::milliseconds timeout, std::string* error);
+  // ssl_request() == 'S' followed by tls_handshake().
+  bool start_tls(const std::string& ca, const std::string& cert, const std::string& key,
+                 std::string* error);
+
+  // Writes all bytes (through TLS once it is up). False if the peer is gone.
+  bool send(std::string_view bytes);
+
+  // Reads whatever arrives next (appended to `out`).
+  ReadStatus read_some(std::string& out, std::chrono::milliseconds timeout);
+  // Reads and keeps everything until the peer closes; true if it closed within timeout.
+  bool wait_closed(std::chrono::milliseconds timeout, std::string* received = nullptr);
+  // Reads one complete backend message; nullopt on close or timeout (see last_status()).
+  std::optional<BackendMessage> read_message(std::chrono::milliseconds timeout);
+  ReadStatus last_status() const { return last_status_; }
+
+  // Sends a StartupMessage and reads until ReadyForQuery ('Z') or ErrorResponse ('E');
+  // returns that message (nullopt on close/timeout).
+  std::optional<BackendMessage> startup(
+      const std::vector<std::pair<std::string, std::string>>& params,
+      std::chrono::milliseconds timeout);
+  // BackendKeyData seen during startup(), if any.
+  std::optional<std::pair<std::int32_t, std::int32_t>> backend_key() const { return key_; }
+
+  bool tls_active() const { return ssl_ != nullptr; }
+  int fd() const { return fd_; }
+  void close();
+
+ private:
+  int fd_ = -1;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  std::string buf_;  // received, not yet consumed by read_message
+  ReadStatus last_status_ = ReadStatus::Data;
+  std::optional<std::pair<std::int32_t, std::int32_t>> key_;
+};
+
+}  // namespace segproxy::it
