@@ -22,7 +22,9 @@ TEST(CancelRegistry, WrongSecretOrWrongPidFindsNothing) {
   EXPECT_FALSE(reg.find(777, secret ^ 1));
   EXPECT_FALSE(reg.find(778, secret));
   // The backend's own secret is not a valid proxy key (unless equal by chance).
-  if (secret != 123456) EXPECT_FALSE(reg.find(777, 123456));
+  if (secret != 123456) {
+    EXPECT_FALSE(reg.find(777, 123456));
+  }
 }
 
 TEST(CancelRegistry, RemovedSessionCannotBeCancelled) {
