@@ -19,6 +19,10 @@ enum class TableOp : std::uint8_t {
   CopyFrom,  // COPY t FROM STDIN
   References,
   Lock,      // LOCK TABLE (needs any grant on the table)
+  // Added by pg_classifier:
+  Alter,     // DDL on the relation itself: CREATE/ALTER/DROP/RENAME/COMMENT ON/CREATE INDEX/
+             // CREATE TRIGGER/INHERITS/PARTITION OF (owner-level; part class is Ddl)
+  Maintain,  // VACUUM/ANALYZE/CLUSTER/REINDEX/REFRESH MATERIALIZED VIEW (PG17's MAINTAIN)
 };
 
 // Statement classes beyond table access (policy `statements:` vocabulary).
@@ -59,6 +63,7 @@ struct StatementPart {
   std::vector<TableRef> tables;
   std::vector<FunctionRef> functions;
   std::string prepared_name;  // EXECUTE / PREPARE name, when relevant
+  bool locks_rows = false;    // SELECT ... FOR UPDATE/SHARE somewhere in the statement
 };
 
 struct StatementInfo {

@@ -1,0 +1,58 @@
+#pragma once
+// PostgreSQL statement classifier: SQL text -> StatementInfo, using PostgreSQL's own
+// parser (libpg_query, PG 15 grammar). Pure function of (text, options); thread-safe
+// (libpg_query keeps its memory contexts thread-local).
+//
+// Default deny: whatever is not fully understood becomes StatementClass::Unknown (or
+// Forbidden) with a reason; a part never silently has an empty table list because a
+// construct was skipped.
+//
+// Decisions worth knowing (see also the unit tests in tests/unit/sql/):
+//  - PREPARE/EXPLAIN/DECLARE/COPY (query): the inner statement's tables, functions and
+//    reasons are reported in the same part; the part's class is the wrapper's when the
+//    inner statement is DML, else the inner class (EXPLAIN ANALYZE CREATE TABLE AS: Ddl).
+//  - EXECUTE: prepared_name only; the proxy re-checks the remembered PREPARE.
+//  - UPDATE/DELETE/INSERT targets are also reported as Select when WHERE, SET values,
+//    ON CONFLICT or RETURNING contain a column reference (over-approximates PG's rule).
+//  - RESET ALL and DISCARD ALL are SessionSafe (role/session_authorization are not reset).
+//  - DO bodies and CREATE FUNCTION string bodies are not analysed (Procedural / Ddl).
+//  - Operators are not reported as functions; user-defined operators can run code.
+//  - Statements nested deeper than the walker's limit are refused as parse errors
+//    (libpg_query and protobuf-c recurse without limit and would crash the process).
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "authz/sql/statement_info.hpp"
+
+namespace segproxy::authz::sql {
+
+struct ClassifierOptions {
+  // Unqualified relation names resolve here (never via search_path). Unqualified names
+  // beginning with "pg_" are additionally reported as pg_catalog.<name>, because
+  // PostgreSQL searches pg_catalog before any search_path schema.
+  std::string default_schema = "public";
+  // As the backend reported in ParameterStatus. libpg_query always lexes with
+  // standard_conforming_strings=on; when the backend has it off, any statement
+  // containing a backslash is classified Unknown (it could lex differently there).
+  bool standard_conforming_strings = true;
+  // As the backend reported in ParameterStatus (client_encoding). For encodings whose
+  // multibyte characters may contain ASCII bytes (SJIS, BIG5, GBK, GB18030, UHC, JOHAB,
+  // SHIFT_JIS_2004) every statement is Unknown; for other non-UTF8 encodings any
+  // statement with a byte >= 0x80 is Unknown (names would not match after conversion).
+  std::string client_encoding = "UTF8";
+};
+
+StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts);
+
+// Fingerprint of the parse tree with literal values (A_Const) and token locations left
+// out: equal for statements differing only in literals, whitespace or comments; every
+// name (tables, functions, GUCs, prepared statements, cursors, aliases) is included.
+// Keyed SipHash-2-4 with a per-process random key, so a client cannot construct
+// collisions offline; values are stable within one process only. 0 on parse error.
+std::uint64_t fingerprint_pg(std::string_view sql);
+
+// pg_query_normalize: literals -> $n, for audit. Empty string on parse error.
+std::string normalize_pg(std::string_view sql);
+
+}  // namespace segproxy::authz::sql

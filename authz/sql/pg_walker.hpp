@@ -1,0 +1,116 @@
+#pragma once
+// Internal to segproxy_sql: the parse-tree walker shared by pg_tree_walk.cpp (generic
+// descriptor-driven recursion, tables, functions, CTE scopes, DML statements) and
+// pg_statement_kinds.cpp (one case per statement node type).
+#include <pg_query/pg_query.pb-c.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "authz/sql/pg_classifier.hpp"
+#include "authz/sql/statement_info.hpp"
+
+namespace segproxy::authz::sql::detail {
+
+struct Classified {
+  StatementClass klass = StatementClass::Unknown;
+  std::string command;
+};
+
+class Walker {
+ public:
+  Walker(const ClassifierOptions& opts, StatementPart& part) : opts_(opts), part_(part) {}
+
+  // Top-level entry: classifies one RawStmt's statement into part_ (class, command,
+  // tables, functions, reasons). Forbidden beats Unknown beats the statement's class.
+  void classify_top(const PgQuery__Node* stmt);
+
+  // --- used by the statement kinds (pg_statement_kinds.cpp) ---
+  Classified classify_statement(const PgQuery__Node* stmt);
+  // A statement nested in another (PREPARE/EXPLAIN/DECLARE/COPY query, CREATE SCHEMA
+  // elements, BEGIN ATOMIC bodies, ...): its class; Forbidden/Unknown are recorded.
+  StatementClass classify_nested(const PgQuery__Node* stmt);
+
+  void visit(const ProtobufCMessage* m);  // any message: dispatch or generic recursion
+  void visit_node(const PgQuery__Node* n) {
+    if (n) visit(&n->base);
+  }
+  void visit_nodes(std::size_t n, PgQuery__Node* const* v) {
+    for (std::size_t i = 0; i < n; ++i) visit_node(v[i]);
+  }
+  // Recurse into every message-typed field of m except the children listed in skip.
+  void walk_children(const ProtobufCMessage* m, std::initializer_list<const void*> skip = {});
+
+  void add_table(const PgQuery__RangeVar* rv, TableOp op, bool cte_resolvable);
+  void add_table_name_list(std::size_t n, PgQuery__Node* const* names, TableOp op);
+  void add_function_name_list(std::size_t n, PgQuery__Node* const* names);
+  void forbid(std::string reason);
+  void unknown(std::string reason);
+
+  // DML statements (pg_tree_walk.cpp).
+  Classified select_stmt(const PgQuery__SelectStmt* s);
+  Classified insert_stmt(const PgQuery__InsertStmt* s);
+  Classified update_stmt(const PgQuery__UpdateStmt* s);
+  Classified delete_stmt(const PgQuery__DeleteStmt* s);
+  Classified merge_stmt(const PgQuery__MergeStmt* s);
+  Classified copy_stmt(const PgQuery__CopyStmt* s);
+
+  // Statement kinds (pg_statement_kinds.cpp).
+  Classified variable_set(const PgQuery__VariableSetStmt* s);
+  Classified ddl_statement(const PgQuery__Node* stmt);
+
+  TableOp default_op = TableOp::Select;  // op of a RangeVar met by generic recursion
+  bool into_seen = false;                 // SELECT INTO / CREATE TABLE AS creates a table
+
+  class OpScope {
+   public:
+    OpScope(Walker& w, TableOp op) : w_(w), saved_(w.default_op) { w.default_op = op; }
+    ~OpScope() { w_.default_op = saved_; }
+    OpScope(const OpScope&) = delete;
+    OpScope& operator=(const OpScope&) = delete;
+
+   private:
+    Walker& w_;
+    TableOp saved_;
+  };
+
+ private:
+  class CteScope;
+  void with_clause(const PgQuery__WithClause* w);
+  bool is_cte_name(std::string_view name) const;
+  void add_resolved(std::string schema, std::string name, bool given, TableOp op);
+  void func_call(const PgQuery__FuncCall* f);
+  void add_function(std::string schema, std::string name);
+  bool reads_columns(const ProtobufCMessage* m) const;  // contains a ColumnRef
+  void target_reads(const PgQuery__RangeVar* rv, std::initializer_list<const ProtobufCMessage*> parts,
+                    std::size_t n_list, PgQuery__Node* const* list);
+
+  const ClassifierOptions& opts_;
+  StatementPart& part_;
+  std::vector<std::string> cte_names_;
+  int depth_ = 0;
+  std::string forbidden_reason_;
+  std::string unknown_reason_;
+};
+
+// Helpers shared by both files.
+const char* str_or_empty(const char* s);
+std::string node_type_name(const PgQuery__Node* n);
+const ProtobufCMessage* node_inner(const PgQuery__Node* n);
+std::string lower_ascii(std::string_view s);
+inline constexpr int kMaxDepth = 2000;           // tree levels walked / unpacked
+inline constexpr std::size_t kMaxTextDepth = 10000;  // lexical estimate before parsing
+
+}  // namespace segproxy::authz::sql::detail
+
+namespace segproxy::authz::sql::detail {
+// Keyed hash of a parse tree without literal values and locations (pg_fingerprint.cpp).
+std::uint64_t fingerprint_tree(const PgQuery__ParseResult* tree);
+// Stack-exhaustion guards (pg_depth_guard.cpp).
+std::size_t text_depth_estimate(std::string_view sql);
+bool wire_depth_exceeds(const std::uint8_t* data, std::size_t len, std::size_t limit);
+}  // namespace segproxy::authz::sql::detail
