@@ -2,6 +2,7 @@
 // Plain configuration structs. Loaded once (and on reload) by config/loader; passed by
 // const reference everywhere else. No globals.
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -70,10 +71,87 @@ struct CredentialRef {
   int line = 0;
 };
 
+// ---- Per-segment access policy (evaluated by authz/policy_engine) -------------------
+
+// Table operations of the policy vocabulary (`allow:` / `deny:`); `all` = every one.
+// Alter (DDL on the relation) and Maintain (VACUUM/ANALYZE/...) mirror the classifier's
+// TableOp values of the same names.
+enum class TableOperation : std::uint8_t {
+  Select, Insert, Update, Delete, Truncate, CopyTo, CopyFrom, References, Lock, Alter, Maintain
+};
+inline constexpr std::size_t kTableOperationCount = 11;
+using OperationSet = std::uint32_t;  // bit (1 << TableOperation)
+inline constexpr OperationSet op_bit(TableOperation op) {
+  return OperationSet{1} << static_cast<unsigned>(op);
+}
+inline constexpr OperationSet kAllOperations = (OperationSet{1} << kTableOperationCount) - 1;
+
+// YAML names, indexed by the enum value.
+inline constexpr const char* kTableOperationNames[kTableOperationCount] = {
+    "select", "insert", "update", "delete", "truncate", "copy_to",
+    "copy_from", "references", "lock", "alter", "maintain"};
+
+// Statement classes beyond table access (`statements:`), named as in the YAML.
+enum class StatementClassGrant : std::uint8_t {
+  Transaction, SessionSafe, Ddl, Admin, Procedural, Notify, Prepare, Cursor, Explain
+};
+inline constexpr std::size_t kStatementClassCount = 9;
+inline constexpr const char* kStatementClassNames[kStatementClassCount] = {
+    "transaction", "session_safe", "ddl", "admin", "procedural",
+    "notify", "prepare", "cursor", "explain"};
+using StatementClassSet = std::uint32_t;  // bit (1 << StatementClassGrant)
+inline constexpr StatementClassSet class_bit(StatementClassGrant c) {
+  return StatementClassSet{1} << static_cast<unsigned>(c);
+}
+
+// One access window. Weekly: local wall time in `timezone`, on `days`, from
+// start_minute (inclusive) to end_minute (exclusive); end_minute <= start_minute wraps
+// past midnight and the whole span belongs to the start day. OneOff: [from, until).
+struct TimeWindow {
+  enum class Kind : std::uint8_t { Weekly, OneOff };
+  Kind kind = Kind::Weekly;
+  std::uint8_t days = 0x7f;     // bit 0 = Monday ... bit 6 = Sunday
+  int start_minute = 0;         // 0..1439
+  int end_minute = 24 * 60;     // 1..1440 (1440 = "24:00")
+  std::string timezone = "UTC";  // IANA name under Config::zoneinfo_dir ("UTC" is built in)
+  std::chrono::system_clock::time_point from{};
+  std::chrono::system_clock::time_point until{};
+  int line = 0;
+};
+
+enum class WindowClose : std::uint8_t { Terminate, FinishTransaction };
+
+// One grant/deny rule. Table patterns are stored as "schema.table" (a bare name was
+// qualified with the segment's default_schema); '*' and '?' glob within one part.
+struct PolicyRule {
+  std::string id;  // given, or "<segment>.rules[<i>]"
+  std::vector<std::string> tables;
+  OperationSet allow = 0;
+  OperationSet deny = 0;
+  int line = 0;
+};
+
+// Function patterns: "name" or "schema.name", '*' and '?' glob.
+struct FunctionPolicy {
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+};
+
+// Absent everything = no table access at all (default deny), always open.
+struct SegmentPolicy {
+  std::string default_schema = "public";  // unqualified names resolve here
+  std::vector<TimeWindow> windows;        // empty = always open
+  WindowClose on_window_close = WindowClose::Terminate;
+  std::vector<PolicyRule> rules;
+  StatementClassSet statements = 0;
+  FunctionPolicy functions;
+};
+
 struct Segment {
   std::string name;
   std::vector<std::string> databases;                // names the client may give at startup
   std::map<std::string, CredentialRef> credentials;  // keyed by listener name
+  SegmentPolicy policy;
   int line = 0;
 };
 
@@ -101,6 +179,8 @@ struct Config {
   LimitsConfig limits;
   LogConfig log;
   unsigned threads = 0;  // I/O threads; 0 = number of cores
+  // Where window time zones are read from (LoadOptions::zoneinfo_dir; not a YAML key).
+  std::string zoneinfo_dir = "/usr/share/zoneinfo";
 };
 
 }  // namespace segproxy::config

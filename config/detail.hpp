@@ -54,6 +54,14 @@ std::optional<std::uint64_t> parse_size(std::string_view s, std::string& why);
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view s, std::string& why);
 std::optional<Endpoint> parse_host_port(std::string_view s, std::string& why);
 
+// Policy scalars (policy.cpp). "HH:MM-HH:MM" -> minutes since midnight (end may be
+// 24:00; end <= start wraps past midnight); RFC 3339 timestamp with Z or +-hh:mm.
+std::optional<std::pair<int, int>> parse_hours(std::string_view s, std::string& why);
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s,
+                                                                   std::string& why);
+// A zone name that is a plain relative path below the zoneinfo root.
+bool is_safe_zone_name(std::string_view name);
+
 // 1-based line of a node (0 when unknown).
 int line_of(const YAML::Node& node);
 // "a mapping", "a list", "a scalar", ... for type errors.
@@ -103,6 +111,12 @@ class Reader {
 // Pass 1: YAML tree -> Config (types, ranges, unknown keys, per-entry rules).
 // Relative paths are resolved against base_dir.
 void parse_config(Reader& r, const YAML::Node& root, const std::string& base_dir, Config& out);
+// The policy keys of one segment mapping (policy.cpp); `n` is already checked to be a map.
+void parse_segment_policy(Reader& r, const YAML::Node& n, const std::string& path,
+                          const std::string& segment, SegmentPolicy& out);
+// Pass 2 part for policies: window time zones exist under cfg.zoneinfo_dir.
+void validate_policies(Diagnostics& d, const Config& cfg);
+
 // Pass 2: cross references, duplicates, referenced files.
 void validate_config(Diagnostics& d, const Config& cfg);
 

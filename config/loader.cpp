@@ -22,7 +22,7 @@ std::string ConfigError::to_string() const {
 }
 
 LoadResult load_config_string(std::string_view yaml, const std::string& filename,
-                              const std::string& base_dir) {
+                              const std::string& base_dir, const LoadOptions& options) {
   detail::Diagnostics diag(filename);
   LoadResult result;
   std::vector<YAML::Node> docs;
@@ -40,6 +40,7 @@ LoadResult load_config_string(std::string_view yaml, const std::string& filename
   }
   Config cfg;
   cfg.source_path = filename;
+  cfg.zoneinfo_dir = options.zoneinfo_dir;
   detail::Reader reader(diag);
   detail::parse_config(reader, docs.empty() ? YAML::Node() : docs.front(), base_dir, cfg);
   detail::validate_config(diag, cfg);
@@ -48,7 +49,7 @@ LoadResult load_config_string(std::string_view yaml, const std::string& filename
   return result;
 }
 
-LoadResult load_config_file(const std::string& path) {
+LoadResult load_config_file(const std::string& path, const LoadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   const int open_errno = errno;
   std::error_code ec;
@@ -68,7 +69,7 @@ LoadResult load_config_file(const std::string& path) {
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   if (dir.empty()) dir = ".";
   const std::string base_dir = std::filesystem::absolute(dir, ec).lexically_normal().string();
-  return load_config_string(text.str(), path, ec ? dir.string() : base_dir);
+  return load_config_string(text.str(), path, ec ? dir.string() : base_dir, options);
 }
 
 }  // namespace segproxy::config

@@ -24,13 +24,18 @@ struct LoadResult {
   std::vector<ConfigError> errors;
 };
 
+struct LoadOptions {
+  // Root of the IANA time zone database (TZif files) that window time zones name.
+  std::string zoneinfo_dir = "/usr/share/zoneinfo";
+};
+
 // Relative paths (certificates, keys, password files) are resolved against the
 // directory of `path`. Checks that referenced files exist and are readable, that
 // identities name existing segments, that credentials name existing listeners, and
 // that every segment has a credential for every postgres listener it can be reached on.
-LoadResult load_config_file(const std::string& path);
+LoadResult load_config_file(const std::string& path, const LoadOptions& options = {});
 // Same, from text; `filename` is used in messages and `base_dir` for relative paths.
 LoadResult load_config_string(std::string_view yaml, const std::string& filename,
-                              const std::string& base_dir);
+                              const std::string& base_dir, const LoadOptions& options = {});
 
 }  // namespace segproxy::config

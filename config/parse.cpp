@@ -175,7 +175,11 @@ Segment parse_segment(Reader& r, const std::string& name, const YAML::Node& n,
   Segment seg;
   seg.name = name;
   seg.line = r.diag().line(path);
-  if (!r.expect_map(n, path, {"databases", "credentials"})) return seg;
+  if (!r.expect_map(n, path,
+                    {"databases", "credentials", "default_schema", "windows", "on_window_close",
+                     "rules", "statements", "functions"})) {
+    return seg;
+  }
   if (auto v = r.string_list(n, path, "databases", true)) {
     if (v->empty()) r.diag().error_at(join_path(path, "databases"), "must list at least one database");
     seg.databases = std::move(*v);
@@ -183,6 +187,7 @@ Segment parse_segment(Reader& r, const std::string& name, const YAML::Node& n,
   if (r.has(n, "credentials")) {
     parse_credentials(r, r.get(n, "credentials"), join_path(path, "credentials"), base_dir, seg);
   }
+  parse_segment_policy(r, n, path, name, seg.policy);
   return seg;
 }
 

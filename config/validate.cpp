@@ -123,6 +123,7 @@ void validate_config(Diagnostics& d, const Config& cfg) {
   validate_listeners(d, cfg);
   validate_identities(d, cfg);
   validate_segments(d, cfg);
+  validate_policies(d, cfg);
 }
 
 }  // namespace segproxy::config::detail

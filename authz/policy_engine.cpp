@@ -1,0 +1,302 @@
+// The policy engine: compiled per-segment rules evaluated against a StatementInfo.
+// Semantics and precedence: policy_engine.hpp and docs/policy.md.
+#include "authz/policy_engine.hpp"
+
+#include <algorithm>
+#include <atomic>
+
+#include "authz/identity_mapper.hpp"  // glob_match
+
+namespace segproxy::authz {
+namespace {
+
+using config::TableOperation;
+using sql::StatementClass;
+
+constexpr const char* kDenied = "42501";
+constexpr const char* kSyntax = "42601";
+
+bool has_glob(std::string_view p) { return p.find_first_of("*?") != std::string_view::npos; }
+
+// exact name 2, partial glob 1, lone '*' 0.
+int part_specificity(std::string_view p) { return p == "*" ? 0 : has_glob(p) ? 1 : 2; }
+
+TableOperation to_operation(sql::TableOp op) {
+  switch (op) {
+    case sql::TableOp::Select: return TableOperation::Select;
+    case sql::TableOp::Insert: return TableOperation::Insert;
+    case sql::TableOp::Update: return TableOperation::Update;
+    case sql::TableOp::Delete: return TableOperation::Delete;
+    case sql::TableOp::Truncate: return TableOperation::Truncate;
+    case sql::TableOp::CopyTo: return TableOperation::CopyTo;
+    case sql::TableOp::CopyFrom: return TableOperation::CopyFrom;
+    case sql::TableOp::References: return TableOperation::References;
+    case sql::TableOp::Lock: return TableOperation::Lock;
+    case sql::TableOp::Alter: return TableOperation::Alter;
+    case sql::TableOp::Maintain: return TableOperation::Maintain;
+  }
+  return TableOperation::Alter;  // unreachable; the most privileged op fails closed
+}
+
+// The grant a statement class needs; nullopt for DML (judged by its tables) and for
+// Forbidden/Unknown (never granted).
+std::optional<config::StatementClassGrant> grant_for(StatementClass k) {
+  using G = config::StatementClassGrant;
+  switch (k) {
+    case StatementClass::Transaction: return G::Transaction;
+    case StatementClass::SessionSafe: return G::SessionSafe;
+    case StatementClass::Ddl: return G::Ddl;
+    case StatementClass::Admin: return G::Admin;
+    case StatementClass::Procedural: return G::Procedural;
+    case StatementClass::Notify: return G::Notify;
+    case StatementClass::Prepare: return G::Prepare;
+    case StatementClass::Cursor: return G::Cursor;
+    case StatementClass::Explain: return G::Explain;
+    case StatementClass::Dml:
+    case StatementClass::Forbidden:
+    case StatementClass::Unknown: break;
+  }
+  return std::nullopt;
+}
+
+// "may not <phrase>" for an operation on a table.
+std::string op_phrase(TableOperation op, const std::string& table) {
+  switch (op) {
+    case TableOperation::Select: return "select from " + table;
+    case TableOperation::Insert: return "insert into " + table;
+    case TableOperation::Update: return "update " + table;
+    case TableOperation::Delete: return "delete from " + table;
+    case TableOperation::Truncate: return "truncate " + table;
+    case TableOperation::CopyTo: return "copy data out of " + table;
+    case TableOperation::CopyFrom: return "copy data into " + table;
+    case TableOperation::References: return "reference " + table + " in a foreign key";
+    case TableOperation::Lock: return "lock " + table;
+    case TableOperation::Alter: return "alter " + table;
+    case TableOperation::Maintain: return "run maintenance on " + table;
+  }
+  return "access " + table;
+}
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+Decision deny(std::string rule_id, std::string reason, const char* sqlstate = kDenied) {
+  return Decision{false, std::move(rule_id), std::move(reason), sqlstate};
+}
+
+std::uint64_t next_version() {
+  static std::atomic<std::uint64_t> counter{0};
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+// Function pattern "name" or "schema.name" against a call. `unqualified_schemas` are
+// the schemas an unqualified call may resolve to for this purpose.
+bool function_matches(std::string_view pattern, const sql::FunctionRef& f,
+                      std::initializer_list<std::string_view> unqualified_schemas) {
+  const auto dot = pattern.find('.');
+  if (dot == std::string_view::npos) {
+    if (!glob_match(pattern, f.name)) return false;
+    if (f.schema.empty()) return true;
+    return std::find(unqualified_schemas.begin(), unqualified_schemas.end(), f.schema) !=
+           unqualified_schemas.end();
+  }
+  const std::string_view schema = pattern.substr(0, dot);
+  if (!glob_match(pattern.substr(dot + 1), f.name)) return false;
+  if (!f.schema.empty()) return glob_match(schema, f.schema);
+  return std::any_of(unqualified_schemas.begin(), unqualified_schemas.end(),
+                     [&](std::string_view s) { return glob_match(schema, s); });
+}
+
+std::string function_display(const sql::FunctionRef& f) {
+  return f.schema.empty() ? f.name : f.schema + "." + f.name;
+}
+
+}  // namespace
+
+PolicyEngine::PolicyEngine(const config::Config& cfg) : version_(next_version()) {
+  ZoneCache zones(cfg.zoneinfo_dir);
+  for (const auto& [name, seg] : cfg.segments) {
+    Segment s{name, seg.policy, WindowSet(seg.policy.windows, zones), {}};
+    for (const auto& r : seg.policy.rules) {
+      Rule rule{r.id, {}, r.allow, r.deny};
+      for (const auto& t : r.tables) {
+        const auto dot = t.find('.');
+        Pattern p;
+        p.schema = dot == std::string::npos ? seg.policy.default_schema : t.substr(0, dot);
+        p.table = dot == std::string::npos ? t : t.substr(dot + 1);
+        p.specificity = part_specificity(p.table) * 3 + part_specificity(p.schema);
+        rule.patterns.push_back(std::move(p));
+      }
+      s.rules.push_back(std::move(rule));
+    }
+    segments_.emplace(name, std::move(s));
+  }
+}
+
+const PolicyEngine::Segment* PolicyEngine::find(const std::string& segment) const {
+  const auto it = segments_.find(segment);
+  return it == segments_.end() ? nullptr : &it->second;
+}
+
+const config::SegmentPolicy* PolicyEngine::policy(const std::string& segment) const {
+  const Segment* s = find(segment);
+  return s ? &s->policy : nullptr;
+}
+
+Decision PolicyEngine::check_window(const std::string& segment, time_point now) const {
+  const Segment* s = find(segment);
+  if (s == nullptr) return deny("", "segproxy: unknown segment " + quoted(segment));
+  if (s->windows.contains(now)) return Decision{true, "", "", ""};
+  const auto next = s->windows.next_opening(now);
+  return deny(segment + ".windows",
+              "segproxy: segment " + quoted(segment) + " is outside its access windows (" +
+                  (next ? "next opening: " + s->windows.describe(*next) : "no future opening") +
+                  ")");
+}
+
+std::optional<PolicyEngine::time_point> PolicyEngine::window_end(const std::string& segment,
+                                                                 time_point now) const {
+  const Segment* s = find(segment);
+  return s ? s->windows.current_window_end(now) : std::nullopt;
+}
+
+PolicyEngine::TableVerdict PolicyEngine::check_table(const Segment& s, const sql::TableRef& t,
+                                                     TableOperation op) const {
+  const config::OperationSet bit = config::op_bit(op);
+  int best = -1;
+  std::vector<const Rule*> most_specific;
+  for (const Rule& rule : s.rules) {
+    int spec = -1;
+    for (const Pattern& p : rule.patterns) {
+      if (p.specificity > spec && glob_match(p.schema, t.schema) && glob_match(p.table, t.name)) {
+        spec = p.specificity;
+      }
+    }
+    if (spec < 0) continue;
+    if ((rule.deny & bit) != 0) return TableVerdict{false, &rule};  // explicit deny wins
+    if (rule.allow == 0) continue;  // deny-only rules take no part in choosing the grant
+    if (spec > best) {
+      best = spec;
+      most_specific.clear();
+    }
+    if (spec == best) most_specific.push_back(&rule);
+  }
+  if (most_specific.empty()) return TableVerdict{false, nullptr};
+  for (const Rule* rule : most_specific) {
+    // LOCK TABLE needs any grant on the table.
+    if ((rule->allow & bit) != 0 || op == TableOperation::Lock) return TableVerdict{true, rule};
+  }
+  return TableVerdict{false, most_specific.front()};
+}
+
+std::optional<Decision> PolicyEngine::check_function(const Segment& s,
+                                                     const sql::FunctionRef& f) const {
+  const std::string& seg = s.name;
+  const std::string shown = function_display(f);
+  const bool catalog = f.schema.empty() || f.schema == "pg_catalog";
+  const auto not_allowed = [&](std::string rule_id, const std::string& why) {
+    return deny(std::move(rule_id), "segproxy: function " + shown + " is not allowed for segment " +
+                                        quoted(seg) + why);
+  };
+  if (catalog && f.name == "set_config") return not_allowed(seg + ".functions", " (never)");
+  const std::string_view ds = s.policy.default_schema;
+  for (const auto& p : s.policy.functions.deny) {
+    // A bare deny covers the name in every schema; a qualified one also covers an
+    // unqualified call (it may resolve to that schema).
+    const auto dot = p.find('.');
+    const bool hit = dot == std::string::npos
+                         ? glob_match(p, f.name)
+                         : glob_match(std::string_view(p).substr(dot + 1), f.name) &&
+                               (f.schema.empty() || glob_match(std::string_view(p).substr(0, dot), f.schema));
+    if (hit) return not_allowed(seg + ".functions.deny", "");
+  }
+  if (is_opaque_function(f.name)) {
+    for (const auto& p : s.policy.functions.allow) {
+      if (!has_glob(p) && function_matches(p, f, {ds, "pg_catalog"})) return std::nullopt;
+    }
+    return not_allowed(seg + ".functions",
+                       " (its arguments name what it reads; list it in functions.allow)");
+  }
+  if (catalog && f.name == "pg_notify") {
+    if ((s.policy.statements & config::class_bit(config::StatementClassGrant::Notify)) != 0) {
+      return std::nullopt;
+    }
+  } else if (catalog && is_safe_builtin_function(f.name)) {
+    return std::nullopt;
+  }
+  for (const auto& p : s.policy.functions.allow) {
+    if (function_matches(p, f, {ds, "pg_catalog"})) return std::nullopt;
+  }
+  return not_allowed(seg + ".functions", "");
+}
+
+std::optional<Decision> PolicyEngine::check_part(const Segment& s,
+                                                 const sql::StatementPart& part,
+                                                 std::vector<std::string>& rule_ids) const {
+  const std::string& seg = s.name;
+  const std::string command = part.command.empty() ? "statement" : part.command;
+  if (part.klass == StatementClass::Forbidden || part.klass == StatementClass::Unknown) {
+    std::string why = part.forbidden_reason;
+    if (why.empty()) {
+      why = part.klass == StatementClass::Unknown ? "not understood by the classifier"
+                                                   : "never allowed";
+    }
+    return deny("", "segproxy: " + command + " is not allowed: " + why);
+  }
+  if (const auto grant = grant_for(part.klass)) {
+    if ((s.policy.statements & config::class_bit(*grant)) == 0) {
+      return deny(seg + ".statements",
+                  "segproxy: segment " + quoted(seg) + " may not run " +
+                      config::kStatementClassNames[static_cast<std::size_t>(*grant)] + " (" +
+                      command + ")");
+    }
+  }
+  const auto judge = [&](const sql::TableRef& t, TableOperation op,
+                         const std::string& phrase) -> std::optional<Decision> {
+    const TableVerdict v = check_table(s, t, op);
+    if (!v.allow) {
+      return deny(v.rule ? v.rule->id : "",
+                  "segproxy: segment " + quoted(seg) + " may not " + phrase);
+    }
+    if (std::find(rule_ids.begin(), rule_ids.end(), v.rule->id) == rule_ids.end()) {
+      rule_ids.push_back(v.rule->id);
+    }
+    return std::nullopt;
+  };
+  for (const sql::TableRef& t : part.tables) {
+    const std::string name = t.schema + "." + t.name;
+    const TableOperation op = to_operation(t.op);
+    if (auto d = judge(t, op, op_phrase(op, name))) return d;
+    // SELECT ... FOR UPDATE/SHARE locks rows: PostgreSQL requires UPDATE privilege too.
+    // The classifier does not say which FROM items are locked, so every read table needs it.
+    if (part.locks_rows && op == TableOperation::Select) {
+      if (auto d = judge(t, TableOperation::Update,
+                         "lock rows of " + name + " (SELECT ... FOR UPDATE/SHARE needs update)")) {
+        return d;
+      }
+    }
+  }
+  for (const sql::FunctionRef& f : part.functions) {
+    if (auto d = check_function(s, f)) return d;
+  }
+  return std::nullopt;
+}
+
+Decision PolicyEngine::evaluate(const std::string& segment, const sql::StatementInfo& info,
+                                time_point now) const {
+  Decision window = check_window(segment, now);
+  if (!window.allow) return window;
+  const Segment& s = *find(segment);
+  if (!info.parse_ok) {
+    return deny("", info.parse_error.empty() ? "syntax error" : info.parse_error, kSyntax);
+  }
+  std::vector<std::string> rule_ids;
+  for (const sql::StatementPart& part : info.statements) {
+    if (auto d = check_part(s, part, rule_ids)) return std::move(*d);
+  }
+  Decision ok{true, "", "", ""};
+  for (const auto& id : rule_ids) ok.rule_id += (ok.rule_id.empty() ? "" : ",") + id;
+  ok.reason = rule_ids.empty() ? "allowed (no table access)" : "allowed by " + ok.rule_id;
+  return ok;
+}
+
+}  // namespace segproxy::authz

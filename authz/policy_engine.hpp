@@ -1,0 +1,101 @@
+#pragma once
+// The one authorization decision point: (segment, classified statement, instant) ->
+// Decision. Pure: no I/O after construction, no clock, no globals; safe to share
+// between threads (all methods const). The semantics are documented in
+// docs/policy.md; in short:
+//  1. unknown segment, or outside every access window -> deny (names the next opening)
+//  2. parse error -> deny, SQLSTATE 42601, the parser's message
+//  3. every statement of a multi-statement string must pass; the first denied one is
+//     reported. Per statement: Forbidden/Unknown -> deny; a class other than DML must
+//     be granted in `statements`; every table access must be granted by the rules;
+//     every function must be allowed.
+//  4. tables: an explicit deny (the op or `all`) in ANY matching rule wins; otherwise
+//     the op must be in the allow list of the most specific matching rule(s) that
+//     allow anything; no such rule -> deny.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "authz/sql/statement_info.hpp"
+#include "authz/time_window.hpp"
+#include "config/config.hpp"
+
+namespace segproxy::authz {
+
+struct Decision {
+  bool allow = false;
+  // The deciding rule: a rule id for table grants/denies (comma-separated when several
+  // rules allowed a request); "<segment>.windows" / ".statements" / ".functions" for
+  // those sections; empty for the default deny (nothing matched) and parse errors.
+  std::string rule_id;
+  std::string reason;    // deny: client-facing message, "segproxy: segment ..."
+  std::string sqlstate;  // "42501" for denies, "42601" for parse errors, empty on allow
+};
+
+class PolicyEngine {
+ public:
+  using time_point = std::chrono::system_clock::time_point;
+
+  // Compiles every segment's policy (patterns, time zones from cfg.zoneinfo_dir).
+  // Throws std::runtime_error when a zone cannot be loaded.
+  explicit PolicyEngine(const config::Config& cfg);
+
+  Decision evaluate(const std::string& segment, const sql::StatementInfo& info,
+                    time_point now) const;
+  // Window check alone, for new sessions and re-checks (e.g. at Execute).
+  Decision check_window(const std::string& segment, time_point now) const;
+  // When the window the segment is in now closes (see WindowSet::current_window_end),
+  // so the proxy can schedule on_window_close; nullopt if always open / not inside.
+  std::optional<time_point> window_end(const std::string& segment, time_point now) const;
+  // The segment's policy as configured; nullptr for an unknown segment.
+  const config::SegmentPolicy* policy(const std::string& segment) const;
+  // Unique per construction (process-wide counter), for decision caches.
+  std::uint64_t version() const { return version_; }
+
+ private:
+  struct Pattern {
+    std::string schema;
+    std::string table;
+    int specificity = 0;  // see docs/policy.md: table part first, then schema part
+  };
+  struct Rule {
+    std::string id;
+    std::vector<Pattern> patterns;
+    config::OperationSet allow = 0;
+    config::OperationSet deny = 0;
+  };
+  struct Segment {
+    std::string name;
+    config::SegmentPolicy policy;
+    WindowSet windows;
+    std::vector<Rule> rules;
+  };
+  struct TableVerdict {
+    bool allow = false;
+    const Rule* rule = nullptr;  // deciding rule, if any
+  };
+
+  const Segment* find(const std::string& segment) const;
+  TableVerdict check_table(const Segment& s, const sql::TableRef& t,
+                           config::TableOperation op) const;
+  std::optional<Decision> check_part(const Segment& s, const sql::StatementPart& part,
+                                     std::vector<std::string>& rule_ids) const;
+  std::optional<Decision> check_function(const Segment& s, const sql::FunctionRef& f) const;
+
+  std::map<std::string, Segment, std::less<>> segments_;
+  std::uint64_t version_ = 0;
+};
+
+// The built-in function tables (pg_catalog names, lower case), in policy_engine.cpp.
+// Safe: pure or session-informational; allowed for every segment unless denied.
+bool is_safe_builtin_function(std::string_view name);
+// Opaque: take SQL text, a relation name, a large object or a server file as an
+// argument and so bypass the table rules; allowed only when named exactly (no glob)
+// in functions.allow.
+bool is_opaque_function(std::string_view name);
+
+}  // namespace segproxy::authz

@@ -1,0 +1,107 @@
+// The built-in function tables of the policy engine, in one place (docs/policy.md).
+//
+// SAFE: pg_catalog functions that compute on their arguments or report harmless
+// session facts. They are allowed for every segment (a `functions.deny` entry still
+// removes one). Not here, hence denied unless listed in functions.allow: anything that
+// reads or writes server state, files, settings, locks or other sessions
+// (pg_terminate_backend, pg_advisory_lock, current_setting, pg_reload_conf, ...),
+// catalog helpers taking regclass/text names (pg_get_viewdef, pg_relation_size, ...)
+// and every user-defined or extension function.
+//
+// OPAQUE: functions whose text/oid arguments name what they read or write (SQL text,
+// relations, sequences, large objects, server files, remote databases), so the table
+// rules cannot see the access. Denied even when a functions.allow glob matches; only
+// an exact, glob-free functions.allow entry naming the function allows it.
+//
+// pg_notify is neither: it is NOTIFY, so it needs the `notify` statement class (or an
+// allow entry). set_config is never allowed (the classifier forbids it as well).
+#include <algorithm>
+#include <iterator>
+#include <string_view>
+#include <vector>
+
+#include "authz/policy_engine.hpp"
+
+namespace segproxy::authz {
+namespace {
+
+constexpr std::string_view kSafe[] = {
+    "abs", "age", "array_agg", "array_append", "array_cat", "array_dims", "array_fill",
+    "array_length", "array_lower", "array_ndims", "array_position", "array_positions",
+    "array_prepend", "array_remove", "array_replace", "array_to_json", "array_to_string",
+    "array_upper", "ascii", "avg", "bit_and", "bit_length", "bit_or", "bool_and", "bool_or",
+    "btrim", "cardinality", "cbrt", "ceil", "ceiling", "char_length", "character_length",
+    "chr", "clock_timestamp", "coalesce", "concat", "concat_ws", "corr", "count",
+    "covar_pop", "covar_samp", "cume_dist", "current_catalog", "current_database",
+    "current_date", "current_schema", "current_schemas", "current_time",
+    "current_timestamp", "current_user", "date_bin", "date_part", "date_trunc", "decode",
+    "degrees", "dense_rank", "div", "encode", "every", "exp", "extract", "factorial",
+    "first_value", "floor", "format", "gcd", "gen_random_uuid", "generate_series",
+    "generate_subscripts", "greatest", "initcap", "isfinite", "json_agg",
+    "json_array_elements", "json_array_elements_text", "json_array_length",
+    "json_build_array", "json_build_object", "json_each", "json_each_text",
+    "json_extract_path", "json_extract_path_text", "json_object", "json_object_agg",
+    "json_object_keys", "json_strip_nulls", "json_typeof", "jsonb_agg",
+    "jsonb_array_elements", "jsonb_array_elements_text", "jsonb_array_length",
+    "jsonb_build_array", "jsonb_build_object", "jsonb_each", "jsonb_each_text",
+    "jsonb_extract_path", "jsonb_extract_path_text", "jsonb_insert", "jsonb_object",
+    "jsonb_object_agg", "jsonb_object_keys", "jsonb_path_exists", "jsonb_path_match",
+    "jsonb_path_query", "jsonb_path_query_array", "jsonb_path_query_first", "jsonb_pretty",
+    "jsonb_set", "jsonb_strip_nulls", "jsonb_typeof", "justify_days", "justify_hours",
+    "justify_interval", "lag", "last_value", "lcm", "lead", "least", "left", "length",
+    "ln", "localtime", "localtimestamp", "log", "log10", "lower", "lpad", "ltrim",
+    "make_date", "make_interval", "make_time", "make_timestamp", "make_timestamptz",
+    "max", "md5", "min", "mod", "mode", "now", "nth_value", "ntile", "nullif",
+    "num_nonnulls", "num_nulls", "octet_length", "overlay", "percent_rank",
+    "percentile_cont", "percentile_disc", "pg_backend_pid", "pg_current_xact_id",
+    "pg_postmaster_start_time", "pg_sleep", "pg_sleep_for", "pg_typeof", "pi", "position",
+    "pow", "power", "quote_ident", "quote_literal", "quote_nullable", "radians", "random",
+    "rank", "regexp_count", "regexp_instr", "regexp_like", "regexp_match",
+    "regexp_matches", "regexp_replace", "regexp_split_to_array", "regexp_split_to_table",
+    "regexp_substr", "repeat", "replace", "reverse", "right", "round", "row_number",
+    "row_to_json", "rpad", "rtrim", "session_user", "sha224", "sha256", "sha384",
+    "sha512", "sign", "split_part", "sqrt", "starts_with", "statement_timestamp",
+    "stddev", "stddev_pop", "stddev_samp", "string_agg", "string_to_array", "strpos",
+    "substr", "substring", "sum", "timeofday", "to_char", "to_date", "to_hex", "to_json",
+    "to_jsonb", "to_number", "to_timestamp", "transaction_timestamp", "translate", "trim",
+    "trunc", "txid_current", "unnest", "upper", "user", "var_pop", "var_samp", "variance",
+    "version", "width_bucket",
+    // Type-named conversion calls (written as functions: text(x), int4(x), ...).
+    "bool", "date", "float4", "float8", "int2", "int4", "int8", "interval", "numeric",
+    "text", "time", "timestamp", "timestamptz", "uuid", "varchar",
+    // Full-text search on values.
+    "plainto_tsquery", "phraseto_tsquery", "setweight", "to_tsquery", "to_tsvector",
+    "ts_headline", "ts_rank", "ts_rank_cd", "websearch_to_tsquery"};
+
+constexpr std::string_view kOpaque[] = {
+    // SQL text or relation names as text
+    "cursor_to_xml", "cursor_to_xmlschema", "database_to_xml",
+    "database_to_xml_and_xmlschema", "database_to_xmlschema", "query_to_xml",
+    "query_to_xml_and_xmlschema", "query_to_xmlschema", "schema_to_xml",
+    "schema_to_xml_and_xmlschema", "schema_to_xmlschema", "table_to_xml",
+    "table_to_xml_and_xmlschema", "table_to_xmlschema", "ts_rewrite", "ts_stat",
+    // sequences named by text / regclass
+    "currval", "nextval", "setval",
+    // server files
+    "pg_file_write", "pg_ls_dir", "pg_read_binary_file", "pg_read_file", "pg_stat_file",
+    // large objects (by oid, outside table ACLs)
+    "lo_close", "lo_creat", "lo_create", "lo_export", "lo_from_bytea", "lo_get",
+    "lo_import", "lo_open", "lo_put", "lo_truncate", "lo_unlink", "loread", "lowrite"};
+
+}  // namespace
+
+bool is_safe_builtin_function(std::string_view name) {
+  static const std::vector<std::string_view> sorted = [] {
+    std::vector<std::string_view> v(std::begin(kSafe), std::end(kSafe));
+    std::sort(v.begin(), v.end());
+    return v;
+  }();
+  return std::binary_search(sorted.begin(), sorted.end(), name);
+}
+
+bool is_opaque_function(std::string_view name) {
+  if (name.rfind("dblink", 0) == 0) return true;  // dblink extension: remote SQL text
+  return std::find(std::begin(kOpaque), std::end(kOpaque), name) != std::end(kOpaque);
+}
+
+}  // namespace segproxy::authz

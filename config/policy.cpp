@@ -1,0 +1,377 @@
+// Per-segment access policy: default_schema, windows, on_window_close, rules,
+// statements, functions. Parsed in pass 1 (shape, vocabulary, local rules such as
+// duplicate rule ids); time zone files are checked in pass 2 (validate_policies).
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "config/detail.hpp"
+
+namespace segproxy::config::detail {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::vector<std::string> names_of(const char* const* names, std::size_t n) {
+  return std::vector<std::string>(names, names + n);
+}
+
+// Two decimal digits at s[pos], or -1.
+int two_digits(std::string_view s, std::size_t pos) {
+  if (pos + 2 > s.size() || !std::isdigit(static_cast<unsigned char>(s[pos])) ||
+      !std::isdigit(static_cast<unsigned char>(s[pos + 1]))) {
+    return -1;
+  }
+  return (s[pos] - '0') * 10 + (s[pos + 1] - '0');
+}
+
+// "HH:MM" (hour may be one digit) -> minutes; max_hour 24 allows only "24:00".
+std::optional<int> parse_clock(std::string_view s, int max_hour) {
+  const auto colon = s.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 2 || s.size() != colon + 3) {
+    return std::nullopt;
+  }
+  int h = 0;
+  for (std::size_t i = 0; i < colon; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
+    h = h * 10 + (s[i] - '0');
+  }
+  const int m = two_digits(s, colon + 1);
+  if (m < 0 || m > 59 || h > max_hour || (h == 24 && m != 0)) return std::nullopt;
+  return h * 60 + m;
+}
+
+// A "schema.name" / "name" pattern; empty string when invalid (sets why).
+std::string qualify_pattern(std::string_view p, const std::string& default_schema,
+                            std::string& why) {
+  const auto dot = p.find('.');
+  if (dot == std::string_view::npos) {
+    if (default_schema.empty()) return std::string(p);  // functions: bare stays bare
+    return default_schema + "." + std::string(p);
+  }
+  if (p.find('.', dot + 1) != std::string_view::npos || dot == 0 || dot + 1 == p.size()) {
+    why = "invalid name pattern " + quote(p) + " (expected \"schema.name\" or \"name\")";
+    return "";
+  }
+  return std::string(p);
+}
+
+std::optional<OperationSet> parse_ops(Reader& r, const YAML::Node& n, const std::string& path,
+                                      std::string_view key) {
+  auto list = r.string_list(n, path, key, false);
+  if (!list) return std::nullopt;
+  static const std::vector<std::string> names = [] {
+    auto v = names_of(kTableOperationNames, kTableOperationCount);
+    v.push_back("all");
+    return v;
+  }();
+  OperationSet set = 0;
+  const std::string kp = join_path(path, key);
+  const YAML::Node items = r.get(n, key);
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const std::string op = lower((*list)[i]);
+    const auto it = std::find(names.begin(), names.end(), op);
+    if (it == names.end()) {
+      r.diag().error(line_of(items[i]), index_path(kp, i),
+                     "unknown operation " + quote((*list)[i]) + suggestion(op, names));
+      continue;
+    }
+    const auto idx = static_cast<std::size_t>(it - names.begin());
+    set |= idx == kTableOperationCount ? kAllOperations
+                                       : op_bit(static_cast<TableOperation>(idx));
+  }
+  return set;
+}
+
+TimeWindow parse_window(Reader& r, const YAML::Node& n, const std::string& path) {
+  TimeWindow w;
+  w.line = line_of(n);
+  r.diag().note_line(path, w.line);
+  if (!r.expect_map(n, path, {"days", "hours", "timezone", "from", "until"})) return w;
+  Diagnostics& d = r.diag();
+  const bool one_off = r.has(n, "from") || r.has(n, "until");
+  if (one_off) {
+    w.kind = TimeWindow::Kind::OneOff;
+    for (const char* k : {"days", "hours", "timezone"}) {
+      if (r.has(n, k)) {
+        d.error_at(join_path(path, k), std::string("a one-off window (from/until) takes no \"") +
+                                           k + "\"; use a separate weekly window");
+      }
+    }
+    const auto from = r.string(n, path, "from", true);
+    const auto until = r.string(n, path, "until", true);
+    std::string why;
+    std::optional<std::chrono::system_clock::time_point> f, u;
+    if (from && !(f = parse_rfc3339(*from, why))) d.error_at(join_path(path, "from"), why);
+    if (until && !(u = parse_rfc3339(*until, why))) d.error_at(join_path(path, "until"), why);
+    if (f) w.from = *f;
+    if (u) w.until = *u;
+    if (f && u && *f >= *u) d.error_at(join_path(path, "until"), "until must be after from");
+    return w;
+  }
+  if (!r.has(n, "days") && !r.has(n, "hours")) {
+    d.error_at(path, "a window needs days and/or hours (or from/until for a one-off window)");
+  }
+  if (auto days = r.string_list(n, path, "days", false)) {
+    static const std::vector<std::string> names = {"mon", "tue", "wed", "thu",
+                                                   "fri", "sat", "sun"};
+    const YAML::Node items = r.get(n, "days");
+    w.days = 0;
+    for (std::size_t i = 0; i < days->size(); ++i) {
+      const std::string day = lower((*days)[i]);
+      const auto it = std::find(names.begin(), names.end(), day);
+      if (it == names.end()) {
+        d.error(line_of(items[i]), index_path(join_path(path, "days"), i),
+                "unknown day " + quote((*days)[i]) + " (expected mon, tue, wed, thu, fri, sat, sun)" +
+                    suggestion(day, names));
+        continue;
+      }
+      w.days |= static_cast<std::uint8_t>(1u << (it - names.begin()));
+    }
+    if (days->empty()) d.error_at(join_path(path, "days"), "must list at least one day");
+  }
+  if (auto hours = r.string(n, path, "hours", false)) {
+    std::string why;
+    if (auto span = parse_hours(*hours, why)) {
+      w.start_minute = span->first;
+      w.end_minute = span->second;
+    } else {
+      d.error_at(join_path(path, "hours"), why);
+    }
+  }
+  if (auto tz = r.string(n, path, "timezone", false)) {
+    w.timezone = *tz;
+    if (!is_safe_zone_name(*tz)) {
+      d.error_at(join_path(path, "timezone"), "invalid time zone name " + quote(*tz) +
+                                                  " (expected an IANA name such as Europe/Berlin)");
+    }
+  }
+  return w;
+}
+
+PolicyRule parse_rule(Reader& r, const YAML::Node& n, const std::string& path,
+                      const std::string& default_id, const std::string& default_schema) {
+  PolicyRule rule;
+  rule.id = default_id;
+  rule.line = line_of(n);
+  r.diag().note_line(path, rule.line);
+  if (!r.expect_map(n, path, {"id", "tables", "allow", "deny"})) return rule;
+  if (auto id = r.string(n, path, "id", false)) rule.id = *id;
+  if (auto tables = r.string_list(n, path, "tables", true)) {
+    if (tables->empty()) r.diag().error_at(join_path(path, "tables"), "must list at least one table");
+    const YAML::Node items = r.get(n, "tables");
+    for (std::size_t i = 0; i < tables->size(); ++i) {
+      std::string why;
+      std::string p = qualify_pattern((*tables)[i], default_schema, why);
+      if (p.empty()) {
+        r.diag().error(line_of(items[i]), index_path(join_path(path, "tables"), i), why);
+        continue;
+      }
+      rule.tables.push_back(std::move(p));
+    }
+  }
+  const auto allow = parse_ops(r, n, path, "allow");
+  const auto deny = parse_ops(r, n, path, "deny");
+  rule.allow = allow.value_or(0);
+  rule.deny = deny.value_or(0);
+  const bool has_allow = r.has(n, "allow") && r.get(n, "allow").IsSequence() &&
+                         r.get(n, "allow").size() > 0;
+  const bool has_deny = r.has(n, "deny") && r.get(n, "deny").IsSequence() &&
+                        r.get(n, "deny").size() > 0;
+  if (!has_allow && !has_deny) {
+    r.diag().error_at(path, "rule " + quote(rule.id) + " has neither allow nor deny operations");
+  }
+  return rule;
+}
+
+std::vector<std::string> parse_function_patterns(Reader& r, const YAML::Node& n,
+                                                 const std::string& path, std::string_view key) {
+  std::vector<std::string> out;
+  auto list = r.string_list(n, path, key, false);
+  if (!list) return out;
+  const YAML::Node items = r.get(n, key);
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    std::string why;
+    std::string p = qualify_pattern((*list)[i], "", why);
+    if (p.empty()) {
+      r.diag().error(line_of(items[i]), index_path(join_path(path, key), i), why);
+      continue;
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// A YAML list under `key` (absent or null = empty); reports a non-list.
+YAML::Node list_at(Reader& r, const YAML::Node& n, const std::string& path, std::string_view key) {
+  if (!r.has(n, key) || r.get(n, key).IsNull()) return YAML::Node(YAML::NodeType::Sequence);
+  const YAML::Node v = r.get(n, key);
+  if (!v.IsSequence()) {
+    r.diag().error_at(join_path(path, key), std::string("expected a list, got ") + node_kind(v));
+    return YAML::Node(YAML::NodeType::Sequence);
+  }
+  return v;
+}
+
+}  // namespace
+
+std::optional<std::pair<int, int>> parse_hours(std::string_view s, std::string& why) {
+  const auto dash = s.find('-');
+  std::optional<int> start, end;
+  if (dash != std::string_view::npos) {
+    start = parse_clock(s.substr(0, dash), 23);
+    end = parse_clock(s.substr(dash + 1), 24);
+  }
+  if (!start || !end) {
+    why = "invalid hours " + quote(s) +
+          " (expected \"HH:MM-HH:MM\", 00:00..23:59, end up to 24:00, e.g. \"08:00-18:30\")";
+    return std::nullopt;
+  }
+  if (*start == *end % (24 * 60) && !(*start == 0 && *end == 24 * 60)) {
+    why = "hours " + quote(s) + " is an empty window (use \"00:00-24:00\" for the whole day)";
+    return std::nullopt;
+  }
+  return std::pair{*start, *end};
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s,
+                                                                   std::string& why) {
+  using namespace std::chrono;
+  why = "invalid timestamp " + quote(s) +
+        " (expected RFC 3339, e.g. 2026-12-01T00:00:00Z or 2026-12-01T08:00:00+01:00)";
+  // YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' ||
+      (s[10] != 'T' && s[10] != 't' && s[10] != ' ')) {
+    return std::nullopt;
+  }
+  const int y1 = two_digits(s, 0), y2 = two_digits(s, 2);
+  const int mo = two_digits(s, 5), dd = two_digits(s, 8);
+  const int hh = two_digits(s, 11), mi = two_digits(s, 14), ss = two_digits(s, 17);
+  if (y1 < 0 || y2 < 0 || mo < 0 || dd < 0 || hh < 0 || mi < 0 || ss < 0) return std::nullopt;
+  const year_month_day ymd{year{y1 * 100 + y2}, month{static_cast<unsigned>(mo)},
+                           day{static_cast<unsigned>(dd)}};
+  if (!ymd.ok() || hh > 23 || mi > 59 || ss > 59) return std::nullopt;
+  std::size_t pos = 19;
+  if (pos < s.size() && s[pos] == '.') {  // fractional seconds: accepted, truncated
+    ++pos;
+    const std::size_t digits_start = pos;
+    while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) ++pos;
+    if (pos == digits_start) return std::nullopt;
+  }
+  int offset_min = 0;
+  const std::string_view zone = s.substr(pos);
+  if (zone == "Z" || zone == "z") {
+    offset_min = 0;
+  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
+    const int oh = two_digits(zone, 1), om = two_digits(zone, 4);
+    if (oh < 0 || om < 0 || oh > 23 || om > 59) return std::nullopt;
+    offset_min = (oh * 60 + om) * (zone[0] == '-' ? -1 : 1);
+  } else {
+    return std::nullopt;
+  }
+  why.clear();
+  return sys_days{ymd} + hours{hh} + minutes{mi} + seconds{ss} - minutes{offset_min};
+}
+
+bool is_safe_zone_name(std::string_view name) {
+  if (name.empty() || name.front() == '/' || name.back() == '/') return false;
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    const auto slash = name.find('/', start);
+    const auto part = name.substr(start, slash == std::string_view::npos ? name.npos : slash - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    for (char c : part) {
+      const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
+                      c == '+' || c == '.';
+      if (!ok) return false;
+    }
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return true;
+}
+
+void parse_segment_policy(Reader& r, const YAML::Node& n, const std::string& path,
+                          const std::string& segment, SegmentPolicy& out) {
+  Diagnostics& d = r.diag();
+  if (auto v = r.string(n, path, "default_schema", false)) {
+    if (v->find_first_of(".*? ") != std::string::npos) {
+      d.error_at(join_path(path, "default_schema"),
+                 "invalid schema name " + quote(*v) + " (a plain name, no '.' or globs)");
+    } else {
+      out.default_schema = *v;
+    }
+  }
+  const std::string wp = join_path(path, "windows");
+  const YAML::Node windows = list_at(r, n, path, "windows");
+  for (std::size_t i = 0; i < windows.size(); ++i) {
+    out.windows.push_back(parse_window(r, windows[i], index_path(wp, i)));
+  }
+  if (auto v = r.one_of(n, path, "on_window_close", {"terminate", "finish_transaction"}, false)) {
+    out.on_window_close = *v == "terminate" ? WindowClose::Terminate : WindowClose::FinishTransaction;
+  }
+  const std::string rp = join_path(path, "rules");
+  const YAML::Node rules = list_at(r, n, path, "rules");
+  std::map<std::string, int> ids;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const std::string p = index_path(rp, i);
+    PolicyRule rule = parse_rule(r, rules[i], p, segment + "." + index_path("rules", i),
+                                 out.default_schema);
+    if (auto [it, fresh] = ids.emplace(rule.id, rule.line); !fresh) {
+      d.error_at(join_path(p, "id"), "duplicate rule id " + quote(rule.id) +
+                                         " (first used on line " + std::to_string(it->second) + ")");
+    }
+    out.rules.push_back(std::move(rule));
+  }
+  if (auto classes = r.string_list(n, path, "statements", false)) {
+    const auto names = names_of(kStatementClassNames, kStatementClassCount);
+    const YAML::Node items = r.get(n, "statements");
+    for (std::size_t i = 0; i < classes->size(); ++i) {
+      const std::string c = lower((*classes)[i]);
+      const auto it = std::find(names.begin(), names.end(), c);
+      if (it == names.end()) {
+        d.error(line_of(items[i]), index_path(join_path(path, "statements"), i),
+                "unknown statement class " + quote((*classes)[i]) + suggestion(c, names));
+        continue;
+      }
+      out.statements |= class_bit(static_cast<StatementClassGrant>(it - names.begin()));
+    }
+  }
+  if (r.has(n, "functions")) {
+    const std::string fp = join_path(path, "functions");
+    const YAML::Node f = r.get(n, "functions");
+    if (r.expect_map(f, fp, {"allow", "deny"})) {
+      out.functions.allow = parse_function_patterns(r, f, fp, "allow");
+      out.functions.deny = parse_function_patterns(r, f, fp, "deny");
+    }
+  }
+}
+
+void validate_policies(Diagnostics& d, const Config& cfg) {
+  namespace fs = std::filesystem;
+  for (const auto& [name, seg] : cfg.segments) {
+    const std::string wp = join_path(join_path("segments", name), "windows");
+    for (std::size_t i = 0; i < seg.policy.windows.size(); ++i) {
+      const TimeWindow& w = seg.policy.windows[i];
+      const std::string kp = join_path(index_path(wp, i), "timezone");
+      if (w.kind != TimeWindow::Kind::Weekly || w.timezone == "UTC" || d.has_error(kp)) continue;
+      const fs::path file = fs::path(cfg.zoneinfo_dir) / w.timezone;
+      std::error_code ec;
+      char magic[4] = {};
+      std::ifstream in;
+      if (fs::is_regular_file(file, ec)) in.open(file, std::ios::binary);
+      if (!in || !in.read(magic, 4) || std::string_view(magic, 4) != "TZif") {
+        d.error_at(kp, "unknown time zone " + quote(w.timezone) + " (no TZif file " +
+                           file.string() + ")");
+      }
+    }
+  }
+}
+
+}  // namespace segproxy::config::detail
