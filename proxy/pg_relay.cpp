@@ -6,6 +6,8 @@
 
 #include "protocols/pg/encoder.hpp"
 #include "protocols/pg/frontend_decoder.hpp"
+#include "proxy/backend_connector.hpp"
+#include "proxy/pg_deny.hpp"
 #include "proxy/pg_session.hpp"
 
 namespace segproxy::proxy {
@@ -53,15 +55,52 @@ void PgSession::on_idle_expired() {
     return;
   }
   close_reason_ = "idle timeout";
-  asio::co_spawn(client_->lowest().get_executor(), terminate_idle(shared_from_this()), asio::detached);
+  asio::co_spawn(client_->lowest().get_executor(),
+                 terminate_with(shared_from_this(), "57P05", "terminating connection due to idle timeout (segproxy)"),
+                 asio::detached);
 }
 
-awaitable<void> PgSession::terminate_idle(std::shared_ptr<PgSession> self) {
+awaitable<void> PgSession::terminate_with(std::shared_ptr<PgSession> self, std::string sqlstate, std::string message) {
+  if (self->closed_) co_return;
+  if (self->outstanding_ > 0) {
+    // Stop the running statement too; closing our socket alone would leave it running.
+    if (auto target = self->svc_.cancels.find(self->backend_pid_, self->proxy_secret_)) {
+      co_await send_backend_cancel(target->host, target->port, target->process_id, target->backend_secret,
+                                   self->rt_->config.limits.backend_connect_timeout);
+    }
+  }
   protocols::Bytes out;
-  pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "57P05", "terminating connection due to idle timeout (segproxy)", "", ""});
+  pg::encode_error_response(out, pg::ErrorInfo{"FATAL", sqlstate, message, "", ""});
   error_code ec;
   co_await self->write_client(asio::buffer(out), ec);
   self->close_all();
+}
+
+void PgSession::schedule_window_close() {
+  auto now = std::chrono::system_clock::now();
+  auto end = rt_->policy->window_end(segment_, now);
+  if (!end) return;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*end - now) + std::chrono::milliseconds(1);
+  window_.arm(std::max(ms, std::chrono::milliseconds(1)));
+}
+
+void PgSession::on_window_closed() {
+  auto now = std::chrono::system_clock::now();
+  if (rt_->policy->check_window(segment_, now).allow) {
+    schedule_window_close();  // still (or again) inside a window: look again at its end
+    return;
+  }
+  const auto* pol = rt_->policy->policy(segment_);
+  if (pol != nullptr && pol->on_window_close == config::WindowClose::FinishTransaction &&
+      (txn_status_ != 'I' || outstanding_ > 0)) {
+    close_when_idle_ = true;  // terminate at the next ReadyForQuery outside a transaction
+    return;
+  }
+  close_reason_ = "access window closed";
+  asio::co_spawn(client_->lowest().get_executor(),
+                 terminate_with(shared_from_this(), "57P01",
+                                "terminating connection: segproxy access window for segment \"" + segment_ + "\" closed"),
+                 asio::detached);
 }
 
 awaitable<void> PgSession::write_client(asio::const_buffer buf, error_code& ec) {
@@ -92,6 +131,17 @@ void PgSession::on_backend_message(char type, std::span<const std::uint8_t> body
   if (type == 'Z') {
     if (auto st = pg::parse_ready_for_query(body)) txn_status_ = *st;
     if (outstanding_ > 0 && --outstanding_ == 0) idle_gate_.cancel();
+    if (close_when_idle_ && outstanding_ == 0 && txn_status_ == 'I') {
+      close_when_idle_ = false;
+      close_reason_ = "access window closed";
+      asio::co_spawn(client_->lowest().get_executor(),
+                     terminate_with(shared_from_this(), "57P01",
+                                    "terminating connection: segproxy access window for segment \"" + segment_ +
+                                        "\" closed"),
+                     asio::detached);
+    }
+  } else if (type == 'S') {
+    if (auto ps = pg::parse_parameter_status(body)) gate_->on_parameter_status(ps->name, ps->value);
   }
 }
 
@@ -136,8 +186,127 @@ awaitable<void> PgSession::answer_refused_frame(const std::string& sqlstate, con
   co_await write_client(asio::buffer(out), ec);
 }
 
-// Decodes every complete client frame in the buffer, checks it, and forwards the
-// checked bytes unchanged in one write.
+void PgSession::forward(std::span<const std::uint8_t> frame) {
+  if (!out_pieces_.empty()) {
+    auto& last = out_pieces_.back();
+    if (static_cast<const std::uint8_t*>(last.data()) + last.size() == frame.data()) {
+      last = asio::const_buffer(last.data(), last.size() + frame.size());
+      return;
+    }
+  }
+  out_pieces_.emplace_back(frame.data(), frame.size());
+}
+
+void PgSession::forward_owned(Bytes bytes) {
+  out_owned_.push_back(std::move(bytes));  // a moved vector keeps its heap buffer
+  out_pieces_.emplace_back(out_owned_.back().data(), out_owned_.back().size());
+}
+
+void PgSession::deny(const GateVerdict& v, std::string_view kind) {
+  svc_.log.info("statement.denied", {{"session", id_text_},
+                                     {"identity", identity_.display()},
+                                     {"segment", segment_},
+                                     {"message", kind},
+                                     {"command", v.command},
+                                     {"rule", v.decision.rule_id},
+                                     {"sqlstate", v.decision.sqlstate},
+                                     {"reason", v.decision.reason}});
+}
+
+awaitable<bool> PgSession::flush_to_backend() {
+  if (out_pieces_.empty()) co_return true;
+  error_code ec;
+  co_await backend_->write(out_pieces_, ec);
+  out_pieces_.clear();
+  out_owned_.clear();
+  if (ec && close_reason_.empty()) close_reason_ = "backend write: " + ec.message();
+  co_return !ec;
+}
+
+// The one place where a client frame's fate is decided. Refusals are raised by the
+// backend itself (pg_deny.hpp), so their order and transaction effects are PostgreSQL's.
+PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std::span<const std::uint8_t> frame) {
+  auto now = std::chrono::system_clock::now();
+  auto raise_instead = [&](const authz::Decision& d) {
+    Bytes q;
+    std::string detail = d.rule_id.empty() ? std::string() : "rule: " + d.rule_id;
+    std::string sql = pg_raise_statement(d.sqlstate.empty() ? "42501" : d.sqlstate, d.reason, detail);
+    pg::encode_frontend(q, pg::Query{sql});
+    forward_owned(std::move(q));
+    ++outstanding_;
+  };
+
+  if (discarding_) {
+    // Like a server after an error in extended protocol: everything up to Sync is
+    // ignored; the Sync itself becomes the raised refusal (which ends with ReadyForQuery).
+    if (std::holds_alternative<pg::Sync>(msg)) {
+      discarding_ = false;
+      raise_instead(pending_refusal_);
+    } else if (std::holds_alternative<pg::Terminate>(msg)) {
+      forward(frame);
+      close_reason_ = "client terminated";
+      return Next::Stop;
+    }
+    return Next::Continue;
+  }
+
+  if (const auto* q = std::get_if<pg::Query>(&msg)) {
+    GateVerdict v = gate_->check(q->sql, now);
+    if (v.decision.allow) {
+      forward(frame);
+      ++outstanding_;
+    } else {
+      deny(v, "Query");
+      raise_instead(v.decision);
+    }
+    return Next::Continue;
+  }
+  if (const auto* p = std::get_if<pg::Parse>(&msg)) {
+    GateVerdict v = gate_->check(p->query, now);
+    if (v.decision.allow) {
+      forward(frame);
+    } else {
+      deny(v, "Parse");
+      discarding_ = true;
+      pending_refusal_ = v.decision;
+    }
+    return Next::Continue;
+  }
+  if (std::holds_alternative<pg::Execute>(msg)) {
+    auto w = gate_->check_window(now);  // the statement itself was checked at Parse
+    if (w.allow) {
+      forward(frame);
+    } else {
+      deny(GateVerdict{w, "EXECUTE"}, "Execute");
+      discarding_ = true;
+      pending_refusal_ = w;
+    }
+    return Next::Continue;
+  }
+  if (std::holds_alternative<pg::Sync>(msg)) {
+    forward(frame);
+    ++outstanding_;
+    return Next::Continue;
+  }
+  if (std::holds_alternative<pg::Terminate>(msg)) {
+    forward(frame);
+    close_reason_ = "client terminated";
+    return Next::Stop;
+  }
+  if (std::holds_alternative<pg::FunctionCall>(msg)) {
+    answer_function_call_ = true;  // answered by client_frames after the batch so far
+    return Next::Continue;
+  }
+  if (std::holds_alternative<pg::PasswordMessage>(msg)) {
+    close_reason_ = "password message after authentication";
+    return Next::Stop;
+  }
+  forward(frame);  // Bind, Describe, Close, Flush, CopyData, CopyDone, CopyFail
+  return Next::Continue;
+}
+
+// Decodes every complete client frame in the buffer, decides each, and writes the
+// result to the backend in one write.
 awaitable<PgSession::Next> PgSession::client_frames() {
   std::size_t frame_size = 0;
   auto span = pending();
@@ -148,7 +317,6 @@ awaitable<PgSession::Next> PgSession::client_frames() {
   }
   if (!co_await fill_client_buffer(frame_size)) co_return Next::Stop;
 
-  std::size_t batch_begin = cstart_;
   Next next = Next::Continue;
   while (next == Next::Continue) {
     auto d = pg::decode_frontend(pending(), rt_->limits);
@@ -162,50 +330,23 @@ awaitable<PgSession::Next> PgSession::client_frames() {
       co_await write_client(asio::buffer(out), ec);
       co_return Next::Stop;
     }
-    std::size_t frame_begin = cstart_;
+    std::span<const std::uint8_t> frame(cbuf_.data() + cstart_, d.consumed);
     cstart_ += d.consumed;
-    std::visit(
-        [&](const auto& m) {
-          using T = std::decay_t<decltype(m)>;
-          if constexpr (std::is_same_v<T, pg::Query> || std::is_same_v<T, pg::Sync>) {
-            ++outstanding_;
-          } else if constexpr (std::is_same_v<T, pg::Terminate>) {
-            close_reason_ = "client terminated";
-            next = Next::Stop;
-          } else if constexpr (std::is_same_v<T, pg::FunctionCall> || std::is_same_v<T, pg::PasswordMessage>) {
-            next = Next::Stop;  // handled below, after the frames before it are forwarded
-          }
-        },
-        d.value);
-    if (next == Next::Stop && !std::holds_alternative<pg::Terminate>(d.value)) {
-      // Forward what came before this frame, then answer it ourselves.
-      if (frame_begin > batch_begin) {
-        error_code ec;
-        co_await backend_->write(asio::buffer(cbuf_.data() + batch_begin, frame_begin - batch_begin), ec);
-        if (ec) co_return Next::Stop;
-      }
-      batch_begin = cstart_;
-      if (std::holds_alternative<pg::FunctionCall>(d.value)) {
-        co_await answer_refused_frame("42501", "segproxy: the fast-path function call interface is not allowed");
-        next = Next::Continue;
-        continue;
-      }
-      close_reason_ = "password message after authentication";
-      Bytes out;
-      pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08P01", "segproxy: unexpected password message", "", ""});
-      error_code ec;
-      co_await write_client(asio::buffer(out), ec);
-      co_return Next::Stop;
+    next = on_client_message(d.value, frame);
+    if (answer_function_call_) {
+      answer_function_call_ = false;
+      if (!co_await flush_to_backend()) co_return Next::Stop;
+      co_await answer_refused_frame("42501", "segproxy: the fast-path function call interface is not allowed");
     }
   }
-  if (cstart_ > batch_begin) {
+  if (next == Next::Stop && close_reason_ == "password message after authentication") {
+    Bytes out;
+    pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08P01", "segproxy: unexpected password message", "", ""});
     error_code ec;
-    co_await backend_->write(asio::buffer(cbuf_.data() + batch_begin, cstart_ - batch_begin), ec);
-    if (ec) {
-      if (close_reason_.empty()) close_reason_ = "backend write: " + ec.message();
-      co_return Next::Stop;
-    }
+    co_await write_client(asio::buffer(out), ec);
+    co_return Next::Stop;
   }
+  if (!co_await flush_to_backend()) co_return Next::Stop;
   co_return next;
 }
 
@@ -214,6 +355,7 @@ awaitable<void> PgSession::relay() {
   idle_gate_.expires_at(asio::steady_timer::time_point::max());
   auto self = shared_from_this();
   touch_idle();
+  schedule_window_close();
   // Keep co_await out of this full-expression: GCC 12 may destroy temporaries of a
   // full-expression containing co_await twice (GCC bug 100611), here a shared_ptr copy.
   auto ex = co_await asio::this_coro::executor;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "authz/identity.hpp"
 #include "protocols/common/byte_writer.hpp"
@@ -21,6 +22,7 @@
 #include "protocols/pg/messages.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/statement_gate.hpp"
 #include "proxy/stream.hpp"
 
 namespace segproxy::proxy {
@@ -57,7 +59,19 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   void close_all();
   void touch_idle();  // re-arms the idle deadline (limits.idle_timeout) after traffic
   void on_idle_expired();
-  static awaitable<void> terminate_idle(std::shared_ptr<PgSession> self);
+  void on_window_closed();
+  void schedule_window_close();
+  // Sends FATAL `sqlstate` `message` to the client (after cancelling a running backend
+  // statement) and closes the session.
+  static awaitable<void> terminate_with(std::shared_ptr<PgSession> self, std::string sqlstate, std::string message);
+
+  // Decides what happens to one decoded client frame (policy checks happen here, via
+  // the gate): forwarded unchanged, replaced, dropped (discard-until-Sync), or answered.
+  Next on_client_message(const protocols::pg::FrontendMessage& msg, std::span<const std::uint8_t> frame);
+  void forward(std::span<const std::uint8_t> frame);
+  void forward_owned(protocols::Bytes bytes);
+  void deny(const GateVerdict& verdict, std::string_view kind);
+  awaitable<bool> flush_to_backend();
 
   // Client-side buffer: [cstart_, cend_) holds undecoded bytes.
   std::span<const std::uint8_t> pending() const { return {cbuf_.data() + cstart_, cend_ - cstart_}; }
@@ -75,6 +89,7 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   std::unique_ptr<Stream> backend_;
   Watchdog deadline_;  // handshake / startup deadlines
   Watchdog idle_;      // limits.idle_timeout during relay
+  Watchdog window_;    // end of the segment's current access window
   asio::steady_timer write_gate_;  // wakes writers waiting for the client stream
   asio::steady_timer idle_gate_;   // wakes a waiter when the backend has answered everything
 
@@ -90,6 +105,14 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   std::int32_t backend_pid_ = 0;
   std::int32_t proxy_secret_ = 0;
   bool cancel_registered_ = false;
+
+  std::unique_ptr<StatementGate> gate_;
+  bool discarding_ = false;         // a refused extended-protocol message: drop until Sync
+  authz::Decision pending_refusal_;  // raised at that Sync
+  bool answer_function_call_ = false;
+  bool close_when_idle_ = false;    // on_window_close: finish_transaction
+  std::vector<asio::const_buffer> out_pieces_;  // this batch, for one backend write
+  std::vector<protocols::Bytes> out_owned_;     // bytes the proxy made for this batch
 
   protocols::pg::BackendStream backend_stream_;
   char txn_status_ = 'I';

@@ -28,6 +28,7 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
       started_(std::chrono::steady_clock::now()),
       deadline_(client.get_executor(), [this] { close_all(); }),
       idle_(client.get_executor(), [this] { on_idle_expired(); }),
+      window_(client.get_executor(), [this] { on_window_closed(); }),
       write_gate_(client.get_executor()),
       idle_gate_(client.get_executor()),
       backend_stream_(rt_->limits) {
@@ -49,6 +50,7 @@ void PgSession::close_all() {
   closed_ = true;
   deadline_.disarm();
   idle_.disarm();
+  window_.disarm();
   if (client_) client_->close();
   if (backend_) backend_->close();
   write_gate_.cancel();
@@ -215,6 +217,10 @@ awaitable<bool> PgSession::startup() {
     co_await refuse("28000", "segproxy: segment \"" + segment_ + "\" is not configured", "unknown segment");
     co_return false;
   }
+  if (auto w = rt_->policy->check_window(segment_, std::chrono::system_clock::now()); !w.allow) {
+    co_await refuse("28000", w.reason, "outside access window");
+    co_return false;
+  }
   const auto& dbs = seg_it->second.databases;
   if (std::find(dbs.begin(), dbs.end(), filtered.database) == dbs.end()) {
     co_await refuse("28000",
@@ -256,6 +262,8 @@ awaitable<bool> PgSession::startup() {
     co_return false;
   }
   backend_ = std::move(login.stream);
+  gate_ = std::make_unique<StatementGate>(*rt_->policy, segment_);
+  for (const auto& [name, value] : login.parameter_status) gate_->on_parameter_status(name, value);
   backend_pid_ = login.process_id;
   txn_status_ = login.transaction_status;
   backend_leftover_ = std::move(login.leftover);

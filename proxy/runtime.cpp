@@ -9,6 +9,11 @@ std::shared_ptr<const Runtime> Runtime::build(config::Config cfg, std::vector<st
   rt->config = std::move(cfg);
   rt->mapper = std::make_unique<authz::IdentityMapper>(rt->config.identities);
   rt->credentials = authz::CredentialStore::load(rt->config, errors);
+  try {
+    rt->policy = std::make_unique<authz::PolicyEngine>(rt->config);
+  } catch (const std::exception& e) {
+    errors.push_back(std::string("policy: ") + e.what());
+  }
   const auto& lim = rt->config.limits;
   rt->limits.max_startup_packet = lim.max_startup_packet;
   rt->limits.max_frontend_message = lim.max_message_size;
@@ -23,7 +28,7 @@ std::shared_ptr<const Runtime> Runtime::build(config::Config cfg, std::vector<st
     lr.backend_tls = std::move(backend.context);
     rt->listeners.push_back(std::move(lr));
   }
-  if (!errors.empty() || !rt->credentials) return nullptr;
+  if (!errors.empty() || !rt->credentials || !rt->policy) return nullptr;
   return rt;
 }
 

@@ -9,6 +9,7 @@
 
 #include "authz/credential_store.hpp"
 #include "authz/identity_mapper.hpp"
+#include "authz/policy_engine.hpp"
 #include "config/config.hpp"
 #include "protocols/common/limits.hpp"
 #include "proxy/asio.hpp"
@@ -27,6 +28,7 @@ struct Runtime {
   config::Config config;
   std::unique_ptr<authz::IdentityMapper> mapper;
   std::unique_ptr<authz::CredentialStore> credentials;
+  std::unique_ptr<authz::PolicyEngine> policy;  // the one statement decision point
   std::vector<ListenerRuntime> listeners;
   protocols::Limits limits;
 

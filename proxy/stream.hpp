@@ -41,7 +41,8 @@ class Stream {
     co_return co_await std::get<tcp::socket>(s_).async_read_some(buf, asio::redirect_error(use_awaitable, ec));
   }
 
-  awaitable<void> write(asio::const_buffer buf, error_code& ec) {
+  template <class ConstBufferSequence>
+  awaitable<void> write(const ConstBufferSequence& buf, error_code& ec) {
     if (auto* t = std::get_if<ssl::stream<tcp::socket>>(&s_)) {
       co_await asio::async_write(*t, buf, asio::redirect_error(use_awaitable, ec));
     } else {

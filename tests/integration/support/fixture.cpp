@@ -38,11 +38,13 @@ std::string render_config(std::uint16_t port, const ProxyConfigOptions& opts) {
   y += "    databases: [" + e.db + "]\n";
   y += "    credentials:\n";
   y += "      pg-main: {user: " + opts.billing_user + ", password_file: \"" + billing_pw + "\"}\n";
+  y += opts.billing_policy;
   y += "  reporting:\n";
   y += "    databases: [" + e.db + "]\n";
   y += "    credentials:\n";
   y += "      pg-main: {user: reporting_ro, password_file: \"" +
        e.secret_file("reporting_ro.pw") + "\"}\n";
+  y += opts.reporting_policy;
   y += "limits: {handshake_timeout: 5s, startup_timeout: 10s}\n";
   return y;
 }

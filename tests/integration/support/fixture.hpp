@@ -19,6 +19,14 @@ struct ProxyConfigOptions {
   // Backend TLS: disable | require | verify-full (verify-full uses pki/ca.crt, localhost).
   std::string backend_tls_mode = "disable";
   std::string log_level = "debug";
+  // Policy YAML lines appended under each segment (indented 4 spaces). The default
+  // grants everything, so the relay tests exercise the protocol, not the policy.
+  std::string billing_policy = kPermissivePolicy;
+  std::string reporting_policy = kPermissivePolicy;
+  static constexpr const char* kPermissivePolicy =
+      "    rules:\n"
+      "      - {id: everything, tables: [\"*.*\"], allow: [all]}\n"
+      "    statements: [transaction, session_safe, ddl, admin, procedural, notify, prepare, cursor, explain]\n";
 };
 
 // The YAML configuration for a proxy listening on 127.0.0.1:port.

@@ -1,0 +1,104 @@
+#include "proxy/statement_gate.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace segproxy::proxy {
+namespace sql = authz::sql;
+
+namespace {
+constexpr std::size_t kMaxCacheEntries = 1024;
+constexpr std::size_t kMaxCachedTextBytes = 16 * 1024;
+constexpr std::size_t kMaxPrepared = 10000;
+
+// PREPARE / EXECUTE / DEALLOCATE (and EXPLAIN EXECUTE) carry a prepared_name.
+bool has_prepare_effects(const sql::StatementInfo& info) {
+  return std::any_of(info.statements.begin(), info.statements.end(),
+                     [](const sql::StatementPart& p) { return !p.prepared_name.empty(); });
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+}  // namespace
+
+StatementGate::StatementGate(const authz::PolicyEngine& engine, std::string segment)
+    : engine_(engine), segment_(std::move(segment)) {
+  if (const auto* pol = engine_.policy(segment_)) options_.default_schema = pol->default_schema;
+}
+
+void StatementGate::on_parameter_status(std::string_view name, std::string_view value) {
+  std::string n = lower(name);
+  if (n == "standard_conforming_strings") {
+    bool on = lower(value) == "on";
+    if (on != options_.standard_conforming_strings) cache_.clear();
+    options_.standard_conforming_strings = on;
+  } else if (n == "client_encoding") {
+    if (value != options_.client_encoding) cache_.clear();
+    options_.client_encoding = std::string(value);
+  }
+}
+
+GateVerdict StatementGate::evaluate(const sql::StatementInfo& info, time_point now) {
+  GateVerdict v;
+  v.decision = engine_.evaluate(segment_, info, now);
+  if (!info.statements.empty()) v.command = info.statements.front().command;
+  if (!v.decision.allow) return v;
+  // EXECUTE of a SQL-level prepared statement: the remembered statement is judged again
+  // (policy and window may have changed since PREPARE).
+  for (const auto& part : info.statements) {
+    if (part.prepared_name.empty() || part.command == "PREPARE" || part.command == "DEALLOCATE") continue;
+    auto it = prepared_.find(part.prepared_name);
+    if (it == prepared_.end()) continue;  // the backend reports the unknown name itself
+    auto d = engine_.evaluate(segment_, it->second, now);
+    if (!d.allow) {
+      v.decision = d;
+      return v;
+    }
+  }
+  return v;
+}
+
+void StatementGate::remember_prepares(const sql::StatementInfo& info, std::string_view sql) {
+  for (const auto& part : info.statements) {
+    if (part.prepared_name.empty()) continue;
+    if (part.command == "PREPARE") {
+      if (prepared_.size() >= kMaxPrepared) prepared_.clear();
+      // Remember the inner statement's access (the part carries the inner tables).
+      sql::StatementInfo inner;
+      inner.parse_ok = true;
+      sql::StatementPart p = part;
+      if (p.klass == sql::StatementClass::Prepare) p.klass = sql::StatementClass::Dml;  // the inner statement
+      p.prepared_name.clear();
+      inner.statements.push_back(std::move(p));
+      prepared_[part.prepared_name] = std::move(inner);
+    } else if (part.command == "DEALLOCATE") {
+      prepared_.erase(part.prepared_name);
+    }
+  }
+  (void)sql;
+}
+
+GateVerdict StatementGate::check(std::string_view text, time_point now) {
+  // The window is checked every time; only what it guards is cached.
+  auto window = engine_.check_window(segment_, now);
+  if (!window.allow) return GateVerdict{window, ""};
+  std::string key(text);
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+
+  sql::StatementInfo info = sql::classify_pg(text, options_);
+  GateVerdict v = evaluate(info, now);
+  if (v.decision.allow && has_prepare_effects(info)) {
+    remember_prepares(info, text);
+    return v;  // PREPARE/EXECUTE/DEALLOCATE have per-session effects: never cached
+  }
+  if (text.size() <= kMaxCachedTextBytes && info.parse_ok) {
+    if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+    cache_.emplace(std::move(key), v);
+  }
+  return v;
+}
+
+}  // namespace segproxy::proxy

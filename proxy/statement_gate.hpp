@@ -1,0 +1,49 @@
+#pragma once
+// Per-session front of the policy engine for PostgreSQL: classifies statement text
+// (libpg_query) with the session's lexing state, asks PolicyEngine (the one decision
+// point), remembers SQL-level PREPAREd statements so EXECUTE re-checks them, and caches
+// decisions by exact statement text (keyed implicitly by policy version: a gate belongs
+// to one Runtime generation).
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "authz/policy_engine.hpp"
+#include "authz/sql/pg_classifier.hpp"
+
+namespace segproxy::proxy {
+
+struct GateVerdict {
+  authz::Decision decision;
+  std::string command;  // first statement's command tag, for logs ("SELECT", "DELETE", ...)
+};
+
+class StatementGate {
+ public:
+  using time_point = std::chrono::system_clock::time_point;
+
+  StatementGate(const authz::PolicyEngine& engine, std::string segment);
+
+  // A statement text from a Query or Parse message.
+  GateVerdict check(std::string_view sql, time_point now);
+  // Windows only (Execute of an already checked statement, new sessions).
+  authz::Decision check_window(time_point now) const { return engine_.check_window(segment_, now); }
+
+  // Backend ParameterStatus: standard_conforming_strings and client_encoding change how
+  // text must be lexed; any change empties the cache.
+  void on_parameter_status(std::string_view name, std::string_view value);
+
+ private:
+  GateVerdict evaluate(const authz::sql::StatementInfo& info, time_point now);
+  void remember_prepares(const authz::sql::StatementInfo& info, std::string_view sql);
+
+  const authz::PolicyEngine& engine_;
+  std::string segment_;
+  authz::sql::ClassifierOptions options_;
+  std::unordered_map<std::string, GateVerdict> cache_;
+  // SQL-level PREPARE name -> its classification (only allowed ones are remembered).
+  std::unordered_map<std::string, authz::sql::StatementInfo> prepared_;
+};
+
+}  // namespace segproxy::proxy
