@@ -5,8 +5,12 @@
 // removes one). Not here, hence denied unless listed in functions.allow: anything that
 // reads or writes server state, files, settings, locks or other sessions
 // (pg_terminate_backend, pg_advisory_lock, current_setting, pg_reload_conf, ...),
-// catalog helpers taking regclass/text names (pg_get_viewdef, pg_relation_size, ...)
 // and every user-defined or extension function.
+//
+// CATALOG: metadata helpers that psql's \d family, JDBC's DatabaseMetaData and
+// psycopg2 call on pg_catalog rows (owner names, visibility, type names, definitions,
+// sizes, privilege tests). They reveal schema metadata only, never table contents, and
+// the catalog tables they are applied to still need a rule; they are safe as well.
 //
 // OPAQUE: functions whose text/oid arguments name what they read or write (SQL text,
 // relations, sequences, large objects, server files, remote databases), so the table
@@ -73,6 +77,25 @@ constexpr std::string_view kSafe[] = {
     "plainto_tsquery", "phraseto_tsquery", "setweight", "to_tsquery", "to_tsvector",
     "ts_headline", "ts_rank", "ts_rank_cd", "websearch_to_tsquery"};
 
+constexpr std::string_view kCatalog[] = {
+    "col_description", "format_type", "has_any_column_privilege", "has_column_privilege",
+    "has_database_privilege", "has_function_privilege", "has_schema_privilege",
+    "has_sequence_privilege", "has_table_privilege", "has_type_privilege", "obj_description",
+    "pg_char_to_encoding", "pg_collation_is_visible", "pg_conversion_is_visible",
+    "pg_encoding_to_char", "pg_function_is_visible", "pg_get_constraintdef", "pg_get_expr",
+    "pg_get_function_arguments", "pg_get_function_identity_arguments", "pg_get_function_result",
+    "pg_get_indexdef", "pg_get_partition_constraintdef", "pg_get_partkeydef", "pg_get_ruledef",
+    "pg_get_serial_sequence", "pg_get_statisticsobjdef_columns", "pg_get_triggerdef",
+    "pg_get_userbyid", "pg_get_viewdef", "pg_has_role", "pg_indexes_size", "pg_opclass_is_visible",
+    "pg_operator_is_visible", "pg_opfamily_is_visible", "pg_partition_ancestors",
+    "pg_partition_root", "pg_partition_tree", "pg_relation_is_publishable", "pg_tablespace_location",
+    "pg_get_function_sqlbody", "pg_get_statisticsobjdef", "pg_get_statisticsobjdef_expressions", "pg_get_publication_tables",
+    "pg_describe_object", "pg_identify_object", "pg_get_keywords", "pg_options_to_table", "pg_get_replica_identity_index",
+    "pg_relation_size", "pg_size_pretty", "pg_statistics_obj_is_visible", "pg_table_is_visible",
+    "pg_table_size", "pg_total_relation_size", "pg_ts_config_is_visible", "pg_ts_dict_is_visible",
+    "pg_ts_parser_is_visible", "pg_ts_template_is_visible", "pg_type_is_visible",
+    "shobj_description"};
+
 constexpr std::string_view kOpaque[] = {
     // SQL text or relation names as text
     "cursor_to_xml", "cursor_to_xmlschema", "database_to_xml",
@@ -93,6 +116,7 @@ constexpr std::string_view kOpaque[] = {
 bool is_safe_builtin_function(std::string_view name) {
   static const std::vector<std::string_view> sorted = [] {
     std::vector<std::string_view> v(std::begin(kSafe), std::end(kSafe));
+    v.insert(v.end(), std::begin(kCatalog), std::end(kCatalog));
     std::sort(v.begin(), v.end());
     return v;
   }();
