@@ -1,5 +1,7 @@
 #include "proxy/statement_gate.hpp"
 
+#include "authz/sql/pg_cache_key.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -61,7 +63,7 @@ GateVerdict StatementGate::evaluate(const sql::StatementInfo& info, time_point n
   return v;
 }
 
-void StatementGate::remember_prepares(const sql::StatementInfo& info, std::string_view sql) {
+void StatementGate::remember_prepares(const sql::StatementInfo& info) {
   for (const auto& part : info.statements) {
     if (part.prepared_name.empty()) continue;
     if (part.command == "PREPARE") {
@@ -78,20 +80,28 @@ void StatementGate::remember_prepares(const sql::StatementInfo& info, std::strin
       prepared_.erase(part.prepared_name);
     }
   }
-  (void)sql;
 }
 
 GateVerdict StatementGate::check(std::string_view text, time_point now) {
   // The window is checked every time; only what it guards is cached.
   auto window = engine_.check_window(segment_, now);
   if (!window.allow) return GateVerdict{window, ""};
-  std::string key(text);
+  // Literal-stripped key when the text lexes unambiguously (pg_cache_key.hpp), else
+  // the exact text.
+  std::string key;
+  if (auto normalised = sql::pg_cache_key(text, options_.standard_conforming_strings)) {
+    key = std::move(*normalised);  // starts with "\x01N:"
+  } else {
+    key.reserve(text.size() + 1);
+    key += '\x02';  // exact-text keys live in their own key space
+    key += text;
+  }
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
 
   sql::StatementInfo info = sql::classify_pg(text, options_);
   GateVerdict v = evaluate(info, now);
   if (v.decision.allow && has_prepare_effects(info)) {
-    remember_prepares(info, text);
+    remember_prepares(info);
     return v;  // PREPARE/EXECUTE/DEALLOCATE have per-session effects: never cached
   }
   if (text.size() <= kMaxCachedTextBytes && info.parse_ok) {

@@ -36,7 +36,7 @@ class StatementGate {
 
  private:
   GateVerdict evaluate(const authz::sql::StatementInfo& info, time_point now);
-  void remember_prepares(const authz::sql::StatementInfo& info, std::string_view sql);
+  void remember_prepares(const authz::sql::StatementInfo& info);
 
   const authz::PolicyEngine& engine_;
   std::string segment_;

@@ -1,0 +1,103 @@
+#include "authz/sql/pg_cache_key.hpp"
+
+namespace segproxy::authz::sql {
+namespace {
+
+bool ident_char(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
+}
+bool digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+}  // namespace
+
+std::optional<std::string> pg_cache_key(std::string_view s, bool standard_conforming_strings) {
+  if (!standard_conforming_strings) return std::nullopt;
+  std::string out;
+  out.reserve(s.size() + 3);
+  out += "\x01N:";  // never equal to an exact-text key (statement text cannot start with \x01 legitimately)
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  auto prev_is_ident = [&](std::size_t at) {
+    return at > 0 && (ident_char(static_cast<unsigned char>(s[at - 1])) || s[at - 1] == '.');
+  };
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80 || c == 0 || c == '\\') return std::nullopt;
+    if (c == '-' && i + 1 < n && s[i + 1] == '-') return std::nullopt;  // comment
+    if (c == '/' && i + 1 < n && s[i + 1] == '*') return std::nullopt;  // comment
+    if (c == '$') {
+      // $n parameters are kept; anything else may be a dollar quote.
+      if (i + 1 < n && digit(static_cast<unsigned char>(s[i + 1])) && !prev_is_ident(i)) {
+        out.push_back('$');
+        ++i;
+        while (i < n && digit(static_cast<unsigned char>(s[i]))) out.push_back(s[i++]);
+        if (i < n && ident_char(static_cast<unsigned char>(s[i]))) return std::nullopt;
+        continue;
+      }
+      return std::nullopt;
+    }
+    if (c == '"') {  // quoted identifier: copied as is
+      std::size_t j = i + 1;
+      for (;;) {
+        if (j >= n) return std::nullopt;
+        if (s[j] == '"') {
+          if (j + 1 < n && s[j + 1] == '"') {
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        if (static_cast<unsigned char>(s[j]) >= 0x80 || s[j] == 0) return std::nullopt;
+        ++j;
+      }
+      out.append(s.substr(i, j + 1 - i));
+      i = j + 1;
+      continue;
+    }
+    if (c == '\'') {
+      if (prev_is_ident(i) || (i > 0 && s[i - 1] == '&')) return std::nullopt;  // E'', U&'', B'', X'', N''
+      std::size_t j = i + 1;
+      for (;;) {
+        if (j >= n) return std::nullopt;
+        unsigned char d = static_cast<unsigned char>(s[j]);
+        if (d >= 0x80 || d == 0) return std::nullopt;
+        if (d == '\'') {
+          if (j + 1 < n && s[j + 1] == '\'') {
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        ++j;
+      }
+      // Adjacent string constants separated only by whitespace with a newline are
+      // concatenated by PostgreSQL; give up rather than model that.
+      std::size_t k = j + 1;
+      while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r' || s[k] == '\f')) ++k;
+      if (k < n && s[k] == '\'') return std::nullopt;
+      out += "'?'";
+      i = j + 1;
+      continue;
+    }
+    if (digit(c) && !prev_is_ident(i)) {
+      std::size_t j = i;
+      while (j < n && digit(static_cast<unsigned char>(s[j]))) ++j;
+      if (j < n && s[j] == '.') {
+        ++j;
+        while (j < n && digit(static_cast<unsigned char>(s[j]))) ++j;
+      }
+      if (j < n && (ident_char(static_cast<unsigned char>(s[j])) || s[j] == '.')) {
+        // 1e5, 0x1F, 1_000, 123abc: let the exact text decide.
+        return std::nullopt;
+      }
+      out.push_back('?');
+      i = j;
+      continue;
+    }
+    out.push_back(static_cast<char>(c));
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace segproxy::authz::sql

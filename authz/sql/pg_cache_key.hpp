@@ -1,0 +1,22 @@
+#pragma once
+// Decision-cache key for PostgreSQL statement text: the text with plain numeric and
+// plain single-quoted string literals replaced by '?', so `... WHERE aid = 1` and
+// `... WHERE aid = 2` share one cached decision (what pg_stat_statements calls the
+// normalised statement).
+//
+// Soundness: two texts get the same key only if they differ solely in such literals,
+// and the classification never depends on a literal's value (set_config, COPY TO
+// 'file', the opaque functions ... are judged by name or keyword). Anything the
+// scanner is not sure about makes it give up (nullopt) and the caller keys by the exact
+// text instead: comments, dollar quotes, quoted-string prefixes (E'', U&'', B'', X''),
+// backslashes outside strings, non-ASCII bytes, unterminated strings, and any text when
+// standard_conforming_strings is off.
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace segproxy::authz::sql {
+
+std::optional<std::string> pg_cache_key(std::string_view sql, bool standard_conforming_strings = true);
+
+}  // namespace segproxy::authz::sql
