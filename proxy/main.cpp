@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   using namespace segproxy::proxy;
   std::string config_path;
   bool check_only = false;
+  bool enforce_policy = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "--config" || a == "-c" || a == "--check-config") && i + 1 < argc) {
@@ -33,6 +34,8 @@ int main(int argc, char** argv) {
     } else if (a.rfind("--check-config=", 0) == 0) {
       check_only = true;
       config_path = a.substr(15);
+    } else if (a == "--bench-policy-off") {
+      enforce_policy = false;  // measurement aid for bench/pg_policy_compare.sh only
     } else if (a == "--version" || a == "-V") {
       std::cout << "segproxy " << kVersion << "\n";
       return 0;
@@ -59,6 +62,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   Logger log(rt->config.log);
-  Server server(rt, log);
+  Server server(rt, log, enforce_policy);
   return server.run();
 }

@@ -42,6 +42,9 @@ struct Services {
   CancelRegistry& cancels;
   std::atomic<std::size_t>& active_sessions;
   std::atomic<std::uint64_t>& next_session_id;
+  // false only with `segproxy --bench-policy-off` (measurement of the policy's cost):
+  // statements are then forwarded unclassified. Never set by configuration.
+  bool enforce_policy = true;
 };
 
 }  // namespace segproxy::proxy

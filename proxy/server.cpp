@@ -7,7 +7,8 @@
 
 namespace segproxy::proxy {
 
-Server::Server(std::shared_ptr<const Runtime> rt, Logger& log) : rt_(std::move(rt)), log_(log) {
+Server::Server(std::shared_ptr<const Runtime> rt, Logger& log, bool enforce_policy)
+    : rt_(std::move(rt)), log_(log), enforce_policy_(enforce_policy) {
   unsigned n = rt_->config.threads != 0 ? rt_->config.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<asio::io_context>(1));
 }
@@ -40,7 +41,7 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t listene
       continue;
     }
     auto session = std::make_shared<PgSession>(std::move(sock), rt_, listener_index,
-                                               Services{log_, cancels_, active_sessions_, next_session_id_});
+                                               Services{log_, cancels_, active_sessions_, next_session_id_, enforce_policy_});
     asio::co_spawn(worker, PgSession::run(std::move(session)), [this](std::exception_ptr e) {
       if (!e) return;
       try {
@@ -118,6 +119,8 @@ int Server::run() {
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGHUP, SIG_IGN);  // reload arrives with the admin socket; until then HUP must not kill us
   log_.info("server.started", {{"threads", std::to_string(workers_.size())}});
+  if (!enforce_policy_)
+    log_.warn("policy.disabled", {{"reason", "--bench-policy-off: statements are NOT checked (benchmarking only)"}});
   main_ctx_.run();
   for (auto& w : workers_) w->stop();
   for (auto& t : threads) t.join();

@@ -16,7 +16,7 @@ namespace segproxy::proxy {
 
 class Server {
  public:
-  Server(std::shared_ptr<const Runtime> rt, Logger& log);
+  Server(std::shared_ptr<const Runtime> rt, Logger& log, bool enforce_policy = true);
   ~Server();
   // Binds every listener, serves until SIGINT/SIGTERM; returns the process exit code.
   int run();
@@ -33,6 +33,7 @@ class Server {
   asio::io_context main_ctx_;
   std::vector<std::unique_ptr<asio::io_context>> workers_;
   std::size_t next_worker_ = 0;
+  bool enforce_policy_ = true;
 };
 
 }  // namespace segproxy::proxy

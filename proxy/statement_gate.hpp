@@ -23,7 +23,8 @@ class StatementGate {
  public:
   using time_point = std::chrono::system_clock::time_point;
 
-  StatementGate(const authz::PolicyEngine& engine, std::string segment);
+  // enforce=false (segproxy --bench-policy-off) allows every statement unclassified.
+  StatementGate(const authz::PolicyEngine& engine, std::string segment, bool enforce = true);
 
   // A statement text from a Query or Parse message.
   GateVerdict check(std::string_view sql, time_point now);
@@ -40,6 +41,7 @@ class StatementGate {
 
   const authz::PolicyEngine& engine_;
   std::string segment_;
+  bool enforce_ = true;
   authz::sql::ClassifierOptions options_;
   std::unordered_map<std::string, GateVerdict> cache_;
   // SQL-level PREPARE name -> its classification (only allowed ones are remembered).

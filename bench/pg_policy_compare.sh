@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Cost of the policy: segproxy with its policy enforced (demo.yaml's rules: libpg_query
+# classification + decision cache + PolicyEngine) against the same binary started with
+# --bench-policy-off (statements forwarded unclassified), interleaved in one run, for
+# pgbench select-only and tpcb-like in -M simple and -M extended. Not part of CI.
+#
+# Env: BENCH_SECONDS (15), BENCH_ROUNDS (2, median taken), BENCH_CLIENTS (16),
+#      BENCH_SCALE (10), BENCH_SKIP_BUILD=1, SEGPROXY_BUILD_DIR.
+set -euo pipefail
+
+export SP_LOG_TAG=bench
+# shellcheck source-path=SCRIPTDIR source=../scripts/lib/testenv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/testenv.sh"
+cd "$SEGPROXY_REPO_ROOT"
+
+seconds="${BENCH_SECONDS:-15}"
+rounds="${BENCH_ROUNDS:-2}"
+clients="${BENCH_CLIENTS:-16}"
+scale="${BENCH_SCALE:-10}"
+[[ "$seconds" =~ ^[0-9]+$ && "$rounds" =~ ^[0-9]+$ && "$clients" =~ ^[0-9]+$ && "$scale" =~ ^[0-9]+$ ]] ||
+  sp_die "BENCH_SECONDS, BENCH_ROUNDS, BENCH_CLIENTS and BENCH_SCALE must be integers"
+
+bench_dir=""
+pids=()
+# shellcheck disable=SC2317 # invoked by trap
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for p in "${pids[@]}"; do sp_stop_pid "$p" 10; done
+  if [[ -n "$bench_dir" ]]; then testenv_down "$bench_dir" || true; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$SEGPROXY_REPO_ROOT/scripts/deps.sh"
+[[ "${BENCH_SKIP_BUILD:-0}" == 1 ]] || "$SEGPROXY_REPO_ROOT/scripts/build.sh" Release
+proxy_bin="$(sp_build_dir)/proxy/segproxy"
+[[ -x "$proxy_bin" ]] || sp_die "$proxy_bin not found"
+pgbench_bin="$(sp_pg_bindir)/pgbench"
+[[ -x "$pgbench_bin" ]] || pgbench_bin="$(command -v pgbench)"
+
+bench_dir="$(mktemp -d /tmp/segproxy-polbench.XXXXXX)"
+chmod 0755 "$bench_dir"
+testenv_up "$bench_dir"
+pki="$SEGPROXY_TEST_PKI"
+pg_port="$SEGPROXY_TEST_PGPORT"
+
+declare -A port
+for variant in on off; do
+  base=17432
+  [[ "$variant" == off ]] && base=18432
+  sp_pick_port "port[$variant]" "$base"
+  cfg="$bench_dir/segproxy-$variant.yaml"
+  sed -e "s/@PROXY_PORT@/${port[$variant]}/g" -e "s/@PG_PORT@/$pg_port/g" \
+    -e 's/^\([[:space:]]*\)tls: {mode: verify-full[^}]*}.*$/\1tls: {mode: disable}/' \
+    "$SEGPROXY_REPO_ROOT/config/examples/demo.yaml" >"$cfg"
+  printf 'log:\n  level: warn\n' >>"$cfg"
+  "$proxy_bin" --check-config "$cfg" >/dev/null
+  flags=()
+  [[ "$variant" == off ]] && flags=(--bench-policy-off)
+  "$proxy_bin" --config "$cfg" "${flags[@]}" >"$bench_dir/segproxy-$variant.log" 2>&1 &
+  pids+=("$!")
+  sp_wait_port "${port[$variant]}" 30 "$!" || sp_die "segproxy ($variant) did not start"
+done
+
+conninfo() {
+  printf 'host=localhost port=%s user=billing dbname=shop sslmode=verify-full sslrootcert=%s sslcert=%s sslkey=%s' \
+    "${port[$1]}" "$pki/ca.crt" "$pki/client-spiffe.crt" "$pki/client-spiffe.key"
+}
+
+sp_log "pgbench -i -s $scale (through segproxy --bench-policy-off: the demo policy grants no DDL)"
+timeout 600 "$pgbench_bin" -i -q -s "$scale" "$(conninfo off)" >"$bench_dir/init.log" 2>&1 ||
+  { tail -n 20 "$bench_dir/init.log" >&2; sp_die "pgbench -i failed"; }
+
+raw="$bench_dir/raw.tsv"
+: >"$raw"
+j=$((clients < 2 ? clients : 2))
+for ((r = 1; r <= rounds; r++)); do
+  for workload in select-only tpcb-like; do
+    for mode in simple extended; do
+      for variant in on off; do
+        wflag=()
+        [[ "$workload" == select-only ]] && wflag=(-S)
+        log="$bench_dir/run-$workload-$mode-$variant-r$r.log"
+        sp_log "round $r/$rounds: $workload -M $mode, policy $variant, $clients clients, ${seconds}s"
+        timeout $((seconds + 120)) "$pgbench_bin" -n "${wflag[@]}" -M "$mode" -c "$clients" -j "$j" -T "$seconds" \
+          "$(conninfo "$variant")" >"$log" 2>&1 || { tail -n 20 "$log" >&2; sp_die "pgbench failed"; }
+        grep -q 'number of failed transactions: 0 ' "$log" || sp_die "failed transactions in $log"
+        tps="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$log" | head -n1)"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$workload" "$mode" "$variant" "$r" "$tps" >>"$raw"
+      done
+    done
+  done
+done
+
+median() {
+  awk -F'\t' -v w="$1" -v m="$2" -v v="$3" '$1 == w && $2 == m && $3 == v { print $5 }' "$raw" |
+    sort -g | awk '{ x[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+      if (NR % 2) printf "%.1f\n", x[(NR + 1) / 2]; else printf "%.1f\n", (x[NR / 2] + x[NR / 2 + 1]) / 2 }'
+}
+stamp="$(date -u +%Y%m%d-%H%M%S)"
+report="$(
+  printf '# segproxy policy on vs off (--bench-policy-off), %s clients\n\n' "$clients"
+  printf -- '- date (UTC): %s; host: %s cores; scale %s; %s s per run; %s interleaved rounds, median\n\n' \
+    "$stamp" "$(nproc)" "$scale" "$seconds" "$rounds"
+  printf '| workload | mode | policy on TPS | policy off TPS | on/off |\n|---|---|---:|---:|---:|\n'
+  for workload in select-only tpcb-like; do
+    for mode in simple extended; do
+      on="$(median "$workload" "$mode" on)" off="$(median "$workload" "$mode" off)"
+      printf '| %s | %s | %s | %s | %s |\n' "$workload" "$mode" "$on" "$off" \
+        "$(awk -v a="$on" -v b="$off" 'BEGIN { if (b == 0 || a == "-" || b == "-") print "-"; else printf "%.3f", a / b }')"
+    done
+  done
+  printf '\n<details><summary>raw (workload, mode, policy, round, tps)</summary>\n\n```\n'
+  cat "$raw"
+  printf '```\n</details>\n'
+)"
+mkdir -p "$SEGPROXY_REPO_ROOT/bench/results"
+out="$SEGPROXY_REPO_ROOT/bench/results/pg_policy_compare-$stamp.md"
+printf '%s\n' "$report" | tee "$out"
+sp_log "written to $out"
