@@ -28,6 +28,7 @@ std::string render_config(std::uint16_t port, const ProxyConfigOptions& opts) {
   y += "      host: " + e.pghost + "\n";
   y += "      port: " + e.pgport + "\n";
   y += "      tls: " + backend_tls + "\n";
+  y += opts.backend_extra;
   y += "identities:\n";
   y += "  - match: {spiffe_id: \"spiffe://example.org/ns/billing/*\"}\n";
   y += "    segment: billing\n";

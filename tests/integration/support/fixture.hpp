@@ -19,6 +19,9 @@ struct ProxyConfigOptions {
   // Backend TLS: disable | require | verify-full (verify-full uses pki/ca.crt, localhost).
   std::string backend_tls_mode = "disable";
   std::string log_level = "debug";
+  // YAML lines appended under pg-main's `backend:` (indented 6 spaces), e.g.
+  // "      metadata: {user: m, password_file: \"/x\"}\n".
+  std::string backend_extra;
   // Policy YAML lines appended under each segment (indented 4 spaces). The default
   // grants everything, so the relay tests exercise the protocol, not the policy.
   std::string billing_policy = kPermissivePolicy;
