@@ -106,6 +106,32 @@ bool function_matches(std::string_view pattern, const sql::FunctionRef& f,
                      [&](std::string_view s) { return glob_match(schema, s); });
 }
 
+// What reading through a view needs on every relation it reads: select for reads, the
+// same operation for writes and locks (over-strict for auto-updatable views with
+// subqueries); nothing for operations on the view object itself.
+std::optional<TableOperation> op_through_view(TableOperation op) {
+  switch (op) {
+    case TableOperation::Select:
+    case TableOperation::CopyTo: return TableOperation::Select;
+    case TableOperation::Insert:
+    case TableOperation::Update:
+    case TableOperation::Delete:
+    case TableOperation::Truncate:
+    case TableOperation::CopyFrom:
+    case TableOperation::Lock: return op;
+    case TableOperation::References:
+    case TableOperation::Alter:
+    case TableOperation::Maintain: break;
+  }
+  return std::nullopt;
+}
+
+RelationName relation_of(std::string_view pattern, const std::string& default_schema) {
+  const auto dot = pattern.find('.');
+  if (dot == std::string_view::npos) return RelationName{default_schema, std::string(pattern)};
+  return RelationName{std::string(pattern.substr(0, dot)), std::string(pattern.substr(dot + 1))};
+}
+
 std::string function_display(const sql::FunctionRef& f) {
   return f.schema.empty() ? f.name : f.schema + "." + f.name;
 }
@@ -115,7 +141,12 @@ std::string function_display(const sql::FunctionRef& f) {
 PolicyEngine::PolicyEngine(const config::Config& cfg) : version_(next_version()) {
   ZoneCache zones(cfg.zoneinfo_dir);
   for (const auto& [name, seg] : cfg.segments) {
-    Segment s{name, seg.policy, WindowSet(seg.policy.windows, zones), {}};
+    Segment s{name, seg.policy, WindowSet(seg.policy.windows, zones), {}, seg.databases, {}};
+    for (const auto& [view, refs] : seg.policy.views) {
+      std::vector<RelationName> rels;
+      for (const auto& r : refs) rels.push_back(relation_of(r, seg.policy.default_schema));
+      s.pins.set_reads(relation_of(view, seg.policy.default_schema), std::move(rels));
+    }
     for (const auto& r : seg.policy.rules) {
       Rule rule{r.id, {}, r.allow, r.deny};
       for (const auto& t : r.tables) {
@@ -130,6 +161,22 @@ PolicyEngine::PolicyEngine(const config::Config& cfg) : version_(next_version())
     }
     segments_.emplace(name, std::move(s));
   }
+}
+
+void PolicyEngine::set_views(const std::string& database,
+                             std::shared_ptr<const ViewCatalog> catalog) const {
+  const std::lock_guard<std::mutex> lock(views_write_);
+  auto next = std::make_shared<ViewMap>(*views_.load(std::memory_order_acquire));
+  if (catalog) (*next)[database] = std::move(catalog);
+  else next->erase(database);
+  views_.store(std::move(next), std::memory_order_release);
+  views_version_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+std::shared_ptr<const ViewCatalog> PolicyEngine::views(const std::string& database) const {
+  const auto map = views_.load(std::memory_order_acquire);
+  const auto it = map->find(database);
+  return it == map->end() ? nullptr : it->second;
 }
 
 const PolicyEngine::Segment* PolicyEngine::find(const std::string& segment) const {
@@ -231,6 +278,7 @@ std::optional<Decision> PolicyEngine::check_function(const Segment& s,
 
 std::optional<Decision> PolicyEngine::check_part(const Segment& s,
                                                  const sql::StatementPart& part,
+                                                 const ViewCatalog::ReadsFn& view_reads,
                                                  std::vector<std::string>& rule_ids) const {
   const std::string& seg = s.name;
   const std::string command = part.command.empty() ? "statement" : part.command;
@@ -262,15 +310,37 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
     }
     return std::nullopt;
   };
+  // The relation itself, then, when it is a view, every relation it reads (recursively).
+  const auto access = [&](const sql::TableRef& t, TableOperation op,
+                          const std::string& phrase) -> std::optional<Decision> {
+    if (auto d = judge(t, op, phrase)) return d;
+    const auto through = op_through_view(op);
+    const RelationName view{t.schema, t.name};
+    std::vector<RelationName> direct;
+    if (!through || !view_reads(view, direct)) return std::nullopt;  // not a view
+    const auto ex = ViewCatalog::expand(view, view_reads);
+    if (!ex.ok) {
+      return deny(seg + ".views", "segproxy: segment " + quoted(seg) + " may not " + phrase +
+                                      ": " + ex.error);
+    }
+    for (const RelationName& r : ex.relations) {
+      const sql::TableRef base{r.schema, r.name, true, t.op};
+      if (auto d = judge(base, *through, op_phrase(*through, r.display()) + " (read by view " +
+                                             view.display() + ")")) {
+        return d;
+      }
+    }
+    return std::nullopt;
+  };
   for (const sql::TableRef& t : part.tables) {
     const std::string name = t.schema + "." + t.name;
     const TableOperation op = to_operation(t.op);
-    if (auto d = judge(t, op, op_phrase(op, name))) return d;
+    if (auto d = access(t, op, op_phrase(op, name))) return d;
     // SELECT ... FOR UPDATE/SHARE locks rows: PostgreSQL requires UPDATE privilege too.
     // The classifier does not say which FROM items are locked, so every read table needs it.
     if (part.locks_rows && op == TableOperation::Select) {
-      if (auto d = judge(t, TableOperation::Update,
-                         "lock rows of " + name + " (SELECT ... FOR UPDATE/SHARE needs update)")) {
+      if (auto d = access(t, TableOperation::Update,
+                          "lock rows of " + name + " (SELECT ... FOR UPDATE/SHARE needs update)")) {
         return d;
       }
     }
@@ -282,16 +352,41 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
 }
 
 Decision PolicyEngine::evaluate(const std::string& segment, const sql::StatementInfo& info,
-                                time_point now) const {
-  Decision window = check_window(segment, now);
-  if (!window.allow) return window;
+                                time_point now, const std::string& database, Windows windows) const {
+  if (windows == Windows::Check || find(segment) == nullptr) {
+    Decision window = check_window(segment, now);  // also refuses an unknown segment
+    if (!window.allow) return window;
+  }
   const Segment& s = *find(segment);
   if (!info.parse_ok) {
     return deny("", info.parse_error.empty() ? "syntax error" : info.parse_error, kSyntax);
   }
+  // Views: the segment's pins replace what the catalog(s) say about a view.
+  const auto learned = views_.load(std::memory_order_acquire);  // kept alive for this call
+  std::vector<const ViewCatalog*> catalogs;
+  const auto use = [&](const std::string& db) {
+    const auto it = learned->find(db);
+    if (it != learned->end() && it->second) catalogs.push_back(it->second.get());
+  };
+  if (!database.empty()) use(database);
+  else for (const auto& db : s.databases) use(db);
+  const ViewCatalog::ReadsFn view_reads = [&](const RelationName& v, std::vector<RelationName>& out) {
+    if (const auto* pinned = s.pins.reads(v)) {
+      out.insert(out.end(), pinned->begin(), pinned->end());
+      return true;
+    }
+    bool found = false;
+    for (const ViewCatalog* c : catalogs) {
+      if (const auto* r = c->reads(v)) {
+        out.insert(out.end(), r->begin(), r->end());
+        found = true;
+      }
+    }
+    return found;
+  };
   std::vector<std::string> rule_ids;
   for (const sql::StatementPart& part : info.statements) {
-    if (auto d = check_part(s, part, rule_ids)) return std::move(*d);
+    if (auto d = check_part(s, part, view_reads, rule_ids)) return std::move(*d);
   }
   Decision ok{true, "", "", ""};
   for (const auto& id : rule_ids) ok.rule_id += (ok.rule_id.empty() ? "" : ",") + id;

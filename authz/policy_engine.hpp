@@ -12,9 +12,16 @@
 //  4. tables: an explicit deny (the op or `all`) in ANY matching rule wins; otherwise
 //     the op must be in the allow list of the most specific matching rule(s) that
 //     allow anything; no such rule -> deny.
+//  5. views: a table that names a known view (learned from the backend catalog via
+//     set_views, or pinned in the segment's `views:`) counts as every relation it reads,
+//     recursively: those must be granted too (select for reads; the same op for DML
+//     through the view). Cyclic or > 32 levels deep -> deny. Unknown names: by name only.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +29,7 @@
 
 #include "authz/sql/statement_info.hpp"
 #include "authz/time_window.hpp"
+#include "authz/view_catalog.hpp"
 #include "config/config.hpp"
 
 namespace segproxy::authz {
@@ -44,8 +52,15 @@ class PolicyEngine {
   // Throws std::runtime_error when a zone cannot be loaded.
   explicit PolicyEngine(const config::Config& cfg);
 
+  // `database` is the session's database: its learned views apply. Empty = not known:
+  // the learned views of every database the segment may use apply (their union, so a
+  // view name is judged by the strictest of its definitions).
+  // `windows` = Skip only for a transaction that on_window_close: finish_transaction
+  // lets finish after its window closed; everything else is still decided.
+  enum class Windows { Check, Skip };
   Decision evaluate(const std::string& segment, const sql::StatementInfo& info,
-                    time_point now) const;
+                    time_point now, const std::string& database = {},
+                    Windows windows = Windows::Check) const;
   // Window check alone, for new sessions and re-checks (e.g. at Execute).
   Decision check_window(const std::string& segment, time_point now) const;
   // When the window the segment is in now closes (see WindowSet::current_window_end),
@@ -55,6 +70,16 @@ class PolicyEngine {
   const config::SegmentPolicy* policy(const std::string& segment) const;
   // Unique per construction (process-wide counter), for decision caches.
   std::uint64_t version() const { return version_; }
+
+  // Learned view dependencies of one backend database (proxy/view_loader), replacing
+  // what was known for it; nullptr forgets it. Logically const: the engine is shared as
+  // const and decisions stay pure functions of (config, views, request). Thread-safe;
+  // evaluations see either the old or the new catalog.
+  void set_views(const std::string& database, std::shared_ptr<const ViewCatalog> catalog) const;
+  // nullptr when nothing was learned for `database`.
+  std::shared_ptr<const ViewCatalog> views(const std::string& database) const;
+  // Bumped by every set_views (starts at 0): decision caches must include it.
+  std::uint64_t views_version() const { return views_version_.load(std::memory_order_acquire); }
 
  private:
   struct Pattern {
@@ -73,6 +98,8 @@ class PolicyEngine {
     config::SegmentPolicy policy;
     WindowSet windows;
     std::vector<Rule> rules;
+    std::vector<std::string> databases;
+    ViewCatalog pins;  // policy.views, parsed
   };
   struct TableVerdict {
     bool allow = false;
@@ -83,11 +110,18 @@ class PolicyEngine {
   TableVerdict check_table(const Segment& s, const sql::TableRef& t,
                            config::TableOperation op) const;
   std::optional<Decision> check_part(const Segment& s, const sql::StatementPart& part,
+                                     const ViewCatalog::ReadsFn& view_reads,
                                      std::vector<std::string>& rule_ids) const;
   std::optional<Decision> check_function(const Segment& s, const sql::FunctionRef& f) const;
 
+  using ViewMap = std::map<std::string, std::shared_ptr<const ViewCatalog>, std::less<>>;
+
   std::map<std::string, Segment, std::less<>> segments_;
   std::uint64_t version_ = 0;
+  // Learned views by database: replaced copy-on-write under views_write_.
+  mutable std::atomic<std::shared_ptr<const ViewMap>> views_{std::make_shared<const ViewMap>()};
+  mutable std::mutex views_write_;
+  mutable std::atomic<std::uint64_t> views_version_{0};
 };
 
 // The built-in function tables (pg_catalog names, lower case), in policy_engine.cpp.

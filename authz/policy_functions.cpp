@@ -73,6 +73,11 @@ constexpr std::string_view kSafe[] = {
     // Type-named conversion calls (written as functions: text(x), int4(x), ...).
     "bool", "date", "float4", "float8", "int2", "int4", "int8", "interval", "numeric",
     "text", "time", "timestamp", "timestamptz", "uuid", "varchar",
+    // JSON to rows (values only).
+    "json_populate_record", "json_populate_recordset", "json_to_record", "json_to_recordset",
+    "jsonb_populate_record", "jsonb_populate_recordset", "jsonb_to_record", "jsonb_to_recordset",
+    // Releases only the session's own advisory locks (connection-pool resets send it).
+    "pg_advisory_unlock_all",
     // Full-text search on values.
     "plainto_tsquery", "phraseto_tsquery", "setweight", "to_tsquery", "to_tsvector",
     "ts_headline", "ts_rank", "ts_rank_cd", "websearch_to_tsquery"};
@@ -94,6 +99,7 @@ constexpr std::string_view kCatalog[] = {
     "pg_relation_size", "pg_size_pretty", "pg_statistics_obj_is_visible", "pg_table_is_visible",
     "pg_table_size", "pg_total_relation_size", "pg_ts_config_is_visible", "pg_ts_dict_is_visible",
     "pg_ts_parser_is_visible", "pg_ts_template_is_visible", "pg_type_is_visible",
+    "pg_database_size", "pg_get_functiondef", "pg_is_in_recovery",
     "shobj_description"};
 
 constexpr std::string_view kOpaque[] = {

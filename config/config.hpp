@@ -32,9 +32,21 @@ struct BackendTls {
   std::string server_name;  // defaults to backend.host
 };
 
+// The login the proxy uses to learn view dependencies from the backend catalog
+// (proxy/view_loader; `listeners[].backend.metadata`). Exactly one of password_file /
+// password_env. It needs only CONNECT on the segments' databases (the catalog is public).
+struct MetadataCredential {
+  std::string user;
+  std::string password_file;  // resolved against the config dir
+  std::string password_env;
+  std::chrono::milliseconds refresh{std::chrono::minutes(5)};  // 0 = only at start/reload/after DDL
+  int line = 0;
+};
+
 struct Backend {
   Endpoint endpoint;
   BackendTls tls;
+  std::optional<MetadataCredential> metadata;  // absent: views are not learned on this listener
 };
 
 struct Listener {
@@ -145,6 +157,10 @@ struct SegmentPolicy {
   std::vector<PolicyRule> rules;
   StatementClassSet statements = 0;
   FunctionPolicy functions;
+  // Pinned view dependencies (`views:`): "schema.view" -> the "schema.table" relations it
+  // reads (bare names qualified with default_schema at load time). A pin replaces what
+  // the backend catalog says about that view, for this segment.
+  std::map<std::string, std::vector<std::string>> views;
 };
 
 struct Segment {

@@ -66,9 +66,38 @@ void parse_backend_tls(Reader& r, const YAML::Node& n, const std::string& path,
   }
 }
 
+// backend.metadata: the catalog login for learning view dependencies.
+MetadataCredential parse_metadata(Reader& r, const YAML::Node& n, const std::string& path,
+                                  const std::string& base_dir) {
+  MetadataCredential m;
+  m.line = r.diag().line(path);
+  if (!r.expect_map(n, path, {"user", "password_file", "password_env", "refresh"})) return m;
+  if (auto v = r.string(n, path, "user", true)) m.user = *v;
+  const bool has_file = r.has(n, "password_file");
+  const bool has_env = r.has(n, "password_env");
+  if (auto v = r.string(n, path, "password_file", false)) m.password_file = resolve(base_dir, *v);
+  if (auto v = r.string(n, path, "password_env", false)) m.password_env = *v;
+  if (has_file && has_env) {
+    r.diag().error_at(path, "password_file and password_env are mutually exclusive; give one");
+  } else if (!has_file && !has_env) {
+    r.diag().error_at(path, "exactly one of password_file or password_env is required");
+  }
+  if (auto v = r.duration(n, path, "refresh", true)) {
+    if (v->count() != 0 && *v < std::chrono::seconds(1)) {
+      r.diag().error_at(join_path(path, "refresh"),
+                        "refresh must be 0 (start, reload and after DDL only) or at least 1s");
+    }
+    m.refresh = *v;
+  }
+  return m;
+}
+
 void parse_backend(Reader& r, const YAML::Node& n, const std::string& path,
                    const std::string& base_dir, Backend& out) {
-  if (!r.expect_map(n, path, {"host", "port", "tls"})) return;
+  if (!r.expect_map(n, path, {"host", "port", "tls", "metadata"})) return;
+  if (r.has(n, "metadata")) {
+    out.metadata = parse_metadata(r, r.get(n, "metadata"), join_path(path, "metadata"), base_dir);
+  }
   if (auto v = r.string(n, path, "host", true)) out.endpoint.host = *v;
   if (auto v = r.uint(n, path, "port", 1, 65535, true)) {
     out.endpoint.port = static_cast<std::uint16_t>(*v);
@@ -177,7 +206,7 @@ Segment parse_segment(Reader& r, const std::string& name, const YAML::Node& n,
   seg.line = r.diag().line(path);
   if (!r.expect_map(n, path,
                     {"databases", "credentials", "default_schema", "windows", "on_window_close",
-                     "rules", "statements", "functions"})) {
+                     "rules", "statements", "functions", "views"})) {
     return seg;
   }
   if (auto v = r.string_list(n, path, "databases", true)) {

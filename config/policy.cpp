@@ -219,6 +219,56 @@ YAML::Node list_at(Reader& r, const YAML::Node& n, const std::string& path, std:
   return v;
 }
 
+// `views:` pins: {view: [relation, ...]}; exact names (no globs), bare = default_schema.
+void parse_view_pins(Reader& r, const YAML::Node& n, const std::string& path,
+                     SegmentPolicy& out) {
+  Diagnostics& d = r.diag();
+  if (n.IsNull()) return;
+  if (!r.expect_map(n, path, {})) return;  // keys are view names
+  const auto name_of = [&](std::string_view raw, const std::string& key_path, int line,
+                           std::string& qualified) {
+    std::string why;
+    qualified = qualify_pattern(raw, out.default_schema, why);
+    if (qualified.empty()) {
+      d.error(line, key_path, why);
+      return false;
+    }
+    if (qualified.find_first_of("*? ") != std::string::npos) {
+      d.error(line, key_path, "invalid relation name " + quote(raw) +
+                                  " (an exact \"schema.name\" or \"name\", no globs)");
+      return false;
+    }
+    return true;
+  };
+  std::map<std::string, std::string> raw_keys;  // qualified -> as written
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    if (!it->first.IsScalar()) continue;
+    const std::string raw = it->first.Scalar();
+    const std::string vp = join_path(path, raw);
+    std::string view;
+    if (!name_of(raw, vp, line_of(it->first), view)) continue;
+    if (auto [prev, fresh] = raw_keys.emplace(view, raw); !fresh) {
+      d.error_at(vp, "view " + quote(view) + " is pinned twice (also as " + quote(prev->second) + ")");
+      continue;
+    }
+    auto list = r.string_list(n, path, raw, true);
+    if (!list) continue;
+    const YAML::Node items = r.get(n, raw);
+    std::vector<std::string> refs;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      std::string ref;
+      const std::string ip = index_path(vp, i);
+      if (!name_of((*list)[i], ip, line_of(items[i]), ref)) continue;
+      if (ref == view) {
+        d.error(line_of(items[i]), ip, "view " + quote(view) + " cannot read itself");
+        continue;
+      }
+      if (std::find(refs.begin(), refs.end(), ref) == refs.end()) refs.push_back(std::move(ref));
+    }
+    out.views[view] = std::move(refs);
+  }
+}
+
 }  // namespace
 
 std::optional<std::pair<int, int>> parse_hours(std::string_view s, std::string& why) {
@@ -351,6 +401,7 @@ void parse_segment_policy(Reader& r, const YAML::Node& n, const std::string& pat
       out.functions.deny = parse_function_patterns(r, f, fp, "deny");
     }
   }
+  if (r.has(n, "views")) parse_view_pins(r, r.get(n, "views"), join_path(path, "views"), out);
 }
 
 void validate_policies(Diagnostics& d, const Config& cfg) {

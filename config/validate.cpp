@@ -57,6 +57,13 @@ void validate_listeners(Diagnostics& d, const Config& cfg) {
     check_readable_file(d, join_path(p, "tls.key"), l.tls.key);
     check_readable_file(d, join_path(p, "tls.client_ca"), l.tls.client_ca);
     check_readable_file(d, join_path(p, "backend.tls.ca"), l.backend.tls.ca);
+    if (l.backend.metadata) {
+      const std::string mp = join_path(p, "backend.metadata");
+      if (l.protocol != Protocol::Postgres && !d.has_error(join_path(p, "protocol"))) {
+        d.error_at(mp, "metadata (learning view dependencies) is only supported on postgres listeners");
+      }
+      check_readable_file(d, join_path(mp, "password_file"), l.backend.metadata->password_file);
+    }
   }
 }
 

@@ -2,17 +2,21 @@
 // revoke, reload) and the policy/audit tooling.
 //   segproxyctl version
 //   segproxyctl config check FILE
+//   segproxyctl policy explain|test ...   (proxy/ctl_policy.hpp)
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "proxy/config_check.hpp"
+#include "proxy/ctl_policy.hpp"
 
 namespace {
 
 void usage(std::ostream& out) {
   out << "usage: segproxyctl version\n"
-         "       segproxyctl config check FILE\n";
+         "       segproxyctl config check FILE\n"
+         "       segproxyctl policy explain --config FILE --identity ID --database DB [--at RFC3339] [--json] SQL\n"
+         "       segproxyctl policy test --config FILE [--at RFC3339] [--verbose] CASES.tsv\n";
 }
 
 }  // namespace
@@ -35,6 +39,9 @@ int main(int argc, char** argv) {
               << rt->config.identities.size() << " identity rule(s), " << rt->config.segments.size()
               << " segment(s)\n";
     return 0;
+  }
+  if (args[0] == "policy") {
+    return ctl::run_policy(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
   }
   std::cerr << "segproxyctl: unknown command\n";
   usage(std::cerr);

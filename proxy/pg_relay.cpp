@@ -94,6 +94,7 @@ void PgSession::on_window_closed() {
   if (pol != nullptr && pol->on_window_close == config::WindowClose::FinishTransaction &&
       (txn_status_ != 'I' || outstanding_ > 0)) {
     close_when_idle_ = true;  // terminate at the next ReadyForQuery outside a transaction
+    gate_->set_window_grace(true);  // ...and let the transaction in progress finish
     return;
   }
   close_reason_ = "access window closed";
@@ -131,6 +132,10 @@ void PgSession::on_backend_message(char type, std::span<const std::uint8_t> body
   if (type == 'Z') {
     if (auto st = pg::parse_ready_for_query(body)) txn_status_ = *st;
     if (outstanding_ > 0 && --outstanding_ == 0) idle_gate_.cancel();
+    if (ddl_pending_ && txn_status_ == 'I') {
+      ddl_pending_ = false;
+      rt_->on_ddl();  // committed (or rolled back): the catalog now shows it
+    }
     if (close_when_idle_ && outstanding_ == 0 && txn_status_ == 'I') {
       close_when_idle_ = false;
       close_reason_ = "access window closed";
@@ -253,6 +258,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   if (const auto* q = std::get_if<pg::Query>(&msg)) {
     GateVerdict v = gate_->check(q->sql, now);
     if (v.decision.allow) {
+      ddl_pending_ = ddl_pending_ || v.ddl;
       forward(frame);
       ++outstanding_;
     } else {
@@ -264,6 +270,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   if (const auto* p = std::get_if<pg::Parse>(&msg)) {
     GateVerdict v = gate_->check(p->query, now);
     if (v.decision.allow) {
+      ddl_pending_ = ddl_pending_ || v.ddl;
       forward(frame);
     } else {
       deny(v, "Parse");

@@ -111,6 +111,7 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   authz::Decision pending_refusal_;  // raised at that Sync
   bool answer_function_call_ = false;
   bool close_when_idle_ = false;    // on_window_close: finish_transaction
+  bool ddl_pending_ = false;        // DDL let through: refresh learned views once committed
   std::vector<asio::const_buffer> out_pieces_;  // this batch, for one backend write
   std::vector<protocols::Bytes> out_owned_;     // bytes the proxy made for this batch
 

@@ -3,7 +3,9 @@
 // immutable after construction and shared (by shared_ptr) with every session started
 // under it, so a future reload can swap it without touching live sessions.
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,29 @@ struct ListenerRuntime {
   std::unique_ptr<ssl::context> backend_tls;  // null when backend TLS is disabled
 };
 
+// Sessions call it after DDL they let through has taken effect, so learned view
+// dependencies are refreshed (proxy/view_loader attaches; a no-op until then). The
+// loader's own connection sees only committed catalog rows: call it when the backend
+// reports ReadyForQuery with status 'I' after a DDL statement (not at CommandComplete
+// inside a transaction block). Thread-safe and non-blocking: the attached function only
+// flags a coalesced refresh.
+class DdlHook {
+ public:
+  void operator()() const {
+    const std::lock_guard<std::mutex> lock(mu_);
+    if (fn_) fn_();
+  }
+  // An empty function detaches.
+  void attach(std::function<void()> fn) const {
+    const std::lock_guard<std::mutex> lock(mu_);
+    fn_ = std::move(fn);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::function<void()> fn_;
+};
+
 struct Runtime {
   config::Config config;
   std::unique_ptr<authz::IdentityMapper> mapper;
@@ -31,6 +56,7 @@ struct Runtime {
   std::unique_ptr<authz::PolicyEngine> policy;  // the one statement decision point
   std::vector<ListenerRuntime> listeners;
   protocols::Limits limits;
+  DdlHook on_ddl;  // call after DDL the session let through: refreshes learned views
 
   // Builds TLS contexts and loads secrets; on failure returns null and fills errors.
   static std::shared_ptr<const Runtime> build(config::Config cfg, std::vector<std::string>& errors);

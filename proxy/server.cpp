@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "proxy/pg_session.hpp"
+#include "proxy/view_loader.hpp"
 
 namespace segproxy::proxy {
 
@@ -54,6 +55,15 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t listene
 }
 
 int Server::run() {
+  // Learned view dependencies: loaded once before serving (so the first statements
+  // already see them), then refreshed in the background and after DDL (rt_->on_ddl).
+  ViewLoader views(rt_, log_);
+  if (views.enabled()) {
+    views.start();
+    if (!views.wait_first_load(2 * rt_->config.limits.backend_connect_timeout + std::chrono::seconds(10))) {
+      log_.warn("views.first_load_pending", {{"error", "serving before the first view load finished"}});
+    }
+  }
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   for (std::size_t i = 0; i < rt_->listeners.size(); ++i) {
     const auto& l = *rt_->listeners[i].cfg;

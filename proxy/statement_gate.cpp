@@ -26,8 +26,9 @@ std::string lower(std::string_view s) {
 }
 }  // namespace
 
-StatementGate::StatementGate(const authz::PolicyEngine& engine, std::string segment, bool enforce)
-    : engine_(engine), segment_(std::move(segment)), enforce_(enforce) {
+StatementGate::StatementGate(const authz::PolicyEngine& engine, std::string segment, std::string database,
+                             bool enforce)
+    : engine_(engine), segment_(std::move(segment)), database_(std::move(database)), enforce_(enforce) {
   if (const auto* pol = engine_.policy(segment_)) options_.default_schema = pol->default_schema;
 }
 
@@ -45,8 +46,10 @@ void StatementGate::on_parameter_status(std::string_view name, std::string_view 
 
 GateVerdict StatementGate::evaluate(const sql::StatementInfo& info, time_point now) {
   GateVerdict v;
-  v.decision = engine_.evaluate(segment_, info, now);
+  v.decision = engine_.evaluate(segment_, info, now, database_, windows());
   if (!info.statements.empty()) v.command = info.statements.front().command;
+  v.ddl = std::any_of(info.statements.begin(), info.statements.end(),
+                      [](const sql::StatementPart& p) { return p.klass == sql::StatementClass::Ddl; });
   if (!v.decision.allow) return v;
   // EXECUTE of a SQL-level prepared statement: the remembered statement is judged again
   // (policy and window may have changed since PREPARE).
@@ -54,7 +57,7 @@ GateVerdict StatementGate::evaluate(const sql::StatementInfo& info, time_point n
     if (part.prepared_name.empty() || part.command == "PREPARE" || part.command == "DEALLOCATE") continue;
     auto it = prepared_.find(part.prepared_name);
     if (it == prepared_.end()) continue;  // the backend reports the unknown name itself
-    auto d = engine_.evaluate(segment_, it->second, now);
+    auto d = engine_.evaluate(segment_, it->second, now, database_, windows());
     if (!d.allow) {
       v.decision = d;
       return v;
@@ -85,7 +88,7 @@ void StatementGate::remember_prepares(const sql::StatementInfo& info) {
 GateVerdict StatementGate::check(std::string_view text, time_point now) {
   if (!enforce_) return GateVerdict{authz::Decision{true, "", "", ""}, ""};
   // The window is checked every time; only what it guards is cached.
-  auto window = engine_.check_window(segment_, now);
+  auto window = check_window(now);
   if (!window.allow) return GateVerdict{window, ""};
   // Literal-stripped key when the text lexes unambiguously (pg_cache_key.hpp), else
   // the exact text.
@@ -96,6 +99,10 @@ GateVerdict StatementGate::check(std::string_view text, time_point now) {
     key.reserve(text.size() + 1);
     key += '\x02';  // exact-text keys live in their own key space
     key += text;
+  }
+  if (auto v = engine_.views_version(); v != views_version_) {
+    cache_.clear();  // a view may now read other relations
+    views_version_ = v;
   }
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
 

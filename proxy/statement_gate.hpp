@@ -17,6 +17,7 @@ namespace segproxy::proxy {
 struct GateVerdict {
   authz::Decision decision;
   std::string command;  // first statement's command tag, for logs ("SELECT", "DELETE", ...)
+  bool ddl = false;     // some statement is DDL (learned view dependencies may change)
 };
 
 class StatementGate {
@@ -24,12 +25,22 @@ class StatementGate {
   using time_point = std::chrono::system_clock::time_point;
 
   // enforce=false (segproxy --bench-policy-off) allows every statement unclassified.
-  StatementGate(const authz::PolicyEngine& engine, std::string segment, bool enforce = true);
+  StatementGate(const authz::PolicyEngine& engine, std::string segment, std::string database, bool enforce = true);
 
   // A statement text from a Query or Parse message.
   GateVerdict check(std::string_view sql, time_point now);
   // Windows only (Execute of an already checked statement, new sessions).
-  authz::Decision check_window(time_point now) const { return engine_.check_window(segment_, now); }
+  authz::Decision check_window(time_point now) const {
+    if (window_grace_) return authz::Decision{true, "", "", ""};
+    return engine_.check_window(segment_, now);
+  }
+  // on_window_close: finish_transaction — the transaction in progress when the window
+  // closed may finish (the policy still applies, the window is not checked); the session
+  // ends at its next ReadyForQuery outside a transaction.
+  void set_window_grace(bool on) {
+    window_grace_ = on;
+    cache_.clear();
+  }
 
   // Backend ParameterStatus: standard_conforming_strings and client_encoding change how
   // text must be lexed; any change empties the cache.
@@ -37,11 +48,17 @@ class StatementGate {
 
  private:
   GateVerdict evaluate(const authz::sql::StatementInfo& info, time_point now);
+  authz::PolicyEngine::Windows windows() const {
+    return window_grace_ ? authz::PolicyEngine::Windows::Skip : authz::PolicyEngine::Windows::Check;
+  }
   void remember_prepares(const authz::sql::StatementInfo& info);
 
   const authz::PolicyEngine& engine_;
   std::string segment_;
+  std::string database_;  // learned views are per database
   bool enforce_ = true;
+  std::uint64_t views_version_ = 0;  // cached decisions are void once views change
+  bool window_grace_ = false;
   authz::sql::ClassifierOptions options_;
   std::unordered_map<std::string, GateVerdict> cache_;
   // SQL-level PREPARE name -> its classification (only allowed ones are remembered).

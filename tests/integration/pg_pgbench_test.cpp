@@ -35,6 +35,10 @@ long processed_transactions(const std::string& out) {
 // pgbench -i -s 1, then the builtin script (tpcb-like or select-only) with 8 clients x
 // 50 transactions in the given query mode (-M simple | extended | prepared).
 void run_builtin(const std::string& conninfo, const std::string& mode, bool select_only) {
+  // Leftover pgbench tables owned by someone else (a test that initialised them as the
+  // superuser and died) would make billing_rw's `pgbench -i` fail: drop them first.
+  const ProcResult clean = pgbench({"-i", "-I", "d", env().superuser_conninfo()});
+  ASSERT_EQ(clean.exit_code, 0) << clean.describe();
   const ProcResult init = pgbench({"-i", "-s", "1", "-q", conninfo});
   ASSERT_EQ(init.exit_code, 0) << "pgbench -i failed\n" << init.describe();
 

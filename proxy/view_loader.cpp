@@ -1,0 +1,335 @@
+// Learned view dependencies: libpq metadata connections on a dedicated thread.
+#include "proxy/view_loader.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+namespace segproxy::proxy {
+
+const char* const kViewDependencyQuery =
+    "SELECT DISTINCT vn.nspname, vc.relname, rn.nspname, rc.relname"
+    " FROM pg_catalog.pg_rewrite rw"
+    " JOIN pg_catalog.pg_class vc ON vc.oid = rw.ev_class"
+    " JOIN pg_catalog.pg_namespace vn ON vn.oid = vc.relnamespace"
+    " JOIN pg_catalog.pg_depend d"
+    "   ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = rw.oid"
+    "  AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+    " JOIN pg_catalog.pg_class rc ON rc.oid = d.refobjid"
+    " JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace"
+    " WHERE vc.relkind IN ('v', 'm')"
+    "   AND rc.oid <> vc.oid"
+    "   AND rc.relkind IN ('r', 'p', 'v', 'm', 'f')"
+    "   AND vn.nspname NOT IN ('pg_catalog', 'information_schema')"
+    " ORDER BY 1, 2, 3, 4";
+
+namespace {
+
+constexpr std::size_t kMaxPasswordFile = 4096;
+constexpr auto kFirstLoadCap = std::chrono::seconds(60);
+
+struct PgConnCloser {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+struct PgResultCloser {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+
+// libpq messages end with a newline (sometimes two lines): one line for the log.
+std::string one_line(const char* msg) {
+  std::string s = msg != nullptr ? msg : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
+
+bool is_numeric_address(const std::string& host) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// First numeric address of `host` ("" when it cannot be resolved).
+std::string resolve_numeric(const std::string& host) {
+  if (is_numeric_address(host)) return host;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return "";
+  char text[NI_MAXHOST] = {};
+  const int rc = ::getnameinfo(res->ai_addr, res->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST);
+  ::freeaddrinfo(res);
+  return rc == 0 ? std::string(text) : std::string();
+}
+
+}  // namespace
+
+std::vector<std::string> metadata_databases(const config::Config& cfg, const config::Listener& l) {
+  std::set<std::string> dbs;
+  for (const auto& [name, seg] : cfg.segments) {
+    if (seg.credentials.count(l.name) == 0) continue;
+    dbs.insert(seg.databases.begin(), seg.databases.end());
+  }
+  return {dbs.begin(), dbs.end()};
+}
+
+std::vector<std::pair<std::string, std::string>> metadata_conn_params(
+    const config::Listener& l, const std::string& database, std::chrono::milliseconds connect_timeout,
+    const std::string& hostaddr) {
+  std::vector<std::pair<std::string, std::string>> p;
+  const auto& tls = l.backend.tls;
+  const bool rename = tls.mode == config::BackendTlsMode::VerifyFull && !tls.server_name.empty() &&
+                      tls.server_name != l.backend.endpoint.host && !hostaddr.empty();
+  // verify-full checks the certificate against `host`; hostaddr says where to connect.
+  p.emplace_back("host", rename ? tls.server_name : l.backend.endpoint.host);
+  if (rename) p.emplace_back("hostaddr", hostaddr);
+  p.emplace_back("port", std::to_string(l.backend.endpoint.port));
+  p.emplace_back("dbname", database);
+  if (l.backend.metadata) p.emplace_back("user", l.backend.metadata->user);
+  switch (tls.mode) {
+    case config::BackendTlsMode::Disable: p.emplace_back("sslmode", "disable"); break;
+    case config::BackendTlsMode::Require: p.emplace_back("sslmode", "require"); break;
+    case config::BackendTlsMode::VerifyFull:
+      p.emplace_back("sslmode", "verify-full");
+      p.emplace_back("sslrootcert", tls.ca);
+      break;
+  }
+  p.emplace_back("gssencmode", "disable");
+  const auto secs = std::max<long long>(
+      2, std::chrono::ceil<std::chrono::seconds>(connect_timeout).count());
+  p.emplace_back("connect_timeout", std::to_string(secs));
+  p.emplace_back("application_name", "segproxy-views");
+  p.emplace_back("client_encoding", "UTF8");
+  p.emplace_back("options", "-c statement_timeout=30000 -c default_transaction_read_only=on");
+  return p;
+}
+
+bool read_metadata_password(const config::MetadataCredential& m, authz::Secret& out,
+                            std::string& why) {
+  why.clear();
+  if (!m.password_env.empty()) {
+    const char* v = std::getenv(m.password_env.c_str());
+    if (v == nullptr) why = "environment variable " + m.password_env + " is not set";
+    else if (*v == '\0') why = "environment variable " + m.password_env + " is empty";
+    else out = authz::Secret(std::string(v));
+    return why.empty();
+  }
+  if (m.password_file.empty()) {
+    why = "no password_file or password_env";
+    return false;
+  }
+  const int fd = ::open(m.password_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    why = "cannot open password file " + m.password_file + ": " + std::strerror(errno);
+    return false;
+  }
+  std::array<char, kMaxPasswordFile + 1> buf{};
+  std::size_t len = 0;
+  bool failed = false;
+  while (len < buf.size()) {
+    const ssize_t n = ::read(fd, buf.data() + len, buf.size() - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) failed = true;
+    if (n <= 0) break;
+    len += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (failed) why = "cannot read password file " + m.password_file;
+  else if (len > kMaxPasswordFile) why = "password file " + m.password_file + " is larger than 4 KiB";
+  if (len >= 1 && buf[len - 1] == '\n') --len;
+  if (len >= 1 && buf[len - 1] == '\r') --len;
+  if (why.empty() && len == 0) why = "password file " + m.password_file + " is empty";
+  if (why.empty()) {
+    std::string value;
+    value.reserve(kMaxPasswordFile);
+    value.assign(buf.data(), len);
+    out = authz::Secret(std::move(value));
+  }
+  OPENSSL_cleanse(buf.data(), buf.size());
+  return why.empty();
+}
+
+std::optional<authz::ViewCatalog> load_view_catalog(const config::Listener& l,
+                                                    const std::string& database,
+                                                    std::chrono::milliseconds connect_timeout,
+                                                    std::string& why) {
+  if (!l.backend.metadata) {
+    why = "no backend.metadata";
+    return std::nullopt;
+  }
+  authz::Secret password;
+  if (!read_metadata_password(*l.backend.metadata, password, why)) return std::nullopt;
+  std::string hostaddr;
+  const auto& tls = l.backend.tls;
+  if (tls.mode == config::BackendTlsMode::VerifyFull && !tls.server_name.empty() &&
+      tls.server_name != l.backend.endpoint.host) {
+    hostaddr = resolve_numeric(l.backend.endpoint.host);
+    if (hostaddr.empty()) {
+      why = "cannot resolve " + l.backend.endpoint.host;
+      return std::nullopt;
+    }
+  }
+  auto params = metadata_conn_params(l, database, connect_timeout, hostaddr);
+  std::vector<const char*> keys;
+  std::vector<const char*> values;
+  for (const auto& [k, v] : params) {
+    keys.push_back(k.c_str());
+    values.push_back(v.c_str());
+  }
+  keys.push_back("password");
+  values.push_back(password.reveal().c_str());
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  std::unique_ptr<PGconn, PgConnCloser> conn(PQconnectdbParams(keys.data(), values.data(), 0));
+  if (!conn) {
+    why = "out of memory";
+    return std::nullopt;
+  }
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    why = "connect: " + one_line(PQerrorMessage(conn.get()));
+    return std::nullopt;
+  }
+  std::unique_ptr<PGresult, PgResultCloser> res(
+      PQexecParams(conn.get(), kViewDependencyQuery, 0, nullptr, nullptr, nullptr, nullptr, 0));
+  if (!res || PQresultStatus(res.get()) != PGRES_TUPLES_OK || PQnfields(res.get()) != 4) {
+    why = "query: " + one_line(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn.get()));
+    return std::nullopt;
+  }
+  authz::ViewCatalog catalog;
+  const int rows = PQntuples(res.get());
+  for (int i = 0; i < rows; ++i) {
+    catalog.add(authz::RelationName{PQgetvalue(res.get(), i, 0), PQgetvalue(res.get(), i, 1)},
+                authz::RelationName{PQgetvalue(res.get(), i, 2), PQgetvalue(res.get(), i, 3)});
+  }
+  return catalog;
+}
+
+ViewLoader::ViewLoader(std::shared_ptr<const Runtime> rt, Logger& log) : rt_(std::move(rt)), log_(log) {
+  for (std::size_t i = 0; i < rt_->config.listeners.size(); ++i) {
+    const auto& l = rt_->config.listeners[i];
+    if (l.protocol != config::Protocol::Postgres || !l.backend.metadata) continue;
+    Target t;
+    t.listener = i;
+    t.databases = metadata_databases(rt_->config, l);
+    t.refresh = l.backend.metadata->refresh;
+    if (!t.databases.empty()) targets_.push_back(std::move(t));
+  }
+}
+
+ViewLoader::~ViewLoader() { stop(); }
+
+void ViewLoader::start() {
+  if (targets_.empty() || thread_.joinable()) return;
+  rt_->on_ddl.attach([this] { request_refresh(); });
+  thread_ = std::thread([this] { run(); });
+}
+
+bool ViewLoader::wait_first_load(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!thread_.joinable()) return true;
+  return cv_.wait_for(lock, std::min<std::chrono::milliseconds>(timeout, kFirstLoadCap),
+                      [this] { return first_done_ || stop_; });
+}
+
+void ViewLoader::request_refresh() {
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    refresh_requested_ = true;
+  }
+  cv_.notify_all();
+}
+
+void ViewLoader::stop() {
+  rt_->on_ddl.attach({});
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ViewLoader::load_target(Target& t) {
+  const auto& l = rt_->config.listeners[t.listener];
+  for (const auto& db : t.databases) {
+    std::string why;
+    const auto started = Clock::now();
+    auto catalog = load_view_catalog(l, db, rt_->config.limits.backend_connect_timeout, why);
+    if (!catalog) {
+      const bool have_old = learned_.count({t.listener, db}) != 0;
+      log_.warn("views.load_failed",
+                {{"listener", l.name}, {"database", db}, {"error", why},
+                 {"using", have_old ? "last loaded views" : "view names and config pins only"}});
+      continue;
+    }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    log_.info("views.loaded", {{"listener", l.name}, {"database", db},
+                               {"views", std::to_string(catalog->size())},
+                               {"duration_ms", std::to_string(ms.count())}});
+    learned_[{t.listener, db}] = std::make_shared<const authz::ViewCatalog>(std::move(*catalog));
+    publish(db);
+  }
+}
+
+void ViewLoader::publish(const std::string& database) {
+  if (!rt_->policy) return;
+  std::shared_ptr<const authz::ViewCatalog> only;
+  std::optional<authz::ViewCatalog> merged;
+  for (const auto& [key, catalog] : learned_) {
+    if (key.second != database) continue;
+    if (!only && !merged) {
+      only = catalog;
+      continue;
+    }
+    if (!merged) merged.emplace(*only);
+    merged->merge(*catalog);
+  }
+  if (merged) only = std::make_shared<const authz::ViewCatalog>(std::move(*merged));
+  rt_->policy->set_views(database, std::move(only));
+}
+
+void ViewLoader::run() {
+  bool everything = true;
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    if (stop_) return;
+    const auto now = Clock::now();
+    std::vector<Target*> due;
+    for (auto& t : targets_) {
+      if (everything || (t.refresh.count() > 0 && t.next_due <= now)) due.push_back(&t);
+    }
+    everything = false;
+    refresh_requested_ = false;
+    lock.unlock();
+    for (Target* t : due) {
+      load_target(*t);
+      if (t->refresh.count() > 0) t->next_due = Clock::now() + t->refresh;
+    }
+    lock.lock();
+    if (!first_done_) {
+      first_done_ = true;
+      cv_.notify_all();
+    }
+    std::optional<Clock::time_point> next;
+    for (const auto& t : targets_) {
+      if (t.refresh.count() > 0 && (!next || t.next_due < *next)) next = t.next_due;
+    }
+    const auto wake = [this] { return stop_ || refresh_requested_; };
+    if (next) cv_.wait_until(lock, *next, wake);
+    else cv_.wait(lock, wake);
+    everything = refresh_requested_;
+  }
+}
+
+}  // namespace segproxy::proxy

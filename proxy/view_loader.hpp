@@ -1,0 +1,108 @@
+#pragma once
+// Learns view dependencies from the backend catalog (pg_rewrite / pg_depend) over a
+// libpq metadata connection and hands them to the Runtime's PolicyEngine
+// (PolicyEngine::set_views), so a view counts as every relation it reads.
+//
+// One ViewLoader per Runtime (configuration generation). It runs on its own thread
+// (libpq is blocking; never on the I/O threads): for every postgres listener with
+// `backend.metadata`, it connects as the metadata user to each database that a
+// segment with a credential for that listener may use, runs kViewDependencyQuery and
+// builds a ViewCatalog per (listener, database). Catalogs of the same database on
+// several listeners are merged (union) before set_views(database, ...). It loads once
+// at start(), then every `refresh` (per listener; 0 = never on a timer), and whenever
+// request_refresh() is called (Runtime::on_ddl is attached to it). A failed load keeps
+// the last good catalog (or none: views are then judged by name and by config pins)
+// and logs a warning. Passwords are read at each load and never logged.
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "authz/credential_store.hpp"
+#include "authz/view_catalog.hpp"
+#include "config/config.hpp"
+#include "proxy/log.hpp"
+#include "proxy/runtime.hpp"
+
+namespace segproxy::proxy {
+
+// (view_schema, view_name, ref_schema, ref_name) for every view and materialized view
+// outside pg_catalog / information_schema, over all of its rewrite rules; references
+// to tables, partitioned tables, views, materialized views and foreign tables; no
+// self-references.
+extern const char* const kViewDependencyQuery;
+
+// The databases of the segments that hold a credential for listener `l`, sorted, unique.
+std::vector<std::string> metadata_databases(const config::Config& cfg, const config::Listener& l);
+
+// libpq keyword/value pairs (for PQconnectdbParams, expand_dbname = 0) of a metadata
+// connection, without the password. `hostaddr` is the numeric address to connect to
+// when the TLS server name differs from backend.host (empty: connect to backend.host).
+std::vector<std::pair<std::string, std::string>> metadata_conn_params(
+    const config::Listener& l, const std::string& database, std::chrono::milliseconds connect_timeout,
+    const std::string& hostaddr = {});
+
+// The metadata password (password_file: whole file, one trailing "\n"/"\r\n" stripped;
+// password_env). False with `why` (never the value) on failure.
+bool read_metadata_password(const config::MetadataCredential& m, authz::Secret& out, std::string& why);
+
+// Connects and runs kViewDependencyQuery on one database (blocking). nullopt + why on
+// failure.
+std::optional<authz::ViewCatalog> load_view_catalog(const config::Listener& l,
+                                                    const std::string& database,
+                                                    std::chrono::milliseconds connect_timeout,
+                                                    std::string& why);
+
+class ViewLoader {
+ public:
+  ViewLoader(std::shared_ptr<const Runtime> rt, Logger& log);
+  ~ViewLoader();  // stop()
+  ViewLoader(const ViewLoader&) = delete;
+  ViewLoader& operator=(const ViewLoader&) = delete;
+
+  // Whether any listener has backend.metadata (otherwise start() does nothing).
+  bool enabled() const { return !targets_.empty(); }
+  // Starts the thread (first load at once) and attaches Runtime::on_ddl.
+  void start();
+  // Waits until the first load pass finished (or `timeout`); true when it finished.
+  bool wait_first_load(std::chrono::milliseconds timeout);
+  // Thread-safe, non-blocking, coalescing: one more full load pass soon.
+  void request_refresh();
+  // Detaches on_ddl, wakes and joins the thread (a running libpq call finishes first,
+  // bounded by backend_connect_timeout and the query's statement_timeout). Idempotent.
+  void stop();
+
+ private:
+  struct Target {  // one listener with a metadata credential
+    std::size_t listener = 0;
+    std::vector<std::string> databases;
+    std::chrono::milliseconds refresh{0};
+    std::chrono::steady_clock::time_point next_due{};
+  };
+  using Clock = std::chrono::steady_clock;
+
+  void run();
+  void load_target(Target& t);
+  void publish(const std::string& database);
+
+  std::shared_ptr<const Runtime> rt_;
+  Logger& log_;
+  std::vector<Target> targets_;
+  // Last good catalog per (listener index, database); only the loader thread touches it.
+  std::map<std::pair<std::size_t, std::string>, std::shared_ptr<const authz::ViewCatalog>> learned_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool refresh_requested_ = false;
+  bool first_done_ = false;
+  std::thread thread_;
+};
+
+}  // namespace segproxy::proxy
