@@ -9,6 +9,12 @@
 namespace segproxy::authz::sql::detail {
 namespace {
 
+// PostgreSQL: "LOCK TABLE ... IN ACCESS SHARE MODE requires SELECT privileges on the
+// target table. All other forms of LOCK require table-level UPDATE, DELETE, or TRUNCATE
+// privileges." Any mode above ACCESS SHARE (1; the default is ACCESS EXCLUSIVE, 8) can
+// block other sessions, so it is judged as an update (stricter than "any of the three").
+TableOp lock_op(std::int32_t mode) { return mode <= 1 ? TableOp::Lock : TableOp::Update; }
+
 using SC = StatementClass;
 
 // SET/RESET of these is harmless for segmentation: formatting, timeouts, isolation.
@@ -261,7 +267,7 @@ Classified Walker::classify_statement(const PgQuery__Node* n) {
       auto* const* rels = lock ? n->lock_stmt->relations : n->truncate_stmt->relations;
       for (std::size_t i = 0; i < count; ++i) {
         if (rels[i] && rels[i]->node_case == PG_QUERY__NODE__NODE_RANGE_VAR)
-          add_table(rels[i]->range_var, lock ? TableOp::Lock : TableOp::Truncate, false);
+          add_table(rels[i]->range_var, lock ? lock_op(n->lock_stmt->mode) : TableOp::Truncate, false);
         else
           unknown("relation list holds a " + node_type_name(rels[i]));
       }
