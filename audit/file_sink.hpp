@@ -1,0 +1,139 @@
+#pragma once
+// The JSON Lines file sink: one writer thread, bounded queue, group commit (one write +
+// one fdatasync for every record queued meanwhile), rotation by size/time (rotated files
+// become 0440 and are never written again), signed checkpoints every N records / T
+// seconds (also appended to checkpoints.jsonl), fail_closed / fail_open with a recovery
+// probe. See docs/audit.md.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit/checkpoint.hpp"
+#include "audit/config.hpp"
+#include "audit/file_ops.hpp"
+#include "audit/hash_chain.hpp"
+#include "audit/sink.hpp"
+
+namespace segproxy::audit {
+
+struct FileSinkDeps {
+  std::shared_ptr<Clock> clock;  // default SystemClock
+  std::shared_ptr<FileOps> ops;  // default PosixFileOps
+};
+
+struct SinkStats {
+  std::uint64_t written = 0;   // records on disk (incl. audit.* records)
+  std::uint64_t refused = 0;   // submissions answered false (fail_closed)
+  std::uint64_t dropped = 0;   // submissions answered true but not written (fail_open)
+  std::uint64_t batches = 0;   // successful commits
+  std::uint64_t syncs = 0;     // fdatasync calls on log files
+  std::uint64_t checkpoints = 0;
+  std::uint64_t checkpoint_file_errors = 0;
+  std::uint64_t last_seq = 0;
+  bool healthy = true;
+};
+
+class FileSink final : public AuditSink {
+ public:
+  // Creates cfg.dir (0750) if needed, loads the signing key, continues the chain of an
+  // existing log (truncating a torn, never-acknowledged tail line) or starts a new one
+  // from a random genesis, opens a new file and writes audit.start durably before the
+  // writer thread starts. nullptr + error when any of that fails.
+  static std::unique_ptr<FileSink> open(const AuditConfig& cfg, std::string& error,
+                                        FileSinkDeps deps = {});
+  ~FileSink() override;  // drains the queue, writes a final checkpoint, makes the file 0440
+
+  using AuditSink::submit;
+  void submit(AuditRecord record, OnDurable on_durable) override;
+
+  // Blocks until every submission made before the call has been answered.
+  void flush();
+  SinkStats stats() const;
+
+ private:
+  struct Pending {
+    AuditRecord record;
+    OnDurable done;
+  };
+  struct Answer {
+    OnDurable done;
+    bool ok;
+  };
+  using TimePoint = std::chrono::system_clock::time_point;
+
+  FileSink(const AuditConfig& cfg, FileSinkDeps deps);
+  bool start(std::string& error);
+  void run();
+  void process(std::vector<Pending>& batch);
+  void idle_work();
+  bool commit();
+  bool rotate();
+  bool open_new_file(std::string& error);
+  bool recover();
+  void enter_failure(int err, const char* what);
+  void rollback(int err, const char* what);
+  void fail_all(std::vector<OnDurable>& dones);
+  void note_losses();
+  void append_notice(const char* event);
+  bool open_checkpoint_file(std::string& error);
+  void answer(OnDurable& done, bool ok);
+  void stamp(AuditRecord& r);
+  void append_record(AuditRecord r, OnDurable done);
+  void append_checkpoint();
+  bool checkpoint_due() const;
+  bool rotation_due() const;
+  bool write_all(int fd, const std::string& data);
+  void write_checkpoint_file();
+  void close_file_readonly();
+
+  AuditConfig cfg_;
+  std::shared_ptr<Clock> clock_;
+  std::shared_ptr<FileOps> ops_;
+  std::unique_ptr<CheckpointSigner> signer_;
+
+  // Shared with submitters.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable answered_cv_;
+  std::deque<Pending> queue_;
+  std::vector<Answer> immediate_;  // answered by the writer without writing
+  bool stop_ = false;
+  std::uint64_t submitted_ = 0;
+  std::uint64_t answered_ = 0;
+  SinkStats stats_;  // guarded by mu_ (writer updates under the lock)
+  std::uint64_t queue_full_refused_ = 0;
+  std::uint64_t queue_full_dropped_ = 0;
+
+  // Writer thread only.
+  HashChain chain_{0, {}};
+  HashChain committed_chain_{0, {}};
+  std::uint64_t since_cp_ = 0, committed_since_cp_ = 0;
+  TimePoint last_cp_{}, file_start_{}, last_ts_{}, last_sync_{};
+  std::string buf_;                // encoded, not yet written
+  std::vector<OnDurable> buf_done_;  // callbacks of records in buf_
+  std::vector<std::string> buf_cp_lines_;  // checkpoint lines in buf_
+  bool unsynced_ = false;          // interval durability: written but not synced
+  int fd_ = -1;
+  std::string path_;
+  std::uint64_t file_bytes_ = 0;
+  int cp_fd_ = -1;
+  std::uint64_t cp_bytes_ = 0;
+  std::uint64_t notice_refused_ = 0, notice_dropped_ = 0;  // counted by a notice in buf_
+  bool notice_in_buf_ = false;
+  bool failed_ = false;
+  int fail_errno_ = 0;
+  std::string fail_what_;
+  std::string fail_since_;
+  std::uint64_t fail_refused_ = 0, fail_dropped_ = 0;
+  std::chrono::steady_clock::time_point next_probe_{};
+
+  std::thread writer_;
+};
+
+}  // namespace segproxy::audit

@@ -1,0 +1,54 @@
+#include "audit/hash_chain.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+#include "audit/record_codec.hpp"
+
+namespace segproxy::audit {
+namespace {
+
+std::string to_hex(const unsigned char* p, std::size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(n * 2, '\0');
+  for (std::size_t i = 0; i < n; ++i) {
+    out[2 * i] = kHex[p[i] >> 4];
+    out[2 * i + 1] = kHex[p[i] & 0xF];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("SHA-256 failed");
+  return to_hex(md, len);
+}
+
+std::string random_genesis() {
+  unsigned char b[32];
+  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
+  return to_hex(b, sizeof b);
+}
+
+std::string compute_record_hash(const AuditRecord& r) {
+  std::string input = r.prev_hash;
+  input += encode_record(r, /*with_hash=*/false);
+  return sha256_hex(input);
+}
+
+std::string HashChain::append(AuditRecord& r) {
+  r.seq = last_seq_ + 1;
+  r.prev_hash = head_;
+  r.hash = compute_record_hash(r);
+  last_seq_ = r.seq;
+  head_ = r.hash;
+  return encode_record(r);
+}
+
+}  // namespace segproxy::audit

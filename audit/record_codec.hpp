@@ -1,0 +1,35 @@
+#pragma once
+// Canonical JSON Lines encoding of AuditRecord and its strict decoder.
+//
+// Canonical form: one JSON object, keys in AuditRecord's declaration order, no
+// whitespace, empty strings / empty arrays / absent numbers omitted (seq, ts, event,
+// prev_hash are always present; hash unless encoding the hash input). Strings are UTF-8;
+// '"' and '\\' are escaped, \b \f \n \r \t use their short forms, other bytes < 0x20 are
+// \u00XX (lowercase hex); every other character is written as is. Invalid UTF-8 is
+// replaced by U+FFFD, one per invalid byte, so encoding is total and deterministic.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "audit/record.hpp"
+
+namespace segproxy::audit {
+
+// Canonical encoding, no trailing newline. with_hash=false leaves out "hash" (the
+// input of the chain hash).
+std::string encode_record(const AuditRecord& r, bool with_hash = true);
+
+// Strict decode: the line must be exactly the canonical encoding of the record it
+// describes (re-encoding must reproduce it byte for byte), including "hash".
+// On failure returns nullopt and sets `error`.
+std::optional<AuditRecord> decode_record(std::string_view line, std::string& error);
+
+// Appends `s` as a JSON string literal (with quotes) using the canonical escaping.
+void append_json_string(std::string& out, std::string_view s);
+
+// RFC 3339 UTC with microseconds, e.g. 2026-11-22T12:03:29.123456Z.
+std::string format_timestamp(std::chrono::system_clock::time_point t);
+std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view s);
+
+}  // namespace segproxy::audit

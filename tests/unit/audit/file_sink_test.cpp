@@ -1,0 +1,370 @@
+// FileSink: group commit, gap-free seq, rotation with the chain kept and 0440 files,
+// checkpoints, restart, fail_closed / fail_open with recovery, bounded queue.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <thread>
+
+#include "audit/record_codec.hpp"
+#include "audit/verifier.hpp"
+#include "audit_test_support.hpp"
+
+namespace segproxy::audit {
+namespace {
+
+using namespace test;
+using namespace std::chrono_literals;
+
+std::vector<AuditRecord> all_records(const fs::path& dir) {
+  std::vector<AuditRecord> out;
+  for (const auto& p : log_paths(dir)) {
+    for (const auto& l : lines_of(slurp(p))) {
+      std::string err;
+      auto r = decode_record(l, err);
+      EXPECT_TRUE(r) << err;
+      if (r) out.push_back(*r);
+    }
+  }
+  return out;
+}
+
+TEST(FileSink, ManyThreadsGroupCommitAllAcknowledgedSeqGapFreeAndVerifiable) {
+  TempDir dir;
+  std::string err;
+  auto sink = FileSink::open(base_config(dir.path()), err);
+  ASSERT_TRUE(sink) << err;
+  constexpr int kThreads = 8, kPer = 250;
+  std::atomic<int> ok{0}, bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPer; ++i)
+        sink->submit(statement_record(t * kPer + i), [&](bool good) { ++(good ? ok : bad); });
+    });
+  }
+  for (auto& th : threads) th.join();
+  sink->flush();
+  EXPECT_EQ(ok.load(), kThreads * kPer);
+  EXPECT_EQ(bad.load(), 0);
+  const SinkStats st = sink->stats();
+  EXPECT_LT(st.syncs, static_cast<std::uint64_t>(kThreads * kPer));  // shared fdatasyncs
+  sink.reset();
+  const auto recs = all_records(dir.path());
+  ASSERT_GE(recs.size(), static_cast<std::size_t>(kThreads * kPer + 1));
+  for (std::size_t i = 0; i < recs.size(); ++i) EXPECT_EQ(recs[i].seq, i + 1);
+  EXPECT_EQ(recs.front().event, "audit.start");
+  EXPECT_EQ(recs.back().event, "audit.checkpoint");  // final checkpoint on close
+  EXPECT_EQ(recs[1].instance, "proxy-a");
+  EXPECT_EQ(recs[1].statement.find_first_of("0123456789"), std::string::npos);  // normalized
+  const VerifyResult v = verify(dir.path());
+  EXPECT_TRUE(v.ok()) << v.summary();
+  EXPECT_EQ(v.records, recs.size());
+}
+
+TEST(FileSink, TicketWaitsUntilDurable) {
+  TempDir dir;
+  std::string err;
+  auto cfg = base_config(dir.path());
+  cfg.durability = Durability::fsync_each;
+  cfg.statement_text = StatementText::full;
+  auto sink = FileSink::open(cfg, err);
+  ASSERT_TRUE(sink) << err;
+  Ticket t = sink->submit(statement_record(7));
+  EXPECT_TRUE(t.wait());
+  EXPECT_TRUE(t.ready());
+  const std::string data = slurp(log_paths(dir.path()).back());
+  EXPECT_NE(data.find("where id = 7"), std::string::npos);  // full text kept
+}
+
+TEST(FileSink, RotationKeepsTheChainAcrossFilesAndMakesRotatedFilesReadOnly) {
+  TempDir dir;
+  auto clock = std::make_shared<ManualClock>();
+  auto cfg = base_config(dir.path());
+  cfg.rotate_size = 2000;
+  std::string err;
+  auto sink = FileSink::open(cfg, err, {clock, nullptr});
+  ASSERT_TRUE(sink) << err;
+  for (int i = 0; i < 40; ++i) EXPECT_TRUE(sink->submit(statement_record(i)).wait());
+  clock->advance(1s);
+  sink.reset();
+  const auto files = log_paths(dir.path());
+  ASSERT_GE(files.size(), 3u);
+  for (const auto& f : files) {
+    const auto perms = fs::status(f).permissions();
+    EXPECT_EQ(perms & fs::perms::all, fs::perms::owner_read | fs::perms::group_read) << f;
+    EXPECT_LE(fs::file_size(f), 2000u + 1000u);
+  }
+  // File names carry the first seq; the first record of file k chains from file k-1.
+  std::string prev_last_hash;
+  for (const auto& f : files) {
+    const auto lines = lines_of(slurp(f));
+    std::string e;
+    auto first = decode_record(lines.front(), e);
+    auto last = decode_record(lines.back(), e);
+    ASSERT_TRUE(first && last);
+    EXPECT_EQ(parse_log_file_name(f.filename().string()), first->seq);
+    if (!prev_last_hash.empty()) {
+      EXPECT_EQ(first->prev_hash, prev_last_hash);
+    }
+    prev_last_hash = last->hash;
+  }
+  const VerifyResult v = verify(dir.path());
+  EXPECT_TRUE(v.ok()) << v.summary();
+  EXPECT_EQ(v.files, files.size());
+}
+
+TEST(FileSink, TimeRotationUsesTheInjectedClock) {
+  TempDir dir;
+  auto clock = std::make_shared<ManualClock>();
+  auto cfg = base_config(dir.path());
+  cfg.rotate_every = 3600s;
+  std::string err;
+  auto sink = FileSink::open(cfg, err, {clock, nullptr});
+  ASSERT_TRUE(sink) << err;
+  EXPECT_TRUE(sink->submit(statement_record(1)).wait());
+  clock->advance(3601s);
+  EXPECT_TRUE(sink->submit(statement_record(2)).wait());
+  sink.reset();
+  EXPECT_EQ(log_paths(dir.path()).size(), 2u);
+  EXPECT_TRUE(verify(dir.path()).ok());
+}
+
+TEST(FileSink, CheckpointsEveryNRecordsAndEveryTSecondsSignedAndCopiedToCheckpointFile) {
+  TempDir dir;
+  const auto keys = generate_ed25519_pem();
+  spit(dir / "signing.pem", keys.private_pem);
+  spit(dir / "public.pem", keys.public_pem);
+  const fs::path logdir = dir / "log";
+  auto clock = std::make_shared<ManualClock>();
+  auto cfg = base_config(logdir);
+  cfg.signing_key = dir / "signing.pem";
+  cfg.checkpoint_every_records = 10;
+  cfg.checkpoint_every = 60s;
+  std::string err;
+  auto sink = FileSink::open(cfg, err, {clock, nullptr});
+  ASSERT_TRUE(sink) << err;
+  for (int i = 0; i < 25; ++i) EXPECT_TRUE(sink->submit(statement_record(i)).wait());
+  EXPECT_EQ(sink->stats().checkpoints, 2u);  // after 10 and 20 records (audit.start counts)
+  clock->advance(61s);
+  for (int i = 0; i < 100 && sink->stats().checkpoints < 3; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(sink->stats().checkpoints, 3u);  // time trigger while idle
+  sink.reset();
+  const auto cps = lines_of(slurp(logdir / kCheckpointFileName));
+  EXPECT_EQ(cps.size(), 3u);  // the final close adds none: nothing new since the last one
+  std::string e;
+  auto cp = decode_record(cps.front(), e);
+  ASSERT_TRUE(cp) << e;
+  EXPECT_EQ(cp->event, "audit.checkpoint");
+  EXPECT_EQ(*cp->head_seq + 1, cp->seq);
+  EXPECT_FALSE(cp->signature.empty());
+  const VerifyResult v = verify(logdir, dir / "public.pem");
+  EXPECT_TRUE(v.ok()) << v.summary();
+  EXPECT_EQ(v.checkpoints, 3u);
+  EXPECT_EQ(v.signatures_verified, 6u);  // in the log and in the checkpoint file
+}
+
+TEST(FileSink, RestartContinuesTheChainAndTruncatesATornUnacknowledgedTail) {
+  TempDir dir;
+  std::string err;
+  {
+    auto sink = FileSink::open(base_config(dir.path()), err);
+    ASSERT_TRUE(sink) << err;
+    for (int i = 0; i < 5; ++i) EXPECT_TRUE(sink->submit(statement_record(i)).wait());
+  }
+  // Simulate kill -9 during a write: a partial line at the end of the newest file.
+  const fs::path newest = log_paths(dir.path()).back();
+  spit(newest, slurp(newest) + R"({"seq":99,"ts":"2026)");
+  EXPECT_EQ(verify(dir.path()).status, VerifyStatus::torn_tail);
+  {
+    auto sink = FileSink::open(base_config(dir.path()), err);
+    ASSERT_TRUE(sink) << err;
+    EXPECT_TRUE(sink->submit(statement_record(9)).wait());
+  }
+  const VerifyResult v = verify(dir.path());
+  EXPECT_TRUE(v.ok()) << v.summary();
+  EXPECT_EQ(log_paths(dir.path()).size(), 2u);
+  const auto recs = all_records(dir.path());
+  std::size_t starts = 0;
+  for (const auto& r : recs) {
+    if (r.event != "audit.start") continue;
+    ++starts;
+    if (r.seq > 1) {
+      EXPECT_TRUE(r.genesis.empty());
+      EXPECT_NE(r.detail.find("torn"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(starts, 2u);
+}
+
+TEST(FileSink, FailClosedOnEnospcRefusesThenResumesByItselfWithAValidChain) {
+  TempDir dir;
+  auto ops = std::make_shared<FaultyFileOps>();
+  auto cfg = base_config(dir.path());
+  std::string err;
+  auto sink = FileSink::open(cfg, err, {nullptr, ops});
+  ASSERT_TRUE(sink) << err;
+  EXPECT_TRUE(sink->submit(statement_record(1)).wait());
+  ops->write_errno = ENOSPC;
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(sink->submit(statement_record(2)).wait());
+  EXPECT_FALSE(sink->stats().healthy);
+  EXPECT_EQ(sink->stats().refused, 5u);
+  ops->write_errno = 0;
+  // Resumes by itself (probe) even without traffic, then accepts again.
+  for (int i = 0; i < 200 && !sink->stats().healthy; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(sink->stats().healthy);
+  EXPECT_TRUE(sink->submit(statement_record(3)).wait());
+  sink.reset();
+  const VerifyResult v = verify(dir.path());
+  ASSERT_TRUE(v.ok()) << v.summary();
+  const auto recs = all_records(dir.path());
+  bool resumed = false;
+  for (const auto& r : recs) {
+    if (r.event == "audit.resume") {
+      resumed = true;
+      EXPECT_NE(r.detail.find("No space left on device"), std::string::npos) << r.detail;
+      EXPECT_NE(r.detail.find("5 submissions refused"), std::string::npos) << r.detail;
+    }
+  }
+  EXPECT_TRUE(resumed);
+  // Only acknowledged statements are in the log: 1 before and 1 after the fault.
+  std::size_t statements = 0;
+  for (const auto& r : recs) statements += r.event == "statement.decision";
+  EXPECT_EQ(statements, 2u);
+}
+
+TEST(FileSink, FailClosedOnFdatasyncEioRefusesTheBatchAndRollsItBack) {
+  TempDir dir;
+  auto ops = std::make_shared<FaultyFileOps>();
+  std::string err;
+  auto sink = FileSink::open(base_config(dir.path()), err, {nullptr, ops});
+  ASSERT_TRUE(sink) << err;
+  ops->sync_errno = EIO;
+  EXPECT_FALSE(sink->submit(statement_record(1)).wait());
+  ops->sync_errno = 0;
+  for (int i = 0; i < 200 && !sink->stats().healthy; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(sink->submit(statement_record(2)).wait());
+  sink.reset();
+  EXPECT_TRUE(verify(dir.path()).ok()) << verify(dir.path()).summary();
+  std::size_t statements = 0;
+  for (const auto& r : all_records(dir.path())) statements += r.event == "statement.decision";
+  EXPECT_EQ(statements, 1u);  // the refused record was truncated away
+}
+
+TEST(FileSink, FailOpenAcknowledgesDuringTheFaultAndAuditsTheLossOnRecovery) {
+  TempDir dir;
+  auto ops = std::make_shared<FaultyFileOps>();
+  auto cfg = base_config(dir.path());
+  cfg.on_failure = OnFailure::fail_open;
+  std::string err;
+  auto sink = FileSink::open(cfg, err, {nullptr, ops});
+  ASSERT_TRUE(sink) << err;
+  ops->write_errno = EIO;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(sink->submit(statement_record(i)).wait());
+  EXPECT_EQ(sink->stats().dropped, 3u);
+  ops->write_errno = 0;
+  for (int i = 0; i < 200 && !sink->stats().healthy; ++i) std::this_thread::sleep_for(10ms);
+  sink.reset();
+  bool audited = false;
+  for (const auto& r : all_records(dir.path()))
+    if (r.event == "audit.resume" && r.detail.find("3 records lost") != std::string::npos)
+      audited = true;
+  EXPECT_TRUE(audited);
+  EXPECT_TRUE(verify(dir.path()).ok());
+}
+
+// Blocks the writer inside write() until released, so the queue can fill up.
+class GateFileOps : public PosixFileOps {
+ public:
+  std::atomic<bool> closed{false};
+  std::atomic<bool> entered{false};
+  ssize_t write(int fd, const void* d, std::size_t n) override {
+    while (closed.load()) {
+      entered = true;
+      std::this_thread::sleep_for(1ms);
+    }
+    return PosixFileOps::write(fd, d, n);
+  }
+};
+
+TEST(FileSink, QueueFullPastItsBoundRefusesUnderFailClosed) {
+  TempDir dir;
+  auto ops = std::make_shared<GateFileOps>();
+  auto cfg = base_config(dir.path());
+  cfg.max_queue = 4;
+  std::string err;
+  auto sink = FileSink::open(cfg, err, {nullptr, ops});
+  ASSERT_TRUE(sink) << err;
+  ops->closed = true;
+  auto first = sink->submit(statement_record(0));
+  while (!ops->entered) std::this_thread::sleep_for(1ms);
+  std::vector<Ticket> tickets;
+  for (int i = 0; i < 10; ++i) tickets.push_back(sink->submit(statement_record(i)));
+  ops->closed = false;
+  EXPECT_TRUE(first.wait());
+  int ok = 0, refused = 0;
+  for (auto& t : tickets) ++(t.wait() ? ok : refused);
+  EXPECT_EQ(ok, 4);
+  EXPECT_EQ(refused, 6);
+  sink.reset();
+  EXPECT_TRUE(verify(dir.path()).ok());
+  bool noted = false;
+  for (const auto& r : all_records(dir.path()))
+    noted |= r.event == "audit.overload" && r.detail.find("6 submissions refused") != std::string::npos;
+  EXPECT_TRUE(noted);
+}
+
+TEST(FileSink, OpenFailsWhenTheSigningKeyIsMissing) {
+  TempDir dir;
+  auto cfg = base_config(dir / "log");
+  cfg.signing_key = dir / "missing.pem";
+  std::string err;
+  EXPECT_FALSE(FileSink::open(cfg, err));
+  EXPECT_NE(err.find("missing.pem"), std::string::npos);
+}
+
+TEST(FileSink, RestartRemovesAnEmptyNewestFileLeftByACrashRightAfterRotation) {
+  TempDir dir;
+  auto clock = std::make_shared<ManualClock>();
+  std::string err;
+  {
+    auto sink = FileSink::open(base_config(dir.path()), err, {clock, nullptr});
+    ASSERT_TRUE(sink) << err;
+    EXPECT_TRUE(sink->submit(statement_record(1)).wait());
+  }
+  std::string e;
+  const auto last = decode_record(lines_of(slurp(log_paths(dir.path()).back())).back(), e);
+  ASSERT_TRUE(last);
+  // Same second, same next seq: the name the restarted writer will want.
+  const fs::path empty = dir / log_file_name(clock->now(), last->seq + 1);
+  spit(empty, "");
+  auto sink = FileSink::open(base_config(dir.path()), err, {clock, nullptr});
+  ASSERT_TRUE(sink) << err;
+  EXPECT_TRUE(sink->submit(statement_record(2)).wait());
+  sink.reset();
+  const VerifyResult v = verify(dir.path());
+  EXPECT_TRUE(v.ok()) << v.summary();
+}
+
+TEST(FileSink, IntervalDurabilityAcknowledgesAfterWriteAndSyncsPeriodically) {
+  TempDir dir;
+  auto clock = std::make_shared<ManualClock>();
+  auto cfg = base_config(dir.path());
+  cfg.durability = Durability::interval;
+  cfg.sync_interval = std::chrono::milliseconds(100);
+  std::string err;
+  auto sink = FileSink::open(cfg, err, {clock, nullptr});
+  ASSERT_TRUE(sink) << err;
+  const auto syncs_before = sink->stats().syncs;
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(sink->submit(statement_record(i)).wait());
+  EXPECT_EQ(sink->stats().syncs, syncs_before);  // acknowledged without a sync
+  clock->advance(1s);
+  for (int i = 0; i < 100 && sink->stats().syncs == syncs_before; ++i)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_GT(sink->stats().syncs, syncs_before);
+  sink.reset();
+  EXPECT_TRUE(verify(dir.path()).ok());
+}
+
+}  // namespace
+}  // namespace segproxy::audit
