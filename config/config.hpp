@@ -187,6 +187,24 @@ struct LogConfig {
   LogFormat format = LogFormat::Text;
 };
 
+// `audit:` (optional): the tamper-evident audit log (docs/audit.md). Strings hold the
+// YAML words; proxy/audit_setup maps this onto audit::AuditConfig.
+struct AuditSettings {
+  std::string dir;                          // required; resolved against the config dir
+  std::string durability = "group";         // fsync_each | group | interval
+  std::chrono::milliseconds sync_interval{200};  // durability interval only
+  std::string on_failure = "fail_closed";   // fail_closed | fail_open
+  std::string statement_text = "normalized";  // full | normalized | none
+  std::uint64_t checkpoint_every_records = 1000;  // 0: no count trigger
+  std::chrono::seconds checkpoint_every{60};      // 0: no time trigger
+  std::uint64_t rotate_size = 64ull << 20;        // bytes; 0: no size rotation
+  std::chrono::seconds rotate_every{86400};       // 0: no time rotation
+  std::string signing_key;  // Ed25519 PEM private key (resolved); empty: unsigned checkpoints
+  std::size_t max_queue = 65536;  // 1..10,000,000 records waiting for the writer
+  std::string instance;           // empty: the proxy uses the host name
+  int line = 0;
+};
+
 struct Config {
   std::string source_path;  // the file it was loaded from
   std::vector<Listener> listeners;
@@ -195,6 +213,7 @@ struct Config {
   LimitsConfig limits;
   LogConfig log;
   unsigned threads = 0;  // I/O threads; 0 = number of cores
+  std::optional<AuditSettings> audit;  // absent: no audit log
   // Where window time zones are read from (LoadOptions::zoneinfo_dir; not a YAML key).
   std::string zoneinfo_dir = "/usr/share/zoneinfo";
 };

@@ -126,6 +126,75 @@ Listener parse_listener(Reader& r, const YAML::Node& n, const std::string& path,
   return l;
 }
 
+// A duration key held in whole seconds: 0 (disabled) or at least `min_nonzero`.
+std::optional<std::chrono::seconds> whole_seconds(Reader& r, const YAML::Node& n,
+                                                  const std::string& path, std::string_view key,
+                                                  std::chrono::seconds min_nonzero) {
+  const auto v = r.duration(n, path, key, true);
+  if (!v) return std::nullopt;
+  const std::string kp = join_path(path, key);
+  if (v->count() % 1000 != 0) {
+    r.diag().error_at(kp, "must be a whole number of seconds (e.g. 60s, 5m, 24h) or 0");
+    return std::nullopt;
+  }
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(*v);
+  if (secs.count() != 0 && secs < min_nonzero) {
+    r.diag().error_at(kp, "must be 0 (disabled) or at least " +
+                              std::to_string(min_nonzero.count()) + "s");
+    return std::nullopt;
+  }
+  return secs;
+}
+
+// `audit:` -> AuditSettings (enum words are checked here, files in validate.cpp).
+AuditSettings parse_audit(Reader& r, const YAML::Node& n, const std::string& base_dir) {
+  const std::string path = "audit";
+  AuditSettings a;
+  a.line = r.diag().line(path);
+  if (!r.expect_map(n, path,
+                    {"dir", "durability", "sync_interval", "on_failure", "statement_text",
+                     "checkpoint_every_records", "checkpoint_every", "rotate_size",
+                     "rotate_every", "signing_key", "max_queue", "instance"})) {
+    return a;
+  }
+  if (auto v = r.string(n, path, "dir", true)) a.dir = resolve(base_dir, *v);
+  if (auto v = r.one_of(n, path, "durability", {"fsync_each", "group", "interval"}, false)) {
+    a.durability = *v;
+  }
+  if (auto v = r.duration(n, path, "sync_interval", false)) a.sync_interval = *v;
+  if (auto v = r.one_of(n, path, "on_failure", {"fail_closed", "fail_open"}, false)) {
+    a.on_failure = *v;
+  }
+  if (auto v = r.one_of(n, path, "statement_text", {"full", "normalized", "none"}, false)) {
+    a.statement_text = *v;
+  }
+  if (auto v = r.uint(n, path, "checkpoint_every_records", 0, 1'000'000'000, false)) {
+    a.checkpoint_every_records = *v;
+  }
+  if (auto v = whole_seconds(r, n, path, "checkpoint_every", std::chrono::seconds(1))) {
+    a.checkpoint_every = *v;
+  }
+  constexpr std::uint64_t kMinRotateSize = 64 * 1024;
+  constexpr std::uint64_t kMaxRotateSize = 1ull << 40;  // 1 TiB
+  if (auto v = r.size(n, path, "rotate_size", 0, kMaxRotateSize)) {
+    if (*v != 0 && *v < kMinRotateSize) {
+      r.diag().error_at(join_path(path, "rotate_size"),
+                        "must be 0 (no size rotation) or at least 64KiB");
+    } else {
+      a.rotate_size = *v;
+    }
+  }
+  if (auto v = whole_seconds(r, n, path, "rotate_every", std::chrono::seconds(60))) {
+    a.rotate_every = *v;
+  }
+  if (auto v = r.string(n, path, "signing_key", false)) a.signing_key = resolve(base_dir, *v);
+  if (auto v = r.uint(n, path, "max_queue", 1, 10'000'000, false)) {
+    a.max_queue = static_cast<std::size_t>(*v);
+  }
+  if (auto v = r.string(n, path, "instance", false)) a.instance = *v;
+  return a;
+}
+
 // Lower-case hex without ':' separators; nullopt when it is not 64 hex digits.
 std::optional<std::string> normalize_sha256(std::string_view s) {
   std::string out;
@@ -240,12 +309,14 @@ void parse_config(Reader& r, const YAML::Node& root, const std::string& base_dir
     return;
   }
   if (!r.expect_map(root, "",
-                    {"threads", "log", "limits", "listeners", "identities", "segments"})) {
+                    {"threads", "log", "limits", "listeners", "identities", "segments",
+                     "audit"})) {
     return;
   }
   if (auto v = r.uint(root, "", "threads", 0, 1024, false)) out.threads = static_cast<unsigned>(*v);
   if (r.has(root, "log")) parse_log(r, r.get(root, "log"), out.log);
   if (r.has(root, "limits")) parse_limits(r, r.get(root, "limits"), out.limits);
+  if (r.has(root, "audit")) out.audit = parse_audit(r, r.get(root, "audit"), base_dir);
 
   const YAML::Node listeners = sequence(r, root, "listeners");
   for (std::size_t i = 0; i < listeners.size(); ++i) {

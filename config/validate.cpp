@@ -124,6 +124,21 @@ void validate_segments(Diagnostics& d, const Config& cfg) {
   }
 }
 
+// audit.dir may be missing (the writer creates it) but must not be something else;
+// audit.signing_key must be a readable file.
+void validate_audit(Diagnostics& d, const Config& cfg) {
+  if (!cfg.audit) return;
+  const AuditSettings& a = *cfg.audit;
+  if (!a.dir.empty()) {
+    std::error_code ec;
+    const auto st = fs::status(a.dir, ec);
+    if (!ec && fs::exists(st) && !fs::is_directory(st)) {
+      d.error_at("audit.dir", "not a directory: " + a.dir);
+    }
+  }
+  check_readable_file(d, "audit.signing_key", a.signing_key);
+}
+
 }  // namespace
 
 void validate_config(Diagnostics& d, const Config& cfg) {
@@ -131,6 +146,7 @@ void validate_config(Diagnostics& d, const Config& cfg) {
   validate_identities(d, cfg);
   validate_segments(d, cfg);
   validate_policies(d, cfg);
+  validate_audit(d, cfg);
 }
 
 }  // namespace segproxy::config::detail

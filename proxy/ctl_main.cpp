@@ -3,11 +3,13 @@
 //   segproxyctl version
 //   segproxyctl config check FILE
 //   segproxyctl policy explain|test ...   (proxy/ctl_policy.hpp)
+//   segproxyctl audit verify|export|keygen ...   (proxy/ctl_audit.hpp)
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "proxy/config_check.hpp"
+#include "proxy/ctl_audit.hpp"
 #include "proxy/ctl_policy.hpp"
 
 namespace {
@@ -16,7 +18,10 @@ void usage(std::ostream& out) {
   out << "usage: segproxyctl version\n"
          "       segproxyctl config check FILE\n"
          "       segproxyctl policy explain --config FILE --identity ID --database DB [--at RFC3339] [--json] SQL\n"
-         "       segproxyctl policy test --config FILE [--at RFC3339] [--verbose] CASES.tsv\n";
+         "       segproxyctl policy test --config FILE [--at RFC3339] [--verbose] CASES.tsv\n"
+         "       segproxyctl audit verify DIR [--pubkey FILE] [--checkpoints FILE] [--json]\n"
+         "       segproxyctl audit export DIR [--format jsonl|csv|ocsf] [filters...]  (audit --help)\n"
+         "       segproxyctl audit keygen --out FILE\n";
 }
 
 }  // namespace
@@ -42,6 +47,9 @@ int main(int argc, char** argv) {
   }
   if (args[0] == "policy") {
     return ctl::run_policy(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
+  }
+  if (args[0] == "audit") {
+    return ctl::run_audit(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
   }
   std::cerr << "segproxyctl: unknown command\n";
   usage(std::cerr);

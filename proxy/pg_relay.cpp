@@ -219,6 +219,8 @@ void PgSession::deny(const GateVerdict& v, std::string_view kind) {
 }
 
 awaitable<bool> PgSession::flush_to_backend() {
+  if (!batch_audit_.empty() && !co_await audit_durably()) refuse_batch_unaudited();
+  batch_replies_ = 0;
   if (out_pieces_.empty()) co_return true;
   error_code ec;
   co_await backend_->write(out_pieces_, ec);
@@ -239,6 +241,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     pg::encode_frontend(q, pg::Query{sql});
     forward_owned(std::move(q));
     ++outstanding_;
+    ++batch_replies_;
   };
 
   if (discarding_) {
@@ -257,10 +260,12 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
 
   if (const auto* q = std::get_if<pg::Query>(&msg)) {
     GateVerdict v = gate_->check(q->sql, now);
+    audit_decision(v, q->sql);
     if (v.decision.allow) {
       ddl_pending_ = ddl_pending_ || v.ddl;
       forward(frame);
       ++outstanding_;
+      ++batch_replies_;
     } else {
       deny(v, "Query");
       raise_instead(v.decision);
@@ -269,6 +274,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   }
   if (const auto* p = std::get_if<pg::Parse>(&msg)) {
     GateVerdict v = gate_->check(p->query, now);
+    audit_decision(v, p->query);
     if (v.decision.allow) {
       ddl_pending_ = ddl_pending_ || v.ddl;
       forward(frame);
@@ -284,7 +290,11 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     if (w.allow) {
       forward(frame);
     } else {
-      deny(GateVerdict{w, "EXECUTE"}, "Execute");
+      GateVerdict v;
+      v.decision = w;
+      v.command = "EXECUTE";
+      audit_decision(v, "");
+      deny(v, "Execute");
       discarding_ = true;
       pending_refusal_ = w;
     }
@@ -293,6 +303,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   if (std::holds_alternative<pg::Sync>(msg)) {
     forward(frame);
     ++outstanding_;
+    ++batch_replies_;
     return Next::Continue;
   }
   if (std::holds_alternative<pg::Terminate>(msg)) {

@@ -69,6 +69,13 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   // the gate): forwarded unchanged, replaced, dropped (discard-until-Sync), or answered.
   Next on_client_message(const protocols::pg::FrontendMessage& msg, std::span<const std::uint8_t> frame);
   void forward(std::span<const std::uint8_t> frame);
+  // Audit (proxy/pg_audit.cpp): records share the session's fields; decision records of
+  // a batch are written (durably, per audit.durability) before the batch is forwarded.
+  audit::AuditRecord audit_record(const char* event) const;
+  void audit_decision(const GateVerdict& v, std::string_view sql);
+  void audit_now(audit::AuditRecord record);  // fire and forget (refusals, close)
+  awaitable<bool> audit_durably();  // writes batch_audit_; true when all are durable
+  void refuse_batch_unaudited();
   void forward_owned(protocols::Bytes bytes);
   void deny(const GateVerdict& verdict, std::string_view kind);
   awaitable<bool> flush_to_backend();
@@ -114,6 +121,8 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   bool ddl_pending_ = false;        // DDL let through: refresh learned views once committed
   std::vector<asio::const_buffer> out_pieces_;  // this batch, for one backend write
   std::vector<protocols::Bytes> out_owned_;     // bytes the proxy made for this batch
+  std::size_t batch_replies_ = 0;               // ReadyForQuery-producing messages in the batch
+  std::vector<audit::AuditRecord> batch_audit_;  // decisions of this batch
 
   protocols::pg::BackendStream backend_stream_;
   char txn_status_ = 'I';

@@ -62,6 +62,13 @@ awaitable<void> PgSession::run_phases() {
   if (co_await negotiate() && co_await startup()) co_await relay();
   close_all();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+  if (backend_pid_ != 0) {
+    audit::AuditRecord rec = audit_record("session.close");
+    rec.duration_us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());
+    rec.detail = close_reason_.empty() ? "client" : close_reason_;
+    audit_now(std::move(rec));
+  }
   if (!segment_.empty()) {
     svc_.log.info("session.close", {{"session", id_text_},
                                     {"identity", identity_.display()},
@@ -161,6 +168,11 @@ awaitable<void> PgSession::refuse(const std::string& sqlstate, const std::string
                                     {"identity", identity_.display()},
                                     {"sqlstate", sqlstate},
                                     {"reason", reason}});
+  audit::AuditRecord rec = audit_record("session.refused");
+  rec.sqlstate = sqlstate;
+  rec.reason = message;
+  rec.detail = reason;
+  audit_now(std::move(rec));
   Bytes out;
   pg::encode_error_response(out, pg::ErrorInfo{"FATAL", sqlstate, message, "", ""});
   error_code ec;
@@ -271,6 +283,13 @@ awaitable<bool> PgSession::startup() {
                                                 listener_.cfg->backend.endpoint.port, login.process_id,
                                                 login.secret_key});
   cancel_registered_ = true;
+
+  // The session exists for the auditors before it exists for the client.
+  batch_audit_.push_back(audit_record("session.open"));
+  if (!co_await audit_durably()) {
+    co_await refuse("58030", "segproxy: the audit log is unavailable; no new sessions are accepted", "audit unavailable");
+    co_return false;
+  }
 
   Bytes out;
   pg::encode_authentication_ok(out);

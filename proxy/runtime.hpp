@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/sink.hpp"
 #include "authz/credential_store.hpp"
 #include "authz/identity_mapper.hpp"
 #include "authz/policy_engine.hpp"
@@ -71,6 +72,8 @@ struct Services {
   // false only with `segproxy --bench-policy-off` (measurement of the policy's cost):
   // statements are then forwarded unclassified. Never set by configuration.
   bool enforce_policy = true;
+  // The audit log; null when the configuration has no `audit:` section.
+  audit::AuditSink* audit = nullptr;
 };
 
 }  // namespace segproxy::proxy

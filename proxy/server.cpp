@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "proxy/pg_session.hpp"
+#include "proxy/audit_setup.hpp"
 #include "proxy/view_loader.hpp"
 
 namespace segproxy::proxy {
@@ -42,7 +43,7 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t listene
       continue;
     }
     auto session = std::make_shared<PgSession>(std::move(sock), rt_, listener_index,
-                                               Services{log_, cancels_, active_sessions_, next_session_id_, enforce_policy_});
+                                               Services{log_, cancels_, active_sessions_, next_session_id_, enforce_policy_, audit_.get()});
     asio::co_spawn(worker, PgSession::run(std::move(session)), [this](std::exception_ptr e) {
       if (!e) return;
       try {
@@ -55,6 +56,22 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t listene
 }
 
 int Server::run() {
+  if (rt_->config.audit) {
+    std::string error;
+    try {
+      audit_ = audit::FileSink::open(to_audit_config(*rt_->config.audit), error);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (!audit_) {
+      // Nothing may be served that cannot be recorded.
+      log_.error("audit.open_failed", {{"dir", rt_->config.audit->dir}, {"error", error}});
+      return 1;
+    }
+    log_.info("audit.ready", {{"dir", rt_->config.audit->dir}, {"durability", rt_->config.audit->durability}});
+  } else {
+    log_.warn("audit.disabled", {{"reason", "no audit: section in the configuration"}});
+  }
   // Learned view dependencies: loaded once before serving (so the first statements
   // already see them), then refreshed in the background and after DDL (rt_->on_ddl).
   ViewLoader views(rt_, log_);

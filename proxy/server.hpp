@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "audit/file_sink.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/log.hpp"
@@ -30,6 +31,7 @@ class Server {
   CancelRegistry cancels_;
   std::atomic<std::size_t> active_sessions_{0};
   std::atomic<std::uint64_t> next_session_id_{0};
+  std::unique_ptr<audit::FileSink> audit_;  // declared before the workers: outlives sessions
   asio::io_context main_ctx_;
   std::vector<std::unique_ptr<asio::io_context>> workers_;
   std::size_t next_worker_ = 0;

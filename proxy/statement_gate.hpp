@@ -10,14 +10,19 @@
 #include <unordered_map>
 
 #include "authz/policy_engine.hpp"
+#include "audit/record.hpp"
 #include "authz/sql/pg_classifier.hpp"
 
 namespace segproxy::proxy {
 
 struct GateVerdict {
+  GateVerdict() = default;
+  GateVerdict(authz::Decision d, std::string cmd) : decision(std::move(d)), command(std::move(cmd)) {}
   authz::Decision decision;
   std::string command;  // first statement's command tag, for logs ("SELECT", "DELETE", ...)
   bool ddl = false;     // some statement is DDL (learned view dependencies may change)
+  std::vector<audit::TableAccess> tables;  // for the audit record
+  std::uint64_t fingerprint = 0;
 };
 
 class StatementGate {

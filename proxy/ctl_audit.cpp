@@ -1,0 +1,386 @@
+// segproxyctl audit verify / export / keygen (see ctl_audit.hpp).
+#include "proxy/ctl_audit.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "audit/checkpoint.hpp"
+#include "audit/exporters.hpp"
+#include "audit/log_files.hpp"
+#include "audit/record_codec.hpp"
+#include "audit/verifier.hpp"
+
+namespace segproxy::proxy::ctl {
+namespace {
+
+namespace fs = std::filesystem;
+using time_point = std::chrono::system_clock::time_point;
+
+void usage(std::ostream& out) {
+  out << "usage: segproxyctl audit verify DIR [--pubkey FILE] [--checkpoints FILE] [--json]\n"
+         "       segproxyctl audit export DIR [--format jsonl|csv|ocsf] [--since T] [--until T]\n"
+         "                                [--identity X] [--segment S] [--event E] [--no-verify]\n"
+         "                                [--pubkey FILE] [--checkpoints FILE]\n"
+         "       segproxyctl audit keygen --out FILE\n"
+         "T: RFC 3339 (2026-11-22T12:00:00Z) or a date (2026-11-22, midnight UTC); --since is\n"
+         "   inclusive, --until exclusive. E: an event or a prefix ending in '*' (statement.*).\n"
+         "X: a SPIFFE id, CN or certificate SHA-256. verify exits 0 intact, 3 torn tail only,\n"
+         "   1 tampered / bad signature / truncated, 2 usage or I/O error.\n";
+}
+
+struct Args {
+  std::vector<std::string> positional;
+  std::optional<std::string> pubkey, checkpoints, format, since, until, out;
+  std::optional<std::string> identity, segment, event;
+  bool json = false;
+  bool no_verify = false;
+};
+
+// Options valid for each subcommand.
+bool allowed(const std::string& cmd, const std::string& opt) {
+  if (cmd == "keygen") return opt == "--out";
+  if (opt == "--pubkey" || opt == "--checkpoints") return true;
+  if (cmd == "verify") return opt == "--json";
+  return opt == "--format" || opt == "--since" || opt == "--until" || opt == "--identity" ||
+         opt == "--segment" || opt == "--event" || opt == "--no-verify";
+}
+
+bool parse_args(const std::vector<std::string>& args, Args& a, std::ostream& err) {
+  const std::string& cmd = args[0];
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& s = args[i];
+    if (s == "--") {
+      a.positional.insert(a.positional.end(), args.begin() + static_cast<std::ptrdiff_t>(i + 1),
+                          args.end());
+      return true;
+    }
+    if (s.size() < 2 || s[0] != '-' || s[1] != '-') {
+      a.positional.push_back(s);
+      continue;
+    }
+    if (!allowed(cmd, s)) {
+      err << "segproxyctl audit " << cmd << ": unknown option " << s << "\n";
+      return false;
+    }
+    if (s == "--json") { a.json = true; continue; }
+    if (s == "--no-verify") { a.no_verify = true; continue; }
+    if (i + 1 >= args.size()) {
+      err << "segproxyctl audit " << cmd << ": " << s << " needs a value\n";
+      return false;
+    }
+    const std::string& v = args[++i];
+    std::optional<std::string>* slot = nullptr;
+    if (s == "--pubkey") slot = &a.pubkey;
+    else if (s == "--checkpoints") slot = &a.checkpoints;
+    else if (s == "--format") slot = &a.format;
+    else if (s == "--since") slot = &a.since;
+    else if (s == "--until") slot = &a.until;
+    else if (s == "--out") slot = &a.out;
+    else if (s == "--identity") slot = &a.identity;
+    else if (s == "--segment") slot = &a.segment;
+    else slot = &a.event;
+    if (slot->has_value()) {
+      err << "segproxyctl audit " << cmd << ": " << s << " given twice\n";
+      return false;
+    }
+    *slot = v;
+  }
+  return true;
+}
+
+std::optional<fs::path> opt_path(const std::optional<std::string>& s) {
+  if (!s) return std::nullopt;
+  return fs::path(*s);
+}
+
+const char* status_word(audit::VerifyStatus s) {
+  switch (s) {
+    case audit::VerifyStatus::ok: return "ok";
+    case audit::VerifyStatus::torn_tail: return "torn_tail";
+    case audit::VerifyStatus::tampered: return "tampered";
+    case audit::VerifyStatus::bad_signature: return "bad_signature";
+    case audit::VerifyStatus::truncated: return "truncated";
+    case audit::VerifyStatus::io_error: return "io_error";
+  }
+  return "unknown";
+}
+
+int exit_code(const audit::VerifyResult& r) {
+  switch (r.status) {
+    case audit::VerifyStatus::ok: return kAuditExitOk;
+    case audit::VerifyStatus::torn_tail: return kAuditExitTornTail;
+    case audit::VerifyStatus::io_error: return kAuditExitUsage;
+    case audit::VerifyStatus::tampered:
+    case audit::VerifyStatus::bad_signature:
+    case audit::VerifyStatus::truncated: break;
+  }
+  return kAuditExitFailed;
+}
+
+std::string json_string(std::string_view s) {
+  std::string out;
+  audit::append_json_string(out, s);
+  return out;
+}
+
+void print_json(std::ostream& out, const audit::VerifyResult& r) {
+  out << "{\"status\":" << json_string(status_word(r.status))
+      << ",\"intact\":" << (r.intact() ? "true" : "false") << ",\"files\":" << r.files
+      << ",\"records\":" << r.records << ",\"checkpoints\":" << r.checkpoints
+      << ",\"signatures_verified\":" << r.signatures_verified
+      << ",\"checkpoint_file_entries\":" << r.checkpoint_file_entries
+      << ",\"last_seq\":" << r.last_seq << ",\"head_hash\":" << json_string(r.head_hash);
+  if (!r.ok()) {
+    out << ",\"file\":" << json_string(r.file) << ",\"line\":" << r.line << ",\"seq\":" << r.seq
+        << ",\"message\":" << json_string(r.message);
+  }
+  out << "}\n";
+}
+
+// Whether the directory has (or the caller named) a checkpoint file.
+bool has_checkpoint_file(const fs::path& dir, const Args& a) {
+  if (a.checkpoints) return true;
+  std::error_code ec;
+  return fs::exists(dir / audit::kCheckpointFileName, ec);
+}
+
+// Warnings about what this run could not check.
+void print_coverage_notes(std::ostream& err, const fs::path& dir, const Args& a,
+                          const audit::VerifyResult& r) {
+  if (!r.intact()) return;
+  if (!a.pubkey && r.checkpoints > 0) {
+    err << "note: checkpoint signatures were not verified (give --pubkey)\n";
+  }
+  if (!has_checkpoint_file(dir, a)) {
+    err << "note: no checkpoint file: truncation of the log's tail cannot be detected\n";
+  }
+}
+
+int cmd_verify(const Args& a, std::ostream& out, std::ostream& err) {
+  if (a.positional.size() != 1) {
+    err << "segproxyctl audit verify: needs exactly one DIR argument\n";
+    usage(err);
+    return kAuditExitUsage;
+  }
+  const fs::path dir = a.positional[0];
+  const audit::VerifyResult r = audit::verify(dir, opt_path(a.pubkey), opt_path(a.checkpoints));
+  if (a.json) {
+    print_json(out, r);
+  } else {
+    out << r.summary() << "\n";
+    if (r.ok() && !r.head_hash.empty()) out << "head: seq " << r.last_seq << " hash " << r.head_hash << "\n";
+    print_coverage_notes(err, dir, a, r);
+  }
+  return exit_code(r);
+}
+
+int cmd_export(const Args& a, std::ostream& out, std::ostream& err) {
+  if (a.positional.size() != 1) {
+    err << "segproxyctl audit export: needs exactly one DIR argument\n";
+    usage(err);
+    return kAuditExitUsage;
+  }
+  audit::ExportOptions opts;
+  if (a.format) {
+    const auto f = audit::parse_export_format(*a.format);
+    if (!f) {
+      err << "segproxyctl audit export: invalid --format " << *a.format << " (jsonl, csv or ocsf)\n";
+      return kAuditExitUsage;
+    }
+    opts.format = *f;
+  }
+  const auto time_arg = [&](const std::optional<std::string>& v, const char* name,
+                            std::optional<time_point>& into) {
+    if (!v) return true;
+    into = parse_audit_time(*v);
+    if (!into) {
+      err << "segproxyctl audit export: invalid " << name << " " << *v
+          << " (expected RFC 3339, e.g. 2026-11-22T12:00:00Z, or a date 2026-11-22)\n";
+    }
+    return into.has_value();
+  };
+  if (!time_arg(a.since, "--since", opts.filter.since) || !time_arg(a.until, "--until", opts.filter.until)) {
+    return kAuditExitUsage;
+  }
+  if (opts.filter.since && opts.filter.until && *opts.filter.since >= *opts.filter.until) {
+    err << "segproxyctl audit export: --since must be before --until\n";
+    return kAuditExitUsage;
+  }
+  for (const auto* v : {&a.identity, &a.segment, &a.event}) {
+    if (*v && (*v)->empty()) {
+      err << "segproxyctl audit export: filter values must not be empty\n";
+      return kAuditExitUsage;
+    }
+  }
+  opts.filter.identity = a.identity.value_or("");
+  opts.filter.segment = a.segment.value_or("");
+  opts.filter.event = a.event.value_or("");
+  opts.verify = !a.no_verify;
+  opts.public_key = opt_path(a.pubkey);
+  opts.checkpoints = opt_path(a.checkpoints);
+  const fs::path dir = a.positional[0];
+  const audit::ExportResult res = audit::export_log(dir, out, opts);
+  out.flush();
+  const audit::VerifyResult& v = res.verification;
+  if (!res.ok()) {
+    err << "segproxyctl audit export: " << (a.no_verify ? "read failed: " : "verification failed: ")
+        << v.summary() << "\n"
+        << "segproxyctl audit export: the " << res.exported
+        << " record(s) written before the problem must not be trusted as a complete export\n";
+    return v.status == audit::VerifyStatus::io_error ? kAuditExitUsage : kAuditExitFailed;
+  }
+  if (v.status == audit::VerifyStatus::torn_tail) err << "warning: " << v.summary() << "\n";
+  if (a.no_verify) err << "note: the hash chain was not verified (--no-verify)\n";
+  else print_coverage_notes(err, dir, a, v);
+  err << "exported " << res.exported << " of " << v.records << " record(s)\n";
+  return kAuditExitOk;
+}
+
+// Creates `path` exclusively with exactly `mode` and writes `data` durably.
+bool write_new_file(const fs::path& path, const std::string& data, mode_t mode, std::string& error) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    error = path.string() + ": " + std::strerror(errno);
+    return false;
+  }
+  bool ok = ::fchmod(fd, mode) == 0;  // exactly `mode`, whatever the umask
+  std::size_t done = 0;
+  while (ok && done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ok = false;
+    else done += static_cast<std::size_t>(n);
+  }
+  ok = ok && ::fsync(fd) == 0;
+  if (!ok) error = path.string() + ": " + std::strerror(errno);
+  if (::close(fd) != 0 && ok) {
+    error = path.string() + ": " + std::strerror(errno);
+    ok = false;
+  }
+  if (!ok) ::unlink(path.c_str());
+  return ok;
+}
+
+int cmd_keygen(const Args& a, std::ostream& out, std::ostream& err) {
+  if (!a.out || a.out->empty() || !a.positional.empty()) {
+    err << "segproxyctl audit keygen: needs --out FILE and no other argument\n";
+    usage(err);
+    return kAuditExitUsage;
+  }
+  const fs::path priv = *a.out;
+  const fs::path pub = priv.string() + ".pub";
+  std::error_code ec;
+  for (const auto& p : {priv, pub}) {
+    if (fs::exists(fs::symlink_status(p, ec))) {
+      err << "segproxyctl audit keygen: " << p.string() << " already exists (not overwritten)\n";
+      return kAuditExitUsage;
+    }
+  }
+  audit::Ed25519PemPair pair;
+  std::string key_id, error;
+  try {
+    pair = audit::generate_ed25519_pem();
+    const auto signer = audit::CheckpointSigner::from_pem(pair.private_pem, error);
+    if (!signer) throw std::runtime_error(error);
+    key_id = signer->key_id();
+  } catch (const std::exception& e) {
+    err << "segproxyctl audit keygen: " << e.what() << "\n";
+    return kAuditExitUsage;
+  }
+  if (!write_new_file(priv, pair.private_pem, 0600, error)) {
+    err << "segproxyctl audit keygen: " << error << "\n";
+    return kAuditExitUsage;
+  }
+  if (!write_new_file(pub, pair.public_pem, 0644, error)) {
+    ::unlink(priv.c_str());
+    err << "segproxyctl audit keygen: " << error << "\n";
+    return kAuditExitUsage;
+  }
+  out << "wrote " << priv.string() << " (Ed25519 private key, 0600) and " << pub.string()
+      << " (public key)\n"
+      << "key_id: " << key_id << "\n"
+      << "proxy:  audit.signing_key: " << priv.string() << "\n"
+      << "verify: segproxyctl audit verify DIR --pubkey " << pub.string() << "\n";
+  return kAuditExitOk;
+}
+
+int num(std::string_view s, std::size_t pos, std::size_t n) {
+  if (pos + n > s.size()) return -1;
+  int v = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+std::optional<time_point> parse_audit_time(std::string_view s) {
+  using namespace std::chrono;
+  if (s.size() < 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
+  const int y = num(s, 0, 4), mo = num(s, 5, 2), d = num(s, 8, 2);
+  if (y < 0 || mo < 0 || d < 0) return std::nullopt;
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  if (!ymd.ok()) return std::nullopt;
+  if (s.size() == 10) return time_point{sys_days{ymd}};
+  if (s.size() < 20 || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':') return std::nullopt;
+  const int hh = num(s, 11, 2), mi = num(s, 14, 2), ss = num(s, 17, 2);
+  if (hh < 0 || mi < 0 || ss < 0 || hh > 23 || mi > 59 || ss > 59) return std::nullopt;
+  system_clock::duration frac{0};
+  std::size_t pos = 19;
+  if (s[pos] == '.') {
+    const std::size_t first = ++pos;
+    nanoseconds ns{0};
+    nanoseconds::rep scale = 100'000'000;
+    while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) {
+      ns += nanoseconds{(s[pos] - '0') * scale};
+      scale /= 10;
+      ++pos;
+    }
+    if (pos == first) return std::nullopt;
+    frac = duration_cast<system_clock::duration>(ns);
+  }
+  minutes offset{0};
+  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    ++pos;
+  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    const int oh = num(s, pos + 1, 2), om = num(s, pos + 4, 2);
+    if (oh < 0 || om < 0 || s[pos + 3] != ':' || oh > 23 || om > 59) return std::nullopt;
+    offset = minutes{(s[pos] == '+' ? 1 : -1) * (oh * 60 + om)};
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != s.size()) return std::nullopt;
+  return time_point{sys_days{ymd}} + hours{hh} + minutes{mi} + seconds{ss} + frac - offset;
+}
+
+int run_audit(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    usage(args.empty() ? err : out);
+    return args.empty() ? kAuditExitUsage : kAuditExitOk;
+  }
+  const std::string& cmd = args[0];
+  if (cmd != "verify" && cmd != "export" && cmd != "keygen") {
+    err << "segproxyctl audit: unknown subcommand " << cmd << "\n";
+    usage(err);
+    return kAuditExitUsage;
+  }
+  Args a;
+  if (!parse_args(args, a, err)) {
+    usage(err);
+    return kAuditExitUsage;
+  }
+  if (cmd == "verify") return cmd_verify(a, out, err);
+  if (cmd == "export") return cmd_export(a, out, err);
+  return cmd_keygen(a, out, err);
+}
+
+}  // namespace segproxy::proxy::ctl

@@ -1,0 +1,112 @@
+// Audit records of a PostgreSQL session (docs/audit.md). Decision records of a batch are
+// submitted together and the batch is forwarded only once the sink says they are durable
+// (group commit shares one fdatasync between sessions); if they cannot be recorded the
+// batch is refused with 58030 (fail_closed) and the session stays usable.
+#include <cstdio>
+
+#include "protocols/pg/encoder.hpp"
+#include "proxy/pg_deny.hpp"
+#include "proxy/pg_session.hpp"
+
+namespace segproxy::proxy {
+namespace pg = protocols::pg;
+
+namespace {
+// A sink that neither writes nor refuses within this time is treated as failed.
+constexpr std::chrono::seconds kAuditWait{10};
+
+std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+}  // namespace
+
+audit::AuditRecord PgSession::audit_record(const char* event) const {
+  audit::AuditRecord r;
+  r.event = event;
+  r.session_id = id_text_;
+  r.listener = listener_.cfg->name;
+  r.protocol = "postgresql";
+  r.client_addr = client_addr_;
+  r.spiffe_id = identity_.spiffe_id;
+  r.cn = identity_.cn;
+  r.cert_sha256 = identity_.sha256_hex;
+  r.cert_serial = identity_.serial_hex;
+  r.segment = segment_;
+  r.database = database_;
+  r.backend_user = backend_user_;
+  return r;
+}
+
+void PgSession::audit_decision(const GateVerdict& v, std::string_view sql) {
+  if (svc_.audit == nullptr) return;
+  audit::AuditRecord r = audit_record("statement.decision");
+  r.statement = std::string(sql);
+  if (v.fingerprint != 0) r.fingerprint = hex64(v.fingerprint);
+  r.tables = v.tables;
+  r.decision = v.decision.allow ? "allow" : "deny";
+  r.rule_id = v.decision.rule_id;
+  r.reason = v.decision.reason;
+  r.sqlstate = v.decision.allow ? "" : v.decision.sqlstate;
+  batch_audit_.push_back(std::move(r));
+}
+
+void PgSession::audit_now(audit::AuditRecord record) {
+  if (svc_.audit != nullptr) svc_.audit->submit(std::move(record), [](bool) {});
+}
+
+awaitable<bool> PgSession::audit_durably() {
+  if (svc_.audit == nullptr || batch_audit_.empty()) {
+    batch_audit_.clear();
+    co_return true;
+  }
+  struct Wait {
+    explicit Wait(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    asio::steady_timer timer;
+    std::size_t pending = 0;
+    bool ok = true;
+  };
+  auto ex = client_->lowest().get_executor();
+  auto w = std::make_shared<Wait>(ex);
+  w->pending = batch_audit_.size();
+  w->timer.expires_after(kAuditWait);
+  std::vector<audit::AuditRecord> records;
+  records.swap(batch_audit_);
+  for (auto& r : records) {
+    // Called on the writer thread: hop back to this session's thread.
+    svc_.audit->submit(std::move(r), [w, ex](bool ok) {
+      asio::post(ex, [w, ok] {
+        if (!ok) w->ok = false;
+        if (w->pending > 0 && --w->pending == 0) w->timer.cancel();
+      });
+    });
+  }
+  while (w->pending > 0) {
+    error_code ec;
+    co_await w->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (!ec) {  // the deadline passed: not recorded in time
+      svc_.log.error("audit.timeout", {{"session", id_text_}});
+      co_return false;
+    }
+  }
+  co_return w->ok;
+}
+
+void PgSession::refuse_batch_unaudited() {
+  svc_.log.error("audit.refused_statements",
+                 {{"session", id_text_}, {"segment", segment_}, {"reason", "audit log cannot record"}});
+  out_pieces_.clear();
+  out_owned_.clear();
+  // Every request that would have produced a ReadyForQuery gets the refusal instead
+  // (raised by the backend, so an open transaction fails as with any server error).
+  const std::string sql =
+      pg_raise_statement("58030", "segproxy: the audit log cannot record this statement, so it was not run", "");
+  for (std::size_t i = 0; i < batch_replies_; ++i) {
+    protocols::Bytes q;
+    pg::encode_frontend(q, pg::Query{sql});
+    forward_owned(std::move(q));
+  }
+}
+
+}  // namespace segproxy::proxy
