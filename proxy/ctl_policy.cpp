@@ -1,6 +1,8 @@
 // segproxyctl policy explain / test (see ctl_policy.hpp).
 #include "proxy/ctl_policy.hpp"
 
+#include "audit/record_codec.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <ctime>
@@ -555,26 +557,9 @@ std::optional<Expectation> parse_expectation(std::string_view s) {
 }
 
 std::string json_escape(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          static const char* hex = "0123456789abcdef";
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
+  std::string quoted;
+  audit::append_json_string(quoted, s);  // the project's one JSON string escaper
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 int run_policy(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

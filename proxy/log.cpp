@@ -1,5 +1,7 @@
 #include "proxy/log.hpp"
 
+#include "audit/record_codec.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -24,27 +26,6 @@ const char* level_name(LogLevel l) {
   return "info";
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-}
 
 bool needs_quotes(std::string_view s) {
   if (s.empty()) return true;
@@ -75,12 +56,12 @@ void Logger::write(LogLevel l, std::string_view event, std::initializer_list<Log
   line.reserve(160);
   if (format_ == config::LogFormat::Json) {
     line += "{\"ts\":\"" + timestamp() + "\",\"level\":\"" + level_name(l) + "\",\"event\":";
-    append_json_string(line, event);
+    audit::append_json_string(line, event);
     for (const auto& [k, v] : fields) {
       line.push_back(',');
-      append_json_string(line, k);
+      audit::append_json_string(line, k);
       line.push_back(':');
-      append_json_string(line, v);
+      audit::append_json_string(line, v);
     }
     line += "}\n";
   } else {
@@ -94,7 +75,7 @@ void Logger::write(LogLevel l, std::string_view event, std::initializer_list<Log
       line += k;
       line.push_back('=');
       if (needs_quotes(v)) {
-        append_json_string(line, v);
+        audit::append_json_string(line, v);
       } else {
         line += v;
       }
