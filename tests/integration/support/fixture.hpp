@@ -26,6 +26,9 @@ struct ProxyConfigOptions {
   // grants everything, so the relay tests exercise the protocol, not the policy.
   std::string billing_policy = kPermissivePolicy;
   std::string reporting_policy = kPermissivePolicy;
+  // Top-level YAML lines appended at the end of the file (no indentation), e.g.
+  // "audit: {dir: \"/x\"}\n".
+  std::string extra_yaml;
   static constexpr const char* kPermissivePolicy =
       "    rules:\n"
       "      - {id: everything, tables: [\"*.*\"], allow: [all]}\n"
