@@ -16,7 +16,8 @@
 //    ON CONFLICT or RETURNING contain a column reference (over-approximates PG's rule).
 //  - RESET ALL and DISCARD ALL are SessionSafe (role/session_authorization are not reset).
 //  - DO bodies and CREATE FUNCTION string bodies are not analysed (Procedural / Ddl).
-//  - Operators are not reported as functions; user-defined operators can run code.
+//  - Operators are not reported as functions; OPERATOR(schema.op) outside pg_catalog is
+//    Unknown (user-defined code), a bare operator resolving to a user-defined one is not seen.
 //  - Statements nested deeper than the walker's limit are refused as parse errors
 //    (libpg_query and protobuf-c recurse without limit and would crash the process).
 #include <cstdint>

@@ -170,6 +170,16 @@ void Walker::visit(const ProtobufCMessage* m) {
     const auto* ts = reinterpret_cast<const PgQuery__RangeTableSample*>(m);
     add_function_name_list(ts->n_method, ts->method);  // TABLESAMPLE method is a function
     walk_children(m, {ts->method});
+  } else if (d == &pg_query__a__expr__descriptor) {
+    // OPERATOR(schema.op): an operator is a function; outside pg_catalog it may be
+    // user-defined code, which the policy cannot see, so it is refused.
+    const auto* e = reinterpret_cast<const PgQuery__AExpr*>(m);
+    if (e->n_name >= 2 && e->name[0] && e->name[0]->node_case == PG_QUERY__NODE__NODE_STRING) {
+      const std::string schema = str_or_empty(e->name[0]->string->sval);
+      if (schema != "pg_catalog")
+        unknown("operator in schema \"" + schema + "\" is not supported by segproxy (user-defined operators run code)");
+    }
+    walk_children(m);
   } else if (d == &pg_query__a__const__descriptor) {
     // literal: nothing inside
   } else {
