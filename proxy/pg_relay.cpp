@@ -129,6 +129,7 @@ awaitable<void> PgSession::wait_backend_idle() {
 }
 
 void PgSession::on_backend_message(char type, std::span<const std::uint8_t> body) {
+  if (!results_.empty()) on_result_message(type, body);
   if (type == 'Z') {
     if (auto st = pg::parse_ready_for_query(body)) txn_status_ = *st;
     if (outstanding_ > 0 && --outstanding_ == 0) idle_gate_.cancel();
@@ -242,6 +243,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     forward_owned(std::move(q));
     ++outstanding_;
     ++batch_replies_;
+    expect_result();
   };
 
   if (discarding_) {
@@ -266,6 +268,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
       forward(frame);
       ++outstanding_;
       ++batch_replies_;
+    expect_result();
     } else {
       deny(v, "Query");
       raise_instead(v.decision);
@@ -304,6 +307,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     forward(frame);
     ++outstanding_;
     ++batch_replies_;
+    expect_result();
     return Next::Continue;
   }
   if (std::holds_alternative<pg::Terminate>(msg)) {

@@ -10,6 +10,7 @@
 //              unchanged; backend bytes are streamed back while their message
 //              boundaries are followed (ReadyForQuery status, outstanding requests).
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -76,6 +77,11 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   void audit_now(audit::AuditRecord record);  // fire and forget (refusals, close)
   awaitable<bool> audit_durably();  // writes batch_audit_; true when all are durable
   void refuse_batch_unaudited();
+  // statement.result: one per request that ends with ReadyForQuery (a Query, or the
+  // extended-protocol messages up to a Sync): rows from CommandComplete tags, the first
+  // error's SQLSTATE, and the time from the decision to ReadyForQuery.
+  void expect_result();
+  void on_result_message(char type, std::span<const std::uint8_t> body);
   void forward_owned(protocols::Bytes bytes);
   void deny(const GateVerdict& verdict, std::string_view kind);
   awaitable<bool> flush_to_backend();
@@ -123,6 +129,13 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   std::vector<protocols::Bytes> out_owned_;     // bytes the proxy made for this batch
   std::size_t batch_replies_ = 0;               // ReadyForQuery-producing messages in the batch
   std::vector<audit::AuditRecord> batch_audit_;  // decisions of this batch
+  struct PendingResult {
+    std::chrono::steady_clock::time_point start;
+    std::uint64_t rows = 0;
+    std::string sqlstate;
+    std::string error;
+  };
+  std::deque<PendingResult> results_;  // requests awaiting their ReadyForQuery (audit only)
 
   protocols::pg::BackendStream backend_stream_;
   char txn_status_ = 'I';

@@ -141,13 +141,15 @@ TEST_F(AuditTest, EverySessionAndStatementDecisionIsRecordedInOrderWithIdentity)
   const auto s = session_records(log, opens[0].session_id);
   std::vector<std::string> events;
   for (const auto& r : s) events.push_back(r.event);
-  const std::vector<std::string> expected{"session.open",       "statement.decision", "statement.decision",
-                                          "statement.decision", "statement.decision", "session.close"};
+  // Each decision is followed by the statement's result (rows / SQLSTATE / duration).
+  const std::vector<std::string> expected{
+      "session.open",       "statement.decision", "statement.result", "statement.decision", "statement.result",
+      "statement.decision", "statement.result",   "statement.decision", "statement.result", "session.close"};
   ASSERT_EQ(events, expected) << log.describe();
   // Nothing of this session outside it (e.g. records of other sessions interleaved is
   // fine, but there are none here).
   EXPECT_EQ(records_where(log, [](const AuditRecord& r) { return r.event.rfind("session.", 0) == 0 ||
-                                                                  r.event == "statement.decision"; })
+                                                                  r.event.rfind("statement.", 0) == 0; })
                 .size(),
             s.size())
       << log.describe();
@@ -173,7 +175,11 @@ TEST_F(AuditTest, EverySessionAndStatementDecisionIsRecordedInOrderWithIdentity)
                                        "SELECT count(*) FROM public." + orders_};
   const std::string expected_op[] = {"select", "insert", "select"};
   for (std::size_t i = 0; i < 3; ++i) {
-    const AuditRecord& d = s[1 + i];
+    const AuditRecord& d = s[1 + 2 * i];
+    const AuditRecord& result = s[2 + 2 * i];
+    EXPECT_TRUE(result.sqlstate.empty()) << result.sqlstate << " " << result.error;
+    EXPECT_TRUE(result.duration_us.has_value());
+    EXPECT_EQ(result.rows, i == 1 ? std::optional<std::uint64_t>(1) : result.rows);  // INSERT 0 1
     SCOPED_TRACE(allowed[i]);
     EXPECT_EQ(d.decision, "allow");
     EXPECT_EQ(d.statement, expected_text[i]);
@@ -182,7 +188,8 @@ TEST_F(AuditTest, EverySessionAndStatementDecisionIsRecordedInOrderWithIdentity)
     EXPECT_FALSE(d.fingerprint.empty());
     EXPECT_TRUE(d.sqlstate.empty()) << d.sqlstate;
   }
-  const AuditRecord& deny = s[4];
+  const AuditRecord& deny = s[7];
+  EXPECT_EQ(s[8].sqlstate, "42501");  // the refusal, as the result of that statement
   EXPECT_EQ(deny.decision, "deny");
   EXPECT_EQ(deny.statement, denied);
   EXPECT_EQ(deny.rule_id, "pii");
