@@ -34,7 +34,10 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   ~PgSession() override;
 
   // Runs the session to its end; the parameter keeps it alive for that long.
-  static awaitable<void> run(std::shared_ptr<PgSession> self) { co_await self->run_phases(); }
+  static awaitable<void> run(std::shared_ptr<PgSession> self);
+  // On the session's own thread: ends the session with FATAL `sqlstate` `message`
+  // (after cancelling a running statement); a session still starting is just closed.
+  void terminate(std::string sqlstate, std::string message);
 
  private:
   enum class Next { Continue, Stop };

@@ -12,6 +12,7 @@
 #include "proxy/backend_connector.hpp"
 #include "proxy/peer_identity.hpp"
 #include "proxy/pg_session.hpp"
+#include "proxy/session_registry.hpp"
 
 namespace segproxy::proxy {
 namespace pg = protocols::pg;
@@ -40,7 +41,25 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
   svc_.active_sessions.fetch_add(1);
 }
 
+awaitable<void> PgSession::run(std::shared_ptr<PgSession> self) {
+  if (self->svc_.registry != nullptr)
+    self->svc_.registry->add(self->id_, self, self->client_->lowest().get_executor());
+  co_await self->run_phases();
+}
+
+void PgSession::terminate(std::string sqlstate, std::string message) {
+  if (closed_) return;
+  if (close_reason_.empty()) close_reason_ = message;
+  if (!backend_) {
+    close_all();
+    return;
+  }
+  asio::co_spawn(client_->lowest().get_executor(),
+                 terminate_with(shared_from_this(), std::move(sqlstate), std::move(message)), asio::detached);
+}
+
 PgSession::~PgSession() {
+  if (svc_.registry != nullptr) svc_.registry->remove(id_);
   if (cancel_registered_) svc_.cancels.remove(backend_pid_, proxy_secret_);
   svc_.active_sessions.fetch_sub(1);
 }

@@ -74,6 +74,7 @@ struct Services {
   bool enforce_policy = true;
   // The audit log; null when the configuration has no `audit:` section.
   audit::AuditSink* audit = nullptr;
+  class SessionRegistry* registry = nullptr;  // live sessions (shutdown, later kill/revoke)
 };
 
 }  // namespace segproxy::proxy

@@ -43,7 +43,7 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t listene
       continue;
     }
     auto session = std::make_shared<PgSession>(std::move(sock), rt_, listener_index,
-                                               Services{log_, cancels_, active_sessions_, next_session_id_, enforce_policy_, audit_.get()});
+                                               Services{log_, cancels_, active_sessions_, next_session_id_, enforce_policy_, audit_.get(), &sessions_});
     asio::co_spawn(worker, PgSession::run(std::move(session)), [this](std::exception_ptr e) {
       if (!e) return;
       try {
@@ -53,6 +53,30 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t listene
       }
     });
   }
+}
+
+// Stops accepting, tells every live session (FATAL 57P01, as PostgreSQL does on a
+// shutdown request; each writes its session.close record), waits up to 5 s for them to
+// end, then stops the I/O threads.
+awaitable<void> Server::graceful_stop(std::vector<std::unique_ptr<tcp::acceptor>>& acceptors, int sig) {
+  log_.info("server.stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"},
+                                {"sessions", std::to_string(sessions_.size())}});
+  for (auto& a : acceptors) {
+    error_code ignored;
+    a->close(ignored);
+  }
+  sessions_.post_to_all([](PgSession& s) { s.terminate("57P01", "terminating connection due to administrator command"); });
+  asio::steady_timer t(main_ctx_);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (active_sessions_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    t.expires_after(std::chrono::milliseconds(20));
+    error_code ec;
+    co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+  if (active_sessions_.load() > 0)
+    log_.warn("server.stop_timeout", {{"sessions", std::to_string(active_sessions_.load())}});
+  for (auto& w : workers_) w->stop();
+  main_ctx_.stop();
 }
 
 int Server::run() {
@@ -135,13 +159,7 @@ int Server::run() {
   asio::signal_set signals(main_ctx_, SIGINT, SIGTERM);
   signals.async_wait([&](const error_code& ec, int sig) {
     if (ec) return;
-    log_.info("server.stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-    for (auto& a : acceptors) {
-      error_code ignored;
-      a->close(ignored);
-    }
-    for (auto& w : workers_) w->stop();
-    main_ctx_.stop();
+    asio::co_spawn(main_ctx_, graceful_stop(acceptors, sig), asio::detached);
   });
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGHUP, SIG_IGN);  // reload arrives with the admin socket; until then HUP must not kill us

@@ -12,6 +12,7 @@
 #include "proxy/cancel_registry.hpp"
 #include "proxy/log.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/session_registry.hpp"
 
 namespace segproxy::proxy {
 
@@ -29,6 +30,8 @@ class Server {
   std::shared_ptr<const Runtime> rt_;
   Logger& log_;
   CancelRegistry cancels_;
+  SessionRegistry sessions_;
+  awaitable<void> graceful_stop(std::vector<std::unique_ptr<tcp::acceptor>>& acceptors, int signal);
   std::atomic<std::size_t> active_sessions_{0};
   std::atomic<std::uint64_t> next_session_id_{0};
   std::unique_ptr<audit::FileSink> audit_;  // declared before the workers: outlives sessions
