@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Cost of the policy: segproxy with its policy enforced (demo.yaml's rules: libpg_query
-# classification + decision cache + PolicyEngine) against the same binary started with
-# --bench-policy-off (statements forwarded unclassified), interleaved in one run, for
-# pgbench select-only and tpcb-like in -M simple and -M extended. Not part of CI.
+# Cost of the policy and of the audit log: segproxy with its policy enforced (demo.yaml's
+# rules: libpg_query classification + decision cache + PolicyEngine) against the same
+# binary started with --bench-policy-off (statements forwarded unclassified), and policy
+# + audit log (durability group: every decision is on disk before its statement is
+# forwarded) — interleaved in one run, for pgbench select-only and tpcb-like in
+# -M simple and -M extended. Not part of CI.
 #
 # Env: BENCH_SECONDS (15), BENCH_ROUNDS (2, median taken), BENCH_CLIENTS (16),
 #      BENCH_SCALE (10), BENCH_SKIP_BUILD=1, SEGPROXY_BUILD_DIR.
@@ -47,16 +49,21 @@ testenv_up "$bench_dir"
 pki="$SEGPROXY_TEST_PKI"
 pg_port="$SEGPROXY_TEST_PGPORT"
 
+variants=(on off audit)
 declare -A port
-for variant in on off; do
-  base=17432
-  [[ "$variant" == off ]] && base=18432
+for variant in "${variants[@]}"; do
+  case "$variant" in on) base=17432 ;; off) base=18432 ;; *) base=19432 ;; esac
   sp_pick_port "port[$variant]" "$base"
   cfg="$bench_dir/segproxy-$variant.yaml"
   sed -e "s/@PROXY_PORT@/${port[$variant]}/g" -e "s/@PG_PORT@/$pg_port/g" \
     -e 's/^\([[:space:]]*\)tls: {mode: verify-full[^}]*}.*$/\1tls: {mode: disable}/' \
-    -e '/^audit:/d' \
     "$SEGPROXY_REPO_ROOT/config/examples/demo.yaml" >"$cfg"
+  # The demo's audit: section stays only in the audit variant (its log under bench_dir).
+  if [[ "$variant" == audit ]]; then
+    sed -i "s|^audit:.*|audit: {dir: $bench_dir/audit, durability: group}|" "$cfg"
+  else
+    sed -i '/^audit:/d' "$cfg"
+  fi
   printf 'log:\n  level: warn\n' >>"$cfg"
   "$proxy_bin" --check-config "$cfg" >/dev/null
   flags=()
@@ -81,7 +88,7 @@ j=$((clients < 2 ? clients : 2))
 for ((r = 1; r <= rounds; r++)); do
   for workload in select-only tpcb-like; do
     for mode in simple extended; do
-      for variant in on off; do
+      for variant in "${variants[@]}"; do
         wflag=()
         [[ "$workload" == select-only ]] && wflag=(-S)
         log="$bench_dir/run-$workload-$mode-$variant-r$r.log"
@@ -101,17 +108,20 @@ median() {
     sort -g | awk '{ x[NR] = $1 } END { if (NR == 0) { print "-"; exit }
       if (NR % 2) printf "%.1f\n", x[(NR + 1) / 2]; else printf "%.1f\n", (x[NR / 2] + x[NR / 2 + 1]) / 2 }'
 }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0 || a == "-" || b == "-") print "-"; else printf "%.3f", a / b }'; }
 stamp="$(date -u +%Y%m%d-%H%M%S)"
 report="$(
-  printf '# segproxy policy on vs off (--bench-policy-off), %s clients\n\n' "$clients"
+  printf '# segproxy: policy on vs off (--bench-policy-off) vs policy + audit log, %s clients\n\n' "$clients"
   printf -- '- date (UTC): %s; host: %s cores; scale %s; %s s per run; %s interleaved rounds, median\n\n' \
     "$stamp" "$(nproc)" "$scale" "$seconds" "$rounds"
-  printf '| workload | mode | policy on TPS | policy off TPS | on/off |\n|---|---|---:|---:|---:|\n'
+  printf '| workload | mode | policy off TPS | policy on TPS | policy+audit TPS | on/off | audit/on |\n'
+  printf '|---|---|---:|---:|---:|---:|---:|\n'
   for workload in select-only tpcb-like; do
     for mode in simple extended; do
       on="$(median "$workload" "$mode" on)" off="$(median "$workload" "$mode" off)"
-      printf '| %s | %s | %s | %s | %s |\n' "$workload" "$mode" "$on" "$off" \
-        "$(awk -v a="$on" -v b="$off" 'BEGIN { if (b == 0 || a == "-" || b == "-") print "-"; else printf "%.3f", a / b }')"
+      au="$(median "$workload" "$mode" audit)"
+      printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$workload" "$mode" "$off" "$on" "$au" \
+        "$(ratio "$on" "$off")" "$(ratio "$au" "$on")"
     done
   done
   printf '\n<details><summary>raw (workload, mode, policy, round, tps)</summary>\n\n```\n'
