@@ -212,8 +212,22 @@ bool read_tables(Reader& rd, std::vector<TableAccess>& tables) {
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
+  out.reserve(out.size() + s.size() + 1);
   std::size_t i = 0;
   while (i < s.size()) {
+    // Runs of printable ASCII that need no escaping are copied in one append (the
+    // common case: names, hashes, normalised SQL), instead of byte by byte.
+    std::size_t run = i;
+    while (run < s.size()) {
+      const unsigned char r = static_cast<unsigned char>(s[run]);
+      if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\') break;
+      ++run;
+    }
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       const std::size_t n = utf8_sequence_length(s, i);
