@@ -1,6 +1,8 @@
 // Every validation error the loader must report, each with its line and key path.
 // Cases are edits of the valid config in config_test_util.hpp (which keeps line numbers).
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <unistd.h>
 
 #include "config/loader.hpp"
@@ -234,6 +236,19 @@ TEST(ConfigErrors, UnreadableTlsFileIsAnError) {
   EXPECT_EQ(r.errors[0].line, 15);
   EXPECT_EQ(r.errors[0].key_path, "listeners[0].tls.key");
   EXPECT_NE(r.errors[0].message.find("not readable"), std::string::npos) << dump(r);
+}
+
+// Runs as root too (CI does), unlike the permission test above.
+TEST(ConfigErrors, TlsPathThatIsADirectoryIsAnError) {
+  TempDir dir;
+  write_referenced_files(dir);
+  std::filesystem::remove(dir.path() / "certs/server.key");
+  std::filesystem::create_directory(dir.path() / "certs/server.key");
+  const LoadResult r = load_config_string(kValidConfig, "test.yaml", dir.str());
+  ASSERT_FALSE(r.errors.empty());
+  EXPECT_EQ(r.errors[0].line, 15);
+  EXPECT_EQ(r.errors[0].key_path, "listeners[0].tls.key");
+  EXPECT_NE(r.errors[0].message.find("not a regular file"), std::string::npos) << dump(r);
 }
 
 TEST(ConfigErrors, MysqlOnlyCredentialGapIsNotAnError) {
