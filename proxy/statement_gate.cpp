@@ -47,6 +47,7 @@ StatementGate::StatementGate(const authz::PolicyEngine& engine, std::string segm
                              bool enforce)
     : engine_(engine), segment_(std::move(segment)), database_(std::move(database)), enforce_(enforce) {
   if (const auto* pol = engine_.policy(segment_)) options_.default_schema = pol->default_schema;
+  options_.current_database = database_;
 }
 
 void StatementGate::on_parameter_status(std::string_view name, std::string_view value) {

@@ -42,6 +42,10 @@ struct ClassifierOptions {
   // SHIFT_JIS_2004) every statement is Unknown; for other non-UTF8 encodings any
   // statement with a byte >= 0x80 is Unknown (names would not match after conversion).
   std::string client_encoding = "UTF8";
+  // The session's database. A three-part name database.schema.table naming it is read
+  // as schema.table (PostgreSQL accepts it); any other database is Unknown (PostgreSQL
+  // refuses cross-database references). Empty: every three-part name is Unknown.
+  std::string current_database;
 };
 
 StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts);

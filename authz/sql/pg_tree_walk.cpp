@@ -210,7 +210,7 @@ void Walker::add_table(const PgQuery__RangeVar* rv, TableOp op, bool cte_resolva
     unknown("relation reference without a name");
     return;
   }
-  if (!catalog.empty()) {
+  if (!catalog.empty() && catalog != opts_.current_database) {
     unknown("three-part relation name " + catalog + "." + schema + "." + name +
             " (database-qualified) is not supported");
     return;

@@ -114,6 +114,19 @@ TEST(PgClassifierReasons, ThreePartRelationNameIsUnknownWithReason) {
   EXPECT_NE(info.statements[0].forbidden_reason.find("three-part"), std::string::npos);
 }
 
+TEST(PgClassifierReasons, ThreePartNameOfTheSessionsOwnDatabaseIsSchemaQualifiedName) {
+  ClassifierOptions opts;
+  opts.current_database = "shop";
+  const auto own = classify_pg("SELECT * FROM shop.public.orders", opts);
+  ASSERT_EQ(own.statements.size(), 1u);
+  EXPECT_EQ(own.statements[0].klass, StatementClass::Dml);
+  ASSERT_EQ(own.statements[0].tables.size(), 1u);
+  EXPECT_EQ(own.statements[0].tables[0].schema, "public");
+  EXPECT_EQ(own.statements[0].tables[0].name, "orders");
+  // Another database stays Unknown, also when the session's database is known.
+  EXPECT_EQ(classify_pg("SELECT * FROM other.public.orders", opts).statements[0].klass, StatementClass::Unknown);
+}
+
 // Statement kinds the classifier does not model must be Unknown, never silently allowed.
 TEST(PgClassifierUnknown, EveryUnhandledStatementKindIsUnknownWithItsNodeName) {
   const std::pair<const char*, const char*> cases[] = {
