@@ -5,8 +5,6 @@
 #include <cstdio>
 
 #include "protocols/pg/backend_decoder.hpp"
-#include "protocols/pg/encoder.hpp"
-#include "proxy/pg_deny.hpp"
 #include "proxy/pg_session.hpp"
 
 namespace segproxy::proxy {
@@ -137,13 +135,8 @@ void PgSession::refuse_batch_unaudited() {
   out_owned_.clear();
   // Every request that would have produced a ReadyForQuery gets the refusal instead
   // (raised by the backend, so an open transaction fails as with any server error).
-  const std::string sql =
-      pg_raise_statement("58030", "segproxy: the audit log cannot record this statement, so it was not run", "");
-  for (std::size_t i = 0; i < batch_replies_; ++i) {
-    protocols::Bytes q;
-    pg::encode_frontend(q, pg::Query{sql});
-    forward_owned(std::move(q));
-  }
+  for (std::size_t i = 0; i < batch_replies_; ++i)
+    forward_raise("58030", "segproxy: the audit log cannot record this statement, so it was not run", "");
 }
 
 }  // namespace segproxy::proxy

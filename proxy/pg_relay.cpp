@@ -208,6 +208,12 @@ void PgSession::forward_owned(Bytes bytes) {
   out_pieces_.emplace_back(out_owned_.back().data(), out_owned_.back().size());
 }
 
+void PgSession::forward_raise(std::string_view sqlstate, std::string_view message, std::string_view detail) {
+  Bytes q;
+  pg::encode_frontend(q, pg::Query{pg_raise_statement(sqlstate, message, detail)});
+  forward_owned(std::move(q));
+}
+
 void PgSession::deny(const GateVerdict& v, std::string_view kind) {
   svc_.log.info("statement.denied", {{"session", id_text_},
                                      {"identity", identity_.display()},
@@ -234,13 +240,9 @@ awaitable<bool> PgSession::flush_to_backend() {
 // The one place where a client frame's fate is decided. Refusals are raised by the
 // backend itself (pg_deny.hpp), so their order and transaction effects are PostgreSQL's.
 PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std::span<const std::uint8_t> frame) {
-  auto now = std::chrono::system_clock::now();
   auto raise_instead = [&](const authz::Decision& d) {
-    Bytes q;
-    std::string detail = d.rule_id.empty() ? std::string() : "rule: " + d.rule_id;
-    std::string sql = pg_raise_statement(d.sqlstate.empty() ? "42501" : d.sqlstate, d.reason, detail);
-    pg::encode_frontend(q, pg::Query{sql});
-    forward_owned(std::move(q));
+    forward_raise(d.sqlstate.empty() ? "42501" : d.sqlstate, d.reason,
+                  d.rule_id.empty() ? std::string() : "rule: " + d.rule_id);
     ++outstanding_;
     ++batch_replies_;
     expect_result();
@@ -261,7 +263,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   }
 
   if (const auto* q = std::get_if<pg::Query>(&msg)) {
-    GateVerdict v = gate_->check(q->sql, now);
+    GateVerdict v = gate_->check(q->sql, std::chrono::system_clock::now());
     audit_decision(v, q->sql);
     if (v.decision.allow) {
       ddl_pending_ = ddl_pending_ || v.ddl;
@@ -276,7 +278,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     return Next::Continue;
   }
   if (const auto* p = std::get_if<pg::Parse>(&msg)) {
-    GateVerdict v = gate_->check(p->query, now);
+    GateVerdict v = gate_->check(p->query, std::chrono::system_clock::now());
     audit_decision(v, p->query);
     if (v.decision.allow) {
       ddl_pending_ = ddl_pending_ || v.ddl;
@@ -289,7 +291,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     return Next::Continue;
   }
   if (std::holds_alternative<pg::Execute>(msg)) {
-    auto w = gate_->check_window(now);  // the statement itself was checked at Parse
+    auto w = gate_->check_window(std::chrono::system_clock::now());  // the statement itself was checked at Parse
     if (w.allow) {
       forward(frame);
     } else {

@@ -86,6 +86,8 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   void expect_result();
   void on_result_message(char type, std::span<const std::uint8_t> body);
   void forward_owned(protocols::Bytes bytes);
+  // Appends a Query that makes the backend raise `sqlstate` `message` (pg_deny.hpp).
+  void forward_raise(std::string_view sqlstate, std::string_view message, std::string_view detail);
   void deny(const GateVerdict& verdict, std::string_view kind);
   awaitable<bool> flush_to_backend();
 
