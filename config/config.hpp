@@ -24,6 +24,9 @@ struct ListenerTls {
   std::string key;        // private key (PEM)
   std::string client_ca;  // CA bundle that client certificates must chain to
   std::string min_version = "1.2";  // "1.2" | "1.3"
+  // PEM file with one or more CRLs of client_ca (`tls.crl`, optional): a client
+  // certificate listed there is refused at the handshake; re-read on reload.
+  std::string crl;
 };
 
 struct BackendTls {
@@ -163,11 +166,21 @@ struct SegmentPolicy {
   std::map<std::string, std::vector<std::string>> views;
 };
 
+// `segments.<name>.limits` (all optional; 0 = no limit). Exceeding one gives the
+// protocol's error (PostgreSQL 53300 for connections, 57014 for statement_timeout).
+struct SegmentLimits {
+  std::size_t max_connections = 0;               // live sessions of the segment
+  std::size_t max_connections_per_identity = 0;  // live sessions of one identity in it
+  std::chrono::milliseconds statement_timeout{0};  // proxy-enforced (CancelRequest)
+  std::optional<std::chrono::milliseconds> idle_timeout;  // absent: limits.idle_timeout
+};
+
 struct Segment {
   std::string name;
   std::vector<std::string> databases;                // names the client may give at startup
   std::map<std::string, CredentialRef> credentials;  // keyed by listener name
   SegmentPolicy policy;
+  SegmentLimits limits;
   int line = 0;
 };
 
@@ -205,6 +218,20 @@ struct AuditSettings {
   int line = 0;
 };
 
+// `admin:` (optional): the Unix-domain admin socket (proxy/admin_server, README).
+struct AdminSettings {
+  std::string socket;                      // required; resolved against the config dir
+  std::vector<std::uint32_t> allowed_uids;  // empty: only the proxy's own effective uid
+  std::string revocations_file;            // default "revocations.json" beside the config
+  int line = 0;
+};
+
+// `metrics:` (optional): the Prometheus endpoint (GET /metrics, /healthz, /readyz).
+struct MetricsSettings {
+  Endpoint listen;
+  int line = 0;
+};
+
 struct Config {
   std::string source_path;  // the file it was loaded from
   std::vector<Listener> listeners;
@@ -214,6 +241,8 @@ struct Config {
   LogConfig log;
   unsigned threads = 0;  // I/O threads; 0 = number of cores
   std::optional<AuditSettings> audit;  // absent: no audit log
+  std::optional<AdminSettings> admin;  // absent: no admin socket (and no revocations)
+  std::optional<MetricsSettings> metrics;  // absent: no metrics endpoint
   // Where window time zones are read from (LoadOptions::zoneinfo_dir; not a YAML key).
   std::string zoneinfo_dir = "/usr/share/zoneinfo";
 };

@@ -48,6 +48,9 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 std::string suggestion(std::string_view word, const std::vector<std::string>& candidates);
 std::string quote(std::string_view s);
 
+// `p` made absolute against `base_dir` (unless already absolute), lexically normal.
+std::string resolve_path(const std::string& base_dir, const std::string& p);
+
 // Pure parsers; on failure return nullopt and set `why`.
 std::optional<std::uint64_t> parse_uint(std::string_view s);
 std::optional<std::uint64_t> parse_size(std::string_view s, std::string& why);
@@ -116,6 +119,13 @@ void parse_segment_policy(Reader& r, const YAML::Node& n, const std::string& pat
                           const std::string& segment, SegmentPolicy& out);
 // Pass 2 part for policies: window time zones exist under cfg.zoneinfo_dir.
 void validate_policies(Diagnostics& d, const Config& cfg);
+
+// Operations keys (operations.cpp): `admin:`, `metrics:`, `segments.<s>.limits`.
+AdminSettings parse_admin(Reader& r, const YAML::Node& n, const std::string& base_dir);
+MetricsSettings parse_metrics(Reader& r, const YAML::Node& n);
+void parse_segment_limits(Reader& r, const YAML::Node& n, const std::string& path, SegmentLimits& out);
+// Pass 2 part: admin socket / revocation file directories, metrics address clashes, CRLs.
+void validate_operations(Diagnostics& d, const Config& cfg);
 
 // Pass 2: cross references, duplicates, referenced files.
 void validate_config(Diagnostics& d, const Config& cfg);

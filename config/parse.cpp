@@ -9,11 +9,7 @@
 namespace segproxy::config::detail {
 namespace {
 
-std::string resolve(const std::string& base_dir, const std::string& p) {
-  std::filesystem::path path(p);
-  if (path.is_absolute() || base_dir.empty()) return path.lexically_normal().string();
-  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
-}
+std::string resolve(const std::string& base_dir, const std::string& p) { return resolve_path(base_dir, p); }
 
 void parse_log(Reader& r, const YAML::Node& n, LogConfig& out) {
   const std::string path = "log";
@@ -46,11 +42,12 @@ void parse_limits(Reader& r, const YAML::Node& n, LimitsConfig& out) {
 
 void parse_listener_tls(Reader& r, const YAML::Node& n, const std::string& path,
                         const std::string& base_dir, ListenerTls& out) {
-  if (!r.expect_map(n, path, {"cert", "key", "client_ca", "min_version"})) return;
+  if (!r.expect_map(n, path, {"cert", "key", "client_ca", "min_version", "crl"})) return;
   if (auto v = r.string(n, path, "cert", true)) out.cert = resolve(base_dir, *v);
   if (auto v = r.string(n, path, "key", true)) out.key = resolve(base_dir, *v);
   if (auto v = r.string(n, path, "client_ca", true)) out.client_ca = resolve(base_dir, *v);
   if (auto v = r.one_of(n, path, "min_version", {"1.2", "1.3"}, false)) out.min_version = *v;
+  if (auto v = r.string(n, path, "crl", false)) out.crl = resolve(base_dir, *v);
 }
 
 void parse_backend_tls(Reader& r, const YAML::Node& n, const std::string& path,
@@ -275,7 +272,7 @@ Segment parse_segment(Reader& r, const std::string& name, const YAML::Node& n,
   seg.line = r.diag().line(path);
   if (!r.expect_map(n, path,
                     {"databases", "credentials", "default_schema", "windows", "on_window_close",
-                     "rules", "statements", "functions", "views"})) {
+                     "rules", "statements", "functions", "views", "limits"})) {
     return seg;
   }
   if (auto v = r.string_list(n, path, "databases", true)) {
@@ -286,6 +283,7 @@ Segment parse_segment(Reader& r, const std::string& name, const YAML::Node& n,
     parse_credentials(r, r.get(n, "credentials"), join_path(path, "credentials"), base_dir, seg);
   }
   parse_segment_policy(r, n, path, name, seg.policy);
+  if (r.has(n, "limits")) parse_segment_limits(r, r.get(n, "limits"), join_path(path, "limits"), seg.limits);
   return seg;
 }
 
@@ -310,13 +308,15 @@ void parse_config(Reader& r, const YAML::Node& root, const std::string& base_dir
   }
   if (!r.expect_map(root, "",
                     {"threads", "log", "limits", "listeners", "identities", "segments",
-                     "audit"})) {
+                     "audit", "admin", "metrics"})) {
     return;
   }
   if (auto v = r.uint(root, "", "threads", 0, 1024, false)) out.threads = static_cast<unsigned>(*v);
   if (r.has(root, "log")) parse_log(r, r.get(root, "log"), out.log);
   if (r.has(root, "limits")) parse_limits(r, r.get(root, "limits"), out.limits);
   if (r.has(root, "audit")) out.audit = parse_audit(r, r.get(root, "audit"), base_dir);
+  if (r.has(root, "admin")) out.admin = parse_admin(r, r.get(root, "admin"), base_dir);
+  if (r.has(root, "metrics")) out.metrics = parse_metrics(r, r.get(root, "metrics"));
 
   const YAML::Node listeners = sequence(r, root, "listeners");
   for (std::size_t i = 0; i < listeners.size(); ++i) {

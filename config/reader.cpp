@@ -1,6 +1,7 @@
 // Error collection, small parsers and typed YAML readers for the config loader.
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <limits>
 #include <set>
 
@@ -45,6 +46,12 @@ std::vector<ConfigError> Diagnostics::take() {
                      return la < lb;
                    });
   return std::move(errors_);
+}
+
+std::string resolve_path(const std::string& base_dir, const std::string& p) {
+  std::filesystem::path path(p);
+  if (path.is_absolute() || base_dir.empty()) return path.lexically_normal().string();
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
 }
 
 std::string join_path(const std::string& path, std::string_view key) {

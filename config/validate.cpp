@@ -56,6 +56,7 @@ void validate_listeners(Diagnostics& d, const Config& cfg) {
     check_readable_file(d, join_path(p, "tls.cert"), l.tls.cert);
     check_readable_file(d, join_path(p, "tls.key"), l.tls.key);
     check_readable_file(d, join_path(p, "tls.client_ca"), l.tls.client_ca);
+    check_readable_file(d, join_path(p, "tls.crl"), l.tls.crl);
     check_readable_file(d, join_path(p, "backend.tls.ca"), l.backend.tls.ca);
     if (l.backend.metadata) {
       const std::string mp = join_path(p, "backend.metadata");
@@ -147,6 +148,7 @@ void validate_config(Diagnostics& d, const Config& cfg) {
   validate_segments(d, cfg);
   validate_policies(d, cfg);
   validate_audit(d, cfg);
+  validate_operations(d, cfg);
 }
 
 }  // namespace segproxy::config::detail
