@@ -41,6 +41,7 @@ FileSink::~FileSink() {
     writer_.join();
   }
   for (auto& a : immediate_) answer(a.done, a.ok);
+  for (auto& w : cp_waiters_) w->set_value(std::nullopt);
   if (fd_ >= 0) close_file_readonly();
   if (cp_fd_ >= 0) ops_->close(cp_fd_);
 }
@@ -206,7 +207,7 @@ void FileSink::run() {
     bool stopping = false;
     {
       std::unique_lock lk(mu_);
-      cv_.wait_for(lk, kTick, [&] { return stop_ || !queue_.empty() || !immediate_.empty(); });
+      cv_.wait_for(lk, kTick, [&] { return stop_ || !queue_.empty() || !immediate_.empty() || !cp_waiters_.empty(); });
       batch.reserve(queue_.size());
       for (auto& p : queue_) batch.push_back(std::move(p));
       queue_.clear();
@@ -243,7 +244,7 @@ void FileSink::append_record(AuditRecord r, OnDurable done) {
   buf_done_.push_back(std::move(done));
 }
 
-void FileSink::append_checkpoint() {
+FileSink::CheckpointInfo FileSink::append_checkpoint() {
   AuditRecord cp;
   cp.event = "audit.checkpoint";
   stamp(cp);
@@ -260,6 +261,7 @@ void FileSink::append_checkpoint() {
       cp.detail = std::string("signing failed: ") + e.what();
     }
   }
+  CheckpointInfo info{cp.seq, cp.head_seq.value_or(0), cp.head_hash, !cp.signature.empty()};
   std::string line = chain_.append(cp);
   buf_ += line;
   buf_ += '\n';
@@ -267,6 +269,35 @@ void FileSink::append_checkpoint() {
   buf_done_.push_back(nullptr);
   since_cp_ = 0;
   last_cp_ = clock_->now();
+  return info;
+}
+
+void FileSink::answer_checkpoint_waiters() {
+  std::vector<std::shared_ptr<std::promise<std::optional<CheckpointInfo>>>> waiters;
+  {
+    std::lock_guard lk(mu_);
+    waiters.swap(cp_waiters_);
+  }
+  if (waiters.empty()) return;
+  std::optional<CheckpointInfo> result;
+  if (!failed_) {
+    CheckpointInfo info = append_checkpoint();
+    if (commit()) result = info;
+  }
+  for (auto& w : waiters) w->set_value(result);
+}
+
+std::optional<FileSink::CheckpointInfo> FileSink::force_checkpoint(std::chrono::milliseconds timeout) {
+  auto p = std::make_shared<std::promise<std::optional<CheckpointInfo>>>();
+  auto f = p->get_future();
+  {
+    std::lock_guard lk(mu_);
+    if (stop_) return std::nullopt;
+    cp_waiters_.push_back(std::move(p));
+  }
+  cv_.notify_one();
+  if (f.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+  return f.get();
 }
 
 bool FileSink::checkpoint_due() const {
@@ -344,8 +375,10 @@ void FileSink::process(std::vector<Pending>& batch) {
 void FileSink::idle_work() {
   if (failed_) {
     if (std::chrono::steady_clock::now() >= next_probe_) recover();
+    answer_checkpoint_waiters();  // nullopt while failed
     return;
   }
+  answer_checkpoint_waiters();
   note_losses();
   if (fail_refused_ || fail_dropped_) {
     append_notice("audit.overload");

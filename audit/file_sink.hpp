@@ -8,7 +8,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -54,6 +56,16 @@ class FileSink final : public AuditSink {
 
   // Blocks until every submission made before the call has been answered.
   void flush();
+  // Writes a signed audit.checkpoint now (also when nothing was written since the last
+  // one) and waits until it is durable. nullopt when the log cannot be written or the
+  // writer did not answer within `timeout`.
+  struct CheckpointInfo {
+    std::uint64_t seq = 0;       // the checkpoint record's own seq
+    std::uint64_t head_seq = 0;  // the record it signs
+    std::string head_hash;
+    bool signed_ = false;
+  };
+  std::optional<CheckpointInfo> force_checkpoint(std::chrono::milliseconds timeout);
   SinkStats stats() const;
 
  private:
@@ -85,7 +97,8 @@ class FileSink final : public AuditSink {
   void answer(OnDurable& done, bool ok);
   void stamp(AuditRecord& r);
   void append_record(AuditRecord r, OnDurable done);
-  void append_checkpoint();
+  CheckpointInfo append_checkpoint();
+  void answer_checkpoint_waiters();
   bool checkpoint_due() const;
   bool rotation_due() const;
   bool write_all(int fd, const std::string& data);
@@ -103,6 +116,7 @@ class FileSink final : public AuditSink {
   std::condition_variable answered_cv_;
   std::deque<Pending> queue_;
   std::vector<Answer> immediate_;  // answered by the writer without writing
+  std::vector<std::shared_ptr<std::promise<std::optional<CheckpointInfo>>>> cp_waiters_;
   bool stop_ = false;
   std::uint64_t submitted_ = 0;
   std::uint64_t answered_ = 0;

@@ -25,7 +25,7 @@ audit::AuditRecord PgSession::audit_record(const char* event) const {
   audit::AuditRecord r;
   r.event = event;
   r.session_id = id_text_;
-  r.listener = listener_.cfg->name;
+  r.listener = listener_->cfg->name;
   r.protocol = "postgresql";
   r.client_addr = client_addr_;
   r.spiffe_id = identity_.spiffe_id;

@@ -45,7 +45,7 @@ awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
 }
 
 void PgSession::touch_idle() {
-  if (rt_->config.limits.idle_timeout.count() > 0) idle_.arm(rt_->config.limits.idle_timeout);
+  if (idle_timeout_.count() > 0) idle_.arm(idle_timeout_);
 }
 
 void PgSession::on_idle_expired() {
@@ -133,6 +133,10 @@ void PgSession::on_backend_message(char type, std::span<const std::uint8_t> body
   if (type == 'Z') {
     if (auto st = pg::parse_ready_for_query(body)) txn_status_ = *st;
     if (outstanding_ > 0 && --outstanding_ == 0) idle_gate_.cancel();
+    if (statement_timeout_.count() > 0) {
+      if (outstanding_ == 0) statement_timer_.disarm();
+      else statement_timer_.arm(statement_timeout_);  // the next pipelined request's turn
+    }
     if (ddl_pending_ && txn_status_ == 'I') {
       ddl_pending_ = false;
       rt_->on_ddl();  // committed (or rolled back): the catalog now shows it
@@ -240,10 +244,11 @@ awaitable<bool> PgSession::flush_to_backend() {
 // The one place where a client frame's fate is decided. Refusals are raised by the
 // backend itself (pg_deny.hpp), so their order and transaction effects are PostgreSQL's.
 PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std::span<const std::uint8_t> frame) {
+  if (ending_) return Next::Stop;  // terminated (revoke, kill, reload): nothing more goes through
   auto raise_instead = [&](const authz::Decision& d) {
     forward_raise(d.sqlstate.empty() ? "42501" : d.sqlstate, d.reason,
                   d.rule_id.empty() ? std::string() : "rule: " + d.rule_id);
-    ++outstanding_;
+    request_sent();
     ++batch_replies_;
     expect_result();
   };
@@ -265,12 +270,13 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   if (const auto* q = std::get_if<pg::Query>(&msg)) {
     GateVerdict v = gate_->check(q->sql, std::chrono::system_clock::now());
     audit_decision(v, q->sql);
+    note_statement(q->sql);
     if (v.decision.allow) {
       ddl_pending_ = ddl_pending_ || v.ddl;
       forward(frame);
-      ++outstanding_;
+      request_sent();
       ++batch_replies_;
-    expect_result();
+      expect_result();
     } else {
       deny(v, "Query");
       raise_instead(v.decision);
@@ -280,6 +286,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   if (const auto* p = std::get_if<pg::Parse>(&msg)) {
     GateVerdict v = gate_->check(p->query, std::chrono::system_clock::now());
     audit_decision(v, p->query);
+    note_statement(p->query);
     if (v.decision.allow) {
       ddl_pending_ = ddl_pending_ || v.ddl;
       forward(frame);
@@ -307,7 +314,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   }
   if (std::holds_alternative<pg::Sync>(msg)) {
     forward(frame);
-    ++outstanding_;
+    request_sent();
     ++batch_replies_;
     expect_result();
     return Next::Continue;
@@ -378,6 +385,12 @@ awaitable<void> PgSession::relay() {
   write_gate_.expires_at(asio::steady_timer::time_point::max());
   idle_gate_.expires_at(asio::steady_timer::time_point::max());
   auto self = shared_from_this();
+  if (std::string why = apply_pending_runtime(); !why.empty()) {
+    std::string message = "terminating connection: segproxy configuration reloaded: " + why;
+    close_reason_ = message;
+    co_await terminate_with(self, "57P01", std::move(message));
+    co_return;
+  }
   touch_idle();
   schedule_window_close();
   // Keep co_await out of this full-expression: GCC 12 may destroy temporaries of a

@@ -23,21 +23,27 @@
 #include "protocols/pg/messages.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/session_registry.hpp"
 #include "proxy/statement_gate.hpp"
 #include "proxy/stream.hpp"
 
 namespace segproxy::proxy {
 
-class PgSession : public std::enable_shared_from_this<PgSession>, private protocols::pg::BackendEvents {
+class PgSession : public LiveSession,
+                  public std::enable_shared_from_this<PgSession>,
+                  private protocols::pg::BackendEvents {
  public:
   PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std::size_t listener_index, Services services);
   ~PgSession() override;
 
   // Runs the session to its end; the parameter keeps it alive for that long.
   static awaitable<void> run(std::shared_ptr<PgSession> self);
-  // On the session's own thread: ends the session with FATAL `sqlstate` `message`
-  // (after cancelling a running statement); a session still starting is just closed.
-  void terminate(std::string sqlstate, std::string message);
+  // LiveSession (each on the session's own thread). terminate: FATAL `sqlstate`
+  // `message` after cancelling a running statement; a session still starting is just
+  // closed. adopt: proxy/pg_reload.cpp.
+  void terminate(std::string sqlstate, std::string message, std::string event) override;
+  SessionState state() const override;
+  void adopt(std::shared_ptr<const Runtime> rt) override;
 
  private:
   enum class Next { Continue, Stop };
@@ -95,8 +101,30 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   std::span<const std::uint8_t> pending() const { return {cbuf_.data() + cstart_, cend_ - cstart_}; }
   awaitable<bool> fill_client_buffer(std::size_t want);
 
+  // Admission after the identity is known (pg_reload.cpp): revocations and the
+  // segment's connection limits. False when refused (the refusal was sent).
+  awaitable<bool> admit();
+  // Applies a runtime that adopt() received while the session was still starting;
+  // returns why the session no longer fits it (empty: it fits or there was none).
+  std::string apply_pending_runtime();
+  // The outcome of checking this session against runtime `rt`: empty = it fits.
+  std::string misfit(const Runtime& rt) const;
+  // A request that ends with ReadyForQuery went to the backend (statement_timeout runs
+  // while any is outstanding).
+  void request_sent() {
+    if (++outstanding_ == 1 && statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);
+  }
+  void on_statement_timeout();
+  // Remembers the statement text for `sessions` (capacity reused: no allocation once grown).
+  void note_statement(std::string_view sql) { current_sql_.assign(sql.substr(0, kCurrentSqlMax)); }
+  static constexpr std::size_t kCurrentSqlMax = 1024;
+  // The segment's limits (segments.<s>.limits, else the global ones) under rt_.
+  void apply_segment_limits();
+
   std::shared_ptr<const Runtime> rt_;
-  const ListenerRuntime& listener_;
+  const std::shared_ptr<const Runtime> first_rt_;  // owns the limits backend_stream_ refers to
+  std::shared_ptr<const Runtime> pending_rt_;      // adopted before the relay phase
+  const ListenerRuntime* listener_;
   Services svc_;
   std::uint64_t id_;
   std::string id_text_;
@@ -108,6 +136,7 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   Watchdog deadline_;  // handshake / startup deadlines
   Watchdog idle_;      // limits.idle_timeout during relay
   Watchdog window_;    // end of the segment's current access window
+  Watchdog statement_timer_;  // segments.<s>.limits.statement_timeout
   asio::steady_timer write_gate_;  // wakes writers waiting for the client stream
   asio::steady_timer idle_gate_;   // wakes a waiter when the backend has answered everything
 
@@ -150,6 +179,10 @@ class PgSession : public std::enable_shared_from_this<PgSession>, private protoc
   std::uint64_t bytes_from_client_ = 0;
   std::uint64_t bytes_from_backend_ = 0;
   std::string close_reason_;
+  std::string current_sql_;  // the last statement checked (truncated), for `sessions`
+  std::chrono::milliseconds statement_timeout_{0};
+  std::chrono::milliseconds idle_timeout_{0};
+  bool ending_ = false;  // terminate() was called: no further client frame is judged
 };
 
 }  // namespace segproxy::proxy

@@ -22,7 +22,8 @@ using protocols::DecodeStatus;
 PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std::size_t listener_index,
                      Services services)
     : rt_(std::move(rt)),
-      listener_(rt_->listeners.at(listener_index)),
+      first_rt_(rt_),
+      listener_(&rt_->listeners.at(listener_index)),
       svc_(services),
       id_(services.next_session_id.fetch_add(1) + 1),
       id_text_(std::to_string(id_)),
@@ -30,6 +31,7 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
       deadline_(client.get_executor(), [this] { close_all(); }),
       idle_(client.get_executor(), [this] { on_idle_expired(); }),
       window_(client.get_executor(), [this] { on_window_closed(); }),
+      statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }),
       write_gate_(client.get_executor()),
       idle_gate_(client.get_executor()),
       backend_stream_(rt_->limits) {
@@ -47,9 +49,15 @@ awaitable<void> PgSession::run(std::shared_ptr<PgSession> self) {
   co_await self->run_phases();
 }
 
-void PgSession::terminate(std::string sqlstate, std::string message) {
+void PgSession::terminate(std::string sqlstate, std::string message, std::string event) {
   if (closed_) return;
+  ending_ = true;
   if (close_reason_.empty()) close_reason_ = message;
+  if (event != "session.close" && backend_pid_ != 0) {
+    audit::AuditRecord rec = audit_record(event.c_str());
+    rec.reason = message;
+    audit_now(std::move(rec));
+  }
   if (!backend_) {
     close_all();
     return;
@@ -70,6 +78,7 @@ void PgSession::close_all() {
   deadline_.disarm();
   idle_.disarm();
   window_.disarm();
+  statement_timer_.disarm();
   if (client_) client_->close();
   if (backend_) backend_->close();
   write_gate_.cancel();
@@ -77,7 +86,7 @@ void PgSession::close_all() {
 }
 
 awaitable<void> PgSession::run_phases() {
-  svc_.log.debug("session.accept", {{"session", id_text_}, {"listener", listener_.cfg->name}, {"client", client_addr_}});
+  svc_.log.debug("session.accept", {{"session", id_text_}, {"listener", listener_->cfg->name}, {"client", client_addr_}});
   if (co_await negotiate() && co_await startup()) co_await relay();
   close_all();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
@@ -135,7 +144,7 @@ awaitable<bool> PgSession::negotiate() {
       error_code ec;
       co_await client_->write(asio::buffer(&yes, 1), ec);
       if (ec) co_return false;
-      client_->wrap_tls(*listener_.server_tls);
+      client_->wrap_tls(*listener_->server_tls);
       co_await client_->handshake(ssl::stream_base::server, ec);
       if (ec) {
         svc_.log.info("tls.handshake_failed",
@@ -260,17 +269,19 @@ awaitable<bool> PgSession::startup() {
     co_return false;
   }
   database_ = filtered.database;
-  const auto* cred = rt_->credentials->find(segment_, listener_.cfg->name);
+  const auto* cred = rt_->credentials->find(segment_, listener_->cfg->name);
   if (cred == nullptr) {
     co_await refuse("28000", "segproxy: segment \"" + segment_ + "\" has no backend credential on this listener",
                     "no credential");
     co_return false;
   }
   backend_user_ = cred->user;
+  if (!co_await admit()) co_return false;  // revocations, connection limits
+  apply_segment_limits();
 
   BackendLoginRequest req;
-  req.backend = &listener_.cfg->backend;
-  req.tls = listener_.backend_tls.get();
+  req.backend = &listener_->cfg->backend;
+  req.tls = listener_->backend_tls.get();
   req.user = cred->user;
   req.password = &cred->password.reveal();
   req.database = database_;
@@ -298,8 +309,8 @@ awaitable<bool> PgSession::startup() {
   backend_pid_ = login.process_id;
   txn_status_ = login.transaction_status;
   backend_leftover_ = std::move(login.leftover);
-  proxy_secret_ = svc_.cancels.add(CancelTarget{listener_.cfg->backend.endpoint.host,
-                                                listener_.cfg->backend.endpoint.port, login.process_id,
+  proxy_secret_ = svc_.cancels.add(CancelTarget{listener_->cfg->backend.endpoint.host,
+                                                listener_->cfg->backend.endpoint.port, login.process_id,
                                                 login.secret_key});
   cancel_registered_ = true;
 
@@ -321,7 +332,7 @@ awaitable<bool> PgSession::startup() {
   deadline_.disarm();
   svc_.log.info("session.open", {{"session", id_text_},
                                  {"client", client_addr_},
-                                 {"listener", listener_.cfg->name},
+                                 {"listener", listener_->cfg->name},
                                  {"identity", identity_.display()},
                                  {"cert_sha256", identity_.sha256_hex},
                                  {"segment", segment_},

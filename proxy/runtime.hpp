@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -63,6 +65,15 @@ struct Runtime {
   static std::shared_ptr<const Runtime> build(config::Config cfg, std::vector<std::string>& errors);
 };
 
+// "Is this identity revoked for this segment now?" (the admin layer implements it over
+// authz::RevocationList). Thread-safe; called once per new session.
+class RevocationCheck {
+ public:
+  virtual ~RevocationCheck() = default;
+  // The revocation's reason (possibly empty) when one matches, else nullopt.
+  virtual std::optional<std::string> revoked(const authz::ClientIdentity& id, std::string_view segment) const = 0;
+};
+
 // Process-wide services shared by all sessions (owned by the Server, passed down).
 struct Services {
   Logger& log;
@@ -74,7 +85,10 @@ struct Services {
   bool enforce_policy = true;
   // The audit log; null when the configuration has no `audit:` section.
   audit::AuditSink* audit = nullptr;
-  class SessionRegistry* registry = nullptr;  // live sessions (shutdown, later kill/revoke)
+  class SessionRegistry* registry = nullptr;  // live sessions (shutdown, kill, revoke, reload)
+  const RevocationCheck* revocations = nullptr;  // null: no admin socket configured
+  // A per-segment limit was hit (metrics); may be empty.
+  std::function<void(const std::string& segment, const char* limit)> limit_exceeded;
 };
 
 }  // namespace segproxy::proxy

@@ -17,6 +17,14 @@ Server::Server(std::shared_ptr<const Runtime> rt, Logger& log, bool enforce_poli
 
 Server::~Server() = default;
 
+Services Server::session_services() {
+  Services s{log_, cancels_, active_sessions_, next_session_id_, true, nullptr, nullptr, nullptr, {}};
+  s.enforce_policy = enforce_policy_;
+  s.audit = audit_.get();
+  s.registry = &sessions_;
+  return s;
+}
+
 asio::io_context& Server::next_worker() {
   auto& w = *workers_[next_worker_];
   next_worker_ = (next_worker_ + 1) % workers_.size();
@@ -43,7 +51,7 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t listene
       continue;
     }
     auto session = std::make_shared<PgSession>(std::move(sock), rt_, listener_index,
-                                               Services{log_, cancels_, active_sessions_, next_session_id_, enforce_policy_, audit_.get(), &sessions_});
+                                               session_services());
     asio::co_spawn(worker, PgSession::run(std::move(session)), [this](std::exception_ptr e) {
       if (!e) return;
       try {
@@ -65,7 +73,9 @@ awaitable<void> Server::graceful_stop(std::vector<std::unique_ptr<tcp::acceptor>
     error_code ignored;
     a->close(ignored);
   }
-  sessions_.post_to_all([](PgSession& s) { s.terminate("57P01", "terminating connection due to administrator command"); });
+  sessions_.post_to_all([](LiveSession& s) {
+    s.terminate("57P01", "terminating connection due to administrator command", "session.close");
+  });
   asio::steady_timer t(main_ctx_);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (active_sessions_.load() > 0 && std::chrono::steady_clock::now() < deadline) {

@@ -26,6 +26,7 @@ class Server {
  private:
   awaitable<void> accept_loop(tcp::acceptor& acceptor, std::size_t listener_index);
   asio::io_context& next_worker();
+  Services session_services();
 
   std::shared_ptr<const Runtime> rt_;
   Logger& log_;

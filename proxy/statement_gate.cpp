@@ -45,9 +45,16 @@ std::string lower(std::string_view s) {
 
 StatementGate::StatementGate(const authz::PolicyEngine& engine, std::string segment, std::string database,
                              bool enforce)
-    : engine_(engine), segment_(std::move(segment)), database_(std::move(database)), enforce_(enforce) {
-  if (const auto* pol = engine_.policy(segment_)) options_.default_schema = pol->default_schema;
+    : engine_(&engine), segment_(std::move(segment)), database_(std::move(database)), enforce_(enforce) {
+  if (const auto* pol = engine_->policy(segment_)) options_.default_schema = pol->default_schema;
   options_.current_database = database_;
+}
+
+void StatementGate::rebind(const authz::PolicyEngine& engine) {
+  engine_ = &engine;
+  if (const auto* pol = engine_->policy(segment_)) options_.default_schema = pol->default_schema;
+  views_version_ = engine_->views_version();
+  cache_.clear();
 }
 
 void StatementGate::on_parameter_status(std::string_view name, std::string_view value) {
@@ -64,7 +71,7 @@ void StatementGate::on_parameter_status(std::string_view name, std::string_view 
 
 GateVerdict StatementGate::evaluate(const sql::StatementInfo& info, time_point now) {
   GateVerdict v;
-  v.decision = engine_.evaluate(segment_, info, now, database_, windows());
+  v.decision = engine_->evaluate(segment_, info, now, database_, windows());
   if (!info.statements.empty()) v.command = info.statements.front().command;
   v.ddl = std::any_of(info.statements.begin(), info.statements.end(),
                       [](const sql::StatementPart& p) { return p.klass == sql::StatementClass::Ddl; });
@@ -78,7 +85,7 @@ GateVerdict StatementGate::evaluate(const sql::StatementInfo& info, time_point n
     if (part.prepared_name.empty() || part.command == "PREPARE" || part.command == "DEALLOCATE") continue;
     auto it = prepared_.find(part.prepared_name);
     if (it == prepared_.end()) continue;  // the backend reports the unknown name itself
-    auto d = engine_.evaluate(segment_, it->second, now, database_, windows());
+    auto d = engine_->evaluate(segment_, it->second, now, database_, windows());
     if (!d.allow) {
       v.decision = d;
       return v;
@@ -121,7 +128,7 @@ GateVerdict StatementGate::check(std::string_view text, time_point now) {
     key += '\x02';  // exact-text keys live in their own key space
     key += text;
   }
-  if (auto v = engine_.views_version(); v != views_version_) {
+  if (auto v = engine_->views_version(); v != views_version_) {
     cache_.clear();  // a view may now read other relations
     views_version_ = v;
   }

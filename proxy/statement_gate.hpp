@@ -37,7 +37,7 @@ class StatementGate {
   // Windows only (Execute of an already checked statement, new sessions).
   authz::Decision check_window(time_point now) const {
     if (window_grace_) return authz::Decision{true, "", "", ""};
-    return engine_.check_window(segment_, now);
+    return engine_->check_window(segment_, now);
   }
   // on_window_close: finish_transaction — the transaction in progress when the window
   // closed may finish (the policy still applies, the window is not checked); the session
@@ -46,6 +46,11 @@ class StatementGate {
     window_grace_ = on;
     cache_.clear();
   }
+
+  // Configuration reload: judge from now on with `engine` (owned by the new Runtime,
+  // which the session keeps alive). Cached decisions are dropped; remembered SQL-level
+  // PREPAREs stay and are re-judged at EXECUTE under the new policy.
+  void rebind(const authz::PolicyEngine& engine);
 
   // Backend ParameterStatus: standard_conforming_strings and client_encoding change how
   // text must be lexed; any change empties the cache.
@@ -58,7 +63,7 @@ class StatementGate {
   }
   void remember_prepares(const authz::sql::StatementInfo& info);
 
-  const authz::PolicyEngine& engine_;
+  const authz::PolicyEngine* engine_;
   std::string segment_;
   std::string database_;  // learned views are per database
   bool enforce_ = true;

@@ -366,5 +366,27 @@ TEST(FileSink, IntervalDurabilityAcknowledgesAfterWriteAndSyncsPeriodically) {
   EXPECT_TRUE(verify(dir.path()).ok());
 }
 
+
+TEST(FileSink, ForcedCheckpointIsDurableAndSignsTheCurrentHead) {
+  TempDir dir;
+  std::string err;
+  auto sink = FileSink::open(base_config(dir.path()), err);
+  ASSERT_TRUE(sink) << err;
+  ASSERT_TRUE(sink->submit(statement_record(1)).wait());
+  const auto cp = sink->force_checkpoint(10s);
+  ASSERT_TRUE(cp);
+  EXPECT_EQ(cp->head_seq + 1, cp->seq);
+  // A second one with nothing new in between is still written (operators ask for it).
+  const auto again = sink->force_checkpoint(10s);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->seq, cp->seq + 1);
+  EXPECT_EQ(again->head_seq, cp->seq);
+  // Durable before the answer: on disk now, without closing the sink.
+  const auto recs = all_records(dir.path());
+  ASSERT_GE(recs.size(), again->seq);
+  EXPECT_EQ(recs[again->seq - 1].event, "audit.checkpoint");
+  EXPECT_EQ(recs[cp->seq - 1].head_hash, cp->head_hash);
+}
+
 }  // namespace
 }  // namespace segproxy::audit
