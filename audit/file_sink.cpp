@@ -183,7 +183,9 @@ void FileSink::flush() {
 
 SinkStats FileSink::stats() const {
   std::lock_guard lk(mu_);
-  return stats_;
+  SinkStats s = stats_;
+  s.queued = queue_.size();
+  return s;
 }
 
 void FileSink::answer(OnDurable& done, bool ok) {

@@ -38,6 +38,7 @@ struct SinkStats {
   std::uint64_t checkpoints = 0;
   std::uint64_t checkpoint_file_errors = 0;
   std::uint64_t last_seq = 0;
+  std::uint64_t queued = 0;    // submissions waiting for the writer
   bool healthy = true;
 };
 

@@ -17,6 +17,7 @@ enum class BackendTlsMode { Disable, Require, VerifyFull };
 struct Endpoint {
   std::string host;
   std::uint16_t port = 0;
+  bool operator==(const Endpoint&) const = default;
 };
 
 struct ListenerTls {
@@ -216,6 +217,7 @@ struct AuditSettings {
   std::size_t max_queue = 65536;  // 1..10,000,000 records waiting for the writer
   std::string instance;           // empty: the proxy uses the host name
   int line = 0;
+  bool operator==(const AuditSettings&) const = default;
 };
 
 // `admin:` (optional): the Unix-domain admin socket (proxy/admin_server, README).
@@ -224,12 +226,14 @@ struct AdminSettings {
   std::vector<std::uint32_t> allowed_uids;  // empty: only the proxy's own effective uid
   std::string revocations_file;            // default "revocations.json" beside the config
   int line = 0;
+  bool operator==(const AdminSettings&) const = default;
 };
 
 // `metrics:` (optional): the Prometheus endpoint (GET /metrics, /healthz, /readyz).
 struct MetricsSettings {
   Endpoint listen;
   int line = 0;
+  bool operator==(const MetricsSettings&) const = default;
 };
 
 struct Config {

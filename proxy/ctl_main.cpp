@@ -4,11 +4,14 @@
 //   segproxyctl config check FILE
 //   segproxyctl policy explain|test ...   (proxy/ctl_policy.hpp)
 //   segproxyctl audit verify|export|keygen ...   (proxy/ctl_audit.hpp)
+//   segproxyctl status|sessions|kill|revoke|unrevoke|revocations|reload|audit-checkpoint
+//                                                (admin socket client, proxy/ctl_admin.hpp)
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "proxy/config_check.hpp"
+#include "proxy/ctl_admin.hpp"
 #include "proxy/ctl_audit.hpp"
 #include "proxy/ctl_policy.hpp"
 
@@ -21,7 +24,8 @@ void usage(std::ostream& out) {
          "       segproxyctl policy test --config FILE [--at RFC3339] [--verbose] CASES.tsv\n"
          "       segproxyctl audit verify DIR [--pubkey FILE] [--checkpoints FILE] [--json]\n"
          "       segproxyctl audit export DIR [--format jsonl|csv|ocsf] [filters...]  (audit --help)\n"
-         "       segproxyctl audit keygen --out FILE\n";
+         "       segproxyctl audit keygen --out FILE\n"
+      << segproxy::proxy::ctl::admin_usage();
 }
 
 }  // namespace
@@ -48,6 +52,7 @@ int main(int argc, char** argv) {
   if (args[0] == "policy") {
     return ctl::run_policy(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
   }
+  if (ctl::is_admin_command(args[0])) return ctl::run_admin(args, std::cout, std::cerr);
   if (args[0] == "audit") {
     return ctl::run_audit(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
   }

@@ -6,6 +6,7 @@
 
 #include "protocols/pg/backend_decoder.hpp"
 #include "proxy/pg_session.hpp"
+#include "proxy/proxy_metrics.hpp"
 
 namespace segproxy::proxy {
 namespace pg = protocols::pg;
@@ -39,6 +40,7 @@ audit::AuditRecord PgSession::audit_record(const char* event) const {
 }
 
 void PgSession::audit_decision(const GateVerdict& v, std::string_view sql) {
+  count_statement(v);
   if (svc_.audit == nullptr) return;
   audit::AuditRecord r = audit_record("statement.decision");
   r.statement = std::string(sql);
@@ -93,7 +95,7 @@ awaitable<bool> PgSession::audit_durably() {
 }
 
 void PgSession::expect_result() {
-  if (svc_.audit != nullptr) results_.push_back(PendingResult{std::chrono::steady_clock::now(), 0, {}, {}});
+  if (svc_.audit != nullptr || seg_metrics_ != nullptr) results_.push_back(PendingResult{std::chrono::steady_clock::now(), 0, {}, {}});
 }
 
 void PgSession::on_result_message(char type, std::span<const std::uint8_t> body) {
@@ -117,10 +119,16 @@ void PgSession::on_result_message(char type, std::span<const std::uint8_t> body)
       r.error = f->message.substr(0, 256);  // may quote values: kept short
     }
   } else if (type == 'Z') {
+    const auto elapsed = std::chrono::steady_clock::now() - r.start;
+    if (seg_metrics_ != nullptr) seg_metrics_->statement_duration().observe(std::chrono::duration<double>(elapsed).count());
+    if (svc_.audit == nullptr) {
+      results_.pop_front();
+      return;
+    }
     audit::AuditRecord rec = audit_record("statement.result");
     rec.rows = r.rows;
-    rec.duration_us = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - r.start).count());
+    rec.duration_us =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
     rec.sqlstate = std::move(r.sqlstate);
     rec.error = std::move(r.error);
     results_.pop_front();

@@ -4,6 +4,7 @@
 #include "audit/statement_text.hpp"
 #include "proxy/backend_connector.hpp"
 #include "proxy/pg_session.hpp"
+#include "proxy/proxy_metrics.hpp"
 
 namespace segproxy::proxy {
 
@@ -17,7 +18,7 @@ awaitable<bool> PgSession::admit() {
     if (admission == SessionRegistry::Admission::SegmentFull) {
       const std::string message = "segproxy: too many connections for segment \"" + segment_ +
                                   "\" (max_connections " + std::to_string(lim.max_connections) + ")";
-      if (svc_.limit_exceeded) svc_.limit_exceeded(segment_, "max_connections");
+      if (svc_.metrics) svc_.metrics->segment(segment_).limit_exceeded(LimitKind::MaxConnections).inc();
       co_await refuse("53300", message, "segment max_connections");
       co_return false;
     }
@@ -25,10 +26,14 @@ awaitable<bool> PgSession::admit() {
       const std::string message = "segproxy: too many connections for identity \"" + identity_.display() +
                                   "\" in segment \"" + segment_ + "\" (max_connections_per_identity " +
                                   std::to_string(lim.max_connections_per_identity) + ")";
-      if (svc_.limit_exceeded) svc_.limit_exceeded(segment_, "max_connections_per_identity");
+      if (svc_.metrics) svc_.metrics->segment(segment_).limit_exceeded(LimitKind::MaxConnectionsPerIdentity).inc();
       co_await refuse("53300", message, "segment max_connections_per_identity");
       co_return false;
     }
+  }
+  if (svc_.metrics != nullptr) {
+    seg_metrics_ = &svc_.metrics->segment(segment_);
+    seg_metrics_->sessions_active().inc();
   }
   // Checked after admission: a revocation published while this session was being
   // admitted either is seen here or finds this session in the registry.
@@ -55,7 +60,7 @@ void PgSession::on_statement_timeout() {
   svc_.log.warn("session.statement_timeout", {{"session", id_text_},
                                               {"segment", segment_},
                                               {"timeout_ms", std::to_string(statement_timeout_.count())}});
-  if (svc_.limit_exceeded) svc_.limit_exceeded(segment_, "statement_timeout");
+  if (seg_metrics_) seg_metrics_->limit_exceeded(LimitKind::StatementTimeout).inc();
   auto target = svc_.cancels.find(backend_pid_, proxy_secret_);
   if (!target) return;
   // The backend answers the running statement with 57014 (query_canceled); the session
@@ -64,6 +69,93 @@ void PgSession::on_statement_timeout() {
                  send_backend_cancel(target->host, target->port, target->process_id, target->backend_secret,
                                      rt_->config.limits.backend_connect_timeout),
                  asio::detached);
+}
+
+namespace {
+
+RefuseReason refuse_reason(const std::string& r) {
+  if (r == "no TLS") return RefuseReason::TlsRequired;
+  if (r == "no client certificate") return RefuseReason::NoClientCert;
+  if (r == "unknown identity") return RefuseReason::UnknownIdentity;
+  if (r == "revoked") return RefuseReason::Revoked;
+  if (r == "database not in segment") return RefuseReason::DatabaseNotAllowed;
+  if (r == "outside access window") return RefuseReason::WindowClosed;
+  if (r == "max_connections" || r == "segment max_connections") return RefuseReason::MaxConnections;
+  if (r == "segment max_connections_per_identity") return RefuseReason::MaxConnectionsPerIdentity;
+  if (r == "backend login failed") return RefuseReason::BackendUnavailable;
+  if (r == "backend refused") return RefuseReason::BackendAuthFailed;
+  if (r == "audit unavailable") return RefuseReason::AuditUnavailable;
+  if (r == "protocol violation" || r == "protocol version" || r == "startup parameter refused")
+    return RefuseReason::ProtocolError;
+  return RefuseReason::Internal;
+}
+
+StatementLabel statement_label(std::string_view command) {
+  auto starts = [&](std::string_view p) { return command.substr(0, p.size()) == p; };
+  if (command == "SELECT" || command == "TABLE" || command == "VALUES") return StatementLabel::Select;
+  if (command == "INSERT") return StatementLabel::Insert;
+  if (command == "UPDATE") return StatementLabel::Update;
+  if (command == "DELETE") return StatementLabel::Delete;
+  if (command == "MERGE") return StatementLabel::Merge;
+  if (command == "TRUNCATE") return StatementLabel::Truncate;
+  if (starts("COPY")) return command.find("FROM") != std::string_view::npos ? StatementLabel::CopyFrom : StatementLabel::CopyTo;
+  if (command == "LOCK") return StatementLabel::Lock;
+  if (command == "BEGIN" || command == "COMMIT" || command == "ROLLBACK" || command == "START TRANSACTION" ||
+      command == "SAVEPOINT" || command == "RELEASE" || command == "END" || command == "ABORT" ||
+      starts("ROLLBACK") || starts("COMMIT") || starts("PREPARE TRANSACTION"))
+    return StatementLabel::Transaction;
+  if (command == "SET" || command == "RESET" || command == "SHOW" || command == "DISCARD" || command == "DISCARD ALL")
+    return StatementLabel::SessionSafe;
+  if (starts("CREATE") || starts("ALTER") || starts("DROP") || starts("COMMENT") || starts("GRANT") ||
+      starts("REVOKE") || starts("SELECT INTO"))
+    return StatementLabel::Ddl;
+  if (command == "VACUUM" || command == "ANALYZE" || command == "CLUSTER" || command == "REINDEX" ||
+      command == "CHECKPOINT" || starts("REFRESH"))
+    return StatementLabel::Admin;
+  if (command == "DO" || command == "CALL") return StatementLabel::Procedural;
+  if (command == "LISTEN" || command == "NOTIFY" || command == "UNLISTEN") return StatementLabel::Notify;
+  if (command == "PREPARE" || command == "EXECUTE" || command == "DEALLOCATE") return StatementLabel::Prepare;
+  if (command == "DECLARE" || command == "FETCH" || command == "MOVE" || command == "CLOSE") return StatementLabel::Cursor;
+  if (command == "EXPLAIN") return StatementLabel::Explain;
+  return StatementLabel::Unknown;
+}
+
+}  // namespace
+
+void PgSession::count_refusal(const std::string& reason) {
+  if (listener_metrics_ != nullptr) listener_metrics_->refused(refuse_reason(reason)).inc();
+}
+
+void PgSession::count_tls_failure(const error_code& ec) {
+  if (listener_metrics_ == nullptr) return;
+  listener_metrics_->refused(RefuseReason::TlsHandshake).inc();
+  TlsFailureReason why = TlsFailureReason::Other;
+  const std::string text = ec.message();
+  if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == ssl::error::stream_truncated) {
+    why = TlsFailureReason::PeerClosed;
+  } else if (text.find("revoked") != std::string::npos) {
+    why = TlsFailureReason::CertificateRevoked;
+  } else if (text.find("certificate") != std::string::npos) {
+    why = TlsFailureReason::CertificateVerifyFailed;
+  } else if (text.find("version") != std::string::npos || text.find("cipher") != std::string::npos) {
+    why = TlsFailureReason::NoSharedCipherOrVersion;
+  } else if (ec == asio::error::operation_aborted) {
+    why = TlsFailureReason::Timeout;
+  } else if (text.find("wrong version number") != std::string::npos || text.find("http") != std::string::npos) {
+    why = TlsFailureReason::ProtocolError;
+  }
+  listener_metrics_->tls_handshake_failed(why).inc();
+}
+
+void PgSession::count_statement(const GateVerdict& v) {
+  if (seg_metrics_ == nullptr) return;
+  seg_metrics_->statements(statement_label(v.command), v.decision.allow ? Decision::Allow : Decision::Deny).inc();
+}
+
+void PgSession::observe_policy(std::chrono::steady_clock::time_point start) {
+  if (svc_.metrics == nullptr) return;
+  svc_.metrics->policy_evaluation_duration().observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 SessionState PgSession::state() const {

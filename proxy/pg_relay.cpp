@@ -62,17 +62,20 @@ void PgSession::on_idle_expired() {
 
 awaitable<void> PgSession::terminate_with(std::shared_ptr<PgSession> self, std::string sqlstate, std::string message) {
   if (self->closed_) co_return;
-  if (self->outstanding_ > 0) {
+  self->ending_ = true;
+  // The client hears the FATAL first (as with pg_terminate_backend), and nothing after it.
+  protocols::Bytes out;
+  pg::encode_error_response(out, pg::ErrorInfo{"FATAL", sqlstate, message, "", ""});
+  error_code ec;
+  co_await self->write_client(asio::buffer(out), ec);
+  if (self->client_) self->client_->close();
+  if (self->outstanding_ > 0 && !self->closed_) {
     // Stop the running statement too; closing our socket alone would leave it running.
     if (auto target = self->svc_.cancels.find(self->backend_pid_, self->proxy_secret_)) {
       co_await send_backend_cancel(target->host, target->port, target->process_id, target->backend_secret,
                                    self->rt_->config.limits.backend_connect_timeout);
     }
   }
-  protocols::Bytes out;
-  pg::encode_error_response(out, pg::ErrorInfo{"FATAL", sqlstate, message, "", ""});
-  error_code ec;
-  co_await self->write_client(asio::buffer(out), ec);
   self->close_all();
 }
 
@@ -268,7 +271,9 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   }
 
   if (const auto* q = std::get_if<pg::Query>(&msg)) {
+    const auto t0 = std::chrono::steady_clock::now();
     GateVerdict v = gate_->check(q->sql, std::chrono::system_clock::now());
+    observe_policy(t0);
     audit_decision(v, q->sql);
     note_statement(q->sql);
     if (v.decision.allow) {
@@ -284,7 +289,9 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     return Next::Continue;
   }
   if (const auto* p = std::get_if<pg::Parse>(&msg)) {
+    const auto t0 = std::chrono::steady_clock::now();
     GateVerdict v = gate_->check(p->query, std::chrono::system_clock::now());
+    observe_policy(t0);
     audit_decision(v, p->query);
     note_statement(p->query);
     if (v.decision.allow) {

@@ -104,6 +104,12 @@ class PgSession : public LiveSession,
   // Admission after the identity is known (pg_reload.cpp): revocations and the
   // segment's connection limits. False when refused (the refusal was sent).
   awaitable<bool> admit();
+  // Metrics (pg_control.cpp): refusal reasons, TLS failures, statement counters.
+  void count_refusal(const std::string& reason);
+  void count_tls_failure(const error_code& ec);
+  void count_statement(const GateVerdict& v);
+  void observe_policy(std::chrono::steady_clock::time_point start);
+
   // Applies a runtime that adopt() received while the session was still starting;
   // returns why the session no longer fits it (empty: it fits or there was none).
   std::string apply_pending_runtime();
@@ -182,7 +188,9 @@ class PgSession : public LiveSession,
   std::string current_sql_;  // the last statement checked (truncated), for `sessions`
   std::chrono::milliseconds statement_timeout_{0};
   std::chrono::milliseconds idle_timeout_{0};
-  bool ending_ = false;  // terminate() was called: no further client frame is judged
+  bool ending_ = false;
+  class ListenerMetrics* listener_metrics_ = nullptr;
+  class SegmentMetrics* seg_metrics_ = nullptr;  // set at admission  // terminate() was called: no further client frame is judged
 };
 
 }  // namespace segproxy::proxy

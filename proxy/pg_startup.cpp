@@ -12,6 +12,7 @@
 #include "proxy/backend_connector.hpp"
 #include "proxy/peer_identity.hpp"
 #include "proxy/pg_session.hpp"
+#include "proxy/proxy_metrics.hpp"
 #include "proxy/session_registry.hpp"
 
 namespace segproxy::proxy {
@@ -41,6 +42,10 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
   client.set_option(tcp::no_delay(true), ec);
   client_ = std::make_unique<Stream>(std::move(client));
   svc_.active_sessions.fetch_add(1);
+  if (svc_.metrics != nullptr) {
+    listener_metrics_ = &svc_.metrics->listener(listener_->cfg->name);
+    listener_metrics_->connections_active->inc();
+  }
 }
 
 awaitable<void> PgSession::run(std::shared_ptr<PgSession> self) {
@@ -70,6 +75,12 @@ PgSession::~PgSession() {
   if (svc_.registry != nullptr) svc_.registry->remove(id_);
   if (cancel_registered_) svc_.cancels.remove(backend_pid_, proxy_secret_);
   svc_.active_sessions.fetch_sub(1);
+  if (listener_metrics_ != nullptr) {
+    listener_metrics_->connections_active->dec();
+    listener_metrics_->bytes(Direction::ClientToBackend).inc(bytes_from_client_);
+    listener_metrics_->bytes(Direction::BackendToClient).inc(bytes_from_backend_);
+  }
+  if (seg_metrics_ != nullptr) seg_metrics_->sessions_active().dec();
 }
 
 void PgSession::close_all() {
@@ -149,6 +160,7 @@ awaitable<bool> PgSession::negotiate() {
       if (ec) {
         svc_.log.info("tls.handshake_failed",
                       {{"session", id_text_}, {"client", client_addr_}, {"error", ec.message()}});
+        count_tls_failure(ec);
         co_return false;
       }
       co_return true;
@@ -191,6 +203,7 @@ awaitable<void> PgSession::handle_cancel(pg::CancelRequest req) {
 
 awaitable<void> PgSession::refuse(const std::string& sqlstate, const std::string& message, const std::string& reason) {
   close_reason_ = reason;
+  count_refusal(reason);
   svc_.log.info("session.refused", {{"session", id_text_},
                                     {"client", client_addr_},
                                     {"identity", identity_.display()},
@@ -288,7 +301,12 @@ awaitable<bool> PgSession::startup() {
   req.parameters = std::move(filtered.forward);
   req.timeout = rt_->config.limits.backend_connect_timeout;
   req.limits = &rt_->limits;
+  const auto connect_start = std::chrono::steady_clock::now();
   auto login = co_await backend_login(std::move(req));
+  if (listener_metrics_ != nullptr) {
+    listener_metrics_->backend_connect_duration->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - connect_start).count());
+  }
   if (!login.ok()) {
     svc_.log.warn("backend.login_failed",
                   {{"session", id_text_}, {"segment", segment_}, {"backend_user", backend_user_}, {"error", login.error}});

@@ -1,5 +1,6 @@
 #include "proxy/runtime.hpp"
 
+#include "proxy/reload.hpp"
 #include "proxy/tls_context.hpp"
 
 namespace segproxy::proxy {
@@ -7,6 +8,7 @@ namespace segproxy::proxy {
 std::shared_ptr<const Runtime> Runtime::build(config::Config cfg, std::vector<std::string>& errors) {
   auto rt = std::make_shared<Runtime>();
   rt->config = std::move(cfg);
+  if (!rt->config.source_path.empty()) rt->config_hash = file_sha256_hex(rt->config.source_path);
   rt->mapper = std::make_unique<authz::IdentityMapper>(rt->config.identities);
   rt->credentials = authz::CredentialStore::load(rt->config, errors);
   try {

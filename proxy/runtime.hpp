@@ -60,6 +60,7 @@ struct Runtime {
   std::vector<ListenerRuntime> listeners;
   protocols::Limits limits;
   DdlHook on_ddl;  // call after DDL the session let through: refreshes learned views
+  std::string config_hash;  // SHA-256 of the config file (the "config version")
 
   // Builds TLS contexts and loads secrets; on failure returns null and fills errors.
   static std::shared_ptr<const Runtime> build(config::Config cfg, std::vector<std::string>& errors);
@@ -87,8 +88,7 @@ struct Services {
   audit::AuditSink* audit = nullptr;
   class SessionRegistry* registry = nullptr;  // live sessions (shutdown, kill, revoke, reload)
   const RevocationCheck* revocations = nullptr;  // null: no admin socket configured
-  // A per-segment limit was hit (metrics); may be empty.
-  std::function<void(const std::string& segment, const char* limit)> limit_exceeded;
+  class ProxyMetrics* metrics = nullptr;  // never null in the server; may be in tests
 };
 
 }  // namespace segproxy::proxy

@@ -3,14 +3,21 @@
 #include <csignal>
 #include <exception>
 
-#include "proxy/pg_session.hpp"
+#include "proxy/admin_server.hpp"
 #include "proxy/audit_setup.hpp"
+#include "proxy/config_check.hpp"
+#include "proxy/control_plane.hpp"
+#include "proxy/metrics_http.hpp"
+#include "proxy/pg_session.hpp"
+#include "proxy/proxy_metrics.hpp"
 #include "proxy/view_loader.hpp"
 
 namespace segproxy::proxy {
 
 Server::Server(std::shared_ptr<const Runtime> rt, Logger& log, bool enforce_policy)
     : rt_(std::move(rt)), log_(log), enforce_policy_(enforce_policy) {
+  metrics_ = std::make_unique<ProxyMetrics>(
+      kVersion, std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
   unsigned n = rt_->config.threads != 0 ? rt_->config.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<asio::io_context>(1));
 }
@@ -18,10 +25,12 @@ Server::Server(std::shared_ptr<const Runtime> rt, Logger& log, bool enforce_poli
 Server::~Server() = default;
 
 Services Server::session_services() {
-  Services s{log_, cancels_, active_sessions_, next_session_id_, true, nullptr, nullptr, nullptr, {}};
+  Services s{log_, cancels_, active_sessions_, next_session_id_, true, nullptr, nullptr, nullptr, nullptr};
   s.enforce_policy = enforce_policy_;
   s.audit = audit_.get();
   s.registry = &sessions_;
+  s.revocations = control_.get();
+  s.metrics = metrics_.get();
   return s;
 }
 
@@ -31,8 +40,13 @@ asio::io_context& Server::next_worker() {
   return w;
 }
 
-awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t listener_index) {
-  const auto& name = rt_->listeners[listener_index].cfg->name;
+std::shared_ptr<const Runtime> Server::runtime() const {
+  std::lock_guard lock(rt_mu_);
+  return rt_;
+}
+
+awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::string name) {
+  ListenerMetrics& lm = metrics_->listener(name);
   for (;;) {
     auto& worker = next_worker();
     error_code ec;
@@ -45,12 +59,19 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t listene
       co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;
     }
-    if (rt_->listeners[listener_index].cfg->protocol != config::Protocol::Postgres) {
+    // The generation current at accept time serves this session (reloads keep the
+    // listener set, so the name is found).
+    auto rt = runtime();
+    std::size_t listener_index = 0;
+    while (listener_index < rt->listeners.size() && rt->listeners[listener_index].cfg->name != name) ++listener_index;
+    if (listener_index == rt->listeners.size() ||
+        rt->listeners[listener_index].cfg->protocol != config::Protocol::Postgres) {
       error_code ignored;
       sock.close(ignored);
       continue;
     }
-    auto session = std::make_shared<PgSession>(std::move(sock), rt_, listener_index,
+    lm.connections_accepted->inc();
+    auto session = std::make_shared<PgSession>(std::move(sock), std::move(rt), listener_index,
                                                session_services());
     asio::co_spawn(worker, PgSession::run(std::move(session)), [this](std::exception_ptr e) {
       if (!e) return;
@@ -90,34 +111,33 @@ awaitable<void> Server::graceful_stop(std::vector<std::unique_ptr<tcp::acceptor>
 }
 
 int Server::run() {
-  if (rt_->config.audit) {
+  const auto rt0 = runtime();  // the start generation (a reload may swap rt_ meanwhile)
+  if (rt0->config.audit) {
     std::string error;
     try {
-      audit_ = audit::FileSink::open(to_audit_config(*rt_->config.audit), error);
+      audit_ = audit::FileSink::open(to_audit_config(*rt0->config.audit), error);
     } catch (const std::exception& e) {
       error = e.what();
     }
     if (!audit_) {
       // Nothing may be served that cannot be recorded.
-      log_.error("audit.open_failed", {{"dir", rt_->config.audit->dir}, {"error", error}});
+      log_.error("audit.open_failed", {{"dir", rt0->config.audit->dir}, {"error", error}});
       return 1;
     }
-    log_.info("audit.ready", {{"dir", rt_->config.audit->dir}, {"durability", rt_->config.audit->durability}});
+    log_.info("audit.ready", {{"dir", rt0->config.audit->dir}, {"durability", rt0->config.audit->durability}});
   } else {
     log_.warn("audit.disabled", {{"reason", "no audit: section in the configuration"}});
   }
+  if (!start_control()) return 1;
   // Learned view dependencies: loaded once before serving (so the first statements
-  // already see them), then refreshed in the background and after DDL (rt_->on_ddl).
-  ViewLoader views(rt_, log_);
-  if (views.enabled()) {
-    views.start();
-    if (!views.wait_first_load(2 * rt_->config.limits.backend_connect_timeout + std::chrono::seconds(10))) {
-      log_.warn("views.first_load_pending", {{"error", "serving before the first view load finished"}});
-    }
+  // already see them), then refreshed in the background and after DDL (Runtime::on_ddl).
+  start_views(rt0);
+  if (views_ && !views_->wait_first_load(2 * rt0->config.limits.backend_connect_timeout + std::chrono::seconds(10))) {
+    log_.warn("views.first_load_pending", {{"error", "serving before the first view load finished"}});
   }
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  for (std::size_t i = 0; i < rt_->listeners.size(); ++i) {
-    const auto& l = *rt_->listeners[i].cfg;
+  for (std::size_t i = 0; i < rt0->listeners.size(); ++i) {
+    const auto& l = *rt0->listeners[i].cfg;
     error_code ec;
     auto addr = asio::ip::make_address(l.listen.host, ec);
     if (ec) {
@@ -125,6 +145,7 @@ int Server::run() {
       auto results = resolver.resolve(l.listen.host, std::to_string(l.listen.port), ec);
       if (ec || results.empty()) {
         log_.error("listener.bind_failed", {{"listener", l.name}, {"error", "cannot resolve " + l.listen.host}});
+        stop_control();
         return 1;
       }
       addr = results.begin()->endpoint().address();
@@ -139,6 +160,7 @@ int Server::run() {
       log_.error("listener.bind_failed",
                  {{"listener", l.name}, {"address", l.listen.host + ":" + std::to_string(l.listen.port)},
                   {"error", ec.message()}});
+      stop_control();
       return 1;
     }
     log_.info("listener.ready", {{"listener", l.name},
@@ -147,7 +169,7 @@ int Server::run() {
     if (l.protocol == config::Protocol::Mysql)
       log_.warn("listener.unsupported", {{"listener", l.name}, {"error", "mysql listeners are not implemented yet"}});
     acceptors.push_back(std::move(acc));
-    asio::co_spawn(main_ctx_, accept_loop(*acceptors.back(), i), asio::detached);
+    asio::co_spawn(main_ctx_, accept_loop(*acceptors.back(), l.name), asio::detached);
   }
 
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -171,14 +193,22 @@ int Server::run() {
     if (ec) return;
     asio::co_spawn(main_ctx_, graceful_stop(acceptors, sig), asio::detached);
   });
+  // SIGHUP reloads the configuration (on the control thread: loading blocks).
+  asio::signal_set hup(main_ctx_, SIGHUP);
+  std::function<void(const error_code&, int)> on_hup = [&](const error_code& ec, int) {
+    if (ec) return;
+    asio::post(control_ctx_, [this] { reload("sighup"); });
+    hup.async_wait(on_hup);
+  };
+  hup.async_wait(on_hup);
   std::signal(SIGPIPE, SIG_IGN);
-  std::signal(SIGHUP, SIG_IGN);  // reload arrives with the admin socket; until then HUP must not kill us
   log_.info("server.started", {{"threads", std::to_string(workers_.size())}});
   if (!enforce_policy_)
     log_.warn("policy.disabled", {{"reason", "--bench-policy-off: statements are NOT checked (benchmarking only)"}});
   main_ctx_.run();
   for (auto& w : workers_) w->stop();
   for (auto& t : threads) t.join();
+  stop_control();
   log_.info("server.stopped");
   return 0;
 }

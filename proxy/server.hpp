@@ -3,11 +3,16 @@
 // thread, so its two relay directions need no locks); acceptors run on the main
 // context and hand each accepted socket to the next worker.
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <utility>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "audit/file_sink.hpp"
+#include "protocols/admin/admin_protocol.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/log.hpp"
@@ -16,18 +21,40 @@
 
 namespace segproxy::proxy {
 
+class AdminServer;
+class ControlPlane;
+class MetricsHttpServer;
+class ProxyMetrics;
+class ViewLoader;
+
 class Server {
  public:
   Server(std::shared_ptr<const Runtime> rt, Logger& log, bool enforce_policy = true);
   ~Server();
   // Binds every listener, serves until SIGINT/SIGTERM; returns the process exit code.
+  // SIGHUP and the admin socket's `reload` reload the configuration (server_control.cpp).
   int run();
 
+  // Loads and validates the configuration file again and swaps it in atomically, or
+  // keeps the running one (errors / restart_required say why). Audited as
+  // config.reload. Thread-safe (reloads are serialised); blocks for the load.
+  protocols::admin::ReloadResult reload(const std::string& trigger);
+  std::shared_ptr<const Runtime> runtime() const;
+
  private:
-  awaitable<void> accept_loop(tcp::acceptor& acceptor, std::size_t listener_index);
+  awaitable<void> accept_loop(tcp::acceptor& acceptor, std::string listener);
   asio::io_context& next_worker();
   Services session_services();
+  // server_control.cpp: the control thread's services (admin socket, metrics endpoint,
+  // revocation pruning, backend probe for /readyz). False with a logged error.
+  bool start_control();
+  void stop_control();
+  void start_views(const std::shared_ptr<const Runtime>& rt);
+  awaitable<void> probe_backends();
+  std::pair<bool, std::string> readiness() const;
 
+  mutable std::mutex rt_mu_;
+  std::mutex reload_mu_;
   std::shared_ptr<const Runtime> rt_;
   Logger& log_;
   CancelRegistry cancels_;
@@ -36,7 +63,16 @@ class Server {
   std::atomic<std::size_t> active_sessions_{0};
   std::atomic<std::uint64_t> next_session_id_{0};
   std::unique_ptr<audit::FileSink> audit_;  // declared before the workers: outlives sessions
+  std::unique_ptr<ProxyMetrics> metrics_;
+  std::unique_ptr<ControlPlane> control_;
   asio::io_context main_ctx_;
+  asio::io_context control_ctx_{1};
+  std::thread control_thread_;
+  std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
+  std::unique_ptr<ViewLoader> views_;
+  std::atomic<bool> backends_reachable_{false};
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::vector<std::unique_ptr<asio::io_context>> workers_;
   std::size_t next_worker_ = 0;
   bool enforce_policy_ = true;

@@ -1,7 +1,9 @@
 #include "proxy/tls_context.hpp"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 namespace segproxy::proxy {
 namespace {
@@ -12,6 +14,30 @@ std::string openssl_error(const std::string& what) {
   if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
   ERR_clear_error();
   return what + ": " + buf;
+}
+
+// tls.crl: every CRL in the PEM file goes into the verify store, and the leaf
+// certificate must then be checked against its issuer's CRL (a missing CRL for that
+// issuer fails the handshake: fail closed).
+std::string load_crls(SSL_CTX* native, const std::string& path) {
+  BIO* bio = BIO_new_file(path.c_str(), "r");
+  if (bio == nullptr) return openssl_error("opening CRL file " + path);
+  X509_STORE* store = SSL_CTX_get_cert_store(native);
+  int count = 0;
+  while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio, nullptr, nullptr, nullptr)) {
+    const int ok = X509_STORE_add_crl(store, crl);
+    X509_CRL_free(crl);
+    if (ok != 1) {
+      BIO_free(bio);
+      return openssl_error("adding CRL from " + path);
+    }
+    ++count;
+  }
+  BIO_free(bio);
+  ERR_clear_error();  // the end-of-file "no start line" of the loop above
+  if (count == 0) return "no CRL (\"-----BEGIN X509 CRL-----\") found in " + path;
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  return {};
 }
 
 }  // namespace
@@ -39,6 +65,9 @@ TlsResult make_server_tls_context(const config::ListenerTls& cfg) {
   // A presented certificate must verify against client_ca or the handshake fails; a
   // missing one is refused right after the handshake with FATAL 28000 (pg_startup.cpp),
   // before any other client byte is acted upon.
+  if (!cfg.crl.empty()) {
+    if (std::string err = load_crls(native, cfg.crl); !err.empty()) return {nullptr, err};
+  }
   ctx->set_verify_mode(ssl::verify_peer);
   SSL_CTX_set_verify_depth(native, 8);
   r.context = std::move(ctx);

@@ -64,6 +64,8 @@ struct StatementPart {
   std::vector<FunctionRef> functions;
   std::string prepared_name;  // EXECUTE / PREPARE name, when relevant
   bool locks_rows = false;    // SELECT ... FOR UPDATE/SHARE somewhere in the statement
+  std::string database;       // MySQL USE: the database selected (the session checks it
+                              // against the segment and makes it the current database)
 };
 
 struct StatementInfo {

@@ -1,0 +1,91 @@
+#pragma once
+// MySQL / MariaDB statement analyzer: SQL text -> StatementInfo (the same structure the
+// PostgreSQL classifier produces), so authz/policy_engine judges both dialects with the
+// same rules. No MySQL parser is packaged: this is a lexer (mysql_lexer) plus a
+// recursive-descent analyzer that understands the statement shapes listed below and
+// refuses everything else (StatementClass::Unknown with a reason). Pure function of
+// (text, options); thread-safe.
+//
+// Mapping (see tests/unit/sql/mysql_classifier_test.cpp and
+// tests/testdata/mysql_policy_cases.tsv):
+//  - Tables: TableRef.schema = database (MySQL schema == database), filled from
+//    current_database when unqualified (no current database: Unknown). Names keep their
+//    case when lower_case_table_names = 0 and are lower-cased for 1 and 2;
+//    information_schema names are always lower-cased. Non-ASCII table/database names are
+//    refused unless lower_case_table_names = 0 and the charset is utf8/utf8mb4.
+//  - Dml: SELECT / TABLE / VALUES / WITH (CTE names are not tables), INSERT / REPLACE
+//    (REPLACE = insert + delete; ON DUPLICATE KEY UPDATE adds update), UPDATE and DELETE
+//    incl. multi-table forms (targets get update/delete, other tables select), DO,
+//    HANDLER (select), LOCK TABLES (READ = lock, WRITE = update), UNLOCK TABLES,
+//    TRUNCATE, DESCRIBE t / SHOW COLUMNS|INDEX|CREATE TABLE (select on t), SHOW TABLES /
+//    DATABASES / TABLE STATUS / TRIGGERS / ... (select on the information_schema table
+//    they read). SELECT ... FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE sets locks_rows.
+//    UPDATE/DELETE/ON DUPLICATE KEY targets are also reported as Select when their
+//    expressions name columns (as the PostgreSQL classifier does).
+//  - Functions: every call `name(`, lower-cased (schema = database when qualified);
+//    NEXT VALUE FOR s -> nextval, PREVIOUS VALUE FOR s -> lastval; CALL p -> function p.
+//  - SessionSafe: SET of allow-listed session variables (SET NAMES / CHARACTER SET /
+//    character_set_client only to utf8mb4, utf8mb3, utf8, latin1, ascii; sql_mode only to
+//    a literal list of modes that do not change lexing or parsing, and only while the
+//    session has neither ANSI_QUOTES nor NO_BACKSLASH_ESCAPES), SET [SESSION]
+//    TRANSACTION, SHOW VARIABLES / STATUS / WARNINGS / ..., USE db (StatementPart::
+//    database names it: the session checks it against the segment and updates its
+//    current database). SET of only user variables is Dml (its expressions are checked).
+//  - Transaction: START TRANSACTION, BEGIN [WORK], COMMIT, ROLLBACK [TO SAVEPOINT],
+//    SAVEPOINT, RELEASE SAVEPOINT. Prepare: PREPARE s FROM 'text' (the text is analysed
+//    into the same part, like the PostgreSQL classifier; a non-DML inner class wins),
+//    EXECUTE s, DEALLOCATE|DROP PREPARE s (prepared_name, lower-cased). Explain: EXPLAIN /
+//    DESCRIBE / MariaDB ANALYZE of a statement. Ddl: CREATE/ALTER/DROP/RENAME TABLE, VIEW,
+//    INDEX, SEQUENCE (alter on the objects; sources select; REFERENCES references).
+//    Admin: OPTIMIZE/ANALYZE/CHECK/REPAIR/CHECKSUM TABLE (maintain), FLUSH, SHOW GRANTS /
+//    PROCESSLIST / ENGINE / replication status, KILL QUERY (the proxy handles it),
+//    EXPLAIN FOR CONNECTION. Procedural: CALL.
+//  - Forbidden: SELECT ... INTO OUTFILE/DUMPFILE, LOAD DATA/XML, PREPARE FROM a variable
+//    or expression, SET GLOBAL/PERSIST/@@global, SET ROLE / DEFAULT ROLE / PASSWORD,
+//    lexing-changing SETs, GRANT/REVOKE, user and role management, KILL [CONNECTION],
+//    SHUTDOWN/RESTART, INSTALL/UNINSTALL, replication control, RESET, PURGE, CLONE, BINLOG,
+//    XA, database-level DDL, stored programs (CREATE/ALTER/DROP PROCEDURE/FUNCTION/
+//    TRIGGER/EVENT), non-local storage engines and file/connection table options,
+//    DELIMITER (a client-side command), views with a DEFINER other than CURRENT_USER.
+//  - Unknown (always denied): everything else, and any statement the analyzer could not
+//    read to its end.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "authz/sql/statement_info.hpp"
+
+namespace segproxy::authz::sql {
+
+struct MysqlClassifierOptions {
+  // The session's database (handshake, COM_INIT_DB, USE). Empty = none selected:
+  // unqualified table names are Unknown.
+  std::string current_database;
+  bool ansi_quotes = false;           // sql_mode ANSI_QUOTES (or ANSI)
+  bool no_backslash_escapes = false;  // sql_mode NO_BACKSLASH_ESCAPES
+  int lower_case_table_names = 0;     // as the server reports: 0, 1 or 2
+  bool server_is_mariadb = false;
+  // MySQL 80036 / MariaDB 100611 style (MYSQL_VERSION_ID). 0 = unknown: every
+  // executable comment is analysed as code.
+  std::uint32_t server_version = 0;
+  // The session's character set (handshake / SET NAMES). Anything but utf8mb4, utf8mb3,
+  // utf8, latin1, ascii or binary makes every statement Unknown (multibyte character sets
+  // such as gbk, sjis or big5 hide quote and backslash bytes inside characters).
+  std::string charset = "utf8mb4";
+  std::size_t max_length = 16 * 1024 * 1024;  // longer texts are Unknown
+};
+
+StatementInfo classify_mysql(std::string_view sql, const MysqlClassifierOptions& opts);
+
+// Keyed SipHash-2-4 (per-process random key) of the token stream with literal values
+// left out, except where the classification depends on them (SET values, PREPARE text),
+// plus the options: equal fingerprints always classify the same way. Same value as
+// classify_mysql(...).fingerprint. 0 when the text cannot be lexed.
+std::uint64_t fingerprint_mysql(std::string_view sql, const MysqlClassifierOptions& opts);
+
+// The statement with every string/number/hex literal replaced by '?', tokens separated by
+// single spaces, comments dropped (executable comment content kept when it is code), for
+// audit. Empty when the text cannot be lexed.
+std::string normalize_mysql(std::string_view sql, const MysqlClassifierOptions& opts);
+
+}  // namespace segproxy::authz::sql

@@ -1,0 +1,216 @@
+// The server's control thread: admin socket, metrics endpoint, configuration reload,
+// revocation pruning and the backend reachability probe behind /readyz.
+#include <sstream>
+
+#include "proxy/admin_server.hpp"
+#include "proxy/config_check.hpp"
+#include "proxy/control_plane.hpp"
+#include "proxy/metrics_http.hpp"
+#include "proxy/proxy_metrics.hpp"
+#include "proxy/reload.hpp"
+#include "proxy/server.hpp"
+#include "proxy/view_loader.hpp"
+
+namespace segproxy::proxy {
+namespace admin = protocols::admin;
+namespace {
+
+constexpr std::chrono::seconds kProbeEvery{5};
+constexpr std::chrono::seconds kProbeTimeout{2};
+constexpr std::chrono::seconds kPruneEvery{60};
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Server::start_control() {
+  const auto rt = runtime();
+  const std::string revocations_file = rt->config.admin ? rt->config.admin->revocations_file : std::string();
+  ControlDeps deps{log_,
+                   sessions_,
+                   audit_.get(),
+                   metrics_.get(),
+                   [this] { return runtime(); },
+                   [this](const std::string& trigger) { return reload(trigger); },
+                   started_};
+  control_ = std::make_unique<ControlPlane>(std::move(deps), revocations_file);
+  std::string error;
+  if (!control_->load(error)) {
+    log_.error("revocations.load_failed", {{"file", revocations_file}, {"error", error}});
+    return false;
+  }
+  metrics_->set_revocations_active([c = control_.get()] { return static_cast<double>(c->revocations_active()); });
+  if (audit_) {
+    metrics_->set_audit_queue_depth([a = audit_.get()] { return static_cast<double>(a->stats().queued); });
+  }
+  if (rt->config.admin) {
+    AdminServerOptions opts;
+    opts.socket_path = rt->config.admin->socket;
+    for (auto uid : rt->config.admin->allowed_uids) opts.allowed_uids.push_back(static_cast<uid_t>(uid));
+    admin_ = std::make_unique<AdminServer>(control_ctx_, std::move(opts), *control_);
+    if (!admin_->start(error)) {
+      log_.error("admin.start_failed", {{"socket", rt->config.admin->socket}, {"error", error}});
+      admin_.reset();
+      return false;
+    }
+    log_.info("admin.ready", {{"socket", rt->config.admin->socket}});
+  }
+  if (rt->config.metrics) {
+    const auto& ep = rt->config.metrics->listen;
+    metrics_http_ = std::make_unique<MetricsHttpServer>(
+        control_ctx_, ep.host, ep.port, [m = metrics_.get()] { return m->render(); },
+        [this] { return readiness(); });
+    if (auto ec = metrics_http_->start()) {
+      log_.error("metrics.start_failed",
+                 {{"address", ep.host + ":" + std::to_string(ep.port)}, {"error", ec.message()}});
+      metrics_http_.reset();
+      admin_.reset();
+      return false;
+    }
+    log_.info("metrics.ready", {{"address", ep.host + ":" + std::to_string(ep.port)}});
+  }
+  asio::co_spawn(control_ctx_, probe_backends(), asio::detached);
+  control_thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(control_ctx_);
+    for (;;) {
+      try {
+        control_ctx_.run();
+        return;
+      } catch (const std::exception& ex) {
+        log_.error("control.exception", {{"error", ex.what()}});
+      }
+    }
+  });
+  return true;
+}
+
+void Server::stop_control() {
+  if (!control_thread_.joinable()) return;
+  asio::post(control_ctx_, [this] {
+    if (admin_) admin_->stop();
+    if (metrics_http_) metrics_http_->stop();
+    control_ctx_.stop();
+  });
+  control_thread_.join();
+  if (views_) views_->stop();
+  metrics_->set_revocations_active(nullptr);
+  metrics_->set_audit_queue_depth(nullptr);
+}
+
+void Server::start_views(const std::shared_ptr<const Runtime>& rt) {
+  auto next = std::make_unique<ViewLoader>(rt, log_);
+  if (!next->enabled()) next.reset();
+  if (next) next->start();
+  auto old = std::move(views_);
+  views_ = std::move(next);
+  if (old) old->stop();  // joins its thread (bounded by backend_connect_timeout)
+}
+
+// Every kProbeEvery: can each listener's backend be reached over TCP? (Logging in would
+// need a credential; reachability is what /readyz promises.)
+awaitable<void> Server::probe_backends() {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer timer(ex);
+  auto last_prune = std::chrono::steady_clock::now();
+  for (;;) {
+    const auto rt = runtime();
+    bool all_ok = true;
+    for (const auto& l : rt->config.listeners) {
+      tcp::resolver resolver(ex);
+      error_code ec;
+      auto results = co_await resolver.async_resolve(l.backend.endpoint.host, std::to_string(l.backend.endpoint.port),
+                                                     asio::redirect_error(use_awaitable, ec));
+      bool ok = false;
+      if (!ec) {
+        tcp::socket sock(ex);
+        asio::steady_timer deadline(ex, kProbeTimeout);
+        deadline.async_wait([&sock](const error_code& e) {
+          if (!e) {
+            error_code ignored;
+            sock.close(ignored);
+          }
+        });
+        co_await asio::async_connect(sock, results, asio::redirect_error(use_awaitable, ec));
+        deadline.cancel();
+        ok = !ec;
+      }
+      all_ok = all_ok && ok;
+    }
+    backends_reachable_.store(all_ok);
+    if (std::chrono::steady_clock::now() - last_prune >= kPruneEvery) {
+      control_->prune_expired();
+      last_prune = std::chrono::steady_clock::now();
+    }
+    timer.expires_after(kProbeEvery);
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+  }
+}
+
+std::pair<bool, std::string> Server::readiness() const {
+  if (!backends_reachable_.load()) return {false, "a backend is not reachable"};
+  if (audit_ && !audit_->stats().healthy) return {false, "the audit log cannot be written"};
+  return {true, ""};
+}
+
+admin::ReloadResult Server::reload(const std::string& trigger) {
+  std::lock_guard serial(reload_mu_);
+  const auto old = runtime();
+  admin::ReloadResult r;
+  r.old_hash = old->config_hash;
+  std::ostringstream err;
+  auto next = load_runtime(old->config.source_path, err);
+  if (!next) {
+    r.errors = lines_of(err.str());
+    if (r.errors.empty()) r.errors.push_back("the configuration could not be loaded");
+  } else {
+    r.new_hash = next->config_hash;
+    r.restart_required = restart_required_changes(old->config, next->config);
+    if (r.restart_required.empty()) {
+      r.ok = true;
+    } else {
+      r.errors.push_back("not applied: these changes need a restart of segproxy");
+    }
+  }
+  std::size_t adopted = 0;
+  if (r.ok) {
+    {
+      std::lock_guard lock(rt_mu_);
+      rt_ = next;
+    }
+    start_views(next);
+    adopted = sessions_.post_to_all([next](LiveSession& s) { s.adopt(next); });
+  }
+  metrics_->config_reloads(r.ok ? ReloadOutcome::Success : ReloadOutcome::Failure).inc();
+  std::string detail = "trigger=" + trigger + " old_hash=" + r.old_hash + " new_hash=" + r.new_hash;
+  std::string reason;
+  for (const auto& e : r.errors) reason += (reason.empty() ? "" : "; ") + e;
+  for (const auto& e : r.restart_required) reason += (reason.empty() ? "" : "; ") + e;
+  if (audit_) {
+    audit::AuditRecord rec;
+    rec.event = "config.reload";
+    rec.decision = r.ok ? "allow" : "deny";
+    rec.detail = detail;
+    rec.reason = reason.substr(0, 4096);
+    audit_->submit(std::move(rec)).wait();
+  }
+  if (r.ok) {
+    log_.info("config.reloaded", {{"trigger", trigger},
+                                  {"old_hash", r.old_hash},
+                                  {"new_hash", r.new_hash},
+                                  {"sessions", std::to_string(adopted)}});
+  } else {
+    log_.warn("config.reload_rejected", {{"trigger", trigger}, {"errors", reason}});
+  }
+  return r;
+}
+
+}  // namespace segproxy::proxy

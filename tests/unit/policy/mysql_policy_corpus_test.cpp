@@ -1,0 +1,126 @@
+// The MySQL policy corpus (tests/testdata/mysql_policy_cases.tsv + mysql_policy.yaml):
+// every row is classified with classify_mysql and judged by the PolicyEngine, as the
+// MySQL session will do. The TSV format is the one of pg_policy_cases.tsv.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "authz/identity_mapper.hpp"
+#include "authz/policy_engine.hpp"
+#include "authz/sql/mysql_classifier.hpp"
+#include "config/loader.hpp"
+#include "policy_test_util.hpp"
+
+namespace segproxy::authz {
+namespace {
+
+const std::filesystem::path kTestdata = std::filesystem::path(__FILE__).parent_path() / "../../testdata";
+
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      const char c = s[++i];
+      out.push_back(c == 't' ? '\t' : c == 'n' ? '\n' : c);
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> split_tabs(const std::string& line) {
+  std::vector<std::string> cols;
+  std::size_t p = 0;
+  for (;;) {
+    const std::size_t t = line.find('\t', p);
+    cols.push_back(line.substr(p, t == std::string::npos ? std::string::npos : t - p));
+    if (t == std::string::npos) return cols;
+    p = t + 1;
+  }
+}
+
+struct Outcome {
+  bool allow = false;
+  std::string sqlstate;
+  std::string reason;
+};
+
+class MysqlPolicyCorpus : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = config::load_config_file((kTestdata / "mysql_policy.yaml").string());
+    ASSERT_TRUE(loaded.config) << (loaded.errors.empty() ? "" : loaded.errors.front().to_string());
+    cfg_ = std::move(*loaded.config);
+    engine_ = std::make_unique<PolicyEngine>(cfg_);
+    mapper_ = std::make_unique<IdentityMapper>(cfg_.identities);
+  }
+
+  Outcome run(const std::string& identity, const std::string& database, const std::string& sql) const {
+    ClientIdentity id;
+    if (identity.rfind("spiffe://", 0) == 0) id.spiffe_id = identity;
+    else if (identity.rfind("cn=", 0) == 0) id.cn = identity.substr(3);
+    const auto match = mapper_->map(id);
+    if (!match) return {false, "28000", "unknown identity"};
+    const auto& seg = cfg_.segments.at(match->segment);
+    const auto in_segment = [&](const std::string& db) {
+      return std::find(seg.databases.begin(), seg.databases.end(), db) != seg.databases.end();
+    };
+    if (database != "-" && !in_segment(database)) return {false, "28000", "database not in segment"};
+    sql::MysqlClassifierOptions opts;
+    opts.current_database = database == "-" ? "" : database;
+    const auto info = sql::classify_mysql(sql, opts);
+    for (const auto& part : info.statements) {  // what the session does with USE
+      if (!part.database.empty() && !in_segment(part.database)) {
+        return {false, "42501", "USE of a database outside the segment"};
+      }
+    }
+    const Decision d = engine_->evaluate(match->segment, info, test::utc(2026, 11, 23, 10),
+                                         opts.current_database);
+    return {d.allow, d.sqlstate, d.reason};
+  }
+
+  config::Config cfg_;
+  std::unique_ptr<PolicyEngine> engine_;
+  std::unique_ptr<IdentityMapper> mapper_;
+};
+
+TEST_F(MysqlPolicyCorpus, EveryRowHasTheExpectedDecision) {
+  std::ifstream in(kTestdata / "mysql_policy_cases.tsv");
+  ASSERT_TRUE(in) << "cannot open mysql_policy_cases.tsv";
+  std::string line;
+  int rows = 0, line_no = 0, failures = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty() || line[0] == '#') continue;
+    const auto cols = split_tabs(line);
+    ASSERT_EQ(cols.size(), 4u) << "line " << line_no << ": " << line;
+    ++rows;
+    const std::string sql = unescape(cols[2]);
+    const std::string& want = cols[3];
+    const Outcome got = run(cols[0], cols[1], sql);
+    bool ok = false;
+    if (want == "allow") ok = got.allow;
+    else if (want == "deny") ok = !got.allow;
+    else if (want.rfind("deny:", 0) == 0) ok = !got.allow && got.sqlstate == want.substr(5);
+    if (std::getenv("SEGPROXY_CORPUS_VERBOSE")) {
+      std::cout << line_no << " " << (got.allow ? "allow" : "deny:" + got.sqlstate) << " [" << sql << "] " << got.reason << "\n";
+    }
+    if (!ok) {
+      ++failures;
+      ADD_FAILURE() << "line " << line_no << ": " << cols[0] << " " << cols[1] << " [" << sql << "] expected " << want
+                    << ", got " << (got.allow ? "allow" : "deny:" + got.sqlstate) << " (" << got.reason << ")";
+    }
+  }
+  EXPECT_GE(rows, 150);
+  std::cout << "[ mysql corpus ] " << rows << " rows, " << (rows - failures) << " as expected\n";
+}
+
+}  // namespace
+}  // namespace segproxy::authz
