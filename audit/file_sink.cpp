@@ -22,7 +22,8 @@ bool is_internal(const AuditSink::OnDurable& done) { return !done; }
 FileSink::FileSink(const AuditConfig& cfg, FileSinkDeps deps)
     : cfg_(cfg),
       clock_(deps.clock ? std::move(deps.clock) : std::make_shared<SystemClock>()),
-      ops_(deps.ops ? std::move(deps.ops) : std::make_shared<PosixFileOps>()) {}
+      ops_(deps.ops ? std::move(deps.ops) : std::make_shared<PosixFileOps>()),
+      observer_(std::move(deps.observer)) {}
 
 std::unique_ptr<FileSink> FileSink::open(const AuditConfig& cfg, std::string& error,
                                          FileSinkDeps deps) {
@@ -168,6 +169,7 @@ void FileSink::submit(AuditRecord record, OnDurable on_durable) {
       ++(open ? stats_.dropped : stats_.refused);
       ++(open ? queue_full_dropped_ : queue_full_refused_);
       immediate_.push_back({std::move(on_durable), open});
+      if (observer_) observer_->queue_full();
     } else {
       queue_.push_back({std::move(record), std::move(on_durable)});
     }
@@ -426,10 +428,13 @@ bool FileSink::commit() {
     rollback(EBADF, "no open log file");
     return false;
   }
+  const auto t_write = std::chrono::steady_clock::now();
   if (!write_all(fd_, buf_)) {
     rollback(errno, "write");
     return false;
   }
+  const auto t_written = std::chrono::steady_clock::now();
+  double sync_seconds = -1;
   if (cfg_.durability != Durability::interval) {
     {
       std::lock_guard lk(mu_);
@@ -440,6 +445,7 @@ bool FileSink::commit() {
       return false;
     }
     last_sync_ = clock_->now();
+    sync_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_written).count();
   } else {
     unsynced_ = true;
   }
@@ -457,6 +463,9 @@ bool FileSink::commit() {
     ++stats_.batches;
     stats_.checkpoints += buf_cp_lines_.size();
     stats_.last_seq = chain_.last_seq();
+  }
+  if (observer_) {
+    observer_->committed(buf_done_.size(), std::chrono::duration<double>(t_written - t_write).count(), sync_seconds);
   }
   buf_.clear();
   std::vector<OnDurable> dones;
@@ -492,6 +501,7 @@ void FileSink::fail_all(std::vector<OnDurable>& dones) {
 }
 
 void FileSink::enter_failure(int err, const char* what) {
+  if (!failed_ && observer_) observer_->failed(what);
   if (!failed_) {
     failed_ = true;
     fail_errno_ = err;

@@ -24,9 +24,23 @@
 
 namespace segproxy::audit {
 
+// Optional instrumentation (proxy metrics). Called from the writer thread, except
+// queue_full (from submit, any thread): implementations must be thread-safe and cheap.
+class SinkObserver {
+ public:
+  virtual ~SinkObserver() = default;
+  // One batch on disk: `records` lines, write() took `write_seconds`, fdatasync took
+  // `sync_seconds` (negative: no sync, durability interval).
+  virtual void committed(std::size_t records, double write_seconds, double sync_seconds) = 0;
+  // "write", "fdatasync", "rotate", ... (the failing step), when writing stops working.
+  virtual void failed(const char* what) = 0;
+  virtual void queue_full() = 0;
+};
+
 struct FileSinkDeps {
   std::shared_ptr<Clock> clock;  // default SystemClock
   std::shared_ptr<FileOps> ops;  // default PosixFileOps
+  std::shared_ptr<SinkObserver> observer;  // may be null
 };
 
 struct SinkStats {
@@ -109,6 +123,7 @@ class FileSink final : public AuditSink {
   AuditConfig cfg_;
   std::shared_ptr<Clock> clock_;
   std::shared_ptr<FileOps> ops_;
+  std::shared_ptr<SinkObserver> observer_;
   std::unique_ptr<CheckpointSigner> signer_;
 
   // Shared with submitters.

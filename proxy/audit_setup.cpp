@@ -1,12 +1,45 @@
 // config::AuditSettings -> audit::AuditConfig (see audit_setup.hpp).
 #include "proxy/audit_setup.hpp"
 
+#include "proxy/proxy_metrics.hpp"
+
 #include <unistd.h>
 
 #include <climits>
 #include <stdexcept>
 
 namespace segproxy::proxy {
+namespace {
+
+class MetricsAuditObserver final : public audit::SinkObserver {
+ public:
+  explicit MetricsAuditObserver(ProxyMetrics& m) : m_(m) {}
+  void committed(std::size_t records, double write_seconds, double sync_seconds) override {
+    m_.audit_records_written().inc(records);
+    m_.audit_write_duration().observe(write_seconds);
+    if (sync_seconds >= 0) m_.audit_fsync_duration().observe(sync_seconds);
+  }
+  void failed(const char* what) override {
+    const std::string w = what;
+    AuditFailureReason r = AuditFailureReason::Other;
+    if (w.find("fdatasync") != std::string::npos || w.find("fsync") != std::string::npos) r = AuditFailureReason::Fsync;
+    else if (w.find("write") != std::string::npos) r = AuditFailureReason::Write;
+    else if (w.find("rotat") != std::string::npos || w.find("open") != std::string::npos) r = AuditFailureReason::Rotate;
+    else if (w.find("checkpoint") != std::string::npos) r = AuditFailureReason::Checkpoint;
+    m_.audit_failures(r).inc();
+  }
+  void queue_full() override { m_.audit_failures(AuditFailureReason::QueueFull).inc(); }
+
+ private:
+  ProxyMetrics& m_;
+};
+
+}  // namespace
+
+std::shared_ptr<audit::SinkObserver> make_audit_observer(ProxyMetrics& metrics) {
+  return std::make_shared<MetricsAuditObserver>(metrics);
+}
+
 namespace {
 
 [[noreturn]] void bad(const char* key, const std::string& value) {

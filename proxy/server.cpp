@@ -115,7 +115,9 @@ int Server::run() {
   if (rt0->config.audit) {
     std::string error;
     try {
-      audit_ = audit::FileSink::open(to_audit_config(*rt0->config.audit), error);
+      audit::FileSinkDeps deps;
+      deps.observer = make_audit_observer(*metrics_);
+      audit_ = audit::FileSink::open(to_audit_config(*rt0->config.audit), error, std::move(deps));
     } catch (const std::exception& e) {
       error = e.what();
     }

@@ -33,6 +33,7 @@ LexOptions lex_options(const MysqlClassifierOptions& o) {
   l.no_backslash_escapes = o.no_backslash_escapes;
   l.server_is_mariadb = o.server_is_mariadb;
   l.server_version = o.server_version;
+  l.utf8 = iequals(o.charset, "utf8mb4") || iequals(o.charset, "utf8mb3") || iequals(o.charset, "utf8");
   return l;
 }
 

@@ -130,6 +130,7 @@ class Lexer {
       return fail(kind == TokKind::String ? "unterminated string literal" : "unterminated quoted identifier",
                   true);
     }
+    if (kind == TokKind::QuotedIdent && !valid_name(v)) return false;
     if (!push(kind, std::move(v), p, e, q)) return false;
     p = e;
     return true;
@@ -195,34 +196,59 @@ class Lexer {
         return push(TokKind::BitHex, std::string(s_.substr(b, q - b)), b, q);
       }
     }
+    // As the server (MY_LEX_NUMBER_IDENT / MY_LEX_REAL): digits with a fraction or an
+    // exponent are a number even when letters follow ("1e1FROM t" is 1e1 FROM t); digits
+    // followed by other identifier characters are an identifier ("1abc").
+    const auto exponent = [&](std::size_t r) {
+      if (at(r) != 'e' && at(r) != 'E') return r;
+      std::size_t k = r + 1;
+      if (at(k) == '+' || at(k) == '-') ++k;
+      if (!is_digit(at(k))) return r;
+      while (k < s_.size() && is_digit(s_[k])) ++k;
+      return k;
+    };
     std::size_t q = p;
     while (q < s_.size() && is_digit(s_[q])) ++q;
-    bool number = true;
-    if (at(q) == '.' && (q == p || true)) {
-      std::size_t r = q + 1;
-      while (r < s_.size() && is_digit(s_[r])) ++r;
-      if (r == q + 1 && q == p) number = false;  // lone '.'
-      q = r;
-    }
-    if (number && (at(q) == 'e' || at(q) == 'E')) {
-      std::size_t r = q + 1;
-      if (at(r) == '+' || at(r) == '-') ++r;
-      if (is_digit(at(r))) {
-        while (r < s_.size() && is_digit(s_[r])) ++r;
-        q = r;
+    if (at(q) == '.') {  // real: digits '.' digits [exponent]
+      ++q;
+      while (q < s_.size() && is_digit(s_[q])) ++q;
+      q = exponent(q);
+    } else if (is_ident(at(q))) {
+      const std::size_t e = exponent(q);
+      if (e == q) {  // identifier starting with digits
+        while (q < s_.size() && is_ident(s_[q])) ++q;
+        p = q;
+        return word(b, q);
       }
+      q = e;
     }
-    if (number && !is_ident(at(q))) {
-      p = q;
-      return push(TokKind::Number, std::string(s_.substr(b, q - b)), b, q);
-    }
-    // Digits followed by identifier characters: an identifier (e.g. 1abc). A '.' inside
-    // is not part of it.
-    if (c0 == '.') return fail("unexpected '.'", true);
-    q = p;
-    while (q < s_.size() && is_ident(s_[q])) ++q;
     p = q;
-    return push(TokKind::Word, std::string(s_.substr(b, q - b)), b, q);
+    return push(TokKind::Number, std::string(s_.substr(b, q - b)), b, q);
+  }
+
+  // A Word token; identifiers with bytes >= 0x80 must be valid UTF-8 under a utf8
+  // character set (the server ends an identifier at an invalid sequence) and are refused
+  // under single-byte character sets (not every high byte is a letter there).
+  bool word(std::size_t b, std::size_t e) {
+    if (!valid_name(s_.substr(b, e - b))) return false;
+    return push(TokKind::Word, std::string(s_.substr(b, e - b)), b, e);
+  }
+
+  bool valid_name(std::string_view v) {
+    bool high = false;
+    for (const char c : v) high = high || static_cast<unsigned char>(c) >= 0x80;
+    if (!high) return true;
+    if (!o_.utf8) return fail("non-ASCII identifier under a single-byte character set", false);
+    for (std::size_t i = 0; i < v.size();) {
+      const auto u = static_cast<unsigned char>(v[i]);
+      std::size_t n = u < 0x80 ? 1 : (u >> 5) == 6 ? 2 : (u >> 4) == 14 ? 3 : (u >> 3) == 30 ? 4 : 0;
+      if (n == 0 || i + n > v.size() || (n == 2 && u < 0xc2)) return fail("invalid UTF-8 in an identifier", false);
+      for (std::size_t k = 1; k < n; ++k) {
+        if ((static_cast<unsigned char>(v[i + k]) & 0xc0) != 0x80) return fail("invalid UTF-8 in an identifier", false);
+      }
+      i += n;
+    }
+    return true;
   }
 
   bool variable(std::size_t& p) {
@@ -353,7 +379,7 @@ class Lexer {
       if (is_ident(c)) {
         const std::size_t b = p;
         while (p < n && is_ident(s_[p])) ++p;
-        if (!push(TokKind::Word, std::string(s_.substr(b, p - b)), b, p)) return false;
+        if (!word(b, p)) return false;
         continue;
       }
       if (c == '@') { if (!variable(p)) return false; continue; }

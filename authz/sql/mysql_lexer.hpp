@@ -55,6 +55,9 @@ struct LexOptions {
   bool no_backslash_escapes = false;
   bool server_is_mariadb = false;
   std::uint32_t server_version = 0;  // MySQL 80036 / MariaDB 100611 style; 0 = unknown
+  // utf8 / utf8mb3 / utf8mb4 session character set (else single-byte: non-ASCII
+  // identifiers are refused).
+  bool utf8 = true;
   std::size_t max_tokens = 4'000'000;
 };
 

@@ -139,12 +139,12 @@ std::size_t Analyzer::select_block(std::size_t i, bool /*top*/) {
   i = expr(i, false);
   if (is_kw(i, "INTO")) i = into_clause(i);
   if (is_kw(i, "FROM")) i = table_refs(i + 1, nullptr);
-  if (is_kw(i, "WHERE")) i = expr(i + 1, false);
+  if (is_kw(i, "WHERE")) i = expr(i + 1, true);
   if (is_kw(i, "GROUP")) {
     i = expr(expect_kw(i + 1, "BY"), false);
     if (is_kw(i, "WITH") && is_kw(i + 1, "ROLLUP")) i += 2;
   }
-  if (is_kw(i, "HAVING")) i = expr(i + 1, false);
+  if (is_kw(i, "HAVING")) i = expr(i + 1, true);
   if (is_kw(i, "WINDOW")) {
     ++i;
     for (;;) {
@@ -230,7 +230,7 @@ std::size_t Analyzer::table_refs(std::size_t i, std::vector<FromEntry>* out) {
 }
 
 std::size_t Analyzer::join_spec(std::size_t i) {
-  if (is_kw(i, "ON")) return expr(i + 1, false);
+  if (is_kw(i, "ON")) return expr(i + 1, true);  // a ',' continues the table list
   if (is_kw(i, "USING")) {
     if (!is_kind(i + 1, TokKind::LParen)) refuse("USING: '(' expected");
     return match_paren(i + 1);

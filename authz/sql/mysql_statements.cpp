@@ -300,9 +300,10 @@ std::size_t Analyzer::update_stmt(std::size_t i) {
     if (!is_kind(i, TokKind::Comma)) break;
     ++i;
   }
-  if (is_kw(i, "WHERE")) i = expr(i + 1, false, &saw);
+  if (is_kw(i, "WHERE")) i = expr(i + 1, true, &saw);
   if (is_kw(i, "ORDER")) { saw = true; i = expr(expect_kw(i + 1, "BY"), false); }
   if (is_kw(i, "LIMIT")) i = expr(i + 1, false);
+  if (from.size() > 1) saw = true;  // join conditions read the targets' columns
   if (all) {
     for (std::size_t k = 0; k < from.size(); ++k) targets.push_back(k);
   }
@@ -347,7 +348,7 @@ std::size_t Analyzer::delete_stmt(std::size_t i) {
       const std::size_t idx = add_table(db, name, TableOp::Delete);
       FromEntry entry;
       j = table_suffix(after, &entry);
-      if (is_kw(j, "WHERE")) j = expr(j + 1, false, &saw);
+      if (is_kw(j, "WHERE")) j = expr(j + 1, true, &saw);
       if (is_kw(j, "ORDER")) { saw = true; j = expr(expect_kw(j + 1, "BY"), false); }
       if (is_kw(j, "LIMIT")) j = expr(j + 1, false);
       if (is_kw(j, "RETURNING")) { saw = true; j = expr_list(j + 1); }
@@ -362,7 +363,8 @@ std::size_t Analyzer::delete_stmt(std::size_t i) {
     i = expect_kw(i, "FROM");
     i = table_refs(i, &from);
   }
-  if (is_kw(i, "WHERE")) i = expr(i + 1, false, &saw);
+  if (is_kw(i, "WHERE")) i = expr(i + 1, true, &saw);
+  if (from.size() > 1) saw = true;  // join conditions read the targets' columns
   for (const Target& t : targets) {
     const auto hits = resolve_targets(from, t.db, t.name, opts_.lower_case_table_names != 0);
     if (hits.empty()) refuse("DELETE: target " + t.name + " is not in the table list");

@@ -56,6 +56,7 @@ void ResponseTracker::start_next() {
   active_ = true;
   summary_ = ResponseSummary{};
   summary_.command = pending_.front().command;
+  summary_.status = status_;  // an ERR carries no status: the last reported one stands
   expected_seq_ = pending_.front().seq;
   state_ = pending_.front().kind == ResponseKind::Fetch ? State::Rows : State::First;
 }
@@ -181,8 +182,7 @@ bool ResponseTracker::on_first(const StreamedMessage& m, std::string& error) {
       auto p = decode_prepare_ok(m.head);
       if (p.status != DecodeStatus::Ok) return error = p.error, false;
       summary_.prepared = p.value;
-      summary_.warnings = p.value.warnings;
-      summary_.status = status_;  // a prepare does not report a status
+      summary_.warnings = p.value.warnings;  // a prepare reports no status
       left_ = p.value.num_params;
       if (left_ > 0) {
         state_ = State::PrepareParams;

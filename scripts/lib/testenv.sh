@@ -106,7 +106,7 @@ HBA
 # ---- segproxy test environment ----
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$pgroot/pgsock'
-max_connections = 200
+max_connections = 1200  # the revoke test holds 1,000 sessions
 shared_buffers = 128MB
 fsync = off
 synchronous_commit = off

