@@ -89,8 +89,8 @@ awaitable<void> serve(std::shared_ptr<State> st, std::shared_ptr<Conn> conn, std
   const AdminPeer peer = peer_of(conn->socket);
   const auto& allowed = st->options.allowed_uids;
   const bool known = peer.uid != static_cast<uid_t>(-1);
-  const bool permitted =
-      known && (allowed.empty() ? peer.uid == ::geteuid() : std::find(allowed.begin(), allowed.end(), peer.uid) != allowed.end());
+  const bool listed = std::find(allowed.begin(), allowed.end(), peer.uid) != allowed.end();
+  const bool permitted = known && (allowed.empty() ? peer.uid == ::geteuid() : listed);
   if (!permitted) {
     const std::string reason =
         known ? "uid " + std::to_string(peer.uid) + " is not in admin.allowed_uids" : "no peer credentials";
@@ -181,7 +181,8 @@ bool AdminServer::start(std::string& error) {
   }
   const std::string path = st.options.socket_path.string();
   if (path.empty() || path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-    error = "admin socket path is empty or longer than " + std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes";
+    const std::size_t max = sizeof(sockaddr_un{}.sun_path) - 1;
+    error = "admin socket path is empty or longer than " + std::to_string(max) + " bytes";
     return false;
   }
   struct stat sb {};

@@ -82,7 +82,8 @@ void print_sessions(std::ostream& out, const admin::SessionsResult& r) {
     return;
   }
   std::vector<std::vector<std::string>> rows = {
-      {"ID", "IDENTITY", "SEGMENT", "CLIENT", "DATABASE", "BACKEND_USER", "STARTED", "BYTES_IN", "BYTES_OUT", "STATEMENT"}};
+      {"ID", "IDENTITY", "SEGMENT", "CLIENT", "DATABASE", "BACKEND_USER", "STARTED", "BYTES_IN", "BYTES_OUT",
+       "STATEMENT"}};
   for (const auto& s : r.sessions) {
     std::string stmt = printable(s.current_statement);
     if (stmt.size() > 80) stmt = stmt.substr(0, 77) + "...";
@@ -191,7 +192,8 @@ std::string admin_usage() {
          "       segproxyctl kill SESSION_ID [--socket PATH] [--json]\n"
          "       segproxyctl revoke (--identity X | --spiffe-prefix P | --cert-serial N | --segment S)\n"
          "                          [--reason TEXT] [--ttl DURATION] [--socket PATH] [--json]\n"
-         "       segproxyctl unrevoke (--identity X | --spiffe-prefix P | --cert-serial N | --segment S) [--socket PATH] [--json]\n"
+         "       segproxyctl unrevoke (--identity X | --spiffe-prefix P | --cert-serial N | --segment S)\n"
+         "                            [--socket PATH] [--json]\n"
          "       segproxyctl revocations | reload | audit-checkpoint [--socket PATH] [--json]\n";
 }
 
@@ -329,12 +331,14 @@ std::optional<std::string> admin_exchange(const std::string& socket_path, std::s
   std::string line(request_line);
   line.push_back('\n');
   std::string_view rest = line;
+  std::string send_error;
   while (!rest.empty()) {
     const ssize_t n = ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      error = std::string("cannot send the request: ") + std::strerror(errno);
-      return std::nullopt;
+      // The proxy may have answered and closed already (a refused uid): read that answer.
+      send_error = std::string("cannot send the request: ") + std::strerror(errno);
+      break;
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
@@ -352,6 +356,10 @@ std::optional<std::string> admin_exchange(const std::string& socket_path, std::s
     }
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 && !send_error.empty()) {
+      error = send_error;
+      return std::nullopt;
+    }
     if (n < 0) {
       const bool timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
       error = timed_out ? "no answer from the proxy within " + std::to_string(timeout.count() / 1000) + " s"

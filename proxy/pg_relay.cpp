@@ -69,6 +69,10 @@ awaitable<void> PgSession::terminate_with(std::shared_ptr<PgSession> self, std::
   error_code ec;
   co_await self->write_client(asio::buffer(out), ec);
   if (self->client_) self->client_->close();
+  // Let every other termination queued on this thread (a revoke ends many sessions at
+  // once) reach its client before backends are closed: a closing PostgreSQL backend
+  // costs the server CPU that the remaining FATALs should not wait for.
+  co_await asio::post(self->client_->lowest().get_executor(), use_awaitable);
   if (self->outstanding_ > 0 && !self->closed_) {
     // Stop the running statement too; closing our socket alone would leave it running.
     if (auto target = self->svc_.cancels.find(self->backend_pid_, self->proxy_secret_)) {

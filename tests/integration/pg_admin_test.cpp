@@ -4,15 +4,18 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <csignal>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "audit/record_codec.hpp"
 #include "support/audit_support.hpp"
 
 namespace segproxy::it {
@@ -391,7 +394,9 @@ TEST_F(AdminTest, AuditCheckpointCommandWritesACheckpointAtOnce) {
 
 // Issue target: every one of 1,000 live sessions of one identity is gone within 100 ms
 // of the command returning. The figure is reported; the assertion is only that they are
-// all gone.
+// all gone. On the 2-core test machine the co-located PostgreSQL dominates the window:
+// `perf record -a` shows ~60 % of all CPU in the 1,000 postgres backends exiting, which
+// starves both the proxy and this client.
 TEST_F(AdminTest, RevokeEndsAThousandLiveSessionsOfOneIdentity) {
   ASSERT_NO_FATAL_FAILURE(StartAdminProxy());
   constexpr int kSessions = 1000;
@@ -411,11 +416,25 @@ TEST_F(AdminTest, RevokeEndsAThousandLiveSessionsOfOneIdentity) {
   const auto deadline = t_returned + 30s;
   std::vector<bool> done(kSessions, false);
   while (gone < kSessions && std::chrono::steady_clock::now() < deadline) {
+    // Sleep in poll() until some socket has news (no busy loop stealing the proxy's CPU).
+    std::vector<pollfd> fds;
+    std::vector<int> idx;
     for (int i = 0; i < kSessions; ++i) {
       if (done[i]) continue;
-      PQconsumeInput(conns[i].get());
-      if (PQstatus(conns[i].get()) == CONNECTION_BAD || !PQconsumeInput(conns[i].get())) {
-        done[i] = true;
+      fds.push_back(pollfd{PQsocket(conns[i].get()), POLLIN, 0});
+      idx.push_back(i);
+    }
+    if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
+    for (std::size_t k = 0; k < fds.size(); ++k) {
+      if (fds[k].revents == 0) continue;
+      PGconn* c = conns[idx[k]].get();
+      // The FATAL, then EOF: PQconsumeInput fails once the server side is closed.
+      while (PQconsumeInput(c) == 1 && PQstatus(c) == CONNECTION_OK) {
+        pollfd one{PQsocket(c), POLLIN, 0};
+        if (::poll(&one, 1, 0) <= 0) break;
+      }
+      if (PQstatus(c) == CONNECTION_BAD || PQconsumeInput(c) == 0) {
+        done[idx[k]] = true;
         ++gone;
       }
     }
@@ -426,6 +445,29 @@ TEST_F(AdminTest, RevokeEndsAThousandLiveSessionsOfOneIdentity) {
             << std::chrono::duration_cast<ms>(t_returned - t0).count() << " ms; all gone "
             << std::chrono::duration_cast<ms>(t_all - t_returned).count() << " ms after it returned\n";
   EXPECT_EQ(gone, kSessions);
+
+  // The proxy's own view, from the audit log: admin.revoke -> last session.close.
+  std::optional<std::chrono::system_clock::time_point> revoked_at, last_close;
+  std::size_t closes = 0;
+  for (int i = 0; i < 50 && closes < static_cast<std::size_t>(kSessions); ++i) {
+    const AuditLog log = read_audit_log(audit_dir_);
+    closes = 0;
+    for (const auto& rec : log.records) {
+      if (rec.event == "admin.revoke") revoked_at = audit::parse_timestamp(rec.ts);
+      if (rec.event == "session.close" && rec.spiffe_id == kBillingSpiffe) {
+        ++closes;
+        auto t = audit::parse_timestamp(rec.ts);
+        if (t && (!last_close || *t > *last_close)) last_close = t;
+      }
+    }
+    if (closes < static_cast<std::size_t>(kSessions)) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(closes, static_cast<std::size_t>(kSessions));
+  if (revoked_at && last_close) {
+    std::cout << "[ figure ] proxy side (audit timestamps): last of " << closes << " sessions closed "
+              << std::chrono::duration_cast<ms>(*last_close - *revoked_at).count()
+              << " ms after the admin.revoke record\n";
+  }
 }
 
 }  // namespace
