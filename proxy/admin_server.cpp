@@ -23,6 +23,7 @@ struct AdminServer::State {
     explicit Conn(local::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
     local::socket socket;
     asio::steady_timer timer;
+    unsigned deadline_generation = 0;  // a deadline fires only if not re-armed or disarmed since
   };
 
   asio::io_context& ctx;
@@ -78,9 +79,30 @@ awaitable<void> write_line(Conn& conn, std::string& line) {
 
 void close_conn(Conn& c) {
   error_code ignored;
+  ++c.deadline_generation;
   c.timer.cancel();
   c.socket.shutdown(local::socket::shutdown_both, ignored);
   c.socket.close(ignored);
+}
+
+// Closes the connection's socket when `d` passes (pending I/O then fails); cancel the
+// timer to disarm. Holds the connection only weakly.
+void arm_deadline(const std::shared_ptr<Conn>& conn, std::chrono::milliseconds d) {
+  std::weak_ptr<Conn> weak = conn;
+  const unsigned gen = ++conn->deadline_generation;
+  conn->timer.expires_after(d);
+  conn->timer.async_wait([weak, gen](const error_code& ec) {
+    if (ec) return;
+    if (auto c = weak.lock(); c && c->deadline_generation == gen) {
+      error_code ignored;
+      c->socket.close(ignored);
+    }
+  });
+}
+
+void disarm_deadline(Conn& c) {
+  ++c.deadline_generation;
+  c.timer.cancel();
 }
 
 // One connection: access check, then request/response lines until EOF, error, timeout
@@ -96,6 +118,7 @@ awaitable<void> serve(std::shared_ptr<State> st, std::shared_ptr<Conn> conn, std
         known ? "uid " + std::to_string(peer.uid) + " is not in admin.allowed_uids" : "no peer credentials";
     st->handler.refused(peer, reason);
     std::string line = admin::encode_error("permission denied");
+    arm_deadline(conn, st->options.read_timeout);
     co_await write_line(*conn, line);
     close_conn(*conn);
     st->conns.erase(conn_id);
@@ -105,22 +128,15 @@ awaitable<void> serve(std::shared_ptr<State> st, std::shared_ptr<Conn> conn, std
   std::string buffer;
   const std::size_t max_line = st->options.max_line;
   for (;;) {
-    std::weak_ptr<Conn> weak = conn;
-    conn->timer.expires_after(st->options.read_timeout);
-    conn->timer.async_wait([weak](const error_code& ec) {
-      if (ec) return;
-      if (auto c = weak.lock()) {
-        error_code ignored;
-        c->socket.close(ignored);
-      }
-    });
+    arm_deadline(conn, st->options.read_timeout);
     error_code ec;
     auto dyn = asio::dynamic_buffer(buffer, max_line + 1);
     const std::size_t n =
         co_await asio::async_read_until(conn->socket, dyn, '\n', asio::redirect_error(use_awaitable, ec));
-    conn->timer.cancel();
+    disarm_deadline(*conn);
     if (ec == asio::error::not_found) {
       std::string line = admin::encode_error("request line longer than " + std::to_string(max_line) + " bytes");
+      arm_deadline(conn, st->options.read_timeout);
       co_await write_line(*conn, line);
       break;
     }
@@ -137,7 +153,9 @@ awaitable<void> serve(std::shared_ptr<State> st, std::shared_ptr<Conn> conn, std
     }
     buffer.erase(0, n);
     if (st->stopped) break;
+    arm_deadline(conn, st->options.read_timeout);  // a client that does not read is dropped too
     co_await write_line(*conn, response);
+    disarm_deadline(*conn);
     if (!conn->socket.is_open()) break;
   }
   close_conn(*conn);
@@ -156,6 +174,7 @@ awaitable<void> accept_loop(std::shared_ptr<State> st) {
     auto conn = std::make_shared<Conn>(std::move(socket));
     if (st->conns.size() >= st->options.max_connections) {
       std::string line = admin::encode_error("too many admin connections");
+      arm_deadline(conn, st->options.read_timeout);
       co_await write_line(*conn, line);
       close_conn(*conn);
       continue;

@@ -7,8 +7,9 @@
 // allowed_uids gets one line {"ok":false,"error":"permission denied"}, the handler's
 // refused() is called (to audit it) and the connection is closed.
 // Caps: request line max_line bytes (longer: an error line, then close), read_timeout
-// per request (idle connections are closed), max_connections at once (more: an error
-// line, then close). A malformed request gets {"ok":false,"error":...} and the
+// for each request line (idle connections are closed) and for writing each answer (a
+// client that does not read is dropped), max_connections at once (more: an error line,
+// then close). A malformed request gets {"ok":false,"error":...} and the
 // connection stays open; requests on one connection are answered in order.
 //
 // Threads: everything runs on the io_context given to the constructor, which must be
@@ -51,7 +52,7 @@ struct AdminServerOptions {
   std::filesystem::path socket_path;
   std::vector<uid_t> allowed_uids;  // empty: only the proxy's own effective uid
   std::size_t max_connections = 16;
-  std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds read_timeout{30'000};  // also bounds each response write
   std::size_t max_line = protocols::admin::kMaxRequestLine;
 };
 

@@ -1,6 +1,9 @@
 // The operator's reach into a PostgreSQL session: admission (revocations, per-segment
 // connection limits), configuration reload (adopting a new Runtime), the session's
 // state for `segproxyctl sessions`, and the proxy-enforced statement_timeout.
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
 #include "audit/statement_text.hpp"
 #include "proxy/backend_connector.hpp"
 #include "proxy/pg_session.hpp"
@@ -131,10 +134,13 @@ void PgSession::count_tls_failure(const error_code& ec) {
   listener_metrics_->refused(RefuseReason::TlsHandshake).inc();
   TlsFailureReason why = TlsFailureReason::Other;
   const std::string text = ec.message();
-  if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == ssl::error::stream_truncated) {
-    why = TlsFailureReason::PeerClosed;
-  } else if (text.find("revoked") != std::string::npos) {
+  const long verify = client_ ? SSL_get_verify_result(client_->native_ssl()) : X509_V_OK;
+  if (verify == X509_V_ERR_CERT_REVOKED) {
     why = TlsFailureReason::CertificateRevoked;
+  } else if (verify != X509_V_OK) {
+    why = TlsFailureReason::CertificateVerifyFailed;
+  } else if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == ssl::error::stream_truncated) {
+    why = TlsFailureReason::PeerClosed;
   } else if (text.find("certificate") != std::string::npos) {
     why = TlsFailureReason::CertificateVerifyFailed;
   } else if (text.find("version") != std::string::npos || text.find("cipher") != std::string::npos) {

@@ -9,6 +9,7 @@
 #include "proxy/backend_connector.hpp"
 #include "proxy/pg_deny.hpp"
 #include "proxy/pg_session.hpp"
+#include "proxy/proxy_metrics.hpp"
 
 namespace segproxy::proxy {
 namespace pg = protocols::pg;
@@ -40,6 +41,7 @@ awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
   }
   cend_ += n;
   bytes_from_client_ += n;
+  if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::ClientToBackend).inc(n);
   if (backend_) touch_idle();  // relay phase only; startup has its own deadline
   co_return true;
 }
@@ -55,6 +57,7 @@ void PgSession::on_idle_expired() {
     return;
   }
   close_reason_ = "idle timeout";
+  if (seg_metrics_ != nullptr) seg_metrics_->limit_exceeded(LimitKind::IdleTimeout).inc();
   asio::co_spawn(client_->lowest().get_executor(),
                  terminate_with(shared_from_this(), "57P05", "terminating connection due to idle timeout (segproxy)"),
                  asio::detached);
@@ -187,6 +190,7 @@ awaitable<void> PgSession::backend_to_client() {
       break;
     }
     bytes_from_backend_ += n;
+    if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::BackendToClient).inc(n);
     touch_idle();
     if (!co_await forward(std::span<const std::uint8_t>(buf.data(), n))) break;
   }

@@ -11,6 +11,9 @@
 #include "protocols/pg/startup_params.hpp"
 #include "proxy/backend_connector.hpp"
 #include "proxy/peer_identity.hpp"
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
 #include "proxy/pg_session.hpp"
 #include "proxy/proxy_metrics.hpp"
 #include "proxy/session_registry.hpp"
@@ -75,11 +78,7 @@ PgSession::~PgSession() {
   if (svc_.registry != nullptr) svc_.registry->remove(id_);
   if (cancel_registered_) svc_.cancels.remove(backend_pid_, proxy_secret_);
   svc_.active_sessions.fetch_sub(1);
-  if (listener_metrics_ != nullptr) {
-    listener_metrics_->connections_active->dec();
-    listener_metrics_->bytes(Direction::ClientToBackend).inc(bytes_from_client_);
-    listener_metrics_->bytes(Direction::BackendToClient).inc(bytes_from_backend_);
-  }
+  if (listener_metrics_ != nullptr) listener_metrics_->connections_active->dec();
   if (seg_metrics_ != nullptr) seg_metrics_->sessions_active().dec();
 }
 
@@ -158,8 +157,12 @@ awaitable<bool> PgSession::negotiate() {
       client_->wrap_tls(*listener_->server_tls);
       co_await client_->handshake(ssl::stream_base::server, ec);
       if (ec) {
+        const long verify = SSL_get_verify_result(client_->native_ssl());
         svc_.log.info("tls.handshake_failed",
-                      {{"session", id_text_}, {"client", client_addr_}, {"error", ec.message()}});
+                      {{"session", id_text_},
+                       {"client", client_addr_},
+                       {"error", ec.message()},
+                       {"verify", verify == X509_V_OK ? "" : X509_verify_cert_error_string(verify)}});
         count_tls_failure(ec);
         co_return false;
       }

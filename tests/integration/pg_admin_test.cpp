@@ -470,5 +470,46 @@ TEST_F(AdminTest, RevokeEndsAThousandLiveSessionsOfOneIdentity) {
   }
 }
 
+
+// tls.crl: a certificate listed in the CRL fails the handshake; the CRL file is read
+// again on reload (a new revocation applies to new handshakes without a restart).
+TEST_F(AdminTest, CrlRevokedCertificateFailsTheHandshakeAndTheCrlIsReloaded) {
+  const std::string ca_dir = dir_ + "/ca";
+  const std::string crl = dir_ + "/ca.crl";
+  const std::string pki = env().pki;
+  const std::string setup =
+      "set -e; mkdir -p '" + ca_dir + "'; cd '" + ca_dir + "'; : > index.txt; echo 1000 > crlnumber; "
+      "printf '[ca]\\ndefault_ca = d\\n[d]\\ndatabase = " + ca_dir + "/index.txt\\ncrlnumber = " + ca_dir +
+      "/crlnumber\\ndefault_md = sha256\\ndefault_crl_days = 2\\n' > ca.cnf; "
+      "openssl ca -batch -config ca.cnf -keyfile '" + pki + "/ca.key' -cert '" + pki + "/ca.crt' -gencrl -out '" +
+      crl + "' 2>&1";
+  const ProcResult made = run_process({"sh", "-c", setup}, 30s);
+  ASSERT_EQ(made.exit_code, 0) << made.describe();
+
+  ProxyConfigOptions opts;
+  opts.listener_tls_extra = ", crl: \"" + crl + "\"";
+  ASSERT_NO_FATAL_FAILURE(StartAdminProxy(opts));
+  auto before = Connect(ClientCert::Cn);
+  ASSERT_PG_CONNECTED(before);  // an empty CRL of the issuing CA: nobody is revoked
+
+  const std::string revoke = "set -e; cd '" + ca_dir + "'; openssl ca -batch -config ca.cnf -keyfile '" + pki +
+                             "/ca.key' -cert '" + pki + "/ca.crt' -revoke '" + pki +
+                             "/client-cn.crt' 2>&1; openssl ca -batch -config ca.cnf -keyfile '" + pki +
+                             "/ca.key' -cert '" + pki + "/ca.crt' -gencrl -out '" + crl + "' 2>&1";
+  const ProcResult revoked = run_process({"sh", "-c", revoke}, 30s);
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.describe();
+  // Not yet reloaded: the proxy still uses the CRL it read.
+  auto still = Connect(ClientCert::Cn);
+  ASSERT_PG_CONNECTED(still);
+  ASSERT_EQ(ctl({"reload"}).exit_code, 0);
+  auto refused = Connect(ClientCert::Cn);
+  EXPECT_NE(PQstatus(refused.get()), CONNECTION_OK);
+  auto other = Connect(ClientCert::Spiffe);
+  ASSERT_PG_CONNECTED(other);
+  const std::string m = body_of(http_get(metrics_port_, "/metrics"));
+  EXPECT_GE(sample(m, "segproxy_tls_handshake_failures_total{listener=\"pg-main\",reason=\"certificate_revoked\"}"), 1)
+      << m;
+}
+
 }  // namespace
 }  // namespace segproxy::it

@@ -22,6 +22,8 @@ struct ProxyConfigOptions {
   // YAML lines appended under pg-main's `backend:` (indented 6 spaces), e.g.
   // "      metadata: {user: m, password_file: \"/x\"}\n".
   std::string backend_extra;
+  // Extra keys inside pg-main's `tls: {...}` flow map, e.g. ", crl: \"/x/ca.crl\"".
+  std::string listener_tls_extra;
   // Policy YAML lines appended under each segment (indented 4 spaces). The default
   // grants everything, so the relay tests exercise the protocol, not the policy.
   std::string billing_policy = kPermissivePolicy;
