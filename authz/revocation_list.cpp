@@ -183,6 +183,22 @@ std::string encode_file(const std::vector<Revocation>& list) {
 
 std::string_view to_string(RevocationKind k) { return admin::selector_key(to_selector(k)); }
 
+RevocationKind from_wire(admin::SelectorKind k) {
+  switch (k) {
+    case admin::SelectorKind::Identity: return RevocationKind::Identity;
+    case admin::SelectorKind::SpiffePrefix: return RevocationKind::SpiffePrefix;
+    case admin::SelectorKind::CertSerial: return RevocationKind::CertSerial;
+    case admin::SelectorKind::Segment: return RevocationKind::Segment;
+  }
+  return RevocationKind::Identity;
+}
+
+admin::SelectorKind to_wire(RevocationKind k) { return to_selector(k); }
+
+admin::RevocationInfo to_wire(const Revocation& r) {
+  return {r.id, to_selector(r.kind), r.value, r.reason, r.created_at, r.expires_at, r.created_by_uid};
+}
+
 std::optional<RevocationKind> revocation_kind_from_string(std::string_view s) {
   for (const auto k : {RevocationKind::Identity, RevocationKind::SpiffePrefix, RevocationKind::CertSerial,
                        RevocationKind::Segment}) {

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "authz/identity.hpp"
+#include "protocols/admin/admin_protocol.hpp"
 
 namespace segproxy::authz {
 
@@ -127,6 +128,11 @@ class RevocationList {
   std::mutex mu_;  // serialises writers (and their file writes)
   std::atomic<RevocationSnapshot> current_;
 };
+
+// Admin protocol mapping (the wire kinds are the same four, by the same names).
+RevocationKind from_wire(protocols::admin::SelectorKind k);
+protocols::admin::SelectorKind to_wire(RevocationKind k);
+protocols::admin::RevocationInfo to_wire(const Revocation& r);
 
 // File encoding, exposed for tests and tools.
 std::string encode_revocation_line(const Revocation& r);  // no '\n'

@@ -146,7 +146,6 @@ struct DepthScope {
 
 // Analyses the full text (all statements) with the given current database; used by
 // classify_mysql and for PREPARE texts (nesting > 0).
-StatementInfo analyse_text(std::string_view sql, const MysqlClassifierOptions& opts, int nesting,
-                           std::vector<std::string>* fingerprint_out);
+StatementInfo analyse_text(std::string_view sql, const MysqlClassifierOptions& opts, int nesting);
 
 }  // namespace segproxy::authz::sql::mysql

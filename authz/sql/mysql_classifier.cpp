@@ -4,6 +4,7 @@
 #include "authz/sql/mysql_classifier.hpp"
 
 #include <array>
+#include <utility>
 #include <random>
 
 #include "authz/sql/mysql_analyzer.hpp"
@@ -34,6 +35,7 @@ LexOptions lex_options(const MysqlClassifierOptions& o) {
   l.server_is_mariadb = o.server_is_mariadb;
   l.server_version = o.server_version;
   l.utf8 = iequals(o.charset, "utf8mb4") || iequals(o.charset, "utf8mb3") || iequals(o.charset, "utf8");
+  l.max_tokens = o.max_tokens;
   return l;
 }
 
@@ -85,10 +87,80 @@ const std::array<std::uint64_t, 2>& process_key() {
   return key;
 }
 
-}  // namespace
+// Statements whose classification depends on literal values (SET values, PREPARE and
+// EXECUTE IMMEDIATE texts) keep them in the fingerprint; every other literal is left out.
+// The analyzer reports when it read a literal's value, and a statement outside this rule
+// that did is refused (see analyse_text), so the rule cannot silently fall out of date.
+bool values_matter(const std::vector<Token>& toks, std::size_t b, std::size_t e) {
+  if (b >= e || toks[b].kind != TokKind::Word) return false;
+  const std::string& w = toks[b].text;
+  return iequals(w, "SET") || iequals(w, "PREPARE") ||
+         (iequals(w, "EXECUTE") && b + 1 < e && toks[b + 1].kind == TokKind::Word && iequals(toks[b + 1].text, "IMMEDIATE"));
+}
 
-StatementInfo analyse_text(std::string_view sql, const MysqlClassifierOptions& opts, int nesting,
-                           std::vector<std::string>* fingerprint_out) {
+// Statement ranges [b, e) between ';' tokens, empty ones skipped.
+std::vector<std::pair<std::size_t, std::size_t>> split(const std::vector<Token>& toks) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  std::size_t b = 0;
+  while (b <= toks.size()) {
+    std::size_t e = b;
+    while (e < toks.size() && toks[e].kind != TokKind::Semicolon) ++e;
+    if (e > b) out.emplace_back(b, e);
+    b = e + 1;
+  }
+  return out;
+}
+
+std::string options_key(const MysqlClassifierOptions& opts) {
+  std::string canon;
+  put(canon, "mysql/1");
+  put(canon, opts.current_database);
+  put(canon, ascii_lower(opts.charset));
+  canon.push_back(static_cast<char>((opts.ansi_quotes ? 1 : 0) | (opts.no_backslash_escapes ? 2 : 0) |
+                                    (opts.server_is_mariadb ? 4 : 0)));
+  canon.push_back(static_cast<char>(opts.lower_case_table_names));
+  put(canon, std::to_string(opts.server_version));
+  put(canon, std::to_string(opts.max_length) + "/" + std::to_string(opts.max_tokens));
+  return canon;
+}
+
+// The fingerprint of an already lexed text (0 for syntax errors).
+std::uint64_t fingerprint_of(std::string_view sql, const LexResult& lex, const MysqlClassifierOptions& opts) {
+  std::string canon = options_key(opts);
+  if (sql.size() > opts.max_length) {
+    put(canon, "too-long");
+  } else if (!lex.ok) {
+    if (lex.syntax_error) return 0;
+    put(canon, "lex-error");
+    put(canon, sql);
+  } else {
+    for (const auto& [b, e] : split(lex.tokens)) {
+      const bool values = values_matter(lex.tokens, b, e);
+      std::string part;
+      for (std::size_t k = b; k < e; ++k) {
+        const Token& t = lex.tokens[k];
+        part.push_back(static_cast<char>(t.kind));
+        part.push_back(t.in_exec_comment ? 'x' : '-');
+        if (!is_literal(t.kind) || values) put(part, t.text);
+      }
+      put(canon, part);
+    }
+    // ';' tokens themselves (an executable comment's ';' is refused).
+    for (const auto& t : lex.tokens) {
+      if (t.kind == TokKind::Semicolon) canon.push_back(t.in_exec_comment ? 'X' : ';');
+    }
+  }
+  const std::uint64_t h = siphash24(process_key(), canon);
+  return h == 0 ? 1 : h;  // 0 means "no fingerprint"
+}
+
+LexResult lex_checked(std::string_view sql, const MysqlClassifierOptions& opts) {
+  if (sql.size() > opts.max_length) return {};
+  return lex_mysql(sql, lex_options(opts));
+}
+
+StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const MysqlClassifierOptions& opts,
+                            int nesting) {
   StatementInfo info;
   info.parse_ok = true;
   if (sql.size() > opts.max_length) {
@@ -104,7 +176,6 @@ StatementInfo analyse_text(std::string_view sql, const MysqlClassifierOptions& o
     info.statements.push_back(unknown_part("lower_case_table_names must be 0, 1 or 2"));
     return info;
   }
-  LexResult lex = lex_mysql(sql, lex_options(opts));
   if (!lex.ok) {
     if (lex.syntax_error) {
       info.parse_ok = false;
@@ -112,67 +183,67 @@ StatementInfo analyse_text(std::string_view sql, const MysqlClassifierOptions& o
     } else {
       info.statements.push_back(unknown_part(lex.error));
     }
-    if (fingerprint_out) *fingerprint_out = {"lex-error", std::string(sql)};
     return info;
   }
-  std::string current_db = opts.current_database;
-  const std::vector<Token>& toks = lex.tokens;
-  std::size_t b = 0;
-  while (b <= toks.size()) {
-    std::size_t e = b;
-    while (e < toks.size() && toks[e].kind != TokKind::Semicolon) ++e;
-    if (e < toks.size() && toks[e].in_exec_comment) {
+  for (const auto& t : lex.tokens) {
+    if (t.kind == TokKind::Semicolon && t.in_exec_comment) {
       info.statements.push_back(unknown_part("';' inside an executable comment"));
-      if (fingerprint_out) fingerprint_out->push_back("!");
       return info;
     }
-    if (e > b) {
-      Analyzer a(toks, b, e, opts, current_db, nesting);
-      a.analyse();
-      info.statements.push_back(std::move(a.part()));
-      if (fingerprint_out) {
-        std::string s;
-        for (std::size_t k = b; k < e; ++k) {
-          const Token& t = toks[k];
-          s.push_back(static_cast<char>(t.kind));
-          s.push_back(t.in_exec_comment ? 'x' : '-');
-          if (!is_literal(t.kind) || a.uses_literal_values()) put(s, t.text);
-        }
-        fingerprint_out->push_back(std::move(s));
-      }
+  }
+  std::string current_db = opts.current_database;
+  for (const auto& [b, e] : split(lex.tokens)) {
+    Analyzer a(lex.tokens, b, e, opts, current_db, nesting);
+    a.analyse();
+    StatementPart part = std::move(a.part());
+    if (a.uses_literal_values() && !values_matter(lex.tokens, b, e)) {
+      part.klass = StatementClass::Unknown;
+      part.forbidden_reason = "internal: literal-dependent classification outside SET/PREPARE";
     }
-    b = e + 1;
+    info.statements.push_back(std::move(part));
   }
   return info;
+}
+
+}  // namespace
+
+StatementInfo analyse_text(std::string_view sql, const MysqlClassifierOptions& opts, int nesting) {
+  return analyse_lexed(sql, lex_checked(sql, opts), opts, nesting);
 }
 
 }  // namespace mysql
 
 StatementInfo classify_mysql(std::string_view sql, const MysqlClassifierOptions& opts) {
-  std::vector<std::string> parts;
-  StatementInfo info = mysql::analyse_text(sql, opts, 0, &parts);
-  if (!info.parse_ok) {
-    info.fingerprint = 0;
-    return info;
-  }
-  std::string canon;
-  mysql::put(canon, "mysql/1");
-  mysql::put(canon, opts.current_database);
-  mysql::put(canon, opts.charset);
-  canon.push_back(static_cast<char>((opts.ansi_quotes ? 1 : 0) | (opts.no_backslash_escapes ? 2 : 0) |
-                                    (opts.server_is_mariadb ? 4 : 0)));
-  canon.push_back(static_cast<char>(opts.lower_case_table_names));
-  mysql::put(canon, std::to_string(opts.server_version));
-  mysql::put(canon, std::to_string(opts.max_length));
-  for (const auto& p : parts) mysql::put(canon, p);
-  if (sql.size() > opts.max_length) mysql::put(canon, "too-long");
-  info.fingerprint = mysql::siphash24(mysql::process_key(), canon);
-  if (info.fingerprint == 0) info.fingerprint = 1;  // 0 means "no fingerprint"
+  const mysql::LexResult lex = mysql::lex_checked(sql, opts);
+  StatementInfo info = mysql::analyse_lexed(sql, lex, opts, 0);
+  info.fingerprint = info.parse_ok ? mysql::fingerprint_of(sql, lex, opts) : 0;
   return info;
 }
 
 std::uint64_t fingerprint_mysql(std::string_view sql, const MysqlClassifierOptions& opts) {
-  return classify_mysql(sql, opts).fingerprint;
+  return mysql::fingerprint_of(sql, mysql::lex_checked(sql, opts), opts);
+}
+
+MysqlServerVersion parse_mysql_server_version(std::string_view v) {
+  MysqlServerVersion out;
+  out.mariadb = v.find("MariaDB") != std::string_view::npos;
+  if (out.mariadb && v.substr(0, 6) == "5.5.5-") v.remove_prefix(6);  // replication-compat prefix
+  std::uint32_t parts[3] = {0, 0, 0};
+  std::size_t p = 0;
+  for (int k = 0; k < 3; ++k) {
+    const std::size_t start = p;
+    std::uint32_t n = 0;
+    while (p < v.size() && v[p] >= '0' && v[p] <= '9' && p - start < 3) n = n * 10 + static_cast<std::uint32_t>(v[p++] - '0');
+    if (p == start) return MysqlServerVersion{out.mariadb, 0};
+    parts[k] = n;
+    if (k < 2) {
+      if (p >= v.size() || v[p] != '.') return MysqlServerVersion{out.mariadb, 0};
+      ++p;
+    }
+  }
+  if (parts[1] > 99 || parts[2] > 99) return MysqlServerVersion{out.mariadb, 0};
+  out.version = parts[0] * 10000 + parts[1] * 100 + parts[2];
+  return out;
 }
 
 std::string normalize_mysql(std::string_view sql, const MysqlClassifierOptions& opts) {

@@ -25,7 +25,7 @@
 //  - Functions: every call `name(`, lower-cased (schema = database when qualified);
 //    NEXT VALUE FOR s -> nextval, PREVIOUS VALUE FOR s -> lastval; CALL p -> function p.
 //  - SessionSafe: SET of allow-listed session variables (SET NAMES / CHARACTER SET /
-//    character_set_client only to utf8mb4, utf8mb3, utf8, latin1, ascii; sql_mode only to
+//    character_set_client / _connection only to utf8mb4, utf8mb3, utf8; sql_mode only to
 //    a literal list of modes that do not change lexing or parsing, and only while the
 //    session has neither ANSI_QUOTES nor NO_BACKSLASH_ESCAPES), SET [SESSION]
 //    TRANSACTION, SHOW VARIABLES / STATUS / WARNINGS / ..., USE db (StatementPart::
@@ -73,14 +73,28 @@ struct MysqlClassifierOptions {
   // such as gbk, sjis or big5 hide quote and backslash bytes inside characters).
   std::string charset = "utf8mb4";
   std::size_t max_length = 16 * 1024 * 1024;  // longer texts are Unknown
+  std::size_t max_tokens = 1'000'000;         // texts with more tokens are Unknown (memory bound)
 };
 
 StatementInfo classify_mysql(std::string_view sql, const MysqlClassifierOptions& opts);
 
-// Keyed SipHash-2-4 (per-process random key) of the token stream with literal values
-// left out, except where the classification depends on them (SET values, PREPARE text),
-// plus the options: equal fingerprints always classify the same way. Same value as
-// classify_mysql(...).fingerprint. 0 when the text cannot be lexed.
+// The server version string of the backend's HandshakeV10 ("8.0.36", "8.0.36-log",
+// "5.5.5-10.6.11-MariaDB-0+deb12u1", "10.11.6-MariaDB") as the options want it:
+// MariaDB flag and MYSQL_VERSION_ID style number (80036, 100611). version = 0 when it
+// cannot be parsed (every executable comment is then analysed as code).
+struct MysqlServerVersion {
+  bool mariadb = false;
+  std::uint32_t version = 0;
+};
+MysqlServerVersion parse_mysql_server_version(std::string_view handshake_version);
+
+// Decision-cache key, computed from the tokens alone (no analysis), so a cache can be
+// consulted before classifying: keyed SipHash-2-4 (per-process random key) of the token
+// stream - kinds and every name, literal values left out except in statements starting
+// with SET, PREPARE or EXECUTE IMMEDIATE, whose classification reads them - plus all
+// options. Equal fingerprints always classify the same way (the analyzer refuses a
+// statement outside that rule whose classification read a literal value). Equals
+// classify_mysql(...).fingerprint; 0 on a syntax error (do not cache).
 std::uint64_t fingerprint_mysql(std::string_view sql, const MysqlClassifierOptions& opts);
 
 // The statement with every string/number/hex literal replaced by '?', tokens separated by

@@ -331,6 +331,9 @@ class Lexer {
         }
         continue;
       }
+      if (c == '-' && d == '-' && static_cast<unsigned char>(at(p + 2)) >= 0x80) {
+        return fail("'--' followed by a non-ASCII byte (comment or not depends on the server's ctype)", false);
+      }
       if (c == '/' && d == '*') {
         if (at(p + 2) == '!' || (at(p + 2) == 'M' && at(p + 3) == '!')) {
           if (!executable_comment(p)) return false;
@@ -375,6 +378,11 @@ class Lexer {
                                                          res_.tokens.back().kind == TokKind::QuotedIdent)))) {
         if (!number_or_word(p)) return false;
         continue;
+      }
+      if (c == '$' && !o_.server_is_mariadb) {
+        // MySQL 8 reads $tag$...$tag$ as a dollar-quoted string where older servers read
+        // an identifier; identifiers starting with '$' are deprecated there anyway.
+        return fail("identifier starting with '$' (dollar-quoted text on MySQL 8)", false);
       }
       if (is_ident(c)) {
         const std::size_t b = p;

@@ -14,8 +14,11 @@
 //    first '*/' outside strings, the two readings must end at the same byte, else the
 //    text is refused as ambiguous. Nested executable comments and ';' inside one are
 //    refused by the analyzer.
-// Anything unexpected (NUL bytes, unterminated quotes/comments, a backslash outside a
-// string) is an error: the caller treats the text as not understood (fail closed).
+// Anything unexpected or read differently by server versions (NUL bytes, unterminated
+// quotes/comments, a backslash outside a string, '--' before a non-ASCII byte, an
+// identifier starting with '$' on MySQL, which MySQL 8 may read as $tag$ dollar-quoted
+// text, invalid UTF-8 in names) is an error: the caller treats the text as not
+// understood (fail closed).
 #include <cstdint>
 #include <string>
 #include <string_view>

@@ -23,7 +23,7 @@ void Analyzer::classify_inner_text(const std::string& text) {
   if (nesting_ >= 2) refuse("prepared statement text nested too deeply");
   MysqlClassifierOptions inner_opts = opts_;
   inner_opts.current_database = current_db_;
-  const StatementInfo info = analyse_text(text, inner_opts, nesting_ + 1, nullptr);
+  const StatementInfo info = analyse_text(text, inner_opts, nesting_ + 1);
   if (!info.parse_ok) refuse("prepared text: " + info.parse_error);
   if (info.statements.size() != 1) refuse("prepared text must be exactly one statement");
   const StatementPart& inner = info.statements.front();

@@ -10,11 +10,11 @@ bool in(std::string_view w, std::initializer_list<std::string_view> set) {
   return std::any_of(set.begin(), set.end(), [&](std::string_view k) { return iequals(w, k); });
 }
 
-// Character sets whose encoding keeps every ASCII byte a character of its own, so quotes
-// and backslashes are lexed the same way by the server and by us.
-bool is_safe_charset(std::string_view cs) {
-  return in(cs, {"utf8mb4", "utf8mb3", "utf8", "latin1", "ascii", "binary"});
-}
+// Character sets a client may switch to: the UTF-8 family only, which lexes exactly like
+// the session's utf8mb4 (other ASCII-compatible sets would change how non-ASCII names
+// convert without the proxy knowing; multibyte sets such as gbk/sjis/big5 hide quote and
+// backslash bytes inside characters).
+bool is_safe_charset(std::string_view cs) { return in(cs, {"utf8mb4", "utf8mb3", "utf8"}); }
 
 // Session variables a client may change: formatting, timeouts, isolation, result
 // metadata. Lexing-relevant ones are checked separately (charsets, sql_mode).
@@ -178,10 +178,27 @@ std::size_t Analyzer::ddl_scan(std::size_t i, std::size_t target, bool alter) {
   int level = 0;
   while (i < e_) {
     const Token& t = toks_[i];
+    if (t.kind == TokKind::LParen && level == 0 && !alter && starts_query(i)) {  // ... [AS] (SELECT ...)
+      i = query(i, false);
+      if (target != std::string::npos) add_op(target, TableOp::Insert);
+      continue;
+    }
+    if (t.kind == TokKind::LParen && is_kind(i + 1, TokKind::LParen)) {  // functional key part ((expr))
+      ++level;
+      i = paren_group(i + 1, nullptr);
+      continue;
+    }
     if (t.kind == TokKind::LParen) { ++level; ++i; continue; }
     if (t.kind == TokKind::RParen) { if (--level < 0) refuse("unbalanced parentheses"); ++i; continue; }
     if (t.kind != TokKind::Word) { ++i; continue; }
     if (is_kw(i, "REFERENCES")) { i = table_ref_op(i + 1, TableOp::References); continue; }
+    // Expression defaults, CHECK constraints and generated columns run built-in functions
+    // (DEFAULT (LOAD_FILE(...)) is legal): report them like any expression.
+    if ((is_kw(i, "DEFAULT") || is_kw(i, "CHECK") || is_kw(i, "AS")) && is_kind(i + 1, TokKind::LParen) &&
+        !(level == 0 && !alter && starts_query(i + 1))) {
+      i = paren_group(i + 1, nullptr);
+      continue;
+    }
     if (is_kw(i, "DIRECTORY")) forbid("DATA/INDEX DIRECTORY places files on the database server");
     if ((is_kw(i, "CONNECTION") && (is_kind(i + 1, TokKind::String) || is_kind(i + 1, TokKind::Op))) ||
         (is_kw(i, "UNION") && level == 0)) {

@@ -3,7 +3,8 @@
 //            MariaDB, known server version, no current database)
 //   rest   : the SQL text
 // Checked: no crash or sanitizer report on any input (deep nesting included);
-// classification is deterministic (same parts, same fingerprint); a parse error has no
+// classification is deterministic (same parts, same fingerprint, equal to the lex-only
+// fingerprint_mysql); a parse error has no
 // parts and fingerprint 0, otherwise the fingerprint is non-zero; every Forbidden/Unknown
 // part carries a reason; every table has a database and a name; normalize_mysql is empty
 // exactly when the text cannot be lexed.
@@ -11,6 +12,7 @@
 #include <string_view>
 
 #include "authz/sql/mysql_classifier.hpp"
+#include "authz/sql/mysql_lexer.hpp"
 #include "fuzz_support.hpp"
 
 namespace {
@@ -49,6 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const StatementInfo a = classify_mysql(sql, o);
   const StatementInfo b = classify_mysql(sql, o);
   FUZZ_CHECK(same(a, b));
+  FUZZ_CHECK(fingerprint_mysql(sql, o) == a.fingerprint);
   if (!a.parse_ok) {
     FUZZ_CHECK(a.statements.empty());
     FUZZ_CHECK(a.fingerprint == 0);
@@ -65,5 +68,35 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const std::string n = normalize_mysql(sql, o);
   if (!a.parse_ok) FUZZ_CHECK(n.empty());
+
+  // Cache soundness: change every literal's digits/letters (lexing stays the same); when
+  // the fingerprint stays equal, the classification must too.
+  if (a.parse_ok) {
+    mysql::LexOptions lo;
+    lo.ansi_quotes = o.ansi_quotes;
+    lo.no_backslash_escapes = o.no_backslash_escapes;
+    lo.server_is_mariadb = o.server_is_mariadb;
+    lo.server_version = o.server_version;
+    const auto lex = mysql::lex_mysql(sql, lo);
+    if (lex.ok) {
+      std::string changed(sql);
+      for (const auto& t : lex.tokens) {
+        if (t.kind == mysql::TokKind::Number) {
+          for (std::size_t k = t.offset; k < t.end; ++k) if (changed[k] >= '0' && changed[k] <= '9') changed[k] = '7';
+        } else if (t.kind == mysql::TokKind::String && t.end > t.offset + 1) {
+          for (std::size_t k = t.offset + 1; k + 1 < t.end; ++k) {
+            const char ch = changed[k];
+            if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')) changed[k] = 'q';
+          }
+        }
+      }
+      const StatementInfo c = classify_mysql(changed, o);
+      if (c.fingerprint == a.fingerprint) {
+        StatementInfo a2 = a;
+        a2.fingerprint = c.fingerprint;
+        FUZZ_CHECK(same(a2, c));
+      }
+    }
+  }
   return 0;
 }

@@ -244,6 +244,12 @@ TEST(MysqlClassifier, DdlAndAdministration) {
             "Ddl Alter:shop.x References:shop.y");
   EXPECT_EQ(c("CREATE TABLE x AS SELECT * FROM y"), "Ddl Alter:shop.x Select:shop.y Insert:shop.x");
   EXPECT_EQ(c("CREATE TABLE x LIKE y"), "Ddl Alter:shop.x Select:shop.y");
+  EXPECT_EQ(c("CREATE TABLE x (a INT) AS (SELECT a FROM y)"), "Ddl Alter:shop.x Select:shop.y Insert:shop.x");
+  EXPECT_EQ(c("CREATE TABLE x (a INT) IGNORE SELECT a FROM y"), "Ddl Alter:shop.x Select:shop.y Insert:shop.x");
+  EXPECT_EQ(c("CREATE TABLE x (a INT DEFAULT (LOAD_FILE('/etc/passwd')), b INT AS (ABS(a)), CHECK (a > 0), "
+              "KEY k ((UPPER(a))))"),
+            "Ddl Alter:shop.x fn:load_file fn:abs fn:upper");
+  EXPECT_EQ(c("ALTER TABLE x ADD COLUMN c INT DEFAULT (SLEEP(1))"), "Ddl Alter:shop.x fn:sleep");
   EXPECT_EQ(c("CREATE TABLE x (a INT) ENGINE=FEDERATED"), "Forbidden Alter:shop.x !");
   EXPECT_EQ(c("ALTER TABLE x RENAME TO other.y"), "Ddl Alter:shop.x Alter:other.y");
   EXPECT_EQ(c("ALTER TABLE x RENAME COLUMN a TO b"), "Ddl Alter:shop.x");
@@ -312,6 +318,26 @@ TEST(MysqlClassifier, FingerprintIgnoresLiteralsButNotNamesOrValuesThatMatter) {
   EXPECT_NE(fp("SELECT 1"), fp("SELECT 1", other));
   EXPECT_EQ(fp("SELECT 'x"), 0u);
   EXPECT_NE(fp("SELECT 1 /*!50000 FROM secret */"), fp("SELECT 1"));
+  EXPECT_NE(fp("EXECUTE IMMEDIATE 'SELECT 1'"), fp("EXECUTE IMMEDIATE 'SELECT * FROM secret'"));
+  EXPECT_EQ(fp("EXECUTE s USING 1"), fp("EXECUTE s USING 2"));
+  EXPECT_NE(fp("SELECT 1; SELECT 2"), fp("SELECT 1 /*! ; SELECT 2 */"));
+  for (const char* sql : {"SELECT * FROM t WHERE a = 1", "SET NAMES utf8mb4", "PREPARE s FROM 'SELECT 1'", "SELECT 'x"}) {
+    EXPECT_EQ(fp(sql), classify_mysql(sql, shop()).fingerprint) << sql;
+  }
+}
+
+TEST(MysqlClassifier, ServerVersionFromTheHandshake) {
+  const auto v = [](std::string_view s) {
+    const auto r = parse_mysql_server_version(s);
+    return std::to_string(r.mariadb) + "/" + std::to_string(r.version);
+  };
+  EXPECT_EQ(v("8.0.36"), "0/80036");
+  EXPECT_EQ(v("8.0.36-log"), "0/80036");
+  EXPECT_EQ(v("5.7.44-0ubuntu0.18.04.1"), "0/50744");
+  EXPECT_EQ(v("5.5.5-10.6.11-MariaDB-0+deb12u1"), "1/100611");
+  EXPECT_EQ(v("10.11.6-MariaDB"), "1/101106");
+  EXPECT_EQ(v("garbage"), "0/0");
+  EXPECT_EQ(v("8.0"), "0/0");
 }
 
 TEST(MysqlClassifier, NormalizeReplacesLiterals) {

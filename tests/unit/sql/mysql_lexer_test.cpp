@@ -182,6 +182,14 @@ TEST(MysqlLexer, NulByteAndBackslashOutsideStringsAreRefused) {
   EXPECT_FALSE(lex_mysql("SELECT \\N", {}).ok);
 }
 
+TEST(MysqlLexer, DollarQuotesAndDashDashBeforeNonAsciiAreRefused) {
+  // MySQL 8 may read $$'$$ as a dollar-quoted string hiding a quote from us.
+  EXPECT_EQ(lex("SELECT $$'$$ FROM secret -- '").rfind("ERROR:", 0), 0u);
+  EXPECT_EQ(lex("SELECT a$b"), "w:SELECT w:a$b");
+  EXPECT_EQ(lex("SELECT $a", mariadb(100611)), "w:SELECT w:$a");
+  EXPECT_EQ(lex("SELECT 1 --\xc2\xa0x").rfind("ERROR:", 0), 0u);
+}
+
 TEST(MysqlLexer, Variables) {
   EXPECT_EQ(lex("@a @'b c' @`d` @@GLOBAL.x @@y @a.b"), "uv:a uv:b c uv:d sv:global.x sv:y uv:a.b");
 }
