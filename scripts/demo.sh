@@ -51,8 +51,10 @@ testenv_up "$demo_dir"
 pg_port="$SEGPROXY_TEST_PGPORT"
 proxy_port=""
 sp_pick_port proxy_port 6432
+metrics_port=""
+sp_pick_port metrics_port 9187
 
-sed -e "s/@PROXY_PORT@/$proxy_port/g" -e "s/@PG_PORT@/$pg_port/g" \
+sed -e "s/@PROXY_PORT@/$proxy_port/g" -e "s/@PG_PORT@/$pg_port/g" -e "s/@METRICS_PORT@/$metrics_port/g" \
   "$SEGPROXY_REPO_ROOT/config/examples/demo.yaml" >"$demo_dir/segproxy.yaml"
 "$bin" --check-config "$demo_dir/segproxy.yaml"
 
@@ -77,6 +79,11 @@ segproxy demo is running (Ctrl-C stops segproxy and PostgreSQL).
   psql "host=localhost port=$proxy_port dbname=shop user=reporting sslmode=verify-full sslrootcert=$pki/ca.crt sslcert=$pki/client-cn.crt sslkey=$pki/client-cn.key"
 
   try: SELECT * FROM orders;   INSERT INTO orders (customer, amount) VALUES ('demo', 1);
+
+  # operator view (admin socket) and metrics
+  $(dirname "$bin")/segproxyctl sessions --socket $demo_dir/admin.sock
+  $(dirname "$bin")/segproxyctl revoke --identity reporting-job --reason demo --ttl 2m --socket $demo_dir/admin.sock
+  curl -s http://127.0.0.1:$metrics_port/metrics | grep segproxy_statements_total
 
 MSG
 

@@ -3,6 +3,8 @@
 // page_caching_sha2_authentication_exchanges.html, sha256_password). libcrypto only.
 #include "protocols/mysql/auth.hpp"
 
+#include "protocols/mysql/ed25519.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -172,6 +174,10 @@ Bytes AuthClient::response_for(std::string_view plugin, bool& supported) {
     return {};
   }
   if (plugin == kClearPassword && secure_) return cleartext_password(password_);
+  if (plugin == kClientEd25519 && scramble_.size() == 32) {
+    const auto sig = client_ed25519_response(password_, scramble_);
+    if (sig) return Bytes(sig->begin(), sig->end());
+  }
   supported = false;
   return {};
 }
@@ -184,7 +190,8 @@ Bytes AuthClient::initial_response() {
     plugin_ = std::string(kNativePassword);
     r = native_password_scramble(password_, scramble_);
   }
-  if (plugin_ == kSha256Password && !secure_ && !password_.empty()) stage_ = Stage::AwaitPublicKey;
+  if (plugin_ == kSha256Password && !secure_ && !password_.empty() && public_key_.empty())
+    stage_ = Stage::AwaitPublicKey;
   return r;
 }
 
@@ -209,7 +216,10 @@ AuthAction AuthClient::on_reply(const AuthReply& reply) {
 AuthAction AuthClient::respond_to_switch(const AuthSwitchRequest& sw) {
   // A server switches at most once per login (more would be a loop).
   if (++switches_ > 1 || stage_ != Stage::Initial) return fail("unexpected second authentication switch");
-  const auto data = switch_scramble(sw);
+  // client_ed25519 signs a 32-byte nonce sent as is (it may end with a zero byte);
+  // the others get a 20-byte scramble followed by a NUL.
+  std::span<const std::uint8_t> data = switch_scramble(sw);
+  if (sw.plugin == kClientEd25519 && sw.plugin_data.size() >= 32) data = std::span(sw.plugin_data).first(32);
   scramble_.assign(data.begin(), data.end());
   plugin_ = sw.plugin;
   bool supported = false;

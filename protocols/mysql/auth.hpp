@@ -8,10 +8,11 @@
 //    requested with 0x02 unless configured.
 //  - sha256_password (same full-authentication rules; the key request byte is 0x01),
 //    mysql_clear_password (TLS only).
-// Not implemented: MariaDB client_ed25519 (needs Ed25519 signing with a SHA-512-derived
-// secret scalar, which OpenSSL's seed-based API cannot express), mysql_old_password,
-// auth_gssapi_client, dialog/PAM. An AuthSwitchRequest to one of them fails the login
-// with a clear error.
+//  - MariaDB client_ed25519: Ed25519 signature of the server's 32-byte nonce with the
+//    secret expanded from SHA-512(password) (ed25519.hpp).
+// Not implemented: mysql_old_password, auth_gssapi_client, dialog/PAM,
+// authentication_kerberos etc. An AuthSwitchRequest to one of them fails the login with
+// a clear error.
 #include <cstdint>
 #include <optional>
 #include <span>

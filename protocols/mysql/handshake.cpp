@@ -15,7 +15,6 @@ namespace {
 
 constexpr std::uint8_t kProtocolVersion10 = 10;
 constexpr std::size_t kScramblePart1 = 8;
-constexpr std::size_t kSslRequestSize = 32;
 constexpr std::size_t kResponseReserved = 19;  // + 4 bytes of MariaDB extended capabilities
 
 template <class T>

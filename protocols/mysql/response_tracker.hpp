@@ -8,6 +8,16 @@
 // once per completed response, in command order (pipelined commands are queued).
 // Commands that get no response (COM_QUIT, COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA) are
 // ignored by expect().
+//
+// Result-set shapes followed: text and binary result sets with or without
+// CLIENT_DEPRECATE_EOF (a 0xFE packet shorter than 0xFFFFFF / 9 bytes ends the rows),
+// SERVER_MORE_RESULTS_EXISTS chains, cursors (SERVER_STATUS_CURSOR_EXISTS after the
+// metadata), MariaDB metadata caching (MARIADB_CLIENT_CACHE_METADATA: a
+// metadata_follows byte after the column count) and MariaDB progress reports (ERR
+// 0xFFFF, skipped). Not followed: MySQL's CLIENT_OPTIONAL_RESULTSET_METADATA and
+// CLIENT_QUERY_ATTRIBUTES response variants (never negotiated by the proxy).
+// Status flags: an ERR carries none, so the summary keeps the last reported status (a
+// deadlock rollback is only visible at the next OK).
 #include <cstdint>
 #include <deque>
 #include <optional>

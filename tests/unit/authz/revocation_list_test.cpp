@@ -296,6 +296,23 @@ TEST(RevocationList, WriteFailureMidFileLeavesTheOldFileIntact) {
   EXPECT_EQ(entries, 1u);
 }
 
+TEST(RevocationWire, KindsAndEntriesMapOneToOneOntoTheAdminProtocol) {
+  namespace admin = protocols::admin;
+  for (const auto k : {RevocationKind::Identity, RevocationKind::SpiffePrefix, RevocationKind::CertSerial,
+                       RevocationKind::Segment}) {
+    EXPECT_EQ(from_wire(to_wire(k)), k);
+    EXPECT_EQ(admin::selector_key(to_wire(k)), to_string(k));
+  }
+  Revocation r = rev(RevocationKind::CertSerial, "1AB");
+  r.id = "abc";
+  r.reason = "why";
+  r.created_at = at("2026-11-22T12:00:00Z");
+  r.expires_at = at("2026-11-22T13:00:00Z");
+  r.created_by_uid = 7;
+  EXPECT_EQ(to_wire(r), (admin::RevocationInfo{"abc", admin::SelectorKind::CertSerial, "1AB", "why",
+                                               at("2026-11-22T12:00:00Z"), at("2026-11-22T13:00:00Z"), 7}));
+}
+
 TEST(RevocationList, ReadersSeeAnImmutableSnapshotWhileWritersPublishNewOnes) {
   RevocationList list{fs::path()};
   const TimePoint t0 = at("2026-11-22T12:00:00Z");

@@ -179,8 +179,10 @@ void create_referenced_files(const YAML::Node& n, const TempDir& base) {
       const std::string key = it->first.Scalar();
       if (it->second.IsScalar() &&
           (key == "cert" || key == "key" || key == "client_ca" || key == "ca" ||
-           key == "password_file")) {
+           key == "password_file" || key == "crl")) {
         base.write(it->second.Scalar(), "placeholder\n");
+      } else if (it->second.IsScalar() && key == "socket") {
+        std::filesystem::create_directories(base.path() / std::filesystem::path(it->second.Scalar()).parent_path());
       } else {
         create_referenced_files(it->second, base);
       }
@@ -213,6 +215,9 @@ TEST(ConfigLoader, ShippedExampleLoadsWithoutErrors) {
     verify_full |= l.backend.tls.mode == BackendTlsMode::VerifyFull;
   }
   EXPECT_TRUE(postgres && mysql && verify_full);
+  EXPECT_TRUE(c.admin && c.metrics);
+  EXPECT_FALSE(c.listeners[0].tls.crl.empty());
+  EXPECT_GT(c.segments.at("billing").limits.max_connections, 0u);
 }
 
 }  // namespace

@@ -233,6 +233,37 @@ TEST(MysqlCapture, ConnectorCppPreparedStatementsAreTrackedAtEverySplitOffset) {
   }
 }
 
+// The client side as a session reads it: a buffer that grows, decode_message until
+// NeedMore, consume. Two reads split at every offset give the same messages.
+TEST(MysqlCapture, ClientStreamDecodesIdenticallyAtEverySplitOffset) {
+  const Bytes client = from_hex(kCliClient);
+  auto decode_all = [&](std::size_t cut) {
+    std::vector<std::pair<std::uint8_t, Bytes>> out;
+    Bytes buffer(client.begin(), client.begin() + static_cast<std::ptrdiff_t>(cut));
+    bool appended = cut == client.size();
+    for (;;) {
+      const auto d = decode_message(buffer, std::nullopt, kCap);
+      EXPECT_NE(d.status, DecodeStatus::Malformed) << d.error;
+      if (d.status == DecodeStatus::Ok) {
+        out.emplace_back(d.value.first_seq(), Bytes(d.value.payload().begin(), d.value.payload().end()));
+        buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(d.consumed));
+        continue;
+      }
+      EXPECT_EQ(d.consumed, 0u);
+      if (appended) break;
+      buffer.insert(buffer.end(), client.begin() + static_cast<std::ptrdiff_t>(cut), client.end());
+      appended = true;
+    }
+    EXPECT_TRUE(buffer.empty());
+    return out;
+  };
+  const auto whole = decode_all(client.size());
+  ASSERT_EQ(whole.size(), 14u);  // login, 12 commands incl. the file contents, COM_QUIT
+  for (std::size_t cut = 0; cut < client.size(); ++cut) {
+    ASSERT_EQ(decode_all(cut), whole) << cut;
+  }
+}
+
 TEST(MysqlCapture, ConnectorCppExecuteParametersDecode) {
   const Bytes client = from_hex(kPsClient);
   const Bytes server = from_hex(kPsServer);

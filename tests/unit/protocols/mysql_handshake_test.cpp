@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "protocols/mysql/capabilities.hpp"
+#include "protocols/mysql/framer.hpp"
 #include "protocols/mysql/handshake.hpp"
 #include "protocols/mysql/packets.hpp"
 #include "mysql_test_support.hpp"
@@ -45,6 +46,33 @@ TEST(MysqlGreeting, Mysql8GreetingDecodes) {
   EXPECT_EQ(hs.charset, 255);
   EXPECT_EQ(hs.status, SERVER_STATUS_AUTOCOMMIT);
   EXPECT_EQ(hs.auth_plugin, "caching_sha2_password");
+}
+
+// A real MySQL 5.7.18 greeting, from a published annotated hex dump
+// (gist.github.com/asd1245dss/3427f331cf4161174b879846fbcd5eda).
+TEST(MysqlGreeting, PublishedMysql57GreetingDecodes) {
+  const Bytes wire = test::from_hex(
+      "4e000000 0a 352e372e31382d6c6f6700 127a2900 3358381844 5e1648 00 ffff 21 0200 ffc1 15"
+      "00000000000000000000 40791130 2a416155 64776e0d 00"
+      "6d7973716c5f6e61746976655f70617373776f726400");
+  const auto m = decode_message(wire, 0, 1 << 20);
+  ASSERT_EQ(m.status, DecodeStatus::Ok) << m.error;
+  const auto d = decode_greeting(m.value.payload());
+  ASSERT_EQ(d.status, DecodeStatus::Ok) << d.error;
+  const auto& hs = std::get<HandshakeV10>(d.value);
+  EXPECT_EQ(hs.server_version, "5.7.18-log");
+  EXPECT_EQ(hs.connection_id, 0x297a12u);
+  EXPECT_EQ(hs.charset, 0x21);
+  EXPECT_EQ(hs.status, SERVER_STATUS_AUTOCOMMIT);
+  EXPECT_EQ(hs.capabilities, 0xc1ffffffu);
+  EXPECT_EQ(test::to_hex(hs.scramble), "33583818445e1648407911302a41615564776e0d");
+  EXPECT_EQ(hs.auth_plugin, "mysql_native_password");
+  Bytes again;
+  encode_handshake_v10(again, hs);
+  EXPECT_TRUE(std::equal(again.begin(), again.end(), m.value.payload().begin(), m.value.payload().end()));
+  const Capabilities offered = proxy_client_capabilities(hs.capabilities);
+  EXPECT_FALSE(offered & (CLIENT_COMPRESS | CLIENT_LOCAL_FILES));
+  EXPECT_TRUE(offered & CLIENT_DEPRECATE_EOF);
 }
 
 TEST(MysqlGreeting, MariadbExtendedCapabilitiesAreReadOnlyWhenClientMysqlIsClear) {

@@ -181,6 +181,31 @@ TEST(MysqlResponseTracker, FieldListStatisticsPingAndSetOption) {
   EXPECT_TRUE(run_one(kBase, ComInitDb{"nope"}, packet(1, err(1049))).error);
 }
 
+TEST(MysqlResponseTracker, ErrDoesNotResetTheTransactionStatus) {
+  ResponseTracker t(kBase, Limits{}, SERVER_STATUS_AUTOCOMMIT);
+  Recorder r;
+  t.expect(ComQuery{"BEGIN"}, 1);
+  t.expect(ComQuery{"SELECT * FROM nope"}, 1);
+  ASSERT_EQ(t.feed(test::concat({packet(1, ok(0, SERVER_STATUS_AUTOCOMMIT | SERVER_STATUS_IN_TRANS)),
+                                 packet(1, err(1146))}),
+                   r),
+            DecodeStatus::Ok);
+  ASSERT_EQ(r.responses.size(), 2u);
+  EXPECT_TRUE(r.responses[1].error);
+  EXPECT_TRUE(r.responses[1].in_transaction());
+  EXPECT_TRUE(t.in_transaction());
+}
+
+TEST(MysqlResponseTracker, MariadbCacheMetadataSkipsDefinitionsAndProgressReportsAreSkipped) {
+  const Capabilities caps = kBase | MARIADB_CLIENT_CACHE_METADATA | MARIADB_CLIENT_PROGRESS;
+  const Bytes wire = test::concat({packet(1, P().lenenc(2).u8(0).b), packet(2, eof(2)),
+                                   packet(3, P().u8(0xFF).u16(0xFFFF).u8(1).u8(1).u8(1).u24(5).lstr("stage").b),
+                                   packet(4, P().u8(0).u8(0).u32(7).b), packet(5, eof(2))});
+  const auto s = run_one(caps, ComStmtExecute{1, 0, 1, {}}, wire);
+  EXPECT_EQ(s.rows, 1u);
+  EXPECT_FALSE(s.error);
+}
+
 TEST(MysqlResponseTracker, LocalInfileRequestIsReportedWithTheReplySequenceId) {
   ResponseTracker t(kBase, Limits{});
   Recorder r;
