@@ -79,11 +79,32 @@ struct IdentityRule {
   int line = 0;
 };
 
-// Static backend credential: exactly one of password_file / password_env.
+// Dynamic backend credential (`credentials.<listener>.dynamic`): the proxy mints one
+// short-lived backend user per (identity, segment, listener) with the admin login,
+// renews it while sessions use it and drops it at expiry or revoke (proxy/
+// dynamic_credentials). name_template placeholders: {segment}, {listener} (lower-cased,
+// other characters than [a-z0-9_] become '_') and {id8} (8 hex chars of SHA-256 of the
+// identity key; required). The text before the first placeholder is the prefix the
+// janitor looks for; it must not be empty.
+struct DynamicCredentialConfig {
+  std::string admin_user;
+  std::string admin_password_file;  // resolved against the config dir
+  std::string admin_password_env;
+  std::vector<std::string> grant_roles;  // postgres: roles granted to the minted user
+  std::vector<std::string> grants;       // mysql: privilege clauses ("SELECT ON db.t")
+  std::chrono::milliseconds ttl{std::chrono::hours(1)};  // >= 1m
+  std::chrono::milliseconds renew_before{std::chrono::minutes(10)};  // < ttl; default ttl/6
+  std::string name_template = "sp_{segment}_{id8}";
+  int line = 0;
+};
+
+// Backend credential of one (segment, listener): static (user + exactly one of
+// password_file / password_env) or `dynamic` (then user/password_* are empty).
 struct CredentialRef {
   std::string user;
   std::string password_file;  // resolved against the config dir
   std::string password_env;
+  std::optional<DynamicCredentialConfig> dynamic;
   int line = 0;
 };
 

@@ -18,8 +18,6 @@ namespace pg = protocols::pg;
 using protocols::Bytes;
 using protocols::DecodeStatus;
 
-namespace {
-
 // Resolves and connects within `timeout` (the watchdog cancels the resolver and
 // closes the socket when it expires).
 awaitable<tcp::socket> connect_tcp(const config::Endpoint& ep, std::chrono::milliseconds timeout, error_code& ec) {
@@ -43,6 +41,8 @@ awaitable<tcp::socket> connect_tcp(const config::Endpoint& ep, std::chrono::mill
   }
   co_return sock;
 }
+
+namespace {
 
 std::string random_nonce() {
   std::array<unsigned char, 18> raw{};

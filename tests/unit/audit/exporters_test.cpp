@@ -106,7 +106,7 @@ class ExportLogTest : public ::testing::Test {
   void SetUp() override {
     std::string err;
     auto cfg = base_config(dir_.path());
-    auto sink = FileSink::open(cfg, err, {clock_, nullptr});
+    auto sink = FileSink::open(cfg, err, {clock_, nullptr, nullptr});
     ASSERT_TRUE(sink) << err;
     for (int i = 0; i < 10; ++i) {
       ASSERT_TRUE(sink->submit(statement_record(i, i % 2 ? "hr" : "billing")).wait());

@@ -83,7 +83,7 @@ TEST(FileSink, RotationKeepsTheChainAcrossFilesAndMakesRotatedFilesReadOnly) {
   auto cfg = base_config(dir.path());
   cfg.rotate_size = 2000;
   std::string err;
-  auto sink = FileSink::open(cfg, err, {clock, nullptr});
+  auto sink = FileSink::open(cfg, err, {clock, nullptr, nullptr});
   ASSERT_TRUE(sink) << err;
   for (int i = 0; i < 40; ++i) EXPECT_TRUE(sink->submit(statement_record(i)).wait());
   clock->advance(1s);
@@ -120,7 +120,7 @@ TEST(FileSink, TimeRotationUsesTheInjectedClock) {
   auto cfg = base_config(dir.path());
   cfg.rotate_every = 3600s;
   std::string err;
-  auto sink = FileSink::open(cfg, err, {clock, nullptr});
+  auto sink = FileSink::open(cfg, err, {clock, nullptr, nullptr});
   ASSERT_TRUE(sink) << err;
   EXPECT_TRUE(sink->submit(statement_record(1)).wait());
   clock->advance(3601s);
@@ -142,7 +142,7 @@ TEST(FileSink, CheckpointsEveryNRecordsAndEveryTSecondsSignedAndCopiedToCheckpoi
   cfg.checkpoint_every_records = 10;
   cfg.checkpoint_every = 60s;
   std::string err;
-  auto sink = FileSink::open(cfg, err, {clock, nullptr});
+  auto sink = FileSink::open(cfg, err, {clock, nullptr, nullptr});
   ASSERT_TRUE(sink) << err;
   for (int i = 0; i < 25; ++i) EXPECT_TRUE(sink->submit(statement_record(i)).wait());
   EXPECT_EQ(sink->stats().checkpoints, 2u);  // after 10 and 20 records (audit.start counts)
@@ -202,7 +202,7 @@ TEST(FileSink, FailClosedOnEnospcRefusesThenResumesByItselfWithAValidChain) {
   auto ops = std::make_shared<FaultyFileOps>();
   auto cfg = base_config(dir.path());
   std::string err;
-  auto sink = FileSink::open(cfg, err, {nullptr, ops});
+  auto sink = FileSink::open(cfg, err, {nullptr, ops, nullptr});
   ASSERT_TRUE(sink) << err;
   EXPECT_TRUE(sink->submit(statement_record(1)).wait());
   ops->write_errno = ENOSPC;
@@ -237,7 +237,7 @@ TEST(FileSink, FailClosedOnFdatasyncEioRefusesTheBatchAndRollsItBack) {
   TempDir dir;
   auto ops = std::make_shared<FaultyFileOps>();
   std::string err;
-  auto sink = FileSink::open(base_config(dir.path()), err, {nullptr, ops});
+  auto sink = FileSink::open(base_config(dir.path()), err, {nullptr, ops, nullptr});
   ASSERT_TRUE(sink) << err;
   ops->sync_errno = EIO;
   EXPECT_FALSE(sink->submit(statement_record(1)).wait());
@@ -257,7 +257,7 @@ TEST(FileSink, FailOpenAcknowledgesDuringTheFaultAndAuditsTheLossOnRecovery) {
   auto cfg = base_config(dir.path());
   cfg.on_failure = OnFailure::fail_open;
   std::string err;
-  auto sink = FileSink::open(cfg, err, {nullptr, ops});
+  auto sink = FileSink::open(cfg, err, {nullptr, ops, nullptr});
   ASSERT_TRUE(sink) << err;
   ops->write_errno = EIO;
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(sink->submit(statement_record(i)).wait());
@@ -293,7 +293,7 @@ TEST(FileSink, QueueFullPastItsBoundRefusesUnderFailClosed) {
   auto cfg = base_config(dir.path());
   cfg.max_queue = 4;
   std::string err;
-  auto sink = FileSink::open(cfg, err, {nullptr, ops});
+  auto sink = FileSink::open(cfg, err, {nullptr, ops, nullptr});
   ASSERT_TRUE(sink) << err;
   ops->closed = true;
   auto first = sink->submit(statement_record(0));
@@ -328,7 +328,7 @@ TEST(FileSink, RestartRemovesAnEmptyNewestFileLeftByACrashRightAfterRotation) {
   auto clock = std::make_shared<ManualClock>();
   std::string err;
   {
-    auto sink = FileSink::open(base_config(dir.path()), err, {clock, nullptr});
+    auto sink = FileSink::open(base_config(dir.path()), err, {clock, nullptr, nullptr});
     ASSERT_TRUE(sink) << err;
     EXPECT_TRUE(sink->submit(statement_record(1)).wait());
   }
@@ -338,7 +338,7 @@ TEST(FileSink, RestartRemovesAnEmptyNewestFileLeftByACrashRightAfterRotation) {
   // Same second, same next seq: the name the restarted writer will want.
   const fs::path empty = dir / log_file_name(clock->now(), last->seq + 1);
   spit(empty, "");
-  auto sink = FileSink::open(base_config(dir.path()), err, {clock, nullptr});
+  auto sink = FileSink::open(base_config(dir.path()), err, {clock, nullptr, nullptr});
   ASSERT_TRUE(sink) << err;
   EXPECT_TRUE(sink->submit(statement_record(2)).wait());
   sink.reset();
@@ -353,7 +353,7 @@ TEST(FileSink, IntervalDurabilityAcknowledgesAfterWriteAndSyncsPeriodically) {
   cfg.durability = Durability::interval;
   cfg.sync_interval = std::chrono::milliseconds(100);
   std::string err;
-  auto sink = FileSink::open(cfg, err, {clock, nullptr});
+  auto sink = FileSink::open(cfg, err, {clock, nullptr, nullptr});
   ASSERT_TRUE(sink) << err;
   const auto syncs_before = sink->stats().syncs;
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(sink->submit(statement_record(i)).wait());
