@@ -88,6 +88,25 @@ bool read_password_file(const std::string& path, Secret& out, std::string& why) 
   return true;
 }
 
+// The secret of one login (static credential or dynamic admin): `why` set on failure.
+void load_secret(const std::string& user, const std::string& file, const std::string& env,
+                 Secret& password, std::string& why) {
+  if (user.empty()) {
+    why = "no user";
+  } else if (!file.empty() && !env.empty()) {
+    why = "both password_file and password_env are set";
+  } else if (!file.empty()) {
+    read_password_file(file, password, why);
+  } else if (!env.empty()) {
+    const char* v = std::getenv(env.c_str());
+    if (v == nullptr) why = "environment variable " + env + " is not set";
+    else if (*v == '\0') why = "environment variable " + env + " is empty";
+    else password = Secret(std::string(v));
+  } else {
+    why = "no password_file or password_env";
+  }
+}
+
 }  // namespace
 
 Secret::Secret(std::string value) : value_(std::move(value)) { wipe(value); }
@@ -116,26 +135,29 @@ std::unique_ptr<CredentialStore> CredentialStore::load(const config::Config& cfg
       const std::string where = "segment \"" + seg_name + "\" listener \"" + listener + "\": ";
       Secret password;
       std::string why;
-      if (ref.user.empty()) {
-        why = "no user";
-      } else if (!ref.password_file.empty() && !ref.password_env.empty()) {
-        why = "both password_file and password_env are set";
-      } else if (!ref.password_file.empty()) {
-        read_password_file(ref.password_file, password, why);
-      } else if (!ref.password_env.empty()) {
-        const char* v = std::getenv(ref.password_env.c_str());
-        if (v == nullptr) why = "environment variable " + ref.password_env + " is not set";
-        else if (*v == '\0') why = "environment variable " + ref.password_env + " is empty";
-        else password = Secret(std::string(v));
-      } else {
-        why = "no password_file or password_env";
+      if (ref.dynamic) {
+        const auto& d = *ref.dynamic;
+        load_secret(d.admin_user, d.admin_password_file, d.admin_password_env, password, why);
+        if (!why.empty()) {
+          errors.push_back(where + "dynamic admin: " + why);
+          continue;
+        }
+        BackendCredential cred;
+        cred.dynamic = d;
+        cred.admin_user = d.admin_user;
+        cred.admin_password = std::move(password);
+        store->creds_.emplace(std::pair{seg_name, listener}, std::move(cred));
+        continue;
       }
+      load_secret(ref.user, ref.password_file, ref.password_env, password, why);
       if (!why.empty()) {
         errors.push_back(where + why);
         continue;
       }
-      store->creds_.emplace(std::pair{seg_name, listener},
-                            BackendCredential{ref.user, std::move(password)});
+      BackendCredential cred;
+      cred.user = ref.user;
+      cred.password = std::move(password);
+      store->creds_.emplace(std::pair{seg_name, listener}, std::move(cred));
     }
   }
   if (errors.size() != errors_before) return nullptr;  // fail closed: all or nothing

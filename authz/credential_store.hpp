@@ -28,14 +28,21 @@ class Secret {
   std::string value_;
 };
 
+// A static credential (user + password), or a dynamic one: then `user` and `password`
+// are EMPTY (a session must never log in with them), `dynamic` holds the settings and
+// admin_user / admin_password the login that mints users (proxy/dynamic_credentials).
 struct BackendCredential {
   std::string user;
   Secret password;
+  std::optional<config::DynamicCredentialConfig> dynamic;
+  std::string admin_user;
+  Secret admin_password;
+  bool is_dynamic() const { return dynamic.has_value(); }
 };
 
 class CredentialStore {
  public:
-  // Loads every segment's static credentials. password_file: whole file, one trailing
+  // Loads every segment's credentials (for dynamic ones: the admin secret, same rules). password_file: whole file, one trailing
   // "\n" or "\r\n" stripped; password_env: the variable's value. Missing or empty
   // secrets are errors; messages name the segment, listener and source, never the value.
   // Errors are appended to `errors`; when any occurred the result is nullptr (all or

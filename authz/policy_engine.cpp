@@ -239,6 +239,24 @@ std::optional<Decision> PolicyEngine::check_function(const Segment& s,
                                                      const sql::FunctionRef& f) const {
   const std::string& seg = s.name;
   const std::string shown = function_display(f);
+  if (f.mysql) {  // MySQL dialect: its own built-ins; deny list, then allow list
+    const auto not_allowed = [&](std::string rule_id) {
+      return deny(std::move(rule_id), "segproxy: function " + shown + " is not allowed for segment " + quoted(seg));
+    };
+    for (const auto& p : s.policy.functions.deny) {
+      const auto dot = p.find('.');
+      const bool hit = dot == std::string::npos
+                           ? glob_match(p, f.name)
+                           : glob_match(std::string_view(p).substr(dot + 1), f.name) &&
+                                 (f.schema.empty() || glob_match(std::string_view(p).substr(0, dot), f.schema));
+      if (hit) return not_allowed(seg + ".functions.deny");
+    }
+    if (f.schema.empty() && is_safe_mysql_builtin_function(f.name)) return std::nullopt;
+    for (const auto& p : s.policy.functions.allow) {
+      if (function_matches(p, f, {s.policy.default_schema})) return std::nullopt;
+    }
+    return not_allowed(seg + ".functions");
+  }
   const bool catalog = f.schema.empty() || f.schema == "pg_catalog";
   const auto not_allowed = [&](std::string rule_id, const std::string& why) {
     return deny(std::move(rule_id), "segproxy: function " + shown + " is not allowed for segment " +

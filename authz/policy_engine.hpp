@@ -127,6 +127,7 @@ class PolicyEngine {
 // The built-in function tables (pg_catalog names, lower case), in policy_engine.cpp.
 // Safe: pure or session-informational; allowed for every segment unless denied.
 bool is_safe_builtin_function(std::string_view name);
+bool is_safe_mysql_builtin_function(std::string_view name);
 // Opaque: take SQL text, a relation name, a large object or a server file as an
 // argument and so bypass the table rules; allowed only when named exactly (no glob)
 // in functions.allow.

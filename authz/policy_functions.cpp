@@ -117,7 +117,44 @@ constexpr std::string_view kOpaque[] = {
     "lo_close", "lo_creat", "lo_create", "lo_export", "lo_from_bytea", "lo_get",
     "lo_import", "lo_open", "lo_put", "lo_truncate", "lo_unlink", "loread", "lowrite"};
 
+// MySQL/MariaDB built-ins that compute on their arguments or report harmless session
+// facts. Not here (denied unless functions.allow lists them): SLEEP, BENCHMARK, the lock
+// functions (GET_LOCK ...), LOAD_FILE, replication waits (MASTER_POS_WAIT ...),
+// sequences (NEXTVAL, SETVAL, LASTVAL) and every UDF or stored function.
+constexpr std::string_view kMysqlSafe[] = {
+    "abs", "acos", "adddate", "addtime", "ascii", "asin", "atan", "atan2", "avg", "bin", "bit_and",
+    "bit_count", "bit_length", "bit_or", "bit_xor", "cast", "ceil", "ceiling", "char", "char_length",
+    "character_length", "charset", "coalesce", "coercibility", "collation", "concat", "concat_ws",
+    "connection_id", "conv", "convert", "convert_tz", "cos", "cot", "count", "crc32", "cume_dist", "curdate",
+    "current_date", "current_role", "current_time", "current_timestamp", "current_user", "curtime", "database",
+    "date", "date_add", "date_format", "date_sub", "datediff", "day", "dayname", "dayofmonth", "dayofweek",
+    "dayofyear", "degrees", "dense_rank", "elt", "exp", "export_set", "extract", "field", "find_in_set",
+    "first_value", "floor", "format", "found_rows", "from_base64", "from_days", "from_unixtime", "greatest",
+    "group_concat", "hex", "hour", "if", "ifnull", "inet6_aton", "inet6_ntoa", "inet_aton", "inet_ntoa",
+    "insert", "instr", "interval", "isnull", "json_array", "json_arrayagg", "json_contains",
+    "json_contains_path", "json_depth", "json_extract", "json_insert", "json_keys", "json_length",
+    "json_merge", "json_merge_patch", "json_merge_preserve", "json_object", "json_objectagg", "json_quote",
+    "json_remove", "json_replace", "json_search", "json_set", "json_type", "json_unquote", "json_valid",
+    "lag", "last_day", "last_insert_id", "last_value", "lcase", "lead", "least", "left", "length", "ln",
+    "localtime", "localtimestamp", "locate", "log", "log10", "log2", "lower", "lpad", "ltrim", "make_set",
+    "makedate", "maketime", "max", "md5", "microsecond", "mid", "min", "minute", "mod", "month",
+    "monthname", "now", "nth_value", "ntile", "nullif", "oct", "octet_length", "ord", "percent_rank",
+    "period_add", "period_diff", "pi", "position", "pow", "power", "quarter", "quote", "radians", "rand",
+    "rank", "regexp_instr", "regexp_like", "regexp_replace", "regexp_substr", "repeat", "replace",
+    "reverse", "right", "round", "row_count", "row_number", "rpad", "rtrim", "schema", "sec_to_time",
+    "second", "session_user", "sha", "sha1", "sha2", "sign", "sin", "soundex", "space", "sqrt", "std",
+    "stddev", "stddev_pop", "stddev_samp", "str_to_date", "strcmp", "subdate", "substr", "substring",
+    "substring_index", "subtime", "sum", "sysdate", "system_user", "tan", "time", "time_format",
+    "time_to_sec", "timediff", "timestamp", "timestampadd", "timestampdiff", "to_base64", "to_days",
+    "to_seconds", "trim", "truncate", "ucase", "unhex", "unix_timestamp", "upper", "user", "utc_date",
+    "utc_time", "utc_timestamp", "uuid", "uuid_short", "values", "var_pop", "var_samp", "variance",
+    "version", "week", "weekday", "weekofyear", "year", "yearweek"};
+
 }  // namespace
+
+bool is_safe_mysql_builtin_function(std::string_view name) {
+  return std::find(std::begin(kMysqlSafe), std::end(kMysqlSafe), name) != std::end(kMysqlSafe);
+}
 
 bool is_safe_builtin_function(std::string_view name) {
   static const std::vector<std::string_view> sorted = [] {

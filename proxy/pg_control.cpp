@@ -14,8 +14,16 @@ namespace segproxy::proxy {
 awaitable<bool> PgSession::admit() {
   const config::SegmentLimits& lim = rt_->config.segments.at(segment_).limits;
   if (svc_.registry != nullptr) {
-    SessionFacts facts{listener_->cfg->name, "postgres", client_addr_, identity_, segment_,
-                       database_, backend_user_, std::chrono::system_clock::now()};
+    SessionFacts facts;
+    facts.listener = listener_->cfg->name;
+    facts.protocol = "postgres";
+    facts.client_addr = client_addr_;
+    facts.identity = identity_;
+    facts.segment = segment_;
+    facts.database = database_;
+    facts.backend_user = backend_user_;
+    facts.started = std::chrono::system_clock::now();
+    facts.backend_id = backend_pid_;
     const auto admission = svc_.registry->admit(id_, std::move(facts), lim.max_connections,
                                                 lim.max_connections_per_identity);
     if (admission == SessionRegistry::Admission::SegmentFull) {

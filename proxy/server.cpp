@@ -8,6 +8,7 @@
 #include "proxy/config_check.hpp"
 #include "proxy/control_plane.hpp"
 #include "proxy/metrics_http.hpp"
+#include "proxy/mysql_session.hpp"
 #include "proxy/pg_session.hpp"
 #include "proxy/proxy_metrics.hpp"
 #include "proxy/view_loader.hpp"
@@ -64,13 +65,25 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::string name) {
     auto rt = runtime();
     std::size_t listener_index = 0;
     while (listener_index < rt->listeners.size() && rt->listeners[listener_index].cfg->name != name) ++listener_index;
-    if (listener_index == rt->listeners.size() ||
-        rt->listeners[listener_index].cfg->protocol != config::Protocol::Postgres) {
+    if (listener_index == rt->listeners.size()) {
       error_code ignored;
       sock.close(ignored);
       continue;
     }
     lm.connections_accepted->inc();
+    auto on_exit = [this](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log_.error("session.exception", {{"error", ex.what()}});
+      }
+    };
+    if (rt->listeners[listener_index].cfg->protocol == config::Protocol::Mysql) {
+      auto session = std::make_shared<MysqlSession>(std::move(sock), std::move(rt), listener_index, session_services());
+      asio::co_spawn(worker, MysqlSession::run(std::move(session)), on_exit);
+      continue;
+    }
     auto session = std::make_shared<PgSession>(std::move(sock), std::move(rt), listener_index,
                                                session_services());
     asio::co_spawn(worker, PgSession::run(std::move(session)), [this](std::exception_ptr e) {
@@ -168,8 +181,6 @@ int Server::run() {
     log_.info("listener.ready", {{"listener", l.name},
                                  {"protocol", l.protocol == config::Protocol::Postgres ? "postgres" : "mysql"},
                                  {"address", l.listen.host + ":" + std::to_string(l.listen.port)}});
-    if (l.protocol == config::Protocol::Mysql)
-      log_.warn("listener.unsupported", {{"listener", l.name}, {"error", "mysql listeners are not implemented yet"}});
     acceptors.push_back(std::move(acc));
     asio::co_spawn(main_ctx_, accept_loop(*acceptors.back(), l.name), asio::detached);
   }

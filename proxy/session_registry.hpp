@@ -33,6 +33,7 @@ struct SessionFacts {
   std::string database;
   std::string backend_user;
   std::chrono::system_clock::time_point started;
+  std::uint64_t backend_id = 0;  // PostgreSQL backend pid / MySQL connection id
 };
 
 // What a session reports about itself when asked (on its own thread).

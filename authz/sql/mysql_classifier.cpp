@@ -217,6 +217,9 @@ StatementInfo classify_mysql(std::string_view sql, const MysqlClassifierOptions&
   const mysql::LexResult lex = mysql::lex_checked(sql, opts);
   StatementInfo info = mysql::analyse_lexed(sql, lex, opts, 0);
   info.fingerprint = info.parse_ok ? mysql::fingerprint_of(sql, lex, opts) : 0;
+  for (auto& part : info.statements) {
+    for (auto& f : part.functions) f.mysql = true;
+  }
   return info;
 }
 

@@ -53,6 +53,7 @@ struct TableRef {
 struct FunctionRef {
   std::string schema;  // empty when unqualified
   std::string name;    // lower-case as normalised
+  bool mysql = false;  // a MySQL/MariaDB call: judged against the MySQL built-ins
   bool operator==(const FunctionRef&) const = default;
 };
 

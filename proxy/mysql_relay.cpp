@@ -1,0 +1,449 @@
+// MySQL session: the command phase. The one place where a client command's fate is
+// decided (judge_*), audited before it is forwarded, then relayed unchanged.
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+#include "authz/sql/mysql_classifier.hpp"
+#include "protocols/mysql/capabilities.hpp"
+#include "protocols/mysql/framer.hpp"
+#include "protocols/mysql/packets.hpp"
+#include "proxy/mysql_session.hpp"
+#include "proxy/proxy_metrics.hpp"
+
+namespace segproxy::proxy {
+namespace my = protocols::mysql;
+namespace sql = authz::sql;
+using protocols::Bytes;
+using protocols::DecodeStatus;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::chrono::seconds kAuditWait{10};
+
+// MySQL error codes the proxy answers with.
+constexpr std::uint16_t ER_DBACCESS_DENIED = 1044;
+constexpr std::uint16_t ER_UNKNOWN_COM = 1047;
+constexpr std::uint16_t ER_PARSE = 1064;
+constexpr std::uint16_t ER_NO_SUCH_THREAD_OWNER = 1095;  // ER_KILL_DENIED_ERROR
+constexpr std::uint16_t ER_TABLEACCESS_DENIED = 1142;
+constexpr std::uint16_t ER_SPECIFIC_ACCESS_DENIED = 1227;
+constexpr std::uint16_t ER_ERROR_ON_WRITE = 1026;
+constexpr std::uint16_t ER_NOT_SUPPORTED = 1235;
+
+std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+const char* op_name(sql::TableOp op) {
+  switch (op) {
+    case sql::TableOp::Select: return "select";
+    case sql::TableOp::Insert: return "insert";
+    case sql::TableOp::Update: return "update";
+    case sql::TableOp::Delete: return "delete";
+    case sql::TableOp::Truncate: return "truncate";
+    case sql::TableOp::CopyTo: return "copy_to";
+    case sql::TableOp::CopyFrom: return "copy_from";
+    case sql::TableOp::References: return "references";
+    case sql::TableOp::Lock: return "lock";
+    case sql::TableOp::Alter: return "alter";
+    case sql::TableOp::Maintain: return "maintain";
+  }
+  return "unknown";
+}
+
+// "KILL QUERY 42" (the form drivers use to cancel); nullopt for anything else.
+std::optional<std::uint32_t> kill_query_target(std::string_view s) {
+  auto skip = [&] {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  };
+  auto word = [&](std::string_view w) {
+    skip();
+    if (s.size() < w.size()) return false;
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      if (std::toupper(static_cast<unsigned char>(s[i])) != w[i]) return false;
+    }
+    if (s.size() > w.size() && !std::isspace(static_cast<unsigned char>(s[w.size()]))) return false;
+    s.remove_prefix(w.size());
+    return true;
+  };
+  if (!word("KILL") || !word("QUERY")) return std::nullopt;
+  skip();
+  std::uint64_t n = 0;
+  std::size_t digits = 0;
+  while (!s.empty() && std::isdigit(static_cast<unsigned char>(s.front())) && digits < 10) {
+    n = n * 10 + static_cast<std::uint64_t>(s.front() - '0');
+    s.remove_prefix(1);
+    ++digits;
+  }
+  skip();
+  if (!s.empty() && s.front() == ';') s.remove_prefix(1);
+  skip();
+  if (digits == 0 || !s.empty() || n > 0xffffffffu) return std::nullopt;
+  return static_cast<std::uint32_t>(n);
+}
+
+}  // namespace
+
+MysqlSession::Verdict MysqlSession::judge_sql(std::string_view text, bool prepare) {
+  Verdict v;
+  if (!svc_.enforce_policy) {
+    v.allow = true;
+    return v;
+  }
+  sql_options_.current_database = database_;
+  const auto t0 = std::chrono::steady_clock::now();
+  const sql::StatementInfo info = sql::classify_mysql(text, sql_options_);
+  const authz::Decision d =
+      rt_->policy->evaluate(segment_, info, std::chrono::system_clock::now(), database_, authz::PolicyEngine::Windows::Check);
+  if (svc_.metrics != nullptr) {
+    svc_.metrics->policy_evaluation_duration().observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  v.fingerprint = info.fingerprint;
+  v.rule_id = d.rule_id;
+  if (!info.statements.empty()) v.command = info.statements.front().command;
+  bool any_table = false;
+  std::string use_db;
+  for (const auto& part : info.statements) {
+    for (const auto& t : part.tables) {
+      v.tables.push_back(audit::TableAccess{t.schema + "." + t.name, op_name(t.op)});
+      any_table = true;
+    }
+    if (!part.database.empty()) use_db = part.database;
+  }
+  if (!d.allow) {
+    v.allow = false;
+    v.sqlstate = "42000";
+    v.message = d.reason;
+    if (!info.parse_ok) v.code = ER_PARSE;
+    else if (any_table && d.sqlstate != "42601") v.code = ER_TABLEACCESS_DENIED;
+    else v.code = ER_SPECIFIC_ACCESS_DENIED;
+    return v;
+  }
+  // USE db: the database must be one of the segment's (like the handshake's).
+  if (!use_db.empty()) {
+    if (prepare) {
+      v.code = ER_NOT_SUPPORTED;
+      v.sqlstate = "42000";
+      v.message = "segproxy: USE cannot be prepared through segproxy";
+      return v;
+    }
+    Verdict db = judge_database(use_db);
+    if (!db.allow) return db;
+    v.use_database = use_db;
+  }
+  v.allow = true;
+  return v;
+}
+
+MysqlSession::Verdict MysqlSession::judge_database(std::string_view db) {
+  Verdict v;
+  v.command = "USE";
+  const auto& dbs = rt_->config.segments.at(segment_).databases;
+  if (std::find(dbs.begin(), dbs.end(), db) == dbs.end()) {
+    v.code = ER_DBACCESS_DENIED;
+    v.sqlstate = "42000";
+    v.message = "segproxy: access denied to database '" + std::string(db) + "' for segment \"" + segment_ + "\"";
+    return v;
+  }
+  v.allow = true;
+  v.use_database = std::string(db);
+  return v;
+}
+
+// KILL QUERY n is honoured only for a live session of the same identity (the backend
+// user is then the same, so the backend lets this connection kill that query).
+MysqlSession::Verdict MysqlSession::judge_kill_query(std::uint32_t target) {
+  Verdict v;
+  v.command = "KILL QUERY";
+  const std::string me = identity_key(identity_);
+  bool found = false;
+  if (svc_.registry != nullptr) {
+    const auto ids = svc_.registry->post_matching(
+        [&](std::uint64_t, const SessionFacts& f) {
+          return f.protocol == "mysql" && f.backend_id == target && identity_key(f.identity) == me &&
+                 f.listener == listener_->cfg->name;
+        },
+        [](LiveSession&) {});
+    found = !ids.empty();
+  }
+  if (!found) {
+    v.code = ER_NO_SUCH_THREAD_OWNER;
+    v.sqlstate = "HY000";
+    v.message = "You are not owner of thread " + std::to_string(target);
+    return v;
+  }
+  v.allow = true;
+  return v;
+}
+
+awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view text, std::string_view kind) {
+  if (seg_metrics_ != nullptr) {
+    StatementLabel label = StatementLabel::Unknown;
+    std::string c = v.command;
+    std::transform(c.begin(), c.end(), c.begin(), [](unsigned char ch) { return std::toupper(ch); });
+    if (c == "SELECT" || c == "SHOW" || c == "DESCRIBE") label = StatementLabel::Select;
+    else if (c == "INSERT" || c == "REPLACE") label = StatementLabel::Insert;
+    else if (c == "UPDATE") label = StatementLabel::Update;
+    else if (c == "DELETE") label = StatementLabel::Delete;
+    else if (c == "SET" || c == "USE") label = StatementLabel::SessionSafe;
+    else if (c == "BEGIN" || c == "COMMIT" || c == "ROLLBACK" || c == "START TRANSACTION") label = StatementLabel::Transaction;
+    else if (c.rfind("CREATE", 0) == 0 || c.rfind("ALTER", 0) == 0 || c.rfind("DROP", 0) == 0) label = StatementLabel::Ddl;
+    seg_metrics_->statements(label, v.allow ? Decision::Allow : Decision::Deny).inc();
+  }
+  if (!v.allow) {
+    svc_.log.info("statement.denied", {{"session", id_text_},
+                                       {"protocol", "mysql"},
+                                       {"segment", segment_},
+                                       {"kind", std::string(kind)},
+                                       {"code", std::to_string(v.code)},
+                                       {"reason", v.message}});
+  }
+  if (svc_.audit == nullptr) co_return true;
+  audit::AuditRecord r = audit_record("statement.decision");
+  r.statement = std::string(text);
+  if (v.fingerprint != 0) r.fingerprint = hex64(v.fingerprint);
+  r.tables = v.tables;
+  r.decision = v.allow ? "allow" : "deny";
+  r.rule_id = v.rule_id;
+  r.reason = v.allow ? std::string() : v.message;
+  if (!v.allow) r.sqlstate = v.sqlstate;
+  if (!v.allow) {
+    audit_now(std::move(r));  // a refusal forwards nothing: no need to wait
+    co_return true;
+  }
+  co_return co_await audit_durably(std::move(r));
+}
+
+awaitable<void> MysqlSession::command_loop() {
+  touch_idle();
+  schedule_window_close();
+  for (;;) {
+    if (ending_ || closed_) co_return;
+    // One whole command message (a client that pipelines waits in our buffer).
+    my::Message msg;
+    std::size_t consumed = 0;
+    for (;;) {
+      auto view = std::span<const std::uint8_t>(cbuf_.data() + cstart_, cend_ - cstart_);
+      auto d = my::decode_message(view, std::uint8_t{0}, rt_->limits.max_mysql_client_message);
+      if (d.status == DecodeStatus::Ok) {
+        msg = std::move(d.value);
+        consumed = d.consumed;
+        break;
+      }
+      if (d.status == DecodeStatus::Malformed) {
+        close_reason_ = "malformed packet: " + d.error;
+        Bytes out;
+        my::encode_err_packet(out, 1, 1156, "08S01", "Got packets out of order (segproxy: " + d.error + ")", client_caps_);
+        co_await write_client(out);
+        co_return;
+      }
+      if (cstart_ > 0) {
+        std::copy(cbuf_.begin() + static_cast<std::ptrdiff_t>(cstart_),
+                  cbuf_.begin() + static_cast<std::ptrdiff_t>(cend_), cbuf_.begin());
+        cend_ -= cstart_;
+        cstart_ = 0;
+      }
+      if (cbuf_.size() < cend_ + kReadChunk) cbuf_.resize(cend_ + kReadChunk);
+      error_code ec;
+      const std::size_t n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
+      if (ec) {
+        if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
+        co_return;
+      }
+      cend_ += n;
+      bytes_from_client_ += n;
+      if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::ClientToBackend).inc(n);
+      touch_idle();
+    }
+    if (ending_ || closed_) co_return;
+    const std::span<const std::uint8_t> frame(cbuf_.data() + cstart_, consumed);
+    const std::uint8_t reply_seq = msg.next_seq();
+    auto decoded = my::decode_command(msg.payload(), client_caps_);
+    auto answer = [&](std::uint16_t code, const std::string& state, const std::string& message) -> awaitable<bool> {
+      Bytes out;
+      my::encode_err_packet(out, reply_seq, code, state, message, client_caps_);
+      cstart_ += consumed;
+      co_return co_await write_client(out);
+    };
+    if (decoded.status != DecodeStatus::Ok) {
+      if (!co_await answer(ER_UNKNOWN_COM, "08S01", "segproxy: malformed command: " + decoded.error)) co_return;
+      continue;
+    }
+    const my::Command& cmd = decoded.value;
+    Verdict verdict;
+    verdict.allow = true;
+    std::string_view text;
+    std::string kind;
+    bool judged = false;  // audited as a statement decision
+    if (const auto* q = std::get_if<my::ComQuery>(&cmd)) {
+      text = q->sql;
+      kind = "COM_QUERY";
+      if (auto target = kill_query_target(q->sql)) verdict = judge_kill_query(*target);
+      else verdict = judge_sql(q->sql, false);
+      judged = true;
+    } else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) {
+      text = p->sql;
+      kind = "COM_STMT_PREPARE";
+      verdict = judge_sql(p->sql, true);
+      judged = true;
+    } else if (const auto* db = std::get_if<my::ComInitDb>(&cmd)) {
+      text = db->schema;
+      kind = "COM_INIT_DB";
+      verdict = judge_database(db->schema);
+      judged = true;
+    } else if (const auto* fl = std::get_if<my::ComFieldList>(&cmd)) {
+      // Column metadata of one table: judged as reading it.
+      std::string probe = "SELECT * FROM `";
+      for (char c : fl->table) probe += c == '`' ? std::string("``") : std::string(1, c);
+      probe += "` WHERE 1 = 0";
+      verdict = judge_sql(probe, false);
+      verdict.command = "COM_FIELD_LIST";
+    } else if (std::holds_alternative<my::ComStmtExecute>(cmd) || std::holds_alternative<my::ComStmtFetch>(cmd)) {
+      const auto w = rt_->policy->check_window(segment_, std::chrono::system_clock::now());
+      if (!w.allow) {
+        verdict.allow = false;
+        verdict.code = ER_SPECIFIC_ACCESS_DENIED;
+        verdict.sqlstate = "42000";
+        verdict.message = w.reason;
+        kind = "COM_STMT_EXECUTE";
+        judged = true;
+      }
+    } else if (const auto* r = std::get_if<my::ComRefused>(&cmd)) {
+      verdict.allow = false;
+      verdict.code = r->known ? ER_SPECIFIC_ACCESS_DENIED : ER_UNKNOWN_COM;
+      verdict.sqlstate = r->known ? "42000" : "08S01";
+      verdict.message = r->known ? "segproxy: command " + std::string(my::command_name(my::command_code(cmd))) + " is not allowed"
+                                 : std::string("Unknown command");
+      kind = std::string(my::command_name(my::command_code(cmd)));
+      judged = true;
+    } else if (std::holds_alternative<my::ComProcessKill>(cmd)) {
+      verdict.allow = false;
+      verdict.code = ER_SPECIFIC_ACCESS_DENIED;
+      verdict.sqlstate = "42000";
+      verdict.message = "segproxy: COM_PROCESS_KILL is not allowed (use KILL QUERY on a session of your own)";
+      kind = "COM_PROCESS_KILL";
+      judged = true;
+    }
+    if (judged) {
+      if (!text.empty()) current_sql_.assign(text.substr(0, 1024));
+      if (!co_await audit_decision(verdict, text, kind)) {
+        if (!co_await answer(ER_ERROR_ON_WRITE, "HY000",
+                             "segproxy: the audit log cannot record this statement, so it was not run"))
+          co_return;
+        continue;
+      }
+    }
+    if (!verdict.allow) {
+      if (!co_await answer(verdict.code, verdict.sqlstate, verdict.message)) co_return;
+      continue;
+    }
+    if (std::holds_alternative<my::ComQuit>(cmd)) {
+      close_reason_ = "client quit";
+      error_code ec;
+      co_await backend_->write(asio::buffer(frame.data(), frame.size()), ec);
+      co_return;
+    }
+    if (std::holds_alternative<my::ComStmtPrepare>(cmd)) pending_prepare_ = verdict;
+    if (!verdict.use_database.empty()) pending_use_ = verdict.use_database;
+    if (std::holds_alternative<my::ComResetConnection>(cmd)) prepared_.clear();
+    if (const auto* c = std::get_if<my::ComStmtClose>(&cmd)) prepared_.erase(c->statement_id);
+    // Forward the original bytes.
+    error_code ec;
+    co_await backend_->write(asio::buffer(frame.data(), frame.size()), ec);
+    cstart_ += consumed;
+    if (ec) {
+      close_reason_ = "backend write: " + ec.message();
+      co_return;
+    }
+    tracker_->expect(cmd, reply_seq);
+    if (tracker_->idle()) continue;  // no response (COM_STMT_CLOSE, SEND_LONG_DATA)
+    in_command_ = true;
+    response_started_ = false;
+    response_seq_ = reply_seq;
+    command_start_ = std::chrono::steady_clock::now();
+    if (statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);
+    const bool ok = co_await relay_response();
+    statement_timer_.disarm();
+    in_command_ = false;
+    if (!ok) co_return;
+  }
+}
+
+// Streams backend bytes to the client until the tracker says the response is complete.
+awaitable<bool> MysqlSession::relay_response() {
+  Bytes buf(kReadChunk);
+  while (!tracker_->idle()) {
+    error_code ec;
+    const std::size_t n = co_await backend_->read_some(asio::buffer(buf), ec);
+    if (ec) {
+      if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "backend closed" : "backend read: " + ec.message();
+      co_return false;
+    }
+    bytes_from_backend_ += n;
+    if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::BackendToClient).inc(n);
+    const auto chunk = std::span<const std::uint8_t>(buf.data(), n);
+    if (tracker_->feed(chunk, *this) == DecodeStatus::Malformed) {
+      close_reason_ = "malformed backend response: " + tracker_->error();
+      svc_.log.error("backend.protocol_violation", {{"session", id_text_}, {"error", tracker_->error()}});
+      co_return false;
+    }
+    if (backend_failed_) co_return false;
+    response_started_ = true;
+    co_await client_->write(asio::buffer(chunk.data(), chunk.size()), ec);
+    if (ec) {
+      if (close_reason_.empty()) close_reason_ = "client write: " + ec.message();
+      co_return false;
+    }
+    touch_idle();
+  }
+  co_return true;
+}
+
+void MysqlSession::on_response(const my::ResponseSummary& s) {
+  if (!s.error) {
+    if (!pending_use_.empty()) database_ = pending_use_;
+    if (s.schema) {
+      // The backend reports the current database (session tracking): it must stay one of
+      // the segment's (it can only change through USE / COM_INIT_DB, judged above).
+      database_ = *s.schema;
+    }
+    if (s.prepared && pending_prepare_) prepared_[s.prepared->statement_id] = *pending_prepare_;
+  }
+  pending_use_.clear();
+  pending_prepare_.reset();
+  if (seg_metrics_ != nullptr) {
+    seg_metrics_->statement_duration().observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - command_start_).count());
+  }
+  if (svc_.audit != nullptr && (s.command == 0x03 || s.command == 0x17)) {  // COM_QUERY, COM_STMT_EXECUTE
+    audit::AuditRecord rec = audit_record("statement.result");
+    rec.rows = s.rows != 0 ? s.rows : s.affected_rows;
+    rec.duration_us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - command_start_).count());
+    if (s.error) {
+      rec.sqlstate = s.err.sqlstate;
+      rec.error = std::to_string(s.err.code) + " " + s.err.message.substr(0, 256);
+    }
+    audit_now(std::move(rec));
+  }
+}
+
+void MysqlSession::on_local_infile_request(std::string_view, std::uint8_t) {
+  // CLIENT_LOCAL_FILES is never offered to the backend: a request is a protocol
+  // violation. The chunk that carries it is not forwarded; the session ends.
+  svc_.log.error("backend.local_infile_request", {{"session", id_text_}});
+  close_reason_ = "the backend asked for a LOCAL INFILE (refused)";
+  backend_failed_ = true;
+}
+
+void MysqlSession::on_unsolicited_error(const my::ErrPacket& err) {
+  svc_.log.warn("backend.unsolicited_error", {{"session", id_text_}, {"code", std::to_string(err.code)},
+                                               {"error", err.message}});
+}
+
+}  // namespace segproxy::proxy
