@@ -12,6 +12,8 @@
 
 #include "authz/identity_mapper.hpp"
 #include "authz/policy_engine.hpp"
+#include "authz/sql/mysql_classifier.hpp"
+#include "authz/sql/mysql_classifier.hpp"
 #include "authz/sql/pg_classifier.hpp"
 #include "config/loader.hpp"
 #include "proxy/statement_gate.hpp"
@@ -79,6 +81,7 @@ std::unique_ptr<World> load_world(const std::string& path, std::ostream& err) {
 struct Lexing {
   std::optional<std::string> client_encoding;
   std::optional<std::string> standard_conforming_strings;
+  bool mysql = false;  // --protocol mysql: the MySQL analyzer, as on a mysql listener
 };
 
 // ---- One evaluation -------------------------------------------------------------------
@@ -135,9 +138,37 @@ Explanation explain(const World& w, const authz::ClientIdentity& id, const std::
     return ex;
   }
   const auto& dbs = seg->second.databases;
-  if (std::find(dbs.begin(), dbs.end(), database) == dbs.end()) {
+  const bool no_database = lex.mysql && (database == "-" || database.empty());  // MySQL: none selected
+  if (!no_database && std::find(dbs.begin(), dbs.end(), database) == dbs.end()) {
     ex.decision = deny_startup("segproxy: database \"" + database + "\" is not permitted for segment \"" +
                                ex.segment + "\"");
+    return ex;
+  }
+  if (lex.mysql) {
+    // As a MySQL session with `database` selected and the server's default sql_mode.
+    sql::MysqlClassifierOptions mopts;
+    const std::string db = no_database ? std::string() : database;
+    mopts.current_database = db;
+    const sql::StatementInfo info = sql::classify_mysql(text, mopts);
+    ex.decision = w.engine->evaluate(ex.segment, info, now, db);
+    // USE of a database outside the segment is refused by the session (as at login).
+    for (const auto& part : info.statements) {
+      if (ex.decision.allow && !part.database.empty() &&
+          std::find(dbs.begin(), dbs.end(), part.database) == dbs.end()) {
+        ex.decision = deny_startup("segproxy: access denied to database '" + part.database + "' for segment \"" +
+                                   ex.segment + "\"");
+        ex.decision.sqlstate = "42000";
+      }
+    }
+    ex.classified = true;
+    ex.parse_ok = info.parse_ok;
+    ex.parse_error = info.parse_error;
+    for (const auto& part : info.statements) {
+      sql::StatementInfo one;
+      one.parse_ok = true;
+      one.statements.push_back(part);
+      ex.parts.push_back(PartVerdict{part, w.engine->evaluate(ex.segment, one, now, db)});
+    }
     return ex;
   }
   // The decision: exactly what a fresh proxy session would answer.
@@ -244,7 +275,8 @@ struct Args {
 void usage(std::ostream& out) {
   out << "usage: segproxyctl policy explain --config FILE --identity ID --database DB [--at RFC3339]\n"
          "                                  [--json] [--client-encoding ENC]\n"
-         "                                  [--standard-conforming-strings on|off] SQL\n"
+         "                                  [--standard-conforming-strings on|off]\n"
+         "                                  [--protocol postgres|mysql] SQL\n"
          "       segproxyctl policy test --config FILE [--at RFC3339] [--verbose] CASES.tsv\n"
          "ID: spiffe://..., cn=NAME, dns=NAME, ou=NAME, sha256=HEX, serial=HEX (join with ';'),\n"
          "    or a bare CN. CASES.tsv rows: identity<TAB>database<TAB>sql<TAB>allow|deny[:SQLSTATE]\n";
@@ -277,6 +309,13 @@ bool parse_args(const std::vector<std::string>& args, std::size_t from, Args& a,
     } else if (s == "--at") {
       if (!value(v)) return false;
       a.at = v;
+    } else if (s == "--protocol") {
+      if (!value(v)) return false;
+      if (v != "postgres" && v != "mysql") {
+        err << "segproxyctl policy: --protocol takes postgres or mysql\n";
+        return false;
+      }
+      a.lex.mysql = v == "mysql";
     } else if (s == "--client-encoding") {
       if (!value(v)) return false;
       a.lex.client_encoding = v;
