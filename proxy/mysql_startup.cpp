@@ -196,10 +196,30 @@ awaitable<bool> MysqlSession::greet_and_login() {
     if (!co_await write_client(framed)) co_return false;
   }
 
-  // 3. SSLRequest, TLS, HandshakeResponse41.
+  // 3. SSLRequest, TLS, HandshakeResponse41. The client starts its TLS handshake right
+  // after the SSLRequest without waiting for an answer, so exactly that packet is read
+  // here (header, then its length) and not one byte of the ClientHello behind it.
   Bytes payload;
   std::uint8_t next_seq = 0;
-  if (!co_await read_client_message(std::uint8_t{1}, kMaxLoginPacket, payload, next_seq)) co_return false;
+  {
+    std::uint8_t header[4];
+    error_code rec;
+    co_await asio::async_read(client_->lowest(), asio::buffer(header, sizeof header),
+                              asio::redirect_error(use_awaitable, rec));
+    const std::size_t len = header[0] | (std::size_t{header[1]} << 8) | (std::size_t{header[2]} << 16);
+    if (rec || header[3] != 1 || len == 0 || len > kMaxLoginPacket) {
+      close_reason_ = rec ? "client read: " + rec.message() : "malformed login packet";
+      co_return false;
+    }
+    payload.resize(len);
+    co_await asio::async_read(client_->lowest(), asio::buffer(payload), asio::redirect_error(use_awaitable, rec));
+    if (rec) {
+      close_reason_ = "client read: " + rec.message();
+      co_return false;
+    }
+    bytes_from_client_ += 4 + len;
+    next_seq = 2;
+  }
   auto login = my::decode_client_login(payload, rt_->limits);
   if (login.status != DecodeStatus::Ok) {
     co_await refuse(next_seq, 1043, "08S01", "Bad handshake", "protocol violation");
@@ -210,10 +230,6 @@ awaitable<bool> MysqlSession::greet_and_login() {
                     "segproxy: connections using insecure transport are prohibited; connect with TLS and a "
                     "client certificate (--ssl-cert/--ssl-key)",
                     "no TLS");
-    co_return false;
-  }
-  if (cstart_ != cend_) {  // plaintext after the SSLRequest: never processed as if it came over TLS
-    close_reason_ = "plaintext data after SSLRequest";
     co_return false;
   }
   cstart_ = cend_ = 0;

@@ -48,13 +48,21 @@ StatementGate::StatementGate(const authz::PolicyEngine& engine, std::string segm
     : engine_(&engine), segment_(std::move(segment)), database_(std::move(database)), enforce_(enforce) {
   if (const auto* pol = engine_->policy(segment_)) options_.default_schema = pol->default_schema;
   options_.current_database = database_;
+  sync_catalog();
+}
+
+void StatementGate::sync_catalog() {
+  // Version first: a catalog published in between is picked up again at the next check.
+  views_version_ = engine_->views_version();
+  catalog_ = engine_->views(database_);
+  options_.attribute_functions = catalog_ ? &catalog_->attribute_functions() : nullptr;
+  cache_.clear();
 }
 
 void StatementGate::rebind(const authz::PolicyEngine& engine) {
   engine_ = &engine;
   if (const auto* pol = engine_->policy(segment_)) options_.default_schema = pol->default_schema;
-  views_version_ = engine_->views_version();
-  cache_.clear();
+  sync_catalog();
 }
 
 void StatementGate::on_parameter_status(std::string_view name, std::string_view value) {
@@ -128,10 +136,8 @@ GateVerdict StatementGate::check(std::string_view text, time_point now) {
     key += '\x02';  // exact-text keys live in their own key space
     key += text;
   }
-  if (auto v = engine_->views_version(); v != views_version_) {
-    cache_.clear();  // a view may now read other relations
-    views_version_ = v;
-  }
+  // A view may now read other relations, a function may now be callable as `x.f`.
+  if (engine_->views_version() != views_version_) sync_catalog();
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
 
   sql::StatementInfo info = sql::classify_pg(text, options_);

@@ -3,8 +3,10 @@
 // (libpg_query) with the session's lexing state, asks PolicyEngine (the one decision
 // point), remembers SQL-level PREPAREd statements so EXECUTE re-checks them, and caches
 // decisions by exact statement text (keyed implicitly by policy version: a gate belongs
-// to one Runtime generation).
+// to one Runtime generation; voided whenever the engine's learned catalog changes, since
+// view dependencies and the attribute-notation function names come with it).
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -62,12 +64,17 @@ class StatementGate {
     return window_grace_ ? authz::PolicyEngine::Windows::Skip : authz::PolicyEngine::Windows::Check;
   }
   void remember_prepares(const authz::sql::StatementInfo& info);
+  // Follows the engine's learned catalog of database_ (views_version): empties the cache
+  // and points options_.attribute_functions at the current function names.
+  void sync_catalog();
 
   const authz::PolicyEngine* engine_;
   std::string segment_;
   std::string database_;  // learned views are per database
   bool enforce_ = true;
   std::uint64_t views_version_ = 0;  // cached decisions are void once views change
+  // Keeps the catalog options_.attribute_functions points into alive.
+  std::shared_ptr<const authz::ViewCatalog> catalog_;
   bool window_grace_ = false;
   authz::sql::ClassifierOptions options_;
   std::unordered_map<std::string, GateVerdict> cache_;

@@ -35,6 +35,30 @@ const char* const kViewDependencyQuery =
     "   AND vn.nspname NOT IN ('pg_catalog', 'information_schema')"
     " ORDER BY 1, 2, 3, 4";
 
+// PostgreSQL resolves `x.f` / `(expr).f` as f(x) through ordinary function lookup with
+// one argument of x's row type: candidates take that row type (or a parent's: every
+// pg_class.reltype), a domain over it, record, "any" or a polymorphic element type, or a
+// type the row type casts to implicitly; VARIADIC and defaulted parameters count.
+const char* const kAttributeFunctionQuery =
+    "WITH row_types AS ("
+    "   SELECT c.reltype AS oid FROM pg_catalog.pg_class c WHERE c.reltype <> 0),"
+    " arg_types AS ("
+    "   SELECT oid FROM row_types"
+    "   UNION SELECT t.oid FROM pg_catalog.pg_type t"
+    "    WHERE t.typtype = 'd' AND t.typbasetype IN (SELECT oid FROM row_types)"
+    "   UNION SELECT ca.casttarget FROM pg_catalog.pg_cast ca"
+    "    WHERE ca.castcontext = 'i' AND ca.castsource IN (SELECT oid FROM row_types)"
+    "   UNION SELECT t.oid FROM pg_catalog.pg_type t"
+    "    WHERE t.typnamespace = 'pg_catalog'::pg_catalog.regnamespace"
+    "      AND t.typname IN ('record', 'any', 'anyelement', 'anynonarray',"
+    "                        'anycompatible', 'anycompatiblenonarray'))"
+    " SELECT DISTINCT p.proname FROM pg_catalog.pg_proc p"
+    " WHERE p.prokind IN ('f', 'a', 'w')"
+    "   AND p.pronargs >= 1 AND p.pronargs - p.pronargdefaults <= 1"
+    "   AND (p.proargtypes[0] IN (SELECT oid FROM arg_types)"
+    "        OR p.provariadic IN (SELECT oid FROM arg_types))"
+    " ORDER BY 1";
+
 namespace {
 
 constexpr std::size_t kMaxPasswordFile = 4096;
@@ -212,6 +236,14 @@ std::optional<authz::ViewCatalog> load_view_catalog(const config::Listener& l,
     catalog.add(authz::RelationName{PQgetvalue(res.get(), i, 0), PQgetvalue(res.get(), i, 1)},
                 authz::RelationName{PQgetvalue(res.get(), i, 2), PQgetvalue(res.get(), i, 3)});
   }
+  // All or nothing: without the function names `x.f` would not be checked as f(x).
+  res.reset(PQexecParams(conn.get(), kAttributeFunctionQuery, 0, nullptr, nullptr, nullptr, nullptr, 0));
+  if (!res || PQresultStatus(res.get()) != PGRES_TUPLES_OK || PQnfields(res.get()) != 1) {
+    why = "function query: " + one_line(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn.get()));
+    return std::nullopt;
+  }
+  const int functions = PQntuples(res.get());
+  for (int i = 0; i < functions; ++i) catalog.add_attribute_function(PQgetvalue(res.get(), i, 0));
   return catalog;
 }
 
@@ -276,6 +308,7 @@ void ViewLoader::load_target(Target& t) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
     log_.info("views.loaded", {{"listener", l.name}, {"database", db},
                                {"views", std::to_string(catalog->size())},
+                               {"attribute_functions", std::to_string(catalog->attribute_functions().size())},
                                {"duration_ms", std::to_string(ms.count())}});
     learned_[{t.listener, db}] = std::make_shared<const authz::ViewCatalog>(std::move(*catalog));
     publish(db);

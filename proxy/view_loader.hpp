@@ -1,6 +1,7 @@
 #pragma once
-// Learns view dependencies from the backend catalog (pg_rewrite / pg_depend) over a
-// libpq metadata connection and hands them to the Runtime's PolicyEngine
+// Learns view dependencies from the backend catalog (pg_rewrite / pg_depend), and the
+// functions callable in attribute notation (pg_proc), over a libpq metadata connection
+// and hands them to the Runtime's PolicyEngine
 // (PolicyEngine::set_views), so a view counts as every relation it reads.
 //
 // One ViewLoader per Runtime (configuration generation). It runs on its own thread
@@ -37,6 +38,11 @@ namespace segproxy::proxy {
 // to tables, partitioned tables, views, materialized views and foreign tables; no
 // self-references.
 extern const char* const kViewDependencyQuery;
+// Names of the functions callable in attribute notation (`x.f` = f(x)): one argument
+// (after defaults / as VARIADIC) of a table/view/composite row type, a domain over one,
+// a type it casts to implicitly, record, "any" or a polymorphic element type. Loaded
+// with the views into the same ViewCatalog (ViewCatalog::attribute_functions).
+extern const char* const kAttributeFunctionQuery;
 
 // The databases of the segments that hold a credential for listener `l`, sorted, unique.
 std::vector<std::string> metadata_databases(const config::Config& cfg, const config::Listener& l);
@@ -52,8 +58,8 @@ std::vector<std::pair<std::string, std::string>> metadata_conn_params(
 // password_env). False with `why` (never the value) on failure.
 bool read_metadata_password(const config::MetadataCredential& m, authz::Secret& out, std::string& why);
 
-// Connects and runs kViewDependencyQuery on one database (blocking). nullopt + why on
-// failure.
+// Connects and runs kViewDependencyQuery and kAttributeFunctionQuery on one database
+// (blocking). nullopt + why on failure of either.
 std::optional<authz::ViewCatalog> load_view_catalog(const config::Listener& l,
                                                     const std::string& database,
                                                     std::chrono::milliseconds connect_timeout,

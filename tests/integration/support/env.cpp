@@ -25,6 +25,12 @@ Env load() {
   e.pki = get("SEGPROXY_TEST_PKI");
   e.secrets = get("SEGPROXY_TEST_SECRETS");
   e.db = get("SEGPROXY_TEST_DB", "shop");
+  e.my_present = !get("SEGPROXY_TEST_MYPORT").empty();
+  e.myhost = get("SEGPROXY_TEST_MYHOST", "127.0.0.1");
+  e.myport = get("SEGPROXY_TEST_MYPORT");
+  e.mysock = get("SEGPROXY_TEST_MYSOCK");
+  e.mysuperuser = get("SEGPROXY_TEST_MYSUPERUSER", "root");
+  e.mydb = get("SEGPROXY_TEST_MYDB", "shop");
 #ifdef SEGPROXY_IT_DEFAULT_BIN
   e.segproxy_bin = get("SEGPROXY_BIN", SEGPROXY_IT_DEFAULT_BIN);
 #else
@@ -68,6 +74,25 @@ std::string env_problem() {
   for (const char* f : {"ca.crt", "server.crt", "server.key", "client-spiffe.crt",
                         "client-spiffe.key", "client-cn.crt", "client-cn.key"}) {
     if (!is_file(e.pki_file(f))) return "missing " + e.pki_file(f);
+  }
+  return {};
+}
+
+std::string mysql_env_problem() {
+  const Env& e = env();
+  if (!e.my_present) return "SEGPROXY_TEST_MYPORT unset";
+  if (e.pki.empty()) return "SEGPROXY_TEST_PKI unset";
+  if (e.secrets.empty()) return "SEGPROXY_TEST_SECRETS unset";
+  for (const char* f : {"ca.crt", "client-spiffe.crt", "client-spiffe.key", "client-cn.crt",
+                        "client-cn.key"}) {
+    if (!is_file(e.pki_file(f))) return "missing " + e.pki_file(f);
+  }
+  if (::access(e.my_secret_file("billing_rw").c_str(), R_OK) != 0) {
+    return "missing " + e.my_secret_file("billing_rw");
+  }
+  struct stat st {};
+  if (!e.mysock.empty() && (::stat(e.mysock.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))) {
+    return "SEGPROXY_TEST_MYSOCK=" + e.mysock + " is not a socket (is MariaDB running?)";
   }
   return {};
 }

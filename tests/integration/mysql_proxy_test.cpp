@@ -1,0 +1,271 @@
+// The MySQL path through a real segproxy in front of the test MariaDB, with real
+// clients: MySQL Connector/C++, the mariadb CLI and pymysql. Identity comes from the
+// client certificate; the backend session runs as the segment's user; statements are
+// judged by the MySQL analyzer and the segment policy; refusals are ERR packets and the
+// session keeps working; revoke and KILL QUERY behave as documented (docs/mysql.md).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "support/audit_support.hpp"
+#include "support/mysql_fixture.hpp"
+
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+namespace segproxy::it {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kBillingSpiffe = "spiffe://example.org/ns/billing/sa/api";
+
+// Orders read/write, customers_pii never; SLEEP allowed (for cancel tests).
+const char* kBillingPolicy =
+    "    rules:\n"
+    "      - {id: orders-rw, tables: [shop.orders, shop.order_items], allow: [select, insert, update]}\n"
+    "      - {id: no-pii, tables: [shop.customers_pii], deny: [all]}\n"
+    "    statements: [transaction, session_safe, prepare]\n"
+    "    functions: {allow: [sleep]}\n";
+
+class MysqlProxy : public MysqlProxyTest {
+ protected:
+  bool auto_start() const override { return false; }
+  void Start(MysqlProxyOptions opts = {}) {
+    opts.billing_policy = kBillingPolicy;
+    opts.log_level = "info";
+    audit_dir_ = dir_ + "/audit";
+    socket_ = dir_ + "/admin.sock";
+    opts.extra_yaml += audit_yaml(audit_dir_);
+    opts.extra_yaml += "admin: {socket: \"" + socket_ + "\"}\n";
+    ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  }
+  ProcResult ctl(std::vector<std::string> args) const {
+    std::vector<std::string> argv{env().segproxyctl_bin};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--socket");
+    argv.push_back(socket_);
+    return run_process(argv, 30s);
+  }
+  std::string audit_dir_;
+  std::string socket_;
+};
+
+TEST_F(MysqlProxy, ConnectorCppSessionRunsAsTheSegmentsBackendUserWithTheBackendsConnectionId) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  const MyResult who = mysql_exec(conn.get(), "SELECT CURRENT_USER()");
+  ASSERT_TRUE(who.ok) << who.error.describe();
+  EXPECT_EQ(who.value(), "billing_rw@%");
+  // CONNECTION_ID() is the backend thread's id, and the backend sees that thread as ours.
+  auto root = mysql_connect(my_superuser_target(), &err);
+  ASSERT_TRUE(root) << err.describe();
+  const MyResult id = mysql_exec(conn.get(), "SELECT CONNECTION_ID()");
+  ASSERT_TRUE(id.ok) << id.error.describe();
+  const MyResult user = mysql_exec(root.get(), "SELECT USER FROM information_schema.PROCESSLIST WHERE ID = " + id.value());
+  ASSERT_TRUE(user.ok) << user.error.describe();
+  EXPECT_EQ(user.value(), "billing_rw");
+  const MyResult rows = mysql_exec(conn.get(), "SELECT count(*) FROM orders");
+  ASSERT_TRUE(rows.ok) << rows.error.describe();
+  EXPECT_NE(rows.value(), "0");
+}
+
+TEST_F(MysqlProxy, DeniedStatementGetsErr1142AndTheSessionContinues) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  // The CLI stops at the first error of an -e script: one statement per invocation.
+  const ProcResult denied = run_mariadb_cli(Target(ClientCert::Spiffe), {"--batch"}, "SELECT count(*) FROM customers_pii");
+  EXPECT_NE(denied.exit_code, 0);
+  EXPECT_NE(denied.err.find("ERROR 1142 (42000)"), std::string::npos) << denied.describe();
+  EXPECT_NE(denied.err.find("shop.customers_pii"), std::string::npos) << denied.describe();
+  // Same session: denied, then the next statements run (pymysql keeps one connection).
+  const ProcResult py = run_pymysql(Target(ClientCert::Spiffe),
+                                    "try:\n"
+                                    "    cur.execute('SELECT email FROM orders o JOIN customers_pii c ON c.customer = o.customer')\n"
+                                    "    print('ALLOWED')\n"
+                                    "except pymysql.err.MySQLError as e:\n"
+                                    "    print('denied', e.args[0])\n"
+                                    "cur.execute(\"SELECT 'still here'\")\n"
+                                    "print(cur.fetchone()[0])\n");
+  EXPECT_EQ(py.exit_code, 0) << py.describe();
+  EXPECT_NE(py.out.find("denied 1142"), std::string::npos) << py.describe();
+  EXPECT_NE(py.out.find("still here"), std::string::npos) << py.describe();
+}
+
+TEST_F(MysqlProxy, BypassAttemptsThroughCommentsAndQuotingAreDenied) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  for (const char* sql : {"SELECT * FROM `customers_pii`", "SELECT 1 /*!UNION SELECT ssn FROM customers_pii*/",
+                          "SELECT * FROM SHOP.customers_pii", "SELECT 1; SELECT * FROM customers_pii",
+                          "SELECT * FROM orders INTO OUTFILE '/tmp/x'", "PREPARE s FROM @q",
+                          "LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE orders"}) {
+    const MyResult r = mysql_exec(conn.get(), sql);
+    EXPECT_FALSE(r.ok) << "allowed: " << sql;
+    EXPECT_TRUE(r.error.code == 1142 || r.error.code == 1227 || r.error.code == 1064) << sql << ": " << r.error.describe();
+  }
+  EXPECT_TRUE(mysql_exec(conn.get(), "SELECT 1").ok);
+}
+
+TEST_F(MysqlProxy, PreparedStatementsUseTheBinaryProtocolAndAreCheckedAtPrepare) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  std::unique_ptr<sql::PreparedStatement> ps(conn->prepareStatement("SELECT customer FROM orders WHERE id = ?"));
+  ps->setInt(1, 1);
+  std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
+  ASSERT_TRUE(rs->next());
+  EXPECT_FALSE(rs->getString(1).asStdString().empty());
+  std::unique_ptr<sql::PreparedStatement> ins(conn->prepareStatement("INSERT INTO orders (customer, amount) VALUES (?, ?)"));
+  ins->setString(1, "prepared");
+  ins->setInt(2, 7);
+  EXPECT_EQ(ins->executeUpdate(), 1);
+  try {
+    std::unique_ptr<sql::PreparedStatement> bad(conn->prepareStatement("SELECT ssn FROM customers_pii WHERE id = ?"));
+    ADD_FAILURE() << "a prepare of customers_pii was allowed";
+  } catch (const sql::SQLException& e) {
+    EXPECT_EQ(e.getErrorCode(), 1142) << e.what();
+  }
+  EXPECT_TRUE(mysql_exec(conn.get(), "SELECT 1").ok);
+}
+
+TEST_F(MysqlProxy, PymysqlAndTheCliWork) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const ProcResult py = run_pymysql(Target(ClientCert::Spiffe),
+                                    "cur.execute('SELECT CURRENT_USER()')\nprint(cur.fetchone()[0])\n"
+                                    "cur.execute('SELECT count(*) FROM orders')\nprint('rows', cur.fetchone()[0])\n");
+  EXPECT_EQ(py.exit_code, 0) << py.describe();
+  EXPECT_NE(py.out.find("billing_rw@%"), std::string::npos) << py.describe();
+  const ProcResult cli = run_mariadb_cli(Target(ClientCert::Cn), {"--batch", "--skip-column-names"},
+                                         "SELECT CURRENT_USER();\n");
+  EXPECT_EQ(cli.exit_code, 0) << cli.describe();
+  EXPECT_NE(cli.out.find("reporting_ro@%"), std::string::npos) << cli.describe();
+}
+
+TEST_F(MysqlProxy, RefusedLoginsGetClearErrors) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  EXPECT_FALSE(Connect(ClientCert::Unknown, &err));
+  EXPECT_EQ(err.code, 1045) << err.describe();
+  EXPECT_NE(err.message.find("not mapped"), std::string::npos) << err.describe();
+
+  MyTarget no_cert = Target(ClientCert::Spiffe);
+  no_cert.tls.cert.clear();
+  no_cert.tls.key.clear();
+  const ProcResult nc = run_mariadb_cli(no_cert, {}, "SELECT 1;\n");
+  EXPECT_NE(nc.exit_code, 0);
+  EXPECT_NE(nc.err.find("client certificate"), std::string::npos) << nc.describe();
+
+  MyTarget plaintext = Target(ClientCert::Spiffe);
+  plaintext.tls = MyTls{};
+  const ProcResult plain = run_mariadb_cli(plaintext, {}, "SELECT 1;\n");
+  EXPECT_NE(plain.exit_code, 0);
+  EXPECT_NE(plain.err.find("3159"), std::string::npos) << plain.describe();
+
+  MyTarget other_db = Target(ClientCert::Spiffe);
+  other_db.database = "mysql";
+  EXPECT_FALSE(mysql_connect(other_db, &err));
+  EXPECT_EQ(err.code, 1044) << err.describe();
+
+  // USE / COM_INIT_DB of a database outside the segment: refused, session stays.
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  EXPECT_EQ(mysql_exec(conn.get(), "USE mysql").error.code, 1044);
+  try {
+    conn->setSchema("mysql");
+    ADD_FAILURE() << "COM_INIT_DB mysql was allowed";
+  } catch (const sql::SQLException& e) {
+    EXPECT_EQ(e.getErrorCode(), 1044) << e.what();
+  }
+  EXPECT_TRUE(mysql_exec(conn.get(), "SELECT count(*) FROM orders").ok);
+}
+
+TEST_F(MysqlProxy, KillQueryIsHonouredOnlyForTheSameIdentity) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto victim = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(victim) << err.describe();
+  const std::string id = mysql_exec(victim.get(), "SELECT CONNECTION_ID()").value();
+  ASSERT_FALSE(id.empty());
+  auto other = Connect(ClientCert::Cn, &err);
+  ASSERT_TRUE(other) << err.describe();
+  const MyResult foreign = mysql_exec(other.get(), "KILL QUERY " + id);
+  EXPECT_FALSE(foreign.ok);
+  EXPECT_EQ(foreign.error.code, 1095) << foreign.error.describe();
+
+  auto sleeping = std::async(std::launch::async, [&] {
+    my_thread_init();
+    MyResult r = mysql_exec(victim.get(), "SELECT SLEEP(20)");
+    my_thread_end();
+    return r;
+  });
+  std::this_thread::sleep_for(500ms);
+  auto canceller = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(canceller) << err.describe();
+  const auto t0 = std::chrono::steady_clock::now();
+  const MyResult kill = mysql_exec(canceller.get(), "KILL QUERY " + id);
+  EXPECT_TRUE(kill.ok) << kill.error.describe();
+  ASSERT_EQ(sleeping.wait_for(10s), std::future_status::ready) << "the query was not cancelled";
+  const MyResult slept = sleeping.get();
+  // SLEEP() returns 1 when interrupted (MariaDB), or the statement fails with 1317.
+  EXPECT_TRUE((slept.ok && slept.value() == "1") || slept.error.code == 1317) << slept.error.describe();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  EXPECT_TRUE(mysql_exec(victim.get(), "SELECT 1").ok);
+}
+
+TEST_F(MysqlProxy, RevokeEndsALiveSessionAndRefusesNewOnes) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  ASSERT_TRUE(mysql_exec(conn.get(), "SELECT 1").ok);
+  const ProcResult r = ctl({"revoke", "--identity", kBillingSpiffe, "--reason", "incident 9", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(r.out.find("\"sessions_terminated\":1"), std::string::npos) << r.out;
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(mysql_exec(conn.get(), "SELECT 1").ok);
+  EXPECT_FALSE(Connect(ClientCert::Spiffe, &err));
+  EXPECT_EQ(err.code, 1045) << err.describe();
+  EXPECT_NE(err.message.find("revoked: incident 9"), std::string::npos) << err.describe();
+  EXPECT_TRUE(wait_for_record(audit_dir_, [](const audit::AuditRecord& rec) {
+    return rec.event == "session.revoked" && rec.protocol == "mysql";
+  }, 5s)) << read_audit_log(audit_dir_).describe();
+}
+
+TEST_F(MysqlProxy, EveryStatementDecisionIsAuditedBeforeItRuns) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  ASSERT_TRUE(mysql_exec(conn.get(), "INSERT INTO orders (customer, amount) VALUES ('audited', 3)").ok);
+  EXPECT_FALSE(mysql_exec(conn.get(), "SELECT ssn FROM customers_pii").ok);
+  conn.reset();
+  ASSERT_TRUE(wait_for_record(audit_dir_, [](const audit::AuditRecord& rec) {
+    return rec.event == "session.close" && rec.protocol == "mysql";
+  }, 5s));
+  const AuditLog log = read_audit_log(audit_dir_);
+  EXPECT_TRUE(log.result.ok()) << log.describe();
+  const auto decisions = records_where(log, [](const audit::AuditRecord& rec) {
+    return rec.event == "statement.decision" && rec.protocol == "mysql";
+  });
+  bool insert_allowed = false, pii_denied = false;
+  for (const auto& d : decisions) {
+    insert_allowed |= d.decision == "allow" && d.statement.find("INSERT INTO orders") != std::string::npos;
+    pii_denied |= d.decision == "deny" && d.statement.find("customers_pii") != std::string::npos;
+    EXPECT_EQ(d.statement.find("audited"), std::string::npos) << "a literal reached the log: " << d.statement;
+  }
+  EXPECT_TRUE(insert_allowed) << log.describe();
+  EXPECT_TRUE(pii_denied) << log.describe();
+  EXPECT_FALSE(records_where(log, [](const audit::AuditRecord& rec) {
+                 return rec.event == "session.open" && rec.protocol == "mysql" && rec.backend_user == "billing_rw";
+               }).empty());
+}
+
+}  // namespace
+}  // namespace segproxy::it

@@ -1,0 +1,347 @@
+// Dynamic scoped backend credentials (issue 7, PostgreSQL half) against the real
+// PostgreSQL of the test environment, driving proxy::DynamicCredentials directly (no
+// proxy session): the minted user logs in with exactly the granted role's rights, is
+// shared by one identity and minted once under concurrency, is renewed while leased,
+// dropped (and its backends terminated) at TTL expiry and on revoke, leftovers of a
+// crashed instance are removed by the janitor, and a wrong admin password fails fast.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proxy/dynamic_credentials.hpp"
+#include "support/audit_support.hpp"
+#include "support/env.hpp"
+#include "support/pg.hpp"
+
+namespace segproxy::it {
+namespace {
+
+using namespace std::chrono_literals;
+using proxy::AcquireResult;
+using proxy::DynamicCredentials;
+
+struct Recorded {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> events;  // (event, user)
+  std::vector<std::string> closed;                          // close_sessions calls
+  std::atomic<int> admin_failures{0};
+  int count(const std::string& event, const std::string& user = "") {
+    const std::lock_guard<std::mutex> lock(mu);
+    int n = 0;
+    for (const auto& [e, u] : events) n += (e == event && (user.empty() || u == user)) ? 1 : 0;
+    return n;
+  }
+  bool was_closed(const std::string& user) {
+    const std::lock_guard<std::mutex> lock(mu);
+    return std::find(closed.begin(), closed.end(), user) != closed.end();
+  }
+};
+
+class PgDynamicCredentials : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SEGPROXY_IT_REQUIRE_ENV();
+    admin_ = pg_connect(env().superuser_conninfo());
+    ASSERT_EQ(PQstatus(admin_.get()), CONNECTION_OK) << PQerrorMessage(admin_.get());
+    // A table no granted role may read.
+    pg_exec(admin_.get(), "SET client_min_messages = warning");
+    pg_exec(admin_.get(), "CREATE TABLE IF NOT EXISTS public.dyncred_secret (x int)");
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    tag_ = std::string(info->name()) + "-" + std::to_string(::getpid());
+  }
+
+  std::string identity(const std::string& who) const { return "spiffe://example.org/it/" + tag_ + "/" + who; }
+
+  proxy::DynamicTarget target(std::chrono::milliseconds ttl, std::chrono::milliseconds renew_before,
+                              const std::string& admin_password = "") const {
+    proxy::DynamicTarget t;
+    t.segment = "billing";
+    t.listener.name = "pg-main";
+    t.listener.backend.endpoint.host = env().pghost;
+    t.listener.backend.endpoint.port = static_cast<std::uint16_t>(std::stoi(env().pgport));
+    t.database = env().db;
+    t.settings.admin_user = "segproxy_admin";
+    t.settings.grant_roles = {"reporting_ro"};
+    t.settings.ttl = ttl;
+    t.settings.renew_before = renew_before;
+    t.settings.name_template = "sp_{segment}_{id8}";
+    t.admin_password = std::make_shared<const authz::Secret>(
+        admin_password.empty() ? read_secret(env().secret_file("segproxy_admin.pw")) : admin_password);
+    return t;
+  }
+
+  std::unique_ptr<DynamicCredentials> service(proxy::DynamicTarget t, const std::string& instance = "") {
+    proxy::DynamicCredentialOptions o;
+    o.instance = instance.empty() ? "it-" + tag_ : instance;
+    o.workers = 2;
+    o.connect_timeout = 3s;
+    o.retry_interval = 500ms;
+    proxy::DynamicCredentialHooks h;
+    h.close_sessions = [this](const std::string& user) {
+      const std::lock_guard<std::mutex> lock(rec_.mu);
+      rec_.closed.push_back(user);
+    };
+    h.audit = [this](std::string_view event, const proxy::AuditDetails& d) {
+      std::string user;
+      for (const auto& [k, v] : d) {
+        if (k == "user") user = v;
+      }
+      const std::lock_guard<std::mutex> lock(rec_.mu);
+      rec_.events.emplace_back(std::string(event), user);
+    };
+    h.admin_failure = [this](const std::string&, const std::string&) { ++rec_.admin_failures; };
+    std::vector<proxy::DynamicTarget> ts;
+    ts.push_back(std::move(t));
+    auto s = std::make_unique<DynamicCredentials>(std::move(ts), std::move(o), std::move(h));
+    s->start();
+    return s;
+  }
+
+  // Runs `n` acquisitions for `who` at once and waits for all of them.
+  static std::vector<AcquireResult> acquire_many(DynamicCredentials& s, const std::string& key, int n,
+                                                 std::chrono::seconds timeout = 20s) {
+    proxy::asio::io_context io;
+    auto guard = proxy::asio::make_work_guard(io);
+    std::vector<AcquireResult> out;
+    for (int i = 0; i < n; ++i) {
+      s.acquire("pg-main", "billing", key, io.get_executor(), [&, n](AcquireResult r) {
+        out.push_back(std::move(r));
+        if (static_cast<int>(out.size()) == n) io.stop();
+      });
+    }
+    io.run_for(timeout);
+    return out;
+  }
+  static AcquireResult acquire(DynamicCredentials& s, const std::string& key) {
+    auto v = acquire_many(s, key, 1);
+    if (v.empty()) {
+      AcquireResult r;
+      r.error = "test: acquire timed out";
+      return r;
+    }
+    return std::move(v.front());
+  }
+
+  PgConnPtr login(const proxy::MintedCredential& c) const {
+    return pg_connect("host=" + env().pghost + " port=" + env().pgport + " dbname=" + env().db +
+                      " user=" + conninfo_quote(c.user) + " password=" + conninfo_quote(c.password->reveal()) +
+                      " sslmode=disable connect_timeout=5");
+  }
+
+  int role_count(const std::string& user) {
+    return std::stoi(pg_exec(admin_.get(), "SELECT count(*) FROM pg_roles WHERE rolname = '" + user + "'").value);
+  }
+  bool wait_role_gone(const std::string& user, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (role_count(user) == 0) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return role_count(user) == 0;
+  }
+
+  PgConnPtr admin_;
+  std::string tag_;
+  Recorded rec_;
+};
+
+TEST_F(PgDynamicCredentials, MintedUserLogsInWithExactlyTheGrantedRoleRights) {
+  auto svc = service(target(1h, 10min));
+  const AcquireResult r = acquire(*svc, identity("a"));
+  ASSERT_TRUE(r.ok()) << r.error;
+  const auto& c = *r.credential;
+  EXPECT_EQ(c.user.rfind("sp_billing_", 0), 0u) << c.user;
+  EXPECT_EQ(c.password->reveal().size(), 64u);
+  EXPECT_GT(c.expires_at, std::chrono::system_clock::now() + 59min);
+  EXPECT_EQ(rec_.count("credential.create", c.user), 1);
+
+  // The marker and the expiry are on the role.
+  const auto marker = pg_exec(admin_.get(), "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = '" + c.user + "'");
+  EXPECT_EQ(marker.value.rfind("segproxy:it-" + tag_ + ":", 0), 0u) << marker.value;
+  EXPECT_EQ(pg_exec(admin_.get(), "SELECT rolvaliduntil > now() + interval '59 minutes' FROM pg_roles WHERE rolname = '" + c.user + "'").value, "t");
+
+  auto conn = login(c);
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  EXPECT_EQ(pg_exec(conn.get(), "SELECT current_user").value, c.user);
+  const auto sel = pg_exec(conn.get(), "SELECT count(*) FROM public.orders");
+  EXPECT_TRUE(sel.ok) << sel.error;
+  const auto ins = pg_exec(conn.get(), "INSERT INTO public.orders (customer, amount) VALUES ('x', 1)");
+  EXPECT_FALSE(ins.ok);
+  EXPECT_EQ(ins.sqlstate, "42501") << ins.error;
+  const auto secret = pg_exec(conn.get(), "SELECT * FROM public.dyncred_secret");
+  EXPECT_EQ(secret.sqlstate, "42501") << secret.error;
+  const auto create = pg_exec(conn.get(), "CREATE ROLE sneaky");
+  EXPECT_EQ(create.sqlstate, "42501") << create.error;
+
+  // A wrong password is refused by PostgreSQL.
+  proxy::MintedCredential wrong = c;
+  wrong.password = std::make_shared<const authz::Secret>(std::string(64, 'a'));
+  auto bad = login(wrong);
+  EXPECT_NE(PQstatus(bad.get()), CONNECTION_OK);
+}
+
+TEST_F(PgDynamicCredentials, OneIdentitySharesOneUserMintedOnceAndAnotherIdentityGetsAnother) {
+  auto svc = service(target(1h, 10min));
+  const auto all = acquire_many(*svc, identity("a"), 8);
+  ASSERT_EQ(all.size(), 8u);
+  for (const auto& r : all) {
+    ASSERT_TRUE(r.ok()) << r.error;
+    EXPECT_EQ(r.credential->user, all[0].credential->user);
+    EXPECT_EQ(r.credential->password->reveal(), all[0].credential->password->reveal());
+  }
+  const std::string user_a = all[0].credential->user;
+  EXPECT_EQ(rec_.count("credential.create"), 1);  // concurrent first acquisitions minted once
+  const AcquireResult again = acquire(*svc, identity("a"));
+  ASSERT_TRUE(again.ok()) << again.error;
+  EXPECT_EQ(again.credential->user, user_a);
+  EXPECT_EQ(rec_.count("credential.create"), 1);
+
+  const AcquireResult b = acquire(*svc, identity("b"));
+  ASSERT_TRUE(b.ok()) << b.error;
+  EXPECT_NE(b.credential->user, user_a);
+  EXPECT_NE(b.credential->password->reveal(), all[0].credential->password->reveal());
+  EXPECT_EQ(rec_.count("credential.create"), 2);
+  EXPECT_EQ(svc->minted_count(), 2u);
+  EXPECT_EQ(role_count(user_a), 1);
+  EXPECT_EQ(role_count(b.credential->user), 1);
+
+  svc->stop();  // shutdown drops every minted user
+  EXPECT_EQ(role_count(user_a), 0);
+  EXPECT_EQ(role_count(b.credential->user), 0);
+}
+
+TEST_F(PgDynamicCredentials, TtlExpiryTerminatesTheBackendAndDropsTheUser) {
+  auto svc = service(target(2s, 1s));
+  AcquireResult r = acquire(*svc, identity("a"));
+  ASSERT_TRUE(r.ok()) << r.error;
+  const std::string user = r.credential->user;
+  auto conn = login(*r.credential);
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  r.credential->lease.reset();  // no session holds it any more: not renewed
+  r.credential.reset();
+  ASSERT_TRUE(wait_role_gone(user, 10s)) << "minted user still in pg_roles";
+  EXPECT_TRUE(rec_.was_closed(user));
+  EXPECT_EQ(rec_.count("credential.drop", user), 1);
+  EXPECT_EQ(rec_.count("credential.renew", user), 0);
+  const auto after = pg_exec(conn.get(), "SELECT 1");
+  EXPECT_FALSE(after.ok) << "backend session of the dropped user survived";
+  EXPECT_EQ(svc->minted_count(), 0u);
+}
+
+TEST_F(PgDynamicCredentials, LeasedUserIsRenewedThenDroppedAfterTheLastSession) {
+  auto svc = service(target(3s, 2s));
+  AcquireResult r = acquire(*svc, identity("a"));
+  ASSERT_TRUE(r.ok()) << r.error;
+  const std::string user = r.credential->user;
+  const auto first_expiry = r.credential->expires_at;
+  std::this_thread::sleep_for(4500ms);  // past the first expiry: renewed meanwhile
+  EXPECT_EQ(role_count(user), 1);
+  EXPECT_GE(rec_.count("credential.renew", user), 1);
+  EXPECT_EQ(pg_exec(admin_.get(), "SELECT rolvaliduntil > now() FROM pg_roles WHERE rolname = '" + user + "'").value, "t");
+  AcquireResult again = acquire(*svc, identity("a"));
+  ASSERT_TRUE(again.ok()) << again.error;
+  EXPECT_EQ(again.credential->user, user);
+  EXPECT_EQ(again.credential->password->reveal(), r.credential->password->reveal());  // same password
+  EXPECT_GT(again.credential->expires_at, first_expiry);
+  auto conn = login(*again.credential);
+  EXPECT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  conn.reset();
+  r.credential.reset();  // the last sessions end: no more renewals, dropped at expiry
+  again.credential.reset();
+  EXPECT_TRUE(wait_role_gone(user, 10s));
+}
+
+TEST_F(PgDynamicCredentials, RevokeIdentityDropsItsUserAtOnce) {
+  auto svc = service(target(1h, 10min));
+  const AcquireResult a = acquire(*svc, identity("a"));
+  const AcquireResult b = acquire(*svc, identity("b"));
+  ASSERT_TRUE(a.ok() && b.ok()) << a.error << b.error;
+  auto conn = login(*a.credential);
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  svc->revoke_identity(identity("a"));
+  ASSERT_TRUE(wait_role_gone(a.credential->user, 5s));
+  EXPECT_TRUE(rec_.was_closed(a.credential->user));
+  EXPECT_FALSE(pg_exec(conn.get(), "SELECT 1").ok);
+  EXPECT_EQ(role_count(b.credential->user), 1);  // other identities keep theirs
+  // The next acquisition mints a fresh user (same name, new password).
+  const AcquireResult again = acquire(*svc, identity("a"));
+  ASSERT_TRUE(again.ok()) << again.error;
+  EXPECT_EQ(again.credential->user, a.credential->user);
+  EXPECT_NE(again.credential->password->reveal(), a.credential->password->reveal());
+}
+
+TEST_F(PgDynamicCredentials, JanitorRemovesLeftoversOfACrashedRun) {
+  const std::string instance = "it-" + tag_;
+  std::string own_user;
+  std::string other_user;
+  std::chrono::system_clock::time_point other_expiry;
+  {
+    auto crashed = service(target(1h, 10min), instance);  // same instance as the restart
+    const AcquireResult r = acquire(*crashed, identity("a"));
+    ASSERT_TRUE(r.ok()) << r.error;
+    own_user = r.credential->user;
+    crashed->abandon();  // as after SIGKILL: nothing dropped
+  }
+  {
+    auto other = service(target(2s, 1s), instance + "-other");  // another instance, short ttl
+    const AcquireResult r = acquire(*other, identity("b"));
+    ASSERT_TRUE(r.ok()) << r.error;
+    other_user = r.credential->user;
+    other_expiry = r.credential->expires_at;
+    other->abandon();
+  }
+  ASSERT_EQ(role_count(own_user), 1);
+  ASSERT_EQ(role_count(other_user), 1);
+  auto restarted = service(target(1h, 10min), instance);  // janitor runs at start
+  EXPECT_TRUE(wait_role_gone(own_user, 10s)) << "leftover of this instance not dropped";
+  EXPECT_GE(rec_.count("credential.drop", own_user), 1);
+  // Another instance's user is left alone until its marker says it expired.
+  if (std::chrono::system_clock::now() < other_expiry) {
+    EXPECT_EQ(role_count(other_user), 1);
+  }
+  std::this_thread::sleep_until(other_expiry + 1100ms);
+  restarted->request_janitor();  // (the periodic pass would do it within janitor_interval)
+  EXPECT_TRUE(wait_role_gone(other_user, 10s)) << "expired leftover of another instance not dropped";
+}
+
+TEST_F(PgDynamicCredentials, JanitorKeepsLiveUsersOfOtherInstances) {
+  auto other = service(target(1h, 10min), "it-" + tag_ + "-live");
+  const AcquireResult r = acquire(*other, identity("a"));
+  ASSERT_TRUE(r.ok()) << r.error;
+  auto mine = service(target(1h, 10min));
+  mine->request_janitor();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(role_count(r.credential->user), 1);
+}
+
+TEST_F(PgDynamicCredentials, WrongAdminPasswordIsAClearErrorWithinTheConnectTimeout) {
+  auto svc = service(target(1h, 10min, "definitely-not-the-password"));
+  const auto start = std::chrono::steady_clock::now();
+  const AcquireResult r = acquire(*svc, identity("a"));
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("password authentication failed"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("segproxy_admin"), std::string::npos) << r.error;
+  EXPECT_EQ(r.error.find("definitely-not-the-password"), std::string::npos);
+  EXPECT_LT(took, 5s);
+  EXPECT_GE(rec_.admin_failures.load(), 1);
+}
+
+TEST_F(PgDynamicCredentials, UnreachableBackendIsAClearErrorWithoutHanging) {
+  auto t = target(1h, 10min);
+  t.listener.backend.endpoint.port = 1;  // nothing listens there
+  auto svc = service(std::move(t));
+  const auto start = std::chrono::steady_clock::now();
+  const AcquireResult r = acquire(*svc, identity("a"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("admin connection to"), std::string::npos) << r.error;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+}  // namespace
+}  // namespace segproxy::it
