@@ -1,7 +1,7 @@
 -- Roles and demo data for segproxy's test environment, demo and compose setup.
 -- Run as a superuser connected to database "postgres" with psql:
 --   psql -X -q -v ON_ERROR_STOP=1 -v secrets_dir=DIR -f scripts/lib/bootstrap.sql
--- DIR holds billing_rw.pw, legacy_md5.pw and reporting_ro.pw. Passwords are read by
+-- DIR holds billing_rw.pw, legacy_md5.pw, reporting_ro.pw and segproxy_admin.pw. Passwords are read by
 -- psql itself (backquote), so they appear in no argv, no file here and no output.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
@@ -10,6 +10,7 @@ SET log_min_error_statement = panic;  -- never log statement text (passwords)
 \set pw_billing `cat :'secrets_dir'/billing_rw.pw`
 \set pw_legacy `cat :'secrets_dir'/legacy_md5.pw`
 \set pw_reporting `cat :'secrets_dir'/reporting_ro.pw`
+\set pw_admin `cat :'secrets_dir'/segproxy_admin.pw`
 
 -- SCRAM-SHA-256 (the default password_encryption)
 CREATE ROLE billing_rw LOGIN PASSWORD :'pw_billing';
@@ -18,9 +19,18 @@ SET password_encryption = 'md5';
 CREATE ROLE legacy_md5 LOGIN PASSWORD :'pw_legacy';
 RESET password_encryption;
 CREATE ROLE reporting_ro LOGIN PASSWORD :'pw_reporting';
+-- segproxy_admin mints and drops short-lived users for dynamic credentials
+-- (proxy/dynamic_credentials): CREATEROLE creates/alters/comments/drops them and (on
+-- PostgreSQL 15) grants any non-superuser role; pg_signal_backend lets it terminate
+-- their sessions. It is deliberately NOT a member of billing_rw / reporting_ro (a
+-- member would inherit their data rights); PostgreSQL 16+ needs instead
+-- GRANT billing_rw, reporting_ro TO segproxy_admin WITH ADMIN OPTION, INHERIT FALSE.
+CREATE ROLE segproxy_admin LOGIN CREATEROLE PASSWORD :'pw_admin';
+GRANT pg_signal_backend TO segproxy_admin;
 \unset pw_billing
 \unset pw_legacy
 \unset pw_reporting
+\unset pw_admin
 
 CREATE DATABASE shop OWNER postgres;
 \connect shop

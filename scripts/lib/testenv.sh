@@ -1,11 +1,12 @@
 # shellcheck shell=bash
 # Real-server test environment for segproxy: a PKI, a private PostgreSQL 15 cluster
-# (never the system "main" cluster) with the demo roles and data.
+# (never the system "main" cluster) and a private MariaDB (scripts/lib/testenv-mariadb.sh,
+# never the system instance), both with the demo users and data.
 #
 # Source it and call:
 #   testenv_up DIR     create/refresh everything under DIR, start PostgreSQL, write
 #                      DIR/env.sh and export its variables into the caller's shell
-#   testenv_stop DIR   stop the PostgreSQL server of DIR (keeps the files)
+#   testenv_stop DIR   stop the PostgreSQL and MariaDB servers of DIR (keeps the files)
 #   testenv_down DIR   testenv_stop, then remove DIR unless SEGPROXY_KEEP_TESTENV=1
 # Or run it: scripts/lib/testenv.sh up|down|stop DIR
 #
@@ -14,11 +15,15 @@
 # we are root. When that user cannot reach DIR (or DIR is too long for a unix socket
 # path), pgdata/, pgsock/ and pg.log live in /tmp/segproxy-pg.XXXXXX and DIR holds
 # symlinks to them. Passwords are never printed.
+# MariaDB: mariadb.cnf, mydata/, mysock/, mytls/, myfiles/, mariadb.log and
+# secrets/<user>.my.pw; see scripts/lib/testenv-mariadb.sh.
 
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source-path=SCRIPTDIR source=testenv-mariadb.sh
+source "$(dirname "${BASH_SOURCE[0]}")/testenv-mariadb.sh"
 
-TESTENV_ROLES=(billing_rw legacy_md5 reporting_ro)
+TESTENV_ROLES=(billing_rw legacy_md5 reporting_ro segproxy_admin)
 
 # _testenv_pg_stop PGDATA: stops a server running from PGDATA (fast, then immediate).
 _testenv_pg_stop() {
@@ -48,12 +53,14 @@ testenv_stop() {
   local dir="${1:?testenv_stop DIR}"
   [[ -d "$dir" ]] || return 0
   _testenv_pg_stop "$dir/pgdata"
+  _testenv_my_stop "$dir"
 }
 
 testenv_down() {
   local dir="${1:?testenv_down DIR}" pgroot
   [[ -d "$dir" ]] || return 0
   testenv_stop "$dir"
+  testenv_my_down "$dir"
   if [[ "${SEGPROXY_KEEP_TESTENV:-0}" == 1 ]]; then
     sp_log "keeping test environment in $dir (SEGPROXY_KEEP_TESTENV=1)"
     return 0
@@ -159,9 +166,9 @@ _testenv_sql() {
   fi
 }
 
-# _testenv_write_env DIR PORT
+# _testenv_write_env DIR PORT MYPORT
 _testenv_write_env() {
-  local dir="$1" port="$2" build sockdir
+  local dir="$1" port="$2" myport="$3" build sockdir
   build="$(sp_build_dir)"
   sockdir="$(_testenv_pgroot "$dir")/pgsock"
   {
@@ -177,13 +184,14 @@ _testenv_write_env() {
     printf 'export SEGPROXY_TEST_PGBINDIR=%q\n' "$(sp_pg_bindir)"
     printf 'export SEGPROXY_BIN=%q\n' "$build/proxy/segproxy"
     printf 'export SEGPROXYCTL_BIN=%q\n' "$build/proxy/segproxyctl"
+    testenv_my_env "$dir" "$myport"
     printf 'export SEGPROXY_REQUIRE_INTEGRATION=1\n'
   } >"$dir/env.sh"
   chmod 0644 "$dir/env.sh"
 }
 
 testenv_up() {
-  local dir="${1:?testenv_up DIR}" pgroot port user
+  local dir="${1:?testenv_up DIR}" pgroot port myport user
   mkdir -p "$dir"
   dir="$(cd "$dir" && pwd)"
   user="$(sp_service_user)"
@@ -226,10 +234,12 @@ testenv_up() {
     return 1
   }
   _testenv_sql "$dir" "$port" || return 1
-  _testenv_write_env "$dir" "$port"
+  testenv_my_up "$dir" myport || return 1
+  _testenv_write_env "$dir" "$port" "$myport"
   # shellcheck source=/dev/null
   source "$dir/env.sh"
   sp_log "PostgreSQL 15 ready on 127.0.0.1:$port (data $pgroot/pgdata, user $user)"
+  sp_log "MariaDB ready on 127.0.0.1:$myport (data $(_testenv_myroot "$dir")/mydata, user $(_testenv_my_user))"
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
