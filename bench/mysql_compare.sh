@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The MySQL path's cost: sysbench oltp_point_select and oltp_read_only straight to the
+# private MariaDB (over TLS) against the same workload through segproxy (mTLS client
+# certificate, policy on; once with the audit log off and once with it on, durability
+# group), interleaved in one run, prepared statements (--db-ps-mode=auto) and text
+# (disable). Target (issue 6): segproxy with policy and audit >= 0.75x direct.
+# Not part of CI.
+#
+# Env: BENCH_SECONDS (15), BENCH_ROUNDS (2, median taken), BENCH_THREADS (16),
+#      BENCH_TABLE_SIZE (100000), BENCH_SKIP_BUILD=1, SEGPROXY_BUILD_DIR.
+set -euo pipefail
+
+export SP_LOG_TAG=bench
+# shellcheck source-path=SCRIPTDIR source=../scripts/lib/testenv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/testenv.sh"
+cd "$SEGPROXY_REPO_ROOT"
+
+seconds="${BENCH_SECONDS:-15}"
+rounds="${BENCH_ROUNDS:-2}"
+threads="${BENCH_THREADS:-16}"
+table_size="${BENCH_TABLE_SIZE:-100000}"
+[[ "$seconds" =~ ^[0-9]+$ && "$rounds" =~ ^[0-9]+$ && "$threads" =~ ^[0-9]+$ && "$table_size" =~ ^[0-9]+$ ]] ||
+  sp_die "BENCH_SECONDS, BENCH_ROUNDS, BENCH_THREADS and BENCH_TABLE_SIZE must be integers"
+
+bench_dir=""
+pids=()
+# shellcheck disable=SC2317 # invoked by trap
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for p in "${pids[@]}"; do sp_stop_pid "$p" 10; done
+  if [[ -n "$bench_dir" ]]; then testenv_down "$bench_dir" || true; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$SEGPROXY_REPO_ROOT/scripts/deps.sh"
+[[ "${BENCH_SKIP_BUILD:-0}" == 1 ]] || "$SEGPROXY_REPO_ROOT/scripts/build.sh" Release
+proxy_bin="$(sp_build_dir)/proxy/segproxy"
+[[ -x "$proxy_bin" ]] || sp_die "$proxy_bin not found"
+command -v sysbench >/dev/null || sp_die "sysbench is not installed (scripts/deps.sh)"
+
+bench_dir="$(mktemp -d /tmp/segproxy-mybench.XXXXXX)"
+chmod 0755 "$bench_dir"
+testenv_up "$bench_dir"
+pki="$SEGPROXY_TEST_PKI"
+my_port="$SEGPROXY_TEST_MYPORT"
+password="$(cat "$SEGPROXY_TEST_SECRETS/billing_rw.my.pw")"
+
+declare -A port
+port[direct]="$my_port"
+for variant in proxy audit; do
+  case "$variant" in proxy) base=23306 ;; *) base=24306 ;; esac
+  sp_pick_port "port[$variant]" "$base"
+  cfg="$bench_dir/segproxy-$variant.yaml"
+  cat >"$cfg" <<YAML
+log: {level: warn}
+listeners:
+  - name: my-main
+    protocol: mysql
+    listen: 127.0.0.1:${port[$variant]}
+    tls: {cert: "$pki/server.crt", key: "$pki/server.key", client_ca: "$pki/ca.crt"}
+    backend: {host: 127.0.0.1, port: $my_port}
+identities:
+  - match: {spiffe_id: "spiffe://example.org/ns/billing/*"}
+    segment: billing
+segments:
+  billing:
+    databases: [shop]
+    credentials:
+      my-main: {user: billing_rw, password_file: "$SEGPROXY_TEST_SECRETS/billing_rw.my.pw"}
+    rules:
+      - {id: sysbench, tables: ["shop.sbtest*"], allow: [all]}
+    statements: [transaction, session_safe, prepare, ddl]
+YAML
+  [[ "$variant" == audit ]] && printf 'audit: {dir: "%s/audit", durability: group}\n' "$bench_dir" >>"$cfg"
+  "$proxy_bin" --check-config "$cfg" >/dev/null
+  "$proxy_bin" --config "$cfg" >"$bench_dir/segproxy-$variant.log" 2>&1 &
+  pids+=("$!")
+  sp_wait_port "${port[$variant]}" 30 "$!" || sp_die "segproxy ($variant) did not start"
+done
+
+# sysbench reads the client certificate from the working directory (libmariadb's
+# mysql_ssl_set with relative names); the direct run presents it too (MariaDB ignores it).
+work="$bench_dir/sysbench"
+mkdir -p "$work"
+ln -sf "$pki/ca.crt" "$work/cacert.pem"
+ln -sf "$pki/client-spiffe.crt" "$work/client-cert.pem"
+ln -sf "$pki/client-spiffe.key" "$work/client-key.pem"
+printf 'mysql-password=%s\n' "$password" >"$work/sysbench.cfg"
+chmod 0600 "$work/sysbench.cfg"
+sb() {  # variant test command ps_mode [extra...]
+  local variant="$1" test="$2" command="$3" ps="$4"
+  shift 4
+  (cd "$work" && sysbench "$test" --config-file="$work/sysbench.cfg" --db-driver=mysql --mysql-host=127.0.0.1 \
+    --mysql-port="${port[$variant]}" --mysql-user=billing_rw --mysql-db=shop --mysql-ssl=on \
+    --tables=1 --table-size="$table_size" --db-ps-mode="$ps" "$@" "$command")
+}
+
+sp_log "sysbench prepare (${table_size} rows, direct)"
+sb direct oltp_read_only cleanup disable >/dev/null 2>&1 || true
+sb direct oltp_read_only prepare disable >"$bench_dir/prepare.log" 2>&1 ||
+  { tail -n 20 "$bench_dir/prepare.log" >&2; sp_die "sysbench prepare failed"; }
+
+raw="$bench_dir/raw.tsv"
+: >"$raw"
+variants=(direct proxy audit)
+for ((r = 1; r <= rounds; r++)); do
+  for test in oltp_point_select oltp_read_only; do
+    for ps in auto disable; do
+      for variant in "${variants[@]}"; do
+        log="$bench_dir/run-$test-$ps-$variant-r$r.log"
+        sp_log "round $r/$rounds: $test --db-ps-mode=$ps, $variant, $threads threads, ${seconds}s"
+        sb "$variant" "$test" run "$ps" --threads="$threads" --time="$seconds" --report-interval=0 >"$log" 2>&1 ||
+          { tail -n 20 "$log" >&2; sp_die "sysbench failed"; }
+        tps="$(sed -n 's/^ *transactions: *[0-9]* *(\([0-9.]*\) per sec.*/\1/p' "$log" | head -n1)"
+        errs="$(sed -n 's/^ *ignored errors: *\([0-9]*\).*/\1/p' "$log" | head -n1)"
+        [[ "${errs:-0}" == 0 ]] || sp_die "sysbench reported $errs ignored errors in $log"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$test" "$ps" "$variant" "$r" "$tps" >>"$raw"
+      done
+    done
+  done
+done
+sb direct oltp_read_only cleanup disable >/dev/null 2>&1 || true
+
+median() {
+  awk -F'\t' -v t="$1" -v m="$2" -v v="$3" '$1 == t && $2 == m && $3 == v { print $5 }' "$raw" |
+    sort -g | awk '{ x[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+      if (NR % 2) printf "%.1f\n", x[(NR + 1) / 2]; else printf "%.1f\n", (x[NR / 2] + x[NR / 2 + 1]) / 2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0 || a == "-" || b == "-") print "-"; else printf "%.3f", a / b }'; }
+stamp="$(date -u +%Y%m%d-%H%M%S)"
+report="$(
+  printf '# segproxy MySQL path vs direct MariaDB, sysbench, %s threads\n\n' "$threads"
+  printf -- '- date (UTC): %s; host: %s cores; %s rows; %s s per run; %s interleaved rounds, median\n\n' \
+    "$stamp" "$(nproc)" "$table_size" "$seconds" "$rounds"
+  printf '| test | ps-mode | direct TPS | segproxy (policy) TPS | segproxy (policy+audit) TPS | policy/direct | audit/direct |\n'
+  printf '|---|---|---:|---:|---:|---:|---:|\n'
+  for test in oltp_point_select oltp_read_only; do
+    for ps in auto disable; do
+      d="$(median "$test" "$ps" direct)" p="$(median "$test" "$ps" proxy)" a="$(median "$test" "$ps" audit)"
+      printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$test" "$ps" "$d" "$p" "$a" "$(ratio "$p" "$d")" "$(ratio "$a" "$d")"
+    done
+  done
+  printf '\n<details><summary>raw (test, ps-mode, variant, round, tps)</summary>\n\n```\n'
+  cat "$raw"
+  printf '```\n</details>\n'
+)"
+mkdir -p "$SEGPROXY_REPO_ROOT/bench/results"
+out="$SEGPROXY_REPO_ROOT/bench/results/mysql_compare-$stamp.md"
+printf '%s\n' "$report" | tee "$out"
+sp_log "written to $out"
