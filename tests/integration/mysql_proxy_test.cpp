@@ -267,5 +267,24 @@ TEST_F(MysqlProxy, EveryStatementDecisionIsAuditedBeforeItRuns) {
                }).empty());
 }
 
+
+// Logical messages over 16 MiB are split into 0xFFFFFF-byte packets in both directions;
+// the proxy reassembles the client's to judge it and relays the backend's.
+TEST_F(MysqlProxy, MessagesOver16MiBCrossTheProxyInBothDirections) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  constexpr std::size_t kBig = 17u * 1024u * 1024u + 3;
+  const std::string query = "SELECT LENGTH('" + std::string(kBig, 'a') + "')";
+  const MyResult up = mysql_exec(conn.get(), query);
+  ASSERT_TRUE(up.ok) << up.error.describe();
+  EXPECT_EQ(up.value(), std::to_string(kBig));
+  const MyResult down = mysql_exec(conn.get(), "SELECT REPEAT('b', " + std::to_string(kBig) + ")");
+  ASSERT_TRUE(down.ok) << down.error.describe();
+  EXPECT_EQ(down.value().size(), kBig);
+  EXPECT_TRUE(mysql_exec(conn.get(), "SELECT 1").ok);
+}
+
 }  // namespace
 }  // namespace segproxy::it
