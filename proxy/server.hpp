@@ -62,8 +62,10 @@ class Server {
   awaitable<void> graceful_stop(std::vector<std::unique_ptr<tcp::acceptor>>& acceptors, int signal);
   std::atomic<std::size_t> active_sessions_{0};
   std::atomic<std::uint64_t> next_session_id_{0};
-  std::unique_ptr<audit::FileSink> audit_;  // declared before the workers: outlives sessions
+  // Declared before the sink (the sink reports to the metrics until its destructor's final
+  // checkpoint) and before the workers (sessions count into both).
   std::unique_ptr<ProxyMetrics> metrics_;
+  std::unique_ptr<audit::FileSink> audit_;  // declared before the workers: outlives sessions
   std::unique_ptr<ControlPlane> control_;
   asio::io_context main_ctx_;
   asio::io_context control_ctx_{1};
