@@ -20,6 +20,7 @@ using protocols::DecodeStatus;
 namespace {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kDecisionCacheMax = 4096;
 constexpr std::chrono::seconds kAuditWait{10};
 
 // MySQL error codes the proxy answers with.
@@ -89,13 +90,51 @@ std::optional<std::uint32_t> kill_query_target(std::string_view s) {
 }  // namespace
 
 MysqlSession::Verdict MysqlSession::judge_sql(std::string_view text, bool prepare) {
-  Verdict v;
   if (!svc_.enforce_policy) {
+    Verdict v;
     v.allow = true;
     return v;
   }
-  sql_options_.current_database = database_;
+  if (sql_options_.current_database != database_) {
+    sql_options_.current_database = database_;
+    cache_.clear();  // unqualified names now mean another database
+  }
   const auto t0 = std::chrono::steady_clock::now();
+  // Decision cache: keyed by the literal-free token fingerprint (names kept), per
+  // session; emptied when the database, the runtime (reload) or the options change.
+  // The window is checked on every hit.
+  const std::uint64_t fp = sql::fingerprint_mysql(text, sql_options_);
+  // A PREPARE of a text is judged apart from running it (USE cannot be prepared).
+  const std::uint64_t key = fp == 0 ? 0 : (prepare ? fp ^ 0x9e3779b97f4a7c15ull : fp);
+  if (key != 0) {
+    if (auto it = cache_.find(key); it != cache_.end()) {
+      const auto w = rt_->policy->check_window(segment_, std::chrono::system_clock::now());
+      if (!w.allow) {
+        Verdict closed;
+        closed.code = ER_SPECIFIC_ACCESS_DENIED;
+        closed.sqlstate = "42000";
+        closed.message = w.reason;
+        closed.command = it->second.command;
+        return closed;
+      }
+      if (svc_.metrics != nullptr) {
+        svc_.metrics->policy_evaluation_duration().observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      return it->second;
+    }
+  }
+  Verdict v = judge_uncached(text, prepare, t0);
+  if (key != 0) {
+    if (cache_.size() >= kDecisionCacheMax) cache_.clear();
+    cache_.emplace(key, v);
+  }
+  return v;
+}
+
+MysqlSession::Verdict MysqlSession::judge_uncached(std::string_view text, bool prepare,
+                                                  std::chrono::steady_clock::time_point t0) {
+  Verdict v;
   const sql::StatementInfo info = sql::classify_mysql(text, sql_options_);
   const authz::Decision d =
       rt_->policy->evaluate(segment_, info, std::chrono::system_clock::now(), database_, authz::PolicyEngine::Windows::Check);

@@ -77,6 +77,7 @@ class MysqlSession : public LiveSession,
   // mysql_relay.cpp
   awaitable<void> command_loop();
   Verdict judge_sql(std::string_view sql, bool prepare);
+  Verdict judge_uncached(std::string_view sql, bool prepare, std::chrono::steady_clock::time_point t0);
   Verdict judge_database(std::string_view db);
   Verdict judge_kill_query(std::uint32_t target);
   awaitable<bool> audit_decision(const Verdict& v, std::string_view sql, std::string_view kind);
@@ -132,6 +133,7 @@ class MysqlSession : public LiveSession,
   std::string database_;  // current database ("" = none)
   std::string backend_user_;
   std::uint32_t connection_id_ = 0;  // the backend's thread id, also the client's
+  std::unordered_map<std::uint64_t, Verdict> cache_;  // fingerprint_mysql -> decision
   std::unordered_map<std::uint32_t, Verdict> prepared_;  // statement id -> its PREPARE verdict
   std::optional<Verdict> pending_prepare_;                // judged COM_STMT_PREPARE awaiting its id
   std::string pending_use_;                               // database of a USE / COM_INIT_DB in flight
