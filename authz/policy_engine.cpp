@@ -355,8 +355,17 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
     const TableOperation op = to_operation(t.op);
     if (auto d = access(t, op, op_phrase(op, name))) return d;
     // SELECT ... FOR UPDATE/SHARE locks rows: PostgreSQL requires UPDATE privilege too.
-    // The classifier does not say which FROM items are locked, so every read table needs it.
-    if (part.locks_rows && op == TableOperation::Select) {
+    // Unless the classifier names the locked relations, every read table needs it.
+    if (part.locks_rows && !part.row_locks_exact && op == TableOperation::Select) {
+      if (auto d = access(t, TableOperation::Update,
+                          "lock rows of " + name + " (SELECT ... FOR UPDATE/SHARE needs update)")) {
+        return d;
+      }
+    }
+  }
+  if (part.locks_rows && part.row_locks_exact) {  // FOR UPDATE OF <named FROM items>
+    for (const sql::TableRef& t : part.row_locks) {
+      const std::string name = t.schema + "." + t.name;
       if (auto d = access(t, TableOperation::Update,
                           "lock rows of " + name + " (SELECT ... FOR UPDATE/SHARE needs update)")) {
         return d;

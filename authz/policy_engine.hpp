@@ -78,7 +78,9 @@ class PolicyEngine {
   void set_views(const std::string& database, std::shared_ptr<const ViewCatalog> catalog) const;
   // nullptr when nothing was learned for `database`.
   std::shared_ptr<const ViewCatalog> views(const std::string& database) const;
-  // Bumped by every set_views (starts at 0): decision caches must include it.
+  // Bumped by every set_views (starts at 0): decision caches must include it. The
+  // catalog also carries the attribute-notation function names the classifier needs
+  // (ViewCatalog::attribute_functions): a version change means re-reading views(db).
   std::uint64_t views_version() const { return views_version_.load(std::memory_order_acquire); }
 
  private:

@@ -30,6 +30,7 @@ void ViewCatalog::set_reads(const RelationName& view, std::vector<RelationName> 
 }
 
 void ViewCatalog::merge(const ViewCatalog& other) {
+  attribute_functions_.insert(other.attribute_functions_.begin(), other.attribute_functions_.end());
   for (const auto& [view, refs] : other.views_) {
     auto& mine = views_[view];
     for (const auto& r : refs) {

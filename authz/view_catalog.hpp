@@ -1,6 +1,7 @@
 #pragma once
 // Which relations each view reads (directly), as learned from the backend catalog
-// (pg_rewrite / pg_depend, see proxy/view_loader) or pinned in a segment's config.
+// (pg_rewrite / pg_depend, see proxy/view_loader) or pinned in a segment's config, and
+// the names of the database's functions callable in attribute notation (`o.f` = f(o)).
 // Pure data plus the recursive expansion the policy engine uses: a view counts as every
 // relation it reads, and a view may read views. Immutable once built and shared by
 // shared_ptr<const ViewCatalog> between threads.
@@ -8,7 +9,9 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace segproxy::authz {
@@ -40,8 +43,19 @@ class ViewCatalog {
   // set_reads: replaces everything known about the view (an empty list = reads nothing).
   void add(const RelationName& view, const RelationName& ref);
   void set_reads(const RelationName& view, std::vector<RelationName> refs);
-  // Union with another catalog (a view's reads become the union of both).
+  // Union with another catalog (a view's reads become the union of both; the
+  // attribute-notation function names too).
   void merge(const ViewCatalog& other);
+
+  // Functions PostgreSQL may call in attribute notation (`x.f` or `(expr).f` = f(x)):
+  // those callable with one argument of a row type (pg_proc, see proxy/view_loader),
+  // by name (the notation never qualifies them). The classifier reports such a column
+  // reference as a call (sql::ClassifierOptions::attribute_functions).
+  using NameSet = std::set<std::string, std::less<>>;
+  void add_attribute_function(std::string_view name) { attribute_functions_.emplace(name); }
+  const NameSet& attribute_functions() const { return attribute_functions_; }
+
+  bool operator==(const ViewCatalog&) const = default;
 
   // Direct reads of `view`; nullptr when it is not a known view.
   const std::vector<RelationName>* reads(const RelationName& view) const;
@@ -67,6 +81,7 @@ class ViewCatalog {
 
  private:
   std::map<RelationName, std::vector<RelationName>> views_;
+  NameSet attribute_functions_;
 };
 
 }  // namespace segproxy::authz

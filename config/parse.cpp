@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "config/detail.hpp"
+#include "config/name_template.hpp"
 
 namespace segproxy::config::detail {
 namespace {
@@ -237,6 +238,58 @@ IdentityRule parse_identity(Reader& r, const YAML::Node& n, const std::string& p
   return rule;
 }
 
+// `credentials.<listener>.dynamic` (shape, durations, template syntax; names against
+// the segment/listener and per-protocol keys are checked in validate.cpp).
+DynamicCredentialConfig parse_dynamic_credential(Reader& r, const YAML::Node& n, const std::string& path,
+                                                 const std::string& base_dir) {
+  DynamicCredentialConfig d;
+  d.line = r.diag().line(path);
+  if (!r.expect_map(n, path, {"admin", "grant_roles", "grants", "ttl", "renew_before", "name_template"})) {
+    return d;
+  }
+  const std::string ap = join_path(path, "admin");
+  if (!r.has(n, "admin")) {
+    r.diag().error_at(path, "missing required key \"admin\" (the login that creates and drops users)");
+  } else if (const YAML::Node a = r.get(n, "admin"); r.expect_map(a, ap, {"user", "password_file", "password_env"})) {
+    if (auto v = r.string(a, ap, "user", true)) d.admin_user = *v;
+    const bool has_file = r.has(a, "password_file");
+    const bool has_env = r.has(a, "password_env");
+    if (auto v = r.string(a, ap, "password_file", false)) d.admin_password_file = resolve(base_dir, *v);
+    if (auto v = r.string(a, ap, "password_env", false)) d.admin_password_env = *v;
+    if (has_file && has_env) {
+      r.diag().error_at(ap, "password_file and password_env are mutually exclusive; give one");
+    } else if (!has_file && !has_env) {
+      r.diag().error_at(ap, "exactly one of password_file or password_env is required");
+    }
+  }
+  if (auto v = r.string_list(n, path, "grant_roles", false)) d.grant_roles = std::move(*v);
+  if (auto v = r.string_list(n, path, "grants", false)) d.grants = std::move(*v);
+  bool ttl_ok = true;
+  if (auto v = r.duration(n, path, "ttl", false)) {
+    if (*v < std::chrono::minutes(1)) {
+      r.diag().error_at(join_path(path, "ttl"), "ttl must be at least 1m");
+      ttl_ok = false;
+    }
+    d.ttl = *v;
+  } else if (r.has(n, "ttl")) {
+    ttl_ok = false;
+  }
+  if (auto v = r.duration(n, path, "renew_before", false)) {
+    d.renew_before = *v;
+    if (ttl_ok && d.renew_before >= d.ttl) {
+      r.diag().error_at(join_path(path, "renew_before"), "renew_before must be shorter than ttl");
+    }
+  } else if (!r.has(n, "renew_before")) {
+    d.renew_before = d.ttl / 6;  // 10m for the default 1h
+  }
+  if (auto v = r.string(n, path, "name_template", false)) {
+    std::string why;
+    if (!check_name_template(*v, why)) r.diag().error_at(join_path(path, "name_template"), why);
+    d.name_template = *v;
+  }
+  return d;
+}
+
 void parse_credentials(Reader& r, const YAML::Node& n, const std::string& path,
                        const std::string& base_dir, Segment& seg) {
   if (!r.expect_map(n, path, {})) return;  // keys are listener names: checked in validate
@@ -247,7 +300,16 @@ void parse_credentials(Reader& r, const YAML::Node& n, const std::string& path,
     const YAML::Node c = it->second;
     CredentialRef ref;
     ref.line = r.diag().line(cp);
-    if (!r.expect_map(c, cp, {"user", "password_file", "password_env"})) {
+    if (!r.expect_map(c, cp, {"user", "password_file", "password_env", "dynamic"})) {
+      seg.credentials.emplace(listener, ref);
+      continue;
+    }
+    if (r.has(c, "dynamic")) {
+      if (r.has(c, "user") || r.has(c, "password_file") || r.has(c, "password_env")) {
+        r.diag().error_at(cp, "a credential is either static (user + password_file/password_env) "
+                              "or dynamic, not both");
+      }
+      ref.dynamic = parse_dynamic_credential(r, r.get(c, "dynamic"), join_path(cp, "dynamic"), base_dir);
       seg.credentials.emplace(listener, ref);
       continue;
     }

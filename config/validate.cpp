@@ -7,6 +7,7 @@
 #include <set>
 
 #include "config/detail.hpp"
+#include "config/name_template.hpp"
 
 namespace segproxy::config::detail {
 namespace {
@@ -79,6 +80,41 @@ void validate_identities(Diagnostics& d, const Config& cfg) {
   }
 }
 
+// A dynamic credential: per-protocol keys, grant role names, the admin password file
+// and the names the template makes for this segment and listener.
+void validate_dynamic(Diagnostics& d, const std::string& path, const std::string& segment,
+                      const std::string& listener, const Listener* l, const DynamicCredentialConfig& dyn) {
+  if (l != nullptr && l->protocol == Protocol::Postgres) {
+    if (dyn.grant_roles.empty() && !d.has_error(join_path(path, "grant_roles"))) {
+      d.error_at(path, "postgres listener " + quote(listener) +
+                           ": dynamic credentials need grant_roles (the roles the minted user gets)");
+    }
+    if (!dyn.grants.empty()) {
+      d.error_at(join_path(path, "grants"), "grants is for mysql listeners; use grant_roles on postgres");
+    }
+  } else if (l != nullptr && l->protocol == Protocol::Mysql) {
+    if (dyn.grants.empty() && !d.has_error(join_path(path, "grants"))) {
+      d.error_at(path, "mysql listener " + quote(listener) +
+                           ": dynamic credentials need grants (the privileges the minted user gets)");
+    }
+    if (!dyn.grant_roles.empty()) {
+      d.error_at(join_path(path, "grant_roles"), "grant_roles is for postgres listeners; use grants on mysql");
+    }
+  }
+  for (std::size_t i = 0; i < dyn.grant_roles.size(); ++i) {
+    if (dyn.grant_roles[i].size() > kMaxMintedNameLength) {
+      d.error_at(index_path(join_path(path, "grant_roles"), i),
+                 "role name longer than " + std::to_string(kMaxMintedNameLength) + " bytes");
+    }
+  }
+  check_readable_file(d, join_path(path, "admin.password_file"), dyn.admin_password_file);
+  const std::string tp = join_path(path, "name_template");
+  if (!d.has_error(tp)) {
+    std::string why;
+    if (!expand_name_template(dyn.name_template, segment, listener, "00000000", why)) d.error_at(tp, why);
+  }
+}
+
 void validate_segments(Diagnostics& d, const Config& cfg) {
   std::vector<std::string> listener_names;
   bool all_named = true;
@@ -94,6 +130,12 @@ void validate_segments(Diagnostics& d, const Config& cfg) {
                          listener_names.end();
       if (!known && all_named) {
         d.error_at(cp, "unknown listener " + quote(listener) + suggestion(listener, listener_names));
+      }
+      if (ref.dynamic) {
+        const auto l = std::find_if(cfg.listeners.begin(), cfg.listeners.end(),
+                                    [&](const Listener& x) { return x.name == listener; });
+        validate_dynamic(d, join_path(cp, "dynamic"), name, listener,
+                         l == cfg.listeners.end() ? nullptr : &*l, *ref.dynamic);
       }
       if (!ref.password_file.empty()) {
         std::error_code ec;

@@ -84,6 +84,11 @@ void DynamicCredentials::do_mint(const Job& job) {
       }
     }
   }
+  if (ok) {  // audited before anyone can use it
+    audit("credential.create", {{"user", job.user}, {"segment", t.segment}, {"listener", t.listener.name},
+                                {"identity", std::get<0>(job.key)}, {"expires_at", format_pg_timestamp(expires)},
+                                {"expires_unix", unix_text(expires)}});
+  }
   std::unique_lock<std::mutex> lock(mu_);
   const auto it = entries_.find(job.key);
   if (it == entries_.end() || it->second.gen != job.gen) {  // revoked while minting
@@ -105,11 +110,6 @@ void DynamicCredentials::do_mint(const Job& job) {
   it->second.state = Entry::State::Ready;
   it->second.expires_at = expires;
   finish(job.key, {});
-  const std::string identity = it->second.identity;
-  lock.unlock();
-  audit("credential.create", {{"user", job.user}, {"segment", t.segment}, {"listener", t.listener.name},
-                              {"identity", identity}, {"expires_at", format_pg_timestamp(expires)},
-                              {"expires_unix", unix_text(expires)}});
 }
 
 void DynamicCredentials::do_renew(const Job& job) {
@@ -126,6 +126,11 @@ void DynamicCredentials::do_renew(const Job& job) {
     ok = conn->transaction(*stmts, why, &sqlstate);
   } else {
     why = "cannot quote the ALTER ROLE statement";
+  }
+  if (ok) {
+    audit("credential.renew", {{"user", job.user}, {"segment", t.segment}, {"listener", t.listener.name},
+                               {"identity", std::get<0>(job.key)}, {"expires_at", format_pg_timestamp(expires)},
+                               {"expires_unix", unix_text(expires)}});
   }
   std::unique_lock<std::mutex> lock(mu_);
   const auto it = entries_.find(job.key);
@@ -144,11 +149,6 @@ void DynamicCredentials::do_renew(const Job& job) {
   }
   e.expires_at = expires;
   finish(job.key, {});
-  const std::string identity = e.identity;
-  lock.unlock();
-  audit("credential.renew", {{"user", job.user}, {"segment", t.segment}, {"listener", t.listener.name},
-                             {"identity", identity}, {"expires_at", format_pg_timestamp(expires)},
-                             {"expires_unix", unix_text(expires)}});
 }
 
 void DynamicCredentials::drop_user(const Job& job) {

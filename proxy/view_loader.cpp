@@ -329,6 +329,8 @@ void ViewLoader::publish(const std::string& database) {
     merged->merge(*catalog);
   }
   if (merged) only = std::make_shared<const authz::ViewCatalog>(std::move(*merged));
+  // Unchanged: keep the engine's views_version, so sessions keep their cached decisions.
+  if (const auto current = rt_->policy->views(database); current && only && *current == *only) return;
   rt_->policy->set_views(database, std::move(only));
 }
 

@@ -18,9 +18,16 @@
 //  - DO bodies and CREATE FUNCTION string bodies are not analysed (Procedural / Ddl).
 //  - Operators are not reported as functions; OPERATOR(schema.op) outside pg_catalog is
 //    Unknown (user-defined code), a bare operator resolving to a user-defined one is not seen.
+//  - SELECT ... FOR UPDATE/SHARE OF name: only the named FROM items are reported in
+//    row_locks (row_locks_exact); an unnamed clause, or a name that is not a plain
+//    relation/subquery of that FROM list, leaves row_locks_exact false (every table read
+//    then needs update, as PostgreSQL would lock them or refuse the statement).
+//  - `x.f` calls f(x) when f is in ClassifierOptions::attribute_functions.
 //  - Statements nested deeper than the walker's limit are refused as parse errors
 //    (libpg_query and protobuf-c recurse without limit and would crash the process).
 #include <cstdint>
+#include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -46,6 +53,17 @@ struct ClassifierOptions {
   // as schema.table (PostgreSQL accepts it); any other database is Unknown (PostgreSQL
   // refuses cross-database references). Empty: every three-part name is Unknown.
   std::string current_database;
+  // Names of the functions PostgreSQL may call in attribute notation in this database:
+  // `x.f` (and `(expr).f`) means f(x) when x's row type has no column f, so a
+  // SECURITY DEFINER f(orders) would run behind `select o.f from orders o`. Learned from
+  // the backend catalog (proxy/view_loader: functions callable with one argument of a
+  // table/view row type, record or a polymorphic type). A column reference of two or
+  // more parts, or a field selection, whose last name is in the set is reported as a
+  // call of that function (schema empty: it resolves via search_path) besides being a
+  // column: fail-closed, a real column of that name costs the function check.
+  // nullptr = not known (no backend.metadata): column references are never calls (gap).
+  // Not owned; must outlive every classify_pg call using these options.
+  const std::set<std::string, std::less<>>* attribute_functions = nullptr;
 };
 
 StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts);

@@ -89,6 +89,8 @@ void Walker::classify_top(const PgQuery__Node* stmt) {
   Classified c = classify_statement(stmt);
   if (into_seen && c.klass != SC::Forbidden && c.klass != SC::Unknown) c.klass = SC::Ddl;
   part_.command = std::move(c.command);
+  part_.row_locks_exact = part_.locks_rows && !lock_all_;
+  if (!part_.row_locks_exact) part_.row_locks.clear();
   if (!forbidden_reason_.empty()) {
     part_.klass = SC::Forbidden;
     part_.forbidden_reason = forbidden_reason_;

@@ -75,6 +75,19 @@ std::string node_type_name(const PgQuery__Node* n) {
   return inner ? inner->descriptor->short_name : f->name;
 }
 
+// RAII: while it lives, every relation reported (before de-duplication) is also
+// appended to `into` (nested captures all receive it).
+class Walker::Capture {
+ public:
+  Capture(Walker& w, std::vector<TableRef>& into) : w_(w) { w.captures_.push_back(&into); }
+  ~Capture() { w_.captures_.pop_back(); }
+  Capture(const Capture&) = delete;
+  Capture& operator=(const Capture&) = delete;
+
+ private:
+  Walker& w_;
+};
+
 // RAII: CTE names pushed while it lives are popped at its end.
 class Walker::CteScope {
  public:
@@ -155,9 +168,18 @@ void Walker::visit(const ProtobufCMessage* m) {
     // Only statements own WITH clauses and they handle them (scoping) themselves.
     unknown("WITH clause in an unexpected position");
   } else if (d == &pg_query__locking_clause__descriptor) {
-    // FOR UPDATE/SHARE [OF name]: the names refer to FROM items (aliases or CTEs)
-    // already reported; they are not relations of their own.
+    // FOR UPDATE/SHARE [OF name] outside select_stmt's handling (which maps the names
+    // to FROM items): every table read counts as locked. The names are FROM items
+    // already reported, not relations of their own.
     part_.locks_rows = true;
+    lock_all_ = true;
+  } else if (d == &pg_query__column_ref__descriptor) {
+    column_ref(reinterpret_cast<const PgQuery__ColumnRef*>(m));
+  } else if (d == &pg_query__a__indirection__descriptor) {
+    // (expr).f is f(expr) as well when expr's row type has no column f.
+    const auto* ind = reinterpret_cast<const PgQuery__AIndirection*>(m);
+    for (std::size_t i = 0; i < ind->n_indirection; ++i) attribute_call(ind->indirection[i]);
+    walk_children(m);
   } else if (d == &pg_query__constraint__descriptor) {
     const auto* c = reinterpret_cast<const PgQuery__Constraint*>(m);
     if (c->pktable) add_table(c->pktable, TableOp::References, false);
@@ -198,6 +220,7 @@ bool Walker::is_cte_name(std::string_view name) const {
 
 void Walker::add_resolved(std::string schema, std::string name, bool given, TableOp op) {
   TableRef ref{std::move(schema), std::move(name), given, op};
+  for (auto* c : captures_) c->push_back(ref);
   if (std::find(part_.tables.begin(), part_.tables.end(), ref) == part_.tables.end())
     part_.tables.push_back(std::move(ref));
 }
@@ -276,6 +299,22 @@ void Walker::add_function_name_list(std::size_t n, PgQuery__Node* const* names) 
   }
 }
 
+// PostgreSQL's functional notation (ParseFuncOrColumn with is_column): `x.f`, `s.t.f`,
+// `(expr).f` call f(x) when no column f exists and f takes x's row type. Only the
+// catalog knows, so names in opts_.attribute_functions are reported as calls.
+void Walker::attribute_call(const PgQuery__Node* field) {
+  if (!opts_.attribute_functions || !field || field->node_case != PG_QUERY__NODE__NODE_STRING) return;
+  const std::string_view name = str_or_empty(field->string->sval);
+  if (opts_.attribute_functions->find(name) != opts_.attribute_functions->end())
+    add_function("", std::string(name));
+}
+
+void Walker::column_ref(const PgQuery__ColumnRef* c) {
+  // A one-part name is a column or a whole-row reference, never a call.
+  if (c->n_fields >= 2) attribute_call(c->fields[c->n_fields - 1]);
+  walk_children(&c->base);
+}
+
 void Walker::func_call(const PgQuery__FuncCall* f) {
   add_function_name_list(f->n_funcname, f->funcname);
   walk_children(&f->base, {f->funcname});
@@ -319,11 +358,129 @@ void Walker::with_clause(const PgQuery__WithClause* w) {
   }
 }
 
+// One FROM list entry (and, for a join, the entries inside it) as FOR UPDATE OF sees
+// it: PostgreSQL's transformLockingClause matches each OF name against the range table
+// entries of that query level by eref name (alias, else relation name; joins only with
+// an alias or USING alias). Every node is still visited exactly once.
+void Walker::from_item(const PgQuery__Node* n, std::vector<FromName>& out) {
+  if (!n) return;
+  if (depth_ >= kMaxDepth) {
+    unknown("statement is nested too deeply to be classified");
+    return;
+  }
+  ++depth_;
+  FromName item;
+  switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_RANGE_VAR: {
+      const auto* rv = n->range_var;
+      const std::string rel = str_or_empty(rv->relname);
+      item.name = rv->alias ? str_or_empty(rv->alias->aliasname) : rel;
+      // An unqualified name of a WITH query: PostgreSQL refuses to lock it.
+      if (str_or_empty(rv->schemaname)[0] == '\0' && str_or_empty(rv->catalogname)[0] == '\0' &&
+          is_cte_name(rel))
+        item.lockable = false;
+      Capture cap(*this, item.refs);
+      visit_node(n);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_RANGE_TABLE_SAMPLE: {
+      const auto* ts = n->range_table_sample;
+      if (ts->relation && ts->relation->node_case == PG_QUERY__NODE__NODE_RANGE_VAR) {
+        const auto* rv = ts->relation->range_var;
+        item.name = rv->alias ? str_or_empty(rv->alias->aliasname) : str_or_empty(rv->relname);
+      } else {
+        item.lockable = false;
+      }
+      Capture cap(*this, item.refs);
+      visit_node(n);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_RANGE_SUBSELECT: {
+      const auto* sub = n->range_subselect;
+      if (sub->alias) item.name = str_or_empty(sub->alias->aliasname);
+      Capture cap(*this, item.refs);  // locking a subquery locks what it reads
+      visit_node(n);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_JOIN_EXPR: {
+      const auto* j = n->join_expr;
+      const std::size_t first = out.size();
+      from_item(j->larg, out);
+      from_item(j->rarg, out);
+      {
+        Capture cap(*this, item.refs);
+        walk_children(&j->base, {j->larg, j->rarg});  // ON/USING, aliases
+      }
+      for (std::size_t i = first; i < out.size(); ++i)
+        item.refs.insert(item.refs.end(), out[i].refs.begin(), out[i].refs.end());
+      if (j->alias) item.name = str_or_empty(j->alias->aliasname);
+      else if (j->join_using_alias) item.name = str_or_empty(j->join_using_alias->aliasname);
+      item.lockable = false;  // "FOR UPDATE cannot be applied to a join"
+      break;
+    }
+    default: {  // functions, XMLTABLE, ...: PostgreSQL cannot lock them
+      item.lockable = false;
+      if (n->node_case == PG_QUERY__NODE__NODE_RANGE_FUNCTION && n->range_function->alias)
+        item.name = str_or_empty(n->range_function->alias->aliasname);
+      Capture cap(*this, item.refs);
+      visit_node(n);
+      break;
+    }
+  }
+  out.push_back(std::move(item));
+  --depth_;
+}
+
+// FOR UPDATE/SHARE [OF name, ...] of one SELECT level. Named relations and subqueries
+// go to row_locks; anything else (no OF list, a qualified or unknown name, a join,
+// function or WITH query, which PostgreSQL refuses) falls back to "every table read".
+void Walker::row_locks(const PgQuery__SelectStmt* s, const std::vector<FromName>& from) {
+  part_.locks_rows = true;
+  const auto lock = [&](const TableRef& t) {
+    if (std::find(part_.row_locks.begin(), part_.row_locks.end(), t) == part_.row_locks.end())
+      part_.row_locks.push_back(t);
+  };
+  for (std::size_t i = 0; i < s->n_locking_clause; ++i) {
+    const auto* n = s->locking_clause[i];
+    if (!n || n->node_case != PG_QUERY__NODE__NODE_LOCKING_CLAUSE) {
+      lock_all_ = true;
+      continue;
+    }
+    const auto* lc = n->locking_clause;
+    if (lc->n_locked_rels == 0) lock_all_ = true;
+    for (std::size_t k = 0; k < lc->n_locked_rels; ++k) {
+      const auto* r = lc->locked_rels[k];
+      if (!r || r->node_case != PG_QUERY__NODE__NODE_RANGE_VAR ||
+          str_or_empty(r->range_var->schemaname)[0] != '\0' ||
+          str_or_empty(r->range_var->catalogname)[0] != '\0') {
+        lock_all_ = true;  // PostgreSQL requires unqualified names here
+        continue;
+      }
+      const std::string_view want = str_or_empty(r->range_var->relname);
+      bool found = false;
+      for (const FromName& f : from) {  // every match (PostgreSQL takes the first)
+        if (f.name.empty() || f.name != want) continue;
+        found = true;
+        if (!f.lockable) lock_all_ = true;
+        for (const TableRef& t : f.refs) lock(t);
+      }
+      if (!found) lock_all_ = true;  // "not found in FROM clause": the backend refuses
+    }
+  }
+}
+
 Classified Walker::select_stmt(const PgQuery__SelectStmt* s) {
   OpScope op(*this, TableOp::Select);
   CteScope scope(*this);
   if (s->with_clause) with_clause(s->with_clause);
-  walk_children(&s->base, {s->with_clause});  // INTO is handled by visit()
+  if (s->n_locking_clause == 0) {
+    walk_children(&s->base, {s->with_clause});  // INTO is handled by visit()
+  } else {
+    std::vector<FromName> from;
+    for (std::size_t i = 0; i < s->n_from_clause; ++i) from_item(s->from_clause[i], from);
+    walk_children(&s->base, {s->with_clause, s->from_clause, s->locking_clause});
+    row_locks(s, from);
+  }
   if (s->into_clause) return {StatementClass::Ddl, "SELECT INTO"};
   if (s->n_values_lists > 0 && s->n_from_clause == 0) return {StatementClass::Dml, "VALUES"};
   return {StatementClass::Dml, "SELECT"};

@@ -80,6 +80,17 @@ class Walker {
 
  private:
   class CteScope;
+  class Capture;
+  // A FROM item as FOR UPDATE/SHARE OF can name it (its alias, else the relation name).
+  struct FromName {
+    std::string name;            // empty: cannot be named (a join without alias)
+    bool lockable = true;        // a relation or subquery; PostgreSQL refuses the others
+    std::vector<TableRef> refs;  // the relations it contributes (a subquery: all it reads)
+  };
+  void from_item(const PgQuery__Node* n, std::vector<FromName>& out);
+  void row_locks(const PgQuery__SelectStmt* s, const std::vector<FromName>& from);
+  void column_ref(const PgQuery__ColumnRef* c);
+  void attribute_call(const PgQuery__Node* field);  // `x.f` may call f(x)
   void with_clause(const PgQuery__WithClause* w);
   bool is_cte_name(std::string_view name) const;
   void add_resolved(std::string schema, std::string name, bool given, TableOp op);
@@ -92,6 +103,8 @@ class Walker {
   const ClassifierOptions& opts_;
   StatementPart& part_;
   std::vector<std::string> cte_names_;
+  std::vector<std::vector<TableRef>*> captures_;  // every add_resolved is appended to these
+  bool lock_all_ = false;  // some FOR UPDATE/SHARE is not mapped to named relations
   int depth_ = 0;
   std::string forbidden_reason_;
   std::string unknown_reason_;

@@ -65,6 +65,11 @@ struct StatementPart {
   std::vector<FunctionRef> functions;
   std::string prepared_name;  // EXECUTE / PREPARE name, when relevant
   bool locks_rows = false;    // SELECT ... FOR UPDATE/SHARE somewhere in the statement
+  // With locks_rows: when row_locks_exact, the relations whose rows are locked are
+  // exactly row_locks (PostgreSQL FOR UPDATE OF <FROM item>, each needs update);
+  // otherwise every table the statement reads counts as locked.
+  bool row_locks_exact = false;
+  std::vector<TableRef> row_locks;
   std::string database;       // MySQL USE: the database selected (the session checks it
                               // against the segment and makes it the current database)
 };

@@ -1,0 +1,79 @@
+// StatementGate follows the engine's learned catalog: the attribute-notation function
+// names it passes to the classifier, and cached decisions voided when they change.
+#include "proxy/statement_gate.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+namespace segproxy::proxy {
+namespace {
+
+config::Config make_config() {
+  config::Config cfg;
+  config::Segment billing;
+  billing.name = "billing";
+  billing.databases = {"shop"};
+  config::PolicyRule read;
+  read.id = "public-read";
+  read.tables = {"public.*"};
+  read.allow = config::op_bit(config::TableOperation::Select);
+  billing.policy.rules = {read};
+  cfg.segments.emplace("billing", billing);
+  return cfg;
+}
+
+std::shared_ptr<const authz::ViewCatalog> catalog_with(std::initializer_list<const char*> functions) {
+  authz::ViewCatalog c;
+  for (const char* f : functions) c.add_attribute_function(f);
+  return std::make_shared<const authz::ViewCatalog>(std::move(c));
+}
+
+const auto kNow = std::chrono::system_clock::time_point{} + std::chrono::hours(24 * 365 * 56);
+
+TEST(StatementGate, AttributeNotationFollowsTheLearnedFunctionNamesAndVoidsTheCache) {
+  const authz::PolicyEngine engine(make_config());
+  StatementGate gate(engine, "billing", "shop");
+  const std::string leak = "select o.leak_pii from orders o where o.id = 1";
+  EXPECT_TRUE(gate.check(leak, kNow).decision.allow);  // nothing learned: a column (the gap)
+  engine.set_views("shop", catalog_with({"leak_pii"}));
+  const auto denied = gate.check(leak, kNow).decision;  // the cached allow is void
+  EXPECT_FALSE(denied.allow);
+  EXPECT_EQ(denied.rule_id, "billing.functions");
+  // Same normalised text (another literal) is served from the cache: still denied.
+  EXPECT_FALSE(gate.check("select o.leak_pii from orders o where o.id = 2", kNow).decision.allow);
+  EXPECT_TRUE(gate.check("select o.id from orders o", kNow).decision.allow);
+  // Another database's catalog does not apply to this session.
+  engine.set_views("other", catalog_with({"id"}));
+  EXPECT_TRUE(gate.check("select o.id from orders o", kNow).decision.allow);
+  engine.set_views("shop", catalog_with({}));
+  EXPECT_TRUE(gate.check(leak, kNow).decision.allow);
+}
+
+TEST(StatementGate, RebindPicksUpTheNewEnginesCatalog) {
+  const authz::PolicyEngine first(make_config());
+  const authz::PolicyEngine second(make_config());
+  second.set_views("shop", catalog_with({"leak_pii"}));
+  StatementGate gate(first, "billing", "shop");
+  EXPECT_TRUE(gate.check("select o.leak_pii from orders o", kNow).decision.allow);
+  gate.rebind(second);
+  EXPECT_FALSE(gate.check("select o.leak_pii from orders o", kNow).decision.allow);
+}
+
+TEST(StatementGate, ForUpdateOfLocksOnlyTheNamedItem) {
+  config::Config cfg = make_config();
+  config::PolicyRule rw;
+  rw.id = "orders-rw";
+  rw.tables = {"public.orders"};
+  rw.allow = config::op_bit(config::TableOperation::Select) | config::op_bit(config::TableOperation::Update);
+  cfg.segments.at("billing").policy.rules.push_back(rw);
+  const authz::PolicyEngine engine(cfg);
+  StatementGate gate(engine, "billing", "shop");
+  EXPECT_TRUE(gate.check("select * from orders o join products p on p.id = o.product_id for update of o", kNow)
+                  .decision.allow);
+  EXPECT_FALSE(gate.check("select * from orders o join products p on p.id = o.product_id for update of p", kNow)
+                   .decision.allow);
+}
+
+}  // namespace
+}  // namespace segproxy::proxy
