@@ -81,6 +81,7 @@ class PgDynamicCredentials : public ::testing::Test {
     o.workers = 2;
     o.connect_timeout = 3s;
     o.retry_interval = 500ms;
+    o.log = &log_;  // stderr: shows why a mint/renew/drop failed
     proxy::DynamicCredentialHooks h;
     h.close_sessions = [this](const std::string& user) {
       const std::lock_guard<std::mutex> lock(rec_.mu);
@@ -145,6 +146,7 @@ class PgDynamicCredentials : public ::testing::Test {
     return role_count(user) == 0;
   }
 
+  proxy::Logger log_{proxy::LogLevel::Info, config::LogFormat::Text};
   PgConnPtr admin_;
   std::string tag_;
   Recorded rec_;
@@ -234,12 +236,12 @@ TEST_F(PgDynamicCredentials, TtlExpiryTerminatesTheBackendAndDropsTheUser) {
 }
 
 TEST_F(PgDynamicCredentials, LeasedUserIsRenewedThenDroppedAfterTheLastSession) {
-  auto svc = service(target(3s, 2s));
+  auto svc = service(target(4s, 3s));  // renewed about every second
   AcquireResult r = acquire(*svc, identity("a"));
   ASSERT_TRUE(r.ok()) << r.error;
   const std::string user = r.credential->user;
   const auto first_expiry = r.credential->expires_at;
-  std::this_thread::sleep_for(4500ms);  // past the first expiry: renewed meanwhile
+  std::this_thread::sleep_until(first_expiry + 1500ms);  // past the first expiry: renewed meanwhile
   EXPECT_EQ(role_count(user), 1);
   EXPECT_GE(rec_.count("credential.renew", user), 1);
   EXPECT_EQ(pg_exec(admin_.get(), "SELECT rolvaliduntil > now() FROM pg_roles WHERE rolname = '" + user + "'").value, "t");

@@ -2,7 +2,8 @@
 // backend catalog over a metadata login (backend.metadata), so a view over a denied
 // table is denied even though a public.* rule allows the view's own name; segment pins
 // work without any catalog; a failed metadata login is not fatal (names only) and never
-// shows the password.
+// shows the password. The same login learns the functions callable in attribute
+// notation, so `select o.f from orders o` (= f(o)) is checked as a call of f.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -51,6 +52,7 @@ class PgViews : public ProxyTest {
       PgConnPtr su = pg_connect(env().superuser_conninfo());
       if (PQstatus(su.get()) == CONNECTION_OK) {
         for (const auto& v : extra_views_) pg_exec(su.get(), "DROP VIEW IF EXISTS public." + v);
+        for (const auto& f : extra_functions_) pg_exec(su.get(), "DROP FUNCTION IF EXISTS public." + f);
         pg_exec(su.get(), "DROP VIEW IF EXISTS public." + v_pii_ + ", public." + v_orders_);
         pg_exec(su.get(), "DROP ROLE IF EXISTS " + meta_role_);
       }
@@ -88,6 +90,16 @@ class PgViews : public ProxyTest {
 
   std::string suffix_, meta_role_, v_pii_, v_orders_, password_, password_file_;
   std::vector<std::string> extra_views_;
+  std::vector<std::string> extra_functions_;  // "name(args)"
+
+  // A SECURITY DEFINER function of the orders row type that reads customers_pii: what
+  // `select o.<name> from orders o` runs when orders has no column <name>.
+  void CreateLeakFunction(const std::string& name) {
+    extra_functions_.push_back(name + "(public.orders)");
+    ASSERT_NO_FATAL_FAILURE(Su("CREATE FUNCTION public." + name +
+                               "(o public.orders) RETURNS text LANGUAGE sql SECURITY DEFINER"
+                               " AS $$ SELECT string_agg(email, ',') FROM public.customers_pii $$"));
+  }
 };
 
 TEST_F(PgViews, LearnedViewOverDeniedTableIsDeniedAndViewOverGrantedTableWorks) {
@@ -111,6 +123,54 @@ TEST_F(PgViews, LearnedViewOverDeniedTableIsDeniedAndViewOverGrantedTableWorks) 
   const std::string log = proxy_.log();
   EXPECT_NE(log.find("views.loaded"), std::string::npos) << log;
   EXPECT_EQ(log.find(password_), std::string::npos) << "the metadata password was logged";
+}
+
+// Regression: attribute notation called a SECURITY DEFINER function without a
+// functions check (was a row of tests/testdata/pg_policy_known_gaps.tsv).
+TEST_F(PgViews, AttributeNotationFunctionIsCheckedLikeACall) {
+  const std::string leak = "leak_pii" + suffix_;
+  ASSERT_NO_FATAL_FAILURE(CreateLeakFunction(leak));
+  {  // The bypass is real: directly, billing_rw's query would return customers_pii data.
+    PgConnPtr su = pg_connect(env().superuser_conninfo());
+    ASSERT_EQ(PQstatus(su.get()), CONNECTION_OK) << PQerrorMessage(su.get());
+    const QueryOutcome direct = pg_exec(su.get(), "select o." + leak + " from public.orders o");
+    ASSERT_TRUE(direct.ok) << direct.error;
+    EXPECT_EQ(direct.rows, 3);
+  }
+  ASSERT_NO_FATAL_FAILURE(Start(Metadata(password_file_)));
+  for (const std::string& sql : {"select o." + leak + " from orders o",
+                                 "select public.orders." + leak + " from public.orders",
+                                 "select (o)." + leak + " from orders o",
+                                 "select id from orders o where o." + leak + " is not null"}) {
+    const QueryOutcome q = Query(sql);
+    EXPECT_FALSE(q.ok) << sql;
+    EXPECT_EQ(q.sqlstate, "42501") << sql << ": " << q.error;
+    EXPECT_NE(q.error.find("function " + leak + " is not allowed"), std::string::npos) << q.error;
+  }
+  const QueryOutcome id = Query("select o.id from orders o order by o.id");
+  EXPECT_TRUE(id.ok) << id.error;
+  EXPECT_EQ(id.rows, 3);
+  EXPECT_NE(proxy_.log().find("attribute_functions"), std::string::npos) << proxy_.log();
+}
+
+TEST_F(PgViews, AttributeNotationFunctionCreatedLaterVoidsTheSessionsCachedDecision) {
+  ASSERT_NO_FATAL_FAILURE(Start(Metadata(password_file_, "1s")));
+  const std::string late = "late_leak" + suffix_;
+  const std::string sql = "select o." + late + " from orders o";
+  PgConnPtr c = Connect();
+  ASSERT_PG_CONNECTED(c);
+  // No such column or function yet: allowed by the proxy, refused by PostgreSQL.
+  EXPECT_EQ(pg_exec(c.get(), sql).sqlstate, "42703");
+  ASSERT_NO_FATAL_FAILURE(CreateLeakFunction(late));
+  QueryOutcome q;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    q = pg_exec(c.get(), sql);  // same session: its cached allow must not survive
+    if (q.sqlstate == "42501") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(q.sqlstate, "42501") << "function created after start was never learned: " << q.error;
+  EXPECT_TRUE(pg_exec(c.get(), "select o.id from orders o").ok);
 }
 
 TEST_F(PgViews, MetadataOverVerifyFullBackendTls) {
