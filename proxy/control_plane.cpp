@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
+
+#include "proxy/dynamic_credentials.hpp"
 
 #include "proxy/config_check.hpp"
 
@@ -180,9 +183,17 @@ std::string ControlPlane::revoke(const admin::RevokeRequest& r, const AdminPeer&
   const authz::Revocation rev = u.changed.front();
   const std::string message = "terminating connection: access revoked by segproxy administrator" +
                               (rev.reason.empty() ? std::string() : ": " + rev.reason);
+  std::set<std::string> identities;  // of the ended sessions: their minted users go too
   const auto ids = deps_.sessions.post_matching(
-      [&rev](std::uint64_t, const SessionFacts& f) { return authz::matches(rev, f.identity, f.segment); },
+      [&rev, &identities](std::uint64_t, const SessionFacts& f) {
+        if (!authz::matches(rev, f.identity, f.segment)) return false;
+        identities.insert(identity_key(f.identity));
+        return true;
+      },
       [message](LiveSession& s) { s.terminate("57P01", message, "session.revoked"); });
+  if (deps_.dynamic != nullptr) {
+    for (const auto& key : identities) deps_.dynamic->revoke_identity(key);
+  }
   deps_.log.warn("admin.revoke", {{"id", rev.id},
                                   {"selector", selector_text(r.selector)},
                                   {"sessions_terminated", std::to_string(ids.size())},

@@ -29,6 +29,7 @@ struct ControlDeps {
   // Server::reload; `trigger` ("sighup", "admin uid=.. pid=..") goes into config.reload.
   std::function<protocols::admin::ReloadResult(const std::string& trigger)> reload;
   std::chrono::steady_clock::time_point started;
+  class DynamicCredentials* dynamic = nullptr;  // revoke also drops the identity's minted users
 };
 
 class ControlPlane final : public AdminHandler, public RevocationCheck {

@@ -301,6 +301,12 @@ awaitable<bool> MysqlSession::greet_and_login() {
                     "segproxy: segment \"" + segment_ + "\" has no backend credential on this listener", "no credential");
     co_return false;
   }
+  if (cred->is_dynamic()) {
+    co_await refuse(ok_seq, 1045, "28000",
+                    "segproxy: dynamic backend credentials are not implemented for MySQL listeners yet",
+                    "no credential");
+    co_return false;
+  }
   backend_user_ = cred->user;
   const config::SegmentLimits& lim = seg_it->second.limits;
   if (svc_.registry != nullptr) {

@@ -197,7 +197,7 @@ std::string PgSession::misfit(const Runtime& rt) const {
                                         [&](const ListenerRuntime& l) { return l.cfg->name == listener_->cfg->name; });
   if (!has_listener) return "listener \"" + listener_->cfg->name + "\" no longer exists";
   const auto* cred = rt.credentials->find(segment_, listener_->cfg->name);
-  if (cred == nullptr || cred->user != backend_user_) {
+  if (cred == nullptr || cred->is_dynamic() != minted_.has_value() || (!minted_ && cred->user != backend_user_)) {
     return "the backend credential of segment \"" + segment_ + "\" changed";
   }
   return {};

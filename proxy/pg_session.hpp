@@ -22,6 +22,7 @@
 #include "protocols/pg/backend_decoder.hpp"
 #include "protocols/pg/messages.hpp"
 #include "proxy/asio.hpp"
+#include "proxy/dynamic_credentials.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/session_registry.hpp"
 #include "proxy/statement_gate.hpp"
@@ -155,6 +156,7 @@ class PgSession : public LiveSession,
   std::string segment_;
   std::string database_;
   std::string backend_user_;
+  std::optional<MintedCredential> minted_;  // dynamic credential: its lease lives with the session
   std::int32_t backend_pid_ = 0;
   std::int32_t proxy_secret_ = 0;
   bool cancel_registered_ = false;

@@ -10,6 +10,7 @@
 #include "protocols/pg/frontend_decoder.hpp"
 #include "protocols/pg/startup_params.hpp"
 #include "proxy/backend_connector.hpp"
+#include "proxy/dynamic_credentials.hpp"
 #include "proxy/peer_identity.hpp"
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -295,11 +296,34 @@ awaitable<bool> PgSession::startup() {
   if (!co_await admit()) co_return false;  // revocations, connection limits
   apply_segment_limits();
 
+  const std::string* password = &cred->password.reveal();
+  if (cred->is_dynamic()) {
+    // A short-lived user minted for this identity (shared with its other sessions).
+    if (svc_.dynamic == nullptr) {
+      co_await refuse("08006", "segproxy: dynamic credentials are not available", "backend login failed");
+      co_return false;
+    }
+    const std::string key = dynamic_identity_key(identity_);
+    const std::string& listener_name = listener_->cfg->name;
+    auto ex = client_->lowest().get_executor();
+    AcquireResult minted = co_await async_acquire(*svc_.dynamic, listener_name, segment_, key, ex, use_awaitable);
+    if (!minted.ok()) {
+      svc_.log.warn("credential.acquire_failed", {{"session", id_text_}, {"segment", segment_}, {"error", minted.error}});
+      const std::string message = "segproxy: could not obtain a backend credential for segment \"" + segment_ + "\"";
+      co_await refuse("08006", message, "backend login failed");
+      co_return false;
+    }
+    minted_ = std::move(*minted.credential);
+    backend_user_ = minted_->user;
+    password = &minted_->password->reveal();
+    if (svc_.registry != nullptr) svc_.registry->set_backend_user(id_, backend_user_);
+  }
+
   BackendLoginRequest req;
   req.backend = &listener_->cfg->backend;
   req.tls = listener_->backend_tls.get();
-  req.user = cred->user;
-  req.password = &cred->password.reveal();
+  req.user = backend_user_;
+  req.password = password;
   req.database = database_;
   req.parameters = std::move(filtered.forward);
   req.timeout = rt_->config.limits.backend_connect_timeout;

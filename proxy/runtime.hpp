@@ -89,6 +89,7 @@ struct Services {
   class SessionRegistry* registry = nullptr;  // live sessions (shutdown, kill, revoke, reload)
   const RevocationCheck* revocations = nullptr;  // null: no admin socket configured
   class ProxyMetrics* metrics = nullptr;  // never null in the server; may be in tests
+  class DynamicCredentials* dynamic = nullptr;  // null: no dynamic credential configured
 };
 
 }  // namespace segproxy::proxy

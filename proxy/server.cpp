@@ -7,6 +7,7 @@
 #include "proxy/audit_setup.hpp"
 #include "proxy/config_check.hpp"
 #include "proxy/control_plane.hpp"
+#include "proxy/dynamic_credentials.hpp"
 #include "proxy/metrics_http.hpp"
 #include "proxy/mysql_session.hpp"
 #include "proxy/pg_session.hpp"
@@ -32,6 +33,7 @@ Services Server::session_services() {
   s.registry = &sessions_;
   s.revocations = control_.get();
   s.metrics = metrics_.get();
+  s.dynamic = dynamic_.get();
   return s;
 }
 
@@ -143,6 +145,7 @@ int Server::run() {
   } else {
     log_.warn("audit.disabled", {{"reason", "no audit: section in the configuration"}});
   }
+  start_dynamic_credentials(*rt0);
   if (!start_control()) return 1;
   // Learned view dependencies: loaded once before serving (so the first statements
   // already see them), then refreshed in the background and after DDL (Runtime::on_ddl).
@@ -222,6 +225,7 @@ int Server::run() {
   for (auto& w : workers_) w->stop();
   for (auto& t : threads) t.join();
   stop_control();
+  if (dynamic_) dynamic_->stop(true);  // drops the users this process minted
   log_.info("server.stopped");
   return 0;
 }

@@ -22,6 +22,7 @@
 namespace segproxy::proxy {
 
 class AdminServer;
+class DynamicCredentials;
 class ControlPlane;
 class MetricsHttpServer;
 class ProxyMetrics;
@@ -50,6 +51,7 @@ class Server {
   bool start_control();
   void stop_control();
   void start_views(const std::shared_ptr<const Runtime>& rt);
+  void start_dynamic_credentials(const Runtime& rt);
   awaitable<void> probe_backends();
   std::pair<bool, std::string> readiness() const;
 
@@ -73,6 +75,9 @@ class Server {
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   std::unique_ptr<ViewLoader> views_;
+  // Minted backend users (issue 7); destroyed after the workers (sessions hold leases),
+  // stopped explicitly at the end of run() (drops what this process minted).
+  std::unique_ptr<DynamicCredentials> dynamic_;
   std::atomic<bool> backends_reachable_{false};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::vector<std::unique_ptr<asio::io_context>> workers_;

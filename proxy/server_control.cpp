@@ -3,7 +3,9 @@
 #include <sstream>
 
 #include "proxy/admin_server.hpp"
+#include "proxy/audit_setup.hpp"
 #include "proxy/config_check.hpp"
+#include "proxy/dynamic_credentials.hpp"
 #include "proxy/control_plane.hpp"
 #include "proxy/metrics_http.hpp"
 #include "proxy/proxy_metrics.hpp"
@@ -30,6 +32,44 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 }  // namespace
 
+// Minted backend users for segments with `dynamic:` credentials (proxy/dynamic_credentials).
+void Server::start_dynamic_credentials(const Runtime& rt) {
+  auto targets = dynamic_targets(rt.config, *rt.credentials);
+  if (targets.empty()) return;
+  DynamicCredentialOptions opts;
+  opts.instance = rt.config.audit && !rt.config.audit->instance.empty() ? rt.config.audit->instance : host_name();
+  opts.connect_timeout = rt.config.limits.backend_connect_timeout;
+  opts.log = &log_;
+  DynamicCredentialHooks hooks;
+  hooks.close_sessions = [this](const std::string& user) {
+    sessions_.post_matching([&user](std::uint64_t, const SessionFacts& f) { return f.backend_user == user; },
+                            [](LiveSession& s) {
+                              s.terminate("57P01", "terminating connection: segproxy backend credential expired or revoked",
+                                          "session.close");
+                            });
+  };
+  hooks.audit = [this](std::string_view event, const AuditDetails& details) {
+    if (!audit_) return;
+    audit::AuditRecord rec;
+    rec.event = std::string(event);
+    for (const auto& [k, v] : details) {
+      if (k == "user") rec.backend_user = v;
+      else if (k == "segment") rec.segment = v;
+      else if (k == "listener") rec.listener = v;
+      else if (k == "identity") rec.spiffe_id = v;
+      else rec.detail += (rec.detail.empty() ? "" : " ") + k + "=" + v;
+    }
+    audit_->submit(std::move(rec), [](bool) {});
+  };
+  hooks.admin_failure = [this](const std::string& segment, const std::string& listener) {
+    log_.error("credential.admin_failed", {{"segment", segment}, {"listener", listener}});
+    metrics_->listener(listener).refused(RefuseReason::BackendUnavailable).inc();
+  };
+  dynamic_ = std::make_unique<DynamicCredentials>(std::move(targets), std::move(opts), std::move(hooks));
+  dynamic_->start();
+  log_.info("credentials.dynamic_ready", {{"instance", rt.config.audit ? rt.config.audit->instance : ""}});
+}
+
 bool Server::start_control() {
   const auto rt = runtime();
   const std::string revocations_file = rt->config.admin ? rt->config.admin->revocations_file : std::string();
@@ -39,7 +79,8 @@ bool Server::start_control() {
                    metrics_.get(),
                    [this] { return runtime(); },
                    [this](const std::string& trigger) { return reload(trigger); },
-                   started_};
+                   started_,
+                   dynamic_.get()};
   control_ = std::make_unique<ControlPlane>(std::move(deps), revocations_file);
   std::string error;
   if (!control_->load(error)) {
@@ -187,6 +228,7 @@ admin::ReloadResult Server::reload(const std::string& trigger) {
       rt_ = next;
     }
     start_views(next);
+    if (dynamic_) dynamic_->set_targets(dynamic_targets(next->config, *next->credentials));
     adopted = sessions_.post_to_all([next](LiveSession& s) { s.adopt(next); });
   }
   metrics_->config_reloads(r.ok ? ReloadOutcome::Success : ReloadOutcome::Failure).inc();

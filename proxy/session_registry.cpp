@@ -47,6 +47,15 @@ void SessionRegistry::remove(std::uint64_t id) {
   sessions_.erase(it);
 }
 
+void SessionRegistry::set_backend_user(std::uint64_t id, const std::string& user) {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || !it->second.facts) return;
+  auto next = std::make_shared<SessionFacts>(*it->second.facts);
+  next->backend_user = user;
+  it->second.facts = std::move(next);
+}
+
 std::size_t SessionRegistry::post_to_all(const Action& action) {
   std::vector<Entry> targets;
   {

@@ -76,6 +76,8 @@ class SessionRegistry {
   Admission admit(std::uint64_t id, SessionFacts facts, std::size_t max_segment,
                   std::size_t max_per_identity);
   void remove(std::uint64_t id);
+  // The backend user became known after admission (a minted dynamic credential).
+  void set_backend_user(std::uint64_t id, const std::string& user);
 
   // Runs `action` on every live session, each on its own thread; returns how many
   // sessions it was posted to.

@@ -511,5 +511,40 @@ TEST_F(AdminTest, CrlRevokedCertificateFailsTheHandshakeAndTheCrlIsReloaded) {
       << m;
 }
 
+
+// Dynamic credentials through real sessions (issue 7): the session runs as a user the
+// proxy minted for its identity, two sessions of one identity share it, and revoking the
+// identity ends the sessions and drops the user.
+TEST_F(AdminTest, DynamicCredentialSessionsShareAMintedUserAndRevokeDropsIt) {
+  ProxyConfigOptions opts;
+  opts.billing_credential = "{dynamic: {admin: {user: segproxy_admin, password_file: \"" +
+                            env().secret_file("segproxy_admin.pw") +
+                            "\"}, grant_roles: [billing_rw], ttl: 1h, name_template: \"sp_it_{segment}_{id8}\"}}";
+  ASSERT_NO_FATAL_FAILURE(StartAdminProxy(opts));
+  auto a = Connect(ClientCert::Spiffe);
+  ASSERT_PG_CONNECTED(a);
+  const std::string user = pg_exec(a.get(), "SELECT current_user").value;
+  EXPECT_EQ(user.rfind("sp_it_billing_", 0), 0u) << user;
+  auto b = Connect(ClientCert::Spiffe);
+  ASSERT_PG_CONNECTED(b);
+  EXPECT_EQ(pg_exec(b.get(), "SELECT current_user").value, user);
+  EXPECT_TRUE(pg_exec(a.get(), "SELECT count(*) FROM orders").ok);  // billing_rw's rights
+  auto su = pg_connect(env().superuser_conninfo());
+  ASSERT_PG_CONNECTED(su);
+  EXPECT_EQ(pg_exec(su.get(), "SELECT count(*) FROM pg_roles WHERE rolname = '" + user + "'").value, "1");
+
+  ASSERT_EQ(ctl({"revoke", "--identity", kBillingSpiffe, "--reason", "rotate"}).exit_code, 0);
+  bool dropped = false;
+  for (int i = 0; i < 100 && !dropped; ++i) {
+    dropped = pg_exec(su.get(), "SELECT count(*) FROM pg_roles WHERE rolname = '" + user + "'").value == "0";
+    if (!dropped) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(dropped) << "the minted user outlived the revocation";
+  EXPECT_FALSE(pg_exec(a.get(), "SELECT 1").ok);
+  EXPECT_TRUE(wait_for_record(audit_dir_, [&](const audit::AuditRecord& rec) {
+    return rec.event == "credential.drop" && rec.backend_user == user;
+  }, 5s)) << read_audit_log(audit_dir_).describe();
+}
+
 }  // namespace
 }  // namespace segproxy::it

@@ -38,7 +38,11 @@ std::string render_config(std::uint16_t port, const ProxyConfigOptions& opts) {
   y += "  billing:\n";
   y += "    databases: [" + e.db + "]\n";
   y += "    credentials:\n";
-  y += "      pg-main: {user: " + opts.billing_user + ", password_file: \"" + billing_pw + "\"}\n";
+  if (!opts.billing_credential.empty()) {
+    y += "      pg-main: " + opts.billing_credential + "\n";
+  } else {
+    y += "      pg-main: {user: " + opts.billing_user + ", password_file: \"" + billing_pw + "\"}\n";
+  }
   y += opts.billing_policy;
   y += "  reporting:\n";
   y += "    databases: [" + e.db + "]\n";

@@ -16,6 +16,9 @@ struct ProxyConfigOptions {
   // Backend credential of segment "billing" on listener pg-main.
   std::string billing_user = "billing_rw";
   std::string billing_password_file;  // empty: <secrets>/<billing_user>.pw
+  // When set: billing's whole credential value on pg-main (a flow map), e.g. a
+  // "{dynamic: {...}}" one; billing_user / billing_password_file are then unused.
+  std::string billing_credential;
   // Backend TLS: disable | require | verify-full (verify-full uses pki/ca.crt, localhost).
   std::string backend_tls_mode = "disable";
   std::string log_level = "debug";
