@@ -44,7 +44,6 @@ const char* class_name(sql::StatementClass k) { return kClassNames[static_cast<s
 // sql::TableOp mirrors config::TableOperation value for value (docs/policy.md).
 static_assert(static_cast<int>(sql::TableOp::Maintain) == static_cast<int>(config::TableOperation::Maintain) &&
               static_cast<std::size_t>(sql::TableOp::Maintain) + 1 == config::kTableOperationCount);
-const char* op_name(sql::TableOp op) { return config::kTableOperationNames[static_cast<std::size_t>(op)]; }
 
 std::string function_name(const sql::FunctionRef& f) {
   return f.schema.empty() ? f.name : f.schema + "." + f.name;
@@ -121,6 +120,20 @@ authz::Decision deny_startup(std::string reason) {
   return authz::Decision{false, "", std::move(reason), "28000"};
 }
 
+// One verdict per statement of `info`, for display.
+void add_part_verdicts(Explanation& ex, const World& w, const sql::StatementInfo& info, time_point now,
+                       const std::string& database) {
+  ex.classified = true;
+  ex.parse_ok = info.parse_ok;
+  ex.parse_error = info.parse_error;
+  for (const auto& part : info.statements) {
+    sql::StatementInfo one;
+    one.parse_ok = true;
+    one.statements.push_back(part);
+    ex.parts.push_back(PartVerdict{part, w.engine->evaluate(ex.segment, one, now, database)});
+  }
+}
+
 Explanation explain(const World& w, const authz::ClientIdentity& id, const std::string& database,
                     std::string_view text, time_point now, const Lexing& lex) {
   Explanation ex;
@@ -160,15 +173,7 @@ Explanation explain(const World& w, const authz::ClientIdentity& id, const std::
         ex.decision.sqlstate = "42000";
       }
     }
-    ex.classified = true;
-    ex.parse_ok = info.parse_ok;
-    ex.parse_error = info.parse_error;
-    for (const auto& part : info.statements) {
-      sql::StatementInfo one;
-      one.parse_ok = true;
-      one.statements.push_back(part);
-      ex.parts.push_back(PartVerdict{part, w.engine->evaluate(ex.segment, one, now, db)});
-    }
+    add_part_verdicts(ex, w, info, now, db);
     return ex;
   }
   // The decision: exactly what a fresh proxy session would answer.
@@ -183,16 +188,7 @@ Explanation explain(const World& w, const authz::ClientIdentity& id, const std::
   if (const auto* pol = w.engine->policy(ex.segment)) opts.default_schema = pol->default_schema;
   if (lex.client_encoding) opts.client_encoding = *lex.client_encoding;
   if (lex.standard_conforming_strings) opts.standard_conforming_strings = lower(*lex.standard_conforming_strings) == "on";
-  const sql::StatementInfo info = sql::classify_pg(text, opts);
-  ex.classified = true;
-  ex.parse_ok = info.parse_ok;
-  ex.parse_error = info.parse_error;
-  for (const auto& part : info.statements) {
-    sql::StatementInfo one;
-    one.parse_ok = true;
-    one.statements.push_back(part);
-    ex.parts.push_back(PartVerdict{part, w.engine->evaluate(ex.segment, one, now, database)});
-  }
+  add_part_verdicts(ex, w, sql::classify_pg(text, opts), now, database);
   return ex;
 }
 
@@ -210,7 +206,7 @@ void print_text(std::ostream& out, const Explanation& ex, time_point now) {
     if (!p.prepared_name.empty()) out << " [prepared " << p.prepared_name << "]";
     if (p.locks_rows) out << " [locks rows]";
     out << "\n";
-    for (const auto& t : p.tables) out << "  table    " << t.schema << "." << t.name << " " << op_name(t.op) << "\n";
+    for (const auto& t : p.tables) out << "  table    " << t.schema << "." << t.name << " " << sql::table_op_name(t.op) << "\n";
     for (const auto& f : p.functions) out << "  function " << function_name(f) << "\n";
     if (!p.forbidden_reason.empty()) out << "  reason   " << p.forbidden_reason << "\n";
     const auto& d = ex.parts[i].decision;
@@ -243,7 +239,7 @@ void print_json(std::ostream& out, const Explanation& ex, time_point now) {
     for (std::size_t j = 0; j < p.tables.size(); ++j) {
       const auto& t = p.tables[j];
       out << (j ? "," : "") << "{\"schema\":" << jstr(t.schema) << ",\"name\":" << jstr(t.name)
-          << ",\"op\":" << jstr(op_name(t.op)) << "}";
+          << ",\"op\":" << jstr(sql::table_op_name(t.op)) << "}";
     }
     out << "],\"functions\":[";
     for (std::size_t j = 0; j < p.functions.size(); ++j) out << (j ? "," : "") << jstr(function_name(p.functions[j]));

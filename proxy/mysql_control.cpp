@@ -6,6 +6,7 @@
 #include "protocols/mysql/packets.hpp"
 #include "proxy/mysql_session.hpp"
 #include "proxy/proxy_metrics.hpp"
+#include "proxy/session_audit.hpp"
 
 namespace segproxy::proxy {
 namespace my = protocols::mysql;
@@ -17,20 +18,8 @@ constexpr std::uint16_t ER_CONNECTION_KILLED = 1927;   // MariaDB; MySQL clients
 }  // namespace
 
 audit::AuditRecord MysqlSession::audit_record(const char* event) const {
-  audit::AuditRecord r;
-  r.event = event;
-  r.session_id = id_text_;
-  r.listener = listener_->cfg->name;
-  r.protocol = "mysql";
-  r.client_addr = client_addr_;
-  r.spiffe_id = identity_.spiffe_id;
-  r.cn = identity_.cn;
-  r.cert_sha256 = identity_.sha256_hex;
-  r.cert_serial = identity_.serial_hex;
-  r.segment = segment_;
-  r.database = database_;
-  r.backend_user = backend_user_;
-  return r;
+  return session_audit_record(event, SessionAuditFields{id_text_, listener_->cfg->name, "mysql", client_addr_, identity_,
+                                                         segment_, database_, backend_user_});
 }
 
 void MysqlSession::audit_now(audit::AuditRecord r) {
@@ -172,10 +161,13 @@ awaitable<void> MysqlSession::terminate_with(std::shared_ptr<MysqlSession> self,
     error_code ec;
     co_await self->client_->write(asio::buffer(out), ec);
   }
+  // Captured before closing the client lets the command loop end underneath us.
+  const MysqlLoginRequest kill = self->login_request();
+  const config::Endpoint backend = self->listener_->cfg->backend.endpoint;
   if (self->client_) self->client_->close();
   co_await asio::post(self->client_->lowest().get_executor(), use_awaitable);
-  if (running && !self->closed_ && self->login_request().password != nullptr) {
-    co_await mysql_kill_query(self->listener_->cfg->backend.endpoint, self->login_request(), self->connection_id_);
+  if (running && kill.password != nullptr) {
+    co_await mysql_kill_query(backend, kill, self->connection_id_);
   }
   self->close_all();
 }

@@ -39,22 +39,6 @@ std::string hex64(std::uint64_t v) {
   return buf;
 }
 
-const char* op_name(sql::TableOp op) {
-  switch (op) {
-    case sql::TableOp::Select: return "select";
-    case sql::TableOp::Insert: return "insert";
-    case sql::TableOp::Update: return "update";
-    case sql::TableOp::Delete: return "delete";
-    case sql::TableOp::Truncate: return "truncate";
-    case sql::TableOp::CopyTo: return "copy_to";
-    case sql::TableOp::CopyFrom: return "copy_from";
-    case sql::TableOp::References: return "references";
-    case sql::TableOp::Lock: return "lock";
-    case sql::TableOp::Alter: return "alter";
-    case sql::TableOp::Maintain: return "maintain";
-  }
-  return "unknown";
-}
 
 // "KILL QUERY 42" (the form drivers use to cancel); nullopt for anything else.
 std::optional<std::uint32_t> kill_query_target(std::string_view s) {
@@ -149,7 +133,7 @@ MysqlSession::Verdict MysqlSession::judge_uncached(std::string_view text, bool p
   std::string use_db;
   for (const auto& part : info.statements) {
     for (const auto& t : part.tables) {
-      v.tables.push_back(audit::TableAccess{t.schema + "." + t.name, op_name(t.op)});
+      v.tables.push_back(audit::TableAccess{t.schema + "." + t.name, sql::table_op_name(t.op)});
       any_table = true;
     }
     if (!part.database.empty()) use_db = part.database;

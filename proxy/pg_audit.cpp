@@ -7,6 +7,7 @@
 #include "protocols/pg/backend_decoder.hpp"
 #include "proxy/pg_session.hpp"
 #include "proxy/proxy_metrics.hpp"
+#include "proxy/session_audit.hpp"
 
 namespace segproxy::proxy {
 namespace pg = protocols::pg;
@@ -23,20 +24,8 @@ std::string hex64(std::uint64_t v) {
 }  // namespace
 
 audit::AuditRecord PgSession::audit_record(const char* event) const {
-  audit::AuditRecord r;
-  r.event = event;
-  r.session_id = id_text_;
-  r.listener = listener_->cfg->name;
-  r.protocol = "postgresql";
-  r.client_addr = client_addr_;
-  r.spiffe_id = identity_.spiffe_id;
-  r.cn = identity_.cn;
-  r.cert_sha256 = identity_.sha256_hex;
-  r.cert_serial = identity_.serial_hex;
-  r.segment = segment_;
-  r.database = database_;
-  r.backend_user = backend_user_;
-  return r;
+  return session_audit_record(event, SessionAuditFields{id_text_, listener_->cfg->name, "postgresql", client_addr_, identity_,
+                                                         segment_, database_, backend_user_});
 }
 
 void PgSession::audit_decision(const GateVerdict& v, std::string_view sql) {

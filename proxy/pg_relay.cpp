@@ -71,17 +71,19 @@ awaitable<void> PgSession::terminate_with(std::shared_ptr<PgSession> self, std::
   pg::encode_error_response(out, pg::ErrorInfo{"FATAL", sqlstate, message, "", ""});
   error_code ec;
   co_await self->write_client(asio::buffer(out), ec);
+  // Whether a statement runs, and where to cancel it, before closing the client makes
+  // the relay loop end (and close_all) underneath us.
+  const bool running = self->outstanding_ > 0;
+  const auto target = running ? self->svc_.cancels.find(self->backend_pid_, self->proxy_secret_) : std::nullopt;
   if (self->client_) self->client_->close();
   // Let every other termination queued on this thread (a revoke ends many sessions at
   // once) reach its client before backends are closed: a closing PostgreSQL backend
   // costs the server CPU that the remaining FATALs should not wait for.
   co_await asio::post(self->client_->lowest().get_executor(), use_awaitable);
-  if (self->outstanding_ > 0 && !self->closed_) {
+  if (target) {
     // Stop the running statement too; closing our socket alone would leave it running.
-    if (auto target = self->svc_.cancels.find(self->backend_pid_, self->proxy_secret_)) {
-      co_await send_backend_cancel(target->host, target->port, target->process_id, target->backend_secret,
-                                   self->rt_->config.limits.backend_connect_timeout);
-    }
+    co_await send_backend_cancel(target->host, target->port, target->process_id, target->backend_secret,
+                                 self->rt_->config.limits.backend_connect_timeout);
   }
   self->close_all();
 }

@@ -19,22 +19,6 @@ bool has_prepare_effects(const sql::StatementInfo& info) {
                      [](const sql::StatementPart& p) { return !p.prepared_name.empty(); });
 }
 
-const char* op_name(sql::TableOp op) {
-  switch (op) {
-    case sql::TableOp::Select: return "select";
-    case sql::TableOp::Insert: return "insert";
-    case sql::TableOp::Update: return "update";
-    case sql::TableOp::Delete: return "delete";
-    case sql::TableOp::Truncate: return "truncate";
-    case sql::TableOp::CopyTo: return "copy_to";
-    case sql::TableOp::CopyFrom: return "copy_from";
-    case sql::TableOp::References: return "references";
-    case sql::TableOp::Lock: return "lock";
-    case sql::TableOp::Alter: return "alter";
-    case sql::TableOp::Maintain: return "maintain";
-  }
-  return "unknown";
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -85,7 +69,7 @@ GateVerdict StatementGate::evaluate(const sql::StatementInfo& info, time_point n
                       [](const sql::StatementPart& p) { return p.klass == sql::StatementClass::Ddl; });
   v.fingerprint = info.fingerprint;
   for (const auto& part : info.statements)
-    for (const auto& t : part.tables) v.tables.push_back({t.schema + "." + t.name, op_name(t.op)});
+    for (const auto& t : part.tables) v.tables.push_back({t.schema + "." + t.name, sql::table_op_name(t.op)});
   if (!v.decision.allow) return v;
   // EXECUTE of a SQL-level prepared statement: the remembered statement is judged again
   // (policy and window may have changed since PREPARE).

@@ -25,6 +25,25 @@ enum class TableOp : std::uint8_t {
   Maintain,  // VACUUM/ANALYZE/CLUSTER/REINDEX/REFRESH MATERIALIZED VIEW (PG17's MAINTAIN)
 };
 
+// The policy vocabulary's word for an operation ("select", "copy_to", ...), as audit
+// records and messages show it.
+constexpr const char* table_op_name(TableOp op) {
+  switch (op) {
+    case TableOp::Select: return "select";
+    case TableOp::Insert: return "insert";
+    case TableOp::Update: return "update";
+    case TableOp::Delete: return "delete";
+    case TableOp::Truncate: return "truncate";
+    case TableOp::CopyTo: return "copy_to";
+    case TableOp::CopyFrom: return "copy_from";
+    case TableOp::References: return "references";
+    case TableOp::Lock: return "lock";
+    case TableOp::Alter: return "alter";
+    case TableOp::Maintain: return "maintain";
+  }
+  return "unknown";
+}
+
 // Statement classes beyond table access (policy `statements:` vocabulary).
 enum class StatementClass : std::uint8_t {
   Dml,          // SELECT/INSERT/UPDATE/DELETE/MERGE/TABLE/VALUES/COPY/LOCK: judged by tables

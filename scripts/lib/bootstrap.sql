@@ -1,8 +1,9 @@
 -- Roles and demo data for segproxy's test environment, demo and compose setup.
 -- Run as a superuser connected to database "postgres" with psql:
 --   psql -X -q -v ON_ERROR_STOP=1 -v secrets_dir=DIR -f scripts/lib/bootstrap.sql
--- DIR holds billing_rw.pw, legacy_md5.pw, reporting_ro.pw and segproxy_admin.pw. Passwords are read by
--- psql itself (backquote), so they appear in no argv, no file here and no output.
+-- DIR holds billing_rw.pw, legacy_md5.pw, reporting_ro.pw and segproxy_admin.pw.
+-- Passwords are read by psql itself (backquote), so they appear in no argv, no file
+-- here and no output.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 SET log_min_error_statement = panic;  -- never log statement text (passwords)

@@ -1,0 +1,38 @@
+#pragma once
+// The fields every audit record of a client session carries (both protocols).
+#include <string>
+
+#include "audit/record.hpp"
+#include "authz/identity.hpp"
+
+namespace segproxy::proxy {
+
+struct SessionAuditFields {
+  const std::string& session_id;
+  const std::string& listener;
+  const char* protocol;  // "postgresql" | "mysql"
+  const std::string& client_addr;
+  const authz::ClientIdentity& identity;
+  const std::string& segment;
+  const std::string& database;
+  const std::string& backend_user;
+};
+
+inline audit::AuditRecord session_audit_record(const char* event, const SessionAuditFields& f) {
+  audit::AuditRecord r;
+  r.event = event;
+  r.session_id = f.session_id;
+  r.listener = f.listener;
+  r.protocol = f.protocol;
+  r.client_addr = f.client_addr;
+  r.spiffe_id = f.identity.spiffe_id;
+  r.cn = f.identity.cn;
+  r.cert_sha256 = f.identity.sha256_hex;
+  r.cert_serial = f.identity.serial_hex;
+  r.segment = f.segment;
+  r.database = f.database;
+  r.backend_user = f.backend_user;
+  return r;
+}
+
+}  // namespace segproxy::proxy
