@@ -105,6 +105,7 @@ void MysqlSession::on_statement_timeout() {
                                               {"segment", segment_},
                                               {"timeout_ms", std::to_string(statement_timeout_.count())}});
   if (seg_metrics_ != nullptr) seg_metrics_->limit_exceeded(LimitKind::StatementTimeout).inc();
+  statement_timed_out_ = true;
   if (login_request().password == nullptr) return;
   asio::co_spawn(client_->lowest().get_executor(),
                  mysql_kill_query(listener_->cfg->backend.endpoint, login_request(), connection_id_), asio::detached);

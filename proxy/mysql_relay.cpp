@@ -387,6 +387,8 @@ awaitable<void> MysqlSession::command_loop() {
     if (tracker_->idle()) continue;  // no response (COM_STMT_CLOSE, SEND_LONG_DATA)
     in_command_ = true;
     response_started_ = false;
+    statement_timed_out_ = false;
+    timeout_answer_ = false;
     response_seq_ = reply_seq;
     command_start_ = std::chrono::steady_clock::now();
     if (statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);
@@ -416,6 +418,16 @@ awaitable<bool> MysqlSession::relay_response() {
       co_return false;
     }
     if (backend_failed_) co_return false;
+    if (timeout_answer_ && !response_started_ && tracker_->idle()) {
+      // statement_timeout: the client gets MySQL's own answer for it (ER_QUERY_TIMEOUT
+      // 3024) instead of the server's generic "query execution was interrupted".
+      Bytes out;
+      my::encode_err_packet(out, response_seq_, 3024, "HY000",
+                            "Query execution was interrupted, maximum statement execution time exceeded (segproxy "
+                            "statement_timeout)",
+                            client_caps_);
+      co_return co_await write_client(out);
+    }
     response_started_ = true;
     co_await client_->write(asio::buffer(chunk.data(), chunk.size()), ec);
     if (ec) {
@@ -439,6 +451,7 @@ void MysqlSession::on_response(const my::ResponseSummary& s) {
   }
   pending_use_.clear();
   pending_prepare_.reset();
+  if (statement_timed_out_ && s.error && s.err.code == 1317) timeout_answer_ = true;  // ER_QUERY_INTERRUPTED
   if (seg_metrics_ != nullptr) {
     seg_metrics_->statement_duration().observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - command_start_).count());

@@ -142,6 +142,8 @@ class MysqlSession : public LiveSession,
   bool response_started_ = false;  // some of that response reached the client
   std::uint8_t response_seq_ = 0;
   bool ending_ = false;
+  bool statement_timed_out_ = false;  // statement_timeout killed the running command
+  bool timeout_answer_ = false;       // ...and its response is the server's "interrupted" ERR
   bool closed_ = false;
   bool backend_failed_ = false;
   std::string current_sql_;

@@ -34,8 +34,8 @@ const char* kBillingPolicy =
 class MysqlProxy : public MysqlProxyTest {
  protected:
   bool auto_start() const override { return false; }
-  void Start(MysqlProxyOptions opts = {}) {
-    opts.billing_policy = kBillingPolicy;
+  void Start(MysqlProxyOptions opts = {}, const char* policy = kBillingPolicy) {
+    opts.billing_policy = policy;
     opts.log_level = "info";
     audit_dir_ = dir_ + "/audit";
     socket_ = dir_ + "/admin.sock";
@@ -283,6 +283,27 @@ TEST_F(MysqlProxy, MessagesOver16MiBCrossTheProxyInBothDirections) {
   const MyResult down = mysql_exec(conn.get(), "SELECT REPEAT('b', " + std::to_string(kBig) + ")");
   ASSERT_TRUE(down.ok) << down.error.describe();
   EXPECT_EQ(down.value().size(), kBig);
+  EXPECT_TRUE(mysql_exec(conn.get(), "SELECT 1").ok);
+}
+
+
+// segments.<s>.limits.statement_timeout on the MySQL path: the proxy kills the running
+// statement (KILL QUERY from a fresh connection of the same backend user) and the client
+// gets ER_QUERY_TIMEOUT 3024; the session stays usable.
+TEST_F(MysqlProxy, StatementTimeoutKillsTheQueryWith3024AndTheSessionStaysUsable) {
+  const std::string policy = std::string(ProxyConfigOptions::kPermissivePolicy) + "    limits: {statement_timeout: 700ms}\n";
+  ASSERT_NO_FATAL_FAILURE(Start({}, policy.c_str()));
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  const auto t0 = std::chrono::steady_clock::now();
+  // A cross join that runs for minutes (and ends with an error when killed).
+  const MyResult slow = mysql_exec(conn.get(),
+                                   "SELECT COUNT(*) FROM orders a, orders b, information_schema.COLUMNS c, "
+                                   "information_schema.COLUMNS d, information_schema.COLUMNS e");
+  EXPECT_FALSE(slow.ok) << "the statement ran to its end";
+  EXPECT_EQ(slow.error.code, 3024) << slow.error.describe();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);
   EXPECT_TRUE(mysql_exec(conn.get(), "SELECT 1").ok);
 }
 
