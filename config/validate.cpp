@@ -61,8 +61,9 @@ void validate_listeners(Diagnostics& d, const Config& cfg) {
     check_readable_file(d, join_path(p, "backend.tls.ca"), l.backend.tls.ca);
     if (l.backend.metadata) {
       const std::string mp = join_path(p, "backend.metadata");
-      if (l.protocol != Protocol::Postgres && !d.has_error(join_path(p, "protocol"))) {
-        d.error_at(mp, "metadata (learning view dependencies) is only supported on postgres listeners");
+      if (l.protocol != Protocol::Postgres && l.protocol != Protocol::Mysql &&
+          !d.has_error(join_path(p, "protocol"))) {
+        d.error_at(mp, "metadata (learning view dependencies) is only supported on postgres and mysql listeners");
       }
       check_readable_file(d, join_path(mp, "password_file"), l.backend.metadata->password_file);
     }

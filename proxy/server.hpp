@@ -27,6 +27,11 @@ class ControlPlane;
 class MetricsHttpServer;
 class ProxyMetrics;
 class ViewLoader;
+class MysqlViewLoader;
+// Defined in server_control.cpp (so server.cpp needs no Connector/C++ headers).
+struct MysqlViewLoaderDeleter {
+  void operator()(MysqlViewLoader* p) const;
+};
 
 class Server {
  public:
@@ -75,6 +80,7 @@ class Server {
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   std::unique_ptr<ViewLoader> views_;
+  std::unique_ptr<MysqlViewLoader, MysqlViewLoaderDeleter> mysql_views_;  // null: no mysql listener has backend.metadata
   // Minted backend users (issue 7); destroyed after the workers (sessions hold leases),
   // stopped explicitly at the end of run() (drops what this process minted).
   std::unique_ptr<DynamicCredentials> dynamic_;

@@ -11,6 +11,7 @@
 #include "proxy/proxy_metrics.hpp"
 #include "proxy/reload.hpp"
 #include "proxy/server.hpp"
+#include "proxy/mysql_view_loader.hpp"
 #include "proxy/view_loader.hpp"
 
 namespace segproxy::proxy {
@@ -141,9 +142,12 @@ void Server::stop_control() {
   });
   control_thread_.join();
   if (views_) views_->stop();
+  if (mysql_views_) mysql_views_->stop();
   metrics_->set_revocations_active(nullptr);
   metrics_->set_audit_queue_depth(nullptr);
 }
+
+void MysqlViewLoaderDeleter::operator()(MysqlViewLoader* p) const { delete p; }
 
 void Server::start_views(const std::shared_ptr<const Runtime>& rt) {
   auto next = std::make_unique<ViewLoader>(rt, log_);
@@ -152,6 +156,18 @@ void Server::start_views(const std::shared_ptr<const Runtime>& rt) {
   auto old = std::move(views_);
   views_ = std::move(next);
   if (old) old->stop();  // joins its thread (bounded by backend_connect_timeout)
+  // MySQL views (proxy/mysql_view_loader): the first load is awaited here (bounded), so
+  // the runtime's sessions see the learned views from their first statement.
+  std::unique_ptr<MysqlViewLoader, MysqlViewLoaderDeleter> my_next(new MysqlViewLoader(rt, log_));
+  if (!my_next->enabled()) my_next.reset();
+  if (my_next) my_next->start();
+  auto my_old = std::move(mysql_views_);
+  mysql_views_ = std::move(my_next);
+  if (my_old) my_old->stop();
+  if (mysql_views_ &&
+      !mysql_views_->wait_first_load(2 * rt->config.limits.backend_connect_timeout + std::chrono::seconds(10))) {
+    log_.warn("views.first_load_pending", {{"error", "serving before the first MySQL view load finished"}});
+  }
 }
 
 // Every kProbeEvery: can each listener's backend be reached over TCP? (Logging in would

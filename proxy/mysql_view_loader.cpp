@@ -1,0 +1,314 @@
+// Learned MySQL / MariaDB view dependencies: Connector/C++ on a dedicated thread.
+#include "proxy/mysql_view_loader.hpp"
+
+#include <cppconn/connection.h>
+#include <cppconn/exception.h>
+#include <cppconn/metadata.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
+#include <mysql_connection.h>
+#include <mysql_driver.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "authz/credential_store.hpp"
+#include "authz/policy_engine.hpp"
+#include "proxy/view_loader.hpp"  // metadata_databases, read_metadata_password
+
+namespace segproxy::proxy {
+
+const char* const kMysqlViewQuery =
+    "SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS"
+    " WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME";
+
+namespace {
+
+constexpr auto kFirstLoadCap = std::chrono::seconds(60);
+constexpr int kReadTimeoutSeconds = 30;
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string one_line(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
+
+// Why the definition cannot be trusted as a list of reads ("" = it can).
+std::string unreadable_reason(const MysqlViewRow& row, const authz::sql::StatementInfo& info) {
+  if (row.definition.empty()) return "definition not visible to the metadata login (SHOW VIEW and SELECT needed)";
+  if (!info.parse_ok) return "definition not parsed: " + info.parse_error;
+  if (info.statements.size() != 1) return "definition is not one statement";
+  const auto& part = info.statements.front();
+  if (part.klass != authz::sql::StatementClass::Dml) {
+    return "definition not understood: " + (part.forbidden_reason.empty() ? part.command : part.forbidden_reason);
+  }
+  for (const auto& f : part.functions) {
+    if (!f.schema.empty() || !authz::is_safe_mysql_builtin_function(f.name)) {
+      return "definition calls function " + (f.schema.empty() ? f.name : f.schema + "." + f.name) +
+             " (a stored function may read any table)";
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+authz::RelationName mysql_unreadable_view_sentinel(const authz::RelationName& view) {
+  return authz::RelationName{view.schema, "definition of view " + view.name + " not understood by segproxy"};
+}
+
+authz::ViewCatalog build_mysql_view_catalog(
+    const std::vector<MysqlViewRow>& rows, const authz::sql::MysqlClassifierOptions& base,
+    std::vector<std::pair<authz::RelationName, std::string>>* unreadable) {
+  authz::ViewCatalog catalog;
+  const bool fold = base.lower_case_table_names != 0;
+  for (const auto& row : rows) {
+    const authz::RelationName view{fold ? lower(row.schema) : row.schema, fold ? lower(row.name) : row.name};
+    authz::sql::MysqlClassifierOptions opts = base;
+    opts.current_database = row.schema;
+    authz::sql::StatementInfo info;
+    if (!row.definition.empty()) info = authz::sql::classify_mysql(row.definition, opts);
+    const std::string why = unreadable_reason(row, info);
+    if (!why.empty()) {
+      // Fail closed: view -> sentinel -> view is a cycle, which the engine denies.
+      const auto sentinel = mysql_unreadable_view_sentinel(view);
+      catalog.set_reads(view, {sentinel});
+      catalog.set_reads(sentinel, {view});
+      if (unreadable != nullptr) unreadable->emplace_back(view, why);
+      continue;
+    }
+    std::vector<authz::RelationName> reads;
+    for (const auto& t : info.statements.front().tables) reads.push_back({t.schema, t.name});
+    catalog.set_reads(view, std::move(reads));
+  }
+  return catalog;
+}
+
+MysqlViewLoader::MysqlViewLoader(std::shared_ptr<const Runtime> rt, Logger& log) : rt_(std::move(rt)), log_(log) {
+  std::set<std::string> pg_databases;
+  for (const auto& l : rt_->config.listeners) {
+    if (l.protocol != config::Protocol::Postgres || !l.backend.metadata) continue;
+    for (auto& db : metadata_databases(rt_->config, l)) pg_databases.insert(std::move(db));
+  }
+  for (std::size_t i = 0; i < rt_->config.listeners.size(); ++i) {
+    const auto& l = rt_->config.listeners[i];
+    if (l.protocol != config::Protocol::Mysql || !l.backend.metadata) continue;
+    Target t;
+    t.listener = i;
+    t.databases = metadata_databases(rt_->config, l);
+    t.refresh = l.backend.metadata->refresh;
+    for (const auto& db : t.databases) {
+      if (pg_databases.count(db) != 0) {
+        log_.warn("views.database_shared",
+                  {{"listener", l.name}, {"database", db},
+                   {"error", "a postgres listener learns views of a database with the same name: the last load wins"}});
+      }
+    }
+    if (!t.databases.empty()) targets_.push_back(std::move(t));
+  }
+}
+
+MysqlViewLoader::~MysqlViewLoader() { stop(); }
+
+void MysqlViewLoader::start() {
+  if (targets_.empty() || thread_.joinable()) return;
+  try {
+    driver_ = sql::mysql::get_mysql_driver_instance();
+  } catch (const std::exception& e) {
+    log_.warn("views.load_failed", {{"error", std::string("MySQL client library: ") + e.what()},
+                                    {"using", "view names and config pins only"}});
+    return;
+  }
+  thread_ = std::thread([this] {
+    driver_->threadInit();
+    run();
+    driver_->threadEnd();
+  });
+}
+
+bool MysqlViewLoader::wait_first_load(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!thread_.joinable()) return true;
+  return cv_.wait_for(lock, std::min<std::chrono::milliseconds>(timeout, kFirstLoadCap),
+                      [this] { return first_done_ || stop_; });
+}
+
+void MysqlViewLoader::request_refresh() {
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    refresh_requested_ = true;
+  }
+  cv_.notify_all();
+}
+
+void MysqlViewLoader::stop() {
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::optional<std::map<std::string, authz::ViewCatalog>> MysqlViewLoader::load_listener(const Target& t,
+                                                                                        std::string& why) {
+  const auto& l = rt_->config.listeners[t.listener];
+  if (!l.backend.metadata) {
+    why = "no backend.metadata";
+    return std::nullopt;
+  }
+  const auto& tls = l.backend.tls;
+  if (tls.mode == config::BackendTlsMode::VerifyFull && !tls.server_name.empty() &&
+      tls.server_name != l.backend.endpoint.host) {
+    // Connector/C++ 1.1 checks the certificate against the host it connects to.
+    why = "backend.tls.server_name differing from backend.host is not supported for the metadata login";
+    return std::nullopt;
+  }
+  authz::Secret password;
+  if (!read_metadata_password(*l.backend.metadata, password, why)) return std::nullopt;
+  sql::ConnectOptionsMap opts;
+  opts["hostName"] = sql::SQLString("tcp://" + l.backend.endpoint.host + ":" + std::to_string(l.backend.endpoint.port));
+  opts["userName"] = sql::SQLString(l.backend.metadata->user);
+  opts["password"] = sql::SQLString(password.reveal());
+  const auto secs = std::max<long long>(
+      2, std::chrono::ceil<std::chrono::seconds>(rt_->config.limits.backend_connect_timeout).count());
+  opts["OPT_CONNECT_TIMEOUT"] = static_cast<int>(std::min<long long>(secs, 3600));
+  opts["OPT_READ_TIMEOUT"] = kReadTimeoutSeconds;
+  opts["OPT_WRITE_TIMEOUT"] = kReadTimeoutSeconds;
+  opts["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+  switch (tls.mode) {
+    case config::BackendTlsMode::Disable: break;
+    case config::BackendTlsMode::Require:
+      opts["sslEnforce"] = true;
+      opts["sslVerify"] = false;
+      break;
+    case config::BackendTlsMode::VerifyFull:
+      opts["sslCA"] = sql::SQLString(tls.ca);
+      opts["sslEnforce"] = true;
+      opts["sslVerify"] = true;
+      break;
+  }
+  std::map<std::string, authz::ViewCatalog> out;
+  try {
+    std::unique_ptr<sql::Connection> conn(driver_->connect(opts));
+    authz::sql::MysqlClassifierOptions base;
+    const auto version = authz::sql::parse_mysql_server_version(
+        std::string(conn->getMetaData()->getDatabaseProductVersion()));
+    base.server_is_mariadb = version.mariadb;
+    base.server_version = version.version;
+    {
+      std::unique_ptr<sql::Statement> st(conn->createStatement());
+      std::unique_ptr<sql::ResultSet> rs(st->executeQuery("SELECT @@lower_case_table_names"));
+      if (rs->next()) base.lower_case_table_names = rs->getInt(1);
+    }
+    std::unique_ptr<sql::PreparedStatement> ps(conn->prepareStatement(kMysqlViewQuery));
+    for (const auto& db : t.databases) {
+      ps->setString(1, db);
+      std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
+      std::vector<MysqlViewRow> rows;
+      while (rs->next()) {
+        rows.push_back({std::string(rs->getString(1)), std::string(rs->getString(2)),
+                        rs->isNull(3) ? std::string() : std::string(rs->getString(3))});
+      }
+      std::vector<std::pair<authz::RelationName, std::string>> unreadable;
+      out[db] = build_mysql_view_catalog(rows, base, &unreadable);
+      for (const auto& [view, reason] : unreadable) {
+        log_.warn("views.definition_not_understood",
+                  {{"listener", l.name}, {"view", view.display()}, {"error", reason},
+                   {"using", "deny every access through the view (pin it in the segment's views: to allow)"}});
+      }
+    }
+  } catch (const sql::SQLException& e) {
+    why = "MySQL error " + std::to_string(e.getErrorCode()) + ": " + one_line(e.what());
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    why = one_line(e.what());
+    return std::nullopt;
+  }
+  return out;
+}
+
+void MysqlViewLoader::load_target(Target& t) {
+  const auto& l = rt_->config.listeners[t.listener];
+  std::string why;
+  const auto started = Clock::now();
+  auto catalogs = load_listener(t, why);
+  if (!catalogs) {
+    for (const auto& db : t.databases) {
+      const bool have_old = learned_.count({t.listener, db}) != 0;
+      log_.warn("views.load_failed",
+                {{"listener", l.name}, {"database", db}, {"error", why},
+                 {"using", have_old ? "last loaded views" : "view names and config pins only"}});
+    }
+    return;
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  for (auto& [db, catalog] : *catalogs) {
+    log_.info("views.loaded", {{"listener", l.name}, {"database", db},
+                               {"views", std::to_string(catalog.size())},
+                               {"duration_ms", std::to_string(ms.count())}});
+    learned_[{t.listener, db}] = std::make_shared<const authz::ViewCatalog>(std::move(catalog));
+    publish(db);
+  }
+}
+
+void MysqlViewLoader::publish(const std::string& database) {
+  if (!rt_->policy) return;
+  std::shared_ptr<const authz::ViewCatalog> only;
+  std::optional<authz::ViewCatalog> merged;
+  for (const auto& [key, catalog] : learned_) {
+    if (key.second != database) continue;
+    if (!only && !merged) {
+      only = catalog;
+      continue;
+    }
+    if (!merged) merged.emplace(*only);
+    merged->merge(*catalog);
+  }
+  if (merged) only = std::make_shared<const authz::ViewCatalog>(std::move(*merged));
+  // Unchanged: keep the engine's views_version, so sessions keep their cached decisions.
+  if (const auto current = rt_->policy->views(database); current && only && *current == *only) return;
+  rt_->policy->set_views(database, std::move(only));
+}
+
+void MysqlViewLoader::run() {
+  bool everything = true;
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    if (stop_) return;
+    const auto now = Clock::now();
+    std::vector<Target*> due;
+    for (auto& t : targets_) {
+      if (everything || (t.refresh.count() > 0 && t.next_due <= now)) due.push_back(&t);
+    }
+    everything = false;
+    refresh_requested_ = false;
+    lock.unlock();
+    for (Target* t : due) {
+      load_target(*t);
+      if (t->refresh.count() > 0) t->next_due = Clock::now() + t->refresh;
+    }
+    lock.lock();
+    if (!first_done_) {
+      first_done_ = true;
+      cv_.notify_all();
+    }
+    std::optional<Clock::time_point> next;
+    for (const auto& t : targets_) {
+      if (t.refresh.count() > 0 && (!next || t.next_due < *next)) next = t.next_due;
+    }
+    const auto wake = [this] { return stop_ || refresh_requested_; };
+    if (next) cv_.wait_until(lock, *next, wake);
+    else cv_.wait(lock, wake);
+    everything = refresh_requested_;
+  }
+}
+
+}  // namespace segproxy::proxy
