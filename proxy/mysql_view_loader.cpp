@@ -91,12 +91,8 @@ authz::ViewCatalog build_mysql_view_catalog(
   return catalog;
 }
 
-MysqlViewLoader::MysqlViewLoader(std::shared_ptr<const Runtime> rt, Logger& log) : rt_(std::move(rt)), log_(log) {
-  std::set<std::string> pg_databases;
-  for (const auto& l : rt_->config.listeners) {
-    if (l.protocol != config::Protocol::Postgres || !l.backend.metadata) continue;
-    for (auto& db : metadata_databases(rt_->config, l)) pg_databases.insert(std::move(db));
-  }
+MysqlViewLoader::MysqlViewLoader(std::shared_ptr<const Runtime> rt, Logger& log, std::shared_ptr<ViewPublisher> publisher)
+    : rt_(std::move(rt)), log_(log), publisher_(std::move(publisher)) {
   for (std::size_t i = 0; i < rt_->config.listeners.size(); ++i) {
     const auto& l = rt_->config.listeners[i];
     if (l.protocol != config::Protocol::Mysql || !l.backend.metadata) continue;
@@ -104,13 +100,6 @@ MysqlViewLoader::MysqlViewLoader(std::shared_ptr<const Runtime> rt, Logger& log)
     t.listener = i;
     t.databases = metadata_databases(rt_->config, l);
     t.refresh = l.backend.metadata->refresh;
-    for (const auto& db : t.databases) {
-      if (pg_databases.count(db) != 0) {
-        log_.warn("views.database_shared",
-                  {{"listener", l.name}, {"database", db},
-                   {"error", "a postgres listener learns views of a database with the same name: the last load wins"}});
-      }
-    }
     if (!t.databases.empty()) targets_.push_back(std::move(t));
   }
 }
@@ -242,7 +231,7 @@ void MysqlViewLoader::load_target(Target& t) {
   auto catalogs = load_listener(t, why);
   if (!catalogs) {
     for (const auto& db : t.databases) {
-      const bool have_old = learned_.count({t.listener, db}) != 0;
+      const bool have_old = publisher_->has(t.listener, db);
       log_.warn("views.load_failed",
                 {{"listener", l.name}, {"database", db}, {"error", why},
                  {"using", have_old ? "last loaded views" : "view names and config pins only"}});
@@ -254,28 +243,8 @@ void MysqlViewLoader::load_target(Target& t) {
     log_.info("views.loaded", {{"listener", l.name}, {"database", db},
                                {"views", std::to_string(catalog.size())},
                                {"duration_ms", std::to_string(ms.count())}});
-    learned_[{t.listener, db}] = std::make_shared<const authz::ViewCatalog>(std::move(catalog));
-    publish(db);
+    publisher_->put(t.listener, db, std::make_shared<const authz::ViewCatalog>(std::move(catalog)));
   }
-}
-
-void MysqlViewLoader::publish(const std::string& database) {
-  if (!rt_->policy) return;
-  std::shared_ptr<const authz::ViewCatalog> only;
-  std::optional<authz::ViewCatalog> merged;
-  for (const auto& [key, catalog] : learned_) {
-    if (key.second != database) continue;
-    if (!only && !merged) {
-      only = catalog;
-      continue;
-    }
-    if (!merged) merged.emplace(*only);
-    merged->merge(*catalog);
-  }
-  if (merged) only = std::make_shared<const authz::ViewCatalog>(std::move(*merged));
-  // Unchanged: keep the engine's views_version, so sessions keep their cached decisions.
-  if (const auto current = rt_->policy->views(database); current && only && *current == *only) return;
-  rt_->policy->set_views(database, std::move(only));
 }
 
 void MysqlViewLoader::run() {

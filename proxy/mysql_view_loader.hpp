@@ -41,6 +41,7 @@
 #include "config/config.hpp"
 #include "proxy/log.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/view_publisher.hpp"
 
 namespace sql::mysql {
 class MySQL_Driver;
@@ -71,7 +72,7 @@ authz::ViewCatalog build_mysql_view_catalog(
 
 class MysqlViewLoader {
  public:
-  MysqlViewLoader(std::shared_ptr<const Runtime> rt, Logger& log);
+  MysqlViewLoader(std::shared_ptr<const Runtime> rt, Logger& log, std::shared_ptr<ViewPublisher> publisher);
   ~MysqlViewLoader();  // stop()
   MysqlViewLoader(const MysqlViewLoader&) = delete;
   MysqlViewLoader& operator=(const MysqlViewLoader&) = delete;
@@ -100,7 +101,6 @@ class MysqlViewLoader {
 
   void run();
   void load_target(Target& t);
-  void publish(const std::string& database);
   // Connects as the metadata user and loads every database of `t` (blocking).
   std::optional<std::map<std::string, authz::ViewCatalog>> load_listener(const Target& t, std::string& why);
 
@@ -108,8 +108,7 @@ class MysqlViewLoader {
   Logger& log_;
   std::vector<Target> targets_;
   sql::mysql::MySQL_Driver* driver_ = nullptr;
-  // Last good catalog per (listener index, database); only the loader thread touches it.
-  std::map<std::pair<std::size_t, std::string>, std::shared_ptr<const authz::ViewCatalog>> learned_;
+  std::shared_ptr<ViewPublisher> publisher_;  // shared with the other protocol's loader
 
   std::mutex mu_;
   std::condition_variable cv_;

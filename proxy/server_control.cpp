@@ -150,7 +150,8 @@ void Server::stop_control() {
 void MysqlViewLoaderDeleter::operator()(MysqlViewLoader* p) const { delete p; }
 
 void Server::start_views(const std::shared_ptr<const Runtime>& rt) {
-  auto next = std::make_unique<ViewLoader>(rt, log_);
+  auto publisher = std::make_shared<ViewPublisher>(rt);  // one per Runtime, both protocols
+  auto next = std::make_unique<ViewLoader>(rt, log_, publisher);
   if (!next->enabled()) next.reset();
   if (next) next->start();
   auto old = std::move(views_);
@@ -158,7 +159,7 @@ void Server::start_views(const std::shared_ptr<const Runtime>& rt) {
   if (old) old->stop();  // joins its thread (bounded by backend_connect_timeout)
   // MySQL views (proxy/mysql_view_loader): the first load is awaited here (bounded), so
   // the runtime's sessions see the learned views from their first statement.
-  std::unique_ptr<MysqlViewLoader, MysqlViewLoaderDeleter> my_next(new MysqlViewLoader(rt, log_));
+  std::unique_ptr<MysqlViewLoader, MysqlViewLoaderDeleter> my_next(new MysqlViewLoader(rt, log_, publisher));
   if (!my_next->enabled()) my_next.reset();
   if (my_next) my_next->start();
   auto my_old = std::move(mysql_views_);

@@ -247,7 +247,8 @@ std::optional<authz::ViewCatalog> load_view_catalog(const config::Listener& l,
   return catalog;
 }
 
-ViewLoader::ViewLoader(std::shared_ptr<const Runtime> rt, Logger& log) : rt_(std::move(rt)), log_(log) {
+ViewLoader::ViewLoader(std::shared_ptr<const Runtime> rt, Logger& log, std::shared_ptr<ViewPublisher> publisher)
+    : rt_(std::move(rt)), log_(log), publisher_(std::move(publisher)) {
   for (std::size_t i = 0; i < rt_->config.listeners.size(); ++i) {
     const auto& l = rt_->config.listeners[i];
     if (l.protocol != config::Protocol::Postgres || !l.backend.metadata) continue;
@@ -299,7 +300,7 @@ void ViewLoader::load_target(Target& t) {
     const auto started = Clock::now();
     auto catalog = load_view_catalog(l, db, rt_->config.limits.backend_connect_timeout, why);
     if (!catalog) {
-      const bool have_old = learned_.count({t.listener, db}) != 0;
+      const bool have_old = publisher_->has(t.listener, db);
       log_.warn("views.load_failed",
                 {{"listener", l.name}, {"database", db}, {"error", why},
                  {"using", have_old ? "last loaded views" : "view names and config pins only"}});
@@ -310,28 +311,8 @@ void ViewLoader::load_target(Target& t) {
                                {"views", std::to_string(catalog->size())},
                                {"attribute_functions", std::to_string(catalog->attribute_functions().size())},
                                {"duration_ms", std::to_string(ms.count())}});
-    learned_[{t.listener, db}] = std::make_shared<const authz::ViewCatalog>(std::move(*catalog));
-    publish(db);
+    publisher_->put(t.listener, db, std::make_shared<const authz::ViewCatalog>(std::move(*catalog)));
   }
-}
-
-void ViewLoader::publish(const std::string& database) {
-  if (!rt_->policy) return;
-  std::shared_ptr<const authz::ViewCatalog> only;
-  std::optional<authz::ViewCatalog> merged;
-  for (const auto& [key, catalog] : learned_) {
-    if (key.second != database) continue;
-    if (!only && !merged) {
-      only = catalog;
-      continue;
-    }
-    if (!merged) merged.emplace(*only);
-    merged->merge(*catalog);
-  }
-  if (merged) only = std::make_shared<const authz::ViewCatalog>(std::move(*merged));
-  // Unchanged: keep the engine's views_version, so sessions keep their cached decisions.
-  if (const auto current = rt_->policy->views(database); current && only && *current == *only) return;
-  rt_->policy->set_views(database, std::move(only));
 }
 
 void ViewLoader::run() {

@@ -30,6 +30,7 @@
 #include "config/config.hpp"
 #include "proxy/log.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/view_publisher.hpp"
 
 namespace segproxy::proxy {
 
@@ -67,7 +68,7 @@ std::optional<authz::ViewCatalog> load_view_catalog(const config::Listener& l,
 
 class ViewLoader {
  public:
-  ViewLoader(std::shared_ptr<const Runtime> rt, Logger& log);
+  ViewLoader(std::shared_ptr<const Runtime> rt, Logger& log, std::shared_ptr<ViewPublisher> publisher);
   ~ViewLoader();  // stop()
   ViewLoader(const ViewLoader&) = delete;
   ViewLoader& operator=(const ViewLoader&) = delete;
@@ -95,13 +96,11 @@ class ViewLoader {
 
   void run();
   void load_target(Target& t);
-  void publish(const std::string& database);
 
   std::shared_ptr<const Runtime> rt_;
   Logger& log_;
   std::vector<Target> targets_;
-  // Last good catalog per (listener index, database); only the loader thread touches it.
-  std::map<std::pair<std::size_t, std::string>, std::shared_ptr<const authz::ViewCatalog>> learned_;
+  std::shared_ptr<ViewPublisher> publisher_;  // shared with the other protocol's loader
 
   std::mutex mu_;
   std::condition_variable cv_;
