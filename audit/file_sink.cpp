@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <stdexcept>
+#include <string_view>
 
 #include "audit/log_files.hpp"
 #include "audit/record_codec.hpp"
@@ -17,13 +19,42 @@ constexpr auto kTick = std::chrono::milliseconds(50);
 
 bool is_internal(const AuditSink::OnDurable& done) { return !done; }
 
+// encode_record's canonical key order is seq, ts, instance, event, ..., prev_hash, hash:
+// the fields the writer assigns (seq, ts, instance, prev_hash, hash) are the first three
+// and the last two. With those cleared, encode_record(r, false) is exactly
+// kBodyPrefix + body + kBodySuffix, where body (starting with ,"event":) holds every
+// submitted field in canonical form; the writer splices the assigned fields around it.
+constexpr std::string_view kBodyPrefix = R"({"seq":0,"ts":"")";
+constexpr std::string_view kBodySuffix = R"(,"prev_hash":""})";
+
+std::string encode_body(AuditRecord& r) {
+  r.seq = 0;
+  r.ts.clear();
+  r.instance.clear();
+  r.prev_hash.clear();
+  r.hash.clear();
+  std::string s = encode_record(r, /*with_hash=*/false);
+  if (s.size() < kBodyPrefix.size() + kBodySuffix.size() ||
+      std::string_view(s).substr(0, kBodyPrefix.size()) != kBodyPrefix ||
+      std::string_view(s).substr(s.size() - kBodySuffix.size()) != kBodySuffix)
+    throw std::logic_error("audit record encoding is not spliceable");
+  s.resize(s.size() - kBodySuffix.size());
+  s.erase(0, kBodyPrefix.size());
+  return s;
+}
+
 }  // namespace
 
 FileSink::FileSink(const AuditConfig& cfg, FileSinkDeps deps)
     : cfg_(cfg),
       clock_(deps.clock ? std::move(deps.clock) : std::make_shared<SystemClock>()),
       ops_(deps.ops ? std::move(deps.ops) : std::make_shared<PosixFileOps>()),
-      observer_(std::move(deps.observer)) {}
+      observer_(std::move(deps.observer)) {
+  if (!cfg_.instance.empty()) {
+    instance_json_ = R"(,"instance":)";
+    append_json_string(instance_json_, cfg_.instance);
+  }
+}
 
 std::unique_ptr<FileSink> FileSink::open(const AuditConfig& cfg, std::string& error,
                                          FileSinkDeps deps) {
@@ -158,8 +189,15 @@ void FileSink::close_file_readonly() {
 void FileSink::submit(AuditRecord record, OnDurable on_durable) {
   if (!on_durable) on_durable = [](bool) {};
   record.statement = apply_statement_text(cfg_.statement_text, record.statement, record.protocol);
+  // Canonical encoding of the submitted fields happens here, on the caller's thread.
+  std::string body = encode_body(record);
+  bool wake = false;
   {
     std::lock_guard lk(mu_);
+    // The writer sleeps only while queue_ and immediate_ are both empty (its wait
+    // predicate is checked under mu_), so only the submission that makes them non-empty
+    // needs to wake it.
+    wake = queue_.empty() && immediate_.empty();
     ++submitted_;
     if (stop_) {
       ++stats_.refused;
@@ -171,10 +209,10 @@ void FileSink::submit(AuditRecord record, OnDurable on_durable) {
       immediate_.push_back({std::move(on_durable), open});
       if (observer_) observer_->queue_full();
     } else {
-      queue_.push_back({std::move(record), std::move(on_durable)});
+      queue_.push_back({std::move(body), std::move(on_durable)});
     }
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void FileSink::flush() {
@@ -204,22 +242,41 @@ void FileSink::answer(OnDurable& done, bool ok) {
   answered_cv_.notify_all();
 }
 
+void FileSink::answer_all(std::vector<OnDurable>& dones, bool ok) {
+  std::uint64_t n = 0;
+  for (auto& d : dones) {
+    if (is_internal(d)) continue;
+    ++n;
+    try {
+      d(ok);
+    } catch (...) {
+      // A throwing callback must not stop the writer.
+    }
+  }
+  if (n == 0) return;
+  {
+    std::lock_guard lk(mu_);
+    answered_ += n;
+  }
+  answered_cv_.notify_all();
+}
+
 void FileSink::run() {
+  std::vector<Pending> batch;
+  std::vector<Answer> imm;
   for (;;) {
-    std::vector<Pending> batch;
-    std::vector<Answer> imm;
     bool stopping = false;
     {
       std::unique_lock lk(mu_);
       cv_.wait_for(lk, kTick, [&] { return stop_ || !queue_.empty() || !immediate_.empty() || !cp_waiters_.empty(); });
-      batch.reserve(queue_.size());
-      for (auto& p : queue_) batch.push_back(std::move(p));
-      queue_.clear();
+      batch.swap(queue_);  // queue_ gets the previous batch's (cleared) capacity
       imm.swap(immediate_);
       stopping = stop_;
     }
     for (auto& a : imm) answer(a.done, a.ok);
+    imm.clear();
     if (!batch.empty()) process(batch);
+    batch.clear();
     idle_work();
     if (stopping) {
       std::lock_guard lk(mu_);
@@ -241,10 +298,35 @@ void FileSink::stamp(AuditRecord& r) {
 }
 
 void FileSink::append_record(AuditRecord r, OnDurable done) {
-  stamp(r);
+  append_encoded(encode_body(r), std::move(done));
+}
+
+// Same bytes as stamp(r) + chain_.append(r) + '\n' for the record `body` came from.
+void FileSink::append_encoded(const std::string& body, OnDurable done) {
+  TimePoint now = clock_->now();
+  if (now < last_ts_) now = last_ts_;  // ts never goes backwards along seq
+  last_ts_ = now;
+  const std::uint64_t seq = chain_.last_seq() + 1;
+  const std::string& prev = chain_.head();
+  const std::size_t start = buf_.size();
+  buf_ += R"({"seq":)";
+  buf_ += std::to_string(seq);
+  buf_ += R"(,"ts":)";
+  append_json_string(buf_, format_timestamp(now));
+  buf_ += instance_json_;
+  buf_ += body;
+  buf_ += R"(,"prev_hash":)";
+  append_json_string(buf_, prev);
+  // hash = SHA-256(prev_hash || encode_record(r, with_hash=false))
+  hash_in_.assign(prev);
+  hash_in_.append(buf_, start, std::string::npos);
+  hash_in_ += '}';
+  std::string hash = sha256_hex(hash_in_);
+  buf_ += R"(,"hash":)";
+  append_json_string(buf_, hash);
+  buf_ += "}\n";
+  chain_ = HashChain(seq, std::move(hash));
   ++since_cp_;
-  buf_ += chain_.append(r);
-  buf_ += '\n';
   buf_done_.push_back(std::move(done));
 }
 
@@ -361,7 +443,7 @@ void FileSink::process(std::vector<Pending>& batch) {
     bool ok = true;
     if (rotation_due()) ok = commit() && rotate();
     if (ok) {
-      append_record(std::move(batch[i].record), std::move(batch[i].done));
+      append_encoded(batch[i].body, std::move(batch[i].done));
       unanswered = i + 1;
       if (cfg_.durability == Durability::fsync_each) ok = commit();
     }
@@ -468,9 +550,9 @@ bool FileSink::commit() {
     observer_->committed(buf_done_.size(), std::chrono::duration<double>(t_written - t_write).count(), sync_seconds);
   }
   buf_.clear();
-  std::vector<OnDurable> dones;
-  dones.swap(buf_done_);
-  for (auto& d : dones) answer(d, true);
+  answering_.swap(buf_done_);
+  answer_all(answering_, true);
+  answering_.clear();  // keeps its capacity for the next commit
   write_checkpoint_file();
   return true;
 }
@@ -497,7 +579,7 @@ void FileSink::fail_all(std::vector<OnDurable>& dones) {
     std::lock_guard lk(mu_);
     (open ? stats_.dropped : stats_.refused) += n;
   }
-  for (auto& d : dones) answer(d, open);  // after the counters: callers may read stats
+  answer_all(dones, open);  // after the counters: callers may read stats
 }
 
 void FileSink::enter_failure(int err, const char* what) {

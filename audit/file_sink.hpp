@@ -85,7 +85,7 @@ class FileSink final : public AuditSink {
 
  private:
   struct Pending {
-    AuditRecord record;
+    std::string body;  // encode_body() of the submitted record (caller's thread)
     OnDurable done;
   };
   struct Answer {
@@ -110,8 +110,10 @@ class FileSink final : public AuditSink {
   void append_notice(const char* event);
   bool open_checkpoint_file(std::string& error);
   void answer(OnDurable& done, bool ok);
+  void answer_all(std::vector<OnDurable>& dones, bool ok);
   void stamp(AuditRecord& r);
   void append_record(AuditRecord r, OnDurable done);
+  void append_encoded(const std::string& body, OnDurable done);
   CheckpointInfo append_checkpoint();
   void answer_checkpoint_waiters();
   bool checkpoint_due() const;
@@ -130,7 +132,7 @@ class FileSink final : public AuditSink {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable answered_cv_;
-  std::deque<Pending> queue_;
+  std::vector<Pending> queue_;  // swapped with the writer's batch (capacity reused)
   std::vector<Answer> immediate_;  // answered by the writer without writing
   std::vector<std::shared_ptr<std::promise<std::optional<CheckpointInfo>>>> cp_waiters_;
   bool stop_ = false;
@@ -148,6 +150,9 @@ class FileSink final : public AuditSink {
   std::string buf_;                // encoded, not yet written
   std::vector<OnDurable> buf_done_;  // callbacks of records in buf_
   std::vector<std::string> buf_cp_lines_;  // checkpoint lines in buf_
+  std::vector<OnDurable> answering_;  // commit(): callbacks being answered (reused)
+  std::string instance_json_;  // ,"instance":"..." (empty when cfg_.instance is empty)
+  std::string hash_in_;        // reused hash input buffer
   bool unsynced_ = false;          // interval durability: written but not synced
   int fd_ = -1;
   std::string path_;
