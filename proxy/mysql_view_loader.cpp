@@ -26,7 +26,6 @@ const char* const kMysqlViewQuery =
 
 namespace {
 
-constexpr auto kFirstLoadCap = std::chrono::seconds(60);
 constexpr int kReadTimeoutSeconds = 30;
 
 std::string lower(std::string s) {
@@ -100,14 +99,14 @@ MysqlViewLoader::MysqlViewLoader(std::shared_ptr<const Runtime> rt, Logger& log,
     t.listener = i;
     t.databases = metadata_databases(rt_->config, l);
     t.refresh = l.backend.metadata->refresh;
-    if (!t.databases.empty()) targets_.push_back(std::move(t));
+    if (!t.databases.empty()) loop_.add(std::move(t));
   }
 }
 
 MysqlViewLoader::~MysqlViewLoader() { stop(); }
 
 void MysqlViewLoader::start() {
-  if (targets_.empty() || thread_.joinable()) return;
+  if (loop_.empty() || loop_.running()) return;
   try {
     driver_ = sql::mysql::get_mysql_driver_instance();
   } catch (const std::exception& e) {
@@ -115,36 +114,19 @@ void MysqlViewLoader::start() {
                                     {"using", "view names and config pins only"}});
     return;
   }
-  thread_ = std::thread([this] {
-    driver_->threadInit();
-    run();
-    driver_->threadEnd();
-  });
+  loop_.start([this](Target& t) { load_target(t); },
+              [this](const std::function<void()>& body) {
+                driver_->threadInit();
+                body();
+                driver_->threadEnd();
+              });
 }
 
-bool MysqlViewLoader::wait_first_load(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (!thread_.joinable()) return true;
-  return cv_.wait_for(lock, std::min<std::chrono::milliseconds>(timeout, kFirstLoadCap),
-                      [this] { return first_done_ || stop_; });
-}
+bool MysqlViewLoader::wait_first_load(std::chrono::milliseconds timeout) { return loop_.wait_first_load(timeout); }
 
-void MysqlViewLoader::request_refresh() {
-  {
-    const std::lock_guard<std::mutex> lock(mu_);
-    refresh_requested_ = true;
-  }
-  cv_.notify_all();
-}
+void MysqlViewLoader::request_refresh() { loop_.request_refresh(); }
 
-void MysqlViewLoader::stop() {
-  {
-    const std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void MysqlViewLoader::stop() { loop_.stop(); }
 
 std::optional<std::map<std::string, authz::ViewCatalog>> MysqlViewLoader::load_listener(const Target& t,
                                                                                         std::string& why) {
@@ -244,39 +226,6 @@ void MysqlViewLoader::load_target(Target& t) {
                                {"views", std::to_string(catalog.size())},
                                {"duration_ms", std::to_string(ms.count())}});
     publisher_->put(t.listener, db, std::make_shared<const authz::ViewCatalog>(std::move(catalog)));
-  }
-}
-
-void MysqlViewLoader::run() {
-  bool everything = true;
-  std::unique_lock<std::mutex> lock(mu_);
-  for (;;) {
-    if (stop_) return;
-    const auto now = Clock::now();
-    std::vector<Target*> due;
-    for (auto& t : targets_) {
-      if (everything || (t.refresh.count() > 0 && t.next_due <= now)) due.push_back(&t);
-    }
-    everything = false;
-    refresh_requested_ = false;
-    lock.unlock();
-    for (Target* t : due) {
-      load_target(*t);
-      if (t->refresh.count() > 0) t->next_due = Clock::now() + t->refresh;
-    }
-    lock.lock();
-    if (!first_done_) {
-      first_done_ = true;
-      cv_.notify_all();
-    }
-    std::optional<Clock::time_point> next;
-    for (const auto& t : targets_) {
-      if (t.refresh.count() > 0 && (!next || t.next_due < *next)) next = t.next_due;
-    }
-    const auto wake = [this] { return stop_ || refresh_requested_; };
-    if (next) cv_.wait_until(lock, *next, wake);
-    else cv_.wait(lock, wake);
-    everything = refresh_requested_;
   }
 }
 

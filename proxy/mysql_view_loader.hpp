@@ -40,6 +40,7 @@
 #include "authz/view_catalog.hpp"
 #include "config/config.hpp"
 #include "proxy/log.hpp"
+#include "proxy/refresh_loop.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/view_publisher.hpp"
 
@@ -78,7 +79,7 @@ class MysqlViewLoader {
   MysqlViewLoader& operator=(const MysqlViewLoader&) = delete;
 
   // Whether any mysql listener has backend.metadata (otherwise start() does nothing).
-  bool enabled() const { return !targets_.empty(); }
+  bool enabled() const { return !loop_.empty(); }
   // Initialises the client library on the calling thread (not thread-safe: call from
   // one thread, e.g. Server::start_views) and starts the thread (first load at once).
   void start();
@@ -91,31 +92,18 @@ class MysqlViewLoader {
   void stop();
 
  private:
-  struct Target {
-    std::size_t listener = 0;
-    std::vector<std::string> databases;
-    std::chrono::milliseconds refresh{0};
-    std::chrono::steady_clock::time_point next_due{};
-  };
+  using Target = RefreshLoop::Target;
   using Clock = std::chrono::steady_clock;
 
-  void run();
   void load_target(Target& t);
   // Connects as the metadata user and loads every database of `t` (blocking).
   std::optional<std::map<std::string, authz::ViewCatalog>> load_listener(const Target& t, std::string& why);
 
   std::shared_ptr<const Runtime> rt_;
   Logger& log_;
-  std::vector<Target> targets_;
   sql::mysql::MySQL_Driver* driver_ = nullptr;
   std::shared_ptr<ViewPublisher> publisher_;  // shared with the other protocol's loader
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool refresh_requested_ = false;
-  bool first_done_ = false;
-  std::thread thread_;
+  RefreshLoop loop_;  // last member: its thread stops before the rest goes
 };
 
 }  // namespace segproxy::proxy

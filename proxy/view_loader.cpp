@@ -62,7 +62,6 @@ const char* const kAttributeFunctionQuery =
 namespace {
 
 constexpr std::size_t kMaxPasswordFile = 4096;
-constexpr auto kFirstLoadCap = std::chrono::seconds(60);
 
 struct PgConnCloser {
   void operator()(PGconn* c) const { PQfinish(c); }
@@ -256,41 +255,25 @@ ViewLoader::ViewLoader(std::shared_ptr<const Runtime> rt, Logger& log, std::shar
     t.listener = i;
     t.databases = metadata_databases(rt_->config, l);
     t.refresh = l.backend.metadata->refresh;
-    if (!t.databases.empty()) targets_.push_back(std::move(t));
+    if (!t.databases.empty()) loop_.add(std::move(t));
   }
 }
 
 ViewLoader::~ViewLoader() { stop(); }
 
 void ViewLoader::start() {
-  if (targets_.empty() || thread_.joinable()) return;
+  if (loop_.empty() || loop_.running()) return;
   rt_->on_ddl.attach([this] { request_refresh(); });
-  thread_ = std::thread([this] { run(); });
+  loop_.start([this](Target& t) { load_target(t); });
 }
 
-bool ViewLoader::wait_first_load(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (!thread_.joinable()) return true;
-  return cv_.wait_for(lock, std::min<std::chrono::milliseconds>(timeout, kFirstLoadCap),
-                      [this] { return first_done_ || stop_; });
-}
+bool ViewLoader::wait_first_load(std::chrono::milliseconds timeout) { return loop_.wait_first_load(timeout); }
 
-void ViewLoader::request_refresh() {
-  {
-    const std::lock_guard<std::mutex> lock(mu_);
-    refresh_requested_ = true;
-  }
-  cv_.notify_all();
-}
+void ViewLoader::request_refresh() { loop_.request_refresh(); }
 
 void ViewLoader::stop() {
   rt_->on_ddl.attach({});
-  {
-    const std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  loop_.stop();
 }
 
 void ViewLoader::load_target(Target& t) {
@@ -312,39 +295,6 @@ void ViewLoader::load_target(Target& t) {
                                {"attribute_functions", std::to_string(catalog->attribute_functions().size())},
                                {"duration_ms", std::to_string(ms.count())}});
     publisher_->put(t.listener, db, std::make_shared<const authz::ViewCatalog>(std::move(*catalog)));
-  }
-}
-
-void ViewLoader::run() {
-  bool everything = true;
-  std::unique_lock<std::mutex> lock(mu_);
-  for (;;) {
-    if (stop_) return;
-    const auto now = Clock::now();
-    std::vector<Target*> due;
-    for (auto& t : targets_) {
-      if (everything || (t.refresh.count() > 0 && t.next_due <= now)) due.push_back(&t);
-    }
-    everything = false;
-    refresh_requested_ = false;
-    lock.unlock();
-    for (Target* t : due) {
-      load_target(*t);
-      if (t->refresh.count() > 0) t->next_due = Clock::now() + t->refresh;
-    }
-    lock.lock();
-    if (!first_done_) {
-      first_done_ = true;
-      cv_.notify_all();
-    }
-    std::optional<Clock::time_point> next;
-    for (const auto& t : targets_) {
-      if (t.refresh.count() > 0 && (!next || t.next_due < *next)) next = t.next_due;
-    }
-    const auto wake = [this] { return stop_ || refresh_requested_; };
-    if (next) cv_.wait_until(lock, *next, wake);
-    else cv_.wait(lock, wake);
-    everything = refresh_requested_;
   }
 }
 

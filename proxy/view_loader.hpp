@@ -29,6 +29,7 @@
 #include "authz/view_catalog.hpp"
 #include "config/config.hpp"
 #include "proxy/log.hpp"
+#include "proxy/refresh_loop.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/view_publisher.hpp"
 
@@ -74,7 +75,7 @@ class ViewLoader {
   ViewLoader& operator=(const ViewLoader&) = delete;
 
   // Whether any listener has backend.metadata (otherwise start() does nothing).
-  bool enabled() const { return !targets_.empty(); }
+  bool enabled() const { return !loop_.empty(); }
   // Starts the thread (first load at once) and attaches Runtime::on_ddl.
   void start();
   // Waits until the first load pass finished (or `timeout`); true when it finished.
@@ -86,28 +87,15 @@ class ViewLoader {
   void stop();
 
  private:
-  struct Target {  // one listener with a metadata credential
-    std::size_t listener = 0;
-    std::vector<std::string> databases;
-    std::chrono::milliseconds refresh{0};
-    std::chrono::steady_clock::time_point next_due{};
-  };
+  using Target = RefreshLoop::Target;
   using Clock = std::chrono::steady_clock;
 
-  void run();
   void load_target(Target& t);
 
   std::shared_ptr<const Runtime> rt_;
   Logger& log_;
-  std::vector<Target> targets_;
   std::shared_ptr<ViewPublisher> publisher_;  // shared with the other protocol's loader
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool refresh_requested_ = false;
-  bool first_done_ = false;
-  std::thread thread_;
+  RefreshLoop loop_;  // last member: its thread stops before the rest goes
 };
 
 }  // namespace segproxy::proxy
