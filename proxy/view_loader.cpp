@@ -1,6 +1,8 @@
 // Learned view dependencies: libpq metadata connections on a dedicated thread.
 #include "proxy/view_loader.hpp"
 
+#include "proxy/libpq_login.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -63,38 +65,9 @@ namespace {
 
 constexpr std::size_t kMaxPasswordFile = 4096;
 
-struct PgConnCloser {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
 struct PgResultCloser {
   void operator()(PGresult* r) const { PQclear(r); }
 };
-
-// libpq messages end with a newline (sometimes two lines): one line for the log.
-std::string one_line(const char* msg) {
-  std::string s = msg != nullptr ? msg : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  return s;
-}
-
-bool is_numeric_address(const std::string& host) {
-  unsigned char buf[sizeof(struct in6_addr)];
-  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
-// First numeric address of `host` ("" when it cannot be resolved).
-std::string resolve_numeric(const std::string& host) {
-  if (is_numeric_address(host)) return host;
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return "";
-  char text[NI_MAXHOST] = {};
-  const int rc = ::getnameinfo(res->ai_addr, res->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST);
-  ::freeaddrinfo(res);
-  return rc == 0 ? std::string(text) : std::string();
-}
 
 }  // namespace
 
@@ -107,35 +80,23 @@ std::vector<std::string> metadata_databases(const config::Config& cfg, const con
   return {dbs.begin(), dbs.end()};
 }
 
+namespace {
+LibpqLogin metadata_login(const config::Listener& l, const std::string& database,
+                          std::chrono::milliseconds connect_timeout) {
+  LibpqLogin login;
+  login.database = database;
+  if (l.backend.metadata) login.user = l.backend.metadata->user;
+  login.connect_timeout = connect_timeout;
+  login.application_name = "segproxy-views";
+  login.options = "-c statement_timeout=30000 -c default_transaction_read_only=on";
+  return login;
+}
+}  // namespace
+
 std::vector<std::pair<std::string, std::string>> metadata_conn_params(
     const config::Listener& l, const std::string& database, std::chrono::milliseconds connect_timeout,
     const std::string& hostaddr) {
-  std::vector<std::pair<std::string, std::string>> p;
-  const auto& tls = l.backend.tls;
-  const bool rename = tls.mode == config::BackendTlsMode::VerifyFull && !tls.server_name.empty() &&
-                      tls.server_name != l.backend.endpoint.host && !hostaddr.empty();
-  // verify-full checks the certificate against `host`; hostaddr says where to connect.
-  p.emplace_back("host", rename ? tls.server_name : l.backend.endpoint.host);
-  if (rename) p.emplace_back("hostaddr", hostaddr);
-  p.emplace_back("port", std::to_string(l.backend.endpoint.port));
-  p.emplace_back("dbname", database);
-  if (l.backend.metadata) p.emplace_back("user", l.backend.metadata->user);
-  switch (tls.mode) {
-    case config::BackendTlsMode::Disable: p.emplace_back("sslmode", "disable"); break;
-    case config::BackendTlsMode::Require: p.emplace_back("sslmode", "require"); break;
-    case config::BackendTlsMode::VerifyFull:
-      p.emplace_back("sslmode", "verify-full");
-      p.emplace_back("sslrootcert", tls.ca);
-      break;
-  }
-  p.emplace_back("gssencmode", "disable");
-  const auto secs = std::max<long long>(
-      2, std::chrono::ceil<std::chrono::seconds>(connect_timeout).count());
-  p.emplace_back("connect_timeout", std::to_string(secs));
-  p.emplace_back("application_name", "segproxy-views");
-  p.emplace_back("client_encoding", "UTF8");
-  p.emplace_back("options", "-c statement_timeout=30000 -c default_transaction_read_only=on");
-  return p;
+  return libpq_conn_params(l, metadata_login(l, database, connect_timeout), hostaddr);
 }
 
 bool read_metadata_password(const config::MetadataCredential& m, authz::Secret& out,
@@ -193,40 +154,15 @@ std::optional<authz::ViewCatalog> load_view_catalog(const config::Listener& l,
   }
   authz::Secret password;
   if (!read_metadata_password(*l.backend.metadata, password, why)) return std::nullopt;
-  std::string hostaddr;
-  const auto& tls = l.backend.tls;
-  if (tls.mode == config::BackendTlsMode::VerifyFull && !tls.server_name.empty() &&
-      tls.server_name != l.backend.endpoint.host) {
-    hostaddr = resolve_numeric(l.backend.endpoint.host);
-    if (hostaddr.empty()) {
-      why = "cannot resolve " + l.backend.endpoint.host;
-      return std::nullopt;
-    }
-  }
-  auto params = metadata_conn_params(l, database, connect_timeout, hostaddr);
-  std::vector<const char*> keys;
-  std::vector<const char*> values;
-  for (const auto& [k, v] : params) {
-    keys.push_back(k.c_str());
-    values.push_back(v.c_str());
-  }
-  keys.push_back("password");
-  values.push_back(password.reveal().c_str());
-  keys.push_back(nullptr);
-  values.push_back(nullptr);
-  std::unique_ptr<PGconn, PgConnCloser> conn(PQconnectdbParams(keys.data(), values.data(), 0));
+  auto conn = libpq_connect(l, metadata_login(l, database, connect_timeout), password, why);
   if (!conn) {
-    why = "out of memory";
-    return std::nullopt;
-  }
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
-    why = "connect: " + one_line(PQerrorMessage(conn.get()));
+    why = "connect: " + why;
     return std::nullopt;
   }
   std::unique_ptr<PGresult, PgResultCloser> res(
       PQexecParams(conn.get(), kViewDependencyQuery, 0, nullptr, nullptr, nullptr, nullptr, 0));
   if (!res || PQresultStatus(res.get()) != PGRES_TUPLES_OK || PQnfields(res.get()) != 4) {
-    why = "query: " + one_line(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn.get()));
+    why = "query: " + libpq_one_line(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn.get()));
     return std::nullopt;
   }
   authz::ViewCatalog catalog;
@@ -238,7 +174,7 @@ std::optional<authz::ViewCatalog> load_view_catalog(const config::Listener& l,
   // All or nothing: without the function names `x.f` would not be checked as f(x).
   res.reset(PQexecParams(conn.get(), kAttributeFunctionQuery, 0, nullptr, nullptr, nullptr, nullptr, 0));
   if (!res || PQresultStatus(res.get()) != PGRES_TUPLES_OK || PQnfields(res.get()) != 1) {
-    why = "function query: " + one_line(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn.get()));
+    why = "function query: " + libpq_one_line(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn.get()));
     return std::nullopt;
   }
   const int functions = PQntuples(res.get());
