@@ -112,6 +112,7 @@ if want segproxy; then
   sp_pick_port proxy_port 16432
   sed -e "s/@PROXY_PORT@/$proxy_port/g" -e "s/@PG_PORT@/$pg_port/g" \
     -e 's/^\([[:space:]]*\)tls: {mode: verify-full[^}]*}.*$/\1tls: {mode: disable}/' \
+    -e '/^admin:/d' -e '/^metrics:/d' \
     -e '/^audit:/d' \
     "$SEGPROXY_REPO_ROOT/config/examples/demo.yaml" >"$bench_dir/segproxy.yaml"
   grep -q 'tls: {mode: disable}' "$bench_dir/segproxy.yaml" ||

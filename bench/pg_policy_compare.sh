@@ -57,6 +57,7 @@ for variant in "${variants[@]}"; do
   cfg="$bench_dir/segproxy-$variant.yaml"
   sed -e "s/@PROXY_PORT@/${port[$variant]}/g" -e "s/@PG_PORT@/$pg_port/g" \
     -e 's/^\([[:space:]]*\)tls: {mode: verify-full[^}]*}.*$/\1tls: {mode: disable}/' \
+    -e '/^admin:/d' -e '/^metrics:/d' \
     "$SEGPROXY_REPO_ROOT/config/examples/demo.yaml" >"$cfg"
   # The demo's audit: section stays only in the audit variant (its log under bench_dir).
   if [[ "$variant" == audit ]]; then
