@@ -10,6 +10,7 @@
 #include "protocols/mysql/packets.hpp"
 #include "proxy/mysql_session.hpp"
 #include "proxy/proxy_metrics.hpp"
+#include "proxy/session_audit.hpp"
 
 namespace segproxy::proxy {
 namespace my = protocols::mysql;
@@ -33,11 +34,6 @@ constexpr std::uint16_t ER_SPECIFIC_ACCESS_DENIED = 1227;
 constexpr std::uint16_t ER_ERROR_ON_WRITE = 1026;
 constexpr std::uint16_t ER_NOT_SUPPORTED = 1235;
 
-std::string hex64(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 
 // "KILL QUERY 42" (the form drivers use to cancel); nullopt for anything else.
@@ -186,13 +182,10 @@ MysqlSession::Verdict MysqlSession::judge_kill_query(std::uint32_t target) {
   const std::string me = identity_key(identity_);
   bool found = false;
   if (svc_.registry != nullptr) {
-    const auto ids = svc_.registry->post_matching(
-        [&](std::uint64_t, const SessionFacts& f) {
-          return f.protocol == "mysql" && f.backend_id == target && identity_key(f.identity) == me &&
-                 f.listener == listener_->cfg->name;
-        },
-        [](LiveSession&) {});
-    found = !ids.empty();
+    found = svc_.registry->any_matching([&](std::uint64_t, const SessionFacts& f) {
+      return f.protocol == "mysql" && f.backend_id == target && identity_key(f.identity) == me &&
+             f.listener == listener_->cfg->name;
+    });
   }
   if (!found) {
     v.code = ER_NO_SUCH_THREAD_OWNER;
@@ -206,17 +199,7 @@ MysqlSession::Verdict MysqlSession::judge_kill_query(std::uint32_t target) {
 
 awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view text, std::string_view kind) {
   if (seg_metrics_ != nullptr) {
-    StatementLabel label = StatementLabel::Unknown;
-    std::string c = v.command;
-    std::transform(c.begin(), c.end(), c.begin(), [](unsigned char ch) { return std::toupper(ch); });
-    if (c == "SELECT" || c == "SHOW" || c == "DESCRIBE") label = StatementLabel::Select;
-    else if (c == "INSERT" || c == "REPLACE") label = StatementLabel::Insert;
-    else if (c == "UPDATE") label = StatementLabel::Update;
-    else if (c == "DELETE") label = StatementLabel::Delete;
-    else if (c == "SET" || c == "USE") label = StatementLabel::SessionSafe;
-    else if (c == "BEGIN" || c == "COMMIT" || c == "ROLLBACK" || c == "START TRANSACTION") label = StatementLabel::Transaction;
-    else if (c.rfind("CREATE", 0) == 0 || c.rfind("ALTER", 0) == 0 || c.rfind("DROP", 0) == 0) label = StatementLabel::Ddl;
-    seg_metrics_->statements(label, v.allow ? Decision::Allow : Decision::Deny).inc();
+    seg_metrics_->statements(statement_label(v.command), v.allow ? Decision::Allow : Decision::Deny).inc();
   }
   if (!v.allow) {
     svc_.log.info("statement.denied", {{"session", id_text_},
@@ -229,7 +212,7 @@ awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view 
   if (svc_.audit == nullptr) co_return true;
   audit::AuditRecord r = audit_record("statement.decision");
   r.statement = std::string(text);
-  if (v.fingerprint != 0) r.fingerprint = hex64(v.fingerprint);
+  if (v.fingerprint != 0) r.fingerprint = fingerprint_hex(v.fingerprint);
   r.tables = v.tables;
   r.decision = v.allow ? "allow" : "deny";
   r.rule_id = v.rule_id;
@@ -401,7 +384,8 @@ awaitable<void> MysqlSession::command_loop() {
 
 // Streams backend bytes to the client until the tracker says the response is complete.
 awaitable<bool> MysqlSession::relay_response() {
-  Bytes buf(kReadChunk);
+  Bytes& buf = response_buf_;  // kept across commands: no allocation per statement
+  if (buf.size() != kReadChunk) buf.resize(kReadChunk);
   while (!tracker_->idle()) {
     error_code ec;
     const std::size_t n = co_await backend_->read_some(asio::buffer(buf), ec);

@@ -118,6 +118,7 @@ class MysqlSession : public LiveSession,
   Watchdog statement_timer_;
 
   protocols::Bytes cbuf_;
+  protocols::Bytes response_buf_;  // backend -> client chunks (relay_response)
   std::size_t cstart_ = 0;
   std::size_t cend_ = 0;
 

@@ -16,11 +16,6 @@ namespace {
 // A sink that neither writes nor refuses within this time is treated as failed.
 constexpr std::chrono::seconds kAuditWait{10};
 
-std::string hex64(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 }  // namespace
 
 audit::AuditRecord PgSession::audit_record(const char* event) const {
@@ -33,7 +28,7 @@ void PgSession::audit_decision(const GateVerdict& v, std::string_view sql) {
   if (svc_.audit == nullptr) return;
   audit::AuditRecord r = audit_record("statement.decision");
   r.statement = std::string(sql);
-  if (v.fingerprint != 0) r.fingerprint = hex64(v.fingerprint);
+  if (v.fingerprint != 0) r.fingerprint = fingerprint_hex(v.fingerprint);
   r.tables = v.tables;
   r.decision = v.decision.allow ? "allow" : "deny";
   r.rule_id = v.decision.rule_id;

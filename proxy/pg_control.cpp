@@ -101,35 +101,6 @@ RefuseReason refuse_reason(const std::string& r) {
   return RefuseReason::Internal;
 }
 
-StatementLabel statement_label(std::string_view command) {
-  auto starts = [&](std::string_view p) { return command.substr(0, p.size()) == p; };
-  if (command == "SELECT" || command == "TABLE" || command == "VALUES") return StatementLabel::Select;
-  if (command == "INSERT") return StatementLabel::Insert;
-  if (command == "UPDATE") return StatementLabel::Update;
-  if (command == "DELETE") return StatementLabel::Delete;
-  if (command == "MERGE") return StatementLabel::Merge;
-  if (command == "TRUNCATE") return StatementLabel::Truncate;
-  if (starts("COPY")) return command.find("FROM") != std::string_view::npos ? StatementLabel::CopyFrom : StatementLabel::CopyTo;
-  if (command == "LOCK") return StatementLabel::Lock;
-  if (command == "BEGIN" || command == "COMMIT" || command == "ROLLBACK" || command == "START TRANSACTION" ||
-      command == "SAVEPOINT" || command == "RELEASE" || command == "END" || command == "ABORT" ||
-      starts("ROLLBACK") || starts("COMMIT") || starts("PREPARE TRANSACTION"))
-    return StatementLabel::Transaction;
-  if (command == "SET" || command == "RESET" || command == "SHOW" || command == "DISCARD" || command == "DISCARD ALL")
-    return StatementLabel::SessionSafe;
-  if (starts("CREATE") || starts("ALTER") || starts("DROP") || starts("COMMENT") || starts("GRANT") ||
-      starts("REVOKE") || starts("SELECT INTO"))
-    return StatementLabel::Ddl;
-  if (command == "VACUUM" || command == "ANALYZE" || command == "CLUSTER" || command == "REINDEX" ||
-      command == "CHECKPOINT" || starts("REFRESH"))
-    return StatementLabel::Admin;
-  if (command == "DO" || command == "CALL") return StatementLabel::Procedural;
-  if (command == "LISTEN" || command == "NOTIFY" || command == "UNLISTEN") return StatementLabel::Notify;
-  if (command == "PREPARE" || command == "EXECUTE" || command == "DEALLOCATE") return StatementLabel::Prepare;
-  if (command == "DECLARE" || command == "FETCH" || command == "MOVE" || command == "CLOSE") return StatementLabel::Cursor;
-  if (command == "EXPLAIN") return StatementLabel::Explain;
-  return StatementLabel::Unknown;
-}
 
 }  // namespace
 

@@ -90,6 +90,8 @@ enum class StatementLabel : std::uint8_t {
 inline constexpr std::size_t kStatementLabelCount = 22;
 static_assert(static_cast<std::size_t>(StatementLabel::Multi) + 1 == kStatementLabelCount);
 std::string_view to_label(StatementLabel c) noexcept;
+// From a classifier's command tag ("SELECT", "START TRANSACTION", "CREATE TABLE", ...).
+StatementLabel statement_label(std::string_view command);
 
 enum class Decision : std::uint8_t { Allow, Deny };
 inline constexpr std::size_t kDecisionCount = 2;

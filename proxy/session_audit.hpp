@@ -1,5 +1,7 @@
 #pragma once
 // The fields every audit record of a client session carries (both protocols).
+#include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "audit/record.hpp"
@@ -17,6 +19,13 @@ struct SessionAuditFields {
   const std::string& database;
   const std::string& backend_user;
 };
+
+// A statement fingerprint as the `fingerprint` field shows it (16 lower-case hex digits).
+inline std::string fingerprint_hex(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
 
 inline audit::AuditRecord session_audit_record(const char* event, const SessionAuditFields& f) {
   audit::AuditRecord r;

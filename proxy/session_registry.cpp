@@ -91,6 +91,14 @@ std::vector<std::uint64_t> SessionRegistry::post_matching(const Filter& filter, 
   return ids;
 }
 
+bool SessionRegistry::any_matching(const Filter& filter) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [id, e] : sessions_) {
+    if (e.facts && filter(id, *e.facts)) return true;
+  }
+  return false;
+}
+
 std::vector<SessionRegistry::Listed> SessionRegistry::list(const Filter& filter, std::chrono::milliseconds timeout) {
   struct Gather {
     std::mutex mu;

@@ -85,6 +85,8 @@ class SessionRegistry {
   // Same for the admitted sessions whose facts pass `filter` (evaluated here, under the
   // registry's lock: keep it cheap); returns their ids.
   std::vector<std::uint64_t> post_matching(const Filter& filter, const Action& action);
+  // Whether an admitted session passes `filter` (under the lock; nothing is posted).
+  bool any_matching(const Filter& filter) const;
 
   struct Listed {
     std::uint64_t id = 0;
