@@ -187,6 +187,14 @@ void FileSink::close_file_readonly() {
 }
 
 void FileSink::submit(AuditRecord record, OnDurable on_durable) {
+  enqueue(std::move(record), std::move(on_durable), /*kick=*/true);
+}
+
+void FileSink::submit_deferred(AuditRecord record, OnDurable on_durable) {
+  enqueue(std::move(record), std::move(on_durable), /*kick=*/false);
+}
+
+void FileSink::enqueue(AuditRecord&& record, OnDurable&& on_durable, bool kick) {
   if (!on_durable) on_durable = [](bool) {};
   record.statement = apply_statement_text(cfg_.statement_text, record.statement, record.protocol);
   // Canonical encoding of the submitted fields happens here, on the caller's thread.
@@ -194,26 +202,42 @@ void FileSink::submit(AuditRecord record, OnDurable on_durable) {
   bool wake = false;
   {
     std::lock_guard lk(mu_);
-    // The writer sleeps only while queue_ and immediate_ are both empty (its wait
-    // predicate is checked under mu_), so only the submission that makes them non-empty
-    // needs to wake it.
-    wake = queue_.empty() && immediate_.empty();
     ++submitted_;
     if (stop_) {
       ++stats_.refused;
       immediate_.push_back({std::move(on_durable), false});
+      kick = true;
     } else if (queue_.size() >= cfg_.max_queue) {
       const bool open = cfg_.on_failure == OnFailure::fail_open;
       ++(open ? stats_.dropped : stats_.refused);
       ++(open ? queue_full_dropped_ : queue_full_refused_);
       immediate_.push_back({std::move(on_durable), open});
       if (observer_) observer_->queue_full();
+      kick = true;
     } else {
       queue_.push_back({std::move(body), std::move(on_durable)});
     }
+    // The writer sleeps until it is kicked (or its tick passes; its wait predicate is
+    // checked under mu_): one notification per time it takes the queue is enough.
+    if (kick && !writer_kicked_) writer_kicked_ = wake = true;
   }
   if (wake) cv_.notify_one();
 }
+
+void FileSink::kick_writer() {
+  bool wake = false;
+  {
+    std::lock_guard lk(mu_);
+    if (!writer_kicked_) writer_kicked_ = wake = true;
+  }
+  if (wake) cv_.notify_one();
+}
+
+// Only the writer thread writes (issue 4: one writer thread with group commit): an I/O
+// thread never blocks on write()/fdatasync(), so a stalled disk cannot freeze sessions
+// and their timeouts. lead() is the one wake-up for every record the caller's thread
+// deferred meanwhile (it is posted behind that thread's queued handlers).
+void FileSink::lead() { kick_writer(); }
 
 void FileSink::flush() {
   std::unique_lock lk(mu_);
@@ -262,27 +286,35 @@ void FileSink::answer_all(std::vector<OnDurable>& dones, bool ok) {
 }
 
 void FileSink::run() {
-  std::vector<Pending> batch;
-  std::vector<Answer> imm;
   for (;;) {
     bool stopping = false;
     {
+      // Deferred submissions do not wake the writer: a leading caller writes them, or
+      // this thread at its next kick or tick.
       std::unique_lock lk(mu_);
-      cv_.wait_for(lk, kTick, [&] { return stop_ || !queue_.empty() || !immediate_.empty() || !cp_waiters_.empty(); });
-      batch.swap(queue_);  // queue_ gets the previous batch's (cleared) capacity
-      imm.swap(immediate_);
+      cv_.wait_for(lk, kTick, [&] { return stop_ || writer_kicked_ || !immediate_.empty() || !cp_waiters_.empty(); });
       stopping = stop_;
     }
-    for (auto& a : imm) answer(a.done, a.ok);
-    imm.clear();
-    if (!batch.empty()) process(batch);
-    batch.clear();
-    idle_work();
+    {
+      std::lock_guard tok(commit_mu_);
+      {
+        std::lock_guard lk(mu_);
+        batch_.swap(queue_);  // queue_ gets the previous batch's (cleared) capacity
+        imm_.swap(immediate_);
+        writer_kicked_ = false;
+      }
+      for (auto& a : imm_) answer(a.done, a.ok);
+      imm_.clear();
+      if (!batch_.empty()) process(batch_);
+      batch_.clear();
+      idle_work();
+    }
     if (stopping) {
       std::lock_guard lk(mu_);
       if (queue_.empty() && immediate_.empty()) break;
     }
   }
+  std::lock_guard tok(commit_mu_);
   if (!failed_ && since_cp_ > 0) {
     append_checkpoint();
     commit();
@@ -301,6 +333,31 @@ void FileSink::append_record(AuditRecord r, OnDurable done) {
   append_encoded(encode_body(r), std::move(done));
 }
 
+// Same bytes as R"(,"ts":)" + append_json_string(format_timestamp(t)): the part up to
+// the second is formatted once per second.
+void FileSink::append_ts(TimePoint t) {
+  using namespace std::chrono;
+  const auto us = time_point_cast<microseconds>(t);
+  auto secs = time_point_cast<seconds>(us);
+  if (secs > us) secs -= seconds(1);
+  const std::int64_t sec = secs.time_since_epoch().count();
+  if (sec != ts_second_) {
+    std::string full = format_timestamp(secs);  // "YYYY-MM-DDTHH:MM:SS.000000Z"
+    ts_prefix_.assign(full, 0, full.size() - 7);  // up to and including the '.'
+    ts_second_ = sec;
+  }
+  auto frac = static_cast<std::uint32_t>((us - secs).count());  // 0..999999
+  char digits[6];
+  for (int i = 5; i >= 0; --i) {
+    digits[i] = static_cast<char>('0' + frac % 10);
+    frac /= 10;
+  }
+  buf_ += R"(,"ts":")";
+  buf_ += ts_prefix_;
+  buf_.append(digits, sizeof digits);
+  buf_ += "Z\"";
+}
+
 // Same bytes as stamp(r) + chain_.append(r) + '\n' for the record `body` came from.
 void FileSink::append_encoded(const std::string& body, OnDurable done) {
   TimePoint now = clock_->now();
@@ -311,17 +368,13 @@ void FileSink::append_encoded(const std::string& body, OnDurable done) {
   const std::size_t start = buf_.size();
   buf_ += R"({"seq":)";
   buf_ += std::to_string(seq);
-  buf_ += R"(,"ts":)";
-  append_json_string(buf_, format_timestamp(now));
+  append_ts(now);
   buf_ += instance_json_;
   buf_ += body;
   buf_ += R"(,"prev_hash":)";
   append_json_string(buf_, prev);
   // hash = SHA-256(prev_hash || encode_record(r, with_hash=false))
-  hash_in_.assign(prev);
-  hash_in_.append(buf_, start, std::string::npos);
-  hash_in_ += '}';
-  std::string hash = sha256_hex(hash_in_);
+  std::string hash = sha_.hex(prev, std::string_view(buf_).substr(start), "}");
   buf_ += R"(,"hash":)";
   append_json_string(buf_, hash);
   buf_ += "}\n";
@@ -527,7 +580,8 @@ bool FileSink::commit() {
       return false;
     }
     last_sync_ = clock_->now();
-    sync_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_written).count();
+    const auto t_synced = std::chrono::steady_clock::now();
+    sync_seconds = std::chrono::duration<double>(t_synced - t_written).count();
   } else {
     unsynced_ = true;
   }

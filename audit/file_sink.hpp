@@ -1,9 +1,12 @@
 #pragma once
-// The JSON Lines file sink: one writer thread, bounded queue, group commit (one write +
-// one fdatasync for every record queued meanwhile), rotation by size/time (rotated files
+// The JSON Lines file sink: one writer thread, bounded queue, group commit (one write
+// + one fdatasync for every record queued meanwhile; deferred records wait for the next
+// lead() or the writer's tick, so many sessions' records share one wake-up and one
+// sync); rotation by size/time (rotated files
 // become 0440 and are never written again), signed checkpoints every N records / T
 // seconds (also appended to checkpoints.jsonl), fail_closed / fail_open with a recovery
 // probe. See docs/audit.md.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -24,8 +27,9 @@
 
 namespace segproxy::audit {
 
-// Optional instrumentation (proxy metrics). Called from the writer thread, except
-// queue_full (from submit, any thread): implementations must be thread-safe and cheap.
+// Optional instrumentation (proxy metrics). Called from the thread that writes (the
+// writer thread), queue_full from submit (any thread):
+// implementations must be thread-safe and cheap.
 class SinkObserver {
  public:
   virtual ~SinkObserver() = default;
@@ -68,6 +72,9 @@ class FileSink final : public AuditSink {
 
   using AuditSink::submit;
   void submit(AuditRecord record, OnDurable on_durable) override;
+  void submit_deferred(AuditRecord record, OnDurable on_durable) override;
+  // Wakes the writer thread for what is queued (never writes on the calling thread).
+  void lead() override;
 
   // Blocks until every submission made before the call has been answered.
   void flush();
@@ -97,6 +104,8 @@ class FileSink final : public AuditSink {
   FileSink(const AuditConfig& cfg, FileSinkDeps deps);
   bool start(std::string& error);
   void run();
+  void enqueue(AuditRecord&& record, OnDurable&& on_durable, bool kick);
+  void kick_writer();  // wakes the writer unless it was already woken for this queue
   void process(std::vector<Pending>& batch);
   void idle_work();
   bool commit();
@@ -112,6 +121,7 @@ class FileSink final : public AuditSink {
   void answer(OnDurable& done, bool ok);
   void answer_all(std::vector<OnDurable>& dones, bool ok);
   void stamp(AuditRecord& r);
+  void append_ts(TimePoint t);  // ,"ts":"<format_timestamp(t)>" onto buf_
   void append_record(AuditRecord r, OnDurable done);
   void append_encoded(const std::string& body, OnDurable done);
   CheckpointInfo append_checkpoint();
@@ -128,6 +138,12 @@ class FileSink final : public AuditSink {
   std::shared_ptr<SinkObserver> observer_;
   std::unique_ptr<CheckpointSigner> signer_;
 
+  // Held by the thread that writes (the writer thread; the destructor's final drain): it
+  // guards every "writer only" member below. Never acquired while holding mu_.
+  std::mutex commit_mu_;
+  std::vector<Pending> batch_;  // the batch being written (capacity reused)
+  std::vector<Answer> imm_;
+
   // Shared with submitters.
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -136,13 +152,14 @@ class FileSink final : public AuditSink {
   std::vector<Answer> immediate_;  // answered by the writer without writing
   std::vector<std::shared_ptr<std::promise<std::optional<CheckpointInfo>>>> cp_waiters_;
   bool stop_ = false;
+  bool writer_kicked_ = false;  // notified since it last took the queue
   std::uint64_t submitted_ = 0;
   std::uint64_t answered_ = 0;
   SinkStats stats_;  // guarded by mu_ (writer updates under the lock)
   std::uint64_t queue_full_refused_ = 0;
   std::uint64_t queue_full_dropped_ = 0;
 
-  // Writer thread only.
+  // Writer only (whoever holds commit_mu_; before the writer thread starts: start()).
   HashChain chain_{0, {}};
   HashChain committed_chain_{0, {}};
   std::uint64_t since_cp_ = 0, committed_since_cp_ = 0;
@@ -152,7 +169,9 @@ class FileSink final : public AuditSink {
   std::vector<std::string> buf_cp_lines_;  // checkpoint lines in buf_
   std::vector<OnDurable> answering_;  // commit(): callbacks being answered (reused)
   std::string instance_json_;  // ,"instance":"..." (empty when cfg_.instance is empty)
-  std::string hash_in_;        // reused hash input buffer
+  Sha256 sha_;                 // reused digest context
+  std::int64_t ts_second_ = -1;  // the second ts_prefix_ formats ("...T12:34:56.")
+  std::string ts_prefix_;
   bool unsynced_ = false;          // interval durability: written but not synced
   int fd_ = -1;
   std::string path_;

@@ -30,6 +30,23 @@ std::string sha256_hex(std::string_view data) {
   return to_hex(md, len);
 }
 
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr) throw std::runtime_error("EVP_MD_CTX_new failed");
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+std::string Sha256::hex(std::string_view a, std::string_view b, std::string_view c) {
+  auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1 || EVP_DigestUpdate(ctx, a.data(), a.size()) != 1 ||
+      EVP_DigestUpdate(ctx, b.data(), b.size()) != 1 || EVP_DigestUpdate(ctx, c.data(), c.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, md, &len) != 1)
+    throw std::runtime_error("SHA-256 failed");
+  return to_hex(md, len);
+}
+
 std::string random_genesis() {
   unsigned char b[32];
   if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");

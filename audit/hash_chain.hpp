@@ -8,6 +8,20 @@
 namespace segproxy::audit {
 
 std::string sha256_hex(std::string_view data);
+
+// SHA-256 over several pieces with one reusable digest context (the writer's hot path):
+// hex(a || b || c) without concatenating them first. Not thread-safe.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  std::string hex(std::string_view a, std::string_view b, std::string_view c);
+
+ private:
+  void* ctx_;  // EVP_MD_CTX
+};
 std::string random_genesis();  // 32 random bytes, hex (RAND_bytes); throws on RNG failure
 
 // The hash `r` must carry given its fields (r.prev_hash included, r.hash ignored).

@@ -33,9 +33,19 @@ class AuditSink {
   virtual ~AuditSink() = default;
 
   // Never blocks on I/O. `on_durable` is invoked exactly once, from the sink's writer
-  // thread (never inline from submit): an Asio caller posts it back to its executor.
+  // thread, never inline from submit: an Asio caller posts it back to its executor.
   // The sink assigns seq, ts, instance, prev_hash, hash and applies statement_text.
   virtual void submit(AuditRecord record, OnDurable on_durable) = 0;
+
+  // Same contract as submit(), but the sink need not start writing yet: the record goes
+  // out with the next batch, which the caller starts with lead() when it waits for the
+  // answer (so records of many sessions submitted meanwhile share that batch); records
+  // nobody waits for are written with the next batch or within the writer's tick.
+  virtual void submit_deferred(AuditRecord record, OnDurable on_durable) {
+    submit(std::move(record), std::move(on_durable));
+  }
+  // Starts writing what is queued: wakes the writer thread. Never blocks on I/O.
+  virtual void lead() {}
 
   // Same, for callers that can wait.
   Ticket submit(AuditRecord record) {

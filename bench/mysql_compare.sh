@@ -6,8 +6,15 @@
 # (disable). Target (issue 6): segproxy with policy and audit >= 0.75x direct.
 # Not part of CI.
 #
+# Besides TPS, each run reports the CPU time the proxy and the MariaDB server spent per
+# transaction (utime + stime from /proc, µs/txn): on a machine shared with other work the
+# TPS ratios move with the load, the proxy's CPU per transaction much less.
+#
 # Env: BENCH_SECONDS (15), BENCH_ROUNDS (2, median taken), BENCH_THREADS (16),
-#      BENCH_TABLE_SIZE (100000), BENCH_SKIP_BUILD=1, SEGPROXY_BUILD_DIR.
+#      BENCH_TABLE_SIZE (100000), BENCH_SKIP_BUILD=1, SEGPROXY_BUILD_DIR,
+#      BENCH_TESTS ("oltp_point_select oltp_read_only"), BENCH_PS_MODES ("auto disable"),
+#      BENCH_BASELINE_BIN=/path/to/older/segproxy: adds the variant "baseline" (that
+#      binary, policy on, audit off), interleaved with the others (before/after runs).
 set -euo pipefail
 
 export SP_LOG_TAG=bench
@@ -24,6 +31,7 @@ table_size="${BENCH_TABLE_SIZE:-100000}"
 
 bench_dir=""
 pids=()
+declare -A proxy_pid
 # shellcheck disable=SC2317 # invoked by trap
 cleanup() {
   local rc=$?
@@ -51,8 +59,11 @@ password="$(cat "$SEGPROXY_TEST_SECRETS/billing_rw.my.pw")"
 
 declare -A port
 port[direct]="$my_port"
-for variant in proxy audit; do
-  case "$variant" in proxy) base=23306 ;; *) base=24306 ;; esac
+proxy_variants=(proxy audit)
+[[ -n "${BENCH_BASELINE_BIN:-}" ]] && proxy_variants+=(baseline)
+if [[ -n "${BENCH_BASELINE_BIN:-}" && ! -x "$BENCH_BASELINE_BIN" ]]; then sp_die "$BENCH_BASELINE_BIN not found"; fi
+for variant in "${proxy_variants[@]}"; do
+  case "$variant" in proxy) base=23306 ;; audit) base=24306 ;; *) base=25306 ;; esac
   sp_pick_port "port[$variant]" "$base"
   cfg="$bench_dir/segproxy-$variant.yaml"
   cat >"$cfg" <<YAML
@@ -76,9 +87,12 @@ segments:
     statements: [transaction, session_safe, prepare, ddl]
 YAML
   [[ "$variant" == audit ]] && printf 'audit: {dir: "%s/audit", durability: group}\n' "$bench_dir" >>"$cfg"
-  "$proxy_bin" --check-config "$cfg" >/dev/null
-  "$proxy_bin" --config "$cfg" >"$bench_dir/segproxy-$variant.log" 2>&1 &
+  bin="$proxy_bin"
+  [[ "$variant" == baseline ]] && bin="$BENCH_BASELINE_BIN"
+  "$bin" --check-config "$cfg" >/dev/null
+  "$bin" --config "$cfg" >"$bench_dir/segproxy-$variant.log" 2>&1 &
   pids+=("$!")
+  proxy_pid[$variant]="$!"
   sp_wait_port "${port[$variant]}" 30 "$!" || sp_die "segproxy ($variant) did not start"
 done
 
@@ -104,29 +118,48 @@ sb direct oltp_read_only cleanup disable >/dev/null 2>&1 || true
 sb direct oltp_read_only prepare disable >"$bench_dir/prepare.log" 2>&1 ||
   { tail -n 20 "$bench_dir/prepare.log" >&2; sp_die "sysbench prepare failed"; }
 
+# CPU time (clock ticks, utime + stime) of a process; 0 when unreadable.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+my_pid="$(head -n1 "$bench_dir/mysock/mariadbd.pid" 2>/dev/null || true)"
+[[ "$my_pid" =~ ^[0-9]+$ ]] || my_pid=""
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+
+read -r -a tests <<<"${BENCH_TESTS:-oltp_point_select oltp_read_only}"
+read -r -a ps_modes <<<"${BENCH_PS_MODES:-auto disable}"
 raw="$bench_dir/raw.tsv"
 : >"$raw"
-variants=(direct proxy audit)
+variants=(direct "${proxy_variants[@]}")
 for ((r = 1; r <= rounds; r++)); do
-  for test in oltp_point_select oltp_read_only; do
-    for ps in auto disable; do
+  for test in "${tests[@]}"; do
+    for ps in "${ps_modes[@]}"; do
       for variant in "${variants[@]}"; do
         log="$bench_dir/run-$test-$ps-$variant-r$r.log"
         sp_log "round $r/$rounds: $test --db-ps-mode=$ps, $variant, $threads threads, ${seconds}s"
+        ppid="${proxy_pid[$variant]:-}"
+        p0=0 m0=0
+        [[ -n "$ppid" ]] && p0="$(cpu_ticks "$ppid")"
+        [[ -n "$my_pid" ]] && m0="$(cpu_ticks "$my_pid")"
         sb "$variant" "$test" run "$ps" --threads="$threads" --time="$seconds" --report-interval=0 >"$log" 2>&1 ||
           { tail -n 20 "$log" >&2; sp_die "sysbench failed"; }
+        p1=0 m1=0
+        [[ -n "$ppid" ]] && p1="$(cpu_ticks "$ppid")"
+        [[ -n "$my_pid" ]] && m1="$(cpu_ticks "$my_pid")"
         tps="$(sed -n 's/^ *transactions: *[0-9]* *(\([0-9.]*\) per sec.*/\1/p' "$log" | head -n1)"
+        txns="$(sed -n 's/^ *transactions: *\([0-9]*\) .*/\1/p' "$log" | head -n1)"
         errs="$(sed -n 's/^ *ignored errors: *\([0-9]*\).*/\1/p' "$log" | head -n1)"
         [[ "${errs:-0}" == 0 ]] || sp_die "sysbench reported $errs ignored errors in $log"
-        printf '%s\t%s\t%s\t%s\t%s\n' "$test" "$ps" "$variant" "$r" "$tps" >>"$raw"
+        pcpu="$(awk -v d=$((p1 - p0)) -v t="${txns:-0}" -v u="$tick_us" 'BEGIN { if (t > 0) printf "%.1f", d * u / t; else print "-" }')"
+        mcpu="$(awk -v d=$((m1 - m0)) -v t="${txns:-0}" -v u="$tick_us" 'BEGIN { if (t > 0) printf "%.1f", d * u / t; else print "-" }')"
+        [[ -n "$ppid" ]] || pcpu="-"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$test" "$ps" "$variant" "$r" "$tps" "$pcpu" "$mcpu" >>"$raw"
       done
     done
   done
 done
 sb direct oltp_read_only cleanup disable >/dev/null 2>&1 || true
 
-median() {
-  awk -F'\t' -v t="$1" -v m="$2" -v v="$3" '$1 == t && $2 == m && $3 == v { print $5 }' "$raw" |
+median() {  # test ps-mode variant [column: 5 tps, 6 proxy µs/txn, 7 server µs/txn]
+  awk -F'\t' -v t="$1" -v m="$2" -v v="$3" -v c="${4:-5}" '$1 == t && $2 == m && $3 == v && $c != "-" { print $c }' "$raw" |
     sort -g | awk '{ x[NR] = $1 } END { if (NR == 0) { print "-"; exit }
       if (NR % 2) printf "%.1f\n", x[(NR + 1) / 2]; else printf "%.1f\n", (x[NR / 2] + x[NR / 2 + 1]) / 2 }'
 }
@@ -138,13 +171,32 @@ report="$(
     "$stamp" "$(nproc)" "$table_size" "$seconds" "$rounds"
   printf '| test | ps-mode | direct TPS | segproxy (policy) TPS | segproxy (policy+audit) TPS | policy/direct | audit/direct |\n'
   printf '|---|---|---:|---:|---:|---:|---:|\n'
-  for test in oltp_point_select oltp_read_only; do
-    for ps in auto disable; do
+  for test in "${tests[@]}"; do
+    for ps in "${ps_modes[@]}"; do
       d="$(median "$test" "$ps" direct)" p="$(median "$test" "$ps" proxy)" a="$(median "$test" "$ps" audit)"
       printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$test" "$ps" "$d" "$p" "$a" "$(ratio "$p" "$d")" "$(ratio "$a" "$d")"
     done
   done
-  printf '\n<details><summary>raw (test, ps-mode, variant, round, tps)</summary>\n\n```\n'
+  printf '\nCPU per transaction (µs, median): the proxy process; the MariaDB server in parentheses.\n\n'
+  printf '| test | ps-mode | direct | segproxy (policy) | segproxy (policy+audit) |'
+  [[ -n "${BENCH_BASELINE_BIN:-}" ]] && printf ' baseline (policy) | baseline TPS | policy/baseline TPS |'
+  printf '\n|---|---|---:|---:|---:|'
+  [[ -n "${BENCH_BASELINE_BIN:-}" ]] && printf -- '---:|---:|---:|'
+  printf '\n'
+  for test in "${tests[@]}"; do
+    for ps in "${ps_modes[@]}"; do
+      printf '| %s | %s | (%s) | %s (%s) | %s (%s) |' "$test" "$ps" "$(median "$test" "$ps" direct 7)" \
+        "$(median "$test" "$ps" proxy 6)" "$(median "$test" "$ps" proxy 7)" \
+        "$(median "$test" "$ps" audit 6)" "$(median "$test" "$ps" audit 7)"
+      if [[ -n "${BENCH_BASELINE_BIN:-}" ]]; then
+        b="$(median "$test" "$ps" baseline)"
+        printf ' %s (%s) | %s | %s |' "$(median "$test" "$ps" baseline 6)" "$(median "$test" "$ps" baseline 7)" "$b" \
+          "$(ratio "$(median "$test" "$ps" proxy)" "$b")"
+      fi
+      printf '\n'
+    done
+  done
+  printf '\n<details><summary>raw (test, ps-mode, variant, round, tps, proxy µs/txn, server µs/txn)</summary>\n\n```\n'
   cat "$raw"
   printf '```\n</details>\n'
 )"

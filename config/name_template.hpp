@@ -10,6 +10,8 @@ namespace segproxy::config {
 
 // PostgreSQL's NAMEDATALEN - 1: longer identifiers are truncated by the server.
 inline constexpr std::size_t kMaxMintedNameLength = 63;
+// MySQL 8's limit for user names (MariaDB allows 80): checked for mysql listeners.
+inline constexpr std::size_t kMaxMysqlMintedNameLength = 32;
 
 // A placeholder value made safe for a role name: ASCII lower-cased, every character
 // outside [a-z0-9_] replaced by '_'.

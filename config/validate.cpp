@@ -7,6 +7,7 @@
 #include <set>
 
 #include "config/detail.hpp"
+#include "config/mysql_grant.hpp"
 #include "config/name_template.hpp"
 
 namespace segproxy::config::detail {
@@ -100,6 +101,35 @@ void validate_dynamic(Diagnostics& d, const std::string& path, const std::string
     }
     if (!dyn.grant_roles.empty()) {
       d.error_at(join_path(path, "grant_roles"), "grant_roles is for postgres listeners; use grants on mysql");
+    }
+    for (std::size_t i = 0; i < dyn.grants.size(); ++i) {
+      std::string why;
+      if (!parse_mysql_grant(dyn.grants[i], why)) {
+        d.error_at(index_path(join_path(path, "grants"), i),
+                   "not a \"PRIVILEGES ON db.object\" clause: " + why);
+      }
+    }
+    const std::string tp = join_path(path, "name_template");
+    std::string why;
+    const auto name = expand_name_template(dyn.name_template, segment, listener, "00000000", why);
+    if (name && name->size() > kMaxMysqlMintedNameLength && !d.has_error(tp)) {
+      d.error_at(tp, "the minted user name " + quote(*name) + " is longer than " +
+                         std::to_string(kMaxMysqlMintedNameLength) + " characters (MySQL's limit for user names)");
+    }
+  }
+  // The janitor drops marked users with the template's prefix: the admin login (and the
+  // grant roles) must never look like one.
+  if (const std::string prefix = name_template_prefix(dyn.name_template); !prefix.empty()) {
+    if (dyn.admin_user.rfind(prefix, 0) == 0) {
+      d.error_at(join_path(path, "admin"), "the admin user " + quote(dyn.admin_user) +
+                                               " starts with the name_template prefix " + quote(prefix) +
+                                               " (the janitor drops users with that prefix)");
+    }
+    for (std::size_t i = 0; i < dyn.grant_roles.size(); ++i) {
+      if (dyn.grant_roles[i].rfind(prefix, 0) == 0) {
+        d.error_at(index_path(join_path(path, "grant_roles"), i),
+                   "role " + quote(dyn.grant_roles[i]) + " starts with the name_template prefix " + quote(prefix));
+      }
     }
   }
   for (std::size_t i = 0; i < dyn.grant_roles.size(); ++i) {

@@ -1,5 +1,5 @@
 // Dynamic scoped backend credentials: the table of minted users, the job queue and
-// the worker threads (libpq work itself: dynamic_credentials_jobs.cpp).
+// the worker threads (the jobs themselves: dynamic_credentials_jobs.cpp).
 #include "proxy/dynamic_credentials.hpp"
 
 #include <openssl/crypto.h>
@@ -56,14 +56,15 @@ std::chrono::milliseconds dynamic_renew_before(const DynamicTarget& t) {
 std::vector<DynamicTarget> dynamic_targets(const config::Config& cfg, const authz::CredentialStore& store) {
   std::vector<DynamicTarget> out;
   for (const auto& l : cfg.listeners) {
-    if (l.protocol != config::Protocol::Postgres) continue;
     for (const auto& [name, seg] : cfg.segments) {
       const auto* cred = store.find(name, l.name);
       if (cred == nullptr || !cred->is_dynamic()) continue;
       DynamicTarget t;
       t.segment = name;
       t.listener = l;
-      t.database = seg.databases.empty() ? std::string("postgres") : seg.databases.front();
+      if (l.protocol == config::Protocol::Postgres) {
+        t.database = seg.databases.empty() ? std::string("postgres") : seg.databases.front();
+      }
       t.settings = *cred->dynamic;
       t.admin_password = std::make_shared<const authz::Secret>(std::string(cred->admin_password.reveal()));
       out.push_back(std::move(t));
@@ -99,6 +100,7 @@ void DynamicCredentials::start() {
   if (started_ || stop_) return;
   started_ = true;
   next_janitor_ = Clock::now();
+  dynamic_admin_prepare();
   for (std::size_t i = 0; i < opts_.workers; ++i) workers_.emplace_back([this] { run(); });
 }
 
@@ -289,6 +291,10 @@ std::optional<DynamicCredentials::Job> DynamicCredentials::take_job() {
 }
 
 void DynamicCredentials::run() {
+  dynamic_admin_thread_begin();
+  struct ThreadEnd {
+    ~ThreadEnd() { dynamic_admin_thread_end(); }
+  } thread_end;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     schedule_due(Clock::now());

@@ -1,13 +1,16 @@
 #pragma once
-// Dynamic scoped backend credentials (issue 7, PostgreSQL): the proxy mints one
+// Dynamic scoped backend credentials (issue 7, PostgreSQL and MySQL): the proxy mints one
 // short-lived backend user per (identity, segment, listener), shares it between that
 // identity's sessions, renews it before expiry while sessions hold a lease on it, and
 // drops it at expiry (no lease left), on revoke_identity() and at stop(). A janitor
-// (at start and every janitor_interval) drops roles with the template prefix and the
-// proxy's marker comment that expired or that an earlier run of this instance left.
+// (at start and every janitor_interval) drops users with the template prefix and the
+// proxy's marker that expired or that an earlier run of this instance left.
+// The backend work is per protocol behind proxy/dynamic_admin.hpp (PostgreSQL: libpq,
+// role comment marker + VALID UNTIL; MySQL: Connector/C++, marker role, expiry kept by
+// the proxy).
 //
 // Threading: acquire()/revoke_identity()/request_janitor()/set_targets() are
-// thread-safe and never block on the network; all libpq work runs on the service's
+// thread-safe and never block on the network; all admin work runs on the service's
 // own worker threads (1-2). Results are posted to the executor given to acquire().
 // Hooks are called on worker threads (close_sessions before a user's backends are
 // terminated and the role dropped; audit for credential.create|renew|drop;
@@ -34,6 +37,7 @@
 #include "authz/identity.hpp"
 #include "config/config.hpp"
 #include "proxy/asio.hpp"
+#include "proxy/dynamic_admin.hpp"
 #include "proxy/log.hpp"
 
 namespace segproxy::proxy {
@@ -41,20 +45,11 @@ namespace segproxy::proxy {
 // Smallest ttl the C++ API accepts (the config requires >= 1m; tests use seconds).
 inline constexpr std::chrono::seconds kMinDynamicTtl{1};
 
-// One (segment, listener) with a dynamic credential.
-struct DynamicTarget {
-  std::string segment;
-  config::Listener listener;  // backend endpoint and TLS of the admin connection
-  std::string database;       // database the admin connection opens (segment's first)
-  config::DynamicCredentialConfig settings;
-  std::shared_ptr<const authz::Secret> admin_password;
-};
-
 // Effective lifetime (>= kMinDynamicTtl) and renewal margin (< ttl; else ttl / 2).
 std::chrono::milliseconds dynamic_ttl(const DynamicTarget& t);
 std::chrono::milliseconds dynamic_renew_before(const DynamicTarget& t);
 
-// Every dynamic credential of postgres listeners in `cfg` (admin secrets from `store`).
+// Every dynamic credential of postgres and mysql listeners in `cfg` (admin secrets from `store`).
 std::vector<DynamicTarget> dynamic_targets(const config::Config& cfg, const authz::CredentialStore& store);
 
 // The identity key users are minted for: the SPIFFE id, else the certificate SHA-256.

@@ -1,40 +1,15 @@
-// Dynamic scoped backend credentials: the libpq work of each job (worker threads only).
-// SQL: proxy/dynamic_pg_sql.hpp. Passwords reach the server only as SCRAM verifiers
-// and are never logged.
+// Dynamic scoped backend credentials: what each job does (worker threads only), through
+// the per-protocol admin connection of proxy/dynamic_admin.hpp. Passwords are never
+// logged.
 #include <set>
 
 #include "config/name_template.hpp"
+#include "proxy/dynamic_admin.hpp"
 #include "proxy/dynamic_credentials.hpp"
-#include "proxy/dynamic_pg_admin.hpp"
-#include "proxy/dynamic_pg_sql.hpp"
+#include "proxy/dynamic_pg_sql.hpp"  // format_pg_timestamp (audit text)
 
 namespace segproxy::proxy {
 namespace {
-
-std::unique_ptr<PgAdminConnection> admin_connect(const DynamicTarget& t, std::chrono::milliseconds timeout,
-                                                 std::string& why) {
-  return PgAdminConnection::connect(t.listener, t.database, t.settings.admin_user, *t.admin_password, timeout,
-                                    why);
-}
-
-// pg_terminate_backend for every session of `user`, then DROP ROLE IF EXISTS.
-bool terminate_and_drop(PgAdminConnection& conn, const std::string& user, std::string& why) {
-  PgAdminConnection::Rows rows;
-  if (!conn.query(kTerminateSql, user, rows, why)) {
-    why = "terminating the sessions of \"" + user + "\": " + why;
-    return false;
-  }
-  const auto sql = drop_role_sql(conn.quoter(), user);
-  if (!sql) {
-    why = "cannot quote \"" + user + "\"";
-    return false;
-  }
-  if (!conn.exec(*sql, why)) {
-    why = "dropping \"" + user + "\": " + why;
-    return false;
-  }
-  return true;
-}
 
 std::string unix_text(std::chrono::system_clock::time_point t) {
   return std::to_string(std::chrono::ceil<std::chrono::seconds>(t.time_since_epoch()).count());
@@ -50,39 +25,29 @@ void DynamicCredentials::do_mint(const Job& job) {
     if (it == entries_.end() || it->second.gen != job.gen) return;  // revoked before it started
   }
   std::string why;
-  std::string sqlstate;
   bool ok = false;
   const auto expires = Clock::now() + dynamic_ttl(t);
-  auto conn = admin_connect(t, opts_.connect_timeout, why);
+  auto conn = connect_dynamic_admin(t, opts_.instance, opts_.connect_timeout, why);
   if (!conn) {
     admin_failed(t, why);
-  } else if (const auto verifier = conn->scram_verifier(*job.password, job.user, why)) {
-    const auto stmts = create_role_sql(conn->quoter(), job.user, *verifier, format_pg_timestamp(expires),
-                                       t.settings.grant_roles, format_marker(opts_.instance, expires));
-    if (!stmts) {
-      why = "cannot quote the CREATE ROLE statement";
-    } else {
-      ok = conn->transaction(*stmts, why, &sqlstate);
-      if (!ok && sqlstate == "42710") {
-        // The name exists: a leftover of an earlier run of this instance is replaced,
-        // anything else is refused.
-        PgAdminConnection::Rows rows;
-        std::optional<Marker> marker;
-        if (conn->query(kRoleMarkerSql, job.user, rows, why) && !rows.empty() && rows[0][0]) {
-          marker = parse_marker(*rows[0][0]);
+  } else {
+    auto r = conn->create_user(job.user, *job.password, expires, why);
+    if (r == DynamicAdmin::Result::Exists) {
+      // The name exists: a leftover of an earlier run of this instance is replaced,
+      // anything else is refused.
+      if (conn->marked_by_this_instance(job.user, why)) {
+        if (hooks_.close_sessions) hooks_.close_sessions(job.user);
+        if (conn->drop_user(job.user, why)) {
+          audit("credential.drop", {{"user", job.user}, {"segment", t.segment}, {"listener", t.listener.name},
+                                    {"reason", "left by an earlier run"}});
+          r = conn->create_user(job.user, *job.password, expires, why);
+          if (r == DynamicAdmin::Result::Exists) why = "user \"" + job.user + "\" exists again after dropping it";
         }
-        if (marker && marker->instance == opts_.instance) {
-          if (hooks_.close_sessions) hooks_.close_sessions(job.user);
-          if (terminate_and_drop(*conn, job.user, why)) {
-            audit("credential.drop", {{"user", job.user}, {"segment", t.segment}, {"listener", t.listener.name},
-                                      {"reason", "left by an earlier run"}});
-            ok = conn->transaction(*stmts, why, &sqlstate);
-          }
-        } else {
-          why = "role \"" + job.user + "\" already exists and was not made by this proxy instance";
-        }
+      } else {
+        why = "user \"" + job.user + "\" already exists and was not made by this proxy instance";
       }
     }
+    ok = r == DynamicAdmin::Result::Ok;
   }
   if (ok) {  // audited before anyone can use it
     audit("credential.create", {{"user", job.user}, {"segment", t.segment}, {"listener", t.listener.name},
@@ -115,18 +80,13 @@ void DynamicCredentials::do_mint(const Job& job) {
 void DynamicCredentials::do_renew(const Job& job) {
   const DynamicTarget& t = *job.target;
   std::string why;
-  std::string sqlstate;
-  bool ok = false;
+  auto result = DynamicAdmin::Result::Failed;
   const auto expires = Clock::now() + dynamic_ttl(t);
-  auto conn = admin_connect(t, opts_.connect_timeout, why);
-  if (!conn) {
-    admin_failed(t, why);
-  } else if (const auto stmts = renew_role_sql(conn->quoter(), job.user, format_pg_timestamp(expires),
-                                               format_marker(opts_.instance, expires))) {
-    ok = conn->transaction(*stmts, why, &sqlstate);
-  } else {
-    why = "cannot quote the ALTER ROLE statement";
-  }
+  auto conn = connect_dynamic_admin(t, opts_.instance, opts_.connect_timeout, why);
+  if (!conn) admin_failed(t, why);
+  else result = conn->renew_user(job.user, expires, why);
+  const bool ok = result == DynamicAdmin::Result::Ok;
+  if (result == DynamicAdmin::Result::Gone && why.empty()) why = "user \"" + job.user + "\" no longer exists";
   if (ok) {
     audit("credential.renew", {{"user", job.user}, {"segment", t.segment}, {"listener", t.listener.name},
                                {"identity", std::get<0>(job.key)}, {"expires_at", format_pg_timestamp(expires)},
@@ -141,7 +101,7 @@ void DynamicCredentials::do_renew(const Job& job) {
     warn("credential.renew_failed", job.user, why);
     e.retry_at = Clock::now() + opts_.retry_interval;
     finish(job.key, "segproxy: cannot renew the backend user for segment \"" + t.segment + "\": " + why);
-    if (sqlstate == "42704") {  // the role is gone: the next acquisition mints again
+    if (result == DynamicAdmin::Result::Gone) {  // the next acquisition mints again
       users_.erase(e.user);
       entries_.erase(it);
     }
@@ -155,14 +115,15 @@ void DynamicCredentials::drop_user(const Job& job) {
   const DynamicTarget& t = *job.target;
   if (hooks_.close_sessions) hooks_.close_sessions(job.user);
   std::string why;
-  auto conn = admin_connect(t, opts_.connect_timeout, why);
+  auto conn = connect_dynamic_admin(t, opts_.instance, opts_.connect_timeout, why);
   bool ok = false;
   if (!conn) admin_failed(t, why);
-  else ok = terminate_and_drop(*conn, job.user, why);
+  else ok = conn->drop_user(job.user, why);
   AuditDetails d{{"user", job.user}, {"segment", t.segment}, {"listener", t.listener.name},
                  {"identity", std::get<0>(job.key)}, {"reason", job.reason}};
   if (!ok) {
-    // Its password stops working at VALID UNTIL anyway; the janitor retries the drop.
+    // PostgreSQL: its password stops working at VALID UNTIL anyway. Both: the janitor
+    // retries the drop (this instance's marker).
     warn("credential.drop_failed", job.user, why);
     d.emplace_back("outcome", "failed");
     d.emplace_back("error", why);
@@ -185,28 +146,25 @@ void DynamicCredentials::do_janitor() {
                            "\n" + t.settings.admin_user + "\n" + prefix;
     if (prefix.empty() || !seen.insert(id).second) continue;
     std::string why;
-    auto conn = admin_connect(t, opts_.connect_timeout, why);
-    PgAdminConnection::Rows rows;
-    if (!conn || !conn->query(kLeftoverRolesSql, prefix, rows, why)) {
+    auto conn = connect_dynamic_admin(t, opts_.instance, opts_.connect_timeout, why);
+    std::vector<LeftoverUser> leftovers;
+    if (!conn || !conn->list_leftovers(prefix, leftovers, why)) {
       if (!conn) admin_failed(t, why);
       warn("credential.janitor_failed", "", why);
       continue;
     }
-    for (const auto& row : rows) {
-      if (row.size() < 2 || !row[0] || !row[1]) continue;
-      const std::string& user = *row[0];
-      const auto marker = parse_marker(*row[1]);
-      if (!marker) continue;
-      const bool expired = marker->expires_unix <= now_unix;
-      const bool ours = marker->instance == opts_.instance;
+    for (const auto& left : leftovers) {
+      const std::string& user = left.user;
+      const bool expired = left.expires_unix && *left.expires_unix <= now_unix;
       {
         const std::lock_guard<std::mutex> lock(mu_);
         if (users_.count(user) != 0 || busy_.count(user) != 0) continue;  // live in this process
-        if (!expired && !ours) continue;  // another proxy's live user
+        if (user == t.settings.admin_user) continue;  // never the admin login (config rejects the overlap)
+        if (!expired && !left.ours) continue;  // another proxy's live user
         busy_.insert(user);
       }
       if (hooks_.close_sessions) hooks_.close_sessions(user);
-      const bool ok = terminate_and_drop(*conn, user, why);
+      const bool ok = conn->drop_user(user, why);
       {
         const std::lock_guard<std::mutex> lock(mu_);
         busy_.erase(user);

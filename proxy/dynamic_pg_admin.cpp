@@ -136,3 +136,122 @@ bool PgAdminConnection::query(const char* sql, const std::string& param, Rows& r
 }
 
 }  // namespace segproxy::proxy
+
+// ---- DynamicAdmin for PostgreSQL ---------------------------------------------------
+namespace segproxy::proxy {
+namespace {
+
+class PgDynamicAdmin final : public DynamicAdmin {
+ public:
+  PgDynamicAdmin(std::unique_ptr<PgAdminConnection> conn, const DynamicTarget& t, std::string instance)
+      : conn_(std::move(conn)), grant_roles_(t.settings.grant_roles), instance_(std::move(instance)) {}
+
+  Result create_user(const std::string& user, const authz::Secret& password, TimePoint expires,
+                     std::string& why) override {
+    const auto verifier = conn_->scram_verifier(password, user, why);
+    if (!verifier) return Result::Failed;
+    const auto stmts = create_role_sql(conn_->quoter(), user, *verifier, format_pg_timestamp(expires), grant_roles_,
+                                       format_marker(instance_, expires));
+    if (!stmts) {
+      why = "cannot quote the CREATE ROLE statement";
+      return Result::Failed;
+    }
+    std::string sqlstate;
+    if (conn_->transaction(*stmts, why, &sqlstate)) return Result::Ok;
+    return sqlstate == "42710" ? Result::Exists : Result::Failed;
+  }
+
+  bool marked_by_this_instance(const std::string& user, std::string& why) override {
+    PgAdminConnection::Rows rows;
+    if (!conn_->query(kRoleMarkerSql, user, rows, why) || rows.empty() || !rows[0][0]) return false;
+    const auto marker = parse_marker(*rows[0][0]);
+    return marker && marker->instance == instance_;
+  }
+
+  Result renew_user(const std::string& user, TimePoint expires, std::string& why) override {
+    const auto stmts =
+        renew_role_sql(conn_->quoter(), user, format_pg_timestamp(expires), format_marker(instance_, expires));
+    if (!stmts) {
+      why = "cannot quote the ALTER ROLE statement";
+      return Result::Failed;
+    }
+    std::string sqlstate;
+    if (conn_->transaction(*stmts, why, &sqlstate)) return Result::Ok;
+    return sqlstate == "42704" ? Result::Gone : Result::Failed;
+  }
+
+  // pg_terminate_backend for every session of `user`, then DROP ROLE IF EXISTS; when the
+  // role owns objects or holds privileges (2BP01): REASSIGN OWNED / DROP OWNED / DROP
+  // ROLE in one transaction, objects reassigned to the segment's first grant role
+  // (proxy/dynamic_pg_sql.hpp drop_role_owned_sql).
+  bool drop_user(const std::string& user, std::string& why) override {
+    PgAdminConnection::Rows rows;
+    if (!conn_->query(kTerminateSql, user, rows, why)) {
+      why = "terminating the sessions of \"" + user + "\": " + why;
+      return false;
+    }
+    const auto plain = drop_role_sql(conn_->quoter(), user);
+    if (!plain) {
+      why = "cannot quote \"" + user + "\"";
+      return false;
+    }
+    std::string sqlstate;
+    if (conn_->exec(*plain, why, &sqlstate)) return true;
+    if (sqlstate != "2BP01") {
+      why = "dropping \"" + user + "\": " + why;
+      return false;
+    }
+    // It owns objects: they go to the segment's first grant role (never to the admin).
+    if (grant_roles_.empty()) {
+      why = "dropping \"" + user + "\": it owns objects and the target has no grant role to reassign them to";
+      return false;
+    }
+    const std::string& owner = grant_roles_.front();
+    PgAdminConnection::Rows member;
+    if (!conn_->query(kAdminIsMemberSql, owner, member, why)) {
+      why = "dropping \"" + user + "\": " + why;
+      return false;
+    }
+    const bool grant_owner = member.empty() || !member[0][0] || *member[0][0] != "true";
+    const auto stmts = drop_role_owned_sql(conn_->quoter(), user, owner, grant_owner);
+    if (!stmts) {
+      why = "cannot quote \"" + user + "\"";
+      return false;
+    }
+    if (!conn_->transaction(*stmts, why, &sqlstate)) {
+      if (sqlstate == "42704") return true;  // dropped meanwhile
+      why = "dropping \"" + user + "\": " + why;
+      return false;
+    }
+    return true;
+  }
+
+  bool list_leftovers(const std::string& prefix, std::vector<LeftoverUser>& out, std::string& why) override {
+    PgAdminConnection::Rows rows;
+    if (!conn_->query(kLeftoverRolesSql, prefix, rows, why)) return false;
+    out.clear();
+    for (const auto& row : rows) {
+      if (row.size() < 2 || !row[0] || !row[1]) continue;
+      const auto marker = parse_marker(*row[1]);
+      if (!marker) continue;
+      out.push_back(LeftoverUser{*row[0], marker->instance == instance_, marker->expires_unix});
+    }
+    return true;
+  }
+
+ private:
+  std::unique_ptr<PgAdminConnection> conn_;
+  std::vector<std::string> grant_roles_;
+  std::string instance_;
+};
+
+}  // namespace
+
+std::unique_ptr<DynamicAdmin> connect_pg_dynamic_admin(const DynamicTarget& t, const std::string& instance,
+                                                       std::chrono::milliseconds timeout, std::string& why) {
+  auto conn = PgAdminConnection::connect(t.listener, t.database, t.settings.admin_user, *t.admin_password, timeout, why);
+  if (!conn) return nullptr;
+  return std::make_unique<PgDynamicAdmin>(std::move(conn), t, instance);
+}
+
+}  // namespace segproxy::proxy

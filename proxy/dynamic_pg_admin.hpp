@@ -13,6 +13,7 @@
 
 #include "authz/credential_store.hpp"
 #include "config/config.hpp"
+#include "proxy/dynamic_admin.hpp"
 #include "proxy/dynamic_pg_sql.hpp"
 
 namespace segproxy::proxy {
@@ -54,5 +55,10 @@ class PgAdminConnection {
   explicit PgAdminConnection(PGconn* c) : conn_(c) {}
   PGconn* conn_;
 };
+
+// The PostgreSQL DynamicAdmin: roles with LOGIN, VALID UNTIL, IN ROLE grant_roles and
+// the comment marker "segproxy:<instance>:<expires_unix>" (proxy/dynamic_pg_sql.hpp).
+std::unique_ptr<DynamicAdmin> connect_pg_dynamic_admin(const DynamicTarget& t, const std::string& instance,
+                                                       std::chrono::milliseconds timeout, std::string& why);
 
 }  // namespace segproxy::proxy

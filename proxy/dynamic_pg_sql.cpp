@@ -90,4 +90,18 @@ std::optional<std::string> drop_role_sql(const SqlQuoter& q, std::string_view us
   return "DROP ROLE IF EXISTS " + *u;
 }
 
+std::optional<std::vector<std::string>> drop_role_owned_sql(const SqlQuoter& q, std::string_view user,
+                                                            std::string_view owner, bool grant_owner) {
+  const auto u = q.ident(user);
+  const auto o = q.ident(owner);
+  if (!u || !o || owner.empty()) return std::nullopt;
+  std::vector<std::string> out{"GRANT " + *u + " TO CURRENT_USER"};
+  if (grant_owner) out.push_back("GRANT " + *o + " TO CURRENT_USER");
+  out.push_back("REASSIGN OWNED BY " + *u + " TO " + *o);
+  out.push_back("DROP OWNED BY " + *u);
+  out.push_back("DROP ROLE " + *u);
+  if (grant_owner) out.push_back("REVOKE " + *o + " FROM CURRENT_USER");
+  return out;
+}
+
 }  // namespace segproxy::proxy

@@ -48,12 +48,28 @@ std::optional<std::vector<std::string>> renew_role_sql(const SqlQuoter& q, std::
                                                        std::string_view valid_until, std::string_view marker);
 // DROP ROLE IF EXISTS <user>.
 std::optional<std::string> drop_role_sql(const SqlQuoter& q, std::string_view user);
+// Dropping a role that owns objects or holds privileges fails (2BP01). Then, like
+// Dropping a role that owns objects, in one transaction: GRANT <user> TO CURRENT_USER
+// (REASSIGN/DROP OWNED need the admin to hold the role's privileges; PostgreSQL 15 lets a
+// CREATEROLE admin grant it, and the membership goes with the role), REASSIGN OWNED BY
+// <user> TO <owner>, DROP OWNED BY <user>, DROP ROLE <user>. <owner> is the segment's
+// first grant role, never the admin: the minted user already had that role's rights, so
+// a SECURITY DEFINER function or a view it left behind gains nothing (reassigned to the
+// admin login they would run with the admin's rights). REASSIGN also needs the owner
+// role's privileges: with `grant_owner` (the admin is not a member yet) the owner role
+// is granted to CURRENT_USER first and revoked again last. Objects and privileges in
+// OTHER databases than the admin connection's are not reached (DROP ROLE then still
+// fails with 2BP01 and the janitor retries; documented limitation).
+std::optional<std::vector<std::string>> drop_role_owned_sql(const SqlQuoter& q, std::string_view user,
+                                                            std::string_view owner, bool grant_owner);
 
 // Parameterized statements ($1 = role name / prefix).
 inline constexpr const char* kTerminateSql =
     "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = $1";
 inline constexpr const char* kRoleMarkerSql =
     "SELECT pg_catalog.shobj_description(oid, 'pg_authid') FROM pg_catalog.pg_roles WHERE rolname = $1";
+// Is the admin login a member of role $1 already (REASSIGN OWNED's target)?
+inline constexpr const char* kAdminIsMemberSql = "SELECT pg_catalog.pg_has_role(CURRENT_USER, $1, 'MEMBER')::text";
 // Roles whose name starts with $1 and whose comment is a segproxy marker.
 inline constexpr const char* kLeftoverRolesSql =
     "SELECT r.rolname, d.description FROM pg_catalog.pg_roles r"

@@ -23,7 +23,7 @@ audit::AuditRecord MysqlSession::audit_record(const char* event) const {
 }
 
 void MysqlSession::audit_now(audit::AuditRecord r) {
-  if (svc_.audit != nullptr) svc_.audit->submit(std::move(r), [](bool) {});
+  if (svc_.audit != nullptr) svc_.audit->submit_deferred(std::move(r), [](bool) {});  // written with the next batch
 }
 
 awaitable<bool> MysqlSession::audit_durably(audit::AuditRecord r) {
@@ -37,13 +37,14 @@ awaitable<bool> MysqlSession::audit_durably(audit::AuditRecord r) {
   auto ex = client_->lowest().get_executor();
   auto w = std::make_shared<Wait>(ex);
   w->timer.expires_after(kAuditWait);
-  svc_.audit->submit(std::move(r), [w, ex](bool ok) {
+  svc_.audit->submit_deferred(std::move(r), [w, ex](bool ok) {
     asio::post(ex, [w, ok] {
       w->ok = ok;
       w->done = true;
       w->timer.cancel();
     });
   });
+  asio::post(ex, [sink = svc_.audit] { sink->lead(); });  // starts the batch (AuditSink::lead)
   while (!w->done) {
     error_code ec;
     co_await w->timer.async_wait(asio::redirect_error(use_awaitable, ec));
@@ -61,7 +62,8 @@ MysqlLoginRequest MysqlSession::login_request() const {
   req.server_name = listener_->cfg->backend.tls.server_name.empty() ? listener_->cfg->backend.endpoint.host
                                                                      : listener_->cfg->backend.tls.server_name;
   req.user = backend_user_;
-  if (const auto* cred = rt_->credentials->find(segment_, listener_->cfg->name)) req.password = &cred->password.reveal();
+  if (minted_) req.password = &minted_->password->reveal();  // dynamic credential
+  else if (const auto* cred = rt_->credentials->find(segment_, listener_->cfg->name)) req.password = &cred->password.reveal();
   req.timeout = rt_->config.limits.backend_connect_timeout;
   req.limits = &rt_->limits;
   return req;
@@ -195,14 +197,20 @@ std::string MysqlSession::misfit(const Runtime& rt) const {
     return "database \"" + database_ + "\" is no longer permitted for segment \"" + segment_ + "\"";
   }
   const auto* cred = rt.credentials->find(segment_, listener_->cfg->name);
-  if (cred == nullptr || cred->user != backend_user_) {
+  if (cred == nullptr || cred->is_dynamic() != minted_.has_value() || (!minted_ && cred->user != backend_user_)) {
     return "the backend credential of segment \"" + segment_ + "\" changed";
   }
   return {};
 }
 
 void MysqlSession::adopt(std::shared_ptr<const Runtime> rt) {
-  if (closed_ || ending_ || !tracker_) return;  // still starting: it finishes under the runtime it began with
+  if (closed_ || ending_) return;
+  if (!tracker_) {
+    // Still starting: it finishes under the runtime it began with, then adopts this one
+    // before its first command (command_loop).
+    pending_rt_ = std::move(rt);
+    return;
+  }
   if (const std::string why = misfit(*rt); !why.empty()) {
     terminate("57P01", "segproxy configuration reloaded: " + why, "session.close");
     return;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <utility>
 
 #include "authz/sql/mysql_classifier.hpp"
 #include "protocols/mysql/capabilities.hpp"
@@ -33,6 +34,10 @@ constexpr std::uint16_t ER_TABLEACCESS_DENIED = 1142;
 constexpr std::uint16_t ER_SPECIFIC_ACCESS_DENIED = 1227;
 constexpr std::uint16_t ER_ERROR_ON_WRITE = 1026;
 constexpr std::uint16_t ER_NOT_SUPPORTED = 1235;
+// The aborted-transaction state (docs/mysql.md, "Refusals inside a transaction").
+constexpr std::uint16_t ER_ERROR_DURING_COMMIT = 1180;  // COMMIT of a rolled-back transaction
+constexpr std::uint16_t ER_XAER_RMFAIL = 1399;          // "cannot be executed in this transaction state"
+constexpr std::chrono::seconds kRollbackWait{10};
 
 
 
@@ -85,9 +90,11 @@ MysqlSession::Verdict MysqlSession::judge_sql(std::string_view text, bool prepar
   // The window is checked on every hit.
   const std::uint64_t fp = sql::fingerprint_mysql(text, sql_options_);
   // A PREPARE of a text is judged apart from running it (USE cannot be prepared).
-  const std::uint64_t key = fp == 0 ? 0 : (prepare ? fp ^ 0x9e3779b97f4a7c15ull : fp);
+  // Learned views change decisions: the engine's views_version is part of the key.
+  const std::uint64_t views = rt_->policy->views_version() * 0xc2b2ae3d27d4eb4full;
+  const std::uint64_t key = fp == 0 ? 0 : (prepare ? fp ^ 0x9e3779b97f4a7c15ull : fp) ^ views;
   if (key != 0) {
-    if (auto it = cache_.find(key); it != cache_.end()) {
+    if (auto it = cache_.find(key); it != cache_.end() && it->second.fingerprint == fp) {
       const auto w = rt_->policy->check_window(segment_, std::chrono::system_clock::now());
       if (!w.allow) {
         Verdict closed;
@@ -125,6 +132,10 @@ MysqlSession::Verdict MysqlSession::judge_uncached(std::string_view text, bool p
   v.fingerprint = info.fingerprint;
   v.rule_id = d.rule_id;
   if (!info.statements.empty()) v.command = info.statements.front().command;
+  if (info.statements.size() == 1 && info.statements.front().klass == sql::StatementClass::Transaction) {
+    if (v.command == "ROLLBACK") v.ends = TxnEnd::Rollback;  // not "ROLLBACK TO SAVEPOINT"
+    else if (v.command == "COMMIT") v.ends = TxnEnd::Commit;
+  }
   bool any_table = false;
   std::string use_db;
   for (const auto& part : info.statements) {
@@ -216,7 +227,7 @@ awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view 
   r.tables = v.tables;
   r.decision = v.allow ? "allow" : "deny";
   r.rule_id = v.rule_id;
-  r.reason = v.allow ? std::string() : v.message;
+  r.reason = v.allow ? std::string() : (v.audit_reason.empty() ? v.message : v.audit_reason);
   if (!v.allow) r.sqlstate = v.sqlstate;
   if (!v.allow) {
     audit_now(std::move(r));  // a refusal forwards nothing: no need to wait
@@ -228,6 +239,8 @@ awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view 
 awaitable<void> MysqlSession::command_loop() {
   touch_idle();
   schedule_window_close();
+  // A configuration reloaded while the session was starting (adopt() kept it for now).
+  if (pending_rt_) adopt(std::exchange(pending_rt_, nullptr));
   for (;;) {
     if (ending_ || closed_) co_return;
     // One whole command message (a client that pipelines waits in our buffer).
@@ -281,6 +294,20 @@ awaitable<void> MysqlSession::command_loop() {
       continue;
     }
     const my::Command& cmd = decoded.value;
+    if (txn_aborted_) {
+      bool passes = false;
+      const Verdict refused = aborted_verdict(cmd, passes);
+      if (!passes) {
+        std::string_view refused_text;
+        if (const auto* q = std::get_if<my::ComQuery>(&cmd)) refused_text = q->sql;
+        else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) refused_text = p->sql;
+        if (!refused_text.empty()) current_sql_.assign(refused_text.substr(0, 1024));
+        const std::string refused_kind = my::command_name(my::command_code(cmd));
+        co_await audit_decision(refused, refused_text, refused_kind);
+        if (!co_await answer(refused.code, refused.sqlstate, refused.message)) co_return;
+        continue;
+      }
+    }
     Verdict verdict;
     verdict.allow = true;
     std::string_view text;
@@ -338,14 +365,29 @@ awaitable<void> MysqlSession::command_loop() {
     if (judged) {
       if (!text.empty()) current_sql_.assign(text.substr(0, 1024));
       if (!co_await audit_decision(verdict, text, kind)) {
-        if (!co_await answer(ER_ERROR_ON_WRITE, "HY000",
-                             "segproxy: the audit log cannot record this statement, so it was not run"))
-          co_return;
-        continue;
+        verdict.allow = false;
+        verdict.code = ER_ERROR_ON_WRITE;
+        verdict.sqlstate = "HY000";
+        verdict.message = "segproxy: the audit log cannot record this statement, so it was not run";
       }
     }
     if (!verdict.allow) {
-      if (!co_await answer(verdict.code, verdict.sqlstate, verdict.message)) co_return;
+      // Refused inside a transaction: the transaction must not commit without it
+      // (PostgreSQL semantics): roll it back now, refuse everything until ROLLBACK.
+      std::string message = verdict.message;
+      // (--bench-policy-off judges nothing, so it could never leave the aborted state.)
+      if (tracker_->in_transaction() && svc_.enforce_policy) {
+        const bool rolled_back = co_await rollback_backend();
+        if (!rolled_back) {
+          message += " (segproxy could not roll the transaction back and closes the connection; the server rolls "
+                     "it back)";
+          co_await answer(verdict.code, verdict.sqlstate, message);
+          co_return;
+        }
+        txn_aborted_ = true;
+        message += " (segproxy rolled the transaction back; statements are refused until ROLLBACK)";
+      }
+      if (!co_await answer(verdict.code, verdict.sqlstate, message)) co_return;
       continue;
     }
     if (std::holds_alternative<my::ComQuit>(cmd)) {
@@ -379,7 +421,127 @@ awaitable<void> MysqlSession::command_loop() {
     statement_timer_.disarm();
     in_command_ = false;
     if (!ok) co_return;
+    // DDL commits implicitly once answered: refresh learned views (Runtime::on_ddl). Every
+    // DDL the analyzer allows names a relation with op "alter"; an ERR costs one refresh.
+    const auto* exec = std::get_if<my::ComStmtExecute>(&cmd);
+    const auto prep = exec != nullptr ? prepared_.find(exec->statement_id) : prepared_.end();
+    const auto& ran = prep != prepared_.end() ? prep->second.tables : verdict.tables;
+    if ((exec != nullptr || std::holds_alternative<my::ComQuery>(cmd)) &&
+        std::any_of(ran.begin(), ran.end(), [](const audit::TableAccess& t) { return t.op == "alter"; })) {
+      rt_->on_ddl();
+    }
   }
+}
+
+// The aborted state: which commands still pass. Commands that are not statements (quit,
+// ping, statistics, closing / resetting / feeding prepared statements, options, reset
+// connection, and refused commands, which get their own ERR) pass; ROLLBACK passes and
+// ends the state (the backend's transaction is already rolled back; ROLLBACK TO
+// SAVEPOINT cannot recover: no savepoint exists any more); COMMIT ends the state with an
+// ERR (nothing was committed: a client must never believe it was); everything else is
+// refused without reaching the backend.
+MysqlSession::Verdict MysqlSession::aborted_verdict(const my::Command& cmd, bool& passes) {
+  passes = false;
+  Verdict v;
+  v.command = my::command_name(my::command_code(cmd));
+  TxnEnd end = TxnEnd::None;
+  if (const auto* q = std::get_if<my::ComQuery>(&cmd)) {
+    const Verdict judged = judge_sql(q->sql, false);
+    end = judged.ends;
+    v.command = judged.command;
+    v.fingerprint = judged.fingerprint;
+  } else if (const auto* e = std::get_if<my::ComStmtExecute>(&cmd)) {
+    if (auto it = prepared_.find(e->statement_id); it != prepared_.end()) {
+      end = it->second.ends;
+      v.command = it->second.command;
+    }
+  } else if (std::holds_alternative<my::ComQuit>(cmd) || std::holds_alternative<my::ComPing>(cmd) ||
+             std::holds_alternative<my::ComStatistics>(cmd) || std::holds_alternative<my::ComStmtClose>(cmd) ||
+             std::holds_alternative<my::ComStmtReset>(cmd) || std::holds_alternative<my::ComStmtSendLongData>(cmd) ||
+             std::holds_alternative<my::ComSetOption>(cmd) || std::holds_alternative<my::ComRefused>(cmd) ||
+             std::holds_alternative<my::ComProcessKill>(cmd)) {
+    passes = true;
+    return v;
+  } else if (std::holds_alternative<my::ComResetConnection>(cmd)) {
+    txn_aborted_ = false;  // a fresh session state
+    passes = true;
+    return v;
+  }
+  if (end == TxnEnd::Rollback) {
+    txn_aborted_ = false;
+    passes = true;
+    return v;
+  }
+  v.allow = false;
+  v.audit_reason = "transaction aborted";
+  if (end == TxnEnd::Commit) {
+    txn_aborted_ = false;
+    v.code = ER_ERROR_DURING_COMMIT;
+    v.sqlstate = "40000";
+    v.message = "segproxy: the transaction was rolled back because a statement in it was refused; nothing was "
+                "committed";
+    return v;
+  }
+  v.code = ER_XAER_RMFAIL;
+  v.sqlstate = "25000";
+  v.message = "segproxy: current transaction is aborted (a statement in it was refused and the transaction was "
+              "rolled back); statements are refused until ROLLBACK";
+  return v;
+}
+
+// The proxy's own ROLLBACK on the backend, its response consumed here (not relayed) and
+// followed by the tracker so the session's status flags stay current. Bounded by
+// kRollbackWait (the session is closed when the backend does not answer). false: the
+// session must end (the server rolls a closed connection's transaction back).
+awaitable<bool> MysqlSession::rollback_backend() {
+  struct Outcome final : my::ResponseEvents {
+    bool done = false;
+    bool error = false;
+    std::string message;
+    void on_response(const my::ResponseSummary& s) override {
+      done = true;
+      error = s.error;
+      if (s.error) message = std::to_string(s.err.code) + " " + s.err.message.substr(0, 256);
+    }
+  };
+  Outcome outcome;
+  static constexpr std::string_view kRollback = "ROLLBACK";
+  const my::Command cmd = my::ComQuery{kRollback, 0};
+  Bytes payload;
+  my::encode_command(payload, cmd);
+  Bytes framed;
+  my::encode_message(framed, 0, payload);
+  error_code ec;
+  deadline_.arm(kRollbackWait);
+  co_await backend_->write(asio::buffer(framed), ec);
+  bool malformed = false;
+  if (!ec) {
+    tracker_->expect(cmd, 1);
+    Bytes& buf = response_buf_;
+    if (buf.size() != kReadChunk) buf.resize(kReadChunk);
+    while (!tracker_->idle()) {
+      const std::size_t n = co_await backend_->read_some(asio::buffer(buf), ec);
+      if (ec) break;
+      bytes_from_backend_ += n;
+      if (tracker_->feed(std::span<const std::uint8_t>(buf.data(), n), outcome) == DecodeStatus::Malformed) {
+        malformed = true;
+        break;
+      }
+    }
+  }
+  deadline_.disarm();
+  if (ec || malformed || !outcome.done || outcome.error) {
+    const std::string why = ec ? "backend: " + ec.message()
+                               : malformed ? "malformed backend response: " + tracker_->error() : outcome.message;
+    svc_.log.error("transaction.rollback_failed", {{"session", id_text_}, {"protocol", "mysql"}, {"error", why}});
+    if (close_reason_.empty()) close_reason_ = "rollback after a refused statement failed: " + why;
+    co_return false;
+  }
+  svc_.log.info("transaction.rolled_back", {{"session", id_text_},
+                                            {"protocol", "mysql"},
+                                            {"segment", segment_},
+                                            {"reason", "a statement in the transaction was refused"}});
+  co_return true;
 }
 
 // Streams backend bytes to the client until the tracker says the response is complete.

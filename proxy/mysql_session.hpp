@@ -29,6 +29,7 @@
 #include "protocols/mysql/commands.hpp"
 #include "protocols/mysql/response_tracker.hpp"
 #include "proxy/asio.hpp"
+#include "proxy/dynamic_credentials.hpp"
 #include "proxy/mysql_backend.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/session_registry.hpp"
@@ -54,6 +55,8 @@ class MysqlSession : public LiveSession,
   void adopt(std::shared_ptr<const Runtime> rt) override;
 
  private:
+  // A single statement that ends a transaction (used in the aborted state).
+  enum class TxnEnd : std::uint8_t { None, Rollback, Commit };
   struct Verdict {
     bool allow = false;
     std::uint16_t code = 0;  // MySQL error code when refused
@@ -64,6 +67,8 @@ class MysqlSession : public LiveSession,
     std::vector<audit::TableAccess> tables;
     std::string use_database;  // a USE that was allowed: becomes current after OK
     std::uint64_t fingerprint = 0;
+    TxnEnd ends = TxnEnd::None;  // one ROLLBACK [AND [NO] CHAIN] / COMMIT statement (not TO SAVEPOINT)
+    std::string audit_reason;    // the audit record's reason when it differs from `message`
   };
 
   awaitable<void> run_phases();
@@ -74,6 +79,7 @@ class MysqlSession : public LiveSession,
   awaitable<void> refuse(std::uint8_t seq, std::uint16_t code, const std::string& sqlstate,
                          const std::string& message, const std::string& reason);
   awaitable<bool> learn_session_options();
+  awaitable<bool> acquire_dynamic_credential(std::uint8_t ok_seq);
   // mysql_relay.cpp
   awaitable<void> command_loop();
   Verdict judge_sql(std::string_view sql, bool prepare);
@@ -82,6 +88,8 @@ class MysqlSession : public LiveSession,
   Verdict judge_kill_query(std::uint32_t target);
   awaitable<bool> audit_decision(const Verdict& v, std::string_view sql, std::string_view kind);
   awaitable<bool> relay_response();
+  awaitable<bool> rollback_backend();
+  Verdict aborted_verdict(const protocols::mysql::Command& cmd, bool& passes);
   awaitable<bool> write_client(const protocols::Bytes& bytes);
   void on_response(const protocols::mysql::ResponseSummary& summary) override;
   void on_local_infile_request(std::string_view filename, std::uint8_t reply_seq) override;
@@ -102,6 +110,7 @@ class MysqlSession : public LiveSession,
                                         std::string message);
 
   std::shared_ptr<const Runtime> rt_;
+  std::shared_ptr<const Runtime> pending_rt_;  // reloaded while starting: adopted before the first command
   const ListenerRuntime* listener_;
   Services svc_;
   std::uint64_t id_;
@@ -133,12 +142,17 @@ class MysqlSession : public LiveSession,
   std::string segment_;
   std::string database_;  // current database ("" = none)
   std::string backend_user_;
+  std::optional<MintedCredential> minted_;  // dynamic credential: its lease lives with the session
   std::uint32_t connection_id_ = 0;  // the backend's thread id, also the client's
   std::unordered_map<std::uint64_t, Verdict> cache_;  // fingerprint_mysql -> decision
   std::unordered_map<std::uint32_t, Verdict> prepared_;  // statement id -> its PREPARE verdict
   std::optional<Verdict> pending_prepare_;                // judged COM_STMT_PREPARE awaiting its id
   std::string pending_use_;                               // database of a USE / COM_INIT_DB in flight
 
+  // A statement was refused inside a transaction: the proxy rolled the backend's
+  // transaction back and refuses every statement until ROLLBACK / COMMIT (PostgreSQL's
+  // 25P02 state; docs/mysql.md "Refusals inside a transaction").
+  bool txn_aborted_ = false;
   bool in_command_ = false;        // a command was forwarded and its response is not complete
   bool response_started_ = false;  // some of that response reached the client
   std::uint8_t response_seq_ = 0;

@@ -301,13 +301,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
                     "segproxy: segment \"" + segment_ + "\" has no backend credential on this listener", "no credential");
     co_return false;
   }
-  if (cred->is_dynamic()) {
-    co_await refuse(ok_seq, 1045, "28000",
-                    "segproxy: dynamic backend credentials are not implemented for MySQL listeners yet",
-                    "no credential");
-    co_return false;
-  }
-  backend_user_ = cred->user;
+  backend_user_ = cred->user;  // "" for a dynamic credential until one is minted
   const config::SegmentLimits& lim = seg_it->second.limits;
   if (svc_.registry != nullptr) {
     SessionFacts facts;
@@ -347,6 +341,12 @@ awaitable<bool> MysqlSession::greet_and_login() {
       co_await refuse(ok_seq, 1045, "28000", message, "revoked");
       co_return false;
     }
+  }
+
+  // A dynamic credential: a short-lived user minted for this identity (shared with its
+  // other sessions; proxy/dynamic_credentials), held for the session's life.
+  if (cred->is_dynamic()) {
+    if (!co_await acquire_dynamic_credential(ok_seq)) co_return false;
   }
 
   // 5. Backend login with the segment's credential.
@@ -417,6 +417,30 @@ awaitable<bool> MysqlSession::greet_and_login() {
                                  {"database", database_},
                                  {"backend_user", backend_user_},
                                  {"connection_id", std::to_string(connection_id_)}});
+  co_return true;
+}
+
+awaitable<bool> MysqlSession::acquire_dynamic_credential(std::uint8_t ok_seq) {
+  const std::string message = "segproxy: could not obtain a backend credential for segment \"" + segment_ + "\"";
+  const std::string reason = "backend login failed";
+  if (svc_.dynamic == nullptr) {
+    const std::string text = message + ": dynamic credentials are not available";
+    co_await refuse(ok_seq, 1045, "28000", text, reason);
+    co_return false;
+  }
+  const std::string key = dynamic_identity_key(identity_);
+  auto ex = client_->lowest().get_executor();
+  AcquireResult minted = co_await async_acquire(*svc_.dynamic, listener_->cfg->name, segment_, key, ex, use_awaitable);
+  if (!minted.ok()) {
+    svc_.log.warn("credential.acquire_failed",
+                  {{"session", id_text_}, {"protocol", "mysql"}, {"segment", segment_}, {"error", minted.error}});
+    const std::string text = message + " (see the proxy log)";
+    co_await refuse(ok_seq, 1045, "28000", text, reason);
+    co_return false;
+  }
+  minted_ = std::move(*minted.credential);
+  backend_user_ = minted_->user;
+  if (svc_.registry != nullptr) svc_.registry->set_backend_user(id_, backend_user_);
   co_return true;
 }
 

@@ -3,7 +3,6 @@
 
 #include <cppconn/connection.h>
 #include <cppconn/exception.h>
-#include <cppconn/metadata.h>
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 #include <cppconn/statement.h>
@@ -11,8 +10,7 @@
 #include <mysql_driver.h>
 
 #include <algorithm>
-#include <cctype>
-#include <set>
+#include <utility>
 
 #include "authz/credential_store.hpp"
 #include "authz/policy_engine.hpp"
@@ -20,75 +18,16 @@
 
 namespace segproxy::proxy {
 
-const char* const kMysqlViewQuery =
-    "SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS"
-    " WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME";
-
 namespace {
 
 constexpr int kReadTimeoutSeconds = 30;
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 std::string one_line(std::string s) {
   std::replace(s.begin(), s.end(), '\n', ' ');
   return s;
 }
 
-// Why the definition cannot be trusted as a list of reads ("" = it can).
-std::string unreadable_reason(const MysqlViewRow& row, const authz::sql::StatementInfo& info) {
-  if (row.definition.empty()) return "definition not visible to the metadata login (SHOW VIEW and SELECT needed)";
-  if (!info.parse_ok) return "definition not parsed: " + info.parse_error;
-  if (info.statements.size() != 1) return "definition is not one statement";
-  const auto& part = info.statements.front();
-  if (part.klass != authz::sql::StatementClass::Dml) {
-    return "definition not understood: " + (part.forbidden_reason.empty() ? part.command : part.forbidden_reason);
-  }
-  for (const auto& f : part.functions) {
-    if (!f.schema.empty() || !authz::is_safe_mysql_builtin_function(f.name)) {
-      return "definition calls function " + (f.schema.empty() ? f.name : f.schema + "." + f.name) +
-             " (a stored function may read any table)";
-    }
-  }
-  return "";
-}
-
 }  // namespace
-
-authz::RelationName mysql_unreadable_view_sentinel(const authz::RelationName& view) {
-  return authz::RelationName{view.schema, "definition of view " + view.name + " not understood by segproxy"};
-}
-
-authz::ViewCatalog build_mysql_view_catalog(
-    const std::vector<MysqlViewRow>& rows, const authz::sql::MysqlClassifierOptions& base,
-    std::vector<std::pair<authz::RelationName, std::string>>* unreadable) {
-  authz::ViewCatalog catalog;
-  const bool fold = base.lower_case_table_names != 0;
-  for (const auto& row : rows) {
-    const authz::RelationName view{fold ? lower(row.schema) : row.schema, fold ? lower(row.name) : row.name};
-    authz::sql::MysqlClassifierOptions opts = base;
-    opts.current_database = row.schema;
-    authz::sql::StatementInfo info;
-    if (!row.definition.empty()) info = authz::sql::classify_mysql(row.definition, opts);
-    const std::string why = unreadable_reason(row, info);
-    if (!why.empty()) {
-      // Fail closed: view -> sentinel -> view is a cycle, which the engine denies.
-      const auto sentinel = mysql_unreadable_view_sentinel(view);
-      catalog.set_reads(view, {sentinel});
-      catalog.set_reads(sentinel, {view});
-      if (unreadable != nullptr) unreadable->emplace_back(view, why);
-      continue;
-    }
-    std::vector<authz::RelationName> reads;
-    for (const auto& t : info.statements.front().tables) reads.push_back({t.schema, t.name});
-    catalog.set_reads(view, std::move(reads));
-  }
-  return catalog;
-}
 
 MysqlViewLoader::MysqlViewLoader(std::shared_ptr<const Runtime> rt, Logger& log, std::shared_ptr<ViewPublisher> publisher)
     : rt_(std::move(rt)), log_(log), publisher_(std::move(publisher)) {
@@ -114,6 +53,7 @@ void MysqlViewLoader::start() {
                                     {"using", "view names and config pins only"}});
     return;
   }
+  ddl_token_ = rt_->on_ddl.attach([this] { request_refresh(); });
   loop_.start([this](Target& t) { load_target(t); },
               [this](const std::function<void()>& body) {
                 driver_->threadInit();
@@ -126,7 +66,10 @@ bool MysqlViewLoader::wait_first_load(std::chrono::milliseconds timeout) { retur
 
 void MysqlViewLoader::request_refresh() { loop_.request_refresh(); }
 
-void MysqlViewLoader::stop() { loop_.stop(); }
+void MysqlViewLoader::stop() {
+  rt_->on_ddl.detach(std::exchange(ddl_token_, 0));
+  loop_.stop();
+}
 
 std::optional<std::map<std::string, authz::ViewCatalog>> MysqlViewLoader::load_listener(const Target& t,
                                                                                         std::string& why) {
@@ -170,16 +113,25 @@ std::optional<std::map<std::string, authz::ViewCatalog>> MysqlViewLoader::load_l
   try {
     std::unique_ptr<sql::Connection> conn(driver_->connect(opts));
     authz::sql::MysqlClassifierOptions base;
-    const auto version = authz::sql::parse_mysql_server_version(
-        std::string(conn->getMetaData()->getDatabaseProductVersion()));
+    std::string version_text;
+    {
+      // SELECT VERSION() decides the source (mysql_view_source); the login's product
+      // version is the same string on both servers.
+      std::unique_ptr<sql::Statement> st(conn->createStatement());
+      std::unique_ptr<sql::ResultSet> rs(st->executeQuery("SELECT VERSION(), @@lower_case_table_names"));
+      if (rs->next()) {
+        version_text = std::string(rs->getString(1));
+        base.lower_case_table_names = rs->getInt(2);
+      }
+    }
+    const auto version = authz::sql::parse_mysql_server_version(version_text);
     base.server_is_mariadb = version.mariadb;
     base.server_version = version.version;
-    {
-      std::unique_ptr<sql::Statement> st(conn->createStatement());
-      std::unique_ptr<sql::ResultSet> rs(st->executeQuery("SELECT @@lower_case_table_names"));
-      if (rs->next()) base.lower_case_table_names = rs->getInt(1);
-    }
+    // MySQL 8.0.13+: VIEW_TABLE_USAGE as well (not testable here: Debian ships MariaDB).
+    const bool table_usage = mysql_view_source(version_text) == MysqlViewSource::DefinitionsAndTableUsage;
     std::unique_ptr<sql::PreparedStatement> ps(conn->prepareStatement(kMysqlViewQuery));
+    std::unique_ptr<sql::PreparedStatement> usage_ps;
+    if (table_usage) usage_ps.reset(conn->prepareStatement(kMysqlViewTableUsageQuery));
     for (const auto& db : t.databases) {
       ps->setString(1, db);
       std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
@@ -188,8 +140,17 @@ std::optional<std::map<std::string, authz::ViewCatalog>> MysqlViewLoader::load_l
         rows.push_back({std::string(rs->getString(1)), std::string(rs->getString(2)),
                         rs->isNull(3) ? std::string() : std::string(rs->getString(3))});
       }
+      std::vector<MysqlViewUsageRow> usage;
+      if (usage_ps) {
+        usage_ps->setString(1, db);
+        std::unique_ptr<sql::ResultSet> urs(usage_ps->executeQuery());
+        while (urs->next()) {
+          usage.push_back({std::string(urs->getString(1)), std::string(urs->getString(2)),
+                           std::string(urs->getString(3)), std::string(urs->getString(4))});
+        }
+      }
       std::vector<std::pair<authz::RelationName, std::string>> unreadable;
-      out[db] = build_mysql_view_catalog(rows, base, &unreadable);
+      out[db] = build_mysql_view_catalog(rows, usage, base, &unreadable);
       for (const auto& [view, reason] : unreadable) {
         log_.warn("views.definition_not_understood",
                   {{"listener", l.name}, {"view", view.display()}, {"error", reason},

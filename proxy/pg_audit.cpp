@@ -38,7 +38,8 @@ void PgSession::audit_decision(const GateVerdict& v, std::string_view sql) {
 }
 
 void PgSession::audit_now(audit::AuditRecord record) {
-  if (svc_.audit != nullptr) svc_.audit->submit(std::move(record), [](bool) {});
+  // Nobody waits for it: written with the next batch (or within the writer's tick).
+  if (svc_.audit != nullptr) svc_.audit->submit_deferred(std::move(record), [](bool) {});
 }
 
 awaitable<bool> PgSession::audit_durably() {
@@ -59,14 +60,17 @@ awaitable<bool> PgSession::audit_durably() {
   std::vector<audit::AuditRecord> records;
   records.swap(batch_audit_);
   for (auto& r : records) {
-    // Called on the writer thread: hop back to this session's thread.
-    svc_.audit->submit(std::move(r), [w, ex](bool ok) {
+    // Called on the thread that writes the batch: hop back to this session's thread.
+    svc_.audit->submit_deferred(std::move(r), [w, ex](bool ok) {
       asio::post(ex, [w, ok] {
         if (!ok) w->ok = false;
         if (w->pending > 0 && --w->pending == 0) w->timer.cancel();
       });
     });
   }
+  // Start the batch once the handlers already queued on this thread have run: sessions
+  // on this thread whose statements arrived meanwhile join it (one sync for all).
+  asio::post(ex, [sink = svc_.audit] { sink->lead(); });
   while (w->pending > 0) {
     error_code ec;
     co_await w->timer.async_wait(asio::redirect_error(use_awaitable, ec));

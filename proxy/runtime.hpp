@@ -3,12 +3,14 @@
 // immutable after construction and shared (by shared_ptr) with every session started
 // under it, so a future reload can swap it without touching live sessions.
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string_view>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "audit/sink.hpp"
@@ -30,26 +32,45 @@ struct ListenerRuntime {
 };
 
 // Sessions call it after DDL they let through has taken effect, so learned view
-// dependencies are refreshed (proxy/view_loader attaches; a no-op until then). The
-// loader's own connection sees only committed catalog rows: call it when the backend
-// reports ReadyForQuery with status 'I' after a DDL statement (not at CommandComplete
-// inside a transaction block). Thread-safe and non-blocking: the attached function only
-// flags a coalesced refresh.
+// dependencies are refreshed (the PostgreSQL and the MySQL view loaders subscribe; a
+// no-op until one does). The loaders' own connections see only committed catalog rows:
+// PostgreSQL sessions call it when the backend reports ReadyForQuery with status 'I'
+// after a DDL statement (not at CommandComplete inside a transaction block); MySQL
+// sessions when the response to a DDL statement arrived (MySQL DDL commits implicitly).
+// Thread-safe and non-blocking: every subscriber only flags a coalesced refresh.
 class DdlHook {
  public:
+  using Token = std::uint64_t;  // 0 is never handed out
+
+  // Calls every subscriber (under the hook's lock, so detach() never returns while its
+  // function still runs: subscribers must not block and must not attach or detach).
   void operator()() const {
     const std::lock_guard<std::mutex> lock(mu_);
-    if (fn_) fn_();
+    for (const auto& [token, fn] : subscribers_) fn();
   }
-  // An empty function detaches.
-  void attach(std::function<void()> fn) const {
+  // Subscribes `fn` (an empty function is ignored: returns 0).
+  Token attach(std::function<void()> fn) const {
+    if (!fn) return 0;
     const std::lock_guard<std::mutex> lock(mu_);
-    fn_ = std::move(fn);
+    const Token token = next_token_++;
+    subscribers_.emplace_back(token, std::move(fn));
+    return token;
+  }
+  // Unsubscribes; unknown tokens (and 0) are ignored. Once it returns, the function is
+  // not running and will not be called again.
+  void detach(Token token) const {
+    const std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(subscribers_, [token](const auto& s) { return s.first == token; });
+  }
+  std::size_t subscribers() const {
+    const std::lock_guard<std::mutex> lock(mu_);
+    return subscribers_.size();
   }
 
  private:
   mutable std::mutex mu_;
-  mutable std::function<void()> fn_;
+  mutable Token next_token_ = 1;
+  mutable std::vector<std::pair<Token, std::function<void()>>> subscribers_;
 };
 
 struct Runtime {

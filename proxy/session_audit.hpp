@@ -22,9 +22,10 @@ struct SessionAuditFields {
 
 // A statement fingerprint as the `fingerprint` field shows it (16 lower-case hex digits).
 inline std::string fingerprint_hex(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) out[static_cast<std::size_t>(i)] = kHex[v & 0xF];
+  return out;
 }
 
 inline audit::AuditRecord session_audit_record(const char* event, const SessionAuditFields& f) {

@@ -199,7 +199,7 @@ ViewLoader::~ViewLoader() { stop(); }
 
 void ViewLoader::start() {
   if (loop_.empty() || loop_.running()) return;
-  rt_->on_ddl.attach([this] { request_refresh(); });
+  ddl_token_ = rt_->on_ddl.attach([this] { request_refresh(); });
   loop_.start([this](Target& t) { load_target(t); });
 }
 
@@ -208,7 +208,7 @@ bool ViewLoader::wait_first_load(std::chrono::milliseconds timeout) { return loo
 void ViewLoader::request_refresh() { loop_.request_refresh(); }
 
 void ViewLoader::stop() {
-  rt_->on_ddl.attach({});
+  rt_->on_ddl.detach(std::exchange(ddl_token_, 0));
   loop_.stop();
 }
 

@@ -11,7 +11,7 @@
 // builds a ViewCatalog per (listener, database). Catalogs of the same database on
 // several listeners are merged (union) before set_views(database, ...). It loads once
 // at start(), then every `refresh` (per listener; 0 = never on a timer), and whenever
-// request_refresh() is called (Runtime::on_ddl is attached to it). A failed load keeps
+// request_refresh() is called (it subscribes to Runtime::on_ddl). A failed load keeps
 // the last good catalog (or none: views are then judged by name and by config pins)
 // and logs a warning. Passwords are read at each load and never logged.
 #include <chrono>
@@ -76,13 +76,13 @@ class ViewLoader {
 
   // Whether any listener has backend.metadata (otherwise start() does nothing).
   bool enabled() const { return !loop_.empty(); }
-  // Starts the thread (first load at once) and attaches Runtime::on_ddl.
+  // Starts the thread (first load at once) and subscribes to Runtime::on_ddl.
   void start();
   // Waits until the first load pass finished (or `timeout`); true when it finished.
   bool wait_first_load(std::chrono::milliseconds timeout);
   // Thread-safe, non-blocking, coalescing: one more full load pass soon.
   void request_refresh();
-  // Detaches on_ddl, wakes and joins the thread (a running libpq call finishes first,
+  // Unsubscribes from on_ddl, wakes and joins the thread (a running libpq call finishes first,
   // bounded by backend_connect_timeout and the query's statement_timeout). Idempotent.
   void stop();
 
@@ -95,6 +95,7 @@ class ViewLoader {
   std::shared_ptr<const Runtime> rt_;
   Logger& log_;
   std::shared_ptr<ViewPublisher> publisher_;  // shared with the other protocol's loader
+  DdlHook::Token ddl_token_ = 0;  // Runtime::on_ddl subscription (0: none)
   RefreshLoop loop_;  // last member: its thread stops before the rest goes
 };
 

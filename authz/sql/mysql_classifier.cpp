@@ -3,6 +3,7 @@
 // mysql_session_ddl.cpp (see mysql_analyzer.hpp).
 #include "authz/sql/mysql_classifier.hpp"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 #include <random>
@@ -137,6 +138,8 @@ std::uint64_t fingerprint_of(std::string_view sql, const LexResult& lex, const M
     for (const auto& [b, e] : split(lex.tokens)) {
       const bool values = values_matter(lex.tokens, b, e);
       std::string part;
+      const std::uint32_t first = lex.tokens[b].offset, last = lex.tokens[e - 1].end;
+      part.reserve(12 * (e - b) + (last > first ? std::min<std::size_t>(last - first, 4096) : 0));
       for (std::size_t k = b; k < e; ++k) {
         const Token& t = lex.tokens[k];
         part.push_back(static_cast<char>(t.kind));

@@ -15,8 +15,9 @@
 --   reporting_ro     SELECT on shop.*
 --   segproxy_meta    SELECT, SHOW VIEW on shop.* (view definitions for the view lookup;
 --                    MariaDB shows VIEW_DEFINITION only with both privileges)
---   segproxy_admin   CREATE USER, CONNECTION ADMIN, and SELECT/INSERT/UPDATE/DELETE on
---                    shop.* WITH GRANT OPTION (dynamic credentials)
+--   segproxy_admin   CREATE USER, CONNECTION ADMIN, PROCESS, SELECT on mysql.roles_mapping
+--                    and SELECT/INSERT/UPDATE/DELETE on shop.* WITH GRANT OPTION (dynamic
+--                    credentials)
 --   root@localhost   superuser, unix socket only, empty password (no TCP root account)
 
 -- Only the accounts made here: no anonymous users, no root over TCP.
@@ -112,7 +113,11 @@ GRANT SELECT ON shop.* TO reporting_ro@'%';
 GRANT SELECT, SHOW VIEW ON shop.* TO segproxy_meta@'%';
 
 -- segproxy_admin: creates and drops scoped users and grants them at most this much
-GRANT CREATE USER, CONNECTION ADMIN ON *.* TO segproxy_admin@'%';
+-- (proxy/dynamic_my_admin.hpp): CREATE USER (also CREATE ROLE for the marker role),
+-- CONNECTION ADMIN + PROCESS (see and KILL the minted users' connections), SELECT on
+-- mysql.roles_mapping (which users carry the proxy instance's marker role).
+GRANT CREATE USER, CONNECTION ADMIN, PROCESS ON *.* TO segproxy_admin@'%';
+GRANT SELECT ON mysql.roles_mapping TO segproxy_admin@'%';
 GRANT SELECT, INSERT, UPDATE, DELETE ON shop.* TO segproxy_admin@'%' WITH GRANT OPTION;
 
 FLUSH PRIVILEGES;

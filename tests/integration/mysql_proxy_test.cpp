@@ -307,5 +307,133 @@ TEST_F(MysqlProxy, StatementTimeoutKillsTheQueryWith3024AndTheSessionStaysUsable
   EXPECT_TRUE(mysql_exec(conn.get(), "SELECT 1").ok);
 }
 
+// ---- Refusals inside a transaction (docs/mysql.md): the PostgreSQL semantics ----------
+
+std::string unique_marker(const char* prefix) {
+  return std::string(prefix) + "-" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000000);
+}
+
+std::string count_orders_of(const std::string& customer) {
+  MyError err;
+  auto root = mysql_connect(my_superuser_target(), &err);
+  if (!root) return "connect: " + err.describe();
+  const MyResult r = mysql_exec(root.get(), "SELECT count(*) FROM shop.orders WHERE customer = '" + customer + "'");
+  return r.ok ? r.value() : "query: " + r.error.describe();
+}
+
+TEST_F(MysqlProxy, DeniedStatementInATransactionRollsItBackSoCommitCommitsNothing) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  const std::string who = unique_marker("txn-commit");
+  ASSERT_TRUE(mysql_exec(conn.get(), "BEGIN").ok);
+  const MyResult ins = mysql_exec(conn.get(), "INSERT INTO orders (customer, amount) VALUES ('" + who + "', 1)");
+  ASSERT_TRUE(ins.ok) << ins.error.describe();
+  const MyResult denied = mysql_exec(conn.get(), "DELETE FROM orders WHERE customer = '" + who + "'");
+  ASSERT_FALSE(denied.ok);
+  EXPECT_EQ(denied.error.code, 1142) << denied.error.describe();
+  EXPECT_NE(denied.error.message.find("rolled the transaction back"), std::string::npos) << denied.error.describe();
+  // The proxy rolled the backend's transaction back at once: the row is gone already.
+  EXPECT_EQ(count_orders_of(who), "0");
+  const MyResult commit = mysql_exec(conn.get(), "COMMIT");
+  EXPECT_FALSE(commit.ok) << "COMMIT of a rolled-back transaction reported success";
+  EXPECT_EQ(commit.error.code, 1180) << commit.error.describe();
+  EXPECT_EQ(commit.error.sqlstate, "40000") << commit.error.describe();
+  EXPECT_EQ(count_orders_of(who), "0");
+  // COMMIT ended the aborted state: the session works again (autocommit).
+  const MyResult again = mysql_exec(conn.get(), "INSERT INTO orders (customer, amount) VALUES ('" + who + "', 2)");
+  EXPECT_TRUE(again.ok) << again.error.describe();
+  EXPECT_EQ(count_orders_of(who), "1");
+}
+
+TEST_F(MysqlProxy, AfterADenialInATransactionEveryStatementIsRefusedUntilRollback) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  const std::string who = unique_marker("txn-rollback");
+  std::unique_ptr<sql::PreparedStatement> ps(conn->prepareStatement("SELECT count(*) FROM orders WHERE customer = ?"));
+  ASSERT_TRUE(mysql_exec(conn.get(), "START TRANSACTION").ok);
+  ASSERT_TRUE(mysql_exec(conn.get(), "INSERT INTO orders (customer, amount) VALUES ('" + who + "', 1)").ok);
+  const MyResult denied = mysql_exec(conn.get(), "SELECT ssn FROM customers_pii");
+  ASSERT_FALSE(denied.ok);
+  EXPECT_EQ(denied.error.code, 1142) << denied.error.describe();
+  for (const std::string& sql : {std::string("SELECT 1"), "INSERT INTO orders (customer, amount) VALUES ('" + who + "', 9)",
+                                std::string("SAVEPOINT s1"), std::string("ROLLBACK TO SAVEPOINT s1"),
+                                std::string("BEGIN")}) {
+    const MyResult r = mysql_exec(conn.get(), sql);
+    EXPECT_FALSE(r.ok) << "ran in the aborted state: " << sql;
+    EXPECT_EQ(r.error.code, 1399) << sql << ": " << r.error.describe();
+    EXPECT_EQ(r.error.sqlstate, "25000") << sql << ": " << r.error.describe();
+  }
+  // A statement prepared before the denial is refused too (COM_STMT_EXECUTE).
+  ps->setString(1, who);
+  try {
+    std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
+    ADD_FAILURE() << "COM_STMT_EXECUTE ran in the aborted state";
+  } catch (const sql::SQLException& e) {
+    EXPECT_EQ(e.getErrorCode(), 1399) << e.what();
+  }
+  const MyResult rb = mysql_exec(conn.get(), "ROLLBACK");
+  EXPECT_TRUE(rb.ok) << rb.error.describe();
+  EXPECT_EQ(count_orders_of(who), "0");
+  // ROLLBACK ended the state: statements and the prepared statement run again.
+  EXPECT_TRUE(mysql_exec(conn.get(), "INSERT INTO orders (customer, amount) VALUES ('" + who + "', 3)").ok);
+  std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
+  ASSERT_TRUE(rs->next());
+  EXPECT_EQ(rs->getString(1).asStdString(), "1");
+  // The refusals in the aborted state are audited as denials.
+  conn.reset();
+  ASSERT_TRUE(wait_for_record(audit_dir_, [](const audit::AuditRecord& rec) {
+    return rec.event == "session.close" && rec.protocol == "mysql";
+  }, 5s));
+  const AuditLog log = read_audit_log(audit_dir_);
+  const auto aborted = records_where(log, [](const audit::AuditRecord& rec) {
+    return rec.event == "statement.decision" && rec.decision == "deny" && rec.reason == "transaction aborted";
+  });
+  EXPECT_GE(aborted.size(), 6u) << log.describe();
+}
+
+TEST_F(MysqlProxy, DenialWithAutocommitOffRollsBackTheImplicitTransaction) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  const std::string who = unique_marker("txn-autocommit0");
+  ASSERT_TRUE(mysql_exec(conn.get(), "SET autocommit = 0").ok);
+  ASSERT_TRUE(mysql_exec(conn.get(), "INSERT INTO orders (customer, amount) VALUES ('" + who + "', 1)").ok);
+  EXPECT_EQ(mysql_exec(conn.get(), "DELETE FROM orders WHERE customer = 'x'").error.code, 1142);
+  EXPECT_EQ(mysql_exec(conn.get(), "SELECT 1").error.code, 1399);
+  EXPECT_EQ(mysql_exec(conn.get(), "COMMIT").error.code, 1180);
+  EXPECT_EQ(count_orders_of(who), "0");
+  // A new implicit transaction after the COMMIT: this one commits.
+  ASSERT_TRUE(mysql_exec(conn.get(), "INSERT INTO orders (customer, amount) VALUES ('" + who + "', 2)").ok);
+  ASSERT_TRUE(mysql_exec(conn.get(), "COMMIT").ok);
+  EXPECT_EQ(count_orders_of(who), "1");
+}
+
+TEST_F(MysqlProxy, DenialOutsideATransactionRollsNothingBackAndTheSessionContinues) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  const std::string who = unique_marker("txn-none");
+  ASSERT_TRUE(mysql_exec(conn.get(), "INSERT INTO orders (customer, amount) VALUES ('" + who + "', 1)").ok);
+  const MyResult denied = mysql_exec(conn.get(), "DELETE FROM orders WHERE customer = '" + who + "'");
+  EXPECT_EQ(denied.error.code, 1142) << denied.error.describe();
+  EXPECT_EQ(denied.error.message.find("rolled"), std::string::npos) << denied.error.describe();
+  EXPECT_EQ(count_orders_of(who), "1");
+  const MyResult next = mysql_exec(conn.get(), "SELECT count(*) FROM orders WHERE customer = '" + who + "'");
+  ASSERT_TRUE(next.ok) << next.error.describe();
+  EXPECT_EQ(next.value(), "1");
+  // And a transaction after it commits normally.
+  ASSERT_TRUE(mysql_exec(conn.get(), "BEGIN").ok);
+  ASSERT_TRUE(mysql_exec(conn.get(), "INSERT INTO orders (customer, amount) VALUES ('" + who + "', 2)").ok);
+  ASSERT_TRUE(mysql_exec(conn.get(), "COMMIT").ok);
+  EXPECT_EQ(count_orders_of(who), "2");
+}
+
 }  // namespace
 }  // namespace segproxy::it

@@ -35,6 +35,14 @@ TEST(HashChain, Sha256HexMatchesKnownVector) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(HashChain, ReusedSha256OverPiecesEqualsTheDigestOfTheirConcatenation) {
+  Sha256 sha;
+  EXPECT_EQ(sha.hex("a", "b", "c"), sha256_hex("abc"));
+  EXPECT_EQ(sha.hex("", "abc", ""), sha256_hex("abc"));  // the context is reset per call
+  const std::string big(10000, 'x');
+  EXPECT_EQ(sha.hex("prev", big, "}"), sha256_hex("prev" + big + "}"));
+}
+
 AuditRecord make_checkpoint() {
   AuditRecord cp;
   cp.seq = 11;

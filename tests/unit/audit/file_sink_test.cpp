@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include "audit/record_codec.hpp"
@@ -386,6 +387,90 @@ TEST(FileSink, ForcedCheckpointIsDurableAndSignsTheCurrentHead) {
   ASSERT_GE(recs.size(), again->seq);
   EXPECT_EQ(recs[again->seq - 1].event, "audit.checkpoint");
   EXPECT_EQ(recs[cp->seq - 1].head_hash, cp->head_hash);
+}
+
+// fdatasync answers only after a pause.
+class SyncDelayOps : public PosixFileOps {
+ public:
+  explicit SyncDelayOps(std::chrono::microseconds delay) : delay_(delay) {}
+  int fdatasync(int fd) override {
+    if (delay_.count() == 0) return 0;  // thread hand-off is under test here, not the disk
+    std::this_thread::sleep_for(delay_);
+    return PosixFileOps::fdatasync(fd);
+  }
+
+ private:
+  std::chrono::microseconds delay_;
+};
+
+TEST(FileSink, LeadHandsDeferredRecordsToTheWriterThreadAndNeverWritesOnTheCaller) {
+  TempDir dir;
+  std::string err;
+  // Slow syncs: were the caller writing, lead() would take at least this long.
+  auto sink = FileSink::open(base_config(dir.path()), err,
+                             {nullptr, std::make_shared<SyncDelayOps>(3ms), nullptr});
+  ASSERT_TRUE(sink) << err;
+  std::promise<std::thread::id> answered_on;
+  auto f = answered_on.get_future();
+  sink->submit_deferred(statement_record(99), [&](bool) { answered_on.set_value(std::this_thread::get_id()); });
+  sink->lead();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  EXPECT_NE(f.get(), std::this_thread::get_id());  // the writer thread wrote and synced it
+  sink.reset();
+  const VerifyResult v = verify(dir.path());
+  EXPECT_TRUE(v.ok()) << v.summary();
+}
+
+TEST(FileSink, DeferredRecordsNobodyLeadsAreWrittenByTheWriterThreadWithinItsTick) {
+  TempDir dir;
+  std::string err;
+  auto sink = FileSink::open(base_config(dir.path()), err);
+  ASSERT_TRUE(sink) << err;
+  std::promise<bool> done;
+  auto f = done.get_future();
+  sink->submit_deferred(statement_record(5), [&](bool ok) { done.set_value(ok); });
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(f.get());
+  EXPECT_EQ(sink->stats().written, 2u);  // audit.start + the record
+}
+
+TEST(FileSink, DeferredAndImmediateSubmittersOnManyThreadsKeepSeqGapFreeAndTheChainValid) {
+  TempDir dir;
+  std::string err;
+  auto cfg = base_config(dir.path());
+  cfg.checkpoint_every_records = 50;
+  cfg.rotate_size = 64 * 1024;
+  auto sink = FileSink::open(cfg, err, {nullptr, std::make_shared<SyncDelayOps>(0us), nullptr});
+  ASSERT_TRUE(sink) << err;
+  constexpr int kThreads = 8, kPer = 300;
+  std::atomic<int> ok{0}, bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPer; ++i) {
+        auto cb = [&](bool good) { ++(good ? ok : bad); };
+        const int n = t * kPer + i;
+        if (n % 3 == 0) {
+          sink->submit(statement_record(n), cb);  // the writer thread's way
+        } else {
+          sink->submit_deferred(statement_record(n), cb);
+          if (n % 3 == 1) sink->lead();  // the others ride along (or wait for the tick)
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  sink->flush();
+  EXPECT_EQ(ok.load(), kThreads * kPer);
+  EXPECT_EQ(bad.load(), 0);
+  sink.reset();
+  const auto recs = all_records(dir.path());
+  ASSERT_GE(recs.size(), static_cast<std::size_t>(kThreads * kPer + 1));
+  for (std::size_t i = 0; i < recs.size(); ++i) EXPECT_EQ(recs[i].seq, i + 1);
+  EXPECT_GT(log_paths(dir.path()).size(), 1u);  // rotated meanwhile
+  const VerifyResult v = verify(dir.path());
+  EXPECT_TRUE(v.ok()) << v.summary();
+  EXPECT_EQ(v.records, recs.size());
 }
 
 }  // namespace

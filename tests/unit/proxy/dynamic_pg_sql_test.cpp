@@ -93,6 +93,25 @@ TEST_F(LibpqQuoter, RenewAndDropStatements) {
   EXPECT_EQ((*renew)[0], "ALTER ROLE \"sp_a\" VALID UNTIL '2030-01-01 00:00:00+00'");
   EXPECT_EQ((*renew)[1], "COMMENT ON ROLE \"sp_a\" IS 'segproxy:p:1893456000'");
   EXPECT_EQ(drop_role_sql(q_, "sp_a"), "DROP ROLE IF EXISTS \"sp_a\"");
+  // A role that owns objects: reassigned to the segment's grant role (never the admin
+  // login), then DROP OWNED, then DROP ROLE; the owner role is granted to the admin only
+  // for the transaction when it was not a member.
+  const auto owned = drop_role_owned_sql(q_, "sp_\"a", "billing_rw", true);
+  ASSERT_TRUE(owned);
+  ASSERT_EQ(owned->size(), 6u);
+  EXPECT_EQ((*owned)[0], "GRANT \"sp_\"\"a\" TO CURRENT_USER");
+  EXPECT_EQ((*owned)[1], "GRANT \"billing_rw\" TO CURRENT_USER");
+  EXPECT_EQ((*owned)[2], "REASSIGN OWNED BY \"sp_\"\"a\" TO \"billing_rw\"");
+  EXPECT_EQ((*owned)[3], "DROP OWNED BY \"sp_\"\"a\"");
+  EXPECT_EQ((*owned)[4], "DROP ROLE \"sp_\"\"a\"");
+  EXPECT_EQ((*owned)[5], "REVOKE \"billing_rw\" FROM CURRENT_USER");
+  const auto member = drop_role_owned_sql(q_, "sp_a", "billing_rw", false);
+  ASSERT_TRUE(member);
+  ASSERT_EQ(member->size(), 4u);
+  EXPECT_EQ((*member)[0], "GRANT \"sp_a\" TO CURRENT_USER");
+  EXPECT_EQ((*member)[1], "REASSIGN OWNED BY \"sp_a\" TO \"billing_rw\"");
+  EXPECT_EQ((*member)[3], "DROP ROLE \"sp_a\"");
+  EXPECT_FALSE(drop_role_owned_sql(q_, "sp_a", "", false)) << "no owner role: nothing to reassign to";
 }
 
 TEST(DynamicPgSql, TtlAndRenewMarginAreClamped) {

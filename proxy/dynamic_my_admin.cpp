@@ -1,0 +1,289 @@
+// MySQL / MariaDB admin connection of dynamic credentials (worker threads only).
+#include "proxy/dynamic_my_admin.hpp"
+
+#include <cppconn/connection.h>
+#include <cppconn/exception.h>
+#include <cppconn/metadata.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
+#include <mysql_connection.h>
+#include <mysql_driver.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "config/mysql_grant.hpp"
+#include "proxy/dynamic_pg_sql.hpp"  // identity_id8
+
+namespace segproxy::proxy {
+namespace {
+
+constexpr int kReadTimeoutSeconds = 30;
+constexpr int ER_CANNOT_USER = 1396;       // CREATE USER of an existing account
+constexpr int ER_NO_SUCH_THREAD = 1094;    // KILL of a connection that ended meanwhile
+
+std::string one_line(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
+
+std::string describe(const sql::SQLException& e) {
+  return "MySQL error " + std::to_string(e.getErrorCode()) + ": " + one_line(e.what());
+}
+
+class MyDynamicAdmin final : public DynamicAdmin {
+ public:
+  MyDynamicAdmin(std::unique_ptr<sql::Connection> conn, bool mariadb, const DynamicTarget& t, std::string instance)
+      : conn_(std::move(conn)), mariadb_(mariadb), grants_(t.settings.grants),
+        role_(mysql_marker_role(instance)) {}
+
+  Result create_user(const std::string& user, const authz::Secret& password, TimePoint /*expires: proxy-side*/,
+                     std::string& why) override {
+    const auto account = account_of(user);
+    const auto role = config::quote_mysql_identifier(role_);
+    const std::string native = mysql_native_password_hash(password.reveal());
+    const auto hash = native.size() == 41 ? mysql_string_literal(native) : std::nullopt;
+    if (!account || !role || !hash) {
+      why = "cannot quote the CREATE USER statement";
+      return Result::Failed;
+    }
+    std::vector<std::string> grants;
+    for (const auto& text : grants_) {
+      std::string perr;
+      const auto g = config::parse_mysql_grant(text, perr);
+      if (!g) {
+        why = "grant \"" + text + "\": " + perr;
+        return Result::Failed;
+      }
+      grants.push_back("GRANT " + config::render_mysql_grant(*g) + " TO " + *account);
+    }
+    if (!exec("CREATE ROLE IF NOT EXISTS " + *role, why)) {
+      why = "creating the marker role: " + why;
+      return Result::Failed;
+    }
+    int code = 0;
+    // mysql_native_password: MariaDB's default for IDENTIFIED BY; MySQL 8.0 accepts it
+    // (8.4 only with the plugin enabled).
+    if (!exec("CREATE USER " + *account + " IDENTIFIED WITH mysql_native_password AS " + *hash, why, &code)) {
+      // The server's message may quote the statement, hash included: never pass it on.
+      why = "CREATE USER " + *account + " failed (MySQL error " + std::to_string(code) + ")";
+      return code == ER_CANNOT_USER ? Result::Exists : Result::Failed;
+    }
+    // The marker first: a user whose later grants fail is still found by the janitor.
+    bool ok = exec("GRANT " + *role + " TO " + *account, why);
+    for (std::size_t i = 0; ok && i < grants.size(); ++i) {
+      ok = exec(grants[i], why);
+      if (!ok) why = "\"" + grants_[i] + "\": " + why;
+    }
+    if (!ok) {
+      std::string ignored;
+      exec("DROP USER IF EXISTS " + *account, ignored);
+      return Result::Failed;
+    }
+    return Result::Ok;
+  }
+
+  bool marked_by_this_instance(const std::string& user, std::string& why) override {
+    std::vector<std::string> rows;
+    const char* sql = mariadb_ ? "SELECT User FROM mysql.roles_mapping WHERE User = ? AND Host = '%' AND Role = ?"
+                                   " AND Admin_option = 'N'"
+                               : "SELECT TO_USER FROM mysql.role_edges WHERE TO_USER = ? AND TO_HOST = '%'"
+                                 " AND FROM_USER = ? AND FROM_HOST = '%'";
+    return query(sql, {user, role_}, rows, why) && !rows.empty();
+  }
+
+  Result renew_user(const std::string& user, TimePoint /*expires: proxy-side*/, std::string& why) override {
+    std::vector<std::string> rows;
+    const char* sql = mariadb_ ? "SELECT User FROM mysql.roles_mapping WHERE User = ? AND Host = '%' AND Role = ?"
+                                   " AND Admin_option = 'N'"
+                               : "SELECT TO_USER FROM mysql.role_edges WHERE TO_USER = ? AND TO_HOST = '%'"
+                                 " AND FROM_USER = ? AND FROM_HOST = '%'";
+    if (!query(sql, {user, role_}, rows, why)) return Result::Failed;
+    if (rows.empty()) {
+      why = "user \"" + user + "\" no longer exists";
+      return Result::Gone;
+    }
+    return Result::Ok;
+  }
+
+  bool drop_user(const std::string& user, std::string& why) override {
+    const auto account = account_of(user);
+    if (!account) {
+      why = "cannot quote \"" + user + "\"";
+      return false;
+    }
+    if (!kill_connections(user, why)) return false;
+    if (!exec("DROP USER IF EXISTS " + *account, why)) {
+      why = "dropping \"" + user + "\": " + why;
+      return false;
+    }
+    return kill_connections(user, why);  // logged in between the KILLs and DROP USER
+  }
+
+  bool list_leftovers(const std::string& prefix, std::vector<LeftoverUser>& out, std::string& why) override {
+    std::vector<std::string> rows;
+    const char* sql = mariadb_
+                          ? "SELECT User FROM mysql.roles_mapping WHERE Role = ? AND Host = '%' AND Admin_option = 'N'"
+                            " AND LEFT(User, CHAR_LENGTH(?)) = ? ORDER BY User"
+                          : "SELECT TO_USER FROM mysql.role_edges WHERE FROM_USER = ? AND FROM_HOST = '%'"
+                            " AND TO_HOST = '%' AND LEFT(TO_USER, CHAR_LENGTH(?)) = ? ORDER BY TO_USER";
+    if (!query(sql, {role_, prefix, prefix}, rows, why)) return false;
+    out.clear();
+    for (auto& u : rows) out.push_back(LeftoverUser{std::move(u), true, std::nullopt});
+    return true;
+  }
+
+ private:
+  static std::optional<std::string> account_of(const std::string& user) {
+    auto u = mysql_string_literal(user);
+    if (!u || user.empty()) return std::nullopt;
+    return *u + "@'%'";
+  }
+
+  bool exec(const std::string& sql, std::string& why, int* code = nullptr) {
+    try {
+      std::unique_ptr<sql::Statement> st(conn_->createStatement());
+      st->execute(sql);
+      return true;
+    } catch (const sql::SQLException& e) {
+      if (code != nullptr) *code = e.getErrorCode();
+      why = describe(e);
+      return false;
+    } catch (const std::exception& e) {  // a driver failure must not end a worker thread
+      why = one_line(e.what());
+      return false;
+    }
+  }
+
+  // First column of every row of a query with string parameters.
+  bool query(const char* sql, const std::vector<std::string>& params, std::vector<std::string>& rows,
+             std::string& why) {
+    rows.clear();
+    try {
+      std::unique_ptr<sql::PreparedStatement> ps(conn_->prepareStatement(sql));
+      for (std::size_t i = 0; i < params.size(); ++i) ps->setString(static_cast<unsigned>(i + 1), params[i]);
+      std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
+      while (rs->next()) rows.push_back(std::string(rs->getString(1)));
+      return true;
+    } catch (const sql::SQLException& e) {
+      why = describe(e);
+      return false;
+    } catch (const std::exception& e) {
+      why = one_line(e.what());
+      return false;
+    }
+  }
+
+  bool kill_connections(const std::string& user, std::string& why) {
+    std::vector<std::string> ids;
+    if (!query("SELECT ID FROM information_schema.PROCESSLIST WHERE BINARY USER = BINARY ?", {user}, ids, why)) {
+      why = "listing the connections of \"" + user + "\": " + why;
+      return false;
+    }
+    for (const auto& id : ids) {
+      if (id.empty() || !std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+      int code = 0;
+      if (!exec("KILL CONNECTION " + id, why, &code) && code != ER_NO_SUCH_THREAD) {
+        why = "KILL CONNECTION " + id + " of \"" + user + "\": " + why;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::unique_ptr<sql::Connection> conn_;
+  bool mariadb_;
+  std::vector<std::string> grants_;
+  std::string role_;
+};
+
+}  // namespace
+
+std::string mysql_marker_role(std::string_view instance) { return "segproxy_m_" + identity_id8(instance); }
+
+std::string mysql_native_password_hash(std::string_view password) {
+  unsigned char one[EVP_MAX_MD_SIZE];
+  unsigned char two[EVP_MAX_MD_SIZE];
+  unsigned int n1 = 0;
+  unsigned int n2 = 0;
+  const bool ok = EVP_Digest(password.data(), password.size(), one, &n1, EVP_sha1(), nullptr) == 1 &&
+                  EVP_Digest(one, n1, two, &n2, EVP_sha1(), nullptr) == 1 && n2 == 20;
+  OPENSSL_cleanse(one, sizeof one);
+  if (!ok) return {};  // SHA-1 unavailable (e.g. a FIPS provider): callers refuse an empty hash
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = "*";
+  for (unsigned int i = 0; i < n2; ++i) {
+    out.push_back(kHex[two[i] >> 4]);
+    out.push_back(kHex[two[i] & 0xf]);
+  }
+  return out;
+}
+
+std::optional<std::string> mysql_string_literal(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\\' || c == '\0') return std::nullopt;
+    if (c == '\'') out.push_back('\'');
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+std::unique_ptr<DynamicAdmin> connect_my_dynamic_admin(const DynamicTarget& t, const std::string& instance,
+                                                       std::chrono::milliseconds timeout, std::string& why) {
+  const auto& l = t.listener;
+  const std::string where = "admin connection to " + l.backend.endpoint.host + ":" +
+                            std::to_string(l.backend.endpoint.port) + " as \"" + t.settings.admin_user + "\" failed: ";
+  const auto& tls = l.backend.tls;
+  if (tls.mode == config::BackendTlsMode::VerifyFull && !tls.server_name.empty() &&
+      tls.server_name != l.backend.endpoint.host) {
+    // Connector/C++ 1.1 checks the certificate against the host it connects to.
+    why = where + "backend.tls.server_name differing from backend.host is not supported for the admin login";
+    return nullptr;
+  }
+  sql::ConnectOptionsMap opts;
+  opts["hostName"] = sql::SQLString("tcp://" + l.backend.endpoint.host + ":" + std::to_string(l.backend.endpoint.port));
+  opts["userName"] = sql::SQLString(t.settings.admin_user);
+  opts["password"] = sql::SQLString(t.admin_password->reveal());
+  const auto secs = std::max<long long>(1, std::chrono::ceil<std::chrono::seconds>(timeout).count());
+  opts["OPT_CONNECT_TIMEOUT"] = static_cast<int>(std::min<long long>(secs, 3600));
+  opts["OPT_READ_TIMEOUT"] = kReadTimeoutSeconds;
+  opts["OPT_WRITE_TIMEOUT"] = kReadTimeoutSeconds;
+  opts["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+  opts["OPT_RECONNECT"] = false;
+  switch (tls.mode) {
+    case config::BackendTlsMode::Disable: break;
+    case config::BackendTlsMode::Require:
+      opts["sslEnforce"] = true;
+      opts["sslVerify"] = false;
+      break;
+    case config::BackendTlsMode::VerifyFull:
+      opts["sslCA"] = sql::SQLString(tls.ca);
+      opts["sslEnforce"] = true;
+      opts["sslVerify"] = true;
+      break;
+  }
+  try {
+    sql::mysql::MySQL_Driver* driver = sql::mysql::get_mysql_driver_instance();
+    std::unique_ptr<sql::Connection> conn(driver->connect(opts));
+    const std::string version(conn->getMetaData()->getDatabaseProductVersion());
+    const bool mariadb = version.find("MariaDB") != std::string::npos;
+    {
+      // Statements of the admin session must not wait for long (metadata locks).
+      std::unique_ptr<sql::Statement> st(conn->createStatement());
+      st->execute("SET SESSION lock_wait_timeout = 10");
+    }
+    return std::make_unique<MyDynamicAdmin>(std::move(conn), mariadb, t, instance);
+  } catch (const sql::SQLException& e) {
+    why = where + describe(e);
+  } catch (const std::exception& e) {
+    why = where + one_line(e.what());
+  }
+  return nullptr;
+}
+
+}  // namespace segproxy::proxy

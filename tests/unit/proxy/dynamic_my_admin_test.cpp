@@ -1,0 +1,32 @@
+// Pure pieces of the MySQL admin side of dynamic credentials (proxy/dynamic_my_admin):
+// the locally computed mysql_native_password hash, string literals that do not depend
+// on NO_BACKSLASH_ESCAPES, and the per-instance marker role.
+#include <gtest/gtest.h>
+
+#include "proxy/dynamic_my_admin.hpp"
+
+namespace segproxy::proxy {
+namespace {
+
+TEST(DynamicMyAdmin, NativePasswordHashMatchesTheServersPasswordFunction) {
+  // MariaDB: SELECT PASSWORD('password')
+  EXPECT_EQ(mysql_native_password_hash("password"), "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19");
+  EXPECT_EQ(mysql_native_password_hash("password").size(), 41u);
+}
+
+TEST(DynamicMyAdmin, StringLiteralsDoubleQuotesAndRefuseBackslashesAndNul) {
+  EXPECT_EQ(mysql_string_literal("sp_a"), "'sp_a'");
+  EXPECT_EQ(mysql_string_literal("it's"), "'it''s'");
+  EXPECT_FALSE(mysql_string_literal("a\\b"));
+  EXPECT_FALSE(mysql_string_literal(std::string("a\0b", 3)));
+}
+
+TEST(DynamicMyAdmin, MarkerRoleNamesTheInstance) {
+  EXPECT_EQ(mysql_marker_role("proxy-1").rfind("segproxy_m_", 0), 0u);
+  EXPECT_EQ(mysql_marker_role("proxy-1").size(), 19u);
+  EXPECT_EQ(mysql_marker_role("proxy-1"), mysql_marker_role("proxy-1"));
+  EXPECT_NE(mysql_marker_role("proxy-1"), mysql_marker_role("proxy-2"));
+}
+
+}  // namespace
+}  // namespace segproxy::proxy
