@@ -396,6 +396,34 @@ TEST_F(MysqlProxy, AfterADenialInATransactionEveryStatementIsRefusedUntilRollbac
   EXPECT_GE(aborted.size(), 6u) << log.describe();
 }
 
+TEST_F(MysqlProxy, OnlyASingleRollbackEndsTheAbortedStateNotAMultiStatementOrUse) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  const std::string who = unique_marker("txn-escape");
+  // Prepared before the transaction: its COM_STMT_EXECUTE is a ROLLBACK too.
+  std::unique_ptr<sql::PreparedStatement> rollback(conn->prepareStatement("ROLLBACK"));
+  ASSERT_TRUE(mysql_exec(conn.get(), "START TRANSACTION").ok);
+  ASSERT_TRUE(mysql_exec(conn.get(), "INSERT INTO orders (customer, amount) VALUES ('" + who + "', 1)").ok);
+  ASSERT_EQ(mysql_exec(conn.get(), "SELECT ssn FROM customers_pii").error.code, 1142);
+  // A ROLLBACK followed by more statements in one COM_QUERY is not "a ROLLBACK".
+  const MyResult multi =
+      mysql_exec(conn.get(), "ROLLBACK; INSERT INTO orders (customer, amount) VALUES ('" + who + "', 7)");
+  EXPECT_FALSE(multi.ok);
+  EXPECT_EQ(multi.error.code, 1399) << multi.error.describe();
+  EXPECT_EQ(mysql_exec(conn.get(), "USE shop").error.code, 1399);
+  EXPECT_EQ(mysql_exec(conn.get(), "SELECT 1").error.code, 1399) << "the state ended without a ROLLBACK";
+  // The prepared ROLLBACK ends it.
+  try {
+    rollback->execute();
+  } catch (const sql::SQLException& e) {
+    ADD_FAILURE() << "prepared ROLLBACK refused: " << e.what();
+  }
+  EXPECT_TRUE(mysql_exec(conn.get(), "SELECT 1").ok);
+  EXPECT_EQ(count_orders_of(who), "0");
+}
+
 TEST_F(MysqlProxy, DenialWithAutocommitOffRollsBackTheImplicitTransaction) {
   ASSERT_NO_FATAL_FAILURE(Start());
   MyError err;
