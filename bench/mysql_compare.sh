@@ -15,6 +15,8 @@
 #      BENCH_TESTS ("oltp_point_select oltp_read_only"), BENCH_PS_MODES ("auto disable"),
 #      BENCH_BASELINE_BIN=/path/to/older/segproxy: adds the variant "baseline" (that
 #      binary, policy on, audit off), interleaved with the others (before/after runs).
+#      BENCH_RELAY (1): also run through a plain socat byte relay (the floor of any
+#      extra hop on this machine; skipped when socat is missing).
 set -euo pipefail
 
 export SP_LOG_TAG=bench
@@ -95,6 +97,17 @@ YAML
   proxy_pid[$variant]="$!"
   sp_wait_port "${port[$variant]}" 30 "$!" || sp_die "segproxy ($variant) did not start"
 done
+# The floor of any proxy on this machine: a plain byte relay (socat, one process per
+# connection; TLS stays end to end, no parsing) in the same interleaved run.
+relay_variants=()
+if [[ "${BENCH_RELAY:-1}" == 1 ]] && command -v socat >/dev/null; then
+  sp_pick_port "port[relay]" 26306
+  socat "TCP-LISTEN:${port[relay]},bind=127.0.0.1,fork,reuseaddr,backlog=128,nodelay" "TCP:127.0.0.1:$my_port,nodelay" \
+    >"$bench_dir/socat.log" 2>&1 &
+  pids+=("$!")
+  sp_wait_port "${port[relay]}" 30 "$!" || sp_die "socat relay did not start"
+  relay_variants=(relay)
+fi
 
 # sysbench reads the client certificate from the working directory (libmariadb's
 # mysql_ssl_set with relative names); the direct run presents it too (MariaDB ignores it).
@@ -128,7 +141,7 @@ read -r -a tests <<<"${BENCH_TESTS:-oltp_point_select oltp_read_only}"
 read -r -a ps_modes <<<"${BENCH_PS_MODES:-auto disable}"
 raw="$bench_dir/raw.tsv"
 : >"$raw"
-variants=(direct "${proxy_variants[@]}")
+variants=(direct "${relay_variants[@]}" "${proxy_variants[@]}")
 for ((r = 1; r <= rounds; r++)); do
   for test in "${tests[@]}"; do
     for ps in "${ps_modes[@]}"; do
@@ -139,8 +152,13 @@ for ((r = 1; r <= rounds; r++)); do
         p0=0 m0=0
         [[ -n "$ppid" ]] && p0="$(cpu_ticks "$ppid")"
         [[ -n "$my_pid" ]] && m0="$(cpu_ticks "$my_pid")"
-        sb "$variant" "$test" run "$ps" --threads="$threads" --time="$seconds" --report-interval=0 >"$log" 2>&1 ||
-          { tail -n 20 "$log" >&2; sp_die "sysbench failed"; }
+        if ! sb "$variant" "$test" run "$ps" --threads="$threads" --time="$seconds" --report-interval=0 >"$log" 2>&1; then
+          tail -n 20 "$log" >&2
+          # The socat floor is informative only: a failed relay run is left out, not fatal.
+          [[ "$variant" == relay ]] || sp_die "sysbench failed"
+          printf '%s\t%s\t%s\t%s\t-\t-\t-\n' "$test" "$ps" "$variant" "$r" >>"$raw"
+          continue
+        fi
         p1=0 m1=0
         [[ -n "$ppid" ]] && p1="$(cpu_ticks "$ppid")"
         [[ -n "$my_pid" ]] && m1="$(cpu_ticks "$my_pid")"
@@ -169,12 +187,14 @@ report="$(
   printf '# segproxy MySQL path vs direct MariaDB, sysbench, %s threads\n\n' "$threads"
   printf -- '- date (UTC): %s; host: %s cores; %s rows; %s s per run; %s interleaved rounds, median\n\n' \
     "$stamp" "$(nproc)" "$table_size" "$seconds" "$rounds"
-  printf '| test | ps-mode | direct TPS | segproxy (policy) TPS | segproxy (policy+audit) TPS | policy/direct | audit/direct |\n'
-  printf '|---|---|---:|---:|---:|---:|---:|\n'
+  printf '| test | ps-mode | direct TPS | byte relay (socat) TPS | segproxy (policy) TPS | segproxy (policy+audit) TPS | relay/direct | policy/direct | audit/direct |\n'
+  printf '|---|---|---:|---:|---:|---:|---:|---:|---:|\n'
   for test in "${tests[@]}"; do
     for ps in "${ps_modes[@]}"; do
       d="$(median "$test" "$ps" direct)" p="$(median "$test" "$ps" proxy)" a="$(median "$test" "$ps" audit)"
-      printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$test" "$ps" "$d" "$p" "$a" "$(ratio "$p" "$d")" "$(ratio "$a" "$d")"
+      x="$(median "$test" "$ps" relay)"
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$test" "$ps" "$d" "$x" "$p" "$a" "$(ratio "$x" "$d")" \
+        "$(ratio "$p" "$d")" "$(ratio "$a" "$d")"
     done
   done
   printf '\nCPU per transaction (µs, median): the proxy process; the MariaDB server in parentheses.\n\n'
