@@ -40,7 +40,7 @@ class MyDynamicAdmin final : public DynamicAdmin {
       : conn_(std::move(conn)), mariadb_(mariadb), grants_(t.settings.grants),
         role_(mysql_marker_role(instance)) {}
 
-  Result create_user(const std::string& user, const authz::Secret& password, TimePoint /*expires: proxy-side*/,
+  Result create_user(const std::string& user, const authz::Secret& password, TimePoint expires,
                      std::string& why) override {
     const auto account = account_of(user);
     const auto role = config::quote_mysql_identifier(role_);
@@ -72,8 +72,8 @@ class MyDynamicAdmin final : public DynamicAdmin {
       why = "CREATE USER " + *account + " failed (MySQL error " + std::to_string(code) + ")";
       return code == ER_CANNOT_USER ? Result::Exists : Result::Failed;
     }
-    // The marker first: a user whose later grants fail is still found by the janitor.
-    bool ok = exec("GRANT " + *role + " TO " + *account, why);
+    // The markers first: a user whose later grants fail is still found by the janitor.
+    bool ok = exec("GRANT " + *role + " TO " + *account, why) && grant_expiry(*account, expires, why);
     for (std::size_t i = 0; ok && i < grants.size(); ++i) {
       ok = exec(grants[i], why);
       if (!ok) why = "\"" + grants_[i] + "\": " + why;
@@ -95,7 +95,7 @@ class MyDynamicAdmin final : public DynamicAdmin {
     return query(sql, {user, role_}, rows, why) && !rows.empty();
   }
 
-  Result renew_user(const std::string& user, TimePoint /*expires: proxy-side*/, std::string& why) override {
+  Result renew_user(const std::string& user, TimePoint expires, std::string& why) override {
     std::vector<std::string> rows;
     const char* sql = mariadb_ ? "SELECT User FROM mysql.roles_mapping WHERE User = ? AND Host = '%' AND Role = ?"
                                    " AND Admin_option = 'N'"
@@ -106,7 +106,12 @@ class MyDynamicAdmin final : public DynamicAdmin {
       why = "user \"" + user + "\" no longer exists";
       return Result::Gone;
     }
-    return Result::Ok;
+    const auto account = account_of(user);
+    if (!account) {
+      why = "cannot quote \"" + user + "\"";
+      return Result::Failed;
+    }
+    return grant_expiry(*account, expires, why) ? Result::Ok : Result::Failed;
   }
 
   bool drop_user(const std::string& user, std::string& why) override {
@@ -115,28 +120,83 @@ class MyDynamicAdmin final : public DynamicAdmin {
       why = "cannot quote \"" + user + "\"";
       return false;
     }
+    std::vector<std::string> expiry_roles;
+    if (!query(mariadb_ ? "SELECT Role FROM mysql.roles_mapping WHERE User = ? AND Host = '%' AND Admin_option = 'N'"
+                          " AND Role LIKE 'segproxy!_x!_%' ESCAPE '!'"
+                        : "SELECT FROM_USER FROM mysql.role_edges WHERE TO_USER = ? AND TO_HOST = '%'"
+                          " AND FROM_USER LIKE 'segproxy!_x!_%' ESCAPE '!'",
+               {user}, expiry_roles, why)) {
+      return false;
+    }
     if (!kill_connections(user, why)) return false;
     if (!exec("DROP USER IF EXISTS " + *account, why)) {
       why = "dropping \"" + user + "\": " + why;
       return false;
     }
-    return kill_connections(user, why);  // logged in between the KILLs and DROP USER
+    if (!kill_connections(user, why)) return false;  // logged in between the KILLs and DROP USER
+    for (const auto& r : expiry_roles) drop_role_if_unused(r);
+    return true;
   }
 
+  // Users with the prefix and a marker role of ANY segproxy instance; ours = this
+  // instance's marker; expires_unix = the latest expiry role granted (so any instance's
+  // janitor drops a dead instance's users once they expired).
   bool list_leftovers(const std::string& prefix, std::vector<LeftoverUser>& out, std::string& why) override {
-    std::vector<std::string> rows;
-    const char* sql = mariadb_
-                          ? "SELECT User FROM mysql.roles_mapping WHERE Role = ? AND Host = '%' AND Admin_option = 'N'"
-                            " AND LEFT(User, CHAR_LENGTH(?)) = ? ORDER BY User"
-                          : "SELECT TO_USER FROM mysql.role_edges WHERE FROM_USER = ? AND FROM_HOST = '%'"
-                            " AND TO_HOST = '%' AND LEFT(TO_USER, CHAR_LENGTH(?)) = ? ORDER BY TO_USER";
-    if (!query(sql, {role_, prefix, prefix}, rows, why)) return false;
+    const char* sql =
+        mariadb_ ? "SELECT User, MAX(Role = ?), MAX(IF(Role LIKE 'segproxy!_x!_%' ESCAPE '!',"
+                   " CAST(SUBSTRING(Role, 12) AS UNSIGNED), NULL))"
+                   " FROM mysql.roles_mapping WHERE Host = '%' AND Admin_option = 'N'"
+                   " AND LEFT(User, CHAR_LENGTH(?)) = ? GROUP BY User"
+                   " HAVING MAX(Role LIKE 'segproxy!_m!_%' ESCAPE '!') = 1 ORDER BY User"
+                 : "SELECT TO_USER, MAX(FROM_USER = ?), MAX(IF(FROM_USER LIKE 'segproxy!_x!_%' ESCAPE '!',"
+                   " CAST(SUBSTRING(FROM_USER, 12) AS UNSIGNED), NULL))"
+                   " FROM mysql.role_edges WHERE TO_HOST = '%' AND FROM_HOST = '%'"
+                   " AND LEFT(TO_USER, CHAR_LENGTH(?)) = ? GROUP BY TO_USER"
+                   " HAVING MAX(FROM_USER LIKE 'segproxy!_m!_%' ESCAPE '!') = 1 ORDER BY TO_USER";
+    std::vector<std::vector<std::optional<std::string>>> rows;
+    if (!query_rows(sql, {role_, prefix, prefix}, 3, rows, why)) return false;
     out.clear();
-    for (auto& u : rows) out.push_back(LeftoverUser{std::move(u), true, std::nullopt});
+    for (auto& r : rows) {
+      if (!r[0]) continue;
+      LeftoverUser u{*r[0], r[1] && *r[1] == "1", std::nullopt};
+      if (r[2] && !r[2]->empty() && std::all_of(r[2]->begin(), r[2]->end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+          r[2]->size() <= 12) {
+        u.expires_unix = std::stoll(*r[2]);
+      }
+      out.push_back(std::move(u));
+    }
     return true;
   }
 
  private:
+  // The server-side expiry marker: a privilege-less role named by the expiry (unix
+  // seconds), granted to the user at create and at every renewal. MariaDB has no user
+  // comment (MySQL 8's COMMENT/ATTRIBUTE would do); the role lets every instance's
+  // janitor see when a user of a crashed, never restarted instance expired.
+  bool grant_expiry(const std::string& account, TimePoint expires, std::string& why) {
+    const auto role = config::quote_mysql_identifier(mysql_expiry_role(expires));
+    if (!role) {
+      why = "cannot quote the expiry role";
+      return false;
+    }
+    if (!exec("CREATE ROLE IF NOT EXISTS " + *role, why) || !exec("GRANT " + *role + " TO " + account, why)) {
+      why = "expiry marker: " + why;
+      return false;
+    }
+    return true;
+  }
+
+  // Drops an expiry role that no user holds any more (best effort: a concurrent renewal
+  // re-creates it).
+  void drop_role_if_unused(const std::string& role) {
+    std::vector<std::string> holders;
+    std::string why;
+    const char* sql = mariadb_ ? "SELECT User FROM mysql.roles_mapping WHERE Role = ? AND Admin_option = 'N' LIMIT 1"
+                               : "SELECT TO_USER FROM mysql.role_edges WHERE FROM_USER = ? AND FROM_HOST = '%' LIMIT 1";
+    if (!query(sql, {role}, holders, why) || !holders.empty()) return;
+    if (const auto quoted = config::quote_mysql_identifier(role)) exec("DROP ROLE IF EXISTS " + *quoted, why);
+  }
+
   static std::optional<std::string> account_of(const std::string& user) {
     auto u = mysql_string_literal(user);
     if (!u || user.empty()) return std::nullopt;
@@ -177,6 +237,32 @@ class MyDynamicAdmin final : public DynamicAdmin {
     }
   }
 
+  // `columns` nullable text columns of every row.
+  bool query_rows(const char* sql, const std::vector<std::string>& params, unsigned columns,
+                  std::vector<std::vector<std::optional<std::string>>>& rows, std::string& why) {
+    rows.clear();
+    try {
+      std::unique_ptr<sql::PreparedStatement> ps(conn_->prepareStatement(sql));
+      for (std::size_t i = 0; i < params.size(); ++i) ps->setString(static_cast<unsigned>(i + 1), params[i]);
+      std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
+      while (rs->next()) {
+        std::vector<std::optional<std::string>> row;
+        for (unsigned c = 1; c <= columns; ++c) {
+          if (rs->isNull(c)) row.emplace_back(std::nullopt);
+          else row.emplace_back(std::string(rs->getString(c)));
+        }
+        rows.push_back(std::move(row));
+      }
+      return true;
+    } catch (const sql::SQLException& e) {
+      why = describe(e);
+      return false;
+    } catch (const std::exception& e) {
+      why = one_line(e.what());
+      return false;
+    }
+  }
+
   bool kill_connections(const std::string& user, std::string& why) {
     std::vector<std::string> ids;
     if (!query("SELECT ID FROM information_schema.PROCESSLIST WHERE BINARY USER = BINARY ?", {user}, ids, why)) {
@@ -203,6 +289,11 @@ class MyDynamicAdmin final : public DynamicAdmin {
 }  // namespace
 
 std::string mysql_marker_role(std::string_view instance) { return "segproxy_m_" + identity_id8(instance); }
+
+std::string mysql_expiry_role(std::chrono::system_clock::time_point expires) {
+  const auto secs = std::chrono::ceil<std::chrono::seconds>(expires.time_since_epoch()).count();
+  return "segproxy_x_" + std::to_string(std::max<long long>(0, secs));
+}
 
 std::string mysql_native_password_hash(std::string_view password) {
   unsigned char one[EVP_MAX_MD_SIZE];

@@ -47,6 +47,8 @@ namespace segproxy::proxy {
 
 // "segproxy_m_" + 8 hex characters of SHA-256(instance).
 std::string mysql_marker_role(std::string_view instance);
+// "segproxy_x_" + the expiry in unix seconds (rounded up): the server-side expiry marker.
+std::string mysql_expiry_role(std::chrono::system_clock::time_point expires);
 
 // mysql_native_password's stored form: '*' + upper-case hex of SHA1(SHA1(password));
 // "" when SHA-1 is unavailable (callers refuse to create the user then).

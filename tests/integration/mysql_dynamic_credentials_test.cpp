@@ -116,7 +116,7 @@ class MyDynamicCredentials : public ::testing::Test {
   void TearDown() override {
     // The services are gone (their users dropped): drop their marker roles too.
     if (root_) {
-      for (const auto& inst : {instance(), instance() + "-other"}) {
+      for (const auto& inst : {instance(), instance() + "-other", instance() + "-dead"}) {
         mysql_exec(root_.get(), "DROP ROLE IF EXISTS " + proxy::mysql_marker_role(inst));
       }
     }
@@ -346,6 +346,41 @@ TEST_F(MyDynamicCredentials, JanitorRemovesLeftoversOfThisInstanceAndKeepsOtherI
   restarted->request_janitor();
   EXPECT_TRUE(wait_user_gone(root_.get(), second_user, 10s)) << "second leftover not dropped";
   EXPECT_EQ(user_count(root_.get(), o.credential->user), 1) << "another instance's live user was dropped";
+}
+
+TEST_F(MyDynamicCredentials, ExpiredUserOfADeadInstanceIsDroppedByAnyInstancesJanitor) {
+  // Another instance mints a short-lived user and dies (SIGKILL-like: nothing dropped)
+  // and is never restarted: its expiry role tells this instance's janitor when to drop.
+  std::string dead_user;
+  std::string expiry_role;
+  {
+    auto dead = service(target(2s, 1s), instance() + "-dead");
+    const AcquireResult r = acquire(*dead, identity("d"));
+    ASSERT_TRUE(r.ok()) << r.error;
+    dead_user = r.credential->user;
+    expiry_role = proxy::mysql_expiry_role(r.credential->expires_at);
+    dead->abandon();
+  }
+  const MyResult marked = mysql_exec(root_.get(), "SELECT COUNT(*) FROM mysql.roles_mapping WHERE User = '" +
+                                                      dead_user + "' AND Role = '" + expiry_role + "'");
+  ASSERT_TRUE(marked.ok) << marked.error.describe();
+  EXPECT_EQ(marked.value(), "1") << "the expiry role is not granted";
+  // Wait (bounded) until the dead instance's user has expired, then start this instance.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::system_clock::now().time_since_epoch() <
+             std::chrono::seconds(std::stoll(expiry_role.substr(11))) + 1s &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(user_count(root_.get(), dead_user), 1) << "nobody should have dropped it yet";
+  auto janitor = service(target(1h, 10min));  // janitor runs at start
+  EXPECT_TRUE(wait_user_gone(root_.get(), dead_user, 10s)) << "an expired user of a dead instance was kept";
+  EXPECT_GE(rec_.wait_count("credential.drop", dead_user, 1), 1);
+  // Its expiry role went with it (nobody else holds it).
+  const MyResult role_left =
+      mysql_exec(root_.get(), "SELECT COUNT(*) FROM mysql.user WHERE User = '" + expiry_role + "' AND is_role = 'Y'");
+  ASSERT_TRUE(role_left.ok) << role_left.error.describe();
+  EXPECT_EQ(role_left.value(), "0");
 }
 
 TEST_F(MyDynamicCredentials, ANameTakenByAnUnmarkedUserIsRefused) {

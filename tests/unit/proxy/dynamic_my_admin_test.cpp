@@ -28,5 +28,13 @@ TEST(DynamicMyAdmin, MarkerRoleNamesTheInstance) {
   EXPECT_NE(mysql_marker_role("proxy-1"), mysql_marker_role("proxy-2"));
 }
 
+TEST(DynamicMyAdmin, ExpiryRoleNamesTheExpiryInUnixSecondsRoundedUp) {
+  using std::chrono::system_clock;
+  const system_clock::time_point t{std::chrono::seconds(1795000000)};
+  EXPECT_EQ(mysql_expiry_role(t), "segproxy_x_1795000000");
+  EXPECT_EQ(mysql_expiry_role(t + std::chrono::milliseconds(1)), "segproxy_x_1795000001");  // never earlier
+  EXPECT_LE(mysql_expiry_role(t).size(), 32u);  // a MySQL 8 role name fits
+}
+
 }  // namespace
 }  // namespace segproxy::proxy
