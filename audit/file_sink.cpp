@@ -286,35 +286,30 @@ void FileSink::answer_all(std::vector<OnDurable>& dones, bool ok) {
 }
 
 void FileSink::run() {
+  std::vector<Pending> batch;
+  std::vector<Answer> imm;
   for (;;) {
     bool stopping = false;
     {
-      // Deferred submissions do not wake the writer: a leading caller writes them, or
-      // this thread at its next kick or tick.
+      // Deferred submissions do not wake the writer: it takes them at the next kick
+      // (lead()) or tick.
       std::unique_lock lk(mu_);
       cv_.wait_for(lk, kTick, [&] { return stop_ || writer_kicked_ || !immediate_.empty() || !cp_waiters_.empty(); });
+      batch.swap(queue_);  // queue_ gets the previous batch's (cleared) capacity
+      imm.swap(immediate_);
+      writer_kicked_ = false;
       stopping = stop_;
     }
-    {
-      std::lock_guard tok(commit_mu_);
-      {
-        std::lock_guard lk(mu_);
-        batch_.swap(queue_);  // queue_ gets the previous batch's (cleared) capacity
-        imm_.swap(immediate_);
-        writer_kicked_ = false;
-      }
-      for (auto& a : imm_) answer(a.done, a.ok);
-      imm_.clear();
-      if (!batch_.empty()) process(batch_);
-      batch_.clear();
-      idle_work();
-    }
+    for (auto& a : imm) answer(a.done, a.ok);
+    imm.clear();
+    if (!batch.empty()) process(batch);
+    batch.clear();
+    idle_work();
     if (stopping) {
       std::lock_guard lk(mu_);
       if (queue_.empty() && immediate_.empty()) break;
     }
   }
-  std::lock_guard tok(commit_mu_);
   if (!failed_ && since_cp_ > 0) {
     append_checkpoint();
     commit();

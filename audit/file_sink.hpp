@@ -1,16 +1,13 @@
 #pragma once
-// The JSON Lines file sink: one writer thread, bounded queue, group commit (one write
-// + one fdatasync for every record queued meanwhile; deferred records wait for the next
-// lead() or the writer's tick, so many sessions' records share one wake-up and one
-// sync); rotation by size/time (rotated files
-// become 0440 and are never written again), signed checkpoints every N records / T
-// seconds (also appended to checkpoints.jsonl), fail_closed / fail_open with a recovery
-// probe. See docs/audit.md.
-#include <atomic>
+// The JSON Lines file sink: one writer thread, bounded queue, group commit (one write +
+// one fdatasync for every record queued meanwhile; deferred records wait for the next
+// lead() or the writer's tick, so many sessions share one wake-up and one sync),
+// rotation by size/time (rotated files become 0440 and are never written again),
+// signed checkpoints every N records / T seconds (also appended to checkpoints.jsonl),
+// fail_closed / fail_open with a recovery probe. See docs/audit.md.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <future>
 #include <memory>
 #include <optional>
@@ -27,9 +24,8 @@
 
 namespace segproxy::audit {
 
-// Optional instrumentation (proxy metrics). Called from the thread that writes (the
-// writer thread), queue_full from submit (any thread):
-// implementations must be thread-safe and cheap.
+// Optional instrumentation (proxy metrics). Called from the writer thread, except
+// queue_full (from submit, any thread): implementations must be thread-safe and cheap.
 class SinkObserver {
  public:
   virtual ~SinkObserver() = default;
@@ -138,12 +134,6 @@ class FileSink final : public AuditSink {
   std::shared_ptr<SinkObserver> observer_;
   std::unique_ptr<CheckpointSigner> signer_;
 
-  // Held by the thread that writes (the writer thread; the destructor's final drain): it
-  // guards every "writer only" member below. Never acquired while holding mu_.
-  std::mutex commit_mu_;
-  std::vector<Pending> batch_;  // the batch being written (capacity reused)
-  std::vector<Answer> imm_;
-
   // Shared with submitters.
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -159,7 +149,7 @@ class FileSink final : public AuditSink {
   std::uint64_t queue_full_refused_ = 0;
   std::uint64_t queue_full_dropped_ = 0;
 
-  // Writer only (whoever holds commit_mu_; before the writer thread starts: start()).
+  // Writer thread only (and start(), before the thread runs).
   HashChain chain_{0, {}};
   HashChain committed_chain_{0, {}};
   std::uint64_t since_cp_ = 0, committed_since_cp_ = 0;

@@ -222,18 +222,8 @@ std::optional<MysqlGrant> parse_mysql_grant(std::string_view text, std::string& 
   return g;
 }
 
-std::optional<std::string> quote_mysql_identifier(std::string_view name) {
-  if (name.empty() || name.size() > kMaxIdentifier || name.find('\0') != std::string_view::npos) return std::nullopt;
-  std::string out = "`";
-  for (char c : name) {
-    if (c == '`') out.push_back('`');
-    out.push_back(c);
-  }
-  out.push_back('`');
-  return out;
-}
-
 namespace {
+// `name` with backticks doubled (no checks: an escaped db.* pattern may exceed 64 bytes).
 std::string backquote(std::string_view name) {
   std::string out = "`";
   for (char c : name) {
@@ -244,6 +234,11 @@ std::string backquote(std::string_view name) {
   return out;
 }
 }  // namespace
+
+std::optional<std::string> quote_mysql_identifier(std::string_view name) {
+  if (name.empty() || name.size() > kMaxIdentifier || name.find('\0') != std::string_view::npos) return std::nullopt;
+  return backquote(name);
+}
 
 std::string render_mysql_grant(const MysqlGrant& g) {
   std::string out;

@@ -86,6 +86,9 @@ void validate_identities(Diagnostics& d, const Config& cfg) {
 // and the names the template makes for this segment and listener.
 void validate_dynamic(Diagnostics& d, const std::string& path, const std::string& segment,
                       const std::string& listener, const Listener* l, const DynamicCredentialConfig& dyn) {
+  const std::string tp = join_path(path, "name_template");
+  std::string name_why;
+  const auto name = expand_name_template(dyn.name_template, segment, listener, "00000000", name_why);
   if (l != nullptr && l->protocol == Protocol::Postgres) {
     if (dyn.grant_roles.empty() && !d.has_error(join_path(path, "grant_roles"))) {
       d.error_at(path, "postgres listener " + quote(listener) +
@@ -109,9 +112,6 @@ void validate_dynamic(Diagnostics& d, const std::string& path, const std::string
                    "not a \"PRIVILEGES ON db.object\" clause: " + why);
       }
     }
-    const std::string tp = join_path(path, "name_template");
-    std::string why;
-    const auto name = expand_name_template(dyn.name_template, segment, listener, "00000000", why);
     if (name && name->size() > kMaxMysqlMintedNameLength && !d.has_error(tp)) {
       d.error_at(tp, "the minted user name " + quote(*name) + " is longer than " +
                          std::to_string(kMaxMysqlMintedNameLength) + " characters (MySQL's limit for user names)");
@@ -139,11 +139,7 @@ void validate_dynamic(Diagnostics& d, const std::string& path, const std::string
     }
   }
   check_readable_file(d, join_path(path, "admin.password_file"), dyn.admin_password_file);
-  const std::string tp = join_path(path, "name_template");
-  if (!d.has_error(tp)) {
-    std::string why;
-    if (!expand_name_template(dyn.name_template, segment, listener, "00000000", why)) d.error_at(tp, why);
-  }
+  if (!name && !d.has_error(tp)) d.error_at(tp, name_why);
 }
 
 void validate_segments(Diagnostics& d, const Config& cfg) {

@@ -28,7 +28,7 @@ struct DynamicTarget {
 struct LeftoverUser {
   std::string user;
   bool ours = false;                         // marked by this proxy instance
-  std::optional<std::int64_t> expires_unix;  // when the server records the expiry (postgres)
+  std::optional<std::int64_t> expires_unix;  // the expiry the server records (role comment / expiry role)
 };
 
 class DynamicAdmin {
@@ -44,8 +44,9 @@ class DynamicAdmin {
   // True when the existing `user` carries this instance's marker (a leftover of an
   // earlier run of this instance, safe to replace).
   virtual bool marked_by_this_instance(const std::string& user, std::string& why) = 0;
-  // Extends the user's lifetime to `expires` where the server keeps it (postgres); at
-  // least checks the user still exists. Gone: it does not.
+  // Extends the user's lifetime to `expires` on the server (postgres: VALID UNTIL and
+  // comment; mysql: another expiry role) after checking the user still exists. Gone:
+  // it does not.
   virtual Result renew_user(const std::string& user, TimePoint expires, std::string& why) = 0;
   // Ends the user's backend sessions and drops it (and what it owns, where possible).
   virtual bool drop_user(const std::string& user, std::string& why) = 0;

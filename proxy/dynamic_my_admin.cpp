@@ -16,22 +16,17 @@
 #include <vector>
 
 #include "config/mysql_grant.hpp"
+#include "proxy/connector_login.hpp"
 #include "proxy/dynamic_pg_sql.hpp"  // identity_id8
 
 namespace segproxy::proxy {
 namespace {
 
-constexpr int kReadTimeoutSeconds = 30;
 constexpr int ER_CANNOT_USER = 1396;       // CREATE USER of an existing account
 constexpr int ER_NO_SUCH_THREAD = 1094;    // KILL of a connection that ended meanwhile
 
-std::string one_line(std::string s) {
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  return s;
-}
-
-std::string describe(const sql::SQLException& e) {
-  return "MySQL error " + std::to_string(e.getErrorCode()) + ": " + one_line(e.what());
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 class MyDynamicAdmin final : public DynamicAdmin {
@@ -87,22 +82,14 @@ class MyDynamicAdmin final : public DynamicAdmin {
   }
 
   bool marked_by_this_instance(const std::string& user, std::string& why) override {
-    std::vector<std::string> rows;
-    const char* sql = mariadb_ ? "SELECT User FROM mysql.roles_mapping WHERE User = ? AND Host = '%' AND Role = ?"
-                                   " AND Admin_option = 'N'"
-                               : "SELECT TO_USER FROM mysql.role_edges WHERE TO_USER = ? AND TO_HOST = '%'"
-                                 " AND FROM_USER = ? AND FROM_HOST = '%'";
-    return query(sql, {user, role_}, rows, why) && !rows.empty();
+    bool marked = false;
+    return has_marker(user, marked, why) && marked;
   }
 
   Result renew_user(const std::string& user, TimePoint expires, std::string& why) override {
-    std::vector<std::string> rows;
-    const char* sql = mariadb_ ? "SELECT User FROM mysql.roles_mapping WHERE User = ? AND Host = '%' AND Role = ?"
-                                   " AND Admin_option = 'N'"
-                               : "SELECT TO_USER FROM mysql.role_edges WHERE TO_USER = ? AND TO_HOST = '%'"
-                                 " AND FROM_USER = ? AND FROM_HOST = '%'";
-    if (!query(sql, {user, role_}, rows, why)) return Result::Failed;
-    if (rows.empty()) {
+    bool marked = false;
+    if (!has_marker(user, marked, why)) return Result::Failed;
+    if (!marked) {
       why = "user \"" + user + "\" no longer exists";
       return Result::Gone;
     }
@@ -159,8 +146,7 @@ class MyDynamicAdmin final : public DynamicAdmin {
     for (auto& r : rows) {
       if (!r[0]) continue;
       LeftoverUser u{*r[0], r[1] && *r[1] == "1", std::nullopt};
-      if (r[2] && !r[2]->empty() && std::all_of(r[2]->begin(), r[2]->end(), [](char c) { return c >= '0' && c <= '9'; }) &&
-          r[2]->size() <= 12) {
+      if (r[2] && all_digits(*r[2]) && r[2]->size() <= 12) {
         u.expires_unix = std::stoll(*r[2]);
       }
       out.push_back(std::move(u));
@@ -169,6 +155,18 @@ class MyDynamicAdmin final : public DynamicAdmin {
   }
 
  private:
+  // Does `user` hold this instance's marker role? False + why when the query fails.
+  bool has_marker(const std::string& user, bool& marked, std::string& why) {
+    std::vector<std::string> rows;
+    const char* sql = mariadb_ ? "SELECT User FROM mysql.roles_mapping WHERE User = ? AND Host = '%' AND Role = ?"
+                                 " AND Admin_option = 'N'"
+                               : "SELECT TO_USER FROM mysql.role_edges WHERE TO_USER = ? AND TO_HOST = '%'"
+                                 " AND FROM_USER = ? AND FROM_HOST = '%'";
+    if (!query(sql, {user, role_}, rows, why)) return false;
+    marked = !rows.empty();
+    return true;
+  }
+
   // The server-side expiry marker: a privilege-less role named by the expiry (unix
   // seconds), granted to the user at create and at every renewal. MariaDB has no user
   // comment (MySQL 8's COMMENT/ATTRIBUTE would do); the role lets every instance's
@@ -210,31 +208,22 @@ class MyDynamicAdmin final : public DynamicAdmin {
       return true;
     } catch (const sql::SQLException& e) {
       if (code != nullptr) *code = e.getErrorCode();
-      why = describe(e);
+      why = connector_error(e);
       return false;
     } catch (const std::exception& e) {  // a driver failure must not end a worker thread
-      why = one_line(e.what());
+      why = connector_one_line(e.what());
       return false;
     }
   }
 
-  // First column of every row of a query with string parameters.
+  // First column of every row of a query with string parameters (NULL as "").
   bool query(const char* sql, const std::vector<std::string>& params, std::vector<std::string>& rows,
              std::string& why) {
+    std::vector<std::vector<std::optional<std::string>>> full;
     rows.clear();
-    try {
-      std::unique_ptr<sql::PreparedStatement> ps(conn_->prepareStatement(sql));
-      for (std::size_t i = 0; i < params.size(); ++i) ps->setString(static_cast<unsigned>(i + 1), params[i]);
-      std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
-      while (rs->next()) rows.push_back(std::string(rs->getString(1)));
-      return true;
-    } catch (const sql::SQLException& e) {
-      why = describe(e);
-      return false;
-    } catch (const std::exception& e) {
-      why = one_line(e.what());
-      return false;
-    }
+    if (!query_rows(sql, params, 1, full, why)) return false;
+    for (auto& r : full) rows.push_back(r[0].value_or(std::string()));
+    return true;
   }
 
   // `columns` nullable text columns of every row.
@@ -255,10 +244,10 @@ class MyDynamicAdmin final : public DynamicAdmin {
       }
       return true;
     } catch (const sql::SQLException& e) {
-      why = describe(e);
+      why = connector_error(e);
       return false;
     } catch (const std::exception& e) {
-      why = one_line(e.what());
+      why = connector_one_line(e.what());
       return false;
     }
   }
@@ -270,7 +259,7 @@ class MyDynamicAdmin final : public DynamicAdmin {
       return false;
     }
     for (const auto& id : ids) {
-      if (id.empty() || !std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+      if (!all_digits(id)) continue;
       int code = 0;
       if (!exec("KILL CONNECTION " + id, why, &code) && code != ER_NO_SUCH_THREAD) {
         why = "KILL CONNECTION " + id + " of \"" + user + "\": " + why;
@@ -290,6 +279,8 @@ class MyDynamicAdmin final : public DynamicAdmin {
 
 std::string mysql_marker_role(std::string_view instance) { return "segproxy_m_" + identity_id8(instance); }
 
+// The queries in list_leftovers / drop_user match this prefix (LIKE 'segproxy!_x!_%',
+// SUBSTRING(..., 12) = the digits).
 std::string mysql_expiry_role(std::chrono::system_clock::time_point expires) {
   const auto secs = std::chrono::ceil<std::chrono::seconds>(expires.time_since_epoch()).count();
   return "segproxy_x_" + std::to_string(std::max<long long>(0, secs));
@@ -329,38 +320,16 @@ std::unique_ptr<DynamicAdmin> connect_my_dynamic_admin(const DynamicTarget& t, c
   const auto& l = t.listener;
   const std::string where = "admin connection to " + l.backend.endpoint.host + ":" +
                             std::to_string(l.backend.endpoint.port) + " as \"" + t.settings.admin_user + "\" failed: ";
-  const auto& tls = l.backend.tls;
-  if (tls.mode == config::BackendTlsMode::VerifyFull && !tls.server_name.empty() &&
-      tls.server_name != l.backend.endpoint.host) {
-    // Connector/C++ 1.1 checks the certificate against the host it connects to.
-    why = where + "backend.tls.server_name differing from backend.host is not supported for the admin login";
-    return nullptr;
-  }
-  sql::ConnectOptionsMap opts;
-  opts["hostName"] = sql::SQLString("tcp://" + l.backend.endpoint.host + ":" + std::to_string(l.backend.endpoint.port));
-  opts["userName"] = sql::SQLString(t.settings.admin_user);
-  opts["password"] = sql::SQLString(t.admin_password->reveal());
   const auto secs = std::max<long long>(1, std::chrono::ceil<std::chrono::seconds>(timeout).count());
-  opts["OPT_CONNECT_TIMEOUT"] = static_cast<int>(std::min<long long>(secs, 3600));
-  opts["OPT_READ_TIMEOUT"] = kReadTimeoutSeconds;
-  opts["OPT_WRITE_TIMEOUT"] = kReadTimeoutSeconds;
-  opts["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
-  opts["OPT_RECONNECT"] = false;
-  switch (tls.mode) {
-    case config::BackendTlsMode::Disable: break;
-    case config::BackendTlsMode::Require:
-      opts["sslEnforce"] = true;
-      opts["sslVerify"] = false;
-      break;
-    case config::BackendTlsMode::VerifyFull:
-      opts["sslCA"] = sql::SQLString(tls.ca);
-      opts["sslEnforce"] = true;
-      opts["sslVerify"] = true;
-      break;
+  auto opts = connector_login_options(l, {t.settings.admin_user, std::chrono::seconds(secs), "admin login"},
+                                      *t.admin_password, why);
+  if (!opts) {
+    why = where + why;
+    return nullptr;
   }
   try {
     sql::mysql::MySQL_Driver* driver = sql::mysql::get_mysql_driver_instance();
-    std::unique_ptr<sql::Connection> conn(driver->connect(opts));
+    std::unique_ptr<sql::Connection> conn(driver->connect(*opts));
     const std::string version(conn->getMetaData()->getDatabaseProductVersion());
     const bool mariadb = version.find("MariaDB") != std::string::npos;
     {
@@ -370,9 +339,9 @@ std::unique_ptr<DynamicAdmin> connect_my_dynamic_admin(const DynamicTarget& t, c
     }
     return std::make_unique<MyDynamicAdmin>(std::move(conn), mariadb, t, instance);
   } catch (const sql::SQLException& e) {
-    why = where + describe(e);
+    why = where + connector_error(e);
   } catch (const std::exception& e) {
-    why = where + one_line(e.what());
+    why = where + connector_one_line(e.what());
   }
   return nullptr;
 }

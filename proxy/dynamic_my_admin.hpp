@@ -15,15 +15,15 @@
 // User_attributes, which would allow the PostgreSQL scheme), so every minted user is
 // granted a privilege-less role named for this proxy instance, "segproxy_m_<8 hex of
 // SHA-256(instance)>", never made a default role (it grants nothing). The janitor
-// lists users with the template prefix AND that role (mysql.roles_mapping on MariaDB,
-// mysql.role_edges on MySQL 8).
+// lists users with the template prefix AND a marker role (mysql.roles_mapping on
+// MariaDB, mysql.role_edges on MySQL 8).
 //
 // Expiry: MySQL has no VALID UNTIL, so the proxy enforces the TTL: it drops the user at
-// expiry (the same schedule as on PostgreSQL) and renewal only extends the proxy-side
-// expiry after checking the user still exists (the password does not change, so the
-// sessions sharing it are unaffected). Consequence: the janitor can only judge users of
-// its own instance (marker role) and drops every one it does not hold; users of another
-// instance that crashed and never comes back are left to that instance (documented).
+// expiry (the same schedule as on PostgreSQL); renewal checks the user still exists (the
+// password does not change, so the sessions sharing it are unaffected). The expiry is
+// also on the server as a role "segproxy_x_<unix seconds>" granted at create and renew,
+// so any instance's janitor drops an expired user of a crashed instance that never
+// comes back; unexpired users of other instances are left to them.
 //
 // Dropping: KILL CONNECTION for each of the user's connections (information_schema.
 // PROCESSLIST), DROP USER IF EXISTS, then KILL again for connections that logged in

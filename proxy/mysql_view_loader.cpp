@@ -14,20 +14,10 @@
 
 #include "authz/credential_store.hpp"
 #include "authz/policy_engine.hpp"
+#include "proxy/connector_login.hpp"
 #include "proxy/view_loader.hpp"  // metadata_databases, read_metadata_password
 
 namespace segproxy::proxy {
-
-namespace {
-
-constexpr int kReadTimeoutSeconds = 30;
-
-std::string one_line(std::string s) {
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  return s;
-}
-
-}  // namespace
 
 MysqlViewLoader::MysqlViewLoader(std::shared_ptr<const Runtime> rt, Logger& log, std::shared_ptr<ViewPublisher> publisher)
     : rt_(std::move(rt)), log_(log), publisher_(std::move(publisher)) {
@@ -78,40 +68,16 @@ std::optional<std::map<std::string, authz::ViewCatalog>> MysqlViewLoader::load_l
     why = "no backend.metadata";
     return std::nullopt;
   }
-  const auto& tls = l.backend.tls;
-  if (tls.mode == config::BackendTlsMode::VerifyFull && !tls.server_name.empty() &&
-      tls.server_name != l.backend.endpoint.host) {
-    // Connector/C++ 1.1 checks the certificate against the host it connects to.
-    why = "backend.tls.server_name differing from backend.host is not supported for the metadata login";
-    return std::nullopt;
-  }
   authz::Secret password;
   if (!read_metadata_password(*l.backend.metadata, password, why)) return std::nullopt;
-  sql::ConnectOptionsMap opts;
-  opts["hostName"] = sql::SQLString("tcp://" + l.backend.endpoint.host + ":" + std::to_string(l.backend.endpoint.port));
-  opts["userName"] = sql::SQLString(l.backend.metadata->user);
-  opts["password"] = sql::SQLString(password.reveal());
   const auto secs = std::max<long long>(
       2, std::chrono::ceil<std::chrono::seconds>(rt_->config.limits.backend_connect_timeout).count());
-  opts["OPT_CONNECT_TIMEOUT"] = static_cast<int>(std::min<long long>(secs, 3600));
-  opts["OPT_READ_TIMEOUT"] = kReadTimeoutSeconds;
-  opts["OPT_WRITE_TIMEOUT"] = kReadTimeoutSeconds;
-  opts["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
-  switch (tls.mode) {
-    case config::BackendTlsMode::Disable: break;
-    case config::BackendTlsMode::Require:
-      opts["sslEnforce"] = true;
-      opts["sslVerify"] = false;
-      break;
-    case config::BackendTlsMode::VerifyFull:
-      opts["sslCA"] = sql::SQLString(tls.ca);
-      opts["sslEnforce"] = true;
-      opts["sslVerify"] = true;
-      break;
-  }
+  auto opts =
+      connector_login_options(l, {l.backend.metadata->user, std::chrono::seconds(secs), "metadata login"}, password, why);
+  if (!opts) return std::nullopt;
   std::map<std::string, authz::ViewCatalog> out;
   try {
-    std::unique_ptr<sql::Connection> conn(driver_->connect(opts));
+    std::unique_ptr<sql::Connection> conn(driver_->connect(*opts));
     authz::sql::MysqlClassifierOptions base;
     std::string version_text;
     {
@@ -158,10 +124,10 @@ std::optional<std::map<std::string, authz::ViewCatalog>> MysqlViewLoader::load_l
       }
     }
   } catch (const sql::SQLException& e) {
-    why = "MySQL error " + std::to_string(e.getErrorCode()) + ": " + one_line(e.what());
+    why = connector_error(e);
     return std::nullopt;
   } catch (const std::exception& e) {
-    why = one_line(e.what());
+    why = connector_one_line(e.what());
     return std::nullopt;
   }
   return out;

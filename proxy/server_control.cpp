@@ -66,9 +66,10 @@ void Server::start_dynamic_credentials(const Runtime& rt) {
     log_.error("credential.admin_failed", {{"segment", segment}, {"listener", listener}});
     metrics_->listener(listener).refused(RefuseReason::BackendUnavailable).inc();
   };
+  const std::string instance = opts.instance;
   dynamic_ = std::make_unique<DynamicCredentials>(std::move(targets), std::move(opts), std::move(hooks));
   dynamic_->start();
-  log_.info("credentials.dynamic_ready", {{"instance", rt.config.audit ? rt.config.audit->instance : ""}});
+  log_.info("credentials.dynamic_ready", {{"instance", instance}});
 }
 
 bool Server::start_control() {
