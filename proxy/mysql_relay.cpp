@@ -96,14 +96,7 @@ MysqlSession::Verdict MysqlSession::judge_sql(std::string_view text, bool prepar
   if (key != 0) {
     if (auto it = cache_.find(key); it != cache_.end() && it->second.fingerprint == fp) {
       const auto w = rt_->policy->check_window(segment_, std::chrono::system_clock::now());
-      if (!w.allow) {
-        Verdict closed;
-        closed.code = ER_SPECIFIC_ACCESS_DENIED;
-        closed.sqlstate = "42000";
-        closed.message = w.reason;
-        closed.command = it->second.command;
-        return closed;
-      }
+      if (!w.allow) return window_closed(w, it->second.command);
       if (svc_.metrics != nullptr) {
         svc_.metrics->policy_evaluation_duration().observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -116,6 +109,17 @@ MysqlSession::Verdict MysqlSession::judge_sql(std::string_view text, bool prepar
     if (cache_.size() >= kDecisionCacheMax) cache_.clear();
     cache_.emplace(key, v);
   }
+  return v;
+}
+
+// A statement checked before (a cached decision, a prepared statement) while the
+// segment's window is closed.
+MysqlSession::Verdict MysqlSession::window_closed(const authz::Decision& w, std::string command) {
+  Verdict v;
+  v.code = ER_SPECIFIC_ACCESS_DENIED;
+  v.sqlstate = "42000";
+  v.message = w.reason;
+  v.command = std::move(command);
   return v;
 }
 
@@ -141,6 +145,7 @@ MysqlSession::Verdict MysqlSession::judge_uncached(std::string_view text, bool p
   for (const auto& part : info.statements) {
     for (const auto& t : part.tables) {
       v.tables.push_back(audit::TableAccess{t.schema + "." + t.name, sql::table_op_name(t.op)});
+      v.alters = v.alters || t.op == sql::TableOp::Alter;
       any_table = true;
     }
     if (!part.database.empty()) use_db = part.database;
@@ -339,10 +344,7 @@ awaitable<void> MysqlSession::command_loop() {
     } else if (std::holds_alternative<my::ComStmtExecute>(cmd) || std::holds_alternative<my::ComStmtFetch>(cmd)) {
       const auto w = rt_->policy->check_window(segment_, std::chrono::system_clock::now());
       if (!w.allow) {
-        verdict.allow = false;
-        verdict.code = ER_SPECIFIC_ACCESS_DENIED;
-        verdict.sqlstate = "42000";
-        verdict.message = w.reason;
+        verdict = window_closed(w, {});
         kind = "COM_STMT_EXECUTE";
         judged = true;
       }
@@ -423,13 +425,12 @@ awaitable<void> MysqlSession::command_loop() {
     if (!ok) co_return;
     // DDL commits implicitly once answered: refresh learned views (Runtime::on_ddl). Every
     // DDL the analyzer allows names a relation with op "alter"; an ERR costs one refresh.
-    const auto* exec = std::get_if<my::ComStmtExecute>(&cmd);
-    const auto prep = exec != nullptr ? prepared_.find(exec->statement_id) : prepared_.end();
-    const auto& ran = prep != prepared_.end() ? prep->second.tables : verdict.tables;
-    if ((exec != nullptr || std::holds_alternative<my::ComQuery>(cmd)) &&
-        std::any_of(ran.begin(), ran.end(), [](const audit::TableAccess& t) { return t.op == "alter"; })) {
-      rt_->on_ddl();
+    bool altered = std::holds_alternative<my::ComQuery>(cmd) && verdict.alters;
+    if (const auto* exec = std::get_if<my::ComStmtExecute>(&cmd)) {
+      const auto prep = prepared_.find(exec->statement_id);
+      altered = prep != prepared_.end() && prep->second.alters;
     }
+    if (altered) rt_->on_ddl();
   }
 }
 

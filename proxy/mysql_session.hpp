@@ -68,6 +68,7 @@ class MysqlSession : public LiveSession,
     std::string use_database;  // a USE that was allowed: becomes current after OK
     std::uint64_t fingerprint = 0;
     TxnEnd ends = TxnEnd::None;  // one ROLLBACK [AND [NO] CHAIN] / COMMIT statement (not TO SAVEPOINT)
+    bool alters = false;         // DDL on a relation (TableOp::Alter): refreshes learned views
     std::string audit_reason;    // the audit record's reason when it differs from `message`
   };
 
@@ -83,6 +84,7 @@ class MysqlSession : public LiveSession,
   // mysql_relay.cpp
   awaitable<void> command_loop();
   Verdict judge_sql(std::string_view sql, bool prepare);
+  static Verdict window_closed(const authz::Decision& w, std::string command);
   Verdict judge_uncached(std::string_view sql, bool prepare, std::chrono::steady_clock::time_point t0);
   Verdict judge_database(std::string_view db);
   Verdict judge_kill_query(std::uint32_t target);

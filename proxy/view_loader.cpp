@@ -3,12 +3,9 @@
 
 #include "proxy/libpq_login.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
-#include <netdb.h>
 #include <openssl/crypto.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
