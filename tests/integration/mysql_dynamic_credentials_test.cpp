@@ -25,6 +25,7 @@
 #include "proxy/dynamic_credentials.hpp"
 #include "proxy/dynamic_my_admin.hpp"
 #include "support/audit_support.hpp"
+#include "support/dynamic_credentials_support.hpp"
 #include "support/env.hpp"
 #include "support/mysql.hpp"
 #include "support/mysql_fixture.hpp"
@@ -76,31 +77,6 @@ std::unique_ptr<sql::Connection> login_direct(const std::string& user, const std
   return mysql_connect(t, err);
 }
 
-struct Recorded {
-  std::mutex mu;
-  std::vector<std::pair<std::string, std::string>> events;  // (event, user)
-  std::vector<std::string> closed;
-  std::atomic<int> admin_failures{0};
-  int count(const std::string& event, const std::string& user = "") {
-    const std::lock_guard<std::mutex> lock(mu);
-    int n = 0;
-    for (const auto& [e, u] : events) n += (e == event && (user.empty() || u == user)) ? 1 : 0;
-    return n;
-  }
-  // The audit record follows the last step of a drop: wait for it (bounded).
-  int wait_count(const std::string& event, const std::string& user, int want, std::chrono::seconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (count(event, user) < want && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(20ms);
-    }
-    return count(event, user);
-  }
-  bool was_closed(const std::string& user) {
-    const std::lock_guard<std::mutex> lock(mu);
-    return std::find(closed.begin(), closed.end(), user) != closed.end();
-  }
-};
-
 // ---- service level -------------------------------------------------------------------
 
 class MyDynamicCredentials : public ::testing::Test {
@@ -144,61 +120,20 @@ class MyDynamicCredentials : public ::testing::Test {
   }
 
   std::unique_ptr<DynamicCredentials> service(proxy::DynamicTarget t, const std::string& inst = "") {
-    proxy::DynamicCredentialOptions o;
-    o.instance = inst.empty() ? instance() : inst;
-    o.workers = 2;
-    o.connect_timeout = 3s;
-    o.retry_interval = 500ms;
-    o.log = &log_;
-    proxy::DynamicCredentialHooks h;
-    h.close_sessions = [this](const std::string& user) {
-      const std::lock_guard<std::mutex> lock(rec_.mu);
-      rec_.closed.push_back(user);
-    };
-    h.audit = [this](std::string_view event, const proxy::AuditDetails& d) {
-      std::string user;
-      for (const auto& [k, v] : d) {
-        if (k == "user") user = v;
-      }
-      const std::lock_guard<std::mutex> lock(rec_.mu);
-      rec_.events.emplace_back(std::string(event), user);
-    };
-    h.admin_failure = [this](const std::string&, const std::string&) { ++rec_.admin_failures; };
-    std::vector<proxy::DynamicTarget> ts;
-    ts.push_back(std::move(t));
-    auto s = std::make_unique<DynamicCredentials>(std::move(ts), std::move(o), std::move(h));
-    s->start();
-    return s;
+    return start_dynamic_service(std::move(t), inst.empty() ? instance() : inst, &log_, rec_);
   }
 
-  static std::vector<AcquireResult> acquire_many(DynamicCredentials& s, const std::string& key, int n,
-                                                 std::chrono::seconds timeout = 20s) {
-    proxy::asio::io_context io;
-    auto guard = proxy::asio::make_work_guard(io);
-    std::vector<AcquireResult> out;
-    for (int i = 0; i < n; ++i) {
-      s.acquire("my-main", "billing", key, io.get_executor(), [&, n](AcquireResult r) {
-        out.push_back(std::move(r));
-        if (static_cast<int>(out.size()) == n) io.stop();
-      });
-    }
-    io.run_for(timeout);
-    return out;
+  static std::vector<AcquireResult> acquire_many(DynamicCredentials& s, const std::string& key, int n) {
+    return it::acquire_many(s, "my-main", key, n);
   }
   static AcquireResult acquire(DynamicCredentials& s, const std::string& key) {
-    auto v = acquire_many(s, key, 1);
-    if (v.empty()) {
-      AcquireResult r;
-      r.error = "test: acquire timed out";
-      return r;
-    }
-    return std::move(v.front());
+    return acquire_one(s, "my-main", key);
   }
 
   proxy::Logger log_{proxy::LogLevel::Info, config::LogFormat::Text};
   std::unique_ptr<sql::Connection> root_;
   std::string tag_;
-  Recorded rec_;
+  DynHookRecorder rec_;
 };
 
 TEST_F(MyDynamicCredentials, MintedUserHasExactlyTheConfiguredGrantsAndTheInstanceMarkerRole) {

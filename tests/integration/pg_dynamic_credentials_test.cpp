@@ -19,6 +19,7 @@
 
 #include "proxy/dynamic_credentials.hpp"
 #include "support/audit_support.hpp"
+#include "support/dynamic_credentials_support.hpp"
 #include "support/env.hpp"
 #include "support/fixture.hpp"
 #include "support/pg.hpp"
@@ -29,32 +30,6 @@ namespace {
 using namespace std::chrono_literals;
 using proxy::AcquireResult;
 using proxy::DynamicCredentials;
-
-struct Recorded {
-  std::mutex mu;
-  std::vector<std::pair<std::string, std::string>> events;  // (event, user)
-  std::vector<std::string> closed;                          // close_sessions calls
-  std::atomic<int> admin_failures{0};
-  int count(const std::string& event, const std::string& user = "") {
-    const std::lock_guard<std::mutex> lock(mu);
-    int n = 0;
-    for (const auto& [e, u] : events) n += (e == event && (user.empty() || u == user)) ? 1 : 0;
-    return n;
-  }
-  // The audit record follows the last step of a drop: wait for it (bounded).
-  int wait_count(const std::string& event, const std::string& user, int want,
-                 std::chrono::seconds timeout = std::chrono::seconds(5)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (count(event, user) < want && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return count(event, user);
-  }
-  bool was_closed(const std::string& user) {
-    const std::lock_guard<std::mutex> lock(mu);
-    return std::find(closed.begin(), closed.end(), user) != closed.end();
-  }
-};
 
 class PgDynamicCredentials : public ::testing::Test {
  protected:
@@ -90,56 +65,14 @@ class PgDynamicCredentials : public ::testing::Test {
   }
 
   std::unique_ptr<DynamicCredentials> service(proxy::DynamicTarget t, const std::string& instance = "") {
-    proxy::DynamicCredentialOptions o;
-    o.instance = instance.empty() ? "it-" + tag_ : instance;
-    o.workers = 2;
-    o.connect_timeout = 3s;
-    o.retry_interval = 500ms;
-    o.log = &log_;  // stderr: shows why a mint/renew/drop failed
-    proxy::DynamicCredentialHooks h;
-    h.close_sessions = [this](const std::string& user) {
-      const std::lock_guard<std::mutex> lock(rec_.mu);
-      rec_.closed.push_back(user);
-    };
-    h.audit = [this](std::string_view event, const proxy::AuditDetails& d) {
-      std::string user;
-      for (const auto& [k, v] : d) {
-        if (k == "user") user = v;
-      }
-      const std::lock_guard<std::mutex> lock(rec_.mu);
-      rec_.events.emplace_back(std::string(event), user);
-    };
-    h.admin_failure = [this](const std::string&, const std::string&) { ++rec_.admin_failures; };
-    std::vector<proxy::DynamicTarget> ts;
-    ts.push_back(std::move(t));
-    auto s = std::make_unique<DynamicCredentials>(std::move(ts), std::move(o), std::move(h));
-    s->start();
-    return s;
+    return start_dynamic_service(std::move(t), instance.empty() ? "it-" + tag_ : instance, &log_, rec_);
   }
 
-  // Runs `n` acquisitions for `who` at once and waits for all of them.
-  static std::vector<AcquireResult> acquire_many(DynamicCredentials& s, const std::string& key, int n,
-                                                 std::chrono::seconds timeout = 20s) {
-    proxy::asio::io_context io;
-    auto guard = proxy::asio::make_work_guard(io);
-    std::vector<AcquireResult> out;
-    for (int i = 0; i < n; ++i) {
-      s.acquire("pg-main", "billing", key, io.get_executor(), [&, n](AcquireResult r) {
-        out.push_back(std::move(r));
-        if (static_cast<int>(out.size()) == n) io.stop();
-      });
-    }
-    io.run_for(timeout);
-    return out;
+  static std::vector<AcquireResult> acquire_many(DynamicCredentials& s, const std::string& key, int n) {
+    return it::acquire_many(s, "pg-main", key, n);
   }
   static AcquireResult acquire(DynamicCredentials& s, const std::string& key) {
-    auto v = acquire_many(s, key, 1);
-    if (v.empty()) {
-      AcquireResult r;
-      r.error = "test: acquire timed out";
-      return r;
-    }
-    return std::move(v.front());
+    return acquire_one(s, "pg-main", key);
   }
 
   PgConnPtr login(const proxy::MintedCredential& c) const {
@@ -163,7 +96,7 @@ class PgDynamicCredentials : public ::testing::Test {
   proxy::Logger log_{proxy::LogLevel::Info, config::LogFormat::Text};
   PgConnPtr admin_;
   std::string tag_;
-  Recorded rec_;
+  DynHookRecorder rec_;
 };
 
 TEST_F(PgDynamicCredentials, MintedUserLogsInWithExactlyTheGrantedRoleRights) {

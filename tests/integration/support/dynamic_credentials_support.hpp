@@ -1,0 +1,112 @@
+#pragma once
+// Helpers for the dynamic-credential integration tests (pg_/mysql_dynamic_credentials_
+// test.cpp): a recorder for the service's hooks, a started service with test timings,
+// and synchronous acquisitions.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "proxy/dynamic_credentials.hpp"
+
+namespace segproxy::it {
+
+// What the hooks saw: audit events (event, user), close_sessions calls, admin failures.
+struct DynHookRecorder {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> events;  // (event, user)
+  std::vector<std::string> closed;                          // close_sessions calls
+  std::atomic<int> admin_failures{0};
+
+  int count(const std::string& event, const std::string& user = "") {
+    const std::lock_guard<std::mutex> lock(mu);
+    int n = 0;
+    for (const auto& [e, u] : events) n += (e == event && (user.empty() || u == user)) ? 1 : 0;
+    return n;
+  }
+  // The audit record follows the last step of a drop: wait for it (bounded).
+  int wait_count(const std::string& event, const std::string& user, int want,
+                 std::chrono::seconds timeout = std::chrono::seconds(5)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (count(event, user) < want && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return count(event, user);
+  }
+  bool was_closed(const std::string& user) {
+    const std::lock_guard<std::mutex> lock(mu);
+    return std::find(closed.begin(), closed.end(), user) != closed.end();
+  }
+
+  proxy::DynamicCredentialHooks hooks() {
+    proxy::DynamicCredentialHooks h;
+    h.close_sessions = [this](const std::string& user) {
+      const std::lock_guard<std::mutex> lock(mu);
+      closed.push_back(user);
+    };
+    h.audit = [this](std::string_view event, const proxy::AuditDetails& d) {
+      std::string user;
+      for (const auto& [k, v] : d) {
+        if (k == "user") user = v;
+      }
+      const std::lock_guard<std::mutex> lock(mu);
+      events.emplace_back(std::string(event), user);
+    };
+    h.admin_failure = [this](const std::string&, const std::string&) { ++admin_failures; };
+    return h;
+  }
+};
+
+// One target, 2 workers, 3 s connect timeout, 500 ms retry; started.
+inline std::unique_ptr<proxy::DynamicCredentials> start_dynamic_service(proxy::DynamicTarget t,
+                                                                        const std::string& instance,
+                                                                        proxy::Logger* log, DynHookRecorder& rec) {
+  using namespace std::chrono_literals;
+  proxy::DynamicCredentialOptions o;
+  o.instance = instance;
+  o.workers = 2;
+  o.connect_timeout = 3s;
+  o.retry_interval = 500ms;
+  o.log = log;  // stderr: shows why a mint/renew/drop failed
+  std::vector<proxy::DynamicTarget> ts;
+  ts.push_back(std::move(t));
+  auto s = std::make_unique<proxy::DynamicCredentials>(std::move(ts), std::move(o), rec.hooks());
+  s->start();
+  return s;
+}
+
+// Runs `n` acquisitions for `key` (segment billing) at once and waits for all of them.
+inline std::vector<proxy::AcquireResult> acquire_many(proxy::DynamicCredentials& s, const std::string& listener,
+                                                      const std::string& key, int n,
+                                                      std::chrono::seconds timeout = std::chrono::seconds(20)) {
+  proxy::asio::io_context io;
+  auto guard = proxy::asio::make_work_guard(io);
+  std::vector<proxy::AcquireResult> out;
+  for (int i = 0; i < n; ++i) {
+    s.acquire(listener, "billing", key, io.get_executor(), [&, n](proxy::AcquireResult r) {
+      out.push_back(std::move(r));
+      if (static_cast<int>(out.size()) == n) io.stop();
+    });
+  }
+  io.run_for(timeout);
+  return out;
+}
+
+inline proxy::AcquireResult acquire_one(proxy::DynamicCredentials& s, const std::string& listener,
+                                        const std::string& key) {
+  auto v = acquire_many(s, listener, key, 1);
+  if (v.empty()) {
+    proxy::AcquireResult r;
+    r.error = "test: acquire timed out";
+    return r;
+  }
+  return std::move(v.front());
+}
+
+}  // namespace segproxy::it
