@@ -110,7 +110,11 @@ fi
 # ---- segproxy: same demo mapping, backend TLS off (PgBouncer's backend is plain too) ----
 if want segproxy; then
   sp_pick_port proxy_port 16432
+  # The demo's MySQL listener stays (idle) in front of the environment's MariaDB.
+  myproxy_port=""
+  sp_pick_port myproxy_port 16306
   sed -e "s/@PROXY_PORT@/$proxy_port/g" -e "s/@PG_PORT@/$pg_port/g" \
+    -e "s/@MYPROXY_PORT@/$myproxy_port/g" -e "s/@MY_PORT@/$SEGPROXY_TEST_MYPORT/g" \
     -e 's/^\([[:space:]]*\)tls: {mode: verify-full[^}]*}.*$/\1tls: {mode: disable}/' \
     -e '/^admin:/d' -e '/^metrics:/d' \
     -e '/^audit:/d' \

@@ -78,8 +78,12 @@ declare -A port
 for variant in "${variants[@]}"; do
   case "$variant" in on) base=17432 ;; off) base=18432 ;; audit) base=19432 ;; *) base=20432 ;; esac
   sp_pick_port "port[$variant]" "$base"
+  # The demo's MySQL listener stays (idle) in front of the environment's MariaDB.
+  myproxy_port=""
+  sp_pick_port myproxy_port $((base - 1126))
   cfg="$bench_dir/segproxy-$variant.yaml"
   sed -e "s/@PROXY_PORT@/${port[$variant]}/g" -e "s/@PG_PORT@/$pg_port/g" \
+    -e "s/@MYPROXY_PORT@/$myproxy_port/g" -e "s/@MY_PORT@/$SEGPROXY_TEST_MYPORT/g" \
     -e 's/^\([[:space:]]*\)tls: {mode: verify-full[^}]*}.*$/\1tls: {mode: disable}/' \
     -e '/^admin:/d' -e '/^metrics:/d' \
     "$SEGPROXY_REPO_ROOT/config/examples/demo.yaml" >"$cfg"

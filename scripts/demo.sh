@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# segproxy demo: a private PostgreSQL 15 with demo roles/data, a demo PKI and the
-# proxy in front of it, all under <repo>/.demo/. Ctrl-C stops the proxy and
-# PostgreSQL (the files in .demo/ are kept; the next run recreates them).
+# segproxy demo: a private PostgreSQL 15 and MariaDB with demo roles/data, a demo PKI
+# and the proxy in front of both, all under <repo>/.demo/. Ctrl-C stops the proxy and
+# the servers (the files in .demo/ are kept; the next run recreates them).
 # Usage: scripts/demo.sh          Env: SEGPROXY_BUILD_DIR, SEGPROXY_DEMO_SKIP_BUILD=1
 set -euo pipefail
 
@@ -22,7 +22,7 @@ cleanup() {
     sp_stop_pid "$proxy_pid" 10
   fi
   rm -f "$demo_dir/segproxy.pid"
-  sp_log "stopping PostgreSQL"
+  sp_log "stopping PostgreSQL and MariaDB"
   testenv_stop "$demo_dir" || true
   exit "$rc"
 }
@@ -49,16 +49,20 @@ fi
 
 testenv_up "$demo_dir"
 pg_port="$SEGPROXY_TEST_PGPORT"
+my_port="$SEGPROXY_TEST_MYPORT"
 proxy_port=""
 sp_pick_port proxy_port 6432
+myproxy_port=""
+sp_pick_port myproxy_port 3307
 metrics_port=""
 sp_pick_port metrics_port 9187
 
 sed -e "s/@PROXY_PORT@/$proxy_port/g" -e "s/@PG_PORT@/$pg_port/g" -e "s/@METRICS_PORT@/$metrics_port/g" \
+  -e "s/@MYPROXY_PORT@/$myproxy_port/g" -e "s/@MY_PORT@/$my_port/g" \
   "$SEGPROXY_REPO_ROOT/config/examples/demo.yaml" >"$demo_dir/segproxy.yaml"
 "$bin" --check-config "$demo_dir/segproxy.yaml"
 
-sp_log "starting segproxy on 127.0.0.1:$proxy_port (PostgreSQL on 127.0.0.1:$pg_port)"
+sp_log "starting segproxy on 127.0.0.1:$proxy_port (PostgreSQL on 127.0.0.1:$pg_port) and 127.0.0.1:$myproxy_port (MariaDB on 127.0.0.1:$my_port)"
 "$bin" --config "$demo_dir/segproxy.yaml" &
 proxy_pid=$!
 printf '%s\n' "$proxy_pid" >"$demo_dir/segproxy.pid"
@@ -66,11 +70,12 @@ if ! sp_wait_port "$proxy_port" 30 "$proxy_pid"; then
   kill -0 "$proxy_pid" 2>/dev/null || proxy_pid=""
   sp_die "segproxy did not start listening on port $proxy_port within 30s"
 fi
+sp_wait_port "$myproxy_port" 30 "$proxy_pid" || sp_die "segproxy did not start listening on port $myproxy_port within 30s"
 
 pki="$demo_dir/pki"
 cat <<MSG
 
-segproxy demo is running (Ctrl-C stops segproxy and PostgreSQL).
+segproxy demo is running (Ctrl-C stops segproxy, PostgreSQL and MariaDB).
 
   # segment "billing" (SPIFFE id spiffe://example.org/ns/billing/sa/api -> backend role billing_rw)
   psql "host=localhost port=$proxy_port dbname=shop user=billing sslmode=verify-full sslrootcert=$pki/ca.crt sslcert=$pki/client-spiffe.crt sslkey=$pki/client-spiffe.key"
@@ -79,6 +84,12 @@ segproxy demo is running (Ctrl-C stops segproxy and PostgreSQL).
   psql "host=localhost port=$proxy_port dbname=shop user=reporting sslmode=verify-full sslrootcert=$pki/ca.crt sslcert=$pki/client-cn.crt sslkey=$pki/client-cn.key"
 
   try: SELECT * FROM orders;   INSERT INTO orders (customer, amount) VALUES ('demo', 1);
+
+  # the same segment through the MySQL protocol (MariaDB; the user name is ignored: the
+  # certificate is the identity)
+  mariadb --protocol=tcp -h 127.0.0.1 -P $myproxy_port -u billing --ssl --ssl-ca=$pki/ca.crt --ssl-cert=$pki/client-spiffe.crt --ssl-key=$pki/client-spiffe.key shop
+
+  try: SELECT * FROM orders;   SELECT * FROM customers_pii;   (the second is refused)
 
   # operator view (admin socket) and metrics
   $(dirname "$bin")/segproxyctl sessions --socket $demo_dir/admin.sock
