@@ -179,6 +179,9 @@ struct SegmentPolicy {
   std::string default_schema = "public";  // unqualified names resolve here
   std::vector<TimeWindow> windows;        // empty = always open
   WindowClose on_window_close = WindowClose::Terminate;
+  // finish_transaction: how long the transaction open at the close may take to end
+  // (only COMMIT / ROLLBACK pass meanwhile); then the session ends.
+  std::chrono::milliseconds window_close_grace{60000};
   std::vector<PolicyRule> rules;
   StatementClassSet statements = 0;
   FunctionPolicy functions;
@@ -214,6 +217,10 @@ struct LimitsConfig {
   std::chrono::milliseconds startup_timeout{15000};    // accept -> ReadyForQuery
   std::chrono::milliseconds backend_connect_timeout{5000};
   std::chrono::milliseconds idle_timeout{0};  // 0 = no idle limit
+  // Per source address (proxy/address_limits.hpp); 0 = no cap.
+  std::size_t max_handshakes_per_address = 128;  // connections not yet logged in
+  std::size_t max_connections_per_address = 0;   // all connections (off: sidecars share one address)
+  std::uint32_t cancel_requests_per_second = 50;  // CancelRequests per address per second
 };
 
 enum class LogFormat { Text, Json };

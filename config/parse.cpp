@@ -26,7 +26,8 @@ void parse_limits(Reader& r, const YAML::Node& n, LimitsConfig& out) {
   if (!r.expect_map(n, path,
                     {"max_startup_packet", "max_message_size", "max_connections",
                      "handshake_timeout", "startup_timeout", "backend_connect_timeout",
-                     "idle_timeout"})) {
+                     "idle_timeout", "max_handshakes_per_address", "max_connections_per_address",
+                     "cancel_requests_per_second"})) {
     return;
   }
   constexpr std::uint64_t kGiB = 1024ull * 1024 * 1024;
@@ -39,6 +40,13 @@ void parse_limits(Reader& r, const YAML::Node& n, LimitsConfig& out) {
     out.backend_connect_timeout = *v;
   }
   if (auto v = r.duration(n, path, "idle_timeout", true)) out.idle_timeout = *v;
+  if (auto v = r.uint(n, path, "max_handshakes_per_address", 0, 10'000'000, false)) out.max_handshakes_per_address = *v;
+  if (auto v = r.uint(n, path, "max_connections_per_address", 0, 10'000'000, false)) {
+    out.max_connections_per_address = *v;
+  }
+  if (auto v = r.uint(n, path, "cancel_requests_per_second", 0, 1'000'000, false)) {
+    out.cancel_requests_per_second = static_cast<std::uint32_t>(*v);
+  }
 }
 
 void parse_listener_tls(Reader& r, const YAML::Node& n, const std::string& path,
@@ -334,7 +342,7 @@ Segment parse_segment(Reader& r, const std::string& name, const YAML::Node& n,
   seg.line = r.diag().line(path);
   if (!r.expect_map(n, path,
                     {"databases", "credentials", "default_schema", "windows", "on_window_close",
-                     "rules", "statements", "functions", "views", "limits"})) {
+                     "window_close_grace", "rules", "statements", "functions", "views", "limits"})) {
     return seg;
   }
   if (auto v = r.string_list(n, path, "databases", true)) {

@@ -366,6 +366,13 @@ void parse_segment_policy(Reader& r, const YAML::Node& n, const std::string& pat
   if (auto v = r.one_of(n, path, "on_window_close", {"terminate", "finish_transaction"}, false)) {
     out.on_window_close = *v == "terminate" ? WindowClose::Terminate : WindowClose::FinishTransaction;
   }
+  if (auto v = r.duration(n, path, "window_close_grace", false)) {
+    if (*v > std::chrono::hours(24)) {
+      d.error_at(join_path(path, "window_close_grace"), "must be at most 24h");
+    } else {
+      out.window_close_grace = *v;
+    }
+  }
   const std::string rp = join_path(path, "rules");
   const YAML::Node rules = list_at(r, n, path, "rules");
   std::map<std::string, int> ids;

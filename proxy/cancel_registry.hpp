@@ -14,6 +14,10 @@ struct CancelTarget {
   std::uint16_t port = 0;
   std::int32_t process_id = 0;
   std::int32_t backend_secret = 0;
+  // SHA-256 of the certificate of the session that owns the key: a CancelRequest sent
+  // inside TLS must come with the same certificate (a plaintext one, as libpq sends it,
+  // is judged by the key alone, as PostgreSQL does).
+  std::string owner_sha256;
 };
 
 class CancelRegistry {

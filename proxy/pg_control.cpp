@@ -192,8 +192,10 @@ void PgSession::adopt(std::shared_ptr<const Runtime> rt) {
   apply_segment_limits();
   if (outstanding_ > 0 && statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);
   touch_idle();
-  window_.disarm();
-  schedule_window_close();
+  if (!gate_->window_grace()) {  // during the grace window_ counts down window_close_grace
+    window_.disarm();
+    schedule_window_close();
+  }
 }
 
 std::string PgSession::apply_pending_runtime() {

@@ -99,20 +99,29 @@ void PgSession::schedule_window_close() {
 void PgSession::on_window_closed() {
   auto now = std::chrono::system_clock::now();
   if (rt_->policy->check_window(segment_, now).allow) {
+    if (gate_->window_grace()) {  // a window opened again during the grace: lift it
+      gate_->set_window_grace(false);
+      close_when_idle_ = false;
+    }
     schedule_window_close();  // still (or again) inside a window: look again at its end
     return;
   }
   const auto* pol = rt_->policy->policy(segment_);
-  if (pol != nullptr && pol->on_window_close == config::WindowClose::FinishTransaction &&
-      (txn_status_ != 'I' || outstanding_ > 0)) {
+  std::string message = "terminating connection: segproxy access window for segment \"" + segment_ + "\" closed";
+  if (gate_->window_grace()) {
+    // Armed below: the open transaction did not end within window_close_grace.
+    message += " and its window_close_grace ran out before the open transaction ended";
+  } else if (pol != nullptr && pol->on_window_close == config::WindowClose::FinishTransaction &&
+             (txn_status_ != 'I' || outstanding_ > 0)) {
     close_when_idle_ = true;  // terminate at the next ReadyForQuery outside a transaction
-    gate_->set_window_grace(true);  // ...and let the transaction in progress finish
+    gate_->set_window_grace(true);  // ...and let the transaction in progress end (COMMIT / ROLLBACK only)
+    grace_statement_ok_ = false;
+    grace_portal_ok_ = false;
+    window_.arm(pol->window_close_grace);  // ...but not forever
     return;
   }
   close_reason_ = "access window closed";
-  asio::co_spawn(client_->lowest().get_executor(),
-                 terminate_with(shared_from_this(), "57P01",
-                                "terminating connection: segproxy access window for segment \"" + segment_ + "\" closed"),
+  asio::co_spawn(client_->lowest().get_executor(), terminate_with(shared_from_this(), "57P01", std::move(message)),
                  asio::detached);
 }
 
@@ -164,6 +173,11 @@ void PgSession::on_backend_message(char type, std::span<const std::uint8_t> body
     }
   } else if (type == 'S') {
     if (auto ps = pg::parse_parameter_status(body)) gate_->on_parameter_status(ps->name, ps->value);
+  } else if (type == 'E' && gate_->window_grace()) {
+    // The backend refused something: whatever the unnamed statement or portal now is,
+    // the proxy no longer knows it to be a COMMIT / ROLLBACK.
+    grace_statement_ok_ = false;
+    grace_portal_ok_ = false;
   }
 }
 
@@ -306,6 +320,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     note_statement(p->query);
     if (v.decision.allow) {
       ddl_pending_ = ddl_pending_ || v.ddl;
+      if (gate_->window_grace() && p->statement.empty()) grace_statement_ok_ = true;  // COMMIT / ROLLBACK
       forward(frame);
     } else {
       deny(v, "Parse");
@@ -314,8 +329,14 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     }
     return Next::Continue;
   }
-  if (std::holds_alternative<pg::Execute>(msg)) {
+  if (const auto* b = std::get_if<pg::Bind>(&msg); b != nullptr && gate_->window_grace()) {
+    if (b->portal.empty()) grace_portal_ok_ = b->statement.empty() && grace_statement_ok_;
+    forward(frame);
+    return Next::Continue;
+  }
+  if (const auto* e = std::get_if<pg::Execute>(&msg)) {
     auto w = gate_->check_window(std::chrono::system_clock::now());  // the statement itself was checked at Parse
+    if (w.allow && gate_->window_grace() && !(e->portal.empty() && grace_portal_ok_)) w = gate_->grace_refusal();
     if (w.allow) {
       forward(frame);
     } else {
@@ -408,6 +429,7 @@ awaitable<void> PgSession::relay() {
     co_await terminate_with(self, "57P01", std::move(message));
     co_return;
   }
+  if (svc_.address) svc_.address->logged_in();  // no longer a handshake of its address
   touch_idle();
   schedule_window_close();
   // Keep co_await out of this full-expression: GCC 12 may destroy temporaries of a

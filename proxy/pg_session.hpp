@@ -56,7 +56,8 @@ class PgSession : public LiveSession,
   awaitable<bool> negotiate();
   awaitable<bool> startup();
   awaitable<std::optional<protocols::pg::StartupPacket>> read_startup_packet();
-  awaitable<void> handle_cancel(protocols::pg::CancelRequest req);
+  // `tls_owner`: the requester's certificate hash when the request came inside TLS.
+  awaitable<void> handle_cancel(protocols::pg::CancelRequest req, std::optional<std::string> tls_owner);
   awaitable<void> refuse(const std::string& sqlstate, const std::string& message, const std::string& reason);
 
   // --- relay (pg_relay.cpp) ---
@@ -166,6 +167,13 @@ class PgSession : public LiveSession,
   authz::Decision pending_refusal_;  // raised at that Sync
   bool answer_function_call_ = false;
   bool close_when_idle_ = false;    // on_window_close: finish_transaction
+  // During that grace only COMMIT / ROLLBACK run. Extended protocol: an Execute passes
+  // only for the unnamed portal bound, during the grace, from the unnamed statement
+  // parsed during the grace (the gate let it through, so it is COMMIT / ROLLBACK).
+  // Named statements and portals may predate the grace (a Parse or Bind of an existing
+  // name fails on the backend and leaves the old one), so they never pass.
+  bool grace_statement_ok_ = false;
+  bool grace_portal_ok_ = false;
   bool ddl_pending_ = false;        // DDL let through: refresh learned views once committed
   std::vector<asio::const_buffer> out_pieces_;  // this batch, for one backend write
   std::vector<protocols::Bytes> out_owned_;     // bytes the proxy made for this batch

@@ -178,7 +178,7 @@ awaitable<bool> PgSession::negotiate() {
       continue;
     }
     if (auto* cancel = std::get_if<pg::CancelRequest>(&*packet)) {
-      co_await handle_cancel(*cancel);
+      co_await handle_cancel(*cancel, std::nullopt);
       co_return false;
     }
     if (std::holds_alternative<pg::StartupMessage>(*packet)) {
@@ -193,11 +193,25 @@ awaitable<bool> PgSession::negotiate() {
   }
 }
 
-awaitable<void> PgSession::handle_cancel(pg::CancelRequest req) {
-  // Wrong keys are dropped silently, as PostgreSQL does.
+awaitable<void> PgSession::handle_cancel(pg::CancelRequest req, std::optional<std::string> tls_owner) {
+  if (svc_.address_limits != nullptr) {
+    const auto& lim = rt_->config.limits;
+    const std::string ip = client_addr_.substr(0, client_addr_.rfind(':'));
+    if (!svc_.address_limits->allow_cancel(ip, AddressCaps{0, 0, lim.cancel_requests_per_second},
+                                           std::chrono::steady_clock::now())) {
+      svc_.log.debug("cancel.rate_limited", {{"client", client_addr_}});
+      co_return;
+    }
+  }
+  // Wrong keys are dropped silently, as PostgreSQL does; so is a key sent inside TLS
+  // under another identity's certificate than the session that owns it.
   auto target = svc_.cancels.find(req.process_id, req.secret_key);
   if (!target) {
     svc_.log.debug("cancel.unknown_key", {{"client", client_addr_}});
+    co_return;
+  }
+  if (tls_owner && *tls_owner != target->owner_sha256) {
+    svc_.log.warn("cancel.foreign_identity", {{"client", client_addr_}, {"backend_pid", std::to_string(target->process_id)}});
     co_return;
   }
   svc_.log.info("cancel.forward", {{"client", client_addr_}, {"backend_pid", std::to_string(target->process_id)}});
@@ -229,7 +243,11 @@ awaitable<bool> PgSession::startup() {
   auto packet = co_await read_startup_packet();
   if (!packet) co_return false;
   if (auto* cancel = std::get_if<pg::CancelRequest>(&*packet)) {
-    co_await handle_cancel(*cancel);
+    auto id = peer_identity(client_->native_ssl());
+    // A named local, not a temporary: GCC 12 may destroy temporaries of a full-expression
+    // containing co_await twice (GCC bug 100611).
+    std::optional<std::string> owner = id ? id->sha256_hex : std::string("(no client certificate)");
+    co_await handle_cancel(*cancel, std::move(owner));
     co_return false;
   }
   // The handshake verified any certificate that was presented; a client that presented
@@ -356,7 +374,7 @@ awaitable<bool> PgSession::startup() {
   backend_leftover_ = std::move(login.leftover);
   proxy_secret_ = svc_.cancels.add(CancelTarget{listener_->cfg->backend.endpoint.host,
                                                 listener_->cfg->backend.endpoint.port, login.process_id,
-                                                login.secret_key});
+                                                login.secret_key, identity_.sha256_hex});
   cancel_registered_ = true;
 
   // The session exists for the auditors before it exists for the client.

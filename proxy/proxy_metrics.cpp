@@ -25,6 +25,7 @@ constexpr std::array<std::string_view, kRefuseReasonCount> kRefuseWords = {"tls_
                                                                            "startup_timeout",
                                                                            "protocol_error",
                                                                            "shutting_down",
+                                                                           "per_address_limit",
                                                                            "internal"};
 constexpr std::array<std::string_view, kTlsFailureReasonCount> kTlsWords = {"certificate_verify_failed",
                                                                             "certificate_revoked",

@@ -41,9 +41,10 @@ enum class RefuseReason : std::uint8_t {
   StartupTimeout,             // handshake_timeout / startup_timeout expired
   ProtocolError,              // malformed startup, bytes after SSLRequest, ...
   ShuttingDown,               // graceful stop in progress
+  PerAddressLimit,            // limits.max_handshakes_per_address / max_connections_per_address
   Internal,                   // anything else (a bug: look at the log)
 };
-inline constexpr std::size_t kRefuseReasonCount = 16;
+inline constexpr std::size_t kRefuseReasonCount = 17;
 static_assert(static_cast<std::size_t>(RefuseReason::Internal) + 1 == kRefuseReasonCount);
 std::string_view to_label(RefuseReason r) noexcept;
 

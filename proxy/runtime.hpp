@@ -19,6 +19,7 @@
 #include "authz/policy_engine.hpp"
 #include "config/config.hpp"
 #include "protocols/common/limits.hpp"
+#include "proxy/address_limits.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/log.hpp"
@@ -111,6 +112,10 @@ struct Services {
   const RevocationCheck* revocations = nullptr;  // null: no admin socket configured
   class ProxyMetrics* metrics = nullptr;  // never null in the server; may be in tests
   class DynamicCredentials* dynamic = nullptr;  // null: no dynamic credential configured
+  AddressLimits* address_limits = nullptr;  // null in tests: no per-address caps
+  // This connection's hold on its source address's counts (null in tests); the session
+  // calls logged_in() when its relay starts.
+  std::shared_ptr<AddressLimits::Lease> address;
 };
 
 }  // namespace segproxy::proxy

@@ -27,13 +27,14 @@ Server::Server(std::shared_ptr<const Runtime> rt, Logger& log, bool enforce_poli
 Server::~Server() = default;
 
 Services Server::session_services() {
-  Services s{log_, cancels_, active_sessions_, next_session_id_, true, nullptr, nullptr, nullptr, nullptr};
+  Services s{log_, cancels_, active_sessions_, next_session_id_, true, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
   s.enforce_policy = enforce_policy_;
   s.audit = audit_.get();
   s.registry = &sessions_;
   s.revocations = control_.get();
   s.metrics = metrics_.get();
   s.dynamic = dynamic_.get();
+  s.address_limits = address_limits_.get();
   return s;
 }
 
@@ -73,6 +74,26 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::string name) {
       continue;
     }
     lm.connections_accepted->inc();
+    const config::LimitsConfig& lim = rt->config.limits;
+    error_code addr_ec;
+    const auto peer = sock.remote_endpoint(addr_ec);
+    const std::string address = addr_ec ? std::string("unknown") : peer.address().to_string();
+    auto admission = address_limits_->admit(
+        address, AddressCaps{lim.max_handshakes_per_address, lim.max_connections_per_address, 0});
+    if (!admission.lease) {
+      // Nothing is read or answered: the cap exists so that a flood costs us nothing.
+      lm.refused(RefuseReason::PerAddressLimit).inc();
+      log_.debug("session.refused", {{"listener", name},
+                                     {"client", address},
+                                     {"reason", admission.refusal == AddressLimits::Refusal::Handshakes
+                                                    ? "limits.max_handshakes_per_address"
+                                                    : "limits.max_connections_per_address"}});
+      error_code ignored;
+      sock.close(ignored);
+      continue;
+    }
+    Services services = session_services();
+    services.address = std::move(admission.lease);
     auto on_exit = [this](std::exception_ptr e) {
       if (!e) return;
       try {
@@ -82,12 +103,11 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::string name) {
       }
     };
     if (rt->listeners[listener_index].cfg->protocol == config::Protocol::Mysql) {
-      auto session = std::make_shared<MysqlSession>(std::move(sock), std::move(rt), listener_index, session_services());
+      auto session = std::make_shared<MysqlSession>(std::move(sock), std::move(rt), listener_index, std::move(services));
       asio::co_spawn(worker, MysqlSession::run(std::move(session)), on_exit);
       continue;
     }
-    auto session = std::make_shared<PgSession>(std::move(sock), std::move(rt), listener_index,
-                                               session_services());
+    auto session = std::make_shared<PgSession>(std::move(sock), std::move(rt), listener_index, std::move(services));
     asio::co_spawn(worker, PgSession::run(std::move(session)), [this](std::exception_ptr e) {
       if (!e) return;
       try {

@@ -65,6 +65,7 @@ class Server {
   std::shared_ptr<const Runtime> rt_;
   Logger& log_;
   CancelRegistry cancels_;
+  std::shared_ptr<AddressLimits> address_limits_ = std::make_shared<AddressLimits>();
   SessionRegistry sessions_;
   awaitable<void> graceful_stop(std::vector<std::unique_ptr<tcp::acceptor>>& acceptors, int signal);
   std::atomic<std::size_t> active_sessions_{0};

@@ -13,6 +13,15 @@ constexpr std::size_t kMaxCacheEntries = 1024;
 constexpr std::size_t kMaxCachedTextBytes = 16 * 1024;
 constexpr std::size_t kMaxPrepared = 10000;
 
+// COMMIT / ROLLBACK (END and ABORT are classified as these): what may run while a
+// transaction finishes after its access window closed.
+bool only_ends_transaction(const sql::StatementInfo& info) {
+  if (!info.parse_ok || info.statements.empty()) return false;
+  return std::all_of(info.statements.begin(), info.statements.end(), [](const sql::StatementPart& p) {
+    return p.klass == sql::StatementClass::Transaction && (p.command == "COMMIT" || p.command == "ROLLBACK");
+  });
+}
+
 // PREPARE / EXECUTE / DEALLOCATE (and EXPLAIN EXECUTE) carry a prepared_name.
 bool has_prepare_effects(const sql::StatementInfo& info) {
   return std::any_of(info.statements.begin(), info.statements.end(),
@@ -68,6 +77,7 @@ GateVerdict StatementGate::evaluate(const sql::StatementInfo& info, time_point n
   v.ddl = std::any_of(info.statements.begin(), info.statements.end(),
                       [](const sql::StatementPart& p) { return p.klass == sql::StatementClass::Ddl; });
   v.fingerprint = info.fingerprint;
+  v.ends_transaction = only_ends_transaction(info);
   for (const auto& part : info.statements)
     for (const auto& t : part.tables) v.tables.push_back({t.schema + "." + t.name, sql::table_op_name(t.op)});
   if (!v.decision.allow) return v;
@@ -105,7 +115,20 @@ void StatementGate::remember_prepares(const sql::StatementInfo& info) {
   }
 }
 
+authz::Decision StatementGate::grace_refusal() const {
+  return authz::Decision{false, segment_ + ".windows",
+                         "segproxy: the access window of segment \"" + segment_ +
+                             "\" has closed: only COMMIT or ROLLBACK may end the open transaction",
+                         "42501"};
+}
+
 GateVerdict StatementGate::check(std::string_view text, time_point now) {
+  GateVerdict v = check_policy(text, now);
+  if (window_grace_ && enforce_ && v.decision.allow && !v.ends_transaction) v.decision = grace_refusal();
+  return v;
+}
+
+GateVerdict StatementGate::check_policy(std::string_view text, time_point now) {
   if (!enforce_) return GateVerdict{authz::Decision{true, "", "", ""}, ""};
   // The window is checked every time; only what it guards is cached.
   auto window = check_window(now);

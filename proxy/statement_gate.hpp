@@ -23,6 +23,7 @@ struct GateVerdict {
   authz::Decision decision;
   std::string command;  // first statement's command tag, for logs ("SELECT", "DELETE", ...)
   bool ddl = false;     // some statement is DDL (learned view dependencies may change)
+  bool ends_transaction = false;  // nothing but COMMIT / ROLLBACK (END, ABORT)
   std::vector<audit::TableAccess> tables;  // for the audit record
   std::uint64_t fingerprint = 0;
 };
@@ -42,12 +43,17 @@ class StatementGate {
     return engine_->check_window(segment_, now);
   }
   // on_window_close: finish_transaction — the transaction in progress when the window
-  // closed may finish (the policy still applies, the window is not checked); the session
-  // ends at its next ReadyForQuery outside a transaction.
+  // closed may end: from now on only COMMIT / ROLLBACK pass (the policy still applies,
+  // the window is not checked for them); every other statement is refused as outside
+  // the window. The session ends at its next ReadyForQuery outside a transaction, or
+  // when segments.<s>.window_close_grace runs out.
   void set_window_grace(bool on) {
     window_grace_ = on;
     cache_.clear();
   }
+  bool window_grace() const { return window_grace_; }
+  // The refusal of a statement that is not COMMIT / ROLLBACK during the grace.
+  authz::Decision grace_refusal() const;
 
   // Configuration reload: judge from now on with `engine` (owned by the new Runtime,
   // which the session keeps alive). Cached decisions are dropped; remembered SQL-level
@@ -60,6 +66,7 @@ class StatementGate {
 
  private:
   GateVerdict evaluate(const authz::sql::StatementInfo& info, time_point now);
+  GateVerdict check_policy(std::string_view sql, time_point now);
   authz::PolicyEngine::Windows windows() const {
     return window_grace_ ? authz::PolicyEngine::Windows::Skip : authz::PolicyEngine::Windows::Check;
   }

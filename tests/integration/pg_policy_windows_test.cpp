@@ -1,6 +1,7 @@
 // Access windows through real libpq clients: no session outside a window, live sessions
 // end when their window closes (on_window_close: terminate at once; finish_transaction at
-// the next ReadyForQuery outside a transaction), and nothing runs after the close.
+// the next ReadyForQuery outside a transaction, or when window_close_grace runs out), and
+// nothing but COMMIT / ROLLBACK runs after the close.
 #include <gtest/gtest.h>
 #include <poll.h>
 
@@ -135,7 +136,7 @@ TEST_F(PolicyWindows, TerminateEndsEverySessionWhenTheWindowCloses) {
   EXPECT_NE(err.find("window"), std::string::npos) << err;
 }
 
-TEST_F(PolicyWindows, FinishTransactionLetsTheOpenTransactionFinishThenTerminatesTheSession) {
+TEST_F(PolicyWindows, FinishTransactionRunsNothingButCommitOrRollbackAfterTheCloseThenTerminates) {
   const std::string t = unique_name("it_pol_win");
   ASSERT_NO_FATAL_FAILURE(CreateTable(t, 1));
   const auto until = whole_second_in(3);
@@ -176,17 +177,21 @@ TEST_F(PolicyWindows, FinishTransactionLetsTheOpenTransactionFinishThenTerminate
   ASSERT_EQ(PQstatus(in_tx.get()), CONNECTION_OK);
   EXPECT_EQ(PQtransactionStatus(in_tx.get()), PQTRANS_INTRANS);
 
-  // ...and may finish its transaction: its statements still run (the policy still
-  // applies; only the window is not checked for the transaction in progress)...
+  // ...but nothing of it runs any more (issue 12: statements sent after the close inside
+  // the open transaction used to run): neither a statement prepared inside the window...
   {
     PgResultPtr res(PQexecPrepared(in_tx.get(), "it_win_sel", 0, nullptr, nullptr, nullptr, 0));
-    EXPECT_EQ(PQresultStatus(res.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(res.get());
+    EXPECT_EQ(PQresultStatus(res.get()), PGRES_FATAL_ERROR) << "prepared statement ran after the window closed";
+    const ErrorFields e = error_fields(res.get());
+    EXPECT_EQ(e.sqlstate, "42501") << e.message;
+    EXPECT_TRUE(contains_nocase(e.message, "only COMMIT or ROLLBACK")) << e.message;
   }
+  // ...nor a new one (the first refusal already failed the transaction; a fresh one too).
   {
     PgResultPtr res(PQexec(in_tx.get(), ("SELECT count(*) FROM " + t).c_str()));
-    EXPECT_EQ(PQresultStatus(res.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(res.get());
+    EXPECT_EQ(PQresultStatus(res.get()), PGRES_FATAL_ERROR) << "statement ran after the window closed";
   }
-  EXPECT_EQ(PQtransactionStatus(in_tx.get()), PQTRANS_INTRANS);
+  EXPECT_EQ(PQtransactionStatus(in_tx.get()), PQTRANS_INERROR);
 
   // ...and once it has ended (here by ROLLBACK), the session is terminated.
   PgResultPtr rb(PQexec(in_tx.get(), "ROLLBACK"));
@@ -235,6 +240,58 @@ TEST_F(PolicyWindows, FinishTransactionCommitAfterCloseCommitsAndEndsTheSession)
   EXPECT_TRUE(has_window_fatal(notices)) << notices.all() << PQerrorMessage(in_tx.get());
   // No new transaction can start: the connection is gone.
   EXPECT_NE(PQstatus(in_tx.get()), CONNECTION_OK);
+}
+
+TEST_F(PolicyWindows, FinishTransactionEndsTheSessionWhenWindowCloseGraceRunsOut) {
+  const std::string t = unique_name("it_pol_win");
+  ASSERT_NO_FATAL_FAILURE(CreateTable(t, 1));
+  const auto until = whole_second_in(3);
+  ASSERT_NO_FATAL_FAILURE(StartWithBillingPolicy(orders_policy(t, "it_pol_nothing") +
+                                                 one_off_window(SysClock::now() - std::chrono::hours(1), until) +
+                                                 "    on_window_close: finish_transaction\n"
+                                                 "    window_close_grace: 1s\n"));
+  PgConnPtr in_tx = Connect();
+  ASSERT_PG_CONNECTED(in_tx);
+  Notices notices;
+  PQsetNoticeReceiver(in_tx.get(), collect, &notices);
+  const int backend_pid = PQbackendPID(in_tx.get());
+  ASSERT_TRUE(pg_exec(in_tx.get(), "BEGIN").ok);
+  const QueryOutcome q = pg_exec(in_tx.get(), "INSERT INTO " + t + " VALUES (2, 'in-window')");
+  ASSERT_TRUE(q.ok) << q.error;
+  ASSERT_LT(SysClock::now(), until) << "the window closed before the session was set up";
+
+  // The client keeps the transaction open and silent: the grace runs out and the session
+  // ends with the window FATAL; the transaction is rolled back with its backend.
+  EXPECT_TRUE(wait_connection_gone(in_tx.get(), until + seconds(10)))
+      << "session in an idle transaction still open 10 s after the close with a 1 s grace";
+  EXPECT_GE(SysClock::now(), until + std::chrono::milliseconds(900)) << "ended before the grace ran out";
+  EXPECT_TRUE(has_window_fatal(notices)) << notices.all() << PQerrorMessage(in_tx.get());
+  EXPECT_EQ(SuValue("SELECT count(*) FROM public." + t + " WHERE id = 2"), "0");
+  EXPECT_EQ(SuValue("SELECT count(*) FROM pg_locks WHERE pid = " + std::to_string(backend_pid) +
+                    " AND relation = 'public." + t + "'::regclass"),
+            "0");
+}
+
+TEST_F(PolicyWindows, FinishTransactionAcceptsCommitThroughTheExtendedProtocolDuringTheGrace) {
+  const std::string t = unique_name("it_pol_win");
+  ASSERT_NO_FATAL_FAILURE(CreateTable(t, 1));
+  const auto until = whole_second_in(3);
+  ASSERT_NO_FATAL_FAILURE(StartWithBillingPolicy(orders_policy(t, "it_pol_nothing") +
+                                                 one_off_window(SysClock::now() - std::chrono::hours(1), until) +
+                                                 "    on_window_close: finish_transaction\n"));
+  PgConnPtr in_tx = Connect();
+  ASSERT_PG_CONNECTED(in_tx);
+  ASSERT_TRUE(pg_exec(in_tx.get(), "BEGIN").ok);
+  const QueryOutcome q = pg_exec(in_tx.get(), "INSERT INTO " + t + " VALUES (2, 'in-window')");
+  ASSERT_TRUE(q.ok) << q.error;
+  ASSERT_LT(SysClock::now(), until) << "the window closed before the session was set up";
+  sleep_until_past(until, std::chrono::milliseconds(500));
+  // Parse/Bind/Execute of the unnamed statement, as JDBC drivers send COMMIT.
+  PgResultPtr commit(PQexecParams(in_tx.get(), "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0));
+  EXPECT_EQ(PQresultStatus(commit.get()), PGRES_COMMAND_OK)
+      << PQresultErrorMessage(commit.get()) << PQerrorMessage(in_tx.get());
+  EXPECT_EQ(SuValue("SELECT count(*) FROM public." + t + " WHERE id = 2"), "1");
+  EXPECT_TRUE(wait_connection_gone(in_tx.get(), SysClock::now() + seconds(5)));
 }
 
 }  // namespace

@@ -89,6 +89,7 @@ TEST_F(PolicyConfig, AbsentPolicyMeansDefaultsAndNoRules) {
   EXPECT_TRUE(p.rules.empty());
   EXPECT_EQ(p.statements, 0u);
   EXPECT_EQ(p.on_window_close, WindowClose::Terminate);
+  EXPECT_EQ(p.window_close_grace, std::chrono::seconds(60));
   EXPECT_EQ(r.config->zoneinfo_dir, "/usr/share/zoneinfo");
 }
 
@@ -143,6 +144,12 @@ const PolicyError kErrors[] = {
      "      - timezone:", 42, "segments.ops.windows[0]", "needs days and/or hours"},
     {"BadOnWindowClose", "finish_transaction", "finish", 47, "segments.ops.on_window_close",
      "expected one of: terminate, finish_transaction"},
+    {"WindowCloseGraceOverADay", "on_window_close: finish_transaction\n",
+     "on_window_close: finish_transaction\n    window_close_grace: 25h\n", 48, "segments.ops.window_close_grace",
+     "at most 24h"},
+    {"WindowCloseGraceZero", "on_window_close: finish_transaction\n",
+     "on_window_close: finish_transaction\n    window_close_grace: 0s\n", 48, "segments.ops.window_close_grace",
+     "greater than 0"},
     {"RuleWithNeitherAllowNorDeny", "        deny: [all]\n", "", 54, "segments.ops.rules[2]",
      "has neither allow nor deny"},
     {"RuleWithEmptyAllowGrantsNothing", "        allow: [select]\n", "        allow: []\n", 52,

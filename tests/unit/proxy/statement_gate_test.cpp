@@ -75,5 +75,32 @@ TEST(StatementGate, ForUpdateOfLocksOnlyTheNamedItem) {
                    .decision.allow);
 }
 
+TEST(StatementGate, DuringTheWindowGraceOnlyCommitOrRollbackPass) {
+  config::Config cfg = make_config();
+  cfg.segments.at("billing").policy.statements = config::class_bit(config::StatementClassGrant::Transaction);
+  const authz::PolicyEngine engine(cfg);
+  StatementGate gate(engine, "billing", "shop");
+  EXPECT_TRUE(gate.check("select * from orders", kNow).decision.allow);  // cached now
+  gate.set_window_grace(true);
+  // What the policy allows is refused as outside the window...
+  for (const char* sql : {"select * from orders", "SELECT * FROM orders", "savepoint a", "rollback to savepoint a",
+                          "commit; select * from orders", "begin"}) {
+    const auto d = gate.check(sql, kNow).decision;
+    EXPECT_FALSE(d.allow) << sql;
+    EXPECT_EQ(d.rule_id, "billing.windows") << sql;
+    EXPECT_EQ(d.sqlstate, "42501") << sql;
+  }
+  // ...and what it does not stays refused by it.
+  for (const char* sql : {"prepare transaction 'x'", "execute s"}) EXPECT_FALSE(gate.check(sql, kNow).decision.allow);
+  for (const char* sql : {"commit", "COMMIT", "rollback", "end", "abort", "rollback; "}) {
+    EXPECT_TRUE(gate.check(sql, kNow).decision.allow) << sql;
+  }
+  // The policy still applies to them: a segment without the transaction class may not.
+  const authz::PolicyEngine strict(make_config());
+  StatementGate strict_gate(strict, "billing", "shop");
+  strict_gate.set_window_grace(true);
+  EXPECT_FALSE(strict_gate.check("commit", kNow).decision.allow);
+}
+
 }  // namespace
 }  // namespace segproxy::proxy

@@ -1,0 +1,87 @@
+// Per source address caps: half-open connections, all connections, cancel rate.
+#include "proxy/address_limits.hpp"
+
+#include <gtest/gtest.h>
+
+namespace segproxy::proxy {
+namespace {
+
+using Clock = AddressLimits::Clock;
+
+TEST(AddressLimits, HandshakeCapRefusesOnlyTheFullAddress) {
+  auto limits = std::make_shared<AddressLimits>();
+  const AddressCaps caps{2, 0, 0};
+  auto a1 = limits->admit("10.0.0.1", caps);
+  auto a2 = limits->admit("10.0.0.1", caps);
+  ASSERT_TRUE(a1.lease && a2.lease);
+  auto a3 = limits->admit("10.0.0.1", caps);
+  EXPECT_FALSE(a3.lease);
+  EXPECT_EQ(a3.refusal, AddressLimits::Refusal::Handshakes);
+  EXPECT_TRUE(limits->admit("10.0.0.2", caps).lease) << "another address is not affected";
+  a1.lease.reset();  // the connection went away: its place is free
+  EXPECT_TRUE(limits->admit("10.0.0.1", caps).lease);
+}
+
+TEST(AddressLimits, LoggedInConnectionsNoLongerCountAsHandshakes) {
+  auto limits = std::make_shared<AddressLimits>();
+  const AddressCaps caps{1, 0, 0};
+  std::vector<std::shared_ptr<AddressLimits::Lease>> held;
+  for (int i = 0; i < 5; ++i) {
+    auto a = limits->admit("::1", caps);
+    ASSERT_TRUE(a.lease) << i;
+    a.lease->logged_in();
+    a.lease->logged_in();  // twice is once
+    held.push_back(a.lease);
+  }
+  EXPECT_EQ(limits->handshakes("::1"), 0u);
+  EXPECT_EQ(limits->connections("::1"), 5u);
+  held.clear();
+  EXPECT_EQ(limits->connections("::1"), 0u);
+  EXPECT_EQ(limits->tracked_addresses(), 0u) << "an address without connections is forgotten";
+}
+
+TEST(AddressLimits, ConnectionCapCountsLoggedInConnectionsToo) {
+  auto limits = std::make_shared<AddressLimits>();
+  const AddressCaps caps{0, 2, 0};
+  auto a = limits->admit("10.0.0.1", caps);
+  auto b = limits->admit("10.0.0.1", caps);
+  ASSERT_TRUE(a.lease && b.lease);
+  a.lease->logged_in();
+  auto c = limits->admit("10.0.0.1", caps);
+  EXPECT_FALSE(c.lease);
+  EXPECT_EQ(c.refusal, AddressLimits::Refusal::Connections);
+}
+
+TEST(AddressLimits, ZeroCapsMeanNoCap) {
+  auto limits = std::make_shared<AddressLimits>();
+  std::vector<std::shared_ptr<AddressLimits::Lease>> held;
+  for (int i = 0; i < 1000; ++i) held.push_back(limits->admit("10.0.0.1", AddressCaps{}).lease);
+  EXPECT_TRUE(std::all_of(held.begin(), held.end(), [](const auto& l) { return l != nullptr; }));
+  for (int i = 0; i < 1000; ++i) EXPECT_TRUE(limits->allow_cancel("10.0.0.1", AddressCaps{}, Clock::now()));
+}
+
+TEST(AddressLimits, CancelRequestsAreLimitedPerAddressPerSecond) {
+  auto limits = std::make_shared<AddressLimits>();
+  const AddressCaps caps{0, 0, 3};
+  const auto t0 = Clock::time_point{} + std::chrono::hours(1);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limits->allow_cancel("10.0.0.1", caps, t0)) << i;
+  EXPECT_FALSE(limits->allow_cancel("10.0.0.1", caps, t0)) << "a fourth within the same instant";
+  EXPECT_TRUE(limits->allow_cancel("10.0.0.2", caps, t0)) << "another address has its own bucket";
+  EXPECT_FALSE(limits->allow_cancel("10.0.0.1", caps, t0 + std::chrono::milliseconds(200)));
+  EXPECT_TRUE(limits->allow_cancel("10.0.0.1", caps, t0 + std::chrono::milliseconds(400)))
+      << "refilled at 3 per second";
+  // The burst never exceeds one second's worth.
+  const auto later = t0 + std::chrono::hours(1);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limits->allow_cancel("10.0.0.1", caps, later)) << i;
+  EXPECT_FALSE(limits->allow_cancel("10.0.0.1", caps, later));
+}
+
+TEST(AddressLimits, CancelBucketsOfManyAddressesStayBounded) {
+  auto limits = std::make_shared<AddressLimits>();
+  const AddressCaps caps{0, 0, 1};
+  for (int i = 0; i < 20000; ++i) limits->allow_cancel("10.1." + std::to_string(i), caps, Clock::now());
+  EXPECT_LE(limits->tracked_addresses(), 4097u);
+}
+
+}  // namespace
+}  // namespace segproxy::proxy
