@@ -274,6 +274,10 @@ std::optional<Decision> PolicyEngine::check_function(const Segment& s,
                                (f.schema.empty() || glob_match(std::string_view(p).substr(0, dot), f.schema));
     if (hit) return not_allowed(seg + ".functions.deny", "");
   }
+  if (catalog && is_large_object_function(f.name) &&
+      (s.policy.statements & config::class_bit(config::StatementClassGrant::LargeObjects)) != 0) {
+    return std::nullopt;  // large objects live outside table ACLs: granted as a class
+  }
   if (is_opaque_function(f.name)) {
     for (const auto& p : s.policy.functions.allow) {
       if (!has_glob(p) && function_matches(p, f, {ds, "pg_catalog"})) return std::nullopt;

@@ -134,5 +134,8 @@ bool is_safe_mysql_builtin_function(std::string_view name);
 // argument and so bypass the table rules; allowed only when named exactly (no glob)
 // in functions.allow.
 bool is_opaque_function(std::string_view name);
+// The large-object interface (lo_open, loread, lowrite, ...; not the server-file
+// lo_import / lo_export): granted as a whole by the `large_objects` statement class.
+bool is_large_object_function(std::string_view name);
 
 }  // namespace segproxy::authz

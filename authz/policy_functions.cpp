@@ -166,6 +166,14 @@ bool is_safe_builtin_function(std::string_view name) {
   return std::binary_search(sorted.begin(), sorted.end(), name);
 }
 
+bool is_large_object_function(std::string_view name) {
+  // lo_import / lo_export (one or two arguments) read and write server files: never here.
+  static constexpr std::string_view kLargeObject[] = {
+      "lo_close", "lo_creat", "lo_create", "lo_from_bytea", "lo_get", "lo_lseek", "lo_lseek64", "lo_open",
+      "lo_put", "lo_tell", "lo_tell64", "lo_truncate", "lo_truncate64", "lo_unlink", "loread", "lowrite"};
+  return std::find(std::begin(kLargeObject), std::end(kLargeObject), name) != std::end(kLargeObject);
+}
+
 bool is_opaque_function(std::string_view name) {
   if (name.rfind("dblink", 0) == 0) return true;  // dblink extension: remote SQL text
   return std::find(std::begin(kOpaque), std::end(kOpaque), name) != std::end(kOpaque);

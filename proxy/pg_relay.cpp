@@ -213,16 +213,6 @@ awaitable<void> PgSession::backend_to_client() {
   close_all();
 }
 
-awaitable<void> PgSession::answer_refused_frame(const std::string& sqlstate, const std::string& message) {
-  // A server answers a request only after everything sent before it; so do we.
-  co_await wait_backend_idle();
-  Bytes out;
-  pg::encode_error_response(out, pg::ErrorInfo{"ERROR", sqlstate, message, "", ""});
-  pg::encode_ready_for_query(out, txn_status_);
-  error_code ec;
-  co_await write_client(asio::buffer(out), ec);
-}
-
 void PgSession::forward(std::span<const std::uint8_t> frame) {
   if (!out_pieces_.empty()) {
     auto& last = out_pieces_.back();
@@ -362,8 +352,23 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     close_reason_ = "client terminated";
     return Next::Stop;
   }
-  if (std::holds_alternative<pg::FunctionCall>(msg)) {
-    answer_function_call_ = true;  // answered by client_frames after the batch so far
+  if (const auto* fc = std::get_if<pg::FunctionCall>(&msg)) {
+    // Fast-path call (large objects): judged as a call of the function its OID names.
+    const auto t0 = std::chrono::steady_clock::now();
+    GateVerdict v = gate_->check_function_call(fc->function_oid, std::chrono::system_clock::now());
+    observe_policy(t0);
+    const std::string shown = "-- fast-path function call: OID " + std::to_string(fc->function_oid);
+    audit_decision(v, shown);
+    note_statement(shown);
+    if (v.decision.allow) {
+      forward(frame);
+      request_sent();
+      ++batch_replies_;
+      expect_result();
+    } else {
+      deny(v, "FunctionCall");
+      raise_instead(v.decision);
+    }
     return Next::Continue;
   }
   if (std::holds_alternative<pg::PasswordMessage>(msg)) {
@@ -402,11 +407,6 @@ awaitable<PgSession::Next> PgSession::client_frames() {
     std::span<const std::uint8_t> frame(cbuf_.data() + cstart_, d.consumed);
     cstart_ += d.consumed;
     next = on_client_message(d.value, frame);
-    if (answer_function_call_) {
-      answer_function_call_ = false;
-      if (!co_await flush_to_backend()) co_return Next::Stop;
-      co_await answer_refused_frame("42501", "segproxy: the fast-path function call interface is not allowed");
-    }
   }
   if (next == Next::Stop && close_reason_ == "password message after authentication") {
     Bytes out;

@@ -64,7 +64,6 @@ class PgSession : public LiveSession,
   awaitable<void> relay();
   awaitable<void> backend_to_client();
   awaitable<Next> client_frames();
-  awaitable<void> answer_refused_frame(const std::string& sqlstate, const std::string& message);
   void on_backend_message(char type, std::span<const std::uint8_t> body) override;
   awaitable<void> write_client(asio::const_buffer buf, error_code& ec);
   awaitable<void> wait_backend_idle();
@@ -165,7 +164,6 @@ class PgSession : public LiveSession,
   std::unique_ptr<StatementGate> gate_;
   bool discarding_ = false;         // a refused extended-protocol message: drop until Sync
   authz::Decision pending_refusal_;  // raised at that Sync
-  bool answer_function_call_ = false;
   bool close_when_idle_ = false;    // on_window_close: finish_transaction
   // During that grace only COMMIT / ROLLBACK run. Extended protocol: an Execute passes
   // only for the unnamed portal bound, during the grace, from the unnamed statement

@@ -1,6 +1,7 @@
 #include "proxy/statement_gate.hpp"
 
 #include "authz/sql/pg_cache_key.hpp"
+#include "authz/sql/pg_fastpath.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -125,6 +126,13 @@ authz::Decision StatementGate::grace_refusal() const {
 GateVerdict StatementGate::check(std::string_view text, time_point now) {
   GateVerdict v = check_policy(text, now);
   if (window_grace_ && enforce_ && v.decision.allow && !v.ends_transaction) v.decision = grace_refusal();
+  return v;
+}
+
+GateVerdict StatementGate::check_function_call(std::int32_t function_oid, time_point now) {
+  if (!enforce_) return GateVerdict{authz::Decision{true, "", "", ""}, "FUNCTION CALL"};
+  GateVerdict v = evaluate(sql::classify_pg_function_call(function_oid), now);
+  if (window_grace_ && v.decision.allow) v.decision = grace_refusal();
   return v;
 }
 

@@ -37,6 +37,9 @@ class StatementGate {
 
   // A statement text from a Query or Parse message.
   GateVerdict check(std::string_view sql, time_point now);
+  // A fast-path FunctionCall of `function_oid` (authz/sql/pg_fastpath.hpp): judged as a
+  // call of the function the OID names; an OID the proxy cannot resolve is denied.
+  GateVerdict check_function_call(std::int32_t function_oid, time_point now);
   // Windows only (Execute of an already checked statement, new sessions).
   authz::Decision check_window(time_point now) const {
     if (window_grace_) return authz::Decision{true, "", "", ""};
