@@ -214,6 +214,11 @@ struct LimitsConfig {
   std::chrono::milliseconds startup_timeout{15000};    // accept -> ReadyForQuery
   std::chrono::milliseconds backend_connect_timeout{5000};
   std::chrono::milliseconds idle_timeout{0};  // 0 = no idle limit
+  // SQL classification bounds per client message (authz/sql/statement_limits.hpp,
+  // docs/policy.md "Statement limits"): over them a statement is refused (54000/54001).
+  std::size_t max_statement_length = 1024u * 1024u;  // bytes of SQL text
+  std::size_t max_statements_per_message = 1000;
+  std::size_t max_parse_depth = 1000;  // estimated nesting; at most 10000
 };
 
 enum class LogFormat { Text, Json };

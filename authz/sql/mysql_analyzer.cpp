@@ -23,6 +23,7 @@ Analyzer::Analyzer(const std::vector<Token>& toks, std::size_t b, std::size_t e,
 void Analyzer::enter() {
   if (++depth_ > kMaxDepth) {
     --depth_;
+    too_deep_ = true;
     refuse("statement is nested too deeply");
   }
 }

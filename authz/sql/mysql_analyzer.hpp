@@ -43,6 +43,7 @@ class Analyzer {
   void analyse();
   StatementPart& part() { return part_; }
   bool uses_literal_values() const { return uses_values_; }
+  bool too_deep() const { return too_deep_; }  // refused at kMaxDepth (a work bound, 54001)
 
   // ---- token helpers
   const Token& tok(std::size_t i) const;
@@ -131,6 +132,7 @@ class Analyzer {
   std::string& current_db_;
   int nesting_;  // PREPARE text nesting
   int depth_ = 0;
+  bool too_deep_ = false;
   StatementPart part_;
   bool uses_values_ = false;
   std::vector<std::vector<std::string>> ctes_;  // visible CTE names, innermost last

@@ -54,6 +54,7 @@
 #include <string_view>
 
 #include "authz/sql/statement_info.hpp"
+#include "authz/sql/statement_limits.hpp"
 
 namespace segproxy::authz::sql {
 
@@ -74,6 +75,11 @@ struct MysqlClassifierOptions {
   std::string charset = "utf8mb4";
   std::size_t max_length = 16 * 1024 * 1024;  // longer texts are Unknown
   std::size_t max_tokens = 1'000'000;         // texts with more tokens are Unknown (memory bound)
+  // Work bounds (config `limits:`), checked first: over max_statement_length nothing is
+  // lexed; then statement count and parenthesis depth on the tokens, and the analyzer's
+  // own nesting bound (Analyzer::kMaxDepth) - all refusals with parse_error_sqlstate
+  // 54000 / 54001 (statement_limits.hpp), answered as ERR 1162 / 1436 by the proxy.
+  StatementLimits limits;
 };
 
 StatementInfo classify_mysql(std::string_view sql, const MysqlClassifierOptions& opts);

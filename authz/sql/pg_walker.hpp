@@ -13,6 +13,7 @@
 
 #include "authz/sql/pg_classifier.hpp"
 #include "authz/sql/statement_info.hpp"
+#include "authz/sql/statement_limits.hpp"
 
 namespace segproxy::authz::sql::detail {
 
@@ -116,14 +117,28 @@ std::string node_type_name(const PgQuery__Node* n);
 const ProtobufCMessage* node_inner(const PgQuery__Node* n);
 std::string lower_ascii(std::string_view s);
 inline constexpr int kMaxDepth = 2000;           // tree levels walked / unpacked
-inline constexpr std::size_t kMaxTextDepth = 10000;  // lexical estimate before parsing
 
 }  // namespace segproxy::authz::sql::detail
 
 namespace segproxy::authz::sql::detail {
 // Keyed hash of a parse tree without literal values and locations (pg_fingerprint.cpp).
 std::uint64_t fingerprint_tree(const PgQuery__ParseResult* tree);
+// The linear pre-scan before libpg_query (pg_text_limits.cpp).
+struct TextScan {
+  std::size_t depth = 0;          // estimated nesting (StatementLimits::max_parse_depth)
+  std::size_t statements = 0;     // non-empty statements
+  std::uint64_t rescan_cost = 0;  // characters libpg_query's scanner may (re)read
+};
+inline constexpr std::uint64_t kScannerWorkPerByte = 32;
+inline constexpr std::uint64_t kScannerWorkSlack = 1u << 20;
+TextScan scan_pg_text(std::string_view sql);
+// false: `info` is the refusal (54000 / 54001). true: `depth` = the estimated nesting.
+bool pg_text_within_limits(std::string_view sql, const StatementLimits& limits, StatementInfo& info,
+                           std::size_t& depth);
 // Stack-exhaustion guards (pg_depth_guard.cpp).
-std::size_t text_depth_estimate(std::string_view sql);
 bool wire_depth_exceeds(const std::uint8_t* data, std::size_t len, std::size_t limit);
+// Bytes of stack left below the caller's frame on this thread (0 if unknown).
+std::size_t stack_room();
+// Stack the parse of a text with estimated nesting `depth` may need (measured, with margin).
+std::size_t stack_needed(std::size_t depth);
 }  // namespace segproxy::authz::sql::detail
