@@ -85,7 +85,7 @@ TEST(PgStatementLimits, CommentOpenerRunsAreRefusedBeforeTheQuadraticScanner) {
 
 TEST(PgStatementLimits, TextLongerThanMaxStatementLengthIsRefusedUnparsed) {
   const std::string sql = "SELECT '" + std::string(1024 * 1024, 'x') + "'";
-  EXPECT_REFUSED(classify(sql), "54000", "limits.max_statement_length (1048586 bytes, at most 1048576)");
+  EXPECT_REFUSED(classify(sql), "54000", "limits.max_statement_length (1048585 bytes, at most 1048576)");
   StatementLimits bigger;
   bigger.max_statement_length = 2 * 1024 * 1024;
   EXPECT_TRUE(classify(sql, bigger).parse_ok);
@@ -172,6 +172,8 @@ TEST(PgStatementLimits, StackReserveCoversTheWorstConstructsAtTheDefaultLimit) {
       "SELECT a" + repeat(" OPERATOR(pg_catalog.+) a", n),
       "SELECT 1" + repeat(" UNION SELECT 1", n),
       "SELECT 1 FROM t" + repeat(" JOIN t ON true", n / 3),
+      "SELECT " + repeat("EXISTS(SELECT ", n / 2) + "1" + std::string(n / 2, ')'),
+      repeat("WITH a AS (", n / 2) + "SELECT 1" + repeat(") SELECT * FROM a", n / 2),
       "SELECT a" + repeat("+a", n),
   };
   for (const auto& sql : cases) {
