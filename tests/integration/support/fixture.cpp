@@ -50,7 +50,7 @@ std::string render_config(std::uint16_t port, const ProxyConfigOptions& opts) {
   y += "      pg-main: {user: reporting_ro, password_file: \"" +
        e.secret_file("reporting_ro.pw") + "\"}\n";
   y += opts.reporting_policy;
-  y += "limits: {handshake_timeout: 5s, startup_timeout: 10s}\n";
+  y += "limits: {handshake_timeout: 5s, startup_timeout: 10s" + opts.limits_extra + "}\n";
   y += opts.extra_yaml;
   return y;
 }

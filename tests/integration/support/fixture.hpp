@@ -31,6 +31,9 @@ struct ProxyConfigOptions {
   // grants everything, so the relay tests exercise the protocol, not the policy.
   std::string billing_policy = kPermissivePolicy;
   std::string reporting_policy = kPermissivePolicy;
+  // Extra keys inside the top-level `limits: {...}` flow map, e.g.
+  // ", max_statements_per_message: 2".
+  std::string limits_extra;
   // Top-level YAML lines appended at the end of the file (no indentation), e.g.
   // "audit: {dir: \"/x\"}\n".
   std::string extra_yaml;
