@@ -11,6 +11,7 @@
 //   mysql_session_ddl.cpp      SET, DDL and administrative statements
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "authz/sql/mysql_classifier.hpp"
@@ -96,6 +97,7 @@ class Analyzer {
   std::size_t insert_stmt(std::size_t i, bool replace);
   std::size_t update_stmt(std::size_t i);
   std::size_t delete_stmt(std::size_t i);
+  std::size_t joined_tables(std::size_t i, std::vector<FromEntry>& from);  // UPDATE/DELETE, <= 61
   std::size_t prepare_stmt(std::size_t i);
   std::size_t execute_stmt(std::size_t i);
   std::size_t explain_stmt(std::size_t i, bool analyze);
@@ -134,6 +136,7 @@ class Analyzer {
   int depth_ = 0;
   bool too_deep_ = false;
   StatementPart part_;
+  std::unordered_set<std::string> function_keys_;  // part_.functions, which only grows
   bool uses_values_ = false;
   std::vector<std::vector<std::string>> ctes_;  // visible CTE names, innermost last
 };

@@ -90,3 +90,7 @@ std::size_t stack_needed(std::size_t depth) {
 }
 
 }  // namespace segproxy::authz::sql::detail
+
+namespace segproxy::authz::sql {
+std::size_t pg_parse_stack_needed(std::size_t max_parse_depth) { return detail::stack_needed(max_parse_depth); }
+}  // namespace segproxy::authz::sql

@@ -9,6 +9,8 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "authz/sql/pg_classifier.hpp"
@@ -101,9 +103,35 @@ class Walker {
   void target_reads(const PgQuery__RangeVar* rv, std::initializer_list<const ProtobufCMessage*> parts,
                     std::size_t n_list, PgQuery__Node* const* list);
 
+  // part_.tables / functions / row_locks only grow, each entry once: membership by
+  // hash, not a linear search per entry (100k distinct tables took minutes).
+  static std::string key_of(const std::string& schema, const std::string& name) {
+    return std::to_string(schema.size()) + ":" + schema + name;
+  }
+  static std::string key_of(const TableRef& t) {
+    return "t" + key_of(t.schema, t.name) + (t.schema_given ? "+" : "-") + static_cast<char>('a' + static_cast<int>(t.op));
+  }
+  struct SeenKeys {
+    std::unordered_set<std::string> keys;
+    bool insert(std::string k) { return keys.insert(std::move(k)).second; }
+  };
+  void push_cte_name(std::string name) {
+    ++cte_counts_[name];
+    cte_names_.push_back(std::move(name));
+  }
+  void pop_cte_names(std::size_t keep) {
+    while (cte_names_.size() > keep) {
+      const auto it = cte_counts_.find(cte_names_.back());
+      if (it != cte_counts_.end() && --it->second == 0) cte_counts_.erase(it);
+      cte_names_.pop_back();
+    }
+  }
+
   const ClassifierOptions& opts_;
   StatementPart& part_;
-  std::vector<std::string> cte_names_;
+  SeenKeys seen_;
+  std::vector<std::string> cte_names_;  // visible CTE names (scoped), counted in cte_counts_
+  std::unordered_map<std::string, std::size_t> cte_counts_;
   std::vector<std::vector<TableRef>*> captures_;  // every add_resolved is appended to these
   bool lock_all_ = false;  // some FOR UPDATE/SHARE is not mapped to named relations
   int depth_ = 0;

@@ -35,6 +35,11 @@ inline constexpr std::size_t kMaxConfigurableParseDepth = 10000;
 inline constexpr std::size_t kMaxConfigurableStatementLength = 64u * 1024u * 1024u;
 inline constexpr std::size_t kMaxConfigurableStatementsPerMessage = 1000000;
 
+// Stack the PostgreSQL classifier may need on the calling thread for text within
+// max_parse_depth (measured, with margin; pg_depth_guard.cpp). A thread with less refuses
+// deeper statements (54001) instead of overflowing.
+std::size_t pg_parse_stack_needed(std::size_t max_parse_depth);
+
 inline constexpr const char* kSqlstateProgramLimitExceeded = "54000";
 inline constexpr const char* kSqlstateStatementTooComplex = "54001";
 

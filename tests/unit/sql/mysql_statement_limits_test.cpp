@@ -76,5 +76,34 @@ TEST(MysqlStatementLimits, WideSetOperationsAndListsStillClassifyWithinTheLength
   EXPECT_TRUE(classify(in + ")").parse_ok);
 }
 
+// Matching UPDATE/DELETE targets to their table list was quadratic (40k tables: seconds of
+// CPU); the servers join at most 61 tables, so longer lists are refused.
+TEST(MysqlStatementLimits, MultiTableUpdateAndDeleteBeyondSixtyOneTablesAreRefused) {
+  std::string update = "UPDATE t0", del = "DELETE t0 FROM t0";
+  for (int i = 1; i < 62; ++i) {
+    update += ", t" + std::to_string(i);
+    del += ", t" + std::to_string(i);
+  }
+  for (const auto& sql : {update + " SET a = 1", del}) {
+    const auto info = classify(sql);
+    ASSERT_TRUE(info.parse_ok);
+    ASSERT_EQ(info.statements.size(), 1u);
+    EXPECT_EQ(info.statements[0].klass, StatementClass::Unknown);
+    EXPECT_NE(info.statements[0].forbidden_reason.find("61 tables"), std::string::npos);
+  }
+  const auto sixty_one = classify(update.substr(0, update.rfind(',')) + " SET a = 1");
+  ASSERT_EQ(sixty_one.statements.size(), 1u);
+  EXPECT_EQ(sixty_one.statements[0].klass, StatementClass::Dml);
+  EXPECT_EQ(sixty_one.statements[0].tables.size(), 61u);
+}
+
+TEST(MysqlStatementLimits, HundredThousandDistinctFunctionCallsAreEachReportedOnce) {
+  std::string sql = "SELECT f0(), f0()";
+  for (int i = 1; i < 100000; ++i) sql += ", f" + std::to_string(i) + "()";
+  const auto info = classify(sql);
+  ASSERT_TRUE(info.parse_ok) << info.parse_error;
+  EXPECT_EQ(info.statements[0].functions.size(), 100000u);
+}
+
 }  // namespace
 }  // namespace segproxy::authz::sql
