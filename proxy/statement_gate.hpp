@@ -14,8 +14,14 @@
 #include "authz/policy_engine.hpp"
 #include "audit/record.hpp"
 #include "authz/sql/pg_classifier.hpp"
+#include "config/config.hpp"
 
 namespace segproxy::proxy {
+
+// config `limits:` -> the classifiers' work bounds (authz/sql/statement_limits.hpp).
+inline authz::sql::StatementLimits statement_limits(const config::LimitsConfig& l) {
+  return {l.max_statement_length, l.max_statements_per_message, l.max_parse_depth};
+}
 
 struct GateVerdict {
   GateVerdict() = default;
