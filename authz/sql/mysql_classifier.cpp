@@ -130,8 +130,11 @@ std::string options_key(const MysqlClassifierOptions& opts) {
 
 // The fingerprint of an already lexed text (0 for syntax errors).
 std::uint64_t fingerprint_of(std::string_view sql, const LexResult& lex, const MysqlClassifierOptions& opts) {
+  // Over the length limit: no key, so each such text is judged (cheaply: unlexed) and
+  // its refusal names its own length.
+  if (sql.size() > opts.limits.max_statement_length) return 0;
   std::string canon = options_key(opts);
-  if (sql.size() > opts.max_length || sql.size() > opts.limits.max_statement_length) {
+  if (sql.size() > opts.max_length) {
     put(canon, "too-long");
   } else if (!lex.ok) {
     if (lex.syntax_error) return 0;

@@ -100,7 +100,8 @@ MysqlServerVersion parse_mysql_server_version(std::string_view handshake_version
 // with SET, PREPARE or EXECUTE IMMEDIATE, whose classification reads them - plus all
 // options. Equal fingerprints always classify the same way (the analyzer refuses a
 // statement outside that rule whose classification read a literal value). Equals
-// classify_mysql(...).fingerprint; 0 on a syntax error (do not cache).
+// classify_mysql(...).fingerprint; 0 on a syntax error and over limits.max_statement_length
+// (do not cache).
 std::uint64_t fingerprint_mysql(std::string_view sql, const MysqlClassifierOptions& opts);
 
 // The statement with every string/number/hex literal replaced by '?', tokens separated by

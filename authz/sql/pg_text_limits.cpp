@@ -5,12 +5,13 @@
 // token: after a number, not inside an identifier), $tag$ ... $tag$, -- comments, and
 // nested /* ... */ comments.
 //
-// Depth: each open parenthesis/bracket level counts one, plus every operator (operator
-// characters, `::`) and keyword operator (NOT, IS, ISNULL, NOTNULL, COLLATE, AT, CASE,
-// OPERATOR) since the last comma at that level, plus every UNION / INTERSECT / EXCEPT /
-// JOIN at that level since the statement began (set operations and joins build
-// left-deep trees across commas: `SELECT 1, 2 UNION SELECT 1, 2 UNION ...`). AND and OR
-// are not counted: the grammar flattens them into one list.
+// Depth: each open parenthesis/bracket/CASE level counts one (CASE ... END nests without
+// parentheses), plus every operator (operator characters, `::`) and keyword operator
+// (NOT, IS, ISNULL, NOTNULL, COLLATE, AT, OPERATOR) since the last comma, AND or OR at
+// that level, plus every UNION / INTERSECT / EXCEPT / JOIN at that level since the
+// statement began (set operations and joins build left-deep trees across commas:
+// `SELECT 1, 2 UNION SELECT 1, 2 UNION ...`). AND and OR bind loosest and the grammar
+// flattens them into one list, so `WHERE id = 1 OR id = 2 OR ...` stays shallow.
 //
 // Scanner work: flex's longest-match rules `{operator}` and `{xcstart}` (/\*{op_chars}*)
 // read a whole run of operator characters and give back all but one token, so a run of
@@ -56,20 +57,17 @@ class TextScanner {
         dollar();
       } else if (c == '(' || c == '[') {
         token();
-        levels_.push_back({});
-        ++sum_;
+        open_level(false);
         ++i_;
       } else if (c == ')' || c == ']') {
         token();
-        if (levels_.size() > 1) {
-          sum_ -= levels_.back().ops + levels_.back().chains + 1;
-          levels_.pop_back();
-        }
+        // Closes the innermost bracket, and any CASE left open inside it (invalid SQL).
+        while (levels_.size() > 1 && levels_.back().is_case) close_level();
+        if (levels_.size() > 1) close_level();
         ++i_;
       } else if (c == ',') {
         token();
-        sum_ -= levels_.back().ops;
-        levels_.back().ops = 0;
+        reset_ops();
         ++i_;
       } else if (c == ';') {
         end_run();
@@ -101,9 +99,23 @@ class TextScanner {
 
  private:
   struct Level {
-    std::size_t ops = 0;     // operators since the last comma
+    std::size_t ops = 0;     // operators since the last comma, AND or OR
     std::size_t chains = 0;  // set operations and joins since the statement began
+    bool is_case = false;    // opened by CASE (closed by END), else by ( or [
   };
+
+  void open_level(bool is_case) {
+    levels_.push_back({0, 0, is_case});
+    ++sum_;
+  }
+  void close_level() {
+    sum_ -= levels_.back().ops + levels_.back().chains + 1;
+    levels_.pop_back();
+  }
+  void reset_ops() {
+    sum_ -= levels_.back().ops;
+    levels_.back().ops = 0;
+  }
 
   char at(std::size_t k) const { return k < n_ ? s_[k] : '\0'; }
 
@@ -206,7 +218,13 @@ class TextScanner {
     }
     if (w.size() > 9) return;
     const std::string lw = lower_ascii(w);
-    static constexpr const char* kOps[] = {"not", "is", "isnull", "notnull", "collate", "at", "case", "operator"};
+    if (lw == "case") return open_level(true);
+    if (lw == "end") {
+      if (levels_.size() > 1 && levels_.back().is_case) close_level();
+      return;
+    }
+    if (lw == "and" || lw == "or") return reset_ops();
+    static constexpr const char* kOps[] = {"not", "is", "isnull", "notnull", "collate", "at", "operator"};
     static constexpr const char* kChains[] = {"union", "intersect", "except", "join"};
     for (const char* k : kOps) {
       if (lw == k) {

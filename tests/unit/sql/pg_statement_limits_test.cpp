@@ -125,6 +125,21 @@ TEST(PgStatementLimits, QuotesAreReadAsLibpgQueryReadsThem) {
   EXPECT_EQ(classify("SELECT 1e'\\', " + deep + " '", shallow).parse_error_sqlstate, "");  // inside E'...' 
 }
 
+// AND / OR lists are flat in the parse tree: they separate operator chains like commas.
+// CASE ... END nests without parentheses and counts as a level, even behind an AND.
+TEST(PgStatementLimits, BooleanListsAreFlatButNestedCaseIsCounted) {
+  std::string ors = "SELECT * FROM orders WHERE id = 0";
+  for (int i = 1; i < 20000; ++i) ors += (i % 2 ? " OR id = " : " AND id <> ") + std::to_string(i);
+  EXPECT_TRUE(classify(ors).parse_ok);
+  EXPECT_REFUSED(classify("SELECT " + repeat("CASE WHEN a AND ", 20000) + "true" + repeat(" THEN 1 END", 20000)),
+                 "54001", "limits.max_parse_depth");
+  StatementLimits shallow;
+  shallow.max_parse_depth = 3;
+  EXPECT_TRUE(classify("SELECT CASE WHEN a THEN 1 END, CASE WHEN b THEN (2) END", shallow).parse_ok);
+  EXPECT_FALSE(classify("SELECT CASE WHEN CASE WHEN CASE WHEN CASE WHEN a THEN b END THEN c END THEN d END THEN 1 END",
+                        shallow).parse_ok);
+}
+
 TEST(PgStatementLimits, OrdinaryLargeStatementsStillClassify) {
   std::string values = "INSERT INTO orders VALUES (0, '+-/**/')";
   for (int i = 1; i < 20000; ++i) values += ", (" + std::to_string(i) + ", E'a\\'+b/*c')";
