@@ -160,18 +160,19 @@ TEST(PgStatementLimits, OrdinaryLargeStatementsStillClassify) {
 
 // The walker's per-table / per-function / per-CTE bookkeeping was a linear search per
 // entry: 100k distinct tables in one (1 MiB) statement took minutes of an I/O thread.
+// (Quadratic before: this test ran for minutes; no timing is asserted.)
 // Every distinct entry is still reported exactly once.
-TEST(PgStatementLimits, HundredThousandDistinctTablesAndFunctionsAreEachReportedOnce) {
+TEST(PgStatementLimits, EightyThousandDistinctTablesAndFunctionsAreEachReportedOnce) {
   std::string sql = "SELECT f0(), f0()";
-  for (int i = 1; i < 50000; ++i) sql += ", f" + std::to_string(i) + "()";
+  for (int i = 1; i < 30000; ++i) sql += ", f" + std::to_string(i) + "()";
   sql += " FROM t0, t0";
-  for (int i = 1; i < 100000; ++i) sql += ", t" + std::to_string(i);
+  for (int i = 1; i < 80000; ++i) sql += ", t" + std::to_string(i);
   ASSERT_LT(sql.size(), 1024u * 1024u);
   const auto info = classify(sql);
   ASSERT_TRUE(info.parse_ok) << info.parse_error;
   ASSERT_EQ(info.statements.size(), 1u);
-  EXPECT_EQ(info.statements[0].tables.size(), 100000u);
-  EXPECT_EQ(info.statements[0].functions.size(), 50000u);
+  EXPECT_EQ(info.statements[0].tables.size(), 80000u);
+  EXPECT_EQ(info.statements[0].functions.size(), 30000u);
   std::string ctes = "WITH c0 AS (SELECT 1)";
   for (int i = 1; i < 20000; ++i) ctes += ", c" + std::to_string(i) + " AS (SELECT * FROM c" + std::to_string(i - 1) + ")";
   const auto with = classify(ctes + " SELECT * FROM c19999, c0, t");
