@@ -86,7 +86,18 @@ std::size_t stack_needed(std::size_t depth) {
   // Measured (tests/unit/sql/pg_statement_limits_test.cpp, docs/policy.md): libpg_query
   // needs up to ~1.1 KiB per level of the estimate (nested sub-selects); the unpacker and
   // the walker stop at kMaxDepth tree levels. Doubled, plus a fixed reserve.
-  return 512u * 1024u + depth * 2304u;
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr std::size_t kScale = 4;  // ASan's redzones make every frame larger
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  constexpr std::size_t kScale = 4;
+#else
+  constexpr std::size_t kScale = 1;
+#endif
+#else
+  constexpr std::size_t kScale = 1;
+#endif
+  return kScale * (512u * 1024u + depth * 2304u);
 }
 
 }  // namespace segproxy::authz::sql::detail
