@@ -390,7 +390,8 @@ Decision PolicyEngine::evaluate(const std::string& segment, const sql::Statement
   }
   const Segment& s = *find(segment);
   if (!info.parse_ok) {
-    return deny("", info.parse_error.empty() ? "syntax error" : info.parse_error, kSyntax);
+    return deny("", info.parse_error.empty() ? "syntax error" : info.parse_error,
+                info.parse_error_sqlstate.empty() ? kSyntax : info.parse_error_sqlstate.c_str());
   }
   // Views: the segment's pins replace what the catalog(s) say about a view.
   const auto learned = views_.load(std::memory_order_acquire);  // kept alive for this call

@@ -27,7 +27,8 @@ void parse_limits(Reader& r, const YAML::Node& n, LimitsConfig& out) {
                     {"max_startup_packet", "max_message_size", "max_connections",
                      "handshake_timeout", "startup_timeout", "backend_connect_timeout",
                      "idle_timeout", "max_handshakes_per_address", "max_connections_per_address",
-                     "cancel_requests_per_second"})) {
+                     "cancel_requests_per_second", "max_statement_length", "max_statements_per_message",
+                     "max_parse_depth"})) {
     return;
   }
   constexpr std::uint64_t kGiB = 1024ull * 1024 * 1024;
@@ -47,6 +48,13 @@ void parse_limits(Reader& r, const YAML::Node& n, LimitsConfig& out) {
   if (auto v = r.uint(n, path, "cancel_requests_per_second", 0, 1'000'000, false)) {
     out.cancel_requests_per_second = static_cast<std::uint32_t>(*v);
   }
+  // Upper bounds: the proxy's I/O threads reserve stack for max_parse_depth (~2.3 KiB per
+  // level); 64 MiB of text is the largest client message anyway.
+  if (auto v = r.size(n, path, "max_statement_length", 1, 64ull * 1024 * 1024)) out.max_statement_length = *v;
+  if (auto v = r.uint(n, path, "max_statements_per_message", 1, 1'000'000, false)) {
+    out.max_statements_per_message = *v;
+  }
+  if (auto v = r.uint(n, path, "max_parse_depth", 1, 10'000, false)) out.max_parse_depth = *v;
 }
 
 void parse_listener_tls(Reader& r, const YAML::Node& n, const std::string& path,

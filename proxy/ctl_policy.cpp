@@ -162,6 +162,7 @@ Explanation explain(const World& w, const authz::ClientIdentity& id, const std::
     sql::MysqlClassifierOptions mopts;
     const std::string db = no_database ? std::string() : database;
     mopts.current_database = db;
+    mopts.limits = statement_limits(w.cfg.limits);
     const sql::StatementInfo info = sql::classify_mysql(text, mopts);
     ex.decision = w.engine->evaluate(ex.segment, info, now, db);
     // USE of a database outside the segment is refused by the session (as at login).
@@ -177,7 +178,7 @@ Explanation explain(const World& w, const authz::ClientIdentity& id, const std::
     return ex;
   }
   // The decision: exactly what a fresh proxy session would answer.
-  StatementGate gate(*w.engine, ex.segment, database);
+  StatementGate gate(*w.engine, ex.segment, database, true, statement_limits(w.cfg.limits));
   if (lex.client_encoding) gate.on_parameter_status("client_encoding", *lex.client_encoding);
   if (lex.standard_conforming_strings) {
     gate.on_parameter_status("standard_conforming_strings", *lex.standard_conforming_strings);
@@ -185,6 +186,7 @@ Explanation explain(const World& w, const authz::ClientIdentity& id, const std::
   ex.decision = gate.check(text, now).decision;
   // The classification, for display (same options as the gate's).
   sql::ClassifierOptions opts;
+  opts.limits = statement_limits(w.cfg.limits);
   if (const auto* pol = w.engine->policy(ex.segment)) opts.default_schema = pol->default_schema;
   if (lex.client_encoding) opts.client_encoding = *lex.client_encoding;
   if (lex.standard_conforming_strings) opts.standard_conforming_strings = lower(*lex.standard_conforming_strings) == "on";

@@ -226,6 +226,7 @@ void MysqlSession::adopt(std::shared_ptr<const Runtime> rt) {
   rt_ = std::move(rt);
   listener_ = next_listener;
   cache_.clear();  // decisions of the old policy
+  sql_options_.limits = rt_->statement_limits;
   const auto& lim = rt_->config.segments.at(segment_).limits;
   statement_timeout_ = lim.statement_timeout;
   idle_timeout_ = lim.idle_timeout ? *lim.idle_timeout : rt_->config.limits.idle_timeout;

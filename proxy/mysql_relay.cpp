@@ -9,6 +9,7 @@
 #include "protocols/mysql/capabilities.hpp"
 #include "protocols/mysql/framer.hpp"
 #include "protocols/mysql/packets.hpp"
+#include "proxy/mysql_limit_errors.hpp"
 #include "proxy/mysql_session.hpp"
 #include "proxy/proxy_metrics.hpp"
 #include "proxy/session_audit.hpp"
@@ -154,7 +155,10 @@ MysqlSession::Verdict MysqlSession::judge_uncached(std::string_view text, bool p
     v.allow = false;
     v.sqlstate = "42000";
     v.message = d.reason;
-    if (!info.parse_ok) v.code = ER_PARSE;
+    if (const auto limit = mysql_limit_error(d.sqlstate)) {
+      v.code = limit->code;
+      v.sqlstate = limit->sqlstate;
+    } else if (!info.parse_ok) v.code = ER_PARSE;
     else if (any_table && d.sqlstate != "42601") v.code = ER_TABLEACCESS_DENIED;
     else v.code = ER_SPECIFIC_ACCESS_DENIED;
     return v;

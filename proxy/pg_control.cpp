@@ -188,7 +188,7 @@ void PgSession::adopt(std::shared_ptr<const Runtime> rt) {
   for (const auto& l : rt_->listeners) {
     if (l.cfg->name == listener_->cfg->name) listener_ = &l;
   }
-  gate_->rebind(*rt_->policy);
+  gate_->rebind(*rt_->policy, rt_->statement_limits);
   apply_segment_limits();
   if (outstanding_ > 0 && statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);
   touch_idle();

@@ -1,6 +1,7 @@
 #include "proxy/runtime.hpp"
 
 #include "proxy/reload.hpp"
+#include "proxy/statement_gate.hpp"
 #include "proxy/tls_context.hpp"
 
 namespace segproxy::proxy {
@@ -19,6 +20,7 @@ std::shared_ptr<const Runtime> Runtime::build(config::Config cfg, std::vector<st
   const auto& lim = rt->config.limits;
   rt->limits.max_startup_packet = lim.max_startup_packet;
   rt->limits.max_frontend_message = lim.max_message_size;
+  rt->statement_limits = proxy::statement_limits(lim);
   for (const auto& l : rt->config.listeners) {
     ListenerRuntime lr;
     lr.cfg = &l;

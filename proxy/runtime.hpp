@@ -17,6 +17,7 @@
 #include "authz/credential_store.hpp"
 #include "authz/identity_mapper.hpp"
 #include "authz/policy_engine.hpp"
+#include "authz/sql/statement_limits.hpp"
 #include "config/config.hpp"
 #include "protocols/common/limits.hpp"
 #include "proxy/address_limits.hpp"
@@ -81,6 +82,7 @@ struct Runtime {
   std::unique_ptr<authz::PolicyEngine> policy;  // the one statement decision point
   std::vector<ListenerRuntime> listeners;
   protocols::Limits limits;
+  authz::sql::StatementLimits statement_limits;  // config limits: SQL classification bounds
   DdlHook on_ddl;  // call after DDL the session let through: refreshes learned views
   std::string config_hash;  // SHA-256 of the config file (the "config version")
 

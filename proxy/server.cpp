@@ -1,5 +1,7 @@
 #include "proxy/server.hpp"
 
+#include "authz/sql/statement_limits.hpp"
+
 #include <csignal>
 #include <exception>
 
@@ -12,6 +14,7 @@
 #include "proxy/mysql_session.hpp"
 #include "proxy/pg_session.hpp"
 #include "proxy/proxy_metrics.hpp"
+#include "proxy/stack_thread.hpp"
 #include "proxy/view_loader.hpp"
 
 namespace segproxy::proxy {
@@ -209,10 +212,13 @@ int Server::run() {
   }
 
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-  std::vector<std::thread> threads;
+  // Sessions classify SQL on these threads: stack for the deepest configurable nesting.
+  const std::size_t stack = std::max<std::size_t>(
+      8u << 20, authz::sql::pg_parse_stack_needed(authz::sql::kMaxConfigurableParseDepth) + (1u << 20));
+  std::vector<StackThread> threads;
   for (auto& w : workers_) {
     guards.push_back(asio::make_work_guard(*w));
-    threads.emplace_back([&ctx = *w, this] {
+    threads.emplace_back(stack, [&ctx = *w, this] {
       for (;;) {
         try {
           ctx.run();

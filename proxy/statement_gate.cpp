@@ -38,9 +38,10 @@ std::string lower(std::string_view s) {
 }  // namespace
 
 StatementGate::StatementGate(const authz::PolicyEngine& engine, std::string segment, std::string database,
-                             bool enforce)
+                             bool enforce, sql::StatementLimits limits)
     : engine_(&engine), segment_(std::move(segment)), database_(std::move(database)), enforce_(enforce) {
   if (const auto* pol = engine_->policy(segment_)) options_.default_schema = pol->default_schema;
+  options_.limits = limits;
   options_.current_database = database_;
   sync_catalog();
 }
@@ -53,8 +54,9 @@ void StatementGate::sync_catalog() {
   cache_.clear();
 }
 
-void StatementGate::rebind(const authz::PolicyEngine& engine) {
+void StatementGate::rebind(const authz::PolicyEngine& engine, sql::StatementLimits limits) {
   engine_ = &engine;
+  options_.limits = limits;
   if (const auto* pol = engine_->policy(segment_)) options_.default_schema = pol->default_schema;
   sync_catalog();
 }
@@ -143,8 +145,12 @@ GateVerdict StatementGate::check_policy(std::string_view text, time_point now) {
   if (!window.allow) return GateVerdict{window, ""};
   // Literal-stripped key when the text lexes unambiguously (pg_cache_key.hpp), else
   // the exact text.
+  // Text too long to be cached is not keyed (the key would copy it; classify_pg bounds
+  // the rest of the work).
+  const bool cacheable = text.size() <= kMaxCachedTextBytes;
   std::string key;
-  if (auto normalised = sql::pg_cache_key(text, options_.standard_conforming_strings)) {
+  if (!cacheable) {
+  } else if (auto normalised = sql::pg_cache_key(text, options_.standard_conforming_strings)) {
     key = std::move(*normalised);  // starts with "\x01N:"
   } else {
     key.reserve(text.size() + 1);
@@ -153,7 +159,7 @@ GateVerdict StatementGate::check_policy(std::string_view text, time_point now) {
   }
   // A view may now read other relations, a function may now be callable as `x.f`.
   if (engine_->views_version() != views_version_) sync_catalog();
-  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  if (auto it = cacheable ? cache_.find(key) : cache_.end(); it != cache_.end()) return it->second;
 
   sql::StatementInfo info = sql::classify_pg(text, options_);
   GateVerdict v = evaluate(info, now);
@@ -161,7 +167,7 @@ GateVerdict StatementGate::check_policy(std::string_view text, time_point now) {
     remember_prepares(info);
     return v;  // PREPARE/EXECUTE/DEALLOCATE have per-session effects: never cached
   }
-  if (text.size() <= kMaxCachedTextBytes && info.parse_ok) {
+  if (cacheable && info.parse_ok) {
     if (cache_.size() >= kMaxCacheEntries) cache_.clear();
     cache_.emplace(std::move(key), v);
   }

@@ -14,8 +14,14 @@
 #include "authz/policy_engine.hpp"
 #include "audit/record.hpp"
 #include "authz/sql/pg_classifier.hpp"
+#include "config/config.hpp"
 
 namespace segproxy::proxy {
+
+// config `limits:` -> the classifiers' work bounds (authz/sql/statement_limits.hpp).
+inline authz::sql::StatementLimits statement_limits(const config::LimitsConfig& l) {
+  return {l.max_statement_length, l.max_statements_per_message, l.max_parse_depth};
+}
 
 struct GateVerdict {
   GateVerdict() = default;
@@ -33,7 +39,8 @@ class StatementGate {
   using time_point = std::chrono::system_clock::time_point;
 
   // enforce=false (segproxy --bench-policy-off) allows every statement unclassified.
-  StatementGate(const authz::PolicyEngine& engine, std::string segment, std::string database, bool enforce = true);
+  StatementGate(const authz::PolicyEngine& engine, std::string segment, std::string database, bool enforce = true,
+                authz::sql::StatementLimits limits = {});
 
   // A statement text from a Query or Parse message.
   GateVerdict check(std::string_view sql, time_point now);
@@ -61,7 +68,7 @@ class StatementGate {
   // Configuration reload: judge from now on with `engine` (owned by the new Runtime,
   // which the session keeps alive). Cached decisions are dropped; remembered SQL-level
   // PREPAREs stay and are re-judged at EXECUTE under the new policy.
-  void rebind(const authz::PolicyEngine& engine);
+  void rebind(const authz::PolicyEngine& engine, authz::sql::StatementLimits limits = {});
 
   // Backend ParameterStatus: standard_conforming_strings and client_encoding change how
   // text must be lexed; any change empties the cache.

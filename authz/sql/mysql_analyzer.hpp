@@ -11,6 +11,7 @@
 //   mysql_session_ddl.cpp      SET, DDL and administrative statements
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "authz/sql/mysql_classifier.hpp"
@@ -43,6 +44,7 @@ class Analyzer {
   void analyse();
   StatementPart& part() { return part_; }
   bool uses_literal_values() const { return uses_values_; }
+  bool too_deep() const { return too_deep_; }  // refused at kMaxDepth (a work bound, 54001)
 
   // ---- token helpers
   const Token& tok(std::size_t i) const;
@@ -95,6 +97,7 @@ class Analyzer {
   std::size_t insert_stmt(std::size_t i, bool replace);
   std::size_t update_stmt(std::size_t i);
   std::size_t delete_stmt(std::size_t i);
+  std::size_t joined_tables(std::size_t i, std::vector<FromEntry>& from);  // UPDATE/DELETE, <= 61
   std::size_t prepare_stmt(std::size_t i);
   std::size_t execute_stmt(std::size_t i);
   std::size_t explain_stmt(std::size_t i, bool analyze);
@@ -131,7 +134,9 @@ class Analyzer {
   std::string& current_db_;
   int nesting_;  // PREPARE text nesting
   int depth_ = 0;
+  bool too_deep_ = false;
   StatementPart part_;
+  std::unordered_set<std::string> function_keys_;  // part_.functions, which only grows
   bool uses_values_ = false;
   std::vector<std::vector<std::string>> ctes_;  // visible CTE names, innermost last
 };

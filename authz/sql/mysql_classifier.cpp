@@ -121,12 +121,18 @@ std::string options_key(const MysqlClassifierOptions& opts) {
                                     (opts.server_is_mariadb ? 4 : 0)));
   canon.push_back(static_cast<char>(opts.lower_case_table_names));
   put(canon, std::to_string(opts.server_version));
-  put(canon, std::to_string(opts.max_length) + "/" + std::to_string(opts.max_tokens));
+  put(canon, std::to_string(opts.max_length) + "/" + std::to_string(opts.max_tokens) + "/" +
+                 std::to_string(opts.limits.max_statement_length) + "/" +
+                 std::to_string(opts.limits.max_statements_per_message) + "/" +
+                 std::to_string(opts.limits.max_parse_depth));
   return canon;
 }
 
 // The fingerprint of an already lexed text (0 for syntax errors).
 std::uint64_t fingerprint_of(std::string_view sql, const LexResult& lex, const MysqlClassifierOptions& opts) {
+  // Over the length limit: no key, so each such text is judged (cheaply: unlexed) and
+  // its refusal names its own length.
+  if (sql.size() > opts.limits.max_statement_length) return 0;
   std::string canon = options_key(opts);
   if (sql.size() > opts.max_length) {
     put(canon, "too-long");
@@ -157,14 +163,52 @@ std::uint64_t fingerprint_of(std::string_view sql, const LexResult& lex, const M
   return h == 0 ? 1 : h;  // 0 means "no fingerprint"
 }
 
+// Statement count and parenthesis depth of lexed text over opts.limits: the refusal
+// message (empty: within). Linear, before any analysis.
+std::pair<const char*, std::string> over_token_limits(const std::vector<Token>& toks, const StatementLimits& limits) {
+  std::size_t statements = 0, depth = 0, worst = 0;
+  bool in_statement = false;
+  for (const Token& t : toks) {
+    if (t.kind == TokKind::Semicolon) {
+      statements += in_statement ? 1 : 0;
+      in_statement = false;
+      continue;
+    }
+    in_statement = true;
+    if (t.kind == TokKind::LParen) worst = std::max(worst, ++depth);
+    else if (t.kind == TokKind::RParen && depth > 0) --depth;
+  }
+  statements += in_statement ? 1 : 0;
+  if (statements > limits.max_statements_per_message) {
+    return {kSqlstateProgramLimitExceeded, "segproxy: statement text exceeds limits.max_statements_per_message (" +
+                                               std::to_string(statements) + " statements, at most " +
+                                               std::to_string(limits.max_statements_per_message) + ")"};
+  }
+  if (worst > limits.max_parse_depth) {
+    return {kSqlstateStatementTooComplex, "segproxy: statement exceeds limits.max_parse_depth (" +
+                                              std::to_string(worst) + " nested parentheses, at most " +
+                                              std::to_string(limits.max_parse_depth) + ")"};
+  }
+  return {nullptr, {}};
+}
+
+std::string over_length_message(std::size_t size, const StatementLimits& limits) {
+  return "segproxy: statement exceeds limits.max_statement_length (" + std::to_string(size) + " bytes, at most " +
+         std::to_string(limits.max_statement_length) + ")";
+}
+
 LexResult lex_checked(std::string_view sql, const MysqlClassifierOptions& opts) {
-  if (sql.size() > opts.max_length) return {};
+  if (sql.size() > opts.max_length || sql.size() > opts.limits.max_statement_length) return {};
   return lex_mysql(sql, lex_options(opts));
 }
 
 StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const MysqlClassifierOptions& opts,
                             int nesting) {
   StatementInfo info;
+  if (sql.size() > opts.limits.max_statement_length) {
+    refuse_over_limit(info, kSqlstateProgramLimitExceeded, over_length_message(sql.size(), opts.limits));
+    return info;
+  }
   info.parse_ok = true;
   if (sql.size() > opts.max_length) {
     info.statements.push_back(unknown_part("statement longer than " + std::to_string(opts.max_length) + " bytes"));
@@ -194,10 +238,20 @@ StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const My
       return info;
     }
   }
+  if (auto [state, message] = over_token_limits(lex.tokens, opts.limits); state != nullptr) {
+    refuse_over_limit(info, state, std::move(message));
+    return info;
+  }
   std::string current_db = opts.current_database;
   for (const auto& [b, e] : split(lex.tokens)) {
     Analyzer a(lex.tokens, b, e, opts, current_db, nesting);
     a.analyse();
+    if (a.too_deep()) {
+      refuse_over_limit(info, kSqlstateStatementTooComplex,
+                        "segproxy: statement is nested too deeply for the MySQL analyzer (more than " +
+                            std::to_string(Analyzer::kMaxDepth) + " levels)");
+      return info;
+    }
     StatementPart part = std::move(a.part());
     if (a.uses_literal_values() && !values_matter(lex.tokens, b, e)) {
       part.klass = StatementClass::Unknown;
@@ -253,6 +307,7 @@ MysqlServerVersion parse_mysql_server_version(std::string_view v) {
 }
 
 std::string normalize_mysql(std::string_view sql, const MysqlClassifierOptions& opts) {
+  if (sql.size() > opts.limits.max_statement_length) return {};
   const mysql::LexResult lex = mysql::lex_mysql(sql, mysql::lex_options(opts));
   if (!lex.ok) return {};
   std::string out;

@@ -54,6 +54,7 @@
 #include <string_view>
 
 #include "authz/sql/statement_info.hpp"
+#include "authz/sql/statement_limits.hpp"
 
 namespace segproxy::authz::sql {
 
@@ -74,6 +75,11 @@ struct MysqlClassifierOptions {
   std::string charset = "utf8mb4";
   std::size_t max_length = 16 * 1024 * 1024;  // longer texts are Unknown
   std::size_t max_tokens = 1'000'000;         // texts with more tokens are Unknown (memory bound)
+  // Work bounds (config `limits:`), checked first: over max_statement_length nothing is
+  // lexed; then statement count and parenthesis depth on the tokens, and the analyzer's
+  // own nesting bound (Analyzer::kMaxDepth) - all refusals with parse_error_sqlstate
+  // 54000 / 54001 (statement_limits.hpp), answered as ERR 1162 / 1436 by the proxy.
+  StatementLimits limits;
 };
 
 StatementInfo classify_mysql(std::string_view sql, const MysqlClassifierOptions& opts);
@@ -94,7 +100,8 @@ MysqlServerVersion parse_mysql_server_version(std::string_view handshake_version
 // with SET, PREPARE or EXECUTE IMMEDIATE, whose classification reads them - plus all
 // options. Equal fingerprints always classify the same way (the analyzer refuses a
 // statement outside that rule whose classification read a literal value). Equals
-// classify_mysql(...).fingerprint; 0 on a syntax error (do not cache).
+// classify_mysql(...).fingerprint; 0 on a syntax error and over limits.max_statement_length
+// (do not cache).
 std::uint64_t fingerprint_mysql(std::string_view sql, const MysqlClassifierOptions& opts);
 
 // The statement with every string/number/hex literal replaced by '?', tokens separated by

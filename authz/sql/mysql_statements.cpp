@@ -273,12 +273,21 @@ std::vector<std::size_t> resolve_targets(const std::vector<FromEntry>& from, con
 
 }  // namespace
 
+// The table list of a multi-table UPDATE / DELETE. MySQL and MariaDB join at most 61
+// tables (MAX_TABLES), so more is refused here: matching targets to the list is
+// quadratic, and the server would refuse the statement anyway.
+std::size_t Analyzer::joined_tables(std::size_t i, std::vector<FromEntry>& from) {
+  i = table_refs(i, &from);
+  if (from.size() > 61) refuse("more than 61 tables in one join (MySQL's and MariaDB's own limit)");
+  return i;
+}
+
 std::size_t Analyzer::update_stmt(std::size_t i) {
   set_class(StatementClass::Dml, "UPDATE");
   ++i;
   while (is_kw(i, "LOW_PRIORITY") || is_kw(i, "IGNORE")) ++i;
   std::vector<FromEntry> from;
-  i = table_refs(i, &from);
+  i = joined_tables(i, from);
   i = expect_kw(i, "SET");
   bool saw = false;
   std::vector<std::size_t> targets;
@@ -357,11 +366,11 @@ std::size_t Analyzer::delete_stmt(std::size_t i) {
     }
     j = target_list(j);
     j = expect_kw(j, "USING");
-    i = table_refs(j, &from);
+    i = joined_tables(j, from);
   } else {
     i = target_list(i);
     i = expect_kw(i, "FROM");
-    i = table_refs(i, &from);
+    i = joined_tables(i, from);
   }
   if (is_kw(i, "WHERE")) i = expr(i + 1, true, &saw);
   if (from.size() > 1) saw = true;  // join conditions read the targets' columns

@@ -7,18 +7,21 @@
 #include <algorithm>
 #include <array>
 #include <memory>
+#include <optional>
 
 #include "authz/sql/pg_walker.hpp"
 
 namespace segproxy::authz::sql {
 namespace {
 
-// Owns libpg_query's protobuf result and its protobuf-c unpacked tree.
+// Owns libpg_query's protobuf result and its protobuf-c unpacked tree. Only built for
+// text within the StatementLimits (pre-scanned); `depth` is the pre-scan's estimate.
 class ParsedTree {
  public:
-  explicit ParsedTree(const std::string& text) {
-    if (detail::text_depth_estimate(text) > detail::kMaxTextDepth) {
-      too_deep_ = true;
+  ParsedTree(const std::string& text, std::size_t depth) {
+    // Cheap for shallow text; the syscall-free pthread query only matters when deep.
+    if (depth > 64 && detail::stack_room() < detail::stack_needed(depth)) {
+      no_stack_ = true;
       return;
     }
     result_ = pg_query_parse_protobuf(text.c_str());
@@ -41,12 +44,14 @@ class ParsedTree {
 
   const PgQueryError* error() const { return parsed_ ? result_.error : nullptr; }
   bool too_deep() const { return too_deep_; }
+  bool no_stack() const { return no_stack_; }
   const PgQuery__ParseResult* tree() const { return tree_; }
 
  private:
   PgQueryProtobufParseResult result_{};
   bool parsed_ = false;
   bool too_deep_ = false;
+  bool no_stack_ = false;
   PgQuery__ParseResult* tree_ = nullptr;
 };
 
@@ -82,25 +87,50 @@ std::string lexing_mismatch(std::string_view sql, const ClassifierOptions& opts)
   return {};
 }
 
+// The text, parsed, if it is within opts.limits; otherwise `info` is the refusal.
+std::optional<std::string> bounded_text(std::string_view sql, const StatementLimits& limits, StatementInfo& info,
+                                        std::size_t& depth) {
+  if (!detail::pg_text_within_limits(sql, limits, info, depth)) return std::nullopt;
+  if (sql.find('\0') != std::string_view::npos) {
+    info.parse_error = "query text contains a NUL byte";
+    info.parse_error_position = static_cast<int>(sql.find('\0')) + 1;
+    return std::nullopt;
+  }
+  return std::string(sql);
+}
+
+constexpr std::size_t kMaxErrorMessage = 256;  // libpg_query quotes the text "at or near"
+
 }  // namespace
 
 StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts) {
   StatementInfo info;
-  if (sql.find('\0') != std::string_view::npos) {
-    info.parse_error = "query text contains a NUL byte";
-    info.parse_error_position = static_cast<int>(sql.find('\0')) + 1;
+  std::size_t depth = 0;
+  const auto text = bounded_text(sql, opts.limits, info, depth);
+  if (!text) return info;
+  const ParsedTree parsed(*text, depth);
+  if (parsed.no_stack()) {
+    refuse_over_limit(info, kSqlstateStatementTooComplex,
+                      "segproxy: statement is nested too deeply for this thread's stack (nesting estimated at " +
+                          std::to_string(depth) + ")");
     return info;
   }
-  const std::string text(sql);
-  const ParsedTree parsed(text);
   if (const auto* err = parsed.error()) {
     info.parse_error = err->message ? err->message : "syntax error";
+    if (info.parse_error.size() > kMaxErrorMessage) {  // cut at a UTF-8 character boundary
+      std::size_t cut = kMaxErrorMessage;
+      while (cut > 0 && (static_cast<unsigned char>(info.parse_error[cut]) & 0xC0) == 0x80) --cut;
+      info.parse_error.resize(cut);
+      info.parse_error += "...";
+    }
     info.parse_error_position = err->cursorpos;
     return info;
   }
   if (parsed.too_deep()) {
-    // Not a syntax error, but refusing it as one keeps the session usable.
-    info.parse_error = "statement is nested too deeply for segproxy to classify";
+    // Not a syntax error: statement_too_complex, and the session stays usable.
+    refuse_over_limit(info, kSqlstateStatementTooComplex,
+                      "segproxy: statement is nested too deeply to classify (more than " +
+                          std::to_string(detail::kMaxDepth) + " parse-tree levels)");
     return info;
   }
   const auto* tree = parsed.tree();
@@ -132,17 +162,21 @@ StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts) {
 }
 
 std::uint64_t fingerprint_pg(std::string_view sql) {
-  if (sql.find('\0') != std::string_view::npos) return 0;
-  const std::string text(sql);
-  const ParsedTree parsed(text);
-  if (parsed.error() || !parsed.tree()) return 0;
+  StatementInfo refusal;
+  std::size_t depth = 0;
+  const auto text = bounded_text(sql, StatementLimits{}, refusal, depth);
+  if (!text) return 0;
+  const ParsedTree parsed(*text, depth);
+  if (parsed.no_stack() || parsed.error() || !parsed.tree()) return 0;
   return detail::fingerprint_tree(parsed.tree());
 }
 
 std::string normalize_pg(std::string_view sql) {
-  if (sql.find('\0') != std::string_view::npos) return {};
-  const std::string text(sql);
-  PgQueryNormalizeResult r = pg_query_normalize(text.c_str());
+  StatementInfo refusal;
+  std::size_t depth = 0;
+  const auto text = bounded_text(sql, StatementLimits{}, refusal, depth);
+  if (!text) return {};
+  PgQueryNormalizeResult r = pg_query_normalize(text->c_str());
   std::string out = (!r.error && r.normalized_query) ? r.normalized_query : "";
   pg_query_free_normalize_result(r);
   return out;

@@ -23,7 +23,9 @@
 //    relation/subquery of that FROM list, leaves row_locks_exact false (every table read
 //    then needs update, as PostgreSQL would lock them or refuse the statement).
 //  - `x.f` calls f(x) when f is in ClassifierOptions::attribute_functions.
-//  - Statements nested deeper than the walker's limit are refused as parse errors
+//  - Text over opts.limits (length, statement count, estimated nesting, scanner work) is
+//    refused before libpg_query sees it (parse_ok false, parse_error_sqlstate 54000 /
+//    54001, statement_limits.hpp); so are trees deeper than the walker's limit
 //    (libpg_query and protobuf-c recurse without limit and would crash the process).
 #include <cstdint>
 #include <functional>
@@ -32,6 +34,7 @@
 #include <string_view>
 
 #include "authz/sql/statement_info.hpp"
+#include "authz/sql/statement_limits.hpp"
 
 namespace segproxy::authz::sql {
 
@@ -64,6 +67,8 @@ struct ClassifierOptions {
   // nullptr = not known (no backend.metadata): column references are never calls (gap).
   // Not owned; must outlive every classify_pg call using these options.
   const std::set<std::string, std::less<>>* attribute_functions = nullptr;
+  // Work bounds checked before parsing (config `limits:`).
+  StatementLimits limits;
 };
 
 StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts);
@@ -72,10 +77,12 @@ StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts);
 // out: equal for statements differing only in literals, whitespace or comments; every
 // name (tables, functions, GUCs, prepared statements, cursors, aliases) is included.
 // Keyed SipHash-2-4 with a per-process random key, so a client cannot construct
-// collisions offline; values are stable within one process only. 0 on parse error.
+// collisions offline; values are stable within one process only. 0 on parse error and
+// over the default StatementLimits.
 std::uint64_t fingerprint_pg(std::string_view sql);
 
-// pg_query_normalize: literals -> $n, for audit. Empty string on parse error.
+// pg_query_normalize: literals -> $n, for audit. Empty string on parse error and over
+// the default StatementLimits.
 std::string normalize_pg(std::string_view sql);
 
 }  // namespace segproxy::authz::sql

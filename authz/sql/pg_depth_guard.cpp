@@ -1,91 +1,22 @@
 // Stack-exhaustion guards. libpg_query's tree output and protobuf-c's unpacker both
 // recurse once per tree level, with no depth limit of their own: `SELECT 1+1+...+1`
-// with ~40k terms crashes libpg_query, ~2000 nested sub-selects crash the unpacker (8 MiB
-// stack). A client must not be able to crash the proxy, so:
-//  1. text_depth_estimate: a conservative lexical bound on the tree depth, checked
-//     BEFORE calling libpg_query (string literals, quoted identifiers, dollar quotes and
-//     comments are skipped; each paren level and each operator since the last comma at
-//     that level counts);
-//  2. wire_depth_exceeds: the message nesting of the protobuf bytes, measured
+// with ~40k terms or `SELECT 1 UNION SELECT 1 ...` (1 MB) crash libpg_query, ~2000 nested
+// sub-selects crash the unpacker (8 MiB stack). A client must not be able to crash the
+// proxy, so:
+//  1. the text pre-scan (pg_text_limits.cpp) bounds the estimated nesting by
+//     limits.max_parse_depth BEFORE calling libpg_query;
+//  2. stack_room() >= stack_needed(depth) is checked before calling it, so a thread with
+//     a smaller stack than the configured depth needs refuses (54001) instead of crashing;
+//  3. wire_depth_exceeds: the message nesting of the protobuf bytes, measured
 //     iteratively from the descriptors, checked BEFORE unpacking.
-#include <cctype>
-#include <cstring>
+#include <pthread.h>
+
+#include <cstdint>
 #include <vector>
 
 #include "authz/sql/pg_walker.hpp"
 
 namespace segproxy::authz::sql::detail {
-
-std::size_t text_depth_estimate(std::string_view sql) {
-  std::vector<std::size_t> runs{0};
-  std::size_t sum = 0, worst = 0;  // sum = paren levels * 2 + operators in the open runs
-  const std::size_t n = sql.size();
-  for (std::size_t i = 0; i < n;) {
-    const char c = sql[i];
-    if (c == '\'' || c == '"') {  // '...' (also E'..' with \' escapes) or "..."
-      const bool escapes = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e');
-      for (++i; i < n; ++i) {
-        if (escapes && sql[i] == '\\') { ++i; continue; }
-        if (sql[i] == c) {
-          if (i + 1 < n && sql[i + 1] == c) { ++i; continue; }
-          break;
-        }
-      }
-      ++i;
-    } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
-      while (i < n && sql[i] != '\n') ++i;
-    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
-      int level = 0;
-      for (; i < n; ++i) {
-        if (sql[i] == '/' && i + 1 < n && sql[i + 1] == '*') { ++level; ++i; }
-        else if (sql[i] == '*' && i + 1 < n && sql[i + 1] == '/') { ++i; if (--level == 0) { ++i; break; } }
-      }
-    } else if (c == '$' && (i == 0 || !(std::isalnum(static_cast<unsigned char>(sql[i - 1])) || sql[i - 1] == '_'))) {
-      std::size_t j = i + 1;
-      while (j < n && (std::isalnum(static_cast<unsigned char>(sql[j])) || sql[j] == '_') &&
-             !std::isdigit(static_cast<unsigned char>(sql[i + 1])))
-        ++j;
-      if (j < n && sql[j] == '$') {  // $tag$ ... $tag$
-        const std::string_view tag = sql.substr(i, j - i + 1);
-        const auto end = sql.find(tag, j + 1);
-        i = end == std::string_view::npos ? n : end + tag.size();
-      } else {
-        ++i;  // $1 parameter
-      }
-    } else if (c == '(' || c == '[') {
-      runs.push_back(0);
-      sum += 2;
-      ++i;
-    } else if (c == ')' || c == ']') {
-      if (runs.size() > 1) {
-        sum -= runs.back() + 2;
-        runs.pop_back();
-      }
-      ++i;
-    } else if (c == ',' || c == ';') {
-      sum -= runs.back();
-      runs.back() = 0;
-      ++i;
-    } else if (std::strchr("+-*/<>=~!@#%^&|`?:", c) != nullptr) {
-      ++runs.back();
-      ++sum;
-      ++i;
-    } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
-      const std::size_t start = i;
-      while (i < n && (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_')) ++i;
-      const auto word = lower_ascii(sql.substr(start, i - start));
-      if (word == "not" || word == "is" || word == "isnull" || word == "notnull" || word == "collate" ||
-          word == "at") {  // prefix/postfix chains
-        ++runs.back();
-        ++sum;
-      }
-    } else {
-      ++i;
-    }
-    worst = std::max(worst, sum);
-  }
-  return worst;
-}
 
 bool wire_depth_exceeds(const std::uint8_t* data, std::size_t len, std::size_t limit) {
   struct Frame {
@@ -135,4 +66,42 @@ bool wire_depth_exceeds(const std::uint8_t* data, std::size_t len, std::size_t l
   return false;
 }
 
+std::size_t stack_room() {
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+  void* base = nullptr;
+  std::size_t size = 0;
+  const bool ok = pthread_attr_getstack(&attr, &base, &size) == 0;
+  std::size_t guard = 0;
+  pthread_attr_getguardsize(&attr, &guard);
+  pthread_attr_destroy(&attr);
+  if (!ok) return 0;
+  // The real frame (not an ASan fake stack): the stack grows down towards `base`.
+  const auto here = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  const auto low = reinterpret_cast<std::uintptr_t>(base) + guard;
+  return here > low ? here - low : 0;
+}
+
+std::size_t stack_needed(std::size_t depth) {
+  // Measured (tests/unit/sql/pg_statement_limits_test.cpp, docs/policy.md): libpg_query
+  // needs up to ~1.1 KiB per level of the estimate (nested sub-selects); the unpacker and
+  // the walker stop at kMaxDepth tree levels. Doubled, plus a fixed reserve.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr std::size_t kScale = 4;  // ASan's redzones make every frame larger
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  constexpr std::size_t kScale = 4;
+#else
+  constexpr std::size_t kScale = 1;
+#endif
+#else
+  constexpr std::size_t kScale = 1;
+#endif
+  return kScale * (512u * 1024u + depth * 2304u);
+}
+
 }  // namespace segproxy::authz::sql::detail
+
+namespace segproxy::authz::sql {
+std::size_t pg_parse_stack_needed(std::size_t max_parse_depth) { return detail::stack_needed(max_parse_depth); }
+}  // namespace segproxy::authz::sql

@@ -92,7 +92,7 @@ class Walker::Capture {
 class Walker::CteScope {
  public:
   explicit CteScope(Walker& w) : w_(w), size_(w.cte_names_.size()) {}
-  ~CteScope() { w_.cte_names_.resize(size_); }
+  ~CteScope() { w_.pop_cte_names(size_); }
   CteScope(const CteScope&) = delete;
   CteScope& operator=(const CteScope&) = delete;
 
@@ -215,14 +215,13 @@ StatementClass Walker::classify_nested(const PgQuery__Node* stmt) {
 }
 
 bool Walker::is_cte_name(std::string_view name) const {
-  return std::find(cte_names_.begin(), cte_names_.end(), name) != cte_names_.end();
+  return cte_counts_.find(std::string(name)) != cte_counts_.end();
 }
 
 void Walker::add_resolved(std::string schema, std::string name, bool given, TableOp op) {
   TableRef ref{std::move(schema), std::move(name), given, op};
   for (auto* c : captures_) c->push_back(ref);
-  if (std::find(part_.tables.begin(), part_.tables.end(), ref) == part_.tables.end())
-    part_.tables.push_back(std::move(ref));
+  if (seen_.insert(key_of(ref))) part_.tables.push_back(std::move(ref));
 }
 
 void Walker::add_table(const PgQuery__RangeVar* rv, TableOp op, bool cte_resolvable) {
@@ -277,8 +276,7 @@ void Walker::add_function(std::string schema, std::string name) {
   if (name == "set_config")
     forbid("set_config() changes server settings (search_path, role, ...)");
   FunctionRef ref{std::move(schema), std::move(name)};
-  if (std::find(part_.functions.begin(), part_.functions.end(), ref) == part_.functions.end())
-    part_.functions.push_back(std::move(ref));
+  if (seen_.insert("f" + key_of(ref.schema, ref.name))) part_.functions.push_back(std::move(ref));
 }
 
 void Walker::add_function_name_list(std::size_t n, PgQuery__Node* const* names) {
@@ -348,13 +346,13 @@ void Walker::with_clause(const PgQuery__WithClause* w) {
   // WITH RECURSIVE: every name is visible in every member; otherwise a member sees only
   // the ones before it (so `WITH t AS (SELECT * FROM t)` reads the real table t).
   if (w->recursive)
-    for (const auto* c : ctes) cte_names_.emplace_back(str_or_empty(c->ctename));
+    for (const auto* c : ctes) push_cte_name(str_or_empty(c->ctename));
   for (const auto* c : ctes) {
     OpScope op(*this, TableOp::Select);
     visit_node(c->ctequery);
     if (c->search_clause) visit(&c->search_clause->base);
     if (c->cycle_clause) visit(&c->cycle_clause->base);
-    if (!w->recursive) cte_names_.emplace_back(str_or_empty(c->ctename));
+    if (!w->recursive) push_cte_name(str_or_empty(c->ctename));
   }
 }
 
@@ -437,8 +435,7 @@ void Walker::from_item(const PgQuery__Node* n, std::vector<FromName>& out) {
 void Walker::row_locks(const PgQuery__SelectStmt* s, const std::vector<FromName>& from) {
   part_.locks_rows = true;
   const auto lock = [&](const TableRef& t) {
-    if (std::find(part_.row_locks.begin(), part_.row_locks.end(), t) == part_.row_locks.end())
-      part_.row_locks.push_back(t);
+    if (seen_.insert("l" + key_of(t))) part_.row_locks.push_back(t);
   };
   for (std::size_t i = 0; i < s->n_locking_clause; ++i) {
     const auto* n = s->locking_clause[i];

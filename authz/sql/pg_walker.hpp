@@ -9,10 +9,13 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "authz/sql/pg_classifier.hpp"
 #include "authz/sql/statement_info.hpp"
+#include "authz/sql/statement_limits.hpp"
 
 namespace segproxy::authz::sql::detail {
 
@@ -100,9 +103,35 @@ class Walker {
   void target_reads(const PgQuery__RangeVar* rv, std::initializer_list<const ProtobufCMessage*> parts,
                     std::size_t n_list, PgQuery__Node* const* list);
 
+  // part_.tables / functions / row_locks only grow, each entry once: membership by
+  // hash, not a linear search per entry (100k distinct tables took minutes).
+  static std::string key_of(const std::string& schema, const std::string& name) {
+    return std::to_string(schema.size()) + ":" + schema + name;
+  }
+  static std::string key_of(const TableRef& t) {
+    return "t" + key_of(t.schema, t.name) + (t.schema_given ? "+" : "-") + static_cast<char>('a' + static_cast<int>(t.op));
+  }
+  struct SeenKeys {
+    std::unordered_set<std::string> keys;
+    bool insert(std::string k) { return keys.insert(std::move(k)).second; }
+  };
+  void push_cte_name(std::string name) {
+    ++cte_counts_[name];
+    cte_names_.push_back(std::move(name));
+  }
+  void pop_cte_names(std::size_t keep) {
+    while (cte_names_.size() > keep) {
+      const auto it = cte_counts_.find(cte_names_.back());
+      if (it != cte_counts_.end() && --it->second == 0) cte_counts_.erase(it);
+      cte_names_.pop_back();
+    }
+  }
+
   const ClassifierOptions& opts_;
   StatementPart& part_;
-  std::vector<std::string> cte_names_;
+  SeenKeys seen_;
+  std::vector<std::string> cte_names_;  // visible CTE names (scoped), counted in cte_counts_
+  std::unordered_map<std::string, std::size_t> cte_counts_;
   std::vector<std::vector<TableRef>*> captures_;  // every add_resolved is appended to these
   bool lock_all_ = false;  // some FOR UPDATE/SHARE is not mapped to named relations
   int depth_ = 0;
@@ -116,14 +145,28 @@ std::string node_type_name(const PgQuery__Node* n);
 const ProtobufCMessage* node_inner(const PgQuery__Node* n);
 std::string lower_ascii(std::string_view s);
 inline constexpr int kMaxDepth = 2000;           // tree levels walked / unpacked
-inline constexpr std::size_t kMaxTextDepth = 10000;  // lexical estimate before parsing
 
 }  // namespace segproxy::authz::sql::detail
 
 namespace segproxy::authz::sql::detail {
 // Keyed hash of a parse tree without literal values and locations (pg_fingerprint.cpp).
 std::uint64_t fingerprint_tree(const PgQuery__ParseResult* tree);
+// The linear pre-scan before libpg_query (pg_text_limits.cpp).
+struct TextScan {
+  std::size_t depth = 0;          // estimated nesting (StatementLimits::max_parse_depth)
+  std::size_t statements = 0;     // non-empty statements
+  std::uint64_t rescan_cost = 0;  // characters libpg_query's scanner may (re)read
+};
+inline constexpr std::uint64_t kScannerWorkPerByte = 32;
+inline constexpr std::uint64_t kScannerWorkSlack = 1u << 20;
+TextScan scan_pg_text(std::string_view sql);
+// false: `info` is the refusal (54000 / 54001). true: `depth` = the estimated nesting.
+bool pg_text_within_limits(std::string_view sql, const StatementLimits& limits, StatementInfo& info,
+                           std::size_t& depth);
 // Stack-exhaustion guards (pg_depth_guard.cpp).
-std::size_t text_depth_estimate(std::string_view sql);
 bool wire_depth_exceeds(const std::uint8_t* data, std::size_t len, std::size_t limit);
+// Bytes of stack left below the caller's frame on this thread (0 if unknown).
+std::size_t stack_room();
+// Stack the parse of a text with estimated nesting `depth` may need (measured, with margin).
+std::size_t stack_needed(std::size_t depth);
 }  // namespace segproxy::authz::sql::detail

@@ -96,6 +96,7 @@ struct StatementPart {
 struct StatementInfo {
   bool parse_ok = false;
   std::string parse_error;        // libpg_query's message (answered as 42601)
+  std::string parse_error_sqlstate;  // empty: 42601; 54000/54001 over a StatementLimits bound
   int parse_error_position = 0;   // 1-based cursor position, 0 if unknown
   std::vector<StatementPart> statements;  // one per statement in a multi-statement string
   std::uint64_t fingerprint = 0;  // normalised-statement fingerprint (decision cache key)

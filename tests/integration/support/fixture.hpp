@@ -32,7 +32,8 @@ struct ProxyConfigOptions {
   std::string billing_policy = kPermissivePolicy;
   std::string reporting_policy = kPermissivePolicy;
   std::string handshake_timeout = "5s";
-  // Extra keys inside the top-level `limits: {...}` flow map, e.g. ", max_handshakes_per_address: 4".
+  // Extra keys inside the top-level `limits: {...}` flow map, e.g.
+  // ", max_statements_per_message: 2".
   std::string limits_extra;
   // Top-level YAML lines appended at the end of the file (no indentation), e.g.
   // "audit: {dir: \"/x\"}\n".

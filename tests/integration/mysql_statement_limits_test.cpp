@@ -1,0 +1,99 @@
+// Issue 12, item 4.1 on the MySQL path, with Connector/C++ and pymysql through a real
+// segproxy: an over-long statement gets ERR 1162 (42000) without being lexed, deep
+// nesting ERR 1436 (HY000); neither closes the session, the proxy stays up, another
+// session is unaffected, and the proxy's peak RSS stays bounded.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "support/mysql_fixture.hpp"
+
+namespace segproxy::it {
+namespace {
+
+std::string repeat(std::string_view s, std::size_t n) {
+  std::string out;
+  out.reserve(s.size() * n);
+  for (std::size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+std::size_t peak_rss(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+class MysqlStatementLimits : public MysqlProxyTest {
+ protected:
+  void SetUp() override {
+    MysqlProxyTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    MyError err;
+    conn_ = Connect(ClientCert::Spiffe, &err);
+    ASSERT_TRUE(conn_) << err.describe();
+    bystander_ = Connect(ClientCert::Spiffe, &err);
+    ASSERT_TRUE(bystander_) << err.describe();
+  }
+
+  void ExpectRefusedAndProxyUsable(const std::string& sql, int code, const char* sqlstate, const std::string& needle) {
+    const MyResult r = mysql_exec(conn_.get(), sql);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error.code, code) << r.error.describe().substr(0, 300);
+    EXPECT_EQ(r.error.sqlstate, sqlstate);
+    EXPECT_NE(r.error.message.find(needle), std::string::npos) << r.error.message.substr(0, 300);
+    ASSERT_TRUE(proxy_.running()) << "the proxy process died";
+    const MyResult again = mysql_exec(conn_.get(), "SELECT 1");
+    EXPECT_TRUE(again.ok) << again.error.describe();
+    EXPECT_EQ(again.value(), "1");
+    const MyResult other = mysql_exec(bystander_.get(), "SELECT 2");
+    EXPECT_TRUE(other.ok) << other.error.describe();
+  }
+
+  std::unique_ptr<sql::Connection> conn_;
+  std::unique_ptr<sql::Connection> bystander_;
+};
+
+TEST_F(MysqlStatementLimits, OverlongStatementGetsErr1162AndTheSessionContinues) {
+  const std::string sql = "SELECT '" + std::string(1024 * 1024, 'x') + "'";
+  ExpectRefusedAndProxyUsable(sql, 1162, "42000",
+                              "limits.max_statement_length (" + std::to_string(sql.size()) + " bytes, at most 1048576)");
+}
+
+TEST_F(MysqlStatementLimits, DeepNestingGetsErr1436AndTheSessionContinues) {
+  ExpectRefusedAndProxyUsable("SELECT " + std::string(5000, '(') + "1" + std::string(5000, ')'), 1436, "HY000",
+                              "limits.max_parse_depth");
+  ExpectRefusedAndProxyUsable("SELECT " + std::string(200, '(') + "1" + std::string(200, ')'), 1436, "HY000",
+                              "nested too deeply");
+}
+
+TEST_F(MysqlStatementLimits, NineMegabytesOfStatementsAreRefusedWithBoundedMemory) {
+  const pid_t pid = proxy_.pid();
+  const std::size_t before = peak_rss(pid);
+  ASSERT_GT(before, 0u);
+  // One COM_QUERY: refused before lexing (the session need not enable multi-statements).
+  ExpectRefusedAndProxyUsable(repeat("SELECT 1;", 1000000), 1162, "42000", "limits.max_statement_length");
+  const std::size_t after = peak_rss(pid);
+  EXPECT_LT(after - before, 200u * 1024 * 1024) << "VmHWM grew from " << before << " to " << after;
+}
+
+TEST_F(MysqlStatementLimits, PymysqlSeesTheLimitErrorAndKeepsItsConnection) {
+  const ProcResult py = run_pymysql(Target(ClientCert::Spiffe),
+                                    "try:\n"
+                                    "    cur.execute('SELECT ' + '(' * 3000 + '1' + ')' * 3000)\n"
+                                    "    print('ALLOWED')\n"
+                                    "except pymysql.err.MySQLError as e:\n"
+                                    "    print('refused', e.args[0])\n"
+                                    "cur.execute(\"SELECT 'still here'\")\n"
+                                    "print(cur.fetchone()[0])\n");
+  EXPECT_EQ(py.exit_code, 0) << py.describe();
+  EXPECT_NE(py.out.find("refused 1436"), std::string::npos) << py.describe();
+  EXPECT_NE(py.out.find("still here"), std::string::npos) << py.describe();
+}
+
+}  // namespace
+}  // namespace segproxy::it
