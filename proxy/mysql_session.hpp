@@ -79,6 +79,9 @@ class MysqlSession : public LiveSession,
                                       std::uint8_t& next_seq);
   awaitable<void> refuse(std::uint8_t seq, std::uint16_t code, const std::string& sqlstate,
                          const std::string& message, const std::string& reason);
+  // A connection dropped before login without a refuse(): session.refused (rate-limited,
+  // proxy/refusal_audit.hpp) with the reason class.
+  void audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate = {});
   awaitable<bool> learn_session_options();
   awaitable<bool> acquire_dynamic_credential(std::uint8_t ok_seq);
   // mysql_relay.cpp
@@ -159,6 +162,8 @@ class MysqlSession : public LiveSession,
   bool response_started_ = false;  // some of that response reached the client
   std::uint8_t response_seq_ = 0;
   bool ending_ = false;
+  bool deadline_expired_ = false;  // the startup deadline closed the connection
+  bool refusal_audited_ = false;   // a session.refused record was written for this connection
   bool statement_timed_out_ = false;  // statement_timeout killed the running command
   bool timeout_answer_ = false;       // ...and its response is the server's "interrupted" ERR
   bool closed_ = false;

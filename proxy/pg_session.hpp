@@ -58,6 +58,9 @@ class PgSession : public LiveSession,
   awaitable<std::optional<protocols::pg::StartupPacket>> read_startup_packet();
   awaitable<void> handle_cancel(protocols::pg::CancelRequest req);
   awaitable<void> refuse(const std::string& sqlstate, const std::string& message, const std::string& reason);
+  // A connection dropped before login without a refuse(): session.refused (rate-limited,
+  // proxy/refusal_audit.hpp) with the reason class.
+  void audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate = {});
 
   // --- relay (pg_relay.cpp) ---
   awaitable<void> relay();
@@ -191,6 +194,8 @@ class PgSession : public LiveSession,
   std::chrono::milliseconds statement_timeout_{0};
   std::chrono::milliseconds idle_timeout_{0};
   bool ending_ = false;
+  bool deadline_expired_ = false;   // the handshake / startup deadline closed the connection
+  bool refusal_audited_ = false;    // a session.refused record was written for this connection
   class ListenerMetrics* listener_metrics_ = nullptr;
   class SegmentMetrics* seg_metrics_ = nullptr;  // set at admission  // terminate() was called: no further client frame is judged
 };

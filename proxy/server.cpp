@@ -12,6 +12,7 @@
 #include "proxy/mysql_session.hpp"
 #include "proxy/pg_session.hpp"
 #include "proxy/proxy_metrics.hpp"
+#include "proxy/refusal_audit.hpp"
 #include "proxy/view_loader.hpp"
 
 namespace segproxy::proxy {
@@ -34,6 +35,7 @@ Services Server::session_services() {
   s.revocations = control_.get();
   s.metrics = metrics_.get();
   s.dynamic = dynamic_.get();
+  s.refusals = refusals_.get();
   return s;
 }
 
@@ -141,6 +143,7 @@ int Server::run() {
       log_.error("audit.open_failed", {{"dir", rt0->config.audit->dir}, {"error", error}});
       return 1;
     }
+    refusals_ = std::make_unique<RefusalAudit>(audit_.get());
     log_.info("audit.ready", {{"dir", rt0->config.audit->dir}, {"durability", rt0->config.audit->durability}});
   } else {
     log_.warn("audit.disabled", {{"reason", "no audit: section in the configuration"}});
