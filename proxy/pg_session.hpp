@@ -20,6 +20,7 @@
 #include "authz/identity.hpp"
 #include "protocols/common/byte_writer.hpp"
 #include "protocols/pg/backend_decoder.hpp"
+#include "protocols/pg/frontend_state.hpp"
 #include "protocols/pg/messages.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/dynamic_credentials.hpp"
@@ -98,6 +99,7 @@ class PgSession : public LiveSession,
   void forward_owned(protocols::Bytes bytes);
   // Appends a Query that makes the backend raise `sqlstate` `message` (pg_deny.hpp).
   void forward_raise(std::string_view sqlstate, std::string_view message, std::string_view detail);
+  void refuse_protocol_state(const protocols::pg::FrontendMessage& msg, authz::Decision d);
   void deny(const GateVerdict& verdict, std::string_view kind);
   awaitable<bool> flush_to_backend();
 
@@ -122,6 +124,7 @@ class PgSession : public LiveSession,
   // A request that ends with ReadyForQuery went to the backend (statement_timeout runs
   // while any is outstanding).
   void request_sent() {
+    frontend_state_.request_sent();
     if (++outstanding_ == 1 && statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);
   }
   void on_statement_timeout();
@@ -183,6 +186,7 @@ class PgSession : public LiveSession,
   std::deque<PendingResult> results_;  // requests awaiting their ReadyForQuery (audit only)
 
   protocols::pg::BackendStream backend_stream_;
+  protocols::pg::FrontendState frontend_state_;  // COPY state, statement / portal names
   char txn_status_ = 'I';
   std::size_t outstanding_ = 0;  // Query / Sync sent without a ReadyForQuery back
   bool client_writing_ = false;
