@@ -174,8 +174,19 @@ awaitable<void> PgSession::backend_to_client() {
   Bytes buf(kBackendChunk);
   auto forward = [&](std::span<const std::uint8_t> data) -> awaitable<bool> {
     if (backend_stream_.feed(data, *this) == DecodeStatus::Malformed) {
+      // Issue 12 item 4.4: the backend connection ends; the client gets what came before
+      // the offending message and a clean FATAL 08P01 (when the message began in this
+      // read; otherwise part of it is already relayed and the connection just closes).
       close_reason_ = "malformed backend message: " + backend_stream_.error();
       svc_.log.error("backend.protocol_violation", {{"session", id_text_}, {"error", backend_stream_.error()}});
+      if (backend_) backend_->close();
+      const std::size_t clean = backend_stream_.clean_prefix();
+      if (clean != std::string::npos && clean <= data.size()) {
+        Bytes out(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(clean));
+        pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08P01", "segproxy: " + backend_stream_.error(), "", ""});
+        error_code ec;
+        co_await write_client(asio::buffer(out), ec);
+      }
       co_return false;
     }
     error_code ec;

@@ -44,7 +44,7 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
       statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }),
       write_gate_(client.get_executor()),
       idle_gate_(client.get_executor()),
-      backend_stream_(rt_->limits) {
+      backend_stream_(rt_->limits, pg::BackendCheck::Structure) {
   error_code ec;
   auto ep = client.remote_endpoint(ec);
   if (!ec) client_addr_ = ep.address().to_string() + ":" + std::to_string(ep.port());
