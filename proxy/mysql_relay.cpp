@@ -299,6 +299,15 @@ awaitable<void> MysqlSession::command_loop() {
       continue;
     }
     const my::Command& cmd = decoded.value;
+    if (auto refusal = protocol_state_refusal(cmd)) {  // issue 12 item 4.5
+      if (refusal->drop) {
+        cstart_ += consumed;
+        continue;
+      }
+      co_await audit_decision(refusal->verdict, {}, refusal->verdict.command);
+      if (!co_await answer(refusal->verdict.code, refusal->verdict.sqlstate, refusal->verdict.message)) co_return;
+      continue;
+    }
     if (txn_aborted_) {
       bool passes = false;
       const Verdict refused = aborted_verdict(cmd, passes);

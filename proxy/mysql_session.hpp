@@ -87,6 +87,12 @@ class MysqlSession : public LiveSession,
   // mysql_relay.cpp
   awaitable<void> command_loop();
   Verdict judge_sql(std::string_view sql, bool prepare);
+  // proxy/mysql_protocol_state.cpp: unknown statement ids, invalid UTF-8 statement text.
+  struct StateRefusal {
+    bool drop = false;  // a command without an answer: not forwarded, not answered
+    Verdict verdict;
+  };
+  std::optional<StateRefusal> protocol_state_refusal(const protocols::mysql::Command& cmd) const;
   static Verdict window_closed(const authz::Decision& w, std::string command);
   Verdict judge_uncached(std::string_view sql, bool prepare, std::chrono::steady_clock::time_point t0);
   Verdict judge_database(std::string_view db);

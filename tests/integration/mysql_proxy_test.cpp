@@ -463,5 +463,33 @@ TEST_F(MysqlProxy, DenialOutsideATransactionRollsNothingBackAndTheSessionContinu
   EXPECT_EQ(count_orders_of(who), "2");
 }
 
+// Issue 12 item 4.5: a statement id never prepared through this session gets 1243 from the
+// proxy (not from the server); statement text that is not UTF-8 in a utf8mb4 session gets
+// 1300; the session continues.
+TEST_F(MysqlProxy, UnknownStatementIdsAndInvalidUtf8AreRefusedByTheProxyAndTheSessionContinues) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const ProcResult py = run_pymysql(Target(ClientCert::Spiffe),
+                                    "import struct\n"
+                                    "from pymysql.constants import COMMAND\n"
+                                    "try:\n"
+                                    "    conn._execute_command(COMMAND.COM_STMT_EXECUTE, struct.pack('<IBI', 424242, 0, 1))\n"
+                                    "    conn._read_packet()\n"
+                                    "    print('stmt no-error')\n"
+                                    "except pymysql.err.MySQLError as e:\n"
+                                    "    print('stmt', e.args[0], e.args[1])\n"
+                                    "conn._execute_command(COMMAND.COM_STMT_CLOSE, struct.pack('<I', 424242))\n"
+                                    "try:\n"
+                                    "    cur.execute(b\"SELECT 'caf\\xe9'\")\n"
+                                    "    print('utf8 no-error')\n"
+                                    "except pymysql.err.MySQLError as e:\n"
+                                    "    print('utf8', e.args[0], e.args[1])\n"
+                                    "cur.execute('SELECT 41 + 1')\n"
+                                    "print('alive', cur.fetchone()[0])\n");
+  ASSERT_EQ(py.exit_code, 0) << py.describe();
+  EXPECT_NE(py.out.find("stmt 1243 segproxy"), std::string::npos) << py.describe();
+  EXPECT_NE(py.out.find("utf8 1300 segproxy"), std::string::npos) << py.describe();
+  EXPECT_NE(py.out.find("alive 42"), std::string::npos) << py.describe();
+}
+
 }  // namespace
 }  // namespace segproxy::it
