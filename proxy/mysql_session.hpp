@@ -37,6 +37,8 @@
 
 namespace segproxy::proxy {
 
+class RefusalAudit;
+
 class ListenerMetrics;
 class SegmentMetrics;
 
@@ -45,6 +47,9 @@ class MysqlSession : public LiveSession,
                      private protocols::mysql::ResponseEvents {
  public:
   MysqlSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std::size_t listener_index, Services services);
+  // session.refused records for connections dropped before login (rate-limited;
+  // owned by the Server; null without audit). Set before run().
+  void set_refusal_audit(RefusalAudit* r) { refusals_ = r; }
   ~MysqlSession() override;
 
   static awaitable<void> run(std::shared_ptr<MysqlSession> self);
@@ -169,6 +174,7 @@ class MysqlSession : public LiveSession,
   std::uint8_t response_seq_ = 0;
   bool ending_ = false;
   bool deadline_expired_ = false;  // the startup deadline closed the connection
+  RefusalAudit* refusals_ = nullptr;
   bool refusal_audited_ = false;   // a session.refused record was written for this connection
   bool statement_timed_out_ = false;  // statement_timeout killed the running command
   bool timeout_answer_ = false;       // ...and its response is the server's "interrupted" ERR

@@ -139,9 +139,9 @@ awaitable<bool> MysqlSession::read_client_message(std::optional<std::uint8_t> se
 }
 
 void MysqlSession::audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate) {
-  if (refusal_audited_ || svc_.refusals == nullptr) return;
+  if (refusal_audited_ || refusals_ == nullptr) return;
   refusal_audited_ = true;
-  svc_.refusals->record(PreLoginRefusal{id_text_, listener_->cfg->name, "mysql", client_addr_, reason, error, sqlstate},
+  refusals_->record(PreLoginRefusal{id_text_, listener_->cfg->name, "mysql", client_addr_, reason, error, sqlstate},
                         std::chrono::steady_clock::now());
 }
 

@@ -31,11 +31,16 @@
 
 namespace segproxy::proxy {
 
+class RefusalAudit;
+
 class PgSession : public LiveSession,
                   public std::enable_shared_from_this<PgSession>,
                   private protocols::pg::BackendEvents {
  public:
   PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std::size_t listener_index, Services services);
+  // session.refused records for connections dropped before login (rate-limited;
+  // owned by the Server; null without audit). Set before run().
+  void set_refusal_audit(RefusalAudit* r) { refusals_ = r; }
   ~PgSession() override;
 
   // Runs the session to its end; the parameter keeps it alive for that long.
@@ -199,6 +204,7 @@ class PgSession : public LiveSession,
   std::chrono::milliseconds idle_timeout_{0};
   bool ending_ = false;
   bool deadline_expired_ = false;   // the handshake / startup deadline closed the connection
+  RefusalAudit* refusals_ = nullptr;
   bool refusal_audited_ = false;    // a session.refused record was written for this connection
   class ListenerMetrics* listener_metrics_ = nullptr;
   class SegmentMetrics* seg_metrics_ = nullptr;  // set at admission  // terminate() was called: no further client frame is judged

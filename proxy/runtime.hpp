@@ -111,7 +111,6 @@ struct Services {
   const RevocationCheck* revocations = nullptr;  // null: no admin socket configured
   class ProxyMetrics* metrics = nullptr;  // never null in the server; may be in tests
   class DynamicCredentials* dynamic = nullptr;  // null: no dynamic credential configured
-  class RefusalAudit* refusals = nullptr;  // session.refused before login; null without audit
 };
 
 }  // namespace segproxy::proxy

@@ -35,7 +35,6 @@ Services Server::session_services() {
   s.revocations = control_.get();
   s.metrics = metrics_.get();
   s.dynamic = dynamic_.get();
-  s.refusals = refusals_.get();
   return s;
 }
 
@@ -85,11 +84,13 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::string name) {
     };
     if (rt->listeners[listener_index].cfg->protocol == config::Protocol::Mysql) {
       auto session = std::make_shared<MysqlSession>(std::move(sock), std::move(rt), listener_index, session_services());
+      session->set_refusal_audit(refusals_.get());
       asio::co_spawn(worker, MysqlSession::run(std::move(session)), on_exit);
       continue;
     }
     auto session = std::make_shared<PgSession>(std::move(sock), std::move(rt), listener_index,
                                                session_services());
+    session->set_refusal_audit(refusals_.get());
     asio::co_spawn(worker, PgSession::run(std::move(session)), [this](std::exception_ptr e) {
       if (!e) return;
       try {
