@@ -6,6 +6,7 @@
 #include "protocols/mysql/response_tracker.hpp"
 
 #include "protocols/mysql/packets.hpp"
+#include "protocols/mysql/response_validator.hpp"
 
 namespace segproxy::protocols::mysql {
 
@@ -242,6 +243,8 @@ bool ResponseTracker::on_first(const StreamedMessage& m, std::string& error) {
 // Result set metadata: one ColumnDefinition41 per column.
 bool ResponseTracker::on_column_def(const StreamedMessage& m, std::string& error) {
   if (m.size == 0) return error = "empty column definition", false;
+  if (!whole(m, error)) return false;
+  if (!valid_column_definition(m.head, false)) return error = "backend sent a malformed column definition", false;
   if (--left_ > 0) return true;
   state_ = has(caps_, CLIENT_DEPRECATE_EOF) ? State::Rows : State::ColumnsEof;
   return true;
@@ -268,6 +271,9 @@ bool ResponseTracker::on_row(const StreamedMessage& m, std::string& error) {
                                                            : is_eof(m.head, m.size);
   if (!terminator) {
     if (m.size == 0) return error = "empty row packet", false;
+    // Text rows held whole: every length-encoded value inside the packet (issue 12 item 4.4).
+    if (pending_.front().kind == ResponseKind::Query && m.complete() && !valid_text_row(m.head))
+      return error = "backend sent a malformed text row", false;
     ++summary_.rows;
     return true;
   }
@@ -290,6 +296,8 @@ bool ResponseTracker::on_row(const StreamedMessage& m, std::string& error) {
 // closed by an EOF unless CLIENT_DEPRECATE_EOF.
 bool ResponseTracker::on_prepare_def(const StreamedMessage& m, std::string& error) {
   if (m.size == 0) return error = "empty definition in prepare response", false;
+  if (!whole(m, error)) return false;
+  if (!valid_column_definition(m.head, false)) return error = "backend sent a malformed column definition", false;
   if (--left_ > 0) return true;
   const bool params = state_ == State::PrepareParams;
   if (!has(caps_, CLIENT_DEPRECATE_EOF)) {
@@ -335,6 +343,8 @@ bool ResponseTracker::on_field_list(const StreamedMessage& m, std::string& error
     return true;
   }
   if (m.size == 0) return error = "empty column definition", false;
+  if (!whole(m, error)) return false;
+  if (!valid_column_definition(m.head, true)) return error = "backend sent a malformed column definition", false;
   ++summary_.rows;  // one per column
   return true;
 }
