@@ -244,7 +244,7 @@ bool ResponseTracker::on_first(const StreamedMessage& m, std::string& error) {
 bool ResponseTracker::on_column_def(const StreamedMessage& m, std::string& error) {
   if (m.size == 0) return error = "empty column definition", false;
   if (!whole(m, error)) return false;
-  if (!valid_column_definition(m.head, false)) return error = "backend sent a malformed column definition", false;
+  if (!valid_column_definition(m.head, false, has(caps_, MARIADB_CLIENT_EXTENDED_TYPE_INFO))) return error = "backend sent a malformed column definition", false;
   if (--left_ > 0) return true;
   state_ = has(caps_, CLIENT_DEPRECATE_EOF) ? State::Rows : State::ColumnsEof;
   return true;
@@ -297,7 +297,7 @@ bool ResponseTracker::on_row(const StreamedMessage& m, std::string& error) {
 bool ResponseTracker::on_prepare_def(const StreamedMessage& m, std::string& error) {
   if (m.size == 0) return error = "empty definition in prepare response", false;
   if (!whole(m, error)) return false;
-  if (!valid_column_definition(m.head, false)) return error = "backend sent a malformed column definition", false;
+  if (!valid_column_definition(m.head, false, has(caps_, MARIADB_CLIENT_EXTENDED_TYPE_INFO))) return error = "backend sent a malformed column definition", false;
   if (--left_ > 0) return true;
   const bool params = state_ == State::PrepareParams;
   if (!has(caps_, CLIENT_DEPRECATE_EOF)) {
@@ -344,7 +344,7 @@ bool ResponseTracker::on_field_list(const StreamedMessage& m, std::string& error
   }
   if (m.size == 0) return error = "empty column definition", false;
   if (!whole(m, error)) return false;
-  if (!valid_column_definition(m.head, true)) return error = "backend sent a malformed column definition", false;
+  if (!valid_column_definition(m.head, true, has(caps_, MARIADB_CLIENT_EXTENDED_TYPE_INFO))) return error = "backend sent a malformed column definition", false;
   ++summary_.rows;  // one per column
   return true;
 }

@@ -6,9 +6,10 @@
 
 namespace segproxy::protocols::mysql {
 
-bool valid_column_definition(std::span<const std::uint8_t> packet, bool field_list) {
+bool valid_column_definition(std::span<const std::uint8_t> packet, bool field_list, bool extended_type_info) {
   LeReader r(packet);
   for (int i = 0; i < 6; ++i) r.lenenc_bytes();  // catalog, schema, table, org_table, name, org_name
+  if (extended_type_info) r.lenenc_bytes();
   const std::uint64_t fixed = r.lenenc();
   if (!r.ok() || fixed != 0x0C) return false;
   r.bytes(12);

@@ -69,9 +69,14 @@ TEST(MysqlResponseValidation, TextRowWithLengthEncodedValuePastThePacketIsRefuse
 
 TEST(MysqlResponseValidation, ValidatorsAcceptFieldListDefaultsOnlyForFieldList) {
   const Bytes with_default = column("a").lstr("0").b;
-  EXPECT_TRUE(valid_column_definition(with_default, true));
-  EXPECT_FALSE(valid_column_definition(with_default, false));
-  EXPECT_FALSE(valid_column_definition(column("a").u8(5).b, true));  // default value past the packet
+  EXPECT_TRUE(valid_column_definition(with_default, true, false));
+  EXPECT_FALSE(valid_column_definition(with_default, false, false));
+  EXPECT_FALSE(valid_column_definition(column("a").u8(5).b, true, false));  // default value past the packet
+  // MariaDB with extended type info: one more string<lenenc> after org_name.
+  const Bytes extended = P().lstr("def").lstr("s").lstr("t").lstr("t").lstr("a").lstr("a").lstr("").u8(0x0C).u16(45)
+                             .u32(11).u8(3).u16(0).u8(0).u16(0).b;
+  EXPECT_TRUE(valid_column_definition(extended, false, true));
+  EXPECT_FALSE(valid_column_definition(extended, false, false));
   EXPECT_TRUE(valid_text_row(P().lstr("x").u8(0xFB).lstr("").b));
   EXPECT_FALSE(valid_text_row(P().u8(0xFF).b));
 }
