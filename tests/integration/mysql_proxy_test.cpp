@@ -11,6 +11,7 @@
 
 #include "support/audit_support.hpp"
 #include "support/mysql_fixture.hpp"
+#include "support/raw_client.hpp"
 
 #include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
@@ -489,6 +490,40 @@ TEST_F(MysqlProxy, UnknownStatementIdsAndInvalidUtf8AreRefusedByTheProxyAndTheSe
   EXPECT_NE(py.out.find("stmt 1243 segproxy"), std::string::npos) << py.describe();
   EXPECT_NE(py.out.find("utf8 1300 segproxy"), std::string::npos) << py.describe();
   EXPECT_NE(py.out.find("alive 42"), std::string::npos) << py.describe();
+}
+
+// Issue 12 item 4.8: connections dropped before login leave a session.refused record with
+// the reason class and the client address.
+TEST_F(MysqlProxy, ConnectionsDroppedBeforeLoginAreRecordedAsRefused) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  {
+    RawClient http;  // an HTTP probe after the greeting: no login packet
+    std::string err, greeting;
+    ASSERT_TRUE(http.connect_tcp(port_, &err)) << err;
+    ASSERT_EQ(http.read_some(greeting, 10s), RawClient::ReadStatus::Data);
+    ASSERT_TRUE(http.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_TRUE(http.wait_closed(5s));
+  }
+  {
+    RawClient not_tls;  // SSLRequest, then bytes that are no TLS ClientHello
+    std::string err, greeting;
+    ASSERT_TRUE(not_tls.connect_tcp(port_, &err)) << err;
+    ASSERT_EQ(not_tls.read_some(greeting, 10s), RawClient::ReadStatus::Data);
+    std::string ssl_request{"\x20\x00\x00\x01", 4};
+    ssl_request += std::string{"\x00\x0a\x00\x00", 4};  // CLIENT_PROTOCOL_41 | CLIENT_SSL (0x0800 | 0x0200)
+    ssl_request += std::string{"\x00\x00\x00\x01", 4};  // max packet size
+    ssl_request += std::string(1, static_cast<char>(45));  // utf8mb4
+    ssl_request += std::string(23, '\0');
+    ASSERT_EQ(ssl_request.size(), 36u);
+    ASSERT_TRUE(not_tls.send(ssl_request + std::string(64, 'x')));
+    EXPECT_TRUE(not_tls.wait_closed(5s));
+  }
+  for (const std::string reason : {"malformed_startup", "handshake_failed"}) {
+    EXPECT_TRUE(wait_for_record(audit_dir_, [&](const audit::AuditRecord& rec) {
+      return rec.event == "session.refused" && rec.protocol == "mysql" && rec.detail.rfind(reason, 0) == 0 &&
+             rec.client_addr.rfind("127.0.0.1:", 0) == 0;
+    }, 5s)) << reason << "\n" << read_audit_log(audit_dir_).describe();
+  }
 }
 
 }  // namespace
