@@ -45,31 +45,32 @@ FrontendCheck FrontendState::check(const FrontendMessage& m) const {
     return FrontendCheck{FrontendCheck::Action::Drop, "", ""};
   }
   if (const auto* p = std::get_if<Parse>(&m)) {
-    if (statements_.size() >= max_names_ && !statements_.contains(std::string(p->statement)))
+    if (statements_.size() >= max_names_ && !statements_.contains(p->statement))
       return refuse("54000", "segproxy: too many prepared statements in this session");
     return {};
   }
   if (const auto* b = std::get_if<Bind>(&m)) {
-    if (!statements_.contains(std::string(b->statement))) return no_statement(b->statement);
-    if (portals_.size() >= max_names_ && !portals_.contains(std::string(b->portal)))
+    if (!statements_.contains(b->statement)) return no_statement(b->statement);
+    if (portals_.size() >= max_names_ && !portals_.contains(b->portal))
       return refuse("54000", "segproxy: too many open portals in this session");
     return {};
   }
   if (const auto* d = std::get_if<Describe>(&m)) {
-    if (d->target == 'S') return statements_.contains(std::string(d->name)) ? FrontendCheck{} : no_statement(d->name);
-    return portals_.contains(std::string(d->name)) ? FrontendCheck{} : no_portal(d->name);
+    if (d->target == 'S') return statements_.contains(d->name) ? FrontendCheck{} : no_statement(d->name);
+    return portals_.contains(d->name) ? FrontendCheck{} : no_portal(d->name);
   }
   if (const auto* e = std::get_if<Execute>(&m)) {
-    return portals_.contains(std::string(e->portal)) ? FrontendCheck{} : no_portal(e->portal);
+    return portals_.contains(e->portal) ? FrontendCheck{} : no_portal(e->portal);
   }
   return {};
 }
 
 void FrontendState::forwarded(const FrontendMessage& m) {
   if (const auto* p = std::get_if<Parse>(&m)) {
-    statements_.emplace(p->statement);
+    if (!statements_.contains(p->statement)) statements_.emplace(p->statement);
   } else if (const auto* b = std::get_if<Bind>(&m)) {
-    portals_[std::string(b->portal)] = requests_sent_;
+    if (auto it = portals_.find(b->portal); it != portals_.end()) it->second = requests_sent_;
+    else portals_.emplace(std::string(b->portal), requests_sent_);
   } else if (const auto* c = std::get_if<Close>(&m)) {
     if (c->target == 'S') statements_.erase(std::string(c->name));
     else portals_.erase(std::string(c->name));

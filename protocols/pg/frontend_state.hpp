@@ -18,7 +18,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -52,10 +54,15 @@ class FrontendState {
   bool copy_in_ = false;
   std::uint64_t requests_sent_ = 0;
   std::uint64_t ready_received_ = 0;
-  std::unordered_set<std::string> statements_;
+  // Transparent hashing: names are looked up as string_views, without a copy.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_set<std::string, NameHash, std::equal_to<>> statements_;
   // portal -> requests sent before its Bind: it dies with the transaction that the
   // ReadyForQuery('I') of a later request reports ended.
-  std::unordered_map<std::string, std::uint64_t> portals_;
+  std::unordered_map<std::string, std::uint64_t, NameHash, std::equal_to<>> portals_;
 };
 
 }  // namespace segproxy::protocols::pg
