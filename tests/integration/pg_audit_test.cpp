@@ -316,10 +316,16 @@ TEST_F(AuditTest, ConnectionsDroppedBeforeLoginAreRecordedAsRefusedWithReasonAnd
     ASSERT_TRUE(not_tls.send(std::string(64, 'x')));
     EXPECT_TRUE(not_tls.wait_closed(std::chrono::seconds(5)));
   }
+  {
+    RawClient silent;  // connects and says nothing: closed at the fixture's handshake_timeout (5 s)
+    std::string err;
+    ASSERT_TRUE(silent.connect_tcp(port_, &err)) << err;
+    EXPECT_TRUE(silent.wait_closed(std::chrono::seconds(5 + 10)));
+  }
   StopProxy();
   const AuditLog log = read_audit_log(audit_dir_);
   ASSERT_TRUE(log.result.ok()) << log.describe();
-  for (const std::string reason : {"malformed_startup", "plaintext_after_sslrequest", "handshake_failed"}) {
+  for (const std::string reason : {"malformed_startup", "plaintext_after_sslrequest", "handshake_failed", "timeout"}) {
     const auto found = records_where(log, [&](const AuditRecord& r) {
       return r.event == "session.refused" && r.detail.rfind(reason, 0) == 0;
     });
