@@ -124,8 +124,6 @@ TEST(PgBackendValidation, EveryMalformationIsRefusedAndWhatCameBeforeStaysRelaya
     EXPECT_FALSE(s.error().empty()) << m.name;
     EXPECT_EQ(s.clean_prefix(), good.size()) << m.name << ": " << s.error();
     EXPECT_EQ(r.types, "CZ") << m.name;  // nothing of or after the bad message was reported
-    // The same bytes in Framing mode (login-era scanner) are not all refused: the check is
-    // the relay's.
   }
 }
 
