@@ -29,6 +29,10 @@ struct KindOf {
   }
 };
 
+// No server sends more columns than a prepare OK can announce (Int16); MySQL and MariaDB
+// stop at 4096. A larger count would make the tracker wait for definitions forever.
+constexpr std::uint64_t kMaxResultColumns = 65535;
+
 bool whole(const StreamedMessage& m, std::string& error) {
   if (m.complete()) return true;
   error = "backend control packet larger than the limit";
@@ -224,7 +228,7 @@ bool ResponseTracker::on_first(const StreamedMessage& m, std::string& error) {
     LeReader r(m.head);
     const std::uint64_t count = r.lenenc();
     const std::uint8_t follows = r.u8();
-    if (!r.at_end() || count == 0) return error = "result set: bad column count", false;
+    if (!r.at_end() || count == 0 || count > kMaxResultColumns) return error = "result set: bad column count", false;
     if (follows == 0) {
       state_ = has(caps_, CLIENT_DEPRECATE_EOF) ? State::Rows : State::ColumnsEof;
       return true;
@@ -235,6 +239,7 @@ bool ResponseTracker::on_first(const StreamedMessage& m, std::string& error) {
   }
   auto n = decode_column_count(m.head);
   if (n.status != DecodeStatus::Ok) return error = n.error, false;
+  if (n.value > kMaxResultColumns) return error = "result set: impossible column count", false;
   left_ = n.value;
   state_ = State::ColumnDefs;
   return true;

@@ -67,6 +67,14 @@ TEST(MysqlResponseValidation, TextRowWithLengthEncodedValuePastThePacketIsRefuse
   EXPECT_EQ(run(column("a").b, P().u8(0xFE).u32(0).u32(1).b), DecodeStatus::Malformed);  // 4 GiB value
 }
 
+TEST(MysqlResponseValidation, ImpossibleColumnCountIsRefused) {
+  ResponseTracker t(kCaps, Limits{});
+  Recorder r;
+  t.expect(ComQuery{"select a"}, 1);
+  EXPECT_EQ(t.feed(packet(1, P().lenenc(1ull << 40).b), r), DecodeStatus::Malformed);
+  EXPECT_NE(t.error().find("column count"), std::string::npos) << t.error();
+}
+
 TEST(MysqlResponseValidation, ValidatorsAcceptFieldListDefaultsOnlyForFieldList) {
   const Bytes with_default = column("a").lstr("0").b;
   EXPECT_TRUE(valid_column_definition(with_default, true, false));
