@@ -304,6 +304,15 @@ awaitable<void> MysqlSession::command_loop() {
       continue;
     }
     const my::Command& cmd = decoded.value;
+    if (auto refusal = protocol_state_refusal(cmd)) {  // issue 12 item 4.5
+      if (refusal->drop) {
+        cstart_ += consumed;
+        continue;
+      }
+      co_await audit_decision(refusal->verdict, {}, refusal->verdict.command);
+      if (!co_await answer(refusal->verdict.code, refusal->verdict.sqlstate, refusal->verdict.message)) co_return;
+      continue;
+    }
     if (txn_aborted_) {
       bool passes = false;
       const Verdict refused = aborted_verdict(cmd, passes);
@@ -567,6 +576,12 @@ awaitable<bool> MysqlSession::relay_response() {
     if (tracker_->feed(chunk, *this) == DecodeStatus::Malformed) {
       close_reason_ = "malformed backend response: " + tracker_->error();
       svc_.log.error("backend.protocol_violation", {{"session", id_text_}, {"error", tracker_->error()}});
+      if (!response_started_) {  // nothing of this response reached the client: a clean ERR instead
+        Bytes out;
+        my::encode_err_packet(out, response_seq_, 1158, "08S01",
+                              "segproxy: backend sent a malformed response (" + tracker_->error() + ")", client_caps_);
+        co_await write_client(out);
+      }
       co_return false;
     }
     if (backend_failed_) co_return false;

@@ -37,6 +37,8 @@
 
 namespace segproxy::proxy {
 
+class RefusalAudit;
+
 class ListenerMetrics;
 class SegmentMetrics;
 
@@ -45,6 +47,9 @@ class MysqlSession : public LiveSession,
                      private protocols::mysql::ResponseEvents {
  public:
   MysqlSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std::size_t listener_index, Services services);
+  // session.refused records for connections dropped before login (rate-limited;
+  // owned by the Server; null without audit). Set before run().
+  void set_refusal_audit(RefusalAudit* r) { refusals_ = r; }
   ~MysqlSession() override;
 
   static awaitable<void> run(std::shared_ptr<MysqlSession> self);
@@ -79,11 +84,20 @@ class MysqlSession : public LiveSession,
                                       std::uint8_t& next_seq);
   awaitable<void> refuse(std::uint8_t seq, std::uint16_t code, const std::string& sqlstate,
                          const std::string& message, const std::string& reason);
+  // A connection dropped before login without a refuse(): session.refused (rate-limited,
+  // proxy/refusal_audit.hpp) with the reason class.
+  void audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate = {});
   awaitable<bool> learn_session_options();
   awaitable<bool> acquire_dynamic_credential(std::uint8_t ok_seq);
   // mysql_relay.cpp
   awaitable<void> command_loop();
   Verdict judge_sql(std::string_view sql, bool prepare);
+  // proxy/mysql_protocol_state.cpp: unknown statement ids, invalid UTF-8 statement text.
+  struct StateRefusal {
+    bool drop = false;  // a command without an answer: not forwarded, not answered
+    Verdict verdict;
+  };
+  std::optional<StateRefusal> protocol_state_refusal(const protocols::mysql::Command& cmd) const;
   static Verdict window_closed(const authz::Decision& w, std::string command);
   Verdict judge_uncached(std::string_view sql, bool prepare, std::chrono::steady_clock::time_point t0);
   Verdict judge_database(std::string_view db);
@@ -159,6 +173,9 @@ class MysqlSession : public LiveSession,
   bool response_started_ = false;  // some of that response reached the client
   std::uint8_t response_seq_ = 0;
   bool ending_ = false;
+  bool deadline_expired_ = false;  // the startup deadline closed the connection
+  RefusalAudit* refusals_ = nullptr;
+  bool refusal_audited_ = false;   // a session.refused record was written for this connection
   bool statement_timed_out_ = false;  // statement_timeout killed the running command
   bool timeout_answer_ = false;       // ...and its response is the server's "interrupted" ERR
   bool closed_ = false;

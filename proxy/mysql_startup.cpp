@@ -11,6 +11,7 @@
 #include "proxy/mysql_session.hpp"
 #include "proxy/peer_identity.hpp"
 #include "proxy/proxy_metrics.hpp"
+#include "proxy/refusal_audit.hpp"
 
 namespace segproxy::proxy {
 namespace my = protocols::mysql;
@@ -43,7 +44,11 @@ MysqlSession::MysqlSession(tcp::socket client, std::shared_ptr<const Runtime> rt
       id_text_(std::to_string(id_)),
       started_(std::chrono::steady_clock::now()),
       backend_reader_(1024 * 1024),
-      deadline_(client.get_executor(), [this] { close_all(); }),
+      deadline_(client.get_executor(),
+                [this] {
+                  deadline_expired_ = true;
+                  close_all();
+                }),
       idle_(client.get_executor(), [this] { on_idle_expired(); }),
       window_(client.get_executor(), [this] { on_window_closed(); }),
       statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }) {
@@ -73,7 +78,11 @@ awaitable<void> MysqlSession::run(std::shared_ptr<MysqlSession> self) {
 }
 
 awaitable<void> MysqlSession::run_phases() {
-  if (co_await greet_and_login()) co_await command_loop();
+  if (co_await greet_and_login()) {
+    co_await command_loop();
+  } else if (deadline_expired_ && !opened_) {
+    audit_prelogin("timeout", "no complete login within the startup timeout");
+  }
   close_all();
   if (opened_) {
     audit::AuditRecord rec = audit_record("session.close");
@@ -107,6 +116,7 @@ awaitable<bool> MysqlSession::read_client_message(std::optional<std::uint8_t> se
     }
     if (d.status == DecodeStatus::Malformed) {
       close_reason_ = "malformed packet: " + d.error;
+      if (!opened_) audit_prelogin("malformed_startup", close_reason_, "08S01");
       co_return false;
     }
     if (cstart_ > 0) {
@@ -128,9 +138,17 @@ awaitable<bool> MysqlSession::read_client_message(std::optional<std::uint8_t> se
   }
 }
 
+void MysqlSession::audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate) {
+  if (refusal_audited_ || refusals_ == nullptr) return;
+  refusal_audited_ = true;
+  refusals_->record(PreLoginRefusal{id_text_, listener_->cfg->name, "mysql", client_addr_, reason, error, sqlstate},
+                        std::chrono::steady_clock::now());
+}
+
 awaitable<void> MysqlSession::refuse(std::uint8_t seq, std::uint16_t code, const std::string& sqlstate,
                                      const std::string& message, const std::string& reason) {
   close_reason_ = reason;
+  refusal_audited_ = true;
   svc_.log.info("session.refused", {{"session", id_text_},
                                     {"protocol", "mysql"},
                                     {"client", client_addr_},
@@ -209,6 +227,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
     const std::size_t len = header[0] | (std::size_t{header[1]} << 8) | (std::size_t{header[2]} << 16);
     if (rec || header[3] != 1 || len == 0 || len > kMaxLoginPacket) {
       close_reason_ = rec ? "client read: " + rec.message() : "malformed login packet";
+      if (!rec) audit_prelogin("malformed_startup", close_reason_, "08S01");
       co_return false;
     }
     payload.resize(len);
@@ -238,6 +257,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
   co_await client_->handshake(ssl::stream_base::server, ec);
   if (ec) {
     svc_.log.info("tls.handshake_failed", {{"session", id_text_}, {"client", client_addr_}, {"error", ec.message()}});
+    audit_prelogin("handshake_failed", ec.message());
     if (listener_metrics_ != nullptr) {
       const long verify = SSL_get_verify_result(client_->native_ssl());
       listener_metrics_->refused(RefuseReason::TlsHandshake).inc();

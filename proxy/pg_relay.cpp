@@ -4,6 +4,7 @@
 #include <cstring>
 #include <exception>
 
+#include "protocols/common/utf8.hpp"
 #include "protocols/pg/encoder.hpp"
 #include "protocols/pg/frontend_decoder.hpp"
 #include "proxy/backend_connector.hpp"
@@ -20,6 +21,7 @@ namespace {
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kBackendChunk = 64 * 1024;
 constexpr std::size_t kShrinkAbove = 1024 * 1024;
+constexpr const char* kInvalidUtf8 = "segproxy: invalid byte sequence for encoding \"UTF8\" in the statement text";
 }  // namespace
 
 awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
@@ -151,6 +153,7 @@ awaitable<void> PgSession::wait_backend_idle() {
 
 void PgSession::on_backend_message(char type, std::span<const std::uint8_t> body) {
   if (!results_.empty()) on_result_message(type, body);
+  if (type == 'G' || type == 'C' || type == 'E' || type == 'Z') frontend_state_.backend(type, body);
   if (type == 'Z') {
     if (auto st = pg::parse_ready_for_query(body)) txn_status_ = *st;
     if (outstanding_ > 0 && --outstanding_ == 0) idle_gate_.cancel();
@@ -185,8 +188,19 @@ awaitable<void> PgSession::backend_to_client() {
   Bytes buf(kBackendChunk);
   auto forward = [&](std::span<const std::uint8_t> data) -> awaitable<bool> {
     if (backend_stream_.feed(data, *this) == DecodeStatus::Malformed) {
+      // Issue 12 item 4.4: the backend connection ends; the client gets what came before
+      // the offending message and a clean FATAL 08P01 (when the message began in this
+      // read; otherwise part of it is already relayed and the connection just closes).
       close_reason_ = "malformed backend message: " + backend_stream_.error();
       svc_.log.error("backend.protocol_violation", {{"session", id_text_}, {"error", backend_stream_.error()}});
+      if (backend_) backend_->close();
+      const std::size_t clean = backend_stream_.clean_prefix();
+      if (clean != std::string::npos && clean <= data.size()) {
+        Bytes out(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(clean));
+        pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08P01", "segproxy: " + backend_stream_.error(), "", ""});
+        error_code ec;
+        co_await write_client(asio::buffer(out), ec);
+      }
       co_return false;
     }
     error_code ec;
@@ -265,6 +279,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   auto raise_instead = [&](const authz::Decision& d) {
     forward_raise(d.sqlstate.empty() ? "42501" : d.sqlstate, d.reason,
                   d.rule_id.empty() ? std::string() : "rule: " + d.rule_id);
+    frontend_state_.forwarded(pg::Query{});  // the raise is a Query to the backend
     request_sent();
     ++batch_replies_;
     expect_result();
@@ -284,6 +299,27 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     return Next::Continue;
   }
 
+  // Protocol state the backend must not be left to judge (issue 12 item 4.5): stray COPY
+  // messages are dropped (PostgreSQL ignores them too), names this session never created
+  // and statement text that is not UTF-8 are refused like a policy denial.
+  if (const auto st = frontend_state_.check(msg); st.action != pg::FrontendCheck::Action::Forward) {
+    if (st.action == pg::FrontendCheck::Action::Drop) return Next::Continue;
+    refuse_protocol_state(msg, authz::Decision{false, "", st.message, st.sqlstate});
+    if (std::holds_alternative<pg::Query>(msg)) raise_instead(pending_refusal_);
+    return Next::Continue;
+  }
+  if (!gate_->client_encoding_utf8()) {
+    // Only UTF8 is allowed at startup; another encoding set later is the backend's to check.
+  } else if (const auto* q = std::get_if<pg::Query>(&msg); q != nullptr && !protocols::is_valid_utf8(q->sql)) {
+    refuse_protocol_state(msg, authz::Decision{false, "", kInvalidUtf8, "22021"});
+    discarding_ = false;
+    raise_instead(pending_refusal_);
+    return Next::Continue;
+  } else if (const auto* p = std::get_if<pg::Parse>(&msg); p != nullptr && !protocols::is_valid_utf8(p->query)) {
+    refuse_protocol_state(msg, authz::Decision{false, "", kInvalidUtf8, "22021"});
+    return Next::Continue;
+  }
+
   if (const auto* q = std::get_if<pg::Query>(&msg)) {
     const auto t0 = std::chrono::steady_clock::now();
     GateVerdict v = gate_->check(q->sql, std::chrono::system_clock::now());
@@ -293,6 +329,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     if (v.decision.allow) {
       ddl_pending_ = ddl_pending_ || v.ddl;
       forward(frame);
+      frontend_state_.forwarded(msg);
       request_sent();
       ++batch_replies_;
       expect_result();
@@ -312,6 +349,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
       ddl_pending_ = ddl_pending_ || v.ddl;
       if (gate_->window_grace() && p->statement.empty()) grace_statement_ok_ = true;  // COMMIT / ROLLBACK
       forward(frame);
+      frontend_state_.forwarded(msg);
     } else {
       deny(v, "Parse");
       discarding_ = true;
@@ -322,6 +360,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   if (const auto* b = std::get_if<pg::Bind>(&msg); b != nullptr && gate_->window_grace()) {
     if (b->portal.empty()) grace_portal_ok_ = b->statement.empty() && grace_statement_ok_;
     forward(frame);
+    frontend_state_.forwarded(msg);
     return Next::Continue;
   }
   if (const auto* e = std::get_if<pg::Execute>(&msg)) {
@@ -376,7 +415,25 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     return Next::Stop;
   }
   forward(frame);  // Bind, Describe, Close, Flush, CopyData, CopyDone, CopyFail
+  frontend_state_.forwarded(msg);
   return Next::Continue;
+}
+
+// An extended-protocol message (or Query) refused for protocol state, not policy: like a
+// denial, recorded, and answered in order by the backend (discard until Sync; a Query
+// is replaced by the raise by the caller).
+void PgSession::refuse_protocol_state(const pg::FrontendMessage& msg, authz::Decision d) {
+  GateVerdict v;
+  v.decision = std::move(d);
+  v.command = std::holds_alternative<pg::Query>(msg)   ? "QUERY"
+              : std::holds_alternative<pg::Parse>(msg) ? "PARSE"
+              : std::holds_alternative<pg::Bind>(msg)  ? "BIND"
+              : std::holds_alternative<pg::Execute>(msg) ? "EXECUTE"
+                                                         : "DESCRIBE";
+  audit_decision(v, "");
+  deny(v, v.command);
+  pending_refusal_ = v.decision;
+  discarding_ = !std::holds_alternative<pg::Query>(msg);
 }
 
 // Decodes every complete client frame in the buffer, decides each, and writes the

@@ -20,6 +20,7 @@
 #include "authz/identity.hpp"
 #include "protocols/common/byte_writer.hpp"
 #include "protocols/pg/backend_decoder.hpp"
+#include "protocols/pg/frontend_state.hpp"
 #include "protocols/pg/messages.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/dynamic_credentials.hpp"
@@ -30,11 +31,16 @@
 
 namespace segproxy::proxy {
 
+class RefusalAudit;
+
 class PgSession : public LiveSession,
                   public std::enable_shared_from_this<PgSession>,
                   private protocols::pg::BackendEvents {
  public:
   PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std::size_t listener_index, Services services);
+  // session.refused records for connections dropped before login (rate-limited;
+  // owned by the Server; null without audit). Set before run().
+  void set_refusal_audit(RefusalAudit* r) { refusals_ = r; }
   ~PgSession() override;
 
   // Runs the session to its end; the parameter keeps it alive for that long.
@@ -59,6 +65,9 @@ class PgSession : public LiveSession,
   // `tls_owner`: the requester's certificate hash when the request came inside TLS.
   awaitable<void> handle_cancel(protocols::pg::CancelRequest req, std::optional<std::string> tls_owner);
   awaitable<void> refuse(const std::string& sqlstate, const std::string& message, const std::string& reason);
+  // A connection dropped before login without a refuse(): session.refused (rate-limited,
+  // proxy/refusal_audit.hpp) with the reason class.
+  void audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate = {});
 
   // --- relay (pg_relay.cpp) ---
   awaitable<void> relay();
@@ -95,6 +104,7 @@ class PgSession : public LiveSession,
   void forward_owned(protocols::Bytes bytes);
   // Appends a Query that makes the backend raise `sqlstate` `message` (pg_deny.hpp).
   void forward_raise(std::string_view sqlstate, std::string_view message, std::string_view detail);
+  void refuse_protocol_state(const protocols::pg::FrontendMessage& msg, authz::Decision d);
   void deny(const GateVerdict& verdict, std::string_view kind);
   awaitable<bool> flush_to_backend();
 
@@ -119,6 +129,7 @@ class PgSession : public LiveSession,
   // A request that ends with ReadyForQuery went to the backend (statement_timeout runs
   // while any is outstanding).
   void request_sent() {
+    frontend_state_.request_sent();
     if (++outstanding_ == 1 && statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);
   }
   void on_statement_timeout();
@@ -186,6 +197,7 @@ class PgSession : public LiveSession,
   std::deque<PendingResult> results_;  // requests awaiting their ReadyForQuery (audit only)
 
   protocols::pg::BackendStream backend_stream_;
+  protocols::pg::FrontendState frontend_state_;  // COPY state, statement / portal names
   char txn_status_ = 'I';
   std::size_t outstanding_ = 0;  // Query / Sync sent without a ReadyForQuery back
   bool client_writing_ = false;
@@ -197,6 +209,9 @@ class PgSession : public LiveSession,
   std::chrono::milliseconds statement_timeout_{0};
   std::chrono::milliseconds idle_timeout_{0};
   bool ending_ = false;
+  bool deadline_expired_ = false;   // the handshake / startup deadline closed the connection
+  RefusalAudit* refusals_ = nullptr;
+  bool refusal_audited_ = false;    // a session.refused record was written for this connection
   class ListenerMetrics* listener_metrics_ = nullptr;
   class SegmentMetrics* seg_metrics_ = nullptr;  // set at admission  // terminate() was called: no further client frame is judged
 };

@@ -17,6 +17,7 @@
 
 #include "proxy/pg_session.hpp"
 #include "proxy/proxy_metrics.hpp"
+#include "proxy/refusal_audit.hpp"
 #include "proxy/session_registry.hpp"
 
 namespace segproxy::proxy {
@@ -33,13 +34,17 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
       id_(services.next_session_id.fetch_add(1) + 1),
       id_text_(std::to_string(id_)),
       started_(std::chrono::steady_clock::now()),
-      deadline_(client.get_executor(), [this] { close_all(); }),
+      deadline_(client.get_executor(),
+                [this] {
+                  deadline_expired_ = true;
+                  close_all();
+                }),
       idle_(client.get_executor(), [this] { on_idle_expired(); }),
       window_(client.get_executor(), [this] { on_window_closed(); }),
       statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }),
       write_gate_(client.get_executor()),
       idle_gate_(client.get_executor()),
-      backend_stream_(rt_->limits) {
+      backend_stream_(rt_->limits, pg::BackendCheck::Structure) {
   error_code ec;
   auto ep = client.remote_endpoint(ec);
   if (!ec) client_addr_ = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -98,7 +103,11 @@ void PgSession::close_all() {
 
 awaitable<void> PgSession::run_phases() {
   svc_.log.debug("session.accept", {{"session", id_text_}, {"listener", listener_->cfg->name}, {"client", client_addr_}});
-  if (co_await negotiate() && co_await startup()) co_await relay();
+  if (co_await negotiate() && co_await startup()) {
+    co_await relay();
+  } else if (deadline_expired_ && backend_pid_ == 0) {
+    audit_prelogin("timeout", "no complete login within the handshake/startup timeout");
+  }
   close_all();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
   if (backend_pid_ != 0) {
@@ -130,6 +139,7 @@ awaitable<std::optional<pg::StartupPacket>> PgSession::read_startup_packet() {
     if (d.status == DecodeStatus::Malformed) {
       close_reason_ = "malformed startup packet: " + d.error;
       svc_.log.warn("session.protocol_violation", {{"session", id_text_}, {"client", client_addr_}, {"error", d.error}});
+      audit_prelogin("malformed_startup", d.error, "08P01");
       co_return std::nullopt;
     }
     if (!co_await fill_client_buffer(rt_->limits.max_startup_packet)) co_return std::nullopt;
@@ -148,6 +158,7 @@ awaitable<bool> PgSession::negotiate() {
       if (cstart_ != cend_) {
         svc_.log.warn("session.protocol_violation",
                       {{"session", id_text_}, {"client", client_addr_}, {"error", "plaintext data after SSLRequest"}});
+        audit_prelogin("plaintext_after_sslrequest", "plaintext data after SSLRequest", "08P01");
         co_return false;
       }
       cstart_ = cend_ = 0;
@@ -165,6 +176,8 @@ awaitable<bool> PgSession::negotiate() {
                        {"error", ec.message()},
                        {"verify", verify == X509_V_OK ? "" : X509_verify_cert_error_string(verify)}});
         count_tls_failure(ec);
+        audit_prelogin("handshake_failed",
+                       verify == X509_V_OK ? ec.message() : ec.message() + ": " + X509_verify_cert_error_string(verify));
         co_return false;
       }
       co_return true;
@@ -189,6 +202,7 @@ awaitable<bool> PgSession::negotiate() {
       co_return false;
     }
     close_reason_ = "unexpected startup packet";
+    audit_prelogin("malformed_startup", close_reason_, "08P01");
     co_return false;
   }
 }
@@ -219,8 +233,16 @@ awaitable<void> PgSession::handle_cancel(pg::CancelRequest req, std::optional<st
                                rt_->config.limits.backend_connect_timeout);
 }
 
+void PgSession::audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate) {
+  if (refusal_audited_ || refusals_ == nullptr) return;
+  refusal_audited_ = true;
+  refusals_->record(PreLoginRefusal{id_text_, listener_->cfg->name, "postgresql", client_addr_, reason, error, sqlstate},
+                        std::chrono::steady_clock::now());
+}
+
 awaitable<void> PgSession::refuse(const std::string& sqlstate, const std::string& message, const std::string& reason) {
   close_reason_ = reason;
+  refusal_audited_ = true;
   count_refusal(reason);
   svc_.log.info("session.refused", {{"session", id_text_},
                                     {"client", client_addr_},

@@ -15,6 +15,7 @@
 #include "proxy/pg_session.hpp"
 #include "proxy/proxy_metrics.hpp"
 #include "proxy/stack_thread.hpp"
+#include "proxy/refusal_audit.hpp"
 #include "proxy/view_loader.hpp"
 
 namespace segproxy::proxy {
@@ -86,6 +87,16 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::string name) {
     if (!admission.lease) {
       // Nothing is read or answered: the cap exists so that a flood costs us nothing.
       lm.refused(RefuseReason::PerAddressLimit).inc();
+      if (refusals_) {
+        const std::string client = addr_ec ? address : address + ":" + std::to_string(peer.port());
+        const bool mysql = rt->listeners[listener_index].cfg->protocol == config::Protocol::Mysql;
+        refusals_->record(PreLoginRefusal{"", name, mysql ? "mysql" : "postgresql", client, "per_address_limit",
+                                          admission.refusal == AddressLimits::Refusal::Handshakes
+                                              ? "limits.max_handshakes_per_address reached"
+                                              : "limits.max_connections_per_address reached",
+                                          ""},
+                          std::chrono::steady_clock::now());
+      }
       log_.debug("session.refused", {{"listener", name},
                                      {"client", address},
                                      {"reason", admission.refusal == AddressLimits::Refusal::Handshakes
@@ -107,10 +118,12 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::string name) {
     };
     if (rt->listeners[listener_index].cfg->protocol == config::Protocol::Mysql) {
       auto session = std::make_shared<MysqlSession>(std::move(sock), std::move(rt), listener_index, std::move(services));
+      session->set_refusal_audit(refusals_.get());
       asio::co_spawn(worker, MysqlSession::run(std::move(session)), on_exit);
       continue;
     }
     auto session = std::make_shared<PgSession>(std::move(sock), std::move(rt), listener_index, std::move(services));
+    session->set_refusal_audit(refusals_.get());
     asio::co_spawn(worker, PgSession::run(std::move(session)), [this](std::exception_ptr e) {
       if (!e) return;
       try {
@@ -164,6 +177,7 @@ int Server::run() {
       log_.error("audit.open_failed", {{"dir", rt0->config.audit->dir}, {"error", error}});
       return 1;
     }
+    refusals_ = std::make_unique<RefusalAudit>(audit_.get());
     log_.info("audit.ready", {{"dir", rt0->config.audit->dir}, {"durability", rt0->config.audit->durability}});
   } else {
     log_.warn("audit.disabled", {{"reason", "no audit: section in the configuration"}});

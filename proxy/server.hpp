@@ -74,6 +74,7 @@ class Server {
   // checkpoint) and before the workers (sessions count into both).
   std::unique_ptr<ProxyMetrics> metrics_;
   std::unique_ptr<audit::FileSink> audit_;  // declared before the workers: outlives sessions
+  std::unique_ptr<class RefusalAudit> refusals_;  // session.refused before login (null without audit)
   std::unique_ptr<ControlPlane> control_;
   asio::io_context main_ctx_;
   asio::io_context control_ctx_{1};

@@ -73,6 +73,8 @@ class StatementGate {
   // Backend ParameterStatus: standard_conforming_strings and client_encoding change how
   // text must be lexed; any change empties the cache.
   void on_parameter_status(std::string_view name, std::string_view value);
+  // The session's client_encoding (as the backend reported it) is UTF8.
+  bool client_encoding_utf8() const { return options_.client_encoding == "UTF8"; }
 
  private:
   GateVerdict evaluate(const authz::sql::StatementInfo& info, time_point now);

@@ -6,6 +6,7 @@
 #include "protocols/mysql/response_tracker.hpp"
 
 #include "protocols/mysql/packets.hpp"
+#include "protocols/mysql/response_validator.hpp"
 
 namespace segproxy::protocols::mysql {
 
@@ -27,6 +28,10 @@ struct KindOf {
     return ResponseKind::OkOrErr;  // InitDb, Ping, ResetConnection, StmtReset, ProcessKill, SetOption
   }
 };
+
+// No server sends more columns than a prepare OK can announce (Int16); MySQL and MariaDB
+// stop at 4096. A larger count would make the tracker wait for definitions forever.
+constexpr std::uint64_t kMaxResultColumns = 65535;
 
 bool whole(const StreamedMessage& m, std::string& error) {
   if (m.complete()) return true;
@@ -223,7 +228,7 @@ bool ResponseTracker::on_first(const StreamedMessage& m, std::string& error) {
     LeReader r(m.head);
     const std::uint64_t count = r.lenenc();
     const std::uint8_t follows = r.u8();
-    if (!r.at_end() || count == 0) return error = "result set: bad column count", false;
+    if (!r.at_end() || count == 0 || count > kMaxResultColumns) return error = "result set: bad column count", false;
     if (follows == 0) {
       state_ = has(caps_, CLIENT_DEPRECATE_EOF) ? State::Rows : State::ColumnsEof;
       return true;
@@ -234,6 +239,7 @@ bool ResponseTracker::on_first(const StreamedMessage& m, std::string& error) {
   }
   auto n = decode_column_count(m.head);
   if (n.status != DecodeStatus::Ok) return error = n.error, false;
+  if (n.value > kMaxResultColumns) return error = "result set: impossible column count", false;
   left_ = n.value;
   state_ = State::ColumnDefs;
   return true;
@@ -242,6 +248,8 @@ bool ResponseTracker::on_first(const StreamedMessage& m, std::string& error) {
 // Result set metadata: one ColumnDefinition41 per column.
 bool ResponseTracker::on_column_def(const StreamedMessage& m, std::string& error) {
   if (m.size == 0) return error = "empty column definition", false;
+  if (!whole(m, error)) return false;
+  if (!valid_column_definition(m.head, false, has(caps_, MARIADB_CLIENT_EXTENDED_TYPE_INFO))) return error = "backend sent a malformed column definition", false;
   if (--left_ > 0) return true;
   state_ = has(caps_, CLIENT_DEPRECATE_EOF) ? State::Rows : State::ColumnsEof;
   return true;
@@ -268,6 +276,9 @@ bool ResponseTracker::on_row(const StreamedMessage& m, std::string& error) {
                                                            : is_eof(m.head, m.size);
   if (!terminator) {
     if (m.size == 0) return error = "empty row packet", false;
+    // Text rows held whole: every length-encoded value inside the packet (issue 12 item 4.4).
+    if (pending_.front().kind == ResponseKind::Query && m.complete() && !valid_text_row(m.head))
+      return error = "backend sent a malformed text row", false;
     ++summary_.rows;
     return true;
   }
@@ -290,6 +301,8 @@ bool ResponseTracker::on_row(const StreamedMessage& m, std::string& error) {
 // closed by an EOF unless CLIENT_DEPRECATE_EOF.
 bool ResponseTracker::on_prepare_def(const StreamedMessage& m, std::string& error) {
   if (m.size == 0) return error = "empty definition in prepare response", false;
+  if (!whole(m, error)) return false;
+  if (!valid_column_definition(m.head, false, has(caps_, MARIADB_CLIENT_EXTENDED_TYPE_INFO))) return error = "backend sent a malformed column definition", false;
   if (--left_ > 0) return true;
   const bool params = state_ == State::PrepareParams;
   if (!has(caps_, CLIENT_DEPRECATE_EOF)) {
@@ -335,6 +348,8 @@ bool ResponseTracker::on_field_list(const StreamedMessage& m, std::string& error
     return true;
   }
   if (m.size == 0) return error = "empty column definition", false;
+  if (!whole(m, error)) return false;
+  if (!valid_column_definition(m.head, true, has(caps_, MARIADB_CLIENT_EXTENDED_TYPE_INFO))) return error = "backend sent a malformed column definition", false;
   ++summary_.rows;  // one per column
   return true;
 }

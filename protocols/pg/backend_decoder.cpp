@@ -8,6 +8,7 @@
 #include <string>
 
 #include "protocols/common/byte_reader.hpp"
+#include "protocols/pg/backend_validator.hpp"
 
 namespace segproxy::protocols::pg {
 
@@ -37,6 +38,25 @@ std::string printable_type(char type) {
   if (c >= 0x20 && c < 0x7f) return std::string("'") + type + "'";
   static constexpr char kHex[] = "0123456789abcdef";
   return std::string("0x") + kHex[c >> 4] + kHex[c & 0xf];
+}
+
+std::string message_name(char type) {
+  switch (type) {
+    case 'E': return "ErrorResponse";
+    case 'N': return "NoticeResponse";
+    case 'C': return "CommandComplete";
+    case 'Z': return "ReadyForQuery";
+    case 'S': return "ParameterStatus";
+    case 'A': return "NotificationResponse";
+    case 'G': return "CopyInResponse";
+    case 'H': return "CopyOutResponse";
+    case 'W': return "CopyBothResponse";
+    case 'T': return "RowDescription";
+    case 't': return "ParameterDescription";
+    case 'V': return "FunctionCallResponse";
+    case 'D': return "DataRow";
+    default: return printable_type(type);
+  }
 }
 
 }  // namespace
@@ -167,14 +187,74 @@ std::optional<std::string_view> parse_command_complete(std::span<const std::uint
 
 // ---- BackendStream ----
 
-BackendStream::BackendStream(const Limits& limits) : limits_(limits) {}
+BackendStream::BackendStream(const Limits& limits, BackendCheck check) : limits_(limits), check_(check) {}
 
 bool BackendStream::at_boundary() const { return error_.empty() && header_have_ == 0; }
 
+DecodeStatus BackendStream::fail(std::string error) {
+  error_ = std::move(error);
+  clean_prefix_ = msg_start_;
+  return DecodeStatus::Malformed;
+}
+
+// One more piece of a DataRow body; `left_after` body bytes follow it. False on a
+// negative count, a length below -1 or past the message end, or bytes after the last
+// column (the end itself is checked when the message completes).
+bool BackendStream::scan_row(std::span<const std::uint8_t> part, std::size_t left_after) {
+  std::size_t i = 0;
+  while (i < part.size()) {
+    switch (row_phase_) {
+      case RowPhase::Count:
+        acc_[acc_have_++] = part[i++];
+        if (acc_have_ == 2) {
+          const auto n = static_cast<std::int16_t>((acc_[0] << 8) | acc_[1]);
+          if (n < 0) return false;
+          acc_have_ = 0;
+          cols_left_ = static_cast<std::uint32_t>(n);
+          row_phase_ = cols_left_ > 0 ? RowPhase::Length : RowPhase::Done;
+        }
+        break;
+      case RowPhase::Length:
+        acc_[acc_have_++] = part[i++];
+        if (acc_have_ == 4) {
+          const auto len = static_cast<std::int32_t>(load_u32(acc_));
+          acc_have_ = 0;
+          const std::size_t remaining = part.size() - i + left_after;
+          if (len < -1 || (len > 0 && static_cast<std::size_t>(len) > remaining)) return false;
+          --cols_left_;
+          if (len > 0) {
+            value_left_ = static_cast<std::size_t>(len);
+            row_phase_ = RowPhase::Value;
+          } else {
+            row_phase_ = cols_left_ > 0 ? RowPhase::Length : RowPhase::Done;
+          }
+        }
+        break;
+      case RowPhase::Value: {
+        const std::size_t take = std::min(value_left_, part.size() - i);
+        i += take;
+        value_left_ -= take;
+        if (value_left_ == 0) row_phase_ = cols_left_ > 0 ? RowPhase::Length : RowPhase::Done;
+        break;
+      }
+      case RowPhase::Done:
+        return false;
+    }
+  }
+  return true;
+}
+
 DecodeStatus BackendStream::feed(std::span<const std::uint8_t> data, BackendEvents& events) {
-  if (!error_.empty()) return DecodeStatus::Malformed;  // sticky: the stream is lost
+  if (!error_.empty()) {
+    clean_prefix_ = 0;
+    return DecodeStatus::Malformed;  // sticky: the stream is lost
+  }
+  const bool structure = check_ == BackendCheck::Structure;
+  const std::uint8_t* const base = data.data();
+  if (header_have_ != 0) msg_start_ = std::string::npos;  // continues a message of an earlier feed
   while (!data.empty()) {
     if (header_have_ < kHeaderSize) {
+      if (header_have_ == 0) msg_start_ = static_cast<std::size_t>(data.data() - base);
       // Collect the 5-byte header, which may arrive split across feeds.
       const std::size_t take = std::min(kHeaderSize - header_have_, data.size());
       std::copy_n(data.begin(), take, header_ + header_have_);
@@ -184,28 +264,42 @@ DecodeStatus BackendStream::feed(std::span<const std::uint8_t> data, BackendEven
 
       type_ = static_cast<char>(header_[0]);
       const std::uint32_t len = load_u32(header_ + 1);
-      if (len < 4) {
-        error_ = "backend message " + printable_type(type_) + ": length below 4";
-        return DecodeStatus::Malformed;
-      }
+      if (len < 4) return fail("backend message " + printable_type(type_) + ": length below 4");
       body_left_ = len - 4;
       watched_ = watched_type(type_);
+      buffered_ = watched_ || (structure && is_checked_whole(type_));
       body_.clear();
-      if (watched_) {
-        if (body_left_ > limits_.max_backend_control_message) {
-          error_ = "backend message " + printable_type(type_) + ": length above the control message limit";
-          return DecodeStatus::Malformed;
+      if (structure) {
+        if (!is_relay_backend_type(type_))
+          return fail("backend message " + printable_type(type_) + ": not a message a server sends in a session");
+        if (body_left_ > kMaxRelayMessage)
+          return fail("backend message " + printable_type(type_) + ": length above the message limit");
+        if (type_ == 'D') {
+          row_phase_ = RowPhase::Count;
+          acc_have_ = 0;
         }
+      }
+      if (buffered_) {
+        if (body_left_ > limits_.max_backend_control_message)
+          return fail("backend message " + printable_type(type_) + ": length above the control message limit");
         body_.reserve(body_left_);
       }
     } else {
-      // Body bytes: buffered for watched types, skipped otherwise.
+      // Body bytes: buffered for watched / checked types, skipped otherwise.
       const std::size_t take = std::min(body_left_, data.size());
-      if (watched_) body_.insert(body_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
+      const auto part = data.first(take);
+      if (buffered_) body_.insert(body_.end(), part.begin(), part.end());
       body_left_ -= take;
       data = data.subspan(take);
+      if (structure && type_ == 'D' && !scan_row(part, body_left_))
+        return fail("backend sent a malformed DataRow message");
     }
     if (header_have_ == kHeaderSize && body_left_ == 0) {
+      if (structure) {
+        if (type_ == 'D' && row_phase_ != RowPhase::Done) return fail("backend sent a malformed DataRow message");
+        if (buffered_ && !valid_backend_body(type_, body_))
+          return fail("backend sent a malformed " + message_name(type_) + " message");
+      }
       header_have_ = 0;  // on a boundary before reporting, so a throwing handler leaves us consistent
       if (watched_) events.on_backend_message(type_, body_);
     }

@@ -36,9 +36,19 @@ class BackendEvents {
   virtual void on_backend_message(char type, std::span<const std::uint8_t> body) = 0;
 };
 
+// Framing: message boundaries, the length word and the cap on watched messages only.
+// Structure (the relay, issue 12 item 4.4): also every type must be one a server sends
+// after authentication, every length at most kMaxRelayMessage, and every body well-formed
+// (backend_validator.hpp; DataRow checked column by column while it streams, so a bogus
+// column count or length is found without buffering the row).
+enum class BackendCheck { Framing, Structure };
+
 class BackendStream {
  public:
-  explicit BackendStream(const Limits& limits);
+  // PostgreSQL builds no message above MaxAllocSize (1 GiB - 1).
+  static constexpr std::size_t kMaxRelayMessage = 1024u * 1024u * 1024u;
+
+  explicit BackendStream(const Limits& limits, BackendCheck check = BackendCheck::Framing);
   // Watched types: 'Z' ReadyForQuery, 'E' ErrorResponse, 'C' CommandComplete,
   // 'S' ParameterStatus, 'G'/'H'/'W' Copy{In,Out,Both}Response, 'R' Authentication,
   // 'K' BackendKeyData, 'A' NotificationResponse, 'N' NoticeResponse, 'I' EmptyQueryResponse,
@@ -49,9 +59,27 @@ class BackendStream {
   const std::string& error() const { return error_; }
   // True when the stream sits exactly on a message boundary.
   bool at_boundary() const;
+  // After Malformed: how many bytes at the start of the last fed span are complete,
+  // checked messages (the offending message starts there), or npos when the offending
+  // message began in an earlier feed (part of it may already have been relayed).
+  std::size_t clean_prefix() const { return clean_prefix_; }
 
  private:
+  DecodeStatus fail(std::string error);
+  bool scan_row(std::span<const std::uint8_t> part, std::size_t left_after);
+
   Limits limits_;  // a copy: a reference would dangle for BackendStream s{Limits{}}
+  BackendCheck check_;
+  bool buffered_ = false;  // the body is collected: watched, or checked whole
+  std::size_t msg_start_ = 0;  // offset of the current message in the current feed (npos: earlier feed)
+  std::size_t clean_prefix_ = 0;
+  // DataRow check (Structure): Int16 count, then per column Int32 length (-1 = NULL) + value.
+  enum class RowPhase : std::uint8_t { Count, Length, Value, Done };
+  RowPhase row_phase_ = RowPhase::Done;
+  std::uint8_t acc_[4] = {};
+  std::size_t acc_have_ = 0;
+  std::uint32_t cols_left_ = 0;
+  std::size_t value_left_ = 0;
   std::uint8_t header_[5] = {};
   std::size_t header_have_ = 0;
   char type_ = 0;

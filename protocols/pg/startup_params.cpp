@@ -18,10 +18,27 @@ namespace segproxy::protocols::pg {
 
 namespace {
 
-constexpr std::array<std::string_view, 9> kAllowed = {
-    "application_name", "client_encoding", "DateStyle",       "TimeZone",
-    "IntervalStyle",    "extra_float_digits", "statement_timeout", "lock_timeout",
+// Settings that cannot change name resolution, lexing or privileges (issue 12 item 2.3):
+// formatting, timeouts, transaction defaults a client may also SET itself, planner
+// toggles. Anything else (search_path, role, session_authorization, lexing settings such
+// as standard_conforming_strings / backslash_quote, resource settings) stays refused.
+constexpr std::array<std::string_view, 16> kAllowed = {
+    "application_name",
+    "client_encoding",
+    "DateStyle",
+    "TimeZone",
+    "IntervalStyle",
+    "extra_float_digits",
+    "statement_timeout",
+    "lock_timeout",
     "idle_in_transaction_session_timeout",
+    "idle_session_timeout",
+    "default_transaction_isolation",
+    "default_transaction_read_only",
+    "default_transaction_deferrable",
+    "bytea_output",
+    "geqo",
+    "jit",
 };
 
 constexpr std::size_t kMaxNameInError = 64;

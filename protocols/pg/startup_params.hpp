@@ -22,7 +22,10 @@ struct StartupFilterResult {
 // Allow-list (GUC names are case-insensitive; forwarded with canonical spelling):
 // application_name, client_encoding (UTF8 only, any spelling PostgreSQL accepts:
 // UTF8/utf8/UTF-8/unicode), DateStyle, TimeZone, IntervalStyle, extra_float_digits,
-// statement_timeout, lock_timeout, idle_in_transaction_session_timeout.
+// statement_timeout, lock_timeout, idle_in_transaction_session_timeout,
+// idle_session_timeout, default_transaction_isolation, default_transaction_read_only,
+// default_transaction_deferrable, bytea_output, geqo, jit (node-postgres and JDBC send
+// the transaction defaults in `options`). Values are checked by the backend.
 // Refused: replication, search_path, role, standard_conforming_strings (any value),
 // session_authorization, any other name, `options` switches other than -c/--name=value,
 // empty values, and duplicate names (also across `options`).

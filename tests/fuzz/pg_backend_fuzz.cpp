@@ -5,7 +5,8 @@
 //   body parsers never crash, and what they accept survives encode -> parse unchanged;
 //   BackendStream fed in chunks reports exactly the events of one whole feed, the same
 //     status, and (while frames stay under the cap) exactly the watched frames that
-//     decode_backend_frame finds.
+//     decode_backend_frame finds; in Structure mode (the relay's validation) the same
+//     chunking independence, a prefix of the Framing-mode events, only valid bodies.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "fuzz_support.hpp"
 #include "protocols/common/byte_reader.hpp"
 #include "protocols/pg/backend_decoder.hpp"
+#include "protocols/pg/backend_validator.hpp"
 #include "protocols/pg/encoder.hpp"
 #include "protocols/pg/scram_client.hpp"
 
@@ -160,6 +162,37 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!frames_malformed) {
     FUZZ_CHECK(frames.size() == whole.events.size());
     FUZZ_CHECK(whole_status == DecodeStatus::Ok);
+  }
+
+  // 4. Structure mode (the relay, issue 12 item 4.4): chunking changes nothing; it
+  // reports a prefix of what Framing mode reports (it refuses more, never less); every
+  // body it reports passes the validator; after Malformed, clean_prefix() is within the
+  // last feed or npos.
+  {
+    Recorder strict_chunked, strict_whole;
+    DecodeStatus strict_chunked_status = DecodeStatus::Ok;
+    BackendStream sc(limits, BackendCheck::Structure);
+    std::size_t at = 0, chunk = 0;
+    while (at < stream.size()) {
+      const std::size_t n = std::min(stream.size() - at, in.chunks[chunk++ % 4]);
+      strict_chunked_status = sc.feed(stream.subspan(at, n), strict_chunked);
+      if (strict_chunked_status == DecodeStatus::Malformed) {
+        FUZZ_CHECK(!sc.error().empty());
+        FUZZ_CHECK(sc.clean_prefix() == std::string::npos || sc.clean_prefix() <= n);
+        break;
+      }
+      at += n;
+    }
+    BackendStream sw(limits, BackendCheck::Structure);
+    const DecodeStatus strict_whole_status = sw.feed(stream, strict_whole);
+    FUZZ_CHECK(strict_whole_status == strict_chunked_status);
+    FUZZ_CHECK(strict_whole.events == strict_chunked.events);
+    FUZZ_CHECK(strict_whole.events.size() <= whole.events.size());
+    for (std::size_t i = 0; i < strict_whole.events.size(); ++i) {
+      FUZZ_CHECK(strict_whole.events[i] == whole.events[i]);
+      FUZZ_CHECK(valid_backend_body(strict_whole.events[i].first, strict_whole.events[i].second));
+    }
+    if (whole_status == DecodeStatus::Malformed) FUZZ_CHECK(strict_whole_status == DecodeStatus::Malformed);
   }
   return 0;
 }

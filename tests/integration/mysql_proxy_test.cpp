@@ -11,6 +11,7 @@
 
 #include "support/audit_support.hpp"
 #include "support/mysql_fixture.hpp"
+#include "support/raw_client.hpp"
 
 #include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
@@ -461,6 +462,68 @@ TEST_F(MysqlProxy, DenialOutsideATransactionRollsNothingBackAndTheSessionContinu
   ASSERT_TRUE(mysql_exec(conn.get(), "INSERT INTO orders (customer, amount) VALUES ('" + who + "', 2)").ok);
   ASSERT_TRUE(mysql_exec(conn.get(), "COMMIT").ok);
   EXPECT_EQ(count_orders_of(who), "2");
+}
+
+// Issue 12 item 4.5: a statement id never prepared through this session gets 1243 from the
+// proxy (not from the server); statement text that is not UTF-8 in a utf8mb4 session gets
+// 1300; the session continues.
+TEST_F(MysqlProxy, UnknownStatementIdsAndInvalidUtf8AreRefusedByTheProxyAndTheSessionContinues) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const ProcResult py = run_pymysql(Target(ClientCert::Spiffe),
+                                    "import struct\n"
+                                    "from pymysql.constants import COMMAND\n"
+                                    "try:\n"
+                                    "    conn._execute_command(COMMAND.COM_STMT_EXECUTE, struct.pack('<IBI', 424242, 0, 1))\n"
+                                    "    conn._read_packet()\n"
+                                    "    print('stmt no-error')\n"
+                                    "except pymysql.err.MySQLError as e:\n"
+                                    "    print('stmt', e.args[0], e.args[1])\n"
+                                    "conn._execute_command(COMMAND.COM_STMT_CLOSE, struct.pack('<I', 424242))\n"
+                                    "try:\n"
+                                    "    cur.execute(b\"SELECT 'caf\\xe9'\")\n"
+                                    "    print('utf8 no-error')\n"
+                                    "except pymysql.err.MySQLError as e:\n"
+                                    "    print('utf8', e.args[0], e.args[1])\n"
+                                    "cur.execute('SELECT 41 + 1')\n"
+                                    "print('alive', cur.fetchone()[0])\n");
+  ASSERT_EQ(py.exit_code, 0) << py.describe();
+  EXPECT_NE(py.out.find("stmt 1243 segproxy"), std::string::npos) << py.describe();
+  EXPECT_NE(py.out.find("utf8 1300 segproxy"), std::string::npos) << py.describe();
+  EXPECT_NE(py.out.find("alive 42"), std::string::npos) << py.describe();
+}
+
+// Issue 12 item 4.8: connections dropped before login leave a session.refused record with
+// the reason class and the client address.
+TEST_F(MysqlProxy, ConnectionsDroppedBeforeLoginAreRecordedAsRefused) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  {
+    RawClient http;  // an HTTP probe after the greeting: no login packet
+    std::string err, greeting;
+    ASSERT_TRUE(http.connect_tcp(port_, &err)) << err;
+    ASSERT_EQ(http.read_some(greeting, 10s), RawClient::ReadStatus::Data);
+    ASSERT_TRUE(http.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_TRUE(http.wait_closed(5s));
+  }
+  {
+    RawClient not_tls;  // SSLRequest, then bytes that are no TLS ClientHello
+    std::string err, greeting;
+    ASSERT_TRUE(not_tls.connect_tcp(port_, &err)) << err;
+    ASSERT_EQ(not_tls.read_some(greeting, 10s), RawClient::ReadStatus::Data);
+    std::string ssl_request{"\x20\x00\x00\x01", 4};
+    ssl_request += std::string{"\x00\x0a\x00\x00", 4};  // CLIENT_PROTOCOL_41 | CLIENT_SSL (0x0800 | 0x0200)
+    ssl_request += std::string{"\x00\x00\x00\x01", 4};  // max packet size
+    ssl_request += std::string(1, static_cast<char>(45));  // utf8mb4
+    ssl_request += std::string(23, '\0');
+    ASSERT_EQ(ssl_request.size(), 36u);
+    ASSERT_TRUE(not_tls.send(ssl_request + std::string(64, 'x')));
+    EXPECT_TRUE(not_tls.wait_closed(5s));
+  }
+  for (const std::string reason : {"malformed_startup", "handshake_failed"}) {
+    EXPECT_TRUE(wait_for_record(audit_dir_, [&](const audit::AuditRecord& rec) {
+      return rec.event == "session.refused" && rec.protocol == "mysql" && rec.detail.rfind(reason, 0) == 0 &&
+             rec.client_addr.rfind("127.0.0.1:", 0) == 0;
+    }, 5s)) << reason << "\n" << read_audit_log(audit_dir_).describe();
+  }
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #include "audit/verifier.hpp"
 #include "support/audit_support.hpp"
+#include "support/raw_client.hpp"
 
 namespace segproxy::it {
 namespace {
@@ -286,6 +287,54 @@ TEST_F(AuditTest, RefusedSessionIsRecordedWithIdentityAndReason) {
                                                                    x.event == "statement.decision"; })
                   .empty())
       << log.describe();
+}
+
+// Issue 12 item 4.8: connections dropped before login leave a session.refused record with
+// the client address, the listener and the reason class, so a probe shows in the log.
+TEST_F(AuditTest, ConnectionsDroppedBeforeLoginAreRecordedAsRefusedWithReasonAndAddress) {
+  ASSERT_NO_FATAL_FAILURE(StartAudited());
+  {
+    RawClient garbage;  // an HTTP probe: not a startup packet
+    std::string err;
+    ASSERT_TRUE(garbage.connect_tcp(port_, &err)) << err;
+    ASSERT_TRUE(garbage.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_TRUE(garbage.wait_closed(std::chrono::seconds(5)));
+  }
+  {
+    RawClient smuggler;  // SSLRequest with plaintext behind it (CVE-2021-23214 class)
+    std::string err;
+    ASSERT_TRUE(smuggler.connect_tcp(port_, &err)) << err;
+    const std::string ssl_request("\x00\x00\x00\x08\x04\xd2\x16\x2f", 8);
+    ASSERT_TRUE(smuggler.send(ssl_request + "Q\x00\x00\x00\x0dselect 1\x00"));
+    EXPECT_TRUE(smuggler.wait_closed(std::chrono::seconds(5)));
+  }
+  {
+    RawClient not_tls;  // 'S', then bytes that are no TLS ClientHello
+    std::string err;
+    ASSERT_TRUE(not_tls.connect_tcp(port_, &err)) << err;
+    ASSERT_EQ(not_tls.ssl_request(std::chrono::seconds(5)), std::optional<char>('S'));
+    ASSERT_TRUE(not_tls.send(std::string(64, 'x')));
+    EXPECT_TRUE(not_tls.wait_closed(std::chrono::seconds(5)));
+  }
+  {
+    RawClient silent;  // connects and says nothing: closed at the fixture's handshake_timeout (5 s)
+    std::string err;
+    ASSERT_TRUE(silent.connect_tcp(port_, &err)) << err;
+    EXPECT_TRUE(silent.wait_closed(std::chrono::seconds(5 + 10)));
+  }
+  StopProxy();
+  const AuditLog log = read_audit_log(audit_dir_);
+  ASSERT_TRUE(log.result.ok()) << log.describe();
+  for (const std::string reason : {"malformed_startup", "plaintext_after_sslrequest", "handshake_failed", "timeout"}) {
+    const auto found = records_where(log, [&](const AuditRecord& r) {
+      return r.event == "session.refused" && r.detail.rfind(reason, 0) == 0;
+    });
+    ASSERT_EQ(found.size(), 1u) << reason << "\n" << log.describe();
+    EXPECT_EQ(found[0].client_addr.rfind("127.0.0.1:", 0), 0u) << found[0].client_addr;
+    EXPECT_FALSE(found[0].listener.empty()) << reason;
+    EXPECT_EQ(found[0].protocol, "postgresql") << reason;
+    EXPECT_FALSE(found[0].reason.empty()) << reason;
+  }
 }
 
 // The audit directory lives on a 64 KiB tmpfs that the test fills up: writes fail with

@@ -157,6 +157,25 @@ TEST_F(Refusal, AllowListedStartupParametersAreAccepted) {
   EXPECT_EQ(q.value, "it-allowed");
 }
 
+// Issue 12 item 2.3: what node-postgres sends in `options` works through the proxy.
+TEST_F(Refusal, TransactionDefaultsInOptionsAreAcceptedAndApplied) {
+  PgConnPtr conn = pg_connect(Conninfo(
+      ClientCert::Spiffe,
+      "options='-c default_transaction_isolation=serializable -c default_transaction_read_only=on'"));
+  ASSERT_PG_CONNECTED(conn);
+  QueryOutcome q = pg_exec(conn.get(), "show default_transaction_isolation");
+  ASSERT_TRUE(q.ok) << q.error;
+  EXPECT_EQ(q.value, "serializable");
+  q = pg_exec(conn.get(), "show default_transaction_read_only");
+  ASSERT_TRUE(q.ok) << q.error;
+  EXPECT_EQ(q.value, "on");
+  // ...while search_path in the same place is still refused.
+  PgConnPtr evil = pg_connect(Conninfo(
+      ClientCert::Spiffe, "options='-c default_transaction_isolation=serializable -c search_path=evil'"));
+  ASSERT_EQ(PQstatus(evil.get()), CONNECTION_BAD);
+  EXPECT_TRUE(contains_ci(PQerrorMessage(evil.get()), "search_path")) << PQerrorMessage(evil.get());
+}
+
 // ---- wire view: exact SQLSTATEs ------------------------------------------------------
 
 TEST_F(Refusal, PlaintextStartupGetsFatal28000) {

@@ -3,6 +3,8 @@
 // proxy that merely times the connection out does not pass.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "support/fixture.hpp"
 #include "support/raw_client.hpp"
 
@@ -162,6 +164,129 @@ TEST_F(Robustness, SilentTlsClientIsDisconnectedAfterStartupTimeout) {
   ASSERT_NO_FATAL_FAILURE(StartTls(raw));
   EXPECT_TRUE(raw.wait_closed(seconds(10 + 3))) << "a client that never sent a startup outlived startup_timeout";
   ExpectOthersUnaffected();
+}
+
+// ---- Protocol state the proxy keeps itself (issue 12 item 4.5) ------------------------
+
+std::string be16(std::uint16_t v) { return std::string{static_cast<char>(v >> 8), static_cast<char>(v & 0xff)}; }
+std::string fe(char type, const std::string& body) { return std::string(1, type) + be32(body.size() + 4) + body; }
+std::string z(const std::string& s) { return s + std::string(1, '\0'); }
+std::string query_msg(const std::string& sql) { return fe('Q', z(sql)); }
+std::string bind_msg(const std::string& portal, const std::string& stmt) {
+  return fe('B', z(portal) + z(stmt) + be16(0) + be16(0) + be16(0));
+}
+std::string execute_msg(const std::string& portal) { return fe('E', z(portal) + be32(0)); }
+std::string sync_msg() { return fe('S', ""); }
+
+struct Reply {
+  std::string types;  // message types up to and including ReadyForQuery
+  std::map<char, std::string> error;  // fields of the first ErrorResponse
+  std::string first_data;             // body of the first DataRow
+  bool complete = false;              // ReadyForQuery seen
+};
+
+Reply read_until_ready(RawClient& raw) {
+  Reply r;
+  for (;;) {
+    const std::optional<BackendMessage> m = raw.read_message(seconds(10));
+    if (!m) return r;
+    r.types += m->type;
+    if (m->type == 'E' && r.error.empty()) r.error = parse_error_fields(m->body);
+    if (m->type == 'D' && r.first_data.empty()) r.first_data = m->body;
+    if (m->type == 'Z') {
+      r.complete = true;
+      return r;
+    }
+  }
+}
+
+class ProtocolState : public Robustness {
+ protected:
+  void Login(RawClient& raw) {
+    ASSERT_NO_FATAL_FAILURE(StartTls(raw));
+    const std::optional<BackendMessage> ready = raw.startup({{"user", "whatever"}, {"database", env().db}}, seconds(15));
+    ASSERT_TRUE(ready.has_value()) << "no ReadyForQuery";
+    ASSERT_EQ(ready->type, 'Z') << parse_error_fields(ready->body)['M'];
+  }
+  void ExpectSessionUsable(RawClient& raw) {
+    ASSERT_TRUE(raw.send(query_msg("select 1")));
+    const Reply r = read_until_ready(raw);
+    ASSERT_TRUE(r.complete) << r.types;
+    EXPECT_EQ(r.types, "TDCZ") << (r.error.count('M') ? r.error.at('M') : "");
+  }
+};
+
+// A statement prepared with SQL PREPARE was judged when it was prepared; Bind must not
+// run it behind the gate's back (a reload may have revoked it: SQL EXECUTE re-judges).
+TEST_F(ProtocolState, BindOfAStatementNeverParsedThroughTheSessionIsRefusedWith26000) {
+  RawClient raw;
+  ASSERT_NO_FATAL_FAILURE(Login(raw));
+  ASSERT_TRUE(raw.send(query_msg("PREPARE it_sqlprep AS SELECT 42")));
+  Reply r = read_until_ready(raw);
+  ASSERT_EQ(r.types, "CZ") << r.error['M'];
+  ASSERT_TRUE(raw.send(bind_msg("", "it_sqlprep") + execute_msg("") + sync_msg()));
+  r = read_until_ready(raw);
+  ASSERT_TRUE(r.complete) << r.types;
+  EXPECT_EQ(r.error['C'], "26000") << r.types << " " << r.error['M'];
+  EXPECT_EQ(r.types.find('D'), std::string::npos) << "the SQL-prepared statement ran through Bind";
+  ExpectSessionUsable(raw);
+}
+
+TEST_F(ProtocolState, ExecuteOfAPortalNeverBoundThroughTheSessionIsRefusedWith34000) {
+  RawClient raw;
+  ASSERT_NO_FATAL_FAILURE(Login(raw));
+  ASSERT_TRUE(raw.send(query_msg("BEGIN; DECLARE it_cur CURSOR FOR SELECT 7")));
+  Reply r = read_until_ready(raw);
+  ASSERT_EQ(r.types, "CCZ") << r.error['M'];
+  ASSERT_TRUE(raw.send(execute_msg("it_cur") + sync_msg()));
+  r = read_until_ready(raw);
+  ASSERT_TRUE(r.complete) << r.types;
+  EXPECT_EQ(r.error['C'], "34000") << r.types << " " << r.error['M'];
+  EXPECT_EQ(r.types.find('D'), std::string::npos) << "a cursor the proxy never saw bound was fetched by Execute";
+  ASSERT_TRUE(raw.send(query_msg("ROLLBACK")));
+  read_until_ready(raw);
+  ExpectSessionUsable(raw);
+}
+
+TEST_F(ProtocolState, InvalidUtf8StatementTextIsRefusedWith22021ByTheProxy) {
+  RawClient raw;
+  ASSERT_NO_FATAL_FAILURE(Login(raw));
+  ASSERT_TRUE(raw.send(query_msg("select 'caf\xe9'")));  // Latin-1 e-acute: not UTF-8
+  Reply r = read_until_ready(raw);
+  ASSERT_TRUE(r.complete) << r.types;
+  EXPECT_EQ(r.error['C'], "22021") << r.error['M'];
+  EXPECT_NE(r.error['M'].find("segproxy"), std::string::npos) << "not refused by the proxy: " << r.error['M'];
+  // Extended protocol: the Parse is refused, the batch discarded up to Sync.
+  ASSERT_TRUE(raw.send(fe('P', z("") + z("select '\xc3\x28'") + be16(0)) + bind_msg("", "") + execute_msg("") +
+                       sync_msg()));
+  r = read_until_ready(raw);
+  ASSERT_TRUE(r.complete) << r.types;
+  EXPECT_EQ(r.error['C'], "22021") << r.error['M'];
+  EXPECT_NE(r.error['M'].find("segproxy"), std::string::npos) << r.error['M'];
+  ExpectSessionUsable(raw);
+}
+
+// PostgreSQL ignores copy messages outside COPY; the proxy does not even forward them,
+// and a real COPY FROM STDIN still works.
+TEST_F(ProtocolState, CopyMessagesOutsideCopyAreDroppedAndCopyInStillWorks) {
+  RawClient raw;
+  ASSERT_NO_FATAL_FAILURE(Login(raw));
+  ASSERT_TRUE(raw.send(fe('d', "1\n") + fe('c', "") + fe('f', z("stray"))));
+  ExpectSessionUsable(raw);
+  ASSERT_TRUE(raw.send(query_msg("CREATE TEMP TABLE it_copy_state (v int)")));
+  Reply r = read_until_ready(raw);
+  ASSERT_EQ(r.types, "CZ") << r.error['M'];
+  ASSERT_TRUE(raw.send(query_msg("COPY it_copy_state FROM STDIN")));
+  const std::optional<BackendMessage> g = raw.read_message(seconds(10));
+  ASSERT_TRUE(g.has_value());
+  ASSERT_EQ(g->type, 'G');
+  ASSERT_TRUE(raw.send(fe('d', "1\n2\n") + fe('c', "")));
+  r = read_until_ready(raw);
+  ASSERT_EQ(r.types, "CZ") << r.error['M'];
+  ASSERT_TRUE(raw.send(query_msg("select count(*) from it_copy_state")));
+  r = read_until_ready(raw);
+  ASSERT_EQ(r.types, "TDCZ") << r.error['M'];
+  EXPECT_NE(r.first_data.find('2'), std::string::npos);
 }
 
 }  // namespace

@@ -60,6 +60,43 @@ TEST(PgStartupParams, WhatRealDriversSendIsAllowed) {
   }
 }
 
+// Issue 12 item 2.3: node-postgres puts transaction defaults in `options`; settings that
+// cannot change name resolution, lexing or privileges pass, directly and in `options`.
+TEST(PgStartupParams, HarmlessTransactionDefaultsAreAllowedDirectlyAndInOptions) {
+  const std::vector<AllowedCase> cases = {
+      {"node-postgres options",
+       {{"user", "u"},
+        {"options", "-c default_transaction_isolation=serializable -c default_transaction_read_only=on"}},
+       "u", "u", {{"default_transaction_isolation", "serializable"}, {"default_transaction_read_only", "on"}}},
+      {"--name=value with dashes",
+       {{"user", "u"}, {"options", "--default-transaction-deferrable=on --idle-session-timeout=60s"}}, "u", "u",
+       {{"default_transaction_deferrable", "on"}, {"idle_session_timeout", "60s"}}},
+      {"top-level, any case",
+       {{"user", "u"}, {"Default_Transaction_Isolation", "read committed"}, {"bytea_output", "hex"},
+        {"geqo", "off"}, {"JIT", "off"}},
+       "u", "u",
+       {{"default_transaction_isolation", "read committed"}, {"bytea_output", "hex"}, {"geqo", "off"}, {"jit", "off"}}},
+  };
+  for (const auto& c : cases) {
+    const auto r = filter_startup_parameters(c.in);
+    EXPECT_TRUE(r.ok) << c.name << ": " << r.error;
+    EXPECT_EQ(r.forward, c.forward) << c.name;
+  }
+}
+
+TEST(PgStartupParams, NameResolutionLexingAndPrivilegeSettingsStayRefused) {
+  for (const char* name : {"search_path", "role", "session_authorization", "standard_conforming_strings",
+                           "backslash_quote", "escape_string_warning", "row_security", "work_mem",
+                           "default_tablespace", "temp_tablespaces", "lc_messages"}) {
+    const auto direct = filter_startup_parameters({{"user", "u"}, {name, "x"}});
+    EXPECT_FALSE(direct.ok) << name;
+    EXPECT_EQ(direct.sqlstate, "42501") << name;
+    const auto in_options = filter_startup_parameters({{"user", "u"}, {"options", std::string("-c ") + name + "=x"}});
+    EXPECT_FALSE(in_options.ok) << name;
+    EXPECT_EQ(in_options.sqlstate, "42501") << name;
+  }
+}
+
 struct RefusedCase {
   const char* name;
   Params in;
