@@ -130,7 +130,8 @@ awaitable<MysqlLoginResult> mysql_backend_login(MysqlBackendConnection& conn, co
       co_return res;
     }
   }
-  my::AuthClient auth(*req.password, g.auth_plugin, g.scramble, tls);
+  my::AuthClient auth(*req.password, g.auth_plugin, g.scramble, tls, {},
+                      req.auth != nullptr ? *req.auth : std::vector<std::string>{});
   my::HandshakeResponse41 hr;
   hr.capabilities = res.caps;
   hr.charset = req.charset;
@@ -183,6 +184,7 @@ awaitable<MysqlLoginResult> mysql_backend_login(MysqlBackendConnection& conn, co
       case my::AuthAction::Kind::Fail:
         res.server = action.err;
         res.error = action.err ? std::to_string(action.err->code) + " " + action.err->message : action.error;
+        res.pinned = !action.err && action.error.rfind("segproxy: backend asked for ", 0) == 0;
         co_return res;
     }
   }
