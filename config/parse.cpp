@@ -99,7 +99,7 @@ void parse_backend_auth(Reader& r, const YAML::Node& n, const std::string& path,
   const std::vector<std::string> known =
       pg ? std::vector<std::string>{"scram-sha-256", "scram-sha-256-plus", "md5", "password"}
          : std::vector<std::string>{"mysql_native_password", "caching_sha2_password", "client_ed25519",
-                                    "mysql_clear_password"};
+                                    "sha256_password", "mysql_clear_password"};
   auto list = r.string_list(n, path, "auth", false);
   if (!list) {
     if (pg) out.auth = {tls ? "scram-sha-256-plus" : "scram-sha-256"};
@@ -118,9 +118,12 @@ void parse_backend_auth(Reader& r, const YAML::Node& n, const std::string& path,
       r.diag().error_at(kp, "unknown authentication method " + quote(m) + " (expected one of: " + all + ")");
       return;
     }
-    if ((m == "password" || m == "mysql_clear_password") && out.tls.mode != BackendTlsMode::VerifyFull) {
+    // These hand the backend the password itself (sha256_password: in clear inside TLS,
+    // or encrypted to a key the server supplies): only to a verified backend.
+    const bool gives_password = m == "password" || m == "mysql_clear_password" || m == "sha256_password";
+    if (gives_password && out.tls.mode != BackendTlsMode::VerifyFull) {
       r.diag().error_at(kp, quote(m) +
-                                " sends the backend password in cleartext: it needs backend tls.mode verify-full");
+                                " gives the backend the password itself: it needs backend tls.mode verify-full");
       return;
     }
     if (m == "scram-sha-256-plus" && !tls) {
