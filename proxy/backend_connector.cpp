@@ -160,7 +160,9 @@ awaitable<BackendLoginResult> backend_login(BackendLoginRequest req) {
   // backend.auth pins what we answer (issue 12 item 4.3): a backend that asks for a
   // method not listed, or for SCRAM without channel binding over TLS when only
   // scram-sha-256-plus is listed, is refused, and so is a login that needs none.
-  const std::vector<std::string>& accepted = req.backend->auth;
+  // An empty list (a Backend not made by the config loader) means the loader's default.
+  const std::vector<std::string> fallback{req.tls != nullptr ? "scram-sha-256-plus" : "scram-sha-256"};
+  const std::vector<std::string>& accepted = req.backend->auth.empty() ? fallback : req.backend->auth;
   std::unique_ptr<pg::ScramSha256Client> scram;
   bool sasl_done = false;
   bool authenticated = false;  // an accepted method was answered

@@ -130,8 +130,11 @@ awaitable<MysqlLoginResult> mysql_backend_login(MysqlBackendConnection& conn, co
       co_return res;
     }
   }
+  // backend.auth; none given (or empty): the loader's default, never "everything".
+  static const std::vector<std::string> kDefaultPlugins{"mysql_native_password", "caching_sha2_password",
+                                                        "client_ed25519"};
   my::AuthClient auth(*req.password, g.auth_plugin, g.scramble, tls, {},
-                      req.auth != nullptr ? *req.auth : std::vector<std::string>{});
+                      req.auth != nullptr && !req.auth->empty() ? *req.auth : kDefaultPlugins);
   my::HandshakeResponse41 hr;
   hr.capabilities = res.caps;
   hr.charset = req.charset;

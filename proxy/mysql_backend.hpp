@@ -52,7 +52,7 @@ awaitable<std::optional<MysqlBackendConnection>> mysql_backend_connect(const con
 struct MysqlLoginRequest {
   ssl::context* tls = nullptr;  // backend TLS (null: plain)
   std::string server_name;      // SNI / verification name for verify-full
-  const std::vector<std::string>* auth = nullptr;  // backend.auth (null: every supported plugin)
+  const std::vector<std::string>* auth = nullptr;  // backend.auth (null or empty: the default three)
   std::string user;
   const std::string* password = nullptr;  // never logged
   std::optional<std::string> database;

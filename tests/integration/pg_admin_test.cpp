@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "audit/record_codec.hpp"
+#include "support/admin_fixture.hpp"
 #include "support/audit_support.hpp"
 
 namespace segproxy::it {
@@ -60,41 +61,6 @@ double sample(const std::string& metrics, const std::string& series) {
   }
   return -1;
 }
-
-class AdminTest : public ProxyTest {
- protected:
-  bool auto_start() const override { return false; }
-
-  // A proxy with admin socket, metrics endpoint and audit log; `yaml` is appended.
-  void StartAdminProxy(ProxyConfigOptions opts = {}, const std::string& admin_extra = "") {
-    socket_ = dir_ + "/admin.sock";
-    audit_dir_ = dir_ + "/audit";
-    metrics_port_ = free_port();
-    opts.log_level = "info";
-    opts.extra_yaml += "admin: {socket: \"" + socket_ + "\", revocations_file: \"" + dir_ +
-                       "/revocations.json\"" + admin_extra + "}\n";
-    opts.extra_yaml += "metrics: {listen: \"127.0.0.1:" + std::to_string(metrics_port_) + "\"}\n";
-    opts.extra_yaml += audit_yaml(audit_dir_);
-    opts_ = opts;
-    ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
-  }
-
-  ProcResult ctl(std::vector<std::string> args) const {
-    std::vector<std::string> argv{env().segproxyctl_bin};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--socket");
-    argv.push_back(socket_);
-    return run_process(argv, 30s);
-  }
-
-  // Rewrites the running proxy's config file with `opts`.
-  void RewriteConfig(const ProxyConfigOptions& opts) { write_file(config_path_, render_config(port_, opts)); }
-
-  std::string socket_;
-  std::string audit_dir_;
-  std::uint16_t metrics_port_ = 0;
-  ProxyConfigOptions opts_;
-};
 
 TEST_F(AdminTest, RevokeEndsARunningQueryWithFatal57P01AndRefusesNewHandshakes) {
   ASSERT_NO_FATAL_FAILURE(StartAdminProxy());
@@ -544,75 +510,6 @@ TEST_F(AdminTest, DynamicCredentialSessionsShareAMintedUserAndRevokeDropsIt) {
   EXPECT_TRUE(wait_for_record(audit_dir_, [&](const audit::AuditRecord& rec) {
     return rec.event == "credential.drop" && rec.backend_user == user;
   }, 5s)) << read_audit_log(audit_dir_).describe();
-}
-
-// Issue 12 item 3: a revoke drops the minted users of every matching identity at once,
-// also of an identity with no live session (they used to linger until expiry), and the
-// command answers only after the drop.
-TEST_F(AdminTest, RevokeDropsTheMintedUserOfAnIdentityWithNoLiveSessionBeforeAnswering) {
-  ProxyConfigOptions opts;
-  opts.billing_credential = "{dynamic: {admin: {user: segproxy_admin, password_file: \"" +
-                            env().secret_file("segproxy_admin.pw") +
-                            "\"}, grant_roles: [billing_rw], ttl: 1h, name_template: \"sp_it_{segment}_{id8}\"}}";
-  ASSERT_NO_FATAL_FAILURE(StartAdminProxy(opts));
-  std::string user;
-  {
-    auto a = Connect(ClientCert::Spiffe);
-    ASSERT_PG_CONNECTED(a);
-    user = pg_exec(a.get(), "SELECT current_user").value;
-    ASSERT_EQ(user.rfind("sp_it_billing_", 0), 0u) << user;
-  }  // the session ends; the minted user stays (leased users live until their expiry)
-  bool no_session = false;
-  for (int i = 0; i < 100 && !no_session; ++i) {
-    no_session = ctl({"sessions", "--json"}).out.find(kBillingSpiffe) == std::string::npos;
-    if (!no_session) std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_TRUE(no_session) << "the closed session is still listed";
-  auto su = pg_connect(env().superuser_conninfo());
-  ASSERT_PG_CONNECTED(su);
-  ASSERT_EQ(pg_exec(su.get(), "SELECT count(*) FROM pg_roles WHERE rolname = '" + user + "'").value, "1");
-
-  const ProcResult r = ctl({"revoke", "--identity", kBillingSpiffe, "--reason", "stolen key", "--json"});
-  ASSERT_EQ(r.exit_code, 0) << r.describe();
-  EXPECT_NE(r.out.find("\"sessions_terminated\":0"), std::string::npos) << r.out;
-  // Checked once, right after the answer: the drop happened before it.
-  EXPECT_EQ(pg_exec(su.get(), "SELECT count(*) FROM pg_roles WHERE rolname = '" + user + "'").value, "0")
-      << "the minted user of an identity without a live session outlived its revocation";
-}
-
-// Issue 12 item 4.9b: `sessions` and the logs show "CN=<cn>"; revoking by that form
-// works (it used to match nothing and still answer ok).
-TEST_F(AdminTest, RevokeByTheShownCnFormEndsTheSession) {
-  ASSERT_NO_FATAL_FAILURE(StartAdminProxy());
-  auto reporting = Connect(ClientCert::Cn);
-  ASSERT_PG_CONNECTED(reporting);
-  const ProcResult list = ctl({"sessions"});
-  ASSERT_NE(list.out.find("CN=reporting-job"), std::string::npos) << list.describe();
-  const ProcResult r = ctl({"revoke", "--identity", "CN=reporting-job", "--json"});
-  ASSERT_EQ(r.exit_code, 0) << r.describe();
-  EXPECT_NE(r.out.find("\"sessions_terminated\":1"), std::string::npos) << r.out;
-  auto again = Connect(ClientCert::Cn);
-  EXPECT_NE(PQstatus(again.get()), CONNECTION_OK);
-  EXPECT_NE(std::string(PQerrorMessage(again.get())).find("revoked"), std::string::npos) << PQerrorMessage(again.get());
-}
-
-// Issue 12 item 4.9b: a selector that matches no identity seen since start (a typo,
-// most likely) is answered with an error and not recorded, unless --force.
-TEST_F(AdminTest, RevokeThatMatchesNoIdentitySeenIsRefusedAndNotRecordedUnlessForced) {
-  ASSERT_NO_FATAL_FAILURE(StartAdminProxy());
-  auto billing = Connect(ClientCert::Spiffe);
-  ASSERT_PG_CONNECTED(billing);
-  const ProcResult typo = ctl({"revoke", "--identity", "CN=reporting-jbo"});
-  EXPECT_NE(typo.exit_code, 0) << typo.describe();
-  EXPECT_NE((typo.out + typo.err).find("matched no identity"), std::string::npos) << typo.describe();
-  EXPECT_EQ(ctl({"revocations"}).out.find("reporting-jbo"), std::string::npos);
-  EXPECT_TRUE(pg_exec(billing.get(), "SELECT 1").ok);
-
-  const ProcResult forced = ctl({"revoke", "--identity", "CN=reporting-jbo", "--force"});
-  EXPECT_EQ(forced.exit_code, 0) << forced.describe();
-  EXPECT_NE(ctl({"revocations"}).out.find("reporting-jbo"), std::string::npos);
-  // A configured segment is a valid target even before anyone used it.
-  EXPECT_EQ(ctl({"revoke", "--segment", "reporting"}).exit_code, 0);
 }
 
 }  // namespace
