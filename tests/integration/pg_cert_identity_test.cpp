@@ -75,27 +75,40 @@ TEST_F(CertIdentity, CertificateWithTwoSpiffeUrisIsRefusedAsAmbiguous) {
 }
 
 TEST_F(CertIdentity, ClientSentIntermediateIsRefusedByDefaultAndAcceptedWithVerifyDepth) {
-  // An intermediate CA signed by the configured CA (not itself in client_ca), and a
-  // billing leaf issued by it; the client sends leaf + intermediate.
+  // A CA without a path length limit (the environment's CA has pathlen:0, which already
+  // forbids intermediates), an intermediate CA it signed (not itself in client_ca), and
+  // a billing leaf issued by the intermediate; the client sends leaf + intermediate.
+  const std::string root = dir_ + "/root";
+  const ProcResult made = run_process(
+      {"sh", "-c",
+       "set -e; openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '" + root + ".key' 2>&1; "
+       "openssl req -x509 -new -sha256 -days 2 -key '" + root + ".key' -subj '/CN=segproxy-it-root' "
+       "-addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' -out '" +
+           root + ".crt' 2>&1"},
+      30s);
+  ASSERT_EQ(made.exit_code, 0) << made.describe();
+  const std::string billing_san = "subjectAltName=URI:spiffe://example.org/ns/billing/sa/api\n";
   const std::string inter =
       MakeCert("inter", "/CN=segproxy-it-intermediate",
-               "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n", Ca("ca.crt"),
-               Ca("ca.key"));
-  const std::string leaf =
-      MakeCert("via-inter", "/CN=via-inter",
-               std::string(kLeafExt) + "subjectAltName=URI:spiffe://example.org/ns/billing/sa/api\n", inter,
-               dir_ + "/inter.key");
+               "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n", root + ".crt",
+               root + ".key");
+  const std::string leaf = MakeCert("via-inter", "/CN=via-inter", std::string(kLeafExt) + billing_san, inter,
+                                    dir_ + "/inter.key");
+  const std::string direct = MakeCert("direct", "/CN=direct", std::string(kLeafExt) + billing_san, root + ".crt",
+                                      root + ".key");
   const std::string chain = dir_ + "/via-inter-chain.crt";
   write_file(chain, read_file(leaf) + read_file(inter));
 
-  ASSERT_NO_FATAL_FAILURE(StartProxy());
+  ProxyConfigOptions opts;
+  opts.client_ca = root + ".crt";
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
   PgConnPtr refused = ConnectWith(chain, dir_ + "/via-inter.key");
   EXPECT_NE(PQstatus(refused.get()), CONNECTION_OK) << "a chain through a client-sent intermediate was accepted";
-  PgConnPtr direct = Connect(ClientCert::Spiffe);
-  ASSERT_PG_CONNECTED(direct);
+  EXPECT_NE(proxy_.log().find("certificate chain too long"), std::string::npos) << proxy_.log();
+  PgConnPtr ok = ConnectWith(direct, dir_ + "/direct.key");
+  ASSERT_PG_CONNECTED(ok);
 
   proxy_.stop();
-  ProxyConfigOptions opts;
   opts.listener_tls_extra = ", verify_depth: 1";
   ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
   PgConnPtr accepted = ConnectWith(chain, dir_ + "/via-inter.key");
