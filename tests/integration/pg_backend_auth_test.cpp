@@ -55,6 +55,8 @@ TEST_F(BackendAuth, ScramOverVerifiedBackendTlsUsesChannelBinding) {
   ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
   PgConnPtr conn = Connect();
   ASSERT_PG_CONNECTED(conn);
+  // The session.open line is written before the session answers its first query.
+  EXPECT_EQ(pg_exec(conn.get(), "select current_user").value, "billing_rw");
   EXPECT_NE(proxy_.log().find("SCRAM-SHA-256-PLUS"), std::string::npos) << proxy_.log();
 }
 

@@ -104,7 +104,6 @@ TEST_F(CertIdentity, ClientSentIntermediateIsRefusedByDefaultAndAcceptedWithVeri
   ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
   PgConnPtr refused = ConnectWith(chain, dir_ + "/via-inter.key");
   EXPECT_NE(PQstatus(refused.get()), CONNECTION_OK) << "a chain through a client-sent intermediate was accepted";
-  EXPECT_NE(proxy_.log().find("certificate chain too long"), std::string::npos) << proxy_.log();
   PgConnPtr ok = ConnectWith(direct, dir_ + "/direct.key");
   ASSERT_PG_CONNECTED(ok);
 
