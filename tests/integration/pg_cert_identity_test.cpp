@@ -6,6 +6,7 @@
 // from the environment's CA.
 #include <gtest/gtest.h>
 
+#include "support/cert_factory.hpp"
 #include "support/fixture.hpp"
 
 namespace segproxy::it {
@@ -17,21 +18,9 @@ class CertIdentity : public ProxyTest {
  protected:
   bool auto_start() const override { return false; }
 
-  // Key + certificate `name` in dir_, issued by (issuer_crt, issuer_key) with `subject`
-  // and extension lines `ext` (openssl x509 -extfile syntax). Returns the cert path.
   std::string MakeCert(const std::string& name, const std::string& subject, const std::string& ext,
                        const std::string& issuer_crt, const std::string& issuer_key) {
-    const std::string base = dir_ + "/" + name;
-    write_file(base + ".ext", ext);
-    const std::string script =
-        "set -e; openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '" + base + ".key' 2>&1; "
-        "openssl req -new -sha256 -key '" + base + ".key' -subj '" + subject + "' -out '" + base +
-        ".csr' 2>&1; openssl x509 -req -sha256 -days 2 -in '" + base + ".csr' -CA '" + issuer_crt + "' -CAkey '" +
-        issuer_key + "' -set_serial 0x$(openssl rand -hex 8) -extfile '" + base + ".ext' -out '" + base +
-        ".crt' 2>&1";
-    const ProcResult r = run_process({"sh", "-c", script}, 30s);
-    EXPECT_EQ(r.exit_code, 0) << r.describe();
-    return base + ".crt";
+    return make_client_cert(dir_, name, subject, ext, issuer_crt, issuer_key);
   }
   std::string Ca(const std::string& f) const { return env().pki + "/" + f; }
 
@@ -44,7 +33,7 @@ class CertIdentity : public ProxyTest {
   }
 };
 
-constexpr const char* kLeafExt = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n";
+constexpr const char* kLeafExt = kClientLeafExt;
 
 TEST_F(CertIdentity, CertificateWithTwoCommonNamesIsRefusedAsAmbiguous) {
   ASSERT_NO_FATAL_FAILURE(StartProxy());
