@@ -196,17 +196,15 @@ Bytes AuthClient::initial_response() {
   Bytes r;
   if (accepts(plugin_)) r = response_for(plugin_, supported);
   if (!supported) {
-    // Answer as mysql_native_password (or caching_sha2_password when only that is
-    // accepted); a server that insists switches us, and the switch is checked.
+    // Answer as mysql_native_password when backend.auth accepts it; a server that
+    // insists switches us, and the switch is checked. Else an empty answer for the
+    // greeting's plugin: nothing derived from the password, and the server switches to
+    // the user's plugin (checked) or refuses.
     if (accepts(kNativePassword)) {
       plugin_ = std::string(kNativePassword);
       r = native_password_scramble(password_, scramble_);
-    } else if (accepts(kCachingSha2Password)) {
-      plugin_ = std::string(kCachingSha2Password);
-      r = caching_sha2_scramble(password_, scramble_);
     } else {
-      plugin_ = accepted_.front();
-      r.clear();  // nothing computed for a plugin the greeting's scramble does not fit
+      r.clear();
     }
   }
   if (plugin_ == kSha256Password && !secure_ && !password_.empty() && public_key_.empty())
