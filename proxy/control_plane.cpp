@@ -206,11 +206,11 @@ std::string ControlPlane::revoke(const admin::RevokeRequest& r, const AdminPeer&
   const authz::Revocation rev = u.changed.front();
   const std::string message = "terminating connection: access revoked by segproxy administrator" +
                               (rev.reason.empty() ? std::string() : ": " + rev.reason);
-  std::set<std::pair<std::string, std::string>> pairs;  // (dynamic identity key, segment) reached
+  std::set<std::string> keys;  // dynamic-credential identity keys reached
   const auto ids = deps_.sessions.post_matching(
-      [&rev, &pairs](std::uint64_t, const SessionFacts& f) {
+      [&rev, &keys](std::uint64_t, const SessionFacts& f) {
         if (!authz::matches(rev, f.identity, f.segment)) return false;
-        pairs.emplace(dynamic_identity_key(f.identity), f.segment);
+        keys.insert(dynamic_identity_key(f.identity));
         return true;
       },
       [message](LiveSession& s) { s.terminate("57P01", message, "session.revoked"); });
@@ -219,13 +219,13 @@ std::string ControlPlane::revoke(const admin::RevokeRequest& r, const AdminPeer&
   std::size_t users = 0;
   bool dropped = true;
   if (deps_.dynamic != nullptr) {
-    for (const auto& s : reached) {
-      for (const auto& seg : s.segments) pairs.emplace(dynamic_identity_key(s.identity), seg);
-    }
+    for (const auto& s : reached) keys.insert(dynamic_identity_key(s.identity));
+    // An identity selector revokes the identity in every segment; --segment every
+    // minted user of that segment.
     const bool by_segment = rev.kind == authz::RevocationKind::Segment;
     users = deps_.dynamic->revoke_matching(
         [&](const std::string& key, const std::string& segment) {
-          return by_segment ? segment == rev.value : pairs.count({key, segment}) != 0;
+          return by_segment ? segment == rev.value : keys.count(key) != 0;
         },
         kRevokeDropWait, &dropped);
   }
