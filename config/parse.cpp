@@ -165,8 +165,11 @@ Listener parse_listener(Reader& r, const YAML::Node& n, const std::string& path,
   }
   if (r.has(n, "tls")) parse_listener_tls(r, r.get(n, "tls"), join_path(path, "tls"), base_dir, l.tls);
   else r.diag().error(l.line, join_path(path, "tls"), "missing required key \"tls\" (client certificates are mandatory)");
-  if (r.has(n, "backend")) parse_backend(r, r.get(n, "backend"), join_path(path, "backend"), base_dir, l.protocol, l.backend);
-  else r.diag().error(l.line, join_path(path, "backend"), "missing required key \"backend\"");
+  if (r.has(n, "backend")) {
+    parse_backend(r, r.get(n, "backend"), join_path(path, "backend"), base_dir, l.protocol, l.backend);
+  } else {
+    r.diag().error(l.line, join_path(path, "backend"), "missing required key \"backend\"");
+  }
   return l;
 }
 

@@ -182,7 +182,9 @@ std::string ControlPlane::revoke(const admin::RevokeRequest& r, const AdminPeer&
   if (!value) return admin::encode_error("revocation not saved: " + why);
   probe.value = *value;
   const auto reached = deps_.sessions.seen().matching(
-      [&probe](const authz::ClientIdentity& id, const std::string& segment) { return authz::matches(probe, id, segment); });
+      [&probe](const authz::ClientIdentity& id, const std::string& segment) {
+        return authz::matches(probe, id, segment);
+      });
   const auto rt = deps_.runtime ? deps_.runtime() : nullptr;
   const bool configured_segment =
       probe.kind == authz::RevocationKind::Segment && rt && rt->config.segments.count(probe.value) != 0;

@@ -147,7 +147,8 @@ awaitable<void> MysqlSession::refuse(std::uint8_t seq, std::uint16_t code, const
     RefuseReason r = RefuseReason::Internal;
     if (reason == "no TLS") r = RefuseReason::TlsRequired;
     else if (reason == "no client certificate") r = RefuseReason::NoClientCert;
-    else if (reason == "unknown identity" || reason == "ambiguous certificate identity") r = RefuseReason::UnknownIdentity;
+    else if (reason == "unknown identity" || reason == "ambiguous certificate identity")
+      r = RefuseReason::UnknownIdentity;
     else if (reason == "revoked") r = RefuseReason::Revoked;
     else if (reason == "database not in segment") r = RefuseReason::DatabaseNotAllowed;
     else if (reason == "outside access window") r = RefuseReason::WindowClosed;
