@@ -234,7 +234,22 @@ bool identity_matches(std::string_view selector, const ClientIdentity& id) {
   if (selector.empty()) return false;
   if (!id.spiffe_id.empty() && selector == id.spiffe_id) return true;
   if (!id.cn.empty() && selector == id.cn) return true;
+  // The forms ClientIdentity::display() shows (sessions, logs): "CN=<cn>" (the "CN="
+  // in any case, the name exactly) and "sha256:<at least 16 hex digits>" (a prefix of
+  // the fingerprint, as shown).
+  if (selector.size() > 3 && (selector[0] == 'C' || selector[0] == 'c') && (selector[1] == 'N' || selector[1] == 'n') &&
+      selector[2] == '=') {
+    if (!id.cn.empty() && selector.substr(3) == id.cn) return true;
+  }
   if (id.sha256_hex.empty()) return false;
+  if (selector.substr(0, 7) == "sha256:") {
+    const std::string shown = normalize_fingerprint(selector.substr(7));
+    const std::string full = normalize_fingerprint(id.sha256_hex);
+    const bool hex = std::all_of(shown.begin(), shown.end(), [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    });
+    return hex && shown.size() >= 16 && shown.size() <= full.size() && full.compare(0, shown.size(), shown) == 0;
+  }
   return normalize_fingerprint(selector) == normalize_fingerprint(id.sha256_hex);
 }
 

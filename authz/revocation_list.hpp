@@ -4,7 +4,10 @@
 //
 // Matching (`matches`):
 //   Identity      the SPIFFE id exactly, or the CN exactly, or the certificate SHA-256
-//                 (hex, case-insensitive, ':' separators ignored).
+//                 (hex, case-insensitive, ':' separators ignored); also the forms that
+//                 `sessions` and the logs show (ClientIdentity::display): "CN=<cn>"
+//                 ("CN=" in any case, the name exactly) and "sha256:<hex>" (a prefix of
+//                 at least 16 hex digits of the fingerprint).
 //   SpiffePrefix  a path-segment-safe prefix of the SPIFFE id: "spiffe://td/ns/a"
 //                 matches "spiffe://td/ns/a" and "spiffe://td/ns/a/x" but not
 //                 "spiffe://td/ns/ab"; a prefix ending in '/' matches anything below

@@ -28,6 +28,10 @@ struct ListenerTls {
   // PEM file with one or more CRLs of client_ca (`tls.crl`, optional): a client
   // certificate listed there is refused at the handshake; re-read on reload.
   std::string crl;
+  // `tls.verify_depth`: how many intermediate CA certificates may stand between a client
+  // certificate and a CA of client_ca (OpenSSL verify depth). 0 (default): the client
+  // certificate must be issued directly by a CA in client_ca.
+  int verify_depth = 0;
 };
 
 struct BackendTls {
@@ -47,9 +51,16 @@ struct MetadataCredential {
   int line = 0;
 };
 
+// `listeners[].backend.auth`: the authentication methods the proxy answers when it logs
+// in to the backend (docs/policy.md "Backend authentication"). Filled with the
+// protocol's default when the key is absent (config/parse.cpp): postgres
+// [scram-sha-256-plus] with backend TLS, [scram-sha-256] without; mysql
+// [mysql_native_password, caching_sha2_password, client_ed25519]. Cleartext
+// ("password", "mysql_clear_password") only with tls.mode verify-full.
 struct Backend {
   Endpoint endpoint;
   BackendTls tls;
+  std::vector<std::string> auth;
   std::optional<MetadataCredential> metadata;  // absent: views are not learned on this listener
 };
 

@@ -59,12 +59,13 @@ void parse_limits(Reader& r, const YAML::Node& n, LimitsConfig& out) {
 
 void parse_listener_tls(Reader& r, const YAML::Node& n, const std::string& path,
                         const std::string& base_dir, ListenerTls& out) {
-  if (!r.expect_map(n, path, {"cert", "key", "client_ca", "min_version", "crl"})) return;
+  if (!r.expect_map(n, path, {"cert", "key", "client_ca", "min_version", "crl", "verify_depth"})) return;
   if (auto v = r.string(n, path, "cert", true)) out.cert = resolve(base_dir, *v);
   if (auto v = r.string(n, path, "key", true)) out.key = resolve(base_dir, *v);
   if (auto v = r.string(n, path, "client_ca", true)) out.client_ca = resolve(base_dir, *v);
   if (auto v = r.one_of(n, path, "min_version", {"1.2", "1.3"}, false)) out.min_version = *v;
   if (auto v = r.string(n, path, "crl", false)) out.crl = resolve(base_dir, *v);
+  if (auto v = r.uint(n, path, "verify_depth", 0, 16, false)) out.verify_depth = static_cast<int>(*v);
 }
 
 void parse_backend_tls(Reader& r, const YAML::Node& n, const std::string& path,
@@ -106,9 +107,53 @@ MetadataCredential parse_metadata(Reader& r, const YAML::Node& n, const std::str
   return m;
 }
 
+// backend.auth: the methods the proxy answers at its backend login (pinned; a backend
+// asking for another one is refused). Cleartext needs a verified backend.
+void parse_backend_auth(Reader& r, const YAML::Node& n, const std::string& path, Protocol protocol, Backend& out) {
+  const bool pg = protocol == Protocol::Postgres;
+  const bool tls = out.tls.mode != BackendTlsMode::Disable;
+  const std::vector<std::string> known =
+      pg ? std::vector<std::string>{"scram-sha-256", "scram-sha-256-plus", "md5", "password"}
+         : std::vector<std::string>{"mysql_native_password", "caching_sha2_password", "client_ed25519",
+                                    "sha256_password", "mysql_clear_password"};
+  auto list = r.string_list(n, path, "auth", false);
+  if (!list) {
+    if (pg) out.auth = {tls ? "scram-sha-256-plus" : "scram-sha-256"};
+    else out.auth = {"mysql_native_password", "caching_sha2_password", "client_ed25519"};
+    return;
+  }
+  const std::string kp = join_path(path, "auth");
+  if (list->empty()) {
+    r.diag().error_at(kp, "must name at least one authentication method");
+    return;
+  }
+  for (const auto& m : *list) {
+    if (std::find(known.begin(), known.end(), m) == known.end()) {
+      std::string all;
+      for (const auto& k : known) all += (all.empty() ? "" : ", ") + k;
+      r.diag().error_at(kp, "unknown authentication method " + quote(m) + " (expected one of: " + all + ")");
+      return;
+    }
+    // These hand the backend the password itself (sha256_password: in clear inside TLS,
+    // or encrypted to a key the server supplies): only to a verified backend.
+    const bool gives_password = m == "password" || m == "mysql_clear_password" || m == "sha256_password";
+    if (gives_password && out.tls.mode != BackendTlsMode::VerifyFull) {
+      r.diag().error_at(kp, quote(m) +
+                                " gives the backend the password itself: it needs backend tls.mode verify-full");
+      return;
+    }
+    if (m == "scram-sha-256-plus" && !tls) {
+      r.diag().error_at(kp, "\"scram-sha-256-plus\" (channel binding) needs backend TLS (tls.mode require or "
+                            "verify-full)");
+      return;
+    }
+  }
+  out.auth = std::move(*list);
+}
+
 void parse_backend(Reader& r, const YAML::Node& n, const std::string& path,
-                   const std::string& base_dir, Backend& out) {
-  if (!r.expect_map(n, path, {"host", "port", "tls", "metadata"})) return;
+                   const std::string& base_dir, Protocol protocol, Backend& out) {
+  if (!r.expect_map(n, path, {"host", "port", "tls", "metadata", "auth"})) return;
   if (r.has(n, "metadata")) {
     out.metadata = parse_metadata(r, r.get(n, "metadata"), join_path(path, "metadata"), base_dir);
   }
@@ -117,6 +162,7 @@ void parse_backend(Reader& r, const YAML::Node& n, const std::string& path,
     out.endpoint.port = static_cast<std::uint16_t>(*v);
   }
   if (r.has(n, "tls")) parse_backend_tls(r, r.get(n, "tls"), join_path(path, "tls"), base_dir, out.tls);
+  parse_backend_auth(r, n, path, protocol, out);
 }
 
 Listener parse_listener(Reader& r, const YAML::Node& n, const std::string& path,
@@ -135,8 +181,11 @@ Listener parse_listener(Reader& r, const YAML::Node& n, const std::string& path,
   }
   if (r.has(n, "tls")) parse_listener_tls(r, r.get(n, "tls"), join_path(path, "tls"), base_dir, l.tls);
   else r.diag().error(l.line, join_path(path, "tls"), "missing required key \"tls\" (client certificates are mandatory)");
-  if (r.has(n, "backend")) parse_backend(r, r.get(n, "backend"), join_path(path, "backend"), base_dir, l.backend);
-  else r.diag().error(l.line, join_path(path, "backend"), "missing required key \"backend\"");
+  if (r.has(n, "backend")) {
+    parse_backend(r, r.get(n, "backend"), join_path(path, "backend"), base_dir, l.protocol, l.backend);
+  } else {
+    r.diag().error(l.line, join_path(path, "backend"), "missing required key \"backend\"");
+  }
   return l;
 }
 

@@ -12,6 +12,7 @@
 #include "protocols/pg/backend_decoder.hpp"
 #include "protocols/pg/encoder.hpp"
 #include "protocols/pg/scram_client.hpp"
+#include "proxy/backend_auth_pin.hpp"
 
 namespace segproxy::proxy {
 namespace pg = protocols::pg;
@@ -156,8 +157,15 @@ awaitable<BackendLoginResult> backend_login(BackendLoginRequest req) {
     if (!co_await login.send(out)) co_return std::move(res);
   }
 
+  // backend.auth pins what we answer (issue 12 item 4.3): a backend that asks for a
+  // method not listed, or for SCRAM without channel binding over TLS when only
+  // scram-sha-256-plus is listed, is refused, and so is a login that needs none.
+  // An empty list (a Backend not made by the config loader) means the loader's default.
+  const std::vector<std::string> fallback{req.tls != nullptr ? "scram-sha-256-plus" : "scram-sha-256"};
+  const std::vector<std::string>& accepted = req.backend->auth.empty() ? fallback : req.backend->auth;
   std::unique_ptr<pg::ScramSha256Client> scram;
   bool sasl_done = false;
+  bool authenticated = false;  // an accepted method was answered
   for (;;) {
     auto frame = co_await login.next_frame();
     if (!frame) {
@@ -173,26 +181,60 @@ awaitable<BackendLoginResult> backend_login(BackendLoginRequest req) {
           case pg::AuthCode::Ok:
             if (scram && !sasl_done)
               co_return login.fail(BackendFailure::Auth, "backend ended SCRAM without proving the password");
+            if (!authenticated) co_return login.fail(BackendFailure::Pinned, auth_pin_refusal("no", accepted));
             continue;
           case pg::AuthCode::CleartextPassword:
-            if (!stream->is_tls())
-              co_return login.fail(BackendFailure::Auth, "backend asked for a cleartext password over plain TCP; refused");
+            if (!auth_accepted(accepted, "password") || !stream->is_tls())
+              co_return login.fail(BackendFailure::Pinned, auth_pin_refusal("password (cleartext)", accepted));
             pg::encode_password(out, *req.password);
+            authenticated = true;
+            res.auth_method = "password";
             break;
           case pg::AuthCode::Md5Password: {
+            if (!auth_accepted(accepted, "md5"))
+              co_return login.fail(BackendFailure::Pinned, auth_pin_refusal("md5", accepted));
+            authenticated = true;
+            res.auth_method = "md5";
             if (auth->data.size() != 4) co_return login.fail(BackendFailure::Protocol, "bad MD5 salt");
             std::string salt(reinterpret_cast<const char*>(auth->data.data()), 4);
             pg::encode_password(out, pg::md5_password_response(req.user, *req.password, salt));
             break;
           }
           case pg::AuthCode::Sasl: {
+            if (scram) co_return login.fail(BackendFailure::Protocol, "second SASL authentication request");
             auto mechs = pg::parse_sasl_mechanisms(auth->data);
-            bool has = false;
-            if (mechs)
-              for (const auto& m : *mechs) has = has || m == "SCRAM-SHA-256";
-            if (!has) co_return login.fail(BackendFailure::Auth, "backend offers no SCRAM-SHA-256");
-            scram = std::make_unique<pg::ScramSha256Client>("", *req.password, random_nonce());
-            pg::encode_sasl_initial_response(out, "SCRAM-SHA-256", scram->client_first_message());
+            bool plain = false, plus = false;
+            if (mechs) {
+              for (const auto& m : *mechs) {
+                plain = plain || m == "SCRAM-SHA-256";
+                plus = plus || m == "SCRAM-SHA-256-PLUS";
+              }
+            }
+            const bool tls = stream->is_tls();
+            // Over TLS, channel binding whenever the server offers it (either SCRAM entry).
+            if (tls && plus &&
+                (auth_accepted(accepted, "scram-sha-256-plus") || auth_accepted(accepted, "scram-sha-256"))) {
+              auto binding = tls_server_end_point(stream->native_ssl());
+              if (!binding)
+                co_return login.fail(BackendFailure::Pinned,
+                                     "segproxy: no channel binding data for the backend certificate "
+                                     "(SCRAM-SHA-256-PLUS, tls-server-end-point)");
+              scram = std::make_unique<pg::ScramSha256Client>(
+                  "", *req.password, random_nonce(), pg::ChannelBinding{"tls-server-end-point", std::move(*binding)});
+              pg::encode_sasl_initial_response(out, "SCRAM-SHA-256-PLUS", scram->client_first_message());
+              res.auth_method = "SCRAM-SHA-256-PLUS";
+            } else if (plain && auth_accepted(accepted, "scram-sha-256")) {
+              scram = std::make_unique<pg::ScramSha256Client>("", *req.password, random_nonce());
+              pg::encode_sasl_initial_response(out, "SCRAM-SHA-256", scram->client_first_message());
+              res.auth_method = "SCRAM-SHA-256";
+            } else {
+              co_return login.fail(BackendFailure::Pinned,
+                                   auth_pin_refusal(plain && tls ? "scram-sha-256 (without channel binding over TLS)"
+                                                    : plain      ? "scram-sha-256"
+                                                                 : "an unsupported SASL",
+                                                    accepted));
+            }
+            authenticated = true;
             break;
           }
           case pg::AuthCode::SaslContinue: {
@@ -210,8 +252,8 @@ awaitable<BackendLoginResult> backend_login(BackendLoginRequest req) {
             continue;
           }
           default:
-            co_return login.fail(BackendFailure::Auth,
-                                 "unsupported backend authentication method " + std::to_string(auth->code));
+            co_return login.fail(BackendFailure::Pinned,
+                                 auth_pin_refusal("method " + std::to_string(auth->code), accepted));
         }
         if (!co_await login.send(out)) co_return std::move(res);
         break;

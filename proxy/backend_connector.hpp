@@ -1,7 +1,8 @@
 #pragma once
 // Connects to a PostgreSQL backend and logs in with the segment's scoped credential:
-// optional TLS (SSLRequest), StartupMessage, SCRAM-SHA-256 / MD5 / cleartext (TLS
-// only), then ParameterStatus / BackendKeyData up to ReadyForQuery. Errors are values.
+// optional TLS (SSLRequest), StartupMessage, the methods backend.auth accepts
+// (SCRAM-SHA-256, -PLUS with channel binding over TLS, MD5, cleartext), then
+// ParameterStatus / BackendKeyData up to ReadyForQuery. Errors are values.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -28,7 +29,9 @@ struct BackendLoginRequest {
   const protocols::Limits* limits = nullptr;
 };
 
-enum class BackendFailure { None, Connect, Tls, Auth, Protocol, Server, Timeout };
+// Pinned: the backend asked for an authentication method that backend.auth does not
+// accept (`error` is the client-safe refusal text).
+enum class BackendFailure { None, Connect, Tls, Auth, Protocol, Server, Timeout, Pinned };
 
 struct BackendLoginResult {
   BackendFailure failure = BackendFailure::None;
@@ -39,6 +42,7 @@ struct BackendLoginResult {
   std::int32_t process_id = 0;
   std::int32_t secret_key = 0;
   char transaction_status = 'I';
+  std::string auth_method;  // what the proxy answered: SCRAM-SHA-256-PLUS, SCRAM-SHA-256, md5, password
   protocols::Bytes leftover;  // bytes received after ReadyForQuery (normally none)
   bool ok() const { return failure == BackendFailure::None; }
 };

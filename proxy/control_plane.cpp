@@ -13,6 +13,8 @@ namespace admin = protocols::admin;
 namespace {
 
 constexpr std::chrono::milliseconds kListTimeout{2000};
+// How long a revoke waits for the minted users it ends to be dropped on the backend.
+constexpr std::chrono::milliseconds kRevokeDropWait{15000};
 
 authz::RevocationKind to_kind(admin::SelectorKind k) {
   switch (k) {
@@ -171,11 +173,34 @@ std::string ControlPlane::kill(const admin::KillRequest& r, const AdminPeer& pee
 }
 
 std::string ControlPlane::revoke(const admin::RevokeRequest& r, const AdminPeer& peer) {
+  // Whom does it reach? Every identity admitted since start (bounded memory) with the
+  // segments it was admitted to; a configured segment counts for --segment.
+  authz::Revocation probe;
+  probe.kind = to_kind(r.selector.kind);
+  std::string why;
+  const auto value = authz::normalize_revocation_value(probe.kind, r.selector.value, why);
+  if (!value) return admin::encode_error("revocation not saved: " + why);
+  probe.value = *value;
+  const auto reached = deps_.sessions.seen().matching(
+      [&probe](const authz::ClientIdentity& id, const std::string& segment) {
+        return authz::matches(probe, id, segment);
+      });
+  const auto rt = deps_.runtime ? deps_.runtime() : nullptr;
+  const bool configured_segment =
+      probe.kind == authz::RevocationKind::Segment && rt && rt->config.segments.count(probe.value) != 0;
+  if (reached.empty() && !configured_segment && !r.force) {
+    // Most likely a typo: nothing recorded, and the operator is told (--force records it).
+    refused(peer, "revoke " + selector_text(r.selector) + ": matched no identity");
+    return admin::encode_error("revoke " + selector_text(r.selector) +
+                               " matched no identity seen since the proxy started: not recorded (check the value "
+                               "against `segproxyctl sessions`, or add --force to record it anyway)");
+  }
   // Audited first: an emergency brake that cannot be recorded is still applied (the
   // refusal of new sessions is itself fail-closed), but the operator is told.
   const bool audited = audit_admin("admin.revoke", peer,
                                    selector_text(r.selector) +
-                                       (r.ttl ? " ttl=" + admin::format_duration(*r.ttl) : std::string()),
+                                       (r.ttl ? " ttl=" + admin::format_duration(*r.ttl) : std::string()) +
+                                       (r.force ? " force" : ""),
                                    r.reason);
   auto u = list_.add(to_kind(r.selector.kind), r.selector.value, r.reason, r.ttl,
                      static_cast<std::uint32_t>(peer.uid), std::chrono::system_clock::now());
@@ -183,21 +208,35 @@ std::string ControlPlane::revoke(const admin::RevokeRequest& r, const AdminPeer&
   const authz::Revocation rev = u.changed.front();
   const std::string message = "terminating connection: access revoked by segproxy administrator" +
                               (rev.reason.empty() ? std::string() : ": " + rev.reason);
-  std::set<std::string> identities;  // of the ended sessions: their minted users go too
+  std::set<std::string> keys;  // dynamic-credential identity keys reached
   const auto ids = deps_.sessions.post_matching(
-      [&rev, &identities](std::uint64_t, const SessionFacts& f) {
+      [&rev, &keys](std::uint64_t, const SessionFacts& f) {
         if (!authz::matches(rev, f.identity, f.segment)) return false;
-        identities.insert(identity_key(f.identity));
+        keys.insert(dynamic_identity_key(f.identity));
         return true;
       },
       [message](LiveSession& s) { s.terminate("57P01", message, "session.revoked"); });
+  // The minted backend users of every reached identity go now, live session or not,
+  // and the command answers after they are dropped (bounded wait).
+  std::size_t users = 0;
+  bool dropped = true;
   if (deps_.dynamic != nullptr) {
-    for (const auto& key : identities) deps_.dynamic->revoke_identity(key);
+    for (const auto& s : reached) keys.insert(dynamic_identity_key(s.identity));
+    // An identity selector revokes the identity in every segment; --segment every
+    // minted user of that segment.
+    const bool by_segment = rev.kind == authz::RevocationKind::Segment;
+    users = deps_.dynamic->revoke_matching(
+        [&](const std::string& key, const std::string& segment) {
+          return by_segment ? segment == rev.value : keys.count(key) != 0;
+        },
+        kRevokeDropWait, &dropped);
   }
   deps_.log.warn("admin.revoke", {{"id", rev.id},
                                   {"selector", selector_text(r.selector)},
                                   {"sessions_terminated", std::to_string(ids.size())},
+                                  {"minted_users_dropped", std::to_string(users)},
                                   {"peer", peer_text(peer)}});
+  if (!dropped) deps_.log.error("admin.revoke_drop_pending", {{"id", rev.id}});
   if (!audited) deps_.log.error("admin.revoke_unaudited", {{"id", rev.id}});
   return admin::encode_response(admin::RevokeResult{to_info(rev), ids.size()});
 }

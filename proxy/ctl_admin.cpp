@@ -191,7 +191,7 @@ std::string admin_usage() {
          "       segproxyctl sessions [--segment S] [--identity X] [--socket PATH] [--json]\n"
          "       segproxyctl kill SESSION_ID [--socket PATH] [--json]\n"
          "       segproxyctl revoke (--identity X | --spiffe-prefix P | --cert-serial N | --segment S)\n"
-         "                          [--reason TEXT] [--ttl DURATION] [--socket PATH] [--json]\n"
+         "                          [--reason TEXT] [--ttl DURATION] [--force] [--socket PATH] [--json]\n"
          "       segproxyctl unrevoke (--identity X | --spiffe-prefix P | --cert-serial N | --segment S)\n"
          "                            [--socket PATH] [--json]\n"
          "       segproxyctl revocations | reload | audit-checkpoint [--socket PATH] [--json]\n";
@@ -209,6 +209,7 @@ std::optional<AdminInvocation> parse_admin_args(const std::vector<std::string>& 
   std::optional<Selector> selector;
   int selectors = 0;
   std::optional<std::string> segment_filter, identity_filter, reason, ttl;
+  bool force = false;
   static constexpr std::pair<std::string_view, SelectorKind> kSelectorOptions[] = {
       {"--identity", SelectorKind::Identity},
       {"--spiffe-prefix", SelectorKind::SpiffePrefix},
@@ -220,6 +221,10 @@ std::optional<AdminInvocation> parse_admin_args(const std::vector<std::string>& 
     std::string v;
     if (a == "--json") {
       inv.json = true;
+      continue;
+    }
+    if (cmd == "revoke" && a == "--force") {  // record even if it matches no identity seen
+      force = true;
       continue;
     }
     if (option_is(a, "--socket")) {
@@ -280,7 +285,7 @@ std::optional<AdminInvocation> parse_admin_args(const std::vector<std::string>& 
   else if (cmd == "reload") inv.request = ReloadRequest{};
   else if (cmd == "audit-checkpoint") inv.request = AuditCheckpointRequest{};
   else {
-    RevokeRequest r{*selector, reason.value_or(""), std::nullopt};
+    RevokeRequest r{*selector, reason.value_or(""), std::nullopt, force};
     if (ttl) {
       r.ttl = parse_duration(*ttl);
       if (!r.ttl) {

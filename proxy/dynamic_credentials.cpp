@@ -162,9 +162,16 @@ void DynamicCredentials::acquire(const std::string& listener, const std::string&
 }
 
 void DynamicCredentials::revoke_identity(const std::string& identity_key) {
-  const std::lock_guard<std::mutex> lock(mu_);
+  revoke_matching([&identity_key](const std::string& key, const std::string&) { return key == identity_key; },
+                  std::chrono::milliseconds(0));
+}
+
+std::size_t DynamicCredentials::revoke_matching(const RevokeMatch& match, std::chrono::milliseconds wait,
+                                                bool* finished) {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::set<std::string> revoked;
   for (auto it = entries_.begin(); it != entries_.end();) {
-    if (std::get<0>(it->first) != identity_key) {
+    if (!match(std::get<0>(it->first), std::get<1>(it->first))) {
       ++it;
       continue;
     }
@@ -174,10 +181,23 @@ void DynamicCredentials::revoke_identity(const std::string& identity_key) {
     if (e.state != Entry::State::Minting) {
       jobs_.push_back(Job{JobKind::Drop, it->first, e.user, e.target, nullptr, "revoked", e.gen});
     }
+    revoked.insert(e.user);
     users_.erase(e.user);
     it = entries_.erase(it);
   }
   cv_.notify_all();
+  // The workers notify cv_ after every job; done when no job of these users is queued
+  // or running (a stopped service drops what is left in stop()).
+  const auto pending = [&] {
+    if (stop_ || !started_) return false;
+    for (const auto& u : revoked) {
+      if (busy_.count(u) != 0) return true;
+    }
+    return std::any_of(jobs_.begin(), jobs_.end(), [&](const Job& j) { return revoked.count(j.user) != 0; });
+  };
+  const bool done = wait.count() <= 0 ? !pending() : cv_.wait_for(lock, wait, [&] { return !pending(); });
+  if (finished != nullptr) *finished = done;
+  return revoked.size();
 }
 
 void DynamicCredentials::request_janitor() {

@@ -110,6 +110,12 @@ class DynamicCredentials {
                asio::any_io_executor ex, Callback done);
   // Closes the sessions of, terminates and drops every user of the identity (async).
   void revoke_identity(const std::string& identity_key);
+  // Revocation: the same for every user whose (identity key, segment) passes `match`,
+  // whether or not a session holds it; then waits (at most `wait`) until those users
+  // are dropped (or their drop failed). Returns how many users it revoked; `finished`
+  // (optional) says whether every drop was done within `wait`.
+  using RevokeMatch = std::function<bool(const std::string& identity_key, const std::string& segment)>;
+  std::size_t revoke_matching(const RevokeMatch& match, std::chrono::milliseconds wait, bool* finished = nullptr);
   // One more janitor pass soon (async).
   void request_janitor();
   // Stops the workers; then (drop_minted) closes sessions of, terminates and drops every

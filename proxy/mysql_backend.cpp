@@ -130,7 +130,11 @@ awaitable<MysqlLoginResult> mysql_backend_login(MysqlBackendConnection& conn, co
       co_return res;
     }
   }
-  my::AuthClient auth(*req.password, g.auth_plugin, g.scramble, tls);
+  // backend.auth; none given (or empty): the loader's default, never "everything".
+  static const std::vector<std::string> kDefaultPlugins{"mysql_native_password", "caching_sha2_password",
+                                                        "client_ed25519"};
+  my::AuthClient auth(*req.password, g.auth_plugin, g.scramble, tls, {},
+                      req.auth != nullptr && !req.auth->empty() ? *req.auth : kDefaultPlugins);
   my::HandshakeResponse41 hr;
   hr.capabilities = res.caps;
   hr.charset = req.charset;
@@ -183,6 +187,7 @@ awaitable<MysqlLoginResult> mysql_backend_login(MysqlBackendConnection& conn, co
       case my::AuthAction::Kind::Fail:
         res.server = action.err;
         res.error = action.err ? std::to_string(action.err->code) + " " + action.err->message : action.error;
+        res.pinned = !action.err && action.error.rfind("segproxy: backend asked for ", 0) == 0;
         co_return res;
     }
   }

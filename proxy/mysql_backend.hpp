@@ -52,6 +52,7 @@ awaitable<std::optional<MysqlBackendConnection>> mysql_backend_connect(const con
 struct MysqlLoginRequest {
   ssl::context* tls = nullptr;  // backend TLS (null: plain)
   std::string server_name;      // SNI / verification name for verify-full
+  const std::vector<std::string>* auth = nullptr;  // backend.auth (null or empty: the default three)
   std::string user;
   const std::string* password = nullptr;  // never logged
   std::optional<std::string> database;
@@ -64,6 +65,7 @@ struct MysqlLoginRequest {
 struct MysqlLoginResult {
   bool ok = false;
   std::string error;                                  // for logs (no secrets)
+  bool pinned = false;  // the backend asked for a plugin backend.auth does not accept (error says which)
   std::optional<protocols::mysql::ErrPacket> server;  // the backend's ERR, when it sent one
   protocols::mysql::Capabilities caps = 0;            // negotiated with the backend
   protocols::mysql::OkPacket ok_packet;

@@ -61,6 +61,7 @@ MysqlLoginRequest MysqlSession::login_request() const {
   req.tls = listener_->backend_tls.get();
   req.server_name = listener_->cfg->backend.tls.server_name.empty() ? listener_->cfg->backend.endpoint.host
                                                                      : listener_->cfg->backend.tls.server_name;
+  req.auth = &listener_->cfg->backend.auth;
   req.user = backend_user_;
   if (minted_) req.password = &minted_->password->reveal();  // dynamic credential
   else if (const auto* cred = rt_->credentials->find(segment_, listener_->cfg->name)) req.password = &cred->password.reveal();

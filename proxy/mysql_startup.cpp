@@ -165,7 +165,8 @@ awaitable<void> MysqlSession::refuse(std::uint8_t seq, std::uint16_t code, const
     RefuseReason r = RefuseReason::Internal;
     if (reason == "no TLS") r = RefuseReason::TlsRequired;
     else if (reason == "no client certificate") r = RefuseReason::NoClientCert;
-    else if (reason == "unknown identity") r = RefuseReason::UnknownIdentity;
+    else if (reason == "unknown identity" || reason == "ambiguous certificate identity")
+      r = RefuseReason::UnknownIdentity;
     else if (reason == "revoked") r = RefuseReason::Revoked;
     else if (reason == "database not in segment") r = RefuseReason::DatabaseNotAllowed;
     else if (reason == "outside access window") r = RefuseReason::WindowClosed;
@@ -281,8 +282,12 @@ awaitable<bool> MysqlSession::greet_and_login() {
   const std::uint8_t ok_seq = next_seq;
 
   // 4. Who is it, and may it come in?
-  if (auto id = peer_identity(client_->native_ssl())) {
+  std::string ambiguity;
+  if (auto id = peer_identity(client_->native_ssl(), &ambiguity)) {
     identity_ = std::move(*id);
+  } else if (!ambiguity.empty()) {
+    co_await refuse(ok_seq, 1045, "28000", "segproxy: access denied: " + ambiguity, "ambiguous certificate identity");
+    co_return false;
   } else {
     co_await refuse(ok_seq, 1045, "28000", "segproxy: connection requires a valid client certificate",
                     "no client certificate");
@@ -385,7 +390,9 @@ awaitable<bool> MysqlSession::greet_and_login() {
                                            {"segment", segment_},
                                            {"backend_user", backend_user_},
                                            {"error", result.error}});
-    if (result.server && result.server->code != 1045 && result.server->code != 1698) {
+    if (result.pinned) {
+      co_await refuse(ok_seq, 1045, "28000", result.error, "backend login failed");
+    } else if (result.server && result.server->code != 1045 && result.server->code != 1698) {
       // e.g. 1049 unknown database: the client may know; authentication details stay private.
       co_await refuse(ok_seq, result.server->code, result.server->sqlstate, result.server->message, "backend refused");
     } else {

@@ -46,17 +46,50 @@ std::string hex(const unsigned char* p, std::size_t n, bool upper) {
   return out;
 }
 
+// Whether the raw URI value has the scheme "spiffe" (compared case-insensitively, and
+// on the raw bytes, so that a value the UTF-8 conversion rejects still counts).
+bool spiffe_scheme(const ASN1_STRING* s) {
+  if (s == nullptr) return false;
+  const unsigned char* p = ASN1_STRING_get0_data(s);
+  const int n = ASN1_STRING_length(s);
+  static constexpr char kScheme[] = "spiffe:";
+  if (p == nullptr || n < static_cast<int>(sizeof kScheme - 1)) return false;
+  for (std::size_t i = 0; i + 1 < sizeof kScheme; ++i) {
+    const int c = p[i] >= 'A' && p[i] <= 'Z' ? p[i] - 'A' + 'a' : p[i];
+    if (c != kScheme[i]) return false;
+  }
+  return true;
+}
+
+// Counts every CN attribute of the subject, readable or not.
+int subject_count(X509* cert, int nid) {
+  X509_NAME* name = X509_get_subject_name(cert);
+  int count = 0;
+  int idx = -1;
+  while ((idx = X509_NAME_get_index_by_NID(name, nid, idx)) >= 0) ++count;
+  return count;
+}
+
 }  // namespace
 
-std::optional<authz::ClientIdentity> identity_from_certificate(X509* cert) {
+std::optional<authz::ClientIdentity> identity_from_certificate(X509* cert, std::string* ambiguity) {
   if (cert == nullptr) return std::nullopt;
   authz::ClientIdentity id;
+  const auto refuse = [&](std::string why) -> std::optional<authz::ClientIdentity> {
+    if (ambiguity != nullptr) *ambiguity = std::move(why);
+    return std::nullopt;
+  };
+  if (subject_count(cert, NID_commonName) > 1) {
+    return refuse("the client certificate has several subject CN attributes (ambiguous identity)");
+  }
+  int spiffe_uris = 0;
 
   auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (sans != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
       if (gn->type == GEN_URI) {
+        if (spiffe_scheme(gn->d.uniformResourceIdentifier)) ++spiffe_uris;
         std::string uri = asn1_string(gn->d.uniformResourceIdentifier);
         if (id.spiffe_id.empty() && uri.rfind("spiffe://", 0) == 0) id.spiffe_id = uri;
       } else if (gn->type == GEN_DNS) {
@@ -66,9 +99,12 @@ std::optional<authz::ClientIdentity> identity_from_certificate(X509* cert) {
     }
     GENERAL_NAMES_free(sans);
   }
+  if (spiffe_uris > 1) {
+    return refuse("the client certificate has several SPIFFE URI SANs (ambiguous identity)");
+  }
 
   auto cns = subject_entries(cert, NID_commonName);
-  if (!cns.empty()) id.cn = cns.back();  // the most specific CN, as OpenSSL tools show it
+  if (!cns.empty()) id.cn = cns.front();  // at most one (several are refused above)
   id.ou = subject_entries(cert, NID_organizationalUnitName);
 
   if (const ASN1_INTEGER* serial = X509_get0_serialNumber(cert)) {
@@ -87,9 +123,9 @@ std::optional<authz::ClientIdentity> identity_from_certificate(X509* cert) {
   return id;
 }
 
-std::optional<authz::ClientIdentity> peer_identity(const SSL* ssl) {
+std::optional<authz::ClientIdentity> peer_identity(const SSL* ssl, std::string* ambiguity) {
   X509* cert = SSL_get0_peer_certificate(ssl);
-  return identity_from_certificate(cert);
+  return identity_from_certificate(cert, ambiguity);
 }
 
 }  // namespace segproxy::proxy

@@ -87,7 +87,7 @@ namespace {
 RefuseReason refuse_reason(const std::string& r) {
   if (r == "no TLS") return RefuseReason::TlsRequired;
   if (r == "no client certificate") return RefuseReason::NoClientCert;
-  if (r == "unknown identity") return RefuseReason::UnknownIdentity;
+  if (r == "unknown identity" || r == "ambiguous certificate identity") return RefuseReason::UnknownIdentity;
   if (r == "revoked") return RefuseReason::Revoked;
   if (r == "database not in segment") return RefuseReason::DatabaseNotAllowed;
   if (r == "outside access window") return RefuseReason::WindowClosed;

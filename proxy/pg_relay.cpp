@@ -446,7 +446,11 @@ awaitable<PgSession::Next> PgSession::client_frames() {
                         (std::uint32_t{span[3]} << 8) | std::uint32_t{span[4]};
     frame_size = std::size_t{len} + 1;
   }
-  if (!co_await fill_client_buffer(frame_size)) co_return Next::Stop;
+  // A whole frame already buffered (e.g. a Query pipelined right behind the
+  // StartupMessage) is processed now: reading first would wait for bytes the client
+  // may never send.
+  const bool whole_frame_buffered = span.size() >= 5 && span.size() >= frame_size;
+  if (!whole_frame_buffered && !co_await fill_client_buffer(frame_size)) co_return Next::Stop;
 
   Next next = Next::Continue;
   while (next == Next::Continue) {

@@ -275,8 +275,12 @@ awaitable<bool> PgSession::startup() {
   // The handshake verified any certificate that was presented; a client that presented
   // none gets a clear FATAL (like PostgreSQL's clientcert=verify-full) rather than a
   // bare TLS alert.
-  if (auto id = peer_identity(client_->native_ssl())) {
+  std::string ambiguity;
+  if (auto id = peer_identity(client_->native_ssl(), &ambiguity)) {
     identity_ = std::move(*id);
+  } else if (!ambiguity.empty()) {
+    co_await refuse("28000", "segproxy: " + ambiguity + "; refused", "ambiguous certificate identity");
+    co_return false;
   } else {
     co_await refuse("28000", "segproxy: connection requires a valid client certificate", "no client certificate");
     co_return false;
@@ -377,7 +381,9 @@ awaitable<bool> PgSession::startup() {
   if (!login.ok()) {
     svc_.log.warn("backend.login_failed",
                   {{"session", id_text_}, {"segment", segment_}, {"backend_user", backend_user_}, {"error", login.error}});
-    if (login.failure == BackendFailure::Server && !login.server_error.sqlstate.empty() &&
+    if (login.failure == BackendFailure::Pinned) {
+      co_await refuse("28000", login.error, "backend login failed");
+    } else if (login.failure == BackendFailure::Server && !login.server_error.sqlstate.empty() &&
         login.server_error.sqlstate != "28P01" && login.server_error.sqlstate != "28000") {
       // e.g. 3D000 database does not exist, 53300 too many connections: the client
       // may know; authentication details stay private.
@@ -424,6 +430,7 @@ awaitable<bool> PgSession::startup() {
                                  {"segment", segment_},
                                  {"database", database_},
                                  {"backend_user", backend_user_},
+                                 {"backend_auth", login.auth_method},
                                  {"backend_pid", std::to_string(backend_pid_)}});
   co_return true;
 }

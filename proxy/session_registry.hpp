@@ -18,6 +18,7 @@
 
 #include "authz/identity.hpp"
 #include "proxy/asio.hpp"
+#include "proxy/seen_identities.hpp"
 
 namespace segproxy::proxy {
 
@@ -100,6 +101,9 @@ class SessionRegistry {
   std::size_t size() const;
   std::map<std::string, std::size_t> admitted_by_segment() const;
 
+  // Every identity that reached admission since start (bounded; proxy/seen_identities).
+  const SeenIdentities& seen() const { return seen_; }
+
  private:
   struct Entry {
     std::weak_ptr<LiveSession> session;
@@ -110,6 +114,7 @@ class SessionRegistry {
   std::unordered_map<std::uint64_t, Entry> sessions_;
   std::unordered_map<std::string, std::size_t> per_segment_;
   std::unordered_map<std::string, std::size_t> per_identity_;  // key: segment + '\0' + identity_key
+  SeenIdentities seen_;
 };
 
 }  // namespace segproxy::proxy

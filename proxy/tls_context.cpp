@@ -69,7 +69,11 @@ TlsResult make_server_tls_context(const config::ListenerTls& cfg) {
     if (std::string err = load_crls(native, cfg.crl); !err.empty()) return {nullptr, err};
   }
   ctx->set_verify_mode(ssl::verify_peer);
-  SSL_CTX_set_verify_depth(native, 8);
+  // tls.verify_depth: the number of intermediate CA certificates allowed between the
+  // client certificate and the trust anchor (OpenSSL's depth excludes leaf and anchor).
+  // Default 0: a client certificate issued directly by a CA in client_ca; a chain
+  // through a client-sent intermediate fails the handshake ("certificate chain too long").
+  SSL_CTX_set_verify_depth(native, cfg.verify_depth);
   r.context = std::move(ctx);
   return r;
 }

@@ -143,12 +143,16 @@ ParsedRequest parse_object(const json::Value& root) {
     return r;
   }
   if (cmd == "revoke") {
-    error = f.check_keys(cmd, {"identity", "spiffe_prefix", "cert_serial", "segment", "reason", "ttl"});
+    error = f.check_keys(cmd, {"identity", "spiffe_prefix", "cert_serial", "segment", "reason", "ttl", "force"});
     RevokeRequest rv;
     std::optional<std::string> reason, ttl;
     if (!error.empty() || !f.selector(rv.selector, error) || !f.string("reason", reason, error, kMaxReasonBytes) ||
         !f.string("ttl", ttl, error)) {
       return failed(error);
+    }
+    if (const json::Value* force = root.find("force")) {
+      if (!force->is_bool()) return failed("\"force\" must be true or false");
+      rv.force = force->as_bool();
     }
     if (reason) rv.reason = std::move(*reason);
     if (ttl) {
@@ -252,6 +256,7 @@ std::string encode_request(const Request& r) {
                    put_selector(w, rv.selector);
                    if (!rv.reason.empty()) w.field("reason", rv.reason);
                    if (rv.ttl) w.field("ttl", format_duration(*rv.ttl));
+                   if (rv.force) w.field("force", true);
                  },
                  [&](const UnrevokeRequest& u) { put_selector(w, u.selector); },
                  [](const auto&) {},

@@ -66,6 +66,9 @@ struct RevokeRequest {
   Selector selector;
   std::string reason;                     // may be empty
   std::optional<std::chrono::seconds> ttl;  // none: until unrevoked
+  // Record it even when the selector matches no identity seen since the proxy started
+  // (without: refused with "matched no identity", nothing recorded).
+  bool force = false;
   friend bool operator==(const RevokeRequest&, const RevokeRequest&) = default;
 };
 struct UnrevokeRequest {

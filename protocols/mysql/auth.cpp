@@ -150,12 +150,21 @@ Bytes generate_scramble() {
 // ---- AuthClient ----
 
 AuthClient::AuthClient(std::string password, std::string plugin, Bytes scramble, bool secure_transport,
-                       std::string server_public_key)
+                       std::string server_public_key, std::vector<std::string> accepted)
     : password_(std::move(password)),
       plugin_(std::move(plugin)),
       scramble_(std::move(scramble)),
       secure_(secure_transport),
-      public_key_(std::move(server_public_key)) {}
+      public_key_(std::move(server_public_key)),
+      accepted_(std::move(accepted)) {}
+
+bool AuthClient::accepts(std::string_view plugin) const {
+  if (accepted_.empty()) return true;
+  for (const auto& a : accepted_) {
+    if (a == plugin) return true;
+  }
+  return false;
+}
 
 AuthClient::~AuthClient() { OPENSSL_cleanse(password_.data(), password_.size()); }
 
@@ -184,11 +193,19 @@ Bytes AuthClient::response_for(std::string_view plugin, bool& supported) {
 
 Bytes AuthClient::initial_response() {
   bool supported = false;
-  Bytes r = response_for(plugin_, supported);
+  Bytes r;
+  if (accepts(plugin_)) r = response_for(plugin_, supported);
   if (!supported) {
-    // Answer as mysql_native_password; a server that insists switches us.
-    plugin_ = std::string(kNativePassword);
-    r = native_password_scramble(password_, scramble_);
+    // Answer as mysql_native_password when backend.auth accepts it; a server that
+    // insists switches us, and the switch is checked. Else an empty answer for the
+    // greeting's plugin: nothing derived from the password, and the server switches to
+    // the user's plugin (checked) or refuses.
+    if (accepts(kNativePassword)) {
+      plugin_ = std::string(kNativePassword);
+      r = native_password_scramble(password_, scramble_);
+    } else {
+      r.clear();
+    }
   }
   if (plugin_ == kSha256Password && !secure_ && !password_.empty() && public_key_.empty())
     stage_ = Stage::AwaitPublicKey;
@@ -221,6 +238,12 @@ AuthAction AuthClient::respond_to_switch(const AuthSwitchRequest& sw) {
   std::span<const std::uint8_t> data = switch_scramble(sw);
   if (sw.plugin == kClientEd25519 && sw.plugin_data.size() >= 32) data = std::span(sw.plugin_data).first(32);
   scramble_.assign(data.begin(), data.end());
+  if (!accepts(sw.plugin)) {
+    std::string list;
+    for (const auto& a : accepted_) list += (list.empty() ? "" : ", ") + a;
+    return fail("segproxy: backend asked for " + sw.plugin + " authentication, which backend.auth does not accept (" +
+                list + ")");
+  }
   plugin_ = sw.plugin;
   bool supported = false;
   Bytes r = response_for(plugin_, supported);

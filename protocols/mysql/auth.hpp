@@ -17,6 +17,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "protocols/mysql/handshake.hpp"
@@ -75,8 +76,10 @@ class AuthClient {
   // `plugin` and `scramble`: from the backend's greeting. `secure_transport`: the
   // backend connection is TLS (cleartext full authentication allowed). `server_public_key`:
   // a configured PEM key (optional; else requested from the server when needed).
+  // `accepted` (backend.auth; empty: every supported plugin): a greeting or switch to a
+  // plugin outside it is not answered (a switch fails the login with a clear error).
   AuthClient(std::string password, std::string plugin, Bytes scramble, bool secure_transport,
-             std::string server_public_key = {});
+             std::string server_public_key = {}, std::vector<std::string> accepted = {});
   ~AuthClient();
   AuthClient(const AuthClient&) = delete;
   AuthClient& operator=(const AuthClient&) = delete;
@@ -100,6 +103,8 @@ class AuthClient {
   Bytes scramble_;
   bool secure_;
   std::string public_key_;
+  std::vector<std::string> accepted_;
+  bool accepts(std::string_view plugin) const;
   Stage stage_ = Stage::Initial;
   int switches_ = 0;
 };

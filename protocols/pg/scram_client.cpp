@@ -1,5 +1,7 @@
 // SCRAM-SHA-256 client (RFC 5802, RFC 7677) as PostgreSQL uses it (55.3.1 "SCRAM-SHA-256
-// Authentication": no channel binding, gs2 header "n,,", the user name is ignored), the
+// Authentication": gs2 header "n,," without channel binding, "p=tls-server-end-point,,"
+// for SCRAM-SHA-256-PLUS (RFC 5929 binding data from the caller); the user name is
+// ignored), the
 // legacy MD5 password response, and strict base64. libcrypto only.
 //
 // Not done: SASLprep (RFC 4013) of the password. Passwords are used as given, which is
@@ -171,13 +173,22 @@ ScramSha256Client::ScramSha256Client(std::string user, std::string password, std
   client_first_bare_ = "n=" + escape_saslname(user_) + ",r=" + client_nonce_;
 }
 
+ScramSha256Client::ScramSha256Client(std::string user, std::string password, std::string client_nonce,
+                                     ChannelBinding binding)
+    : ScramSha256Client(std::move(user), std::move(password), std::move(client_nonce)) {
+  if (!binding.data.empty()) {
+    gs2_header_ = "p=" + binding.type + ",,";
+    cbind_data_ = std::move(binding.data);
+  }
+}
+
 ScramSha256Client::~ScramSha256Client() {
   OPENSSL_cleanse(password_.data(), password_.size());
   OPENSSL_cleanse(salted_password_, sizeof salted_password_);
   OPENSSL_cleanse(auth_message_.data(), auth_message_.size());
 }
 
-std::string ScramSha256Client::client_first_message() const { return "n,," + client_first_bare_; }
+std::string ScramSha256Client::client_first_message() const { return gs2_header_ + client_first_bare_; }
 
 ScramStep ScramSha256Client::handle_server_first(std::string_view server_first) {
   if (have_server_first_) return fail("SCRAM: server-first message received twice");
@@ -216,7 +227,8 @@ ScramStep ScramSha256Client::handle_server_first(std::string_view server_first) 
 
   Key client_key{}, stored_key{}, client_signature{};
   KeyGuard g1{client_key}, g2{stored_key}, g3{client_signature};
-  const std::string without_proof = "c=biws,r=" + std::string(nonce);
+  // c= carries the gs2 header and, with channel binding, the binding data (RFC 5802 §7).
+  const std::string without_proof = "c=" + base64_encode(gs2_header_ + cbind_data_) + ",r=" + std::string(nonce);
   auth_message_ = client_first_bare_ + "," + std::string(server_first) + "," + without_proof;
   if (!hmac_sha256(salted_password_, kKeyLen, "Client Key", client_key) ||
       !sha256(client_key.data(), client_key.size(), stored_key) ||

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "audit/record_codec.hpp"
+#include "support/admin_fixture.hpp"
 #include "support/audit_support.hpp"
 
 namespace segproxy::it {
@@ -60,41 +61,6 @@ double sample(const std::string& metrics, const std::string& series) {
   }
   return -1;
 }
-
-class AdminTest : public ProxyTest {
- protected:
-  bool auto_start() const override { return false; }
-
-  // A proxy with admin socket, metrics endpoint and audit log; `yaml` is appended.
-  void StartAdminProxy(ProxyConfigOptions opts = {}, const std::string& admin_extra = "") {
-    socket_ = dir_ + "/admin.sock";
-    audit_dir_ = dir_ + "/audit";
-    metrics_port_ = free_port();
-    opts.log_level = "info";
-    opts.extra_yaml += "admin: {socket: \"" + socket_ + "\", revocations_file: \"" + dir_ +
-                       "/revocations.json\"" + admin_extra + "}\n";
-    opts.extra_yaml += "metrics: {listen: \"127.0.0.1:" + std::to_string(metrics_port_) + "\"}\n";
-    opts.extra_yaml += audit_yaml(audit_dir_);
-    opts_ = opts;
-    ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
-  }
-
-  ProcResult ctl(std::vector<std::string> args) const {
-    std::vector<std::string> argv{env().segproxyctl_bin};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--socket");
-    argv.push_back(socket_);
-    return run_process(argv, 30s);
-  }
-
-  // Rewrites the running proxy's config file with `opts`.
-  void RewriteConfig(const ProxyConfigOptions& opts) { write_file(config_path_, render_config(port_, opts)); }
-
-  std::string socket_;
-  std::string audit_dir_;
-  std::uint16_t metrics_port_ = 0;
-  ProxyConfigOptions opts_;
-};
 
 TEST_F(AdminTest, RevokeEndsARunningQueryWithFatal57P01AndRefusesNewHandshakes) {
   ASSERT_NO_FATAL_FAILURE(StartAdminProxy());
@@ -155,7 +121,7 @@ TEST_F(AdminTest, RevokeBySpiffePrefixEndsExactlyTheMatchingSessions) {
   ASSERT_PG_CONNECTED(reporting);
 
   // Not a path-segment prefix of .../billing/...: matches nobody.
-  ProcResult r = ctl({"revoke", "--spiffe-prefix", "spiffe://example.org/ns/bill", "--json"});
+  ProcResult r = ctl({"revoke", "--spiffe-prefix", "spiffe://example.org/ns/bill", "--force", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_NE(r.out.find("\"sessions_terminated\":0"), std::string::npos) << r.out;
   EXPECT_TRUE(pg_exec(billing1.get(), "SELECT 1").ok);
@@ -172,7 +138,7 @@ TEST_F(AdminTest, RevokeBySpiffePrefixEndsExactlyTheMatchingSessions) {
 
 TEST_F(AdminTest, RevocationSurvivesARestartAndUnrevokeLiftsIt) {
   ASSERT_NO_FATAL_FAILURE(StartAdminProxy());
-  ASSERT_EQ(ctl({"revoke", "--identity", "reporting-job", "--reason", "rotate"}).exit_code, 0);
+  ASSERT_EQ(ctl({"revoke", "--identity", "reporting-job", "--reason", "rotate", "--force"}).exit_code, 0);
   proxy_.stop();
   ASSERT_NO_FATAL_FAILURE(StartProxy(opts_));
   auto refused = Connect(ClientCert::Cn);
@@ -187,7 +153,7 @@ TEST_F(AdminTest, RevocationSurvivesARestartAndUnrevokeLiftsIt) {
 
 TEST_F(AdminTest, RevocationExpiresAfterItsTtl) {
   ASSERT_NO_FATAL_FAILURE(StartAdminProxy());
-  ASSERT_EQ(ctl({"revoke", "--identity", "reporting-job", "--ttl", "2s"}).exit_code, 0);
+  ASSERT_EQ(ctl({"revoke", "--identity", "reporting-job", "--ttl", "2s", "--force"}).exit_code, 0);
   auto refused = Connect(ClientCert::Cn);
   EXPECT_NE(PQstatus(refused.get()), CONNECTION_OK);
   std::this_thread::sleep_for(2500ms);

@@ -27,6 +27,7 @@ TEST_F(BackendLogin, Md5CredentialLogsInAsLegacyRole) {
   }
   ProxyConfigOptions opts;
   opts.billing_user = "legacy_md5";
+  opts.backend_extra = "      auth: [md5]\n";  // backend.auth pins SCRAM unless md5 is listed
   ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
   PgConnPtr conn = Connect();
   ASSERT_PG_CONNECTED(conn);

@@ -23,7 +23,8 @@ std::string render_config(std::uint16_t port, const ProxyConfigOptions& opts) {
   y += "    protocol: postgres\n";
   y += "    listen: 127.0.0.1:" + std::to_string(port) + "\n";
   y += "    tls: {cert: \"" + e.pki_file("server.crt") + "\", key: \"" + e.pki_file("server.key") +
-       "\", client_ca: \"" + e.pki_file("ca.crt") + "\"" + opts.listener_tls_extra + "}\n";
+       "\", client_ca: \"" + (opts.client_ca.empty() ? e.pki_file("ca.crt") : opts.client_ca) + "\"" +
+       opts.listener_tls_extra + "}\n";
   y += "    backend:\n";
   y += "      host: " + e.pghost + "\n";
   y += "      port: " + e.pgport + "\n";

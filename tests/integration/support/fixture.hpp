@@ -25,6 +25,8 @@ struct ProxyConfigOptions {
   // YAML lines appended under pg-main's `backend:` (indented 6 spaces), e.g.
   // "      metadata: {user: m, password_file: \"/x\"}\n".
   std::string backend_extra;
+  // pg-main's tls.client_ca; empty: the environment's pki/ca.crt.
+  std::string client_ca;
   // Extra keys inside pg-main's `tls: {...}` flow map, e.g. ", crl: \"/x/ca.crl\"".
   std::string listener_tls_extra;
   // Policy YAML lines appended under each segment (indented 4 spaces). The default

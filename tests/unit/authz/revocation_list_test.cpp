@@ -90,6 +90,27 @@ TEST(RevocationMatch, IdentityMatchesSpiffeIdCnOrFingerprintExactly) {
   EXPECT_FALSE(identity_matches("", identity("", "", "", "")));
 }
 
+// Issue 12 item 4.9b: `revoke --identity CN=postgres` (the form `sessions` and the logs
+// show) used to match nothing.
+TEST(RevocationMatch, ShownIdentityFormsMatchTheIdentityTheyShow) {
+  const auto cn_only = identity("", "postgres", "01AB", kSha);
+  EXPECT_EQ(cn_only.display(), "CN=postgres");
+  EXPECT_TRUE(identity_matches(cn_only.display(), cn_only));
+  EXPECT_TRUE(matches(rev(RevocationKind::Identity, "CN=postgres"), cn_only, ""));
+  EXPECT_TRUE(matches(rev(RevocationKind::Identity, "cn=postgres"), cn_only, ""));
+  EXPECT_FALSE(matches(rev(RevocationKind::Identity, "CN=Postgres"), cn_only, ""));  // the name stays exact
+  EXPECT_FALSE(matches(rev(RevocationKind::Identity, "CN=postgres2"), cn_only, ""));
+  EXPECT_FALSE(matches(rev(RevocationKind::Identity, "CN="), identity("", "", "", kSha), ""));
+  // The fingerprint form: "sha256:" and at least 16 hex digits of it.
+  const auto anonymous = identity("", "", "", kSha);
+  EXPECT_EQ(anonymous.display(), "sha256:" + kSha.substr(0, 16));
+  EXPECT_TRUE(identity_matches(anonymous.display(), anonymous));
+  EXPECT_TRUE(identity_matches("sha256:" + kSha, anonymous));
+  EXPECT_FALSE(identity_matches("sha256:" + kSha.substr(0, 15), anonymous));  // too short to name one
+  EXPECT_FALSE(identity_matches("sha256:" + kSha.substr(1, 16), anonymous));  // not a prefix
+  EXPECT_FALSE(identity_matches("sha256:zz" + kSha.substr(0, 16), anonymous));
+}
+
 TEST(RevocationMatch, SpiffePrefixStopsAtPathSegmentBoundaries) {
   const auto r = rev(RevocationKind::SpiffePrefix, "spiffe://td/ns/a");
   EXPECT_TRUE(matches(r, identity("spiffe://td/ns/a"), ""));

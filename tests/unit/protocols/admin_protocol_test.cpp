@@ -108,6 +108,13 @@ TEST(AdminRequest, LineOverTheLimitIsRefusedBeforeParsing) {
   EXPECT_EQ(parse_error(big), "request longer than 65536 bytes");
 }
 
+TEST(AdminRequest, RevokeForceRoundTripsAndMustBeABoolean) {
+  const Request forced{RevokeRequest{{SelectorKind::Identity, "CN=postgres"}, "", std::nullopt, true}};
+  EXPECT_EQ(encode_request(forced), R"({"cmd":"revoke","identity":"CN=postgres","force":true})");
+  EXPECT_EQ(parse_ok(encode_request(forced)), forced);
+  EXPECT_EQ(parse_error(R"({"cmd":"revoke","identity":"a","force":"yes"})"), "\"force\" must be true or false");
+}
+
 TEST(AdminRequest, EncodeThenParseIsTheIdentity) {
   const Request reqs[] = {
       StatusRequest{},

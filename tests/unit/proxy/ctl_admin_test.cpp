@@ -59,6 +59,15 @@ TEST(CtlAdminArgs, SubcommandsBuildTheMatchingRequests) {
   EXPECT_EQ(parse_admin_args({"status"}, error)->socket_path, "/run/segproxy/admin.sock");
 }
 
+// Issue 12 item 4.9b: a revoke that matches no identity seen is refused unless --force.
+TEST(CtlAdminArgs, RevokeForceIsSentOnlyWhenGiven) {
+  EXPECT_EQ(parsed({"revoke", "--identity", "CN=postgres", "--force"}),
+            (admin::Request{admin::RevokeRequest{{admin::SelectorKind::Identity, "CN=postgres"}, "", std::nullopt, true}}));
+  EXPECT_EQ(parsed({"revoke", "--identity", "CN=postgres"}),
+            (admin::Request{admin::RevokeRequest{{admin::SelectorKind::Identity, "CN=postgres"}, "", std::nullopt, false}}));
+  EXPECT_EQ(usage_error({"unrevoke", "--identity", "x", "--force"}), "unknown option --force for unrevoke");
+}
+
 TEST(CtlAdminArgs, UsageErrorsAreCaughtBeforeConnecting) {
   EXPECT_EQ(usage_error({"revoke"}), "revoke needs exactly one of --identity, --spiffe-prefix, --cert-serial, --segment");
   EXPECT_EQ(usage_error({"revoke", "--identity", "a", "--segment", "b"}),

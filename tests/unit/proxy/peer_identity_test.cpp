@@ -69,11 +69,36 @@ TEST(PeerIdentity, NonSpiffeUriIsNotTakenAsSpiffeId) {
   EXPECT_TRUE(id->spiffe_id.empty());
 }
 
-TEST(PeerIdentity, FirstSpiffeUriWins) {
+// Issue 12 item 4.2: the first of two SPIFFE URIs used to win; which one a mapping
+// rule sees must not be an accident of order.
+TEST(PeerIdentity, TwoSpiffeUriSansAreRefusedAsAmbiguous) {
   auto cert = make_cert({{{"CN", "x"}}, "URI:spiffe://a.org/one,URI:spiffe://a.org/two"});
-  auto id = identity_from_certificate(cert.get());
-  ASSERT_TRUE(id);
+  std::string why;
+  EXPECT_FALSE(identity_from_certificate(cert.get(), &why));
+  EXPECT_NE(why.find("several SPIFFE URI SANs"), std::string::npos) << why;
+  // The scheme is compared without case: "SPIFFE://" is a second SPIFFE id too.
+  auto mixed = make_cert({{{"CN", "x"}}, "URI:spiffe://a.org/one,URI:SPIFFE://a.org/two"});
+  why.clear();
+  EXPECT_FALSE(identity_from_certificate(mixed.get(), &why));
+  EXPECT_FALSE(why.empty());
+}
+
+// Issue 12 item 4.2: the last of two CNs used to win.
+TEST(PeerIdentity, TwoSubjectCnAttributesAreRefusedAsAmbiguous) {
+  auto cert = make_cert({{{"CN", "reporting-job"}, {"OU", "x"}, {"CN", "postgres"}}, ""});
+  std::string why;
+  EXPECT_FALSE(identity_from_certificate(cert.get(), &why));
+  EXPECT_NE(why.find("several subject CN attributes"), std::string::npos) << why;
+}
+
+TEST(PeerIdentity, OneSpiffeUriBesideOtherUrisIsNotAmbiguous) {
+  auto cert = make_cert({{{"CN", "x"}}, "URI:https://a.org/x,URI:spiffe://a.org/one,DNS:a.example"});
+  std::string why;
+  auto id = identity_from_certificate(cert.get(), &why);
+  ASSERT_TRUE(id) << why;
+  EXPECT_TRUE(why.empty());
   EXPECT_EQ(id->spiffe_id, "spiffe://a.org/one");
+  EXPECT_EQ(id->cn, "x");
 }
 
 TEST(PeerIdentity, SerialIsUpperHexAndSha256IsLowerHexOfDer) {
