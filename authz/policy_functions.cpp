@@ -18,7 +18,8 @@
 // an exact, glob-free functions.allow entry naming the function allows it.
 //
 // pg_notify is neither: it is NOTIFY, so it needs the `notify` statement class (or an
-// allow entry). set_config is never allowed (the classifier forbids it as well).
+// allow entry). set_config is allowed only as set_config('search_path', '', true|false)
+// with constant arguments, the empty search_path (the classifier forbids every other call).
 #include <algorithm>
 #include <iterator>
 #include <string_view>
@@ -102,6 +103,14 @@ constexpr std::string_view kCatalog[] = {
     "pg_database_size", "pg_get_functiondef", "pg_is_in_recovery",
     "shobj_description"};
 
+// information_schema's internal helpers, used by its views and by catalog queries
+// (pgjdbc getPrimaryKeys: information_schema._pg_expandarray). Pure functions of their
+// arguments and pg_catalog rows.
+constexpr std::string_view kInfoSchema[] = {
+    "_pg_char_max_length", "_pg_char_octet_length", "_pg_datetime_precision", "_pg_expandarray",
+    "_pg_index_position", "_pg_interval_type", "_pg_numeric_precision",
+    "_pg_numeric_precision_radix", "_pg_numeric_scale", "_pg_truetypid", "_pg_truetypmod"};
+
 constexpr std::string_view kOpaque[] = {
     // SQL text or relation names as text
     "cursor_to_xml", "cursor_to_xmlschema", "database_to_xml",
@@ -164,6 +173,10 @@ bool is_safe_builtin_function(std::string_view name) {
     return v;
   }();
   return std::binary_search(sorted.begin(), sorted.end(), name);
+}
+
+bool is_safe_information_schema_function(std::string_view name) {
+  return std::find(std::begin(kInfoSchema), std::end(kInfoSchema), name) != std::end(kInfoSchema);
 }
 
 bool is_opaque_function(std::string_view name) {

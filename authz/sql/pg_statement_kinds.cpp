@@ -36,7 +36,7 @@ std::string forbidden_guc_reason(std::string_view name) {
   if (name == "role" || name == "session_authorization")
     return "changing " + std::string(name) + " switches the database identity";
   if (name == "search_path")
-    return "changing search_path changes how unqualified names resolve";
+    return "changing search_path changes how unqualified names resolve (only '' is allowed)";
   if (name == "standard_conforming_strings" || name == "client_encoding" ||
       name == "backslash_quote" || name == "escape_string_warning")
     return "changing " + std::string(name) + " changes how statements are lexed";
@@ -133,6 +133,8 @@ Classified Walker::variable_set(const PgQuery__VariableSetStmt* s) {
   }
   for (const auto safe : kSessionSafeGucs)
     if (name == safe) return {SC::SessionSafe, cmd + " " + name};
+  // The empty search_path: every name must then be qualified (pg_search_path.cpp).
+  if (is_empty_search_path_set(s)) return {SC::SessionSafe, cmd + " " + name};
   forbid(forbidden_guc_reason(name));
   return {SC::Forbidden, cmd + " " + name};
 }

@@ -95,7 +95,7 @@ class Walker {
   bool is_cte_name(std::string_view name) const;
   void add_resolved(std::string schema, std::string name, bool given, TableOp op);
   void func_call(const PgQuery__FuncCall* f);
-  void add_function(std::string schema, std::string name);
+  void add_function(std::string schema, std::string name, std::vector<std::string> constant_args = {});
   bool reads_columns(const ProtobufCMessage* m) const;  // contains a ColumnRef
   void target_reads(const PgQuery__RangeVar* rv, std::initializer_list<const ProtobufCMessage*> parts,
                     std::size_t n_list, PgQuery__Node* const* list);
@@ -117,6 +117,11 @@ const ProtobufCMessage* node_inner(const PgQuery__Node* n);
 std::string lower_ascii(std::string_view s);
 inline constexpr int kMaxDepth = 2000;           // tree levels walked / unpacked
 inline constexpr std::size_t kMaxTextDepth = 10000;  // lexical estimate before parsing
+// pg_search_path.cpp: set_config('search_path', '', true|false) with constant
+// arguments -> its arguments (name lower-cased, "", "true"/"false"), else empty; and
+// whether a SET is `SET [LOCAL|SESSION] search_path = ''`.
+std::vector<std::string> empty_search_path_args(const PgQuery__FuncCall* f);
+bool is_empty_search_path_set(const PgQuery__VariableSetStmt* s);
 
 }  // namespace segproxy::authz::sql::detail
 
