@@ -313,7 +313,8 @@ std::optional<Decision> PolicyEngine::check_function(const Segment& s,
   const bool empty_search_path = catalog && f.name == "set_config" && a.size() == 3 &&
                                  a[0] == "search_path" && a[1].empty() && (a[2] == "true" || a[2] == "false");
   if (catalog && f.name == "set_config" && !empty_search_path) {
-    return not_allowed(seg + ".functions", " (only set_config('search_path', '', ...) is allowed)");
+    return not_allowed(seg + ".functions", a.empty() ? " (never)"
+                                                     : " (never, except set_config('search_path', '', ...))");
   }
   const std::string_view ds = s.policy.default_schema;
   for (const auto& p : s.policy.functions.deny) {

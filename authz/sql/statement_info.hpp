@@ -76,7 +76,7 @@ struct FunctionRef {
   bool mysql = false;  // a MySQL/MariaDB call: judged against the MySQL built-ins
   // set_config only: its three arguments when they are constants (name lower-cased,
   // value, "true"/"false"); the engine allows exactly the empty search_path.
-  std::vector<std::string> constant_args;
+  std::vector<std::string> constant_args = {};
   bool operator==(const FunctionRef&) const = default;
 };
 
