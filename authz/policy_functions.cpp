@@ -84,7 +84,7 @@ constexpr std::string_view kSafe[] = {
     "ts_headline", "ts_rank", "ts_rank_cd", "websearch_to_tsquery"};
 
 constexpr std::string_view kCatalog[] = {
-    "col_description", "format_type", "has_any_column_privilege", "has_column_privilege",
+    "acldefault", "col_description", "format_type", "has_any_column_privilege", "has_column_privilege",
     "has_database_privilege", "has_function_privilege", "has_schema_privilege",
     "has_sequence_privilege", "has_table_privilege", "has_type_privilege", "obj_description",
     "pg_char_to_encoding", "pg_collation_is_visible", "pg_conversion_is_visible",

@@ -117,11 +117,14 @@ const ProtobufCMessage* node_inner(const PgQuery__Node* n);
 std::string lower_ascii(std::string_view s);
 inline constexpr int kMaxDepth = 2000;           // tree levels walked / unpacked
 inline constexpr std::size_t kMaxTextDepth = 10000;  // lexical estimate before parsing
-// pg_search_path.cpp: set_config('search_path', '', true|false) with constant
-// arguments -> its arguments (name lower-cased, "", "true"/"false"), else empty; and
-// whether a SET is `SET [LOCAL|SESSION] search_path = ''`.
+// pg_allowed_settings.cpp: set_config('search_path', '', true|false) with constant
+// arguments -> its arguments (name lower-cased, "", "true"/"false"), else empty;
+// whether a SET is `SET [LOCAL|SESSION] search_path = ''`; whether a SELECT is exactly
+// pg_dump's `SELECT set_config(name, '...', false) FROM pg_settings WHERE name =
+// 'restrict_nonsystem_relation_kind'`.
 std::vector<std::string> empty_search_path_args(const PgQuery__FuncCall* f);
 bool is_empty_search_path_set(const PgQuery__VariableSetStmt* s);
+bool is_restrict_relation_kind_select(const PgQuery__SelectStmt* s);
 
 }  // namespace segproxy::authz::sql::detail
 
