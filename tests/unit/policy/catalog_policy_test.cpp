@@ -163,14 +163,15 @@ TEST_F(CatalogPolicy, UnqualifiedCatalogNameIsJudgedAsTheCatalogRelationOnly) {
 
 TEST_F(CatalogPolicy, OnlyTheEmptySearchPathMayBeSet) {
   for (const char* sql : {"SELECT pg_catalog.set_config('search_path', '', false)", "select set_config('search_path', '', true)",
-                          "SET search_path = ''", "SET search_path TO ''", "SET LOCAL search_path = ''"}) {
+                          "SET search_path = ''", "SET search_path TO ''", "SET LOCAL search_path = ''",
+                          "RESET search_path", "SET search_path TO DEFAULT"}) {
     const Decision d = pg("meta", sql);
     EXPECT_TRUE(d.allow) << sql << ": " << d.reason;
   }
   for (const char* sql : {"SELECT pg_catalog.set_config('search_path', 'public', false)", "SET search_path = public",
                           "SET search_path = ''''", "SELECT set_config('role', '', false)", "SELECT set_config('search_path', '', $1)",
                           "SELECT set_config('search_path', $1, false)", "SELECT evil.set_config('search_path', '', false)",
-                          "SET search_path = '', public", "RESET search_path"}) {
+                          "SET search_path = '', public", "SET search_path = 'public'"}) {
     EXPECT_FALSE(pg("meta", sql).allow) << sql;
   }
 }
