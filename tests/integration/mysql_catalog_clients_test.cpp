@@ -64,6 +64,32 @@ TEST_F(MysqlCatalogClients, WildcardRuleGrantsNoSystemSchema) {
   EXPECT_EQ(ok.exit_code, 0) << ok.describe();
 }
 
+// Every table and view MariaDB has in its system schemas, read through the proxy with
+// only `*.*` allow all: each is refused (1142) and the session goes on.
+TEST_F(MysqlCatalogClients, WildcardRuleGrantsNoTableOfTheServersSystemSchemas) {
+  ASSERT_NO_FATAL_FAILURE(Start(kWildcardPolicy));
+  MyError err;
+  auto root = mysql_connect(my_superuser_target(), &err);
+  ASSERT_TRUE(root) << err.describe();
+  const MyResult tables = mysql_exec(root.get(),
+                                     "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN "
+                                     "('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1, 2");
+  ASSERT_TRUE(tables.ok) << tables.error.describe();
+  EXPECT_GT(tables.rows.size(), 100u);
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  std::size_t refused = 0;
+  for (const auto& row : tables.rows) {
+    const std::string sql = "SELECT 1 FROM `" + row.at(0) + "`.`" + row.at(1) + "` LIMIT 0";
+    const MyResult r = mysql_exec(conn.get(), sql);
+    const bool ok = !r.ok && r.error.code == 1142;
+    EXPECT_TRUE(ok) << sql << ": " << (r.ok ? "allowed" : r.error.describe());
+    refused += ok ? 1 : 0;
+  }
+  EXPECT_EQ(refused, tables.rows.size());
+  EXPECT_TRUE(mysql_exec(conn.get(), "SELECT COUNT(*) FROM shop.orders").ok);
+}
+
 TEST_F(MysqlCatalogClients, MariadbDumpOfAReadableTableWorksWithCatalogMetadata) {
   ASSERT_NO_FATAL_FAILURE(Start(ProxyConfigOptions::kPermissivePolicy));
   const MyTarget t = Target();
