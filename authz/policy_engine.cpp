@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "authz/identity_mapper.hpp"  // glob_match
+#include "authz/sql/catalog_relations.hpp"
 
 namespace segproxy::authz {
 namespace {
@@ -20,6 +21,7 @@ bool has_glob(std::string_view p) { return p.find_first_of("*?") != std::string_
 
 // exact name 2, partial glob 1, lone '*' 0.
 int part_specificity(std::string_view p) { return p == "*" ? 0 : has_glob(p) ? 1 : 2; }
+constexpr int kExactPattern = 2 * 3 + 2;  // both parts exact (see Pattern::specificity)
 
 TableOperation to_operation(sql::TableOp op) {
   switch (op) {
@@ -126,6 +128,19 @@ std::optional<TableOperation> op_through_view(TableOperation op) {
   return std::nullopt;
 }
 
+// An unqualified PostgreSQL name of a pg_catalog relation is reported twice by the
+// classifier (pg_catalog and default_schema); it always means the catalog relation
+// (pg_catalog is searched first unless search_path names it, which clients may not
+// set), so the default_schema twin is not judged.
+bool catalog_shadow(const sql::TableRef& t, const std::vector<sql::TableRef>& all) {
+  if (t.mysql || t.schema_given || t.schema == "pg_catalog" || !sql::is_pg_catalog_relation(t.name)) {
+    return false;
+  }
+  return std::any_of(all.begin(), all.end(), [&](const sql::TableRef& o) {
+    return !o.mysql && !o.schema_given && o.schema == "pg_catalog" && o.name == t.name && o.op == t.op;
+  });
+}
+
 RelationName relation_of(std::string_view pattern, const std::string& default_schema) {
   const auto dot = pattern.find('.');
   if (dot == std::string_view::npos) return RelationName{default_schema, std::string(pattern)};
@@ -208,18 +223,28 @@ std::optional<PolicyEngine::time_point> PolicyEngine::window_end(const std::stri
 
 PolicyEngine::TableVerdict PolicyEngine::check_table(const Segment& s, const sql::TableRef& t,
                                                      TableOperation op) const {
+  using sql::CatalogKind;
   const config::OperationSet bit = config::op_bit(op);
+  // System schemas (docs/policy.md "System catalogs"): a pattern with a glob never
+  // grants their relations (it still denies); value and credential catalogs are never
+  // granted; `catalog: metadata` grants select on the built-in metadata list.
+  const CatalogKind kind =
+      t.mysql ? sql::mysql_catalog_kind(t.schema, t.name) : sql::pg_catalog_kind(t.schema, t.name);
+  const bool system = kind != CatalogKind::NotSystem;
   int best = -1;
   std::vector<const Rule*> most_specific;
   for (const Rule& rule : s.rules) {
     int spec = -1;
+    bool hit = false;
     for (const Pattern& p : rule.patterns) {
-      if (p.specificity > spec && glob_match(p.schema, t.schema) && glob_match(p.table, t.name)) {
-        spec = p.specificity;
+      if (glob_match(p.schema, t.schema) && glob_match(p.table, t.name)) {
+        hit = true;
+        if (p.specificity > spec && (!system || p.specificity == kExactPattern)) spec = p.specificity;
       }
     }
-    if (spec < 0) continue;
+    if (!hit) continue;
     if ((rule.deny & bit) != 0) return TableVerdict{false, &rule};  // explicit deny wins
+    if (spec < 0) continue;  // only a wildcard reached a system relation: no grant
     if (rule.allow == 0) continue;  // deny-only rules take no part in choosing the grant
     if (spec > best) {
       best = spec;
@@ -227,12 +252,32 @@ PolicyEngine::TableVerdict PolicyEngine::check_table(const Segment& s, const sql
     }
     if (spec == best) most_specific.push_back(&rule);
   }
-  if (most_specific.empty()) return TableVerdict{false, nullptr};
+  if (kind == CatalogKind::Values) {
+    return TableVerdict{false, nullptr, true, " (it exposes other relations' values: never granted)"};
+  }
+  if (kind == CatalogKind::Credentials) {
+    return TableVerdict{false, nullptr, true, " (it holds credentials: never granted)"};
+  }
   for (const Rule* rule : most_specific) {
     // LOCK TABLE needs any grant on the table.
     if ((rule->allow & bit) != 0 || op == TableOperation::Lock) return TableVerdict{true, rule};
   }
-  return TableVerdict{false, most_specific.front()};
+  if (kind == CatalogKind::Metadata && op == TableOperation::Select &&
+      s.policy.catalog == config::CatalogAccess::Metadata) {
+    return TableVerdict{true, nullptr, true};
+  }
+  if (!most_specific.empty()) return TableVerdict{false, most_specific.front()};
+  if (kind == CatalogKind::Metadata) {
+    return TableVerdict{false, nullptr, true,
+                        op == TableOperation::Select
+                            ? " (a system catalog: `catalog: metadata` grants reading it, wildcards never do)"
+                            : " (a system catalog: `catalog: metadata` grants select only)"};
+  }
+  if (kind == CatalogKind::Other) {
+    return TableVerdict{false, nullptr, true,
+                        " (a system relation outside the metadata list: only a rule naming it exactly grants it)"};
+  }
+  return TableVerdict{false, nullptr};
 }
 
 std::optional<Decision> PolicyEngine::check_function(const Segment& s,
@@ -262,7 +307,15 @@ std::optional<Decision> PolicyEngine::check_function(const Segment& s,
     return deny(std::move(rule_id), "segproxy: function " + shown + " is not allowed for segment " +
                                         quoted(seg) + why);
   };
-  if (catalog && f.name == "set_config") return not_allowed(seg + ".functions", " (never)");
+  // set_config: only the empty search_path, with constant arguments (the classifier
+  // forbids every other call; checked again here).
+  const auto& a = f.constant_args;
+  const bool empty_search_path = catalog && f.name == "set_config" && a.size() == 3 &&
+                                 a[0] == "search_path" && a[1].empty() && (a[2] == "true" || a[2] == "false");
+  if (catalog && f.name == "set_config" && !empty_search_path) {
+    return not_allowed(seg + ".functions", a.empty() ? " (never)"
+                                                     : " (never, except set_config('search_path', '', ...))");
+  }
   const std::string_view ds = s.policy.default_schema;
   for (const auto& p : s.policy.functions.deny) {
     // A bare deny covers the name in every schema; a qualified one also covers an
@@ -278,6 +331,9 @@ std::optional<Decision> PolicyEngine::check_function(const Segment& s,
       (s.policy.statements & config::class_bit(config::StatementClassGrant::LargeObjects)) != 0) {
     return std::nullopt;  // large objects live outside table ACLs: granted as a class
   }
+  if (empty_search_path) return std::nullopt;
+  // information_schema's own helpers (pgjdbc's getPrimaryKeys calls _pg_expandarray).
+  if (f.schema == "information_schema" && is_safe_information_schema_function(f.name)) return std::nullopt;
   if (is_opaque_function(f.name)) {
     for (const auto& p : s.policy.functions.allow) {
       if (!has_glob(p) && function_matches(p, f, {ds, "pg_catalog"})) return std::nullopt;
@@ -323,13 +379,9 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
   const auto judge = [&](const sql::TableRef& t, TableOperation op,
                          const std::string& phrase) -> std::optional<Decision> {
     const TableVerdict v = check_table(s, t, op);
-    if (!v.allow) {
-      return deny(v.rule ? v.rule->id : "",
-                  "segproxy: segment " + quoted(seg) + " may not " + phrase);
-    }
-    if (std::find(rule_ids.begin(), rule_ids.end(), v.rule->id) == rule_ids.end()) {
-      rule_ids.push_back(v.rule->id);
-    }
+    const std::string id = v.rule ? v.rule->id : v.catalog ? seg + ".catalog" : "";
+    if (!v.allow) return deny(id, "segproxy: segment " + quoted(seg) + " may not " + phrase + v.note);
+    if (std::find(rule_ids.begin(), rule_ids.end(), id) == rule_ids.end()) rule_ids.push_back(id);
     return std::nullopt;
   };
   // The relation itself, then, when it is a view, every relation it reads (recursively).
@@ -346,7 +398,8 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
                                       ": " + ex.error);
     }
     for (const RelationName& r : ex.relations) {
-      const sql::TableRef base{r.schema, r.name, true, t.op};
+      sql::TableRef base{r.schema, r.name, true, t.op};
+      base.mysql = t.mysql;
       if (auto d = judge(base, *through, op_phrase(*through, r.display()) + " (read by view " +
                                              view.display() + ")")) {
         return d;
@@ -355,6 +408,7 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
     return std::nullopt;
   };
   for (const sql::TableRef& t : part.tables) {
+    if (catalog_shadow(t, part.tables)) continue;
     const std::string name = t.schema + "." + t.name;
     const TableOperation op = to_operation(t.op);
     if (auto d = access(t, op, op_phrase(op, name))) return d;
@@ -369,6 +423,7 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
   }
   if (part.locks_rows && part.row_locks_exact) {  // FOR UPDATE OF <named FROM items>
     for (const sql::TableRef& t : part.row_locks) {
+      if (catalog_shadow(t, part.row_locks)) continue;
       const std::string name = t.schema + "." + t.name;
       if (auto d = access(t, TableOperation::Update,
                           "lock rows of " + name + " (SELECT ... FOR UPDATE/SHARE needs update)")) {

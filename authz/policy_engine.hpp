@@ -12,6 +12,10 @@
 //  4. tables: an explicit deny (the op or `all`) in ANY matching rule wins; otherwise
 //     the op must be in the allow list of the most specific matching rule(s) that
 //     allow anything; no such rule -> deny.
+//  4a. system schemas (pg_catalog, information_schema, pg_toast*; MySQL mysql, sys,
+//     performance_schema, information_schema): a glob never grants their relations;
+//     value/credential catalogs are never granted; `catalog: metadata` grants select on
+//     the built-in metadata list (authz/sql/catalog_relations).
 //  5. views: a table that names a known view (learned from the backend catalog via
 //     set_views, or pinned in the segment's `views:`) counts as every relation it reads,
 //     recursively: those must be granted too (select for reads; the same op for DML
@@ -106,6 +110,8 @@ class PolicyEngine {
   struct TableVerdict {
     bool allow = false;
     const Rule* rule = nullptr;  // deciding rule, if any
+    bool catalog = false;        // decided by the system-catalog policy ("<segment>.catalog")
+    const char* note = "";       // appended to the refusal
   };
 
   const Segment* find(const std::string& segment) const;
@@ -137,5 +143,8 @@ bool is_opaque_function(std::string_view name);
 // The large-object interface (lo_open, loread, lowrite, ...; not the server-file
 // lo_import / lo_export): granted as a whole by the `large_objects` statement class.
 bool is_large_object_function(std::string_view name);
+// information_schema's helper functions (_pg_expandarray, _pg_truetypid, ...): safe
+// when called qualified with information_schema.
+bool is_safe_information_schema_function(std::string_view name);
 
 }  // namespace segproxy::authz

@@ -18,7 +18,8 @@
 // an exact, glob-free functions.allow entry naming the function allows it.
 //
 // pg_notify is neither: it is NOTIFY, so it needs the `notify` statement class (or an
-// allow entry). set_config is never allowed (the classifier forbids it as well).
+// allow entry). set_config is allowed only as set_config('search_path', '', true|false)
+// with constant arguments, the empty search_path (the classifier forbids every other call).
 #include <algorithm>
 #include <iterator>
 #include <string_view>
@@ -83,7 +84,7 @@ constexpr std::string_view kSafe[] = {
     "ts_headline", "ts_rank", "ts_rank_cd", "websearch_to_tsquery"};
 
 constexpr std::string_view kCatalog[] = {
-    "col_description", "format_type", "has_any_column_privilege", "has_column_privilege",
+    "acldefault", "col_description", "format_type", "has_any_column_privilege", "has_column_privilege",
     "has_database_privilege", "has_function_privilege", "has_schema_privilege",
     "has_sequence_privilege", "has_table_privilege", "has_type_privilege", "obj_description",
     "pg_char_to_encoding", "pg_collation_is_visible", "pg_conversion_is_visible",
@@ -101,6 +102,14 @@ constexpr std::string_view kCatalog[] = {
     "pg_ts_parser_is_visible", "pg_ts_template_is_visible", "pg_type_is_visible",
     "pg_database_size", "pg_get_functiondef", "pg_is_in_recovery",
     "shobj_description"};
+
+// information_schema's internal helpers, used by its views and by catalog queries
+// (pgjdbc getPrimaryKeys: information_schema._pg_expandarray). Pure functions of their
+// arguments and pg_catalog rows.
+constexpr std::string_view kInfoSchema[] = {
+    "_pg_char_max_length", "_pg_char_octet_length", "_pg_datetime_precision", "_pg_expandarray",
+    "_pg_index_position", "_pg_interval_type", "_pg_numeric_precision",
+    "_pg_numeric_precision_radix", "_pg_numeric_scale", "_pg_truetypid", "_pg_truetypmod"};
 
 constexpr std::string_view kOpaque[] = {
     // SQL text or relation names as text
@@ -172,6 +181,10 @@ bool is_large_object_function(std::string_view name) {
       "lo_close", "lo_creat", "lo_create", "lo_from_bytea", "lo_get", "lo_lseek", "lo_lseek64", "lo_open",
       "lo_put", "lo_tell", "lo_tell64", "lo_truncate", "lo_truncate64", "lo_unlink", "loread", "lowrite"};
   return std::find(std::begin(kLargeObject), std::end(kLargeObject), name) != std::end(kLargeObject);
+}
+
+bool is_safe_information_schema_function(std::string_view name) {
+  return std::find(std::begin(kInfoSchema), std::end(kInfoSchema), name) != std::end(kInfoSchema);
 }
 
 bool is_opaque_function(std::string_view name) {

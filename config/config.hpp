@@ -186,8 +186,14 @@ struct FunctionPolicy {
 };
 
 // Absent everything = no table access at all (default deny), always open.
+// `segments.<s>.catalog`: whether the segment may read the built-in list of system
+// catalog relations that drivers and tools read for metadata (authz/catalog_relations).
+// None: a system relation is granted only by a rule naming it exactly (docs/policy.md).
+enum class CatalogAccess { None, Metadata };
+
 struct SegmentPolicy {
   std::string default_schema = "public";  // unqualified names resolve here
+  CatalogAccess catalog = CatalogAccess::None;
   std::vector<TimeWindow> windows;        // empty = always open
   WindowClose on_window_close = WindowClose::Terminate;
   // finish_transaction: how long the transaction open at the close may take to end

@@ -399,7 +399,7 @@ Segment parse_segment(Reader& r, const std::string& name, const YAML::Node& n,
   seg.line = r.diag().line(path);
   if (!r.expect_map(n, path,
                     {"databases", "credentials", "default_schema", "windows", "on_window_close",
-                     "window_close_grace", "rules", "statements", "functions", "views", "limits"})) {
+                     "window_close_grace", "catalog", "rules", "statements", "functions", "views", "limits"})) {
     return seg;
   }
   if (auto v = r.string_list(n, path, "databases", true)) {

@@ -1,4 +1,4 @@
-// Per-segment access policy: default_schema, windows, on_window_close, rules,
+// Per-segment access policy: default_schema, windows, on_window_close, catalog, rules,
 // statements, functions. Parsed in pass 1 (shape, vocabulary, local rules such as
 // duplicate rule ids); time zone files are checked in pass 2 (validate_policies).
 #include <algorithm>
@@ -372,6 +372,9 @@ void parse_segment_policy(Reader& r, const YAML::Node& n, const std::string& pat
     } else {
       out.window_close_grace = *v;
     }
+  }
+  if (auto v = r.one_of(n, path, "catalog", {"none", "metadata"}, false)) {
+    out.catalog = *v == "metadata" ? CatalogAccess::Metadata : CatalogAccess::None;
   }
   const std::string rp = join_path(path, "rules");
   const YAML::Node rules = list_at(r, n, path, "rules");

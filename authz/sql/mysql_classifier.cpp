@@ -276,6 +276,8 @@ StatementInfo classify_mysql(std::string_view sql, const MysqlClassifierOptions&
   info.fingerprint = info.parse_ok ? mysql::fingerprint_of(sql, lex, opts) : 0;
   for (auto& part : info.statements) {
     for (auto& f : part.functions) f.mysql = true;
+    for (auto& t : part.tables) t.mysql = true;
+    for (auto& t : part.row_locks) t.mysql = true;
   }
   return info;
 }

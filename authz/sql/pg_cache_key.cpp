@@ -8,10 +8,26 @@ bool ident_char(unsigned char c) {
 }
 bool digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
+// Case-insensitive: does `s` contain `word` (lower case)?
+bool contains_word(std::string_view s, std::string_view word) {
+  if (s.size() < word.size()) return false;
+  for (std::size_t i = 0; i + word.size() <= s.size(); ++i) {
+    std::size_t k = 0;
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    while (k < word.size() && lower(s[i + k]) == word[k]) ++k;
+    if (k == word.size()) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::optional<std::string> pg_cache_key(std::string_view s, bool standard_conforming_strings) {
   if (!standard_conforming_strings) return std::nullopt;
+  // The one literal-dependent classification: only the empty search_path may be set
+  // (SET search_path = '', set_config('search_path', '', false)); such text is keyed
+  // exactly, never by its shape.
+  if (contains_word(s, "search_path") || contains_word(s, "set_config")) return std::nullopt;
   std::string out;
   out.reserve(s.size() + 3);
   out += "\x01N:";  // never equal to an exact-text key (statement text cannot start with \x01 legitimately)

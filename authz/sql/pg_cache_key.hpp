@@ -5,8 +5,10 @@
 // normalised statement).
 //
 // Soundness: two texts get the same key only if they differ solely in such literals,
-// and the classification never depends on a literal's value (set_config, COPY TO
-// 'file', the opaque functions ... are judged by name or keyword). Anything the
+// and the classification never depends on a literal's value (COPY TO 'file', the
+// opaque functions ... are judged by name or keyword). The exception, the empty
+// search_path (SET search_path = '' / set_config('search_path', '', ...)), is never
+// keyed by shape: text naming search_path or set_config gets nullopt. Anything the
 // scanner is not sure about makes it give up (nullopt) and the caller keys by the exact
 // text instead: comments, dollar quotes, quoted-string prefixes (E'', U&'', B'', X''),
 // backslashes outside strings, non-ASCII bytes, unterminated strings, and any text when

@@ -18,7 +18,10 @@ TableOp lock_op(std::int32_t mode) { return mode <= 1 ? TableOp::Lock : TableOp:
 using SC = StatementClass;
 
 // SET/RESET of these is harmless for segmentation: formatting, timeouts, isolation.
-constexpr std::array<std::string_view, 17> kSessionSafeGucs = {
+// synchronize_seqscans only moves where a sequential scan starts (row order without
+// ORDER BY); row_security = off makes a query that row security would filter fail
+// instead (it never lifts a policy). pg_dump sets both.
+constexpr std::array<std::string_view, 19> kSessionSafeGucs = {
     "application_name",        "statement_timeout",
     "lock_timeout",            "idle_in_transaction_session_timeout",
     "datestyle",               "timezone",
@@ -27,7 +30,8 @@ constexpr std::array<std::string_view, 17> kSessionSafeGucs = {
     "default_transaction_isolation", "transaction_isolation",
     "default_transaction_read_only", "transaction_read_only",
     "default_transaction_deferrable", "transaction_deferrable",
-    "idle_session_timeout",
+    "idle_session_timeout",    "synchronize_seqscans",
+    "row_security",
 };
 
 // Named explicitly for a precise reason; every other GUC outside the allow-list is
@@ -36,7 +40,7 @@ std::string forbidden_guc_reason(std::string_view name) {
   if (name == "role" || name == "session_authorization")
     return "changing " + std::string(name) + " switches the database identity";
   if (name == "search_path")
-    return "changing search_path changes how unqualified names resolve";
+    return "changing search_path changes how unqualified names resolve (only '' is allowed)";
   if (name == "standard_conforming_strings" || name == "client_encoding" ||
       name == "backslash_quote" || name == "escape_string_warning")
     return "changing " + std::string(name) + " changes how statements are lexed";
@@ -133,6 +137,13 @@ Classified Walker::variable_set(const PgQuery__VariableSetStmt* s) {
   }
   for (const auto safe : kSessionSafeGucs)
     if (name == safe) return {SC::SessionSafe, cmd + " " + name};
+  // The empty search_path: every name must then be qualified (pg_allowed_settings.cpp).
+  // RESET / SET ... TO DEFAULT return to the value the session started with.
+  if (is_empty_search_path_set(s)) return {SC::SessionSafe, cmd + " " + name};
+  if (name == "search_path" && (s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ||
+                                s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT)) {
+    return {SC::SessionSafe, cmd + " " + name};
+  }
   forbid(forbidden_guc_reason(name));
   return {SC::Forbidden, cmd + " " + name};
 }
@@ -256,7 +267,14 @@ Classified Walker::classify_statement(const PgQuery__Node* n) {
   };
   Classified c;
   switch (n->node_case) {
-    case PG_QUERY__NODE__NODE_SELECT_STMT: c = select_stmt(n->select_stmt); break;
+    case PG_QUERY__NODE__NODE_SELECT_STMT:
+      // pg_dump's restrict_nonsystem_relation_kind, a setting that only restricts: a SET.
+      if (is_restrict_relation_kind_select(n->select_stmt)) {
+        c = {SC::SessionSafe, "SET restrict_nonsystem_relation_kind"};
+        break;
+      }
+      c = select_stmt(n->select_stmt);
+      break;
     case PG_QUERY__NODE__NODE_INSERT_STMT: c = insert_stmt(n->insert_stmt); break;
     case PG_QUERY__NODE__NODE_UPDATE_STMT: c = update_stmt(n->update_stmt); break;
     case PG_QUERY__NODE__NODE_DELETE_STMT: c = delete_stmt(n->delete_stmt); break;

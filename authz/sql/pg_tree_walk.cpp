@@ -272,11 +272,13 @@ void Walker::add_table_name_list(std::size_t n, PgQuery__Node* const* names, Tab
   add_table(&rv, op, false);
 }
 
-void Walker::add_function(std::string schema, std::string name) {
-  if (name == "set_config")
+void Walker::add_function(std::string schema, std::string name, std::vector<std::string> constant_args) {
+  if (name == "set_config" && constant_args.empty())
     forbid("set_config() changes server settings (search_path, role, ...)");
-  FunctionRef ref{std::move(schema), std::move(name)};
-  if (seen_.insert("f" + key_of(ref.schema, ref.name))) part_.functions.push_back(std::move(ref));
+  FunctionRef ref{std::move(schema), std::move(name), false, std::move(constant_args)};
+  std::string key = "f" + key_of(ref.schema, ref.name);
+  for (const auto& a : ref.constant_args) key.append(1, '\0').append(a);  // set_config's arguments count
+  if (seen_.insert(key)) part_.functions.push_back(std::move(ref));
 }
 
 void Walker::add_function_name_list(std::size_t n, PgQuery__Node* const* names) {
@@ -314,6 +316,12 @@ void Walker::column_ref(const PgQuery__ColumnRef* c) {
 }
 
 void Walker::func_call(const PgQuery__FuncCall* f) {
+  if (auto args = empty_search_path_args(f); !args.empty()) {
+    const bool qualified = f->n_funcname == 2;
+    add_function(qualified ? "pg_catalog" : "", "set_config", std::move(args));
+    walk_children(&f->base, {f->funcname});
+    return;
+  }
   add_function_name_list(f->n_funcname, f->funcname);
   walk_children(&f->base, {f->funcname});
 }

@@ -98,7 +98,7 @@ class Walker {
   bool is_cte_name(std::string_view name) const;
   void add_resolved(std::string schema, std::string name, bool given, TableOp op);
   void func_call(const PgQuery__FuncCall* f);
-  void add_function(std::string schema, std::string name);
+  void add_function(std::string schema, std::string name, std::vector<std::string> constant_args = {});
   bool reads_columns(const ProtobufCMessage* m) const;  // contains a ColumnRef
   void target_reads(const PgQuery__RangeVar* rv, std::initializer_list<const ProtobufCMessage*> parts,
                     std::size_t n_list, PgQuery__Node* const* list);
@@ -145,6 +145,14 @@ std::string node_type_name(const PgQuery__Node* n);
 const ProtobufCMessage* node_inner(const PgQuery__Node* n);
 std::string lower_ascii(std::string_view s);
 inline constexpr int kMaxDepth = 2000;           // tree levels walked / unpacked
+// pg_allowed_settings.cpp: set_config('search_path', '', true|false) with constant
+// arguments -> its arguments (name lower-cased, "", "true"/"false"), else empty;
+// whether a SET is `SET [LOCAL|SESSION] search_path = ''`; whether a SELECT is exactly
+// pg_dump's `SELECT set_config(name, '...', false) FROM pg_settings WHERE name =
+// 'restrict_nonsystem_relation_kind'`.
+std::vector<std::string> empty_search_path_args(const PgQuery__FuncCall* f);
+bool is_empty_search_path_set(const PgQuery__VariableSetStmt* s);
+bool is_restrict_relation_kind_select(const PgQuery__SelectStmt* s);
 
 }  // namespace segproxy::authz::sql::detail
 

@@ -66,6 +66,7 @@ struct TableRef {
   std::string name;
   bool schema_given = false;  // written qualified by the client
   TableOp op = TableOp::Select;
+  bool mysql = false;  // reported by the MySQL analyzer (its system schemas differ)
   bool operator==(const TableRef&) const = default;
 };
 
@@ -73,6 +74,9 @@ struct FunctionRef {
   std::string schema;  // empty when unqualified
   std::string name;    // lower-case as normalised
   bool mysql = false;  // a MySQL/MariaDB call: judged against the MySQL built-ins
+  // set_config only: its three arguments when they are constants (name lower-cased,
+  // value, "true"/"false"); the engine allows exactly the empty search_path.
+  std::vector<std::string> constant_args = {};
   bool operator==(const FunctionRef&) const = default;
 };
 

@@ -17,7 +17,8 @@ using FastPath = PolicyTest;
 constexpr const char* kWithLargeObjects =
     "    rules:\n"
     "      - {id: everything, tables: [\"*.*\"], allow: [all]}\n"
-    "    statements: [transaction, session_safe, large_objects]\n";
+    "    statements: [transaction, session_safe, large_objects]\n"
+    "    catalog: metadata\n";  // libpq reads pg_catalog.pg_proc before its first lo_* call
 
 TEST_F(FastPath, LargeObjectsThroughLibpqWorkForASegmentGrantedLargeObjects) {
   ASSERT_NO_FATAL_FAILURE(StartWithBillingPolicy(kWithLargeObjects));
@@ -46,7 +47,8 @@ TEST_F(FastPath, LargeObjectCallsAreRefusedWithoutTheLargeObjectsClassAndTheSess
   ASSERT_NO_FATAL_FAILURE(StartWithBillingPolicy(
       "    rules:\n"
       "      - {id: everything, tables: [\"*.*\"], allow: [all]}\n"
-      "    statements: [transaction, session_safe]\n"));
+      "    statements: [transaction, session_safe]\n"
+      "    catalog: metadata\n"));
   PgConnPtr conn = Connect();
   ASSERT_PG_CONNECTED(conn);
   ASSERT_TRUE(pg_exec(conn.get(), "BEGIN").ok);

@@ -91,6 +91,13 @@ TEST_F(PolicyConfig, AbsentPolicyMeansDefaultsAndNoRules) {
   EXPECT_EQ(p.on_window_close, WindowClose::Terminate);
   EXPECT_EQ(p.window_close_grace, std::chrono::seconds(60));
   EXPECT_EQ(r.config->zoneinfo_dir, "/usr/share/zoneinfo");
+  EXPECT_EQ(p.catalog, CatalogAccess::None);  // system catalogs are not granted by default
+}
+
+TEST_F(PolicyConfig, CatalogMetadataIsParsed) {
+  const LoadResult r = load("    catalog: metadata\n");
+  ASSERT_TRUE(r.errors.empty()) << dump(r);
+  EXPECT_EQ(r.config->segments.at("ops").policy.catalog, CatalogAccess::Metadata);
 }
 
 struct PolicyError {
@@ -150,6 +157,8 @@ const PolicyError kErrors[] = {
     {"WindowCloseGraceZero", "on_window_close: finish_transaction\n",
      "on_window_close: finish_transaction\n    window_close_grace: 0s\n", 48, "segments.ops.window_close_grace",
      "greater than 0"},
+    {"UnknownCatalogValue", "on_window_close: finish_transaction\n", "on_window_close: finish_transaction\n    catalog: all\n",
+     48, "segments.ops.catalog", "expected one of: none, metadata"},
     {"RuleWithNeitherAllowNorDeny", "        deny: [all]\n", "", 54, "segments.ops.rules[2]",
      "has neither allow nor deny"},
     {"RuleWithEmptyAllowGrantsNothing", "        allow: [select]\n", "        allow: []\n", 52,

@@ -1,4 +1,4 @@
-// The MySQL policy corpus (tests/testdata/mysql_policy_cases.tsv + mysql_policy.yaml):
+// The MySQL policy corpus (tests/testdata/mysql_policy_cases*.tsv + mysql_policy.yaml):
 // every row is classified with classify_mysql and judged by the PolicyEngine, as the
 // MySQL session will do. The TSV format is the one of pg_policy_cases.tsv.
 #include <gtest/gtest.h>
@@ -52,12 +52,7 @@ struct Outcome {
   std::string reason;
 };
 
-class MysqlPolicyCorpus;
-void check_corpus(MysqlPolicyCorpus& t, const char* file, int min_rows);
-
 class MysqlPolicyCorpus : public ::testing::Test {
-  friend void check_corpus(MysqlPolicyCorpus& t, const char* file, int min_rows);
-
  protected:
   void SetUp() override {
     auto loaded = config::load_config_file((kTestdata / "mysql_policy.yaml").string());
@@ -91,48 +86,58 @@ class MysqlPolicyCorpus : public ::testing::Test {
     return {d.allow, d.sqlstate, d.reason};
   }
 
+  // Runs every row of testdata/<file>; returns the number of rows.
+  int check_file(const std::string& file) const {
+    std::ifstream in(kTestdata / file);
+    EXPECT_TRUE(in) << "cannot open " << file;
+    std::string line;
+    int rows = 0, line_no = 0, failures = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (line.empty() || line[0] == '#') continue;
+      const auto cols = split_tabs(line);
+      if (cols.size() != 4u) {
+        ADD_FAILURE() << file << " line " << line_no << ": not 4 columns: " << line;
+        continue;
+      }
+      ++rows;
+      const std::string sql = unescape(cols[2]);
+      const std::string& want = cols[3];
+      const Outcome got = run(cols[0], cols[1], sql);
+      bool ok = false;
+      if (want == "allow") ok = got.allow;
+      else if (want == "deny") ok = !got.allow;
+      else if (want.rfind("deny:", 0) == 0) ok = !got.allow && got.sqlstate == want.substr(5);
+      if (std::getenv("SEGPROXY_CORPUS_VERBOSE")) {
+        std::cout << line_no << " " << (got.allow ? "allow" : "deny:" + got.sqlstate) << " [" << sql << "] " << got.reason << "\n";
+      }
+      if (!ok) {
+        ++failures;
+        ADD_FAILURE() << file << " line " << line_no << ": " << cols[0] << " " << cols[1] << " [" << sql << "] expected "
+                      << want << ", got " << (got.allow ? "allow" : "deny:" + got.sqlstate) << " (" << got.reason << ")";
+      }
+    }
+    std::cout << "[ mysql corpus ] " << file << ": " << rows << " rows, " << (rows - failures) << " as expected\n";
+    return rows;
+  }
+
   config::Config cfg_;
   std::unique_ptr<PolicyEngine> engine_;
   std::unique_ptr<IdentityMapper> mapper_;
 };
 
-TEST_F(MysqlPolicyCorpus, EveryRowHasTheExpectedDecision) { check_corpus(*this, "mysql_policy_cases.tsv", 150); }
+TEST_F(MysqlPolicyCorpus, EveryRowHasTheExpectedDecision) { EXPECT_GE(check_file("mysql_policy_cases.tsv"), 150); }
 
 // Statement limits (issue 12, item 4.1): mysql_policy_cases_limits.tsv.
 TEST_F(MysqlPolicyCorpus, StatementLimitRowsHaveTheExpectedDecision) {
-  check_corpus(*this, "mysql_policy_cases_limits.tsv", 5);
+  EXPECT_GE(check_file("mysql_policy_cases_limits.tsv"), 5);
 }
 
-// Every row of `file` (under tests/testdata) has its expected decision.
-void check_corpus(MysqlPolicyCorpus& t, const char* file, int min_rows) {
-  std::ifstream in(kTestdata / file);
-  ASSERT_TRUE(in) << "cannot open " << file;
-  std::string line;
-  int rows = 0, line_no = 0, failures = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty() || line[0] == '#') continue;
-    const auto cols = split_tabs(line);
-    ASSERT_EQ(cols.size(), 4u) << "line " << line_no << ": " << line;
-    ++rows;
-    const std::string sql = unescape(cols[2]);
-    const std::string& want = cols[3];
-    const Outcome got = t.run(cols[0], cols[1], sql);
-    bool ok = false;
-    if (want == "allow") ok = got.allow;
-    else if (want == "deny") ok = !got.allow;
-    else if (want.rfind("deny:", 0) == 0) ok = !got.allow && got.sqlstate == want.substr(5);
-    if (std::getenv("SEGPROXY_CORPUS_VERBOSE")) {
-      std::cout << line_no << " " << (got.allow ? "allow" : "deny:" + got.sqlstate) << " [" << sql << "] " << got.reason << "\n";
-    }
-    if (!ok) {
-      ++failures;
-      ADD_FAILURE() << "line " << line_no << ": " << cols[0] << " " << cols[1] << " [" << sql << "] expected " << want
-                    << ", got " << (got.allow ? "allow" : "deny:" + got.sqlstate) << " (" << got.reason << ")";
-    }
-  }
-  EXPECT_GE(rows, min_rows);
-  std::cout << "[ mysql corpus " << file << " ] " << rows << " rows, " << (rows - failures) << " as expected\n";
+// System schemas (docs/policy.md "System catalogs"): wildcards never grant mysql /
+// performance_schema / sys / information_schema; catalog: metadata grants the metadata
+// list; statistics and credential tables are never granted.
+TEST_F(MysqlPolicyCorpus, SystemSchemaRowsHaveTheExpectedDecision) {
+  EXPECT_GE(check_file("mysql_policy_cases_catalog.tsv"), 40);
 }
 
 }  // namespace

@@ -98,7 +98,10 @@ const Case kBypassCases[] = {
     {"SET search_path = evil, public", "Forbidden"},
     {"SET LOCAL search_path TO evil", "Forbidden"},
     {"SET SCHEMA 'evil'", "Forbidden"},
-    {"RESET search_path", "Forbidden"},
+    // RESET search_path returns to the value the session started with (clients cannot
+    // set search_path at startup): SessionSafe since issue 12 (pg_dump -t sends it).
+    {"RESET search_path", "SessionSafe"},
+    {"SET search_path = 'evil'", "Forbidden"},
     {"SET ROLE postgres", "Forbidden"},
     {"RESET ROLE", "Forbidden"},
     {"SET SESSION AUTHORIZATION postgres", "Forbidden"},
