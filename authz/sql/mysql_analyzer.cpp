@@ -167,6 +167,14 @@ bool Analyzer::is_cte(const std::string& name) const {
   return false;
 }
 
+bool is_compound_start(const std::vector<Token>& toks, std::size_t b) {
+  const auto word = [&](std::size_t k, std::string_view w) {
+    return k < toks.size() && toks[k].kind == TokKind::Word && iequals(toks[k].text, w);
+  };
+  if (word(b, "BEGIN")) return word(b + 1, "NOT") && word(b + 2, "ATOMIC");
+  return word(b, "IF") || word(b, "CASE") || word(b, "LOOP") || word(b, "WHILE") || word(b, "REPEAT");
+}
+
 void Analyzer::set_class(StatementClass k, std::string command) {
   part_.klass = k;
   part_.command = std::move(command);
