@@ -37,7 +37,7 @@ struct ProxyConfigOptions {
   static constexpr const char* kPermissivePolicy =
       "    rules:\n"
       "      - {id: everything, tables: [\"*.*\"], allow: [all]}\n"
-      "    statements: [transaction, session_safe, ddl, admin, procedural, notify, prepare, cursor, explain]\n";
+      "    statements: [transaction, session_safe, ddl, admin, procedural, anonymous_code, notify, prepare, cursor, explain]\n";
 };
 
 // The YAML configuration for a proxy listening on 127.0.0.1:port.
