@@ -132,7 +132,7 @@ const Case kDriverCases[] = {
     {"CREATE SEQUENCE seq", "Ddl Alter:~public.seq"},
     {"CREATE TRIGGER trg BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION audit_fn()",
      "Ddl Alter:~public.orders fn:audit_fn"},
-    {"CREATE EXTENSION IF NOT EXISTS pgcrypto", "Ddl"},
+    {"CREATE EXTENSION IF NOT EXISTS pgcrypto", "Forbidden"},  // issue 12: server-reaching DDL
     {"CREATE SCHEMA app", "Ddl"},
     {"CREATE TYPE mood AS ENUM ('a', 'b')", "Ddl"},
     {"CREATE DOMAIN posint AS int CHECK (VALUE > 0)", "Ddl"},
