@@ -269,15 +269,31 @@ Classified Walker::ddl_statement(const PgQuery__Node* n) {
                            ? "CREATE MATERIALIZED VIEW"
                            : (s->is_select_into ? "SELECT INTO" : "CREATE TABLE AS")};
     }
-    case PG_QUERY__NODE__NODE_RENAME_STMT:
-      object_scope(n->rename_stmt->rename_type, n->rename_stmt->object, n->rename_stmt->subname);
+    case PG_QUERY__NODE__NODE_RENAME_STMT: {
+      const auto* s = n->rename_stmt;
+      object_scope(s->rename_type, s->object, s->subname);
+      // A relation renamed (or moved, below) needs alter on its new name as well: a
+      // name a rule protects cannot be taken over, an unprotected one not given away.
+      if (s->relation && is_relation_object(s->rename_type) && s->newname && *s->newname) {
+        PgQuery__RangeVar target = *s->relation;
+        target.relname = s->newname;
+        add_table(&target, TableOp::Alter, false);
+      }
       break;
+    }
     case PG_QUERY__NODE__NODE_ALTER_OWNER_STMT:
       object_scope(n->alter_owner_stmt->object_type, n->alter_owner_stmt->object, nullptr);
       break;
-    case PG_QUERY__NODE__NODE_ALTER_OBJECT_SCHEMA_STMT:
-      object_scope(n->alter_object_schema_stmt->object_type, nullptr, nullptr);
+    case PG_QUERY__NODE__NODE_ALTER_OBJECT_SCHEMA_STMT: {
+      const auto* s = n->alter_object_schema_stmt;
+      object_scope(s->object_type, nullptr, nullptr);
+      if (s->relation && is_relation_object(s->object_type) && s->newschema && *s->newschema) {
+        PgQuery__RangeVar target = *s->relation;
+        target.schemaname = s->newschema;
+        add_table(&target, TableOp::Alter, false);
+      }
       break;
+    }
     case PG_QUERY__NODE__NODE_DROPDB_STMT:
       whole("*");
       return {SC::Ddl, "DROP DATABASE"};

@@ -38,6 +38,13 @@ TEST(PgCodeDdl, SchemaLevelDdlReportsEveryRelationOfTheSchema) {
   EXPECT_TRUE(whole_schemas(one("ALTER TABLE app.t RENAME TO t2")).empty());
 }
 
+TEST(PgCodeDdl, RelationRenamedOrMovedNeedsAlterOnItsNewNameToo) {
+  EXPECT_EQ(describe("ALTER TABLE app.t RENAME TO customers_pii"), "Ddl Alter:app.customers_pii Alter:app.t");
+  EXPECT_EQ(describe("ALTER TABLE app.t SET SCHEMA public"), "Ddl Alter:app.t Alter:public.t");
+  EXPECT_EQ(describe("ALTER VIEW v SET SCHEMA s"), "Ddl Alter:s.v Alter:~public.v");
+  EXPECT_EQ(describe("ALTER TABLE app.t RENAME COLUMN a TO b"), "Ddl Alter:app.t");
+}
+
 TEST(PgCodeDdl, DatabaseLevelDdlReportsEveryRelationOfEverySchema) {
   EXPECT_EQ(whole_schemas(one("DROP DATABASE other")), (std::vector<std::string>{"*"}));
   EXPECT_EQ(one("DROP DATABASE other").klass, StatementClass::Ddl);

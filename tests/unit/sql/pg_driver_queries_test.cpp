@@ -128,7 +128,7 @@ const Case kDriverCases[] = {
     {"COMMENT ON TABLE orders IS 'x'", "Ddl Alter:~public.orders"},
     {"COMMENT ON COLUMN s.orders.id IS 'x'", "Ddl Alter:s.orders"},
     {"ALTER TABLE orders OWNER TO me", "Ddl Alter:~public.orders"},
-    {"ALTER TABLE orders RENAME TO orders_old", "Ddl Alter:~public.orders"},
+    {"ALTER TABLE orders RENAME TO orders_old", "Ddl Alter:~public.orders Alter:~public.orders_old"},  // issue 12: new name too
     {"CREATE SEQUENCE seq", "Ddl Alter:~public.seq"},
     {"CREATE TRIGGER trg BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION audit_fn()",
      "Ddl Alter:~public.orders fn:audit_fn"},
