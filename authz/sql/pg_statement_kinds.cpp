@@ -83,6 +83,27 @@ const char* server_reaching_reason(PgQuery__ObjectType t) {
   }
 }
 
+// The command word of a server-reaching statement (for messages and audit).
+const char* server_reaching_command(PgQuery__Node__NodeCase k) {
+  switch (k) {
+    case PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT: return "CREATE EXTENSION";
+    case PG_QUERY__NODE__NODE_ALTER_EXTENSION_STMT:
+    case PG_QUERY__NODE__NODE_ALTER_EXTENSION_CONTENTS_STMT: return "ALTER EXTENSION";
+    case PG_QUERY__NODE__NODE_CREATE_FDW_STMT: return "CREATE FOREIGN DATA WRAPPER";
+    case PG_QUERY__NODE__NODE_ALTER_FDW_STMT: return "ALTER FOREIGN DATA WRAPPER";
+    case PG_QUERY__NODE__NODE_CREATE_FOREIGN_SERVER_STMT: return "CREATE SERVER";
+    case PG_QUERY__NODE__NODE_ALTER_FOREIGN_SERVER_STMT: return "ALTER SERVER";
+    case PG_QUERY__NODE__NODE_CREATE_USER_MAPPING_STMT: return "CREATE USER MAPPING";
+    case PG_QUERY__NODE__NODE_ALTER_USER_MAPPING_STMT: return "ALTER USER MAPPING";
+    case PG_QUERY__NODE__NODE_DROP_USER_MAPPING_STMT: return "DROP USER MAPPING";
+    case PG_QUERY__NODE__NODE_IMPORT_FOREIGN_SCHEMA_STMT: return "IMPORT FOREIGN SCHEMA";
+    case PG_QUERY__NODE__NODE_CREATE_FOREIGN_TABLE_STMT: return "CREATE FOREIGN TABLE";
+    case PG_QUERY__NODE__NODE_CREATE_PLANG_STMT: return "CREATE LANGUAGE";
+    case PG_QUERY__NODE__NODE_CREATE_TRANSFORM_STMT: return "CREATE TRANSFORM";
+    default: return "DDL";
+  }
+}
+
 // The name in a String node (schema / database names in DROP, RENAME, OWNER TO).
 std::string string_node(const PgQuery__Node* n) {
   if (n && n->node_case == PG_QUERY__NODE__NODE_STRING && n->string) return str_or_empty(n->string->sval);
@@ -461,7 +482,7 @@ Classified Walker::classify_statement(const PgQuery__Node* n) {
     case PG_QUERY__NODE__NODE_ALTER_EXTENSION_STMT:
     case PG_QUERY__NODE__NODE_ALTER_EXTENSION_CONTENTS_STMT:
       forbid("server-reaching DDL: extensions load code into the server (install them outside the proxy)");
-      c = {SC::Forbidden, "EXTENSION"};
+      c = {SC::Forbidden, server_reaching_command(n->node_case)};
       break;
     case PG_QUERY__NODE__NODE_CREATE_FDW_STMT:
     case PG_QUERY__NODE__NODE_ALTER_FDW_STMT:
@@ -473,12 +494,12 @@ Classified Walker::classify_statement(const PgQuery__Node* n) {
     case PG_QUERY__NODE__NODE_IMPORT_FOREIGN_SCHEMA_STMT:
     case PG_QUERY__NODE__NODE_CREATE_FOREIGN_TABLE_STMT:
       forbid("server-reaching DDL: foreign data wrappers, servers, user mappings and foreign tables reach other servers");
-      c = {SC::Forbidden, "FOREIGN DATA"};
+      c = {SC::Forbidden, server_reaching_command(n->node_case)};
       break;
     case PG_QUERY__NODE__NODE_CREATE_PLANG_STMT:
     case PG_QUERY__NODE__NODE_CREATE_TRANSFORM_STMT:
       forbid("server-reaching DDL: procedural languages and transforms load code into the server");
-      c = {SC::Forbidden, "LANGUAGE"};
+      c = {SC::Forbidden, server_reaching_command(n->node_case)};
       break;
     case PG_QUERY__NODE__NODE_ALTER_SYSTEM_STMT:
       forbid("ALTER SYSTEM changes the server configuration");
