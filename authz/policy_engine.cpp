@@ -385,6 +385,11 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
   for (const sql::TableRef& t : part.tables) {
     const std::string name = t.schema + "." + t.name;
     const TableOperation op = to_operation(t.op);
+    if (t.mysql && op == TableOperation::Alter &&
+        std::find(s.databases.begin(), s.databases.end(), t.schema) == s.databases.end()) {
+      return deny("", "segproxy: segment " + quoted(seg) + " may not " + op_phrase(op, name) +
+                          ": database " + quoted(t.schema) + " is not one of the segment's databases");
+    }
     if (t.whole_schema) {  // DROP/RENAME/OWNER TO of a schema or database
       const std::string scope = t.schema == "*" ? "every relation of the database"
                                                 : "every relation in schema " + t.schema;

@@ -109,6 +109,7 @@ std::size_t Analyzer::add_table(const std::string& db_in, const std::string& nam
   }
   t.schema_given = given;
   t.op = op;
+  t.mysql = true;
   part_.tables.push_back(std::move(t));
   return part_.tables.size() - 1;
 }

@@ -71,6 +71,9 @@ struct TableRef {
   // statement acts on every relation of `schema` (name is "*"); schema "*" = every
   // schema of the database. The engine requires `op` on all of them (policy_engine.hpp).
   bool whole_schema = false;
+  // MySQL/MariaDB: `schema` is a database. DDL (op Alter) must stay inside the segment's
+  // databases (RENAME TABLE / ALTER TABLE ... RENAME / CREATE TABLE into another one).
+  bool mysql = false;
   bool operator==(const TableRef&) const = default;
 };
 
