@@ -50,6 +50,7 @@ std::optional<config::StatementClassGrant> grant_for(StatementClass k) {
     case StatementClass::Ddl: return G::Ddl;
     case StatementClass::Admin: return G::Admin;
     case StatementClass::Procedural: return G::Procedural;
+    case StatementClass::AnonymousCode: return G::AnonymousCode;
     case StatementClass::Notify: return G::Notify;
     case StatementClass::Prepare: return G::Prepare;
     case StatementClass::Cursor: return G::Cursor;
@@ -280,6 +281,31 @@ PolicyEngine::TableVerdict PolicyEngine::check_table(const Segment& s, const sql
   return TableVerdict{false, nullptr};
 }
 
+PolicyEngine::TableVerdict PolicyEngine::check_whole_schema(const Segment& s, const std::string& schema,
+                                                            TableOperation op) const {
+  // Every relation of `schema` ("*": of every schema) must be granted `op`: no rule that
+  // can match any of them may deny it, every rule that can match one and grants anything
+  // must grant it (it may be the most specific rule for some relation), and one granting
+  // rule must cover the whole scope (so no relation falls to the default deny).
+  const config::OperationSet bit = config::op_bit(op);
+  const bool every_schema = schema == "*";
+  const Rule* covering = nullptr;
+  for (const Rule& rule : s.rules) {
+    bool overlaps = false, covers = false;
+    for (const Pattern& p : rule.patterns) {
+      const bool schema_hit = every_schema || glob_match(p.schema, schema);
+      overlaps = overlaps || schema_hit;
+      covers = covers || (schema_hit && p.table == "*" && (!every_schema || p.schema == "*"));
+    }
+    if (!overlaps) continue;
+    if ((rule.deny & bit) != 0) return TableVerdict{false, &rule};
+    if (rule.allow == 0) continue;
+    if ((rule.allow & bit) == 0) return TableVerdict{false, &rule};
+    if (covers && covering == nullptr) covering = &rule;
+  }
+  return TableVerdict{covering != nullptr, covering};
+}
+
 std::optional<Decision> PolicyEngine::check_function(const Segment& s,
                                                      const sql::FunctionRef& f) const {
   const std::string& seg = s.name;
@@ -407,10 +433,35 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
     }
     return std::nullopt;
   };
+  if (part.opaque_code &&
+      (s.policy.statements & config::class_bit(config::StatementClassGrant::AnonymousCode)) == 0) {
+    return deny(seg + ".statements", "segproxy: segment " + quoted(seg) +
+                                         " may not run anonymous_code (" + command +
+                                         " has a body segproxy cannot inspect)");
+  }
   for (const sql::TableRef& t : part.tables) {
     if (catalog_shadow(t, part.tables)) continue;
     const std::string name = t.schema + "." + t.name;
     const TableOperation op = to_operation(t.op);
+    if (t.mysql && op == TableOperation::Alter &&
+        std::find(s.databases.begin(), s.databases.end(), t.schema) == s.databases.end()) {
+      return deny("", "segproxy: segment " + quoted(seg) + " may not " + op_phrase(op, name) +
+                          ": database " + quoted(t.schema) + " is not one of the segment's databases");
+    }
+    if (t.whole_schema) {  // DROP/RENAME/OWNER TO of a schema or database
+      const std::string scope = t.schema == "*" ? "every relation of the database"
+                                                : "every relation in schema " + t.schema;
+      const TableVerdict v = check_whole_schema(s, t.schema, op);
+      if (!v.allow) {
+        return deny(v.rule ? v.rule->id : "", "segproxy: segment " + quoted(seg) + " may not " +
+                                                   op_phrase(op, scope) + " (" + command +
+                                                   " acts on all of them)");
+      }
+      if (std::find(rule_ids.begin(), rule_ids.end(), v.rule->id) == rule_ids.end()) {
+        rule_ids.push_back(v.rule->id);
+      }
+      continue;
+    }
     if (auto d = access(t, op, op_phrase(op, name))) return d;
     // SELECT ... FOR UPDATE/SHARE locks rows: PostgreSQL requires UPDATE privilege too.
     // Unless the classifier names the locked relations, every read table needs it.

@@ -16,6 +16,9 @@
 //     performance_schema, information_schema): a glob never grants their relations;
 //     value/credential catalogs are never granted; `catalog: metadata` grants select on
 //     the built-in metadata list (authz/sql/catalog_relations).
+//  4b. schema/database-level DDL (TableRef::whole_schema): the op must be granted on
+//     every relation the scope can hold: no overlapping rule denies it, every
+//     overlapping granting rule grants it, and one granting rule covers the whole scope.
 //  5. views: a table that names a known view (learned from the backend catalog via
 //     set_views, or pinned in the segment's `views:`) counts as every relation it reads,
 //     recursively: those must be granted too (select for reads; the same op for DML
@@ -117,6 +120,8 @@ class PolicyEngine {
   const Segment* find(const std::string& segment) const;
   TableVerdict check_table(const Segment& s, const sql::TableRef& t,
                            config::TableOperation op) const;
+  TableVerdict check_whole_schema(const Segment& s, const std::string& schema,
+                                  config::TableOperation op) const;
   std::optional<Decision> check_part(const Segment& s, const sql::StatementPart& part,
                                      const ViewCatalog::ReadsFn& view_reads,
                                      std::vector<std::string>& rule_ids) const;

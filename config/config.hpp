@@ -141,12 +141,13 @@ inline constexpr const char* kTableOperationNames[kTableOperationCount] = {
 
 // Statement classes beyond table access (`statements:`), named as in the YAML.
 enum class StatementClassGrant : std::uint8_t {
-  Transaction, SessionSafe, Ddl, Admin, Procedural, Notify, Prepare, Cursor, Explain, LargeObjects
+  Transaction, SessionSafe, Ddl, Admin, Procedural, Notify, Prepare, Cursor, Explain, LargeObjects,
+  AnonymousCode  // DO / BEGIN NOT ATOMIC / opaque routine bodies: never implied by procedural
 };
-inline constexpr std::size_t kStatementClassCount = 10;
+inline constexpr std::size_t kStatementClassCount = 11;
 inline constexpr const char* kStatementClassNames[kStatementClassCount] = {
     "transaction", "session_safe", "ddl", "admin", "procedural",
-    "notify", "prepare", "cursor", "explain", "large_objects"};
+    "notify", "prepare", "cursor", "explain", "large_objects", "anonymous_code"};
 using StatementClassSet = std::uint32_t;  // bit (1 << StatementClassGrant)
 inline constexpr StatementClassSet class_bit(StatementClassGrant c) {
   return StatementClassSet{1} << static_cast<unsigned>(c);

@@ -12,6 +12,7 @@
 
 #include "authz/identity_mapper.hpp"
 #include "authz/policy_engine.hpp"
+#include "authz/prepared_names.hpp"
 #include "authz/sql/mysql_classifier.hpp"
 #include "authz/sql/mysql_classifier.hpp"
 #include "authz/sql/pg_classifier.hpp"
@@ -35,9 +36,10 @@ std::string lower(std::string_view s) {
 }
 
 // Indexed by the enum values (statement_info.hpp); the policy vocabulary's names.
-constexpr const char* kClassNames[] = {"dml",     "transaction", "session_safe", "ddl",
-                                       "admin",   "procedural",  "notify",       "prepare",
-                                       "cursor",  "explain",     "forbidden",    "unknown"};
+constexpr const char* kClassNames[] = {"dml",     "transaction", "session_safe",   "ddl",
+                                       "admin",   "procedural",  "anonymous_code", "notify",
+                                       "prepare", "cursor",      "explain",        "forbidden",
+                                       "unknown"};
 static_assert(static_cast<std::size_t>(sql::StatementClass::Unknown) + 1 == std::size(kClassNames));
 const char* class_name(sql::StatementClass k) { return kClassNames[static_cast<std::size_t>(k)]; }
 
@@ -165,6 +167,10 @@ Explanation explain(const World& w, const authz::ClientIdentity& id, const std::
     mopts.limits = statement_limits(w.cfg.limits);
     const sql::StatementInfo info = sql::classify_mysql(text, mopts);
     ex.decision = w.engine->evaluate(ex.segment, info, now, db);
+    // A fresh session has PREPAREd no SQL-level name (MysqlSession::check_prepared_names).
+    if (ex.decision.allow) {
+      if (auto refused = authz::PreparedNames{}.refuse_unknown(authz::prepared_uses(info))) ex.decision = *refused;
+    }
     // USE of a database outside the segment is refused by the session (as at login).
     for (const auto& part : info.statements) {
       if (ex.decision.allow && !part.database.empty() &&

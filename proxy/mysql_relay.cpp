@@ -102,7 +102,7 @@ MysqlSession::Verdict MysqlSession::judge_sql(std::string_view text, bool prepar
         svc_.metrics->policy_evaluation_duration().observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
-      return it->second;
+      return check_prepared_names(it->second);
     }
   }
   Verdict v = judge_uncached(text, prepare, t0);
@@ -110,7 +110,7 @@ MysqlSession::Verdict MysqlSession::judge_sql(std::string_view text, bool prepar
     if (cache_.size() >= kDecisionCacheMax) cache_.clear();
     cache_.emplace(key, v);
   }
-  return v;
+  return check_prepared_names(std::move(v));
 }
 
 // A statement checked before (a cached decision, a prepared statement) while the
@@ -136,6 +136,7 @@ MysqlSession::Verdict MysqlSession::judge_uncached(std::string_view text, bool p
   }
   v.fingerprint = info.fingerprint;
   v.rule_id = d.rule_id;
+  v.prepared_uses = authz::prepared_uses(info);
   if (!info.statements.empty()) v.command = info.statements.front().command;
   if (info.statements.size() == 1 && info.statements.front().klass == sql::StatementClass::Transaction) {
     if (v.command == "ROLLBACK") v.ends = TxnEnd::Rollback;  // not "ROLLBACK TO SAVEPOINT"
@@ -414,7 +415,11 @@ awaitable<void> MysqlSession::command_loop() {
     }
     if (std::holds_alternative<my::ComStmtPrepare>(cmd)) pending_prepare_ = verdict;
     if (!verdict.use_database.empty()) pending_use_ = verdict.use_database;
-    if (std::holds_alternative<my::ComResetConnection>(cmd)) prepared_.clear();
+    if (std::holds_alternative<my::ComQuery>(cmd)) note_prepared_names(verdict);
+    if (std::holds_alternative<my::ComResetConnection>(cmd)) {
+      prepared_.clear();
+      sql_prepared_.clear();
+    }
     if (const auto* c = std::get_if<my::ComStmtClose>(&cmd)) prepared_.erase(c->statement_id);
     // Forward the original bytes.
     error_code ec;

@@ -25,6 +25,7 @@
 
 #include "audit/record.hpp"
 #include "authz/identity.hpp"
+#include "authz/prepared_names.hpp"
 #include "authz/sql/mysql_classifier.hpp"
 #include "protocols/mysql/commands.hpp"
 #include "protocols/mysql/response_tracker.hpp"
@@ -75,6 +76,7 @@ class MysqlSession : public LiveSession,
     TxnEnd ends = TxnEnd::None;  // one ROLLBACK [AND [NO] CHAIN] / COMMIT statement (not TO SAVEPOINT)
     bool alters = false;         // DDL on a relation (TableOp::Alter): refreshes learned views
     std::string audit_reason;    // the audit record's reason when it differs from `message`
+    std::vector<authz::PreparedUse> prepared_uses;  // SQL-level PREPARE/EXECUTE/DEALLOCATE, in order
   };
 
   awaitable<void> run_phases();
@@ -98,6 +100,10 @@ class MysqlSession : public LiveSession,
     Verdict verdict;
   };
   std::optional<StateRefusal> protocol_state_refusal(const protocols::mysql::Command& cmd) const;
+  // mysql_sql_prepared.cpp: SQL-level prepared statement names (EXECUTE of a name this
+  // session has not PREPAREd through segproxy is refused; see authz/prepared_names.hpp).
+  Verdict check_prepared_names(Verdict v) const;
+  void note_prepared_names(const Verdict& v) { sql_prepared_.apply(v.prepared_uses); }
   static Verdict window_closed(const authz::Decision& w, std::string command);
   Verdict judge_uncached(std::string_view sql, bool prepare, std::chrono::steady_clock::time_point t0);
   Verdict judge_database(std::string_view db);
@@ -162,6 +168,7 @@ class MysqlSession : public LiveSession,
   std::uint32_t connection_id_ = 0;  // the backend's thread id, also the client's
   std::unordered_map<std::uint64_t, Verdict> cache_;  // fingerprint_mysql -> decision
   std::unordered_map<std::uint32_t, Verdict> prepared_;  // statement id -> its PREPARE verdict
+  authz::PreparedNames sql_prepared_;  // names of SQL-level PREPAREs forwarded (not COM_STMT_PREPARE ids)
   std::optional<Verdict> pending_prepare_;                // judged COM_STMT_PREPARE awaiting its id
   std::string pending_use_;                               // database of a USE / COM_INIT_DB in flight
 

@@ -1,5 +1,6 @@
 #include "proxy/statement_gate.hpp"
 
+#include "authz/prepared_names.hpp"
 #include "authz/sql/pg_cache_key.hpp"
 #include "authz/sql/pg_fastpath.hpp"
 
@@ -23,10 +24,11 @@ bool only_ends_transaction(const sql::StatementInfo& info) {
   });
 }
 
-// PREPARE / EXECUTE / DEALLOCATE (and EXPLAIN EXECUTE) carry a prepared_name.
+// PREPARE / EXECUTE / DEALLOCATE [ALL] / DISCARD ALL (and EXPLAIN EXECUTE ...).
 bool has_prepare_effects(const sql::StatementInfo& info) {
-  return std::any_of(info.statements.begin(), info.statements.end(),
-                     [](const sql::StatementPart& p) { return !p.prepared_name.empty(); });
+  return std::any_of(info.statements.begin(), info.statements.end(), [](const sql::StatementPart& p) {
+    return p.prepared_effect != sql::PreparedEffect::None;
+  });
 }
 
 
@@ -84,12 +86,17 @@ GateVerdict StatementGate::evaluate(const sql::StatementInfo& info, time_point n
   for (const auto& part : info.statements)
     for (const auto& t : part.tables) v.tables.push_back({t.schema + "." + t.name, sql::table_op_name(t.op)});
   if (!v.decision.allow) return v;
+  // EXECUTE of a name this session never PREPAREd through segproxy: refused.
+  if (auto d = refuse_unknown_prepared(info)) {
+    v.decision = std::move(*d);
+    return v;
+  }
   // EXECUTE of a SQL-level prepared statement: the remembered statement is judged again
   // (policy and window may have changed since PREPARE).
   for (const auto& part : info.statements) {
-    if (part.prepared_name.empty() || part.command == "PREPARE" || part.command == "DEALLOCATE") continue;
+    if (part.prepared_effect != sql::PreparedEffect::Execute) continue;
     auto it = prepared_.find(part.prepared_name);
-    if (it == prepared_.end()) continue;  // the backend reports the unknown name itself
+    if (it == prepared_.end()) continue;  // PREPAREd earlier in this text: judged with it
     auto d = engine_->evaluate(segment_, it->second, now, database_, windows());
     if (!d.allow) {
       v.decision = d;
@@ -99,10 +106,19 @@ GateVerdict StatementGate::evaluate(const sql::StatementInfo& info, time_point n
   return v;
 }
 
+std::optional<authz::Decision> StatementGate::refuse_unknown_prepared(const sql::StatementInfo& info) const {
+  return authz::refuse_unknown_prepared(authz::prepared_uses(info),
+                                        [this](const std::string& n) { return prepared_.count(n) != 0; });
+}
+
 void StatementGate::remember_prepares(const sql::StatementInfo& info) {
   for (const auto& part : info.statements) {
+    if (part.prepared_effect == sql::PreparedEffect::DeallocateAll) {
+      prepared_.clear();  // DEALLOCATE ALL, DISCARD ALL
+      continue;
+    }
     if (part.prepared_name.empty()) continue;
-    if (part.command == "PREPARE") {
+    if (part.prepared_effect == sql::PreparedEffect::Prepare) {
       if (prepared_.size() >= kMaxPrepared) prepared_.clear();
       // Remember the inner statement's access (the part carries the inner tables).
       sql::StatementInfo inner;
@@ -110,9 +126,10 @@ void StatementGate::remember_prepares(const sql::StatementInfo& info) {
       sql::StatementPart p = part;
       if (p.klass == sql::StatementClass::Prepare) p.klass = sql::StatementClass::Dml;  // the inner statement
       p.prepared_name.clear();
+      p.prepared_effect = sql::PreparedEffect::None;
       inner.statements.push_back(std::move(p));
       prepared_[part.prepared_name] = std::move(inner);
-    } else if (part.command == "DEALLOCATE") {
+    } else if (part.prepared_effect == sql::PreparedEffect::Deallocate) {
       prepared_.erase(part.prepared_name);
     }
   }
@@ -163,9 +180,10 @@ GateVerdict StatementGate::check_policy(std::string_view text, time_point now) {
 
   sql::StatementInfo info = sql::classify_pg(text, options_);
   GateVerdict v = evaluate(info, now);
-  if (v.decision.allow && has_prepare_effects(info)) {
-    remember_prepares(info);
-    return v;  // PREPARE/EXECUTE/DEALLOCATE have per-session effects: never cached
+  if (has_prepare_effects(info)) {
+    // PREPARE/EXECUTE/DEALLOCATE depend on and change per-session state: never cached.
+    if (v.decision.allow) remember_prepares(info);
+    return v;
   }
   if (cacheable && info.parse_ok) {
     if (cache_.size() >= kMaxCacheEntries) cache_.clear();

@@ -7,6 +7,7 @@
 // view dependencies and the attribute-notation function names come with it).
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -83,6 +84,8 @@ class StatementGate {
     return window_grace_ ? authz::PolicyEngine::Windows::Skip : authz::PolicyEngine::Windows::Check;
   }
   void remember_prepares(const authz::sql::StatementInfo& info);
+  // EXECUTE of a name neither remembered nor PREPAREd earlier in `info`: the refusal.
+  std::optional<authz::Decision> refuse_unknown_prepared(const authz::sql::StatementInfo& info) const;
   // Follows the engine's learned catalog of database_ (views_version): empties the cache
   // and points options_.attribute_functions at the current function names.
   void sync_catalog();

@@ -110,6 +110,7 @@ std::size_t Analyzer::add_table(const std::string& db_in, const std::string& nam
   }
   t.schema_given = given;
   t.op = op;
+  t.mysql = true;
   part_.tables.push_back(std::move(t));
   return part_.tables.size() - 1;
 }
@@ -167,6 +168,14 @@ bool Analyzer::is_cte(const std::string& name) const {
     }
   }
   return false;
+}
+
+bool is_compound_start(const std::vector<Token>& toks, std::size_t b) {
+  const auto word = [&](std::size_t k, std::string_view w) {
+    return k < toks.size() && toks[k].kind == TokKind::Word && iequals(toks[k].text, w);
+  };
+  if (word(b, "BEGIN")) return word(b + 1, "NOT") && word(b + 2, "ATOMIC");
+  return word(b, "IF") || word(b, "CASE") || word(b, "LOOP") || word(b, "WHILE") || word(b, "REPEAT");
 }
 
 void Analyzer::set_class(StatementClass k, std::string command) {

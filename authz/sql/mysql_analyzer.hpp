@@ -20,6 +20,11 @@
 
 namespace segproxy::authz::sql::mysql {
 
+// A MariaDB compound statement starts at toks[b] (BEGIN NOT ATOMIC, IF, CASE, LOOP,
+// WHILE, REPEAT): it holds ';' of its own, runs to the end of the text and is opaque
+// code (StatementClass::AnonymousCode); its inside is not analysed.
+bool is_compound_start(const std::vector<Token>& toks, std::size_t b);
+
 struct Refusal {
   StatementClass klass = StatementClass::Unknown;
   std::string reason;

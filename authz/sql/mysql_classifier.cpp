@@ -99,12 +99,14 @@ bool values_matter(const std::vector<Token>& toks, std::size_t b, std::size_t e)
          (iequals(w, "EXECUTE") && b + 1 < e && toks[b + 1].kind == TokKind::Word && iequals(toks[b + 1].text, "IMMEDIATE"));
 }
 
-// Statement ranges [b, e) between ';' tokens, empty ones skipped.
+// Statement ranges [b, e) between ';' tokens, empty ones skipped. A compound statement
+// (is_compound_start) holds ';' of its own: it runs to the end of the text.
 std::vector<std::pair<std::size_t, std::size_t>> split(const std::vector<Token>& toks) {
   std::vector<std::pair<std::size_t, std::size_t>> out;
   std::size_t b = 0;
   while (b <= toks.size()) {
     std::size_t e = b;
+    if (is_compound_start(toks, b)) e = toks.size();
     while (e < toks.size() && toks[e].kind != TokKind::Semicolon) ++e;
     if (e > b) out.emplace_back(b, e);
     b = e + 1;

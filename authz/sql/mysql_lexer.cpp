@@ -140,20 +140,15 @@ class Lexer {
     return true;
   }
 
+  // /*! ... */, /*!NNNNN ... */ and /*M!NNNNNN ... */ are code whatever the version and
+  // whatever the server: a server may run them (another version, another product behind
+  // the same listener, a failover), so their content is judged as code (fail closed).
   bool executable_comment(std::size_t& p) {
     const bool maria = at(p + 2) == 'M';
-    if (maria && o_.server_version != 0 && !o_.server_is_mariadb) {
-      // MySQL does not know /*M!: a plain comment there.
-      const std::size_t e = consume_comment(p + 2, 0);
-      if (e == npos) return fail("unterminated comment", true);
-      p = e;
-      return true;
-    }
     if (in_exec_) return fail("nested executable comment", false);
     std::size_t q = p + (maria ? 4 : 3);
     std::size_t digits = 0;
     while (digits < 7 && is_digit(at(q + digits))) ++digits;
-    bool active = true;
     if (digits >= 5) {
       std::size_t len = 5;
       if (digits >= 6) {
@@ -164,16 +159,10 @@ class Lexer {
         }
         len = 6;
       }
-      const std::uint32_t ver = static_cast<std::uint32_t>(std::stoul(std::string(s_.substr(q, len))));
       q += len;
-      if (o_.server_version != 0) {
-        active = ver <= o_.server_version &&
-                 (!o_.server_is_mariadb || maria || ver < 50700 || ver > 99999);
-      }
     }
     // Both readings must agree on where the comment ends.
     const std::size_t as_comment = consume_comment(q, 1);
-    const std::size_t mark = res_.tokens.size();
     in_exec_ = true;
     std::size_t as_code = npos;
     const bool ok = lex(q, true, as_code);
@@ -183,7 +172,6 @@ class Lexer {
     if (as_code != as_comment) {
       return fail("executable comment ends at a different place when skipped than when executed", false);
     }
-    if (!active) res_.tokens.resize(mark);
     p = as_code;
     return true;
   }

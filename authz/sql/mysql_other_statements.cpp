@@ -40,6 +40,7 @@ void Analyzer::classify_inner_text(const std::string& text) {
 std::size_t Analyzer::prepare_stmt(std::size_t i) {
   set_class(StatementClass::Prepare, "PREPARE");
   part_.prepared_name = ascii_lower(name_text(i + 1));
+  part_.prepared_effect = PreparedEffect::Prepare;
   i = expect_kw(i + 2, "FROM");
   if (is_kind(i, TokKind::UserVar)) forbid("PREPARE from a user variable cannot be checked");
   if (!is_kind(i, TokKind::String) || i + 1 != e_) forbid("PREPARE from an expression cannot be checked");
@@ -59,6 +60,7 @@ std::size_t Analyzer::execute_stmt(std::size_t i) {
   } else {
     set_class(StatementClass::Prepare, "EXECUTE");
     part_.prepared_name = ascii_lower(name_text(i + 1));
+    part_.prepared_effect = PreparedEffect::Execute;
     i += 2;
   }
   if (is_kw(i, "USING")) i = expr_list(i + 1);
@@ -185,8 +187,10 @@ std::size_t Analyzer::show_stmt(std::size_t i) {
   refuse("this SHOW statement is not supported by the MySQL analyzer");
 }
 
+// HANDLER reads rows outside SELECT (no WHERE-free row interface the rules foresee):
+// it needs the admin class, and select on the table.
 std::size_t Analyzer::handler_stmt(std::size_t i) {
-  set_class(StatementClass::Dml, "HANDLER");
+  set_class(StatementClass::Admin, "HANDLER");
   i = table_ref_op(i + 1, TableOp::Select);
   if (is_kw(i, "OPEN")) {
     ++i;

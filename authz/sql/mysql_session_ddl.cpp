@@ -352,6 +352,7 @@ std::size_t Analyzer::drop_stmt(std::size_t i) {
   if (is_kw(i, "PREPARE")) {
     set_class(StatementClass::Prepare, "DEALLOCATE PREPARE");
     part_.prepared_name = ascii_lower(name_text(i + 1));
+    part_.prepared_effect = PreparedEffect::Deallocate;
     return i + 2;
   }
   i = skip_kw(i, "TEMPORARY");

@@ -99,6 +99,7 @@ std::size_t Analyzer::statement(std::size_t i) {
     set_class(StatementClass::Prepare, "DEALLOCATE PREPARE");
     i = expect_kw(i + 1, "PREPARE");
     part_.prepared_name = ascii_lower(name_text(i));
+    part_.prepared_effect = PreparedEffect::Deallocate;
     return i + 1;
   }
   if (iequals(w, "START")) {
@@ -112,6 +113,11 @@ std::size_t Analyzer::statement(std::size_t i) {
       else break;
     }
     return i;
+  }
+  if (is_compound_start(toks_, i)) {  // opaque code: needs the anonymous_code class
+    set_class(StatementClass::AnonymousCode, iequals(w, "BEGIN") ? "BEGIN NOT ATOMIC" : ascii_lower(w));
+    for (char& c : part_.command) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return e_;
   }
   if (iequals(w, "BEGIN")) {
     set_class(StatementClass::Transaction, "BEGIN");

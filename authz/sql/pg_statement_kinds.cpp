@@ -68,6 +68,52 @@ bool is_routine_object(PgQuery__ObjectType t) {
          t == PG_QUERY__OBJECT_TYPE__OBJECT_AGGREGATE;
 }
 
+// Objects that reach outside the database's tables: code loaded into the server, other
+// servers, their credentials. Never allowed (no class grant covers them).
+const char* server_reaching_reason(PgQuery__ObjectType t) {
+  switch (t) {
+    case PG_QUERY__OBJECT_TYPE__OBJECT_EXTENSION:
+      return "extensions load code into the server (install them outside the proxy)";
+    case PG_QUERY__OBJECT_TYPE__OBJECT_FDW:
+    case PG_QUERY__OBJECT_TYPE__OBJECT_FOREIGN_SERVER:
+    case PG_QUERY__OBJECT_TYPE__OBJECT_USER_MAPPING:
+      return "foreign data wrappers, servers and user mappings reach other servers";
+    case PG_QUERY__OBJECT_TYPE__OBJECT_LANGUAGE:
+      return "procedural languages load code into the server";
+    case PG_QUERY__OBJECT_TYPE__OBJECT_TRANSFORM:
+      return "transforms attach server code to a language";
+    default:
+      return nullptr;
+  }
+}
+
+// The command word of a server-reaching statement (for messages and audit).
+const char* server_reaching_command(PgQuery__Node__NodeCase k) {
+  switch (k) {
+    case PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT: return "CREATE EXTENSION";
+    case PG_QUERY__NODE__NODE_ALTER_EXTENSION_STMT:
+    case PG_QUERY__NODE__NODE_ALTER_EXTENSION_CONTENTS_STMT: return "ALTER EXTENSION";
+    case PG_QUERY__NODE__NODE_CREATE_FDW_STMT: return "CREATE FOREIGN DATA WRAPPER";
+    case PG_QUERY__NODE__NODE_ALTER_FDW_STMT: return "ALTER FOREIGN DATA WRAPPER";
+    case PG_QUERY__NODE__NODE_CREATE_FOREIGN_SERVER_STMT: return "CREATE SERVER";
+    case PG_QUERY__NODE__NODE_ALTER_FOREIGN_SERVER_STMT: return "ALTER SERVER";
+    case PG_QUERY__NODE__NODE_CREATE_USER_MAPPING_STMT: return "CREATE USER MAPPING";
+    case PG_QUERY__NODE__NODE_ALTER_USER_MAPPING_STMT: return "ALTER USER MAPPING";
+    case PG_QUERY__NODE__NODE_DROP_USER_MAPPING_STMT: return "DROP USER MAPPING";
+    case PG_QUERY__NODE__NODE_IMPORT_FOREIGN_SCHEMA_STMT: return "IMPORT FOREIGN SCHEMA";
+    case PG_QUERY__NODE__NODE_CREATE_FOREIGN_TABLE_STMT: return "CREATE FOREIGN TABLE";
+    case PG_QUERY__NODE__NODE_CREATE_PLANG_STMT: return "CREATE LANGUAGE";
+    case PG_QUERY__NODE__NODE_CREATE_TRANSFORM_STMT: return "CREATE TRANSFORM";
+    default: return "DDL";
+  }
+}
+
+// The name in a String node (schema / database names in DROP, RENAME, OWNER TO).
+std::string string_node(const PgQuery__Node* n) {
+  if (n && n->node_case == PG_QUERY__NODE__NODE_STRING && n->string) return str_or_empty(n->string->sval);
+  return {};
+}
+
 std::string object_word(PgQuery__ObjectType t) {
   switch (t) {
     case PG_QUERY__OBJECT_TYPE__OBJECT_TABLE: return "TABLE";
@@ -150,6 +196,29 @@ Classified Walker::variable_set(const PgQuery__VariableSetStmt* s) {
 
 Classified Walker::ddl_statement(const PgQuery__Node* n) {
   OpScope op(*this, TableOp::Alter);
+  // Schema/database-level DDL acts on every relation inside: "*" in that schema (schema
+  // "*" for a database). An empty name cannot be judged.
+  const auto whole = [this](const std::string& schema) {
+    if (schema.empty()) {
+      unknown("schema or database name missing");
+      return;
+    }
+    TableRef t;
+    t.schema = schema;
+    t.name = "*";
+    t.schema_given = true;
+    t.op = TableOp::Alter;
+    t.whole_schema = true;
+    part_.tables.push_back(std::move(t));
+  };
+  const auto object_scope = [&](PgQuery__ObjectType type, const PgQuery__Node* object, const char* subname) {
+    if (const char* why = server_reaching_reason(type)) forbid(why);
+    if (type == PG_QUERY__OBJECT_TYPE__OBJECT_SCHEMA) {
+      whole(subname && *subname ? std::string(subname) : string_node(object));
+    } else if (type == PG_QUERY__OBJECT_TYPE__OBJECT_DATABASE) {
+      whole("*");
+    }
+  };
   const auto routine = [this](const PgQuery__ObjectWithArgs* o) {
     if (o) add_function_name_list(o->n_objname, o->objname);
   };
@@ -166,6 +235,7 @@ Classified Walker::ddl_statement(const PgQuery__Node* n) {
       const auto* s = n->drop_stmt;
       for (std::size_t i = 0; i < s->n_objects; ++i) {
         const auto* o = s->objects[i];
+        object_scope(s->remove_type, o, nullptr);
         if (is_relation_object(s->remove_type)) {
           std::size_t cnt = 0;
           auto** items = list_items(o, cnt);
@@ -198,6 +268,18 @@ Classified Walker::ddl_statement(const PgQuery__Node* n) {
     case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT: {
       const auto* s = n->create_function_stmt;
       add_function_name_list(s->n_funcname, s->funcname);
+      for (std::size_t i = 0; i < s->n_options; ++i) {
+        const auto* o = s->options[i];
+        if (!o || o->node_case != PG_QUERY__NODE__NODE_DEF_ELEM ||
+            lower_ascii(str_or_empty(o->def_elem->defname)) != "language") {
+          continue;
+        }
+        const std::string lang = lower_ascii(string_node(o->def_elem->arg));
+        if (lang != "sql" && lang != "plpgsql") forbid("routines in language \"" + lang + "\" run server code");
+      }
+      // A body given as a string (AS '...', any language) is not analysed: opaque code.
+      // SQL-standard bodies (BEGIN ATOMIC ... END, RETURN expr) are walked below.
+      part_.opaque_code = s->sql_body == nullptr;
       walk_children(&n->create_function_stmt->base, {s->funcname});  // BEGIN ATOMIC bodies
       return {SC::Ddl, s->is_procedure ? "CREATE PROCEDURE" : "CREATE FUNCTION"};
     }
@@ -219,6 +301,34 @@ Classified Walker::ddl_statement(const PgQuery__Node* n) {
                            ? "CREATE MATERIALIZED VIEW"
                            : (s->is_select_into ? "SELECT INTO" : "CREATE TABLE AS")};
     }
+    case PG_QUERY__NODE__NODE_RENAME_STMT: {
+      const auto* s = n->rename_stmt;
+      object_scope(s->rename_type, s->object, s->subname);
+      // A relation renamed (or moved, below) needs alter on its new name as well: a
+      // name a rule protects cannot be taken over, an unprotected one not given away.
+      if (s->relation && is_relation_object(s->rename_type) && s->newname && *s->newname) {
+        PgQuery__RangeVar target = *s->relation;
+        target.relname = s->newname;
+        add_table(&target, TableOp::Alter, false);
+      }
+      break;
+    }
+    case PG_QUERY__NODE__NODE_ALTER_OWNER_STMT:
+      object_scope(n->alter_owner_stmt->object_type, n->alter_owner_stmt->object, nullptr);
+      break;
+    case PG_QUERY__NODE__NODE_ALTER_OBJECT_SCHEMA_STMT: {
+      const auto* s = n->alter_object_schema_stmt;
+      object_scope(s->object_type, nullptr, nullptr);
+      if (s->relation && is_relation_object(s->object_type) && s->newschema && *s->newschema) {
+        PgQuery__RangeVar target = *s->relation;
+        target.schemaname = s->newschema;
+        add_table(&target, TableOp::Alter, false);
+      }
+      break;
+    }
+    case PG_QUERY__NODE__NODE_DROPDB_STMT:
+      whole("*");
+      return {SC::Ddl, "DROP DATABASE"};
     case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
       if (const auto* rv = n->refresh_mat_view_stmt->relation) {
         add_table(rv, TableOp::Select, false);
@@ -319,7 +429,11 @@ Classified Walker::classify_statement(const PgQuery__Node* n) {
     case PG_QUERY__NODE__NODE_CONSTRAINTS_SET_STMT: c = {SC::Transaction, "SET CONSTRAINTS"}; break;
     case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT: c = variable_set(n->variable_set_stmt); break;
     case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT: c = {SC::SessionSafe, "SHOW"}; break;
-    case PG_QUERY__NODE__NODE_DISCARD_STMT: c = {SC::SessionSafe, "DISCARD"}; break;
+    case PG_QUERY__NODE__NODE_DISCARD_STMT:
+      if (n->discard_stmt->target == PG_QUERY__DISCARD_MODE__DISCARD_ALL)
+        part_.prepared_effect = PreparedEffect::DeallocateAll;
+      c = {SC::SessionSafe, "DISCARD"};
+      break;
     case PG_QUERY__NODE__NODE_VACUUM_STMT: {
       OpScope op(*this, TableOp::Maintain);
       walk_children(&n->vacuum_stmt->base);
@@ -335,7 +449,7 @@ Classified Walker::classify_statement(const PgQuery__Node* n) {
       c = {SC::Admin, "REINDEX"};
       break;
     case PG_QUERY__NODE__NODE_CHECK_POINT_STMT: c = {SC::Admin, "CHECKPOINT"}; break;
-    case PG_QUERY__NODE__NODE_DO_STMT: c = {SC::Procedural, "DO"}; break;  // body not analysed
+    case PG_QUERY__NODE__NODE_DO_STMT: c = {SC::AnonymousCode, "DO"}; break;  // body not analysed
     case PG_QUERY__NODE__NODE_CALL_STMT: {
       OpScope op(*this, TableOp::Select);
       walk_children(&n->call_stmt->base);
@@ -347,10 +461,12 @@ Classified Walker::classify_statement(const PgQuery__Node* n) {
     case PG_QUERY__NODE__NODE_NOTIFY_STMT: c = {SC::Notify, "NOTIFY"}; break;
     case PG_QUERY__NODE__NODE_PREPARE_STMT:
       part_.prepared_name = str_or_empty(n->prepare_stmt->name);
+      part_.prepared_effect = PreparedEffect::Prepare;
       c = {with_inner(n->prepare_stmt->query, SC::Prepare), "PREPARE"};
       break;
     case PG_QUERY__NODE__NODE_EXECUTE_STMT: {
       part_.prepared_name = str_or_empty(n->execute_stmt->name);
+      part_.prepared_effect = PreparedEffect::Execute;
       OpScope op(*this, TableOp::Select);
       visit_nodes(n->execute_stmt->n_params, n->execute_stmt->params);
       c = {SC::Prepare, "EXECUTE"};
@@ -358,6 +474,8 @@ Classified Walker::classify_statement(const PgQuery__Node* n) {
     }
     case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
       part_.prepared_name = str_or_empty(n->deallocate_stmt->name);
+      part_.prepared_effect =
+          part_.prepared_name.empty() ? PreparedEffect::DeallocateAll : PreparedEffect::Deallocate;
       c = {SC::Prepare, "DEALLOCATE"};
       break;
     case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT:
@@ -378,6 +496,29 @@ Classified Walker::classify_statement(const PgQuery__Node* n) {
       c = {with_inner(n->explain_stmt->query, SC::Explain), analyze ? "EXPLAIN ANALYZE" : "EXPLAIN"};
       break;
     }
+    case PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT:
+    case PG_QUERY__NODE__NODE_ALTER_EXTENSION_STMT:
+    case PG_QUERY__NODE__NODE_ALTER_EXTENSION_CONTENTS_STMT:
+      forbid("server-reaching DDL: extensions load code into the server (install them outside the proxy)");
+      c = {SC::Forbidden, server_reaching_command(n->node_case)};
+      break;
+    case PG_QUERY__NODE__NODE_CREATE_FDW_STMT:
+    case PG_QUERY__NODE__NODE_ALTER_FDW_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_FOREIGN_SERVER_STMT:
+    case PG_QUERY__NODE__NODE_ALTER_FOREIGN_SERVER_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_USER_MAPPING_STMT:
+    case PG_QUERY__NODE__NODE_ALTER_USER_MAPPING_STMT:
+    case PG_QUERY__NODE__NODE_DROP_USER_MAPPING_STMT:
+    case PG_QUERY__NODE__NODE_IMPORT_FOREIGN_SCHEMA_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_FOREIGN_TABLE_STMT:
+      forbid("server-reaching DDL: foreign data wrappers, servers, user mappings and foreign tables reach other servers");
+      c = {SC::Forbidden, server_reaching_command(n->node_case)};
+      break;
+    case PG_QUERY__NODE__NODE_CREATE_PLANG_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_TRANSFORM_STMT:
+      forbid("server-reaching DDL: procedural languages and transforms load code into the server");
+      c = {SC::Forbidden, server_reaching_command(n->node_case)};
+      break;
     case PG_QUERY__NODE__NODE_ALTER_SYSTEM_STMT:
       forbid("ALTER SYSTEM changes the server configuration");
       c = {SC::Forbidden, "ALTER SYSTEM"};
@@ -424,8 +565,6 @@ Classified Walker::classify_statement(const PgQuery__Node* n) {
     case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
     case PG_QUERY__NODE__NODE_ALTER_FUNCTION_STMT:
     case PG_QUERY__NODE__NODE_CREATE_TRIG_STMT:
-    case PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT:
-    case PG_QUERY__NODE__NODE_ALTER_EXTENSION_STMT:
     case PG_QUERY__NODE__NODE_COMMENT_STMT:
     case PG_QUERY__NODE__NODE_ALTER_OWNER_STMT:
     case PG_QUERY__NODE__NODE_RENAME_STMT:
@@ -436,6 +575,7 @@ Classified Walker::classify_statement(const PgQuery__Node* n) {
     case PG_QUERY__NODE__NODE_CREATE_STATS_STMT:
     case PG_QUERY__NODE__NODE_ALTER_STATS_STMT:
     case PG_QUERY__NODE__NODE_REPLICA_IDENTITY_STMT:
+    case PG_QUERY__NODE__NODE_DROPDB_STMT:
       c = ddl_statement(n);
       break;
     default:

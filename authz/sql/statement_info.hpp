@@ -51,7 +51,8 @@ enum class StatementClass : std::uint8_t {
   SessionSafe,  // SET/RESET/SHOW of an allow-listed GUC, DISCARD ALL-like driver resets
   Ddl,
   Admin,       // VACUUM, ANALYZE, CLUSTER, REINDEX, CHECKPOINT, ...
-  Procedural,  // DO, CALL
+  Procedural,  // CALL of a routine (the routine is judged against `functions`)
+  AnonymousCode,  // code the proxy cannot inspect: DO blocks, MariaDB BEGIN NOT ATOMIC
   Notify,      // LISTEN, NOTIFY, UNLISTEN
   Prepare,     // PREPARE, EXECUTE, DEALLOCATE (SQL level)
   Cursor,      // DECLARE, FETCH, MOVE, CLOSE
@@ -66,9 +67,20 @@ struct TableRef {
   std::string name;
   bool schema_given = false;  // written qualified by the client
   TableOp op = TableOp::Select;
-  bool mysql = false;  // reported by the MySQL analyzer (its system schemas differ)
+  // Schema- or database-level DDL (DROP/RENAME/OWNER TO of a schema or database): the
+  // statement acts on every relation of `schema` (name is "*"); schema "*" = every
+  // schema of the database. The engine requires `op` on all of them (policy_engine.hpp).
+  bool whole_schema = false;
+  // Reported by the MySQL analyzer (its system schemas differ); `schema` is a database.
+  // MySQL/MariaDB: DDL (op Alter) must stay inside the segment's
+  // databases (RENAME TABLE / ALTER TABLE ... RENAME / CREATE TABLE into another one).
+  bool mysql = false;
   bool operator==(const TableRef&) const = default;
 };
+
+// What a statement does to the session's SQL-level prepared statements (PREPARE name /
+// EXECUTE name / DEALLOCATE name; DeallocateAll: DEALLOCATE ALL, DISCARD ALL).
+enum class PreparedEffect : std::uint8_t { None, Prepare, Execute, Deallocate, DeallocateAll };
 
 struct FunctionRef {
   std::string schema;  // empty when unqualified
@@ -87,6 +99,10 @@ struct StatementPart {
   std::vector<TableRef> tables;
   std::vector<FunctionRef> functions;
   std::string prepared_name;  // EXECUTE / PREPARE name, when relevant
+  PreparedEffect prepared_effect = PreparedEffect::None;
+  // The statement also carries code the proxy cannot inspect (CREATE FUNCTION/PROCEDURE
+  // with a body given as a string, e.g. LANGUAGE plpgsql): needs `anonymous_code` too.
+  bool opaque_code = false;
   bool locks_rows = false;    // SELECT ... FOR UPDATE/SHARE somewhere in the statement
   // With locks_rows: when row_locks_exact, the relations whose rows are locked are
   // exactly row_locks (PostgreSQL FOR UPDATE OF <FROM item>, each needs update);

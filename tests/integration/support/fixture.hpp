@@ -47,7 +47,7 @@ struct ProxyConfigOptions {
       "    rules:\n"
       "      - {id: everything, tables: [\"*.*\"], allow: [all]}\n"
       "      - {id: activity, tables: [pg_catalog.pg_stat_activity, pg_catalog.pg_stat_ssl], allow: [select]}\n"
-      "    statements: [transaction, session_safe, ddl, admin, procedural, notify, prepare, cursor, explain]\n";
+      "    statements: [transaction, session_safe, ddl, admin, procedural, anonymous_code, notify, prepare, cursor, explain]\n";
 };
 
 // The YAML configuration for a proxy listening on 127.0.0.1:port.

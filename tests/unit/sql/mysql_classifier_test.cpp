@@ -163,8 +163,9 @@ TEST(MysqlClassifier, PrepareAnalysesTheTextAndRefusesVariables) {
 }
 
 TEST(MysqlClassifier, HandlerLockTruncateCallDo) {
-  EXPECT_EQ(c("HANDLER t OPEN AS h"), "Dml Select:shop.t");
-  EXPECT_EQ(c("HANDLER t READ idx = (1) WHERE a > (SELECT 1 FROM s)"), "Dml Select:shop.t Select:shop.s");
+  // HANDLER is a row interface beside SELECT: the admin class (issue 12), plus select.
+  EXPECT_EQ(c("HANDLER t OPEN AS h"), "Admin Select:shop.t");
+  EXPECT_EQ(c("HANDLER t READ idx = (1) WHERE a > (SELECT 1 FROM s)"), "Admin Select:shop.t Select:shop.s");
   EXPECT_EQ(c("LOCK TABLES a READ, b AS x WRITE, c LOW_PRIORITY WRITE"), "Dml Lock:shop.a Update:shop.b Update:shop.c");
   EXPECT_EQ(c("UNLOCK TABLES"), "Dml");
   EXPECT_EQ(c("TRUNCATE t"), "Dml Truncate:shop.t");
@@ -212,7 +213,30 @@ TEST(MysqlClassifier, TransactionStatements) {
     EXPECT_EQ(c(sql), "Transaction") << sql;
   }
   EXPECT_EQ(c("XA START 'x'"), "Forbidden !");
-  EXPECT_EQ(c("BEGIN NOT ATOMIC SELECT 1"), "Unknown !");
+  // A compound statement is opaque code (issue 12): one part up to the end of the text.
+  EXPECT_EQ(c("BEGIN NOT ATOMIC SELECT 1"), "AnonymousCode");
+}
+
+TEST(MysqlClassifier, CompoundStatementsAreOneOpaquePartToTheEndOfTheText) {
+  EXPECT_EQ(c("BEGIN NOT ATOMIC DELETE FROM secret; SELECT 1; END"), "AnonymousCode");
+  EXPECT_EQ(c("SELECT * FROM t; BEGIN NOT ATOMIC DELETE FROM secret; END; DROP TABLE x"),
+            "Dml Select:shop.t ; AnonymousCode");
+  EXPECT_EQ(c("IF 1 THEN DELETE FROM t; END IF"), "AnonymousCode");
+  EXPECT_EQ(c("WHILE 1 DO SELECT 1; END WHILE"), "AnonymousCode");
+  EXPECT_EQ(c("PREPARE s FROM 'BEGIN NOT ATOMIC SELECT 1; END'"), "AnonymousCode prep=s");
+  EXPECT_EQ(c("SELECT IF(1, 2, 3)"), "Dml fn:if");
+}
+
+TEST(MysqlClassifier, PreparedNameEffectsAreReported) {
+  const auto effect = [](std::string_view sql) {
+    const auto info = classify_mysql(sql, shop());
+    return info.statements.empty() ? PreparedEffect::None : info.statements.front().prepared_effect;
+  };
+  EXPECT_EQ(effect("PREPARE s FROM 'SELECT 1'"), PreparedEffect::Prepare);
+  EXPECT_EQ(effect("EXECUTE s USING @a"), PreparedEffect::Execute);
+  EXPECT_EQ(effect("DEALLOCATE PREPARE s"), PreparedEffect::Deallocate);
+  EXPECT_EQ(effect("DROP PREPARE s"), PreparedEffect::Deallocate);
+  EXPECT_EQ(effect("EXECUTE IMMEDIATE 'SELECT 1'"), PreparedEffect::None);  // its text is judged
 }
 
 TEST(MysqlClassifier, ShowDescribeExplain) {
@@ -280,7 +304,7 @@ TEST(MysqlClassifier, ExecutableCommentsAreAnalysed) {
   EXPECT_EQ(c("SELECT 1 /*!50000 FROM secret */"), "Dml Select:shop.secret");
   auto o = shop();
   o.server_version = 80036;
-  EXPECT_EQ(c("SELECT 1 /*!90000 FROM secret */", o), "Dml");
+  EXPECT_EQ(c("SELECT 1 /*!90000 FROM secret */", o), "Dml Select:shop.secret");  // issue 12: code whatever the version
   EXPECT_EQ(c("SELECT /*!99999 'x */ 1; DROP TABLE t; -- ' */", o), "Unknown !");
 }
 

@@ -119,24 +119,25 @@ TEST(MysqlLexer, SelectWithExecutableCommentHidingDropIsAnalysed) {
   EXPECT_TRUE(lex_mysql("SELECT 1 /*! ; DROP TABLE t */", {}).tokens[2].in_exec_comment);
 }
 
-TEST(MysqlLexer, VersionCommentFollowsTheServerVersion) {
+// Issue 12 item 1.6: executable comments are code whatever their version and whatever
+// the server (a server may run them: another version or product behind the listener).
+TEST(MysqlLexer, VersionCommentIsCodeWhateverTheServerVersion) {
   EXPECT_EQ(lex("SELECT 1 /*!50000 FROM t */", mysql(80036)), "w:SELECT n:1 w:FROM w:t");
-  EXPECT_EQ(lex("SELECT 1 /*!90000 FROM t */", mysql(80036)), "w:SELECT n:1");
-  // Unknown server version: always code.
+  EXPECT_EQ(lex("SELECT 1 /*!90000 FROM t */", mysql(80036)), "w:SELECT n:1 w:FROM w:t");
   EXPECT_EQ(lex("SELECT 1 /*!99999 FROM t */"), "w:SELECT n:1 w:FROM w:t");
   // Fewer than 5 digits: not a version, the digits are code.
   EXPECT_EQ(lex("SELECT /*!123 */", mysql(80036)), "w:SELECT n:123");
 }
 
-TEST(MysqlLexer, MariaDbVersionRules) {
-  // MariaDB ignores MySQL 5.7+ version comments, but not its own /*M! form.
-  EXPECT_EQ(lex("SELECT 1 /*!80000 FROM t */", mariadb(100611)), "w:SELECT n:1");
+TEST(MysqlLexer, MariaDbAndMysqlVersionCommentsAreCodeOnEveryServer) {
+  EXPECT_EQ(lex("SELECT 1 /*!80000 FROM t */", mariadb(100611)), "w:SELECT n:1 w:FROM w:t");
+  EXPECT_EQ(lex("SELECT 1 /*!50700 FROM t */", mariadb(100611)), "w:SELECT n:1 w:FROM w:t");
   EXPECT_EQ(lex("SELECT 1 /*M!100100 FROM t */", mariadb(100611)), "w:SELECT n:1 w:FROM w:t");
+  EXPECT_EQ(lex("SELECT 1 /*M!999999 FROM t */", mariadb(100611)), "w:SELECT n:1 w:FROM w:t");
   EXPECT_EQ(lex("SELECT 1 /*!100100 FROM t */", mariadb(100611)), "w:SELECT n:1 w:FROM w:t");
   EXPECT_EQ(lex("SELECT 1 /*M! FROM t */", mariadb(100611)), "w:SELECT n:1 w:FROM w:t");
-  // MySQL does not know /*M!: a plain comment there.
-  EXPECT_EQ(lex("SELECT 1 /*M!100100 FROM t */", mysql(80036)), "w:SELECT n:1");
-  // Unknown server: /*M! is code.
+  // /*M! on MySQL (a plain comment there) is still judged as code.
+  EXPECT_EQ(lex("SELECT 1 /*M!100100 FROM t */", mysql(80036)), "w:SELECT n:1 w:FROM w:t");
   EXPECT_EQ(lex("SELECT 1 /*M!100100 FROM t */"), "w:SELECT n:1 w:FROM w:t");
 }
 
@@ -145,8 +146,8 @@ TEST(MysqlLexer, SixDigitVersionIsAmbiguousOnMysql) {
   EXPECT_EQ(lex("SELECT /*!800001 */").rfind("ERROR:", 0), 0u);
 }
 
-TEST(MysqlLexer, SkippedVersionCommentAllowsOneNestedComment) {
-  EXPECT_EQ(lex("SELECT 1 /*!99999 x /* y */ z */ , 2", mysql(80036)), "w:SELECT n:1 , n:2");
+TEST(MysqlLexer, VersionCommentWithOneNestedCommentIsCode) {
+  EXPECT_EQ(lex("SELECT 1 /*!99999 x /* y */ z */ , 2", mysql(80036)), "w:SELECT n:1 w:x w:z , n:2");
 }
 
 TEST(MysqlLexer, ExecutableCommentMustEndAtTheSamePlaceEitherWay) {

@@ -123,7 +123,7 @@ const Case kBypassCases[] = {
     {"GRANT postgres TO me", "Forbidden"},
     {"CREATE SCHEMA s GRANT SELECT ON t TO me", "Forbidden Alter:~public.t"},
     // Procedural code and wrappers: the inner statement counts.
-    {"DO $$ BEGIN PERFORM * FROM customers_pii; END $$", "Procedural"},
+    {"DO $$ BEGIN PERFORM * FROM customers_pii; END $$", "AnonymousCode"},  // issue 12: not procedural
     {"CALL archive_orders(1)", "Procedural fn:archive_orders"},
     {"PREPARE p AS DELETE FROM orders", "Prepare Delete:~public.orders"},
     {"PREPARE p AS SELECT set_config('role', 'x', false)", "Forbidden fn:set_config"},

@@ -128,11 +128,11 @@ const Case kDriverCases[] = {
     {"COMMENT ON TABLE orders IS 'x'", "Ddl Alter:~public.orders"},
     {"COMMENT ON COLUMN s.orders.id IS 'x'", "Ddl Alter:s.orders"},
     {"ALTER TABLE orders OWNER TO me", "Ddl Alter:~public.orders"},
-    {"ALTER TABLE orders RENAME TO orders_old", "Ddl Alter:~public.orders"},
+    {"ALTER TABLE orders RENAME TO orders_old", "Ddl Alter:~public.orders Alter:~public.orders_old"},  // issue 12: new name too
     {"CREATE SEQUENCE seq", "Ddl Alter:~public.seq"},
     {"CREATE TRIGGER trg BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION audit_fn()",
      "Ddl Alter:~public.orders fn:audit_fn"},
-    {"CREATE EXTENSION IF NOT EXISTS pgcrypto", "Ddl"},
+    {"CREATE EXTENSION IF NOT EXISTS pgcrypto", "Forbidden"},  // issue 12: server-reaching DDL
     {"CREATE SCHEMA app", "Ddl"},
     {"CREATE TYPE mood AS ENUM ('a', 'b')", "Ddl"},
     {"CREATE DOMAIN posint AS int CHECK (VALUE > 0)", "Ddl"},

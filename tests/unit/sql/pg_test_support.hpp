@@ -18,6 +18,7 @@ inline const char* class_name(StatementClass c) {
     case StatementClass::Ddl: return "Ddl";
     case StatementClass::Admin: return "Admin";
     case StatementClass::Procedural: return "Procedural";
+    case StatementClass::AnonymousCode: return "AnonymousCode";
     case StatementClass::Notify: return "Notify";
     case StatementClass::Prepare: return "Prepare";
     case StatementClass::Cursor: return "Cursor";
