@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "support/audit_support.hpp"
 #include "support/fixture.hpp"
 
 namespace segproxy::it {
@@ -133,6 +134,23 @@ TEST_F(PgStatementLimitsConfigured, ConfiguredLimitsApplyToEverySession) {
   EXPECT_EQ(std::string(state ? state : ""), "54001");
   PQclear(r);
   EXPECT_TRUE(pg_exec(conn_.get(), "select 1").ok);
+}
+
+// A limits refusal is a deny like the others: one statement.decision record, written
+// (durably) before the answer, with the SQLSTATE and the limit in its reason.
+TEST_F(PgStatementLimitsConfigured, LimitRefusalIsAuditedAsADeny) {
+  ProxyConfigOptions opts;
+  const std::string audit_dir = dir_ + "/audit";
+  opts.extra_yaml = audit_yaml(audit_dir);
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  ASSERT_NO_FATAL_FAILURE(Open());
+  ExpectRefusedAndProxyUsable("select 1" + repeat(" union select 1", 2000), "54001", "limits.max_parse_depth");
+  const auto refused = [](const audit::AuditRecord& r) {
+    return r.event == "statement.decision" && r.decision == "deny" && r.sqlstate == "54001" &&
+           r.reason.find("limits.max_parse_depth") != std::string::npos;
+  };
+  ASSERT_TRUE(wait_for_record(audit_dir, refused)) << read_audit_log(audit_dir).describe().substr(0, 2000);
+  EXPECT_EQ(records_where(read_audit_log(audit_dir), refused).size(), 1u);
 }
 
 }  // namespace
