@@ -172,6 +172,12 @@ TEST_F(ExtendedProtocol, LargeResultArrivesComplete) {
 }
 
 TEST_F(ExtendedProtocol, LargeClientMessagesAreForwarded) {
+  // The SQL text of a Query is bounded by limits.max_statement_length (1 MiB by default,
+  // docs/policy.md "Statement limits"); this test is about large frames: raise it.
+  proxy_.stop();
+  ProxyConfigOptions opts;
+  opts.limits_extra = ", max_statement_length: 16MiB";
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
   PgConnPtr conn = Connect();
   ASSERT_PG_CONNECTED(conn);
   // 8 MiB in a simple Query literal and in a Bind parameter (well below max_message_size).

@@ -5,9 +5,12 @@
 // `select 1`, another session is unaffected, and the proxy's peak RSS stays bounded.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <fstream>
 #include <string>
+#include <thread>
 
+#include "support/audit_support.hpp"
 #include "support/fixture.hpp"
 
 namespace segproxy::it {
@@ -133,6 +136,44 @@ TEST_F(PgStatementLimitsConfigured, ConfiguredLimitsApplyToEverySession) {
   EXPECT_EQ(std::string(state ? state : ""), "54001");
   PQclear(r);
   EXPECT_TRUE(pg_exec(conn_.get(), "select 1").ok);
+}
+
+// A reload (SIGHUP) applies new limits to sessions already open.
+TEST_F(PgStatementLimitsConfigured, ReloadedLimitsApplyToOpenSessions) {
+  ASSERT_NO_FATAL_FAILURE(StartProxy());
+  ASSERT_NO_FATAL_FAILURE(Open());
+  const std::string three = "select 1; select 2; select 3";
+  ASSERT_TRUE(pg_exec(conn_.get(), three).ok);
+  ProxyConfigOptions next;
+  next.limits_extra = ", max_statements_per_message: 2";
+  write_file(config_path_, render_config(port_, next));
+  ASSERT_EQ(::kill(proxy_.pid(), SIGHUP), 0);
+  QueryOutcome q;
+  for (int i = 0; i < 50; ++i) {  // the reload is asynchronous: wait for it (bounded)
+    q = pg_exec(conn_.get(), three);
+    if (!q.ok) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(q.ok) << "the reloaded limit was not applied";
+  EXPECT_EQ(q.sqlstate, "54000") << q.error;
+  EXPECT_TRUE(pg_exec(conn_.get(), "select 1; select 2").ok);
+}
+
+// A limits refusal is a deny like the others: one statement.decision record, written
+// (durably) before the answer, with the SQLSTATE and the limit in its reason.
+TEST_F(PgStatementLimitsConfigured, LimitRefusalIsAuditedAsADeny) {
+  ProxyConfigOptions opts;
+  const std::string audit_dir = dir_ + "/audit";
+  opts.extra_yaml = audit_yaml(audit_dir);
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  ASSERT_NO_FATAL_FAILURE(Open());
+  ExpectRefusedAndProxyUsable("select 1" + repeat(" union select 1", 2000), "54001", "limits.max_parse_depth");
+  const auto refused = [](const audit::AuditRecord& r) {
+    return r.event == "statement.decision" && r.decision == "deny" && r.sqlstate == "54001" &&
+           r.reason.find("limits.max_parse_depth") != std::string::npos;
+  };
+  ASSERT_TRUE(wait_for_record(audit_dir, refused)) << read_audit_log(audit_dir).describe().substr(0, 2000);
+  EXPECT_EQ(records_where(read_audit_log(audit_dir), refused).size(), 1u);
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ std::string render_mysql_config(std::uint16_t port, const MysqlProxyOptions& opt
   y += "      my-main: {user: reporting_ro, password_file: \"" +
        e.my_secret_file("reporting_ro") + "\"}\n";
   y += opts.reporting_policy;
-  y += "limits: {handshake_timeout: 5s, startup_timeout: 10s}\n";
+  y += "limits: {handshake_timeout: 5s, startup_timeout: 10s" + opts.limits_extra + "}\n";
   y += opts.extra_yaml;
   return y;
 }

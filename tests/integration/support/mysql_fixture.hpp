@@ -30,6 +30,9 @@ struct MysqlProxyOptions {
   // Policy YAML appended under each segment (indented 4 spaces); default: everything.
   std::string billing_policy = ProxyConfigOptions::kPermissivePolicy;
   std::string reporting_policy = ProxyConfigOptions::kPermissivePolicy;
+  // Extra keys inside the top-level `limits: {...}` flow map, e.g.
+  // ", max_statement_length: 32MiB".
+  std::string limits_extra;
   // Top-level YAML appended at the end (no indentation), e.g. "audit: {dir: \"/x\"}\n".
   std::string extra_yaml;
 };

@@ -153,6 +153,8 @@ TEST(PgStatementLimits, OrdinaryLargeStatementsStillClassify) {
   const std::string body = "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $function$ SELECT 1 " +
                            repeat("+ 1 ", 100000) + "$function$";
   EXPECT_TRUE(classify(body).parse_ok);
+  const std::string tag = "$" + std::string(60, 't') + "$";
+  EXPECT_TRUE(classify("SELECT " + tag + repeat("$t$ ", 150000) + tag).parse_ok);
   std::string joins = "SELECT * FROM a";
   for (int i = 0; i < 200; ++i) joins += " LEFT JOIN b" + std::to_string(i) + " USING (id, x)";
   EXPECT_TRUE(classify(joins).parse_ok);
