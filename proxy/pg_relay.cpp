@@ -22,6 +22,13 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kBackendChunk = 64 * 1024;
 constexpr std::size_t kShrinkAbove = 1024 * 1024;
 constexpr const char* kInvalidUtf8 = "segproxy: invalid byte sequence for encoding \"UTF8\" in the statement text";
+
+// The SQL text of a Query or Parse is valid UTF-8 (other messages carry none).
+bool statement_text_is_utf8(const protocols::pg::FrontendMessage& m) {
+  if (const auto* q = std::get_if<protocols::pg::Query>(&m)) return protocols::is_valid_utf8(q->sql);
+  if (const auto* p = std::get_if<protocols::pg::Parse>(&m)) return protocols::is_valid_utf8(p->query);
+  return true;
+}
 }  // namespace
 
 awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
@@ -308,15 +315,11 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     if (std::holds_alternative<pg::Query>(msg)) raise_instead(pending_refusal_);
     return Next::Continue;
   }
-  if (!gate_->client_encoding_utf8()) {
-    // Only UTF8 is allowed at startup; another encoding set later is the backend's to check.
-  } else if (const auto* q = std::get_if<pg::Query>(&msg); q != nullptr && !protocols::is_valid_utf8(q->sql)) {
+  // Statement text must be UTF-8 while client_encoding is UTF8 (the only encoding allowed
+  // at startup; another one set later is the backend's to check).
+  if (gate_->client_encoding_utf8() && !statement_text_is_utf8(msg)) {
     refuse_protocol_state(msg, authz::Decision{false, "", kInvalidUtf8, "22021"});
-    discarding_ = false;
-    raise_instead(pending_refusal_);
-    return Next::Continue;
-  } else if (const auto* p = std::get_if<pg::Parse>(&msg); p != nullptr && !protocols::is_valid_utf8(p->query)) {
-    refuse_protocol_state(msg, authz::Decision{false, "", kInvalidUtf8, "22021"});
+    if (std::holds_alternative<pg::Query>(msg)) raise_instead(pending_refusal_);
     return Next::Continue;
   }
 

@@ -142,16 +142,20 @@ authz::Decision StatementGate::grace_refusal() const {
                          "42501"};
 }
 
+void StatementGate::apply_window_grace(GateVerdict& v) const {
+  if (window_grace_ && enforce_ && v.decision.allow && !v.ends_transaction) v.decision = grace_refusal();
+}
+
 GateVerdict StatementGate::check(std::string_view text, time_point now) {
   GateVerdict v = check_policy(text, now);
-  if (window_grace_ && enforce_ && v.decision.allow && !v.ends_transaction) v.decision = grace_refusal();
+  apply_window_grace(v);
   return v;
 }
 
 GateVerdict StatementGate::check_function_call(std::int32_t function_oid, time_point now) {
   if (!enforce_) return GateVerdict{authz::Decision{true, "", "", ""}, "FUNCTION CALL"};
   GateVerdict v = evaluate(sql::classify_pg_function_call(function_oid), now);
-  if (window_grace_ && v.decision.allow) v.decision = grace_refusal();
+  apply_window_grace(v);  // a function call never ends a transaction
   return v;
 }
 

@@ -80,6 +80,8 @@ class StatementGate {
  private:
   GateVerdict evaluate(const authz::sql::StatementInfo& info, time_point now);
   GateVerdict check_policy(std::string_view sql, time_point now);
+  // During the window grace only COMMIT / ROLLBACK pass: anything else becomes grace_refusal().
+  void apply_window_grace(GateVerdict& v) const;
   authz::PolicyEngine::Windows windows() const {
     return window_grace_ ? authz::PolicyEngine::Windows::Skip : authz::PolicyEngine::Windows::Check;
   }
