@@ -4,6 +4,7 @@
 #include "audit/statement_text.hpp"
 #include "protocols/mysql/framer.hpp"
 #include "protocols/mysql/packets.hpp"
+#include "proxy/mysql_errors.hpp"
 #include "proxy/mysql_session.hpp"
 #include "proxy/proxy_metrics.hpp"
 #include "proxy/session_audit.hpp"
@@ -14,7 +15,6 @@ using protocols::Bytes;
 
 namespace {
 constexpr std::chrono::seconds kAuditWait{10};
-constexpr std::uint16_t ER_CONNECTION_KILLED = 1927;   // MariaDB; MySQL clients show it as is
 }  // namespace
 
 audit::AuditRecord MysqlSession::audit_record(const char* event) const {

@@ -7,14 +7,13 @@
 //    character set is utf8 / utf8mb4: ER_INVALID_CHARACTER_STRING 1300 (binary data
 //    goes in hex literals X'..' or as statement parameters, which are not statement text).
 #include "protocols/common/utf8.hpp"
+#include "proxy/mysql_errors.hpp"
 #include "proxy/mysql_session.hpp"
 
 namespace segproxy::proxy {
 namespace my = protocols::mysql;
 
 namespace {
-constexpr std::uint16_t ER_UNKNOWN_STMT_HANDLER = 1243;
-constexpr std::uint16_t ER_INVALID_CHARACTER_STRING = 1300;
 
 std::optional<std::uint32_t> statement_id(const my::Command& cmd, bool& answered) {
   answered = true;

@@ -91,9 +91,8 @@ class MysqlSession : public LiveSession,
   void audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate = {});
   awaitable<bool> learn_session_options();
   awaitable<bool> acquire_dynamic_credential(std::uint8_t ok_seq);
-  // mysql_relay.cpp
+  // mysql_relay.cpp: the command loop, the aborted-transaction state, response relay.
   awaitable<void> command_loop();
-  Verdict judge_sql(std::string_view sql, bool prepare);
   // proxy/mysql_protocol_state.cpp: unknown statement ids, invalid UTF-8 statement text.
   struct StateRefusal {
     bool drop = false;  // a command without an answer: not forwarded, not answered
@@ -104,6 +103,8 @@ class MysqlSession : public LiveSession,
   // session has not PREPAREd through segproxy is refused; see authz/prepared_names.hpp).
   Verdict check_prepared_names(Verdict v) const;
   void note_prepared_names(const Verdict& v) { sql_prepared_.apply(v.prepared_uses); }
+  // mysql_judge.cpp: the decision point for every command.
+  Verdict judge_sql(std::string_view sql, bool prepare);
   static Verdict window_closed(const authz::Decision& w, std::string command);
   Verdict judge_uncached(std::string_view sql, bool prepare, std::chrono::steady_clock::time_point t0);
   Verdict judge_database(std::string_view db);

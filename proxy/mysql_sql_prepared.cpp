@@ -1,13 +1,10 @@
 // SQL-level prepared statement names of a MySQL session (PREPARE s FROM '...' /
 // EXECUTE s / DEALLOCATE PREPARE s): EXECUTE of a name the session has not PREPAREd
 // through segproxy is refused, whatever the cached decision of its text says.
+#include "proxy/mysql_errors.hpp"
 #include "proxy/mysql_session.hpp"
 
 namespace segproxy::proxy {
-
-namespace {
-constexpr std::uint16_t ER_SPECIFIC_ACCESS_DENIED = 1227;
-}  // namespace
 
 MysqlSession::Verdict MysqlSession::check_prepared_names(Verdict v) const {
   if (!v.allow || v.prepared_uses.empty()) return v;
