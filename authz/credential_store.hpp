@@ -30,7 +30,7 @@ class Secret {
 
 // A static credential (user + password), or a dynamic one: then `user` and `password`
 // are EMPTY (a session must never log in with them), `dynamic` holds the settings and
-// admin_user / admin_password the login that mints users (proxy/dynamic_credentials).
+// admin_user / admin_password the login that mints users (daemon/credentials/dynamic_credentials).
 struct BackendCredential {
   std::string user;
   Secret password;

@@ -1,6 +1,6 @@
 #pragma once
 // Who the client is, as proven by its verified certificate. Built only by
-// proxy/peer_identity (the only X509 code); everything else sees these strings.
+// daemon/net/peer_identity (the only X509 code); everything else sees these strings.
 #include <string>
 #include <vector>
 

@@ -78,7 +78,7 @@ class PolicyEngine {
   // Unique per construction (process-wide counter), for decision caches.
   std::uint64_t version() const { return version_; }
 
-  // Learned view dependencies of one backend database (proxy/view_loader), replacing
+  // Learned view dependencies of one backend database (daemon/catalog/view_loader), replacing
   // what was known for it; nullptr forgets it. Logically const: the engine is shared as
   // const and decisions stay pure functions of (config, views, request). Thread-safe;
   // evaluations see either the old or the new catalog.

@@ -1,6 +1,6 @@
 #pragma once
 // Which relations each view reads (directly), as learned from the backend catalog
-// (pg_rewrite / pg_depend, see proxy/view_loader) or pinned in a segment's config, and
+// (pg_rewrite / pg_depend, see daemon/catalog/view_loader) or pinned in a segment's config, and
 // the names of the database's functions callable in attribute notation (`o.f` = f(o)).
 // Pure data plus the recursive expansion the policy engine uses: a view counts as every
 // relation it reads, and a view may read views. Immutable once built and shared by
@@ -48,7 +48,7 @@ class ViewCatalog {
   void merge(const ViewCatalog& other);
 
   // Functions PostgreSQL may call in attribute notation (`x.f` or `(expr).f` = f(x)):
-  // those callable with one argument of a row type (pg_proc, see proxy/view_loader),
+  // those callable with one argument of a row type (pg_proc, see daemon/catalog/view_loader),
   // by name (the notation never qualifies them). The classifier reports such a column
   // reference as a call (sql::ClassifierOptions::attribute_functions).
   using NameSet = std::set<std::string, std::less<>>;

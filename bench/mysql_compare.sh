@@ -48,7 +48,7 @@ trap 'exit 143' TERM
 
 "$SEGPROXY_REPO_ROOT/scripts/deps.sh"
 [[ "${BENCH_SKIP_BUILD:-0}" == 1 ]] || "$SEGPROXY_REPO_ROOT/scripts/build.sh" Release
-proxy_bin="$(sp_build_dir)/proxy/segproxy"
+proxy_bin="$(sp_build_dir)/bin/segproxy"
 [[ -x "$proxy_bin" ]] || sp_die "$proxy_bin not found"
 command -v sysbench >/dev/null || sp_die "sysbench is not installed (scripts/deps.sh)"
 

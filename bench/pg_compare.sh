@@ -48,7 +48,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 "$SEGPROXY_REPO_ROOT/scripts/deps.sh"
-proxy_bin="$(sp_build_dir)/proxy/segproxy"
+proxy_bin="$(sp_build_dir)/bin/segproxy"
 if want segproxy; then
   if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
     "$SEGPROXY_REPO_ROOT/scripts/build.sh" Release

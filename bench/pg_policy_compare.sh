@@ -55,7 +55,7 @@ trap 'exit 143' TERM
 
 "$SEGPROXY_REPO_ROOT/scripts/deps.sh"
 [[ "${BENCH_SKIP_BUILD:-0}" == 1 ]] || "$SEGPROXY_REPO_ROOT/scripts/build.sh" Release
-proxy_bin="$(sp_build_dir)/proxy/segproxy"
+proxy_bin="$(sp_build_dir)/bin/segproxy"
 [[ -x "$proxy_bin" ]] || sp_die "$proxy_bin not found"
 pgbench_bin="$(sp_pg_bindir)/pgbench"
 [[ -x "$pgbench_bin" ]] || pgbench_bin="$(command -v pgbench)"

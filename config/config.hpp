@@ -41,7 +41,7 @@ struct BackendTls {
 };
 
 // The login the proxy uses to learn view dependencies from the backend catalog
-// (proxy/view_loader; `listeners[].backend.metadata`). Exactly one of password_file /
+// (daemon/catalog/view_loader; `listeners[].backend.metadata`). Exactly one of password_file /
 // password_env. It needs only CONNECT on the segments' databases (the catalog is public).
 struct MetadataCredential {
   std::string user;
@@ -235,7 +235,7 @@ struct LimitsConfig {
   std::chrono::milliseconds startup_timeout{15000};    // accept -> ReadyForQuery
   std::chrono::milliseconds backend_connect_timeout{5000};
   std::chrono::milliseconds idle_timeout{0};  // 0 = no idle limit
-  // Per source address (proxy/address_limits.hpp); 0 = no cap.
+  // Per source address (daemon/net/address_limits.hpp); 0 = no cap.
   std::size_t max_handshakes_per_address = 128;  // connections not yet logged in
   std::size_t max_connections_per_address = 0;   // all connections (off: sidecars share one address)
   std::uint32_t cancel_requests_per_second = 50;  // CancelRequests per address per second
@@ -253,7 +253,7 @@ struct LogConfig {
 };
 
 // `audit:` (optional): the tamper-evident audit log (docs/audit.md). Strings hold the
-// YAML words; proxy/audit_setup maps this onto audit::AuditConfig.
+// YAML words; daemon/audit_setup maps this onto audit::AuditConfig.
 struct AuditSettings {
   std::string dir;                          // required; resolved against the config dir
   std::string durability = "group";         // fsync_each | group | interval
@@ -271,7 +271,7 @@ struct AuditSettings {
   bool operator==(const AuditSettings&) const = default;
 };
 
-// `admin:` (optional): the Unix-domain admin socket (proxy/admin_server, README).
+// `admin:` (optional): the Unix-domain admin socket (daemon/control/admin_server, README).
 struct AdminSettings {
   std::string socket;                      // required; resolved against the config dir
   std::vector<std::uint32_t> allowed_uids;  // empty: only the proxy's own effective uid

@@ -1,6 +1,6 @@
 #pragma once
 // `credentials.<l>.dynamic.grants` entries of mysql listeners: "PRIVILEGES ON db.object".
-// Pure parser shared by config validation and proxy/dynamic_my_admin (which renders the
+// Pure parser shared by config validation and daemon/credentials/dynamic_my_admin (which renders the
 // GRANT statement from the parsed form, never from the raw text).
 //
 // Accepted: a comma-separated list of object-level privileges (SELECT, INSERT, UPDATE,

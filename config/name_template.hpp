@@ -1,6 +1,6 @@
 #pragma once
 // Names of dynamically minted backend users (`credentials.<l>.dynamic.name_template`).
-// Pure functions shared by config validation and proxy/dynamic_credentials.
+// Pure functions shared by config validation and daemon/credentials/dynamic_credentials.
 #include <cstddef>
 #include <optional>
 #include <string>

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/config_check.hpp"
+#include "daemon/config_check.hpp"
 #include "proxy/ctl_admin.hpp"
 #include "proxy/ctl_audit.hpp"
 #include "proxy/ctl_policy.hpp"

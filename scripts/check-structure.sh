@@ -2,7 +2,7 @@
 # Structural rules that code review would otherwise have to remember.
 # Usage: scripts/check-structure.sh [REPO_ROOT]   (default: this script's repo)
 # Prints every violation and exits 1 if there is any.
-#   1. protocols/ never includes Asio, Beast, openssl/ssl.h or proxy/ headers.
+#   1. protocols/ never includes Asio, Beast, openssl/ssl.h or daemon/ / proxy/ headers.
 #   2. No C++ source/header in the repo (tracked or new, not ignored) over 800 lines.
 #   3. docker/Dockerfile installs exactly the script package lists: it must run
 #      scripts/deps.sh on scripts/packages.txt (build) and scripts/runtime-packages.txt
@@ -23,8 +23,8 @@ fail() {
 # --- 1. protocols/ stays free of networking and TLS --------------------------------
 if [[ -d protocols ]]; then
   while IFS= read -r hit; do
-    fail "forbidden include in protocols/ (no Asio/Beast/openssl/ssl.h/proxy/): $hit"
-  done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](boost/asio|boost/beast|openssl/ssl\.h|proxy/)' \
+    fail "forbidden include in protocols/ (no Asio/Beast/openssl/ssl.h/daemon/proxy/): $hit"
+  done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](boost/asio|boost/beast|openssl/ssl\.h|daemon/|proxy/)' \
     --include='*.hpp' --include='*.h' --include='*.cpp' --include='*.cc' --include='*.ipp' protocols || true)
 fi
 

@@ -34,7 +34,7 @@ trap 'exit 143' TERM
 if [[ "${SEGPROXY_DEMO_SKIP_BUILD:-0}" != 1 ]]; then
   "$SEGPROXY_REPO_ROOT/scripts/build.sh" Release
 fi
-bin="$(sp_build_dir)/proxy/segproxy"
+bin="$(sp_build_dir)/bin/segproxy"
 [[ -x "$bin" ]] || sp_die "$bin not found; build failed?"
 
 # A proxy left over from an earlier run that was killed hard.

@@ -59,7 +59,7 @@ struct ClassifierOptions {
   // Names of the functions PostgreSQL may call in attribute notation in this database:
   // `x.f` (and `(expr).f`) means f(x) when x's row type has no column f, so a
   // SECURITY DEFINER f(orders) would run behind `select o.f from orders o`. Learned from
-  // the backend catalog (proxy/view_loader: functions callable with one argument of a
+  // the backend catalog (daemon/catalog/view_loader: functions callable with one argument of a
   // table/view row type, record or a polymorphic type). A column reference of two or
   // more parts, or a field selection, whose last name is in the set is reported as a
   // call of that function (schema empty: it resolves via search_path) besides being a

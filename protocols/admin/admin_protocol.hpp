@@ -1,7 +1,7 @@
 #pragma once
 // The admin socket protocol (docs/admin.md): line-delimited JSON over a Unix socket.
 // One request per line, one response per line, in order; a request line is at most
-// kMaxRequestLine bytes without its '\n'. Pure: no sockets here; proxy/admin_server
+// kMaxRequestLine bytes without its '\n'. Pure: no sockets here; daemon/control/admin_server
 // carries the lines, proxy/ctl_admin is the client.
 //
 // Requests ({"cmd":...}; keys other than the ones listed for a command are errors):

@@ -182,8 +182,8 @@ _testenv_write_env() {
     printf 'export SEGPROXY_TEST_SECRETS=%q\n' "$dir/secrets"
     printf 'export SEGPROXY_TEST_DB=shop\n'
     printf 'export SEGPROXY_TEST_PGBINDIR=%q\n' "$(sp_pg_bindir)"
-    printf 'export SEGPROXY_BIN=%q\n' "$build/proxy/segproxy"
-    printf 'export SEGPROXYCTL_BIN=%q\n' "$build/proxy/segproxyctl"
+    printf 'export SEGPROXY_BIN=%q\n' "$build/bin/segproxy"
+    printf 'export SEGPROXYCTL_BIN=%q\n' "$build/bin/segproxyctl"
     testenv_my_env "$dir" "$myport"
     printf 'export SEGPROXY_REQUIRE_INTEGRATION=1\n'
   } >"$dir/env.sh"

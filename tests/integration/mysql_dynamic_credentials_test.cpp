@@ -22,8 +22,8 @@
 #include <thread>
 #include <vector>
 
-#include "proxy/dynamic_credentials.hpp"
-#include "proxy/dynamic_my_admin.hpp"
+#include "daemon/credentials/dynamic_credentials.hpp"
+#include "daemon/credentials/dynamic_my_admin.hpp"
 #include "support/audit_support.hpp"
 #include "support/dynamic_credentials_support.hpp"
 #include "support/env.hpp"

@@ -1,4 +1,4 @@
-// MySQL view learning (proxy/mysql_view_loader): with `backend.metadata` on the mysql
+// MySQL view learning (daemon/catalog/mysql_view_loader): with `backend.metadata` on the mysql
 // listener, the proxy reads information_schema.VIEWS as segproxy_meta, analyses each
 // VIEW_DEFINITION and makes a view count as the tables it reads. A view over
 // customers_pii (SQL SECURITY DEFINER, so the backend itself would let billing_rw read

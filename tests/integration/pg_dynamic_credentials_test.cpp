@@ -17,7 +17,7 @@
 
 #include <signal.h>
 
-#include "proxy/dynamic_credentials.hpp"
+#include "daemon/credentials/dynamic_credentials.hpp"
 #include "support/audit_support.hpp"
 #include "support/dynamic_credentials_support.hpp"
 #include "support/env.hpp"

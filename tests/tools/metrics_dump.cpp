@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <string>
 
-#include "proxy/metrics.hpp"
-#include "proxy/proxy_metrics.hpp"
+#include "daemon/metrics/metrics.hpp"
+#include "daemon/metrics/proxy_metrics.hpp"
 
 int main() {
   using namespace segproxy::proxy;

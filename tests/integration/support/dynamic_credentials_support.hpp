@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "proxy/dynamic_credentials.hpp"
+#include "daemon/credentials/dynamic_credentials.hpp"
 
 namespace segproxy::it {
 

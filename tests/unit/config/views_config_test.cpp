@@ -117,7 +117,7 @@ const ErrorCase kErrors[] = {
 INSTANTIATE_TEST_SUITE_P(Table, ViewsConfigErrors, ::testing::ValuesIn(kErrors),
                          [](const auto& info) { return std::string(info.param.name); });
 
-TEST_F(ViewsConfig, MetadataOnAMysqlListenerIsAccepted) {  // proxy/mysql_view_loader
+TEST_F(ViewsConfig, MetadataOnAMysqlListenerIsAccepted) {  // daemon/catalog/mysql_view_loader
   const LoadResult r = load(edited({{"    backend: {host: db.internal, port: 3306}\n",
                                      "    backend: {host: db.internal, port: 3306, "
                                      "metadata: {user: m, password_env: X}}\n"}}));

@@ -1,5 +1,5 @@
 // Per source address caps: half-open connections, all connections, cancel rate.
-#include "proxy/address_limits.hpp"
+#include "daemon/net/address_limits.hpp"
 
 #include <gtest/gtest.h>
 

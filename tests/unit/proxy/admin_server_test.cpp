@@ -1,6 +1,6 @@
-// proxy/admin_server on a real Unix socket: file mode, access control by SO_PEERCRED,
+// daemon/control/admin_server on a real Unix socket: file mode, access control by SO_PEERCRED,
 // line handling (malformed kept open, oversized closed), caps, stale-socket handling.
-#include "proxy/admin_server.hpp"
+#include "daemon/control/admin_server.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>

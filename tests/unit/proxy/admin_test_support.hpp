@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "protocols/admin/admin_protocol.hpp"
-#include "proxy/admin_server.hpp"
+#include "daemon/control/admin_server.hpp"
 
 namespace segproxy::proxy::admin_testing {
 

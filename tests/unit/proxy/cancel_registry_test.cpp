@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "proxy/cancel_registry.hpp"
+#include "daemon/net/cancel_registry.hpp"
 
 namespace segproxy::proxy {
 namespace {

@@ -13,7 +13,7 @@
 #include "audit/file_sink.hpp"
 #include "audit/log_files.hpp"
 #include "audit/record_codec.hpp"
-#include "proxy/audit_setup.hpp"
+#include "daemon/audit_setup.hpp"
 
 namespace segproxy::proxy::ctl {
 namespace {
@@ -359,7 +359,7 @@ TEST(CtlAuditTime, ParsesRfc3339AndDates) {
   }
 }
 
-// proxy/audit_setup: the YAML words become the library's enums; instance defaults to
+// daemon/audit_setup: the YAML words become the library's enums; instance defaults to
 // the host name.
 TEST(AuditSetup, MapsSettingsOntoAuditConfig) {
   config::AuditSettings s;

@@ -1,4 +1,4 @@
-// proxy/runtime.hpp DdlHook: several subscribers (the PostgreSQL and the MySQL view
+// daemon/runtime.hpp DdlHook: several subscribers (the PostgreSQL and the MySQL view
 // loaders), each detached by its own token.
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "proxy/runtime.hpp"
+#include "daemon/runtime.hpp"
 
 namespace segproxy::proxy {
 namespace {

@@ -6,7 +6,7 @@
 #include <atomic>
 #include <chrono>
 
-#include "proxy/dynamic_credentials.hpp"
+#include "daemon/credentials/dynamic_credentials.hpp"
 
 namespace segproxy::proxy {
 namespace {

@@ -1,9 +1,9 @@
-// Pure pieces of the MySQL admin side of dynamic credentials (proxy/dynamic_my_admin):
+// Pure pieces of the MySQL admin side of dynamic credentials (daemon/credentials/dynamic_my_admin):
 // the locally computed mysql_native_password hash, string literals that do not depend
 // on NO_BACKSLASH_ESCAPES, and the per-instance marker role.
 #include <gtest/gtest.h>
 
-#include "proxy/dynamic_my_admin.hpp"
+#include "daemon/credentials/dynamic_my_admin.hpp"
 
 namespace segproxy::proxy {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <memory>
 
-#include "proxy/dynamic_credentials.hpp"
-#include "proxy/dynamic_pg_sql.hpp"
+#include "daemon/credentials/dynamic_credentials.hpp"
+#include "daemon/credentials/dynamic_pg_sql.hpp"
 
 namespace segproxy::proxy {
 namespace {

@@ -1,4 +1,4 @@
-#include "proxy/metrics_http.hpp"
+#include "daemon/metrics/metrics_http.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -11,8 +11,8 @@
 #include <string>
 #include <thread>
 
-#include "proxy/asio.hpp"
-#include "proxy/metrics.hpp"
+#include "daemon/net/asio.hpp"
+#include "daemon/metrics/metrics.hpp"
 
 namespace segproxy::proxy {
 namespace {

@@ -1,4 +1,4 @@
-#include "proxy/metrics.hpp"
+#include "daemon/metrics/metrics.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "proxy/proxy_metrics.hpp"
+#include "daemon/metrics/proxy_metrics.hpp"
 
 namespace segproxy::proxy {
 namespace {

@@ -1,8 +1,8 @@
-// proxy/mysql_view_catalog: which catalog source fits the server (from SELECT VERSION())
+// daemon/catalog/mysql_view_catalog: which catalog source fits the server (from SELECT VERSION())
 // and how VIEWS / VIEW_TABLE_USAGE rows become a view catalog. The MySQL 8 path
 // (VIEW_TABLE_USAGE) has no server in the test environment (Debian ships MariaDB): these
 // tests are its coverage.
-#include "proxy/mysql_view_catalog.hpp"
+#include "daemon/catalog/mysql_view_catalog.hpp"
 
 #include <gtest/gtest.h>
 

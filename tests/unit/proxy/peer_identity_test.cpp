@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/peer_identity.hpp"
+#include "daemon/net/peer_identity.hpp"
 
 namespace segproxy::proxy {
 namespace {

@@ -1,7 +1,7 @@
 // session.refused records for connections dropped before login (issue 12 item 4.8):
 // every probe leaves a record, a flood is folded to one record per (listener, client IP,
 // reason) per second with the folded count.
-#include "proxy/refusal_audit.hpp"
+#include "daemon/session/refusal_audit.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,11 +1,11 @@
 // Which configuration changes a running proxy takes on reload and which need a restart
-// (proxy/reload.hpp): listeners, threads, audit, admin, metrics and log are fixed for
+// (daemon/reload.hpp): listeners, threads, audit, admin, metrics and log are fixed for
 // the life of the process; everything else is swapped.
 #include <gtest/gtest.h>
 
 #include <fstream>
 
-#include "proxy/reload.hpp"
+#include "daemon/reload.hpp"
 
 namespace segproxy::proxy {
 namespace {

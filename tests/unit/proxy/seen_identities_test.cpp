@@ -1,6 +1,6 @@
-// proxy/seen_identities: the bounded memory of identities admitted since start, which a
+// daemon/session/seen_identities: the bounded memory of identities admitted since start, which a
 // revoke selector is checked against (issue 12 items 3 and 4.9b).
-#include "proxy/seen_identities.hpp"
+#include "daemon/session/seen_identities.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // removal, and that revoke/kill filters reach exactly the matching admitted sessions.
 #include <gtest/gtest.h>
 
-#include "proxy/session_registry.hpp"
+#include "daemon/session/session_registry.hpp"
 
 namespace segproxy::proxy {
 namespace {

@@ -1,6 +1,6 @@
 // ViewLoader's pure parts: which databases a listener's metadata login covers, the libpq
 // parameters (sslmode from backend.tls, verify-full with a server name), password reads.
-#include "proxy/view_loader.hpp"
+#include "daemon/catalog/view_loader.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 // Attribute notation: `x.f` / `(expr).f` is f(x) in PostgreSQL when x's row type has no
-// column f. With the database's set of such functions (learned by proxy/view_loader)
+// column f. With the database's set of such functions (learned by daemon/catalog/view_loader)
 // the classifier reports those references as calls, so the function policy applies.
 #include <gtest/gtest.h>
 

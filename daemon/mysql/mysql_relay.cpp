@@ -1,0 +1,498 @@
+// MySQL session: the command phase. Each client command is decided (judge_*,
+// daemon/mysql/mysql_judge.cpp), audited before it is forwarded, then relayed unchanged.
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <utility>
+
+#include "authz/sql/mysql_classifier.hpp"
+#include "protocols/mysql/capabilities.hpp"
+#include "protocols/mysql/framer.hpp"
+#include "protocols/mysql/packets.hpp"
+#include "daemon/mysql/mysql_errors.hpp"
+#include "daemon/mysql/mysql_session.hpp"
+#include "daemon/metrics/proxy_metrics.hpp"
+#include "daemon/session/session_audit.hpp"
+
+namespace segproxy::proxy {
+namespace my = protocols::mysql;
+namespace sql = authz::sql;
+using protocols::Bytes;
+using protocols::DecodeStatus;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::chrono::seconds kAuditWait{10};
+constexpr std::chrono::seconds kRollbackWait{10};
+
+// "KILL QUERY 42" (the form drivers use to cancel); nullopt for anything else.
+std::optional<std::uint32_t> kill_query_target(std::string_view s) {
+  auto skip = [&] {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  };
+  auto word = [&](std::string_view w) {
+    skip();
+    if (s.size() < w.size()) return false;
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      if (std::toupper(static_cast<unsigned char>(s[i])) != w[i]) return false;
+    }
+    if (s.size() > w.size() && !std::isspace(static_cast<unsigned char>(s[w.size()]))) return false;
+    s.remove_prefix(w.size());
+    return true;
+  };
+  if (!word("KILL") || !word("QUERY")) return std::nullopt;
+  skip();
+  std::uint64_t n = 0;
+  std::size_t digits = 0;
+  while (!s.empty() && std::isdigit(static_cast<unsigned char>(s.front())) && digits < 10) {
+    n = n * 10 + static_cast<std::uint64_t>(s.front() - '0');
+    s.remove_prefix(1);
+    ++digits;
+  }
+  skip();
+  if (!s.empty() && s.front() == ';') s.remove_prefix(1);
+  skip();
+  if (digits == 0 || !s.empty() || n > 0xffffffffu) return std::nullopt;
+  return static_cast<std::uint32_t>(n);
+}
+
+}  // namespace
+
+awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view text, std::string_view kind) {
+  if (seg_metrics_ != nullptr) {
+    seg_metrics_->statements(statement_label(v.command), v.allow ? Decision::Allow : Decision::Deny).inc();
+  }
+  if (!v.allow) {
+    svc_.log.info("statement.denied", {{"session", id_text_},
+                                       {"protocol", "mysql"},
+                                       {"segment", segment_},
+                                       {"kind", std::string(kind)},
+                                       {"code", std::to_string(v.code)},
+                                       {"reason", v.message}});
+  }
+  if (svc_.audit == nullptr) co_return true;
+  audit::AuditRecord r = audit_record("statement.decision");
+  r.statement = std::string(text);
+  if (v.fingerprint != 0) r.fingerprint = fingerprint_hex(v.fingerprint);
+  r.tables = v.tables;
+  r.decision = v.allow ? "allow" : "deny";
+  r.rule_id = v.rule_id;
+  r.reason = v.allow ? std::string() : (v.audit_reason.empty() ? v.message : v.audit_reason);
+  if (!v.allow) r.sqlstate = v.sqlstate;
+  if (!v.allow) {
+    audit_now(std::move(r));  // a refusal forwards nothing: no need to wait
+    co_return true;
+  }
+  co_return co_await audit_durably(std::move(r));
+}
+
+awaitable<void> MysqlSession::command_loop() {
+  if (svc_.address) svc_.address->logged_in();  // no longer a handshake of its address
+  touch_idle();
+  schedule_window_close();
+  // A configuration reloaded while the session was starting (adopt() kept it for now).
+  if (pending_rt_) adopt(std::exchange(pending_rt_, nullptr));
+  for (;;) {
+    if (ending_ || closed_) co_return;
+    // One whole command message (a client that pipelines waits in our buffer).
+    my::Message msg;
+    std::size_t consumed = 0;
+    for (;;) {
+      auto view = std::span<const std::uint8_t>(cbuf_.data() + cstart_, cend_ - cstart_);
+      auto d = my::decode_message(view, std::uint8_t{0}, rt_->limits.max_mysql_client_message);
+      if (d.status == DecodeStatus::Ok) {
+        msg = std::move(d.value);
+        consumed = d.consumed;
+        break;
+      }
+      if (d.status == DecodeStatus::Malformed) {
+        close_reason_ = "malformed packet: " + d.error;
+        Bytes out;
+        my::encode_err_packet(out, 1, 1156, "08S01", "Got packets out of order (segproxy: " + d.error + ")", client_caps_);
+        co_await write_client(out);
+        co_return;
+      }
+      if (cstart_ > 0) {
+        std::copy(cbuf_.begin() + static_cast<std::ptrdiff_t>(cstart_),
+                  cbuf_.begin() + static_cast<std::ptrdiff_t>(cend_), cbuf_.begin());
+        cend_ -= cstart_;
+        cstart_ = 0;
+      }
+      if (cbuf_.size() < cend_ + kReadChunk) cbuf_.resize(cend_ + kReadChunk);
+      error_code ec;
+      const std::size_t n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
+      if (ec) {
+        if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
+        co_return;
+      }
+      cend_ += n;
+      bytes_from_client_ += n;
+      if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::ClientToBackend).inc(n);
+      touch_idle();
+    }
+    if (ending_ || closed_) co_return;
+    const std::span<const std::uint8_t> frame(cbuf_.data() + cstart_, consumed);
+    const std::uint8_t reply_seq = msg.next_seq();
+    auto decoded = my::decode_command(msg.payload(), client_caps_);
+    auto answer = [&](std::uint16_t code, const std::string& state, const std::string& message) -> awaitable<bool> {
+      Bytes out;
+      my::encode_err_packet(out, reply_seq, code, state, message, client_caps_);
+      cstart_ += consumed;
+      co_return co_await write_client(out);
+    };
+    if (decoded.status != DecodeStatus::Ok) {
+      if (!co_await answer(ER_UNKNOWN_COM, "08S01", "segproxy: malformed command: " + decoded.error)) co_return;
+      continue;
+    }
+    const my::Command& cmd = decoded.value;
+    if (auto refusal = protocol_state_refusal(cmd)) {  // issue 12 item 4.5
+      if (refusal->drop) {
+        cstart_ += consumed;
+        continue;
+      }
+      co_await audit_decision(refusal->verdict, {}, refusal->verdict.command);
+      if (!co_await answer(refusal->verdict.code, refusal->verdict.sqlstate, refusal->verdict.message)) co_return;
+      continue;
+    }
+    if (txn_aborted_) {
+      bool passes = false;
+      const Verdict refused = aborted_verdict(cmd, passes);
+      if (!passes) {
+        std::string_view refused_text;
+        if (const auto* q = std::get_if<my::ComQuery>(&cmd)) refused_text = q->sql;
+        else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) refused_text = p->sql;
+        if (!refused_text.empty()) current_sql_.assign(refused_text.substr(0, 1024));
+        const std::string refused_kind = my::command_name(my::command_code(cmd));
+        co_await audit_decision(refused, refused_text, refused_kind);
+        if (!co_await answer(refused.code, refused.sqlstate, refused.message)) co_return;
+        continue;
+      }
+    }
+    Verdict verdict;
+    verdict.allow = true;
+    std::string_view text;
+    std::string kind;
+    bool judged = false;  // audited as a statement decision
+    if (const auto* q = std::get_if<my::ComQuery>(&cmd)) {
+      text = q->sql;
+      kind = "COM_QUERY";
+      if (auto target = kill_query_target(q->sql)) verdict = judge_kill_query(*target);
+      else verdict = judge_sql(q->sql, false);
+      judged = true;
+    } else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) {
+      text = p->sql;
+      kind = "COM_STMT_PREPARE";
+      verdict = judge_sql(p->sql, true);
+      judged = true;
+    } else if (const auto* db = std::get_if<my::ComInitDb>(&cmd)) {
+      text = db->schema;
+      kind = "COM_INIT_DB";
+      verdict = judge_database(db->schema);
+      judged = true;
+    } else if (const auto* fl = std::get_if<my::ComFieldList>(&cmd)) {
+      // Column metadata of one table: judged as reading it.
+      std::string probe = "SELECT * FROM `";
+      for (char c : fl->table) probe += c == '`' ? std::string("``") : std::string(1, c);
+      probe += "` WHERE 1 = 0";
+      verdict = judge_sql(probe, false);
+      verdict.command = "COM_FIELD_LIST";
+    } else if (std::holds_alternative<my::ComStmtExecute>(cmd) || std::holds_alternative<my::ComStmtFetch>(cmd)) {
+      const auto w = rt_->policy->check_window(segment_, std::chrono::system_clock::now());
+      if (!w.allow) {
+        verdict = window_closed(w, {});
+        kind = "COM_STMT_EXECUTE";
+        judged = true;
+      }
+    } else if (const auto* r = std::get_if<my::ComRefused>(&cmd)) {
+      verdict.allow = false;
+      verdict.code = r->known ? ER_SPECIFIC_ACCESS_DENIED : ER_UNKNOWN_COM;
+      verdict.sqlstate = r->known ? "42000" : "08S01";
+      verdict.message = r->known ? "segproxy: command " + std::string(my::command_name(my::command_code(cmd))) + " is not allowed"
+                                 : std::string("Unknown command");
+      kind = std::string(my::command_name(my::command_code(cmd)));
+      judged = true;
+    } else if (std::holds_alternative<my::ComProcessKill>(cmd)) {
+      verdict.allow = false;
+      verdict.code = ER_SPECIFIC_ACCESS_DENIED;
+      verdict.sqlstate = "42000";
+      verdict.message = "segproxy: COM_PROCESS_KILL is not allowed (use KILL QUERY on a session of your own)";
+      kind = "COM_PROCESS_KILL";
+      judged = true;
+    }
+    if (judged) {
+      if (!text.empty()) current_sql_.assign(text.substr(0, 1024));
+      if (!co_await audit_decision(verdict, text, kind)) {
+        verdict.allow = false;
+        verdict.code = ER_ERROR_ON_WRITE;
+        verdict.sqlstate = "HY000";
+        verdict.message = "segproxy: the audit log cannot record this statement, so it was not run";
+      }
+    }
+    if (!verdict.allow) {
+      // Refused inside a transaction: the transaction must not commit without it
+      // (PostgreSQL semantics): roll it back now, refuse everything until ROLLBACK.
+      std::string message = verdict.message;
+      // (--bench-policy-off judges nothing, so it could never leave the aborted state.)
+      if (tracker_->in_transaction() && svc_.enforce_policy) {
+        const bool rolled_back = co_await rollback_backend();
+        if (!rolled_back) {
+          message += " (segproxy could not roll the transaction back and closes the connection; the server rolls "
+                     "it back)";
+          co_await answer(verdict.code, verdict.sqlstate, message);
+          co_return;
+        }
+        txn_aborted_ = true;
+        message += " (segproxy rolled the transaction back; statements are refused until ROLLBACK)";
+      }
+      if (!co_await answer(verdict.code, verdict.sqlstate, message)) co_return;
+      continue;
+    }
+    if (std::holds_alternative<my::ComQuit>(cmd)) {
+      close_reason_ = "client quit";
+      error_code ec;
+      co_await backend_->write(asio::buffer(frame.data(), frame.size()), ec);
+      co_return;
+    }
+    if (std::holds_alternative<my::ComStmtPrepare>(cmd)) pending_prepare_ = verdict;
+    if (!verdict.use_database.empty()) pending_use_ = verdict.use_database;
+    if (std::holds_alternative<my::ComQuery>(cmd)) note_prepared_names(verdict);
+    if (std::holds_alternative<my::ComResetConnection>(cmd)) {
+      prepared_.clear();
+      sql_prepared_.clear();
+    }
+    if (const auto* c = std::get_if<my::ComStmtClose>(&cmd)) prepared_.erase(c->statement_id);
+    // Forward the original bytes.
+    error_code ec;
+    co_await backend_->write(asio::buffer(frame.data(), frame.size()), ec);
+    cstart_ += consumed;
+    if (ec) {
+      close_reason_ = "backend write: " + ec.message();
+      co_return;
+    }
+    tracker_->expect(cmd, reply_seq);
+    if (tracker_->idle()) continue;  // no response (COM_STMT_CLOSE, SEND_LONG_DATA)
+    in_command_ = true;
+    response_started_ = false;
+    statement_timed_out_ = false;
+    timeout_answer_ = false;
+    response_seq_ = reply_seq;
+    command_start_ = std::chrono::steady_clock::now();
+    if (statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);
+    const bool ok = co_await relay_response();
+    statement_timer_.disarm();
+    in_command_ = false;
+    if (!ok) co_return;
+    // DDL commits implicitly once answered: refresh learned views (Runtime::on_ddl). Every
+    // DDL the analyzer allows names a relation with op "alter"; an ERR costs one refresh.
+    bool altered = std::holds_alternative<my::ComQuery>(cmd) && verdict.alters;
+    if (const auto* exec = std::get_if<my::ComStmtExecute>(&cmd)) {
+      const auto prep = prepared_.find(exec->statement_id);
+      altered = prep != prepared_.end() && prep->second.alters;
+    }
+    if (altered) rt_->on_ddl();
+  }
+}
+
+// The aborted state: which commands still pass. Commands that are not statements (quit,
+// ping, statistics, closing / resetting / feeding prepared statements, options, reset
+// connection, and refused commands, which get their own ERR) pass; ROLLBACK passes and
+// ends the state (the backend's transaction is already rolled back; ROLLBACK TO
+// SAVEPOINT cannot recover: no savepoint exists any more); COMMIT ends the state with an
+// ERR (nothing was committed: a client must never believe it was); everything else is
+// refused without reaching the backend.
+MysqlSession::Verdict MysqlSession::aborted_verdict(const my::Command& cmd, bool& passes) {
+  passes = false;
+  Verdict v;
+  v.command = my::command_name(my::command_code(cmd));
+  TxnEnd end = TxnEnd::None;
+  if (const auto* q = std::get_if<my::ComQuery>(&cmd)) {
+    const Verdict judged = judge_sql(q->sql, false);
+    end = judged.ends;
+    v.command = judged.command;
+    v.fingerprint = judged.fingerprint;
+  } else if (const auto* e = std::get_if<my::ComStmtExecute>(&cmd)) {
+    if (auto it = prepared_.find(e->statement_id); it != prepared_.end()) {
+      end = it->second.ends;
+      v.command = it->second.command;
+    }
+  } else if (std::holds_alternative<my::ComQuit>(cmd) || std::holds_alternative<my::ComPing>(cmd) ||
+             std::holds_alternative<my::ComStatistics>(cmd) || std::holds_alternative<my::ComStmtClose>(cmd) ||
+             std::holds_alternative<my::ComStmtReset>(cmd) || std::holds_alternative<my::ComStmtSendLongData>(cmd) ||
+             std::holds_alternative<my::ComSetOption>(cmd) || std::holds_alternative<my::ComRefused>(cmd) ||
+             std::holds_alternative<my::ComProcessKill>(cmd)) {
+    passes = true;
+    return v;
+  } else if (std::holds_alternative<my::ComResetConnection>(cmd)) {
+    txn_aborted_ = false;  // a fresh session state
+    passes = true;
+    return v;
+  }
+  if (end == TxnEnd::Rollback) {
+    txn_aborted_ = false;
+    passes = true;
+    return v;
+  }
+  v.allow = false;
+  v.audit_reason = "transaction aborted";
+  if (end == TxnEnd::Commit) {
+    txn_aborted_ = false;
+    v.code = ER_ERROR_DURING_COMMIT;
+    v.sqlstate = "40000";
+    v.message = "segproxy: the transaction was rolled back because a statement in it was refused; nothing was "
+                "committed";
+    return v;
+  }
+  v.code = ER_XAER_RMFAIL;
+  v.sqlstate = "25000";
+  v.message = "segproxy: current transaction is aborted (a statement in it was refused and the transaction was "
+              "rolled back); statements are refused until ROLLBACK";
+  return v;
+}
+
+// The proxy's own ROLLBACK on the backend, its response consumed here (not relayed) and
+// followed by the tracker so the session's status flags stay current. Bounded by
+// kRollbackWait (the session is closed when the backend does not answer). false: the
+// session must end (the server rolls a closed connection's transaction back).
+awaitable<bool> MysqlSession::rollback_backend() {
+  struct Outcome final : my::ResponseEvents {
+    bool done = false;
+    bool error = false;
+    std::string message;
+    void on_response(const my::ResponseSummary& s) override {
+      done = true;
+      error = s.error;
+      if (s.error) message = std::to_string(s.err.code) + " " + s.err.message.substr(0, 256);
+    }
+  };
+  Outcome outcome;
+  static constexpr std::string_view kRollback = "ROLLBACK";
+  const my::Command cmd = my::ComQuery{kRollback, 0};
+  Bytes payload;
+  my::encode_command(payload, cmd);
+  Bytes framed;
+  my::encode_message(framed, 0, payload);
+  error_code ec;
+  deadline_.arm(kRollbackWait);
+  co_await backend_->write(asio::buffer(framed), ec);
+  bool malformed = false;
+  if (!ec) {
+    tracker_->expect(cmd, 1);
+    Bytes& buf = response_buf_;
+    if (buf.size() != kReadChunk) buf.resize(kReadChunk);
+    while (!tracker_->idle()) {
+      const std::size_t n = co_await backend_->read_some(asio::buffer(buf), ec);
+      if (ec) break;
+      bytes_from_backend_ += n;
+      if (tracker_->feed(std::span<const std::uint8_t>(buf.data(), n), outcome) == DecodeStatus::Malformed) {
+        malformed = true;
+        break;
+      }
+    }
+  }
+  deadline_.disarm();
+  if (ec || malformed || !outcome.done || outcome.error) {
+    const std::string why = ec ? "backend: " + ec.message()
+                               : malformed ? "malformed backend response: " + tracker_->error() : outcome.message;
+    svc_.log.error("transaction.rollback_failed", {{"session", id_text_}, {"protocol", "mysql"}, {"error", why}});
+    if (close_reason_.empty()) close_reason_ = "rollback after a refused statement failed: " + why;
+    co_return false;
+  }
+  svc_.log.info("transaction.rolled_back", {{"session", id_text_},
+                                            {"protocol", "mysql"},
+                                            {"segment", segment_},
+                                            {"reason", "a statement in the transaction was refused"}});
+  co_return true;
+}
+
+// Streams backend bytes to the client until the tracker says the response is complete.
+awaitable<bool> MysqlSession::relay_response() {
+  Bytes& buf = response_buf_;  // kept across commands: no allocation per statement
+  if (buf.size() != kReadChunk) buf.resize(kReadChunk);
+  while (!tracker_->idle()) {
+    error_code ec;
+    const std::size_t n = co_await backend_->read_some(asio::buffer(buf), ec);
+    if (ec) {
+      if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "backend closed" : "backend read: " + ec.message();
+      co_return false;
+    }
+    bytes_from_backend_ += n;
+    if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::BackendToClient).inc(n);
+    const auto chunk = std::span<const std::uint8_t>(buf.data(), n);
+    if (tracker_->feed(chunk, *this) == DecodeStatus::Malformed) {
+      close_reason_ = "malformed backend response: " + tracker_->error();
+      svc_.log.error("backend.protocol_violation", {{"session", id_text_}, {"error", tracker_->error()}});
+      if (!response_started_) {  // nothing of this response reached the client: a clean ERR instead
+        Bytes out;
+        my::encode_err_packet(out, response_seq_, 1158, "08S01",
+                              "segproxy: backend sent a malformed response (" + tracker_->error() + ")", client_caps_);
+        co_await write_client(out);
+      }
+      co_return false;
+    }
+    if (backend_failed_) co_return false;
+    if (timeout_answer_ && !response_started_ && tracker_->idle()) {
+      // statement_timeout: the client gets MySQL's own answer for it (ER_QUERY_TIMEOUT
+      // 3024) instead of the server's generic "query execution was interrupted".
+      Bytes out;
+      my::encode_err_packet(out, response_seq_, 3024, "HY000",
+                            "Query execution was interrupted, maximum statement execution time exceeded (segproxy "
+                            "statement_timeout)",
+                            client_caps_);
+      co_return co_await write_client(out);
+    }
+    response_started_ = true;
+    co_await client_->write(asio::buffer(chunk.data(), chunk.size()), ec);
+    if (ec) {
+      if (close_reason_.empty()) close_reason_ = "client write: " + ec.message();
+      co_return false;
+    }
+    touch_idle();
+  }
+  co_return true;
+}
+
+void MysqlSession::on_response(const my::ResponseSummary& s) {
+  if (!s.error) {
+    if (!pending_use_.empty()) database_ = pending_use_;
+    if (s.schema) {
+      // The backend reports the current database (session tracking): it must stay one of
+      // the segment's (it can only change through USE / COM_INIT_DB, judged above).
+      database_ = *s.schema;
+    }
+    if (s.prepared && pending_prepare_) prepared_[s.prepared->statement_id] = *pending_prepare_;
+  }
+  pending_use_.clear();
+  pending_prepare_.reset();
+  if (statement_timed_out_ && s.error && s.err.code == 1317) timeout_answer_ = true;  // ER_QUERY_INTERRUPTED
+  if (seg_metrics_ != nullptr) {
+    seg_metrics_->statement_duration().observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - command_start_).count());
+  }
+  if (svc_.audit != nullptr && (s.command == 0x03 || s.command == 0x17)) {  // COM_QUERY, COM_STMT_EXECUTE
+    audit::AuditRecord rec = audit_record("statement.result");
+    rec.rows = s.rows != 0 ? s.rows : s.affected_rows;
+    rec.duration_us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - command_start_).count());
+    if (s.error) {
+      rec.sqlstate = s.err.sqlstate;
+      rec.error = std::to_string(s.err.code) + " " + s.err.message.substr(0, 256);
+    }
+    audit_now(std::move(rec));
+  }
+}
+
+void MysqlSession::on_local_infile_request(std::string_view, std::uint8_t) {
+  // CLIENT_LOCAL_FILES is never offered to the backend: a request is a protocol
+  // violation. The chunk that carries it is not forwarded; the session ends.
+  svc_.log.error("backend.local_infile_request", {{"session", id_text_}});
+  close_reason_ = "the backend asked for a LOCAL INFILE (refused)";
+  backend_failed_ = true;
+}
+
+void MysqlSession::on_unsolicited_error(const my::ErrPacket& err) {
+  svc_.log.warn("backend.unsolicited_error", {{"session", id_text_}, {"code", std::to_string(err.code)},
+                                               {"error", err.message}});
+}
+
+}  // namespace segproxy::proxy

@@ -1,0 +1,203 @@
+#pragma once
+// One client connection on a MySQL-protocol listener, from accept to close.
+//
+// Phases (each with a deadline):
+//   greet    connect to the backend and read its greeting first (the client's
+//            connection id is the backend's, so CONNECTION_ID() and the handshake
+//            agree); send the proxy's own HandshakeV10 (CLIENT_SSL, never LOCAL_FILES
+//            or compression); the client must answer with an SSLRequest (no plaintext
+//            login) -> TLS with a verified client certificate -> HandshakeResponse41,
+//            whose password is ignored (identity comes from the certificate).
+//   login    identity -> segment -> database -> revocations / limits -> credential ->
+//            backend login (mysql_backend.hpp) -> session.open (durable) -> OK.
+//   commands one command at a time: decoded, judged (COM_QUERY / COM_STMT_PREPARE by the
+//            MySQL analyzer and the policy engine, COM_INIT_DB / USE against the
+//            segment's databases, refused commands answered with ERR), audited, then
+//            the original bytes are forwarded and the response is streamed back while
+//            protocols/mysql/ResponseTracker follows where it ends.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "audit/record.hpp"
+#include "authz/identity.hpp"
+#include "authz/prepared_names.hpp"
+#include "authz/sql/mysql_classifier.hpp"
+#include "protocols/mysql/commands.hpp"
+#include "protocols/mysql/response_tracker.hpp"
+#include "daemon/net/asio.hpp"
+#include "daemon/credentials/dynamic_credentials.hpp"
+#include "daemon/mysql/mysql_backend.hpp"
+#include "daemon/runtime.hpp"
+#include "daemon/session/session_registry.hpp"
+#include "daemon/net/stream.hpp"
+
+namespace segproxy::proxy {
+
+class RefusalAudit;
+
+class ListenerMetrics;
+class SegmentMetrics;
+
+class MysqlSession : public LiveSession,
+                     public std::enable_shared_from_this<MysqlSession>,
+                     private protocols::mysql::ResponseEvents {
+ public:
+  MysqlSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std::size_t listener_index, Services services);
+  // session.refused records for connections dropped before login (rate-limited;
+  // owned by the Server; null without audit). Set before run().
+  void set_refusal_audit(RefusalAudit* r) { refusals_ = r; }
+  ~MysqlSession() override;
+
+  static awaitable<void> run(std::shared_ptr<MysqlSession> self);
+
+  // LiveSession (on the session's thread)
+  void terminate(std::string code, std::string message, std::string event) override;
+  SessionState state() const override;
+  void adopt(std::shared_ptr<const Runtime> rt) override;
+
+ private:
+  // A single statement that ends a transaction (used in the aborted state).
+  enum class TxnEnd : std::uint8_t { None, Rollback, Commit };
+  struct Verdict {
+    bool allow = false;
+    std::uint16_t code = 0;  // MySQL error code when refused
+    std::string sqlstate;    // "42000", ...
+    std::string message;
+    std::string rule_id;
+    std::string command;
+    std::vector<audit::TableAccess> tables;
+    std::string use_database;  // a USE that was allowed: becomes current after OK
+    std::uint64_t fingerprint = 0;
+    TxnEnd ends = TxnEnd::None;  // one ROLLBACK [AND [NO] CHAIN] / COMMIT statement (not TO SAVEPOINT)
+    bool alters = false;         // DDL on a relation (TableOp::Alter): refreshes learned views
+    std::string audit_reason;    // the audit record's reason when it differs from `message`
+    std::vector<authz::PreparedUse> prepared_uses;  // SQL-level PREPARE/EXECUTE/DEALLOCATE, in order
+  };
+
+  awaitable<void> run_phases();
+  // mysql_startup.cpp
+  awaitable<bool> greet_and_login();
+  awaitable<bool> read_client_message(std::optional<std::uint8_t> seq, std::size_t max, protocols::Bytes& payload,
+                                      std::uint8_t& next_seq);
+  awaitable<void> refuse(std::uint8_t seq, std::uint16_t code, const std::string& sqlstate,
+                         const std::string& message, const std::string& reason);
+  // A connection dropped before login without a refuse(): session.refused (rate-limited,
+  // daemon/session/refusal_audit.hpp) with the reason class.
+  void audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate = {});
+  awaitable<bool> learn_session_options();
+  awaitable<bool> acquire_dynamic_credential(std::uint8_t ok_seq);
+  // mysql_relay.cpp: the command loop, the aborted-transaction state, response relay.
+  awaitable<void> command_loop();
+  // daemon/mysql/mysql_protocol_state.cpp: unknown statement ids, invalid UTF-8 statement text.
+  struct StateRefusal {
+    bool drop = false;  // a command without an answer: not forwarded, not answered
+    Verdict verdict;
+  };
+  std::optional<StateRefusal> protocol_state_refusal(const protocols::mysql::Command& cmd) const;
+  // mysql_sql_prepared.cpp: SQL-level prepared statement names (EXECUTE of a name this
+  // session has not PREPAREd through segproxy is refused; see authz/prepared_names.hpp).
+  Verdict check_prepared_names(Verdict v) const;
+  void note_prepared_names(const Verdict& v) { sql_prepared_.apply(v.prepared_uses); }
+  // mysql_judge.cpp: the decision point for every command.
+  Verdict judge_sql(std::string_view sql, bool prepare);
+  static Verdict window_closed(const authz::Decision& w, std::string command);
+  Verdict judge_uncached(std::string_view sql, bool prepare, std::chrono::steady_clock::time_point t0);
+  Verdict judge_database(std::string_view db);
+  Verdict judge_kill_query(std::uint32_t target);
+  awaitable<bool> audit_decision(const Verdict& v, std::string_view sql, std::string_view kind);
+  awaitable<bool> relay_response();
+  awaitable<bool> rollback_backend();
+  Verdict aborted_verdict(const protocols::mysql::Command& cmd, bool& passes);
+  awaitable<bool> write_client(const protocols::Bytes& bytes);
+  void on_response(const protocols::mysql::ResponseSummary& summary) override;
+  void on_local_infile_request(std::string_view filename, std::uint8_t reply_seq) override;
+  void on_unsolicited_error(const protocols::mysql::ErrPacket& err) override;
+  // mysql_control.cpp
+  audit::AuditRecord audit_record(const char* event) const;
+  void audit_now(audit::AuditRecord r);
+  awaitable<bool> audit_durably(audit::AuditRecord r);
+  std::string misfit(const Runtime& rt) const;
+  void close_all();
+  void touch_idle();
+  void on_idle_expired();
+  void on_statement_timeout();
+  void schedule_window_close();
+  void on_window_closed();
+  MysqlLoginRequest login_request() const;
+  static awaitable<void> terminate_with(std::shared_ptr<MysqlSession> self, std::uint16_t code, std::string sqlstate,
+                                        std::string message);
+
+  std::shared_ptr<const Runtime> rt_;
+  std::shared_ptr<const Runtime> pending_rt_;  // reloaded while starting: adopted before the first command
+  const ListenerRuntime* listener_;
+  Services svc_;
+  std::uint64_t id_;
+  std::string id_text_;
+  std::string client_addr_;
+  std::chrono::steady_clock::time_point started_;
+
+  std::unique_ptr<Stream> client_;
+  std::unique_ptr<Stream> backend_;
+  MysqlReader backend_reader_;  // login phase only
+  Watchdog deadline_;
+  Watchdog idle_;
+  Watchdog window_;
+  Watchdog statement_timer_;
+
+  protocols::Bytes cbuf_;
+  protocols::Bytes response_buf_;  // backend -> client chunks (relay_response)
+  std::size_t cstart_ = 0;
+  std::size_t cend_ = 0;
+
+  protocols::mysql::HandshakeV10 backend_greeting_;
+  protocols::mysql::Capabilities client_caps_ = 0;
+  protocols::mysql::Capabilities backend_caps_ = 0;
+  std::uint8_t charset_ = protocols::mysql::kUtf8mb4GeneralCi;
+  std::unique_ptr<protocols::mysql::ResponseTracker> tracker_;
+  authz::sql::MysqlClassifierOptions sql_options_;
+
+  authz::ClientIdentity identity_;
+  std::string segment_;
+  std::string database_;  // current database ("" = none)
+  std::string backend_user_;
+  std::optional<MintedCredential> minted_;  // dynamic credential: its lease lives with the session
+  std::uint32_t connection_id_ = 0;  // the backend's thread id, also the client's
+  std::unordered_map<std::uint64_t, Verdict> cache_;  // fingerprint_mysql -> decision
+  std::unordered_map<std::uint32_t, Verdict> prepared_;  // statement id -> its PREPARE verdict
+  authz::PreparedNames sql_prepared_;  // names of SQL-level PREPAREs forwarded (not COM_STMT_PREPARE ids)
+  std::optional<Verdict> pending_prepare_;                // judged COM_STMT_PREPARE awaiting its id
+  std::string pending_use_;                               // database of a USE / COM_INIT_DB in flight
+
+  // A statement was refused inside a transaction: the proxy rolled the backend's
+  // transaction back and refuses every statement until ROLLBACK / COMMIT (PostgreSQL's
+  // 25P02 state; docs/mysql.md "Refusals inside a transaction").
+  bool txn_aborted_ = false;
+  bool in_command_ = false;        // a command was forwarded and its response is not complete
+  bool response_started_ = false;  // some of that response reached the client
+  std::uint8_t response_seq_ = 0;
+  bool ending_ = false;
+  bool deadline_expired_ = false;  // the startup deadline closed the connection
+  RefusalAudit* refusals_ = nullptr;
+  bool refusal_audited_ = false;   // a session.refused record was written for this connection
+  bool statement_timed_out_ = false;  // statement_timeout killed the running command
+  bool timeout_answer_ = false;       // ...and its response is the server's "interrupted" ERR
+  bool closed_ = false;
+  bool backend_failed_ = false;
+  std::string current_sql_;
+  std::chrono::steady_clock::time_point command_start_;
+  std::chrono::milliseconds statement_timeout_{0};
+  std::chrono::milliseconds idle_timeout_{0};
+  std::uint64_t bytes_from_client_ = 0;
+  std::uint64_t bytes_from_backend_ = 0;
+  std::string close_reason_;
+  bool opened_ = false;  // session.open was recorded
+  ListenerMetrics* listener_metrics_ = nullptr;
+  SegmentMetrics* seg_metrics_ = nullptr;
+};
+
+}  // namespace segproxy::proxy

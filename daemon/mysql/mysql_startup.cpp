@@ -1,0 +1,521 @@
+// MySQL session: from accept to the command phase (see mysql_session.hpp).
+#include <openssl/ssl.h>
+
+#include <algorithm>
+
+#include "protocols/mysql/auth.hpp"
+#include "protocols/mysql/capabilities.hpp"
+#include "protocols/mysql/framer.hpp"
+#include "protocols/mysql/handshake.hpp"
+#include "protocols/mysql/packets.hpp"
+#include "daemon/mysql/mysql_session.hpp"
+#include "daemon/net/peer_identity.hpp"
+#include "daemon/metrics/proxy_metrics.hpp"
+#include "daemon/session/refusal_audit.hpp"
+
+namespace segproxy::proxy {
+namespace my = protocols::mysql;
+using protocols::Bytes;
+using protocols::DecodeStatus;
+
+namespace {
+
+constexpr std::size_t kMaxLoginPacket = 64 * 1024;
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+// Character set names the analyzer knows, from the collation id of the handshake.
+std::string charset_name(std::uint8_t id) {
+  if (id == 45 || id == 46 || (id >= 224 && id <= 247) || id == 255) return "utf8mb4";
+  if (id == 33 || id == 83 || (id >= 192 && id <= 215)) return "utf8";
+  if (id == 5 || id == 8 || id == 15 || id == 31 || id == 47 || id == 48 || id == 49 || id == 94) return "latin1";
+  if (id == 11 || id == 65) return "ascii";
+  if (id == 63) return "binary";
+  return "unknown";  // every statement is then Unknown (fail closed)
+}
+
+}  // namespace
+
+MysqlSession::MysqlSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std::size_t listener_index,
+                           Services services)
+    : rt_(std::move(rt)),
+      listener_(&rt_->listeners.at(listener_index)),
+      svc_(services),
+      id_(services.next_session_id.fetch_add(1) + 1),
+      id_text_(std::to_string(id_)),
+      started_(std::chrono::steady_clock::now()),
+      backend_reader_(1024 * 1024),
+      deadline_(client.get_executor(),
+                [this] {
+                  deadline_expired_ = true;
+                  close_all();
+                }),
+      idle_(client.get_executor(), [this] { on_idle_expired(); }),
+      window_(client.get_executor(), [this] { on_window_closed(); }),
+      statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }) {
+  error_code ec;
+  auto ep = client.remote_endpoint(ec);
+  if (!ec) client_addr_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  client.set_option(tcp::no_delay(true), ec);
+  client_ = std::make_unique<Stream>(std::move(client));
+  svc_.active_sessions.fetch_add(1);
+  if (svc_.metrics != nullptr) {
+    listener_metrics_ = &svc_.metrics->listener(listener_->cfg->name);
+    listener_metrics_->connections_active->inc();
+  }
+}
+
+MysqlSession::~MysqlSession() {
+  if (svc_.registry != nullptr) svc_.registry->remove(id_);
+  svc_.active_sessions.fetch_sub(1);
+  if (listener_metrics_ != nullptr) listener_metrics_->connections_active->dec();
+  if (seg_metrics_ != nullptr) seg_metrics_->sessions_active().dec();
+}
+
+awaitable<void> MysqlSession::run(std::shared_ptr<MysqlSession> self) {
+  if (self->svc_.registry != nullptr)
+    self->svc_.registry->add(self->id_, self, self->client_->lowest().get_executor());
+  co_await self->run_phases();
+}
+
+awaitable<void> MysqlSession::run_phases() {
+  if (co_await greet_and_login()) {
+    co_await command_loop();
+  } else if (deadline_expired_ && !opened_) {
+    audit_prelogin("timeout", "no complete login within the startup timeout");
+  }
+  close_all();
+  if (opened_) {
+    audit::AuditRecord rec = audit_record("session.close");
+    rec.duration_us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());
+    rec.detail = close_reason_.empty() ? "client" : close_reason_;
+    audit_now(std::move(rec));
+  }
+  if (!segment_.empty()) {
+    svc_.log.info("session.close", {{"session", id_text_},
+                                    {"protocol", "mysql"},
+                                    {"identity", identity_.display()},
+                                    {"segment", segment_},
+                                    {"bytes_in", std::to_string(bytes_from_client_)},
+                                    {"bytes_out", std::to_string(bytes_from_backend_)},
+                                    {"reason", close_reason_.empty() ? "client" : close_reason_}});
+  }
+}
+
+awaitable<bool> MysqlSession::read_client_message(std::optional<std::uint8_t> seq, std::size_t max, Bytes& payload,
+                                                  std::uint8_t& next_seq) {
+  for (;;) {
+    auto view = std::span<const std::uint8_t>(cbuf_.data() + cstart_, cend_ - cstart_);
+    auto d = my::decode_message(view, seq, max);
+    if (d.status == DecodeStatus::Ok) {
+      const auto p = d.value.payload();
+      payload.assign(p.begin(), p.end());
+      next_seq = d.value.next_seq();
+      cstart_ += d.consumed;
+      co_return true;
+    }
+    if (d.status == DecodeStatus::Malformed) {
+      close_reason_ = "malformed packet: " + d.error;
+      if (!opened_) audit_prelogin("malformed_startup", close_reason_, "08S01");
+      co_return false;
+    }
+    if (cstart_ > 0) {
+      std::copy(cbuf_.begin() + static_cast<std::ptrdiff_t>(cstart_), cbuf_.begin() + static_cast<std::ptrdiff_t>(cend_),
+                cbuf_.begin());
+      cend_ -= cstart_;
+      cstart_ = 0;
+    }
+    if (cbuf_.size() < cend_ + kReadChunk) cbuf_.resize(cend_ + kReadChunk);
+    error_code ec;
+    const std::size_t n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
+    if (ec) {
+      if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
+      co_return false;
+    }
+    cend_ += n;
+    bytes_from_client_ += n;
+    if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::ClientToBackend).inc(n);
+  }
+}
+
+void MysqlSession::audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate) {
+  if (refusal_audited_ || refusals_ == nullptr) return;
+  refusal_audited_ = true;
+  refusals_->record(PreLoginRefusal{id_text_, listener_->cfg->name, "mysql", client_addr_, reason, error, sqlstate},
+                        std::chrono::steady_clock::now());
+}
+
+awaitable<void> MysqlSession::refuse(std::uint8_t seq, std::uint16_t code, const std::string& sqlstate,
+                                     const std::string& message, const std::string& reason) {
+  close_reason_ = reason;
+  refusal_audited_ = true;
+  svc_.log.info("session.refused", {{"session", id_text_},
+                                    {"protocol", "mysql"},
+                                    {"client", client_addr_},
+                                    {"identity", identity_.display()},
+                                    {"code", std::to_string(code)},
+                                    {"reason", reason}});
+  audit::AuditRecord rec = audit_record("session.refused");
+  rec.sqlstate = sqlstate;
+  rec.error = std::to_string(code);
+  rec.reason = message;
+  rec.detail = reason;
+  audit_now(std::move(rec));
+  if (listener_metrics_ != nullptr) {
+    RefuseReason r = RefuseReason::Internal;
+    if (reason == "no TLS") r = RefuseReason::TlsRequired;
+    else if (reason == "no client certificate") r = RefuseReason::NoClientCert;
+    else if (reason == "unknown identity" || reason == "ambiguous certificate identity")
+      r = RefuseReason::UnknownIdentity;
+    else if (reason == "revoked") r = RefuseReason::Revoked;
+    else if (reason == "database not in segment") r = RefuseReason::DatabaseNotAllowed;
+    else if (reason == "outside access window") r = RefuseReason::WindowClosed;
+    else if (reason == "segment max_connections") r = RefuseReason::MaxConnections;
+    else if (reason == "segment max_connections_per_identity") r = RefuseReason::MaxConnectionsPerIdentity;
+    else if (reason == "backend unavailable") r = RefuseReason::BackendUnavailable;
+    else if (reason == "backend refused") r = RefuseReason::BackendAuthFailed;
+    else if (reason == "audit unavailable") r = RefuseReason::AuditUnavailable;
+    else if (reason == "protocol violation") r = RefuseReason::ProtocolError;
+    listener_metrics_->refused(r).inc();
+  }
+  Bytes out;
+  my::encode_err_packet(out, seq, code, sqlstate, message, client_caps_ | my::CLIENT_PROTOCOL_41);
+  co_await write_client(out);
+}
+
+awaitable<bool> MysqlSession::greet_and_login() {
+  deadline_.arm(rt_->config.limits.startup_timeout);
+  // 1. The backend's greeting first: its connection id becomes ours.
+  std::string error;
+  const auto connect_start = std::chrono::steady_clock::now();
+  auto conn = co_await mysql_backend_connect(listener_->cfg->backend.endpoint,
+                                             rt_->config.limits.backend_connect_timeout, error);
+  if (!conn) {
+    svc_.log.warn("backend.connect_failed", {{"session", id_text_}, {"protocol", "mysql"}, {"error", error}});
+    co_await refuse(0, 1158, "08S01", "segproxy: the database server is not reachable", "backend unavailable");
+    co_return false;
+  }
+  backend_greeting_ = conn->greeting;
+  connection_id_ = backend_greeting_.connection_id;
+
+  // 2. The proxy's own greeting.
+  my::HandshakeV10 hs;
+  hs.server_version = backend_greeting_.server_version;
+  hs.connection_id = backend_greeting_.connection_id;
+  hs.scramble = my::generate_scramble();
+  hs.capabilities = my::proxy_client_capabilities(backend_greeting_.capabilities);
+  hs.charset = backend_greeting_.charset;
+  hs.status = backend_greeting_.status;
+  hs.auth_plugin = std::string(my::kNativePassword);
+  {
+    Bytes payload;
+    my::encode_handshake_v10(payload, hs);
+    Bytes framed;
+    my::encode_message(framed, 0, payload);
+    if (!co_await write_client(framed)) co_return false;
+  }
+
+  // 3. SSLRequest, TLS, HandshakeResponse41. The client starts its TLS handshake right
+  // after the SSLRequest without waiting for an answer, so exactly that packet is read
+  // here (header, then its length) and not one byte of the ClientHello behind it.
+  Bytes payload;
+  std::uint8_t next_seq = 0;
+  {
+    std::uint8_t header[4];
+    error_code rec;
+    co_await asio::async_read(client_->lowest(), asio::buffer(header, sizeof header),
+                              asio::redirect_error(use_awaitable, rec));
+    const std::size_t len = header[0] | (std::size_t{header[1]} << 8) | (std::size_t{header[2]} << 16);
+    if (rec || header[3] != 1 || len == 0 || len > kMaxLoginPacket) {
+      close_reason_ = rec ? "client read: " + rec.message() : "malformed login packet";
+      if (!rec) audit_prelogin("malformed_startup", close_reason_, "08S01");
+      co_return false;
+    }
+    payload.resize(len);
+    co_await asio::async_read(client_->lowest(), asio::buffer(payload), asio::redirect_error(use_awaitable, rec));
+    if (rec) {
+      close_reason_ = "client read: " + rec.message();
+      co_return false;
+    }
+    bytes_from_client_ += 4 + len;
+    next_seq = 2;
+  }
+  auto login = my::decode_client_login(payload, rt_->limits);
+  if (login.status != DecodeStatus::Ok) {
+    co_await refuse(next_seq, 1043, "08S01", "Bad handshake", "protocol violation");
+    co_return false;
+  }
+  if (!std::holds_alternative<my::SslRequest>(login.value)) {
+    co_await refuse(next_seq, 3159, "HY000",
+                    "segproxy: connections using insecure transport are prohibited; connect with TLS and a "
+                    "client certificate (--ssl-cert/--ssl-key)",
+                    "no TLS");
+    co_return false;
+  }
+  cstart_ = cend_ = 0;
+  client_->wrap_tls(*listener_->server_tls);
+  error_code ec;
+  co_await client_->handshake(ssl::stream_base::server, ec);
+  if (ec) {
+    svc_.log.info("tls.handshake_failed", {{"session", id_text_}, {"client", client_addr_}, {"error", ec.message()}});
+    audit_prelogin("handshake_failed", ec.message());
+    if (listener_metrics_ != nullptr) {
+      const long verify = SSL_get_verify_result(client_->native_ssl());
+      listener_metrics_->refused(RefuseReason::TlsHandshake).inc();
+      listener_metrics_
+          ->tls_handshake_failed(verify == X509_V_ERR_CERT_REVOKED ? TlsFailureReason::CertificateRevoked
+                                 : verify != X509_V_OK             ? TlsFailureReason::CertificateVerifyFailed
+                                                                   : TlsFailureReason::Other)
+          .inc();
+    }
+    co_return false;
+  }
+  if (!co_await read_client_message(std::uint8_t{2}, kMaxLoginPacket, payload, next_seq)) co_return false;
+  login = my::decode_client_login(payload, rt_->limits);
+  auto* resp = login.status == DecodeStatus::Ok ? std::get_if<my::HandshakeResponse41>(&login.value) : nullptr;
+  if (resp == nullptr) {
+    co_await refuse(next_seq, 1043, "08S01", "Bad handshake", "protocol violation");
+    co_return false;
+  }
+  client_caps_ = resp->capabilities & hs.capabilities;
+  charset_ = resp->charset;
+  const std::uint8_t ok_seq = next_seq;
+
+  // 4. Who is it, and may it come in?
+  std::string ambiguity;
+  if (auto id = peer_identity(client_->native_ssl(), &ambiguity)) {
+    identity_ = std::move(*id);
+  } else if (!ambiguity.empty()) {
+    co_await refuse(ok_seq, 1045, "28000", "segproxy: access denied: " + ambiguity, "ambiguous certificate identity");
+    co_return false;
+  } else {
+    co_await refuse(ok_seq, 1045, "28000", "segproxy: connection requires a valid client certificate",
+                    "no client certificate");
+    co_return false;
+  }
+  auto match = rt_->mapper->map(identity_);
+  if (!match) {
+    const std::string message =
+        "segproxy: access denied: client identity \"" + identity_.display() + "\" is not mapped to any segment";
+    co_await refuse(ok_seq, 1045, "28000", message, "unknown identity");
+    co_return false;
+  }
+  segment_ = match->segment;
+  const auto seg_it = rt_->config.segments.find(segment_);
+  if (seg_it == rt_->config.segments.end()) {
+    co_await refuse(ok_seq, 1045, "28000", "segproxy: segment \"" + segment_ + "\" is not configured", "unknown segment");
+    co_return false;
+  }
+  if (auto w = rt_->policy->check_window(segment_, std::chrono::system_clock::now()); !w.allow) {
+    co_await refuse(ok_seq, 1045, "28000", w.reason, "outside access window");
+    co_return false;
+  }
+  const auto& dbs = seg_it->second.databases;
+  if (resp->database && !resp->database->empty()) {
+    if (std::find(dbs.begin(), dbs.end(), *resp->database) == dbs.end()) {
+      const std::string message = "segproxy: access denied to database '" + *resp->database + "' for segment \"" +
+                                  segment_ + "\"";
+      co_await refuse(ok_seq, 1044, "42000", message, "database not in segment");
+      co_return false;
+    }
+    database_ = *resp->database;
+  }
+  const auto* cred = rt_->credentials->find(segment_, listener_->cfg->name);
+  if (cred == nullptr) {
+    co_await refuse(ok_seq, 1045, "28000",
+                    "segproxy: segment \"" + segment_ + "\" has no backend credential on this listener", "no credential");
+    co_return false;
+  }
+  backend_user_ = cred->user;  // "" for a dynamic credential until one is minted
+  const config::SegmentLimits& lim = seg_it->second.limits;
+  if (svc_.registry != nullptr) {
+    SessionFacts facts;
+    facts.listener = listener_->cfg->name;
+    facts.protocol = "mysql";
+    facts.client_addr = client_addr_;
+    facts.identity = identity_;
+    facts.segment = segment_;
+    facts.database = database_;
+    facts.backend_user = backend_user_;
+    facts.started = std::chrono::system_clock::now();
+    facts.backend_id = connection_id_;
+    const auto admission = svc_.registry->admit(id_, std::move(facts), lim.max_connections,
+                                                lim.max_connections_per_identity);
+    if (admission != SessionRegistry::Admission::Admitted) {
+      const bool seg = admission == SessionRegistry::Admission::SegmentFull;
+      if (svc_.metrics != nullptr) {
+        svc_.metrics->segment(segment_)
+            .limit_exceeded(seg ? LimitKind::MaxConnections : LimitKind::MaxConnectionsPerIdentity)
+            .inc();
+      }
+      const std::string message = seg ? "segproxy: too many connections for segment \"" + segment_ + "\""
+                                      : "segproxy: too many connections for identity \"" + identity_.display() + "\"";
+      co_await refuse(ok_seq, 1040, "08004", message,
+                      seg ? "segment max_connections" : "segment max_connections_per_identity");
+      co_return false;
+    }
+  }
+  if (svc_.metrics != nullptr) {
+    seg_metrics_ = &svc_.metrics->segment(segment_);
+    seg_metrics_->sessions_active().inc();
+  }
+  if (svc_.revocations != nullptr) {
+    if (auto why = svc_.revocations->revoked(identity_, segment_)) {
+      const std::string message = "segproxy: access for identity \"" + identity_.display() + "\" is revoked" +
+                                  (why->empty() ? std::string() : ": " + *why);
+      co_await refuse(ok_seq, 1045, "28000", message, "revoked");
+      co_return false;
+    }
+  }
+
+  // A dynamic credential: a short-lived user minted for this identity (shared with its
+  // other sessions; daemon/credentials/dynamic_credentials), held for the session's life.
+  if (cred->is_dynamic()) {
+    if (!co_await acquire_dynamic_credential(ok_seq)) co_return false;
+  }
+
+  // 5. Backend login with the segment's credential.
+  MysqlLoginRequest req = login_request();
+  req.client_caps = client_caps_;
+  req.charset = charset_;
+  if (!database_.empty()) req.database = database_;
+  auto result = co_await mysql_backend_login(*conn, req);
+  if (listener_metrics_ != nullptr) {
+    listener_metrics_->backend_connect_duration->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - connect_start).count());
+  }
+  if (!result.ok) {
+    svc_.log.warn("backend.login_failed", {{"session", id_text_},
+                                           {"protocol", "mysql"},
+                                           {"segment", segment_},
+                                           {"backend_user", backend_user_},
+                                           {"error", result.error}});
+    if (result.pinned) {
+      co_await refuse(ok_seq, 1045, "28000", result.error, "backend login failed");
+    } else if (result.server && result.server->code != 1045 && result.server->code != 1698) {
+      // e.g. 1049 unknown database: the client may know; authentication details stay private.
+      co_await refuse(ok_seq, result.server->code, result.server->sqlstate, result.server->message, "backend refused");
+    } else {
+      co_await refuse(ok_seq, 1045, "28000",
+                      "segproxy: could not establish the backend session for segment \"" + segment_ + "\"",
+                      "backend login failed");
+    }
+    co_return false;
+  }
+  backend_ = std::move(conn->stream);
+  backend_caps_ = result.caps;
+  const auto version = authz::sql::parse_mysql_server_version(backend_greeting_.server_version);
+  sql_options_.server_is_mariadb = version.mariadb;
+  sql_options_.server_version = version.version;
+  sql_options_.charset = charset_name(charset_);
+  sql_options_.current_database = database_;
+  sql_options_.max_length = rt_->limits.max_mysql_client_message;  // judge what may be sent
+  sql_options_.limits = rt_->statement_limits;
+  if (!co_await learn_session_options()) {
+    co_await refuse(ok_seq, 1045, "28000", "segproxy: could not read the session's sql_mode from the backend",
+                    "backend login failed");
+    co_return false;
+  }
+  tracker_ = std::make_unique<my::ResponseTracker>(backend_caps_, rt_->limits, result.ok_packet.status);
+  const config::SegmentLimits& seg_limits = seg_it->second.limits;
+  statement_timeout_ = seg_limits.statement_timeout;
+  idle_timeout_ = seg_limits.idle_timeout ? *seg_limits.idle_timeout : rt_->config.limits.idle_timeout;
+
+  // 6. Recorded before the client is served.
+  if (!co_await audit_durably(audit_record("session.open"))) {
+    co_await refuse(ok_seq, 1026, "HY000", "segproxy: the audit log is unavailable; no new sessions are accepted",
+                    "audit unavailable");
+    co_return false;
+  }
+  opened_ = true;
+  my::OkPacket ok;
+  ok.status = result.ok_packet.status;
+  Bytes okp;
+  my::encode_ok(okp, ok, client_caps_);
+  Bytes framed;
+  my::encode_message(framed, ok_seq, okp);
+  if (!co_await write_client(framed)) co_return false;
+  deadline_.disarm();
+  svc_.log.info("session.open", {{"session", id_text_},
+                                 {"protocol", "mysql"},
+                                 {"client", client_addr_},
+                                 {"listener", listener_->cfg->name},
+                                 {"identity", identity_.display()},
+                                 {"segment", segment_},
+                                 {"database", database_},
+                                 {"backend_user", backend_user_},
+                                 {"connection_id", std::to_string(connection_id_)}});
+  co_return true;
+}
+
+awaitable<bool> MysqlSession::acquire_dynamic_credential(std::uint8_t ok_seq) {
+  const std::string message = "segproxy: could not obtain a backend credential for segment \"" + segment_ + "\"";
+  const std::string reason = "backend login failed";
+  if (svc_.dynamic == nullptr) {
+    const std::string text = message + ": dynamic credentials are not available";
+    co_await refuse(ok_seq, 1045, "28000", text, reason);
+    co_return false;
+  }
+  const std::string key = dynamic_identity_key(identity_);
+  auto ex = client_->lowest().get_executor();
+  AcquireResult minted = co_await async_acquire(*svc_.dynamic, listener_->cfg->name, segment_, key, ex, use_awaitable);
+  if (!minted.ok()) {
+    svc_.log.warn("credential.acquire_failed",
+                  {{"session", id_text_}, {"protocol", "mysql"}, {"segment", segment_}, {"error", minted.error}});
+    const std::string text = message + " (see the proxy log)";
+    co_await refuse(ok_seq, 1045, "28000", text, reason);
+    co_return false;
+  }
+  minted_ = std::move(*minted.credential);
+  backend_user_ = minted_->user;
+  if (svc_.registry != nullptr) svc_.registry->set_backend_user(id_, backend_user_);
+  co_return true;
+}
+
+// sql_mode decides how the analyzer must lex (ANSI_QUOTES, NO_BACKSLASH_ESCAPES); modes
+// that change more than that (ORACLE, MSSQL, ...) are refused (fail closed).
+awaitable<bool> MysqlSession::learn_session_options() {
+  std::string error;
+  auto row = co_await mysql_query_row(*backend_, backend_reader_, backend_caps_,
+                                      "SELECT @@SESSION.sql_mode, @@lower_case_table_names", error);
+  if (!row || row->size() != 2 || !(*row)[0] || !(*row)[1]) {
+    svc_.log.warn("backend.session_options_failed", {{"session", id_text_}, {"error", error}});
+    co_return false;
+  }
+  std::string mode = *(*row)[0];
+  std::transform(mode.begin(), mode.end(), mode.begin(), [](unsigned char c) { return std::toupper(c); });
+  auto has_mode = [&](std::string_view m) {
+    std::size_t pos = 0;
+    while ((pos = mode.find(m, pos)) != std::string::npos) {
+      const bool start = pos == 0 || mode[pos - 1] == ',';
+      const bool end = pos + m.size() == mode.size() || mode[pos + m.size()] == ',';
+      if (start && end) return true;
+      pos += m.size();
+    }
+    return false;
+  };
+  for (std::string_view bad : {"ORACLE", "MSSQL", "DB2", "MAXDB", "POSTGRESQL"}) {
+    if (has_mode(bad)) {
+      svc_.log.warn("backend.sql_mode_refused", {{"session", id_text_}, {"sql_mode", mode}});
+      co_return false;
+    }
+  }
+  sql_options_.ansi_quotes = has_mode("ANSI_QUOTES") || has_mode("ANSI");
+  sql_options_.no_backslash_escapes = has_mode("NO_BACKSLASH_ESCAPES");
+  sql_options_.lower_case_table_names = std::atoi((*row)[1]->c_str());
+  auto left = backend_reader_.take_leftover();
+  if (!left.empty()) {
+    svc_.log.warn("backend.protocol_violation", {{"session", id_text_}, {"error", "bytes after the proxy's query"}});
+    co_return false;
+  }
+  co_return true;
+}
+
+awaitable<bool> MysqlSession::write_client(const Bytes& bytes) {
+  error_code ec;
+  co_await client_->write(asio::buffer(bytes), ec);
+  if (ec && close_reason_.empty()) close_reason_ = "client write: " + ec.message();
+  co_return !ec;
+}
+
+}  // namespace segproxy::proxy

@@ -1,0 +1,96 @@
+#pragma once
+// Listeners and I/O threads. One io_context per worker thread (a session lives on one
+// thread, so its two relay directions need no locks); acceptors run on the main
+// context and hand each accepted socket to the next worker.
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "audit/file_sink.hpp"
+#include "protocols/admin/admin_protocol.hpp"
+#include "daemon/net/asio.hpp"
+#include "daemon/net/cancel_registry.hpp"
+#include "daemon/log.hpp"
+#include "daemon/runtime.hpp"
+#include "daemon/session/session_registry.hpp"
+
+namespace segproxy::proxy {
+
+class AdminServer;
+class DynamicCredentials;
+class ControlPlane;
+class MetricsHttpServer;
+class ProxyMetrics;
+class ViewLoader;
+class MysqlViewLoader;
+// Defined in server_control.cpp (so server.cpp needs no Connector/C++ headers).
+struct MysqlViewLoaderDeleter {
+  void operator()(MysqlViewLoader* p) const;
+};
+
+class Server {
+ public:
+  Server(std::shared_ptr<const Runtime> rt, Logger& log, bool enforce_policy = true);
+  ~Server();
+  // Binds every listener, serves until SIGINT/SIGTERM; returns the process exit code.
+  // SIGHUP and the admin socket's `reload` reload the configuration (server_control.cpp).
+  int run();
+
+  // Loads and validates the configuration file again and swaps it in atomically, or
+  // keeps the running one (errors / restart_required say why). Audited as
+  // config.reload. Thread-safe (reloads are serialised); blocks for the load.
+  protocols::admin::ReloadResult reload(const std::string& trigger);
+  std::shared_ptr<const Runtime> runtime() const;
+
+ private:
+  awaitable<void> accept_loop(tcp::acceptor& acceptor, std::string listener);
+  asio::io_context& next_worker();
+  Services session_services();
+  // server_control.cpp: the control thread's services (admin socket, metrics endpoint,
+  // revocation pruning, backend probe for /readyz). False with a logged error.
+  bool start_control();
+  void stop_control();
+  void start_views(const std::shared_ptr<const Runtime>& rt);
+  void start_dynamic_credentials(const Runtime& rt);
+  awaitable<void> probe_backends();
+  std::pair<bool, std::string> readiness() const;
+
+  mutable std::mutex rt_mu_;
+  std::mutex reload_mu_;
+  std::shared_ptr<const Runtime> rt_;
+  Logger& log_;
+  CancelRegistry cancels_;
+  std::shared_ptr<AddressLimits> address_limits_ = std::make_shared<AddressLimits>();
+  SessionRegistry sessions_;
+  awaitable<void> graceful_stop(std::vector<std::unique_ptr<tcp::acceptor>>& acceptors, int signal);
+  std::atomic<std::size_t> active_sessions_{0};
+  std::atomic<std::uint64_t> next_session_id_{0};
+  // Declared before the sink (the sink reports to the metrics until its destructor's final
+  // checkpoint) and before the workers (sessions count into both).
+  std::unique_ptr<ProxyMetrics> metrics_;
+  std::unique_ptr<audit::FileSink> audit_;  // declared before the workers: outlives sessions
+  std::unique_ptr<class RefusalAudit> refusals_;  // session.refused before login (null without audit)
+  std::unique_ptr<ControlPlane> control_;
+  asio::io_context main_ctx_;
+  asio::io_context control_ctx_{1};
+  std::thread control_thread_;
+  std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
+  std::unique_ptr<ViewLoader> views_;
+  std::unique_ptr<MysqlViewLoader, MysqlViewLoaderDeleter> mysql_views_;  // null: no mysql listener has backend.metadata
+  // Minted backend users (issue 7); destroyed after the workers (sessions hold leases),
+  // stopped explicitly at the end of run() (drops what this process minted).
+  std::unique_ptr<DynamicCredentials> dynamic_;
+  std::atomic<bool> backends_reachable_{false};
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<asio::io_context>> workers_;
+  std::size_t next_worker_ = 0;
+  bool enforce_policy_ = true;
+};
+
+}  // namespace segproxy::proxy
