@@ -26,6 +26,7 @@ public final class PgJdbcProbe {
         case "batch": batch(c); break;
         case "stream": stream(c); break;
         case "metadata": metadata(c); break;
+        case "imported_keys": importedKeys(c); break;
         case "cancel": cancel(c, false); break;
         case "timeout": cancel(c, true); break;
         case "denied": denied(c); break;
@@ -131,8 +132,13 @@ public final class PgJdbcProbe {
       while (r.next()) names.add(r.getString("INDEX_NAME") + ":" + r.getString("COLUMN_NAME"));
     }
     System.out.println("INDEXES " + String.join(",", names));
-    names.clear();
-    try (ResultSet r = md.getImportedKeys(null, "public", "order_items")) {
+  }
+
+  // pgjdbc's getImportedKeys/getExportedKeys/getCrossReference first read
+  // pg_catalog.pg_settings (max_index_keys), which the metadata list leaves out.
+  static void importedKeys(Connection c) throws SQLException {
+    List<String> names = new ArrayList<>();
+    try (ResultSet r = c.getMetaData().getImportedKeys(null, "public", "order_items")) {
       while (r.next()) names.add(r.getString("FKCOLUMN_NAME") + "->" + r.getString("PKTABLE_NAME"));
     }
     System.out.println("IMPORTED_KEYS " + String.join(",", names));
