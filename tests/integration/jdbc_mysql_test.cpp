@@ -44,28 +44,19 @@ class ConnectorJ : public MysqlProxyTest {
   std::string keystore_;
 };
 
-#define EXPECT_PROBE_OK(r)                                                  \
-  do {                                                                      \
-    EXPECT_FALSE((r).timed_out) << (r).describe();                          \
-    EXPECT_EQ((r).exit_code, 0) << (r).describe();                          \
-    EXPECT_NE((r).out.find("DONE\n"), std::string::npos) << (r).describe(); \
-  } while (0)
-
-bool has(const ProcResult& r, const std::string& line) { return r.out.find(line + "\n") != std::string::npos; }
-
 // Connector/J sends SET sql_mode = concat(@@sql_mode,',STRICT_TRANS_TABLES') at login
 // (jdbcCompliantTruncation, on by default): the proxy must let it through.
 TEST_F(ConnectorJ, ConnectsWithDefaultOptionsAndRunsAsSegmentUser) {
   const ProcResult r = Run("whoami");
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "USER billing_rw@%")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "USER billing_rw@%")) << r.describe();
 }
 
 void expect_prepared_rows(const ProcResult& r) {
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "ROW acme 120.50")) << r.describe();
-  EXPECT_TRUE(has(r, "ROW globex 75.00")) << r.describe();
-  EXPECT_TRUE(has(r, "ROW initech 12.99")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "ROW acme 120.50")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "ROW globex 75.00")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "ROW initech 12.99")) << r.describe();
 }
 
 TEST_F(ConnectorJ, ClientSidePreparedStatementsRunThroughSegproxy) { expect_prepared_rows(Run("prepared")); }
@@ -77,9 +68,9 @@ TEST_F(ConnectorJ, ServerSidePreparedStatementsRunThroughSegproxy) {
 
 void expect_batch(const ProcResult& r) {
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "BATCH_UPDATED 50")) << r.describe();
-  EXPECT_TRUE(has(r, "COUNT 50")) << r.describe();
-  EXPECT_TRUE(has(r, "SUM 1275")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "BATCH_UPDATED 50")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "COUNT 50")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "SUM 1275")) << r.describe();
 }
 
 TEST_F(ConnectorJ, ExecuteBatchInsertsEveryRowThroughSegproxy) { expect_batch(Run("batch")); }
@@ -95,28 +86,28 @@ TEST_F(ConnectorJ, ServerPreparedBatchInsertsEveryRowThroughSegproxy) {
 TEST_F(ConnectorJ, StreamingResultSetReadsEveryRowAndSessionSurvives) {
   const ProcResult r = Run("stream");  // setFetchSize(Integer.MIN_VALUE)
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "ROWS 250")) << r.describe();
-  EXPECT_TRUE(has(r, "SUM 31375")) << r.describe();
-  EXPECT_TRUE(has(r, "AFTER 1")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "ROWS 250")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "SUM 31375")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "AFTER 1")) << r.describe();
 }
 
 TEST_F(ConnectorJ, FetchSizeTenReadsEveryRowAndSessionSurvives) {
   const ProcResult r = Run("stream10");
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "ROWS 250")) << r.describe();
-  EXPECT_TRUE(has(r, "SUM 31375")) << r.describe();
-  EXPECT_TRUE(has(r, "AFTER 1")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "ROWS 250")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "SUM 31375")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "AFTER 1")) << r.describe();
 }
 
 TEST_F(ConnectorJ, DatabaseMetaDataTablesColumnsKeysIndexesWorkWithCatalogMetadata) {
   const ProcResult r = Run("metadata");
   EXPECT_PROBE_OK(r);
   // information_schema shows only what the backend user may see (no grant on customers_pii).
-  EXPECT_TRUE(has(r, "TABLES orders,order_items")) << r.describe();
-  EXPECT_TRUE(has(r, "COLUMNS id:INT,customer:VARCHAR,amount:DECIMAL")) << r.describe();
-  EXPECT_TRUE(has(r, "PRIMARY_KEYS id:PRIMARY")) << r.describe();
-  EXPECT_TRUE(has(r, "INDEXES PRIMARY:id,order_items_order_fk:order_id")) << r.describe();
-  EXPECT_TRUE(has(r, "IMPORTED_KEYS order_id->orders")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "TABLES orders,order_items")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "COLUMNS id:INT,customer:VARCHAR,amount:DECIMAL")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "PRIMARY_KEYS id:PRIMARY")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "INDEXES PRIMARY:id,order_items_order_fk:order_id")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "IMPORTED_KEYS order_id->orders")) << r.describe();
 }
 
 // Connector/J cancels with KILL QUERY <thread id> on a new connection: a new mTLS session
@@ -125,7 +116,7 @@ TEST_F(ConnectorJ, StatementCancelKillsOwnQueryWith1317AndSessionSurvives) {
   const ProcResult r = Run("cancel");
   EXPECT_PROBE_OK(r);
   EXPECT_NE(r.out.find("CANCELLED state=70100 code=1317"), std::string::npos) << r.describe();
-  EXPECT_TRUE(has(r, "AFTER 1")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "AFTER 1")) << r.describe();
 }
 
 // Deliberate refusal (docs/mysql.md, Drivers): Connector/J implements setQueryTimeout on
@@ -136,15 +127,30 @@ TEST_F(ConnectorJ, SetQueryTimeoutIsRefusedAsSetStatementForAndSessionSurvives) 
   EXPECT_PROBE_OK(r);
   EXPECT_NE(r.out.find("CANCELLED state=42000 code=1227"), std::string::npos) << r.describe();
   EXPECT_NE(r.out.find("SET STATEMENT ... FOR is not supported"), std::string::npos) << r.describe();
-  EXPECT_TRUE(has(r, "AFTER 1")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "AFTER 1")) << r.describe();
+}
+
+// The refusal's alternative: the segment's limits.statement_timeout kills the query
+// (ERROR 3024) and the connection stays usable.
+TEST_F(ConnectorJ, SegmentStatementTimeoutGives3024AndSessionSurvives) {
+  proxy_.stop();
+  MysqlProxyOptions opts;
+  opts.billing_policy = std::string(kJdbcPolicy) + "    limits: {statement_timeout: 1s}\n";
+  opts.log_level = "info";
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  const ProcResult r = Run("sleep");
+  EXPECT_PROBE_OK(r);
+  EXPECT_NE(r.out.find("CANCELLED state=HY000 code=3024"), std::string::npos) << r.describe();
+  EXPECT_TRUE(probe_has(r, "AFTER 1")) << r.describe();
 }
 
 TEST_F(ConnectorJ, DeniedTableGives1142AndConnectionStaysUsable) {
   const ProcResult r = Run("denied");
   EXPECT_PROBE_OK(r);
   EXPECT_EQ(r.out.find("NOT_DENIED"), std::string::npos) << r.describe();
-  EXPECT_TRUE(has(r, "DENIED state=42000 code=1142")) << r.describe();
-  EXPECT_TRUE(has(r, "AFTER acme")) << r.describe();
+  // Once as a PreparedStatement, once as a plain Statement.
+  EXPECT_EQ(probe_count(r, "DENIED state=42000 code=1142"), 2) << r.describe();
+  EXPECT_TRUE(probe_has(r, "AFTER acme")) << r.describe();
 }
 
 }  // namespace

@@ -43,29 +43,20 @@ class Pgjdbc : public ProxyTest {
   std::string key_;
 };
 
-#define EXPECT_PROBE_OK(r)                                 \
-  do {                                                     \
-    EXPECT_FALSE((r).timed_out) << (r).describe();         \
-    EXPECT_EQ((r).exit_code, 0) << (r).describe();         \
-    EXPECT_NE((r).out.find("DONE\n"), std::string::npos) << (r).describe(); \
-  } while (0)
-
-bool has(const ProcResult& r, const std::string& line) { return r.out.find(line + "\n") != std::string::npos; }
-
 TEST_F(Pgjdbc, ConnectsWithClientCertificateAndRunsAsSegmentRole) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const ProcResult r = Run("whoami");
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "USER billing_rw")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "USER billing_rw")) << r.describe();
 }
 
 void expect_prepared_rows(const ProcResult& r) {
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "ROW acme 120.50")) << r.describe();
-  EXPECT_TRUE(has(r, "ROW globex 75.00")) << r.describe();
-  EXPECT_TRUE(has(r, "ROW initech 12.99")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "ROW acme 120.50")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "ROW globex 75.00")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "ROW initech 12.99")) << r.describe();
   // Past the threshold pgjdbc switched to a named server-side statement.
-  EXPECT_TRUE(has(r, "SERVER_PREPARED true")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "SERVER_PREPARED true")) << r.describe();
 }
 
 TEST_F(Pgjdbc, PreparedStatementsRunThroughSegproxyPastPrepareThreshold) {
@@ -82,35 +73,37 @@ TEST_F(Pgjdbc, ExecuteBatchInsertsEveryRowThroughSegproxy) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const ProcResult r = Run("batch");
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "BATCH_UPDATED 50")) << r.describe();
-  EXPECT_TRUE(has(r, "COUNT 50")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "BATCH_UPDATED 50")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "COUNT 50")) << r.describe();
 }
 
 TEST_F(Pgjdbc, ReWrittenBatchedInsertsInsertEveryRowThroughSegproxy) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const ProcResult r = Run("batch", "&reWriteBatchedInserts=true");
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "BATCH_UPDATED 50")) << r.describe();
-  EXPECT_TRUE(has(r, "COUNT 50")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "BATCH_UPDATED 50")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "COUNT 50")) << r.describe();
 }
 
 TEST_F(Pgjdbc, FetchSizeStreamsEveryRowThroughPortalWithRowLimit) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const ProcResult r = Run("stream");
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "ROWS 250")) << r.describe();
-  EXPECT_TRUE(has(r, "SUM 31375")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "ROWS 250")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "SUM 31375")) << r.describe();
+  // 250 rows, 10 per Execute: at least 25 row-limited Executes of the portal.
+  EXPECT_GE(probe_number(r, "ROW_LIMITED_EXECUTES"), 25) << r.describe();
 }
 
 TEST_F(Pgjdbc, DatabaseMetaDataTablesColumnsPrimaryKeysIndexesWorkWithCatalogMetadata) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const ProcResult r = Run("metadata");
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "TABLES customers_pii,order_items,orders")) << r.describe();
-  EXPECT_TRUE(has(r, "COLUMNS id:serial,customer:text,amount:numeric")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "TABLES customers_pii,order_items,orders")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "COLUMNS id:serial,customer:text,amount:numeric")) << r.describe();
   // getPrimaryKeys calls information_schema._pg_expandarray.
-  EXPECT_TRUE(has(r, "PRIMARY_KEYS id:orders_pkey")) << r.describe();
-  EXPECT_TRUE(has(r, "INDEXES order_items_pkey:id")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "PRIMARY_KEYS id:orders_pkey")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "INDEXES order_items_pkey:id")) << r.describe();
 }
 
 // Deliberate: pg_settings is not in the metadata list (it shows server configuration), so
@@ -131,7 +124,7 @@ TEST_F(Pgjdbc, GetImportedKeysNeedsARuleNamingPgSettings) {
       "    statements: [transaction, session_safe, prepare]\n"));
   const ProcResult r = Run("imported_keys");
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "IMPORTED_KEYS order_id->orders")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "IMPORTED_KEYS order_id->orders")) << r.describe();
 }
 
 // pgjdbc's cancel is a plaintext CancelRequest on a new socket; the proxy maps its key to
@@ -140,16 +133,16 @@ TEST_F(Pgjdbc, StatementCancelFromAnotherThreadGives57014AndSessionSurvives) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const ProcResult r = Run("cancel");
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "CANCELLED state=57014")) << r.describe();
-  EXPECT_TRUE(has(r, "AFTER 1")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "CANCELLED state=57014")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "AFTER 1")) << r.describe();
 }
 
 TEST_F(Pgjdbc, SetQueryTimeoutGives57014AndSessionSurvives) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const ProcResult r = Run("timeout");
   EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(has(r, "CANCELLED state=57014")) << r.describe();
-  EXPECT_TRUE(has(r, "AFTER 1")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "CANCELLED state=57014")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "AFTER 1")) << r.describe();
 }
 
 TEST_F(Pgjdbc, DeniedTableGives42501AndConnectionStaysUsable) {
@@ -158,8 +151,8 @@ TEST_F(Pgjdbc, DeniedTableGives42501AndConnectionStaysUsable) {
   EXPECT_PROBE_OK(r);
   // Once as a PreparedStatement (extended protocol), once as a plain Statement.
   EXPECT_EQ(r.out.find("NOT_DENIED"), std::string::npos) << r.describe();
-  EXPECT_TRUE(has(r, "DENIED state=42501")) << r.describe();
-  EXPECT_TRUE(has(r, "AFTER acme")) << r.describe();
+  EXPECT_EQ(probe_count(r, "DENIED state=42501"), 2) << r.describe();
+  EXPECT_TRUE(probe_has(r, "AFTER acme")) << r.describe();
 }
 
 }  // namespace

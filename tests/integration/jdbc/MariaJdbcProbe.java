@@ -29,8 +29,9 @@ public final class MariaJdbcProbe {
         case "stream": stream(c, Integer.MIN_VALUE); break;
         case "stream10": stream(c, 10); break;
         case "metadata": metadata(c); break;
-        case "cancel": cancel(c, false); break;
-        case "timeout": cancel(c, true); break;
+        case "cancel": sleep(c, Interrupt.CANCEL); break;
+        case "timeout": sleep(c, Interrupt.QUERY_TIMEOUT); break;
+        case "sleep": sleep(c, Interrupt.NONE); break;
         case "denied": denied(c); break;
         default:
           System.err.println("unknown scenario " + args[0]);
@@ -148,14 +149,18 @@ public final class MariaJdbcProbe {
     System.out.println("IMPORTED_KEYS " + String.join(",", names));
   }
 
-  // Statement.cancel() from another thread (Connector/J: KILL QUERY <thread id> on a new
-  // connection, i.e. a new mTLS session with the same certificate) or setQueryTimeout.
-  // The cancel is repeated until the statement ends, so a cancel that overtakes the
-  // query cannot make the test wait 30 s; the wait for the worker is bounded.
-  static void cancel(Connection c, boolean viaTimeout) throws Exception {
+  enum Interrupt { CANCEL, QUERY_TIMEOUT, NONE }
+
+  // SELECT SLEEP(30) interrupted by Statement.cancel() from another thread (Connector/J:
+  // KILL QUERY <thread id> on a new connection, i.e. a new mTLS session with the same
+  // certificate), by setQueryTimeout(1), or by nothing the client does (the segment's
+  // limits.statement_timeout). The cancel is repeated until the statement ends, so a
+  // cancel that overtakes the query cannot make the test wait 30 s; the wait for the
+  // worker is bounded.
+  static void sleep(Connection c, Interrupt how) throws Exception {
     AtomicReference<Object> outcome = new AtomicReference<>();
     Statement s = c.createStatement();
-    if (viaTimeout) s.setQueryTimeout(1);
+    if (how == Interrupt.QUERY_TIMEOUT) s.setQueryTimeout(1);
     Thread worker = new Thread(() -> {
       try {
         s.executeQuery("SELECT SLEEP(30)").close();
@@ -168,7 +173,7 @@ public final class MariaJdbcProbe {
     long deadline = System.nanoTime() + 90_000_000_000L;
     while (worker.isAlive() && System.nanoTime() < deadline) {
       worker.join(500);
-      if (!viaTimeout && worker.isAlive()) s.cancel();
+      if (how == Interrupt.CANCEL && worker.isAlive()) s.cancel();
     }
     if (worker.isAlive()) {
       System.out.println("HUNG");

@@ -92,7 +92,22 @@ public final class PgJdbcProbe {
 
   // Autocommit off + fetch size: pgjdbc runs a portal and fetches it 10 rows at a time
   // (Execute with a row limit, PortalSuspended, Execute again).
+  // pgjdbc traces each frontend message at FINEST ("FE=> Execute(portal=C_1,limit=10)"):
+  // counting the row-limited Executes shows the rows really came through a portal.
   static void stream(Connection c) throws SQLException {
+    java.util.concurrent.atomic.AtomicInteger limited = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.logging.Logger log = java.util.logging.Logger.getLogger("org.postgresql");
+    log.setLevel(java.util.logging.Level.FINEST);
+    log.setUseParentHandlers(false);
+    log.addHandler(new java.util.logging.Handler() {
+      @Override public void publish(java.util.logging.LogRecord r) {
+        String m = r.getParameters() == null ? r.getMessage()
+                                             : java.text.MessageFormat.format(r.getMessage(), r.getParameters());
+        if (m != null && m.contains("FE=> Execute(portal=") && m.contains("limit=10")) limited.incrementAndGet();
+      }
+      @Override public void flush() {}
+      @Override public void close() {}
+    });
     c.setAutoCommit(false);
     long rows = 0;
     long sum = 0;
@@ -108,6 +123,7 @@ public final class PgJdbcProbe {
     c.commit();
     System.out.println("ROWS " + rows);
     System.out.println("SUM " + sum);
+    System.out.println("ROW_LIMITED_EXECUTES " + limited.get());
   }
 
   static void metadata(Connection c) throws SQLException {

@@ -93,6 +93,27 @@ std::string connectorj_url(std::uint16_t port, const std::string& p12, const std
   return url;
 }
 
+bool probe_has(const ProcResult& r, const std::string& line) { return probe_count(r, line) > 0; }
+
+int probe_count(const ProcResult& r, const std::string& line) {
+  int n = 0;
+  std::size_t from = 0;
+  const std::string out = "\n" + r.out;
+  const std::string needle = "\n" + line + "\n";
+  while ((from = out.find(needle, from)) != std::string::npos) {
+    ++n;
+    from += needle.size() - 1;
+  }
+  return n;
+}
+
+long probe_number(const ProcResult& r, const std::string& key) {
+  const std::string out = "\n" + r.out;
+  const std::size_t at = out.find("\n" + key + " ");
+  if (at == std::string::npos) return -1;
+  return std::strtol(out.c_str() + at + key.size() + 2, nullptr, 10);
+}
+
 ProcResult run_pgjdbc(const std::string& scenario, const std::string& url) {
   return run_probe("PgJdbcProbe", jdbc_tools().pgjdbc_jar, scenario, url);
 }

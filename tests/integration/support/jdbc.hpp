@@ -45,7 +45,21 @@ std::string connectorj_url(std::uint16_t port, const std::string& p12, const std
 ProcResult run_pgjdbc(const std::string& scenario, const std::string& url);
 ProcResult run_connectorj(const std::string& scenario, const std::string& url);
 
+// Probe output: whether `line` is one of its lines; how many times; the number after
+// "KEY " (-1 when absent).
+bool probe_has(const ProcResult& r, const std::string& line);
+int probe_count(const ProcResult& r, const std::string& line);
+long probe_number(const ProcResult& r, const std::string& key);
+
 }  // namespace segproxy::it
+
+// A probe run that finished its scenario (exit 0, "DONE", no timeout).
+#define EXPECT_PROBE_OK(r)                                                  \
+  do {                                                                      \
+    EXPECT_FALSE((r).timed_out) << (r).describe();                          \
+    EXPECT_EQ((r).exit_code, 0) << (r).describe();                          \
+    EXPECT_NE((r).out.find("DONE\n"), std::string::npos) << (r).describe(); \
+  } while (0)
 
 // Skips the test when javac or the driver jars were not found at configure time (fails
 // it when SEGPROXY_REQUIRE_INTEGRATION=1, as CI sets: CI installs the packages).
