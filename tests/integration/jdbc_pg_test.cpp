@@ -145,6 +145,25 @@ TEST_F(Pgjdbc, SetQueryTimeoutGives57014AndSessionSurvives) {
   EXPECT_TRUE(probe_has(r, "AFTER 1")) << r.describe();
 }
 
+// Deliberate (docs/policy.md): search_path may only be ''. Connection.setSchema is
+// refused with 42501 and the connection stays usable; the currentSchema connection
+// property (a search_path startup parameter) is refused at connect.
+TEST_F(Pgjdbc, SetSchemaIsRefusedWith42501AndConnectionStaysUsable) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const ProcResult r = Run("set_schema");
+  EXPECT_PROBE_OK(r);
+  EXPECT_NE(r.out.find("REFUSED state=42501"), std::string::npos) << r.describe();
+  EXPECT_NE(r.out.find("search_path"), std::string::npos) << r.describe();
+  EXPECT_TRUE(probe_has(r, "AFTER acme")) << r.describe();
+}
+
+TEST_F(Pgjdbc, CurrentSchemaPropertyIsRefusedAtConnect) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const ProcResult r = Run("whoami", "&currentSchema=public");
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_NE(r.out.find("startup parameter \"search_path\" is not allowed"), std::string::npos) << r.describe();
+}
+
 TEST_F(Pgjdbc, DeniedTableGives42501AndConnectionStaysUsable) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const ProcResult r = Run("denied");

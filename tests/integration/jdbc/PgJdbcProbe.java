@@ -30,6 +30,7 @@ public final class PgJdbcProbe {
         case "cancel": cancel(c, false); break;
         case "timeout": cancel(c, true); break;
         case "denied": denied(c); break;
+        case "set_schema": setSchema(c); break;
         default:
           System.err.println("unknown scenario " + args[0]);
           System.exit(64);
@@ -194,6 +195,18 @@ public final class PgJdbcProbe {
     }
     s.close();
     System.out.println("AFTER " + one(c, "SELECT 1"));
+  }
+
+  // Connection.setSchema sends SET SESSION search_path, which segproxy refuses (only ''
+  // is allowed: search_path decides what unqualified names mean).
+  static void setSchema(Connection c) throws SQLException {
+    try {
+      c.setSchema("public");
+      System.out.println("NOT_REFUSED");
+    } catch (SQLException e) {
+      System.out.println("REFUSED state=" + e.getSQLState() + " msg=" + e.getMessage().split("\n")[0]);
+    }
+    System.out.println("AFTER " + one(c, "SELECT customer FROM orders WHERE id = 1"));
   }
 
   // A table the segment may not read: SQLException 42501; the connection stays usable.
