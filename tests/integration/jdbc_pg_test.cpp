@@ -69,6 +69,21 @@ TEST_F(Pgjdbc, PreparedStatementsWithPrepareThresholdOneRunThroughSegproxy) {
   expect_prepared_rows(Run("prepared", "&prepareThreshold=1"));
 }
 
+// preferQueryMode=simple: pgjdbc inlines the parameters into Query text, which the
+// classifier judges like any other statement: the rows come back, the refusal holds.
+TEST_F(Pgjdbc, SimpleQueryModeInlinesParametersAndPolicyStillHolds) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const ProcResult r = Run("prepared", "&preferQueryMode=simple");
+  EXPECT_PROBE_OK(r);
+  EXPECT_TRUE(probe_has(r, "ROW acme 120.50")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "ROW initech 12.99")) << r.describe();
+  const ProcResult d = Run("denied", "&preferQueryMode=simple");
+  EXPECT_PROBE_OK(d);
+  EXPECT_EQ(d.out.find("NOT_DENIED"), std::string::npos) << d.describe();
+  EXPECT_EQ(probe_count(d, "DENIED state=42501"), 2) << d.describe();
+  EXPECT_TRUE(probe_has(d, "AFTER acme")) << d.describe();
+}
+
 TEST_F(Pgjdbc, ExecuteBatchInsertsEveryRowThroughSegproxy) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const ProcResult r = Run("batch");
