@@ -56,8 +56,10 @@ void expect_prepared_rows(const ProcResult& r) {
   EXPECT_TRUE(probe_has(r, "ROW acme 120.50")) << r.describe();
   EXPECT_TRUE(probe_has(r, "ROW globex 75.00")) << r.describe();
   EXPECT_TRUE(probe_has(r, "ROW initech 12.99")) << r.describe();
-  // Past the threshold pgjdbc switched to a named server-side statement.
+  // Past the threshold pgjdbc switched to a named server-side statement: a Parse of
+  // S_n went through the proxy, then Bind/Execute of it.
   EXPECT_TRUE(probe_has(r, "SERVER_PREPARED true")) << r.describe();
+  EXPECT_GE(probe_number(r, "NAMED_PARSES"), 1) << r.describe();
 }
 
 TEST_F(Pgjdbc, PreparedStatementsRunThroughSegproxyPastPrepareThreshold) {
@@ -78,6 +80,7 @@ TEST_F(Pgjdbc, SimpleQueryModeInlinesParametersAndPolicyStillHolds) {
   EXPECT_PROBE_OK(r);
   EXPECT_TRUE(probe_has(r, "ROW acme 120.50")) << r.describe();
   EXPECT_TRUE(probe_has(r, "ROW initech 12.99")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "NAMED_PARSES 0")) << r.describe();
   const ProcResult d = Run("denied", "&preferQueryMode=simple");
   EXPECT_PROBE_OK(d);
   EXPECT_EQ(d.out.find("NOT_DENIED"), std::string::npos) << d.describe();

@@ -11,14 +11,43 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.text.MessageFormat;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 public final class PgJdbcProbe {
+  // pgjdbc traces each frontend message at FINEST ("FE=> Parse(stmt=S_1,...)",
+  // "FE=> Execute(portal=C_1,limit=10)"): counting them shows which protocol path the
+  // statements really took through the proxy.
+  static final AtomicInteger NAMED_PARSES = new AtomicInteger();
+  static final AtomicInteger ROW_LIMITED_EXECUTES = new AtomicInteger();
+
+  static void traceFrontendMessages() {
+    Logger log = Logger.getLogger("org.postgresql");
+    log.setLevel(Level.FINEST);
+    log.setUseParentHandlers(false);
+    log.addHandler(new Handler() {
+      @Override public void publish(LogRecord r) {
+        String m = r.getParameters() == null ? r.getMessage() : MessageFormat.format(r.getMessage(), r.getParameters());
+        if (m == null) return;
+        if (m.contains("FE=> Parse(stmt=S_")) NAMED_PARSES.incrementAndGet();
+        if (m.contains("FE=> Execute(portal=") && m.contains("limit=10")) ROW_LIMITED_EXECUTES.incrementAndGet();
+      }
+      @Override public void flush() {}
+      @Override public void close() {}
+    });
+  }
+
   public static void main(String[] args) {
     if (args.length != 2) {
       System.err.println("usage: PgJdbcProbe <scenario> <jdbc-url>");
       System.exit(64);
     }
+    traceFrontendMessages();
     try (Connection c = DriverManager.getConnection(args[1])) {
       switch (args[0]) {
         case "whoami": whoami(c); break;
@@ -67,6 +96,7 @@ public final class PgJdbcProbe {
         }
       }
       System.out.println("SERVER_PREPARED " + ps.unwrap(org.postgresql.PGStatement.class).isUseServerPrepare());
+      System.out.println("NAMED_PARSES " + NAMED_PARSES.get());
     }
   }
 
@@ -93,22 +123,7 @@ public final class PgJdbcProbe {
 
   // Autocommit off + fetch size: pgjdbc runs a portal and fetches it 10 rows at a time
   // (Execute with a row limit, PortalSuspended, Execute again).
-  // pgjdbc traces each frontend message at FINEST ("FE=> Execute(portal=C_1,limit=10)"):
-  // counting the row-limited Executes shows the rows really came through a portal.
   static void stream(Connection c) throws SQLException {
-    java.util.concurrent.atomic.AtomicInteger limited = new java.util.concurrent.atomic.AtomicInteger();
-    java.util.logging.Logger log = java.util.logging.Logger.getLogger("org.postgresql");
-    log.setLevel(java.util.logging.Level.FINEST);
-    log.setUseParentHandlers(false);
-    log.addHandler(new java.util.logging.Handler() {
-      @Override public void publish(java.util.logging.LogRecord r) {
-        String m = r.getParameters() == null ? r.getMessage()
-                                             : java.text.MessageFormat.format(r.getMessage(), r.getParameters());
-        if (m != null && m.contains("FE=> Execute(portal=") && m.contains("limit=10")) limited.incrementAndGet();
-      }
-      @Override public void flush() {}
-      @Override public void close() {}
-    });
     c.setAutoCommit(false);
     long rows = 0;
     long sum = 0;
@@ -124,7 +139,7 @@ public final class PgJdbcProbe {
     c.commit();
     System.out.println("ROWS " + rows);
     System.out.println("SUM " + sum);
-    System.out.println("ROW_LIMITED_EXECUTES " + limited.get());
+    System.out.println("ROW_LIMITED_EXECUTES " + ROW_LIMITED_EXECUTES.get());
   }
 
   static void metadata(Connection c) throws SQLException {
