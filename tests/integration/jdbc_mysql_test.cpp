@@ -60,11 +60,19 @@ void expect_prepared_rows(const ProcResult& r) {
   EXPECT_TRUE(probe_has(r, "ROW initech 12.99")) << r.describe();
 }
 
-TEST_F(ConnectorJ, ClientSidePreparedStatementsRunThroughSegproxy) { expect_prepared_rows(Run("prepared")); }
+// The counters are the backend's SHOW SESSION STATUS of the same session.
+TEST_F(ConnectorJ, ClientSidePreparedStatementsRunThroughSegproxy) {
+  const ProcResult r = Run("prepared");
+  expect_prepared_rows(r);
+  EXPECT_TRUE(probe_has(r, "COM_STMT_PREPARE 0")) << r.describe();  // parameters inlined into COM_QUERY
+}
 
 // useServerPrepStmts: COM_STMT_PREPARE once, then COM_STMT_EXECUTE per execution.
 TEST_F(ConnectorJ, ServerSidePreparedStatementsRunThroughSegproxy) {
-  expect_prepared_rows(Run("prepared", "&useServerPrepStmts=true"));
+  const ProcResult r = Run("prepared", "&useServerPrepStmts=true");
+  expect_prepared_rows(r);
+  EXPECT_TRUE(probe_has(r, "COM_STMT_PREPARE 1")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "COM_STMT_EXECUTE 8")) << r.describe();
 }
 
 void expect_batch(const ProcResult& r) {
@@ -80,8 +88,12 @@ TEST_F(ConnectorJ, RewrittenBatchedStatementsInsertEveryRowThroughSegproxy) {
   expect_batch(Run("batch", "&rewriteBatchedStatements=true"));
 }
 
+// No COM_STMT_BULK_EXECUTE (not negotiated, docs/clients.md): one COM_STMT_EXECUTE per row.
 TEST_F(ConnectorJ, ServerPreparedBatchInsertsEveryRowThroughSegproxy) {
-  expect_batch(Run("batch", "&useServerPrepStmts=true"));
+  const ProcResult r = Run("batch", "&useServerPrepStmts=true");
+  expect_batch(r);
+  EXPECT_TRUE(probe_has(r, "COM_STMT_PREPARE 1")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "COM_STMT_EXECUTE 50")) << r.describe();
 }
 
 TEST_F(ConnectorJ, StreamingResultSetReadsEveryRowAndSessionSurvives) {

@@ -54,6 +54,15 @@ public final class MariaJdbcProbe {
     }
   }
 
+  // The backend's own count of binary-protocol commands in this session: which path the
+  // driver really took through the proxy.
+  static void printStmtCounters(Connection c) throws SQLException {
+    try (Statement s = c.createStatement();
+         ResultSet r = s.executeQuery("SHOW SESSION STATUS WHERE Variable_name IN ('Com_stmt_prepare', 'Com_stmt_execute')")) {
+      while (r.next()) System.out.println(r.getString(1).toUpperCase() + " " + r.getString(2));
+    }
+  }
+
   static void whoami(Connection c) throws SQLException {
     System.out.println("USER " + one(c, "SELECT CURRENT_USER()"));
   }
@@ -70,6 +79,7 @@ public final class MariaJdbcProbe {
         }
       }
     }
+    printStmtCounters(c);
   }
 
   // executeBatch of 50 inserts into orders inside a transaction that is rolled back
@@ -87,6 +97,7 @@ public final class MariaJdbcProbe {
       for (int n : ps.executeBatch()) total += (n == Statement.SUCCESS_NO_INFO ? 1 : n);
     }
     System.out.println("BATCH_UPDATED " + total);
+    printStmtCounters(c);
     try (PreparedStatement ps = c.prepareStatement("SELECT count(*), sum(amount) FROM orders WHERE customer = ?")) {
       ps.setString(1, tag);
       try (ResultSet r = ps.executeQuery()) {
