@@ -88,7 +88,6 @@ awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view 
 }
 
 awaitable<void> MysqlSession::command_loop() {
-  if (svc_.address) svc_.address->logged_in();  // no longer a handshake of its address
   touch_idle();
   schedule_window_close();
   // A configuration reloaded while the session was starting (adopt() kept it for now).

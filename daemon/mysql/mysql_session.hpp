@@ -33,6 +33,7 @@
 #include "daemon/credentials/dynamic_credentials.hpp"
 #include "daemon/mysql/mysql_backend.hpp"
 #include "daemon/runtime.hpp"
+#include "daemon/session/refusal.hpp"
 #include "daemon/session/session_registry.hpp"
 #include "daemon/net/stream.hpp"
 
@@ -85,7 +86,7 @@ class MysqlSession : public LiveSession,
   awaitable<bool> read_client_message(std::optional<std::uint8_t> seq, std::size_t max, protocols::Bytes& payload,
                                       std::uint8_t& next_seq);
   awaitable<void> refuse(std::uint8_t seq, std::uint16_t code, const std::string& sqlstate,
-                         const std::string& message, const std::string& reason);
+                         const std::string& message, Refusal why);
   // A connection dropped before login without a refuse(): session.refused (rate-limited,
   // daemon/session/refusal_audit.hpp) with the reason class.
   void audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate = {});

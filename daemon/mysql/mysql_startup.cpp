@@ -146,7 +146,8 @@ void MysqlSession::audit_prelogin(const char* reason, std::string_view error, st
 }
 
 awaitable<void> MysqlSession::refuse(std::uint8_t seq, std::uint16_t code, const std::string& sqlstate,
-                                     const std::string& message, const std::string& reason) {
+                                     const std::string& message, Refusal why) {
+  const std::string reason(detail(why));
   close_reason_ = reason;
   refusal_audited_ = true;
   svc_.log.info("session.refused", {{"session", id_text_},
@@ -161,23 +162,7 @@ awaitable<void> MysqlSession::refuse(std::uint8_t seq, std::uint16_t code, const
   rec.reason = message;
   rec.detail = reason;
   audit_now(std::move(rec));
-  if (listener_metrics_ != nullptr) {
-    RefuseReason r = RefuseReason::Internal;
-    if (reason == "no TLS") r = RefuseReason::TlsRequired;
-    else if (reason == "no client certificate") r = RefuseReason::NoClientCert;
-    else if (reason == "unknown identity" || reason == "ambiguous certificate identity")
-      r = RefuseReason::UnknownIdentity;
-    else if (reason == "revoked") r = RefuseReason::Revoked;
-    else if (reason == "database not in segment") r = RefuseReason::DatabaseNotAllowed;
-    else if (reason == "outside access window") r = RefuseReason::WindowClosed;
-    else if (reason == "segment max_connections") r = RefuseReason::MaxConnections;
-    else if (reason == "segment max_connections_per_identity") r = RefuseReason::MaxConnectionsPerIdentity;
-    else if (reason == "backend unavailable") r = RefuseReason::BackendUnavailable;
-    else if (reason == "backend refused") r = RefuseReason::BackendAuthFailed;
-    else if (reason == "audit unavailable") r = RefuseReason::AuditUnavailable;
-    else if (reason == "protocol violation") r = RefuseReason::ProtocolError;
-    listener_metrics_->refused(r).inc();
-  }
+  if (listener_metrics_ != nullptr) listener_metrics_->refused(metric_reason(why)).inc();
   Bytes out;
   my::encode_err_packet(out, seq, code, sqlstate, message, client_caps_ | my::CLIENT_PROTOCOL_41);
   co_await write_client(out);
@@ -192,7 +177,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
                                              rt_->config.limits.backend_connect_timeout, error);
   if (!conn) {
     svc_.log.warn("backend.connect_failed", {{"session", id_text_}, {"protocol", "mysql"}, {"error", error}});
-    co_await refuse(0, 1158, "08S01", "segproxy: the database server is not reachable", "backend unavailable");
+    co_await refuse(0, 1158, "08S01", "segproxy: the database server is not reachable", Refusal::BackendUnavailable);
     co_return false;
   }
   backend_greeting_ = conn->greeting;
@@ -242,14 +227,14 @@ awaitable<bool> MysqlSession::greet_and_login() {
   }
   auto login = my::decode_client_login(payload, rt_->limits);
   if (login.status != DecodeStatus::Ok) {
-    co_await refuse(next_seq, 1043, "08S01", "Bad handshake", "protocol violation");
+    co_await refuse(next_seq, 1043, "08S01", "Bad handshake", Refusal::ProtocolViolation);
     co_return false;
   }
   if (!std::holds_alternative<my::SslRequest>(login.value)) {
     co_await refuse(next_seq, 3159, "HY000",
                     "segproxy: connections using insecure transport are prohibited; connect with TLS and a "
                     "client certificate (--ssl-cert/--ssl-key)",
-                    "no TLS");
+                    Refusal::NoTls);
     co_return false;
   }
   cstart_ = cend_ = 0;
@@ -274,7 +259,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
   login = my::decode_client_login(payload, rt_->limits);
   auto* resp = login.status == DecodeStatus::Ok ? std::get_if<my::HandshakeResponse41>(&login.value) : nullptr;
   if (resp == nullptr) {
-    co_await refuse(next_seq, 1043, "08S01", "Bad handshake", "protocol violation");
+    co_await refuse(next_seq, 1043, "08S01", "Bad handshake", Refusal::ProtocolViolation);
     co_return false;
   }
   client_caps_ = resp->capabilities & hs.capabilities;
@@ -286,28 +271,28 @@ awaitable<bool> MysqlSession::greet_and_login() {
   if (auto id = peer_identity(client_->native_ssl(), &ambiguity)) {
     identity_ = std::move(*id);
   } else if (!ambiguity.empty()) {
-    co_await refuse(ok_seq, 1045, "28000", "segproxy: access denied: " + ambiguity, "ambiguous certificate identity");
+    co_await refuse(ok_seq, 1045, "28000", "segproxy: access denied: " + ambiguity, Refusal::AmbiguousIdentity);
     co_return false;
   } else {
     co_await refuse(ok_seq, 1045, "28000", "segproxy: connection requires a valid client certificate",
-                    "no client certificate");
+                    Refusal::NoClientCertificate);
     co_return false;
   }
   auto match = rt_->mapper->map(identity_);
   if (!match) {
     const std::string message =
         "segproxy: access denied: client identity \"" + identity_.display() + "\" is not mapped to any segment";
-    co_await refuse(ok_seq, 1045, "28000", message, "unknown identity");
+    co_await refuse(ok_seq, 1045, "28000", message, Refusal::UnknownIdentity);
     co_return false;
   }
   segment_ = match->segment;
   const auto seg_it = rt_->config.segments.find(segment_);
   if (seg_it == rt_->config.segments.end()) {
-    co_await refuse(ok_seq, 1045, "28000", "segproxy: segment \"" + segment_ + "\" is not configured", "unknown segment");
+    co_await refuse(ok_seq, 1045, "28000", "segproxy: segment \"" + segment_ + "\" is not configured", Refusal::UnknownSegment);
     co_return false;
   }
   if (auto w = rt_->policy->check_window(segment_, std::chrono::system_clock::now()); !w.allow) {
-    co_await refuse(ok_seq, 1045, "28000", w.reason, "outside access window");
+    co_await refuse(ok_seq, 1045, "28000", w.reason, Refusal::OutsideWindow);
     co_return false;
   }
   const auto& dbs = seg_it->second.databases;
@@ -315,7 +300,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
     if (std::find(dbs.begin(), dbs.end(), *resp->database) == dbs.end()) {
       const std::string message = "segproxy: access denied to database '" + *resp->database + "' for segment \"" +
                                   segment_ + "\"";
-      co_await refuse(ok_seq, 1044, "42000", message, "database not in segment");
+      co_await refuse(ok_seq, 1044, "42000", message, Refusal::DatabaseNotInSegment);
       co_return false;
     }
     database_ = *resp->database;
@@ -323,7 +308,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
   const auto* cred = rt_->credentials->find(segment_, listener_->cfg->name);
   if (cred == nullptr) {
     co_await refuse(ok_seq, 1045, "28000",
-                    "segproxy: segment \"" + segment_ + "\" has no backend credential on this listener", "no credential");
+                    "segproxy: segment \"" + segment_ + "\" has no backend credential on this listener", Refusal::NoCredential);
     co_return false;
   }
   backend_user_ = cred->user;  // "" for a dynamic credential until one is minted
@@ -350,8 +335,8 @@ awaitable<bool> MysqlSession::greet_and_login() {
       }
       const std::string message = seg ? "segproxy: too many connections for segment \"" + segment_ + "\""
                                       : "segproxy: too many connections for identity \"" + identity_.display() + "\"";
-      co_await refuse(ok_seq, 1040, "08004", message,
-                      seg ? "segment max_connections" : "segment max_connections_per_identity");
+      const Refusal why = seg ? Refusal::SegmentMaxConnections : Refusal::SegmentMaxConnectionsPerIdentity;
+      co_await refuse(ok_seq, 1040, "08004", message, why);
       co_return false;
     }
   }
@@ -363,7 +348,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
     if (auto why = svc_.revocations->revoked(identity_, segment_)) {
       const std::string message = "segproxy: access for identity \"" + identity_.display() + "\" is revoked" +
                                   (why->empty() ? std::string() : ": " + *why);
-      co_await refuse(ok_seq, 1045, "28000", message, "revoked");
+      co_await refuse(ok_seq, 1045, "28000", message, Refusal::Revoked);
       co_return false;
     }
   }
@@ -391,14 +376,14 @@ awaitable<bool> MysqlSession::greet_and_login() {
                                            {"backend_user", backend_user_},
                                            {"error", result.error}});
     if (result.pinned) {
-      co_await refuse(ok_seq, 1045, "28000", result.error, "backend login failed");
+      co_await refuse(ok_seq, 1045, "28000", result.error, Refusal::BackendLoginFailed);
     } else if (result.server && result.server->code != 1045 && result.server->code != 1698) {
       // e.g. 1049 unknown database: the client may know; authentication details stay private.
-      co_await refuse(ok_seq, result.server->code, result.server->sqlstate, result.server->message, "backend refused");
+      co_await refuse(ok_seq, result.server->code, result.server->sqlstate, result.server->message, Refusal::BackendRefused);
     } else {
       co_await refuse(ok_seq, 1045, "28000",
                       "segproxy: could not establish the backend session for segment \"" + segment_ + "\"",
-                      "backend login failed");
+                      Refusal::BackendLoginFailed);
     }
     co_return false;
   }
@@ -413,7 +398,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
   sql_options_.limits = rt_->statement_limits;
   if (!co_await learn_session_options()) {
     co_await refuse(ok_seq, 1045, "28000", "segproxy: could not read the session's sql_mode from the backend",
-                    "backend login failed");
+                    Refusal::BackendLoginFailed);
     co_return false;
   }
   tracker_ = std::make_unique<my::ResponseTracker>(backend_caps_, rt_->limits, result.ok_packet.status);
@@ -424,10 +409,13 @@ awaitable<bool> MysqlSession::greet_and_login() {
   // 6. Recorded before the client is served.
   if (!co_await audit_durably(audit_record("session.open"))) {
     co_await refuse(ok_seq, 1026, "HY000", "segproxy: the audit log is unavailable; no new sessions are accepted",
-                    "audit unavailable");
+                    Refusal::AuditUnavailable);
     co_return false;
   }
   opened_ = true;
+  // Logged in from here on: no longer a handshake of its address. Before the answer, so
+  // a client that sees its login complete is never counted against the handshake cap.
+  if (svc_.address) svc_.address->logged_in();
   my::OkPacket ok;
   ok.status = result.ok_packet.status;
   Bytes okp;
@@ -450,7 +438,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
 
 awaitable<bool> MysqlSession::acquire_dynamic_credential(std::uint8_t ok_seq) {
   const std::string message = "segproxy: could not obtain a backend credential for segment \"" + segment_ + "\"";
-  const std::string reason = "backend login failed";
+  const Refusal reason = Refusal::BackendLoginFailed;
   if (svc_.dynamic == nullptr) {
     const std::string text = message + ": dynamic credentials are not available";
     co_await refuse(ok_seq, 1045, "28000", text, reason);

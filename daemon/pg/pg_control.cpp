@@ -30,7 +30,7 @@ awaitable<bool> PgSession::admit() {
       const std::string message = "segproxy: too many connections for segment \"" + segment_ +
                                   "\" (max_connections " + std::to_string(lim.max_connections) + ")";
       if (svc_.metrics) svc_.metrics->segment(segment_).limit_exceeded(LimitKind::MaxConnections).inc();
-      co_await refuse("53300", message, "segment max_connections");
+      co_await refuse("53300", message, Refusal::SegmentMaxConnections);
       co_return false;
     }
     if (admission == SessionRegistry::Admission::IdentityFull) {
@@ -38,7 +38,7 @@ awaitable<bool> PgSession::admit() {
                                   "\" in segment \"" + segment_ + "\" (max_connections_per_identity " +
                                   std::to_string(lim.max_connections_per_identity) + ")";
       if (svc_.metrics) svc_.metrics->segment(segment_).limit_exceeded(LimitKind::MaxConnectionsPerIdentity).inc();
-      co_await refuse("53300", message, "segment max_connections_per_identity");
+      co_await refuse("53300", message, Refusal::SegmentMaxConnectionsPerIdentity);
       co_return false;
     }
   }
@@ -52,7 +52,7 @@ awaitable<bool> PgSession::admit() {
     if (auto why = svc_.revocations->revoked(identity_, segment_)) {
       const std::string message = "segproxy: access for identity \"" + identity_.display() + "\" is revoked" +
                                   (why->empty() ? std::string() : ": " + *why);
-      co_await refuse("28000", message, "revoked");
+      co_await refuse("28000", message, Refusal::Revoked);
       co_return false;
     }
   }
@@ -82,30 +82,8 @@ void PgSession::on_statement_timeout() {
                  asio::detached);
 }
 
-namespace {
-
-RefuseReason refuse_reason(const std::string& r) {
-  if (r == "no TLS") return RefuseReason::TlsRequired;
-  if (r == "no client certificate") return RefuseReason::NoClientCert;
-  if (r == "unknown identity" || r == "ambiguous certificate identity") return RefuseReason::UnknownIdentity;
-  if (r == "revoked") return RefuseReason::Revoked;
-  if (r == "database not in segment") return RefuseReason::DatabaseNotAllowed;
-  if (r == "outside access window") return RefuseReason::WindowClosed;
-  if (r == "max_connections" || r == "segment max_connections") return RefuseReason::MaxConnections;
-  if (r == "segment max_connections_per_identity") return RefuseReason::MaxConnectionsPerIdentity;
-  if (r == "backend login failed") return RefuseReason::BackendUnavailable;
-  if (r == "backend refused") return RefuseReason::BackendAuthFailed;
-  if (r == "audit unavailable") return RefuseReason::AuditUnavailable;
-  if (r == "protocol violation" || r == "protocol version" || r == "startup parameter refused")
-    return RefuseReason::ProtocolError;
-  return RefuseReason::Internal;
-}
-
-
-}  // namespace
-
-void PgSession::count_refusal(const std::string& reason) {
-  if (listener_metrics_ != nullptr) listener_metrics_->refused(refuse_reason(reason)).inc();
+void PgSession::count_refusal(Refusal why) {
+  if (listener_metrics_ != nullptr) listener_metrics_->refused(metric_reason(why)).inc();
 }
 
 void PgSession::count_tls_failure(const error_code& ec) {

@@ -415,7 +415,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   }
   if (std::holds_alternative<pg::PasswordMessage>(msg)) {
     close_reason_ = "password message after authentication";
-    return Next::Stop;
+    return Next::StopUnexpectedPassword;
   }
   forward(frame);  // Bind, Describe, Close, Flush, CopyData, CopyDone, CopyFail
   frontend_state_.forwarded(msg);
@@ -442,18 +442,14 @@ void PgSession::refuse_protocol_state(const pg::FrontendMessage& msg, authz::Dec
 // Decodes every complete client frame in the buffer, decides each, and writes the
 // result to the backend in one write.
 awaitable<PgSession::Next> PgSession::client_frames() {
-  std::size_t frame_size = 0;
-  auto span = pending();
-  if (span.size() >= 5) {
-    std::uint32_t len = (std::uint32_t{span[1]} << 24) | (std::uint32_t{span[2]} << 16) |
-                        (std::uint32_t{span[3]} << 8) | std::uint32_t{span[4]};
-    frame_size = std::size_t{len} + 1;
-  }
-  // A whole frame already buffered (e.g. a Query pipelined right behind the
-  // StartupMessage) is processed now: reading first would wait for bytes the client
-  // may never send.
-  const bool whole_frame_buffered = span.size() >= 5 && span.size() >= frame_size;
-  if (!whole_frame_buffered && !co_await fill_client_buffer(frame_size)) co_return Next::Stop;
+  // A decodable (or undecodable) frame already buffered, e.g. a Query pipelined right
+  // behind the StartupMessage, is processed now: reading first would wait for bytes the
+  // client may never send. The buffer grows only to a size whose header was checked
+  // (frontend_frame_size is 0 for a header decode_frontend rejects).
+  const auto span = pending();
+  const std::size_t frame_size = pg::frontend_frame_size(span, rt_->limits);
+  const bool process_buffered = span.size() >= 5 && (frame_size == 0 || span.size() >= frame_size);
+  if (!process_buffered && !co_await fill_client_buffer(frame_size)) co_return Next::Stop;
 
   Next next = Next::Continue;
   while (next == Next::Continue) {
@@ -472,7 +468,7 @@ awaitable<PgSession::Next> PgSession::client_frames() {
     cstart_ += d.consumed;
     next = on_client_message(d.value, frame);
   }
-  if (next == Next::Stop && close_reason_ == "password message after authentication") {
+  if (next == Next::StopUnexpectedPassword) {
     Bytes out;
     pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08P01", "segproxy: unexpected password message", "", ""});
     error_code ec;
@@ -493,7 +489,6 @@ awaitable<void> PgSession::relay() {
     co_await terminate_with(self, "57P01", std::move(message));
     co_return;
   }
-  if (svc_.address) svc_.address->logged_in();  // no longer a handshake of its address
   touch_idle();
   schedule_window_close();
   // Keep co_await out of this full-expression: GCC 12 may destroy temporaries of a

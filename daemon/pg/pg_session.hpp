@@ -25,6 +25,7 @@
 #include "daemon/net/asio.hpp"
 #include "daemon/credentials/dynamic_credentials.hpp"
 #include "daemon/runtime.hpp"
+#include "daemon/session/refusal.hpp"
 #include "daemon/session/session_registry.hpp"
 #include "proxy/statement_gate.hpp"
 #include "daemon/net/stream.hpp"
@@ -53,7 +54,9 @@ class PgSession : public LiveSession,
   void adopt(std::shared_ptr<const Runtime> rt) override;
 
  private:
-  enum class Next { Continue, Stop };
+  // What the relay does after a client frame: go on, stop (close_reason_ says why), or
+  // stop after answering FATAL 08P01 for a PasswordMessage sent after authentication.
+  enum class Next { Continue, Stop, StopUnexpectedPassword };
 
   awaitable<void> run_phases();
   static awaitable<void> pump_backend(std::shared_ptr<PgSession> self) { co_await self->backend_to_client(); }
@@ -64,7 +67,7 @@ class PgSession : public LiveSession,
   awaitable<std::optional<protocols::pg::StartupPacket>> read_startup_packet();
   // `tls_owner`: the requester's certificate hash when the request came inside TLS.
   awaitable<void> handle_cancel(protocols::pg::CancelRequest req, std::optional<std::string> tls_owner);
-  awaitable<void> refuse(const std::string& sqlstate, const std::string& message, const std::string& reason);
+  awaitable<void> refuse(const std::string& sqlstate, const std::string& message, Refusal why);
   // A connection dropped before login without a refuse(): session.refused (rate-limited,
   // daemon/session/refusal_audit.hpp) with the reason class.
   void audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate = {});
@@ -116,7 +119,7 @@ class PgSession : public LiveSession,
   // segment's connection limits. False when refused (the refusal was sent).
   awaitable<bool> admit();
   // Metrics (pg_control.cpp): refusal reasons, TLS failures, statement counters.
-  void count_refusal(const std::string& reason);
+  void count_refusal(Refusal why);
   void count_tls_failure(const error_code& ec);
   void count_statement(const GateVerdict& v);
   void observe_policy(std::chrono::steady_clock::time_point start);

@@ -198,7 +198,7 @@ awaitable<bool> PgSession::negotiate() {
       co_await refuse("28000",
                       "segproxy requires TLS with a client certificate (connect with sslmode=verify-full, "
                       "sslcert and sslkey)",
-                      "no TLS");
+                      Refusal::NoTls);
       co_return false;
     }
     close_reason_ = "unexpected startup packet";
@@ -240,10 +240,11 @@ void PgSession::audit_prelogin(const char* reason, std::string_view error, std::
                         std::chrono::steady_clock::now());
 }
 
-awaitable<void> PgSession::refuse(const std::string& sqlstate, const std::string& message, const std::string& reason) {
+awaitable<void> PgSession::refuse(const std::string& sqlstate, const std::string& message, Refusal why) {
+  const std::string reason(detail(why));
   close_reason_ = reason;
   refusal_audited_ = true;
-  count_refusal(reason);
+  count_refusal(why);
   svc_.log.info("session.refused", {{"session", id_text_},
                                     {"client", client_addr_},
                                     {"identity", identity_.display()},
@@ -279,61 +280,61 @@ awaitable<bool> PgSession::startup() {
   if (auto id = peer_identity(client_->native_ssl(), &ambiguity)) {
     identity_ = std::move(*id);
   } else if (!ambiguity.empty()) {
-    co_await refuse("28000", "segproxy: " + ambiguity + "; refused", "ambiguous certificate identity");
+    co_await refuse("28000", "segproxy: " + ambiguity + "; refused", Refusal::AmbiguousIdentity);
     co_return false;
   } else {
-    co_await refuse("28000", "segproxy: connection requires a valid client certificate", "no client certificate");
+    co_await refuse("28000", "segproxy: connection requires a valid client certificate", Refusal::NoClientCertificate);
     co_return false;
   }
   auto* sm = std::get_if<pg::StartupMessage>(&*packet);
   if (sm == nullptr) {
-    co_await refuse("08P01", "unexpected packet inside TLS: expected a StartupMessage", "protocol violation");
+    co_await refuse("08P01", "unexpected packet inside TLS: expected a StartupMessage", Refusal::ProtocolViolation);
     co_return false;
   }
   if (sm->protocol_version != pg::kProtocolVersion30) {
     co_await refuse("0A000", "unsupported frontend protocol " + std::to_string(sm->protocol_version >> 16) + "." +
                                  std::to_string(sm->protocol_version & 0xffff) + ": segproxy supports 3.0",
-                    "protocol version");
+                    Refusal::ProtocolVersion);
     co_return false;
   }
   auto filtered = pg::filter_startup_parameters(sm->parameters);
   if (!filtered.ok) {
-    co_await refuse(filtered.sqlstate, "segproxy: " + filtered.error, "startup parameter refused");
+    co_await refuse(filtered.sqlstate, "segproxy: " + filtered.error, Refusal::StartupParameterRefused);
     co_return false;
   }
   if (svc_.active_sessions.load() > rt_->config.limits.max_connections) {
-    co_await refuse("53300", "sorry, too many clients already", "max_connections");
+    co_await refuse("53300", "sorry, too many clients already", Refusal::MaxConnections);
     co_return false;
   }
 
   auto match = rt_->mapper->map(identity_);
   if (!match) {
     co_await refuse("28000", "segproxy: client identity \"" + identity_.display() + "\" is not mapped to any segment",
-                    "unknown identity");
+                    Refusal::UnknownIdentity);
     co_return false;
   }
   segment_ = match->segment;
   auto seg_it = rt_->config.segments.find(segment_);
   if (seg_it == rt_->config.segments.end()) {
-    co_await refuse("28000", "segproxy: segment \"" + segment_ + "\" is not configured", "unknown segment");
+    co_await refuse("28000", "segproxy: segment \"" + segment_ + "\" is not configured", Refusal::UnknownSegment);
     co_return false;
   }
   if (auto w = rt_->policy->check_window(segment_, std::chrono::system_clock::now()); !w.allow) {
-    co_await refuse("28000", w.reason, "outside access window");
+    co_await refuse("28000", w.reason, Refusal::OutsideWindow);
     co_return false;
   }
   const auto& dbs = seg_it->second.databases;
   if (std::find(dbs.begin(), dbs.end(), filtered.database) == dbs.end()) {
     co_await refuse("28000",
                     "segproxy: database \"" + filtered.database + "\" is not permitted for segment \"" + segment_ + "\"",
-                    "database not in segment");
+                    Refusal::DatabaseNotInSegment);
     co_return false;
   }
   database_ = filtered.database;
   const auto* cred = rt_->credentials->find(segment_, listener_->cfg->name);
   if (cred == nullptr) {
     co_await refuse("28000", "segproxy: segment \"" + segment_ + "\" has no backend credential on this listener",
-                    "no credential");
+                    Refusal::NoCredential);
     co_return false;
   }
   backend_user_ = cred->user;
@@ -344,7 +345,7 @@ awaitable<bool> PgSession::startup() {
   if (cred->is_dynamic()) {
     // A short-lived user minted for this identity (shared with its other sessions).
     if (svc_.dynamic == nullptr) {
-      co_await refuse("08006", "segproxy: dynamic credentials are not available", "backend login failed");
+      co_await refuse("08006", "segproxy: dynamic credentials are not available", Refusal::BackendLoginFailed);
       co_return false;
     }
     const std::string key = dynamic_identity_key(identity_);
@@ -354,7 +355,7 @@ awaitable<bool> PgSession::startup() {
     if (!minted.ok()) {
       svc_.log.warn("credential.acquire_failed", {{"session", id_text_}, {"segment", segment_}, {"error", minted.error}});
       const std::string message = "segproxy: could not obtain a backend credential for segment \"" + segment_ + "\"";
-      co_await refuse("08006", message, "backend login failed");
+      co_await refuse("08006", message, Refusal::BackendLoginFailed);
       co_return false;
     }
     minted_ = std::move(*minted.credential);
@@ -382,15 +383,15 @@ awaitable<bool> PgSession::startup() {
     svc_.log.warn("backend.login_failed",
                   {{"session", id_text_}, {"segment", segment_}, {"backend_user", backend_user_}, {"error", login.error}});
     if (login.failure == BackendFailure::Pinned) {
-      co_await refuse("28000", login.error, "backend login failed");
+      co_await refuse("28000", login.error, Refusal::BackendLoginFailed);
     } else if (login.failure == BackendFailure::Server && !login.server_error.sqlstate.empty() &&
         login.server_error.sqlstate != "28P01" && login.server_error.sqlstate != "28000") {
       // e.g. 3D000 database does not exist, 53300 too many connections: the client
       // may know; authentication details stay private.
-      co_await refuse(login.server_error.sqlstate, login.server_error.message, "backend refused");
+      co_await refuse(login.server_error.sqlstate, login.server_error.message, Refusal::BackendRefused);
     } else {
       co_await refuse("08006", "segproxy: could not establish the backend session for segment \"" + segment_ + "\"",
-                      "backend login failed");
+                      Refusal::BackendLoginFailed);
     }
     co_return false;
   }
@@ -409,10 +410,13 @@ awaitable<bool> PgSession::startup() {
   // The session exists for the auditors before it exists for the client.
   batch_audit_.push_back(audit_record("session.open"));
   if (!co_await audit_durably()) {
-    co_await refuse("58030", "segproxy: the audit log is unavailable; no new sessions are accepted", "audit unavailable");
+    co_await refuse("58030", "segproxy: the audit log is unavailable; no new sessions are accepted", Refusal::AuditUnavailable);
     co_return false;
   }
 
+  // Logged in from here on: no longer a handshake of its address. Before the answer, so
+  // a client that sees its login complete is never counted against the handshake cap.
+  if (svc_.address) svc_.address->logged_in();
   Bytes out;
   pg::encode_authentication_ok(out);
   for (const auto& [name, value] : login.parameter_status) pg::encode_parameter_status(out, name, value);

@@ -158,6 +158,13 @@ Result parse_function_call(std::span<const std::uint8_t> body, std::size_t n) {
 
 }  // namespace
 
+std::size_t frontend_frame_size(std::span<const std::uint8_t> in, const Limits& limits) noexcept {
+  if (in.size() < kHeaderSize || !known_frontend_type(static_cast<char>(in[0]))) return 0;
+  const std::uint32_t len = load_u32(in.data() + 1);
+  if (len < 4 || len > limits.max_frontend_message) return 0;
+  return std::size_t{len} + 1;
+}
+
 Decoded<FrontendMessage> decode_frontend(std::span<const std::uint8_t> in, const Limits& limits) {
   if (in.empty()) return Result::need_more();
   const char type = static_cast<char>(in[0]);

@@ -19,4 +19,11 @@ Decoded<StartupPacket> decode_startup(std::span<const std::uint8_t> in, const Li
 // and bodies that do not exactly match the message's structure are Malformed.
 Decoded<FrontendMessage> decode_frontend(std::span<const std::uint8_t> in, const Limits& limits);
 
+// Size in bytes (type byte + length word + body) of the typed frontend message at the
+// start of `in`, read from its header alone: how much a reader must buffer before
+// decode_frontend can decode it. 0 when fewer than 5 bytes are buffered or when
+// decode_frontend would reject the header (unknown type, length below 4 or above
+// limits.max_frontend_message): a reader must never size a buffer from an unchecked length.
+std::size_t frontend_frame_size(std::span<const std::uint8_t> in, const Limits& limits) noexcept;
+
 }  // namespace segproxy::protocols::pg

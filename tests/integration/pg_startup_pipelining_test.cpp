@@ -46,3 +46,36 @@ TEST_F(StartupPipelining, QueryPipelinedBehindStartupIsAnsweredWithoutFurtherInp
 
 }  // namespace
 }  // namespace segproxy::it
+
+namespace segproxy::it {
+namespace {
+
+// A header behind the StartupMessage that claims a ~4 GiB message must be refused from
+// its header: the proxy may never size its buffer from a length it has not checked
+// against limits.max_frontend_message (before the fix it allocated the claimed size
+// and then waited for the body).
+TEST_F(StartupPipelining, OversizedLengthBehindStartupIsRefusedFromItsHeader) {
+  RawClient raw;
+  std::string err;
+  ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
+  ASSERT_TRUE(raw.start_tls(env().pki_file("ca.crt"), env().pki_file("client-spiffe.crt"),
+                            env().pki_file("client-spiffe.key"), &err))
+      << err;
+  ASSERT_TRUE(raw.send(startup_packet({{"user", "whatever"}, {"database", env().db}}) + std::string("Q") +
+                       be32(0xFFFFFFF0u)));
+  std::string sqlstate;
+  for (;;) {
+    const std::optional<BackendMessage> m = raw.read_message(seconds(20));
+    ASSERT_TRUE(m.has_value()) << "no FATAL for the oversized header (the proxy waits for its body?)";
+    if (m->type == 'E') {
+      auto fields = parse_error_fields(m->body);
+      EXPECT_EQ(fields['S'], "FATAL");
+      sqlstate = fields['C'];
+      break;
+    }
+  }
+  EXPECT_EQ(sqlstate, "08P01");
+}
+
+}  // namespace
+}  // namespace segproxy::it
