@@ -9,17 +9,13 @@
 #include <random>
 
 #include "authz/sql/mysql_analyzer.hpp"
+#include "authz/sql/mysql_lexing_settings.hpp"
 
 namespace segproxy::authz::sql {
 namespace mysql {
 namespace {
 
-bool charset_ok(const std::string& cs) {
-  for (const char* ok : {"utf8mb4", "utf8mb3", "utf8", "latin1", "ascii", "binary"}) {
-    if (iequals(cs, ok)) return true;
-  }
-  return false;
-}
+bool charset_ok(const std::string& cs) { return is_lexing_neutral_charset(cs); }
 
 StatementPart unknown_part(std::string reason) {
   StatementPart p;
@@ -119,6 +115,7 @@ std::string options_key(const MysqlClassifierOptions& opts) {
   put(canon, "mysql/1");
   put(canon, opts.current_database);
   put(canon, ascii_lower(opts.charset));
+  put(canon, opts.unfollowable_sql_mode);
   canon.push_back(static_cast<char>((opts.ansi_quotes ? 1 : 0) | (opts.no_backslash_escapes ? 2 : 0) |
                                     (opts.server_is_mariadb ? 4 : 0)));
   canon.push_back(static_cast<char>(opts.lower_case_table_names));
@@ -221,6 +218,12 @@ StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const My
                                            " is not supported by the analyzer (multibyte characters may hide quotes)"));
     return info;
   }
+  if (!opts.unfollowable_sql_mode.empty()) {
+    info.statements.push_back(unknown_part("the session's sql_mode includes " + opts.unfollowable_sql_mode +
+                                           ", which segproxy's analyzer cannot follow; reset the connection or "
+                                           "reconnect"));
+    return info;
+  }
   if (opts.lower_case_table_names < 0 || opts.lower_case_table_names > 2) {
     info.statements.push_back(unknown_part("lower_case_table_names must be 0, 1 or 2"));
     return info;
@@ -260,6 +263,14 @@ StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const My
       part.forbidden_reason = "internal: literal-dependent classification outside SET/PREPARE";
     }
     info.statements.push_back(std::move(part));
+  }
+  // The server lexes the statements after a lexing change under the new setting before
+  // segproxy could read it back: such a change must be the last statement of the text.
+  for (std::size_t k = 0; k + 1 < info.statements.size(); ++k) {
+    StatementPart& part = info.statements[k];
+    if (!part.changes_lexing || part.klass == StatementClass::Unknown) continue;
+    part.klass = StatementClass::Forbidden;
+    part.forbidden_reason = std::string(kLexingChangeNotLast);
   }
   return info;
 }

@@ -1,0 +1,71 @@
+// Which sql_mode flags and character sets the MySQL analyzer follows
+// (mysql_lexing_settings.hpp).
+#include "authz/sql/mysql_lexing_settings.hpp"
+
+#include <algorithm>
+#include <initializer_list>
+
+namespace segproxy::authz::sql {
+namespace {
+
+bool iequal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           const auto lx = static_cast<char>(x >= 'A' && x <= 'Z' ? x - 'A' + 'a' : x);
+           const auto ly = static_cast<char>(y >= 'A' && y <= 'Z' ? y - 'A' + 'a' : y);
+           return lx == ly;
+         });
+}
+
+bool in(std::string_view w, std::initializer_list<std::string_view> set) {
+  return std::any_of(set.begin(), set.end(), [&](std::string_view k) { return iequal(w, k); });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+bool is_followable_sql_mode_flag(std::string_view m) {
+  return m.empty() ||
+         in(m, {// lexing, followed by the lexer
+                "ANSI_QUOTES", "NO_BACKSLASH_ESCAPES", "ANSI",
+                // expressions only: the same objects are named
+                "PIPES_AS_CONCAT", "HIGH_NOT_PRECEDENCE", "IGNORE_SPACE", "REAL_AS_FLOAT", "EMPTY_STRING_IS_NULL",
+                "MYSQL323", "MYSQL40",
+                // data checks and DDL details
+                "STRICT_TRANS_TABLES", "STRICT_ALL_TABLES", "NO_ZERO_IN_DATE", "NO_ZERO_DATE",
+                "ERROR_FOR_DIVISION_BY_ZERO", "NO_ENGINE_SUBSTITUTION", "ONLY_FULL_GROUP_BY", "NO_AUTO_VALUE_ON_ZERO",
+                "NO_AUTO_CREATE_USER", "TRADITIONAL", "NO_UNSIGNED_SUBTRACTION", "PAD_CHAR_TO_FULL_LENGTH",
+                "ALLOW_INVALID_DATES", "TIME_TRUNCATE_FRACTIONAL", "TIME_ROUND_FRACTIONAL", "NO_DIR_IN_CREATE",
+                "SIMULTANEOUS_ASSIGNMENT", "NO_KEY_OPTIONS", "NO_TABLE_OPTIONS", "NO_FIELD_OPTIONS",
+                "IGNORE_BAD_TABLE_OPTIONS"});
+}
+
+MysqlSqlMode parse_mysql_sql_mode(std::string_view value) {
+  MysqlSqlMode out;
+  std::size_t p = 0;
+  while (p <= value.size()) {
+    const std::size_t c = std::min(value.find(',', p), value.size());
+    const std::string_view flag = trim(value.substr(p, c - p));
+    if (in(flag, {"ANSI_QUOTES", "ANSI"})) out.ansi_quotes = true;
+    if (in(flag, {"NO_BACKSLASH_ESCAPES"})) out.no_backslash_escapes = true;
+    if (out.unfollowable.empty() && !is_followable_sql_mode_flag(flag)) {
+      out.unfollowable.assign(flag.substr(0, 64));
+      for (char& ch : out.unfollowable) ch = static_cast<char>(ch >= 'a' && ch <= 'z' ? ch - 'a' + 'A' : ch);
+    }
+    p = c + 1;
+  }
+  return out;
+}
+
+bool is_lexing_neutral_charset(std::string_view cs) {
+  return in(cs, {"utf8mb4", "utf8mb3", "utf8", "ascii", "binary", "latin1", "latin2", "latin5", "latin7", "cp1250",
+                 "cp1251", "cp1256", "cp1257", "cp850", "cp852", "cp866", "dec8", "hp8", "koi8r", "koi8u", "greek",
+                 "hebrew", "armscii8", "keybcs2", "macce", "macroman", "geostd8", "tis620", "ujis", "eucjpms", "euckr",
+                 "gb2312"});
+}
+
+}  // namespace segproxy::authz::sql
