@@ -15,7 +15,7 @@ namespace segproxy::authz::sql {
 namespace mysql {
 namespace {
 
-bool charset_ok(const std::string& cs) { return is_lexing_neutral_charset(cs); }
+bool charset_ok(const std::string& cs) { return is_followable_charset(cs); }
 
 StatementPart unknown_part(std::string reason) {
   StatementPart p;
@@ -196,9 +196,16 @@ std::string over_length_message(std::size_t size, const StatementLimits& limits)
          std::to_string(limits.max_statement_length) + ")";
 }
 
+// Lexes `sql` as the server will: under sjis / cp932 / big5 / gbk, ASCII trail bytes of
+// two-byte characters are masked first (mask_multibyte_trail_bytes).
+LexResult lex_as_server(std::string_view sql, const MysqlClassifierOptions& opts) {
+  if (has_ascii_trail_bytes(opts.charset)) return lex_mysql(mask_multibyte_trail_bytes(sql, opts.charset), lex_options(opts));
+  return lex_mysql(sql, lex_options(opts));
+}
+
 LexResult lex_checked(std::string_view sql, const MysqlClassifierOptions& opts) {
   if (sql.size() > opts.max_length || sql.size() > opts.limits.max_statement_length) return {};
-  return lex_mysql(sql, lex_options(opts));
+  return lex_as_server(sql, opts);
 }
 
 StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const MysqlClassifierOptions& opts,
@@ -323,7 +330,7 @@ MysqlServerVersion parse_mysql_server_version(std::string_view v) {
 
 std::string normalize_mysql(std::string_view sql, const MysqlClassifierOptions& opts) {
   if (sql.size() > opts.limits.max_statement_length) return {};
-  const mysql::LexResult lex = mysql::lex_mysql(sql, mysql::lex_options(opts));
+  const mysql::LexResult lex = mysql::lex_as_server(sql, opts);
   if (!lex.ok) return {};
   std::string out;
   for (const auto& t : lex.tokens) {

@@ -73,9 +73,9 @@ struct MysqlClassifierOptions {
   // MySQL 80036 / MariaDB 100611 style (MYSQL_VERSION_ID). 0 = unknown: every
   // executable comment is analysed as code.
   std::uint32_t server_version = 0;
-  // The session's character_set_client (as the server reports it). A set that is not
-  // lexing-neutral (is_lexing_neutral_charset: multibyte sets such as gbk, sjis or big5
-  // hide backslash bytes inside characters) makes every statement Unknown.
+  // The session's character_set_client (as the server reports it). sjis / cp932 / big5 /
+  // gbk texts are lexed with their ASCII trail bytes masked (mask_multibyte_trail_bytes);
+  // a set that is not followed (is_followable_charset) makes every statement Unknown.
   std::string charset = "utf8mb4";
   std::size_t max_length = 16 * 1024 * 1024;  // longer texts are Unknown
   std::size_t max_tokens = 1'000'000;         // texts with more tokens are Unknown (memory bound)

@@ -61,6 +61,35 @@ MysqlSqlMode parse_mysql_sql_mode(std::string_view value) {
   return out;
 }
 
+bool has_ascii_trail_bytes(std::string_view cs) { return in(cs, {"sjis", "cp932", "big5", "gbk"}); }
+
+bool is_followable_charset(std::string_view cs) { return is_lexing_neutral_charset(cs) || has_ascii_trail_bytes(cs); }
+
+std::string mask_multibyte_trail_bytes(std::string_view text, std::string_view cs) {
+  std::string out(text);
+  if (!has_ascii_trail_bytes(cs)) return out;
+  // Lead and trail byte ranges of MariaDB's strings/ctype-{sjis,cp932,big5,gbk}.c.
+  const bool big5 = in(cs, {"big5"}), gbk = in(cs, {"gbk"});
+  const auto lead = [&](unsigned char c) {
+    if (big5) return c >= 0xa1 && c <= 0xf9;
+    if (gbk) return c >= 0x81 && c <= 0xfe;
+    return (c >= 0x81 && c <= 0x9f) || (c >= 0xe0 && c <= 0xfc);  // sjis, cp932
+  };
+  const auto trail = [&](unsigned char c) {
+    if (c >= 0x40 && c <= 0x7e) return true;
+    if (big5) return c >= 0xa1 && c <= 0xfe;
+    if (gbk) return c >= 0x80 && c <= 0xfe;
+    return c >= 0x80 && c <= 0xfc;
+  };
+  for (std::size_t i = 0; i + 1 < out.size(); ++i) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    if (!lead(c) || !trail(static_cast<unsigned char>(out[i + 1]))) continue;
+    if (static_cast<unsigned char>(out[i + 1]) < 0x80) out[i + 1] = static_cast<char>(0x80);
+    ++i;  // the pair is one character
+  }
+  return out;
+}
+
 bool is_lexing_neutral_charset(std::string_view cs) {
   return in(cs, {"utf8mb4", "utf8mb3", "utf8", "ascii", "binary", "latin1", "latin2", "latin5", "latin7", "cp1250",
                  "cp1251", "cp1256", "cp1257", "cp850", "cp852", "cp866", "dec8", "hp8", "koi8r", "koi8u", "greek",

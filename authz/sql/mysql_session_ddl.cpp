@@ -89,7 +89,7 @@ std::size_t Analyzer::set_assignment(std::size_t i, bool& system) {
   const auto charset_value = [&](std::size_t j, const std::string& what) {
     if (!(is_name(j) || is_kind(j, TokKind::String))) forbid(what + ": a character set name is required");
     const std::string cs = ascii_lower(tok(j).text);
-    if (cs != "default" && !is_lexing_neutral_charset(cs)) {
+    if (cs != "default" && !is_followable_charset(cs)) {
       forbid(what + " " + cs + ": segproxy's analyzer cannot follow this character set (a multibyte character "
              "may end in a backslash or quote byte)");
     }

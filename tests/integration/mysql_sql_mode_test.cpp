@@ -210,6 +210,41 @@ TEST_F(MysqlSqlMode, UnfollowableSqlModeRefusesEveryStatementAfterIt) {
   EXPECT_EQ(Allowed(other.get(), "SELECT 1").value(), "1");
 }
 
+// The classic GBK bypass: 0x81 0x5C is one character under gbk, so the string ends at the
+// next quote and customers_pii is read; under latin1 the same bytes are one string.
+TEST_F(MysqlSqlMode, GbkTrailBackslashIsJudgedAsTheServerReadsIt) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  auto conn = Open();
+  ASSERT_TRUE(conn);
+  const std::string text = "SELECT '\x81\\' FROM orders UNION SELECT ssn FROM customers_pii -- '";
+  Allowed(conn.get(), "SET NAMES latin1");
+  Allowed(conn.get(), text);  // one string literal under latin1
+  Allowed(conn.get(), "SET NAMES gbk");
+  ExpectDenied(conn.get(), text);
+  EXPECT_EQ(Allowed(conn.get(), "SELECT HEX('\x81\\') FROM orders LIMIT 1").value(), "815C");
+  EXPECT_EQ(Allowed(conn.get(), "SELECT @@character_set_client").value(), "gbk");
+}
+
+// A client whose handshake asks for gbk (pymysql charset='gbk'): followed from the login.
+TEST_F(MysqlSqlMode, PymysqlGbkConnectionIsFollowedFromTheHandshake) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const ProcResult py = run_pymysql(
+      Target(ClientCert::Spiffe),
+      "conn = pymysql.connect(**_p, charset='gbk', autocommit=True)\n"
+      "cur = conn.cursor()\n"
+      "ch = b'\\x81\\x5c'.decode('gbk')\n"
+      "cur.execute(\"SELECT HEX('\" + ch + \"') FROM orders LIMIT 1\")\n"
+      "print('hex', cur.fetchone()[0])\n"
+      "try:\n"
+      "    cur.execute(\"SELECT '\" + ch + \"' FROM orders UNION SELECT ssn FROM customers_pii -- '\")\n"
+      "    print('ALLOWED')\n"
+      "except pymysql.err.MySQLError as e:\n"
+      "    print('refused', e.args[0])\n");
+  EXPECT_EQ(py.exit_code, 0) << py.describe();
+  EXPECT_NE(py.out.find("hex 815C"), std::string::npos) << py.describe();
+  EXPECT_NE(py.out.find("refused 1142"), std::string::npos) << py.describe();
+}
+
 TEST_F(MysqlSqlMode, MariadbCliAnsiQuotesAndSetNamesLatin1AreFollowed) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const ProcResult cli = run_mariadb_cli(Target(ClientCert::Spiffe), {"--batch", "--skip-column-names"},

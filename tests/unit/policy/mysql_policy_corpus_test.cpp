@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <iostream>
 #include <filesystem>
@@ -27,7 +28,11 @@ const std::filesystem::path kTestdata = std::filesystem::path(__FILE__).parent_p
 std::string unescape(const std::string& s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size()) {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] == 'x' && std::isxdigit(static_cast<unsigned char>(s[i + 2])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 3]))) {  // \xHH: one byte (multibyte character sets)
+      out.push_back(static_cast<char>(std::stoi(s.substr(i + 2, 2), nullptr, 16)));
+      i += 3;
+    } else if (s[i] == '\\' && i + 1 < s.size()) {
       const char c = s[++i];
       out.push_back(c == 't' ? '\t' : c == 'n' ? '\n' : c);
     } else {

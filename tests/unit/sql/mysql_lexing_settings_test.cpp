@@ -56,6 +56,40 @@ TEST(MysqlLexingSettings, OnlyCharsetsWithoutAsciiTrailBytesAreLexingNeutral) {
   for (const char* cs : {"gbk", "sjis", "cp932", "big5", "gb18030", "swe7", "ucs2", "utf16", "unknown", ""}) {
     EXPECT_FALSE(is_lexing_neutral_charset(cs)) << cs;
   }
+  for (const char* cs : {"gbk", "sjis", "cp932", "big5"}) EXPECT_TRUE(is_followable_charset(cs)) << cs;
+  for (const char* cs : {"gb18030", "swe7", "ucs2", "utf16", "unknown", ""}) EXPECT_FALSE(is_followable_charset(cs)) << cs;
+}
+
+TEST(MysqlLexingSettings, AsciiTrailBytesOfTwoByteCharactersAreMaskedAsTheServerPairsThem) {
+  // gbk: lead 0x81-0xFE, trail 0x40-0x7E / 0x80-0xFE.
+  EXPECT_EQ(mask_multibyte_trail_bytes("'\x81\\'", "gbk"), "'\x81\x80'");
+  EXPECT_EQ(mask_multibyte_trail_bytes("`\x81``", "GBK"), "`\x81\x80`");
+  EXPECT_EQ(mask_multibyte_trail_bytes("'\x81''", "gbk"), "'\x81''");  // 0x27 is never a trail byte
+  EXPECT_EQ(mask_multibyte_trail_bytes("\x81\x81\\", "gbk"), "\x81\x81\\");  // pairs from the left
+  // sjis / cp932: lead 0x81-0x9F, 0xE0-0xFC; 0xA1-0xDF are single-byte katakana.
+  EXPECT_EQ(mask_multibyte_trail_bytes("\x81\\ \xa1\\ \xfd\\", "sjis"), "\x81\x80 \xa1\\ \xfd\\");
+  EXPECT_EQ(mask_multibyte_trail_bytes("\xe0\\", "cp932"), "\xe0\x80");
+  // big5: lead 0xA1-0xF9, trail 0x40-0x7E / 0xA1-0xFE.
+  EXPECT_EQ(mask_multibyte_trail_bytes("\x81\\ \xa1\\ \xa1\x80\\", "big5"), "\x81\\ \xa1\x80 \xa1\x80\\");
+  // A lead byte at the end, other character sets: unchanged.
+  EXPECT_EQ(mask_multibyte_trail_bytes("'x'\x81", "gbk"), "'x'\x81");
+  EXPECT_EQ(mask_multibyte_trail_bytes("\x81\\", "latin1"), "\x81\\");
+}
+
+TEST(MysqlLexingSettings, GbkTrailBackslashCannotHideADeniedTable) {
+  const std::string sql = "SELECT '\x81\\' FROM orders UNION SELECT * FROM secret -- '";
+  auto o = shop();
+  o.charset = "gbk";
+  EXPECT_EQ(tables(classify_mysql(sql, o)), (std::vector<std::string>{"shop.orders", "shop.secret"}));
+  o.charset = "latin1";  // there the backslash escapes the quote: one string
+  EXPECT_TRUE(tables(classify_mysql(sql, o)).empty());
+  o.charset = "big5";  // 0x81 is no big5 lead byte
+  EXPECT_TRUE(tables(classify_mysql(sql, o)).empty());
+  o.charset = "big5";
+  EXPECT_EQ(tables(classify_mysql("SELECT '\xa1\\' FROM orders UNION SELECT * FROM secret -- '", o)),
+            (std::vector<std::string>{"shop.orders", "shop.secret"}));
+  o.charset = "gbk";  // non-ASCII names stay refused outside UTF-8
+  EXPECT_EQ(classify_mysql("SELECT * FROM `t\x81\x40`", o).statements.at(0).klass, StatementClass::Unknown);
 }
 
 TEST(MysqlLexingSettings, SqlModeExpressionIsAllowedAndMarkedAsChangingLexing) {
@@ -84,9 +118,9 @@ TEST(MysqlLexingSettings, SqlModeSetIsFollowedWhileAnsiQuotesOrNoBackslashEscape
   EXPECT_EQ(info.statements[0].klass, StatementClass::SessionSafe) << info.statements[0].forbidden_reason;
 }
 
-TEST(MysqlLexingSettings, UnfollowableLiteralModesAndMultibyteCharsetsStayRefused) {
-  for (const char* sql : {"SET sql_mode = 'ORACLE'", "SET sql_mode = 'STRICT_TRANS_TABLES,MSSQL'", "SET NAMES gbk",
-                          "SET NAMES 'sjis'", "SET CHARACTER SET big5", "SET character_set_client = cp932",
+TEST(MysqlLexingSettings, UnfollowableLiteralModesAndCharsetsStayRefused) {
+  for (const char* sql : {"SET sql_mode = 'ORACLE'", "SET sql_mode = 'STRICT_TRANS_TABLES,MSSQL'", "SET NAMES gb18030",
+                          "SET NAMES 'ucs2'", "SET CHARACTER SET swe7", "SET character_set_client = utf16",
                           "SET STATEMENT sql_mode = 'ANSI' FOR SELECT 1"}) {
     const auto i = classify_mysql(sql, shop());
     ASSERT_EQ(i.statements.size(), 1u) << sql;
