@@ -4,10 +4,11 @@
 // things change them, and the session reads both back from the backend after each
 // (docs/mysql.md, "Lexing settings"): a COM_QUERY whose analysis says changes_lexing (SET
 // sql_mode / character_set_client / _connection / NAMES / CHARACTER SET, EXECUTE
-// IMMEDIATE of one, SQL-level EXECUTE), a COM_STMT_EXECUTE of such a prepared statement,
-// and COM_RESET_CONNECTION. Stored routines and triggers run with their own saved
-// sql_mode and character set and restore the caller's (verified on MariaDB 10.11);
-// COM_CHANGE_USER and SET STATEMENT ... FOR are refused.
+// IMMEDIATE of one, SQL-level EXECUTE, BEGIN NOT ATOMIC blocks, which keep a SET NAMES),
+// a COM_STMT_EXECUTE of such a prepared statement, and COM_RESET_CONNECTION. Stored
+// routines and triggers run with their own saved sql_mode and character set and restore
+// the caller's (verified on MariaDB 10.11); COM_CHANGE_USER and SET STATEMENT ... FOR are
+// refused.
 #include <algorithm>
 #include <cctype>
 

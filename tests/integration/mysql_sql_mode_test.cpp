@@ -19,7 +19,7 @@ const char* kPolicy =
     "    rules:\n"
     "      - {id: orders-rw, tables: [shop.orders, shop.order_items], allow: [select, insert, update]}\n"
     "      - {id: no-pii, tables: [shop.customers_pii], deny: [all]}\n"
-    "    statements: [transaction, session_safe, prepare]\n";
+    "    statements: [transaction, session_safe, prepare, anonymous_code]\n";
 
 class MysqlSqlMode : public MysqlProxyTest {
  protected:
@@ -223,6 +223,19 @@ TEST_F(MysqlSqlMode, GbkTrailBackslashIsJudgedAsTheServerReadsIt) {
   ExpectDenied(conn.get(), text);
   EXPECT_EQ(Allowed(conn.get(), "SELECT HEX('\x81\\') FROM orders LIMIT 1").value(), "815C");
   EXPECT_EQ(Allowed(conn.get(), "SELECT @@character_set_client").value(), "gbk");
+}
+
+// MariaDB keeps a SET NAMES run inside an anonymous compound statement (stored routines
+// restore the caller's): the proxy reads the settings back after one too.
+TEST_F(MysqlSqlMode, SetNamesInsideAnonymousBlockIsObserved) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  auto conn = Open();
+  ASSERT_TRUE(conn);
+  const std::string text = "SELECT '\x81\\' FROM orders UNION SELECT ssn FROM customers_pii -- '";
+  Allowed(conn.get(), "SET NAMES latin1");
+  Allowed(conn.get(), "BEGIN NOT ATOMIC SET NAMES gbk; END");
+  EXPECT_EQ(Allowed(conn.get(), "SELECT @@character_set_client").value(), "gbk");
+  ExpectDenied(conn.get(), text);
 }
 
 // A client whose handshake asks for gbk (pymysql charset='gbk'): followed from the login.

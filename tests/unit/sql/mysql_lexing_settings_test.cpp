@@ -108,6 +108,16 @@ TEST(MysqlLexingSettings, SqlModeExpressionIsAllowedAndMarkedAsChangingLexing) {
     EXPECT_TRUE(i.statements[0].changes_lexing) << sql;
   }
   EXPECT_FALSE(classify_mysql("SET autocommit = 1", shop()).statements[0].changes_lexing);
+  EXPECT_FALSE(classify_mysql("SELECT * FROM orders", shop()).statements[0].changes_lexing);
+}
+
+// MariaDB keeps a SET NAMES run inside BEGIN NOT ATOMIC ... END (unlike inside stored
+// routines, which restore the caller's character set and sql_mode).
+TEST(MysqlLexingSettings, AnonymousCompoundStatementIsReadBackAfter) {
+  const auto info = classify_mysql("BEGIN NOT ATOMIC SET NAMES latin1; END", shop());
+  ASSERT_EQ(info.statements.size(), 1u);
+  EXPECT_EQ(info.statements[0].klass, StatementClass::AnonymousCode);
+  EXPECT_TRUE(info.statements[0].changes_lexing);
 }
 
 TEST(MysqlLexingSettings, SqlModeSetIsFollowedWhileAnsiQuotesOrNoBackslashEscapesAreOn) {
