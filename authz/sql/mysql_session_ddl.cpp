@@ -38,7 +38,7 @@ std::size_t Analyzer::set_stmt(std::size_t i) {
   ++i;
   if (is_kw(i, "PASSWORD")) forbid("SET PASSWORD changes account credentials");
   if (is_kw(i, "ROLE") || (is_kw(i, "DEFAULT") && is_kw(i + 1, "ROLE"))) forbid("SET ROLE switches the database identity");
-  if (is_kw(i, "STATEMENT")) refuse("SET STATEMENT ... FOR is not supported");
+  if (is_kw(i, "STATEMENT")) return set_statement_for(i + 1);
   if (is_kw(i, "RESOURCE")) forbid("SET RESOURCE GROUP is administrative");
   std::size_t j = i;
   if (is_kw(j, "GLOBAL") || is_kw(j, "PERSIST") || is_kw(j, "PERSIST_ONLY")) {
@@ -75,6 +75,29 @@ std::size_t Analyzer::set_stmt(std::size_t i) {
   if (any_system) set_class(StatementClass::SessionSafe, "SET");
   else set_class(StatementClass::Dml, "SET");  // user variables only: judged by what the values read
   return i;
+}
+
+// MariaDB SET STATEMENT a = v [, ...] FOR stmt: the values hold for that one statement,
+// which the server lexes and parses under the session's settings (checked on MariaDB
+// 10.11: SET STATEMENT sql_mode = 'ANSI_QUOTES' FOR SELECT "a" returns the string 'a').
+// The assignments follow the SET allow-list; lexing settings are refused there, since a
+// PREPARE / EXECUTE IMMEDIATE inside would parse its text under them. The statement is
+// judged as itself.
+std::size_t Analyzer::set_statement_for(std::size_t i) {
+  for (;;) {
+    bool system = false;
+    i = set_assignment(i, system);
+    if (!system) refuse("SET STATEMENT takes system variables only");
+    if (part_.changes_lexing) {
+      forbid("SET STATEMENT of sql_mode or a character set is not followed by segproxy (a PREPARE inside would "
+             "parse its text under it); SET it for the session instead");
+    }
+    if (!is_kind(i, TokKind::Comma)) break;
+    ++i;
+  }
+  i = expect_kw(i, "FOR");
+  if (is_kw(i, "SET") && is_kw(i + 1, "STATEMENT")) refuse("nested SET STATEMENT");
+  return statement(i);
 }
 
 std::size_t Analyzer::set_assignment(std::size_t i, bool& system) {

@@ -225,6 +225,17 @@ TEST_F(MysqlSqlMode, GbkTrailBackslashIsJudgedAsTheServerReadsIt) {
   EXPECT_EQ(Allowed(conn.get(), "SELECT @@character_set_client").value(), "gbk");
 }
 
+// MariaDB's SET STATEMENT ... FOR: judged as its statement; lexing settings refused there.
+TEST_F(MysqlSqlMode, SetStatementForIsJudgedAsItsStatement) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  auto conn = Open();
+  ASSERT_TRUE(conn);
+  EXPECT_EQ(Allowed(conn.get(), "SET STATEMENT max_statement_time = 10 FOR SELECT COUNT(*) > 0 FROM orders").value(),
+            "1");
+  ExpectDenied(conn.get(), "SET STATEMENT max_statement_time = 10 FOR SELECT * FROM customers_pii");
+  ExpectDenied(conn.get(), "SET STATEMENT sql_mode = 'ANSI_QUOTES' FOR PREPARE s FROM 'SELECT 1'", 1227);
+}
+
 // MariaDB keeps a SET NAMES run inside an anonymous compound statement (stored routines
 // restore the caller's): the proxy reads the settings back after one too.
 TEST_F(MysqlSqlMode, SetNamesInsideAnonymousBlockIsObserved) {

@@ -111,6 +111,19 @@ TEST(MysqlLexingSettings, SqlModeExpressionIsAllowedAndMarkedAsChangingLexing) {
   EXPECT_FALSE(classify_mysql("SELECT * FROM orders", shop()).statements[0].changes_lexing);
 }
 
+// MariaDB SET STATEMENT ... FOR stmt: judged as the statement (lexed under the session's
+// settings), with allow-listed, non-lexing assignments.
+TEST(MysqlLexingSettings, SetStatementForIsJudgedAsItsStatement) {
+  const auto ok = classify_mysql("SET STATEMENT max_statement_time = 5, lock_wait_timeout = 2 FOR SELECT * FROM orders",
+                                 shop());
+  ASSERT_EQ(ok.statements.size(), 1u);
+  EXPECT_EQ(ok.statements[0].klass, StatementClass::Dml) << ok.statements[0].forbidden_reason;
+  EXPECT_EQ(tables(ok), (std::vector<std::string>{"shop.orders"}));
+  EXPECT_FALSE(ok.statements[0].changes_lexing);
+  const auto denied = classify_mysql("SET STATEMENT max_statement_time = 5 FOR SELECT * FROM secret", shop());
+  EXPECT_EQ(tables(denied), (std::vector<std::string>{"shop.secret"}));
+}
+
 // MariaDB keeps a SET NAMES run inside BEGIN NOT ATOMIC ... END (unlike inside stored
 // routines, which restore the caller's character set and sql_mode).
 TEST(MysqlLexingSettings, AnonymousCompoundStatementIsReadBackAfter) {
@@ -131,7 +144,9 @@ TEST(MysqlLexingSettings, SqlModeSetIsFollowedWhileAnsiQuotesOrNoBackslashEscape
 TEST(MysqlLexingSettings, UnfollowableLiteralModesAndCharsetsStayRefused) {
   for (const char* sql : {"SET sql_mode = 'ORACLE'", "SET sql_mode = 'STRICT_TRANS_TABLES,MSSQL'", "SET NAMES gb18030",
                           "SET NAMES 'ucs2'", "SET CHARACTER SET swe7", "SET character_set_client = utf16",
-                          "SET STATEMENT sql_mode = 'ANSI' FOR SELECT 1"}) {
+                          "SET STATEMENT sql_mode = 'ANSI' FOR SELECT 1",
+                          "SET STATEMENT max_statement_time = 1, character_set_client = latin1 FOR SELECT 1",
+                          "SET STATEMENT foreign_key_checks = 0 FOR DELETE FROM orders"}) {
     const auto i = classify_mysql(sql, shop());
     ASSERT_EQ(i.statements.size(), 1u) << sql;
     EXPECT_TRUE(i.statements[0].klass == StatementClass::Forbidden || i.statements[0].klass == StatementClass::Unknown)
