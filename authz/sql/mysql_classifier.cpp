@@ -225,7 +225,9 @@ StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const My
                                            " is not supported by the analyzer (multibyte characters may hide quotes)"));
     return info;
   }
-  if (!opts.unfollowable_sql_mode.empty()) {
+  // Under a mode the analyzer cannot follow, only a SET sql_mode back to a followable one
+  // that every mode lexes the same way (is_sql_mode_recovery) is analysed.
+  if (!opts.unfollowable_sql_mode.empty() && !is_sql_mode_recovery(sql)) {
     info.statements.push_back(unknown_part("the session's sql_mode includes " + opts.unfollowable_sql_mode +
                                            ", which segproxy's analyzer cannot follow; reset the connection or "
                                            "reconnect"));

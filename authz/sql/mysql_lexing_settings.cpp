@@ -61,6 +61,51 @@ MysqlSqlMode parse_mysql_sql_mode(std::string_view value) {
   return out;
 }
 
+bool is_sql_mode_recovery(std::string_view text) {
+  std::size_t p = 0;
+  const auto space = [&] {
+    while (p < text.size() && (text[p] == ' ' || text[p] == '\t' || text[p] == '\n' || text[p] == '\r')) ++p;
+  };
+  const auto word = [&] {  // [A-Za-z_@.]+
+    const std::size_t b = p;
+    while (p < text.size() && ((text[p] >= 'a' && text[p] <= 'z') || (text[p] >= 'A' && text[p] <= 'Z') ||
+                               text[p] == '_' || text[p] == '@' || text[p] == '.')) {
+      ++p;
+    }
+    return text.substr(b, p - b);
+  };
+  space();
+  if (!in(word(), {"SET"})) return false;
+  space();
+  std::string_view var = word();
+  if (in(var, {"SESSION", "LOCAL"})) {
+    space();
+    var = word();
+  }
+  if (!in(var, {"sql_mode", "@@sql_mode", "@@session.sql_mode", "@@local.sql_mode"})) return false;
+  space();
+  if (p < text.size() && text[p] == ':') ++p;
+  if (p >= text.size() || text[p] != '=') return false;
+  ++p;
+  space();
+  if (p < text.size() && text[p] == '\'') {
+    const std::size_t b = ++p;
+    while (p < text.size() && ((text[p] >= 'a' && text[p] <= 'z') || (text[p] >= 'A' && text[p] <= 'Z') ||
+                               text[p] == '_' || text[p] == ',')) {
+      ++p;
+    }
+    if (p >= text.size() || text[p] != '\'') return false;
+    if (!parse_mysql_sql_mode(text.substr(b, p - b)).unfollowable.empty()) return false;
+    ++p;
+  } else if (!in(word(), {"DEFAULT"})) {
+    return false;
+  }
+  space();
+  if (p < text.size() && text[p] == ';') ++p;
+  space();
+  return p == text.size();
+}
+
 bool has_ascii_trail_bytes(std::string_view cs) { return in(cs, {"sjis", "cp932", "big5", "gbk"}); }
 
 bool is_followable_charset(std::string_view cs) { return is_lexing_neutral_charset(cs) || has_ascii_trail_bytes(cs); }

@@ -43,6 +43,13 @@ std::string mask_multibyte_trail_bytes(std::string_view text, std::string_view c
 // lexing-neutral or has_ascii_trail_bytes: a character_set_client the analyzer follows.
 bool is_followable_charset(std::string_view charset);
 
+// The one statement accepted while the session's sql_mode cannot be followed: `SET
+// [SESSION | LOCAL] sql_mode = DEFAULT | '<followable flags>'` (also `@@sql_mode`,
+// `@@session.sql_mode`, `:=`, one trailing ';'), written with ASCII letters, '_', ',',
+// '.', '@', '=', ':', ';', spaces and one single-quoted string of flag names only - no
+// comment, backslash, double quote or backtick - so every sql_mode lexes it the same way.
+bool is_sql_mode_recovery(std::string_view text);
+
 // A character_set_client in which no byte of a multibyte character is below 0x80, so
 // quotes, backslashes and every other ASCII byte mean what they mean in ASCII: the UTF-8
 // family, ascii, binary, the ISO-8859 / Windows / DOS / Mac single-byte sets and the EUC

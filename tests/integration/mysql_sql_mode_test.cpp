@@ -195,7 +195,7 @@ TEST_F(MysqlSqlMode, LexingChangeFollowedByMoreStatementsIsRefusedWithErr1235) {
   EXPECT_NE(py.out.find("id 1"), std::string::npos) << "the trailing SET was not followed: " << py.describe();
 }
 
-TEST_F(MysqlSqlMode, UnfollowableSqlModeRefusesEveryStatementAfterIt) {
+TEST_F(MysqlSqlMode, UnfollowableSqlModeRefusesEveryStatementUntilAPlainSetSqlMode) {
   ASSERT_NO_FATAL_FAILURE(Start());
   auto conn = Open();
   ASSERT_TRUE(conn);
@@ -204,6 +204,9 @@ TEST_F(MysqlSqlMode, UnfollowableSqlModeRefusesEveryStatementAfterIt) {
   const MyResult r = mysql_exec(conn.get(), "SELECT 1");
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.error.message.find("ORACLE"), std::string::npos) << r.error.describe();
+  ExpectDenied(conn.get(), "SET sql_mode = concat('', '')", 1227);  // an expression cannot be lexed safely
+  Allowed(conn.get(), "SET sql_mode = DEFAULT");                    // this can: the way back
+  EXPECT_EQ(Allowed(conn.get(), "SELECT \"x\" FROM orders LIMIT 1").value(), "x");
   // Other sessions are unaffected; this one reconnects.
   auto other = Open();
   ASSERT_TRUE(other);

@@ -175,11 +175,22 @@ TEST(MysqlLexingSettings, LexingChangeFollowedByMoreStatementsIsRefused) {
 TEST(MysqlLexingSettings, UnfollowableReportedModeMakesEveryStatementUnknown) {
   auto o = shop();
   o.unfollowable_sql_mode = "ORACLE";
-  for (const char* sql : {"SELECT 1", "SET sql_mode = ''", "SELECT * FROM orders"}) {
+  for (const char* sql : {"SELECT 1", "SET sql_mode = 'ORACLE'", "SELECT * FROM orders", "SET sql_mode = concat('')",
+                          "SET sql_mode = '' /* x */", "SET sql_mode = ''; SELECT 1", "SET sql_mode = \"\"",
+                          "SET sql_mode = 'ANSI\\'", "SET names = ''"}) {
     const auto i = classify_mysql(sql, o);
     ASSERT_EQ(i.statements.size(), 1u) << sql;
     EXPECT_EQ(i.statements[0].klass, StatementClass::Unknown) << sql;
-    EXPECT_NE(i.statements[0].forbidden_reason.find("ORACLE"), std::string::npos);
+    EXPECT_NE(i.statements[0].forbidden_reason.find("ORACLE"), std::string::npos) << sql;
+  }
+  // The way back: a SET sql_mode that lexes the same under every mode.
+  for (const char* sql : {"SET sql_mode = ''", "set session sql_mode='STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION';",
+                          "SET @@session.sql_mode := DEFAULT", "  SET @@sql_mode='ANSI'  "}) {
+    EXPECT_TRUE(is_sql_mode_recovery(sql)) << sql;
+    const auto i = classify_mysql(sql, o);
+    ASSERT_EQ(i.statements.size(), 1u) << sql;
+    EXPECT_EQ(i.statements[0].klass, StatementClass::SessionSafe) << sql << ": " << i.statements[0].forbidden_reason;
+    EXPECT_TRUE(i.statements[0].changes_lexing) << sql;
   }
 }
 
