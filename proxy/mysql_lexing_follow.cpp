@@ -7,8 +7,8 @@
 // IMMEDIATE of one, SQL-level EXECUTE, BEGIN NOT ATOMIC blocks, which keep a SET NAMES),
 // a COM_STMT_EXECUTE of such a prepared statement, and COM_RESET_CONNECTION. Stored
 // routines and triggers run with their own saved sql_mode and character set and restore
-// the caller's (verified on MariaDB 10.11); COM_CHANGE_USER and SET STATEMENT ... FOR are
-// refused.
+// the caller's (verified on MariaDB 10.11); COM_CHANGE_USER is refused and SET STATEMENT
+// ... FOR may not set them (it restores them after its statement anyway).
 #include <algorithm>
 #include <cctype>
 
