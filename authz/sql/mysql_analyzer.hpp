@@ -115,6 +115,7 @@ class Analyzer {
   // ---- session, DDL, admin (mysql_session_ddl.cpp)
   std::size_t set_stmt(std::size_t i);
   std::size_t set_assignment(std::size_t i, bool& system_var);
+  std::size_t set_statement_for(std::size_t i);  // MariaDB SET STATEMENT ... FOR stmt
   std::size_t create_stmt(std::size_t i);
   std::size_t alter_stmt(std::size_t i);
   std::size_t drop_stmt(std::size_t i);

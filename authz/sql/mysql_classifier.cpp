@@ -9,17 +9,13 @@
 #include <random>
 
 #include "authz/sql/mysql_analyzer.hpp"
+#include "authz/sql/mysql_lexing_settings.hpp"
 
 namespace segproxy::authz::sql {
 namespace mysql {
 namespace {
 
-bool charset_ok(const std::string& cs) {
-  for (const char* ok : {"utf8mb4", "utf8mb3", "utf8", "latin1", "ascii", "binary"}) {
-    if (iequals(cs, ok)) return true;
-  }
-  return false;
-}
+bool charset_ok(const std::string& cs) { return is_followable_charset(cs); }
 
 StatementPart unknown_part(std::string reason) {
   StatementPart p;
@@ -119,6 +115,7 @@ std::string options_key(const MysqlClassifierOptions& opts) {
   put(canon, "mysql/1");
   put(canon, opts.current_database);
   put(canon, ascii_lower(opts.charset));
+  put(canon, opts.unfollowable_sql_mode);
   canon.push_back(static_cast<char>((opts.ansi_quotes ? 1 : 0) | (opts.no_backslash_escapes ? 2 : 0) |
                                     (opts.server_is_mariadb ? 4 : 0)));
   canon.push_back(static_cast<char>(opts.lower_case_table_names));
@@ -199,9 +196,16 @@ std::string over_length_message(std::size_t size, const StatementLimits& limits)
          std::to_string(limits.max_statement_length) + ")";
 }
 
+// Lexes `sql` as the server will: under sjis / cp932 / big5 / gbk, ASCII trail bytes of
+// two-byte characters are masked first (mask_multibyte_trail_bytes).
+LexResult lex_as_server(std::string_view sql, const MysqlClassifierOptions& opts) {
+  if (has_ascii_trail_bytes(opts.charset)) return lex_mysql(mask_multibyte_trail_bytes(sql, opts.charset), lex_options(opts));
+  return lex_mysql(sql, lex_options(opts));
+}
+
 LexResult lex_checked(std::string_view sql, const MysqlClassifierOptions& opts) {
   if (sql.size() > opts.max_length || sql.size() > opts.limits.max_statement_length) return {};
-  return lex_mysql(sql, lex_options(opts));
+  return lex_as_server(sql, opts);
 }
 
 StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const MysqlClassifierOptions& opts,
@@ -219,6 +223,14 @@ StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const My
   if (!charset_ok(opts.charset)) {
     info.statements.push_back(unknown_part("the session character set " + opts.charset +
                                            " is not supported by the analyzer (multibyte characters may hide quotes)"));
+    return info;
+  }
+  // Under a mode the analyzer cannot follow, only a SET sql_mode back to a followable one
+  // that every mode lexes the same way (is_sql_mode_recovery) is analysed.
+  if (!opts.unfollowable_sql_mode.empty() && !is_sql_mode_recovery(sql)) {
+    info.statements.push_back(unknown_part("the session's sql_mode includes " + opts.unfollowable_sql_mode +
+                                           ", which segproxy's analyzer cannot follow; reset the connection or "
+                                           "reconnect"));
     return info;
   }
   if (opts.lower_case_table_names < 0 || opts.lower_case_table_names > 2) {
@@ -260,6 +272,14 @@ StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const My
       part.forbidden_reason = "internal: literal-dependent classification outside SET/PREPARE";
     }
     info.statements.push_back(std::move(part));
+  }
+  // The server lexes the statements after a lexing change under the new setting before
+  // segproxy could read it back: such a change must be the last statement of the text.
+  for (std::size_t k = 0; k + 1 < info.statements.size(); ++k) {
+    StatementPart& part = info.statements[k];
+    if (!part.changes_lexing || part.klass == StatementClass::Unknown) continue;
+    part.klass = StatementClass::Forbidden;
+    part.forbidden_reason = std::string(kLexingChangeNotLast);
   }
   return info;
 }
@@ -312,7 +332,7 @@ MysqlServerVersion parse_mysql_server_version(std::string_view v) {
 
 std::string normalize_mysql(std::string_view sql, const MysqlClassifierOptions& opts) {
   if (sql.size() > opts.limits.max_statement_length) return {};
-  const mysql::LexResult lex = mysql::lex_mysql(sql, mysql::lex_options(opts));
+  const mysql::LexResult lex = mysql::lex_as_server(sql, opts);
   if (!lex.ok) return {};
   std::string out;
   for (const auto& t : lex.tokens) {

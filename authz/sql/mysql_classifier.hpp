@@ -25,9 +25,10 @@
 //  - Functions: every call `name(`, lower-cased (schema = database when qualified);
 //    NEXT VALUE FOR s -> nextval, PREVIOUS VALUE FOR s -> lastval; CALL p -> function p.
 //  - SessionSafe: SET of allow-listed session variables (SET NAMES / CHARACTER SET /
-//    character_set_client / _connection only to utf8mb4, utf8mb3, utf8; sql_mode only to
-//    a literal list of modes that do not change lexing or parsing, and only while the
-//    session has neither ANSI_QUOTES nor NO_BACKSLASH_ESCAPES), SET [SESSION]
+//    character_set_client / _connection to a lexing-neutral character set or an
+//    expression; sql_mode to any expression, a literal only when every flag is one the
+//    analyzer follows - such a SET is marked changes_lexing and must be the last statement
+//    of a multi-statement text; the session reads the new values back), SET [SESSION]
 //    TRANSACTION, SHOW VARIABLES / STATUS / WARNINGS / ..., USE db (StatementPart::
 //    database names it: the session checks it against the segment and updates its
 //    current database). SET of only user variables is Dml (its expressions are checked).
@@ -42,7 +43,7 @@
 //    EXPLAIN FOR CONNECTION. Procedural: CALL.
 //  - Forbidden: SELECT ... INTO OUTFILE/DUMPFILE, LOAD DATA/XML, PREPARE FROM a variable
 //    or expression, SET GLOBAL/PERSIST/@@global, SET ROLE / DEFAULT ROLE / PASSWORD,
-//    lexing-changing SETs, GRANT/REVOKE, user and role management, KILL [CONNECTION],
+//    SETs to sql_mode flags / character sets the analyzer cannot follow, GRANT/REVOKE, user and role management, KILL [CONNECTION],
 //    SHUTDOWN/RESTART, INSTALL/UNINSTALL, replication control, RESET, PURGE, CLONE, BINLOG,
 //    XA, database-level DDL, stored programs (CREATE/ALTER/DROP PROCEDURE/FUNCTION/
 //    TRIGGER/EVENT), non-local storage engines and file/connection table options,
@@ -64,14 +65,17 @@ struct MysqlClassifierOptions {
   std::string current_database;
   bool ansi_quotes = false;           // sql_mode ANSI_QUOTES (or ANSI)
   bool no_backslash_escapes = false;  // sql_mode NO_BACKSLASH_ESCAPES
+  // The first sql_mode flag the server reported that the analyzer cannot follow
+  // (mysql_lexing_settings.hpp), e.g. ORACLE; non-empty makes every statement Unknown.
+  std::string unfollowable_sql_mode;
   int lower_case_table_names = 0;     // as the server reports: 0, 1 or 2
   bool server_is_mariadb = false;
   // MySQL 80036 / MariaDB 100611 style (MYSQL_VERSION_ID). 0 = unknown: every
   // executable comment is analysed as code.
   std::uint32_t server_version = 0;
-  // The session's character set (handshake / SET NAMES). Anything but utf8mb4, utf8mb3,
-  // utf8, latin1, ascii or binary makes every statement Unknown (multibyte character sets
-  // such as gbk, sjis or big5 hide quote and backslash bytes inside characters).
+  // The session's character_set_client (as the server reports it). sjis / cp932 / big5 /
+  // gbk texts are lexed with their ASCII trail bytes masked (mask_multibyte_trail_bytes);
+  // a set that is not followed (is_followable_charset) makes every statement Unknown.
   std::string charset = "utf8mb4";
   std::size_t max_length = 16 * 1024 * 1024;  // longer texts are Unknown
   std::size_t max_tokens = 1'000'000;         // texts with more tokens are Unknown (memory bound)
@@ -83,6 +87,12 @@ struct MysqlClassifierOptions {
 };
 
 StatementInfo classify_mysql(std::string_view sql, const MysqlClassifierOptions& opts);
+
+// The forbidden_reason of a statement that changes a lexing setting (changes_lexing) and
+// is followed by more statements in the same text (the session answers ER_NOT_SUPPORTED_YET).
+inline constexpr std::string_view kLexingChangeNotLast =
+    "a change of sql_mode or of the client character set must be the last statement of a multi-statement text "
+    "(the server would lex the statements after it under the new setting before segproxy can read it back)";
 
 // The server version string of the backend's HandshakeV10 ("8.0.36", "8.0.36-log",
 // "5.5.5-10.6.11-MariaDB-0+deb12u1", "10.11.6-MariaDB") as the options want it:

@@ -30,6 +30,7 @@ void Analyzer::classify_inner_text(const std::string& text) {
   part_.tables.insert(part_.tables.end(), inner.tables.begin(), inner.tables.end());
   for (const auto& f : inner.functions) add_function(f.schema, f.name);
   part_.locks_rows = part_.locks_rows || inner.locks_rows;
+  part_.changes_lexing = part_.changes_lexing || inner.changes_lexing;  // EXECUTE IMMEDIATE 'SET sql_mode ...'
   if (inner.klass == StatementClass::Forbidden || inner.klass == StatementClass::Unknown) {
     throw Refusal{inner.klass, "prepared " + inner.command + ": " + inner.forbidden_reason};
   }
@@ -45,6 +46,7 @@ std::size_t Analyzer::prepare_stmt(std::size_t i) {
   if (is_kind(i, TokKind::UserVar)) forbid("PREPARE from a user variable cannot be checked");
   if (!is_kind(i, TokKind::String) || i + 1 != e_) forbid("PREPARE from an expression cannot be checked");
   classify_inner_text(string_value(i));
+  part_.changes_lexing = false;  // preparing changes nothing; its EXECUTE may
   return i + 1;
 }
 
@@ -59,6 +61,7 @@ std::size_t Analyzer::execute_stmt(std::size_t i) {
     ++i;
   } else {
     set_class(StatementClass::Prepare, "EXECUTE");
+    part_.changes_lexing = true;  // the prepared text may be a SET sql_mode / NAMES: read back after it
     part_.prepared_name = ascii_lower(name_text(i + 1));
     part_.prepared_effect = PreparedEffect::Execute;
     i += 2;

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "authz/sql/mysql_analyzer.hpp"
+#include "authz/sql/mysql_lexing_settings.hpp"
 
 namespace segproxy::authz::sql::mysql {
 namespace {
@@ -9,12 +10,6 @@ namespace {
 bool in(std::string_view w, std::initializer_list<std::string_view> set) {
   return std::any_of(set.begin(), set.end(), [&](std::string_view k) { return iequals(w, k); });
 }
-
-// Character sets a client may switch to: the UTF-8 family only, which lexes exactly like
-// the session's utf8mb4 (other ASCII-compatible sets would change how non-ASCII names
-// convert without the proxy knowing; multibyte sets such as gbk/sjis/big5 hide quote and
-// backslash bytes inside characters).
-bool is_safe_charset(std::string_view cs) { return in(cs, {"utf8mb4", "utf8mb3", "utf8"}); }
 
 // Session variables a client may change: formatting, timeouts, isolation, result
 // metadata. Lexing-relevant ones are checked separately (charsets, sql_mode).
@@ -32,16 +27,6 @@ bool is_session_safe_var(std::string_view v) {
                 "resultset_metadata", "query_cache_type", "max_error_count"});
 }
 
-// sql_mode flags that change neither lexing nor parsing.
-bool is_safe_sql_mode(std::string_view m) {
-  return m.empty() ||
-         in(m, {"STRICT_TRANS_TABLES", "STRICT_ALL_TABLES", "NO_ZERO_IN_DATE", "NO_ZERO_DATE",
-                "ERROR_FOR_DIVISION_BY_ZERO", "NO_ENGINE_SUBSTITUTION", "ONLY_FULL_GROUP_BY",
-                "NO_AUTO_VALUE_ON_ZERO", "NO_AUTO_CREATE_USER", "TRADITIONAL", "NO_UNSIGNED_SUBTRACTION",
-                "PAD_CHAR_TO_FULL_LENGTH", "REAL_AS_FLOAT", "ALLOW_INVALID_DATES", "TIME_TRUNCATE_FRACTIONAL",
-                "NO_DIR_IN_CREATE", "SIMULTANEOUS_ASSIGNMENT"});
-}
-
 bool is_local_engine(std::string_view e) {
   return in(e, {"InnoDB", "MyISAM", "MEMORY", "HEAP", "Aria", "ARCHIVE", "CSV", "BLACKHOLE"});
 }
@@ -53,7 +38,7 @@ std::size_t Analyzer::set_stmt(std::size_t i) {
   ++i;
   if (is_kw(i, "PASSWORD")) forbid("SET PASSWORD changes account credentials");
   if (is_kw(i, "ROLE") || (is_kw(i, "DEFAULT") && is_kw(i + 1, "ROLE"))) forbid("SET ROLE switches the database identity");
-  if (is_kw(i, "STATEMENT")) refuse("SET STATEMENT ... FOR is not supported");
+  if (is_kw(i, "STATEMENT")) return set_statement_for(i + 1);
   if (is_kw(i, "RESOURCE")) forbid("SET RESOURCE GROUP is administrative");
   std::size_t j = i;
   if (is_kw(j, "GLOBAL") || is_kw(j, "PERSIST") || is_kw(j, "PERSIST_ONLY")) {
@@ -92,21 +77,50 @@ std::size_t Analyzer::set_stmt(std::size_t i) {
   return i;
 }
 
+// MariaDB SET STATEMENT a = v [, ...] FOR stmt: the values hold for that one statement,
+// which the server lexes and parses under the session's settings (checked on MariaDB
+// 10.11: SET STATEMENT sql_mode = 'ANSI_QUOTES' FOR SELECT "a" returns the string 'a').
+// The assignments follow the SET allow-list; lexing settings are refused there, since a
+// PREPARE / EXECUTE IMMEDIATE inside would parse its text under them. The statement is
+// judged as itself.
+std::size_t Analyzer::set_statement_for(std::size_t i) {
+  for (;;) {
+    bool system = false;
+    i = set_assignment(i, system);
+    if (!system) refuse("SET STATEMENT takes system variables only");
+    if (part_.changes_lexing) {
+      forbid("SET STATEMENT of sql_mode or a character set is not followed by segproxy (a PREPARE inside would "
+             "parse its text under it); SET it for the session instead");
+    }
+    if (!is_kind(i, TokKind::Comma)) break;
+    ++i;
+  }
+  i = expect_kw(i, "FOR");
+  if (is_kw(i, "SET") && is_kw(i + 1, "STATEMENT")) refuse("nested SET STATEMENT");
+  return statement(i);
+}
+
 std::size_t Analyzer::set_assignment(std::size_t i, bool& system) {
   std::string scope;
   if (is_kw(i, "GLOBAL") || is_kw(i, "PERSIST") || is_kw(i, "PERSIST_ONLY")) {
     forbid("SET " + tok(i).text + " changes the server for every session");
   }
   if (is_kw(i, "SESSION") || is_kw(i, "LOCAL")) ++i;
+  // A character set the client switches to: lexing-neutral ones are followed (the session
+  // reads character_set_client back after the statement), DEFAULT too (what the server
+  // then reports decides); the others are refused here, with their reason.
   const auto charset_value = [&](std::size_t j, const std::string& what) {
     if (!(is_name(j) || is_kind(j, TokKind::String))) forbid(what + ": a character set name is required");
     const std::string cs = ascii_lower(tok(j).text);
-    if (cs == "default") forbid(what + " DEFAULT: the server default character set is not known to segproxy");
-    if (!is_safe_charset(cs)) forbid(what + " " + cs + " changes how statements are lexed");
+    if (cs != "default" && !is_followable_charset(cs)) {
+      forbid(what + " " + cs + ": segproxy's analyzer cannot follow this character set (a multibyte character "
+             "may end in a backslash or quote byte)");
+    }
     return j + 1;
   };
   if (is_kw(i, "NAMES")) {
     system = true;
+    part_.changes_lexing = true;
     i = charset_value(i + 1, "SET NAMES");
     if (is_kw(i, "COLLATE")) {
       if (!(is_name(i + 1) || is_kind(i + 1, TokKind::String))) refuse("COLLATE: a collation name is required");
@@ -116,6 +130,7 @@ std::size_t Analyzer::set_assignment(std::size_t i, bool& system) {
   }
   if ((is_kw(i, "CHARACTER") && is_kw(i + 1, "SET")) || is_kw(i, "CHARSET")) {
     system = true;
+    part_.changes_lexing = true;
     return charset_value(i + (is_kw(i, "CHARSET") ? 1 : 2), "SET CHARACTER SET");
   }
   std::string var;
@@ -146,24 +161,25 @@ std::size_t Analyzer::set_assignment(std::size_t i, bool& system) {
   i = expr(value, true, nullptr);
   if (!system) return i;
   const bool single = i == value + 1;
+  // sql_mode and the character sets: followed, not fixed. The session reads the values
+  // the server then uses back before it judges another statement (changes_lexing), so an
+  // expression (Connector/J: concat(@@sql_mode, ',STRICT_TRANS_TABLES')) is fine; a
+  // literal naming a flag or character set the analyzer cannot follow is refused here.
   if (var == "sql_mode") {
-    if (opts_.ansi_quotes || opts_.no_backslash_escapes) {
-      forbid("changing sql_mode while ANSI_QUOTES or NO_BACKSLASH_ESCAPES is on changes how statements are lexed");
-    }
-    if (!single || !is_kind(value, TokKind::String)) forbid("sql_mode may only be set to a literal list of modes");
-    const std::string modes = string_value(value);
-    std::size_t p = 0;
-    while (p <= modes.size()) {
-      const std::size_t c = std::min(modes.find(',', p), modes.size());
-      const std::string_view m = std::string_view(modes).substr(p, c - p);
-      if (!is_safe_sql_mode(m)) forbid("sql_mode " + std::string(m) + " changes how statements are lexed or parsed");
-      p = c + 1;
+    part_.changes_lexing = true;
+    if (single && (is_kind(value, TokKind::String) || is_name(value))) {
+      const std::string modes = is_kind(value, TokKind::String) ? string_value(value) : tok(value).text;
+      const MysqlSqlMode parsed = parse_mysql_sql_mode(modes);
+      if (!parsed.unfollowable.empty() && !iequals(modes, "default")) {
+        forbid("sql_mode " + parsed.unfollowable + " cannot be followed by segproxy's analyzer (it changes how "
+               "statements are parsed, or is unknown)");
+      }
     }
     return i;
   }
   if (var == "character_set_client" || var == "character_set_connection") {
-    if (!single) forbid(var + " may only be set to a literal character set name");
-    charset_value(value, "SET " + var);
+    part_.changes_lexing = true;
+    if (single && (is_kind(value, TokKind::String) || is_name(value))) charset_value(value, "SET " + var);
     return i;
   }
   if (is_session_safe_var(var)) return i;

@@ -116,6 +116,9 @@ std::size_t Analyzer::statement(std::size_t i) {
   }
   if (is_compound_start(toks_, i)) {  // opaque code: needs the anonymous_code class
     set_class(StatementClass::AnonymousCode, iequals(w, "BEGIN") ? "BEGIN NOT ATOMIC" : ascii_lower(w));
+    // Unlike stored routines, an anonymous block keeps a SET NAMES / character_set_client
+    // it runs (MariaDB 10.11; its sql_mode is restored): read the settings back after it.
+    part_.changes_lexing = true;
     for (char& c : part_.command) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return e_;
   }

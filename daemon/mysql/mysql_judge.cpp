@@ -87,8 +87,12 @@ MysqlSession::Verdict MysqlSession::judge_uncached(std::string_view text, bool p
     else if (v.command == "COMMIT") v.ends = TxnEnd::Commit;
   }
   bool any_table = false;
+  bool lexing_not_last = false;
   std::string use_db;
   for (const auto& part : info.statements) {
+    v.changes_lexing = v.changes_lexing || part.changes_lexing;
+    lexing_not_last = lexing_not_last || (part.klass == sql::StatementClass::Forbidden &&
+                                          part.forbidden_reason == sql::kLexingChangeNotLast);
     for (const auto& t : part.tables) {
       v.tables.push_back(audit::TableAccess{t.schema + "." + t.name, sql::table_op_name(t.op)});
       v.alters = v.alters || t.op == sql::TableOp::Alter;
@@ -104,6 +108,7 @@ MysqlSession::Verdict MysqlSession::judge_uncached(std::string_view text, bool p
       v.code = limit->code;
       v.sqlstate = limit->sqlstate;
     } else if (!info.parse_ok) v.code = ER_PARSE;
+    else if (lexing_not_last) v.code = ER_NOT_SUPPORTED;
     else if (any_table && d.sqlstate != "42601") v.code = ER_TABLEACCESS_DENIED;
     else v.code = ER_SPECIFIC_ACCESS_DENIED;
     return v;

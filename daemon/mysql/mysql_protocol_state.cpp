@@ -40,7 +40,9 @@ std::optional<MysqlSession::StateRefusal> MysqlSession::protocol_state_refusal(c
                         r.verdict.command;
     return r;
   }
-  if (sql_options_.charset != "utf8mb4" && sql_options_.charset != "utf8") return std::nullopt;
+  if (sql_options_.charset != "utf8mb4" && sql_options_.charset != "utf8" && sql_options_.charset != "utf8mb3") {
+    return std::nullopt;
+  }
   std::string_view text;
   if (const auto* q = std::get_if<my::ComQuery>(&cmd)) text = q->sql;
   else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) text = p->sql;

@@ -282,6 +282,15 @@ awaitable<void> MysqlSession::command_loop() {
     statement_timer_.disarm();
     in_command_ = false;
     if (!ok) co_return;
+    // sql_mode / character_set_client may have changed: read them back before the next
+    // command is judged (daemon/mysql/mysql_lexing_follow.cpp).
+    bool relex = std::holds_alternative<my::ComResetConnection>(cmd) ||
+                 (std::holds_alternative<my::ComQuery>(cmd) && verdict.changes_lexing);
+    if (const auto* exec = std::get_if<my::ComStmtExecute>(&cmd)) {
+      const auto prep = prepared_.find(exec->statement_id);
+      relex = prep == prepared_.end() || prep->second.changes_lexing;
+    }
+    if (relex && !co_await follow_lexing_settings()) co_return;
     // DDL commits implicitly once answered: refresh learned views (Runtime::on_ddl). Every
     // DDL the analyzer allows names a relation with op "alter"; an ERR costs one refresh.
     bool altered = std::holds_alternative<my::ComQuery>(cmd) && verdict.alters;

@@ -78,6 +78,7 @@ class MysqlSession : public LiveSession,
     bool alters = false;         // DDL on a relation (TableOp::Alter): refreshes learned views
     std::string audit_reason;    // the audit record's reason when it differs from `message`
     std::vector<authz::PreparedUse> prepared_uses;  // SQL-level PREPARE/EXECUTE/DEALLOCATE, in order
+    bool changes_lexing = false;  // may change sql_mode / character_set_client: read them back after it
   };
 
   awaitable<void> run_phases();
@@ -91,6 +92,13 @@ class MysqlSession : public LiveSession,
   // daemon/session/refusal_audit.hpp) with the reason class.
   void audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate = {});
   awaitable<bool> learn_session_options();
+  // mysql_lexing_follow.cpp: the lexing settings the backend reports (sql_mode,
+  // character_set_client) become the analyzer's options; false when the sql_mode has a
+  // flag the analyzer cannot follow (every statement is then refused).
+  bool apply_lexing_settings(std::string_view sql_mode, std::string_view charset);
+  // Reads them back from the backend after a command that may have changed them
+  // (bounded wait); false: the session must end (fail closed).
+  awaitable<bool> follow_lexing_settings();
   awaitable<bool> acquire_dynamic_credential(std::uint8_t ok_seq);
   // mysql_relay.cpp: the command loop, the aborted-transaction state, response relay.
   awaitable<void> command_loop();

@@ -460,36 +460,24 @@ awaitable<bool> MysqlSession::acquire_dynamic_credential(std::uint8_t ok_seq) {
   co_return true;
 }
 
-// sql_mode decides how the analyzer must lex (ANSI_QUOTES, NO_BACKSLASH_ESCAPES); modes
-// that change more than that (ORACLE, MSSQL, ...) are refused (fail closed).
+// sql_mode and character_set_client decide how the analyzer must lex (ANSI_QUOTES,
+// NO_BACKSLASH_ESCAPES, multibyte character sets); a default sql_mode with a flag the
+// analyzer cannot follow (ORACLE, MSSQL, ...) refuses the login (fail closed). Later
+// changes are followed (mysql_lexing_follow.cpp).
 awaitable<bool> MysqlSession::learn_session_options() {
   std::string error;
   auto row = co_await mysql_query_row(*backend_, backend_reader_, backend_caps_,
-                                      "SELECT @@SESSION.sql_mode, @@lower_case_table_names", error);
-  if (!row || row->size() != 2 || !(*row)[0] || !(*row)[1]) {
+                                      "SELECT @@SESSION.sql_mode, @@lower_case_table_names, "
+                                      "@@SESSION.character_set_client",
+                                      error);
+  if (!row || row->size() != 3 || !(*row)[0] || !(*row)[1] || !(*row)[2]) {
     svc_.log.warn("backend.session_options_failed", {{"session", id_text_}, {"error", error}});
     co_return false;
   }
-  std::string mode = *(*row)[0];
-  std::transform(mode.begin(), mode.end(), mode.begin(), [](unsigned char c) { return std::toupper(c); });
-  auto has_mode = [&](std::string_view m) {
-    std::size_t pos = 0;
-    while ((pos = mode.find(m, pos)) != std::string::npos) {
-      const bool start = pos == 0 || mode[pos - 1] == ',';
-      const bool end = pos + m.size() == mode.size() || mode[pos + m.size()] == ',';
-      if (start && end) return true;
-      pos += m.size();
-    }
-    return false;
-  };
-  for (std::string_view bad : {"ORACLE", "MSSQL", "DB2", "MAXDB", "POSTGRESQL"}) {
-    if (has_mode(bad)) {
-      svc_.log.warn("backend.sql_mode_refused", {{"session", id_text_}, {"sql_mode", mode}});
-      co_return false;
-    }
+  if (!apply_lexing_settings(*(*row)[0], *(*row)[2])) {
+    svc_.log.warn("backend.sql_mode_refused", {{"session", id_text_}, {"sql_mode", (*row)[0]->substr(0, 256)}});
+    co_return false;
   }
-  sql_options_.ansi_quotes = has_mode("ANSI_QUOTES") || has_mode("ANSI");
-  sql_options_.no_backslash_escapes = has_mode("NO_BACKSLASH_ESCAPES");
   sql_options_.lower_case_table_names = std::atoi((*row)[1]->c_str());
   auto left = backend_reader_.take_leftover();
   if (!left.empty()) {

@@ -47,6 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.server_is_mariadb = (flags & 8) != 0;
   o.server_version = (flags & 16) != 0 ? (o.server_is_mariadb ? 100611u : 80036u) : 0u;
   o.current_database = (flags & 32) != 0 ? "" : "shop";
+  static constexpr const char* kCharsets[] = {"utf8mb4", "gbk", "sjis", "big5"};  // masking of trail bytes
+  o.charset = kCharsets[(flags >> 6) & 3];
 
   const StatementInfo a = classify_mysql(sql, o);
   const StatementInfo b = classify_mysql(sql, o);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <iostream>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "authz/prepared_names.hpp"
 #include "authz/policy_engine.hpp"
 #include "authz/sql/mysql_classifier.hpp"
+#include "authz/sql/mysql_lexing_settings.hpp"
 #include "config/loader.hpp"
 #include "policy_test_util.hpp"
 
@@ -26,7 +28,11 @@ const std::filesystem::path kTestdata = std::filesystem::path(__FILE__).parent_p
 std::string unescape(const std::string& s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size()) {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] == 'x' && std::isxdigit(static_cast<unsigned char>(s[i + 2])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 3]))) {  // \xHH: one byte (multibyte character sets)
+      out.push_back(static_cast<char>(std::stoi(s.substr(i + 2, 2), nullptr, 16)));
+      i += 3;
+    } else if (s[i] == '\\' && i + 1 < s.size()) {
       const char c = s[++i];
       out.push_back(c == 't' ? '\t' : c == 'n' ? '\n' : c);
     } else {
@@ -64,8 +70,11 @@ class MysqlPolicyCorpus : public ::testing::Test {
   }
 
   // server_version 0 = unknown (mysql_policy_cases.tsv); the code/DDL rows also run as MariaDB.
+  // sql_mode: as the server reports it (mysql_policy_cases_lexing.tsv's fifth column);
+  // charset: character_set_client (its sixth).
   Outcome run(const std::string& identity, const std::string& database, const std::string& sql,
-              std::uint32_t server_version = 0) const {
+              std::uint32_t server_version = 0, const std::string& sql_mode = "",
+              const std::string& charset = "utf8mb4") const {
     ClientIdentity id;
     if (identity.rfind("spiffe://", 0) == 0) id.spiffe_id = identity;
     else if (identity.rfind("cn=", 0) == 0) id.cn = identity.substr(3);
@@ -80,6 +89,11 @@ class MysqlPolicyCorpus : public ::testing::Test {
     opts.current_database = database == "-" ? "" : database;
     opts.server_version = server_version;
     opts.server_is_mariadb = server_version >= 100000;
+    const sql::MysqlSqlMode mode = sql::parse_mysql_sql_mode(sql_mode);
+    opts.ansi_quotes = mode.ansi_quotes;
+    opts.no_backslash_escapes = mode.no_backslash_escapes;
+    opts.unfollowable_sql_mode = mode.unfollowable;
+    opts.charset = charset;
     const auto info = sql::classify_mysql(sql, opts);
     for (const auto& part : info.statements) {  // what the session does with USE
       if (!part.database.empty() && !in_segment(part.database)) {
@@ -105,14 +119,18 @@ class MysqlPolicyCorpus : public ::testing::Test {
       ++line_no;
       if (line.empty() || line[0] == '#') continue;
       const auto cols = split_tabs(line);
-      if (cols.size() != 4u) {
+      // Optional fifth / sixth columns: the session's sql_mode and character_set_client
+      // ("-" = default), for the lexing rows.
+      if (cols.size() < 4u || cols.size() > 6u) {
         ADD_FAILURE() << file << " line " << line_no << ": " << line;
         continue;
       }
       ++rows;
       const std::string sql = unescape(cols[2]);
       const std::string& want = cols[3];
-      const Outcome got = run(cols[0], cols[1], sql, server_version);
+      const std::string mode = cols.size() > 4u && cols[4] != "-" ? cols[4] : std::string();
+      const std::string charset = cols.size() > 5u && cols[5] != "-" ? cols[5] : std::string("utf8mb4");
+      const Outcome got = run(cols[0], cols[1], sql, server_version, mode, charset);
       bool ok = false;
       if (want == "allow") ok = got.allow;
       else if (want == "deny") ok = !got.allow;
@@ -134,6 +152,12 @@ class MysqlPolicyCorpus : public ::testing::Test {
 };
 
 TEST_F(MysqlPolicyCorpus, EveryRowHasTheExpectedDecision) { EXPECT_GE(run_file("mysql_policy_cases.tsv", 0), 150); }
+
+// Lexing settings followed (issue 12, item 2.2): mysql_policy_cases_lexing.tsv, each row
+// judged under the sql_mode / character set its extra columns give.
+TEST_F(MysqlPolicyCorpus, LexingRowsAreJudgedUnderTheSessionsSqlModeAndCharset) {
+  EXPECT_GE(run_file("mysql_policy_cases_lexing.tsv", 0), 30);
+}
 
 // Statement limits (issue 12, item 4.1): mysql_policy_cases_limits.tsv.
 TEST_F(MysqlPolicyCorpus, StatementLimitRowsHaveTheExpectedDecision) {
