@@ -111,6 +111,9 @@ struct StatementPart {
   std::vector<TableRef> row_locks;
   std::string database;       // MySQL USE: the database selected (the session checks it
                               // against the segment and makes it the current database)
+  // PostgreSQL: the statement may change how the server lexes later text
+  // (client_encoding, standard_conforming_strings; also RESET ALL / DISCARD ALL).
+  bool changes_lexing = false;
 };
 
 struct StatementInfo {
