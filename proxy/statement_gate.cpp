@@ -156,6 +156,12 @@ void StatementGate::apply_window_grace(GateVerdict& v) const {
 
 std::string StatementGate::audit_text(std::string_view text) const {
   auto utf8 = sql::pg_client_text_to_utf8(text, options_.client_encoding, options_.server_encoding);
+  if (utf8.ok && !options_.standard_conforming_strings) {
+    // The audit normaliser lexes like standard_conforming_strings=on: record the
+    // classifier's reading (plain strings as E'...'), so every literal is recognised.
+    auto rewritten = sql::pg_rewrite_scs_off(utf8.text);
+    if (rewritten.ok) return std::move(rewritten.text);
+  }
   if (utf8.ok) return std::move(utf8.text);
   std::string out;  // undecodable: ASCII kept, every other byte as \xNN
   static constexpr char kHex[] = "0123456789abcdef";
@@ -224,7 +230,7 @@ GateVerdict StatementGate::check_policy(std::string_view text, time_point now) {
 
   sql::StatementInfo info = sql::classify_pg(text, options_);
   GateVerdict v = evaluate(info, now);
-  if (!client_encoding_utf8()) v.audit_text = audit_text(text);
+  if (!plain_lexing) v.audit_text = audit_text(text);
   if (has_prepare_effects(info)) {
     // PREPARE/EXECUTE/DEALLOCATE depend on and change per-session state: never cached.
     if (v.decision.allow) remember_prepares(info);

@@ -41,7 +41,8 @@ struct GateVerdict {
   // it may revert a lexing setting changed in the transaction.
   bool transaction_control = false;
   // The statement text in UTF-8 for the audit record when the session's client_encoding
-  // is not UTF8 (converted; undecodable bytes as \xNN); empty: the text itself.
+  // is not UTF8 (converted; undecodable bytes as \xNN) or standard_conforming_strings is
+  // off (plain strings shown as the E'...' strings the server reads); empty: the text.
   std::string audit_text;
 };
 
