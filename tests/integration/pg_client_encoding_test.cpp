@@ -96,9 +96,15 @@ TEST_F(ClientEncoding, SjisTrailByte5cIsLexedAsSjisSoADeniedTableBehindItStaysDe
       "print(cur.fetchone()[0] == '\\u8868')\n"
       "print(denied(b\"SELECT '\\x95'\"))\n"  // a lone lead byte: invalid SJIS
       "cur.execute('SELECT 1')\n"
-      "print(cur.fetchone()[0])\n");
+      "print(cur.fetchone()[0])\n"
+      // A refusal naming a non-ASCII table reaches the client intact in its encoding
+      // (the proxy's raise statement is ASCII: the server converts it).
+      "try:\n"
+      "    cur.execute('SELECT * FROM \"\u8868' + P + '\"')\n"
+      "except psycopg2.Error as e:\n"
+      "    print(e.pgcode, ('\u8868' + P) in str(e))\n");
   ASSERT_EQ(r.exit_code, 0) << r.describe();
-  EXPECT_EQ(r.out, "denied 42501\nTrue\ndenied 22021\n1\n") << r.describe();
+  EXPECT_EQ(r.out, "denied 42501\nTrue\ndenied 22021\n1\n42501 True\n") << r.describe();
 }
 
 TEST_F(ClientEncoding, LibpqStartupAndPQsetClientEncodingLatin1AreFollowed) {
