@@ -132,6 +132,22 @@ TEST_F(ClientEncoding, LibpqStartupAndPQsetClientEncodingLatin1AreFollowed) {
       << PQerrorMessage(mule.get());
 }
 
+// SQL_ASCII: the server does not convert; it reads the bytes in its own encoding (UTF8
+// here), and so does the classifier.
+TEST_F(ClientEncoding, SqlAsciiClientBytesAreReadInTheServerEncoding) {
+  ASSERT_NO_FATAL_FAILURE(StartWithTables());
+  PgConnPtr c = Connect(ClientCert::Spiffe, "client_encoding=SQL_ASCII");
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+  EXPECT_STREQ(PQparameterStatus(c.get(), "client_encoding"), "SQL_ASCII");
+  QueryOutcome q = pg_exec(c.get(), "INSERT INTO " + granted_ + " VALUES (1, 'caf\xc3\xa9')");
+  EXPECT_TRUE(q.ok) << q.error;
+  q = pg_exec(c.get(), "SELECT 'caf\xe9'");  // not UTF-8: refused like the server would
+  EXPECT_EQ(q.sqlstate, "22021") << q.error;
+  q = pg_exec(c.get(), "SELECT * FROM " + pii_);
+  EXPECT_EQ(q.sqlstate, "42501") << q.error;
+  EXPECT_EQ(SuValue("SELECT v FROM public." + granted_), "caf\xc3\xa9");
+}
+
 TEST_F(ClientEncoding, StandardConformingStringsOffIsFollowedForBothReadingsOfABackslash) {
   ASSERT_NO_FATAL_FAILURE(StartWithTables());
   PgConnPtr c = Connect();
