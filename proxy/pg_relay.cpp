@@ -391,10 +391,17 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     return Next::Continue;
   }
   if (const auto* b = std::get_if<pg::Bind>(&msg)) {
-    // Bound to a statement that may change lexing: its Execute unsettles the batch
-    // (bounded: only names already in lexing_.statements are added).
-    if (lexing_.statements.count(b->statement)) lexing_.portals.emplace(b->portal);
-    else if (auto it = lexing_.portals.find(b->portal); it != lexing_.portals.end()) lexing_.portals.erase(it);
+    // Bound to a statement that may change lexing: its Execute unsettles the batch.
+    if (lexing_.statements.count(b->statement)) {
+      if (!lexing_.portals.count(b->portal) && lexing_.portals.size() >= kMaxLexingNames) {
+        refuse_protocol_state(msg, authz::Decision{false, "", "segproxy: too many portals bound to statements that "
+                                                              "change lexing settings", "0A000"});
+        return Next::Continue;
+      }
+      lexing_.portals.emplace(b->portal);
+    } else if (auto it = lexing_.portals.find(b->portal); it != lexing_.portals.end()) {
+      lexing_.portals.erase(it);
+    }
   }
   if (const auto* b = std::get_if<pg::Bind>(&msg); b != nullptr && gate_->window_grace()) {
     if (b->portal.empty()) grace_portal_ok_ = b->statement.empty() && grace_statement_ok_;
