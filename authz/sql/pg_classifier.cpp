@@ -13,6 +13,7 @@
 
 #include "authz/sql/pg_lexing.hpp"
 #include "authz/sql/pg_walker.hpp"
+#include "protocols/common/utf8.hpp"
 
 namespace segproxy::authz::sql {
 namespace {
@@ -63,10 +64,17 @@ class ParsedTree {
 // strings the server reads with backslash escapes are E'' strings (pg_lexing.hpp).
 // nullopt: `info` is the refusal (22021 invalid byte sequence, 0A000 not followed).
 struct ParserText {
-  std::string text;
+  bool converted = false;
+  std::string owned;        // converted / rewritten text (converted)
+  std::string_view client;  // the client's text (not converted)
   std::vector<std::pair<int, int>> inserted;  // by the standard_conforming_strings rewrite
+  std::string_view text() const { return converted ? std::string_view(owned) : client; }
 };
 std::optional<ParserText> parser_text(std::string_view sql, const ClassifierOptions& opts, StatementInfo& info) {
+  if (opts.client_encoding == "UTF8" && opts.standard_conforming_strings) {
+    // The common case, without a copy: the text is read as it is (and must be UTF-8).
+    if (protocols::is_valid_utf8(sql)) return ParserText{false, {}, sql, {}};
+  }
   ClientText utf8 = pg_client_text_to_utf8(sql, opts.client_encoding, opts.server_encoding);
   if (!utf8.ok) {
     info.parse_error = std::move(utf8.error);
@@ -74,14 +82,14 @@ std::optional<ParserText> parser_text(std::string_view sql, const ClassifierOpti
     info.parse_error_position = utf8.position;
     return std::nullopt;
   }
-  if (opts.standard_conforming_strings) return ParserText{std::move(utf8.text), {}};
+  if (opts.standard_conforming_strings) return ParserText{true, std::move(utf8.text), {}, {}};
   ScsOffRewrite rewritten = pg_rewrite_scs_off(utf8.text);
   if (!rewritten.ok) {
     info.parse_error = std::move(rewritten.error);
     info.parse_error_sqlstate = "0A000";
     return std::nullopt;
   }
-  return ParserText{std::move(rewritten.text), std::move(rewritten.inserted)};
+  return ParserText{true, std::move(rewritten.text), {}, std::move(rewritten.inserted)};
 }
 
 // A statement after one that changes how the server lexes (SET client_encoding ...) in
@@ -119,8 +127,8 @@ StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts) {
   const auto lexed = parser_text(sql, opts, info);
   if (!lexed) return info;
   StatementLimits limits = opts.limits;
-  limits.max_statement_length = std::max(limits.max_statement_length, lexed->text.size());
-  const auto text = bounded_text(lexed->text, limits, info, depth);
+  limits.max_statement_length = std::max(limits.max_statement_length, lexed->text().size());
+  const auto text = bounded_text(lexed->text(), limits, info, depth);
   if (!text) return info;
   const ParsedTree parsed(*text, depth);
   if (parsed.no_stack()) {
