@@ -148,8 +148,8 @@ TEST(PgScsOff, ContinuationQuotesStayPartOfTheEscapedString) {
   const std::string sql = "SELECT 'a'\n'\\'; DELETE FROM orders; --'";
   EXPECT_EQ(pg_rewrite_scs_off(sql).text, "SELECT  E'a'\n'\\'; DELETE FROM orders; --'");
   EXPECT_EQ(describe(classify_scs_off(sql)), "Dml");
-  // A -- comment between the parts: PostgreSQL 15's scanner (libpg_query's) does not
-  // continue the string there, so the second part is a syntax error, never code.
+  // A -- comment between the parts: the server continues the string there, libpg_query
+  // 15-4 does not (a syntax error): refused, never misread (docs/policy.md).
   EXPECT_EQ(describe(classify_scs_off("SELECT 'a' -- c\n -- d\n'\\'; DELETE FROM orders; --'")), "ParseError");
   EXPECT_EQ(describe(classify_scs_off("SELECT 'a'\n \t\n'\\'; DELETE FROM orders; --'")), "Dml");
   // no newline: not a continuation, a second string (a syntax error either way)
