@@ -3,6 +3,7 @@
 // refusing (authz/sql/pg_lexing.hpp, protocols/pg/encodings.hpp).
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 #include "authz/sql/pg_lexing.hpp"
@@ -182,6 +183,32 @@ TEST(PgScsOff, UnicodeEscapeStringsAreRefusedAsPostgresDoes) {
   EXPECT_FALSE(info.parse_ok);
   EXPECT_EQ(info.parse_error_sqlstate, "0A000");
   EXPECT_EQ(describe(classify_scs_off("SELECT U&\"a\" FROM t")), "Dml Select:~public.t");
+}
+
+// Whatever the text, the rewrite only inserts what it reports (the client's characters
+// are all there, in order) and never fails except on U&''.
+TEST(PgScsOff, RewriteOnlyInsertsWhatItReportsOnArbitraryText) {
+  const std::string alphabet = "'\"\\$-/*\n EeNnBbXxUu&a1;q";
+  std::uint32_t seed = 12345;
+  const auto next = [&seed] { return seed = seed * 1103515245u + 12345u; };
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    const std::size_t len = next() % 24;
+    for (std::size_t i = 0; i < len; ++i) text.push_back(alphabet[(next() >> 8) % alphabet.size()]);
+    const auto r = pg_rewrite_scs_off(text);
+    if (!r.ok) {
+      EXPECT_NE(r.error.find("U&"), std::string::npos) << text;
+      continue;
+    }
+    std::string back;  // ASCII only: characters are bytes
+    std::size_t k = 0;
+    for (const auto& [at, count] : r.inserted) {
+      back += r.text.substr(k, static_cast<std::size_t>(at - 1) - k);
+      k = static_cast<std::size_t>(at - 1 + count);
+    }
+    back += r.text.substr(k);
+    ASSERT_EQ(back, text) << "rewritten: " << r.text;
+  }
 }
 
 TEST(PgScsOff, ErrorPositionsPointIntoTheClientsText) {
