@@ -132,6 +132,21 @@ std::optional<std::string> unescape_sql_column(std::string_view s, std::string& 
       case 'n': out += '\n'; break;
       case 'r': out += '\r'; break;
       case '\\': out += '\\'; break;
+      case 'x': {  // \xNN: one byte (text in another client encoding)
+        const auto hex = [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+                 : (c >= 'a' && c <= 'f')                     ? c - 'a' + 10
+                 : (c >= 'A' && c <= 'F')                     ? c - 'A' + 10
+                                                              : -1;
+        };
+        if (i + 2 >= s.size() || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0) {
+          why = "\\x needs two hex digits";
+          return std::nullopt;
+        }
+        out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+        i += 2;
+        break;
+      }
       default:
         why = std::string("unknown escape \\") + s[i] + " (write \\\\ for a literal backslash)";
         return std::nullopt;

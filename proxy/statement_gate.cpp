@@ -3,6 +3,7 @@
 #include "authz/prepared_names.hpp"
 #include "authz/sql/pg_cache_key.hpp"
 #include "authz/sql/pg_fastpath.hpp"
+#include "authz/sql/pg_lexing.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -72,6 +73,9 @@ void StatementGate::on_parameter_status(std::string_view name, std::string_view 
   } else if (n == "client_encoding") {
     if (value != options_.client_encoding) cache_.clear();
     options_.client_encoding = std::string(value);
+  } else if (n == "server_encoding") {
+    if (value != options_.server_encoding) cache_.clear();
+    options_.server_encoding = std::string(value);
   }
 }
 
@@ -83,6 +87,10 @@ GateVerdict StatementGate::evaluate(const sql::StatementInfo& info, time_point n
                       [](const sql::StatementPart& p) { return p.klass == sql::StatementClass::Ddl; });
   v.fingerprint = info.fingerprint;
   v.ends_transaction = only_ends_transaction(info);
+  for (const auto& part : info.statements) {
+    v.changes_lexing = v.changes_lexing || part.changes_lexing;
+    v.transaction_control = v.transaction_control || part.klass == sql::StatementClass::Transaction;
+  }
   for (const auto& part : info.statements)
     for (const auto& t : part.tables) v.tables.push_back({t.schema + "." + t.name, sql::table_op_name(t.op)});
   if (!v.decision.allow) return v;
@@ -146,6 +154,30 @@ void StatementGate::apply_window_grace(GateVerdict& v) const {
   if (window_grace_ && enforce_ && v.decision.allow && !v.ends_transaction) v.decision = grace_refusal();
 }
 
+std::string StatementGate::audit_text(std::string_view text) const {
+  auto utf8 = sql::pg_client_text_to_utf8(text, options_.client_encoding, options_.server_encoding);
+  if (utf8.ok && !options_.standard_conforming_strings) {
+    // The audit normaliser lexes like standard_conforming_strings=on: record the
+    // classifier's reading (plain strings as E'...'), so every literal is recognised.
+    auto rewritten = sql::pg_rewrite_scs_off(utf8.text);
+    if (rewritten.ok) return std::move(rewritten.text);
+  }
+  if (utf8.ok) return std::move(utf8.text);
+  std::string out;  // undecodable: ASCII kept, every other byte as \xNN
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x80 && c != '\\') {
+      out.push_back(ch);
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
 GateVerdict StatementGate::check(std::string_view text, time_point now) {
   GateVerdict v = check_policy(text, now);
   apply_window_grace(v);
@@ -169,8 +201,22 @@ GateVerdict StatementGate::check_policy(std::string_view text, time_point now) {
   // Text too long to be cached is not keyed (the key would copy it; classify_pg bounds
   // the rest of the work).
   const bool cacheable = text.size() <= kMaxCachedTextBytes;
+  // The same bytes are another statement under another client_encoding or
+  // standard_conforming_strings: outside UTF8 / on, keys are the exact text in a key space
+  // of their own that names the lexing context (never literal-stripped raw bytes).
+  const bool plain_lexing = client_encoding_utf8() && options_.standard_conforming_strings;
   std::string key;
   if (!cacheable) {
+  } else if (!plain_lexing) {
+    key.reserve(text.size() + options_.client_encoding.size() + options_.server_encoding.size() + 8);
+    key += '\x03';
+    key += options_.client_encoding;
+    key += '\0';
+    key += options_.server_encoding;
+    key += '\0';
+    key += options_.standard_conforming_strings ? '1' : '0';
+    key += '\0';
+    key += text;
   } else if (auto normalised = sql::pg_cache_key(text, options_.standard_conforming_strings)) {
     key = std::move(*normalised);  // starts with "\x01N:"
   } else {
@@ -184,6 +230,7 @@ GateVerdict StatementGate::check_policy(std::string_view text, time_point now) {
 
   sql::StatementInfo info = sql::classify_pg(text, options_);
   GateVerdict v = evaluate(info, now);
+  if (!plain_lexing) v.audit_text = audit_text(text);
   if (has_prepare_effects(info)) {
     // PREPARE/EXECUTE/DEALLOCATE depend on and change per-session state: never cached.
     if (v.decision.allow) remember_prepares(info);

@@ -33,6 +33,17 @@ struct GateVerdict {
   bool ends_transaction = false;  // nothing but COMMIT / ROLLBACK (END, ABORT)
   std::vector<audit::TableAccess> tables;  // for the audit record
   std::uint64_t fingerprint = 0;
+  // Some statement may change how the server lexes later text (SET client_encoding /
+  // standard_conforming_strings, RESET ALL, DISCARD ALL): the session judges nothing
+  // after it until the server's answer (and its ParameterStatus) has been read.
+  bool changes_lexing = false;
+  // Some statement is transaction control (BEGIN, COMMIT, ROLLBACK [TO], SAVEPOINT, ...):
+  // it may revert a lexing setting changed in the transaction.
+  bool transaction_control = false;
+  // The statement text in UTF-8 for the audit record when the session's client_encoding
+  // is not UTF8 (converted; undecodable bytes as \xNN) or standard_conforming_strings is
+  // off (plain strings shown as the E'...' strings the server reads); empty: the text.
+  std::string audit_text;
 };
 
 class StatementGate {
@@ -71,15 +82,21 @@ class StatementGate {
   // PREPAREs stay and are re-judged at EXECUTE under the new policy.
   void rebind(const authz::PolicyEngine& engine, authz::sql::StatementLimits limits = {});
 
-  // Backend ParameterStatus: standard_conforming_strings and client_encoding change how
-  // text must be lexed; any change empties the cache.
+  // Backend ParameterStatus: standard_conforming_strings, client_encoding (and
+  // server_encoding, for SQL_ASCII clients) change how text must be lexed; any change
+  // empties the cache (whose keys also name the lexing context).
   void on_parameter_status(std::string_view name, std::string_view value);
   // The session's client_encoding (as the backend reported it) is UTF8.
   bool client_encoding_utf8() const { return options_.client_encoding == "UTF8"; }
+  // How statement text is lexed now (the decision cache is keyed by it too).
+  const std::string& client_encoding() const { return options_.client_encoding; }
+  bool standard_conforming_strings() const { return options_.standard_conforming_strings; }
 
  private:
   GateVerdict evaluate(const authz::sql::StatementInfo& info, time_point now);
   GateVerdict check_policy(std::string_view sql, time_point now);
+  // `text` in UTF-8 for the audit record (client_encoding is not UTF8).
+  std::string audit_text(std::string_view text) const;
   // During the window grace only COMMIT / ROLLBACK pass: anything else becomes grace_refusal().
   void apply_window_grace(GateVerdict& v) const;
   authz::PolicyEngine::Windows windows() const {

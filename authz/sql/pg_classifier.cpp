@@ -1,5 +1,6 @@
 // Entry points of the PostgreSQL classifier: parse with libpg_query (protobuf output,
-// unpacked with protobuf-c), check the lexing preconditions, classify each statement.
+// unpacked with protobuf-c) the text as the server reads it (pg_lexing.hpp), classify
+// each statement.
 #include "authz/sql/pg_classifier.hpp"
 
 #include <pg_query.h>
@@ -8,8 +9,11 @@
 #include <array>
 #include <memory>
 #include <optional>
+#include <vector>
 
+#include "authz/sql/pg_lexing.hpp"
 #include "authz/sql/pg_walker.hpp"
+#include "protocols/common/utf8.hpp"
 
 namespace segproxy::authz::sql {
 namespace {
@@ -55,37 +59,45 @@ class ParsedTree {
   PgQuery__ParseResult* tree_ = nullptr;
 };
 
-std::string canonical_encoding(std::string_view e) {
-  std::string out;
-  for (char ch : e) {
-    if (ch == '_' || ch == '-') continue;
-    out.push_back(ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 'a' + 'A') : ch);
+// The text the parser reads: the client's bytes converted to UTF-8 from the session's
+// client_encoding and, under standard_conforming_strings=off, rewritten so that the
+// strings the server reads with backslash escapes are E'' strings (pg_lexing.hpp).
+// nullopt: `info` is the refusal (22021 invalid byte sequence, 0A000 not followed).
+struct ParserText {
+  bool converted = false;
+  std::string owned;        // converted / rewritten text (converted)
+  std::string_view client;  // the client's text (not converted)
+  std::vector<std::pair<int, int>> inserted;  // by the standard_conforming_strings rewrite
+  std::string_view text() const { return converted ? std::string_view(owned) : client; }
+};
+std::optional<ParserText> parser_text(std::string_view sql, const ClassifierOptions& opts, StatementInfo& info) {
+  if (opts.client_encoding == "UTF8" && opts.standard_conforming_strings) {
+    // The common case, without a copy: the text is read as it is (and must be UTF-8).
+    if (protocols::is_valid_utf8(sql)) return ParserText{false, {}, sql, {}};
   }
-  return out;
+  ClientText utf8 = pg_client_text_to_utf8(sql, opts.client_encoding, opts.server_encoding);
+  if (!utf8.ok) {
+    info.parse_error = std::move(utf8.error);
+    info.parse_error_sqlstate = std::move(utf8.sqlstate);
+    info.parse_error_position = utf8.position;
+    return std::nullopt;
+  }
+  if (opts.standard_conforming_strings) return ParserText{true, std::move(utf8.text), {}, {}};
+  ScsOffRewrite rewritten = pg_rewrite_scs_off(utf8.text);
+  if (!rewritten.ok) {
+    info.parse_error = std::move(rewritten.error);
+    info.parse_error_sqlstate = "0A000";
+    return std::nullopt;
+  }
+  return ParserText{true, std::move(rewritten.text), {}, std::move(rewritten.inserted)};
 }
 
-// Reason every statement of `sql` must be Unknown because libpg_query (UTF-8 bytes,
-// standard_conforming_strings=on) could tokenise it differently from the backend.
-std::string lexing_mismatch(std::string_view sql, const ClassifierOptions& opts) {
-  const std::string enc = canonical_encoding(opts.client_encoding);
-  static constexpr std::array<std::string_view, 12> kAsciiTrailBytes = {
-      "SJIS", "SHIFTJIS", "MSKANJI", "WIN932", "SHIFTJIS2004", "BIG5", "WIN950",
-      "GBK",  "WIN936",   "GB18030", "UHC",    "WIN949"};
-  if (std::find(kAsciiTrailBytes.begin(), kAsciiTrailBytes.end(), enc) != kAsciiTrailBytes.end() ||
-      enc == "JOHAB")
-    return "client_encoding " + opts.client_encoding +
-           " can hide quotes and backslashes inside multibyte characters; not supported";
-  if (enc != "UTF8" && enc != "UNICODE" && enc != "SQLASCII") {
-    const bool non_ascii = std::any_of(sql.begin(), sql.end(), [](char ch) {
-      return static_cast<unsigned char>(ch) >= 0x80;
-    });
-    if (non_ascii)
-      return "non-ASCII text with client_encoding " + opts.client_encoding + " is not supported";
-  }
-  if (!opts.standard_conforming_strings && sql.find('\\') != std::string_view::npos)
-    return "standard_conforming_strings=off is not supported for statements containing a backslash";
-  return {};
-}
+// A statement after one that changes how the server lexes (SET client_encoding ...) in
+// the same message: refused (the proxy follows a lexing change once the server has
+// reported it, at the end of the message; docs/policy.md "Lexing settings").
+constexpr const char* kAfterLexingChange =
+    "segproxy: a statement that changes client_encoding or standard_conforming_strings (or RESET ALL / "
+    "DISCARD ALL) must be the last statement of its message";
 
 // The text, parsed, if it is within opts.limits; otherwise `info` is the refusal.
 std::optional<std::string> bounded_text(std::string_view sql, const StatementLimits& limits, StatementInfo& info,
@@ -106,7 +118,17 @@ constexpr std::size_t kMaxErrorMessage = 256;  // libpg_query quotes the text "a
 StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts) {
   StatementInfo info;
   std::size_t depth = 0;
-  const auto text = bounded_text(sql, opts.limits, info, depth);
+  // Length is bounded on the client's bytes; the rest of the pre-scan reads the text as
+  // the parser will (converted text may be longer than the client's bytes).
+  if (sql.size() > opts.limits.max_statement_length) {
+    (void)detail::pg_text_within_limits(sql, opts.limits, info, depth);
+    return info;
+  }
+  const auto lexed = parser_text(sql, opts, info);
+  if (!lexed) return info;
+  StatementLimits limits = opts.limits;
+  limits.max_statement_length = std::max(limits.max_statement_length, lexed->text().size());
+  const auto text = bounded_text(lexed->text(), limits, info, depth);
   if (!text) return info;
   const ParsedTree parsed(*text, depth);
   if (parsed.no_stack()) {
@@ -123,7 +145,7 @@ StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts) {
       info.parse_error.resize(cut);
       info.parse_error += "...";
     }
-    info.parse_error_position = err->cursorpos;
+    info.parse_error_position = pg_position_before_rewrite(err->cursorpos, lexed->inserted);
     return info;
   }
   if (parsed.too_deep()) {
@@ -140,7 +162,7 @@ StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts) {
   }
   info.parse_ok = true;
   info.fingerprint = detail::fingerprint_tree(tree);
-  const std::string mismatch = lexing_mismatch(sql, opts);
+  bool after_lexing_change = false;
   info.statements.reserve(tree->n_stmts);
   for (std::size_t i = 0; i < tree->n_stmts; ++i) {
     StatementPart part;
@@ -152,10 +174,11 @@ StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts) {
       part.klass = StatementClass::Unknown;
       part.forbidden_reason = "empty statement node";
     }
-    if (!mismatch.empty()) {
+    if (after_lexing_change) {
       part.klass = StatementClass::Unknown;
-      part.forbidden_reason = mismatch;
+      part.forbidden_reason = kAfterLexingChange;
     }
+    after_lexing_change = after_lexing_change || part.changes_lexing;
     info.statements.push_back(std::move(part));
   }
   return info;

@@ -44,14 +44,17 @@ struct ClassifierOptions {
   // PostgreSQL searches pg_catalog before any search_path schema.
   std::string default_schema = "public";
   // As the backend reported in ParameterStatus. libpg_query always lexes with
-  // standard_conforming_strings=on; when the backend has it off, any statement
-  // containing a backslash is classified Unknown (it could lex differently there).
+  // standard_conforming_strings=on; when the backend has it off, the parser's copy of the
+  // text is rewritten so that plain '...' strings are E'...' strings (pg_lexing.hpp).
   bool standard_conforming_strings = true;
-  // As the backend reported in ParameterStatus (client_encoding). For encodings whose
-  // multibyte characters may contain ASCII bytes (SJIS, BIG5, GBK, GB18030, UHC, JOHAB,
-  // SHIFT_JIS_2004) every statement is Unknown; for other non-UTF8 encodings any
-  // statement with a byte >= 0x80 is Unknown (names would not match after conversion).
+  // As the backend reported in ParameterStatus (client_encoding). Text in another
+  // encoding than UTF8 is converted to UTF-8 (a copy) before the pre-scan and the parser;
+  // an invalid byte sequence is refused (22021), an encoding that cannot be followed
+  // (protocols/pg/encodings.hpp) refuses every statement (0A000).
   std::string client_encoding = "UTF8";
+  // As the backend reported it (server_encoding): how SQL_ASCII client text is read.
+  // Empty: UTF8.
+  std::string server_encoding;
   // The session's database. A three-part name database.schema.table naming it is read
   // as schema.table (PostgreSQL accepts it); any other database is Unknown (PostgreSQL
   // refuses cross-database references). Empty: every three-part name is Unknown.

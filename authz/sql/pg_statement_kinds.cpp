@@ -17,36 +17,6 @@ TableOp lock_op(std::int32_t mode) { return mode <= 1 ? TableOp::Lock : TableOp:
 
 using SC = StatementClass;
 
-// SET/RESET of these is harmless for segmentation: formatting, timeouts, isolation.
-// synchronize_seqscans only moves where a sequential scan starts (row order without
-// ORDER BY); row_security = off makes a query that row security would filter fail
-// instead (it never lifts a policy). pg_dump sets both.
-constexpr std::array<std::string_view, 19> kSessionSafeGucs = {
-    "application_name",        "statement_timeout",
-    "lock_timeout",            "idle_in_transaction_session_timeout",
-    "datestyle",               "timezone",
-    "intervalstyle",           "extra_float_digits",
-    "client_min_messages",     "bytea_output",
-    "default_transaction_isolation", "transaction_isolation",
-    "default_transaction_read_only", "transaction_read_only",
-    "default_transaction_deferrable", "transaction_deferrable",
-    "idle_session_timeout",    "synchronize_seqscans",
-    "row_security",
-};
-
-// Named explicitly for a precise reason; every other GUC outside the allow-list is
-// Forbidden with the generic reason.
-std::string forbidden_guc_reason(std::string_view name) {
-  if (name == "role" || name == "session_authorization")
-    return "changing " + std::string(name) + " switches the database identity";
-  if (name == "search_path")
-    return "changing search_path changes how unqualified names resolve (only '' is allowed)";
-  if (name == "standard_conforming_strings" || name == "client_encoding" ||
-      name == "backslash_quote" || name == "escape_string_warning")
-    return "changing " + std::string(name) + " changes how statements are lexed";
-  return "setting parameter \"" + std::string(name) + "\" is not in the session allow-list";
-}
-
 bool is_relation_object(PgQuery__ObjectType t) {
   switch (t) {
     case PG_QUERY__OBJECT_TYPE__OBJECT_TABLE:
@@ -150,48 +120,6 @@ void Walker::classify_top(const PgQuery__Node* stmt) {
   } else {
     part_.klass = c.klass;
   }
-}
-
-Classified Walker::variable_set(const PgQuery__VariableSetStmt* s) {
-  const std::string name = lower_ascii(str_or_empty(s->name));
-  const bool reset = s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ||
-                     s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL;
-  const std::string cmd = reset ? "RESET" : "SET";
-  {
-    OpScope op(*this, TableOp::Select);
-    visit_nodes(s->n_args, s->args);
-  }
-  switch (s->kind) {
-    case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL:
-      // role and session_authorization are GUC_NO_RESET_ALL; everything else returns
-      // to the connection's start values, exactly as DISCARD ALL does.
-      return {SC::SessionSafe, "RESET ALL"};
-    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_MULTI:
-      if (name == "transaction" || name == "session characteristics")
-        return {SC::SessionSafe, "SET " + name};
-      if (name == "transaction snapshot") return {SC::Transaction, "SET TRANSACTION SNAPSHOT"};
-      unknown("SET " + name + " is not supported by segproxy");
-      return {SC::Unknown, cmd};
-    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE:
-    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT:
-    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_CURRENT:
-    case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET:
-      break;
-    default:
-      unknown("SET of an unknown kind");
-      return {SC::Unknown, cmd};
-  }
-  for (const auto safe : kSessionSafeGucs)
-    if (name == safe) return {SC::SessionSafe, cmd + " " + name};
-  // The empty search_path: every name must then be qualified (pg_allowed_settings.cpp).
-  // RESET / SET ... TO DEFAULT return to the value the session started with.
-  if (is_empty_search_path_set(s)) return {SC::SessionSafe, cmd + " " + name};
-  if (name == "search_path" && (s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ||
-                                s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT)) {
-    return {SC::SessionSafe, cmd + " " + name};
-  }
-  forbid(forbidden_guc_reason(name));
-  return {SC::Forbidden, cmd + " " + name};
 }
 
 Classified Walker::ddl_statement(const PgQuery__Node* n) {
@@ -430,8 +358,10 @@ Classified Walker::classify_statement(const PgQuery__Node* n) {
     case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT: c = variable_set(n->variable_set_stmt); break;
     case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT: c = {SC::SessionSafe, "SHOW"}; break;
     case PG_QUERY__NODE__NODE_DISCARD_STMT:
-      if (n->discard_stmt->target == PG_QUERY__DISCARD_MODE__DISCARD_ALL)
+      if (n->discard_stmt->target == PG_QUERY__DISCARD_MODE__DISCARD_ALL) {
         part_.prepared_effect = PreparedEffect::DeallocateAll;
+        part_.changes_lexing = true;  // RESET ALL inside
+      }
       c = {SC::SessionSafe, "DISCARD"};
       break;
     case PG_QUERY__NODE__NODE_VACUUM_STMT: {

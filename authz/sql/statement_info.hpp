@@ -111,8 +111,9 @@ struct StatementPart {
   std::vector<TableRef> row_locks;
   std::string database;       // MySQL USE: the database selected (the session checks it
                               // against the segment and makes it the current database)
-  // MySQL: the statement may change how the server lexes the next ones (SET sql_mode,
-  // character_set_client, NAMES, CHARACTER SET): the session reads them back after it.
+  // The statement may change how the server lexes later text: PostgreSQL client_encoding,
+  // standard_conforming_strings (also RESET ALL / DISCARD ALL); MySQL SET sql_mode,
+  // character_set_client, NAMES, CHARACTER SET (the session reads them back after it).
   bool changes_lexing = false;
 };
 

@@ -3,17 +3,42 @@
 #include <openssl/rand.h>
 
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
+
+#include "protocols/common/utf8.hpp"
 
 namespace segproxy::proxy {
 namespace {
 
+// An E'' literal in ASCII only: the statement is read by the server in the session's
+// client_encoding, where the bytes of a UTF-8 character could pair with the escaping
+// backslash (SJIS, BIG5, GBK, GB18030 trail bytes include 0x5C) and end the string early.
+// Characters beyond ASCII become \uXXXX / \UXXXXXXXX escapes (code points, converted by
+// the server to its encoding); bytes that are not UTF-8 become '?'.
 std::string e_literal(std::string_view s) {
   std::string out = "E'";
-  for (char c : s) {
-    if (c == '\0') continue;
-    if (c == '\\' || c == '\'') out.push_back('\\');
-    out.push_back(c);
+  char hex[16];
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c == '\\' || c == '\'') out.push_back('\\');
+      if (c != 0) out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    const std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (len == 1 || i + len > s.size() || !protocols::is_valid_utf8(s.substr(i, len))) {
+      out.push_back('?');
+      ++i;
+      continue;
+    }
+    std::uint32_t cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+    for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    if (cp <= 0xFFFF) std::snprintf(hex, sizeof hex, "\\u%04X", static_cast<unsigned>(cp));
+    else std::snprintf(hex, sizeof hex, "\\U%08X", static_cast<unsigned>(cp));
+    out += hex;
+    i += len;
   }
   out.push_back('\'');
   return out;

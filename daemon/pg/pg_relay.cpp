@@ -22,6 +22,11 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kBackendChunk = 64 * 1024;
 constexpr std::size_t kShrinkAbove = 1024 * 1024;
 constexpr const char* kInvalidUtf8 = "segproxy: invalid byte sequence for encoding \"UTF8\" in the statement text";
+constexpr const char* kLexingUnsettled =
+    "segproxy: a statement that may change client_encoding or standard_conforming_strings was executed in this "
+    "batch: send Sync before the next statement (the proxy judges statement text under the setting the server "
+    "reports at ReadyForQuery)";
+constexpr std::size_t kMaxLexingNames = 64;
 
 // The SQL text of a Query or Parse is valid UTF-8 (other messages carry none).
 bool statement_text_is_utf8(const protocols::pg::FrontendMessage& m) {
@@ -164,6 +169,7 @@ void PgSession::on_backend_message(char type, std::span<const std::uint8_t> body
   if (type == 'Z') {
     if (auto st = pg::parse_ready_for_query(body)) txn_status_ = *st;
     if (outstanding_ > 0 && --outstanding_ == 0) idle_gate_.cancel();
+    if (outstanding_ == 0 && txn_status_ == 'I') lexing_.txn_dirty = false;
     if (statement_timeout_.count() > 0) {
       if (outstanding_ == 0) statement_timer_.disarm();
       else statement_timer_.arm(statement_timeout_);  // the next pipelined request's turn
@@ -298,6 +304,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     if (std::holds_alternative<pg::Sync>(msg)) {
       discarding_ = false;
       raise_instead(pending_refusal_);
+      settle_lexing();
     } else if (std::holds_alternative<pg::Terminate>(msg)) {
       forward(frame);
       close_reason_ = "client terminated";
@@ -315,11 +322,22 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     if (std::holds_alternative<pg::Query>(msg)) raise_instead(pending_refusal_);
     return Next::Continue;
   }
-  // Statement text must be UTF-8 while client_encoding is UTF8 (the only encoding allowed
-  // at startup; another one set later is the backend's to check).
+  // Statement text must be UTF-8 while client_encoding is UTF8 (text in another
+  // client_encoding is converted for the classifier, which refuses invalid sequences
+  // with 22021 too: authz/sql/pg_lexing.hpp).
   if (gate_->client_encoding_utf8() && !statement_text_is_utf8(msg)) {
     refuse_protocol_state(msg, authz::Decision{false, "", kInvalidUtf8, "22021"});
     if (std::holds_alternative<pg::Query>(msg)) raise_instead(pending_refusal_);
+    return Next::Continue;
+  }
+
+  if (lexing_.unsettled && (std::holds_alternative<pg::Query>(msg) || std::holds_alternative<pg::Parse>(msg) ||
+                            std::holds_alternative<pg::FunctionCall>(msg))) {
+    refuse_protocol_state(msg, authz::Decision{false, "", kLexingUnsettled, "0A000"});
+    if (std::holds_alternative<pg::Query>(msg)) {
+      raise_instead(pending_refusal_);
+      settle_lexing();  // the Query ends the batch: its ReadyForQuery carries the setting
+    }
     return Next::Continue;
   }
 
@@ -327,10 +345,15 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     const auto t0 = std::chrono::steady_clock::now();
     GateVerdict v = gate_->check(q->sql, std::chrono::system_clock::now());
     observe_policy(t0);
-    audit_decision(v, q->sql);
-    note_statement(q->sql);
+    const std::string_view shown = v.audit_text.empty() ? std::string_view(q->sql) : std::string_view(v.audit_text);
+    audit_decision(v, shown);
+    note_statement(shown);
     if (v.decision.allow) {
       ddl_pending_ = ddl_pending_ || v.ddl;
+      if (may_change_lexing(v)) {
+        lexing_.txn_dirty = lexing_.txn_dirty || v.changes_lexing;
+        lexing_.hold = true;
+      }
       forward(frame);
       frontend_state_.forwarded(msg);
       request_sent();
@@ -346,10 +369,17 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     const auto t0 = std::chrono::steady_clock::now();
     GateVerdict v = gate_->check(p->query, std::chrono::system_clock::now());
     observe_policy(t0);
-    audit_decision(v, p->query);
-    note_statement(p->query);
+    const std::string_view shown = v.audit_text.empty() ? std::string_view(p->query) : std::string_view(v.audit_text);
+    audit_decision(v, shown);
+    note_statement(shown);
+    if (v.decision.allow && may_change_lexing(v) && !lexing_.statements.count(p->statement) &&
+        lexing_.statements.size() >= kMaxLexingNames) {
+      v.decision = authz::Decision{false, "", "segproxy: too many prepared statements that change lexing settings", "0A000"};
+    }
     if (v.decision.allow) {
       ddl_pending_ = ddl_pending_ || v.ddl;
+      if (may_change_lexing(v)) lexing_.statements.emplace(p->statement);
+      else if (auto it = lexing_.statements.find(p->statement); it != lexing_.statements.end()) lexing_.statements.erase(it);
       if (gate_->window_grace() && p->statement.empty()) grace_statement_ok_ = true;  // COMMIT / ROLLBACK
       forward(frame);
       frontend_state_.forwarded(msg);
@@ -359,6 +389,19 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
       pending_refusal_ = v.decision;
     }
     return Next::Continue;
+  }
+  if (const auto* b = std::get_if<pg::Bind>(&msg)) {
+    // Bound to a statement that may change lexing: its Execute unsettles the batch.
+    if (lexing_.statements.count(b->statement)) {
+      if (!lexing_.portals.count(b->portal) && lexing_.portals.size() >= kMaxLexingNames) {
+        refuse_protocol_state(msg, authz::Decision{false, "", "segproxy: too many portals bound to statements that "
+                                                              "change lexing settings", "0A000"});
+        return Next::Continue;
+      }
+      lexing_.portals.emplace(b->portal);
+    } else if (auto it = lexing_.portals.find(b->portal); it != lexing_.portals.end()) {
+      lexing_.portals.erase(it);
+    }
   }
   if (const auto* b = std::get_if<pg::Bind>(&msg); b != nullptr && gate_->window_grace()) {
     if (b->portal.empty()) grace_portal_ok_ = b->statement.empty() && grace_statement_ok_;
@@ -371,6 +414,10 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     if (w.allow && gate_->window_grace() && !(e->portal.empty() && grace_portal_ok_)) w = gate_->grace_refusal();
     if (w.allow) {
       forward(frame);
+      if (lexing_.portals.count(e->portal)) {
+        lexing_.unsettled = true;
+        lexing_.txn_dirty = true;
+      }
     } else {
       GateVerdict v;
       v.decision = w;
@@ -387,6 +434,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     request_sent();
     ++batch_replies_;
     expect_result();
+    settle_lexing();
     return Next::Continue;
   }
   if (std::holds_alternative<pg::Terminate>(msg)) {
@@ -467,6 +515,7 @@ awaitable<PgSession::Next> PgSession::client_frames() {
     std::span<const std::uint8_t> frame(cbuf_.data() + cstart_, d.consumed);
     cstart_ += d.consumed;
     next = on_client_message(d.value, frame);
+    if (lexing_.hold) break;  // the frames behind it stay buffered until the backend has answered
   }
   if (next == Next::StopUnexpectedPassword) {
     Bytes out;
@@ -476,7 +525,29 @@ awaitable<PgSession::Next> PgSession::client_frames() {
     co_return Next::Stop;
   }
   if (!co_await flush_to_backend()) co_return Next::Stop;
+  if (lexing_.hold) {
+    // A lexing setting may have changed: the next frame is judged under the value the
+    // backend reports (ParameterStatus before ReadyForQuery, read by pump_backend).
+    lexing_.hold = false;
+    co_await wait_backend_idle();
+  }
   co_return next;
+}
+
+// A Query, or an Execute of a statement, that may change how the server lexes: SET /
+// RESET of client_encoding or standard_conforming_strings, RESET ALL, DISCARD ALL, and,
+// once such a change ran in the open transaction, transaction control (a ROLLBACK [TO
+// SAVEPOINT] reverts it).
+bool PgSession::may_change_lexing(const GateVerdict& v) const {
+  return v.changes_lexing || (lexing_.txn_dirty && v.transaction_control);
+}
+
+// The batch ends (Sync, or a Query standing in for it): after an Execute that may have
+// changed lexing, the frames behind it wait for the backend's ReadyForQuery.
+void PgSession::settle_lexing() {
+  if (!lexing_.unsettled) return;
+  lexing_.unsettled = false;
+  lexing_.hold = true;
 }
 
 awaitable<void> PgSession::relay() {

@@ -11,6 +11,7 @@
 //              boundaries are followed (ReadyForQuery status, outstanding requests).
 #include <chrono>
 #include <deque>
+#include <set>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -110,6 +111,8 @@ class PgSession : public LiveSession,
   void refuse_protocol_state(const protocols::pg::FrontendMessage& msg, authz::Decision d);
   void deny(const GateVerdict& verdict, std::string_view kind);
   awaitable<bool> flush_to_backend();
+  bool may_change_lexing(const GateVerdict& v) const;  // pg_relay.cpp: lexing settings followed
+  void settle_lexing();
 
   // Client-side buffer: [cstart_, cend_) holds undecoded bytes.
   std::span<const std::uint8_t> pending() const { return {cbuf_.data() + cstart_, cend_ - cstart_}; }
@@ -187,6 +190,17 @@ class PgSession : public LiveSession,
   bool grace_statement_ok_ = false;
   bool grace_portal_ok_ = false;
   bool ddl_pending_ = false;        // DDL let through: refresh learned views once committed
+  // Lexing settings are followed, never guessed (issue 12 item 2.2; docs/policy.md
+  // "Lexing settings"): after a message that may change client_encoding or
+  // standard_conforming_strings, no further client frame is judged before the backend's
+  // answer up to ReadyForQuery (with its ParameterStatus) has been read.
+  struct LexingFollow {
+    bool hold = false;       // after this frame: flush, then wait until the backend is idle
+    bool unsettled = false;  // such an Execute was forwarded: no Parse / Query before Sync
+    bool txn_dirty = false;  // a lexing change ran in the open transaction (a ROLLBACK may revert it)
+    std::set<std::string, std::less<>> statements;  // prepared statements that may change lexing
+    std::set<std::string, std::less<>> portals;     // portals bound to them
+  } lexing_;
   std::vector<asio::const_buffer> out_pieces_;  // this batch, for one backend write
   std::vector<protocols::Bytes> out_owned_;     // bytes the proxy made for this batch
   std::size_t batch_replies_ = 0;               // ReadyForQuery-producing messages in the batch

@@ -9,6 +9,8 @@
 // Error messages name the parameter but never echo a value (values may be secrets).
 #include "protocols/pg/startup_params.hpp"
 
+#include "protocols/pg/encodings.hpp"
+
 #include <array>
 #include <cctype>
 #include <optional>
@@ -69,15 +71,6 @@ std::string quoted(std::string_view name) {
   }
   if (name.size() > kMaxNameInError) out += "...";
   return out + "\"";
-}
-
-// PostgreSQL accepts "UTF8" under these spellings (case and '-'/'_' are ignored).
-bool is_utf8_encoding(std::string_view v) {
-  std::string norm;
-  for (char c : v) {
-    if (c != '-' && c != '_') norm += lower(c);
-  }
-  return norm == "utf8" || norm == "unicode";
 }
 
 // Like pg_split_opts: whitespace separates, a backslash escapes the next character.
@@ -149,9 +142,17 @@ class Filter {
     if (value.empty())
       return refuse_false("22023", "startup parameter " + quoted(*canonical) + where + " has an empty value");
     if (*canonical == "client_encoding") {
-      if (!is_utf8_encoding(value))
-        return refuse_false("22023", "startup parameter \"client_encoding\"" + where + " must be UTF8");
-      result_.forward.emplace_back(std::string(*canonical), "UTF8");
+      // Followed (issue 12 item 2.2): any encoding the classifier can read, forwarded
+      // under its canonical name; the others are refused naming the encoding.
+      const auto enc = find_pg_encoding(value);
+      if (!enc)
+        return refuse_false("22023", "startup parameter \"client_encoding\"" + where +
+                                         " is not an encoding PostgreSQL knows");
+      if (enc->support == EncodingSupport::Refused)
+        return refuse_false("0A000", "startup parameter \"client_encoding\"" + where + ": " +
+                                         std::string(enc->name) + " cannot be followed by segproxy: " +
+                                         std::string(enc->refusal));
+      result_.forward.emplace_back(std::string(*canonical), std::string(enc->name));
       return true;
     }
     result_.forward.emplace_back(std::string(*canonical), std::string(value));

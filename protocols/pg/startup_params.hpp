@@ -20,8 +20,9 @@ struct StartupFilterResult {
 };
 
 // Allow-list (GUC names are case-insensitive; forwarded with canonical spelling):
-// application_name, client_encoding (UTF8 only, any spelling PostgreSQL accepts:
-// UTF8/utf8/UTF-8/unicode), DateStyle, TimeZone, IntervalStyle, extra_float_digits,
+// application_name, client_encoding (any encoding segproxy's classifier follows, any
+// spelling PostgreSQL accepts, forwarded under its canonical name: encodings.hpp; the
+// others are refused with 0A000 naming the encoding), DateStyle, TimeZone, IntervalStyle, extra_float_digits,
 // statement_timeout, lock_timeout, idle_in_transaction_session_timeout,
 // idle_session_timeout, default_transaction_isolation, default_transaction_read_only,
 // default_transaction_deferrable, bytea_output, geqo, jit (node-postgres and JDBC send

@@ -55,7 +55,13 @@ TEST(CtlPolicyInstant, Rfc3339) {
 TEST(CtlPolicyCases, EscapesAndExpectations) {
   std::string why;
   EXPECT_EQ(unescape_sql_column("a\\tb\\nc\\\\d", why), std::optional<std::string>("a\tb\nc\\d"));
-  EXPECT_FALSE(unescape_sql_column("E'\\x41'", why));  // must be written E'\\x41'
+  EXPECT_FALSE(unescape_sql_column("E'\\q'", why));  // must be written E'\\q'
+  // \xNN is one byte (issue 12 item 2.2: text in other client encodings); SQL's own
+  // E'\x41' must be written E'\\x41'.
+  EXPECT_EQ(unescape_sql_column("E'\\x95\\x5c'", why), std::optional<std::string>("E'\x95\x5c'"));
+  EXPECT_EQ(unescape_sql_column("E'\\\\x41'", why), std::optional<std::string>("E'\\x41'"));
+  EXPECT_FALSE(unescape_sql_column("\\xZ1", why));
+  EXPECT_FALSE(unescape_sql_column("\\x4", why));
   EXPECT_FALSE(unescape_sql_column("trailing\\", why));
   auto e = parse_expectation("deny:42601");
   ASSERT_TRUE(e);

@@ -178,30 +178,8 @@ TEST(PgClassifierOptions, UnqualifiedPgNamesAreAlsoReportedInPgCatalog) {
   EXPECT_EQ(describe(classify_pg("SELECT * FROM pg_shadow", opts)), "Dml Select:~pg_catalog.pg_shadow");
 }
 
-TEST(PgClassifierOptions, StandardConformingStringsOffMakesBackslashStatementsUnknown) {
-  ClassifierOptions opts;
-  opts.standard_conforming_strings = false;
-  // With scs=off the backend reads \' as an escaped quote: the rest would be a string
-  // there but SQL here (or the other way round).
-  const auto info = classify_pg("SELECT 'a\\'; DELETE FROM orders; --'", opts);
-  ASSERT_TRUE(info.parse_ok);
-  for (const auto& part : info.statements) {
-    EXPECT_EQ(part.klass, StatementClass::Unknown);
-    EXPECT_NE(part.forbidden_reason.find("standard_conforming_strings"), std::string::npos);
-  }
-  EXPECT_EQ(describe(classify_pg("SELECT 'plain'", opts)), "Dml");
-}
-
-TEST(PgClassifierOptions, MultibyteEncodingsWithAsciiTrailBytesAreUnknown) {
-  ClassifierOptions opts;
-  opts.client_encoding = "SJIS";
-  EXPECT_EQ(describe(classify_pg("SELECT 1", opts)), "Unknown");
-  opts.client_encoding = "LATIN1";
-  EXPECT_EQ(describe(classify_pg("SELECT 1", opts)), "Dml");
-  EXPECT_EQ(describe(classify_pg("SELECT * FROM \"t\xe9\"", opts)), "Unknown Select:~public.t\xe9");
-  opts.client_encoding = "UTF8";
-  EXPECT_EQ(describe(classify_pg("SELECT * FROM \"t\xc3\xa9\"", opts)), "Dml Select:~public.t\xc3\xa9");
-}
+// standard_conforming_strings=off and client encodings other than UTF8 are followed
+// since issue 12 item 2.2: tests/unit/sql/pg_lexing_test.cpp.
 
 TEST(PgClassifierNames, LongIdentifiersAreTruncatedLikePostgres) {
   const std::string name(70, 'a');
