@@ -12,14 +12,14 @@
 #include <sstream>
 
 #include "protocols/admin/admin_protocol.hpp"
-#include "protocols/common/json.hpp"
+#include "json/json.hpp"
 
 namespace segproxy::authz {
 namespace {
 
 namespace fs = std::filesystem;
 namespace admin = protocols::admin;
-namespace json = protocols::json;
+namespace json = segproxy::json;
 
 constexpr std::size_t kMaxFileBytes = 16 * 1024 * 1024;
 

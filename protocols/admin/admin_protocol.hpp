@@ -24,7 +24,7 @@
 #include <variant>
 #include <vector>
 
-#include "protocols/common/json.hpp"
+#include "json/json.hpp"
 
 namespace segproxy::protocols::admin {
 
