@@ -26,7 +26,7 @@
 #include "proxy/dynamic_credentials.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/session_registry.hpp"
-#include "proxy/statement_gate.hpp"
+#include "authz/gate/statement_gate.hpp"
 #include "proxy/stream.hpp"
 
 namespace segproxy::proxy {

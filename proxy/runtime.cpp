@@ -2,7 +2,7 @@
 
 #include "proxy/process_environment.hpp"
 #include "proxy/reload.hpp"
-#include "proxy/statement_gate.hpp"
+#include "authz/gate/statement_gate.hpp"
 #include "proxy/tls_context.hpp"
 
 namespace segproxy::proxy {

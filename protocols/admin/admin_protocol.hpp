@@ -2,7 +2,7 @@
 // The admin socket protocol (docs/admin.md): line-delimited JSON over a Unix socket.
 // One request per line, one response per line, in order; a request line is at most
 // kMaxRequestLine bytes without its '\n'. Pure: no sockets here; proxy/admin_server
-// carries the lines, proxy/ctl_admin is the client.
+// carries the lines, ctl/admin is the client.
 //
 // Requests ({"cmd":...}; keys other than the ones listed for a command are errors):
 //   {"cmd":"status"}
