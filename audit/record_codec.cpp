@@ -31,111 +31,6 @@ void put_opt(std::string& out, bool& first, std::string_view key,
   if (v) put_num(out, first, key, *v);
 }
 
-// ---- strict reader for exactly the canonical format ----------------------------------
-
-class Reader {
- public:
-  explicit Reader(std::string_view s) : s_(s) {}
-  bool eof() const { return pos_ >= s_.size(); }
-  bool consume(char c) {
-    if (pos_ < s_.size() && s_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  bool peek(char c) const { return pos_ < s_.size() && s_[pos_] == c; }
-
-  bool string(std::string& out) {
-    if (!consume('"')) return false;
-    out.clear();
-    while (pos_ < s_.size()) {
-      const char c = s_[pos_++];
-      if (c == '"') return true;
-      if (static_cast<unsigned char>(c) < 0x20) return false;
-      if (c != '\\') {
-        out.push_back(c);
-        continue;
-      }
-      if (pos_ >= s_.size()) return false;
-      const char e = s_[pos_++];
-      switch (e) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'u': {
-          unsigned cp = 0;
-          if (!hex4(cp)) return false;
-          if (cp >= 0xD800 && cp <= 0xDBFF) {
-            unsigned lo = 0;
-            if (!consume('\\') || !consume('u') || !hex4(lo) || lo < 0xDC00 || lo > 0xDFFF)
-              return false;
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            return false;
-          }
-          append_utf8(out, cp);
-          break;
-        }
-        default: return false;
-      }
-    }
-    return false;
-  }
-
-  bool number(std::uint64_t& v) {
-    const std::size_t start = pos_;
-    v = 0;
-    while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') {
-      const unsigned d = static_cast<unsigned>(s_[pos_] - '0');
-      if (v > (UINT64_MAX - d) / 10) return false;
-      v = v * 10 + d;
-      ++pos_;
-    }
-    return pos_ > start;
-  }
-
- private:
-  bool hex4(unsigned& v) {
-    if (pos_ + 4 > s_.size()) return false;
-    v = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char c = s_[pos_++];
-      v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
-      else return false;
-    }
-    return true;
-  }
-  static void append_utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-
-  std::string_view s_;
-  std::size_t pos_ = 0;
-};
-
 std::string* string_field(AuditRecord& r, std::string_view k) {
   static constexpr std::string AuditRecord::*kFields[] = {
       &AuditRecord::ts,          &AuditRecord::instance,     &AuditRecord::event,
@@ -162,20 +57,27 @@ std::string* string_field(AuditRecord& r, std::string_view k) {
   return nullptr;
 }
 
-bool read_tables(Reader& rd, std::vector<TableAccess>& tables) {
-  if (!rd.consume('[')) return false;
-  if (rd.consume(']')) return true;
-  do {
-    TableAccess t;
-    std::string key;
-    if (!rd.consume('{')) return false;
-    if (!rd.string(key) || key != "name" || !rd.consume(':') || !rd.string(t.name)) return false;
-    if (!rd.consume(',')) return false;
-    if (!rd.string(key) || key != "op" || !rd.consume(':') || !rd.string(t.op)) return false;
-    if (!rd.consume('}')) return false;
-    tables.push_back(std::move(t));
-  } while (rd.consume(','));
-  return rd.consume(']');
+// A counter: a plain unsigned integer (canonical lines hold nothing else).
+bool read_counter(const json::Value& v, std::uint64_t& out) {
+  if (v.is_uint()) {
+    out = v.as_uint();
+    return true;
+  }
+  if (!v.is_int() || v.as_int() < 0) return false;
+  out = static_cast<std::uint64_t>(v.as_int());
+  return true;
+}
+
+// [{"name":...,"op":...}, ...]; key order and extra keys are left to the canonical check.
+bool read_tables(const json::Value& v, std::vector<TableAccess>& tables) {
+  if (!v.is_array()) return false;
+  for (const json::Value& item : v.as_array()) {
+    const json::Value* name = item.find("name");
+    const json::Value* op = item.find("op");
+    if (name == nullptr || op == nullptr || !name->is_string() || !op->is_string()) return false;
+    tables.push_back({name->as_string(), op->as_string()});
+  }
+  return true;
 }
 
 }  // namespace
@@ -235,45 +137,47 @@ std::string encode_record(const AuditRecord& r, bool with_hash) {
 }
 
 std::optional<AuditRecord> decode_record(std::string_view line, std::string& error) {
-  AuditRecord r;
-  Reader rd(line);
-  bool has_seq = false;
-  if (!rd.consume('{')) {
+  // The one JSON reader, bounded by the line itself (callers cap line lengths); the
+  // canonical re-encoding below rejects whatever JSON allows and the codec never writes.
+  json::Limits limits;
+  limits.max_depth = 3;  // record object -> tables array -> table object
+  limits.max_bytes = line.size();
+  limits.max_string = line.size();
+  limits.allow_uint64 = true;  // counters are 64-bit unsigned
+  const json::ParseResult parsed = json::parse(line, limits);
+  if (!parsed) {
+    error = "malformed JSON at offset " + std::to_string(parsed.error_offset) + ": " + parsed.error;
+    return std::nullopt;
+  }
+  if (!parsed.value->is_object()) {
     error = "not a JSON object";
     return std::nullopt;
   }
-  if (!rd.peek('}')) {
-    do {
-      std::string key;
-      if (!rd.string(key) || !rd.consume(':')) {
-        error = "malformed key";
-        return std::nullopt;
-      }
-      bool ok = true;
-      if (key == "seq") {
-        ok = rd.number(r.seq);
-        has_seq = ok;
-      } else if (key == "rows" || key == "duration_us" || key == "head_seq") {
-        std::uint64_t v = 0;
-        ok = rd.number(v);
-        (key == "rows" ? r.rows : key == "duration_us" ? r.duration_us : r.head_seq) = v;
-      } else if (key == "tables") {
-        ok = read_tables(rd, r.tables);
-      } else if (std::string* f = string_field(r, key)) {
-        ok = rd.string(*f);
-      } else {
-        error = "unknown key \"" + key + "\"";
-        return std::nullopt;
-      }
-      if (!ok) {
-        error = "malformed value of \"" + key + "\"";
-        return std::nullopt;
-      }
-    } while (rd.consume(','));
-  }
-  if (!rd.consume('}') || !rd.eof()) {
-    error = "malformed object";
-    return std::nullopt;
+  AuditRecord r;
+  bool has_seq = false;
+  for (const json::Member& m : parsed.value->as_object()) {
+    const std::string& key = m.key;
+    bool ok = true;
+    if (key == "seq") {
+      ok = read_counter(m.value, r.seq);
+      has_seq = ok;
+    } else if (key == "rows" || key == "duration_us" || key == "head_seq") {
+      std::uint64_t v = 0;
+      ok = read_counter(m.value, v);
+      (key == "rows" ? r.rows : key == "duration_us" ? r.duration_us : r.head_seq) = v;
+    } else if (key == "tables") {
+      ok = read_tables(m.value, r.tables);
+    } else if (std::string* f = string_field(r, key)) {
+      ok = m.value.is_string();
+      if (ok) *f = m.value.as_string();
+    } else {
+      error = "unknown key \"" + key + "\"";
+      return std::nullopt;
+    }
+    if (!ok) {
+      error = "malformed value of \"" + key + "\"";
+      return std::nullopt;
+    }
   }
   if (!has_seq || r.ts.empty() || r.event.empty() || r.prev_hash.empty() || r.hash.empty()) {
     error = "missing required field (seq, ts, event, prev_hash, hash)";

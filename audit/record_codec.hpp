@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "audit/record.hpp"
-#include "protocols/common/json.hpp"
+#include "json/json.hpp"
 
 namespace segproxy::audit {
 
@@ -27,8 +27,8 @@ std::string encode_record(const AuditRecord& r, bool with_hash = true);
 std::optional<AuditRecord> decode_record(std::string_view line, std::string& error);
 
 // Appends `s` as a JSON string literal (with quotes) using the canonical escaping. The
-// one escaper lives in protocols/common/json (json::append_string); this forwards to it.
-inline void append_json_string(std::string& out, std::string_view s) { protocols::json::append_string(out, s); }
+// one escaper lives in json/ (json::append_string); this forwards to it.
+inline void append_json_string(std::string& out, std::string_view s) { json::append_string(out, s); }
 
 // RFC 3339 UTC with microseconds, e.g. 2026-11-22T12:03:29.123456Z.
 std::string format_timestamp(std::chrono::system_clock::time_point t);

@@ -10,7 +10,6 @@
 
 #include <array>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 
 namespace segproxy::authz {
@@ -90,7 +89,7 @@ bool read_password_file(const std::string& path, Secret& out, std::string& why) 
 
 // The secret of one login (static credential or dynamic admin): `why` set on failure.
 void load_secret(const std::string& user, const std::string& file, const std::string& env,
-                 Secret& password, std::string& why) {
+                 const EnvironmentLookup& environment, Secret& password, std::string& why) {
   if (user.empty()) {
     why = "no user";
   } else if (!file.empty() && !env.empty()) {
@@ -98,10 +97,11 @@ void load_secret(const std::string& user, const std::string& file, const std::st
   } else if (!file.empty()) {
     read_password_file(file, password, why);
   } else if (!env.empty()) {
-    const char* v = std::getenv(env.c_str());
-    if (v == nullptr) why = "environment variable " + env + " is not set";
-    else if (*v == '\0') why = "environment variable " + env + " is empty";
-    else password = Secret(std::string(v));
+    std::optional<std::string> v = environment ? environment(env) : std::nullopt;
+    if (!v) why = "environment variable " + env + " is not set";
+    else if (v->empty()) why = "environment variable " + env + " is empty";
+    else password = Secret(std::move(*v));
+    if (v) wipe(*v);
   } else {
     why = "no password_file or password_env";
   }
@@ -127,7 +127,8 @@ Secret& Secret::operator=(Secret&& other) noexcept {
 }
 
 std::unique_ptr<CredentialStore> CredentialStore::load(const config::Config& cfg,
-                                                       std::vector<std::string>& errors) {
+                                                       std::vector<std::string>& errors,
+                                                       const EnvironmentLookup& environment) {
   auto store = std::make_unique<CredentialStore>();
   const std::size_t errors_before = errors.size();
   for (const auto& [seg_name, seg] : cfg.segments) {
@@ -137,7 +138,7 @@ std::unique_ptr<CredentialStore> CredentialStore::load(const config::Config& cfg
       std::string why;
       if (ref.dynamic) {
         const auto& d = *ref.dynamic;
-        load_secret(d.admin_user, d.admin_password_file, d.admin_password_env, password, why);
+        load_secret(d.admin_user, d.admin_password_file, d.admin_password_env, environment, password, why);
         if (!why.empty()) {
           errors.push_back(where + "dynamic admin: " + why);
           continue;
@@ -149,7 +150,7 @@ std::unique_ptr<CredentialStore> CredentialStore::load(const config::Config& cfg
         store->creds_.emplace(std::pair{seg_name, listener}, std::move(cred));
         continue;
       }
-      load_secret(ref.user, ref.password_file, ref.password_env, password, why);
+      load_secret(ref.user, ref.password_file, ref.password_env, environment, password, why);
       if (!why.empty()) {
         errors.push_back(where + why);
         continue;

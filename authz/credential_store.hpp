@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "authz/environment.hpp"
 #include "config/config.hpp"
 
 namespace segproxy::authz {
@@ -43,13 +44,16 @@ struct BackendCredential {
 class CredentialStore {
  public:
   // Loads every segment's credentials (for dynamic ones: the admin secret, same rules). password_file: whole file, one trailing
-  // "\n" or "\r\n" stripped; password_env: the variable's value. Missing or empty
+  // "\n" or "\r\n" stripped; password_env: the variable's value as `environment` reports
+  // it (the daemon passes proxy::process_environment(); authz never reads the process
+  // environment itself; an empty lookup sees no variable). Missing or empty
   // secrets are errors; messages name the segment, listener and source, never the value.
   // Errors are appended to `errors`; when any occurred the result is nullptr (all or
   // nothing: a partially loaded store is never handed out). Password files over 4 KiB
   // are refused.
   static std::unique_ptr<CredentialStore> load(const config::Config& cfg,
-                                               std::vector<std::string>& errors);
+                                               std::vector<std::string>& errors,
+                                               const EnvironmentLookup& environment);
 
   // nullptr when the segment has no credential for that listener.
   const BackendCredential* find(const std::string& segment, const std::string& listener) const;

@@ -11,27 +11,17 @@
 #include <fstream>
 #include <sstream>
 
-#include "protocols/admin/admin_protocol.hpp"
-#include "protocols/common/json.hpp"
+#include "json/json.hpp"
+#include "protocols/common/selector_value.hpp"
+#include "protocols/common/time_text.hpp"
 
 namespace segproxy::authz {
 namespace {
 
 namespace fs = std::filesystem;
-namespace admin = protocols::admin;
-namespace json = protocols::json;
+namespace json = segproxy::json;
 
 constexpr std::size_t kMaxFileBytes = 16 * 1024 * 1024;
-
-admin::SelectorKind to_selector(RevocationKind k) {
-  switch (k) {
-    case RevocationKind::Identity: return admin::SelectorKind::Identity;
-    case RevocationKind::SpiffePrefix: return admin::SelectorKind::SpiffePrefix;
-    case RevocationKind::CertSerial: return admin::SelectorKind::CertSerial;
-    case RevocationKind::Segment: return admin::SelectorKind::Segment;
-  }
-  return admin::SelectorKind::Identity;
-}
 
 // Lower-case hex with ':' removed, for certificate fingerprints.
 std::string normalize_fingerprint(std::string_view s) {
@@ -147,14 +137,14 @@ std::optional<Revocation> decode_line(std::string_view line, std::string& error)
   if (!normalised) return std::nullopt;
   r.value = std::move(*normalised);
   r.reason = *reason;
-  const auto c = admin::parse_time(*created);
+  const auto c = protocols::parse_time(*created);
   if (!c) {
     error = "\"created_at\" is not an RFC 3339 UTC time";
     return std::nullopt;
   }
   r.created_at = *c;
   if (expires) {
-    const auto e = admin::parse_time(*expires);
+    const auto e = protocols::parse_time(*expires);
     if (!e) {
       error = "\"expires_at\" is not an RFC 3339 UTC time";
       return std::nullopt;
@@ -181,22 +171,14 @@ std::string encode_file(const std::vector<Revocation>& list) {
 
 }  // namespace
 
-std::string_view to_string(RevocationKind k) { return admin::selector_key(to_selector(k)); }
-
-RevocationKind from_wire(admin::SelectorKind k) {
+std::string_view to_string(RevocationKind k) {
   switch (k) {
-    case admin::SelectorKind::Identity: return RevocationKind::Identity;
-    case admin::SelectorKind::SpiffePrefix: return RevocationKind::SpiffePrefix;
-    case admin::SelectorKind::CertSerial: return RevocationKind::CertSerial;
-    case admin::SelectorKind::Segment: return RevocationKind::Segment;
+    case RevocationKind::Identity: return "identity";
+    case RevocationKind::SpiffePrefix: return "spiffe_prefix";
+    case RevocationKind::CertSerial: return "cert_serial";
+    case RevocationKind::Segment: return "segment";
   }
-  return RevocationKind::Identity;
-}
-
-admin::SelectorKind to_wire(RevocationKind k) { return to_selector(k); }
-
-admin::RevocationInfo to_wire(const Revocation& r) {
-  return {r.id, to_selector(r.kind), r.value, r.reason, r.created_at, r.expires_at, r.created_by_uid};
+  return "identity";
 }
 
 std::optional<RevocationKind> revocation_kind_from_string(std::string_view s) {
@@ -268,7 +250,10 @@ bool matches(const Revocation& r, const ClientIdentity& id, std::string_view seg
 
 std::optional<std::string> normalize_revocation_value(RevocationKind kind, std::string_view value,
                                                       std::string& error) {
-  error = admin::check_selector({to_selector(kind), std::string(value)});
+  const protocols::SelectorValueRule rule = kind == RevocationKind::SpiffePrefix ? protocols::SelectorValueRule::SpiffePrefix
+                                            : kind == RevocationKind::CertSerial ? protocols::SelectorValueRule::CertSerial
+                                                                                 : protocols::SelectorValueRule::Name;
+  error = protocols::check_selector_value(to_string(kind), rule, value);
   if (!error.empty()) return std::nullopt;
   if (kind == RevocationKind::CertSerial) return normalize_serial(value);
   return std::string(value);
@@ -281,8 +266,8 @@ std::string encode_revocation_line(const Revocation& r) {
       .field("kind", to_string(r.kind))
       .field("value", r.value)
       .field("reason", r.reason)
-      .field("created_at", admin::format_time(r.created_at));
-  if (r.expires_at) w.field("expires_at", admin::format_time(*r.expires_at));
+      .field("created_at", protocols::format_time(r.created_at));
+  if (r.expires_at) w.field("expires_at", protocols::format_time(*r.expires_at));
   w.field("created_by_uid", r.created_by_uid).end_object();
   return w.take();
 }

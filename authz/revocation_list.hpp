@@ -45,14 +45,14 @@
 #include <vector>
 
 #include "authz/identity.hpp"
-#include "protocols/admin/admin_protocol.hpp"
 
 namespace segproxy::authz {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
 enum class RevocationKind { Identity, SpiffePrefix, CertSerial, Segment };
-// "identity", "spiffe_prefix", "cert_serial", "segment" (the admin protocol's keys).
+// "identity", "spiffe_prefix", "cert_serial", "segment" (the file's names; the admin
+// protocol's keys are the same words, mapped daemon-side in daemon/control/admin_mapping).
 std::string_view to_string(RevocationKind k);
 std::optional<RevocationKind> revocation_kind_from_string(std::string_view s);
 
@@ -131,11 +131,6 @@ class RevocationList {
   std::mutex mu_;  // serialises writers (and their file writes)
   std::atomic<RevocationSnapshot> current_;
 };
-
-// Admin protocol mapping (the wire kinds are the same four, by the same names).
-RevocationKind from_wire(protocols::admin::SelectorKind k);
-protocols::admin::SelectorKind to_wire(RevocationKind k);
-protocols::admin::RevocationInfo to_wire(const Revocation& r);
 
 // File encoding, exposed for tests and tools.
 std::string encode_revocation_line(const Revocation& r);  // no '\n'

@@ -1,8 +1,9 @@
 #include "daemon/runtime.hpp"
 
 #include "daemon/reload.hpp"
-#include "proxy/statement_gate.hpp"
 #include "daemon/net/tls_context.hpp"
+#include "daemon/process_environment.hpp"
+#include "authz/gate/statement_gate.hpp"
 
 namespace segproxy::proxy {
 
@@ -11,7 +12,8 @@ std::shared_ptr<const Runtime> Runtime::build(config::Config cfg, std::vector<st
   rt->config = std::move(cfg);
   if (!rt->config.source_path.empty()) rt->config_hash = file_sha256_hex(rt->config.source_path);
   rt->mapper = std::make_unique<authz::IdentityMapper>(rt->config.identities);
-  rt->credentials = authz::CredentialStore::load(rt->config, errors);
+  rt->environment = process_environment();
+  rt->credentials = authz::CredentialStore::load(rt->config, errors, rt->environment);
   try {
     rt->policy = std::make_unique<authz::PolicyEngine>(rt->config);
   } catch (const std::exception& e) {

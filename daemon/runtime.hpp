@@ -79,6 +79,9 @@ struct Runtime {
   config::Config config;
   std::unique_ptr<authz::IdentityMapper> mapper;
   std::unique_ptr<authz::CredentialStore> credentials;
+  // How this generation reads environment variables (password_env): the process
+  // environment (daemon/process_environment), read by nothing below the daemon itself.
+  authz::EnvironmentLookup environment;
   std::unique_ptr<authz::PolicyEngine> policy;  // the one statement decision point
   std::vector<ListenerRuntime> listeners;
   protocols::Limits limits;

@@ -2,18 +2,18 @@
 // revoke, reload) and the policy/audit tooling.
 //   segproxyctl version
 //   segproxyctl config check FILE
-//   segproxyctl policy explain|test ...   (proxy/ctl_policy.hpp)
-//   segproxyctl audit verify|export|keygen ...   (proxy/ctl_audit.hpp)
+//   segproxyctl policy explain|test ...   (ctl/policy.hpp)
+//   segproxyctl audit verify|export|keygen ...   (ctl/audit.hpp)
 //   segproxyctl status|sessions|kill|revoke|unrevoke|revocations|reload|audit-checkpoint
-//                                                (admin socket client, proxy/ctl_admin.hpp)
+//                                                (admin socket client, ctl/admin.hpp)
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "daemon/config_check.hpp"
-#include "proxy/ctl_admin.hpp"
-#include "proxy/ctl_audit.hpp"
-#include "proxy/ctl_policy.hpp"
+#include "ctl/admin.hpp"
+#include "ctl/audit.hpp"
+#include "ctl/policy.hpp"
 
 namespace {
 

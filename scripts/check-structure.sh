@@ -2,8 +2,15 @@
 # Structural rules that code review would otherwise have to remember.
 # Usage: scripts/check-structure.sh [REPO_ROOT]   (default: this script's repo)
 # Prints every violation and exits 1 if there is any.
-#   1. protocols/ never includes Asio, Beast, openssl/ssl.h or daemon/ / proxy/ headers.
-#   2. No C++ source/header in the repo (tracked or new, not ignored) over 800 lines.
+#   1. Layers (docs/architecture.md; each rule is named in its message):
+#      protocols-pure   protocols/ never includes Asio, Beast, openssl/ssl.h, nor any
+#                       folder above it (only protocols/ and json/ headers of the project);
+#      json-pure        json/ never includes Asio, Beast, openssl/ssl.h nor any other
+#                       project folder;
+#      ctl-not-daemon   ctl/ (segproxyctl) never includes the daemon (DAEMON_DIRS: proxy/
+#                       today, daemon/ after the re-layout);
+#      authz-not-admin-wire  authz/ never includes protocols/admin (the wire protocol).
+#   2. No C++ source/header in the repo (tracked or new, not ignored) over 600 lines.
 #   3. docker/Dockerfile installs exactly the script package lists: it must run
 #      scripts/deps.sh on scripts/packages.txt (build) and scripts/runtime-packages.txt
 #      (runtime) and contain no apt-get install of its own.
@@ -13,20 +20,53 @@ set -euo pipefail
 
 root="${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 cd "$root"
-max_lines=800
+max_lines=600
 failures=0
 fail() {
   printf 'check-structure: FAIL: %s\n' "$*" >&2
   failures=$((failures + 1))
 }
 
-# --- 1. protocols/ stays free of networking and TLS --------------------------------
-if [[ -d protocols ]]; then
+# --- 1. layers ------------------------------------------------------------------------
+# The daemon's folders: ctl/ may include none of them. proxy/ is the daemon today; keep
+# daemon/ here when the session code moves so the rule carries over.
+DAEMON_DIRS=(proxy daemon)
+# Every top-level folder of project headers (what a quoted "folder/..." include names).
+PROJECT_DIRS=(json protocols config audit authz ctl "${DAEMON_DIRS[@]}")
+
+# forbid RULE DIR EXTENDED-REGEX-OF-INCLUDED-PATH MESSAGE
+forbid() {
+  local rule="$1" dir="$2" what="$3" message="$4" hit
+  [[ -d "$dir" ]] || return 0
   while IFS= read -r hit; do
-    fail "forbidden include in protocols/ (no Asio/Beast/openssl/ssl.h/daemon/proxy/): $hit"
-  done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](boost/asio|boost/beast|openssl/ssl\.h|daemon/|proxy/)' \
-    --include='*.hpp' --include='*.h' --include='*.cpp' --include='*.cc' --include='*.ipp' protocols || true)
-fi
+    fail "[$rule] $message: $hit"
+  done < <(grep -rnE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]($what)" \
+    --include='*.hpp' --include='*.h' --include='*.cpp' --include='*.cc' --include='*.ipp' "$dir" || true)
+}
+join_by() {
+  local IFS="$1"
+  shift
+  printf '%s' "$*"
+}
+net_tls='boost/asio|boost/beast|openssl/ssl\.h'
+above_protocols=()
+for d in "${PROJECT_DIRS[@]}"; do
+  [[ "$d" == protocols || "$d" == json ]] || above_protocols+=("$d/")
+done
+above_json=()
+for d in "${PROJECT_DIRS[@]}"; do
+  [[ "$d" == json ]] || above_json+=("$d/")
+done
+forbid protocols-pure protocols "$net_tls|$(join_by '|' "${above_protocols[@]}")" \
+  "protocols/ includes only protocols/ and json/ (no Asio/Beast/openssl/ssl.h, nothing above it)"
+forbid json-pure json "$net_tls|$(join_by '|' "${above_json[@]}")" \
+  "json/ includes only json/ and the standard library"
+daemon_re=()
+for d in "${DAEMON_DIRS[@]}"; do daemon_re+=("$d/"); done
+forbid ctl-not-daemon ctl "$(join_by '|' "${daemon_re[@]}")" \
+  "ctl/ (segproxyctl) never includes the daemon (${DAEMON_DIRS[*]})"
+forbid authz-not-admin-wire authz 'protocols/admin/' \
+  "authz/ never includes the admin wire protocol (map daemon-side, daemon/control/admin_mapping)"
 
 # --- 2. file size -------------------------------------------------------------------
 list_sources() {

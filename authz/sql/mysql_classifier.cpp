@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <array>
 #include <utility>
-#include <random>
 
 #include "authz/sql/mysql_analyzer.hpp"
 #include "authz/sql/mysql_lexing_settings.hpp"
+#include "authz/sql/statement_hash.hpp"
 
 namespace segproxy::authz::sql {
 namespace mysql {
@@ -43,46 +43,6 @@ void put(std::string& out, std::string_view s) {
 }
 
 bool is_literal(TokKind k) { return k == TokKind::String || k == TokKind::Number || k == TokKind::BitHex; }
-
-std::uint64_t rotl(std::uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
-
-// SipHash-2-4 (Aumasson & Bernstein).
-std::uint64_t siphash24(const std::array<std::uint64_t, 2>& key, std::string_view data) {
-  std::uint64_t v0 = 0x736f6d6570736575ULL ^ key[0], v1 = 0x646f72616e646f6dULL ^ key[1];
-  std::uint64_t v2 = 0x6c7967656e657261ULL ^ key[0], v3 = 0x7465646279746573ULL ^ key[1];
-  const auto round = [&] {
-    v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);
-    v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;
-    v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;
-    v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);
-  };
-  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-  const std::size_t len = data.size();
-  std::size_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    std::uint64_t m = 0;
-    for (int k = 7; k >= 0; --k) m = (m << 8) | p[i + static_cast<std::size_t>(k)];
-    v3 ^= m; round(); round(); v0 ^= m;
-  }
-  std::uint64_t b = static_cast<std::uint64_t>(len) << 56;
-  for (std::size_t k = 0; i + k < len; ++k) b |= static_cast<std::uint64_t>(p[i + k]) << (8 * k);
-  v3 ^= b; round(); round(); v0 ^= b;
-  v2 ^= 0xff;
-  for (int r = 0; r < 4; ++r) round();
-  return v0 ^ v1 ^ v2 ^ v3;
-}
-
-// Per-process random key (function-local, initialised once): values are stable within
-// one process only, and a client cannot search for collisions offline.
-const std::array<std::uint64_t, 2>& process_key() {
-  static const std::array<std::uint64_t, 2> key = [] {
-    std::random_device rd;
-    std::array<std::uint64_t, 2> k{};
-    for (auto& w : k) w = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-    return k;
-  }();
-  return key;
-}
 
 // Statements whose classification depends on literal values (SET values, PREPARE and
 // EXECUTE IMMEDIATE texts) keep them in the fingerprint; every other literal is left out.
@@ -158,8 +118,7 @@ std::uint64_t fingerprint_of(std::string_view sql, const LexResult& lex, const M
       if (t.kind == TokKind::Semicolon) canon.push_back(t.in_exec_comment ? 'X' : ';');
     }
   }
-  const std::uint64_t h = siphash24(process_key(), canon);
-  return h == 0 ? 1 : h;  // 0 means "no fingerprint"
+  return statement_hash(canon);  // never 0: 0 means "no fingerprint"
 }
 
 // Statement count and parenthesis depth of lexed text over opts.limits: the refusal

@@ -1,64 +1,18 @@
-// Decision-cache key: a keyed hash (SipHash-2-4, per-process random key) over a
+// Decision-cache key: a keyed hash (authz/sql/statement_hash: SipHash-2-4, the process key) over a
 // canonical serialisation of the parse tree, generic over the protobuf-c descriptors.
 // Literal values (A_Const) and token positions are left out; everything else - node
 // types, names, options, operators - is included, so two statements with equal
 // fingerprints always classify the same way. (libpg_query's own fingerprint is not
 // used: it ignores prepared-statement, cursor, savepoint and alias names, and its
 // unkeyed XXH3 lets a client search for collisions offline.)
-#include <array>
 #include <cstring>
-#include <random>
 #include <string>
 
 #include "authz/sql/pg_walker.hpp"
+#include "authz/sql/statement_hash.hpp"
 
 namespace segproxy::authz::sql::detail {
 namespace {
-
-std::uint64_t rotl(std::uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
-
-std::uint64_t siphash24(const std::array<std::uint64_t, 2>& key, const std::string& data) {
-  std::uint64_t v0 = 0x736f6d6570736575ULL ^ key[0];
-  std::uint64_t v1 = 0x646f72616e646f6dULL ^ key[1];
-  std::uint64_t v2 = 0x6c7967656e657261ULL ^ key[0];
-  std::uint64_t v3 = 0x7465646279746573ULL ^ key[1];
-  const auto round = [&] {
-    v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);
-    v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;
-    v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;
-    v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);
-  };
-  const std::size_t len = data.size();
-  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-  std::size_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    std::uint64_t m = 0;
-    for (int k = 7; k >= 0; --k) m = (m << 8) | p[i + static_cast<std::size_t>(k)];
-    v3 ^= m;
-    round();
-    round();
-    v0 ^= m;
-  }
-  std::uint64_t b = static_cast<std::uint64_t>(len) << 56;
-  for (std::size_t k = 0; i + k < len; ++k) b |= static_cast<std::uint64_t>(p[i + k]) << (8 * k);
-  v3 ^= b;
-  round();
-  round();
-  v0 ^= b;
-  v2 ^= 0xff;
-  for (int r = 0; r < 4; ++r) round();
-  return v0 ^ v1 ^ v2 ^ v3;
-}
-
-const std::array<std::uint64_t, 2>& process_key() {
-  static const std::array<std::uint64_t, 2> key = [] {
-    std::random_device rd;
-    std::array<std::uint64_t, 2> k{};
-    for (auto& w : k) w = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-    return k;
-  }();
-  return key;
-}
 
 void put_u64(std::string& out, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -158,8 +112,7 @@ std::uint64_t fingerprint_tree(const PgQuery__ParseResult* tree) {
   std::string buf;
   buf.reserve(512);
   serialise(buf, &tree->base, 0);
-  const std::uint64_t h = siphash24(process_key(), buf);
-  return h == 0 ? 1 : h;  // 0 means "parse error"
+  return statement_hash(buf);  // never 0: 0 means "parse error"
 }
 
 }  // namespace segproxy::authz::sql::detail

@@ -16,6 +16,7 @@
 #include "authz/policy_engine.hpp"
 #include "daemon/credentials/connector_login.hpp"
 #include "daemon/catalog/view_loader.hpp"  // metadata_databases, read_metadata_password
+#include "daemon/credentials/mysql_driver.hpp"
 
 namespace segproxy::proxy {
 
@@ -37,7 +38,7 @@ MysqlViewLoader::~MysqlViewLoader() { stop(); }
 void MysqlViewLoader::start() {
   if (loop_.empty() || loop_.running()) return;
   try {
-    driver_ = sql::mysql::get_mysql_driver_instance();
+    driver_ = mysql_driver();
   } catch (const std::exception& e) {
     log_.warn("views.load_failed", {{"error", std::string("MySQL client library: ") + e.what()},
                                     {"using", "view names and config pins only"}});
@@ -69,7 +70,7 @@ std::optional<std::map<std::string, authz::ViewCatalog>> MysqlViewLoader::load_l
     return std::nullopt;
   }
   authz::Secret password;
-  if (!read_metadata_password(*l.backend.metadata, password, why)) return std::nullopt;
+  if (!read_metadata_password(*l.backend.metadata, rt_->environment, password, why)) return std::nullopt;
   const auto secs = std::max<long long>(
       2, std::chrono::ceil<std::chrono::seconds>(rt_->config.limits.backend_connect_timeout).count());
   auto opts =

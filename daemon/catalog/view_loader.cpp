@@ -96,14 +96,15 @@ std::vector<std::pair<std::string, std::string>> metadata_conn_params(
   return libpq_conn_params(l, metadata_login(l, database, connect_timeout), hostaddr);
 }
 
-bool read_metadata_password(const config::MetadataCredential& m, authz::Secret& out,
-                            std::string& why) {
+bool read_metadata_password(const config::MetadataCredential& m, const authz::EnvironmentLookup& environment,
+                            authz::Secret& out, std::string& why) {
   why.clear();
   if (!m.password_env.empty()) {
-    const char* v = std::getenv(m.password_env.c_str());
-    if (v == nullptr) why = "environment variable " + m.password_env + " is not set";
-    else if (*v == '\0') why = "environment variable " + m.password_env + " is empty";
-    else out = authz::Secret(std::string(v));
+    std::optional<std::string> v = environment ? environment(m.password_env) : std::nullopt;
+    if (!v) why = "environment variable " + m.password_env + " is not set";
+    else if (v->empty()) why = "environment variable " + m.password_env + " is empty";
+    else out = authz::Secret(std::move(*v));
+    if (v) OPENSSL_cleanse(v->data(), v->size());
     return why.empty();
   }
   if (m.password_file.empty()) {
@@ -144,13 +145,14 @@ bool read_metadata_password(const config::MetadataCredential& m, authz::Secret& 
 std::optional<authz::ViewCatalog> load_view_catalog(const config::Listener& l,
                                                     const std::string& database,
                                                     std::chrono::milliseconds connect_timeout,
+                                                    const authz::EnvironmentLookup& environment,
                                                     std::string& why) {
   if (!l.backend.metadata) {
     why = "no backend.metadata";
     return std::nullopt;
   }
   authz::Secret password;
-  if (!read_metadata_password(*l.backend.metadata, password, why)) return std::nullopt;
+  if (!read_metadata_password(*l.backend.metadata, environment, password, why)) return std::nullopt;
   auto conn = libpq_connect(l, metadata_login(l, database, connect_timeout), password, why);
   if (!conn) {
     why = "connect: " + why;
@@ -214,7 +216,7 @@ void ViewLoader::load_target(Target& t) {
   for (const auto& db : t.databases) {
     std::string why;
     const auto started = Clock::now();
-    auto catalog = load_view_catalog(l, db, rt_->config.limits.backend_connect_timeout, why);
+    auto catalog = load_view_catalog(l, db, rt_->config.limits.backend_connect_timeout, rt_->environment, why);
     if (!catalog) {
       const bool have_old = publisher_->has(t.listener, db);
       log_.warn("views.load_failed",

@@ -57,14 +57,16 @@ std::vector<std::pair<std::string, std::string>> metadata_conn_params(
     const std::string& hostaddr = {});
 
 // The metadata password (password_file: whole file, one trailing "\n"/"\r\n" stripped;
-// password_env). False with `why` (never the value) on failure.
-bool read_metadata_password(const config::MetadataCredential& m, authz::Secret& out, std::string& why);
+// password_env, read through `environment`). False with `why` (never the value) on failure.
+bool read_metadata_password(const config::MetadataCredential& m, const authz::EnvironmentLookup& environment,
+                            authz::Secret& out, std::string& why);
 
 // Connects and runs kViewDependencyQuery and kAttributeFunctionQuery on one database
 // (blocking). nullopt + why on failure of either.
 std::optional<authz::ViewCatalog> load_view_catalog(const config::Listener& l,
                                                     const std::string& database,
                                                     std::chrono::milliseconds connect_timeout,
+                                                    const authz::EnvironmentLookup& environment,
                                                     std::string& why);
 
 class ViewLoader {

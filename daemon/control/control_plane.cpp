@@ -5,6 +5,7 @@
 #include <set>
 
 #include "daemon/credentials/dynamic_credentials.hpp"
+#include "daemon/control/admin_mapping.hpp"
 
 #include "daemon/config_check.hpp"
 
@@ -15,31 +16,6 @@ namespace {
 constexpr std::chrono::milliseconds kListTimeout{2000};
 // How long a revoke waits for the minted users it ends to be dropped on the backend.
 constexpr std::chrono::milliseconds kRevokeDropWait{15000};
-
-authz::RevocationKind to_kind(admin::SelectorKind k) {
-  switch (k) {
-    case admin::SelectorKind::Identity: return authz::RevocationKind::Identity;
-    case admin::SelectorKind::SpiffePrefix: return authz::RevocationKind::SpiffePrefix;
-    case admin::SelectorKind::CertSerial: return authz::RevocationKind::CertSerial;
-    case admin::SelectorKind::Segment: return authz::RevocationKind::Segment;
-  }
-  return authz::RevocationKind::Identity;
-}
-
-admin::SelectorKind to_selector(authz::RevocationKind k) {
-  switch (k) {
-    case authz::RevocationKind::Identity: return admin::SelectorKind::Identity;
-    case authz::RevocationKind::SpiffePrefix: return admin::SelectorKind::SpiffePrefix;
-    case authz::RevocationKind::CertSerial: return admin::SelectorKind::CertSerial;
-    case authz::RevocationKind::Segment: return admin::SelectorKind::Segment;
-  }
-  return admin::SelectorKind::Identity;
-}
-
-admin::RevocationInfo to_info(const authz::Revocation& r) {
-  return admin::RevocationInfo{r.id,     to_selector(r.kind), r.value, r.reason, r.created_at,
-                               r.expires_at, r.created_by_uid};
-}
 
 std::string peer_text(const AdminPeer& p) {
   return "uid=" + std::to_string(static_cast<long long>(p.uid)) + " pid=" + std::to_string(p.pid);
@@ -176,7 +152,7 @@ std::string ControlPlane::revoke(const admin::RevokeRequest& r, const AdminPeer&
   // Whom does it reach? Every identity admitted since start (bounded memory) with the
   // segments it was admitted to; a configured segment counts for --segment.
   authz::Revocation probe;
-  probe.kind = to_kind(r.selector.kind);
+  probe.kind = from_wire(r.selector.kind);
   std::string why;
   const auto value = authz::normalize_revocation_value(probe.kind, r.selector.value, why);
   if (!value) return admin::encode_error("revocation not saved: " + why);
@@ -202,7 +178,7 @@ std::string ControlPlane::revoke(const admin::RevokeRequest& r, const AdminPeer&
                                        (r.ttl ? " ttl=" + admin::format_duration(*r.ttl) : std::string()) +
                                        (r.force ? " force" : ""),
                                    r.reason);
-  auto u = list_.add(to_kind(r.selector.kind), r.selector.value, r.reason, r.ttl,
+  auto u = list_.add(from_wire(r.selector.kind), r.selector.value, r.reason, r.ttl,
                      static_cast<std::uint32_t>(peer.uid), std::chrono::system_clock::now());
   if (!u.ok || u.changed.empty()) return admin::encode_error("revocation not saved: " + u.error);
   const authz::Revocation rev = u.changed.front();
@@ -238,17 +214,17 @@ std::string ControlPlane::revoke(const admin::RevokeRequest& r, const AdminPeer&
                                   {"peer", peer_text(peer)}});
   if (!dropped) deps_.log.error("admin.revoke_drop_pending", {{"id", rev.id}});
   if (!audited) deps_.log.error("admin.revoke_unaudited", {{"id", rev.id}});
-  return admin::encode_response(admin::RevokeResult{to_info(rev), ids.size()});
+  return admin::encode_response(admin::RevokeResult{to_wire(rev), ids.size()});
 }
 
 std::string ControlPlane::unrevoke(const admin::UnrevokeRequest& r, const AdminPeer& peer) {
   if (!audit_admin("admin.unrevoke", peer, selector_text(r.selector))) {
     return admin::encode_error("the audit log is unavailable: command not executed");
   }
-  auto u = list_.remove(to_kind(r.selector.kind), r.selector.value);
+  auto u = list_.remove(from_wire(r.selector.kind), r.selector.value);
   if (!u.ok) return admin::encode_error("revocation list not saved: " + u.error);
   admin::UnrevokeResult out;
-  for (const auto& rev : u.changed) out.removed.push_back(to_info(rev));
+  for (const auto& rev : u.changed) out.removed.push_back(to_wire(rev));
   deps_.log.info("admin.unrevoke", {{"selector", selector_text(r.selector)},
                                     {"removed", std::to_string(out.removed.size())},
                                     {"peer", peer_text(peer)}});
@@ -260,7 +236,7 @@ std::string ControlPlane::revocations() {
   admin::RevocationsResult out;
   const auto now = std::chrono::system_clock::now();
   for (const auto& rev : *list_.snapshot()) {
-    if (rev.active_at(now)) out.revocations.push_back(to_info(rev));
+    if (rev.active_at(now)) out.revocations.push_back(to_wire(rev));
   }
   return admin::encode_response(out);
 }

@@ -5,6 +5,7 @@
 
 #include "daemon/credentials/dynamic_my_admin.hpp"
 #include "daemon/credentials/dynamic_pg_admin.hpp"
+#include "daemon/credentials/mysql_driver.hpp"
 
 namespace segproxy::proxy {
 
@@ -22,19 +23,19 @@ std::unique_ptr<DynamicAdmin> connect_dynamic_admin(const DynamicTarget& t, cons
 // connections fail later with their own error; nothing here may end the process.
 void dynamic_admin_prepare() {
   try {
-    (void)sql::mysql::get_mysql_driver_instance();
+    (void)mysql_driver();
   } catch (const std::exception&) {
   }
 }
 void dynamic_admin_thread_begin() {
   try {
-    sql::mysql::get_mysql_driver_instance()->threadInit();
+    mysql_driver()->threadInit();
   } catch (const std::exception&) {
   }
 }
 void dynamic_admin_thread_end() {
   try {
-    sql::mysql::get_mysql_driver_instance()->threadEnd();
+    mysql_driver()->threadEnd();
   } catch (const std::exception&) {
   }
 }

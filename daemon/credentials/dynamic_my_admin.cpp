@@ -18,6 +18,7 @@
 #include "config/mysql_grant.hpp"
 #include "daemon/credentials/connector_login.hpp"
 #include "daemon/credentials/dynamic_pg_sql.hpp"  // identity_id8
+#include "daemon/credentials/mysql_driver.hpp"
 
 namespace segproxy::proxy {
 namespace {
@@ -328,7 +329,7 @@ std::unique_ptr<DynamicAdmin> connect_my_dynamic_admin(const DynamicTarget& t, c
     return nullptr;
   }
   try {
-    sql::mysql::MySQL_Driver* driver = sql::mysql::get_mysql_driver_instance();
+    sql::mysql::MySQL_Driver* driver = mysql_driver();
     std::unique_ptr<sql::Connection> conn(driver->connect(*opts));
     const std::string version(conn->getMetaData()->getDatabaseProductVersion());
     const bool mariadb = version.find("MariaDB") != std::string::npos;

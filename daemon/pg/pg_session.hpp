@@ -28,8 +28,8 @@
 #include "daemon/runtime.hpp"
 #include "daemon/session/refusal.hpp"
 #include "daemon/session/session_registry.hpp"
-#include "proxy/statement_gate.hpp"
 #include "daemon/net/stream.hpp"
+#include "authz/gate/statement_gate.hpp"
 
 namespace segproxy::proxy {
 

@@ -12,7 +12,6 @@
 #include "daemon/net/backend_connector.hpp"
 #include "daemon/credentials/dynamic_credentials.hpp"
 #include "daemon/net/peer_identity.hpp"
-#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
 #include "daemon/pg/pg_session.hpp"

@@ -18,14 +18,6 @@ Overloaded(Ts...) -> Overloaded<Ts...>;
 constexpr SelectorKind kSelectorKinds[] = {SelectorKind::Identity, SelectorKind::SpiffePrefix,
                                            SelectorKind::CertSerial, SelectorKind::Segment};
 
-bool has_control(std::string_view s) {
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) return true;
-  }
-  return false;
-}
-
 // Reads the request object's members against the keys a command allows.
 class Fields {
  public:
@@ -52,7 +44,7 @@ class Fields {
     const std::string& s = v->as_string();
     if (s.empty()) return fail(error, "\"" + k + "\" must not be empty");
     if (s.size() > max) return fail(error, "\"" + k + "\" longer than " + std::to_string(max) + " bytes");
-    if (has_control(s)) return fail(error, "\"" + k + "\" contains a control character");
+    if (has_control_character(s)) return fail(error, "\"" + k + "\" contains a control character");
     out = s;
     return true;
   }
@@ -202,32 +194,10 @@ std::string_view command_name(const Request& r) {
 }
 
 std::string check_selector(const Selector& s) {
-  const std::string_view v = s.value;
-  if (v.empty()) return std::string(selector_key(s.kind)) + " must not be empty";
-  if (v.size() > kMaxValueBytes) return std::string(selector_key(s.kind)) + " is too long";
-  if (has_control(v)) return std::string(selector_key(s.kind)) + " contains a control character";
-  switch (s.kind) {
-    case SelectorKind::Identity:
-    case SelectorKind::Segment: return {};
-    case SelectorKind::SpiffePrefix: {
-      constexpr std::string_view kScheme = "spiffe://";
-      if (v.substr(0, kScheme.size()) != kScheme || v.size() == kScheme.size() || v[kScheme.size()] == '/') {
-        return "spiffe_prefix must start with spiffe://<trust domain>";
-      }
-      return {};
-    }
-    case SelectorKind::CertSerial: {
-      std::size_t digits = 0;
-      for (const char c : v) {
-        const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-        if (!hex && c != ':') return "cert_serial must be hexadecimal (':' separators allowed)";
-        digits += hex ? 1 : 0;
-      }
-      if (digits == 0 || digits > 64) return "cert_serial must have 1 to 64 hex digits";
-      return {};
-    }
-  }
-  return {};
+  const SelectorValueRule rule = s.kind == SelectorKind::SpiffePrefix ? SelectorValueRule::SpiffePrefix
+                                 : s.kind == SelectorKind::CertSerial ? SelectorValueRule::CertSerial
+                                                                      : SelectorValueRule::Name;
+  return check_selector_value(selector_key(s.kind), rule, s.value);
 }
 
 ParsedRequest parse_request(std::string_view line) {
@@ -292,48 +262,6 @@ std::string format_duration(std::chrono::seconds d) {
   if (s > 0 && s % 3600 == 0) return std::to_string(s / 3600) + "h";
   if (s > 0 && s % 60 == 0) return std::to_string(s / 60) + "m";
   return std::to_string(s) + "s";
-}
-
-std::string format_time(TimePoint t) {
-  using namespace std::chrono;
-  const auto secs = floor<seconds>(t);
-  const auto day = floor<days>(secs);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{secs - day};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
-}
-
-std::optional<TimePoint> parse_time(std::string_view s) {
-  using namespace std::chrono;
-  // YYYY-MM-DDTHH:MM:SS[.frac]Z
-  if (s.size() < 20 || s.back() != 'Z') return std::nullopt;
-  const auto num = [&](std::size_t at, std::size_t len, int& out) {
-    out = 0;
-    for (std::size_t i = at; i < at + len; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-      out = out * 10 + (s[i] - '0');
-    }
-    return true;
-  };
-  int Y, M, D, h, m, sec;
-  if (!num(0, 4, Y) || s[4] != '-' || !num(5, 2, M) || s[7] != '-' || !num(8, 2, D) || s[10] != 'T' ||
-      !num(11, 2, h) || s[13] != ':' || !num(14, 2, m) || s[16] != ':' || !num(17, 2, sec)) {
-    return std::nullopt;
-  }
-  if (s.size() > 20) {
-    if (s[19] != '.' || s.size() == 21 || s.size() > 30) return std::nullopt;
-    for (std::size_t i = 20; i + 1 < s.size(); ++i) {
-      if (s[i] < '0' || s[i] > '9') return std::nullopt;
-    }
-  }
-  const year_month_day ymd{year{Y}, month{static_cast<unsigned>(M)}, day{static_cast<unsigned>(D)}};
-  if (!ymd.ok() || h > 23 || m > 59 || sec > 59) return std::nullopt;
-  return TimePoint(sys_days(ymd).time_since_epoch() + hours(h) + minutes(m) + seconds(sec));
 }
 
 }  // namespace segproxy::protocols::admin

@@ -2,7 +2,7 @@
 // The admin socket protocol (docs/admin.md): line-delimited JSON over a Unix socket.
 // One request per line, one response per line, in order; a request line is at most
 // kMaxRequestLine bytes without its '\n'. Pure: no sockets here; daemon/control/admin_server
-// carries the lines, proxy/ctl_admin is the client.
+// carries the lines, ctl/admin is the client.
 //
 // Requests ({"cmd":...}; keys other than the ones listed for a command are errors):
 //   {"cmd":"status"}
@@ -24,12 +24,14 @@
 #include <variant>
 #include <vector>
 
-#include "protocols/common/json.hpp"
+#include "json/json.hpp"
+#include "protocols/common/selector_value.hpp"
+#include "protocols/common/time_text.hpp"
 
 namespace segproxy::protocols::admin {
 
 inline constexpr std::size_t kMaxRequestLine = 64 * 1024;
-inline constexpr std::size_t kMaxValueBytes = 1024;   // selectors, session ids, filters
+inline constexpr std::size_t kMaxValueBytes = kMaxSelectorValueBytes;  // selectors, session ids, filters
 inline constexpr std::size_t kMaxReasonBytes = 1024;  // revoke --reason
 inline constexpr std::chrono::seconds kMaxTtl{365LL * 24 * 3600};
 // Responses can be long (a sessions list); the client reads at most this much.
@@ -107,7 +109,8 @@ ParsedRequest parse_request(std::string_view line);
 // valid request.
 std::string encode_request(const Request& r);
 
-// Selector value checks shared with authz::RevocationList (empty string = valid):
+// Selector value checks (protocols/common/selector_value, also applied by
+// authz::RevocationList; empty string = valid):
 // identity/segment non-empty; spiffe_prefix "spiffe://" + a trust domain; cert_serial
 // hex digits with optional ':' separators (at most 64 digits).
 std::string check_selector(const Selector& s);
@@ -117,10 +120,10 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view s);
 // Inverse of parse_duration, in the largest unit that is exact ("90m", "2h", "45s").
 std::string format_duration(std::chrono::seconds d);
 
-// RFC 3339 UTC with whole seconds: 2026-11-22T13:31:34Z (sub-seconds truncated).
-std::string format_time(TimePoint t);
-// Accepts exactly that form (optionally with a .fraction, ignored below 1 s).
-std::optional<TimePoint> parse_time(std::string_view s);
+// RFC 3339 UTC with whole seconds: 2026-11-22T13:31:34Z (sub-seconds truncated); the
+// one implementation is protocols/common/time_text.
+using protocols::format_time;
+using protocols::parse_time;
 
 // ---- responses -----------------------------------------------------------------------
 

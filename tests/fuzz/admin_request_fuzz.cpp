@@ -10,17 +10,19 @@
 
 #include "fuzz_support.hpp"
 #include "protocols/admin/admin_protocol.hpp"
-#include "protocols/common/json.hpp"
+#include "json/json.hpp"
 
 namespace {
 
 using namespace segproxy::protocols;
+namespace json = segproxy::json;
 
 void write_value(json::Writer& w, const json::Value& v) {
   switch (v.type()) {
     case json::Value::Type::Null: w.null(); break;
     case json::Value::Type::Bool: w.value(v.as_bool()); break;
     case json::Value::Type::Int: w.value(v.as_int()); break;
+    case json::Value::Type::Uint: w.value(v.as_uint()); break;
     case json::Value::Type::Double: w.value(v.as_double()); break;
     case json::Value::Type::String: w.value(v.as_string()); break;
     case json::Value::Type::Array:

@@ -12,19 +12,14 @@
 #include <mutex>
 #include <regex>
 
+#include "daemon/credentials/mysql_driver.hpp"
 #include "support/env.hpp"
 
 namespace segproxy::it {
 namespace {
 
-sql::mysql::MySQL_Driver* driver() {
-  // get_driver_instance() initialises the client library: not thread-safe on first use.
-  static std::mutex m;
-  static sql::mysql::MySQL_Driver* d = nullptr;
-  std::lock_guard<std::mutex> lock(m);
-  if (d == nullptr) d = sql::mysql::get_mysql_driver_instance();
-  return d;
-}
+// The daemon's one accessor (daemon/credentials/mysql_driver: its first use is serialised there).
+sql::mysql::MySQL_Driver* driver() { return proxy::mysql_driver(); }
 
 void fill_error(const sql::SQLException& e, MyError* error) {
   if (error == nullptr) return;

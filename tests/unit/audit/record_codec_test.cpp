@@ -159,5 +159,53 @@ TEST(RecordCodec, TimestampsAreRfc3339UtcWithMicroseconds) {
   EXPECT_FALSE(parse_timestamp("2026-13-22T12:03:29Z"));
 }
 
+// Lines exactly as the codec wrote them before the audit decoder moved onto json/ (issue
+// 13): the chain hashes these bytes, so they must keep decoding to the same record and
+// re-encoding to the same bytes. Edge cases: the largest counters a backend can report
+// (MySQL affected rows are 64-bit unsigned), escapes, non-BMP characters, DEL, tables,
+// checkpoint fields.
+TEST(RecordCodec, LinesWrittenBeforeTheJsonMoveDecodeAndReencodeByteIdentically) {
+  const std::string lines[] = {
+      R"({"seq":1,"ts":"2026-11-22T00:00:00.000000Z","event":"session.open","prev_hash":"p","hash":"h"})",
+      R"({"seq":18446744073709551615,"ts":"2026-11-22T12:03:29.123456Z","instance":"proxy-a","event":"statement.result","session_id":"s1","listener":"my","protocol":"mysql","rows":18446744073709551615,"duration_us":9223372036854775808,"prev_hash":"p","hash":"h"})",
+      R"({"seq":42,"ts":"2026-11-22T12:03:29.123456Z","instance":"proxy-a","event":"statement.result","session_id":"s1","listener":"pg","protocol":"postgresql","client_addr":"10.0.0.1:5432","spiffe_id":"spiffe://example.org/a","cn":"a","cert_sha256":"ab","cert_serial":"01","segment":"billing","database":"shop","backend_user":"ro","statement":"select ?","fingerprint":"fp","tables":[{"name":"public.t","op":"select"},{"name":"public.u","op":"update"}],"decision":"allow","rule_id":"r1","reason":"ok","rows":3,"duration_us":1500,"sqlstate":"00000","error":"e","detail":"d","prev_hash":"aaaa","hash":"bbbb"})",
+      "{\"seq\":7,\"ts\":\"t\",\"event\":\"statement.decision\",\"statement\":\"select '\\u0001\\n\\\"\\\\' -- \xc3\xa9\xf0\x9f\x98\x80 \x7f/\\t\\b\\f\\r\\u001f\",\"prev_hash\":\"p\",\"hash\":\"h\"}",
+      R"({"seq":9,"ts":"t","event":"audit.checkpoint","genesis":"g","head_seq":0,"head_hash":"hh","key_id":"k","signature":"sig","prev_hash":"p","hash":"h"})",
+      R"({"seq":3,"ts":"t","event":"statement.result","rows":0,"prev_hash":"p","hash":"h"})",
+  };
+  for (const std::string& line : lines) {
+    std::string err;
+    const auto r = decode_record(line, err);
+    ASSERT_TRUE(r) << err << "\n" << line;
+    EXPECT_EQ(encode_record(*r), line);
+  }
+  std::string err;
+  const auto big = decode_record(lines[1], err);
+  ASSERT_TRUE(big) << err;
+  EXPECT_EQ(big->seq, UINT64_MAX);
+  EXPECT_EQ(big->rows, UINT64_MAX);
+  EXPECT_EQ(big->duration_us, std::uint64_t{1} << 63);
+  const auto full = decode_record(lines[2], err);
+  ASSERT_TRUE(full) << err;
+  ASSERT_EQ(full->tables.size(), 2u);
+  EXPECT_EQ(full->tables[1].name, "public.u");
+  EXPECT_EQ(full->tables[1].op, "update");
+  const auto text = decode_record(lines[3], err);
+  ASSERT_TRUE(text) << err;
+  EXPECT_EQ(text->statement, "select '\x01\n\"\\' -- \xc3\xa9\xf0\x9f\x98\x80 \x7f/\t\b\f\r\x1f");
+}
+
+TEST(RecordCodec, DecoderRejectsNumbersThatAreNotPlainUnsignedIntegers) {
+  std::string err;
+  for (const char* seq : {"-1", "1.0", "1e2", "18446744073709551616", "\"1\"", "true", "null"}) {
+    const std::string line = std::string(R"({"seq":)") + seq + R"(,"ts":"t","event":"e","prev_hash":"p","hash":"h"})";
+    EXPECT_FALSE(decode_record(line, err)) << seq;
+  }
+  EXPECT_FALSE(decode_record(R"({"seq":1,"ts":"t","event":"e","tables":[{"op":"select","name":"t"}],"prev_hash":"p","hash":"h"})", err));
+  EXPECT_FALSE(decode_record(R"({"seq":1,"ts":"t","event":"e","tables":[{"name":"t","op":"select","x":"y"}],"prev_hash":"p","hash":"h"})", err));
+  EXPECT_FALSE(decode_record(R"({"seq":1,"ts":"t","ts":"t","event":"e","prev_hash":"p","hash":"h"})", err));
+  EXPECT_FALSE(decode_record("{\"seq\":1,\"ts\":\"t\xff\",\"event\":\"e\",\"prev_hash\":\"p\",\"hash\":\"h\"}", err));
+}
+
 }  // namespace
 }  // namespace segproxy::audit

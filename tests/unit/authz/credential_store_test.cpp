@@ -9,6 +9,7 @@
 #include <new>
 
 #include "authz/credential_store.hpp"
+#include "test_environment.hpp"
 
 namespace segproxy::authz {
 namespace {
@@ -122,7 +123,7 @@ TEST(CredentialStore, PasswordFileStripsExactlyOneTrailingNewline) {
   TempDir dir;
   for (const auto& c : cases) {
     std::vector<std::string> errors;
-    const auto store = CredentialStore::load(one_credential(file_ref(dir.write("pw", c.content))), errors);
+    const auto store = CredentialStore::load(one_credential(file_ref(dir.write("pw", c.content))), errors, test_process_environment());
     ASSERT_TRUE(errors.empty()) << errors[0];
     ASSERT_NE(store, nullptr);
     const BackendCredential* cred = store->find("billing", "pg-main");
@@ -137,7 +138,7 @@ TEST(CredentialStore, EmptyPasswordFileIsAnErrorNamingSegmentListenerAndFile) {
   for (const char* content : {"", "\n", "\r\n"}) {
     const std::string path = dir.write("x.pw", content);
     std::vector<std::string> errors;
-    EXPECT_EQ(CredentialStore::load(one_credential(file_ref(path)), errors), nullptr);
+    EXPECT_EQ(CredentialStore::load(one_credential(file_ref(path)), errors, test_process_environment()), nullptr);
     ASSERT_EQ(errors.size(), 1u);
     EXPECT_EQ(errors[0], "segment \"billing\" listener \"pg-main\": password file " + path + " is empty");
   }
@@ -148,12 +149,12 @@ TEST(CredentialStore, PasswordFileLargerThan4KiBIsRefusedWithoutLeakingIt) {
   std::string big;
   while (big.size() <= 4096) big += "TopSecret42-";
   std::vector<std::string> errors;
-  EXPECT_EQ(CredentialStore::load(one_credential(file_ref(dir.write("big.pw", big))), errors), nullptr);
+  EXPECT_EQ(CredentialStore::load(one_credential(file_ref(dir.write("big.pw", big))), errors, test_process_environment()), nullptr);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("larger than 4 KiB"), std::string::npos) << errors[0];
   EXPECT_EQ(errors[0].find("TopSecret42"), std::string::npos);
   errors.clear();
-  EXPECT_EQ(CredentialStore::load(one_credential(file_ref(dir.write("b2.pw", std::string(4097, 'x')))), errors),
+  EXPECT_EQ(CredentialStore::load(one_credential(file_ref(dir.write("b2.pw", std::string(4097, 'x')))), errors, test_process_environment()),
             nullptr);
   EXPECT_EQ(errors.size(), 1u);
 }
@@ -161,7 +162,7 @@ TEST(CredentialStore, PasswordFileLargerThan4KiBIsRefusedWithoutLeakingIt) {
 TEST(CredentialStore, MissingPasswordFileIsAnError) {
   TempDir dir;
   std::vector<std::string> errors;
-  EXPECT_EQ(CredentialStore::load(one_credential(file_ref(dir.path("none.pw"))), errors), nullptr);
+  EXPECT_EQ(CredentialStore::load(one_credential(file_ref(dir.path("none.pw"))), errors, test_process_environment()), nullptr);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("segment \"billing\" listener \"pg-main\": cannot open password file"),
             std::string::npos) << errors[0];
@@ -171,9 +172,33 @@ TEST(CredentialStore, PasswordFileThatIsADirectoryIsAnError) {
   TempDir dir;
   std::filesystem::create_directory(dir.path("d"));
   std::vector<std::string> errors;
-  EXPECT_EQ(CredentialStore::load(one_credential(file_ref(dir.path("d"))), errors), nullptr);
+  EXPECT_EQ(CredentialStore::load(one_credential(file_ref(dir.path("d"))), errors, test_process_environment()), nullptr);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("not a regular file"), std::string::npos) << errors[0];
+}
+
+// authz reads password_env only through the lookup it is handed, never the process
+// environment: a variable set in the process but absent from the lookup is "not set",
+// and the lookup's value wins over the process's.
+TEST(CredentialStore, PasswordEnvIsReadThroughTheInjectedLookupNeverTheProcessEnvironment) {
+  ::setenv("SEGPROXY_UT_INJECTED", "from-process", 1);
+  ::setenv("SEGPROXY_UT_PROCESS_ONLY", "from-process", 1);
+  const EnvironmentLookup lookup = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "SEGPROXY_UT_INJECTED") return std::string("from-lookup");
+    return std::nullopt;
+  };
+  std::vector<std::string> errors;
+  const auto store = CredentialStore::load(one_credential(env_ref("SEGPROXY_UT_INJECTED")), errors, lookup);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->find("billing", "pg-main")->password.reveal(), "from-lookup");
+  EXPECT_EQ(CredentialStore::load(one_credential(env_ref("SEGPROXY_UT_PROCESS_ONLY")), errors, lookup), nullptr);
+  EXPECT_EQ(CredentialStore::load(one_credential(env_ref("SEGPROXY_UT_INJECTED")), errors, EnvironmentLookup{}),
+            nullptr);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors[0].find("SEGPROXY_UT_PROCESS_ONLY is not set"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[1].find("SEGPROXY_UT_INJECTED is not set"), std::string::npos) << errors[1];
+  ::unsetenv("SEGPROXY_UT_INJECTED");
+  ::unsetenv("SEGPROXY_UT_PROCESS_ONLY");
 }
 
 TEST(CredentialStore, PasswordEnvIsReadAndMissingOrEmptyEnvIsAnError) {
@@ -181,12 +206,12 @@ TEST(CredentialStore, PasswordEnvIsReadAndMissingOrEmptyEnvIsAnError) {
   ::setenv("SEGPROXY_UT_EMPTY", "", 1);
   ::unsetenv("SEGPROXY_UT_UNSET");
   std::vector<std::string> errors;
-  const auto store = CredentialStore::load(one_credential(env_ref("SEGPROXY_UT_PW")), errors);
+  const auto store = CredentialStore::load(one_credential(env_ref("SEGPROXY_UT_PW")), errors, test_process_environment());
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->find("billing", "pg-main")->password.reveal(), "env-Secret-99");
 
-  EXPECT_EQ(CredentialStore::load(one_credential(env_ref("SEGPROXY_UT_UNSET")), errors), nullptr);
-  EXPECT_EQ(CredentialStore::load(one_credential(env_ref("SEGPROXY_UT_EMPTY")), errors), nullptr);
+  EXPECT_EQ(CredentialStore::load(one_credential(env_ref("SEGPROXY_UT_UNSET")), errors, test_process_environment()), nullptr);
+  EXPECT_EQ(CredentialStore::load(one_credential(env_ref("SEGPROXY_UT_EMPTY")), errors, test_process_environment()), nullptr);
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[0], "segment \"billing\" listener \"pg-main\": environment variable SEGPROXY_UT_UNSET is not set");
   EXPECT_EQ(errors[1], "segment \"billing\" listener \"pg-main\": environment variable SEGPROXY_UT_EMPTY is empty");
@@ -202,7 +227,7 @@ TEST(CredentialStore, BothOrNeitherPasswordSourceIsAnError) {
   neither.user = "u";
   for (const auto& ref : {both, neither}) {
     std::vector<std::string> errors;
-    EXPECT_EQ(CredentialStore::load(one_credential(ref), errors), nullptr);
+    EXPECT_EQ(CredentialStore::load(one_credential(ref), errors, test_process_environment()), nullptr);
     EXPECT_EQ(errors.size(), 1u);
   }
 }
@@ -210,7 +235,7 @@ TEST(CredentialStore, BothOrNeitherPasswordSourceIsAnError) {
 TEST(CredentialStore, FindReturnsNullptrWhenAbsent) {
   TempDir dir;
   std::vector<std::string> errors;
-  const auto store = CredentialStore::load(one_credential(file_ref(dir.write("p", "pw\n"))), errors);
+  const auto store = CredentialStore::load(one_credential(file_ref(dir.write("p", "pw\n"))), errors, test_process_environment());
   ASSERT_NE(store, nullptr);
   EXPECT_NE(store->find("billing", "pg-main"), nullptr);
   EXPECT_EQ(store->find("billing", "mysql-main"), nullptr);
@@ -230,7 +255,7 @@ TEST(CredentialStore, AnyErrorFailsTheWholeLoadAndNoErrorContainsASecret) {
   ops.credentials["other"] = file_ref(dir.write("empty.pw", "\n"));
   cfg.segments["ops"] = ops;
   std::vector<std::string> errors = {"earlier error kept"};
-  EXPECT_EQ(CredentialStore::load(cfg, errors), nullptr);
+  EXPECT_EQ(CredentialStore::load(cfg, errors, test_process_environment()), nullptr);
   ASSERT_EQ(errors.size(), 3u);
   EXPECT_EQ(errors[0], "earlier error kept");
   for (const auto& e : errors) {

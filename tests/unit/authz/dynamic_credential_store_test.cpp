@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "authz/credential_store.hpp"
+#include "test_environment.hpp"
 
 namespace segproxy::authz {
 namespace {
@@ -38,7 +39,7 @@ TEST(DynamicCredentialStore, LoadsTheAdminSecretAndTellsDynamicFromStatic) {
   d.admin_password_file = path;
   d.grant_roles = {"billing_rw"};
   std::vector<std::string> errors;
-  const auto store = CredentialStore::load(dynamic_config(d), errors);
+  const auto store = CredentialStore::load(dynamic_config(d), errors, test_process_environment());
   std::filesystem::remove(path);
   ASSERT_TRUE(errors.empty()) << errors[0];
   ASSERT_NE(store, nullptr);
@@ -63,7 +64,7 @@ TEST(DynamicCredentialStore, MissingAdminSecretFailsTheWholeLoad) {
   d.admin_user = "segproxy_admin";
   d.admin_password_env = "SEGPROXY_UT_DYN_ADMIN";
   std::vector<std::string> errors;
-  EXPECT_EQ(CredentialStore::load(dynamic_config(d), errors), nullptr);
+  EXPECT_EQ(CredentialStore::load(dynamic_config(d), errors, test_process_environment()), nullptr);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("segment \"billing\" listener \"pg-main\": dynamic admin: environment variable "
                            "SEGPROXY_UT_DYN_ADMIN is not set"),

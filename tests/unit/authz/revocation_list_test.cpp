@@ -14,7 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "protocols/admin/admin_protocol.hpp"
+#include "protocols/common/time_text.hpp"
 
 namespace segproxy::authz {
 namespace {
@@ -54,7 +54,7 @@ void spit(const fs::path& p, const std::string& s) {
   out << s;
 }
 
-TimePoint at(std::string_view s) { return *protocols::admin::parse_time(s); }
+TimePoint at(std::string_view s) { return *protocols::parse_time(s); }
 
 ClientIdentity identity(std::string spiffe, std::string cn = "", std::string serial = "", std::string sha = "") {
   ClientIdentity id;
@@ -315,23 +315,6 @@ TEST(RevocationList, WriteFailureMidFileLeavesTheOldFileIntact) {
   std::size_t entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path())) ++entries;
   EXPECT_EQ(entries, 1u);
-}
-
-TEST(RevocationWire, KindsAndEntriesMapOneToOneOntoTheAdminProtocol) {
-  namespace admin = protocols::admin;
-  for (const auto k : {RevocationKind::Identity, RevocationKind::SpiffePrefix, RevocationKind::CertSerial,
-                       RevocationKind::Segment}) {
-    EXPECT_EQ(from_wire(to_wire(k)), k);
-    EXPECT_EQ(admin::selector_key(to_wire(k)), to_string(k));
-  }
-  Revocation r = rev(RevocationKind::CertSerial, "1AB");
-  r.id = "abc";
-  r.reason = "why";
-  r.created_at = at("2026-11-22T12:00:00Z");
-  r.expires_at = at("2026-11-22T13:00:00Z");
-  r.created_by_uid = 7;
-  EXPECT_EQ(to_wire(r), (admin::RevocationInfo{"abc", admin::SelectorKind::CertSerial, "1AB", "why",
-                                               at("2026-11-22T12:00:00Z"), at("2026-11-22T13:00:00Z"), 7}));
 }
 
 TEST(RevocationList, ReadersSeeAnImmutableSnapshotWhileWritersPublishNewOnes) {

@@ -1,7 +1,7 @@
 // segproxyctl admin subcommands: argument parsing (usage errors exit 64), and the whole
 // client against a real AdminServer with a fake handler (exit 0 / 1 / 2, human and
 // --json output).
-#include "proxy/ctl_admin.hpp"
+#include "ctl/admin.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // segproxyctl audit verify / export / keygen: exit codes and messages on real logs
 // written by audit::FileSink, then edited, truncated or torn on disk.
-#include "proxy/ctl_audit.hpp"
+#include "ctl/audit.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

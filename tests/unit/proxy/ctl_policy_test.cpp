@@ -1,5 +1,5 @@
 // segproxyctl policy explain/test: the pure helpers and the exit codes.
-#include "proxy/ctl_policy.hpp"
+#include "ctl/policy.hpp"
 
 #include <gtest/gtest.h>
 

@@ -5,7 +5,7 @@
 
 #include <chrono>
 
-#include "proxy/statement_gate.hpp"
+#include "authz/gate/statement_gate.hpp"
 
 namespace segproxy::proxy {
 namespace {

@@ -1,6 +1,6 @@
 // StatementGate follows the engine's learned catalog: the attribute-notation function
 // names it passes to the classifier, and cached decisions voided when they change.
-#include "proxy/statement_gate.hpp"
+#include "authz/gate/statement_gate.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,7 @@
 // ViewLoader's pure parts: which databases a listener's metadata login covers, the libpq
 // parameters (sslmode from backend.tls, verify-full with a server name), password reads.
 #include "daemon/catalog/view_loader.hpp"
+#include "daemon/process_environment.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -69,6 +70,20 @@ TEST(ViewLoader, ConnParamsFollowBackendTls) {
   EXPECT_EQ(param(named, "hostaddr"), "127.0.0.1");
 }
 
+TEST(ViewLoader, MetadataPasswordEnvComesFromTheInjectedLookupNotTheProcess) {
+  config::MetadataCredential e;
+  e.password_env = "SEGPROXY_TEST_VIEW_LOADER_INJECTED";
+  ::setenv(e.password_env.c_str(), "from-process", 1);
+  const authz::EnvironmentLookup lookup = [](std::string_view) { return std::optional<std::string>("from-lookup"); };
+  authz::Secret s;
+  std::string why;
+  ASSERT_TRUE(read_metadata_password(e, lookup, s, why)) << why;
+  EXPECT_EQ(s.reveal(), "from-lookup");
+  EXPECT_FALSE(read_metadata_password(e, authz::EnvironmentLookup{}, s, why));
+  EXPECT_NE(why.find("is not set"), std::string::npos) << why;
+  ::unsetenv(e.password_env.c_str());
+}
+
 TEST(ViewLoader, PasswordFromFileOrEnvironment) {
   const auto file = std::filesystem::temp_directory_path() /
                     ("segproxy-meta-" + std::to_string(::getpid()) + ".pw");
@@ -77,24 +92,24 @@ TEST(ViewLoader, PasswordFromFileOrEnvironment) {
   m.password_file = file.string();
   authz::Secret s;
   std::string why;
-  ASSERT_TRUE(read_metadata_password(m, s, why)) << why;
+  ASSERT_TRUE(read_metadata_password(m, process_environment(), s, why)) << why;
   EXPECT_EQ(s.reveal(), "s3cret");
   std::ofstream(file, std::ios::trunc) << "\n";
-  EXPECT_FALSE(read_metadata_password(m, s, why));
+  EXPECT_FALSE(read_metadata_password(m, process_environment(), s, why));
   EXPECT_NE(why.find("is empty"), std::string::npos) << why;
   std::filesystem::remove(file);
   why.clear();
-  EXPECT_FALSE(read_metadata_password(m, s, why));
+  EXPECT_FALSE(read_metadata_password(m, process_environment(), s, why));
   EXPECT_NE(why.find("cannot open"), std::string::npos) << why;
 
   config::MetadataCredential e;
   e.password_env = "SEGPROXY_TEST_VIEW_LOADER_PW";
   ::setenv(e.password_env.c_str(), "from-env", 1);
   why.clear();
-  ASSERT_TRUE(read_metadata_password(e, s, why)) << why;
+  ASSERT_TRUE(read_metadata_password(e, process_environment(), s, why)) << why;
   EXPECT_EQ(s.reveal(), "from-env");
   ::unsetenv(e.password_env.c_str());
-  EXPECT_FALSE(read_metadata_password(e, s, why));
+  EXPECT_FALSE(read_metadata_password(e, process_environment(), s, why));
   EXPECT_NE(why.find("is not set"), std::string::npos);
 }
 

@@ -12,7 +12,8 @@
 // not fit (integers outside int64 that have no fraction or exponent, doubles that
 // overflow), raw control characters or invalid UTF-8 inside strings, lone or reversed
 // surrogate escapes, duplicate object keys, nesting deeper than Limits::max_depth,
-// input longer than max_bytes, a decoded string longer than max_string.
+// input longer than max_bytes, a decoded string longer than max_string. Integers above
+// int64 are rejected too unless Limits::allow_uint64 (then up to 2^64-1, as Type::Uint).
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -21,7 +22,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace segproxy::protocols::json {
+namespace segproxy::json {
 
 // Appends `s` as a JSON string literal (with quotes) using the canonical escaping.
 void append_string(std::string& out, std::string_view s);
@@ -34,11 +35,12 @@ struct Member;
 
 class Value {
  public:
-  enum class Type { Null, Bool, Int, Double, String, Array, Object };
+  enum class Type { Null, Bool, Int, Uint, Double, String, Array, Object };
 
   Value() = default;
   static Value make_bool(bool b);
   static Value make_int(std::int64_t i);
+  static Value make_uint(std::uint64_t u);  // only for values above INT64_MAX
   static Value make_double(double d);
   static Value make_string(std::string s);
   static Value make_array(std::vector<Value> a);
@@ -48,7 +50,8 @@ class Value {
   bool is_null() const { return type_ == Type::Null; }
   bool is_bool() const { return type_ == Type::Bool; }
   bool is_int() const { return type_ == Type::Int; }
-  bool is_number() const { return type_ == Type::Int || type_ == Type::Double; }
+  bool is_uint() const { return type_ == Type::Uint; }
+  bool is_number() const { return type_ == Type::Int || type_ == Type::Uint || type_ == Type::Double; }
   bool is_string() const { return type_ == Type::String; }
   bool is_array() const { return type_ == Type::Array; }
   bool is_object() const { return type_ == Type::Object; }
@@ -57,7 +60,10 @@ class Value {
   // and returns the type's empty value.
   bool as_bool() const { return b_; }
   std::int64_t as_int() const { return i_; }
-  double as_double() const { return type_ == Type::Int ? static_cast<double>(i_) : d_; }
+  std::uint64_t as_uint() const { return u_; }
+  double as_double() const {
+    return type_ == Type::Int ? static_cast<double>(i_) : type_ == Type::Uint ? static_cast<double>(u_) : d_;
+  }
   const std::string& as_string() const { return s_; }
   const std::vector<Value>& as_array() const { return a_; }
   const std::vector<Member>& as_object() const;  // members in document order
@@ -71,6 +77,7 @@ class Value {
   Type type_ = Type::Null;
   bool b_ = false;
   std::int64_t i_ = 0;
+  std::uint64_t u_ = 0;
   double d_ = 0;
   std::string s_;
   std::vector<Value> a_;
@@ -89,6 +96,7 @@ struct Limits {
   std::size_t max_depth = 16;          // arrays/objects nested deeper are rejected
   std::size_t max_bytes = 64 * 1024;   // whole input
   std::size_t max_string = 64 * 1024;  // one decoded string (keys included)
+  bool allow_uint64 = false;            // integers in (INT64_MAX, UINT64_MAX] become Uint
 };
 
 struct ParseResult {
@@ -143,4 +151,4 @@ class Writer {
   bool after_key_ = false;
 };
 
-}  // namespace segproxy::protocols::json
+}  // namespace segproxy::json

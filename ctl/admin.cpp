@@ -1,4 +1,4 @@
-#include "proxy/ctl_admin.hpp"
+#include "ctl/admin.hpp"
 
 #include <sys/socket.h>
 #include <sys/time.h>

@@ -1,5 +1,5 @@
-// segproxyctl policy explain / test (see ctl_policy.hpp).
-#include "proxy/ctl_policy.hpp"
+// segproxyctl policy explain / test (see ctl/policy.hpp).
+#include "ctl/policy.hpp"
 
 #include "audit/record_codec.hpp"
 
@@ -16,7 +16,7 @@
 #include "authz/sql/mysql_classifier.hpp"
 #include "authz/sql/pg_classifier.hpp"
 #include "config/loader.hpp"
-#include "proxy/statement_gate.hpp"
+#include "authz/gate/statement_gate.hpp"
 
 namespace segproxy::proxy::ctl {
 namespace sql = authz::sql;

@@ -1,11 +1,11 @@
-#include "protocols/common/json.hpp"
+#include "json/json.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 
-namespace segproxy::protocols::json {
+namespace segproxy::json {
 
 std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
@@ -101,6 +101,12 @@ Value Value::make_int(std::int64_t i) {
   v.i_ = i;
   return v;
 }
+Value Value::make_uint(std::uint64_t u) {
+  Value v;
+  v.type_ = Type::Uint;
+  v.u_ = u;
+  return v;
+}
 Value Value::make_double(double d) {
   Value v;
   v.type_ = Type::Double;
@@ -139,6 +145,7 @@ bool operator==(const Value& a, const Value& b) {
     case Value::Type::Null: return true;
     case Value::Type::Bool: return a.b_ == b.b_;
     case Value::Type::Int: return a.i_ == b.i_;
+    case Value::Type::Uint: return a.u_ == b.u_;
     case Value::Type::Double: return a.d_ == b.d_;
     case Value::Type::String: return a.s_ == b.s_;
     case Value::Type::Array: return a.a_ == b.a_;
@@ -437,9 +444,19 @@ class Parser {
     if (integral) {
       std::int64_t v = 0;
       const auto [ptr, ec] = std::from_chars(first, last, v);
-      if (ec != std::errc() || ptr != last) return fail_at(start, "integer out of range");
-      out = Value::make_int(v);
-      return true;
+      if (ec == std::errc() && ptr == last) {
+        out = Value::make_int(v);
+        return true;
+      }
+      std::uint64_t u = 0;
+      if (limits_.allow_uint64 && *first != '-' && ec == std::errc::result_out_of_range) {
+        const auto [uptr, uec] = std::from_chars(first, last, u);
+        if (uec == std::errc() && uptr == last) {
+          out = Value::make_uint(u);
+          return true;
+        }
+      }
+      return fail_at(start, "integer out of range");
     }
     double d = 0;
     const auto [ptr, ec] = std::from_chars(first, last, d);
@@ -540,4 +557,4 @@ Writer& Writer::null() {
   return *this;
 }
 
-}  // namespace segproxy::protocols::json
+}  // namespace segproxy::json

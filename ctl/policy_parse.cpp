@@ -1,4 +1,4 @@
-// segproxyctl policy: the pure helpers of ctl_policy.hpp (identity specs, instants,
+// segproxyctl policy: the pure helpers of ctl/policy.hpp (identity specs, instants,
 // the corpus file's SQL column and expectations), apart from the commands that use them.
 #include <algorithm>
 #include <cctype>
@@ -6,7 +6,7 @@
 #include <string>
 
 #include "audit/record_codec.hpp"
-#include "proxy/ctl_policy.hpp"
+#include "ctl/policy.hpp"
 
 namespace segproxy::proxy::ctl {
 using time_point = std::chrono::system_clock::time_point;

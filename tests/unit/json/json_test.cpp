@@ -1,13 +1,13 @@
-// protocols/common/json: the strict bounded reader, the writer, and the canonical
+// json/ (the one JSON reader/writer): the strict bounded reader, the writer, and the canonical
 // escaper the audit chain depends on.
-#include "protocols/common/json.hpp"
+#include "json/json.hpp"
 
 #include <gtest/gtest.h>
 
 #include <limits>
 #include <string>
 
-namespace segproxy::protocols::json {
+namespace segproxy::json {
 namespace {
 
 std::string escaped(std::string_view s) {
@@ -61,6 +61,23 @@ TEST(JsonParse, Int64LimitsAreIntegersAndBeyondIsAnError) {
   EXPECT_EQ(parse("-9223372036854775808").value->as_int(), INT64_MIN);
   EXPECT_EQ(error_of("9223372036854775808"), "integer out of range");
   EXPECT_EQ(error_of("1e999"), "number out of range");
+}
+
+// The audit codec's counters are 64-bit unsigned: it opts in; every other reader keeps
+// rejecting integers above int64.
+TEST(JsonParse, IntegersAboveInt64NeedAllowUint64AndStayExact) {
+  Limits l;
+  l.allow_uint64 = true;
+  const auto max = parse("18446744073709551615", l);
+  ASSERT_TRUE(max) << max.error;
+  EXPECT_TRUE(max.value->is_uint());
+  EXPECT_EQ(max.value->as_uint(), UINT64_MAX);
+  const auto small = parse("9223372036854775807", l);
+  ASSERT_TRUE(small);
+  EXPECT_TRUE(small.value->is_int());
+  EXPECT_FALSE(parse("18446744073709551616", l));
+  EXPECT_FALSE(parse("-9223372036854775809", l));
+  EXPECT_FALSE(parse("18446744073709551615"));
 }
 
 TEST(JsonParse, EscapesDecodeIncludingSurrogatePairs) {
@@ -185,4 +202,4 @@ TEST(JsonWriter, ConstCharStringsAreStringsNotBooleans) {
 }
 
 }  // namespace
-}  // namespace segproxy::protocols::json
+}  // namespace segproxy::json

@@ -1,4 +1,4 @@
-#include "proxy/statement_gate.hpp"
+#include "authz/gate/statement_gate.hpp"
 
 #include "authz/prepared_names.hpp"
 #include "authz/sql/pg_cache_key.hpp"

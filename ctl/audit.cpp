@@ -1,5 +1,5 @@
-// segproxyctl audit verify / export / keygen (see ctl_audit.hpp).
-#include "proxy/ctl_audit.hpp"
+// segproxyctl audit verify / export / keygen (see ctl/audit.hpp).
+#include "ctl/audit.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
