@@ -28,7 +28,7 @@ void parse_limits(Reader& r, const YAML::Node& n, LimitsConfig& out) {
                      "handshake_timeout", "startup_timeout", "backend_connect_timeout",
                      "idle_timeout", "max_handshakes_per_address", "max_connections_per_address",
                      "cancel_requests_per_second", "max_statement_length", "max_statements_per_message",
-                     "max_parse_depth"})) {
+                     "max_parse_depth", "max_statement_tokens"})) {
     return;
   }
   constexpr std::uint64_t kGiB = 1024ull * 1024 * 1024;
@@ -55,6 +55,7 @@ void parse_limits(Reader& r, const YAML::Node& n, LimitsConfig& out) {
     out.max_statements_per_message = *v;
   }
   if (auto v = r.uint(n, path, "max_parse_depth", 1, 10'000, false)) out.max_parse_depth = *v;
+  if (auto v = r.uint(n, path, "max_statement_tokens", 1, 10'000'000, false)) out.max_statement_tokens = *v;
 }
 
 void parse_listener_tls(Reader& r, const YAML::Node& n, const std::string& path,
