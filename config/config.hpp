@@ -268,6 +268,7 @@ struct AuditSettings {
   std::string signing_key;  // Ed25519 PEM private key (resolved); empty: unsigned checkpoints
   std::size_t max_queue = 65536;  // 1..10,000,000 records waiting for the writer
   std::string instance;           // empty: the proxy uses the host name
+  std::size_t max_statement_text = 4096;  // bytes of `statement` per record (256 B..16 MiB)
   int line = 0;
   bool operator==(const AuditSettings&) const = default;
 };

@@ -218,7 +218,7 @@ AuditSettings parse_audit(Reader& r, const YAML::Node& n, const std::string& bas
   if (!r.expect_map(n, path,
                     {"dir", "durability", "sync_interval", "on_failure", "statement_text",
                      "checkpoint_every_records", "checkpoint_every", "rotate_size",
-                     "rotate_every", "signing_key", "max_queue", "instance"})) {
+                     "rotate_every", "signing_key", "max_queue", "instance", "max_statement_text"})) {
     return a;
   }
   if (auto v = r.string(n, path, "dir", true)) a.dir = resolve(base_dir, *v);
@@ -252,6 +252,9 @@ AuditSettings parse_audit(Reader& r, const YAML::Node& n, const std::string& bas
     a.rotate_every = *v;
   }
   if (auto v = r.string(n, path, "signing_key", false)) a.signing_key = resolve(base_dir, *v);
+  if (auto v = r.size(n, path, "max_statement_text", 256, 16ull * 1024 * 1024)) {
+    a.max_statement_text = static_cast<std::size_t>(*v);
+  }
   if (auto v = r.uint(n, path, "max_queue", 1, 10'000'000, false)) {
     a.max_queue = static_cast<std::size_t>(*v);
   }
