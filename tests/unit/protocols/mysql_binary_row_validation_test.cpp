@@ -57,7 +57,7 @@ TEST(MysqlBinaryRowValidation, WellFormedBinaryRowsPass) {
   Recorder rec;
   EXPECT_EQ(run({kLong, kVarString, kDatetime, kTime, kDouble},
                 {P().u8(0).u8(0).u32(42).lstr("hello").u8(7).u16(2026).u8(12).u8(6).u8(20).u8(0).u8(1).u8(0).u64(0).b,
-                 P().u8(0).u8(0b00001100).u32(1).u8(0).u8(0).u64(0).b},  // bits 2,3: columns 0,1 NULL
+                 P().u8(0).u8(0b00001100).u8(0).u8(0).u64(0).b},  // bits 2,3: columns 0,1 NULL
                 nullptr, &rec),
             DecodeStatus::Ok);
   EXPECT_EQ(rec.responses, 1);
