@@ -36,6 +36,7 @@ void ResultShape::forwarded(const FrontendMessage& m) {
   std::visit(
       [&](const auto& msg) {
         using T = std::decay_t<decltype(msg)>;
+        (void)msg;
         if constexpr (std::is_same_v<T, Query>) {
           if (!batches_.empty() && batches_.back().open) {
             // A Query inside an unfinished extended batch: one ReadyForQuery ends both.
