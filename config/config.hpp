@@ -244,7 +244,7 @@ struct LimitsConfig {
   std::size_t max_statement_length = 64u * 1024u * 1024u;  // bytes of SQL text
   std::size_t max_statements_per_message = 1000;
   std::size_t max_parse_depth = 1000;  // estimated nesting; at most 10000
-  std::size_t max_statement_tokens = 100000;  // lexical tokens (a literal is one)
+  std::size_t max_statement_tokens = 250000;  // lexical tokens (a literal is one)
 };
 
 enum class LogFormat { Text, Json };

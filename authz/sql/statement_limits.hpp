@@ -34,7 +34,7 @@ struct StatementLimits {
   // Lexical tokens in one message: parse time and memory follow them, not the bytes (a
   // string literal, quoted identifier, dollar-quoted body or comment is one token however
   // long). docs/policy.md "Statement limits" has the measurements behind the default.
-  std::size_t max_statement_tokens = 100000;
+  std::size_t max_statement_tokens = 250000;
 };
 
 // Configuration bounds (config/validate): the proxy reserves stack for the maximum.

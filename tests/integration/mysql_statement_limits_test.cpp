@@ -112,8 +112,8 @@ TEST_F(MysqlStatementLimits, EightMegabyteLiteralInsertPassesTheDefaultLimits) {
 }
 
 TEST_F(MysqlStatementLimits, ManyTinyTokensBeyondMaxStatementTokensGetErr1436AndTheSessionContinues) {
-  ExpectRefusedAndProxyUsable("SELECT 1" + repeat(",1", 60000), 1436, "HY000",
-                              "limits.max_statement_tokens (more than 100000 tokens)");
+  ExpectRefusedAndProxyUsable("SELECT 1" + repeat(",1", 150000), 1436, "HY000",
+                              "limits.max_statement_tokens (more than 250000 tokens)");
 }
 
 TEST_F(MysqlStatementLimits, PymysqlSeesTheLimitErrorAndKeepsItsConnection) {

@@ -141,8 +141,8 @@ TEST_F(PgStatementLimits, EightMegabyteLiteralInsertPassesTheDefaultLimits) {
 }
 
 TEST_F(PgStatementLimits, ManyTinyTokensBeyondMaxStatementTokensAreRefusedAndTheSessionSurvives) {
-  ExpectRefusedAndProxyUsable("select 1" + repeat(",1", 60000), "54001",
-                              "limits.max_statement_tokens (120002 tokens, at most 100000)");
+  ExpectRefusedAndProxyUsable("select 1" + repeat(",1", 150000), "54001",
+                              "limits.max_statement_tokens (300002 tokens, at most 250000)");
 }
 
 class PgStatementLimitsConfigured : public PgStatementLimits {

@@ -29,7 +29,7 @@ TEST(ConfigStatementLimits, DefaultsBoundClassificationWorkWithoutHittingRealApp
   EXPECT_EQ(r.config->limits.max_statement_length, 64u * 1024u * 1024u);
   EXPECT_EQ(r.config->limits.max_statements_per_message, 1000u);
   EXPECT_EQ(r.config->limits.max_parse_depth, 1000u);
-  EXPECT_EQ(r.config->limits.max_statement_tokens, 100000u);
+  EXPECT_EQ(r.config->limits.max_statement_tokens, 250000u);
 }
 
 TEST(ConfigStatementLimits, MaxStatementTokensIsReadAndBounded) {
