@@ -406,8 +406,9 @@ class AuditFailClosed : public AuditTest {
 };
 
 TEST_F(AuditFailClosed, StatementsAreRefusedWith58030WhenTheLogCannotBeWrittenAndTheSessionStaysUsable) {
-  // Full text: a statement with a 16 KiB literal needs new pages in the log file.
-  ASSERT_NO_FATAL_FAILURE(StartAudited("statement_text: full, on_failure: fail_closed"));
+  // Full text: a statement with a 16 KiB literal needs new pages in the log file (kept
+  // whole: above the default audit.max_statement_text of 4 KiB).
+  ASSERT_NO_FATAL_FAILURE(StartAudited("statement_text: full, on_failure: fail_closed, max_statement_text: 64KiB"));
   PgConnPtr c = Connect();
   ASSERT_PG_CONNECTED(c);
   ASSERT_TRUE(pg_exec(c.get(), "SELECT v FROM " + orders_ + " WHERE id = 1").ok);
