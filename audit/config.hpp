@@ -29,6 +29,9 @@ struct AuditConfig {
   std::chrono::milliseconds sync_interval{200};  // Durability::interval only
   OnFailure on_failure = OnFailure::fail_closed;
   StatementText statement_text = StatementText::normalized;
+  // Bytes of `statement` kept per record (after statement_text); longer texts are cut at a
+  // UTF-8 character boundary and the record carries statement_length + statement_sha256.
+  std::size_t max_statement_text = 4096;
   std::uint64_t checkpoint_every_records = 1000;  // 0: no count trigger
   std::chrono::seconds checkpoint_every{60};      // 0: no time trigger
   std::uint64_t rotate_size = 64ull << 20;        // bytes; 0: no size rotation

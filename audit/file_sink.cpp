@@ -134,6 +134,7 @@ void FileSink::submit_deferred(AuditRecord record, OnDurable on_durable) {
 void FileSink::enqueue(AuditRecord&& record, OnDurable&& on_durable, bool kick) {
   if (!on_durable) on_durable = [](bool) {};
   record.statement = apply_statement_text(cfg_.statement_text, record.statement, record.protocol);
+  cap_statement_text(record.statement, record.statement_length, record.statement_sha256, cfg_.max_statement_text);
   // Canonical encoding of the submitted fields happens here, on the caller's thread.
   std::string body = encode_body(record);
   bool wake = false;

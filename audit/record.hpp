@@ -35,6 +35,10 @@ struct AuditRecord {
   std::string backend_user;
 
   std::string statement;  // per AuditConfig::statement_text (applied by the sink)
+  // Set only when the sink cut `statement` to AuditConfig::max_statement_text: the byte
+  // length and hex SHA-256 of the whole text (as statement_text made it) before the cut.
+  std::optional<std::uint64_t> statement_length;
+  std::string statement_sha256;
   std::string fingerprint;
   std::vector<TableAccess> tables;
   std::string decision;  // "allow" | "deny"

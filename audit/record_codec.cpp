@@ -42,14 +42,14 @@ std::string* string_field(AuditRecord& r, std::string_view k) {
       &AuditRecord::reason,      &AuditRecord::sqlstate,     &AuditRecord::error,
       &AuditRecord::detail,      &AuditRecord::genesis,      &AuditRecord::head_hash,
       &AuditRecord::key_id,      &AuditRecord::signature,    &AuditRecord::prev_hash,
-      &AuditRecord::hash};
+      &AuditRecord::hash,        &AuditRecord::statement_sha256};
   static constexpr std::string_view kNames[] = {
       "ts",          "instance",    "event",        "session_id", "listener",
       "protocol",    "client_addr", "spiffe_id",    "cn",         "cert_sha256",
       "cert_serial", "segment",     "database",     "backend_user", "statement",
       "fingerprint", "decision",    "rule_id",      "reason",     "sqlstate",
       "error",       "detail",      "genesis",      "head_hash",  "key_id",
-      "signature",   "prev_hash",   "hash"};
+      "signature",   "prev_hash",   "hash",         "statement_sha256"};
   static_assert(std::size(kFields) == std::size(kNames));
   for (std::size_t i = 0; i < std::size(kNames); ++i) {
     if (kNames[i] == k) return &(r.*kFields[i]);
@@ -103,6 +103,8 @@ std::string encode_record(const AuditRecord& r, bool with_hash) {
   put_str(out, first, "database", r.database);
   put_str(out, first, "backend_user", r.backend_user);
   put_str(out, first, "statement", r.statement);
+  put_opt(out, first, "statement_length", r.statement_length);
+  put_str(out, first, "statement_sha256", r.statement_sha256);
   put_str(out, first, "fingerprint", r.fingerprint);
   if (!r.tables.empty()) {
     append_key(out, first, "tables");
@@ -161,10 +163,13 @@ std::optional<AuditRecord> decode_record(std::string_view line, std::string& err
     if (key == "seq") {
       ok = read_counter(m.value, r.seq);
       has_seq = ok;
-    } else if (key == "rows" || key == "duration_us" || key == "head_seq") {
+    } else if (key == "rows" || key == "duration_us" || key == "head_seq" || key == "statement_length") {
       std::uint64_t v = 0;
       ok = read_counter(m.value, v);
-      (key == "rows" ? r.rows : key == "duration_us" ? r.duration_us : r.head_seq) = v;
+      (key == "rows"               ? r.rows
+       : key == "duration_us"      ? r.duration_us
+       : key == "statement_length" ? r.statement_length
+                                   : r.head_seq) = v;
     } else if (key == "tables") {
       ok = read_tables(m.value, r.tables);
     } else if (std::string* f = string_field(r, key)) {

@@ -1,5 +1,7 @@
 #include "audit/statement_text.hpp"
 
+#include "audit/hash_chain.hpp"
+
 namespace segproxy::audit {
 namespace {
 
@@ -122,6 +124,17 @@ std::string apply_statement_text(StatementText mode, std::string_view sql,
     case StatementText::none: return {};
   }
   return {};
+}
+
+void cap_statement_text(std::string& statement, std::optional<std::uint64_t>& statement_length,
+                        std::string& statement_sha256, std::size_t max_bytes) {
+  if (statement.size() <= max_bytes) return;
+  statement_length = statement.size();
+  statement_sha256 = sha256_hex(statement);
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(statement[cut]) & 0xC0) == 0x80) --cut;
+  statement.resize(cut);
+  statement.shrink_to_fit();
 }
 
 }  // namespace segproxy::audit

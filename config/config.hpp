@@ -241,9 +241,10 @@ struct LimitsConfig {
   std::uint32_t cancel_requests_per_second = 50;  // CancelRequests per address per second
   // SQL classification bounds per client message (authz/sql/statement_limits.hpp,
   // docs/policy.md "Statement limits"): over them a statement is refused (54000/54001).
-  std::size_t max_statement_length = 1024u * 1024u;  // bytes of SQL text
+  std::size_t max_statement_length = 64u * 1024u * 1024u;  // bytes of SQL text
   std::size_t max_statements_per_message = 1000;
   std::size_t max_parse_depth = 1000;  // estimated nesting; at most 10000
+  std::size_t max_statement_tokens = 250000;  // lexical tokens (a literal is one)
 };
 
 enum class LogFormat { Text, Json };
@@ -267,6 +268,7 @@ struct AuditSettings {
   std::string signing_key;  // Ed25519 PEM private key (resolved); empty: unsigned checkpoints
   std::size_t max_queue = 65536;  // 1..10,000,000 records waiting for the writer
   std::string instance;           // empty: the proxy uses the host name
+  std::size_t max_statement_text = 4096;  // bytes of `statement` per record (256 B..16 MiB)
   int line = 0;
   bool operator==(const AuditSettings&) const = default;
 };

@@ -28,7 +28,7 @@ void parse_limits(Reader& r, const YAML::Node& n, LimitsConfig& out) {
                      "handshake_timeout", "startup_timeout", "backend_connect_timeout",
                      "idle_timeout", "max_handshakes_per_address", "max_connections_per_address",
                      "cancel_requests_per_second", "max_statement_length", "max_statements_per_message",
-                     "max_parse_depth"})) {
+                     "max_parse_depth", "max_statement_tokens"})) {
     return;
   }
   constexpr std::uint64_t kGiB = 1024ull * 1024 * 1024;
@@ -55,6 +55,7 @@ void parse_limits(Reader& r, const YAML::Node& n, LimitsConfig& out) {
     out.max_statements_per_message = *v;
   }
   if (auto v = r.uint(n, path, "max_parse_depth", 1, 10'000, false)) out.max_parse_depth = *v;
+  if (auto v = r.uint(n, path, "max_statement_tokens", 1, 10'000'000, false)) out.max_statement_tokens = *v;
 }
 
 void parse_listener_tls(Reader& r, const YAML::Node& n, const std::string& path,
@@ -217,7 +218,7 @@ AuditSettings parse_audit(Reader& r, const YAML::Node& n, const std::string& bas
   if (!r.expect_map(n, path,
                     {"dir", "durability", "sync_interval", "on_failure", "statement_text",
                      "checkpoint_every_records", "checkpoint_every", "rotate_size",
-                     "rotate_every", "signing_key", "max_queue", "instance"})) {
+                     "rotate_every", "signing_key", "max_queue", "instance", "max_statement_text"})) {
     return a;
   }
   if (auto v = r.string(n, path, "dir", true)) a.dir = resolve(base_dir, *v);
@@ -251,6 +252,9 @@ AuditSettings parse_audit(Reader& r, const YAML::Node& n, const std::string& bas
     a.rotate_every = *v;
   }
   if (auto v = r.string(n, path, "signing_key", false)) a.signing_key = resolve(base_dir, *v);
+  if (auto v = r.size(n, path, "max_statement_text", 256, 16ull * 1024 * 1024)) {
+    a.max_statement_text = static_cast<std::size_t>(*v);
+  }
   if (auto v = r.uint(n, path, "max_queue", 1, 10'000'000, false)) {
     a.max_queue = static_cast<std::size_t>(*v);
   }

@@ -87,6 +87,7 @@ audit::AuditConfig to_audit_config(const config::AuditSettings& s) {
   c.rotate_every = s.rotate_every;
   c.signing_key = s.signing_key;
   c.max_queue = s.max_queue;
+  c.max_statement_text = s.max_statement_text;
   c.instance = s.instance.empty() ? host_name() : s.instance;
   return c;  // retry_every keeps the library default
 }

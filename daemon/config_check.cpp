@@ -1,5 +1,6 @@
 #include "daemon/config_check.hpp"
 
+#include "authz/rule_lint.hpp"
 #include "config/loader.hpp"
 
 namespace segproxy::proxy {
@@ -11,10 +12,25 @@ std::shared_ptr<const Runtime> load_runtime(const std::string& path, std::ostrea
     if (loaded.errors.empty()) err << path << ": configuration could not be loaded\n";
     return nullptr;
   }
+  for (const auto& w : authz::rules_granting_nothing(*loaded.config)) {
+    err << "warning: " << path << ":" << w.line << ": config.rule_grants_nothing: segment " << w.segment << ", rule "
+        << w.rule_id << ", table pattern \"" << w.pattern << "\": " << w.reason << "\n";
+  }
   std::vector<std::string> errors;
   auto rt = Runtime::build(std::move(*loaded.config), errors);
   for (const auto& e : errors) err << path << ": " << e << "\n";
   return rt;
+}
+
+void log_rule_warnings(const config::Config& cfg, Logger& log) {
+  for (const auto& w : authz::rules_granting_nothing(cfg)) {
+    const std::string where = cfg.source_path + ":" + std::to_string(w.line);
+    log.warn("config.rule_grants_nothing", {{"file", where},
+                                            {"segment", w.segment},
+                                            {"rule", w.rule_id},
+                                            {"pattern", w.pattern},
+                                            {"reason", w.reason}});
+  }
 }
 
 }  // namespace segproxy::proxy

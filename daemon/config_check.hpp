@@ -7,11 +7,17 @@
 #include <string>
 
 #include "daemon/runtime.hpp"
+#include "daemon/log.hpp"
 
 namespace segproxy::proxy {
 
-// Prints every problem to `err`; returns null on failure.
+// Prints every problem to `err`; returns null on failure. Warnings (rules that can
+// grant nothing, authz/rule_lint.hpp) are printed as "warning: FILE:LINE: ..." lines and
+// do not fail the load.
 std::shared_ptr<const Runtime> load_runtime(const std::string& path, std::ostream& err);
+
+// The same warnings as log lines `config.rule_grants_nothing` (daemon start and reload).
+void log_rule_warnings(const config::Config& cfg, Logger& log);
 
 inline constexpr const char* kVersion = "0.1.0";
 

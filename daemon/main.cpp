@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   Logger log(rt->config.log);
+  log_rule_warnings(rt->config, log);
   Server server(rt, log, enforce_policy);
   return server.run();
 }

@@ -231,6 +231,7 @@ admin::ReloadResult Server::reload(const std::string& trigger) {
     r.errors = lines_of(err.str());
     if (r.errors.empty()) r.errors.push_back("the configuration could not be loaded");
   } else {
+    log_rule_warnings(next->config, log_);
     r.new_hash = next->config_hash;
     r.restart_required = restart_required_changes(old->config, next->config);
     if (r.restart_required.empty()) {

@@ -21,7 +21,7 @@ namespace segproxy::proxy {
 
 // config `limits:` -> the classifiers' work bounds (authz/sql/statement_limits.hpp).
 inline authz::sql::StatementLimits statement_limits(const config::LimitsConfig& l) {
-  return {l.max_statement_length, l.max_statements_per_message, l.max_parse_depth};
+  return {l.max_statement_length, l.max_statements_per_message, l.max_parse_depth, l.max_statement_tokens};
 }
 
 struct GateVerdict {

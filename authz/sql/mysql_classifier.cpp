@@ -32,7 +32,7 @@ LexOptions lex_options(const MysqlClassifierOptions& o) {
   l.server_is_mariadb = o.server_is_mariadb;
   l.server_version = o.server_version;
   l.utf8 = iequals(o.charset, "utf8mb4") || iequals(o.charset, "utf8mb3") || iequals(o.charset, "utf8");
-  l.max_tokens = o.max_tokens;
+  l.max_tokens = std::min(o.max_tokens, o.limits.max_statement_tokens);  // more: refused (54001)
   return l;
 }
 
@@ -83,7 +83,8 @@ std::string options_key(const MysqlClassifierOptions& opts) {
   put(canon, std::to_string(opts.max_length) + "/" + std::to_string(opts.max_tokens) + "/" +
                  std::to_string(opts.limits.max_statement_length) + "/" +
                  std::to_string(opts.limits.max_statements_per_message) + "/" +
-                 std::to_string(opts.limits.max_parse_depth));
+                 std::to_string(opts.limits.max_parse_depth) + "/" +
+                 std::to_string(opts.limits.max_statement_tokens));
   return canon;
 }
 
@@ -91,7 +92,7 @@ std::string options_key(const MysqlClassifierOptions& opts) {
 std::uint64_t fingerprint_of(std::string_view sql, const LexResult& lex, const MysqlClassifierOptions& opts) {
   // Over the length limit: no key, so each such text is judged (cheaply: unlexed) and
   // its refusal names its own length.
-  if (sql.size() > opts.limits.max_statement_length) return 0;
+  if (sql.size() > opts.limits.max_statement_length || lex.too_many_tokens) return 0;
   std::string canon = options_key(opts);
   if (sql.size() > opts.max_length) {
     put(canon, "too-long");
@@ -194,6 +195,12 @@ StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const My
   }
   if (opts.lower_case_table_names < 0 || opts.lower_case_table_names > 2) {
     info.statements.push_back(unknown_part("lower_case_table_names must be 0, 1 or 2"));
+    return info;
+  }
+  if (lex.too_many_tokens) {  // the lexer stopped there: memory and analysis stay bounded
+    refuse_over_limit(info, kSqlstateStatementTooComplex,
+                      "segproxy: statement exceeds limits.max_statement_tokens (more than " +
+                          std::to_string(lex_options(opts).max_tokens) + " tokens)");
     return info;
   }
   if (!lex.ok) {

@@ -64,7 +64,10 @@ class Lexer {
   }
 
   bool push(TokKind k, std::string text, std::size_t b, std::size_t e, char quote = 0) {
-    if (res_.tokens.size() >= o_.max_tokens) return fail("statement has too many tokens", false);
+    if (res_.tokens.size() >= o_.max_tokens) {
+      res_.too_many_tokens = true;
+      return fail("statement has too many tokens", false);
+    }
     Token t;
     t.kind = k;
     t.text = std::move(text);

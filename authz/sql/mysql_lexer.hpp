@@ -67,6 +67,7 @@ struct LexOptions {
 struct LexResult {
   bool ok = false;
   bool syntax_error = false;  // the server would reject the text too (unterminated ...)
+  bool too_many_tokens = false;  // stopped at LexOptions::max_tokens
   std::string error;
   std::vector<Token> tokens;
 };

@@ -20,6 +20,12 @@
 // sum(L * restarts) over every run (in code and in block comments), plus the dollar-quote
 // bodies; it is refused above 32 bytes of work per byte of text (real SQL stays around
 // 1-2).
+//
+// Tokens (limits.max_statement_tokens): a quoted string, quoted identifier, E'' / B'' /
+// X'' literal, dollar-quoted body, -- comment or /* */ comment (nested or not) is one
+// token however long; an identifier or keyword is one; a run of digits, dots and other
+// characters is one; every punctuation and operator character is one (an upper bound on
+// what libpg_query's scanner returns: `<>` counts two).
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -44,33 +50,41 @@ class TextScanner {
       const char c = s_[i_];
       if (c == '\'' || c == '"') {
         token();
+        ++out_.tokens;
         quoted(c, false);
       } else if (c == '-' && at(i_ + 1) == '-') {
+        ++out_.tokens;
         feed_op('-', false);
         feed_op('-', false);
         end_run();
         while (i_ < n_ && s_[i_] != '\n') ++i_;
       } else if (c == '/' && at(i_ + 1) == '*') {
+        ++out_.tokens;
         block_comment();
       } else if (c == '$') {
         token();
+        ++out_.tokens;
         dollar();
       } else if (c == '(' || c == '[') {
         token();
+        ++out_.tokens;
         open_level(false);
         ++i_;
       } else if (c == ')' || c == ']') {
         token();
+        ++out_.tokens;
         // Closes the innermost bracket, and any CASE left open inside it (invalid SQL).
         while (levels_.size() > 1 && levels_.back().is_case) close_level();
         if (levels_.size() > 1) close_level();
         ++i_;
       } else if (c == ',') {
         token();
+        ++out_.tokens;
         reset_ops();
         ++i_;
       } else if (c == ';') {
         end_run();
+        ++out_.tokens;
         if (in_statement_) ++out_.statements;
         in_statement_ = false;
         sum_ -= levels_.back().ops + levels_.back().chains;
@@ -78,16 +92,23 @@ class TextScanner {
         ++i_;
       } else if (pg_op_char(c) || c == ':') {
         in_statement_ = true;
+        ++out_.tokens;
         if (depth_op_char(c)) add_op();
         if (pg_op_char(c)) feed_op(c, false);
         else end_run();
         ++i_;
       } else if (ident_start(static_cast<unsigned char>(c))) {
         token();
+        ++out_.tokens;
         word();
       } else {
-        if (!std::isspace(static_cast<unsigned char>(c))) token();
-        else end_run();
+        if (!std::isspace(static_cast<unsigned char>(c))) {
+          token();
+          if (other_end_ != i_) ++out_.tokens;  // digits, '.', ...: one token per run
+          other_end_ = i_ + 1;
+        } else {
+          end_run();
+        }
         ++i_;
       }
       out_.depth = std::max(out_.depth, sum_);
@@ -251,6 +272,7 @@ class TextScanner {
   bool in_statement_ = false;
   std::size_t run_len_ = 0, run_restarts_ = 0;
   char prev_op_ = '\0';
+  std::size_t other_end_ = static_cast<std::size_t>(-1);  // just past the last "other" character
   TextScan out_;
 };
 
@@ -278,6 +300,12 @@ bool pg_text_within_limits(std::string_view sql, const StatementLimits& limits, 
     refuse_over_limit(info, kSqlstateStatementTooComplex,
                       "segproxy: statement exceeds limits.max_parse_depth (nesting estimated at " +
                           std::to_string(scan.depth) + ", at most " + std::to_string(limits.max_parse_depth) + ")");
+    return false;
+  }
+  if (scan.tokens > limits.max_statement_tokens) {
+    refuse_over_limit(info, kSqlstateStatementTooComplex,
+                      "segproxy: statement exceeds limits.max_statement_tokens (" + std::to_string(scan.tokens) +
+                          " tokens, at most " + std::to_string(limits.max_statement_tokens) + ")");
     return false;
   }
   if (scan.rescan_cost > kScannerWorkPerByte * sql.size() + kScannerWorkSlack) {

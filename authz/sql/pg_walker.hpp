@@ -164,6 +164,7 @@ struct TextScan {
   std::size_t depth = 0;          // estimated nesting (StatementLimits::max_parse_depth)
   std::size_t statements = 0;     // non-empty statements
   std::uint64_t rescan_cost = 0;  // characters libpg_query's scanner may (re)read
+  std::size_t tokens = 0;         // lexical tokens (StatementLimits::max_statement_tokens)
 };
 inline constexpr std::uint64_t kScannerWorkPerByte = 32;
 inline constexpr std::uint64_t kScannerWorkSlack = 1u << 20;

@@ -36,8 +36,8 @@ constexpr std::array<std::string_view, kTlsFailureReasonCount> kTlsWords = {"cer
                                                                             "other"};
 constexpr std::array<std::string_view, kStatementLabelCount> kStatementWords = {
     "select", "insert",      "update",       "delete",  "merge",         "truncate",   "copy_to", "copy_from",
-    "lock",   "transaction", "session_safe", "ddl",     "admin",         "procedural", "notify",  "prepare",
-    "cursor", "explain",     "forbidden",    "unknown", "function_call", "multi"};
+    "lock",   "transaction", "session_safe", "ddl",     "admin",         "procedural", "anonymous_code",
+    "notify", "prepare",     "cursor",       "explain", "forbidden",     "unknown",    "function_call", "multi"};
 constexpr std::array<std::string_view, kDecisionCount> kDecisionWords = {"allow", "deny"};
 constexpr std::array<std::string_view, kAuditFailureReasonCount> kAuditFailureWords = {
     "write", "fsync", "rotate", "encode", "queue_full", "checkpoint", "other"};
@@ -187,7 +187,11 @@ StatementLabel statement_label(std::string_view command) {
   if (command == "VACUUM" || command == "ANALYZE" || command == "CLUSTER" || command == "REINDEX" ||
       command == "CHECKPOINT" || starts("REFRESH"))
     return StatementLabel::Admin;
-  if (command == "DO" || command == "CALL") return StatementLabel::Procedural;
+  // The policy classes: CALL is procedural, opaque code blocks are anonymous_code.
+  if (command == "CALL") return StatementLabel::Procedural;
+  if (command == "DO" || command == "BEGIN NOT ATOMIC" || command == "IF" || command == "CASE" || command == "LOOP" ||
+      command == "WHILE" || command == "REPEAT")
+    return StatementLabel::AnonymousCode;
   if (command == "LISTEN" || command == "NOTIFY" || command == "UNLISTEN") return StatementLabel::Notify;
   if (command == "PREPARE" || command == "EXECUTE" || command == "DEALLOCATE") return StatementLabel::Prepare;
   if (command == "DECLARE" || command == "FETCH" || command == "MOVE" || command == "CLOSE") return StatementLabel::Cursor;

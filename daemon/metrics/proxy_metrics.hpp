@@ -78,7 +78,8 @@ enum class StatementLabel : std::uint8_t {
   SessionSafe,
   Ddl,
   Admin,
-  Procedural,
+  Procedural,     // CALL
+  AnonymousCode,  // DO, MariaDB BEGIN NOT ATOMIC / IF / CASE / LOOP / WHILE / REPEAT blocks
   Notify,
   Prepare,
   Cursor,
@@ -88,7 +89,7 @@ enum class StatementLabel : std::uint8_t {
   FunctionCall,  // PostgreSQL FunctionCall message
   Multi,         // several statements in one Query, of different labels
 };
-inline constexpr std::size_t kStatementLabelCount = 22;
+inline constexpr std::size_t kStatementLabelCount = 23;
 static_assert(static_cast<std::size_t>(StatementLabel::Multi) + 1 == kStatementLabelCount);
 std::string_view to_label(StatementLabel c) noexcept;
 // From a classifier's command tag ("SELECT", "START TRANSACTION", "CREATE TABLE", ...).

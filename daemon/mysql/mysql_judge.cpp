@@ -167,4 +167,19 @@ MysqlSession::Verdict MysqlSession::judge_kill_query(std::uint32_t target) {
   return v;
 }
 
+std::optional<MysqlSession::Verdict> MysqlSession::rejudge_prepared(std::uint32_t id, std::string_view& text) {
+  const auto it = prepared_source_.find(id);
+  if (it == prepared_source_.end() || it->second.config_hash == rt_->config_hash) return std::nullopt;
+  PreparedSource& src = it->second;
+  text = src.text;
+  // Judged as at its PREPARE: names resolve in the database current then.
+  std::string current = std::exchange(database_, src.database);
+  Verdict again = judge_sql(src.text, true);
+  database_ = std::move(current);
+  if (!again.allow) return again;
+  src.config_hash = rt_->config_hash;  // allowed under this configuration: not judged again
+  if (auto p = prepared_.find(id); p != prepared_.end()) p->second = again;
+  return std::nullopt;
+}
+
 }  // namespace segproxy::proxy

@@ -198,8 +198,13 @@ awaitable<void> MysqlSession::command_loop() {
       verdict.command = "COM_FIELD_LIST";
     } else if (std::holds_alternative<my::ComStmtExecute>(cmd) || std::holds_alternative<my::ComStmtFetch>(cmd)) {
       const auto w = rt_->policy->check_window(segment_, std::chrono::system_clock::now());
+      const auto* exec = std::get_if<my::ComStmtExecute>(&cmd);
       if (!w.allow) {
         verdict = window_closed(w, {});
+        kind = "COM_STMT_EXECUTE";
+        judged = true;
+      } else if (auto again = exec != nullptr ? rejudge_prepared(exec->statement_id, text) : std::nullopt) {
+        verdict = std::move(*again);  // prepared before a reload, denied by the new policy
         kind = "COM_STMT_EXECUTE";
         judged = true;
       }
@@ -253,14 +258,21 @@ awaitable<void> MysqlSession::command_loop() {
       co_await backend_->write(asio::buffer(frame.data(), frame.size()), ec);
       co_return;
     }
-    if (std::holds_alternative<my::ComStmtPrepare>(cmd)) pending_prepare_ = verdict;
+    if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) {
+      pending_prepare_ = verdict;
+      pending_prepare_source_ = PreparedSource{std::string(p->sql), database_, rt_->config_hash};
+    }
     if (!verdict.use_database.empty()) pending_use_ = verdict.use_database;
     if (std::holds_alternative<my::ComQuery>(cmd)) note_prepared_names(verdict);
     if (std::holds_alternative<my::ComResetConnection>(cmd)) {
       prepared_.clear();
+      prepared_source_.clear();
       sql_prepared_.clear();
     }
-    if (const auto* c = std::get_if<my::ComStmtClose>(&cmd)) prepared_.erase(c->statement_id);
+    if (const auto* c = std::get_if<my::ComStmtClose>(&cmd)) {
+      prepared_.erase(c->statement_id);
+      prepared_source_.erase(c->statement_id);
+    }
     // Forward the original bytes.
     error_code ec;
     co_await backend_->write(asio::buffer(frame.data(), frame.size()), ec);
@@ -469,9 +481,11 @@ void MysqlSession::on_response(const my::ResponseSummary& s) {
       database_ = *s.schema;
     }
     if (s.prepared && pending_prepare_) prepared_[s.prepared->statement_id] = *pending_prepare_;
+    if (s.prepared && pending_prepare_source_) prepared_source_[s.prepared->statement_id] = *pending_prepare_source_;
   }
   pending_use_.clear();
   pending_prepare_.reset();
+  pending_prepare_source_.reset();
   if (statement_timed_out_ && s.error && s.err.code == 1317) timeout_answer_ = true;  // ER_QUERY_INTERRUPTED
   if (seg_metrics_ != nullptr) {
     seg_metrics_->statement_duration().observe(

@@ -111,6 +111,10 @@ class MysqlSession : public LiveSession,
   // mysql_sql_prepared.cpp: SQL-level prepared statement names (EXECUTE of a name this
   // session has not PREPAREd through segproxy is refused; see authz/prepared_names.hpp).
   Verdict check_prepared_names(Verdict v) const;
+  // COM_STMT_EXECUTE of statement `id` prepared under an earlier configuration: its text
+  // judged again under the current one; the refusal, or nullopt (allowed, or judged
+  // under this configuration already). `text` is set to the statement's text.
+  std::optional<Verdict> rejudge_prepared(std::uint32_t id, std::string_view& text);
   void note_prepared_names(const Verdict& v) { sql_prepared_.apply(v.prepared_uses); }
   // mysql_judge.cpp: the decision point for every command.
   Verdict judge_sql(std::string_view sql, bool prepare);
@@ -180,6 +184,16 @@ class MysqlSession : public LiveSession,
   std::unordered_map<std::uint32_t, Verdict> prepared_;  // statement id -> its PREPARE verdict
   authz::PreparedNames sql_prepared_;  // names of SQL-level PREPAREs forwarded (not COM_STMT_PREPARE ids)
   std::optional<Verdict> pending_prepare_;                // judged COM_STMT_PREPARE awaiting its id
+  // What a COM_STMT_PREPARE judged: its text, the database it resolved names in and the
+  // configuration (hash) it was judged under. A COM_STMT_EXECUTE after a reload judges the
+  // text again under the new policy (rejudge_prepared, mysql_judge.cpp).
+  struct PreparedSource {
+    std::string text;
+    std::string database;
+    std::string config_hash;
+  };
+  std::unordered_map<std::uint32_t, PreparedSource> prepared_source_;
+  std::optional<PreparedSource> pending_prepare_source_;
   std::string pending_use_;                               // database of a USE / COM_INIT_DB in flight
 
   // A statement was refused inside a transaction: the proxy rolled the backend's

@@ -292,7 +292,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   auto raise_instead = [&](const authz::Decision& d) {
     forward_raise(d.sqlstate.empty() ? "42501" : d.sqlstate, d.reason,
                   d.rule_id.empty() ? std::string() : "rule: " + d.rule_id);
-    frontend_state_.forwarded(pg::Query{});  // the raise is a Query to the backend
+    note_forwarded(pg::Query{});  // the raise is a Query to the backend
     request_sent();
     ++batch_replies_;
     expect_result();
@@ -355,7 +355,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
         lexing_.hold = true;
       }
       forward(frame);
-      frontend_state_.forwarded(msg);
+      note_forwarded(msg);
       request_sent();
       ++batch_replies_;
       expect_result();
@@ -382,7 +382,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
       else if (auto it = lexing_.statements.find(p->statement); it != lexing_.statements.end()) lexing_.statements.erase(it);
       if (gate_->window_grace() && p->statement.empty()) grace_statement_ok_ = true;  // COMMIT / ROLLBACK
       forward(frame);
-      frontend_state_.forwarded(msg);
+      note_forwarded(msg);
     } else {
       deny(v, "Parse");
       discarding_ = true;
@@ -406,7 +406,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
   if (const auto* b = std::get_if<pg::Bind>(&msg); b != nullptr && gate_->window_grace()) {
     if (b->portal.empty()) grace_portal_ok_ = b->statement.empty() && grace_statement_ok_;
     forward(frame);
-    frontend_state_.forwarded(msg);
+    note_forwarded(msg);
     return Next::Continue;
   }
   if (const auto* e = std::get_if<pg::Execute>(&msg)) {
@@ -466,7 +466,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
     return Next::StopUnexpectedPassword;
   }
   forward(frame);  // Bind, Describe, Close, Flush, CopyData, CopyDone, CopyFail
-  frontend_state_.forwarded(msg);
+  note_forwarded(msg);
   return Next::Continue;
 }
 

@@ -100,6 +100,12 @@ class PgSession : public LiveSession,
   void audit_now(audit::AuditRecord record);  // fire and forget (refusals, close)
   awaitable<bool> audit_durably();  // writes batch_audit_; true when all are durable
   void refuse_batch_unaudited();
+  // A client message (or a raise standing in for one) goes to the backend: the protocol
+  // state and the backend stream's DataRow/RowDescription matching follow it.
+  void note_forwarded(const protocols::pg::FrontendMessage& m) {
+    frontend_state_.forwarded(m);
+    backend_stream_.frontend_forwarded(m);
+  }
   // statement.result: one per request that ends with ReadyForQuery (a Query, or the
   // extended-protocol messages up to a Sync): rows from CommandComplete tags, the first
   // error's SQLSTATE, and the time from the decision to ReadyForQuery.

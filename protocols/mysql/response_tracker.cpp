@@ -57,6 +57,8 @@ void ResponseTracker::expect(const Command& cmd, std::uint8_t response_seq) {
 
 void ResponseTracker::start_next() {
   active_ = false;
+  column_types_.clear();
+  types_known_ = false;
   if (pending_.empty()) return;
   active_ = true;
   summary_ = ResponseSummary{};
@@ -229,6 +231,8 @@ bool ResponseTracker::on_first(const StreamedMessage& m, std::string& error) {
     const std::uint64_t count = r.lenenc();
     const std::uint8_t follows = r.u8();
     if (!r.at_end() || count == 0 || count > kMaxResultColumns) return error = "result set: bad column count", false;
+    column_types_.clear();
+    types_known_ = follows != 0;
     if (follows == 0) {
       state_ = has(caps_, CLIENT_DEPRECATE_EOF) ? State::Rows : State::ColumnsEof;
       return true;
@@ -241,6 +245,8 @@ bool ResponseTracker::on_first(const StreamedMessage& m, std::string& error) {
   if (n.status != DecodeStatus::Ok) return error = n.error, false;
   if (n.value > kMaxResultColumns) return error = "result set: impossible column count", false;
   left_ = n.value;
+  column_types_.clear();
+  types_known_ = true;
   state_ = State::ColumnDefs;
   return true;
 }
@@ -250,6 +256,9 @@ bool ResponseTracker::on_column_def(const StreamedMessage& m, std::string& error
   if (m.size == 0) return error = "empty column definition", false;
   if (!whole(m, error)) return false;
   if (!valid_column_definition(m.head, false, has(caps_, MARIADB_CLIENT_EXTENDED_TYPE_INFO))) return error = "backend sent a malformed column definition", false;
+  if (const auto type = column_definition_type(m.head, has(caps_, MARIADB_CLIENT_EXTENDED_TYPE_INFO))) {
+    column_types_.push_back(*type);
+  }
   if (--left_ > 0) return true;
   state_ = has(caps_, CLIENT_DEPRECATE_EOF) ? State::Rows : State::ColumnsEof;
   return true;
@@ -279,6 +288,11 @@ bool ResponseTracker::on_row(const StreamedMessage& m, std::string& error) {
     // Text rows held whole: every length-encoded value inside the packet (issue 12 item 4.4).
     if (pending_.front().kind == ResponseKind::Query && m.complete() && !valid_text_row(m.head))
       return error = "backend sent a malformed text row", false;
+    // Binary rows held whole: checked against the result set's column types (issue 12
+    // leftovers, item 4).
+    if (pending_.front().kind == ResponseKind::Execute && m.complete() && types_known_ &&
+        !valid_binary_row(m.head, column_types_))
+      return error = "backend sent a malformed binary row", false;
     ++summary_.rows;
     return true;
   }

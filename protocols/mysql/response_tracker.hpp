@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocols/common/decoded.hpp"
 #include "protocols/common/limits.hpp"
@@ -139,6 +140,11 @@ class ResponseTracker : private MessageSink {
   State state_ = State::First;
   std::uint8_t expected_seq_ = 0;
   std::uint64_t left_ = 0;  // definitions left in the current block
+  // The current result set's column types, from its definitions (binary rows are checked
+  // against them); types_known_ false when the definitions were not sent (MariaDB
+  // metadata caching) or for COM_STMT_FETCH rows (the cursor's metadata came earlier).
+  std::vector<std::uint8_t> column_types_;
+  bool types_known_ = false;
   ResponseSummary summary_;
   ResponseEvents* events_ = nullptr;
 };

@@ -209,6 +209,11 @@ bool BackendStream::scan_row(std::span<const std::uint8_t> part, std::size_t lef
         if (acc_have_ == 2) {
           const auto n = static_cast<std::int16_t>((acc_[0] << 8) | acc_[1]);
           if (n < 0) return false;
+          if (const auto want = shape_.expected_columns(); want && static_cast<std::size_t>(n) != *want) {
+            row_error_ = "backend sent a DataRow of " + std::to_string(n) + " columns after a RowDescription of " +
+                         std::to_string(*want) + " fields";
+            return false;
+          }
           acc_have_ = 0;
           cols_left_ = static_cast<std::uint32_t>(n);
           row_phase_ = cols_left_ > 0 ? RowPhase::Length : RowPhase::Done;
@@ -292,13 +297,14 @@ DecodeStatus BackendStream::feed(std::span<const std::uint8_t> data, BackendEven
       body_left_ -= take;
       data = data.subspan(take);
       if (structure && type_ == 'D' && !scan_row(part, body_left_))
-        return fail("backend sent a malformed DataRow message");
+        return fail(row_error_.empty() ? "backend sent a malformed DataRow message" : row_error_);
     }
     if (header_have_ == kHeaderSize && body_left_ == 0) {
       if (structure) {
         if (type_ == 'D' && row_phase_ != RowPhase::Done) return fail("backend sent a malformed DataRow message");
         if (buffered_ && !valid_backend_body(type_, body_))
           return fail("backend sent a malformed " + message_name(type_) + " message");
+        if (type_ != 'D') shape_.backend(type_, body_);
       }
       header_have_ = 0;  // on a boundary before reporting, so a throwing handler leaves us consistent
       if (watched_) events.on_backend_message(type_, body_);

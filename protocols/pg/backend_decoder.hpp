@@ -8,6 +8,7 @@
 #include "protocols/common/decoded.hpp"
 #include "protocols/common/limits.hpp"
 #include "protocols/pg/messages.hpp"
+#include "protocols/pg/result_shape.hpp"
 
 namespace segproxy::protocols::pg {
 
@@ -40,7 +41,9 @@ class BackendEvents {
 // Structure (the relay, issue 12 item 4.4): also every type must be one a server sends
 // after authentication, every length at most kMaxRelayMessage, and every body well-formed
 // (backend_validator.hpp; DataRow checked column by column while it streams, so a bogus
-// column count or length is found without buffering the row).
+// column count or length is found without buffering the row), and a DataRow's column
+// count equals the field count of the RowDescription that certainly describes it
+// (result_shape.hpp: the session reports the frontend messages it forwards).
 enum class BackendCheck { Framing, Structure };
 
 class BackendStream {
@@ -57,6 +60,11 @@ class BackendStream {
   // otherwise Ok (all bytes consumed, possibly mid-message).
   DecodeStatus feed(std::span<const std::uint8_t> data, BackendEvents& events);
   const std::string& error() const { return error_; }
+  // Structure mode: a frontend message forwarded to this backend (in order), so DataRows
+  // can be matched with their RowDescription.
+  void frontend_forwarded(const FrontendMessage& m) {
+    if (check_ == BackendCheck::Structure) shape_.forwarded(m);
+  }
   // True when the stream sits exactly on a message boundary.
   bool at_boundary() const;
   // After Malformed: how many bytes at the start of the last fed span are complete,
@@ -87,6 +95,8 @@ class BackendStream {
   bool watched_ = false;
   std::vector<std::uint8_t> body_;
   std::string error_;
+  ResultShape shape_;
+  std::string row_error_;  // a DataRow whose column count contradicts its RowDescription
 };
 
 }  // namespace segproxy::protocols::pg

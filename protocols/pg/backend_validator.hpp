@@ -15,7 +15,8 @@ bool is_relay_backend_type(char type);
 
 // Types whose body BackendStream buffers (capped) in Structure mode to check it whole:
 // the watched control messages plus RowDescription 'T', ParameterDescription 't' and
-// FunctionCallResponse 'V'. DataRow is checked while it streams; CopyData is opaque.
+// FunctionCallResponse 'V'. DataRow is checked while it streams (and its column count
+// against its RowDescription, result_shape.hpp); CopyData is opaque.
 bool is_checked_whole(char type);
 
 // true if `body` is a well-formed body of a message of `type` (one of is_checked_whole):

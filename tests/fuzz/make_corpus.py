@@ -4,7 +4,8 @@
 Input layout of both targets: byte 0 = flags, bytes 1..4 = chunk sizes minus one
 (the visible prefix grows by these, cyclically), then the byte stream.
   pg_frontend flags: bit0 = small limits, bit1 = start after the startup phase
-  pg_backend  flags: bit0 = small control-message cap (32 bytes)
+  pg_backend  flags: bit0 = small control-message cap (32 bytes), bit1 = the session forwarded
+              Query/Bind/Describe P/Execute/Sync first (DataRow vs RowDescription matching)
 """
 import os
 import struct
@@ -126,6 +127,10 @@ def backend_corpus():
         "watched_over_small_cap": header(1) + msg("E", b"M" + cstr("y" * 64) + b"\0"),
         "length_below_four": header() + msg("Z", b"I") + b"D\0\0\0\x02",
         "base64_body": header() + msg("d", b"W22ZaJ0SNY7soEsUEjb6gQ=="),
+        "row_shape_match": header(2, (1, 3, 7, 2)) + rowdesc + rows + msg("C", cstr("SELECT 6")) + msg("Z", b"I") +
+                           msg("2") + rowdesc + rows + msg("C", cstr("SELECT 6")) + msg("Z", b"I"),
+        "row_shape_mismatch": header(2, (0, 5, 2, 9)) + rowdesc + msg("D", i16(3) + i32(1) + b"1" + i32(-1) + i32(0)) +
+                              msg("C", cstr("SELECT 1")) + msg("Z", b"I"),
     }
     return out
 

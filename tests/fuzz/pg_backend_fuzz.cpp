@@ -167,11 +167,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // 4. Structure mode (the relay, issue 12 item 4.4): chunking changes nothing; it
   // reports a prefix of what Framing mode reports (it refuses more, never less); every
   // body it reports passes the validator; after Malformed, clean_prefix() is within the
-  // last feed or npos.
+  // last feed or npos. flags & 2: the session forwarded simple Queries and described
+  // Executes first, so DataRows are also matched with their RowDescription
+  // (result_shape.hpp; issue 12 leftovers, item 3) - chunking must not change that either.
   {
+    const auto told = [&](BackendStream& s) {
+      if ((in.flags & 2) == 0) return;
+      for (int i = 0; i < 3; ++i) {
+        s.frontend_forwarded(Query{"select 1"});
+        s.frontend_forwarded(Bind{"", "", 0, 0, 0});
+        s.frontend_forwarded(Describe{'P', ""});
+        s.frontend_forwarded(Execute{"", 0});
+        s.frontend_forwarded(Sync{});
+      }
+    };
     Recorder strict_chunked, strict_whole;
     DecodeStatus strict_chunked_status = DecodeStatus::Ok;
     BackendStream sc(limits, BackendCheck::Structure);
+    told(sc);
     std::size_t at = 0, chunk = 0;
     while (at < stream.size()) {
       const std::size_t n = std::min(stream.size() - at, in.chunks[chunk++ % 4]);
@@ -184,6 +197,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       at += n;
     }
     BackendStream sw(limits, BackendCheck::Structure);
+    told(sw);
     const DecodeStatus strict_whole_status = sw.feed(stream, strict_whole);
     FUZZ_CHECK(strict_whole_status == strict_chunked_status);
     FUZZ_CHECK(strict_whole.events == strict_chunked.events);

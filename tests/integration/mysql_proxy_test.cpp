@@ -136,6 +136,44 @@ TEST_F(MysqlProxy, PreparedStatementsUseTheBinaryProtocolAndAreCheckedAtPrepare)
   EXPECT_TRUE(mysql_exec(conn.get(), "SELECT 1").ok);
 }
 
+// Issue 12 leftovers, item 7: a statement prepared (COM_STMT_PREPARE) before a policy
+// reload and executed after it is judged under the NEW policy: refused with 1142 when
+// the new policy denies its table; the session continues.
+TEST_F(MysqlProxy, StatementPreparedBeforeAReloadIsJudgedUnderTheNewPolicyAtExecute) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  std::unique_ptr<sql::PreparedStatement> ps(conn->prepareStatement("SELECT count(*) FROM orders WHERE id > ?"));
+  ps->setInt(1, 0);
+  {
+    std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
+    ASSERT_TRUE(rs->next());
+  }
+  MysqlProxyOptions next;
+  next.log_level = "info";
+  next.billing_policy =
+      "    rules:\n"
+      "      - {id: no-orders, tables: [shop.orders], deny: [all]}\n"
+      "      - {id: items, tables: [shop.order_items], allow: [select]}\n"
+      "    statements: [transaction, session_safe, prepare]\n";
+  next.extra_yaml = audit_yaml(audit_dir_) + "admin: {socket: \"" + socket_ + "\"}\n";
+  write_file(config_path_, render_mysql_config(port_, next));
+  const ProcResult reload = ctl({"reload"});
+  ASSERT_EQ(reload.exit_code, 0) << reload.describe();
+  try {
+    std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
+    ADD_FAILURE() << "a statement on orders prepared before the reload still ran after it";
+  } catch (const sql::SQLException& e) {
+    EXPECT_EQ(e.getErrorCode(), 1142) << e.what();
+  }
+  EXPECT_TRUE(mysql_exec(conn.get(), "SELECT 1").ok);
+  std::unique_ptr<sql::PreparedStatement> items(conn->prepareStatement("SELECT count(*) FROM order_items WHERE 1 = ?"));
+  items->setInt(1, 1);
+  std::unique_ptr<sql::ResultSet> rs(items->executeQuery());
+  EXPECT_TRUE(rs->next());
+}
+
 TEST_F(MysqlProxy, PymysqlAndTheCliWork) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const ProcResult py = run_pymysql(Target(ClientCert::Spiffe),

@@ -317,6 +317,20 @@ TEST_F(AdminTest, StatementTimeoutCancelsWith57014AndTheSessionStaysUsable) {
   EXPECT_TRUE(pg_exec(conn.get(), "SELECT 1").ok);
 }
 
+// Issue 12 leftovers, item 5: a DO block is counted under the policy class that governs
+// it, anonymous_code, not under procedural (CALL).
+TEST_F(AdminTest, DoBlocksAreCountedAsAnonymousCodeNotProcedural) {
+  ASSERT_NO_FATAL_FAILURE(StartAdminProxy());
+  auto conn = Connect(ClientCert::Spiffe);
+  ASSERT_PG_CONNECTED(conn);
+  const QueryOutcome q = pg_exec(conn.get(), "DO $$ BEGIN PERFORM 1; END $$");
+  ASSERT_TRUE(q.ok) << q.error;
+  const std::string m = body_of(http_get(metrics_port_, "/metrics"));
+  EXPECT_EQ(sample(m, "segproxy_statements_total{segment=\"billing\",class=\"anonymous_code\",decision=\"allow\"}"), 1)
+      << m;
+  EXPECT_EQ(m.find("class=\"procedural\""), std::string::npos) << m;
+}
+
 TEST_F(AdminTest, MetricsPassPromtoolAndMoveWithTraffic) {
   ASSERT_NO_FATAL_FAILURE(StartAdminProxy());
   auto conn = Connect(ClientCert::Spiffe);

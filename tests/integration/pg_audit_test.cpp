@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/hash_chain.hpp"
 #include "audit/verifier.hpp"
 #include "support/audit_support.hpp"
 #include "support/raw_client.hpp"
@@ -232,6 +233,23 @@ TEST_F(AuditTest, StatementTextFullIsVerbatim) {
   EXPECT_EQ(d.statement, sql);
 }
 
+// Issue 12 leftovers, item 2: an 8 MiB statement (a client-interpolated literal) is not
+// written whole into its record: the record keeps audit.max_statement_text (4 KiB) and
+// carries the whole text's length and SHA-256; the chain verifies with segproxyctl.
+TEST_F(AuditTest, EightMegabyteStatementGivesABoundedRecordCarryingItsHash) {
+  ASSERT_NO_FATAL_FAILURE(StartAudited("statement_text: full"));
+  const std::string sql = "SELECT * FROM " + orders_ + " WHERE v = '" + std::string(8u * 1024u * 1024u, 'z') + "'";
+  AuditRecord d;
+  ASSERT_NO_FATAL_FAILURE(DecisionOf(sql, &d));
+  EXPECT_EQ(d.statement, sql.substr(0, 4096));
+  ASSERT_TRUE(d.statement_length.has_value());
+  EXPECT_EQ(*d.statement_length, sql.size());
+  EXPECT_EQ(d.statement_sha256, audit::sha256_hex(sql));
+  EXPECT_LT(all_file_bytes(audit_dir_).size(), 256u * 1024u) << "the whole statement reached the log";
+  const ProcResult v = run_process({env().segproxyctl_bin, "audit", "verify", audit_dir_}, std::chrono::seconds(30));
+  EXPECT_EQ(v.exit_code, 0) << v.describe();
+}
+
 TEST_F(AuditTest, BackendPasswordsNeverAppearInTheLog) {
   // statement_text full: even the least redacting setting must not leak what the proxy holds.
   ASSERT_NO_FATAL_FAILURE(StartAudited("statement_text: full, durability: fsync_each"));
@@ -388,8 +406,9 @@ class AuditFailClosed : public AuditTest {
 };
 
 TEST_F(AuditFailClosed, StatementsAreRefusedWith58030WhenTheLogCannotBeWrittenAndTheSessionStaysUsable) {
-  // Full text: a statement with a 16 KiB literal needs new pages in the log file.
-  ASSERT_NO_FATAL_FAILURE(StartAudited("statement_text: full, on_failure: fail_closed"));
+  // Full text: a statement with a 16 KiB literal needs new pages in the log file (kept
+  // whole: above the default audit.max_statement_text of 4 KiB).
+  ASSERT_NO_FATAL_FAILURE(StartAudited("statement_text: full, on_failure: fail_closed, max_statement_text: 64KiB"));
   PgConnPtr c = Connect();
   ASSERT_PG_CONNECTED(c);
   ASSERT_TRUE(pg_exec(c.get(), "SELECT v FROM " + orders_ + " WHERE id = 1").ok);

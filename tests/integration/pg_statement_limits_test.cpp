@@ -65,6 +65,17 @@ class PgStatementLimits : public ProxyTest {
     EXPECT_EQ(PQstatus(fresh.get()), CONNECTION_OK) << PQerrorMessage(fresh.get());
   }
 
+  // A proxy with other limits (the tests of the byte bound use 1 MiB; the default is 64 MiB).
+  void RestartWith(const std::string& limits_extra) {
+    conn_.reset();
+    bystander_.reset();
+    proxy_.stop();
+    ProxyConfigOptions opts;
+    opts.limits_extra = limits_extra;
+    ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+    ASSERT_NO_FATAL_FAILURE(Open());
+  }
+
   PgConnPtr conn_;
   PgConnPtr bystander_;
 };
@@ -91,6 +102,7 @@ TEST_F(PgStatementLimits, NestedCommentOpenersAreRefusedAndTheSessionStaysUsable
 }
 
 TEST_F(PgStatementLimits, NineMegabytesOfStatementsAreRefusedWithBoundedMemory) {
+  ASSERT_NO_FATAL_FAILURE(RestartWith(", max_statement_length: 1MiB"));
   const pid_t pid = proxy_.pid();
   const std::size_t before = peak_rss(pid);
   ASSERT_GT(before, 0u);
@@ -105,6 +117,7 @@ TEST_F(PgStatementLimits, NineMegabytesOfStatementsAreRefusedWithBoundedMemory) 
 
 // The refused text is not forwarded: a side effect in it does not happen.
 TEST_F(PgStatementLimits, OversizeStatementNeverReachesTheBackend) {
+  ASSERT_NO_FATAL_FAILURE(RestartWith(", max_statement_length: 1MiB"));
   const std::string sql = "select set_config('application_name', 'reached', false), '" +
                           std::string(1024 * 1024, 'x') + "'";
   ExpectRefusedAndProxyUsable(sql, "54000",
@@ -112,6 +125,24 @@ TEST_F(PgStatementLimits, OversizeStatementNeverReachesTheBackend) {
   const QueryOutcome name = pg_exec(conn_.get(), "show application_name");
   ASSERT_TRUE(name.ok) << name.error;
   EXPECT_NE(name.value, "reached");
+}
+
+// Issue 12 leftovers, item 1: the work is bounded by tokens, not bytes. A client-
+// interpolated 8 MiB bytea literal (psycopg2 style) passes the default limits and lands in
+// a table; a short text of many tiny tokens is refused with 54001 and the session stays.
+TEST_F(PgStatementLimits, EightMegabyteLiteralInsertPassesTheDefaultLimits) {
+  ASSERT_TRUE(pg_exec(conn_.get(), "create temp table blobs (data bytea)").ok);
+  const std::string hex(8u * 1024u * 1024u, 'a');
+  const QueryOutcome ins = pg_exec(conn_.get(), "insert into blobs (data) values ('\\x" + hex + "')");
+  ASSERT_TRUE(ins.ok) << ins.error.substr(0, 300);
+  const QueryOutcome len = pg_exec(conn_.get(), "select length(data) from blobs");
+  ASSERT_TRUE(len.ok) << len.error;
+  EXPECT_EQ(len.value, std::to_string(hex.size() / 2));
+}
+
+TEST_F(PgStatementLimits, ManyTinyTokensBeyondMaxStatementTokensAreRefusedAndTheSessionSurvives) {
+  ExpectRefusedAndProxyUsable("select 1" + repeat(",1", 150000), "54001",
+                              "limits.max_statement_tokens (300002 tokens, at most 250000)");
 }
 
 class PgStatementLimitsConfigured : public PgStatementLimits {

@@ -93,6 +93,21 @@ TEST_F(AuditConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(a.instance, "proxy-a");
 }
 
+// Issue 12 leftovers, item 2: the statement text kept per record is capped.
+TEST_F(AuditConfigTest, MaxStatementTextDefaultsToFourKibAndIsBounded) {
+  const LoadResult d = load("  dir: a\n");
+  ASSERT_TRUE(d.errors.empty()) << dump(d);
+  EXPECT_EQ(d.config->audit->max_statement_text, 4096u);
+  const LoadResult r = load("  dir: a\n  max_statement_text: 64KiB\n");
+  ASSERT_TRUE(r.errors.empty()) << dump(r);
+  EXPECT_EQ(r.config->audit->max_statement_text, 64u * 1024u);
+  for (const char* bad : {"0", "255", "17MiB"}) {
+    const LoadResult b = load(std::string("  dir: a\n  max_statement_text: ") + bad + "\n");
+    EXPECT_FALSE(b.config.has_value()) << bad;
+    EXPECT_FALSE(b.errors.empty()) << bad;
+  }
+}
+
 TEST_F(AuditConfigTest, EachEnumValueIsAccepted) {
   for (const char* v : {"fsync_each", "group", "interval"}) {
     const LoadResult r = load(std::string("  dir: a\n  durability: ") + v + "\n");

@@ -25,9 +25,23 @@ LoadResult load(const std::string& limits) {
 TEST(ConfigStatementLimits, DefaultsBoundClassificationWorkWithoutHittingRealApplications) {
   const LoadResult r = load("idle_timeout: 0");
   ASSERT_TRUE(r.config.has_value()) << dump(r);
-  EXPECT_EQ(r.config->limits.max_statement_length, 1024u * 1024u);
+  // Issue 12 leftovers: the work is bounded by tokens; the byte bound only caps buffering.
+  EXPECT_EQ(r.config->limits.max_statement_length, 64u * 1024u * 1024u);
   EXPECT_EQ(r.config->limits.max_statements_per_message, 1000u);
   EXPECT_EQ(r.config->limits.max_parse_depth, 1000u);
+  EXPECT_EQ(r.config->limits.max_statement_tokens, 250000u);
+}
+
+TEST(ConfigStatementLimits, MaxStatementTokensIsReadAndBounded) {
+  const LoadResult r = load("max_statement_tokens: 5000");
+  ASSERT_TRUE(r.config.has_value()) << dump(r);
+  EXPECT_EQ(r.config->limits.max_statement_tokens, 5000u);
+  for (const char* bad : {"max_statement_tokens: 0", "max_statement_tokens: 10000001"}) {
+    const LoadResult b = load(bad);
+    EXPECT_FALSE(b.config.has_value()) << bad;
+    ASSERT_EQ(b.errors.size(), 1u) << bad << "\n" << dump(b);
+    EXPECT_NE(b.errors[0].message.find("out of range"), std::string::npos) << dump(b);
+  }
 }
 
 TEST(ConfigStatementLimits, ValuesAreRead) {

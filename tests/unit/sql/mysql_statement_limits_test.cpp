@@ -36,8 +36,11 @@ void expect_refused(const StatementInfo& info, const char* state, std::string_vi
 // (hundreds of MB). Over max_statement_length nothing is lexed.
 TEST(MysqlStatementLimits, TextLongerThanMaxStatementLengthIsRefusedUnlexed) {
   const std::string big = repeat("SELECT 1;", 1024 * 1024);
-  expect_refused(classify(big), "54000", "limits.max_statement_length (9437184 bytes, at most 1048576)");
+  StatementLimits one_mib;  // the default is 64 MiB since the token bound
+  one_mib.max_statement_length = 1024 * 1024;
+  expect_refused(classify(big, one_mib), "54000", "limits.max_statement_length (9437184 bytes, at most 1048576)");
   MysqlClassifierOptions o;
+  o.limits = one_mib;
   EXPECT_EQ(fingerprint_mysql(big, o), 0u);  // not cached: each refusal names its own length
   EXPECT_EQ(normalize_mysql(big, o), "");
 }
@@ -98,7 +101,9 @@ TEST(MysqlStatementLimits, MultiTableUpdateAndDeleteBeyondSixtyOneTablesAreRefus
 TEST(MysqlStatementLimits, HundredThousandDistinctFunctionCallsAreEachReportedOnce) {
   std::string sql = "SELECT f0(), f0()";
   for (int i = 1; i < 100000; ++i) sql += ", f" + std::to_string(i) + "()";
-  const auto info = classify(sql);
+  StatementLimits wide;  // 400k tokens: beyond the default max_statement_tokens
+  wide.max_statement_tokens = 1000000;
+  const auto info = classify(sql, wide);
   ASSERT_TRUE(info.parse_ok) << info.parse_error;
   EXPECT_EQ(info.statements[0].functions.size(), 100000u);
 }

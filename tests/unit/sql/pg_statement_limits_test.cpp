@@ -85,7 +85,9 @@ TEST(PgStatementLimits, CommentOpenerRunsAreRefusedBeforeTheQuadraticScanner) {
 
 TEST(PgStatementLimits, TextLongerThanMaxStatementLengthIsRefusedUnparsed) {
   const std::string sql = "SELECT '" + std::string(1024 * 1024, 'x') + "'";
-  EXPECT_REFUSED(classify(sql), "54000", "limits.max_statement_length (1048585 bytes, at most 1048576)");
+  StatementLimits one_mib;  // the default is 64 MiB since the token bound
+  one_mib.max_statement_length = 1024 * 1024;
+  EXPECT_REFUSED(classify(sql, one_mib), "54000", "limits.max_statement_length (1048585 bytes, at most 1048576)");
   StatementLimits bigger;
   bigger.max_statement_length = 2 * 1024 * 1024;
   EXPECT_TRUE(classify(sql, bigger).parse_ok);
@@ -170,14 +172,16 @@ TEST(PgStatementLimits, EightyThousandDistinctTablesAndFunctionsAreEachReportedO
   sql += " FROM t0, t0";
   for (int i = 1; i < 80000; ++i) sql += ", t" + std::to_string(i);
   ASSERT_LT(sql.size(), 1024u * 1024u);
-  const auto info = classify(sql);
+  StatementLimits wide;  // 280k tokens: beyond the default max_statement_tokens
+  wide.max_statement_tokens = 1000000;
+  const auto info = classify(sql, wide);
   ASSERT_TRUE(info.parse_ok) << info.parse_error;
   ASSERT_EQ(info.statements.size(), 1u);
   EXPECT_EQ(info.statements[0].tables.size(), 80000u);
   EXPECT_EQ(info.statements[0].functions.size(), 30000u);
   std::string ctes = "WITH c0 AS (SELECT 1)";
   for (int i = 1; i < 20000; ++i) ctes += ", c" + std::to_string(i) + " AS (SELECT * FROM c" + std::to_string(i - 1) + ")";
-  const auto with = classify(ctes + " SELECT * FROM c19999, c0, t");
+  const auto with = classify(ctes + " SELECT * FROM c19999, c0, t", wide);
   ASSERT_TRUE(with.parse_ok) << with.parse_error;
   ASSERT_EQ(with.statements[0].tables.size(), 1u);  // CTE names are not tables
   EXPECT_EQ(with.statements[0].tables[0].name, "t");
