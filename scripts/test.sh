@@ -19,6 +19,8 @@ cd "$SEGPROXY_REPO_ROOT"
 if [[ "${SEGPROXY_SKIP_DEPLOY_CHECKS:-0}" != 1 ]]; then
   # docs/deploy.md: the .deb (dpkg-deb, lintian, install, purge).
   SEGPROXY_PACKAGE_SKIP_BUILD=1 "$SEGPROXY_REPO_ROOT/scripts/check-package.sh"
+  # deploy/: Prometheus rules (promtool check + test), Grafana dashboard, Kubernetes.
+  "$SEGPROXY_REPO_ROOT/scripts/check-deploy.sh"
 fi
 
 test_dir=""
