@@ -7,7 +7,8 @@
       dashboards are well formed; every YAML file under DEPLOY_DIR/kubernetes parses.
   check_deploy.py --check-k8s-config SEGPROXY_BIN K8S_DIR
       Every ConfigMap key named segproxy.yaml under K8S_DIR passes
-      `segproxy --check-config` (with stand-in certificate and password files).
+      `segproxy --check-config` (with stand-in certificate and password files), and
+      every example folder of K8S_DIR has one.
 Exit status 0 when everything holds; 1 with one line per finding otherwise.
 """
 import json
@@ -110,8 +111,10 @@ def check_k8s_configs(binary, k8s):
         for d in yaml.safe_load_all(path.read_text()):
             if isinstance(d, dict) and d.get("kind") == "ConfigMap" and "segproxy.yaml" in d.get("data", {}):
                 configs.append((path, d["metadata"]["name"], d["data"]["segproxy.yaml"]))
-    if not configs:
-        return [f"{k8s}: no ConfigMap with a segproxy.yaml key"]
+    # Every example (a folder of K8S_DIR) embeds a configuration that gets checked.
+    for example in sorted(d for d in k8s.iterdir() if d.is_dir()):
+        if not any(example in path.parents for path, _, _ in configs):
+            findings.append(f"{example}: no ConfigMap with a segproxy.yaml key")
     for path, name, text in configs:
         with tempfile.TemporaryDirectory(prefix="segproxy-k8s-") as tmp:
             root = pathlib.Path(tmp)
