@@ -36,6 +36,35 @@ lint="$(lintian --fail-on error "$deb" 2>&1)" || lint_rc=$?
 grep -v 'running with root privileges' <<<"$lint" || true
 ((lint_rc == 0)) || sp_die "lintian reports errors"
 
+sp_log "bash completion of segproxyctl"
+# Completions for the last of the words given, from the packaged completion file (with
+# minimal stand-ins for bash-completion's helpers when that package is not installed).
+complete_words() {
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  bash -c '
+    if [[ -r /usr/share/bash-completion/bash_completion ]]; then
+      source /usr/share/bash-completion/bash_completion
+    else
+      _init_completion() { words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; cur="${words[cword]}"; prev="${words[cword-1]}"; }
+      _filedir() { :; }
+    fi
+    source "$0"
+    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+    _segproxyctl
+    printf "%s " "${COMPREPLY[@]}"' packaging/debian/segproxyctl.bash-completion "$@"
+}
+expect_completion() {  # expect_completion "WANTED WORDS" WORD...
+  local want="$1" got
+  shift
+  got="$(complete_words "$@")"
+  [[ "$got" == "$want " ]] || sp_die "completing '$*': got '$got', want '$want'"
+}
+expect_completion "revoke revocations" segproxyctl rev
+expect_completion "revoke revocations reload" segproxyctl --socket /run/x.sock re
+expect_completion "--identity" segproxyctl revoke --i
+expect_completion "explain" segproxyctl policy ex
+expect_completion "audit-checkpoint audit" segproxyctl help au
+
 if ((EUID != 0)); then
   sp_log "not root: skipping the install test"
   exit 0

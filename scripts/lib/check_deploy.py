@@ -3,7 +3,8 @@
   check_deploy.py METRICS_SOURCE DEPLOY_DIR
       Every segproxy_* name used in deploy/prometheus/*.yaml rules and in the queries of
       deploy/grafana/*.json is registered by the daemon (METRICS_SOURCE, where each
-      family is declared once: r.counter("segproxy_..."), r.histogram(...), ...); the
+      family is declared once: r.counter("segproxy_..."), r.histogram(...), ...) or by a
+      companion exporter in deploy/prometheus/*.sh ('# TYPE' lines); the
       dashboards are well formed; every YAML file under DEPLOY_DIR/kubernetes parses.
   check_deploy.py --check-k8s-config SEGPROXY_BIN K8S_DIR
       Every ConfigMap key named segproxy.yaml under K8S_DIR passes
@@ -79,6 +80,10 @@ def check_names(source, deploy):
     names = exposed_names(source)
     if len(names) < 10:
         return [f"{source}: found only {len(names)} metric declarations; the pattern is stale"]
+    # Companion exporters shipped beside the rules (segproxy-crl-expiry.sh) declare
+    # their families with '# TYPE' lines.
+    for script in sorted((deploy / "prometheus").glob("*.sh")):
+        names.update(re.findall(r"# TYPE (segproxy_[a-z0-9_]+) ", script.read_text()))
     uses = []
     for path in sorted((deploy / "prometheus").glob("*.yaml")):
         if path.name.endswith(".test.yaml"):
