@@ -25,7 +25,9 @@ for want in '-rwxr-xr-x root/root ./usr/sbin/segproxy' '-rwxr-xr-x root/root ./u
   ' ./lib/systemd/system/segproxy.service' ' ./etc/segproxy/segproxy.yaml' \
   ' ./usr/share/man/man8/segproxy.8.gz' ' ./usr/share/man/man8/segproxyctl.8.gz' \
   ' ./usr/share/bash-completion/completions/segproxyctl' ' ./usr/share/doc/segproxy/copyright' \
-  ' ./usr/share/doc/segproxy/changelog.gz' ' ./usr/lib/tmpfiles.d/segproxy.conf'; do
+  ' ./usr/share/doc/segproxy/changelog.gz' ' ./usr/lib/tmpfiles.d/segproxy.conf' \
+  ' ./usr/share/segproxy/prometheus/segproxy-rules.yaml' ' ./usr/share/segproxy/grafana/segproxy.json' \
+  '-rwxr-xr-x root/root ./usr/share/segproxy/prometheus/segproxy-crl-expiry'; do
   grep -qF -- "$want" <<<"$contents" || sp_die "dpkg-deb --contents: missing '$want'"
 done
 if grep -v ' root/root ' <<<"$contents"; then sp_die "files not owned by root/root (above)"; fi

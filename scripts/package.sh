@@ -45,7 +45,8 @@ pkg=packaging/debian
 sp_log "staging the tree"
 install -d -m 0755 "$root/DEBIAN" "$root/usr/sbin" "$root/usr/bin" "$root/etc/segproxy" \
   "$root/lib/systemd/system" "$root/usr/share/man/man8" "$root/usr/share/doc/segproxy" \
-  "$root/usr/share/bash-completion/completions" "$root/usr/lib/tmpfiles.d"
+  "$root/usr/share/bash-completion/completions" "$root/usr/lib/tmpfiles.d" \
+  "$root/usr/share/segproxy/prometheus" "$root/usr/share/segproxy/grafana"
 # Debian policy: a daemon in /usr/sbin, the operator tool in /usr/bin.
 install -m 0755 "$build_dir/bin/segproxy" "$root/usr/sbin/segproxy"
 install -m 0755 "$build_dir/bin/segproxyctl" "$root/usr/bin/segproxyctl"
@@ -58,6 +59,10 @@ install -m 0644 "$pkg/segproxyctl.bash-completion" "$root/usr/share/bash-complet
 for page in segproxy segproxyctl; do
   gzip -9n <"docs/man/$page.8" >"$root/usr/share/man/man8/$page.8.gz"
 done
+# Monitoring: the alert rules, the dashboard and the CRL expiry exporter (docs/deploy.md).
+install -m 0644 deploy/prometheus/segproxy-rules.yaml "$root/usr/share/segproxy/prometheus/"
+install -m 0755 deploy/prometheus/segproxy-crl-expiry.sh "$root/usr/share/segproxy/prometheus/segproxy-crl-expiry"
+install -m 0644 deploy/grafana/segproxy.json "$root/usr/share/segproxy/grafana/"
 install -m 0644 "$pkg/copyright" "$root/usr/share/doc/segproxy/copyright"
 gzip -9n <"$pkg/changelog" >"$root/usr/share/doc/segproxy/changelog.gz"
 chmod 0644 "$root/usr/share/man/man8/"*.gz "$root/usr/share/doc/segproxy/changelog.gz"
