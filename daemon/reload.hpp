@@ -1,5 +1,5 @@
 #pragma once
-// Hot reload rules (README "Reload"): what a running proxy can take from a new
+// Hot reload rules (docs/using.md "Reload"): what a running proxy can take from a new
 // configuration and what needs a restart. Pure functions over config::Config.
 #include <string>
 #include <vector>

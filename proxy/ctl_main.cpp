@@ -6,6 +6,7 @@
 //   segproxyctl audit verify|export|keygen ...   (ctl/audit.hpp)
 //   segproxyctl status|sessions|kill|revoke|unrevoke|revocations|reload|audit-checkpoint
 //                                                (admin socket client, ctl/admin.hpp)
+// Global options before the command, `help CMD`, `CMD --help`: ctl/command_line.hpp.
 #include <iostream>
 #include <string>
 #include <vector>
@@ -13,42 +14,77 @@
 #include "daemon/config_check.hpp"
 #include "ctl/admin.hpp"
 #include "ctl/audit.hpp"
+#include "ctl/command_line.hpp"
 #include "ctl/policy.hpp"
 
 namespace {
 
-void usage(std::ostream& out) {
-  out << "usage: segproxyctl version\n"
-         "       segproxyctl config check FILE\n"
-         "       segproxyctl policy explain --config FILE --identity ID --database DB [--at RFC3339] [--json] SQL\n"
-         "       segproxyctl policy test --config FILE [--at RFC3339] [--verbose] CASES.tsv\n"
-         "       segproxyctl audit verify DIR [--pubkey FILE] [--checkpoints FILE] [--json]\n"
-         "       segproxyctl audit export DIR [--format jsonl|csv|ocsf] [filters...]  (audit --help)\n"
-         "       segproxyctl audit keygen --out FILE\n"
-      << segproxy::proxy::ctl::admin_usage();
+using namespace segproxy::proxy;
+
+int help(const std::vector<std::string>& args) {
+  if (args.size() == 1) {
+    std::cout << ctl::general_usage();
+    return 0;
+  }
+  const auto text = args.size() == 2 ? ctl::command_help(args[1]) : std::nullopt;
+  if (!text) {
+    std::cerr << "segproxyctl: help: unknown command " << (args.size() > 1 ? args[1] : "") << "\n"
+              << ctl::general_usage();
+    return ctl::kCtlExitUsage;
+  }
+  std::cout << *text;
+  return 0;
+}
+
+// config check FILE | config check --config FILE | config check --config=FILE
+int config_check(const std::vector<std::string>& args) {
+  std::string file;
+  if (args.size() == 3 && args[2].rfind("--", 0) != 0) file = args[2];
+  else if (args.size() == 4 && args[2] == "--config") file = args[3];
+  else if (args.size() == 3 && args[2].rfind("--config=", 0) == 0) file = args[2].substr(9);
+  if (file.empty()) {
+    std::cerr << *ctl::command_help("config");
+    return ctl::kCtlExitUsage;
+  }
+  auto rt = load_runtime(file, std::cerr);
+  if (!rt) return 2;
+  std::cout << "configuration " << file << " is valid: " << rt->config.listeners.size() << " listener(s), "
+            << rt->config.identities.size() << " identity rule(s), " << rt->config.segments.size()
+            << " segment(s)\n";
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace segproxy::proxy;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    usage(args.empty() ? std::cerr : std::cout);
-    return args.empty() ? 64 : 0;
+  const std::vector<std::string> raw(argv + 1, argv + argc);
+  std::string error;
+  const auto hoisted = ctl::hoist_global_options(raw, error);
+  if (!hoisted) {
+    std::cerr << "segproxyctl: " << error << "\n" << ctl::general_usage();
+    return ctl::kCtlExitUsage;
+  }
+  const std::vector<std::string>& args = *hoisted;
+  if (args.empty()) {
+    std::cerr << ctl::general_usage();
+    return ctl::kCtlExitUsage;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::vector<std::string> words{"help"};  // `--help revoke` = `help revoke`
+    words.insert(words.end(), args.begin() + 1, args.end());
+    return help(words);
   }
   if (args[0] == "version" || args[0] == "--version") {
     std::cout << "segproxyctl " << kVersion << "\n";
     return 0;
   }
-  if (args.size() == 3 && args[0] == "config" && args[1] == "check") {
-    auto rt = load_runtime(args[2], std::cerr);
-    if (!rt) return 2;
-    std::cout << "configuration " << args[2] << " is valid: " << rt->config.listeners.size() << " listener(s), "
-              << rt->config.identities.size() << " identity rule(s), " << rt->config.segments.size()
-              << " segment(s)\n";
-    return 0;
+  if (ctl::asks_for_help(args)) {
+    if (const auto text = ctl::command_help(args[0])) {
+      std::cout << *text;
+      return 0;
+    }
   }
+  if (args[0] == "config" && args.size() >= 2 && args[1] == "check") return config_check(args);
   if (args[0] == "policy") {
     return ctl::run_policy(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
   }
@@ -56,7 +92,6 @@ int main(int argc, char** argv) {
   if (args[0] == "audit") {
     return ctl::run_audit(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
   }
-  std::cerr << "segproxyctl: unknown command\n";
-  usage(std::cerr);
-  return 64;
+  std::cerr << "segproxyctl: unknown command " << args[0] << "\n" << ctl::general_usage();
+  return ctl::kCtlExitUsage;
 }

@@ -19,6 +19,7 @@ build_dir="$(sp_build_dir)"
 extra=(${SEGPROXY_CMAKE_ARGS:-})
 
 sp_log "configuring $build_type in $build_dir"
-cmake -S "$SEGPROXY_REPO_ROOT" -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" "${extra[@]}"
+# Tests on explicitly: scripts/demo.sh configures a fresh tree without them.
+cmake -S "$SEGPROXY_REPO_ROOT" -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DSEGPROXY_BUILD_TESTS=ON "${extra[@]}"
 sp_log "building with $(nproc) jobs"
 cmake --build "$build_dir" -j"$(nproc)"

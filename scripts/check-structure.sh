@@ -105,7 +105,13 @@ else
   fi
 fi
 
-# --- 4. Boost pin ---------------------------------------------------------------------
+# --- 4. Boost pin; the demo's package list is a subset of the full one ----------------
+if [[ -f scripts/demo-packages.txt ]]; then
+  while IFS= read -r pkg; do
+    sed 's/#.*//' scripts/packages.txt | grep -qxE "[[:space:]]*${pkg}[[:space:]]*" ||
+      fail "scripts/demo-packages.txt lists $pkg, which scripts/packages.txt does not"
+  done < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' scripts/demo-packages.txt)
+fi
 if [[ -f scripts/packages.txt ]] && sed 's/#.*//' scripts/packages.txt | grep -qE '(^|[[:space:]])libboost1\.81'; then
   fail "scripts/packages.txt lists libboost1.81-*; the project uses bookworm's Boost 1.74 (libboost-dev)"
 fi

@@ -2,6 +2,8 @@
 # segproxy demo: a private PostgreSQL 15 and MariaDB with demo roles/data, a demo PKI
 # and the proxy in front of both, all under <repo>/.demo/. Ctrl-C stops the proxy and
 # the servers (the files in .demo/ are kept; the next run recreates them).
+# Builds only what it runs (targets segproxy and segproxyctl; compiler output goes to
+# <build>/demo-build.log) and prints one progress line per step.
 # Usage: scripts/demo.sh          Env: SEGPROXY_BUILD_DIR, SEGPROXY_DEMO_SKIP_BUILD=1
 set -euo pipefail
 
@@ -30,9 +32,25 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$SEGPROXY_REPO_ROOT/scripts/deps.sh"
+step() { sp_log "[$1/5] $2"; }
+
+step 1 "checking the Debian packages the demo needs (scripts/demo-packages.txt)"
+"$SEGPROXY_REPO_ROOT/scripts/deps.sh" "$SEGPROXY_REPO_ROOT/scripts/demo-packages.txt"
+build_dir="$(sp_build_dir)"
 if [[ "${SEGPROXY_DEMO_SKIP_BUILD:-0}" != 1 ]]; then
-  "$SEGPROXY_REPO_ROOT/scripts/build.sh" Release
+  mkdir -p "$build_dir"
+  log="$build_dir/demo-build.log"
+  step 2 "building segproxy and segproxyctl only (compiler output: $log)"
+  : >"$log"
+  if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
+    # A fresh tree: no test suite (scripts/build.sh turns it back on for the tests).
+    cmake -S "$SEGPROXY_REPO_ROOT" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSEGPROXY_BUILD_TESTS=OFF \
+      >>"$log" 2>&1 || sp_die "configuring failed; the end of $log:"$'\n'"$(tail -n 20 "$log")"
+  fi
+  cmake --build "$build_dir" -j"$(nproc)" --target segproxy segproxyctl >>"$log" 2>&1 ||
+    sp_die "building failed; the end of $log:"$'\n'"$(tail -n 30 "$log")"
+else
+  step 2 "using the binaries already built in $build_dir/bin"
 fi
 bin="$(sp_build_dir)/bin/segproxy"
 [[ -x "$bin" ]] || sp_die "$bin not found; build failed?"
@@ -47,7 +65,8 @@ if [[ -f "$demo_dir/segproxy.pid" ]]; then
   rm -f "$demo_dir/segproxy.pid"
 fi
 
-testenv_up "$demo_dir"
+step 3 "starting a private PostgreSQL 15 and MariaDB with demo data and PKI in $demo_dir"
+testenv_up "$demo_dir" 2>"$build_dir/demo-testenv.log" || sp_die "starting the servers failed; see $build_dir/demo-testenv.log"
 pg_port="$SEGPROXY_TEST_PGPORT"
 my_port="$SEGPROXY_TEST_MYPORT"
 proxy_port=""
@@ -60,9 +79,9 @@ sp_pick_port metrics_port 9187
 sed -e "s/@PROXY_PORT@/$proxy_port/g" -e "s/@PG_PORT@/$pg_port/g" -e "s/@METRICS_PORT@/$metrics_port/g" \
   -e "s/@MYPROXY_PORT@/$myproxy_port/g" -e "s/@MY_PORT@/$my_port/g" \
   "$SEGPROXY_REPO_ROOT/config/examples/demo.yaml" >"$demo_dir/segproxy.yaml"
-"$bin" --check-config "$demo_dir/segproxy.yaml"
+"$bin" --check-config "$demo_dir/segproxy.yaml" >/dev/null
 
-sp_log "starting segproxy on 127.0.0.1:$proxy_port (PostgreSQL on 127.0.0.1:$pg_port) and 127.0.0.1:$myproxy_port (MariaDB on 127.0.0.1:$my_port)"
+step 4 "starting segproxy on 127.0.0.1:$proxy_port (PostgreSQL on 127.0.0.1:$pg_port) and 127.0.0.1:$myproxy_port (MariaDB on 127.0.0.1:$my_port)"
 "$bin" --config "$demo_dir/segproxy.yaml" &
 proxy_pid=$!
 printf '%s\n' "$proxy_pid" >"$demo_dir/segproxy.pid"
@@ -73,6 +92,7 @@ fi
 sp_wait_port "$myproxy_port" 30 "$proxy_pid" || sp_die "segproxy did not start listening on port $myproxy_port within 30s"
 
 pki="$demo_dir/pki"
+step 5 "ready"
 cat <<MSG
 
 segproxy demo is running (Ctrl-C stops segproxy, PostgreSQL and MariaDB).
@@ -92,8 +112,8 @@ segproxy demo is running (Ctrl-C stops segproxy, PostgreSQL and MariaDB).
   try: SELECT * FROM orders;   SELECT * FROM customers_pii;   (the second is refused)
 
   # operator view (admin socket) and metrics
-  $(dirname "$bin")/segproxyctl sessions --socket $demo_dir/admin.sock
-  $(dirname "$bin")/segproxyctl revoke --identity reporting-job --reason demo --ttl 2m --socket $demo_dir/admin.sock
+  $(dirname "$bin")/segproxyctl --socket $demo_dir/admin.sock sessions
+  $(dirname "$bin")/segproxyctl --socket $demo_dir/admin.sock revoke --identity reporting-job --reason demo --ttl 2m
   curl -s http://127.0.0.1:$metrics_port/metrics | grep segproxy_statements_total
 
 MSG
