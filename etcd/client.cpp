@@ -138,6 +138,10 @@ Result<TxnResponse> Client::put_if_mod_revision(std::string_view key, std::strin
       decode_txn);
 }
 
+Result<Header> Client::compact(std::int64_t revision) {
+  return decoded<Header>(call("/v3/kv/compaction", encode_compaction(revision)), decode_header_only);
+}
+
 Result<LeaseResponse> Client::lease_grant(std::int64_t ttl_seconds) {
   return decoded<LeaseResponse>(call("/v3/lease/grant", encode_lease_grant(ttl_seconds)),
                                 decode_lease_grant);

@@ -63,6 +63,8 @@ class Client {
   Result<TxnResponse> put_if_mod_revision(std::string_view key, std::string_view value,
                                           std::int64_t expected_mod_revision,
                                           std::int64_t lease = 0);
+  // Drops the history below `revision` (watches from before it report compaction).
+  Result<Header> compact(std::int64_t revision);
   Result<LeaseResponse> lease_grant(std::int64_t ttl_seconds);
   // ttl == 0 in the answer: the lease is gone (expired or revoked).
   Result<LeaseResponse> lease_keepalive(std::int64_t id);

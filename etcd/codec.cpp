@@ -238,6 +238,15 @@ Decoded<DeleteResponse> decode_delete(std::string_view body) {
   return out;
 }
 
+std::string encode_compaction(std::int64_t revision) {
+  json::Writer w;
+  w.begin_object();
+  i64_field(w, "revision", revision);
+  w.field("physical", true);
+  w.end_object();
+  return w.take();
+}
+
 std::string encode_put_if_mod_revision(std::string_view key, std::string_view value,
                                        std::int64_t expected_mod_revision, std::int64_t lease) {
   json::Writer w;

@@ -83,6 +83,9 @@ struct DeleteResponse {
 std::string encode_delete(std::string_view key, std::string_view range_end = {});
 Decoded<DeleteResponse> decode_delete(std::string_view body);
 
+// Compaction of the history below `revision` (physical: wait until it is applied).
+std::string encode_compaction(std::int64_t revision);
+
 // Compare-and-set: put `value` at `key` only if its mod_revision equals
 // `expected_mod_revision` (0: only if the key does not exist).
 struct TxnResponse {
@@ -152,7 +155,7 @@ Decoded<WatchResponse> decode_watch_message(std::string_view message);
 
 // Splits a streaming body into complete JSON messages. The gateway writes one object per
 // message, separated by newlines; feed() returns the complete ones and keeps the rest.
-// A pending message longer than kMaxBody is an error (returns false, state unchanged).
+// A pending message longer than kMaxBody is an error (returns false: drop the stream).
 class MessageSplitter {
  public:
   bool feed(std::string_view bytes, std::vector<std::string>& out);
