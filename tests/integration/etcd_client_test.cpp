@@ -1,6 +1,8 @@
 // The etcd v3 client (etcd/client) against the real three-member TLS cluster of the
 // test environment: KV at revisions, watches across clients, lease expiry, compaction,
 // failover when the member in use stops, and mutual TLS both ways.
+#include <signal.h>
+
 #include <chrono>
 #include <thread>
 
@@ -219,6 +221,27 @@ TEST(EtcdClient, CallsFailOverToAnotherMemberWhenTheMemberInUseStops) {
     if (!back) std::this_thread::sleep_for(500ms);
   }
   EXPECT_TRUE(back) << "member " << used << " did not rejoin";
+}
+
+TEST(EtcdClient, CallsFailOverWhenTheMemberInUseHangsPastTheRequestTimeout) {
+  SEGPROXY_IT_REQUIRE_ETCD();
+  const EtcdCluster& cluster = etcd_cluster();
+  etcd::ClientOptions o = cluster.client_options();
+  o.request_timeout = 1500ms;
+  auto c = make_client(o);
+  ASSERT_TRUE(c);
+  const std::string key = test_prefix("frozen") + "k";
+  ASSERT_TRUE(c->put(key, "before"));
+  const std::string used = c->current_endpoint();
+  const int member = cluster.member_of(used);
+  ASSERT_GE(member, 0) << used;
+
+  ASSERT_EQ(cluster.signal_member(member, SIGSTOP), "");  // accepts nothing, answers nothing
+  auto after = c->put(key, "after");
+  const std::string resumed = cluster.signal_member(member, SIGCONT);
+  ASSERT_TRUE(after) << after.error.message;
+  EXPECT_NE(c->current_endpoint(), used);
+  ASSERT_EQ(resumed, "");
 }
 
 TEST(EtcdClient, AllMembersDownIsAnErrorWithinTheTimeoutNotAHang) {

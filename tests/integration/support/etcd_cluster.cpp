@@ -73,6 +73,14 @@ std::string EtcdCluster::stop_member(int i) const {
   return {};
 }
 
+std::string EtcdCluster::signal_member(int i, int sig) const {
+  const std::string pid_file = dir + "/m" + std::to_string(i + 1) + ".pid";
+  const long pid = std::strtol(read_file(pid_file).c_str(), nullptr, 10);
+  if (pid <= 1) return "no pid in " + pid_file;
+  if (::kill(static_cast<pid_t>(pid), sig) != 0) return "kill failed for " + pid_file;
+  return {};
+}
+
 std::string EtcdCluster::start_member(int i) const {
   const std::string m = dir + "/m" + std::to_string(i + 1);
   ProcResult r = run_process(

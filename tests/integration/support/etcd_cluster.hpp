@@ -19,6 +19,8 @@ struct EtcdCluster {
   int member_of(const std::string& endpoint) const;
   // SIGTERM to member i and wait until it is gone (bounded). Empty on success.
   std::string stop_member(int i) const;
+  // Sends `sig` to member i (SIGSTOP freezes it: connections hang instead of failing).
+  std::string signal_member(int i, int sig) const;
   // Starts member i again from its run script. Empty on success.
   std::string start_member(int i) const;
 };
