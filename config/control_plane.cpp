@@ -158,6 +158,13 @@ void validate_control_plane(Diagnostics& d, const Config& cfg) {
   check_readable_file(d, "control_plane.etcd.tls.ca", e.ca);
   check_readable_file(d, "control_plane.etcd.tls.cert", e.cert);
   check_readable_file(d, "control_plane.etcd.tls.key", e.key);
+  // One name per instance: the registry key and the audit records must agree.
+  const std::string& name = cfg.control_plane->instance;
+  if (!name.empty() && cfg.audit && !cfg.audit->instance.empty() && cfg.audit->instance != name) {
+    d.error_at("control_plane.instance",
+               "differs from audit.instance " + quote(cfg.audit->instance) +
+                   " (one name per instance: set one of them, or both the same)");
+  }
 }
 
 }  // namespace segproxy::config::detail

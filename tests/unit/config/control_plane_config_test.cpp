@@ -151,5 +151,15 @@ TEST_F(ControlPlaneConfigTest, UnknownKeyIsRejectedWithASuggestion) {
   expect_one_error(load(block), 47, "control_plane.on_stall", "on_stale");
 }
 
+TEST_F(ControlPlaneConfigTest, InstanceThatDiffersFromTheAuditInstanceIsRejected) {
+  dir_.write("audit/.keep");
+  const std::string audit_block = "audit:\n  dir: audit\n  instance: proxy-b\n";  // 48..50
+  expect_one_error(load(std::string(kIssueBlock) + audit_block), 45, "control_plane.instance",
+                   "audit.instance");
+  const std::string same = "audit:\n  dir: audit\n  instance: proxy-a\n";
+  const LoadResult r = load(std::string(kIssueBlock) + same);
+  EXPECT_TRUE(r.config) << dump(r);
+}
+
 }  // namespace
 }  // namespace segproxy::config::test
