@@ -13,6 +13,7 @@
 #include "daemon/config_check.hpp"
 #include "proxy/ctl_admin.hpp"
 #include "proxy/ctl_audit.hpp"
+#include "proxy/ctl_fleet.hpp"
 #include "proxy/ctl_policy.hpp"
 
 namespace {
@@ -25,6 +26,7 @@ void usage(std::ostream& out) {
          "       segproxyctl audit verify DIR [--pubkey FILE] [--checkpoints FILE] [--json]\n"
          "       segproxyctl audit export DIR [--format jsonl|csv|ocsf] [filters...]  (audit --help)\n"
          "       segproxyctl audit keygen --out FILE\n"
+         "       segproxyctl fleet --config FILE [--json]   (instances registered in etcd)\n"
       << segproxy::proxy::ctl::admin_usage();
 }
 
@@ -53,6 +55,9 @@ int main(int argc, char** argv) {
     return ctl::run_policy(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
   }
   if (ctl::is_admin_command(args[0])) return ctl::run_admin(args, std::cout, std::cerr);
+  if (args[0] == "fleet") {
+    return ctl::run_fleet(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
+  }
   if (args[0] == "audit") {
     return ctl::run_audit(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
   }
