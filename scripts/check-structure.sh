@@ -28,6 +28,15 @@ if [[ -d protocols ]]; then
     --include='*.hpp' --include='*.h' --include='*.cpp' --include='*.cc' --include='*.ipp' protocols || true)
 fi
 
+# --- 1b. the etcd codec and the fleet records stay pure too (docs/fleet.md) ----------
+for pure in etcd/codec.hpp etcd/codec.cpp fleet; do
+  [[ -e "$pure" ]] || continue
+  while IFS= read -r hit; do
+    fail "forbidden include in a pure fleet/etcd codec file (no Asio/Beast/openssl/ssl.h/daemon/proxy/): $hit"
+  done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](boost/asio|boost/beast|openssl/ssl\.h|daemon/|proxy/)' \
+    --include='*.hpp' --include='*.cpp' "$pure" || true)
+done
+
 # --- 2. file size -------------------------------------------------------------------
 list_sources() {
   if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
