@@ -93,8 +93,10 @@ void FleetRegistry::run() {
     if (s.unreachable_logged) log_.info("fleet.registry_restored", {{"key", key}});
     s.unreachable_logged = false;
   } while (wait(s.lease == 0 ? kRetry : kHeartbeat));
-  if (s.lease != 0) {
-    auto r = s.client->lease_revoke(s.lease);  // the key goes with the lease
+  // The key goes with the lease. Skipped while etcd is failing: shutdown must not wait
+  // for members that do not answer (the lease then simply expires).
+  if (s.lease != 0 && !s.unreachable_logged) {
+    auto r = s.client->lease_revoke(s.lease);
     if (!r) log_.warn("fleet.registry_revoke_failed", {{"error", r.error.message}});
   }
 }

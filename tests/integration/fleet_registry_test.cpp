@@ -121,6 +121,34 @@ TEST_F(FleetRegistryTest, EveryInstanceRegistersItselfAndLeavesTheRegistryWhenIt
   EXPECT_TRUE(gone) << raw;
 }
 
+TEST_F(FleetRegistryTest, ProxyServesSessionsWhileEtcdIsUnreachable) {
+  SEGPROXY_IT_REQUIRE_ETCD();
+  const EtcdCluster& c = etcd_cluster();
+  ProxyConfigOptions opts;
+  // Nothing listens on these ports: every registry call fails (bounded), sessions must not.
+  opts.extra_yaml = "control_plane:\n"
+                    "  etcd:\n"
+                    "    endpoints: [https://127.0.0.1:" + std::to_string(free_port()) +
+                    ", https://127.0.0.1:" + std::to_string(free_port()) + "]\n"
+                    "    tls: {ca: \"" + c.ca + "\", cert: \"" + c.cert + "\", key: \"" + c.key + "\"}\n"
+                    "  instance: lonely\n";
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  PgConnPtr conn = Connect();
+  ASSERT_PG_CONNECTED(conn);
+  const QueryOutcome q = pg_exec(conn.get(), "SELECT 1");
+  ASSERT_TRUE(q.ok) << q.error;
+  EXPECT_EQ(q.value, "1");
+  bool logged = false;
+  for (int i = 0; i < 40 && !logged; ++i) {
+    logged = proxy_.log().find("fleet.registry_failed") != std::string::npos;
+    if (!logged) std::this_thread::sleep_for(250ms);
+  }
+  EXPECT_TRUE(logged) << proxy_.log();
+  ProcResult r = run_process({env().segproxyctl_bin, "fleet", "--config", config_path_}, 60s);
+  EXPECT_EQ(r.exit_code, 1) << r.describe();  // etcd unreachable
+  EXPECT_NE(r.err.find("no etcd member answered"), std::string::npos) << r.describe();
+}
+
 TEST_F(FleetRegistryTest, FleetCommandWithoutControlPlaneIsAConfigurationError) {
   ASSERT_NO_FATAL_FAILURE(StartProxy());
   ProcResult r = run_process({env().segproxyctl_bin, "fleet", "--config", config_path_}, 30s);
