@@ -2,6 +2,8 @@
 // `control_plane:` block register themselves in the real three-member etcd cluster;
 // `segproxyctl fleet --json` lists them from etcd directly, with their listeners and live
 // session counts; an instance that stops leaves the registry (its lease is revoked).
+#include <unistd.h>
+
 #include <chrono>
 #include <thread>
 
@@ -110,6 +112,14 @@ TEST_F(FleetRegistryTest, EveryInstanceRegistersItselfAndLeavesTheRegistryWhenIt
   EXPECT_TRUE(counted) << raw;
   conn.reset();
 
+  // The table form lists both too.
+  ProcResult table = run_process({env().segproxyctl_bin, "fleet", "--config", config_a}, 30s);
+  ASSERT_EQ(table.exit_code, 0) << table.describe();
+  EXPECT_EQ(table.out.rfind("INSTANCE\tVERSION\tCONFIG\tSESSIONS\tLISTENERS\tAPPLIED\n", 0), 0u) << table.out;
+  EXPECT_NE(table.out.find(a + "\t"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find(b + "\t"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("2 instance(s) at etcd revision "), std::string::npos) << table.out;
+
   // B stops: its lease is revoked, its key disappears; A stays.
   pb.stop();
   bool gone = false;
@@ -119,6 +129,28 @@ TEST_F(FleetRegistryTest, EveryInstanceRegistersItselfAndLeavesTheRegistryWhenIt
     if (!gone) std::this_thread::sleep_for(250ms);
   }
   EXPECT_TRUE(gone) << raw;
+}
+
+TEST_F(FleetRegistryTest, InstanceNameDefaultsToTheHostName) {
+  SEGPROXY_IT_REQUIRE_ETCD();
+  const EtcdCluster& c = etcd_cluster();
+  std::string endpoints;
+  for (const auto& e : c.endpoints) endpoints += (endpoints.empty() ? "" : ", ") + e;
+  ProxyConfigOptions opts;
+  opts.extra_yaml = "control_plane:\n  etcd:\n    endpoints: [" + endpoints + "]\n"
+                    "    tls: {ca: \"" + c.ca + "\", cert: \"" + c.cert + "\", key: \"" + c.key + "\"}\n"
+                    "    prefix: " + prefix_ + "\n";
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof(host) - 1), 0);
+  std::map<std::string, json::Value> listed;
+  std::string raw;
+  for (int i = 0; i < 40 && listed.empty(); ++i) {
+    listed = fleet(config_path_, raw);
+    if (listed.empty()) std::this_thread::sleep_for(250ms);
+  }
+  ASSERT_EQ(listed.size(), 1u) << raw;
+  EXPECT_EQ(listed.begin()->first, std::string(host)) << raw;
 }
 
 TEST_F(FleetRegistryTest, ProxyServesSessionsWhileEtcdIsUnreachable) {
