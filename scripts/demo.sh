@@ -47,7 +47,7 @@ if [[ -f "$demo_dir/segproxy.pid" ]]; then
   rm -f "$demo_dir/segproxy.pid"
 fi
 
-testenv_up "$demo_dir"
+SEGPROXY_TESTENV_ETCD=0 testenv_up "$demo_dir"  # the single-instance demo needs no etcd
 pg_port="$SEGPROXY_TEST_PGPORT"
 my_port="$SEGPROXY_TEST_MYPORT"
 proxy_port=""
