@@ -54,7 +54,8 @@ command -v sysbench >/dev/null || sp_die "sysbench is not installed (scripts/dep
 
 bench_dir="$(mktemp -d /tmp/segproxy-mybench.XXXXXX)"
 chmod 0755 "$bench_dir"
-testenv_up "$bench_dir"
+# No etcd (fleet tests only): its members heartbeat every 50 ms and would skew the numbers.
+SEGPROXY_TESTENV_ETCD=0 testenv_up "$bench_dir"
 pki="$SEGPROXY_TEST_PKI"
 my_port="$SEGPROXY_TEST_MYPORT"
 password="$(cat "$SEGPROXY_TEST_SECRETS/billing_rw.my.pw")"

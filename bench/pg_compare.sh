@@ -60,7 +60,8 @@ pgbench_bin="$(sp_pg_bindir)/pgbench"
 
 bench_dir="$(mktemp -d /tmp/segproxy-bench.XXXXXX)"
 chmod 0755 "$bench_dir"
-testenv_up "$bench_dir"
+# No etcd (fleet tests only): its members heartbeat every 50 ms and would skew the numbers.
+SEGPROXY_TESTENV_ETCD=0 testenv_up "$bench_dir"
 pki="$SEGPROXY_TEST_PKI"
 pg_port="$SEGPROXY_TEST_PGPORT"
 svc_user="$(sp_service_user)"

@@ -68,7 +68,8 @@ if [[ -n "$audit_parent" ]]; then
 else
   audit_base="$bench_dir"
 fi
-testenv_up "$bench_dir"
+# No etcd (fleet tests only): its members heartbeat every 50 ms and would skew the numbers.
+SEGPROXY_TESTENV_ETCD=0 testenv_up "$bench_dir"
 pki="$SEGPROXY_TEST_PKI"
 pg_port="$SEGPROXY_TEST_PGPORT"
 

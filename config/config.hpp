@@ -289,6 +289,28 @@ struct MetricsSettings {
   bool operator==(const MetricsSettings&) const = default;
 };
 
+// `control_plane:` (optional, docs/fleet.md): the fleet's shared state in etcd v3.
+// Absent: the instance is on its own (nothing changes).
+enum class OnStale { KeepServing, RefuseNewSessions };
+
+struct EtcdSettings {
+  std::vector<std::string> endpoints;  // https://host:port, 1..16, no duplicates
+  std::string ca;                      // tls.ca: the CA of the etcd members
+  std::string cert;                    // tls.cert / tls.key: this instance's client cert
+  std::string key;
+  std::string prefix = "/segproxy";  // all keys of this fleet live below it
+  bool operator==(const EtcdSettings&) const = default;
+};
+
+struct ControlPlaneSettings {
+  EtcdSettings etcd;
+  std::string instance;  // empty: the host name (resolved by the daemon); audit `instance`
+  std::chrono::milliseconds max_staleness{30'000};  // how old this instance's view may get
+  OnStale on_stale = OnStale::KeepServing;
+  int line = 0;
+  bool operator==(const ControlPlaneSettings&) const = default;
+};
+
 struct Config {
   std::string source_path;  // the file it was loaded from
   std::vector<Listener> listeners;
@@ -300,6 +322,7 @@ struct Config {
   std::optional<AuditSettings> audit;  // absent: no audit log
   std::optional<AdminSettings> admin;  // absent: no admin socket (and no revocations)
   std::optional<MetricsSettings> metrics;  // absent: no metrics endpoint
+  std::optional<ControlPlaneSettings> control_plane;  // absent: single instance
   // Where window time zones are read from (LoadOptions::zoneinfo_dir; not a YAML key).
   std::string zoneinfo_dir = "/usr/share/zoneinfo";
 };

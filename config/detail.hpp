@@ -127,6 +127,12 @@ void parse_segment_limits(Reader& r, const YAML::Node& n, const std::string& pat
 // Pass 2 part: admin socket / revocation file directories, metrics address clashes, CRLs.
 void validate_operations(Diagnostics& d, const Config& cfg);
 
+// `control_plane:` (control_plane.cpp): the etcd fleet settings and, in pass 2, their files.
+ControlPlaneSettings parse_control_plane(Reader& r, const YAML::Node& n, const std::string& base_dir);
+void validate_control_plane(Diagnostics& d, const Config& cfg);
+// Existence and readability of a certificate / key / CA file (validate.cpp).
+void check_readable_file(Diagnostics& d, const std::string& key_path, const std::string& file);
+
 // Pass 2: cross references, duplicates, referenced files.
 void validate_config(Diagnostics& d, const Config& cfg);
 

@@ -439,7 +439,7 @@ void parse_config(Reader& r, const YAML::Node& root, const std::string& base_dir
   }
   if (!r.expect_map(root, "",
                     {"threads", "log", "limits", "listeners", "identities", "segments",
-                     "audit", "admin", "metrics"})) {
+                     "audit", "admin", "metrics", "control_plane"})) {
     return;
   }
   if (auto v = r.uint(root, "", "threads", 0, 1024, false)) out.threads = static_cast<unsigned>(*v);
@@ -448,6 +448,9 @@ void parse_config(Reader& r, const YAML::Node& root, const std::string& base_dir
   if (r.has(root, "audit")) out.audit = parse_audit(r, r.get(root, "audit"), base_dir);
   if (r.has(root, "admin")) out.admin = parse_admin(r, r.get(root, "admin"), base_dir);
   if (r.has(root, "metrics")) out.metrics = parse_metrics(r, r.get(root, "metrics"));
+  if (r.has(root, "control_plane")) {
+    out.control_plane = parse_control_plane(r, r.get(root, "control_plane"), base_dir);
+  }
 
   const YAML::Node listeners = sequence(r, root, "listeners");
   for (std::size_t i = 0; i < listeners.size(); ++i) {

@@ -11,11 +11,9 @@
 #include "config/name_template.hpp"
 
 namespace segproxy::config::detail {
-namespace {
 
 namespace fs = std::filesystem;
 
-// Existence and readability of a certificate / key / CA file.
 void check_readable_file(Diagnostics& d, const std::string& key_path, const std::string& file) {
   if (file.empty()) return;  // missing or invalid value: already reported
   std::error_code ec;
@@ -28,6 +26,8 @@ void check_readable_file(Diagnostics& d, const std::string& key_path, const std:
     d.error_at(key_path, "file is not readable: " + file);
   }
 }
+
+namespace {
 
 std::string endpoint_string(const Endpoint& e) {
   if (e.host.find(':') != std::string::npos) return "[" + e.host + "]:" + std::to_string(e.port);
@@ -218,6 +218,7 @@ void validate_config(Diagnostics& d, const Config& cfg) {
   validate_policies(d, cfg);
   validate_audit(d, cfg);
   validate_operations(d, cfg);
+  validate_control_plane(d, cfg);
 }
 
 }  // namespace segproxy::config::detail

@@ -147,6 +147,13 @@ std::optional<std::string> command_help(std::string_view command) {
            "Validate a configuration as the daemon would load it (same as segproxy --check-config).\n"
            "exit codes: 0 valid, 2 invalid (file:line errors on stderr), 64 usage error.\n";
   }
+  if (command == "fleet") {
+    return "usage: segproxyctl fleet --config FILE [--json]\n\n"
+           "List the instances registered in etcd by the config's control_plane (docs/fleet.md),\n"
+           "flagging a configuration hash that differs from the majority.\n"
+           "exit codes: 0 listed, 1 etcd unreachable or answered an error, 2 invalid configuration,\n"
+           "64 usage error.\n";
+  }
   if (command == "version") return std::string("usage: segproxyctl version\n\nPrint the version.\n");
   if (command == "help") {
     return "usage: segproxyctl help [COMMAND]\n       segproxyctl COMMAND --help\n\n"
@@ -164,7 +171,8 @@ std::string general_usage() {
          "       segproxyctl policy test --config FILE [--at RFC3339] [--verbose] CASES.tsv\n"
          "       segproxyctl audit verify DIR [--pubkey FILE] [--checkpoints FILE] [--json]\n"
          "       segproxyctl audit export DIR [--format jsonl|csv|ocsf] [filters...]  (audit --help)\n"
-         "       segproxyctl audit keygen --out FILE\n" +
+         "       segproxyctl audit keygen --out FILE\n"
+         "       segproxyctl fleet --config FILE [--json]   (instances registered in etcd)\n" +
          admin_usage() + "\n" + std::string(kGlobalHelp) + std::string(kExitCodes);
 }
 

@@ -50,6 +50,9 @@ std::vector<std::string> restart_required_changes(const config::Config& running,
   if (!same_settings(running.audit, next.audit)) out.push_back("the audit: section changed");
   if (!same_settings(running.admin, next.admin)) out.push_back("the admin: section changed");
   if (!same_settings(running.metrics, next.metrics)) out.push_back("the metrics: section changed");
+  if (!same_settings(running.control_plane, next.control_plane)) {
+    out.push_back("the control_plane: section changed");  // the fleet thread keeps its settings
+  }
   if (running.log.level != next.log.level || running.log.format != next.log.format) {
     out.push_back("the log: section changed");
   }

@@ -24,6 +24,7 @@ namespace segproxy::proxy {
 class AdminServer;
 class DynamicCredentials;
 class ControlPlane;
+class FleetRegistry;
 class MetricsHttpServer;
 class ProxyMetrics;
 class ViewLoader;
@@ -55,6 +56,7 @@ class Server {
   // revocation pruning, backend probe for /readyz). False with a logged error.
   bool start_control();
   void stop_control();
+  bool start_fleet(const Runtime& rt);
   void start_views(const std::shared_ptr<const Runtime>& rt);
   void start_dynamic_credentials(const Runtime& rt);
   awaitable<void> probe_backends();
@@ -81,6 +83,7 @@ class Server {
   std::thread control_thread_;
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
+  std::unique_ptr<FleetRegistry> fleet_;  // `control_plane:` set: the instance registry (issue 16)
   std::unique_ptr<ViewLoader> views_;
   std::unique_ptr<MysqlViewLoader, MysqlViewLoaderDeleter> mysql_views_;  // null: no mysql listener has backend.metadata
   // Minted backend users (issue 7); destroyed after the workers (sessions hold leases),

@@ -7,6 +7,7 @@
 #include "daemon/config_check.hpp"
 #include "daemon/credentials/dynamic_credentials.hpp"
 #include "daemon/control/control_plane.hpp"
+#include "daemon/control/fleet_registry.hpp"
 #include "daemon/metrics/metrics_http.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/reload.hpp"
@@ -119,6 +120,11 @@ bool Server::start_control() {
     }
     log_.info("metrics.ready", {{"address", ep.host + ":" + std::to_string(ep.port)}});
   }
+  if (!start_fleet(*rt)) {
+    metrics_http_.reset();
+    admin_.reset();
+    return false;
+  }
   asio::co_spawn(control_ctx_, probe_backends(), asio::detached);
   control_thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(control_ctx_);
@@ -134,7 +140,40 @@ bool Server::start_control() {
   return true;
 }
 
+// The instance registry (daemon/control/fleet_registry, docs/fleet.md): its own thread.
+bool Server::start_fleet(const Runtime& rt) {
+  if (!rt.config.control_plane) return true;
+  const config::ControlPlaneSettings& cp = *rt.config.control_plane;
+  const std::string instance = cp.instance.empty() ? host_name() : cp.instance;
+  const std::int64_t started_at =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  fleet_ = std::make_unique<FleetRegistry>(cp, instance, log_, [this, started_at] {
+    const auto current = runtime();
+    fleet::InstanceRecord r;
+    r.version = kVersion;
+    r.config_sha256 = file_sha256_hex(current->config.source_path);
+    for (const auto& l : current->config.listeners) {
+      r.listeners.push_back({l.name, l.protocol == config::Protocol::Mysql ? "mysql" : "postgres",
+                             l.listen.host + ":" + std::to_string(l.listen.port)});
+    }
+    r.sessions = active_sessions_.load(std::memory_order_relaxed);
+    r.started_at = started_at;
+    r.updated_at =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return r;
+  });
+  std::string error;
+  if (!fleet_->start(error)) {
+    log_.error("fleet.start_failed", {{"error", error}});
+    fleet_.reset();
+    return false;
+  }
+  log_.info("fleet.registry_started", {{"instance", instance}, {"prefix", cp.etcd.prefix}});
+  return true;
+}
+
 void Server::stop_control() {
+  if (fleet_) fleet_->stop();  // revokes the lease: the instance leaves the registry
   if (!control_thread_.joinable()) return;
   asio::post(control_ctx_, [this] {
     if (admin_) admin_->stop();

@@ -15,6 +15,7 @@
 #include "ctl/admin.hpp"
 #include "ctl/audit.hpp"
 #include "ctl/command_line.hpp"
+#include "ctl/fleet.hpp"
 #include "ctl/policy.hpp"
 
 namespace {
@@ -89,6 +90,9 @@ int main(int argc, char** argv) {
     return ctl::run_policy(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
   }
   if (ctl::is_admin_command(args[0])) return ctl::run_admin(args, std::cout, std::cerr);
+  if (args[0] == "fleet") {
+    return ctl::run_fleet(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
+  }
   if (args[0] == "audit") {
     return ctl::run_audit(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
   }

@@ -68,6 +68,15 @@ forbid ctl-not-daemon ctl "$(join_by '|' "${daemon_re[@]}")" \
 forbid authz-not-admin-wire authz 'protocols/admin/' \
   "authz/ never includes the admin wire protocol (map daemon-side, daemon/control/admin_mapping)"
 
+# --- 1b. the etcd codec and the fleet records stay pure too (docs/fleet.md) ----------
+for pure in etcd/codec.hpp etcd/codec.cpp fleet; do
+  [[ -e "$pure" ]] || continue
+  while IFS= read -r hit; do
+    fail "forbidden include in a pure fleet/etcd codec file (no Asio/Beast/openssl/ssl.h/daemon/proxy/): $hit"
+  done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](boost/asio|boost/beast|openssl/ssl\.h|daemon/|proxy/)' \
+    --include='*.hpp' --include='*.cpp' "$pure" || true)
+done
+
 # --- 2. file size -------------------------------------------------------------------
 list_sources() {
   if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then

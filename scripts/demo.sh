@@ -66,7 +66,7 @@ if [[ -f "$demo_dir/segproxy.pid" ]]; then
 fi
 
 step 3 "starting a private PostgreSQL 15 and MariaDB with demo data and PKI in $demo_dir"
-testenv_up "$demo_dir" 2>"$build_dir/demo-testenv.log" || sp_die "starting the servers failed; see $build_dir/demo-testenv.log"
+SEGPROXY_TESTENV_ETCD=0 testenv_up "$demo_dir" 2>"$build_dir/demo-testenv.log" || sp_die "starting the servers failed; see $build_dir/demo-testenv.log"
 pg_port="$SEGPROXY_TEST_PGPORT"
 my_port="$SEGPROXY_TEST_MYPORT"
 proxy_port=""

@@ -17,11 +17,16 @@
 # symlinks to them. Passwords are never printed.
 # MariaDB: mariadb.cnf, mydata/, mysock/, mytls/, myfiles/, mariadb.log and
 # secrets/<user>.my.pw; see scripts/lib/testenv-mariadb.sh.
+# etcd (fleet tests, issue 16): a three-member TLS cluster in etcd/, see
+# scripts/lib/testenv-etcd.sh. Started by testenv_up unless SEGPROXY_TESTENV_ETCD=0
+# (it adds about 2 s on an idle machine: three members elect a leader within ~1 s).
 
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # shellcheck source-path=SCRIPTDIR source=testenv-mariadb.sh
 source "$(dirname "${BASH_SOURCE[0]}")/testenv-mariadb.sh"
+# shellcheck source-path=SCRIPTDIR source=testenv-etcd.sh
+source "$(dirname "${BASH_SOURCE[0]}")/testenv-etcd.sh"
 
 TESTENV_ROLES=(billing_rw legacy_md5 reporting_ro segproxy_admin)
 
@@ -54,6 +59,7 @@ testenv_stop() {
   [[ -d "$dir" ]] || return 0
   _testenv_pg_stop "$dir/pgdata"
   _testenv_my_stop "$dir"
+  testenv_etcd_down "$dir"
 }
 
 testenv_down() {
@@ -185,6 +191,7 @@ _testenv_write_env() {
     printf 'export SEGPROXY_BIN=%q\n' "$build/bin/segproxy"
     printf 'export SEGPROXYCTL_BIN=%q\n' "$build/bin/segproxyctl"
     testenv_my_env "$dir" "$myport"
+    testenv_etcd_env "$dir"
     printf 'export SEGPROXY_REQUIRE_INTEGRATION=1\n'
   } >"$dir/env.sh"
   chmod 0644 "$dir/env.sh"
@@ -235,11 +242,23 @@ testenv_up() {
   }
   _testenv_sql "$dir" "$port" || return 1
   testenv_my_up "$dir" myport || return 1
+  if [[ "${SEGPROXY_TESTENV_ETCD:-1}" != 0 ]]; then
+    testenv_etcd_up "$dir" || {
+      sp_log "etcd cluster failed to start; see $dir/etcd/m*.log"
+      return 1
+    }
+  else
+    testenv_etcd_down "$dir"
+    rm -rf "${dir:?}/etcd"
+  fi
   _testenv_write_env "$dir" "$port" "$myport"
   # shellcheck source=/dev/null
   source "$dir/env.sh"
   sp_log "PostgreSQL 15 ready on 127.0.0.1:$port (data $pgroot/pgdata, user $user)"
   sp_log "MariaDB ready on 127.0.0.1:$myport (data $(_testenv_myroot "$dir")/mydata, user $(_testenv_my_user))"
+  if [[ -f "$dir/etcd/endpoints" ]]; then
+    sp_log "etcd 3.4 (3 members, TLS + client certs) ready on $(cat "$dir/etcd/endpoints")"
+  fi
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then

@@ -68,6 +68,19 @@ TEST(ReloadRules, AuditAdminMetricsThreadsAndLogChangesNeedARestart) {
   EXPECT_EQ(restart_required_changes(base(), next).size(), 5u);
 }
 
+TEST(ReloadRules, ControlPlaneChangesNeedARestart) {
+  config::Config with = base();
+  with.control_plane = config::ControlPlaneSettings{};
+  with.control_plane->etcd.endpoints = {"https://127.0.0.1:2379"};
+  config::Config moved = with;
+  moved.control_plane->etcd.prefix = "/segproxy/other";
+  moved.control_plane->line = 7;
+  ASSERT_EQ(restart_required_changes(with, moved).size(), 1u);
+  EXPECT_EQ(restart_required_changes(with, moved)[0], "the control_plane: section changed");
+  EXPECT_EQ(restart_required_changes(base(), with).size(), 1u);  // added
+  EXPECT_EQ(restart_required_changes(with, base()).size(), 1u);  // removed
+}
+
 TEST(ReloadRules, WhereASectionIsWrittenDoesNotCountAsAChange) {
   config::Config next = base();
   next.audit->line = 99;
