@@ -49,7 +49,7 @@ class PgSession : public LiveSession,
   static awaitable<void> run(std::shared_ptr<PgSession> self);
   // LiveSession (each on the session's own thread). terminate: FATAL `sqlstate`
   // `message` after cancelling a running statement; a session still starting is just
-  // closed. adopt: proxy/pg_reload.cpp.
+  // closed (pg_startup.cpp). adopt: pg_control.cpp.
   void terminate(std::string sqlstate, std::string message, std::string event) override;
   SessionState state() const override;
   void adopt(std::shared_ptr<const Runtime> rt) override;
@@ -124,7 +124,7 @@ class PgSession : public LiveSession,
   std::span<const std::uint8_t> pending() const { return {cbuf_.data() + cstart_, cend_ - cstart_}; }
   awaitable<bool> fill_client_buffer(std::size_t want);
 
-  // Admission after the identity is known (pg_reload.cpp): revocations and the
+  // Admission after the identity is known (pg_control.cpp): revocations and the
   // segment's connection limits. False when refused (the refusal was sent).
   awaitable<bool> admit();
   // Metrics (pg_control.cpp): refusal reasons, TLS failures, statement counters.
