@@ -227,6 +227,11 @@ void MysqlSession::adopt(std::shared_ptr<const Runtime> rt) {
   rt_ = std::move(rt);
   listener_ = next_listener;
   cache_.clear();  // decisions of the old policy
+  // SQL-level PREPAREs were judged under the old policy and their text is not kept: the
+  // names are forgotten, so an EXECUTE of one is refused (fail closed) until the client
+  // PREPAREs it again, which is judged under the new policy. (COM_STMT_PREPARE ids keep
+  // their text and are judged again at COM_STMT_EXECUTE.)
+  sql_prepared_.clear();
   sql_options_.limits = rt_->statement_limits;
   const auto& lim = rt_->config.segments.at(segment_).limits;
   statement_timeout_ = lim.statement_timeout;

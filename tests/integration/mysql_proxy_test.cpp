@@ -174,6 +174,38 @@ TEST_F(MysqlProxy, StatementPreparedBeforeAReloadIsJudgedUnderTheNewPolicyAtExec
   EXPECT_TRUE(rs->next());
 }
 
+// SQL-level PREPARE / EXECUTE: a name PREPAREd under the old policy is not EXECUTEd under
+// the new one; it must be PREPAREd again, which the new policy judges.
+TEST_F(MysqlProxy, SqlPrepareMadeBeforeAReloadCannotBeExecutedAfterIt) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  const MyResult prep = mysql_exec(conn.get(), "PREPARE s FROM 'SELECT count(*) FROM orders'");
+  ASSERT_TRUE(prep.ok) << prep.error.describe();
+  const MyResult before = mysql_exec(conn.get(), "EXECUTE s");
+  ASSERT_TRUE(before.ok) << before.error.describe();
+  MysqlProxyOptions next;
+  next.log_level = "info";
+  next.billing_policy =
+      "    rules:\n"
+      "      - {id: no-orders, tables: [shop.orders], deny: [all]}\n"
+      "      - {id: items, tables: [shop.order_items], allow: [select]}\n"
+      "    statements: [transaction, session_safe, prepare]\n";
+  next.extra_yaml = audit_yaml(audit_dir_) + "admin: {socket: \"" + socket_ + "\"}\n";
+  write_file(config_path_, render_mysql_config(port_, next));
+  const ProcResult reload = ctl({"reload"});
+  ASSERT_EQ(reload.exit_code, 0) << reload.describe();
+  const MyResult after = mysql_exec(conn.get(), "EXECUTE s");
+  EXPECT_FALSE(after.ok) << "EXECUTE of a statement on orders prepared before the reload ran after it";
+  const MyResult again = mysql_exec(conn.get(), "PREPARE s FROM 'SELECT count(*) FROM orders'");
+  EXPECT_FALSE(again.ok) << "the new policy denies orders, so PREPARE must be refused";
+  EXPECT_EQ(again.error.code, 1142) << again.error.describe();
+  const MyResult items = mysql_exec(conn.get(), "PREPARE t FROM 'SELECT count(*) FROM order_items'");
+  ASSERT_TRUE(items.ok) << items.error.describe();
+  EXPECT_TRUE(mysql_exec(conn.get(), "EXECUTE t").ok);
+}
+
 TEST_F(MysqlProxy, PymysqlAndTheCliWork) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const ProcResult py = run_pymysql(Target(ClientCert::Spiffe),
