@@ -9,6 +9,11 @@
 
 namespace segproxy::proxy {
 
+bool only_channel_bound_scram(const std::vector<std::string>& accepted) {
+  return !accepted.empty() &&
+         std::all_of(accepted.begin(), accepted.end(), [](const std::string& m) { return m == "scram-sha-256-plus"; });
+}
+
 std::vector<std::pair<std::string, std::string>> libpq_conn_params(const config::Listener& l, const LibpqLogin& login,
                                                                    const std::string& hostaddr) {
   std::vector<std::pair<std::string, std::string>> p;
@@ -29,6 +34,10 @@ std::vector<std::pair<std::string, std::string>> libpq_conn_params(const config:
       p.emplace_back("sslrootcert", tls.ca);
       break;
   }
+  // libpq 15 has no require_auth. Over TLS, channel_binding=require makes libpq refuse every
+  // method but SCRAM-SHA-256-PLUS: the pin backend.auth's TLS default asks for.
+  if (tls.mode != config::BackendTlsMode::Disable && only_channel_bound_scram(l.backend.auth))
+    p.emplace_back("channel_binding", "require");
   p.emplace_back("gssencmode", "disable");
   const auto secs = std::max<long long>(2, std::chrono::ceil<std::chrono::seconds>(login.connect_timeout).count());
   p.emplace_back("connect_timeout", std::to_string(secs));

@@ -23,6 +23,10 @@ struct LibpqLogin {
   std::string options;           // "-c statement_timeout=30000 ..."
 };
 
+// True when backend.auth accepts SCRAM-SHA-256-PLUS and nothing else (the default with
+// backend TLS): the proxy's own libpq logins then require channel binding.
+bool only_channel_bound_scram(const std::vector<std::string>& accepted);
+
 // libpq keyword/value pairs (for PQconnectdbParams, expand_dbname = 0), without the
 // password. `hostaddr`: the numeric address to connect to when the TLS server name
 // differs from backend.host (empty: connect to backend.host).

@@ -215,5 +215,24 @@ TEST_F(PgViews, FailedMetadataLoginIsNotFatalAndNeverShowsThePassword) {
   EXPECT_TRUE(Query("select * from " + v_orders_).ok);
 }
 
+// backend.auth pins the proxy's own metadata login too: over backend TLS the default
+// [scram-sha-256-plus] refuses a backend that asks for MD5 (here: a role whose password is
+// stored as MD5), and listing md5 accepts it again.
+TEST_F(PgViews, MetadataLoginOverBackendTlsRefusesMd5UnlessBackendAuthListsIt) {
+  ASSERT_NO_FATAL_FAILURE(
+      Su("SET password_encryption = 'md5'; ALTER ROLE " + meta_role_ + " PASSWORD '" + password_ + "'"));
+  ASSERT_NO_FATAL_FAILURE(Start(Metadata(password_file_), "", "require"));
+  std::string log = proxy_.log();
+  EXPECT_NE(log.find("views.load_failed"), std::string::npos) << log;
+  EXPECT_NE(log.find("channel binding"), std::string::npos) << log;
+  EXPECT_EQ(log.find("views.loaded"), std::string::npos) << "metadata login answered an MD5 request";
+  EXPECT_EQ(log.find(password_), std::string::npos) << "the metadata password was logged";
+  proxy_.stop();
+
+  ASSERT_NO_FATAL_FAILURE(Start(Metadata(password_file_) + "      auth: [scram-sha-256-plus, md5]\n", "", "require"));
+  log = proxy_.log();
+  EXPECT_NE(log.find("views.loaded"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace segproxy::it

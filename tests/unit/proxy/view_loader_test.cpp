@@ -70,6 +70,25 @@ TEST(ViewLoader, ConnParamsFollowBackendTls) {
   EXPECT_EQ(param(named, "hostaddr"), "127.0.0.1");
 }
 
+// libpq 15 has no require_auth: over backend TLS with backend.auth's default
+// [scram-sha-256-plus], channel_binding=require is what refuses an MD5 or cleartext request.
+TEST(ViewLoader, ProxyOwnLibpqLoginRequiresChannelBindingWhenBackendAuthAcceptsOnlyScramPlus) {
+  using M = config::BackendTlsMode;
+  const auto ms = std::chrono::milliseconds(5000);
+  auto pinned = listener(M::Require);
+  pinned.backend.auth = {"scram-sha-256-plus"};
+  EXPECT_EQ(param(metadata_conn_params(pinned, "shop", ms), "channel_binding"), "require");
+  auto full = listener(M::VerifyFull);
+  full.backend.auth = {"scram-sha-256-plus"};
+  EXPECT_EQ(param(metadata_conn_params(full, "shop", ms), "channel_binding"), "require");
+  auto with_md5 = listener(M::Require);
+  with_md5.backend.auth = {"scram-sha-256-plus", "md5"};
+  EXPECT_EQ(param(metadata_conn_params(with_md5, "shop", ms), "channel_binding"), "<absent>");
+  auto plain = listener(M::Disable);
+  plain.backend.auth = {"scram-sha-256"};
+  EXPECT_EQ(param(metadata_conn_params(plain, "shop", ms), "channel_binding"), "<absent>");
+}
+
 TEST(ViewLoader, MetadataPasswordEnvComesFromTheInjectedLookupNotTheProcess) {
   config::MetadataCredential e;
   e.password_env = "SEGPROXY_TEST_VIEW_LOADER_INJECTED";
