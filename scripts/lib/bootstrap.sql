@@ -20,6 +20,9 @@ SET password_encryption = 'md5';
 CREATE ROLE legacy_md5 LOGIN PASSWORD :'pw_legacy';
 RESET password_encryption;
 CREATE ROLE reporting_ro LOGIN PASSWORD :'pw_reporting';
+-- Members log in with a cleartext password, over TLS only (the test environment's
+-- pg_hba.conf): exercises backend.auth's `password` pin. No member by default.
+CREATE ROLE cleartext_login NOLOGIN;
 -- segproxy_admin mints and drops short-lived users for dynamic credentials
 -- (proxy/dynamic_credentials): CREATEROLE creates/alters/comments/drops them and (on
 -- PostgreSQL 15) grants any non-superuser role; pg_signal_backend lets it terminate

@@ -111,6 +111,8 @@ _testenv_init_pg() {
 # TYPE  DATABASE USER     ADDRESS        METHOD
 local   all      all                     trust
 host    all      postgres 127.0.0.1/32   trust
+hostssl all      +cleartext_login 127.0.0.1/32 password
+host    all      +cleartext_login 127.0.0.1/32 reject
 hostssl all      all      127.0.0.1/32   md5
 host    all      all      127.0.0.1/32   md5
 HBA

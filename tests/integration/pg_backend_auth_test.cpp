@@ -60,6 +60,49 @@ TEST_F(BackendAuth, ScramOverVerifiedBackendTlsUsesChannelBinding) {
   EXPECT_NE(proxy_.log().find("SCRAM-SHA-256-PLUS"), std::string::npos) << proxy_.log();
 }
 
+// The test environment's pg_hba.conf asks members of cleartext_login for a cleartext
+// password over TLS (and rejects them without TLS).
+TEST_F(BackendAuth, CleartextRequestIsAnsweredOnlyWhenBackendAuthListsPasswordOverVerifiedTls) {
+  const std::string role = "clear_" + std::to_string(::getpid());
+  const std::string password = role + "-secret";
+  const std::string password_file = dir_ + "/clear.pw";
+  write_file(password_file, password + "\n");
+  PgConnPtr su = pg_connect(env().superuser_conninfo());
+  ASSERT_EQ(PQstatus(su.get()), CONNECTION_OK) << PQerrorMessage(su.get());
+  pg_exec(su.get(), "DROP ROLE IF EXISTS " + role);
+  const QueryOutcome created =
+      pg_exec(su.get(), "CREATE ROLE " + role + " LOGIN IN ROLE cleartext_login PASSWORD '" + password + "'");
+  ASSERT_TRUE(created.ok) << created.error;
+  struct DropRole {
+    PGconn* su;
+    std::string role;
+    ~DropRole() { pg_exec(su, "DROP ROLE IF EXISTS " + role); }
+  } drop{su.get(), role};
+
+  ProxyConfigOptions opts;
+  opts.billing_user = role;
+  opts.billing_password_file = password_file;
+  opts.backend_tls_mode = "verify-full";
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  PgConnPtr refused = Connect();
+  ASSERT_NE(PQstatus(refused.get()), CONNECTION_OK) << "sent a cleartext password that backend.auth does not accept";
+  const std::string msg = PQerrorMessage(refused.get());
+  EXPECT_NE(msg.find("backend asked for password (cleartext) authentication, which backend.auth does not accept "
+                     "(scram-sha-256-plus)"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(proxy_.log().find(password), std::string::npos) << "the backend password was logged";
+
+  proxy_.stop();
+  opts.backend_extra = "      auth: [scram-sha-256-plus, password]\n";
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  PgConnPtr conn = Connect();
+  ASSERT_PG_CONNECTED(conn);
+  EXPECT_EQ(pg_exec(conn.get(), "select current_user").value, role);
+  EXPECT_NE(proxy_.log().find("backend_auth=password "), std::string::npos) << proxy_.log();
+  EXPECT_EQ(proxy_.log().find(password), std::string::npos) << "the backend password was logged";
+}
+
 TEST_F(BackendAuth, CleartextBackendAuthWithoutVerifyFullIsAConfigurationError) {
   ProxyConfigOptions opts;
   opts.backend_tls_mode = "require";
