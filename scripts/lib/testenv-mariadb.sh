@@ -153,17 +153,18 @@ CNF
   fi
 }
 
-# _testenv_my_start DIR VAR: starts mariadbd on a free port (retried when the port was
-# taken between probe and bind), waits until it accepts connections; port -> VAR.
+# _testenv_my_start DIR VAR [PORT]: starts mariadbd on PORT, or on a free port (retried
+# when the port was taken between probe and bind), waits until it accepts connections;
+# port -> VAR.
 _testenv_my_start() {
-  local _tms_dir="$1" _tms_var="$2" _tms_root _tms_port _tms_try _tms_pid _tms_rc
+  local _tms_dir="$1" _tms_var="$2" _tms_fixed="${3:-}" _tms_root _tms_port _tms_try _tms_pid _tms_rc
   _tms_root="$(_testenv_myroot "$_tms_dir")"
   command -v mariadbd >/dev/null 2>&1 || {
     sp_log "mariadbd not found (run scripts/deps.sh)"
     return 1
   }
   for _tms_try in 1 2 3 4 5; do
-    sp_pick_port _tms_port
+    if [[ -n "$_tms_fixed" ]]; then _tms_port="$_tms_fixed"; else sp_pick_port _tms_port; fi
     mariadbd --defaults-file="$_tms_root/mariadb.cnf" --port="$_tms_port" \
       </dev/null >>"$_tms_root/mariadb.log" 2>&1 &
     _tms_pid=$!
@@ -221,6 +222,14 @@ _testenv_my_sql() {
 }
 
 # testenv_my_up DIR VAR: everything above; the port is stored in VAR.
+# testenv_my_restart DIR PORT: clean shutdown of the environment's MariaDB, then a start
+# on the same PORT. For backend-failure tests.
+testenv_my_restart() {
+  local dir="${1:?testenv_my_restart DIR PORT}" port="${2:?testenv_my_restart DIR PORT}" _tmr_port
+  _testenv_my_stop "$dir"
+  _testenv_my_start "$dir" _tmr_port "$port"
+}
+
 testenv_my_up() {
   local _tmu_dir="$1" _tmu_var="$2" _tmu_port
   _testenv_my_stop "$_tmu_dir"

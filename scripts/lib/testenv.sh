@@ -54,6 +54,15 @@ _testenv_pgroot() {
   if [[ -f "$dir/.pgroot" ]]; then cat "$dir/.pgroot"; else printf '%s\n' "$dir"; fi
 }
 
+# testenv_pg_restart DIR: restarts the environment's PostgreSQL on its port (fast
+# shutdown: every backend connection gets FATAL 57P01). For backend-failure tests.
+testenv_pg_restart() {
+  local dir="${1:?testenv_pg_restart DIR}" pgroot
+  pgroot="$(_testenv_pgroot "$dir")"
+  sp_as_service "$(sp_pg_bindir)/pg_ctl" -D "$pgroot/pgdata" -l "$pgroot/pg.log" -m fast -w -t 60 -s restart \
+    >/dev/null 2>&1
+}
+
 testenv_stop() {
   local dir="${1:?testenv_stop DIR}"
   [[ -d "$dir" ]] || return 0
