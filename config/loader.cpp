@@ -8,6 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
+
 #include "config/detail.hpp"
 
 namespace segproxy::config {
@@ -21,28 +24,63 @@ std::string ConfigError::to_string() const {
   return out;
 }
 
+namespace {
+
+// Counts document starts and notes the line of the second document's first node;
+// ignores everything else.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  int count = 0;
+  int second_line = 0;
+  void OnDocumentStart(const YAML::Mark&) override { ++count; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { note(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { note(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { note(m); }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    note(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    note(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void note(const YAML::Mark& m) {
+    if (count == 2 && second_line == 0 && !m.is_null()) second_line = m.line + 1;
+  }
+};
+
+}  // namespace
+
 LoadResult load_config_string(std::string_view yaml, const std::string& filename,
                               const std::string& base_dir, const LoadOptions& options) {
   detail::Diagnostics diag(filename);
   LoadResult result;
-  std::vector<YAML::Node> docs;
+  YAML::Node doc;
+  DocumentStarts starts;
   try {
-    docs = YAML::LoadAll(std::string(yaml));
+    const std::string text(yaml);
+    doc = YAML::Load(text);
+    // A second document is an error. Counted by a parser that stops after two:
+    // YAML::LoadAll never returns on some malformed input (yaml-cpp 0.7 keeps producing
+    // empty documents for a stray ',' at the top level until memory runs out).
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    if (parser.HandleNextDocument(starts)) parser.HandleNextDocument(starts);
   } catch (const YAML::Exception& e) {
     const int line = e.mark.is_null() ? 0 : e.mark.line + 1;
     diag.error(line, "", "YAML syntax error: " + e.msg);
     result.errors = diag.take();
     return result;
   }
-  if (docs.size() > 1) {
-    diag.error(detail::line_of(docs[1]), "",
-               "multiple YAML documents; a config file holds exactly one");
-  }
+  if (starts.count > 1) diag.error(starts.second_line, "", "multiple YAML documents; a config file holds exactly one");
   Config cfg;
   cfg.source_path = filename;
   cfg.zoneinfo_dir = options.zoneinfo_dir;
   detail::Reader reader(diag);
-  detail::parse_config(reader, docs.empty() ? YAML::Node() : docs.front(), base_dir, cfg);
+  detail::parse_config(reader, doc, base_dir, cfg);
   detail::validate_config(diag, cfg);
   result.errors = diag.take();
   if (result.errors.empty()) result.config = std::move(cfg);

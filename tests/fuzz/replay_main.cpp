@@ -29,7 +29,15 @@ struct Rng {  // xorshift64*: deterministic across platforms
   std::size_t below(std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(next() % n); }
 };
 
-void run(const Buf& b) { LLVMFuzzerTestOneInput(b.data(), b.size()); }
+// With SEGPROXY_FUZZ_REPLAY_LAST=FILE each input is written to FILE before it runs, so
+// the input of a crash or a hang can be kept as a reproducer.
+void run(const Buf& b) {
+  if (const char* last = std::getenv("SEGPROXY_FUZZ_REPLAY_LAST")) {
+    std::ofstream(last, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  }
+  LLVMFuzzerTestOneInput(b.data(), b.size());
+}
 
 Buf mutate(const Buf& seed, const std::vector<Buf>& all, Rng& rng) {
   Buf b = seed;

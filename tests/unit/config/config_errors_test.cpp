@@ -211,6 +211,16 @@ TEST(ConfigErrors, SecondYamlDocumentIsAnError) {
   EXPECT_NE(r.errors[0].message.find("multiple YAML documents"), std::string::npos);
 }
 
+// yaml-cpp 0.7's LoadAll never returns on a stray ',' at the top level (it produces empty
+// documents until memory runs out; found by fuzz.config): the loader must answer.
+TEST(ConfigErrors, StrayCommaAtTopLevelIsAnErrorNotAnEndlessParse) {
+  for (const char* text : {",\n", ", a\nb: 1\n", "# c\n,   a b \\\nx: 1\n"}) {
+    const LoadResult r = load_config_string(text, "comma.yaml", "/tmp");
+    EXPECT_FALSE(r.config.has_value()) << text;
+    EXPECT_FALSE(r.errors.empty()) << text;
+  }
+}
+
 TEST(ConfigErrors, AllErrorsAreCollectedSortedByLine) {
   TempDir dir;
   write_referenced_files(dir);
