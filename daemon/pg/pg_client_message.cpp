@@ -37,9 +37,13 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
       return on_relaying(msg, frame);
     case State::Discarding:
       return on_discarding(msg, frame);
+    case State::Ending:
+      // Terminated (revoke, kill, reload, idle, window): nothing more goes through. The
+      // relay goes on reading (and dropping) until terminate_with has written the FATAL
+      // and closed the client, so the client hears why.
+      return Next::Continue;
     case State::Negotiating:  // no client message is relayed before login
     case State::Starting:
-    case State::Ending:  // terminated (revoke, kill, reload, idle, window): nothing more goes through
     case State::Closed:
     case State::TimedOut:
       break;
