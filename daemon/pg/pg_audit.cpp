@@ -4,7 +4,6 @@
 // batch is refused with 58030 (fail_closed) and the session stays usable.
 #include <cstdio>
 
-#include "protocols/pg/backend_decoder.hpp"
 #include "daemon/pg/pg_session.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/session/session_audit.hpp"
@@ -86,42 +85,46 @@ void PgSession::expect_result() {
   if (svc_.audit != nullptr || seg_metrics_ != nullptr) results_.push_back(PendingResult{std::chrono::steady_clock::now(), 0, {}, {}});
 }
 
-void PgSession::on_result_message(char type, std::span<const std::uint8_t> body) {
+// CommandComplete: "SELECT 5", "INSERT 0 1", "UPDATE 3", "COPY 100000": the last word
+// counts rows.
+void PgSession::result_rows(std::string_view tag) {
   PendingResult& r = results_.front();
-  if (type == 'C') {
-    // "SELECT 5", "INSERT 0 1", "UPDATE 3", "COPY 100000": the last word counts rows.
-    if (auto tag = pg::parse_command_complete(body)) {
-      auto sp = tag->rfind(' ');
-      std::uint64_t n = 0;
-      bool digits = sp != std::string_view::npos && sp + 1 < tag->size();
-      for (std::size_t i = sp + 1; digits && i < tag->size(); ++i) {
-        char c = (*tag)[i];
-        if (c < '0' || c > '9') digits = false;
-        else n = n * 10 + static_cast<std::uint64_t>(c - '0');
-      }
-      if (digits) r.rows += n;
-    }
-  } else if (type == 'E' && r.sqlstate.empty()) {
-    if (auto f = pg::parse_error_fields(body)) {
-      r.sqlstate = f->sqlstate;
-      r.error = f->message.substr(0, 256);  // may quote values: kept short
-    }
-  } else if (type == 'Z') {
-    const auto elapsed = std::chrono::steady_clock::now() - r.start;
-    if (seg_metrics_ != nullptr) seg_metrics_->statement_duration().observe(std::chrono::duration<double>(elapsed).count());
-    if (svc_.audit == nullptr) {
-      results_.pop_front();
-      return;
-    }
-    audit::AuditRecord rec = audit_record("statement.result");
-    rec.rows = r.rows;
-    rec.duration_us =
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
-    rec.sqlstate = std::move(r.sqlstate);
-    rec.error = std::move(r.error);
-    results_.pop_front();
-    audit_now(std::move(rec));
+  auto sp = tag.rfind(' ');
+  std::uint64_t n = 0;
+  bool digits = sp != std::string_view::npos && sp + 1 < tag.size();
+  for (std::size_t i = sp + 1; digits && i < tag.size(); ++i) {
+    char c = tag[i];
+    if (c < '0' || c > '9') digits = false;
+    else n = n * 10 + static_cast<std::uint64_t>(c - '0');
   }
+  if (digits) r.rows += n;
+}
+
+// ErrorResponse: the first error of the request.
+void PgSession::result_error(const protocols::pg::ErrorView& error) {
+  PendingResult& r = results_.front();
+  if (!r.sqlstate.empty()) return;
+  r.sqlstate = std::string(error.sqlstate);
+  r.error = std::string(error.message.substr(0, 256));  // may quote values: kept short
+}
+
+// ReadyForQuery: the request is answered.
+void PgSession::result_done() {
+  PendingResult& r = results_.front();
+  const auto elapsed = std::chrono::steady_clock::now() - r.start;
+  if (seg_metrics_ != nullptr) seg_metrics_->statement_duration().observe(std::chrono::duration<double>(elapsed).count());
+  if (svc_.audit == nullptr) {
+    results_.pop_front();
+    return;
+  }
+  audit::AuditRecord rec = audit_record("statement.result");
+  rec.rows = r.rows;
+  rec.duration_us =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+  rec.sqlstate = std::move(r.sqlstate);
+  rec.error = std::move(r.error);
+  results_.pop_front();
+  audit_now(std::move(rec));
 }
 
 void PgSession::refuse_batch_unaudited() {

@@ -1,3 +1,6 @@
+// Refusals of a PostgreSQL session during the relay: a refused statement is replaced by
+// a DO block that makes the backend raise the refusal (pg_deny.hpp), so its order and
+// transaction effects are PostgreSQL's own; denials are logged and audited.
 #include "daemon/pg/pg_deny.hpp"
 
 #include <openssl/rand.h>
@@ -7,6 +10,8 @@
 #include <cstdio>
 
 #include "protocols/common/utf8.hpp"
+#include "protocols/pg/encoder.hpp"
+#include "daemon/pg/pg_session.hpp"
 
 namespace segproxy::proxy {
 namespace {
@@ -75,6 +80,45 @@ std::string pg_raise_statement(std::string_view sqlstate, std::string_view messa
   std::string tag = random_tag();
   while (body.find(tag) != std::string::npos) tag = random_tag();
   return "DO " + tag + " " + body + " " + tag;
+}
+
+// ---- the session's side: refusals in order, raised by the backend ----
+
+namespace pg = protocols::pg;
+using protocols::Bytes;
+
+void PgSession::forward_raise(std::string_view sqlstate, std::string_view message, std::string_view detail) {
+  Bytes q;
+  pg::encode_frontend(q, pg::Query{pg_raise_statement(sqlstate, message, detail)});
+  forward_owned(std::move(q));
+}
+
+void PgSession::deny(const GateVerdict& v, std::string_view kind) {
+  svc_.log.info("statement.denied", {{"session", id_text_},
+                                     {"identity", identity_.display()},
+                                     {"segment", segment_},
+                                     {"message", kind},
+                                     {"command", v.command},
+                                     {"rule", v.decision.rule_id},
+                                     {"sqlstate", v.decision.sqlstate},
+                                     {"reason", v.decision.reason}});
+}
+
+// An extended-protocol message (or Query) refused for protocol state, not policy: like a
+// denial, recorded, and answered in order by the backend (discard until Sync; a Query
+// is replaced by the raise by the caller).
+void PgSession::refuse_protocol_state(const pg::FrontendMessage& msg, authz::Decision d) {
+  GateVerdict v;
+  v.decision = std::move(d);
+  v.command = std::holds_alternative<pg::Query>(msg)   ? "QUERY"
+              : std::holds_alternative<pg::Parse>(msg) ? "PARSE"
+              : std::holds_alternative<pg::Bind>(msg)  ? "BIND"
+              : std::holds_alternative<pg::Execute>(msg) ? "EXECUTE"
+                                                         : "DESCRIBE";
+  audit_decision(v, "");
+  deny(v, v.command);
+  pending_refusal_ = v.decision;
+  if (!std::holds_alternative<pg::Query>(msg)) advance(State::Relaying, State::Discarding);
 }
 
 }  // namespace segproxy::proxy

@@ -1,14 +1,23 @@
 #pragma once
-// One client connection on a PostgreSQL listener, from accept to close.
-//
-// Phases (each in its own function, each with a deadline):
-//   negotiate  plaintext: SSLRequest -> 'S' + TLS handshake; GSSENCRequest -> 'N';
-//              CancelRequest -> forwarded; StartupMessage without TLS -> FATAL 28000.
-//   startup    inside TLS: StartupMessage -> identity -> segment -> database ->
-//              credential -> backend login -> AuthenticationOk ... ReadyForQuery.
-//   relay      client frames are decoded and checked one by one, then forwarded
-//              unchanged; backend bytes are streamed back while their message
-//              boundaries are followed (ReadyForQuery status, outstanding requests).
+// One client connection on a PostgreSQL listener, from accept to close: one state
+// machine (PgSession::State), one handler per state, one file per phase:
+//   pg_session.cpp        lifecycle: the state dispatch (run_phases), close_all, terminate
+//   pg_startup.cpp        Negotiating (plaintext: SSLRequest -> 'S' + TLS handshake;
+//                         GSSENCRequest -> 'N'; CancelRequest -> forwarded; StartupMessage
+//                         without TLS -> FATAL 28000) and Starting (inside TLS:
+//                         StartupMessage -> identity -> segment -> database -> credential)
+//   pg_admission.cpp      revocations, connection limits, refusals before login
+//   pg_backend_login.cpp  backend credential (dynamic: minted), login, session.open,
+//                         AuthenticationOk ... ReadyForQuery to the client
+//   pg_relay.cpp          Relaying / Discarding I/O: client frames decoded one by one,
+//                         backend bytes streamed back through BackendStream
+//   pg_client_message.cpp the fate of one client message, one handler per state
+//   pg_backend_message.cpp typed backend messages (BackendCallbacks) -> session state
+//   pg_deny.cpp           refusals raised by the backend itself (DO ... RAISE)
+//   pg_limits.cpp         idle timeout, access window, statement_timeout
+//   pg_reload.cpp         adopt(): configuration reload
+//   pg_audit.cpp          audit records (decision, result) and their durability
+//   pg_metrics.cpp        metrics and `segproxyctl sessions` state
 #include <chrono>
 #include <deque>
 #include <set>
@@ -18,8 +27,10 @@
 #include <string>
 #include <vector>
 
+#include "authz/credential_store.hpp"
 #include "authz/identity.hpp"
 #include "protocols/common/byte_writer.hpp"
+#include "protocols/pg/backend_callbacks.hpp"
 #include "protocols/pg/backend_decoder.hpp"
 #include "protocols/pg/frontend_state.hpp"
 #include "protocols/pg/messages.hpp"
@@ -37,7 +48,7 @@ class RefusalAudit;
 
 class PgSession : public LiveSession,
                   public std::enable_shared_from_this<PgSession>,
-                  private protocols::pg::BackendEvents {
+                  private protocols::pg::BackendCallbacks {
  public:
   PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std::size_t listener_index, Services services);
   // session.refused records for connections dropped before login (rate-limited;
@@ -49,49 +60,79 @@ class PgSession : public LiveSession,
   static awaitable<void> run(std::shared_ptr<PgSession> self);
   // LiveSession (each on the session's own thread). terminate: FATAL `sqlstate`
   // `message` after cancelling a running statement; a session still starting is just
-  // closed (pg_startup.cpp). adopt: pg_control.cpp.
+  // closed (pg_session.cpp). adopt: pg_reload.cpp. state: pg_metrics.cpp.
   void terminate(std::string sqlstate, std::string message, std::string event) override;
   SessionState state() const override;
   void adopt(std::shared_ptr<const Runtime> rt) override;
 
  private:
+  // The session's control state. Each state has one handler: run_phases dispatches the
+  // phases, on_client_message the client messages of the relay states. Data that is
+  // not control state stays in members: the access window's grace (gate_ and grace_,
+  // which overlap Relaying and Discarding), lexing follow-up (lexing_), DDL refresh.
+  enum class State : std::uint8_t {
+    Negotiating,  // plaintext, before TLS (55.2.10 SSL Session Encryption, 55.2.7 cancel)
+    Starting,     // inside TLS: StartupMessage, admission, backend login (55.2.1)
+    Relaying,     // each client message judged, then forwarded (55.2.2, 55.2.3, 55.2.6)
+    Discarding,   // a refused extended-protocol message: drop up to Sync (55.2.3, errors)
+    Ending,       // terminated (revoke, kill, reload, idle, window): FATAL on its way,
+                  // no client message is judged any more (55.2.8 Termination)
+    Closed,       // sockets closed, every waiter woken
+    TimedOut,     // closed by the handshake / startup deadline before login
+  };
+  bool closed() const { return state_ == State::Closed || state_ == State::TimedOut; }
+  // Moves from `from` to `to`; false (no move) when the session is elsewhere, e.g. it
+  // was terminated or closed meanwhile.
+  bool advance(State from, State to) {
+    if (state_ != from) return false;
+    state_ = to;
+    return true;
+  }
+
   // What the relay does after a client frame: go on, stop (close_reason_ says why), or
   // stop after answering FATAL 08P01 for a PasswordMessage sent after authentication.
   enum class Next { Continue, Stop, StopUnexpectedPassword };
 
+  // --- lifecycle (pg_session.cpp) ---
   awaitable<void> run_phases();
   static awaitable<void> pump_backend(std::shared_ptr<PgSession> self) { co_await self->backend_to_client(); }
+  // Closes both sides and wakes every waiter; `final` is Closed or TimedOut.
+  void close_all(State final = State::Closed);
+  // Sends FATAL `sqlstate` `message` to the client (after cancelling a running backend
+  // statement) and closes the session.
+  static awaitable<void> terminate_with(std::shared_ptr<PgSession> self, std::string sqlstate, std::string message);
+  // terminate_with, spawned on the session's thread.
+  void spawn_terminate(std::string sqlstate, std::string message);
 
-  // --- startup (pg_startup.cpp) ---
+  // --- Negotiating, Starting (pg_startup.cpp) ---
   awaitable<bool> negotiate();
   awaitable<bool> startup();
   awaitable<std::optional<protocols::pg::StartupPacket>> read_startup_packet();
   // `tls_owner`: the requester's certificate hash when the request came inside TLS.
   awaitable<void> handle_cancel(protocols::pg::CancelRequest req, std::optional<std::string> tls_owner);
+
+  // --- admission (pg_admission.cpp) ---
+  // After the identity is known: revocations and the segment's connection limits. False
+  // when refused (the refusal was sent).
+  awaitable<bool> admit();
   awaitable<void> refuse(const std::string& sqlstate, const std::string& message, Refusal why);
   // A connection dropped before login without a refuse(): session.refused (rate-limited,
   // daemon/session/refusal_audit.hpp) with the reason class.
   void audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate = {});
 
-  // --- relay (pg_relay.cpp) ---
+  // --- backend login (pg_backend_login.cpp) ---
+  // Logs in to the backend as `cred` (minting a dynamic user first) with the filtered
+  // startup `parameters` (moved from), writes session.open durably and completes the
+  // client's login. False when refused or closed.
+  awaitable<bool> login_backend(const authz::BackendCredential& cred,
+                                std::vector<std::pair<std::string, std::string>>& parameters);
+
+  // --- relay I/O (pg_relay.cpp) ---
   awaitable<void> relay();
   awaitable<void> backend_to_client();
   awaitable<Next> client_frames();
-  void on_backend_message(char type, std::span<const std::uint8_t> body) override;
   awaitable<void> write_client(asio::const_buffer buf, error_code& ec);
   awaitable<void> wait_backend_idle();
-  void close_all();
-  void touch_idle();  // re-arms the idle deadline (limits.idle_timeout) after traffic
-  void on_idle_expired();
-  void on_window_closed();
-  void schedule_window_close();
-  // Sends FATAL `sqlstate` `message` to the client (after cancelling a running backend
-  // statement) and closes the session.
-  static awaitable<void> terminate_with(std::shared_ptr<PgSession> self, std::string sqlstate, std::string message);
-
-  // Decides what happens to one decoded client frame (policy checks happen here, via
-  // the gate): forwarded unchanged, replaced, dropped (discard-until-Sync), or answered.
-  Next on_client_message(const protocols::pg::FrontendMessage& msg, std::span<const std::uint8_t> frame);
   void forward(std::span<const std::uint8_t> frame);
   // Audit (daemon/pg/pg_audit.cpp): records share the session's fields; decision records of
   // a batch are written (durably, per audit.durability) before the batch is forwarded.
@@ -110,29 +151,55 @@ class PgSession : public LiveSession,
   // extended-protocol messages up to a Sync): rows from CommandComplete tags, the first
   // error's SQLSTATE, and the time from the decision to ReadyForQuery.
   void expect_result();
-  void on_result_message(char type, std::span<const std::uint8_t> body);
+  void result_rows(std::string_view tag);
+  void result_error(const protocols::pg::ErrorView& error);
+  void result_done();
   void forward_owned(protocols::Bytes bytes);
+  awaitable<bool> flush_to_backend();
+
+  // --- client messages, one handler per state (pg_client_message.cpp) ---
+  // Decides what happens to one decoded client frame (policy checks happen here, via
+  // the gate): forwarded unchanged, replaced, dropped (discard-until-Sync), or answered.
+  Next on_client_message(const protocols::pg::FrontendMessage& msg, std::span<const std::uint8_t> frame);
+  Next on_relaying(const protocols::pg::FrontendMessage& msg, std::span<const std::uint8_t> frame);
+  Next on_discarding(const protocols::pg::FrontendMessage& msg, std::span<const std::uint8_t> frame);
+  Next on_query(const protocols::pg::Query& q, const protocols::pg::FrontendMessage& msg,
+                std::span<const std::uint8_t> frame);
+  Next on_parse(const protocols::pg::Parse& p, const protocols::pg::FrontendMessage& msg,
+                std::span<const std::uint8_t> frame);
+  Next on_bind(const protocols::pg::Bind& b, const protocols::pg::FrontendMessage& msg,
+               std::span<const std::uint8_t> frame);
+  Next on_execute(const protocols::pg::Execute& e, std::span<const std::uint8_t> frame);
+  Next on_function_call(const protocols::pg::FunctionCall& fc, std::span<const std::uint8_t> frame);
+  // A refusal standing in for a request that ends with ReadyForQuery.
+  void raise_instead(const authz::Decision& d);
+  bool may_change_lexing(const GateVerdict& v) const;  // lexing settings followed
+  void settle_lexing();
+
+  // --- typed backend messages (pg_backend_message.cpp) ---
+  void on_ready_for_query(char status) override;
+  void on_command_complete(std::string_view tag) override;
+  void on_error_response(const protocols::pg::ErrorView& error) override;
+  void on_parameter_status(std::string_view name, std::string_view value) override;
+  void on_copy_in_response() override;
+
+  // --- refusals raised by the backend (pg_deny.cpp) ---
   // Appends a Query that makes the backend raise `sqlstate` `message` (pg_deny.hpp).
   void forward_raise(std::string_view sqlstate, std::string_view message, std::string_view detail);
   void refuse_protocol_state(const protocols::pg::FrontendMessage& msg, authz::Decision d);
   void deny(const GateVerdict& verdict, std::string_view kind);
-  awaitable<bool> flush_to_backend();
-  bool may_change_lexing(const GateVerdict& v) const;  // pg_relay.cpp: lexing settings followed
-  void settle_lexing();
 
   // Client-side buffer: [cstart_, cend_) holds undecoded bytes.
   std::span<const std::uint8_t> pending() const { return {cbuf_.data() + cstart_, cend_ - cstart_}; }
   awaitable<bool> fill_client_buffer(std::size_t want);
 
-  // Admission after the identity is known (pg_control.cpp): revocations and the
-  // segment's connection limits. False when refused (the refusal was sent).
-  awaitable<bool> admit();
-  // Metrics (pg_control.cpp): refusal reasons, TLS failures, statement counters.
+  // Metrics (pg_metrics.cpp): refusal reasons, TLS failures, statement counters.
   void count_refusal(Refusal why);
   void count_tls_failure(const error_code& ec);
   void count_statement(const GateVerdict& v);
   void observe_policy(std::chrono::steady_clock::time_point start);
 
+  // --- reload (pg_reload.cpp) ---
   // Applies a runtime that adopt() received while the session was still starting;
   // returns why the session no longer fits it (empty: it fits or there was none).
   std::string apply_pending_runtime();
@@ -144,6 +211,12 @@ class PgSession : public LiveSession,
     frontend_state_.request_sent();
     if (++outstanding_ == 1 && statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);
   }
+
+  // --- limits (pg_limits.cpp) ---
+  void touch_idle();  // re-arms the idle deadline (limits.idle_timeout) after traffic
+  void on_idle_expired();
+  void on_window_closed();
+  void schedule_window_close();
   void on_statement_timeout();
   // Remembers the statement text for `sessions` (capacity reused: no allocation once grown).
   void note_statement(std::string_view sql) { current_sql_.assign(sql.substr(0, kCurrentSqlMax)); }
@@ -184,17 +257,20 @@ class PgSession : public LiveSession,
   std::int32_t proxy_secret_ = 0;
   bool cancel_registered_ = false;
 
+  State state_ = State::Negotiating;
   std::unique_ptr<StatementGate> gate_;
-  bool discarding_ = false;         // a refused extended-protocol message: drop until Sync
-  authz::Decision pending_refusal_;  // raised at that Sync
-  bool close_when_idle_ = false;    // on_window_close: finish_transaction
-  // During that grace only COMMIT / ROLLBACK run. Extended protocol: an Execute passes
-  // only for the unnamed portal bound, during the grace, from the unnamed statement
-  // parsed during the grace (the gate let it through, so it is COMMIT / ROLLBACK).
-  // Named statements and portals may predate the grace (a Parse or Bind of an existing
-  // name fails on the backend and leaves the old one), so they never pass.
-  bool grace_statement_ok_ = false;
-  bool grace_portal_ok_ = false;
+  authz::Decision pending_refusal_;  // Discarding: raised at the Sync
+  // on_window_close: finish_transaction. While gate_->window_grace() only COMMIT /
+  // ROLLBACK run and the session ends at the next ReadyForQuery outside a transaction.
+  // Extended protocol: an Execute passes only for the unnamed portal bound, during the
+  // grace, from the unnamed statement parsed during the grace (the gate let it through,
+  // so it is COMMIT / ROLLBACK). Named statements and portals may predate the grace (a
+  // Parse or Bind of an existing name fails on the backend and leaves the old one), so
+  // they never pass.
+  struct WindowGrace {
+    bool statement_ok = false;
+    bool portal_ok = false;
+  } grace_;
   bool ddl_pending_ = false;        // DDL let through: refresh learned views once committed
   // Lexing settings are followed, never guessed (issue 12 item 2.2; docs/policy.md
   // "Lexing settings"): after a message that may change client_encoding or
@@ -220,23 +296,21 @@ class PgSession : public LiveSession,
   std::deque<PendingResult> results_;  // requests awaiting their ReadyForQuery (audit only)
 
   protocols::pg::BackendStream backend_stream_;
+  protocols::pg::BackendDispatch backend_dispatch_{*this};  // types each message for the callbacks
   protocols::pg::FrontendState frontend_state_;  // COPY state, statement / portal names
   char txn_status_ = 'I';
   std::size_t outstanding_ = 0;  // Query / Sync sent without a ReadyForQuery back
-  bool client_writing_ = false;
-  bool closed_ = false;
+  bool client_writing_ = false;  // one writer at a time on the client stream (write_gate_)
   std::uint64_t bytes_from_client_ = 0;
   std::uint64_t bytes_from_backend_ = 0;
   std::string close_reason_;
   std::string current_sql_;  // the last statement checked (truncated), for `sessions`
   std::chrono::milliseconds statement_timeout_{0};
   std::chrono::milliseconds idle_timeout_{0};
-  bool ending_ = false;
-  bool deadline_expired_ = false;   // the handshake / startup deadline closed the connection
   RefusalAudit* refusals_ = nullptr;
   bool refusal_audited_ = false;    // a session.refused record was written for this connection
   class ListenerMetrics* listener_metrics_ = nullptr;
-  class SegmentMetrics* seg_metrics_ = nullptr;  // set at admission  // terminate() was called: no further client frame is judged
+  class SegmentMetrics* seg_metrics_ = nullptr;  // set at admission
 };
 
 }  // namespace segproxy::proxy

@@ -17,8 +17,15 @@ struct Decoded {
   T value{};
   std::size_t consumed = 0;
   std::string error;
+  // NeedMore: the size of the whole unit when its header is already buffered and checked
+  // (a reader buffers that much before decoding again); 0 when not known yet.
+  std::size_t needed = 0;
 
-  static Decoded need_more() { return Decoded{}; }
+  static Decoded need_more(std::size_t whole = 0) {
+    Decoded d;
+    d.needed = whole;
+    return d;
+  }
   static Decoded malformed(std::string why) {
     Decoded d;
     d.status = DecodeStatus::Malformed;

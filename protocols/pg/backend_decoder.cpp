@@ -149,9 +149,9 @@ std::optional<char> parse_ready_for_query(std::span<const std::uint8_t> body) {
 
 // Fields: Byte1 code + String, repeated, terminated by a zero byte; nothing after.
 // Severity: the non-localized 'V' wins over the localized 'S'.
-std::optional<ErrorFields> parse_error_fields(std::span<const std::uint8_t> body) {
+std::optional<ErrorView> parse_error_view(std::span<const std::uint8_t> body) {
   ByteReader r(body);
-  ErrorFields f;
+  ErrorView f;
   bool have_v = false;
   for (;;) {
     const std::uint8_t code = r.u8();
@@ -161,21 +161,28 @@ std::optional<ErrorFields> parse_error_fields(std::span<const std::uint8_t> body
     if (!r.ok()) return std::nullopt;
     switch (code) {
       case 'S':
-        if (!have_v) f.severity = std::string(value);
+        if (!have_v) f.severity = value;
         break;
       case 'V':
-        f.severity = std::string(value);
+        f.severity = value;
         have_v = true;
         break;
-      case 'C': f.sqlstate = std::string(value); break;
-      case 'M': f.message = std::string(value); break;
-      case 'D': f.detail = std::string(value); break;
-      case 'H': f.hint = std::string(value); break;
+      case 'C': f.sqlstate = value; break;
+      case 'M': f.message = value; break;
+      case 'D': f.detail = value; break;
+      case 'H': f.hint = value; break;
       default: break;  // other fields are informational; future codes must be ignored
     }
   }
   if (!r.at_end()) return std::nullopt;
   return f;
+}
+
+std::optional<ErrorFields> parse_error_fields(std::span<const std::uint8_t> body) {
+  const auto v = parse_error_view(body);
+  if (!v) return std::nullopt;
+  return ErrorFields{std::string(v->severity), std::string(v->sqlstate), std::string(v->message),
+                     std::string(v->detail), std::string(v->hint)};
 }
 
 std::optional<std::string_view> parse_command_complete(std::span<const std::uint8_t> body) {

@@ -22,6 +22,7 @@ std::optional<ParameterStatus> parse_parameter_status(std::span<const std::uint8
 std::optional<BackendKeyData> parse_backend_key_data(std::span<const std::uint8_t> body);
 std::optional<char> parse_ready_for_query(std::span<const std::uint8_t> body);  // 'I','T','E'
 std::optional<ErrorFields> parse_error_fields(std::span<const std::uint8_t> body);  // 'E' / 'N'
+std::optional<ErrorView> parse_error_view(std::span<const std::uint8_t> body);      // same, no copy
 std::optional<std::string_view> parse_command_complete(std::span<const std::uint8_t> body);
 // SASL mechanism list of an AuthenticationSASL request.
 std::optional<std::vector<std::string>> parse_sasl_mechanisms(std::span<const std::uint8_t> data);
@@ -29,7 +30,8 @@ std::optional<std::vector<std::string>> parse_sasl_mechanisms(std::span<const st
 // Streaming scanner for the relay phase: the proxy forwards backend bytes as they
 // arrive and feeds the same bytes here to follow message boundaries. Only messages of
 // the watched types are buffered (capped at limits.max_backend_control_message) and
-// reported; everything else (DataRow, CopyData, RowDescription, ...) is skipped without
+// reported (to BackendDispatch in backend_callbacks.hpp, which types them once for the
+// session); everything else (DataRow, CopyData, RowDescription, ...) is skipped without
 // buffering, so memory stays bounded whatever the result size.
 class BackendEvents {
  public:

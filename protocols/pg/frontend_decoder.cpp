@@ -69,6 +69,21 @@ bool read_values(ByteReader& r, std::uint16_t n) {
 
 using Result = Decoded<FrontendMessage>;
 
+// The one reading of a typed message's header (type byte + Int32 length; `in` holds at
+// least kHeaderSize bytes): the frame size, or why decode_frontend rejects it.
+struct Header {
+  std::size_t frame_size = 0;
+  const char* error = nullptr;
+};
+Header check_header(std::span<const std::uint8_t> in, const Limits& limits) noexcept {
+  if (!known_frontend_type(static_cast<char>(in[0]))) return {0, "unknown frontend message type"};
+  const std::uint32_t len = load_u32(in.data() + 1);
+  if (len < 4) return {0, "length below 4"};
+  if (len > limits.max_frontend_message) return {0, "length above the frontend message limit"};
+  // Overflow-free: len <= max_frontend_message, which is a size_t.
+  return {std::size_t{len} + 1, nullptr};
+}
+
 Result bad(char type, const char* why) { return Result::malformed(type_name(type) + " message: " + why); }
 
 // Each parser gets the body (after the length word) and the full frame size.
@@ -159,10 +174,9 @@ Result parse_function_call(std::span<const std::uint8_t> body, std::size_t n) {
 }  // namespace
 
 std::size_t frontend_frame_size(std::span<const std::uint8_t> in, const Limits& limits) noexcept {
-  if (in.size() < kHeaderSize || !known_frontend_type(static_cast<char>(in[0]))) return 0;
-  const std::uint32_t len = load_u32(in.data() + 1);
-  if (len < 4 || len > limits.max_frontend_message) return 0;
-  return std::size_t{len} + 1;
+  if (in.size() < kHeaderSize) return 0;
+  const Header h = check_header(in, limits);
+  return h.error == nullptr ? h.frame_size : 0;
 }
 
 Decoded<FrontendMessage> decode_frontend(std::span<const std::uint8_t> in, const Limits& limits) {
@@ -170,13 +184,11 @@ Decoded<FrontendMessage> decode_frontend(std::span<const std::uint8_t> in, const
   const char type = static_cast<char>(in[0]);
   if (!known_frontend_type(type)) return Result::malformed("unknown frontend message type " + type_name(type));
   if (in.size() < kHeaderSize) return Result::need_more();
-  const std::uint32_t len = load_u32(in.data() + 1);
-  if (len < 4) return bad(type, "length below 4");
-  if (len > limits.max_frontend_message) return bad(type, "length above the frontend message limit");
-  // Overflow-free: len <= max_frontend_message, which is a size_t.
-  if (in.size() - 1 < len) return Result::need_more();
-  const std::size_t n = std::size_t{len} + 1;
-  const auto body = in.subspan(kHeaderSize, len - 4);
+  const Header h = check_header(in, limits);
+  if (h.error != nullptr) return bad(type, h.error);
+  const std::size_t n = h.frame_size;
+  if (in.size() < n) return Result::need_more(n);
+  const auto body = in.subspan(kHeaderSize, n - kHeaderSize);
 
   switch (type) {
     case 'Q': return parse_query(body, n);

@@ -16,7 +16,8 @@ Decoded<StartupPacket> decode_startup(std::span<const std::uint8_t> in, const Li
 
 // Decodes one typed frontend message. Unknown types, length < 4, length above
 // limits.max_frontend_message (checked from the header alone, before the body arrives),
-// and bodies that do not exactly match the message's structure are Malformed.
+// and bodies that do not exactly match the message's structure are Malformed. NeedMore
+// after a complete, checked header carries the frame size in `needed`.
 Decoded<FrontendMessage> decode_frontend(std::span<const std::uint8_t> in, const Limits& limits);
 
 // Size in bytes (type byte + length word + body) of the typed frontend message at the

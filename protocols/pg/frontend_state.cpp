@@ -80,24 +80,27 @@ void FrontendState::forwarded(const FrontendMessage& m) {
   }
 }
 
+void FrontendState::ready_for_query(char status) {
+  copy_in_ = false;
+  ++ready_received_;
+  if (status == 'I' && !portals_.empty()) {
+    // Outside a transaction: every portal bound before this request's end is gone.
+    std::erase_if(portals_, [&](const auto& kv) { return kv.second < ready_received_; });
+  }
+}
+
 void FrontendState::backend(char type, std::span<const std::uint8_t> body) {
   switch (type) {
     case 'G':  // CopyInResponse
-      copy_in_ = true;
+      copy_in_started();
       break;
     case 'C':  // CommandComplete
     case 'E':  // ErrorResponse
-      copy_in_ = false;
+      command_ended();
       break;
-    case 'Z': {  // ReadyForQuery
-      copy_in_ = false;
-      ++ready_received_;
-      if (body.size() == 1 && body[0] == 'I' && !portals_.empty()) {
-        // Outside a transaction: every portal bound before this request's end is gone.
-        std::erase_if(portals_, [&](const auto& kv) { return kv.second < ready_received_; });
-      }
+    case 'Z':  // ReadyForQuery
+      ready_for_query(body.size() == 1 ? static_cast<char>(body[0]) : '\0');
       break;
-    }
     default:
       break;
   }

@@ -13,8 +13,9 @@
 //    (PostgreSQL: closing a nonexistent name is not an error) and forgets the name.
 // Order: the session calls check() for every client message, then forwarded() for each
 // message it actually forwards, request_sent() for each forwarded request that ends in
-// a ReadyForQuery (Query, Sync, a raised refusal), and backend() for backend messages
-// 'G', 'C', 'E', 'Z'.
+// a ReadyForQuery (Query, Sync, a raised refusal), and the typed backend inputs
+// copy_in_started() ('G'), command_ended() ('C', 'E') and ready_for_query() ('Z'), as
+// BackendCallbacks (backend_callbacks.hpp) report them; backend() takes them untyped.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -43,6 +44,10 @@ class FrontendState {
   FrontendCheck check(const FrontendMessage& m) const;
   void forwarded(const FrontendMessage& m);
   void request_sent() { ++requests_sent_; }
+  void copy_in_started() { copy_in_ = true; }  // CopyInResponse
+  void command_ended() { copy_in_ = false; }    // CommandComplete, ErrorResponse
+  void ready_for_query(char status);            // ReadyForQuery
+  // The same, from a raw backend message ('G', 'C', 'E', 'Z'; others are ignored).
   void backend(char type, std::span<const std::uint8_t> body);
 
   bool in_copy_in() const { return copy_in_; }

@@ -153,6 +153,15 @@ struct ErrorFields {
   std::string hint;       // 'H'
 };
 
+// The same fields as views into the message body (valid while the body is).
+struct ErrorView {
+  std::string_view severity;
+  std::string_view sqlstate;
+  std::string_view message;
+  std::string_view detail;
+  std::string_view hint;
+};
+
 // What the proxy sends to a client as an error of its own.
 struct ErrorInfo {
   std::string severity = "ERROR";  // ERROR | FATAL | PANIC

@@ -97,6 +97,28 @@ TEST(PgFrontendDecoder, FrameSizeNeverTrustsALengthDecodeWouldReject) {
   EXPECT_EQ(frontend_frame_size(frame('Q', Body{}, 1024), limits), 1025u);
 }
 
+// The session reads no header itself: NeedMore tells it how much to buffer, and only
+// once decode_frontend has checked the header (type known, length within the cap).
+TEST(PgFrontendDecoder, NeedMoreCarriesTheFrameSizeOnlyAfterACheckedHeader) {
+  const Limits limits;
+  for (const auto& m : every_frontend_message()) {
+    const Bytes wire = encoded(m);
+    for (std::size_t cut = 0; cut < wire.size(); ++cut) {
+      const auto d = decode_frontend(std::span(wire).first(cut), limits);
+      ASSERT_EQ(d.status, DecodeStatus::NeedMore);
+      EXPECT_EQ(d.needed, cut < 5 ? 0u : wire.size()) << "index " << m.index() << " cut " << cut;
+    }
+  }
+  Limits small;
+  small.max_frontend_message = 1024;
+  const Bytes huge = frame('Q', Body{}, 0xFFFFFFF0);
+  const auto d = decode_frontend(huge, small);
+  EXPECT_EQ(d.status, DecodeStatus::Malformed);
+  EXPECT_EQ(d.needed, 0u);  // never a size from a length the decoder rejects
+  const Bytes at_cap = frame('Q', Body{}, 1024);
+  EXPECT_EQ(decode_frontend(std::span(at_cap).first(5), small).needed, 1025u);
+}
+
 TEST(PgFrontendDecoder, PipelinedMessagesDecodeOneAfterTheOther) {
   const Limits limits;
   Bytes all;

@@ -1,0 +1,58 @@
+// Typed backend messages of a PostgreSQL session (protocols/pg/backend_callbacks.hpp):
+// BackendDispatch types each message the session follows once; here each one updates
+// the session: the request it ends, the COPY / name state (FrontendState), the
+// transaction status, lexing settings, the window grace, and statement.result records.
+// Protocol reference: PostgreSQL 15 docs 55.2.2, 55.2.3, 55.7 "Message Formats".
+#include "daemon/pg/pg_session.hpp"
+
+namespace segproxy::proxy {
+
+// 'Z': one request (Query, Sync, or a raised refusal) is answered.
+void PgSession::on_ready_for_query(char status) {
+  if (!results_.empty()) result_done();
+  frontend_state_.ready_for_query(status);
+  txn_status_ = status;
+  if (outstanding_ > 0 && --outstanding_ == 0) idle_gate_.cancel();
+  if (outstanding_ == 0 && txn_status_ == 'I') lexing_.txn_dirty = false;
+  if (statement_timeout_.count() > 0) {
+    if (outstanding_ == 0) statement_timer_.disarm();
+    else statement_timer_.arm(statement_timeout_);  // the next pipelined request's turn
+  }
+  if (ddl_pending_ && txn_status_ == 'I') {
+    ddl_pending_ = false;
+    rt_->on_ddl();  // committed (or rolled back): the catalog now shows it
+  }
+  // The access window closed during a transaction (finish_transaction): it has ended.
+  const bool ending = state_ == State::Ending || closed();
+  if (gate_->window_grace() && !ending && outstanding_ == 0 && txn_status_ == 'I') {
+    close_reason_ = "access window closed";
+    spawn_terminate("57P01", "terminating connection: segproxy access window for segment \"" + segment_ + "\" closed");
+  }
+}
+
+// 'C'
+void PgSession::on_command_complete(std::string_view tag) {
+  if (!results_.empty()) result_rows(tag);
+  frontend_state_.command_ended();
+}
+
+// 'E'
+void PgSession::on_error_response(const protocols::pg::ErrorView& error) {
+  if (!results_.empty()) result_error(error);
+  frontend_state_.command_ended();
+  if (gate_->window_grace()) {
+    // The backend refused something: whatever the unnamed statement or portal now is,
+    // the proxy no longer knows it to be a COMMIT / ROLLBACK.
+    grace_ = WindowGrace{};
+  }
+}
+
+// 'S': client_encoding and standard_conforming_strings decide how statements are lexed.
+void PgSession::on_parameter_status(std::string_view name, std::string_view value) {
+  gate_->on_parameter_status(name, value);
+}
+
+// 'G'
+void PgSession::on_copy_in_response() { frontend_state_.copy_in_started(); }
+
+}  // namespace segproxy::proxy

@@ -1,0 +1,273 @@
+// The fate of one client message during the relay, one handler per state: forwarded
+// unchanged, replaced by a refusal the backend raises (pg_deny.cpp), dropped
+// (discard-until-Sync), or answered. The only place where policy is applied to a client
+// message (via the StatementGate). Protocol reference: PostgreSQL 15 docs 55.2.2 (Simple
+// Query), 55.2.3 (Extended Query, error handling: discard until Sync), 55.2.6 (COPY),
+// 55.2.8 (Termination).
+#include <chrono>
+#include <string>
+
+#include "protocols/common/utf8.hpp"
+#include "daemon/pg/pg_session.hpp"
+
+namespace segproxy::proxy {
+namespace pg = protocols::pg;
+
+namespace {
+constexpr const char* kInvalidUtf8 = "segproxy: invalid byte sequence for encoding \"UTF8\" in the statement text";
+constexpr const char* kLexingUnsettled =
+    "segproxy: a statement that may change client_encoding or standard_conforming_strings was executed in this "
+    "batch: send Sync before the next statement (the proxy judges statement text under the setting the server "
+    "reports at ReadyForQuery)";
+constexpr std::size_t kMaxLexingNames = 64;
+
+// The SQL text of a Query or Parse is valid UTF-8 (other messages carry none).
+bool statement_text_is_utf8(const pg::FrontendMessage& m) {
+  if (const auto* q = std::get_if<pg::Query>(&m)) return protocols::is_valid_utf8(q->sql);
+  if (const auto* p = std::get_if<pg::Parse>(&m)) return protocols::is_valid_utf8(p->query);
+  return true;
+}
+}  // namespace
+
+// The dispatch: one handler per state. Refusals are raised by the backend itself
+// (pg_deny.hpp), so their order and transaction effects are PostgreSQL's.
+PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std::span<const std::uint8_t> frame) {
+  switch (state_) {
+    case State::Relaying:
+      return on_relaying(msg, frame);
+    case State::Discarding:
+      return on_discarding(msg, frame);
+    case State::Ending:
+      // Terminated (revoke, kill, reload, idle, window): nothing more goes through. The
+      // relay goes on reading (and dropping) until terminate_with has written the FATAL
+      // and closed the client, so the client hears why.
+      return Next::Continue;
+    case State::Negotiating:  // no client message is relayed before login
+    case State::Starting:
+    case State::Closed:
+    case State::TimedOut:
+      break;
+  }
+  return Next::Stop;
+}
+
+// Discarding (55.2.3): like a server after an error in extended protocol, everything up
+// to Sync is ignored; the Sync itself becomes the raised refusal (which ends with
+// ReadyForQuery), and the session relays again.
+PgSession::Next PgSession::on_discarding(const pg::FrontendMessage& msg, std::span<const std::uint8_t> frame) {
+  if (std::holds_alternative<pg::Sync>(msg)) {
+    advance(State::Discarding, State::Relaying);
+    raise_instead(pending_refusal_);
+    settle_lexing();
+  } else if (std::holds_alternative<pg::Terminate>(msg)) {
+    forward(frame);
+    close_reason_ = "client terminated";
+    return Next::Stop;
+  }
+  return Next::Continue;
+}
+
+// Relaying: protocol state first, then the message's own handler.
+PgSession::Next PgSession::on_relaying(const pg::FrontendMessage& msg, std::span<const std::uint8_t> frame) {
+  // Protocol state the backend must not be left to judge (issue 12 item 4.5): stray COPY
+  // messages are dropped (PostgreSQL ignores them too), names this session never created
+  // and statement text that is not UTF-8 are refused like a policy denial.
+  if (const auto st = frontend_state_.check(msg); st.action != pg::FrontendCheck::Action::Forward) {
+    if (st.action == pg::FrontendCheck::Action::Drop) return Next::Continue;
+    refuse_protocol_state(msg, authz::Decision{false, "", st.message, st.sqlstate});
+    if (std::holds_alternative<pg::Query>(msg)) raise_instead(pending_refusal_);
+    return Next::Continue;
+  }
+  // Statement text must be UTF-8 while client_encoding is UTF8 (text in another
+  // client_encoding is converted for the classifier, which refuses invalid sequences
+  // with 22021 too: authz/sql/pg_lexing.hpp).
+  if (gate_->client_encoding_utf8() && !statement_text_is_utf8(msg)) {
+    refuse_protocol_state(msg, authz::Decision{false, "", kInvalidUtf8, "22021"});
+    if (std::holds_alternative<pg::Query>(msg)) raise_instead(pending_refusal_);
+    return Next::Continue;
+  }
+  if (lexing_.unsettled && (std::holds_alternative<pg::Query>(msg) || std::holds_alternative<pg::Parse>(msg) ||
+                            std::holds_alternative<pg::FunctionCall>(msg))) {
+    refuse_protocol_state(msg, authz::Decision{false, "", kLexingUnsettled, "0A000"});
+    if (std::holds_alternative<pg::Query>(msg)) {
+      raise_instead(pending_refusal_);
+      settle_lexing();  // the Query ends the batch: its ReadyForQuery carries the setting
+    }
+    return Next::Continue;
+  }
+
+  if (const auto* q = std::get_if<pg::Query>(&msg)) return on_query(*q, msg, frame);
+  if (const auto* p = std::get_if<pg::Parse>(&msg)) return on_parse(*p, msg, frame);
+  if (const auto* b = std::get_if<pg::Bind>(&msg)) return on_bind(*b, msg, frame);
+  if (const auto* e = std::get_if<pg::Execute>(&msg)) return on_execute(*e, frame);
+  if (const auto* fc = std::get_if<pg::FunctionCall>(&msg)) return on_function_call(*fc, frame);
+  if (std::holds_alternative<pg::Sync>(msg)) {
+    forward(frame);
+    request_sent();
+    ++batch_replies_;
+    expect_result();
+    settle_lexing();
+    return Next::Continue;
+  }
+  if (std::holds_alternative<pg::Terminate>(msg)) {
+    forward(frame);
+    close_reason_ = "client terminated";
+    return Next::Stop;
+  }
+  if (std::holds_alternative<pg::PasswordMessage>(msg)) {
+    close_reason_ = "password message after authentication";
+    return Next::StopUnexpectedPassword;
+  }
+  forward(frame);  // Describe, Close, Flush, CopyData, CopyDone, CopyFail
+  note_forwarded(msg);
+  return Next::Continue;
+}
+
+// 55.2.2 Simple Query: the statement text is judged as a whole (every statement of a
+// multi-statement string must pass).
+PgSession::Next PgSession::on_query(const pg::Query& q, const pg::FrontendMessage& msg,
+                                    std::span<const std::uint8_t> frame) {
+  const auto t0 = std::chrono::steady_clock::now();
+  GateVerdict v = gate_->check(q.sql, std::chrono::system_clock::now());
+  observe_policy(t0);
+  const std::string_view shown = v.audit_text.empty() ? std::string_view(q.sql) : std::string_view(v.audit_text);
+  audit_decision(v, shown);
+  note_statement(shown);
+  if (v.decision.allow) {
+    ddl_pending_ = ddl_pending_ || v.ddl;
+    if (may_change_lexing(v)) {
+      lexing_.txn_dirty = lexing_.txn_dirty || v.changes_lexing;
+      lexing_.hold = true;
+    }
+    forward(frame);
+    note_forwarded(msg);
+    request_sent();
+    ++batch_replies_;
+    expect_result();
+  } else {
+    deny(v, "Query");
+    raise_instead(v.decision);
+  }
+  return Next::Continue;
+}
+
+// 55.2.3 Parse: the statement is judged here; Bind / Execute of it are not judged again
+// (only the access window is).
+PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessage& msg,
+                                    std::span<const std::uint8_t> frame) {
+  const auto t0 = std::chrono::steady_clock::now();
+  GateVerdict v = gate_->check(p.query, std::chrono::system_clock::now());
+  observe_policy(t0);
+  const std::string_view shown = v.audit_text.empty() ? std::string_view(p.query) : std::string_view(v.audit_text);
+  audit_decision(v, shown);
+  note_statement(shown);
+  if (v.decision.allow && may_change_lexing(v) && !lexing_.statements.count(p.statement) &&
+      lexing_.statements.size() >= kMaxLexingNames) {
+    v.decision = authz::Decision{false, "", "segproxy: too many prepared statements that change lexing settings", "0A000"};
+  }
+  if (v.decision.allow) {
+    ddl_pending_ = ddl_pending_ || v.ddl;
+    if (may_change_lexing(v)) lexing_.statements.emplace(p.statement);
+    else if (auto it = lexing_.statements.find(p.statement); it != lexing_.statements.end()) lexing_.statements.erase(it);
+    if (gate_->window_grace() && p.statement.empty()) grace_.statement_ok = true;  // COMMIT / ROLLBACK
+    forward(frame);
+    note_forwarded(msg);
+  } else {
+    deny(v, "Parse");
+    advance(State::Relaying, State::Discarding);
+    pending_refusal_ = v.decision;
+  }
+  return Next::Continue;
+}
+
+// 55.2.3 Bind: follows which portals may change lexing settings and, during the window
+// grace, whether the unnamed portal holds the COMMIT / ROLLBACK parsed during it.
+PgSession::Next PgSession::on_bind(const pg::Bind& b, const pg::FrontendMessage& msg,
+                                   std::span<const std::uint8_t> frame) {
+  // Bound to a statement that may change lexing: its Execute unsettles the batch.
+  if (lexing_.statements.count(b.statement)) {
+    if (!lexing_.portals.count(b.portal) && lexing_.portals.size() >= kMaxLexingNames) {
+      refuse_protocol_state(msg, authz::Decision{false, "", "segproxy: too many portals bound to statements that "
+                                                            "change lexing settings", "0A000"});
+      return Next::Continue;
+    }
+    lexing_.portals.emplace(b.portal);
+  } else if (auto it = lexing_.portals.find(b.portal); it != lexing_.portals.end()) {
+    lexing_.portals.erase(it);
+  }
+  if (gate_->window_grace() && b.portal.empty()) grace_.portal_ok = b.statement.empty() && grace_.statement_ok;
+  forward(frame);
+  note_forwarded(msg);
+  return Next::Continue;
+}
+
+// 55.2.3 Execute: the statement was judged at Parse; the access window (and its grace)
+// is checked at every execution.
+PgSession::Next PgSession::on_execute(const pg::Execute& e, std::span<const std::uint8_t> frame) {
+  auto w = gate_->check_window(std::chrono::system_clock::now());
+  if (w.allow && gate_->window_grace() && !(e.portal.empty() && grace_.portal_ok)) w = gate_->grace_refusal();
+  if (w.allow) {
+    forward(frame);
+    if (lexing_.portals.count(e.portal)) {
+      lexing_.unsettled = true;
+      lexing_.txn_dirty = true;
+    }
+  } else {
+    GateVerdict v;
+    v.decision = w;
+    v.command = "EXECUTE";
+    audit_decision(v, "");
+    deny(v, "Execute");
+    advance(State::Relaying, State::Discarding);
+    pending_refusal_ = w;
+  }
+  return Next::Continue;
+}
+
+// 55.2.5 Function Call (fast path, large objects): judged as a call of the function its
+// OID names.
+PgSession::Next PgSession::on_function_call(const pg::FunctionCall& fc, std::span<const std::uint8_t> frame) {
+  const auto t0 = std::chrono::steady_clock::now();
+  GateVerdict v = gate_->check_function_call(fc.function_oid, std::chrono::system_clock::now());
+  observe_policy(t0);
+  const std::string shown = "-- fast-path function call: OID " + std::to_string(fc.function_oid);
+  audit_decision(v, shown);
+  note_statement(shown);
+  if (v.decision.allow) {
+    forward(frame);
+    request_sent();
+    ++batch_replies_;
+    expect_result();
+  } else {
+    deny(v, "FunctionCall");
+    raise_instead(v.decision);
+  }
+  return Next::Continue;
+}
+
+void PgSession::raise_instead(const authz::Decision& d) {
+  forward_raise(d.sqlstate.empty() ? "42501" : d.sqlstate, d.reason,
+                d.rule_id.empty() ? std::string() : "rule: " + d.rule_id);
+  note_forwarded(pg::Query{});  // the raise is a Query to the backend
+  request_sent();
+  ++batch_replies_;
+  expect_result();
+}
+
+// A Query, or an Execute of a statement, that may change how the server lexes: SET /
+// RESET of client_encoding or standard_conforming_strings, RESET ALL, DISCARD ALL, and,
+// once such a change ran in the open transaction, transaction control (a ROLLBACK [TO
+// SAVEPOINT] reverts it).
+bool PgSession::may_change_lexing(const GateVerdict& v) const {
+  return v.changes_lexing || (lexing_.txn_dirty && v.transaction_control);
+}
+
+// The batch ends (Sync, or a Query standing in for it): after an Execute that may have
+// changed lexing, the frames behind it wait for the backend's ReadyForQuery.
+void PgSession::settle_lexing() {
+  if (!lexing_.unsettled) return;
+  lexing_.unsettled = false;
+  lexing_.hold = true;
+}
+
+}  // namespace segproxy::proxy

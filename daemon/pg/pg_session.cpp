@@ -1,0 +1,165 @@
+// Lifecycle of a PostgreSQL session: construction, the state dispatch over the phases,
+// termination (LiveSession::terminate, and the session's own: idle, window, reload) and
+// closing. Protocol reference: PostgreSQL 15 docs 55.2 "Message Flow", 55.2.8 (Termination).
+#include "daemon/pg/pg_session.hpp"
+
+#include "protocols/pg/encoder.hpp"
+#include "daemon/metrics/proxy_metrics.hpp"
+#include "daemon/net/backend_connector.hpp"
+#include "daemon/session/session_registry.hpp"
+
+namespace segproxy::proxy {
+namespace pg = protocols::pg;
+
+PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std::size_t listener_index,
+                     Services services)
+    : rt_(std::move(rt)),
+      first_rt_(rt_),
+      listener_(&rt_->listeners.at(listener_index)),
+      svc_(services),
+      id_(services.next_session_id.fetch_add(1) + 1),
+      id_text_(std::to_string(id_)),
+      started_(std::chrono::steady_clock::now()),
+      deadline_(client.get_executor(), [this] { close_all(State::TimedOut); }),
+      idle_(client.get_executor(), [this] { on_idle_expired(); }),
+      window_(client.get_executor(), [this] { on_window_closed(); }),
+      statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }),
+      write_gate_(client.get_executor()),
+      idle_gate_(client.get_executor()),
+      backend_stream_(rt_->limits, pg::BackendCheck::Structure) {
+  error_code ec;
+  auto ep = client.remote_endpoint(ec);
+  if (!ec) client_addr_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  client.set_option(tcp::no_delay(true), ec);
+  client_ = std::make_unique<Stream>(std::move(client));
+  svc_.active_sessions.fetch_add(1);
+  if (svc_.metrics != nullptr) {
+    listener_metrics_ = &svc_.metrics->listener(listener_->cfg->name);
+    listener_metrics_->connections_active->inc();
+  }
+}
+
+PgSession::~PgSession() {
+  if (svc_.registry != nullptr) svc_.registry->remove(id_);
+  if (cancel_registered_) svc_.cancels.remove(backend_pid_, proxy_secret_);
+  svc_.active_sessions.fetch_sub(1);
+  if (listener_metrics_ != nullptr) listener_metrics_->connections_active->dec();
+  if (seg_metrics_ != nullptr) seg_metrics_->sessions_active().dec();
+}
+
+awaitable<void> PgSession::run(std::shared_ptr<PgSession> self) {
+  if (self->svc_.registry != nullptr)
+    self->svc_.registry->add(self->id_, self, self->client_->lowest().get_executor());
+  co_await self->run_phases();
+}
+
+// The phase dispatch: one handler per state until the session is closed. A phase that
+// fails closes the session; one that succeeds moves to the next state unless something
+// else (terminate, the deadline) moved the session meanwhile.
+awaitable<void> PgSession::run_phases() {
+  svc_.log.debug("session.accept", {{"session", id_text_}, {"listener", listener_->cfg->name}, {"client", client_addr_}});
+  while (!closed()) {
+    switch (state_) {
+      case State::Negotiating:
+        if (!co_await negotiate()) close_all();
+        else advance(State::Negotiating, State::Starting);
+        break;
+      case State::Starting:
+        if (!co_await startup()) close_all();
+        else advance(State::Starting, State::Relaying);
+        break;
+      case State::Relaying:
+      case State::Discarding:
+      case State::Ending:  // terminated right after login: relay() stops at once
+        co_await relay();
+        close_all();
+        break;
+      case State::Closed:
+      case State::TimedOut:
+        break;
+    }
+  }
+  if (state_ == State::TimedOut && backend_pid_ == 0) {
+    audit_prelogin("timeout", "no complete login within the handshake/startup timeout");
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+  if (backend_pid_ != 0) {
+    audit::AuditRecord rec = audit_record("session.close");
+    rec.duration_us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());
+    rec.detail = close_reason_.empty() ? "client" : close_reason_;
+    audit_now(std::move(rec));
+  }
+  if (!segment_.empty()) {
+    svc_.log.info("session.close", {{"session", id_text_},
+                                    {"identity", identity_.display()},
+                                    {"segment", segment_},
+                                    {"duration_ms", std::to_string(ms.count())},
+                                    {"bytes_in", std::to_string(bytes_from_client_)},
+                                    {"bytes_out", std::to_string(bytes_from_backend_)},
+                                    {"reason", close_reason_.empty() ? "client" : close_reason_}});
+  }
+}
+
+void PgSession::close_all(State final) {
+  if (closed()) return;
+  state_ = final;
+  deadline_.disarm();
+  idle_.disarm();
+  window_.disarm();
+  statement_timer_.disarm();
+  if (client_) client_->close();
+  if (backend_) backend_->close();
+  write_gate_.cancel();
+  idle_gate_.cancel();
+}
+
+void PgSession::terminate(std::string sqlstate, std::string message, std::string event) {
+  if (closed()) return;
+  state_ = State::Ending;
+  if (close_reason_.empty()) close_reason_ = message;
+  if (event != "session.close" && backend_pid_ != 0) {
+    audit::AuditRecord rec = audit_record(event.c_str());
+    rec.reason = message;
+    audit_now(std::move(rec));
+  }
+  if (!backend_) {
+    close_all();
+    return;
+  }
+  spawn_terminate(std::move(sqlstate), std::move(message));
+}
+
+void PgSession::spawn_terminate(std::string sqlstate, std::string message) {
+  if (closed()) return;
+  state_ = State::Ending;  // from now on no client message is judged
+  asio::co_spawn(client_->lowest().get_executor(),
+                 terminate_with(shared_from_this(), std::move(sqlstate), std::move(message)), asio::detached);
+}
+
+awaitable<void> PgSession::terminate_with(std::shared_ptr<PgSession> self, std::string sqlstate, std::string message) {
+  if (self->closed()) co_return;
+  self->state_ = State::Ending;
+  // The client hears the FATAL first (as with pg_terminate_backend), and nothing after it.
+  protocols::Bytes out;
+  pg::encode_error_response(out, pg::ErrorInfo{"FATAL", sqlstate, message, "", ""});
+  error_code ec;
+  co_await self->write_client(asio::buffer(out), ec);
+  // Whether a statement runs, and where to cancel it, before closing the client makes
+  // the relay loop end (and close_all) underneath us.
+  const bool running = self->outstanding_ > 0;
+  const auto target = running ? self->svc_.cancels.find(self->backend_pid_, self->proxy_secret_) : std::nullopt;
+  if (self->client_) self->client_->close();
+  // Let every other termination queued on this thread (a revoke ends many sessions at
+  // once) reach its client before backends are closed: a closing PostgreSQL backend
+  // costs the server CPU that the remaining FATALs should not wait for.
+  co_await asio::post(self->client_->lowest().get_executor(), use_awaitable);
+  if (target) {
+    // Stop the running statement too; closing our socket alone would leave it running.
+    co_await send_backend_cancel(target->host, target->port, target->process_id, target->backend_secret,
+                                 self->rt_->config.limits.backend_connect_timeout);
+  }
+  self->close_all();
+}
+
+}  // namespace segproxy::proxy

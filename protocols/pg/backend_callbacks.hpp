@@ -1,0 +1,47 @@
+#pragma once
+// Typed backend messages for the relay. BackendStream (backend_decoder.hpp) follows the
+// message boundaries and checks structure; BackendDispatch types each watched message
+// ONCE and calls one callback per message type with views into the stream's buffer
+// (valid only during the call: nothing is copied). The session implements
+// BackendCallbacks and never looks at a type byte or a raw body.
+// Shape: Envoy contrib/postgres_proxy DecoderCallbacks (read, never copied).
+// Spec: PostgreSQL 15 docs 55.7 "Message Formats", 55.8 "Error and Notice Message Fields".
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "protocols/pg/backend_decoder.hpp"
+
+namespace segproxy::protocols::pg {
+
+class BackendCallbacks {
+ public:
+  virtual ~BackendCallbacks() = default;
+  // 'Z': `status` is 'I' (idle), 'T' (in a transaction) or 'E' (failed transaction).
+  virtual void on_ready_for_query(char status) = 0;
+  // 'C': the command tag, e.g. "SELECT 5", "INSERT 0 1".
+  virtual void on_command_complete(std::string_view tag) = 0;
+  // 'E' (parse_error_view: views into the body).
+  virtual void on_error_response(const ErrorView& error) = 0;
+  // 'S'.
+  virtual void on_parameter_status(std::string_view name, std::string_view value) = 0;
+  // 'G': the backend entered COPY IN.
+  virtual void on_copy_in_response() = 0;
+  // A watched message of one of the types above whose body is not what its type
+  // requires. Only possible with BackendCheck::Framing (Structure refuses it first).
+  virtual void on_malformed_body(char /*type*/) {}
+};
+
+// The adapter between the scanner and the typed callbacks: one switch on the type byte,
+// one parse of the body. Watched types without a callback (notices, notifications,
+// ParseComplete, ...) are relayed without being reported.
+class BackendDispatch final : public BackendEvents {
+ public:
+  explicit BackendDispatch(BackendCallbacks& callbacks) : callbacks_(callbacks) {}
+  void on_backend_message(char type, std::span<const std::uint8_t> body) override;
+
+ private:
+  BackendCallbacks& callbacks_;
+};
+
+}  // namespace segproxy::protocols::pg
