@@ -8,53 +8,19 @@
 #include "daemon/net/backend_connector.hpp"
 #include "daemon/pg/pg_session.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
+#include "daemon/session/admission.hpp"
+#include "daemon/session/runtime_fit.hpp"
 
 namespace segproxy::proxy {
 
 awaitable<bool> PgSession::admit() {
   const config::SegmentLimits& lim = rt_->config.segments.at(segment_).limits;
-  if (svc_.registry != nullptr) {
-    SessionFacts facts;
-    facts.listener = listener_->cfg->name;
-    facts.protocol = "postgres";
-    facts.client_addr = client_addr_;
-    facts.identity = identity_;
-    facts.segment = segment_;
-    facts.database = database_;
-    facts.backend_user = backend_user_;
-    facts.started = std::chrono::system_clock::now();
-    facts.backend_id = backend_pid_;
-    const auto admission = svc_.registry->admit(id_, std::move(facts), lim.max_connections,
-                                                lim.max_connections_per_identity);
-    if (admission == SessionRegistry::Admission::SegmentFull) {
-      const std::string message = "segproxy: too many connections for segment \"" + segment_ +
-                                  "\" (max_connections " + std::to_string(lim.max_connections) + ")";
-      if (svc_.metrics) svc_.metrics->segment(segment_).limit_exceeded(LimitKind::MaxConnections).inc();
-      co_await refuse("53300", message, Refusal::SegmentMaxConnections);
-      co_return false;
-    }
-    if (admission == SessionRegistry::Admission::IdentityFull) {
-      const std::string message = "segproxy: too many connections for identity \"" + identity_.display() +
-                                  "\" in segment \"" + segment_ + "\" (max_connections_per_identity " +
-                                  std::to_string(lim.max_connections_per_identity) + ")";
-      if (svc_.metrics) svc_.metrics->segment(segment_).limit_exceeded(LimitKind::MaxConnectionsPerIdentity).inc();
-      co_await refuse("53300", message, Refusal::SegmentMaxConnectionsPerIdentity);
-      co_return false;
-    }
-  }
-  if (svc_.metrics != nullptr) {
-    seg_metrics_ = &svc_.metrics->segment(segment_);
-    seg_metrics_->sessions_active().inc();
-  }
-  // Checked after admission: a revocation published while this session was being
-  // admitted either is seen here or finds this session in the registry.
-  if (svc_.revocations != nullptr) {
-    if (auto why = svc_.revocations->revoked(identity_, segment_)) {
-      const std::string message = "segproxy: access for identity \"" + identity_.display() + "\" is revoked" +
-                                  (why->empty() ? std::string() : ": " + *why);
-      co_await refuse("28000", message, Refusal::Revoked);
-      co_return false;
-    }
+  SessionFacts facts{listener_->cfg->name, "postgres", client_addr_, identity_, segment_, database_, backend_user_, {},
+                     static_cast<std::uint64_t>(backend_pid_)};
+  if (auto refused = admit_session(svc_, id_, std::move(facts), lim, seg_metrics_)) {
+    const char* sqlstate = refused->why == Refusal::Revoked ? "28000" : "53300";
+    co_await refuse(sqlstate, refused->message, refused->why);
+    co_return false;
   }
   co_return true;
 }
@@ -131,25 +97,7 @@ SessionState PgSession::state() const {
 }
 
 std::string PgSession::misfit(const Runtime& rt) const {
-  auto match = rt.mapper->map(identity_);
-  if (!match) return "identity \"" + identity_.display() + "\" is no longer mapped to any segment";
-  if (match->segment != segment_) {
-    return "identity \"" + identity_.display() + "\" now maps to segment \"" + match->segment + "\"; reconnect";
-  }
-  auto seg = rt.config.segments.find(segment_);
-  if (seg == rt.config.segments.end()) return "segment \"" + segment_ + "\" no longer exists";
-  const auto& dbs = seg->second.databases;
-  if (std::find(dbs.begin(), dbs.end(), database_) == dbs.end()) {
-    return "database \"" + database_ + "\" is no longer permitted for segment \"" + segment_ + "\"";
-  }
-  const bool has_listener = std::any_of(rt.listeners.begin(), rt.listeners.end(),
-                                        [&](const ListenerRuntime& l) { return l.cfg->name == listener_->cfg->name; });
-  if (!has_listener) return "listener \"" + listener_->cfg->name + "\" no longer exists";
-  const auto* cred = rt.credentials->find(segment_, listener_->cfg->name);
-  if (cred == nullptr || cred->is_dynamic() != minted_.has_value() || (!minted_ && cred->user != backend_user_)) {
-    return "the backend credential of segment \"" + segment_ + "\" changed";
-  }
-  return {};
+  return runtime_misfit(rt, {identity_, segment_, database_, listener_->cfg->name, backend_user_, minted_.has_value()});
 }
 
 void PgSession::adopt(std::shared_ptr<const Runtime> rt) {

@@ -29,7 +29,7 @@
 #include "daemon/session/refusal.hpp"
 #include "daemon/session/session_registry.hpp"
 #include "daemon/net/stream.hpp"
-#include "authz/gate/statement_gate.hpp"
+#include "authz/gate/pg_gate.hpp"
 
 namespace segproxy::proxy {
 
@@ -184,7 +184,7 @@ class PgSession : public LiveSession,
   std::int32_t proxy_secret_ = 0;
   bool cancel_registered_ = false;
 
-  std::unique_ptr<StatementGate> gate_;
+  std::unique_ptr<PgGate> gate_;
   bool discarding_ = false;         // a refused extended-protocol message: drop until Sync
   authz::Decision pending_refusal_;  // raised at that Sync
   bool close_when_idle_ = false;    // on_window_close: finish_transaction

@@ -17,6 +17,7 @@
 #include "daemon/pg/pg_session.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/session/refusal_audit.hpp"
+#include "daemon/session/session_presence.hpp"
 #include "daemon/session/session_registry.hpp"
 
 namespace segproxy::proxy {
@@ -44,16 +45,8 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
       write_gate_(client.get_executor()),
       idle_gate_(client.get_executor()),
       backend_stream_(rt_->limits, pg::BackendCheck::Structure) {
-  error_code ec;
-  auto ep = client.remote_endpoint(ec);
-  if (!ec) client_addr_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  client.set_option(tcp::no_delay(true), ec);
+  client_addr_ = client_arrived(client, svc_, listener_->cfg->name, listener_metrics_);
   client_ = std::make_unique<Stream>(std::move(client));
-  svc_.active_sessions.fetch_add(1);
-  if (svc_.metrics != nullptr) {
-    listener_metrics_ = &svc_.metrics->listener(listener_->cfg->name);
-    listener_metrics_->connections_active->inc();
-  }
 }
 
 awaitable<void> PgSession::run(std::shared_ptr<PgSession> self) {
@@ -80,11 +73,8 @@ void PgSession::terminate(std::string sqlstate, std::string message, std::string
 }
 
 PgSession::~PgSession() {
-  if (svc_.registry != nullptr) svc_.registry->remove(id_);
   if (cancel_registered_) svc_.cancels.remove(backend_pid_, proxy_secret_);
-  svc_.active_sessions.fetch_sub(1);
-  if (listener_metrics_ != nullptr) listener_metrics_->connections_active->dec();
-  if (seg_metrics_ != nullptr) seg_metrics_->sessions_active().dec();
+  client_departed(svc_, id_, listener_metrics_, seg_metrics_);
 }
 
 void PgSession::close_all() {
@@ -395,8 +385,8 @@ awaitable<bool> PgSession::startup() {
     co_return false;
   }
   backend_ = std::move(login.stream);
-  gate_ = std::make_unique<StatementGate>(*rt_->policy, segment_, database_, svc_.enforce_policy,
-                                          rt_->statement_limits);
+  gate_ = std::make_unique<PgGate>(*rt_->policy, segment_, database_, svc_.enforce_policy,
+                                   rt_->statement_limits);
   for (const auto& [name, value] : login.parameter_status) gate_->on_parameter_status(name, value);
   backend_pid_ = login.process_id;
   txn_status_ = login.transaction_status;
