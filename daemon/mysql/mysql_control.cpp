@@ -7,6 +7,7 @@
 #include "authz/gate/mysql_errors.hpp"
 #include "daemon/mysql/mysql_session.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
+#include "daemon/session/window_close.hpp"
 #include "daemon/session/runtime_fit.hpp"
 #include "daemon/session/session_audit.hpp"
 
@@ -74,12 +75,10 @@ MysqlLoginRequest MysqlSession::login_request() const {
 void MysqlSession::close_all(State final_state) {
   if (closed()) return;
   state_ = final_state;
-  deadline_.disarm();
-  idle_.disarm();
-  window_.disarm();
-  statement_timer_.disarm();
-  if (client_) client_->close();
-  if (backend_) backend_->close();
+  for (Watchdog* timer : {&deadline_, &idle_, &window_, &statement_timer_}) timer->disarm();
+  for (Stream* stream : {client_.get(), backend_.get()}) {
+    if (stream != nullptr) stream->close();
+  }
 }
 
 void MysqlSession::touch_idle() {
@@ -118,11 +117,7 @@ void MysqlSession::on_statement_timeout() {
 }
 
 void MysqlSession::schedule_window_close() {
-  auto now = std::chrono::system_clock::now();
-  auto end = rt_->policy->window_end(segment_, now);
-  if (!end) return;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*end - now) + std::chrono::milliseconds(1);
-  window_.arm(std::max(ms, std::chrono::milliseconds(1)));
+  if (const auto delay = window_close_delay(*rt_->policy, segment_)) window_.arm(*delay);
 }
 
 void MysqlSession::on_window_closed() {

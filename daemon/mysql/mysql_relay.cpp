@@ -136,22 +136,7 @@ awaitable<bool> MysqlSession::on_idle() {
       co_await write_client(out);
       co_return false;
     }
-    if (cstart_ > 0) {
-      std::copy(cbuf_.begin() + static_cast<std::ptrdiff_t>(cstart_),
-                cbuf_.begin() + static_cast<std::ptrdiff_t>(cend_), cbuf_.begin());
-      cend_ -= cstart_;
-      cstart_ = 0;
-    }
-    if (cbuf_.size() < cend_ + kReadChunk) cbuf_.resize(cend_ + kReadChunk);
-    error_code ec;
-    const std::size_t n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
-    if (ec) {
-      if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
-      co_return false;
-    }
-    cend_ += n;
-    bytes_from_client_ += n;
-    if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::ClientToBackend).inc(n);
+    if (!co_await read_client_more(kReadChunk)) co_return false;
     touch_idle();
   }
   if (state_ != State::Idle) co_return false;  // terminated while the command arrived

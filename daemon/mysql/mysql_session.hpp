@@ -93,6 +93,9 @@ class MysqlSession : public LiveSession,
   awaitable<bool> greet_and_login();
   awaitable<bool> read_client_message(std::optional<std::uint8_t> seq, std::size_t max, protocols::Bytes& payload,
                                       std::uint8_t& next_seq);
+  // Reads more client bytes into cbuf_ (undecoded bytes moved to the front, room for at
+  // least `chunk` more); false: the client is gone (close_reason_ says why).
+  awaitable<bool> read_client_more(std::size_t chunk);
   awaitable<void> refuse(std::uint8_t seq, std::uint16_t code, const std::string& sqlstate,
                          const std::string& message, Refusal why);
   // A connection dropped before login without a refuse(): session.refused (rate-limited,

@@ -13,6 +13,7 @@
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/session/admission.hpp"
 #include "daemon/session/refusal_audit.hpp"
+#include "daemon/session/session_audit.hpp"
 #include "daemon/session/session_presence.hpp"
 
 namespace segproxy::proxy {
@@ -72,13 +73,7 @@ awaitable<void> MysqlSession::run_phases() {
     audit_prelogin("timeout", "no complete login within the startup timeout");
   }
   close_all();
-  if (opened_) {
-    audit::AuditRecord rec = audit_record("session.close");
-    rec.duration_us = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());
-    rec.detail = close_reason_.empty() ? "client" : close_reason_;
-    audit_now(std::move(rec));
-  }
+  if (opened_) audit_now(session_close_record(audit_record("session.close"), started_, close_reason_));
   if (!segment_.empty()) {
     svc_.log.info("session.close", {{"session", id_text_},
                                     {"protocol", "mysql"},
@@ -107,23 +102,28 @@ awaitable<bool> MysqlSession::read_client_message(std::optional<std::uint8_t> se
       if (!opened_) audit_prelogin("malformed_startup", close_reason_, "08S01");
       co_return false;
     }
-    if (cstart_ > 0) {
-      std::copy(cbuf_.begin() + static_cast<std::ptrdiff_t>(cstart_), cbuf_.begin() + static_cast<std::ptrdiff_t>(cend_),
-                cbuf_.begin());
-      cend_ -= cstart_;
-      cstart_ = 0;
-    }
-    if (cbuf_.size() < cend_ + kReadChunk) cbuf_.resize(cend_ + kReadChunk);
-    error_code ec;
-    const std::size_t n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
-    if (ec) {
-      if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
-      co_return false;
-    }
-    cend_ += n;
-    bytes_from_client_ += n;
-    if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::ClientToBackend).inc(n);
+    if (!co_await read_client_more(kReadChunk)) co_return false;
   }
+}
+
+awaitable<bool> MysqlSession::read_client_more(std::size_t chunk) {
+  if (cstart_ > 0) {  // keep the undecoded bytes, at the front
+    std::copy(cbuf_.begin() + static_cast<std::ptrdiff_t>(cstart_), cbuf_.begin() + static_cast<std::ptrdiff_t>(cend_),
+              cbuf_.begin());
+    cend_ -= cstart_;
+    cstart_ = 0;
+  }
+  if (cbuf_.size() < cend_ + chunk) cbuf_.resize(cend_ + chunk);
+  error_code ec;
+  const std::size_t n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
+  if (ec) {
+    if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
+    co_return false;
+  }
+  cend_ += n;
+  bytes_from_client_ += n;
+  if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::ClientToBackend).inc(n);
+  co_return true;
 }
 
 void MysqlSession::audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate) {

@@ -11,6 +11,7 @@
 #include "daemon/pg/pg_deny.hpp"
 #include "daemon/pg/pg_session.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
+#include "daemon/session/window_close.hpp"
 
 namespace segproxy::proxy {
 namespace pg = protocols::pg;
@@ -103,11 +104,7 @@ awaitable<void> PgSession::terminate_with(std::shared_ptr<PgSession> self, std::
 }
 
 void PgSession::schedule_window_close() {
-  auto now = std::chrono::system_clock::now();
-  auto end = rt_->policy->window_end(segment_, now);
-  if (!end) return;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*end - now) + std::chrono::milliseconds(1);
-  window_.arm(std::max(ms, std::chrono::milliseconds(1)));
+  if (const auto delay = window_close_delay(*rt_->policy, segment_)) window_.arm(*delay);
 }
 
 void PgSession::on_window_closed() {

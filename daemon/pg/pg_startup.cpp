@@ -17,6 +17,7 @@
 #include "daemon/pg/pg_session.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/session/refusal_audit.hpp"
+#include "daemon/session/session_audit.hpp"
 #include "daemon/session/session_presence.hpp"
 #include "daemon/session/session_registry.hpp"
 
@@ -99,13 +100,7 @@ awaitable<void> PgSession::run_phases() {
   }
   close_all();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
-  if (backend_pid_ != 0) {
-    audit::AuditRecord rec = audit_record("session.close");
-    rec.duration_us = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());
-    rec.detail = close_reason_.empty() ? "client" : close_reason_;
-    audit_now(std::move(rec));
-  }
+  if (backend_pid_ != 0) audit_now(session_close_record(audit_record("session.close"), started_, close_reason_));
   if (!segment_.empty()) {
     svc_.log.info("session.close", {{"session", id_text_},
                                     {"identity", identity_.display()},
