@@ -73,7 +73,10 @@ awaitable<void> MysqlSession::run_phases() {
     audit_prelogin("timeout", "no complete login within the startup timeout");
   }
   close_all();
-  if (opened_) audit_now(session_close_record(audit_record("session.close"), started_, close_reason_));
+  if (opened_) {
+    audit::AuditRecord rec = session_close_record(audit_record("session.close"), started_, close_reason_);
+    audit_now(std::move(rec));
+  }
   if (!segment_.empty()) {
     svc_.log.info("session.close", {{"session", id_text_},
                                     {"protocol", "mysql"},

@@ -100,7 +100,10 @@ awaitable<void> PgSession::run_phases() {
   }
   close_all();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
-  if (backend_pid_ != 0) audit_now(session_close_record(audit_record("session.close"), started_, close_reason_));
+  if (backend_pid_ != 0) {
+    audit::AuditRecord rec = session_close_record(audit_record("session.close"), started_, close_reason_);
+    audit_now(std::move(rec));
+  }
   if (!segment_.empty()) {
     svc_.log.info("session.close", {{"session", id_text_},
                                     {"identity", identity_.display()},
