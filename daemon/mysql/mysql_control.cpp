@@ -164,7 +164,7 @@ awaitable<void> MysqlSession::terminate_with(std::shared_ptr<MysqlSession> self,
     error_code ec;
     co_await self->client_->write(asio::buffer(out), ec);
   }
-  // Captured before closing the client lets the command loop end underneath us.
+  // Captured before closing the client lets the command phase end underneath us.
   const MysqlLoginRequest kill = self->login_request();
   const config::Endpoint backend = self->listener_->cfg->backend.endpoint;
   if (self->client_) self->client_->close();
@@ -192,7 +192,7 @@ void MysqlSession::adopt(std::shared_ptr<const Runtime> rt) {
   if (state_ != State::Starting && state_ != State::Idle && !command_running()) return;
   if (state_ == State::Starting) {
     // Still starting: it finishes under the runtime it began with, then adopts this one
-    // before its first command (command_loop).
+    // before its first command (command_phase).
     pending_rt_ = std::move(rt);
     return;
   }
