@@ -16,7 +16,7 @@
 #include "authz/sql/mysql_classifier.hpp"
 #include "authz/sql/pg_classifier.hpp"
 #include "config/loader.hpp"
-#include "authz/gate/statement_gate.hpp"
+#include "authz/gate/pg_gate.hpp"
 
 namespace segproxy::proxy::ctl {
 namespace sql = authz::sql;
@@ -183,7 +183,7 @@ Explanation explain(const World& w, const authz::ClientIdentity& id, const std::
     return ex;
   }
   // The decision: exactly what a fresh proxy session would answer.
-  StatementGate gate(*w.engine, ex.segment, database, true, statement_limits(w.cfg.limits));
+  PgGate gate(*w.engine, ex.segment, database, true, statement_limits(w.cfg.limits));
   if (lex.client_encoding) gate.on_parameter_status("client_encoding", *lex.client_encoding);
   if (lex.standard_conforming_strings) {
     gate.on_parameter_status("standard_conforming_strings", *lex.standard_conforming_strings);

@@ -3,7 +3,7 @@
 // with config::load_config_file (files are checked for existence only; no TLS material
 // or secret is read, so CI needs no credentials), maps a certificate identity to its
 // segment exactly as the proxy does (authz::IdentityMapper), checks the database, then
-// classifies and judges the SQL through proxy::StatementGate — the same path as a fresh
+// classifies and judges the SQL through proxy::PgGate — the same path as a fresh
 // proxy session — at a given instant.
 //
 //   segproxyctl policy explain --config FILE --identity ID --database DB [--at RFC3339]

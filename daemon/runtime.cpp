@@ -3,7 +3,7 @@
 #include "daemon/reload.hpp"
 #include "daemon/net/tls_context.hpp"
 #include "daemon/process_environment.hpp"
-#include "authz/gate/statement_gate.hpp"
+#include "authz/gate/pg_gate.hpp"
 
 namespace segproxy::proxy {
 

@@ -9,7 +9,7 @@
 #include "protocols/mysql/handshake.hpp"
 #include "protocols/mysql/packets.hpp"
 #include "protocols/mysql/wire.hpp"
-#include "daemon/net/backend_connector.hpp"
+#include "daemon/net/connect.hpp"
 
 namespace segproxy::proxy {
 namespace my = protocols::mysql;

@@ -4,9 +4,11 @@
 #include "audit/statement_text.hpp"
 #include "protocols/mysql/framer.hpp"
 #include "protocols/mysql/packets.hpp"
-#include "daemon/mysql/mysql_errors.hpp"
+#include "authz/gate/mysql_errors.hpp"
 #include "daemon/mysql/mysql_session.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
+#include "daemon/session/window_close.hpp"
+#include "daemon/session/runtime_fit.hpp"
 #include "daemon/session/session_audit.hpp"
 
 namespace segproxy::proxy {
@@ -70,15 +72,13 @@ MysqlLoginRequest MysqlSession::login_request() const {
   return req;
 }
 
-void MysqlSession::close_all() {
-  if (closed_) return;
-  closed_ = true;
-  deadline_.disarm();
-  idle_.disarm();
-  window_.disarm();
-  statement_timer_.disarm();
-  if (client_) client_->close();
-  if (backend_) backend_->close();
+void MysqlSession::close_all(State final_state) {
+  if (closed()) return;
+  state_ = final_state;
+  for (Watchdog* timer : {&deadline_, &idle_, &window_, &statement_timer_}) timer->disarm();
+  for (Stream* stream : {client_.get(), backend_.get()}) {
+    if (stream != nullptr) stream->close();
+  }
 }
 
 void MysqlSession::touch_idle() {
@@ -86,14 +86,16 @@ void MysqlSession::touch_idle() {
 }
 
 void MysqlSession::on_idle_expired() {
-  if (in_command_) {
+  if (command_running()) {
     touch_idle();
     return;
   }
+  if (state_ != State::Idle) return;
   if (seg_metrics_ != nullptr) seg_metrics_->limit_exceeded(LimitKind::IdleTimeout).inc();
   close_reason_ = "idle timeout";
+  state_ = State::Ending;
   asio::co_spawn(client_->lowest().get_executor(),
-                 terminate_with(shared_from_this(), 4031, "HY000",
+                 terminate_with(shared_from_this(), State::Idle, 4031, "HY000",
                                 "segproxy: the client was disconnected for inactivity (idle_timeout)"),
                  asio::detached);
 }
@@ -102,24 +104,20 @@ void MysqlSession::on_idle_expired() {
 // fresh connection of the same backend user); the backend then answers the command
 // with its own "query interrupted" error and the session stays usable.
 void MysqlSession::on_statement_timeout() {
-  if (!in_command_ || closed_) return;
+  if (!command_running()) return;
   svc_.log.warn("session.statement_timeout", {{"session", id_text_},
                                               {"protocol", "mysql"},
                                               {"segment", segment_},
                                               {"timeout_ms", std::to_string(statement_timeout_.count())}});
   if (seg_metrics_ != nullptr) seg_metrics_->limit_exceeded(LimitKind::StatementTimeout).inc();
-  statement_timed_out_ = true;
+  interrupt_ = Interrupt::Killed;
   if (login_request().password == nullptr) return;
   asio::co_spawn(client_->lowest().get_executor(),
                  mysql_kill_query(listener_->cfg->backend.endpoint, login_request(), connection_id_), asio::detached);
 }
 
 void MysqlSession::schedule_window_close() {
-  auto now = std::chrono::system_clock::now();
-  auto end = rt_->policy->window_end(segment_, now);
-  if (!end) return;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*end - now) + std::chrono::milliseconds(1);
-  window_.arm(std::max(ms, std::chrono::milliseconds(1)));
+  if (const auto delay = window_close_delay(*rt_->policy, segment_)) window_.arm(*delay);
 }
 
 void MysqlSession::on_window_closed() {
@@ -134,38 +132,39 @@ void MysqlSession::on_window_closed() {
 
 void MysqlSession::terminate(std::string code, std::string message, std::string event) {
   (void)code;
-  if (closed_ || ending_) return;
-  ending_ = true;
+  if (state_ == State::Ending || closed()) return;
+  const State was = state_;
+  state_ = State::Ending;
   if (close_reason_.empty()) close_reason_ = message;
   if (event != "session.close" && opened_) {
     audit::AuditRecord rec = audit_record(event.c_str());
     rec.reason = message;
     audit_now(std::move(rec));
   }
-  if (!backend_ || !tracker_) {
+  if (!backend_ || !tracker_) {  // before the backend login: nobody to answer
     close_all();
     return;
   }
   asio::co_spawn(client_->lowest().get_executor(),
-                 terminate_with(shared_from_this(), ER_CONNECTION_KILLED, "70100", std::move(message)), asio::detached);
+                 terminate_with(shared_from_this(), was, ER_CONNECTION_KILLED, "70100", std::move(message)),
+                 asio::detached);
 }
 
 // ERR then close (as a server does for KILL CONNECTION): when a command is waiting for
 // its response and none of it was sent yet, the ERR is that response; an idle client
 // gets it as an unsolicited ERR (sequence id 0). A statement still running on the
 // backend is killed there too.
-awaitable<void> MysqlSession::terminate_with(std::shared_ptr<MysqlSession> self, std::uint16_t code, std::string sqlstate,
-                                             std::string message) {
-  if (self->closed_) co_return;
-  self->ending_ = true;
-  const bool running = self->in_command_;
-  if (!running || !self->response_started_) {
+awaitable<void> MysqlSession::terminate_with(std::shared_ptr<MysqlSession> self, State was, std::uint16_t code,
+                                             std::string sqlstate, std::string message) {
+  if (self->closed()) co_return;
+  const bool running = was == State::Awaiting || was == State::Streaming;
+  if (was != State::Streaming) {
     Bytes out;
     my::encode_err_packet(out, running ? self->response_seq_ : 0, code, sqlstate, message, self->client_caps_);
     error_code ec;
     co_await self->client_->write(asio::buffer(out), ec);
   }
-  // Captured before closing the client lets the command loop end underneath us.
+  // Captured before closing the client lets the command phase end underneath us.
   const MysqlLoginRequest kill = self->login_request();
   const config::Endpoint backend = self->listener_->cfg->backend.endpoint;
   if (self->client_) self->client_->close();
@@ -179,36 +178,21 @@ awaitable<void> MysqlSession::terminate_with(std::shared_ptr<MysqlSession> self,
 SessionState MysqlSession::state() const {
   SessionState s;
   if (!current_sql_.empty()) s.current_statement = audit::normalize_statement(current_sql_, "mysql");
-  s.active = in_command_;
+  s.active = command_running();
   s.bytes_in = bytes_from_client_;
   s.bytes_out = bytes_from_backend_;
   return s;
 }
 
 std::string MysqlSession::misfit(const Runtime& rt) const {
-  auto match = rt.mapper->map(identity_);
-  if (!match) return "identity \"" + identity_.display() + "\" is no longer mapped to any segment";
-  if (match->segment != segment_) {
-    return "identity \"" + identity_.display() + "\" now maps to segment \"" + match->segment + "\"; reconnect";
-  }
-  auto seg = rt.config.segments.find(segment_);
-  if (seg == rt.config.segments.end()) return "segment \"" + segment_ + "\" no longer exists";
-  const auto& dbs = seg->second.databases;
-  if (!database_.empty() && std::find(dbs.begin(), dbs.end(), database_) == dbs.end()) {
-    return "database \"" + database_ + "\" is no longer permitted for segment \"" + segment_ + "\"";
-  }
-  const auto* cred = rt.credentials->find(segment_, listener_->cfg->name);
-  if (cred == nullptr || cred->is_dynamic() != minted_.has_value() || (!minted_ && cred->user != backend_user_)) {
-    return "the backend credential of segment \"" + segment_ + "\" changed";
-  }
-  return {};
+  return runtime_misfit(rt, {identity_, segment_, database_, listener_->cfg->name, backend_user_, minted_.has_value()});
 }
 
 void MysqlSession::adopt(std::shared_ptr<const Runtime> rt) {
-  if (closed_ || ending_) return;
-  if (!tracker_) {
+  if (state_ != State::Starting && state_ != State::Idle && !command_running()) return;
+  if (state_ == State::Starting) {
     // Still starting: it finishes under the runtime it began with, then adopts this one
-    // before its first command (command_loop).
+    // before its first command (command_phase).
     pending_rt_ = std::move(rt);
     return;
   }
@@ -216,23 +200,14 @@ void MysqlSession::adopt(std::shared_ptr<const Runtime> rt) {
     terminate("57P01", "segproxy configuration reloaded: " + why, "session.close");
     return;
   }
-  const ListenerRuntime* next_listener = nullptr;
-  for (const auto& l : rt->listeners) {
-    if (l.cfg->name == listener_->cfg->name) next_listener = &l;
-  }
-  if (next_listener == nullptr) {
-    terminate("57P01", "segproxy configuration reloaded: listener removed", "session.close");
-    return;
-  }
   rt_ = std::move(rt);
-  listener_ = next_listener;
-  cache_.clear();  // decisions of the old policy
-  // SQL-level PREPAREs were judged under the old policy and their text is not kept: the
-  // names are forgotten, so an EXECUTE of one is refused (fail closed) until the client
-  // PREPAREs it again, which is judged under the new policy. (COM_STMT_PREPARE ids keep
-  // their text and are judged again at COM_STMT_EXECUTE.)
-  sql_prepared_.clear();
-  sql_options_.limits = rt_->statement_limits;
+  for (const auto& l : rt_->listeners) {
+    if (l.cfg->name == listener_->cfg->name) listener_ = &l;  // exists: runtime_misfit checked it
+  }
+  // Cached decisions of the old policy go; SQL-level PREPARE names are forgotten (an
+  // EXECUTE of one is refused until PREPAREd again, under the new policy; mysql_gate.hpp).
+  // COM_STMT_PREPARE ids keep their text and are judged again at COM_STMT_EXECUTE.
+  gate_->rebind(*rt_->policy, rt_->config.segments.at(segment_).databases, rt_->statement_limits);
   const auto& lim = rt_->config.segments.at(segment_).limits;
   statement_timeout_ = lim.statement_timeout;
   idle_timeout_ = lim.idle_timeout ? *lim.idle_timeout : rt_->config.limits.idle_timeout;

@@ -9,10 +9,6 @@
 // routines and triggers run with their own saved sql_mode and character set and restore
 // the caller's (verified on MariaDB 10.11); COM_CHANGE_USER is refused and SET STATEMENT
 // ... FOR may not set them (it restores them after its statement anyway).
-#include <algorithm>
-#include <cctype>
-
-#include "authz/sql/mysql_lexing_settings.hpp"
 #include "daemon/mysql/mysql_backend.hpp"
 #include "daemon/mysql/mysql_session.hpp"
 
@@ -20,17 +16,6 @@ namespace segproxy::proxy {
 namespace {
 constexpr std::chrono::seconds kLexingReadWait{10};
 }  // namespace
-
-bool MysqlSession::apply_lexing_settings(std::string_view sql_mode, std::string_view charset) {
-  const authz::sql::MysqlSqlMode mode = authz::sql::parse_mysql_sql_mode(sql_mode);
-  sql_options_.ansi_quotes = mode.ansi_quotes;
-  sql_options_.no_backslash_escapes = mode.no_backslash_escapes;
-  sql_options_.unfollowable_sql_mode = mode.unfollowable;
-  std::string cs(charset.substr(0, 64));
-  std::transform(cs.begin(), cs.end(), cs.begin(), [](unsigned char c) { return std::tolower(c); });
-  sql_options_.charset = cs.empty() ? std::string("unknown") : cs;
-  return mode.unfollowable.empty();
-}
 
 awaitable<bool> MysqlSession::follow_lexing_settings() {
   std::string error;
@@ -45,16 +30,10 @@ awaitable<bool> MysqlSession::follow_lexing_settings() {
     if (close_reason_.empty()) close_reason_ = "could not read sql_mode / character_set_client back: " + error;
     co_return false;
   }
-  const std::string before_mode = sql_options_.unfollowable_sql_mode;
-  const bool quotes = sql_options_.ansi_quotes, escapes = sql_options_.no_backslash_escapes;
-  const std::string before_cs = sql_options_.charset;
-  if (!apply_lexing_settings(*(*row)[0], *(*row)[1]) && before_mode.empty()) {
+  const bool was_followable = gate_->options().unfollowable_sql_mode.empty();
+  if (!gate_->apply_lexing_settings(*(*row)[0], *(*row)[1]) && was_followable) {
     svc_.log.warn("session.sql_mode_unfollowable",
                   {{"session", id_text_}, {"sql_mode", (*row)[0]->substr(0, 256)}});
-  }
-  if (quotes != sql_options_.ansi_quotes || escapes != sql_options_.no_backslash_escapes ||
-      before_cs != sql_options_.charset || before_mode != sql_options_.unfollowable_sql_mode) {
-    cache_.clear();  // keys already differ (the options are part of the fingerprint): free the old ones
   }
   co_return true;
 }

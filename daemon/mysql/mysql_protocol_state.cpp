@@ -7,7 +7,7 @@
 //    character set is utf8 / utf8mb4: ER_INVALID_CHARACTER_STRING 1300 (binary data
 //    goes in hex literals X'..' or as statement parameters, which are not statement text).
 #include "protocols/common/utf8.hpp"
-#include "daemon/mysql/mysql_errors.hpp"
+#include "authz/gate/mysql_errors.hpp"
 #include "daemon/mysql/mysql_session.hpp"
 
 namespace segproxy::proxy {
@@ -40,7 +40,8 @@ std::optional<MysqlSession::StateRefusal> MysqlSession::protocol_state_refusal(c
                         r.verdict.command;
     return r;
   }
-  if (sql_options_.charset != "utf8mb4" && sql_options_.charset != "utf8" && sql_options_.charset != "utf8mb3") {
+  const std::string& charset = gate_->options().charset;
+  if (charset != "utf8mb4" && charset != "utf8" && charset != "utf8mb3") {
     return std::nullopt;
   }
   std::string_view text;
@@ -52,7 +53,7 @@ std::optional<MysqlSession::StateRefusal> MysqlSession::protocol_state_refusal(c
   r.verdict.code = ER_INVALID_CHARACTER_STRING;
   r.verdict.sqlstate = "HY000";
   r.verdict.command = std::string(my::command_name(my::command_code(cmd)));
-  r.verdict.message = "segproxy: Invalid " + sql_options_.charset + " character string in the statement text";
+  r.verdict.message = "segproxy: Invalid " + charset + " character string in the statement text";
   return r;
 }
 

@@ -1,4 +1,5 @@
-// MySQL session: the command phase. Each client command is decided (judge_*,
+// MySQL session: the command phase, one handler per state (Idle: on_idle; Awaiting /
+// Streaming: on_response). Each client command is decided (authz/gate/mysql_gate via
 // daemon/mysql/mysql_judge.cpp), audited before it is forwarded, then relayed unchanged.
 #include <algorithm>
 #include <cctype>
@@ -9,7 +10,7 @@
 #include "protocols/mysql/capabilities.hpp"
 #include "protocols/mysql/framer.hpp"
 #include "protocols/mysql/packets.hpp"
-#include "daemon/mysql/mysql_errors.hpp"
+#include "authz/gate/mysql_errors.hpp"
 #include "daemon/mysql/mysql_session.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/session/session_audit.hpp"
@@ -87,231 +88,234 @@ awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view 
   co_return co_await audit_durably(std::move(r));
 }
 
-awaitable<void> MysqlSession::command_loop() {
+// The command phase: one handler per state (mysql_session.hpp, State).
+awaitable<void> MysqlSession::command_phase() {
   touch_idle();
   schedule_window_close();
   // A configuration reloaded while the session was starting (adopt() kept it for now).
   if (pending_rt_) adopt(std::exchange(pending_rt_, nullptr));
   for (;;) {
-    if (ending_ || closed_) co_return;
-    // One whole command message (a client that pipelines waits in our buffer).
-    my::Message msg;
-    std::size_t consumed = 0;
-    for (;;) {
-      auto view = std::span<const std::uint8_t>(cbuf_.data() + cstart_, cend_ - cstart_);
-      auto d = my::decode_message(view, std::uint8_t{0}, rt_->limits.max_mysql_client_message);
-      if (d.status == DecodeStatus::Ok) {
-        msg = std::move(d.value);
-        consumed = d.consumed;
+    bool go_on = false;
+    switch (state_) {
+      case State::Idle:
+        go_on = co_await on_idle();
         break;
-      }
-      if (d.status == DecodeStatus::Malformed) {
-        close_reason_ = "malformed packet: " + d.error;
-        Bytes out;
-        my::encode_err_packet(out, 1, 1156, "08S01", "Got packets out of order (segproxy: " + d.error + ")", client_caps_);
-        co_await write_client(out);
-        co_return;
-      }
-      if (cstart_ > 0) {
-        std::copy(cbuf_.begin() + static_cast<std::ptrdiff_t>(cstart_),
-                  cbuf_.begin() + static_cast<std::ptrdiff_t>(cend_), cbuf_.begin());
-        cend_ -= cstart_;
-        cstart_ = 0;
-      }
-      if (cbuf_.size() < cend_ + kReadChunk) cbuf_.resize(cend_ + kReadChunk);
-      error_code ec;
-      const std::size_t n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
-      if (ec) {
-        if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
-        co_return;
-      }
-      cend_ += n;
-      bytes_from_client_ += n;
-      if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::ClientToBackend).inc(n);
-      touch_idle();
+      case State::Awaiting:
+      case State::Streaming:
+        go_on = co_await on_response();
+        break;
+      case State::Starting:
+      case State::Ending:
+      case State::Failed:
+      case State::Closed:
+      case State::Expired:
+        break;
     }
-    if (ending_ || closed_) co_return;
-    const std::span<const std::uint8_t> frame(cbuf_.data() + cstart_, consumed);
-    const std::uint8_t reply_seq = msg.next_seq();
-    auto decoded = my::decode_command(msg.payload(), client_caps_);
-    auto answer = [&](std::uint16_t code, const std::string& state, const std::string& message) -> awaitable<bool> {
+    if (!go_on) co_return;
+  }
+}
+
+// Idle (MySQL client/server protocol, "Command Phase"): one whole command message is
+// read (a client that pipelines waits in our buffer), decoded, judged, audited and, when
+// allowed, forwarded unchanged; a command that gets a response moves to Awaiting.
+awaitable<bool> MysqlSession::on_idle() {
+  my::Message msg;
+  std::size_t consumed = 0;
+  for (;;) {
+    auto view = std::span<const std::uint8_t>(cbuf_.data() + cstart_, cend_ - cstart_);
+    auto d = my::decode_message(view, std::uint8_t{0}, rt_->limits.max_mysql_client_message);
+    if (d.status == DecodeStatus::Ok) {
+      msg = std::move(d.value);
+      consumed = d.consumed;
+      break;
+    }
+    if (d.status == DecodeStatus::Malformed) {
+      close_reason_ = "malformed packet: " + d.error;
       Bytes out;
-      my::encode_err_packet(out, reply_seq, code, state, message, client_caps_);
+      my::encode_err_packet(out, 1, 1156, "08S01", "Got packets out of order (segproxy: " + d.error + ")", client_caps_);
+      co_await write_client(out);
+      co_return false;
+    }
+    if (!co_await read_client_more(kReadChunk)) co_return false;
+    touch_idle();
+  }
+  if (state_ != State::Idle) co_return false;  // terminated while the command arrived
+  const std::span<const std::uint8_t> frame(cbuf_.data() + cstart_, consumed);
+  const std::uint8_t reply_seq = msg.next_seq();
+  auto decoded = my::decode_command(msg.payload(), client_caps_);
+  auto answer = [&](std::uint16_t code, const std::string& state, const std::string& message) -> awaitable<bool> {
+    Bytes out;
+    my::encode_err_packet(out, reply_seq, code, state, message, client_caps_);
+    cstart_ += consumed;
+    co_return co_await write_client(out);
+  };
+  if (decoded.status != DecodeStatus::Ok) {
+    co_return co_await answer(ER_UNKNOWN_COM, "08S01", "segproxy: malformed command: " + decoded.error);
+  }
+  const my::Command& cmd = decoded.value;
+  if (auto refusal = protocol_state_refusal(cmd)) {  // issue 12 item 4.5
+    if (refusal->drop) {
       cstart_ += consumed;
-      co_return co_await write_client(out);
-    };
-    if (decoded.status != DecodeStatus::Ok) {
-      if (!co_await answer(ER_UNKNOWN_COM, "08S01", "segproxy: malformed command: " + decoded.error)) co_return;
-      continue;
+      co_return true;
     }
-    const my::Command& cmd = decoded.value;
-    if (auto refusal = protocol_state_refusal(cmd)) {  // issue 12 item 4.5
-      if (refusal->drop) {
-        cstart_ += consumed;
-        continue;
-      }
-      co_await audit_decision(refusal->verdict, {}, refusal->verdict.command);
-      if (!co_await answer(refusal->verdict.code, refusal->verdict.sqlstate, refusal->verdict.message)) co_return;
-      continue;
+    co_await audit_decision(refusal->verdict, {}, refusal->verdict.command);
+    co_return co_await answer(refusal->verdict.code, refusal->verdict.sqlstate, refusal->verdict.message);
+  }
+  if (txn_aborted_) {
+    bool passes = false;
+    const Verdict refused = aborted_verdict(cmd, passes);
+    if (!passes) {
+      std::string_view refused_text;
+      if (const auto* q = std::get_if<my::ComQuery>(&cmd)) refused_text = q->sql;
+      else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) refused_text = p->sql;
+      if (!refused_text.empty()) current_sql_.assign(refused_text.substr(0, 1024));
+      const std::string refused_kind = my::command_name(my::command_code(cmd));
+      co_await audit_decision(refused, refused_text, refused_kind);
+      co_return co_await answer(refused.code, refused.sqlstate, refused.message);
     }
-    if (txn_aborted_) {
-      bool passes = false;
-      const Verdict refused = aborted_verdict(cmd, passes);
-      if (!passes) {
-        std::string_view refused_text;
-        if (const auto* q = std::get_if<my::ComQuery>(&cmd)) refused_text = q->sql;
-        else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) refused_text = p->sql;
-        if (!refused_text.empty()) current_sql_.assign(refused_text.substr(0, 1024));
-        const std::string refused_kind = my::command_name(my::command_code(cmd));
-        co_await audit_decision(refused, refused_text, refused_kind);
-        if (!co_await answer(refused.code, refused.sqlstate, refused.message)) co_return;
-        continue;
-      }
+  }
+  Verdict verdict;
+  verdict.allow = true;
+  std::string_view text;
+  std::string kind;
+  bool judged = false;  // audited as a statement decision
+  if (const auto* q = std::get_if<my::ComQuery>(&cmd)) {
+    text = q->sql;
+    kind = "COM_QUERY";
+    if (auto target = kill_query_target(q->sql)) verdict = judge_kill_query(*target);
+    else verdict = judge_sql(q->sql, false);
+    judged = true;
+  } else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) {
+    text = p->sql;
+    kind = "COM_STMT_PREPARE";
+    verdict = judge_sql(p->sql, true);
+    judged = true;
+  } else if (const auto* db = std::get_if<my::ComInitDb>(&cmd)) {
+    text = db->schema;
+    kind = "COM_INIT_DB";
+    verdict = gate_->check_database(db->schema);
+    judged = true;
+  } else if (const auto* fl = std::get_if<my::ComFieldList>(&cmd)) {
+    verdict = judge_field_list(fl->table);  // column metadata of one table: judged as reading it
+  } else if (std::holds_alternative<my::ComStmtExecute>(cmd) || std::holds_alternative<my::ComStmtFetch>(cmd)) {
+    const auto w = rt_->policy->check_window(segment_, std::chrono::system_clock::now());
+    const auto* exec = std::get_if<my::ComStmtExecute>(&cmd);
+    if (!w.allow) {
+      verdict = MysqlGate::window_closed(w, {});
+      kind = "COM_STMT_EXECUTE";
+      judged = true;
+    } else if (auto again = exec != nullptr ? rejudge_prepared(exec->statement_id, text) : std::nullopt) {
+      verdict = std::move(*again);  // prepared before a reload, denied by the new policy
+      kind = "COM_STMT_EXECUTE";
+      judged = true;
     }
-    Verdict verdict;
-    verdict.allow = true;
-    std::string_view text;
-    std::string kind;
-    bool judged = false;  // audited as a statement decision
-    if (const auto* q = std::get_if<my::ComQuery>(&cmd)) {
-      text = q->sql;
-      kind = "COM_QUERY";
-      if (auto target = kill_query_target(q->sql)) verdict = judge_kill_query(*target);
-      else verdict = judge_sql(q->sql, false);
-      judged = true;
-    } else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) {
-      text = p->sql;
-      kind = "COM_STMT_PREPARE";
-      verdict = judge_sql(p->sql, true);
-      judged = true;
-    } else if (const auto* db = std::get_if<my::ComInitDb>(&cmd)) {
-      text = db->schema;
-      kind = "COM_INIT_DB";
-      verdict = judge_database(db->schema);
-      judged = true;
-    } else if (const auto* fl = std::get_if<my::ComFieldList>(&cmd)) {
-      // Column metadata of one table: judged as reading it.
-      std::string probe = "SELECT * FROM `";
-      for (char c : fl->table) probe += c == '`' ? std::string("``") : std::string(1, c);
-      probe += "` WHERE 1 = 0";
-      verdict = judge_sql(probe, false);
-      verdict.command = "COM_FIELD_LIST";
-    } else if (std::holds_alternative<my::ComStmtExecute>(cmd) || std::holds_alternative<my::ComStmtFetch>(cmd)) {
-      const auto w = rt_->policy->check_window(segment_, std::chrono::system_clock::now());
-      const auto* exec = std::get_if<my::ComStmtExecute>(&cmd);
-      if (!w.allow) {
-        verdict = window_closed(w, {});
-        kind = "COM_STMT_EXECUTE";
-        judged = true;
-      } else if (auto again = exec != nullptr ? rejudge_prepared(exec->statement_id, text) : std::nullopt) {
-        verdict = std::move(*again);  // prepared before a reload, denied by the new policy
-        kind = "COM_STMT_EXECUTE";
-        judged = true;
-      }
-    } else if (const auto* r = std::get_if<my::ComRefused>(&cmd)) {
+  } else if (const auto* r = std::get_if<my::ComRefused>(&cmd)) {
+    verdict.allow = false;
+    verdict.code = r->known ? ER_SPECIFIC_ACCESS_DENIED : ER_UNKNOWN_COM;
+    verdict.sqlstate = r->known ? "42000" : "08S01";
+    verdict.message = r->known ? "segproxy: command " + std::string(my::command_name(my::command_code(cmd))) + " is not allowed"
+                               : std::string("Unknown command");
+    kind = std::string(my::command_name(my::command_code(cmd)));
+    judged = true;
+  } else if (std::holds_alternative<my::ComProcessKill>(cmd)) {
+    verdict.allow = false;
+    verdict.code = ER_SPECIFIC_ACCESS_DENIED;
+    verdict.sqlstate = "42000";
+    verdict.message = "segproxy: COM_PROCESS_KILL is not allowed (use KILL QUERY on a session of your own)";
+    kind = "COM_PROCESS_KILL";
+    judged = true;
+  }
+  if (judged) {
+    if (!text.empty()) current_sql_.assign(text.substr(0, 1024));
+    if (!co_await audit_decision(verdict, text, kind)) {
       verdict.allow = false;
-      verdict.code = r->known ? ER_SPECIFIC_ACCESS_DENIED : ER_UNKNOWN_COM;
-      verdict.sqlstate = r->known ? "42000" : "08S01";
-      verdict.message = r->known ? "segproxy: command " + std::string(my::command_name(my::command_code(cmd))) + " is not allowed"
-                                 : std::string("Unknown command");
-      kind = std::string(my::command_name(my::command_code(cmd)));
-      judged = true;
-    } else if (std::holds_alternative<my::ComProcessKill>(cmd)) {
-      verdict.allow = false;
-      verdict.code = ER_SPECIFIC_ACCESS_DENIED;
-      verdict.sqlstate = "42000";
-      verdict.message = "segproxy: COM_PROCESS_KILL is not allowed (use KILL QUERY on a session of your own)";
-      kind = "COM_PROCESS_KILL";
-      judged = true;
+      verdict.code = ER_ERROR_ON_WRITE;
+      verdict.sqlstate = "HY000";
+      verdict.message = "segproxy: the audit log cannot record this statement, so it was not run";
     }
-    if (judged) {
-      if (!text.empty()) current_sql_.assign(text.substr(0, 1024));
-      if (!co_await audit_decision(verdict, text, kind)) {
-        verdict.allow = false;
-        verdict.code = ER_ERROR_ON_WRITE;
-        verdict.sqlstate = "HY000";
-        verdict.message = "segproxy: the audit log cannot record this statement, so it was not run";
+  }
+  if (!verdict.allow) {
+    // Refused inside a transaction: the transaction must not commit without it
+    // (PostgreSQL semantics): roll it back now, refuse everything until ROLLBACK.
+    std::string message = verdict.message;
+    // (--bench-policy-off judges nothing, so it could never leave the aborted state.)
+    if (tracker_->in_transaction() && svc_.enforce_policy) {
+      const bool rolled_back = co_await rollback_backend();
+      if (!rolled_back) {
+        message += " (segproxy could not roll the transaction back and closes the connection; the server rolls "
+                   "it back)";
+        co_await answer(verdict.code, verdict.sqlstate, message);
+        co_return false;
       }
+      txn_aborted_ = true;
+      message += " (segproxy rolled the transaction back; statements are refused until ROLLBACK)";
     }
-    if (!verdict.allow) {
-      // Refused inside a transaction: the transaction must not commit without it
-      // (PostgreSQL semantics): roll it back now, refuse everything until ROLLBACK.
-      std::string message = verdict.message;
-      // (--bench-policy-off judges nothing, so it could never leave the aborted state.)
-      if (tracker_->in_transaction() && svc_.enforce_policy) {
-        const bool rolled_back = co_await rollback_backend();
-        if (!rolled_back) {
-          message += " (segproxy could not roll the transaction back and closes the connection; the server rolls "
-                     "it back)";
-          co_await answer(verdict.code, verdict.sqlstate, message);
-          co_return;
-        }
-        txn_aborted_ = true;
-        message += " (segproxy rolled the transaction back; statements are refused until ROLLBACK)";
-      }
-      if (!co_await answer(verdict.code, verdict.sqlstate, message)) co_return;
-      continue;
-    }
-    if (std::holds_alternative<my::ComQuit>(cmd)) {
-      close_reason_ = "client quit";
-      error_code ec;
-      co_await backend_->write(asio::buffer(frame.data(), frame.size()), ec);
-      co_return;
-    }
-    if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) {
-      pending_prepare_ = verdict;
-      pending_prepare_source_ = PreparedSource{std::string(p->sql), database_, rt_->config_hash};
-    }
-    if (!verdict.use_database.empty()) pending_use_ = verdict.use_database;
-    if (std::holds_alternative<my::ComQuery>(cmd)) note_prepared_names(verdict);
-    if (std::holds_alternative<my::ComResetConnection>(cmd)) {
-      prepared_.clear();
-      prepared_source_.clear();
-      sql_prepared_.clear();
-    }
-    if (const auto* c = std::get_if<my::ComStmtClose>(&cmd)) {
-      prepared_.erase(c->statement_id);
-      prepared_source_.erase(c->statement_id);
-    }
-    // Forward the original bytes.
+    co_return co_await answer(verdict.code, verdict.sqlstate, message);
+  }
+  if (std::holds_alternative<my::ComQuit>(cmd)) {
+    close_reason_ = "client quit";
     error_code ec;
     co_await backend_->write(asio::buffer(frame.data(), frame.size()), ec);
-    cstart_ += consumed;
-    if (ec) {
-      close_reason_ = "backend write: " + ec.message();
-      co_return;
-    }
-    tracker_->expect(cmd, reply_seq);
-    if (tracker_->idle()) continue;  // no response (COM_STMT_CLOSE, SEND_LONG_DATA)
-    in_command_ = true;
-    response_started_ = false;
-    statement_timed_out_ = false;
-    timeout_answer_ = false;
-    response_seq_ = reply_seq;
-    command_start_ = std::chrono::steady_clock::now();
-    if (statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);
-    const bool ok = co_await relay_response();
-    statement_timer_.disarm();
-    in_command_ = false;
-    if (!ok) co_return;
-    // sql_mode / character_set_client may have changed: read them back before the next
-    // command is judged (daemon/mysql/mysql_lexing_follow.cpp).
-    bool relex = std::holds_alternative<my::ComResetConnection>(cmd) ||
-                 (std::holds_alternative<my::ComQuery>(cmd) && verdict.changes_lexing);
-    if (const auto* exec = std::get_if<my::ComStmtExecute>(&cmd)) {
-      const auto prep = prepared_.find(exec->statement_id);
-      relex = prep == prepared_.end() || prep->second.changes_lexing;
-    }
-    if (relex && !co_await follow_lexing_settings()) co_return;
-    // DDL commits implicitly once answered: refresh learned views (Runtime::on_ddl). Every
-    // DDL the analyzer allows names a relation with op "alter"; an ERR costs one refresh.
-    bool altered = std::holds_alternative<my::ComQuery>(cmd) && verdict.alters;
-    if (const auto* exec = std::get_if<my::ComStmtExecute>(&cmd)) {
-      const auto prep = prepared_.find(exec->statement_id);
-      altered = prep != prepared_.end() && prep->second.alters;
-    }
-    if (altered) rt_->on_ddl();
+    co_return false;
   }
+  if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) {
+    pending_prepare_ = verdict;
+    pending_prepare_source_ = PreparedSource{std::string(p->sql), database_, rt_->config_hash};
+  }
+  if (!verdict.use_database.empty()) pending_use_ = verdict.use_database;
+  if (std::holds_alternative<my::ComQuery>(cmd)) gate_->note_forwarded(verdict);
+  if (std::holds_alternative<my::ComResetConnection>(cmd)) {
+    prepared_.clear();
+    prepared_source_.clear();
+    gate_->forget_prepared_names();
+  }
+  if (const auto* c = std::get_if<my::ComStmtClose>(&cmd)) {
+    prepared_.erase(c->statement_id);
+    prepared_source_.erase(c->statement_id);
+  }
+  // What the response asks for once complete: sql_mode / character_set_client may have
+  // changed (daemon/mysql/mysql_lexing_follow.cpp); DDL commits implicitly once answered
+  // (every DDL the analyzer allows names a relation with op "alter"; an ERR costs one
+  // refresh of the learned views).
+  relex_after_ = std::holds_alternative<my::ComResetConnection>(cmd) ||
+                 (std::holds_alternative<my::ComQuery>(cmd) && verdict.changes_lexing);
+  ddl_after_ = std::holds_alternative<my::ComQuery>(cmd) && verdict.alters;
+  if (const auto* exec = std::get_if<my::ComStmtExecute>(&cmd)) {
+    const auto prep = prepared_.find(exec->statement_id);
+    relex_after_ = prep == prepared_.end() || prep->second.changes_lexing;
+    ddl_after_ = prep != prepared_.end() && prep->second.alters;
+  }
+  // Forward the original bytes (unless terminate() came while the decision was audited).
+  if (state_ != State::Idle) co_return false;
+  error_code ec;
+  co_await backend_->write(asio::buffer(frame.data(), frame.size()), ec);
+  cstart_ += consumed;
+  if (ec) {
+    close_reason_ = "backend write: " + ec.message();
+    co_return false;
+  }
+  tracker_->expect(cmd, reply_seq);
+  if (tracker_->idle()) co_return true;  // no response (COM_STMT_CLOSE, SEND_LONG_DATA)
+  if (state_ != State::Idle) co_return false;
+  state_ = State::Awaiting;
+  interrupt_ = Interrupt::None;
+  response_seq_ = reply_seq;
+  command_start_ = std::chrono::steady_clock::now();
+  if (statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);
+  co_return true;
+}
+
+// Awaiting / Streaming: the command's response is relayed to its end; then back to Idle
+// (after reading the lexing settings back, or asking for a view refresh, when the
+// command may have changed them).
+awaitable<bool> MysqlSession::on_response() {
+  const bool ok = co_await relay_response();
+  statement_timer_.disarm();
+  if (command_running()) state_ = State::Idle;
+  if (!ok) co_return false;
+  if (relex_after_ && !co_await follow_lexing_settings()) co_return false;
+  if (ddl_after_) rt_->on_ddl();
+  co_return true;
 }
 
 // The aborted state: which commands still pass. Commands that are not statements (quit,
@@ -442,7 +446,7 @@ awaitable<bool> MysqlSession::relay_response() {
     if (tracker_->feed(chunk, *this) == DecodeStatus::Malformed) {
       close_reason_ = "malformed backend response: " + tracker_->error();
       svc_.log.error("backend.protocol_violation", {{"session", id_text_}, {"error", tracker_->error()}});
-      if (!response_started_) {  // nothing of this response reached the client: a clean ERR instead
+      if (state_ == State::Awaiting) {  // nothing of this response reached the client: a clean ERR instead
         Bytes out;
         my::encode_err_packet(out, response_seq_, 1158, "08S01",
                               "segproxy: backend sent a malformed response (" + tracker_->error() + ")", client_caps_);
@@ -450,8 +454,8 @@ awaitable<bool> MysqlSession::relay_response() {
       }
       co_return false;
     }
-    if (backend_failed_) co_return false;
-    if (timeout_answer_ && !response_started_ && tracker_->idle()) {
+    if (state_ == State::Failed) co_return false;
+    if (interrupt_ == Interrupt::TimedOut && state_ == State::Awaiting && tracker_->idle()) {
       // statement_timeout: the client gets MySQL's own answer for it (ER_QUERY_TIMEOUT
       // 3024) instead of the server's generic "query execution was interrupted".
       Bytes out;
@@ -461,7 +465,7 @@ awaitable<bool> MysqlSession::relay_response() {
                             client_caps_);
       co_return co_await write_client(out);
     }
-    response_started_ = true;
+    if (state_ == State::Awaiting) state_ = State::Streaming;
     co_await client_->write(asio::buffer(chunk.data(), chunk.size()), ec);
     if (ec) {
       if (close_reason_.empty()) close_reason_ = "client write: " + ec.message();
@@ -486,12 +490,13 @@ void MysqlSession::on_response(const my::ResponseSummary& s) {
   pending_use_.clear();
   pending_prepare_.reset();
   pending_prepare_source_.reset();
-  if (statement_timed_out_ && s.error && s.err.code == 1317) timeout_answer_ = true;  // ER_QUERY_INTERRUPTED
+  if (interrupt_ == Interrupt::Killed && s.error && s.err.code == 1317) interrupt_ = Interrupt::TimedOut;  // ER_QUERY_INTERRUPTED
   if (seg_metrics_ != nullptr) {
     seg_metrics_->statement_duration().observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - command_start_).count());
   }
-  if (svc_.audit != nullptr && (s.command == 0x03 || s.command == 0x17)) {  // COM_QUERY, COM_STMT_EXECUTE
+  const auto code = static_cast<my::CommandCode>(s.command);
+  if (svc_.audit != nullptr && (code == my::CommandCode::Query || code == my::CommandCode::StmtExecute)) {
     audit::AuditRecord rec = audit_record("statement.result");
     rec.rows = s.rows != 0 ? s.rows : s.affected_rows;
     rec.duration_us = static_cast<std::uint64_t>(
@@ -509,7 +514,7 @@ void MysqlSession::on_local_infile_request(std::string_view, std::uint8_t) {
   // violation. The chunk that carries it is not forwarded; the session ends.
   svc_.log.error("backend.local_infile_request", {{"session", id_text_}});
   close_reason_ = "the backend asked for a LOCAL INFILE (refused)";
-  backend_failed_ = true;
+  if (!closed()) state_ = State::Failed;
 }
 
 void MysqlSession::on_unsolicited_error(const my::ErrPacket& err) {

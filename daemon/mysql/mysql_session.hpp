@@ -22,11 +22,11 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "audit/record.hpp"
 #include "authz/identity.hpp"
-#include "authz/prepared_names.hpp"
-#include "authz/sql/mysql_classifier.hpp"
+#include "authz/gate/mysql_gate.hpp"
 #include "protocols/mysql/commands.hpp"
 #include "protocols/mysql/response_tracker.hpp"
 #include "daemon/net/asio.hpp"
@@ -62,30 +62,40 @@ class MysqlSession : public LiveSession,
   void adopt(std::shared_ptr<const Runtime> rt) override;
 
  private:
-  // A single statement that ends a transaction (used in the aborted state).
-  enum class TxnEnd : std::uint8_t { None, Rollback, Commit };
-  struct Verdict {
-    bool allow = false;
-    std::uint16_t code = 0;  // MySQL error code when refused
-    std::string sqlstate;    // "42000", ...
-    std::string message;
-    std::string rule_id;
-    std::string command;
-    std::vector<audit::TableAccess> tables;
-    std::string use_database;  // a USE that was allowed: becomes current after OK
-    std::uint64_t fingerprint = 0;
-    TxnEnd ends = TxnEnd::None;  // one ROLLBACK [AND [NO] CHAIN] / COMMIT statement (not TO SAVEPOINT)
-    bool alters = false;         // DDL on a relation (TableOp::Alter): refreshes learned views
-    std::string audit_reason;    // the audit record's reason when it differs from `message`
-    std::vector<authz::PreparedUse> prepared_uses;  // SQL-level PREPARE/EXECUTE/DEALLOCATE, in order
-    bool changes_lexing = false;  // may change sql_mode / character_set_client: read them back after it
+  using Verdict = MysqlVerdict;
+  using TxnEnd = MysqlTxnEnd;
+
+  // The session's one state; each has one handler and timers, the operator (terminate,
+  // adopt) and the response relay read it instead of flags.
+  enum class State : std::uint8_t {
+    Starting,   // greet_and_login (mysql_startup.cpp): startup deadline armed, nothing judged yet
+    Idle,       // on_idle (mysql_relay.cpp): read, judge, audit and forward the next command
+    Awaiting,   // on_response (mysql_relay.cpp): a command was forwarded, nothing of its response sent yet
+    Streaming,  // on_response: part of that response reached the client
+    Ending,     // terminate(): its ERR goes out, then the session closes; nothing more is judged
+    Failed,     // the backend broke the protocol mid-response (a LOCAL INFILE request): relay stops
+    Closed,     // close_all(): sockets closed
+    Expired,    // closed by the startup deadline
   };
+  // What statement_timeout did to the running command.
+  enum class Interrupt : std::uint8_t {
+    None,
+    Killed,      // the timer fired: KILL QUERY sent to the backend
+    TimedOut,    // ...and the response is the server's "interrupted" ERR: answered as ER_QUERY_TIMEOUT
+  };
+  bool closed() const { return state_ == State::Closed || state_ == State::Expired; }
+  bool command_running() const { return state_ == State::Awaiting || state_ == State::Streaming; }
 
   awaitable<void> run_phases();
+  // The command phase: dispatches on state_ to the handler of each state.
+  awaitable<void> command_phase();
   // mysql_startup.cpp
   awaitable<bool> greet_and_login();
   awaitable<bool> read_client_message(std::optional<std::uint8_t> seq, std::size_t max, protocols::Bytes& payload,
                                       std::uint8_t& next_seq);
+  // Reads more client bytes into cbuf_ (undecoded bytes moved to the front, room for at
+  // least `chunk` more); false: the client is gone (close_reason_ says why).
+  awaitable<bool> read_client_more(std::size_t chunk);
   awaitable<void> refuse(std::uint8_t seq, std::uint16_t code, const std::string& sqlstate,
                          const std::string& message, Refusal why);
   // A connection dropped before login without a refuse(): session.refused (rate-limited,
@@ -93,34 +103,28 @@ class MysqlSession : public LiveSession,
   void audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate = {});
   awaitable<bool> learn_session_options();
   // mysql_lexing_follow.cpp: the lexing settings the backend reports (sql_mode,
-  // character_set_client) become the analyzer's options; false when the sql_mode has a
-  // flag the analyzer cannot follow (every statement is then refused).
-  bool apply_lexing_settings(std::string_view sql_mode, std::string_view charset);
-  // Reads them back from the backend after a command that may have changed them
+  // character_set_client) are read back from the backend after a command that may have changed them
   // (bounded wait); false: the session must end (fail closed).
   awaitable<bool> follow_lexing_settings();
   awaitable<bool> acquire_dynamic_credential(std::uint8_t ok_seq);
-  // mysql_relay.cpp: the command loop, the aborted-transaction state, response relay.
-  awaitable<void> command_loop();
+  // mysql_relay.cpp: the handlers of Idle (one command) and Awaiting / Streaming (its
+  // response), the aborted-transaction state, response relay. false: the session ends.
+  awaitable<bool> on_idle();
+  awaitable<bool> on_response();
   // daemon/mysql/mysql_protocol_state.cpp: unknown statement ids, invalid UTF-8 statement text.
   struct StateRefusal {
     bool drop = false;  // a command without an answer: not forwarded, not answered
     Verdict verdict;
   };
   std::optional<StateRefusal> protocol_state_refusal(const protocols::mysql::Command& cmd) const;
-  // mysql_sql_prepared.cpp: SQL-level prepared statement names (EXECUTE of a name this
-  // session has not PREPAREd through segproxy is refused; see authz/prepared_names.hpp).
-  Verdict check_prepared_names(Verdict v) const;
   // COM_STMT_EXECUTE of statement `id` prepared under an earlier configuration: its text
   // judged again under the current one; the refusal, or nullopt (allowed, or judged
   // under this configuration already). `text` is set to the statement's text.
   std::optional<Verdict> rejudge_prepared(std::uint32_t id, std::string_view& text);
-  void note_prepared_names(const Verdict& v) { sql_prepared_.apply(v.prepared_uses); }
-  // mysql_judge.cpp: the decision point for every command.
+  // mysql_judge.cpp: the session's side of each decision (authz/gate/mysql_gate.hpp
+  // decides; here the policy-evaluation metric and KILL QUERY, which needs the registry).
   Verdict judge_sql(std::string_view sql, bool prepare);
-  static Verdict window_closed(const authz::Decision& w, std::string command);
-  Verdict judge_uncached(std::string_view sql, bool prepare, std::chrono::steady_clock::time_point t0);
-  Verdict judge_database(std::string_view db);
+  Verdict judge_field_list(std::string_view table);
   Verdict judge_kill_query(std::uint32_t target);
   awaitable<bool> audit_decision(const Verdict& v, std::string_view sql, std::string_view kind);
   awaitable<bool> relay_response();
@@ -135,15 +139,16 @@ class MysqlSession : public LiveSession,
   void audit_now(audit::AuditRecord r);
   awaitable<bool> audit_durably(audit::AuditRecord r);
   std::string misfit(const Runtime& rt) const;
-  void close_all();
+  void close_all(State final_state = State::Closed);
   void touch_idle();
   void on_idle_expired();
   void on_statement_timeout();
   void schedule_window_close();
   void on_window_closed();
   MysqlLoginRequest login_request() const;
-  static awaitable<void> terminate_with(std::shared_ptr<MysqlSession> self, std::uint16_t code, std::string sqlstate,
-                                        std::string message);
+  // `was`: the state when the session was told to end (Idle, Awaiting or Streaming).
+  static awaitable<void> terminate_with(std::shared_ptr<MysqlSession> self, State was, std::uint16_t code,
+                                        std::string sqlstate, std::string message);
 
   std::shared_ptr<const Runtime> rt_;
   std::shared_ptr<const Runtime> pending_rt_;  // reloaded while starting: adopted before the first command
@@ -172,7 +177,7 @@ class MysqlSession : public LiveSession,
   protocols::mysql::Capabilities backend_caps_ = 0;
   std::uint8_t charset_ = protocols::mysql::kUtf8mb4GeneralCi;
   std::unique_ptr<protocols::mysql::ResponseTracker> tracker_;
-  authz::sql::MysqlClassifierOptions sql_options_;
+  std::unique_ptr<MysqlGate> gate_;  // from the backend login on
 
   authz::ClientIdentity identity_;
   std::string segment_;
@@ -180,9 +185,7 @@ class MysqlSession : public LiveSession,
   std::string backend_user_;
   std::optional<MintedCredential> minted_;  // dynamic credential: its lease lives with the session
   std::uint32_t connection_id_ = 0;  // the backend's thread id, also the client's
-  std::unordered_map<std::uint64_t, Verdict> cache_;  // fingerprint_mysql -> decision
   std::unordered_map<std::uint32_t, Verdict> prepared_;  // statement id -> its PREPARE verdict
-  authz::PreparedNames sql_prepared_;  // names of SQL-level PREPAREs forwarded (not COM_STMT_PREPARE ids)
   std::optional<Verdict> pending_prepare_;                // judged COM_STMT_PREPARE awaiting its id
   // What a COM_STMT_PREPARE judged: its text, the database it resolved names in and the
   // configuration (hash) it was judged under. A COM_STMT_EXECUTE after a reload judges the
@@ -196,21 +199,19 @@ class MysqlSession : public LiveSession,
   std::optional<PreparedSource> pending_prepare_source_;
   std::string pending_use_;                               // database of a USE / COM_INIT_DB in flight
 
-  // A statement was refused inside a transaction: the proxy rolled the backend's
-  // transaction back and refuses every statement until ROLLBACK / COMMIT (PostgreSQL's
-  // 25P02 state; docs/mysql.md "Refusals inside a transaction").
+  State state_ = State::Starting;
+  Interrupt interrupt_ = Interrupt::None;
+  // Orthogonal to state_: a statement was refused inside a transaction, the proxy rolled
+  // the backend's transaction back and refuses every statement until ROLLBACK / COMMIT
+  // (PostgreSQL's 25P02 state; docs/mysql.md "Refusals inside a transaction"). Any
+  // command-phase state can hold it.
   bool txn_aborted_ = false;
-  bool in_command_ = false;        // a command was forwarded and its response is not complete
-  bool response_started_ = false;  // some of that response reached the client
   std::uint8_t response_seq_ = 0;
-  bool ending_ = false;
-  bool deadline_expired_ = false;  // the startup deadline closed the connection
+  // What the response of the command in flight asks for once complete (on_response).
+  bool relex_after_ = false;  // sql_mode / character_set_client may have changed: read them back
+  bool ddl_after_ = false;    // DDL committed: refresh learned views (Runtime::on_ddl)
   RefusalAudit* refusals_ = nullptr;
   bool refusal_audited_ = false;   // a session.refused record was written for this connection
-  bool statement_timed_out_ = false;  // statement_timeout killed the running command
-  bool timeout_answer_ = false;       // ...and its response is the server's "interrupted" ERR
-  bool closed_ = false;
-  bool backend_failed_ = false;
   std::string current_sql_;
   std::chrono::steady_clock::time_point command_start_;
   std::chrono::milliseconds statement_timeout_{0};
@@ -218,7 +219,7 @@ class MysqlSession : public LiveSession,
   std::uint64_t bytes_from_client_ = 0;
   std::uint64_t bytes_from_backend_ = 0;
   std::string close_reason_;
-  bool opened_ = false;  // session.open was recorded
+  bool opened_ = false;  // session.open was recorded (a fact for the audit chain, whatever state_ is)
   ListenerMetrics* listener_metrics_ = nullptr;
   SegmentMetrics* seg_metrics_ = nullptr;
 };

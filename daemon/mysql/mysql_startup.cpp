@@ -11,7 +11,10 @@
 #include "daemon/mysql/mysql_session.hpp"
 #include "daemon/net/peer_identity.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
+#include "daemon/session/admission.hpp"
 #include "daemon/session/refusal_audit.hpp"
+#include "daemon/session/session_audit.hpp"
+#include "daemon/session/session_presence.hpp"
 
 namespace segproxy::proxy {
 namespace my = protocols::mysql;
@@ -45,30 +48,16 @@ MysqlSession::MysqlSession(tcp::socket client, std::shared_ptr<const Runtime> rt
       started_(std::chrono::steady_clock::now()),
       backend_reader_(1024 * 1024),
       deadline_(client.get_executor(),
-                [this] {
-                  deadline_expired_ = true;
-                  close_all();
-                }),
+                [this] { close_all(State::Expired); }),
       idle_(client.get_executor(), [this] { on_idle_expired(); }),
       window_(client.get_executor(), [this] { on_window_closed(); }),
       statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }) {
-  error_code ec;
-  auto ep = client.remote_endpoint(ec);
-  if (!ec) client_addr_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  client.set_option(tcp::no_delay(true), ec);
+  client_addr_ = client_arrived(client, svc_, listener_->cfg->name, listener_metrics_);
   client_ = std::make_unique<Stream>(std::move(client));
-  svc_.active_sessions.fetch_add(1);
-  if (svc_.metrics != nullptr) {
-    listener_metrics_ = &svc_.metrics->listener(listener_->cfg->name);
-    listener_metrics_->connections_active->inc();
-  }
 }
 
 MysqlSession::~MysqlSession() {
-  if (svc_.registry != nullptr) svc_.registry->remove(id_);
-  svc_.active_sessions.fetch_sub(1);
-  if (listener_metrics_ != nullptr) listener_metrics_->connections_active->dec();
-  if (seg_metrics_ != nullptr) seg_metrics_->sessions_active().dec();
+  client_departed(svc_, id_, listener_metrics_, seg_metrics_);
 }
 
 awaitable<void> MysqlSession::run(std::shared_ptr<MysqlSession> self) {
@@ -79,16 +68,13 @@ awaitable<void> MysqlSession::run(std::shared_ptr<MysqlSession> self) {
 
 awaitable<void> MysqlSession::run_phases() {
   if (co_await greet_and_login()) {
-    co_await command_loop();
-  } else if (deadline_expired_ && !opened_) {
+    co_await command_phase();
+  } else if (state_ == State::Expired && !opened_) {
     audit_prelogin("timeout", "no complete login within the startup timeout");
   }
   close_all();
   if (opened_) {
-    audit::AuditRecord rec = audit_record("session.close");
-    rec.duration_us = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());
-    rec.detail = close_reason_.empty() ? "client" : close_reason_;
+    audit::AuditRecord rec = session_close_record(audit_record("session.close"), started_, close_reason_);
     audit_now(std::move(rec));
   }
   if (!segment_.empty()) {
@@ -119,23 +105,28 @@ awaitable<bool> MysqlSession::read_client_message(std::optional<std::uint8_t> se
       if (!opened_) audit_prelogin("malformed_startup", close_reason_, "08S01");
       co_return false;
     }
-    if (cstart_ > 0) {
-      std::copy(cbuf_.begin() + static_cast<std::ptrdiff_t>(cstart_), cbuf_.begin() + static_cast<std::ptrdiff_t>(cend_),
-                cbuf_.begin());
-      cend_ -= cstart_;
-      cstart_ = 0;
-    }
-    if (cbuf_.size() < cend_ + kReadChunk) cbuf_.resize(cend_ + kReadChunk);
-    error_code ec;
-    const std::size_t n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
-    if (ec) {
-      if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
-      co_return false;
-    }
-    cend_ += n;
-    bytes_from_client_ += n;
-    if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::ClientToBackend).inc(n);
+    if (!co_await read_client_more(kReadChunk)) co_return false;
   }
+}
+
+awaitable<bool> MysqlSession::read_client_more(std::size_t chunk) {
+  if (cstart_ > 0) {  // keep the undecoded bytes, at the front
+    std::copy(cbuf_.begin() + static_cast<std::ptrdiff_t>(cstart_), cbuf_.begin() + static_cast<std::ptrdiff_t>(cend_),
+              cbuf_.begin());
+    cend_ -= cstart_;
+    cstart_ = 0;
+  }
+  if (cbuf_.size() < cend_ + chunk) cbuf_.resize(cend_ + chunk);
+  error_code ec;
+  const std::size_t n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
+  if (ec) {
+    if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
+    co_return false;
+  }
+  cend_ += n;
+  bytes_from_client_ += n;
+  if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::ClientToBackend).inc(n);
+  co_return true;
 }
 
 void MysqlSession::audit_prelogin(const char* reason, std::string_view error, std::string_view sqlstate) {
@@ -313,44 +304,12 @@ awaitable<bool> MysqlSession::greet_and_login() {
   }
   backend_user_ = cred->user;  // "" for a dynamic credential until one is minted
   const config::SegmentLimits& lim = seg_it->second.limits;
-  if (svc_.registry != nullptr) {
-    SessionFacts facts;
-    facts.listener = listener_->cfg->name;
-    facts.protocol = "mysql";
-    facts.client_addr = client_addr_;
-    facts.identity = identity_;
-    facts.segment = segment_;
-    facts.database = database_;
-    facts.backend_user = backend_user_;
-    facts.started = std::chrono::system_clock::now();
-    facts.backend_id = connection_id_;
-    const auto admission = svc_.registry->admit(id_, std::move(facts), lim.max_connections,
-                                                lim.max_connections_per_identity);
-    if (admission != SessionRegistry::Admission::Admitted) {
-      const bool seg = admission == SessionRegistry::Admission::SegmentFull;
-      if (svc_.metrics != nullptr) {
-        svc_.metrics->segment(segment_)
-            .limit_exceeded(seg ? LimitKind::MaxConnections : LimitKind::MaxConnectionsPerIdentity)
-            .inc();
-      }
-      const std::string message = seg ? "segproxy: too many connections for segment \"" + segment_ + "\""
-                                      : "segproxy: too many connections for identity \"" + identity_.display() + "\"";
-      const Refusal why = seg ? Refusal::SegmentMaxConnections : Refusal::SegmentMaxConnectionsPerIdentity;
-      co_await refuse(ok_seq, 1040, "08004", message, why);
-      co_return false;
-    }
-  }
-  if (svc_.metrics != nullptr) {
-    seg_metrics_ = &svc_.metrics->segment(segment_);
-    seg_metrics_->sessions_active().inc();
-  }
-  if (svc_.revocations != nullptr) {
-    if (auto why = svc_.revocations->revoked(identity_, segment_)) {
-      const std::string message = "segproxy: access for identity \"" + identity_.display() + "\" is revoked" +
-                                  (why->empty() ? std::string() : ": " + *why);
-      co_await refuse(ok_seq, 1045, "28000", message, Refusal::Revoked);
-      co_return false;
-    }
+  SessionFacts facts{listener_->cfg->name, "mysql", client_addr_, identity_, segment_, database_, backend_user_, {},
+                     connection_id_};
+  if (auto refused = admit_session(svc_, id_, std::move(facts), lim, seg_metrics_)) {
+    const bool revoked = refused->why == Refusal::Revoked;
+    co_await refuse(ok_seq, revoked ? 1045 : 1040, revoked ? "28000" : "08004", refused->message, refused->why);
+    co_return false;
   }
 
   // A dynamic credential: a short-lived user minted for this identity (shared with its
@@ -390,12 +349,15 @@ awaitable<bool> MysqlSession::greet_and_login() {
   backend_ = std::move(conn->stream);
   backend_caps_ = result.caps;
   const auto version = authz::sql::parse_mysql_server_version(backend_greeting_.server_version);
-  sql_options_.server_is_mariadb = version.mariadb;
-  sql_options_.server_version = version.version;
-  sql_options_.charset = charset_name(charset_);
-  sql_options_.current_database = database_;
-  sql_options_.max_length = rt_->limits.max_mysql_client_message;  // judge what may be sent
-  sql_options_.limits = rt_->statement_limits;
+  authz::sql::MysqlClassifierOptions options;
+  options.server_is_mariadb = version.mariadb;
+  options.server_version = version.version;
+  options.charset = charset_name(charset_);
+  options.current_database = database_;
+  options.max_length = rt_->limits.max_mysql_client_message;  // judge what may be sent
+  options.limits = rt_->statement_limits;
+  gate_ = std::make_unique<MysqlGate>(*rt_->policy, segment_, seg_it->second.databases, std::move(options),
+                                      svc_.enforce_policy);
   if (!co_await learn_session_options()) {
     co_await refuse(ok_seq, 1045, "28000", "segproxy: could not read the session's sql_mode from the backend",
                     Refusal::BackendLoginFailed);
@@ -424,6 +386,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
   my::encode_message(framed, ok_seq, okp);
   if (!co_await write_client(framed)) co_return false;
   deadline_.disarm();
+  if (state_ == State::Starting) state_ = State::Idle;  // (terminate() may have begun ending it)
   svc_.log.info("session.open", {{"session", id_text_},
                                  {"protocol", "mysql"},
                                  {"client", client_addr_},
@@ -474,11 +437,11 @@ awaitable<bool> MysqlSession::learn_session_options() {
     svc_.log.warn("backend.session_options_failed", {{"session", id_text_}, {"error", error}});
     co_return false;
   }
-  if (!apply_lexing_settings(*(*row)[0], *(*row)[2])) {
+  if (!gate_->apply_lexing_settings(*(*row)[0], *(*row)[2])) {
     svc_.log.warn("backend.sql_mode_refused", {{"session", id_text_}, {"sql_mode", (*row)[0]->substr(0, 256)}});
     co_return false;
   }
-  sql_options_.lower_case_table_names = std::atoi((*row)[1]->c_str());
+  gate_->set_lower_case_table_names(std::atoi((*row)[1]->c_str()));
   auto left = backend_reader_.take_leftover();
   if (!left.empty()) {
     svc_.log.warn("backend.protocol_violation", {{"session", id_text_}, {"error", "bytes after the proxy's query"}});

@@ -49,10 +49,6 @@ struct BackendLoginResult {
 
 awaitable<BackendLoginResult> backend_login(BackendLoginRequest req);
 
-// Resolves `ep` and connects within `timeout` (TCP_NODELAY set); ec set on failure
-// (asio::error::timed_out when the deadline passed). Shared by both protocols.
-awaitable<tcp::socket> connect_tcp(const config::Endpoint& ep, std::chrono::milliseconds timeout, error_code& ec);
-
 // Sends a CancelRequest to host:port over a fresh plain connection (as libpq does).
 awaitable<void> send_backend_cancel(std::string host, std::uint16_t port, std::int32_t pid,
                                     std::int32_t secret, std::chrono::milliseconds timeout);

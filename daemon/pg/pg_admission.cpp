@@ -5,6 +5,7 @@
 #include "protocols/pg/encoder.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/pg/pg_session.hpp"
+#include "daemon/session/admission.hpp"
 #include "daemon/session/refusal_audit.hpp"
 #include "daemon/session/session_registry.hpp"
 
@@ -14,48 +15,12 @@ using protocols::Bytes;
 
 awaitable<bool> PgSession::admit() {
   const config::SegmentLimits& lim = rt_->config.segments.at(segment_).limits;
-  if (svc_.registry != nullptr) {
-    SessionFacts facts;
-    facts.listener = listener_->cfg->name;
-    facts.protocol = "postgres";
-    facts.client_addr = client_addr_;
-    facts.identity = identity_;
-    facts.segment = segment_;
-    facts.database = database_;
-    facts.backend_user = backend_user_;
-    facts.started = std::chrono::system_clock::now();
-    facts.backend_id = backend_pid_;
-    const auto admission = svc_.registry->admit(id_, std::move(facts), lim.max_connections,
-                                                lim.max_connections_per_identity);
-    if (admission == SessionRegistry::Admission::SegmentFull) {
-      const std::string message = "segproxy: too many connections for segment \"" + segment_ +
-                                  "\" (max_connections " + std::to_string(lim.max_connections) + ")";
-      if (svc_.metrics) svc_.metrics->segment(segment_).limit_exceeded(LimitKind::MaxConnections).inc();
-      co_await refuse("53300", message, Refusal::SegmentMaxConnections);
-      co_return false;
-    }
-    if (admission == SessionRegistry::Admission::IdentityFull) {
-      const std::string message = "segproxy: too many connections for identity \"" + identity_.display() +
-                                  "\" in segment \"" + segment_ + "\" (max_connections_per_identity " +
-                                  std::to_string(lim.max_connections_per_identity) + ")";
-      if (svc_.metrics) svc_.metrics->segment(segment_).limit_exceeded(LimitKind::MaxConnectionsPerIdentity).inc();
-      co_await refuse("53300", message, Refusal::SegmentMaxConnectionsPerIdentity);
-      co_return false;
-    }
-  }
-  if (svc_.metrics != nullptr) {
-    seg_metrics_ = &svc_.metrics->segment(segment_);
-    seg_metrics_->sessions_active().inc();
-  }
-  // Checked after admission: a revocation published while this session was being
-  // admitted either is seen here or finds this session in the registry.
-  if (svc_.revocations != nullptr) {
-    if (auto why = svc_.revocations->revoked(identity_, segment_)) {
-      const std::string message = "segproxy: access for identity \"" + identity_.display() + "\" is revoked" +
-                                  (why->empty() ? std::string() : ": " + *why);
-      co_await refuse("28000", message, Refusal::Revoked);
-      co_return false;
-    }
+  SessionFacts facts{listener_->cfg->name, "postgres", client_addr_, identity_, segment_, database_, backend_user_, {},
+                     static_cast<std::uint64_t>(backend_pid_)};
+  if (auto refused = admit_session(svc_, id_, std::move(facts), lim, seg_metrics_)) {
+    const char* sqlstate = refused->why == Refusal::Revoked ? "28000" : "53300";
+    co_await refuse(sqlstate, refused->message, refused->why);
+    co_return false;
   }
   co_return true;
 }

@@ -72,7 +72,7 @@ awaitable<bool> PgSession::login_backend(const authz::BackendCredential& cred,
     co_return false;
   }
   backend_ = std::move(login.stream);
-  gate_ = std::make_unique<StatementGate>(*rt_->policy, segment_, database_, svc_.enforce_policy,
+  gate_ = std::make_unique<PgGate>(*rt_->policy, segment_, database_, svc_.enforce_policy,
                                           rt_->statement_limits);
   for (const auto& [name, value] : login.parameter_status) gate_->on_parameter_status(name, value);
   backend_pid_ = login.process_id;

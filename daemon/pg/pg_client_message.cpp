@@ -1,7 +1,7 @@
 // The fate of one client message during the relay, one handler per state: forwarded
 // unchanged, replaced by a refusal the backend raises (pg_deny.cpp), dropped
 // (discard-until-Sync), or answered. The only place where policy is applied to a client
-// message (via the StatementGate). Protocol reference: PostgreSQL 15 docs 55.2.2 (Simple
+// message (via the PgGate). Protocol reference: PostgreSQL 15 docs 55.2.2 (Simple
 // Query), 55.2.3 (Extended Query, error handling: discard until Sync), 55.2.6 (COPY),
 // 55.2.8 (Termination).
 #include <chrono>

@@ -6,6 +6,7 @@
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/net/backend_connector.hpp"
 #include "daemon/pg/pg_session.hpp"
+#include "daemon/session/window_close.hpp"
 
 namespace segproxy::proxy {
 
@@ -25,11 +26,7 @@ void PgSession::on_idle_expired() {
 }
 
 void PgSession::schedule_window_close() {
-  auto now = std::chrono::system_clock::now();
-  auto end = rt_->policy->window_end(segment_, now);
-  if (!end) return;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*end - now) + std::chrono::milliseconds(1);
-  window_.arm(std::max(ms, std::chrono::milliseconds(1)));
+  if (const auto delay = window_close_delay(*rt_->policy, segment_)) window_.arm(*delay);
 }
 
 void PgSession::on_window_closed() {

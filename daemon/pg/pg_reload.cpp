@@ -2,32 +2,13 @@
 // Runtime from its next statement on, or ends it (57P01) when its identity, segment,
 // database, listener or backend credential no longer fit; a session still starting
 // keeps the runtime until its relay begins (apply_pending_runtime).
-#include <algorithm>
-
 #include "daemon/pg/pg_session.hpp"
+#include "daemon/session/runtime_fit.hpp"
 
 namespace segproxy::proxy {
 
 std::string PgSession::misfit(const Runtime& rt) const {
-  auto match = rt.mapper->map(identity_);
-  if (!match) return "identity \"" + identity_.display() + "\" is no longer mapped to any segment";
-  if (match->segment != segment_) {
-    return "identity \"" + identity_.display() + "\" now maps to segment \"" + match->segment + "\"; reconnect";
-  }
-  auto seg = rt.config.segments.find(segment_);
-  if (seg == rt.config.segments.end()) return "segment \"" + segment_ + "\" no longer exists";
-  const auto& dbs = seg->second.databases;
-  if (std::find(dbs.begin(), dbs.end(), database_) == dbs.end()) {
-    return "database \"" + database_ + "\" is no longer permitted for segment \"" + segment_ + "\"";
-  }
-  const bool has_listener = std::any_of(rt.listeners.begin(), rt.listeners.end(),
-                                        [&](const ListenerRuntime& l) { return l.cfg->name == listener_->cfg->name; });
-  if (!has_listener) return "listener \"" + listener_->cfg->name + "\" no longer exists";
-  const auto* cred = rt.credentials->find(segment_, listener_->cfg->name);
-  if (cred == nullptr || cred->is_dynamic() != minted_.has_value() || (!minted_ && cred->user != backend_user_)) {
-    return "the backend credential of segment \"" + segment_ + "\" changed";
-  }
-  return {};
+  return runtime_misfit(rt, {identity_, segment_, database_, listener_->cfg->name, backend_user_, minted_.has_value()});
 }
 
 void PgSession::adopt(std::shared_ptr<const Runtime> rt) {

@@ -6,6 +6,8 @@
 #include "protocols/pg/encoder.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/net/backend_connector.hpp"
+#include "daemon/session/session_audit.hpp"
+#include "daemon/session/session_presence.hpp"
 #include "daemon/session/session_registry.hpp"
 
 namespace segproxy::proxy {
@@ -27,24 +29,13 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
       write_gate_(client.get_executor()),
       idle_gate_(client.get_executor()),
       backend_stream_(rt_->limits, pg::BackendCheck::Structure) {
-  error_code ec;
-  auto ep = client.remote_endpoint(ec);
-  if (!ec) client_addr_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  client.set_option(tcp::no_delay(true), ec);
+  client_addr_ = client_arrived(client, svc_, listener_->cfg->name, listener_metrics_);
   client_ = std::make_unique<Stream>(std::move(client));
-  svc_.active_sessions.fetch_add(1);
-  if (svc_.metrics != nullptr) {
-    listener_metrics_ = &svc_.metrics->listener(listener_->cfg->name);
-    listener_metrics_->connections_active->inc();
-  }
 }
 
 PgSession::~PgSession() {
-  if (svc_.registry != nullptr) svc_.registry->remove(id_);
   if (cancel_registered_) svc_.cancels.remove(backend_pid_, proxy_secret_);
-  svc_.active_sessions.fetch_sub(1);
-  if (listener_metrics_ != nullptr) listener_metrics_->connections_active->dec();
-  if (seg_metrics_ != nullptr) seg_metrics_->sessions_active().dec();
+  client_departed(svc_, id_, listener_metrics_, seg_metrics_);
 }
 
 awaitable<void> PgSession::run(std::shared_ptr<PgSession> self) {
@@ -84,10 +75,7 @@ awaitable<void> PgSession::run_phases() {
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
   if (backend_pid_ != 0) {
-    audit::AuditRecord rec = audit_record("session.close");
-    rec.duration_us = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());
-    rec.detail = close_reason_.empty() ? "client" : close_reason_;
+    audit::AuditRecord rec = session_close_record(audit_record("session.close"), started_, close_reason_);
     audit_now(std::move(rec));
   }
   if (!segment_.empty()) {

@@ -40,7 +40,7 @@
 #include "daemon/session/refusal.hpp"
 #include "daemon/session/session_registry.hpp"
 #include "daemon/net/stream.hpp"
-#include "authz/gate/statement_gate.hpp"
+#include "authz/gate/pg_gate.hpp"
 
 namespace segproxy::proxy {
 
@@ -258,7 +258,7 @@ class PgSession : public LiveSession,
   bool cancel_registered_ = false;
 
   State state_ = State::Negotiating;
-  std::unique_ptr<StatementGate> gate_;
+  std::unique_ptr<PgGate> gate_;
   authz::Decision pending_refusal_;  // Discarding: raised at the Sync
   // on_window_close: finish_transaction. While gate_->window_grace() only COMMIT /
   // ROLLBACK run and the session ends at the next ReadyForQuery outside a transaction.

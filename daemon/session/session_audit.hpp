@@ -1,5 +1,6 @@
 #pragma once
 // The fields every audit record of a client session carries (both protocols).
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -42,6 +43,16 @@ inline audit::AuditRecord session_audit_record(const char* event, const SessionA
   r.segment = f.segment;
   r.database = f.database;
   r.backend_user = f.backend_user;
+  return r;
+}
+
+// The session.close record `r` (from session_audit_record): how long the session lasted
+// and why it ended ("client" when nothing else was recorded).
+inline audit::AuditRecord session_close_record(audit::AuditRecord r, std::chrono::steady_clock::time_point started,
+                                               const std::string& close_reason) {
+  r.duration_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
+  r.detail = close_reason.empty() ? "client" : close_reason;
   return r;
 }
 

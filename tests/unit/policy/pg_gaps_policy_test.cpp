@@ -1,7 +1,7 @@
 // PolicyEngine over real classifications for two former known gaps:
 //  - FOR UPDATE/SHARE OF name: only the named FROM items need update (row_locks_exact);
 //  - attribute notation `o.f` = f(o): with the database's attribute-function names (from
-//    the learned catalog, as StatementGate passes them) it is a function call.
+//    the learned catalog, as PgGate passes them) it is a function call.
 #include <gtest/gtest.h>
 
 #include "authz/policy_engine.hpp"
@@ -58,7 +58,7 @@ class PgGapsPolicy : public ::testing::Test {
     c.add_attribute_function("leak_pii");
     engine_.set_views("shop", std::make_shared<const ViewCatalog>(std::move(c)));
   }
-  // As StatementGate does: the options point at the database's learned function names.
+  // As PgGate does: the options point at the database's learned function names.
   Decision eval(const char* segment, std::string_view sql, bool with_catalog = true) {
     sql::ClassifierOptions o;
     o.current_database = "shop";

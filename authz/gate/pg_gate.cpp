@@ -1,4 +1,4 @@
-#include "authz/gate/statement_gate.hpp"
+#include "authz/gate/pg_gate.hpp"
 
 #include "authz/prepared_names.hpp"
 #include "authz/sql/pg_cache_key.hpp"
@@ -40,16 +40,20 @@ std::string lower(std::string_view s) {
 }
 }  // namespace
 
-StatementGate::StatementGate(const authz::PolicyEngine& engine, std::string segment, std::string database,
+PgGate::PgGate(const authz::PolicyEngine& engine, std::string segment, std::string database,
                              bool enforce, sql::StatementLimits limits)
-    : engine_(&engine), segment_(std::move(segment)), database_(std::move(database)), enforce_(enforce) {
+    : engine_(&engine),
+      segment_(std::move(segment)),
+      database_(std::move(database)),
+      enforce_(enforce),
+      cache_(kMaxCacheEntries) {
   if (const auto* pol = engine_->policy(segment_)) options_.default_schema = pol->default_schema;
   options_.limits = limits;
   options_.current_database = database_;
   sync_catalog();
 }
 
-void StatementGate::sync_catalog() {
+void PgGate::sync_catalog() {
   // Version first: a catalog published in between is picked up again at the next check.
   views_version_ = engine_->views_version();
   catalog_ = engine_->views(database_);
@@ -57,14 +61,14 @@ void StatementGate::sync_catalog() {
   cache_.clear();
 }
 
-void StatementGate::rebind(const authz::PolicyEngine& engine, sql::StatementLimits limits) {
+void PgGate::rebind(const authz::PolicyEngine& engine, sql::StatementLimits limits) {
   engine_ = &engine;
   options_.limits = limits;
   if (const auto* pol = engine_->policy(segment_)) options_.default_schema = pol->default_schema;
   sync_catalog();
 }
 
-void StatementGate::on_parameter_status(std::string_view name, std::string_view value) {
+void PgGate::on_parameter_status(std::string_view name, std::string_view value) {
   std::string n = lower(name);
   if (n == "standard_conforming_strings") {
     bool on = lower(value) == "on";
@@ -79,7 +83,7 @@ void StatementGate::on_parameter_status(std::string_view name, std::string_view 
   }
 }
 
-GateVerdict StatementGate::evaluate(const sql::StatementInfo& info, time_point now) {
+GateVerdict PgGate::evaluate(const sql::StatementInfo& info, time_point now) {
   GateVerdict v;
   v.decision = engine_->evaluate(segment_, info, now, database_, windows());
   if (!info.statements.empty()) v.command = info.statements.front().command;
@@ -114,12 +118,12 @@ GateVerdict StatementGate::evaluate(const sql::StatementInfo& info, time_point n
   return v;
 }
 
-std::optional<authz::Decision> StatementGate::refuse_unknown_prepared(const sql::StatementInfo& info) const {
+std::optional<authz::Decision> PgGate::refuse_unknown_prepared(const sql::StatementInfo& info) const {
   return authz::refuse_unknown_prepared(authz::prepared_uses(info),
                                         [this](const std::string& n) { return prepared_.count(n) != 0; });
 }
 
-void StatementGate::remember_prepares(const sql::StatementInfo& info) {
+void PgGate::remember_prepares(const sql::StatementInfo& info) {
   for (const auto& part : info.statements) {
     if (part.prepared_effect == sql::PreparedEffect::DeallocateAll) {
       prepared_.clear();  // DEALLOCATE ALL, DISCARD ALL
@@ -143,18 +147,18 @@ void StatementGate::remember_prepares(const sql::StatementInfo& info) {
   }
 }
 
-authz::Decision StatementGate::grace_refusal() const {
+authz::Decision PgGate::grace_refusal() const {
   return authz::Decision{false, segment_ + ".windows",
                          "segproxy: the access window of segment \"" + segment_ +
                              "\" has closed: only COMMIT or ROLLBACK may end the open transaction",
                          "42501"};
 }
 
-void StatementGate::apply_window_grace(GateVerdict& v) const {
+void PgGate::apply_window_grace(GateVerdict& v) const {
   if (window_grace_ && enforce_ && v.decision.allow && !v.ends_transaction) v.decision = grace_refusal();
 }
 
-std::string StatementGate::audit_text(std::string_view text) const {
+std::string PgGate::audit_text(std::string_view text) const {
   auto utf8 = sql::pg_client_text_to_utf8(text, options_.client_encoding, options_.server_encoding);
   if (utf8.ok && !options_.standard_conforming_strings) {
     // The audit normaliser lexes like standard_conforming_strings=on: record the
@@ -178,20 +182,20 @@ std::string StatementGate::audit_text(std::string_view text) const {
   return out;
 }
 
-GateVerdict StatementGate::check(std::string_view text, time_point now) {
+GateVerdict PgGate::check(std::string_view text, time_point now) {
   GateVerdict v = check_policy(text, now);
   apply_window_grace(v);
   return v;
 }
 
-GateVerdict StatementGate::check_function_call(std::int32_t function_oid, time_point now) {
+GateVerdict PgGate::check_function_call(std::int32_t function_oid, time_point now) {
   if (!enforce_) return GateVerdict{authz::Decision{true, "", "", ""}, "FUNCTION CALL"};
   GateVerdict v = evaluate(sql::classify_pg_function_call(function_oid), now);
   apply_window_grace(v);  // a function call never ends a transaction
   return v;
 }
 
-GateVerdict StatementGate::check_policy(std::string_view text, time_point now) {
+GateVerdict PgGate::check_policy(std::string_view text, time_point now) {
   if (!enforce_) return GateVerdict{authz::Decision{true, "", "", ""}, ""};
   // The window is checked every time; only what it guards is cached.
   auto window = check_window(now);
@@ -226,7 +230,7 @@ GateVerdict StatementGate::check_policy(std::string_view text, time_point now) {
   }
   // A view may now read other relations, a function may now be callable as `x.f`.
   if (engine_->views_version() != views_version_) sync_catalog();
-  if (auto it = cacheable ? cache_.find(key) : cache_.end(); it != cache_.end()) return it->second;
+  if (const GateVerdict* hit = cacheable ? cache_.find(key) : nullptr) return *hit;
 
   sql::StatementInfo info = sql::classify_pg(text, options_);
   GateVerdict v = evaluate(info, now);
@@ -236,10 +240,7 @@ GateVerdict StatementGate::check_policy(std::string_view text, time_point now) {
     if (v.decision.allow) remember_prepares(info);
     return v;
   }
-  if (cacheable && info.parse_ok) {
-    if (cache_.size() >= kMaxCacheEntries) cache_.clear();
-    cache_.emplace(std::move(key), v);
-  }
+  if (cacheable && info.parse_ok) cache_.put(std::move(key), v);
   return v;
 }
 

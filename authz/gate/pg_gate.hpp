@@ -1,8 +1,8 @@
 #pragma once
-// Per-session front of the policy engine for PostgreSQL: classifies statement text
+// Per-session front of the policy engine for PostgreSQL (the MySQL one: mysql_gate.hpp): classifies statement text
 // (libpg_query) with the session's lexing state, asks PolicyEngine (the one decision
 // point), remembers SQL-level PREPAREd statements so EXECUTE re-checks them, and caches
-// decisions by exact statement text (keyed implicitly by policy version: a gate belongs
+// decisions (decision_cache.hpp) by statement text (keyed implicitly by policy version: a gate belongs
 // to one Runtime generation; voided whenever the engine's learned catalog changes, since
 // view dependencies and the attribute-notation function names come with it).
 #include <chrono>
@@ -12,6 +12,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "authz/gate/decision_cache.hpp"
 #include "authz/policy_engine.hpp"
 #include "audit/record.hpp"
 #include "authz/sql/pg_classifier.hpp"
@@ -46,12 +47,12 @@ struct GateVerdict {
   std::string audit_text;
 };
 
-class StatementGate {
+class PgGate {
  public:
   using time_point = std::chrono::system_clock::time_point;
 
   // enforce=false (segproxy --bench-policy-off) allows every statement unclassified.
-  StatementGate(const authz::PolicyEngine& engine, std::string segment, std::string database, bool enforce = true,
+  PgGate(const authz::PolicyEngine& engine, std::string segment, std::string database, bool enforce = true,
                 authz::sql::StatementLimits limits = {});
 
   // A statement text from a Query or Parse message.
@@ -118,7 +119,7 @@ class StatementGate {
   std::shared_ptr<const authz::ViewCatalog> catalog_;
   bool window_grace_ = false;
   authz::sql::ClassifierOptions options_;
-  std::unordered_map<std::string, GateVerdict> cache_;
+  DecisionCache<GateVerdict> cache_;
   // SQL-level PREPARE name -> its classification (only allowed ones are remembered).
   std::unordered_map<std::string, authz::sql::StatementInfo> prepared_;
 };

@@ -1,11 +1,11 @@
-// StatementGate and SQL-level prepared statement names (issue 12 item 1.5): EXECUTE of a
+// PgGate and SQL-level prepared statement names (issue 12 item 1.5): EXECUTE of a
 // name this session has not PREPAREd through segproxy is refused (42501), whatever was
 // decided for the same text before.
 #include <gtest/gtest.h>
 
 #include <chrono>
 
-#include "authz/gate/statement_gate.hpp"
+#include "authz/gate/pg_gate.hpp"
 
 namespace segproxy::proxy {
 namespace {
@@ -30,7 +30,7 @@ const auto kNow = std::chrono::system_clock::time_point{} + std::chrono::hours(2
 
 TEST(StatementGatePreparedNames, ExecuteOfANameNeverPreparedIsRefused) {
   const authz::PolicyEngine engine(make_config());
-  StatementGate gate(engine, "billing", "shop");
+  PgGate gate(engine, "billing", "shop");
   const auto d = gate.check("execute nope", kNow).decision;
   EXPECT_FALSE(d.allow);
   EXPECT_EQ(d.sqlstate, "42501");
@@ -41,7 +41,7 @@ TEST(StatementGatePreparedNames, ExecuteOfANameNeverPreparedIsRefused) {
 
 TEST(StatementGatePreparedNames, ExecuteOfAPreparedNameIsAllowedAndRefusedAgainAfterDeallocate) {
   const authz::PolicyEngine engine(make_config());
-  StatementGate gate(engine, "billing", "shop");
+  PgGate gate(engine, "billing", "shop");
   EXPECT_FALSE(gate.check("execute p", kNow).decision.allow);  // a refusal is never cached
   EXPECT_TRUE(gate.check("prepare p as select * from orders", kNow).decision.allow);
   EXPECT_TRUE(gate.check("execute p", kNow).decision.allow);
@@ -52,7 +52,7 @@ TEST(StatementGatePreparedNames, ExecuteOfAPreparedNameIsAllowedAndRefusedAgainA
 
 TEST(StatementGatePreparedNames, DeallocateAllAndDiscardAllForgetEveryName) {
   const authz::PolicyEngine engine(make_config());
-  StatementGate gate(engine, "billing", "shop");
+  PgGate gate(engine, "billing", "shop");
   ASSERT_TRUE(gate.check("prepare a as select 1", kNow).decision.allow);
   ASSERT_TRUE(gate.check("prepare b as select 2", kNow).decision.allow);
   EXPECT_TRUE(gate.check("deallocate all", kNow).decision.allow);
@@ -64,7 +64,7 @@ TEST(StatementGatePreparedNames, DeallocateAllAndDiscardAllForgetEveryName) {
 
 TEST(StatementGatePreparedNames, APrepareEarlierInTheSameTextCounts) {
   const authz::PolicyEngine engine(make_config());
-  StatementGate gate(engine, "billing", "shop");
+  PgGate gate(engine, "billing", "shop");
   EXPECT_TRUE(gate.check("prepare p as select * from orders; execute p", kNow).decision.allow);
   EXPECT_TRUE(gate.check("execute p", kNow).decision.allow);  // remembered after the text
   EXPECT_FALSE(gate.check("deallocate p; execute p", kNow).decision.allow);
@@ -73,7 +73,7 @@ TEST(StatementGatePreparedNames, APrepareEarlierInTheSameTextCounts) {
 
 TEST(StatementGatePreparedNames, ARefusedPrepareLeavesTheNameUnknown) {
   const authz::PolicyEngine engine(make_config());
-  StatementGate gate(engine, "billing", "shop");
+  PgGate gate(engine, "billing", "shop");
   EXPECT_FALSE(gate.check("prepare p as delete from orders", kNow).decision.allow);
   EXPECT_FALSE(gate.check("execute p", kNow).decision.allow);
 }

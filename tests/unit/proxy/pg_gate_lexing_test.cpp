@@ -1,11 +1,11 @@
-// StatementGate follows the session's lexing settings (issue 12 item 2.2): the same bytes
+// PgGate follows the session's lexing settings (issue 12 item 2.2): the same bytes
 // are judged under the client_encoding / standard_conforming_strings the backend
 // reported, and a decision made under one setting never answers under another.
 #include <gtest/gtest.h>
 
 #include <chrono>
 
-#include "authz/gate/statement_gate.hpp"
+#include "authz/gate/pg_gate.hpp"
 
 namespace segproxy::proxy {
 namespace {
@@ -31,7 +31,7 @@ const std::string kTrail = "SELECT E'\x95\x5c'; DELETE FROM orders; --'";
 
 TEST(StatementGateLexing, ADecisionMadeUnderOneClientEncodingNeverAnswersUnderAnother) {
   const authz::PolicyEngine engine(make_config());
-  StatementGate gate(engine, "billing", "shop");
+  PgGate gate(engine, "billing", "shop");
   gate.on_parameter_status("client_encoding", "SJIS");
   EXPECT_FALSE(gate.check(kTrail, kNow).decision.allow);  // SJIS: the DELETE is code
   const auto kanji = gate.check("SELECT E'\x95\x5c' AS k", kNow);
@@ -51,7 +51,7 @@ TEST(StatementGateLexing, ADecisionMadeUnderOneClientEncodingNeverAnswersUnderAn
 
 TEST(StatementGateLexing, StandardConformingStringsOffDecidesWhereAStringEnds) {
   const authz::PolicyEngine engine(make_config());
-  StatementGate gate(engine, "billing", "shop");
+  PgGate gate(engine, "billing", "shop");
   const std::string text = "SELECT 'a\\'; DELETE FROM orders; --'";
   EXPECT_FALSE(gate.check(text, kNow).decision.allow);  // on: 'a\' then a DELETE
   gate.on_parameter_status("standard_conforming_strings", "off");
@@ -64,7 +64,7 @@ TEST(StatementGateLexing, StandardConformingStringsOffDecidesWhereAStringEnds) {
 
 TEST(StatementGateLexing, LexingChangesAndTransactionControlAreFlaggedForTheRelay) {
   const authz::PolicyEngine engine(make_config());
-  StatementGate gate(engine, "billing", "shop");
+  PgGate gate(engine, "billing", "shop");
   EXPECT_TRUE(gate.check("SET client_encoding = 'LATIN1'", kNow).changes_lexing);
   EXPECT_TRUE(gate.check("RESET standard_conforming_strings", kNow).changes_lexing);
   EXPECT_FALSE(gate.check("SELECT 1", kNow).changes_lexing);

@@ -1,6 +1,6 @@
-// StatementGate follows the engine's learned catalog: the attribute-notation function
+// PgGate follows the engine's learned catalog: the attribute-notation function
 // names it passes to the classifier, and cached decisions voided when they change.
-#include "authz/gate/statement_gate.hpp"
+#include "authz/gate/pg_gate.hpp"
 
 #include <gtest/gtest.h>
 
@@ -31,9 +31,9 @@ std::shared_ptr<const authz::ViewCatalog> catalog_with(std::initializer_list<con
 
 const auto kNow = std::chrono::system_clock::time_point{} + std::chrono::hours(24 * 365 * 56);
 
-TEST(StatementGate, AttributeNotationFollowsTheLearnedFunctionNamesAndVoidsTheCache) {
+TEST(PgGate, AttributeNotationFollowsTheLearnedFunctionNamesAndVoidsTheCache) {
   const authz::PolicyEngine engine(make_config());
-  StatementGate gate(engine, "billing", "shop");
+  PgGate gate(engine, "billing", "shop");
   const std::string leak = "select o.leak_pii from orders o where o.id = 1";
   EXPECT_TRUE(gate.check(leak, kNow).decision.allow);  // nothing learned: a column (the gap)
   engine.set_views("shop", catalog_with({"leak_pii"}));
@@ -50,17 +50,17 @@ TEST(StatementGate, AttributeNotationFollowsTheLearnedFunctionNamesAndVoidsTheCa
   EXPECT_TRUE(gate.check(leak, kNow).decision.allow);
 }
 
-TEST(StatementGate, RebindPicksUpTheNewEnginesCatalog) {
+TEST(PgGate, RebindPicksUpTheNewEnginesCatalog) {
   const authz::PolicyEngine first(make_config());
   const authz::PolicyEngine second(make_config());
   second.set_views("shop", catalog_with({"leak_pii"}));
-  StatementGate gate(first, "billing", "shop");
+  PgGate gate(first, "billing", "shop");
   EXPECT_TRUE(gate.check("select o.leak_pii from orders o", kNow).decision.allow);
   gate.rebind(second);
   EXPECT_FALSE(gate.check("select o.leak_pii from orders o", kNow).decision.allow);
 }
 
-TEST(StatementGate, ForUpdateOfLocksOnlyTheNamedItem) {
+TEST(PgGate, ForUpdateOfLocksOnlyTheNamedItem) {
   config::Config cfg = make_config();
   config::PolicyRule rw;
   rw.id = "orders-rw";
@@ -68,18 +68,18 @@ TEST(StatementGate, ForUpdateOfLocksOnlyTheNamedItem) {
   rw.allow = config::op_bit(config::TableOperation::Select) | config::op_bit(config::TableOperation::Update);
   cfg.segments.at("billing").policy.rules.push_back(rw);
   const authz::PolicyEngine engine(cfg);
-  StatementGate gate(engine, "billing", "shop");
+  PgGate gate(engine, "billing", "shop");
   EXPECT_TRUE(gate.check("select * from orders o join products p on p.id = o.product_id for update of o", kNow)
                   .decision.allow);
   EXPECT_FALSE(gate.check("select * from orders o join products p on p.id = o.product_id for update of p", kNow)
                    .decision.allow);
 }
 
-TEST(StatementGate, DuringTheWindowGraceOnlyCommitOrRollbackPass) {
+TEST(PgGate, DuringTheWindowGraceOnlyCommitOrRollbackPass) {
   config::Config cfg = make_config();
   cfg.segments.at("billing").policy.statements = config::class_bit(config::StatementClassGrant::Transaction);
   const authz::PolicyEngine engine(cfg);
-  StatementGate gate(engine, "billing", "shop");
+  PgGate gate(engine, "billing", "shop");
   EXPECT_TRUE(gate.check("select * from orders", kNow).decision.allow);  // cached now
   gate.set_window_grace(true);
   // What the policy allows is refused as outside the window...
@@ -97,7 +97,7 @@ TEST(StatementGate, DuringTheWindowGraceOnlyCommitOrRollbackPass) {
   }
   // The policy still applies to them: a segment without the transaction class may not.
   const authz::PolicyEngine strict(make_config());
-  StatementGate strict_gate(strict, "billing", "shop");
+  PgGate strict_gate(strict, "billing", "shop");
   strict_gate.set_window_grace(true);
   EXPECT_FALSE(strict_gate.check("commit", kNow).decision.allow);
 }
