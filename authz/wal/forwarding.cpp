@@ -163,7 +163,9 @@ void Forwarding::pump(std::uint64_t now_ms, std::vector<Action>& out) {
 }
 
 void Forwarding::status_received(Tx tx, bool idle_confirmed) {
-  ++statuses_received_;
+  // One status per forwarded request (the last OK / EOF / ERR of a MySQL response); one
+  // without a request (PostgreSQL's ReadyForQuery after startup) only sets the state.
+  if (statuses_received_ < requests_forwarded_) ++statuses_received_;
   if (statuses_received_ < void_until_) return;  // answers a request before the voiding one
   tx_ = tx;
   if (idle_confirmed && outstanding() == 0 && !batch_open_) txn_writes_ = false;
@@ -177,14 +179,14 @@ void Forwarding::on_pg_ready(char status, std::uint64_t now_ms, std::vector<Acti
 
 void Forwarding::on_mysql_status(bool in_transaction, bool autocommit, std::uint64_t now_ms,
                                  std::vector<Action>& out) {
-  const bool trusted = statuses_received_ + 1 >= void_until_;
+  const bool trusted = std::min(statuses_received_ + 1, requests_forwarded_) >= void_until_;
   status_received(in_transaction || !autocommit ? Tx::Open : Tx::Idle, !in_transaction);
   if (trusted) autocommit_ = autocommit;
   pump(now_ms, out);
 }
 
 void Forwarding::on_mysql_error(std::uint64_t now_ms, std::vector<Action>& out) {
-  ++statuses_received_;
+  if (statuses_received_ < requests_forwarded_) ++statuses_received_;
   tx_ = Tx::Unknown;
   void_until_ = std::max(void_until_, statuses_received_ + 1);
   pump(now_ms, out);

@@ -149,5 +149,14 @@ TEST(ForwardingMatrix, SyncCommitsOnlyOutsideAConfirmedBlock) {
   }
 }
 
+TEST(ForwardingMatrix, AStatusWithoutARequestSetsTheStateButCountsNoAnswer) {
+  Drive d(Protocol::Postgres);
+  EXPECT_EQ(d.ready('I'), "");  // ReadyForQuery after startup
+  EXPECT_EQ(d.query(1, escaping("set"), 1), "flush 1@1");
+  // Nothing is outstanding at the backend: the cancel is for the held message.
+  EXPECT_EQ(d.cancel(), "cancel 1");
+  EXPECT_EQ(d.f().held(), 0u);
+}
+
 }  // namespace
 }  // namespace segproxy::authz::wal::test
