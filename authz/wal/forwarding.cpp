@@ -55,8 +55,8 @@ Forwarding::Need Forwarding::need_of(const Entry& e) const {
       return commit(true, e.m.record);
     default: break;
   }
-  WriteClass k = e.m.klass.klass;
-  bool ends_only = e.m.klass.ends_transaction_only;
+  WriteClass k = e.m.klass;
+  bool ends_only = e.m.ends_transaction_only;
   if (e.m.kind == MessageKind::PgQuery && batch_open_ && !explicit_block()) {
     // A simple Query commits the open batch's implicit transaction.
     if (k == WriteClass::ReadOnly) ends_only = true;
@@ -102,7 +102,7 @@ void Forwarding::forward(const Entry& e, std::vector<Action>& out) {
     batch_open_ = true;
     batch_executes_ = batch_executes_ || kind == MessageKind::PgExecute;
   }
-  const MessageClass& c = e.m.klass;
+  const Submission& c = e.m;
   if (c.klass != WriteClass::ReadOnly && !c.ends_transaction_only) txn_writes_ = true;
   if (c.transaction_control || c.klass == WriteClass::CommitPoint) void_until_next_status(produces_status(kind));
 }

@@ -25,7 +25,6 @@
 //    forwarded (Refuse); a refused commit point rolls its transaction back;
 //  - a cancel for a held message cancels it in the proxy (it is never forwarded).
 #include <cstdint>
-#include <deque>
 #include <vector>
 
 #include "authz/wal/write_class.hpp"
@@ -43,11 +42,18 @@ enum class MessageKind : std::uint8_t {
   MyNoResponse,    // COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA: never answered
 };
 
+// What the rule needs of a message (no strings: submitting allocates nothing).
 struct Submission {
   std::uint64_t id = 0;  // the session's handle, echoed in actions
   MessageKind kind = MessageKind::PgQuery;
-  MessageClass klass = MessageClass::empty();
+  WriteClass klass = WriteClass::ReadOnly;  // ignored for PgSync / PgCopyData
+  bool ends_transaction_only = false;
+  bool transaction_control = false;
   std::uint64_t record = 0;  // sequence number of its (last) decision record; 0: none
+
+  static Submission of(std::uint64_t id, MessageKind kind, const MessageClass& c, std::uint64_t record) {
+    return Submission{id, kind, c.klass, c.ends_transaction_only, c.transaction_control, record};
+  }
 };
 
 enum class ActionKind : std::uint8_t {
@@ -121,6 +127,35 @@ class Forwarding {
     bool commit_point = false;
   };
 
+  // The held messages: a ring that grows but never shrinks, so the steady state
+  // allocates nothing per message.
+  class Ring {
+   public:
+    bool empty() const { return size_ == 0; }
+    std::size_t size() const { return size_; }
+    const Entry& front() const { return slots_[head_]; }
+    void push_back(const Entry& e) {
+      if (size_ == slots_.size()) grow();
+      slots_[(head_ + size_) % slots_.size()] = e;
+      ++size_;
+    }
+    void pop_front() {
+      head_ = (head_ + 1) % slots_.size();
+      --size_;
+    }
+
+   private:
+    void grow() {
+      std::vector<Entry> next(slots_.empty() ? 8 : slots_.size() * 2);
+      for (std::size_t i = 0; i < size_; ++i) next[i] = slots_[(head_ + i) % slots_.size()];
+      slots_ = std::move(next);
+      head_ = 0;
+    }
+    std::vector<Entry> slots_;
+    std::size_t head_ = 0;
+    std::size_t size_ = 0;
+  };
+
   Need need_of(const Entry& e) const;
   bool in_confirmed_transaction(const Entry& e) const;
   bool explicit_block() const;  // PostgreSQL: confirmed 'T' / 'E'
@@ -138,7 +173,7 @@ class Forwarding {
 
   Protocol protocol_;
   std::uint64_t max_wait_ms_;
-  std::deque<Entry> queue_;
+  Ring queue_;
   std::uint64_t watermark_ = 0;
   std::uint64_t last_record_ = 0;     // the session's last decision record
   std::uint64_t forwarded_high_ = 0;  // highest record of a forwarded message

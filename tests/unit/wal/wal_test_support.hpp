@@ -35,7 +35,7 @@ class Drive {
   explicit Drive(Protocol p, std::uint64_t max_wait_ms = 1000) : f_(p, max_wait_ms) {}
 
   std::string send(std::uint64_t id, MessageKind kind, MessageClass c, std::uint64_t record) {
-    return run([&](auto& out) { f_.submit(Submission{id, kind, std::move(c), record}, now_, out); });
+    return run([&](auto& out) { f_.submit(Submission::of(id, kind, c, record), now_, out); });
   }
   std::string query(std::uint64_t id, MessageClass c, std::uint64_t record) {
     return send(id, MessageKind::PgQuery, std::move(c), record);
