@@ -33,7 +33,9 @@ namespace segproxy::authz::wal {
 
 enum class MessageKind : std::uint8_t {
   PgQuery,         // simple Query: answered by one ReadyForQuery
-  PgExtended,      // Parse / Bind / Describe / Close / Flush: part of an extended batch
+  PgExtended,      // Parse / Bind / Describe / Close / Flush: part of an extended batch.
+                   // Bind plans the statement (and may fold its immutable functions then):
+                   // submit it with the statement's class and decision record.
   PgExecute,       // Execute: runs a portal inside the batch (class: what it runs)
   PgSync,          // ends the batch: answered by one ReadyForQuery (class ignored)
   PgFunctionCall,  // fast-path call: answered by one ReadyForQuery

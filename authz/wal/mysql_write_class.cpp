@@ -150,7 +150,13 @@ MessageClass part_class(const StatementPart& p, const Statement* s, const ClassC
         c.reason = "EXPLAIN ANALYZE runs " + c.reason;
         return c;
       }
-      return read_only("EXPLAIN");
+      {
+        // The optimizer evaluates constant expressions (stored functions too): read-only
+        // when the statement's code is all proven (its own writes do not happen).
+        const MessageClass c = DmlProof(ctx).run(p, s, true, "EXPLAIN");
+        if (c.klass == WriteClass::Escaping) return escaping("EXPLAIN plans " + c.reason);
+        return read_only("EXPLAIN");
+      }
     case StatementClass::Prepare:
       if (cmd == "PREPARE" || cmd == "DEALLOCATE PREPARE") return read_only(cmd);
       if (cmd == "EXECUTE" && ctx.prepared) {

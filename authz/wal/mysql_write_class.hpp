@@ -4,7 +4,8 @@
 // tokens (for what the analyzer does not report: SELECT ... INTO @var, `:=`
 // assignments, SET autocommit, XA). Pure function.
 //
-//  - read-only: SELECT / TABLE / VALUES / DO, SHOW, DESCRIBE, EXPLAIN without ANALYZE,
+//  - read-only: SELECT / TABLE / VALUES / DO, SHOW, DESCRIBE, EXPLAIN without ANALYZE
+//    (of a statement whose code is proven: the optimizer evaluates constant expressions),
 //    GET DIAGNOSTICS, with every table a catalog table or view marked read_only_ok and
 //    every function an unqualified built-in on the fixed list (built-ins win over stored
 //    functions of the same name in MySQL), no INTO, no `:=`, no row lock.

@@ -92,8 +92,14 @@ PgStatementClass classify_statement(const PgQuery__Node* stmt, const ClassContex
     case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT: return plain(read_only("SHOW"));
     case PG_QUERY__NODE__NODE_EXPLAIN_STMT: {
       const auto* s = stmt->explain_stmt;
-      if (!explain_analyzes(s)) return plain(read_only("EXPLAIN"));
       PgStatementClass inner = classify_statement(s->query, ctx, nesting + 1);
+      if (!explain_analyzes(s)) {
+        // Planning runs nothing but the immutable functions it folds: read-only when the
+        // statement's code is all proven (its own writes do not happen).
+        if (inner.klass.klass == WriteClass::ReadOnly || inner.klass.klass == WriteClass::Contained)
+          return plain(read_only("EXPLAIN"));
+        return plain(escaping("EXPLAIN plans (and may fold functions of) " + inner.klass.reason));
+      }
       inner.klass.reason = "EXPLAIN ANALYZE runs " + inner.klass.reason;
       inner.prepares.clear();
       inner.declares_cursor.clear();

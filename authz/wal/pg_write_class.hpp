@@ -2,8 +2,9 @@
 // The write-ahead class of PostgreSQL SQL text (docs/audit.md "Write-ahead forwarding"),
 // from libpg_query's parse tree. Pure function of (tree, context).
 //
-//  - read-only is proven by an allow-list walk: SELECT/VALUES/TABLE/SHOW, EXPLAIN without
-//    ANALYZE, COPY ... TO STDOUT; every node kind in it known, every function, operator
+//  - read-only is proven by an allow-list walk: SELECT/VALUES/TABLE/SHOW, COPY ... TO
+//    STDOUT, EXPLAIN without ANALYZE of a statement whose code is all proven (the planner
+//    folds immutable functions: EXPLAIN of an unlisted call is escaping); every node kind in it known, every function, operator
 //    and cast target on the fixed lists (builtin_lists.hpp) and not shadowed by a
 //    user-defined one of that name, every relation a table or view the catalog marks
 //    read_only_ok, no INTO, no locking clause, no data-modifying WITH, no `x.f`

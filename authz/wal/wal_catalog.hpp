@@ -34,9 +34,10 @@ struct RelationFacts {
   // expression passes the read-only test; for a view, its loaded definition passes the
   // read-only test (computed by the loader with the same module).
   bool read_only_ok = false;
-  // Writing it runs only listed code: no trigger, rule, policy or column default (nor a
-  // generated column, nor a foreign-key action reaching such a table) calls a function
-  // outside the fixed list.
+  // Writing it runs only listed code: no trigger, rule, row-level security policy,
+  // column default, generated column, CHECK constraint, constraint of a domain column
+  // type, index expression or predicate, exclusion operator, nor a foreign-key action
+  // reaching a table with one of these, calls a function outside the fixed list.
   bool hooks_listed_only = false;
 };
 

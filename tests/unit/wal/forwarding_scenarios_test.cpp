@@ -79,7 +79,7 @@ TEST_F(PgScenario, TwoPhaseCommitStatementsAreCommitPoints) {
 
 TEST_F(PgScenario, ExplainAnalyzeWaitsLikeTheStatementItRuns) {
   open_block();
-  EXPECT_EQ(d_.query(2, pg("explain select nextval('s')"), 2), "fwd 2");  // plans only
+  EXPECT_EQ(d_.query(2, pg("explain update accounts set n = 1"), 2), "fwd 2");  // plans only
   EXPECT_EQ(d_.query(3, pg("explain analyze select nextval('s')"), 3), "flush 3@3");
   EXPECT_EQ(d_.durable(3), "fwd 3");
   EXPECT_EQ(d_.query(4, pg("explain (analyze) update accounts set n = 1"), 4), "fwd 4");  // contained
@@ -103,6 +103,15 @@ TEST_F(PgScenario, ExecuteAndFetchTakeTheClassOfWhatTheyRun) {
   // Every extended-protocol Execute carries the class of its prepared statement.
   EXPECT_EQ(d_.parse(4, 4), "fwd 4");
   EXPECT_EQ(d_.execute(5, prepared.begin()->second, 5), "flush 5@5");
+}
+
+TEST_F(PgScenario, BindOfAStatementWithUnlistedCodeWaitsForItsDecisionRecord) {
+  // Planning at Bind may fold an immutable user function: it waits like the statement.
+  const MessageClass stmt = pg("select lower2('x')");
+  EXPECT_EQ(d_.parse(1, 1), "fwd 1");
+  EXPECT_EQ(d_.send(2, MessageKind::PgExtended, stmt, 1), "flush 2@1");
+  EXPECT_EQ(d_.durable(1), "fwd 2");
+  EXPECT_EQ(d_.send(3, MessageKind::PgExtended, pg("select 1"), 1), "fwd 3");
 }
 
 TEST_F(PgScenario, CopyFromStdinInsideATransactionGoesAtOnceAndItsDataFollowsInOrder) {
@@ -232,6 +241,7 @@ TEST_F(MysqlScenario, XaPrepareAndOnePhaseCommitAreCommitPointsNamedXidCommitEsc
 TEST_F(MysqlScenario, AnalyzeAndExplainAnalyzeRunTheirStatement) {
   EXPECT_EQ(my("explain select * from accounts").klass, WriteClass::ReadOnly);
   EXPECT_EQ(my("explain delete from accounts").klass, WriteClass::ReadOnly);
+  EXPECT_EQ(my("explain select * from accounts where id = shop.f()").klass, WriteClass::Escaping);
   EXPECT_EQ(my("analyze delete from accounts").klass, WriteClass::Contained);
   EXPECT_EQ(my("explain analyze select get_lock('a', 1)").klass, WriteClass::Escaping);
 }
