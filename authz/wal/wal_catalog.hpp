@@ -31,8 +31,10 @@ struct RelationFacts {
   // foreign; MySQL: a transactional engine such as InnoDB, not MyISAM/MEMORY/ARIA...).
   bool transactional = false;
   // Reading it runs only listed code: no row-level security policy, or every policy's
-  // expression passes the read-only test; for a view, its loaded definition passes the
-  // read-only test (computed by the loader with the same module).
+  // expression passes the read-only test; no column of a user-defined type (its casts,
+  // operators and output function may run user code); for a view, its loaded definition
+  // passes the read-only test (computed by the loader with the same module, over the
+  // relations it reads).
   bool read_only_ok = false;
   // Writing it runs only listed code: no trigger, rule, row-level security policy,
   // column default, generated column, CHECK constraint, constraint of a domain column
