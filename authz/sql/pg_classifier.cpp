@@ -115,7 +115,9 @@ constexpr std::size_t kMaxErrorMessage = 256;  // libpg_query quotes the text "a
 
 }  // namespace
 
-StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts) {
+// on_tree: nullptr, or called with the tree of a text that parsed.
+static StatementInfo classify_pg_impl(std::string_view sql, const ClassifierOptions& opts,
+                                      const ParseTreeVisitor* on_tree) {
   StatementInfo info;
   std::size_t depth = 0;
   // Length is bounded on the client's bytes; the rest of the pre-scan reads the text as
@@ -181,6 +183,7 @@ StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts) {
     after_lexing_change = after_lexing_change || part.changes_lexing;
     info.statements.push_back(std::move(part));
   }
+  if (on_tree && *on_tree) (*on_tree)(*tree);
   return info;
 }
 
@@ -203,6 +206,14 @@ std::string normalize_pg(std::string_view sql) {
   std::string out = (!r.error && r.normalized_query) ? r.normalized_query : "";
   pg_query_free_normalize_result(r);
   return out;
+}
+
+StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts) {
+  return classify_pg_impl(sql, opts, nullptr);
+}
+
+StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts, const ParseTreeVisitor& on_tree) {
+  return classify_pg_impl(sql, opts, &on_tree);
 }
 
 }  // namespace segproxy::authz::sql

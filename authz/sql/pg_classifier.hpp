@@ -89,3 +89,15 @@ std::uint64_t fingerprint_pg(std::string_view sql);
 std::string normalize_pg(std::string_view sql);
 
 }  // namespace segproxy::authz::sql
+
+struct PgQuery__ParseResult;
+
+namespace segproxy::authz::sql {
+
+// classify_pg, and `on_tree` called with the parse tree when the text parsed, before it
+// is freed: another pure pass over the same statement (authz/wal's write classes,
+// pg_write_classes(tree)) reuses the one parse instead of parsing again.
+using ParseTreeVisitor = std::function<void(const PgQuery__ParseResult& tree)>;
+StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts, const ParseTreeVisitor& on_tree);
+
+}  // namespace segproxy::authz::sql
