@@ -345,6 +345,10 @@ awaitable<bool> MysqlSession::greet_and_login() {
     seg_metrics_->sessions_active().inc();
   }
   if (svc_.revocations != nullptr) {
+    if (auto why = svc_.revocations->admission_refused()) {  // fleet view stale (docs/fleet.md)
+      co_await refuse(ok_seq, 1053, "08S01", *why, Refusal::ControlPlaneStale);
+      co_return false;
+    }
     if (auto why = svc_.revocations->revoked(identity_, segment_)) {
       const std::string message = "segproxy: access for identity \"" + identity_.display() + "\" is revoked" +
                                   (why->empty() ? std::string() : ": " + *why);

@@ -49,6 +49,10 @@ awaitable<bool> PgSession::admit() {
   // Checked after admission: a revocation published while this session was being
   // admitted either is seen here or finds this session in the registry.
   if (svc_.revocations != nullptr) {
+    if (auto why = svc_.revocations->admission_refused()) {  // fleet view stale (docs/fleet.md)
+      co_await refuse("57P03", *why, Refusal::ControlPlaneStale);
+      co_return false;
+    }
     if (auto why = svc_.revocations->revoked(identity_, segment_)) {
       const std::string message = "segproxy: access for identity \"" + identity_.display() + "\" is revoked" +
                                   (why->empty() ? std::string() : ": " + *why);
