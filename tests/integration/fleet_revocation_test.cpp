@@ -242,6 +242,29 @@ TEST_F(FleetRevocationTest, InstanceStartedAfterARevokeRefusesTheIdentityFromIts
   EXPECT_TRUE(refused_as_revoked(*b, ClientCert::Cn)) << "the first connection after the start was admitted";
 }
 
+// Issue 16: "A TTL expiry through the lease lets the identity in again on every
+// instance": the key goes with its lease, and both instances admit the identity again.
+TEST_F(FleetRevocationTest, TtlExpiryThroughTheLeaseLetsTheIdentityInAgainOnEveryInstance) {
+  SEGPROXY_IT_REQUIRE_ETCD();
+  auto a = make("proxy-a"), b = make("proxy-b");
+  ASSERT_TRUE(start(*a));
+  ASSERT_TRUE(start(*b));
+  const ProcResult r = ctl(*a, {"revoke", "--identity", "CN=reporting-job", "--ttl", "3s", "--force", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(eventually([&] { return refused_as_revoked(*b, ClientCert::Cn); }, 3s)) << "B never applied it";
+  auto client = etcd::Client::create(etcd_cluster().client_options());
+  ASSERT_TRUE(client) << client.error.message;
+  auto keys = [&] {
+    auto range = (*client.value)->range_prefix(prefix_ + "/revocations/");
+    return range ? static_cast<int>(range.value->kvs.size()) : -1;
+  };
+  EXPECT_EQ(keys(), 1);
+  EXPECT_TRUE(eventually([&] { return keys() == 0; }, 15s)) << "the lease did not take the key with it";
+  for (Instance* in : {a.get(), b.get()}) {
+    EXPECT_TRUE(eventually([&] { return admitted(*in, ClientCert::Cn); }, 10s)) << in->name << " still refuses";
+  }
+}
+
 // Issue 16: the etcd member a revoke stream talks to is killed mid-way: every revoke
 // is answered, none is lost, all are applied on the other instance.
 TEST_F(FleetRevocationTest, NoRevokeIsLostWhenAnEtcdMemberIsKilledDuringAStreamOfRevokes) {
