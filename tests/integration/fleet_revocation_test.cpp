@@ -215,6 +215,18 @@ TEST_F(FleetRevocationTest, RevokeOnOneInstanceEndsMatchingSessionsOnEveryInstan
     EXPECT_NE(std::string(PQerrorMessage(again.get())).find("revoked: fleet incident"), std::string::npos)
         << PQerrorMessage(again.get());
   }
+  // The registry shows every instance caught up with the revocation (applied_revision
+  // at or past its write; records are rewritten every 5 s).
+  const ProcResult fleet_json = run_process({env().segproxyctl_bin, "fleet", "--config", a->config, "--json"}, 30s);
+  ASSERT_EQ(fleet_json.exit_code, 0) << fleet_json.describe();
+  EXPECT_NE(fleet_json.out.find("\"lagging\":"), std::string::npos) << fleet_json.out;
+  EXPECT_TRUE(eventually([&] {
+    const ProcResult f = run_process({env().segproxyctl_bin, "fleet", "--config", a->config, "--json"}, 30s);
+    std::size_t n = 0;
+    for (std::size_t p = 0; (p = f.out.find("\"lagging\":false", p)) != std::string::npos; ++p) ++n;
+    return f.exit_code == 0 && n == 3;
+  }, 15s)) << "an instance's record never caught up with the revocation";
+
   // B lists it (same id as A answered).
   const ProcResult listed = ctl(*b, {"revocations", "--json"});
   EXPECT_NE(listed.out.find(kBillingSpiffe), std::string::npos) << listed.describe();
