@@ -200,8 +200,8 @@ TEST_F(FleetRevocationTest, RevokeOnOneInstanceEndsMatchingSessionsOnEveryInstan
     EXPECT_NE(std::string(PQresultErrorMessage(res.get())).find("fleet incident"), std::string::npos);
     last = std::max(last, std::chrono::steady_clock::now() - returned);
   }
-  // 0 ms: every FATAL was already there when the command returned (it answers after
-  // its own watch applied the write; the others' watches are as fast).
+  // Printed, never asserted (goal ≤ 500 ms): the command answers after its own watch
+  // applied the write, and the other instances' watches deliver it at about that time.
   std::cout << "[ figure ] revoke on A: command took "
             << std::chrono::duration_cast<std::chrono::milliseconds>(returned - issued).count()
             << " ms; from its return to the last FATAL on A/B/C "
