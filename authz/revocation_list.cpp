@@ -49,6 +49,8 @@ bool write_all(int fd, std::string_view data, std::string& error) {
   return true;
 }
 
+}  // namespace
+
 // Temp file in the same directory, fsync, rename, fsync the directory.
 bool write_file_atomically(const fs::path& file, std::string_view data, std::string& error) {
   const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
@@ -81,6 +83,8 @@ bool write_file_atomically(const fs::path& file, std::string_view data, std::str
   ::close(dfd);
   return true;
 }
+
+namespace {
 
 std::optional<Revocation> decode_line(std::string_view line, std::string& error) {
   const auto parsed = json::parse(line);
@@ -435,6 +439,18 @@ RevocationList::Update RevocationList::prune_expired(TimePoint now) {
     return u;
   }
   return commit(std::move(next), std::move(expired));
+}
+
+RevocationList::Update RevocationList::replace(std::vector<Revocation> next) {
+  const std::lock_guard lock(mu_);
+  const auto cur = current_.load();
+  if (*cur == next) {
+    Update u;
+    u.ok = true;
+    u.snapshot = cur;
+    return u;
+  }
+  return commit(std::move(next), {});
 }
 
 std::optional<Revocation> RevocationList::find_match(const ClientIdentity& id, std::string_view segment,

@@ -115,6 +115,10 @@ class RevocationList {
   Update remove(RevocationKind kind, std::string_view value);
   // Drops entries expired at `now`; rewrites the file only when something expired.
   Update prune_expired(TimePoint now);
+  // Replaces the whole list (the fleet control plane's applied set, docs/fleet.md);
+  // entries keep their ids. changed = nothing (the caller diffs). Rewrites the file
+  // only when the list differs.
+  Update replace(std::vector<Revocation> next);
 
   RevocationSnapshot snapshot() const { return current_.load(); }
   // First revocation active at `now` that matches; lock-free.
@@ -131,6 +135,10 @@ class RevocationList {
   std::mutex mu_;  // serialises writers (and their file writes)
   std::atomic<RevocationSnapshot> current_;
 };
+
+// Temp file in the same directory (0600), fsync, rename over `file`, fsync the directory
+// (also used for the fleet's applied-state file, daemon/control/fleet_state).
+bool write_file_atomically(const std::filesystem::path& file, std::string_view data, std::string& error);
 
 // File encoding, exposed for tests and tools.
 std::string encode_revocation_line(const Revocation& r);  // no '\n'

@@ -112,6 +112,13 @@ bool decode_body(const admin::Envelope& env, Result& r, std::ostream& err) {
 }
 
 // Human-readable output of an ok response; false when the body does not decode.
+// The control plane's answer to a revoke / unrevoke (docs/fleet.md).
+void print_fleet_write(std::ostream& out, const std::optional<admin::FleetWrite>& f) {
+  if (!f) return;
+  if (f->queued) out << "etcd unreachable: applied on this instance, queued for the fleet\n";
+  else out << "written to etcd at revision " << f->revision << "\n";
+}
+
 bool print_ok(const admin::Request& req, const admin::Envelope& env, std::ostream& out, std::ostream& err) {
   using namespace admin;
   if (std::holds_alternative<StatusRequest>(req)) {
@@ -133,6 +140,7 @@ bool print_ok(const admin::Request& req, const admin::Envelope& env, std::ostrea
         << printable(r.revocation.id) << ", expires " << expiry(r.revocation) << ")";
     if (!r.revocation.reason.empty()) out << ": " << printable(r.revocation.reason);
     out << "\n" << r.sessions_terminated << " live session(s) terminated\n";
+    print_fleet_write(out, r.fleet);
   } else if (std::holds_alternative<UnrevokeRequest>(req)) {
     UnrevokeResult u;
     if (!decode_body(env, u, err)) return false;
@@ -142,6 +150,7 @@ bool print_ok(const admin::Request& req, const admin::Envelope& env, std::ostrea
       out << "removed " << u.removed.size() << " revocation(s)\n";
       print_revocations(out, u.removed);
     }
+    print_fleet_write(out, u.fleet);
   } else if (std::holds_alternative<RevocationsRequest>(req)) {
     RevocationsResult r;
     if (!decode_body(env, r, err)) return false;

@@ -1,5 +1,7 @@
 #include "ctl/fleet.hpp"
 
+#include <algorithm>
+
 #include "config/loader.hpp"
 #include "etcd/client.hpp"
 #include "fleet/instance_record.hpp"
@@ -60,9 +62,21 @@ int run_fleet(const std::vector<std::string>& args, std::ostream& out, std::ostr
     records.push_back(std::move(*r));
   }
   const std::vector<bool> drift = fleet::config_drift(records);
+  // Lag: an instance whose applied revision is below the newest revocation write has
+  // not applied it yet (its record is rewritten every 5 s, so a fresh revoke can show
+  // LAG for up to that long). Keys: daemon/control/fleet_state (docs/fleet.md).
+  auto revocations = (*client.value)->range_prefix(cp.etcd.prefix + "/revocations/");
+  if (!revocations) {
+    err << "segproxyctl fleet: " << revocations.error.message << "\n";
+    return 1;
+  }
+  std::int64_t newest = 0;
+  for (const etcd::KeyValue& kv : revocations.value->kvs) newest = std::max(newest, kv.mod_revision);
+  auto lagging = [newest](const fleet::InstanceRecord& r) { return r.applied_revision < newest; };
   if (as_json) {
     json::Writer w;
-    w.begin_object().field("revision", range.value->header.revision).key("instances").begin_array();
+    w.begin_object().field("revision", range.value->header.revision).field("revocations_revision", newest);
+    w.key("instances").begin_array();
     for (std::size_t i = 0; i < records.size(); ++i) {
       const fleet::InstanceRecord& r = records[i];
       w.begin_object().field("instance", r.instance).field("version", r.version);
@@ -73,7 +87,7 @@ int run_fleet(const std::vector<std::string>& args, std::ostream& out, std::ostr
       }
       w.end_array();
       w.field("sessions", r.sessions).field("started_at", r.started_at).field("updated_at", r.updated_at);
-      w.field("applied_revision", r.applied_revision).end_object();
+      w.field("applied_revision", r.applied_revision).field("lagging", lagging(r)).end_object();
     }
     w.end_array().end_object();
     out << w.str() << "\n";
@@ -86,7 +100,7 @@ int run_fleet(const std::vector<std::string>& args, std::ostream& out, std::ostr
     for (const auto& l : r.listeners) listeners += (listeners.empty() ? "" : ",") + l.name + "=" + l.address;
     out << r.instance << "\t" << r.version << "\t" << r.config_sha256.substr(0, 12)
         << (drift[i] ? " (DRIFT)" : "") << "\t" << r.sessions << "\t" << listeners << "\t"
-        << r.applied_revision << "\n";
+        << r.applied_revision << (lagging(r) ? " (LAG)" : "") << "\n";
   }
   out << records.size() << " instance(s) at etcd revision " << range.value->header.revision << "\n";
   return rc;

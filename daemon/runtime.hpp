@@ -100,6 +100,9 @@ class RevocationCheck {
   virtual ~RevocationCheck() = default;
   // The revocation's reason (possibly empty) when one matches, else nullopt.
   virtual std::optional<std::string> revoked(const authz::ClientIdentity& id, std::string_view segment) const = 0;
+  // Why no new session may start now (the fleet control plane's view is stale and
+  // `on_stale: refuse_new_sessions`, docs/fleet.md), else nullopt.
+  virtual std::optional<std::string> admission_refused() const { return std::nullopt; }
 };
 
 // Process-wide services shared by all sessions (owned by the Server, passed down).

@@ -25,6 +25,7 @@ class AdminServer;
 class DynamicCredentials;
 class ControlPlane;
 class FleetRegistry;
+class FleetSync;
 class MetricsHttpServer;
 class ProxyMetrics;
 class ViewLoader;
@@ -84,6 +85,7 @@ class Server {
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   std::unique_ptr<FleetRegistry> fleet_;  // `control_plane:` set: the instance registry (issue 16)
+  std::unique_ptr<FleetSync> fleet_sync_;  // `control_plane:` set: revocations through etcd
   std::unique_ptr<ViewLoader> views_;
   std::unique_ptr<MysqlViewLoader, MysqlViewLoaderDeleter> mysql_views_;  // null: no mysql listener has backend.metadata
   // Minted backend users (issue 7); destroyed after the workers (sessions hold leases),

@@ -8,6 +8,7 @@
 #include "daemon/credentials/dynamic_credentials.hpp"
 #include "daemon/control/control_plane.hpp"
 #include "daemon/control/fleet_registry.hpp"
+#include "daemon/control/fleet_sync.hpp"
 #include "daemon/metrics/metrics_http.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/reload.hpp"
@@ -145,6 +146,24 @@ bool Server::start_fleet(const Runtime& rt) {
   if (!rt.config.control_plane) return true;
   const config::ControlPlaneSettings& cp = *rt.config.control_plane;
   const std::string instance = cp.instance.empty() ? host_name() : cp.instance;
+  // Revocations through etcd first: the view is caught up (bounded) before the
+  // listeners open; the applied state sits next to the revocations file.
+  const std::string state_file = rt.config.admin ? rt.config.admin->revocations_file + ".fleet" : std::string();
+  if (state_file.empty()) {
+    log_.warn("fleet.state_in_memory", {{"reason", "no admin: section, so no revocations_file: a restart while etcd "
+                                                   "is down starts without the fleet's revocations"}});
+  }
+  fleet_sync_ = std::make_unique<FleetSync>(cp, state_file, log_, [c = control_.get()](std::vector<authz::Revocation> set) {
+    c->apply_fleet_set(std::move(set));
+  });
+  std::string sync_error;
+  if (!fleet_sync_->start(*control_->list().snapshot(), sync_error)) {
+    log_.error("fleet.start_failed", {{"error", sync_error}});
+    fleet_sync_.reset();
+    return false;
+  }
+  control_->attach_fleet(fleet_sync_.get());
+  metrics_->set_control_plane_staleness([f = fleet_sync_.get()] { return f->staleness_seconds(); });
   const std::int64_t started_at =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   fleet_ = std::make_unique<FleetRegistry>(cp, instance, log_, [this, started_at] {
@@ -157,6 +176,7 @@ bool Server::start_fleet(const Runtime& rt) {
                              l.listen.host + ":" + std::to_string(l.listen.port)});
     }
     r.sessions = active_sessions_.load(std::memory_order_relaxed);
+    r.applied_revision = fleet_sync_->applied_revision();
     r.started_at = started_at;
     r.updated_at =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -166,6 +186,9 @@ bool Server::start_fleet(const Runtime& rt) {
   if (!fleet_->start(error)) {
     log_.error("fleet.start_failed", {{"error", error}});
     fleet_.reset();
+    control_->attach_fleet(nullptr);
+    metrics_->set_control_plane_staleness(nullptr);
+    fleet_sync_.reset();
     return false;
   }
   log_.info("fleet.registry_started", {{"instance", instance}, {"prefix", cp.etcd.prefix}});
@@ -174,6 +197,7 @@ bool Server::start_fleet(const Runtime& rt) {
 
 void Server::stop_control() {
   if (fleet_) fleet_->stop();  // revokes the lease: the instance leaves the registry
+  if (fleet_sync_) fleet_sync_->stop();  // saves the applied state
   if (!control_thread_.joinable()) return;
   asio::post(control_ctx_, [this] {
     if (admin_) admin_->stop();
@@ -185,6 +209,7 @@ void Server::stop_control() {
   if (mysql_views_) mysql_views_->stop();
   metrics_->set_revocations_active(nullptr);
   metrics_->set_audit_queue_depth(nullptr);
+  metrics_->set_control_plane_staleness(nullptr);
 }
 
 void MysqlViewLoaderDeleter::operator()(MysqlViewLoader* p) const { delete p; }
@@ -256,6 +281,15 @@ awaitable<void> Server::probe_backends() {
 std::pair<bool, std::string> Server::readiness() const {
   if (!backends_reachable_.load()) return {false, "a backend is not reachable"};
   if (audit_ && !audit_->stats().healthy) return {false, "the audit log cannot be written"};
+  if (fleet_sync_ && fleet_sync_->stale()) {
+    const std::string age = std::to_string(static_cast<long long>(fleet_sync_->staleness_seconds()));
+    // refuse_new_sessions: not ready (new sessions are refused); keep_serving: ready,
+    // and the body says how old the view is.
+    if (fleet_sync_->settings().on_stale == config::OnStale::RefuseNewSessions) {
+      return {false, "the control plane view is stale (" + age + "s): new sessions are refused"};
+    }
+    return {true, "control plane view stale (" + age + "s), on_stale: keep_serving"};
+  }
   return {true, ""};
 }
 

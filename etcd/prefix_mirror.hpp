@@ -33,6 +33,8 @@ class PrefixMirror {
 
   // Resyncs when needed, else waits up to `wait` for watch messages and applies them.
   Step poll(std::chrono::milliseconds wait);
+  // Drops the watch: the next poll resyncs (e.g. a check found the view differs).
+  void invalidate() { watch_.reset(); }
 
   const std::map<std::string, KeyValue>& state() const { return state_; }
   // Every change up to this revision is in state() (0: never synced).

@@ -4,8 +4,11 @@
 #include <charconv>
 #include <set>
 
+#include <openssl/rand.h>
+
 #include "daemon/credentials/dynamic_credentials.hpp"
 #include "daemon/control/admin_mapping.hpp"
+#include "daemon/control/fleet_sync.hpp"
 
 #include "daemon/config_check.hpp"
 
@@ -16,6 +19,23 @@ namespace {
 constexpr std::chrono::milliseconds kListTimeout{2000};
 // How long a revoke waits for the minted users it ends to be dropped on the backend.
 constexpr std::chrono::milliseconds kRevokeDropWait{15000};
+// How long a fleet revoke waits for its own watch to deliver the write.
+constexpr std::chrono::milliseconds kFleetApplyWait{3000};
+
+std::string random_id() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  unsigned char bytes[6] = {};
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    const auto t = std::chrono::steady_clock::now().time_since_epoch().count();
+    for (std::size_t i = 0; i < sizeof bytes; ++i) bytes[i] = static_cast<unsigned char>(t >> (8 * i));
+  }
+  std::string id;
+  for (const unsigned char b : bytes) {
+    id.push_back(kHex[b >> 4]);
+    id.push_back(kHex[b & 0xF]);
+  }
+  return id;
+}
 
 std::string peer_text(const AdminPeer& p) {
   return "uid=" + std::to_string(static_cast<long long>(p.uid)) + " pid=" + std::to_string(p.pid);
@@ -178,10 +198,23 @@ std::string ControlPlane::revoke(const admin::RevokeRequest& r, const AdminPeer&
                                        (r.ttl ? " ttl=" + admin::format_duration(*r.ttl) : std::string()) +
                                        (r.force ? " force" : ""),
                                    r.reason);
+  if (fleet_ != nullptr) return revoke_fleet(r, peer, *value, audited);
   auto u = list_.add(from_wire(r.selector.kind), r.selector.value, r.reason, r.ttl,
                      static_cast<std::uint32_t>(peer.uid), std::chrono::system_clock::now());
   if (!u.ok || u.changed.empty()) return admin::encode_error("revocation not saved: " + u.error);
   const authz::Revocation rev = u.changed.front();
+  const Enforced e = enforce(rev);
+  deps_.log.warn("admin.revoke", {{"id", rev.id},
+                                  {"selector", selector_text(r.selector)},
+                                  {"sessions_terminated", std::to_string(e.sessions)},
+                                  {"minted_users_dropped", std::to_string(e.users)},
+                                  {"peer", peer_text(peer)}});
+  if (!audited) deps_.log.error("admin.revoke_unaudited", {{"id", rev.id}});
+  return admin::encode_response(admin::RevokeResult{to_wire(rev), e.sessions, std::nullopt});
+}
+
+ControlPlane::Enforced ControlPlane::enforce(const authz::Revocation& rev) {
+  Enforced out;
   const std::string message = "terminating connection: access revoked by segproxy administrator" +
                               (rev.reason.empty() ? std::string() : ": " + rev.reason);
   std::set<std::string> keys;  // dynamic-credential identity keys reached
@@ -192,35 +225,36 @@ std::string ControlPlane::revoke(const admin::RevokeRequest& r, const AdminPeer&
         return true;
       },
       [message](LiveSession& s) { s.terminate("57P01", message, "session.revoked"); });
+  out.sessions = ids.size();
   // The minted backend users of every reached identity go now, live session or not,
   // and the command answers after they are dropped (bounded wait).
-  std::size_t users = 0;
-  bool dropped = true;
   if (deps_.dynamic != nullptr) {
+    const auto reached = deps_.sessions.seen().matching(
+        [&rev](const authz::ClientIdentity& id, const std::string& segment) { return authz::matches(rev, id, segment); });
     for (const auto& s : reached) keys.insert(dynamic_identity_key(s.identity));
     // An identity selector revokes the identity in every segment; --segment every
     // minted user of that segment.
     const bool by_segment = rev.kind == authz::RevocationKind::Segment;
-    users = deps_.dynamic->revoke_matching(
+    out.users = deps_.dynamic->revoke_matching(
         [&](const std::string& key, const std::string& segment) {
           return by_segment ? segment == rev.value : keys.count(key) != 0;
         },
-        kRevokeDropWait, &dropped);
+        kRevokeDropWait, &out.dropped);
   }
-  deps_.log.warn("admin.revoke", {{"id", rev.id},
-                                  {"selector", selector_text(r.selector)},
-                                  {"sessions_terminated", std::to_string(ids.size())},
-                                  {"minted_users_dropped", std::to_string(users)},
-                                  {"peer", peer_text(peer)}});
-  if (!dropped) deps_.log.error("admin.revoke_drop_pending", {{"id", rev.id}});
-  if (!audited) deps_.log.error("admin.revoke_unaudited", {{"id", rev.id}});
-  return admin::encode_response(admin::RevokeResult{to_wire(rev), ids.size()});
+  if (!out.dropped) deps_.log.error("admin.revoke_drop_pending", {{"id", rev.id}});
+  {
+    std::lock_guard lk(enforced_mu_);
+    if (enforced_.size() >= 1024) enforced_.clear();  // answers read theirs at once
+    enforced_[rev.id] = out.sessions;
+  }
+  return out;
 }
 
 std::string ControlPlane::unrevoke(const admin::UnrevokeRequest& r, const AdminPeer& peer) {
   if (!audit_admin("admin.unrevoke", peer, selector_text(r.selector))) {
     return admin::encode_error("the audit log is unavailable: command not executed");
   }
+  if (fleet_ != nullptr) return unrevoke_fleet(r, peer);
   auto u = list_.remove(from_wire(r.selector.kind), r.selector.value);
   if (!u.ok) return admin::encode_error("revocation list not saved: " + u.error);
   admin::UnrevokeResult out;
@@ -229,6 +263,105 @@ std::string ControlPlane::unrevoke(const admin::UnrevokeRequest& r, const AdminP
                                     {"removed", std::to_string(out.removed.size())},
                                     {"peer", peer_text(peer)}});
   return admin::encode_response(out);
+}
+
+std::string ControlPlane::revoke_fleet(const admin::RevokeRequest& r, const AdminPeer& peer, std::string value,
+                                       bool audited) {
+  authz::Revocation rev;
+  rev.id = random_id();
+  rev.kind = from_wire(r.selector.kind);
+  rev.value = std::move(value);
+  rev.reason = r.reason;
+  rev.created_at = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  if (r.ttl) rev.expires_at = rev.created_at + *r.ttl;
+  rev.created_by_uid = static_cast<std::uint32_t>(peer.uid);
+  // etcd first (answers once the quorum has it); every instance, this one included,
+  // applies it from its watch. Unreachable: applied here at once and queued.
+  const FleetSync::WriteResult w = fleet_->write(FleetOp{FleetOp::Type::Put, rev});
+  if (!w.queued) fleet_->wait_applied(w.revision, kFleetApplyWait);
+  fleet_->apply_current();  // idempotent: usually the watch applied it already
+  std::size_t sessions = 0;
+  {
+    std::lock_guard lk(enforced_mu_);
+    if (auto it = enforced_.find(rev.id); it != enforced_.end()) {
+      sessions = it->second;
+      enforced_.erase(it);
+    }
+  }
+  deps_.log.warn("admin.revoke", {{"id", rev.id},
+                                  {"selector", selector_text(r.selector)},
+                                  {"sessions_terminated", std::to_string(sessions)},
+                                  {"fleet_revision", std::to_string(w.revision)},
+                                  {"queued", w.queued ? "true" : "false"},
+                                  {"peer", peer_text(peer)}});
+  if (!audited) deps_.log.error("admin.revoke_unaudited", {{"id", rev.id}});
+  return admin::encode_response(admin::RevokeResult{
+      to_wire(rev), sessions, admin::FleetWrite{static_cast<std::uint64_t>(w.revision), w.queued}});
+}
+
+std::string ControlPlane::unrevoke_fleet(const admin::UnrevokeRequest& r, const AdminPeer& peer) {
+  const auto kind = from_wire(r.selector.kind);
+  std::string why;
+  const auto value = authz::normalize_revocation_value(kind, r.selector.value, why);
+  if (!value) return admin::encode_error("revocation list not saved: " + why);
+  admin::UnrevokeResult out;
+  for (const auto& rev : *list_.snapshot()) {
+    if (rev.kind == kind && rev.value == *value) out.removed.push_back(to_wire(rev));
+  }
+  authz::Revocation gone;
+  gone.kind = kind;
+  gone.value = *value;
+  const FleetSync::WriteResult w = fleet_->write(FleetOp{FleetOp::Type::Delete, gone});
+  if (!w.queued) fleet_->wait_applied(w.revision, kFleetApplyWait);
+  fleet_->apply_current();
+  out.fleet = admin::FleetWrite{static_cast<std::uint64_t>(w.revision), w.queued};
+  deps_.log.info("admin.unrevoke", {{"selector", selector_text(r.selector)},
+                                    {"removed", std::to_string(out.removed.size())},
+                                    {"fleet_revision", std::to_string(w.revision)},
+                                    {"queued", w.queued ? "true" : "false"},
+                                    {"peer", peer_text(peer)}});
+  return admin::encode_response(out);
+}
+
+void ControlPlane::apply_fleet_set(std::vector<authz::Revocation> set) {
+  const auto now = std::chrono::system_clock::now();
+  std::erase_if(set, [now](const authz::Revocation& r) { return !r.active_at(now); });
+  const auto cur = list_.snapshot();
+  std::vector<authz::Revocation> added;
+  for (const auto& r : set) {
+    if (std::find(cur->begin(), cur->end(), r) == cur->end()) added.push_back(r);
+  }
+  std::size_t lifted = 0;
+  for (const auto& old : *cur) {
+    const bool kept = std::any_of(set.begin(), set.end(), [&](const authz::Revocation& r) {
+      return r.kind == old.kind && r.value == old.value;
+    });
+    if (kept) continue;
+    ++lifted;
+    deps_.log.info("revocation.lifted", {{"id", old.id}, {"kind", std::string(authz::to_string(old.kind))}});
+  }
+  if (added.empty() && lifted == 0) return;
+  // New handshakes are refused once the list is published (after it is on disk).
+  auto u = list_.replace(std::move(set));
+  if (!u.ok) deps_.log.error("fleet.revocations_save_failed", {{"error", u.error}});
+  for (const auto& r : added) {
+    const Enforced e = enforce(r);
+    deps_.log.warn("revocation.applied", {{"id", r.id},
+                                          {"kind", std::string(authz::to_string(r.kind))},
+                                          {"sessions_terminated", std::to_string(e.sessions)},
+                                          {"minted_users_dropped", std::to_string(e.users)}});
+  }
+}
+
+std::optional<std::string> ControlPlane::admission_refused() const {
+  if (fleet_ == nullptr || fleet_->settings().on_stale != config::OnStale::RefuseNewSessions || !fleet_->stale()) {
+    return std::nullopt;
+  }
+  const auto age = static_cast<long long>(fleet_->staleness_seconds());
+  return "segproxy: the fleet control plane (etcd) has not confirmed this instance's revocations for " +
+         std::to_string(age) + "s (max_staleness " +
+         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(fleet_->settings().max_staleness).count()) +
+         "s, on_stale: refuse_new_sessions): new sessions are refused";
 }
 
 std::string ControlPlane::revocations() {

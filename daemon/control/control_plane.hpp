@@ -6,6 +6,10 @@
 // briefly (revocation fsync, audit durability, gathering session states).
 #include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <vector>
 #include <memory>
 #include <string>
 
@@ -49,7 +53,17 @@ class ControlPlane final : public AdminHandler, public RevocationCheck {
   // RevocationCheck
   std::optional<std::string> revoked(const authz::ClientIdentity& id, std::string_view segment) const override;
 
+  std::optional<std::string> admission_refused() const override;
+
   std::size_t revocations_active() const;
+  // The fleet control plane (docs/fleet.md): revoke / unrevoke go through etcd and the
+  // fleet thread hands every applied set to apply_fleet_set. Set before serving.
+  void attach_fleet(class FleetSync* fleet) { fleet_ = fleet; }
+  // Makes `set` the revocations in force: persists it, then ends the live sessions
+  // (and drops the minted users) matched by every entry that is new or changed.
+  // Any thread; FleetSync serialises the calls.
+  void apply_fleet_set(std::vector<authz::Revocation> set);
+  const authz::RevocationList& list() const { return list_; }
   // Drops expired revocations from the file (they already stopped matching).
   void prune_expired();
 
@@ -62,11 +76,26 @@ class ControlPlane final : public AdminHandler, public RevocationCheck {
   std::string revocations();
   std::string reload(const AdminPeer& peer);
   std::string checkpoint(const AdminPeer& peer);
+  // With a control plane: written to etcd (or queued), applied from the watch.
+  std::string revoke_fleet(const protocols::admin::RevokeRequest& r, const AdminPeer& peer, std::string value,
+                           bool audited);
+  std::string unrevoke_fleet(const protocols::admin::UnrevokeRequest& r, const AdminPeer& peer);
+  struct Enforced {
+    std::size_t sessions = 0;  // live sessions told to end
+    std::size_t users = 0;     // minted backend users dropped
+    bool dropped = true;       // false: a drop did not finish in time
+  };
+  // Ends the live sessions `rev` matches and drops the minted users of every identity
+  // it reaches (the one enforcement path of the admin socket and the fleet).
+  Enforced enforce(const authz::Revocation& rev);
   // Writes an admin.* record and waits until it is durable (false: it is not).
   bool audit_admin(const std::string& event, const AdminPeer& peer, std::string detail, std::string reason = {});
 
   ControlDeps deps_;
   authz::RevocationList list_;
+  class FleetSync* fleet_ = nullptr;
+  std::mutex enforced_mu_;
+  std::map<std::string, std::size_t> enforced_;  // revocation id -> sessions ended (bounded)
 };
 
 }  // namespace segproxy::proxy

@@ -26,6 +26,7 @@ constexpr std::array<std::string_view, kRefuseReasonCount> kRefuseWords = {"tls_
                                                                            "protocol_error",
                                                                            "shutting_down",
                                                                            "per_address_limit",
+                                                                           "control_plane_stale",
                                                                            "internal"};
 constexpr std::array<std::string_view, kTlsFailureReasonCount> kTlsWords = {"certificate_verify_failed",
                                                                             "certificate_revoked",
@@ -121,6 +122,8 @@ ProxyMetrics::ProxyMetrics(std::string_view version, double start_time_unix_seco
   for (std::size_t i = 0; i < kReloadOutcomeCount; ++i) config_reloads_[i] = &reloads.with({kReloadWords[i]});
   revocations_active_ = &r.callback_gauge("segproxy_revocations_active", "Revocations currently in force.");
   audit_queue_depth_ = &r.callback_gauge("segproxy_audit_queue_depth", "Audit records queued and not yet durable.");
+  staleness_ = &r.callback_gauge("segproxy_control_plane_staleness_seconds",
+                                 "Seconds since etcd last confirmed this instance's fleet view (control_plane only).");
 
   r.gauge("segproxy_build_info", "Build information; the value is always 1.", {"version"}).with({version}).set(1);
   r.gauge("segproxy_start_time_seconds", "Process start time in seconds since the Unix epoch.")

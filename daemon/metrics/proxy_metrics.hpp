@@ -42,9 +42,10 @@ enum class RefuseReason : std::uint8_t {
   ProtocolError,              // malformed startup, bytes after SSLRequest, ...
   ShuttingDown,               // graceful stop in progress
   PerAddressLimit,            // limits.max_handshakes_per_address / max_connections_per_address
+  ControlPlaneStale,          // fleet view older than max_staleness, on_stale: refuse_new_sessions
   Internal,                   // anything else (a bug: look at the log)
 };
-inline constexpr std::size_t kRefuseReasonCount = 17;
+inline constexpr std::size_t kRefuseReasonCount = 18;
 static_assert(static_cast<std::size_t>(RefuseReason::Internal) + 1 == kRefuseReasonCount);
 std::string_view to_label(RefuseReason r) noexcept;
 
@@ -200,6 +201,8 @@ class ProxyMetrics {
   // Read at render time; clear (pass nullptr) before the source is destroyed.
   void set_revocations_active(std::function<double()> fn) { revocations_active_->set(std::move(fn)); }
   void set_audit_queue_depth(std::function<double()> fn) { audit_queue_depth_->set(std::move(fn)); }
+  // Set only with a control plane (docs/fleet.md).
+  void set_control_plane_staleness(std::function<double()> fn) { staleness_->set(std::move(fn)); }
 
   std::string render() const { return registry_.render(); }
   // For metrics declared elsewhere (same registry, same exposition).
@@ -227,6 +230,7 @@ class ProxyMetrics {
   std::array<Counter*, kReloadOutcomeCount> config_reloads_{};
   CallbackGauge* revocations_active_ = nullptr;
   CallbackGauge* audit_queue_depth_ = nullptr;
+  CallbackGauge* staleness_ = nullptr;
 
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<ListenerMetrics>, std::less<>> listeners_;

@@ -36,6 +36,9 @@ std::optional<AdmissionRefusal> admit_session(const Services& svc, std::uint64_t
     seg_metrics->sessions_active().inc();
   }
   if (svc.revocations != nullptr) {
+    if (auto why = svc.revocations->admission_refused()) {  // fleet view stale (docs/fleet.md)
+      return AdmissionRefusal{Refusal::ControlPlaneStale, *why};
+    }
     if (auto why = svc.revocations->revoked(identity, segment)) {
       return AdmissionRefusal{Refusal::Revoked, "segproxy: access for identity \"" + identity.display() +
                                                     "\" is revoked" + (why->empty() ? std::string() : ": " + *why)};

@@ -20,6 +20,7 @@ namespace segproxy::proxy {
   X(UnknownIdentity, "unknown identity", UnknownIdentity)                                       \
   X(UnknownSegment, "unknown segment", Internal)                                                \
   X(Revoked, "revoked", Revoked)                                                                \
+  X(ControlPlaneStale, "control plane stale", ControlPlaneStale)                                \
   X(DatabaseNotInSegment, "database not in segment", DatabaseNotAllowed)                        \
   X(OutsideWindow, "outside access window", WindowClosed)                                       \
   X(MaxConnections, "max_connections", MaxConnections)                                          \

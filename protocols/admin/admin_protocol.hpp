@@ -184,13 +184,23 @@ struct RevocationInfo {
   friend bool operator==(const RevocationInfo&, const RevocationInfo&) = default;
 };
 
+// Fleet fields (control_plane configured, docs/fleet.md): the etcd revision the change
+// was written at (0: not written yet / no control plane) and whether it is queued
+// locally because etcd was unreachable (applied here at once, written when it returns).
+struct FleetWrite {
+  std::uint64_t revision = 0;
+  bool queued = false;
+  friend bool operator==(const FleetWrite&, const FleetWrite&) = default;
+};
 struct RevokeResult {
   RevocationInfo revocation;
   std::uint64_t sessions_terminated = 0;
+  std::optional<FleetWrite> fleet;  // absent without a control plane
   friend bool operator==(const RevokeResult&, const RevokeResult&) = default;
 };
 struct UnrevokeResult {
   std::vector<RevocationInfo> removed;
+  std::optional<FleetWrite> fleet;  // absent without a control plane
   friend bool operator==(const UnrevokeResult&, const UnrevokeResult&) = default;
 };
 struct RevocationsResult {

@@ -217,11 +217,32 @@ std::string encode_response(const KillResult& k) {
   return w.take();
 }
 
+namespace {
+void put_fleet(json::Writer& w, const std::optional<FleetWrite>& f) {
+  if (!f) return;
+  w.key("fleet").begin_object().field("revision", f->revision).field("queued", f->queued).end_object();
+}
+// Optional "fleet" object (a proxy without a control plane sends none).
+bool read_fleet(const json::Value& body, std::optional<FleetWrite>& out, std::string& error) {
+  const json::Value* f = body.find("fleet");
+  if (f == nullptr) return true;
+  Reader rd(*f, "fleet", error);
+  FleetWrite w;
+  rd.u64("revision", w.revision);
+  rd.boolean("queued", w.queued);
+  if (!rd.ok()) return false;
+  out = w;
+  return true;
+}
+}  // namespace
+
 std::string encode_response(const RevokeResult& r) {
   auto w = ok_writer();
   w.key("revocation");
   put_revocation(w, r.revocation);
-  w.field("sessions_terminated", r.sessions_terminated).end_object();
+  w.field("sessions_terminated", r.sessions_terminated);
+  put_fleet(w, r.fleet);
+  w.end_object();
   return w.take();
 }
 
@@ -229,7 +250,9 @@ std::string encode_response(const UnrevokeResult& r) {
   auto w = ok_writer();
   w.key("removed").begin_array();
   for (const auto& rv : r.removed) put_revocation(w, rv);
-  w.end_array().end_object();
+  w.end_array();
+  put_fleet(w, r.fleet);
+  w.end_object();
   return w.take();
 }
 
@@ -349,12 +372,12 @@ bool decode_response(const json::Value& body, RevokeResult& out, std::string& er
   rd.u64("sessions_terminated", out.sessions_terminated);
   const auto* rv = rd.object("revocation");
   if (!rd.ok()) return false;
-  return read_revocation(*rv, out.revocation, error);
+  return read_revocation(*rv, out.revocation, error) && read_fleet(body, out.fleet, error);
 }
 
 bool decode_response(const json::Value& body, UnrevokeResult& out, std::string& error) {
   Reader rd(body, "response", error);
-  return read_revocations(rd, "removed", out.removed, error);
+  return read_revocations(rd, "removed", out.removed, error) && read_fleet(body, out.fleet, error);
 }
 
 bool decode_response(const json::Value& body, RevocationsResult& out, std::string& error) {

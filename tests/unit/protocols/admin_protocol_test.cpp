@@ -211,14 +211,27 @@ TEST(AdminResponse, RevocationResultsRoundTripWithAndWithoutExpiry) {
   permanent.kind = SelectorKind::CertSerial;
   permanent.value = "1AB";
   std::string line;
-  EXPECT_EQ(round_trip(RevokeResult{sample_revocation(), 3}, &line), (RevokeResult{sample_revocation(), 3}));
+  EXPECT_EQ(round_trip(RevokeResult{sample_revocation(), 3, std::nullopt}, &line),
+            (RevokeResult{sample_revocation(), 3, std::nullopt}));
   EXPECT_EQ(line,
             R"({"ok":true,"revocation":{"id":"3f9c0a1b2c4d","kind":"spiffe_prefix","value":"spiffe://td/ns/a",)"
             R"("reason":"incident 7","created_at":"2026-11-22T13:00:00Z","expires_at":"2026-11-22T14:30:00Z",)"
             R"("created_by_uid":1000},"sessions_terminated":3})");
   EXPECT_EQ(round_trip(RevocationsResult{{sample_revocation(), permanent}}),
             (RevocationsResult{{sample_revocation(), permanent}}));
-  EXPECT_EQ(round_trip(UnrevokeResult{{permanent}}), (UnrevokeResult{{permanent}}));
+  EXPECT_EQ(round_trip(UnrevokeResult{{permanent}, std::nullopt}), (UnrevokeResult{{permanent}, std::nullopt}));
+}
+
+// Issue 16: with a control plane, revoke / unrevoke answers carry the etcd revision or
+// "queued" (docs/fleet.md); without one the key is absent (previous test).
+TEST(AdminResponse, FleetWriteOfRevokeAndUnrevokeRoundTrips) {
+  std::string line;
+  const RevokeResult written{sample_revocation(), 1, FleetWrite{1234, false}};
+  EXPECT_EQ(round_trip(written, &line), written);
+  EXPECT_NE(line.find(R"("fleet":{"revision":1234,"queued":false})"), std::string::npos) << line;
+  const UnrevokeResult queued{{sample_revocation()}, FleetWrite{0, true}};
+  EXPECT_EQ(round_trip(queued, &line), queued);
+  EXPECT_NE(line.find(R"("fleet":{"revision":0,"queued":true})"), std::string::npos) << line;
 }
 
 TEST(AdminResponse, KillReloadAndCheckpointRoundTrip) {
