@@ -112,15 +112,23 @@ awaitable<void> MysqlSession::command_loop() {
         co_await write_client(out);
         co_return;
       }
-      if (cstart_ > 0) {
+      error_code ec;
+      if (cstart_ == cend_) {
+        // Nothing buffered: the buffer goes back to the thread's pool while the client
+        // is idle and is borrowed again once there is something to read (issue 15).
+        cstart_ = cend_ = 0;
+        client_->buffers().give_back(cbuf_);
+        co_await client_->wait_readable(ec);
+        if (!ec) cbuf_ = client_->buffers().take(kReadChunk);
+      } else if (cstart_ > 0) {
         std::copy(cbuf_.begin() + static_cast<std::ptrdiff_t>(cstart_),
                   cbuf_.begin() + static_cast<std::ptrdiff_t>(cend_), cbuf_.begin());
         cend_ -= cstart_;
         cstart_ = 0;
       }
-      if (cbuf_.size() < cend_ + kReadChunk) cbuf_.resize(cend_ + kReadChunk);
-      error_code ec;
-      const std::size_t n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
+      std::size_t n = 0;
+      if (!ec && cbuf_.size() < cend_ + kReadChunk) cbuf_.resize(cend_ + kReadChunk);
+      if (!ec) n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
       if (ec) {
         if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
         co_return;
@@ -399,9 +407,9 @@ awaitable<bool> MysqlSession::rollback_backend() {
   if (!ec) {
     tracker_->expect(cmd, 1);
     Bytes& buf = response_buf_;
-    if (buf.size() != kReadChunk) buf.resize(kReadChunk);
+    const BufferLease lease(backend_->buffers(), buf, kReadChunk);
     while (!tracker_->idle()) {
-      const std::size_t n = co_await backend_->read_some(asio::buffer(buf), ec);
+      const std::size_t n = co_await backend_->read_some(asio::buffer(buf.data(), kReadChunk), ec);
       if (ec) break;
       bytes_from_backend_ += n;
       if (tracker_->feed(std::span<const std::uint8_t>(buf.data(), n), outcome) == DecodeStatus::Malformed) {
@@ -427,11 +435,13 @@ awaitable<bool> MysqlSession::rollback_backend() {
 
 // Streams backend bytes to the client until the tracker says the response is complete.
 awaitable<bool> MysqlSession::relay_response() {
-  Bytes& buf = response_buf_;  // kept across commands: no allocation per statement
-  if (buf.size() != kReadChunk) buf.resize(kReadChunk);
+  // Borrowed from the thread's pool for this response (no allocation per statement once
+  // the pool is warm; an idle session holds no buffer: issue 15).
+  Bytes& buf = response_buf_;
+  const BufferLease lease(backend_->buffers(), buf, kReadChunk);
   while (!tracker_->idle()) {
     error_code ec;
-    const std::size_t n = co_await backend_->read_some(asio::buffer(buf), ec);
+    const std::size_t n = co_await backend_->read_some(asio::buffer(buf.data(), kReadChunk), ec);
     if (ec) {
       if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "backend closed" : "backend read: " + ec.message();
       co_return false;

@@ -20,7 +20,6 @@ using protocols::DecodeStatus;
 namespace {
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kBackendChunk = 64 * 1024;
-constexpr std::size_t kShrinkAbove = 1024 * 1024;
 constexpr const char* kInvalidUtf8 = "segproxy: invalid byte sequence for encoding \"UTF8\" in the statement text";
 constexpr const char* kLexingUnsettled =
     "segproxy: a statement that may change client_encoding or standard_conforming_strings was executed in this "
@@ -37,18 +36,23 @@ bool statement_text_is_utf8(const protocols::pg::FrontendMessage& m) {
 }  // namespace
 
 awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
+  error_code ec;
   if (cstart_ == cend_) {
+    // Nothing buffered: the buffer goes back to the thread's pool while the client is
+    // idle and is borrowed again once there is something to read (issue 15).
     cstart_ = cend_ = 0;
-    if (cbuf_.size() > kShrinkAbove) Bytes().swap(cbuf_);  // give back memory after a huge frame
+    client_->buffers().give_back(cbuf_);
+    co_await client_->wait_readable(ec);
   } else if (cstart_ > 0) {
     std::memmove(cbuf_.data(), cbuf_.data() + cstart_, cend_ - cstart_);
     cend_ -= cstart_;
     cstart_ = 0;
   }
   std::size_t target = std::max(cend_ + kReadChunk, frame_size);
+  if (!ec && cbuf_.empty()) cbuf_ = client_->buffers().take(target);
   if (cbuf_.size() < target) cbuf_.resize(target);
-  error_code ec;
-  std::size_t n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
+  std::size_t n = 0;
+  if (!ec) n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
   if (ec) {
     if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
     co_return false;
@@ -198,7 +202,7 @@ void PgSession::on_backend_message(char type, std::span<const std::uint8_t> body
 }
 
 awaitable<void> PgSession::backend_to_client() {
-  Bytes buf(kBackendChunk);
+  Bytes buf;  // borrowed from the thread's pool while a response is in flight (issue 15)
   auto forward = [&](std::span<const std::uint8_t> data) -> awaitable<bool> {
     if (backend_stream_.feed(data, *this) == DecodeStatus::Malformed) {
       // Issue 12 item 4.4: the backend connection ends; the client gets what came before
@@ -225,9 +229,16 @@ awaitable<void> PgSession::backend_to_client() {
     co_return;
   }
   Bytes().swap(backend_leftover_);
+  BufferPool& pool = backend_->buffers();
   for (;;) {
     error_code ec;
-    std::size_t n = co_await backend_->read_some(asio::buffer(buf), ec);
+    pool.give_back(buf);
+    co_await backend_->wait_readable(ec);
+    std::size_t n = 0;
+    if (!ec) {
+      buf = pool.take(kBackendChunk);
+      n = co_await backend_->read_some(asio::buffer(buf.data(), kBackendChunk), ec);
+    }
     if (ec) {
       if (close_reason_.empty()) close_reason_ = "backend closed";
       break;
@@ -237,6 +248,7 @@ awaitable<void> PgSession::backend_to_client() {
     touch_idle();
     if (!co_await forward(std::span<const std::uint8_t>(buf.data(), n))) break;
   }
+  pool.give_back(buf);
   close_all();
 }
 
