@@ -93,7 +93,7 @@ for t in "${pg_targets[@]}"; do
   bp_pgbench "$t" -n -S -M extended -c "$clients" -j 2 -t 1 >/dev/null 2>&1 || sp_die "warm-up against $t failed"
   strace_run "${bp_pid[$t]}" "$bench_dir/strace-pg-$t.txt" \
     bp_pgbench "$t" -n -S -M extended -c "$clients" -j 2 -t "$per_client" >"$bench_dir/pgbench-$t.log" 2>&1
-  printf 'pg\t%s\tsyscalls/txn\t%s' "$t" "$(per_txn "$bench_dir/strace-pg-$t.txt" "$((per_client * clients))")" >>"$results"
+  printf 'pg\t%s\tsyscalls/txn\t%s\n' "$t" "$(per_txn "$bench_dir/strace-pg-$t.txt" "$((per_client * clients))")" >>"$results"
 done
 if ((mysql_on)); then
   for t in "${targets[@]}"; do
@@ -101,20 +101,20 @@ if ((mysql_on)); then
     strace_run "${bp_pid[$t]}" "$bench_dir/strace-my-$t.txt" \
       bp_sysbench "$t" oltp_point_select run --table-size=1000 --db-ps-mode=disable --point-selects=1 \
       --threads="$clients" --events="$txns" --time=0 >"$bench_dir/sysbench-$t.log" 2>&1
-    printf 'mysql\t%s\tsyscalls/query\t%s' "$t" "$(per_txn "$bench_dir/strace-my-$t.txt" "$txns")" >>"$results"
+    printf 'mysql\t%s\tsyscalls/query\t%s\n' "$t" "$(per_txn "$bench_dir/strace-my-$t.txt" "$txns")" >>"$results"
   done
 fi
 
 # RSS per idle TLS session: SESSIONS sessions, one query each, held open.
-rss_run() {  # proto target port cert
-  local proto="$1" t="$2" port="$3" cert="$4" pid="${bp_pid[$2]}" before after
+rss_run() {  # proto target port cert [user]
+  local proto="$1" t="$2" port="$3" cert="$4" user="${5:-}" pid="${bp_pid[$2]}" before after
   sleep 1
   before="$(bp_rss_kib "$pid")"
   local fifo="$bench_dir/hold-$proto-$t.in" outf="$bench_dir/hold-$proto-$t.out" i
   mkfifo "$fifo"
   BP_MYSQL_PASSWORD="$(cat "$SEGPROXY_TEST_SECRETS/billing_rw.my.pw")" \
     /usr/bin/python3 "$SEGPROXY_REPO_ROOT/bench/lib/idle_sessions.py" "$proto" 127.0.0.1 "$port" "$sessions" \
-    "$SEGPROXY_TEST_PKI" "$cert" <"$fifo" >"$outf" 2>"$bench_dir/hold-$proto-$t.err" &
+    "$SEGPROXY_TEST_PKI" "$cert" ${user:+"$user"} <"$fifo" >"$outf" 2>"$bench_dir/hold-$proto-$t.err" &
   holder_pid=$!
   exec 7>"$fifo"  # the holder keeps its sessions until this closes
   for ((i = 0; i < 300; i++)); do
@@ -133,7 +133,7 @@ rss_run() {  # proto target port cert
 }
 for t in "${pg_targets[@]}"; do
   sp_log "PostgreSQL RSS: $sessions idle TLS sessions through $t"
-  if [[ "$t" == pgbouncer ]]; then rss_run pg "$t" "${bp_pg_port[$t]}" client-pgbouncer; else rss_run pg "$t" "${bp_pg_port[$t]}" client-spiffe; fi
+  if [[ "$t" == pgbouncer ]]; then rss_run pg "$t" "${bp_pg_port[$t]}" client-pgbouncer billing_rw; else rss_run pg "$t" "${bp_pg_port[$t]}" client-spiffe; fi
 done
 if ((mysql_on)); then
   for t in "${targets[@]}"; do
@@ -154,7 +154,8 @@ report="$(
   printf '| protocol | target | measure | value | detail |\n|---|---|---|---:|---|\n'
   awk -F'\t' '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$results"
 )"
-mkdir -p "$SEGPROXY_REPO_ROOT/bench/results"
+mkdir -p "$SEGPROXY_REPO_ROOT/bench/results/hot_path-$stamp"
+cp "$bench_dir"/strace-*.txt "$SEGPROXY_REPO_ROOT/bench/results/hot_path-$stamp/"  # the full strace -c summaries
 out="$SEGPROXY_REPO_ROOT/bench/results/hot_path-$stamp.md"
 printf '%s\n' "$report" | tee "$out"
 sp_log "written to $out"

@@ -166,21 +166,18 @@ awaitable<void> Stream::wait_readable(error_code& ec) {
 awaitable<std::size_t> Stream::read_some(asio::mutable_buffer buf, error_code& ec) {
   if (buf.size() == 0) co_return 0;
   if (!ssl_) {
-    for (;;) {
-      if (io_.drained) {
-        co_await wait_socket(true, ec);
-        if (ec) co_return 0;
-      }
-      const std::size_t n = socket_.read_some(buf, ec);  // non-blocking: data is expected
-      if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        ec.clear();
-        io_.drained = true;
-        continue;
-      }
+    // Idle peer (the socket was left empty and nothing was sent to it since): wait
+    // first. After a write the answer may already be there: Asio's read tries at once
+    // and, if the socket is empty after all, waits without a re-arm (epoll_ctl) of its own.
+    if (io_.drained && !io_.wrote) {
+      co_await wait_socket(true, ec);
       if (ec) co_return 0;
-      io_.drained = n < buf.size();
-      co_return n;
     }
+    io_.wrote = false;
+    const std::size_t n = co_await socket_.async_read_some(buf, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return 0;
+    io_.drained = n < buf.size();
+    co_return n;
   }
   auto* out = static_cast<std::uint8_t*>(buf.data());
   std::size_t total = 0;
@@ -236,6 +233,7 @@ awaitable<void> Stream::write_tls_bytes(const std::uint8_t* data, std::size_t si
 }
 
 awaitable<void> Stream::write_tls(std::span<const asio::const_buffer> pieces, error_code& ec) {
+  io_.wrote = true;
   std::size_t total = 0;
   for (const auto& p : pieces) total += p.size();
   if (pieces.size() > 1 && total <= kGatherMax) {

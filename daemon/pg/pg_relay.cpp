@@ -590,6 +590,10 @@ awaitable<void> PgSession::relay() {
       });
   while (!closed_ && co_await client_frames() == Next::Continue) {
   }
+  // A termination in progress (terminate_with, already spawned) sends its FATAL first:
+  // the read that saw ending_ may complete before it runs (a TLS read now completes in
+  // one step), and closing underneath it would leave the client a bare EOF.
+  if (ending_ && !closed_) co_await asio::post(ex, use_awaitable);
   close_all();
 }
 
