@@ -166,18 +166,33 @@ awaitable<void> Stream::wait_readable(error_code& ec) {
 awaitable<std::size_t> Stream::read_some(asio::mutable_buffer buf, error_code& ec) {
   if (buf.size() == 0) co_return 0;
   if (!ssl_) {
-    // Idle peer (the socket was left empty and nothing was sent to it since): wait
-    // first. After a write the answer may already be there: Asio's read tries at once
-    // and, if the socket is empty after all, waits without a re-arm (epoll_ctl) of its own.
-    if (io_.drained && !io_.wrote) {
-      co_await wait_socket(true, ec);
+    for (;;) {
+      if (!io_.drained) {
+        // Data is expected (readiness was reported, or the last read filled the buffer):
+        // read now, without a round trip through the scheduler.
+        const std::size_t n = socket_.read_some(buf, ec);
+        if (ec != asio::error::would_block && ec != asio::error::try_again) {
+          if (ec) co_return 0;
+          io_.drained = n < buf.size();
+          io_.wrote = false;
+          co_return n;
+        }
+        ec.clear();
+        io_.drained = true;
+      }
+      if (io_.wrote) {
+        // Something was sent since the last read, so the answer may already be here:
+        // Asio's read tries at once and, if the socket is empty after all, waits
+        // without re-arming epoll (async_wait costs an epoll_ctl per wait in Asio 1.74).
+        io_.wrote = false;
+        const std::size_t n = co_await socket_.async_read_some(buf, asio::redirect_error(use_awaitable, ec));
+        if (ec) co_return 0;
+        io_.drained = n < buf.size();
+        co_return n;
+      }
+      co_await wait_socket(true, ec);  // an idle peer: wait, then read
       if (ec) co_return 0;
     }
-    io_.wrote = false;
-    const std::size_t n = co_await socket_.async_read_some(buf, asio::redirect_error(use_awaitable, ec));
-    if (ec) co_return 0;
-    io_.drained = n < buf.size();
-    co_return n;
   }
   auto* out = static_cast<std::uint8_t*>(buf.data());
   std::size_t total = 0;

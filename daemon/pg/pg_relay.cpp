@@ -38,8 +38,7 @@ bool statement_text_is_utf8(const protocols::pg::FrontendMessage& m) {
 awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
   error_code ec;
   if (cstart_ == cend_) {
-    // Nothing buffered: the buffer goes back to the thread's pool while the client is
-    // idle and is borrowed again once there is something to read (issue 15).
+    // Nothing buffered: the buffer goes back to the pool until there is something to read.
     cstart_ = cend_ = 0;
     client_->buffers().give_back(cbuf_);
     co_await client_->wait_readable(ec);
@@ -590,9 +589,8 @@ awaitable<void> PgSession::relay() {
       });
   while (!closed_ && co_await client_frames() == Next::Continue) {
   }
-  // A termination in progress (terminate_with, already spawned) sends its FATAL first:
-  // the read that saw ending_ may complete before it runs (a TLS read now completes in
-  // one step), and closing underneath it would leave the client a bare EOF.
+  // A termination in progress (terminate_with, spawned) sends its FATAL before we close:
+  // the read that saw ending_ can complete first (a TLS read takes one step now).
   if (ending_ && !closed_) co_await asio::post(ex, use_awaitable);
   close_all();
 }
