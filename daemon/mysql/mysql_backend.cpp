@@ -59,7 +59,7 @@ awaitable<bool> MysqlReader::next(Stream& s, std::optional<std::uint8_t> seq, By
 
 Bytes MysqlReader::take_leftover() {
   Bytes out(buf_.begin() + static_cast<std::ptrdiff_t>(start_), buf_.end());
-  buf_.clear();
+  Bytes().swap(buf_);  // the login is over: an idle session keeps no read buffer (issue 15)
   start_ = 0;
   return out;
 }

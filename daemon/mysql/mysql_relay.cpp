@@ -403,9 +403,9 @@ awaitable<bool> MysqlSession::rollback_backend() {
   if (!ec) {
     tracker_->expect(cmd, 1);
     Bytes& buf = response_buf_;
-    if (buf.size() != kReadChunk) buf.resize(kReadChunk);
+    const BufferLease lease(backend_->buffers(), buf, kReadChunk);
     while (!tracker_->idle()) {
-      const std::size_t n = co_await backend_->read_some(asio::buffer(buf), ec);
+      const std::size_t n = co_await backend_->read_some(asio::buffer(buf.data(), kReadChunk), ec);
       if (ec) break;
       bytes_from_backend_ += n;
       if (tracker_->feed(std::span<const std::uint8_t>(buf.data(), n), outcome) == DecodeStatus::Malformed) {
@@ -431,11 +431,13 @@ awaitable<bool> MysqlSession::rollback_backend() {
 
 // Streams backend bytes to the client until the tracker says the response is complete.
 awaitable<bool> MysqlSession::relay_response() {
-  Bytes& buf = response_buf_;  // kept across commands: no allocation per statement
-  if (buf.size() != kReadChunk) buf.resize(kReadChunk);
+  // Borrowed from the thread's pool for this response (no allocation per statement once
+  // the pool is warm; an idle session holds no buffer: issue 15).
+  Bytes& buf = response_buf_;
+  const BufferLease lease(backend_->buffers(), buf, kReadChunk);
   while (!tracker_->idle()) {
     error_code ec;
-    const std::size_t n = co_await backend_->read_some(asio::buffer(buf), ec);
+    const std::size_t n = co_await backend_->read_some(asio::buffer(buf.data(), kReadChunk), ec);
     if (ec) {
       if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "backend closed" : "backend read: " + ec.message();
       co_return false;

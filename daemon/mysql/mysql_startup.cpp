@@ -110,15 +110,23 @@ awaitable<bool> MysqlSession::read_client_message(std::optional<std::uint8_t> se
 }
 
 awaitable<bool> MysqlSession::read_client_more(std::size_t chunk) {
-  if (cstart_ > 0) {  // keep the undecoded bytes, at the front
+  error_code ec;
+  if (cstart_ == cend_) {
+    // Nothing buffered: the buffer goes back to the thread's pool while the client is
+    // idle and is borrowed again once there is something to read (issue 15).
+    cstart_ = cend_ = 0;
+    client_->buffers().give_back(cbuf_);
+    co_await client_->wait_readable(ec);
+    if (!ec) cbuf_ = client_->buffers().take(chunk);
+  } else if (cstart_ > 0) {  // keep the undecoded bytes, at the front
     std::copy(cbuf_.begin() + static_cast<std::ptrdiff_t>(cstart_), cbuf_.begin() + static_cast<std::ptrdiff_t>(cend_),
               cbuf_.begin());
     cend_ -= cstart_;
     cstart_ = 0;
   }
-  if (cbuf_.size() < cend_ + chunk) cbuf_.resize(cend_ + chunk);
-  error_code ec;
-  const std::size_t n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
+  std::size_t n = 0;
+  if (!ec && cbuf_.size() < cend_ + chunk) cbuf_.resize(cend_ + chunk);
+  if (!ec) n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
   if (ec) {
     if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
     co_return false;

@@ -1,64 +1,98 @@
 #pragma once
 // A TCP connection that may be upgraded to TLS in place, plus a watchdog timer that
 // closes it when a deadline passes (Asio 1.74 has no per-operation cancellation).
+//
+// The hot path (issue 15; docs/architecture.md "The hot path"): a read waits for
+// readability first when the previous read left the socket empty and nothing was sent
+// since (no read that is expected to fail with EAGAIN, and no buffer held by an idle
+// connection: wait_readable); TLS runs OpenSSL directly on the socket through a
+// small BIO (no memory BIOs, no extra 17 KiB buffers, no copy per record) with
+// read-ahead, so one recv() brings in every record that arrived and one read_some()
+// hands over the plaintext of all complete records; SSL_MODE_RELEASE_BUFFERS frees
+// OpenSSL's record buffers while the connection is idle; writes gather (sendmsg for
+// plain, one record for small TLS pieces).
 #include <chrono>
 #include <cstddef>
 #include <functional>
-#include <variant>
+#include <memory>
+#include <span>
+#include <type_traits>
 
 #include "daemon/net/asio.hpp"
+#include "daemon/net/buffer_pool.hpp"
 
 namespace segproxy::proxy {
 
 class Stream {
  public:
-  explicit Stream(tcp::socket socket) : s_(std::move(socket)) {}
+  explicit Stream(tcp::socket socket);
+  ~Stream();
+  Stream(const Stream&) = delete;  // the TLS BIO points at this object
+  Stream& operator=(const Stream&) = delete;
 
-  bool is_tls() const { return s_.index() == 1; }
-  tcp::socket& lowest() {
-    if (auto* t = std::get_if<ssl::stream<tcp::socket>>(&s_)) return t->next_layer();
-    return std::get<tcp::socket>(s_);
-  }
-  SSL* native_ssl() {
-    auto* t = std::get_if<ssl::stream<tcp::socket>>(&s_);
-    return t ? t->native_handle() : nullptr;
-  }
+  bool is_tls() const { return ssl_ != nullptr; }
+  tcp::socket& lowest() { return socket_; }
+  SSL* native_ssl() { return ssl_.get(); }
+  // The read-buffer pool of the thread this connection runs on.
+  BufferPool& buffers() { return *pool_; }
 
   // Converts the plain socket into a TLS stream (before the handshake).
-  void wrap_tls(ssl::context& ctx) {
-    tcp::socket sock = std::move(std::get<tcp::socket>(s_));
-    s_.emplace<ssl::stream<tcp::socket>>(std::move(sock), ctx);
-  }
+  void wrap_tls(ssl::context& ctx);
+  awaitable<void> handshake(ssl::stream_base::handshake_type type, error_code& ec);
 
-  awaitable<void> handshake(ssl::stream_base::handshake_type type, error_code& ec) {
-    co_await std::get<ssl::stream<tcp::socket>>(s_).async_handshake(
-        type, asio::redirect_error(use_awaitable, ec));
-  }
-
-  awaitable<std::size_t> read_some(asio::mutable_buffer buf, error_code& ec) {
-    if (auto* t = std::get_if<ssl::stream<tcp::socket>>(&s_))
-      co_return co_await t->async_read_some(buf, asio::redirect_error(use_awaitable, ec));
-    co_return co_await std::get<tcp::socket>(s_).async_read_some(buf, asio::redirect_error(use_awaitable, ec));
-  }
+  // Completes when a read is expected to return data (at once when bytes are already
+  // buffered, or the last read may have left some in the socket). Callers that borrow
+  // their read buffer wait here first, so an idle connection holds no buffer.
+  awaitable<void> wait_readable(error_code& ec);
+  // Reads what is available (at least one byte, or an error): for TLS the plaintext of
+  // every complete record already received, up to buf.size().
+  awaitable<std::size_t> read_some(asio::mutable_buffer buf, error_code& ec);
 
   template <class ConstBufferSequence>
   awaitable<void> write(const ConstBufferSequence& buf, error_code& ec) {
-    if (auto* t = std::get_if<ssl::stream<tcp::socket>>(&s_)) {
-      co_await asio::async_write(*t, buf, asio::redirect_error(use_awaitable, ec));
+    if (!is_tls()) {
+      io_.wrote = true;
+      co_await asio::async_write(socket_, buf, asio::redirect_error(use_awaitable, ec));
+    } else if constexpr (std::is_convertible_v<const ConstBufferSequence&, asio::const_buffer>) {
+      const asio::const_buffer one(buf);
+      co_await write_tls(std::span<const asio::const_buffer>(&one, 1), ec);
     } else {
-      co_await asio::async_write(std::get<tcp::socket>(s_), buf, asio::redirect_error(use_awaitable, ec));
+      const std::span<const asio::const_buffer> pieces(buf);
+      co_await write_tls(pieces, ec);
     }
   }
 
-  // Closes the TCP socket: every pending operation completes with an error.
-  void close() {
-    error_code ignored;
-    lowest().shutdown(tcp::socket::shutdown_both, ignored);
-    lowest().close(ignored);
-  }
+  // Closes the TCP socket: every pending operation completes with an error, and no
+  // TLS call touches the (possibly reused) descriptor number afterwards.
+  void close();
+
+  // Socket state the TLS BIO shares (daemon/net/stream.cpp).
+  struct SocketIo {
+    tcp::socket* socket = nullptr;
+    bool drained = true;  // the last recv() left the socket empty: wait before the next
+    bool wrote = false;   // something was sent since the last read (an answer may be waiting)
+    int last_errno = 0;
+  };
 
  private:
-  std::variant<tcp::socket, ssl::stream<tcp::socket>> s_;
+  struct SslFree {
+    void operator()(SSL* s) const;
+  };
+  struct MethodFree {
+    void operator()(BIO_METHOD* m) const;
+  };
+
+  awaitable<void> write_tls(std::span<const asio::const_buffer> pieces, error_code& ec);
+  awaitable<void> write_tls_bytes(const std::uint8_t* data, std::size_t size, error_code& ec);
+  // Waits for the socket after OpenSSL asked for input (read) or output (write).
+  awaitable<void> wait_socket(bool for_read, error_code& ec);
+  error_code ssl_error(int ret);
+
+  tcp::socket socket_;
+  BufferPool* pool_;
+  SocketIo io_;
+  std::unique_ptr<BIO_METHOD, MethodFree> method_;
+  std::unique_ptr<SSL, SslFree> ssl_;
 };
 
 // Calls `on_expire` once when the armed deadline passes. Re-arming replaces the

@@ -22,22 +22,25 @@ using protocols::DecodeStatus;
 namespace {
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kBackendChunk = 64 * 1024;
-constexpr std::size_t kShrinkAbove = 1024 * 1024;
 }  // namespace
 
 awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
+  error_code ec;
   if (cstart_ == cend_) {
+    // Nothing buffered: the buffer goes back to the pool until there is something to read.
     cstart_ = cend_ = 0;
-    if (cbuf_.size() > kShrinkAbove) Bytes().swap(cbuf_);  // give back memory after a huge frame
+    client_->buffers().give_back(cbuf_);
+    co_await client_->wait_readable(ec);
   } else if (cstart_ > 0) {
     std::memmove(cbuf_.data(), cbuf_.data() + cstart_, cend_ - cstart_);
     cend_ -= cstart_;
     cstart_ = 0;
   }
   std::size_t target = std::max(cend_ + kReadChunk, frame_size);
+  if (!ec && cbuf_.empty()) cbuf_ = client_->buffers().take(target);
   if (cbuf_.size() < target) cbuf_.resize(target);
-  error_code ec;
-  std::size_t n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
+  std::size_t n = 0;
+  if (!ec) n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
   if (ec) {
     if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
     co_return false;
@@ -74,7 +77,7 @@ awaitable<void> PgSession::wait_backend_idle() {
 }
 
 awaitable<void> PgSession::backend_to_client() {
-  Bytes buf(kBackendChunk);
+  Bytes buf;  // borrowed from the thread's pool while a response is in flight (issue 15)
   auto forward = [&](std::span<const std::uint8_t> data) -> awaitable<bool> {
     if (backend_stream_.feed(data, backend_dispatch_) == DecodeStatus::Malformed) {
       // Issue 12 item 4.4: the backend connection ends; the client gets what came before
@@ -101,9 +104,16 @@ awaitable<void> PgSession::backend_to_client() {
     co_return;
   }
   Bytes().swap(backend_leftover_);
+  BufferPool& pool = backend_->buffers();
   for (;;) {
     error_code ec;
-    std::size_t n = co_await backend_->read_some(asio::buffer(buf), ec);
+    pool.give_back(buf);
+    co_await backend_->wait_readable(ec);
+    std::size_t n = 0;
+    if (!ec) {
+      buf = pool.take(kBackendChunk);
+      n = co_await backend_->read_some(asio::buffer(buf.data(), kBackendChunk), ec);
+    }
     if (ec) {
       if (close_reason_.empty()) close_reason_ = "backend closed";
       break;
@@ -113,6 +123,7 @@ awaitable<void> PgSession::backend_to_client() {
     touch_idle();
     if (!co_await forward(std::span<const std::uint8_t>(buf.data(), n))) break;
   }
+  pool.give_back(buf);
   close_all();
 }
 
@@ -219,6 +230,9 @@ awaitable<void> PgSession::relay() {
       });
   while (!closed() && co_await client_frames() == Next::Continue) {
   }
+  // A termination in progress (terminate_with, spawned) sends its FATAL before we close:
+  // the read that saw Ending can complete first (a TLS read takes one step now).
+  if (state_ == State::Ending && !closed()) co_await asio::post(ex, use_awaitable);
   close_all();
 }
 

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Proxy CPU per transaction at a fixed rate (issue 15): the proxy process's utime +
+# stime from /proc/PID/stat over a `pgbench -R` run, PgBouncer measured the same way in
+# the same run (interleaved), and the MySQL path with `sysbench --rate`. A fixed rate
+# makes the figures comparable across proxies; they still move with machine load, so
+# label figures taken on a busy machine as such.
+#
+# Env: BENCH_RATE (4000 tx/s), BENCH_SECONDS (20), BENCH_ROUNDS (2), BENCH_CLIENTS (16),
+#      BENCH_PROXY_BIN (build/bin/segproxy), BENCH_BASELINE_BIN (an older segproxy),
+#      BENCH_SKIP_PGBOUNCER=1, BENCH_SKIP_MYSQL=1.
+set -euo pipefail
+
+export SP_LOG_TAG=cpu_per_tx
+# shellcheck source-path=SCRIPTDIR source=../scripts/lib/testenv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/testenv.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/proxies.sh
+source "$SEGPROXY_REPO_ROOT/bench/lib/proxies.sh"
+cd "$SEGPROXY_REPO_ROOT"
+
+rate="${BENCH_RATE:-4000}"
+seconds="${BENCH_SECONDS:-20}"
+rounds="${BENCH_ROUNDS:-2}"
+clients="${BENCH_CLIENTS:-16}"
+proxy_bin="${BENCH_PROXY_BIN:-$(sp_build_dir)/bin/segproxy}"
+for v in "$rate" "$seconds" "$rounds" "$clients"; do
+  [[ "$v" =~ ^[0-9]+$ ]] || sp_die "BENCH_RATE, BENCH_SECONDS, BENCH_ROUNDS and BENCH_CLIENTS must be integers"
+done
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+
+bench_dir=""
+# shellcheck disable=SC2317 # invoked by trap
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  bp_stop_all
+  if [[ -n "$bench_dir" ]]; then testenv_down "$bench_dir" || true; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+bench_dir="$(mktemp -d /tmp/segproxy-cpu.XXXXXX)"
+chmod 0755 "$bench_dir"
+SEGPROXY_TESTENV_ETCD=0 testenv_up "$bench_dir"
+targets=(segproxy)
+bp_start_segproxy segproxy "$proxy_bin"
+if [[ -n "${BENCH_BASELINE_BIN:-}" ]]; then
+  bp_start_segproxy baseline "$BENCH_BASELINE_BIN"
+  targets+=(baseline)
+fi
+pg_targets=("${targets[@]}")
+if [[ "${BENCH_SKIP_PGBOUNCER:-0}" != 1 ]]; then
+  bp_start_pgbouncer
+  pg_targets=(pgbouncer "${targets[@]}")
+fi
+
+bp_pgbench direct -i -q -s 10 >"$bench_dir/pgbench-init.log" 2>&1 || sp_die "pgbench -i failed"
+mysql_on=0
+if [[ "${BENCH_SKIP_MYSQL:-0}" != 1 ]]; then
+  mysql_on=1
+  bp_sysbench direct oltp_point_select cleanup >/dev/null 2>&1 || true
+  bp_sysbench direct oltp_point_select prepare --table-size=100000 >"$bench_dir/sysbench-prepare.log" 2>&1 ||
+    sp_die "sysbench prepare failed"
+fi
+
+raw="$bench_dir/raw.tsv"
+: >"$raw"
+# record PROTO TARGET ROUND TXNS TICKS
+record() {
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" \
+    "$(awk -v d="$5" -v t="$4" -v u="$tick_us" 'BEGIN { if (t > 0) printf "%.1f", d * u / t; else print "-" }')" >>"$raw"
+}
+for ((r = 1; r <= rounds; r++)); do
+  for t in "${pg_targets[@]}"; do
+    sp_log "round $r/$rounds: PostgreSQL $t, pgbench -S -M extended -R $rate -c $clients, ${seconds}s"
+    pid="${bp_pid[$t]}"
+    c0="$(bp_cpu_ticks "$pid")"
+    bp_pgbench "$t" -n -S -M extended -R "$rate" -c "$clients" -j 2 -T "$seconds" >"$bench_dir/pg-$t-$r.log" 2>&1 ||
+      sp_die "pgbench against $t failed"
+    c1="$(bp_cpu_ticks "$pid")"
+    n="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$bench_dir/pg-$t-$r.log")"
+    record pg "$t" "$r" "${n:-0}" $((c1 - c0))
+  done
+  if ((mysql_on)); then
+    for t in "${targets[@]}"; do
+      sp_log "round $r/$rounds: MySQL $t, sysbench oltp_point_select --rate=$rate --threads=$clients, ${seconds}s"
+      pid="${bp_pid[$t]}"
+      c0="$(bp_cpu_ticks "$pid")"
+      bp_sysbench "$t" oltp_point_select run --table-size=100000 --db-ps-mode=disable --point-selects=1 \
+        --rate="$rate" --threads="$clients" --time="$seconds" --report-interval=0 >"$bench_dir/my-$t-$r.log" 2>&1 ||
+        sp_die "sysbench against $t failed"
+      c1="$(bp_cpu_ticks "$pid")"
+      n="$(sed -n 's/^ *queries: *\([0-9]*\) .*/\1/p' "$bench_dir/my-$t-$r.log" | head -n1)"
+      record mysql "$t" "$r" "${n:-0}" $((c1 - c0))
+    done
+  fi
+done
+((mysql_on)) && { bp_sysbench direct oltp_point_select cleanup >/dev/null 2>&1 || true; }
+
+median() {  # proto target
+  awk -F'\t' -v p="$1" -v t="$2" '$1 == p && $2 == t && $5 != "-" { print $5 }' "$raw" | sort -g |
+    awk '{ x[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+      if (NR % 2) printf "%.1f\n", x[(NR + 1) / 2]; else printf "%.1f\n", (x[NR / 2] + x[NR / 2 + 1]) / 2 }'
+}
+stamp="$(date -u +%Y%m%d-%H%M%S)"
+report="$(
+  printf '# Proxy CPU per transaction at a fixed rate\n\n'
+  printf -- '- date (UTC): %s; host: %s cores, load average %s; segproxy %s\n' "$stamp" "$(nproc)" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git -C "$SEGPROXY_REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+  printf -- '- PostgreSQL: pgbench -S -M extended -R %s -c %s, %s s; MySQL: sysbench oltp_point_select --rate=%s --threads=%s --point-selects=1 --db-ps-mode=disable; %s interleaved rounds, median; CPU = utime + stime of the proxy process (/proc/PID/stat)\n\n' \
+    "$rate" "$clients" "$seconds" "$rate" "$clients" "$rounds"
+  printf '| protocol | target | proxy CPU µs per transaction (query for MySQL) |\n|---|---|---:|\n'
+  for t in "${pg_targets[@]}"; do printf '| postgres | %s | %s |\n' "$t" "$(median pg "$t")"; done
+  if ((mysql_on)); then for t in "${targets[@]}"; do printf '| mysql | %s | %s |\n' "$t" "$(median mysql "$t")"; done; fi
+  printf '\n<details><summary>raw (protocol, target, round, transactions, µs/txn)</summary>\n\n```\n'
+  cat "$raw"
+  printf '```\n</details>\n'
+)"
+mkdir -p "$SEGPROXY_REPO_ROOT/bench/results"
+out="$SEGPROXY_REPO_ROOT/bench/results/cpu_per_tx-$stamp.md"
+printf '%s\n' "$report" | tee "$out"
+sp_log "written to $out"

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The hot path's countable costs (issue 15): system calls per transaction (strace -c
+# -f -p on the proxy during a fixed number of transactions) and RSS per idle TLS
+# session (SESSIONS sessions held open after one query each: RSS delta / SESSIONS),
+# for segproxy on both protocols and PgBouncer on PostgreSQL, all in one run. These
+# counts do not depend on machine load; CPU per transaction is bench/cpu_per_tx.sh.
+#
+# Env: BENCH_PROXY_BIN (build/bin/segproxy), BENCH_BASELINE_BIN (an older segproxy,
+#      measured the same way), BENCH_TXNS (8000 per run), BENCH_CLIENTS (4),
+#      BENCH_SESSIONS (200), BENCH_SKIP_PGBOUNCER=1, BENCH_SKIP_MYSQL=1.
+set -euo pipefail
+
+export SP_LOG_TAG=hot_path
+# shellcheck source-path=SCRIPTDIR source=../scripts/lib/testenv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/testenv.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/proxies.sh
+source "$SEGPROXY_REPO_ROOT/bench/lib/proxies.sh"
+cd "$SEGPROXY_REPO_ROOT"
+
+txns="${BENCH_TXNS:-8000}"
+clients="${BENCH_CLIENTS:-4}"
+sessions="${BENCH_SESSIONS:-200}"
+proxy_bin="${BENCH_PROXY_BIN:-$(sp_build_dir)/bin/segproxy}"
+[[ "$txns" =~ ^[0-9]+$ && "$clients" =~ ^[0-9]+$ && "$sessions" =~ ^[0-9]+$ ]] ||
+  sp_die "BENCH_TXNS, BENCH_CLIENTS and BENCH_SESSIONS must be integers"
+command -v strace >/dev/null || sp_die "strace is not installed"
+
+bench_dir=""
+holder_pid=""
+# shellcheck disable=SC2317 # invoked by trap
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [[ -n "$holder_pid" ]]; then sp_stop_pid "$holder_pid" 10; fi
+  bp_stop_all
+  if [[ -n "$bench_dir" ]]; then testenv_down "$bench_dir" || true; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+bench_dir="$(mktemp -d /tmp/segproxy-hotpath.XXXXXX)"
+chmod 0755 "$bench_dir"
+SEGPROXY_TESTENV_ETCD=0 testenv_up "$bench_dir"
+
+targets=(segproxy)
+bp_start_segproxy segproxy "$proxy_bin"
+if [[ -n "${BENCH_BASELINE_BIN:-}" ]]; then
+  bp_start_segproxy baseline "$BENCH_BASELINE_BIN"
+  targets+=(baseline)
+fi
+pg_targets=("${targets[@]}")
+if [[ "${BENCH_SKIP_PGBOUNCER:-0}" != 1 ]]; then
+  bp_start_pgbouncer
+  pg_targets+=(pgbouncer)
+fi
+
+sp_log "pgbench -i -s 1 (direct)"
+bp_pgbench direct -i -q -s 1 >"$bench_dir/pgbench-init.log" 2>&1 || sp_die "pgbench -i failed"
+mysql_on=0
+if [[ "${BENCH_SKIP_MYSQL:-0}" != 1 ]]; then
+  mysql_on=1
+  bp_sysbench direct oltp_point_select cleanup >/dev/null 2>&1 || true
+  bp_sysbench direct oltp_point_select prepare --table-size=1000 >"$bench_dir/sysbench-prepare.log" 2>&1 ||
+    sp_die "sysbench prepare failed"
+fi
+
+# strace_run PID OUT COMMAND...: the command's run under strace -c -f -p PID.
+strace_run() {
+  local pid="$1" out="$2"
+  shift 2
+  strace -c -f -p "$pid" -o "$out" 2>/dev/null &
+  local st=$!
+  sleep 1  # strace attaches to every thread before the load starts
+  "$@"
+  kill -INT "$st"
+  wait "$st" || true
+}
+# total calls per transaction, then the six most frequent calls per transaction
+per_txn() {
+  local rows
+  rows="$(awk '/^------/ { sep++; next } sep == 1 && NF >= 5 && $4 ~ /^[0-9]+$/ { print $4, $NF }' "$1")"
+  awk -v n="$2" '{ t += $1 } END { printf "%.2f\t", t / n }' <<<"$rows"
+  sort -rn <<<"$rows" | head -n 6 | awk -v n="$2" '{ printf "%s %.2f, ", $2, $1 / n } END { printf "\n" }'
+}
+
+results="$bench_dir/results.tsv"
+: >"$results"
+for t in "${pg_targets[@]}"; do
+  per_client=$((txns / clients))
+  sp_log "PostgreSQL syscalls: $t, pgbench -S -M extended -c $clients -t $per_client"
+  bp_pgbench "$t" -n -S -M extended -c "$clients" -j 2 -t 1 >/dev/null 2>&1 || sp_die "warm-up against $t failed"
+  strace_run "${bp_pid[$t]}" "$bench_dir/strace-pg-$t.txt" \
+    bp_pgbench "$t" -n -S -M extended -c "$clients" -j 2 -t "$per_client" >"$bench_dir/pgbench-$t.log" 2>&1
+  printf 'pg\t%s\tsyscalls/txn\t%s\n' "$t" "$(per_txn "$bench_dir/strace-pg-$t.txt" "$((per_client * clients))")" >>"$results"
+done
+if ((mysql_on)); then
+  for t in "${targets[@]}"; do
+    sp_log "MySQL syscalls: $t, sysbench oltp_point_select --point-selects=1 --threads=$clients --events=$txns"
+    strace_run "${bp_pid[$t]}" "$bench_dir/strace-my-$t.txt" \
+      bp_sysbench "$t" oltp_point_select run --table-size=1000 --db-ps-mode=disable --point-selects=1 \
+      --threads="$clients" --events="$txns" --time=0 >"$bench_dir/sysbench-$t.log" 2>&1
+    printf 'mysql\t%s\tsyscalls/query\t%s\n' "$t" "$(per_txn "$bench_dir/strace-my-$t.txt" "$txns")" >>"$results"
+  done
+fi
+
+# RSS per idle TLS session: SESSIONS sessions, one query each, held open.
+rss_run() {  # proto target port cert [user]
+  local proto="$1" t="$2" port="$3" cert="$4" user="${5:-}" pid="${bp_pid[$2]}" before after
+  sleep 1
+  before="$(bp_rss_kib "$pid")"
+  local fifo="$bench_dir/hold-$proto-$t.in" outf="$bench_dir/hold-$proto-$t.out" i
+  mkfifo "$fifo"
+  BP_MYSQL_PASSWORD="$(cat "$SEGPROXY_TEST_SECRETS/billing_rw.my.pw")" \
+    /usr/bin/python3 "$SEGPROXY_REPO_ROOT/bench/lib/idle_sessions.py" "$proto" 127.0.0.1 "$port" "$sessions" \
+    "$SEGPROXY_TEST_PKI" "$cert" ${user:+"$user"} <"$fifo" >"$outf" 2>"$bench_dir/hold-$proto-$t.err" &
+  holder_pid=$!
+  exec 7>"$fifo"  # the holder keeps its sessions until this closes
+  for ((i = 0; i < 300; i++)); do
+    grep -q "^ready $sessions$" "$outf" && break
+    kill -0 "$holder_pid" 2>/dev/null || break
+    sleep 1
+  done
+  grep -q "^ready $sessions$" "$outf" || { cat "$bench_dir/hold-$proto-$t.err" >&2; sp_die "idle sessions against $t failed"; }
+  sleep 1
+  after="$(bp_rss_kib "$pid")"
+  exec 7>&-
+  wait "$holder_pid" || true
+  holder_pid=""
+  printf '%s\t%s\tRSS KiB/idle session\t%s\t(%s -> %s KiB)\n' "$proto" "$t" \
+    "$(awk -v a="$before" -v b="$after" -v n="$sessions" 'BEGIN { printf "%.1f", (b - a) / n }')" "$before" "$after" >>"$results"
+}
+for t in "${pg_targets[@]}"; do
+  sp_log "PostgreSQL RSS: $sessions idle TLS sessions through $t"
+  if [[ "$t" == pgbouncer ]]; then rss_run pg "$t" "${bp_pg_port[$t]}" client-pgbouncer billing_rw; else rss_run pg "$t" "${bp_pg_port[$t]}" client-spiffe; fi
+done
+if ((mysql_on)); then
+  for t in "${targets[@]}"; do
+    sp_log "MySQL RSS: $sessions idle TLS sessions through $t"
+    rss_run mysql "$t" "${bp_my_port[$t]}" client-spiffe
+  done
+  bp_sysbench direct oltp_point_select cleanup >/dev/null 2>&1 || true
+fi
+
+stamp="$(date -u +%Y%m%d-%H%M%S)"
+report="$(
+  printf '# Hot path counts: syscalls per transaction, RSS per idle TLS session\n\n'
+  printf -- '- date (UTC): %s; host: %s cores; segproxy %s (%s)%s\n' "$stamp" "$(nproc)" \
+    "$(git -C "$SEGPROXY_REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)" "$proxy_bin" \
+    "${BENCH_BASELINE_BIN:+; baseline $BENCH_BASELINE_BIN}"
+  printf -- '- syscalls: strace -c -f -p <proxy> over %s transactions (pgbench -S -M extended, %s clients; sysbench oltp_point_select, 1 point select per event, --db-ps-mode=disable); connection set-up included\n' "$txns" "$clients"
+  printf -- '- RSS: %s sessions over client mTLS, one query each, held idle; (VmRSS after - before) / %s\n\n' "$sessions" "$sessions"
+  printf '| protocol | target | measure | value | detail |\n|---|---|---|---:|---|\n'
+  awk -F'\t' '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$results"
+)"
+mkdir -p "$SEGPROXY_REPO_ROOT/bench/results/hot_path-$stamp"
+cp "$bench_dir"/strace-*.txt "$SEGPROXY_REPO_ROOT/bench/results/hot_path-$stamp/"  # the full strace -c summaries
+out="$SEGPROXY_REPO_ROOT/bench/results/hot_path-$stamp.md"
+printf '%s\n' "$report" | tee "$out"
+sp_log "written to $out"

@@ -1,0 +1,279 @@
+// The connection stream: wait-then-read, and OpenSSL on the socket through a BIO that
+// recv()s straight into OpenSSL's read-ahead buffer (stream.hpp has the why).
+#include "daemon/net/stream.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+namespace segproxy::proxy {
+namespace {
+
+// Small TLS writes gather into one record up to this size (a TLS record's plaintext maximum).
+constexpr std::size_t kGatherMax = 16 * 1024;
+
+Stream::SocketIo* io_of(BIO* b) { return static_cast<Stream::SocketIo*>(BIO_get_data(b)); }
+
+int bio_read(BIO* b, char* out, int len) {
+  BIO_clear_retry_flags(b);
+  Stream::SocketIo* io = io_of(b);
+  if (len <= 0) return 0;
+  if (!io->socket->is_open()) {
+    io->last_errno = EBADF;
+    return -1;
+  }
+  if (io->drained) {  // known empty: OpenSSL waits for readability instead of a failing recv()
+    BIO_set_retry_read(b);
+    return -1;
+  }
+  const ssize_t n = ::recv(io->socket->native_handle(), out, static_cast<std::size_t>(len), 0);
+  if (n > 0) {
+    if (n < len) io->drained = true;  // a stream socket returns less only when it is empty
+    return static_cast<int>(n);
+  }
+  if (n == 0) return 0;  // end of stream
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+    if (errno != EINTR) io->drained = true;
+    BIO_set_retry_read(b);
+    return -1;
+  }
+  io->last_errno = errno;
+  return -1;
+}
+
+int bio_write(BIO* b, const char* in, int len) {
+  BIO_clear_retry_flags(b);
+  Stream::SocketIo* io = io_of(b);
+  if (len <= 0) return 0;
+  if (!io->socket->is_open()) {
+    io->last_errno = EBADF;
+    return -1;
+  }
+  const ssize_t n = ::send(io->socket->native_handle(), in, static_cast<std::size_t>(len), MSG_NOSIGNAL);
+  if (n >= 0) return static_cast<int>(n);
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+    BIO_set_retry_write(b);
+    return -1;
+  }
+  io->last_errno = errno;
+  return -1;
+}
+
+long bio_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+
+int bio_create(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+}  // namespace
+
+void Stream::SslFree::operator()(SSL* s) const { SSL_free(s); }
+void Stream::MethodFree::operator()(BIO_METHOD* m) const { BIO_meth_free(m); }
+
+Stream::Stream(tcp::socket socket) : socket_(std::move(socket)), pool_(&BufferPool::of(socket_.get_executor())) {
+  io_.socket = &socket_;
+  error_code ignored;
+  socket_.non_blocking(true, ignored);  // reads and TLS calls never block the thread
+}
+
+Stream::~Stream() {
+  ssl_.reset();  // frees the BIO before its method
+  method_.reset();
+}
+
+void Stream::wrap_tls(ssl::context& ctx) {
+  method_.reset(BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "segproxy socket"));
+  if (!method_) throw std::bad_alloc();
+  BIO_meth_set_read(method_.get(), bio_read);
+  BIO_meth_set_write(method_.get(), bio_write);
+  BIO_meth_set_ctrl(method_.get(), bio_ctrl);
+  BIO_meth_set_create(method_.get(), bio_create);
+  ssl_.reset(SSL_new(ctx.native_handle()));
+  BIO* bio = ssl_ ? BIO_new(method_.get()) : nullptr;
+  if (bio == nullptr) throw std::bad_alloc();
+  BIO_set_data(bio, &io_);
+  SSL_set_bio(ssl_.get(), bio, bio);  // one reference, for both directions
+  SSL_set_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_set_read_ahead(ssl_.get(), 1);  // one recv() per readiness, not one per record header and body
+}
+
+error_code Stream::ssl_error(int ret) {
+  const int e = SSL_get_error(ssl_.get(), ret);
+  if (e == SSL_ERROR_ZERO_RETURN) return asio::error::eof;  // close_notify
+  if (e == SSL_ERROR_SSL) {
+    const unsigned long err = ERR_get_error();
+    ERR_clear_error();
+    if (ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING) return ssl::error::stream_truncated;
+    return {static_cast<int>(err), asio::error::get_ssl_category()};
+  }
+  if (e == SSL_ERROR_SYSCALL) {
+    ERR_clear_error();
+    if (io_.last_errno != 0) return {io_.last_errno, asio::error::get_system_category()};
+    return ssl::error::stream_truncated;  // end of stream without close_notify
+  }
+  return ssl::error::unexpected_result;
+}
+
+awaitable<void> Stream::wait_socket(bool for_read, error_code& ec) {
+  if (!socket_.is_open()) {
+    ec = asio::error::operation_aborted;
+    co_return;
+  }
+  if (for_read) {
+    co_await socket_.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
+    if (!ec) io_.drained = false;
+  } else {
+    co_await socket_.async_wait(tcp::socket::wait_write, asio::redirect_error(use_awaitable, ec));
+  }
+}
+
+awaitable<void> Stream::handshake(ssl::stream_base::handshake_type type, error_code& ec) {
+  if (type == ssl::stream_base::client) SSL_set_connect_state(ssl_.get());
+  else SSL_set_accept_state(ssl_.get());
+  for (;;) {
+    if (!socket_.is_open()) {
+      ec = asio::error::operation_aborted;
+      co_return;
+    }
+    ERR_clear_error();
+    io_.last_errno = 0;
+    const int r = SSL_do_handshake(ssl_.get());
+    if (r == 1) co_return;
+    const int e = SSL_get_error(ssl_.get(), r);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      ec = ssl_error(r);
+      co_return;
+    }
+    co_await wait_socket(e == SSL_ERROR_WANT_READ, ec);
+    if (ec) co_return;
+  }
+}
+
+awaitable<void> Stream::wait_readable(error_code& ec) {
+  if (ssl_ && SSL_has_pending(ssl_.get())) co_return;
+  if (!io_.drained) co_return;
+  co_await wait_socket(true, ec);
+}
+
+awaitable<std::size_t> Stream::read_some(asio::mutable_buffer buf, error_code& ec) {
+  if (buf.size() == 0) co_return 0;
+  if (!ssl_) {
+    for (;;) {
+      if (!io_.drained) {
+        // Data is expected (readiness was reported, or the last read filled the buffer):
+        // read now, without a round trip through the scheduler.
+        const std::size_t n = socket_.read_some(buf, ec);
+        if (ec != asio::error::would_block && ec != asio::error::try_again) {
+          if (ec) co_return 0;
+          io_.drained = n < buf.size();
+          io_.wrote = false;
+          co_return n;
+        }
+        ec.clear();
+        io_.drained = true;
+      }
+      if (io_.wrote) {
+        // Something was sent since the last read, so the answer may already be here:
+        // Asio's read tries at once and, if the socket is empty after all, waits
+        // without re-arming epoll (async_wait costs an epoll_ctl per wait in Asio 1.74).
+        io_.wrote = false;
+        const std::size_t n = co_await socket_.async_read_some(buf, asio::redirect_error(use_awaitable, ec));
+        if (ec) co_return 0;
+        io_.drained = n < buf.size();
+        co_return n;
+      }
+      co_await wait_socket(true, ec);  // an idle peer: wait, then read
+      if (ec) co_return 0;
+    }
+  }
+  auto* out = static_cast<std::uint8_t*>(buf.data());
+  std::size_t total = 0;
+  for (;;) {
+    if (!socket_.is_open()) {
+      ec = asio::error::operation_aborted;
+      co_return 0;
+    }
+    ERR_clear_error();
+    io_.last_errno = 0;
+    std::size_t got = 0;
+    const int r = SSL_read_ex(ssl_.get(), out + total, buf.size() - total, &got);
+    if (r == 1) {
+      total += got;
+      // Several records may have arrived in one recv(): hand over all complete ones.
+      if (total == buf.size() || !SSL_has_pending(ssl_.get())) co_return total;
+      continue;
+    }
+    const int e = SSL_get_error(ssl_.get(), r);
+    if (total > 0) co_return total;  // the rest (or the error) comes with the next call
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      ec = ssl_error(r);
+      co_return 0;
+    }
+    co_await wait_socket(e == SSL_ERROR_WANT_READ, ec);
+    if (ec) co_return 0;
+  }
+}
+
+awaitable<void> Stream::write_tls_bytes(const std::uint8_t* data, std::size_t size, error_code& ec) {
+  while (size > 0) {
+    if (!socket_.is_open()) {
+      ec = asio::error::operation_aborted;
+      co_return;
+    }
+    ERR_clear_error();
+    io_.last_errno = 0;
+    std::size_t written = 0;
+    const int r = SSL_write_ex(ssl_.get(), data, size, &written);
+    if (r == 1) {
+      data += written;
+      size -= written;
+      continue;
+    }
+    const int e = SSL_get_error(ssl_.get(), r);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      ec = ssl_error(r);
+      co_return;
+    }
+    co_await wait_socket(e == SSL_ERROR_WANT_READ, ec);  // then the same write again
+    if (ec) co_return;
+  }
+}
+
+awaitable<void> Stream::write_tls(std::span<const asio::const_buffer> pieces, error_code& ec) {
+  io_.wrote = true;
+  std::size_t total = 0;
+  for (const auto& p : pieces) total += p.size();
+  if (pieces.size() > 1 && total <= kGatherMax) {
+    // Gather: one record (one send()) for the batch instead of one per piece.
+    protocols::Bytes staging = pool_->take(total);
+    std::size_t at = 0;
+    for (const auto& p : pieces) {
+      if (p.size() == 0) continue;
+      std::memcpy(staging.data() + at, p.data(), p.size());
+      at += p.size();
+    }
+    co_await write_tls_bytes(staging.data(), total, ec);
+    pool_->give_back(staging);
+    co_return;
+  }
+  for (const auto& p : pieces) {
+    co_await write_tls_bytes(static_cast<const std::uint8_t*>(p.data()), p.size(), ec);
+    if (ec) co_return;
+  }
+}
+
+void Stream::close() {
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+}  // namespace segproxy::proxy
