@@ -85,6 +85,7 @@ awaitable<void> MysqlSession::run_phases() {
   }
   close_all();
   if (opened_) {
+    audit_results();
     audit::AuditRecord rec = audit_record("session.close");
     rec.duration_us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());

@@ -110,6 +110,7 @@ awaitable<void> PgSession::run_phases() {
   close_all();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
   if (backend_pid_ != 0) {
+    audit_results();
     audit::AuditRecord rec = audit_record("session.close");
     rec.duration_us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());

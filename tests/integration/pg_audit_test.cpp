@@ -143,10 +143,12 @@ TEST_F(AuditTest, EverySessionAndStatementDecisionIsRecordedInOrderWithIdentity)
   const auto s = session_records(log, opens[0].session_id);
   std::vector<std::string> events;
   for (const auto& r : s) events.push_back(r.event);
-  // Each decision is followed by the statement's result (rows / SQLSTATE / duration).
-  const std::vector<std::string> expected{
-      "session.open",       "statement.decision", "statement.result", "statement.decision", "statement.result",
-      "statement.decision", "statement.result",   "statement.decision", "statement.result", "session.close"};
+  // Issue 14 changed the format: the outcomes (rows / SQLSTATE / duration) are folded into
+  // one statement.result record (its `results`, in request order) written at the latest
+  // when the session ends; they gate nothing.
+  const std::vector<std::string> expected{"session.open",       "statement.decision", "statement.decision",
+                                          "statement.decision", "statement.decision", "statement.result",
+                                          "session.close"};
   ASSERT_EQ(events, expected) << log.describe();
   // Nothing of this session outside it (e.g. records of other sessions interleaved is
   // fine, but there are none here).
@@ -176,9 +178,11 @@ TEST_F(AuditTest, EverySessionAndStatementDecisionIsRecordedInOrderWithIdentity)
                                        "INSERT INTO " + orders_ + " VALUES (?, ?)",
                                        "SELECT count(*) FROM public." + orders_};
   const std::string expected_op[] = {"select", "insert", "select"};
+  const std::vector<audit::ResultEntry>& results = s[5].results;
+  ASSERT_EQ(results.size(), 4u) << log.describe();
   for (std::size_t i = 0; i < 3; ++i) {
-    const AuditRecord& d = s[1 + 2 * i];
-    const AuditRecord& result = s[2 + 2 * i];
+    const AuditRecord& d = s[1 + i];
+    const audit::ResultEntry& result = results[i];
     EXPECT_TRUE(result.sqlstate.empty()) << result.sqlstate << " " << result.error;
     EXPECT_TRUE(result.duration_us.has_value());
     EXPECT_EQ(result.rows, i == 1 ? std::optional<std::uint64_t>(1) : result.rows);  // INSERT 0 1
@@ -190,8 +194,8 @@ TEST_F(AuditTest, EverySessionAndStatementDecisionIsRecordedInOrderWithIdentity)
     EXPECT_FALSE(d.fingerprint.empty());
     EXPECT_TRUE(d.sqlstate.empty()) << d.sqlstate;
   }
-  const AuditRecord& deny = s[7];
-  EXPECT_EQ(s[8].sqlstate, "42501");  // the refusal, as the result of that statement
+  const AuditRecord& deny = s[4];
+  EXPECT_EQ(results[3].sqlstate, "42501");  // the refusal, as the result of that statement
   EXPECT_EQ(deny.decision, "deny");
   EXPECT_EQ(deny.statement, denied);
   EXPECT_EQ(deny.rule_id, "pii");
