@@ -11,8 +11,13 @@ bool fill(std::string& field, const std::string& from) {
   return true;
 }
 
-bool has_identity(const AuditRecord& r) {
-  return !r.spiffe_id.empty() || !r.cn.empty() || !r.cert_sha256.empty();
+// A record written in the compact form: no session field but (for MySQL statements) the
+// database. Records that carry session fields (older logs, synthetic ones) are
+// self-contained already and are left alone.
+bool is_compact(const AuditRecord& r) {
+  return r.listener.empty() && r.protocol.empty() && r.client_addr.empty() && r.spiffe_id.empty() &&
+         r.cn.empty() && r.cert_sha256.empty() && r.cert_serial.empty() && r.segment.empty() &&
+         r.backend_user.empty();
 }
 
 }  // namespace
@@ -53,8 +58,12 @@ bool RecordJoiner::join(AuditRecord& r, const Lookup& lookup) {
   if (r.event.rfind("statement.", 0) != 0 && r.event != "session.close" && r.event != "session.revoked")
     return changed;
   auto it = sessions_.find(r.session_id);
+  if (!is_compact(r)) {
+    if (r.event == "session.close" && it != sessions_.end()) sessions_.erase(it);
+    return changed;
+  }
   if (it == sessions_.end()) {
-    if (!has_identity(r)) ++unresolved_;
+    ++unresolved_;
     return changed;
   }
   const Session& s = it->second;

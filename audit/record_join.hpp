@@ -23,7 +23,8 @@ class RecordJoiner {
 
   explicit RecordJoiner(std::size_t max_sessions = std::size_t{1} << 20) : max_sessions_(max_sessions) {}
 
-  // Joins `r` in place; true when it changed. A reference that cannot be resolved (a
+  // Joins `r` in place; true when it changed. Only compact records (no session field but
+  // a MySQL statement's database) get session fields. A reference that cannot be resolved (a
   // session.open outside the log read, a same_as the lookup does not find) is counted and
   // leaves the fields empty.
   bool join(AuditRecord& r, const Lookup& lookup);

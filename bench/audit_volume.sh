@@ -95,5 +95,7 @@ printf 'pgbench -S -M %s, %s clients, %s s, statement_text %s: %s statements, %s
   "$mode" "$clients" "$seconds" "$text" "$statements" "$records" "$bytes"
 awk -v s="$statements" -v r="$records" -v b="$bytes" \
   'BEGIN { printf "per statement: %.3f records, %.1f bytes\n", r / s, b / s }'
-grep -h '"event":"statement.decision"' "$bench_dir"/audit/audit-*.jsonl | head -n 3
-grep -h '"event":"statement.result"' "$bench_dir"/audit/audit-*.jsonl | head -n 1 | cut -c1-400
+# A full decision, a de-duplicated one and a folded result record, as written.
+{ grep -h '"event":"statement.decision".*pgbench_accounts' "$bench_dir"/audit/audit-*.jsonl | head -n 1
+  grep -h '"same_as":' "$bench_dir"/audit/audit-*.jsonl | head -n 1
+  grep -h '"event":"statement.result"' "$bench_dir"/audit/audit-*.jsonl | head -n 1 | cut -c1-400; } || true
