@@ -238,6 +238,10 @@ int cmd_export(const Args& a, std::ostream& out, std::ostream& err) {
   if (v.status == audit::VerifyStatus::torn_tail) err << "warning: " << v.summary() << "\n";
   if (a.no_verify) err << "note: the hash chain was not verified (--no-verify)\n";
   else print_coverage_notes(err, dir, a, v);
+  if (res.unresolved != 0)
+    err << "warning: " << res.unresolved
+        << " record(s) could not be made self-contained (their session.open or same_as record is not in the"
+           " files read): exported as logged\n";
   err << "exported " << res.exported << " of " << v.records << " record(s)\n";
   return kAuditExitOk;
 }
