@@ -492,4 +492,40 @@ TEST_F(AuditFailClosed, StatementsAreRefusedWith58030WhenTheLogCannotBeWrittenAn
 }
 
 }  // namespace
+// Issue 14 (volume): the session's identity is written once, in session.open; its
+// statement records carry the session_id, and a repeated statement (the same normalized
+// text, tables and decision) is written as same_as. Read through the joiner (as exports
+// are), every record is self-contained again.
+TEST_F(AuditTest, IdentityIsWrittenOncePerSessionAndARepeatedStatementAsSameAs) {
+  ASSERT_NO_FATAL_FAILURE(StartAudited());
+  {
+    PgConnPtr c = Connect();
+    ASSERT_PG_CONNECTED(c);
+    for (int id = 1; id <= 3; ++id) {
+      const std::string sql = "SELECT v FROM " + orders_ + " WHERE id = " + std::to_string(id);
+      ASSERT_TRUE(pg_exec(c.get(), sql).ok) << sql;
+    }
+  }
+  ASSERT_TRUE(wait_for_record(audit_dir_, [](const AuditRecord& r) { return r.event == "session.close"; }));
+  StopProxy();
+  const std::string bytes = all_file_bytes(audit_dir_);
+  auto count = [&](const std::string& needle) {
+    std::size_t n = 0;
+    for (std::size_t p = bytes.find(needle); p != std::string::npos; p = bytes.find(needle, p + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(R"("cert_sha256":)"), 1u) << "identity outside session.open\n" << bytes.substr(0, 4000);
+  EXPECT_EQ(count(R"("same_as":)"), 2u) << bytes.substr(0, 4000);
+  const AuditLog log = read_audit_log(audit_dir_);
+  ASSERT_TRUE(log.result.ok()) << log.describe();
+  const auto decisions = records_where(log, [](const AuditRecord& r) { return r.event == "statement.decision"; });
+  ASSERT_EQ(decisions.size(), 3u) << log.describe();
+  for (const auto& d : decisions) {
+    EXPECT_EQ(d.statement, "SELECT v FROM " + orders_ + " WHERE id = ?");
+    EXPECT_EQ(d.spiffe_id, kBillingSpiffe);
+    EXPECT_EQ(d.backend_user, "billing_rw");
+    EXPECT_EQ(d.decision, "allow");
+  }
+}
+
 }  // namespace segproxy::it
