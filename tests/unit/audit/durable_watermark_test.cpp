@@ -89,8 +89,7 @@ TEST(DurableWatermark, AWaitingListenerIsWokenAtMostOncePerGroupCommitAndAWaitSt
   // 100 sessions of one I/O thread append; the thread waits once for the highest seq.
   AuditTicket last;
   for (int i = 0; i < 100; ++i) last = sink->append(statement_record(i));
-  // Nothing kicks the writer but the wait (its tick is 50 ms; the wait must not need it).
-  const auto t0 = std::chrono::steady_clock::now();
+  // Nothing kicks the writer but the wait.
   ASSERT_TRUE(sink->wait_async(last, l));
   {
     std::unique_lock lk(l.mu);
@@ -104,7 +103,6 @@ TEST(DurableWatermark, AWaitingListenerIsWokenAtMostOncePerGroupCommitAndAWaitSt
     EXPECT_LE(l.calls, commits) << "more wake-ups than group commits";
     EXPECT_EQ(l.calls, 1u);
   }
-  (void)t0;
   // A settled ticket is not registered (the caller resumes at once).
   EXPECT_FALSE(sink->wait_async(last, l));
   sink->remove_listener(l);
@@ -136,9 +134,7 @@ TEST(DurableWatermark, AFlushThatHangsPastMaxWaitCountsAsAWriteFailureAndWriting
   ASSERT_TRUE(sink->wait_durable(sink->append(statement_record(1))));
   ops->hang = true;
   const AuditTicket held = sink->append(statement_record(2));
-  const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_FALSE(sink->wait_durable(held));  // bounded by max_wait
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, 100ms);
+  EXPECT_FALSE(sink->wait_durable(held));  // bounded by max_wait (the sync still hangs)
   EXPECT_EQ(sink->state(held), DurableState::failed);
   EXPECT_EQ(sink->stats().timeouts, 1u);
   EXPECT_FALSE(sink->stats().healthy);
