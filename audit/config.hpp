@@ -40,6 +40,8 @@ struct AuditConfig {
   std::size_t max_queue = 65536;                  // records waiting for the writer
   std::string instance;                           // this proxy's name in every record
   std::chrono::milliseconds retry_every{500};     // recovery probe period after a failure
+  // Longest wait for a record to become durable; a longer one counts as a write failure.
+  std::chrono::milliseconds max_wait{10000};
 };
 
 }  // namespace segproxy::audit

@@ -1,6 +1,7 @@
 #include "audit/exporters.hpp"
 
 #include "audit/record_codec.hpp"
+#include "audit/record_join.hpp"
 
 namespace segproxy::audit {
 namespace {
@@ -105,6 +106,7 @@ std::optional<ExportFormat> parse_export_format(std::string_view s) {
   if (s == "jsonl") return ExportFormat::jsonl;
   if (s == "csv") return ExportFormat::csv;
   if (s == "ocsf") return ExportFormat::ocsf;
+  if (s == "raw") return ExportFormat::raw;
   return std::nullopt;
 }
 
@@ -280,18 +282,45 @@ ExportResult export_log(const std::filesystem::path& dir, std::ostream& out,
   LogReader reader(dir, vo);
   ExportResult res;
   if (opts.format == ExportFormat::csv) out << csv_header();
+  RecordJoiner joiner;
+  const RecordJoiner::Lookup lookup = [&reader](std::uint64_t seq) { return reader.line_of(seq); };
   AuditRecord r;
   std::string_view line;
   while (reader.next(r, line)) {
+    // Joined before filtering: --identity / --segment match statement records too.
+    const bool joined = joiner.join(r, lookup);
     if (!matches(r, opts.filter)) continue;
     switch (opts.format) {
-      case ExportFormat::jsonl: out << line << '\n'; break;
-      case ExportFormat::csv: out << to_csv_row(r); break;
-      case ExportFormat::ocsf: out << to_ocsf(r) << '\n'; break;
+      case ExportFormat::raw: out << line << '\n'; break;
+      case ExportFormat::jsonl:
+        if (joined) out << encode_record(r) << '\n';  // hash / prev_hash are the logged line's
+        else out << line << '\n';
+        break;
+      case ExportFormat::csv:
+      case ExportFormat::ocsf:
+        if (r.results.empty()) {
+          out << (opts.format == ExportFormat::csv ? to_csv_row(r) : to_ocsf(r) + "\n");
+          break;
+        }
+        // A folded statement.result: one row / event per statement outcome.
+        for (std::size_t i = 0; i < r.results.size(); ++i) {
+          AuditRecord x = r;
+          x.results.clear();
+          const ResultEntry& e = r.results[i];
+          x.rows = e.rows;
+          x.duration_us = e.duration_us;
+          x.sqlstate = e.sqlstate;
+          x.error = e.error;
+          x.detail = "result " + std::to_string(i + 1) + " of " + std::to_string(r.results.size());
+          if (e.seq) x.detail += "; decision seq " + std::to_string(*e.seq);
+          out << (opts.format == ExportFormat::csv ? to_csv_row(x) : to_ocsf(x) + "\n");
+        }
+        break;
     }
     ++res.exported;
   }
   res.verification = reader.result();
+  res.unresolved = joiner.unresolved();
   return res;
 }
 

@@ -15,8 +15,11 @@
 
 namespace segproxy::audit {
 
-enum class ExportFormat { jsonl, csv, ocsf };
-std::optional<ExportFormat> parse_export_format(std::string_view s);  // "jsonl"|"csv"|"ocsf"
+// jsonl / csv / ocsf: self-contained records (session fields of session.open and the
+// statement fields of same_as joined back in, audit/record_join.hpp); raw: the log's own
+// canonical lines unchanged (re-hashable).
+enum class ExportFormat { jsonl, csv, ocsf, raw };
+std::optional<ExportFormat> parse_export_format(std::string_view s);  // "jsonl"|"csv"|"ocsf"|"raw"
 
 struct ExportFilter {
   std::optional<std::chrono::system_clock::time_point> since;  // ts >= since
@@ -37,6 +40,7 @@ struct ExportOptions {
 
 struct ExportResult {
   std::uint64_t exported = 0;  // records written to the stream
+  std::uint64_t unresolved = 0;  // joins that found no session.open / same_as target
   VerifyResult verification;   // status of the read (chain status when verify=true)
   // Everything read was intact (a torn tail is tolerated: its record was never acked).
   bool ok() const { return verification.intact(); }

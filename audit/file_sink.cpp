@@ -1,36 +1,32 @@
-// FileSink, the queue and the writer thread: start/stop, submit and its bounded queue,
-// answering submitters, the writer loop (run / process / idle work), forced checkpoints.
-// The chain and segment writer it drives is in file_sink_chain.cpp.
+// FileSink, the submitters' side: start/stop, append (seq and ts assigned at once, the
+// body encoded into the queue's byte arena), tickets and the durable watermark, waits
+// (listeners per I/O thread, blocking waits, max_wait timeouts), the callback API and
+// its answers. The writer thread is in file_sink_writer.cpp, segments in file_sink_chain.cpp.
 #include "audit/file_sink.hpp"
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <stdexcept>
-#include <string_view>
 
-#include "audit/file_sink_shared.hpp"
 #include "audit/log_files.hpp"
 #include "audit/record_codec.hpp"
 #include "audit/statement_text.hpp"
 
 namespace segproxy::audit {
+
 namespace {
-
-constexpr auto kTick = std::chrono::milliseconds(50);
-
+constexpr std::size_t kDedupSlots = 1024;
 }  // namespace
-
-using file_sink_detail::encode_body;
-using file_sink_detail::is_internal;
 
 FileSink::FileSink(const AuditConfig& cfg, FileSinkDeps deps)
     : cfg_(cfg),
       clock_(deps.clock ? std::move(deps.clock) : std::make_shared<SystemClock>()),
       ops_(deps.ops ? std::move(deps.ops) : std::make_shared<PosixFileOps>()),
-      observer_(std::move(deps.observer)) {
+      observer_(std::move(deps.observer)),
+      dedup_(kDedupSlots) {
   if (!cfg_.instance.empty()) {
     instance_json_ = R"(,"instance":)";
     append_json_string(instance_json_, cfg_.instance);
@@ -53,8 +49,20 @@ FileSink::~FileSink() {
     cv_.notify_all();
     writer_.join();
   }
-  for (auto& a : immediate_) answer(a.done, a.ok);
-  for (auto& w : cp_waiters_) w->set_value(std::nullopt);
+  std::vector<Answer> answers;
+  std::vector<CheckpointPromise> waiters;
+  {
+    std::lock_guard lk(mu_);
+    answers.swap(immediate_);
+    waiters.swap(cp_waiters_);
+    for (auto& c : q_cb_) answers.push_back({std::move(c.done), false});
+    q_cb_.clear();
+  }
+  for (auto& c : pending_cb_) answers.push_back({std::move(c.done), state(c.ticket) == DurableState::durable});
+  pending_cb_.clear();
+  for (auto& a : answers) answer(a.done, a.ok);
+  for (auto& w : waiters) w->set_value(std::nullopt);
+  for (auto& w : cp_pending_) w.promise->set_value(std::nullopt);
   if (fd_ >= 0) close_file_readonly();
   if (cp_fd_ >= 0) ops_->close(cp_fd_);
 }
@@ -103,19 +111,24 @@ bool FileSink::start(std::string& error) {
   std::string genesis;
   if (tail.empty) {
     genesis = random_genesis();
-    chain_ = HashChain(0, genesis);
+    head_seq_ = 0;
+    head_hash_ = genesis;
   } else {
-    chain_ = HashChain(tail.last_seq, tail.head_hash);
+    head_seq_ = tail.last_seq;
+    head_hash_ = tail.head_hash;
   }
-  committed_chain_ = chain_;
+  committed_seq_ = head_seq_;
+  committed_hash_ = head_hash_;
+  next_seq_ = taken_seq_ = acked_ = synced_ = head_seq_;
+  stats_.last_seq = stats_.appended = stats_.durable = head_seq_;
   if (!open_checkpoint_file(error) || !open_new_file(error)) return false;
   last_cp_ = last_sync_ = clock_->now();
   AuditRecord st;
   st.event = "audit.start";
   st.genesis = genesis;
   st.detail = detail;
-  append_record(std::move(st), nullptr);
-  if (!commit()) {
+  enqueue_internal(st);
+  if (!drain_internal()) {
     error = "cannot write audit.start to " + path_ + ": " + std::strerror(fail_errno_);
     return false;
   }
@@ -123,41 +136,208 @@ bool FileSink::start(std::string& error) {
   return true;
 }
 
+// mu_ held. Encodes the body into the arena; no allocation once the arena, the entry
+// vector and scratch_ have grown to the steady-state batch size.
+AuditTicket FileSink::append_locked(const AuditRecord& r, Kind kind) {
+  const std::size_t off = q_bytes_.size();
+  BodyLayout lay;
+  if (kind != Kind::checkpoint) {
+    apply_statement_text_into(scratch_, cfg_.statement_text, r.statement, r.protocol);
+    if (scratch_.size() > cfg_.max_statement_text) {
+      AuditRecord capped = r;  // rare: a statement longer than max_statement_text
+      capped.statement = scratch_;
+      cap_statement_text(capped.statement, capped.statement_length, capped.statement_sha256,
+                         cfg_.max_statement_text);
+      append_body(q_bytes_, capped, capped.statement, &lay);
+    } else {
+      append_body(q_bytes_, r, scratch_, &lay);
+    }
+  } else {
+    lay.head_end = lay.shape_end = off;
+  }
+  const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                       clock_->now().time_since_epoch()).count();
+  last_ts_us_ = std::max<std::int64_t>(last_ts_us_, now);  // ts never goes backwards along seq
+  Entry e;
+  e.seq = ++next_seq_;
+  e.ts_us = last_ts_us_;
+  e.off = static_cast<std::uint32_t>(off);
+  e.len = static_cast<std::uint32_t>(q_bytes_.size() - off);
+  e.head_len = static_cast<std::uint32_t>(lay.head_end - off);
+  e.shape_len = static_cast<std::uint32_t>(lay.shape_end - lay.head_end);
+  e.kind = kind;
+  q_.push_back(e);
+  stats_.appended = e.seq;
+  return AuditTicket{e.seq, epoch_, true};
+}
+
+AuditTicket FileSink::append(const AuditRecord& record) {
+  bool wake = false;
+  AuditTicket t;
+  {
+    std::lock_guard lk(mu_);
+    const bool open = cfg_.on_failure == OnFailure::fail_open;
+    if (stop_ || refusing_ || q_.size() >= cfg_.max_queue) {
+      const bool accepted = open && !stop_;
+      ++(accepted ? stats_.dropped : stats_.refused);
+      if (!stop_) ++(accepted ? loss_dropped_ : loss_refused_);
+      if (!stop_ && !refusing_ && observer_) observer_->queue_full();
+      if (!stop_ && !refusing_ && !writer_kicked_) writer_kicked_ = wake = true;  // write the notice
+      t = AuditTicket{0, epoch_, accepted};
+    } else {
+      t = append_locked(record, Kind::record);
+    }
+  }
+  if (wake) cv_.notify_one();
+  return t;
+}
+
+AuditTicket FileSink::enqueue_internal(const AuditRecord& r, Kind kind) {
+  std::lock_guard lk(mu_);
+  writer_kicked_ = true;
+  return append_locked(r, kind);
+}
+
+DurableState FileSink::state_locked(const AuditTicket& t) const {
+  if (t.seq == 0) return t.accepted ? DurableState::durable : DurableState::failed;
+  if (t.epoch == epoch_) return t.seq <= acked_ ? DurableState::durable : DurableState::pending;
+  const auto& [e, w] = epoch_end_[t.epoch % epoch_end_.size()];
+  if (e == t.epoch && t.seq <= w) return DurableState::durable;
+  // Lost with its epoch. fail_open: the submitter was promised "accepted" (counted, audited).
+  return cfg_.on_failure == OnFailure::fail_open ? DurableState::durable : DurableState::failed;
+}
+
+DurableState FileSink::state(const AuditTicket& t) const {
+  std::lock_guard lk(mu_);
+  return state_locked(t);
+}
+
+std::uint64_t FileSink::last_appended() const {
+  std::lock_guard lk(mu_);
+  return next_seq_;
+}
+
+std::uint64_t FileSink::durable_seq() const {
+  std::lock_guard lk(mu_);
+  return synced_;
+}
+
+bool FileSink::wait_async(const AuditTicket& t, DurableListener& l) {
+  bool wake = false;
+  {
+    std::lock_guard lk(mu_);
+    if (state_locked(t) != DurableState::pending) return false;
+    if (l.want_seq_ == 0 || t.seq < l.want_seq_) l.want_seq_ = t.seq;
+    if (!writer_kicked_) writer_kicked_ = wake = true;  // a held wait starts the flush
+  }
+  if (wake) cv_.notify_one();
+  return true;
+}
+
+// mu_ held: every seq after the durable watermark is lost (queued ones are dropped, the
+// writer's in-flight batch may still reach the disk, but its waiters were told "failed").
+void FileSink::end_epoch_locked(std::vector<Answer>& answers) {
+  epoch_end_[epoch_ % epoch_end_.size()] = {epoch_, acked_};
+  ++epoch_;
+  const bool open = cfg_.on_failure == OnFailure::fail_open;
+  std::uint64_t lost = 0;
+  for (const Entry& e : q_) lost += e.kind == Kind::record;
+  (open ? stats_.dropped : stats_.refused) += lost;
+  (open ? loss_dropped_ : loss_refused_) += lost;
+  q_.clear();
+  q_bytes_.clear();
+  for (auto& c : q_cb_) answers.push_back({std::move(c.done), open});
+  q_cb_.clear();
+  next_seq_ = taken_seq_;
+  refusing_ = true;
+  stats_.healthy = false;
+}
+
+void FileSink::timed_out(const AuditTicket& t) {
+  std::vector<Answer> answers;
+  {
+    std::lock_guard lk(mu_);
+    if (state_locked(t) != DurableState::pending) return;
+    ++stats_.timeouts;
+    ++timeouts_since_;
+    stalled_ = true;
+    end_epoch_locked(answers);
+    for (auto& a : answers) immediate_.push_back(std::move(a));
+    writer_kicked_ = true;
+  }
+  if (observer_) observer_->failed("max_wait");
+  cv_.notify_one();
+  notify_listeners();
+}
+
+void FileSink::add_listener(DurableListener& l) {
+  std::lock_guard ll(listen_mu_);
+  std::lock_guard lk(mu_);
+  listeners_.push_back(&l);
+  to_notify_.reserve(listeners_.size());
+}
+
+void FileSink::remove_listener(DurableListener& l) {
+  std::lock_guard ll(listen_mu_);  // not while the writer is calling it
+  std::lock_guard lk(mu_);
+  listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), &l), listeners_.end());
+  l.want_seq_ = 0;
+}
+
+// One call per waiting listener whose lowest wanted seq is no longer pending.
+void FileSink::notify_listeners() {
+  std::lock_guard ll(listen_mu_);
+  to_notify_.clear();
+  {
+    std::lock_guard lk(mu_);
+    for (DurableListener* l : listeners_) {
+      if (l->want_seq_ == 0) continue;
+      const AuditTicket probe{l->want_seq_, epoch_, true};
+      if (l->want_seq_ <= acked_ || refusing_ || state_locked(probe) != DurableState::pending) {
+        l->want_seq_ = 0;
+        to_notify_.push_back(l);
+      }
+    }
+  }
+  durable_cv_.notify_all();
+  for (DurableListener* l : to_notify_) l->durable_advanced();
+}
+
+bool FileSink::wait_durable(const AuditTicket& t) {
+  std::unique_lock lk(mu_);
+  if (state_locked(t) == DurableState::pending && !writer_kicked_) {
+    writer_kicked_ = true;
+    cv_.notify_one();
+  }
+  if (!durable_cv_.wait_for(lk, cfg_.max_wait, [&] { return state_locked(t) != DurableState::pending; })) {
+    lk.unlock();
+    timed_out(t);
+    return false;
+  }
+  return state_locked(t) == DurableState::durable;
+}
+
 void FileSink::submit(AuditRecord record, OnDurable on_durable) {
-  enqueue(std::move(record), std::move(on_durable), /*kick=*/true);
+  submit_deferred(std::move(record), std::move(on_durable));
+  kick_writer();
 }
 
 void FileSink::submit_deferred(AuditRecord record, OnDurable on_durable) {
-  enqueue(std::move(record), std::move(on_durable), /*kick=*/false);
-}
-
-void FileSink::enqueue(AuditRecord&& record, OnDurable&& on_durable, bool kick) {
   if (!on_durable) on_durable = [](bool) {};
-  record.statement = apply_statement_text(cfg_.statement_text, record.statement, record.protocol);
-  cap_statement_text(record.statement, record.statement_length, record.statement_sha256, cfg_.max_statement_text);
-  // Canonical encoding of the submitted fields happens here, on the caller's thread.
-  std::string body = encode_body(record);
+  const AuditTicket t = append(record);
   bool wake = false;
   {
     std::lock_guard lk(mu_);
     ++submitted_;
-    if (stop_) {
-      ++stats_.refused;
-      immediate_.push_back({std::move(on_durable), false});
-      kick = true;
-    } else if (queue_.size() >= cfg_.max_queue) {
-      const bool open = cfg_.on_failure == OnFailure::fail_open;
-      ++(open ? stats_.dropped : stats_.refused);
-      ++(open ? queue_full_dropped_ : queue_full_refused_);
-      immediate_.push_back({std::move(on_durable), open});
-      if (observer_) observer_->queue_full();
-      kick = true;
+    if (t.seq == 0) {
+      immediate_.push_back({std::move(on_durable), t.accepted});
+      if (!writer_kicked_) writer_kicked_ = wake = true;
+    } else if (t.epoch != epoch_) {  // lost between append and here
+      immediate_.push_back({std::move(on_durable), state_locked(t) == DurableState::durable});
+      if (!writer_kicked_) writer_kicked_ = wake = true;
     } else {
-      queue_.push_back({std::move(body), std::move(on_durable)});
+      q_cb_.push_back({t, std::move(on_durable)});
     }
-    // The writer sleeps until it is kicked (or its tick passes; its wait predicate is
-    // checked under mu_): one notification per time it takes the queue is enough.
-    if (kick && !writer_kicked_) writer_kicked_ = wake = true;
   }
   if (wake) cv_.notify_one();
 }
@@ -171,10 +351,8 @@ void FileSink::kick_writer() {
   if (wake) cv_.notify_one();
 }
 
-// Only the writer thread writes (issue 4: one writer thread with group commit): an I/O
-// thread never blocks on write()/fdatasync(), so a stalled disk cannot freeze sessions
-// and their timeouts. lead() is the one wake-up for every record the caller's thread
-// deferred meanwhile (it is posted behind that thread's queued handlers).
+// Only the writer thread writes: an I/O thread never blocks on write()/fdatasync(), so a
+// stalled disk cannot freeze sessions and their timeouts.
 void FileSink::lead() { kick_writer(); }
 
 void FileSink::flush() {
@@ -186,12 +364,13 @@ void FileSink::flush() {
 SinkStats FileSink::stats() const {
   std::lock_guard lk(mu_);
   SinkStats s = stats_;
-  s.queued = queue_.size();
+  s.queued = q_.size();
+  s.durable = synced_;
   return s;
 }
 
 void FileSink::answer(OnDurable& done, bool ok) {
-  if (is_internal(done)) return;
+  if (!done) return;
   try {
     done(ok);
   } catch (...) {
@@ -204,56 +383,6 @@ void FileSink::answer(OnDurable& done, bool ok) {
   answered_cv_.notify_all();
 }
 
-void FileSink::answer_all(std::vector<OnDurable>& dones, bool ok) {
-  std::uint64_t n = 0;
-  for (auto& d : dones) {
-    if (is_internal(d)) continue;
-    ++n;
-    try {
-      d(ok);
-    } catch (...) {
-      // A throwing callback must not stop the writer.
-    }
-  }
-  if (n == 0) return;
-  {
-    std::lock_guard lk(mu_);
-    answered_ += n;
-  }
-  answered_cv_.notify_all();
-}
-
-void FileSink::run() {
-  std::vector<Pending> batch;
-  std::vector<Answer> imm;
-  for (;;) {
-    bool stopping = false;
-    {
-      // Deferred submissions do not wake the writer: it takes them at the next kick
-      // (lead()) or tick.
-      std::unique_lock lk(mu_);
-      cv_.wait_for(lk, kTick, [&] { return stop_ || writer_kicked_ || !immediate_.empty() || !cp_waiters_.empty(); });
-      batch.swap(queue_);  // queue_ gets the previous batch's (cleared) capacity
-      imm.swap(immediate_);
-      writer_kicked_ = false;
-      stopping = stop_;
-    }
-    for (auto& a : imm) answer(a.done, a.ok);
-    imm.clear();
-    if (!batch.empty()) process(batch);
-    batch.clear();
-    idle_work();
-    if (stopping) {
-      std::lock_guard lk(mu_);
-      if (queue_.empty() && immediate_.empty()) break;
-    }
-  }
-  if (!failed_ && since_cp_ > 0) {
-    append_checkpoint();
-    commit();
-  }
-}
-
 std::optional<FileSink::CheckpointInfo> FileSink::force_checkpoint(std::chrono::milliseconds timeout) {
   auto p = std::make_shared<std::promise<std::optional<CheckpointInfo>>>();
   auto f = p->get_future();
@@ -261,69 +390,11 @@ std::optional<FileSink::CheckpointInfo> FileSink::force_checkpoint(std::chrono::
     std::lock_guard lk(mu_);
     if (stop_) return std::nullopt;
     cp_waiters_.push_back(std::move(p));
+    writer_kicked_ = true;
   }
   cv_.notify_one();
   if (f.wait_for(timeout) != std::future_status::ready) return std::nullopt;
   return f.get();
-}
-
-void FileSink::process(std::vector<Pending>& batch) {
-  if (failed_ && (std::chrono::steady_clock::now() < next_probe_ || !recover())) {
-    std::vector<OnDurable> dones;
-    for (auto& p : batch) dones.push_back(std::move(p.done));
-    fail_all(dones);
-    return;
-  }
-  note_losses();
-  if (!notice_in_buf_ && (fail_refused_ || fail_dropped_)) append_notice("audit.overload");
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    std::size_t unanswered = i;  // first record whose callback is still in `batch`
-    bool ok = true;
-    if (rotation_due()) ok = commit() && rotate();
-    if (ok) {
-      append_encoded(batch[i].body, std::move(batch[i].done));
-      unanswered = i + 1;
-      if (cfg_.durability == Durability::fsync_each) ok = commit();
-    }
-    if (!ok) {
-      std::vector<OnDurable> rest;
-      for (std::size_t j = unanswered; j < batch.size(); ++j) rest.push_back(std::move(batch[j].done));
-      fail_all(rest);
-      return;
-    }
-    if (checkpoint_due()) append_checkpoint();
-  }
-  commit();
-}
-
-void FileSink::idle_work() {
-  if (failed_) {
-    if (std::chrono::steady_clock::now() >= next_probe_) recover();
-    answer_checkpoint_waiters();  // nullopt while failed
-    return;
-  }
-  answer_checkpoint_waiters();
-  note_losses();
-  if (fail_refused_ || fail_dropped_) {
-    append_notice("audit.overload");
-    if (!commit()) return;
-  }
-  if (checkpoint_due()) {
-    append_checkpoint();
-    if (!commit()) return;
-  }
-  if (unsynced_ && clock_->now() - last_sync_ >= cfg_.sync_interval) {
-    {
-      std::lock_guard lk(mu_);
-      ++stats_.syncs;
-    }
-    if (ops_->fdatasync(fd_) != 0) {
-      enter_failure(errno, "fdatasync (interval durability: acknowledged records may be lost)");
-      return;
-    }
-    unsynced_ = false;
-    last_sync_ = clock_->now();
-  }
 }
 
 }  // namespace segproxy::audit

@@ -1,17 +1,23 @@
 #pragma once
 // The JSON Lines file sink: one writer thread, bounded queue, group commit (one write +
-// one fdatasync for every record queued meanwhile; deferred records wait for the next
-// lead() or the writer's tick, so many sessions share one wake-up and one sync),
-// rotation by size/time (rotated files become 0440 and are never written again),
-// signed checkpoints every N records / T seconds (also appended to checkpoints.jsonl),
-// fail_closed / fail_open with a recovery probe. See docs/audit.md.
+// one fdatasync for every record queued meanwhile), a durable watermark that I/O threads
+// wait on (one wake-up per group commit per waiting thread), rotation by size/time
+// (rotated files become 0440 and are never written again), signed checkpoints every N
+// records / T seconds (also appended to checkpoints.jsonl), fail_closed / fail_open with
+// a recovery probe that always starts a new segment. See docs/audit.md.
+//
+// Files: file_sink.cpp (append, tickets, waits, the old callback API), file_sink_writer.cpp
+// (writer loop, line assembly, de-duplication), file_sink_chain.cpp (segments, commit,
+// failure and recovery, checkpoints).
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <future>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,8 +57,13 @@ struct SinkStats {
   std::uint64_t syncs = 0;     // fdatasync calls on log files
   std::uint64_t checkpoints = 0;
   std::uint64_t checkpoint_file_errors = 0;
-  std::uint64_t last_seq = 0;
+  std::uint64_t last_seq = 0;  // last record on disk
   std::uint64_t queued = 0;    // submissions waiting for the writer
+  std::uint64_t appended = 0;  // seq of the last appended record
+  std::uint64_t durable = 0;   // the durable watermark
+  std::uint64_t deduplicated = 0;  // records written with same_as
+  std::uint64_t segments = 0;  // log files created by this writer
+  std::uint64_t timeouts = 0;  // waits that passed audit.max_wait
   bool healthy = true;
 };
 
@@ -66,6 +77,20 @@ class FileSink final : public AuditSink {
                                         FileSinkDeps deps = {});
   ~FileSink() override;  // drains the queue, writes a final checkpoint, makes the file 0440
 
+  // The write-ahead API (sink.hpp).
+  AuditTicket append(const AuditRecord& record) override;
+  DurableState state(const AuditTicket& t) const override;
+  bool wait_async(const AuditTicket& t, DurableListener& l) override;
+  void timed_out(const AuditTicket& t) override;
+  void add_listener(DurableListener& l) override;
+  void remove_listener(DurableListener& l) override;
+  std::chrono::milliseconds max_wait() const override { return cfg_.max_wait; }
+  std::uint64_t last_appended() const;  // seq of the last appended record
+  std::uint64_t durable_seq() const;    // highest seq covered by a completed fdatasync
+  // Blocks until `t` is not pending, at most audit.max_wait (then: timed_out(t), false).
+  bool wait_durable(const AuditTicket& t);
+
+  // The callback API (sink.hpp): append + one callback from the writer thread.
   using AuditSink::submit;
   void submit(AuditRecord record, OnDurable on_durable) override;
   void submit_deferred(AuditRecord record, OnDurable on_durable) override;
@@ -87,44 +112,71 @@ class FileSink final : public AuditSink {
   SinkStats stats() const;
 
  private:
-  struct Pending {
-    std::string body;  // encode_body() of the submitted record (caller's thread)
+  using TimePoint = std::chrono::system_clock::time_point;
+  // record: a submitter's; internal: the writer's own (audit.start, notices); checkpoint:
+  // a reserved seq the writer fills in when it gets there (head = the record before it).
+  enum class Kind : std::uint8_t { record, internal, checkpoint };
+  // One queued record: its body (canonical fields "event" .. "signature", see
+  // record_codec append_body) lives in the queue's byte arena at [off, off + len);
+  // body = head (event .. backend_user) | shape (statement .. reason) | tail.
+  struct Entry {
+    std::uint64_t seq = 0;
+    std::int64_t ts_us = 0;  // microseconds since the epoch, assigned at append
+    std::uint32_t off = 0, len = 0, head_len = 0, shape_len = 0;
+    Kind kind = Kind::record;
+  };
+  struct Callback {
+    AuditTicket ticket;
     OnDurable done;
   };
   struct Answer {
     OnDurable done;
     bool ok;
   };
-  using TimePoint = std::chrono::system_clock::time_point;
+  using CheckpointPromise = std::shared_ptr<std::promise<std::optional<CheckpointInfo>>>;
+  // The writer's de-duplication table (same_as): head + shape of a recent record.
+  struct DedupSlot {
+    std::uint64_t seq = 0;
+    std::string key;
+  };
 
   FileSink(const AuditConfig& cfg, FileSinkDeps deps);
   bool start(std::string& error);
+
+  // file_sink.cpp
+  AuditTicket append_locked(const AuditRecord& r, Kind kind);  // mu_ held
+  DurableState state_locked(const AuditTicket& t) const;
+  void end_epoch_locked(std::vector<Answer>& answers);  // mu_ held: pending seqs fail
+  void kick_writer();
+  void notify_listeners();  // writer or waiter thread, mu_ not held
+  void answer(OnDurable& done, bool ok);
+
+  // file_sink_writer.cpp (writer thread)
   void run();
-  void enqueue(AuditRecord&& record, OnDurable&& on_durable, bool kick);
-  void kick_writer();  // wakes the writer unless it was already woken for this queue
-  void process(std::vector<Pending>& batch);
+  void process(const std::string& bytes, const std::vector<Entry>& batch);
+  void append_line(const std::string& bytes, const Entry& e);
+  void append_ts(std::int64_t ts_us);
+  void append_checkpoint_line(const Entry& e);
+  void answer_callbacks();
+  void publish_durable();
   void idle_work();
+  AuditTicket enqueue_internal(const AuditRecord& r, Kind kind = Kind::internal);
+  bool write_notice(const char* event);
+  void resolve_checkpoints(bool failed);
+  bool drain_internal();
+
+  // file_sink_chain.cpp (writer thread)
   bool commit();
   bool rotate();
   bool open_new_file(std::string& error);
   bool recover();
+  void fail_write(int err, const char* what);
   void enter_failure(int err, const char* what);
-  void rollback(int err, const char* what);
-  void fail_all(std::vector<OnDurable>& dones);
-  void note_losses();
-  void append_notice(const char* event);
+  void retire_file();
   bool open_checkpoint_file(std::string& error);
-  void answer(OnDurable& done, bool ok);
-  void answer_all(std::vector<OnDurable>& dones, bool ok);
-  void stamp(AuditRecord& r);
-  void append_ts(TimePoint t);  // ,"ts":"<format_timestamp(t)>" onto buf_
-  void append_record(AuditRecord r, OnDurable done);
-  void append_encoded(const std::string& body, OnDurable done);
-  CheckpointInfo append_checkpoint();
-  void answer_checkpoint_waiters();
   bool checkpoint_due() const;
   bool rotation_due() const;
-  bool write_all(int fd, const std::string& data);
+  bool write_all(int fd, const char* data, std::size_t n);
   void write_checkpoint_file();
   void close_file_readonly();
 
@@ -134,47 +186,77 @@ class FileSink final : public AuditSink {
   std::shared_ptr<SinkObserver> observer_;
   std::unique_ptr<CheckpointSigner> signer_;
 
-  // Shared with submitters.
+  // Shared with submitters (mu_).
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::condition_variable answered_cv_;
-  std::vector<Pending> queue_;  // swapped with the writer's batch (capacity reused)
-  std::vector<Answer> immediate_;  // answered by the writer without writing
-  std::vector<std::shared_ptr<std::promise<std::optional<CheckpointInfo>>>> cp_waiters_;
+  std::condition_variable cv_;           // wakes the writer
+  mutable std::condition_variable durable_cv_;   // wait_durable()
+  std::condition_variable answered_cv_;  // flush()
+  std::string q_bytes_;                  // arena of queued bodies (swapped with the writer's)
+  std::vector<Entry> q_;                 // queued entries in seq order (swapped)
+  std::vector<Callback> q_cb_;           // callbacks of queued entries (callback API)
+  std::vector<Answer> immediate_;        // answered by the writer without writing
+  std::vector<CheckpointPromise> cp_waiters_;
+  std::string scratch_;                  // statement text under audit.statement_text
+  std::uint64_t next_seq_ = 0;           // last assigned seq
+  std::uint64_t taken_seq_ = 0;          // last seq the writer has taken from the queue
+  std::uint64_t acked_ = 0;              // watermark: durable (written, for `interval`)
+  std::uint64_t synced_ = 0;             // covered by a completed fdatasync
+  std::uint64_t epoch_ = 1;
+  std::array<std::pair<std::uint64_t, std::uint64_t>, 64> epoch_end_{};  // (epoch, watermark)
+  std::int64_t last_ts_us_ = 0;
+  bool refusing_ = false;                // failed or stalled: appends are refused / dropped
+  bool stalled_ = false;                 // a wait passed max_wait (the writer must resume)
+  std::uint64_t loss_refused_ = 0, loss_dropped_ = 0;  // not yet reported by a notice
+  std::uint64_t timeouts_since_ = 0;
+  std::vector<DurableListener*> listeners_;
   bool stop_ = false;
-  bool writer_kicked_ = false;  // notified since it last took the queue
+  bool writer_kicked_ = false;
   std::uint64_t submitted_ = 0;
   std::uint64_t answered_ = 0;
-  SinkStats stats_;  // guarded by mu_ (writer updates under the lock)
-  std::uint64_t queue_full_refused_ = 0;
-  std::uint64_t queue_full_dropped_ = 0;
+  SinkStats stats_;
+
+  std::mutex listen_mu_;  // held while listeners are called (remove_listener waits for it)
+  std::vector<DurableListener*> to_notify_;  // guarded by listen_mu_
 
   // Writer thread only (and start(), before the thread runs).
-  HashChain chain_{0, {}};
-  HashChain committed_chain_{0, {}};
+  std::string w_bytes_;
+  std::vector<Entry> w_batch_;
+  std::vector<Callback> w_cb_in_;  // swapped with q_cb_
+  std::deque<Callback> pending_cb_;
+  std::vector<Answer> w_answers_;
+  std::vector<CheckpointPromise> w_cp_waiters_;
+  struct CheckpointWait {
+    std::uint64_t seq = 0;  // the reserved checkpoint's seq
+    CheckpointPromise promise;
+    CheckpointInfo info;
+  };
+  std::vector<CheckpointWait> cp_pending_;
+  std::string resume_reason_;  // what the next audit.resume reports
+  std::uint64_t head_seq_ = 0, committed_seq_ = 0;
+  std::string head_hash_, committed_hash_;
   std::uint64_t since_cp_ = 0, committed_since_cp_ = 0;
-  TimePoint last_cp_{}, file_start_{}, last_ts_{}, last_sync_{};
-  std::string buf_;                // encoded, not yet written
-  std::vector<OnDurable> buf_done_;  // callbacks of records in buf_
-  std::vector<std::string> buf_cp_lines_;  // checkpoint lines in buf_
-  std::vector<OnDurable> answering_;  // commit(): callbacks being answered (reused)
+  bool cp_reserved_ = false;
+  TimePoint last_cp_{}, file_start_{}, last_sync_{};
+  std::string buf_;                         // encoded, not yet written
+  std::uint64_t buf_records_ = 0;
+  std::uint64_t buf_dedup_ = 0;
+  std::vector<std::string> buf_cp_lines_;   // checkpoint lines in buf_
+  std::vector<DedupSlot> dedup_;
   std::string instance_json_;  // ,"instance":"..." (empty when cfg_.instance is empty)
-  Sha256 sha_;                 // reused digest context
-  std::int64_t ts_second_ = -1;  // the second ts_prefix_ formats ("...T12:34:56.")
+  Sha256 sha_;
+  std::int64_t ts_second_ = -1;
   std::string ts_prefix_;
-  bool unsynced_ = false;          // interval durability: written but not synced
+  bool unsynced_ = false;
   int fd_ = -1;
   std::string path_;
+  std::uint64_t file_first_seq_ = 0;
   std::uint64_t file_bytes_ = 0;
   int cp_fd_ = -1;
   std::uint64_t cp_bytes_ = 0;
-  std::uint64_t notice_refused_ = 0, notice_dropped_ = 0;  // counted by a notice in buf_
-  bool notice_in_buf_ = false;
   bool failed_ = false;
   int fail_errno_ = 0;
   std::string fail_what_;
   std::string fail_since_;
-  std::uint64_t fail_refused_ = 0, fail_dropped_ = 0;
   std::chrono::steady_clock::time_point next_probe_{};
 
   std::thread writer_;

@@ -1,7 +1,9 @@
-// FileSink, the chain and segment writer (writer thread only): stamping records with
-// seq / ts / hash chain, encoding into the batch buffer, commit (one write + fdatasync)
-// and rollback, failure and recovery, rotation, checkpoints and the checkpoint file.
-// The queue and the writer loop that drive it are in file_sink.cpp.
+// FileSink, segments and commit (writer thread only): opening segments (file and
+// directory entry synced before any record in them counts as durable), commit (one
+// write + one fdatasync, then the watermark moves and waiters are told), failure (the
+// chain rolls back to the durable head, the segment is retired and never written or
+// synced again), recovery (always a new segment), rotation, checkpoints and the
+// checkpoint file.
 #include <fcntl.h>
 
 #include <cerrno>
@@ -10,15 +12,10 @@
 #include <string_view>
 
 #include "audit/file_sink.hpp"
-#include "audit/file_sink_shared.hpp"
 #include "audit/log_files.hpp"
 #include "audit/record_codec.hpp"
-#include "audit/statement_text.hpp"
 
 namespace segproxy::audit {
-
-using file_sink_detail::encode_body;
-using file_sink_detail::is_internal;
 
 bool FileSink::open_checkpoint_file(std::string& error) {
   const std::filesystem::path p = cfg_.dir / kCheckpointFileName;
@@ -36,22 +33,34 @@ bool FileSink::open_checkpoint_file(std::string& error) {
   return true;
 }
 
+// A new segment counts only once its directory entry is durable: a failed directory
+// fsync removes it again and fails.
 bool FileSink::open_new_file(std::string& error) {
   const TimePoint now = clock_->now();
-  path_ = (cfg_.dir / log_file_name(now, chain_.last_seq() + 1)).string();
+  path_ = (cfg_.dir / log_file_name(now, head_seq_ + 1)).string();
   fd_ = ops_->open(path_, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0640);
   if (fd_ < 0) {
     error = "cannot create " + path_ + ": " + std::strerror(errno);
     return false;
   }
+  const int dfd = ops_->open(cfg_.dir.string(), O_RDONLY | O_DIRECTORY, 0);
+  const bool dir_synced = dfd >= 0 && ops_->fsync(dfd) == 0;
+  const int err = errno;
+  if (dfd >= 0) ops_->close(dfd);
+  if (!dir_synced) {
+    ops_->close(fd_);
+    fd_ = -1;
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+    errno = err;
+    error = "cannot sync directory " + cfg_.dir.string() + ": " + std::strerror(err);
+    return false;
+  }
   file_bytes_ = 0;
   file_start_ = now;
-  // Make the new directory entry durable too.
-  const int dfd = ops_->open(cfg_.dir.string(), O_RDONLY | O_DIRECTORY, 0);
-  if (dfd >= 0) {
-    ops_->fsync(dfd);
-    ops_->close(dfd);
-  }
+  file_first_seq_ = head_seq_ + 1;
+  std::lock_guard lk(mu_);
+  ++stats_.segments;
   return true;
 }
 
@@ -64,157 +73,28 @@ void FileSink::close_file_readonly() {
   fd_ = -1;
 }
 
-void FileSink::stamp(AuditRecord& r) {
-  TimePoint now = clock_->now();
-  if (now < last_ts_) now = last_ts_;  // ts never goes backwards along seq
-  last_ts_ = now;
-  r.ts = format_timestamp(now);
-  r.instance = cfg_.instance;
-}
-
-void FileSink::append_record(AuditRecord r, OnDurable done) {
-  append_encoded(encode_body(r), std::move(done));
-}
-
-// Same bytes as R"(,"ts":)" + append_json_string(format_timestamp(t)): the part up to
-// the second is formatted once per second.
-void FileSink::append_ts(TimePoint t) {
-  using namespace std::chrono;
-  const auto us = time_point_cast<microseconds>(t);
-  auto secs = time_point_cast<seconds>(us);
-  if (secs > us) secs -= seconds(1);
-  const std::int64_t sec = secs.time_since_epoch().count();
-  if (sec != ts_second_) {
-    std::string full = format_timestamp(secs);  // "YYYY-MM-DDTHH:MM:SS.000000Z"
-    ts_prefix_.assign(full, 0, full.size() - 7);  // up to and including the '.'
-    ts_second_ = sec;
+// After a failed write or fdatasync: the segment keeps only its durable part and is never
+// written or synced again (after a failed fdatasync the page cache may have dropped the
+// dirty pages and a retry would report success). false: the truncation failed (retried
+// by the recovery probe before a new segment starts).
+void FileSink::retire_file() {
+  if (fd_ < 0) return;
+  if (file_bytes_ == 0) {  // nothing durable in it: remove it (its name would be reused)
+    ops_->close(fd_);
+    fd_ = -1;
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+    return;
   }
-  auto frac = static_cast<std::uint32_t>((us - secs).count());  // 0..999999
-  char digits[6];
-  for (int i = 5; i >= 0; --i) {
-    digits[i] = static_cast<char>('0' + frac % 10);
-    frac /= 10;
-  }
-  buf_ += R"(,"ts":")";
-  buf_ += ts_prefix_;
-  buf_.append(digits, sizeof digits);
-  buf_ += "Z\"";
+  if (ops_->ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) return;  // retried
+  ops_->fsync(fd_);  // the new size; the durable part is unaffected either way
+  ops_->close(fd_);
+  ops_->chmod(path_, 0440);
+  fd_ = -1;
+  unsynced_ = false;
 }
 
-// Same bytes as stamp(r) + chain_.append(r) + '\n' for the record `body` came from.
-void FileSink::append_encoded(const std::string& body, OnDurable done) {
-  TimePoint now = clock_->now();
-  if (now < last_ts_) now = last_ts_;  // ts never goes backwards along seq
-  last_ts_ = now;
-  const std::uint64_t seq = chain_.last_seq() + 1;
-  const std::string& prev = chain_.head();
-  const std::size_t start = buf_.size();
-  buf_ += R"({"seq":)";
-  buf_ += std::to_string(seq);
-  append_ts(now);
-  buf_ += instance_json_;
-  buf_ += body;
-  buf_ += R"(,"prev_hash":)";
-  append_json_string(buf_, prev);
-  // hash = SHA-256(prev_hash || encode_record(r, with_hash=false))
-  std::string hash = sha_.hex(prev, std::string_view(buf_).substr(start), "}");
-  buf_ += R"(,"hash":)";
-  append_json_string(buf_, hash);
-  buf_ += "}\n";
-  chain_ = HashChain(seq, std::move(hash));
-  ++since_cp_;
-  buf_done_.push_back(std::move(done));
-}
-
-FileSink::CheckpointInfo FileSink::append_checkpoint() {
-  AuditRecord cp;
-  cp.event = "audit.checkpoint";
-  stamp(cp);
-  cp.head_seq = chain_.last_seq();
-  cp.head_hash = chain_.head();
-  cp.seq = chain_.last_seq() + 1;
-  cp.prev_hash = chain_.head();
-  if (signer_) {
-    try {
-      signer_->sign(cp);
-    } catch (const std::exception& e) {
-      cp.key_id.clear();
-      cp.signature.clear();
-      cp.detail = std::string("signing failed: ") + e.what();
-    }
-  }
-  CheckpointInfo info{cp.seq, cp.head_seq.value_or(0), cp.head_hash, !cp.signature.empty()};
-  std::string line = chain_.append(cp);
-  buf_ += line;
-  buf_ += '\n';
-  buf_cp_lines_.push_back(std::move(line));
-  buf_done_.push_back(nullptr);
-  since_cp_ = 0;
-  last_cp_ = clock_->now();
-  return info;
-}
-
-void FileSink::answer_checkpoint_waiters() {
-  std::vector<std::shared_ptr<std::promise<std::optional<CheckpointInfo>>>> waiters;
-  {
-    std::lock_guard lk(mu_);
-    waiters.swap(cp_waiters_);
-  }
-  if (waiters.empty()) return;
-  std::optional<CheckpointInfo> result;
-  if (!failed_) {
-    CheckpointInfo info = append_checkpoint();
-    if (commit()) result = info;
-  }
-  for (auto& w : waiters) w->set_value(result);
-}
-
-bool FileSink::checkpoint_due() const {
-  if (since_cp_ == 0) return false;
-  if (cfg_.checkpoint_every_records && since_cp_ >= cfg_.checkpoint_every_records) return true;
-  return cfg_.checkpoint_every.count() > 0 && clock_->now() - last_cp_ >= cfg_.checkpoint_every;
-}
-
-bool FileSink::rotation_due() const {
-  const std::uint64_t size = file_bytes_ + buf_.size();
-  if (size == 0) return false;
-  if (cfg_.rotate_size && size >= cfg_.rotate_size) return true;
-  return cfg_.rotate_every.count() > 0 && clock_->now() - file_start_ >= cfg_.rotate_every;
-}
-
-void FileSink::note_losses() {
-  std::lock_guard lk(mu_);
-  fail_refused_ += queue_full_refused_;
-  fail_dropped_ += queue_full_dropped_;
-  queue_full_refused_ = queue_full_dropped_ = 0;
-}
-
-void FileSink::append_notice(const char* event) {
-  AuditRecord r;
-  r.event = event;
-  std::string d;
-  if (failed_) {
-    d = "log writes failed from " + fail_since_ + " (" + fail_what_ + ": " +
-        std::strerror(fail_errno_) + ")";
-  } else {
-    d = "queue full (max_queue " + std::to_string(cfg_.max_queue) + ")";
-  }
-  if (fail_refused_)
-    d += "; " + std::to_string(fail_refused_) +
-         " submissions refused (fail_closed: never acknowledged, never executed)";
-  if (fail_dropped_)
-    d += "; " + std::to_string(fail_dropped_) +
-         " records lost (fail_open: acknowledged without being written)";
-  r.detail = std::move(d);
-  notice_refused_ = fail_refused_;
-  notice_dropped_ = fail_dropped_;
-  notice_in_buf_ = true;
-  append_record(std::move(r), nullptr);
-}
-
-bool FileSink::write_all(int fd, const std::string& data) {
-  const char* p = data.data();
-  std::size_t left = data.size();
+bool FileSink::write_all(int fd, const char* p, std::size_t left) {
   while (left > 0) {
     const ssize_t n = ops_->write(fd, p, left);
     if (n < 0 && errno == EINTR) continue;
@@ -231,80 +111,86 @@ bool FileSink::write_all(int fd, const std::string& data) {
 bool FileSink::commit() {
   if (buf_.empty()) return true;
   if (fd_ < 0) {
-    rollback(EBADF, "no open log file");
+    fail_write(EBADF, "no open log file");
     return false;
   }
   const auto t_write = std::chrono::steady_clock::now();
-  if (!write_all(fd_, buf_)) {
-    rollback(errno, "write");
+  if (!write_all(fd_, buf_.data(), buf_.size())) {
+    fail_write(errno, "write");
     return false;
   }
   const auto t_written = std::chrono::steady_clock::now();
   double sync_seconds = -1;
-  if (cfg_.durability != Durability::interval) {
+  const bool sync = cfg_.durability != Durability::interval;
+  if (sync) {
     {
       std::lock_guard lk(mu_);
       ++stats_.syncs;
     }
     if (ops_->fdatasync(fd_) != 0) {
-      rollback(errno, "fdatasync");
+      fail_write(errno, "fdatasync");
       return false;
     }
     last_sync_ = clock_->now();
-    const auto t_synced = std::chrono::steady_clock::now();
-    sync_seconds = std::chrono::duration<double>(t_synced - t_written).count();
+    sync_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_written).count();
   } else {
     unsynced_ = true;
   }
   file_bytes_ += buf_.size();
-  committed_chain_ = chain_;
+  committed_seq_ = head_seq_;
+  committed_hash_ = head_hash_;
   committed_since_cp_ = since_cp_;
-  if (notice_in_buf_) {
-    fail_refused_ -= notice_refused_;
-    fail_dropped_ -= notice_dropped_;
-    notice_in_buf_ = false;
-  }
   {
     std::lock_guard lk(mu_);
-    stats_.written += buf_done_.size();
+    stats_.written += buf_records_;
+    stats_.deduplicated += buf_dedup_;
     ++stats_.batches;
     stats_.checkpoints += buf_cp_lines_.size();
-    stats_.last_seq = chain_.last_seq();
+    stats_.last_seq = head_seq_;
+    acked_ = head_seq_;
+    if (sync) synced_ = head_seq_;
   }
   if (observer_) {
-    observer_->committed(buf_done_.size(), std::chrono::duration<double>(t_written - t_write).count(), sync_seconds);
+    observer_->committed(buf_records_, std::chrono::duration<double>(t_written - t_write).count(), sync_seconds);
   }
   buf_.clear();
-  answering_.swap(buf_done_);
-  answer_all(answering_, true);
-  answering_.clear();  // keeps its capacity for the next commit
+  buf_records_ = buf_dedup_ = 0;
   write_checkpoint_file();
+  resolve_checkpoints(false);
+  notify_listeners();
+  answer_callbacks();
   return true;
 }
 
-void FileSink::rollback(int err, const char* what) {
-  chain_ = committed_chain_;
+// A failed write or sync: everything after the durable head is lost (its seqs are reused
+// by the next records, in a new segment), its waiters fail, new appends are refused until
+// the recovery probe has written audit.resume.
+void FileSink::fail_write(int err, const char* what) {
+  std::uint64_t lost = 0;
+  for (const Entry& e : w_batch_) lost += e.seq > committed_seq_ && e.kind == Kind::record;
+  head_seq_ = committed_seq_;
+  head_hash_ = committed_hash_;
   since_cp_ = committed_since_cp_;
-  if (fd_ >= 0) ops_->ftruncate(fd_, static_cast<off_t>(file_bytes_));
-  enter_failure(err, what);
   buf_.clear();
+  buf_records_ = buf_dedup_ = 0;
   buf_cp_lines_.clear();
-  notice_in_buf_ = false;
-  std::vector<OnDurable> dones;
-  dones.swap(buf_done_);
-  fail_all(dones);
-}
-
-void FileSink::fail_all(std::vector<OnDurable>& dones) {
-  const bool open = cfg_.on_failure == OnFailure::fail_open;
-  std::uint64_t n = 0;
-  for (auto& d : dones) n += !is_internal(d);
-  (open ? fail_dropped_ : fail_refused_) += n;
+  for (auto& slot : dedup_) slot.seq = 0;  // seqs after the head will be reused
+  cp_reserved_ = false;
+  retire_file();
+  std::vector<Answer> answers;
   {
     std::lock_guard lk(mu_);
-    (open ? stats_.dropped : stats_.refused) += n;
+    end_epoch_locked(answers);
+    next_seq_ = taken_seq_ = committed_seq_;
+    const bool open = cfg_.on_failure == OnFailure::fail_open;
+    (open ? stats_.dropped : stats_.refused) += lost;
+    (open ? loss_dropped_ : loss_refused_) += lost;
   }
-  answer_all(dones, open);  // after the counters: callers may read stats
+  enter_failure(err, what);
+  for (auto& a : answers) answer(a.done, a.ok);
+  resolve_checkpoints(true);
+  notify_listeners();
+  answer_callbacks();
 }
 
 void FileSink::enter_failure(int err, const char* what) {
@@ -317,27 +203,54 @@ void FileSink::enter_failure(int err, const char* what) {
   }
   next_probe_ = std::chrono::steady_clock::now() + cfg_.retry_every;
   std::lock_guard lk(mu_);
+  refusing_ = true;
   stats_.healthy = false;
 }
 
+// The recovery probe: after a failure always a new segment (the failed one is retired);
+// after a stall (a wait passed max_wait) the current one. Writes audit.resume, then
+// accepts appends again.
 bool FileSink::recover() {
-  if (fd_ >= 0) {
-    if (ops_->ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) {
-      enter_failure(errno, "ftruncate");
+  std::uint64_t timeouts = 0;
+  {
+    std::lock_guard lk(mu_);
+    timeouts = timeouts_since_;
+  }
+  resume_reason_.clear();
+  if (failed_) {
+    resume_reason_ = "log writes failed from " + fail_since_ + " (" + fail_what_ + ": " +
+                     std::strerror(fail_errno_) + ")";
+  }
+  if (timeouts) {
+    if (!resume_reason_.empty()) resume_reason_ += "; ";
+    resume_reason_ += std::to_string(timeouts) + " waits for durability passed audit.max_wait (" +
+                      std::to_string(cfg_.max_wait.count()) + " ms) and counted as write failures";
+  }
+  if (failed_ || fd_ < 0) {
+    retire_file();
+    if (fd_ >= 0) {  // the failed segment could not be cut back to its durable part
+      const int e = errno;
+      failed_ = false;
+      enter_failure(e, "ftruncate");
       return false;
     }
-  } else {
     std::string err;
     if (!open_new_file(err)) {
-      enter_failure(errno, "create log file");
+      const int e = errno;
+      failed_ = false;
+      enter_failure(e, "create log file");
       return false;
     }
   }
-  note_losses();
-  append_notice("audit.resume");
-  if (!commit()) return false;
   failed_ = false;
+  cp_reserved_ = false;
+  resolve_checkpoints(true);
+  if (!write_notice("audit.resume")) return false;
+  fail_what_.clear();
   std::lock_guard lk(mu_);
+  refusing_ = false;
+  stalled_ = false;
+  timeouts_since_ -= timeouts;
   stats_.healthy = true;
   return true;
 }
@@ -346,10 +259,23 @@ bool FileSink::rotate() {
   close_file_readonly();
   std::string err;
   if (!open_new_file(err)) {
-    enter_failure(errno, "create log file");
+    fail_write(errno, "create log file");
     return false;
   }
   return true;
+}
+
+bool FileSink::checkpoint_due() const {
+  if (since_cp_ == 0) return false;
+  if (cfg_.checkpoint_every_records && since_cp_ >= cfg_.checkpoint_every_records) return true;
+  return cfg_.checkpoint_every.count() > 0 && clock_->now() - last_cp_ >= cfg_.checkpoint_every;
+}
+
+bool FileSink::rotation_due() const {
+  const std::uint64_t size = file_bytes_ + buf_.size();
+  if (size == 0) return false;
+  if (cfg_.rotate_size && size >= cfg_.rotate_size) return true;
+  return cfg_.rotate_every.count() > 0 && clock_->now() - file_start_ >= cfg_.rotate_every;
 }
 
 void FileSink::write_checkpoint_file() {
@@ -360,7 +286,7 @@ void FileSink::write_checkpoint_file() {
     data += '\n';
   }
   buf_cp_lines_.clear();
-  if (cp_fd_ >= 0 && write_all(cp_fd_, data) && ops_->fdatasync(cp_fd_) == 0) {
+  if (cp_fd_ >= 0 && write_all(cp_fd_, data.data(), data.size()) && ops_->fdatasync(cp_fd_) == 0) {
     cp_bytes_ += data.size();
     return;
   }

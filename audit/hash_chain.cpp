@@ -37,14 +37,24 @@ Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
 Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 
 std::string Sha256::hex(std::string_view a, std::string_view b, std::string_view c) {
+  char out[64];
+  hex_into(out, a, b, c);
+  return std::string(out, sizeof out);
+}
+
+void Sha256::hex_into(char (&out)[64], std::string_view a, std::string_view b, std::string_view c) {
   auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1 || EVP_DigestUpdate(ctx, a.data(), a.size()) != 1 ||
       EVP_DigestUpdate(ctx, b.data(), b.size()) != 1 || EVP_DigestUpdate(ctx, c.data(), c.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx, md, &len) != 1)
+      EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
     throw std::runtime_error("SHA-256 failed");
-  return to_hex(md, len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < 32; ++i) {
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 0xF];
+  }
 }
 
 std::string random_genesis() {

@@ -18,6 +18,8 @@ class Sha256 {
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
   std::string hex(std::string_view a, std::string_view b, std::string_view c);
+  // Same into a caller's buffer (no allocation).
+  void hex_into(char (&out)[64], std::string_view a, std::string_view b, std::string_view c);
 
  private:
   void* ctx_;  // EVP_MD_CTX

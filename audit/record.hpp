@@ -14,6 +14,16 @@ struct TableAccess {
   bool operator==(const TableAccess&) const = default;
 };
 
+// One statement's outcome inside a folded `statement.result` record (`results`).
+struct ResultEntry {
+  std::optional<std::uint64_t> seq;  // the statement's decision record, when the session knows it
+  std::optional<std::uint64_t> rows;
+  std::optional<std::uint64_t> duration_us;
+  std::string sqlstate;
+  std::string error;
+  bool operator==(const ResultEntry&) const = default;
+};
+
 struct AuditRecord {
   std::uint64_t seq = 0;  // assigned by the sink: gap-free per log, starts at 1
   std::string ts;         // assigned by the sink: RFC 3339 UTC, microseconds
@@ -34,6 +44,11 @@ struct AuditRecord {
   std::string database;
   std::string backend_user;
 
+  // Written by the sink instead of the statement fields (statement ... reason) when they
+  // equal those of record `same_as` of the same session in the same file (readers join
+  // them back: audit/record_join.hpp). Never set by submitters.
+  std::optional<std::uint64_t> same_as;
+
   std::string statement;  // per AuditConfig::statement_text (applied by the sink)
   // Set only when the sink cut `statement` to AuditConfig::max_statement_text: the byte
   // length and hex SHA-256 of the whole text (as statement_text made it) before the cut.
@@ -49,6 +64,8 @@ struct AuditRecord {
   std::optional<std::uint64_t> duration_us;
   std::string sqlstate;
   std::string error;
+  // statement.result: the outcomes of several statements of one session, in order.
+  std::vector<ResultEntry> results;
 
   std::string detail;  // free text for admin.*, config.reload, audit.* events
 

@@ -1,34 +1,53 @@
 #include "audit/record_codec.hpp"
 
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 
 namespace segproxy::audit {
 namespace {
 
-void append_key(std::string& out, bool& first, std::string_view key) {
-  if (!first) out.push_back(',');
-  first = false;
-  out.push_back('"');
+// Every field after "seq" is preceded by ','.
+void append_key(std::string& out, std::string_view key) {
+  out.append(",\"");
   out.append(key);
   out.append("\":");
 }
 
-void put_str(std::string& out, bool& first, std::string_view key, const std::string& v,
-             bool always = false) {
+void put_str(std::string& out, std::string_view key, std::string_view v, bool always = false) {
   if (v.empty() && !always) return;
-  append_key(out, first, key);
+  append_key(out, key);
   append_json_string(out, v);
 }
 
-void put_num(std::string& out, bool& first, std::string_view key, std::uint64_t v) {
-  append_key(out, first, key);
-  out.append(std::to_string(v));
+void append_uint(std::string& out, std::uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
-void put_opt(std::string& out, bool& first, std::string_view key,
-             const std::optional<std::uint64_t>& v) {
-  if (v) put_num(out, first, key, *v);
+void put_num(std::string& out, std::string_view key, std::uint64_t v) {
+  append_key(out, key);
+  append_uint(out, v);
+}
+
+void put_opt(std::string& out, std::string_view key, const std::optional<std::uint64_t>& v) {
+  if (v) put_num(out, key, *v);
+}
+
+// One results entry: {"seq":..,"rows":..,"duration_us":..,"sqlstate":..,"error":..}, absent
+// parts omitted (an entry with nothing in it is "{}").
+void append_result_entry(std::string& out, const ResultEntry& e) {
+  out.push_back('{');
+  const std::size_t open = out.size();
+  put_opt(out, "seq", e.seq);
+  put_opt(out, "rows", e.rows);
+  put_opt(out, "duration_us", e.duration_us);
+  put_str(out, "sqlstate", e.sqlstate);
+  put_str(out, "error", e.error);
+  if (out.size() > open) out.erase(open, 1);  // the first key has no leading ','
+  out.push_back('}');
 }
 
 std::string* string_field(AuditRecord& r, std::string_view k) {
@@ -80,34 +99,52 @@ bool read_tables(const json::Value& v, std::vector<TableAccess>& tables) {
   return true;
 }
 
+// [{"seq":..,"rows":..,...}, ...]; key order and extra keys are left to the canonical check.
+bool read_results(const json::Value& v, std::vector<ResultEntry>& results) {
+  if (!v.is_array()) return false;
+  for (const json::Value& item : v.as_array()) {
+    if (!item.is_object()) return false;
+    ResultEntry e;
+    for (const json::Member& m : item.as_object()) {
+      if (m.key == "seq" || m.key == "rows" || m.key == "duration_us") {
+        std::uint64_t n = 0;
+        if (!read_counter(m.value, n)) return false;
+        (m.key == "seq" ? e.seq : m.key == "rows" ? e.rows : e.duration_us) = n;
+      } else if (m.key == "sqlstate" || m.key == "error") {
+        if (!m.value.is_string()) return false;
+        (m.key == "sqlstate" ? e.sqlstate : e.error) = m.value.as_string();
+      } else {
+        return false;
+      }
+    }
+    results.push_back(std::move(e));
+  }
+  return true;
+}
+
 }  // namespace
 
-std::string encode_record(const AuditRecord& r, bool with_hash) {
-  std::string out;
-  out.reserve(256 + r.statement.size());
-  bool first = true;
-  out.push_back('{');
-  put_num(out, first, "seq", r.seq);
-  put_str(out, first, "ts", r.ts, true);
-  put_str(out, first, "instance", r.instance);
-  put_str(out, first, "event", r.event, true);
-  put_str(out, first, "session_id", r.session_id);
-  put_str(out, first, "listener", r.listener);
-  put_str(out, first, "protocol", r.protocol);
-  put_str(out, first, "client_addr", r.client_addr);
-  put_str(out, first, "spiffe_id", r.spiffe_id);
-  put_str(out, first, "cn", r.cn);
-  put_str(out, first, "cert_sha256", r.cert_sha256);
-  put_str(out, first, "cert_serial", r.cert_serial);
-  put_str(out, first, "segment", r.segment);
-  put_str(out, first, "database", r.database);
-  put_str(out, first, "backend_user", r.backend_user);
-  put_str(out, first, "statement", r.statement);
-  put_opt(out, first, "statement_length", r.statement_length);
-  put_str(out, first, "statement_sha256", r.statement_sha256);
-  put_str(out, first, "fingerprint", r.fingerprint);
+void append_body(std::string& out, const AuditRecord& r, std::string_view statement, BodyLayout* layout) {
+  put_str(out, "event", r.event, true);
+  put_str(out, "session_id", r.session_id);
+  put_str(out, "listener", r.listener);
+  put_str(out, "protocol", r.protocol);
+  put_str(out, "client_addr", r.client_addr);
+  put_str(out, "spiffe_id", r.spiffe_id);
+  put_str(out, "cn", r.cn);
+  put_str(out, "cert_sha256", r.cert_sha256);
+  put_str(out, "cert_serial", r.cert_serial);
+  put_str(out, "segment", r.segment);
+  put_str(out, "database", r.database);
+  put_str(out, "backend_user", r.backend_user);
+  put_opt(out, "same_as", r.same_as);
+  if (layout != nullptr) layout->head_end = out.size();
+  put_str(out, "statement", statement);
+  put_opt(out, "statement_length", r.statement_length);
+  put_str(out, "statement_sha256", r.statement_sha256);
+  put_str(out, "fingerprint", r.fingerprint);
   if (!r.tables.empty()) {
-    append_key(out, first, "tables");
+    append_key(out, "tables");
     out.push_back('[');
     for (std::size_t i = 0; i < r.tables.size(); ++i) {
       if (i) out.push_back(',');
@@ -119,21 +156,41 @@ std::string encode_record(const AuditRecord& r, bool with_hash) {
     }
     out.push_back(']');
   }
-  put_str(out, first, "decision", r.decision);
-  put_str(out, first, "rule_id", r.rule_id);
-  put_str(out, first, "reason", r.reason);
-  put_opt(out, first, "rows", r.rows);
-  put_opt(out, first, "duration_us", r.duration_us);
-  put_str(out, first, "sqlstate", r.sqlstate);
-  put_str(out, first, "error", r.error);
-  put_str(out, first, "detail", r.detail);
-  put_str(out, first, "genesis", r.genesis);
-  put_opt(out, first, "head_seq", r.head_seq);
-  put_str(out, first, "head_hash", r.head_hash);
-  put_str(out, first, "key_id", r.key_id);
-  put_str(out, first, "signature", r.signature);
-  put_str(out, first, "prev_hash", r.prev_hash, true);
-  if (with_hash) put_str(out, first, "hash", r.hash, true);
+  put_str(out, "decision", r.decision);
+  put_str(out, "rule_id", r.rule_id);
+  put_str(out, "reason", r.reason);
+  if (layout != nullptr) layout->shape_end = out.size();
+  put_opt(out, "rows", r.rows);
+  put_opt(out, "duration_us", r.duration_us);
+  put_str(out, "sqlstate", r.sqlstate);
+  put_str(out, "error", r.error);
+  if (!r.results.empty()) {
+    append_key(out, "results");
+    out.push_back('[');
+    for (std::size_t i = 0; i < r.results.size(); ++i) {
+      if (i) out.push_back(',');
+      append_result_entry(out, r.results[i]);
+    }
+    out.push_back(']');
+  }
+  put_str(out, "detail", r.detail);
+  put_str(out, "genesis", r.genesis);
+  put_opt(out, "head_seq", r.head_seq);
+  put_str(out, "head_hash", r.head_hash);
+  put_str(out, "key_id", r.key_id);
+  put_str(out, "signature", r.signature);
+}
+
+std::string encode_record(const AuditRecord& r, bool with_hash) {
+  std::string out;
+  out.reserve(256 + r.statement.size());
+  out.append("{\"seq\":");
+  append_uint(out, r.seq);
+  put_str(out, "ts", r.ts, true);
+  put_str(out, "instance", r.instance);
+  append_body(out, r, r.statement);
+  put_str(out, "prev_hash", r.prev_hash, true);
+  if (with_hash) put_str(out, "hash", r.hash, true);
   out.push_back('}');
   return out;
 }
@@ -163,15 +220,19 @@ std::optional<AuditRecord> decode_record(std::string_view line, std::string& err
     if (key == "seq") {
       ok = read_counter(m.value, r.seq);
       has_seq = ok;
-    } else if (key == "rows" || key == "duration_us" || key == "head_seq" || key == "statement_length") {
+    } else if (key == "rows" || key == "duration_us" || key == "head_seq" || key == "statement_length" ||
+               key == "same_as") {
       std::uint64_t v = 0;
       ok = read_counter(m.value, v);
       (key == "rows"               ? r.rows
        : key == "duration_us"      ? r.duration_us
        : key == "statement_length" ? r.statement_length
+       : key == "same_as"          ? r.same_as
                                    : r.head_seq) = v;
     } else if (key == "tables") {
       ok = read_tables(m.value, r.tables);
+    } else if (key == "results") {
+      ok = read_results(m.value, r.results);
     } else if (std::string* f = string_field(r, key)) {
       ok = m.value.is_string();
       if (ok) *f = m.value.as_string();

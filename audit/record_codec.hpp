@@ -21,6 +21,16 @@ namespace segproxy::audit {
 // input of the chain hash).
 std::string encode_record(const AuditRecord& r, bool with_hash = true);
 
+// The canonical fields from "event" up to (not including) "prev_hash", each preceded by
+// ',', appended to `out` with `statement` in place of r.statement. `layout` (optional)
+// receives where the statement fields (statement ... reason) begin and end in `out`.
+struct BodyLayout {
+  std::size_t head_end = 0;   // end of event ... backend_user, same_as
+  std::size_t shape_end = 0;  // end of statement ... reason
+};
+void append_body(std::string& out, const AuditRecord& r, std::string_view statement,
+                 BodyLayout* layout = nullptr);
+
 // Strict decode: the line must be exactly the canonical encoding of the record it
 // describes (re-encoding must reproduce it byte for byte), including "hash".
 // On failure returns nullopt and sets `error`.

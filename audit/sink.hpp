@@ -2,6 +2,7 @@
 // Where sessions hand audit records. The proxy must not act on a statement before the
 // sink has said the statement's decision record is durable (fail_closed).
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <future>
 #include <memory>
@@ -21,6 +22,30 @@ class Ticket {
 
  private:
   std::shared_future<bool> f_;
+};
+
+// One appended record: its seq and the sink's failure epoch at the time (a failed write
+// ends an epoch; seqs after the epoch's durable watermark are then lost and reused).
+struct AuditTicket {
+  std::uint64_t seq = 0;     // 0: nothing was appended (see `accepted`)
+  std::uint64_t epoch = 0;
+  bool accepted = false;     // seq 0 and accepted: fail_open dropped it (counts as durable)
+};
+
+enum class DurableState { pending, durable, failed };
+
+// The waiter of one I/O thread (daemon/session/audit_waiter.hpp): the sink calls
+// durable_advanced() from its writer thread at most once per group commit (or failure)
+// while the listener waits for a seq (wait_async), however many sessions wait behind it.
+// Must be cheap and never block (post to the thread's executor).
+class DurableListener {
+ public:
+  virtual ~DurableListener() = default;
+  virtual void durable_advanced() noexcept = 0;
+
+ private:
+  friend class FileSink;
+  std::uint64_t want_seq_ = 0;  // guarded by the sink: lowest seq waited for (0: none)
 };
 
 class AuditSink {
@@ -46,6 +71,28 @@ class AuditSink {
   }
   // Starts writing what is queued: wakes the writer thread. Never blocks on I/O.
   virtual void lead() {}
+
+  // The write-ahead API (docs/audit.md "Durable watermark"). append() encodes and queues
+  // the record on the caller's thread and returns its seq at once (never blocks on I/O, no
+  // allocation in the steady state); the record is durable when the watermark reaches it.
+  // The defaults serve test doubles: everything is durable at once.
+  virtual AuditTicket append(const AuditRecord& record) {
+    submit_deferred(record, [](bool) {});
+    return AuditTicket{0, 0, true};
+  }
+  virtual DurableState state(const AuditTicket& t) const {
+    return t.accepted ? DurableState::durable : DurableState::failed;
+  }
+  // Registers `l` to be told (durable_advanced) once `t` is no longer pending, and starts
+  // the group flush (a held wait never waits for a timer). false: `t` is not pending (check
+  // state()); `l` will not be called for it.
+  virtual bool wait_async(const AuditTicket&, DurableListener&) { return false; }
+  // A waiter gave up on `t` after audit.max_wait: counts as a write failure (every pending
+  // record fails, new ones are refused until the writer has finished its flush).
+  virtual void timed_out(const AuditTicket&) {}
+  virtual void add_listener(DurableListener&) {}
+  virtual void remove_listener(DurableListener&) {}
+  virtual std::chrono::milliseconds max_wait() const { return std::chrono::seconds(10); }
 
   // Same, for callers that can wait.
   Ticket submit(AuditRecord record) {

@@ -34,8 +34,14 @@ std::size_t skip_quoted(std::string_view s, std::size_t i, char q, bool backslas
 }  // namespace
 
 std::string normalize_statement(std::string_view s, std::string_view protocol) {
-  const bool mysql = protocol == "mysql";
   std::string out;
+  normalize_statement_into(out, s, protocol);
+  return out;
+}
+
+void normalize_statement_into(std::string& out, std::string_view s, std::string_view protocol) {
+  const bool mysql = protocol == "mysql";
+  out.clear();
   out.reserve(s.size());
   std::size_t i = 0;
   while (i < s.size()) {
@@ -113,7 +119,16 @@ std::string normalize_statement(std::string_view s, std::string_view protocol) {
     out.push_back(c);
     ++i;
   }
-  return out;
+}
+
+void apply_statement_text_into(std::string& out, StatementText mode, std::string_view sql,
+                               std::string_view protocol) {
+  switch (mode) {
+    case StatementText::full: out.assign(sql); return;
+    case StatementText::normalized: normalize_statement_into(out, sql, protocol); return;
+    case StatementText::none: out.clear(); return;
+  }
+  out.clear();
 }
 
 std::string apply_statement_text(StatementText mode, std::string_view sql,

@@ -16,9 +16,15 @@ namespace segproxy::audit {
 // text. Conservative by design: a secret inside a literal never survives.
 std::string normalize_statement(std::string_view sql, std::string_view protocol);
 
+// Same, into `out` (replacing its contents; no allocation once `out` has the capacity).
+void normalize_statement_into(std::string& out, std::string_view sql, std::string_view protocol);
+
 // The text the record keeps under `mode`.
 std::string apply_statement_text(StatementText mode, std::string_view sql,
                                  std::string_view protocol);
+
+void apply_statement_text_into(std::string& out, StatementText mode, std::string_view sql,
+                               std::string_view protocol);
 
 // Caps `statement` at `max_bytes` (cut at a UTF-8 character boundary): a longer text
 // keeps its first bytes, and statement_length / statement_sha256 (hex SHA-256) describe

@@ -104,6 +104,8 @@ bool LogReader::open_next_file() {
   line_no_ = 0;
   file_first_ = true;
   file_first_seq_ = f.first_seq;
+  line_spans_.clear();
+  spans_first_seq_ = 0;
   ++result_.files;
   return true;
 }
@@ -136,6 +138,18 @@ bool LogReader::check(const AuditRecord& r) {
   if (compute_record_hash(r) != r.hash)
     return fail(VerifyStatus::tampered, cur_file_, line_no_, r.seq,
                 "hash mismatch: the record was altered");
+  if (r.same_as) {
+    // A de-duplicated statement record names an earlier full record of this file with the
+    // same event and session (the writer's rule); anything else is not the writer's.
+    const auto target = line_of(*r.same_as);
+    std::string derr;
+    const auto t = target ? decode_record(*target, derr) : std::nullopt;
+    if (!t || *r.same_as >= r.seq || t->same_as || t->event != r.event || t->session_id != r.session_id ||
+        t->statement.empty() + t->fingerprint.empty() + t->decision.empty() == 3)
+      return fail(VerifyStatus::tampered, cur_file_, line_no_, r.seq,
+                  "same_as " + std::to_string(*r.same_as) +
+                      " does not name an earlier full record of the same session in this file");
+  }
   if (r.event == "audit.checkpoint") {
     ++result_.checkpoints;
     if (!r.head_seq || *r.head_seq + 1 != r.seq || r.head_hash != r.prev_hash)
@@ -235,10 +249,19 @@ bool LogReader::next(AuditRecord& record, std::string_view& line) {
       return fail(VerifyStatus::tampered, cur_file_, line_no_, result_.last_seq + 1,
                   "malformed record: " + derr);
     if (!check(*rec)) return false;
+    if (line_spans_.empty()) spans_first_seq_ = rec->seq;
+    line_spans_.emplace_back(static_cast<std::size_t>(line.data() - data_.data()), line.size());
     ++result_.records;
     record = std::move(*rec);
     return true;
   }
+}
+
+std::optional<std::string_view> LogReader::line_of(std::uint64_t seq) const {
+  if (line_spans_.empty() || seq < spans_first_seq_ || seq - spans_first_seq_ >= line_spans_.size())
+    return std::nullopt;
+  const auto& [off, len] = line_spans_[seq - spans_first_seq_];
+  return std::string_view(data_).substr(off, len);
 }
 
 VerifyResult verify(const std::filesystem::path& dir,

@@ -62,6 +62,9 @@ class LogReader {
   // checkpoint-file check).
   bool next(AuditRecord& record, std::string_view& line);
   const VerifyResult& result() const { return result_; }
+  // The line of a record of the current file already returned by next() (valid until the
+  // next file is opened); nullopt when `seq` is not one of them. For same_as joins.
+  std::optional<std::string_view> line_of(std::uint64_t seq) const;
 
  private:
   struct CheckpointEntry {
@@ -87,6 +90,8 @@ class LogReader {
   std::string cur_file_;
   bool file_first_ = false;
   std::uint64_t file_first_seq_ = 0;
+  std::vector<std::pair<std::size_t, std::size_t>> line_spans_;  // current file, in order read
+  std::uint64_t spans_first_seq_ = 0;
   std::string cp_path_;
   std::vector<CheckpointEntry> cp_entries_;  // sorted by seq
   std::size_t cp_next_ = 0;

@@ -269,6 +269,8 @@ struct AuditSettings {
   std::size_t max_queue = 65536;  // 1..10,000,000 records waiting for the writer
   std::string instance;           // empty: the proxy uses the host name
   std::size_t max_statement_text = 4096;  // bytes of `statement` per record (256 B..16 MiB)
+  // Longest wait for a record to become durable (10ms..10m); longer counts as a write failure.
+  std::chrono::milliseconds max_wait{10000};
   int line = 0;
   bool operator==(const AuditSettings&) const = default;
 };

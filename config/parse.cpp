@@ -218,7 +218,8 @@ AuditSettings parse_audit(Reader& r, const YAML::Node& n, const std::string& bas
   if (!r.expect_map(n, path,
                     {"dir", "durability", "sync_interval", "on_failure", "statement_text",
                      "checkpoint_every_records", "checkpoint_every", "rotate_size",
-                     "rotate_every", "signing_key", "max_queue", "instance", "max_statement_text"})) {
+                     "rotate_every", "signing_key", "max_queue", "instance", "max_statement_text",
+                     "max_wait"})) {
     return a;
   }
   if (auto v = r.string(n, path, "dir", true)) a.dir = resolve(base_dir, *v);
@@ -259,6 +260,13 @@ AuditSettings parse_audit(Reader& r, const YAML::Node& n, const std::string& bas
     a.max_queue = static_cast<std::size_t>(*v);
   }
   if (auto v = r.string(n, path, "instance", false)) a.instance = *v;
+  if (auto v = r.duration(n, path, "max_wait", false)) {
+    if (*v < std::chrono::milliseconds(10) || *v > std::chrono::minutes(10)) {
+      r.diag().error_at(join_path(path, "max_wait"), "must be between 10ms and 10m");
+    } else {
+      a.max_wait = *v;
+    }
+  }
   return a;
 }
 

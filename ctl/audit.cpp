@@ -24,7 +24,7 @@ using time_point = std::chrono::system_clock::time_point;
 
 void usage(std::ostream& out) {
   out << "usage: segproxyctl audit verify DIR [--pubkey FILE] [--checkpoints FILE] [--json]\n"
-         "       segproxyctl audit export DIR [--format jsonl|csv|ocsf] [--since T] [--until T]\n"
+         "       segproxyctl audit export DIR [--format jsonl|csv|ocsf|raw] [--since T] [--until T]\n"
          "                                [--identity X] [--segment S] [--event E] [--no-verify]\n"
          "                                [--pubkey FILE] [--checkpoints FILE]\n"
          "       segproxyctl audit keygen --out FILE\n"
@@ -190,7 +190,7 @@ int cmd_export(const Args& a, std::ostream& out, std::ostream& err) {
   if (a.format) {
     const auto f = audit::parse_export_format(*a.format);
     if (!f) {
-      err << "segproxyctl audit export: invalid --format " << *a.format << " (jsonl, csv or ocsf)\n";
+      err << "segproxyctl audit export: invalid --format " << *a.format << " (jsonl, csv, ocsf or raw)\n";
       return kAuditExitUsage;
     }
     opts.format = *f;
@@ -238,6 +238,10 @@ int cmd_export(const Args& a, std::ostream& out, std::ostream& err) {
   if (v.status == audit::VerifyStatus::torn_tail) err << "warning: " << v.summary() << "\n";
   if (a.no_verify) err << "note: the hash chain was not verified (--no-verify)\n";
   else print_coverage_notes(err, dir, a, v);
+  if (res.unresolved != 0)
+    err << "warning: " << res.unresolved
+        << " record(s) could not be made self-contained (their session.open or same_as record is not in the"
+           " files read): exported as logged\n";
   err << "exported " << res.exported << " of " << v.records << " record(s)\n";
   return kAuditExitOk;
 }

@@ -170,7 +170,7 @@ std::string general_usage() {
          "       segproxyctl policy explain --config FILE --identity ID --database DB [--at RFC3339] [--json] SQL\n"
          "       segproxyctl policy test --config FILE [--at RFC3339] [--verbose] CASES.tsv\n"
          "       segproxyctl audit verify DIR [--pubkey FILE] [--checkpoints FILE] [--json]\n"
-         "       segproxyctl audit export DIR [--format jsonl|csv|ocsf] [filters...]  (audit --help)\n"
+         "       segproxyctl audit export DIR [--format jsonl|csv|ocsf|raw] [filters...]  (audit --help)\n"
          "       segproxyctl audit keygen --out FILE\n"
          "       segproxyctl fleet --config FILE [--json]   (instances registered in etcd)\n" +
          admin_usage() + "\n" + std::string(kGlobalHelp) + std::string(kExitCodes);

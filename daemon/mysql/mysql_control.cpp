@@ -28,6 +28,13 @@ void MysqlSession::audit_now(audit::AuditRecord r) {
   if (svc_.audit != nullptr) svc_.audit->submit_deferred(std::move(r), [](bool) {});  // written with the next batch
 }
 
+void MysqlSession::audit_results() {
+  if (svc_.audit == nullptr || result_fold_.empty()) return;
+  audit::AuditRecord rec = audit_record("statement.result");
+  result_fold_.take(rec);
+  audit_now(std::move(rec));
+}
+
 awaitable<bool> MysqlSession::audit_durably(audit::AuditRecord r) {
   if (svc_.audit == nullptr) co_return true;
   struct Wait {

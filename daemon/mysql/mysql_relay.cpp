@@ -499,15 +499,14 @@ void MysqlSession::on_response(const my::ResponseSummary& s) {
   }
   const auto code = static_cast<my::CommandCode>(s.command);
   if (svc_.audit != nullptr && (code == my::CommandCode::Query || code == my::CommandCode::StmtExecute)) {
-    audit::AuditRecord rec = audit_record("statement.result");
-    rec.rows = s.rows != 0 ? s.rows : s.affected_rows;
-    rec.duration_us = static_cast<std::uint64_t>(
+    const auto us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - command_start_).count());
-    if (s.error) {
-      rec.sqlstate = s.err.sqlstate;
-      rec.error = std::to_string(s.err.code) + " " + s.err.message.substr(0, 256);
-    }
-    audit_now(std::move(rec));
+    std::string error;
+    if (s.error) error = std::to_string(s.err.code) + " " + s.err.message.substr(0, 256);
+    // Outcomes are folded (audit/result_fold.hpp): one statement.result per 32 commands
+    // and at the session's end; they gate nothing.
+    if (result_fold_.add(std::nullopt, s.rows != 0 ? s.rows : s.affected_rows, us, s.error ? s.err.sqlstate : "", error))
+      audit_results();
   }
 }
 

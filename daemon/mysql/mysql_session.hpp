@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "audit/record.hpp"
+#include "audit/result_fold.hpp"
 #include "authz/identity.hpp"
 #include "authz/gate/mysql_gate.hpp"
 #include "protocols/mysql/commands.hpp"
@@ -137,6 +138,7 @@ class MysqlSession : public LiveSession,
   // mysql_control.cpp
   audit::AuditRecord audit_record(const char* event) const;
   void audit_now(audit::AuditRecord r);
+  void audit_results();  // submits the folded statement outcomes (result_fold_)
   awaitable<bool> audit_durably(audit::AuditRecord r);
   std::string misfit(const Runtime& rt) const;
   void close_all(State final_state = State::Closed);
@@ -196,6 +198,7 @@ class MysqlSession : public LiveSession,
     std::string config_hash;
   };
   std::unordered_map<std::uint32_t, PreparedSource> prepared_source_;
+  audit::ResultFolder result_fold_;  // outcomes not yet in a statement.result record
   std::optional<PreparedSource> pending_prepare_source_;
   std::string pending_use_;                               // database of a USE / COM_INIT_DB in flight
 

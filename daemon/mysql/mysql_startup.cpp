@@ -74,6 +74,7 @@ awaitable<void> MysqlSession::run_phases() {
   }
   close_all();
   if (opened_) {
+    audit_results();
     audit::AuditRecord rec = session_close_record(audit_record("session.close"), started_, close_reason_);
     audit_now(std::move(rec));
   }

@@ -117,13 +117,18 @@ void PgSession::result_done() {
     results_.pop_front();
     return;
   }
-  audit::AuditRecord rec = audit_record("statement.result");
-  rec.rows = r.rows;
-  rec.duration_us =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
-  rec.sqlstate = std::move(r.sqlstate);
-  rec.error = std::move(r.error);
+  const auto us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+  // Outcomes are folded (audit/result_fold.hpp): one statement.result per 32 requests
+  // and at the session's end; they gate nothing.
+  const bool full = result_fold_.add(std::nullopt, r.rows, us, r.sqlstate, r.error);
   results_.pop_front();
+  if (full) audit_results();
+}
+
+void PgSession::audit_results() {
+  if (svc_.audit == nullptr || result_fold_.empty()) return;
+  audit::AuditRecord rec = audit_record("statement.result");
+  result_fold_.take(rec);
   audit_now(std::move(rec));
 }
 

@@ -75,6 +75,7 @@ awaitable<void> PgSession::run_phases() {
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
   if (backend_pid_ != 0) {
+    audit_results();
     audit::AuditRecord rec = session_close_record(audit_record("session.close"), started_, close_reason_);
     audit_now(std::move(rec));
   }

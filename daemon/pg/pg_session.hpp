@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/result_fold.hpp"
 #include "authz/credential_store.hpp"
 #include "authz/identity.hpp"
 #include "protocols/common/byte_writer.hpp"
@@ -139,6 +140,7 @@ class PgSession : public LiveSession,
   audit::AuditRecord audit_record(const char* event) const;
   void audit_decision(const GateVerdict& v, std::string_view sql);
   void audit_now(audit::AuditRecord record);  // fire and forget (refusals, close)
+  void audit_results();  // submits the folded statement outcomes (result_fold_)
   awaitable<bool> audit_durably();  // writes batch_audit_; true when all are durable
   void refuse_batch_unaudited();
   // A client message (or a raise standing in for one) goes to the backend: the protocol
@@ -294,6 +296,7 @@ class PgSession : public LiveSession,
     std::string error;
   };
   std::deque<PendingResult> results_;  // requests awaiting their ReadyForQuery (audit only)
+  audit::ResultFolder result_fold_;    // outcomes not yet in a statement.result record
 
   protocols::pg::BackendStream backend_stream_;
   protocols::pg::BackendDispatch backend_dispatch_{*this};  // types each message for the callbacks

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "audit/record.hpp"
 #include "authz/identity.hpp"
@@ -29,10 +30,22 @@ inline std::string fingerprint_hex(std::uint64_t v) {
   return out;
 }
 
+// Identity and session fields appear once per session: in session.open (and in
+// session.refused, which has no session.open). Every later record of the session carries
+// its session_id only (readers join the rest back in: audit/record_join.hpp); a MySQL
+// statement record also carries the current database, which USE can change.
+inline bool carries_session_fields(std::string_view event) {
+  return event == "session.open" || event == "session.refused";
+}
+
 inline audit::AuditRecord session_audit_record(const char* event, const SessionAuditFields& f) {
   audit::AuditRecord r;
   r.event = event;
   r.session_id = f.session_id;
+  if (!carries_session_fields(event)) {
+    if (std::string_view(f.protocol) == "mysql" && r.event.rfind("statement.", 0) == 0) r.database = f.database;
+    return r;
+  }
   r.listener = f.listener;
   r.protocol = f.protocol;
   r.client_addr = f.client_addr;

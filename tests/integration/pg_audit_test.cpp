@@ -143,10 +143,12 @@ TEST_F(AuditTest, EverySessionAndStatementDecisionIsRecordedInOrderWithIdentity)
   const auto s = session_records(log, opens[0].session_id);
   std::vector<std::string> events;
   for (const auto& r : s) events.push_back(r.event);
-  // Each decision is followed by the statement's result (rows / SQLSTATE / duration).
-  const std::vector<std::string> expected{
-      "session.open",       "statement.decision", "statement.result", "statement.decision", "statement.result",
-      "statement.decision", "statement.result",   "statement.decision", "statement.result", "session.close"};
+  // Issue 14 changed the format: the outcomes (rows / SQLSTATE / duration) are folded into
+  // one statement.result record (its `results`, in request order) written at the latest
+  // when the session ends; they gate nothing.
+  const std::vector<std::string> expected{"session.open",       "statement.decision", "statement.decision",
+                                          "statement.decision", "statement.decision", "statement.result",
+                                          "session.close"};
   ASSERT_EQ(events, expected) << log.describe();
   // Nothing of this session outside it (e.g. records of other sessions interleaved is
   // fine, but there are none here).
@@ -176,9 +178,11 @@ TEST_F(AuditTest, EverySessionAndStatementDecisionIsRecordedInOrderWithIdentity)
                                        "INSERT INTO " + orders_ + " VALUES (?, ?)",
                                        "SELECT count(*) FROM public." + orders_};
   const std::string expected_op[] = {"select", "insert", "select"};
+  const std::vector<audit::ResultEntry>& results = s[5].results;
+  ASSERT_EQ(results.size(), 4u) << log.describe();
   for (std::size_t i = 0; i < 3; ++i) {
-    const AuditRecord& d = s[1 + 2 * i];
-    const AuditRecord& result = s[2 + 2 * i];
+    const AuditRecord& d = s[1 + i];
+    const audit::ResultEntry& result = results[i];
     EXPECT_TRUE(result.sqlstate.empty()) << result.sqlstate << " " << result.error;
     EXPECT_TRUE(result.duration_us.has_value());
     EXPECT_EQ(result.rows, i == 1 ? std::optional<std::uint64_t>(1) : result.rows);  // INSERT 0 1
@@ -190,8 +194,8 @@ TEST_F(AuditTest, EverySessionAndStatementDecisionIsRecordedInOrderWithIdentity)
     EXPECT_FALSE(d.fingerprint.empty());
     EXPECT_TRUE(d.sqlstate.empty()) << d.sqlstate;
   }
-  const AuditRecord& deny = s[7];
-  EXPECT_EQ(s[8].sqlstate, "42501");  // the refusal, as the result of that statement
+  const AuditRecord& deny = s[4];
+  EXPECT_EQ(results[3].sqlstate, "42501");  // the refusal, as the result of that statement
   EXPECT_EQ(deny.decision, "deny");
   EXPECT_EQ(deny.statement, denied);
   EXPECT_EQ(deny.rule_id, "pii");
@@ -488,4 +492,40 @@ TEST_F(AuditFailClosed, StatementsAreRefusedWith58030WhenTheLogCannotBeWrittenAn
 }
 
 }  // namespace
+// Issue 14 (volume): the session's identity is written once, in session.open; its
+// statement records carry the session_id, and a repeated statement (the same normalized
+// text, tables and decision) is written as same_as. Read through the joiner (as exports
+// are), every record is self-contained again.
+TEST_F(AuditTest, IdentityIsWrittenOncePerSessionAndARepeatedStatementAsSameAs) {
+  ASSERT_NO_FATAL_FAILURE(StartAudited());
+  {
+    PgConnPtr c = Connect();
+    ASSERT_PG_CONNECTED(c);
+    for (int id = 1; id <= 3; ++id) {
+      const std::string sql = "SELECT v FROM " + orders_ + " WHERE id = " + std::to_string(id);
+      ASSERT_TRUE(pg_exec(c.get(), sql).ok) << sql;
+    }
+  }
+  ASSERT_TRUE(wait_for_record(audit_dir_, [](const AuditRecord& r) { return r.event == "session.close"; }));
+  StopProxy();
+  const std::string bytes = all_file_bytes(audit_dir_);
+  auto count = [&](const std::string& needle) {
+    std::size_t n = 0;
+    for (std::size_t p = bytes.find(needle); p != std::string::npos; p = bytes.find(needle, p + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(R"("cert_sha256":)"), 1u) << "identity outside session.open\n" << bytes.substr(0, 4000);
+  EXPECT_EQ(count(R"("same_as":)"), 2u) << bytes.substr(0, 4000);
+  const AuditLog log = read_audit_log(audit_dir_);
+  ASSERT_TRUE(log.result.ok()) << log.describe();
+  const auto decisions = records_where(log, [](const AuditRecord& r) { return r.event == "statement.decision"; });
+  ASSERT_EQ(decisions.size(), 3u) << log.describe();
+  for (const auto& d : decisions) {
+    EXPECT_EQ(d.statement, "SELECT v FROM " + orders_ + " WHERE id = ?");
+    EXPECT_EQ(d.spiffe_id, kBillingSpiffe);
+    EXPECT_EQ(d.backend_user, "billing_rw");
+    EXPECT_EQ(d.decision, "allow");
+  }
+}
+
 }  // namespace segproxy::it

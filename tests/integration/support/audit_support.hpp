@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "audit/record.hpp"
+#include "audit/record_join.hpp"
 #include "audit/verifier.hpp"
 #include "support/policy_support.hpp"
 
@@ -45,13 +46,20 @@ struct AuditLog {
   }
 };
 
-// Reads the log with the verifying streaming reader (the same checks as audit::verify()).
+// Reads the log with the verifying streaming reader (the same checks as audit::verify()),
+// as self-contained records: the session fields of session.open and the statement fields
+// of same_as joined back in (what `segproxyctl audit export` gives; docs/audit.md).
 inline AuditLog read_audit_log(const std::string& dir) {
   AuditLog log;
   audit::LogReader reader(dir, audit::VerifyOptions{});
+  audit::RecordJoiner joiner;
+  const audit::RecordJoiner::Lookup lookup = [&reader](std::uint64_t seq) { return reader.line_of(seq); };
   audit::AuditRecord r;
   std::string_view line;
-  while (reader.next(r, line)) log.records.push_back(r);
+  while (reader.next(r, line)) {
+    joiner.join(r, lookup);
+    log.records.push_back(r);
+  }
   log.result = reader.result();
   return log;
 }

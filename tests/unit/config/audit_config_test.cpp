@@ -289,3 +289,26 @@ TEST_F(AuditConfigTest, ErrorStringHasFileLineAndKeyPath) {
 
 }  // namespace
 }  // namespace segproxy::config::test
+
+namespace segproxy::config::test {
+namespace {
+
+// audit.max_wait (issue 14): the longest wait for a record's durability; a longer wait
+// counts as a write failure. Default 10s, accepted 10ms .. 10m.
+TEST_F(AuditConfigTest, MaxWaitDefaultsToTenSecondsAndIsBounded) {
+  {
+    const LoadResult r = load("  dir: audit-log\n");
+    ASSERT_TRUE(r.errors.empty()) << dump(r);
+    EXPECT_EQ(r.config->audit->max_wait, std::chrono::seconds(10));
+  }
+  {
+    const LoadResult r = load("  dir: audit-log\n  max_wait: 250ms\n");
+    ASSERT_TRUE(r.errors.empty()) << dump(r);
+    EXPECT_EQ(r.config->audit->max_wait, std::chrono::milliseconds(250));
+  }
+  expect_error("  dir: audit-log\n  max_wait: 5ms\n", kAuditLine + 2, "audit.max_wait", "between 10ms and 10m");
+  expect_error("  dir: audit-log\n  max_wait: 11m\n", kAuditLine + 2, "audit.max_wait", "between 10ms and 10m");
+}
+
+}  // namespace
+}  // namespace segproxy::config::test

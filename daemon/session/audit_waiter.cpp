@@ -1,0 +1,68 @@
+#include "daemon/session/audit_waiter.hpp"
+
+#include <algorithm>
+
+namespace segproxy::proxy {
+
+AuditWaiter::AuditWaiter(asio::any_io_executor ex, audit::AuditSink& sink) : ex_(std::move(ex)), sink_(sink) {
+  sink_.add_listener(*this);
+}
+
+AuditWaiter::~AuditWaiter() { sink_.remove_listener(*this); }
+
+awaitable<bool> AuditWaiter::wait(audit::AuditTicket t) {
+  audit::DurableState st = sink_.state(t);
+  if (st != audit::DurableState::pending) co_return st == audit::DurableState::durable;
+  asio::steady_timer timer(ex_);
+  timer.expires_after(sink_.max_wait());
+  waiting_.push_back(Waiting{t, &timer});
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    asio::post(ex_, [this] {
+      flush_posted_ = false;
+      start_flush();
+    });
+  }
+  error_code ec;
+  co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  waiting_.erase(std::find_if(waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.timer == &timer; }));
+  st = sink_.state(t);
+  if (!ec && st == audit::DurableState::pending) {  // max_wait passed: a write failure
+    sink_.timed_out(t);
+    co_return false;
+  }
+  co_return st == audit::DurableState::durable;
+}
+
+void AuditWaiter::start_flush() {
+  for (;;) {
+    const Waiting* lowest = nullptr;
+    for (const Waiting& w : waiting_) {
+      if (sink_.state(w.ticket) != audit::DurableState::pending) {
+        w.timer->cancel();  // settled: its session resumes
+        continue;
+      }
+      if (lowest == nullptr || w.ticket.epoch < lowest->ticket.epoch ||
+          (w.ticket.epoch == lowest->ticket.epoch && w.ticket.seq < lowest->ticket.seq))
+        lowest = &w;
+    }
+    // Registered (and the writer kicked), or nothing pending. Otherwise the lowest one
+    // settled in between: look again (it is no longer pending, so this ends).
+    if (lowest == nullptr || sink_.wait_async(lowest->ticket, *this)) return;
+  }
+}
+
+void AuditWaiter::durable_advanced() noexcept {
+  if (wake_posted_.exchange(true)) return;
+  try {
+    asio::post(ex_, [this] {
+      wake_posted_ = false;
+      ++wakeups_;
+      start_flush();  // resumes the settled sessions, registers the lowest still pending
+    });
+  } catch (...) {
+    wake_posted_ = false;  // the waits then end at max_wait
+  }
+}
+
+}  // namespace segproxy::proxy

@@ -1,0 +1,88 @@
+// daemon/session/audit_waiter: the I/O thread's side of the write-ahead wait (issue 14).
+// Many sessions of one thread wait for their records; the thread is woken at most once
+// per group commit; a wait past audit.max_wait is false and counts as a write failure.
+#include "daemon/session/audit_waiter.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "audit/file_sink.hpp"
+#include "tests/unit/audit/audit_test_support.hpp"
+
+namespace segproxy::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+using audit::test::TempDir;
+
+class HangingSyncOps : public audit::PosixFileOps {
+ public:
+  std::atomic<bool> hang{false};
+  int fdatasync(int fd) override {
+    while (hang.load()) std::this_thread::sleep_for(1ms);
+    return audit::PosixFileOps::fdatasync(fd);
+  }
+};
+
+awaitable<void> one_session(audit::FileSink& sink, AuditWaiter& waiter, int i, int& ok, int& failed) {
+  const audit::AuditTicket t = sink.append(audit::test::statement_record(i));
+  const bool durable = co_await waiter.wait(t);
+  ++(durable ? ok : failed);
+}
+
+TEST(AuditWaiter, SessionsOfOneThreadSeeTheirRecordsDurableWithAtMostOneWakeUpPerGroupCommit) {
+  TempDir dir;
+  std::string err;
+  auto sink = audit::FileSink::open(audit::test::base_config(dir.path()), err);
+  ASSERT_TRUE(sink) << err;
+  asio::io_context io;
+  int ok = 0, failed = 0;
+  {
+    AuditWaiter waiter(io.get_executor(), *sink);
+    const std::uint64_t batches0 = sink->stats().batches;
+    for (int round = 0; round < 5; ++round) {
+      for (int i = 0; i < 40; ++i) asio::co_spawn(io, one_session(*sink, waiter, i, ok, failed), asio::detached);
+      io.restart();
+      io.run();
+    }
+    const std::uint64_t commits = sink->stats().batches - batches0;
+    EXPECT_EQ(ok, 200);
+    EXPECT_EQ(failed, 0);
+    EXPECT_GE(waiter.wakeups(), 1u);
+    EXPECT_LE(waiter.wakeups(), commits) << "more wake-ups of the thread than group commits";
+    EXPECT_LT(waiter.wakeups(), 200u / 4) << "woken per session, not per group";
+  }
+}
+
+TEST(AuditWaiter, AWaitPastMaxWaitIsFalseAndCountsAsAWriteFailure) {
+  TempDir dir;
+  auto ops = std::make_shared<HangingSyncOps>();
+  auto cfg = audit::test::base_config(dir.path());
+  cfg.max_wait = 100ms;
+  std::string err;
+  auto sink = audit::FileSink::open(cfg, err, {nullptr, ops, nullptr});
+  ASSERT_TRUE(sink) << err;
+  asio::io_context io;
+  int ok = 0, failed = 0;
+  {
+    AuditWaiter waiter(io.get_executor(), *sink);
+    ops->hang = true;
+    for (int i = 0; i < 3; ++i) asio::co_spawn(io, one_session(*sink, waiter, i, ok, failed), asio::detached);
+    io.run();
+    EXPECT_EQ(ok, 0);
+    EXPECT_EQ(failed, 3);
+    EXPECT_GE(sink->stats().timeouts, 1u);
+    EXPECT_FALSE(sink->stats().healthy);
+    ops->hang = false;
+    for (int i = 0; i < 300 && !sink->stats().healthy; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_TRUE(sink->stats().healthy);
+    asio::co_spawn(io, one_session(*sink, waiter, 9, ok, failed), asio::detached);
+    io.restart();
+    io.run();
+    EXPECT_EQ(ok, 1);
+  }
+}
+
+}  // namespace
+}  // namespace segproxy::proxy
