@@ -148,7 +148,7 @@ awaitable<void> Server::graceful_stop(std::vector<std::unique_ptr<tcp::acceptor>
     a->close(ignored);
   }
   sessions_.post_to_all([](LiveSession& s) {
-    s.terminate("57P01", "terminating connection due to administrator command", "session.close");
+    s.terminate("57P01", "terminating connection due to administrator command", Termination::Close);
   });
   asio::steady_timer t(main_ctx_);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);

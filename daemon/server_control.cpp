@@ -48,7 +48,7 @@ void Server::start_dynamic_credentials(const Runtime& rt) {
     sessions_.post_matching([&user](std::uint64_t, const SessionFacts& f) { return f.backend_user == user; },
                             [](LiveSession& s) {
                               s.terminate("57P01", "terminating connection: segproxy backend credential expired or revoked",
-                                          "session.close");
+                                          Termination::Close);
                             });
   };
   hooks.audit = [this](std::string_view event, const AuditDetails& details) {

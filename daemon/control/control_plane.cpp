@@ -162,7 +162,7 @@ std::string ControlPlane::kill(const admin::KillRequest& r, const AdminPeer& pee
   }
   const auto ids = deps_.sessions.post_matching(
       [id](std::uint64_t sid, const SessionFacts&) { return sid == id; },
-      [](LiveSession& s) { s.terminate("57P01", "terminating connection due to administrator command", "session.close"); });
+      [](LiveSession& s) { s.terminate("57P01", "terminating connection due to administrator command", Termination::Close); });
   if (ids.empty()) return admin::encode_error("no such session: " + r.session_id);
   deps_.log.info("admin.kill", {{"session", r.session_id}, {"peer", peer_text(peer)}});
   return admin::encode_response(admin::KillResult{r.session_id});
@@ -224,7 +224,7 @@ ControlPlane::Enforced ControlPlane::enforce(const authz::Revocation& rev) {
         keys.insert(dynamic_identity_key(f.identity));
         return true;
       },
-      [message](LiveSession& s) { s.terminate("57P01", message, "session.revoked"); });
+      [message](LiveSession& s) { s.terminate("57P01", message, Termination::Revoked); });
   out.sessions = ids.size();
   // The minted backend users of every reached identity go now, live session or not,
   // and the command answers after they are dropped (bounded wait).

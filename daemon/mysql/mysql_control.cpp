@@ -134,17 +134,17 @@ void MysqlSession::on_window_closed() {
     return;
   }
   close_reason_ = "access window closed";
-  terminate("57P01", "segproxy access window for segment \"" + segment_ + "\" closed", "session.close");
+  terminate("57P01", "segproxy access window for segment \"" + segment_ + "\" closed", Termination::Close);
 }
 
-void MysqlSession::terminate(std::string code, std::string message, std::string event) {
+void MysqlSession::terminate(std::string code, std::string message, Termination why) {
   (void)code;
   if (state_ == State::Ending || closed()) return;
   const State was = state_;
   state_ = State::Ending;
   if (close_reason_.empty()) close_reason_ = message;
-  if (event != "session.close" && opened_) {
-    audit::AuditRecord rec = audit_record(event.c_str());
+  if (why == Termination::Revoked && opened_) {
+    audit::AuditRecord rec = audit_record(audit_event(why));
     rec.reason = message;
     audit_now(std::move(rec));
   }
@@ -204,7 +204,7 @@ void MysqlSession::adopt(std::shared_ptr<const Runtime> rt) {
     return;
   }
   if (const std::string why = misfit(*rt); !why.empty()) {
-    terminate("57P01", "segproxy configuration reloaded: " + why, "session.close");
+    terminate("57P01", "segproxy configuration reloaded: " + why, Termination::Close);
     return;
   }
   rt_ = std::move(rt);

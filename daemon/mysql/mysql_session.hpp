@@ -58,7 +58,7 @@ class MysqlSession : public LiveSession,
   static awaitable<void> run(std::shared_ptr<MysqlSession> self);
 
   // LiveSession (on the session's thread)
-  void terminate(std::string code, std::string message, std::string event) override;
+  void terminate(std::string code, std::string message, Termination why) override;
   SessionState state() const override;
   void adopt(std::shared_ptr<const Runtime> rt) override;
 

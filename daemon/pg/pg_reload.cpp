@@ -18,7 +18,7 @@ void PgSession::adopt(std::shared_ptr<const Runtime> rt) {
     return;
   }
   if (const std::string why = misfit(*rt); !why.empty()) {
-    terminate("57P01", "terminating connection: segproxy configuration reloaded: " + why, "session.close");
+    terminate("57P01", "terminating connection: segproxy configuration reloaded: " + why, Termination::Close);
     return;
   }
   rt_ = std::move(rt);

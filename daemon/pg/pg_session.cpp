@@ -103,12 +103,12 @@ void PgSession::close_all(State final) {
   idle_gate_.cancel();
 }
 
-void PgSession::terminate(std::string sqlstate, std::string message, std::string event) {
+void PgSession::terminate(std::string sqlstate, std::string message, Termination why) {
   if (closed()) return;
   state_ = State::Ending;
   if (close_reason_.empty()) close_reason_ = message;
-  if (event != "session.close" && backend_pid_ != 0) {
-    audit::AuditRecord rec = audit_record(event.c_str());
+  if (why == Termination::Revoked && backend_pid_ != 0) {
+    audit::AuditRecord rec = audit_record(audit_event(why));
     rec.reason = message;
     audit_now(std::move(rec));
   }

@@ -62,7 +62,7 @@ class PgSession : public LiveSession,
   // LiveSession (each on the session's own thread). terminate: FATAL `sqlstate`
   // `message` after cancelling a running statement; a session still starting is just
   // closed (pg_session.cpp). adopt: pg_reload.cpp. state: pg_metrics.cpp.
-  void terminate(std::string sqlstate, std::string message, std::string event) override;
+  void terminate(std::string sqlstate, std::string message, Termination why) override;
   SessionState state() const override;
   void adopt(std::shared_ptr<const Runtime> rt) override;
 

@@ -47,13 +47,20 @@ struct SessionState {
 
 // Implemented by each protocol's session class. Every method is called on the
 // session's own thread (the registry posts).
+// Why a session is terminated: a revocation writes a session.revoked record (with the
+// reason) before the session's own session.close; shutdown, kill, reload, window close and
+// expired credentials write nothing more.
+enum class Termination { Close, Revoked };
+inline const char* audit_event(Termination why) {
+  return why == Termination::Revoked ? "session.revoked" : "session.close";
+}
+
 class LiveSession {
  public:
   virtual ~LiveSession() = default;
   // Ends the session with the protocol's fatal error (PostgreSQL: FATAL `code`), after
-  // cancelling a running statement; `event` is the audit event recorded for it
-  // ("session.close" for shutdown/kill, "session.revoked" for revocations).
-  virtual void terminate(std::string code, std::string message, std::string event) = 0;
+  // cancelling a running statement.
+  virtual void terminate(std::string code, std::string message, Termination why) = 0;
   virtual SessionState state() const = 0;
   // Configuration reload: the session moves to `rt` from its next statement on, or ends
   // itself (with a clear message) when its identity, segment or database no longer fit.

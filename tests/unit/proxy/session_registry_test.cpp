@@ -9,8 +9,8 @@ namespace {
 
 class FakeSession : public LiveSession {
  public:
-  void terminate(std::string code, std::string message, std::string event) override {
-    terminated = code + " " + message + " " + event;
+  void terminate(std::string code, std::string message, Termination why) override {
+    terminated = code + " " + message + " " + audit_event(why);
   }
   SessionState state() const override {
     SessionState s;
@@ -76,7 +76,7 @@ TEST_F(RegistryTest, PostMatchingReachesExactlyTheAdmittedSessionsThatMatch) {
   reg_.admit(1, facts("billing", "spiffe://td/a"), 0, 0);
   reg_.admit(2, facts("ops", "spiffe://td/a"), 0, 0);
   const auto ids = reg_.post_matching([](std::uint64_t, const SessionFacts& f) { return f.segment == "billing"; },
-                                      [](LiveSession& s) { s.terminate("57P01", "bye", "session.revoked"); });
+                                      [](LiveSession& s) { s.terminate("57P01", "bye", Termination::Revoked); });
   EXPECT_EQ(ids, (std::vector<std::uint64_t>{1}));
   ctx_.run();
   EXPECT_EQ(a->terminated, "57P01 bye session.revoked");
