@@ -271,6 +271,14 @@ std::string to_ocsf(const AuditRecord& r) {
   return out;
 }
 
+void write_export_record(std::ostream& out, ExportFormat format, const AuditRecord& r, std::string_view line) {
+  switch (format) {
+    case ExportFormat::jsonl: out << line << '\n'; break;
+    case ExportFormat::csv: out << to_csv_row(r); break;
+    case ExportFormat::ocsf: out << to_ocsf(r) << '\n'; break;
+  }
+}
+
 ExportResult export_log(const std::filesystem::path& dir, std::ostream& out,
                         const ExportOptions& opts) {
   VerifyOptions vo;
@@ -284,11 +292,7 @@ ExportResult export_log(const std::filesystem::path& dir, std::ostream& out,
   std::string_view line;
   while (reader.next(r, line)) {
     if (!matches(r, opts.filter)) continue;
-    switch (opts.format) {
-      case ExportFormat::jsonl: out << line << '\n'; break;
-      case ExportFormat::csv: out << to_csv_row(r); break;
-      case ExportFormat::ocsf: out << to_ocsf(r) << '\n'; break;
-    }
+    write_export_record(out, opts.format, r, line);
     ++res.exported;
   }
   res.verification = reader.result();

@@ -323,6 +323,8 @@ void FileSink::idle_work() {
     }
     unsynced_ = false;
     last_sync_ = clock_->now();
+    std::lock_guard lk(mu_);
+    stats_.durable_seq = committed_chain_.last_seq();
   }
 }
 

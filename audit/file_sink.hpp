@@ -52,6 +52,9 @@ struct SinkStats {
   std::uint64_t checkpoints = 0;
   std::uint64_t checkpoint_file_errors = 0;
   std::uint64_t last_seq = 0;
+  // Every record up to this seq is written and synced (durability interval: as of the
+  // last fdatasync): what may leave the host (the central store's shipper reads up to it).
+  std::uint64_t durable_seq = 0;
   std::uint64_t queued = 0;    // submissions waiting for the writer
   bool healthy = true;
 };

@@ -57,7 +57,10 @@ bool FileSink::open_new_file(std::string& error) {
 
 void FileSink::close_file_readonly() {
   if (fd_ < 0) return;
-  if (unsynced_) ops_->fdatasync(fd_);
+  if (unsynced_ && ops_->fdatasync(fd_) == 0) {
+    std::lock_guard lk(mu_);
+    stats_.durable_seq = committed_chain_.last_seq();
+  }
   unsynced_ = false;
   ops_->close(fd_);
   ops_->chmod(path_, 0440);
@@ -270,6 +273,7 @@ bool FileSink::commit() {
     ++stats_.batches;
     stats_.checkpoints += buf_cp_lines_.size();
     stats_.last_seq = chain_.last_seq();
+    if (cfg_.durability != Durability::interval) stats_.durable_seq = stats_.last_seq;
   }
   if (observer_) {
     observer_->committed(buf_done_.size(), std::chrono::duration<double>(t_written - t_write).count(), sync_seconds);

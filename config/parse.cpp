@@ -218,7 +218,7 @@ AuditSettings parse_audit(Reader& r, const YAML::Node& n, const std::string& bas
   if (!r.expect_map(n, path,
                     {"dir", "durability", "sync_interval", "on_failure", "statement_text",
                      "checkpoint_every_records", "checkpoint_every", "rotate_size",
-                     "rotate_every", "signing_key", "max_queue", "instance", "max_statement_text"})) {
+                     "rotate_every", "signing_key", "max_queue", "instance", "max_statement_text", "ship"})) {
     return a;
   }
   if (auto v = r.string(n, path, "dir", true)) a.dir = resolve(base_dir, *v);
@@ -259,6 +259,7 @@ AuditSettings parse_audit(Reader& r, const YAML::Node& n, const std::string& bas
     a.max_queue = static_cast<std::size_t>(*v);
   }
   if (auto v = r.string(n, path, "instance", false)) a.instance = *v;
+  if (r.has(n, "ship")) a.ship = parse_audit_ship(r, r.get(n, "ship"), base_dir);
   return a;
 }
 

@@ -12,6 +12,7 @@
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/reload.hpp"
 #include "daemon/server.hpp"
+#include "daemon/audit_ship.hpp"
 #include "daemon/catalog/mysql_view_loader.hpp"
 #include "daemon/catalog/view_loader.hpp"
 
@@ -93,6 +94,10 @@ bool Server::start_control() {
   metrics_->set_revocations_active([c = control_.get()] { return static_cast<double>(c->revocations_active()); });
   if (audit_) {
     metrics_->set_audit_queue_depth([a = audit_.get()] { return static_cast<double>(a->stats().queued); });
+  }
+  if (shipper_) {
+    metrics_->set_audit_ship_lag([s = shipper_.get()] { return static_cast<double>(s->status().lag_records()); },
+                                 [s = shipper_.get()] { return s->status().lag_seconds; });
   }
   if (rt->config.admin) {
     AdminServerOptions opts;
@@ -185,6 +190,7 @@ void Server::stop_control() {
   if (mysql_views_) mysql_views_->stop();
   metrics_->set_revocations_active(nullptr);
   metrics_->set_audit_queue_depth(nullptr);
+  metrics_->set_audit_ship_lag(nullptr, nullptr);
 }
 
 void MysqlViewLoaderDeleter::operator()(MysqlViewLoader* p) const { delete p; }
@@ -256,6 +262,9 @@ awaitable<void> Server::probe_backends() {
 std::pair<bool, std::string> Server::readiness() const {
   if (!backends_reachable_.load()) return {false, "a backend is not reachable"};
   if (audit_ && !audit_->stats().healthy) return {false, "the audit log cannot be written"};
+  // Shipping behind its bounds: still ready (sessions are recorded locally), but said so.
+  if (const auto rt = runtime(); shipper_ && rt->config.audit && rt->config.audit->ship)
+    return {true, audit_ship_warning(*rt->config.audit->ship, shipper_->status())};
   return {true, ""};
 }
 

@@ -91,7 +91,7 @@ Reply handle(State& st, http::verb method, std::string_view target) {
     if (path == "/healthz") return text(http::status::ok, "ok\n");
     if (path == "/readyz") {
       auto [ok, reason] = st.ready ? st.ready() : std::pair<bool, std::string>{true, ""};
-      if (ok) return text(http::status::ok, "ready\n");
+      if (ok) return text(http::status::ok, reason.empty() ? std::string("ready\n") : "ready\n" + reason + "\n");
       return text(http::status::service_unavailable, (reason.empty() ? std::string("not ready") : reason) + "\n");
     }
     Reply r = text(http::status::ok, st.render ? st.render() : std::string());

@@ -121,6 +121,10 @@ ProxyMetrics::ProxyMetrics(std::string_view version, double start_time_unix_seco
   for (std::size_t i = 0; i < kReloadOutcomeCount; ++i) config_reloads_[i] = &reloads.with({kReloadWords[i]});
   revocations_active_ = &r.callback_gauge("segproxy_revocations_active", "Revocations currently in force.");
   audit_queue_depth_ = &r.callback_gauge("segproxy_audit_queue_depth", "Audit records queued and not yet durable.");
+  audit_ship_lag_records_ = &r.callback_gauge("segproxy_audit_ship_lag_records",
+                                              "Durable audit records not yet in the central store.");
+  audit_ship_lag_seconds_ = &r.callback_gauge(
+      "segproxy_audit_ship_lag_seconds", "Age of the oldest durable audit record not yet in the central store.");
 
   r.gauge("segproxy_build_info", "Build information; the value is always 1.", {"version"}).with({version}).set(1);
   r.gauge("segproxy_start_time_seconds", "Process start time in seconds since the Unix epoch.")

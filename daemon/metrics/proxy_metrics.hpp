@@ -200,6 +200,12 @@ class ProxyMetrics {
   // Read at render time; clear (pass nullptr) before the source is destroyed.
   void set_revocations_active(std::function<double()> fn) { revocations_active_->set(std::move(fn)); }
   void set_audit_queue_depth(std::function<double()> fn) { audit_queue_depth_->set(std::move(fn)); }
+  // audit.ship (docs/audit.md "Central store"): durable records not yet in the store, and
+  // the age of the oldest of them.
+  void set_audit_ship_lag(std::function<double()> records, std::function<double()> seconds) {
+    audit_ship_lag_records_->set(std::move(records));
+    audit_ship_lag_seconds_->set(std::move(seconds));
+  }
 
   std::string render() const { return registry_.render(); }
   // For metrics declared elsewhere (same registry, same exposition).
@@ -227,6 +233,8 @@ class ProxyMetrics {
   std::array<Counter*, kReloadOutcomeCount> config_reloads_{};
   CallbackGauge* revocations_active_ = nullptr;
   CallbackGauge* audit_queue_depth_ = nullptr;
+  CallbackGauge* audit_ship_lag_records_ = nullptr;
+  CallbackGauge* audit_ship_lag_seconds_ = nullptr;
 
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<ListenerMetrics>, std::less<>> listeners_;
