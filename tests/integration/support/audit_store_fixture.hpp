@@ -93,19 +93,23 @@ class AuditStoreTest : public ::testing::Test {
 
   // `audit:` with shipping to this test's store (and a metrics endpoint).
   std::string AuditYaml(const ShipInstance& i, const std::string& ship_extra) const {
-    const Env& e = env();
     return "audit:\n"
            "  dir: \"" + i.dir + "\"\n"
            "  instance: " + i.name + "\n"
            "  checkpoint_every_records: 25\n"
-           "  signing_key: \"" + dir_ + "/signing.pem\"\n"
-           "  ship:\n"
+           "  signing_key: \"" + dir_ + "/signing.pem\"\n" +
+           (ship_extra == kNoShip ? std::string() : ShipYaml(ship_extra)) +
+           "metrics: {listen: \"127.0.0.1:" + std::to_string(i.metrics_port) + "\"}\n";
+  }
+  std::string ShipYaml(const std::string& ship_extra) const {
+    const Env& e = env();
+    return "  ship:\n"
            "    postgres: {host: 127.0.0.1, port: " + e.pgport + ", dbname: " + db_ + ", user: " + role_ +
            ", password_file: \"" + ship_pw_file_ + "\", tls: {mode: verify-full, ca: \"" + e.pki_file("ca.crt") +
            "\", cert: \"" + e.pki_file("client-spiffe.crt") + "\", key: \"" + e.pki_file("client-spiffe.key") + "\"}}\n" +
-           ship_extra +
-           "metrics: {listen: \"127.0.0.1:" + std::to_string(i.metrics_port) + "\"}\n";
+           ship_extra;
   }
+  static constexpr const char* kNoShip = "no-ship";
 
   ShipInstance& Instance(const std::string& name) {
     ShipInstance& i = instances_[name];

@@ -78,7 +78,7 @@ class LogCursorTest : public ::testing::Test {
 
 TEST_F(LogCursorTest, ReadsEveryRecordOnceInOrderAcrossRotatedFilesUpToTheLimit) {
   write_log(200, 64 * 1024);
-  ASSERT_GT(log_paths(log_).size(), 2u);
+  ASSERT_GE(log_paths(log_).size(), 2u);  // crosses at least one rotation
   LogCursor c(log_);
   std::string why;
   ASSERT_EQ(c.oldest_seq(why), 1u);
