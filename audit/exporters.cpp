@@ -273,6 +273,37 @@ std::string to_ocsf(const AuditRecord& r) {
   return out;
 }
 
+void write_export_record(std::ostream& out, ExportFormat format, const AuditRecord& r, std::string_view line,
+                         bool joined) {
+  switch (format) {
+    case ExportFormat::raw: out << line << '\n'; break;
+    case ExportFormat::jsonl:
+      if (joined) out << encode_record(r) << '\n';  // hash / prev_hash are the logged line's
+      else out << line << '\n';
+      break;
+    case ExportFormat::csv:
+    case ExportFormat::ocsf:
+      if (r.results.empty()) {
+        out << (format == ExportFormat::csv ? to_csv_row(r) : to_ocsf(r) + "\n");
+        break;
+      }
+      // A folded statement.result: one row / event per statement outcome.
+      for (std::size_t i = 0; i < r.results.size(); ++i) {
+        AuditRecord x = r;
+        x.results.clear();
+        const ResultEntry& e = r.results[i];
+        x.rows = e.rows;
+        x.duration_us = e.duration_us;
+        x.sqlstate = e.sqlstate;
+        x.error = e.error;
+        x.detail = "result " + std::to_string(i + 1) + " of " + std::to_string(r.results.size());
+        if (e.seq) x.detail += "; decision seq " + std::to_string(*e.seq);
+        out << (format == ExportFormat::csv ? to_csv_row(x) : to_ocsf(x) + "\n");
+      }
+      break;
+  }
+}
+
 ExportResult export_log(const std::filesystem::path& dir, std::ostream& out,
                         const ExportOptions& opts) {
   VerifyOptions vo;
@@ -290,33 +321,7 @@ ExportResult export_log(const std::filesystem::path& dir, std::ostream& out,
     // Joined before filtering: --identity / --segment match statement records too.
     const bool joined = joiner.join(r, lookup);
     if (!matches(r, opts.filter)) continue;
-    switch (opts.format) {
-      case ExportFormat::raw: out << line << '\n'; break;
-      case ExportFormat::jsonl:
-        if (joined) out << encode_record(r) << '\n';  // hash / prev_hash are the logged line's
-        else out << line << '\n';
-        break;
-      case ExportFormat::csv:
-      case ExportFormat::ocsf:
-        if (r.results.empty()) {
-          out << (opts.format == ExportFormat::csv ? to_csv_row(r) : to_ocsf(r) + "\n");
-          break;
-        }
-        // A folded statement.result: one row / event per statement outcome.
-        for (std::size_t i = 0; i < r.results.size(); ++i) {
-          AuditRecord x = r;
-          x.results.clear();
-          const ResultEntry& e = r.results[i];
-          x.rows = e.rows;
-          x.duration_us = e.duration_us;
-          x.sqlstate = e.sqlstate;
-          x.error = e.error;
-          x.detail = "result " + std::to_string(i + 1) + " of " + std::to_string(r.results.size());
-          if (e.seq) x.detail += "; decision seq " + std::to_string(*e.seq);
-          out << (opts.format == ExportFormat::csv ? to_csv_row(x) : to_ocsf(x) + "\n");
-        }
-        break;
-    }
+    write_export_record(out, opts.format, r, line, joined);
     ++res.exported;
   }
   res.verification = reader.result();

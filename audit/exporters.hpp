@@ -51,6 +51,12 @@ struct ExportResult {
 ExportResult export_log(const std::filesystem::path& dir, std::ostream& out,
                         const ExportOptions& opts);
 
+// One record in `format` (jsonl: the canonical line as is) with its line ending.
+// `joined`: `r` had its session's identity fields filled in by a RecordJoiner, so jsonl
+// writes the joined record (self-contained) instead of the logged line.
+void write_export_record(std::ostream& out, ExportFormat format, const AuditRecord& r, std::string_view line,
+                         bool joined = false);
+
 // Building blocks (also used by tests).
 std::string csv_header();                      // with CRLF
 std::string to_csv_row(const AuditRecord& r);  // with CRLF

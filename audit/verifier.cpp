@@ -6,17 +6,6 @@
 #include "audit/record_codec.hpp"
 
 namespace segproxy::audit {
-namespace {
-
-bool is_hex64(std::string_view s) {
-  return s.size() == 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
-}  // namespace
-
 const char* to_string(VerifyStatus s) {
   switch (s) {
     case VerifyStatus::ok: return "OK";
@@ -74,13 +63,8 @@ bool LogReader::load_checkpoint_file(const std::filesystem::path& p) {
     if (opts_.verify_chain && compute_record_hash(*rec) != rec->hash)
       return fail(VerifyStatus::tampered, cp_path_, line, rec->seq, "checkpoint entry hash mismatch");
     if (key_) {
-      if (rec->signature.empty())
-        return fail(VerifyStatus::bad_signature, cp_path_, line, rec->seq, "checkpoint is unsigned");
-      if (!key_->verify(*rec))
-        return fail(VerifyStatus::bad_signature, cp_path_, line, rec->seq,
-                    rec->key_id != key_->key_id()
-                        ? "checkpoint signed by key " + rec->key_id + ", expected " + key_->key_id()
-                        : "checkpoint signature does not verify");
+      if (auto problem = check_checkpoint_signature(*key_, *rec))
+        return fail(problem->status, cp_path_, line, rec->seq, std::move(problem->message));
       ++result_.signatures_verified;
     }
     cp_entries_.push_back({line, std::move(*rec)});
@@ -111,7 +95,6 @@ bool LogReader::open_next_file() {
 }
 
 bool LogReader::check(const AuditRecord& r) {
-  const std::uint64_t expected = result_.last_seq + 1;
   if (file_first_ && r.seq != file_first_seq_)
     return fail(VerifyStatus::tampered, cur_file_, line_no_, r.seq,
                 "file name says the file starts at seq " + std::to_string(file_first_seq_));
@@ -121,23 +104,12 @@ bool LogReader::check(const AuditRecord& r) {
     result_.head_hash = r.hash;
     return true;
   }
-  if (r.seq != expected) {
-    std::string what = r.seq > expected ? "records missing (deleted records or a removed file)"
-                                        : "record out of order (reordered or duplicated)";
-    return fail(VerifyStatus::tampered, cur_file_, line_no_, r.seq,
-                "expected seq " + std::to_string(expected) + ": " + what);
+  chain_.set_key(key_.get());
+  const std::uint64_t signed_before = chain_.signatures_verified();
+  if (auto problem = chain_.check(r)) {
+    result_.checkpoints = chain_.checkpoints();
+    return fail(problem->status, cur_file_, line_no_, r.seq, std::move(problem->message));
   }
-  if (r.seq == 1) {
-    if (r.event != "audit.start" || !is_hex64(r.genesis) || r.prev_hash != r.genesis)
-      return fail(VerifyStatus::tampered, cur_file_, line_no_, r.seq,
-                  "first record must be audit.start chaining from its genesis");
-  } else if (r.prev_hash != result_.head_hash) {
-    return fail(VerifyStatus::tampered, cur_file_, line_no_, r.seq,
-                "prev_hash does not match the previous record's hash");
-  }
-  if (compute_record_hash(r) != r.hash)
-    return fail(VerifyStatus::tampered, cur_file_, line_no_, r.seq,
-                "hash mismatch: the record was altered");
   if (r.same_as) {
     // A de-duplicated statement record names an earlier full record of this file with the
     // same event and session (the writer's rule); anything else is not the writer's.
@@ -150,22 +122,8 @@ bool LogReader::check(const AuditRecord& r) {
                   "same_as " + std::to_string(*r.same_as) +
                       " does not name an earlier full record of the same session in this file");
   }
-  if (r.event == "audit.checkpoint") {
-    ++result_.checkpoints;
-    if (!r.head_seq || *r.head_seq + 1 != r.seq || r.head_hash != r.prev_hash)
-      return fail(VerifyStatus::tampered, cur_file_, line_no_, r.seq,
-                  "checkpoint head does not match the chain");
-    if (key_) {
-      if (r.signature.empty())
-        return fail(VerifyStatus::bad_signature, cur_file_, line_no_, r.seq, "checkpoint is unsigned");
-      if (!key_->verify(r))
-        return fail(VerifyStatus::bad_signature, cur_file_, line_no_, r.seq,
-                    r.key_id != key_->key_id()
-                        ? "checkpoint signed by key " + r.key_id + ", expected " + key_->key_id()
-                        : "checkpoint signature does not verify");
-      ++result_.signatures_verified;
-    }
-  }
+  result_.checkpoints = chain_.checkpoints();
+  result_.signatures_verified += chain_.signatures_verified() - signed_before;
   while (cp_next_ < cp_entries_.size() && cp_entries_[cp_next_].record.seq <= r.seq) {
     const CheckpointEntry& e = cp_entries_[cp_next_++];
     if (e.record.seq == r.seq && e.record.hash != r.hash)

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/chain_checker.hpp"
 #include "audit/checkpoint.hpp"
 #include "audit/log_files.hpp"
 #include "audit/record.hpp"
@@ -82,6 +83,7 @@ class LogReader {
   VerifyOptions opts_;
   VerifyResult result_;
   std::unique_ptr<CheckpointVerifier> key_;
+  ChainChecker chain_;
   std::vector<LogFile> files_;
   std::size_t next_file_ = 0;
   std::string data_;

@@ -253,6 +253,26 @@ struct LogConfig {
   LogFormat format = LogFormat::Text;
 };
 
+// `audit.ship:` (optional): ship the durable local log to the central store, a PostgreSQL
+// database set up by `segproxyctl audit store init` (docs/audit.md "Central store").
+struct AuditShipSettings {
+  std::string host;  // required
+  std::uint16_t port = 5432;
+  std::string dbname;  // required
+  std::string user;    // required: the shipping role (INSERT + SELECT only)
+  std::string password_file;  // resolved against the config dir; at most one of the two
+  std::string password_env;
+  std::string tls_mode = "verify-full";  // disable | require | verify-ca | verify-full
+  std::string tls_ca, tls_cert, tls_key;  // resolved; ca required for verify-*
+  std::size_t batch = 1000;                         // records per COPY (1..100000)
+  std::chrono::milliseconds interval{1000};         // poll period when caught up
+  std::chrono::milliseconds connect_timeout{5000};  // also bounds each COPY (x6)
+  std::uint64_t warn_lag_records = 100000;  // /readyz warns past either bound (0: never)
+  std::chrono::milliseconds warn_lag{300000};
+  int line = 0;
+  bool operator==(const AuditShipSettings&) const = default;
+};
+
 // `audit:` (optional): the tamper-evident audit log (docs/audit.md). Strings hold the
 // YAML words; daemon/audit_setup maps this onto audit::AuditConfig.
 struct AuditSettings {
@@ -271,6 +291,8 @@ struct AuditSettings {
   std::size_t max_statement_text = 4096;  // bytes of `statement` per record (256 B..16 MiB)
   // Longest wait for a record to become durable (10ms..10m); longer counts as a write failure.
   std::chrono::milliseconds max_wait{10000};
+
+  std::optional<AuditShipSettings> ship;  // absent: the log stays on this host only
   int line = 0;
   bool operator==(const AuditSettings&) const = default;
 };

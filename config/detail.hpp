@@ -127,6 +127,11 @@ void parse_segment_limits(Reader& r, const YAML::Node& n, const std::string& pat
 // Pass 2 part: admin socket / revocation file directories, metrics address clashes, CRLs.
 void validate_operations(Diagnostics& d, const Config& cfg);
 
+// `audit.ship:` (audit_ship.cpp): the central store's connection and the shipper's pace;
+// in pass 2 its files.
+AuditShipSettings parse_audit_ship(Reader& r, const YAML::Node& n, const std::string& base_dir);
+void validate_audit_ship(Diagnostics& d, const Config& cfg);
+
 // `control_plane:` (control_plane.cpp): the etcd fleet settings and, in pass 2, their files.
 ControlPlaneSettings parse_control_plane(Reader& r, const YAML::Node& n, const std::string& base_dir);
 void validate_control_plane(Diagnostics& d, const Config& cfg);

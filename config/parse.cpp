@@ -219,7 +219,7 @@ AuditSettings parse_audit(Reader& r, const YAML::Node& n, const std::string& bas
                     {"dir", "durability", "sync_interval", "on_failure", "statement_text",
                      "checkpoint_every_records", "checkpoint_every", "rotate_size",
                      "rotate_every", "signing_key", "max_queue", "instance", "max_statement_text",
-                     "max_wait"})) {
+                     "max_wait", "ship"})) {
     return a;
   }
   if (auto v = r.string(n, path, "dir", true)) a.dir = resolve(base_dir, *v);
@@ -267,6 +267,7 @@ AuditSettings parse_audit(Reader& r, const YAML::Node& n, const std::string& bas
       a.max_wait = *v;
     }
   }
+  if (r.has(n, "ship")) a.ship = parse_audit_ship(r, r.get(n, "ship"), base_dir);
   return a;
 }
 

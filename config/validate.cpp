@@ -207,6 +207,7 @@ void validate_audit(Diagnostics& d, const Config& cfg) {
     }
   }
   check_readable_file(d, "audit.signing_key", a.signing_key);
+  validate_audit_ship(d, cfg);
 }
 
 }  // namespace

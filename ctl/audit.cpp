@@ -15,6 +15,7 @@
 #include "audit/log_files.hpp"
 #include "audit/record_codec.hpp"
 #include "audit/verifier.hpp"
+#include "ctl/audit_store.hpp"
 
 namespace segproxy::proxy::ctl {
 namespace {
@@ -28,6 +29,12 @@ void usage(std::ostream& out) {
          "                                [--identity X] [--segment S] [--event E] [--no-verify]\n"
          "                                [--pubkey FILE] [--checkpoints FILE]\n"
          "       segproxyctl audit keygen --out FILE\n"
+         "central store (CONNINFO: a libpq connection string; password from --password-file or\n"
+         "PGPASSWORD / ~/.pgpass):\n"
+         "       segproxyctl audit store init --postgres CONNINFO [--password-file FILE]\n"
+         "                   [--shipper-role NAME] [--shipper-password-file FILE] [--reader-role NAME]\n"
+         "       segproxyctl audit verify --postgres CONNINFO [--instance X] [--since T] [--pubkey FILE] [--json]\n"
+         "       segproxyctl audit export --postgres CONNINFO [--instance X] [export options]\n"
          "T: RFC 3339 (2026-11-22T12:00:00Z) or a date (2026-11-22, midnight UTC); --since is\n"
          "   inclusive, --until exclusive. E: an event or a prefix ending in '*' (statement.*).\n"
          "X: a SPIFFE id, CN or certificate SHA-256. verify exits 0 intact, 3 torn tail only,\n"
@@ -38,6 +45,7 @@ struct Args {
   std::vector<std::string> positional;
   std::optional<std::string> pubkey, checkpoints, format, since, until, out;
   std::optional<std::string> identity, segment, event;
+  std::optional<std::string> postgres, password_file, instance, shipper_role, shipper_password_file, reader_role;
   bool json = false;
   bool no_verify = false;
 };
@@ -45,6 +53,10 @@ struct Args {
 // Options valid for each subcommand.
 bool allowed(const std::string& cmd, const std::string& opt) {
   if (cmd == "keygen") return opt == "--out";
+  if (opt == "--postgres" || opt == "--password-file") return true;
+  if (cmd == "store") return opt == "--shipper-role" || opt == "--shipper-password-file" || opt == "--reader-role";
+  if (opt == "--instance") return true;
+  if (cmd == "verify" && opt == "--since") return true;
   if (opt == "--pubkey" || opt == "--checkpoints") return true;
   if (cmd == "verify") return opt == "--json";
   return opt == "--format" || opt == "--since" || opt == "--until" || opt == "--identity" ||
@@ -84,6 +96,12 @@ bool parse_args(const std::vector<std::string>& args, Args& a, std::ostream& err
     else if (s == "--out") slot = &a.out;
     else if (s == "--identity") slot = &a.identity;
     else if (s == "--segment") slot = &a.segment;
+    else if (s == "--postgres") slot = &a.postgres;
+    else if (s == "--password-file") slot = &a.password_file;
+    else if (s == "--instance") slot = &a.instance;
+    else if (s == "--shipper-role") slot = &a.shipper_role;
+    else if (s == "--shipper-password-file") slot = &a.shipper_password_file;
+    else if (s == "--reader-role") slot = &a.reader_role;
     else slot = &a.event;
     if (slot->has_value()) {
       err << "segproxyctl audit " << cmd << ": " << s << " given twice\n";
@@ -162,7 +180,54 @@ void print_coverage_notes(std::ostream& err, const fs::path& dir, const Args& a,
   }
 }
 
+StoreArgs store_args(const Args& a) {
+  StoreArgs s;
+  s.conninfo = a.postgres.value_or("");
+  s.password_file = a.password_file;
+  s.instance = a.instance;
+  s.pubkey = a.pubkey;
+  s.shipper_role = a.shipper_role;
+  s.shipper_password_file = a.shipper_password_file;
+  s.reader_role = a.reader_role;
+  return s;
+}
+
+// Options that only make sense with --postgres, or never with it.
+bool check_store_options(const std::string& cmd, const Args& a, std::ostream& err) {
+  if (!a.postgres) {
+    for (const auto* o : {&a.password_file, &a.instance}) {
+      if (*o) {
+        err << "segproxyctl audit " << cmd << ": --password-file and --instance need --postgres\n";
+        return false;
+      }
+    }
+    if (cmd == "verify" && a.since) {
+      err << "segproxyctl audit verify: --since needs --postgres (a directory is verified whole)\n";
+      return false;
+    }
+    return true;
+  }
+  if (!a.positional.empty() || a.checkpoints) {
+    err << "segproxyctl audit " << cmd << ": --postgres reads the store: no DIR and no --checkpoints\n";
+    return false;
+  }
+  if (a.postgres->empty() || (a.instance && a.instance->empty())) {
+    err << "segproxyctl audit " << cmd << ": --postgres and --instance need a value\n";
+    return false;
+  }
+  return true;
+}
+
 int cmd_verify(const Args& a, std::ostream& out, std::ostream& err) {
+  if (!check_store_options("verify", a, err)) return kAuditExitUsage;
+  if (a.postgres) {
+    std::optional<time_point> since;
+    if (a.since && !(since = parse_audit_time(*a.since))) {
+      err << "segproxyctl audit verify: invalid --since " << *a.since << " (expected RFC 3339 or a date)\n";
+      return kAuditExitUsage;
+    }
+    return audit_store_verify(store_args(a), since, a.json, out, err);
+  }
   if (a.positional.size() != 1) {
     err << "segproxyctl audit verify: needs exactly one DIR argument\n";
     usage(err);
@@ -181,7 +246,8 @@ int cmd_verify(const Args& a, std::ostream& out, std::ostream& err) {
 }
 
 int cmd_export(const Args& a, std::ostream& out, std::ostream& err) {
-  if (a.positional.size() != 1) {
+  if (!check_store_options("export", a, err)) return kAuditExitUsage;
+  if (!a.postgres && a.positional.size() != 1) {
     err << "segproxyctl audit export: needs exactly one DIR argument\n";
     usage(err);
     return kAuditExitUsage;
@@ -224,6 +290,7 @@ int cmd_export(const Args& a, std::ostream& out, std::ostream& err) {
   opts.verify = !a.no_verify;
   opts.public_key = opt_path(a.pubkey);
   opts.checkpoints = opt_path(a.checkpoints);
+  if (a.postgres) return audit_store_export(store_args(a), opts, out, err);
   const fs::path dir = a.positional[0];
   const audit::ExportResult res = audit::export_log(dir, out, opts);
   out.flush();
@@ -372,7 +439,7 @@ int run_audit(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return args.empty() ? kAuditExitUsage : kAuditExitOk;
   }
   const std::string& cmd = args[0];
-  if (cmd != "verify" && cmd != "export" && cmd != "keygen") {
+  if (cmd != "verify" && cmd != "export" && cmd != "keygen" && cmd != "store") {
     err << "segproxyctl audit: unknown subcommand " << cmd << "\n";
     usage(err);
     return kAuditExitUsage;
@@ -381,6 +448,14 @@ int run_audit(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (!parse_args(args, a, err)) {
     usage(err);
     return kAuditExitUsage;
+  }
+  if (cmd == "store") {
+    if (a.positional.size() != 1 || a.positional[0] != "init" || !a.postgres || a.postgres->empty()) {
+      err << "segproxyctl audit store: usage: audit store init --postgres CONNINFO [options]\n";
+      usage(err);
+      return kAuditExitUsage;
+    }
+    return audit_store_init(store_args(a), out, err);
   }
   if (cmd == "verify") return cmd_verify(a, out, err);
   if (cmd == "export") return cmd_export(a, out, err);

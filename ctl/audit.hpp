@@ -7,6 +7,7 @@
 //                            [--identity X] [--segment S] [--event E] [--no-verify]
 //                            [--pubkey FILE] [--checkpoints FILE]
 //   segproxyctl audit keygen --out FILE
+//   segproxyctl audit store init | verify --postgres | export --postgres  (ctl/audit_store.hpp)
 //
 // verify exit codes: 0 intact, 3 torn tail only (an interrupted write: the last line has
 // no newline; never acknowledged, not tampering), 1 tampered / bad signature /

@@ -7,6 +7,7 @@
 
 #include "daemon/control/admin_server.hpp"
 #include "daemon/audit_setup.hpp"
+#include "daemon/audit_ship.hpp"
 #include "daemon/config_check.hpp"
 #include "daemon/control/control_plane.hpp"
 #include "daemon/control/fleet_registry.hpp"
@@ -181,6 +182,14 @@ int Server::run() {
     }
     refusals_ = std::make_unique<RefusalAudit>(audit_.get());
     log_.info("audit.ready", {{"dir", rt0->config.audit->dir}, {"durability", rt0->config.audit->durability}});
+    if (rt0->config.audit->ship) {
+      shipper_ = start_audit_shipper(*rt0->config.audit->ship, to_audit_config(*rt0->config.audit), *audit_,
+                                     rt0->environment, log_, error);
+      if (!shipper_) {
+        log_.error("audit.ship_failed", {{"error", error}});
+        return 1;
+      }
+    }
   } else {
     log_.warn("audit.disabled", {{"reason", "no audit: section in the configuration"}});
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "audit/file_sink.hpp"
+#include "audit/store/shipper.hpp"
 #include "protocols/admin/admin_protocol.hpp"
 #include "daemon/net/asio.hpp"
 #include "daemon/net/cancel_registry.hpp"
@@ -77,6 +78,8 @@ class Server {
   // checkpoint) and before the workers (sessions count into both).
   std::unique_ptr<ProxyMetrics> metrics_;
   std::unique_ptr<audit::FileSink> audit_;  // declared before the workers: outlives sessions
+  // audit.ship: the central store's shipper (after the sink: stopped before it is destroyed).
+  std::unique_ptr<audit::store::Shipper> shipper_;
   std::unique_ptr<class RefusalAudit> refusals_;  // session.refused before login (null without audit)
   std::unique_ptr<ControlPlane> control_;
   asio::io_context main_ctx_;

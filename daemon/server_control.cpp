@@ -13,6 +13,7 @@
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/reload.hpp"
 #include "daemon/server.hpp"
+#include "daemon/audit_ship.hpp"
 #include "daemon/catalog/mysql_view_loader.hpp"
 #include "daemon/catalog/view_loader.hpp"
 
@@ -94,6 +95,10 @@ bool Server::start_control() {
   metrics_->set_revocations_active([c = control_.get()] { return static_cast<double>(c->revocations_active()); });
   if (audit_) {
     metrics_->set_audit_queue_depth([a = audit_.get()] { return static_cast<double>(a->stats().queued); });
+  }
+  if (shipper_) {
+    metrics_->set_audit_ship_lag([s = shipper_.get()] { return static_cast<double>(s->status().lag_records()); },
+                                 [s = shipper_.get()] { return s->status().lag_seconds; });
   }
   if (rt->config.admin) {
     AdminServerOptions opts;
@@ -210,6 +215,7 @@ void Server::stop_control() {
   metrics_->set_revocations_active(nullptr);
   metrics_->set_audit_queue_depth(nullptr);
   metrics_->set_control_plane_staleness(nullptr);
+  metrics_->set_audit_ship_lag(nullptr, nullptr);
 }
 
 void MysqlViewLoaderDeleter::operator()(MysqlViewLoader* p) const { delete p; }
@@ -281,6 +287,7 @@ awaitable<void> Server::probe_backends() {
 std::pair<bool, std::string> Server::readiness() const {
   if (!backends_reachable_.load()) return {false, "a backend is not reachable"};
   if (audit_ && !audit_->stats().healthy) return {false, "the audit log cannot be written"};
+  std::string note;
   if (fleet_sync_ && fleet_sync_->stale()) {
     const std::string age = std::to_string(static_cast<long long>(fleet_sync_->staleness_seconds()));
     // refuse_new_sessions: not ready (new sessions are refused); keep_serving: ready,
@@ -288,9 +295,14 @@ std::pair<bool, std::string> Server::readiness() const {
     if (fleet_sync_->settings().on_stale == config::OnStale::RefuseNewSessions) {
       return {false, "the control plane view is stale (" + age + "s): new sessions are refused"};
     }
-    return {true, "control plane view stale (" + age + "s), on_stale: keep_serving"};
+    note = "control plane view stale (" + age + "s), on_stale: keep_serving";
   }
-  return {true, ""};
+  // Shipping behind its bounds: still ready (sessions are recorded locally), but said so.
+  if (const auto rt = runtime(); shipper_ && rt->config.audit && rt->config.audit->ship) {
+    const std::string warning = audit_ship_warning(*rt->config.audit->ship, shipper_->status());
+    if (!warning.empty()) note = note.empty() ? warning : note + "; " + warning;
+  }
+  return {true, note};
 }
 
 admin::ReloadResult Server::reload(const std::string& trigger) {

@@ -4,7 +4,8 @@
 //
 //   GET /metrics  200, text exposition format 0.0.4
 //   GET /healthz  200 "ok" while the process serves
-//   GET /readyz   200 "ready", or 503 with the readiness callback's reason
+//   GET /readyz   200 "ready" (plus a warning line when the callback gives one with ok),
+//                 or 503 with the readiness callback's reason
 //   other paths 404; other methods on these paths 405 (HEAD is served like GET)
 //
 // Caps: request header size, request body size, a read/write deadline per request

@@ -125,6 +125,11 @@ ProxyMetrics::ProxyMetrics(std::string_view version, double start_time_unix_seco
   staleness_ = &r.callback_gauge("segproxy_control_plane_staleness_seconds",
                                  "Seconds since etcd last confirmed this instance's fleet view (control_plane only).");
 
+  audit_ship_lag_records_ = &r.callback_gauge("segproxy_audit_ship_lag_records",
+                                              "Durable audit records not yet in the central store.");
+  audit_ship_lag_seconds_ = &r.callback_gauge(
+      "segproxy_audit_ship_lag_seconds", "Age of the oldest durable audit record not yet in the central store.");
+
   r.gauge("segproxy_build_info", "Build information; the value is always 1.", {"version"}).with({version}).set(1);
   r.gauge("segproxy_start_time_seconds", "Process start time in seconds since the Unix epoch.")
       .get()

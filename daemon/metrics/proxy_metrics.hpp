@@ -204,6 +204,13 @@ class ProxyMetrics {
   // Set only with a control plane (docs/fleet.md).
   void set_control_plane_staleness(std::function<double()> fn) { staleness_->set(std::move(fn)); }
 
+  // audit.ship (docs/audit.md "Central store"): durable records not yet in the store, and
+  // the age of the oldest of them.
+  void set_audit_ship_lag(std::function<double()> records, std::function<double()> seconds) {
+    audit_ship_lag_records_->set(std::move(records));
+    audit_ship_lag_seconds_->set(std::move(seconds));
+  }
+
   std::string render() const { return registry_.render(); }
   // For metrics declared elsewhere (same registry, same exposition).
   MetricsRegistry& registry() { return registry_; }
@@ -231,6 +238,9 @@ class ProxyMetrics {
   CallbackGauge* revocations_active_ = nullptr;
   CallbackGauge* audit_queue_depth_ = nullptr;
   CallbackGauge* staleness_ = nullptr;
+
+  CallbackGauge* audit_ship_lag_records_ = nullptr;
+  CallbackGauge* audit_ship_lag_seconds_ = nullptr;
 
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<ListenerMetrics>, std::less<>> listeners_;

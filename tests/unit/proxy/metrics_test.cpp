@@ -298,6 +298,10 @@ TEST(ProxyMetrics, CallbackGaugesReadTheirSourceAtRenderTime) {
   std::string out = pm.render();
   EXPECT_TRUE(has_line(out, "segproxy_revocations_active 4")) << out;
   EXPECT_TRUE(has_line(out, "segproxy_audit_queue_depth 12")) << out;
+  pm.set_audit_ship_lag([] { return 40.0; }, [] { return 2.5; });
+  out = pm.render();
+  EXPECT_TRUE(has_line(out, "segproxy_audit_ship_lag_records 40")) << out;
+  EXPECT_TRUE(has_line(out, "segproxy_audit_ship_lag_seconds 2.5")) << out;
   pm.set_revocations_active(nullptr);
   out = pm.render();
   EXPECT_EQ(out.find("segproxy_revocations_active 4"), std::string::npos);

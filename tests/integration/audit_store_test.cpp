@@ -1,0 +1,247 @@
+// The central audit store (issue 17, docs/audit.md "Central store") against the real
+// PostgreSQL of the test environment: a database per test set up by `segproxyctl audit
+// store init`, proxies shipping their logs to it over verify-full TLS as the shipping role.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "support/audit_store_fixture.hpp"
+
+namespace segproxy::it {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string http_get(std::uint16_t port, const std::string& path) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return {};
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char buf[65536];
+      for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+double sample(const std::string& metrics, const std::string& series) {
+  std::size_t pos = 0;
+  while ((pos = metrics.find(series + " ", pos)) != std::string::npos) {
+    if (pos == 0 || metrics[pos - 1] == '\n') return std::stod(metrics.substr(pos + series.size() + 1));
+    pos += series.size();
+  }
+  return -1;
+}
+
+// Polls `pred` every 100 ms up to `timeout` (a generous bound, not a timing assertion).
+template <class Pred>
+bool eventually(Pred pred, std::chrono::seconds timeout = 120s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(100ms);
+  }
+  return true;
+}
+
+using AuditStore = AuditStoreTest;
+
+TEST_F(AuditStore, TwoInstancesShipEveryRecordExactlyOnceAcrossSigkillMidBatchAndRestart) {
+  ASSERT_NO_FATAL_FAILURE(Start("it-a"));
+  ASSERT_NO_FATAL_FAILURE(Start("it-b"));
+  ASSERT_NO_FATAL_FAILURE(Traffic("it-b", 60));
+  // Load on it-a while it is killed: its shipper is in the middle of its small batches.
+  std::atomic<bool> stop{false};
+  std::thread load([&] {
+    while (!stop.load()) {
+      PgConnPtr c = pg_connect(proxy_conninfo(Instance("it-a").port, ClientCert::Spiffe));
+      for (int k = 0; k < 50 && !stop.load() && PQstatus(c.get()) == CONNECTION_OK; ++k) pg_exec(c.get(), "SELECT 1");
+      if (PQstatus(c.get()) != CONNECTION_OK) std::this_thread::sleep_for(20ms);
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return std::stoull("0" + StoreValue("SELECT count(*) FROM segproxy_audit.records WHERE instance = 'it-a'")) > 40; }));
+  ASSERT_EQ(::kill(Instance("it-a").proc->pid(), SIGKILL), 0);
+  Instance("it-a").proc->stop();  // reaps it
+  std::this_thread::sleep_for(200ms);
+  stop = true;
+  load.join();
+  ASSERT_NO_FATAL_FAILURE(Start("it-a"));  // same directory: the chain continues
+  ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 40));
+  EXPECT_TRUE(Converged("it-a"));
+  EXPECT_TRUE(Converged("it-b"));
+
+  // No duplicate, no gap (the primary key and Converged's 1..n check), byte for byte;
+  // the chain and the signed checkpoints verify from the store alone.
+  const ProcResult v = Ctl({"audit", "verify", "--postgres", StoreSu(), "--pubkey", dir_ + "/signing.pub"});
+  EXPECT_EQ(v.exit_code, 0) << v.describe();
+  EXPECT_NE(v.out.find("instance it-a: OK"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("instance it-b: OK"), std::string::npos) << v.out;
+  EXPECT_EQ(v.out.find("0 signatures verified"), std::string::npos) << v.out;
+  // Statement rows get an identity in the resolved view (from their own fields or from
+  // the session.open of their session).
+  EXPECT_EQ(StoreValue("SELECT count(*) FROM segproxy_audit.records_resolved WHERE event = 'statement.decision' "
+                       "AND identity IS NULL"),
+            "0");
+  EXPECT_NE(StoreValue("SELECT count(*) FROM segproxy_audit.records_resolved WHERE event = 'statement.decision' "
+                       "AND identity = 'spiffe://example.org/ns/billing/sa/api'"),
+            "0");
+  // The export from the store is the file export of the same records, line for line.
+  const ProcResult from_store = Ctl({"audit", "export", "--postgres", StoreSu(), "--instance", "it-b"});
+  ASSERT_EQ(from_store.exit_code, 0) << from_store.describe();
+  const ProcResult from_dir = Ctl({"audit", "export", Instance("it-b").dir});
+  ASSERT_EQ(from_dir.exit_code, 0) << from_dir.describe();
+  ASSERT_FALSE(from_store.out.empty());
+  EXPECT_EQ(from_dir.out.substr(0, from_store.out.size()), from_store.out);
+}
+
+TEST_F(AuditStore, StoreUnavailableThenBackTheShipperCatchesUpWhileSessionsContinue) {
+  ASSERT_NO_FATAL_FAILURE(Start("it-a", "    batch: 50\n    interval: 50ms\n    warn_lag_records: 5\n"));
+  ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 10));
+  ASSERT_TRUE(Converged("it-a"));
+  const std::uint16_t metrics = Instance("it-a").metrics_port;
+  EXPECT_TRUE(eventually([&] { return sample(http_get(metrics, "/metrics"), "segproxy_audit_ship_lag_records") == 0; }));
+
+  // The store refuses the shipping role and drops its connection.
+  StoreExec("ALTER ROLE " + role_ + " NOLOGIN");
+  StoreExec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + role_ + "'");
+  ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 40));  // sessions never wait for the store
+  EXPECT_TRUE(eventually([&] { return sample(http_get(metrics, "/metrics"), "segproxy_audit_ship_lag_records") > 5; }));
+  EXPECT_GT(sample(http_get(metrics, "/metrics"), "segproxy_audit_ship_lag_seconds"), 0);
+  const std::string ready = http_get(metrics, "/readyz");
+  EXPECT_NE(ready.find("200"), std::string::npos) << ready;
+  EXPECT_NE(ready.find("warning: audit shipping lags"), std::string::npos) << ready;
+
+  StoreExec("ALTER ROLE " + role_ + " LOGIN");
+  EXPECT_TRUE(Converged("it-a"));
+  EXPECT_TRUE(eventually([&] { return sample(http_get(metrics, "/metrics"), "segproxy_audit_ship_lag_records") == 0; }));
+  EXPECT_EQ(http_get(metrics, "/readyz").find("warning"), std::string::npos);
+  const ProcResult v = Ctl({"audit", "verify", "--postgres", StoreSu(), "--instance", "it-a"});
+  EXPECT_EQ(v.exit_code, 0) << v.describe();
+}
+
+TEST_F(AuditStore, TheStoreIsAppendOnlyAndTheShippingRoleHasInsertAndSelectOnly) {
+  ASSERT_NO_FATAL_FAILURE(Start("it-a"));
+  ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 5));
+  ASSERT_TRUE(Converged("it-a"));
+  PgConnPtr su = pg_connect(StoreSu());
+  for (const char* sql : {"UPDATE segproxy_audit.records SET decision = 'allow' WHERE seq = 2",
+                          "DELETE FROM segproxy_audit.records WHERE seq = 2", "TRUNCATE segproxy_audit.records"}) {
+    const QueryOutcome q = pg_exec(su.get(), sql);
+    EXPECT_FALSE(q.ok) << sql;
+    EXPECT_EQ(q.sqlstate, "42501") << sql << ": " << q.error;
+    EXPECT_NE(q.error.find("append-only"), std::string::npos) << q.error;
+  }
+  const std::string pw = read_secret(ship_pw_file_);
+  PgConnPtr ship = pg_connect("host=127.0.0.1 port=" + env().pgport + " dbname=" + db_ + " user=" + role_ +
+                              " password=" + conninfo_quote(pw) + " sslmode=require");
+  ASSERT_EQ(PQstatus(ship.get()), CONNECTION_OK) << PQerrorMessage(ship.get());
+  EXPECT_TRUE(pg_exec(ship.get(), "SELECT max(seq) FROM segproxy_audit.records").ok);
+  for (const char* sql : {"UPDATE segproxy_audit.records SET decision = 'allow' WHERE seq = 2",
+                          "DELETE FROM segproxy_audit.records WHERE seq = 2", "TRUNCATE segproxy_audit.records",
+                          "ALTER TABLE segproxy_audit.records DISABLE TRIGGER records_append_only",
+                          "DELETE FROM segproxy_audit.schema_version"}) {
+    const QueryOutcome q = pg_exec(ship.get(), sql);
+    EXPECT_FALSE(q.ok) << sql;
+    EXPECT_EQ(q.sqlstate.substr(0, 2), "42") << sql << ": " << q.error;
+  }
+  // init again: nothing to migrate, grants re-applied.
+  const ProcResult again = Ctl({"audit", "store", "init", "--postgres", StoreSu(), "--shipper-role", role_});
+  EXPECT_EQ(again.exit_code, 0) << again.describe();
+  EXPECT_NE(again.out.find("already current"), std::string::npos) << again.out;
+}
+
+TEST_F(AuditStore, VerifyNamesTheFirstRowASuperuserEditedDeletedOrReordered) {
+  ASSERT_NO_FATAL_FAILURE(Start("it-a"));
+  ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 20));
+  ASSERT_TRUE(Converged("it-a"));
+  Instance("it-a").proc->stop();  // nothing is shipped meanwhile
+  const auto verify = [&] { return Ctl({"audit", "verify", "--postgres", StoreSu(), "--instance", "it-a"}); };
+  ProcResult v = verify();
+  ASSERT_EQ(v.exit_code, 0) << v.describe();
+  const std::string seq = StoreValue(
+      "SELECT min(seq) FROM segproxy_audit.records WHERE instance = 'it-a' AND event = 'statement.decision' AND seq > 10");
+  ASSERT_FALSE(seq.empty());
+  const std::string where = " WHERE instance = 'it-a' AND seq = " + seq;
+  StoreExec("ALTER TABLE segproxy_audit.records DISABLE TRIGGER records_append_only");
+
+  // 1. The line edited (and its column made to match): the hash no longer holds.
+  const std::string original = StoreValue("SELECT line FROM segproxy_audit.records" + where);
+  StoreExec("UPDATE segproxy_audit.records SET line = replace(line, '\"decision\":\"allow\"', "
+            "'\"decision\":\"deny\"'), decision = 'deny'" + where);
+  v = verify();
+  EXPECT_EQ(v.exit_code, 1) << v.describe();
+  EXPECT_NE(v.out.find("TAMPERED: seq " + seq + ":"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("altered"), std::string::npos) << v.out;
+
+  // 2. Only a queryable column edited: the row disagrees with its own record.
+  StoreExec("UPDATE segproxy_audit.records SET line = " + std::string("$x$") + original + "$x$, decision = 'allow'" + where);
+  ASSERT_EQ(verify().exit_code, 0);
+  const std::string identity = StoreValue("SELECT coalesce(identity, '<null>') FROM segproxy_audit.records" + where);
+  StoreExec("UPDATE segproxy_audit.records SET identity = 'cn=someone-else'" + where);
+  v = verify();
+  EXPECT_EQ(v.exit_code, 1) << v.describe();
+  EXPECT_NE(v.out.find("seq " + seq + ": row seq " + seq + ": column identity differs"), std::string::npos) << v.out;
+  StoreExec("UPDATE segproxy_audit.records SET identity = nullif('" + identity + "', '<null>')" + where);
+  ASSERT_EQ(verify().exit_code, 0);
+
+  // 3. Two rows' records swapped: the first of them holds another seq's record.
+  const std::string next = std::to_string(std::stoull(seq) + 1);
+  const auto swap = [&] {
+    const std::string moved = " WHERE instance = 'it-a' AND seq = 1000000 + ";
+    StoreExec("UPDATE segproxy_audit.records SET seq = seq + 1000000 WHERE instance = 'it-a' AND seq IN (" + seq +
+              "," + next + ")");
+    StoreExec("UPDATE segproxy_audit.records SET seq = " + seq + moved + next);
+    StoreExec("UPDATE segproxy_audit.records SET seq = " + next + moved + seq);
+  };
+  swap();
+  v = verify();
+  EXPECT_EQ(v.exit_code, 1) << v.describe();
+  EXPECT_NE(v.out.find("row seq " + seq + " holds the record of seq " + next), std::string::npos) << v.out;
+  swap();
+  ASSERT_EQ(verify().exit_code, 0);
+
+  // 4. A row deleted: the records after it are reported missing at that seq.
+  StoreExec("DELETE FROM segproxy_audit.records" + where);
+  v = verify();
+  EXPECT_EQ(v.exit_code, 1) << v.describe();
+  EXPECT_NE(v.out.find("expected seq " + seq + ": records missing"), std::string::npos) << v.out;
+}
+
+TEST_F(AuditStore, AStoreHoldingAnotherChainUnderTheSameInstanceNameStopsTheShipper) {
+  ASSERT_NO_FATAL_FAILURE(Start("it-a"));
+  ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 5));
+  ASSERT_TRUE(Converged("it-a"));
+  Instance("it-a").proc->stop();
+  const std::string stored = StoreValue("SELECT count(*) FROM segproxy_audit.records WHERE instance = 'it-a'");
+  // A new log under the same name (its directory wiped), longer than what the store holds
+  // before shipping starts: only the hash at the store's head tells the chains apart.
+  remove_tree(Instance("it-a").dir);
+  ASSERT_NO_FATAL_FAILURE(Start("it-a", kNoShip));
+  ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 30));
+  Instance("it-a").proc->stop();
+  ASSERT_NO_FATAL_FAILURE(Start("it-a"));
+  EXPECT_TRUE(eventually([&] { return Instance("it-a").proc->log().find("audit.ship_failed") != std::string::npos; }));
+  EXPECT_NE(Instance("it-a").proc->log().find("differs from the local one"), std::string::npos)
+      << Instance("it-a").proc->log();
+  EXPECT_EQ(StoreValue("SELECT count(*) FROM segproxy_audit.records WHERE instance = 'it-a'"), stored);
+  const ProcResult v = Ctl({"audit", "verify", "--postgres", StoreSu(), "--instance", "it-a"});
+  EXPECT_EQ(v.exit_code, 0) << v.describe();  // the store still holds one intact chain
+}
+
+}  // namespace
+}  // namespace segproxy::it
