@@ -94,6 +94,10 @@ bool Server::start_control() {
   if (audit_) {
     metrics_->set_audit_queue_depth([a = audit_.get()] { return static_cast<double>(a->stats().queued); });
   }
+  metrics_->set_crl_next_update_seconds([this] {
+    const auto now = std::chrono::system_clock::now();
+    return crl_next_update_seconds(*runtime(), now);
+  });
   if (rt->config.admin) {
     AdminServerOptions opts;
     opts.socket_path = rt->config.admin->socket;
@@ -185,6 +189,7 @@ void Server::stop_control() {
   if (mysql_views_) mysql_views_->stop();
   metrics_->set_revocations_active(nullptr);
   metrics_->set_audit_queue_depth(nullptr);
+  metrics_->set_crl_next_update_seconds(nullptr);
 }
 
 void MysqlViewLoaderDeleter::operator()(MysqlViewLoader* p) const { delete p; }
@@ -265,7 +270,7 @@ admin::ReloadResult Server::reload(const std::string& trigger) {
   admin::ReloadResult r;
   r.old_hash = old->config_hash;
   std::ostringstream err;
-  auto next = load_runtime(old->config.source_path, err);
+  auto next = load_runtime(old->config.source_path, old->statement_hash_key, err);
   if (!next) {
     r.errors = lines_of(err.str());
     if (r.errors.empty()) r.errors.push_back("the configuration could not be loaded");

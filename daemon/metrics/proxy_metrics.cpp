@@ -121,6 +121,11 @@ ProxyMetrics::ProxyMetrics(std::string_view version, double start_time_unix_seco
   for (std::size_t i = 0; i < kReloadOutcomeCount; ++i) config_reloads_[i] = &reloads.with({kReloadWords[i]});
   revocations_active_ = &r.callback_gauge("segproxy_revocations_active", "Revocations currently in force.");
   audit_queue_depth_ = &r.callback_gauge("segproxy_audit_queue_depth", "Audit records queued and not yet durable.");
+  crl_next_update_ = &r.callback_gauge_family(
+      "segproxy_crl_next_update_seconds",
+      "Seconds until the nextUpdate of the CRL the listener loaded (tls.crl, earliest of the file's CRLs; "
+      "negative once passed: client handshakes then fail verification). No sample without a CRL.",
+      "listener");
 
   r.gauge("segproxy_build_info", "Build information; the value is always 1.", {"version"}).with({version}).set(1);
   r.gauge("segproxy_start_time_seconds", "Process start time in seconds since the Unix epoch.")

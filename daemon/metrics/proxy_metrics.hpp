@@ -200,6 +200,11 @@ class ProxyMetrics {
   // Read at render time; clear (pass nullptr) before the source is destroyed.
   void set_revocations_active(std::function<double()> fn) { revocations_active_->set(std::move(fn)); }
   void set_audit_queue_depth(std::function<double()> fn) { audit_queue_depth_->set(std::move(fn)); }
+  // segproxy_crl_next_update_seconds{listener}: seconds until the nextUpdate of the CRL a
+  // listener loaded (tls.crl; negative once passed); no sample for a listener without one.
+  void set_crl_next_update_seconds(std::function<CallbackGaugeFamily::Samples()> fn) {
+    crl_next_update_->set(std::move(fn));
+  }
 
   std::string render() const { return registry_.render(); }
   // For metrics declared elsewhere (same registry, same exposition).
@@ -227,6 +232,7 @@ class ProxyMetrics {
   std::array<Counter*, kReloadOutcomeCount> config_reloads_{};
   CallbackGauge* revocations_active_ = nullptr;
   CallbackGauge* audit_queue_depth_ = nullptr;
+  CallbackGaugeFamily* crl_next_update_ = nullptr;
 
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<ListenerMetrics>, std::less<>> listeners_;

@@ -396,6 +396,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
   sql_options_.current_database = database_;
   sql_options_.max_length = rt_->limits.max_mysql_client_message;  // judge what may be sent
   sql_options_.limits = rt_->statement_limits;
+  sql_options_.hash_key = rt_->statement_hash_key;
   if (!co_await learn_session_options()) {
     co_await refuse(ok_seq, 1045, "28000", "segproxy: could not read the session's sql_mode from the backend",
                     Refusal::BackendLoginFailed);

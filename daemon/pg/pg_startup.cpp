@@ -396,7 +396,7 @@ awaitable<bool> PgSession::startup() {
   }
   backend_ = std::move(login.stream);
   gate_ = std::make_unique<StatementGate>(*rt_->policy, segment_, database_, svc_.enforce_policy,
-                                          rt_->statement_limits);
+                                          rt_->statement_limits, rt_->statement_hash_key);
   for (const auto& [name, value] : login.parameter_status) gate_->on_parameter_status(name, value);
   backend_pid_ = login.process_id;
   txn_status_ = login.transaction_status;
