@@ -61,4 +61,11 @@ std::vector<RuleWarning> rules_granting_nothing(const config::Config& cfg) {
   return out;
 }
 
+void print_rules_granting_nothing(const config::Config& cfg, const std::string& path, std::ostream& out) {
+  for (const auto& w : rules_granting_nothing(cfg)) {
+    out << "warning: " << path << ":" << w.line << ": config.rule_grants_nothing: segment " << w.segment << ", rule "
+        << w.rule_id << ", table pattern \"" << w.pattern << "\": " << w.reason << "\n";
+  }
+}
+
 }  // namespace segproxy::authz

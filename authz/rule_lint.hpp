@@ -7,6 +7,7 @@
 // never granted (values and credentials catalogs), is dead. `segproxy --check-config`,
 // start and reload report each such pattern (warning `config.rule_grants_nothing`);
 // the configuration stays valid - the rule still denies what it denies.
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -23,5 +24,9 @@ struct RuleWarning {
 };
 
 std::vector<RuleWarning> rules_granting_nothing(const config::Config& cfg);
+
+// Each of them as a line "warning: PATH:LINE: config.rule_grants_nothing: ..." on `out`
+// (`segproxy --check-config`, `segproxyctl config check`).
+void print_rules_granting_nothing(const config::Config& cfg, const std::string& path, std::ostream& out);
 
 }  // namespace segproxy::authz

@@ -5,19 +5,17 @@
 
 namespace segproxy::proxy {
 
-std::shared_ptr<const Runtime> load_runtime(const std::string& path, std::ostream& err) {
+std::shared_ptr<const Runtime> load_runtime(const std::string& path, const authz::sql::SipKey& statement_hash_key,
+                                            std::ostream& err) {
   auto loaded = config::load_config_file(path);
   if (!loaded.errors.empty() || !loaded.config) {
     for (const auto& e : loaded.errors) err << e.to_string() << "\n";
     if (loaded.errors.empty()) err << path << ": configuration could not be loaded\n";
     return nullptr;
   }
-  for (const auto& w : authz::rules_granting_nothing(*loaded.config)) {
-    err << "warning: " << path << ":" << w.line << ": config.rule_grants_nothing: segment " << w.segment << ", rule "
-        << w.rule_id << ", table pattern \"" << w.pattern << "\": " << w.reason << "\n";
-  }
+  authz::print_rules_granting_nothing(*loaded.config, path, err);
   std::vector<std::string> errors;
-  auto rt = Runtime::build(std::move(*loaded.config), errors);
+  auto rt = Runtime::build(std::move(*loaded.config), statement_hash_key, errors);
   for (const auto& e : errors) err << path << ": " << e << "\n";
   return rt;
 }

@@ -6,6 +6,7 @@
 #include <ostream>
 #include <string>
 
+#include "config/version.hpp"  // kVersion
 #include "daemon/runtime.hpp"
 #include "daemon/log.hpp"
 
@@ -14,11 +15,11 @@ namespace segproxy::proxy {
 // Prints every problem to `err`; returns null on failure. Warnings (rules that can
 // grant nothing, authz/rule_lint.hpp) are printed as "warning: FILE:LINE: ..." lines and
 // do not fail the load.
-std::shared_ptr<const Runtime> load_runtime(const std::string& path, std::ostream& err);
+// `statement_hash_key`: the process's key (Runtime::statement_hash_key).
+std::shared_ptr<const Runtime> load_runtime(const std::string& path, const authz::sql::SipKey& statement_hash_key,
+                                            std::ostream& err);
 
 // The same warnings as log lines `config.rule_grants_nothing` (daemon start and reload).
 void log_rule_warnings(const config::Config& cfg, Logger& log);
-
-inline constexpr const char* kVersion = "0.1.0";
 
 }  // namespace segproxy::proxy

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     } else if (a == "--bench-policy-off") {
       enforce_policy = false;  // measurement aid for bench/pg_policy_compare.sh only
     } else if (a == "--version" || a == "-V") {
-      std::cout << "segproxy " << kVersion << "\n";
+      std::cout << "segproxy " << segproxy::kVersion << "\n";
       return 0;
     } else if (a == "--help" || a == "-h") {
       usage(std::cout);
@@ -52,7 +52,9 @@ int main(int argc, char** argv) {
     usage(std::cerr);
     return 64;
   }
-  auto rt = load_runtime(config_path, std::cerr);
+  // The process's statement-fingerprint key: drawn here once, inherited by every reload.
+  const segproxy::authz::sql::SipKey statement_hash_key = segproxy::authz::sql::random_sip_key();
+  auto rt = load_runtime(config_path, statement_hash_key, std::cerr);
   if (!rt) {
     std::cerr << "segproxy: configuration " << config_path << " is invalid\n";
     return 2;

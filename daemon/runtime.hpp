@@ -3,6 +3,7 @@
 // immutable after construction and shared (by shared_ptr) with every session started
 // under it, so a future reload can swap it without touching live sessions.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "authz/credential_store.hpp"
 #include "authz/identity_mapper.hpp"
 #include "authz/policy_engine.hpp"
+#include "authz/sql/statement_hash.hpp"
 #include "authz/sql/statement_limits.hpp"
 #include "config/config.hpp"
 #include "protocols/common/limits.hpp"
@@ -31,6 +33,9 @@ struct ListenerRuntime {
   const config::Listener* cfg = nullptr;  // points into Runtime::config
   std::unique_ptr<ssl::context> server_tls;
   std::unique_ptr<ssl::context> backend_tls;  // null when backend TLS is disabled
+  // The earliest nextUpdate (seconds since the epoch) of the CRLs in tls.crl as this
+  // generation read them (tls/crl_file); nullopt without a CRL or when none carries one.
+  std::optional<std::int64_t> crl_next_update;
 };
 
 // Sessions call it after DDL they let through has taken effect, so learned view
@@ -88,10 +93,21 @@ struct Runtime {
   authz::sql::StatementLimits statement_limits;  // config limits: SQL classification bounds
   DdlHook on_ddl;  // call after DDL the session let through: refreshes learned views
   std::string config_hash;  // SHA-256 of the config file (the "config version")
+  // The key of both classifiers' statement fingerprints (decision-cache keys, the audit
+  // record's `fingerprint`): drawn once per process (daemon/main.cpp) and handed from
+  // each Runtime to the next at reload, so fingerprints stay comparable for the
+  // process's lifetime (authz/sql/statement_hash.hpp).
+  authz::sql::SipKey statement_hash_key{};
 
   // Builds TLS contexts and loads secrets; on failure returns null and fills errors.
-  static std::shared_ptr<const Runtime> build(config::Config cfg, std::vector<std::string>& errors);
+  static std::shared_ptr<const Runtime> build(config::Config cfg, const authz::sql::SipKey& statement_hash_key,
+                                              std::vector<std::string>& errors);
 };
+
+// segproxy_crl_next_update_seconds: per listener with a CRL, seconds from `now` to its
+// nextUpdate (negative once passed).
+std::vector<std::pair<std::string, double>> crl_next_update_seconds(const Runtime& rt,
+                                                                    std::chrono::system_clock::time_point now);
 
 // "Is this identity revoked for this segment now?" (the admin layer implements it over
 // authz::RevocationList). Thread-safe; called once per new session.

@@ -100,6 +100,10 @@ bool Server::start_control() {
     metrics_->set_audit_ship_lag([s = shipper_.get()] { return static_cast<double>(s->status().lag_records()); },
                                  [s = shipper_.get()] { return s->status().lag_seconds; });
   }
+  metrics_->set_crl_next_update_seconds([this] {
+    const auto now = std::chrono::system_clock::now();
+    return crl_next_update_seconds(*runtime(), now);
+  });
   if (rt->config.admin) {
     AdminServerOptions opts;
     opts.socket_path = rt->config.admin->socket;
@@ -216,6 +220,7 @@ void Server::stop_control() {
   metrics_->set_audit_queue_depth(nullptr);
   metrics_->set_control_plane_staleness(nullptr);
   metrics_->set_audit_ship_lag(nullptr, nullptr);
+  metrics_->set_crl_next_update_seconds(nullptr);
 }
 
 void MysqlViewLoaderDeleter::operator()(MysqlViewLoader* p) const { delete p; }
@@ -311,7 +316,7 @@ admin::ReloadResult Server::reload(const std::string& trigger) {
   admin::ReloadResult r;
   r.old_hash = old->config_hash;
   std::ostringstream err;
-  auto next = load_runtime(old->config.source_path, err);
+  auto next = load_runtime(old->config.source_path, old->statement_hash_key, err);
   if (!next) {
     r.errors = lines_of(err.str());
     if (r.errors.empty()) r.errors.push_back("the configuration could not be loaded");

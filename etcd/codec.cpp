@@ -140,12 +140,54 @@ std::optional<json::Value> parse_result(std::string_view body, Decoded<T>& out) 
   return *r;
 }
 
+// The body of every decode_*: parse the answer (a plain object, or the message inside a
+// streamed {"result":...}), then let `fields` fill a T. `fields` returns what was wrong
+// with the answer, empty when nothing was.
+enum class Answer { Object, Result };
+
+template <class T, class Fields>
+Decoded<T> decode_answer(std::string_view body, Answer shape, Fields fields) {
+  Decoded<T> out;
+  std::optional<json::Value> v =
+      shape == Answer::Result ? parse_result(body, out) : parse_object(body, out);
+  if (!v) return out;
+  T r{};
+  if (const std::string_view problem = fields(*v, r); !problem.empty()) {
+    return fail<T>(std::string(problem));
+  }
+  out.value = std::move(r);
+  return out;
+}
+
 void bytes_field(json::Writer& w, std::string_view name, std::string_view raw) {
   w.key(name).value(base64_encode(raw));
 }
 
 void i64_field(json::Writer& w, std::string_view name, std::int64_t v) {
   w.key(name).value(std::to_string(v));
+}
+
+// The body of every encode_*: one JSON object whose members `fill` writes.
+template <class Fill>
+std::string encode_object(Fill fill) {
+  json::Writer w;
+  w.begin_object();
+  fill(w);
+  w.end_object();
+  return w.take();
+}
+
+// A PutRequest's members (a plain put, and a transaction's request_put).
+void put_fields(json::Writer& w, std::string_view key, std::string_view value, std::int64_t lease) {
+  bytes_field(w, "key", key);
+  bytes_field(w, "value", value);
+  if (lease != 0) i64_field(w, "lease", lease);
+}
+
+// A key range's members: key, and range_end when it is one.
+void range_fields(json::Writer& w, std::string_view key, std::string_view range_end) {
+  bytes_field(w, "key", key);
+  if (!range_end.empty()) bytes_field(w, "range_end", range_end);
 }
 
 }  // namespace
@@ -164,124 +206,87 @@ std::string prefix_range_end(std::string_view prefix) {
 }
 
 std::string encode_range(const RangeRequest& r) {
-  json::Writer w;
-  w.begin_object();
-  bytes_field(w, "key", r.key);
-  if (!r.range_end.empty()) bytes_field(w, "range_end", r.range_end);
-  if (r.revision > 0) i64_field(w, "revision", r.revision);
-  if (r.limit > 0) i64_field(w, "limit", r.limit);
-  w.end_object();
-  return w.take();
+  return encode_object([&](json::Writer& w) {
+    range_fields(w, r.key, r.range_end);
+    if (r.revision > 0) i64_field(w, "revision", r.revision);
+    if (r.limit > 0) i64_field(w, "limit", r.limit);
+  });
 }
 
 Decoded<RangeResponse> decode_range(std::string_view body) {
-  Decoded<RangeResponse> out;
-  std::optional<json::Value> v = parse_object(body, out);
-  if (!v) return out;
-  RangeResponse r;
-  if (!decode_header(*v, r.header) || !get_bool(*v, "more", r.more) ||
-      !get_i64(*v, "count", r.count)) {
-    return fail<RangeResponse>("malformed etcd range answer");
-  }
-  if (const json::Value* kvs = v->find("kvs"); kvs != nullptr) {
-    if (!kvs->is_array()) return fail<RangeResponse>("malformed etcd range answer: kvs");
-    r.kvs.reserve(kvs->as_array().size());
-    for (const json::Value& e : kvs->as_array()) {
-      KeyValue kv;
-      if (!decode_kv(e, kv)) return fail<RangeResponse>("malformed etcd range answer: kv");
-      r.kvs.push_back(std::move(kv));
-    }
-  }
-  out.value = std::move(r);
-  return out;
+  return decode_answer<RangeResponse>(
+      body, Answer::Object, [](const json::Value& v, RangeResponse& r) -> std::string_view {
+        if (!decode_header(v, r.header) || !get_bool(v, "more", r.more) ||
+            !get_i64(v, "count", r.count)) {
+          return "malformed etcd range answer";
+        }
+        const json::Value* kvs = v.find("kvs");
+        if (kvs == nullptr) return {};
+        if (!kvs->is_array()) return "malformed etcd range answer: kvs";
+        r.kvs.reserve(kvs->as_array().size());
+        for (const json::Value& e : kvs->as_array()) {
+          KeyValue kv;
+          if (!decode_kv(e, kv)) return "malformed etcd range answer: kv";
+          r.kvs.push_back(std::move(kv));
+        }
+        return {};
+      });
 }
 
 std::string encode_put(std::string_view key, std::string_view value, std::int64_t lease) {
-  json::Writer w;
-  w.begin_object();
-  bytes_field(w, "key", key);
-  bytes_field(w, "value", value);
-  if (lease != 0) i64_field(w, "lease", lease);
-  w.end_object();
-  return w.take();
+  return encode_object([&](json::Writer& w) { put_fields(w, key, value, lease); });
 }
 
 Decoded<PutResponse> decode_put(std::string_view body) {
-  Decoded<PutResponse> out;
-  std::optional<json::Value> v = parse_object(body, out);
-  if (!v) return out;
-  PutResponse r;
-  if (!decode_header(*v, r.header)) return fail<PutResponse>("malformed etcd put answer");
-  out.value = r;
-  return out;
+  return decode_answer<PutResponse>(
+      body, Answer::Object, [](const json::Value& v, PutResponse& r) -> std::string_view {
+        return decode_header(v, r.header) ? "" : "malformed etcd put answer";
+      });
 }
 
 std::string encode_delete(std::string_view key, std::string_view range_end) {
-  json::Writer w;
-  w.begin_object();
-  bytes_field(w, "key", key);
-  if (!range_end.empty()) bytes_field(w, "range_end", range_end);
-  w.end_object();
-  return w.take();
+  return encode_object([&](json::Writer& w) { range_fields(w, key, range_end); });
 }
 
 Decoded<DeleteResponse> decode_delete(std::string_view body) {
-  Decoded<DeleteResponse> out;
-  std::optional<json::Value> v = parse_object(body, out);
-  if (!v) return out;
-  DeleteResponse r;
-  if (!decode_header(*v, r.header) || !get_i64(*v, "deleted", r.deleted)) {
-    return fail<DeleteResponse>("malformed etcd delete answer");
-  }
-  out.value = r;
-  return out;
+  return decode_answer<DeleteResponse>(
+      body, Answer::Object, [](const json::Value& v, DeleteResponse& r) -> std::string_view {
+        const bool ok = decode_header(v, r.header) && get_i64(v, "deleted", r.deleted);
+        return ok ? "" : "malformed etcd delete answer";
+      });
 }
 
 std::string encode_compaction(std::int64_t revision) {
-  json::Writer w;
-  w.begin_object();
-  i64_field(w, "revision", revision);
-  w.field("physical", true);
-  w.end_object();
-  return w.take();
+  return encode_object([&](json::Writer& w) {
+    i64_field(w, "revision", revision);
+    w.field("physical", true);
+  });
 }
 
 std::string encode_put_if_mod_revision(std::string_view key, std::string_view value,
                                        std::int64_t expected_mod_revision, std::int64_t lease) {
-  json::Writer w;
-  w.begin_object();
-  w.key("compare").begin_array().begin_object();
-  w.field("result", "EQUAL").field("target", "MOD");
-  bytes_field(w, "key", key);
-  i64_field(w, "mod_revision", expected_mod_revision);
-  w.end_object().end_array();
-  w.key("success").begin_array().begin_object().key("request_put").begin_object();
-  bytes_field(w, "key", key);
-  bytes_field(w, "value", value);
-  if (lease != 0) i64_field(w, "lease", lease);
-  w.end_object().end_object().end_array();
-  w.end_object();
-  return w.take();
+  return encode_object([&](json::Writer& w) {
+    w.key("compare").begin_array().begin_object();
+    w.field("result", "EQUAL").field("target", "MOD");
+    bytes_field(w, "key", key);
+    i64_field(w, "mod_revision", expected_mod_revision);
+    w.end_object().end_array();
+    w.key("success").begin_array().begin_object().key("request_put").begin_object();
+    put_fields(w, key, value, lease);
+    w.end_object().end_object().end_array();
+  });
 }
 
 Decoded<TxnResponse> decode_txn(std::string_view body) {
-  Decoded<TxnResponse> out;
-  std::optional<json::Value> v = parse_object(body, out);
-  if (!v) return out;
-  TxnResponse r;
-  if (!decode_header(*v, r.header) || !get_bool(*v, "succeeded", r.succeeded)) {
-    return fail<TxnResponse>("malformed etcd txn answer");
-  }
-  out.value = r;
-  return out;
+  return decode_answer<TxnResponse>(
+      body, Answer::Object, [](const json::Value& v, TxnResponse& r) -> std::string_view {
+        const bool ok = decode_header(v, r.header) && get_bool(v, "succeeded", r.succeeded);
+        return ok ? "" : "malformed etcd txn answer";
+      });
 }
 
 std::string encode_lease_grant(std::int64_t ttl_seconds) {
-  json::Writer w;
-  w.begin_object();
-  i64_field(w, "TTL", ttl_seconds);
-  w.end_object();
-  return w.take();
+  return encode_object([&](json::Writer& w) { i64_field(w, "TTL", ttl_seconds); });
 }
 
 namespace {
@@ -291,105 +296,82 @@ bool decode_lease_fields(const json::Value& v, LeaseResponse& r) {
 }  // namespace
 
 Decoded<LeaseResponse> decode_lease_grant(std::string_view body) {
-  Decoded<LeaseResponse> out;
-  std::optional<json::Value> v = parse_object(body, out);
-  if (!v) return out;
-  LeaseResponse r;
-  if (!decode_lease_fields(*v, r) || r.id == 0 || r.ttl <= 0) {
-    return fail<LeaseResponse>("malformed etcd lease grant answer");
-  }
-  out.value = r;
-  return out;
+  return decode_answer<LeaseResponse>(
+      body, Answer::Object, [](const json::Value& v, LeaseResponse& r) -> std::string_view {
+        const bool ok = decode_lease_fields(v, r) && r.id != 0 && r.ttl > 0;
+        return ok ? "" : "malformed etcd lease grant answer";
+      });
 }
 
 std::string encode_lease_id(std::int64_t id) {
-  json::Writer w;
-  w.begin_object();
-  i64_field(w, "ID", id);
-  w.end_object();
-  return w.take();
+  return encode_object([&](json::Writer& w) { i64_field(w, "ID", id); });
 }
 
 Decoded<LeaseResponse> decode_lease_keepalive(std::string_view body) {
-  Decoded<LeaseResponse> out;
-  std::optional<json::Value> v = parse_result(body, out);
-  if (!v) return out;
-  LeaseResponse r;
-  if (!decode_lease_fields(*v, r)) return fail<LeaseResponse>("malformed etcd keepalive answer");
-  out.value = r;
-  return out;
+  return decode_answer<LeaseResponse>(
+      body, Answer::Result, [](const json::Value& v, LeaseResponse& r) -> std::string_view {
+        return decode_lease_fields(v, r) ? "" : "malformed etcd keepalive answer";
+      });
 }
 
 Decoded<Header> decode_header_only(std::string_view body) {
-  Decoded<Header> out;
-  std::optional<json::Value> v = parse_object(body, out);
-  if (!v) return out;
-  Header h;
-  if (!decode_header(*v, h)) return fail<Header>("malformed etcd answer: header");
-  out.value = h;
-  return out;
+  return decode_answer<Header>(body, Answer::Object,
+                               [](const json::Value& v, Header& h) -> std::string_view {
+                                 return decode_header(v, h) ? "" : "malformed etcd answer: header";
+                               });
 }
 
 Decoded<StatusResponse> decode_status(std::string_view body) {
-  Decoded<StatusResponse> out;
-  std::optional<json::Value> v = parse_object(body, out);
-  if (!v) return out;
-  StatusResponse r;
-  if (!decode_header(*v, r.header) || !get_string(*v, "version", r.version) ||
-      !get_u64(*v, "leader", r.leader) || !get_i64(*v, "raftIndex", r.raft_index)) {
-    return fail<StatusResponse>("malformed etcd status answer");
-  }
-  out.value = std::move(r);
-  return out;
+  return decode_answer<StatusResponse>(
+      body, Answer::Object, [](const json::Value& v, StatusResponse& r) -> std::string_view {
+        const bool ok = decode_header(v, r.header) && get_string(v, "version", r.version) &&
+                        get_u64(v, "leader", r.leader) && get_i64(v, "raftIndex", r.raft_index);
+        return ok ? "" : "malformed etcd status answer";
+      });
 }
 
 std::string encode_watch_create(const WatchRequest& r) {
-  json::Writer w;
-  w.begin_object().key("create_request").begin_object();
-  bytes_field(w, "key", r.key);
-  if (!r.range_end.empty()) bytes_field(w, "range_end", r.range_end);
-  if (r.start_revision > 0) i64_field(w, "start_revision", r.start_revision);
-  if (r.progress_notify) w.field("progress_notify", true);
-  if (r.prev_kv) w.field("prev_kv", true);
-  w.end_object().end_object();
-  return w.take();
+  return encode_object([&](json::Writer& w) {
+    w.key("create_request").begin_object();
+    range_fields(w, r.key, r.range_end);
+    if (r.start_revision > 0) i64_field(w, "start_revision", r.start_revision);
+    if (r.progress_notify) w.field("progress_notify", true);
+    if (r.prev_kv) w.field("prev_kv", true);
+    w.end_object();
+  });
 }
 
 Decoded<WatchResponse> decode_watch_message(std::string_view message) {
-  Decoded<WatchResponse> out;
-  std::optional<json::Value> v = parse_result(message, out);
-  if (!v) return out;
-  WatchResponse r;
-  if (!decode_header(*v, r.header) || !get_i64(*v, "watch_id", r.watch_id) ||
-      !get_bool(*v, "created", r.created) || !get_bool(*v, "canceled", r.canceled) ||
-      !get_i64(*v, "compact_revision", r.compact_revision) ||
-      !get_string(*v, "cancel_reason", r.cancel_reason) || r.compact_revision < 0) {
-    return fail<WatchResponse>("malformed etcd watch message");
-  }
-  if (const json::Value* evs = v->find("events"); evs != nullptr) {
-    if (!evs->is_array()) return fail<WatchResponse>("malformed etcd watch message: events");
-    r.events.reserve(evs->as_array().size());
-    for (const json::Value& e : evs->as_array()) {
-      if (!e.is_object()) return fail<WatchResponse>("malformed etcd watch event");
-      WatchEvent ev;
-      std::string type;
-      if (!get_string(e, "type", type)) return fail<WatchResponse>("malformed etcd watch event");
-      if (type.empty() || type == "PUT") {
-        ev.type = WatchEvent::Type::Put;
-      } else if (type == "DELETE") {
-        ev.type = WatchEvent::Type::Delete;
-      } else {
-        return fail<WatchResponse>("unknown etcd watch event type");
-      }
-      const json::Value* kv = e.find("kv");
-      if (kv == nullptr || !decode_kv(*kv, ev.kv)) {
-        return fail<WatchResponse>("malformed etcd watch event: kv");
-      }
-      r.events.push_back(std::move(ev));
-    }
-  }
-  out.value = std::move(r);
-  return out;
+  return decode_answer<WatchResponse>(
+      message, Answer::Result, [](const json::Value& v, WatchResponse& r) -> std::string_view {
+        if (!decode_header(v, r.header) || !get_i64(v, "watch_id", r.watch_id) ||
+            !get_bool(v, "created", r.created) || !get_bool(v, "canceled", r.canceled) ||
+            !get_i64(v, "compact_revision", r.compact_revision) ||
+            !get_string(v, "cancel_reason", r.cancel_reason) || r.compact_revision < 0) {
+          return "malformed etcd watch message";
+        }
+        const json::Value* evs = v.find("events");
+        if (evs == nullptr) return {};
+        if (!evs->is_array()) return "malformed etcd watch message: events";
+        r.events.reserve(evs->as_array().size());
+        for (const json::Value& e : evs->as_array()) {
+          if (!e.is_object()) return "malformed etcd watch event";
+          WatchEvent ev;
+          std::string type;
+          if (!get_string(e, "type", type)) return "malformed etcd watch event";
+          if (type.empty() || type == "PUT") {
+            ev.type = WatchEvent::Type::Put;
+          } else if (type == "DELETE") {
+            ev.type = WatchEvent::Type::Delete;
+          } else {
+            return "unknown etcd watch event type";
+          }
+          const json::Value* kv = e.find("kv");
+          if (kv == nullptr || !decode_kv(*kv, ev.kv)) return "malformed etcd watch event: kv";
+          r.events.push_back(std::move(ev));
+        }
+        return {};
+      });
 }
 
 bool MessageSplitter::feed(std::string_view bytes, std::vector<std::string>& out) {

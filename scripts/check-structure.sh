@@ -7,8 +7,11 @@
 #                       folder above it (only protocols/ and json/ headers of the project);
 #      json-pure        json/ never includes Asio, Beast, openssl/ssl.h nor any other
 #                       project folder;
-#      ctl-not-daemon   ctl/ (segproxyctl) never includes the daemon (DAEMON_DIRS: proxy/
-#                       today, daemon/ after the re-layout);
+#      ctl-not-daemon   ctl/ (segproxyctl) never includes the daemon (DAEMON_DIRS), and
+#                       ctl/CMakeLists.txt links no daemon library (segproxy_core,
+#                       segproxy_mysql_driver): segproxyctl never links the daemon;
+#      tls-plain        tls/ (TLS material read with libcrypto, used by ctl/) never
+#                       includes Asio, Beast, openssl/ssl.h nor the daemon;
 #      authz-not-admin-wire  authz/ never includes protocols/admin (the wire protocol).
 #   2. No C++ source/header in the repo (tracked or new, not ignored) over 600 lines.
 #   3. docker/Dockerfile installs exactly the script package lists: it must run
@@ -28,11 +31,10 @@ fail() {
 }
 
 # --- 1. layers ------------------------------------------------------------------------
-# The daemon's folders: ctl/ may include none of them. proxy/ is the daemon today; keep
-# daemon/ here when the session code moves so the rule carries over.
-DAEMON_DIRS=(proxy daemon)
+# The daemon's folders: ctl/ may include none of them.
+DAEMON_DIRS=(daemon)
 # Every top-level folder of project headers (what a quoted "folder/..." include names).
-PROJECT_DIRS=(json protocols config audit authz ctl "${DAEMON_DIRS[@]}")
+PROJECT_DIRS=(json protocols config tls audit etcd fleet authz ctl "${DAEMON_DIRS[@]}")
 
 # forbid RULE DIR EXTENDED-REGEX-OF-INCLUDED-PATH MESSAGE
 forbid() {
@@ -65,6 +67,13 @@ daemon_re=()
 for d in "${DAEMON_DIRS[@]}"; do daemon_re+=("$d/"); done
 forbid ctl-not-daemon ctl "$(join_by '|' "${daemon_re[@]}")" \
   "ctl/ (segproxyctl) never includes the daemon (${DAEMON_DIRS[*]})"
+forbid tls-plain tls "$net_tls|$(join_by '|' "${daemon_re[@]}")" \
+  "tls/ reads TLS material with libcrypto only (no Asio/Beast/openssl/ssl.h, no daemon)"
+if [[ -f ctl/CMakeLists.txt ]]; then
+  while IFS= read -r hit; do
+    fail "[ctl-not-daemon] segproxyctl never links the daemon: ctl/CMakeLists.txt:$hit"
+  done < <(grep -nE '(^|[[:space:](])segproxy_(core|mysql_driver)([[:space:])]|$)' ctl/CMakeLists.txt || true)
+fi
 forbid authz-not-admin-wire authz 'protocols/admin/' \
   "authz/ never includes the admin wire protocol (map daemon-side, daemon/control/admin_mapping)"
 

@@ -40,8 +40,8 @@ std::string lower(std::string_view s) {
 }
 }  // namespace
 
-PgGate::PgGate(const authz::PolicyEngine& engine, std::string segment, std::string database,
-                             bool enforce, sql::StatementLimits limits)
+PgGate::PgGate(const authz::PolicyEngine& engine, std::string segment, std::string database, bool enforce,
+               sql::StatementLimits limits, std::optional<sql::SipKey> hash_key)
     : engine_(&engine),
       segment_(std::move(segment)),
       database_(std::move(database)),
@@ -49,6 +49,7 @@ PgGate::PgGate(const authz::PolicyEngine& engine, std::string segment, std::stri
       cache_(kMaxCacheEntries) {
   if (const auto* pol = engine_->policy(segment_)) options_.default_schema = pol->default_schema;
   options_.limits = limits;
+  options_.hash_key = hash_key;
   options_.current_database = database_;
   sync_catalog();
 }

@@ -52,8 +52,10 @@ class PgGate {
   using time_point = std::chrono::system_clock::time_point;
 
   // enforce=false (segproxy --bench-policy-off) allows every statement unclassified.
+  // `hash_key`: the key of GateVerdict::fingerprint (the daemon's per-process key,
+  // Runtime::statement_hash_key); nullopt: verdicts carry no fingerprint.
   PgGate(const authz::PolicyEngine& engine, std::string segment, std::string database, bool enforce = true,
-                authz::sql::StatementLimits limits = {});
+         authz::sql::StatementLimits limits = {}, std::optional<authz::sql::SipKey> hash_key = std::nullopt);
 
   // A statement text from a Query or Parse message.
   GateVerdict check(std::string_view sql, time_point now);

@@ -88,11 +88,11 @@ std::string options_key(const MysqlClassifierOptions& opts) {
   return canon;
 }
 
-// The fingerprint of an already lexed text (0 for syntax errors).
+// The fingerprint of an already lexed text (0 for syntax errors and without a key).
 std::uint64_t fingerprint_of(std::string_view sql, const LexResult& lex, const MysqlClassifierOptions& opts) {
   // Over the length limit: no key, so each such text is judged (cheaply: unlexed) and
   // its refusal names its own length.
-  if (sql.size() > opts.limits.max_statement_length || lex.too_many_tokens) return 0;
+  if (sql.size() > opts.limits.max_statement_length || lex.too_many_tokens || !opts.hash_key) return 0;
   std::string canon = options_key(opts);
   if (sql.size() > opts.max_length) {
     put(canon, "too-long");
@@ -119,7 +119,7 @@ std::uint64_t fingerprint_of(std::string_view sql, const LexResult& lex, const M
       if (t.kind == TokKind::Semicolon) canon.push_back(t.in_exec_comment ? 'X' : ';');
     }
   }
-  return statement_hash(canon);  // never 0: 0 means "no fingerprint"
+  return statement_hash(*opts.hash_key, canon);  // never 0: 0 means "no fingerprint"
 }
 
 // Statement count and parenthesis depth of lexed text over opts.limits: the refusal

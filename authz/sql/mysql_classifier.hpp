@@ -51,10 +51,12 @@
 //  - Unknown (always denied): everything else, and any statement the analyzer could not
 //    read to its end.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "authz/sql/statement_info.hpp"
+#include "authz/sql/statement_hash.hpp"
 #include "authz/sql/statement_limits.hpp"
 
 namespace segproxy::authz::sql {
@@ -84,6 +86,9 @@ struct MysqlClassifierOptions {
   // own nesting bound (Analyzer::kMaxDepth) - all refusals with parse_error_sqlstate
   // 54000 / 54001 (statement_limits.hpp), answered as ERR 1162 / 1436 by the proxy.
   StatementLimits limits;
+  // The fingerprints' key (statement_hash.hpp; the daemon's per-process key). nullopt:
+  // no fingerprint (0), so nothing is cached or recorded under one.
+  std::optional<SipKey> hash_key;
 };
 
 StatementInfo classify_mysql(std::string_view sql, const MysqlClassifierOptions& opts);
@@ -105,13 +110,13 @@ struct MysqlServerVersion {
 MysqlServerVersion parse_mysql_server_version(std::string_view handshake_version);
 
 // Decision-cache key, computed from the tokens alone (no analysis), so a cache can be
-// consulted before classifying: keyed SipHash-2-4 (per-process random key) of the token
+// consulted before classifying: keyed SipHash-2-4 (opts.hash_key) of the token
 // stream - kinds and every name, literal values left out except in statements starting
 // with SET, PREPARE or EXECUTE IMMEDIATE, whose classification reads them - plus all
 // options. Equal fingerprints always classify the same way (the analyzer refuses a
 // statement outside that rule whose classification read a literal value). Equals
-// classify_mysql(...).fingerprint; 0 on a syntax error and over limits.max_statement_length
-// (do not cache).
+// classify_mysql(...).fingerprint; 0 on a syntax error, over limits.max_statement_length
+// and without opts.hash_key (do not cache).
 std::uint64_t fingerprint_mysql(std::string_view sql, const MysqlClassifierOptions& opts);
 
 // The statement with every string/number/hex literal replaced by '?', tokens separated by

@@ -163,7 +163,7 @@ static StatementInfo classify_pg_impl(std::string_view sql, const ClassifierOpti
     return info;
   }
   info.parse_ok = true;
-  info.fingerprint = detail::fingerprint_tree(tree);
+  info.fingerprint = opts.hash_key ? detail::fingerprint_tree(tree, *opts.hash_key) : 0;
   bool after_lexing_change = false;
   info.statements.reserve(tree->n_stmts);
   for (std::size_t i = 0; i < tree->n_stmts; ++i) {
@@ -187,14 +187,14 @@ static StatementInfo classify_pg_impl(std::string_view sql, const ClassifierOpti
   return info;
 }
 
-std::uint64_t fingerprint_pg(std::string_view sql) {
+std::uint64_t fingerprint_pg(std::string_view sql, const SipKey& key) {
   StatementInfo refusal;
   std::size_t depth = 0;
   const auto text = bounded_text(sql, StatementLimits{}, refusal, depth);
   if (!text) return 0;
   const ParsedTree parsed(*text, depth);
   if (parsed.no_stack() || parsed.error() || !parsed.tree()) return 0;
-  return detail::fingerprint_tree(parsed.tree());
+  return detail::fingerprint_tree(parsed.tree(), key);
 }
 
 std::string normalize_pg(std::string_view sql) {

@@ -29,11 +29,13 @@
 //    (libpg_query and protobuf-c recurse without limit and would crash the process).
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 
 #include "authz/sql/statement_info.hpp"
+#include "authz/sql/statement_hash.hpp"
 #include "authz/sql/statement_limits.hpp"
 
 namespace segproxy::authz::sql {
@@ -72,6 +74,9 @@ struct ClassifierOptions {
   const std::set<std::string, std::less<>>* attribute_functions = nullptr;
   // Work bounds checked before parsing (config `limits:`).
   StatementLimits limits;
+  // The key of StatementInfo::fingerprint (statement_hash.hpp; the daemon's per-process
+  // key). nullopt: no fingerprint (0), so nothing is cached or recorded under one.
+  std::optional<SipKey> hash_key;
 };
 
 StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts);
@@ -79,10 +84,10 @@ StatementInfo classify_pg(std::string_view sql, const ClassifierOptions& opts);
 // Fingerprint of the parse tree with literal values (A_Const) and token locations left
 // out: equal for statements differing only in literals, whitespace or comments; every
 // name (tables, functions, GUCs, prepared statements, cursors, aliases) is included.
-// Keyed SipHash-2-4 with a per-process random key, so a client cannot construct
-// collisions offline; values are stable within one process only. 0 on parse error and
-// over the default StatementLimits.
-std::uint64_t fingerprint_pg(std::string_view sql);
+// Keyed SipHash-2-4 under `key` (the daemon's per-process random key), so a client
+// cannot construct collisions offline; values are stable within one process only. 0 on
+// parse error and over the default StatementLimits.
+std::uint64_t fingerprint_pg(std::string_view sql, const SipKey& key);
 
 // pg_query_normalize: literals -> $n, for audit. Empty string on parse error and over
 // the default StatementLimits.

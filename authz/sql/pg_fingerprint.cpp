@@ -1,4 +1,4 @@
-// Decision-cache key: a keyed hash (authz/sql/statement_hash: SipHash-2-4, the process key) over a
+// Decision-cache key: a keyed hash (authz/sql/statement_hash: SipHash-2-4, the options' key) over a
 // canonical serialisation of the parse tree, generic over the protobuf-c descriptors.
 // Literal values (A_Const) and token positions are left out; everything else - node
 // types, names, options, operators - is included, so two statements with equal
@@ -108,11 +108,11 @@ void serialise(std::string& out, const ProtobufCMessage* m, int depth) {
 
 }  // namespace
 
-std::uint64_t fingerprint_tree(const PgQuery__ParseResult* tree) {
+std::uint64_t fingerprint_tree(const PgQuery__ParseResult* tree, const SipKey& key) {
   std::string buf;
   buf.reserve(512);
   serialise(buf, &tree->base, 0);
-  return statement_hash(buf);  // never 0: 0 means "parse error"
+  return statement_hash(key, buf);  // never 0: 0 means "parse error"
 }
 
 }  // namespace segproxy::authz::sql::detail

@@ -158,7 +158,7 @@ bool is_restrict_relation_kind_select(const PgQuery__SelectStmt* s);
 
 namespace segproxy::authz::sql::detail {
 // Keyed hash of a parse tree without literal values and locations (pg_fingerprint.cpp).
-std::uint64_t fingerprint_tree(const PgQuery__ParseResult* tree);
+std::uint64_t fingerprint_tree(const PgQuery__ParseResult* tree, const SipKey& key);
 // The linear pre-scan before libpg_query (pg_text_limits.cpp).
 struct TextScan {
   std::size_t depth = 0;          // estimated nesting (StatementLimits::max_parse_depth)

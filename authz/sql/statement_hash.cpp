@@ -42,18 +42,15 @@ std::uint64_t siphash24(const SipKey& key, std::string_view data) {
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
-const SipKey& statement_hash_key() {
-  static const SipKey key = [] {
-    std::random_device rd;
-    SipKey k{};
-    for (auto& w : k) w = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-    return k;
-  }();
-  return key;
+SipKey random_sip_key() {
+  std::random_device rd;
+  SipKey k{};
+  for (auto& w : k) w = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  return k;
 }
 
-std::uint64_t statement_hash(std::string_view canonical) {
-  const std::uint64_t h = siphash24(statement_hash_key(), canonical);
+std::uint64_t statement_hash(const SipKey& key, std::string_view canonical) {
+  const std::uint64_t h = siphash24(key, canonical);
   return h == 0 ? 1 : h;
 }
 

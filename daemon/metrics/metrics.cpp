@@ -355,6 +355,26 @@ void CallbackGauge::render(std::string& out) const {
   out += '\n';
 }
 
+CallbackGaugeFamily::CallbackGaugeFamily(std::string name, std::string help, std::string label_name)
+    : FamilyBase(std::move(name), std::move(help), MetricType::Gauge, {std::move(label_name)}) {}
+
+void CallbackGaugeFamily::set(std::function<Samples()> fn) {
+  std::lock_guard lock(mu_);
+  fn_ = std::move(fn);
+}
+
+void CallbackGaugeFamily::render(std::string& out) const {
+  render_header(out);
+  std::lock_guard lock(mu_);
+  if (!fn_) return;
+  for (const auto& [label, value] : fn_()) {
+    const std::string values[] = {label};
+    append_sample_prefix(out, name(), label_names(), values);
+    out += prom::format_double(value);
+    out += '\n';
+  }
+}
+
 // --- registry ------------------------------------------------------------------------
 
 namespace {
@@ -437,6 +457,14 @@ CallbackGauge& MetricsRegistry::callback_gauge(std::string name, std::string hel
   validate(name, {}, false);
   auto f = std::make_unique<CallbackGauge>(std::move(name), std::move(help));
   f->set(std::move(fn));
+  auto& ref = *f;
+  add(std::move(f));
+  return ref;
+}
+
+CallbackGaugeFamily& MetricsRegistry::callback_gauge_family(std::string name, std::string help, std::string label_name) {
+  validate(name, {label_name}, false);
+  auto f = std::make_unique<CallbackGaugeFamily>(std::move(name), std::move(help), std::move(label_name));
   auto& ref = *f;
   add(std::move(f));
   return ref;

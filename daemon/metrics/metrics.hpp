@@ -29,6 +29,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace segproxy::proxy {
@@ -201,6 +202,22 @@ class CallbackGauge final : public FamilyBase {
   std::function<double()> fn_;
 };
 
+// The labelled form of CallbackGauge: one label, and `fn` returns every sample (label
+// value, value) at render time, e.g. per-listener values owned by the current Runtime.
+// Same rules as CallbackGauge; label values come from the configuration, never input.
+class CallbackGaugeFamily final : public FamilyBase {
+ public:
+  using Samples = std::vector<std::pair<std::string, double>>;
+  CallbackGaugeFamily(std::string name, std::string help, std::string label_name);
+  void set(std::function<Samples()> fn);
+  void clear() { set(nullptr); }
+  void render(std::string& out) const override;
+
+ private:
+  mutable std::mutex mu_;
+  std::function<Samples()> fn_;
+};
+
 class MetricsRegistry {
  public:
   static constexpr std::string_view kOverflowCounterName = "segproxy_metrics_label_overflow_total";
@@ -221,6 +238,7 @@ class MetricsRegistry {
   HistogramFamily& histogram(std::string name, std::string help, std::vector<double> bounds,
                              std::vector<std::string> label_names = {}, FamilyOptions opts = {});
   CallbackGauge& callback_gauge(std::string name, std::string help, std::function<double()> fn = nullptr);
+  CallbackGaugeFamily& callback_gauge_family(std::string name, std::string help, std::string label_name);
 
   // Every family sorted by name, in text exposition format 0.0.4.
   std::string render() const;

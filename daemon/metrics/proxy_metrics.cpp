@@ -130,6 +130,12 @@ ProxyMetrics::ProxyMetrics(std::string_view version, double start_time_unix_seco
   audit_ship_lag_seconds_ = &r.callback_gauge(
       "segproxy_audit_ship_lag_seconds", "Age of the oldest durable audit record not yet in the central store.");
 
+  crl_next_update_ = &r.callback_gauge_family(
+      "segproxy_crl_next_update_seconds",
+      "Seconds until the nextUpdate of the CRL the listener loaded (tls.crl, earliest of the file's CRLs; "
+      "negative once passed: client handshakes then fail verification). No sample without a CRL.",
+      "listener");
+
   r.gauge("segproxy_build_info", "Build information; the value is always 1.", {"version"}).with({version}).set(1);
   r.gauge("segproxy_start_time_seconds", "Process start time in seconds since the Unix epoch.")
       .get()

@@ -211,6 +211,12 @@ class ProxyMetrics {
     audit_ship_lag_seconds_->set(std::move(seconds));
   }
 
+  // segproxy_crl_next_update_seconds{listener}: seconds until the nextUpdate of the CRL a
+  // listener loaded (tls.crl; negative once passed); no sample for a listener without one.
+  void set_crl_next_update_seconds(std::function<CallbackGaugeFamily::Samples()> fn) {
+    crl_next_update_->set(std::move(fn));
+  }
+
   std::string render() const { return registry_.render(); }
   // For metrics declared elsewhere (same registry, same exposition).
   MetricsRegistry& registry() { return registry_; }
@@ -241,6 +247,8 @@ class ProxyMetrics {
 
   CallbackGauge* audit_ship_lag_records_ = nullptr;
   CallbackGauge* audit_ship_lag_seconds_ = nullptr;
+
+  CallbackGaugeFamily* crl_next_update_ = nullptr;
 
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<ListenerMetrics>, std::less<>> listeners_;

@@ -370,6 +370,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
   options.current_database = database_;
   options.max_length = rt_->limits.max_mysql_client_message;  // judge what may be sent
   options.limits = rt_->statement_limits;
+  options.hash_key = rt_->statement_hash_key;
   gate_ = std::make_unique<MysqlGate>(*rt_->policy, segment_, seg_it->second.databases, std::move(options),
                                       svc_.enforce_policy);
   if (!co_await learn_session_options()) {

@@ -72,8 +72,8 @@ awaitable<bool> PgSession::login_backend(const authz::BackendCredential& cred,
     co_return false;
   }
   backend_ = std::move(login.stream);
-  gate_ = std::make_unique<PgGate>(*rt_->policy, segment_, database_, svc_.enforce_policy,
-                                          rt_->statement_limits);
+  gate_ = std::make_unique<PgGate>(*rt_->policy, segment_, database_, svc_.enforce_policy, rt_->statement_limits,
+                                   rt_->statement_hash_key);
   for (const auto& [name, value] : login.parameter_status) gate_->on_parameter_status(name, value);
   backend_pid_ = login.process_id;
   txn_status_ = login.transaction_status;

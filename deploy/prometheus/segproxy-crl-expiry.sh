@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# CRL expiry for Prometheus, until the daemon exports it itself (docs/deploy.md
-# "Alerts"): writes segproxy_crl_next_update_timestamp_seconds{crl="PATH"} (the CRL's
+# CRL files on disk for Prometheus (optional; docs/deploy.md "Alerts"). The daemon itself
+# exports segproxy_crl_next_update_seconds{listener} for the CRL each listener loaded, and
+# the shipped alerts use that; this script looks at the files instead (e.g. that the
+# freshly published CRL is readable and newer before you reload). It writes
+# segproxy_crl_next_update_timestamp_seconds{crl="PATH"} (the CRL's
 # nextUpdate, seconds since the epoch; the earliest when a file holds several CRLs) in the
 # text format, atomically, for node_exporter's textfile collector. Run it from cron or a
 # systemd timer, e.g. every 10 minutes:
 #   segproxy-crl-expiry.sh /var/lib/node_exporter/textfile/segproxy_crl.prom /etc/segproxy/tls/ca.crl
 # Usage: segproxy-crl-expiry.sh OUT.prom CRL.pem...   A file it cannot read is reported as
-# segproxy_crl_next_update_timestamp_seconds 0 (an alert, not a silent gap).
+# segproxy_crl_next_update_timestamp_seconds 0 (not a silent gap).
 set -euo pipefail
 
 out="${1:?usage: segproxy-crl-expiry.sh OUT.prom CRL.pem...}"

@@ -21,7 +21,7 @@ import tempfile
 
 import yaml
 
-DECLARATION = re.compile(r'\.(counter|gauge|histogram|callback_gauge)\(\s*"(segproxy_[a-z0-9_]+)"')
+DECLARATION = re.compile(r'\.(counter|gauge|histogram|callback_gauge|callback_gauge_family)\(\s*"(segproxy_[a-z0-9_]+)"')
 USE = re.compile(r"\bsegproxy_[a-z0-9_]+")
 
 

@@ -52,10 +52,7 @@ TEST_F(Pgjdbc, ConnectsWithClientCertificateAndRunsAsSegmentRole) {
 }
 
 void expect_prepared_rows(const ProcResult& r) {
-  EXPECT_PROBE_OK(r);
-  EXPECT_TRUE(probe_has(r, "ROW acme 120.50")) << r.describe();
-  EXPECT_TRUE(probe_has(r, "ROW globex 75.00")) << r.describe();
-  EXPECT_TRUE(probe_has(r, "ROW initech 12.99")) << r.describe();
+  expect_order_rows(r);
   // Past the threshold pgjdbc switched to a named server-side statement: a Parse of
   // S_n went through the proxy, then Bind/Execute of it.
   EXPECT_TRUE(probe_has(r, "SERVER_PREPARED true")) << r.describe();
@@ -81,11 +78,7 @@ TEST_F(Pgjdbc, SimpleQueryModeInlinesParametersAndPolicyStillHolds) {
   EXPECT_TRUE(probe_has(r, "ROW acme 120.50")) << r.describe();
   EXPECT_TRUE(probe_has(r, "ROW initech 12.99")) << r.describe();
   EXPECT_TRUE(probe_has(r, "NAMED_PARSES 0")) << r.describe();
-  const ProcResult d = Run("denied", "&preferQueryMode=simple");
-  EXPECT_PROBE_OK(d);
-  EXPECT_EQ(d.out.find("NOT_DENIED"), std::string::npos) << d.describe();
-  EXPECT_EQ(probe_count(d, "DENIED state=42501"), 2) << d.describe();
-  EXPECT_TRUE(probe_has(d, "AFTER acme")) << d.describe();
+  expect_denied_twice_then_usable(Run("denied", "&preferQueryMode=simple"), "DENIED state=42501");
 }
 
 TEST_F(Pgjdbc, ExecuteBatchInsertsEveryRowThroughSegproxy) {
@@ -187,12 +180,8 @@ TEST_F(Pgjdbc, CurrentSchemaPropertyIsRefusedAtConnect) {
 
 TEST_F(Pgjdbc, DeniedTableGives42501AndConnectionStaysUsable) {
   ASSERT_NO_FATAL_FAILURE(Start());
-  const ProcResult r = Run("denied");
-  EXPECT_PROBE_OK(r);
   // Once as a PreparedStatement (extended protocol), once as a plain Statement.
-  EXPECT_EQ(r.out.find("NOT_DENIED"), std::string::npos) << r.describe();
-  EXPECT_EQ(probe_count(r, "DENIED state=42501"), 2) << r.describe();
-  EXPECT_TRUE(probe_has(r, "AFTER acme")) << r.describe();
+  expect_denied_twice_then_usable(Run("denied"), "DENIED state=42501");
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "support/audit_support.hpp"
-#include "support/mysql_fixture.hpp"
+#include "support/mysql_admin_fixture.hpp"
 #include "support/raw_client.hpp"
 
 #include <cppconn/exception.h>
@@ -32,27 +32,12 @@ const char* kBillingPolicy =
     "    statements: [transaction, session_safe, prepare]\n"
     "    functions: {allow: [sleep]}\n";
 
-class MysqlProxy : public MysqlProxyTest {
+class MysqlProxy : public MysqlAdminTest {
  protected:
-  bool auto_start() const override { return false; }
   void Start(MysqlProxyOptions opts = {}, const char* policy = kBillingPolicy) {
     opts.billing_policy = policy;
-    opts.log_level = "info";
-    audit_dir_ = dir_ + "/audit";
-    socket_ = dir_ + "/admin.sock";
-    opts.extra_yaml += audit_yaml(audit_dir_);
-    opts.extra_yaml += "admin: {socket: \"" + socket_ + "\"}\n";
-    ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+    ASSERT_NO_FATAL_FAILURE(StartAdminProxy(opts));
   }
-  ProcResult ctl(std::vector<std::string> args) const {
-    std::vector<std::string> argv{env().segproxyctl_bin};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--socket");
-    argv.push_back(socket_);
-    return run_process(argv, 30s);
-  }
-  std::string audit_dir_;
-  std::string socket_;
 };
 
 TEST_F(MysqlProxy, ConnectorCppSessionRunsAsTheSegmentsBackendUserWithTheBackendsConnectionId) {

@@ -5,7 +5,7 @@
 #include <chrono>
 
 #include "support/audit_support.hpp"
-#include "support/mysql_fixture.hpp"
+#include "support/mysql_admin_fixture.hpp"
 
 #include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
@@ -22,28 +22,28 @@ const char* kBeforeReloadPolicy =
     "      - {id: orders-rw, tables: [shop.orders, shop.order_items], allow: [select, insert, update]}\n"
     "    statements: [transaction, session_safe, prepare]\n";
 
-class MysqlReloadPrepared : public MysqlProxyTest {
+// Orders denied, order items readable: what the tests reload to.
+const char* kAfterReloadPolicy =
+    "    rules:\n"
+    "      - {id: no-orders, tables: [shop.orders], deny: [all]}\n"
+    "      - {id: items, tables: [shop.order_items], allow: [select]}\n"
+    "    statements: [transaction, session_safe, prepare]\n";
+
+class MysqlReloadPrepared : public MysqlAdminTest {
  protected:
-  bool auto_start() const override { return false; }
   void Start() {
     MysqlProxyOptions opts;
     opts.billing_policy = kBeforeReloadPolicy;
-    opts.log_level = "info";
-    audit_dir_ = dir_ + "/audit";
-    socket_ = dir_ + "/admin.sock";
-    opts.extra_yaml += audit_yaml(audit_dir_);
-    opts.extra_yaml += "admin: {socket: \"" + socket_ + "\"}\n";
-    ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+    ASSERT_NO_FATAL_FAILURE(StartAdminProxy(opts));
   }
-  ProcResult ctl(std::vector<std::string> args) const {
-    std::vector<std::string> argv{env().segproxyctl_bin};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--socket");
-    argv.push_back(socket_);
-    return run_process(argv, 30s);
+  // Rewrites the config with kAfterReloadPolicy and reloads through the admin socket.
+  void ReloadToAfterPolicy() {
+    MysqlProxyOptions next;
+    next.billing_policy = kAfterReloadPolicy;
+    RewriteConfig(next);
+    const ProcResult reload = ctl({"reload"});
+    ASSERT_EQ(reload.exit_code, 0) << reload.describe();
   }
-  std::string audit_dir_;
-  std::string socket_;
 };
 
 TEST_F(MysqlReloadPrepared, StatementPreparedBeforeAReloadIsJudgedUnderTheNewPolicyAtExecute) {
@@ -57,17 +57,7 @@ TEST_F(MysqlReloadPrepared, StatementPreparedBeforeAReloadIsJudgedUnderTheNewPol
     std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
     ASSERT_TRUE(rs->next());
   }
-  MysqlProxyOptions next;
-  next.log_level = "info";
-  next.billing_policy =
-      "    rules:\n"
-      "      - {id: no-orders, tables: [shop.orders], deny: [all]}\n"
-      "      - {id: items, tables: [shop.order_items], allow: [select]}\n"
-      "    statements: [transaction, session_safe, prepare]\n";
-  next.extra_yaml = audit_yaml(audit_dir_) + "admin: {socket: \"" + socket_ + "\"}\n";
-  write_file(config_path_, render_mysql_config(port_, next));
-  const ProcResult reload = ctl({"reload"});
-  ASSERT_EQ(reload.exit_code, 0) << reload.describe();
+  ASSERT_NO_FATAL_FAILURE(ReloadToAfterPolicy());
   try {
     std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
     ADD_FAILURE() << "a statement on orders prepared before the reload still ran after it";
@@ -92,17 +82,7 @@ TEST_F(MysqlReloadPrepared, SqlPrepareMadeBeforeAReloadCannotBeExecutedAfterIt) 
   ASSERT_TRUE(prep.ok) << prep.error.describe();
   const MyResult before = mysql_exec(conn.get(), "EXECUTE s");
   ASSERT_TRUE(before.ok) << before.error.describe();
-  MysqlProxyOptions next;
-  next.log_level = "info";
-  next.billing_policy =
-      "    rules:\n"
-      "      - {id: no-orders, tables: [shop.orders], deny: [all]}\n"
-      "      - {id: items, tables: [shop.order_items], allow: [select]}\n"
-      "    statements: [transaction, session_safe, prepare]\n";
-  next.extra_yaml = audit_yaml(audit_dir_) + "admin: {socket: \"" + socket_ + "\"}\n";
-  write_file(config_path_, render_mysql_config(port_, next));
-  const ProcResult reload = ctl({"reload"});
-  ASSERT_EQ(reload.exit_code, 0) << reload.describe();
+  ASSERT_NO_FATAL_FAILURE(ReloadToAfterPolicy());
   const MyResult after = mysql_exec(conn.get(), "EXECUTE s");
   EXPECT_FALSE(after.ok) << "EXECUTE of a statement on orders prepared before the reload ran after it";
   const MyResult again = mysql_exec(conn.get(), "PREPARE s FROM 'SELECT count(*) FROM orders'");

@@ -3,55 +3,46 @@
 //   java -cp <classes>:<mariadb-java-client.jar> MariaJdbcProbe <scenario> <jdbc-url>
 // Prints "KEY value" lines for the test to assert on; an unexpected SQLException prints
 // "SQLEXCEPTION state=<sqlstate> code=<error code> msg=<message>" and exits 2 (anything
-// else: exit 3).
+// else: exit 3; the run itself: JdbcProbe.java).
 import java.sql.Connection;
-import java.sql.DatabaseMetaData;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
 
 public final class MariaJdbcProbe {
+  // "state=<sqlstate> code=<error code>"
+  static String describe(SQLException e) {
+    return "state=" + e.getSQLState() + " code=" + e.getErrorCode();
+  }
+
+  static String describeWithMessage(SQLException e) {
+    return describe(e) + " msg=" + e.getMessage();
+  }
+
   public static void main(String[] args) {
-    if (args.length != 2) {
-      System.err.println("usage: MariaJdbcProbe <scenario> <jdbc-url>");
-      System.exit(64);
+    JdbcProbe.run("MariaJdbcProbe", args, MariaJdbcProbe::scenario, MariaJdbcProbe::describe);
+  }
+
+  static boolean scenario(String name, Connection c) throws Exception {
+    switch (name) {
+      case "whoami": whoami(c); break;
+      case "prepared": prepared(c); break;
+      case "batch": batch(c); break;
+      case "stream": stream(c, Integer.MIN_VALUE); break;
+      case "stream10": stream(c, 10); break;
+      case "metadata": metadata(c); break;
+      case "cancel": sleep(c, JdbcProbe.Interrupt.CANCEL); break;
+      case "timeout": sleep(c, JdbcProbe.Interrupt.QUERY_TIMEOUT); break;
+      case "sleep": sleep(c, JdbcProbe.Interrupt.NONE); break;
+      case "denied": JdbcProbe.denied(c, MariaJdbcProbe::describe); break;
+      default: return false;
     }
-    try (Connection c = DriverManager.getConnection(args[1])) {
-      switch (args[0]) {
-        case "whoami": whoami(c); break;
-        case "prepared": prepared(c); break;
-        case "batch": batch(c); break;
-        case "stream": stream(c, Integer.MIN_VALUE); break;
-        case "stream10": stream(c, 10); break;
-        case "metadata": metadata(c); break;
-        case "cancel": sleep(c, Interrupt.CANCEL); break;
-        case "timeout": sleep(c, Interrupt.QUERY_TIMEOUT); break;
-        case "sleep": sleep(c, Interrupt.NONE); break;
-        case "denied": denied(c); break;
-        default:
-          System.err.println("unknown scenario " + args[0]);
-          System.exit(64);
-      }
-      System.out.println("DONE");
-    } catch (SQLException e) {
-      System.out.println("SQLEXCEPTION state=" + e.getSQLState() + " code=" + e.getErrorCode() + " msg=" +
-                         e.getMessage());
-      System.exit(2);
-    } catch (Exception e) {
-      e.printStackTrace(System.out);
-      System.exit(3);
-    }
+    return true;
   }
 
   static String one(Connection c, String sql) throws SQLException {
-    try (Statement s = c.createStatement(); ResultSet r = s.executeQuery(sql)) {
-      return r.next() ? r.getString(1) : null;
-    }
+    return JdbcProbe.one(c, sql);
   }
 
   // The backend's own count of binary-protocol commands in this session: which path the
@@ -71,13 +62,7 @@ public final class MariaJdbcProbe {
   // useServerPrepStmts=true COM_STMT_PREPARE once, then COM_STMT_EXECUTE).
   static void prepared(Connection c) throws Exception {
     try (PreparedStatement ps = c.prepareStatement("SELECT customer, amount FROM orders WHERE id = ?")) {
-      for (int i = 0; i < 8; ++i) {
-        ps.setInt(1, 1 + i % 3);
-        try (ResultSet r = ps.executeQuery()) {
-          if (!r.next()) throw new IllegalStateException("no row for id " + (1 + i % 3));
-          System.out.println("ROW " + r.getString(1) + " " + r.getBigDecimal(2));
-        }
-      }
+      JdbcProbe.printOrderRows(ps);
     }
     printStmtCounters(c);
   }
@@ -128,90 +113,17 @@ public final class MariaJdbcProbe {
     System.out.println("AFTER " + one(c, "SELECT 1"));
   }
 
+  // JdbcProbe.metadata of catalog shop, and order_items' imported keys.
   static void metadata(Connection c) throws SQLException {
-    DatabaseMetaData md = c.getMetaData();
-    List<String> names = new ArrayList<>();
-    // One line per table: parallel tests may create tables of their own in the same schema.
-    try (ResultSet r = md.getTables("shop", null, "%", new String[] {"TABLE"})) {
-      while (r.next()) System.out.println("TABLE " + r.getString("TABLE_NAME"));
-    }
-    try (ResultSet r = md.getColumns("shop", null, "orders", "%")) {
-      while (r.next()) names.add(r.getString("COLUMN_NAME") + ":" + r.getString("TYPE_NAME"));
-    }
-    System.out.println("COLUMNS " + String.join(",", names));
-    names.clear();
-    try (ResultSet r = md.getPrimaryKeys("shop", null, "orders")) {
-      while (r.next()) names.add(r.getString("COLUMN_NAME") + ":" + r.getString("PK_NAME"));
-    }
-    System.out.println("PRIMARY_KEYS " + String.join(",", names));
-    names.clear();
-    try (ResultSet r = md.getIndexInfo("shop", null, "order_items", false, false)) {
-      while (r.next()) names.add(r.getString("INDEX_NAME") + ":" + r.getString("COLUMN_NAME"));
-    }
-    System.out.println("INDEXES " + String.join(",", names));
-    names.clear();
-    try (ResultSet r = md.getImportedKeys("shop", null, "order_items")) {
-      while (r.next()) names.add(r.getString("FKCOLUMN_NAME") + "->" + r.getString("PKTABLE_NAME"));
-    }
-    System.out.println("IMPORTED_KEYS " + String.join(",", names));
+    JdbcProbe.metadata(c, "shop", null);
+    JdbcProbe.importedKeys(c, "shop", null);
   }
 
-  enum Interrupt { CANCEL, QUERY_TIMEOUT, NONE }
-
-  // SELECT SLEEP(30) interrupted by Statement.cancel() from another thread (Connector/J:
-  // KILL QUERY <thread id> on a new connection, i.e. a new mTLS session with the same
-  // certificate), by setQueryTimeout(1), or by nothing the client does (the segment's
-  // limits.statement_timeout). The cancel is repeated until the statement ends, so a
-  // cancel that overtakes the query cannot make the test wait 30 s; the wait for the
-  // worker is bounded.
-  static void sleep(Connection c, Interrupt how) throws Exception {
-    AtomicReference<Object> outcome = new AtomicReference<>();
-    Statement s = c.createStatement();
-    if (how == Interrupt.QUERY_TIMEOUT) s.setQueryTimeout(1);
-    Thread worker = new Thread(() -> {
-      try {
-        s.executeQuery("SELECT SLEEP(30)").close();
-        outcome.set("completed");
-      } catch (SQLException e) {
-        outcome.set(e);
-      }
-    });
-    worker.start();
-    long deadline = System.nanoTime() + 90_000_000_000L;
-    while (worker.isAlive() && System.nanoTime() < deadline) {
-      worker.join(500);
-      if (how == Interrupt.CANCEL && worker.isAlive()) s.cancel();
-    }
-    if (worker.isAlive()) {
-      System.out.println("HUNG");
-      System.exit(4);
-    }
-    Object o = outcome.get();
-    if (o instanceof SQLException) {
-      SQLException e = (SQLException) o;
-      System.out.println("CANCELLED state=" + e.getSQLState() + " code=" + e.getErrorCode() + " msg=" + e.getMessage());
-    } else {
-      System.out.println("NOT_CANCELLED " + o);
-    }
-    s.close();
-    System.out.println("AFTER " + one(c, "SELECT 1"));
-  }
-
-  // A table the segment may not read: the proxy's ERROR 1142; the connection stays usable.
-  static void denied(Connection c) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("SELECT ssn FROM customers_pii WHERE id = ?")) {
-      ps.setInt(1, 1);
-      ps.executeQuery().close();
-      System.out.println("NOT_DENIED");
-    } catch (SQLException e) {
-      System.out.println("DENIED state=" + e.getSQLState() + " code=" + e.getErrorCode());
-    }
-    try (Statement s = c.createStatement()) {
-      s.executeQuery("SELECT ssn FROM customers_pii").close();
-      System.out.println("NOT_DENIED");
-    } catch (SQLException e) {
-      System.out.println("DENIED state=" + e.getSQLState() + " code=" + e.getErrorCode());
-    }
-    System.out.println("AFTER " + one(c, "SELECT customer FROM orders WHERE id = 1"));
+  // SELECT SLEEP(30) interrupted (JdbcProbe.interruptSleep) by Statement.cancel() from
+  // another thread (Connector/J: KILL QUERY <thread id> on a new connection, i.e. a new
+  // mTLS session with the same certificate), by setQueryTimeout(1), or by nothing the
+  // client does (the segment's limits.statement_timeout).
+  static void sleep(Connection c, JdbcProbe.Interrupt how) throws Exception {
+    JdbcProbe.interruptSleep(c, "SELECT SLEEP(30)", how, MariaJdbcProbe::describeWithMessage);
   }
 }

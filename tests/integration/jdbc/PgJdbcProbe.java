@@ -1,19 +1,15 @@
 // pgjdbc through segproxy: one scenario per run, driven by tests/integration/jdbc_pg_test.cpp.
 //   java -cp <classes>:<postgresql.jar> PgJdbcProbe <scenario> <jdbc-url>
 // Prints "KEY value" lines for the test to assert on; an unexpected SQLException prints
-// "SQLEXCEPTION state=<sqlstate> msg=<message>" and exits 2 (anything else: exit 3).
+// "SQLEXCEPTION state=<sqlstate> msg=<message>" and exits 2 (anything else: exit 3; the
+// run itself: JdbcProbe.java).
 import java.sql.Connection;
-import java.sql.DatabaseMetaData;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
-import java.util.List;
 import java.text.MessageFormat;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
@@ -42,42 +38,35 @@ public final class PgJdbcProbe {
     });
   }
 
+  // "state=<sqlstate>"
+  static String describe(SQLException e) {
+    return "state=" + e.getSQLState();
+  }
+
   public static void main(String[] args) {
-    if (args.length != 2) {
-      System.err.println("usage: PgJdbcProbe <scenario> <jdbc-url>");
-      System.exit(64);
-    }
     traceFrontendMessages();
-    try (Connection c = DriverManager.getConnection(args[1])) {
-      switch (args[0]) {
-        case "whoami": whoami(c); break;
-        case "prepared": prepared(c); break;
-        case "batch": batch(c); break;
-        case "stream": stream(c); break;
-        case "metadata": metadata(c); break;
-        case "imported_keys": importedKeys(c); break;
-        case "cancel": cancel(c, false); break;
-        case "timeout": cancel(c, true); break;
-        case "denied": denied(c); break;
-        case "set_schema": setSchema(c); break;
-        default:
-          System.err.println("unknown scenario " + args[0]);
-          System.exit(64);
-      }
-      System.out.println("DONE");
-    } catch (SQLException e) {
-      System.out.println("SQLEXCEPTION state=" + e.getSQLState() + " msg=" + e.getMessage());
-      System.exit(2);
-    } catch (Exception e) {
-      e.printStackTrace(System.out);
-      System.exit(3);
+    JdbcProbe.run("PgJdbcProbe", args, PgJdbcProbe::scenario, PgJdbcProbe::describe);
+  }
+
+  static boolean scenario(String name, Connection c) throws Exception {
+    switch (name) {
+      case "whoami": whoami(c); break;
+      case "prepared": prepared(c); break;
+      case "batch": batch(c); break;
+      case "stream": stream(c); break;
+      case "metadata": metadata(c); break;
+      case "imported_keys": importedKeys(c); break;
+      case "cancel": cancel(c, JdbcProbe.Interrupt.CANCEL); break;
+      case "timeout": cancel(c, JdbcProbe.Interrupt.QUERY_TIMEOUT); break;
+      case "denied": JdbcProbe.denied(c, PgJdbcProbe::describe); break;
+      case "set_schema": setSchema(c); break;
+      default: return false;
     }
+    return true;
   }
 
   static String one(Connection c, String sql) throws SQLException {
-    try (Statement s = c.createStatement(); ResultSet r = s.executeQuery(sql)) {
-      return r.next() ? r.getString(1) : null;
-    }
+    return JdbcProbe.one(c, sql);
   }
 
   static void whoami(Connection c) throws SQLException {
@@ -88,13 +77,7 @@ public final class PgJdbcProbe {
   // server-side statement (Parse once, then Bind/Execute); with prepareThreshold=1 at once.
   static void prepared(Connection c) throws Exception {
     try (PreparedStatement ps = c.prepareStatement("SELECT customer, amount FROM orders WHERE id = ?")) {
-      for (int i = 0; i < 8; ++i) {
-        ps.setInt(1, 1 + i % 3);
-        try (ResultSet r = ps.executeQuery()) {
-          if (!r.next()) throw new IllegalStateException("no row for id " + (1 + i % 3));
-          System.out.println("ROW " + r.getString(1) + " " + r.getBigDecimal(2));
-        }
-      }
+      JdbcProbe.printOrderRows(ps);
       System.out.println("SERVER_PREPARED " + ps.unwrap(org.postgresql.PGStatement.class).isUseServerPrepare());
       System.out.println("NAMED_PARSES " + NAMED_PARSES.get());
     }
@@ -143,72 +126,20 @@ public final class PgJdbcProbe {
   }
 
   static void metadata(Connection c) throws SQLException {
-    DatabaseMetaData md = c.getMetaData();
-    List<String> names = new ArrayList<>();
-    // One line per table: parallel tests create tables of their own in the same schema.
-    try (ResultSet r = md.getTables(null, "public", "%", new String[] {"TABLE"})) {
-      while (r.next()) System.out.println("TABLE " + r.getString("TABLE_NAME"));
-    }
-    try (ResultSet r = md.getColumns(null, "public", "orders", "%")) {
-      while (r.next()) names.add(r.getString("COLUMN_NAME") + ":" + r.getString("TYPE_NAME"));
-    }
-    System.out.println("COLUMNS " + String.join(",", names));
-    names.clear();
-    try (ResultSet r = md.getPrimaryKeys(null, "public", "orders")) {
-      while (r.next()) names.add(r.getString("COLUMN_NAME") + ":" + r.getString("PK_NAME"));
-    }
-    System.out.println("PRIMARY_KEYS " + String.join(",", names));
-    names.clear();
-    try (ResultSet r = md.getIndexInfo(null, "public", "order_items", false, false)) {
-      while (r.next()) names.add(r.getString("INDEX_NAME") + ":" + r.getString("COLUMN_NAME"));
-    }
-    System.out.println("INDEXES " + String.join(",", names));
+    JdbcProbe.metadata(c, null, "public");
   }
 
   // pgjdbc's getImportedKeys/getExportedKeys/getCrossReference first read
   // pg_catalog.pg_settings (max_index_keys), which the metadata list leaves out.
   static void importedKeys(Connection c) throws SQLException {
-    List<String> names = new ArrayList<>();
-    try (ResultSet r = c.getMetaData().getImportedKeys(null, "public", "order_items")) {
-      while (r.next()) names.add(r.getString("FKCOLUMN_NAME") + "->" + r.getString("PKTABLE_NAME"));
-    }
-    System.out.println("IMPORTED_KEYS " + String.join(",", names));
+    JdbcProbe.importedKeys(c, null, "public");
   }
 
-  // Statement.cancel() from another thread (pgjdbc: a CancelRequest on a new connection)
-  // or setQueryTimeout (pgjdbc's timer thread calls cancel()). The cancel is repeated
-  // until the statement ends, so a cancel that overtakes the query cannot make the test
-  // wait 30 s; the wait for the worker is bounded.
-  static void cancel(Connection c, boolean viaTimeout) throws Exception {
-    AtomicReference<Object> outcome = new AtomicReference<>();
-    Statement s = c.createStatement();
-    if (viaTimeout) s.setQueryTimeout(1);
-    Thread worker = new Thread(() -> {
-      try {
-        s.executeQuery("SELECT pg_sleep(30)").close();
-        outcome.set("completed");
-      } catch (SQLException e) {
-        outcome.set(e);
-      }
-    });
-    worker.start();
-    long deadline = System.nanoTime() + 90_000_000_000L;
-    while (worker.isAlive() && System.nanoTime() < deadline) {
-      worker.join(500);
-      if (!viaTimeout && worker.isAlive()) s.cancel();
-    }
-    if (worker.isAlive()) {
-      System.out.println("HUNG");
-      System.exit(4);
-    }
-    Object o = outcome.get();
-    if (o instanceof SQLException) {
-      System.out.println("CANCELLED state=" + ((SQLException) o).getSQLState());
-    } else {
-      System.out.println("NOT_CANCELLED " + o);
-    }
-    s.close();
-    System.out.println("AFTER " + one(c, "SELECT 1"));
+  // SELECT pg_sleep(30) interrupted (JdbcProbe.interruptSleep) by Statement.cancel()
+  // from another thread (pgjdbc: a CancelRequest on a new connection) or by
+  // setQueryTimeout (pgjdbc's timer thread calls cancel()).
+  static void cancel(Connection c, JdbcProbe.Interrupt how) throws Exception {
+    JdbcProbe.interruptSleep(c, "SELECT pg_sleep(30)", how, PgJdbcProbe::describe);
   }
 
   // Connection.setSchema sends SET SESSION search_path, which segproxy refuses (only ''
@@ -219,24 +150,6 @@ public final class PgJdbcProbe {
       System.out.println("NOT_REFUSED");
     } catch (SQLException e) {
       System.out.println("REFUSED state=" + e.getSQLState() + " msg=" + e.getMessage().split("\n")[0]);
-    }
-    System.out.println("AFTER " + one(c, "SELECT customer FROM orders WHERE id = 1"));
-  }
-
-  // A table the segment may not read: SQLException 42501; the connection stays usable.
-  static void denied(Connection c) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("SELECT ssn FROM customers_pii WHERE id = ?")) {
-      ps.setInt(1, 1);
-      ps.executeQuery().close();
-      System.out.println("NOT_DENIED");
-    } catch (SQLException e) {
-      System.out.println("DENIED state=" + e.getSQLState());
-    }
-    try (Statement s = c.createStatement()) {
-      s.executeQuery("SELECT ssn FROM customers_pii").close();
-      System.out.println("NOT_DENIED");
-    } catch (SQLException e) {
-      System.out.println("DENIED state=" + e.getSQLState());
     }
     System.out.println("AFTER " + one(c, "SELECT customer FROM orders WHERE id = 1"));
   }

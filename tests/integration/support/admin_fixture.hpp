@@ -1,11 +1,12 @@
 #pragma once
 // The admin-socket fixture of the integration tests: a proxy with admin socket, metrics
 // endpoint and audit log, and segproxyctl run against it.
-#include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/audit_support.hpp"
+#include "support/ctl.hpp"
 #include "support/fixture.hpp"
 #include "support/process.hpp"
 
@@ -29,13 +30,7 @@ class AdminTest : public ProxyTest {
     ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
   }
 
-  ProcResult ctl(std::vector<std::string> args) const {
-    std::vector<std::string> argv{env().segproxyctl_bin};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--socket");
-    argv.push_back(socket_);
-    return run_process(argv, std::chrono::seconds(30));
-  }
+  ProcResult ctl(std::vector<std::string> args) const { return run_ctl(socket_, std::move(args)); }
 
   // Rewrites the running proxy's config file with `opts`.
   void RewriteConfig(const ProxyConfigOptions& opts) { write_file(config_path_, render_config(port_, opts)); }

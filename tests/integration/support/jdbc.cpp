@@ -114,6 +114,20 @@ long probe_number(const ProcResult& r, const std::string& key) {
   return std::strtol(out.c_str() + at + key.size() + 2, nullptr, 10);
 }
 
+void expect_order_rows(const ProcResult& r) {
+  EXPECT_PROBE_OK(r);
+  EXPECT_TRUE(probe_has(r, "ROW acme 120.50")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "ROW globex 75.00")) << r.describe();
+  EXPECT_TRUE(probe_has(r, "ROW initech 12.99")) << r.describe();
+}
+
+void expect_denied_twice_then_usable(const ProcResult& r, const std::string& denied_line) {
+  EXPECT_PROBE_OK(r);
+  EXPECT_EQ(r.out.find("NOT_DENIED"), std::string::npos) << r.describe();
+  EXPECT_EQ(probe_count(r, denied_line), 2) << r.describe();
+  EXPECT_TRUE(probe_has(r, "AFTER acme")) << r.describe();
+}
+
 ProcResult run_pgjdbc(const std::string& scenario, const std::string& url) {
   return run_probe("PgJdbcProbe", jdbc_tools().pgjdbc_jar, scenario, url);
 }

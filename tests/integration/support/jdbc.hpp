@@ -51,6 +51,13 @@ bool probe_has(const ProcResult& r, const std::string& line);
 int probe_count(const ProcResult& r, const std::string& line);
 long probe_number(const ProcResult& r, const std::string& key);
 
+// The checks of the scenarios both probes share (tests/integration/jdbc/JdbcProbe.java),
+// as gtest expectations on a probe run `r` that also had to finish (EXPECT_PROBE_OK):
+// "prepared": the three order rows; "denied": `denied_line` twice (prepared and plain)
+// and no NOT_DENIED, then the connection still reads orders.
+void expect_order_rows(const ProcResult& r);
+void expect_denied_twice_then_usable(const ProcResult& r, const std::string& denied_line);
+
 }  // namespace segproxy::it
 
 // A probe run that finished its scenario (exit 0, "DONE", no timeout).

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "authz/sql/mysql_classifier.hpp"
+#include "tests/unit/sql/hash_key_support.hpp"
 #include "pg_test_support.hpp"
 
 namespace segproxy::authz::sql {
@@ -30,6 +31,7 @@ std::string show(const StatementInfo& info) {
 
 MysqlClassifierOptions shop() {
   MysqlClassifierOptions o;
+  o.hash_key = test::kTestHashKey;
   o.current_database = "shop";
   return o;
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "authz/sql/mysql_classifier.hpp"
+#include "tests/unit/sql/hash_key_support.hpp"
 #include "authz/sql/mysql_lexing_settings.hpp"
 
 namespace segproxy::authz::sql {
@@ -14,6 +15,7 @@ namespace {
 
 MysqlClassifierOptions shop() {
   MysqlClassifierOptions o;
+  o.hash_key = test::kTestHashKey;
   o.current_database = "shop";
   return o;
 }

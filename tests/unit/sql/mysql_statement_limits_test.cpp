@@ -7,6 +7,7 @@
 
 #include "authz/sql/mysql_classifier.hpp"
 #include "authz/sql/statement_limits.hpp"
+#include "tests/unit/sql/hash_key_support.hpp"
 
 namespace segproxy::authz::sql {
 namespace {
@@ -41,6 +42,7 @@ TEST(MysqlStatementLimits, TextLongerThanMaxStatementLengthIsRefusedUnlexed) {
   expect_refused(classify(big, one_mib), "54000", "limits.max_statement_length (9437184 bytes, at most 1048576)");
   MysqlClassifierOptions o;
   o.limits = one_mib;
+  o.hash_key = test::kTestHashKey;
   EXPECT_EQ(fingerprint_mysql(big, o), 0u);  // not cached: each refusal names its own length
   EXPECT_EQ(normalize_mysql(big, o), "");
 }

@@ -8,6 +8,7 @@
 
 #include "authz/sql/mysql_classifier.hpp"
 #include "authz/sql/statement_limits.hpp"
+#include "tests/unit/sql/hash_key_support.hpp"
 
 namespace segproxy::authz::sql {
 namespace {
@@ -42,6 +43,7 @@ TEST(MysqlStatementTokens, ManyTinyTokensBeyondTheBoundAreRefusedAsTooComplex) {
       << info.parse_error;
   EXPECT_TRUE(info.statements.empty());
   MysqlClassifierOptions o;
+  o.hash_key = test::kTestHashKey;
   EXPECT_EQ(fingerprint_mysql(sql, o), 0u);  // not cached
 }
 

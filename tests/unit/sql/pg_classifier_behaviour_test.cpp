@@ -10,11 +10,16 @@
 #include <vector>
 
 #include "tests/unit/sql/pg_test_support.hpp"
+#include "tests/unit/sql/hash_key_support.hpp"
 
 namespace segproxy::authz::sql::test {
 namespace {
 
-StatementInfo classify(std::string_view sql) { return classify_pg(sql, ClassifierOptions{}); }
+StatementInfo classify(std::string_view sql) {
+  ClassifierOptions opts;
+  opts.hash_key = kTestHashKey;
+  return classify_pg(sql, opts);
+}
 
 TEST(PgClassifierParse, SyntaxErrorReportsLibpgQueryMessageAndCursor) {
   const auto info = classify("SELECT * FRM orders");
@@ -198,7 +203,7 @@ TEST(PgClassifierNesting, DeepNestingIsRefusedWithoutCrashing) {
     for (int i = 0; i < levels; ++i) sql += ")";
     const auto info = classify(sql);
     EXPECT_FALSE(info.parse_ok) << levels;
-    EXPECT_EQ(fingerprint_pg(sql), 0u);
+    EXPECT_EQ(fingerprint_pg(sql, kTestHashKey), 0u);
   }
   for (int terms : {40000, 200000}) {
     std::string sql = "SELECT 1";
@@ -236,10 +241,10 @@ TEST(PgClassifierNesting, ModerateNestingAndLongFlatListsStillClassify) {
 }
 
 TEST(PgFingerprint, EqualForLiteralAndWhitespaceChangesOnly) {
-  EXPECT_EQ(fingerprint_pg("SELECT * FROM t WHERE id = 1"), fingerprint_pg("select *\nfrom t where id = 42 -- x"));
-  EXPECT_NE(fingerprint_pg("SELECT 1"), 0u);
-  EXPECT_EQ(fingerprint_pg("SELECT * FRM t"), 0u);
-  EXPECT_EQ(classify("SELECT 7").fingerprint, fingerprint_pg("SELECT 8"));
+  EXPECT_EQ(fingerprint_pg("SELECT * FROM t WHERE id = 1", kTestHashKey), fingerprint_pg("select *\nfrom t where id = 42 -- x", kTestHashKey));
+  EXPECT_NE(fingerprint_pg("SELECT 1", kTestHashKey), 0u);
+  EXPECT_EQ(fingerprint_pg("SELECT * FRM t", kTestHashKey), 0u);
+  EXPECT_EQ(classify("SELECT 7").fingerprint, fingerprint_pg("SELECT 8", kTestHashKey));
 }
 
 TEST(PgFingerprint, DiffersForEveryNameTheDecisionDependsOn) {
@@ -255,7 +260,7 @@ TEST(PgFingerprint, DiffersForEveryNameTheDecisionDependsOn) {
       {"DECLARE c1 CURSOR FOR SELECT 1", "DECLARE c2 CURSOR FOR SELECT 1"},
       {"SELECT * FROM t x", "SELECT * FROM t y"},
   };
-  for (const auto& [a, b] : pairs) EXPECT_NE(fingerprint_pg(a), fingerprint_pg(b)) << a << " vs " << b;
+  for (const auto& [a, b] : pairs) EXPECT_NE(fingerprint_pg(a, kTestHashKey), fingerprint_pg(b, kTestHashKey)) << a << " vs " << b;
 }
 
 TEST(PgNormalize, ReplacesLiteralsWithParameters) {
@@ -292,7 +297,7 @@ TEST(PgClassifierTiming, PgbenchSelectOnlyAverageOver100kRuns) {
   std::printf("classify_pg(pgbench select-only): %.2f us/statement over %d runs (sink %zu)\n",
               static_cast<double>(ns) / kRuns / 1000.0, kRuns, sink);
   const auto fstart = std::chrono::steady_clock::now();
-  for (int i = 0; i < kRuns; ++i) sink += fingerprint_pg(sql) & 1u;
+  for (int i = 0; i < kRuns; ++i) sink += fingerprint_pg(sql, kTestHashKey) & 1u;
   const auto fns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - fstart).count();
   std::printf("fingerprint_pg(pgbench select-only): %.2f us/statement\n", static_cast<double>(fns) / kRuns / 1000.0);
   EXPECT_GT(sink, 0u);

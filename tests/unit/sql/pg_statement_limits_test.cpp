@@ -9,6 +9,7 @@
 
 #include "authz/sql/pg_classifier.hpp"
 #include "authz/sql/statement_limits.hpp"
+#include "tests/unit/sql/hash_key_support.hpp"
 
 namespace segproxy::authz::sql::test {
 namespace {
@@ -56,7 +57,7 @@ TEST(PgStatementLimits, WideUnionIsRefusedWithoutCrashing) {
   const std::string sql = "SELECT 1" + repeat(" UNION SELECT 1", 65000);
   ASSERT_LT(sql.size(), 1024u * 1024u);
   EXPECT_REFUSED(classify(sql), "54001", "limits.max_parse_depth");
-  EXPECT_EQ(fingerprint_pg(sql), 0u);
+  EXPECT_EQ(fingerprint_pg(sql, kTestHashKey), 0u);
   EXPECT_EQ(normalize_pg(sql), "");
 }
 
@@ -79,7 +80,7 @@ TEST(PgStatementLimits, CommentOpenerRunsAreRefusedBeforeTheQuadraticScanner) {
   EXPECT_REFUSED(classify("SELECT 1 " + repeat("/*", 200000)), "54001", "too complex");
   EXPECT_REFUSED(classify("SELECT 1 " + repeat("/**/", 30000)), "54001", "too complex");
   EXPECT_REFUSED(classify("SELECT 1 " + repeat("+-", 100000) + "1"), "54001", "");
-  EXPECT_EQ(fingerprint_pg("SELECT 1 " + repeat("/**/", 30000)), 0u);
+  EXPECT_EQ(fingerprint_pg("SELECT 1 " + repeat("/**/", 30000), kTestHashKey), 0u);
   EXPECT_EQ(normalize_pg("SELECT 1 " + repeat("/**/", 30000)), "");
 }
 

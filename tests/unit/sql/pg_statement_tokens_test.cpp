@@ -10,6 +10,7 @@
 #include "authz/sql/pg_classifier.hpp"
 #include "authz/sql/pg_walker.hpp"
 #include "authz/sql/statement_limits.hpp"
+#include "tests/unit/sql/hash_key_support.hpp"
 
 namespace segproxy::authz::sql::test {
 namespace {
@@ -62,7 +63,7 @@ TEST(PgStatementTokens, ManyTinyTokensBeyondTheBoundAreRefusedAsTooComplex) {
   EXPECT_NE(info.parse_error.find("limits.max_statement_tokens (300002 tokens, at most 250000)"), std::string::npos)
       << info.parse_error;
   EXPECT_TRUE(info.statements.empty());
-  EXPECT_EQ(fingerprint_pg(sql), 0u);  // not cached
+  EXPECT_EQ(fingerprint_pg(sql, kTestHashKey), 0u);  // not cached
   EXPECT_EQ(normalize_pg(sql), "");
 }
 

@@ -17,12 +17,14 @@ TEST(StatementHash, SipHash24MatchesTheReferenceVectors) {
   EXPECT_EQ(siphash24(key, msg), 0xa129ca6149be45e5ULL);
 }
 
-TEST(StatementHash, OneProcessKeyIsStableAndNotZero) {
-  const SipKey& a = statement_hash_key();
-  EXPECT_EQ(&a, &statement_hash_key());
+TEST(StatementHash, RandomKeysDifferAndAStatementHashIsStableUnderOneKeyAndNeverZero) {
+  const SipKey a = random_sip_key();
+  const SipKey b = random_sip_key();
   EXPECT_FALSE(a[0] == 0 && a[1] == 0);
-  EXPECT_EQ(statement_hash("select 1"), statement_hash("select 1"));
-  EXPECT_NE(statement_hash("select 1"), 0u);
+  EXPECT_NE(a, b);  // each call draws: nothing is kept between calls
+  EXPECT_EQ(statement_hash(a, "select 1"), statement_hash(a, "select 1"));
+  EXPECT_NE(statement_hash(a, "select 1"), statement_hash(b, "select 1"));
+  EXPECT_NE(statement_hash(a, "select 1"), 0u);
 }
 
 }  // namespace

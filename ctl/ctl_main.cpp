@@ -1,20 +1,25 @@
 // segproxyctl: the operator tool. Grows with the admin socket (status, sessions,
 // revoke, reload) and the policy/audit tooling.
 //   segproxyctl version
-//   segproxyctl config check FILE
+//   segproxyctl config check FILE   (ctl/config_check.hpp)
 //   segproxyctl policy explain|test ...   (ctl/policy.hpp)
 //   segproxyctl audit verify|export|keygen ...   (ctl/audit.hpp)
 //   segproxyctl status|sessions|kill|revoke|unrevoke|revocations|reload|audit-checkpoint
 //                                                (admin socket client, ctl/admin.hpp)
 // Global options before the command, `help CMD`, `CMD --help`: ctl/command_line.hpp.
+#include <chrono>
+#include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "daemon/config_check.hpp"
+#include "config/version.hpp"
 #include "ctl/admin.hpp"
 #include "ctl/audit.hpp"
 #include "ctl/command_line.hpp"
+#include "ctl/config_check.hpp"
 #include "ctl/fleet.hpp"
 #include "ctl/policy.hpp"
 
@@ -37,22 +42,15 @@ int help(const std::vector<std::string>& args) {
   return 0;
 }
 
-// config check FILE | config check --config FILE | config check --config=FILE
-int config_check(const std::vector<std::string>& args) {
-  std::string file;
-  if (args.size() == 3 && args[2].rfind("--", 0) != 0) file = args[2];
-  else if (args.size() == 4 && args[2] == "--config") file = args[3];
-  else if (args.size() == 3 && args[2].rfind("--config=", 0) == 0) file = args[2].substr(9);
-  if (file.empty()) {
-    std::cerr << *ctl::command_help("config");
-    return ctl::kCtlExitUsage;
-  }
-  auto rt = load_runtime(file, std::cerr);
-  if (!rt) return 2;
-  std::cout << "configuration " << file << " is valid: " << rt->config.listeners.size() << " listener(s), "
-            << rt->config.identities.size() << " identity rule(s), " << rt->config.segments.size()
-            << " segment(s)\n";
-  return 0;
+// password_env as `segproxyctl config check` resolves it: the process environment (the
+// entry point is the one place of segproxyctl that reads it).
+segproxy::authz::EnvironmentLookup process_environment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const std::string key(name);
+    const char* v = std::getenv(key.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
 }
 
 }  // namespace
@@ -76,7 +74,7 @@ int main(int argc, char** argv) {
     return help(words);
   }
   if (args[0] == "version" || args[0] == "--version") {
-    std::cout << "segproxyctl " << kVersion << "\n";
+    std::cout << "segproxyctl " << segproxy::kVersion << "\n";
     return 0;
   }
   if (ctl::asks_for_help(args)) {
@@ -85,7 +83,9 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  if (args[0] == "config" && args.size() >= 2 && args[1] == "check") return config_check(args);
+  if (args[0] == "config" && args.size() >= 2 && args[1] == "check") {
+    return ctl::run_config_check(args, std::cout, std::cerr, process_environment(), std::chrono::system_clock::now());
+  }
   if (args[0] == "policy") {
     return ctl::run_policy(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
   }
