@@ -1,9 +1,11 @@
 #include "audit/store/store_reader.hpp"
 
 #include <cstdlib>
+#include <unordered_map>
 
 #include "audit/hash_chain.hpp"
 #include "audit/record_codec.hpp"
+#include "audit/record_join.hpp"
 #include "audit/store/store_connection.hpp"
 
 namespace segproxy::audit::store {
@@ -191,11 +193,29 @@ StoreExportResult export_store(PGconn* c, const std::vector<std::string>& instan
   if (opts.format == ExportFormat::csv) out << csv_header();
   for (const auto& name : names) {
     StoreReader reader(c, name, opts.filter.since, key, opts.verify);
+    // Self-contained records, as the file export: session fields from the session's
+    // session.open, a same_as repeat's statement fields from its target row (fetched on
+    // demand; repeats mostly name the same few targets).
+    RecordJoiner joiner;
+    std::unordered_map<std::uint64_t, std::string> targets;
+    const RecordJoiner::Lookup lookup = [&](std::uint64_t seq) -> std::optional<std::string_view> {
+      auto it = targets.find(seq);
+      if (it == targets.end()) {
+        std::string why;
+        auto r = exec(c, "SELECT line FROM segproxy_audit.records WHERE instance = $1 AND seq = $2", why,
+                      {name, std::to_string(seq)});
+        if (!r || PQntuples(r.get()) != 1) return std::nullopt;
+        if (targets.size() >= 4096) targets.clear();  // bounded memory on a long export
+        it = targets.emplace(seq, std::string(PQgetvalue(r.get(), 0, 0))).first;
+      }
+      return std::string_view(it->second);
+    };
     AuditRecord r;
     std::string_view line;
     while (reader.next(r, line)) {
+      const bool joined = joiner.join(r, lookup);  // before filtering, as the file export
       if (!matches(r, opts.filter)) continue;
-      write_export_record(out, opts.format, r, line);
+      write_export_record(out, opts.format, r, line, joined);
       ++res.exported;
     }
     res.instances.emplace_back(name, reader.result());

@@ -21,42 +21,13 @@
 #include "support/etcd_cluster.hpp"
 #include "support/fixture.hpp"
 #include "support/pg.hpp"
+#include "support/metrics_scrape.hpp"
 
 namespace segproxy::it {
 namespace {
 
 using namespace std::chrono_literals;
 constexpr const char* kBillingSpiffe = "spiffe://example.org/ns/billing/sa/api";
-
-std::string http_get(std::uint16_t port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return {};
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-      char buf[65536];
-      for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  ::close(fd);
-  return out;
-}
-
-double sample(const std::string& metrics, const std::string& series) {
-  std::size_t pos = 0;
-  while ((pos = metrics.find(series + " ", pos)) != std::string::npos) {
-    if (pos == 0 || metrics[pos - 1] == '\n') return std::stod(metrics.substr(pos + series.size() + 1));
-    pos += series.size();
-  }
-  return -1;
-}
 
 // Polls `ok` every 100 ms for up to `limit`.
 template <class F>
