@@ -3,8 +3,6 @@
 // no descriptor of the dead connections.
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "support/backend_restart.hpp"
 #include "support/mysql_fixture.hpp"
 
@@ -45,11 +43,7 @@ TEST_F(MysqlBackendRestart, LiveSessionEndsWithAnErrorNewSessionsWorkAfterRestar
   fresh.reset();
 
   // Each of the two ended sessions held a client and a backend socket.
-  int fds_after = open_fd_count(proxy_.pid());
-  for (int i = 0; i < 100 && fds_after > fds_before - 4; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    fds_after = open_fd_count(proxy_.pid());
-  }
+  const int fds_after = wait_fd_count_at_most(proxy_.pid(), fds_before - 4);
   EXPECT_LE(fds_after, fds_before - 4) << "descriptors of dead sessions are still open";
   EXPECT_TRUE(proxy_.running());
 }

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include "support/env.hpp"
 #include "support/process.hpp"
@@ -28,6 +29,17 @@ inline int open_fd_count(pid_t pid) {
     if (e->d_name[0] != '.') ++n;
   }
   ::closedir(d);
+  return n;
+}
+
+// Polls open_fd_count(pid) until it is at most `limit` (a generous bounded wait, not a
+// timing assertion); returns the last count.
+inline int wait_fd_count_at_most(pid_t pid, int limit) {
+  int n = open_fd_count(pid);
+  for (int i = 0; i < 100 && n > limit; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    n = open_fd_count(pid);
+  }
   return n;
 }
 
