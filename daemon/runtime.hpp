@@ -132,6 +132,9 @@ struct Services {
   bool enforce_policy = true;
   // The audit log; null when the configuration has no `audit:` section.
   audit::AuditSink* audit = nullptr;
+  // The write-ahead wait of the session's I/O thread (daemon/session/audit_waiter.hpp):
+  // one per worker, null when `audit` is null (and in tests that build no server).
+  class AuditWaiter* audit_waiter = nullptr;
   class SessionRegistry* registry = nullptr;  // live sessions (shutdown, kill, revoke, reload)
   const RevocationCheck* revocations = nullptr;  // null: no admin socket configured
   class ProxyMetrics* metrics = nullptr;  // never null in the server; may be in tests

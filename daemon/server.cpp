@@ -18,6 +18,7 @@
 #include "daemon/pg/pg_session.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/stack_thread.hpp"
+#include "daemon/session/audit_waiter.hpp"
 #include "daemon/session/refusal_audit.hpp"
 #include "daemon/catalog/view_loader.hpp"
 
@@ -34,7 +35,7 @@ Server::Server(std::shared_ptr<const Runtime> rt, Logger& log, bool enforce_poli
 Server::~Server() = default;
 
 Services Server::session_services() {
-  Services s{log_, cancels_, active_sessions_, next_session_id_, true, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  Services s{log_, cancels_, active_sessions_, next_session_id_};
   s.enforce_policy = enforce_policy_;
   s.audit = audit_.get();
   s.registry = &sessions_;
@@ -45,10 +46,10 @@ Services Server::session_services() {
   return s;
 }
 
-asio::io_context& Server::next_worker() {
-  auto& w = *workers_[next_worker_];
+std::size_t Server::next_worker() {
+  const std::size_t i = next_worker_;
   next_worker_ = (next_worker_ + 1) % workers_.size();
-  return w;
+  return i;
 }
 
 std::shared_ptr<const Runtime> Server::runtime() const {
@@ -59,7 +60,8 @@ std::shared_ptr<const Runtime> Server::runtime() const {
 awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::string name) {
   ListenerMetrics& lm = metrics_->listener(name);
   for (;;) {
-    auto& worker = next_worker();
+    const std::size_t worker_index = next_worker();
+    auto& worker = *workers_[worker_index];
     error_code ec;
     tcp::socket sock = co_await acceptor.async_accept(worker, asio::redirect_error(use_awaitable, ec));
     if (ec) {
@@ -111,6 +113,7 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::string name) {
     }
     Services services = session_services();
     services.address = std::move(admission.lease);
+    if (worker_index < audit_waiters_.size()) services.audit_waiter = audit_waiters_[worker_index].get();
     auto on_exit = [this](std::exception_ptr e) {
       if (!e) return;
       try {
@@ -181,6 +184,7 @@ int Server::run() {
       return 1;
     }
     refusals_ = std::make_unique<RefusalAudit>(audit_.get());
+    for (auto& w : workers_) audit_waiters_.push_back(std::make_unique<AuditWaiter>(w->get_executor(), *audit_));
     log_.info("audit.ready", {{"dir", rt0->config.audit->dir}, {"durability", rt0->config.audit->durability}});
     if (rt0->config.audit->ship) {
       shipper_ = start_audit_shipper(*rt0->config.audit->ship, to_audit_config(*rt0->config.audit), *audit_,

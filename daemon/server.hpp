@@ -52,7 +52,7 @@ class Server {
 
  private:
   awaitable<void> accept_loop(tcp::acceptor& acceptor, std::string listener);
-  asio::io_context& next_worker();
+  std::size_t next_worker();  // index into workers_ (round robin)
   Services session_services();
   // server_control.cpp: the control thread's services (admin socket, metrics endpoint,
   // revocation pruning, backend probe for /readyz). False with a logged error.
@@ -97,6 +97,10 @@ class Server {
   std::atomic<bool> backends_reachable_{false};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::vector<std::unique_ptr<asio::io_context>> workers_;
+  // One write-ahead waiter per worker (index = worker's), created with the audit sink.
+  // Declared after workers_ and audit_: destroyed before the sink they listen to, after
+  // run() has joined the threads that run their io_contexts.
+  std::vector<std::unique_ptr<class AuditWaiter>> audit_waiters_;
   std::size_t next_worker_ = 0;
   bool enforce_policy_ = true;
 };
