@@ -1,7 +1,6 @@
 #include "audit/store/store_reader.hpp"
 
 #include <cstdlib>
-#include <unordered_map>
 
 #include "audit/hash_chain.hpp"
 #include "audit/record_codec.hpp"
@@ -28,7 +27,7 @@ std::optional<std::string> cell(PGresult* r, int row, int col) {
 
 StoreReader::StoreReader(PGconn* c, std::string instance, std::optional<std::chrono::system_clock::time_point> since,
                          const CheckpointVerifier* key, bool verify_chain)
-    : c_(c), instance_(std::move(instance)), since_(since), chain_(key), verify_chain_(verify_chain) {}
+    : c_(c), instance_(std::move(instance)), since_(since), chain_(key), targets_(c, instance_), verify_chain_(verify_chain) {}
 
 StoreReader::~StoreReader() {
   if (in_tx_) PgResult(PQexec(c_, "ROLLBACK"));
@@ -118,6 +117,28 @@ bool StoreReader::check_row(int i, AuditRecord& rec) {
   if (auto problem = chain_.check(rec)) {
     return fail(problem->status, seq, "row seq " + std::to_string(seq) + ": " + problem->message);
   }
+  return !rec.same_as || check_same_as(rec);
+}
+
+// The writer's rule (audit/file_sink_writer.cpp): a repeat names an earlier full record
+// of the same session with the same event. A target read before this reader's first row
+// (--since) was not chain-checked here: its own hash is checked instead.
+bool StoreReader::check_same_as(const AuditRecord& rec) {
+  const std::uint64_t target_seq = *rec.same_as;
+  const auto fail_target = [&](const std::string& why) {
+    return fail(VerifyStatus::tampered, rec.seq,
+                "row seq " + std::to_string(rec.seq) + ": same_as " + std::to_string(target_seq) + " " + why);
+  };
+  if (target_seq >= rec.seq) return fail_target("does not name an earlier record");
+  const auto line = targets_.line(target_seq);
+  if (!line) return fail_target("names a row that is not in the store");
+  std::string derr;
+  const auto t = decode_record(*line, derr);
+  if (!t || t->seq != target_seq || compute_record_hash(*t) != t->hash)
+    return fail_target("names a row that was altered");
+  if (t->same_as || t->event != rec.event || t->session_id != rec.session_id ||
+      t->statement.empty() + t->fingerprint.empty() + t->decision.empty() == 3)
+    return fail_target("does not name an earlier full record of the same session");
   return true;
 }
 
@@ -197,19 +218,7 @@ StoreExportResult export_store(PGconn* c, const std::vector<std::string>& instan
     // session.open, a same_as repeat's statement fields from its target row (fetched on
     // demand; repeats mostly name the same few targets).
     RecordJoiner joiner;
-    std::unordered_map<std::uint64_t, std::string> targets;
-    const RecordJoiner::Lookup lookup = [&](std::uint64_t seq) -> std::optional<std::string_view> {
-      auto it = targets.find(seq);
-      if (it == targets.end()) {
-        std::string why;
-        auto r = exec(c, "SELECT line FROM segproxy_audit.records WHERE instance = $1 AND seq = $2", why,
-                      {name, std::to_string(seq)});
-        if (!r || PQntuples(r.get()) != 1) return std::nullopt;
-        if (targets.size() >= 4096) targets.clear();  // bounded memory on a long export
-        it = targets.emplace(seq, std::string(PQgetvalue(r.get(), 0, 0))).first;
-      }
-      return std::string_view(it->second);
-    };
+    const RecordJoiner::Lookup lookup = [&reader](std::uint64_t seq) { return reader.targets().line(seq); };
     AuditRecord r;
     std::string_view line;
     while (reader.next(r, line)) {

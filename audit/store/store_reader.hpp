@@ -1,10 +1,13 @@
 #pragma once
 // Reading the central store back (segproxyctl audit verify|export --postgres): one
-// instance's rows in seq order, each checked three ways before it is trusted - the line
-// decodes strictly (audit/record_codec), the row's columns (seq, instance, ts, event,
-// identity, ...) equal what the line says, and the line continues the instance's hash
-// chain with its signed checkpoints (audit/chain_checker, the same checks as a log
-// directory). The first edited, missing or reordered row is named by its seq.
+// instance's rows in seq order, each checked before it is trusted - the line decodes
+// strictly (audit/record_codec), the row's columns (seq, instance, ts, event, identity,
+// ...) equal what the line says, the line continues the instance's hash chain with its
+// signed checkpoints (audit/chain_checker, the same checks as a log directory), and a
+// `same_as` repeat names an earlier full record of the same session and event whose own
+// hash holds. The first edited, missing or reordered row is named by its seq. (The store
+// keeps no file boundaries: "of the same file", which the directory verifier also
+// checks, is not checkable here.)
 #include <libpq-fe.h>
 
 #include <chrono>
@@ -19,6 +22,7 @@
 #include "audit/chain_checker.hpp"
 #include "audit/exporters.hpp"
 #include "audit/record.hpp"
+#include "audit/store/same_as_targets.hpp"
 #include "audit/verifier.hpp"
 
 namespace segproxy::audit::store {
@@ -37,17 +41,21 @@ class StoreReader {
   // or at the first problem (result() says which).
   bool next(AuditRecord& record, std::string_view& line);
   const VerifyResult& result() const { return result_; }
+  // The rows same_as repeats name (shared with the export's join).
+  SameAsTargets& targets() { return targets_; }
 
  private:
   bool start();
   bool fetch();
   bool fail(VerifyStatus s, std::uint64_t seq, std::string message);
   bool check_row(int i, AuditRecord& rec);
+  bool check_same_as(const AuditRecord& rec);
 
   PGconn* c_;
   std::string instance_;
   std::optional<std::chrono::system_clock::time_point> since_;
   ChainChecker chain_;
+  SameAsTargets targets_;
   bool verify_chain_;
   VerifyResult result_;
   struct ResultDeleter {

@@ -11,6 +11,10 @@
 #include <atomic>
 #include <thread>
 
+#include "audit/hash_chain.hpp"
+#include "audit/record_codec.hpp"
+#include "audit/record_join.hpp"
+#include "audit/store/store_connection.hpp"
 #include "support/audit_store_fixture.hpp"
 #include "support/metrics_scrape.hpp"
 
@@ -192,6 +196,51 @@ TEST_F(AuditStore, VerifyNamesTheFirstRowASuperuserEditedDeletedOrReordered) {
   v = verify();
   EXPECT_EQ(v.exit_code, 1) << v.describe();
   EXPECT_NE(v.out.find("expected seq " + seq + ": records missing"), std::string::npos) << v.out;
+}
+
+// A repeat (`same_as`) pointed at a record that is not an earlier full record of its
+// session, with its hash recomputed so that the chain holds: the verifier reads the
+// target row and names the forgery. (The rows after it are deleted first: removing the
+// tail is the one change the store alone cannot show, docs/audit.md.)
+TEST_F(AuditStore, VerifyRefusesASameAsThatNamesAnythingButAnEarlierFullRecordOfItsSession) {
+  ASSERT_NO_FATAL_FAILURE(Start("it-a"));
+  ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 20));
+  ASSERT_TRUE(Converged("it-a"));
+  Instance("it-a").proc->stop();
+  const auto verify = [&] { return Ctl({"audit", "verify", "--postgres", StoreSu(), "--instance", "it-a"}); };
+  ASSERT_EQ(verify().exit_code, 0);
+  const std::string seq = StoreValue(
+      "SELECT max(seq) FROM segproxy_audit.records WHERE instance = 'it-a' AND event = 'statement.decision'"
+      " AND line NOT LIKE '%\"same_as\":%'");
+  ASSERT_FALSE(seq.empty());
+  const std::string where = " WHERE instance = 'it-a' AND seq = " + seq;
+  std::string why;
+  auto rec = audit::decode_record(StoreValue("SELECT line FROM segproxy_audit.records" + where), why);
+  ASSERT_TRUE(rec) << why;
+  ASSERT_FALSE(rec->session_id.empty());
+  const std::string open_seq = StoreValue(
+      "SELECT seq FROM segproxy_audit.records WHERE instance = 'it-a' AND event = 'session.open' AND session_id = '" +
+      rec->session_id + "'");
+  ASSERT_FALSE(open_seq.empty());
+
+  StoreExec("ALTER TABLE segproxy_audit.records DISABLE TRIGGER records_append_only");
+  StoreExec("DELETE FROM segproxy_audit.records WHERE instance = 'it-a' AND seq > " + seq);
+  ASSERT_EQ(verify().exit_code, 0);  // a shorter chain still verifies
+  audit::AuditRecord forged = *rec;
+  audit::copy_statement_fields(audit::AuditRecord{}, forged);
+  forged.same_as = std::stoull(open_seq);  // the session's session.open: another event
+  forged.hash = audit::compute_record_hash(forged);
+  const std::string line = audit::encode_record(forged);
+  auto cols = audit::store::extract_row(line, why);
+  ASSERT_TRUE(cols) << why;
+  const auto literal = [](const std::optional<std::string>& v) { return v ? "$x$" + *v + "$x$" : std::string("NULL"); };
+  StoreExec("UPDATE segproxy_audit.records SET line = $x$" + line + "$x$, hash = '" + cols->hash +
+            "', decision = " + literal(cols->decision) + ", fingerprint = " + literal(cols->fingerprint) + where);
+  const ProcResult v = verify();
+  EXPECT_EQ(v.exit_code, 1) << v.describe();
+  EXPECT_NE(v.out.find("same_as " + open_seq + " does not name an earlier full record of the same session"),
+            std::string::npos)
+      << v.out;
 }
 
 TEST_F(AuditStore, AStoreHoldingAnotherChainUnderTheSameInstanceNameStopsTheShipper) {
