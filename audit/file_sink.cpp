@@ -103,6 +103,18 @@ bool FileSink::start(std::string& error) {
       ops_->close(fd);
       detail += "; truncated a torn last line (" + std::to_string(tail.torn_bytes) +
                 " bytes, never acknowledged) of " + tail.newest.filename().string();
+    } else if (tail.good_size > 0) {
+      // The previous run's last records may still sit in the page cache only (the process
+      // was killed, the machine was not): make them durable before the chain continues
+      // from them, so that a later power loss cannot leave this run's records after a gap.
+      // (The directory entry is synced by open_new_file below.)
+      const int fd = ops_->open(tail.newest.string(), O_RDONLY, 0);
+      if (fd < 0 || ops_->fsync(fd) != 0) {
+        error = "cannot sync the previous run's last file " + tail.newest.string() + ": " + std::strerror(errno);
+        if (fd >= 0) ops_->close(fd);
+        return false;
+      }
+      ops_->close(fd);
     }
     // A file without a complete record (created just before a crash) holds nothing.
     if (tail.good_size == 0) fs::remove(tail.newest, ec);

@@ -1,5 +1,6 @@
 #pragma once
 // Shared helpers for the audit tests: temp dirs, a manual clock, injectable I/O faults.
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include "audit/file_ops.hpp"
 #include "audit/file_sink.hpp"
 #include "audit/log_files.hpp"
+#include "audit/record_codec.hpp"
 
 namespace segproxy::audit::test {
 
@@ -115,6 +117,20 @@ inline std::vector<fs::path> log_paths(const fs::path& dir) {
   std::string err;
   std::vector<fs::path> out;
   for (const auto& f : list_log_files(dir, err)) out.push_back(f.path);
+  return out;
+}
+
+// Every record of the log directory, decoded (a line that does not decode fails the test).
+inline std::vector<AuditRecord> all_records(const fs::path& dir) {
+  std::vector<AuditRecord> out;
+  for (const auto& p : log_paths(dir)) {
+    for (const auto& l : lines_of(slurp(p))) {
+      std::string err;
+      auto r = decode_record(l, err);
+      EXPECT_TRUE(r) << err;
+      if (r) out.push_back(*r);
+    }
+  }
   return out;
 }
 

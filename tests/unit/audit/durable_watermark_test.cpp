@@ -20,19 +20,6 @@ namespace {
 using namespace test;
 using namespace std::chrono_literals;
 
-std::vector<AuditRecord> records_in(const fs::path& dir) {
-  std::vector<AuditRecord> out;
-  for (const auto& p : log_paths(dir)) {
-    for (const auto& l : lines_of(slurp(p))) {
-      std::string err;
-      auto r = decode_record(l, err);
-      EXPECT_TRUE(r) << err;
-      if (r) out.push_back(*r);
-    }
-  }
-  return out;
-}
-
 class CountingListener : public DurableListener {
  public:
   void durable_advanced() noexcept override {
@@ -152,7 +139,7 @@ TEST(DurableWatermark, AFlushThatHangsPastMaxWaitCountsAsAWriteFailureAndWriting
   const VerifyResult v = verify(dir.path());
   ASSERT_TRUE(v.ok()) << v.summary();
   bool resumed = false;
-  for (const auto& r : records_in(dir.path())) {
+  for (const auto& r : all_records(dir.path())) {
     if (r.event == "audit.resume") {
       resumed = true;
       EXPECT_NE(r.detail.find("audit.max_wait"), std::string::npos) << r.detail;

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <future>
 #include <thread>
 
@@ -16,19 +19,6 @@ namespace {
 
 using namespace test;
 using namespace std::chrono_literals;
-
-std::vector<AuditRecord> all_records(const fs::path& dir) {
-  std::vector<AuditRecord> out;
-  for (const auto& p : log_paths(dir)) {
-    for (const auto& l : lines_of(slurp(p))) {
-      std::string err;
-      auto r = decode_record(l, err);
-      EXPECT_TRUE(r) << err;
-      if (r) out.push_back(*r);
-    }
-  }
-  return out;
-}
 
 TEST(FileSink, ManyThreadsGroupCommitAllAcknowledgedSeqGapFreeAndVerifiable) {
   TempDir dir;
@@ -322,6 +312,57 @@ TEST(FileSink, OpenFailsWhenTheSigningKeyIsMissing) {
   std::string err;
   EXPECT_FALSE(FileSink::open(cfg, err));
   EXPECT_NE(err.find("missing.pem"), std::string::npos);
+}
+
+// The previous run's records may be in the page cache only (kill -9 of the process, not of
+// the machine): the restarted writer syncs that file before its chain continues from it,
+// and refuses to start when it cannot.
+TEST(FileSink, RestartSyncsThePreviousRunsLastFileBeforeTheChainContinuesFromIt) {
+  class SyncRecordingOps : public FaultyFileOps {
+   public:
+    std::mutex mu;
+    std::map<int, std::string> paths;
+    std::vector<std::string> fsynced;
+    int fsync_errno = 0;
+    int open(const std::string& path, int flags, mode_t mode) override {
+      const int fd = PosixFileOps::open(path, flags, mode);
+      std::lock_guard lk(mu);
+      if (fd >= 0) paths[fd] = path;
+      return fd;
+    }
+    int fsync(int fd) override {
+      std::lock_guard lk(mu);
+      const std::string path = paths.count(fd) ? paths[fd] : std::string();
+      if (fsync_errno != 0 && path.find("/audit-") != std::string::npos) {
+        errno = fsync_errno;
+        return -1;
+      }
+      fsynced.push_back(path);
+      return PosixFileOps::fsync(fd);
+    }
+  };
+  TempDir dir;
+  std::string err;
+  {
+    auto sink = FileSink::open(base_config(dir.path()), err);
+    ASSERT_TRUE(sink) << err;
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(sink->submit(statement_record(i)).wait());
+  }
+  const std::string previous = log_paths(dir.path()).back().string();
+  auto ops = std::make_shared<SyncRecordingOps>();
+  {
+    auto sink = FileSink::open(base_config(dir.path()), err, {nullptr, ops, nullptr});
+    ASSERT_TRUE(sink) << err;
+    std::lock_guard lk(ops->mu);
+    EXPECT_NE(std::find(ops->fsynced.begin(), ops->fsynced.end(), previous), ops->fsynced.end())
+        << "the previous run's last file was not synced";
+  }
+  auto failing = std::make_shared<SyncRecordingOps>();
+  failing->fsync_errno = EIO;
+  auto sink = FileSink::open(base_config(dir.path()), err, {nullptr, failing, nullptr});
+  EXPECT_FALSE(sink);
+  EXPECT_NE(err.find("cannot sync the previous run's last file"), std::string::npos) << err;
+  EXPECT_TRUE(verify(dir.path()).ok());
 }
 
 TEST(FileSink, RestartRemovesAnEmptyNewestFileLeftByACrashRightAfterRotation) {
