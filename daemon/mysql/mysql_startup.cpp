@@ -316,13 +316,9 @@ awaitable<bool> MysqlSession::greet_and_login() {
   SessionFacts facts{listener_->cfg->name, "mysql", client_addr_, identity_, segment_, database_, backend_user_, {},
                      connection_id_};
   if (auto refused = admit_session(svc_, id_, std::move(facts), lim, seg_metrics_)) {
-    // Revoked: 1045/28000; stale fleet view: ER_SERVER_SHUTDOWN 1053/08S01 (try another
-    // instance); connection limits: ER_CON_COUNT_ERROR 1040/08004.
-    const bool revoked = refused->why == Refusal::Revoked;
-    const bool stale = refused->why == Refusal::ControlPlaneStale;
-    const int code = revoked ? 1045 : stale ? 1053 : 1040;
-    const char* sqlstate = revoked ? "28000" : stale ? "08S01" : "08004";
-    co_await refuse(ok_seq, code, sqlstate, refused->message, refused->why);
+    const MysqlRefusalCode answer = admission_mysql_code(refused->why);
+    const std::string sqlstate = answer.sqlstate;
+    co_await refuse(ok_seq, answer.code, sqlstate, refused->message, refused->why);
     co_return false;
   }
 

@@ -18,10 +18,7 @@ awaitable<bool> PgSession::admit() {
   SessionFacts facts{listener_->cfg->name, "postgres", client_addr_, identity_, segment_, database_, backend_user_, {},
                      static_cast<std::uint64_t>(backend_pid_)};
   if (auto refused = admit_session(svc_, id_, std::move(facts), lim, seg_metrics_)) {
-    // Revoked: 28000; stale fleet view: 57P03 cannot_connect_now; limits: 53300.
-    const char* sqlstate = refused->why == Refusal::Revoked            ? "28000"
-                           : refused->why == Refusal::ControlPlaneStale ? "57P03"
-                                                                        : "53300";
+    const std::string sqlstate = admission_sqlstate(refused->why);
     co_await refuse(sqlstate, refused->message, refused->why);
     co_return false;
   }

@@ -65,4 +65,30 @@ constexpr RefuseReason metric_reason(Refusal r) noexcept {
   return RefuseReason::Internal;
 }
 
+// The wire answer of a refusal by admission (daemon/session/admission.hpp: revocation, a
+// stale fleet view, connection limits), the one place both protocols take it from.
+// PostgreSQL: revoked 28000 invalid_authorization_specification; stale fleet view 57P03
+// cannot_connect_now (try another instance); limits 53300 too_many_connections.
+constexpr const char* admission_sqlstate(Refusal r) noexcept {
+  switch (r) {
+    case Refusal::Revoked: return "28000";
+    case Refusal::ControlPlaneStale: return "57P03";
+    default: return "53300";
+  }
+}
+
+// MySQL: revoked ER_ACCESS_DENIED_ERROR 1045/28000; stale fleet view ER_SERVER_SHUTDOWN
+// 1053/08S01 (try another instance); limits ER_CON_COUNT_ERROR 1040/08004.
+struct MysqlRefusalCode {
+  std::uint16_t code;
+  const char* sqlstate;
+};
+constexpr MysqlRefusalCode admission_mysql_code(Refusal r) noexcept {
+  switch (r) {
+    case Refusal::Revoked: return {1045, "28000"};
+    case Refusal::ControlPlaneStale: return {1053, "08S01"};
+    default: return {1040, "08004"};
+  }
+}
+
 }  // namespace segproxy::proxy
