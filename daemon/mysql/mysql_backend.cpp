@@ -212,7 +212,7 @@ awaitable<std::optional<std::vector<std::optional<std::string>>>> mysql_query_ro
   Bytes payload;
   std::uint8_t seq = 0;
   if (!co_await reader.next(s, std::uint8_t{1}, payload, seq, error)) co_return std::nullopt;
-  if (!payload.empty() && payload[0] == my::kErrHeader) {
+  if (my::is_err(payload, payload.size())) {
     auto e = my::decode_err(payload, caps);
     error = "backend error: " + (e.status == DecodeStatus::Ok ? e.value.message : std::string("(malformed)"));
     co_return std::nullopt;
@@ -232,23 +232,12 @@ awaitable<std::optional<std::vector<std::optional<std::string>>>> mysql_query_ro
     if (!co_await reader.next(s, seq, payload, seq, error)) co_return std::nullopt;
     if (my::is_ok_eof_terminator(payload, payload.size()) || my::is_err(payload, payload.size())) break;
     if (row) continue;  // only the first row is kept; the rest are drained
-    my::LeReader r(payload);
-    std::vector<std::optional<std::string>> cols;
-    for (std::uint64_t i = 0; i < count.value; ++i) {
-      bool is_null = false;
-      const std::uint64_t n = r.lenenc_or_null(is_null);
-      if (is_null) {
-        cols.emplace_back(std::nullopt);
-        continue;
-      }
-      const auto b = r.bytes(static_cast<std::size_t>(n));
-      cols.emplace_back(std::string(b.begin(), b.end()));
-    }
-    if (!r.ok()) {
-      error = "malformed row in the reply to the proxy's own query";
+    auto decoded = my::decode_text_row(payload, count.value);
+    if (decoded.status != DecodeStatus::Ok) {
+      error = "malformed row in the reply to the proxy's own query: " + decoded.error;
       co_return std::nullopt;
     }
-    row = std::move(cols);
+    row = std::move(decoded.value);
   }
   if (!row) error = "the proxy's own query returned no row";
   co_return row;

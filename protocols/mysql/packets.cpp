@@ -194,4 +194,27 @@ Decoded<std::uint64_t> decode_column_count(std::span<const std::uint8_t> payload
   return Decoded<std::uint64_t>::ok(n, payload.size());
 }
 
+Decoded<TextRow> decode_text_row(std::span<const std::uint8_t> payload, std::uint64_t columns) {
+  // Each value takes at least one byte: more columns than bytes cannot be a row (and the
+  // reservation below stays bounded by the payload).
+  if (columns == 0 || columns > payload.size()) return bad<TextRow>("text row", "bad column count");
+  LeReader r(payload);
+  TextRow row;
+  row.reserve(static_cast<std::size_t>(columns));
+  for (std::uint64_t i = 0; i < columns; ++i) {
+    bool is_null = false;
+    const std::uint64_t n = r.lenenc_or_null(is_null);
+    if (is_null) {
+      row.emplace_back(std::nullopt);
+      continue;
+    }
+    const auto b = r.bytes(static_cast<std::size_t>(n));
+    if (!r.ok()) break;
+    row.emplace_back(std::string(b.begin(), b.end()));
+  }
+  if (!r.ok()) return bad<TextRow>("text row", "truncated value");
+  if (!r.at_end()) return bad<TextRow>("text row", "bytes after the last column");
+  return Decoded<TextRow>::ok(std::move(row), payload.size());
+}
+
 }  // namespace segproxy::protocols::mysql

@@ -3,7 +3,10 @@
 // result set; classification by header byte. Input/output are logical message payloads
 // (frame them with framer.hpp). Payload decoders never return NeedMore: a payload is
 // either Ok (consumed == its size) or Malformed with a reason.
+#include <optional>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "protocols/common/decoded.hpp"
 #include "protocols/mysql/capabilities.hpp"
@@ -62,5 +65,10 @@ void encode_prepare_ok(Bytes& out, const PrepareOk& ok);
 
 // ---- Result set head: the column count (int<lenenc>, > 0) ----
 Decoded<std::uint64_t> decode_column_count(std::span<const std::uint8_t> payload);
+
+// ---- Text protocol row (ProtocolText::ResultsetRow): `columns` values, each a
+// string<lenenc> or NULL (0xFB). Malformed when the payload holds fewer or more. ----
+using TextRow = std::vector<std::optional<std::string>>;
+Decoded<TextRow> decode_text_row(std::span<const std::uint8_t> payload, std::uint64_t columns);
 
 }  // namespace segproxy::protocols::mysql

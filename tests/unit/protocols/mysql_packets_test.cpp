@@ -136,5 +136,27 @@ TEST(MysqlColumnCount, ZeroAndTrailingBytesAreMalformed) {
   EXPECT_EQ(decode_column_count(Bytes{0xFF}).status, DecodeStatus::Malformed);
 }
 
+TEST(MysqlPackets, TextRowDecodesExactlyItsColumnsAndRejectsEveryTruncationOrTrailingByte) {
+  // "ab", NULL, "" : 02 'a' 'b' | FB | 00
+  const Bytes row{2, 'a', 'b', 0xFB, 0};
+  auto d = decode_text_row(row, 3);
+  ASSERT_EQ(d.status, DecodeStatus::Ok) << d.error;
+  ASSERT_EQ(d.value.size(), 3u);
+  EXPECT_EQ(d.value[0], std::optional<std::string>("ab"));
+  EXPECT_FALSE(d.value[1].has_value());
+  EXPECT_EQ(d.value[2], std::optional<std::string>(""));
+  EXPECT_EQ(d.consumed, row.size());
+  for (std::size_t cut = 0; cut < row.size(); ++cut) {
+    const Bytes head(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(cut));
+    EXPECT_EQ(decode_text_row(head, 3).status, DecodeStatus::Malformed) << "cut at " << cut;
+  }
+  Bytes longer = row;
+  longer.push_back(0);
+  EXPECT_EQ(decode_text_row(longer, 3).status, DecodeStatus::Malformed);
+  EXPECT_EQ(decode_text_row(row, 2).status, DecodeStatus::Malformed);  // a column left over
+  EXPECT_EQ(decode_text_row(row, 0).status, DecodeStatus::Malformed);
+  EXPECT_EQ(decode_text_row(row, 1u << 30).status, DecodeStatus::Malformed);  // never reserves that much
+}
+
 }  // namespace
 }  // namespace segproxy::protocols::mysql
