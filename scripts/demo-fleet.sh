@@ -32,25 +32,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-step() { sp_log "[$1/5] $2"; }
-
-step 1 "checking the Debian packages the demo needs (scripts/demo-packages.txt)"
-"$SEGPROXY_REPO_ROOT/scripts/deps.sh" "$SEGPROXY_REPO_ROOT/scripts/demo-packages.txt"
+# shellcheck source-path=SCRIPTDIR source=lib/demo_build.sh
+source "$SEGPROXY_REPO_ROOT/scripts/lib/demo_build.sh"
 build_dir="$(sp_build_dir)"
-if [[ "${SEGPROXY_DEMO_SKIP_BUILD:-0}" != 1 ]]; then
-  mkdir -p "$build_dir"
-  log="$build_dir/demo-build.log"
-  step 2 "building segproxy and segproxyctl only (compiler output: $log)"
-  : >"$log"
-  if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
-    cmake -S "$SEGPROXY_REPO_ROOT" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSEGPROXY_BUILD_TESTS=OFF \
-      >>"$log" 2>&1 || sp_die "configuring failed; the end of $log:"$'\n'"$(tail -n 20 "$log")"
-  fi
-  cmake --build "$build_dir" -j"$(nproc)" --target segproxy segproxyctl >>"$log" 2>&1 ||
-    sp_die "building failed; the end of $log:"$'\n'"$(tail -n 30 "$log")"
-else
-  step 2 "using the binaries already built in $build_dir/bin"
-fi
+demo_build "$build_dir"
 bin="$build_dir/bin/segproxy"
 ctl="$build_dir/bin/segproxyctl"
 [[ -x "$bin" && -x "$ctl" ]] || sp_die "$bin or $ctl not found; build failed?"
