@@ -111,8 +111,9 @@ MysqlVerdict MysqlGate::check_uncached(std::string_view text, bool prepare, time
   v.prepared_uses = authz::prepared_uses(info);
   if (!info.statements.empty()) v.command = info.statements.front().command;
   if (info.statements.size() == 1 && info.statements.front().klass == sql::StatementClass::Transaction) {
-    if (v.command == "ROLLBACK") v.ends = MysqlTxnEnd::Rollback;  // not "ROLLBACK TO SAVEPOINT"
-    else if (v.command == "COMMIT") v.ends = MysqlTxnEnd::Commit;
+    const sql::TransactionEnd ends = info.statements.front().ends;
+    if (ends == sql::TransactionEnd::Rollback) v.ends = MysqlTxnEnd::Rollback;
+    else if (ends == sql::TransactionEnd::Commit) v.ends = MysqlTxnEnd::Commit;
   }
   bool any_table = false;
   bool lexing_not_last = false;

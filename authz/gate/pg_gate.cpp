@@ -21,7 +21,7 @@ constexpr std::size_t kMaxPrepared = 10000;
 bool only_ends_transaction(const sql::StatementInfo& info) {
   if (!info.parse_ok || info.statements.empty()) return false;
   return std::all_of(info.statements.begin(), info.statements.end(), [](const sql::StatementPart& p) {
-    return p.klass == sql::StatementClass::Transaction && (p.command == "COMMIT" || p.command == "ROLLBACK");
+    return p.klass == sql::StatementClass::Transaction && p.ends != sql::TransactionEnd::None;
   });
 }
 

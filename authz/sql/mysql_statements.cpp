@@ -137,6 +137,7 @@ std::size_t Analyzer::statement(std::size_t i) {
       name_text(i);
       return i + 1;
     }
+    part_.ends = rollback ? TransactionEnd::Rollback : TransactionEnd::Commit;
     if (is_kw(i, "AND")) { i = skip_kw(i + 1, "NO"); i = expect_kw(i, "CHAIN"); }
     if (is_kw(i, "NO")) ++i;
     return skip_kw(i, "RELEASE");

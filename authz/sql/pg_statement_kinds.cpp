@@ -342,8 +342,14 @@ Classified Walker::classify_statement(const PgQuery__Node* n) {
       switch (n->transaction_stmt->kind) {
         case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN: c = {SC::Transaction, "BEGIN"}; break;
         case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START: c = {SC::Transaction, "START TRANSACTION"}; break;
-        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT: c = {SC::Transaction, "COMMIT"}; break;
-        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK: c = {SC::Transaction, "ROLLBACK"}; break;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT:
+          c = {SC::Transaction, "COMMIT"};
+          part_.ends = sql::TransactionEnd::Commit;
+          break;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK:
+          c = {SC::Transaction, "ROLLBACK"};
+          part_.ends = sql::TransactionEnd::Rollback;
+          break;
         case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_SAVEPOINT: c = {SC::Transaction, "SAVEPOINT"}; break;
         case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_RELEASE: c = {SC::Transaction, "RELEASE"}; break;
         case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO: c = {SC::Transaction, "ROLLBACK TO SAVEPOINT"}; break;

@@ -92,8 +92,15 @@ struct FunctionRef {
   bool operator==(const FunctionRef&) const = default;
 };
 
+// What a Transaction-class statement does to the open transaction, typed so that callers
+// never compare command strings (ROLLBACK TO SAVEPOINT, SAVEPOINT, BEGIN: None).
+enum class TransactionEnd : std::uint8_t { None, Commit, Rollback };
+
 struct StatementPart {
   StatementClass klass = StatementClass::Unknown;
+  // COMMIT / END (Commit), ROLLBACK / ABORT (Rollback) of the whole transaction, with or
+  // without AND CHAIN; None for everything else.
+  TransactionEnd ends = TransactionEnd::None;
   std::string command;  // e.g. "SELECT", "INSERT", "SET", "CREATE TABLE" (for messages and audit)
   std::string forbidden_reason;  // set when klass == Forbidden or Unknown
   std::vector<TableRef> tables;

@@ -38,6 +38,22 @@ MysqlClassifierOptions shop() {
 
 std::string c(std::string_view sql, const MysqlClassifierOptions& o = shop()) { return show(classify_mysql(sql, o)); }
 
+TEST(MysqlClassifier, OnlyCommitAndRollbackOfTheWholeTransactionAreTypedAsEndingIt) {
+  const auto ends = [](std::string_view sql) {
+    const StatementInfo info = classify_mysql(sql, shop());
+    return info.statements.size() == 1 ? info.statements.front().ends : TransactionEnd::None;
+  };
+  EXPECT_EQ(ends("COMMIT"), TransactionEnd::Commit);
+  EXPECT_EQ(ends("commit work and no chain"), TransactionEnd::Commit);
+  EXPECT_EQ(ends("ROLLBACK"), TransactionEnd::Rollback);
+  EXPECT_EQ(ends("ROLLBACK WORK"), TransactionEnd::Rollback);
+  EXPECT_EQ(ends("ROLLBACK TO SAVEPOINT s1"), TransactionEnd::None);
+  EXPECT_EQ(ends("ROLLBACK WORK TO s1"), TransactionEnd::None);
+  EXPECT_EQ(ends("SAVEPOINT s1"), TransactionEnd::None);
+  EXPECT_EQ(ends("BEGIN"), TransactionEnd::None);
+  EXPECT_EQ(ends("SELECT 1"), TransactionEnd::None);
+}
+
 TEST(MysqlClassifier, SelectWithJoinsAndSubqueriesEverywhere) {
   EXPECT_EQ(c("SELECT a FROM t1 JOIN t2 ON t1.x = t2.x, t3 NATURAL JOIN t4 STRAIGHT_JOIN t5 "
               "WHERE a IN (SELECT b FROM t6) AND EXISTS (SELECT 1 FROM t7)"),

@@ -21,6 +21,23 @@ StatementInfo classify(std::string_view sql) {
   return classify_pg(sql, opts);
 }
 
+TEST(PgClassifierTransaction, OnlyCommitAndRollbackOfTheWholeTransactionAreTypedAsEndingIt) {
+  const auto ends = [](std::string_view sql) {
+    const StatementInfo info = classify(sql);
+    return info.statements.size() == 1 ? info.statements.front().ends : TransactionEnd::None;
+  };
+  EXPECT_EQ(ends("COMMIT"), TransactionEnd::Commit);
+  EXPECT_EQ(ends("END"), TransactionEnd::Commit);
+  EXPECT_EQ(ends("COMMIT AND CHAIN"), TransactionEnd::Commit);
+  EXPECT_EQ(ends("ROLLBACK"), TransactionEnd::Rollback);
+  EXPECT_EQ(ends("ABORT"), TransactionEnd::Rollback);
+  EXPECT_EQ(ends("ROLLBACK TO SAVEPOINT s1"), TransactionEnd::None);
+  EXPECT_EQ(ends("COMMIT PREPARED 'x'"), TransactionEnd::None);
+  EXPECT_EQ(ends("PREPARE TRANSACTION 'x'"), TransactionEnd::None);
+  EXPECT_EQ(ends("BEGIN"), TransactionEnd::None);
+  EXPECT_EQ(ends("SELECT 1"), TransactionEnd::None);
+}
+
 TEST(PgClassifierParse, SyntaxErrorReportsLibpgQueryMessageAndCursor) {
   const auto info = classify("SELECT * FRM orders");
   EXPECT_FALSE(info.parse_ok);
