@@ -62,41 +62,6 @@ std::optional<std::uint32_t> kill_query_target(std::string_view s) {
 
 }  // namespace
 
-// A denial's record is durable before its ERR goes out (false: it is not; the caller
-// answers ER_ERROR_ON_WRITE instead). An allowed command's record is appended and its
-// session number put in `record` for the write-ahead rule (false: the log refused it).
-awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view text, std::string_view kind,
-                                             std::uint64_t* record) {
-  if (seg_metrics_ != nullptr && !(v.allow && kind == "COM_STMT_EXECUTE")) {
-    seg_metrics_->statements(statement_label(v.command), v.allow ? Decision::Allow : Decision::Deny).inc();
-  }
-  if (!v.allow) {
-    svc_.log.info("statement.denied", {{"session", id_text_},
-                                       {"protocol", "mysql"},
-                                       {"segment", segment_},
-                                       {"kind", std::string(kind)},
-                                       {"code", std::to_string(v.code)},
-                                       {"reason", v.message}});
-  }
-  if (svc_.audit == nullptr) co_return true;
-  audit::AuditRecord r = audit_record("statement.decision");
-  r.statement = std::string(text);
-  if (v.fingerprint != 0) r.fingerprint = fingerprint_hex(v.fingerprint);
-  r.tables = v.tables;
-  r.decision = v.allow ? "allow" : "deny";
-  r.rule_id = v.rule_id;
-  r.reason = v.allow ? std::string() : (v.audit_reason.empty() ? v.message : v.audit_reason);
-  if (!v.allow) r.sqlstate = v.sqlstate;
-  const std::optional<std::uint64_t> n = wal_append(r);
-  if (!n) co_return false;
-  if (record != nullptr) *record = *n;
-  if (v.allow || !wal_ || *n == 0) co_return true;
-  wal_->note_record(*n);  // commit points after it wait for it too
-  if (co_await wal_wait(*n)) co_return true;
-  wal_forgive();
-  co_return false;
-}
-
 // The command phase: one handler per state (mysql_session.hpp, State).
 awaitable<void> MysqlSession::command_phase() {
   touch_idle();
@@ -163,13 +128,18 @@ awaitable<bool> MysqlSession::on_idle() {
     co_return co_await answer(ER_UNKNOWN_COM, "08S01", "segproxy: malformed command: " + decoded.error);
   }
   const my::Command& cmd = decoded.value;
+  auto answer_unrecorded = [&]() -> awaitable<bool> {
+    const std::string state = "HY000";  // named: never a temporary in a co_await (GCC 12)
+    const std::string message = kUnrecorded;
+    co_return co_await answer(ER_ERROR_ON_WRITE, state, message);
+  };
   if (auto refusal = protocol_state_refusal(cmd)) {  // issue 12 item 4.5
     if (refusal->drop) {
       cstart_ += consumed;
       co_return true;
     }
     if (!co_await audit_decision(refusal->verdict, {}, refusal->verdict.command)) {
-      co_return co_await answer(ER_ERROR_ON_WRITE, "HY000", kUnrecorded);
+      co_return co_await answer_unrecorded();
     }
     co_return co_await answer(refusal->verdict.code, refusal->verdict.sqlstate, refusal->verdict.message);
   }
@@ -183,7 +153,7 @@ awaitable<bool> MysqlSession::on_idle() {
       if (!refused_text.empty()) current_sql_.assign(refused_text.substr(0, 1024));
       const std::string refused_kind = my::command_name(my::command_code(cmd));
       if (!co_await audit_decision(refused, refused_text, refused_kind)) {
-        co_return co_await answer(ER_ERROR_ON_WRITE, "HY000", kUnrecorded);
+        co_return co_await answer_unrecorded();
       }
       co_return co_await answer(refused.code, refused.sqlstate, refused.message);
     }

@@ -21,7 +21,10 @@
 #include <algorithm>
 
 #include "authz/gate/mysql_errors.hpp"
+#include "protocols/mysql/packets.hpp"
+#include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/mysql/mysql_session.hpp"
+#include "daemon/session/session_audit.hpp"
 #include "daemon/session/audit_waiter.hpp"
 
 namespace segproxy::proxy {
@@ -116,6 +119,41 @@ void MysqlSession::wal_forgive() {
   wal_actions_.clear();
   wal_->on_durable(wal_durable_, wal_now_ms(), wal_actions_);
   wal_actions_.clear();
+}
+
+// A denial's record is durable before its ERR goes out (false: it is not; the caller
+// answers ER_ERROR_ON_WRITE instead). An allowed command's record is appended and its
+// session number put in `record` for the write-ahead rule (false: the log refused it).
+awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view text, std::string_view kind,
+                                             std::uint64_t* record) {
+  if (seg_metrics_ != nullptr && !(v.allow && kind == "COM_STMT_EXECUTE")) {
+    seg_metrics_->statements(statement_label(v.command), v.allow ? Decision::Allow : Decision::Deny).inc();
+  }
+  if (!v.allow) {
+    svc_.log.info("statement.denied", {{"session", id_text_},
+                                       {"protocol", "mysql"},
+                                       {"segment", segment_},
+                                       {"kind", std::string(kind)},
+                                       {"code", std::to_string(v.code)},
+                                       {"reason", v.message}});
+  }
+  if (svc_.audit == nullptr) co_return true;
+  audit::AuditRecord r = audit_record("statement.decision");
+  r.statement = std::string(text);
+  if (v.fingerprint != 0) r.fingerprint = fingerprint_hex(v.fingerprint);
+  r.tables = v.tables;
+  r.decision = v.allow ? "allow" : "deny";
+  r.rule_id = v.rule_id;
+  r.reason = v.allow ? std::string() : (v.audit_reason.empty() ? v.message : v.audit_reason);
+  if (!v.allow) r.sqlstate = v.sqlstate;
+  const std::optional<std::uint64_t> n = wal_append(r);
+  if (!n) co_return false;
+  if (record != nullptr) *record = *n;
+  if (v.allow || !wal_ || *n == 0) co_return true;
+  wal_->note_record(*n);  // commit points after it wait for it too
+  if (co_await wal_wait(*n)) co_return true;
+  wal_forgive();
+  co_return false;
 }
 
 void MysqlSession::cancel_held() {
@@ -256,18 +294,19 @@ awaitable<MysqlSession::WalOutcome> MysqlSession::wal_forward(const wal::Submiss
 // response): replaced by ER_ERROR_ON_WRITE, the backend transaction rolled back to match.
 awaitable<bool> MysqlSession::wal_replace_answer() {
   wal_answer_withheld_ = false;
+  const std::string sqlstate = "HY000";
   std::string message = "segproxy: the audit log cannot record this statement; its answer was withheld";
   if (tracker_->in_transaction()) {
     if (!co_await rollback_backend()) {
       message += " (segproxy could not roll the transaction back and closes the connection)";
-      co_await wal_answer_err(response_seq_, ER_ERROR_ON_WRITE, "HY000", message);
+      co_await wal_answer_err(response_seq_, ER_ERROR_ON_WRITE, sqlstate, message);
       co_return false;
     }
     txn_aborted_ = true;
     message += " (segproxy rolled the transaction back; statements are refused until ROLLBACK)";
   }
   wal_forgive();
-  co_return co_await wal_answer_err(response_seq_, ER_ERROR_ON_WRITE, "HY000", message);
+  co_return co_await wal_answer_err(response_seq_, ER_ERROR_ON_WRITE, sqlstate, message);
 }
 
 }  // namespace segproxy::proxy
