@@ -7,6 +7,7 @@
 
 #include "authz/gate/mysql_errors.hpp"
 #include "authz/sql/mysql_lexing_settings.hpp"
+#include "authz/wal/mysql_write_class.hpp"
 
 namespace segproxy::proxy {
 namespace sql = authz::sql;
@@ -52,7 +53,8 @@ bool MysqlGate::apply_lexing_settings(std::string_view sql_mode, std::string_vie
   return mode.unfollowable.empty();
 }
 
-MysqlVerdict MysqlGate::check(std::string_view text, bool prepare, std::string_view database, time_point now) {
+MysqlVerdict MysqlGate::check(std::string_view text, bool prepare, std::string_view database, time_point now,
+                              const authz::wal::ClassContext* wal) {
   if (!enforce_) {
     MysqlVerdict v;
     v.allow = true;
@@ -62,6 +64,11 @@ MysqlVerdict MysqlGate::check(std::string_view text, bool prepare, std::string_v
   // Learned views change decisions.
   if (const std::uint64_t views = engine_->views_version(); views != views_version_) {
     views_version_ = views;
+    cache_.clear();
+  }
+  // Cached write-ahead classes depend on the catalog they were proven against.
+  if (wal != nullptr && wal->usable_catalog() != wal_catalog_) {
+    wal_catalog_ = wal->usable_catalog();
     cache_.clear();
   }
   // Keyed by the literal-free token fingerprint (names kept; 0: not cacheable) and
@@ -78,7 +85,7 @@ MysqlVerdict MysqlGate::check(std::string_view text, bool prepare, std::string_v
       return check_prepared_names(*hit);
     }
   }
-  MysqlVerdict v = check_uncached(text, prepare, now);
+  MysqlVerdict v = check_uncached(text, prepare, now, wal);
   if (fp != 0) cache_.put(std::string(key_view), v);
   return check_prepared_names(std::move(v));
 }
@@ -101,12 +108,14 @@ MysqlVerdict MysqlGate::window_closed(const authz::Decision& w, std::string comm
   return v;
 }
 
-MysqlVerdict MysqlGate::check_uncached(std::string_view text, bool prepare, time_point now) {
+MysqlVerdict MysqlGate::check_uncached(std::string_view text, bool prepare, time_point now,
+                                       const authz::wal::ClassContext* wal) {
   MysqlVerdict v;
   const sql::StatementInfo info = sql::classify_mysql(text, options_);
   const authz::Decision d =
       engine_->evaluate(segment_, info, now, options_.current_database, authz::PolicyEngine::Windows::Check);
   v.fingerprint = info.fingerprint;
+  if (wal != nullptr && d.allow) v.wal = authz::wal::mysql_write_classes(info, text, options_, *wal).message;
   v.rule_id = d.rule_id;
   v.prepared_uses = authz::prepared_uses(info);
   if (!info.statements.empty()) v.command = info.statements.front().command;

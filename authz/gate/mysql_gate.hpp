@@ -20,6 +20,8 @@
 #include "authz/policy_engine.hpp"
 #include "authz/prepared_names.hpp"
 #include "authz/sql/mysql_classifier.hpp"
+#include "authz/wal/wal_catalog.hpp"
+#include "authz/wal/write_class.hpp"
 
 namespace segproxy::proxy {
 
@@ -41,6 +43,10 @@ struct MysqlVerdict {
   std::string audit_reason;              // the audit record's reason when it differs from `message`
   std::vector<authz::PreparedUse> prepared_uses;  // SQL-level PREPARE/EXECUTE/DEALLOCATE, in order
   bool changes_lexing = false;  // may change sql_mode / character_set_client: read them back after it
+  // Write-ahead class of the text (authz/wal/mysql_write_class.hpp), computed from the
+  // same analysis when check() is given a ClassContext (cached with the verdict); for a
+  // PREPAREd text, the class its executions take. Escaping when not classified.
+  authz::wal::MessageClass wal = authz::wal::escaping("not classified");
 };
 
 class MysqlGate {
@@ -56,7 +62,11 @@ class MysqlGate {
   // COM_QUERY text (prepare=false) or COM_STMT_PREPARE text (prepare=true: judged apart
   // from running it; USE cannot be prepared), with unqualified names resolved in
   // `database` (the session's current one, "" = none).
-  MysqlVerdict check(std::string_view sql, bool prepare, std::string_view database, time_point now);
+  // `wal`: when given, the verdict also carries the text's write-ahead class (from the
+  // same StatementInfo: no second analysis); cached verdicts are dropped when the context's
+  // usable catalog changes.
+  MysqlVerdict check(std::string_view sql, bool prepare, std::string_view database, time_point now,
+                     const authz::wal::ClassContext* wal = nullptr);
   // COM_FIELD_LIST of `table`: judged as reading it.
   MysqlVerdict check_field_list(std::string_view table, std::string_view database, time_point now);
   // USE / COM_INIT_DB: the database must be one of the segment's.
@@ -84,7 +94,8 @@ class MysqlGate {
               authz::sql::StatementLimits limits);
 
  private:
-  MysqlVerdict check_uncached(std::string_view sql, bool prepare, time_point now);
+  MysqlVerdict check_uncached(std::string_view sql, bool prepare, time_point now,
+                              const authz::wal::ClassContext* wal);
   // EXECUTE of a name this session has not PREPAREd through segproxy: refused.
   MysqlVerdict check_prepared_names(MysqlVerdict v) const;
   void use_database(std::string_view database);
@@ -95,6 +106,7 @@ class MysqlGate {
   authz::sql::MysqlClassifierOptions options_;
   bool enforce_ = true;
   std::uint64_t views_version_ = 0;
+  const authz::wal::WalCatalog* wal_catalog_ = nullptr;  // the usable catalog cached classes were computed with
   DecisionCache<MysqlVerdict> cache_{kMaxCacheEntries};
   authz::PreparedNames prepared_names_;  // names of SQL-level PREPAREs forwarded (not COM_STMT_PREPARE ids)
 };

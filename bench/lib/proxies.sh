@@ -4,7 +4,8 @@
 #
 #   bp_start_segproxy NAME BIN   segproxy with a PostgreSQL and a MySQL listener (client
 #                                mTLS, plain backends, pgbench + sysbench tables allowed,
-#                                no audit); sets bp_pid[NAME], bp_pg_port[NAME], bp_my_port[NAME]
+#                                no audit unless $BP_EXTRA_YAML adds it); sets bp_pid[NAME],
+#                                bp_pg_port[NAME], bp_my_port[NAME]
 #   bp_start_pgbouncer           PgBouncer 1.18, session pool, client mTLS (auth_type=cert)
 #                                as bench/pg_compare.sh sets it up; sets bp_pid[pgbouncer],
 #                                bp_pg_port[pgbouncer]
@@ -49,6 +50,8 @@ segments:
       - {id: sysbench, tables: ["shop.sbtest*"], allow: [all]}
     statements: [transaction, session_safe, prepare, ddl]
 YAML
+  # Optional top-level YAML (e.g. an audit: section), appended as given.
+  if [[ -n "${BP_EXTRA_YAML:-}" ]]; then printf '%s\n' "$BP_EXTRA_YAML" >>"$cfg"; fi
   "$bin" --check-config "$cfg" >/dev/null
   "$bin" --config "$cfg" >"$SEGPROXY_TEST_DIR/segproxy-$name.log" 2>&1 &
   bp_pid[$name]=$!

@@ -32,7 +32,7 @@ void MysqlSession::audit_results() {
   if (svc_.audit == nullptr || result_fold_.empty()) return;
   audit::AuditRecord rec = audit_record("statement.result");
   result_fold_.take(rec);
-  audit_now(std::move(rec));
+  svc_.audit->append(rec);  // outcomes gate nothing: appended, never waited for
 }
 
 awaitable<bool> MysqlSession::audit_durably(audit::AuditRecord r) {

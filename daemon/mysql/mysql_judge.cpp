@@ -21,7 +21,9 @@ using Clock = std::chrono::steady_clock;
 
 MysqlSession::Verdict MysqlSession::judge_sql(std::string_view text, bool prepare) {
   const auto t0 = Clock::now();
-  Verdict v = gate_->check(text, prepare, database_, std::chrono::system_clock::now());
+  // The write-ahead class comes from the same analysis (mysql_wal.cpp: wal_context).
+  const authz::wal::ClassContext ctx = wal_context();
+  Verdict v = gate_->check(text, prepare, database_, std::chrono::system_clock::now(), &ctx);
   if (svc_.enforce_policy && svc_.metrics != nullptr) {
     svc_.metrics->policy_evaluation_duration().observe(std::chrono::duration<double>(Clock::now() - t0).count());
   }
@@ -45,10 +47,18 @@ MysqlSession::Verdict MysqlSession::judge_kill_query(std::uint32_t target) {
   const std::string me = identity_key(identity_);
   bool found = false;
   if (svc_.registry != nullptr) {
-    found = svc_.registry->any_matching([&](std::uint64_t, const SessionFacts& f) {
+    const auto same = [&](std::uint64_t, const SessionFacts& f) {
       return f.protocol == "mysql" && f.backend_id == target && identity_key(f.identity) == me &&
              f.listener == listener_->cfg->name;
-    });
+    };
+    found = svc_.registry->any_matching(same);
+    // A command of that session held for its audit record is cancelled in the proxy
+    // (never forwarded); one the backend runs is what the KILL itself interrupts.
+    if (found) {
+      svc_.registry->post_matching(same, [](LiveSession& s) {
+        if (auto* m = dynamic_cast<MysqlSession*>(&s)) m->cancel_held();
+      });
+    }
   }
   if (!found) {
     v.code = ER_NO_SUCH_THREAD_OWNER;

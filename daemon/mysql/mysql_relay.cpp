@@ -1,6 +1,8 @@
 // MySQL session: the command phase, one handler per state (Idle: on_idle; Awaiting /
 // Streaming: on_response). Each client command is decided (authz/gate/mysql_gate via
-// daemon/mysql/mysql_judge.cpp), audited before it is forwarded, then relayed unchanged.
+// daemon/mysql/mysql_judge.cpp), its decision record appended, forwarded unchanged when
+// the write-ahead rule says so (daemon/mysql/mysql_wal.cpp), and its answer relayed once
+// the records of what was forwarded before it are durable.
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -24,8 +26,8 @@ using protocols::DecodeStatus;
 namespace {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
-constexpr std::chrono::seconds kAuditWait{10};
 constexpr std::chrono::seconds kRollbackWait{10};
+constexpr const char* kUnrecorded = "segproxy: the audit log cannot record this statement, so it was not run";
 
 // "KILL QUERY 42" (the form drivers use to cancel); nullopt for anything else.
 std::optional<std::uint32_t> kill_query_target(std::string_view s) {
@@ -60,40 +62,13 @@ std::optional<std::uint32_t> kill_query_target(std::string_view s) {
 
 }  // namespace
 
-awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view text, std::string_view kind) {
-  if (seg_metrics_ != nullptr) {
-    seg_metrics_->statements(statement_label(v.command), v.allow ? Decision::Allow : Decision::Deny).inc();
-  }
-  if (!v.allow) {
-    svc_.log.info("statement.denied", {{"session", id_text_},
-                                       {"protocol", "mysql"},
-                                       {"segment", segment_},
-                                       {"kind", std::string(kind)},
-                                       {"code", std::to_string(v.code)},
-                                       {"reason", v.message}});
-  }
-  if (svc_.audit == nullptr) co_return true;
-  audit::AuditRecord r = audit_record("statement.decision");
-  r.statement = std::string(text);
-  if (v.fingerprint != 0) r.fingerprint = fingerprint_hex(v.fingerprint);
-  r.tables = v.tables;
-  r.decision = v.allow ? "allow" : "deny";
-  r.rule_id = v.rule_id;
-  r.reason = v.allow ? std::string() : (v.audit_reason.empty() ? v.message : v.audit_reason);
-  if (!v.allow) r.sqlstate = v.sqlstate;
-  if (!v.allow) {
-    audit_now(std::move(r));  // a refusal forwards nothing: no need to wait
-    co_return true;
-  }
-  co_return co_await audit_durably(std::move(r));
-}
-
 // The command phase: one handler per state (mysql_session.hpp, State).
 awaitable<void> MysqlSession::command_phase() {
   touch_idle();
   schedule_window_close();
   // A configuration reloaded while the session was starting (adopt() kept it for now).
   if (pending_rt_) adopt(std::exchange(pending_rt_, nullptr));
+  wal_start();  // the write-ahead rule of this session (mysql_wal.cpp)
   for (;;) {
     bool go_on = false;
     switch (state_) {
@@ -153,12 +128,19 @@ awaitable<bool> MysqlSession::on_idle() {
     co_return co_await answer(ER_UNKNOWN_COM, "08S01", "segproxy: malformed command: " + decoded.error);
   }
   const my::Command& cmd = decoded.value;
+  auto answer_unrecorded = [&]() -> awaitable<bool> {
+    const std::string state = "HY000";  // named: never a temporary in a co_await (GCC 12)
+    const std::string message = kUnrecorded;
+    co_return co_await answer(ER_ERROR_ON_WRITE, state, message);
+  };
   if (auto refusal = protocol_state_refusal(cmd)) {  // issue 12 item 4.5
     if (refusal->drop) {
       cstart_ += consumed;
       co_return true;
     }
-    co_await audit_decision(refusal->verdict, {}, refusal->verdict.command);
+    if (!co_await audit_decision(refusal->verdict, {}, refusal->verdict.command)) {
+      co_return co_await answer_unrecorded();
+    }
     co_return co_await answer(refusal->verdict.code, refusal->verdict.sqlstate, refusal->verdict.message);
   }
   if (txn_aborted_) {
@@ -170,12 +152,15 @@ awaitable<bool> MysqlSession::on_idle() {
       else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) refused_text = p->sql;
       if (!refused_text.empty()) current_sql_.assign(refused_text.substr(0, 1024));
       const std::string refused_kind = my::command_name(my::command_code(cmd));
-      co_await audit_decision(refused, refused_text, refused_kind);
+      if (!co_await audit_decision(refused, refused_text, refused_kind)) {
+        co_return co_await answer_unrecorded();
+      }
       co_return co_await answer(refused.code, refused.sqlstate, refused.message);
     }
   }
   Verdict verdict;
   verdict.allow = true;
+  const Verdict* recorded = &verdict;  // what the decision record states (an execution: its PREPARE's)
   std::string_view text;
   std::string kind;
   bool judged = false;  // audited as a statement decision
@@ -208,6 +193,15 @@ awaitable<bool> MysqlSession::on_idle() {
       verdict = std::move(*again);  // prepared before a reload, denied by the new policy
       kind = "COM_STMT_EXECUTE";
       judged = true;
+    } else if (exec != nullptr) {
+      // Every execution gets its own decision record before it runs (issue 14), stating
+      // its PREPARE's decision; it takes the class of the prepared statement.
+      if (const auto src = prepared_source_.find(exec->statement_id); src != prepared_source_.end()) {
+        text = src->second.text;
+      }
+      if (const auto prep = prepared_.find(exec->statement_id); prep != prepared_.end()) recorded = &prep->second;
+      kind = "COM_STMT_EXECUTE";
+      judged = true;
     }
   } else if (const auto* r = std::get_if<my::ComRefused>(&cmd)) {
     verdict.allow = false;
@@ -225,13 +219,14 @@ awaitable<bool> MysqlSession::on_idle() {
     kind = "COM_PROCESS_KILL";
     judged = true;
   }
+  std::uint64_t record = 0;  // the decision record's session number (mysql_wal.cpp)
   if (judged) {
     if (!text.empty()) current_sql_.assign(text.substr(0, 1024));
-    if (!co_await audit_decision(verdict, text, kind)) {
+    if (!co_await audit_decision(*recorded, text, kind, &record)) {
       verdict.allow = false;
       verdict.code = ER_ERROR_ON_WRITE;
       verdict.sqlstate = "HY000";
-      verdict.message = "segproxy: the audit log cannot record this statement, so it was not run";
+      verdict.message = kUnrecorded;
     }
   }
   if (!verdict.allow) {
@@ -258,6 +253,26 @@ awaitable<bool> MysqlSession::on_idle() {
     co_await backend_->write(asio::buffer(frame.data(), frame.size()), ec);
     co_return false;
   }
+  // The write-ahead rule decides when the command goes (unless terminate() came while
+  // the decision was recorded): at once, after its records are durable, or never
+  // (refused / cancelled, answered here).
+  if (state_ != State::Idle) co_return false;
+  const bool no_response = std::holds_alternative<my::ComStmtClose>(cmd) ||
+                           std::holds_alternative<my::ComStmtSendLongData>(cmd);
+  authz::wal::MessageClass command_class;
+  const authz::wal::MessageClass* klass = &command_class;
+  if (std::holds_alternative<my::ComQuery>(cmd) || std::holds_alternative<my::ComStmtExecute>(cmd)) {
+    klass = &recorded->wal;
+  } else {
+    command_class = wal_command_class(cmd);
+  }
+  const auto submission = authz::wal::Submission::of(
+      ++wal_ids_, no_response ? authz::wal::MessageKind::MyNoResponse : authz::wal::MessageKind::MyCommand, *klass,
+      record);
+  const WalOutcome outcome = co_await wal_forward(submission, frame, reply_seq);
+  if (outcome == WalOutcome::Failed) co_return false;
+  cstart_ += consumed;
+  if (outcome == WalOutcome::Answered) co_return true;
   if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) {
     pending_prepare_ = verdict;
     pending_prepare_source_ = PreparedSource{std::string(p->sql), database_, rt_->config_hash};
@@ -285,15 +300,7 @@ awaitable<bool> MysqlSession::on_idle() {
     relex_after_ = prep == prepared_.end() || prep->second.changes_lexing;
     ddl_after_ = prep != prepared_.end() && prep->second.alters;
   }
-  // Forward the original bytes (unless terminate() came while the decision was audited).
-  if (state_ != State::Idle) co_return false;
-  error_code ec;
-  co_await backend_->write(asio::buffer(frame.data(), frame.size()), ec);
-  cstart_ += consumed;
-  if (ec) {
-    close_reason_ = "backend write: " + ec.message();
-    co_return false;
-  }
+  if (ddl_after_) wal_catalog_stale_ = true;  // the loaded catalog no longer proves anything
   tracker_->expect(cmd, reply_seq);
   if (tracker_->idle()) co_return true;  // no response (COM_STMT_CLOSE, SEND_LONG_DATA)
   if (state_ != State::Idle) co_return false;
@@ -313,6 +320,7 @@ awaitable<bool> MysqlSession::on_response() {
   statement_timer_.disarm();
   if (command_running()) state_ = State::Idle;
   if (!ok) co_return false;
+  if (wal_answer_withheld_ && !co_await wal_replace_answer()) co_return false;
   if (relex_after_ && !co_await follow_lexing_settings()) co_return false;
   if (ddl_after_) rt_->on_ddl();
   co_return true;
@@ -382,10 +390,12 @@ awaitable<bool> MysqlSession::rollback_backend() {
   struct Outcome final : my::ResponseEvents {
     bool done = false;
     bool error = false;
+    my::ResponseSummary summary;
     std::string message;
     void on_response(const my::ResponseSummary& s) override {
       done = true;
       error = s.error;
+      summary = s;
       if (s.error) message = std::to_string(s.err.code) + " " + s.err.message.substr(0, 256);
     }
   };
@@ -422,6 +432,7 @@ awaitable<bool> MysqlSession::rollback_backend() {
     if (close_reason_.empty()) close_reason_ = "rollback after a refused statement failed: " + why;
     co_return false;
   }
+  wal_status(outcome.summary);  // the ROLLBACK's OK: a status for the write-ahead rule
   svc_.log.info("transaction.rolled_back", {{"session", id_text_},
                                             {"protocol", "mysql"},
                                             {"segment", segment_},
@@ -435,6 +446,7 @@ awaitable<bool> MysqlSession::relay_response() {
   // the pool is warm; an idle session holds no buffer: issue 15).
   Bytes& buf = response_buf_;
   const BufferLease lease(backend_->buffers(), buf, kReadChunk);
+  bool withheld = false;  // the records before this answer failed: read it to its end, send nothing
   while (!tracker_->idle()) {
     error_code ec;
     const std::size_t n = co_await backend_->read_some(asio::buffer(buf.data(), kReadChunk), ec);
@@ -457,6 +469,17 @@ awaitable<bool> MysqlSession::relay_response() {
       co_return false;
     }
     if (state_ == State::Failed) co_return false;
+    if (withheld) continue;
+    // Write-ahead (issue 14): bytes read now reach the client once every record of what
+    // was forwarded before them is durable.
+    if (wal_ && wal_durable_ < wal_answer_needs_) {
+      const std::uint64_t needs = wal_answer_needs_;
+      if (!co_await wal_wait(needs)) {
+        withheld = true;
+        continue;
+      }
+      if (closed()) co_return false;
+    }
     if (interrupt_ == Interrupt::TimedOut && state_ == State::Awaiting && tracker_->idle()) {
       // statement_timeout: the client gets MySQL's own answer for it (ER_QUERY_TIMEOUT
       // 3024) instead of the server's generic "query execution was interrupted".
@@ -475,10 +498,12 @@ awaitable<bool> MysqlSession::relay_response() {
     }
     touch_idle();
   }
+  if (withheld) wal_answer_withheld_ = true;  // on_response replaces it
   co_return true;
 }
 
 void MysqlSession::on_response(const my::ResponseSummary& s) {
+  wal_status(s);
   if (!s.error) {
     if (!pending_use_.empty()) database_ = pending_use_;
     if (s.schema) {

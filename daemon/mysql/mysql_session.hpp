@@ -28,6 +28,8 @@
 #include "audit/result_fold.hpp"
 #include "authz/identity.hpp"
 #include "authz/gate/mysql_gate.hpp"
+#include "authz/wal/forwarding.hpp"
+#include "authz/wal/wal_catalog.hpp"
 #include "protocols/mysql/commands.hpp"
 #include "protocols/mysql/response_tracker.hpp"
 #include "daemon/net/asio.hpp"
@@ -61,6 +63,10 @@ class MysqlSession : public LiveSession,
   void terminate(std::string code, std::string message, Termination why) override;
   SessionState state() const override;
   void adopt(std::shared_ptr<const Runtime> rt) override;
+  // KILL QUERY of this session's backend thread by another session of the same identity
+  // (posted to this session's thread): a command held for its audit record is cancelled
+  // in the proxy and never forwarded (mysql_wal.cpp).
+  void cancel_held();
 
  private:
   using Verdict = MysqlVerdict;
@@ -127,7 +133,8 @@ class MysqlSession : public LiveSession,
   Verdict judge_sql(std::string_view sql, bool prepare);
   Verdict judge_field_list(std::string_view table);
   Verdict judge_kill_query(std::uint32_t target);
-  awaitable<bool> audit_decision(const Verdict& v, std::string_view sql, std::string_view kind);
+  awaitable<bool> audit_decision(const Verdict& v, std::string_view sql, std::string_view kind,
+                                 std::uint64_t* record = nullptr);
   awaitable<bool> relay_response();
   awaitable<bool> rollback_backend();
   Verdict aborted_verdict(const protocols::mysql::Command& cmd, bool& passes);
@@ -141,6 +148,30 @@ class MysqlSession : public LiveSession,
   void audit_results();  // submits the folded statement outcomes (result_fold_)
   awaitable<bool> audit_durably(audit::AuditRecord r);
   std::string misfit(const Runtime& rt) const;
+  // mysql_wal.cpp: the write-ahead rule (issue 14, docs/audit.md "The guarantee").
+  enum class WalOutcome : std::uint8_t { Forwarded, Answered, Failed };
+  void wal_start();
+  // What a statement's class depends on besides its text. THE one place the WalCatalog
+  // enters the session.
+  authz::wal::ClassContext wal_context() const;
+  // Appends a decision record: its session record number (0: audit off or not
+  // numbered), nullopt: refused by the log (fail_closed: the command must not run).
+  std::optional<std::uint64_t> wal_append(const audit::AuditRecord& r);
+  // Waits until every session record <= `upto` is durable. false: one failed (the
+  // failure is then handled by the caller and forgiven with wal_forgive()).
+  awaitable<bool> wal_wait(std::uint64_t upto);
+  void wal_forgive();
+  std::uint64_t wal_now_ms() const;
+  // Submits one command to the rule and carries out its actions until the command is
+  // forwarded (frame written to the backend) or answered by the proxy (refused, cancelled).
+  awaitable<WalOutcome> wal_forward(const authz::wal::Submission& m, std::span<const std::uint8_t> frame,
+                                    std::uint8_t reply_seq);
+  awaitable<bool> wal_answer_err(std::uint8_t seq, std::uint16_t code, const std::string& sqlstate,
+                                 const std::string& message);
+  void wal_status(const protocols::mysql::ResponseSummary& s);
+  awaitable<bool> wal_replace_answer();
+  // The message class of a command that is not statement text (ping, reset, fetch...).
+  static authz::wal::MessageClass wal_command_class(const protocols::mysql::Command& cmd);
   void close_all(State final_state = State::Closed);
   void touch_idle();
   void on_idle_expired();
@@ -225,6 +256,24 @@ class MysqlSession : public LiveSession,
   bool opened_ = false;  // session.open was recorded (a fact for the audit chain, whatever state_ is)
   ListenerMetrics* listener_metrics_ = nullptr;
   SegmentMetrics* seg_metrics_ = nullptr;
+
+  // Write-ahead audit (mysql_wal.cpp). Records are numbered per session (1, 2, ...) for
+  // the rule, so a seq the log reuses after a failed write never confuses it.
+  std::optional<authz::wal::Forwarding> wal_;  // set when the guarantee applies (group | fsync_each, fail_closed)
+  std::vector<authz::wal::Action> wal_actions_;
+  struct WalPending {
+    std::uint64_t n = 0;
+    audit::AuditTicket ticket;
+  };
+  std::vector<WalPending> wal_pending_;  // appended, not yet known durable (in order)
+  std::uint64_t wal_next_ = 0;           // last session record number handed out
+  std::uint64_t wal_durable_ = 0;        // every session record <= it is durable (or its failure was handled)
+  std::uint64_t wal_answer_needs_ = 0;   // answers read now wait for this (Forwarding::answer_needs)
+  std::uint64_t wal_ids_ = 0;            // submission ids
+  bool wal_catalog_stale_ = false;       // DDL passed since the catalog was loaded
+  bool wal_holding_ = false;             // a command waits for its records (cancel_held)
+  bool wal_cancel_ = false;              // ... and a KILL QUERY came for it
+  bool wal_answer_withheld_ = false;     // the answer's record failed: replaced once read (wal_replace_answer)
 };
 
 }  // namespace segproxy::proxy
