@@ -70,6 +70,10 @@ WalCatalog build_mysql_wal_catalog(const MysqlCatalogRows& rows, const sql::Mysq
     if (f.hooks_listed_only) note(k, std::move(why));
     f.hooks_listed_only = false;
   };
+  if (!rows.triggers_visible) {
+    for (auto& [k, f] : out.relations)
+      if (f.kind == RelationKind::Table) no_hooks(k, f, "the metadata login cannot see triggers (no TRIGGER privilege)");
+  }
   for (const auto& [schema, table] : rows.triggers)
     if (auto* f = facts(schema, table)) no_hooks({schema, table}, *f, "trigger");
   sql::MysqlClassifierOptions eo = opts;

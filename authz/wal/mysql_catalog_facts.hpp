@@ -8,7 +8,10 @@
 //  - transactional: a table whose ENGINE is on kTransactionalEngines (InnoDB only:
 //    MyISAM, MEMORY, Aria, CSV, ARCHIVE, MERGE, BLACKHOLE, FEDERATED, CONNECT, SPIDER...
 //    are not; an engine is added only once its rollback and crash behaviour were checked).
-//  - hooks_listed_only (tables): no trigger at all (bodies are not judged), and every
+//  - hooks_listed_only (tables): the metadata login may see the triggers (TRIGGER
+//    privilege on the database or globally: information_schema.TRIGGERS hides the
+//    others' triggers, so without it no table is), no trigger at all (bodies are not
+//    judged), and every
 //    column default that is an expression, ON UPDATE expression, generation expression
 //    and CHECK clause passes mysql_expression_listed.
 //  - read_only_ok: tables: every generation expression passes (virtual columns are
@@ -54,6 +57,8 @@ struct MysqlCatalogRows {
   std::vector<MysqlCheckRow> checks;
   std::vector<MysqlWalViewRow> views;
   std::vector<std::string> functions;
+  // The login holds TRIGGER on the database (or globally), so TRIGGERS lists them all.
+  bool triggers_visible = false;
 };
 
 // `opts`: server kind, version, lower_case_table_names of the connection (its

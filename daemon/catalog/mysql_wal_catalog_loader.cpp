@@ -46,6 +46,12 @@ const std::string kMysqlChecks =
     " WHERE tc.CONSTRAINT_TYPE = 'CHECK' AND tc.TABLE_SCHEMA = ?" + kLimit;
 const std::string kViews =
     "SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?" + kLimit;
+// The login's own TRIGGER privilege, globally or on the database (information_schema
+// shows a user its own privileges).
+const std::string kTriggerPrivilege =
+    "SELECT COUNT(*) FROM (SELECT 1 AS x FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'TRIGGER'"
+    " UNION ALL SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES"
+    " WHERE PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = ?) p";
 const std::string kFunctions =
     "SELECT DISTINCT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = 'FUNCTION'" + kLimit;
 
@@ -107,14 +113,19 @@ std::optional<std::map<std::string, authz::wal::WalCatalog>> load_mysql_wal_cata
         conn->prepareStatement(base.server_is_mariadb ? kMariadbChecks : kMysqlChecks));
     std::unique_ptr<sql::PreparedStatement> views(conn->prepareStatement(kViews));
     std::unique_ptr<sql::PreparedStatement> functions(conn->prepareStatement(kFunctions));
+    std::unique_ptr<sql::PreparedStatement> trigger_privilege(conn->prepareStatement(kTriggerPrivilege));
     std::vector<std::string> function_names;
     if (!each_row(*functions, "routine", [&](sql::ResultSet& rs) { function_names.push_back(text(rs, 1)); }, why))
       return std::nullopt;
     for (const auto& db : databases) {
       authz::wal::MysqlCatalogRows rows;
       rows.functions = function_names;
-      for (auto* ps : {tables.get(), triggers.get(), columns.get(), checks.get(), views.get()}) ps->setString(1, db);
+      for (auto* ps : {tables.get(), triggers.get(), columns.get(), checks.get(), views.get(), trigger_privilege.get()})
+        ps->setString(1, db);
       const bool ok =
+          each_row(*trigger_privilege, "privilege", [&](sql::ResultSet& rs) {
+            rows.triggers_visible = rs.getInt64(1) > 0;
+          }, why) &&
           each_row(*tables, "table", [&](sql::ResultSet& rs) {
             rows.tables.push_back({text(rs, 1), text(rs, 2), text(rs, 3), text(rs, 4)});
           }, why) &&
