@@ -100,12 +100,19 @@ void WalCatalogLoader::load_mysql(RefreshLoop::Target& t) {
                                             {"using", "the last loaded catalog, or none (nothing contained)"}});
     return;
   }
-  const auto took = std::chrono::steady_clock::now() - loaded_at;
+  // Tables are keyed by (database, table) and a MySQL statement may name several
+  // databases: one catalog of all the listener's databases, published under each.
+  auto merged = std::make_shared<authz::wal::WalCatalog>();
   for (auto& [db, catalog] : *catalogs) {
-    published(l, db, catalog, took);
-    rt_->wal_catalogs.publish(t.listener, db, std::make_shared<const authz::wal::WalCatalog>(std::move(catalog)),
-                              loaded_at);
+    merged->relations.merge(catalog.relations);
+    merged->user_function_names.merge(catalog.user_function_names);
   }
+  const auto took = std::chrono::steady_clock::now() - loaded_at;
+  std::string all;
+  for (const auto& db : t.databases) all += (all.empty() ? "" : ",") + db;
+  published(l, all, *merged, took);
+  const std::shared_ptr<const authz::wal::WalCatalog> shared = std::move(merged);
+  for (const auto& db : t.databases) rt_->wal_catalogs.publish(t.listener, db, shared, loaded_at);
 }
 
 }  // namespace segproxy::proxy

@@ -5,7 +5,9 @@
 // through load_mysql_wal_catalogs. Same schedule as the view loaders: once at start(),
 // then every `backend.metadata.refresh` (0: never on a timer), and soon after every
 // Runtime::on_ddl. Two threads (one per protocol: libpq and Connector/C++ are blocking,
-// never on I/O threads). A failed load publishes nothing and logs
+// never on I/O threads). MySQL: one catalog of all the listener's databases (tables are
+// keyed by database and a statement may name several), published under each of them.
+// A failed load publishes nothing and logs
 // `wal_catalog.load_failed`: the slot keeps its last good catalog (or none, so nothing
 // is contained there). One loader per Runtime; a reload starts the next generation's
 // (after carrying the catalogs over, WalCatalogs::carry_from) and stops this one.
