@@ -7,10 +7,17 @@
 namespace segproxy::authz::wal {
 namespace {
 
-bool too_long(std::string_view expr, std::string& why) {
-  if (expr.size() <= kMaxExpressionText) return false;
-  why = "expression longer than " + std::to_string(kMaxExpressionText) + " bytes";
-  return true;
+// Too long, or blank (`SELECT ` alone is a valid statement: an empty target list).
+bool unjudged(std::string_view expr, std::string& why) {
+  if (expr.size() > kMaxExpressionText) {
+    why = "expression longer than " + std::to_string(kMaxExpressionText) + " bytes";
+    return true;
+  }
+  if (expr.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    why = "empty expression";
+    return true;
+  }
+  return false;
 }
 
 // Exactly nextval('<text without quotes or backslashes, '' allowed>'::regclass).
@@ -37,7 +44,7 @@ bool is_serial_nextval(std::string_view e) {
 
 bool pg_expression_listed(std::string_view expr, const WalCatalog& catalog, std::string& why) {
   why.clear();
-  if (too_long(expr, why)) return false;
+  if (unjudged(expr, why)) return false;
   ClassContext ctx;
   ctx.catalog = &catalog;
   ctx.default_schema = "pg_catalog";
@@ -65,7 +72,7 @@ bool pg_default_listed(std::string_view expr, const WalCatalog& catalog, std::st
 
 bool mysql_expression_listed(std::string_view expr, const sql::MysqlClassifierOptions& opts, std::string& why) {
   why.clear();
-  if (too_long(expr, why)) return false;
+  if (unjudged(expr, why)) return false;
   const WalCatalog none;
   ClassContext ctx;
   ctx.catalog = &none;

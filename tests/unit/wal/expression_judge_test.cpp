@@ -114,6 +114,7 @@ TEST(MysqlExpressionJudge, StoredOrUnlistedFunctionDoesNotPass) {
 }
 
 TEST(MysqlExpressionJudge, TextThatIsNotOneExpressionDoesNotPass) {
+  EXPECT_FALSE(my(""));
   EXPECT_FALSE(my("1; DELETE FROM t"));
   EXPECT_FALSE(my("(select count(*) from `shop`.`t`)"));
 }
