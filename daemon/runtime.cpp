@@ -22,6 +22,7 @@ std::shared_ptr<const Runtime> Runtime::build(config::Config cfg, const authz::s
   } catch (const std::exception& e) {
     errors.push_back(std::string("policy: ") + e.what());
   }
+  rt->wal_catalogs.configure(rt->config);
   const auto& lim = rt->config.limits;
   rt->limits.max_startup_packet = lim.max_startup_packet;
   rt->limits.max_frontend_message = lim.max_message_size;

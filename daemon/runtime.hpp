@@ -22,6 +22,7 @@
 #include "authz/sql/statement_limits.hpp"
 #include "config/config.hpp"
 #include "protocols/common/limits.hpp"
+#include "daemon/catalog/wal_catalogs.hpp"
 #include "daemon/net/address_limits.hpp"
 #include "daemon/net/asio.hpp"
 #include "daemon/net/cancel_registry.hpp"
@@ -92,6 +93,10 @@ struct Runtime {
   protocols::Limits limits;
   authz::sql::StatementLimits statement_limits;  // config limits: SQL classification bounds
   DdlHook on_ddl;  // call after DDL the session let through: refreshes learned views
+  // The write-ahead catalogs (daemon/catalog/wal_catalogs.hpp): what sessions read per
+  // statement (current(listener, database)) to build their authz::wal::ClassContext;
+  // filled by the WalCatalogLoaders, on the views' schedule and after DDL (on_ddl).
+  WalCatalogs wal_catalogs;
   std::string config_hash;  // SHA-256 of the config file (the "config version")
   // The key of both classifiers' statement fingerprints (decision-cache keys, the audit
   // record's `fingerprint`): drawn once per process (daemon/main.cpp) and handed from

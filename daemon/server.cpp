@@ -205,6 +205,7 @@ int Server::run() {
   if (views_ && !views_->wait_first_load(2 * rt0->config.limits.backend_connect_timeout + std::chrono::seconds(10))) {
     log_.warn("views.first_load_pending", {{"error", "serving before the first view load finished"}});
   }
+  start_wal_catalogs(rt0, nullptr);
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   for (std::size_t i = 0; i < rt0->listeners.size(); ++i) {
     const auto& l = *rt0->listeners[i].cfg;

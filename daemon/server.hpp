@@ -17,6 +17,7 @@
 #include "daemon/net/asio.hpp"
 #include "daemon/net/cancel_registry.hpp"
 #include "daemon/log.hpp"
+#include "daemon/catalog/wal_catalog_loader.hpp"
 #include "daemon/runtime.hpp"
 #include "daemon/session/session_registry.hpp"
 
@@ -60,6 +61,10 @@ class Server {
   void stop_control();
   bool start_fleet(const Runtime& rt);
   void start_views(const std::shared_ptr<const Runtime>& rt);
+  // The write-ahead catalogs of `rt` (daemon/catalog/wal_catalog_loader): carried over
+  // from `previous` (null at start) where the backend is the same, then loaded; the first
+  // load is awaited (bounded) so the generation's sessions see a catalog from the start.
+  void start_wal_catalogs(const std::shared_ptr<const Runtime>& rt, const std::shared_ptr<const Runtime>& previous);
   void start_dynamic_credentials(const Runtime& rt);
   awaitable<void> probe_backends();
   std::pair<bool, std::string> readiness() const;
@@ -91,6 +96,7 @@ class Server {
   std::unique_ptr<FleetSync> fleet_sync_;  // `control_plane:` set: revocations through etcd
   std::unique_ptr<ViewLoader> views_;
   std::unique_ptr<MysqlViewLoader, MysqlViewLoaderDeleter> mysql_views_;  // null: no mysql listener has backend.metadata
+  std::unique_ptr<WalCatalogLoader> wal_catalogs_;  // null: no listener has backend.metadata
   // Minted backend users (issue 7); destroyed after the workers (sessions hold leases),
   // stopped explicitly at the end of run() (drops what this process minted).
   std::unique_ptr<DynamicCredentials> dynamic_;

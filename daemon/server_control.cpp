@@ -216,6 +216,7 @@ void Server::stop_control() {
   control_thread_.join();
   if (views_) views_->stop();
   if (mysql_views_) mysql_views_->stop();
+  if (wal_catalogs_) wal_catalogs_->stop();
   metrics_->set_revocations_active(nullptr);
   metrics_->set_audit_queue_depth(nullptr);
   metrics_->set_control_plane_staleness(nullptr);
@@ -244,6 +245,27 @@ void Server::start_views(const std::shared_ptr<const Runtime>& rt) {
   if (mysql_views_ &&
       !mysql_views_->wait_first_load(2 * rt->config.limits.backend_connect_timeout + std::chrono::seconds(10))) {
     log_.warn("views.first_load_pending", {{"error", "serving before the first MySQL view load finished"}});
+  }
+}
+
+void Server::start_wal_catalogs(const std::shared_ptr<const Runtime>& rt,
+                                const std::shared_ptr<const Runtime>& previous) {
+  if (previous) {
+    // A catalog describes a backend: carried only where the listener still reaches the same one.
+    rt->wal_catalogs.carry_from(previous->wal_catalogs, [&](std::size_t i) {
+      return i < previous->config.listeners.size() &&
+             previous->config.listeners[i].backend.endpoint == rt->config.listeners[i].backend.endpoint;
+    });
+  }
+  auto next = std::make_unique<WalCatalogLoader>(rt, log_);
+  if (!next->enabled()) next.reset();
+  if (next) next->start();
+  auto old = std::move(wal_catalogs_);
+  wal_catalogs_ = std::move(next);
+  if (old) old->stop();
+  if (wal_catalogs_ &&
+      !wal_catalogs_->wait_first_load(2 * rt->config.limits.backend_connect_timeout + std::chrono::seconds(10))) {
+    log_.warn("wal_catalog.first_load_pending", {{"error", "serving before the first write-ahead catalog load finished"}});
   }
 }
 
@@ -337,6 +359,7 @@ admin::ReloadResult Server::reload(const std::string& trigger) {
       rt_ = next;
     }
     start_views(next);
+    start_wal_catalogs(next, old);
     if (dynamic_) dynamic_->set_targets(dynamic_targets(next->config, *next->credentials));
     adopted = sessions_.post_to_all([next](LiveSession& s) { s.adopt(next); });
   }

@@ -2,11 +2,11 @@
 // The catalog facts the write-ahead classes need (docs/audit.md "Write-ahead
 // forwarding"). Pure input data, built by whoever loads the backend catalog.
 //
-// What the daemon loads today (daemon/catalog: view dependencies and attribute-notation
-// function names) is NOT enough to fill this: relation kinds, triggers, rules, policies,
-// column defaults and user-defined function/operator names are not loaded yet. Until a
-// loader fills a WalCatalog, sessions pass none: then no relation read is proven
-// read-only and nothing is contained (every write waits for its record).
+// Filled from the backend catalog by authz/wal/pg_catalog_facts and mysql_catalog_facts
+// (rows read by daemon/catalog/pg_wal_catalog_loader, mysql_wal_catalog_loader) and
+// published per (listener, database) in Runtime::wal_catalogs. Where none is loaded,
+// sessions pass none: then no relation read is proven read-only and nothing is contained
+// (every write waits for its record).
 #include <map>
 #include <set>
 #include <string>

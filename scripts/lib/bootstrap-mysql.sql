@@ -13,7 +13,7 @@
 --   billing_x509     same grants, REQUIRE X509: logs in only over TLS with a client
 --                    certificate from ca.crt (proves a client tool presents one)
 --   reporting_ro     SELECT on shop.*
---   segproxy_meta    SELECT, SHOW VIEW on shop.* (view definitions for the view lookup;
+--   segproxy_meta    SELECT, SHOW VIEW, TRIGGER on shop.* (view definitions for the view lookup;
 --                    MariaDB shows VIEW_DEFINITION only with both privileges)
 --   segproxy_admin   CREATE USER, CONNECTION ADMIN, PROCESS, SELECT on mysql.roles_mapping
 --                    and SELECT/INSERT/UPDATE/DELETE on shop.* WITH GRANT OPTION (dynamic
@@ -110,7 +110,10 @@ GRANT SELECT ON shop.* TO reporting_ro@'%';
 -- (and SHOW CREATE VIEW) only to the definer or to a user with both SHOW VIEW and SELECT
 -- on the view or its database (sql_show.cc get_schema_views_record), so the metadata
 -- login can read shop's data too: the proxy keeps it to itself, as any credential.
-GRANT SELECT, SHOW VIEW ON shop.* TO segproxy_meta@'%';
+-- TRIGGER: information_schema.TRIGGERS lists only the triggers of tables the login holds
+-- TRIGGER on, and the write-ahead catalog (docs/audit.md "The catalog the classes trust")
+-- treats no table as contained unless it can see them all.
+GRANT SELECT, SHOW VIEW, TRIGGER ON shop.* TO segproxy_meta@'%';
 
 -- segproxy_admin: creates and drops scoped users and grants them at most this much
 -- (proxy/dynamic_my_admin.hpp): CREATE USER (also CREATE ROLE for the marker role),

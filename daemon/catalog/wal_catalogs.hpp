@@ -1,0 +1,80 @@
+#pragma once
+// The write-ahead catalogs of one Runtime (issue 14, docs/audit.md "The catalog the
+// classes trust"): one slot per (listener, database) that a WalCatalogLoader fills
+// (daemon/catalog/pg_wal_catalog_loader, mysql_wal_catalog_loader), read by sessions
+// once per statement through current(). The slots are fixed when the Runtime is built
+// (configure), so current() takes no lock: a vector index, a map lookup and one atomic
+// shared_ptr load. A failed or partial load publishes nothing: the slot keeps its last
+// good catalog or none (then nothing is contained and no relation read is proven).
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "authz/wal/wal_catalog.hpp"
+#include "config/config.hpp"
+
+namespace segproxy::proxy {
+
+// What a session reads per statement. Its ClassContext is
+//   ctx.catalog = view.catalog.get();  ctx.catalog_current = view.current_after(last_ddl);
+// where `last_ddl` is the steady_clock time at which the session saw its last DDL take
+// effect (PostgreSQL: ReadyForQuery 'I' after it; MySQL: its response), or a
+// default-constructed time_point when it ran none.
+struct WalCatalogView {
+  std::shared_ptr<const authz::wal::WalCatalog> catalog;  // null: none loaded
+  // Counts the catalogs published into this slot (0: none yet); carried across reloads.
+  std::uint64_t generation = 0;
+  // When the load that produced it began (steady_clock, before its first query): the
+  // catalog shows every DDL committed before this instant.
+  std::chrono::steady_clock::time_point loaded_at{};
+
+  bool current_after(std::chrono::steady_clock::time_point last_ddl) const {
+    return catalog != nullptr && loaded_at > last_ddl;
+  }
+};
+
+class WalCatalogs {
+ public:
+  WalCatalogs() = default;
+  WalCatalogs(const WalCatalogs&) = delete;
+  WalCatalogs& operator=(const WalCatalogs&) = delete;
+
+  // One slot per listener with backend.metadata and per database of the segments that
+  // hold a credential for it. Call once, before the Runtime is shared.
+  void configure(const config::Config& cfg);
+
+  // The catalog of (listener index into Runtime::listeners, database as the client named
+  // it at startup / USE). Thread-safe, lock-free; an unknown slot: no catalog.
+  WalCatalogView current(std::size_t listener, std::string_view database) const;
+
+  // Replaces the slot's catalog (thread-safe; unknown slots are ignored). False when
+  // there is no such slot.
+  // Logically const (the Runtime is shared as const), like PolicyEngine::set_views.
+  bool publish(std::size_t listener, const std::string& database,
+               std::shared_ptr<const authz::wal::WalCatalog> catalog,
+               std::chrono::steady_clock::time_point loaded_at) const;
+
+  // At reload: takes over the previous generation's catalogs of every slot both have,
+  // for the listeners `same_backend(listener)` accepts (a catalog describes a backend,
+  // not a configuration).
+  // Call before this generation's loaders start (a carried catalog never replaces a newer one).
+  void carry_from(const WalCatalogs& previous, const std::function<bool(std::size_t listener)>& same_backend) const;
+
+  // Slots, for the loaders: (listener, databases).
+  std::vector<std::pair<std::size_t, std::vector<std::string>>> slots() const;
+
+ private:
+  struct Slot {
+    mutable std::atomic<std::shared_ptr<const WalCatalogView>> view;
+  };
+  std::vector<std::map<std::string, std::unique_ptr<Slot>, std::less<>>> slots_;  // by listener index
+};
+
+}  // namespace segproxy::proxy

@@ -1,0 +1,105 @@
+// The write-ahead catalog slots of a Runtime (daemon/catalog/wal_catalogs): what sessions
+// read per statement, what the loaders publish, what a reload carries.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "daemon/catalog/wal_catalogs.hpp"
+
+namespace segproxy::proxy {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+config::Config two_listeners() {
+  config::Config cfg;
+  config::Listener pg;
+  pg.name = "pg-main";
+  pg.backend.metadata = config::MetadataCredential{};
+  pg.backend.endpoint = {"127.0.0.1", 5432};
+  config::Listener my;
+  my.name = "my-main";
+  my.protocol = config::Protocol::Mysql;  // no metadata: no slots
+  cfg.listeners = {pg, my};
+  config::Segment a;
+  a.databases = {"shop", "archive"};
+  a.credentials["pg-main"] = {};
+  a.credentials["my-main"] = {};
+  cfg.segments = {{"a", a}};
+  return cfg;
+}
+
+std::shared_ptr<const authz::wal::WalCatalog> catalog_with(const char* table) {
+  auto c = std::make_shared<authz::wal::WalCatalog>();
+  c->relations[{"public", table}] = authz::wal::RelationFacts{authz::wal::RelationKind::Table, true, true, true};
+  return c;
+}
+
+TEST(WalCatalogs, NothingIsLoadedUntilALoaderPublishes) {
+  WalCatalogs w;
+  w.configure(two_listeners());
+  const auto v = w.current(0, "shop");
+  EXPECT_EQ(v.catalog, nullptr);
+  EXPECT_EQ(v.generation, 0u);
+  EXPECT_FALSE(v.current_after(Clock::time_point{}));
+}
+
+TEST(WalCatalogs, PublishedCatalogIsWhatSessionsReadWithItsLoadInstant) {
+  WalCatalogs w;
+  w.configure(two_listeners());
+  const auto at = Clock::now();
+  ASSERT_TRUE(w.publish(0, "shop", catalog_with("accounts"), at));
+  const auto v = w.current(0, "shop");
+  ASSERT_NE(v.catalog, nullptr);
+  EXPECT_NE(v.catalog->find("public", "accounts"), nullptr);
+  EXPECT_EQ(v.generation, 1u);
+  EXPECT_EQ(v.loaded_at, at);
+  EXPECT_EQ(w.current(0, "archive").catalog, nullptr);  // per database
+  ASSERT_TRUE(w.publish(0, "shop", catalog_with("other"), at + std::chrono::seconds(1)));
+  EXPECT_EQ(w.current(0, "shop").generation, 2u);
+}
+
+TEST(WalCatalogs, CatalogLoadedBeforeTheSessionsLastDdlIsNotCurrent) {
+  WalCatalogs w;
+  w.configure(two_listeners());
+  const auto load = Clock::now();
+  w.publish(0, "shop", catalog_with("accounts"), load);
+  const auto v = w.current(0, "shop");
+  EXPECT_TRUE(v.current_after(Clock::time_point{}));           // no DDL yet
+  EXPECT_TRUE(v.current_after(load - std::chrono::seconds(1)));  // DDL before the load began
+  EXPECT_FALSE(v.current_after(load));                           // DDL at or after it
+  EXPECT_FALSE(v.current_after(load + std::chrono::seconds(1)));
+}
+
+TEST(WalCatalogs, UnknownListenerDatabaseOrListenerWithoutMetadataHasNoCatalog) {
+  WalCatalogs w;
+  w.configure(two_listeners());
+  EXPECT_FALSE(w.publish(1, "shop", catalog_with("x"), Clock::now()));  // mysql listener without metadata
+  EXPECT_FALSE(w.publish(0, "elsewhere", catalog_with("x"), Clock::now()));
+  EXPECT_FALSE(w.publish(7, "shop", catalog_with("x"), Clock::now()));
+  EXPECT_EQ(w.current(1, "shop").catalog, nullptr);
+  EXPECT_EQ(w.current(0, "elsewhere").catalog, nullptr);
+  EXPECT_EQ(w.current(7, "shop").catalog, nullptr);
+  ASSERT_EQ(w.slots().size(), 1u);
+  EXPECT_EQ(w.slots()[0].second, (std::vector<std::string>{"archive", "shop"}));
+}
+
+TEST(WalCatalogs, ReloadCarriesCatalogsOnlyForTheSameBackend) {
+  WalCatalogs old;
+  old.configure(two_listeners());
+  const auto at = Clock::now();
+  old.publish(0, "shop", catalog_with("accounts"), at);
+  WalCatalogs same, moved;
+  same.configure(two_listeners());
+  moved.configure(two_listeners());
+  same.carry_from(old, [](std::size_t) { return true; });
+  moved.carry_from(old, [](std::size_t) { return false; });
+  EXPECT_NE(same.current(0, "shop").catalog, nullptr);
+  EXPECT_EQ(same.current(0, "shop").loaded_at, at);  // still judged against the same DDL instants
+  EXPECT_EQ(moved.current(0, "shop").catalog, nullptr);
+}
+
+}  // namespace
+}  // namespace segproxy::proxy
