@@ -146,6 +146,7 @@ class PgSession : public LiveSession,
     std::uint64_t local = 0;  // the ledger's number (0: no audit)
     bool refused = false;     // the sink refused it (fail_closed, log not writable)
   };
+  audit::AuditRecord audit_record(const char* event) const;
   audit::AuditRecord decision_record(const GateVerdict& v, std::string_view sql) const;
   WalRecord audit_decision(const GateVerdict& v, std::string_view sql);
   WalRecord audit_append(const audit::AuditRecord& r);
