@@ -193,6 +193,8 @@ void PgSession::run_wal_actions() {
 void PgSession::refuse_current(const wal::Action& a, const char* sqlstate, const char* message) {
   svc_.log.warn(a.kind == wal::ActionKind::Refuse ? "audit.refused_statement" : "session.held_statement_cancelled",
                 {{"session", id_text_}, {"segment", segment_}, {"sqlstate", sqlstate}});
+  // The client's own Sync replaced by a Query (a stand-in raise was noted when made).
+  const bool replaces_sync = wal_msg_.kind == wal::MessageKind::PgSync && !wal_msg_.use_owned;
   wal_msg_.use_owned = false;
   if (extended(wal_msg_.kind)) {
     advance(State::Relaying, State::Discarding);
@@ -206,7 +208,7 @@ void PgSession::refuse_current(const wal::Action& a, const char* sqlstate, const
   protocols::Bytes q;
   pg::encode_frontend(q, pg::Query{std::move(text)});
   forward_owned(std::move(q));
-  if (wal_msg_.kind == wal::MessageKind::PgSync) note_forwarded(pg::Query{});  // a Query stands in for the Sync
+  if (replaces_sync) note_forwarded(pg::Query{});  // a Query stands in for the Sync
 }
 
 void PgSession::wal_wake() {
