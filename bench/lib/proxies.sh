@@ -48,6 +48,7 @@ segments:
       - {id: pgbench, tables: ["public.pgbench_*"], allow: [select, insert, update]}
       - {id: sysbench, tables: ["shop.sbtest*"], allow: [all]}
     statements: [transaction, session_safe, prepare, ddl]
+${BP_SEGPROXY_EXTRA_YAML:-}
 YAML
   "$bin" --check-config "$cfg" >/dev/null
   "$bin" --config "$cfg" >"$SEGPROXY_TEST_DIR/segproxy-$name.log" 2>&1 &
