@@ -2,6 +2,8 @@
 // one group, answer), line assembly (seq, ts, instance spliced around the body, hash
 // chain, same_as de-duplication of repeated statements), checkpoint lines, notices and
 // the idle work (overload notices, checkpoint cadence, interval syncs, recovery probes).
+#include <pthread.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -36,6 +38,8 @@ void append_uint(std::string& out, std::uint64_t v) {
 }  // namespace
 
 void FileSink::run() {
+  // Named for operators (top -H, /proc/<pid>/task/*/comm) and for the tests that stall it.
+  pthread_setname_np(pthread_self(), "segproxy-audit");
   for (;;) {
     bool stopping = false;
     {

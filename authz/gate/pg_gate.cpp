@@ -4,6 +4,9 @@
 #include "authz/sql/pg_cache_key.hpp"
 #include "authz/sql/pg_fastpath.hpp"
 #include "authz/sql/pg_lexing.hpp"
+#include "authz/wal/pg_write_class.hpp"
+
+#include <pg_query/pg_query.pb-c.h>
 
 #include <algorithm>
 #include <cctype>
@@ -32,6 +35,24 @@ bool has_prepare_effects(const sql::StatementInfo& info) {
   });
 }
 
+
+// EXECUTE / FETCH / MOVE / PREPARE / DECLARE (also under EXPLAIN): the write-ahead
+// class depends on, or changes, what the session remembers, so the verdict is not cached.
+bool wal_session_dependent(const PgQuery__ParseResult& tree) {
+  for (std::size_t i = 0; i < tree.n_stmts; ++i) {
+    const PgQuery__Node* n = tree.stmts[i] ? tree.stmts[i]->stmt : nullptr;
+    if (n && n->node_case == PG_QUERY__NODE__NODE_EXPLAIN_STMT) n = n->explain_stmt->query;
+    if (!n) continue;
+    switch (n->node_case) {
+      case PG_QUERY__NODE__NODE_EXECUTE_STMT:
+      case PG_QUERY__NODE__NODE_FETCH_STMT:
+      case PG_QUERY__NODE__NODE_PREPARE_STMT:
+      case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT: return true;
+      default: break;
+    }
+  }
+  return false;
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -183,8 +204,8 @@ std::string PgGate::audit_text(std::string_view text) const {
   return out;
 }
 
-GateVerdict PgGate::check(std::string_view text, time_point now) {
-  GateVerdict v = check_policy(text, now);
+GateVerdict PgGate::check(std::string_view text, time_point now, const authz::wal::ClassContext* wal) {
+  GateVerdict v = check_policy(text, now, wal);
   apply_window_grace(v);
   return v;
 }
@@ -196,7 +217,7 @@ GateVerdict PgGate::check_function_call(std::int32_t function_oid, time_point no
   return v;
 }
 
-GateVerdict PgGate::check_policy(std::string_view text, time_point now) {
+GateVerdict PgGate::check_policy(std::string_view text, time_point now, const authz::wal::ClassContext* wal) {
   if (!enforce_) return GateVerdict{authz::Decision{true, "", "", ""}, ""};
   // The window is checked every time; only what it guards is cached.
   auto window = check_window(now);
@@ -233,8 +254,23 @@ GateVerdict PgGate::check_policy(std::string_view text, time_point now) {
   if (engine_->views_version() != views_version_) sync_catalog();
   if (const GateVerdict* hit = cacheable ? cache_.find(key) : nullptr) return *hit;
 
-  sql::StatementInfo info = sql::classify_pg(text, options_);
+  // The write-ahead class comes from the same parse tree (authz/wal/pg_write_class.hpp).
+  authz::wal::PgWriteClasses classes;
+  bool session_dependent = false;
+  sql::StatementInfo info = wal == nullptr ? sql::classify_pg(text, options_)
+                                           : sql::classify_pg(text, options_, [&](const PgQuery__ParseResult& tree) {
+                                               classes = authz::wal::pg_write_classes(&tree, *wal);
+                                               session_dependent = wal_session_dependent(tree);
+                                             });
   GateVerdict v = evaluate(info, now);
+  if (wal != nullptr && classes.parse_ok) {
+    v.write_class = std::move(classes.message);
+    for (auto& st : classes.statements) {
+      if (!st.prepares.empty()) v.wal_prepares.emplace_back(std::move(st.prepares), std::move(st.remembered));
+      else if (!st.declares_cursor.empty()) v.wal_cursors.emplace_back(std::move(st.declares_cursor), std::move(st.remembered));
+    }
+  }
+  if (session_dependent) return v;
   if (!plain_lexing) v.audit_text = audit_text(text);
   if (has_prepare_effects(info)) {
     // PREPARE/EXECUTE/DEALLOCATE depend on and change per-session state: never cached.

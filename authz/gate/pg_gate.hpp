@@ -16,6 +16,8 @@
 #include "authz/policy_engine.hpp"
 #include "audit/record.hpp"
 #include "authz/sql/pg_classifier.hpp"
+#include "authz/wal/wal_catalog.hpp"
+#include "authz/wal/write_class.hpp"
 #include "config/config.hpp"
 
 namespace segproxy::proxy {
@@ -45,6 +47,15 @@ struct GateVerdict {
   // is not UTF8 (converted; undecodable bytes as \xNN) or standard_conforming_strings is
   // off (plain strings shown as the E'...' strings the server reads); empty: the text.
   std::string audit_text;
+  // Write-ahead class of the message (issue 14, authz/wal): the strictest statement's,
+  // from the parse tree the classifier made (no second parse). Escaping when not
+  // classified (no class context given, policy off, not parsed, a refusal before
+  // classifying).
+  authz::wal::MessageClass write_class;
+  // SQL-level PREPARE / DECLARE in the text: the class the session remembers for the
+  // name (EXECUTE / FETCH take it). Usually empty.
+  std::vector<std::pair<std::string, authz::wal::MessageClass>> wal_prepares;
+  std::vector<std::pair<std::string, authz::wal::MessageClass>> wal_cursors;
 };
 
 class PgGate {
@@ -57,8 +68,13 @@ class PgGate {
   PgGate(const authz::PolicyEngine& engine, std::string segment, std::string database, bool enforce = true,
          authz::sql::StatementLimits limits = {}, std::optional<authz::sql::SipKey> hash_key = std::nullopt);
 
-  // A statement text from a Query or Parse message.
-  GateVerdict check(std::string_view sql, time_point now);
+  // A statement text from a Query or Parse message. With `wal`, the verdict carries the
+  // text's write-ahead class under that context (GateVerdict::write_class); a verdict
+  // whose class depends on the session's prepared statements or cursors is not cached.
+  GateVerdict check(std::string_view sql, time_point now, const authz::wal::ClassContext* wal = nullptr);
+  // The write-ahead class context changed (a catalog loaded, DDL let through): cached
+  // verdicts carry classes of the old one.
+  void wal_context_changed() { cache_.clear(); }
   // A fast-path FunctionCall of `function_oid` (authz/sql/pg_fastpath.hpp): judged as a
   // call of the function the OID names; an OID the proxy cannot resolve is denied.
   GateVerdict check_function_call(std::int32_t function_oid, time_point now);
@@ -97,7 +113,7 @@ class PgGate {
 
  private:
   GateVerdict evaluate(const authz::sql::StatementInfo& info, time_point now);
-  GateVerdict check_policy(std::string_view sql, time_point now);
+  GateVerdict check_policy(std::string_view sql, time_point now, const authz::wal::ClassContext* wal);
   // `text` in UTF-8 for the audit record (client_encoding is not UTF8).
   std::string audit_text(std::string_view text) const;
   // During the window grace only COMMIT / ROLLBACK pass: anything else becomes grace_refusal().

@@ -122,6 +122,10 @@ void Forwarding::fail_head(const Entry& e, const Need& need, bool cancel, std::v
   else
     a.abort_transaction = !cancel && need.commit_point && tx_ != Tx::Idle;  // a refused commit rolls back
   out.push_back(a);
+  // PostgreSQL: the session always answers a refused / cancelled request with a request
+  // of its own (a Query raising the error, so it is answered in order): it produces a
+  // status whether or not it aborts a transaction.
+  if (protocol_ == Protocol::Postgres && !a.abort_transaction) ++requests_forwarded_;
   if (a.abort_transaction) {
     ++requests_forwarded_;  // the session's own ROLLBACK / failing request
     void_until_next_status(true);

@@ -49,6 +49,7 @@ segments:
       - {id: pgbench, tables: ["public.pgbench_*"], allow: [select, insert, update]}
       - {id: sysbench, tables: ["shop.sbtest*"], allow: [all]}
     statements: [transaction, session_safe, prepare, ddl]
+${BP_SEGPROXY_EXTRA_YAML:-}
 YAML
   # Optional top-level YAML (e.g. an audit: section), appended as given.
   if [[ -n "${BP_EXTRA_YAML:-}" ]]; then printf '%s\n' "$BP_EXTRA_YAML" >>"$cfg"; fi

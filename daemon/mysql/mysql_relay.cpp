@@ -322,7 +322,11 @@ awaitable<bool> MysqlSession::on_response() {
   if (!ok) co_return false;
   if (wal_answer_withheld_ && !co_await wal_replace_answer()) co_return false;
   if (relex_after_ && !co_await follow_lexing_settings()) co_return false;
-  if (ddl_after_) rt_->on_ddl();
+  if (ddl_after_) {
+    last_ddl_ = std::chrono::steady_clock::now();  // catalogs loaded before now miss it
+    wal_catalog_stale_ = false;
+    rt_->on_ddl();
+  }
   co_return true;
 }
 

@@ -270,7 +270,9 @@ class MysqlSession : public LiveSession,
   std::uint64_t wal_durable_ = 0;        // every session record <= it is durable (or its failure was handled)
   std::uint64_t wal_answer_needs_ = 0;   // answers read now wait for this (Forwarding::answer_needs)
   std::uint64_t wal_ids_ = 0;            // submission ids
-  bool wal_catalog_stale_ = false;       // DDL passed since the catalog was loaded
+  bool wal_catalog_stale_ = false;       // a DDL is forwarded and not answered yet
+  std::chrono::steady_clock::time_point last_ddl_{};  // when this session's last DDL was answered
+  mutable WalCatalogView wal_view_;      // the catalog wal_context() last handed out
   bool wal_holding_ = false;             // a command waits for its records (cancel_held)
   bool wal_cancel_ = false;              // ... and a KILL QUERY came for it
   bool wal_answer_withheld_ = false;     // the answer's record failed: replaced once read (wal_replace_answer)

@@ -59,12 +59,15 @@ void MysqlSession::wal_start() {
 
 wal::ClassContext MysqlSession::wal_context() const {
   wal::ClassContext c;
-  // THE place the WalCatalog enters the MySQL session. No loader fills one yet (the
-  // catalog loader is connected here at merge): without it no table read is proven
-  // read-only and nothing is contained, so every statement that touches a table and
-  // commits by itself waits for its record (stricter, never weaker).
-  c.catalog = nullptr;
-  c.catalog_current = !wal_catalog_stale_;  // DDL since the catalog was loaded: not trusted
+  // THE place the WalCatalog enters the MySQL session: the catalog the loader published
+  // for this listener and database (daemon/catalog/wal_catalogs.hpp). Without one, no
+  // table read is proven read-only and nothing is contained (stricter, never weaker).
+  const auto listener = static_cast<std::size_t>(listener_ - rt_->listeners.data());
+  wal_view_ = rt_->wal_catalogs.current(listener, database_);  // kept alive: c.catalog points into it
+  c.catalog = wal_view_.catalog.get();
+  // Not trusted while a DDL is forwarded and unanswered, nor when the catalog's load began
+  // before this session's last DDL took effect.
+  c.catalog_current = !wal_catalog_stale_ && wal_view_.current_after(last_ddl_);
   c.default_schema = database_;
   return c;
 }

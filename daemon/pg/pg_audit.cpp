@@ -1,30 +1,24 @@
-// Audit records of a PostgreSQL session (docs/audit.md). Decision records of a batch are
-// submitted together and the batch is forwarded only once the sink says they are durable
-// (group commit shares one fdatasync between sessions); if they cannot be recorded the
-// batch is refused with 58030 (fail_closed) and the session stays usable.
+// Audit records of a PostgreSQL session (docs/audit.md). A statement's decision record is
+// appended (audit::AuditSink::append: its seq at once, nothing written yet) before the
+// statement goes through the write-ahead rule (pg_wal.cpp), which decides how long its
+// forwarding and its answer wait for the record to be durable. Outcomes are folded into
+// statement.result records that gate nothing.
 #include <cstdio>
 
 #include "daemon/pg/pg_session.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
+#include "daemon/session/audit_waiter.hpp"
 #include "daemon/session/session_audit.hpp"
 
 namespace segproxy::proxy {
 namespace pg = protocols::pg;
-
-namespace {
-// A sink that neither writes nor refuses within this time is treated as failed.
-constexpr std::chrono::seconds kAuditWait{10};
-
-}  // namespace
 
 audit::AuditRecord PgSession::audit_record(const char* event) const {
   return session_audit_record(event, SessionAuditFields{id_text_, listener_->cfg->name, "postgresql", client_addr_, identity_,
                                                          segment_, database_, backend_user_});
 }
 
-void PgSession::audit_decision(const GateVerdict& v, std::string_view sql) {
-  count_statement(v);
-  if (svc_.audit == nullptr) return;
+audit::AuditRecord PgSession::decision_record(const GateVerdict& v, std::string_view sql) const {
   audit::AuditRecord r = audit_record("statement.decision");
   r.statement = std::string(sql);
   if (v.fingerprint != 0) r.fingerprint = fingerprint_hex(v.fingerprint);
@@ -33,52 +27,58 @@ void PgSession::audit_decision(const GateVerdict& v, std::string_view sql) {
   r.rule_id = v.decision.rule_id;
   r.reason = v.decision.reason;
   r.sqlstate = v.decision.allow ? "" : v.decision.sqlstate;
-  batch_audit_.push_back(std::move(r));
+  return r;
+}
+
+PgSession::WalRecord PgSession::audit_decision(const GateVerdict& v, std::string_view sql) {
+  count_statement(v);
+  if (svc_.audit == nullptr) return {};
+  const audit::AuditRecord r = decision_record(v, sql);
+  return audit_append(r);
+}
+
+PgSession::WalRecord PgSession::audit_append(const audit::AuditRecord& r) {
+  if (svc_.audit == nullptr) return {};
+  const audit::AuditTicket t = svc_.audit->append(r);
+  WalRecord out;
+  out.refused = svc_.audit->state(t) == audit::DurableState::failed;
+  // Without the gate nothing waits for the record: it needs no number.
+  if (wal_gated_) out.local = ledger_.add(t);
+  return out;
+}
+
+awaitable<bool> PgSession::audit_session_open() {
+  if (svc_.audit == nullptr) co_return true;
+  const audit::AuditRecord rec = audit_record("session.open");
+  if (svc_.audit_waiter != nullptr) {
+    const audit::AuditTicket t = svc_.audit->append(rec);
+    co_return co_await svc_.audit_waiter->wait(t);
+  }
+  // No waiter (a harness without a server): the callback form, posted back here.
+  struct Wait {
+    explicit Wait(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    asio::steady_timer timer;
+    bool done = false;
+    bool ok = false;
+  };
+  auto ex = client_->lowest().get_executor();
+  auto w = std::make_shared<Wait>(ex);
+  w->timer.expires_after(svc_.audit->max_wait());
+  svc_.audit->submit(rec, [w, ex](bool ok) {
+    asio::post(ex, [w, ok] {
+      w->done = true;
+      w->ok = ok;
+      w->timer.cancel();
+    });
+  });
+  error_code ec;
+  co_await w->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  co_return w->done && w->ok;
 }
 
 void PgSession::audit_now(audit::AuditRecord record) {
   // Nobody waits for it: written with the next batch (or within the writer's tick).
   if (svc_.audit != nullptr) svc_.audit->submit_deferred(std::move(record), [](bool) {});
-}
-
-awaitable<bool> PgSession::audit_durably() {
-  if (svc_.audit == nullptr || batch_audit_.empty()) {
-    batch_audit_.clear();
-    co_return true;
-  }
-  struct Wait {
-    explicit Wait(asio::any_io_executor ex) : timer(std::move(ex)) {}
-    asio::steady_timer timer;
-    std::size_t pending = 0;
-    bool ok = true;
-  };
-  auto ex = client_->lowest().get_executor();
-  auto w = std::make_shared<Wait>(ex);
-  w->pending = batch_audit_.size();
-  w->timer.expires_after(kAuditWait);
-  std::vector<audit::AuditRecord> records;
-  records.swap(batch_audit_);
-  for (auto& r : records) {
-    // Called on the thread that writes the batch: hop back to this session's thread.
-    svc_.audit->submit_deferred(std::move(r), [w, ex](bool ok) {
-      asio::post(ex, [w, ok] {
-        if (!ok) w->ok = false;
-        if (w->pending > 0 && --w->pending == 0) w->timer.cancel();
-      });
-    });
-  }
-  // Start the batch once the handlers already queued on this thread have run: sessions
-  // on this thread whose statements arrived meanwhile join it (one sync for all).
-  asio::post(ex, [sink = svc_.audit] { sink->lead(); });
-  while (w->pending > 0) {
-    error_code ec;
-    co_await w->timer.async_wait(asio::redirect_error(use_awaitable, ec));
-    if (!ec) {  // the deadline passed: not recorded in time
-      svc_.log.error("audit.timeout", {{"session", id_text_}});
-      co_return false;
-    }
-  }
-  co_return w->ok;
 }
 
 void PgSession::expect_result() {
@@ -130,17 +130,6 @@ void PgSession::audit_results() {
   audit::AuditRecord rec = audit_record("statement.result");
   result_fold_.take(rec);
   audit_now(std::move(rec));
-}
-
-void PgSession::refuse_batch_unaudited() {
-  svc_.log.error("audit.refused_statements",
-                 {{"session", id_text_}, {"segment", segment_}, {"reason", "audit log cannot record"}});
-  out_pieces_.clear();
-  out_owned_.clear();
-  // Every request that would have produced a ReadyForQuery gets the refusal instead
-  // (raised by the backend, so an open transaction fails as with any server error).
-  for (std::size_t i = 0; i < batch_replies_; ++i)
-    forward_raise("58030", "segproxy: the audit log cannot record this statement, so it was not run", "");
 }
 
 }  // namespace segproxy::proxy

@@ -75,6 +75,7 @@ awaitable<bool> PgSession::login_backend(const authz::BackendCredential& cred,
   gate_ = std::make_unique<PgGate>(*rt_->policy, segment_, database_, svc_.enforce_policy, rt_->statement_limits,
                                    rt_->statement_hash_key);
   for (const auto& [name, value] : login.parameter_status) gate_->on_parameter_status(name, value);
+  wal_start();
   backend_pid_ = login.process_id;
   txn_status_ = login.transaction_status;
   backend_leftover_ = std::move(login.leftover);
@@ -82,10 +83,11 @@ awaitable<bool> PgSession::login_backend(const authz::BackendCredential& cred,
                                                 listener_->cfg->backend.endpoint.port, login.process_id,
                                                 login.secret_key, identity_.sha256_hex});
   cancel_registered_ = true;
+  // A CancelRequest for this key reaches the session (a held message is cancelled there).
+  if (svc_.registry != nullptr) svc_.registry->set_backend_id(id_, static_cast<std::uint64_t>(backend_pid_));
 
   // The session exists for the auditors before it exists for the client.
-  batch_audit_.push_back(audit_record("session.open"));
-  if (!co_await audit_durably()) {
+  if (!co_await audit_session_open()) {
     co_await refuse("58030", "segproxy: the audit log is unavailable; no new sessions are accepted", Refusal::AuditUnavailable);
     co_return false;
   }

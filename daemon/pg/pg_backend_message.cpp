@@ -10,6 +10,14 @@ namespace segproxy::proxy {
 // 'Z': one request (Query, Sync, or a raised refusal) is answered.
 void PgSession::on_ready_for_query(char status) {
   if (!results_.empty()) result_done();
+  if (wal_gated_) {
+    // The backend confirms the transaction state; a held message may go now (or be
+    // refused): wait_wal_held executes the actions.
+    wal_.on_pg_ready(status, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch()).count(),
+                     wal_actions_);
+    if (!wal_actions_.empty()) wal_wake();
+  }
   frontend_state_.ready_for_query(status);
   txn_status_ = status;
   if (outstanding_ > 0 && --outstanding_ == 0) idle_gate_.cancel();
@@ -20,6 +28,7 @@ void PgSession::on_ready_for_query(char status) {
   }
   if (ddl_pending_ && txn_status_ == 'I') {
     ddl_pending_ = false;
+    last_ddl_ = std::chrono::steady_clock::now();  // catalogs loaded before now miss it
     rt_->on_ddl();  // committed (or rolled back): the catalog now shows it
   }
   // The access window closed during a transaction (finish_transaction): it has ended.

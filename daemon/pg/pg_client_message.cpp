@@ -12,6 +12,8 @@
 
 namespace segproxy::proxy {
 namespace pg = protocols::pg;
+namespace wal = authz::wal;
+using wal::MessageKind;
 
 namespace {
 constexpr const char* kInvalidUtf8 = "segproxy: invalid byte sequence for encoding \"UTF8\" in the statement text";
@@ -57,7 +59,8 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
 PgSession::Next PgSession::on_discarding(const pg::FrontendMessage& msg, std::span<const std::uint8_t> frame) {
   if (std::holds_alternative<pg::Sync>(msg)) {
     advance(State::Discarding, State::Relaying);
-    raise_instead(pending_refusal_);
+    raise_instead(pending_refusal_, pending_refusal_record_, MessageKind::PgSync);
+    pending_refusal_record_ = WalRecord{};
     settle_lexing();
   } else if (std::holds_alternative<pg::Terminate>(msg)) {
     forward(frame);
@@ -75,7 +78,7 @@ PgSession::Next PgSession::on_relaying(const pg::FrontendMessage& msg, std::span
   if (const auto st = frontend_state_.check(msg); st.action != pg::FrontendCheck::Action::Forward) {
     if (st.action == pg::FrontendCheck::Action::Drop) return Next::Continue;
     refuse_protocol_state(msg, authz::Decision{false, "", st.message, st.sqlstate});
-    if (std::holds_alternative<pg::Query>(msg)) raise_instead(pending_refusal_);
+    if (std::holds_alternative<pg::Query>(msg)) raise_instead(pending_refusal_, pending_refusal_record_);
     return Next::Continue;
   }
   // Statement text must be UTF-8 while client_encoding is UTF8 (text in another
@@ -83,14 +86,14 @@ PgSession::Next PgSession::on_relaying(const pg::FrontendMessage& msg, std::span
   // with 22021 too: authz/sql/pg_lexing.hpp).
   if (gate_->client_encoding_utf8() && !statement_text_is_utf8(msg)) {
     refuse_protocol_state(msg, authz::Decision{false, "", kInvalidUtf8, "22021"});
-    if (std::holds_alternative<pg::Query>(msg)) raise_instead(pending_refusal_);
+    if (std::holds_alternative<pg::Query>(msg)) raise_instead(pending_refusal_, pending_refusal_record_);
     return Next::Continue;
   }
   if (lexing_.unsettled && (std::holds_alternative<pg::Query>(msg) || std::holds_alternative<pg::Parse>(msg) ||
                             std::holds_alternative<pg::FunctionCall>(msg))) {
     refuse_protocol_state(msg, authz::Decision{false, "", kLexingUnsettled, "0A000"});
     if (std::holds_alternative<pg::Query>(msg)) {
-      raise_instead(pending_refusal_);
+      raise_instead(pending_refusal_, pending_refusal_record_);
       settle_lexing();  // the Query ends the batch: its ReadyForQuery carries the setting
     }
     return Next::Continue;
@@ -102,9 +105,8 @@ PgSession::Next PgSession::on_relaying(const pg::FrontendMessage& msg, std::span
   if (const auto* e = std::get_if<pg::Execute>(&msg)) return on_execute(*e, frame);
   if (const auto* fc = std::get_if<pg::FunctionCall>(&msg)) return on_function_call(*fc, frame);
   if (std::holds_alternative<pg::Sync>(msg)) {
-    forward(frame);
+    wal_submit(MessageKind::PgSync, wal::MessageClass::empty(), WalRecord{}, frame);
     request_sent();
-    ++batch_replies_;
     expect_result();
     settle_lexing();
     return Next::Continue;
@@ -118,7 +120,11 @@ PgSession::Next PgSession::on_relaying(const pg::FrontendMessage& msg, std::span
     close_reason_ = "password message after authentication";
     return Next::StopUnexpectedPassword;
   }
-  forward(frame);  // Describe, Close, Flush, CopyData, CopyDone, CopyFail
+  // Describe, Close, Flush (run nothing), CopyData, CopyDone, CopyFail (of a COPY whose
+  // Query went through the rule): no record of their own.
+  const bool copy = std::holds_alternative<pg::CopyData>(msg) || std::holds_alternative<pg::CopyDone>(msg) ||
+                    std::holds_alternative<pg::CopyFail>(msg);
+  wal_submit(copy ? MessageKind::PgCopyData : MessageKind::PgExtended, wal::MessageClass::empty(), WalRecord{}, frame);
   note_forwarded(msg);
   return Next::Continue;
 }
@@ -128,10 +134,10 @@ PgSession::Next PgSession::on_relaying(const pg::FrontendMessage& msg, std::span
 PgSession::Next PgSession::on_query(const pg::Query& q, const pg::FrontendMessage& msg,
                                     std::span<const std::uint8_t> frame) {
   const auto t0 = std::chrono::steady_clock::now();
-  GateVerdict v = gate_->check(q.sql, std::chrono::system_clock::now());
+  GateVerdict v = gate_->check(q.sql, std::chrono::system_clock::now(), wal_gated_ ? &wal_context() : nullptr);
   observe_policy(t0);
   const std::string_view shown = v.audit_text.empty() ? std::string_view(q.sql) : std::string_view(v.audit_text);
-  audit_decision(v, shown);
+  const WalRecord rec = audit_decision(v, shown);
   note_statement(shown);
   if (v.decision.allow) {
     ddl_pending_ = ddl_pending_ || v.ddl;
@@ -139,14 +145,14 @@ PgSession::Next PgSession::on_query(const pg::Query& q, const pg::FrontendMessag
       lexing_.txn_dirty = lexing_.txn_dirty || v.changes_lexing;
       lexing_.hold = true;
     }
-    forward(frame);
+    wal_remember(v);
+    wal_submit(MessageKind::PgQuery, v.write_class, rec, frame);
     note_forwarded(msg);
     request_sent();
-    ++batch_replies_;
     expect_result();
   } else {
     deny(v, "Query");
-    raise_instead(v.decision);
+    raise_instead(v.decision, rec);
   }
   return Next::Continue;
 }
@@ -156,26 +162,38 @@ PgSession::Next PgSession::on_query(const pg::Query& q, const pg::FrontendMessag
 PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessage& msg,
                                     std::span<const std::uint8_t> frame) {
   const auto t0 = std::chrono::steady_clock::now();
-  GateVerdict v = gate_->check(p.query, std::chrono::system_clock::now());
+  GateVerdict v = gate_->check(p.query, std::chrono::system_clock::now(), wal_gated_ ? &wal_context() : nullptr);
   observe_policy(t0);
   const std::string_view shown = v.audit_text.empty() ? std::string_view(p.query) : std::string_view(v.audit_text);
-  audit_decision(v, shown);
   note_statement(shown);
   if (v.decision.allow && may_change_lexing(v) && !lexing_.statements.count(p.statement) &&
       lexing_.statements.size() >= kMaxLexingNames) {
     v.decision = authz::Decision{false, "", "segproxy: too many prepared statements that change lexing settings", "0A000"};
+  }
+  count_statement(v);
+  // The record is kept for the statement: each Execute appends it again.
+  std::shared_ptr<audit::AuditRecord> record;
+  WalRecord rec;
+  if (svc_.audit != nullptr) {
+    record = std::make_shared<audit::AuditRecord>(decision_record(v, shown));
+    rec = audit_append(*record);
   }
   if (v.decision.allow) {
     ddl_pending_ = ddl_pending_ || v.ddl;
     if (may_change_lexing(v)) lexing_.statements.emplace(p.statement);
     else if (auto it = lexing_.statements.find(p.statement); it != lexing_.statements.end()) lexing_.statements.erase(it);
     if (gate_->window_grace() && p.statement.empty()) grace_.statement_ok = true;  // COMMIT / ROLLBACK
-    forward(frame);
+    wal_remember(v);
+    if (svc_.audit != nullptr) wal_remember_statement(p.statement, v.write_class, std::move(record), rec.local);
+    // Parse runs nothing: read-only, with its record (its answer waits for it).
+    wal_submit(MessageKind::PgExtended, wal::MessageClass::empty(), rec, frame);
     note_forwarded(msg);
   } else {
     deny(v, "Parse");
     advance(State::Relaying, State::Discarding);
     pending_refusal_ = v.decision;
+    pending_refusal_record_ = rec;
+    if (wal_gated_) wal_.note_record(rec.local);
   }
   return Next::Continue;
 }
@@ -196,7 +214,11 @@ PgSession::Next PgSession::on_bind(const pg::Bind& b, const pg::FrontendMessage&
     lexing_.portals.erase(it);
   }
   if (gate_->window_grace() && b.portal.empty()) grace_.portal_ok = b.statement.empty() && grace_.statement_ok;
-  forward(frame);
+  // Bind plans the statement (and may fold its functions then): the statement's class
+  // and record; the portal runs it.
+  const WalStatement* st = svc_.audit != nullptr ? wal_bind_portal(b.statement, b.portal) : nullptr;
+  wal_submit(MessageKind::PgExtended, st != nullptr ? st->klass : wal::escaping("unknown prepared statement"),
+             WalRecord{st != nullptr ? st->local : 0, false}, frame);
   note_forwarded(msg);
   return Next::Continue;
 }
@@ -207,7 +229,21 @@ PgSession::Next PgSession::on_execute(const pg::Execute& e, std::span<const std:
   auto w = gate_->check_window(std::chrono::system_clock::now());
   if (w.allow && gate_->window_grace() && !(e.portal.empty() && grace_.portal_ok)) w = gate_->grace_refusal();
   if (w.allow) {
-    forward(frame);
+    // Every execution is recorded (issue 14): the statement's record again, before the
+    // Execute goes out; the Execute takes the class of what it runs.
+    const WalStatement* st = svc_.audit != nullptr ? wal_portal(e.portal) : nullptr;
+    WalRecord rec;
+    if (svc_.audit != nullptr) {
+      if (st != nullptr && st->record) {
+        rec = audit_append(*st->record);
+      } else {
+        GateVerdict unknown;
+        unknown.decision = w;
+        unknown.command = "EXECUTE";
+        rec = audit_append(decision_record(unknown, ""));
+      }
+    }
+    wal_submit(MessageKind::PgExecute, st != nullptr ? st->klass : wal::escaping("unknown portal"), rec, frame);
     if (lexing_.portals.count(e.portal)) {
       lexing_.unsettled = true;
       lexing_.txn_dirty = true;
@@ -216,10 +252,12 @@ PgSession::Next PgSession::on_execute(const pg::Execute& e, std::span<const std:
     GateVerdict v;
     v.decision = w;
     v.command = "EXECUTE";
-    audit_decision(v, "");
+    const WalRecord rec = audit_decision(v, "");
     deny(v, "Execute");
     advance(State::Relaying, State::Discarding);
     pending_refusal_ = w;
+    pending_refusal_record_ = rec;
+    if (wal_gated_) wal_.note_record(rec.local);
   }
   return Next::Continue;
 }
@@ -231,26 +269,28 @@ PgSession::Next PgSession::on_function_call(const pg::FunctionCall& fc, std::spa
   GateVerdict v = gate_->check_function_call(fc.function_oid, std::chrono::system_clock::now());
   observe_policy(t0);
   const std::string shown = "-- fast-path function call: OID " + std::to_string(fc.function_oid);
-  audit_decision(v, shown);
+  const WalRecord rec = audit_decision(v, shown);
   note_statement(shown);
   if (v.decision.allow) {
-    forward(frame);
+    wal_submit(MessageKind::PgFunctionCall, wal::escaping("fast-path function call"), rec, frame);
     request_sent();
-    ++batch_replies_;
     expect_result();
   } else {
     deny(v, "FunctionCall");
-    raise_instead(v.decision);
+    raise_instead(v.decision, rec);
   }
   return Next::Continue;
 }
 
-void PgSession::raise_instead(const authz::Decision& d) {
-  forward_raise(d.sqlstate.empty() ? "42501" : d.sqlstate, d.reason,
-                d.rule_id.empty() ? std::string() : "rule: " + d.rule_id);
+// The denial's record is durable before its error reaches the client: the raise carries
+// it, and answers wait for the records of everything forwarded before them.
+void PgSession::raise_instead(const authz::Decision& d, WalRecord record, MessageKind kind) {
+  protocols::Bytes q = raise_query(d.sqlstate.empty() ? "42501" : d.sqlstate, d.reason,
+                                   d.rule_id.empty() ? std::string() : "rule: " + d.rule_id);
+  // A refused record (the log cannot be written) turns it into a 58030 refusal.
+  wal_submit(kind, wal::MessageClass::empty(), record, {}, &q);
   note_forwarded(pg::Query{});  // the raise is a Query to the backend
   request_sent();
-  ++batch_replies_;
   expect_result();
 }
 

@@ -87,10 +87,10 @@ std::string pg_raise_statement(std::string_view sqlstate, std::string_view messa
 namespace pg = protocols::pg;
 using protocols::Bytes;
 
-void PgSession::forward_raise(std::string_view sqlstate, std::string_view message, std::string_view detail) {
+Bytes PgSession::raise_query(std::string_view sqlstate, std::string_view message, std::string_view detail) {
   Bytes q;
   pg::encode_frontend(q, pg::Query{pg_raise_statement(sqlstate, message, detail)});
-  forward_owned(std::move(q));
+  return q;
 }
 
 void PgSession::deny(const GateVerdict& v, std::string_view kind) {
@@ -115,7 +115,8 @@ void PgSession::refuse_protocol_state(const pg::FrontendMessage& msg, authz::Dec
               : std::holds_alternative<pg::Bind>(msg)  ? "BIND"
               : std::holds_alternative<pg::Execute>(msg) ? "EXECUTE"
                                                          : "DESCRIBE";
-  audit_decision(v, "");
+  pending_refusal_record_ = audit_decision(v, "");
+  if (wal_gated_) wal_.note_record(pending_refusal_record_.local);
   deny(v, v.command);
   pending_refusal_ = v.decision;
   if (!std::holds_alternative<pg::Query>(msg)) advance(State::Relaying, State::Discarding);

@@ -78,7 +78,9 @@ awaitable<void> PgSession::wait_backend_idle() {
 
 awaitable<void> PgSession::backend_to_client() {
   Bytes buf;  // borrowed from the thread's pool while a response is in flight (issue 15)
-  auto forward = [&](std::span<const std::uint8_t> data) -> awaitable<bool> {
+  // `need`: the ledger's watermark these bytes wait for (write-ahead rule: everything
+  // forwarded before they were read is durable first).
+  auto forward = [&](std::span<const std::uint8_t> data, std::uint64_t need) -> awaitable<bool> {
     if (backend_stream_.feed(data, backend_dispatch_) == DecodeStatus::Malformed) {
       // Issue 12 item 4.4: the backend connection ends; the client gets what came before
       // the offending message and a clean FATAL 08P01 (when the message began in this
@@ -95,11 +97,12 @@ awaitable<void> PgSession::backend_to_client() {
       }
       co_return false;
     }
+    if (need > ledger_.settled() && !co_await answer_ready(need)) co_return false;
     error_code ec;
     co_await write_client(asio::buffer(data.data(), data.size()), ec);
     co_return !ec;
   };
-  if (!backend_leftover_.empty() && !co_await forward(backend_leftover_)) {
+  if (!backend_leftover_.empty() && !co_await forward(backend_leftover_, 0)) {
     close_all();
     co_return;
   }
@@ -121,9 +124,11 @@ awaitable<void> PgSession::backend_to_client() {
     bytes_from_backend_ += n;
     if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::BackendToClient).inc(n);
     touch_idle();
-    if (!co_await forward(std::span<const std::uint8_t>(buf.data(), n))) break;
+    const std::uint64_t need = wal_gated_ ? wal_.answer_needs() : 0;
+    if (!co_await forward(std::span<const std::uint8_t>(buf.data(), n), need)) break;
   }
   pool.give_back(buf);
+  if (wal_broken_) co_return;  // failing closed: terminate_with sends the FATAL, then closes
   close_all();
 }
 
@@ -144,8 +149,6 @@ void PgSession::forward_owned(Bytes bytes) {
 }
 
 awaitable<bool> PgSession::flush_to_backend() {
-  if (!batch_audit_.empty() && !co_await audit_durably()) refuse_batch_unaudited();
-  batch_replies_ = 0;
   if (out_pieces_.empty()) co_return true;
   error_code ec;
   co_await backend_->write(out_pieces_, ec);
@@ -184,6 +187,9 @@ awaitable<PgSession::Next> PgSession::client_frames() {
     cstart_ += d.consumed;
     next = on_client_message(d.value, frame);
     if (lexing_.hold) break;  // the frames behind it stay buffered until the backend has answered
+    // Held for its record (write-ahead rule): nothing overtakes it, so nothing more is
+    // read; its frame stays where it is in cbuf_ until it is forwarded or refused.
+    if (wal_.held() > 0) break;
   }
   if (next == Next::StopUnexpectedPassword) {
     Bytes out;
@@ -193,6 +199,7 @@ awaitable<PgSession::Next> PgSession::client_frames() {
     co_return Next::Stop;
   }
   if (!co_await flush_to_backend()) co_return Next::Stop;
+  if (wal_.held() > 0 && !co_await wait_wal_held()) co_return Next::Stop;
   if (lexing_.hold) {
     // A lexing setting may have changed: the next frame is judged under the value the
     // backend reports (ParameterStatus before ReadyForQuery, read by pump_backend).
@@ -205,6 +212,7 @@ awaitable<PgSession::Next> PgSession::client_frames() {
 awaitable<void> PgSession::relay() {
   write_gate_.expires_at(asio::steady_timer::time_point::max());
   idle_gate_.expires_at(asio::steady_timer::time_point::max());
+  wal_gate_.expires_at(asio::steady_timer::time_point::max());
   auto self = shared_from_this();
   if (std::string why = apply_pending_runtime(); !why.empty()) {
     std::string message = "terminating connection: segproxy configuration reloaded: " + why;

@@ -28,6 +28,9 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
       statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }),
       write_gate_(client.get_executor()),
       idle_gate_(client.get_executor()),
+      wal_(authz::wal::Protocol::Postgres,
+           services.audit != nullptr ? static_cast<std::uint64_t>(services.audit->max_wait().count()) : 10000),
+      wal_gate_(client.get_executor()),
       backend_stream_(rt_->limits, pg::BackendCheck::Structure) {
   client_addr_ = client_arrived(client, svc_, listener_->cfg->name, listener_metrics_);
   client_ = std::make_unique<Stream>(std::move(client));
@@ -101,6 +104,7 @@ void PgSession::close_all(State final) {
   if (backend_) backend_->close();
   write_gate_.cancel();
   idle_gate_.cancel();
+  wal_gate_.cancel();
 }
 
 void PgSession::terminate(std::string sqlstate, std::string message, Termination why) {

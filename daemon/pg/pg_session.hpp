@@ -16,10 +16,13 @@
 //   pg_deny.cpp           refusals raised by the backend itself (DO ... RAISE)
 //   pg_limits.cpp         idle timeout, access window, statement_timeout
 //   pg_reload.cpp         adopt(): configuration reload
-//   pg_audit.cpp          audit records (decision, result) and their durability
+//   pg_audit.cpp          audit records (decision, result)
+//   pg_wal.cpp            the write-ahead forwarding rule (issue 14): what is forwarded,
+//                         held, refused; answers held until their records are durable
 //   pg_metrics.cpp        metrics and `segproxyctl sessions` state
 #include <chrono>
 #include <deque>
+#include <map>
 #include <set>
 #include <cstdint>
 #include <memory>
@@ -30,6 +33,8 @@
 #include "audit/result_fold.hpp"
 #include "authz/credential_store.hpp"
 #include "authz/identity.hpp"
+#include "authz/wal/forwarding.hpp"
+#include "daemon/pg/pg_wal_ledger.hpp"
 #include "protocols/common/byte_writer.hpp"
 #include "protocols/pg/backend_callbacks.hpp"
 #include "protocols/pg/backend_decoder.hpp"
@@ -135,14 +140,19 @@ class PgSession : public LiveSession,
   awaitable<void> write_client(asio::const_buffer buf, error_code& ec);
   awaitable<void> wait_backend_idle();
   void forward(std::span<const std::uint8_t> frame);
-  // Audit (daemon/pg/pg_audit.cpp): records share the session's fields; decision records of
-  // a batch are written (durably, per audit.durability) before the batch is forwarded.
+  // Audit (daemon/pg/pg_audit.cpp): records share the session's fields. A decision record
+  // is appended (audit_append) before its message goes through the write-ahead rule.
+  struct WalRecord {
+    std::uint64_t local = 0;  // the ledger's number (0: no audit)
+    bool refused = false;     // the sink refused it (fail_closed, log not writable)
+  };
   audit::AuditRecord audit_record(const char* event) const;
-  void audit_decision(const GateVerdict& v, std::string_view sql);
+  audit::AuditRecord decision_record(const GateVerdict& v, std::string_view sql) const;
+  WalRecord audit_decision(const GateVerdict& v, std::string_view sql);
+  WalRecord audit_append(const audit::AuditRecord& r);
   void audit_now(audit::AuditRecord record);  // fire and forget (refusals, close)
+  awaitable<bool> audit_session_open();       // session.open, durable before the client's login completes
   void audit_results();  // submits the folded statement outcomes (result_fold_)
-  awaitable<bool> audit_durably();  // writes batch_audit_; true when all are durable
-  void refuse_batch_unaudited();
   // A client message (or a raise standing in for one) goes to the backend: the protocol
   // state and the backend stream's DataRow/RowDescription matching follow it.
   void note_forwarded(const protocols::pg::FrontendMessage& m) {
@@ -159,6 +169,37 @@ class PgSession : public LiveSession,
   void forward_owned(protocols::Bytes bytes);
   awaitable<bool> flush_to_backend();
 
+  // --- write-ahead forwarding (pg_wal.cpp; issue 14, docs/audit.md "The guarantee") ---
+  // The rule is gated (holds forwards and answers) only with durability group /
+  // fsync_each and on_failure fail_closed; otherwise records are appended, never awaited.
+  void wal_start();
+  // The class context of this session's statements: the one place it is made.
+  const authz::wal::ClassContext& wal_context();
+  // Remembers what a verdict's PREPARE / DECLARE define (EXECUTE / FETCH take it).
+  void wal_remember(const GateVerdict& v);
+  // One judged message goes through the rule: forwarded, held or refused. `owned`: bytes
+  // the proxy made to stand in for it (a raised refusal), else `frame` is forwarded.
+  void wal_submit(authz::wal::MessageKind kind, const authz::wal::MessageClass& klass, WalRecord rec,
+                  std::span<const std::uint8_t> frame, protocols::Bytes* owned = nullptr);
+  void run_wal_actions();  // client_frames only: it owns out_pieces_
+  void wal_refresh(bool ok);  // after a wait: failure, then the ledger's watermark
+  void wal_wake();
+  awaitable<bool> wait_wal_held();  // client_frames: until nothing is held (false: stop)
+  static awaitable<void> wal_flush_wait(std::shared_ptr<PgSession> self, audit::AuditTicket t);
+  awaitable<bool> answer_ready(std::uint64_t need);  // backend bytes read under `need`
+  void refuse_current(const authz::wal::Action& a, const char* sqlstate, const char* message);
+  void wal_fail_closed();
+  void wal_backend_cancel();
+  // A cancel request for this session (CancelRequest with its key): a held message is
+  // cancelled in the proxy, running work is cancelled on the backend.
+  void cancel_requested();
+  struct WalStatement;
+  // Extended protocol names: Parse defines a statement, Bind a portal running one.
+  void wal_remember_statement(std::string_view name, const authz::wal::MessageClass& klass,
+                              std::shared_ptr<audit::AuditRecord> record, std::uint64_t local);
+  const WalStatement* wal_bind_portal(std::string_view statement, std::string_view portal);
+  const WalStatement* wal_portal(std::string_view portal) const;
+
   // --- client messages, one handler per state (pg_client_message.cpp) ---
   // Decides what happens to one decoded client frame (policy checks happen here, via
   // the gate): forwarded unchanged, replaced, dropped (discard-until-Sync), or answered.
@@ -174,7 +215,10 @@ class PgSession : public LiveSession,
   Next on_execute(const protocols::pg::Execute& e, std::span<const std::uint8_t> frame);
   Next on_function_call(const protocols::pg::FunctionCall& fc, std::span<const std::uint8_t> frame);
   // A refusal standing in for a request that ends with ReadyForQuery.
-  void raise_instead(const authz::Decision& d);
+  // `record`: the denial's decision record (its error waits for it); `kind`: PgSync when
+  // the raise stands in for the Sync of a discarded batch.
+  void raise_instead(const authz::Decision& d, WalRecord record,
+                     authz::wal::MessageKind kind = authz::wal::MessageKind::PgQuery);
   bool may_change_lexing(const GateVerdict& v) const;  // lexing settings followed
   void settle_lexing();
 
@@ -186,8 +230,8 @@ class PgSession : public LiveSession,
   void on_copy_in_response() override;
 
   // --- refusals raised by the backend (pg_deny.cpp) ---
-  // Appends a Query that makes the backend raise `sqlstate` `message` (pg_deny.hpp).
-  void forward_raise(std::string_view sqlstate, std::string_view message, std::string_view detail);
+  // A Query that makes the backend raise `sqlstate` `message` (pg_deny.hpp).
+  static protocols::Bytes raise_query(std::string_view sqlstate, std::string_view message, std::string_view detail);
   void refuse_protocol_state(const protocols::pg::FrontendMessage& msg, authz::Decision d);
   void deny(const GateVerdict& verdict, std::string_view kind);
 
@@ -287,8 +331,44 @@ class PgSession : public LiveSession,
   } lexing_;
   std::vector<asio::const_buffer> out_pieces_;  // this batch, for one backend write
   std::vector<protocols::Bytes> out_owned_;     // bytes the proxy made for this batch
-  std::size_t batch_replies_ = 0;               // ReadyForQuery-producing messages in the batch
-  std::vector<audit::AuditRecord> batch_audit_;  // decisions of this batch
+
+  // Write-ahead forwarding (pg_wal.cpp). At most one message is held: client_frames
+  // reads nothing more while one is, so the held frame stays in cbuf_.
+  bool wal_gated_ = false;
+  authz::wal::Forwarding wal_;
+  std::vector<authz::wal::Action> wal_actions_;  // capacity kept: no allocation per message
+  PgWalLedger ledger_;
+  struct WalMessage {
+    std::uint64_t id = 0;
+    std::span<const std::uint8_t> frame;
+    protocols::Bytes owned;
+    bool use_owned = false;
+    std::uint64_t record = 0;
+    authz::wal::MessageKind kind = authz::wal::MessageKind::PgQuery;
+    authz::wal::WriteClass klass = authz::wal::WriteClass::Escaping;
+  } wal_msg_;
+  std::uint64_t wal_next_id_ = 0;
+  std::uint64_t wal_flush_ = 0;  // the highest record a Flush action asked for
+  bool wal_waiting_ = false;     // a flush wait (wal_flush_wait) is running
+  bool wal_wake_ = false;        // something for wait_wal_held to look at
+  bool wal_broken_ = false;      // a forwarded message's record failed: failing closed
+  asio::steady_timer wal_gate_;  // wakes wait_wal_held
+  authz::wal::ClassContext wal_ctx_;
+  WalCatalogView wal_view_;               // the catalog wal_ctx_ points into
+  std::chrono::steady_clock::time_point last_ddl_{};  // when this session's last DDL ended
+  using WalClasses = std::map<std::string, authz::wal::MessageClass, std::less<>>;
+  WalClasses wal_sql_prepared_;  // SQL-level PREPARE name -> class (ClassContext::prepared)
+  WalClasses wal_cursors_;       // DECLARE name -> class (ClassContext::cursors)
+  // Extended protocol: prepared statement / portal name -> the class of what it runs and
+  // its decision record (each Execute appends it again: every execution is recorded).
+  struct WalStatement {
+    authz::wal::MessageClass klass;
+    std::shared_ptr<const audit::AuditRecord> record;
+    std::uint64_t local = 0;
+  };
+  std::map<std::string, WalStatement, std::less<>> wal_statements_;
+  std::map<std::string, WalStatement, std::less<>> wal_portals_;
+  WalRecord pending_refusal_record_;  // Discarding: the refusal's record, raised at the Sync
   struct PendingResult {
     std::chrono::steady_clock::time_point start;
     std::uint64_t rows = 0;

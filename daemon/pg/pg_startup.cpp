@@ -121,6 +121,19 @@ awaitable<void> PgSession::handle_cancel(pg::CancelRequest req, std::optional<st
     co_return;
   }
   svc_.log.info("cancel.forward", {{"client", client_addr_}, {"backend_pid", std::to_string(target->process_id)}});
+  if (svc_.registry != nullptr) {
+    // The session decides (write-ahead rule): a message it holds for its audit record is
+    // cancelled in the proxy and never forwarded; running work is cancelled on the backend.
+    const auto pid = static_cast<std::uint64_t>(target->process_id);
+    const std::int32_t secret = req.secret_key;
+    const auto reached = svc_.registry->post_matching(
+        [pid](std::uint64_t, const SessionFacts& f) { return f.protocol == "postgres" && f.backend_id == pid; },
+        [secret](LiveSession& s) {
+          auto* pg = dynamic_cast<PgSession*>(&s);
+          if (pg != nullptr && pg->proxy_secret_ == secret) pg->cancel_requested();
+        });
+    if (!reached.empty()) co_return;
+  }
   co_await send_backend_cancel(target->host, target->port, target->process_id, target->backend_secret,
                                rt_->config.limits.backend_connect_timeout);
 }

@@ -57,6 +57,15 @@ void SessionRegistry::set_backend_user(std::uint64_t id, const std::string& user
   it->second.facts = std::move(next);
 }
 
+void SessionRegistry::set_backend_id(std::uint64_t id, std::uint64_t backend_id) {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || !it->second.facts) return;
+  auto next = std::make_shared<SessionFacts>(*it->second.facts);
+  next->backend_id = backend_id;
+  it->second.facts = std::move(next);
+}
+
 std::size_t SessionRegistry::post_to_all(const Action& action) {
   std::vector<Entry> targets;
   {

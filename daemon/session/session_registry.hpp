@@ -86,6 +86,9 @@ class SessionRegistry {
   void remove(std::uint64_t id);
   // The backend user became known after admission (a minted dynamic credential).
   void set_backend_user(std::uint64_t id, const std::string& user);
+  // The backend connection became known after admission (PostgreSQL: the backend pid,
+  // which a CancelRequest names).
+  void set_backend_id(std::uint64_t id, std::uint64_t backend_id);
 
   // Runs `action` on every live session, each on its own thread; returns how many
   // sessions it was posted to.

@@ -1,0 +1,316 @@
+// The write-ahead audit rule in a real PostgreSQL session (issue 14, docs/audit.md "The
+// guarantee"): after a SIGKILL of the proxy under a mixed load every committed row and
+// every answer a client received has its decision record and the log verifies; a full
+// audit disk refuses a COMMIT (58030) and rolls its transaction back while the session
+// stays usable; a message held for its record and cancelled by a CancelRequest is never
+// forwarded.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/audit_support.hpp"
+
+namespace segproxy::it {
+namespace {
+
+namespace fs = std::filesystem;
+using audit::AuditRecord;
+
+class WalTest : public PolicyTest {
+ protected:
+  void SetUp() override {
+    PolicyTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    audit_dir_ = dir_ + "/audit";
+    probe_ = unique_name("it_wal_probe");
+    pii_ = unique_name("it_wal_pii");
+    ASSERT_NO_FATAL_FAILURE(CreateTable(probe_, 0));
+    ASSERT_NO_FATAL_FAILURE(CreateTable(pii_, 0));
+  }
+
+  void Start(const std::string& audit_extra) {
+    ProxyConfigOptions opts;
+    opts.billing_policy = orders_policy(probe_, pii_);
+    opts.extra_yaml = audit_yaml(audit_dir_, audit_extra);
+    ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  }
+
+  std::string Insert(long id, const char* kind) const {
+    return "INSERT INTO " + probe_ + " VALUES (" + std::to_string(id) + ", '" + kind + "')";
+  }
+
+  std::string audit_dir_;
+  std::string probe_;
+  std::string pii_;
+};
+
+// Records whose (full) statement text is `text`.
+std::size_t count_statement(const AuditLog& log, const std::string& text) {
+  return records_where(log, [&](const AuditRecord& r) {
+           return r.event == "statement.decision" && r.decision == "allow" && r.statement == text;
+         }).size();
+}
+
+TEST_F(WalTest, AfterSigkillEveryCommittedRowAndEveryReceivedAnswerHasItsRecord) {
+  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed"));
+  std::mutex mu;
+  std::vector<std::string> answered;  // statement texts whose answer the client received
+  std::atomic<long> next_id{1};
+  std::atomic<bool> stop{false};
+  std::atomic<long> rounds{0};
+  auto log_answer = [&](const std::string& sql) {
+    std::lock_guard lock(mu);
+    answered.push_back(sql);
+  };
+  std::vector<std::thread> threads;
+  // Autocommit writes and reads.
+  threads.emplace_back([&] {
+    PgConnPtr c = Connect();
+    if (PQstatus(c.get()) != CONNECTION_OK) return;
+    while (!stop) {
+      const long id = next_id++;
+      const std::string ins = Insert(id, "auto");
+      if (!pg_exec(c.get(), ins).ok) return;
+      log_answer(ins);
+      const std::string sel = "SELECT count(*) FROM " + probe_ + " WHERE id = " + std::to_string(id);
+      if (!pg_exec(c.get(), sel).ok) return;
+      log_answer(sel);
+      ++rounds;
+    }
+  });
+  // Transactions: COMMIT and ROLLBACK in turn.
+  threads.emplace_back([&] {
+    PgConnPtr c = Connect();
+    if (PQstatus(c.get()) != CONNECTION_OK) return;
+    for (long round = 0; !stop; ++round) {
+      if (!pg_exec(c.get(), "BEGIN").ok) return;
+      const std::string a = Insert(next_id++, "tx");
+      const std::string b = Insert(next_id++, "tx");
+      if (!pg_exec(c.get(), a).ok || !pg_exec(c.get(), b).ok) return;
+      log_answer(a);
+      log_answer(b);
+      if (!pg_exec(c.get(), round % 2 == 0 ? "COMMIT" : "ROLLBACK").ok) return;
+      ++rounds;
+    }
+  });
+  // Prepared executions (extended protocol).
+  const std::string prepared = "INSERT INTO " + probe_ + " VALUES ($1, 'prep')";
+  threads.emplace_back([&] {
+    PgConnPtr c = Connect();
+    if (PQstatus(c.get()) != CONNECTION_OK) return;
+    PGresult* p = PQprepare(c.get(), "ins", prepared.c_str(), 1, nullptr);
+    const bool ok = PQresultStatus(p) == PGRES_COMMAND_OK;
+    PQclear(p);
+    if (!ok) return;
+    while (!stop) {
+      const std::string id = std::to_string(next_id++);
+      const char* values[1] = {id.c_str()};
+      PGresult* r = PQexecPrepared(c.get(), "ins", 1, values, nullptr, nullptr, 0);
+      const bool done = PQresultStatus(r) == PGRES_COMMAND_OK;
+      PQclear(r);
+      if (!done) return;
+      ++rounds;
+    }
+  });
+
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (rounds.load() < 200 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_GT(rounds.load(), 0) << "no statement went through the proxy";
+  ASSERT_EQ(::kill(proxy_.pid(), SIGKILL), 0);
+  stop = true;
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 100 && proxy_.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_FALSE(proxy_.running());
+
+  // The log verifies (a torn tail is allowed), by the operator's own tool too.
+  const ProcResult verify = run_process({env().segproxyctl_bin, "audit", "verify", audit_dir_}, std::chrono::seconds(60));
+  EXPECT_TRUE(verify.exit_code == 0 || verify.exit_code == 3) << verify.describe();
+  const AuditLog log = read_audit_log(audit_dir_);
+  ASSERT_TRUE(log.result.intact()) << log.result.summary();
+
+  // Every committed row has its record: autocommit and transactional rows by their text,
+  // prepared rows by the count of their executions' records.
+  PgConnPtr su = superuser_connect();
+  ASSERT_EQ(PQstatus(su.get()), CONNECTION_OK);
+  PGresult* rows = PQexec(su.get(), ("SELECT id, v FROM public." + probe_ + " ORDER BY id").c_str());
+  ASSERT_EQ(PQresultStatus(rows), PGRES_TUPLES_OK);
+  long prepared_rows = 0;
+  std::size_t missing = 0;
+  std::string first_missing;
+  for (int i = 0; i < PQntuples(rows); ++i) {
+    const long id = std::stol(PQgetvalue(rows, i, 0));
+    const std::string kind = PQgetvalue(rows, i, 1);
+    if (kind == "prep") {
+      ++prepared_rows;
+      continue;
+    }
+    if (count_statement(log, Insert(id, kind.c_str())) == 0) {
+      if (missing++ == 0) first_missing = Insert(id, kind.c_str());
+    }
+  }
+  const int committed = PQntuples(rows);
+  PQclear(rows);
+  EXPECT_EQ(missing, 0u) << "committed rows without a decision record, e.g. " << first_missing;
+  EXPECT_GE(static_cast<long>(count_statement(log, prepared)), prepared_rows + 1)
+      << "the PREPARE's Parse plus one record per committed execution";
+  // Every answer the clients received has its record.
+  std::size_t unanswered = 0;
+  for (const auto& sql : answered)
+    if (count_statement(log, sql) == 0) ++unanswered;
+  EXPECT_EQ(unanswered, 0u) << "answers received without a decision record";
+  std::cerr << "[ wal ] committed rows " << committed << " (prepared " << prepared_rows << "), answers "
+            << answered.size() << ", records " << log.records.size() << "\n";
+}
+
+// The audit directory lives on a small tmpfs the test fills up (ENOSPC).
+class WalDiskFull : public WalTest {
+ protected:
+  void SetUp() override {
+    WalTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    mnt_ = dir_ + "/walfs";
+    ASSERT_TRUE(fs::create_directory(mnt_));
+    if (::mount("tmpfs", mnt_.c_str(), "tmpfs", 0, "size=64k,mode=0700") != 0) {
+      const int e = errno;
+      GTEST_SKIP() << "cannot mount a tmpfs (" << std::strerror(e) << "): no way to make the audit log unwritable";
+    }
+    mounted_ = true;
+    audit_dir_ = mnt_ + "/log";
+  }
+  void TearDown() override {
+    proxy_.stop();
+    if (mounted_) ::umount2(mnt_.c_str(), MNT_DETACH);
+    WalTest::TearDown();
+  }
+  void Fill() {
+    const std::string filler = mnt_ + "/filler";
+    std::FILE* f = std::fopen(filler.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::setvbuf(f, nullptr, _IONBF, 0);
+    const std::string one(1, 'f');
+    while (std::fwrite(one.data(), 1, 1, f) == 1) {
+    }
+    std::fclose(f);
+  }
+  std::string mnt_;
+  bool mounted_ = false;
+};
+
+TEST_F(WalDiskFull, CommitIsRefusedAndRolledBackWhenTheLogFillsMidTransactionAndWritingResumes) {
+  // Full text kept whole: the COMMIT's record needs new pages of the log file.
+  ASSERT_NO_FATAL_FAILURE(
+      Start("statement_text: full, durability: group, on_failure: fail_closed, max_statement_text: 64KiB"));
+  PgConnPtr c = Connect();
+  ASSERT_PG_CONNECTED(c);
+  ASSERT_TRUE(pg_exec(c.get(), "BEGIN").ok);
+  ASSERT_TRUE(pg_exec(c.get(), Insert(1, "tx")).ok);
+  ASSERT_NO_FATAL_FAILURE(Fill());
+  // A commit point waits for every record of the session; its own cannot be written.
+  const std::string commit = "COMMIT /* " + std::string(8 * 1024, 'c') + " */";
+  QueryOutcome q = pg_exec(c.get(), commit);
+  EXPECT_FALSE(q.ok);
+  EXPECT_EQ(q.sqlstate, "58030") << q.error;
+  EXPECT_EQ(PQstatus(c.get()), CONNECTION_OK);
+  EXPECT_EQ(PQtransactionStatus(c.get()), PQTRANS_IDLE) << "the refused COMMIT rolled its transaction back";
+  EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "0") << "a refused COMMIT committed";
+
+  // Space again: the writer recovers and the same session writes.
+  fs::remove(mnt_ + "/filler");
+  bool done = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    q = pg_exec(c.get(), Insert(2, "auto"));
+    done = q.ok;
+    if (!done) {
+      ASSERT_EQ(q.sqlstate, "58030") << q.error;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ASSERT_TRUE(done) << q.error;
+  EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "1");
+  c.reset();
+  ASSERT_TRUE(wait_for_record(audit_dir_, [](const AuditRecord& r) { return r.event == "session.close"; }));
+  proxy_.stop();
+  const AuditLog log = read_audit_log(audit_dir_);
+  ASSERT_TRUE(log.result.ok()) << log.describe();
+  EXPECT_TRUE(records_where(log, [&](const AuditRecord& r) { return r.statement == commit; }).empty())
+      << "the refused COMMIT's record is in the chain";
+}
+
+// Stops one thread of another process (ptrace), so the audit writer stalls while the
+// proxy's I/O threads run on.
+class ThreadStop {
+ public:
+  explicit ThreadStop(pid_t tid) : tid_(tid) {
+    if (::ptrace(PTRACE_SEIZE, tid_, nullptr, nullptr) != 0) return;
+    if (::ptrace(PTRACE_INTERRUPT, tid_, nullptr, nullptr) != 0) return;
+    int status = 0;
+    stopped_ = ::waitpid(tid_, &status, __WALL) == tid_;
+  }
+  ~ThreadStop() { ::ptrace(PTRACE_DETACH, tid_, nullptr, nullptr); }
+  bool stopped() const { return stopped_; }
+
+ private:
+  pid_t tid_;
+  bool stopped_ = false;
+};
+
+pid_t audit_writer_tid(pid_t pid) {
+  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream comm(e.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "segproxy-audit") return static_cast<pid_t>(std::stol(e.path().filename().string()));
+  }
+  return 0;
+}
+
+TEST_F(WalTest, HeldMessageCancelledByCancelRequestIsNeverForwarded) {
+  ASSERT_NO_FATAL_FAILURE(Start("durability: group, on_failure: fail_closed, max_wait: 60s"));
+  PgConnPtr c = Connect();
+  ASSERT_PG_CONNECTED(c);
+  ASSERT_TRUE(pg_exec(c.get(), "SELECT count(*) FROM " + probe_).ok);
+  const pid_t tid = audit_writer_tid(proxy_.pid());
+  ASSERT_NE(tid, 0) << "no segproxy-audit thread";
+  {
+    ThreadStop stall(tid);
+    if (!stall.stopped()) GTEST_SKIP() << "cannot ptrace the audit writer: " << std::strerror(errno);
+    // An autocommit write is a commit point: held until its record is durable.
+    ASSERT_EQ(PQsendQuery(c.get(), Insert(7, "held").c_str()), 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    PGcancel* cancel = PQgetCancel(c.get());
+    ASSERT_NE(cancel, nullptr);
+    char errbuf[256] = {0};
+    ASSERT_EQ(PQcancel(cancel, errbuf, sizeof errbuf), 1) << errbuf;
+    PQfreeCancel(cancel);
+    bool timed_out = false;
+    PgResultPtr res = pg_wait_result(c.get(), std::chrono::seconds(5), &timed_out);
+    ASSERT_FALSE(timed_out) << "the held INSERT was not cancelled within 5 s";
+    ASSERT_NE(res, nullptr);
+    EXPECT_EQ(sqlstate_of(res.get()), "57014") << PQresultErrorMessage(res.get());
+    res.reset();
+    pg_drain(c.get());
+  }
+  // The writer runs again: the session is usable, the cancelled INSERT never ran.
+  const QueryOutcome after = pg_exec(c.get(), "SELECT count(*) FROM " + probe_);
+  ASSERT_TRUE(after.ok) << after.error;
+  EXPECT_EQ(after.value, "0");
+  EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "0") << "a cancelled held message was forwarded";
+}
+
+}  // namespace
+}  // namespace segproxy::it
