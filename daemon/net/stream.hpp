@@ -3,9 +3,10 @@
 // closes it when a deadline passes (Asio 1.74 has no per-operation cancellation).
 //
 // The hot path (issue 15; docs/architecture.md "The hot path"): a read waits for
-// readability first when the previous read left the socket empty and nothing was sent
-// since (no read that is expected to fail with EAGAIN, and no buffer held by an idle
-// connection: wait_readable); TLS runs OpenSSL directly on the socket through a
+// readability first when the previous read left the socket empty (no read that is
+// expected to fail with EAGAIN, and no buffer held by an idle connection:
+// wait_readable), and the wait costs no system call (read_readiness.hpp: no
+// epoll_ctl re-arm per wait, as Asio 1.74's async_wait does); TLS runs OpenSSL directly on the socket through a
 // small BIO (no memory BIOs, no extra 17 KiB buffers, no copy per record) with
 // read-ahead, so one recv() brings in every record that arrived and one read_some()
 // hands over the plaintext of all complete records; SSL_MODE_RELEASE_BUFFERS frees
@@ -51,7 +52,6 @@ class Stream {
   template <class ConstBufferSequence>
   awaitable<void> write(const ConstBufferSequence& buf, error_code& ec) {
     if (!is_tls()) {
-      io_.wrote = true;
       co_await asio::async_write(socket_, buf, asio::redirect_error(use_awaitable, ec));
     } else if constexpr (std::is_convertible_v<const ConstBufferSequence&, asio::const_buffer>) {
       const asio::const_buffer one(buf);
@@ -70,7 +70,6 @@ class Stream {
   struct SocketIo {
     tcp::socket* socket = nullptr;
     bool drained = true;  // the last recv() left the socket empty: wait before the next
-    bool wrote = false;   // something was sent since the last read (an answer may be waiting)
     int last_errno = 0;
   };
 
@@ -90,6 +89,7 @@ class Stream {
 
   tcp::socket socket_;
   BufferPool* pool_;
+  asio::detail::reactor* reactor_;  // of the socket's io_context: readiness waits
   SocketIo io_;
   std::unique_ptr<BIO_METHOD, MethodFree> method_;
   std::unique_ptr<SSL, SslFree> ssl_;
