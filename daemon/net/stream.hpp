@@ -18,6 +18,7 @@
 #include <memory>
 #include <span>
 #include <type_traits>
+#include <vector>
 
 #include "daemon/net/asio.hpp"
 #include "daemon/net/buffer_pool.hpp"
@@ -52,7 +53,14 @@ class Stream {
   template <class ConstBufferSequence>
   awaitable<void> write(const ConstBufferSequence& buf, error_code& ec) {
     if (!is_tls()) {
-      co_await asio::async_write(socket_, buf, asio::redirect_error(use_awaitable, ec));
+      // Send at once; only what the socket did not take goes through the reactor. An
+      // async_write that completes at once still posts its completion, and a posted
+      // handler makes the scheduler poll epoll once more (an extra epoll_wait).
+      const std::size_t total = asio::buffer_size(buf);
+      const std::size_t sent = socket_.write_some(buf, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
+      if (ec || sent == total) co_return;
+      co_await write_rest(buf, sent, ec);
     } else if constexpr (std::is_convertible_v<const ConstBufferSequence&, asio::const_buffer>) {
       const asio::const_buffer one(buf);
       co_await write_tls(std::span<const asio::const_buffer>(&one, 1), ec);
@@ -81,6 +89,21 @@ class Stream {
     void operator()(BIO_METHOD* m) const;
   };
 
+  // The part of `buf` after its first `skip` bytes, written through the reactor.
+  template <class ConstBufferSequence>
+  awaitable<void> write_rest(const ConstBufferSequence& buf, std::size_t skip, error_code& ec) {
+    std::vector<asio::const_buffer> rest;
+    for (auto it = asio::buffer_sequence_begin(buf); it != asio::buffer_sequence_end(buf); ++it) {
+      asio::const_buffer b(*it);
+      if (skip >= b.size()) {
+        skip -= b.size();
+        continue;
+      }
+      rest.push_back(b + skip);
+      skip = 0;
+    }
+    co_await asio::async_write(socket_, rest, asio::redirect_error(use_awaitable, ec));
+  }
   awaitable<void> write_tls(std::span<const asio::const_buffer> pieces, error_code& ec);
   awaitable<void> write_tls_bytes(const std::uint8_t* data, std::size_t size, error_code& ec);
   // Waits for the socket after OpenSSL asked for input (read) or output (write).
