@@ -10,11 +10,13 @@
 #                                as bench/pg_compare.sh sets it up; sets bp_pid[pgbouncer],
 #                                bp_pg_port[pgbouncer]
 #   bp_conninfo TARGET           libpq conninfo for direct | pgbouncer | a segproxy NAME
+#   bp_restart_segproxy NAME     stops segproxy NAME and starts it again from the same binary
+#                                and config (a fresh process: a clean heap for RSS figures)
 #   bp_stop_all                  stops what the functions above started
 #   bp_cpu_ticks PID             utime + stime of a process (clock ticks, /proc/PID/stat)
 #   bp_rss_kib PID               VmRSS of a process in KiB
 
-declare -A bp_pid bp_pg_port bp_my_port
+declare -A bp_pid bp_pg_port bp_my_port bp_bin
 bp_pgb_pidfile=""
 
 bp_start_segproxy() {
@@ -48,17 +50,29 @@ segments:
     rules:
       - {id: pgbench, tables: ["public.pgbench_*"], allow: [select, insert, update]}
       - {id: sysbench, tables: ["shop.sbtest*"], allow: [all]}
+      - {id: bulk, tables: ["public.bench_bulk"], allow: [select, copy_to]}
     statements: [transaction, session_safe, prepare, ddl]
 ${BP_SEGPROXY_EXTRA_YAML:-}
 YAML
   # Optional top-level YAML (e.g. an audit: section), appended as given.
   if [[ -n "${BP_EXTRA_YAML:-}" ]]; then printf '%s\n' "$BP_EXTRA_YAML" >>"$cfg"; fi
   "$bin" --check-config "$cfg" >/dev/null
-  "$bin" --config "$cfg" >"$SEGPROXY_TEST_DIR/segproxy-$name.log" 2>&1 &
+  bp_bin[$name]="$bin"
+  bp_launch_segproxy "$name"
+}
+
+bp_launch_segproxy() {
+  local name="$1" bin="${bp_bin[$1]}" cfg="$SEGPROXY_TEST_DIR/segproxy-$1.yaml"
+  "$bin" --config "$cfg" >>"$SEGPROXY_TEST_DIR/segproxy-$name.log" 2>&1 &
   bp_pid[$name]=$!
   sp_wait_port "${bp_pg_port[$name]}" 30 "${bp_pid[$name]}" || sp_die "segproxy $name did not start"
   sp_wait_port "${bp_my_port[$name]}" 30 "${bp_pid[$name]}" || sp_die "segproxy $name did not start"
   sp_log "segproxy $name ($bin): postgres 127.0.0.1:${bp_pg_port[$name]}, mysql 127.0.0.1:${bp_my_port[$name]}"
+}
+
+bp_restart_segproxy() {
+  sp_stop_pid "${bp_pid[$1]}" 10
+  bp_launch_segproxy "$1"
 }
 
 bp_start_pgbouncer() {

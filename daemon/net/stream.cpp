@@ -2,6 +2,8 @@
 // recv()s straight into OpenSSL's read-ahead buffer (stream.hpp has the why).
 #include "daemon/net/stream.hpp"
 
+#include "daemon/net/read_readiness.hpp"
+
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -78,7 +80,10 @@ int bio_create(BIO* b) {
 void Stream::SslFree::operator()(SSL* s) const { SSL_free(s); }
 void Stream::MethodFree::operator()(BIO_METHOD* m) const { BIO_meth_free(m); }
 
-Stream::Stream(tcp::socket socket) : socket_(std::move(socket)), pool_(&BufferPool::of(socket_.get_executor())) {
+Stream::Stream(tcp::socket socket)
+    : socket_(std::move(socket)),
+      pool_(&BufferPool::of(socket_.get_executor())),
+      reactor_(&reactor_of(socket_.get_executor())) {
   io_.socket = &socket_;
   error_code ignored;
   socket_.non_blocking(true, ignored);  // reads and TLS calls never block the thread
@@ -128,7 +133,9 @@ awaitable<void> Stream::wait_socket(bool for_read, error_code& ec) {
     co_return;
   }
   if (for_read) {
-    co_await socket_.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
+    // Only ever after a read found the socket empty (drained): the contract of
+    // async_wait_readable, which then waits without an epoll_ctl.
+    co_await async_wait_readable(socket_, *reactor_, asio::redirect_error(use_awaitable, ec));
     if (!ec) io_.drained = false;
   } else {
     co_await socket_.async_wait(tcp::socket::wait_write, asio::redirect_error(use_awaitable, ec));
@@ -168,29 +175,17 @@ awaitable<std::size_t> Stream::read_some(asio::mutable_buffer buf, error_code& e
   if (!ssl_) {
     for (;;) {
       if (!io_.drained) {
-        // Data is expected (readiness was reported, or the last read filled the buffer):
-        // read now, without a round trip through the scheduler.
+        // Data is expected (readiness was reported, or the last read filled the buffer).
         const std::size_t n = socket_.read_some(buf, ec);
         if (ec != asio::error::would_block && ec != asio::error::try_again) {
           if (ec) co_return 0;
-          io_.drained = n < buf.size();
-          io_.wrote = false;
+          io_.drained = n < buf.size();  // a stream socket returns less only when it is empty
           co_return n;
         }
         ec.clear();
         io_.drained = true;
       }
-      if (io_.wrote) {
-        // Something was sent since the last read, so the answer may already be here:
-        // Asio's read tries at once and, if the socket is empty after all, waits
-        // without re-arming epoll (async_wait costs an epoll_ctl per wait in Asio 1.74).
-        io_.wrote = false;
-        const std::size_t n = co_await socket_.async_read_some(buf, asio::redirect_error(use_awaitable, ec));
-        if (ec) co_return 0;
-        io_.drained = n < buf.size();
-        co_return n;
-      }
-      co_await wait_socket(true, ec);  // an idle peer: wait, then read
+      co_await wait_socket(true, ec);  // the socket is empty: wait for the next data, then read
       if (ec) co_return 0;
     }
   }
@@ -248,7 +243,6 @@ awaitable<void> Stream::write_tls_bytes(const std::uint8_t* data, std::size_t si
 }
 
 awaitable<void> Stream::write_tls(std::span<const asio::const_buffer> pieces, error_code& ec) {
-  io_.wrote = true;
   std::size_t total = 0;
   for (const auto& p : pieces) total += p.size();
   if (pieces.size() > 1 && total <= kGatherMax) {

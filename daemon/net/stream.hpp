@@ -3,9 +3,10 @@
 // closes it when a deadline passes (Asio 1.74 has no per-operation cancellation).
 //
 // The hot path (issue 15; docs/architecture.md "The hot path"): a read waits for
-// readability first when the previous read left the socket empty and nothing was sent
-// since (no read that is expected to fail with EAGAIN, and no buffer held by an idle
-// connection: wait_readable); TLS runs OpenSSL directly on the socket through a
+// readability first when the previous read left the socket empty (no read that is
+// expected to fail with EAGAIN, and no buffer held by an idle connection:
+// wait_readable), and the wait costs no system call (read_readiness.hpp: no
+// epoll_ctl re-arm per wait, as Asio 1.74's async_wait does); TLS runs OpenSSL directly on the socket through a
 // small BIO (no memory BIOs, no extra 17 KiB buffers, no copy per record) with
 // read-ahead, so one recv() brings in every record that arrived and one read_some()
 // hands over the plaintext of all complete records; SSL_MODE_RELEASE_BUFFERS frees
@@ -17,6 +18,7 @@
 #include <memory>
 #include <span>
 #include <type_traits>
+#include <vector>
 
 #include "daemon/net/asio.hpp"
 #include "daemon/net/buffer_pool.hpp"
@@ -51,8 +53,14 @@ class Stream {
   template <class ConstBufferSequence>
   awaitable<void> write(const ConstBufferSequence& buf, error_code& ec) {
     if (!is_tls()) {
-      io_.wrote = true;
-      co_await asio::async_write(socket_, buf, asio::redirect_error(use_awaitable, ec));
+      // Send at once; only what the socket did not take goes through the reactor. An
+      // async_write that completes at once still posts its completion, and a posted
+      // handler makes the scheduler poll epoll once more (an extra epoll_wait).
+      const std::size_t total = asio::buffer_size(buf);
+      const std::size_t sent = socket_.write_some(buf, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
+      if (ec || sent == total) co_return;
+      co_await write_rest(buf, sent, ec);
     } else if constexpr (std::is_convertible_v<const ConstBufferSequence&, asio::const_buffer>) {
       const asio::const_buffer one(buf);
       co_await write_tls(std::span<const asio::const_buffer>(&one, 1), ec);
@@ -70,7 +78,6 @@ class Stream {
   struct SocketIo {
     tcp::socket* socket = nullptr;
     bool drained = true;  // the last recv() left the socket empty: wait before the next
-    bool wrote = false;   // something was sent since the last read (an answer may be waiting)
     int last_errno = 0;
   };
 
@@ -82,6 +89,21 @@ class Stream {
     void operator()(BIO_METHOD* m) const;
   };
 
+  // The part of `buf` after its first `skip` bytes, written through the reactor.
+  template <class ConstBufferSequence>
+  awaitable<void> write_rest(const ConstBufferSequence& buf, std::size_t skip, error_code& ec) {
+    std::vector<asio::const_buffer> rest;
+    for (auto it = asio::buffer_sequence_begin(buf); it != asio::buffer_sequence_end(buf); ++it) {
+      asio::const_buffer b(*it);
+      if (skip >= b.size()) {
+        skip -= b.size();
+        continue;
+      }
+      rest.push_back(b + skip);
+      skip = 0;
+    }
+    co_await asio::async_write(socket_, rest, asio::redirect_error(use_awaitable, ec));
+  }
   awaitable<void> write_tls(std::span<const asio::const_buffer> pieces, error_code& ec);
   awaitable<void> write_tls_bytes(const std::uint8_t* data, std::size_t size, error_code& ec);
   // Waits for the socket after OpenSSL asked for input (read) or output (write).
@@ -90,6 +112,7 @@ class Stream {
 
   tcp::socket socket_;
   BufferPool* pool_;
+  asio::detail::reactor* reactor_;  // of the socket's io_context: readiness waits
   SocketIo io_;
   std::unique_ptr<BIO_METHOD, MethodFree> method_;
   std::unique_ptr<SSL, SslFree> ssl_;

@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <numeric>
@@ -120,6 +121,39 @@ TEST(StreamPlain, ReadAfterThePeerClosedReportsEof) {
   ASSERT_TRUE(run_until(p.ctx, [&] { return bool(ec); }));
   EXPECT_EQ(ec, asio::error::eof);
   EXPECT_EQ(got, all);
+}
+
+// A plain write larger than the socket buffers: the part send() did not take goes
+// through the reactor, in order, with the gathered pieces intact.
+TEST(StreamPlain, AWriteLargerThanTheSocketBuffersArrivesWholeAndInOrder) {
+  Pair p;
+  Bytes a(3 * 1024 * 1024), b(5 * 1024 * 1024 + 7);
+  std::iota(a.begin(), a.end(), std::uint8_t{1});
+  std::iota(b.begin(), b.end(), std::uint8_t{7});
+  bool done = false;
+  error_code ec;
+  asio::co_spawn(
+      p.ctx,
+      [&]() -> awaitable<void> {
+        const std::vector<asio::const_buffer> pieces{asio::buffer(a), asio::buffer(b)};
+        co_await p.stream->write(pieces, ec);
+        done = true;
+      },
+      asio::detached);
+  Bytes got(a.size() + b.size());
+  std::size_t at = 0;
+  for (int i = 0; i < 100000 && at < got.size(); ++i) {
+    p.ctx.restart();
+    p.ctx.poll();
+    error_code rec;
+    p.peer.non_blocking(true);
+    at += p.peer.read_some(asio::buffer(got.data() + at, got.size() - at), rec);
+  }
+  ASSERT_TRUE(run_until(p.ctx, [&] { return done; }));
+  EXPECT_FALSE(ec) << ec.message();
+  ASSERT_EQ(at, got.size());
+  EXPECT_TRUE(std::equal(a.begin(), a.end(), got.begin()));
+  EXPECT_TRUE(std::equal(b.begin(), b.end(), got.begin() + static_cast<std::ptrdiff_t>(a.size())));
 }
 
 // ---- TLS ----
