@@ -408,7 +408,7 @@ class MyDynamicProxy : public MysqlProxyTest {
       if (port_ == 0 || attempt > 0) port_ = free_port();
       config_path_ = dir_ + "/segproxy.yaml";
       write_file(config_path_, config_yaml(port_, pw));
-      if (proxy_.start(env().segproxy_bin, {"--config", config_path_}, dir_ + "/segproxy.log", port_, 10s,
+      if (proxy_.start(env().segproxy_bin, {"--config", config_path_}, dir_ + "/segproxy.log", port_, kProxyStartTimeout,
                        &last_error)) {
         return;
       }
@@ -463,10 +463,10 @@ TEST_F(MyDynamicProxy, SessionsRunAsOneMintedUserWithOnlyItsGrantsAndRevokeDrops
   EXPECT_FALSE(mysql_exec(b.get(), "SELECT 1").ok);
   EXPECT_TRUE(wait_for_record(audit_dir_, [&](const audit::AuditRecord& rec) {
     return rec.event == "credential.drop" && rec.backend_user == user;
-  }, 5s)) << read_audit_log(audit_dir_).describe();
+  })) << read_audit_log(audit_dir_).describe();
   EXPECT_TRUE(wait_for_record(audit_dir_, [&](const audit::AuditRecord& rec) {
     return rec.event == "credential.create" && rec.backend_user == user;
-  }, 5s));
+  }));
 }
 
 TEST_F(MyDynamicProxy, ProxyKilledWithSigkillAndRestartedDropsItsLeftoverUser) {
