@@ -46,7 +46,7 @@ class FleetRegistryTest : public ProxyTest {
       const std::uint16_t port = free_port();
       config = dir + "/segproxy.yaml";
       write_file(config, render_config(port, opts));
-      if (proc.start(env().segproxy_bin, {"--config", config}, dir + "/segproxy.log", port, 10s, &error)) {
+      if (proc.start(env().segproxy_bin, {"--config", config}, dir + "/segproxy.log", port, kProxyStartTimeout, &error)) {
         return port;
       }
     }

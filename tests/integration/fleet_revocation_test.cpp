@@ -101,7 +101,7 @@ class FleetRevocationTest : public ProxyTest {
       write_file(in.config, render_config(in.port, opts));
     }
     std::string error;
-    if (in.proc.start(env().segproxy_bin, {"--config", in.config}, in.dir + "/segproxy.log", in.port, 30s, &error)) {
+    if (in.proc.start(env().segproxy_bin, {"--config", in.config}, in.dir + "/segproxy.log", in.port, kProxyStartTimeout, &error)) {
       return true;
     }
     ADD_FAILURE() << "segproxy " << in.name << " did not start: " << error << "\n" << in.proc.log();

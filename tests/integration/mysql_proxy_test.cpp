@@ -224,7 +224,7 @@ TEST_F(MysqlProxy, RevokeEndsALiveSessionAndRefusesNewOnes) {
   EXPECT_NE(err.message.find("revoked: incident 9"), std::string::npos) << err.describe();
   EXPECT_TRUE(wait_for_record(audit_dir_, [](const audit::AuditRecord& rec) {
     return rec.event == "session.revoked" && rec.protocol == "mysql";
-  }, 5s)) << read_audit_log(audit_dir_).describe();
+  })) << read_audit_log(audit_dir_).describe();
 }
 
 TEST_F(MysqlProxy, EveryStatementDecisionIsAuditedBeforeItRuns) {
@@ -237,7 +237,7 @@ TEST_F(MysqlProxy, EveryStatementDecisionIsAuditedBeforeItRuns) {
   conn.reset();
   ASSERT_TRUE(wait_for_record(audit_dir_, [](const audit::AuditRecord& rec) {
     return rec.event == "session.close" && rec.protocol == "mysql";
-  }, 5s));
+  }));
   const AuditLog log = read_audit_log(audit_dir_);
   EXPECT_TRUE(log.result.ok()) << log.describe();
   const auto decisions = records_where(log, [](const audit::AuditRecord& rec) {
@@ -381,7 +381,7 @@ TEST_F(MysqlProxy, AfterADenialInATransactionEveryStatementIsRefusedUntilRollbac
   conn.reset();
   ASSERT_TRUE(wait_for_record(audit_dir_, [](const audit::AuditRecord& rec) {
     return rec.event == "session.close" && rec.protocol == "mysql";
-  }, 5s));
+  }));
   const AuditLog log = read_audit_log(audit_dir_);
   const auto aborted = records_where(log, [](const audit::AuditRecord& rec) {
     return rec.event == "statement.decision" && rec.decision == "deny" && rec.reason == "transaction aborted";
@@ -514,7 +514,7 @@ TEST_F(MysqlProxy, ConnectionsDroppedBeforeLoginAreRecordedAsRefused) {
     EXPECT_TRUE(wait_for_record(audit_dir_, [&](const audit::AuditRecord& rec) {
       return rec.event == "session.refused" && rec.protocol == "mysql" && rec.detail.rfind(reason, 0) == 0 &&
              rec.client_addr.rfind("127.0.0.1:", 0) == 0;
-    }, 5s)) << reason << "\n" << read_audit_log(audit_dir_).describe();
+    })) << reason << "\n" << read_audit_log(audit_dir_).describe();
   }
 }
 

@@ -69,10 +69,10 @@ TEST_F(AdminTest, RevokeEndsARunningQueryWithFatal57P01AndRefusesNewHandshakes) 
 
   EXPECT_TRUE(wait_for_record(audit_dir_, [](const audit::AuditRecord& rec) {
     return rec.event == "session.revoked" && rec.spiffe_id == kBillingSpiffe;
-  }, 5s)) << read_audit_log(audit_dir_).describe();
+  })) << read_audit_log(audit_dir_).describe();
   EXPECT_TRUE(wait_for_record(audit_dir_, [](const audit::AuditRecord& rec) {
     return rec.event == "admin.revoke" && rec.reason == "incident 7";
-  }, 5s));
+  }));
 }
 
 TEST_F(AdminTest, RevokeBySpiffePrefixEndsExactlyTheMatchingSessions) {
@@ -148,15 +148,18 @@ TEST_F(AdminTest, ReloadAppliesAPolicyChangeToALiveSessionsNextStatement) {
   // SIGHUP does the same.
   RewriteConfig(opts_);
   ASSERT_EQ(::kill(proxy_.pid(), SIGHUP), 0);
+  // The signal is handled on the control thread, which loads the file: on a loaded
+  // machine that takes a while, so poll against a generous deadline, not a fixed count.
   bool back = false;
-  for (int i = 0; i < 50 && !back; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!back && std::chrono::steady_clock::now() < deadline) {
     back = pg_exec(conn.get(), "SELECT count(*) FROM orders").ok;
     if (!back) std::this_thread::sleep_for(100ms);
   }
   EXPECT_TRUE(back) << "SIGHUP did not reload the permissive policy";
   EXPECT_TRUE(wait_for_record(audit_dir_, [](const audit::AuditRecord& rec) {
     return rec.event == "config.reload" && rec.decision == "allow" && rec.detail.find("trigger=sighup") != std::string::npos;
-  }, 5s)) << read_audit_log(audit_dir_).describe();
+  })) << read_audit_log(audit_dir_).describe();
 }
 
 TEST_F(AdminTest, BrokenConfigIsRejectedWithFileLineAndTheOldOneKeepsServing) {
@@ -174,7 +177,7 @@ TEST_F(AdminTest, BrokenConfigIsRejectedWithFileLineAndTheOldOneKeepsServing) {
   ASSERT_PG_CONNECTED(fresh);
   EXPECT_TRUE(wait_for_record(audit_dir_, [](const audit::AuditRecord& rec) {
     return rec.event == "config.reload" && rec.decision == "deny";
-  }, 5s));
+  }));
 
   // A listener move is not half-applied: rejected, restart required.
   write_file(config_path_, render_config(static_cast<std::uint16_t>(port_ + 1), opts_));
@@ -212,7 +215,7 @@ TEST_F(AdminTest, UidNotInAllowedUidsIsRefusedAndAudited) {
   EXPECT_NE((r.out + r.err).find("permission denied"), std::string::npos) << r.describe();
   EXPECT_TRUE(wait_for_record(audit_dir_, [](const audit::AuditRecord& rec) {
     return rec.event == "admin.refused";
-  }, 5s)) << read_audit_log(audit_dir_).describe();
+  })) << read_audit_log(audit_dir_).describe();
 }
 
 TEST_F(AdminTest, SessionsListsIdentitySegmentAndTheStatementWithoutItsLiterals) {
@@ -487,7 +490,7 @@ TEST_F(AdminTest, DynamicCredentialSessionsShareAMintedUserAndRevokeDropsIt) {
   EXPECT_FALSE(pg_exec(a.get(), "SELECT 1").ok);
   EXPECT_TRUE(wait_for_record(audit_dir_, [&](const audit::AuditRecord& rec) {
     return rec.event == "credential.drop" && rec.backend_user == user;
-  }, 5s)) << read_audit_log(audit_dir_).describe();
+  })) << read_audit_log(audit_dir_).describe();
 }
 
 }  // namespace

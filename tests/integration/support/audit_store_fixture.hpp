@@ -133,7 +133,7 @@ class AuditStoreTest : public ::testing::Test {
       opts.extra_yaml = AuditYaml(i, ship_extra);
       write_file(i.config, render_config(i.port, opts));
       if (i.proc->start(env().segproxy_bin, {"--config", i.config}, dir_ + "/" + name + ".log", i.port,
-                        std::chrono::seconds(15), &error))
+                        kProxyStartTimeout, &error))
         return;
     }
     FAIL() << "segproxy " << name << " did not start: " << error << "\n" << read_file(i.config);

@@ -73,9 +73,11 @@ inline std::vector<audit::AuditRecord> records_where(const AuditLog& log,
   return out;
 }
 
-// Polls the (live) log until a record matches or the timeout passes.
+// Polls the (live) log until a record matches or the timeout passes. The default is
+// generous on purpose (a loaded 2-core CI machine, sanitizer builds): a record that does
+// appear ends the wait at once, so only a failing test pays for it.
 inline bool wait_for_record(const std::string& dir, const std::function<bool(const audit::AuditRecord&)>& pred,
-                            std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+                            std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     const AuditLog log = read_audit_log(dir);

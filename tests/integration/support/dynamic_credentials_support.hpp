@@ -17,6 +17,10 @@
 
 namespace segproxy::it {
 
+// How long a test waits for a minted user to disappear or an event to be recorded: a
+// generous deadline (the condition ends the wait), never a fixed sleep.
+inline constexpr std::chrono::seconds kGone{60};
+
 // What the hooks saw: audit events (event, user), close_sessions calls, admin failures.
 struct DynHookRecorder {
   std::mutex mu;
@@ -32,7 +36,7 @@ struct DynHookRecorder {
   }
   // The audit record follows the last step of a drop: wait for it (bounded).
   int wait_count(const std::string& event, const std::string& user, int want,
-                 std::chrono::seconds timeout = std::chrono::seconds(5)) {
+                 std::chrono::seconds timeout = kGone) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (count(event, user) < want && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -63,7 +67,8 @@ struct DynHookRecorder {
   }
 };
 
-// One target, 2 workers, 3 s connect timeout, 500 ms retry; started.
+// One target, 2 workers, 30 s admin connect timeout (a loaded 2-core machine can take
+// seconds to accept a PostgreSQL login; 3 s failed renewals there), 500 ms retry; started.
 inline std::unique_ptr<proxy::DynamicCredentials> start_dynamic_service(proxy::DynamicTarget t,
                                                                         const std::string& instance,
                                                                         proxy::Logger* log, DynHookRecorder& rec) {
@@ -71,7 +76,7 @@ inline std::unique_ptr<proxy::DynamicCredentials> start_dynamic_service(proxy::D
   proxy::DynamicCredentialOptions o;
   o.instance = instance;
   o.workers = 2;
-  o.connect_timeout = 3s;
+  o.connect_timeout = 30s;
   o.retry_interval = 500ms;
   o.log = log;  // stderr: shows why a mint/renew/drop failed
   std::vector<proxy::DynamicTarget> ts;

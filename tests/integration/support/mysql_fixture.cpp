@@ -71,7 +71,7 @@ void MysqlProxyTest::StartProxy(const MysqlProxyOptions& opts) {
     config_path_ = dir_ + "/segproxy.yaml";
     write_file(config_path_, render_mysql_config(port_, opts));
     if (proxy_.start(env().segproxy_bin, {"--config", config_path_}, dir_ + "/segproxy.log", port_,
-                     std::chrono::seconds(10), &last_error)) {
+                     kProxyStartTimeout, &last_error)) {
       return;
     }
   }

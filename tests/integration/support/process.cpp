@@ -238,7 +238,7 @@ bool ProxyProcess::running() {
 std::string ProxyProcess::stop() {
   if (pid_ <= 0) return exit_description_;
   ::kill(pid_, SIGTERM);
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  const auto deadline = Clock::now() + kStopGrace;
   while (Clock::now() < deadline) {
     if (!running()) return exit_description_;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -246,7 +246,7 @@ std::string ProxyProcess::stop() {
   ::kill(pid_, SIGKILL);
   int status = 0;
   ::waitpid(pid_, &status, 0);
-  exit_description_ = "did not exit within 5 s of SIGTERM; " + describe_status(status);
+  exit_description_ = "did not exit within " + std::to_string(kStopGrace.count()) + " s of SIGTERM; " + describe_status(status);
   pid_ = -1;
   return exit_description_;
 }

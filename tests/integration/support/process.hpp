@@ -31,6 +31,11 @@ std::uint16_t free_port();
 // True if a TCP connect to 127.0.0.1:port succeeds (the connection is closed at once).
 bool port_accepts(std::uint16_t port);
 
+// How long the fixtures let a starting proxy take to accept: generous, because a proxy
+// that does start ends the wait at once, while a loaded 2-core machine or a sanitizer
+// build (TSan: 5-15x slower) can need many seconds to load its TLS material and views.
+inline constexpr std::chrono::seconds kProxyStartTimeout{60};
+
 // The daemon under test: `bin --config FILE`, stdout+stderr appended to a log file.
 class ProxyProcess {
  public:
@@ -45,7 +50,10 @@ class ProxyProcess {
              const std::string& log_path, std::uint16_t port, std::chrono::milliseconds timeout,
              std::string* error);
   bool running();
-  // SIGTERM, up to 5 s grace, then SIGKILL. Returns the wait status description.
+  // SIGTERM, up to kStopGrace, then SIGKILL. Returns the wait status description.
+  // Generous: an orderly shutdown (drain, audit flush, LeakSanitizer's exit scan) on a
+  // loaded machine or under a sanitizer takes far longer than on an idle one.
+  static constexpr std::chrono::seconds kStopGrace{30};
   std::string stop();
   pid_t pid() const { return pid_; }
   std::string log() const;
