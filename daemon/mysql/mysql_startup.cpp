@@ -74,6 +74,7 @@ awaitable<void> MysqlSession::run_phases() {
   if (co_await greet_and_login()) {
     co_await command_phase();
   } else if (state_ == State::Expired && !opened_) {
+    if (listener_metrics_ != nullptr) listener_metrics_->refused(RefuseReason::StartupTimeout).inc();
     audit_prelogin("timeout", "no complete login within the startup timeout");
   }
   close_all();

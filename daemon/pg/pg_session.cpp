@@ -76,6 +76,7 @@ awaitable<void> PgSession::run_phases() {
     }
   }
   if (state_ == State::TimedOut && backend_pid_ == 0) {
+    if (listener_metrics_ != nullptr) listener_metrics_->refused(RefuseReason::StartupTimeout).inc();
     audit_prelogin("timeout", "no complete login within the handshake/startup timeout");
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
