@@ -4,7 +4,10 @@
 #
 #   bp_start_segproxy NAME BIN   segproxy with a PostgreSQL and a MySQL listener (client
 #                                mTLS, plain backends, pgbench + sysbench tables allowed,
-#                                no audit); sets bp_pid[NAME], bp_pg_port[NAME], bp_my_port[NAME]
+#                                no audit); sets bp_pid[NAME], bp_pg_port[NAME], bp_my_port[NAME];
+#                                $BP_EXTRA_YAML (top-level YAML lines, e.g. metrics:, audit:)
+#                                and $BP_SEGMENT_EXTRA (lines under segment billing, 4 spaces)
+#                                are appended when set
 #   bp_start_pgbouncer           PgBouncer 1.18, session pool, client mTLS (auth_type=cert)
 #                                as bench/pg_compare.sh sets it up; sets bp_pid[pgbouncer],
 #                                bp_pg_port[pgbouncer]
@@ -48,6 +51,8 @@ segments:
       - {id: pgbench, tables: ["public.pgbench_*"], allow: [select, insert, update]}
       - {id: sysbench, tables: ["shop.sbtest*"], allow: [all]}
     statements: [transaction, session_safe, prepare, ddl]
+${BP_SEGMENT_EXTRA:-}
+${BP_EXTRA_YAML:-}
 YAML
   "$bin" --check-config "$cfg" >/dev/null
   "$bin" --config "$cfg" >"$SEGPROXY_TEST_DIR/segproxy-$name.log" 2>&1 &
