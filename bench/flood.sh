@@ -51,6 +51,7 @@ chmod 0755 "$bench_dir"
 SEGPROXY_TESTENV_ETCD=0 testenv_up "$bench_dir"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
+metrics_port=""
 sp_pick_port metrics_port 19187
 export BP_EXTRA_YAML="metrics: {listen: \"127.0.0.1:$metrics_port\"}"
 bp_start_segproxy segproxy "$proxy_bin"
