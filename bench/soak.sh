@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # Markdown backquotes in the report's printf formats
 # Soak with injected faults (issue 20): DURATION of mixed PostgreSQL and MySQL load
 # through one segproxy while faults are injected on a schedule, then a report. Not CI.
 #
@@ -24,7 +25,6 @@
 # (growth after warm-up), pgbench p99 and transactions and sysbench p99 per window,
 # errors by class, `segproxyctl audit verify`, committed probe rows found in the audit log.
 set -euo pipefail
-# shellcheck disable=SC2016 # Markdown backquotes in the report's printf formats
 
 export SP_LOG_TAG=soak
 # shellcheck source-path=SCRIPTDIR source=../scripts/lib/testenv.sh
