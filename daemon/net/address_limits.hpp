@@ -58,6 +58,7 @@ class AddressLimits : public std::enable_shared_from_this<AddressLimits> {
   };
   // A new connection from `address` (an IP address text) on listener `listener`.
   Admission admit(const std::string& address, const std::string& listener, const AddressCaps& caps);
+  Admission admit(const std::string& address, const AddressCaps& caps) { return admit(address, "", caps); }
   // A CancelRequest from `address` at `now`: false = over the rate, drop it.
   bool allow_cancel(const std::string& address, const AddressCaps& caps, Clock::time_point now);
 
