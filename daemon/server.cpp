@@ -35,7 +35,9 @@ Server::Server(std::shared_ptr<const Runtime> rt, Logger& log, bool enforce_poli
 Server::~Server() = default;
 
 Services Server::session_services() {
-  Services s{log_, cancels_, active_sessions_, next_session_id_};
+  // Every member named: -Wmissing-field-initializers (-Werror) refuses `address` left out.
+  Services s{log_,    cancels_, active_sessions_, next_session_id_, true, nullptr, nullptr,
+             nullptr, nullptr,  nullptr,          nullptr,          nullptr, {}};
   s.enforce_policy = enforce_policy_;
   s.audit = audit_.get();
   s.registry = &sessions_;
