@@ -225,11 +225,13 @@ while (($(date +%s) + window <= end_epoch)); do
       python3 "$SEGPROXY_REPO_ROOT/bench/lib/slow_reader.py" "$pg_port" "$SEGPROXY_TEST_PKI/ca.crt" \
         "$SEGPROXY_TEST_PKI/client-spiffe.crt" "$SEGPROXY_TEST_PKI/client-spiffe.key" $((window - 1)) 1024 \
         >>"$work/slow-reader.out" 2>&1 &
+      bg_pids+=($!)
       ;;
     flood)
       python3 "$SEGPROXY_REPO_ROOT/bench/lib/flood_client.py" "$pg_port" "$SEGPROXY_TEST_PKI/ca.crt" \
         "$SEGPROXY_TEST_PKI/client-spiffe.crt" "$SEGPROXY_TEST_PKI/client-spiffe.key" --rate 500 --half-open 1000 \
         --sources 16 --seconds $((window - 1)) >>"$work/flood.out" 2>&1 &
+      bg_pids+=($!)
       ;;
     proxy_kill)
       kill -KILL "$(cat "$work/proxy.pid")" 2>/dev/null || true
@@ -245,7 +247,7 @@ sleep_until "$end_epoch"
 sp_log "load ends; waiting for the clients"
 for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null || true; done
 bg_pids=()
-wait 2>/dev/null || true
+# (no bare `wait`: a restarted MariaDB and a restarted proxy are children of this shell)
 proxy_pid="$(cat "$work/proxy.pid")"
 kill -0 "$proxy_pid" 2>/dev/null && proxy_alive=yes || proxy_alive=no
 
