@@ -234,11 +234,20 @@ struct LimitsConfig {
   std::chrono::milliseconds handshake_timeout{10000};  // TCP accept -> TLS done
   std::chrono::milliseconds startup_timeout{15000};    // accept -> ReadyForQuery
   std::chrono::milliseconds backend_connect_timeout{5000};
+  // The longest a backend may leave a message half-sent (header or part of the body
+  // received, the rest missing) before the proxy gives the backend connection up and ends
+  // the session (PostgreSQL FATAL 08006, MySQL ERR 2013). Waiting for a backend that has
+  // not begun its next message is never limited by it (statement_timeout does that).
+  // 0 = no limit.
+  std::chrono::milliseconds backend_message_timeout{30000};
   std::chrono::milliseconds idle_timeout{0};  // 0 = no idle limit
   // Per source address (daemon/net/address_limits.hpp); 0 = no cap.
   std::size_t max_handshakes_per_address = 128;  // connections not yet logged in
   std::size_t max_connections_per_address = 0;   // all connections (off: sidecars share one address)
   std::uint32_t cancel_requests_per_second = 50;  // CancelRequests per address per second
+  // Per listener: connections not yet logged in, from all addresses together (a flood
+  // from many hosts); over it a new connection is closed unread. 0 = no cap.
+  std::size_t max_concurrent_handshakes = 1024;
   // SQL classification bounds per client message (authz/sql/statement_limits.hpp,
   // docs/policy.md "Statement limits"): over them a statement is refused (54000/54001).
   std::size_t max_statement_length = 64u * 1024u * 1024u;  // bytes of SQL text

@@ -25,8 +25,8 @@ void parse_limits(Reader& r, const YAML::Node& n, LimitsConfig& out) {
   const std::string path = "limits";
   if (!r.expect_map(n, path,
                     {"max_startup_packet", "max_message_size", "max_connections",
-                     "handshake_timeout", "startup_timeout", "backend_connect_timeout",
-                     "idle_timeout", "max_handshakes_per_address", "max_connections_per_address",
+                     "handshake_timeout", "startup_timeout", "backend_connect_timeout", "backend_message_timeout",
+                     "idle_timeout", "max_handshakes_per_address", "max_connections_per_address", "max_concurrent_handshakes",
                      "cancel_requests_per_second", "max_statement_length", "max_statements_per_message",
                      "max_parse_depth", "max_statement_tokens"})) {
     return;
@@ -40,8 +40,10 @@ void parse_limits(Reader& r, const YAML::Node& n, LimitsConfig& out) {
   if (auto v = r.duration(n, path, "backend_connect_timeout", false)) {
     out.backend_connect_timeout = *v;
   }
+  if (auto v = r.duration(n, path, "backend_message_timeout", true)) out.backend_message_timeout = *v;
   if (auto v = r.duration(n, path, "idle_timeout", true)) out.idle_timeout = *v;
   if (auto v = r.uint(n, path, "max_handshakes_per_address", 0, 10'000'000, false)) out.max_handshakes_per_address = *v;
+  if (auto v = r.uint(n, path, "max_concurrent_handshakes", 0, 10'000'000, false)) out.max_concurrent_handshakes = *v;
   if (auto v = r.uint(n, path, "max_connections_per_address", 0, 10'000'000, false)) {
     out.max_connections_per_address = *v;
   }

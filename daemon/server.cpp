@@ -88,25 +88,25 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::string name) {
     const auto peer = sock.remote_endpoint(addr_ec);
     const std::string address = addr_ec ? std::string("unknown") : peer.address().to_string();
     auto admission = address_limits_->admit(
-        address, AddressCaps{lim.max_handshakes_per_address, lim.max_connections_per_address, 0});
+        address, name,
+        AddressCaps{lim.max_handshakes_per_address, lim.max_connections_per_address, 0, lim.max_concurrent_handshakes});
     if (!admission.lease) {
       // Nothing is read or answered: the cap exists so that a flood costs us nothing.
-      lm.refused(RefuseReason::PerAddressLimit).inc();
+      const bool listener_cap = admission.refusal == AddressLimits::Refusal::ListenerHandshakes;
+      const char* limit = listener_cap ? "limits.max_concurrent_handshakes"
+                          : admission.refusal == AddressLimits::Refusal::Handshakes
+                              ? "limits.max_handshakes_per_address"
+                              : "limits.max_connections_per_address";
+      lm.refused(listener_cap ? RefuseReason::HandshakeLimit : RefuseReason::PerAddressLimit).inc();
       if (refusals_) {
         const std::string client = addr_ec ? address : address + ":" + std::to_string(peer.port());
         const bool mysql = rt->listeners[listener_index].cfg->protocol == config::Protocol::Mysql;
-        refusals_->record(PreLoginRefusal{"", name, mysql ? "mysql" : "postgresql", client, "per_address_limit",
-                                          admission.refusal == AddressLimits::Refusal::Handshakes
-                                              ? "limits.max_handshakes_per_address reached"
-                                              : "limits.max_connections_per_address reached",
-                                          ""},
+        refusals_->record(PreLoginRefusal{"", name, mysql ? "mysql" : "postgresql", client,
+                                          listener_cap ? "handshake_limit" : "per_address_limit",
+                                          std::string(limit) + " reached", ""},
                           std::chrono::steady_clock::now());
       }
-      log_.debug("session.refused", {{"listener", name},
-                                     {"client", address},
-                                     {"reason", admission.refusal == AddressLimits::Refusal::Handshakes
-                                                    ? "limits.max_handshakes_per_address"
-                                                    : "limits.max_connections_per_address"}});
+      log_.debug("session.refused", {{"listener", name}, {"client", address}, {"reason", limit}});
       error_code ignored;
       sock.close(ignored);
       continue;

@@ -4,8 +4,11 @@
 #
 #   bp_start_segproxy NAME BIN   segproxy with a PostgreSQL and a MySQL listener (client
 #                                mTLS, plain backends, pgbench + sysbench tables allowed,
-#                                no audit unless $BP_EXTRA_YAML adds it); sets bp_pid[NAME],
-#                                bp_pg_port[NAME], bp_my_port[NAME]
+#                                no audit); sets bp_pid[NAME], bp_pg_port[NAME], bp_my_port[NAME];
+#                                $BP_EXTRA_YAML (top-level YAML lines, e.g. metrics:, audit:)
+#                                and $BP_SEGMENT_EXTRA (lines under segment billing, 4 spaces)
+#                                are appended when set ($BP_SEGPROXY_EXTRA_YAML: same as
+#                                $BP_EXTRA_YAML)
 #   bp_start_pgbouncer           PgBouncer 1.18, session pool, client mTLS (auth_type=cert)
 #                                as bench/pg_compare.sh sets it up; sets bp_pid[pgbouncer],
 #                                bp_pg_port[pgbouncer]
@@ -52,10 +55,10 @@ segments:
       - {id: sysbench, tables: ["shop.sbtest*"], allow: [all]}
       - {id: bulk, tables: ["public.bench_bulk"], allow: [select, copy_to]}
     statements: [transaction, session_safe, prepare, ddl]
+${BP_SEGMENT_EXTRA:-}
 ${BP_SEGPROXY_EXTRA_YAML:-}
+${BP_EXTRA_YAML:-}
 YAML
-  # Optional top-level YAML (e.g. an audit: section), appended as given.
-  if [[ -n "${BP_EXTRA_YAML:-}" ]]; then printf '%s\n' "$BP_EXTRA_YAML" >>"$cfg"; fi
   "$bin" --check-config "$cfg" >/dev/null
   bp_bin[$name]="$bin"
   bp_launch_segproxy "$name"

@@ -27,6 +27,7 @@ constexpr std::array<std::string_view, kRefuseReasonCount> kRefuseWords = {"tls_
                                                                            "shutting_down",
                                                                            "per_address_limit",
                                                                            "control_plane_stale",
+                                                                           "handshake_limit",
                                                                            "internal"};
 constexpr std::array<std::string_view, kTlsFailureReasonCount> kTlsWords = {"certificate_verify_failed",
                                                                             "certificate_revoked",

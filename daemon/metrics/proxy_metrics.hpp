@@ -43,9 +43,10 @@ enum class RefuseReason : std::uint8_t {
   ShuttingDown,               // graceful stop in progress
   PerAddressLimit,            // limits.max_handshakes_per_address / max_connections_per_address
   ControlPlaneStale,          // fleet view older than max_staleness, on_stale: refuse_new_sessions
+  HandshakeLimit,             // limits.max_concurrent_handshakes of the listener reached
   Internal,                   // anything else (a bug: look at the log)
 };
-inline constexpr std::size_t kRefuseReasonCount = 18;
+inline constexpr std::size_t kRefuseReasonCount = 19;
 static_assert(static_cast<std::size_t>(RefuseReason::Internal) + 1 == kRefuseReasonCount);
 std::string_view to_label(RefuseReason r) noexcept;
 

@@ -136,6 +136,7 @@ class MysqlSession : public LiveSession,
   awaitable<bool> audit_decision(const Verdict& v, std::string_view sql, std::string_view kind,
                                  std::uint64_t* record = nullptr);
   awaitable<bool> relay_response();
+  awaitable<bool> backend_stalled();  // limits.backend_message_timeout expired mid-packet
   awaitable<bool> rollback_backend();
   Verdict aborted_verdict(const protocols::mysql::Command& cmd, bool& passes);
   awaitable<bool> write_client(const protocols::Bytes& bytes);
@@ -199,6 +200,8 @@ class MysqlSession : public LiveSession,
   Watchdog idle_;
   Watchdog window_;
   Watchdog statement_timer_;
+  Watchdog backend_stall_;  // limits.backend_message_timeout (mysql_relay.cpp)
+  bool backend_stalled_ = false;
 
   protocols::Bytes cbuf_;
   protocols::Bytes response_buf_;  // backend -> client chunks (relay_response)

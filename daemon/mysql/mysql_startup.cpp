@@ -51,7 +51,11 @@ MysqlSession::MysqlSession(tcp::socket client, std::shared_ptr<const Runtime> rt
                 [this] { close_all(State::Expired); }),
       idle_(client.get_executor(), [this] { on_idle_expired(); }),
       window_(client.get_executor(), [this] { on_window_closed(); }),
-      statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }) {
+      statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }),
+      backend_stall_(client.get_executor(), [this] {
+        backend_stalled_ = true;
+        if (backend_) backend_->close();  // relay_response ends the session (ERR 2013 when it can)
+      }) {
   client_addr_ = client_arrived(client, svc_, listener_->cfg->name, listener_metrics_);
   client_ = std::make_unique<Stream>(std::move(client));
 }
@@ -70,6 +74,7 @@ awaitable<void> MysqlSession::run_phases() {
   if (co_await greet_and_login()) {
     co_await command_phase();
   } else if (state_ == State::Expired && !opened_) {
+    if (listener_metrics_ != nullptr) listener_metrics_->refused(RefuseReason::StartupTimeout).inc();
     audit_prelogin("timeout", "no complete login within the startup timeout");
   }
   close_all();

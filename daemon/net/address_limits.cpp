@@ -5,17 +5,22 @@
 namespace segproxy::proxy {
 
 AddressLimits::Lease::~Lease() {
-  if (owner_) owner_->release(address_, logged_in_);
+  if (owner_) owner_->release(address_, listener_, logged_in_);
 }
 
 void AddressLimits::Lease::logged_in() {
   if (logged_in_ || !owner_) return;
   logged_in_ = true;
-  owner_->on_logged_in(address_);
+  owner_->on_logged_in(address_, listener_);
 }
 
-AddressLimits::Admission AddressLimits::admit(const std::string& address, const AddressCaps& caps) {
+AddressLimits::Admission AddressLimits::admit(const std::string& address, const std::string& listener,
+                                              const AddressCaps& caps) {
   std::lock_guard lock(mu_);
+  std::size_t& in_listener = listener_handshakes_[listener];  // one entry per listener name: bounded
+  if (caps.max_listener_handshakes != 0 && in_listener >= caps.max_listener_handshakes) {
+    return {nullptr, Refusal::ListenerHandshakes};
+  }
   auto [it, inserted] = entries_.try_emplace(address);
   Entry& e = it->second;
   if (caps.max_handshakes != 0 && e.handshakes >= caps.max_handshakes) {
@@ -29,17 +34,22 @@ AddressLimits::Admission AddressLimits::admit(const std::string& address, const 
   if (!inserted && e.connections == 0) --idle_entries_;
   ++e.handshakes;
   ++e.connections;
-  return {std::make_shared<Lease>(shared_from_this(), address), Refusal::None};
+  ++in_listener;
+  return {std::make_shared<Lease>(shared_from_this(), address, listener), Refusal::None};
 }
 
-void AddressLimits::on_logged_in(const std::string& address) {
+void AddressLimits::on_logged_in(const std::string& address, const std::string& listener) {
   std::lock_guard lock(mu_);
+  if (auto l = listener_handshakes_.find(listener); l != listener_handshakes_.end() && l->second > 0) --l->second;
   auto it = entries_.find(address);
   if (it != entries_.end() && it->second.handshakes > 0) --it->second.handshakes;
 }
 
-void AddressLimits::release(const std::string& address, bool logged_in) {
+void AddressLimits::release(const std::string& address, const std::string& listener, bool logged_in) {
   std::lock_guard lock(mu_);
+  if (auto l = listener_handshakes_.find(listener); !logged_in && l != listener_handshakes_.end() && l->second > 0) {
+    --l->second;
+  }
   auto it = entries_.find(address);
   if (it == entries_.end()) return;
   if (!logged_in && it->second.handshakes > 0) --it->second.handshakes;
@@ -103,6 +113,12 @@ std::size_t AddressLimits::connections(const std::string& address) const {
   std::lock_guard lock(mu_);
   auto it = entries_.find(address);
   return it == entries_.end() ? 0 : it->second.connections;
+}
+
+std::size_t AddressLimits::listener_handshakes(const std::string& listener) const {
+  std::lock_guard lock(mu_);
+  auto it = listener_handshakes_.find(listener);
+  return it == listener_handshakes_.end() ? 0 : it->second;
 }
 
 std::size_t AddressLimits::tracked_addresses() const {

@@ -22,6 +22,7 @@ using protocols::DecodeStatus;
 namespace {
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kBackendChunk = 64 * 1024;
+constexpr std::size_t kHoldBack = 16 * 1024;  // < kBackendChunk: a read always has room
 }  // namespace
 
 awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
@@ -78,19 +79,27 @@ awaitable<void> PgSession::wait_backend_idle() {
 
 awaitable<void> PgSession::backend_to_client() {
   Bytes buf;  // borrowed from the thread's pool while a response is in flight (issue 15)
+  // The start of an unfinished backend message, kept at buf's front instead of relayed
+  // while it is short (at most kHoldBack): if the backend then stalls (issue 20,
+  // limits.backend_message_timeout) the client can still get a clean FATAL.
+  std::size_t held = 0;
+  // `all` = held bytes + the `fresh` bytes just read (its tail); relays what may go now.
   // `need`: the ledger's watermark these bytes wait for (write-ahead rule: everything
   // forwarded before they were read is durable first).
-  auto forward = [&](std::span<const std::uint8_t> data, std::uint64_t need) -> awaitable<bool> {
-    if (backend_stream_.feed(data, backend_dispatch_) == DecodeStatus::Malformed) {
+  auto forward = [&](std::span<const std::uint8_t> all, std::size_t fresh, bool may_hold,
+                     std::uint64_t need) -> awaitable<bool> {
+    const std::size_t old = all.size() - fresh;
+    if (backend_stream_.feed(all.subspan(old), backend_dispatch_) == DecodeStatus::Malformed) {
       // Issue 12 item 4.4: the backend connection ends; the client gets what came before
-      // the offending message and a clean FATAL 08P01 (when the message began in this
-      // read; otherwise part of it is already relayed and the connection just closes).
+      // the offending message and a clean FATAL 08P01 (when none of it was relayed;
+      // otherwise part of it is already relayed and the connection just closes).
       close_reason_ = "malformed backend message: " + backend_stream_.error();
       svc_.log.error("backend.protocol_violation", {{"session", id_text_}, {"error", backend_stream_.error()}});
       if (backend_) backend_->close();
-      const std::size_t clean = backend_stream_.clean_prefix();
-      if (clean != std::string::npos && clean <= data.size()) {
-        Bytes out(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(clean));
+      const std::size_t c = backend_stream_.clean_prefix();
+      const std::size_t clean = c != std::string::npos ? old + c : old > 0 ? 0 : std::string::npos;
+      if (clean != std::string::npos && clean <= all.size()) {
+        Bytes out(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(clean));
         pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08P01", "segproxy: " + backend_stream_.error(), "", ""});
         error_code ec;
         co_await write_client(asio::buffer(out), ec);
@@ -98,26 +107,62 @@ awaitable<void> PgSession::backend_to_client() {
       co_return false;
     }
     if (need > ledger_.settled() && !co_await answer_ready(need)) co_return false;
-    error_code ec;
-    co_await write_client(asio::buffer(data.data(), data.size()), ec);
-    co_return !ec;
+    std::size_t relay = all.size();
+    if (may_hold) {
+      const std::size_t p = backend_stream_.pending_start();
+      const std::size_t begin = p != std::string::npos ? old + p : old > 0 ? 0 : std::string::npos;
+      if (begin != std::string::npos && all.size() - begin <= kHoldBack) relay = begin;
+    }
+    if (relay > 0) {
+      error_code ec;
+      co_await write_client(asio::buffer(all.data(), relay), ec);
+      if (ec) co_return false;
+    }
+    held = all.size() - relay;
+    if (held > 0 && relay > 0) std::memmove(buf.data(), buf.data() + relay, held);
+    co_return true;
   };
-  if (!backend_leftover_.empty() && !co_await forward(backend_leftover_, 0)) {
+  if (!backend_leftover_.empty() &&
+      !co_await forward(std::span<const std::uint8_t>(backend_leftover_), backend_leftover_.size(), false, 0)) {
     close_all();
     co_return;
   }
   Bytes().swap(backend_leftover_);
   BufferPool& pool = backend_->buffers();
+  const auto stall_limit = rt_->config.limits.backend_message_timeout;
+  bool stall_armed = false;
   for (;;) {
     error_code ec;
-    pool.give_back(buf);
+    if (held == 0) pool.give_back(buf);
+    if (stall_limit.count() > 0 && !backend_stream_.at_boundary()) {
+      backend_stall_.arm(stall_limit);  // only while a message is unfinished
+      stall_armed = true;
+    }
     co_await backend_->wait_readable(ec);
     std::size_t n = 0;
     if (!ec) {
-      buf = pool.take(kBackendChunk);
-      n = co_await backend_->read_some(asio::buffer(buf.data(), kBackendChunk), ec);
+      if (buf.empty()) buf = pool.take(kBackendChunk);
+      n = co_await backend_->read_some(asio::buffer(buf.data() + held, kBackendChunk - held), ec);
+    }
+    if (stall_armed) {
+      backend_stall_.disarm();  // the time a slow client takes to read is not the backend's
+      stall_armed = false;
     }
     if (ec) {
+      if (backend_stalled_) {
+        close_reason_ = "backend stalled mid-message (limits.backend_message_timeout)";
+        svc_.log.error("backend.stalled", {{"session", id_text_}, {"held_bytes", std::to_string(held)}});
+        if (held > 0 || backend_stream_.at_boundary()) {
+          // Nothing of the unfinished message reached the client: end it cleanly.
+          Bytes out;
+          pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08006",
+                                                       "segproxy: the backend stopped sending in the middle of a "
+                                                       "message (limits.backend_message_timeout)",
+                                                       "", ""});
+          error_code wec;
+          co_await write_client(asio::buffer(out), wec);
+        }
+      }
       if (close_reason_.empty()) close_reason_ = "backend closed";
       break;
     }
@@ -125,7 +170,7 @@ awaitable<void> PgSession::backend_to_client() {
     if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::BackendToClient).inc(n);
     touch_idle();
     const std::uint64_t need = wal_gated_ ? wal_.answer_needs() : 0;
-    if (!co_await forward(std::span<const std::uint8_t>(buf.data(), n), need)) break;
+    if (!co_await forward(std::span<const std::uint8_t>(buf.data(), held + n), n, true, need)) break;
   }
   pool.give_back(buf);
   if (wal_broken_) co_return;  // failing closed: terminate_with sends the FATAL, then closes

@@ -26,6 +26,11 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
       idle_(client.get_executor(), [this] { on_idle_expired(); }),
       window_(client.get_executor(), [this] { on_window_closed(); }),
       statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }),
+      backend_stall_(client.get_executor(),
+                     [this] {
+                       backend_stalled_ = true;
+                       if (backend_) backend_->close();  // backend_to_client ends with a FATAL 08006
+                     }),
       write_gate_(client.get_executor()),
       idle_gate_(client.get_executor()),
       wal_(authz::wal::Protocol::Postgres,
@@ -74,6 +79,7 @@ awaitable<void> PgSession::run_phases() {
     }
   }
   if (state_ == State::TimedOut && backend_pid_ == 0) {
+    if (listener_metrics_ != nullptr) listener_metrics_->refused(RefuseReason::StartupTimeout).inc();
     audit_prelogin("timeout", "no complete login within the handshake/startup timeout");
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
@@ -100,6 +106,7 @@ void PgSession::close_all(State final) {
   idle_.disarm();
   window_.disarm();
   statement_timer_.disarm();
+  backend_stall_.disarm();
   if (client_) client_->close();
   if (backend_) backend_->close();
   write_gate_.cancel();

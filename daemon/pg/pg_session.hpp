@@ -286,6 +286,8 @@ class PgSession : public LiveSession,
   Watchdog idle_;      // limits.idle_timeout during relay
   Watchdog window_;    // end of the segment's current access window
   Watchdog statement_timer_;  // segments.<s>.limits.statement_timeout
+  Watchdog backend_stall_;    // limits.backend_message_timeout (pg_relay.cpp)
+  bool backend_stalled_ = false;
   asio::steady_timer write_gate_;  // wakes writers waiting for the client stream
   asio::steady_timer idle_gate_;   // wakes a waiter when the backend has answered everything
 

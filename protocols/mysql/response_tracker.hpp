@@ -100,6 +100,8 @@ class ResponseTracker : private MessageSink {
   DecodeStatus feed(std::span<const std::uint8_t> data, ResponseEvents& events);
 
   bool idle() const { return pending_.empty() && stream_.at_boundary(); }
+  // Part of a packet (header or payload) has arrived, the rest has not.
+  bool mid_packet() const { return !stream_.at_boundary(); }
   std::size_t pending() const { return pending_.size(); }
   StatusFlags status() const { return status_; }
   bool in_transaction() const { return (status_ & SERVER_STATUS_IN_TRANS) != 0; }

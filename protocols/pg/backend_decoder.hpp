@@ -73,6 +73,9 @@ class BackendStream {
   // checked messages (the offending message starts there), or npos when the offending
   // message began in an earlier feed (part of it may already have been relayed).
   std::size_t clean_prefix() const { return clean_prefix_; }
+  // After Ok mid-message: where the unfinished message starts in the last fed span, or
+  // npos when it began in an earlier feed (or the stream is on a boundary).
+  std::size_t pending_start() const { return at_boundary() ? std::string::npos : msg_start_; }
 
  private:
   DecodeStatus fail(std::string error);

@@ -83,5 +83,29 @@ TEST(AddressLimits, CancelBucketsOfManyAddressesStayBounded) {
   EXPECT_LE(limits->tracked_addresses(), 4097u);
 }
 
+
+TEST(AddressLimits, ListenerHandshakeCapCountsEveryAddressOfThatListenerOnly) {
+  auto limits = std::make_shared<AddressLimits>();
+  AddressCaps caps;
+  caps.max_listener_handshakes = 3;
+  auto a = limits->admit("10.0.0.1", "pg", caps);
+  auto b = limits->admit("10.0.0.2", "pg", caps);
+  auto c = limits->admit("10.0.0.3", "pg", caps);
+  ASSERT_TRUE(a.lease && b.lease && c.lease);
+  auto d = limits->admit("10.0.0.4", "pg", caps);
+  EXPECT_FALSE(d.lease) << "a fourth address over the listener's cap";
+  EXPECT_EQ(d.refusal, AddressLimits::Refusal::ListenerHandshakes);
+  EXPECT_EQ(limits->connections("10.0.0.4"), 0u) << "a refused connection is not counted";
+  EXPECT_TRUE(limits->admit("10.0.0.4", "my", caps).lease) << "another listener has its own count";
+  a.lease->logged_in();  // logged in: no longer a handshake of the listener
+  EXPECT_EQ(limits->listener_handshakes("pg"), 2u);
+  auto e = limits->admit("10.0.0.5", "pg", caps);
+  ASSERT_TRUE(e.lease);
+  a.lease.reset();  // a logged-in session ending frees no handshake place
+  EXPECT_FALSE(limits->admit("10.0.0.6", "pg", caps).lease);
+  b.lease.reset();  // a half-open one ending does
+  EXPECT_TRUE(limits->admit("10.0.0.6", "pg", caps).lease);
+}
+
 }  // namespace
 }  // namespace segproxy::proxy
