@@ -224,6 +224,7 @@ void print_text(std::ostream& out, const Explanation& ex, time_point now) {
   out << "decision: " << (d.allow ? "ALLOW" : "DENY") << "\n";
   out << "rule:     " << (d.rule_id.empty() ? "-" : d.rule_id) << "\n";
   out << "reason:   " << d.reason << "\n";
+  if (d.shadow_deny) out << "shadow:   deny [" << d.shadow_rule << "]: " << d.shadow_reason << "\n";
   if (!d.sqlstate.empty()) out << "sqlstate: " << d.sqlstate << "\n";
 }
 
@@ -259,7 +260,9 @@ void print_json(std::ostream& out, const Explanation& ex, time_point now) {
   }
   const auto& d = ex.decision;
   out << "],\"decision\":" << jstr(d.allow ? "allow" : "deny") << ",\"rule_id\":" << jstr(d.rule_id)
-      << ",\"reason\":" << jstr(d.reason) << ",\"sqlstate\":" << jstr(d.sqlstate) << "}\n";
+      << ",\"reason\":" << jstr(d.reason) << ",\"sqlstate\":" << jstr(d.sqlstate);
+  if (d.shadow_deny) out << ",\"shadow_decision\":\"deny\",\"shadow_rule\":" << jstr(d.shadow_rule);
+  out << "}\n";
 }
 
 // ---- Argument parsing -----------------------------------------------------------------

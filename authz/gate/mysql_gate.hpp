@@ -41,6 +41,9 @@ struct MysqlVerdict {
   std::string audit_reason;              // the audit record's reason when it differs from `message`
   std::vector<authz::PreparedUse> prepared_uses;  // SQL-level PREPARE/EXECUTE/DEALLOCATE, in order
   bool changes_lexing = false;  // may change sql_mode / character_set_client: read them back after it
+  // Shadow evaluation (authz::Decision::shadow_deny): allowed, but shadow policy would deny.
+  bool shadow_deny = false;
+  std::string shadow_rule{};
 };
 
 class MysqlGate {

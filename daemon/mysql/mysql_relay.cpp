@@ -63,6 +63,7 @@ std::optional<std::uint32_t> kill_query_target(std::string_view s) {
 awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view text, std::string_view kind) {
   if (seg_metrics_ != nullptr) {
     seg_metrics_->statements(statement_label(v.command), v.allow ? Decision::Allow : Decision::Deny).inc();
+    if (v.allow && v.shadow_deny) seg_metrics_->count_shadow_denial(v.shadow_rule);
   }
   if (!v.allow) {
     svc_.log.info("statement.denied", {{"session", id_text_},
@@ -81,6 +82,10 @@ awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view 
   r.rule_id = v.rule_id;
   r.reason = v.allow ? std::string() : (v.audit_reason.empty() ? v.message : v.audit_reason);
   if (!v.allow) r.sqlstate = v.sqlstate;
+  if (v.allow && v.shadow_deny) {  // docs/policy.md "Shadow mode"
+    r.shadow_decision = "deny";
+    r.shadow_rule = v.shadow_rule;
+  }
   if (!v.allow) {
     audit_now(std::move(r));  // a refusal forwards nothing: no need to wait
     co_return true;

@@ -32,6 +32,10 @@ void PgSession::audit_decision(const GateVerdict& v, std::string_view sql) {
   r.decision = v.decision.allow ? "allow" : "deny";
   r.rule_id = v.decision.rule_id;
   r.reason = v.decision.reason;
+  if (v.decision.shadow_deny) {  // docs/policy.md "Shadow mode"
+    r.shadow_decision = "deny";
+    r.shadow_rule = v.decision.shadow_rule;
+  }
   r.sqlstate = v.decision.allow ? "" : v.decision.sqlstate;
   batch_audit_.push_back(std::move(r));
 }
