@@ -374,8 +374,10 @@ std::optional<Decision> PolicyEngine::check_function(const Segment& s,
     for (const auto& p : s.policy.functions.allow) {
       if (!has_glob(p) && function_matches(p, f, {ds, "pg_catalog"})) return std::nullopt;
     }
-    return not_allowed(seg + ".functions",
-                       " (its arguments name what it reads; list it in functions.allow)");
+    // Absolute: server files, remote SQL, relations named by text are never shadowed.
+    Decision d = not_allowed(seg + ".functions", " (its arguments name what it reads; list it in functions.allow)");
+    d.absolute = true;
+    return d;
   }
   if (catalog && f.name == "pg_notify") {
     if ((s.policy.statements & config::class_bit(config::StatementClassGrant::Notify)) != 0) {
