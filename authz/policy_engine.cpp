@@ -361,7 +361,11 @@ std::optional<Decision> PolicyEngine::check_function(const Segment& s,
                          ? glob_match(p, f.name)
                          : glob_match(std::string_view(p).substr(dot + 1), f.name) &&
                                (f.schema.empty() || glob_match(std::string_view(p).substr(0, dot), f.schema));
-    if (hit) return not_allowed(seg + ".functions.deny", "");
+    if (hit) {
+      Decision d = not_allowed(seg + ".functions.deny", "");
+      d.absolute = is_opaque_function(f.name);  // server files, remote SQL: never shadowed
+      return d;
+    }
   }
   if (catalog && is_large_object_function(f.name) &&
       (s.policy.statements & config::class_bit(config::StatementClassGrant::LargeObjects)) != 0) {

@@ -127,7 +127,7 @@ class PolicyEngine {
     ViewCatalog pins;  // policy.views, parsed
     // Mode enforce with `shadow: true` rules: the same segment with them (rules above
     // leave them out). Null otherwise (mode shadow: `rules` holds every rule).
-    std::shared_ptr<const Segment> candidate;
+    std::shared_ptr<const Segment> candidate{};
   };
   struct TableVerdict {
     bool allow = false;

@@ -1,6 +1,7 @@
 // segproxyctl policy replay (see policy_replay.hpp; docs/policy.md "Replay").
 #include "ctl/policy_replay.hpp"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>

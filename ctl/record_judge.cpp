@@ -2,6 +2,7 @@
 #include "ctl/record_judge.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "audit/record_codec.hpp"

@@ -52,6 +52,7 @@ class ShadowPolicy : public ::testing::Test {
     const auto del = config::op_bit(Op::Delete);
     // Everything on orders, nothing else: judged in shadow.
     cfg.segments.emplace("trial", segment("trial", config::PolicyMode::Shadow, {rule("orders", {"public.orders"}, all)}));
+    cfg.segments.at("trial").policy.functions.deny = {"pg_read_file", "dblink*"};  // server files by the deny list
     // Enforced, with a candidate deny rule under test.
     cfg.segments.emplace("live", segment("live", config::PolicyMode::Enforce,
                                          {rule("orders", {"public.orders", "public.items"}, all),
@@ -92,8 +93,8 @@ TEST_F(ShadowPolicy, ShadowModeWithNothingToDenyIsAPlainAllow) {
 
 TEST_F(ShadowPolicy, ShadowModeNeverForwardsForbiddenStatements) {
   for (const char* s : {"SET ROLE postgres", "COPY orders TO PROGRAM 'cat'", "SELECT pg_read_file('/etc/passwd')",
-                        "SET client_encoding = 'SJIS'", "SELECT * FROM pg_authid",
-                        "SELECT set_config('role', 'x', false)"}) {
+                        "ALTER SYSTEM SET work_mem = '1MB'", "SELECT * FROM pg_authid",
+                        "SELECT set_config('role', 'x', false)", "SELECT pg_ls_dir('/')", "SELECT dblink('x', 'y')"}) {
     const Decision d = pg("trial", s);
     EXPECT_FALSE(d.allow) << s;
     EXPECT_FALSE(d.shadow_deny) << s;
