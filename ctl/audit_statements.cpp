@@ -1,6 +1,8 @@
 // Statement decision records for policy replay / suggest (see audit_statements.hpp).
 #include "ctl/audit_statements.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <sstream>
 #include <streambuf>
 
@@ -117,8 +119,21 @@ RecordSourceResult read_records(const RecordSource& src, const std::function<voi
   return res;
 }
 
-std::string reparseable_statement(std::string_view s, std::string_view protocol) {
-  if (protocol == "mysql" || s.find('?') == std::string_view::npos) return std::string(s);
+namespace {
+
+enum class Placeholder { Typed, String };
+
+bool keyword_before(std::string_view s, std::size_t at) {
+  std::size_t e = at;
+  while (e > 0 && s[e - 1] == ' ') --e;
+  std::size_t b = e;
+  while (b > 0 && pg_ident_char(s[b - 1])) --b;
+  std::string w(s.substr(b, e - b));
+  for (auto& c : w) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return w == "DATE" || w == "TIME" || w == "TIMESTAMP" || w == "TIMESTAMPTZ" || w == "INTERVAL";
+}
+
+std::string replace_placeholders(std::string_view s, Placeholder style) {
   std::string out;
   out.reserve(s.size() + 16);
   std::size_t i = 0;
@@ -145,13 +160,28 @@ std::string reparseable_statement(std::string_view s, std::string_view protocol)
         end = close == std::string_view::npos ? s.size() : close + tag.size();
       }
     } else if (c == '?') {
-      out += "''";
+      const bool prefixed = i > 0 && (pg_ident_char(s[i - 1]) || s[i - 1] == '&');  // E? X? B? N? U&?
+      out += style == Placeholder::String || prefixed || keyword_before(s, i) ? "''" : "0";
       ++i;
       continue;
     }
     out.append(s.substr(i, end - i));
     i = end;
   }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> reparseable_statements(std::string_view s, std::string_view protocol) {
+  std::vector<std::string> out;
+  if (protocol != "mysql" && s.find('?') != std::string_view::npos) {
+    for (const Placeholder p : {Placeholder::Typed, Placeholder::String}) {
+      std::string t = replace_placeholders(s, p);
+      if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(std::move(t));
+    }
+  }
+  if (std::find(out.begin(), out.end(), s) == out.end()) out.emplace_back(s);
   return out;
 }
 

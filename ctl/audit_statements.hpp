@@ -8,6 +8,8 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "audit/exporters.hpp"
 #include "audit/record.hpp"
@@ -32,13 +34,15 @@ struct RecordSourceResult {
 // Calls `fn` for every matching record in log order.
 RecordSourceResult read_records(const RecordSource& src, const std::function<void(const audit::AuditRecord&)>& fn);
 
-// The recorded statement text in a form the classifier of `protocol` ("postgresql",
-// "mysql") parses: audit.statement_text `normalized` writes literals as `?`, which
-// PostgreSQL's grammar does not accept, so for PostgreSQL every `?` outside quoted text
-// and comments becomes an empty string literal '' (the kept E/X/B/U& prefixes then read
-// as those literals again). MySQL's analyzer reads `?` as a parameter marker: unchanged.
-// A `?` that was a PostgreSQL operator (jsonb ?, ?|, ?&) cannot be told apart: such
-// statements are retried as recorded and otherwise counted as not judgeable.
-std::string reparseable_statement(std::string_view text, std::string_view protocol);
+// The recorded statement text in forms the classifier of `protocol` ("postgresql",
+// "mysql") parses, to be tried in order (the first that parses is the statement):
+// audit.statement_text `normalized` writes literals as `?`, which PostgreSQL's grammar
+// does not accept. For PostgreSQL every `?` outside quoted text and comments becomes `0`
+// (numeric slots: typmods, LIMIT, fillfactor, ...), or '' where a string is due (after
+// a kept E/X/B/N/U& prefix, DATE/TIME/TIMESTAMP/INTERVAL); then every `?` becomes '';
+// then the text as recorded. MySQL's analyzer reads `?` as a parameter marker: only the
+// text as recorded. A `?` that was a PostgreSQL operator (jsonb ?, ?|, ?&) cannot be told
+// apart: such statements parse only as recorded (or not at all: counted as not judgeable).
+std::vector<std::string> reparseable_statements(std::string_view text, std::string_view protocol);
 
 }  // namespace segproxy::proxy::ctl

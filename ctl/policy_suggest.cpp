@@ -146,9 +146,11 @@ std::optional<sql::StatementInfo> classify(const audit::AuditRecord& r, const st
   sql::ClassifierOptions o;
   o.default_schema = default_schema;
   o.limits = lim;
-  auto info = sql::classify_pg(reparseable_statement(text, "postgresql"), o);
-  if (!info.parse_ok) info = sql::classify_pg(text, o);
-  return info.parse_ok ? std::optional(std::move(info)) : std::nullopt;
+  for (const std::string& form : reparseable_statements(text, "postgresql")) {  // first that parses
+    auto info = sql::classify_pg(form, o);
+    if (info.parse_ok) return info;
+  }
+  return std::nullopt;
 }
 
 void print_yaml(std::ostream& out, const std::string& segment, const Suggestion& s) {

@@ -80,9 +80,11 @@ authz::Decision RecordJudge::judge_pg(Gates& g, const audit::AuditRecord& r, std
     }
     return g.pg->check_function_call(oid, at).decision;
   }
-  const std::string parseable = reparseable_statement(text, "postgresql");
-  authz::Decision d = g.pg->check(parseable, at).decision;
-  if (d.sqlstate == kSyntaxError && parseable != text) d = g.pg->check(text, at).decision;  // a jsonb `?` operator
+  authz::Decision d;
+  for (const std::string& form : reparseable_statements(text, "postgresql")) {  // first that parses
+    d = g.pg->check(form, at).decision;
+    if (d.sqlstate != kSyntaxError) break;
+  }
   return d;
 }
 
