@@ -16,11 +16,13 @@
 namespace segproxy::it {
 namespace {
 
-const std::string kBenchPolicy =
+// The recording policy; candidates add a rule between its rules and its statements.
+const std::string kBenchRules =
     "    catalog: metadata\n"
     "    rules:\n"
-    "      - {id: bench, tables: [\"public.pgbench_*\"], allow: [select, insert, update]}\n"
-    "    statements: [transaction, session_safe]\n";
+    "      - {id: bench, tables: [\"public.pgbench_*\"], allow: [select, insert, update]}\n";
+const std::string kBenchStatements = "    statements: [transaction, session_safe]\n";
+const std::string kBenchPolicy = kBenchRules + kBenchStatements;
 
 ProcResult pgbench(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"pgbench"};
@@ -100,7 +102,8 @@ TEST_F(PgReplay, ReplayingTheRecordingPolicyChangesNothingAndJudgesEveryNormaliz
 
 TEST_F(PgReplay, CandidateDenyRuleFailsTheGateGroupedByRuleWithExamples) {
   const ProcResult r =
-      Replay(kBenchPolicy + "      - {id: no-teller-updates, tables: [public.pgbench_tellers], deny: [update]}\n");
+      Replay(kBenchRules + "      - {id: no-teller-updates, tables: [public.pgbench_tellers], deny: [update]}\n" +
+             kBenchStatements);
   EXPECT_EQ(r.exit_code, 1) << r.describe();
   EXPECT_NE(r.out.find("{\"segment\":\"billing\",\"rule\":\"no-teller-updates\",\"count\":"), std::string::npos)
       << r.out;
@@ -115,7 +118,8 @@ TEST_F(PgReplay, CandidateDenyRuleFailsTheGateGroupedByRuleWithExamples) {
 
 TEST_F(PgReplay, CandidateGrantShowsAsDenyToAllowAndPassesTheGate) {
   const ProcResult r = Replay(
-      kBenchPolicy + "      - {id: history-delete, tables: [public.pgbench_history], allow: [insert, delete]}\n");
+      kBenchRules + "      - {id: history-delete, tables: [public.pgbench_history], allow: [insert, delete]}\n" +
+      kBenchStatements);
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_NE(r.out.find("\"deny_to_allow\":[{\"segment\":\"billing\",\"rule\":\"history-delete\",\"count\":1,"),
             std::string::npos)
