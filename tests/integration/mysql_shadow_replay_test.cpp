@@ -14,11 +14,13 @@
 namespace segproxy::it {
 namespace {
 
-const std::string kSysbenchGrants =
+// The recording policy: sysbench's grants and a shadow rule; candidates swap the rule.
+const std::string kSysbenchRules =
     "    rules:\n"
-    "      - {id: sysbench, tables: [\"shop.sbtest*\"], allow: [all]}\n"
-    "    statements: [transaction, session_safe, prepare, ddl]\n";
+    "      - {id: sysbench, tables: [\"shop.sbtest*\"], allow: [all]}\n";
 const std::string kShadowRule = "      - {id: no-deletes, tables: [\"shop.sbtest*\"], deny: [delete], shadow: true}\n";
+const std::string kSysbenchStatements = "    statements: [transaction, session_safe, prepare, ddl]\n";
+const std::string kRecordingPolicy = kSysbenchRules + kShadowRule + kSysbenchStatements;
 
 class MysqlShadowReplay : public MysqlProxyTest {
  protected:
@@ -28,7 +30,7 @@ class MysqlShadowReplay : public MysqlProxyTest {
     if (HasFatalFailure() || IsSkipped()) return;
     audit_dir_ = dir_ + "/audit";
     MysqlProxyOptions opts;
-    opts.billing_policy = kSysbenchGrants + kShadowRule;
+    opts.billing_policy = kRecordingPolicy;
     opts.log_level = "info";
     opts.extra_yaml = audit_yaml(audit_dir_);
     ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
@@ -62,7 +64,7 @@ class MysqlShadowReplay : public MysqlProxyTest {
   }
   ProcResult Replay(const std::string& policy) {
     const std::string path = dir_ + "/candidate.yaml";
-    write_text(path, swap_policy(base_config_, kSysbenchGrants + kShadowRule, policy));
+    write_text(path, swap_policy(base_config_, kRecordingPolicy, policy));
     return run_policy_tool({"replay", "--config", path, "--json", audit_dir_});
   }
 
@@ -85,7 +87,7 @@ TEST_F(MysqlShadowReplay, ShadowRuleForwardsSysbenchDeletesAndRecordsShadowDecis
 }
 
 TEST_F(MysqlShadowReplay, ReplayWithTheRecordingPolicyChangesNothing) {
-  const ProcResult r = Replay(kSysbenchGrants + kShadowRule);
+  const ProcResult r = Replay(kRecordingPolicy);
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_NE(r.out.find("\"allow_to_deny\":[]"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"shadow_denials\":[{\"segment\":\"billing\",\"rule\":\"no-deletes\""), std::string::npos)
@@ -94,7 +96,8 @@ TEST_F(MysqlShadowReplay, ReplayWithTheRecordingPolicyChangesNothing) {
 }
 
 TEST_F(MysqlShadowReplay, EnforcingTheShadowRuleFailsTheGateNamingIt) {
-  const ProcResult r = Replay(kSysbenchGrants + "      - {id: no-deletes, tables: [\"shop.sbtest*\"], deny: [delete]}\n");
+  const ProcResult r = Replay(kSysbenchRules + "      - {id: no-deletes, tables: [\"shop.sbtest*\"], deny: [delete]}\n" +
+                              kSysbenchStatements);
   EXPECT_EQ(r.exit_code, 1) << r.describe();
   EXPECT_NE(r.out.find("\"allow_to_deny\":[{\"segment\":\"billing\",\"rule\":\"no-deletes\""), std::string::npos)
       << r.out;
