@@ -35,7 +35,8 @@ Server::Server(std::shared_ptr<const Runtime> rt, Logger& log, bool enforce_poli
 Server::~Server() = default;
 
 Services Server::session_services() {
-  Services s{.log = log_, .cancels = cancels_, .active_sessions = active_sessions_, .next_session_id = next_session_id_};
+  Services s{.log = log_, .cancels = cancels_, .active_sessions = active_sessions_, .next_session_id = next_session_id_,
+             .address = {}};
   s.enforce_policy = enforce_policy_;
   s.audit = audit_.get();
   s.registry = &sessions_;
