@@ -118,7 +118,7 @@ TEST_F(PgReplay, CandidateDenyRuleFailsTheGateGroupedByRuleWithExamples) {
 
 TEST_F(PgReplay, CandidateGrantShowsAsDenyToAllowAndPassesTheGate) {
   const ProcResult r = Replay(
-      kBenchRules + "      - {id: history-delete, tables: [public.pgbench_history], allow: [insert, delete]}\n" +
+      kBenchRules + "      - {id: history-delete, tables: [public.pgbench_history], allow: [select, insert, delete]}\n" +
       kBenchStatements);
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_NE(r.out.find("\"deny_to_allow\":[{\"segment\":\"billing\",\"rule\":\"history-delete\",\"count\":1,"),
