@@ -59,6 +59,10 @@ struct AuditRecord {
   std::string decision;  // "allow" | "deny"
   std::string rule_id;
   std::string reason;
+  // Shadow evaluation (docs/policy.md "Shadow mode"): on an allowed statement that the
+  // segment's shadow policy would deny, "deny" and the deciding rule id.
+  std::string shadow_decision;
+  std::string shadow_rule;
 
   std::optional<std::uint64_t> rows;
   std::optional<std::uint64_t> duration_us;

@@ -26,7 +26,7 @@ std::string encode_record(const AuditRecord& r, bool with_hash = true);
 // receives where the statement fields (statement ... reason) begin and end in `out`.
 struct BodyLayout {
   std::size_t head_end = 0;   // end of event ... backend_user, same_as
-  std::size_t shape_end = 0;  // end of statement ... reason
+  std::size_t shape_end = 0;  // end of statement ... shadow_rule
 };
 void append_body(std::string& out, const AuditRecord& r, std::string_view statement,
                  BodyLayout* layout = nullptr);

@@ -31,6 +31,8 @@ void copy_statement_fields(const AuditRecord& from, AuditRecord& to) {
   to.decision = from.decision;
   to.rule_id = from.rule_id;
   to.reason = from.reason;
+  to.shadow_decision = from.shadow_decision;
+  to.shadow_rule = from.shadow_rule;
 }
 
 bool RecordJoiner::join(AuditRecord& r, const Lookup& lookup) {

@@ -40,7 +40,7 @@ class RecordJoiner {
   std::uint64_t unresolved_ = 0;
 };
 
-// Copies the statement fields (statement ... reason) of `from` into `to`.
+// Copies the statement fields (statement ... shadow_rule) of `from` into `to`.
 void copy_statement_fields(const AuditRecord& from, AuditRecord& to);
 
 }  // namespace segproxy::audit

@@ -163,6 +163,8 @@ PolicyEngine::PolicyEngine(const config::Config& cfg) : version_(next_version())
       for (const auto& r : refs) rels.push_back(relation_of(r, seg.policy.default_schema));
       s.pins.set_reads(relation_of(view, seg.policy.default_schema), std::move(rels));
     }
+    const bool shadow_mode = seg.policy.mode == config::PolicyMode::Shadow;
+    std::vector<Rule> all;
     for (const auto& r : seg.policy.rules) {
       Rule rule{r.id, {}, r.allow, r.deny};
       for (const auto& t : r.tables) {
@@ -173,7 +175,13 @@ PolicyEngine::PolicyEngine(const config::Config& cfg) : version_(next_version())
         p.specificity = part_specificity(p.table) * 3 + part_specificity(p.schema);
         rule.patterns.push_back(std::move(p));
       }
-      s.rules.push_back(std::move(rule));
+      if (!r.shadow || shadow_mode) s.rules.push_back(rule);  // shadow rules decide nothing
+      all.push_back(std::move(rule));
+    }
+    if (all.size() != s.rules.size()) {  // enforce mode with shadow rules: judged apart
+      auto candidate = std::make_shared<Segment>(s);
+      candidate->rules = std::move(all);
+      s.candidate = std::move(candidate);
     }
     segments_.emplace(name, std::move(s));
   }
@@ -254,10 +262,10 @@ PolicyEngine::TableVerdict PolicyEngine::check_table(const Segment& s, const sql
     if (spec == best) most_specific.push_back(&rule);
   }
   if (kind == CatalogKind::Values) {
-    return TableVerdict{false, nullptr, true, " (it exposes other relations' values: never granted)"};
+    return TableVerdict{false, nullptr, true, " (it exposes other relations' values: never granted)", true};
   }
   if (kind == CatalogKind::Credentials) {
-    return TableVerdict{false, nullptr, true, " (it holds credentials: never granted)"};
+    return TableVerdict{false, nullptr, true, " (it holds credentials: never granted)", true};
   }
   for (const Rule* rule : most_specific) {
     // LOCK TABLE needs any grant on the table.
@@ -339,8 +347,10 @@ std::optional<Decision> PolicyEngine::check_function(const Segment& s,
   const bool empty_search_path = catalog && f.name == "set_config" && a.size() == 3 &&
                                  a[0] == "search_path" && a[1].empty() && (a[2] == "true" || a[2] == "false");
   if (catalog && f.name == "set_config" && !empty_search_path) {
-    return not_allowed(seg + ".functions", a.empty() ? " (never)"
-                                                     : " (never, except set_config('search_path', '', ...))");
+    Decision d = not_allowed(seg + ".functions", a.empty() ? " (never)"
+                                                           : " (never, except set_config('search_path', '', ...))");
+    d.absolute = true;
+    return d;
   }
   const std::string_view ds = s.policy.default_schema;
   for (const auto& p : s.policy.functions.deny) {
@@ -351,7 +361,11 @@ std::optional<Decision> PolicyEngine::check_function(const Segment& s,
                          ? glob_match(p, f.name)
                          : glob_match(std::string_view(p).substr(dot + 1), f.name) &&
                                (f.schema.empty() || glob_match(std::string_view(p).substr(0, dot), f.schema));
-    if (hit) return not_allowed(seg + ".functions.deny", "");
+    if (hit) {
+      Decision d = not_allowed(seg + ".functions.deny", "");
+      d.absolute = is_opaque_function(f.name);  // server files, remote SQL: never shadowed
+      return d;
+    }
   }
   if (catalog && is_large_object_function(f.name) &&
       (s.policy.statements & config::class_bit(config::StatementClassGrant::LargeObjects)) != 0) {
@@ -364,8 +378,10 @@ std::optional<Decision> PolicyEngine::check_function(const Segment& s,
     for (const auto& p : s.policy.functions.allow) {
       if (!has_glob(p) && function_matches(p, f, {ds, "pg_catalog"})) return std::nullopt;
     }
-    return not_allowed(seg + ".functions",
-                       " (its arguments name what it reads; list it in functions.allow)");
+    // Absolute: server files, remote SQL, relations named by text are never shadowed.
+    Decision d = not_allowed(seg + ".functions", " (its arguments name what it reads; list it in functions.allow)");
+    d.absolute = true;
+    return d;
   }
   if (catalog && f.name == "pg_notify") {
     if ((s.policy.statements & config::class_bit(config::StatementClassGrant::Notify)) != 0) {
@@ -383,30 +399,47 @@ std::optional<Decision> PolicyEngine::check_function(const Segment& s,
 std::optional<Decision> PolicyEngine::check_part(const Segment& s,
                                                  const sql::StatementPart& part,
                                                  const ViewCatalog::ReadsFn& view_reads,
-                                                 std::vector<std::string>& rule_ids) const {
+                                                 std::vector<std::string>& rule_ids,
+                                                 std::optional<Decision>* lifted) const {
   const std::string& seg = s.name;
   const std::string command = part.command.empty() ? "statement" : part.command;
+  // A refusal: returned, or in shadow mode (lifted) kept aside while judging goes on.
+  const auto refuse = [lifted](Decision d) -> std::optional<Decision> {
+    if (lifted == nullptr || d.absolute) return d;
+    if (!*lifted) *lifted = std::move(d);
+    return std::nullopt;
+  };
+  const auto never = [](Decision d) {
+    d.absolute = true;
+    return d;
+  };
   if (part.klass == StatementClass::Forbidden || part.klass == StatementClass::Unknown) {
     std::string why = part.forbidden_reason;
     if (why.empty()) {
       why = part.klass == StatementClass::Unknown ? "not understood by the classifier"
                                                    : "never allowed";
     }
-    return deny("", "segproxy: " + command + " is not allowed: " + why);
+    return never(deny("", "segproxy: " + command + " is not allowed: " + why));
   }
   if (const auto grant = grant_for(part.klass)) {
     if ((s.policy.statements & config::class_bit(*grant)) == 0) {
-      return deny(seg + ".statements",
+      if (auto d = refuse(deny(seg + ".statements",
                   "segproxy: segment " + quoted(seg) + " may not run " +
                       config::kStatementClassNames[static_cast<std::size_t>(*grant)] + " (" +
-                      command + ")");
+                      command + ")"))) {
+        return d;
+      }
     }
   }
   const auto judge = [&](const sql::TableRef& t, TableOperation op,
                          const std::string& phrase) -> std::optional<Decision> {
     const TableVerdict v = check_table(s, t, op);
     const std::string id = v.rule ? v.rule->id : v.catalog ? seg + ".catalog" : "";
-    if (!v.allow) return deny(id, "segproxy: segment " + quoted(seg) + " may not " + phrase + v.note);
+    if (!v.allow) {
+      Decision d = deny(id, "segproxy: segment " + quoted(seg) + " may not " + phrase + v.note);
+      d.absolute = v.absolute;
+      return refuse(std::move(d));
+    }
     if (std::find(rule_ids.begin(), rule_ids.end(), id) == rule_ids.end()) rule_ids.push_back(id);
     return std::nullopt;
   };
@@ -420,8 +453,8 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
     if (!through || !view_reads(view, direct)) return std::nullopt;  // not a view
     const auto ex = ViewCatalog::expand(view, view_reads);
     if (!ex.ok) {
-      return deny(seg + ".views", "segproxy: segment " + quoted(seg) + " may not " + phrase +
-                                      ": " + ex.error);
+      return never(deny(seg + ".views", "segproxy: segment " + quoted(seg) + " may not " + phrase +
+                                            ": " + ex.error));
     }
     for (const RelationName& r : ex.relations) {
       sql::TableRef base{r.schema, r.name, true, t.op};
@@ -435,9 +468,11 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
   };
   if (part.opaque_code &&
       (s.policy.statements & config::class_bit(config::StatementClassGrant::AnonymousCode)) == 0) {
-    return deny(seg + ".statements", "segproxy: segment " + quoted(seg) +
-                                         " may not run anonymous_code (" + command +
-                                         " has a body segproxy cannot inspect)");
+    if (auto d = refuse(deny(seg + ".statements", "segproxy: segment " + quoted(seg) +
+                                                      " may not run anonymous_code (" + command +
+                                                      " has a body segproxy cannot inspect)"))) {
+      return d;
+    }
   }
   for (const sql::TableRef& t : part.tables) {
     if (catalog_shadow(t, part.tables)) continue;
@@ -445,17 +480,20 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
     const TableOperation op = to_operation(t.op);
     if (t.mysql && op == TableOperation::Alter &&
         std::find(s.databases.begin(), s.databases.end(), t.schema) == s.databases.end()) {
-      return deny("", "segproxy: segment " + quoted(seg) + " may not " + op_phrase(op, name) +
-                          ": database " + quoted(t.schema) + " is not one of the segment's databases");
+      return never(deny("", "segproxy: segment " + quoted(seg) + " may not " + op_phrase(op, name) +
+                                ": database " + quoted(t.schema) + " is not one of the segment's databases"));
     }
     if (t.whole_schema) {  // DROP/RENAME/OWNER TO of a schema or database
       const std::string scope = t.schema == "*" ? "every relation of the database"
                                                 : "every relation in schema " + t.schema;
       const TableVerdict v = check_whole_schema(s, t.schema, op);
       if (!v.allow) {
-        return deny(v.rule ? v.rule->id : "", "segproxy: segment " + quoted(seg) + " may not " +
-                                                   op_phrase(op, scope) + " (" + command +
-                                                   " acts on all of them)");
+        if (auto d = refuse(deny(v.rule ? v.rule->id : "", "segproxy: segment " + quoted(seg) + " may not " +
+                                                                op_phrase(op, scope) + " (" + command +
+                                                                " acts on all of them)"))) {
+          return d;
+        }
+        continue;
       }
       if (std::find(rule_ids.begin(), rule_ids.end(), v.rule->id) == rule_ids.end()) {
         rule_ids.push_back(v.rule->id);
@@ -483,7 +521,9 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
     }
   }
   for (const sql::FunctionRef& f : part.functions) {
-    if (auto d = check_function(s, f)) return d;
+    if (auto d = check_function(s, f)) {
+      if (auto r = refuse(std::move(*d))) return r;
+    }
   }
   return std::nullopt;
 }
@@ -522,9 +562,14 @@ Decision PolicyEngine::evaluate(const std::string& segment, const sql::Statement
     }
     return found;
   };
+  return judge_with_shadow(s, info, view_reads);
+}
+
+Decision PolicyEngine::judge_parts(const Segment& s, const sql::StatementInfo& info,
+                                   const ViewCatalog::ReadsFn& view_reads, std::optional<Decision>* lifted) const {
   std::vector<std::string> rule_ids;
   for (const sql::StatementPart& part : info.statements) {
-    if (auto d = check_part(s, part, view_reads, rule_ids)) return std::move(*d);
+    if (auto d = check_part(s, part, view_reads, rule_ids, lifted)) return std::move(*d);
   }
   Decision ok{true, "", "", ""};
   for (const auto& id : rule_ids) ok.rule_id += (ok.rule_id.empty() ? "" : ",") + id;

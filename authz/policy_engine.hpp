@@ -19,6 +19,10 @@
 //  4b. schema/database-level DDL (TableRef::whole_schema): the op must be granted on
 //     every relation the scope can hold: no overlapping rule denies it, every
 //     overlapping granting rule grants it, and one granting rule covers the whole scope.
+//  4c. shadow (docs/policy.md "Shadow mode"): in a segment with `mode: shadow` every
+//     refusal except the absolute ones (Decision::absolute; also parse errors and
+//     windows) becomes an allow carrying shadow_deny; rules with `shadow: true` decide
+//     nothing, but a statement the policy with them would deny is marked shadow_deny.
 //  5. views: a table that names a known view (learned from the backend catalog via
 //     set_views, or pinned in the segment's `views:`) counts as every relation it reads,
 //     recursively: those must be granted too (select for reads; the same op for DML
@@ -49,6 +53,18 @@ struct Decision {
   std::string rule_id;
   std::string reason;    // deny: client-facing message, "segproxy: segment ..."
   std::string sqlstate;  // "42501" for denies, "42601" for parse errors, empty on allow
+
+  // ---- Shadow evaluation (docs/policy.md "Shadow mode") --------------------------------
+  // Set on an allowed statement that shadow policy would deny (the segment's mode is
+  // shadow, or a rule with `shadow: true` denies it): the rule and reason of that deny.
+  // Audited as shadow_decision: deny / shadow_rule; counted in
+  // segproxy_shadow_denials_total{segment,rule}.
+  bool shadow_deny = false;
+  std::string shadow_rule{};
+  std::string shadow_reason{};
+  // A refusal no shadow mode lifts (forbidden / unclassifiable statements, value and
+  // credential catalogs, set_config, view cycles, a database outside the segment).
+  bool absolute = false;
 };
 
 class PolicyEngine {
@@ -109,12 +125,16 @@ class PolicyEngine {
     std::vector<Rule> rules;
     std::vector<std::string> databases;
     ViewCatalog pins;  // policy.views, parsed
+    // Mode enforce with `shadow: true` rules: the same segment with them (rules above
+    // leave them out). Null otherwise (mode shadow: `rules` holds every rule).
+    std::shared_ptr<const Segment> candidate{};
   };
   struct TableVerdict {
     bool allow = false;
     const Rule* rule = nullptr;  // deciding rule, if any
     bool catalog = false;        // decided by the system-catalog policy ("<segment>.catalog")
     const char* note = "";       // appended to the refusal
+    bool absolute = false;       // never granted (value / credential catalogs)
   };
 
   const Segment* find(const std::string& segment) const;
@@ -122,9 +142,17 @@ class PolicyEngine {
                            config::TableOperation op) const;
   TableVerdict check_whole_schema(const Segment& s, const std::string& schema,
                                   config::TableOperation op) const;
+  // `lifted` non-null (mode shadow): a refusal that is not absolute is stored there (the
+  // first one) and judging goes on, so an absolute refusal later still refuses.
   std::optional<Decision> check_part(const Segment& s, const sql::StatementPart& part,
                                      const ViewCatalog::ReadsFn& view_reads,
-                                     std::vector<std::string>& rule_ids) const;
+                                     std::vector<std::string>& rule_ids,
+                                     std::optional<Decision>* lifted = nullptr) const;
+  // Every part of `info` under `s` (authz/policy_shadow.cpp composes the shadow outcome).
+  Decision judge_parts(const Segment& s, const sql::StatementInfo& info,
+                       const ViewCatalog::ReadsFn& view_reads, std::optional<Decision>* lifted) const;
+  Decision judge_with_shadow(const Segment& s, const sql::StatementInfo& info,
+                             const ViewCatalog::ReadsFn& view_reads) const;
   std::optional<Decision> check_function(const Segment& s, const sql::FunctionRef& f) const;
 
   using ViewMap = std::map<std::string, std::shared_ptr<const ViewCatalog>, std::less<>>;

@@ -178,6 +178,10 @@ struct PolicyRule {
   OperationSet allow = 0;
   OperationSet deny = 0;
   int line = 0;
+  // `shadow: true` (docs/policy.md "Shadow mode"): a candidate rule under test. It
+  // decides nothing; a statement it would deny is forwarded and recorded with
+  // shadow_decision: deny, shadow_rule: <id>.
+  bool shadow = false;
 };
 
 // Function patterns: "name" or "schema.name", '*' and '?' glob.
@@ -192,8 +196,15 @@ struct FunctionPolicy {
 // None: a system relation is granted only by a rule naming it exactly (docs/policy.md).
 enum class CatalogAccess { None, Metadata };
 
+// `segments.<s>.mode` (docs/policy.md "Shadow mode"): enforce (default) refuses what the
+// policy denies; shadow forwards it and records what would have been denied. The
+// never-allowed refusals (forbidden / unclassifiable statements, parse errors, access
+// windows, value and credential catalogs) are enforced in both modes.
+enum class PolicyMode : std::uint8_t { Enforce, Shadow };
+
 struct SegmentPolicy {
   std::string default_schema = "public";  // unqualified names resolve here
+  PolicyMode mode = PolicyMode::Enforce;
   CatalogAccess catalog = CatalogAccess::None;
   std::vector<TimeWindow> windows;        // empty = always open
   WindowClose on_window_close = WindowClose::Terminate;

@@ -413,7 +413,7 @@ Segment parse_segment(Reader& r, const std::string& name, const YAML::Node& n,
   seg.name = name;
   seg.line = r.diag().line(path);
   if (!r.expect_map(n, path,
-                    {"databases", "credentials", "default_schema", "windows", "on_window_close",
+                    {"databases", "credentials", "default_schema", "mode", "windows", "on_window_close",
                      "window_close_grace", "catalog", "rules", "statements", "functions", "views", "limits"})) {
     return seg;
   }

@@ -161,8 +161,9 @@ PolicyRule parse_rule(Reader& r, const YAML::Node& n, const std::string& path,
   rule.id = default_id;
   rule.line = line_of(n);
   r.diag().note_line(path, rule.line);
-  if (!r.expect_map(n, path, {"id", "tables", "allow", "deny"})) return rule;
+  if (!r.expect_map(n, path, {"id", "tables", "allow", "deny", "shadow"})) return rule;
   if (auto id = r.string(n, path, "id", false)) rule.id = *id;
+  if (auto v = r.one_of(n, path, "shadow", {"true", "false"}, false)) rule.shadow = *v == "true";
   if (auto tables = r.string_list(n, path, "tables", true)) {
     if (tables->empty()) r.diag().error_at(join_path(path, "tables"), "must list at least one table");
     const YAML::Node items = r.get(n, "tables");
@@ -357,6 +358,9 @@ void parse_segment_policy(Reader& r, const YAML::Node& n, const std::string& pat
     } else {
       out.default_schema = *v;
     }
+  }
+  if (auto v = r.one_of(n, path, "mode", {"enforce", "shadow"}, false)) {
+    out.mode = *v == "shadow" ? PolicyMode::Shadow : PolicyMode::Enforce;
   }
   const std::string wp = join_path(path, "windows");
   const YAML::Node windows = list_at(r, n, path, "windows");

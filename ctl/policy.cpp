@@ -17,6 +17,7 @@
 #include "authz/sql/pg_classifier.hpp"
 #include "config/loader.hpp"
 #include "authz/gate/pg_gate.hpp"
+#include "ctl/policy_replay.hpp"
 
 namespace segproxy::proxy::ctl {
 namespace sql = authz::sql;
@@ -224,6 +225,7 @@ void print_text(std::ostream& out, const Explanation& ex, time_point now) {
   out << "decision: " << (d.allow ? "ALLOW" : "DENY") << "\n";
   out << "rule:     " << (d.rule_id.empty() ? "-" : d.rule_id) << "\n";
   out << "reason:   " << d.reason << "\n";
+  if (d.shadow_deny) out << "shadow:   deny [" << d.shadow_rule << "]: " << d.shadow_reason << "\n";
   if (!d.sqlstate.empty()) out << "sqlstate: " << d.sqlstate << "\n";
 }
 
@@ -259,7 +261,9 @@ void print_json(std::ostream& out, const Explanation& ex, time_point now) {
   }
   const auto& d = ex.decision;
   out << "],\"decision\":" << jstr(d.allow ? "allow" : "deny") << ",\"rule_id\":" << jstr(d.rule_id)
-      << ",\"reason\":" << jstr(d.reason) << ",\"sqlstate\":" << jstr(d.sqlstate) << "}\n";
+      << ",\"reason\":" << jstr(d.reason) << ",\"sqlstate\":" << jstr(d.sqlstate);
+  if (d.shadow_deny) out << ",\"shadow_decision\":\"deny\",\"shadow_rule\":" << jstr(d.shadow_rule);
+  out << "}\n";
 }
 
 // ---- Argument parsing -----------------------------------------------------------------
@@ -281,6 +285,11 @@ void usage(std::ostream& out) {
          "                                  [--standard-conforming-strings on|off]\n"
          "                                  [--protocol postgres|mysql] SQL\n"
          "       segproxyctl policy test --config FILE [--at RFC3339] [--verbose] CASES.tsv\n"
+         "       segproxyctl policy replay --config NEW.yaml [--json] [--segment S] [--since T] [--until T]\n"
+         "                                 [--no-verify] (AUDIT_DIR | --postgres CONNINFO [--password-file F]\n"
+         "                                 [--instance X])\n"
+         "       segproxyctl policy suggest --segment S [--config BASE.yaml] [--since T] [--until T]\n"
+         "                                 [--no-verify] (AUDIT_DIR | --postgres CONNINFO ...)\n"
          "ID: spiffe://..., cn=NAME, dns=NAME, ou=NAME, sha256=HEX, serial=HEX (join with ';'),\n"
          "    or a bare CN. CASES.tsv rows: identity<TAB>database<TAB>sql<TAB>allow|deny[:SQLSTATE]\n";
 }
@@ -465,6 +474,10 @@ int run_policy(const std::vector<std::string>& args, std::ostream& out, std::ost
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     usage(args.empty() ? err : out);
     return args.empty() ? kExitUsage : 0;
+  }
+  if (args[0] == "replay" || args[0] == "suggest") {  // ctl/policy_replay.hpp
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    return args[0] == "replay" ? run_policy_replay(rest, out, err) : run_policy_suggest(rest, out, err);
   }
   Args a;
   if (args[0] != "explain" && args[0] != "test") {

@@ -10,6 +10,7 @@
 //                              [--json] [--client-encoding ENC]
 //                              [--standard-conforming-strings on|off] SQL
 //   segproxyctl policy test --config FILE [--at RFC3339] [--verbose] CASES.tsv
+//   segproxyctl policy replay | suggest ...  (ctl/policy_replay.hpp)
 //
 // Exit codes: explain 0 allow, 1 deny; test 0 all passed, 1 any failed or malformed
 // row; 2 usage or configuration error.

@@ -117,6 +117,8 @@ MysqlVerdict MysqlGate::check_uncached(std::string_view text, bool prepare, time
   v.fingerprint = info.fingerprint;
   if (wal != nullptr && d.allow) v.wal = authz::wal::mysql_write_classes(info, text, options_, *wal).message;
   v.rule_id = d.rule_id;
+  v.shadow_deny = d.shadow_deny;
+  v.shadow_rule = d.shadow_rule;
   v.prepared_uses = authz::prepared_uses(info);
   if (!info.statements.empty()) v.command = info.statements.front().command;
   if (info.statements.size() == 1 && info.statements.front().klass == sql::StatementClass::Transaction) {
@@ -189,6 +191,8 @@ MysqlVerdict MysqlGate::check_prepared_names(MysqlVerdict v) const {
     v.sqlstate = "42000";
     v.message = d->reason;
     v.rule_id.clear();
+    v.shadow_deny = false;
+    v.shadow_rule.clear();
   }
   return v;
 }

@@ -47,6 +47,9 @@ struct MysqlVerdict {
   // same analysis when check() is given a ClassContext (cached with the verdict); for a
   // PREPAREd text, the class its executions take. Escaping when not classified.
   authz::wal::MessageClass wal = authz::wal::escaping("not classified");
+  // Shadow evaluation (authz::Decision::shadow_deny): allowed, but shadow policy would deny.
+  bool shadow_deny = false;
+  std::string shadow_rule{};
 };
 
 class MysqlGate {

@@ -136,6 +136,11 @@ GateVerdict PgGate::evaluate(const sql::StatementInfo& info, time_point now) {
       v.decision = d;
       return v;
     }
+    if (d.shadow_deny && !v.decision.shadow_deny) {  // the prepared statement's shadow outcome
+      v.decision.shadow_deny = true;
+      v.decision.shadow_rule = std::move(d.shadow_rule);
+      v.decision.shadow_reason = std::move(d.shadow_reason);
+    }
   }
   return v;
 }

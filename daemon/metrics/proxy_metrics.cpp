@@ -60,13 +60,19 @@ std::string_view to_label(Direction d) noexcept { return pick(d, kDirectionWords
 std::string_view to_label(LimitKind k) noexcept { return pick(k, kLimitWords); }
 
 SegmentMetrics::SegmentMetrics(std::string name, CounterFamily& statements, Gauge& sessions_active,
-                               Histogram& statement_duration, std::array<Counter*, kLimitKindCount> limits)
+                               Histogram& statement_duration, std::array<Counter*, kLimitKindCount> limits,
+                               CounterFamily* shadow_denials)
     : name_(std::move(name)),
       statements_family_(statements),
       sessions_active_(sessions_active),
       statement_duration_(statement_duration),
-      limits_(limits) {
+      limits_(limits),
+      shadow_denials_(shadow_denials) {
   for (auto& p : statements_) p.store(nullptr, std::memory_order_relaxed);
+}
+
+void SegmentMetrics::count_shadow_denial(std::string_view rule) {
+  if (shadow_denials_ != nullptr) shadow_denials_->with({name_, rule}).inc();
 }
 
 Counter& SegmentMetrics::statements(StatementLabel c, Decision d) {
@@ -104,6 +110,9 @@ ProxyMetrics::ProxyMetrics(std::string_view version, double start_time_unix_seco
                    buckets::to_vector(buckets::kStatement), {"segment"});
   limit_exceeded_ =
       &r.counter("segproxy_limit_exceeded_total", "Segment limits that refused or ended work.", {"segment", "limit"});
+  shadow_denials_ = &r.counter("segproxy_shadow_denials_total",
+                               "Statements forwarded that shadow policy (mode: shadow, shadow rules) would deny.",
+                               {"segment", "rule"});
 
   policy_evaluation_ = &r.histogram("segproxy_policy_evaluation_duration_seconds",
                                     "Time to classify a statement and evaluate the policy.",
@@ -170,7 +179,7 @@ SegmentMetrics& ProxyMetrics::segment(std::string_view name) {
   std::array<Counter*, kLimitKindCount> limits{};
   for (std::size_t i = 0; i < kLimitKindCount; ++i) limits[i] = &limit_exceeded_->with({name, kLimitWords[i]});
   auto m = std::make_unique<SegmentMetrics>(std::string(name), *statements_, sessions_active_->with({name}),
-                                            statement_duration_->with({name}), limits);
+                                            statement_duration_->with({name}), limits, shadow_denials_);
   auto [it, inserted] = segments_.emplace(std::string(name), std::move(m));
   (void)inserted;
   return *it->second;

@@ -159,7 +159,7 @@ struct ListenerMetrics {
 class SegmentMetrics {
  public:
   SegmentMetrics(std::string name, CounterFamily& statements, Gauge& sessions_active, Histogram& statement_duration,
-                 std::array<Counter*, kLimitKindCount> limits);
+                 std::array<Counter*, kLimitKindCount> limits, CounterFamily* shadow_denials = nullptr);
   SegmentMetrics(const SegmentMetrics&) = delete;
   SegmentMetrics& operator=(const SegmentMetrics&) = delete;
 
@@ -167,6 +167,11 @@ class SegmentMetrics {
   Histogram& statement_duration() const { return statement_duration_; }
   Counter& limit_exceeded(LimitKind k) const { return *limits_[static_cast<std::size_t>(k)]; }
   Counter& statements(StatementLabel c, Decision d);
+  // segproxy_shadow_denials_total{segment,rule}: an allowed statement shadow policy would
+  // deny (docs/policy.md "Shadow mode"). `rule` is a rule id of the configuration (or a
+  // "<segment>.statements"-style section, or "" for the default deny): bounded by it.
+  // Takes the family's lock: shadow denials are not on the enforced hot path.
+  void count_shadow_denial(std::string_view rule);
   const std::string& name() const noexcept { return name_; }
 
  private:
@@ -175,6 +180,7 @@ class SegmentMetrics {
   Gauge& sessions_active_;
   Histogram& statement_duration_;
   std::array<Counter*, kLimitKindCount> limits_;
+  CounterFamily* shadow_denials_ = nullptr;
   std::array<std::atomic<Counter*>, kStatementLabelCount * kDecisionCount> statements_{};
 };
 
@@ -235,6 +241,7 @@ class ProxyMetrics {
   CounterFamily* statements_ = nullptr;
   HistogramFamily* statement_duration_ = nullptr;
   CounterFamily* limit_exceeded_ = nullptr;
+  CounterFamily* shadow_denials_ = nullptr;
 
   Histogram* policy_evaluation_ = nullptr;
   Counter* audit_records_written_ = nullptr;

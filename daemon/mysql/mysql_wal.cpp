@@ -131,6 +131,7 @@ awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view 
                                              std::uint64_t* record) {
   if (seg_metrics_ != nullptr && !(v.allow && kind == "COM_STMT_EXECUTE")) {
     seg_metrics_->statements(statement_label(v.command), v.allow ? Decision::Allow : Decision::Deny).inc();
+    if (v.allow && v.shadow_deny) seg_metrics_->count_shadow_denial(v.shadow_rule);
   }
   if (!v.allow) {
     svc_.log.info("statement.denied", {{"session", id_text_},
@@ -149,6 +150,10 @@ awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view 
   r.rule_id = v.rule_id;
   r.reason = v.allow ? std::string() : (v.audit_reason.empty() ? v.message : v.audit_reason);
   if (!v.allow) r.sqlstate = v.sqlstate;
+  if (v.allow && v.shadow_deny) {  // docs/policy.md "Shadow mode"
+    r.shadow_decision = "deny";
+    r.shadow_rule = v.shadow_rule;
+  }
   const std::optional<std::uint64_t> n = wal_append(r);
   if (!n) co_return false;
   if (record != nullptr) *record = *n;

@@ -26,6 +26,10 @@ audit::AuditRecord PgSession::decision_record(const GateVerdict& v, std::string_
   r.decision = v.decision.allow ? "allow" : "deny";
   r.rule_id = v.decision.rule_id;
   r.reason = v.decision.reason;
+  if (v.decision.shadow_deny) {  // docs/policy.md "Shadow mode"
+    r.shadow_decision = "deny";
+    r.shadow_rule = v.decision.shadow_rule;
+  }
   r.sqlstate = v.decision.allow ? "" : v.decision.sqlstate;
   return r;
 }

@@ -40,6 +40,7 @@ void PgSession::count_tls_failure(const error_code& ec) {
 void PgSession::count_statement(const GateVerdict& v) {
   if (seg_metrics_ == nullptr) return;
   seg_metrics_->statements(statement_label(v.command), v.decision.allow ? Decision::Allow : Decision::Deny).inc();
+  if (v.decision.allow && v.decision.shadow_deny) seg_metrics_->count_shadow_denial(v.decision.shadow_rule);
 }
 
 void PgSession::observe_policy(std::chrono::steady_clock::time_point start) {
