@@ -59,6 +59,9 @@ struct AuditRecord {
   std::string decision;  // "allow" | "deny"
   std::string rule_id;
   std::string reason;
+  // Emergency grants (authz/grants, docs/admin.md "Break-glass grants"): the id(s) of the
+  // grant(s) without which this statement would have been refused; empty otherwise.
+  std::string grant_id;
 
   std::optional<std::uint64_t> rows;
   std::optional<std::uint64_t> duration_us;

@@ -61,14 +61,16 @@ std::string* string_field(AuditRecord& r, std::string_view k) {
       &AuditRecord::reason,      &AuditRecord::sqlstate,     &AuditRecord::error,
       &AuditRecord::detail,      &AuditRecord::genesis,      &AuditRecord::head_hash,
       &AuditRecord::key_id,      &AuditRecord::signature,    &AuditRecord::prev_hash,
-      &AuditRecord::hash,        &AuditRecord::statement_sha256};
+      &AuditRecord::hash,        &AuditRecord::statement_sha256,
+      &AuditRecord::grant_id};  // emergency grants
   static constexpr std::string_view kNames[] = {
       "ts",          "instance",    "event",        "session_id", "listener",
       "protocol",    "client_addr", "spiffe_id",    "cn",         "cert_sha256",
       "cert_serial", "segment",     "database",     "backend_user", "statement",
       "fingerprint", "decision",    "rule_id",      "reason",     "sqlstate",
       "error",       "detail",      "genesis",      "head_hash",  "key_id",
-      "signature",   "prev_hash",   "hash",         "statement_sha256"};
+      "signature",   "prev_hash",   "hash",         "statement_sha256",
+      "grant_id"};  // emergency grants
   static_assert(std::size(kFields) == std::size(kNames));
   for (std::size_t i = 0; i < std::size(kNames); ++i) {
     if (kNames[i] == k) return &(r.*kFields[i]);
@@ -159,6 +161,7 @@ void append_body(std::string& out, const AuditRecord& r, std::string_view statem
   put_str(out, "decision", r.decision);
   put_str(out, "rule_id", r.rule_id);
   put_str(out, "reason", r.reason);
+  put_str(out, "grant_id", r.grant_id);  // emergency grants: part of the statement's shape
   if (layout != nullptr) layout->shape_end = out.size();
   put_opt(out, "rows", r.rows);
   put_opt(out, "duration_us", r.duration_us);

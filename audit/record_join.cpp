@@ -31,6 +31,7 @@ void copy_statement_fields(const AuditRecord& from, AuditRecord& to) {
   to.decision = from.decision;
   to.rule_id = from.rule_id;
   to.reason = from.reason;
+  to.grant_id = from.grant_id;
 }
 
 bool RecordJoiner::join(AuditRecord& r, const Lookup& lookup) {

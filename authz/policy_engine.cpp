@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "authz/grants/grant_overlay.hpp"
 #include "authz/identity_mapper.hpp"  // glob_match
 #include "authz/sql/catalog_relations.hpp"
 
@@ -383,7 +384,8 @@ std::optional<Decision> PolicyEngine::check_function(const Segment& s,
 std::optional<Decision> PolicyEngine::check_part(const Segment& s,
                                                  const sql::StatementPart& part,
                                                  const ViewCatalog::ReadsFn& view_reads,
-                                                 std::vector<std::string>& rule_ids) const {
+                                                 std::vector<std::string>& rule_ids,
+                                                 GrantOverlay* grants) const {
   const std::string& seg = s.name;
   const std::string command = part.command.empty() ? "statement" : part.command;
   if (part.klass == StatementClass::Forbidden || part.klass == StatementClass::Unknown) {
@@ -395,7 +397,8 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
     return deny("", "segproxy: " + command + " is not allowed: " + why);
   }
   if (const auto grant = grant_for(part.klass)) {
-    if ((s.policy.statements & config::class_bit(*grant)) == 0) {
+    if ((s.policy.statements & config::class_bit(*grant)) == 0 &&
+        (grants == nullptr || grants->statement_class(*grant) == nullptr)) {
       return deny(seg + ".statements",
                   "segproxy: segment " + quoted(seg) + " may not run " +
                       config::kStatementClassNames[static_cast<std::size_t>(*grant)] + " (" +
@@ -405,8 +408,10 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
   const auto judge = [&](const sql::TableRef& t, TableOperation op,
                          const std::string& phrase) -> std::optional<Decision> {
     const TableVerdict v = check_table(s, t, op);
-    const std::string id = v.rule ? v.rule->id : v.catalog ? seg + ".catalog" : "";
-    if (!v.allow) return deny(id, "segproxy: segment " + quoted(seg) + " may not " + phrase + v.note);
+    std::string id = v.rule ? v.rule->id : v.catalog ? seg + ".catalog" : "";
+    const Grant* granted = v.allow || grants == nullptr ? nullptr : grants->table(s.policy.default_schema, t, op);
+    if (granted != nullptr) id = "grant:" + granted->id;
+    if (!v.allow && granted == nullptr) return deny(id, "segproxy: segment " + quoted(seg) + " may not " + phrase + v.note);
     if (std::find(rule_ids.begin(), rule_ids.end(), id) == rule_ids.end()) rule_ids.push_back(id);
     return std::nullopt;
   };
@@ -434,7 +439,8 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
     return std::nullopt;
   };
   if (part.opaque_code &&
-      (s.policy.statements & config::class_bit(config::StatementClassGrant::AnonymousCode)) == 0) {
+      (s.policy.statements & config::class_bit(config::StatementClassGrant::AnonymousCode)) == 0 &&
+      (grants == nullptr || grants->statement_class(config::StatementClassGrant::AnonymousCode) == nullptr)) {
     return deny(seg + ".statements", "segproxy: segment " + quoted(seg) +
                                          " may not run anonymous_code (" + command +
                                          " has a body segproxy cannot inspect)");
@@ -490,6 +496,12 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
 
 Decision PolicyEngine::evaluate(const std::string& segment, const sql::StatementInfo& info,
                                 time_point now, const std::string& database, Windows windows) const {
+  return evaluate_with(segment, info, now, database, windows, nullptr);
+}
+
+Decision PolicyEngine::evaluate_with(const std::string& segment, const sql::StatementInfo& info,
+                                     time_point now, const std::string& database, Windows windows,
+                                     GrantOverlay* grants) const {
   if (windows == Windows::Check || find(segment) == nullptr) {
     Decision window = check_window(segment, now);  // also refuses an unknown segment
     if (!window.allow) return window;
@@ -524,7 +536,7 @@ Decision PolicyEngine::evaluate(const std::string& segment, const sql::Statement
   };
   std::vector<std::string> rule_ids;
   for (const sql::StatementPart& part : info.statements) {
-    if (auto d = check_part(s, part, view_reads, rule_ids)) return std::move(*d);
+    if (auto d = check_part(s, part, view_reads, rule_ids, grants)) return std::move(*d);
   }
   Decision ok{true, "", "", ""};
   for (const auto& id : rule_ids) ok.rule_id += (ok.rule_id.empty() ? "" : ",") + id;

@@ -49,7 +49,14 @@ struct Decision {
   std::string rule_id;
   std::string reason;    // deny: client-facing message, "segproxy: segment ..."
   std::string sqlstate;  // "42501" for denies, "42601" for parse errors, empty on allow
+
+  // Emergency grants (authz/grants, evaluate_granted): the ids (comma-separated) of the
+  // grants without which this statement would have been refused; empty otherwise.
+  std::string grant_id;
 };
+
+class GrantOverlay;
+struct Grant;
 
 class PolicyEngine {
  public:
@@ -68,6 +75,13 @@ class PolicyEngine {
   Decision evaluate(const std::string& segment, const sql::StatementInfo& info,
                     time_point now, const std::string& database = {},
                     Windows windows = Windows::Check) const;
+  // evaluate, and when that refuses, again with `grants` (the session's active matching
+  // emergency grants, authz/grants/grant.hpp) covering table accesses and statement
+  // classes the rules refuse: allowed only if every refusal is covered, with
+  // Decision::grant_id set; otherwise the plain refusal. authz/grants/grant_decision.cpp.
+  Decision evaluate_granted(const std::string& segment, const sql::StatementInfo& info, time_point now,
+                            const std::vector<Grant>& grants, const std::string& database = {},
+                            Windows windows = Windows::Check) const;
   // Window check alone, for new sessions and re-checks (e.g. at Execute).
   Decision check_window(const std::string& segment, time_point now) const;
   // When the window the segment is in now closes (see WindowSet::current_window_end),
@@ -124,7 +138,10 @@ class PolicyEngine {
                                   config::TableOperation op) const;
   std::optional<Decision> check_part(const Segment& s, const sql::StatementPart& part,
                                      const ViewCatalog::ReadsFn& view_reads,
-                                     std::vector<std::string>& rule_ids) const;
+                                     std::vector<std::string>& rule_ids, GrantOverlay* grants) const;
+  // evaluate with the emergency grants' overlay (null: the rules alone).
+  Decision evaluate_with(const std::string& segment, const sql::StatementInfo& info, time_point now,
+                         const std::string& database, Windows windows, GrantOverlay* grants) const;
   std::optional<Decision> check_function(const Segment& s, const sql::FunctionRef& f) const;
 
   using ViewMap = std::map<std::string, std::shared_ptr<const ViewCatalog>, std::less<>>;

@@ -40,6 +40,7 @@ Services Server::session_services() {
   s.audit = audit_.get();
   s.registry = &sessions_;
   s.revocations = control_.get();
+  s.grants = control_ ? &control_->grants() : nullptr;
   s.metrics = metrics_.get();
   s.dynamic = dynamic_.get();
   s.address_limits = address_limits_.get();

@@ -32,6 +32,7 @@ void PgSession::audit_decision(const GateVerdict& v, std::string_view sql) {
   r.decision = v.decision.allow ? "allow" : "deny";
   r.rule_id = v.decision.rule_id;
   r.reason = v.decision.reason;
+  r.grant_id = v.decision.allow ? v.decision.grant_id : std::string();  // emergency grants
   r.sqlstate = v.decision.allow ? "" : v.decision.sqlstate;
   batch_audit_.push_back(std::move(r));
 }
