@@ -1,5 +1,7 @@
 #include "ctl/admin_grants.hpp"
 
+#include <algorithm>
+
 #include "authz/grants/grant.hpp"
 #include "ctl/admin_options.hpp"
 #include "protocols/admin/admin_grants.hpp"
