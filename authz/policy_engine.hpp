@@ -52,7 +52,7 @@ struct Decision {
 
   // Emergency grants (authz/grants, evaluate_granted): the ids (comma-separated) of the
   // grants without which this statement would have been refused; empty otherwise.
-  std::string grant_id;
+  std::string grant_id{};
 };
 
 class GrantOverlay;
