@@ -8,6 +8,10 @@
 #include <string>
 #include <thread>
 
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
 #include "support/mysql.hpp"
 #include "support/mysql_admin_fixture.hpp"
 
@@ -54,6 +58,12 @@ TEST_F(MysqlGrantTest, GrantAllowsADeniedStatementWithGrantIdThenExpiresAndTheSe
   ASSERT_TRUE(allowed.ok) << allowed.error.describe();
   EXPECT_EQ(allowed.value(), "3");
   EXPECT_TRUE(mysql_exec(billing.get(), kDenied).ok);
+  // Binary protocol: COM_STMT_PREPARE under the grant.
+  std::unique_ptr<sql::PreparedStatement> ps(billing->prepareStatement(kDenied));
+  {
+    std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
+    ASSERT_TRUE(rs->next());
+  }
   EXPECT_FALSE(mysql_exec(reporting.get(), kDenied).ok) << "a grant reached an identity it does not name";
   EXPECT_TRUE(wait_for_record(audit_dir_, [&](const audit::AuditRecord& r) {
     return r.event == "statement.decision" && r.protocol == "mysql" && r.statement == kDenied &&
@@ -66,6 +76,12 @@ TEST_F(MysqlGrantTest, GrantAllowsADeniedStatementWithGrantIdThenExpiresAndTheSe
   const MyResult after = mysql_exec(billing.get(), kDenied);
   EXPECT_FALSE(after.ok) << "the session kept an expired grant";
   EXPECT_EQ(after.error.code, 1142) << after.error.describe();
+  try {
+    std::unique_ptr<sql::ResultSet> rs(ps->executeQuery());
+    ADD_FAILURE() << "a statement prepared under the grant outlived it";
+  } catch (const sql::SQLException& e) {
+    EXPECT_EQ(e.getErrorCode(), 1142) << e.what();
+  }
   EXPECT_TRUE(mysql_exec(billing.get(), "SELECT count(*) FROM orders").ok) << "the session stays usable";
 }
 

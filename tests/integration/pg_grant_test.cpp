@@ -89,11 +89,18 @@ TEST_F(PgGrantTest, GrantExpiresByItselfAndTheLiveSessionLosesItAtItsNextStateme
   const std::string id = grant_id_of(g);
   ASSERT_TRUE(pg_exec(billing.get(), kDenied).ok);
   ASSERT_TRUE(pg_exec(billing.get(), kDenied).ok);  // a second time: from the decision cache, if anywhere
+  // Extended protocol: a named statement Parse'd under the grant.
+  PgResultPtr prepared(PQprepare(billing.get(), "granted", kDenied, 0, nullptr));
+  ASSERT_EQ(PQresultStatus(prepared.get()), PGRES_COMMAND_OK) << PQerrorMessage(billing.get());
+  PgResultPtr ran(PQexecPrepared(billing.get(), "granted", 0, nullptr, nullptr, nullptr, 0));
+  ASSERT_EQ(PQresultStatus(ran.get()), PGRES_TUPLES_OK) << PQerrorMessage(billing.get());
   EXPECT_TRUE(wait_for_record(audit_dir_, [&](const audit::AuditRecord& r) {
     return r.event == "admin.grant_expired" && r.grant_id == id;
   }, 30s)) << "no admin.grant_expired record";
   const QueryOutcome after = pg_exec(billing.get(), kDenied);
   EXPECT_FALSE(after.ok) << "the session kept an expired grant";
+  PgResultPtr again(PQexecPrepared(billing.get(), "granted", 0, nullptr, nullptr, nullptr, 0));
+  EXPECT_NE(PQresultStatus(again.get()), PGRES_TUPLES_OK) << "a statement prepared under the grant outlived it";
   EXPECT_TRUE(pg_exec(billing.get(), "SELECT 1").ok) << "the session stays usable";
   EXPECT_EQ(ctl({"grants", "--json"}).out.find(id), std::string::npos);
   EXPECT_EQ(sample(body_of(http_get(metrics_port_, "/metrics")), "segproxy_grants_active"), 0.0);
