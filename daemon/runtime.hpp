@@ -145,7 +145,7 @@ struct Services {
   AddressLimits* address_limits = nullptr;  // null in tests: no per-address caps
   // This connection's hold on its source address's counts (null in tests); the session
   // calls logged_in() when its relay starts.
-  std::shared_ptr<AddressLimits::Lease> address;
+  std::shared_ptr<AddressLimits::Lease> address{};
 };
 
 }  // namespace segproxy::proxy

@@ -12,6 +12,7 @@
 #include "daemon/control/control_plane.hpp"
 #include "daemon/control/fleet_registry.hpp"
 #include "daemon/control/fleet_sync.hpp"
+#include "daemon/control/grant_fleet.hpp"
 #include "daemon/credentials/dynamic_credentials.hpp"
 #include "daemon/metrics/metrics_http.hpp"
 #include "daemon/mysql/mysql_session.hpp"

@@ -171,8 +171,11 @@ PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessag
     v.decision = authz::Decision{false, "", "segproxy: too many prepared statements allowed by emergency grants", "0A000"};
   }
   if (v.decision.allow) {
-    if (!v.decision.grant_id.empty()) granted_statements_[p.statement] = p.query;
-    else granted_statements_.erase(p.statement);
+    if (!v.decision.grant_id.empty()) {
+      granted_statements_.insert_or_assign(std::string(p.statement), std::string(p.query));
+    } else if (const auto g = granted_statements_.find(p.statement); g != granted_statements_.end()) {
+      granted_statements_.erase(g);
+    }
     ddl_pending_ = ddl_pending_ || v.ddl;
     if (may_change_lexing(v)) lexing_.statements.emplace(p.statement);
     else if (auto it = lexing_.statements.find(p.statement); it != lexing_.statements.end()) lexing_.statements.erase(it);

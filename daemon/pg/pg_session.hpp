@@ -288,7 +288,7 @@ class PgSession : public LiveSession,
   } lexing_;
   // Statements Parse'd only because of an emergency grant (name -> text): judged again at
   // every Bind, so they stop running when the grant ends (docs/admin.md).
-  std::map<std::string, std::string> granted_statements_;
+  std::map<std::string, std::string, std::less<>> granted_statements_;
   std::vector<asio::const_buffer> out_pieces_;  // this batch, for one backend write
   std::vector<protocols::Bytes> out_owned_;     // bytes the proxy made for this batch
   std::size_t batch_replies_ = 0;               // ReadyForQuery-producing messages in the batch
