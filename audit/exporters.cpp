@@ -264,6 +264,7 @@ std::string to_ocsf(const AuditRecord& r) {
     un.str("event", r.event).str("segment", r.segment).str("backend_user", r.backend_user);
     un.str("protocol", r.protocol).str("cert_serial", r.cert_serial).str("rule_id", r.rule_id);
     un.str("decision", r.decision).str("reason", r.reason).str("tables", tables_text(r));
+    un.str("grant_id", r.grant_id);  // emergency grants (docs/admin.md); omitted when empty
     if (r.rows) un.num("rows", *r.rows);
     if (r.duration_us) un.num("duration_us", *r.duration_us);
     un.str("detail", r.detail).str("hash", r.hash).str("prev_hash", r.prev_hash);

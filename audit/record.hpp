@@ -63,6 +63,9 @@ struct AuditRecord {
   // segment's shadow policy would deny, "deny" and the deciding rule id.
   std::string shadow_decision;
   std::string shadow_rule;
+  // Emergency grants (authz/grants, docs/admin.md "Break-glass grants"): the id(s) of the
+  // grant(s) without which this statement would have been refused; empty otherwise.
+  std::string grant_id;
 
   std::optional<std::uint64_t> rows;
   std::optional<std::uint64_t> duration_us;

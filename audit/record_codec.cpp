@@ -62,7 +62,8 @@ std::string* string_field(AuditRecord& r, std::string_view k) {
       &AuditRecord::detail,      &AuditRecord::genesis,      &AuditRecord::head_hash,
       &AuditRecord::key_id,      &AuditRecord::signature,    &AuditRecord::prev_hash,
       &AuditRecord::hash,        &AuditRecord::statement_sha256,
-      &AuditRecord::shadow_decision, &AuditRecord::shadow_rule};
+      &AuditRecord::shadow_decision, &AuditRecord::shadow_rule,
+      &AuditRecord::grant_id};  // emergency grants
   static constexpr std::string_view kNames[] = {
       "ts",          "instance",    "event",        "session_id", "listener",
       "protocol",    "client_addr", "spiffe_id",    "cn",         "cert_sha256",
@@ -70,7 +71,8 @@ std::string* string_field(AuditRecord& r, std::string_view k) {
       "fingerprint", "decision",    "rule_id",      "reason",     "sqlstate",
       "error",       "detail",      "genesis",      "head_hash",  "key_id",
       "signature",   "prev_hash",   "hash",         "statement_sha256",
-      "shadow_decision", "shadow_rule"};
+      "shadow_decision", "shadow_rule",
+      "grant_id"};  // emergency grants
   static_assert(std::size(kFields) == std::size(kNames));
   for (std::size_t i = 0; i < std::size(kNames); ++i) {
     if (kNames[i] == k) return &(r.*kFields[i]);
@@ -163,6 +165,7 @@ void append_body(std::string& out, const AuditRecord& r, std::string_view statem
   put_str(out, "reason", r.reason);
   put_str(out, "shadow_decision", r.shadow_decision);
   put_str(out, "shadow_rule", r.shadow_rule);
+  put_str(out, "grant_id", r.grant_id);  // emergency grants: part of the statement's shape
   if (layout != nullptr) layout->shape_end = out.size();
   put_opt(out, "rows", r.rows);
   put_opt(out, "duration_us", r.duration_us);

@@ -33,6 +33,7 @@ void copy_statement_fields(const AuditRecord& from, AuditRecord& to) {
   to.reason = from.reason;
   to.shadow_decision = from.shadow_decision;
   to.shadow_rule = from.shadow_rule;
+  to.grant_id = from.grant_id;
 }
 
 bool RecordJoiner::join(AuditRecord& r, const Lookup& lookup) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "authz/grants/grant_overlay.hpp"
 #include "authz/identity_mapper.hpp"  // glob_match
 #include "authz/sql/catalog_relations.hpp"
 
@@ -400,7 +401,8 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
                                                  const sql::StatementPart& part,
                                                  const ViewCatalog::ReadsFn& view_reads,
                                                  std::vector<std::string>& rule_ids,
-                                                 std::optional<Decision>* lifted) const {
+                                                 std::optional<Decision>* lifted,
+                                                 GrantOverlay* grants) const {
   const std::string& seg = s.name;
   const std::string command = part.command.empty() ? "statement" : part.command;
   // A refusal: returned, or in shadow mode (lifted) kept aside while judging goes on.
@@ -422,7 +424,8 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
     return never(deny("", "segproxy: " + command + " is not allowed: " + why));
   }
   if (const auto grant = grant_for(part.klass)) {
-    if ((s.policy.statements & config::class_bit(*grant)) == 0) {
+    if ((s.policy.statements & config::class_bit(*grant)) == 0 &&
+        (grants == nullptr || grants->statement_class(*grant) == nullptr)) {
       if (auto d = refuse(deny(seg + ".statements",
                   "segproxy: segment " + quoted(seg) + " may not run " +
                       config::kStatementClassNames[static_cast<std::size_t>(*grant)] + " (" +
@@ -434,8 +437,10 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
   const auto judge = [&](const sql::TableRef& t, TableOperation op,
                          const std::string& phrase) -> std::optional<Decision> {
     const TableVerdict v = check_table(s, t, op);
-    const std::string id = v.rule ? v.rule->id : v.catalog ? seg + ".catalog" : "";
-    if (!v.allow) {
+    std::string id = v.rule ? v.rule->id : v.catalog ? seg + ".catalog" : "";
+    const Grant* granted = v.allow || grants == nullptr ? nullptr : grants->table(s.policy.default_schema, t, op);
+    if (granted != nullptr) id = "grant:" + granted->id;
+    if (!v.allow && granted == nullptr) {
       Decision d = deny(id, "segproxy: segment " + quoted(seg) + " may not " + phrase + v.note);
       d.absolute = v.absolute;
       return refuse(std::move(d));
@@ -467,7 +472,8 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
     return std::nullopt;
   };
   if (part.opaque_code &&
-      (s.policy.statements & config::class_bit(config::StatementClassGrant::AnonymousCode)) == 0) {
+      (s.policy.statements & config::class_bit(config::StatementClassGrant::AnonymousCode)) == 0 &&
+      (grants == nullptr || grants->statement_class(config::StatementClassGrant::AnonymousCode) == nullptr)) {
     if (auto d = refuse(deny(seg + ".statements", "segproxy: segment " + quoted(seg) +
                                                       " may not run anonymous_code (" + command +
                                                       " has a body segproxy cannot inspect)"))) {
@@ -530,6 +536,12 @@ std::optional<Decision> PolicyEngine::check_part(const Segment& s,
 
 Decision PolicyEngine::evaluate(const std::string& segment, const sql::StatementInfo& info,
                                 time_point now, const std::string& database, Windows windows) const {
+  return evaluate_with(segment, info, now, database, windows, nullptr);
+}
+
+Decision PolicyEngine::evaluate_with(const std::string& segment, const sql::StatementInfo& info,
+                                     time_point now, const std::string& database, Windows windows,
+                                     GrantOverlay* grants) const {
   if (windows == Windows::Check || find(segment) == nullptr) {
     Decision window = check_window(segment, now);  // also refuses an unknown segment
     if (!window.allow) return window;
@@ -562,14 +574,15 @@ Decision PolicyEngine::evaluate(const std::string& segment, const sql::Statement
     }
     return found;
   };
-  return judge_with_shadow(s, info, view_reads);
+  return judge_with_shadow(s, info, view_reads, grants);
 }
 
 Decision PolicyEngine::judge_parts(const Segment& s, const sql::StatementInfo& info,
-                                   const ViewCatalog::ReadsFn& view_reads, std::optional<Decision>* lifted) const {
+                                   const ViewCatalog::ReadsFn& view_reads, std::optional<Decision>* lifted,
+                                   GrantOverlay* grants) const {
   std::vector<std::string> rule_ids;
   for (const sql::StatementPart& part : info.statements) {
-    if (auto d = check_part(s, part, view_reads, rule_ids, lifted)) return std::move(*d);
+    if (auto d = check_part(s, part, view_reads, rule_ids, lifted, grants)) return std::move(*d);
   }
   Decision ok{true, "", "", ""};
   for (const auto& id : rule_ids) ok.rule_id += (ok.rule_id.empty() ? "" : ",") + id;

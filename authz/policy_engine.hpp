@@ -65,7 +65,13 @@ struct Decision {
   // A refusal no shadow mode lifts (forbidden / unclassifiable statements, value and
   // credential catalogs, set_config, view cycles, a database outside the segment).
   bool absolute = false;
+  // Emergency grants (authz/grants, evaluate_granted): the ids (comma-separated) of the
+  // grants without which this statement would have been refused; empty otherwise.
+  std::string grant_id{};
 };
+
+class GrantOverlay;
+struct Grant;
 
 class PolicyEngine {
  public:
@@ -84,6 +90,13 @@ class PolicyEngine {
   Decision evaluate(const std::string& segment, const sql::StatementInfo& info,
                     time_point now, const std::string& database = {},
                     Windows windows = Windows::Check) const;
+  // evaluate, and when that refuses, again with `grants` (the session's active matching
+  // emergency grants, authz/grants/grant.hpp) covering table accesses and statement
+  // classes the rules refuse: allowed only if every refusal is covered, with
+  // Decision::grant_id set; otherwise the plain refusal. authz/grants/grant_decision.cpp.
+  Decision evaluate_granted(const std::string& segment, const sql::StatementInfo& info, time_point now,
+                            const std::vector<Grant>& grants, const std::string& database = {},
+                            Windows windows = Windows::Check) const;
   // Window check alone, for new sessions and re-checks (e.g. at Execute).
   Decision check_window(const std::string& segment, time_point now) const;
   // When the window the segment is in now closes (see WindowSet::current_window_end),
@@ -147,12 +160,16 @@ class PolicyEngine {
   std::optional<Decision> check_part(const Segment& s, const sql::StatementPart& part,
                                      const ViewCatalog::ReadsFn& view_reads,
                                      std::vector<std::string>& rule_ids,
-                                     std::optional<Decision>* lifted = nullptr) const;
-  // Every part of `info` under `s` (authz/policy_shadow.cpp composes the shadow outcome).
-  Decision judge_parts(const Segment& s, const sql::StatementInfo& info,
-                       const ViewCatalog::ReadsFn& view_reads, std::optional<Decision>* lifted) const;
-  Decision judge_with_shadow(const Segment& s, const sql::StatementInfo& info,
-                             const ViewCatalog::ReadsFn& view_reads) const;
+                                     std::optional<Decision>* lifted = nullptr, GrantOverlay* grants = nullptr) const;
+  // Every part of `info` under `s` (authz/policy_shadow.cpp composes the shadow outcome);
+  // `grants`: the emergency grants' overlay (null: the rules alone).
+  Decision judge_parts(const Segment& s, const sql::StatementInfo& info, const ViewCatalog::ReadsFn& view_reads,
+                       std::optional<Decision>* lifted, GrantOverlay* grants = nullptr) const;
+  Decision judge_with_shadow(const Segment& s, const sql::StatementInfo& info, const ViewCatalog::ReadsFn& view_reads,
+                             GrantOverlay* grants = nullptr) const;
+  // evaluate with the emergency grants' overlay (null: the rules alone).
+  Decision evaluate_with(const std::string& segment, const sql::StatementInfo& info, time_point now,
+                         const std::string& database, Windows windows, GrantOverlay* grants) const;
   std::optional<Decision> check_function(const Segment& s, const sql::FunctionRef& f) const;
 
   using ViewMap = std::map<std::string, std::shared_ptr<const ViewCatalog>, std::less<>>;

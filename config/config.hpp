@@ -322,6 +322,10 @@ struct AdminSettings {
   std::string socket;                      // required; resolved against the config dir
   std::vector<std::uint32_t> allowed_uids;  // empty: only the proxy's own effective uid
   std::string revocations_file;            // default "revocations.json" beside the config
+  // Emergency grants (docs/admin.md "Break-glass grants"): where they persist, and the
+  // longest TTL `segproxyctl grant` may ask for (1m..7d).
+  std::string grants_file;                 // default "grants.json" beside the config
+  std::chrono::seconds max_grant_ttl{4 * 3600};
   int line = 0;
   bool operator==(const AdminSettings&) const = default;
 };

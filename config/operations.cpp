@@ -31,7 +31,7 @@ AdminSettings parse_admin(Reader& r, const YAML::Node& n, const std::string& bas
   const std::string path = "admin";
   AdminSettings a;
   a.line = r.diag().line(path);
-  if (!r.expect_map(n, path, {"socket", "allowed_uids", "revocations_file"})) return a;
+  if (!r.expect_map(n, path, {"socket", "allowed_uids", "revocations_file", "grants_file", "max_grant_ttl"})) return a;
   if (auto v = r.string(n, path, "socket", true)) {
     a.socket = resolve_path(base_dir, *v);
     if (a.socket.size() > kMaxUnixSocketPath) {
@@ -60,6 +60,16 @@ AdminSettings parse_admin(Reader& r, const YAML::Node& n, const std::string& bas
   }
   const auto rev = r.string(n, path, "revocations_file", false);
   a.revocations_file = resolve_path(base_dir, rev ? *rev : std::string("revocations.json"));
+  const auto grants = r.string(n, path, "grants_file", false);
+  a.grants_file = resolve_path(base_dir, grants ? *grants : std::string("grants.json"));
+  if (auto ttl = r.duration(n, path, "max_grant_ttl", false)) {
+    // Whole seconds, 1 minute .. 7 days: a break-glass grant is short by design.
+    if (*ttl < std::chrono::minutes(1) || *ttl > std::chrono::hours(24 * 7) || ttl->count() % 1000 != 0) {
+      r.diag().error_at(join_path(path, "max_grant_ttl"), "must be whole seconds between 1m and 7d");
+    } else {
+      a.max_grant_ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
+    }
+  }
   return a;
 }
 
@@ -97,6 +107,13 @@ void validate_operations(Diagnostics& d, const Config& cfg) {
     std::error_code ec;
     if (fs::is_directory(cfg.admin->revocations_file, ec)) {
       d.error_at("admin.revocations_file", "is a directory: " + cfg.admin->revocations_file);
+    }
+    check_parent_dir(d, "admin.grants_file", cfg.admin->grants_file);
+    if (fs::is_directory(cfg.admin->grants_file, ec)) {
+      d.error_at("admin.grants_file", "is a directory: " + cfg.admin->grants_file);
+    }
+    if (cfg.admin->grants_file == cfg.admin->revocations_file) {
+      d.error_at("admin.grants_file", "must differ from admin.revocations_file");
     }
   }
   if (cfg.metrics && cfg.metrics->listen.port != 0) {

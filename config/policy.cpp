@@ -8,6 +8,7 @@
 #include <set>
 
 #include "config/detail.hpp"
+#include "config/policy_words.hpp"
 
 namespace segproxy::config::detail {
 namespace {
@@ -50,16 +51,7 @@ std::optional<int> parse_clock(std::string_view s, int max_hour) {
 // A "schema.name" / "name" pattern; empty string when invalid (sets why).
 std::string qualify_pattern(std::string_view p, const std::string& default_schema,
                             std::string& why) {
-  const auto dot = p.find('.');
-  if (dot == std::string_view::npos) {
-    if (default_schema.empty()) return std::string(p);  // functions: bare stays bare
-    return default_schema + "." + std::string(p);
-  }
-  if (p.find('.', dot + 1) != std::string_view::npos || dot == 0 || dot + 1 == p.size()) {
-    why = "invalid name pattern " + quote(p) + " (expected \"schema.name\" or \"name\")";
-    return "";
-  }
-  return std::string(p);
+  return qualify_table_pattern(p, default_schema, why);
 }
 
 std::optional<OperationSet> parse_ops(Reader& r, const YAML::Node& n, const std::string& path,
@@ -75,16 +67,13 @@ std::optional<OperationSet> parse_ops(Reader& r, const YAML::Node& n, const std:
   const std::string kp = join_path(path, key);
   const YAML::Node items = r.get(n, key);
   for (std::size_t i = 0; i < list->size(); ++i) {
-    const std::string op = lower((*list)[i]);
-    const auto it = std::find(names.begin(), names.end(), op);
-    if (it == names.end()) {
+    const auto bits = operation_set_from_name((*list)[i]);
+    if (!bits) {
       r.diag().error(line_of(items[i]), index_path(kp, i),
-                     "unknown operation " + quote((*list)[i]) + suggestion(op, names));
+                     "unknown operation " + quote((*list)[i]) + suggestion(lower((*list)[i]), names));
       continue;
     }
-    const auto idx = static_cast<std::size_t>(it - names.begin());
-    set |= idx == kTableOperationCount ? kAllOperations
-                                       : op_bit(static_cast<TableOperation>(idx));
+    set |= *bits;
   }
   return set;
 }
@@ -398,13 +387,13 @@ void parse_segment_policy(Reader& r, const YAML::Node& n, const std::string& pat
     const YAML::Node items = r.get(n, "statements");
     for (std::size_t i = 0; i < classes->size(); ++i) {
       const std::string c = lower((*classes)[i]);
-      const auto it = std::find(names.begin(), names.end(), c);
-      if (it == names.end()) {
+      const auto klass = statement_class_from_name(c);
+      if (!klass) {
         d.error(line_of(items[i]), index_path(join_path(path, "statements"), i),
                 "unknown statement class " + quote((*classes)[i]) + suggestion(c, names));
         continue;
       }
-      out.statements |= class_bit(static_cast<StatementClassGrant>(it - names.begin()));
+      out.statements |= class_bit(*klass);
     }
   }
   if (r.has(n, "functions")) {

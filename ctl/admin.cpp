@@ -1,4 +1,6 @@
 #include "ctl/admin.hpp"
+#include "ctl/admin_grants.hpp"
+#include "ctl/admin_options.hpp"
 
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -14,8 +16,9 @@ namespace {
 
 namespace admin = protocols::admin;
 
-constexpr std::string_view kCommands[] = {"status",      "sessions", "kill",  "revoke",
-                                          "unrevoke",    "revocations", "reload", "audit-checkpoint"};
+constexpr std::string_view kCommands[] = {"status",      "sessions",    "kill",   "revoke",           "unrevoke",
+                                          "revocations", "reload",      "audit-checkpoint", "grant", "grants",
+                                          "ungrant"};
 constexpr std::chrono::milliseconds kTimeout{60'000};  // a reload may take a while
 
 // Text from the proxy is shown on a terminal: control characters (escape sequences
@@ -121,6 +124,7 @@ void print_fleet_write(std::ostream& out, const std::optional<admin::FleetWrite>
 
 bool print_ok(const admin::Request& req, const admin::Envelope& env, std::ostream& out, std::ostream& err) {
   using namespace admin;
+  if (auto printed = print_grant_result(req, env.body, out, err)) return *printed;  // grant, grants, ungrant
   if (std::holds_alternative<StatusRequest>(req)) {
     StatusInfo s;
     if (!decode_body(env, s, err)) return false;
@@ -169,26 +173,6 @@ bool print_ok(const admin::Request& req, const admin::Envelope& env, std::ostrea
   return true;
 }
 
-// "--name VALUE" or "--name=VALUE"; advances i past the value.
-bool option_value(const std::vector<std::string>& args, std::size_t& i, std::string_view name, std::string& value,
-                  std::string& error) {
-  const std::string& a = args[i];
-  if (a.size() > name.size() && a.compare(0, name.size(), name) == 0 && a[name.size()] == '=') {
-    value = a.substr(name.size() + 1);
-    return true;
-  }
-  if (i + 1 >= args.size()) {
-    error = std::string(name) + " needs a value";
-    return false;
-  }
-  value = args[++i];
-  return true;
-}
-
-bool option_is(const std::string& a, std::string_view name) {
-  return a == name || (a.size() > name.size() && a.compare(0, name.size(), name) == 0 && a[name.size()] == '=');
-}
-
 }  // namespace
 
 bool is_admin_command(std::string_view word) {
@@ -203,7 +187,8 @@ std::string admin_usage() {
          "                          [--reason TEXT] [--ttl DURATION] [--force] [--socket PATH] [--json]\n"
          "       segproxyctl unrevoke (--identity X | --spiffe-prefix P | --cert-serial N | --segment S)\n"
          "                            [--socket PATH] [--json]\n"
-         "       segproxyctl revocations | reload | audit-checkpoint [--socket PATH] [--json]\n";
+         "       segproxyctl revocations | reload | audit-checkpoint [--socket PATH] [--json]\n" +
+         grant_usage();
 }
 
 std::optional<AdminInvocation> parse_admin_args(const std::vector<std::string>& args, std::string& error) {
@@ -213,6 +198,7 @@ std::optional<AdminInvocation> parse_admin_args(const std::vector<std::string>& 
     return std::nullopt;
   }
   const std::string& cmd = args[0];
+  if (is_grant_command(cmd)) return parse_grant_args(args, error);
   AdminInvocation inv;
   std::vector<std::string> positional;
   std::optional<Selector> selector;

@@ -37,7 +37,7 @@ struct AdminHelp {
   std::string_view usage;
   std::string_view what;
 };
-constexpr std::array<AdminHelp, 8> kAdminHelp = {{
+constexpr std::array<AdminHelp, 11> kAdminHelp = {{
     {"status", "segproxyctl status [--socket PATH] [--json]",
      "Version, uptime, configuration version, sessions per segment, revocations, listeners."},
     {"sessions", "segproxyctl sessions [--segment S] [--identity X] [--socket PATH] [--json]",
@@ -60,6 +60,14 @@ constexpr std::array<AdminHelp, 8> kAdminHelp = {{
      "changes something that needs a restart."},
     {"audit-checkpoint", "segproxyctl audit-checkpoint [--socket PATH] [--json]",
      "Write a signed audit checkpoint now."},
+    {"grant",
+     "segproxyctl grant (--identity X | --spiffe-prefix P | --segment S) --tables T --ops O\n"
+     "                  [--statements C] --ttl DURATION --reason TEXT [--socket PATH] [--json]",
+     "Break-glass: allow the matching identities O on tables T (and statement classes C)\n"
+     "for DURATION (at most admin.max_grant_ttl, default 4h). Prints the grant id.\n"
+     "T, O, C: comma-separated, written like a rule's tables / allow and `statements`."},
+    {"grants", "segproxyctl grants [--socket PATH] [--json]", "List the emergency grants in force."},
+    {"ungrant", "segproxyctl ungrant ID [--socket PATH] [--json]", "Remove an emergency grant now."},
 }};
 
 std::optional<std::pair<std::string_view, bool>> global_option(std::string_view word, bool& inline_value) {

@@ -16,6 +16,7 @@
 
 #include "audit/sink.hpp"
 #include "authz/credential_store.hpp"
+#include "authz/grants/grant_list.hpp"
 #include "authz/identity_mapper.hpp"
 #include "authz/policy_engine.hpp"
 #include "authz/sql/statement_hash.hpp"
@@ -142,6 +143,8 @@ struct Services {
   class AuditWaiter* audit_waiter = nullptr;
   class SessionRegistry* registry = nullptr;  // live sessions (shutdown, kill, revoke, reload)
   const RevocationCheck* revocations = nullptr;  // null: no admin socket configured
+  // Emergency grants (authz/grants): handed to each session's gate; null: none.
+  const authz::GrantList* grants = nullptr;
   class ProxyMetrics* metrics = nullptr;  // never null in the server; may be in tests
   class DynamicCredentials* dynamic = nullptr;  // null: no dynamic credential configured
   AddressLimits* address_limits = nullptr;  // null in tests: no per-address caps

@@ -12,6 +12,7 @@
 #include "daemon/control/control_plane.hpp"
 #include "daemon/control/fleet_registry.hpp"
 #include "daemon/control/fleet_sync.hpp"
+#include "daemon/control/grant_fleet.hpp"
 #include "daemon/credentials/dynamic_credentials.hpp"
 #include "daemon/metrics/metrics_http.hpp"
 #include "daemon/mysql/mysql_session.hpp"
@@ -40,6 +41,7 @@ Services Server::session_services() {
   s.audit = audit_.get();
   s.registry = &sessions_;
   s.revocations = control_.get();
+  s.grants = control_ ? &control_->grants() : nullptr;
   s.metrics = metrics_.get();
   s.dynamic = dynamic_.get();
   s.address_limits = address_limits_.get();

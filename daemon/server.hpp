@@ -28,6 +28,7 @@ class DynamicCredentials;
 class ControlPlane;
 class FleetRegistry;
 class FleetSync;
+class GrantFleet;
 class MetricsHttpServer;
 class ProxyMetrics;
 class ViewLoader;
@@ -67,6 +68,7 @@ class Server {
   void start_wal_catalogs(const std::shared_ptr<const Runtime>& rt, const std::shared_ptr<const Runtime>& previous);
   void start_dynamic_credentials(const Runtime& rt);
   awaitable<void> probe_backends();
+  awaitable<void> expire_grants();  // the emergency grants' expiry timer (control thread)
   std::pair<bool, std::string> readiness() const;
 
   mutable std::mutex rt_mu_;
@@ -94,6 +96,7 @@ class Server {
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   std::unique_ptr<FleetRegistry> fleet_;  // `control_plane:` set: the instance registry (issue 16)
   std::unique_ptr<FleetSync> fleet_sync_;  // `control_plane:` set: revocations through etcd
+  std::unique_ptr<GrantFleet> grant_fleet_;  // `control_plane:` set: emergency grants through etcd
   std::unique_ptr<ViewLoader> views_;
   std::unique_ptr<MysqlViewLoader, MysqlViewLoaderDeleter> mysql_views_;  // null: no mysql listener has backend.metadata
   std::unique_ptr<WalCatalogLoader> wal_catalogs_;  // null: no listener has backend.metadata

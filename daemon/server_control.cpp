@@ -9,6 +9,7 @@
 #include "daemon/control/control_plane.hpp"
 #include "daemon/control/fleet_registry.hpp"
 #include "daemon/control/fleet_sync.hpp"
+#include "daemon/control/grant_fleet.hpp"
 #include "daemon/metrics/metrics_http.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/reload.hpp"
@@ -24,6 +25,7 @@ namespace {
 constexpr std::chrono::seconds kProbeEvery{5};
 constexpr std::chrono::seconds kProbeTimeout{2};
 constexpr std::chrono::seconds kPruneEvery{60};
+constexpr std::chrono::seconds kGrantTick{1};
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -78,6 +80,7 @@ void Server::start_dynamic_credentials(const Runtime& rt) {
 bool Server::start_control() {
   const auto rt = runtime();
   const std::string revocations_file = rt->config.admin ? rt->config.admin->revocations_file : std::string();
+  const std::string grants_file = rt->config.admin ? rt->config.admin->grants_file : std::string();
   ControlDeps deps{log_,
                    sessions_,
                    audit_.get(),
@@ -86,13 +89,14 @@ bool Server::start_control() {
                    [this](const std::string& trigger) { return reload(trigger); },
                    started_,
                    dynamic_.get()};
-  control_ = std::make_unique<ControlPlane>(std::move(deps), revocations_file);
+  control_ = std::make_unique<ControlPlane>(std::move(deps), revocations_file, grants_file);
   std::string error;
   if (!control_->load(error)) {
     log_.error("revocations.load_failed", {{"file", revocations_file}, {"error", error}});
     return false;
   }
   metrics_->set_revocations_active([c = control_.get()] { return static_cast<double>(c->revocations_active()); });
+  metrics_->set_grants_active([c = control_.get()] { return static_cast<double>(c->grants_active()); });
   if (audit_) {
     metrics_->set_audit_queue_depth([a = audit_.get()] { return static_cast<double>(a->stats().queued); });
   }
@@ -136,6 +140,7 @@ bool Server::start_control() {
     return false;
   }
   asio::co_spawn(control_ctx_, probe_backends(), asio::detached);
+  asio::co_spawn(control_ctx_, expire_grants(), asio::detached);
   control_thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(control_ctx_);
     for (;;) {
@@ -172,6 +177,18 @@ bool Server::start_fleet(const Runtime& rt) {
     return false;
   }
   control_->attach_fleet(fleet_sync_.get());
+  // Emergency grants through etcd (daemon/control/grant_fleet): nothing queued, so no state file.
+  grant_fleet_ = std::make_unique<GrantFleet>(cp, log_, [c = control_.get()](std::vector<authz::Grant> set) {
+    c->apply_fleet_grants(std::move(set));
+  });
+  if (!grant_fleet_->start(sync_error)) {
+    log_.error("fleet.start_failed", {{"error", sync_error}});
+    grant_fleet_.reset();
+    control_->attach_fleet(nullptr);
+    fleet_sync_.reset();
+    return false;
+  }
+  control_->attach_grant_fleet(grant_fleet_.get());
   metrics_->set_control_plane_staleness([f = fleet_sync_.get()] { return f->staleness_seconds(); });
   const std::int64_t started_at =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -196,7 +213,9 @@ bool Server::start_fleet(const Runtime& rt) {
     log_.error("fleet.start_failed", {{"error", error}});
     fleet_.reset();
     control_->attach_fleet(nullptr);
+    control_->attach_grant_fleet(nullptr);
     metrics_->set_control_plane_staleness(nullptr);
+    grant_fleet_.reset();
     fleet_sync_.reset();
     return false;
   }
@@ -207,6 +226,7 @@ bool Server::start_fleet(const Runtime& rt) {
 void Server::stop_control() {
   if (fleet_) fleet_->stop();  // revokes the lease: the instance leaves the registry
   if (fleet_sync_) fleet_sync_->stop();  // saves the applied state
+  if (grant_fleet_) grant_fleet_->stop();
   if (!control_thread_.joinable()) return;
   asio::post(control_ctx_, [this] {
     if (admin_) admin_->stop();
@@ -218,6 +238,7 @@ void Server::stop_control() {
   if (mysql_views_) mysql_views_->stop();
   if (wal_catalogs_) wal_catalogs_->stop();
   metrics_->set_revocations_active(nullptr);
+  metrics_->set_grants_active(nullptr);
   metrics_->set_audit_queue_depth(nullptr);
   metrics_->set_control_plane_staleness(nullptr);
   metrics_->set_audit_ship_lag(nullptr, nullptr);
@@ -305,6 +326,21 @@ awaitable<void> Server::probe_backends() {
       last_prune = std::chrono::steady_clock::now();
     }
     timer.expires_after(kProbeEvery);
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+  }
+}
+
+// Emergency grants end by themselves: every kGrantTick the expired ones are removed and
+// audited (admin.grant_expired). Sessions already stopped using them at their expiry
+// (SessionGrants checks the time per statement); this is the record and the cleanup.
+awaitable<void> Server::expire_grants() {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer timer(ex);
+  for (;;) {
+    control_->expire_grants();
+    timer.expires_after(kGrantTick);
     error_code ec;
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
     if (ec) co_return;

@@ -71,6 +71,7 @@ MysqlVerdict MysqlGate::check(std::string_view text, bool prepare, std::string_v
     wal_catalog_ = wal->usable_catalog();
     cache_.clear();
   }
+  if (grants_.changed()) cache_.clear();  // a new grant may allow what was refused
   // Keyed by the literal-free token fingerprint (names kept; 0: not cacheable) and
   // whether the text is PREPAREd (judged apart from running it).
   const std::uint64_t fp = sql::fingerprint_mysql(text, options_);
@@ -86,7 +87,7 @@ MysqlVerdict MysqlGate::check(std::string_view text, bool prepare, std::string_v
     }
   }
   MysqlVerdict v = check_uncached(text, prepare, now, wal);
-  if (fp != 0) cache_.put(std::string(key_view), v);
+  if (fp != 0 && v.grant_id.empty()) cache_.put(std::string(key_view), v);  // a grant's allowance ends with it
   return check_prepared_names(std::move(v));
 }
 
@@ -113,12 +114,13 @@ MysqlVerdict MysqlGate::check_uncached(std::string_view text, bool prepare, time
   MysqlVerdict v;
   const sql::StatementInfo info = sql::classify_mysql(text, options_);
   const authz::Decision d =
-      engine_->evaluate(segment_, info, now, options_.current_database, authz::PolicyEngine::Windows::Check);
+      grants_.decide(*engine_, segment_, info, now, options_.current_database, authz::PolicyEngine::Windows::Check);
   v.fingerprint = info.fingerprint;
   if (wal != nullptr && d.allow) v.wal = authz::wal::mysql_write_classes(info, text, options_, *wal).message;
   v.rule_id = d.rule_id;
   v.shadow_deny = d.shadow_deny;
   v.shadow_rule = d.shadow_rule;
+  v.grant_id = d.grant_id;
   v.prepared_uses = authz::prepared_uses(info);
   if (!info.statements.empty()) v.command = info.statements.front().command;
   if (info.statements.size() == 1 && info.statements.front().klass == sql::StatementClass::Transaction) {

@@ -17,6 +17,7 @@
 
 #include "audit/record.hpp"
 #include "authz/gate/decision_cache.hpp"
+#include "authz/grants/session_grants.hpp"
 #include "authz/policy_engine.hpp"
 #include "authz/prepared_names.hpp"
 #include "authz/sql/mysql_classifier.hpp"
@@ -34,6 +35,7 @@ struct MysqlVerdict {
   std::string sqlstate;    // "42000", ...
   std::string message;
   std::string rule_id;
+  std::string grant_id;  // the emergency grant(s) that allowed it (authz/grants); never cached
   std::string command;
   std::vector<audit::TableAccess> tables;
   std::string use_database;  // a USE that was allowed: becomes current after OK
@@ -89,6 +91,12 @@ class MysqlGate {
   // COM_RESET_CONNECTION: the server forgets every SQL-level prepared statement.
   void forget_prepared_names() { prepared_names_.clear(); }
 
+  // Emergency grants (authz/grants/session_grants.hpp) of the session's identity.
+  void set_grants(authz::SessionGrants grants) {
+    grants_ = std::move(grants);
+    cache_.clear();
+  }
+
   // Configuration reload: judge from now on with `engine` and `databases` (owned by the
   // new Runtime). Cached decisions are dropped; SQL-level PREPAREs were judged under the
   // old policy and their text is not kept, so their names are forgotten (an EXECUTE of
@@ -111,6 +119,7 @@ class MysqlGate {
   std::uint64_t views_version_ = 0;
   const authz::wal::WalCatalog* wal_catalog_ = nullptr;  // the usable catalog cached classes were computed with
   DecisionCache<MysqlVerdict> cache_{kMaxCacheEntries};
+  authz::SessionGrants grants_;  // none unless set_grants
   authz::PreparedNames prepared_names_;  // names of SQL-level PREPAREs forwarded (not COM_STMT_PREPARE ids)
 };
 

@@ -107,7 +107,7 @@ void PgGate::on_parameter_status(std::string_view name, std::string_view value) 
 
 GateVerdict PgGate::evaluate(const sql::StatementInfo& info, time_point now) {
   GateVerdict v;
-  v.decision = engine_->evaluate(segment_, info, now, database_, windows());
+  v.decision = grants_.decide(*engine_, segment_, info, now, database_, windows());
   if (!info.statements.empty()) v.command = info.statements.front().command;
   v.ddl = std::any_of(info.statements.begin(), info.statements.end(),
                       [](const sql::StatementPart& p) { return p.klass == sql::StatementClass::Ddl; });
@@ -131,7 +131,7 @@ GateVerdict PgGate::evaluate(const sql::StatementInfo& info, time_point now) {
     if (part.prepared_effect != sql::PreparedEffect::Execute) continue;
     auto it = prepared_.find(part.prepared_name);
     if (it == prepared_.end()) continue;  // PREPAREd earlier in this text: judged with it
-    auto d = engine_->evaluate(segment_, it->second, now, database_, windows());
+    auto d = grants_.decide(*engine_, segment_, it->second, now, database_, windows());
     if (!d.allow) {
       v.decision = d;
       return v;
@@ -257,6 +257,7 @@ GateVerdict PgGate::check_policy(std::string_view text, time_point now, const au
   }
   // A view may now read other relations, a function may now be callable as `x.f`.
   if (engine_->views_version() != views_version_) sync_catalog();
+  if (grants_.changed()) cache_.clear();  // a new grant may allow what was refused
   if (const GateVerdict* hit = cacheable ? cache_.find(key) : nullptr) return *hit;
 
   // The write-ahead class comes from the same parse tree (authz/wal/pg_write_class.hpp).
@@ -282,7 +283,8 @@ GateVerdict PgGate::check_policy(std::string_view text, time_point now, const au
     if (v.decision.allow) remember_prepares(info);
     return v;
   }
-  if (cacheable && info.parse_ok) cache_.put(std::move(key), v);
+  // A grant's allowance is never cached: it ends when the grant does.
+  if (cacheable && info.parse_ok && v.decision.grant_id.empty()) cache_.put(std::move(key), v);
   return v;
 }
 

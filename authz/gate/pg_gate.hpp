@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "authz/gate/decision_cache.hpp"
+#include "authz/grants/session_grants.hpp"
 #include "authz/policy_engine.hpp"
 #include "audit/record.hpp"
 #include "authz/sql/pg_classifier.hpp"
@@ -96,6 +97,12 @@ class PgGate {
   // The refusal of a statement that is not COMMIT / ROLLBACK during the grace.
   authz::Decision grace_refusal() const;
 
+  // Emergency grants (authz/grants/session_grants.hpp) of the session's identity.
+  void set_grants(authz::SessionGrants grants) {
+    grants_ = std::move(grants);
+    cache_.clear();
+  }
+
   // Configuration reload: judge from now on with `engine` (owned by the new Runtime,
   // which the session keeps alive). Cached decisions are dropped; remembered SQL-level
   // PREPAREs stay and are re-judged at EXECUTE under the new policy.
@@ -138,6 +145,7 @@ class PgGate {
   bool window_grace_ = false;
   authz::sql::ClassifierOptions options_;
   DecisionCache<GateVerdict> cache_;
+  authz::SessionGrants grants_;  // none unless set_grants
   // SQL-level PREPARE name -> its classification (only allowed ones are remembered).
   std::unordered_map<std::string, authz::sql::StatementInfo> prepared_;
 };

@@ -47,10 +47,10 @@ std::string selector_text(const admin::Selector& s) {
 
 }  // namespace
 
-ControlPlane::ControlPlane(ControlDeps deps, std::string revocations_file)
-    : deps_(std::move(deps)), list_(std::filesystem::path(revocations_file)) {}
+ControlPlane::ControlPlane(ControlDeps deps, std::string revocations_file, std::string grants_file)
+    : deps_(std::move(deps)), list_(std::filesystem::path(revocations_file)), grants_(std::filesystem::path(grants_file)) {}
 
-bool ControlPlane::load(std::string& error) { return list_.load(error); }
+bool ControlPlane::load(std::string& error) { return list_.load(error) && grants_.load(error); }
 
 std::optional<std::string> ControlPlane::revoked(const authz::ClientIdentity& id, std::string_view segment) const {
   if (auto r = list_.find_match(id, segment, std::chrono::system_clock::now())) return r->reason;
@@ -96,6 +96,9 @@ std::string ControlPlane::handle(const admin::Request& request, const AdminPeer&
         else if constexpr (std::is_same_v<T, admin::UnrevokeRequest>) return unrevoke(r, peer);
         else if constexpr (std::is_same_v<T, admin::RevocationsRequest>) return revocations();
         else if constexpr (std::is_same_v<T, admin::ReloadRequest>) return reload(peer);
+        else if constexpr (std::is_same_v<T, admin::GrantRequest>) return grant(r, peer);
+        else if constexpr (std::is_same_v<T, admin::GrantsRequest>) return list_grants();
+        else if constexpr (std::is_same_v<T, admin::UngrantRequest>) return ungrant(r, peer);
         else return checkpoint(peer);
       },
       request);

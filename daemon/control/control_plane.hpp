@@ -14,6 +14,7 @@
 #include <string>
 
 #include "audit/file_sink.hpp"
+#include "authz/grants/grant_list.hpp"
 #include "authz/revocation_list.hpp"
 #include "protocols/admin/admin_protocol.hpp"
 #include "daemon/control/admin_server.hpp"
@@ -38,8 +39,8 @@ struct ControlDeps {
 
 class ControlPlane final : public AdminHandler, public RevocationCheck {
  public:
-  // `revocations_file` empty: revocations live in memory only (no admin socket).
-  ControlPlane(ControlDeps deps, std::string revocations_file);
+  // `revocations_file` / `grants_file` empty: kept in memory only (no admin socket).
+  ControlPlane(ControlDeps deps, std::string revocations_file, std::string grants_file = {});
   ControlPlane(const ControlPlane&) = delete;
   ControlPlane& operator=(const ControlPlane&) = delete;
 
@@ -67,6 +68,18 @@ class ControlPlane final : public AdminHandler, public RevocationCheck {
   // Drops expired revocations from the file (they already stopped matching).
   void prune_expired();
 
+  // Emergency grants (daemon/control/control_grants.cpp, docs/admin.md "Break-glass
+  // grants"). The sessions' gates read the list (Services::grants).
+  const authz::GrantList& grants() const { return grants_; }
+  std::size_t grants_active() const;
+  // The control thread's expiry timer: removes expired grants, each with an
+  // admin.grant_expired record (they already stopped applying at their expiry).
+  void expire_grants();
+  // With a control plane: grants through etcd (daemon/control/grant_fleet).
+  void attach_grant_fleet(class GrantFleet* fleet) { grant_fleet_ = fleet; }
+  // Makes `set` the grants in force (the fleet's view): persisted, changes logged.
+  void apply_fleet_grants(std::vector<authz::Grant> set);
+
  private:
   std::string status();
   std::string sessions(const protocols::admin::SessionsRequest& r);
@@ -76,6 +89,11 @@ class ControlPlane final : public AdminHandler, public RevocationCheck {
   std::string revocations();
   std::string reload(const AdminPeer& peer);
   std::string checkpoint(const AdminPeer& peer);
+  std::string grant(const protocols::admin::GrantRequest& r, const AdminPeer& peer);
+  std::string list_grants();
+  std::string ungrant(const protocols::admin::UngrantRequest& r, const AdminPeer& peer);
+  // An admin.grant* record carrying the grant id; waits until durable (false: it is not).
+  bool audit_grant(const std::string& event, const std::string& peer, const authz::Grant& g);
   // With a control plane: written to etcd (or queued), applied from the watch.
   std::string revoke_fleet(const protocols::admin::RevokeRequest& r, const AdminPeer& peer, std::string value,
                            bool audited);
@@ -93,7 +111,9 @@ class ControlPlane final : public AdminHandler, public RevocationCheck {
 
   ControlDeps deps_;
   authz::RevocationList list_;
+  authz::GrantList grants_;
   class FleetSync* fleet_ = nullptr;
+  class GrantFleet* grant_fleet_ = nullptr;
   std::mutex enforced_mu_;
   std::map<std::string, std::size_t> enforced_;  // revocation id -> sessions ended (bounded)
 };

@@ -131,6 +131,7 @@ ProxyMetrics::ProxyMetrics(std::string_view version, double start_time_unix_seco
   auto& reloads = r.counter("segproxy_config_reloads_total", "Configuration reloads.", {"outcome"});
   for (std::size_t i = 0; i < kReloadOutcomeCount; ++i) config_reloads_[i] = &reloads.with({kReloadWords[i]});
   revocations_active_ = &r.callback_gauge("segproxy_revocations_active", "Revocations currently in force.");
+  grants_active_ = &r.callback_gauge("segproxy_grants_active", "Emergency grants currently in force.");
   audit_queue_depth_ = &r.callback_gauge("segproxy_audit_queue_depth", "Audit records queued and not yet durable.");
   staleness_ = &r.callback_gauge("segproxy_control_plane_staleness_seconds",
                                  "Seconds since etcd last confirmed this instance's fleet view (control_plane only).");

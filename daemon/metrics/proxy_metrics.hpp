@@ -207,6 +207,7 @@ class ProxyMetrics {
 
   // Read at render time; clear (pass nullptr) before the source is destroyed.
   void set_revocations_active(std::function<double()> fn) { revocations_active_->set(std::move(fn)); }
+  void set_grants_active(std::function<double()> fn) { grants_active_->set(std::move(fn)); }
   void set_audit_queue_depth(std::function<double()> fn) { audit_queue_depth_->set(std::move(fn)); }
   // Set only with a control plane (docs/fleet.md).
   void set_control_plane_staleness(std::function<double()> fn) { staleness_->set(std::move(fn)); }
@@ -250,6 +251,7 @@ class ProxyMetrics {
   std::array<Counter*, kAuditFailureReasonCount> audit_failures_{};
   std::array<Counter*, kReloadOutcomeCount> config_reloads_{};
   CallbackGauge* revocations_active_ = nullptr;
+  CallbackGauge* grants_active_ = nullptr;
   CallbackGauge* audit_queue_depth_ = nullptr;
   CallbackGauge* staleness_ = nullptr;
 

@@ -72,7 +72,11 @@ MysqlSession::Verdict MysqlSession::judge_kill_query(std::uint32_t target) {
 
 std::optional<MysqlSession::Verdict> MysqlSession::rejudge_prepared(std::uint32_t id, std::string_view& text) {
   const auto it = prepared_source_.find(id);
-  if (it == prepared_source_.end() || it->second.config_hash == rt_->config_hash) return std::nullopt;
+  // Prepared only because of an emergency grant: judged at every execution (the grant
+  // may have ended, docs/admin.md "Break-glass grants").
+  const auto was = prepared_.find(id);
+  const bool granted = was != prepared_.end() && !was->second.grant_id.empty();
+  if (it == prepared_source_.end() || (it->second.config_hash == rt_->config_hash && !granted)) return std::nullopt;
   PreparedSource& src = it->second;
   text = src.text;
   // Judged as at its PREPARE: names resolve in the database current then.

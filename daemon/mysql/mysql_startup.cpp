@@ -374,6 +374,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
   options.hash_key = rt_->statement_hash_key;
   gate_ = std::make_unique<MysqlGate>(*rt_->policy, segment_, seg_it->second.databases, std::move(options),
                                       svc_.enforce_policy);
+  if (svc_.grants != nullptr) gate_->set_grants(authz::SessionGrants(svc_.grants, identity_));
   if (!co_await learn_session_options()) {
     co_await refuse(ok_seq, 1045, "28000", "segproxy: could not read the session's sql_mode from the backend",
                     Refusal::BackendLoginFailed);

@@ -148,6 +148,7 @@ awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view 
   r.tables = v.tables;
   r.decision = v.allow ? "allow" : "deny";
   r.rule_id = v.rule_id;
+  r.grant_id = v.allow ? v.grant_id : std::string();  // emergency grants
   r.reason = v.allow ? std::string() : (v.audit_reason.empty() ? v.message : v.audit_reason);
   if (!v.allow) r.sqlstate = v.sqlstate;
   if (v.allow && v.shadow_deny) {  // docs/policy.md "Shadow mode"

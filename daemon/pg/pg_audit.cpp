@@ -30,6 +30,7 @@ audit::AuditRecord PgSession::decision_record(const GateVerdict& v, std::string_
     r.shadow_decision = "deny";
     r.shadow_rule = v.decision.shadow_rule;
   }
+  r.grant_id = v.decision.allow ? v.decision.grant_id : std::string();  // emergency grants
   r.sqlstate = v.decision.allow ? "" : v.decision.sqlstate;
   return r;
 }

@@ -74,6 +74,7 @@ awaitable<bool> PgSession::login_backend(const authz::BackendCredential& cred,
   backend_ = std::move(login.stream);
   gate_ = std::make_unique<PgGate>(*rt_->policy, segment_, database_, svc_.enforce_policy, rt_->statement_limits,
                                    rt_->statement_hash_key);
+  if (svc_.grants != nullptr) gate_->set_grants(authz::SessionGrants(svc_.grants, identity_));
   for (const auto& [name, value] : login.parameter_status) gate_->on_parameter_status(name, value);
   wal_start();
   backend_pid_ = login.process_id;

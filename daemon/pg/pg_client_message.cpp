@@ -22,6 +22,7 @@ constexpr const char* kLexingUnsettled =
     "batch: send Sync before the next statement (the proxy judges statement text under the setting the server "
     "reports at ReadyForQuery)";
 constexpr std::size_t kMaxLexingNames = 64;
+constexpr std::size_t kMaxGrantedStatements = 256;
 
 // The SQL text of a Query or Parse is valid UTF-8 (other messages carry none).
 bool statement_text_is_utf8(const pg::FrontendMessage& m) {
@@ -170,6 +171,10 @@ PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessag
       lexing_.statements.size() >= kMaxLexingNames) {
     v.decision = authz::Decision{false, "", "segproxy: too many prepared statements that change lexing settings", "0A000"};
   }
+  if (v.decision.allow && !v.decision.grant_id.empty() && !granted_statements_.count(p.statement) &&
+      granted_statements_.size() >= kMaxGrantedStatements) {
+    v.decision = authz::Decision{false, "", "segproxy: too many prepared statements allowed by emergency grants", "0A000"};
+  }
   count_statement(v);
   // The record is kept for the statement: each Execute appends it again.
   std::shared_ptr<audit::AuditRecord> record;
@@ -179,6 +184,11 @@ PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessag
     rec = audit_append(*record);
   }
   if (v.decision.allow) {
+    if (!v.decision.grant_id.empty()) {
+      granted_statements_.insert_or_assign(std::string(p.statement), std::string(p.query));
+    } else if (const auto g = granted_statements_.find(p.statement); g != granted_statements_.end()) {
+      granted_statements_.erase(g);
+    }
     ddl_pending_ = ddl_pending_ || v.ddl;
     if (may_change_lexing(v)) lexing_.statements.emplace(p.statement);
     else if (auto it = lexing_.statements.find(p.statement); it != lexing_.statements.end()) lexing_.statements.erase(it);
@@ -202,6 +212,14 @@ PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessag
 // grace, whether the unnamed portal holds the COMMIT / ROLLBACK parsed during it.
 PgSession::Next PgSession::on_bind(const pg::Bind& b, const pg::FrontendMessage& msg,
                                    std::span<const std::uint8_t> frame) {
+  // Parse'd only because of an emergency grant: judged again, the grant may have ended.
+  if (const auto g = granted_statements_.find(b.statement); g != granted_statements_.end()) {
+    GateVerdict again = gate_->check(g->second, std::chrono::system_clock::now());
+    if (!again.decision.allow) {
+      refuse_protocol_state(msg, std::move(again.decision));
+      return Next::Continue;
+    }
+  }
   // Bound to a statement that may change lexing: its Execute unsettles the batch.
   if (lexing_.statements.count(b.statement)) {
     if (!lexing_.portals.count(b.portal) && lexing_.portals.size() >= kMaxLexingNames) {

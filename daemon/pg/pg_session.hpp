@@ -331,6 +331,9 @@ class PgSession : public LiveSession,
     std::set<std::string, std::less<>> statements;  // prepared statements that may change lexing
     std::set<std::string, std::less<>> portals;     // portals bound to them
   } lexing_;
+  // Statements Parse'd only because of an emergency grant (name -> text): judged again at
+  // every Bind, so they stop running when the grant ends (docs/admin.md).
+  std::map<std::string, std::string, std::less<>> granted_statements_;
   std::vector<asio::const_buffer> out_pieces_;  // this batch, for one backend write
   std::vector<protocols::Bytes> out_owned_;     // bytes the proxy made for this batch
 

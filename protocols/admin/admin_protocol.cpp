@@ -108,6 +108,34 @@ ParsedRequest parse_object(const json::Value& root) {
   if (cmd == "revocations") return simple(RevocationsRequest{});
   if (cmd == "reload") return simple(ReloadRequest{});
   if (cmd == "audit-checkpoint") return simple(AuditCheckpointRequest{});
+  if (cmd == "grants") return simple(GrantsRequest{});
+  if (cmd == "ungrant") {
+    error = f.check_keys(cmd, {"id"});
+    UngrantRequest u;
+    if (!error.empty() || !f.required("id", u.id, error)) return failed(error);
+    ParsedRequest r;
+    r.request = Request{std::move(u)};
+    return r;
+  }
+  if (cmd == "grant") {
+    error = f.check_keys(cmd, {"identity", "spiffe_prefix", "segment", "tables", "ops", "statements", "ttl", "reason"});
+    GrantRequest g;
+    std::optional<std::string> statements, ttl, reason;
+    if (!error.empty() || !f.selector(g.selector, error) || !f.required("tables", g.tables, error) ||
+        !f.required("ops", g.ops, error) || !f.string("statements", statements, error) ||
+        !f.string("ttl", ttl, error) || !f.string("reason", reason, error, kMaxReasonBytes)) {
+      return failed(error);
+    }
+    if (statements) g.statements = std::move(*statements);
+    if (reason) g.reason = std::move(*reason);
+    if (ttl) {
+      g.ttl = parse_duration(*ttl);
+      if (!g.ttl) return failed("invalid \"ttl\": want a number and one unit s|m|h|d (e.g. 30m)");
+    }
+    ParsedRequest r;
+    r.request = Request{std::move(g)};
+    return r;
+  }
   if (cmd == "sessions") {
     error = f.check_keys(cmd, {"segment", "identity"});
     SessionsRequest s;
@@ -189,6 +217,9 @@ std::string_view command_name(const Request& r) {
                         [](const RevocationsRequest&) { return std::string_view("revocations"); },
                         [](const ReloadRequest&) { return std::string_view("reload"); },
                         [](const AuditCheckpointRequest&) { return std::string_view("audit-checkpoint"); },
+                        [](const GrantRequest&) { return std::string_view("grant"); },
+                        [](const GrantsRequest&) { return std::string_view("grants"); },
+                        [](const UngrantRequest&) { return std::string_view("ungrant"); },
                     },
                     r);
 }
@@ -229,6 +260,14 @@ std::string encode_request(const Request& r) {
                    if (rv.force) w.field("force", true);
                  },
                  [&](const UnrevokeRequest& u) { put_selector(w, u.selector); },
+                 [&](const GrantRequest& g) {
+                   put_selector(w, g.selector);
+                   w.field("tables", g.tables).field("ops", g.ops);
+                   if (!g.statements.empty()) w.field("statements", g.statements);
+                   if (g.ttl) w.field("ttl", format_duration(*g.ttl));
+                   if (!g.reason.empty()) w.field("reason", g.reason);
+                 },
+                 [&](const UngrantRequest& u) { w.field("id", u.id); },
                  [](const auto&) {},
              },
              r);

@@ -13,6 +13,11 @@
 //      reason optional; ttl optional ("30s", "15m", "2h", "7d"; 1 s .. 365 d)
 //   {"cmd":"unrevoke","cert_serial":"0A:1B"}     (exactly one selector)
 //   {"cmd":"revocations"}   {"cmd":"reload"}   {"cmd":"audit-checkpoint"}
+//   {"cmd":"grant","identity":"spiffe://...","tables":"orders,public.items","ops":"select,update",
+//    "statements":"ddl","ttl":"30m","reason":"INC-42"}
+//      exactly one selector: identity | spiffe_prefix | segment; tables, ops required;
+//      statements optional; ttl and reason are required by the proxy (admin.max_grant_ttl)
+//   {"cmd":"grants"}   {"cmd":"ungrant","id":"3f9c0a1b2c4d"}
 // Responses: {"ok":true,...} or {"ok":false,"error":"..."}; see the encoders below.
 #include <chrono>
 #include <cstddef>
@@ -87,11 +92,30 @@ struct AuditCheckpointRequest {
   friend bool operator==(const AuditCheckpointRequest&, const AuditCheckpointRequest&) = default;
 };
 
+// Emergency grants (docs/admin.md "Break-glass grants"); responses: admin_grants.hpp.
+struct GrantRequest {
+  Selector selector;  // identity | spiffe_prefix | segment
+  std::string tables;      // comma-separated patterns, as in a rule's `tables:`
+  std::string ops;         // comma-separated operations, as in `allow:`
+  std::string statements;  // comma-separated statement classes; may be empty
+  std::optional<std::chrono::seconds> ttl;  // the proxy refuses a grant without one
+  std::string reason;                       // the proxy refuses a grant without one
+  friend bool operator==(const GrantRequest&, const GrantRequest&) = default;
+};
+struct GrantsRequest {
+  friend bool operator==(const GrantsRequest&, const GrantsRequest&) = default;
+};
+struct UngrantRequest {
+  std::string id;
+  friend bool operator==(const UngrantRequest&, const UngrantRequest&) = default;
+};
+
 using Request = std::variant<StatusRequest, SessionsRequest, KillRequest, RevokeRequest, UnrevokeRequest,
-                             RevocationsRequest, ReloadRequest, AuditCheckpointRequest>;
+                             RevocationsRequest, ReloadRequest, AuditCheckpointRequest, GrantRequest,
+                             GrantsRequest, UngrantRequest>;
 
 // "status", "sessions", "kill", "revoke", "unrevoke", "revocations", "reload",
-// "audit-checkpoint".
+// "audit-checkpoint", "grant", "grants", "ungrant".
 std::string_view command_name(const Request& r);
 
 struct ParsedRequest {
