@@ -12,7 +12,8 @@
 #   environment: the testenv (source DIR/env.sh), SUITE_USER_PG / SUITE_USER_MY /
 #   SUITE_PASSWORD (a login that owns the suites' databases: psycopg2_test, test1, test2),
 #   SUITE_PROXY_PGPORT / SUITE_PROXY_MYPORT (a running segproxy whose segment for the
-#   client-spiffe identity allows those databases; see bench/RESULTS.md "Session 7").
+#   client-spiffe identity allows those databases; see bench/RESULTS.md "Session 7");
+#   SUITE_MY_SQL_MODE (e.g. ANSI) opens every PyMySQL connection in that sql_mode.
 # Prints the runner's summary line (counts of passed/failed/errors/skipped).
 set -euo pipefail
 [[ $# -eq 3 ]] || { echo "usage: $0 SUITES_DIR {psycopg2|pymysql} {direct|proxy}" >&2; exit 2; }
@@ -50,7 +51,9 @@ case "$suite:$target" in
       printf '{"host": "127.0.0.1", "port": %s, "user": "%s", "password": "%s", "database": "%s", "ssl": %s%s}' \
         "$port" "${SUITE_USER_MY:?}" "${SUITE_PASSWORD:?}" "$1" "$ssl" "$2"
     }
-    printf '[%s, %s]\n' "$(one test1 ', "use_unicode": true, "local_infile": true')" "$(one test2 '')" \
+    mode=""  # SUITE_MY_SQL_MODE=ANSI: every connection in that sql_mode (issue 12: lexing by sql_mode)
+    [[ -z "${SUITE_MY_SQL_MODE:-}" ]] || mode=", \"sql_mode\": \"$SUITE_MY_SQL_MODE\""
+    printf '[%s, %s]\n' "$(one test1 ", \"use_unicode\": true, \"local_infile\": true$mode")" "$(one test2 "$mode")" \
       >"$suites/pymysql/pymysql_tests/databases.json"
     cd "$suites/pymysql"
     "$py" -m pytest -q -p no:cacheprovider pymysql_tests 2>&1 | tail -n "${SUITE_TAIL:-400}"
