@@ -279,7 +279,11 @@ DecodeStatus BackendStream::feed(std::span<const std::uint8_t> data, BackendEven
       if (len < 4) return fail("backend message " + printable_type(type_) + ": length below 4");
       body_left_ = len - 4;
       watched_ = watched_type(type_);
-      buffered_ = watched_ || (structure && is_checked_whole(type_));
+      // DataRow and FunctionCallResponse carry values (a lo_read through the fast path
+      // returns the whole chunk in one 'V'): checked while streaming, never buffered, so
+      // only the relay cap applies to them, not the control-message limit.
+      streamed_ = type_ == 'D' || type_ == 'V';
+      buffered_ = watched_ || (structure && !streamed_ && is_checked_whole(type_));
       body_.clear();
       if (structure) {
         if (!is_relay_backend_type(type_))
@@ -288,6 +292,10 @@ DecodeStatus BackendStream::feed(std::span<const std::uint8_t> data, BackendEven
           return fail("backend message " + printable_type(type_) + ": length above the message limit");
         if (type_ == 'D') {
           row_phase_ = RowPhase::Count;
+          acc_have_ = 0;
+        } else if (type_ == 'V') {  // Int32 length (-1 = NULL) and the value: one DataRow column
+          row_phase_ = RowPhase::Length;
+          cols_left_ = 1;
           acc_have_ = 0;
         }
       }
@@ -303,12 +311,14 @@ DecodeStatus BackendStream::feed(std::span<const std::uint8_t> data, BackendEven
       if (buffered_) body_.insert(body_.end(), part.begin(), part.end());
       body_left_ -= take;
       data = data.subspan(take);
-      if (structure && type_ == 'D' && !scan_row(part, body_left_))
-        return fail(row_error_.empty() ? "backend sent a malformed DataRow message" : row_error_);
+      if (structure && streamed_ && !scan_row(part, body_left_))
+        return fail(type_ == 'D' && !row_error_.empty() ? row_error_
+                                                        : "backend sent a malformed " + message_name(type_) + " message");
     }
     if (header_have_ == kHeaderSize && body_left_ == 0) {
       if (structure) {
-        if (type_ == 'D' && row_phase_ != RowPhase::Done) return fail("backend sent a malformed DataRow message");
+        if (streamed_ && row_phase_ != RowPhase::Done)
+          return fail("backend sent a malformed " + message_name(type_) + " message");
         if (buffered_ && !valid_backend_body(type_, body_))
           return fail("backend sent a malformed " + message_name(type_) + " message");
         if (type_ != 'D') shape_.backend(type_, body_);

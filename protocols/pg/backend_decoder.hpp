@@ -89,6 +89,7 @@ class BackendStream {
   // DataRow check (Structure): Int16 count, then per column Int32 length (-1 = NULL) + value.
   enum class RowPhase : std::uint8_t { Count, Length, Value, Done };
   RowPhase row_phase_ = RowPhase::Done;
+  bool streamed_ = false;  // the current message is a 'D' or 'V' (scan_row, not buffered)
   std::uint8_t acc_[4] = {};
   std::size_t acc_have_ = 0;
   std::uint32_t cols_left_ = 0;

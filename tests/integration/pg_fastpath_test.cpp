@@ -43,6 +43,35 @@ TEST_F(FastPath, LargeObjectsThroughLibpqWorkForASegmentGrantedLargeObjects) {
   EXPECT_EQ(SuValue("SELECT count(*) FROM pg_largeobject_metadata WHERE oid = " + std::to_string(lo)), "0");
 }
 
+// psycopg2's test_read_large (driver suite, bench/RESULTS.md session 7): one lo_read of a
+// 4 MB object is one FunctionCallResponse of 4 MB, above the 1 MiB control-message limit;
+// the proxy once ended the session with "backend message 'V': length above the control
+// message limit". It streams now, like a DataRow.
+TEST_F(FastPath, LoReadOfFourMegabytesInOneCallReturnsTheWholeObject) {
+  ASSERT_NO_FATAL_FAILURE(StartWithBillingPolicy(kWithLargeObjects));
+  PgConnPtr conn = Connect();
+  ASSERT_PG_CONNECTED(conn);
+  ASSERT_TRUE(pg_exec(conn.get(), "BEGIN").ok);
+  const Oid lo = lo_creat(conn.get(), INV_READ | INV_WRITE);
+  ASSERT_NE(lo, InvalidOid) << PQerrorMessage(conn.get());
+  const int fd = lo_open(conn.get(), lo, INV_READ | INV_WRITE);
+  ASSERT_GE(fd, 0) << PQerrorMessage(conn.get());
+  std::string data;
+  data.reserve(4u * 1024u * 1024u);
+  for (std::size_t i = 0; data.size() < 4u * 1024u * 1024u; ++i) data += static_cast<char>('a' + i % 26);
+  ASSERT_EQ(lo_write(conn.get(), fd, data.data(), data.size()), static_cast<int>(data.size()))
+      << PQerrorMessage(conn.get());
+  ASSERT_EQ(lo_lseek(conn.get(), fd, 0, SEEK_SET), 0) << PQerrorMessage(conn.get());
+  std::string back(data.size(), '\0');
+  ASSERT_EQ(lo_read(conn.get(), fd, back.data(), back.size()), static_cast<int>(data.size()))
+      << PQerrorMessage(conn.get());
+  EXPECT_TRUE(back == data);
+  EXPECT_EQ(lo_close(conn.get(), fd), 0) << PQerrorMessage(conn.get());
+  EXPECT_TRUE(pg_exec(conn.get(), "ROLLBACK").ok);
+  const QueryOutcome q = pg_exec(conn.get(), "select 1");
+  EXPECT_TRUE(q.ok) << q.error;
+}
+
 TEST_F(FastPath, LargeObjectCallsAreRefusedWithoutTheLargeObjectsClassAndTheSessionGoesOn) {
   ASSERT_NO_FATAL_FAILURE(StartWithBillingPolicy(
       "    rules:\n"

@@ -102,6 +102,11 @@ std::vector<Malformation> malformations() {
       {"DataRow bytes after the last column", frame('D', Body().i16(1).i32(1).str("1").u8(0))},
       {"DataRow empty body", frame('D', Body())},
       {"DataRow 2 GB length", frame('D', Body().i16(1), 0x7FFFFFF0)},
+      {"FunctionCallResponse length past the message", frame('V', Body().i32(3).str("ab"))},
+      {"FunctionCallResponse length below -1", frame('V', Body().i32(-2))},
+      {"FunctionCallResponse bytes after the value", frame('V', Body().i32(1).str("ab"))},
+      {"FunctionCallResponse NULL with bytes after", frame('V', Body().i32(-1).u8(0))},
+      {"FunctionCallResponse empty body", frame('V', Body())},
       {"CopyData 2 GB length", frame('d', Body(), 0x80000000)},
       {"ParseComplete with a body", frame('1', Body().u8(0))},
       {"CopyInResponse count above formats", frame('G', Body().u8(0).i16(2).i16(0))},
@@ -159,6 +164,25 @@ TEST(PgBackendValidation, LargeDataRowStreamsWithoutBeingBuffered) {
   const Bytes null_col = Body().i32(-1).b;
   ASSERT_EQ(s.feed(null_col, r), DecodeStatus::Ok) << s.error();
   EXPECT_TRUE(s.at_boundary());
+}
+
+// psycopg2's lobject.read() of a 4 MB large object: libpq's lo_read is one fast-path
+// call whose FunctionCallResponse carries the whole chunk; it streams like a DataRow.
+TEST(PgBackendValidation, LargeFunctionCallResponseStreamsPastTheControlCap) {
+  Limits limits;
+  limits.max_backend_control_message = 1024;
+  const std::size_t value = 4u * 1024u * 1024u;
+  const Bytes header = frame('V', Body().i32(static_cast<std::int32_t>(value)), static_cast<std::int64_t>(4 + 4 + value));
+  BackendStream s(limits, BackendCheck::Structure);
+  Recorder r;
+  ASSERT_EQ(s.feed(header, r), DecodeStatus::Ok) << s.error();
+  const Bytes chunk(64 * 1024, 'x');
+  for (std::size_t sent = 0; sent < value; sent += chunk.size())
+    ASSERT_EQ(s.feed(std::span(chunk).first(std::min(chunk.size(), value - sent)), r), DecodeStatus::Ok) << s.error();
+  EXPECT_TRUE(s.at_boundary());
+  const Bytes tail = test::concat({frame('Z', Body().u8('T'))});
+  ASSERT_EQ(s.feed(tail, r), DecodeStatus::Ok) << s.error();
+  EXPECT_EQ(r.types, "Z");
 }
 
 TEST(PgBackendValidation, ValidatorAcceptsWhatTheEncoderWrites) {
