@@ -55,7 +55,9 @@ Result round_trip(const Result& in) {
   const auto env = decode_envelope(line, error);
   EXPECT_TRUE(env) << error;
   Result out{};
-  if (env) EXPECT_TRUE(decode_response(env->body, out, error)) << error << "\n" << line;
+  if (env) {
+    EXPECT_TRUE(decode_response(env->body, out, error)) << error << "\n" << line;
+  }
   return out;
 }
 
