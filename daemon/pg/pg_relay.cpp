@@ -110,7 +110,12 @@ awaitable<void> PgSession::backend_to_client() {
     std::size_t relay = all.size();
     if (may_hold) {
       const std::size_t p = backend_stream_.pending_start();
-      const std::size_t begin = p != std::string::npos ? old + p : old > 0 ? 0 : std::string::npos;
+      // npos: on a boundary (everything may go), or the unfinished message began before
+      // this read, i.e. in the held bytes (it starts at 0).
+      const bool unfinished = !backend_stream_.at_boundary();
+      const std::size_t begin = p != std::string::npos ? old + p
+                                : old > 0 && unfinished ? 0
+                                                        : std::string::npos;
       if (begin != std::string::npos && all.size() - begin <= kHoldBack) relay = begin;
     }
     if (relay > 0) {
