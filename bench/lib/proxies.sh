@@ -3,8 +3,9 @@
 # scripts/lib/testenv.sh, inside a testenv_up directory). Not a script of its own.
 #
 #   bp_start_segproxy NAME BIN   segproxy with a PostgreSQL and a MySQL listener (client
-#                                mTLS, plain backends, pgbench + sysbench tables allowed,
-#                                no audit); sets bp_pid[NAME], bp_pg_port[NAME], bp_my_port[NAME];
+#                                mTLS, plain backends with a metadata login each, so the
+#                                write-ahead audit's catalog is loaded (docs/audit.md),
+#                                pgbench + sysbench tables allowed, no audit); sets bp_pid[NAME], bp_pg_port[NAME], bp_my_port[NAME];
 #                                $BP_EXTRA_YAML (top-level YAML lines, e.g. metrics:, audit:)
 #                                and $BP_SEGMENT_EXTRA (lines under segment billing, 4 spaces)
 #                                are appended when set ($BP_SEGPROXY_EXTRA_YAML: same as
@@ -35,12 +36,20 @@ listeners:
     protocol: postgres
     listen: 127.0.0.1:${bp_pg_port[$name]}
     tls: {cert: "$pki/server.crt", key: "$pki/server.key", client_ca: "$pki/ca.crt"}
-    backend: {host: 127.0.0.1, port: $SEGPROXY_TEST_PGPORT, tls: {mode: disable}}
+    backend:
+      host: 127.0.0.1
+      port: $SEGPROXY_TEST_PGPORT
+      tls: {mode: disable}
+      metadata: {user: reporting_ro, password_file: "$SEGPROXY_TEST_SECRETS/reporting_ro.pw"}
   - name: my-main
     protocol: mysql
     listen: 127.0.0.1:${bp_my_port[$name]}
     tls: {cert: "$pki/server.crt", key: "$pki/server.key", client_ca: "$pki/ca.crt"}
-    backend: {host: 127.0.0.1, port: $SEGPROXY_TEST_MYPORT, tls: {mode: disable}}
+    backend:
+      host: 127.0.0.1
+      port: $SEGPROXY_TEST_MYPORT
+      tls: {mode: disable}
+      metadata: {user: segproxy_meta, password_file: "$SEGPROXY_TEST_SECRETS/segproxy_meta.my.pw"}
 identities:
   - match: {spiffe_id: "spiffe://example.org/ns/billing/*"}
     segment: billing
