@@ -117,7 +117,8 @@ YAML
       export PGPORT="${SUITE_PROXY_PGPORT:?}"
       unset PGPASSWORD
       export NODEPG_SSLCERT="$PGSSLCERT" NODEPG_SSLKEY="$PGSSLKEY"
-      export NODE_OPTIONS="--require $(cd "$(dirname "$0")" && pwd)/lib/nodepg_client_cert.js"
+      bench_dir="$(cd "$(dirname "$0")" && pwd)"
+      export NODE_OPTIONS="--require $bench_dir/lib/nodepg_client_cert.js"
     fi
     # Upstream's runner gives each test 5 s (test/suite.js; the copy reads TEST_TIMEOUT,
     # as test-helper.js's assert.calls does): generous here, the machine may be loaded.
