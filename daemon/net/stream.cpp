@@ -40,7 +40,10 @@ int bio_read(BIO* b, char* out, int len) {
     if (n < len) io->drained = true;  // a stream socket returns less only when it is empty
     return static_cast<int>(n);
   }
-  if (n == 0) return 0;  // end of stream
+  if (n == 0) {  // end of stream: later reads return it at once, no wait may come first
+    io->drained = false;
+    return 0;
+  }
   if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
     if (errno != EINTR) io->drained = true;
     BIO_set_retry_read(b);
@@ -165,7 +168,10 @@ awaitable<void> Stream::handshake(ssl::stream_base::handshake_type type, error_c
 }
 
 awaitable<void> Stream::wait_readable(error_code& ec) {
-  if (ssl_ && SSL_has_pending(ssl_.get())) co_return;
+  // A TLS read may hand over data and stop at the peer's close_notify received with it
+  // (PostgreSQL sends FATAL, close_notify and FIN back to back when a backend is
+  // terminated): no readiness edge follows, so report it by reading, never by waiting.
+  if (ssl_ && (SSL_has_pending(ssl_.get()) || (SSL_get_shutdown(ssl_.get()) & SSL_RECEIVED_SHUTDOWN))) co_return;
   if (!io_.drained) co_return;
   co_await wait_socket(true, ec);
 }

@@ -1,0 +1,69 @@
+// A backend terminated under a running query (pg_terminate_backend, node-postgres's
+// query-error-handling-prepared-statement test, bench/RESULTS.md session 8): the client
+// gets the FATAL and then the end of its connection. Over backend TLS, PostgreSQL sends
+// the FATAL, its close_notify and the FIN back to back; when the proxy received them
+// with one read it relayed the FATAL and then waited for readability that never came,
+// so the client session hung until the client gave up.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+
+#include "support/fixture.hpp"
+
+namespace segproxy::it {
+namespace {
+
+class PgBackendTerminate : public ProxyTest {
+ protected:
+  bool auto_start() const override { return false; }
+
+  static std::string SuperuserConninfo() {
+    const Env& e = env();
+    return "host=" + (e.pgsockdir.empty() ? e.pghost : e.pgsockdir) + " port=" + e.pgport + " dbname=" + e.db +
+           " user=" + e.pgsuperuser + " sslmode=disable connect_timeout=10";
+  }
+};
+
+// The race is lost only sometimes (the three arrive within microseconds): 20 rounds.
+TEST_F(PgBackendTerminate, TerminatedBackendOverTlsEndsTheClientSessionAfterTheFatal) {
+  ProxyConfigOptions opts;
+  opts.backend_tls_mode = "verify-full";
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  PgConnPtr su = pg_connect(SuperuserConninfo());
+  ASSERT_EQ(PQstatus(su.get()), CONNECTION_OK) << PQerrorMessage(su.get());
+
+  for (int round = 0; round < 20; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    PgConnPtr conn = Connect();
+    ASSERT_PG_CONNECTED(conn);
+    const QueryOutcome pid = pg_exec(conn.get(), "select pg_backend_pid()");
+    ASSERT_TRUE(pid.ok) << pid.error;
+    ASSERT_EQ(PQsendQuery(conn.get(), "select pg_sleep(60)"), 1) << PQerrorMessage(conn.get());
+    // Terminate once the backend runs the query (it may still be reading it).
+    QueryOutcome killed;
+    for (int i = 0; i < 600 && killed.value != "t"; ++i) {
+      killed = pg_exec(su.get(), "select pg_terminate_backend(pid) from pg_stat_activity where pid = " + pid.value +
+                                     " and query = 'select pg_sleep(60)' and state = 'active'");
+      ASSERT_TRUE(killed.ok) << killed.error;
+      if (killed.value != "t") ::usleep(50 * 1000);
+    }
+    ASSERT_EQ(killed.value, "t") << "the backend never ran the query";
+
+    // Generous deadlines: only "never" is a failure.
+    bool timed_out = false;
+    PgResultPtr fatal = pg_wait_result(conn.get(), std::chrono::seconds(30), &timed_out);
+    ASSERT_FALSE(timed_out) << "no answer after the backend was terminated";
+    ASSERT_NE(fatal, nullptr);
+    EXPECT_EQ(sqlstate_of(fatal.get()), "57P01");
+    const PgResultPtr rest = pg_wait_result(conn.get(), std::chrono::seconds(30), &timed_out);
+    (void)rest;  // libpq's own report of the lost connection, if any
+    EXPECT_FALSE(timed_out) << "the proxy relayed the FATAL but kept the client session open";
+    EXPECT_EQ(PQstatus(conn.get()), CONNECTION_BAD) << "the client connection did not end";
+  }
+  EXPECT_TRUE(proxy_.running());
+}
+
+}  // namespace
+}  // namespace segproxy::it
