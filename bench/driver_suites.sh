@@ -14,6 +14,8 @@
 #   SUITE_PROXY_PGPORT / SUITE_PROXY_MYPORT (a running segproxy whose segment for the
 #   client-spiffe identity allows those databases; see bench/RESULTS.md "Session 7");
 #   SUITE_MY_SQL_MODE (e.g. ANSI) opens every PyMySQL connection in that sql_mode.
+#   bench/driver_suites_env.sh SUITES_DIR up creates that login and databases, starts such a
+#   segproxy and writes SUITES_DIR/proxy/env.sh with these variables (source it).
 # Prints the runner's summary line (counts of passed/failed/errors/skipped).
 set -euo pipefail
 [[ $# -eq 3 ]] || { echo "usage: $0 SUITES_DIR {psycopg2|pymysql} {direct|proxy}" >&2; exit 2; }
