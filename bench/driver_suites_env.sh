@@ -81,11 +81,12 @@ segments:
       my-main: {user: suite_my, password_file: suite.pw}
     catalog: metadata
     rules:
-      - {id: pg-all, tables: ["public.*"], allow: [all]}
+      - {id: pg-all, tables: ["public.*", "typens.*", "rs.*"], allow: [all]}  # the schemas psycopg2's tests create
+      - {id: pg-2pc, tables: ["pg_catalog.pg_prepared_xacts"], allow: [select]}  # tpc_recover(): outside the metadata list
       - {id: my-test1, tables: ["test1.*"], allow: [all]}
       - {id: my-test2, tables: ["test2.*"], allow: [all]}
     statements: [transaction, session_safe, ddl, admin, procedural, notify, prepare, cursor, explain, large_objects, anonymous_code]
-    functions: {allow: ["*"]}
+    functions: {allow: ["*", "*.*"]}  # "*.*": schema-qualified calls too (pg_temp functions of test_cursor)
 audit: {dir: audit}
 log:
   level: warn
