@@ -23,6 +23,8 @@
 #   SUITE_PROXY_PGPORT / SUITE_PROXY_MYPORT (a running segproxy whose segment for the
 #   client-spiffe identity allows those databases; see bench/RESULTS.md "Session 7");
 #   SUITE_MY_SQL_MODE (e.g. ANSI) opens every PyMySQL connection in that sql_mode.
+#   bench/driver_suites_env.sh SUITES_DIR up creates that login and databases, starts such a
+#   segproxy and writes SUITES_DIR/proxy/env.sh with these variables (source it).
 #   node-postgres: SUITE_DB_NODEPG (default node_pg_test, owned by SUITE_USER_PG),
 #   SUITE_PROXY_PGPORT; SUITE_OUT (default SUITES_DIR/node-postgres-TARGET.out) keeps each
 #   file's output.

@@ -3,9 +3,12 @@
 //    session (or closed since): ER_UNKNOWN_STMT_HANDLER 1243 from the proxy;
 //    COM_STMT_SEND_LONG_DATA / COM_STMT_CLOSE get no answer from a server, so they are
 //    dropped;
-//  - COM_QUERY / COM_STMT_PREPARE text that is not valid UTF-8 while the session's
-//    character set is utf8 / utf8mb4: ER_INVALID_CHARACTER_STRING 1300 (binary data
-//    goes in hex literals X'..' or as statement parameters, which are not statement text).
+//  - COM_QUERY / COM_STMT_PREPARE text with bytes that are not UTF-8 outside string
+//    literals while the session's character set is utf8 / utf8mb4:
+//    ER_INVALID_CHARACTER_STRING 1300. Inside a string literal any byte passes (binary
+//    values such as PyMySQL's `_binary'<raw bytes>'`; authz/sql/mysql_literal_bytes.hpp
+//    says why the literal ends at the same byte for the server and for segproxy).
+#include "authz/sql/mysql_literal_bytes.hpp"
 #include "protocols/common/utf8.hpp"
 #include "authz/gate/mysql_errors.hpp"
 #include "daemon/mysql/mysql_session.hpp"
@@ -49,11 +52,12 @@ std::optional<MysqlSession::StateRefusal> MysqlSession::protocol_state_refusal(c
   else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) text = p->sql;
   else return std::nullopt;
   if (protocols::is_valid_utf8(text)) return std::nullopt;
+  if (authz::sql::non_utf8_bytes_only_in_string_literals(text, gate_->options())) return std::nullopt;
   StateRefusal r;
   r.verdict.code = ER_INVALID_CHARACTER_STRING;
   r.verdict.sqlstate = "HY000";
   r.verdict.command = std::string(my::command_name(my::command_code(cmd)));
-  r.verdict.message = "segproxy: Invalid " + charset + " character string in the statement text";
+  r.verdict.message = "segproxy: Invalid " + charset + " character string in the statement text (outside string literals)";
   return r;
 }
 
