@@ -73,6 +73,15 @@ awaitable<void> MysqlSession::command_phase() {
     bool go_on = false;
     switch (state_) {
       case State::Idle:
+        if (cstart_ == cend_) {
+          // Nothing buffered: the session waits here for the next command, with no read
+          // buffer and without on_idle's frame (~3 KiB) alive while it is idle (issue 15).
+          // An error is reported by the read in on_idle.
+          cstart_ = cend_ = 0;
+          client_->buffers().give_back(cbuf_);
+          error_code ec;
+          co_await client_->wait_readable(ec);
+        }
         go_on = co_await on_idle();
         break;
       case State::Awaiting:

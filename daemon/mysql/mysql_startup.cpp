@@ -78,20 +78,25 @@ awaitable<void> MysqlSession::run_phases() {
     audit_prelogin("timeout", "no complete login within the startup timeout");
   }
   close_all();
-  if (opened_) {
-    audit_results();
-    audit::AuditRecord rec = session_close_record(audit_record("session.close"), started_, close_reason_);
-    audit_now(std::move(rec));
-  }
-  if (!segment_.empty()) {
-    svc_.log.info("session.close", {{"session", id_text_},
-                                    {"protocol", "mysql"},
-                                    {"identity", identity_.display()},
-                                    {"segment", segment_},
-                                    {"bytes_in", std::to_string(bytes_from_client_)},
-                                    {"bytes_out", std::to_string(bytes_from_backend_)},
-                                    {"reason", close_reason_.empty() ? "client" : close_reason_}});
-  }
+  // The epilogue runs in a plain function: GCC keeps every local of a coroutine (here an
+  // AuditRecord and the log fields) in its frame for the session's whole life, ~1.1 KiB
+  // per idle session (issue 15).
+  [this] {
+    if (opened_) {
+      audit_results();
+      audit::AuditRecord rec = session_close_record(audit_record("session.close"), started_, close_reason_);
+      audit_now(std::move(rec));
+    }
+    if (!segment_.empty()) {
+      svc_.log.info("session.close", {{"session", id_text_},
+                                      {"protocol", "mysql"},
+                                      {"identity", identity_.display()},
+                                      {"segment", segment_},
+                                      {"bytes_in", std::to_string(bytes_from_client_)},
+                                      {"bytes_out", std::to_string(bytes_from_backend_)},
+                                      {"reason", close_reason_.empty() ? "client" : close_reason_}});
+    }
+  }();
 }
 
 awaitable<bool> MysqlSession::read_client_message(std::optional<std::uint8_t> seq, std::size_t max, Bytes& payload,

@@ -286,7 +286,17 @@ awaitable<void> PgSession::relay() {
         }
         self->close_all();
       });
-  while (!closed() && co_await client_frames() == Next::Continue) {
+  while (!closed()) {
+    if (cstart_ == cend_) {
+      // Nothing buffered: wait here for the client, with no read buffer and without
+      // client_frames' frames alive while the session is idle (issue 15). An error is
+      // reported by the read in client_frames.
+      cstart_ = cend_ = 0;
+      client_->buffers().give_back(cbuf_);
+      error_code ec;
+      co_await client_->wait_readable(ec);
+    }
+    if (co_await client_frames() != Next::Continue) break;
   }
   // A termination in progress (terminate_with, spawned) sends its FATAL before we close:
   // the read that saw Ending can complete first (a TLS read takes one step now).
