@@ -186,8 +186,11 @@ class AuditStoreTest : public ::testing::Test {
     std::size_t local_n = 0, store_n = 0;
     bool contiguous = true;
     for (;;) {
-      const auto local = LocalLines(Instance(name).dir);
+      // The store first: records written after this read (a session.close, a checkpoint)
+      // may be shipped before the local read below, never the other way round, so a
+      // store ahead of the local log is a real fault, not a stale read.
       const auto stored = StoreLines(name, &contiguous);
+      const auto local = LocalLines(Instance(name).dir);
       local_n = local.size();
       store_n = stored.size();
       if (!contiguous) return ::testing::AssertionFailure() << "store seqs of " << name << " are not 1..n";
