@@ -143,7 +143,8 @@ std::string csv_quote(std::string_view field) {
 std::string csv_header() {
   return "seq,ts,instance,event,session_id,listener,protocol,client_addr,spiffe_id,cn,"
          "cert_sha256,cert_serial,segment,database,backend_user,statement,fingerprint,tables,"
-         "decision,rule_id,reason,rows,duration_us,sqlstate,error,detail,prev_hash,hash\r\n";
+         "decision,rule_id,reason,shadow_decision,shadow_rule,grant_id,rows,duration_us,sqlstate,error,detail,"
+         "prev_hash,hash\r\n";
 }
 
 std::string to_csv_row(const AuditRecord& r) {
@@ -152,8 +153,9 @@ std::string to_csv_row(const AuditRecord& r) {
       r.listener,            r.protocol,    r.client_addr,    r.spiffe_id,   r.cn,
       r.cert_sha256,         r.cert_serial, r.segment,        r.database,    r.backend_user,
       r.statement,           r.fingerprint, tables_text(r),   r.decision,    r.rule_id,
-      r.reason,              opt_num(r.rows), opt_num(r.duration_us), r.sqlstate, r.error,
-      r.detail,              r.prev_hash,   r.hash};
+      r.reason,              r.shadow_decision, r.shadow_rule, r.grant_id,
+      opt_num(r.rows),       opt_num(r.duration_us), r.sqlstate, r.error,     r.detail,
+      r.prev_hash,           r.hash};
   std::string out;
   for (std::size_t i = 0; i < std::size(cells); ++i) {
     if (i) out += ',';
@@ -264,7 +266,8 @@ std::string to_ocsf(const AuditRecord& r) {
     un.str("event", r.event).str("segment", r.segment).str("backend_user", r.backend_user);
     un.str("protocol", r.protocol).str("cert_serial", r.cert_serial).str("rule_id", r.rule_id);
     un.str("decision", r.decision).str("reason", r.reason).str("tables", tables_text(r));
-    un.str("grant_id", r.grant_id);  // emergency grants (docs/admin.md); omitted when empty
+    // Shadow evaluation (docs/policy.md) and emergency grants (docs/admin.md); omitted when empty.
+    un.str("shadow_decision", r.shadow_decision).str("shadow_rule", r.shadow_rule).str("grant_id", r.grant_id);
     if (r.rows) un.num("rows", *r.rows);
     if (r.duration_us) un.num("duration_us", *r.duration_us);
     un.str("detail", r.detail).str("hash", r.hash).str("prev_hash", r.prev_hash);

@@ -25,6 +25,19 @@ namespace segproxy::authz::sql::mysql {
 // code (StatementClass::AnonymousCode); its inside is not analysed.
 bool is_compound_start(const std::vector<Token>& toks, std::size_t b);
 
+// Issue 12: how the statement toks[b, e) starts. `unparseable`: with nothing MySQL or
+// MariaDB could parse as a statement (a word that begins no statement of either server,
+// a literal, an operator, the client-side DELIMITER), answered as a syntax error
+// (ERROR 1064, as the server does), `reason` says why. `label` (`name: LOOP ...`): a
+// labelled compound statement, whose inner ';' the statement split does not follow, so
+// the rest of the text is its inside. Otherwise a statement keyword or '(': the
+// analyzer's to judge (an unsupported one is refused as such, 1227).
+struct StatementStart {
+  enum Kind { statement, label, unparseable } kind = statement;
+  std::string reason;
+};
+StatementStart statement_start(const std::vector<Token>& toks, std::size_t b, std::size_t e);
+
 struct Refusal {
   StatementClass klass = StatementClass::Unknown;
   std::string reason;

@@ -2,6 +2,8 @@
 // analyzer (mysql_analyzer.hpp).
 #include <algorithm>
 #include <cctype>
+#include <iterator>
+#include <string_view>
 
 #include "authz/sql/mysql_analyzer.hpp"
 
@@ -12,7 +14,41 @@ bool in(std::string_view w, std::initializer_list<std::string_view> set) {
   return std::any_of(set.begin(), set.end(), [&](std::string_view k) { return iequals(w, k); });
 }
 
+// Every word that begins a statement of MySQL 8 or MariaDB 10/11 (the top level of both
+// grammars, stored-program statements such as DECLARE / RETURN / SIGNAL, and compound
+// statement starts), sorted for the binary search.
+constexpr std::string_view kStatementWords[] = {
+    "alter", "analyze", "backup", "begin", "binlog", "cache", "call", "case", "change", "check",
+    "checksum", "clone", "close", "commit", "create", "deallocate", "declare", "delete", "desc",
+    "describe", "do", "drop", "execute", "explain", "fetch", "flush", "for", "get", "grant",
+    "handler", "help", "if", "import", "insert", "install", "iterate", "kill", "leave", "load",
+    "lock", "loop", "open", "optimize", "prepare", "purge", "release", "rename", "repair", "repeat",
+    "replace", "reset", "resignal", "restart", "return", "revoke", "rollback", "savepoint",
+    "select", "set", "show", "shutdown", "signal", "start", "stop", "table", "truncate",
+    "uninstall", "unlock", "update", "use", "values", "while", "with", "xa"};
+static_assert(std::is_sorted(std::begin(kStatementWords), std::end(kStatementWords)));
+
+bool is_statement_word(std::string_view w) {
+  if (w.size() > 16) return false;
+  const std::string lower = ascii_lower(w);
+  return std::binary_search(std::begin(kStatementWords), std::end(kStatementWords), std::string_view(lower));
+}
+
 }  // namespace
+
+StatementStart statement_start(const std::vector<Token>& toks, std::size_t b, std::size_t e) {
+  if (b >= e) return {};
+  const Token& t = toks[b];
+  if (t.kind == TokKind::LParen) return {};
+  const bool colon = b + 1 < e && toks[b + 1].kind == TokKind::Op && toks[b + 1].text == ":";
+  if ((t.kind == TokKind::Word || t.kind == TokKind::QuotedIdent) && colon) return {StatementStart::label, {}};
+  if (t.kind != TokKind::Word) return {StatementStart::unparseable, "a statement cannot start with this token"};
+  if (iequals(t.text, "DELIMITER")) return {StatementStart::unparseable, "DELIMITER is a client-side command, not SQL"};
+  if (!is_statement_word(t.text)) {
+    return {StatementStart::unparseable, "no MySQL or MariaDB statement starts with this word"};
+  }
+  return {};
+}
 
 void Analyzer::analyse() {
   try {
@@ -194,7 +230,6 @@ std::size_t Analyzer::statement(std::size_t i) {
              "IMPORT", "STOP"})) {
     forbid(w + " is an administrative command that is never allowed through segproxy");
   }
-  if (iequals(w, "DELIMITER")) refuse("DELIMITER is a client-side command, not SQL");
   if (iequals(w, "GET") && (is_kw(i + 1, "DIAGNOSTICS") || (is_kw(i + 2, "DIAGNOSTICS")))) {
     set_class(StatementClass::SessionSafe, "GET DIAGNOSTICS");
     return scan_rest(i + 1);

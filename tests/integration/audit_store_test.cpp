@@ -16,6 +16,7 @@
 #include "audit/record_join.hpp"
 #include "audit/store/store_connection.hpp"
 #include "support/audit_store_fixture.hpp"
+#include "support/ctl.hpp"
 #include "support/metrics_scrape.hpp"
 
 namespace segproxy::it {
@@ -82,6 +83,50 @@ TEST_F(AuditStore, TwoInstancesShipEveryRecordExactlyOnceAcrossSigkillMidBatchAn
   ASSERT_EQ(from_dir.exit_code, 0) << from_dir.describe();
   ASSERT_FALSE(from_store.out.empty());
   EXPECT_EQ(from_dir.out.substr(0, from_store.out.size()), from_store.out);
+}
+
+// Issue 18: the CSV export carries shadow_decision, shadow_rule and grant_id, from the
+// central store (--postgres) exactly as from the log directory: a statement a shadow
+// rule would deny and one only an emergency grant allows, exported both ways.
+TEST_F(AuditStore, CsvExportFromTheStoreAndTheDirectoryCarriesShadowAndGrantColumns) {
+  ProxyConfigOptions base;
+  base.billing_policy =
+      "    rules:\n"
+      "      - {id: read-orders, tables: [public.orders], allow: [select]}\n"
+      "      - {id: no-orders-candidate, tables: [public.orders], deny: [select], shadow: true}\n"
+      "    statements: [transaction, session_safe]\n";
+  const std::string socket = dir_ + "/admin.sock";
+  base.extra_yaml = "admin: {socket: \"" + socket + "\"}\n";
+  ASSERT_NO_FATAL_FAILURE(Start("it-a", "    batch: 7\n    interval: 50ms\n", base));
+  const ProcResult g = run_ctl(socket, {"grant", "--segment", "billing", "--tables", "customers_pii", "--ops", "select",
+                                        "--ttl", "1h", "--reason", "INC-44"});
+  ASSERT_EQ(g.exit_code, 0) << g.describe();
+  const std::string grant_id = g.out.substr(0, g.out.find('\n'));
+  {
+    PgConnPtr c = pg_connect(proxy_conninfo(Instance("it-a").port, ClientCert::Spiffe));
+    ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+    const QueryOutcome shadowed = pg_exec(c.get(), "SELECT count(*) FROM orders");
+    ASSERT_TRUE(shadowed.ok) << shadowed.error;
+    const QueryOutcome granted = pg_exec(c.get(), "SELECT count(*) FROM customers_pii");
+    ASSERT_TRUE(granted.ok) << granted.error;
+  }
+  ASSERT_TRUE(Converged("it-a"));
+  const std::vector<std::string> filter = {"--format", "csv", "--event", "statement.decision"};
+  std::vector<std::string> store_args = {"audit", "export", "--postgres", StoreSu(), "--instance", "it-a"};
+  std::vector<std::string> dir_args = {"audit", "export", Instance("it-a").dir};
+  store_args.insert(store_args.end(), filter.begin(), filter.end());
+  dir_args.insert(dir_args.end(), filter.begin(), filter.end());
+  const ProcResult from_store = Ctl(store_args);
+  ASSERT_EQ(from_store.exit_code, 0) << from_store.describe();
+  const ProcResult from_dir = Ctl(dir_args);
+  ASSERT_EQ(from_dir.exit_code, 0) << from_dir.describe();
+  EXPECT_EQ(from_store.out, from_dir.out);
+  EXPECT_NE(from_store.out.find(",reason,shadow_decision,shadow_rule,grant_id,"), std::string::npos) << from_store.out;
+  // The statement and its outcome columns (the texts hold no comma or quote).
+  EXPECT_NE(from_store.out.find("SELECT count(*) FROM orders,"), std::string::npos) << from_store.out;
+  EXPECT_NE(from_store.out.find(",deny,no-orders-candidate,,"), std::string::npos) << from_store.out;
+  EXPECT_NE(from_store.out.find(",,," + grant_id + ","), std::string::npos) << "grant " << grant_id << "\n"
+                                                                             << from_store.out;
 }
 
 TEST_F(AuditStore, StoreUnavailableThenBackTheShipperCatchesUpWhileSessionsContinue) {

@@ -82,6 +82,35 @@ TEST_F(MysqlProxy, DeniedStatementGetsErr1142AndTheSessionContinues) {
   EXPECT_NE(py.out.find("still here"), std::string::npos) << py.describe();
 }
 
+// Issue 12 (PyMySQL test_nextset_error): text the server cannot parse gets the server's
+// own error, 1064 (42000), single or inside a multi-statement string (through segproxy
+// the whole string is refused before any of it runs; the server itself answers 1064 at
+// the failing statement); a statement understood and refused by policy keeps 1142; the
+// session continues.
+TEST_F(MysqlProxy, UnparseableTextGetsErr1064AsFromTheServerAndTheSessionContinues) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string body =
+      "from pymysql.constants import CLIENT\n"
+      "c2 = pymysql.connect(client_flag=CLIENT.MULTI_STATEMENTS, **_p)\n"
+      "k = c2.cursor()\n"
+      "for sql in ('xyzzy', 'SELECT 0; xyzzy;', 'SELEC 1', 'SELECT count(*) FROM customers_pii'):\n"
+      "    try:\n"
+      "        k.execute(sql)\n"
+      "        while k.nextset():\n"
+      "            pass\n"
+      "        print('ran')\n"
+      "    except pymysql.err.MySQLError as e:\n"
+      "        print('err', e.args[0])\n"
+      "k.execute(\"SELECT 'still here'\")\n"
+      "print(k.fetchone()[0])\n";
+  const ProcResult direct = run_pymysql(my_direct_target("billing_x509", ClientCert::Spiffe), body);
+  ASSERT_EQ(direct.exit_code, 0) << direct.describe();
+  EXPECT_EQ(direct.out, "err 1064\nerr 1064\nerr 1064\nerr 1142\nstill here\n") << "the server's own answers";
+  const ProcResult proxied = run_pymysql(Target(ClientCert::Spiffe), body);
+  ASSERT_EQ(proxied.exit_code, 0) << proxied.describe();
+  EXPECT_EQ(proxied.out, direct.out) << proxied.describe();
+}
+
 TEST_F(MysqlProxy, BypassAttemptsThroughCommentsAndQuotingAreDenied) {
   ASSERT_NO_FATAL_FAILURE(Start());
   MyError err;

@@ -1,11 +1,15 @@
 // Shadow mode, replay and suggestions on the MySQL path (docs/policy.md "Shadow mode",
 // "Replay", "Suggestions"), on a log recorded from sysbench (oltp_read_write over the text
 // protocol, oltp_point_select with server-side prepared statements) through the proxy with
-// audit.statement_text: normalized. A shadow rule that would deny sysbench's DELETEs
-// forwards them (sysbench runs without errors) and records shadow_decision: deny;
-// replaying with the rule enforced fails the gate naming it; the suggestion (which
-// includes the shadow denials) replays with no allow -> deny.
+// audit.statement_text: normalized, and a mariadb CLI session (a read, a refused SELECT).
+// A shadow rule that would deny sysbench's DELETEs forwards them (sysbench runs without
+// errors) and records shadow_decision: deny; replaying the recording policy judges every
+// record and changes nothing; with the rule enforced the gate fails naming it; a
+// candidate grant shows as deny -> allow; the suggestion (which includes the shadow
+// denials, not the refused SELECT) replays with no allow -> deny.
 #include <gtest/gtest.h>
+
+#include <regex>
 
 #include "support/audit_support.hpp"
 #include "support/mysql_fixture.hpp"
@@ -21,6 +25,12 @@ const std::string kSysbenchRules =
 const std::string kShadowRule = "      - {id: no-deletes, tables: [\"shop.sbtest*\"], deny: [delete], shadow: true}\n";
 const std::string kSysbenchStatements = "    statements: [transaction, session_safe, prepare, ddl]\n";
 const std::string kRecordingPolicy = kSysbenchRules + kShadowRule + kSysbenchStatements;
+
+long json_count(const std::string& json, const std::string& key) {
+  const std::regex re("\"" + key + "\":(\\d+)");
+  std::smatch m;
+  return std::regex_search(json, m, re) ? std::stol(m[1].str()) : -1;
+}
 
 class MysqlShadowReplay : public MysqlProxyTest {
  protected:
@@ -60,6 +70,14 @@ class MysqlShadowReplay : public MysqlProxyTest {
     ASSERT_NO_FATAL_FAILURE(Run("oltp_read_write", "disable", "prepare"));
     ASSERT_NO_FATAL_FAILURE(Run("oltp_read_write", "disable", "run"));
     ASSERT_NO_FATAL_FAILURE(Run("oltp_point_select", "auto", "run"));
+    // An interactive session (the twin of the PostgreSQL test's psql): a read with
+    // literals and a refused statement (--force: the CLI goes on after the error).
+    const ProcResult cli = run_mariadb_cli(Target(ClientCert::Spiffe), {"--batch", "--force"},
+                                           "SELECT count(*) FROM sbtest1 WHERE id > 3 AND id <> 42;\n"
+                                           "SELECT count(*) FROM customers_pii WHERE id > 0;\n");
+    ASSERT_FALSE(cli.timed_out) << cli.describe();
+    ASSERT_NE(cli.err.find("ERROR 1142 (42000)"), std::string::npos) << cli.describe();
+    ASSERT_FALSE(cli.out.empty()) << "the read ran:\n" << cli.describe();
     ASSERT_NO_FATAL_FAILURE(Run("oltp_read_write", "disable", "cleanup"));
   }
   ProcResult Replay(const std::string& policy) {
@@ -90,6 +108,9 @@ TEST_F(MysqlShadowReplay, ReplayWithTheRecordingPolicyChangesNothing) {
   const ProcResult r = Replay(kRecordingPolicy);
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_NE(r.out.find("\"allow_to_deny\":[]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"deny_to_allow\":[]"), std::string::npos) << r.out;
+  EXPECT_GT(json_count(r.out, "records"), 50) << r.out;
+  EXPECT_EQ(json_count(r.out, "judged"), json_count(r.out, "records")) << "every record judged:\n" << r.out;
   EXPECT_NE(r.out.find("\"shadow_denials\":[{\"segment\":\"billing\",\"rule\":\"no-deletes\""), std::string::npos)
       << r.out;
   EXPECT_EQ(r.out.find("unparseable"), std::string::npos) << r.out;
@@ -104,6 +125,15 @@ TEST_F(MysqlShadowReplay, EnforcingTheShadowRuleFailsTheGateNamingIt) {
   EXPECT_NE(r.out.find("DELETE FROM sbtest1 WHERE id=?"), std::string::npos) << r.out;
 }
 
+TEST_F(MysqlShadowReplay, CandidateGrantShowsAsDenyToAllowAndPassesTheGate) {
+  const ProcResult r = Replay(kSysbenchRules + "      - {id: pii-read, tables: [shop.customers_pii], allow: [select]}\n" +
+                              kShadowRule + kSysbenchStatements);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(r.out.find("\"deny_to_allow\":[{\"segment\":\"billing\",\"rule\":\"pii-read\",\"count\":1,"),
+            std::string::npos)
+      << r.out;
+}
+
 TEST_F(MysqlShadowReplay, SuggestionIncludesShadowDenialsAndReplaysWithoutAllowToDeny) {
   const ProcResult s = run_policy_tool({"suggest", "--segment", "billing", audit_dir_});
   ASSERT_EQ(s.exit_code, 0) << s.describe();
@@ -111,6 +141,7 @@ TEST_F(MysqlShadowReplay, SuggestionIncludesShadowDenialsAndReplaysWithoutAllowT
   EXPECT_NE(yaml.find("tables: [\"shop.sbtest1\"]"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("delete"), std::string::npos) << "shadow-denied deletes ran:\n" << yaml;
   EXPECT_NE(yaml.find("transaction"), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find("customers_pii"), std::string::npos) << "the refused SELECT did not run:\n" << yaml;
   const ProcResult r = Replay(indent(yaml, 4));
   EXPECT_EQ(r.exit_code, 0) << r.describe() << "\nsuggestion:\n" << yaml;
   EXPECT_NE(r.out.find("\"allow_to_deny\":[]"), std::string::npos) << r.out;

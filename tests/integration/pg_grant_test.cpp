@@ -141,6 +141,66 @@ TEST_F(PgGrantTest, RevocationWinsOverAGrant) {
   EXPECT_NE(std::string(PQerrorMessage(again.get())).find("revoked"), std::string::npos);
 }
 
+// Deliberate (docs/policy.md "Emergency grants"): a grant overrides an explicit rule deny
+// of what it covers; it never allows what is never allowed (refused by the proxy itself,
+// SQLSTATE 42501 and a segproxy message), nor text that does not parse.
+TEST_F(PgGrantTest, GrantOverridesAnExplicitRuleDenyButNeverTheNeverAllowedStatements) {
+  ProxyConfigOptions o = restrictive();
+  o.billing_policy =
+      "    rules:\n"
+      "      - {id: read-orders, tables: [public.orders], allow: [select]}\n"
+      "      - {id: no-pii, tables: [public.customers_pii], deny: [select]}\n"
+      "    statements: [transaction, session_safe]\n";
+  ASSERT_NO_FATAL_FAILURE(StartAdminProxy(o));
+  auto billing = Connect(ClientCert::Spiffe);
+  ASSERT_PG_CONNECTED(billing);
+  const QueryOutcome before = pg_exec(billing.get(), kDenied);
+  ASSERT_FALSE(before.ok);
+  EXPECT_EQ(before.sqlstate, "42501") << before.error;
+  const ProcResult g = grant("1h");
+  ASSERT_EQ(g.exit_code, 0) << g.describe();
+  const std::string id = grant_id_of(g);
+  const QueryOutcome allowed = pg_exec(billing.get(), kDenied);
+  ASSERT_TRUE(allowed.ok) << "the explicit deny won over the grant: " << allowed.error;
+  EXPECT_EQ(allowed.value, "3");
+
+  const ProcResult wide = ctl({"grant", "--identity", kBillingSpiffe, "--tables", "*.*", "--ops", "all", "--statements",
+                               "transaction,session_safe,ddl,admin,procedural,prepare,explain,anonymous_code",
+                               "--ttl", "1h", "--reason", "INC-45"});
+  ASSERT_EQ(wide.exit_code, 0) << wide.describe();
+  for (const char* sql : {"SET ROLE postgres", "SET SESSION AUTHORIZATION postgres", "COPY (SELECT 1) TO PROGRAM 'true'",
+                          "SELECT pg_read_file('/etc/hostname')", "SELECT rolpassword FROM pg_catalog.pg_authid",
+                          "ALTER SYSTEM SET work_mem = '1MB'", "CREATE EXTENSION dblink", "GRANT ALL ON orders TO PUBLIC"}) {
+    const QueryOutcome r = pg_exec(billing.get(), sql);
+    EXPECT_FALSE(r.ok) << "a grant allowed a never-allowed statement: " << sql;
+    EXPECT_EQ(r.sqlstate, "42501") << sql << ": " << r.error;
+    EXPECT_NE(r.error.find("segproxy"), std::string::npos) << sql << ": refused by the backend, not the proxy: " << r.error;
+  }
+  const QueryOutcome typo = pg_exec(billing.get(), "SELEC 1");
+  EXPECT_FALSE(typo.ok);
+  EXPECT_EQ(typo.sqlstate, "42601") << typo.error;
+  EXPECT_TRUE(pg_exec(billing.get(), kDenied).ok) << "the session stays usable";
+  EXPECT_TRUE(wait_for_record(audit_dir_, [&](const audit::AuditRecord& r) {
+    return r.event == "statement.decision" && r.statement == kDenied && r.decision == "allow" && r.grant_id == id;
+  }, 60s)) << "no allowed decision record carrying grant_id " << id;
+}
+
+// Deliberate: a grant never opens a closed access window (the window is checked at login
+// and at every statement before any grant is looked at).
+TEST_F(PgGrantTest, GrantNeverOpensAClosedAccessWindow) {
+  ProxyConfigOptions o = restrictive();
+  o.billing_policy += "    windows: [{from: 2020-01-01T00:00:00Z, until: 2020-01-02T00:00:00Z}]\n";
+  ASSERT_NO_FATAL_FAILURE(StartAdminProxy(o));
+  const ProcResult g = ctl({"grant", "--segment", "billing", "--tables", "*.*", "--ops", "all", "--ttl", "1h",
+                            "--reason", "INC-46"});
+  ASSERT_EQ(g.exit_code, 0) << g.describe();
+  auto billing = Connect(ClientCert::Spiffe);
+  EXPECT_NE(PQstatus(billing.get()), CONNECTION_OK) << "a grant let a session in outside its access window";
+  EXPECT_NE(std::string(PQerrorMessage(billing.get())).find("window"), std::string::npos) << PQerrorMessage(billing.get());
+  auto reporting = Connect(ClientCert::Cn);  // the other segment has no window: the proxy answers
+  ASSERT_PG_CONNECTED(reporting);
+}
+
 TEST_F(PgGrantTest, GrantWithoutTtlOrReasonOrBeyondTheMaximumIsRefusedAndNothingIsGranted) {
   ASSERT_NO_FATAL_FAILURE(StartAdminProxy(restrictive(), ", max_grant_ttl: 1h"));
   const ProcResult no_ttl = ctl({"grant", "--segment", "billing", "--tables", "customers_pii", "--ops", "select",

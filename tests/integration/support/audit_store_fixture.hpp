@@ -121,16 +121,18 @@ class AuditStoreTest : public ::testing::Test {
     return i;
   }
 
-  // Starts (or restarts) instance `name` with the same log directory.
-  void Start(const std::string& name, const std::string& ship_extra = "    batch: 7\n    interval: 50ms\n") {
+  // Starts (or restarts) instance `name` with the same log directory; `base` supplies the
+  // policies and extra top-level YAML (the audit section is added).
+  void Start(const std::string& name, const std::string& ship_extra = "    batch: 7\n    interval: 50ms\n",
+             const ProxyConfigOptions& base = {}) {
     ShipInstance& i = Instance(name);
     std::string error;
     for (int attempt = 0; attempt < 3; ++attempt) {
       i.port = free_port();
       i.metrics_port = free_port();
-      ProxyConfigOptions opts;
+      ProxyConfigOptions opts = base;
       opts.log_level = "info";
-      opts.extra_yaml = AuditYaml(i, ship_extra);
+      opts.extra_yaml = base.extra_yaml + AuditYaml(i, ship_extra);
       write_file(i.config, render_config(i.port, opts));
       if (i.proc->start(env().segproxy_bin, {"--config", i.config}, dir_ + "/" + name + ".log", i.port,
                         kProxyStartTimeout, &error))
@@ -184,8 +186,11 @@ class AuditStoreTest : public ::testing::Test {
     std::size_t local_n = 0, store_n = 0;
     bool contiguous = true;
     for (;;) {
-      const auto local = LocalLines(Instance(name).dir);
+      // The store first: records written after this read (a session.close, a checkpoint)
+      // may be shipped before the local read below, never the other way round, so a
+      // store ahead of the local log is a real fault, not a stale read.
       const auto stored = StoreLines(name, &contiguous);
+      const auto local = LocalLines(Instance(name).dir);
       local_n = local.size();
       store_n = stored.size();
       if (!contiguous) return ::testing::AssertionFailure() << "store seqs of " << name << " are not 1..n";

@@ -2,7 +2,10 @@
 // exporting.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "audit/exporters.hpp"
 #include "audit/record_codec.hpp"
@@ -34,6 +37,65 @@ TEST(Exporters, CsvQuotesCommasQuotesAndNewlinesPerRfc4180) {
   // Same number of columns as the header (no embedded separators in this row otherwise).
   const std::string h = csv_header();
   EXPECT_EQ(h.rfind("seq,ts,instance,event,", 0), 0u);
+}
+
+// RFC 4180 fields of one CSV line (no CRLF inside quotes in these tests).
+std::vector<std::string> csv_fields(std::string line) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      out.back() += '"';
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
+  return out;
+}
+
+// Issue 18: the shadow outcome and the emergency grant of a statement reach CSV exports
+// (file and central store share to_csv_row), in columns named by the header, right after
+// `reason` as in the canonical record; every row has as many fields as the header.
+TEST(Exporters, CsvCarriesShadowDecisionShadowRuleAndGrantIdInTheirNamedColumns) {
+  const std::vector<std::string> header = csv_fields(csv_header());
+  const auto col = [&](const std::string& name) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    EXPECT_NE(it, header.end()) << name;
+    return static_cast<std::size_t>(it - header.begin());
+  };
+  ASSERT_EQ(col("shadow_decision"), col("reason") + 1);
+  ASSERT_EQ(col("shadow_rule"), col("reason") + 2);
+  ASSERT_EQ(col("grant_id"), col("reason") + 3);
+  AuditRecord shadowed = statement_record(1);
+  shadowed.shadow_decision = "deny";
+  shadowed.shadow_rule = "no-pii, candidate";  // needs quoting
+  AuditRecord granted = statement_record(2);
+  granted.grant_id = "3f9c0a1b2c4d,0a1b2c3d4e5f";  // several grants: comma-separated
+  granted.rows = 3;
+  const AuditRecord plain = statement_record(3);
+  const auto s = csv_fields(to_csv_row(shadowed));
+  const auto g = csv_fields(to_csv_row(granted));
+  const auto p = csv_fields(to_csv_row(plain));
+  for (const auto* f : {&s, &g, &p}) EXPECT_EQ(f->size(), header.size());
+  EXPECT_EQ(s[col("shadow_decision")], "deny");
+  EXPECT_EQ(s[col("shadow_rule")], "no-pii, candidate");
+  EXPECT_EQ(s[col("grant_id")], "");
+  EXPECT_EQ(g[col("grant_id")], "3f9c0a1b2c4d,0a1b2c3d4e5f");
+  EXPECT_EQ(g[col("shadow_decision")], "");
+  EXPECT_EQ(g[col("rows")], "3");
+  EXPECT_EQ(g[col("decision")], "allow");
+  EXPECT_EQ(p[col("shadow_decision")] + p[col("shadow_rule")] + p[col("grant_id")], "");
+  // OCSF keeps them among the unmapped fields.
+  const std::string o = to_ocsf(shadowed);
+  EXPECT_NE(o.find("\"shadow_decision\":\"deny\",\"shadow_rule\":\"no-pii, candidate\""), std::string::npos) << o;
+  EXPECT_NE(to_ocsf(granted).find("\"grant_id\":\"3f9c0a1b2c4d,0a1b2c3d4e5f\""), std::string::npos);
 }
 
 TEST(Exporters, FiltersSelectByTimeIdentitySegmentAndEventPrefix) {
@@ -146,6 +208,45 @@ TEST_F(ExportLogTest, CsvExportHasHeaderAndOneRowPerRecordWithinTheTimeWindow) {
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(r.exported, 3u);
   EXPECT_EQ(out.str().rfind(csv_header(), 0), 0u);
+}
+
+// A repeated statement is logged compact (same_as): the CSV row of the repeat still
+// carries the shadow outcome and the grant id, joined back from the first record.
+TEST(ExportLog, CsvRowOfACompactRepeatCarriesTheJoinedShadowAndGrantFields) {
+  TempDir dir;
+  auto clock = std::make_shared<ManualClock>();
+  std::string err;
+  auto sink = FileSink::open(base_config(dir.path()), err, {clock, nullptr, nullptr});
+  ASSERT_TRUE(sink) << err;
+  AuditRecord r = statement_record(1);
+  r.shadow_decision = "deny";
+  r.shadow_rule = "no-pii";
+  r.grant_id = "3f9c0a1b2c4d";
+  ASSERT_TRUE(sink->submit(r).wait());
+  ASSERT_TRUE(sink->submit(r).wait());
+  sink.reset();
+  ASSERT_NE(slurp(log_paths(dir.path()).front()).find("\"same_as\":"), std::string::npos)
+      << "the repeat was not logged compact: this test would not test the join";
+  std::ostringstream out;
+  ExportOptions o;
+  o.format = ExportFormat::csv;
+  o.filter.event = "statement.decision";
+  const ExportResult res = export_log(dir.path(), out, o);
+  ASSERT_TRUE(res.ok()) << res.verification.summary();
+  ASSERT_EQ(res.exported, 2u);
+  const auto lines = lines_of(out.str());
+  ASSERT_EQ(lines.size(), 3u);
+  const auto header = csv_fields(lines[0]);
+  const auto col = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  for (std::size_t k = 1; k < 3; ++k) {
+    const auto f = csv_fields(lines[k]);
+    ASSERT_EQ(f.size(), header.size()) << lines[k];
+    EXPECT_EQ(f[col("shadow_decision")], "deny") << lines[k];
+    EXPECT_EQ(f[col("shadow_rule")], "no-pii") << lines[k];
+    EXPECT_EQ(f[col("grant_id")], "3f9c0a1b2c4d") << lines[k];
+  }
 }
 
 TEST_F(ExportLogTest, ExportStopsAndFailsAtTamperingUnlessVerificationIsDisabled) {

@@ -121,5 +121,35 @@ TEST(MysqlGate, ALexingChangeIsFollowedAndAnUnfollowableSqlModeIsReported) {
   EXPECT_FALSE(gate.check("select * from orders", false, "shop", kNow).allow);  // every statement refused
 }
 
+// Issue 12 (PyMySQL test_nextset_error): text the server cannot parse gets the server's
+// own answer, ERROR 1064 (42000), single or anywhere in a multi-statement string (the
+// whole string is refused, nothing of it runs); statements that are understood and
+// refused by policy, or understood but not supported by the analyzer, keep 1142 / 1227.
+TEST(MysqlGate, UnparseableTextIsRefusedWith1064AndPolicyRefusalsKeepTheirCodes) {
+  const config::Config cfg = make_config();
+  const authz::PolicyEngine engine(cfg);
+  MysqlGate gate = make_gate(engine, cfg);
+  for (const char* sql : {"xyzzy", "SELECT 0; xyzzy;", "xyzzy; SELECT 0", "SELEC * FROM orders", "42",
+                          "'a string'", "DELIMITER //", "select * from orders; frobnicate orders"}) {
+    const MysqlVerdict v = gate.check(sql, false, "shop", kNow);
+    EXPECT_FALSE(v.allow) << sql;
+    EXPECT_EQ(v.code, ER_PARSE) << sql << ": " << v.message;
+    EXPECT_EQ(v.sqlstate, "42000") << sql;
+  }
+  const MysqlVerdict prepared = gate.check("xyzzy", true, "shop", kNow);  // COM_STMT_PREPARE
+  EXPECT_FALSE(prepared.allow);
+  EXPECT_EQ(prepared.code, ER_PARSE);
+  // Understood and refused by policy.
+  EXPECT_EQ(gate.check("delete from orders", false, "shop", kNow).code, ER_TABLEACCESS_DENIED);
+  EXPECT_EQ(gate.check("SET GLOBAL general_log = 1", false, "shop", kNow).code, ER_SPECIFIC_ACCESS_DENIED);
+  EXPECT_EQ(gate.check("SET ROLE r", false, "shop", kNow).code, ER_SPECIFIC_ACCESS_DENIED);
+  EXPECT_EQ(gate.check("SELECT 0; SHUTDOWN", false, "shop", kNow).code, ER_SPECIFIC_ACCESS_DENIED);
+  // A statement keyword the analyzer does not support: refused as unsupported, not as a
+  // syntax error (the server would run it).
+  EXPECT_EQ(gate.check("HELP 'contents'", false, "shop", kNow).code, ER_SPECIFIC_ACCESS_DENIED);
+  // The session stays usable.
+  EXPECT_TRUE(gate.check("select * from orders", false, "shop", kNow).allow);
+}
+
 }  // namespace
 }  // namespace segproxy::proxy

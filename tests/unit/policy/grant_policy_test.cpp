@@ -173,15 +173,34 @@ class GrantDecision : public ::testing::Test {
     no_delete.id = "no-delete";
     no_delete.tables = {"public.*"};
     no_delete.deny = config::op_bit(Op::Delete);
-    s.policy.rules = {read, no_delete};
+    config::PolicyRule no_delete_shop;  // the same explicit deny for MySQL tables
+    no_delete_shop.id = "no-delete-shop";
+    no_delete_shop.tables = {"shop.*"};
+    no_delete_shop.deny = config::op_bit(Op::Delete);
+    s.policy.rules = {read, no_delete, no_delete_shop};
     s.policy.statements = config::class_bit(config::StatementClassGrant::Transaction);
     cfg.segments.emplace("billing", s);
+    // "night": its only access window closed an hour before kNow.
+    config::Segment night = s;
+    night.name = "night";
+    config::TimeWindow past;
+    past.kind = config::TimeWindow::Kind::OneOff;
+    past.from = kNow - 2h;
+    past.until = kNow - 1h;
+    night.policy.windows = {past};
+    cfg.segments.emplace("night", night);
     return cfg;
   }
 
-  Decision pg(const std::string& sql, const std::vector<Grant>& grants) const {
+  Decision my(const std::string& sql, const std::vector<Grant>& grants, const std::string& segment = "billing") const {
+    sql::MysqlClassifierOptions o;
+    o.current_database = "shop";
+    return engine_.evaluate_granted(segment, sql::classify_mysql(sql, o), kNow, grants);
+  }
+
+  Decision pg(const std::string& sql, const std::vector<Grant>& grants, const std::string& segment = "billing") const {
     sql::ClassifierOptions o;
-    return engine_.evaluate_granted("billing", sql::classify_pg(sql, o), kNow, grants);
+    return engine_.evaluate_granted(segment, sql::classify_pg(sql, o), kNow, grants);
   }
 
   PolicyEngine engine_;
@@ -214,10 +233,64 @@ TEST_F(GrantDecision, GrantCoversOnlyItsTablesAndOperations) {
   EXPECT_EQ(d.grant_id, "");
 }
 
+// Deliberate (docs/policy.md "Emergency grants"): a grant is judged after the rules and
+// overrides an explicit rule deny of what it covers, on both protocols.
 TEST_F(GrantDecision, GrantOverridesAnExplicitRuleDeny) {
   const std::vector<Grant> g = {grant("g2", GrantKind::Segment, "billing", "public.orders", "delete")};
-  EXPECT_FALSE(pg("DELETE FROM orders", {}).allow);
-  EXPECT_TRUE(pg("DELETE FROM orders", g).allow);
+  const Decision plain = pg("DELETE FROM orders", {});
+  EXPECT_FALSE(plain.allow);
+  EXPECT_EQ(plain.rule_id, "no-delete") << "refused by the explicit deny, not by the default deny";
+  const Decision d = pg("DELETE FROM orders", g);
+  EXPECT_TRUE(d.allow) << d.reason;
+  EXPECT_EQ(d.grant_id, "g2");
+}
+
+TEST_F(GrantDecision, MysqlGrantOverridesAnExplicitRuleDeny) {
+  const std::vector<Grant> g = {grant("g2m", GrantKind::Segment, "billing", "shop.orders", "delete")};
+  // No WHERE: a WHERE would read the table too (select, which no rule grants on shop).
+  const Decision plain = my("DELETE FROM orders", {});
+  EXPECT_FALSE(plain.allow);
+  EXPECT_EQ(plain.rule_id, "no-delete-shop") << "refused by the explicit deny, not by the default deny";
+  const Decision d = my("DELETE FROM orders", g);
+  EXPECT_TRUE(d.allow) << d.reason;
+  EXPECT_EQ(d.grant_id, "g2m");
+  EXPECT_FALSE(my("DELETE FROM order_items", g).allow) << "the explicit deny stands where no grant covers";
+  EXPECT_FALSE(my("DELETE FROM orders WHERE id = 1", g).allow) << "the WHERE reads orders: select is not granted";
+}
+
+// Deliberate: a grant never opens a closed access window (a window is a schedule, not a
+// rule), on either protocol, at the decision point and through both gates with the
+// session's grants; nor does it pass the window-close grace of a PostgreSQL session.
+TEST_F(GrantDecision, GrantNeverOpensAClosedAccessWindowOnEitherProtocol) {
+  const std::vector<Grant> g = {grant("g10", GrantKind::Segment, "night", "*.*", "all", "ddl,admin")};
+  for (const Decision& d : {pg("SELECT * FROM orders", g, "night"), my("SELECT * FROM orders", g, "night")}) {
+    EXPECT_FALSE(d.allow);
+    EXPECT_EQ(d.rule_id, "night.windows") << d.reason;
+    EXPECT_EQ(d.grant_id, "");
+  }
+  GrantList list("");
+  ASSERT_TRUE(list.add(grant("g11", GrantKind::Segment, "night", "*.*", "all")).ok);
+  proxy::PgGate pg_gate(engine_, "night", "shop");
+  pg_gate.set_grants(SessionGrants(&list, spiffe("spiffe://td/a")));
+  const auto pv = pg_gate.check("SELECT * FROM orders", kNow);
+  EXPECT_FALSE(pv.decision.allow);
+  EXPECT_EQ(pv.decision.rule_id, "night.windows");
+  const std::vector<std::string> dbs = {"shop"};
+  sql::MysqlClassifierOptions o;
+  o.current_database = "shop";
+  proxy::MysqlGate my_gate(engine_, "night", dbs, o);
+  my_gate.set_grants(SessionGrants(&list, spiffe("spiffe://td/a")));
+  const auto mv = my_gate.check("SELECT * FROM orders", false, "shop", kNow);
+  EXPECT_FALSE(mv.allow);
+  EXPECT_EQ(mv.rule_id, "night.windows");
+  // The same grant works in its window: the refusal above is the window's.
+  ASSERT_TRUE(list.add(grant("g12", GrantKind::Segment, "billing", "orders", "update")).ok);
+  proxy::PgGate open_gate(engine_, "billing", "shop");
+  open_gate.set_grants(SessionGrants(&list, spiffe("spiffe://td/a")));
+  ASSERT_TRUE(open_gate.check("UPDATE orders SET total = 1", kNow).decision.allow);
+  open_gate.set_window_grace(true);  // finish_transaction after the close: COMMIT / ROLLBACK only
+  EXPECT_FALSE(open_gate.check("UPDATE orders SET total = 1", kNow).decision.allow) << "a grant outlived the window";
+  EXPECT_TRUE(open_gate.check("COMMIT", kNow).decision.allow);
 }
 
 TEST_F(GrantDecision, GrantNeverAllowsWhatIsNeverAllowed) {
@@ -230,6 +303,21 @@ TEST_F(GrantDecision, GrantNeverAllowsWhatIsNeverAllowed) {
   EXPECT_FALSE(pg("SELECT * FROM pg_catalog.pg_class", g).allow) << "a glob never reaches a system relation";
   EXPECT_FALSE(pg("SELECT pg_read_file('/etc/passwd')", g).allow) << "functions are not granted";
   EXPECT_FALSE(pg("SELEC 1", g).allow);
+}
+
+TEST_F(GrantDecision, MysqlGrantNeverAllowsWhatIsNeverAllowed) {
+  const std::vector<Grant> g = {grant("g3m", GrantKind::Segment, "billing", "*.*", "all",
+                                      "transaction,session_safe,ddl,admin,procedural,notify,prepare,cursor,explain,"
+                                      "large_objects,anonymous_code")};
+  for (const char* sql : {"SHUTDOWN", "GRANT ALL ON *.* TO u", "CREATE USER u", "INSTALL PLUGIN p SONAME 'x.so'",
+                          "LOAD DATA INFILE '/etc/passwd' INTO TABLE orders", "SELECT * FROM orders INTO OUTFILE '/tmp/x'",
+                          "SELECT * FROM mysql.user", "SELECT load_file('/etc/passwd')", "SET GLOBAL general_log = 1",
+                          "DROP DATABASE shop", "xyzzy", "SELECT 'unterminated"}) {
+    const Decision d = my(sql, g);
+    EXPECT_FALSE(d.allow) << sql;
+    EXPECT_EQ(d.grant_id, "") << sql;
+  }
+  EXPECT_TRUE(my("SELECT * FROM products", g).allow) << "the grant itself is in force";
 }
 
 TEST_F(GrantDecision, GrantAddsStatementClasses) {

@@ -311,9 +311,34 @@ TEST(MysqlClassifier, DdlAndAdministration) {
 
 TEST(MysqlClassifier, MultiStatementsAndDelimiter) {
   EXPECT_EQ(c("SELECT 1; SELECT * FROM t;"), "Dml ; Dml Select:shop.t");
-  EXPECT_EQ(c("DELIMITER //"), "Unknown !");
+  EXPECT_EQ(c("DELIMITER //"), "PARSE ERROR");  // the server answers 1064 too (issue 12)
   EXPECT_EQ(c("SELECT 1 /*! ; DROP TABLE t */"), "Unknown !");
   EXPECT_EQ(c(""), "");
+}
+
+// Issue 12: text that starts with no statement of either server is a parse error for the
+// whole string (answered ERROR 1064 as the server does), wherever it is in the string;
+// an unsupported statement of a known keyword, a label and '(' are not.
+TEST(MysqlClassifier, TextStartingWithNoStatementKeywordIsAParseErrorOfTheWholeString) {
+  for (const char* sql : {"xyzzy", "xyzzy;", "SELECT 0; xyzzy;", "xyzzy; SELECT 0", "SELEC * FROM t", "42",
+                          "'x'", "@a := 1", "?", "`t`", "/*!50000 xyzzy */", "SELECT 1; ; xyzzy"}) {
+    const StatementInfo info = classify_mysql(sql, shop());
+    EXPECT_FALSE(info.parse_ok) << sql;
+    EXPECT_TRUE(info.statements.empty()) << sql;
+    EXPECT_NE(info.parse_error.find("syntax error"), std::string::npos) << sql << ": " << info.parse_error;
+    EXPECT_EQ(info.fingerprint, 0u) << sql;
+  }
+  const StatementInfo second = classify_mysql("SELECT 0; xyzzy;", shop());
+  EXPECT_NE(second.parse_error.find("statement 2"), std::string::npos) << second.parse_error;
+  EXPECT_EQ(second.parse_error.find("xyzzy"), std::string::npos) << "the text itself is not echoed: "
+                                                                   << second.parse_error;
+  EXPECT_EQ(second.parse_error_position, 11);
+  EXPECT_EQ(c("SeLeCt 1"), "Dml");
+  EXPECT_EQ(c("(SELECT 1)"), "Dml");
+  EXPECT_EQ(c("HELP 'contents'"), "Unknown !");
+  EXPECT_EQ(c("SIGNAL SQLSTATE '45000'"), "Unknown !");
+  EXPECT_EQ(c("lbl: LOOP SELECT 1; END LOOP lbl"), "Unknown ! ; Unknown !");
+  EXPECT_EQ(c("PREPARE s FROM 'xyzzy'"), "Unknown prep=s !");  // the inner text: a refused PREPARE
 }
 
 TEST(MysqlClassifier, ExecutableCommentsAreAnalysed) {
