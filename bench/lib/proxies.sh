@@ -8,7 +8,9 @@
 #                                $BP_EXTRA_YAML (top-level YAML lines, e.g. metrics:, audit:)
 #                                and $BP_SEGMENT_EXTRA (lines under segment billing, 4 spaces)
 #                                are appended when set ($BP_SEGPROXY_EXTRA_YAML: same as
-#                                $BP_EXTRA_YAML)
+#                                $BP_EXTRA_YAML); $BP_PG_BACKEND_EXTRA (", key: value" inside
+#                                the PostgreSQL listener's backend map, e.g. metadata:);
+#                                $BP_LOG_LEVEL (default warn)
 #   bp_start_pgbouncer           PgBouncer 1.18, session pool, client mTLS (auth_type=cert)
 #                                as bench/pg_compare.sh sets it up; sets bp_pid[pgbouncer],
 #                                bp_pg_port[pgbouncer]
@@ -29,13 +31,13 @@ bp_start_segproxy() {
   sp_pick_port "bp_my_port[$name]" 16306
   cfg="$SEGPROXY_TEST_DIR/segproxy-$name.yaml"
   cat >"$cfg" <<YAML
-log: {level: warn}
+log: {level: ${BP_LOG_LEVEL:-warn}}
 listeners:
   - name: pg-main
     protocol: postgres
     listen: 127.0.0.1:${bp_pg_port[$name]}
     tls: {cert: "$pki/server.crt", key: "$pki/server.key", client_ca: "$pki/ca.crt"}
-    backend: {host: 127.0.0.1, port: $SEGPROXY_TEST_PGPORT, tls: {mode: disable}}
+    backend: {host: 127.0.0.1, port: $SEGPROXY_TEST_PGPORT, tls: {mode: disable}${BP_PG_BACKEND_EXTRA:-}}
   - name: my-main
     protocol: mysql
     listen: 127.0.0.1:${bp_my_port[$name]}
