@@ -367,7 +367,7 @@ class PgSession : public LiveSession,
   bool wal_broken_ = false;      // a forwarded message's record failed: failing closed
   asio::steady_timer wal_gate_;  // wakes wait_wal_held
   authz::wal::ClassContext wal_ctx_;
-  WalCatalogView wal_view_;               // the catalog wal_ctx_ points into
+  WalCatalogs::Reader wal_catalog_;       // the catalog wal_ctx_ points into (pg_wal.cpp: wal_context)
   std::chrono::steady_clock::time_point last_ddl_{};  // when this session's last DDL ended
   using WalClasses = std::map<std::string, authz::wal::MessageClass, std::less<>>;
   WalClasses wal_sql_prepared_;  // SQL-level PREPARE name -> class (ClassContext::prepared)
