@@ -5,7 +5,9 @@
 # transactions; records counted in the log afterwards). Counts, not timings: they do
 # not depend on machine load. TPS belongs to bench/pg_compare.sh on a quiet machine.
 #
-# Env: BENCH_PROXY_BIN (build/bin/segproxy), BENCH_TXNS (4000 per mode), BENCH_CLIENTS (4).
+# Env: BENCH_PROXY_BIN (build/bin/segproxy), BENCH_TXNS (4000 per mode), BENCH_CLIENTS (4),
+# BENCH_METADATA (1: the listener has backend.metadata, so the WalCatalog is loaded and
+# pgbench's SELECT is proven read-only; 0: no catalog, every table read is escaping).
 set -euo pipefail
 
 export SP_LOG_TAG=wal_syscalls
@@ -37,10 +39,23 @@ chmod 0755 "$bench_dir"
 SEGPROXY_TESTENV_ETCD=0 testenv_up "$bench_dir"
 audit_dir="$bench_dir/audit"
 export BP_SEGPROXY_EXTRA_YAML="audit: {dir: \"$audit_dir\", durability: group, on_failure: fail_closed}"
-# Tables first: the proxy loads the write-ahead catalog at start (and at metadata.refresh);
-# a table it does not know yet is not proven read-only (docs/audit.md).
+metadata="${BENCH_METADATA:-1}"
+if [[ "$metadata" == 1 ]]; then
+  export BP_LOG_LEVEL=info  # wal_catalog.loaded is logged at info
+else
+  export BP_PG_METADATA=""  # no metadata login: no catalog
+fi
+# The tables exist before the proxy starts, so its first catalog load sees them.
 bp_pgbench direct -i -q -s 1 >"$bench_dir/pgbench-init.log" 2>&1 || sp_die "pgbench -i failed"
 bp_start_segproxy segproxy "$proxy_bin"
+if [[ "$metadata" == 1 ]]; then
+  for _ in $(seq 1 120); do
+    grep -q 'wal_catalog.loaded' "$SEGPROXY_TEST_DIR/segproxy-segproxy.log" && break
+    sleep 0.5
+  done
+  grep -q 'wal_catalog.loaded' "$SEGPROXY_TEST_DIR/segproxy-segproxy.log" || sp_die "no WalCatalog loaded within 60 s"
+fi
+echo "backend.metadata (WalCatalog loaded): $metadata"
 
 per_client=$((txns / clients))
 n=$((per_client * clients))

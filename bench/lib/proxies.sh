@@ -9,7 +9,9 @@
 #                                $BP_EXTRA_YAML (top-level YAML lines, e.g. metrics:, audit:)
 #                                and $BP_SEGMENT_EXTRA (lines under segment billing, 4 spaces)
 #                                are appended when set ($BP_SEGPROXY_EXTRA_YAML: same as
-#                                $BP_EXTRA_YAML)
+#                                $BP_EXTRA_YAML); $BP_PG_METADATA (the PostgreSQL listener's
+#                                metadata: line; set it empty for none); $BP_LOG_LEVEL
+#                                (default warn)
 #   bp_start_pgbouncer           PgBouncer 1.18, session pool, client mTLS (auth_type=cert)
 #                                as bench/pg_compare.sh sets it up; sets bp_pid[pgbouncer],
 #                                bp_pg_port[pgbouncer]
@@ -29,8 +31,10 @@ bp_start_segproxy() {
   sp_pick_port "bp_pg_port[$name]" 16432
   sp_pick_port "bp_my_port[$name]" 16306
   cfg="$SEGPROXY_TEST_DIR/segproxy-$name.yaml"
+  local pg_metadata="      metadata: {user: reporting_ro, password_file: \"$SEGPROXY_TEST_SECRETS/reporting_ro.pw\"}"
+  [[ -v BP_PG_METADATA ]] && pg_metadata="$BP_PG_METADATA"
   cat >"$cfg" <<YAML
-log: {level: warn}
+log: {level: ${BP_LOG_LEVEL:-warn}}
 listeners:
   - name: pg-main
     protocol: postgres
@@ -40,7 +44,7 @@ listeners:
       host: 127.0.0.1
       port: $SEGPROXY_TEST_PGPORT
       tls: {mode: disable}
-      metadata: {user: reporting_ro, password_file: "$SEGPROXY_TEST_SECRETS/reporting_ro.pw"}
+$pg_metadata
   - name: my-main
     protocol: mysql
     listen: 127.0.0.1:${bp_my_port[$name]}

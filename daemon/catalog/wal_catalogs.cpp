@@ -14,12 +14,38 @@ void WalCatalogs::configure(const config::Config& cfg) {
   }
 }
 
-WalCatalogView WalCatalogs::current(std::size_t listener, std::string_view database) const {
-  if (listener >= slots_.size()) return {};
+const WalCatalogs::Slot* WalCatalogs::find(std::size_t listener, std::string_view database) const {
+  if (listener >= slots_.size()) return nullptr;
   const auto it = slots_[listener].find(database);
-  if (it == slots_[listener].end()) return {};
-  const auto view = it->second->view.load(std::memory_order_acquire);
+  return it == slots_[listener].end() ? nullptr : it->second.get();
+}
+
+WalCatalogView WalCatalogs::current(std::size_t listener, std::string_view database) const {
+  const Slot* slot = find(listener, database);
+  if (slot == nullptr) return {};
+  const auto view = slot->view.load(std::memory_order_acquire);
   return view ? *view : WalCatalogView{};
+}
+
+void WalCatalogs::Reader::rebind(const WalCatalogs& catalogs, std::size_t listener, std::string_view database) {
+  catalogs_ = &catalogs;
+  listener_ = listener;
+  database_.assign(database);
+  slot_ = catalogs.find(listener, database);
+  read_ = false;
+  view_ = WalCatalogView{};
+}
+
+void WalCatalogs::Reader::refresh() {
+  if (slot_ == nullptr) return;  // no slot: no catalog (view_ stays empty)
+  // The stamp first: a store that lands between the two loads is read now and once more
+  // at the next call (its bump is then seen), never missed.
+  const std::uint64_t stamp = slot_->stamp.load(std::memory_order_acquire);
+  if (read_ && stamp == stamp_) return;
+  const auto view = slot_->view.load(std::memory_order_acquire);
+  view_ = view ? *view : WalCatalogView{};
+  stamp_ = stamp;
+  read_ = true;
 }
 
 bool WalCatalogs::publish(std::size_t listener, const std::string& database,
@@ -36,6 +62,7 @@ bool WalCatalogs::publish(std::size_t listener, const std::string& database,
   const auto previous = slot.load(std::memory_order_acquire);
   next->generation = (previous ? previous->generation : 0) + 1;
   slot.store(std::move(next), std::memory_order_release);
+  it->second->stamp.fetch_add(1, std::memory_order_release);
   return true;
 }
 
@@ -45,7 +72,10 @@ void WalCatalogs::carry_from(const WalCatalogs& previous, const std::function<bo
     for (auto& [db, slot] : slots_[i]) {
       const auto it = previous.slots_[i].find(db);
       if (it == previous.slots_[i].end()) continue;
-      if (auto view = it->second->view.load(std::memory_order_acquire)) slot->view.store(std::move(view));
+      if (auto view = it->second->view.load(std::memory_order_acquire)) {
+        slot->view.store(std::move(view), std::memory_order_release);
+        slot->stamp.fetch_add(1, std::memory_order_release);
+      }
     }
   }
 }

@@ -2,10 +2,12 @@
 // The write-ahead catalogs of one Runtime (issue 14, docs/audit.md "The catalog the
 // classes trust"): one slot per (listener, database) that a WalCatalogLoader fills
 // (daemon/catalog/pg_wal_catalog_loader, mysql_wal_catalog_loader), read by sessions
-// once per statement through current(). The slots are fixed when the Runtime is built
-// (configure), so current() takes no lock: a vector index, a map lookup and one atomic
-// shared_ptr load. A failed or partial load publishes nothing: the slot keeps its last
-// good catalog or none (then nothing is contained and no relation read is proven).
+// once per statement through a Reader. The slots are fixed when the Runtime is built
+// (configure), so reading takes no lock; a Reader resolves its slot once and copies the
+// slot's view (an atomic shared_ptr load) only when the slot's stamp moved, so a
+// statement costs one atomic integer load. A failed or partial load
+// publishes nothing: the slot keeps its last good catalog or none (then nothing is
+// contained and no relation read is proven).
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -70,11 +72,53 @@ class WalCatalogs {
   // Slots, for the loaders: (listener, databases).
   std::vector<std::pair<std::size_t, std::vector<std::string>>> slots() const;
 
+  class Reader;
+
  private:
   struct Slot {
     mutable std::atomic<std::shared_ptr<const WalCatalogView>> view;
+    // Bumped after every store into `view` (publish, carry_from): a Reader copies the view
+    // again only when it moved.
+    mutable std::atomic<std::uint64_t> stamp{0};
   };
+  const Slot* find(std::size_t listener, std::string_view database) const;
   std::vector<std::map<std::string, std::unique_ptr<Slot>, std::less<>>> slots_;  // by listener index
+};
+
+// A session's reader of its (listener, database) slot: the slot is looked up once (again
+// when the WalCatalogs, the listener or the database change: a reload, a MySQL USE), and
+// the view is copied out of it only when the slot's stamp moved since the last read, so
+// the per-statement cost is a pointer compare and one atomic integer load instead of an
+// atomic shared_ptr copy. Not thread-safe: one per session, on the session's thread.
+class WalCatalogs::Reader {
+ public:
+  // The current view of (listener, database) in `catalogs`; `owner` keeps `catalogs` alive
+  // (the Runtime holding it): the reader keeps a reference to the owner while it caches a
+  // slot of it, so a freed Runtime's address reused by a later one is never mistaken for
+  // it. The reference is valid until the next call.
+  template <class Owner>
+  const WalCatalogView& view(const std::shared_ptr<Owner>& owner, const WalCatalogs& catalogs, std::size_t listener,
+                             std::string_view database) {
+    if (owner.get() != owner_.get() || &catalogs != catalogs_ || listener != listener_ || database != database_) {
+      owner_ = owner;
+      rebind(catalogs, listener, database);
+    }
+    refresh();
+    return view_;
+  }
+
+ private:
+  void rebind(const WalCatalogs& catalogs, std::size_t listener, std::string_view database);
+  void refresh();
+
+  std::shared_ptr<const void> owner_;
+  const WalCatalogs* catalogs_ = nullptr;
+  std::size_t listener_ = 0;
+  std::string database_;
+  const Slot* slot_ = nullptr;  // null: no such slot (no catalog, ever)
+  std::uint64_t stamp_ = 0;
+  bool read_ = false;  // view_ was read from slot_ at stamp_
+  WalCatalogView view_;
 };
 
 }  // namespace segproxy::proxy

@@ -275,7 +275,7 @@ class MysqlSession : public LiveSession,
   std::uint64_t wal_ids_ = 0;            // submission ids
   bool wal_catalog_stale_ = false;       // a DDL is forwarded and not answered yet
   std::chrono::steady_clock::time_point last_ddl_{};  // when this session's last DDL was answered
-  mutable WalCatalogView wal_view_;      // the catalog wal_context() last handed out
+  mutable WalCatalogs::Reader wal_catalog_;  // the catalog wal_context() last handed out
   bool wal_holding_ = false;             // a command waits for its records (cancel_held)
   bool wal_cancel_ = false;              // ... and a KILL QUERY came for it
   bool wal_answer_withheld_ = false;     // the answer's record failed: replaced once read (wal_replace_answer)

@@ -63,11 +63,13 @@ wal::ClassContext MysqlSession::wal_context() const {
   // for this listener and database (daemon/catalog/wal_catalogs.hpp). Without one, no
   // table read is proven read-only and nothing is contained (stricter, never weaker).
   const auto listener = static_cast<std::size_t>(listener_ - rt_->listeners.data());
-  wal_view_ = rt_->wal_catalogs.current(listener, database_);  // kept alive: c.catalog points into it
-  c.catalog = wal_view_.catalog.get();
+  // Copied out of the slot only when a loader published into it (or USE / a reload
+  // changed the slot); the reader keeps it alive: c.catalog points into it.
+  const WalCatalogView& view = wal_catalog_.view(rt_, rt_->wal_catalogs, listener, database_);
+  c.catalog = view.catalog.get();
   // Not trusted while a DDL is forwarded and unanswered, nor when the catalog's load began
   // before this session's last DDL took effect.
-  c.catalog_current = !wal_catalog_stale_ && wal_view_.current_after(last_ddl_);
+  c.catalog_current = !wal_catalog_stale_ && view.current_after(last_ddl_);
   c.default_schema = database_;
   return c;
 }

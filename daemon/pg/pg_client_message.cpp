@@ -176,13 +176,11 @@ PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessag
     v.decision = authz::Decision{false, "", "segproxy: too many prepared statements allowed by emergency grants", "0A000"};
   }
   count_statement(v);
-  // The record is kept for the statement: each Execute appends it again.
+  // An allowed Parse runs nothing: its decision record is kept for the statement and
+  // appended by each Bind of it (one record per execution, issue 14). A denial is
+  // recorded now, durable before its error.
   std::shared_ptr<audit::AuditRecord> record;
-  WalRecord rec;
-  if (svc_.audit != nullptr) {
-    record = std::make_shared<audit::AuditRecord>(decision_record(v, shown));
-    rec = audit_append(*record);
-  }
+  if (svc_.audit != nullptr) record = std::make_shared<audit::AuditRecord>(decision_record(v, shown));
   if (v.decision.allow) {
     if (!v.decision.grant_id.empty()) {
       granted_statements_.insert_or_assign(std::string(p.statement), std::string(p.query));
@@ -194,11 +192,12 @@ PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessag
     else if (auto it = lexing_.statements.find(p.statement); it != lexing_.statements.end()) lexing_.statements.erase(it);
     if (gate_->window_grace() && p.statement.empty()) grace_.statement_ok = true;  // COMMIT / ROLLBACK
     wal_remember(v);
-    if (svc_.audit != nullptr) wal_remember_statement(p.statement, v.write_class, std::move(record), rec.local);
-    // Parse runs nothing: read-only, with its record (its answer waits for it).
-    wal_submit(MessageKind::PgExtended, wal::MessageClass::empty(), rec, frame);
+    if (svc_.audit != nullptr) wal_remember_statement(p.statement, v.write_class, std::move(record));
+    // Parse runs nothing (parse analysis only): read-only, without a record of its own.
+    wal_submit(MessageKind::PgExtended, wal::MessageClass::empty(), WalRecord{}, frame);
     note_forwarded(msg);
   } else {
+    const WalRecord rec = record ? audit_append(*record) : WalRecord{};
     deny(v, "Parse");
     advance(State::Relaying, State::Discarding);
     pending_refusal_ = v.decision;
@@ -232,11 +231,18 @@ PgSession::Next PgSession::on_bind(const pg::Bind& b, const pg::FrontendMessage&
     lexing_.portals.erase(it);
   }
   if (gate_->window_grace() && b.portal.empty()) grace_.portal_ok = b.statement.empty() && grace_.statement_ok;
-  // Bind plans the statement (and may fold its functions then): the statement's class
-  // and record; the portal runs it.
-  const WalStatement* st = svc_.audit != nullptr ? wal_bind_portal(b.statement, b.portal) : nullptr;
-  wal_submit(MessageKind::PgExtended, st != nullptr ? st->klass : wal::escaping("unknown prepared statement"),
-             WalRecord{st != nullptr ? st->local : 0, false}, frame);
+  // Bind plans the statement (and may fold its functions then): the statement's class,
+  // and its decision record appended now, before the Bind goes out. The portal's first
+  // Execute in this batch is recorded by it (one record per execution, issue 14).
+  const WalStatement* st = svc_.audit != nullptr ? wal_statement(b.statement) : nullptr;
+  const WalRecord rec = st != nullptr && st->record ? audit_append(*st->record) : WalRecord{};
+  if (WalPortal* portal = svc_.audit != nullptr ? wal_bind_portal(b.statement, b.portal) : nullptr) {
+    portal->local = rec.local;
+    portal->batch = wal_batch_;
+    portal->unclaimed = st != nullptr && st->record && !rec.refused;
+  }
+  wal_submit(MessageKind::PgExtended, st != nullptr ? st->klass : wal::escaping("unknown prepared statement"), rec,
+             frame);
   note_forwarded(msg);
   return Next::Continue;
 }
@@ -247,21 +253,13 @@ PgSession::Next PgSession::on_execute(const pg::Execute& e, std::span<const std:
   auto w = gate_->check_window(std::chrono::system_clock::now());
   if (w.allow && gate_->window_grace() && !(e.portal.empty() && grace_.portal_ok)) w = gate_->grace_refusal();
   if (w.allow) {
-    // Every execution is recorded (issue 14): the statement's record again, before the
-    // Execute goes out; the Execute takes the class of what it runs.
-    const WalStatement* st = svc_.audit != nullptr ? wal_portal(e.portal) : nullptr;
-    WalRecord rec;
-    if (svc_.audit != nullptr) {
-      if (st != nullptr && st->record) {
-        rec = audit_append(*st->record);
-      } else {
-        GateVerdict unknown;
-        unknown.decision = w;
-        unknown.command = "EXECUTE";
-        rec = audit_append(decision_record(unknown, ""));
-      }
-    }
-    wal_submit(MessageKind::PgExecute, st != nullptr ? st->klass : wal::escaping("unknown portal"), rec, frame);
+    // Every execution is recorded (issue 14), before the Execute goes out: by its Bind's
+    // record (the portal's first Execute in the Bind's batch) or the statement's record
+    // appended again; the Execute takes the class of what it runs.
+    WalPortal* portal = svc_.audit != nullptr ? wal_portal(e.portal) : nullptr;
+    const WalRecord rec = wal_execution_record(portal, w);
+    wal_submit(MessageKind::PgExecute, portal != nullptr ? portal->klass : wal::escaping("unknown portal"), rec,
+               frame);
     if (lexing_.portals.count(e.portal)) {
       lexing_.unsettled = true;
       lexing_.txn_dirty = true;

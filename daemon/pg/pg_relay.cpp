@@ -9,6 +9,7 @@
 #include <cstring>
 #include <exception>
 
+#include "protocols/pg/backend_hold_back.hpp"
 #include "protocols/pg/encoder.hpp"
 #include "protocols/pg/frontend_decoder.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
@@ -82,13 +83,13 @@ awaitable<void> PgSession::backend_to_client() {
   // The start of an unfinished backend message, kept at buf's front instead of relayed
   // while it is short (at most kHoldBack): if the backend then stalls (issue 20,
   // limits.backend_message_timeout) the client can still get a clean FATAL.
-  std::size_t held = 0;
-  // `all` = held bytes + the `fresh` bytes just read (its tail); relays what may go now.
-  // `need`: the ledger's watermark these bytes wait for (write-ahead rule: everything
-  // forwarded before they were read is durable first).
-  auto forward = [&](std::span<const std::uint8_t> all, std::size_t fresh, bool may_hold,
-                     std::uint64_t need) -> awaitable<bool> {
-    const std::size_t old = all.size() - fresh;
+  pg::BackendHoldBack hold(kHoldBack);
+  // Relays buf's held bytes and the `fresh` ones read behind them, as far as the
+  // hold-back lets them go, once the records of everything forwarded before they were
+  // read are durable (`need`: the ledger's watermark, write-ahead rule).
+  auto relay = [&](std::size_t fresh, std::uint64_t need) -> awaitable<bool> {
+    const std::size_t old = hold.held();
+    const std::span<const std::uint8_t> all(buf.data(), old + fresh);
     if (backend_stream_.feed(all.subspan(old), backend_dispatch_) == DecodeStatus::Malformed) {
       // Issue 12 item 4.4: the backend connection ends; the client gets what came before
       // the offending message and a clean FATAL 08P01 (when none of it was relayed;
@@ -107,38 +108,33 @@ awaitable<void> PgSession::backend_to_client() {
       co_return false;
     }
     if (need > ledger_.settled() && !co_await answer_ready(need)) co_return false;
-    std::size_t relay = all.size();
-    if (may_hold) {
-      const std::size_t p = backend_stream_.pending_start();
-      // npos: on a boundary (everything may go), or the unfinished message began before
-      // this read, i.e. in the held bytes (it starts at 0).
-      const bool unfinished = !backend_stream_.at_boundary();
-      const std::size_t begin = p != std::string::npos ? old + p
-                                : old > 0 && unfinished ? 0
-                                                        : std::string::npos;
-      if (begin != std::string::npos && all.size() - begin <= kHoldBack) relay = begin;
-    }
-    if (relay > 0) {
+    const std::size_t n = hold.relayable(backend_stream_, fresh);
+    if (n > 0) {
       error_code ec;
-      co_await write_client(asio::buffer(all.data(), relay), ec);
+      co_await write_client(asio::buffer(all.data(), n), ec);
       if (ec) co_return false;
+      if (hold.held() > 0) std::memmove(buf.data(), buf.data() + n, hold.held());
     }
-    held = all.size() - relay;
-    if (held > 0 && relay > 0) std::memmove(buf.data(), buf.data() + relay, held);
     co_return true;
   };
-  if (!backend_leftover_.empty() &&
-      !co_await forward(std::span<const std::uint8_t>(backend_leftover_), backend_leftover_.size(), false, 0)) {
-    close_all();
-    co_return;
-  }
-  Bytes().swap(backend_leftover_);
   BufferPool& pool = backend_->buffers();
+  if (!backend_leftover_.empty()) {
+    // Bytes the login read past its ReadyForQuery: relayed like a first read.
+    const std::size_t n = backend_leftover_.size();
+    buf = pool.take(std::max(kBackendChunk, n));
+    std::memcpy(buf.data(), backend_leftover_.data(), n);
+    Bytes().swap(backend_leftover_);
+    if (!co_await relay(n, 0)) {
+      pool.give_back(buf);
+      close_all();
+      co_return;
+    }
+  }
   const auto stall_limit = rt_->config.limits.backend_message_timeout;
   bool stall_armed = false;
   for (;;) {
     error_code ec;
-    if (held == 0) pool.give_back(buf);
+    if (hold.held() == 0) pool.give_back(buf);
     if (stall_limit.count() > 0 && !backend_stream_.at_boundary()) {
       backend_stall_.arm(stall_limit);  // only while a message is unfinished
       stall_armed = true;
@@ -147,7 +143,7 @@ awaitable<void> PgSession::backend_to_client() {
     std::size_t n = 0;
     if (!ec) {
       if (buf.empty()) buf = pool.take(kBackendChunk);
-      n = co_await backend_->read_some(asio::buffer(buf.data() + held, kBackendChunk - held), ec);
+      n = co_await backend_->read_some(asio::buffer(buf.data() + hold.held(), kBackendChunk - hold.held()), ec);
     }
     if (stall_armed) {
       backend_stall_.disarm();  // the time a slow client takes to read is not the backend's
@@ -156,8 +152,8 @@ awaitable<void> PgSession::backend_to_client() {
     if (ec) {
       if (backend_stalled_) {
         close_reason_ = "backend stalled mid-message (limits.backend_message_timeout)";
-        svc_.log.error("backend.stalled", {{"session", id_text_}, {"held_bytes", std::to_string(held)}});
-        if (held > 0 || backend_stream_.at_boundary()) {
+        svc_.log.error("backend.stalled", {{"session", id_text_}, {"held_bytes", std::to_string(hold.held())}});
+        if (hold.held() > 0 || backend_stream_.at_boundary()) {
           // Nothing of the unfinished message reached the client: end it cleanly.
           Bytes out;
           pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08006",
@@ -175,7 +171,7 @@ awaitable<void> PgSession::backend_to_client() {
     if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::BackendToClient).inc(n);
     touch_idle();
     const std::uint64_t need = wal_gated_ ? wal_.answer_needs() : 0;
-    if (!co_await forward(std::span<const std::uint8_t>(buf.data(), held + n), n, true, need)) break;
+    if (!co_await relay(n, need)) break;
   }
   pool.give_back(buf);
   if (wal_broken_) co_return;  // failing closed: terminate_with sends the FATAL, then closes

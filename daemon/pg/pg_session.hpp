@@ -194,11 +194,18 @@ class PgSession : public LiveSession,
   // cancelled in the proxy, running work is cancelled on the backend.
   void cancel_requested();
   struct WalStatement;
+  struct WalPortal;
   // Extended protocol names: Parse defines a statement, Bind a portal running one.
   void wal_remember_statement(std::string_view name, const authz::wal::MessageClass& klass,
-                              std::shared_ptr<audit::AuditRecord> record, std::uint64_t local);
-  const WalStatement* wal_bind_portal(std::string_view statement, std::string_view portal);
-  const WalStatement* wal_portal(std::string_view portal) const;
+                              std::shared_ptr<audit::AuditRecord> record);
+  const WalStatement* wal_statement(std::string_view name) const;
+  // The portal Bind defines (nullptr: an unknown statement, or too many names).
+  WalPortal* wal_bind_portal(std::string_view statement, std::string_view portal);
+  WalPortal* wal_portal(std::string_view portal);
+  // The record of an Execute of `portal` (issue 14: one record per execution): its
+  // Bind's record for the portal's first Execute in the Bind's batch, else the
+  // statement's record appended again (an unknown portal: a record without text).
+  WalRecord wal_execution_record(WalPortal* portal, const authz::Decision& window);
 
   // --- client messages, one handler per state (pg_client_message.cpp) ---
   // Decides what happens to one decoded client frame (policy checks happen here, via
@@ -254,6 +261,7 @@ class PgSession : public LiveSession,
   // A request that ends with ReadyForQuery went to the backend (statement_timeout runs
   // while any is outstanding).
   void request_sent() {
+    ++wal_batch_;  // an extended batch ends with it (Sync, or a Query committing it)
     frontend_state_.request_sent();
     if (++outstanding_ == 1 && statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);
   }
@@ -359,20 +367,30 @@ class PgSession : public LiveSession,
   bool wal_broken_ = false;      // a forwarded message's record failed: failing closed
   asio::steady_timer wal_gate_;  // wakes wait_wal_held
   authz::wal::ClassContext wal_ctx_;
-  WalCatalogView wal_view_;               // the catalog wal_ctx_ points into
+  WalCatalogs::Reader wal_catalog_;       // the catalog wal_ctx_ points into (pg_wal.cpp: wal_context)
   std::chrono::steady_clock::time_point last_ddl_{};  // when this session's last DDL ended
   using WalClasses = std::map<std::string, authz::wal::MessageClass, std::less<>>;
   WalClasses wal_sql_prepared_;  // SQL-level PREPARE name -> class (ClassContext::prepared)
   WalClasses wal_cursors_;       // DECLARE name -> class (ClassContext::cursors)
   // Extended protocol: prepared statement / portal name -> the class of what it runs and
-  // its decision record (each Execute appends it again: every execution is recorded).
+  // its decision record. One record per execution (issue 14): an allowed Parse appends
+  // none (it runs nothing); each Bind appends the statement's record before it goes out
+  // (Bind plans, and may fold functions), and the portal's first Execute in that batch
+  // is submitted under it; every further Execute appends the record again.
   struct WalStatement {
     authz::wal::MessageClass klass;
     std::shared_ptr<const audit::AuditRecord> record;
-    std::uint64_t local = 0;
+  };
+  struct WalPortal {
+    authz::wal::MessageClass klass;
+    std::shared_ptr<const audit::AuditRecord> record;  // null: of an unknown statement
+    std::uint64_t local = 0;   // the ledger's number of the record its Bind appended
+    std::uint64_t batch = 0;   // wal_batch_ at that Bind
+    bool unclaimed = false;    // no Execute has taken the Bind's record yet
   };
   std::map<std::string, WalStatement, std::less<>> wal_statements_;
-  std::map<std::string, WalStatement, std::less<>> wal_portals_;
+  std::map<std::string, WalPortal, std::less<>> wal_portals_;
+  std::uint64_t wal_batch_ = 0;  // requests answered by ReadyForQuery sent so far (request_sent)
   WalRecord pending_refusal_record_;  // Discarding: the refusal's record, raised at the Sync
   struct PendingResult {
     std::chrono::steady_clock::time_point start;

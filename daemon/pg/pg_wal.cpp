@@ -58,12 +58,14 @@ const wal::ClassContext& PgSession::wal_context() {
   // kinds, triggers, rules, policies, defaults, user-defined function and operator names).
   // Without one nothing relational is proven read-only and nothing is contained (every
   // write waits for its own record or for all of them).
+  // The reader copies the slot's view only when a loader published into it (or a reload
+  // changed rt_); it keeps that view alive, and wal_ctx_ points into it.
   const auto listener = static_cast<std::size_t>(listener_ - rt_->listeners.data());
-  wal_view_ = rt_->wal_catalogs.current(listener, database_);  // kept alive: wal_ctx_ points into it
-  const wal::WalCatalog* catalog = wal_view_.catalog.get();
+  const WalCatalogView& view = wal_catalog_.view(rt_, rt_->wal_catalogs, listener, database_);
+  const wal::WalCatalog* catalog = view.catalog.get();
   // Not trusted while a DDL let through is not yet committed or rolled back, nor when the
   // catalog's load began before this session's last DDL ended.
-  const bool current = !ddl_pending_ && wal_view_.current_after(last_ddl_);
+  const bool current = !ddl_pending_ && view.current_after(last_ddl_);
   if (catalog != wal_ctx_.catalog || current != wal_ctx_.catalog_current) {
     wal_ctx_.catalog = catalog;
     wal_ctx_.catalog_current = current;
@@ -80,7 +82,7 @@ void PgSession::wal_remember(const GateVerdict& v) {
 // The unnamed statement / portal is replaced by the next Parse / Bind; a named one that
 // exists makes the backend refuse the new definition, so the classes fold (strictest).
 void PgSession::wal_remember_statement(std::string_view name, const wal::MessageClass& klass,
-                                       std::shared_ptr<audit::AuditRecord> record, std::uint64_t local) {
+                                       std::shared_ptr<audit::AuditRecord> record) {
   auto it = wal_statements_.find(name);
   if (it == wal_statements_.end()) {
     if (wal_statements_.size() >= kMaxWalNames) return;  // unknown at Bind: escaping
@@ -92,31 +94,56 @@ void PgSession::wal_remember_statement(std::string_view name, const wal::Message
     it->second.klass.add(klass);
   }
   it->second.record = std::move(record);
-  it->second.local = local;
 }
 
-const PgSession::WalStatement* PgSession::wal_bind_portal(std::string_view statement, std::string_view portal) {
+const PgSession::WalStatement* PgSession::wal_statement(std::string_view name) const {
+  const auto it = wal_statements_.find(name);
+  return it == wal_statements_.end() ? nullptr : &it->second;
+}
+
+PgSession::WalPortal* PgSession::wal_bind_portal(std::string_view statement, std::string_view portal) {
   const auto st = wal_statements_.find(statement);
   auto it = wal_portals_.find(portal);
   if (st == wal_statements_.end()) {
-    if (it != wal_portals_.end()) it->second.klass = wal::escaping("portal of an unknown statement");
+    if (it != wal_portals_.end()) {
+      it->second.klass = wal::escaping("portal of an unknown statement");
+      it->second.record.reset();
+      it->second.unclaimed = false;
+    }
     return nullptr;
   }
   if (it == wal_portals_.end()) {
-    if (wal_portals_.size() >= kMaxWalNames) return &st->second;  // Execute: unknown portal, escaping
-    it = wal_portals_.emplace(std::string(portal), st->second).first;
+    if (wal_portals_.size() >= kMaxWalNames) return nullptr;  // Execute: unknown portal, escaping
+    it = wal_portals_.emplace(std::string(portal), WalPortal{}).first;
+    it->second.klass = st->second.klass;
   } else if (portal.empty()) {
-    it->second = st->second;
+    it->second.klass = st->second.klass;
   } else {
     it->second.klass.add(st->second.klass);
-    it->second.record = st->second.record;
   }
-  return &st->second;
+  it->second.record = st->second.record;
+  it->second.unclaimed = false;
+  return &it->second;
 }
 
-const PgSession::WalStatement* PgSession::wal_portal(std::string_view portal) const {
+PgSession::WalPortal* PgSession::wal_portal(std::string_view portal) {
   const auto it = wal_portals_.find(portal);
   return it == wal_portals_.end() ? nullptr : &it->second;
+}
+
+PgSession::WalRecord PgSession::wal_execution_record(WalPortal* portal, const authz::Decision& window) {
+  if (svc_.audit == nullptr) return {};
+  if (portal != nullptr && portal->unclaimed && portal->batch == wal_batch_) {
+    // The portal's first Execute of its Bind's batch: recorded by the Bind's record,
+    // appended before the Bind went out (the batch would have been refused otherwise).
+    portal->unclaimed = false;
+    return WalRecord{portal->local, false};
+  }
+  if (portal != nullptr && portal->record) return audit_append(*portal->record);
+  GateVerdict unknown;
+  unknown.decision = window;
+  unknown.command = "EXECUTE";
+  return audit_append(decision_record(unknown, ""));
 }
 
 void PgSession::wal_submit(wal::MessageKind kind, const wal::MessageClass& klass, WalRecord rec,

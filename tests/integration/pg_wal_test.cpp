@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "support/audit_support.hpp"
+#include "support/raw_client.hpp"
 
 namespace segproxy::it {
 namespace {
@@ -165,8 +166,8 @@ TEST_F(WalTest, AfterSigkillEveryCommittedRowAndEveryReceivedAnswerHasItsRecord)
   const int committed = PQntuples(rows);
   PQclear(rows);
   EXPECT_EQ(missing, 0u) << "committed rows without a decision record, e.g. " << first_missing;
-  EXPECT_GE(static_cast<long>(count_statement(log, prepared)), prepared_rows + 1)
-      << "the PREPARE's Parse plus one record per committed execution";
+  EXPECT_GE(static_cast<long>(count_statement(log, prepared)), prepared_rows)
+      << "one record per committed execution (its Bind's; the PREPARE's Parse has none)";
   // Every answer the clients received has its record.
   std::size_t unanswered = 0;
   for (const auto& sql : answered)
@@ -310,6 +311,108 @@ TEST_F(WalTest, HeldMessageCancelledByCancelRequestIsNeverForwarded) {
   ASSERT_TRUE(after.ok) << after.error;
   EXPECT_EQ(after.value, "0");
   EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "0") << "a cancelled held message was forwarded";
+}
+
+// Issue 14, volume: a prepared statement is recorded once per execution (by its Bind, for
+// the portal's first Execute of the batch), never again for its Parse; a denied Parse
+// has its denial record; the log verifies.
+TEST_F(WalTest, ExtendedProtocolWritesOneDecisionRecordPerExecutionAndNoneForAnAllowedParse) {
+  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed"));
+  const std::string select = "SELECT count(*) FROM " + probe_ + " WHERE id = $1";
+  const std::string insert = "INSERT INTO " + probe_ + " VALUES ($1, 'prep')";
+  const std::string denied = "SELECT * FROM " + pii_;
+  {
+    PgConnPtr c = Connect();
+    ASSERT_PG_CONNECTED(c);
+    for (int i = 0; i < 3; ++i) {  // Parse, Bind, Describe, Execute, Sync
+      const std::string id = std::to_string(i);
+      const char* values[1] = {id.c_str()};
+      PgResultPtr r(PQexecParams(c.get(), select.c_str(), 1, nullptr, values, nullptr, nullptr, 0));
+      ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQerrorMessage(c.get());
+    }
+    PgResultPtr prep(PQprepare(c.get(), "ins", insert.c_str(), 1, nullptr));  // Parse, Sync: nothing runs
+    ASSERT_EQ(PQresultStatus(prep.get()), PGRES_COMMAND_OK) << PQerrorMessage(c.get());
+    for (int i = 0; i < 2; ++i) {  // Bind, Describe, Execute, Sync
+      const std::string id = std::to_string(100 + i);
+      const char* values[1] = {id.c_str()};
+      PgResultPtr r(PQexecPrepared(c.get(), "ins", 1, values, nullptr, nullptr, 0));
+      ASSERT_EQ(PQresultStatus(r.get()), PGRES_COMMAND_OK) << PQerrorMessage(c.get());
+    }
+    PgResultPtr bad(PQprepare(c.get(), "bad", denied.c_str(), 0, nullptr));
+    EXPECT_EQ(sqlstate_of(bad.get()), "42501") << PQresultErrorMessage(bad.get());
+    EXPECT_TRUE(pg_exec(c.get(), "SELECT 1").ok) << "the session stays usable";
+  }
+  ASSERT_TRUE(wait_for_record(audit_dir_, [](const AuditRecord& r) { return r.event == "session.close"; }));
+  proxy_.stop();
+  const AuditLog log = read_audit_log(audit_dir_);
+  ASSERT_TRUE(log.result.ok()) << log.describe();
+  EXPECT_EQ(count_statement(log, select), 3u) << "one record per PQexecParams\n" << log.describe();
+  EXPECT_EQ(count_statement(log, insert), 2u) << "one record per execution, none for the Parse\n" << log.describe();
+  EXPECT_EQ(records_where(log, [&](const AuditRecord& r) {
+              return r.event == "statement.decision" && r.decision == "deny" && r.statement == denied;
+            }).size(),
+            1u)
+      << log.describe();
+}
+
+// Frontend messages for the raw client (protocol 3.0, no parameters, text results).
+std::string fe_frame(char type, const std::string& body) {
+  return std::string(1, type) + be32(static_cast<std::uint32_t>(body.size() + 4)) + body;
+}
+std::string cstr(const std::string& s) { return s + std::string(1, '\0'); }
+std::string parse_msg(const std::string& name, const std::string& sql) {
+  return fe_frame('P', cstr(name) + cstr(sql) + std::string(2, '\0'));  // no parameter types
+}
+std::string bind_msg(const std::string& portal, const std::string& stmt) {
+  return fe_frame('B', cstr(portal) + cstr(stmt) + std::string(6, '\0'));  // no formats, parameters, result formats
+}
+std::string execute_msg(const std::string& portal, std::uint32_t max_rows) {
+  return fe_frame('E', cstr(portal) + be32(max_rows));
+}
+
+// Every Execute is recorded: a portal resumed by a second row-limited Execute appends the
+// statement's record again (the first Execute goes under its Bind's record).
+TEST_F(WalTest, ResumedPortalExecuteAppendsTheStatementRecordAgain) {
+  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed"));
+  {
+    PgConnPtr c = Connect();
+    ASSERT_PG_CONNECTED(c);
+    for (long id = 1; id <= 3; ++id) ASSERT_TRUE(pg_exec(c.get(), Insert(id, "row")).ok);
+  }
+  const std::string select = "SELECT id FROM " + probe_ + " ORDER BY id";
+  RawClient raw;
+  std::string err;
+  ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
+  ASSERT_TRUE(raw.start_tls(env().pki_file("ca.crt"), env().pki_file("client-spiffe.crt"),
+                            env().pki_file("client-spiffe.key"), &err))
+      << err;
+  const std::optional<BackendMessage> ready =
+      raw.startup({{"user", "whatever"}, {"database", env().db}}, std::chrono::seconds(15));
+  ASSERT_TRUE(ready.has_value()) << "no ReadyForQuery";
+  ASSERT_EQ(ready->type, 'Z') << parse_error_fields(ready->body)['M'];
+  ASSERT_TRUE(raw.send(parse_msg("", select) + bind_msg("", "") + execute_msg("", 2) + execute_msg("", 2) +
+                       fe_frame('S', "")));
+  int rows = 0;
+  int suspended = 0;
+  int completed = 0;
+  for (;;) {
+    const std::optional<BackendMessage> m = raw.read_message(std::chrono::seconds(30));
+    ASSERT_TRUE(m.has_value()) << "no answer to the batch";
+    ASSERT_NE(m->type, 'E') << parse_error_fields(m->body)['M'];
+    if (m->type == 'D') ++rows;
+    if (m->type == 's') ++suspended;
+    if (m->type == 'C') ++completed;
+    if (m->type == 'Z') break;
+  }
+  EXPECT_EQ(rows, 3);
+  EXPECT_EQ(suspended, 1) << "the first Execute stopped at its row limit";
+  EXPECT_EQ(completed, 1);
+  raw.send(fe_frame('X', ""));
+  raw.close();
+  proxy_.stop();  // the decision records were durable before the answers arrived
+  const AuditLog log = read_audit_log(audit_dir_);
+  ASSERT_TRUE(log.result.ok()) << log.describe();
+  EXPECT_EQ(count_statement(log, select), 2u) << "one record per Execute\n" << log.describe();
 }
 
 }  // namespace

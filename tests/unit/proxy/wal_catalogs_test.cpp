@@ -101,5 +101,73 @@ TEST(WalCatalogs, ReloadCarriesCatalogsOnlyForTheSameBackend) {
   EXPECT_EQ(moved.current(0, "shop").catalog, nullptr);
 }
 
+// The session-side reader (issue 14 review: no atomic shared_ptr copy per statement).
+std::shared_ptr<WalCatalogs> configured() {
+  auto w = std::make_shared<WalCatalogs>();
+  w->configure(two_listeners());
+  return w;
+}
+
+TEST(WalCatalogsReader, SeesEveryPublishAtItsNextReadAndNothingBefore) {
+  const auto w = configured();
+  WalCatalogs::Reader reader;
+  EXPECT_EQ(reader.view(w, *w, 0, "shop").catalog, nullptr);
+  const auto at = Clock::now();
+  ASSERT_TRUE(w->publish(0, "shop", catalog_with("accounts"), at));
+  const WalCatalogView& first = reader.view(w, *w, 0, "shop");
+  ASSERT_NE(first.catalog, nullptr);
+  EXPECT_NE(first.catalog->find("public", "accounts"), nullptr);
+  EXPECT_EQ(first.generation, 1u);
+  EXPECT_EQ(first.loaded_at, at);
+  ASSERT_TRUE(w->publish(0, "shop", catalog_with("other"), at + std::chrono::seconds(1)));
+  const WalCatalogView& second = reader.view(w, *w, 0, "shop");
+  ASSERT_NE(second.catalog, nullptr);
+  EXPECT_NE(second.catalog->find("public", "other"), nullptr);
+  EXPECT_EQ(second.catalog->find("public", "accounts"), nullptr);
+  EXPECT_EQ(second.generation, 2u);
+}
+
+TEST(WalCatalogsReader, KeepsTheViewItHandedOutAliveUntilItsNextRead) {
+  const auto w = configured();
+  WalCatalogs::Reader reader;
+  {
+    auto c = catalog_with("accounts");
+    ASSERT_TRUE(w->publish(0, "shop", c, Clock::now()));
+  }
+  std::weak_ptr<const authz::wal::WalCatalog> old = reader.view(w, *w, 0, "shop").catalog;
+  ASSERT_FALSE(old.expired());
+  ASSERT_TRUE(w->publish(0, "shop", catalog_with("other"), Clock::now()));
+  EXPECT_FALSE(old.expired()) << "the view a session's context points into was freed under it";
+  EXPECT_NE(reader.view(w, *w, 0, "shop").catalog->find("public", "other"), nullptr);
+  EXPECT_TRUE(old.expired()) << "the reader still holds a replaced catalog";
+}
+
+TEST(WalCatalogsReader, FollowsADatabaseChangeAndAReloadedRuntime) {
+  const auto w = configured();
+  w->publish(0, "shop", catalog_with("accounts"), Clock::now());
+  w->publish(0, "archive", catalog_with("old_orders"), Clock::now());
+  WalCatalogs::Reader reader;
+  EXPECT_NE(reader.view(w, *w, 0, "shop").catalog->find("public", "accounts"), nullptr);
+  EXPECT_NE(reader.view(w, *w, 0, "archive").catalog->find("public", "old_orders"), nullptr);  // USE archive
+  EXPECT_EQ(reader.view(w, *w, 0, "elsewhere").catalog, nullptr);                                // no slot
+  EXPECT_EQ(reader.view(w, *w, 1, "shop").catalog, nullptr);  // a listener without metadata
+  const auto next = configured();  // a reload: the new Runtime's own slots
+  EXPECT_EQ(reader.view(next, *next, 0, "shop").catalog, nullptr);
+  next->publish(0, "shop", catalog_with("reloaded"), Clock::now());
+  EXPECT_NE(reader.view(next, *next, 0, "shop").catalog->find("public", "reloaded"), nullptr);
+}
+
+TEST(WalCatalogsReader, SeesACatalogCarriedIntoTheSlotAtReload) {
+  const auto old = configured();
+  old->publish(0, "shop", catalog_with("accounts"), Clock::now());
+  const auto next = configured();
+  WalCatalogs::Reader reader;
+  EXPECT_EQ(reader.view(next, *next, 0, "shop").catalog, nullptr);
+  next->carry_from(*old, [](std::size_t) { return true; });
+  const WalCatalogView& v = reader.view(next, *next, 0, "shop");
+  ASSERT_NE(v.catalog, nullptr) << "a carried catalog did not move the slot's stamp";
+  EXPECT_NE(v.catalog->find("public", "accounts"), nullptr);
+}
+
 }  // namespace
 }  // namespace segproxy::proxy
