@@ -27,7 +27,7 @@ void print_fleet_write(std::ostream& out, const std::optional<protocols::admin::
 template <class Result>
 bool decode_answer(const json::Value& body, Result& r, std::ostream& err) {
   std::string error;
-  if (protocols::admin::decode_response(body, r, error)) return true;
+  if (decode_response(body, r, error)) return true;  // protocols::admin, found through Result
   err << "segproxyctl: unexpected response from the proxy: " << error << "\n";
   return false;
 }
