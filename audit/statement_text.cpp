@@ -3,15 +3,13 @@
 #include "audit/hash_chain.hpp"
 
 namespace segproxy::audit {
-namespace {
 
-bool ident_char(char c) {
+bool statement_ident_char(char c) {
   const unsigned char u = static_cast<unsigned char>(c);
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          c == '_' || c == '$' || u >= 0x80;
 }
 
-// Index just past a quoted literal starting at `i` (the opening quote), or s.size().
 std::size_t skip_quoted(std::string_view s, std::size_t i, char q, bool backslash) {
   ++i;
   while (i < s.size()) {
@@ -31,7 +29,37 @@ std::size_t skip_quoted(std::string_view s, std::size_t i, char q, bool backslas
   return s.size();
 }
 
-}  // namespace
+bool escape_string_prefix(std::string_view before) {
+  const std::size_t n = before.size();
+  return n > 0 && (before[n - 1] == 'E' || before[n - 1] == 'e') && (n < 2 || !statement_ident_char(before[n - 2]));
+}
+
+std::size_t comment_end(std::string_view s, std::size_t i, bool hash) {
+  const bool line = (s[i] == '-' && i + 1 < s.size() && s[i + 1] == '-') || (hash && s[i] == '#');
+  if (line) {
+    const std::size_t nl = s.find('\n', i);
+    return nl == std::string_view::npos ? s.size() : nl;
+  }
+  if (s[i] == '/' && i + 1 < s.size() && s[i + 1] == '*') {
+    const std::size_t end = s.find("*/", i + 2);
+    return end == std::string_view::npos ? s.size() : end + 2;
+  }
+  return std::string_view::npos;
+}
+
+DollarToken scan_dollar(std::string_view s, std::size_t i) {
+  // $tag$ ... $tag$ (tag: identifier characters without '$'); $1 is a parameter.
+  std::size_t j = i + 1;
+  while (j < s.size() && statement_ident_char(s[j]) && s[j] != '$') ++j;
+  if (j > i + 1 && s[i + 1] >= '0' && s[i + 1] <= '9') return {DollarToken::Kind::Parameter, j};
+  if (j < s.size() && s[j] == '$') {
+    const std::string_view tag = s.substr(i, j - i + 1);
+    const std::size_t end = s.find(tag, j + 1);
+    return {DollarToken::Kind::Quoted, end == std::string_view::npos ? s.size() : end + tag.size()};
+  }
+  return {};
+}
+
 
 std::string normalize_statement(std::string_view s, std::string_view protocol) {
   std::string out;
@@ -47,65 +75,44 @@ void normalize_statement_into(std::string& out, std::string_view s, std::string_
   while (i < s.size()) {
     const char c = s[i];
     // Comments: -- to end of line, # (MySQL) to end of line, /* ... */ (nesting ignored).
-    if ((c == '-' && i + 1 < s.size() && s[i + 1] == '-') || (mysql && c == '#')) {
-      while (i < s.size() && s[i] != '\n') ++i;
-      out.push_back(' ');
-      continue;
-    }
-    if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
-      const std::size_t end = s.find("*/", i + 2);
-      i = end == std::string_view::npos ? s.size() : end + 2;
+    if (const std::size_t end = comment_end(s, i, mysql); end != std::string_view::npos) {
+      i = end;
       out.push_back(' ');
       continue;
     }
     if (c == '\'') {
       // E'..' (PostgreSQL escape strings) take backslashes; MySQL always does.
-      const bool esc = mysql || (!out.empty() && (out.back() == 'E' || out.back() == 'e') &&
-                                 (out.size() < 2 || !ident_char(out[out.size() - 2])));
-      i = skip_quoted(s, i, '\'', esc);
+      i = skip_quoted(s, i, '\'', mysql || escape_string_prefix(out));
       out.push_back('?');
       continue;
     }
-    if (c == '"') {
-      if (mysql) {
-        i = skip_quoted(s, i, '"', true);
+    if (c == '"' || c == '`') {
+      // MySQL: "..." is a string literal; otherwise (and `...`) a quoted identifier, kept.
+      const bool literal = c == '"' && mysql;
+      const std::size_t end = skip_quoted(s, i, c, literal);
+      if (literal) {
         out.push_back('?');
       } else {
-        const std::size_t end = skip_quoted(s, i, '"', false);
         out.append(s.substr(i, end - i));
-        i = end;
       }
-      continue;
-    }
-    if (c == '`') {
-      const std::size_t end = skip_quoted(s, i, '`', false);
-      out.append(s.substr(i, end - i));
       i = end;
       continue;
     }
-    if (c == '$' && !mysql && (out.empty() || !ident_char(out.back()))) {
-      // $tag$ ... $tag$ (tag: identifier chars without '$'); $1 is a parameter.
-      std::size_t j = i + 1;
-      while (j < s.size() && ident_char(s[j]) && s[j] != '$') ++j;
-      if (j < s.size() && s[j] == '$' && !(j > i + 1 && s[i + 1] >= '0' && s[i + 1] <= '9')) {
-        const std::string_view tag = s.substr(i, j - i + 1);
-        const std::size_t end = s.find(tag, j + 1);
-        i = end == std::string_view::npos ? s.size() : end + tag.size();
-        out.push_back('?');
-        continue;
-      }
-      if (j > i + 1 && s[i + 1] >= '0' && s[i + 1] <= '9') {
-        out.append(s.substr(i, j - i));  // positional parameter
-        i = j;
+    if (c == '$' && !mysql && (out.empty() || !statement_ident_char(out.back()))) {
+      const DollarToken d = scan_dollar(s, i);
+      if (d.kind == DollarToken::Kind::Quoted) out.push_back('?');
+      if (d.kind == DollarToken::Kind::Parameter) out.append(s.substr(i, d.end - i));  // positional parameter
+      if (d.kind != DollarToken::Kind::None) {
+        i = d.end;
         continue;
       }
     }
-    if (c >= '0' && c <= '9' && (out.empty() || !ident_char(out.back()))) {
+    if (c >= '0' && c <= '9' && (out.empty() || !statement_ident_char(out.back()))) {
       // Numeric literal (digits, '.', exponent, hex/binary prefixes, '_' separators).
       ++i;
       while (i < s.size()) {
         const char d = s[i];
-        if (ident_char(d) || d == '.') {
+        if (statement_ident_char(d) || d == '.') {
           ++i;
         } else if ((d == '+' || d == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E')) {
           ++i;

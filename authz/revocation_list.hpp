@@ -18,33 +18,30 @@
 //   Segment       the segment name exactly (an empty segment never matches, so a check
 //                 before the identity is mapped sees only identity-based revocations).
 //
-// Threads: readers (find_match, snapshot) may run on any thread without locks: they load
-// an immutable snapshot published through an atomic shared_ptr. Writers (load, add,
-// remove, prune_expired) are serialised by a mutex and block for the file write and
-// fsyncs; each publishes the new snapshot only after it is durable on disk, so a
-// command that returns has its revocation on disk, and a failed write changes nothing.
+// Threads and persistence: authz/persisted_list (lock-free snapshots for readers; writers
+// serialised, each change durable on disk before it is published; a failed write changes
+// nothing).
 //
 // File format (strict; written by this class only): JSON Lines, one revocation object
 // per line, each line ending in '\n', in list order:
 //   {"id":"3f9c0a1b2c4d","kind":"identity","value":"spiffe://td/x","reason":"incident 7",
 //    "created_at":"2026-11-22T13:31:34Z","expires_at":"2026-11-22T15:01:34Z","created_by_uid":0}
-// expires_at is omitted for a permanent revocation. Saved atomically: a temporary file
-// in the same directory (mode 0600), fsync, rename over the file, fsync the directory.
-// Times have whole-second precision.
+// expires_at is omitted for a permanent revocation. Saved atomically
+// (write_file_atomically: a temporary file in the same directory (mode 0600), fsync,
+// rename over the file, fsync the directory). Times have whole-second precision.
 //
 // No wall clock inside: callers pass `now`.
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "authz/identity.hpp"
+#include "authz/persisted_list.hpp"
 
 namespace segproxy::authz {
 
@@ -86,25 +83,12 @@ std::optional<std::string> normalize_revocation_value(RevocationKind kind, std::
 
 using RevocationSnapshot = std::shared_ptr<const std::vector<Revocation>>;
 
-class RevocationList {
+class RevocationList : public PersistedList<Revocation> {
  public:
-  // Result of a change: ok=false (error set) leaves list and file as they were.
-  struct Update {
-    bool ok = false;
-    std::string error;
-    RevocationSnapshot snapshot;          // the list after the change (the old one on error)
-    std::vector<Revocation> changed;      // added, or removed / pruned entries
-  };
-
-  // `file` empty: in memory only (nothing is persisted).
+  // `file` empty: in memory only (nothing is persisted). load, prune_expired, replace,
+  // snapshot, active_count: PersistedList (a missing file is an empty list; a file that
+  // does not decode keeps the current list, the message names the file and line).
   explicit RevocationList(std::filesystem::path file);
-  RevocationList(const RevocationList&) = delete;
-  RevocationList& operator=(const RevocationList&) = delete;
-
-  // Reads the file (a missing file is an empty list). On error (message names the file
-  // and line) the current list is kept and false returned. Expired entries are kept
-  // (they never match); prune_expired drops them.
-  bool load(std::string& error);
 
   // Adds a revocation; an existing one with the same kind and (normalised) value is
   // replaced, so revoking again updates reason and expiry. changed = {the new entry}.
@@ -113,32 +97,10 @@ class RevocationList {
   // Removes every revocation with this kind and value (normalised first); changed =
   // the removed entries (empty when none matched: ok, and the file is not rewritten).
   Update remove(RevocationKind kind, std::string_view value);
-  // Drops entries expired at `now`; rewrites the file only when something expired.
-  Update prune_expired(TimePoint now);
-  // Replaces the whole list (the fleet control plane's applied set, docs/fleet.md);
-  // entries keep their ids. changed = nothing (the caller diffs). Rewrites the file
-  // only when the list differs.
-  Update replace(std::vector<Revocation> next);
 
-  RevocationSnapshot snapshot() const { return current_.load(); }
   // First revocation active at `now` that matches; lock-free.
   std::optional<Revocation> find_match(const ClientIdentity& id, std::string_view segment, TimePoint now) const;
-  std::size_t active_count(TimePoint now) const;
-
-  const std::filesystem::path& file() const { return file_; }
-
- private:
-  Update commit(std::vector<Revocation> next, std::vector<Revocation> changed);  // mu_ held
-  std::string new_id(const std::vector<Revocation>& existing) const;
-
-  std::filesystem::path file_;
-  std::mutex mu_;  // serialises writers (and their file writes)
-  std::atomic<RevocationSnapshot> current_;
 };
-
-// Temp file in the same directory (0600), fsync, rename over `file`, fsync the directory
-// (also used for the fleet's applied-state file, daemon/control/fleet_state).
-bool write_file_atomically(const std::filesystem::path& file, std::string_view data, std::string& error);
 
 // File encoding, exposed for tests and tools.
 std::string encode_revocation_line(const Revocation& r);  // no '\n'

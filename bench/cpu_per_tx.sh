@@ -7,62 +7,22 @@
 #
 # Env: BENCH_RATE (4000 tx/s), BENCH_SECONDS (20), BENCH_ROUNDS (2), BENCH_CLIENTS (16),
 #      BENCH_PROXY_BIN (build/bin/segproxy), BENCH_BASELINE_BIN (an older segproxy),
-#      BENCH_SKIP_PGBOUNCER=1, BENCH_SKIP_MYSQL=1.
+#      BENCH_SKIP_PGBOUNCER=1, BENCH_SKIP_MYSQL=1. Set-up: bench/lib/bench_env.sh.
 set -euo pipefail
 
-export SP_LOG_TAG=cpu_per_tx
-# shellcheck source-path=SCRIPTDIR source=../scripts/lib/testenv.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/testenv.sh"
-# shellcheck source-path=SCRIPTDIR source=lib/proxies.sh
-source "$SEGPROXY_REPO_ROOT/bench/lib/proxies.sh"
-cd "$SEGPROXY_REPO_ROOT"
+# shellcheck source-path=SCRIPTDIR source=lib/bench_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench_env.sh" cpu_per_tx
 
 rate="${BENCH_RATE:-4000}"
 seconds="${BENCH_SECONDS:-20}"
 rounds="${BENCH_ROUNDS:-2}"
 clients="${BENCH_CLIENTS:-16}"
-proxy_bin="${BENCH_PROXY_BIN:-$(sp_build_dir)/bin/segproxy}"
-for v in "$rate" "$seconds" "$rounds" "$clients"; do
-  [[ "$v" =~ ^[0-9]+$ ]] || sp_die "BENCH_RATE, BENCH_SECONDS, BENCH_ROUNDS and BENCH_CLIENTS must be integers"
-done
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 
-bench_dir=""
-# shellcheck disable=SC2317 # invoked by trap
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  bp_stop_all
-  if [[ -n "$bench_dir" ]]; then testenv_down "$bench_dir" || true; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_env_up cpu "$rate" "$seconds" "$rounds" "$clients"
+bench_start_targets FIRST
 
-bench_dir="$(mktemp -d /tmp/segproxy-cpu.XXXXXX)"
-chmod 0755 "$bench_dir"
-SEGPROXY_TESTENV_ETCD=0 testenv_up "$bench_dir"
-targets=(segproxy)
-bp_start_segproxy segproxy "$proxy_bin"
-if [[ -n "${BENCH_BASELINE_BIN:-}" ]]; then
-  bp_start_segproxy baseline "$BENCH_BASELINE_BIN"
-  targets+=(baseline)
-fi
-pg_targets=("${targets[@]}")
-if [[ "${BENCH_SKIP_PGBOUNCER:-0}" != 1 ]]; then
-  bp_start_pgbouncer
-  pg_targets=(pgbouncer "${targets[@]}")
-fi
-
-bp_pgbench direct -i -q -s 10 >"$bench_dir/pgbench-init.log" 2>&1 || sp_die "pgbench -i failed"
-mysql_on=0
-if [[ "${BENCH_SKIP_MYSQL:-0}" != 1 ]]; then
-  mysql_on=1
-  bp_sysbench direct oltp_point_select cleanup >/dev/null 2>&1 || true
-  bp_sysbench direct oltp_point_select prepare --table-size=100000 >"$bench_dir/sysbench-prepare.log" 2>&1 ||
-    sp_die "sysbench prepare failed"
-fi
+bench_prepare_data 10 100000
 
 raw="$bench_dir/raw.tsv"
 : >"$raw"
@@ -96,7 +56,7 @@ for ((r = 1; r <= rounds; r++)); do
     done
   fi
 done
-((mysql_on)) && { bp_sysbench direct oltp_point_select cleanup >/dev/null 2>&1 || true; }
+((mysql_on)) && bench_sysbench_cleanup
 
 median() {  # proto target
   awk -F'\t' -v p="$1" -v t="$2" '$1 == p && $2 == t && $5 != "-" { print $5 }' "$raw" | sort -g |

@@ -11,14 +11,11 @@
 # Usage: bench/flood.sh [SECONDS]   (per phase, default 30)
 # Env: BENCH_PROXY_BIN (build/bin/segproxy), BENCH_FLOOD_RATE (500), BENCH_HALF_OPEN
 #      (1000), BENCH_SOURCES (16), BENCH_CLIENTS (8), BENCH_PGBENCH_ARGS ("-S -M extended").
+# Set-up: bench/lib/bench_env.sh.
 set -euo pipefail
 
-export SP_LOG_TAG=flood
-# shellcheck source-path=SCRIPTDIR source=../scripts/lib/testenv.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/testenv.sh"
-# shellcheck source-path=SCRIPTDIR source=lib/proxies.sh
-source "$SEGPROXY_REPO_ROOT/bench/lib/proxies.sh"
-cd "$SEGPROXY_REPO_ROOT"
+# shellcheck source-path=SCRIPTDIR source=lib/bench_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench_env.sh" flood
 
 seconds="${1:-30}"
 rate="${BENCH_FLOOD_RATE:-500}"
@@ -26,29 +23,11 @@ half_open="${BENCH_HALF_OPEN:-1000}"
 sources="${BENCH_SOURCES:-16}"
 clients="${BENCH_CLIENTS:-8}"
 read -r -a pgbench_args <<<"${BENCH_PGBENCH_ARGS:--S -M extended}"
-proxy_bin="${BENCH_PROXY_BIN:-$(sp_build_dir)/bin/segproxy}"
-for v in "$seconds" "$rate" "$half_open" "$sources" "$clients"; do
-  [[ "$v" =~ ^[0-9]+$ ]] || sp_die "SECONDS and BENCH_* counts must be integers: $v"
-done
 
-bench_dir=""
 flood_pid=""
-# shellcheck disable=SC2317 # invoked by trap
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [[ -n "$flood_pid" ]]; then sp_stop_pid "$flood_pid" 20; fi
-  bp_stop_all
-  if [[ -n "$bench_dir" ]]; then testenv_down "$bench_dir" || true; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-bench_dir="$(mktemp -d /tmp/segproxy-flood.XXXXXX)"
-chmod 0755 "$bench_dir"
-SEGPROXY_TESTENV_ETCD=0 testenv_up "$bench_dir"
+# shellcheck disable=SC2317 # invoked by bench/lib/bench_env.sh's cleanup
+bench_cleanup_extra() { if [[ -n "$flood_pid" ]]; then sp_stop_pid "$flood_pid" 20; fi; }
+bench_env_up flood "$seconds" "$rate" "$half_open" "$sources" "$clients"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 metrics_port=""
@@ -58,8 +37,7 @@ bp_start_segproxy segproxy "$proxy_bin"
 pid="${bp_pid[segproxy]}"
 port="${bp_pg_port[segproxy]}"
 
-sp_log "pgbench -i -s 1 (direct)"
-bp_pgbench direct -i -q -s 1 >"$bench_dir/pgbench-init.log" 2>&1 || sp_die "pgbench -i failed"
+bench_pgbench_init 1
 
 # run_phase NAME: pgbench -c $clients for $seconds with a per-transaction log; prints
 # "tps p50_ms p99_ms max_ms failed" (latencies from the log, in milliseconds).

@@ -8,82 +8,22 @@
 # Env: BENCH_PROXY_BIN (build/bin/segproxy), BENCH_BASELINE_BIN (an older segproxy,
 #      measured the same way), BENCH_TXNS (8000 per run), BENCH_CLIENTS (4),
 #      BENCH_SESSIONS (200), BENCH_SKIP_PGBOUNCER=1, BENCH_SKIP_MYSQL=1.
+# Set-up: bench/lib/bench_env.sh.
 set -euo pipefail
 
-export SP_LOG_TAG=hot_path
-# shellcheck source-path=SCRIPTDIR source=../scripts/lib/testenv.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/testenv.sh"
-# shellcheck source-path=SCRIPTDIR source=lib/proxies.sh
-source "$SEGPROXY_REPO_ROOT/bench/lib/proxies.sh"
-cd "$SEGPROXY_REPO_ROOT"
+# shellcheck source-path=SCRIPTDIR source=lib/bench_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench_env.sh" hot_path strace
 
 txns="${BENCH_TXNS:-8000}"
 clients="${BENCH_CLIENTS:-4}"
 sessions="${BENCH_SESSIONS:-200}"
-proxy_bin="${BENCH_PROXY_BIN:-$(sp_build_dir)/bin/segproxy}"
-[[ "$txns" =~ ^[0-9]+$ && "$clients" =~ ^[0-9]+$ && "$sessions" =~ ^[0-9]+$ ]] ||
-  sp_die "BENCH_TXNS, BENCH_CLIENTS and BENCH_SESSIONS must be integers"
-command -v strace >/dev/null || sp_die "strace is not installed"
 
-bench_dir=""
 holder_pid=""
-# shellcheck disable=SC2317 # invoked by trap
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [[ -n "$holder_pid" ]]; then sp_stop_pid "$holder_pid" 10; fi
-  bp_stop_all
-  if [[ -n "$bench_dir" ]]; then testenv_down "$bench_dir" || true; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-bench_dir="$(mktemp -d /tmp/segproxy-hotpath.XXXXXX)"
-chmod 0755 "$bench_dir"
-SEGPROXY_TESTENV_ETCD=0 testenv_up "$bench_dir"
-
-targets=(segproxy)
-bp_start_segproxy segproxy "$proxy_bin"
-if [[ -n "${BENCH_BASELINE_BIN:-}" ]]; then
-  bp_start_segproxy baseline "$BENCH_BASELINE_BIN"
-  targets+=(baseline)
-fi
-pg_targets=("${targets[@]}")
-if [[ "${BENCH_SKIP_PGBOUNCER:-0}" != 1 ]]; then
-  bp_start_pgbouncer
-  pg_targets+=(pgbouncer)
-fi
-
-sp_log "pgbench -i -s 1 (direct)"
-bp_pgbench direct -i -q -s 1 >"$bench_dir/pgbench-init.log" 2>&1 || sp_die "pgbench -i failed"
-mysql_on=0
-if [[ "${BENCH_SKIP_MYSQL:-0}" != 1 ]]; then
-  mysql_on=1
-  bp_sysbench direct oltp_point_select cleanup >/dev/null 2>&1 || true
-  bp_sysbench direct oltp_point_select prepare --table-size=1000 >"$bench_dir/sysbench-prepare.log" 2>&1 ||
-    sp_die "sysbench prepare failed"
-fi
-
-# strace_run PID OUT COMMAND...: the command's run under strace -c -f -p PID.
-strace_run() {
-  local pid="$1" out="$2"
-  shift 2
-  strace -c -f -p "$pid" -o "$out" 2>/dev/null &
-  local st=$!
-  sleep 1  # strace attaches to every thread before the load starts
-  "$@"
-  kill -INT "$st"
-  wait "$st" || true
-}
-# total calls per transaction, then the six most frequent calls per transaction
-per_txn() {
-  local rows
-  rows="$(awk '/^------/ { sep++; next } sep == 1 && NF >= 5 && $4 ~ /^[0-9]+$/ { print $4, $NF }' "$1")"
-  awk -v n="$2" '{ t += $1 } END { printf "%.2f\t", t / n }' <<<"$rows"
-  sort -rn <<<"$rows" | head -n 6 | awk -v n="$2" '{ printf "%s %.2f, ", $2, $1 / n } END { printf "\n" }'
-}
+# shellcheck disable=SC2317 # invoked by bench/lib/bench_env.sh's cleanup
+bench_cleanup_extra() { if [[ -n "$holder_pid" ]]; then sp_stop_pid "$holder_pid" 10; fi; }
+bench_env_up hotpath "$txns" "$clients" "$sessions"
+bench_start_targets LAST
+bench_prepare_data 1 1000
 
 results="$bench_dir/results.tsv"
 : >"$results"
@@ -91,17 +31,17 @@ for t in "${pg_targets[@]}"; do
   per_client=$((txns / clients))
   sp_log "PostgreSQL syscalls: $t, pgbench -S -M extended -c $clients -t $per_client"
   bp_pgbench "$t" -n -S -M extended -c "$clients" -j 2 -t 1 >/dev/null 2>&1 || sp_die "warm-up against $t failed"
-  strace_run "${bp_pid[$t]}" "$bench_dir/strace-pg-$t.txt" \
+  bench_strace_run "${bp_pid[$t]}" "$bench_dir/strace-pg-$t.txt" \
     bp_pgbench "$t" -n -S -M extended -c "$clients" -j 2 -t "$per_client" >"$bench_dir/pgbench-$t.log" 2>&1
-  printf 'pg\t%s\tsyscalls/txn\t%s\n' "$t" "$(per_txn "$bench_dir/strace-pg-$t.txt" "$((per_client * clients))")" >>"$results"
+  printf 'pg\t%s\tsyscalls/txn\t%s\n' "$t" "$(bench_syscalls "$bench_dir/strace-pg-$t.txt" "$((per_client * clients))" 6)" >>"$results"
 done
 if ((mysql_on)); then
   for t in "${targets[@]}"; do
     sp_log "MySQL syscalls: $t, sysbench oltp_point_select --point-selects=1 --threads=$clients --events=$txns"
-    strace_run "${bp_pid[$t]}" "$bench_dir/strace-my-$t.txt" \
+    bench_strace_run "${bp_pid[$t]}" "$bench_dir/strace-my-$t.txt" \
       bp_sysbench "$t" oltp_point_select run --table-size=1000 --db-ps-mode=disable --point-selects=1 \
       --threads="$clients" --events="$txns" --time=0 >"$bench_dir/sysbench-$t.log" 2>&1
-    printf 'mysql\t%s\tsyscalls/query\t%s\n' "$t" "$(per_txn "$bench_dir/strace-my-$t.txt" "$txns")" >>"$results"
+    printf 'mysql\t%s\tsyscalls/query\t%s\n' "$t" "$(bench_syscalls "$bench_dir/strace-my-$t.txt" "$txns" 6)" >>"$results"
   done
 fi
 
@@ -152,7 +92,7 @@ if ((mysql_on)); then
     sp_log "MySQL RSS: $sessions idle TLS sessions through $t"
     rss_run mysql "$t" "${bp_my_port[$t]}" client-spiffe
   done
-  bp_sysbench direct oltp_point_select cleanup >/dev/null 2>&1 || true
+  bench_sysbench_cleanup
 fi
 
 stamp="$(date -u +%Y%m%d-%H%M%S)"

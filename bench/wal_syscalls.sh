@@ -8,35 +8,16 @@
 # Env: BENCH_PROXY_BIN (build/bin/segproxy), BENCH_TXNS (4000 per mode), BENCH_CLIENTS (4),
 # BENCH_METADATA (1: the listener has backend.metadata, so the WalCatalog is loaded and
 # pgbench's SELECT is proven read-only; 0: no catalog, every table read is escaping).
+# Set-up: bench/lib/bench_env.sh.
 set -euo pipefail
 
-export SP_LOG_TAG=wal_syscalls
-# shellcheck source-path=SCRIPTDIR source=../scripts/lib/testenv.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/testenv.sh"
-# shellcheck source-path=SCRIPTDIR source=lib/proxies.sh
-source "$SEGPROXY_REPO_ROOT/bench/lib/proxies.sh"
-cd "$SEGPROXY_REPO_ROOT"
+# shellcheck source-path=SCRIPTDIR source=lib/bench_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench_env.sh" wal_syscalls strace
 
 txns="${BENCH_TXNS:-4000}"
 clients="${BENCH_CLIENTS:-4}"
-proxy_bin="${BENCH_PROXY_BIN:-$(sp_build_dir)/bin/segproxy}"
-command -v strace >/dev/null || sp_die "strace is not installed"
 
-bench_dir=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  bp_stop_all
-  if [[ -n "$bench_dir" ]]; then testenv_down "$bench_dir" || true; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-bench_dir="$(mktemp -d /tmp/segproxy-wal.XXXXXX)"
-chmod 0755 "$bench_dir"
-SEGPROXY_TESTENV_ETCD=0 testenv_up "$bench_dir"
+bench_env_up wal "$txns" "$clients"
 audit_dir="$bench_dir/audit"
 export BP_SEGPROXY_EXTRA_YAML="audit: {dir: \"$audit_dir\", durability: group, on_failure: fail_closed}"
 metadata="${BENCH_METADATA:-1}"
@@ -46,7 +27,7 @@ else
   export BP_PG_METADATA=""  # no metadata login: no catalog
 fi
 # The tables exist before the proxy starts, so its first catalog load sees them.
-bp_pgbench direct -i -q -s 1 >"$bench_dir/pgbench-init.log" 2>&1 || sp_die "pgbench -i failed"
+bench_pgbench_init 1
 bp_start_segproxy segproxy "$proxy_bin"
 if [[ "$metadata" == 1 ]]; then
   for _ in $(seq 1 120); do
@@ -63,20 +44,14 @@ for mode in simple extended; do
   bp_pgbench segproxy -n -S -M "$mode" -c "$clients" -j 2 -t 1 >/dev/null 2>&1 || sp_die "warm-up failed"
   before="$(cat "$audit_dir"/audit-*.jsonl 2>/dev/null | wc -l)"
   bytes_before="$(cat "$audit_dir"/audit-*.jsonl 2>/dev/null | wc -c)"
-  strace -c -f -p "${bp_pid[segproxy]}" -o "$bench_dir/strace-$mode.txt" 2>/dev/null &
-  st=$!
-  sleep 1
-  bp_pgbench segproxy -n -S -M "$mode" -c "$clients" -j 2 -t "$per_client" >"$bench_dir/pgbench-$mode.log" 2>&1 ||
+  bench_strace_run "${bp_pid[segproxy]}" "$bench_dir/strace-$mode.txt" \
+    bp_pgbench segproxy -n -S -M "$mode" -c "$clients" -j 2 -t "$per_client" >"$bench_dir/pgbench-$mode.log" 2>&1 ||
     sp_die "pgbench -M $mode failed"
-  kill -INT "$st"
-  wait "$st" || true
-  sleep 1
+  sleep 1 # the last records reach the log
   after="$(cat "$audit_dir"/audit-*.jsonl | wc -l)"
   bytes_after="$(cat "$audit_dir"/audit-*.jsonl | wc -c)"
-  rows="$(awk '/^------/ { sep++; next } sep == 1 && NF >= 5 && $4 ~ /^[0-9]+$/ { print $4, $NF }' "$bench_dir/strace-$mode.txt")"
-  printf 'pgbench -S -M %s: %s syscalls/txn (%s), %s records/txn, %s bytes/txn\n' "$mode" \
-    "$(awk -v n="$n" '{ t += $1 } END { printf "%.2f", t / n }' <<<"$rows")" \
-    "$(sort -rn <<<"$rows" | head -n 8 | awk -v n="$n" '{ printf "%s %.2f ", $2, $1 / n }')" \
+  IFS=$'\t' read -r total top <<<"$(bench_syscalls "$bench_dir/strace-$mode.txt" "$n" 8)"
+  printf 'pgbench -S -M %s: %s syscalls/txn (%s), %s records/txn, %s bytes/txn\n' "$mode" "$total" "$top" \
     "$(awk -v a="$before" -v b="$after" -v n="$n" 'BEGIN { printf "%.2f", (b - a) / n }')" \
     "$(awk -v a="$bytes_before" -v b="$bytes_after" -v n="$n" 'BEGIN { printf "%.0f", (b - a) / n }')"
 done

@@ -1,6 +1,7 @@
 #include "ctl/admin.hpp"
 #include "ctl/admin_grants.hpp"
 #include "ctl/admin_options.hpp"
+#include "ctl/admin_output.hpp"
 
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -20,36 +21,6 @@ constexpr std::string_view kCommands[] = {"status",      "sessions",    "kill", 
                                           "revocations", "reload",      "audit-checkpoint", "grant", "grants",
                                           "ungrant"};
 constexpr std::chrono::milliseconds kTimeout{60'000};  // a reload may take a while
-
-// Text from the proxy is shown on a terminal: control characters (escape sequences
-// from a certificate CN, newlines in a statement) are replaced.
-std::string printable(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u < 0x20 || u == 0x7f ? (c == '\n' || c == '\t' ? ' ' : '?') : c);
-  }
-  return out;
-}
-
-// Columns separated by two spaces; the last column is not padded.
-void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
-  if (rows.empty()) return;
-  std::vector<std::size_t> width(rows.front().size(), 0);
-  for (const auto& r : rows) {
-    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line.append(width[i] - r[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out << line << "\n";
-  }
-}
 
 std::string human_duration(std::uint64_t s) {
   const std::uint64_t d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60, sec = s % 60;
@@ -106,40 +77,25 @@ void print_revocations(std::ostream& out, const std::vector<admin::RevocationInf
   print_table(out, rows);
 }
 
-template <class Result>
-bool decode_body(const admin::Envelope& env, Result& r, std::ostream& err) {
-  std::string error;
-  if (admin::decode_response(env.body, r, error)) return true;
-  err << "segproxyctl: unexpected response from the proxy: " << error << "\n";
-  return false;
-}
-
 // Human-readable output of an ok response; false when the body does not decode.
-// The control plane's answer to a revoke / unrevoke (docs/fleet.md).
-void print_fleet_write(std::ostream& out, const std::optional<admin::FleetWrite>& f) {
-  if (!f) return;
-  if (f->queued) out << "etcd unreachable: applied on this instance, queued for the fleet\n";
-  else out << "written to etcd at revision " << f->revision << "\n";
-}
-
 bool print_ok(const admin::Request& req, const admin::Envelope& env, std::ostream& out, std::ostream& err) {
   using namespace admin;
   if (auto printed = print_grant_result(req, env.body, out, err)) return *printed;  // grant, grants, ungrant
   if (std::holds_alternative<StatusRequest>(req)) {
     StatusInfo s;
-    if (!decode_body(env, s, err)) return false;
+    if (!decode_answer(env.body, s, err)) return false;
     print_status(out, s);
   } else if (std::holds_alternative<SessionsRequest>(req)) {
     SessionsResult s;
-    if (!decode_body(env, s, err)) return false;
+    if (!decode_answer(env.body, s, err)) return false;
     print_sessions(out, s);
   } else if (std::holds_alternative<KillRequest>(req)) {
     KillResult k;
-    if (!decode_body(env, k, err)) return false;
+    if (!decode_answer(env.body, k, err)) return false;
     out << "session " << printable(k.session_id) << ": terminating\n";
   } else if (std::holds_alternative<RevokeRequest>(req)) {
     RevokeResult r;
-    if (!decode_body(env, r, err)) return false;
+    if (!decode_answer(env.body, r, err)) return false;
     out << "revoked " << selector_key(r.revocation.kind) << " " << printable(r.revocation.value) << " (id "
         << printable(r.revocation.id) << ", expires " << expiry(r.revocation) << ")";
     if (!r.revocation.reason.empty()) out << ": " << printable(r.revocation.reason);
@@ -147,7 +103,7 @@ bool print_ok(const admin::Request& req, const admin::Envelope& env, std::ostrea
     print_fleet_write(out, r.fleet);
   } else if (std::holds_alternative<UnrevokeRequest>(req)) {
     UnrevokeResult u;
-    if (!decode_body(env, u, err)) return false;
+    if (!decode_answer(env.body, u, err)) return false;
     if (u.removed.empty()) {
       out << "no matching revocation\n";
     } else {
@@ -157,17 +113,17 @@ bool print_ok(const admin::Request& req, const admin::Envelope& env, std::ostrea
     print_fleet_write(out, u.fleet);
   } else if (std::holds_alternative<RevocationsRequest>(req)) {
     RevocationsResult r;
-    if (!decode_body(env, r, err)) return false;
+    if (!decode_answer(env.body, r, err)) return false;
     if (r.revocations.empty()) out << "no revocations\n";
     else print_revocations(out, r.revocations);
   } else if (std::holds_alternative<ReloadRequest>(req)) {
     ReloadResult r;
-    if (!decode_body(env, r, err)) return false;
+    if (!decode_answer(env.body, r, err)) return false;
     out << "configuration reloaded: " << printable(r.old_hash) << " -> " << printable(r.new_hash) << "\n";
     for (const auto& m : r.restart_required) out << "restart required: " << printable(m) << "\n";
   } else {
     CheckpointResult c;
-    if (!decode_body(env, c, err)) return false;
+    if (!decode_answer(env.body, c, err)) return false;
     out << "checkpoint written at seq " << c.seq << ", head " << printable(c.head_hash) << "\n";
   }
   return true;
@@ -200,7 +156,6 @@ std::optional<AdminInvocation> parse_admin_args(const std::vector<std::string>& 
   const std::string& cmd = args[0];
   if (is_grant_command(cmd)) return parse_grant_args(args, error);
   AdminInvocation inv;
-  std::vector<std::string> positional;
   std::optional<Selector> selector;
   int selectors = 0;
   std::optional<std::string> segment_filter, identity_filter, reason, ttl;
@@ -211,26 +166,16 @@ std::optional<AdminInvocation> parse_admin_args(const std::vector<std::string>& 
       {"--cert-serial", SelectorKind::CertSerial},
       {"--segment", SelectorKind::Segment}};
   const bool takes_selector = cmd == "revoke" || cmd == "unrevoke";
-  for (std::size_t i = 1; i < args.size(); ++i) {
+  const auto option = [&](std::size_t& i) -> Took {
     const std::string& a = args[i];
     std::string v;
-    if (a == "--json") {
-      inv.json = true;
-      continue;
-    }
     if (cmd == "revoke" && a == "--force") {  // record even if it matches no identity seen
       force = true;
-      continue;
+      return Took::Option;
     }
-    if (option_is(a, "--socket")) {
-      if (!option_value(args, i, "--socket", inv.socket_path, error)) return std::nullopt;
-      continue;
-    }
-    bool handled = false;
     for (const auto& [name, kind] : kSelectorOptions) {
       if (!option_is(a, name)) continue;
-      if (!option_value(args, i, name, v, error)) return std::nullopt;
-      handled = true;
+      if (!option_value(args, i, name, v, error)) return Took::Error;
       if (takes_selector) {
         ++selectors;
         selector = Selector{kind, v};
@@ -240,27 +185,21 @@ std::optional<AdminInvocation> parse_admin_args(const std::vector<std::string>& 
         identity_filter = v;
       } else {
         error = std::string(name) + " is not an option of " + cmd;
-        return std::nullopt;
+        return Took::Error;
       }
+      return Took::Option;
     }
-    if (handled) continue;
     if (cmd == "revoke" && (option_is(a, "--reason") || option_is(a, "--ttl"))) {
       const bool is_reason = option_is(a, "--reason");
-      if (!option_value(args, i, is_reason ? "--reason" : "--ttl", v, error)) return std::nullopt;
+      if (!option_value(args, i, is_reason ? "--reason" : "--ttl", v, error)) return Took::Error;
       (is_reason ? reason : ttl) = v;
-      continue;
+      return Took::Option;
     }
-    if (a.size() > 1 && a[0] == '-') {
-      error = "unknown option " + a + " for " + cmd;
-      return std::nullopt;
-    }
-    positional.push_back(a);
-  }
-  if (positional.size() > (cmd == "kill" ? 1u : 0u)) {
-    error = "unexpected argument " + positional.back();
-    return std::nullopt;
-  }
-  if (cmd == "kill" && positional.empty()) {
+    return Took::Nothing;
+  };
+  const auto positional = walk_admin_args(args, cmd == "kill" ? 1 : 0, inv, option, error);
+  if (!positional) return std::nullopt;
+  if (cmd == "kill" && positional->empty()) {
     error = "kill needs a SESSION_ID";
     return std::nullopt;
   }
@@ -274,7 +213,7 @@ std::optional<AdminInvocation> parse_admin_args(const std::vector<std::string>& 
   }
   if (cmd == "status") inv.request = StatusRequest{};
   else if (cmd == "sessions") inv.request = SessionsRequest{segment_filter, identity_filter};
-  else if (cmd == "kill") inv.request = KillRequest{positional.front()};
+  else if (cmd == "kill") inv.request = KillRequest{positional->front()};
   else if (cmd == "unrevoke") inv.request = UnrevokeRequest{*selector};
   else if (cmd == "revocations") inv.request = RevocationsRequest{};
   else if (cmd == "reload") inv.request = ReloadRequest{};
@@ -290,11 +229,7 @@ std::optional<AdminInvocation> parse_admin_args(const std::vector<std::string>& 
     }
     inv.request = std::move(r);
   }
-  // The proxy would refuse what it cannot parse; say so before connecting.
-  if (!parse_request(encode_request(inv.request))) {
-    error = parse_request(encode_request(inv.request)).error;
-    return std::nullopt;
-  }
+  if (!request_parses(inv, error)) return std::nullopt;
   return inv;
 }
 

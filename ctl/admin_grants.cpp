@@ -1,24 +1,14 @@
 #include "ctl/admin_grants.hpp"
 
-#include <algorithm>
-
 #include "authz/grants/grant.hpp"
 #include "ctl/admin_options.hpp"
+#include "ctl/admin_output.hpp"
 #include "protocols/admin/admin_grants.hpp"
 
 namespace segproxy::proxy::ctl {
 namespace {
 
 namespace admin = protocols::admin;
-
-std::string printable(std::string_view s) {
-  std::string out;
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u < 0x20 || u == 0x7f ? ' ' : c);
-  }
-  return out;
-}
 
 void print_grants(std::ostream& out, const std::vector<admin::GrantInfo>& list) {
   std::vector<std::vector<std::string>> rows = {
@@ -28,22 +18,7 @@ void print_grants(std::ostream& out, const std::vector<admin::GrantInfo>& list) 
                     printable(g.tables), printable(g.ops), g.statements.empty() ? "-" : printable(g.statements),
                     admin::format_time(g.expires_at), std::to_string(g.created_by_uid), printable(g.reason)});
   }
-  std::vector<std::size_t> width(rows.front().size(), 0);
-  for (const auto& r : rows) {
-    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line.append(width[i] - r[i].size() + 2, ' ');
-    }
-    out << line << "\n";
-  }
-}
-
-void print_fleet(std::ostream& out, const std::optional<admin::FleetWrite>& f) {
-  if (f) out << "written to etcd at revision " << f->revision << "\n";
+  print_table(out, rows);
 }
 
 }  // namespace
@@ -61,7 +36,6 @@ std::optional<AdminInvocation> parse_grant_args(const std::vector<std::string>& 
   using namespace admin;
   const std::string& cmd = args.at(0);
   AdminInvocation inv;
-  std::vector<std::string> positional;
   std::optional<Selector> selector;
   int selectors = 0;
   std::optional<std::string> tables, ops, statements, ttl, reason;
@@ -75,52 +49,36 @@ std::optional<AdminInvocation> parse_grant_args(const std::vector<std::string>& 
   };
   const Named kValues[] = {{"--tables", &tables}, {"--ops", &ops}, {"--statements", &statements},
                            {"--ttl", &ttl},       {"--reason", &reason}};
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
+  const auto option = [&](std::size_t& i) -> Took {
+    if (cmd != "grant") return Took::Nothing;  // grants and ungrant take no options of their own
     std::string v;
-    if (a == "--json") {
-      inv.json = true;
-      continue;
-    }
-    if (option_is(a, "--socket")) {
-      if (!option_value(args, i, "--socket", inv.socket_path, error)) return std::nullopt;
-      continue;
-    }
-    bool handled = false;
     for (const auto& [name, kind] : kSelectors) {
-      if (cmd != "grant" || !option_is(a, name)) continue;
-      if (!option_value(args, i, name, v, error)) return std::nullopt;
+      if (!option_is(args[i], name)) continue;
+      if (!option_value(args, i, name, v, error)) return Took::Error;
       ++selectors;
       selector = Selector{kind, v};
-      handled = true;
+      return Took::Option;
     }
     for (const auto& n : kValues) {
-      if (handled || cmd != "grant" || !option_is(a, n.name)) continue;
-      if (!option_value(args, i, n.name, v, error)) return std::nullopt;
+      if (!option_is(args[i], n.name)) continue;
+      if (!option_value(args, i, n.name, v, error)) return Took::Error;
       *n.value = v;
-      handled = true;
+      return Took::Option;
     }
-    if (handled) continue;
-    if (a.size() > 1 && a[0] == '-') {
-      error = "unknown option " + a + " for " + cmd;
-      return std::nullopt;
-    }
-    positional.push_back(a);
-  }
-  if (positional.size() > (cmd == "ungrant" ? 1u : 0u)) {
-    error = "unexpected argument " + positional.back();
-    return std::nullopt;
-  }
+    return Took::Nothing;
+  };
+  const auto positional = walk_admin_args(args, cmd == "ungrant" ? 1 : 0, inv, option, error);
+  if (!positional) return std::nullopt;
   if (cmd == "grants") {
     inv.request = GrantsRequest{};
     return inv;
   }
   if (cmd == "ungrant") {
-    if (positional.empty()) {
+    if (positional->empty()) {
       error = "ungrant needs a grant ID (from `segproxyctl grants`)";
       return std::nullopt;
     }
-    inv.request = UngrantRequest{positional.front()};
+    inv.request = UngrantRequest{positional->front()};
   } else {
     if (selectors != 1) {
       error = "grant needs exactly one of --identity, --spiffe-prefix, --segment";
@@ -146,47 +104,35 @@ std::optional<AdminInvocation> parse_grant_args(const std::vector<std::string>& 
     if (!authz::parse_grant_scope(g.tables, g.ops, g.statements, error)) return std::nullopt;
     inv.request = std::move(g);
   }
-  // The proxy would refuse what it cannot parse; say so before connecting.
-  const auto parsed = parse_request(encode_request(inv.request));
-  if (!parsed) {
-    error = parsed.error;
-    return std::nullopt;
-  }
+  if (!request_parses(inv, error)) return std::nullopt;
   return inv;
 }
 
 std::optional<bool> print_grant_result(const admin::Request& req, const json::Value& body, std::ostream& out,
                                        std::ostream& err) {
-  std::string error;
-  bool ok = true;
   if (std::holds_alternative<admin::GrantRequest>(req)) {
     admin::GrantResult r;
-    ok = admin::decode_response(body, r, error);
-    if (ok) {
-      out << r.grant.id << "\n";  // the id alone on the first line (scripts: ID=$(segproxyctl grant ...))
-      out << "granted " << admin::selector_key(r.grant.kind) << " " << printable(r.grant.value) << ": "
-          << printable(r.grant.ops) << " on " << printable(r.grant.tables)
-          << (r.grant.statements.empty() ? "" : " and " + printable(r.grant.statements)) << " until "
-          << admin::format_time(r.grant.expires_at) << "\n";
-      print_fleet(out, r.fleet);
-    }
+    if (!decode_answer(body, r, err)) return false;
+    out << r.grant.id << "\n";  // the id alone on the first line (scripts: ID=$(segproxyctl grant ...))
+    out << "granted " << admin::selector_key(r.grant.kind) << " " << printable(r.grant.value) << ": "
+        << printable(r.grant.ops) << " on " << printable(r.grant.tables)
+        << (r.grant.statements.empty() ? "" : " and " + printable(r.grant.statements)) << " until "
+        << admin::format_time(r.grant.expires_at) << "\n";
+    print_fleet_write(out, r.fleet);
   } else if (std::holds_alternative<admin::GrantsRequest>(req)) {
     admin::GrantsResult r;
-    ok = admin::decode_response(body, r, error);
-    if (ok && r.grants.empty()) out << "no grants\n";
-    else if (ok) print_grants(out, r.grants);
+    if (!decode_answer(body, r, err)) return false;
+    if (r.grants.empty()) out << "no grants\n";
+    else print_grants(out, r.grants);
   } else if (std::holds_alternative<admin::UngrantRequest>(req)) {
     admin::UngrantResult r;
-    ok = admin::decode_response(body, r, error);
-    if (ok) {
-      out << "removed grant " << printable(r.removed.id) << "\n";
-      print_fleet(out, r.fleet);
-    }
+    if (!decode_answer(body, r, err)) return false;
+    out << "removed grant " << printable(r.removed.id) << "\n";
+    print_fleet_write(out, r.fleet);
   } else {
     return std::nullopt;
   }
-  if (!ok) err << "segproxyctl: unexpected response from the proxy: " << error << "\n";
-  return ok;
+  return true;
 }
 
 }  // namespace segproxy::proxy::ctl

@@ -7,6 +7,7 @@
 #include <streambuf>
 
 #include "audit/record_codec.hpp"
+#include "audit/statement_text.hpp"
 
 namespace segproxy::proxy::ctl {
 namespace {
@@ -64,33 +65,6 @@ class RecordLineSink : public std::streambuf {
   bool overlong_ = false;
 };
 
-bool pg_ident_char(char c) {
-  const unsigned char u = static_cast<unsigned char>(c);
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
-         u >= 0x80;
-}
-
-// Index just past a quoted run starting at `i` (the opening quote); doubled quotes and,
-// with `backslash`, \x escapes stay inside.
-std::size_t skip_quoted(std::string_view s, std::size_t i, char q, bool backslash) {
-  ++i;
-  while (i < s.size()) {
-    if (backslash && s[i] == '\\') {
-      i += 2;
-      continue;
-    }
-    if (s[i] == q) {
-      if (i + 1 < s.size() && s[i + 1] == q) {
-        i += 2;
-        continue;
-      }
-      return i + 1;
-    }
-    ++i;
-  }
-  return s.size();
-}
-
 }  // namespace
 
 RecordSourceResult read_records(const RecordSource& src, const std::function<void(const audit::AuditRecord&)>& fn) {
@@ -127,12 +101,14 @@ bool keyword_before(std::string_view s, std::size_t at) {
   std::size_t e = at;
   while (e > 0 && s[e - 1] == ' ') --e;
   std::size_t b = e;
-  while (b > 0 && pg_ident_char(s[b - 1])) --b;
+  while (b > 0 && audit::statement_ident_char(s[b - 1])) --b;
   std::string w(s.substr(b, e - b));
   for (auto& c : w) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return w == "DATE" || w == "TIME" || w == "TIMESTAMP" || w == "TIMESTAMPTZ" || w == "INTERVAL";
 }
 
+// Quoted text, comments and dollar-quoted strings are copied as they are (the lexing of
+// audit/statement_text, which wrote the `?`).
 std::string replace_placeholders(std::string_view s, Placeholder style) {
   std::string out;
   out.reserve(s.size() + 16);
@@ -140,27 +116,15 @@ std::string replace_placeholders(std::string_view s, Placeholder style) {
   while (i < s.size()) {
     const char c = s[i];
     std::size_t end = i + 1;
-    if (c == '\'') {
-      const bool esc = i > 0 && (s[i - 1] == 'E' || s[i - 1] == 'e') && (i < 2 || !pg_ident_char(s[i - 2]));
-      end = skip_quoted(s, i, '\'', esc);
-    } else if (c == '"') {
-      end = skip_quoted(s, i, '"', false);
-    } else if (c == '-' && i + 1 < s.size() && s[i + 1] == '-') {
-      end = s.find('\n', i);
-      if (end == std::string_view::npos) end = s.size();
-    } else if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
-      end = s.find("*/", i + 2);
-      end = end == std::string_view::npos ? s.size() : end + 2;
-    } else if (c == '$' && (i == 0 || !pg_ident_char(s[i - 1]))) {
-      std::size_t j = i + 1;
-      while (j < s.size() && pg_ident_char(s[j]) && s[j] != '$') ++j;
-      if (j < s.size() && s[j] == '$' && !(j > i + 1 && s[i + 1] >= '0' && s[i + 1] <= '9')) {
-        const std::string_view tag = s.substr(i, j - i + 1);
-        const std::size_t close = s.find(tag, j + 1);
-        end = close == std::string_view::npos ? s.size() : close + tag.size();
-      }
+    if (c == '\'' || c == '"') {
+      end = audit::skip_quoted(s, i, c, c == '\'' && audit::escape_string_prefix(s.substr(0, i)));
+    } else if (const std::size_t comment = audit::comment_end(s, i, false); comment != std::string_view::npos) {
+      end = comment;
+    } else if (c == '$' && (i == 0 || !audit::statement_ident_char(s[i - 1]))) {
+      const audit::DollarToken d = audit::scan_dollar(s, i);
+      if (d.kind != audit::DollarToken::Kind::None) end = d.end;
     } else if (c == '?') {
-      const bool prefixed = i > 0 && (pg_ident_char(s[i - 1]) || s[i - 1] == '&');  // E? X? B? N? U&?
+      const bool prefixed = i > 0 && (audit::statement_ident_char(s[i - 1]) || s[i - 1] == '&');  // E? X? B? N? U&?
       out += style == Placeholder::String || prefixed || keyword_before(s, i) ? "''" : "0";
       ++i;
       continue;

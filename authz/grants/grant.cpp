@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "authz/identity_mapper.hpp"  // glob_match
+#include "authz/persisted_list.hpp"
 #include "authz/revocation_list.hpp"  // identity_matches, spiffe_prefix_matches
 #include "authz/sql/catalog_relations.hpp"
 #include "config/policy_words.hpp"
@@ -36,6 +37,16 @@ std::optional<std::vector<std::string>> split_words(std::string_view text, std::
     out.emplace_back(word);
     if (comma == std::string_view::npos) break;
     text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// Comma-separated names of the set bits (bit i is names[i]; both sets are 1 << enum value).
+template <std::size_t N>
+std::string bit_names(std::uint32_t bits, const char* const (&names)[N]) {
+  std::string out;
+  for (std::size_t i = 0; i < N; ++i) {
+    if ((bits & (std::uint32_t{1} << i)) != 0) out += (out.empty() ? "" : ",") + std::string(names[i]);
   }
   return out;
 }
@@ -119,22 +130,10 @@ std::optional<GrantScope> parse_grant_scope(std::string_view tables, std::string
   return s;
 }
 
-std::string operation_names(config::OperationSet ops) {
-  std::string out;
-  for (std::size_t i = 0; i < config::kTableOperationCount; ++i) {
-    if ((ops & config::op_bit(static_cast<config::TableOperation>(i))) == 0) continue;
-    out += (out.empty() ? "" : ",") + std::string(config::kTableOperationNames[i]);
-  }
-  return out;
-}
+std::string operation_names(config::OperationSet ops) { return bit_names(ops, config::kTableOperationNames); }
 
 std::string statement_class_names(config::StatementClassSet classes) {
-  std::string out;
-  for (std::size_t i = 0; i < config::kStatementClassCount; ++i) {
-    if ((classes & config::class_bit(static_cast<config::StatementClassGrant>(i))) == 0) continue;
-    out += (out.empty() ? "" : ",") + std::string(config::kStatementClassNames[i]);
-  }
-  return out;
+  return bit_names(classes, config::kStatementClassNames);
 }
 
 std::string check_grant_ttl(std::optional<std::chrono::seconds> ttl, std::chrono::seconds max) {
@@ -184,54 +183,27 @@ std::string encode_grant_line(const Grant& g) {
 namespace {
 
 std::optional<Grant> decode_grant_line(std::string_view line, std::string& error) {
-  const auto parsed = json::parse(line);
-  if (!parsed) {
-    error = "invalid JSON at byte " + std::to_string(parsed.error_offset) + ": " + parsed.error;
-    return std::nullopt;
-  }
-  const json::Value& v = *parsed.value;
-  if (!v.is_object()) {
-    error = "not a JSON object";
-    return std::nullopt;
-  }
-  static constexpr std::string_view kKeys[] = {"id",     "kind",       "value",      "tables",        "ops",
-                                               "statements", "reason", "created_at", "expires_at", "created_by_uid"};
-  for (const auto& m : v.as_object()) {
-    if (std::find(std::begin(kKeys), std::end(kKeys), m.key) == std::end(kKeys)) {
-      error = "unknown key \"" + m.key.substr(0, 64) + "\"";
-      return std::nullopt;
-    }
-  }
-  const auto str = [&](std::string_view key, bool required) -> std::optional<std::string> {
-    const json::Value* f = v.find(key);
-    if (f == nullptr || !f->is_string()) {
-      if (required || f != nullptr) error = "\"" + std::string(key) + "\" must be a string";
-      return std::nullopt;
-    }
-    return f->as_string();
-  };
-  Grant g;
-  const auto id = str("id", true), kind = str("kind", true), value = str("value", true), ops = str("ops", true),
-             reason = str("reason", true), created = str("created_at", true), expires = str("expires_at", true);
-  const auto statements = str("statements", false);
+  const auto v = decode_line_object(line,
+                                    {"id", "kind", "value", "tables", "ops", "statements", "reason", "created_at",
+                                     "expires_at", "created_by_uid"},
+                                    error);
+  if (!v) return std::nullopt;
+  auto id = id_member(*v, error);
+  const auto kind = id ? word_member(*v, "kind", grant_kind_from_string, error) : std::nullopt;
+  auto strings = kind ? string_members<3>(*v, {"value", "ops", "reason"}, error) : std::nullopt;
+  if (!strings) return std::nullopt;
+  auto& [value, ops, reason] = *strings;
+  const auto statements = string_member(*v, "statements", false, error);
   if (!error.empty()) return std::nullopt;
-  if (id->empty() || id->size() > 64) {
-    error = "\"id\" must have 1 to 64 characters";
-    return std::nullopt;
-  }
-  g.id = *id;
-  const auto k = grant_kind_from_string(*kind);
-  if (!k) {
-    error = "unknown kind \"" + kind->substr(0, 64) + "\"";
-    return std::nullopt;
-  }
-  g.kind = *k;
+  Grant g;
+  g.id = std::move(*id);
+  g.kind = *kind;
   const auto rule = g.kind == GrantKind::SpiffePrefix ? protocols::SelectorValueRule::SpiffePrefix
                                                       : protocols::SelectorValueRule::Name;
-  error = protocols::check_selector_value(to_string(g.kind), rule, *value);
+  error = protocols::check_selector_value(to_string(g.kind), rule, value);
   if (!error.empty()) return std::nullopt;
-  g.value = *value;
-  const json::Value* tables = v.find("tables");
+  g.value = std::move(value);
+  const json::Value* tables = v->find("tables");
   if (tables == nullptr || !tables->is_array()) {
     error = "\"tables\" must be a list";
     return std::nullopt;
@@ -244,55 +216,24 @@ std::optional<Grant> decode_grant_line(std::string_view line, std::string& error
     }
     joined += (joined.empty() ? "" : ",") + t.as_string();
   }
-  auto scope = parse_grant_scope(joined, *ops, statements.value_or(""), error);
+  auto scope = parse_grant_scope(joined, ops, statements.value_or(""), error);
   if (!scope) return std::nullopt;
   g.scope = std::move(*scope);
-  g.reason = *reason;
-  const auto c = protocols::parse_time(*created);
-  const auto e = protocols::parse_time(*expires);
-  if (!c || !e) {
-    error = "\"created_at\" and \"expires_at\" must be RFC 3339 UTC times";
-    return std::nullopt;
-  }
-  g.created_at = *c;
-  g.expires_at = *e;
-  const json::Value* uid = v.find("created_by_uid");
-  if (uid == nullptr || !uid->is_int() || uid->as_int() < 0 || uid->as_int() > 0xFFFFFFFFLL) {
-    error = "\"created_by_uid\" must be an integer uid";
-    return std::nullopt;
-  }
-  g.created_by_uid = static_cast<std::uint32_t>(uid->as_int());
+  g.reason = std::move(reason);
+  const auto created = time_member(*v, "created_at", error);
+  const auto expires = created ? time_member(*v, "expires_at", error) : std::nullopt;
+  const auto uid = expires ? uid_member(*v, error) : std::nullopt;
+  if (!uid) return std::nullopt;
+  g.created_at = *created;
+  g.expires_at = *expires;
+  g.created_by_uid = *uid;
   return g;
 }
 
 }  // namespace
 
 std::optional<std::vector<Grant>> decode_grant_file(std::string_view text, std::string& error) {
-  std::vector<Grant> out;
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    const std::size_t nl = text.find('\n');
-    if (nl == std::string_view::npos) {
-      error = "line " + std::to_string(line_no) + ": no final newline (truncated file?)";
-      return std::nullopt;
-    }
-    const std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl + 1);
-    std::string why;
-    auto g = decode_grant_line(line, why);
-    if (!g) {
-      error = "line " + std::to_string(line_no) + ": " + why;
-      return std::nullopt;
-    }
-    const bool dup = std::any_of(out.begin(), out.end(), [&](const Grant& p) { return p.id == g->id; });
-    if (dup) {
-      error = "line " + std::to_string(line_no) + ": duplicate id \"" + g->id + "\"";
-      return std::nullopt;
-    }
-    out.push_back(std::move(*g));
-  }
-  return out;
+  return decode_list_file<Grant>(text, decode_grant_line, error);
 }
 
 }  // namespace segproxy::authz

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "daemon/control/fleet_mirror.hpp"
 #include "daemon/log.hpp"
 #include "etcd/client.hpp"
 
@@ -28,15 +29,8 @@ FleetRegistry::FleetRegistry(const config::ControlPlaneSettings& settings, std::
 FleetRegistry::~FleetRegistry() { stop(); }
 
 bool FleetRegistry::start(std::string& error) {
-  etcd::ClientOptions o;
-  o.endpoints = settings_.etcd.endpoints;
-  o.tls = {settings_.etcd.ca, settings_.etcd.cert, settings_.etcd.key};
-  auto c = etcd::Client::create(o);
-  if (!c) {
-    error = c.error.message;
-    return false;
-  }
-  state_->client = std::move(*c.value);
+  state_->client = open_fleet_client(settings_.etcd, error);
+  if (!state_->client) return false;
   thread_ = std::thread([this] { run(); });
   return true;
 }

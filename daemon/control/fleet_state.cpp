@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "audit/hash_chain.hpp"
+#include "authz/persisted_list.hpp"  // write_file_atomically
 #include "json/json.hpp"
 
 namespace segproxy::proxy {

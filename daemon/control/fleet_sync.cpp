@@ -5,7 +5,7 @@
 #include <map>
 
 #include "daemon/log.hpp"
-#include "etcd/client.hpp"
+#include "etcd/client.hpp"  // range_prefix
 #include "etcd/prefix_mirror.hpp"
 
 namespace segproxy::proxy {
@@ -43,18 +43,7 @@ bool FleetSync::start(std::vector<authz::Revocation> applied, std::string& error
     // fleet instead of being lifted by the first resync.
     for (const auto& r : applied) st.pending.push_back(FleetOp{FleetOp::Type::Put, r});
   }
-  etcd::ClientOptions o;
-  o.endpoints = settings_.etcd.endpoints;
-  o.tls = {settings_.etcd.ca, settings_.etcd.cert, settings_.etcd.key};
-  auto c = etcd::Client::create(o);
-  auto w = c ? etcd::Client::create(o) : etcd::Result<std::unique_ptr<etcd::Client>>{};
-  if (!c || !w) {
-    error = c ? w.error.message : c.error.message;
-    return false;
-  }
-  client_ = std::move(*c.value);
-  write_client_ = std::move(*w.value);
-  mirror_ = std::make_unique<etcd::PrefixMirror>(*client_, prefix_);
+  if (!etcd_.open(settings_.etcd, prefix_, error)) return false;
   {
     std::lock_guard lk(mu_);
     base_ = std::move(applied);  // what this instance enforced last (pending included)
@@ -100,36 +89,8 @@ void FleetSync::unreachable(const std::string& what, const std::string& error) {
 bool FleetSync::write_op(etcd::Client& client, const FleetOp& op, std::int64_t& revision, std::string& error) {
   const auto& r = op.revocation;
   const std::string key = revocation_key(settings_.etcd.prefix, r.kind, r.value);
-  if (op.type == FleetOp::Type::Delete) {
-    auto d = client.remove(key);
-    if (!d) {
-      error = d.error.message;
-      return false;
-    }
-    revision = d.value->header.revision;
-    return true;
-  }
-  std::int64_t lease = 0;
-  if (r.expires_at) {
-    const auto left = std::chrono::ceil<std::chrono::seconds>(*r.expires_at - std::chrono::system_clock::now());
-    if (left.count() <= 0) {  // expired while queued: nothing to publish
-      revision = 0;
-      return true;
-    }
-    auto g = client.lease_grant(left.count());
-    if (!g) {
-      error = g.error.message;
-      return false;
-    }
-    lease = g.value->id;
-  }
-  auto p = client.put(key, encode_fleet_revocation(r), lease);
-  if (!p) {
-    error = p.error.message;
-    return false;
-  }
-  revision = p.value->header.revision;
-  return true;
+  if (op.type == FleetOp::Type::Delete) return fleet_delete(client, key, revision, error);
+  return fleet_put(client, key, encode_fleet_revocation(r), r.expires_at, revision, error);  // expired while queued: 0
 }
 
 FleetSync::WriteResult FleetSync::write(const FleetOp& op) {
@@ -142,7 +103,7 @@ FleetSync::WriteResult FleetSync::write(const FleetOp& op) {
   }
   if (queue_now) {
     out.error = "etcd unreachable";
-  } else if (write_op(*write_client_, op, out.revision, out.error)) {
+  } else if (write_op(*etcd_.write_client, op, out.revision, out.error)) {
     std::lock_guard lk(mu_);
     if (out.revision > applied_revision_.load()) overlay_.emplace_back(op, out.revision);
     return out;
@@ -173,7 +134,7 @@ bool FleetSync::flush_pending() {
     }
     std::int64_t revision = 0;
     std::string error;
-    if (!write_op(*client_, op, revision, error)) {
+    if (!write_op(*etcd_.client, op, revision, error)) {
       unreachable("flush", error);
       return false;
     }
@@ -208,7 +169,7 @@ void FleetSync::apply_current() {
 
 void FleetSync::take_view() {
   std::vector<authz::Revocation> set;
-  for (const auto& [key, kv] : mirror_->state()) {
+  for (const auto& [key, kv] : etcd_.mirror->state()) {
     std::string error;
     auto r = decode_fleet_revocation(kv.value, error);
     if (!r) {
@@ -217,7 +178,7 @@ void FleetSync::take_view() {
     }
     apply_op(set, FleetOp{FleetOp::Type::Put, std::move(*r)});  // one per kind and value
   }
-  const std::int64_t revision = mirror_->revision();
+  const std::int64_t revision = etcd_.mirror->revision();
   {
     std::lock_guard lk(mu_);
     base_ = std::move(set);
@@ -244,7 +205,7 @@ void FleetSync::confirm(std::chrono::system_clock::time_point at, std::int64_t r
 void FleetSync::catch_up() {
   if (!flush_pending()) return;
   const auto before = std::chrono::system_clock::now();
-  auto step = mirror_->poll(kPollWait);
+  auto step = etcd_.mirror->poll(kPollWait);
   if (!step.ok) {
     unreachable("watch", step.error);
     return;
@@ -254,13 +215,13 @@ void FleetSync::catch_up() {
     apply_current();
     save();
   }
-  if (step.resynced) confirm(before, mirror_->revision());  // a linearizable range
+  if (step.resynced) confirm(before, etcd_.mirror->revision());  // a linearizable range
   applied_cv_.notify_all();
 }
 
 void FleetSync::check_view() {
   const auto before = std::chrono::system_clock::now();
-  auto r = client_->range_prefix(prefix_);
+  auto r = etcd_.client->range_prefix(prefix_);
   if (!r) {
     unreachable("check", r.error.message);
     return;
@@ -268,7 +229,7 @@ void FleetSync::check_view() {
   std::map<std::string, std::int64_t> in_etcd;
   for (const auto& kv : r.value->kvs) in_etcd[kv.key] = kv.mod_revision;
   std::map<std::string, std::int64_t> mirrored;
-  for (const auto& [key, kv] : mirror_->state()) mirrored[key] = kv.mod_revision;
+  for (const auto& [key, kv] : etcd_.mirror->state()) mirrored[key] = kv.mod_revision;
   if (in_etcd == mirrored) {
     mismatches_ = 0;
     confirm(before, r.value->header.revision);
@@ -282,7 +243,7 @@ void FleetSync::check_view() {
   if (++mismatches_ >= kMismatchesBeforeResync) {
     log_.warn("fleet.view_mismatch", {{"etcd_keys", std::to_string(in_etcd.size())},
                                       {"mirrored_keys", std::to_string(mirrored.size())}});
-    mirror_->invalidate();
+    etcd_.mirror->invalidate();
     mismatches_ = 0;
   }
 }

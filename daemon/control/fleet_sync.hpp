@@ -28,12 +28,8 @@
 
 #include "authz/revocation_list.hpp"
 #include "config/config.hpp"
+#include "daemon/control/fleet_mirror.hpp"
 #include "daemon/control/fleet_state.hpp"
-
-namespace segproxy::etcd {
-class Client;
-class PrefixMirror;
-}  // namespace segproxy::etcd
 
 namespace segproxy::proxy {
 
@@ -96,9 +92,7 @@ class FleetSync {
   Apply apply_;
   std::string prefix_;  // <prefix>/revocations/
 
-  std::unique_ptr<etcd::Client> client_;        // fleet thread (and start)
-  std::unique_ptr<etcd::Client> write_client_;  // control thread, under write_mu_
-  std::unique_ptr<etcd::PrefixMirror> mirror_;  // fleet thread
+  FleetMirror etcd_;  // clients and the mirror of prefix_ (fleet_mirror.hpp)
 
   mutable std::mutex mu_;  // base_, overlay_, pending_, file fields
   std::vector<authz::Revocation> base_;

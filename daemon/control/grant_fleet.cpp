@@ -2,7 +2,6 @@
 
 #include "authz/grants/grant_list.hpp"
 #include "daemon/log.hpp"
-#include "etcd/client.hpp"
 #include "etcd/prefix_mirror.hpp"
 
 namespace segproxy::proxy {
@@ -28,18 +27,7 @@ GrantFleet::GrantFleet(const config::ControlPlaneSettings& settings, Logger& log
 GrantFleet::~GrantFleet() { stop(); }
 
 bool GrantFleet::start(std::string& error) {
-  etcd::ClientOptions o;
-  o.endpoints = settings_.etcd.endpoints;
-  o.tls = {settings_.etcd.ca, settings_.etcd.cert, settings_.etcd.key};
-  auto c = etcd::Client::create(o);
-  auto w = c ? etcd::Client::create(o) : etcd::Result<std::unique_ptr<etcd::Client>>{};
-  if (!c || !w) {
-    error = c ? w.error.message : c.error.message;
-    return false;
-  }
-  client_ = std::move(*c.value);
-  write_client_ = std::move(*w.value);
-  mirror_ = std::make_unique<etcd::PrefixMirror>(*client_, prefix_);
+  if (!etcd_.open(settings_.etcd, prefix_, error)) return false;
   poll_once();  // etcd reachable: its grants apply before the first client is accepted
   thread_ = std::thread([this] { run(); });
   return true;
@@ -55,7 +43,7 @@ void GrantFleet::stop() {
 }
 
 void GrantFleet::poll_once() {
-  auto step = mirror_->poll(kPollWait);
+  auto step = etcd_.mirror->poll(kPollWait);
   if (!step.ok) {
     if (!unreachable_logged_) log_.warn("fleet.grants_sync_failed", {{"error", step.error}});
     unreachable_logged_ = true;
@@ -65,7 +53,7 @@ void GrantFleet::poll_once() {
   unreachable_logged_ = false;
   if (step.resynced || !step.changes.empty()) {
     std::vector<authz::Grant> set;
-    for (const auto& [key, kv] : mirror_->state()) {
+    for (const auto& [key, kv] : etcd_.mirror->state()) {
       std::string why;
       std::string line = kv.value + "\n";
       auto one = authz::decode_grant_file(line, why);
@@ -79,7 +67,7 @@ void GrantFleet::poll_once() {
   }
   {
     std::lock_guard lk(mu_);
-    applied_revision_ = std::max(applied_revision_, mirror_->revision());
+    applied_revision_ = std::max(applied_revision_, etcd_.mirror->revision());
   }
   applied_cv_.notify_all();
 }
@@ -101,36 +89,19 @@ void GrantFleet::run() {
 GrantFleet::WriteResult GrantFleet::put(const authz::Grant& g) {
   std::lock_guard wl(write_mu_);
   WriteResult out;
-  const auto left = std::chrono::ceil<std::chrono::seconds>(g.expires_at - std::chrono::system_clock::now());
-  if (left.count() <= 0) {
+  out.ok = fleet_put(*etcd_.write_client, grant_key(settings_.etcd.prefix, g.id), authz::encode_grant_line(g),
+                     g.expires_at, out.revision, out.error);
+  if (out.ok && out.revision == 0) {
+    out.ok = false;
     out.error = "the grant has expired already";
-    return out;
   }
-  auto lease = write_client_->lease_grant(left.count());
-  if (!lease) {
-    out.error = lease.error.message;
-    return out;
-  }
-  auto p = write_client_->put(grant_key(settings_.etcd.prefix, g.id), authz::encode_grant_line(g), lease.value->id);
-  if (!p) {
-    out.error = p.error.message;
-    return out;
-  }
-  out.ok = true;
-  out.revision = p.value->header.revision;
   return out;
 }
 
 GrantFleet::WriteResult GrantFleet::remove(const std::string& id) {
   std::lock_guard wl(write_mu_);
   WriteResult out;
-  auto d = write_client_->remove(grant_key(settings_.etcd.prefix, id));
-  if (!d) {
-    out.error = d.error.message;
-    return out;
-  }
-  out.ok = true;
-  out.revision = d.value->header.revision;
+  out.ok = fleet_delete(*etcd_.write_client, grant_key(settings_.etcd.prefix, id), out.revision, out.error);
   return out;
 }
 

@@ -26,11 +26,7 @@
 
 #include "authz/grants/grant.hpp"
 #include "config/config.hpp"
-
-namespace segproxy::etcd {
-class Client;
-class PrefixMirror;
-}  // namespace segproxy::etcd
+#include "daemon/control/fleet_mirror.hpp"
 
 namespace segproxy::proxy {
 
@@ -72,9 +68,7 @@ class GrantFleet {
   Apply apply_;
   std::string prefix_;
 
-  std::unique_ptr<etcd::Client> client_;        // fleet thread (and start)
-  std::unique_ptr<etcd::Client> write_client_;  // control thread, under write_mu_
-  std::unique_ptr<etcd::PrefixMirror> mirror_;  // fleet thread
+  FleetMirror etcd_;  // clients and the mirror of prefix_ (fleet_mirror.hpp)
   std::mutex write_mu_;
 
   std::mutex mu_;
