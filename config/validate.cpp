@@ -160,7 +160,7 @@ void validate_segments(Diagnostics& d, const Config& cfg) {
       }
       if (ref.dynamic) {
         const auto l = std::find_if(cfg.listeners.begin(), cfg.listeners.end(),
-                                    [&](const Listener& x) { return x.name == listener; });
+                                    [&wanted = listener](const Listener& x) { return x.name == wanted; });
         validate_dynamic(d, join_path(cp, "dynamic"), name, listener,
                          l == cfg.listeners.end() ? nullptr : &*l, *ref.dynamic);
       }

@@ -41,7 +41,12 @@ class ByteReader {
 
   // NUL-terminated string; the terminator is consumed but not returned.
   std::string_view cstring() {
-    if (!ok_) return {};
+    // Nothing left: no terminator (and never memchr on an empty span, whose data() may
+    // be null: undefined behaviour; found by fuzz_pg_backend, an empty CommandComplete).
+    if (!ok_ || pos_ >= data_.size()) {
+      ok_ = false;
+      return {};
+    }
     const void* nul = std::memchr(data_.data() + pos_, 0, data_.size() - pos_);
     if (nul == nullptr) {
       ok_ = false;

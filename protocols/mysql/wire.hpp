@@ -92,7 +92,11 @@ class LeReader {
 
   // string<NUL>: the terminator is consumed, not returned.
   std::string_view cstring() {
-    if (!ok_) return {};
+    // Nothing left: no terminator (never memchr on an empty span: its data() may be null).
+    if (!ok_ || pos_ >= data_.size()) {
+      ok_ = false;
+      return {};
+    }
     const void* nul = std::memchr(data_.data() + pos_, 0, data_.size() - pos_);
     if (nul == nullptr) {
       ok_ = false;
@@ -107,6 +111,7 @@ class LeReader {
   // (servers and clients omit the final NUL of the plugin name, MySQL bug #59453).
   std::string_view cstring_or_rest() {
     if (!ok_) return {};
+    if (pos_ >= data_.size()) return {};  // empty rest (memchr never sees a null pointer)
     if (std::memchr(data_.data() + pos_, 0, data_.size() - pos_) != nullptr) return cstring();
     return as_string_view(rest());
   }
