@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <utility>
 
 #include "authz/sql/mysql_analyzer.hpp"
@@ -70,6 +71,30 @@ std::vector<std::pair<std::size_t, std::size_t>> split(const std::vector<Token>&
   return out;
 }
 
+using Parts = std::vector<std::pair<std::size_t, std::size_t>>;
+
+// Issue 12: the first statement of lexed text that nothing the server knows can start
+// makes the whole text a syntax error (ERROR 1064), as the server answers it; its index
+// and why. After a label, the rest of the text is the labelled compound statement's
+// inside: left to the analyzer. Both classify_mysql and fingerprint_mysql ask it, so that
+// such text has no fingerprint either way.
+std::optional<std::pair<std::size_t, StatementStart>> first_unparseable(const std::vector<Token>& toks,
+                                                                        const Parts& parts) {
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    StatementStart start = statement_start(toks, parts[k].first, parts[k].second);
+    if (start.kind == StatementStart::label) break;
+    if (start.kind == StatementStart::unparseable) return std::make_pair(k, std::move(start));
+  }
+  return std::nullopt;
+}
+
+// Whether the unparseable-text check applies: the text was lexed whole (not over a length
+// or token limit, no lexing error).
+bool lexed_whole(std::string_view sql, const LexResult& lex, const MysqlClassifierOptions& opts) {
+  return lex.ok && !lex.too_many_tokens && sql.size() <= opts.max_length &&
+         sql.size() <= opts.limits.max_statement_length;
+}
+
 std::string options_key(const MysqlClassifierOptions& opts) {
   std::string canon;
   put(canon, "mysql/1");
@@ -101,7 +126,9 @@ std::uint64_t fingerprint_of(std::string_view sql, const LexResult& lex, const M
     put(canon, "lex-error");
     put(canon, sql);
   } else {
-    for (const auto& [b, e] : split(lex.tokens)) {
+    const Parts parts = split(lex.tokens);
+    if (lexed_whole(sql, lex, opts) && first_unparseable(lex.tokens, parts)) return 0;  // a syntax error
+    for (const auto& [b, e] : parts) {
       const bool values = values_matter(lex.tokens, b, e);
       std::string part;
       const std::uint32_t first = lex.tokens[b].offset, last = lex.tokens[e - 1].end;
@@ -176,6 +203,19 @@ StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const My
     return info;
   }
   info.parse_ok = true;
+  if (lexed_whole(sql, lex, opts)) {
+    const Parts parts = split(lex.tokens);
+    if (const auto bad = first_unparseable(lex.tokens, parts)) {
+      // The message names the statement, not its text (the audit record keeps the text
+      // as statement_text says) nor a byte offset (gates cache verdicts by the
+      // literal-free fingerprint, under which offsets vary).
+      const auto& [k, start] = *bad;
+      info.parse_ok = false;
+      info.parse_error = "syntax error in statement " + std::to_string(k + 1) + " of the text: " + start.reason;
+      info.parse_error_position = static_cast<int>(lex.tokens[parts[k].first].offset) + 1;
+      return info;
+    }
+  }
   if (sql.size() > opts.max_length) {
     info.statements.push_back(unknown_part("statement longer than " + std::to_string(opts.max_length) + " bytes"));
     return info;
@@ -222,22 +262,7 @@ StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const My
     refuse_over_limit(info, state, std::move(message));
     return info;
   }
-  const std::vector<std::pair<std::size_t, std::size_t>> parts = split(lex.tokens);
-  // Issue 12: text the server could not parse is a syntax error (ERROR 1064) for the
-  // whole string, before any statement of it is judged. After a label, the rest of the
-  // text is the labelled compound statement's inside: left to the analyzer.
-  for (std::size_t k = 0; k < parts.size(); ++k) {
-    const StatementStart start = statement_start(lex.tokens, parts[k].first, parts[k].second);
-    if (start.kind == StatementStart::label) break;
-    if (start.kind != StatementStart::unparseable) continue;
-    // The message names the statement, not its text (the audit record keeps the text
-    // as statement_text says) nor a byte offset (gates cache verdicts by the
-    // literal-free fingerprint, under which offsets vary).
-    info.parse_ok = false;
-    info.parse_error = "syntax error in statement " + std::to_string(k + 1) + " of the text: " + start.reason;
-    info.parse_error_position = static_cast<int>(lex.tokens[parts[k].first].offset) + 1;
-    return info;
-  }
+  const Parts parts = split(lex.tokens);
   std::string current_db = opts.current_database;
   for (const auto& [b, e] : parts) {
     Analyzer a(lex.tokens, b, e, opts, current_db, nesting);
@@ -316,6 +341,8 @@ std::string normalize_mysql(std::string_view sql, const MysqlClassifierOptions& 
   if (sql.size() > opts.limits.max_statement_length) return {};
   const mysql::LexResult lex = mysql::lex_as_server(sql, opts);
   if (!lex.ok) return {};
+  // Text that is a syntax error for classify_mysql normalizes to nothing too.
+  if (mysql::lexed_whole(sql, lex, opts) && mysql::first_unparseable(lex.tokens, mysql::split(lex.tokens))) return {};
   std::string out;
   for (const auto& t : lex.tokens) {
     if (!out.empty() && !t.joined) out.push_back(' ');
