@@ -192,9 +192,15 @@ PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessag
     else if (auto it = lexing_.statements.find(p.statement); it != lexing_.statements.end()) lexing_.statements.erase(it);
     if (gate_->window_grace() && p.statement.empty()) grace_.statement_ok = true;  // COMMIT / ROLLBACK
     wal_remember(v);
-    if (svc_.audit != nullptr) wal_remember_statement(p.statement, v.write_class, std::move(record));
-    // Parse runs nothing (parse analysis only): read-only, without a record of its own.
-    wal_submit(MessageKind::PgExtended, wal::MessageClass::empty(), WalRecord{}, frame);
+    // Parse runs nothing (parse analysis only): read-only, without a record of its own,
+    // unless the statement cannot be remembered (the name table is full): then its record
+    // is appended here, so that its text is in the log before any Bind runs it.
+    WalRecord rec;
+    if (record != nullptr) {
+      const std::shared_ptr<audit::AuditRecord> kept = record;
+      if (!wal_remember_statement(p.statement, v.write_class, std::move(record))) rec = audit_append(*kept);
+    }
+    wal_submit(MessageKind::PgExtended, wal::MessageClass::empty(), rec, frame);
     note_forwarded(msg);
   } else {
     const WalRecord rec = record ? audit_append(*record) : WalRecord{};

@@ -196,7 +196,8 @@ class PgSession : public LiveSession,
   struct WalStatement;
   struct WalPortal;
   // Extended protocol names: Parse defines a statement, Bind a portal running one.
-  void wal_remember_statement(std::string_view name, const authz::wal::MessageClass& klass,
+  // false: the name table is full (kMaxWalNames); the caller records the Parse itself.
+  bool wal_remember_statement(std::string_view name, const authz::wal::MessageClass& klass,
                               std::shared_ptr<audit::AuditRecord> record);
   const WalStatement* wal_statement(std::string_view name) const;
   // The portal Bind defines (nullptr: an unknown statement, or too many names).

@@ -81,11 +81,11 @@ void PgSession::wal_remember(const GateVerdict& v) {
 
 // The unnamed statement / portal is replaced by the next Parse / Bind; a named one that
 // exists makes the backend refuse the new definition, so the classes fold (strictest).
-void PgSession::wal_remember_statement(std::string_view name, const wal::MessageClass& klass,
+bool PgSession::wal_remember_statement(std::string_view name, const wal::MessageClass& klass,
                                        std::shared_ptr<audit::AuditRecord> record) {
   auto it = wal_statements_.find(name);
   if (it == wal_statements_.end()) {
-    if (wal_statements_.size() >= kMaxWalNames) return;  // unknown at Bind: escaping
+    if (wal_statements_.size() >= kMaxWalNames) return false;  // unknown at Bind: escaping
     it = wal_statements_.emplace(std::string(name), WalStatement{}).first;
     it->second.klass = klass;
   } else if (name.empty()) {
@@ -94,6 +94,7 @@ void PgSession::wal_remember_statement(std::string_view name, const wal::Message
     it->second.klass.add(klass);
   }
   it->second.record = std::move(record);
+  return true;
 }
 
 const PgSession::WalStatement* PgSession::wal_statement(std::string_view name) const {

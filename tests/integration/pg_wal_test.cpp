@@ -355,6 +355,34 @@ TEST_F(WalTest, ExtendedProtocolWritesOneDecisionRecordPerExecutionAndNoneForAnA
       << log.describe();
 }
 
+// The session remembers at most 1,024 statement names (pg_wal.cpp kMaxWalNames): a Parse
+// beyond them is recorded at once, with its text, instead of leaving its executions with
+// a record that has no text (a client could otherwise hide what it runs behind 1,024
+// dummy prepared statements).
+TEST_F(WalTest, ParseBeyondTheRememberedStatementNamesIsRecordedWithItsText) {
+  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed"));
+  const std::string late = "SELECT count(*) + 7 FROM " + probe_ + " WHERE id = $1";
+  {
+    PgConnPtr c = Connect();
+    ASSERT_PG_CONNECTED(c);
+    for (int i = 0; i < 1024; ++i) {
+      const std::string name = "d" + std::to_string(i);
+      PgResultPtr r(PQprepare(c.get(), name.c_str(), "SELECT 1", 0, nullptr));
+      ASSERT_EQ(PQresultStatus(r.get()), PGRES_COMMAND_OK) << PQerrorMessage(c.get());
+    }
+    PgResultPtr prep(PQprepare(c.get(), "late", late.c_str(), 1, nullptr));
+    ASSERT_EQ(PQresultStatus(prep.get()), PGRES_COMMAND_OK) << PQerrorMessage(c.get());
+    const char* values[1] = {"1"};
+    PgResultPtr r(PQexecPrepared(c.get(), "late", 1, values, nullptr, nullptr, 0));
+    ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQerrorMessage(c.get());
+  }
+  ASSERT_TRUE(wait_for_record(audit_dir_, [](const AuditRecord& r) { return r.event == "session.close"; }));
+  proxy_.stop();
+  const AuditLog log = read_audit_log(audit_dir_);
+  ASSERT_TRUE(log.result.ok()) << log.describe();
+  EXPECT_GE(count_statement(log, late), 1u) << "the statement's text is in the log\n" << log.describe();
+}
+
 // Frontend messages for the raw client (protocol 3.0, no parameters, text results).
 std::string fe_frame(char type, const std::string& body) {
   return std::string(1, type) + be32(static_cast<std::uint32_t>(body.size() + 4)) + body;
