@@ -242,7 +242,7 @@ PgSession::Next PgSession::on_bind(const pg::Bind& b, const pg::FrontendMessage&
   // Execute in this batch is recorded by it (one record per execution, issue 14).
   const WalStatement* st = svc_.audit != nullptr ? wal_statement(b.statement) : nullptr;
   const WalRecord rec = st != nullptr && st->record ? audit_append(*st->record) : WalRecord{};
-  if (WalPortal* portal = svc_.audit != nullptr ? wal_bind_portal(b.statement, b.portal) : nullptr) {
+  if (WalPortal* portal = svc_.audit != nullptr ? wal_bind_portal(st, b.portal) : nullptr) {
     portal->local = rec.local;
     portal->batch = wal_batch_;
     portal->unclaimed = st != nullptr && st->record && !rec.refused;

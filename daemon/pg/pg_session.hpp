@@ -201,7 +201,7 @@ class PgSession : public LiveSession,
                               std::shared_ptr<audit::AuditRecord> record);
   const WalStatement* wal_statement(std::string_view name) const;
   // The portal Bind defines (nullptr: an unknown statement, or too many names).
-  WalPortal* wal_bind_portal(std::string_view statement, std::string_view portal);
+  WalPortal* wal_bind_portal(const WalStatement* statement, std::string_view portal);
   WalPortal* wal_portal(std::string_view portal);
   // The record of an Execute of `portal` (issue 14: one record per execution): its
   // Bind's record for the portal's first Execute in the Bind's batch, else the

@@ -102,10 +102,9 @@ const PgSession::WalStatement* PgSession::wal_statement(std::string_view name) c
   return it == wal_statements_.end() ? nullptr : &it->second;
 }
 
-PgSession::WalPortal* PgSession::wal_bind_portal(std::string_view statement, std::string_view portal) {
-  const auto st = wal_statements_.find(statement);
+PgSession::WalPortal* PgSession::wal_bind_portal(const WalStatement* st, std::string_view portal) {
   auto it = wal_portals_.find(portal);
-  if (st == wal_statements_.end()) {
+  if (st == nullptr) {
     if (it != wal_portals_.end()) {
       it->second.klass = wal::escaping("portal of an unknown statement");
       it->second.record.reset();
@@ -116,13 +115,13 @@ PgSession::WalPortal* PgSession::wal_bind_portal(std::string_view statement, std
   if (it == wal_portals_.end()) {
     if (wal_portals_.size() >= kMaxWalNames) return nullptr;  // Execute: unknown portal, escaping
     it = wal_portals_.emplace(std::string(portal), WalPortal{}).first;
-    it->second.klass = st->second.klass;
+    it->second.klass = st->klass;
   } else if (portal.empty()) {
-    it->second.klass = st->second.klass;
+    it->second.klass = st->klass;
   } else {
-    it->second.klass.add(st->second.klass);
+    it->second.klass.add(st->klass);
   }
-  it->second.record = st->second.record;
+  it->second.record = st->record;
   it->second.unclaimed = false;
   return &it->second;
 }
