@@ -5,7 +5,9 @@
 # Env: BENCH_SECONDS (20) per pgbench run, BENCH_ROUNDS (2) rounds (median taken),
 #      BENCH_CLIENTS ("1 16"), BENCH_SCALE (10), BENCH_TARGETS ("direct pgbouncer segproxy"),
 #      BENCH_SKIP_BUILD=1 (use the existing build), BENCH_PROXY_USER (billing),
-#      SEGPROXY_BUILD_DIR, SEGPROXY_KEEP_TESTENV=1 (keep the temp directory).
+#      SEGPROXY_BUILD_DIR, SEGPROXY_KEEP_TESTENV=1 (keep the temp directory),
+#      BENCH_SEGPROXY_EXTRA_YAML (top-level YAML lines appended to segproxy's config,
+#      e.g. "threads: 1").
 set -euo pipefail
 
 export SP_LOG_TAG=bench
@@ -123,6 +125,7 @@ if want segproxy; then
   grep -q 'tls: {mode: disable}' "$bench_dir/segproxy.yaml" ||
     sp_die "could not switch backend TLS off in the bench config (demo.yaml changed?)"
   printf 'log:\n  level: warn\n' >>"$bench_dir/segproxy.yaml"
+  [[ -z "${BENCH_SEGPROXY_EXTRA_YAML:-}" ]] || printf '%s\n' "$BENCH_SEGPROXY_EXTRA_YAML" >>"$bench_dir/segproxy.yaml"
   "$proxy_bin" --check-config "$bench_dir/segproxy.yaml" >/dev/null
   "$proxy_bin" --config "$bench_dir/segproxy.yaml" >"$bench_dir/segproxy.log" 2>&1 &
   proxy_pid=$!
