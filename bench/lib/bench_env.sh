@@ -17,7 +17,9 @@
 #                               it defines one), then bp_stop_all, then testenv_down. INT /
 #                               TERM exit 130 / 143 through the same cleanup.
 #   bench_start_targets FIRST|LAST  segproxy "segproxy" from $proxy_bin, "baseline" from
-#                               $BENCH_BASELINE_BIN when set, PgBouncer unless
+#                               $BENCH_BASELINE_BIN when set (config: $BP_EXTRA_YAML, or
+#                               $BENCH_BASELINE_EXTRA_YAML with @BENCH_DIR@ = bench_dir when
+#                               that is set), PgBouncer unless
 #                               BENCH_SKIP_PGBOUNCER=1 (FIRST or LAST in pg_targets); sets
 #                               targets (the segproxy names) and pg_targets
 #   bench_pgbench_init SCALE    pgbench -i -q -s SCALE, directly (log in bench_dir)
@@ -25,7 +27,8 @@
 #                               (an old one is dropped first)
 #   bench_sysbench_cleanup      drops it
 #   bench_prepare_data SCALE ROWS  bench_pgbench_init SCALE, and bench_sysbench_prepare
-#                               ROWS unless BENCH_SKIP_MYSQL=1; mysql_on: 1 when prepared
+#                               ROWS unless BENCH_SKIP_MYSQL=1; mysql_on: 1 when prepared;
+#                               then SIGHUP to every segproxy (reloads the write-ahead catalog)
 #   bench_strace_run PID OUT COMMAND...  COMMAND's run under `strace -c -f -p PID` (the
 #                               summary in OUT); returns COMMAND's status
 #   bench_syscalls OUT N TOP    from a summary: "TOTAL<TAB>name x, name y, ..." - system
@@ -79,7 +82,13 @@ bench_start_targets() {
   targets=(segproxy)
   bp_start_segproxy segproxy "$proxy_bin"
   if [[ -n "${BENCH_BASELINE_BIN:-}" ]]; then
-    bp_start_segproxy baseline "$BENCH_BASELINE_BIN"
+    # BENCH_BASELINE_EXTRA_YAML (when set) replaces $BP_EXTRA_YAML for the baseline only,
+    # @BENCH_DIR@ standing for bench_dir: the same binary with the audit on, for example.
+    if [[ -v BENCH_BASELINE_EXTRA_YAML ]]; then
+      BP_EXTRA_YAML="${BENCH_BASELINE_EXTRA_YAML//@BENCH_DIR@/$bench_dir}" bp_start_segproxy baseline "$BENCH_BASELINE_BIN"
+    else
+      bp_start_segproxy baseline "$BENCH_BASELINE_BIN"
+    fi
     targets+=(baseline)
   fi
   pg_targets=("${targets[@]}")
@@ -110,6 +119,11 @@ bench_prepare_data() {
     mysql_on=1
     bench_sysbench_prepare "$2"
   fi
+  # The write-ahead catalog (docs/audit.md) loads the tables that existed when the proxy
+  # started; tables it does not know make every statement escaping: reload them.
+  local name
+  for name in "${!bp_pid[@]}"; do kill -HUP "${bp_pid[$name]}" 2>/dev/null || true; done
+  sleep 2
 }
 
 bench_strace_run() {
