@@ -12,6 +12,9 @@ int PosixFileOps::open(const std::string& path, int flags, mode_t mode) {
 ssize_t PosixFileOps::write(int fd, const void* data, std::size_t n) {
   return ::write(fd, data, n);
 }
+ssize_t PosixFileOps::pwrite(int fd, const void* data, std::size_t n, off_t offset) {
+  return ::pwrite(fd, data, n, offset);
+}
 int PosixFileOps::fdatasync(int fd) { return ::fdatasync(fd); }
 int PosixFileOps::fsync(int fd) { return ::fsync(fd); }
 int PosixFileOps::ftruncate(int fd, off_t size) { return ::ftruncate(fd, size); }

@@ -13,6 +13,7 @@ class FileOps {
   virtual ~FileOps() = default;
   virtual int open(const std::string& path, int flags, mode_t mode) = 0;
   virtual ssize_t write(int fd, const void* data, std::size_t n) = 0;
+  virtual ssize_t pwrite(int fd, const void* data, std::size_t n, off_t offset) = 0;
   virtual int fdatasync(int fd) = 0;
   virtual int fsync(int fd) = 0;
   virtual int ftruncate(int fd, off_t size) = 0;
@@ -24,6 +25,7 @@ class PosixFileOps : public FileOps {
  public:
   int open(const std::string& path, int flags, mode_t mode) override;
   ssize_t write(int fd, const void* data, std::size_t n) override;
+  ssize_t pwrite(int fd, const void* data, std::size_t n, off_t offset) override;
   int fdatasync(int fd) override;
   int fsync(int fd) override;
   int ftruncate(int fd, off_t size) override;

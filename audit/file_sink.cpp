@@ -90,7 +90,9 @@ bool FileSink::start(std::string& error) {
   if (!read_log_tail(cfg_.dir, tail, error)) return false;
   std::string detail = tail.empty ? "new log" : "restart; chain continues";
   if (!tail.newest.empty()) {
-    if (tail.torn_bytes > 0) {
+    // The zeros written ahead of the records (preallocate) go with a torn line.
+    const std::uintmax_t on_disk = fs::file_size(tail.newest, ec);
+    if (tail.torn_bytes > 0 || (!ec && on_disk > tail.good_size)) {
       // A torn last line was never acknowledged (acks follow fdatasync of whole lines).
       const int fd = ops_->open(tail.newest.string(), O_WRONLY, 0);
       if (fd < 0 || ops_->ftruncate(fd, static_cast<off_t>(tail.good_size)) != 0 ||
@@ -101,8 +103,9 @@ bool FileSink::start(std::string& error) {
         return false;
       }
       ops_->close(fd);
-      detail += "; truncated a torn last line (" + std::to_string(tail.torn_bytes) +
-                " bytes, never acknowledged) of " + tail.newest.filename().string();
+      if (tail.torn_bytes > 0)
+        detail += "; truncated a torn last line (" + std::to_string(tail.torn_bytes) +
+                  " bytes, never acknowledged) of " + tail.newest.filename().string();
     } else if (tail.good_size > 0) {
       // The previous run's last records may still sit in the page cache only (the process
       // was killed, the machine was not): make them durable before the chain continues

@@ -179,6 +179,9 @@ class FileSink final : public AuditSink {
   bool write_all(int fd, const char* data, std::size_t n);
   void write_checkpoint_file();
   void close_file_readonly();
+  // Zeros ahead of the records up to at least `need` bytes (docs/audit.md "Preallocated
+  // segments"); best effort.
+  void preallocate(std::uint64_t need);
 
   AuditConfig cfg_;
   std::shared_ptr<Clock> clock_;
@@ -250,7 +253,9 @@ class FileSink final : public AuditSink {
   int fd_ = -1;
   std::string path_;
   std::uint64_t file_first_seq_ = 0;
-  std::uint64_t file_bytes_ = 0;
+  std::uint64_t file_bytes_ = 0;   // records written to the segment (its data end)
+  std::uint64_t zeroed_end_ = 0;   // the segment's size: zeros from file_bytes_ to here
+  bool prealloc_failed_ = false;   // this segment grows with its records instead
   int cp_fd_ = -1;
   std::uint64_t cp_bytes_ = 0;
   bool failed_ = false;

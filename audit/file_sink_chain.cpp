@@ -6,6 +6,8 @@
 // checkpoint file.
 #include <fcntl.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -38,7 +40,8 @@ bool FileSink::open_checkpoint_file(std::string& error) {
 bool FileSink::open_new_file(std::string& error) {
   const TimePoint now = clock_->now();
   path_ = (cfg_.dir / log_file_name(now, head_seq_ + 1)).string();
-  fd_ = ops_->open(path_, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0640);
+  // Not O_APPEND: the records overwrite the zeros preallocate() writes ahead of them.
+  fd_ = ops_->open(path_, O_WRONLY | O_CREAT | O_EXCL, 0640);
   if (fd_ < 0) {
     error = "cannot create " + path_ + ": " + std::strerror(errno);
     return false;
@@ -57,6 +60,8 @@ bool FileSink::open_new_file(std::string& error) {
     return false;
   }
   file_bytes_ = 0;
+  zeroed_end_ = 0;
+  prealloc_failed_ = false;
   file_start_ = now;
   file_first_seq_ = head_seq_ + 1;
   std::lock_guard lk(mu_);
@@ -66,6 +71,8 @@ bool FileSink::open_new_file(std::string& error) {
 
 void FileSink::close_file_readonly() {
   if (fd_ < 0) return;
+  // A closed segment ends with its last record (the new size is synced below).
+  if (zeroed_end_ > file_bytes_ && ops_->ftruncate(fd_, static_cast<off_t>(file_bytes_)) == 0) unsynced_ = true;
   if (unsynced_) ops_->fdatasync(fd_);
   unsynced_ = false;
   ops_->close(fd_);
@@ -94,6 +101,39 @@ void FileSink::retire_file() {
   unsynced_ = false;
 }
 
+// The records of a segment overwrite zeros written ahead of them, kPreallocChunk at a
+// time: their fdatasync then has data blocks to write but no inode (the file's size does
+// not change), one device write per commit instead of two (bench/RESULTS.md, session 9).
+// One commit per chunk pays for the zeros. The zeros are no part of the log: readers stop
+// at them (read_log_segment, LogCursor), a closed segment is cut back to its last record,
+// and recovery cuts the newest segment back to its last complete record. Best effort:
+// when the zeros cannot be written (ENOSPC), the file is cut back to its records and the
+// segment grows with its records as before.
+namespace {
+constexpr std::uint64_t kPreallocChunk = 1u << 20;
+constexpr std::array<char, 64u << 10> kZeros{};
+}  // namespace
+
+void FileSink::preallocate(std::uint64_t need) {
+  if (need <= zeroed_end_ || prealloc_failed_ || fd_ < 0) return;
+  std::uint64_t target = (need + kPreallocChunk - 1) / kPreallocChunk * kPreallocChunk;
+  if (cfg_.rotate_size) target = std::min(target, std::max(need, cfg_.rotate_size));
+  std::uint64_t at = std::max(zeroed_end_, file_bytes_);
+  while (at < target) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kZeros.size(), target - at));
+    const ssize_t w = ops_->pwrite(fd_, kZeros.data(), n, static_cast<off_t>(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      prealloc_failed_ = true;
+      ops_->ftruncate(fd_, static_cast<off_t>(file_bytes_));  // the records' write reports a real failure
+      zeroed_end_ = file_bytes_;
+      return;
+    }
+    at += static_cast<std::uint64_t>(w);
+  }
+  zeroed_end_ = target;
+}
+
 bool FileSink::write_all(int fd, const char* p, std::size_t left) {
   while (left > 0) {
     const ssize_t n = ops_->write(fd, p, left);
@@ -115,6 +155,7 @@ bool FileSink::commit() {
     return false;
   }
   const auto t_write = std::chrono::steady_clock::now();
+  preallocate(file_bytes_ + buf_.size());
   if (!write_all(fd_, buf_.data(), buf_.size())) {
     fail_write(errno, "write");
     return false;

@@ -71,6 +71,18 @@ bool read_whole_file(const std::filesystem::path& p, std::string& out, std::stri
   return true;
 }
 
+std::size_t without_zero_tail(std::string_view data) {
+  std::size_t n = data.size();
+  while (n > 0 && data[n - 1] == '\0') --n;
+  return n;
+}
+
+bool read_log_segment(const std::filesystem::path& p, std::string& out, std::string& error) {
+  if (!read_whole_file(p, out, error)) return false;
+  out.resize(without_zero_tail(out));
+  return true;
+}
+
 bool read_log_tail(const std::filesystem::path& dir, LogTail& tail, std::string& error) {
   tail = LogTail{};
   error.clear();
@@ -80,7 +92,7 @@ bool read_log_tail(const std::filesystem::path& dir, LogTail& tail, std::string&
   tail.newest = files.back().path;
   for (auto it = files.rbegin(); it != files.rend(); ++it) {
     std::string data;
-    if (!read_whole_file(it->path, data, error)) return false;
+    if (!read_log_segment(it->path, data, error)) return false;
     const std::size_t last_nl = data.rfind('\n');
     const std::size_t good = last_nl == std::string::npos ? 0 : last_nl + 1;
     if (it == files.rbegin()) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace segproxy::audit {
@@ -35,5 +36,12 @@ bool read_log_tail(const std::filesystem::path& dir, LogTail& tail, std::string&
 
 // Reads a whole file. false + error on failure.
 bool read_whole_file(const std::filesystem::path& p, std::string& out, std::string& error);
+
+// Reads a log segment without its zero tail: the writer extends the segment it writes
+// with zeros ahead of the records (docs/audit.md "Preallocated segments"), so the live
+// segment, and one left by a crash, ends in NUL bytes that are not part of the log.
+bool read_log_segment(const std::filesystem::path& p, std::string& out, std::string& error);
+// The length of `data` without its trailing NUL bytes.
+std::size_t without_zero_tail(std::string_view data);
 
 }  // namespace segproxy::audit

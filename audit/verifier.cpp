@@ -81,7 +81,7 @@ bool LogReader::open_next_file() {
   if (next_file_ >= files_.size()) return false;
   const LogFile& f = files_[next_file_++];
   std::string error;
-  if (!read_whole_file(f.path, data_, error))
+  if (!read_log_segment(f.path, data_, error))
     return fail(VerifyStatus::io_error, f.path.string(), 0, 0, error);
   cur_file_ = f.path.string();
   pos_ = 0;

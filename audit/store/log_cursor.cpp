@@ -84,6 +84,13 @@ bool LogCursor::fill_line(std::size_t& nl, std::string& why, bool& failed) {
       return false;
     }
     buf_.resize(old + static_cast<std::size_t>(n));
+    // A NUL is the writer's zero tail (preallocated, not yet written): the end for now.
+    const std::size_t zero = buf_.find('\0', old);
+    if (zero != std::string::npos) {
+      buf_.resize(zero);
+      nl = buf_.find('\n', from);
+      return nl != std::string::npos;
+    }
     if (n == 0) return false;
   }
 }

@@ -146,5 +146,27 @@ TEST_F(LogCursorTest, AnIncompleteLastLineIsNotReadUntilItIsComplete) {
   EXPECT_LT(seqs.back(), 99u);
 }
 
+TEST_F(LogCursorTest, TheLiveSegmentsZeroTailIsTheEndForNowAndRecordsWrittenOverItAreReadLater) {
+  auto cfg = base_config(log_);
+  cfg.checkpoint_every_records = 0;
+  std::string err;
+  auto sink = FileSink::open(cfg, err);
+  ASSERT_TRUE(sink) << err;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(sink->submit(statement_record(i)).wait());
+  const auto files = log_paths(log_);
+  ASSERT_EQ(files.size(), 1u);
+  const std::string data = slurp(files.back());
+  ASSERT_GT(data.size(), without_zero_tail(data)) << "the live segment has no zeros ahead of its records";
+  LogCursor c(log_);
+  std::string why;
+  ASSERT_TRUE(c.seek(1, why)) << why;
+  const auto before = read_all(c, ~0ull);
+  ASSERT_EQ(before.size(), 4u);  // audit.start + 3 (a zero byte is never read as a line)
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(sink->submit(statement_record(i)).wait());
+  const auto after = read_all(c, ~0ull);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after.front(), 5u);
+}
+
 }  // namespace
 }  // namespace segproxy::audit::store
