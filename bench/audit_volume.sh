@@ -78,7 +78,7 @@ conninfo() {
 timeout 600 "$pgbench_bin" -i -q -s "$scale" "$(conninfo off)" >"$bench_dir/init.log" 2>&1 ||
   { tail -n 20 "$bench_dir/init.log" >&2; sp_die "pgbench -i failed"; }
 
-count() { cat "$bench_dir"/audit/audit-*.jsonl | wc "$1"; }
+count() { cat "$bench_dir"/audit/audit-*.jsonl | tr -d '\0' | wc "$1"; }  # without the preallocated zeros
 records0="$(count -l)"
 bytes0="$(count -c)"
 log="$bench_dir/run.log"
@@ -96,6 +96,6 @@ printf 'pgbench -S -M %s, %s clients, %s s, statement_text %s: %s statements, %s
 awk -v s="$statements" -v r="$records" -v b="$bytes" \
   'BEGIN { printf "per statement: %.3f records, %.1f bytes\n", r / s, b / s }'
 # A full decision, a de-duplicated one and a folded result record, as written.
-{ grep -h '"event":"statement.decision".*pgbench_accounts' "$bench_dir"/audit/audit-*.jsonl | head -n 1
-  grep -h '"same_as":' "$bench_dir"/audit/audit-*.jsonl | head -n 1
-  grep -h '"event":"statement.result"' "$bench_dir"/audit/audit-*.jsonl | head -n 1 | cut -c1-400; } || true
+{ grep -a -h '"event":"statement.decision".*pgbench_accounts' "$bench_dir"/audit/audit-*.jsonl | head -n 1
+  grep -a -h '"same_as":' "$bench_dir"/audit/audit-*.jsonl | head -n 1
+  grep -a -h '"event":"statement.result"' "$bench_dir"/audit/audit-*.jsonl | head -n 1 | cut -c1-400; } || true

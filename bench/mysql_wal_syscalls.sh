@@ -23,7 +23,7 @@ BP_EXTRA_YAML="audit: {dir: \"$bench_dir/audit\", durability: group, on_failure:
   bp_start_segproxy on "$proxy_bin"
 
 count_records() {  # statement.decision records in the log
-  cat "$bench_dir"/audit/*.jsonl 2>/dev/null | grep -c '"event":"statement.decision"' || true
+  cat "$bench_dir"/audit/*.jsonl 2>/dev/null | grep -a -c '"event":"statement.decision"' || true
 }
 results="$bench_dir/results.tsv"
 : >"$results"

@@ -43,13 +43,13 @@ n=$((per_client * clients))
 for mode in simple extended; do
   bp_pgbench segproxy -n -S -M "$mode" -c "$clients" -j 2 -t 1 >/dev/null 2>&1 || sp_die "warm-up failed"
   before="$(cat "$audit_dir"/audit-*.jsonl 2>/dev/null | wc -l)"
-  bytes_before="$(cat "$audit_dir"/audit-*.jsonl 2>/dev/null | wc -c)"
+  bytes_before="$(cat "$audit_dir"/audit-*.jsonl 2>/dev/null | tr -d '\0' | wc -c)"
   bench_strace_run "${bp_pid[segproxy]}" "$bench_dir/strace-$mode.txt" \
     bp_pgbench segproxy -n -S -M "$mode" -c "$clients" -j 2 -t "$per_client" >"$bench_dir/pgbench-$mode.log" 2>&1 ||
     sp_die "pgbench -M $mode failed"
   sleep 1 # the last records reach the log
   after="$(cat "$audit_dir"/audit-*.jsonl | wc -l)"
-  bytes_after="$(cat "$audit_dir"/audit-*.jsonl | wc -c)"
+  bytes_after="$(cat "$audit_dir"/audit-*.jsonl | tr -d '\0' | wc -c)"
   IFS=$'\t' read -r total top <<<"$(bench_syscalls "$bench_dir/strace-$mode.txt" "$n" 8)"
   printf 'pgbench -S -M %s: %s syscalls/txn (%s), %s records/txn, %s bytes/txn\n' "$mode" "$total" "$top" \
     "$(awk -v a="$before" -v b="$after" -v n="$n" 'BEGIN { printf "%.2f", (b - a) / n }')" \
