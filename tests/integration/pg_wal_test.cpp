@@ -6,9 +6,6 @@
 // forwarded.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/mount.h>
-#include <sys/ptrace.h>
-#include <sys/wait.h>
 
 #include <atomic>
 #include <cerrno>
@@ -21,13 +18,13 @@
 #include <thread>
 #include <vector>
 
+#include "support/audit_failure.hpp"
 #include "support/audit_support.hpp"
 #include "support/raw_client.hpp"
 
 namespace segproxy::it {
 namespace {
 
-namespace fs = std::filesystem;
 using audit::AuditRecord;
 
 class WalTest : public PolicyTest {
@@ -183,32 +180,19 @@ class WalDiskFull : public WalTest {
   void SetUp() override {
     WalTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    mnt_ = dir_ + "/walfs";
-    ASSERT_TRUE(fs::create_directory(mnt_));
-    if (::mount("tmpfs", mnt_.c_str(), "tmpfs", 0, "size=64k,mode=0700") != 0) {
-      const int e = errno;
-      GTEST_SKIP() << "cannot mount a tmpfs (" << std::strerror(e) << "): no way to make the audit log unwritable";
+    std::string why;
+    if (!disk_.mount(dir_ + "/walfs", &why)) {
+      GTEST_SKIP() << "cannot mount a tmpfs (" << why << "): no way to make the audit log unwritable";
     }
-    mounted_ = true;
-    audit_dir_ = mnt_ + "/log";
+    audit_dir_ = disk_.path() + "/log";
   }
   void TearDown() override {
     proxy_.stop();
-    if (mounted_) ::umount2(mnt_.c_str(), MNT_DETACH);
+    disk_.unmount();
     WalTest::TearDown();
   }
-  void Fill() {
-    const std::string filler = mnt_ + "/filler";
-    std::FILE* f = std::fopen(filler.c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    std::setvbuf(f, nullptr, _IONBF, 0);
-    const std::string one(1, 'f');
-    while (std::fwrite(one.data(), 1, 1, f) == 1) {
-    }
-    std::fclose(f);
-  }
-  std::string mnt_;
-  bool mounted_ = false;
+  void Fill() { ASSERT_GT(disk_.fill(), 0u); }
+  SmallTmpfs disk_;
 };
 
 TEST_F(WalDiskFull, CommitIsRefusedAndRolledBackWhenTheLogFillsMidTransactionAndWritingResumes) {
@@ -230,9 +214,9 @@ TEST_F(WalDiskFull, CommitIsRefusedAndRolledBackWhenTheLogFillsMidTransactionAnd
   EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "0") << "a refused COMMIT committed";
 
   // Space again: the writer recovers and the same session writes.
-  fs::remove(mnt_ + "/filler");
+  disk_.release();
   bool done = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!done && std::chrono::steady_clock::now() < deadline) {
     q = pg_exec(c.get(), Insert(2, "auto"));
     done = q.ok;
@@ -250,34 +234,6 @@ TEST_F(WalDiskFull, CommitIsRefusedAndRolledBackWhenTheLogFillsMidTransactionAnd
   ASSERT_TRUE(log.result.ok()) << log.describe();
   EXPECT_TRUE(records_where(log, [&](const AuditRecord& r) { return r.statement == commit; }).empty())
       << "the refused COMMIT's record is in the chain";
-}
-
-// Stops one thread of another process (ptrace), so the audit writer stalls while the
-// proxy's I/O threads run on.
-class ThreadStop {
- public:
-  explicit ThreadStop(pid_t tid) : tid_(tid) {
-    if (::ptrace(PTRACE_SEIZE, tid_, nullptr, nullptr) != 0) return;
-    if (::ptrace(PTRACE_INTERRUPT, tid_, nullptr, nullptr) != 0) return;
-    int status = 0;
-    stopped_ = ::waitpid(tid_, &status, __WALL) == tid_;
-  }
-  ~ThreadStop() { ::ptrace(PTRACE_DETACH, tid_, nullptr, nullptr); }
-  bool stopped() const { return stopped_; }
-
- private:
-  pid_t tid_;
-  bool stopped_ = false;
-};
-
-pid_t audit_writer_tid(pid_t pid) {
-  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-    std::ifstream comm(e.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name == "segproxy-audit") return static_cast<pid_t>(std::stol(e.path().filename().string()));
-  }
-  return 0;
 }
 
 TEST_F(WalTest, HeldMessageCancelledByCancelRequestIsNeverForwarded) {
