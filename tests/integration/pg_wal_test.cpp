@@ -236,14 +236,19 @@ TEST_F(WalDiskFull, CommitIsRefusedAndRolledBackWhenTheLogFillsMidTransactionAnd
       << "the refused COMMIT's record is in the chain";
 }
 
+// True once the proxy's log has a line naming `event`.
+bool proxy_logged(const ProxyProcess& proxy, const std::string& event) {
+  return read_file(proxy.log_path()).find(event) != std::string::npos;
+}
+
 // A proven read-only statement goes to the backend at once; its answer waits for its
-// record. When that record cannot be written, the answer never reaches the client: today
-// the session ends with FATAL 58030 (docs/audit.md Gaps: replacing the answer in place is
-// not built); an ERROR 58030 from a refusal at append is accepted too. New sessions work
-// again once space returns.
-TEST_F(WalDiskFull, AnswerWhoseRecordFailsAfterItsStatementWasForwardedNeverReachesTheClient) {
-  ASSERT_NO_FATAL_FAILURE(
-      Start("statement_text: full, durability: group, on_failure: fail_closed, max_statement_text: 64KiB"));
+// record. When that record cannot be written the answer never reaches the client: it is
+// replaced in place by ERROR 58030 + ReadyForQuery 'I' (the backend is idle, nothing of
+// it committed) and the session goes on; it writes again once space returns.
+TEST_F(WalDiskFull, AnswerWhoseRecordFailsAfterItsStatementWasForwardedIsReplacedBy58030AndTheSessionGoesOn) {
+  // No time-based checkpoint: the first write after the disk fills is the statement's.
+  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed, "
+                                "max_statement_text: 64KiB, checkpoint_every: 0s"));
   PgConnPtr c = Connect();
   ASSERT_PG_CONNECTED(c);
   ASSERT_TRUE(pg_exec(c.get(), "SELECT 1").ok);
@@ -255,27 +260,68 @@ TEST_F(WalDiskFull, AnswerWhoseRecordFailsAfterItsStatementWasForwardedNeverReac
   EXPECT_NE(PQresultStatus(res.get()), PGRES_TUPLES_OK) << "an answer reached the client without its record";
   EXPECT_EQ(sqlstate_of(res.get()), "58030") << PQresultErrorMessage(res.get());
   res.reset();
-  c.reset();
+  EXPECT_EQ(PQstatus(c.get()), CONNECTION_OK) << "the session ended instead of the answer being replaced";
+  EXPECT_EQ(PQtransactionStatus(c.get()), PQTRANS_IDLE);
+  EXPECT_TRUE(proxy_logged(proxy_, "audit.answer_replaced")) << "the answer was not replaced in place";
 
   disk_.release();
   bool done = false;
   QueryOutcome q;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!done && std::chrono::steady_clock::now() < deadline) {
-    PgConnPtr next = Connect();
-    if (PQstatus(next.get()) == CONNECTION_OK) {
-      q = pg_exec(next.get(), "SELECT 'after'");
-      done = q.ok;
+    q = pg_exec(c.get(), "SELECT 'after'");
+    done = q.ok;
+    if (!done) {
+      ASSERT_EQ(q.sqlstate, "58030") << q.error;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ASSERT_TRUE(done) << "no session works after space returned: " << q.error;
-  ASSERT_TRUE(wait_for_record(audit_dir_, [](const AuditRecord& r) { return r.statement == "SELECT 'after'"; }));
+  ASSERT_TRUE(done) << "the session does not work after space returned: " << q.error;
+  EXPECT_EQ(q.value, "after");
+  c.reset();
+  ASSERT_TRUE(wait_for_record(audit_dir_, [](const AuditRecord& r) { return r.event == "session.close"; }));
   proxy_.stop();
   const AuditLog log = read_audit_log(audit_dir_);
   ASSERT_TRUE(log.result.ok()) << log.describe();
   EXPECT_TRUE(records_where(log, [&](const AuditRecord& r) { return r.statement == read; }).empty())
       << "the failed record is in the chain";
+  EXPECT_EQ(count_statement(log, "SELECT 'after'"), 1u) << log.describe();
+}
+
+// Inside a block the backend's transaction would stay valid while the client is told its
+// statement failed: not replaced (docs/audit.md Gaps). The session ends with FATAL 58030
+// and closing the backend connection rolls the block back: nothing of it commits.
+TEST_F(WalDiskFull, AnswerWhoseRecordFailsInsideABlockEndsTheSessionAndNothingOfTheBlockCommits) {
+  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed, "
+                                "max_statement_text: 64KiB, checkpoint_every: 0s"));
+  PgConnPtr c = Connect();
+  ASSERT_PG_CONNECTED(c);
+  ASSERT_TRUE(pg_exec(c.get(), "BEGIN").ok);
+  ASSERT_TRUE(pg_exec(c.get(), Insert(1, "tx")).ok);
+  ASSERT_NO_FATAL_FAILURE(Fill());
+  const std::string read = "SELECT 'answered' /* " + probe_ + " " + std::string(32 * 1024, 'r') + " */";
+  PgResultPtr res(PQexec(c.get(), read.c_str()));
+  ASSERT_NE(res, nullptr);
+  EXPECT_NE(PQresultStatus(res.get()), PGRES_TUPLES_OK) << "an answer reached the client without its record";
+  EXPECT_EQ(sqlstate_of(res.get()), "58030") << PQresultErrorMessage(res.get());
+  res.reset();
+  // FATAL: libpq sees the connection end (at the latest on the next command).
+  const QueryOutcome after = pg_exec(c.get(), "SELECT 1");
+  EXPECT_FALSE(after.ok);
+  EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD) << "the session went on inside a block the backend still holds";
+  c.reset();
+  disk_.release();
+  // The backend rolled the block back (its connection was closed; the text of its last
+  // statement names the probe table).
+  bool gone = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!gone && std::chrono::steady_clock::now() < deadline) {
+    gone = SuValue("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE "
+                   "'%" + probe_ + "%'") == "0";
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(gone) << "the block is still open on the backend";
+  EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "0") << "a row of the failed block committed";
 }
 
 TEST_F(WalTest, HeldMessageCancelledByCancelRequestIsNeverForwarded) {
