@@ -170,6 +170,12 @@ void PgSession::wal_submit(wal::MessageKind kind, const wal::MessageClass& klass
     return;
   }
   wal::Submission s = wal::Submission::of(wal_msg_.id, kind, klass, rec.local);
+  if (!rec.refused && rec.local != 0 && wal_.write_failed() && !wal_replace_.active) {
+    // The log takes records again: what needs one waits for it instead of being refused
+    // (otherwise, with a newer record always pending, the rule could refuse commit points
+    // forever). While answers are replaced it stays failed: nothing waits behind them.
+    wal_.on_write_recovered(now, wal_actions_);
+  }
   if (rec.refused) {
     // Not recordable: the rule refuses it (it waits for its own record, which failed).
     wal_.on_write_failure(now, wal_actions_);

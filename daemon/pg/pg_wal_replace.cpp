@@ -23,6 +23,7 @@
 //    batch, a COPY IN);
 //  - a second record fails while answers are being replaced.
 #include <algorithm>
+#include <chrono>
 
 #include "protocols/pg/encoder.hpp"
 #include "daemon/pg/pg_session.hpp"
@@ -50,6 +51,12 @@ void PgSession::wal_answers_failed(std::uint64_t requests_before) {
   // point, waits for the failed record and is refused: a raise stands in for it).
   wal_replace_.to = std::max(wal_batch_ + (wal_batch_open_ ? 1 : 0), requests_before + 1);
   ledger_.replacing(*svc_.audit);
+  // Until the range is replaced the watermark stays below the failed record, and the
+  // rule refuses (never holds) what needs a durable record: nothing commits behind it.
+  const auto now = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+  wal_.on_write_failure(now, wal_actions_);
   svc_.log.warn("audit.answer_unrecorded", {{"session", id_text_},
                                             {"segment", segment_},
                                             {"requests", std::to_string(wal_replace_.to - wal_replace_.from)},
