@@ -300,11 +300,16 @@ TEST_F(WalDiskFull, AnswerWhoseRecordFailsInsideABlockEndsTheSessionAndNothingOf
   ASSERT_TRUE(pg_exec(c.get(), Insert(1, "tx")).ok);
   ASSERT_NO_FATAL_FAILURE(Fill());
   const std::string read = "SELECT 'answered' /* " + probe_ + " " + std::string(32 * 1024, 'r') + " */";
-  PgResultPtr res(PQexec(c.get(), read.c_str()));
+  // The first result is the FATAL (PQexec would return libpq's later "EOF" result).
+  ASSERT_EQ(PQsendQuery(c.get(), read.c_str()), 1);
+  bool timed_out = false;
+  PgResultPtr res = pg_wait_result(c.get(), std::chrono::seconds(60), &timed_out);
+  ASSERT_FALSE(timed_out) << "no answer within 60 s";
   ASSERT_NE(res, nullptr);
   EXPECT_NE(PQresultStatus(res.get()), PGRES_TUPLES_OK) << "an answer reached the client without its record";
   EXPECT_EQ(sqlstate_of(res.get()), "58030") << PQresultErrorMessage(res.get());
   res.reset();
+  pg_drain(c.get());
   // FATAL: libpq sees the connection end (at the latest on the next command).
   const QueryOutcome after = pg_exec(c.get(), "SELECT 1");
   EXPECT_FALSE(after.ok);
