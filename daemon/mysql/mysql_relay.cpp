@@ -251,8 +251,15 @@ awaitable<bool> MysqlSession::on_idle() {
         co_await answer(verdict.code, verdict.sqlstate, message);
         co_return false;
       }
-      txn_aborted_ = true;
-      message += " (segproxy rolled the transaction back; statements are refused until ROLLBACK)";
+      // A COMMIT / ROLLBACK whose own record the log refused ended the transaction all
+      // the same (rolled back), as when the write-ahead rule refuses it (mysql_wal.cpp):
+      // no aborted state to leave with a second ROLLBACK.
+      if (verdict.code == ER_ERROR_ON_WRITE && verdict.ends != TxnEnd::None) {
+        message += " (segproxy rolled the transaction back; nothing was committed)";
+      } else {
+        txn_aborted_ = true;
+        message += " (segproxy rolled the transaction back; statements are refused until ROLLBACK)";
+      }
     }
     co_return co_await answer(verdict.code, verdict.sqlstate, message);
   }

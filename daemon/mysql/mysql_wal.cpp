@@ -17,7 +17,9 @@
 // it appended before it reads its next command (the answer waits for it), so a failed
 // record is always met by a wait: the command is refused (or its answer replaced) and the
 // failure is then forgiven (wal_forgive) - the session stays usable and recovers with
-// the log.
+// the log. The one exception is a command cancelled while held (KILL QUERY, answered at
+// once): its record may still be pending when the next command is read, and is waited
+// for with that command's.
 #include <algorithm>
 
 #include "authz/gate/mysql_errors.hpp"
@@ -167,8 +169,15 @@ awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view 
   co_return false;
 }
 
+// On the session's thread (the registry posts it). The hold's wait (wal_wait, suspended
+// in the waiter on the oldest pending record) ends at once: the command is answered 1317
+// without waiting for the writer (a stalled disk must not make a KILL QUERY wait for
+// audit.max_wait). Its record stays pending and is waited for by the session's next
+// command; if it then fails, that command is refused (fail closed).
 void MysqlSession::cancel_held() {
-  if (wal_holding_) wal_cancel_ = true;  // taken when the hold's wait returns
+  if (!wal_holding_) return;
+  wal_cancel_ = true;
+  if (!wal_pending_.empty() && svc_.audit_waiter != nullptr) svc_.audit_waiter->interrupt(wal_pending_.front().ticket);
 }
 
 void MysqlSession::wal_status(const my::ResponseSummary& s) {

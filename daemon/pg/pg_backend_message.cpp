@@ -9,6 +9,7 @@ namespace segproxy::proxy {
 
 // 'Z': one request (Query, Sync, or a raised refusal) is answered.
 void PgSession::on_ready_for_query(char status) {
+  ++rfq_seen_;  // the answer of request number rfq_seen_ - 1 ends here
   if (!results_.empty()) result_done();
   if (wal_gated_) {
     // The backend confirms the transaction state; a held message may go now (or be
@@ -62,6 +63,9 @@ void PgSession::on_parameter_status(std::string_view name, std::string_view valu
 }
 
 // 'G'
-void PgSession::on_copy_in_response() { frontend_state_.copy_in_started(); }
+void PgSession::on_copy_in_response() {
+  frontend_state_.copy_in_started();
+  wal_counts_trusted_ = false;  // Sync / Flush sent during COPY IN get no ReadyForQuery
+}
 
 }  // namespace segproxy::proxy

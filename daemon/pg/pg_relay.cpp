@@ -107,7 +107,10 @@ awaitable<void> PgSession::backend_to_client() {
       }
       co_return false;
     }
+    // Answers whose record failed after forwarding are replaced per request.
+    if (wal_replace_.active) co_return co_await relay_replacing(buf, hold, fresh, need);
     if (need > ledger_.settled() && !co_await answer_ready(need)) co_return false;
+    if (wal_replace_.active) co_return co_await relay_replacing(buf, hold, fresh, need);
     const std::size_t n = hold.relayable(backend_stream_, fresh);
     if (n > 0) {
       error_code ec;
@@ -115,6 +118,7 @@ awaitable<void> PgSession::backend_to_client() {
       if (ec) co_return false;
       if (hold.held() > 0) std::memmove(buf.data(), buf.data() + n, hold.held());
     }
+    relayed_normally(hold);
     co_return true;
   };
   BufferPool& pool = backend_->buffers();

@@ -38,6 +38,8 @@
 #include "protocols/common/byte_writer.hpp"
 #include "protocols/pg/backend_callbacks.hpp"
 #include "protocols/pg/backend_decoder.hpp"
+#include "protocols/pg/backend_hold_back.hpp"
+#include "protocols/pg/reply_scan.hpp"
 #include "protocols/pg/frontend_state.hpp"
 #include "protocols/pg/messages.hpp"
 #include "daemon/net/asio.hpp"
@@ -189,6 +191,22 @@ class PgSession : public LiveSession,
   awaitable<bool> answer_ready(std::uint64_t need);  // backend bytes read under `need`
   void refuse_current(const authz::wal::Action& a, const char* sqlstate, const char* message);
   void wal_fail_closed();
+  // A record failed although its message was forwarded (`requests_before`: that
+  // message's request number): its answers are replaced in place (pg_wal_replace.cpp) or,
+  // when that cannot be done, the session fails closed.
+  void wal_answers_failed(std::uint64_t requests_before);
+  // The relay while answers are replaced: `buf` holds hold.held() bytes kept back and
+  // `fresh` bytes read behind them (already fed to the stream); relays the answers of
+  // requests before the range, replaces those in it, and relays what follows it once
+  // `need` is durable. false: the relay stops.
+  awaitable<bool> relay_replacing(protocols::Bytes& buf, protocols::pg::BackendHoldBack& hold, std::size_t fresh,
+                                  std::uint64_t need);
+  // Bookkeeping of a normal relay: which ReadyForQuery the relayed bytes end after.
+  void relayed_normally(const protocols::pg::BackendHoldBack& hold) {
+    rfq_relayed_ = rfq_seen_;
+    relay_at_boundary_ = hold.held() > 0 || backend_stream_.at_boundary();
+    relay_after_rfq_ = relay_at_boundary_ && backend_stream_.last_complete() == 'Z';
+  }
   void wal_backend_cancel();
   // A cancel request for this session (CancelRequest with its key): a held message is
   // cancelled in the proxy, running work is cancelled on the backend.
@@ -263,6 +281,7 @@ class PgSession : public LiveSession,
   // while any is outstanding).
   void request_sent() {
     ++wal_batch_;  // an extended batch ends with it (Sync, or a Query committing it)
+    wal_batch_open_ = false;
     frontend_state_.request_sent();
     if (++outstanding_ == 1 && statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);
   }
@@ -358,9 +377,30 @@ class PgSession : public LiveSession,
     protocols::Bytes owned;
     bool use_owned = false;
     std::uint64_t record = 0;
+    std::uint64_t requests_before = 0;  // wal_batch_ when submitted: its own request's number
     authz::wal::MessageKind kind = authz::wal::MessageKind::PgQuery;
     authz::wal::WriteClass klass = authz::wal::WriteClass::Escaping;
   } wal_msg_;
+  bool wal_batch_open_ = false;  // extended messages forwarded since the last request_sent
+  // Requests (request_sent) and ReadyForQuery's pair one to one, which replacing answers
+  // relies on, unless the backend may have ignored a request: a Query or FunctionCall
+  // sent into an open extended batch (ignored after an error in it, until Sync) or any
+  // request during COPY IN (Sync and Flush are ignored there). Then: never trusted again.
+  bool wal_counts_trusted_ = true;
+  // Replacing answers whose record failed after forwarding (pg_wal_replace.cpp): requests
+  // [from, to) get ErrorResponse 58030 + ReadyForQuery 'I' instead of their answers.
+  struct WalReplace {
+    bool active = false;
+    bool entered = false;    // the relay has positioned `scan` at the unrelayed bytes
+    std::uint64_t from = 0;  // the first request whose answer is replaced
+    std::uint64_t to = 0;    // one past the last
+    std::uint64_t at = 0;    // the request whose answer the relay is in
+  } wal_replace_;
+  protocols::pg::ReplyScan reply_scan_;
+  std::uint64_t rfq_seen_ = 0;     // ReadyForQuery's the backend sent (BackendDispatch)
+  std::uint64_t rfq_relayed_ = 0;  // ... passed to the client (relayed or replaced)
+  bool relay_at_boundary_ = true;  // the bytes passed to the client end on a message boundary
+  bool relay_after_rfq_ = true;    // ... right after a ReadyForQuery (or none were passed yet)
   std::uint64_t wal_next_id_ = 0;
   std::uint64_t wal_flush_ = 0;  // the highest record a Flush action asked for
   bool wal_waiting_ = false;     // a flush wait (wal_flush_wait) is running

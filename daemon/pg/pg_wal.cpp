@@ -153,6 +153,10 @@ void PgSession::wal_submit(wal::MessageKind kind, const wal::MessageClass& klass
   wal_msg_.use_owned = owned != nullptr;
   if (owned != nullptr) wal_msg_.owned = std::move(*owned);
   wal_msg_.record = rec.local;
+  wal_msg_.requests_before = wal_batch_;  // its own request_sent comes after this
+  if ((kind == wal::MessageKind::PgQuery || kind == wal::MessageKind::PgFunctionCall) && wal_batch_open_) {
+    wal_counts_trusted_ = false;  // the backend ignores it if the batch failed there
+  }
   wal_msg_.kind = kind;
   wal_msg_.klass = klass.klass;
   const std::uint64_t now = now_ms();
@@ -166,6 +170,12 @@ void PgSession::wal_submit(wal::MessageKind kind, const wal::MessageClass& klass
     return;
   }
   wal::Submission s = wal::Submission::of(wal_msg_.id, kind, klass, rec.local);
+  if (!rec.refused && rec.local != 0 && wal_.write_failed() && !wal_replace_.active) {
+    // The log takes records again: what needs one waits for it instead of being refused
+    // (otherwise, with a newer record always pending, the rule could refuse commit points
+    // forever). While answers are replaced it stays failed: nothing waits behind them.
+    wal_.on_write_recovered(now, wal_actions_);
+  }
   if (rec.refused) {
     // Not recordable: the rule refuses it (it waits for its own record, which failed).
     wal_.on_write_failure(now, wal_actions_);
@@ -181,9 +191,10 @@ void PgSession::wal_refresh(bool ok) {
   if (!wal_gated_) return;
   const std::uint64_t now = now_ms();
   if (!ok) wal_.on_write_failure(now, wal_actions_);
-  if (!ledger_.advance(*svc_.audit)) {
-    wal_fail_closed();
-    return;
+  std::uint64_t requests_before = 0;
+  if (!ledger_.advance(*svc_.audit, &requests_before)) {
+    wal_answers_failed(requests_before);  // replaced in place (pg_wal_replace.cpp) or FATAL
+    if (wal_broken_) return;
   }
   wal_.on_durable(ledger_.settled(), now, wal_actions_);
   wal_.on_timer(now, wal_actions_);
@@ -203,7 +214,8 @@ void PgSession::run_wal_actions() {
         if (wal_msg_.use_owned) forward_owned(std::move(wal_msg_.owned));
         else forward(wal_msg_.frame);
         wal_msg_.use_owned = false;
-        ledger_.forwarded(wal_msg_.record);
+        ledger_.forwarded(wal_msg_.record, wal_msg_.requests_before);
+        if (extended(wal_msg_.kind)) wal_batch_open_ = true;
         break;
       case wal::ActionKind::Flush: wal_flush_ = std::max(wal_flush_, a.record); break;
       case wal::ActionKind::Refuse: refuse_current(a, "58030", kAuditRefusal); break;
@@ -274,8 +286,10 @@ awaitable<bool> PgSession::wait_wal_held() {
   }
 }
 
+// true: settled up to `need`, or answers are being replaced (the relay then decides per
+// request, relay_replacing). false: the session ends.
 awaitable<bool> PgSession::answer_ready(std::uint64_t need) {
-  while (ledger_.settled() < need && !closed() && !wal_broken_) {
+  while (ledger_.settled() < need && !closed() && !wal_broken_ && !wal_replace_.active) {
     const audit::AuditTicket* t = ledger_.ticket(need);
     if (t == nullptr) break;
     const audit::AuditTicket ticket = *t;
@@ -287,7 +301,8 @@ awaitable<bool> PgSession::answer_ready(std::uint64_t need) {
   co_return !closed() && !wal_broken_;
 }
 
-// A record of a message that went to the backend failed: its answer (or effect) cannot be
+// A record of a message that went to the backend failed and its answers cannot be
+// replaced in place (pg_wal_replace.cpp says when): its answer (or effect) cannot be
 // vouched for. The session ends with FATAL 58030; closing the backend connection rolls
 // back its open transaction.
 void PgSession::wal_fail_closed() {

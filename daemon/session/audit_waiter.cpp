@@ -34,6 +34,12 @@ awaitable<bool> AuditWaiter::wait(audit::AuditTicket t) {
   co_return st == audit::DurableState::durable;
 }
 
+void AuditWaiter::interrupt(const audit::AuditTicket& t) {
+  for (const Waiting& w : waiting_) {
+    if (w.ticket.seq == t.seq && w.ticket.epoch == t.epoch) w.timer->cancel();
+  }
+}
+
 void AuditWaiter::start_flush() {
   for (;;) {
     const Waiting* lowest = nullptr;

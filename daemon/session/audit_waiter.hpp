@@ -27,6 +27,13 @@ class AuditWaiter final : public audit::DurableListener {
   // audit.max_wait passed. Call on this waiter's thread only.
   awaitable<bool> wait(audit::AuditTicket t);
 
+  // Ends this thread's waits for `t` at once: they return false, as for a failure, but
+  // the sink is told nothing (the record stays pending and a later wait still sees what
+  // becomes of it). A MySQL KILL QUERY for a command held for its record (issue 14,
+  // guarantee 4: the cancel takes effect without waiting for the writer). Call on this
+  // waiter's thread only.
+  void interrupt(const audit::AuditTicket& t);
+
   // Writer thread: one post to this thread per call (coalesced while one is pending).
   void durable_advanced() noexcept override;
 

@@ -324,6 +324,7 @@ DecodeStatus BackendStream::feed(std::span<const std::uint8_t> data, BackendEven
         if (type_ != 'D') shape_.backend(type_, body_);
       }
       header_have_ = 0;  // on a boundary before reporting, so a throwing handler leaves us consistent
+      last_complete_ = type_;
       if (watched_) events.on_backend_message(type_, body_);
     }
   }

@@ -76,6 +76,9 @@ class BackendStream {
   // After Ok mid-message: where the unfinished message starts in the last fed span, or
   // npos when it began in an earlier feed (or the stream is on a boundary).
   std::size_t pending_start() const { return at_boundary() ? std::string::npos : msg_start_; }
+  // The type of the last message that ended (0 before the first): with at_boundary(),
+  // whether the bytes fed so far end right after a ReadyForQuery.
+  char last_complete() const { return last_complete_; }
 
  private:
   DecodeStatus fail(std::string error);
@@ -97,6 +100,7 @@ class BackendStream {
   std::uint8_t header_[5] = {};
   std::size_t header_have_ = 0;
   char type_ = 0;
+  char last_complete_ = 0;
   std::size_t body_left_ = 0;
   bool watched_ = false;
   std::vector<std::uint8_t> body_;

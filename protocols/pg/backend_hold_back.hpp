@@ -38,6 +38,8 @@ class BackendHoldBack {
 
   // Bytes kept back at the buffer's front.
   std::size_t held() const { return held_; }
+  // The relay took every byte of the buffer itself (it replaced answers): none are held.
+  void forget() { held_ = 0; }
 
  private:
   std::size_t cap_;

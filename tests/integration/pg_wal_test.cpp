@@ -6,9 +6,6 @@
 // forwarded.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/mount.h>
-#include <sys/ptrace.h>
-#include <sys/wait.h>
 
 #include <atomic>
 #include <cerrno>
@@ -21,13 +18,13 @@
 #include <thread>
 #include <vector>
 
+#include "support/audit_failure.hpp"
 #include "support/audit_support.hpp"
 #include "support/raw_client.hpp"
 
 namespace segproxy::it {
 namespace {
 
-namespace fs = std::filesystem;
 using audit::AuditRecord;
 
 class WalTest : public PolicyTest {
@@ -183,32 +180,19 @@ class WalDiskFull : public WalTest {
   void SetUp() override {
     WalTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    mnt_ = dir_ + "/walfs";
-    ASSERT_TRUE(fs::create_directory(mnt_));
-    if (::mount("tmpfs", mnt_.c_str(), "tmpfs", 0, "size=64k,mode=0700") != 0) {
-      const int e = errno;
-      GTEST_SKIP() << "cannot mount a tmpfs (" << std::strerror(e) << "): no way to make the audit log unwritable";
+    std::string why;
+    if (!disk_.mount(dir_ + "/walfs", &why)) {
+      GTEST_SKIP() << "cannot mount a tmpfs (" << why << "): no way to make the audit log unwritable";
     }
-    mounted_ = true;
-    audit_dir_ = mnt_ + "/log";
+    audit_dir_ = disk_.path() + "/log";
   }
   void TearDown() override {
     proxy_.stop();
-    if (mounted_) ::umount2(mnt_.c_str(), MNT_DETACH);
+    disk_.unmount();
     WalTest::TearDown();
   }
-  void Fill() {
-    const std::string filler = mnt_ + "/filler";
-    std::FILE* f = std::fopen(filler.c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    std::setvbuf(f, nullptr, _IONBF, 0);
-    const std::string one(1, 'f');
-    while (std::fwrite(one.data(), 1, 1, f) == 1) {
-    }
-    std::fclose(f);
-  }
-  std::string mnt_;
-  bool mounted_ = false;
+  void Fill() { ASSERT_GT(disk_.fill(), 0u); }
+  SmallTmpfs disk_;
 };
 
 TEST_F(WalDiskFull, CommitIsRefusedAndRolledBackWhenTheLogFillsMidTransactionAndWritingResumes) {
@@ -230,9 +214,9 @@ TEST_F(WalDiskFull, CommitIsRefusedAndRolledBackWhenTheLogFillsMidTransactionAnd
   EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "0") << "a refused COMMIT committed";
 
   // Space again: the writer recovers and the same session writes.
-  fs::remove(mnt_ + "/filler");
+  disk_.release();
   bool done = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!done && std::chrono::steady_clock::now() < deadline) {
     q = pg_exec(c.get(), Insert(2, "auto"));
     done = q.ok;
@@ -252,32 +236,97 @@ TEST_F(WalDiskFull, CommitIsRefusedAndRolledBackWhenTheLogFillsMidTransactionAnd
       << "the refused COMMIT's record is in the chain";
 }
 
-// Stops one thread of another process (ptrace), so the audit writer stalls while the
-// proxy's I/O threads run on.
-class ThreadStop {
- public:
-  explicit ThreadStop(pid_t tid) : tid_(tid) {
-    if (::ptrace(PTRACE_SEIZE, tid_, nullptr, nullptr) != 0) return;
-    if (::ptrace(PTRACE_INTERRUPT, tid_, nullptr, nullptr) != 0) return;
-    int status = 0;
-    stopped_ = ::waitpid(tid_, &status, __WALL) == tid_;
-  }
-  ~ThreadStop() { ::ptrace(PTRACE_DETACH, tid_, nullptr, nullptr); }
-  bool stopped() const { return stopped_; }
+// True once the proxy's log has a line naming `event`.
+bool proxy_logged(const ProxyProcess& proxy, const std::string& event) {
+  return read_file(proxy.log_path()).find(event) != std::string::npos;
+}
 
- private:
-  pid_t tid_;
-  bool stopped_ = false;
-};
+// A proven read-only statement goes to the backend at once; its answer waits for its
+// record. When that record cannot be written the answer never reaches the client: it is
+// replaced in place by ERROR 58030 + ReadyForQuery 'I' (the backend is idle, nothing of
+// it committed) and the session goes on; it writes again once space returns.
+TEST_F(WalDiskFull, AnswerWhoseRecordFailsAfterItsStatementWasForwardedIsReplacedBy58030AndTheSessionGoesOn) {
+  // No time-based checkpoint: the first write after the disk fills is the statement's.
+  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed, "
+                                "max_statement_text: 64KiB, checkpoint_every: 0s"));
+  PgConnPtr c = Connect();
+  ASSERT_PG_CONNECTED(c);
+  ASSERT_TRUE(pg_exec(c.get(), "SELECT 1").ok);
+  ASSERT_NO_FATAL_FAILURE(Fill());
+  // 32 KiB of text: more pages than the failed segment's cut-back tail can give back.
+  const std::string read = "SELECT 'answered' /* " + std::string(32 * 1024, 'r') + " */";
+  PgResultPtr res(PQexec(c.get(), read.c_str()));
+  ASSERT_NE(res, nullptr);
+  EXPECT_NE(PQresultStatus(res.get()), PGRES_TUPLES_OK) << "an answer reached the client without its record";
+  EXPECT_EQ(sqlstate_of(res.get()), "58030") << PQresultErrorMessage(res.get());
+  res.reset();
+  EXPECT_EQ(PQstatus(c.get()), CONNECTION_OK) << "the session ended instead of the answer being replaced";
+  EXPECT_EQ(PQtransactionStatus(c.get()), PQTRANS_IDLE);
+  EXPECT_TRUE(proxy_logged(proxy_, "audit.answer_replaced")) << "the answer was not replaced in place";
 
-pid_t audit_writer_tid(pid_t pid) {
-  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-    std::ifstream comm(e.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name == "segproxy-audit") return static_cast<pid_t>(std::stol(e.path().filename().string()));
+  disk_.release();
+  bool done = false;
+  QueryOutcome q;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    q = pg_exec(c.get(), "SELECT 'after'");
+    done = q.ok;
+    if (!done) {
+      ASSERT_EQ(q.sqlstate, "58030") << q.error;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
-  return 0;
+  ASSERT_TRUE(done) << "the session does not work after space returned: " << q.error;
+  EXPECT_EQ(q.value, "after");
+  c.reset();
+  ASSERT_TRUE(wait_for_record(audit_dir_, [](const AuditRecord& r) { return r.event == "session.close"; }));
+  proxy_.stop();
+  const AuditLog log = read_audit_log(audit_dir_);
+  ASSERT_TRUE(log.result.ok()) << log.describe();
+  EXPECT_TRUE(records_where(log, [&](const AuditRecord& r) { return r.statement == read; }).empty())
+      << "the failed record is in the chain";
+  EXPECT_EQ(count_statement(log, "SELECT 'after'"), 1u) << log.describe();
+}
+
+// Inside a block the backend's transaction would stay valid while the client is told its
+// statement failed: not replaced (docs/audit.md Gaps). The session ends with FATAL 58030
+// and closing the backend connection rolls the block back: nothing of it commits.
+TEST_F(WalDiskFull, AnswerWhoseRecordFailsInsideABlockEndsTheSessionAndNothingOfTheBlockCommits) {
+  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed, "
+                                "max_statement_text: 64KiB, checkpoint_every: 0s"));
+  PgConnPtr c = Connect();
+  ASSERT_PG_CONNECTED(c);
+  ASSERT_TRUE(pg_exec(c.get(), "BEGIN").ok);
+  ASSERT_TRUE(pg_exec(c.get(), Insert(1, "tx")).ok);
+  ASSERT_NO_FATAL_FAILURE(Fill());
+  const std::string read = "SELECT 'answered' /* " + probe_ + " " + std::string(32 * 1024, 'r') + " */";
+  // The first result is the FATAL (PQexec would return libpq's later "EOF" result).
+  ASSERT_EQ(PQsendQuery(c.get(), read.c_str()), 1);
+  bool timed_out = false;
+  PgResultPtr res = pg_wait_result(c.get(), std::chrono::seconds(60), &timed_out);
+  ASSERT_FALSE(timed_out) << "no answer within 60 s";
+  ASSERT_NE(res, nullptr);
+  EXPECT_NE(PQresultStatus(res.get()), PGRES_TUPLES_OK) << "an answer reached the client without its record";
+  EXPECT_EQ(sqlstate_of(res.get()), "58030") << PQresultErrorMessage(res.get());
+  res.reset();
+  pg_drain(c.get());
+  // FATAL: libpq sees the connection end (at the latest on the next command).
+  const QueryOutcome after = pg_exec(c.get(), "SELECT 1");
+  EXPECT_FALSE(after.ok);
+  EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD) << "the session went on inside a block the backend still holds";
+  c.reset();
+  disk_.release();
+  // The backend rolled the block back (its connection was closed; the text of its last
+  // statement names the probe table).
+  bool gone = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!gone && std::chrono::steady_clock::now() < deadline) {
+    gone = SuValue("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE "
+                   "'%" + probe_ + "%'") == "0";
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(gone) << "the block is still open on the backend";
+  EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "0") << "a row of the failed block committed";
 }
 
 TEST_F(WalTest, HeldMessageCancelledByCancelRequestIsNeverForwarded) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 
 #include "audit/file_sink.hpp"
@@ -29,6 +30,10 @@ awaitable<void> one_session(audit::FileSink& sink, AuditWaiter& waiter, int i, i
   const audit::AuditTicket t = sink.append(audit::test::statement_record(i));
   const bool durable = co_await waiter.wait(t);
   ++(durable ? ok : failed);
+}
+
+awaitable<void> wait_one(AuditWaiter& waiter, audit::AuditTicket t, std::optional<bool>& result) {
+  result = co_await waiter.wait(t);
 }
 
 TEST(AuditWaiter, SessionsOfOneThreadSeeTheirRecordsDurableWithAtMostOneWakeUpPerGroupCommit) {
@@ -81,6 +86,36 @@ TEST(AuditWaiter, AWaitPastMaxWaitIsFalseAndCountsAsAWriteFailure) {
     io.restart();
     io.run();
     EXPECT_EQ(ok, 1);
+  }
+}
+
+// A MySQL KILL QUERY of a command held for its record (issue 14, guarantee 4): the
+// session's wait ends at once (false) without the writer, and without telling the sink
+// anything: the record stays pending and becomes durable when the writer goes on.
+TEST(AuditWaiter, AnInterruptedWaitEndsAtOnceWhileItsRecordStaysPendingAndLaterBecomesDurable) {
+  TempDir dir;
+  auto ops = std::make_shared<HangingSyncOps>();
+  auto cfg = audit::test::base_config(dir.path());
+  cfg.max_wait = 10min;
+  std::string err;
+  auto sink = audit::FileSink::open(cfg, err, {nullptr, ops, nullptr});
+  ASSERT_TRUE(sink) << err;
+  asio::io_context io;
+  {
+    AuditWaiter waiter(io.get_executor(), *sink);
+    ops->hang = true;
+    const audit::AuditTicket t = sink->append(audit::test::statement_record(1));
+    std::optional<bool> result;
+    asio::co_spawn(io, wait_one(waiter, t, result), asio::detached);
+    asio::post(io, [&] { waiter.interrupt(t); });
+    io.run();  // returns only once the wait has ended: the writer still hangs
+    ASSERT_TRUE(result.has_value());
+    EXPECT_FALSE(*result);
+    EXPECT_EQ(sink->state(t), audit::DurableState::pending) << "the interrupt touched the record";
+    EXPECT_EQ(sink->stats().timeouts, 0u) << "an interrupt is not a write failure";
+    ops->hang = false;
+    for (int i = 0; i < 3000 && sink->state(t) == audit::DurableState::pending; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(sink->state(t), audit::DurableState::durable);
   }
 }
 
