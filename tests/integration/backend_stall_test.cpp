@@ -165,17 +165,17 @@ long long mariadb_bytes_sent(sql::Connection* root) {
 // The server streams rows of 100 KB to the reporting identity (backend user reporting_ro:
 // SELECT on shop.*, which covers the SEQUENCE engine's virtual shop.seq_1_to_N; billing_rw
 // holds grants on named tables only, so MariaDB refuses this statement with ERR 1142 for
-// the billing identity). Rows this large make "the stop lands exactly on a packet
-// boundary" (where no message is half-received, so no stall to detect) a one-in-100,000
-// case.
-// DISABLED (h4, 07:37 UTC): the setup now works (MariaDB streams, Bytes_sent passes 4 MiB,
-// mariadbd is stopped), and the test then FAILS on the proxy: no backend.stalled is
-// logged and the client gets its own read timeout after 60 s (2026 "TLS/SSL error:
-// Connection timed out") instead of 2013 after ~1 s. So with 100 KB rows the relay's
-// stall watch (armed only when tracker_->mid_packet(), mysql_relay.cpp) did not fire:
-// to investigate whether mid_packet() is false while a large row packet streams
-// through. A real defect found by this test; enable it once fixed.
-TEST_F(MysqlBackendStall, DISABLED_ServerStoppedMidPacketEndsTheSessionWithError2013AndNewSessionsWork) {
+// the billing identity).
+// Issue 20 regression (h4 found it, h1 fixed it): the relay watched the backend only while
+// a packet was half-received, and nothing fired: MariaDB writes a row larger than its
+// 16 KiB net buffer up to the row's end (the buffer's first 16 KiB, then the rest in one
+// write), so a server stopped while it computes the next row leaves the stream on a packet
+// boundary, and the client waited for its own 60 s read timeout. The watch now runs from
+// the response's first byte to its end; silence between packets is a stall when the
+// server does not log in a probe connection (mysql_backend_stall.cpp), and the ERR 2013
+// takes the next packet's place. A stop that lands mid-packet gets the same 2013 from the
+// client library (the connection is closed under it).
+TEST_F(MysqlBackendStall, ServerStoppedMidResultEndsTheSessionWithError2013AndNewSessionsWork) {
   MysqlProxyOptions opts;
   opts.limits_extra = ", backend_message_timeout: 1s";
   ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
@@ -219,6 +219,29 @@ TEST_F(MysqlBackendStall, DISABLED_ServerStoppedMidPacketEndsTheSessionWithError
   const MyResult q = mysql_exec(fresh.get(), "SELECT 1");
   EXPECT_TRUE(q.ok) << q.error.describe();
   EXPECT_TRUE(proxy_.running());
+}
+
+// The boundary of the watch above: a server that thinks between the rows of a result it
+// has begun (SLEEP(2) per row, each row larger than MariaDB's 16 KiB net buffer so it
+// leaves at once, against a 1 s limit) is not stalled while it logs in the probe
+// connection; neither is the 2 s before the first row (no byte of the response yet).
+TEST_F(MysqlBackendStall, AServerThinkingBetweenRowsOfAStartedResultIsNotStalledWhileItAnswersTheProbe) {
+  MysqlProxyOptions opts;
+  opts.limits_extra = ", backend_message_timeout: 1s";
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  MyError err;
+  auto conn = Connect(ClientCert::Cn, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  const MyResult r = mysql_exec(conn.get(), "SELECT REPEAT('x', 40000) AS pad, SLEEP(2) AS s FROM seq_1_to_3");
+  ASSERT_TRUE(r.ok) << r.error.describe();
+  EXPECT_EQ(r.rows.size(), 3u);
+  const std::string log = proxy_.log();
+  // The silence after the first row was seen and judged (not merely never watched).
+  EXPECT_NE(log.find("backend.probe"), std::string::npos) << log;
+  EXPECT_EQ(log.find("answers=false"), std::string::npos) << log;
+  EXPECT_EQ(log.find("backend.stalled"), std::string::npos) << log;
+  const MyResult again = mysql_exec(conn.get(), "SELECT 1");
+  EXPECT_TRUE(again.ok) << again.error.describe();
 }
 
 }  // namespace
