@@ -16,7 +16,7 @@
 //    is working, and the watch starts again; one that does not is stalled. A stalled
 //    server cannot log anyone in; a busy one can (a session whose own server thread hangs
 //    while the server answers others is a slow query, not a stalled backend).
-// A stalled backend's connection is closed and the session ends: ERR 2013 when what the
+// A stalled backend's connection is closed and the session ends: ERR 1159 (08S01) when what the
 // client has is whole packets (nothing of the response yet, or a stall between packets),
 // otherwise only the closed connection. Logged as backend.stalled; each probe as
 // backend.probe.
@@ -27,6 +27,13 @@
 namespace segproxy::proxy {
 namespace my = protocols::mysql;
 using protocols::Bytes;
+
+namespace {
+// ER_NET_READ_INTERRUPTED, SQLSTATE 08S01 (communication link failure: drivers discard the
+// connection). Not 2013: that is a client library's own code (CR_SERVER_LOST), and
+// libmariadb reports an ERR packet carrying it as 2027 "Received malformed packet".
+constexpr std::uint16_t kStallCode = 1159;
+}  // namespace
 
 void MysqlSession::watch_backend(bool on) {
   ++backend_watch_;  // ends the previous watch: a probe in flight for it is ignored
@@ -73,15 +80,18 @@ awaitable<void> MysqlSession::probe_backend(std::shared_ptr<MysqlSession> self, 
 
 awaitable<bool> MysqlSession::backend_stalled() {
   close_reason_ = "backend stalled in the middle of a response (limits.backend_message_timeout)";
-  svc_.log.error("backend.stalled", {{"session", id_text_}, {"protocol", "mysql"}});
   // Everything relayed so far ends on a packet boundary unless the stall is mid-packet: an
   // ERR then takes the next packet's place (a server does the same for a query that fails
-  // in the middle of its rows) and the client reports 2013 with the proxy's reason.
+  // in the middle of its rows) and the client reports it with the proxy's reason.
   const bool clean = state_ == State::Awaiting || !tracker_->mid_packet();
+  svc_.log.error("backend.stalled", {{"session", id_text_},
+                                     {"protocol", "mysql"},
+                                     {"where", clean ? "between packets" : "mid-packet"},
+                                     {"err_seq", std::to_string(state_ == State::Awaiting ? response_seq_ : tracker_->next_seq())}});
   if (clean && !closed()) {
     const std::uint8_t seq = state_ == State::Awaiting ? response_seq_ : tracker_->next_seq();
     Bytes out;
-    my::encode_err_packet(out, seq, 2013, "HY000",
+    my::encode_err_packet(out, seq, kStallCode, "08S01",
                           "Lost connection to server during query (segproxy: the backend stopped sending in the "
                           "middle of the response, limits.backend_message_timeout)",
                           client_caps_);
