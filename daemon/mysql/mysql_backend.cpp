@@ -243,14 +243,44 @@ awaitable<std::optional<std::vector<std::optional<std::string>>>> mysql_query_ro
   co_return row;
 }
 
-awaitable<void> mysql_kill_query(config::Endpoint ep, MysqlLoginRequest req, std::uint32_t connection_id) {
-  std::string error;
+namespace {
+
+// A fresh connection logged in as req.user for the proxy's own commands (no database, no
+// client format flags); nullopt with `error` when the connect or the login failed.
+awaitable<std::optional<MysqlBackendConnection>> own_login(const config::Endpoint& ep, MysqlLoginRequest req,
+                                                           std::string& error) {
   auto conn = co_await mysql_backend_connect(ep, req.timeout, error);
-  if (!conn) co_return;
+  if (!conn) co_return std::nullopt;
   req.client_caps = my::CLIENT_PROTOCOL_41 | my::CLIENT_TRANSACTIONS;
   req.database.reset();
   auto login = co_await mysql_backend_login(*conn, req);
-  if (!login.ok) co_return;
+  if (!login.ok) {
+    error = "login: " + login.error;
+    conn->stream->close();
+    co_return std::nullopt;
+  }
+  co_return conn;
+}
+
+}  // namespace
+
+awaitable<bool> mysql_backend_answers(config::Endpoint ep, MysqlLoginRequest req, std::string& error) {
+  auto conn = co_await own_login(ep, req, error);
+  if (!conn) co_return false;
+  Bytes cmd;
+  my::encode_command(cmd, my::ComQuit{});
+  Bytes framed;
+  my::encode_message(framed, 0, cmd);
+  error_code ec;
+  co_await conn->stream->write(asio::buffer(framed), ec);  // a polite end: no "aborted connection" on the server
+  conn->stream->close();
+  co_return true;
+}
+
+awaitable<void> mysql_kill_query(config::Endpoint ep, MysqlLoginRequest req, std::uint32_t connection_id) {
+  std::string error;
+  auto conn = co_await own_login(ep, req, error);
+  if (!conn) co_return;
   MysqlReader reader(kMaxLoginMessage);
   const std::string sql = "KILL QUERY " + std::to_string(connection_id);
   Bytes cmd;

@@ -84,4 +84,9 @@ awaitable<std::optional<std::vector<std::optional<std::string>>>> mysql_query_ro
 // backend user may kill its own threads). Best effort, bounded by req.timeout.
 awaitable<void> mysql_kill_query(config::Endpoint ep, MysqlLoginRequest req, std::uint32_t connection_id);
 
+// Does the server answer? A fresh connection logged in as `req.user` (then COM_QUIT),
+// each step bounded by req.timeout: true when the login succeeded. The liveness probe of
+// limits.backend_message_timeout (daemon/mysql/mysql_backend_stall.cpp); `error` says why not.
+awaitable<bool> mysql_backend_answers(config::Endpoint ep, MysqlLoginRequest req, std::string& error);
+
 }  // namespace segproxy::proxy

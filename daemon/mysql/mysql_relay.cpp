@@ -467,14 +467,16 @@ awaitable<bool> MysqlSession::relay_response() {
   Bytes& buf = response_buf_;
   const BufferLease lease(backend_->buffers(), buf, kReadChunk);
   bool withheld = false;  // the records before this answer failed: read it to its end, send nothing
-  const auto stall_limit = rt_->config.limits.backend_message_timeout;
+  // limits.backend_message_timeout watches the backend from the first byte of the
+  // response to its end (mysql_backend_stall.cpp); before it, the query may take its time.
+  bool started = false;
   while (!tracker_->idle()) {
     error_code ec;
-    const bool watch = stall_limit.count() > 0 && tracker_->mid_packet();  // issue 20: only mid-packet
-    if (watch) backend_stall_.arm(stall_limit);
+    if (started) watch_backend(true);
     const std::size_t n = co_await backend_->read_some(asio::buffer(buf.data(), kReadChunk), ec);
-    if (watch) backend_stall_.disarm();
+    if (started) watch_backend(false);
     if (ec && backend_stalled_) co_return co_await backend_stalled();
+    started = true;
     if (ec) {
       if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "backend closed" : "backend read: " + ec.message();
       co_return false;
@@ -525,24 +527,6 @@ awaitable<bool> MysqlSession::relay_response() {
   }
   if (withheld) wal_answer_withheld_ = true;  // on_response replaces it
   co_return true;
-}
-
-// limits.backend_message_timeout expired with a packet half-received: the backend
-// connection is gone. A client that has seen nothing of the response gets ERR 2013
-// (CR_SERVER_LOST's code and text); one that has seen part of it can only be closed
-// on (its library reports 2013 itself).
-awaitable<bool> MysqlSession::backend_stalled() {
-  close_reason_ = "backend stalled mid-packet (limits.backend_message_timeout)";
-  svc_.log.error("backend.stalled", {{"session", id_text_}, {"protocol", "mysql"}});
-  if (state_ == State::Awaiting) {
-    Bytes out;
-    my::encode_err_packet(out, response_seq_, 2013, "HY000",
-                          "Lost connection to server during query (segproxy: the backend stopped sending in the "
-                          "middle of a packet, limits.backend_message_timeout)",
-                          client_caps_);
-    co_await write_client(out);
-  }
-  co_return false;
 }
 
 void MysqlSession::on_response(const my::ResponseSummary& s) {

@@ -136,7 +136,13 @@ class MysqlSession : public LiveSession,
   awaitable<bool> audit_decision(const Verdict& v, std::string_view sql, std::string_view kind,
                                  std::uint64_t* record = nullptr);
   awaitable<bool> relay_response();
-  awaitable<bool> backend_stalled();  // limits.backend_message_timeout expired mid-packet
+  // mysql_backend_stall.cpp (limits.backend_message_timeout): the watch relay_response
+  // keeps while it waits for the backend in the middle of a response, what its expiry
+  // does, and the session's end when the backend is stalled.
+  void watch_backend(bool on);
+  void on_backend_silent();
+  static awaitable<void> probe_backend(std::shared_ptr<MysqlSession> self, std::uint64_t watch);
+  awaitable<bool> backend_stalled();
   awaitable<bool> rollback_backend();
   Verdict aborted_verdict(const protocols::mysql::Command& cmd, bool& passes);
   awaitable<bool> write_client(const protocols::Bytes& bytes);
@@ -200,8 +206,9 @@ class MysqlSession : public LiveSession,
   Watchdog idle_;
   Watchdog window_;
   Watchdog statement_timer_;
-  Watchdog backend_stall_;  // limits.backend_message_timeout (mysql_relay.cpp)
+  Watchdog backend_stall_;  // limits.backend_message_timeout (mysql_backend_stall.cpp)
   bool backend_stalled_ = false;
+  std::uint64_t backend_watch_ = 0;  // which watch is current: a probe for an older one is moot
 
   protocols::Bytes cbuf_;
   protocols::Bytes response_buf_;  // backend -> client chunks (relay_response)

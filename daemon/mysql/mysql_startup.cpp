@@ -52,10 +52,7 @@ MysqlSession::MysqlSession(tcp::socket client, std::shared_ptr<const Runtime> rt
       idle_(client.get_executor(), [this] { on_idle_expired(); }),
       window_(client.get_executor(), [this] { on_window_closed(); }),
       statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }),
-      backend_stall_(client.get_executor(), [this] {
-        backend_stalled_ = true;
-        if (backend_) backend_->close();  // relay_response ends the session (ERR 2013 when it can)
-      }) {
+      backend_stall_(client.get_executor(), [this] { on_backend_silent(); }) {
   client_addr_ = client_arrived(client, svc_, listener_->cfg->name, listener_metrics_);
   client_ = std::make_unique<Stream>(std::move(client));
 }

@@ -14,7 +14,11 @@
 // the next wait is queued for the next edge instead of completing at once. It sets the
 // flag again for every EPOLLIN edge it sees (epoll_reactor::descriptor_state::perform_io).
 // The contract that keeps this correct: after a wait completes, the caller reads until
-// the socket is empty (a short read or EAGAIN) before it waits again. Data that arrives
+// the socket is empty before it waits again: until EAGAIN, or a read after which the
+// kernel reports nothing queued (TCP_INQ, daemon/net/stream.cpp recv_some). Not "until a
+// short read": the peer's last bytes and its FIN can arrive in one edge, recv() returns
+// the bytes first and the end of stream only on the next call, and no further edge comes
+// (a wait then sleeps forever; TCP_INQ counts a pending FIN as queued). Data that arrives
 // after that read raises a new edge, which either completes the queued wait or, if no
 // wait was queued yet, sets the flag so that the next wait completes at once. At worst a
 // wait completes for data the caller already read (one read then fails with EAGAIN); it
@@ -75,8 +79,8 @@ struct SocketAccess : tcp::socket {
 
 // Completes with no error when `socket` is readable (or has an error or end of stream
 // pending: the read that follows reports it); with operation_aborted when the socket is
-// closed or was not open. The caller must read until EAGAIN or a short read before the
-// next wait (file comment). `reactor` is the reactor of the socket's io_context.
+// closed or was not open. The caller must read until EAGAIN or nothing is queued (TCP_INQ)
+// before the next wait (file comment). `reactor` is the reactor of the socket's io_context.
 template <class Token>
 auto async_wait_readable(tcp::socket& socket, asio::detail::reactor& reactor, Token&& token) {
   return asio::async_initiate<Token, void(error_code)>(

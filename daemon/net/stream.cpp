@@ -4,7 +4,10 @@
 
 #include "daemon/net/read_readiness.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -23,6 +26,37 @@ constexpr std::size_t kGatherMax = 16 * 1024;
 
 Stream::SocketIo* io_of(BIO* b) { return static_cast<Stream::SocketIo*>(BIO_get_data(b)); }
 
+// One recvmsg() of up to `len` bytes: > 0 bytes read, 0 at end of stream, -1 with errno.
+// After data it sets io.drained from the kernel's TCP_INQ hint (what is still queued,
+// counted after this read; non-zero when the peer's FIN is pending or was just consumed,
+// tcp_inq_hint in net/ipv4/tcp.c). A read that returns less than asked is NOT proof of an
+// empty socket: the peer's last bytes and its FIN may come in one readiness edge, recv()
+// returns the bytes and the end of stream only on the next call, and no edge follows to
+// wake a wait (issue 15 follow-up: with edge-triggered epoll the session then hung).
+// Without the hint (TCP_INQ refused) the next read is a recv() rather than a wait.
+ssize_t recv_some(Stream::SocketIo& io, void* out, std::size_t len) {
+  iovec iov{out, len};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (io.inq_hint) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+  }
+  const ssize_t n = ::recvmsg(io.socket->native_handle(), &msg, 0);
+  if (n > 0) {
+    int queued = -1;
+    for (cmsghdr* c = io.inq_hint ? CMSG_FIRSTHDR(&msg) : nullptr; c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        std::memcpy(&queued, CMSG_DATA(c), sizeof(int));
+      }
+    }
+    io.drained = queued == 0;  // unknown (-1): read again before waiting
+  }
+  return n;
+}
+
 int bio_read(BIO* b, char* out, int len) {
   BIO_clear_retry_flags(b);
   Stream::SocketIo* io = io_of(b);
@@ -35,11 +69,8 @@ int bio_read(BIO* b, char* out, int len) {
     BIO_set_retry_read(b);
     return -1;
   }
-  const ssize_t n = ::recv(io->socket->native_handle(), out, static_cast<std::size_t>(len), 0);
-  if (n > 0) {
-    if (n < len) io->drained = true;  // a stream socket returns less only when it is empty
-    return static_cast<int>(n);
-  }
+  const ssize_t n = recv_some(*io, out, static_cast<std::size_t>(len));
+  if (n > 0) return static_cast<int>(n);
   if (n == 0) {  // end of stream: later reads return it at once, no wait may come first
     io->drained = false;
     return 0;
@@ -90,6 +121,11 @@ Stream::Stream(tcp::socket socket)
   io_.socket = &socket_;
   error_code ignored;
   socket_.non_blocking(true, ignored);  // reads and TLS calls never block the thread
+  // Every read reports how much is still queued (recv_some): the proof that the socket is
+  // empty, end of stream included, without a read that fails with EAGAIN.
+  const int on = 1;
+  io_.inq_hint = socket_.is_open() &&
+                 ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_INQ, &on, sizeof(on)) == 0;
 }
 
 Stream::~Stream() {
@@ -181,14 +217,23 @@ awaitable<std::size_t> Stream::read_some(asio::mutable_buffer buf, error_code& e
   if (!ssl_) {
     for (;;) {
       if (!io_.drained) {
-        // Data is expected (readiness was reported, or the last read filled the buffer).
-        const std::size_t n = socket_.read_some(buf, ec);
-        if (ec != asio::error::would_block && ec != asio::error::try_again) {
-          if (ec) co_return 0;
-          io_.drained = n < buf.size();  // a stream socket returns less only when it is empty
-          co_return n;
+        // Data (or the end of stream) is expected: readiness was reported, or the last
+        // read left something queued (recv_some).
+        if (!socket_.is_open()) {
+          ec = asio::error::bad_descriptor;
+          co_return 0;
         }
-        ec.clear();
+        const ssize_t n = recv_some(io_, buf.data(), buf.size());
+        if (n > 0) co_return static_cast<std::size_t>(n);
+        if (n == 0) {  // end of stream: drained stays false, later reads report it again
+          ec = asio::error::eof;
+          co_return 0;
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          ec = error_code(errno, asio::error::get_system_category());
+          co_return 0;
+        }
         io_.drained = true;
       }
       co_await wait_socket(true, ec);  // the socket is empty: wait for the next data, then read

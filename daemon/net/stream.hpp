@@ -3,8 +3,9 @@
 // closes it when a deadline passes (Asio 1.74 has no per-operation cancellation).
 //
 // The hot path (issue 15; docs/architecture.md "The hot path"): a read waits for
-// readability first when the previous read left the socket empty (no read that is
-// expected to fail with EAGAIN, and no buffer held by an idle connection:
+// readability first when the previous read left the socket empty, as the kernel's
+// TCP_INQ hint on that read says (no read that is expected to fail with EAGAIN, an end of
+// stream that came with the last data is read at once, and no buffer held by an idle connection:
 // wait_readable), and the wait costs no system call (read_readiness.hpp: no
 // epoll_ctl re-arm per wait, as Asio 1.74's async_wait does); TLS runs OpenSSL directly on the socket through a
 // small BIO (no memory BIOs, no extra 17 KiB buffers, no copy per record) with
@@ -78,6 +79,7 @@ class Stream {
   struct SocketIo {
     tcp::socket* socket = nullptr;
     bool drained = true;  // the last recv() left the socket empty: wait before the next
+    bool inq_hint = false;  // TCP_INQ is on: each recvmsg() says what is still queued
     int last_errno = 0;
   };
 

@@ -102,6 +102,9 @@ class ResponseTracker : private MessageSink {
   bool idle() const { return pending_.empty() && stream_.at_boundary(); }
   // Part of a packet (header or payload) has arrived, the rest has not.
   bool mid_packet() const { return !stream_.at_boundary(); }
+  // The sequence id the next packet of the response in progress must carry (where a
+  // packet boundary is: an ERR the proxy writes in the backend's place takes it).
+  std::uint8_t next_seq() const { return expected_seq_; }
   std::size_t pending() const { return pending_.size(); }
   StatusFlags status() const { return status_; }
   bool in_transaction() const { return (status_ & SERVER_STATUS_IN_TRANS) != 0; }

@@ -108,6 +108,27 @@ TEST(MysqlResponseTracker, ErrorInTheMiddleOfRowsEndsTheResponse) {
   EXPECT_EQ(s.err.code, 1317);
 }
 
+// next_seq() is where the proxy's own ERR goes when the backend stalls between packets
+// (daemon/mysql/mysql_backend_stall.cpp): after whole packets, an ERR with that sequence
+// id ends the response as the server's own would.
+TEST(MysqlResponseTracker, NextSeqIsTheSequenceIdAnErrBetweenRowsMustCarry) {
+  ResponseTracker t(kBase, Limits{});
+  Recorder r;
+  t.expect(ComQuery{"SELECT pad FROM t"}, 1);
+  EXPECT_EQ(t.next_seq(), 1);
+  const Bytes head = test::concat({packet(1, P().lenenc(1).b), packet(2, column_def("a")), packet(3, eof(2)),
+                                   packet(4, text_row("x"))});
+  ASSERT_EQ(t.feed(head, r), DecodeStatus::Ok) << t.error();
+  EXPECT_FALSE(t.mid_packet());
+  EXPECT_FALSE(t.idle());
+  EXPECT_EQ(t.next_seq(), 5);
+  ASSERT_EQ(t.feed(packet(t.next_seq(), err(2013)), r), DecodeStatus::Ok) << t.error();
+  ASSERT_EQ(r.responses.size(), 1u);
+  EXPECT_TRUE(r.responses[0].error);
+  EXPECT_EQ(r.responses[0].err.code, 2013);
+  EXPECT_TRUE(t.idle());
+}
+
 TEST(MysqlResponseTracker, PrepareResponseReportsStatementIdAndParamCount) {
   for (bool dep : {false, true}) {
     Bytes wire = packet(1, P().u8(0).u32(17).u16(1).u16(2).u8(0).u16(0).b);

@@ -1,7 +1,7 @@
 // daemon/net/stream: the connection stream of the hot path (issue 15). Plain and TLS
 // input split at every byte offset arrives whole, once and in order; several TLS
 // records that arrived together come out of one read; gathered and large TLS writes
-// reach the peer intact. TLS runs a real OpenSSL handshake over loopback TCP; the peer
+// reach the peer intact; an end of stream that arrives with the last bytes is read. TLS runs a real OpenSSL handshake over loopback TCP; the peer
 // keeps its TLS in memory BIOs so the test decides where the ciphertext is cut.
 #include <gtest/gtest.h>
 
@@ -119,6 +119,25 @@ TEST(StreamPlain, ReadAfterThePeerClosedReportsEof) {
   error_code ec;
   asio::co_spawn(p.ctx, read_all(*p.stream, got, 1000, ec), asio::detached);
   ASSERT_TRUE(run_until(p.ctx, [&] { return bool(ec); }));
+  EXPECT_EQ(ec, asio::error::eof);
+  EXPECT_EQ(got, all);
+}
+
+// The peer's last bytes and its FIN in one readiness edge: the read that returns the bytes
+// is shorter than asked, yet the socket is not empty (the end of stream is still to be
+// read) and no further edge will announce it. The reader already waits when both arrive,
+// so the reactor consumes their one edge before that read. Before the TCP_INQ hint the
+// stream took the short read for "empty" and waited forever.
+TEST(StreamPlain, LastBytesAndEndOfStreamInOneEdgeEndTheStream) {
+  Pair p;
+  Bytes got;
+  error_code ec;
+  asio::co_spawn(p.ctx, read_all(*p.stream, got, 1000, ec), asio::detached);
+  settle(p.ctx);  // the reader now waits for readability
+  const Bytes all = bytes_of("last words");
+  p.send(all.data(), all.size());
+  p.peer.shutdown(tcp::socket::shutdown_send);
+  ASSERT_TRUE(run_until(p.ctx, [&] { return bool(ec); })) << "the end of stream was never read";
   EXPECT_EQ(ec, asio::error::eof);
   EXPECT_EQ(got, all);
 }
@@ -368,6 +387,25 @@ TEST(StreamTls, ReadAfterThePeerClosedWithoutCloseNotifyIsTruncation) {
   asio::co_spawn(t.ctx, read_all(*t.stream, got, 10, ec), asio::detached);
   ASSERT_TRUE(run_until(t.ctx, [&] { return bool(ec); }));
   EXPECT_EQ(ec, ssl::error::stream_truncated);
+}
+
+// The TLS twin of LastBytesAndEndOfStreamInOneEdgeEndTheStream: a last record and the FIN
+// without close_notify (a peer that crashed or exited after writing) in one edge.
+TEST(StreamTls, LastRecordAndEndOfStreamInOneEdgeAreTruncation) {
+  TlsPair t;
+  ASSERT_TRUE(t.handshake());
+  Bytes got;
+  error_code ec;
+  asio::co_spawn(t.ctx, read_all(*t.stream, got, 1000, ec), asio::detached);
+  settle(t.ctx);  // the reader now waits for readability
+  const Bytes last = bytes_of("last words");
+  std::vector<std::size_t> sizes;
+  const Bytes wire = t.seal({last}, sizes);
+  t.send(wire.data(), wire.size());
+  t.peer.shutdown(tcp::socket::shutdown_send);
+  ASSERT_TRUE(run_until(t.ctx, [&] { return bool(ec); })) << "the end of stream was never read";
+  EXPECT_EQ(ec, ssl::error::stream_truncated);
+  EXPECT_EQ(got, last);
 }
 
 TEST(StreamTls, ReadAfterCloseNotifyIsEof) {
