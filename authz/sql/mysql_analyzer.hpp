@@ -30,10 +30,14 @@ bool is_compound_start(const std::vector<Token>& toks, std::size_t b);
 // a literal, an operator, the client-side DELIMITER), answered as a syntax error
 // (ERROR 1064, as the server does), `reason` says why. `label` (`name: LOOP ...`): a
 // labelled compound statement, whose inner ';' the statement split does not follow, so
-// the rest of the text is its inside. Otherwise a statement keyword or '(': the
-// analyzer's to judge (an unsupported one is refused as such, 1227).
+// the rest of the text is its inside. `stored_program` (`CREATE [OR REPLACE] [DEFINER
+// = ...] [AGGREGATE] PROCEDURE | FUNCTION | TRIGGER | EVENT`): its body (`BEGIN ... END`)
+// holds ';' of its own, which the split does not follow either, so the rest of the text
+// may be its body; the analyzer refuses the definition (stored programs are Forbidden,
+// 1227). Otherwise a statement keyword or '(': the analyzer's to judge (an unsupported
+// one is refused as such, 1227).
 struct StatementStart {
-  enum Kind { statement, label, unparseable } kind = statement;
+  enum Kind { statement, label, stored_program, unparseable } kind = statement;
   std::string reason;
 };
 StatementStart statement_start(const std::vector<Token>& toks, std::size_t b, std::size_t e);

@@ -76,13 +76,14 @@ using Parts = std::vector<std::pair<std::size_t, std::size_t>>;
 // Issue 12: the first statement of lexed text that nothing the server knows can start
 // makes the whole text a syntax error (ERROR 1064), as the server answers it; its index
 // and why. After a label, the rest of the text is the labelled compound statement's
-// inside: left to the analyzer. Both classify_mysql and fingerprint_mysql ask it, so that
+// inside, and after a stored program definition its body: left to the analyzer (which
+// refuses the definition as a stored program, not as a syntax error in its body). Both classify_mysql and fingerprint_mysql ask it, so that
 // such text has no fingerprint either way.
 std::optional<std::pair<std::size_t, StatementStart>> first_unparseable(const std::vector<Token>& toks,
                                                                         const Parts& parts) {
   for (std::size_t k = 0; k < parts.size(); ++k) {
     StatementStart start = statement_start(toks, parts[k].first, parts[k].second);
-    if (start.kind == StatementStart::label) break;
+    if (start.kind == StatementStart::label || start.kind == StatementStart::stored_program) break;
     if (start.kind == StatementStart::unparseable) return std::make_pair(k, std::move(start));
   }
   return std::nullopt;

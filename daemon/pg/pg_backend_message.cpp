@@ -49,6 +49,7 @@ void PgSession::on_command_complete(std::string_view tag) {
 // 'E'
 void PgSession::on_error_response(const protocols::pg::ErrorView& error) {
   if (!results_.empty()) result_error(error);
+  if (error.severity == "FATAL" || error.severity == "PANIC") backend_fatal_ = std::string(error.sqlstate);
   frontend_state_.command_ended();
   if (gate_->window_grace()) {
     // The backend refused something: whatever the unnamed statement or portal now is,

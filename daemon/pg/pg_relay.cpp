@@ -176,6 +176,15 @@ awaitable<void> PgSession::backend_to_client() {
     touch_idle();
     const std::uint64_t need = wal_gated_ ? wal_.answer_needs() : 0;
     if (!co_await relay(n, need)) break;
+    if (!backend_fatal_.empty() && hold.held() == 0 && backend_stream_.at_boundary()) {
+      // After a FATAL the backend closes the connection (pg_terminate_backend: 57P01), and
+      // its end may raise no readiness edge of its own: a plaintext backend's FATAL and its
+      // FIN (or RST, when a query forwarded meanwhile was left unread) taken by one recv()
+      // look like "socket empty" (read_readiness.hpp), so waiting for the end could leave
+      // the client session open for good. End it now.
+      if (close_reason_.empty()) close_reason_ = "backend closed after FATAL " + backend_fatal_;
+      break;
+    }
   }
   pool.give_back(buf);
   if (wal_broken_) co_return;  // failing closed: terminate_with sends the FATAL, then closes

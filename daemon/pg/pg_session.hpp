@@ -316,6 +316,9 @@ class PgSession : public LiveSession,
   Watchdog statement_timer_;  // segments.<s>.limits.statement_timeout
   Watchdog backend_stall_;    // limits.backend_message_timeout (pg_relay.cpp)
   bool backend_stalled_ = false;
+  // SQLSTATE of a FATAL / PANIC ErrorResponse from the backend (empty: none). PostgreSQL
+  // ends the connection after it, so the relay ends the session once it is relayed.
+  std::string backend_fatal_;
   asio::steady_timer write_gate_;  // wakes writers waiting for the client stream
   asio::steady_timer idle_gate_;   // wakes a waiter when the backend has answered everything
 

@@ -66,5 +66,29 @@ TEST_F(MysqlCodeDdl, HandlerCompoundStatementsAndHiddenVersionCommentsAreRefused
   EXPECT_TRUE(mysql_exec(conn.get(), "SELECT 1").ok);
 }
 
+// A stored program's BEGIN ... END body holds ';' of its own (MySQLdb's capabilities
+// test_stored_procedures through segproxy): the definition is refused as the stored
+// program it is (1227, "create them outside the proxy"), not as a syntax error in its body
+// (1064 for the END after the last ';', as main answered after 2728aea), and the session
+// continues.
+TEST_F(MysqlCodeDdl, StoredProgramWithACompoundBodyIsRefusedAsAStoredProgramNotAsASyntaxError) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  MyError err;
+  auto conn = Connect(ClientCert::Spiffe, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  for (const char* sql : {"CREATE PROCEDURE test_sp(IN t INT) BEGIN SELECT id FROM orders WHERE id = t; END",
+                          "CREATE DEFINER = CURRENT_USER PROCEDURE p2() BEGIN SELECT 1; SELECT 2; END",
+                          "CREATE FUNCTION f2() RETURNS INT BEGIN DECLARE x INT DEFAULT 1; RETURN x; END",
+                          "CREATE TRIGGER t2 BEFORE INSERT ON orders FOR EACH ROW BEGIN SET NEW.id = NEW.id; END"}) {
+    const MyResult r = mysql_exec(conn.get(), sql);
+    EXPECT_FALSE(r.ok) << "allowed: " << sql;
+    EXPECT_EQ(r.error.code, 1227) << sql << ": " << r.error.describe();
+    EXPECT_NE(r.error.message.find("stored programs"), std::string::npos) << sql << ": " << r.error.describe();
+  }
+  const MyResult typo = mysql_exec(conn.get(), "SELECT 1; xyzzy");  // still the text's syntax error
+  EXPECT_EQ(typo.error.code, 1064) << typo.error.describe();
+  EXPECT_TRUE(mysql_exec(conn.get(), "SELECT 1").ok);
+}
+
 }  // namespace
 }  // namespace segproxy::it
