@@ -58,10 +58,10 @@ const wal::ClassContext& PgSession::wal_context() {
   // kinds, triggers, rules, policies, defaults, user-defined function and operator names).
   // Without one nothing relational is proven read-only and nothing is contained (every
   // write waits for its own record or for all of them).
-  // The reader copies the slot's view only when a loader published into it (or a reload
-  // changed rt_); it keeps that view alive, and wal_ctx_ points into it.
+  // The reader copies the slot's view only when a loader published into it (adopt()
+  // resets it for a reloaded rt_); it keeps that view alive, and wal_ctx_ points into it.
   const auto listener = static_cast<std::size_t>(listener_ - rt_->listeners.data());
-  const WalCatalogView& view = wal_catalog_.view(rt_, rt_->wal_catalogs, listener, database_);
+  const WalCatalogView& view = wal_catalog_.view(rt_->wal_catalogs, listener, database_);
   const wal::WalCatalog* catalog = view.catalog.get();
   // Not trusted while a DDL let through is not yet committed or rolled back, nor when the
   // catalog's load began before this session's last DDL ended.
