@@ -15,6 +15,7 @@
 #include "authz/gate/mysql_errors.hpp"
 #include "daemon/mysql/mysql_session.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
+#include "daemon/net/idle_wait.hpp"
 #include "daemon/session/session_audit.hpp"
 
 namespace segproxy::proxy {
@@ -77,10 +78,8 @@ awaitable<void> MysqlSession::command_phase() {
           // Nothing buffered: the session waits here for the next command, with no read
           // buffer and without on_idle's frame (~3 KiB) alive while it is idle (issue 15).
           // An error is reported by the read in on_idle.
-          cstart_ = cend_ = 0;
-          client_->buffers().give_back(cbuf_);
           error_code ec;
-          co_await client_->wait_readable(ec);
+          co_await wait_client_idle(*client_, cbuf_, cstart_, cend_, ec);
         }
         go_on = co_await on_idle();
         break;
