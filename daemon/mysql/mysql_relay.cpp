@@ -227,6 +227,13 @@ awaitable<bool> MysqlSession::on_idle() {
     kind = "COM_PROCESS_KILL";
     judged = true;
   }
+  if (verdict.invalid_text) {
+    // Bytes that are not UTF-8 outside string literals (issue 12 item 4.5): the server
+    // would refuse the text itself, so it is answered like a protocol-state refusal:
+    // recorded without the text, the transaction left as it is.
+    if (!co_await audit_decision(verdict, {}, verdict.command)) co_return co_await answer_unrecorded();
+    co_return co_await answer(verdict.code, verdict.sqlstate, verdict.message);
+  }
   std::uint64_t record = 0;  // the decision record's session number (mysql_wal.cpp)
   if (judged) {
     if (!text.empty()) current_sql_.assign(text.substr(0, 1024));
@@ -352,9 +359,16 @@ MysqlSession::Verdict MysqlSession::aborted_verdict(const my::Command& cmd, bool
   TxnEnd end = TxnEnd::None;
   if (const auto* q = std::get_if<my::ComQuery>(&cmd)) {
     const Verdict judged = judge_sql(q->sql, false);
+    if (judged.invalid_text) {  // answered 1300 as in any state (on_idle)
+      passes = true;
+      return v;
+    }
     end = judged.ends;
     v.command = judged.command;
     v.fingerprint = judged.fingerprint;
+  } else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd); p != nullptr && judge_sql(p->sql, true).invalid_text) {
+    passes = true;  // answered 1300 as in any state (on_idle)
+    return v;
   } else if (const auto* e = std::get_if<my::ComStmtExecute>(&cmd)) {
     if (auto it = prepared_.find(e->statement_id); it != prepared_.end()) {
       end = it->second.ends;
