@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
-#include <fstream>
 
 #include "protocols/common/time_text.hpp"
 
@@ -68,25 +68,47 @@ bool write_file_atomically(const fs::path& file, std::string_view data, std::str
 }
 
 std::optional<std::string> read_list_file(const fs::path& file, std::string& error) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    if (!fs::exists(file, ec) && !ec) return std::string();
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::string();
     error = file.string() + ": cannot read: " + errno_text(errno);
     return std::nullopt;
   }
-  std::string text;
-  text.resize(kMaxListFileBytes + 1);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (in.bad()) {
-    error = file.string() + ": read error";
-    return std::nullopt;
-  }
-  if (text.size() > kMaxListFileBytes) {
+  const auto too_large = [&] {
+    ::close(fd);
     error = file.string() + ": larger than " + std::to_string(kMaxListFileBytes) + " bytes";
     return std::nullopt;
+  };
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    error = file.string() + ": cannot read: " + errno_text(errno);
+    ::close(fd);
+    return std::nullopt;
   }
+  if (st.st_size < 0 || static_cast<std::uintmax_t>(st.st_size) > kMaxListFileBytes) return too_large();
+  // What the file needs, plus one byte so that a file that grew since fstat is seen
+  // (then read on, in steps, up to one byte past the cap).
+  std::string text;
+  text.resize(static_cast<std::size_t>(st.st_size) + 1);
+  std::size_t got = 0;
+  for (;;) {
+    if (got == text.size()) {
+      if (got > kMaxListFileBytes) return too_large();
+      text.resize(std::min(text.size() * 2, kMaxListFileBytes + 1));
+    }
+    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = file.string() + ": read error: " + errno_text(errno);
+      ::close(fd);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  if (got > kMaxListFileBytes) return too_large();  // grown past the cap since fstat
+  ::close(fd);
+  text.resize(got);
   return text;
 }
 

@@ -72,9 +72,12 @@ MysqlVerdict MysqlGate::check(std::string_view text, bool prepare, std::string_v
     cache_.clear();
   }
   if (grants_.changed()) cache_.clear();  // a new grant may allow what was refused
+  // One lexing pass serves everything below (issue 12 review).
+  const sql::MysqlText lexed(text, options_);
+  if (lexed.invalid_bytes()) return invalid_text(prepare);
   // Keyed by the literal-free token fingerprint (names kept; 0: not cacheable) and
   // whether the text is PREPAREd (judged apart from running it).
-  const std::uint64_t fp = sql::fingerprint_mysql(text, options_);
+  const std::uint64_t fp = lexed.fingerprint();
   char key[sizeof fp + 1];
   std::memcpy(key, &fp, sizeof fp);
   key[sizeof fp] = prepare ? 'P' : 'Q';
@@ -86,7 +89,7 @@ MysqlVerdict MysqlGate::check(std::string_view text, bool prepare, std::string_v
       return check_prepared_names(*hit);
     }
   }
-  MysqlVerdict v = check_uncached(text, prepare, now, wal);
+  MysqlVerdict v = check_uncached(lexed, prepare, now, wal);
   if (fp != 0 && v.grant_id.empty()) cache_.put(std::string(key_view), v);  // a grant's allowance ends with it
   return check_prepared_names(std::move(v));
 }
@@ -109,14 +112,24 @@ MysqlVerdict MysqlGate::window_closed(const authz::Decision& w, std::string comm
   return v;
 }
 
-MysqlVerdict MysqlGate::check_uncached(std::string_view text, bool prepare, time_point now,
+MysqlVerdict MysqlGate::invalid_text(bool prepare) const {
+  MysqlVerdict v;
+  v.invalid_text = true;
+  v.code = ER_INVALID_CHARACTER_STRING;
+  v.sqlstate = "HY000";
+  v.command = prepare ? "COM_STMT_PREPARE" : "COM_QUERY";
+  v.message = "segproxy: Invalid " + options_.charset + " character string in the statement text (outside string literals)";
+  return v;
+}
+
+MysqlVerdict MysqlGate::check_uncached(const sql::MysqlText& text, bool prepare, time_point now,
                                        const authz::wal::ClassContext* wal) {
   MysqlVerdict v;
-  const sql::StatementInfo info = sql::classify_mysql(text, options_);
+  const sql::StatementInfo info = text.classify();
   const authz::Decision d =
       grants_.decide(*engine_, segment_, info, now, options_.current_database, authz::PolicyEngine::Windows::Check);
   v.fingerprint = info.fingerprint;
-  if (wal != nullptr && d.allow) v.wal = authz::wal::mysql_write_classes(info, text, options_, *wal).message;
+  if (wal != nullptr && d.allow) v.wal = authz::wal::mysql_write_classes(info, text, *wal).message;
   v.rule_id = d.rule_id;
   v.shadow_deny = d.shadow_deny;
   v.shadow_rule = d.shadow_rule;

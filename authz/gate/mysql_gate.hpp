@@ -49,6 +49,11 @@ struct MysqlVerdict {
   // same analysis when check() is given a ClassContext (cached with the verdict); for a
   // PREPAREd text, the class its executions take. Escaping when not classified.
   authz::wal::MessageClass wal = authz::wal::escaping("not classified");
+  // Refused as ER_INVALID_CHARACTER_STRING 1300: bytes that are not UTF-8 outside string
+  // literals in a utf8-family session (authz/sql/mysql_literal_bytes.hpp). The server
+  // would refuse the text itself, so the session answers it like a protocol-state
+  // refusal: recorded without the text, the transaction left as it is. Never cached.
+  bool invalid_text = false;
   // Shadow evaluation (authz::Decision::shadow_deny): allowed, but shadow policy would deny.
   bool shadow_deny = false;
   std::string shadow_rule{};
@@ -66,7 +71,8 @@ class MysqlGate {
 
   // COM_QUERY text (prepare=false) or COM_STMT_PREPARE text (prepare=true: judged apart
   // from running it; USE cannot be prepared), with unqualified names resolved in
-  // `database` (the session's current one, "" = none).
+  // `database` (the session's current one, "" = none). The text is lexed once
+  // (authz::sql::MysqlText): cache key, byte check, classification, write-ahead class.
   // `wal`: when given, the verdict also carries the text's write-ahead class (from the
   // same StatementInfo: no second analysis); cached verdicts are dropped when the context's
   // usable catalog changes.
@@ -105,8 +111,9 @@ class MysqlGate {
               authz::sql::StatementLimits limits);
 
  private:
-  MysqlVerdict check_uncached(std::string_view sql, bool prepare, time_point now,
+  MysqlVerdict check_uncached(const authz::sql::MysqlText& text, bool prepare, time_point now,
                               const authz::wal::ClassContext* wal);
+  MysqlVerdict invalid_text(bool prepare) const;
   // EXECUTE of a name this session has not PREPAREd through segproxy: refused.
   MysqlVerdict check_prepared_names(MysqlVerdict v) const;
   void use_database(std::string_view database);

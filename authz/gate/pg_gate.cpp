@@ -276,13 +276,21 @@ GateVerdict PgGate::check_policy(std::string_view text, time_point now, const au
       else if (!st.declares_cursor.empty()) v.wal_cursors.emplace_back(std::move(st.declares_cursor), std::move(st.remembered));
     }
   }
-  if (session_dependent) return v;
   if (!plain_lexing) v.audit_text = audit_text(text);
   if (has_prepare_effects(info)) {
     // PREPARE/EXECUTE/DEALLOCATE depend on and change per-session state: never cached.
-    if (v.decision.allow) remember_prepares(info);
+    if (v.decision.allow) {
+      remember_prepares(info);
+      for (const auto& part : info.statements) {
+        if (part.prepared_effect == sql::PreparedEffect::DeallocateAll) v.wal_deallocates_all = true;
+        else if (part.prepared_effect == sql::PreparedEffect::Deallocate) v.wal_deallocates.push_back(part.prepared_name);
+      }
+    }
     return v;
   }
+  // Its write-ahead class depends on what the session remembers (checked after the
+  // PREPARE bookkeeping above, which a PREPARE judged with a class context needs too).
+  if (session_dependent) return v;
   // A grant's allowance is never cached: it ends when the grant does.
   if (cacheable && info.parse_ok && v.decision.grant_id.empty()) cache_.put(std::move(key), v);
   return v;

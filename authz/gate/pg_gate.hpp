@@ -57,6 +57,10 @@ struct GateVerdict {
   // name (EXECUTE / FETCH take it). Usually empty.
   std::vector<std::pair<std::string, authz::wal::MessageClass>> wal_prepares;
   std::vector<std::pair<std::string, authz::wal::MessageClass>> wal_cursors;
+  // DEALLOCATE name / DEALLOCATE ALL, DISCARD ALL in an allowed text: the prepared
+  // statements the session forgets once the backend ran it (never cached verdicts).
+  std::vector<std::string> wal_deallocates;
+  bool wal_deallocates_all = false;
 };
 
 class PgGate {

@@ -10,7 +10,9 @@
 
 #include "authz/sql/mysql_analyzer.hpp"
 #include "authz/sql/mysql_lexing_settings.hpp"
+#include "authz/sql/mysql_literal_bytes.hpp"
 #include "authz/sql/statement_hash.hpp"
+#include "protocols/common/utf8.hpp"
 
 namespace segproxy::authz::sql {
 namespace mysql {
@@ -196,6 +198,15 @@ LexResult lex_checked(std::string_view sql, const MysqlClassifierOptions& opts) 
   return lex_as_server(sql, opts);
 }
 
+// MysqlText::invalid_bytes of `lex`, the lexing of `sql` under `opts`. Text over the
+// limits is not lexed (it is refused for its length / token count); text that is UTF-8
+// as a whole (nearly all) costs one validation pass.
+bool invalid_bytes(std::string_view sql, const LexResult& lex, const MysqlClassifierOptions& opts) {
+  return lex_options(opts).utf8 && sql.size() <= opts.max_length && sql.size() <= opts.limits.max_statement_length &&
+         !lex.too_many_tokens && !protocols::is_valid_utf8(sql) &&
+         (!lex.ok || !non_utf8_bytes_only_in_string_literals(sql, lex.tokens));
+}
+
 StatementInfo analyse_lexed(std::string_view sql, const LexResult& lex, const MysqlClassifierOptions& opts,
                             int nesting) {
   StatementInfo info;
@@ -300,10 +311,22 @@ StatementInfo analyse_text(std::string_view sql, const MysqlClassifierOptions& o
 
 }  // namespace mysql
 
-StatementInfo classify_mysql(std::string_view sql, const MysqlClassifierOptions& opts) {
-  const mysql::LexResult lex = mysql::lex_checked(sql, opts);
-  StatementInfo info = mysql::analyse_lexed(sql, lex, opts, 0);
-  info.fingerprint = info.parse_ok ? mysql::fingerprint_of(sql, lex, opts) : 0;
+MysqlText::MysqlText(std::string_view sql, const MysqlClassifierOptions& opts)
+    : sql_(sql), opts_(opts), lex_(mysql::lex_checked(sql, opts)), invalid_bytes_(mysql::invalid_bytes(sql, lex_, opts)) {}
+
+std::uint64_t MysqlText::fingerprint() const {
+  return invalid_bytes_ ? 0 : mysql::fingerprint_of(sql_, lex_, opts_);
+}
+
+StatementInfo MysqlText::classify() const {
+  StatementInfo info;
+  if (invalid_bytes_) {
+    info.invalid_text_bytes = true;
+    info.parse_error = "bytes that are not valid " + opts_.charset + " outside string literals";
+    return info;
+  }
+  info = mysql::analyse_lexed(sql_, lex_, opts_, 0);
+  info.fingerprint = info.parse_ok ? mysql::fingerprint_of(sql_, lex_, opts_) : 0;
   for (auto& part : info.statements) {
     for (auto& f : part.functions) f.mysql = true;
     for (auto& t : part.tables) t.mysql = true;
@@ -312,8 +335,12 @@ StatementInfo classify_mysql(std::string_view sql, const MysqlClassifierOptions&
   return info;
 }
 
+StatementInfo classify_mysql(std::string_view sql, const MysqlClassifierOptions& opts) {
+  return MysqlText(sql, opts).classify();
+}
+
 std::uint64_t fingerprint_mysql(std::string_view sql, const MysqlClassifierOptions& opts) {
-  return mysql::fingerprint_of(sql, mysql::lex_checked(sql, opts), opts);
+  return MysqlText(sql, opts).fingerprint();
 }
 
 MysqlServerVersion parse_mysql_server_version(std::string_view v) {
@@ -342,6 +369,7 @@ std::string normalize_mysql(std::string_view sql, const MysqlClassifierOptions& 
   if (sql.size() > opts.limits.max_statement_length) return {};
   const mysql::LexResult lex = mysql::lex_as_server(sql, opts);
   if (!lex.ok) return {};
+  if (mysql::invalid_bytes(sql, lex, opts)) return {};  // refused (1300) by classify_mysql as well
   // Text that is a syntax error for classify_mysql normalizes to nothing too.
   if (mysql::lexed_whole(sql, lex, opts) && mysql::first_unparseable(lex.tokens, mysql::split(lex.tokens))) return {};
   std::string out;

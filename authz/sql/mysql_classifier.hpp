@@ -54,7 +54,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "authz/sql/mysql_lexer.hpp"
 #include "authz/sql/statement_info.hpp"
 #include "authz/sql/statement_hash.hpp"
 #include "authz/sql/statement_limits.hpp"
@@ -92,6 +94,34 @@ struct MysqlClassifierOptions {
 };
 
 StatementInfo classify_mysql(std::string_view sql, const MysqlClassifierOptions& opts);
+
+// One lexing pass of a statement text under `opts` (issue 12 review): the decision-cache
+// key, the check of bytes that are not UTF-8 and, on a cache miss, the classification and
+// the write-ahead class (authz/wal/mysql_write_class.hpp) all read these tokens, under the
+// same limits (nothing is lexed over max_length / limits.max_statement_length, at most
+// limits.max_statement_tokens tokens). `sql` and `opts` must outlive it.
+class MysqlText {
+ public:
+  MysqlText(std::string_view sql, const MysqlClassifierOptions& opts);
+  // = fingerprint_mysql(sql, opts).
+  std::uint64_t fingerprint() const;
+  // In a utf8 / utf8mb3 / utf8mb4 session: a byte that is not UTF-8 lies outside every
+  // string literal, or the text could not be lexed to tell (mysql_literal_bytes.hpp). The
+  // server refuses such text (ER_INVALID_CHARACTER_STRING 1300); classify() reports it as
+  // StatementInfo::invalid_text_bytes, fingerprint() is 0. False over the length or token
+  // limits (the text is refused for those).
+  bool invalid_bytes() const { return invalid_bytes_; }
+  // = classify_mysql(sql, opts).
+  StatementInfo classify() const;
+  // The tokens when the whole text was lexed; nullptr otherwise.
+  const std::vector<mysql::Token>* tokens() const { return lex_.ok ? &lex_.tokens : nullptr; }
+
+ private:
+  std::string_view sql_;
+  const MysqlClassifierOptions& opts_;
+  mysql::LexResult lex_;
+  bool invalid_bytes_ = false;
+};
 
 // The forbidden_reason of a statement that changes a lexing setting (changes_lexing) and
 // is followed by more statements in the same text (the session answers ER_NOT_SUPPORTED_YET).

@@ -8,18 +8,19 @@
 // the bytes inside. The bytes of a literal are data (binary with `_binary`, else checked
 // by the server against the column's character set); they never name anything.
 // Anywhere else - names, keywords, comments, executable comments - a byte that is not
-// UTF-8 is refused (ER_INVALID_CHARACTER_STRING 1300 by the session).
+// UTF-8 is refused (ER_INVALID_CHARACTER_STRING 1300, answered by the MySQL gate).
 #include <string_view>
+#include <vector>
 
-#include "authz/sql/mysql_classifier.hpp"
+#include "authz/sql/mysql_lexer.hpp"
 
 namespace segproxy::authz::sql {
 
-// True when every byte of `sql` that is not valid UTF-8 lies inside a string literal as
-// the lexer reads it under the session's lexing settings (`opts`: sql_mode quotes and
-// backslash escapes, server version for executable comments). False when the text
-// cannot be lexed (then the caller refuses it as before: fail closed) or when a byte
-// outside every string literal is not UTF-8. Call it only for utf8-family sessions.
-bool non_utf8_bytes_only_in_string_literals(std::string_view sql, const MysqlClassifierOptions& opts);
+// True when every byte of `sql` that is not valid UTF-8 lies inside a String token of
+// `tokens`, the lexer's reading of `sql` under the session's lexing settings (sql_mode
+// quotes and backslash escapes, server version for executable comments), in text order.
+// The classifier asks it in its one lexing pass (MysqlText, mysql_classifier.hpp), only for
+// utf8-family sessions and only for text that is not UTF-8 as a whole.
+bool non_utf8_bytes_only_in_string_literals(std::string_view sql, const std::vector<mysql::Token>& tokens);
 
 }  // namespace segproxy::authz::sql

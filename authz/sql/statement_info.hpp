@@ -131,6 +131,10 @@ struct StatementInfo {
   int parse_error_position = 0;   // 1-based cursor position, 0 if unknown
   std::vector<StatementPart> statements;  // one per statement in a multi-statement string
   std::uint64_t fingerprint = 0;  // normalised-statement fingerprint (decision cache key)
+  // MySQL, utf8-family session: bytes that are not UTF-8 outside string literals
+  // (authz/sql/mysql_literal_bytes.hpp); parse_ok is false, the server would answer
+  // ER_INVALID_CHARACTER_STRING 1300 (so does the gate).
+  bool invalid_text_bytes = false;
 };
 
 }  // namespace segproxy::authz::sql

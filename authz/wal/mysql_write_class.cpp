@@ -180,19 +180,12 @@ MessageClass part_class(const StatementPart& p, const Statement* s, const ClassC
 
 }  // namespace
 
-MysqlWriteClasses mysql_write_classes(const sql::StatementInfo& info, std::string_view sql,
-                                      const sql::MysqlClassifierOptions& opts, const ClassContext& ctx) {
+MysqlWriteClasses mysql_write_classes(const sql::StatementInfo& info, const sql::MysqlText& text,
+                                      const ClassContext& ctx) {
   MysqlWriteClasses out;
   if (!info.parse_ok) return out;
-  sql::mysql::LexOptions lex;
-  lex.ansi_quotes = opts.ansi_quotes;
-  lex.no_backslash_escapes = opts.no_backslash_escapes;
-  lex.server_is_mariadb = opts.server_is_mariadb;
-  lex.server_version = opts.server_version;
-  lex.max_tokens = opts.max_tokens;
-  const auto lexed = sql::mysql::lex_mysql(sql, lex);
   std::vector<Statement> stmts;
-  if (lexed.ok) stmts = split(lexed.tokens);
+  if (const auto* tokens = text.tokens()) stmts = split(*tokens);
   // A part is matched to its tokens only when the counts agree (else every token-based
   // check doubts).
   const bool matched = stmts.size() == info.statements.size();
@@ -205,10 +198,17 @@ MysqlWriteClasses mysql_write_classes(const sql::StatementInfo& info, std::strin
   return out;
 }
 
+MysqlWriteClasses mysql_write_classes(const sql::StatementInfo& info, std::string_view sql,
+                                      const sql::MysqlClassifierOptions& opts, const ClassContext& ctx) {
+  if (!info.parse_ok) return MysqlWriteClasses{};
+  const sql::MysqlText text(sql, opts);
+  return mysql_write_classes(info, text, ctx);
+}
+
 MysqlWriteClasses mysql_write_classes(std::string_view sql, const sql::MysqlClassifierOptions& opts,
                                       const ClassContext& ctx) {
-  const sql::StatementInfo info = sql::classify_mysql(sql, opts);
-  return mysql_write_classes(info, sql, opts, ctx);
+  const sql::MysqlText text(sql, opts);
+  return mysql_write_classes(text.classify(), text, ctx);
 }
 
 }  // namespace segproxy::authz::wal

@@ -37,7 +37,11 @@ struct MysqlWriteClasses {
   std::vector<MessageClass> statements;              // one per info.statements entry
 };
 
-// `info` is classify_mysql(sql, opts) for the same text and options.
+// `info` is text.classify() (classify_mysql); the tokens are the ones it read (the text
+// is not lexed again).
+MysqlWriteClasses mysql_write_classes(const sql::StatementInfo& info, const sql::MysqlText& text,
+                                      const ClassContext& ctx);
+// `info` is classify_mysql(sql, opts) for the same text and options (lexed again here).
 MysqlWriteClasses mysql_write_classes(const sql::StatementInfo& info, std::string_view sql,
                                       const sql::MysqlClassifierOptions& opts, const ClassContext& ctx);
 

@@ -36,6 +36,16 @@ void WalCatalogs::Reader::rebind(const WalCatalogs& catalogs, std::size_t listen
   view_ = WalCatalogView{};
 }
 
+void WalCatalogs::Reader::reset() {
+  catalogs_ = nullptr;
+  listener_ = 0;
+  database_.clear();
+  slot_ = nullptr;
+  stamp_ = 0;
+  read_ = false;
+  view_ = WalCatalogView{};
+}
+
 void WalCatalogs::Reader::refresh() {
   if (slot_ == nullptr) return;  // no slot: no catalog (view_ stays empty)
   // The stamp first: a store that lands between the two loads is read now and once more

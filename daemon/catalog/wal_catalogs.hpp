@@ -86,32 +86,31 @@ class WalCatalogs {
 };
 
 // A session's reader of its (listener, database) slot: the slot is looked up once (again
-// when the WalCatalogs, the listener or the database change: a reload, a MySQL USE), and
-// the view is copied out of it only when the slot's stamp moved since the last read, so
-// the per-statement cost is a pointer compare and one atomic integer load instead of an
+// when the WalCatalogs, the listener or the database change: a MySQL USE), and the view
+// is copied out of it only when the slot's stamp moved since the last read, so the
+// per-statement cost is a pointer compare and one atomic integer load instead of an
 // atomic shared_ptr copy. Not thread-safe: one per session, on the session's thread.
+// It refers into the WalCatalogs it read (the session's Runtime keeps them alive): the
+// session calls reset() when it adopts another Runtime, before it lets go of the old one,
+// so the reader never holds a slot of freed catalogs (nor takes a later Runtime at the
+// same address for the old one) and keeps no replaced catalog alive.
 class WalCatalogs::Reader {
  public:
-  // The current view of (listener, database) in `catalogs`; `owner` keeps `catalogs` alive
-  // (the Runtime holding it): the reader keeps a reference to the owner while it caches a
-  // slot of it, so a freed Runtime's address reused by a later one is never mistaken for
-  // it. The reference is valid until the next call.
-  template <class Owner>
-  const WalCatalogView& view(const std::shared_ptr<Owner>& owner, const WalCatalogs& catalogs, std::size_t listener,
-                             std::string_view database) {
-    if (owner.get() != owner_.get() || &catalogs != catalogs_ || listener != listener_ || database != database_) {
-      owner_ = owner;
-      rebind(catalogs, listener, database);
-    }
+  // The current view of (listener, database) in `catalogs`. The reference is valid until
+  // the next call or reset().
+  const WalCatalogView& view(const WalCatalogs& catalogs, std::size_t listener, std::string_view database) {
+    if (&catalogs != catalogs_ || listener != listener_ || database != database_) rebind(catalogs, listener, database);
     refresh();
     return view_;
   }
+  // Forgets the slot and drops the view (a reload: the Runtime holding the catalogs is
+  // being replaced). The next view() looks the slot up again.
+  void reset();
 
  private:
   void rebind(const WalCatalogs& catalogs, std::size_t listener, std::string_view database);
   void refresh();
 
-  std::shared_ptr<const void> owner_;
   const WalCatalogs* catalogs_ = nullptr;
   std::size_t listener_ = 0;
   std::string database_;

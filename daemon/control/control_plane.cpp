@@ -281,7 +281,7 @@ std::string ControlPlane::revoke_fleet(const admin::RevokeRequest& r, const Admi
   // etcd first (answers once the quorum has it); every instance, this one included,
   // applies it from its watch. Unreachable: applied here at once and queued.
   const FleetSync::WriteResult w = fleet_->write(FleetOp{FleetOp::Type::Put, rev});
-  if (!w.queued) fleet_->wait_applied(w.revision, kFleetApplyWait);
+  if (!w.queued && !w.expired) fleet_->wait_applied(w.revision, kFleetApplyWait);
   fleet_->apply_current();  // idempotent: usually the watch applied it already
   std::size_t sessions = 0;
   {

@@ -30,40 +30,43 @@ bool FleetMirror::open(const config::EtcdSettings& etcd, const std::string& pref
   return true;
 }
 
-bool fleet_put(etcd::Client& client, const std::string& key, const std::string& value,
-               std::optional<std::chrono::system_clock::time_point> expires_at, std::int64_t& revision,
-               std::string& error) {
+FleetWriteResult fleet_put(etcd::Client& client, const std::string& key, const std::string& value,
+                           std::optional<std::chrono::system_clock::time_point> expires_at) {
+  FleetWriteResult out;
   std::int64_t lease = 0;
   if (expires_at) {
     const auto left = std::chrono::ceil<std::chrono::seconds>(*expires_at - std::chrono::system_clock::now());
     if (left.count() <= 0) {  // expired already: nothing to publish
-      revision = 0;
-      return true;
+      out.status = FleetWriteResult::Status::Expired;
+      return out;
     }
     auto g = client.lease_grant(left.count());
     if (!g) {
-      error = g.error.message;
-      return false;
+      out.error = g.error.message;
+      return out;
     }
     lease = g.value->id;
   }
   auto p = client.put(key, value, lease);
   if (!p) {
-    error = p.error.message;
-    return false;
+    out.error = p.error.message;
+    return out;
   }
-  revision = p.value->header.revision;
-  return true;
+  out.status = FleetWriteResult::Status::Written;
+  out.revision = p.value->header.revision;
+  return out;
 }
 
-bool fleet_delete(etcd::Client& client, const std::string& key, std::int64_t& revision, std::string& error) {
+FleetWriteResult fleet_delete(etcd::Client& client, const std::string& key) {
+  FleetWriteResult out;
   auto d = client.remove(key);
   if (!d) {
-    error = d.error.message;
-    return false;
+    out.error = d.error.message;
+    return out;
   }
-  revision = d.value->header.revision;
-  return true;
+  out.status = FleetWriteResult::Status::Written;
+  out.revision = d.value->header.revision;
+  return out;
 }
 
 }  // namespace segproxy::proxy

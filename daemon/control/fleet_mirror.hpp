@@ -36,13 +36,24 @@ struct FleetMirror {
   bool open(const config::EtcdSettings& etcd, const std::string& prefix, std::string& error);
 };
 
+// The outcome of one fleet write to etcd.
+struct FleetWriteResult {
+  enum class Status : std::uint8_t {
+    Written,  // the quorum has it: `revision` is the write's
+    Expired,  // a put whose `expires_at` had passed: nothing written, nothing to wait for
+    Failed,   // refused or no answer: `error`
+  };
+  Status status = Status::Failed;
+  std::int64_t revision = 0;  // Written only
+  std::string error;          // Failed only
+};
+
 // Puts `key` = `value` (answers once the quorum has it), under a lease that ends at
-// `expires_at` when set: etcd deletes the key by itself then. Nothing is written and
-// `revision` is 0 when `expires_at` has passed. False and `error`: refused or no answer.
-bool fleet_put(etcd::Client& client, const std::string& key, const std::string& value,
-               std::optional<std::chrono::system_clock::time_point> expires_at, std::int64_t& revision,
-               std::string& error);
-// Deletes `key`; `revision` is the delete's. False and `error`: refused or no answer.
-bool fleet_delete(etcd::Client& client, const std::string& key, std::int64_t& revision, std::string& error);
+// `expires_at` when set: etcd deletes the key by itself then. Expired (nothing written)
+// when `expires_at` has passed.
+FleetWriteResult fleet_put(etcd::Client& client, const std::string& key, const std::string& value,
+                           std::optional<std::chrono::system_clock::time_point> expires_at);
+// Deletes `key`: Written (the delete's revision) or Failed.
+FleetWriteResult fleet_delete(etcd::Client& client, const std::string& key);
 
 }  // namespace segproxy::proxy

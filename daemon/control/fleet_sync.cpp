@@ -86,11 +86,11 @@ void FleetSync::unreachable(const std::string& what, const std::string& error) {
   log_.warn("fleet.sync_failed", {{"op", what}, {"error", error}});
 }
 
-bool FleetSync::write_op(etcd::Client& client, const FleetOp& op, std::int64_t& revision, std::string& error) {
+FleetWriteResult FleetSync::write_op(etcd::Client& client, const FleetOp& op) {
   const auto& r = op.revocation;
   const std::string key = revocation_key(settings_.etcd.prefix, r.kind, r.value);
-  if (op.type == FleetOp::Type::Delete) return fleet_delete(client, key, revision, error);
-  return fleet_put(client, key, encode_fleet_revocation(r), r.expires_at, revision, error);  // expired while queued: 0
+  if (op.type == FleetOp::Type::Delete) return fleet_delete(client, key);
+  return fleet_put(client, key, encode_fleet_revocation(r), r.expires_at);  // may have expired while queued
 }
 
 FleetSync::WriteResult FleetSync::write(const FleetOp& op) {
@@ -103,10 +103,22 @@ FleetSync::WriteResult FleetSync::write(const FleetOp& op) {
   }
   if (queue_now) {
     out.error = "etcd unreachable";
-  } else if (write_op(*etcd_.write_client, op, out.revision, out.error)) {
-    std::lock_guard lk(mu_);
-    if (out.revision > applied_revision_.load()) overlay_.emplace_back(op, out.revision);
-    return out;
+  } else {
+    const FleetWriteResult w = write_op(*etcd_.write_client, op);
+    switch (w.status) {
+      case FleetWriteResult::Status::Written: {
+        out.revision = w.revision;
+        std::lock_guard lk(mu_);
+        if (out.revision > applied_revision_.load()) overlay_.emplace_back(op, out.revision);
+        return out;
+      }
+      case FleetWriteResult::Status::Expired:
+        out.expired = true;
+        return out;
+      case FleetWriteResult::Status::Failed:
+        out.error = w.error;
+        break;
+    }
   }
   out.queued = true;
   out.revision = 0;
@@ -132,21 +144,24 @@ bool FleetSync::flush_pending() {
       if (pending_.empty()) return true;
       op = pending_.front();
     }
-    std::int64_t revision = 0;
-    std::string error;
-    if (!write_op(*etcd_.client, op, revision, error)) {
-      unreachable("flush", error);
+    const FleetWriteResult w = write_op(*etcd_.client, op);
+    if (w.status == FleetWriteResult::Status::Failed) {
+      unreachable("flush", w.error);
       return false;
     }
     std::size_t left = 0;
     {
       std::lock_guard lk(mu_);
       pending_.erase(pending_.begin());
-      if (revision != 0) overlay_.emplace_back(std::move(op), revision);
+      // Expired while queued: nothing was written, the op simply ends.
+      if (w.status == FleetWriteResult::Status::Written) overlay_.emplace_back(std::move(op), w.revision);
       left = pending_.size();
     }
     save();
-    log_.info("fleet.pending_written", {{"revision", std::to_string(revision)}, {"pending", std::to_string(left)}});
+    log_.info("fleet.pending_written",
+              {{"revision", std::to_string(w.revision)},
+               {"expired", w.status == FleetWriteResult::Status::Expired ? "true" : "false"},
+               {"pending", std::to_string(left)}});
   }
 }
 

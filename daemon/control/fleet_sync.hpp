@@ -52,9 +52,10 @@ class FleetSync {
   void stop();
 
   struct WriteResult {
-    std::int64_t revision = 0;  // 0: queued
+    std::int64_t revision = 0;  // the write's; 0 when queued or expired
     bool queued = false;
-    std::string error;  // why it was queued
+    bool expired = false;  // a revoke whose TTL had ended: nothing written, nothing to wait for
+    std::string error;     // why it was queued
   };
   // Control thread: writes a revoke / unrevoke to etcd (answers once the quorum has
   // it). Unreachable, refused, or earlier writes still queued: queued (persisted) and
@@ -78,7 +79,7 @@ class FleetSync {
   bool sleep_for(std::chrono::milliseconds d);  // false: stopping
   void catch_up();                               // flush + poll + apply (fleet thread / start)
   bool flush_pending();
-  bool write_op(etcd::Client& client, const FleetOp& op, std::int64_t& revision, std::string& error);
+  FleetWriteResult write_op(etcd::Client& client, const FleetOp& op);
   void take_view();   // mirror state -> base (mu_ held by caller: no)
   void check_view();  // periodic linearizable range
   void confirm(std::chrono::system_clock::time_point at, std::int64_t revision);

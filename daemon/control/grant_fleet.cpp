@@ -88,20 +88,27 @@ void GrantFleet::run() {
 
 GrantFleet::WriteResult GrantFleet::put(const authz::Grant& g) {
   std::lock_guard wl(write_mu_);
+  const FleetWriteResult w =
+      fleet_put(*etcd_.write_client, grant_key(settings_.etcd.prefix, g.id), authz::encode_grant_line(g), g.expires_at);
   WriteResult out;
-  out.ok = fleet_put(*etcd_.write_client, grant_key(settings_.etcd.prefix, g.id), authz::encode_grant_line(g),
-                     g.expires_at, out.revision, out.error);
-  if (out.ok && out.revision == 0) {
-    out.ok = false;
-    out.error = "the grant has expired already";
+  switch (w.status) {
+    case FleetWriteResult::Status::Written:
+      out.ok = true;
+      out.revision = w.revision;
+      break;
+    case FleetWriteResult::Status::Expired: out.error = "the grant has expired already"; break;
+    case FleetWriteResult::Status::Failed: out.error = w.error; break;
   }
   return out;
 }
 
 GrantFleet::WriteResult GrantFleet::remove(const std::string& id) {
   std::lock_guard wl(write_mu_);
+  const FleetWriteResult w = fleet_delete(*etcd_.write_client, grant_key(settings_.etcd.prefix, id));
   WriteResult out;
-  out.ok = fleet_delete(*etcd_.write_client, grant_key(settings_.etcd.prefix, id), out.revision, out.error);
+  out.ok = w.status == FleetWriteResult::Status::Written;
+  out.revision = w.revision;
+  out.error = w.error;
   return out;
 }
 

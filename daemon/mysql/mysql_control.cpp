@@ -207,6 +207,7 @@ void MysqlSession::adopt(std::shared_ptr<const Runtime> rt) {
     terminate("57P01", "segproxy configuration reloaded: " + why, Termination::Close);
     return;
   }
+  wal_catalog_.reset();  // it refers into the old Runtime's catalogs: let go before the Runtime goes
   rt_ = std::move(rt);
   for (const auto& l : rt_->listeners) {
     if (l.cfg->name == listener_->cfg->name) listener_ = &l;  // exists: runtime_misfit checked it

@@ -2,14 +2,10 @@
 //  - COM_STMT_EXECUTE / FETCH / RESET of a statement id not prepared through this
 //    session (or closed since): ER_UNKNOWN_STMT_HANDLER 1243 from the proxy;
 //    COM_STMT_SEND_LONG_DATA / COM_STMT_CLOSE get no answer from a server, so they are
-//    dropped;
-//  - COM_QUERY / COM_STMT_PREPARE text with bytes that are not UTF-8 outside string
-//    literals while the session's character set is utf8 / utf8mb4:
-//    ER_INVALID_CHARACTER_STRING 1300. Inside a string literal any byte passes (binary
-//    values such as PyMySQL's `_binary'<raw bytes>'`; authz/sql/mysql_literal_bytes.hpp
-//    says why the literal ends at the same byte for the server and for segproxy).
-#include "authz/sql/mysql_literal_bytes.hpp"
-#include "protocols/common/utf8.hpp"
+//    dropped.
+// (COM_QUERY / COM_STMT_PREPARE text with bytes that are not UTF-8 outside string
+// literals in a utf8-family session gets ER_INVALID_CHARACTER_STRING 1300 from the gate,
+// found in its one lexing pass: MysqlVerdict::invalid_text, handled in mysql_relay.cpp.)
 #include "authz/gate/mysql_errors.hpp"
 #include "daemon/mysql/mysql_session.hpp"
 
@@ -43,22 +39,7 @@ std::optional<MysqlSession::StateRefusal> MysqlSession::protocol_state_refusal(c
                         r.verdict.command;
     return r;
   }
-  const std::string& charset = gate_->options().charset;
-  if (charset != "utf8mb4" && charset != "utf8" && charset != "utf8mb3") {
-    return std::nullopt;
-  }
-  std::string_view text;
-  if (const auto* q = std::get_if<my::ComQuery>(&cmd)) text = q->sql;
-  else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd)) text = p->sql;
-  else return std::nullopt;
-  if (protocols::is_valid_utf8(text)) return std::nullopt;
-  if (authz::sql::non_utf8_bytes_only_in_string_literals(text, gate_->options())) return std::nullopt;
-  StateRefusal r;
-  r.verdict.code = ER_INVALID_CHARACTER_STRING;
-  r.verdict.sqlstate = "HY000";
-  r.verdict.command = std::string(my::command_name(my::command_code(cmd)));
-  r.verdict.message = "segproxy: Invalid " + charset + " character string in the statement text (outside string literals)";
-  return r;
+  return std::nullopt;
 }
 
 }  // namespace segproxy::proxy

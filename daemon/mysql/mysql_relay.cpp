@@ -15,6 +15,7 @@
 #include "authz/gate/mysql_errors.hpp"
 #include "daemon/mysql/mysql_session.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
+#include "daemon/net/idle_wait.hpp"
 #include "daemon/session/session_audit.hpp"
 
 namespace segproxy::proxy {
@@ -77,10 +78,8 @@ awaitable<void> MysqlSession::command_phase() {
           // Nothing buffered: the session waits here for the next command, with no read
           // buffer and without on_idle's frame (~3 KiB) alive while it is idle (issue 15).
           // An error is reported by the read in on_idle.
-          cstart_ = cend_ = 0;
-          client_->buffers().give_back(cbuf_);
           error_code ec;
-          co_await client_->wait_readable(ec);
+          co_await wait_client_idle(*client_, cbuf_, cstart_, cend_, ec);
         }
         go_on = co_await on_idle();
         break;
@@ -228,6 +227,13 @@ awaitable<bool> MysqlSession::on_idle() {
     kind = "COM_PROCESS_KILL";
     judged = true;
   }
+  if (verdict.invalid_text) {
+    // Bytes that are not UTF-8 outside string literals (issue 12 item 4.5): the server
+    // would refuse the text itself, so it is answered like a protocol-state refusal:
+    // recorded without the text, the transaction left as it is.
+    if (!co_await audit_decision(verdict, {}, verdict.command)) co_return co_await answer_unrecorded();
+    co_return co_await answer(verdict.code, verdict.sqlstate, verdict.message);
+  }
   std::uint64_t record = 0;  // the decision record's session number (mysql_wal.cpp)
   if (judged) {
     if (!text.empty()) current_sql_.assign(text.substr(0, 1024));
@@ -360,9 +366,16 @@ MysqlSession::Verdict MysqlSession::aborted_verdict(const my::Command& cmd, bool
   TxnEnd end = TxnEnd::None;
   if (const auto* q = std::get_if<my::ComQuery>(&cmd)) {
     const Verdict judged = judge_sql(q->sql, false);
+    if (judged.invalid_text) {  // answered 1300 as in any state (on_idle)
+      passes = true;
+      return v;
+    }
     end = judged.ends;
     v.command = judged.command;
     v.fingerprint = judged.fingerprint;
+  } else if (const auto* p = std::get_if<my::ComStmtPrepare>(&cmd); p != nullptr && judge_sql(p->sql, true).invalid_text) {
+    passes = true;  // answered 1300 as in any state (on_idle)
+    return v;
   } else if (const auto* e = std::get_if<my::ComStmtExecute>(&cmd)) {
     if (auto it = prepared_.find(e->statement_id); it != prepared_.end()) {
       end = it->second.ends;

@@ -118,7 +118,8 @@ class MysqlSession : public LiveSession,
   // response), the aborted-transaction state, response relay. false: the session ends.
   awaitable<bool> on_idle();
   awaitable<bool> on_response();
-  // daemon/mysql/mysql_protocol_state.cpp: unknown statement ids, invalid UTF-8 statement text.
+  // daemon/mysql/mysql_protocol_state.cpp: unknown statement ids (invalid UTF-8 statement
+  // text: the gate's MysqlVerdict::invalid_text).
   struct StateRefusal {
     bool drop = false;  // a command without an answer: not forwarded, not answered
     Verdict verdict;

@@ -9,6 +9,7 @@
 #include "protocols/mysql/handshake.hpp"
 #include "protocols/mysql/packets.hpp"
 #include "daemon/mysql/mysql_session.hpp"
+#include "daemon/net/idle_wait.hpp"
 #include "daemon/net/peer_identity.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/session/admission.hpp"
@@ -122,9 +123,7 @@ awaitable<bool> MysqlSession::read_client_more(std::size_t chunk) {
   if (cstart_ == cend_) {
     // Nothing buffered: the buffer goes back to the thread's pool while the client is
     // idle and is borrowed again once there is something to read (issue 15).
-    cstart_ = cend_ = 0;
-    client_->buffers().give_back(cbuf_);
-    co_await client_->wait_readable(ec);
+    co_await wait_client_idle(*client_, cbuf_, cstart_, cend_, ec);
     if (!ec) cbuf_ = client_->buffers().take(chunk);
   } else if (cstart_ > 0) {  // keep the undecoded bytes, at the front
     std::copy(cbuf_.begin() + static_cast<std::ptrdiff_t>(cstart_), cbuf_.begin() + static_cast<std::ptrdiff_t>(cend_),

@@ -65,9 +65,10 @@ wal::ClassContext MysqlSession::wal_context() const {
   // for this listener and database (daemon/catalog/wal_catalogs.hpp). Without one, no
   // table read is proven read-only and nothing is contained (stricter, never weaker).
   const auto listener = static_cast<std::size_t>(listener_ - rt_->listeners.data());
-  // Copied out of the slot only when a loader published into it (or USE / a reload
-  // changed the slot); the reader keeps it alive: c.catalog points into it.
-  const WalCatalogView& view = wal_catalog_.view(rt_, rt_->wal_catalogs, listener, database_);
+  // Copied out of the slot only when a loader published into it (or USE changed the slot;
+  // adopt() resets the reader for a reloaded rt_); the reader keeps it alive: c.catalog
+  // points into it.
+  const WalCatalogView& view = wal_catalog_.view(rt_->wal_catalogs, listener, database_);
   c.catalog = view.catalog.get();
   // Not trusted while a DDL is forwarded and unanswered, nor when the catalog's load began
   // before this session's last DDL took effect.

@@ -21,6 +21,7 @@ void PgSession::on_ready_for_query(char status) {
   }
   frontend_state_.ready_for_query(status);
   txn_status_ = status;
+  if (outstanding_ > 0) wal_settle_forgets();  // the names its request closed or deallocated
   if (outstanding_ > 0 && --outstanding_ == 0) idle_gate_.cancel();
   if (outstanding_ == 0 && txn_status_ == 'I') lexing_.txn_dirty = false;
   if (statement_timeout_.count() > 0) {
@@ -51,6 +52,7 @@ void PgSession::on_error_response(const protocols::pg::ErrorView& error) {
   if (!results_.empty()) result_error(error);
   if (error.severity == "FATAL" || error.severity == "PANIC") backend_fatal_ = std::string(error.sqlstate);
   frontend_state_.command_ended();
+  wal_request_failed_ = true;  // names this request closed may still exist (wal_settle_forgets)
   if (gate_->window_grace()) {
     // The backend refused something: whatever the unnamed statement or portal now is,
     // the proxy no longer knows it to be a COMMIT / ROLLBACK.

@@ -127,6 +127,7 @@ PgSession::Next PgSession::on_relaying(const pg::FrontendMessage& msg, std::span
                     std::holds_alternative<pg::CopyFail>(msg);
   wal_submit(copy ? MessageKind::PgCopyData : MessageKind::PgExtended, wal::MessageClass::empty(), WalRecord{}, frame);
   note_forwarded(msg);
+  if (const auto* c = std::get_if<pg::Close>(&msg)) wal_forget_later(*c);
   return Next::Continue;
 }
 
@@ -147,6 +148,7 @@ PgSession::Next PgSession::on_query(const pg::Query& q, const pg::FrontendMessag
       lexing_.hold = true;
     }
     wal_remember(v);
+    wal_forget_later(v);  // DEALLOCATE, DISCARD ALL
     wal_submit(MessageKind::PgQuery, v.write_class, rec, frame);
     note_forwarded(msg);
     request_sent();

@@ -13,6 +13,7 @@
 #include "protocols/pg/encoder.hpp"
 #include "protocols/pg/frontend_decoder.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
+#include "daemon/net/idle_wait.hpp"
 #include "daemon/pg/pg_session.hpp"
 
 namespace segproxy::proxy {
@@ -30,9 +31,7 @@ awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
   error_code ec;
   if (cstart_ == cend_) {
     // Nothing buffered: the buffer goes back to the pool until there is something to read.
-    cstart_ = cend_ = 0;
-    client_->buffers().give_back(cbuf_);
-    co_await client_->wait_readable(ec);
+    co_await wait_client_idle(*client_, cbuf_, cstart_, cend_, ec);
   } else if (cstart_ > 0) {
     std::memmove(cbuf_.data(), cbuf_.data() + cstart_, cend_ - cstart_);
     cend_ -= cstart_;
@@ -300,10 +299,8 @@ awaitable<void> PgSession::relay() {
       // Nothing buffered: wait here for the client, with no read buffer and without
       // client_frames' frames alive while the session is idle (issue 15). An error is
       // reported by the read in client_frames.
-      cstart_ = cend_ = 0;
-      client_->buffers().give_back(cbuf_);
       error_code ec;
-      co_await client_->wait_readable(ec);
+      co_await wait_client_idle(*client_, cbuf_, cstart_, cend_, ec);
     }
     if (co_await client_frames() != Next::Continue) break;
   }

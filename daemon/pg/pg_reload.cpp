@@ -21,6 +21,11 @@ void PgSession::adopt(std::shared_ptr<const Runtime> rt) {
     terminate("57P01", "terminating connection: segproxy configuration reloaded: " + why, Termination::Close);
     return;
   }
+  // The write-ahead catalog reader refers into the old Runtime's catalogs: let go of them
+  // (and of the catalog the class context points into) before the old Runtime goes.
+  wal_catalog_.reset();
+  wal_ctx_.catalog = nullptr;
+  wal_ctx_.catalog_current = false;
   rt_ = std::move(rt);
   for (const auto& l : rt_->listeners) {
     if (l.cfg->name == listener_->cfg->name) listener_ = &l;

@@ -221,6 +221,18 @@ class PgSession : public LiveSession,
   // The portal Bind defines (nullptr: an unknown statement, or too many names).
   WalPortal* wal_bind_portal(const WalStatement* statement, std::string_view portal);
   WalPortal* wal_portal(std::string_view portal);
+  // Names the backend forgets (review finding, issue 14: a session that prepares and
+  // closes many statements must not fill the 1,024-name tables, after which everything
+  // would be unknown, i.e. escaping): a forwarded Close of a statement / portal, an
+  // allowed DEALLOCATE name (SQL-level and protocol-level statements share PostgreSQL's
+  // namespace), DEALLOCATE ALL / DISCARD ALL. Applied to the tables only at the
+  // ReadyForQuery that ends its request when no ErrorResponse came in that request (after
+  // an error the backend may have discarded it, and a name it still has must keep its
+  // folded class); a name defined again before then is not forgotten.
+  void wal_forget_later(const protocols::pg::Close& close);
+  void wal_forget_later(const GateVerdict& v);
+  void wal_defined(std::string_view name, bool portal);  // a (re)definition cancels its pending forgets
+  void wal_settle_forgets();                             // at a ReadyForQuery that answers a request
   // The record of an Execute of `portal` (issue 14: one record per execution): its
   // Bind's record for the portal's first Execute in the Bind's batch, else the
   // statement's record appended again (an unknown portal: a record without text).
@@ -435,6 +447,16 @@ class PgSession : public LiveSession,
   std::map<std::string, WalStatement, std::less<>> wal_statements_;
   std::map<std::string, WalPortal, std::less<>> wal_portals_;
   std::uint64_t wal_batch_ = 0;  // requests answered by ReadyForQuery sent so far (request_sent)
+  struct WalForget {
+    enum class Kind : std::uint8_t { Statement, Portal, Prepared, AllPrepared };
+    Kind kind = Kind::Statement;
+    std::string name;  // Statement / Portal / Prepared
+    std::uint64_t request = 0;  // the ReadyForQuery (wal_answered_) that ends its request
+    std::vector<std::string> keep;  // AllPrepared: names defined again after it
+  };
+  std::vector<WalForget> wal_forgets_;  // in forwarding order (wal_forget_later)
+  std::uint64_t wal_answered_ = 0;      // requests answered by ReadyForQuery so far
+  bool wal_request_failed_ = false;     // an ErrorResponse since the last ReadyForQuery
   WalRecord pending_refusal_record_;  // Discarding: the refusal's record, raised at the Sync
   struct PendingResult {
     std::chrono::steady_clock::time_point start;

@@ -5,6 +5,7 @@
 // forwarded before they were read are durable (answer_ready). Records are numbered by
 // the session's ledger (pg_wal_ledger.hpp), waits go through the thread's AuditWaiter.
 #include <algorithm>
+#include <utility>
 
 #include "protocols/pg/encoder.hpp"
 #include "daemon/net/backend_connector.hpp"
@@ -58,10 +59,10 @@ const wal::ClassContext& PgSession::wal_context() {
   // kinds, triggers, rules, policies, defaults, user-defined function and operator names).
   // Without one nothing relational is proven read-only and nothing is contained (every
   // write waits for its own record or for all of them).
-  // The reader copies the slot's view only when a loader published into it (or a reload
-  // changed rt_); it keeps that view alive, and wal_ctx_ points into it.
+  // The reader copies the slot's view only when a loader published into it (adopt()
+  // resets it for a reloaded rt_); it keeps that view alive, and wal_ctx_ points into it.
   const auto listener = static_cast<std::size_t>(listener_ - rt_->listeners.data());
-  const WalCatalogView& view = wal_catalog_.view(rt_, rt_->wal_catalogs, listener, database_);
+  const WalCatalogView& view = wal_catalog_.view(rt_->wal_catalogs, listener, database_);
   const wal::WalCatalog* catalog = view.catalog.get();
   // Not trusted while a DDL let through is not yet committed or rolled back, nor when the
   // catalog's load began before this session's last DDL ended.
@@ -75,14 +76,104 @@ const wal::ClassContext& PgSession::wal_context() {
 }
 
 void PgSession::wal_remember(const GateVerdict& v) {
-  for (const auto& [name, c] : v.wal_prepares) remember(wal_sql_prepared_, name, c);
+  for (const auto& [name, c] : v.wal_prepares) {
+    wal_defined(name, false);
+    remember(wal_sql_prepared_, name, c);
+  }
   for (const auto& [name, c] : v.wal_cursors) remember(wal_cursors_, name, c);
+}
+
+void PgSession::wal_forget_later(const pg::Close& close) {
+  if (wal_forgets_.size() >= kMaxWalNames) return;  // bounded: the name stays (folded classes, stricter)
+  WalForget f;
+  f.kind = close.target == 'S' ? WalForget::Kind::Statement : WalForget::Kind::Portal;
+  f.name.assign(close.name);
+  f.request = wal_batch_ + 1;  // the Sync (or Query) that ends this batch
+  wal_forgets_.push_back(std::move(f));
+}
+
+void PgSession::wal_forget_later(const GateVerdict& v) {
+  if (!v.wal_deallocates_all && v.wal_deallocates.empty()) return;
+  // A text that also PREPAREs: its order is not followed here, so nothing it names (or,
+  // for ALL, nothing at all) is forgotten; the tables keep folded classes (stricter).
+  const auto prepared_here = [&](const std::string& name) {
+    return std::any_of(v.wal_prepares.begin(), v.wal_prepares.end(), [&](const auto& p) { return p.first == name; });
+  };
+  const std::uint64_t request = wal_batch_ + 1;  // this Query's ReadyForQuery
+  if (wal_forgets_.size() + v.wal_deallocates.size() > kMaxWalNames) return;  // bounded, as above
+  if (v.wal_deallocates_all) {
+    if (!v.wal_prepares.empty()) return;
+    WalForget f;
+    f.kind = WalForget::Kind::AllPrepared;
+    f.request = request;
+    wal_forgets_.push_back(std::move(f));
+    return;
+  }
+  for (const std::string& name : v.wal_deallocates) {
+    if (prepared_here(name)) continue;
+    WalForget f;
+    f.kind = WalForget::Kind::Prepared;
+    f.name = name;
+    f.request = request;
+    wal_forgets_.push_back(std::move(f));
+  }
+}
+
+void PgSession::wal_defined(std::string_view name, bool portal) {
+  if (wal_forgets_.empty()) return;
+  for (auto it = wal_forgets_.begin(); it != wal_forgets_.end();) {
+    const bool same_namespace = portal ? it->kind == WalForget::Kind::Portal : it->kind != WalForget::Kind::Portal;
+    if (same_namespace && it->kind == WalForget::Kind::AllPrepared) {
+      if (it->keep.size() >= kMaxWalNames) {
+        it = wal_forgets_.erase(it);  // bounded: nothing is forgotten by it
+        continue;
+      }
+      it->keep.emplace_back(name);
+      ++it;
+    } else if (same_namespace && it->name == name) {
+      it = wal_forgets_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void PgSession::wal_settle_forgets() {
+  const std::uint64_t answered = ++wal_answered_;
+  const bool failed = std::exchange(wal_request_failed_, false);
+  std::size_t done = 0;
+  for (; done < wal_forgets_.size() && wal_forgets_[done].request <= answered; ++done) {
+    const WalForget& f = wal_forgets_[done];
+    if (failed) continue;  // the backend may not have run it: the names stay
+    const auto kept = [&](const std::string& name) {
+      return std::find(f.keep.begin(), f.keep.end(), name) != f.keep.end();
+    };
+    switch (f.kind) {
+      case WalForget::Kind::Statement:
+        if (const auto it = wal_statements_.find(f.name); it != wal_statements_.end()) wal_statements_.erase(it);
+        break;
+      case WalForget::Kind::Portal:
+        if (const auto it = wal_portals_.find(f.name); it != wal_portals_.end()) wal_portals_.erase(it);
+        break;
+      case WalForget::Kind::Prepared:
+        if (const auto it = wal_sql_prepared_.find(f.name); it != wal_sql_prepared_.end()) wal_sql_prepared_.erase(it);
+        if (const auto it = wal_statements_.find(f.name); it != wal_statements_.end()) wal_statements_.erase(it);
+        break;
+      case WalForget::Kind::AllPrepared:
+        // Every named prepared statement (the unnamed one is not in the backend's table).
+        std::erase_if(wal_sql_prepared_, [&](const auto& kv) { return !kept(kv.first); });
+        std::erase_if(wal_statements_, [&](const auto& kv) { return !kv.first.empty() && !kept(kv.first); });
+        break;
+    }
+  }
+  wal_forgets_.erase(wal_forgets_.begin(), wal_forgets_.begin() + static_cast<std::ptrdiff_t>(done));
 }
 
 // The unnamed statement / portal is replaced by the next Parse / Bind; a named one that
 // exists makes the backend refuse the new definition, so the classes fold (strictest).
 bool PgSession::wal_remember_statement(std::string_view name, const wal::MessageClass& klass,
                                        std::shared_ptr<audit::AuditRecord> record) {
+  wal_defined(name, false);
   auto it = wal_statements_.find(name);
   if (it == wal_statements_.end()) {
     if (wal_statements_.size() >= kMaxWalNames) return false;  // unknown at Bind: escaping
@@ -112,6 +203,7 @@ PgSession::WalPortal* PgSession::wal_bind_portal(const WalStatement* st, std::st
     }
     return nullptr;
   }
+  wal_defined(portal, true);
   if (it == wal_portals_.end()) {
     if (wal_portals_.size() >= kMaxWalNames) return nullptr;  // Execute: unknown portal, escaping
     it = wal_portals_.emplace(std::string(portal), WalPortal{}).first;

@@ -492,5 +492,78 @@ TEST_F(WalTest, ResumedPortalExecuteAppendsTheStatementRecordAgain) {
   EXPECT_EQ(count_statement(log, select), 2u) << "one record per Execute\n" << log.describe();
 }
 
+std::string close_msg(char target, const std::string& name) { return fe_frame('C', std::string(1, target) + cstr(name)); }
+std::string query_msg(const std::string& sql) { return fe_frame('Q', cstr(sql)); }
+
+// Review finding (issue 14): a Close of a prepared statement (and a DEALLOCATE of one)
+// never left the session's write-ahead name table, so after 1,024 prepare + close the
+// table was full and every later statement was "escaping": its Parse recorded at once, its
+// execution recorded by a record without its text. Closed and deallocated names now leave
+// the table once the backend has run the Close / DEALLOCATE: the next statement is
+// recorded the normal way, by its Bind, with its text, and no execution record lacks it.
+TEST_F(WalTest, ClosedAndDeallocatedStatementsLeaveTheWriteAheadNameTable) {
+  ProxyConfigOptions opts;
+  opts.billing_policy = "    rules:\n"
+                        "      - {id: orders-rw, tables: [public." + probe_ + "], allow: [select, insert, update]}\n"
+                        "    statements: [transaction, session_safe, prepare]\n";
+  opts.extra_yaml = audit_yaml(audit_dir_, "statement_text: full, durability: group, on_failure: fail_closed");
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  RawClient raw;
+  std::string err;
+  ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
+  ASSERT_TRUE(raw.start_tls(env().pki_file("ca.crt"), env().pki_file("client-spiffe.crt"),
+                            env().pki_file("client-spiffe.key"), &err))
+      << err;
+  const std::optional<BackendMessage> ready =
+      raw.startup({{"user", "whatever"}, {"database", env().db}}, std::chrono::seconds(15));
+  ASSERT_TRUE(ready.has_value()) << "no ReadyForQuery";
+  ASSERT_EQ(ready->type, 'Z') << parse_error_fields(ready->body)['M'];
+  // Sends a batch and reads its answers up to the `readies`-th ReadyForQuery; no error.
+  auto run = [&](const std::string& batch, int readies, int* rows = nullptr) {
+    ASSERT_TRUE(raw.send(batch));
+    for (int seen = 0; seen < readies;) {
+      const std::optional<BackendMessage> m = raw.read_message(std::chrono::seconds(60));
+      ASSERT_TRUE(m.has_value()) << "no answer to the batch";
+      ASSERT_NE(m->type, 'E') << parse_error_fields(m->body)['M'];
+      if (m->type == 'D' && rows != nullptr) ++*rows;
+      if (m->type == 'Z') ++seen;
+    }
+  };
+  constexpr int kChunk = 100;
+  for (int base = 0; base < 2000; base += kChunk) {  // Parse + Close, 100 per batch
+    std::string batch;
+    for (int i = base; i < base + kChunk; ++i) {
+      const std::string name = "s" + std::to_string(i);
+      batch += parse_msg(name, "SELECT 1") + close_msg('S', name);
+    }
+    ASSERT_NO_FATAL_FAILURE(run(batch + fe_frame('S', ""), 1));
+  }
+  for (int base = 0; base < 1100; base += kChunk) {  // Parse, then DEALLOCATE in a Query
+    std::string batch;
+    for (int i = base; i < base + kChunk; ++i) {
+      const std::string name = "d" + std::to_string(i);
+      batch += parse_msg(name, "SELECT 1") + fe_frame('S', "") + query_msg("DEALLOCATE " + name);
+    }
+    ASSERT_NO_FATAL_FAILURE(run(batch, 2 * kChunk));
+  }
+  const std::string late = "SELECT count(*) + 7 FROM " + probe_;
+  int rows = 0;
+  ASSERT_NO_FATAL_FAILURE(
+      run(parse_msg("late", late) + bind_msg("", "late") + execute_msg("", 0) + fe_frame('S', ""), 1, &rows));
+  EXPECT_EQ(rows, 1);
+  raw.send(fe_frame('X', ""));
+  raw.close();
+  ASSERT_TRUE(wait_for_record(audit_dir_, [](const AuditRecord& r) { return r.event == "session.close"; }));
+  proxy_.stop();
+  const AuditLog log = read_audit_log(audit_dir_);
+  ASSERT_TRUE(log.result.ok()) << log.describe();
+  EXPECT_EQ(count_statement(log, late), 1u) << "recorded once, by its Bind\n" << log.describe();
+  EXPECT_EQ(records_where(log, [](const AuditRecord& r) {
+              return r.event == "statement.decision" && r.decision == "allow" && r.statement.empty();
+            }).size(),
+            0u)
+      << "an execution recorded without its text: the statement was escaping\n" << log.describe();
+}
+
 }  // namespace
 }  // namespace segproxy::it

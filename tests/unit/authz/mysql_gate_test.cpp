@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <string>
 
 #include "authz/gate/decision_cache.hpp"
 #include "authz/gate/mysql_errors.hpp"
@@ -149,6 +150,44 @@ TEST(MysqlGate, UnparseableTextIsRefusedWith1064AndPolicyRefusalsKeepTheirCodes)
   EXPECT_EQ(gate.check("HELP 'contents'", false, "shop", kNow).code, ER_SPECIFIC_ACCESS_DENIED);
   // The session stays usable.
   EXPECT_TRUE(gate.check("select * from orders", false, "shop", kNow).allow);
+}
+
+// Issue 12 item 4.5, review finding: the gate finds bytes that are not UTF-8 outside
+// string literals in the same lexing pass as the cache key (no lexing of its own in the
+// session): ER_INVALID_CHARACTER_STRING 1300, never cached, while the same bytes inside a
+// `_binary'...'` literal pass; over limits.max_statement_length the length refusal answers
+// (the text is not lexed at all).
+TEST(MysqlGate, BytesThatAreNotUtf8OutsideLiteralsGet1300FromTheGateAndInsideALiteralPass) {
+  const config::Config cfg = make_config();
+  const authz::PolicyEngine engine(cfg);
+  MysqlGate gate = make_gate(engine, cfg);
+  const std::string raw = "\xff\xfe\x80";
+  const MysqlVerdict bad = gate.check("select * from orders /* " + raw + " */", false, "shop", kNow);
+  EXPECT_FALSE(bad.allow);
+  EXPECT_TRUE(bad.invalid_text);
+  EXPECT_EQ(bad.code, ER_INVALID_CHARACTER_STRING);
+  EXPECT_EQ(bad.sqlstate, "HY000");
+  EXPECT_EQ(bad.command, "COM_QUERY");
+  EXPECT_TRUE(gate.check("select * from orders", false, "shop", kNow).allow);  // cached now
+  EXPECT_TRUE(gate.check("select * from orders /* " + raw + " */", false, "shop", kNow).invalid_text);
+  EXPECT_EQ(gate.check("select `caf\xe9` from orders", true, "shop", kNow).command, "COM_STMT_PREPARE");
+  const MysqlVerdict binary = gate.check("select * from orders where id = _binary'" + raw + "'", false, "shop", kNow);
+  EXPECT_TRUE(binary.allow) << binary.message;
+  EXPECT_FALSE(binary.invalid_text);
+}
+
+TEST(MysqlGate, TextOverTheStatementLengthLimitIsRefusedForItsLengthNotLexedFor1300) {
+  const config::Config cfg = make_config();
+  const authz::PolicyEngine engine(cfg);
+  authz::sql::MysqlClassifierOptions options;
+  options.current_database = "shop";
+  options.limits.max_statement_length = 64;
+  MysqlGate gate(engine, "billing", cfg.segments.at("billing").databases, options);
+  const MysqlVerdict v =
+      gate.check("select * from orders /* \xff */" + std::string(100, ' '), false, "shop", kNow);
+  EXPECT_FALSE(v.allow);
+  EXPECT_FALSE(v.invalid_text);
+  EXPECT_EQ(v.code, 1162) << v.message;
 }
 
 }  // namespace

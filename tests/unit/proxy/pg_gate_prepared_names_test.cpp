@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <string>
+#include <vector>
 
 #include "authz/gate/pg_gate.hpp"
 
@@ -76,6 +78,29 @@ TEST(StatementGatePreparedNames, ARefusedPrepareLeavesTheNameUnknown) {
   PgGate gate(engine, "billing", "shop");
   EXPECT_FALSE(gate.check("prepare p as delete from orders", kNow).decision.allow);
   EXPECT_FALSE(gate.check("execute p", kNow).decision.allow);
+}
+
+// Judged with a write-ahead class context (the session's, when the audit rule is gated):
+// a PREPARE is remembered all the same (its verdict is session-dependent and was returned
+// before the bookkeeping), and a DEALLOCATE tells the session which names its
+// write-ahead tables forget (review finding, issue 14).
+TEST(StatementGatePreparedNames, WithAWalContextAPrepareIsRememberedAndDeallocateNamesWhatToForget) {
+  const authz::PolicyEngine engine(make_config());
+  PgGate gate(engine, "billing", "shop");
+  const authz::wal::ClassContext ctx;
+  const GateVerdict prep = gate.check("prepare p as select * from orders", kNow, &ctx);
+  ASSERT_TRUE(prep.decision.allow) << prep.decision.reason;
+  ASSERT_EQ(prep.wal_prepares.size(), 1u);
+  EXPECT_EQ(prep.wal_prepares.front().first, "p");
+  EXPECT_TRUE(gate.check("execute p", kNow, &ctx).decision.allow);
+  const GateVerdict dealloc = gate.check("deallocate p", kNow, &ctx);
+  ASSERT_TRUE(dealloc.decision.allow);
+  EXPECT_EQ(dealloc.wal_deallocates, std::vector<std::string>{"p"});
+  EXPECT_FALSE(dealloc.wal_deallocates_all);
+  EXPECT_FALSE(gate.check("execute p", kNow, &ctx).decision.allow);
+  EXPECT_TRUE(gate.check("deallocate all", kNow, &ctx).wal_deallocates_all);
+  EXPECT_TRUE(gate.check("discard all", kNow, &ctx).wal_deallocates_all);
+  EXPECT_TRUE(gate.check("select 1", kNow, &ctx).wal_deallocates.empty());
 }
 
 }  // namespace

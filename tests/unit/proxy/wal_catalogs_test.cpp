@@ -111,16 +111,16 @@ std::shared_ptr<WalCatalogs> configured() {
 TEST(WalCatalogsReader, SeesEveryPublishAtItsNextReadAndNothingBefore) {
   const auto w = configured();
   WalCatalogs::Reader reader;
-  EXPECT_EQ(reader.view(w, *w, 0, "shop").catalog, nullptr);
+  EXPECT_EQ(reader.view(*w, 0, "shop").catalog, nullptr);
   const auto at = Clock::now();
   ASSERT_TRUE(w->publish(0, "shop", catalog_with("accounts"), at));
-  const WalCatalogView& first = reader.view(w, *w, 0, "shop");
+  const WalCatalogView& first = reader.view(*w, 0, "shop");
   ASSERT_NE(first.catalog, nullptr);
   EXPECT_NE(first.catalog->find("public", "accounts"), nullptr);
   EXPECT_EQ(first.generation, 1u);
   EXPECT_EQ(first.loaded_at, at);
   ASSERT_TRUE(w->publish(0, "shop", catalog_with("other"), at + std::chrono::seconds(1)));
-  const WalCatalogView& second = reader.view(w, *w, 0, "shop");
+  const WalCatalogView& second = reader.view(*w, 0, "shop");
   ASSERT_NE(second.catalog, nullptr);
   EXPECT_NE(second.catalog->find("public", "other"), nullptr);
   EXPECT_EQ(second.catalog->find("public", "accounts"), nullptr);
@@ -134,11 +134,11 @@ TEST(WalCatalogsReader, KeepsTheViewItHandedOutAliveUntilItsNextRead) {
     auto c = catalog_with("accounts");
     ASSERT_TRUE(w->publish(0, "shop", c, Clock::now()));
   }
-  std::weak_ptr<const authz::wal::WalCatalog> old = reader.view(w, *w, 0, "shop").catalog;
+  std::weak_ptr<const authz::wal::WalCatalog> old = reader.view(*w, 0, "shop").catalog;
   ASSERT_FALSE(old.expired());
   ASSERT_TRUE(w->publish(0, "shop", catalog_with("other"), Clock::now()));
   EXPECT_FALSE(old.expired()) << "the view a session's context points into was freed under it";
-  EXPECT_NE(reader.view(w, *w, 0, "shop").catalog->find("public", "other"), nullptr);
+  EXPECT_NE(reader.view(*w, 0, "shop").catalog->find("public", "other"), nullptr);
   EXPECT_TRUE(old.expired()) << "the reader still holds a replaced catalog";
 }
 
@@ -147,14 +147,34 @@ TEST(WalCatalogsReader, FollowsADatabaseChangeAndAReloadedRuntime) {
   w->publish(0, "shop", catalog_with("accounts"), Clock::now());
   w->publish(0, "archive", catalog_with("old_orders"), Clock::now());
   WalCatalogs::Reader reader;
-  EXPECT_NE(reader.view(w, *w, 0, "shop").catalog->find("public", "accounts"), nullptr);
-  EXPECT_NE(reader.view(w, *w, 0, "archive").catalog->find("public", "old_orders"), nullptr);  // USE archive
-  EXPECT_EQ(reader.view(w, *w, 0, "elsewhere").catalog, nullptr);                                // no slot
-  EXPECT_EQ(reader.view(w, *w, 1, "shop").catalog, nullptr);  // a listener without metadata
+  EXPECT_NE(reader.view(*w, 0, "shop").catalog->find("public", "accounts"), nullptr);
+  EXPECT_NE(reader.view(*w, 0, "archive").catalog->find("public", "old_orders"), nullptr);  // USE archive
+  EXPECT_EQ(reader.view(*w, 0, "elsewhere").catalog, nullptr);                                // no slot
+  EXPECT_EQ(reader.view(*w, 1, "shop").catalog, nullptr);  // a listener without metadata
   const auto next = configured();  // a reload: the new Runtime's own slots
-  EXPECT_EQ(reader.view(next, *next, 0, "shop").catalog, nullptr);
+  reader.reset();                  // as the session's adopt() does
+  EXPECT_EQ(reader.view(*next, 0, "shop").catalog, nullptr);
   next->publish(0, "shop", catalog_with("reloaded"), Clock::now());
-  EXPECT_NE(reader.view(next, *next, 0, "shop").catalog->find("public", "reloaded"), nullptr);
+  EXPECT_NE(reader.view(*next, 0, "shop").catalog->find("public", "reloaded"), nullptr);
+}
+
+// Review finding (issue 14): the reader held the old Runtime until the session's next
+// statement. Now it holds no Runtime at all, and reset() (a session adopting a reloaded
+// Runtime) lets go of the catalog it handed out even while the old catalogs are gone.
+TEST(WalCatalogsReader, ResetLetsGoOfTheViewOfTheCatalogsOfAReplacedRuntime) {
+  auto old = configured();
+  old->publish(0, "shop", catalog_with("accounts"), Clock::now());
+  WalCatalogs::Reader reader;
+  std::weak_ptr<const authz::wal::WalCatalog> held = reader.view(*old, 0, "shop").catalog;
+  std::weak_ptr<WalCatalogs> old_catalogs = old;
+  old.reset();  // the old Runtime (and its catalogs) go: nothing in the reader keeps them
+  EXPECT_TRUE(old_catalogs.expired()) << "the reader keeps the replaced Runtime's catalogs alive";
+  EXPECT_FALSE(held.expired()) << "the view handed out is valid until the next read or reset";
+  reader.reset();
+  EXPECT_TRUE(held.expired()) << "reset() kept the replaced catalog";
+  const auto next = configured();
+  next->publish(0, "shop", catalog_with("reloaded"), Clock::now());
+  EXPECT_NE(reader.view(*next, 0, "shop").catalog->find("public", "reloaded"), nullptr);
 }
 
 TEST(WalCatalogsReader, SeesACatalogCarriedIntoTheSlotAtReload) {
@@ -162,9 +182,9 @@ TEST(WalCatalogsReader, SeesACatalogCarriedIntoTheSlotAtReload) {
   old->publish(0, "shop", catalog_with("accounts"), Clock::now());
   const auto next = configured();
   WalCatalogs::Reader reader;
-  EXPECT_EQ(reader.view(next, *next, 0, "shop").catalog, nullptr);
+  EXPECT_EQ(reader.view(*next, 0, "shop").catalog, nullptr);
   next->carry_from(*old, [](std::size_t) { return true; });
-  const WalCatalogView& v = reader.view(next, *next, 0, "shop");
+  const WalCatalogView& v = reader.view(*next, 0, "shop");
   ASSERT_NE(v.catalog, nullptr) << "a carried catalog did not move the slot's stamp";
   EXPECT_NE(v.catalog->find("public", "accounts"), nullptr);
 }

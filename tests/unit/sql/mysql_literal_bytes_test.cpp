@@ -1,12 +1,14 @@
 // Issue 12 (driver transparency) with item 4.5 kept: bytes that are not UTF-8 pass only
 // inside string literals (PyMySQL's `_binary'<raw bytes>'`), where they are data and the
 // literal ends at the same byte for the server and for the lexer; anywhere else the text
-// is refused. The literal boundaries follow the session's sql_mode.
+// is refused. The literal boundaries follow the session's sql_mode. The check is made in
+// the classifier's one lexing pass (MysqlText), under its limits (review finding).
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "authz/sql/mysql_literal_bytes.hpp"
+#include "authz/sql/mysql_classifier.hpp"
+#include "authz/sql/statement_limits.hpp"
 
 namespace segproxy::authz::sql {
 namespace {
@@ -20,6 +22,11 @@ MysqlClassifierOptions utf8_session() {
 }
 
 const std::string kRaw = std::string("\x00\xff\xfe\x80", 4).substr(1);  // ff fe 80: no UTF-8
+
+// The text's bytes pass: none that is not UTF-8 lies outside a string literal.
+bool non_utf8_bytes_only_in_string_literals(const std::string& sql, const MysqlClassifierOptions& o) {
+  return !MysqlText(sql, o).invalid_bytes();
+}
 
 TEST(MysqlLiteralBytes, RawBytesInsideABinaryStringLiteralPass) {
   const auto o = utf8_session();
@@ -63,9 +70,44 @@ TEST(MysqlLiteralBytes, UnderNoBackslashEscapesTheLiteralEndsAtTheBackslashQuote
 TEST(MysqlLiteralBytes, TextTheLexerCannotReadIsRefused) {
   const auto o = utf8_session();
   EXPECT_FALSE(non_utf8_bytes_only_in_string_literals("SELECT '" + kRaw, o));  // unterminated
-  auto small = o;
-  small.max_length = 8;
-  EXPECT_FALSE(non_utf8_bytes_only_in_string_literals("SELECT '" + kRaw + "'", small));
+}
+
+TEST(MysqlLiteralBytes, ARefusedTextIsAnInvalidCharacterStringWithoutFingerprint) {
+  const auto o = utf8_session();
+  const StatementInfo info = classify_mysql("SELECT 1 /* " + kRaw + " */", o);
+  EXPECT_FALSE(info.parse_ok);
+  EXPECT_TRUE(info.invalid_text_bytes);
+  EXPECT_EQ(info.fingerprint, 0u);
+  EXPECT_EQ(fingerprint_mysql("SELECT 1 /* " + kRaw + " */", o), 0u);
+  const StatementInfo ok = classify_mysql("INSERT INTO t VALUES (_binary'" + kRaw + "')", o);
+  EXPECT_TRUE(ok.parse_ok) << ok.parse_error;
+  EXPECT_FALSE(ok.invalid_text_bytes);
+}
+
+TEST(MysqlLiteralBytes, OnlyUtf8SessionsAreChecked) {
+  auto o = utf8_session();
+  o.charset = "latin1";  // every byte is a character: the analyzer judges the text as it is
+  EXPECT_FALSE(MysqlText("SELECT 1 /* " + kRaw + " */", o).invalid_bytes());
+}
+
+// Review finding: the check lexed with its own options (1,000,000 tokens, no
+// limits.max_statement_length), so text over the statement limits was lexed whole. Now
+// it is the classifier's lexing: over the limits nothing is checked and the text is
+// refused for its length / token count (54000 / 54001), not 1300.
+TEST(MysqlLiteralBytes, TextOverTheStatementLimitsIsRefusedForThemWithoutBeingChecked) {
+  auto o = utf8_session();
+  o.limits.max_statement_length = 32;
+  const std::string long_text = "SELECT 1 /* " + kRaw + " */ " + std::string(64, ' ');
+  EXPECT_FALSE(MysqlText(long_text, o).invalid_bytes());
+  const StatementInfo too_long = classify_mysql(long_text, o);
+  EXPECT_EQ(too_long.parse_error_sqlstate, kSqlstateProgramLimitExceeded);
+  auto few = utf8_session();
+  few.limits.max_statement_tokens = 4;
+  const std::string many = "SELECT 1, 2, 3, 4, 5 /* " + kRaw + " */";
+  const MysqlText many_text(many, few);
+  EXPECT_FALSE(many_text.invalid_bytes());
+  EXPECT_EQ(many_text.tokens(), nullptr);
+  EXPECT_EQ(classify_mysql(many, few).parse_error_sqlstate, kSqlstateStatementTooComplex);
 }
 
 }  // namespace
