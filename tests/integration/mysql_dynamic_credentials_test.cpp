@@ -123,13 +123,14 @@ class MyDynamicCredentials : public ::testing::Test {
     return start_dynamic_service(std::move(t), inst.empty() ? instance() : inst, &log_, rec_);
   }
 
-  static std::vector<AcquireResult> acquire_many(DynamicCredentials& s, const std::string& key, int n) {
-    return it::acquire_many(s, "my-main", key, n);
+  std::vector<AcquireResult> acquire_many(DynamicCredentials& s, const std::string& key, int n) {
+    return it::acquire_many(s, io_, "my-main", key, n);
   }
-  static AcquireResult acquire(DynamicCredentials& s, const std::string& key) {
-    return acquire_one(s, "my-main", key);
-  }
+  AcquireResult acquire(DynamicCredentials& s, const std::string& key) { return acquire_one(s, io_, "my-main", key); }
 
+  // Where the service posts acquisition results; a member, so it outlives the service
+  // (a local of each test) and every post its worker threads make (it::acquire_many).
+  proxy::asio::io_context io_;
   proxy::Logger log_{proxy::LogLevel::Info, config::LogFormat::Text};
   std::unique_ptr<sql::Connection> root_;
   std::string tag_;

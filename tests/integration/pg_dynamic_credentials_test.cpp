@@ -68,12 +68,10 @@ class PgDynamicCredentials : public ::testing::Test {
     return start_dynamic_service(std::move(t), instance.empty() ? "it-" + tag_ : instance, &log_, rec_);
   }
 
-  static std::vector<AcquireResult> acquire_many(DynamicCredentials& s, const std::string& key, int n) {
-    return it::acquire_many(s, "pg-main", key, n);
+  std::vector<AcquireResult> acquire_many(DynamicCredentials& s, const std::string& key, int n) {
+    return it::acquire_many(s, io_, "pg-main", key, n);
   }
-  static AcquireResult acquire(DynamicCredentials& s, const std::string& key) {
-    return acquire_one(s, "pg-main", key);
-  }
+  AcquireResult acquire(DynamicCredentials& s, const std::string& key) { return acquire_one(s, io_, "pg-main", key); }
 
   PgConnPtr login(const proxy::MintedCredential& c) const {
     return pg_connect("host=" + env().pghost + " port=" + env().pgport + " dbname=" + env().db +
@@ -93,6 +91,9 @@ class PgDynamicCredentials : public ::testing::Test {
     return role_count(user) == 0;
   }
 
+  // Where the service posts acquisition results; a member, so it outlives the service
+  // (a local of each test) and every post its worker threads make (it::acquire_many).
+  proxy::asio::io_context io_;
   proxy::Logger log_{proxy::LogLevel::Info, config::LogFormat::Text};
   PgConnPtr admin_;
   std::string tag_;

@@ -87,25 +87,37 @@ inline std::unique_ptr<proxy::DynamicCredentials> start_dynamic_service(proxy::D
 }
 
 // Runs `n` acquisitions for `key` (segment billing) at once and waits for all of them.
-inline std::vector<proxy::AcquireResult> acquire_many(proxy::DynamicCredentials& s, const std::string& listener,
-                                                      const std::string& key, int n,
+// `io` must outlive the service (a fixture member; the service is a local of the test):
+// the service's worker thread is still inside asio::post (signalling the scheduler) after
+// the result it posted has run here, and a timed-out acquisition posts later still. An
+// io_context local to this function was destroyed under that post (ThreadSanitizer, issue
+// 20: data race on the scheduler's condition variable, a use after free). Late results are
+// dropped: they run in a later call, whose state is its own.
+inline std::vector<proxy::AcquireResult> acquire_many(proxy::DynamicCredentials& s, proxy::asio::io_context& io,
+                                                      const std::string& listener, const std::string& key, int n,
                                                       std::chrono::seconds timeout = std::chrono::seconds(20)) {
-  proxy::asio::io_context io;
+  struct Pending {
+    std::vector<proxy::AcquireResult> out;
+    bool open = true;
+  };
+  auto pending = std::make_shared<Pending>();
+  io.restart();
   auto guard = proxy::asio::make_work_guard(io);
-  std::vector<proxy::AcquireResult> out;
   for (int i = 0; i < n; ++i) {
-    s.acquire(listener, "billing", key, io.get_executor(), [&, n](proxy::AcquireResult r) {
-      out.push_back(std::move(r));
-      if (static_cast<int>(out.size()) == n) io.stop();
+    s.acquire(listener, "billing", key, io.get_executor(), [pending, n, &io](proxy::AcquireResult r) {
+      if (!pending->open) return;
+      pending->out.push_back(std::move(r));
+      if (static_cast<int>(pending->out.size()) == n) io.stop();
     });
   }
   io.run_for(timeout);
-  return out;
+  pending->open = false;
+  return std::move(pending->out);
 }
 
-inline proxy::AcquireResult acquire_one(proxy::DynamicCredentials& s, const std::string& listener,
-                                        const std::string& key) {
-  auto v = acquire_many(s, listener, key, 1);
+inline proxy::AcquireResult acquire_one(proxy::DynamicCredentials& s, proxy::asio::io_context& io,
+                                        const std::string& listener, const std::string& key) {
+  auto v = acquire_many(s, io, listener, key, 1);
   if (v.empty()) {
     proxy::AcquireResult r;
     r.error = "test: acquire timed out";
