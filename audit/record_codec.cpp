@@ -312,6 +312,9 @@ std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string
   using namespace std::chrono;
   const year_month_day ymd{year{Y}, month{static_cast<unsigned>(M)}, day{static_cast<unsigned>(D)}};
   if (!ymd.ok() || h > 23 || m > 59 || sec > 60) return std::nullopt;
+  // A hostile log's "ts" may name any year; system_clock's 64-bit nanoseconds hold
+  // 1678..2261 only, and the conversion below would overflow (UB) outside.
+  if (Y < 1970 || Y > 2200) return std::nullopt;
   return system_clock::time_point{sys_days{ymd}} + hours{h} + minutes{m} + seconds{sec} +
          microseconds{frac_us};
 }

@@ -297,6 +297,13 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
   const year_month_day ymd{year{y1 * 100 + y2}, month{static_cast<unsigned>(mo)},
                            day{static_cast<unsigned>(dd)}};
   if (!ymd.ok() || hh > 23 || mi > 59 || ss > 59) return std::nullopt;
+  // system_clock counts nanoseconds in 64 bits (years 1678..2261): outside that the
+  // conversion below overflows (UB; fuzz finding, a window "until: 0226-12-02T00:00:00Z").
+  if (ymd.year() < year{kMinRfc3339Year} || ymd.year() > year{kMaxRfc3339Year}) {
+    why = "timestamp " + quote(s) + " is out of range (years " + std::to_string(kMinRfc3339Year) + " to " +
+          std::to_string(kMaxRfc3339Year) + ")";
+    return std::nullopt;
+  }
   std::size_t pos = 19;
   if (pos < s.size() && s[pos] == '.') {  // fractional seconds: accepted, truncated
     ++pos;

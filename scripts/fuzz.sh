@@ -3,10 +3,14 @@
 # Builds every fuzz target (tests/fuzz/<target>_fuzz.cpp) with clang, libFuzzer, ASan and
 # UBSan in $SEGPROXY_FUZZ_BUILD_DIR (default <repo>/build-fuzz), runs each for SECONDS
 # from its seed corpus tests/fuzz/corpus/<target>, merges the new inputs that add
-# coverage back into that corpus, and prints one summary line per target (runs, coverage,
-# corpus size, crashes). Crash, timeout and OOM inputs are kept under
-# <build>/fuzz-work/<target>/ and make the script exit 1. Not part of CI (ctest replays
-# the corpora under the sanitizers instead); run it before a release, e.g. 600 s a target.
+# coverage into <build>/fuzz-work/<target>/corpus (seeds + every new input with new
+# features), and copies only the few that add the most coverage edges back into the seed
+# corpus (tests/fuzz/pick_corpus.py: at most FUZZ_PICK_MAX=10, each adding at least
+# FUZZ_PICK_MIN_EDGES=5 edges), so the committed corpus and the replay tests stay lean.
+# Prints one summary line per target (seconds run, runs, coverage, corpus sizes,
+# crashes). Crash, timeout, leak and OOM inputs are kept under <build>/fuzz-work/<target>/
+# and make the script exit 1. Not part of CI (ctest replays the corpora under the
+# sanitizers instead); run it before a release, e.g. 600 s a target.
 set -euo pipefail
 
 export SP_LOG_TAG=fuzz
@@ -49,18 +53,30 @@ for t in "${targets[@]}"; do
   work="$build/fuzz-work/$t"
   corpus="$root/tests/fuzz/corpus/$t"
   rm -rf "$work"
-  mkdir -p "$work/new" "$corpus"
+  mkdir -p "$work/new" "$work/corpus" "$corpus"
   sp_log "$t: fuzzing for ${seconds}s"
   rc=0
+  started=$SECONDS
   "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$work/" "$work/new" "$corpus" >"$work/fuzz.log" 2>&1 || rc=$?
+  ran=$((SECONDS - started))
   before=$(find "$corpus" -type f | wc -l)
-  "$bin" -merge=1 "$corpus" "$work/new" >"$work/merge.log" 2>&1 || true
-  after=$(find "$corpus" -type f | wc -l)
+  cp -pR "$corpus"/. "$work/corpus/"
+  "$bin" -merge=1 -merge_control_file="$work/merge.ctl" "$work/corpus" "$work/new" >"$work/merge.log" 2>&1 || true
+  merged=$(find "$work/corpus" -type f | wc -l)
+  picked=0
+  if [[ -s "$work/merge.ctl" ]]; then
+    python3 "$root/tests/fuzz/pick_corpus.py" "$work/merge.ctl" "${FUZZ_PICK_MAX:-10}" \
+      "${FUZZ_PICK_MIN_EDGES:-5}" >"$work/picked.txt" 2>"$work/pick.log" || true
+    while read -r _gain path; do
+      cp -p "$path" "$corpus/" && picked=$((picked + 1))
+    done <"$work/picked.txt"
+  fi
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/fuzz.log" | grep -o '[0-9]*$' | tail -n1)
   cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$work/fuzz.log" | tail -n1)
   crashes=$(find "$work" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) | wc -l)
-  line="$t: ${seconds}s, ${runs:-?} runs, ${cov:-cov ?}, corpus $before -> $after, crashes $crashes (exit $rc)"
+  line="$t: ${ran}s of ${seconds}s, ${runs:-?} runs, ${cov:-cov ?}, corpus $before seeds -> $merged merged,"
+  line+=" $picked picked ($(cat "$work/pick.log" 2>/dev/null)), crashes $crashes (exit $rc)"
   printf '%s\n' "$line" | tee -a "$summary"
   if ((crashes > 0 || rc != 0)); then
     failed=1

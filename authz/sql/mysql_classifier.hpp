@@ -145,8 +145,10 @@ MysqlServerVersion parse_mysql_server_version(std::string_view handshake_version
 // with SET, PREPARE or EXECUTE IMMEDIATE, whose classification reads them - plus all
 // options. Equal fingerprints always classify the same way (the analyzer refuses a
 // statement outside that rule whose classification read a literal value). Equals
-// classify_mysql(...).fingerprint; 0 on a syntax error, over limits.max_statement_length
-// and without opts.hash_key (do not cache).
+// classify_mysql(...).fingerprint, refusals over limits.max_statements_per_message and
+// nesting included (54000 / 54001, decided by the tokens' structure); 0 on a syntax error,
+// over limits.max_statement_length or max_statement_tokens and without opts.hash_key (do
+// not cache).
 std::uint64_t fingerprint_mysql(std::string_view sql, const MysqlClassifierOptions& opts);
 
 // The statement with every string/number/hex literal replaced by '?', tokens separated by

@@ -159,6 +159,18 @@ TEST(RecordCodec, TimestampsAreRfc3339UtcWithMicroseconds) {
   EXPECT_FALSE(parse_timestamp("2026-13-22T12:03:29Z"));
 }
 
+// Same class as the config fuzz finding (1e2fae2): a hostile record's ts with a year the
+// clock cannot hold overflowed the conversion to nanoseconds (UB); it is unparseable now
+// (the exporters then write time 0).
+TEST(RecordCodec, TimestampYearOutsideTheClockRangeIsUnparseableNotAnOverflow) {
+  for (const char* bad : {"0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2201-01-01T00:00:00Z",
+                          "9999-12-31T23:59:59.999999Z"}) {
+    EXPECT_FALSE(parse_timestamp(bad)) << bad;
+  }
+  EXPECT_TRUE(parse_timestamp("1970-01-01T00:00:00Z"));
+  EXPECT_TRUE(parse_timestamp("2200-12-31T23:59:59.999999Z"));
+}
+
 // Lines exactly as the codec wrote them before the audit decoder moved onto json/ (issue
 // 13): the chain hashes these bytes, so they must keep decoding to the same record and
 // re-encoding to the same bytes. Edge cases: the largest counters a backend can report

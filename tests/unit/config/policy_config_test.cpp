@@ -232,6 +232,24 @@ TEST(PolicyParsers, Rfc3339) {
   }
 }
 
+// Fuzz finding (config target): a year system_clock cannot hold overflowed the conversion
+// to nanoseconds (UB); such a timestamp is a config error naming the range.
+TEST(PolicyParsers, Rfc3339YearOutsideTheClockRangeIsAnErrorNotAnOverflow) {
+  using namespace std::chrono;
+  std::string why;
+  for (const char* bad : {"0226-12-02T00:00:00Z", "0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z",
+                          "2201-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59"}) {
+    EXPECT_FALSE(detail::parse_rfc3339(bad, why).has_value()) << bad;
+    EXPECT_NE(why.find("out of range (years 1970 to 2200)"), std::string::npos) << bad << ": " << why;
+  }
+  const auto first = detail::parse_rfc3339("1970-01-01T00:00:00Z", why);
+  ASSERT_TRUE(first.has_value()) << why;
+  EXPECT_EQ(first->time_since_epoch().count(), 0);
+  const auto last = detail::parse_rfc3339("2200-12-31T23:59:59Z", why);
+  ASSERT_TRUE(last.has_value()) << why;
+  EXPECT_EQ(last->time_since_epoch(), sys_days{2201y / January / 1}.time_since_epoch() - seconds{1});
+}
+
 TEST(PolicyParsers, ZoneNames) {
   for (const char* ok : {"UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+5"}) {
     EXPECT_TRUE(detail::is_safe_zone_name(ok)) << ok;

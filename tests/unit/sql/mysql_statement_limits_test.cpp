@@ -70,6 +70,33 @@ TEST(MysqlStatementLimits, DeepNestingIsAComplexityRefusalNotAnUnknownStatement)
   EXPECT_TRUE(classify("SELECT (((1)))", shallow).parse_ok);
 }
 
+// Fuzz finding (mysql_sql): a nesting or statement-count refusal had fingerprint 0 from
+// classify_mysql but a non-zero one from fingerprint_mysql, the key the gate caches the
+// verdict under. Both now agree: the refusal follows from the tokens' structure.
+TEST(MysqlStatementLimits, LimitRefusalCarriesTheSameFingerprintAsTheLexOnlyFingerprint) {
+  MysqlClassifierOptions o;
+  o.current_database = "shop";
+  o.hash_key = test::kTestHashKey;
+  StatementLimits two;
+  two.max_statements_per_message = 2;
+  MysqlClassifierOptions two_o = o;
+  two_o.limits = two;
+  const std::string analyzer_deep = std::string(47, '(');
+  const std::string configured_deep = "SELECT " + std::string(1001, '(') + "1" + std::string(1001, ')');
+  const std::pair<std::string, MysqlClassifierOptions> cases[] = {
+      {analyzer_deep, o}, {configured_deep, o}, {"SELECT 1; SELECT 2; SELECT 3", two_o}};
+  for (const auto& [sql, opts] : cases) {
+    const StatementInfo info = classify_mysql(sql, opts);
+    EXPECT_FALSE(info.parse_ok) << sql;
+    EXPECT_FALSE(info.parse_error_sqlstate.empty()) << sql << ": " << info.parse_error;
+    EXPECT_NE(info.fingerprint, 0u) << sql;
+    EXPECT_EQ(info.fingerprint, fingerprint_mysql(sql, opts)) << sql;
+  }
+  // A syntax error still has none, from either.
+  EXPECT_EQ(classify_mysql("xyzzy", o).fingerprint, 0u);
+  EXPECT_EQ(fingerprint_mysql("xyzzy", o), 0u);
+}
+
 TEST(MysqlStatementLimits, WideSetOperationsAndListsStillClassifyWithinTheLength) {
   const auto unions = classify("SELECT a FROM t" + repeat(" UNION SELECT a FROM t", 40000));
   ASSERT_TRUE(unions.parse_ok) << unions.parse_error;
