@@ -37,6 +37,7 @@
 #include "daemon/mysql/mysql_backend.hpp"
 #include "daemon/runtime.hpp"
 #include "daemon/session/refusal.hpp"
+#include "daemon/session/session_deadlines.hpp"
 #include "daemon/session/session_registry.hpp"
 #include "daemon/net/stream.hpp"
 
@@ -196,11 +197,12 @@ class MysqlSession : public LiveSession,
   std::unique_ptr<Stream> client_;
   std::unique_ptr<Stream> backend_;
   MysqlReader backend_reader_;  // login phase only
-  Watchdog deadline_;
-  Watchdog idle_;
-  Watchdog window_;
-  Watchdog statement_timer_;
-  Watchdog backend_stall_;  // limits.backend_message_timeout (mysql_relay.cpp)
+  DeadlineSet deadlines_;  // one timer for the five deadlines below (issue 15)
+  Deadline deadline_;
+  Deadline idle_;
+  Deadline window_;
+  Deadline statement_timer_;
+  Deadline backend_stall_;  // limits.backend_message_timeout (mysql_relay.cpp)
   bool backend_stalled_ = false;
 
   protocols::Bytes cbuf_;

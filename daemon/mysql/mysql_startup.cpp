@@ -47,12 +47,12 @@ MysqlSession::MysqlSession(tcp::socket client, std::shared_ptr<const Runtime> rt
       id_text_(std::to_string(id_)),
       started_(std::chrono::steady_clock::now()),
       backend_reader_(1024 * 1024),
-      deadline_(client.get_executor(),
-                [this] { close_all(State::Expired); }),
-      idle_(client.get_executor(), [this] { on_idle_expired(); }),
-      window_(client.get_executor(), [this] { on_window_closed(); }),
-      statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }),
-      backend_stall_(client.get_executor(), [this] {
+      deadlines_(client.get_executor()),
+      deadline_(deadlines_, [this] { close_all(State::Expired); }),
+      idle_(deadlines_, [this] { on_idle_expired(); }),
+      window_(deadlines_, [this] { on_window_closed(); }),
+      statement_timer_(deadlines_, [this] { on_statement_timeout(); }),
+      backend_stall_(deadlines_, [this] {
         backend_stalled_ = true;
         if (backend_) backend_->close();  // relay_response ends the session (ERR 2013 when it can)
       }) {

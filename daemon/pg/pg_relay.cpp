@@ -248,7 +248,7 @@ awaitable<PgSession::Next> PgSession::client_frames() {
   if (wal_.held() > 0 && !co_await wait_wal_held()) co_return Next::Stop;
   if (lexing_.hold) {
     // A lexing setting may have changed: the next frame is judged under the value the
-    // backend reports (ParameterStatus before ReadyForQuery, read by pump_backend).
+    // backend reports (ParameterStatus before ReadyForQuery, read by backend_to_client).
     lexing_.hold = false;
     co_await wait_backend_idle();
   }
@@ -271,8 +271,10 @@ awaitable<void> PgSession::relay() {
   // Keep co_await out of this full-expression: GCC 12 may destroy temporaries of a
   // full-expression containing co_await twice (GCC bug 100611), here a shared_ptr copy.
   auto ex = co_await asio::this_coro::executor;
+  // The completion handler's `self` keeps the session alive while backend_to_client
+  // runs (no wrapper coroutine holding it: one frame less per session, issue 15).
   asio::co_spawn(
-      ex, pump_backend(self),
+      ex, backend_to_client(),
       [self](std::exception_ptr e) {
         if (!e) return;
         try {

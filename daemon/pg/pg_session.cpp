@@ -22,11 +22,12 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
       id_(services.next_session_id.fetch_add(1) + 1),
       id_text_(std::to_string(id_)),
       started_(std::chrono::steady_clock::now()),
-      deadline_(client.get_executor(), [this] { close_all(State::TimedOut); }),
-      idle_(client.get_executor(), [this] { on_idle_expired(); }),
-      window_(client.get_executor(), [this] { on_window_closed(); }),
-      statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }),
-      backend_stall_(client.get_executor(),
+      deadlines_(client.get_executor()),
+      deadline_(deadlines_, [this] { close_all(State::TimedOut); }),
+      idle_(deadlines_, [this] { on_idle_expired(); }),
+      window_(deadlines_, [this] { on_window_closed(); }),
+      statement_timer_(deadlines_, [this] { on_statement_timeout(); }),
+      backend_stall_(deadlines_,
                      [this] {
                        backend_stalled_ = true;
                        if (backend_) backend_->close();  // backend_to_client ends with a FATAL 08006

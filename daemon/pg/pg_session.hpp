@@ -21,7 +21,6 @@
 //                         held, refused; answers held until their records are durable
 //   pg_metrics.cpp        metrics and `segproxyctl sessions` state
 #include <chrono>
-#include <deque>
 #include <map>
 #include <set>
 #include <cstdint>
@@ -36,6 +35,7 @@
 #include "authz/wal/forwarding.hpp"
 #include "daemon/pg/pg_wal_ledger.hpp"
 #include "protocols/common/byte_writer.hpp"
+#include "protocols/common/fifo.hpp"
 #include "protocols/pg/backend_callbacks.hpp"
 #include "protocols/pg/backend_decoder.hpp"
 #include "protocols/pg/frontend_state.hpp"
@@ -44,6 +44,7 @@
 #include "daemon/credentials/dynamic_credentials.hpp"
 #include "daemon/runtime.hpp"
 #include "daemon/session/refusal.hpp"
+#include "daemon/session/session_deadlines.hpp"
 #include "daemon/session/session_registry.hpp"
 #include "daemon/net/stream.hpp"
 #include "authz/gate/pg_gate.hpp"
@@ -101,7 +102,6 @@ class PgSession : public LiveSession,
 
   // --- lifecycle (pg_session.cpp) ---
   awaitable<void> run_phases();
-  static awaitable<void> pump_backend(std::shared_ptr<PgSession> self) { co_await self->backend_to_client(); }
   // Closes both sides and wakes every waiter; `final` is Closed or TimedOut.
   void close_all(State final = State::Closed);
   // Sends FATAL `sqlstate` `message` to the client (after cancelling a running backend
@@ -291,11 +291,12 @@ class PgSession : public LiveSession,
 
   std::unique_ptr<Stream> client_;
   std::unique_ptr<Stream> backend_;
-  Watchdog deadline_;  // handshake / startup deadlines
-  Watchdog idle_;      // limits.idle_timeout during relay
-  Watchdog window_;    // end of the segment's current access window
-  Watchdog statement_timer_;  // segments.<s>.limits.statement_timeout
-  Watchdog backend_stall_;    // limits.backend_message_timeout (pg_relay.cpp)
+  DeadlineSet deadlines_;  // one timer for the five deadlines below (issue 15)
+  Deadline deadline_;  // handshake / startup deadlines
+  Deadline idle_;      // limits.idle_timeout during relay
+  Deadline window_;    // end of the segment's current access window
+  Deadline statement_timer_;  // segments.<s>.limits.statement_timeout
+  Deadline backend_stall_;    // limits.backend_message_timeout (pg_relay.cpp)
   bool backend_stalled_ = false;
   asio::steady_timer write_gate_;  // wakes writers waiting for the client stream
   asio::steady_timer idle_gate_;   // wakes a waiter when the backend has answered everything
@@ -399,7 +400,7 @@ class PgSession : public LiveSession,
     std::string sqlstate;
     std::string error;
   };
-  std::deque<PendingResult> results_;  // requests awaiting their ReadyForQuery (audit only)
+  protocols::Fifo<PendingResult> results_;  // requests awaiting their ReadyForQuery (audit only)
   audit::ResultFolder result_fold_;    // outcomes not yet in a statement.result record
 
   protocols::pg::BackendStream backend_stream_;
