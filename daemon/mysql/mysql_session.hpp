@@ -94,7 +94,8 @@ class MysqlSession : public LiveSession,
   bool closed() const { return state_ == State::Closed || state_ == State::Expired; }
   bool command_running() const { return state_ == State::Awaiting || state_ == State::Streaming; }
 
-  awaitable<void> run_phases();
+  // `self` keeps the session alive while it runs (its frame is the only one holding it).
+  awaitable<void> run_phases(std::shared_ptr<MysqlSession> self);
   // The command phase: dispatches on state_ to the handler of each state.
   awaitable<void> command_phase();
   // mysql_startup.cpp

@@ -64,13 +64,16 @@ MysqlSession::~MysqlSession() {
   client_departed(svc_, id_, listener_metrics_, seg_metrics_);
 }
 
+// Not a coroutine: run_phases' frame holds `self` (one frame less per session, issue 15).
 awaitable<void> MysqlSession::run(std::shared_ptr<MysqlSession> self) {
-  if (self->svc_.registry != nullptr)
-    self->svc_.registry->add(self->id_, self, self->client_->lowest().get_executor());
-  co_await self->run_phases();
+  MysqlSession& s = *self;
+  return s.run_phases(std::move(self));
 }
 
-awaitable<void> MysqlSession::run_phases() {
+awaitable<void> MysqlSession::run_phases(std::shared_ptr<MysqlSession> self) {
+  [this, &self] {  // not in the coroutine frame (see the epilogue)
+    if (svc_.registry != nullptr) svc_.registry->add(id_, self, client_->lowest().get_executor());
+  }();
   if (co_await greet_and_login()) {
     co_await command_phase();
   } else if (state_ == State::Expired && !opened_) {

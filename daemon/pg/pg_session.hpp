@@ -101,7 +101,8 @@ class PgSession : public LiveSession,
   enum class Next { Continue, Stop, StopUnexpectedPassword };
 
   // --- lifecycle (pg_session.cpp) ---
-  awaitable<void> run_phases();
+  // `self` keeps the session alive while it runs (its frame is the only one holding it).
+  awaitable<void> run_phases(std::shared_ptr<PgSession> self);
   // Closes both sides and wakes every waiter; `final` is Closed or TimedOut.
   void close_all(State final = State::Closed);
   // Sends FATAL `sqlstate` `message` to the client (after cancelling a running backend
@@ -135,6 +136,15 @@ class PgSession : public LiveSession,
 
   // --- relay I/O (pg_relay.cpp) ---
   awaitable<void> relay();
+  // relay()'s set-up and ending, outside its frame (issue 15: GCC keeps every local of
+  // a coroutine for its whole life). start_relay: false when a reload made the session
+  // misfit (close_reason_ says why; terminate_reloaded() ends it).
+  bool start_relay();
+  awaitable<void> terminate_reloaded();
+  awaitable<void> yield_once();  // lets a termination in progress send its FATAL first
+  // limits.backend_message_timeout passed: logs it and, when nothing of the unfinished
+  // message reached the client (`clean`), sends FATAL 08006.
+  awaitable<void> backend_stalled(bool clean, std::size_t held);
   awaitable<void> backend_to_client();
   awaitable<Next> client_frames();
   awaitable<void> write_client(asio::const_buffer buf, error_code& ec);

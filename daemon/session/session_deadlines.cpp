@@ -28,6 +28,16 @@ void DeadlineSet::armed(Clock::time_point at) {
   if (at < waiting_for_) wait_for(at);
 }
 
+void DeadlineSet::disarmed() {
+  if (waiting_for_ == Clock::time_point::max()) return;
+  for (std::size_t i = 0; i < count_; ++i) {
+    if (members_[i]->at_ != Clock::time_point::max()) return;
+  }
+  waiting_for_ = Clock::time_point::max();
+  ++generation_;
+  timer_.cancel();
+}
+
 void DeadlineSet::wait_for(Clock::time_point at) {
   waiting_for_ = at;
   ++generation_;

@@ -40,6 +40,7 @@ class DeadlineSet {
   // A deadline now expires at `at`: the timer is moved only when that is earlier than
   // the wait it has.
   void armed(Clock::time_point at);
+  void disarmed();
   void wait_for(Clock::time_point at);
   void fire();
 
@@ -66,8 +67,12 @@ class Deadline {
     set_.armed(at_);
   }
   // The callback will not run for the deadline armed before (the timer may still wake
-  // up for it and find nothing due).
-  void disarm() { at_ = DeadlineSet::Clock::time_point::max(); }
+  // up for it and find nothing due, unless no deadline of the set is armed any more:
+  // then the timer's wait is cancelled, so a closed session leaves no wait behind).
+  void disarm() {
+    at_ = DeadlineSet::Clock::time_point::max();
+    set_.disarmed();
+  }
   bool expired() const { return expired_; }
 
  private:

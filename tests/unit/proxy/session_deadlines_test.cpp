@@ -43,9 +43,10 @@ TEST(SessionDeadlines, EachArmedDeadlineFiresOnceInTheOrderOfItsDeadline) {
   EXPECT_TRUE(a.expired());
   EXPECT_TRUE(b.expired());
   EXPECT_TRUE(c.expired());
-  // Nothing is armed any more: the context runs out of work instead of firing again.
+  // Nothing is armed any more: no wait is left, the context runs out of work.
   ctx.restart();
-  ctx.run();
+  ctx.poll();
+  EXPECT_TRUE(ctx.stopped());
   EXPECT_EQ(fired, "bca");
 }
 
@@ -67,10 +68,15 @@ TEST(SessionDeadlines, ADeadlineMovedLaterOrDisarmedDoesNotFireAtItsOldTime) {
   EXPECT_EQ(fired, "w");
   EXPECT_FALSE(moved.expired());
   EXPECT_FALSE(disarmed.expired());
-  // arm(0) disarms too.
+  ctx.restart();
+  ctx.poll();
+  EXPECT_FALSE(ctx.stopped()) << "`moved` is still armed: the timer waits for it";
+  // arm(0) disarms too, and with nothing armed the wait is cancelled (a closed session
+  // leaves no timer wait behind).
   moved.arm(milliseconds(0));
   ctx.restart();
-  ctx.run();  // returns: nothing armed, no wait pending
+  ctx.poll();
+  EXPECT_TRUE(ctx.stopped());
   EXPECT_EQ(fired, "w");
 }
 
@@ -87,9 +93,10 @@ TEST(SessionDeadlines, ACallbackMayArmItsOwnAndAnotherDeadlineAgain) {
   });
   second = std::make_unique<Deadline>(set, [&] { ++other; });
   first->arm(milliseconds(1));
-  ASSERT_TRUE(run_until(ctx, [&] { return again == 3 && other >= 1; }));
+  ASSERT_TRUE(run_until(ctx, [&] { return again == 3 && other == 3; }));
   ctx.restart();
-  ctx.run();
+  ctx.poll();
+  EXPECT_TRUE(ctx.stopped());
   EXPECT_EQ(again, 3);
   EXPECT_EQ(other, 3);  // armed once by each of first's three callbacks, each fired once
 }
