@@ -82,7 +82,7 @@ MysqlLoginRequest MysqlSession::login_request() const {
 void MysqlSession::close_all(State final_state) {
   if (closed()) return;
   state_ = final_state;
-  for (Watchdog* timer : {&deadline_, &idle_, &window_, &statement_timer_, &backend_stall_}) timer->disarm();
+  for (Deadline* timer : {&deadline_, &idle_, &window_, &statement_timer_, &backend_stall_}) timer->disarm();
   for (Stream* stream : {client_.get(), backend_.get()}) {
     if (stream != nullptr) stream->close();
   }

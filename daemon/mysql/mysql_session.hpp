@@ -37,6 +37,7 @@
 #include "daemon/mysql/mysql_backend.hpp"
 #include "daemon/runtime.hpp"
 #include "daemon/session/refusal.hpp"
+#include "daemon/session/session_deadlines.hpp"
 #include "daemon/session/session_registry.hpp"
 #include "daemon/net/stream.hpp"
 
@@ -93,7 +94,8 @@ class MysqlSession : public LiveSession,
   bool closed() const { return state_ == State::Closed || state_ == State::Expired; }
   bool command_running() const { return state_ == State::Awaiting || state_ == State::Streaming; }
 
-  awaitable<void> run_phases();
+  // `self` keeps the session alive while it runs (its frame is the only one holding it).
+  awaitable<void> run_phases(std::shared_ptr<MysqlSession> self);
   // The command phase: dispatches on state_ to the handler of each state.
   awaitable<void> command_phase();
   // mysql_startup.cpp
@@ -203,11 +205,12 @@ class MysqlSession : public LiveSession,
   std::unique_ptr<Stream> client_;
   std::unique_ptr<Stream> backend_;
   MysqlReader backend_reader_;  // login phase only
-  Watchdog deadline_;
-  Watchdog idle_;
-  Watchdog window_;
-  Watchdog statement_timer_;
-  Watchdog backend_stall_;  // limits.backend_message_timeout (mysql_backend_stall.cpp)
+  DeadlineSet deadlines_;  // one timer for the five deadlines below (issue 15)
+  Deadline deadline_;
+  Deadline idle_;
+  Deadline window_;
+  Deadline statement_timer_;
+  Deadline backend_stall_;  // limits.backend_message_timeout (mysql_backend_stall.cpp)
   bool backend_stalled_ = false;
   std::uint64_t backend_watch_ = 0;  // which watch is current: a probe for an older one is moot
 

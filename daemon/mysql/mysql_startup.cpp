@@ -48,12 +48,12 @@ MysqlSession::MysqlSession(tcp::socket client, std::shared_ptr<const Runtime> rt
       id_text_(std::to_string(id_)),
       started_(std::chrono::steady_clock::now()),
       backend_reader_(1024 * 1024),
-      deadline_(client.get_executor(),
-                [this] { close_all(State::Expired); }),
-      idle_(client.get_executor(), [this] { on_idle_expired(); }),
-      window_(client.get_executor(), [this] { on_window_closed(); }),
-      statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }),
-      backend_stall_(client.get_executor(), [this] { on_backend_silent(); }) {
+      deadlines_(client.get_executor()),
+      deadline_(deadlines_, [this] { close_all(State::Expired); }),
+      idle_(deadlines_, [this] { on_idle_expired(); }),
+      window_(deadlines_, [this] { on_window_closed(); }),
+      statement_timer_(deadlines_, [this] { on_statement_timeout(); }),
+      backend_stall_(deadlines_, [this] { on_backend_silent(); }) {
   client_addr_ = client_arrived(client, svc_, listener_->cfg->name, listener_metrics_);
   client_ = std::make_unique<Stream>(std::move(client));
 }
@@ -62,13 +62,16 @@ MysqlSession::~MysqlSession() {
   client_departed(svc_, id_, listener_metrics_, seg_metrics_);
 }
 
+// Not a coroutine: run_phases' frame holds `self` (one frame less per session, issue 15).
 awaitable<void> MysqlSession::run(std::shared_ptr<MysqlSession> self) {
-  if (self->svc_.registry != nullptr)
-    self->svc_.registry->add(self->id_, self, self->client_->lowest().get_executor());
-  co_await self->run_phases();
+  MysqlSession& s = *self;
+  return s.run_phases(std::move(self));
 }
 
-awaitable<void> MysqlSession::run_phases() {
+awaitable<void> MysqlSession::run_phases(std::shared_ptr<MysqlSession> self) {
+  [this, &self] {  // not in the coroutine frame (see the epilogue)
+    if (svc_.registry != nullptr) svc_.registry->add(id_, self, client_->lowest().get_executor());
+  }();
   if (co_await greet_and_login()) {
     co_await command_phase();
   } else if (state_ == State::Expired && !opened_) {

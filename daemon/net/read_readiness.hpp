@@ -42,10 +42,11 @@ class ReadinessOp : public asio::detail::reactor_op {
  public:
   BOOST_ASIO_DEFINE_HANDLER_PTR(ReadinessOp);
 
-  ReadinessOp(Handler& handler, const IoExecutor& io_ex)
+  ReadinessOp(Handler& handler, const IoExecutor& io_ex, bool* drained)
       : asio::detail::reactor_op(error_code(), &ReadinessOp::do_perform, &ReadinessOp::do_complete),
         handler_(std::move(handler)),
-        work_(handler_, io_ex) {}
+        work_(handler_, io_ex),
+        drained_(drained) {}
 
   // No I/O: readiness is all this op waits for. "Exhausted" makes the reactor queue the
   // next wait until the next edge (see the file comment for why that is safe).
@@ -53,6 +54,9 @@ class ReadinessOp : public asio::detail::reactor_op {
 
   static void do_complete(void* owner, asio::detail::operation* base, const error_code&, std::size_t) {
     auto* o = static_cast<ReadinessOp*>(base);
+    // Readable: the caller's "socket is empty" flag is cleared before it resumes (only on
+    // a real completion; owner == nullptr destroys the op at shutdown).
+    if (owner != nullptr && !o->ec_ && o->drained_ != nullptr) *o->drained_ = false;
     ptr p = {std::addressof(o->handler_), o, o};
     asio::detail::handler_work<Handler, IoExecutor> w(std::move(o->work_));
     asio::detail::binder1<Handler, error_code> handler(o->handler_, o->ec_);
@@ -67,6 +71,7 @@ class ReadinessOp : public asio::detail::reactor_op {
  private:
   Handler handler_;
   asio::detail::handler_work<Handler, IoExecutor> work_;
+  bool* drained_;
 };
 
 // basic_socket keeps its service implementation protected; a pointer to the member,
@@ -81,15 +86,18 @@ struct SocketAccess : tcp::socket {
 // pending: the read that follows reports it); with operation_aborted when the socket is
 // closed or was not open. The caller must read until EAGAIN or nothing is queued (TCP_INQ)
 // before the next wait (file comment). `reactor` is the reactor of the socket's io_context.
+// `drained` (may be null): set to false when the wait completes without error, before the
+// completion handler runs, so a caller needs no code (no coroutine frame of its own)
+// after the wait.
 template <class Token>
-auto async_wait_readable(tcp::socket& socket, asio::detail::reactor& reactor, Token&& token) {
+auto async_wait_readable(tcp::socket& socket, asio::detail::reactor& reactor, bool* drained, Token&& token) {
   return asio::async_initiate<Token, void(error_code)>(
-      [&socket, &reactor](auto handler) {
+      [&socket, &reactor, drained](auto handler) {
         using Handler = std::decay_t<decltype(handler)>;
         using IoExecutor = tcp::socket::executor_type;
         using Op = net_detail::ReadinessOp<Handler, IoExecutor>;
         typename Op::ptr p = {std::addressof(handler), Op::ptr::allocate(handler), nullptr};
-        p.p = new (p.v) Op(handler, socket.get_executor());
+        p.p = new (p.v) Op(handler, socket.get_executor(), drained);
         if (!socket.is_open()) {
           p.p->ec_ = asio::error::operation_aborted;
           reactor.post_immediate_completion(p.p, false);

@@ -2,21 +2,19 @@
 // recv()s straight into OpenSSL's read-ahead buffer (stream.hpp has the why).
 #include "daemon/net/stream.hpp"
 
-#include "daemon/net/read_readiness.hpp"
-
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <new>
 
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include "daemon/net/read_readiness.hpp"
+#include "daemon/net/socket_bio.hpp"
 
 namespace segproxy::proxy {
 namespace {
@@ -24,95 +22,9 @@ namespace {
 // Small TLS writes gather into one record up to this size (a TLS record's plaintext maximum).
 constexpr std::size_t kGatherMax = 16 * 1024;
 
-Stream::SocketIo* io_of(BIO* b) { return static_cast<Stream::SocketIo*>(BIO_get_data(b)); }
-
-// One recvmsg() of up to `len` bytes: > 0 bytes read, 0 at end of stream, -1 with errno.
-// After data it sets io.drained from the kernel's TCP_INQ hint (what is still queued,
-// counted after this read; non-zero when the peer's FIN is pending or was just consumed,
-// tcp_inq_hint in net/ipv4/tcp.c). A read that returns less than asked is NOT proof of an
-// empty socket: the peer's last bytes and its FIN may come in one readiness edge, recv()
-// returns the bytes and the end of stream only on the next call, and no edge follows to
-// wake a wait (issue 15 follow-up: with edge-triggered epoll the session then hung).
-// Without the hint (TCP_INQ refused) the next read is a recv() rather than a wait.
-ssize_t recv_some(Stream::SocketIo& io, void* out, std::size_t len) {
-  iovec iov{out, len};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (io.inq_hint) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-  }
-  const ssize_t n = ::recvmsg(io.socket->native_handle(), &msg, 0);
-  if (n > 0) {
-    int queued = -1;
-    for (cmsghdr* c = io.inq_hint ? CMSG_FIRSTHDR(&msg) : nullptr; c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-        std::memcpy(&queued, CMSG_DATA(c), sizeof(int));
-      }
-    }
-    io.drained = queued == 0;  // unknown (-1): read again before waiting
-  }
-  return n;
-}
-
-int bio_read(BIO* b, char* out, int len) {
-  BIO_clear_retry_flags(b);
-  Stream::SocketIo* io = io_of(b);
-  if (len <= 0) return 0;
-  if (!io->socket->is_open()) {
-    io->last_errno = EBADF;
-    return -1;
-  }
-  if (io->drained) {  // known empty: OpenSSL waits for readability instead of a failing recv()
-    BIO_set_retry_read(b);
-    return -1;
-  }
-  const ssize_t n = recv_some(*io, out, static_cast<std::size_t>(len));
-  if (n > 0) return static_cast<int>(n);
-  if (n == 0) {  // end of stream: later reads return it at once, no wait may come first
-    io->drained = false;
-    return 0;
-  }
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-    if (errno != EINTR) io->drained = true;
-    BIO_set_retry_read(b);
-    return -1;
-  }
-  io->last_errno = errno;
-  return -1;
-}
-
-int bio_write(BIO* b, const char* in, int len) {
-  BIO_clear_retry_flags(b);
-  Stream::SocketIo* io = io_of(b);
-  if (len <= 0) return 0;
-  if (!io->socket->is_open()) {
-    io->last_errno = EBADF;
-    return -1;
-  }
-  const ssize_t n = ::send(io->socket->native_handle(), in, static_cast<std::size_t>(len), MSG_NOSIGNAL);
-  if (n >= 0) return static_cast<int>(n);
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-    BIO_set_retry_write(b);
-    return -1;
-  }
-  io->last_errno = errno;
-  return -1;
-}
-
-long bio_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
-
-int bio_create(BIO* b) {
-  BIO_set_init(b, 1);
-  return 1;
-}
-
 }  // namespace
 
 void Stream::SslFree::operator()(SSL* s) const { SSL_free(s); }
-void Stream::MethodFree::operator()(BIO_METHOD* m) const { BIO_meth_free(m); }
 
 Stream::Stream(tcp::socket socket)
     : socket_(std::move(socket)),
@@ -128,22 +40,13 @@ Stream::Stream(tcp::socket socket)
                  ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_INQ, &on, sizeof(on)) == 0;
 }
 
-Stream::~Stream() {
-  ssl_.reset();  // frees the BIO before its method
-  method_.reset();
-}
+Stream::~Stream() = default;
 
 void Stream::wrap_tls(ssl::context& ctx) {
-  method_.reset(BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "segproxy socket"));
-  if (!method_) throw std::bad_alloc();
-  BIO_meth_set_read(method_.get(), bio_read);
-  BIO_meth_set_write(method_.get(), bio_write);
-  BIO_meth_set_ctrl(method_.get(), bio_ctrl);
-  BIO_meth_set_create(method_.get(), bio_create);
   ssl_.reset(SSL_new(ctx.native_handle()));
-  BIO* bio = ssl_ ? BIO_new(method_.get()) : nullptr;
+  // One BIO_METHOD per thread's io_context, not one per connection (socket_bio.hpp).
+  BIO* bio = ssl_ ? SocketBioMethod::of(socket_.get_executor()).make(io_) : nullptr;
   if (bio == nullptr) throw std::bad_alloc();
-  BIO_set_data(bio, &io_);
   SSL_set_bio(ssl_.get(), bio, bio);  // one reference, for both directions
   SSL_set_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_set_read_ahead(ssl_.get(), 1);  // one recv() per readiness, not one per record header and body
@@ -166,20 +69,24 @@ error_code Stream::ssl_error(int ret) {
   return ssl::error::unexpected_result;
 }
 
+// Not a coroutine: the caller awaits Asio's operation directly, one frame less per
+// wait (issue 15: an idle session is parked in two of these).
 awaitable<void> Stream::wait_socket(bool for_read, error_code& ec) {
-  if (!socket_.is_open()) {
-    ec = asio::error::operation_aborted;
-    co_return;
-  }
   if (for_read) {
     // Only ever after a read found the socket empty (drained): the contract of
-    // async_wait_readable, which then waits without an epoll_ctl.
-    co_await async_wait_readable(socket_, *reactor_, asio::redirect_error(use_awaitable, ec));
-    if (!ec) io_.drained = false;
-  } else {
-    co_await socket_.async_wait(tcp::socket::wait_write, asio::redirect_error(use_awaitable, ec));
+    // async_wait_readable, which then waits without an epoll_ctl. Readiness clears
+    // io_.drained before the caller resumes; a closed socket completes with
+    // operation_aborted.
+    return async_wait_readable(socket_, *reactor_, &io_.drained, asio::redirect_error(use_awaitable, ec));
   }
+  if (!socket_.is_open()) {
+    ec = asio::error::operation_aborted;
+    return done_now();
+  }
+  return socket_.async_wait(tcp::socket::wait_write, asio::redirect_error(use_awaitable, ec));
 }
+
+awaitable<void> Stream::done_now() { co_return; }
 
 awaitable<void> Stream::handshake(ssl::stream_base::handshake_type type, error_code& ec) {
   if (type == ssl::stream_base::client) SSL_set_connect_state(ssl_.get());
@@ -207,9 +114,9 @@ awaitable<void> Stream::wait_readable(error_code& ec) {
   // A TLS read may hand over data and stop at the peer's close_notify received with it
   // (PostgreSQL sends FATAL, close_notify and FIN back to back when a backend is
   // terminated): no readiness edge follows, so report it by reading, never by waiting.
-  if (ssl_ && (SSL_has_pending(ssl_.get()) || (SSL_get_shutdown(ssl_.get()) & SSL_RECEIVED_SHUTDOWN))) co_return;
-  if (!io_.drained) co_return;
-  co_await wait_socket(true, ec);
+  if (ssl_ && (SSL_has_pending(ssl_.get()) || (SSL_get_shutdown(ssl_.get()) & SSL_RECEIVED_SHUTDOWN))) return done_now();
+  if (!io_.drained) return done_now();
+  return wait_socket(true, ec);
 }
 
 awaitable<std::size_t> Stream::read_some(asio::mutable_buffer buf, error_code& ec) {

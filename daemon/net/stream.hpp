@@ -23,6 +23,7 @@
 
 #include "daemon/net/asio.hpp"
 #include "daemon/net/buffer_pool.hpp"
+#include "daemon/net/socket_bio.hpp"
 
 namespace segproxy::proxy {
 
@@ -45,7 +46,8 @@ class Stream {
 
   // Completes when a read is expected to return data (at once when bytes are already
   // buffered, or the last read may have left some in the socket). Callers that borrow
-  // their read buffer wait here first, so an idle connection holds no buffer.
+  // their read buffer wait here first, so an idle connection holds no buffer. Not a
+  // coroutine itself: an idle connection is parked in Asio's frame only (issue 15).
   awaitable<void> wait_readable(error_code& ec);
   // Reads what is available (at least one byte, or an error): for TLS the plaintext of
   // every complete record already received, up to buf.size().
@@ -75,20 +77,9 @@ class Stream {
   // TLS call touches the (possibly reused) descriptor number afterwards.
   void close();
 
-  // Socket state the TLS BIO shares (daemon/net/stream.cpp).
-  struct SocketIo {
-    tcp::socket* socket = nullptr;
-    bool drained = true;  // the last recv() left the socket empty: wait before the next
-    bool inq_hint = false;  // TCP_INQ is on: each recvmsg() says what is still queued
-    int last_errno = 0;
-  };
-
  private:
   struct SslFree {
     void operator()(SSL* s) const;
-  };
-  struct MethodFree {
-    void operator()(BIO_METHOD* m) const;
   };
 
   // The part of `buf` after its first `skip` bytes, written through the reactor.
@@ -108,15 +99,16 @@ class Stream {
   }
   awaitable<void> write_tls(std::span<const asio::const_buffer> pieces, error_code& ec);
   awaitable<void> write_tls_bytes(const std::uint8_t* data, std::size_t size, error_code& ec);
-  // Waits for the socket after OpenSSL asked for input (read) or output (write).
+  // Waits for the socket after OpenSSL asked for input (read) or output (write), or
+  // after a plain read found the socket empty. Not a coroutine (no frame of its own).
   awaitable<void> wait_socket(bool for_read, error_code& ec);
+  static awaitable<void> done_now();  // an awaitable that completes at once
   error_code ssl_error(int ret);
 
   tcp::socket socket_;
   BufferPool* pool_;
   asio::detail::reactor* reactor_;  // of the socket's io_context: readiness waits
-  SocketIo io_;
-  std::unique_ptr<BIO_METHOD, MethodFree> method_;
+  SocketIo io_;  // shared with the TLS BIO (socket_bio.hpp)
   std::unique_ptr<SSL, SslFree> ssl_;
 };
 

@@ -51,6 +51,10 @@ TlsResult make_server_tls_context(const config::ListenerTls& cfg) {
   SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                   SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
+  // No TLS 1.3 session tickets: with the cache off and SSL_OP_NO_TICKET (stateful
+  // tickets) none could ever resume a session, and each one costs the handshake a
+  // session copy and a message (OpenSSL sends two by default).
+  SSL_CTX_set_num_tickets(native, 0);
   if (SSL_CTX_use_certificate_chain_file(native, cfg.cert.c_str()) != 1)
     return {nullptr, openssl_error("loading server certificate " + cfg.cert)};
   if (SSL_CTX_use_PrivateKey_file(native, cfg.key.c_str(), SSL_FILETYPE_PEM) != 1)

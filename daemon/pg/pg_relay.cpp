@@ -154,18 +154,10 @@ awaitable<void> PgSession::backend_to_client() {
     }
     if (ec) {
       if (backend_stalled_) {
-        close_reason_ = "backend stalled mid-message (limits.backend_message_timeout)";
-        svc_.log.error("backend.stalled", {{"session", id_text_}, {"held_bytes", std::to_string(hold.held())}});
-        if (hold.held() > 0 || backend_stream_.at_boundary()) {
-          // Nothing of the unfinished message reached the client: end it cleanly.
-          Bytes out;
-          pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08006",
-                                                       "segproxy: the backend stopped sending in the middle of a "
-                                                       "message (limits.backend_message_timeout)",
-                                                       "", ""});
-          error_code wec;
-          co_await write_client(asio::buffer(out), wec);
-        }
+        // Nothing of the unfinished message reached the client: it can end cleanly.
+        const bool clean = hold.held() > 0 || backend_stream_.at_boundary();
+        const std::size_t held = hold.held();
+        co_await backend_stalled(clean, held);
       }
       if (close_reason_.empty()) close_reason_ = "backend closed";
       break;
@@ -188,6 +180,19 @@ awaitable<void> PgSession::backend_to_client() {
   pool.give_back(buf);
   if (wal_broken_) co_return;  // failing closed: terminate_with sends the FATAL, then closes
   close_all();
+}
+
+awaitable<void> PgSession::backend_stalled(bool clean, std::size_t held) {
+  close_reason_ = "backend stalled mid-message (limits.backend_message_timeout)";
+  svc_.log.error("backend.stalled", {{"session", id_text_}, {"held_bytes", std::to_string(held)}});
+  if (!clean) co_return;
+  Bytes out;
+  pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08006",
+                                               "segproxy: the backend stopped sending in the middle of a "
+                                               "message (limits.backend_message_timeout)",
+                                               "", ""});
+  error_code ec;
+  co_await write_client(asio::buffer(out), ec);
 }
 
 void PgSession::forward(std::span<const std::uint8_t> frame) {
@@ -260,40 +265,47 @@ awaitable<PgSession::Next> PgSession::client_frames() {
   if (wal_.held() > 0 && !co_await wait_wal_held()) co_return Next::Stop;
   if (lexing_.hold) {
     // A lexing setting may have changed: the next frame is judged under the value the
-    // backend reports (ParameterStatus before ReadyForQuery, read by pump_backend).
+    // backend reports (ParameterStatus before ReadyForQuery, read by backend_to_client).
     lexing_.hold = false;
     co_await wait_backend_idle();
   }
   co_return next;
 }
 
-awaitable<void> PgSession::relay() {
+bool PgSession::start_relay() {
   write_gate_.expires_at(asio::steady_timer::time_point::max());
   idle_gate_.expires_at(asio::steady_timer::time_point::max());
   wal_gate_.expires_at(asio::steady_timer::time_point::max());
-  auto self = shared_from_this();
   if (std::string why = apply_pending_runtime(); !why.empty()) {
-    std::string message = "terminating connection: segproxy configuration reloaded: " + why;
-    close_reason_ = message;
-    co_await terminate_with(self, "57P01", std::move(message));
-    co_return;
+    close_reason_ = "terminating connection: segproxy configuration reloaded: " + why;
+    return false;
   }
   touch_idle();
   schedule_window_close();
-  // Keep co_await out of this full-expression: GCC 12 may destroy temporaries of a
-  // full-expression containing co_await twice (GCC bug 100611), here a shared_ptr copy.
-  auto ex = co_await asio::this_coro::executor;
-  asio::co_spawn(
-      ex, pump_backend(self),
-      [self](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          self->svc_.log.error("session.exception", {{"session", self->id_text_}, {"error", ex.what()}});
-        }
-        self->close_all();
-      });
+  // The completion handler's `self` keeps the session alive while backend_to_client
+  // runs (no wrapper coroutine holding it: one frame less per session, issue 15).
+  auto self = shared_from_this();
+  asio::co_spawn(client_->lowest().get_executor(), backend_to_client(), [self](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      self->svc_.log.error("session.exception", {{"session", self->id_text_}, {"error", ex.what()}});
+    }
+    self->close_all();
+  });
+  return true;
+}
+
+awaitable<void> PgSession::terminate_reloaded() { return terminate_with(shared_from_this(), "57P01", close_reason_); }
+
+awaitable<void> PgSession::yield_once() { return asio::post(client_->lowest().get_executor(), use_awaitable); }
+
+awaitable<void> PgSession::relay() {
+  if (!start_relay()) {
+    co_await terminate_reloaded();
+    co_return;
+  }
   while (!closed()) {
     if (cstart_ == cend_) {
       // Nothing buffered: wait here for the client, with no read buffer and without
@@ -306,7 +318,7 @@ awaitable<void> PgSession::relay() {
   }
   // A termination in progress (terminate_with, spawned) sends its FATAL before we close:
   // the read that saw Ending can complete first (a TLS read takes one step now).
-  if (state_ == State::Ending && !closed()) co_await asio::post(ex, use_awaitable);
+  if (state_ == State::Ending && !closed()) co_await yield_once();
   close_all();
 }
 

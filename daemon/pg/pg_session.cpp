@@ -22,11 +22,12 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
       id_(services.next_session_id.fetch_add(1) + 1),
       id_text_(std::to_string(id_)),
       started_(std::chrono::steady_clock::now()),
-      deadline_(client.get_executor(), [this] { close_all(State::TimedOut); }),
-      idle_(client.get_executor(), [this] { on_idle_expired(); }),
-      window_(client.get_executor(), [this] { on_window_closed(); }),
-      statement_timer_(client.get_executor(), [this] { on_statement_timeout(); }),
-      backend_stall_(client.get_executor(),
+      deadlines_(client.get_executor()),
+      deadline_(deadlines_, [this] { close_all(State::TimedOut); }),
+      idle_(deadlines_, [this] { on_idle_expired(); }),
+      window_(deadlines_, [this] { on_window_closed(); }),
+      statement_timer_(deadlines_, [this] { on_statement_timeout(); }),
+      backend_stall_(deadlines_,
                      [this] {
                        backend_stalled_ = true;
                        if (backend_) backend_->close();  // backend_to_client ends with a FATAL 08006
@@ -46,17 +47,18 @@ PgSession::~PgSession() {
   client_departed(svc_, id_, listener_metrics_, seg_metrics_);
 }
 
+// Not a coroutine: run_phases' frame holds `self` (one frame less per session, issue 15).
 awaitable<void> PgSession::run(std::shared_ptr<PgSession> self) {
-  if (self->svc_.registry != nullptr)
-    self->svc_.registry->add(self->id_, self, self->client_->lowest().get_executor());
-  co_await self->run_phases();
+  PgSession& s = *self;
+  return s.run_phases(std::move(self));
 }
 
 // The phase dispatch: one handler per state until the session is closed. A phase that
 // fails closes the session; one that succeeds moves to the next state unless something
 // else (terminate, the deadline) moved the session meanwhile.
-awaitable<void> PgSession::run_phases() {
-  [this] {  // not in the coroutine frame (see the epilogue)
+awaitable<void> PgSession::run_phases(std::shared_ptr<PgSession> self) {
+  [this, &self] {  // not in the coroutine frame (see the epilogue)
+    if (svc_.registry != nullptr) svc_.registry->add(id_, self, client_->lowest().get_executor());
     svc_.log.debug("session.accept",
                    {{"session", id_text_}, {"listener", listener_->cfg->name}, {"client", client_addr_}});
   }();

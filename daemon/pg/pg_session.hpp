@@ -21,7 +21,6 @@
 //                         held, refused; answers held until their records are durable
 //   pg_metrics.cpp        metrics and `segproxyctl sessions` state
 #include <chrono>
-#include <deque>
 #include <map>
 #include <set>
 #include <cstdint>
@@ -36,6 +35,7 @@
 #include "authz/wal/forwarding.hpp"
 #include "daemon/pg/pg_wal_ledger.hpp"
 #include "protocols/common/byte_writer.hpp"
+#include "protocols/common/fifo.hpp"
 #include "protocols/pg/backend_callbacks.hpp"
 #include "protocols/pg/backend_decoder.hpp"
 #include "protocols/pg/backend_hold_back.hpp"
@@ -46,6 +46,7 @@
 #include "daemon/credentials/dynamic_credentials.hpp"
 #include "daemon/runtime.hpp"
 #include "daemon/session/refusal.hpp"
+#include "daemon/session/session_deadlines.hpp"
 #include "daemon/session/session_registry.hpp"
 #include "daemon/net/stream.hpp"
 #include "authz/gate/pg_gate.hpp"
@@ -102,8 +103,8 @@ class PgSession : public LiveSession,
   enum class Next { Continue, Stop, StopUnexpectedPassword };
 
   // --- lifecycle (pg_session.cpp) ---
-  awaitable<void> run_phases();
-  static awaitable<void> pump_backend(std::shared_ptr<PgSession> self) { co_await self->backend_to_client(); }
+  // `self` keeps the session alive while it runs (its frame is the only one holding it).
+  awaitable<void> run_phases(std::shared_ptr<PgSession> self);
   // Closes both sides and wakes every waiter; `final` is Closed or TimedOut.
   void close_all(State final = State::Closed);
   // Sends FATAL `sqlstate` `message` to the client (after cancelling a running backend
@@ -137,6 +138,15 @@ class PgSession : public LiveSession,
 
   // --- relay I/O (pg_relay.cpp) ---
   awaitable<void> relay();
+  // relay()'s set-up and ending, outside its frame (issue 15: GCC keeps every local of
+  // a coroutine for its whole life). start_relay: false when a reload made the session
+  // misfit (close_reason_ says why; terminate_reloaded() ends it).
+  bool start_relay();
+  awaitable<void> terminate_reloaded();
+  awaitable<void> yield_once();  // lets a termination in progress send its FATAL first
+  // limits.backend_message_timeout passed: logs it and, when nothing of the unfinished
+  // message reached the client (`clean`), sends FATAL 08006.
+  awaitable<void> backend_stalled(bool clean, std::size_t held);
   awaitable<void> backend_to_client();
   awaitable<Next> client_frames();
   awaitable<void> write_client(asio::const_buffer buf, error_code& ec);
@@ -322,11 +332,12 @@ class PgSession : public LiveSession,
 
   std::unique_ptr<Stream> client_;
   std::unique_ptr<Stream> backend_;
-  Watchdog deadline_;  // handshake / startup deadlines
-  Watchdog idle_;      // limits.idle_timeout during relay
-  Watchdog window_;    // end of the segment's current access window
-  Watchdog statement_timer_;  // segments.<s>.limits.statement_timeout
-  Watchdog backend_stall_;    // limits.backend_message_timeout (pg_relay.cpp)
+  DeadlineSet deadlines_;  // one timer for the five deadlines below (issue 15)
+  Deadline deadline_;  // handshake / startup deadlines
+  Deadline idle_;      // limits.idle_timeout during relay
+  Deadline window_;    // end of the segment's current access window
+  Deadline statement_timer_;  // segments.<s>.limits.statement_timeout
+  Deadline backend_stall_;    // limits.backend_message_timeout (pg_relay.cpp)
   bool backend_stalled_ = false;
   // SQLSTATE of a FATAL / PANIC ErrorResponse from the backend (empty: none). PostgreSQL
   // ends the connection after it, so the relay ends the session once it is relayed.
@@ -464,7 +475,7 @@ class PgSession : public LiveSession,
     std::string sqlstate;
     std::string error;
   };
-  std::deque<PendingResult> results_;  // requests awaiting their ReadyForQuery (audit only)
+  protocols::Fifo<PendingResult> results_;  // requests awaiting their ReadyForQuery (audit only)
   audit::ResultFolder result_fold_;    // outcomes not yet in a statement.result record
 
   protocols::pg::BackendStream backend_stream_;

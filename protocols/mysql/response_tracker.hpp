@@ -19,7 +19,6 @@
 // Status flags: an ERR carries none, so the summary keeps the last reported status (a
 // deadlock rollback is only visible at the next OK).
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +26,7 @@
 #include <vector>
 
 #include "protocols/common/decoded.hpp"
+#include "protocols/common/fifo.hpp"
 #include "protocols/common/limits.hpp"
 #include "protocols/mysql/capabilities.hpp"
 #include "protocols/mysql/commands.hpp"
@@ -140,7 +140,7 @@ class ResponseTracker : private MessageSink {
   Capabilities caps_;
   MessageStream stream_;
   StatusFlags status_;
-  std::deque<Pending> pending_;
+  Fifo<Pending> pending_;  // allocates nothing while empty (issue 15: idle sessions)
   bool active_ = false;
   State state_ = State::First;
   std::uint8_t expected_seq_ = 0;

@@ -25,11 +25,11 @@
 // the client, never a false refusal).
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <span>
 #include <string>
 
+#include "protocols/common/fifo.hpp"
 #include "protocols/pg/messages.hpp"
 
 namespace segproxy::protocols::pg {
@@ -58,22 +58,29 @@ class ResultShape {
   struct Batch {
     Kind kind = Kind::Simple;
     bool open = false;  // extended: no Sync yet
-    std::deque<DescribeReq> describes;
-    std::size_t answered = 0;  // describes answered by RowDescription / NoData
+    std::size_t describes = 0;  // its Describes: the next ones in describes_ after earlier batches'
+    std::size_t answered = 0;   // describes answered by RowDescription / NoData
   };
 
   Batch& open_extended();
   void resolve_follow(const FrontendMessage& m);
   bool full();
+  void reset_all();
+  // The Describe numbered `seq` (describes_popped_ numbers describes_.front()), if pending.
+  DescribeReq* describe(std::uint64_t seq);
+  const DescribeReq* describe(std::uint64_t seq) const;
 
-  std::deque<Batch> batches_;
-  std::size_t describes_ = 0;
-  DescribeReq* awaiting_follow_ = nullptr;  // the last Describe portal, next message unknown
-  bool lost_ = false;                       // over kMaxPending: nothing is checked any more
+  // One queue for the batches and one for all their Describes (a queue per batch would
+  // allocate per batch); both allocate nothing while empty (issue 15: idle sessions).
+  Fifo<Batch> batches_;
+  Fifo<DescribeReq> describes_;
+  std::uint64_t describes_popped_ = 0;
+  std::optional<std::uint64_t> awaiting_follow_;  // the last Describe portal, next message unknown
+  bool lost_ = false;                             // over kMaxPending: nothing is checked any more
   // After a RowDescription: its field count, and for an extended one the Describe whose
   // follower decides whether the rows are its portal's.
   std::optional<std::size_t> fields_;
-  const DescribeReq* fields_describe_ = nullptr;
+  std::optional<std::uint64_t> fields_describe_;
 };
 
 }  // namespace segproxy::protocols::pg

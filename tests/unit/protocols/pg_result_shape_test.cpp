@@ -129,6 +129,31 @@ TEST(PgResultShape, AnErrorSkipsTheRestOfItsBatchAndLaterBatchesStayAligned) {
   EXPECT_EQ(feed(s, test::concat({T(1), D(2)})), DecodeStatus::Malformed);
 }
 
+// Every pending batch's Describes share one queue (issue 15: no queue per batch): the
+// second of two pipelined batches must be matched with its own Describe, also when its
+// Describe arrives while the first batch is being answered.
+TEST(PgResultShape, PipelinedBatchesEachMatchTheirOwnPortalDescribe) {
+  BackendStream s = stream({Bind{"a", "s", 0, 0, 0}, Describe{'P', "a"}, Execute{"a", 0}, Sync{},
+                            Bind{"b", "s", 0, 0, 0}, Describe{'S', "s"}, Describe{'P', "b"}, Execute{"b", 0}, Sync{}});
+  EXPECT_EQ(feed(s, test::concat({one('2'), T(2), D(2), C(), Z()})), DecodeStatus::Ok) << s.error();
+  // Second batch: the statement Describe's RowDescription (4 fields, not checked), then
+  // the portal's (3 fields): its rows must have 3 columns.
+  EXPECT_EQ(feed(s, test::concat({one('2'), frame('t', Body().i16(0)), T(4), T(3), D(3)})), DecodeStatus::Ok)
+      << s.error();
+  EXPECT_EQ(feed(s, D(4)), DecodeStatus::Malformed);
+  EXPECT_EQ(s.error(), "backend sent a DataRow of 4 columns after a RowDescription of 3 fields");
+
+  BackendStream late = stream({Bind{"a", "s", 0, 0, 0}, Describe{'P', "a"}, Execute{"a", 0}, Sync{}});
+  EXPECT_EQ(feed(late, test::concat({one('2'), T(1), D(1)})), DecodeStatus::Ok) << late.error();
+  for (const FrontendMessage& m : std::initializer_list<FrontendMessage>{
+           Bind{"b", "s", 0, 0, 0}, Describe{'P', "b"}, Execute{"b", 0}, Sync{}})
+    late.frontend_forwarded(m);
+  EXPECT_EQ(feed(late, test::concat({D(1), C(), Z(), one('2'), T(2), D(2), C(), Z()})), DecodeStatus::Ok)
+      << late.error();
+  late.frontend_forwarded(Query{"select 1"});
+  EXPECT_EQ(feed(late, test::concat({T(1), D(2)})), DecodeStatus::Malformed) << "still aligned after both batches";
+}
+
 TEST(PgResultShape, PendingRequestsAreBoundedAndOverflowNeverRefusesRows) {
   BackendStream s(Limits{}, BackendCheck::Structure);
   for (std::size_t i = 0; i < ResultShape::kMaxPending + 10; ++i) s.frontend_forwarded(Sync{});

@@ -1,0 +1,127 @@
+// daemon/session/session_deadlines: a session's deadlines on one timer (issue 15). Each
+// armed deadline fires once, in deadline order; moving a deadline later or disarming it
+// keeps its callback from running at the old time even though the shared timer still
+// wakes up then; callbacks may arm again; a destroyed set runs nothing. No timing
+// thresholds: the tests wait for conditions with generous limits and check order only.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "daemon/session/session_deadlines.hpp"
+
+namespace segproxy::proxy {
+namespace {
+
+using std::chrono::milliseconds;
+
+template <class Pred>
+bool run_until(asio::io_context& ctx, Pred done) {
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!done() && std::chrono::steady_clock::now() < limit) {
+    ctx.restart();
+    ctx.run_one_for(milliseconds(10));
+  }
+  return done();
+}
+
+TEST(SessionDeadlines, EachArmedDeadlineFiresOnceInTheOrderOfItsDeadline) {
+  asio::io_context ctx;
+  DeadlineSet set(ctx.get_executor());
+  std::string fired;
+  Deadline a(set, [&] { fired += 'a'; });
+  Deadline b(set, [&] { fired += 'b'; });
+  Deadline c(set, [&] { fired += 'c'; });
+  a.arm(milliseconds(60));
+  b.arm(milliseconds(5));
+  c.arm(milliseconds(30));
+  ASSERT_TRUE(run_until(ctx, [&] { return fired.size() == 3; })) << fired;
+  EXPECT_EQ(fired, "bca");
+  EXPECT_TRUE(a.expired());
+  EXPECT_TRUE(b.expired());
+  EXPECT_TRUE(c.expired());
+  // Nothing is armed any more: no wait is left, the context runs out of work.
+  ctx.restart();
+  ctx.poll();
+  EXPECT_TRUE(ctx.stopped());
+  EXPECT_EQ(fired, "bca");
+}
+
+// The idle deadline moves later after every message without touching the timer: the
+// timer still wakes up at the old time and must find nothing due.
+TEST(SessionDeadlines, ADeadlineMovedLaterOrDisarmedDoesNotFireAtItsOldTime) {
+  asio::io_context ctx;
+  DeadlineSet set(ctx.get_executor());
+  std::string fired;
+  Deadline moved(set, [&] { fired += 'm'; });
+  Deadline disarmed(set, [&] { fired += 'd'; });
+  Deadline witness(set, [&] { fired += 'w'; });
+  moved.arm(milliseconds(2));
+  disarmed.arm(milliseconds(3));
+  moved.arm(std::chrono::hours(1));
+  disarmed.disarm();
+  witness.arm(milliseconds(40));  // after both old deadlines
+  ASSERT_TRUE(run_until(ctx, [&] { return !fired.empty(); }));
+  EXPECT_EQ(fired, "w");
+  EXPECT_FALSE(moved.expired());
+  EXPECT_FALSE(disarmed.expired());
+  ctx.restart();
+  ctx.poll();
+  EXPECT_FALSE(ctx.stopped()) << "`moved` is still armed: the timer waits for it";
+  // arm(0) disarms too, and with nothing armed the wait is cancelled (a closed session
+  // leaves no timer wait behind).
+  moved.arm(milliseconds(0));
+  ctx.restart();
+  ctx.poll();
+  EXPECT_TRUE(ctx.stopped());
+  EXPECT_EQ(fired, "w");
+}
+
+TEST(SessionDeadlines, ACallbackMayArmItsOwnAndAnotherDeadlineAgain) {
+  asio::io_context ctx;
+  DeadlineSet set(ctx.get_executor());
+  int again = 0;
+  int other = 0;
+  std::unique_ptr<Deadline> first;
+  std::unique_ptr<Deadline> second;
+  first = std::make_unique<Deadline>(set, [&] {
+    if (++again < 3) first->arm(milliseconds(2));
+    second->arm(milliseconds(1));
+  });
+  second = std::make_unique<Deadline>(set, [&] { ++other; });
+  first->arm(milliseconds(1));
+  ASSERT_TRUE(run_until(ctx, [&] { return again == 3 && other == 3; }));
+  ctx.restart();
+  ctx.poll();
+  EXPECT_TRUE(ctx.stopped());
+  EXPECT_EQ(again, 3);
+  EXPECT_EQ(other, 3);  // armed once by each of first's three callbacks, each fired once
+}
+
+TEST(SessionDeadlines, DestroyingTheSetWithAnArmedDeadlineRunsNoCallback) {
+  asio::io_context ctx;
+  bool fired = false;
+  {
+    DeadlineSet set(ctx.get_executor());
+    Deadline d(set, [&] { fired = true; });
+    d.arm(milliseconds(1));
+  }
+  ctx.run();  // the cancelled wait completes and touches nothing
+  EXPECT_FALSE(fired);
+}
+
+TEST(SessionDeadlines, MoreDeadlinesThanTheSetHoldsIsAProgrammingError) {
+  asio::io_context ctx;
+  DeadlineSet set(ctx.get_executor());
+  std::vector<std::unique_ptr<Deadline>> all;
+  for (std::size_t i = 0; i < DeadlineSet::kMaxDeadlines; ++i) all.push_back(std::make_unique<Deadline>(set, [] {}));
+  EXPECT_THROW(Deadline(set, [] {}), std::logic_error);
+  all.pop_back();  // a destroyed deadline frees its place
+  EXPECT_NO_THROW(Deadline(set, [] {}));
+}
+
+}  // namespace
+}  // namespace segproxy::proxy
