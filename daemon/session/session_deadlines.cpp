@@ -51,14 +51,19 @@ void DeadlineSet::wait_for(Clock::time_point at) {
 void DeadlineSet::fire() {
   waiting_for_ = Clock::time_point::max();
   const auto now = Clock::now();
-  // A callback may arm or disarm any deadline, this one too; each is looked at once, and
-  // one armed again by a callback waits for the next round.
-  for (std::size_t i = 0; i < count_; ++i) {
-    Deadline* d = members_[i];
-    if (d->at_ > now) continue;
-    d->at_ = Clock::time_point::max();
-    d->expired_ = true;
-    if (d->on_expire_) d->on_expire_();
+  // Due deadlines fire in deadline order, also when a late wake-up finds several due. A
+  // callback may arm or disarm any deadline, this one too; a deadline armed again is
+  // later than `now`, so it waits for the next round.
+  for (;;) {
+    Deadline* due = nullptr;
+    for (std::size_t i = 0; i < count_; ++i) {
+      Deadline* d = members_[i];
+      if (d->at_ <= now && (due == nullptr || d->at_ < due->at_)) due = d;
+    }
+    if (due == nullptr) break;
+    due->at_ = Clock::time_point::max();
+    due->expired_ = true;
+    if (due->on_expire_) due->on_expire_();
   }
   Clock::time_point next = Clock::time_point::max();
   for (std::size_t i = 0; i < count_; ++i) next = std::min(next, members_[i]->at_);

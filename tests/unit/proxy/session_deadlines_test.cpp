@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "daemon/session/session_deadlines.hpp"
@@ -50,6 +51,23 @@ TEST(SessionDeadlines, EachArmedDeadlineFiresOnceInTheOrderOfItsDeadline) {
   EXPECT_EQ(fired, "bca");
 }
 
+// A late wake-up (a loaded machine) finds several deadlines due at once: they still fire
+// in deadline order, not in the order they were created.
+TEST(SessionDeadlines, DeadlinesDueInTheSameWakeUpFireInDeadlineOrder) {
+  asio::io_context ctx;
+  DeadlineSet set(ctx.get_executor());
+  std::string fired;
+  Deadline a(set, [&] { fired += 'a'; });
+  Deadline b(set, [&] { fired += 'b'; });
+  Deadline c(set, [&] { fired += 'c'; });
+  a.arm(milliseconds(3));
+  b.arm(milliseconds(1));
+  c.arm(milliseconds(2));
+  std::this_thread::sleep_for(milliseconds(20));  // all three are due before the first wake-up
+  ASSERT_TRUE(run_until(ctx, [&] { return fired.size() == 3; })) << fired;
+  EXPECT_EQ(fired, "bca");
+}
+
 // The idle deadline moves later after every message without touching the timer: the
 // timer still wakes up at the old time and must find nothing due.
 TEST(SessionDeadlines, ADeadlineMovedLaterOrDisarmedDoesNotFireAtItsOldTime) {
@@ -85,20 +103,30 @@ TEST(SessionDeadlines, ACallbackMayArmItsOwnAndAnotherDeadlineAgain) {
   DeadlineSet set(ctx.get_executor());
   int again = 0;
   int other = 0;
+  int again_when_other_last_fired = 0;
   std::unique_ptr<Deadline> first;
   std::unique_ptr<Deadline> second;
   first = std::make_unique<Deadline>(set, [&] {
     if (++again < 3) first->arm(milliseconds(2));
     second->arm(milliseconds(1));
   });
-  second = std::make_unique<Deadline>(set, [&] { ++other; });
+  second = std::make_unique<Deadline>(set, [&] {
+    ++other;
+    again_when_other_last_fired = again;
+  });
   first->arm(milliseconds(1));
-  ASSERT_TRUE(run_until(ctx, [&] { return again == 3 && other == 3; }));
+  // On a loaded machine `first` may come due in the same wake-up as `second`; its
+  // callback then re-arms `second`, which replaces second's pending deadline (arm()
+  // replaces), so `second` fires one to three times. What must hold: first fires three
+  // times and the arm made by its last callback fires.
+  ASSERT_TRUE(run_until(ctx, [&] { return again == 3 && again_when_other_last_fired == 3; }))
+      << "again=" << again << " other=" << other;
   ctx.restart();
   ctx.poll();
   EXPECT_TRUE(ctx.stopped());
   EXPECT_EQ(again, 3);
-  EXPECT_EQ(other, 3);  // armed once by each of first's three callbacks, each fired once
+  EXPECT_GE(other, 1);
+  EXPECT_LE(other, 3);  // never more fires than arms
 }
 
 TEST(SessionDeadlines, DestroyingTheSetWithAnArmedDeadlineRunsNoCallback) {
