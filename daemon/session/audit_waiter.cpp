@@ -4,7 +4,8 @@
 
 namespace segproxy::proxy {
 
-AuditWaiter::AuditWaiter(asio::any_io_executor ex, audit::AuditSink& sink) : ex_(std::move(ex)), sink_(sink) {
+AuditWaiter::AuditWaiter(asio::any_io_executor ex, audit::AuditSink& sink)
+    : ex_(std::move(ex)), sink_(sink), watchdog_(ex_) {
   sink_.add_listener(*this);
 }
 
@@ -13,9 +14,12 @@ AuditWaiter::~AuditWaiter() { sink_.remove_listener(*this); }
 awaitable<bool> AuditWaiter::wait(audit::AuditTicket t) {
   audit::DurableState st = sink_.state(t);
   if (st != audit::DurableState::pending) co_return st == audit::DurableState::durable;
-  asio::steady_timer timer(ex_);
-  timer.expires_after(sink_.max_wait());
-  waiting_.push_back(Waiting{t, &timer});
+  // Never expires by itself: start_flush, interrupt or the watchdog cancel it.
+  asio::steady_timer timer(ex_, Clock::time_point::max());
+  bool expired = false;
+  const Clock::time_point deadline = Clock::now() + sink_.max_wait();
+  waiting_.push_back(Waiting{t, &timer, deadline, &expired});
+  arm_watchdog(std::min(deadline, Clock::now() + kWatchdogTick));
   if (!flush_posted_) {
     flush_posted_ = true;
     asio::post(ex_, [this] {
@@ -27,11 +31,38 @@ awaitable<bool> AuditWaiter::wait(audit::AuditTicket t) {
   co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
   waiting_.erase(std::find_if(waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.timer == &timer; }));
   st = sink_.state(t);
-  if (!ec && st == audit::DurableState::pending) {  // max_wait passed: a write failure
+  if (expired && st == audit::DurableState::pending) {  // max_wait passed: a write failure
     sink_.timed_out(t);
     co_return false;
   }
   co_return st == audit::DurableState::durable;
+}
+
+void AuditWaiter::arm_watchdog(Clock::time_point at) {
+  if (at >= watchdog_at_) return;  // it wakes up earlier and re-arms for what is left
+  watchdog_at_ = at;
+  ++watchdog_arms_;
+  watchdog_.expires_at(at);  // cancels the wait before: its completion sees the error
+  watchdog_.async_wait([this](const error_code& ec) {
+    if (ec) return;  // moved earlier (a new wait took over), or the waiter is going away
+    watchdog_at_ = Clock::time_point::max();
+    on_watchdog();
+  });
+}
+
+void AuditWaiter::on_watchdog() {
+  const Clock::time_point now = Clock::now();
+  Clock::time_point next = Clock::time_point::max();
+  for (const Waiting& w : waiting_) {
+    if (*w.expired) continue;  // resumed already, not yet run
+    if (w.deadline <= now) {
+      *w.expired = true;
+      w.timer->cancel();
+    } else {
+      next = std::min(next, w.deadline);
+    }
+  }
+  if (next != Clock::time_point::max()) arm_watchdog(std::min(next, now + kWatchdogTick));
 }
 
 void AuditWaiter::interrupt(const audit::AuditTicket& t) {

@@ -6,9 +6,19 @@
 // behind the handlers already queued, so the thread's other sessions join it). A wait is
 // bounded by audit.max_wait; a longer one is reported to the sink as a write failure.
 //
+// Timers: a waiting session is suspended on a timer that never expires (it is cancelled
+// when its record settles), so it never becomes the reactor's earliest timer and costs
+// no timerfd_settime; ONE watchdog timer per thread enforces max_wait for all of them.
+// It is armed for the oldest wait's deadline, at most kWatchdogTick ahead, re-armed only
+// when it fires, and not cancelled when the waits drain: under load it costs one timer
+// update per tick, not one per wait (issue 14: a timer per wait cost 0.5
+// timerfd_settime per transaction). An io_context run to completion (tests) returns at
+// most one tick after its last wait.
+//
 // One per worker io_context, created before and destroyed after its sessions (and after
 // the io_context has stopped running: posted wake-ups refer to it).
 #include <atomic>
+#include <chrono>
 #include <vector>
 
 #include "audit/sink.hpp"
@@ -38,22 +48,35 @@ class AuditWaiter final : public audit::DurableListener {
   void durable_advanced() noexcept override;
 
   std::uint64_t wakeups() const { return wakeups_; }  // resolved rounds (tests, metrics)
+  std::uint64_t watchdog_arms() const { return watchdog_arms_; }  // tests
+
+  static constexpr std::chrono::milliseconds kWatchdogTick{250};
 
  private:
+  using Clock = std::chrono::steady_clock;
   struct Waiting {
     audit::AuditTicket ticket;
-    asio::steady_timer* timer;
+    asio::steady_timer* timer;  // the session's suspension; cancelled to resume it
+    Clock::time_point deadline;  // audit.max_wait after the wait began
+    bool* expired;               // set by the watchdog before it resumes the session
   };
   // On the thread: resumes every session whose record is settled, registers the lowest
   // seq still pending with the sink (which starts the group flush).
   void start_flush();
+  // The watchdog waits for `at` unless it already waits for an earlier time.
+  void arm_watchdog(Clock::time_point at);
+  // Resumes, as expired, every wait past its deadline; re-arms for the next deadline.
+  void on_watchdog();
 
   asio::any_io_executor ex_;
   audit::AuditSink& sink_;
   std::vector<Waiting> waiting_;
+  asio::steady_timer watchdog_;
+  Clock::time_point watchdog_at_ = Clock::time_point::max();  // max: not armed
   bool flush_posted_ = false;
   std::atomic<bool> wake_posted_{false};
   std::uint64_t wakeups_ = 0;
+  std::uint64_t watchdog_arms_ = 0;
 };
 
 }  // namespace segproxy::proxy

@@ -89,6 +89,33 @@ TEST(AuditWaiter, AWaitPastMaxWaitIsFalseAndCountsAsAWriteFailure) {
   }
 }
 
+// The per-thread watchdog (issue 14: a timer per wait cost a timerfd_settime per
+// transaction): overlapping waits share one armed watchdog; max_wait still ends them.
+TEST(AuditWaiter, OverlappingWaitsShareOneWatchdogAndStillEndAtMaxWait) {
+  TempDir dir;
+  auto ops = std::make_shared<HangingSyncOps>();
+  auto cfg = audit::test::base_config(dir.path());
+  cfg.max_wait = 300ms;
+  std::string err;
+  auto sink = audit::FileSink::open(cfg, err, {nullptr, ops, nullptr});
+  ASSERT_TRUE(sink) << err;
+  asio::io_context io;
+  int ok = 0, failed = 0;
+  {
+    AuditWaiter waiter(io.get_executor(), *sink);
+    ops->hang = true;
+    for (int i = 0; i < 40; ++i) asio::co_spawn(io, one_session(*sink, waiter, i, ok, failed), asio::detached);
+    io.poll();  // every session is now waiting
+    EXPECT_EQ(ok + failed, 0);
+    EXPECT_EQ(waiter.watchdog_arms(), 1u) << "one watchdog for all waits, not a timer each";
+    io.run();  // the watchdog ends them at max_wait (a tick or two re-arms it)
+    EXPECT_EQ(failed, 40);
+    EXPECT_LT(waiter.watchdog_arms(), 40u);
+    EXPECT_GE(sink->stats().timeouts, 1u);
+    ops->hang = false;
+  }
+}
+
 // A MySQL KILL QUERY of a command held for its record (issue 14, guarantee 4): the
 // session's wait ends at once (false) without the writer, and without telling the sink
 // anything: the record stays pending and becomes durable when the writer goes on.
