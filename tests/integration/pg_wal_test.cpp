@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -327,6 +328,80 @@ TEST_F(WalDiskFull, AnswerWhoseRecordFailsInsideABlockEndsTheSessionAndNothingOf
   }
   EXPECT_TRUE(gone) << "the block is still open on the backend";
   EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "0") << "a row of the failed block committed";
+}
+
+// Review finding (h2): a pipeline INSERT, COMMIT, SELECT in one extended batch (libpq
+// pipeline mode, one Sync). The INSERT and the COMMIT wait for their records, which fit
+// the one page left on the audit disk; the COMMIT commits the INSERT (a COMMIT executed
+// in an extended batch ends its implicit transaction). The SELECT goes out at once and
+// its 32 KiB record fails. The answer of the whole batch (one request) used to be
+// replaced by ERROR 58030 + ReadyForQuery 'I' with the session going on: the client,
+// told its pipeline failed, would retry a write that had committed. The request had a
+// lasting effect before the failed record, so the session now ends with FATAL 58030
+// (outcome unknown, as for a lost connection). Invariant: a session that goes on after
+// being told its pipeline failed has none of the pipeline's writes committed.
+TEST_F(WalDiskFull, FailedRecordAfterACommitInTheSameBatchIsNeverReportedAsAFailedBatchOfASessionThatGoesOn) {
+  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed, "
+                                "max_statement_text: 64KiB, checkpoint_every: 0s"));
+  PgConnPtr c = Connect();
+  ASSERT_PG_CONNECTED(c);
+  ASSERT_TRUE(pg_exec(c.get(), "SELECT 1").ok);
+  // One page stays free for the INSERT's and the COMMIT's records, not for the SELECT's.
+  {
+    std::ofstream reserve(disk_.path() + "/reserve");
+    reserve << std::string(4096, 'r');
+  }
+  ASSERT_NO_FATAL_FAILURE(Fill());
+  disk_.release("reserve");
+  const std::string insert = Insert(7, "piped");
+  const std::string read = "SELECT 'answered' /* " + std::string(32 * 1024, 'r') + " */";
+  PGconn* conn = c.get();
+  ASSERT_EQ(PQenterPipelineMode(conn), 1);
+  ASSERT_EQ(PQsendQueryParams(conn, insert.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQsendQueryParams(conn, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQsendQueryParams(conn, read.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQpipelineSync(conn), 1);
+  // Everything the client gets for the batch, up to its Sync or the connection's end.
+  std::vector<std::string> seen;
+  bool synced = false;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!synced && PQstatus(conn) == CONNECTION_OK && std::chrono::steady_clock::now() < until) {
+    bool timed_out = false;
+    PgResultPtr res = pg_wait_result(conn, std::chrono::seconds(10), &timed_out);
+    if (timed_out || (!res && PQstatus(conn) != CONNECTION_OK)) break;
+    if (!res) continue;
+    const ExecStatusType st = PQresultStatus(res.get());
+    if (st == PGRES_PIPELINE_SYNC) synced = true;
+    seen.push_back(st == PGRES_FATAL_ERROR ? "E" + sqlstate_of(res.get()) : PQresStatus(st));
+  }
+  std::string got;
+  for (const auto& s : seen) got += s + " ";
+  EXPECT_NE(std::find(seen.begin(), seen.end(), "E58030"), seen.end()) << "no 58030 for the batch: " << got;
+  EXPECT_EQ(std::find(seen.begin(), seen.end(), "PGRES_TUPLES_OK"), seen.end())
+      << "the SELECT's answer reached the client without its record: " << got;
+  const bool session_went_on = synced && PQstatus(conn) == CONNECTION_OK;
+  c.reset();
+  disk_.release();
+  const std::string rows = SuValue("SELECT count(*) FROM public." + probe_ + " WHERE id = 7");
+  EXPECT_FALSE(session_went_on && rows != "0")
+      << "the session went on after its batch was reported failed, but the batch's INSERT committed: " << got;
+  EXPECT_FALSE(session_went_on) << "the batch's answer was replaced although its COMMIT had committed: " << got;
+  // Once the log writes again (a new session's statement is recorded), it verifies and
+  // a committed INSERT has its record.
+  bool recovered = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!recovered && std::chrono::steady_clock::now() < deadline) {
+    PgConnPtr again = Connect();
+    recovered = PQstatus(again.get()) == CONNECTION_OK && pg_exec(again.get(), "SELECT 'after'").ok;
+    if (!recovered) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(recovered) << "the log did not recover after space returned";
+  proxy_.stop();
+  const AuditLog log = read_audit_log(audit_dir_);
+  ASSERT_TRUE(log.result.ok()) << log.describe();
+  if (rows != "0") {
+    EXPECT_GE(count_statement(log, insert), 1u) << "a committed INSERT without its decision record";
+  }
 }
 
 TEST_F(WalTest, HeldMessageCancelledByCancelRequestIsNeverForwarded) {
