@@ -66,7 +66,7 @@ Bytes MysqlReader::take_leftover() {
 
 awaitable<std::optional<MysqlBackendConnection>> mysql_backend_connect(const config::Endpoint& ep,
                                                                        std::chrono::milliseconds timeout,
-                                                                       std::string& error) {
+                                                                       std::string& error, bool* refused_by_server) {
   auto ex = co_await asio::this_coro::executor;
   error_code ec;
   tcp::socket sock = co_await connect_tcp(ep, timeout, ec);
@@ -91,6 +91,7 @@ awaitable<std::optional<MysqlBackendConnection>> mysql_backend_connect(const con
   }
   if (auto* err = std::get_if<my::ErrPacket>(&g.value)) {
     error = "the backend refused the connection: " + std::to_string(err->code) + " " + err->message;
+    if (refused_by_server != nullptr) *refused_by_server = true;
     co_return std::nullopt;
   }
   conn.greeting = std::get<my::HandshakeV10>(std::move(g.value));
@@ -265,8 +266,21 @@ awaitable<std::optional<MysqlBackendConnection>> own_login(const config::Endpoin
 }  // namespace
 
 awaitable<bool> mysql_backend_answers(config::Endpoint ep, MysqlLoginRequest req, std::string& error) {
-  auto conn = co_await own_login(ep, req, error);
-  if (!conn) co_return false;
+  // Not own_login: an ERR the server composed (at the greeting or the login) is an answer.
+  // Review finding (h2): every such refusal used to count as a stall, so a server at
+  // max_connections (1040 to each probe, which the probes of many slow sessions bring
+  // about themselves) had every session that waited between two packets ended with 1159.
+  bool refused = false;
+  auto conn = co_await mysql_backend_connect(ep, req.timeout, error, &refused);
+  if (!conn) co_return refused;
+  req.client_caps = my::CLIENT_PROTOCOL_41 | my::CLIENT_TRANSACTIONS;
+  req.database.reset();
+  auto login = co_await mysql_backend_login(*conn, req);
+  if (!login.ok) {
+    error = "login: " + login.error;
+    conn->stream->close();
+    co_return login.server.has_value();
+  }
   Bytes cmd;
   my::encode_command(cmd, my::ComQuit{});
   Bytes framed;

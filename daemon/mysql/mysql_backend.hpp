@@ -45,9 +45,11 @@ struct MysqlBackendConnection {
 
 // Connects and reads the greeting (a greeting that is an ERR, e.g. "Too many
 // connections", is an error with its text).
+// `refused_by_server` (optional) is set when the greeting was an ERR: the server answered.
 awaitable<std::optional<MysqlBackendConnection>> mysql_backend_connect(const config::Endpoint& ep,
                                                                        std::chrono::milliseconds timeout,
-                                                                       std::string& error);
+                                                                       std::string& error,
+                                                                       bool* refused_by_server = nullptr);
 
 struct MysqlLoginRequest {
   ssl::context* tls = nullptr;  // backend TLS (null: plain)
@@ -85,8 +87,11 @@ awaitable<std::optional<std::vector<std::optional<std::string>>>> mysql_query_ro
 awaitable<void> mysql_kill_query(config::Endpoint ep, MysqlLoginRequest req, std::uint32_t connection_id);
 
 // Does the server answer? A fresh connection logged in as `req.user` (then COM_QUIT),
-// each step bounded by req.timeout: true when the login succeeded. The liveness probe of
-// limits.backend_message_timeout (daemon/mysql/mysql_backend_stall.cpp); `error` says why not.
+// each step bounded by req.timeout: true when the login succeeded, and also when the
+// server refused it with an ERR of its own (a greeting that is an ERR, e.g. 1040 "Too
+// many connections", or an authentication ERR): a server that composes an ERR is not
+// stalled. The liveness probe of limits.backend_message_timeout
+// (daemon/mysql/mysql_backend_stall.cpp); `error` says why not, or which ERR it sent.
 awaitable<bool> mysql_backend_answers(config::Endpoint ep, MysqlLoginRequest req, std::string& error);
 
 }  // namespace segproxy::proxy

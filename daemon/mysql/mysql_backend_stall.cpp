@@ -15,7 +15,12 @@
 //    (mysql_backend_answers, bounded by backend_connect_timeout): a server that logs it in
 //    is working, and the watch starts again; one that does not is stalled. A stalled
 //    server cannot log anyone in; a busy one can (a session whose own server thread hangs
-//    while the server answers others is a slow query, not a stalled backend).
+//    while the server answers others is a slow query, not a stalled backend). A server
+//    that refuses the probe with an ERR of its own (1040 Too many connections, 1045, a
+//    dropped dynamic user) answers too: it is not stalled (mysql_backend_answers).
+//    Probes are not pooled or capped: each silent session probes at most once per
+//    backend_message_timeout (the watch is re-armed after an answer), so N sessions
+//    waiting between packets make N short logins per period (docs/mysql.md Gaps).
 // A stalled backend's connection is closed and the session ends: ERR 1159 (08S01) when what the
 // client has is whole packets (nothing of the response yet, or a stall between packets),
 // otherwise only the closed connection. Logged as backend.stalled; each probe as
@@ -62,10 +67,13 @@ awaitable<void> MysqlSession::probe_backend(std::shared_ptr<MysqlSession> self, 
   const config::Endpoint ep = self->listener_->cfg->backend.endpoint;
   std::string error = "no backend credential to probe with";
   bool answers = false;
-  if (req.password != nullptr) answers = co_await mysql_backend_answers(ep, req, error);
+  if (req.password != nullptr) {
+    error.clear();  // stays empty when the probe is logged in
+    answers = co_await mysql_backend_answers(ep, req, error);
+  }
   // Bytes arrived (the relay read completed) or the session ended meanwhile: moot.
   if (self->closed() || watch != self->backend_watch_ || !self->backend_) co_return;
-  if (answers) error.clear();
+  // A refusal the server sent (error set although it answers) stays in the log line.
   self->svc_.log.info("backend.probe", {{"session", self->id_text_},
                                         {"protocol", "mysql"},
                                         {"answers", answers ? "true" : "false"},

@@ -97,7 +97,12 @@ awaitable<void> PgSession::backend_to_client() {
       svc_.log.error("backend.protocol_violation", {{"session", id_text_}, {"error", backend_stream_.error()}});
       if (backend_) backend_->close();
       const std::size_t c = backend_stream_.clean_prefix();
-      const std::size_t clean = c != std::string::npos ? old + c : old > 0 ? 0 : std::string::npos;
+      std::size_t clean = c != std::string::npos ? old + c : old > 0 ? 0 : std::string::npos;
+      // Write-ahead (review finding, h2): the bytes before the offending message are
+      // answers too; they reach the client only when their records are durable, and never
+      // while answers whose record failed are being replaced. Not waited for here (the
+      // session ends): withheld, the client gets the FATAL alone.
+      if (clean != std::string::npos && wal_gated_ && (wal_replace_.active || need > ledger_.settled())) clean = 0;
       if (clean != std::string::npos && clean <= all.size()) {
         Bytes out(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(clean));
         pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08P01", "segproxy: " + backend_stream_.error(), "", ""});

@@ -406,7 +406,13 @@ class PgSession : public LiveSession,
     std::uint64_t requests_before = 0;  // wal_batch_ when submitted: its own request's number
     authz::wal::MessageKind kind = authz::wal::MessageKind::PgQuery;
     authz::wal::WriteClass klass = authz::wal::WriteClass::Escaping;
+    // Its effect outlives a failure of its request: escaping, a commit point, transaction
+    // control (a COMMIT executed inside an extended batch commits what came before it).
+    bool lasting = false;
   } wal_msg_;
+  // 1 + the request number of the last forwarded message with a lasting effect (0: none).
+  // Answers of that request cannot be replaced by "this request failed" (pg_wal_replace.cpp).
+  std::uint64_t wal_lasting_request_ = 0;
   bool wal_batch_open_ = false;  // extended messages forwarded since the last request_sent
   // Requests (request_sent) and ReadyForQuery's pair one to one, which replacing answers
   // relies on, unless the backend may have ignored a request: a Query or FunctionCall

@@ -251,6 +251,8 @@ void PgSession::wal_submit(wal::MessageKind kind, const wal::MessageClass& klass
   }
   wal_msg_.kind = kind;
   wal_msg_.klass = klass.klass;
+  wal_msg_.lasting = klass.klass == wal::WriteClass::Escaping || klass.klass == wal::WriteClass::CommitPoint ||
+                     klass.transaction_control;
   const std::uint64_t now = now_ms();
   if (!wal_gated_) {
     // interval / fail_open (or no waiter): appended, never awaited; a record the sink
@@ -307,6 +309,7 @@ void PgSession::run_wal_actions() {
         else forward(wal_msg_.frame);
         wal_msg_.use_owned = false;
         ledger_.forwarded(wal_msg_.record, wal_msg_.requests_before);
+        if (wal_msg_.lasting) wal_lasting_request_ = wal_msg_.requests_before + 1;
         if (extended(wal_msg_.kind)) wal_batch_open_ = true;
         break;
       case wal::ActionKind::Flush: wal_flush_ = std::max(wal_flush_, a.record); break;

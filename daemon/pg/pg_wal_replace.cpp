@@ -21,7 +21,15 @@
 //  - the ReadyForQuery's counted here and by BackendDispatch disagree, or the backend may
 //    have ignored a request (wal_counts_trusted_: a Query sent into an open extended
 //    batch, a COPY IN);
-//  - a second record fails while answers are being replaced.
+//  - a second record fails while answers are being replaced;
+//  - the request holding the failed message had, before it, a message whose effect the
+//    failure of the request does not undo (review finding: an extended batch INSERT,
+//    COMMIT, SELECT whose SELECT record failed was answered "58030" as a whole although
+//    its COMMIT had committed the INSERT; the client, told its pipeline failed, would
+//    retry the write). Such a message waited for its own durable record, so it is
+//    recorded; but only the FATAL leaves the client in the honest "outcome unknown".
+//    Messages after the failed one cannot have gone out: the rule's watermark cannot
+//    pass the failed record, so anything that needs a durable record is refused.
 #include <algorithm>
 #include <chrono>
 
@@ -40,7 +48,7 @@ constexpr const char* kReplaced =
 void PgSession::wal_answers_failed(std::uint64_t requests_before) {
   // A second failure while replacing is not followed; without one ReadyForQuery per
   // request the answers cannot be told apart.
-  if (wal_replace_.active || !wal_counts_trusted_) {
+  if (wal_replace_.active || !wal_counts_trusted_ || wal_lasting_request_ == requests_before + 1) {
     wal_fail_closed();
     return;
   }

@@ -42,9 +42,10 @@ void DeadlineSet::wait_for(Clock::time_point at) {
   waiting_for_ = at;
   ++generation_;
   timer_.expires_at(at);  // cancels the wait before, whose completion then does nothing
-  timer_.async_wait([this, gen = generation_](const error_code& ec) {
-    if (ec || gen != generation_) return;  // cancelled (the set may be gone) or replaced
-    fire();
+  timer_.async_wait([alive = alive_, gen = generation_](const error_code& ec) {
+    DeadlineSet* set = *alive;  // null: the set is gone (a completion queued before it ended)
+    if (ec || set == nullptr || gen != set->generation_) return;  // cancelled, gone or replaced
+    set->fire();
   });
 }
 

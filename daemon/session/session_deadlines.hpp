@@ -11,12 +11,17 @@
 //
 // Callbacks run on the owner's executor, may arm or disarm any deadline of the set, and
 // must not destroy the set. The owner keeps the DeadlineSet and its Deadlines as
-// members, the set declared first; a pending wait completes with operation_aborted when
-// the set is destroyed and then touches nothing.
+// members, the set declared first. A wait's completion touches the set only through
+// `alive_`, which the destructor clears: a pending wait completes with
+// operation_aborted when the set is destroyed, but a completion the timer had already
+// queued (it expired in the same reactor round in which the owner ended, e.g. a
+// handshake deadline and the client's close) still runs with success after the set is
+// gone, and must find nothing to touch (review finding, issue 15 follow-up).
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 
 #include "daemon/net/asio.hpp"
 
@@ -29,7 +34,9 @@ class DeadlineSet {
   using Clock = std::chrono::steady_clock;
   static constexpr std::size_t kMaxDeadlines = 8;
 
-  explicit DeadlineSet(const asio::any_io_executor& ex) : timer_(ex) {}
+  explicit DeadlineSet(const asio::any_io_executor& ex)
+      : timer_(ex), alive_(std::make_shared<DeadlineSet*>(this)) {}
+  ~DeadlineSet() { *alive_ = nullptr; }
   DeadlineSet(const DeadlineSet&) = delete;
   DeadlineSet& operator=(const DeadlineSet&) = delete;
 
@@ -49,6 +56,9 @@ class DeadlineSet {
   std::size_t count_ = 0;
   Clock::time_point waiting_for_ = Clock::time_point::max();  // max: no wait pending
   unsigned generation_ = 0;  // of the pending wait; a stale completion does nothing
+  // The set while it exists, null after: what a queued completion looks at first (one
+  // small allocation per set; copying it into a wait allocates nothing).
+  std::shared_ptr<DeadlineSet*> alive_;
 };
 
 class Deadline {

@@ -10,9 +10,11 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <future>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/backend_restart.hpp"
 #include "support/fixture.hpp"
@@ -306,6 +308,53 @@ TEST_F(MysqlBackendStall, AServerThinkingBetweenRowsOfAStartedResultIsNotStalled
   EXPECT_EQ(log.find("backend.stalled"), std::string::npos) << log;
   const MyResult again = mysql_exec(conn.get(), "SELECT 1");
   EXPECT_TRUE(again.ok) << again.error.describe();
+}
+
+// Review finding (h2): the probe counted every failure to log in as a stall, also the
+// server's own refusal. A server at max_connections answers each probe with ERR 1040
+// "Too many connections" (the probes of many slow sessions can bring that about
+// themselves), and every session waiting between two packets was ended with 1159
+// although the server was working. Here the server is held at max_connections (filler
+// connections of the superuser, who keeps MariaDB's one extra connection) while it
+// thinks between the rows of a started result: the probe is refused with 1040, which is
+// an answer, and the result arrives whole.
+TEST_F(MysqlBackendStall, AServerRefusingTheProbeWithTooManyConnectionsIsNotStalled) {
+  ASSERT_NO_FATAL_FAILURE(StartProxy(SleepingOptions()));
+  MyError err;
+  auto root = mysql_connect(my_superuser_target(), &err);
+  ASSERT_TRUE(root) << err.describe();
+  auto conn = Connect(ClientCert::Cn, &err);
+  ASSERT_TRUE(conn) << err.describe();
+  const auto value_of = [&](const std::string& sql) -> long {
+    const MyResult r = mysql_exec(root.get(), sql);
+    if (!r.ok || r.rows.empty() || r.rows.front().size() < 2) return -1;
+    return std::stol(r.rows.front()[1]);
+  };
+  const long old_max = value_of("SHOW GLOBAL VARIABLES LIKE 'max_connections'");
+  ASSERT_GT(old_max, 0);
+  // MariaDB's smallest max_connections is 10: fill up to it, then close the door.
+  std::vector<std::unique_ptr<sql::Connection>> fillers;
+  for (long n = value_of("SHOW GLOBAL STATUS LIKE 'Threads_connected'"); n >= 0 && n < 10; ++n) {
+    fillers.push_back(mysql_connect(my_superuser_target(), &err));
+    ASSERT_TRUE(fillers.back()) << err.describe();
+  }
+  const long connected = value_of("SHOW GLOBAL STATUS LIKE 'Threads_connected'");
+  ASSERT_GE(connected, 10);
+  struct Restore {
+    sql::Connection* root;
+    long max;
+    ~Restore() { mysql_exec(root, "SET GLOBAL max_connections = " + std::to_string(max)); }
+  } restore{root.get(), old_max};
+  ASSERT_TRUE(mysql_exec(root.get(), "SET GLOBAL max_connections = " + std::to_string(connected)).ok);
+
+  const MyResult r = mysql_exec(conn.get(), "SELECT REPEAT('x', 40000) AS pad, SLEEP(2) AS s FROM seq_1_to_3");
+  const std::string log = proxy_.log();
+  ASSERT_TRUE(r.ok) << r.error.describe() << "\n" << log;
+  EXPECT_EQ(r.rows.size(), 3u);
+  // The probe met the refusal (the case under test) and took it as an answer.
+  EXPECT_NE(log.find("Too many connections"), std::string::npos) << log;
+  EXPECT_EQ(log.find("answers=false"), std::string::npos) << log;
+  EXPECT_EQ(log.find("backend.stalled"), std::string::npos) << log;
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
 // The write-ahead audit rule in a real PostgreSQL session (issue 14, docs/audit.md "The
 // guarantee"): after a SIGKILL of the proxy under a mixed load every committed row and
-// every answer a client received has its decision record and the log verifies; a full
-// audit disk refuses a COMMIT (58030) and rolls its transaction back while the session
-// stays usable; a message held for its record and cancelled by a CancelRequest is never
-// forwarded.
+// every answer a client received has its decision record and the log verifies; a
+// message held for its record and cancelled by a CancelRequest is never forwarded; one
+// record per execution. A full audit disk: pg_wal_disk_full_test.cpp.
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -18,49 +18,13 @@
 #include <thread>
 #include <vector>
 
-#include "support/audit_failure.hpp"
-#include "support/audit_support.hpp"
+#include "pg_wal_fixture.hpp"
 #include "support/raw_client.hpp"
 
 namespace segproxy::it {
 namespace {
 
 using audit::AuditRecord;
-
-class WalTest : public PolicyTest {
- protected:
-  void SetUp() override {
-    PolicyTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    audit_dir_ = dir_ + "/audit";
-    probe_ = unique_name("it_wal_probe");
-    pii_ = unique_name("it_wal_pii");
-    ASSERT_NO_FATAL_FAILURE(CreateTable(probe_, 0));
-    ASSERT_NO_FATAL_FAILURE(CreateTable(pii_, 0));
-  }
-
-  void Start(const std::string& audit_extra) {
-    ProxyConfigOptions opts;
-    opts.billing_policy = orders_policy(probe_, pii_);
-    opts.extra_yaml = audit_yaml(audit_dir_, audit_extra);
-    ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
-  }
-
-  std::string Insert(long id, const char* kind) const {
-    return "INSERT INTO " + probe_ + " VALUES (" + std::to_string(id) + ", '" + kind + "')";
-  }
-
-  std::string audit_dir_;
-  std::string probe_;
-  std::string pii_;
-};
-
-// Records whose (full) statement text is `text`.
-std::size_t count_statement(const AuditLog& log, const std::string& text) {
-  return records_where(log, [&](const AuditRecord& r) {
-           return r.event == "statement.decision" && r.decision == "allow" && r.statement == text;
-         }).size();
-}
 
 TEST_F(WalTest, AfterSigkillEveryCommittedRowAndEveryReceivedAnswerHasItsRecord) {
   ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed"));
@@ -172,161 +136,6 @@ TEST_F(WalTest, AfterSigkillEveryCommittedRowAndEveryReceivedAnswerHasItsRecord)
   EXPECT_EQ(unanswered, 0u) << "answers received without a decision record";
   std::cerr << "[ wal ] committed rows " << committed << " (prepared " << prepared_rows << "), answers "
             << answered.size() << ", records " << log.records.size() << "\n";
-}
-
-// The audit directory lives on a small tmpfs the test fills up (ENOSPC).
-class WalDiskFull : public WalTest {
- protected:
-  void SetUp() override {
-    WalTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    std::string why;
-    if (!disk_.mount(dir_ + "/walfs", &why)) {
-      GTEST_SKIP() << "cannot mount a tmpfs (" << why << "): no way to make the audit log unwritable";
-    }
-    audit_dir_ = disk_.path() + "/log";
-  }
-  void TearDown() override {
-    proxy_.stop();
-    disk_.unmount();
-    WalTest::TearDown();
-  }
-  void Fill() { ASSERT_GT(disk_.fill(), 0u); }
-  SmallTmpfs disk_;
-};
-
-TEST_F(WalDiskFull, CommitIsRefusedAndRolledBackWhenTheLogFillsMidTransactionAndWritingResumes) {
-  // Full text kept whole: the COMMIT's record needs new pages of the log file.
-  ASSERT_NO_FATAL_FAILURE(
-      Start("statement_text: full, durability: group, on_failure: fail_closed, max_statement_text: 64KiB"));
-  PgConnPtr c = Connect();
-  ASSERT_PG_CONNECTED(c);
-  ASSERT_TRUE(pg_exec(c.get(), "BEGIN").ok);
-  ASSERT_TRUE(pg_exec(c.get(), Insert(1, "tx")).ok);
-  ASSERT_NO_FATAL_FAILURE(Fill());
-  // A commit point waits for every record of the session; its own cannot be written.
-  const std::string commit = "COMMIT /* " + std::string(8 * 1024, 'c') + " */";
-  QueryOutcome q = pg_exec(c.get(), commit);
-  EXPECT_FALSE(q.ok);
-  EXPECT_EQ(q.sqlstate, "58030") << q.error;
-  EXPECT_EQ(PQstatus(c.get()), CONNECTION_OK);
-  EXPECT_EQ(PQtransactionStatus(c.get()), PQTRANS_IDLE) << "the refused COMMIT rolled its transaction back";
-  EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "0") << "a refused COMMIT committed";
-
-  // Space again: the writer recovers and the same session writes.
-  disk_.release();
-  bool done = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!done && std::chrono::steady_clock::now() < deadline) {
-    q = pg_exec(c.get(), Insert(2, "auto"));
-    done = q.ok;
-    if (!done) {
-      ASSERT_EQ(q.sqlstate, "58030") << q.error;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  ASSERT_TRUE(done) << q.error;
-  EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "1");
-  c.reset();
-  ASSERT_TRUE(wait_for_record(audit_dir_, [](const AuditRecord& r) { return r.event == "session.close"; }));
-  proxy_.stop();
-  const AuditLog log = read_audit_log(audit_dir_);
-  ASSERT_TRUE(log.result.ok()) << log.describe();
-  EXPECT_TRUE(records_where(log, [&](const AuditRecord& r) { return r.statement == commit; }).empty())
-      << "the refused COMMIT's record is in the chain";
-}
-
-// True once the proxy's log has a line naming `event`.
-bool proxy_logged(const ProxyProcess& proxy, const std::string& event) {
-  return read_file(proxy.log_path()).find(event) != std::string::npos;
-}
-
-// A proven read-only statement goes to the backend at once; its answer waits for its
-// record. When that record cannot be written the answer never reaches the client: it is
-// replaced in place by ERROR 58030 + ReadyForQuery 'I' (the backend is idle, nothing of
-// it committed) and the session goes on; it writes again once space returns.
-TEST_F(WalDiskFull, AnswerWhoseRecordFailsAfterItsStatementWasForwardedIsReplacedBy58030AndTheSessionGoesOn) {
-  // No time-based checkpoint: the first write after the disk fills is the statement's.
-  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed, "
-                                "max_statement_text: 64KiB, checkpoint_every: 0s"));
-  PgConnPtr c = Connect();
-  ASSERT_PG_CONNECTED(c);
-  ASSERT_TRUE(pg_exec(c.get(), "SELECT 1").ok);
-  ASSERT_NO_FATAL_FAILURE(Fill());
-  // 32 KiB of text: more pages than the failed segment's cut-back tail can give back.
-  const std::string read = "SELECT 'answered' /* " + std::string(32 * 1024, 'r') + " */";
-  PgResultPtr res(PQexec(c.get(), read.c_str()));
-  ASSERT_NE(res, nullptr);
-  EXPECT_NE(PQresultStatus(res.get()), PGRES_TUPLES_OK) << "an answer reached the client without its record";
-  EXPECT_EQ(sqlstate_of(res.get()), "58030") << PQresultErrorMessage(res.get());
-  res.reset();
-  EXPECT_EQ(PQstatus(c.get()), CONNECTION_OK) << "the session ended instead of the answer being replaced";
-  EXPECT_EQ(PQtransactionStatus(c.get()), PQTRANS_IDLE);
-  EXPECT_TRUE(proxy_logged(proxy_, "audit.answer_replaced")) << "the answer was not replaced in place";
-
-  disk_.release();
-  bool done = false;
-  QueryOutcome q;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!done && std::chrono::steady_clock::now() < deadline) {
-    q = pg_exec(c.get(), "SELECT 'after'");
-    done = q.ok;
-    if (!done) {
-      ASSERT_EQ(q.sqlstate, "58030") << q.error;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  ASSERT_TRUE(done) << "the session does not work after space returned: " << q.error;
-  EXPECT_EQ(q.value, "after");
-  c.reset();
-  ASSERT_TRUE(wait_for_record(audit_dir_, [](const AuditRecord& r) { return r.event == "session.close"; }));
-  proxy_.stop();
-  const AuditLog log = read_audit_log(audit_dir_);
-  ASSERT_TRUE(log.result.ok()) << log.describe();
-  EXPECT_TRUE(records_where(log, [&](const AuditRecord& r) { return r.statement == read; }).empty())
-      << "the failed record is in the chain";
-  EXPECT_EQ(count_statement(log, "SELECT 'after'"), 1u) << log.describe();
-}
-
-// Inside a block the backend's transaction would stay valid while the client is told its
-// statement failed: not replaced (docs/audit.md Gaps). The session ends with FATAL 58030
-// and closing the backend connection rolls the block back: nothing of it commits.
-TEST_F(WalDiskFull, AnswerWhoseRecordFailsInsideABlockEndsTheSessionAndNothingOfTheBlockCommits) {
-  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed, "
-                                "max_statement_text: 64KiB, checkpoint_every: 0s"));
-  PgConnPtr c = Connect();
-  ASSERT_PG_CONNECTED(c);
-  ASSERT_TRUE(pg_exec(c.get(), "BEGIN").ok);
-  ASSERT_TRUE(pg_exec(c.get(), Insert(1, "tx")).ok);
-  ASSERT_NO_FATAL_FAILURE(Fill());
-  const std::string read = "SELECT 'answered' /* " + probe_ + " " + std::string(32 * 1024, 'r') + " */";
-  // The first result is the FATAL (PQexec would return libpq's later "EOF" result).
-  ASSERT_EQ(PQsendQuery(c.get(), read.c_str()), 1);
-  bool timed_out = false;
-  PgResultPtr res = pg_wait_result(c.get(), std::chrono::seconds(60), &timed_out);
-  ASSERT_FALSE(timed_out) << "no answer within 60 s";
-  ASSERT_NE(res, nullptr);
-  EXPECT_NE(PQresultStatus(res.get()), PGRES_TUPLES_OK) << "an answer reached the client without its record";
-  EXPECT_EQ(sqlstate_of(res.get()), "58030") << PQresultErrorMessage(res.get());
-  res.reset();
-  pg_drain(c.get());
-  // FATAL: libpq sees the connection end (at the latest on the next command).
-  const QueryOutcome after = pg_exec(c.get(), "SELECT 1");
-  EXPECT_FALSE(after.ok);
-  EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD) << "the session went on inside a block the backend still holds";
-  c.reset();
-  disk_.release();
-  // The backend rolled the block back (its connection was closed; the text of its last
-  // statement names the probe table).
-  bool gone = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!gone && std::chrono::steady_clock::now() < deadline) {
-    gone = SuValue("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE "
-                   "'%" + probe_ + "%'") == "0";
-    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(gone) << "the block is still open on the backend";
-  EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "0") << "a row of the failed block committed";
 }
 
 TEST_F(WalTest, HeldMessageCancelledByCancelRequestIsNeverForwarded) {

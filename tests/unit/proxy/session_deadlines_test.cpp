@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
+#include <new>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -138,6 +140,31 @@ TEST(SessionDeadlines, DestroyingTheSetWithAnArmedDeadlineRunsNoCallback) {
     d.arm(milliseconds(1));
   }
   ctx.run();  // the cancelled wait completes and touches nothing
+  EXPECT_FALSE(fired);
+}
+
+// Review finding (h2, second review of issue 15): a wait the timer had already completed
+// (queued in the same reactor round in which the owner ended: a handshake deadline and
+// the client's close) is not cancelled by destroying the set; it then runs with success
+// and must not touch the set's memory. The set lives in storage the test reuses: filled
+// with the pending wait's generation (1) after the set is gone, a completion that still
+// read the set would take it for current and walk garbage as its deadlines.
+TEST(SessionDeadlines, ACompletionQueuedBeforeTheSetIsDestroyedTouchesNothingOfIt) {
+  asio::io_context ctx;
+  bool fired = false;
+  alignas(DeadlineSet) unsigned char storage[sizeof(DeadlineSet)];
+  auto* set = new (storage) DeadlineSet(ctx.get_executor());
+  auto d = std::make_unique<Deadline>(*set, [&] { fired = true; });
+  d->arm(milliseconds(1));  // the set's first wait: generation 1
+  std::this_thread::sleep_for(milliseconds(20));  // due before the reactor next looks
+  // Queued now, so it runs right after the reactor round that queues the expired wait.
+  asio::post(ctx, [&] {
+    d.reset();
+    set->~DeadlineSet();
+    auto* words = reinterpret_cast<std::uint32_t*>(storage);
+    for (std::size_t i = 0; i < sizeof storage / sizeof(std::uint32_t); ++i) words[i] = 1;
+  });
+  ctx.run();  // the expired wait's completion runs last, after the set is gone
   EXPECT_FALSE(fired);
 }
 
