@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "protocols/common/time_text.hpp"
+
 namespace segproxy::audit {
 namespace {
 
@@ -280,43 +282,9 @@ std::string format_timestamp(std::chrono::system_clock::time_point t) {
 }
 
 std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view s) {
-  // Accepts YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z (UTC only).
-  if (s.size() < 20 || s.back() != 'Z') return std::nullopt;
-  auto num = [&](std::size_t at, std::size_t n, int& v) {
-    v = 0;
-    for (std::size_t i = at; i < at + n; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-      v = v * 10 + (s[i] - '0');
-    }
-    return true;
-  };
-  int Y, M, D, h, m, sec;
-  if (!num(0, 4, Y) || s[4] != '-' || !num(5, 2, M) || s[7] != '-' || !num(8, 2, D) ||
-      (s[10] != 'T' && s[10] != 't') || !num(11, 2, h) || s[13] != ':' || !num(14, 2, m) ||
-      s[16] != ':' || !num(17, 2, sec))
-    return std::nullopt;
-  long long frac_us = 0;
-  std::size_t i = 19;
-  if (s[i] == '.') {
-    ++i;
-    long long scale = 100000;
-    const std::size_t start = i;
-    while (i < s.size() - 1 && s[i] >= '0' && s[i] <= '9') {
-      frac_us += (s[i] - '0') * scale;
-      scale /= 10;
-      ++i;
-    }
-    if (i == start || i - start > 9) return std::nullopt;
-  }
-  if (i != s.size() - 1) return std::nullopt;
-  using namespace std::chrono;
-  const year_month_day ymd{year{Y}, month{static_cast<unsigned>(M)}, day{static_cast<unsigned>(D)}};
-  if (!ymd.ok() || h > 23 || m > 59 || sec > 60) return std::nullopt;
-  // A hostile log's "ts" may name any year; system_clock's 64-bit nanoseconds hold
-  // 1678..2261 only, and the conversion below would overflow (UB) outside.
-  if (Y < 1970 || Y > 2200) return std::nullopt;
-  return system_clock::time_point{sys_days{ymd}} + hours{h} + minutes{m} + seconds{sec} +
-         microseconds{frac_us};
+  // A hostile log's "ts" may name any year: the one RFC 3339 reader refuses what the
+  // clock cannot hold (years outside 1970..2200) instead of overflowing.
+  return protocols::parse_rfc3339(s, protocols::TimeSyntax::Utc);
 }
 
 }  // namespace segproxy::audit

@@ -42,6 +42,7 @@ inline void append_json_string(std::string& out, std::string_view s) { json::app
 
 // RFC 3339 UTC with microseconds, e.g. 2026-11-22T12:03:29.123456Z.
 std::string format_timestamp(std::chrono::system_clock::time_point t);
+// Reads that form (protocols::parse_rfc3339, TimeSyntax::Utc: years 1970..2200).
 std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view s);
 
 }  // namespace segproxy::audit

@@ -58,10 +58,9 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s, std:
 std::optional<Endpoint> parse_host_port(std::string_view s, std::string& why);
 
 // Policy scalars (policy.cpp). "HH:MM-HH:MM" -> minutes since midnight (end may be
-// 24:00; end <= start wraps past midnight); RFC 3339 timestamp with Z or +-hh:mm, years
-// kMinRfc3339Year..kMaxRfc3339Year (what a system_clock time_point holds, with margin).
-inline constexpr int kMinRfc3339Year = 1970;
-inline constexpr int kMaxRfc3339Year = 2200;
+// 24:00; end <= start wraps past midnight); RFC 3339 timestamp with Z or +-hh:mm, read
+// by protocols::parse_rfc3339 (years 1970..2200: what a system_clock time_point holds,
+// with margin), fractions dropped.
 std::optional<std::pair<int, int>> parse_hours(std::string_view s, std::string& why);
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s,
                                                                    std::string& why);

@@ -9,6 +9,7 @@
 
 #include "config/detail.hpp"
 #include "config/policy_words.hpp"
+#include "protocols/common/time_text.hpp"
 
 namespace segproxy::config::detail {
 namespace {
@@ -282,48 +283,20 @@ std::optional<std::pair<int, int>> parse_hours(std::string_view s, std::string& 
 
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s,
                                                                    std::string& why) {
-  using namespace std::chrono;
-  why = "invalid timestamp " + quote(s) +
-        " (expected RFC 3339, e.g. 2026-12-01T00:00:00Z or 2026-12-01T08:00:00+01:00)";
-  // YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' ||
-      (s[10] != 'T' && s[10] != 't' && s[10] != ' ')) {
-    return std::nullopt;
+  // The one RFC 3339 reader (protocols/common/time_text); windows keep whole seconds.
+  protocols::TimeProblem problem = protocols::TimeProblem::None;
+  const auto t = protocols::parse_rfc3339(s, protocols::TimeSyntax::Rfc3339, &problem);
+  if (t) {
+    why.clear();
+    return std::chrono::floor<std::chrono::seconds>(*t);
   }
-  const int y1 = two_digits(s, 0), y2 = two_digits(s, 2);
-  const int mo = two_digits(s, 5), dd = two_digits(s, 8);
-  const int hh = two_digits(s, 11), mi = two_digits(s, 14), ss = two_digits(s, 17);
-  if (y1 < 0 || y2 < 0 || mo < 0 || dd < 0 || hh < 0 || mi < 0 || ss < 0) return std::nullopt;
-  const year_month_day ymd{year{y1 * 100 + y2}, month{static_cast<unsigned>(mo)},
-                           day{static_cast<unsigned>(dd)}};
-  if (!ymd.ok() || hh > 23 || mi > 59 || ss > 59) return std::nullopt;
-  // system_clock counts nanoseconds in 64 bits (years 1678..2261): outside that the
-  // conversion below overflows (UB; fuzz finding, a window "until: 0226-12-02T00:00:00Z").
-  if (ymd.year() < year{kMinRfc3339Year} || ymd.year() > year{kMaxRfc3339Year}) {
-    why = "timestamp " + quote(s) + " is out of range (years " + std::to_string(kMinRfc3339Year) + " to " +
-          std::to_string(kMaxRfc3339Year) + ")";
-    return std::nullopt;
-  }
-  std::size_t pos = 19;
-  if (pos < s.size() && s[pos] == '.') {  // fractional seconds: accepted, truncated
-    ++pos;
-    const std::size_t digits_start = pos;
-    while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) ++pos;
-    if (pos == digits_start) return std::nullopt;
-  }
-  int offset_min = 0;
-  const std::string_view zone = s.substr(pos);
-  if (zone == "Z" || zone == "z") {
-    offset_min = 0;
-  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
-    const int oh = two_digits(zone, 1), om = two_digits(zone, 4);
-    if (oh < 0 || om < 0 || oh > 23 || om > 59) return std::nullopt;
-    offset_min = (oh * 60 + om) * (zone[0] == '-' ? -1 : 1);
+  if (problem == protocols::TimeProblem::OutOfRange) {
+    why = "timestamp " + quote(s) + " " + protocols::time_problem_text(problem);
   } else {
-    return std::nullopt;
+    why = "invalid timestamp " + quote(s) +
+          " (expected RFC 3339, e.g. 2026-12-01T00:00:00Z or 2026-12-01T08:00:00+01:00)";
   }
-  why.clear();
-  return sys_days{ymd} + hours{hh} + minutes{mi} + seconds{ss} - minutes{offset_min};
+  return std::nullopt;
 }
 
 bool is_safe_zone_name(std::string_view name) {

@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +15,7 @@
 #include "audit/record_codec.hpp"
 #include "audit/verifier.hpp"
 #include "ctl/audit_store.hpp"
+#include "ctl/time_arg.hpp"
 
 namespace segproxy::proxy::ctl {
 namespace {
@@ -35,8 +35,8 @@ void usage(std::ostream& out) {
          "                   [--shipper-role NAME] [--shipper-password-file FILE] [--reader-role NAME]\n"
          "       segproxyctl audit verify --postgres CONNINFO [--instance X] [--since T] [--pubkey FILE] [--json]\n"
          "       segproxyctl audit export --postgres CONNINFO [--instance X] [export options]\n"
-         "T: RFC 3339 (2026-11-22T12:00:00Z) or a date (2026-11-22, midnight UTC); --since is\n"
-         "   inclusive, --until exclusive. E: an event or a prefix ending in '*' (statement.*).\n"
+         "T: RFC 3339 (2026-11-22T12:00:00Z, +hh:mm offsets) or a date (2026-11-22, midnight UTC),\n"
+         "   years 1970 to 2200; --since is inclusive, --until exclusive. E: an event or a prefix ending in '*' (statement.*).\n"
          "X: a SPIFFE id, CN or certificate SHA-256. verify exits 0 intact, 3 torn tail only,\n"
          "   1 tampered / bad signature / truncated, 2 usage or I/O error.\n";
 }
@@ -222,8 +222,9 @@ int cmd_verify(const Args& a, std::ostream& out, std::ostream& err) {
   if (!check_store_options("verify", a, err)) return kAuditExitUsage;
   if (a.postgres) {
     std::optional<time_point> since;
-    if (a.since && !(since = parse_audit_time(*a.since))) {
-      err << "segproxyctl audit verify: invalid --since " << *a.since << " (expected RFC 3339 or a date)\n";
+    std::string why;
+    if (a.since && !(since = parse_time_arg(*a.since, why))) {
+      err << "segproxyctl audit verify: --since " << why << "\n";
       return kAuditExitUsage;
     }
     return audit_store_verify(store_args(a), since, a.json, out, err);
@@ -264,11 +265,9 @@ int cmd_export(const Args& a, std::ostream& out, std::ostream& err) {
   const auto time_arg = [&](const std::optional<std::string>& v, const char* name,
                             std::optional<time_point>& into) {
     if (!v) return true;
-    into = parse_audit_time(*v);
-    if (!into) {
-      err << "segproxyctl audit export: invalid " << name << " " << *v
-          << " (expected RFC 3339, e.g. 2026-11-22T12:00:00Z, or a date 2026-11-22)\n";
-    }
+    std::string why;
+    into = parse_time_arg(*v, why);
+    if (!into) err << "segproxyctl audit export: " << name << " " << why << "\n";
     return into.has_value();
   };
   if (!time_arg(a.since, "--since", opts.filter.since) || !time_arg(a.until, "--until", opts.filter.until)) {
@@ -381,57 +380,7 @@ int cmd_keygen(const Args& a, std::ostream& out, std::ostream& err) {
   return kAuditExitOk;
 }
 
-int num(std::string_view s, std::size_t pos, std::size_t n) {
-  if (pos + n > s.size()) return -1;
-  int v = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  return v;
-}
-
 }  // namespace
-
-std::optional<time_point> parse_audit_time(std::string_view s) {
-  using namespace std::chrono;
-  if (s.size() < 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
-  const int y = num(s, 0, 4), mo = num(s, 5, 2), d = num(s, 8, 2);
-  if (y < 0 || mo < 0 || d < 0) return std::nullopt;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-  if (!ymd.ok()) return std::nullopt;
-  if (s.size() == 10) return time_point{sys_days{ymd}};
-  if (s.size() < 20 || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':') return std::nullopt;
-  const int hh = num(s, 11, 2), mi = num(s, 14, 2), ss = num(s, 17, 2);
-  if (hh < 0 || mi < 0 || ss < 0 || hh > 23 || mi > 59 || ss > 59) return std::nullopt;
-  system_clock::duration frac{0};
-  std::size_t pos = 19;
-  if (s[pos] == '.') {
-    const std::size_t first = ++pos;
-    nanoseconds ns{0};
-    nanoseconds::rep scale = 100'000'000;
-    while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) {
-      ns += nanoseconds{(s[pos] - '0') * scale};
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == first) return std::nullopt;
-    frac = duration_cast<system_clock::duration>(ns);
-  }
-  minutes offset{0};
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    const int oh = num(s, pos + 1, 2), om = num(s, pos + 4, 2);
-    if (oh < 0 || om < 0 || s[pos + 3] != ':' || oh > 23 || om > 59) return std::nullopt;
-    offset = minutes{(s[pos] == '+' ? 1 : -1) * (oh * 60 + om)};
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != s.size()) return std::nullopt;
-  return time_point{sys_days{ymd}} + hours{hh} + minutes{mi} + seconds{ss} + frac - offset;
-}
 
 int run_audit(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

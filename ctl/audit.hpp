@@ -16,8 +16,8 @@
 // export: matching records to stdout (default jsonl); 0 when everything read was intact
 // (a torn tail is reported on stderr), 1 when verification failed (records before the
 // problem have already been written), 2 usage or I/O error. T: RFC 3339
-// (2026-11-22T12:00:00Z, fractions and +hh:mm allowed) or a date (2026-11-22 = midnight
-// UTC); since is inclusive, until exclusive. E: an event or a prefix with '*'
+// (2026-11-22T12:00:00Z, fractions and +hh:mm allowed, years 1970..2200) or a date
+// (2026-11-22 = midnight UTC), read by ctl/time_arg; since is inclusive, until exclusive. E: an event or a prefix with '*'
 // ("statement.*"). X: spiffe_id, cn or cert_sha256.
 // keygen: writes FILE (Ed25519 PKCS#8 PEM private key, mode 0600, refuses to overwrite)
 // and FILE.pub (public key PEM, 0644); prints the key_id.
@@ -37,8 +37,5 @@ inline constexpr int kAuditExitTornTail = 3;
 
 // `args` are the words after "audit". Returns the process exit code.
 int run_audit(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-
-// --since / --until values (see above); nullopt when malformed.
-std::optional<std::chrono::system_clock::time_point> parse_audit_time(std::string_view s);
 
 }  // namespace segproxy::proxy::ctl

@@ -18,6 +18,7 @@
 #include "config/loader.hpp"
 #include "authz/gate/pg_gate.hpp"
 #include "ctl/policy_replay.hpp"
+#include "ctl/time_arg.hpp"
 
 namespace segproxy::proxy::ctl {
 namespace sql = authz::sql;
@@ -280,18 +281,20 @@ struct Args {
 };
 
 void usage(std::ostream& out) {
-  out << "usage: segproxyctl policy explain --config FILE --identity ID --database DB [--at RFC3339]\n"
+  out << "usage: segproxyctl policy explain --config FILE --identity ID --database DB [--at T]\n"
          "                                  [--json] [--client-encoding ENC]\n"
          "                                  [--standard-conforming-strings on|off]\n"
          "                                  [--protocol postgres|mysql] SQL\n"
-         "       segproxyctl policy test --config FILE [--at RFC3339] [--verbose] CASES.tsv\n"
+         "       segproxyctl policy test --config FILE [--at T] [--verbose] CASES.tsv\n"
          "       segproxyctl policy replay --config NEW.yaml [--json] [--segment S] [--since T] [--until T]\n"
          "                                 [--no-verify] (AUDIT_DIR | --postgres CONNINFO [--password-file F]\n"
          "                                 [--instance X])\n"
          "       segproxyctl policy suggest --segment S [--config BASE.yaml] [--since T] [--until T]\n"
          "                                 [--no-verify] (AUDIT_DIR | --postgres CONNINFO ...)\n"
          "ID: spiffe://..., cn=NAME, dns=NAME, ou=NAME, sha256=HEX, serial=HEX (join with ';'),\n"
-         "    or a bare CN. CASES.tsv rows: identity<TAB>database<TAB>sql<TAB>allow|deny[:SQLSTATE]\n";
+         "    or a bare CN. CASES.tsv rows: identity<TAB>database<TAB>sql<TAB>allow|deny[:SQLSTATE]\n"
+         "T: RFC 3339 (2026-11-22T12:00:00Z, +hh:mm offsets) or a date (2026-11-22, midnight UTC),\n"
+         "   years 1970 to 2200 (--at: default now).\n";
 }
 
 // Returns false (with a message on err) on an unknown option or a missing value.
@@ -354,8 +357,9 @@ bool parse_args(const std::vector<std::string>& args, std::size_t from, Args& a,
 
 std::optional<time_point> resolve_at(const Args& a, std::ostream& err) {
   if (!a.at) return std::chrono::system_clock::now();
-  auto t = parse_instant(*a.at);
-  if (!t) err << "segproxyctl policy: invalid --at " << *a.at << " (expected RFC 3339, e.g. 2026-11-23T10:00:00Z)\n";
+  std::string why;
+  auto t = parse_time_arg(*a.at, why);
+  if (!t) err << "segproxyctl policy: --at " << why << "\n";
   return t;
 }
 

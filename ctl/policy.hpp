@@ -6,10 +6,10 @@
 // classifies and judges the SQL through proxy::PgGate — the same path as a fresh
 // proxy session — at a given instant.
 //
-//   segproxyctl policy explain --config FILE --identity ID --database DB [--at RFC3339]
+//   segproxyctl policy explain --config FILE --identity ID --database DB [--at T]
 //                              [--json] [--client-encoding ENC]
 //                              [--standard-conforming-strings on|off] SQL
-//   segproxyctl policy test --config FILE [--at RFC3339] [--verbose] CASES.tsv
+//   segproxyctl policy test --config FILE [--at T] [--verbose] CASES.tsv
 //   segproxyctl policy replay | suggest ...  (ctl/policy_replay.hpp)
 //
 // Exit codes: explain 0 allow, 1 deny; test 0 all passed, 1 any failed or malformed
@@ -36,8 +36,7 @@ int run_policy(const std::vector<std::string>& args, std::ostream& out, std::ost
 // nullopt (and `why`) on an unknown key or an empty value.
 std::optional<authz::ClientIdentity> parse_identity_spec(std::string_view spec, std::string& why);
 
-// RFC 3339 instant: YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm).
-std::optional<std::chrono::system_clock::time_point> parse_instant(std::string_view s);
+// --at is read by ctl/time_arg (parse_time_arg); shown back as:
 std::string format_instant(std::chrono::system_clock::time_point t);  // UTC, seconds, "Z"
 
 // The SQL column of a cases file: \t, \n, \r and \\ are unescaped; any other backslash

@@ -64,48 +64,6 @@ std::optional<authz::ClientIdentity> parse_identity_spec(std::string_view spec, 
   return id;
 }
 
-std::optional<time_point> parse_instant(std::string_view s) {
-  using namespace std::chrono;
-  const auto num = [&](std::size_t pos, std::size_t n) -> int {
-    if (pos + n > s.size()) return -1;
-    int v = 0;
-    for (std::size_t i = pos; i < pos + n; ++i) {
-      if (!std::isdigit(static_cast<unsigned char>(s[i]))) return -1;
-      v = v * 10 + (s[i] - '0');
-    }
-    return v;
-  };
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' ||
-      (s[10] != 'T' && s[10] != 't' && s[10] != ' ')) {
-    return std::nullopt;
-  }
-  const int y = num(0, 4), mo = num(5, 2), d = num(8, 2), hh = num(11, 2), mi = num(14, 2), ss = num(17, 2);
-  if (y < 0 || mo < 0 || d < 0 || hh < 0 || mi < 0 || ss < 0 || hh > 23 || mi > 59 || ss > 60) return std::nullopt;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-  if (!ymd.ok()) return std::nullopt;
-  std::size_t pos = 19;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    const std::size_t digits = pos;
-    while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) ++pos;
-    if (pos == digits) return std::nullopt;
-  }
-  int offset_minutes = 0;
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    const int oh = num(pos + 1, 2), om = num(pos + 4, 2);
-    if (oh < 0 || om < 0 || pos + 3 >= s.size() || s[pos + 3] != ':' || oh > 23 || om > 59) return std::nullopt;
-    offset_minutes = (s[pos] == '+' ? 1 : -1) * (oh * 60 + om);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != s.size()) return std::nullopt;
-  const auto local = sys_days{ymd} + hours{hh} + minutes{mi} + seconds{ss};
-  return time_point_cast<system_clock::duration>(local - minutes{offset_minutes});
-}
-
 std::string format_instant(time_point t) {
   const std::time_t tt = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};

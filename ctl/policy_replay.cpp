@@ -12,6 +12,7 @@
 #include "ctl/audit.hpp"
 #include "ctl/policy.hpp"
 #include "ctl/record_judge.hpp"
+#include "ctl/time_arg.hpp"
 
 namespace segproxy::proxy::ctl {
 namespace {
@@ -136,8 +137,9 @@ std::optional<LogToolArgs> parse_log_tool_args(const std::vector<std::string>& a
       } else if (s == "--segment") {
         a.source.filter.segment = v;
       } else if (s == "--since" || s == "--until") {
-        const auto t = parse_audit_time(v);
-        if (!t) return fail("invalid " + s + " " + v + " (RFC 3339 or YYYY-MM-DD)");
+        std::string why;
+        const auto t = parse_time_arg(v, why);
+        if (!t) return fail(s + " " + why);
         (s == "--since" ? a.source.filter.since : a.source.filter.until) = *t;
       } else if (s == "--postgres") {
         postgres = true;

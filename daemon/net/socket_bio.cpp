@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <optional>
 
 namespace segproxy::proxy {
 
@@ -39,14 +40,22 @@ namespace {
 
 SocketIo* io_of(BIO* b) { return static_cast<SocketIo*>(BIO_get_data(b)); }
 
-int bio_read(BIO* b, char* out, int len) {
+// The start bio_read and bio_write share: the retry flags cleared, and the result to
+// return at once when no socket call may follow (0 for nothing to move, -1 with EBADF on
+// a closed socket); nullopt when the call goes on to the descriptor.
+std::optional<int> answer_before_io(BIO* b, SocketIo& io, int len) {
   BIO_clear_retry_flags(b);
-  SocketIo* io = io_of(b);
   if (len <= 0) return 0;
-  if (!io->socket->is_open()) {
-    io->last_errno = EBADF;
+  if (!io.socket->is_open()) {
+    io.last_errno = EBADF;
     return -1;
   }
+  return std::nullopt;
+}
+
+int bio_read(BIO* b, char* out, int len) {
+  SocketIo* io = io_of(b);
+  if (const std::optional<int> early = answer_before_io(b, *io, len)) return *early;
   if (io->drained) {  // known empty: OpenSSL waits for readability instead of a failing recv()
     BIO_set_retry_read(b);
     return -1;
@@ -67,13 +76,8 @@ int bio_read(BIO* b, char* out, int len) {
 }
 
 int bio_write(BIO* b, const char* in, int len) {
-  BIO_clear_retry_flags(b);
   SocketIo* io = io_of(b);
-  if (len <= 0) return 0;
-  if (!io->socket->is_open()) {
-    io->last_errno = EBADF;
-    return -1;
-  }
+  if (const std::optional<int> early = answer_before_io(b, *io, len)) return *early;
   const ssize_t n = ::send(io->socket->native_handle(), in, static_cast<std::size_t>(len), MSG_NOSIGNAL);
   if (n >= 0) return static_cast<int>(n);
   if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {

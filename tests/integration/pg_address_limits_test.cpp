@@ -72,15 +72,7 @@ TEST_F(AddressLimitsTest, CancelKeyInsideTlsOnlyWorksUnderTheOwningSessionsCerti
   ASSERT_NO_FATAL_FAILURE(StartProxy());
   // Session A (reporting segment, client-cn certificate) learns its pid and key.
   RawClient a;
-  std::string err;
-  ASSERT_TRUE(a.connect_tcp(port_, &err)) << err;
-  ASSERT_TRUE(a.start_tls(env().pki_file("ca.crt"), env().pki_file("client-cn.crt"), env().pki_file("client-cn.key"),
-                          &err))
-      << err;
-  const std::optional<BackendMessage> ready = a.startup({{"user", "whatever"}, {"database", env().db}},
-                                                        std::chrono::seconds(15));
-  ASSERT_TRUE(ready.has_value());
-  ASSERT_EQ(ready->type, 'Z');
+  ASSERT_TRUE(open_session(a, port_, "client-cn"));
   ASSERT_TRUE(a.backend_key().has_value()) << "no BackendKeyData";
   const auto [pid_a, key_a] = *a.backend_key();
   ASSERT_TRUE(a.send(std::string("Q") + be(4 + 19) + "SELECT pg_sleep(3)" + std::string(1, '\0')));
@@ -89,10 +81,7 @@ TEST_F(AddressLimitsTest, CancelKeyInsideTlsOnlyWorksUnderTheOwningSessionsCerti
   // A's own key, sent inside TLS under another identity's certificate: nothing happens.
   {
     RawClient c;
-    ASSERT_TRUE(c.connect_tcp(port_, &err)) << err;
-    ASSERT_TRUE(c.start_tls(env().pki_file("ca.crt"), env().pki_file("client-spiffe.crt"),
-                            env().pki_file("client-spiffe.key"), &err))
-        << err;
+    ASSERT_TRUE(connect_tls(c, port_));
     ASSERT_TRUE(c.send(cancel_request_packet(pid_a, key_a)));
     EXPECT_TRUE(c.wait_closed(std::chrono::seconds(5)));
   }
@@ -111,10 +100,7 @@ TEST_F(AddressLimitsTest, CancelKeyInsideTlsOnlyWorksUnderTheOwningSessionsCerti
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   {
     RawClient c;
-    ASSERT_TRUE(c.connect_tcp(port_, &err)) << err;
-    ASSERT_TRUE(c.start_tls(env().pki_file("ca.crt"), env().pki_file("client-cn.crt"), env().pki_file("client-cn.key"),
-                            &err))
-        << err;
+    ASSERT_TRUE(connect_tls(c, port_, "client-cn"));
     ASSERT_TRUE(c.send(cancel_request_packet(pid_a, key_a)));
     EXPECT_TRUE(c.wait_closed(std::chrono::seconds(5)));
   }

@@ -94,15 +94,7 @@ TEST_F(PgBackendTerminate, ClientWhoseLastBytesArriveWithItsFinIsClosed) {
   for (int round = 0; round < 5; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     RawClient raw;
-    std::string err;
-    ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
-    ASSERT_TRUE(raw.start_tls(env().pki_file("ca.crt"), env().pki_file("client-spiffe.crt"),
-                              env().pki_file("client-spiffe.key"), &err))
-        << err;
-    const std::optional<BackendMessage> ready =
-        raw.startup({{"user", "whatever"}, {"database", env().db}}, std::chrono::seconds(15));
-    ASSERT_TRUE(ready.has_value()) << "no ReadyForQuery";
-    ASSERT_EQ(ready->type, 'Z') << parse_error_fields(ready->body)['M'];
+    ASSERT_TRUE(open_session(raw, port_));
     const int on = 1;
     ASSERT_EQ(::setsockopt(raw.fd(), IPPROTO_TCP, TCP_CORK, &on, sizeof(on)), 0);
     ASSERT_TRUE(raw.send(std::string("Q") + be32(100) + "select 1 -- the rest never comes"));

@@ -127,15 +127,8 @@ std::string be(std::int32_t v) { return be32(static_cast<std::uint32_t>(v)); }
 TEST_F(CancelThroughProxy, CancelKeyOfOneSessionCannotCancelAnother) {
   // Session A (reporting segment, raw client) learns its own pid/key from BackendKeyData.
   RawClient a;
+  ASSERT_TRUE(open_session(a, port_, "client-cn"));
   std::string err;
-  ASSERT_TRUE(a.connect_tcp(port_, &err)) << err;
-  ASSERT_TRUE(a.start_tls(env().pki_file("ca.crt"), env().pki_file("client-cn.crt"),
-                          env().pki_file("client-cn.key"), &err))
-      << err;
-  const std::optional<BackendMessage> ready =
-      a.startup({{"user", "whatever"}, {"database", env().db}}, std::chrono::seconds(15));
-  ASSERT_TRUE(ready.has_value());
-  ASSERT_EQ(ready->type, 'Z');
   ASSERT_TRUE(a.backend_key().has_value()) << "no BackendKeyData";
   const auto [pid_a, key_a] = *a.backend_key();
 

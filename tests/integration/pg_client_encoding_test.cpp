@@ -215,13 +215,7 @@ Answers read_until_ready(RawClient& raw, int n) {
 TEST_F(ClientEncoding, ASettingRevertedByRollbackIsFollowedEvenWhenTheNextQueryIsPipelined) {
   ASSERT_NO_FATAL_FAILURE(StartWithTables());
   RawClient raw;
-  std::string err;
-  ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
-  ASSERT_TRUE(raw.start_tls(env().pki_file("ca.crt"), env().pki_file("client-spiffe.crt"),
-                            env().pki_file("client-spiffe.key"), &err))
-      << err;
-  const auto ready = raw.startup({{"user", "whatever"}, {"database", env().db}}, seconds(20));
-  ASSERT_TRUE(ready && ready->type == 'Z');
+  ASSERT_TRUE(open_session(raw, port_));
   // All in one write: nothing waits for an answer.
   ASSERT_TRUE(raw.send(query_msg("BEGIN") + query_msg("SET standard_conforming_strings = off") +
                        query_msg("ROLLBACK") + query_msg("SELECT 'a\\'; SELECT v FROM " + pii_ + "; --'") +

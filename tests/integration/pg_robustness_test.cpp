@@ -35,14 +35,6 @@ class Robustness : public ProxyTest {
     EXPECT_EQ(PQstatus(fresh.get()), CONNECTION_OK) << PQerrorMessage(fresh.get());
   }
 
-  void StartTls(RawClient& raw) {
-    std::string err;
-    ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
-    ASSERT_TRUE(raw.start_tls(env().pki_file("ca.crt"), env().pki_file("client-spiffe.crt"),
-                              env().pki_file("client-spiffe.key"), &err))
-        << err;
-  }
-
   PgConnPtr bystander_;
 };
 
@@ -81,7 +73,7 @@ TEST_F(Robustness, GarbageInsteadOfTlsHandshakeIsDisconnected) {
 
 TEST_F(Robustness, OneGibStartupLengthOverTlsIsDisconnected) {
   RawClient raw;
-  ASSERT_NO_FATAL_FAILURE(StartTls(raw));
+  ASSERT_TRUE(connect_tls(raw, port_));
   ASSERT_TRUE(raw.send(be32(0x40000000) + be32(196608) + std::string("user\0x\0", 7)));
   std::string got;
   EXPECT_TRUE(raw.wait_closed(kPrompt, &got)) << "still connected 3 s after a 1 GiB startup length";
@@ -92,11 +84,7 @@ TEST_F(Robustness, OneGibStartupLengthOverTlsIsDisconnected) {
 
 TEST_F(Robustness, OneGibQueryLengthAfterLoginIsDisconnected) {
   RawClient raw;
-  ASSERT_NO_FATAL_FAILURE(StartTls(raw));
-  const std::optional<BackendMessage> ready =
-      raw.startup({{"user", "whatever"}, {"database", env().db}}, seconds(15));
-  ASSERT_TRUE(ready.has_value()) << "no ReadyForQuery";
-  ASSERT_EQ(ready->type, 'Z') << parse_error_fields(ready->body)['M'];
+  ASSERT_TRUE(open_session(raw, port_));
   ASSERT_TRUE(raw.send(std::string("Q") + be32(0x40000000) + "SELECT 1"));
   EXPECT_TRUE(raw.wait_closed(kPrompt)) << "still connected 3 s after a 1 GiB Query header";
   ExpectOthersUnaffected();
@@ -143,7 +131,7 @@ TEST_F(Robustness, ClientVanishingMidStartupLeavesProxyHealthy) {
       ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
       ASSERT_TRUE(raw.send(ssl_request_packet().substr(0, 5)));  // half an SSLRequest
     } else {
-      ASSERT_NO_FATAL_FAILURE(StartTls(raw));
+      ASSERT_TRUE(connect_tls(raw, port_));
       ASSERT_TRUE(raw.send(be32(40)));  // half a startup length... then gone
     }
   }
@@ -161,7 +149,7 @@ TEST_F(Robustness, SilentTcpClientIsDisconnectedAfterHandshakeTimeout) {
 
 TEST_F(Robustness, SilentTlsClientIsDisconnectedAfterStartupTimeout) {
   RawClient raw;
-  ASSERT_NO_FATAL_FAILURE(StartTls(raw));
+  ASSERT_TRUE(connect_tls(raw, port_));
   EXPECT_TRUE(raw.wait_closed(seconds(10 + 3))) << "a client that never sent a startup outlived startup_timeout";
   ExpectOthersUnaffected();
 }
@@ -202,12 +190,6 @@ Reply read_until_ready(RawClient& raw) {
 
 class ProtocolState : public Robustness {
  protected:
-  void Login(RawClient& raw) {
-    ASSERT_NO_FATAL_FAILURE(StartTls(raw));
-    const std::optional<BackendMessage> ready = raw.startup({{"user", "whatever"}, {"database", env().db}}, seconds(15));
-    ASSERT_TRUE(ready.has_value()) << "no ReadyForQuery";
-    ASSERT_EQ(ready->type, 'Z') << parse_error_fields(ready->body)['M'];
-  }
   void ExpectSessionUsable(RawClient& raw) {
     ASSERT_TRUE(raw.send(query_msg("select 1")));
     const Reply r = read_until_ready(raw);
@@ -220,7 +202,7 @@ class ProtocolState : public Robustness {
 // run it behind the gate's back (a reload may have revoked it: SQL EXECUTE re-judges).
 TEST_F(ProtocolState, BindOfAStatementNeverParsedThroughTheSessionIsRefusedWith26000) {
   RawClient raw;
-  ASSERT_NO_FATAL_FAILURE(Login(raw));
+  ASSERT_TRUE(open_session(raw, port_));
   ASSERT_TRUE(raw.send(query_msg("PREPARE it_sqlprep AS SELECT 42")));
   Reply r = read_until_ready(raw);
   ASSERT_EQ(r.types, "CZ") << r.error['M'];
@@ -234,7 +216,7 @@ TEST_F(ProtocolState, BindOfAStatementNeverParsedThroughTheSessionIsRefusedWith2
 
 TEST_F(ProtocolState, ExecuteOfAPortalNeverBoundThroughTheSessionIsRefusedWith34000) {
   RawClient raw;
-  ASSERT_NO_FATAL_FAILURE(Login(raw));
+  ASSERT_TRUE(open_session(raw, port_));
   ASSERT_TRUE(raw.send(query_msg("BEGIN; DECLARE it_cur CURSOR FOR SELECT 7")));
   Reply r = read_until_ready(raw);
   ASSERT_EQ(r.types, "CCZ") << r.error['M'];
@@ -250,7 +232,7 @@ TEST_F(ProtocolState, ExecuteOfAPortalNeverBoundThroughTheSessionIsRefusedWith34
 
 TEST_F(ProtocolState, InvalidUtf8StatementTextIsRefusedWith22021ByTheProxy) {
   RawClient raw;
-  ASSERT_NO_FATAL_FAILURE(Login(raw));
+  ASSERT_TRUE(open_session(raw, port_));
   ASSERT_TRUE(raw.send(query_msg("select 'caf\xe9'")));  // Latin-1 e-acute: not UTF-8
   Reply r = read_until_ready(raw);
   ASSERT_TRUE(r.complete) << r.types;
@@ -270,7 +252,7 @@ TEST_F(ProtocolState, InvalidUtf8StatementTextIsRefusedWith22021ByTheProxy) {
 // and a real COPY FROM STDIN still works.
 TEST_F(ProtocolState, CopyMessagesOutsideCopyAreDroppedAndCopyInStillWorks) {
   RawClient raw;
-  ASSERT_NO_FATAL_FAILURE(Login(raw));
+  ASSERT_TRUE(open_session(raw, port_));
   ASSERT_TRUE(raw.send(fe('d', "1\n") + fe('c', "") + fe('f', z("stray"))));
   ExpectSessionUsable(raw);
   ASSERT_TRUE(raw.send(query_msg("CREATE TEMP TABLE it_copy_state (v int)")));

@@ -19,11 +19,7 @@ class StartupPipelining : public ProxyTest {};
 
 TEST_F(StartupPipelining, QueryPipelinedBehindStartupIsAnsweredWithoutFurtherInput) {
   RawClient raw;
-  std::string err;
-  ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
-  ASSERT_TRUE(raw.start_tls(env().pki_file("ca.crt"), env().pki_file("client-spiffe.crt"),
-                            env().pki_file("client-spiffe.key"), &err))
-      << err;
+  ASSERT_TRUE(connect_tls(raw, port_));
   // StartupMessage and a Query in ONE write; nothing is sent after it.
   ASSERT_TRUE(raw.send(startup_packet({{"user", "whatever"}, {"database", env().db}}) +
                        query_packet("select 40 + 2")));
@@ -56,11 +52,7 @@ namespace {
 // and then waited for the body).
 TEST_F(StartupPipelining, OversizedLengthBehindStartupIsRefusedFromItsHeader) {
   RawClient raw;
-  std::string err;
-  ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
-  ASSERT_TRUE(raw.start_tls(env().pki_file("ca.crt"), env().pki_file("client-spiffe.crt"),
-                            env().pki_file("client-spiffe.key"), &err))
-      << err;
+  ASSERT_TRUE(connect_tls(raw, port_));
   ASSERT_TRUE(raw.send(startup_packet({{"user", "whatever"}, {"database", env().db}}) + std::string("Q") +
                        be32(0xFFFFFFF0u)));
   std::string sqlstate;

@@ -267,15 +267,7 @@ TEST_F(WalTest, ResumedPortalExecuteAppendsTheStatementRecordAgain) {
   }
   const std::string select = "SELECT id FROM " + probe_ + " ORDER BY id";
   RawClient raw;
-  std::string err;
-  ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
-  ASSERT_TRUE(raw.start_tls(env().pki_file("ca.crt"), env().pki_file("client-spiffe.crt"),
-                            env().pki_file("client-spiffe.key"), &err))
-      << err;
-  const std::optional<BackendMessage> ready =
-      raw.startup({{"user", "whatever"}, {"database", env().db}}, std::chrono::seconds(15));
-  ASSERT_TRUE(ready.has_value()) << "no ReadyForQuery";
-  ASSERT_EQ(ready->type, 'Z') << parse_error_fields(ready->body)['M'];
+  ASSERT_TRUE(open_session(raw, port_));
   ASSERT_TRUE(raw.send(parse_msg("", select) + bind_msg("", "") + execute_msg("", 2) + execute_msg("", 2) +
                        fe_frame('S', "")));
   int rows = 0;
@@ -318,15 +310,7 @@ TEST_F(WalTest, ClosedAndDeallocatedStatementsLeaveTheWriteAheadNameTable) {
   opts.extra_yaml = audit_yaml(audit_dir_, "statement_text: full, durability: group, on_failure: fail_closed");
   ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
   RawClient raw;
-  std::string err;
-  ASSERT_TRUE(raw.connect_tcp(port_, &err)) << err;
-  ASSERT_TRUE(raw.start_tls(env().pki_file("ca.crt"), env().pki_file("client-spiffe.crt"),
-                            env().pki_file("client-spiffe.key"), &err))
-      << err;
-  const std::optional<BackendMessage> ready =
-      raw.startup({{"user", "whatever"}, {"database", env().db}}, std::chrono::seconds(15));
-  ASSERT_TRUE(ready.has_value()) << "no ReadyForQuery";
-  ASSERT_EQ(ready->type, 'Z') << parse_error_fields(ready->body)['M'];
+  ASSERT_TRUE(open_session(raw, port_));
   // Sends a batch and reads its answers up to the `readies`-th ReadyForQuery; no error.
   auto run = [&](const std::string& batch, int readies, int* rows = nullptr) {
     ASSERT_TRUE(raw.send(batch));

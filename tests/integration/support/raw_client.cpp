@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "support/env.hpp"
+
 namespace segproxy::it {
 namespace {
 
@@ -308,6 +310,31 @@ std::optional<BackendMessage> RawClient::startup(
     }
     if (m->type == 'Z' || m->type == 'E') return m;
   }
+}
+
+::testing::AssertionResult connect_tls(RawClient& raw, std::uint16_t port, const std::string& cert) {
+  std::string err;
+  if (!raw.connect_tcp(port, &err)) return ::testing::AssertionFailure() << "connect: " << err;
+  if (!raw.start_tls(env().pki_file("ca.crt"), env().pki_file(cert + ".crt"), env().pki_file(cert + ".key"), &err)) {
+    return ::testing::AssertionFailure() << "TLS with " << cert << ": " << err;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult open_session(RawClient& raw, std::uint16_t port, const std::string& cert,
+                                        std::chrono::milliseconds timeout) {
+  if (::testing::AssertionResult tls = connect_tls(raw, port, cert); !tls) return tls;
+  const std::optional<BackendMessage> ready = raw.startup({{"user", "whatever"}, {"database", env().db}}, timeout);
+  if (!ready) {
+    return ::testing::AssertionFailure() << "no ReadyForQuery ("
+                                         << (raw.last_status() == RawClient::ReadStatus::Timeout ? "timeout" : "closed")
+                                         << ")";
+  }
+  if (ready->type != 'Z') {
+    return ::testing::AssertionFailure() << "startup answered '" << ready->type
+                                         << "': " << parse_error_fields(ready->body)['M'];
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace segproxy::it

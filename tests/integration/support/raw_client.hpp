@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 typedef struct ssl_st SSL;
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -82,5 +84,16 @@ class RawClient {
   ReadStatus last_status_ = ReadStatus::Data;
   std::optional<std::pair<std::int32_t, std::int32_t>> key_;
 };
+
+// The start of most raw-wire tests, as gtest assertions (ASSERT_TRUE(open_session(raw,
+// port_)); a failure says which step failed):
+//   connect_tls: connect_tcp to 127.0.0.1:port, then start_tls with the test PKI's
+//     client certificate `cert` (<pki>/<cert>.crt and .key; the proxy checked against
+//     <pki>/ca.crt);
+//   open_session: connect_tls, then startup as user "whatever" on the test database,
+//     answered by ReadyForQuery within `timeout` (BackendKeyData in raw.backend_key()).
+::testing::AssertionResult connect_tls(RawClient& raw, std::uint16_t port, const std::string& cert = "client-spiffe");
+::testing::AssertionResult open_session(RawClient& raw, std::uint16_t port, const std::string& cert = "client-spiffe",
+                                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 }  // namespace segproxy::it

@@ -343,22 +343,6 @@ TEST(CtlAuditExport, UsageErrorsExitTwo) {
   EXPECT_EQ(run({"export", (t / "nope").string()}).rc, kAuditExitUsage);
 }
 
-TEST(CtlAuditTime, ParsesRfc3339AndDates) {
-  using namespace std::chrono;
-  const auto day = sys_days{year{2026} / 11 / 22};
-  EXPECT_EQ(parse_audit_time("2026-11-22"), system_clock::time_point{day});
-  EXPECT_EQ(parse_audit_time("2026-11-22T12:03:29Z"), day + hours{12} + minutes{3} + seconds{29});
-  EXPECT_EQ(parse_audit_time("2026-11-22T12:03:29.123456Z"),
-            day + hours{12} + minutes{3} + seconds{29} + microseconds{123456});
-  EXPECT_EQ(parse_audit_time("2026-11-22T12:00:00+01:30"), day + hours{10} + minutes{30});
-  EXPECT_EQ(parse_audit_time("2026-11-22T00:00:00-02:00"), day + hours{2});
-  for (const char* bad : {"", "2026-11-31", "2026-11-22T12:00:00", "2026-11-22T24:00:00Z",
-                          "2026-11-22T12:00:00.Z", "2026-11-22T12:00:00Zjunk", "2026-11-22 12:00:00Z",
-                          "2026-11-22T12:00:00+1:00", "tomorrow"}) {
-    EXPECT_FALSE(parse_audit_time(bad)) << bad;
-  }
-}
-
 // daemon/audit_setup: the YAML words become the library's enums; instance defaults to
 // the host name.
 TEST(AuditSetup, MapsSettingsOntoAuditConfig) {

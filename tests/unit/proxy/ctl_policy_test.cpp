@@ -40,18 +40,6 @@ TEST(CtlPolicyIdentity, SpiffeCnAndAttributes) {
   EXPECT_FALSE(parse_identity_spec("", why));
 }
 
-TEST(CtlPolicyInstant, Rfc3339) {
-  const auto z = parse_instant("2026-11-23T10:00:00Z");
-  ASSERT_TRUE(z);
-  EXPECT_EQ(format_instant(*z), "2026-11-23T10:00:00Z");
-  const auto off = parse_instant("2026-11-23T11:30:00.250+01:30");
-  ASSERT_TRUE(off);
-  EXPECT_EQ(format_instant(*off), "2026-11-23T10:00:00Z");
-  EXPECT_FALSE(parse_instant("2026-11-23 10:00"));
-  EXPECT_FALSE(parse_instant("2026-02-30T10:00:00Z"));
-  EXPECT_FALSE(parse_instant("2026-11-23T10:00:00Zjunk"));
-}
-
 TEST(CtlPolicyCases, EscapesAndExpectations) {
   std::string why;
   EXPECT_EQ(unescape_sql_column("a\\tb\\nc\\\\d", why), std::optional<std::string>("a\tb\nc\\d"));
