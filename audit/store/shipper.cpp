@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -257,6 +258,9 @@ void Shipper::update_lag(std::uint64_t durable) {
 }
 
 void Shipper::run() {
+  // Named for operators (top -H) and for bench/audit_ship_cost.sh, which reads this
+  // thread's CPU from /proc/<pid>/task/<tid>/schedstat.
+  pthread_setname_np(pthread_self(), "segproxy-ship");
   for (;;) {
     {
       std::lock_guard lk(mu_);
