@@ -172,20 +172,18 @@ LogCursor::Status LogCursor::next(std::uint64_t limit, std::string_view& line, S
     bool failed = false;
     if (fill_line(nl, why, failed)) {
       line = std::string_view(buf_.data() + pos_, nl - pos_);
-      auto r = extract_row(line, why);
-      if (!r) {
+      if (!extract_row_into(line, row, why)) {  // in place: the row's strings keep their capacity
         why = path_ + ": " + why;
         return Status::error;
       }
-      if (r->seq != next_seq_) {
-        why = path_ + ": seq " + std::to_string(r->seq) + " where " + std::to_string(next_seq_) + " was expected";
+      if (row.seq != next_seq_) {
+        why = path_ + ": seq " + std::to_string(row.seq) + " where " + std::to_string(next_seq_) + " was expected";
         return Status::error;
       }
-      if (!prev_hash_.empty() && r->prev_hash != prev_hash_) {
-        why = path_ + ": seq " + std::to_string(r->seq) + " does not chain from the record before it";
+      if (!prev_hash_.empty() && row.prev_hash != prev_hash_) {
+        why = path_ + ": seq " + std::to_string(row.seq) + " does not chain from the record before it";
         return Status::error;
       }
-      row = std::move(*r);
       if (!peek) {
         pos_ = nl + 1;
         prev_hash_ = row.hash;

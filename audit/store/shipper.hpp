@@ -85,7 +85,8 @@ class Shipper {
   PgConn conn_;  // shipper thread only; conn_mu_ guards the socket for stop()
   bool positioned_ = false;
   bool failing_ = false;
-  std::string copy_buf_;
+  std::string copy_buf_;  // one COPY (FORMAT binary) stream; keeps its capacity
+  StoreRow row_;          // the record being read; keeps its strings' capacity
   std::uint64_t unshipped_seq_ = 0;  // seq / ts of the oldest record known not shipped
   std::chrono::system_clock::time_point unshipped_ts_{};
 

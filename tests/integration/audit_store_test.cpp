@@ -68,6 +68,19 @@ TEST_F(AuditStore, TwoInstancesShipEveryRecordExactlyOnceAcrossSigkillMidBatchAn
   EXPECT_NE(v.out.find("instance it-a: OK"), std::string::npos) << v.out;
   EXPECT_NE(v.out.find("instance it-b: OK"), std::string::npos) << v.out;
   EXPECT_EQ(v.out.find("0 signatures verified"), std::string::npos) << v.out;
+  // Every queryable column is the line's field (COPY BINARY: seq as int8, ts as
+  // microseconds since 2000, the strings as their bytes).
+  EXPECT_EQ(StoreValue("SELECT count(*) FROM segproxy_audit.records, LATERAL (SELECT line::json AS j) l WHERE "
+                       "seq IS DISTINCT FROM (j->>'seq')::bigint OR event IS DISTINCT FROM j->>'event' OR "
+                       "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') IS DISTINCT FROM j->>'ts' OR "
+                       "session_id IS DISTINCT FROM j->>'session_id' OR "
+                       "identity IS DISTINCT FROM coalesce(j->>'identity', j->>'spiffe_id', j->>'cn') OR "
+                       "cert_sha256 IS DISTINCT FROM j->>'cert_sha256' OR segment IS DISTINCT FROM j->>'segment' OR "
+                       "decision IS DISTINCT FROM j->>'decision' OR fingerprint IS DISTINCT FROM j->>'fingerprint' OR "
+                       "hash IS DISTINCT FROM j->>'hash'"),
+            "0");
+  EXPECT_NE(StoreValue("SELECT count(*) FROM segproxy_audit.records WHERE event = 'session.open' AND identity IS NOT NULL"),
+            "0");
   // Statement rows get an identity in the resolved view (from their own fields or from
   // the session.open of their session).
   EXPECT_EQ(StoreValue("SELECT count(*) FROM segproxy_audit.records_resolved WHERE event = 'statement.decision' "

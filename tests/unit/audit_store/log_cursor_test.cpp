@@ -1,6 +1,6 @@
 // The central store's pure parts (no database): columns taken from a canonical line by
-// key, COPY text escaping, and the LogCursor that feeds the shipper only complete,
-// chained, durable lines across rotated files.
+// key (the scan and the COPY BINARY encoding: store_row_test.cpp), and the LogCursor that
+// feeds the shipper only complete, chained, durable lines across rotated files.
 #include <gtest/gtest.h>
 
 #include "../audit/audit_test_support.hpp"
@@ -33,18 +33,6 @@ TEST(StoreRow, ColumnsAreTakenByKeyAndAbsentKeysAreNull) {
   EXPECT_FALSE(extract_row(R"({"seq":0,"ts":"t","event":"e","prev_hash":"p","hash":"h"})", why));
   EXPECT_FALSE(extract_row(R"({"seq":1,"ts":"t","event":"e","prev_hash":"p"})", why));
   EXPECT_FALSE(extract_row("not json", why));
-}
-
-TEST(StoreRow, CopyRowsEscapeBackslashTabAndNewlineAndWriteNullsAsBackslashN) {
-  StoreRow row;
-  row.seq = 3;
-  row.ts = "t";
-  row.event = "e";
-  row.hash = "h";
-  row.segment = std::string("a\tb\\c\nd");
-  std::string out;
-  append_copy_row(out, "inst", row, R"({"statement":"x\\y"})");
-  EXPECT_EQ(out, "inst\t3\tt\te\t\\N\t\\N\t\\N\ta\\tb\\\\c\\nd\t\\N\t\\N\th\t{\"statement\":\"x\\\\\\\\y\"}\n");
 }
 
 class LogCursorTest : public ::testing::Test {
