@@ -21,7 +21,8 @@
 #      per COPY), BENCH_INTERVAL (200ms), BENCH_PROXY_BIN (build/bin/segproxy),
 #      BENCH_BASELINE_BIN (an older segproxy: measured in the same interleaved rounds; it
 #      must name its shipper thread segproxy-ship), BENCH_PERF=1 (perf record -a -g over
-#      round 1's catch-ups: bench_dir/perf-NAME.data; see the report's last lines).
+#      round 1's catch-ups into BENCH_PERF_DIR (default: bench_dir, removed at exit)
+#      /perf-NAME.data; the report ends with their top symbols).
 #      Set-up: bench/lib/bench_env.sh.
 set -euo pipefail
 
@@ -136,6 +137,8 @@ caught_up() {
 now_ns() { date +%s%N; }
 
 perf_pid=""
+perf_dir="${BENCH_PERF_DIR:-$bench_dir}"
+mkdir -p "$perf_dir"
 declare -A perf_backend
 # shellcheck disable=SC2317 # called by bench_env.sh's exit trap
 bench_cleanup_extra() { if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid" 2>/dev/null || true; fi; }
@@ -178,7 +181,7 @@ for ((r = 1; r <= rounds; r++)); do
     proxy_down
     s0="$(head_seq "$name")"
     if [[ "${BENCH_PERF:-0}" == 1 && "$r" == 1 ]]; then
-      perf record -a -g -o "$bench_dir/perf-$name.data" >"$bench_dir/perf-$name.log" 2>&1 &
+      perf record -a -g -o "$perf_dir/perf-$name.data" >"$perf_dir/perf-$name.log" 2>&1 &
       perf_pid=$!
     fi
     proxy_up "$name" on
@@ -194,7 +197,7 @@ for ((r = 1; r <= rounds; r++)); do
     bpid="$(store_backend_pid)"
     a1="$(cpu_ns "/proc/$pid/task/$tid/schedstat")"
     b1="$(cpu_ns "/proc/$bpid/schedstat")"
-    [[ -f "$bench_dir/perf-$name.data" && -z "${perf_backend[$name]:-}" ]] && perf_backend[$name]="$bpid"
+    [[ -f "$perf_dir/perf-$name.data" && -z "${perf_backend[$name]:-}" ]] && perf_backend[$name]="$bpid"
     # Records/s from the store's shipped_at (each COPY's transaction start): the records
     # of every batch but the last over the time from the first batch's start to the last's.
     IFS=$'\t' read -r rate_records secs < <(store_sql "
@@ -243,7 +246,7 @@ report="$(
     for who in "--comm segproxy-ship" "--pid ${perf_backend[$name]}"; do
       printf '\n<details><summary>perf, %s catch-up, %s (self, top 30)</summary>\n\n```\n' "$name" "$who"
       # shellcheck disable=SC2086 # $who: two words on purpose
-      perf report -i "$bench_dir/perf-$name.data" $who --no-children -g none --sort dso,sym --stdio 2>/dev/null |
+      perf report -i "$perf_dir/perf-$name.data" $who --no-children -g none --sort dso,sym --stdio 2>/dev/null |
         grep -v '^#' | grep -v '^$' | grep '%' | head -n 30
       printf '```\n</details>\n'
     done

@@ -57,6 +57,7 @@ class LogCursor {
   std::uint64_t file_off_ = 0;  // file offset of buf_[0]
   std::string buf_;
   std::size_t pos_ = 0;  // consumed bytes of buf_
+  std::size_t read_chunk_ = 64u << 10;  // bytes per pread: grows in a backlog (log_cursor.cpp)
   std::uint64_t next_seq_ = 0;
   std::string prev_hash_;
 };
