@@ -17,6 +17,7 @@ namespace {
 constexpr const char* kCopySql =
     "COPY segproxy_audit.records (instance, seq, ts, event, session_id, identity, cert_sha256, segment, decision, "
     "fingerprint, hash, line) FROM STDIN (FORMAT binary)";  // kRowColumns
+constexpr std::size_t kCopyMessage = 64u << 10;
 
 }  // namespace
 
@@ -181,9 +182,15 @@ bool Shipper::ship_once(bool& shipped_any) {
   PgResult start(PQexec(c, kCopySql));
   bool ok = start && PQresultStatus(start.get()) == PGRES_COPY_IN;
   if (!ok) why = one_line(start ? PQresultErrorMessage(start.get()) : PQerrorMessage(c));
-  if (ok && PQputCopyData(c, copy_buf_.data(), static_cast<int>(copy_buf_.size())) != 1) {
-    ok = false;
-    why = one_line(PQerrorMessage(c));
+  // In CopyData messages of 64 KiB (rows may span them): the store reads each message
+  // into one buffer, which a batch in a single message would make megabytes large anew for
+  // every COPY (fresh pages, faulted in).
+  for (std::size_t off = 0; ok && off < copy_buf_.size(); off += kCopyMessage) {
+    const std::size_t len = std::min(kCopyMessage, copy_buf_.size() - off);
+    if (PQputCopyData(c, copy_buf_.data() + off, static_cast<int>(len)) != 1) {
+      ok = false;
+      why = one_line(PQerrorMessage(c));
+    }
   }
   if (start && PQresultStatus(start.get()) == PGRES_COPY_IN &&
       PQputCopyEnd(c, ok ? nullptr : "segproxy: aborted") != 1 && ok) {

@@ -167,6 +167,28 @@ TEST_F(AuditStore, StoreUnavailableThenBackTheShipperCatchesUpWhileSessionsConti
   EXPECT_EQ(v.exit_code, 0) << v.describe();
 }
 
+// The shipper sends a batch in CopyData messages of 64 KiB that split rows anywhere: a
+// backlog of more than one message's bytes, shipped as one COPY, arrives whole, once, byte
+// for byte.
+TEST_F(AuditStore, ABacklogLargerThanOneCopyDataMessageShipsAsOneCopyByteForByte) {
+  ASSERT_NO_FATAL_FAILURE(Start("it-a", "    batch: 5000\n    interval: 50ms\n"));
+  ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 3));
+  ASSERT_TRUE(Converged("it-a"));
+  const std::string head = StoreValue("SELECT max(seq) FROM segproxy_audit.records WHERE instance = 'it-a'");
+  StoreExec("ALTER ROLE " + role_ + " NOLOGIN");
+  StoreExec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + role_ + "'");
+  ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 400));
+  StoreExec("ALTER ROLE " + role_ + " LOGIN");
+  EXPECT_TRUE(Converged("it-a"));
+  const std::string after = "FROM segproxy_audit.records WHERE instance = 'it-a' AND seq > " + head;
+  // The store was refused while all 400 statements ran: their records are one backlog.
+  EXPECT_GT(std::stoll(StoreValue("SELECT sum(octet_length(line)) " + after + " AND shipped_at = (SELECT "
+                                  "min(shipped_at) " + after + ")")),
+            2 * 65536);
+  const ProcResult v = Ctl({"audit", "verify", "--postgres", StoreSu(), "--instance", "it-a"});
+  EXPECT_EQ(v.exit_code, 0) << v.describe();
+}
+
 TEST_F(AuditStore, TheStoreIsAppendOnlyAndTheShippingRoleHasInsertAndSelectOnly) {
   ASSERT_NO_FATAL_FAILURE(Start("it-a"));
   ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 5));
