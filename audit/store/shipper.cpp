@@ -155,8 +155,13 @@ bool Shipper::position() {
   return true;
 }
 
-bool Shipper::ship_once(bool& shipped_any) {
+bool batch_was_full(std::size_t records, std::size_t bytes, const ShipperOptions& o) {
+  return records >= o.batch || bytes >= o.batch_bytes;
+}
+
+bool Shipper::ship_once(bool& shipped_any, bool& full) {
   shipped_any = false;
+  full = false;
   const std::uint64_t durable = durable_();
   copy_buf_.clear();
   std::size_t n = 0;
@@ -177,6 +182,7 @@ bool Shipper::ship_once(bool& shipped_any) {
     ++n;
   }
   if (n == 0) return true;
+  full = batch_was_full(n, copy_buf_.size(), opts_);
   append_copy_binary_trailer(copy_buf_);
   PGconn* c = conn_.get();
   PgResult start(PQexec(c, kCopySql));
@@ -277,12 +283,13 @@ void Shipper::run() {
     }
     bool ok = (conn_ || connect_store()) && (positioned_ || position());
     bool any = false;
-    if (ok) ok = ship_once(any);
+    bool full = false;
+    if (ok) ok = ship_once(any, full);
     if (ok) recovered();
     update_lag(durable_());
     if (!ok) {
       if (!wait_for(opts_.retry_every)) break;
-    } else if (!any) {
+    } else if (!full) {  // caught up (or nothing new): poll again after the interval
       if (!wait_for(opts_.interval)) break;
     }
   }

@@ -174,14 +174,17 @@ TEST_F(AuditStore, ABacklogLargerThanOneCopyDataMessageShipsAsOneCopyByteForByte
   ASSERT_NO_FATAL_FAILURE(Start("it-a", "    batch: 5000\n    interval: 50ms\n"));
   ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 3));
   ASSERT_TRUE(Converged("it-a"));
-  const std::string head = StoreValue("SELECT max(seq) FROM segproxy_audit.records WHERE instance = 'it-a'");
   StoreExec("ALTER ROLE " + role_ + " NOLOGIN");
   StoreExec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + role_ + "'");
+  ASSERT_TRUE(eventually(
+      [&] { return StoreValue("SELECT count(*) FROM pg_stat_activity WHERE usename = '" + role_ + "'") == "0"; }));
+  // Nothing reaches the store from here until LOGIN: every record after `head` is backlog.
+  const std::string head = StoreValue("SELECT max(seq) FROM segproxy_audit.records WHERE instance = 'it-a'");
   ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 400));
   StoreExec("ALTER ROLE " + role_ + " LOGIN");
   EXPECT_TRUE(Converged("it-a"));
   const std::string after = "FROM segproxy_audit.records WHERE instance = 'it-a' AND seq > " + head;
-  // The store was refused while all 400 statements ran: their records are one backlog.
+  // The backlog (every record after `head`, well under `batch`) went in the first COPY.
   EXPECT_GT(std::stoll(StoreValue("SELECT sum(octet_length(line)) " + after + " AND shipped_at = (SELECT "
                                   "min(shipped_at) " + after + ")")),
             2 * 65536);
