@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -11,7 +12,11 @@
 namespace segproxy::audit::store {
 namespace {
 
-constexpr std::size_t kReadChunk = 1u << 20;
+// A read grows from the small chunk to the large one while it comes back full (a backlog)
+// and drops back when it reaches the end or the live segment's zero tail: a shipper that
+// keeps up reads about what was appended since its last batch, not 1 MiB of zeros.
+constexpr std::size_t kMinReadChunk = 64u << 10;
+constexpr std::size_t kMaxReadChunk = 1u << 20;
 
 // seq of a canonical line ({"seq":N,...}) without parsing it all; 0 when not canonical.
 std::uint64_t quick_seq(std::string_view line) {
@@ -71,8 +76,9 @@ bool LogCursor::fill_line(std::size_t& nl, std::string& why, bool& failed) {
       pos_ = 0;
     }
     const std::size_t old = buf_.size();
-    buf_.resize(old + kReadChunk);
-    const ssize_t n = ::pread(fd_, buf_.data() + old, kReadChunk, static_cast<off_t>(file_off_ + old));
+    const std::size_t chunk = read_chunk_;
+    buf_.resize(old + chunk);
+    const ssize_t n = ::pread(fd_, buf_.data() + old, chunk, static_cast<off_t>(file_off_ + old));
     if (n < 0 && errno == EINTR) {
       buf_.resize(old);
       continue;
@@ -87,11 +93,16 @@ bool LogCursor::fill_line(std::size_t& nl, std::string& why, bool& failed) {
     // A NUL is the writer's zero tail (preallocated, not yet written): the end for now.
     const std::size_t zero = buf_.find('\0', old);
     if (zero != std::string::npos) {
+      read_chunk_ = kMinReadChunk;
       buf_.resize(zero);
       nl = buf_.find('\n', from);
       return nl != std::string::npos;
     }
-    if (n == 0) return false;
+    if (n == 0) {
+      read_chunk_ = kMinReadChunk;
+      return false;
+    }
+    if (static_cast<std::size_t>(n) == chunk) read_chunk_ = std::min(kMaxReadChunk, 2 * chunk);
   }
 }
 
@@ -172,20 +183,18 @@ LogCursor::Status LogCursor::next(std::uint64_t limit, std::string_view& line, S
     bool failed = false;
     if (fill_line(nl, why, failed)) {
       line = std::string_view(buf_.data() + pos_, nl - pos_);
-      auto r = extract_row(line, why);
-      if (!r) {
+      if (!extract_row_into(line, row, why)) {  // in place: the row's strings keep their capacity
         why = path_ + ": " + why;
         return Status::error;
       }
-      if (r->seq != next_seq_) {
-        why = path_ + ": seq " + std::to_string(r->seq) + " where " + std::to_string(next_seq_) + " was expected";
+      if (row.seq != next_seq_) {
+        why = path_ + ": seq " + std::to_string(row.seq) + " where " + std::to_string(next_seq_) + " was expected";
         return Status::error;
       }
-      if (!prev_hash_.empty() && r->prev_hash != prev_hash_) {
-        why = path_ + ": seq " + std::to_string(r->seq) + " does not chain from the record before it";
+      if (!prev_hash_.empty() && row.prev_hash != prev_hash_) {
+        why = path_ + ": seq " + std::to_string(row.seq) + " does not chain from the record before it";
         return Status::error;
       }
-      row = std::move(*r);
       if (!peek) {
         pos_ = nl + 1;
         prev_hash_ = row.hash;

@@ -30,7 +30,8 @@ class LogCursor {
 
   enum class Status { line, none, error };
   // The next complete line when its seq <= limit (consumed unless peek). `line` views the
-  // cursor's buffer until the next call.
+  // cursor's buffer until the next call; `row` is filled in place (pass the same one
+  // again to reuse its storage) and is unspecified after an error.
   Status next(std::uint64_t limit, std::string_view& line, StoreRow& row, std::string& why, bool peek = false);
 
   // The next record must chain from `hash` (when the cursor starts at the oldest local
@@ -56,6 +57,7 @@ class LogCursor {
   std::uint64_t file_off_ = 0;  // file offset of buf_[0]
   std::string buf_;
   std::size_t pos_ = 0;  // consumed bytes of buf_
+  std::size_t read_chunk_ = 64u << 10;  // bytes per pread: grows in a backlog (log_cursor.cpp)
   std::uint64_t next_seq_ = 0;
   std::string prev_hash_;
 };

@@ -48,6 +48,12 @@ struct ShipperStatus {
   std::uint64_t lag_records() const { return durable_seq > shipped_seq ? durable_seq - shipped_seq : 0; }
 };
 
+// After a COPY of `records` records in a stream of `bytes`: true when the batch was full
+// (a backlog: the next COPY goes at once), false when it took everything durable (caught
+// up: the next poll is `interval` later, so a steady flow is shipped in batches of about
+// interval x rate records instead of one COPY per handful of records).
+bool batch_was_full(std::size_t records, std::size_t bytes, const ShipperOptions& o);
+
 class Shipper {
  public:
   using DurableSeq = std::function<std::uint64_t()>;
@@ -71,7 +77,7 @@ class Shipper {
   bool wait_for(std::chrono::milliseconds d);  // false when stopping
   bool connect_store();
   bool position();       // reads the store's head, seeks the cursor, checks the hashes match
-  bool ship_once(bool& shipped_any);
+  bool ship_once(bool& shipped_any, bool& full);
   void drop_connection();
   void fail(const std::string& what);
   void recovered();
@@ -85,7 +91,8 @@ class Shipper {
   PgConn conn_;  // shipper thread only; conn_mu_ guards the socket for stop()
   bool positioned_ = false;
   bool failing_ = false;
-  std::string copy_buf_;
+  std::string copy_buf_;  // one COPY (FORMAT binary) stream; keeps its capacity
+  StoreRow row_;          // the record being read; keeps its strings' capacity
   std::uint64_t unshipped_seq_ = 0;  // seq / ts of the oldest record known not shipped
   std::chrono::system_clock::time_point unshipped_ts_{};
 

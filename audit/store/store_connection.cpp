@@ -2,36 +2,7 @@
 
 #include <algorithm>
 
-#include "json/json.hpp"
-
 namespace segproxy::audit::store {
-namespace {
-
-std::optional<std::string> string_member(const json::Value& obj, std::string_view key) {
-  const json::Value* v = obj.find(key);
-  if (v == nullptr || !v->is_string()) return std::nullopt;
-  return v->as_string();
-}
-
-void append_copy_text(std::string& out, std::string_view s) {
-  for (char c : s) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      default: out.push_back(c);
-    }
-  }
-}
-
-void append_copy_field(std::string& out, const std::optional<std::string>& v) {
-  out.push_back('\t');
-  if (v) append_copy_text(out, *v);
-  else out += "\\N";
-}
-
-}  // namespace
 
 std::string one_line(const char* msg) {
   std::string s = msg != nullptr ? msg : "";
@@ -136,66 +107,6 @@ std::string quote_literal(PGconn* c, const std::string& s) {
   std::string out = q;
   PQfreemem(q);
   return out;
-}
-
-std::optional<StoreRow> extract_row(std::string_view line, std::string& why) {
-  json::Limits limits;
-  limits.max_depth = 8;
-  limits.max_bytes = line.size() + 1;
-  limits.max_string = line.size() + 1;
-  limits.allow_uint64 = true;
-  const json::ParseResult parsed = json::parse(line, limits);
-  if (!parsed || !parsed.value->is_object()) {
-    why = parsed ? "not a JSON object" : "not JSON: " + parsed.error;
-    return std::nullopt;
-  }
-  const json::Value& v = *parsed.value;
-  StoreRow row;
-  const json::Value* seq = v.find("seq");
-  if (seq == nullptr || !(seq->is_int() || seq->is_uint()) || (seq->is_int() && seq->as_int() <= 0)) {
-    why = "no positive seq";
-    return std::nullopt;
-  }
-  row.seq = seq->is_int() ? static_cast<std::uint64_t>(seq->as_int()) : seq->as_uint();
-  auto ts = string_member(v, "ts");
-  auto event = string_member(v, "event");
-  auto hash = string_member(v, "hash");
-  auto prev = string_member(v, "prev_hash");
-  if (!ts || !event || !hash || !prev) {
-    why = "seq " + std::to_string(row.seq) + ": ts, event, hash or prev_hash missing";
-    return std::nullopt;
-  }
-  row.ts = std::move(*ts);
-  row.event = std::move(*event);
-  row.hash = std::move(*hash);
-  row.prev_hash = std::move(*prev);
-  row.session_id = string_member(v, "session_id");
-  row.identity = string_member(v, "identity");
-  if (!row.identity) row.identity = string_member(v, "spiffe_id");
-  if (!row.identity) row.identity = string_member(v, "cn");
-  row.cert_sha256 = string_member(v, "cert_sha256");
-  row.segment = string_member(v, "segment");
-  row.decision = string_member(v, "decision");
-  row.fingerprint = string_member(v, "fingerprint");
-  return row;
-}
-
-void append_copy_row(std::string& out, const std::string& instance, const StoreRow& row, std::string_view line) {
-  append_copy_text(out, instance);
-  out.push_back('\t');
-  out += std::to_string(row.seq);
-  append_copy_field(out, row.ts);
-  append_copy_field(out, row.event);
-  append_copy_field(out, row.session_id);
-  append_copy_field(out, row.identity);
-  append_copy_field(out, row.cert_sha256);
-  append_copy_field(out, row.segment);
-  append_copy_field(out, row.decision);
-  append_copy_field(out, row.fingerprint);
-  append_copy_field(out, row.hash);
-  out.push_back('\t');
-  append_copy_text(out, line);
-  out.push_back('\n');
 }
 
 }  // namespace segproxy::audit::store

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "audit/store/store_row.hpp"  // StoreRow, extract_row: what the store holds per record
+
 namespace segproxy::audit::store {
 
 inline constexpr const char* kSchema = "segproxy_audit";
@@ -65,23 +67,5 @@ PgResult exec(PGconn* c, const std::string& sql, std::string& why,
 // `s` as a SQL identifier / literal (quoted, via libpq); empty on failure.
 std::string quote_ident(PGconn* c, const std::string& s);
 std::string quote_literal(PGconn* c, const std::string& s);
-
-// The queryable columns taken from one canonical line, generically by key (a record
-// format may add or drop fields; absent keys are NULL in the store). identity: the
-// record's "identity", else "spiffe_id", else "cn".
-struct StoreRow {
-  std::uint64_t seq = 0;
-  std::string ts, event, hash, prev_hash;  // always present in a canonical line
-  std::optional<std::string> session_id, identity, cert_sha256, segment, decision, fingerprint;
-};
-// nullopt + why when the line is not a JSON object with seq / ts / event / hash / prev_hash.
-std::optional<StoreRow> extract_row(std::string_view line, std::string& why);
-
-// The columns of the records table in COPY / SELECT order (line last).
-inline constexpr const char* kRowColumns =
-    "instance, seq, ts, event, session_id, identity, cert_sha256, segment, decision, fingerprint, hash, line";
-
-// Appends one COPY text-format row (instance, the row's columns, the line) with '\n'.
-void append_copy_row(std::string& out, const std::string& instance, const StoreRow& row, std::string_view line);
 
 }  // namespace segproxy::audit::store

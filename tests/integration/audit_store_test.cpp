@@ -68,6 +68,19 @@ TEST_F(AuditStore, TwoInstancesShipEveryRecordExactlyOnceAcrossSigkillMidBatchAn
   EXPECT_NE(v.out.find("instance it-a: OK"), std::string::npos) << v.out;
   EXPECT_NE(v.out.find("instance it-b: OK"), std::string::npos) << v.out;
   EXPECT_EQ(v.out.find("0 signatures verified"), std::string::npos) << v.out;
+  // Every queryable column is the line's field (COPY BINARY: seq as int8, ts as
+  // microseconds since 2000, the strings as their bytes).
+  EXPECT_EQ(StoreValue("SELECT count(*) FROM segproxy_audit.records, LATERAL (SELECT line::json AS j) l WHERE "
+                       "seq IS DISTINCT FROM (j->>'seq')::bigint OR event IS DISTINCT FROM j->>'event' OR "
+                       "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') IS DISTINCT FROM j->>'ts' OR "
+                       "session_id IS DISTINCT FROM j->>'session_id' OR "
+                       "identity IS DISTINCT FROM coalesce(j->>'identity', j->>'spiffe_id', j->>'cn') OR "
+                       "cert_sha256 IS DISTINCT FROM j->>'cert_sha256' OR segment IS DISTINCT FROM j->>'segment' OR "
+                       "decision IS DISTINCT FROM j->>'decision' OR fingerprint IS DISTINCT FROM j->>'fingerprint' OR "
+                       "hash IS DISTINCT FROM j->>'hash'"),
+            "0");
+  EXPECT_NE(StoreValue("SELECT count(*) FROM segproxy_audit.records WHERE event = 'session.open' AND identity IS NOT NULL"),
+            "0");
   // Statement rows get an identity in the resolved view (from their own fields or from
   // the session.open of their session).
   EXPECT_EQ(StoreValue("SELECT count(*) FROM segproxy_audit.records_resolved WHERE event = 'statement.decision' "
@@ -150,6 +163,31 @@ TEST_F(AuditStore, StoreUnavailableThenBackTheShipperCatchesUpWhileSessionsConti
   EXPECT_TRUE(Converged("it-a"));
   EXPECT_TRUE(eventually([&] { return sample(http_get(metrics, "/metrics"), "segproxy_audit_ship_lag_records") == 0; }));
   EXPECT_EQ(http_get(metrics, "/readyz").find("warning"), std::string::npos);
+  const ProcResult v = Ctl({"audit", "verify", "--postgres", StoreSu(), "--instance", "it-a"});
+  EXPECT_EQ(v.exit_code, 0) << v.describe();
+}
+
+// The shipper sends a batch in CopyData messages of 64 KiB that split rows anywhere: a
+// backlog of more than one message's bytes, shipped as one COPY, arrives whole, once, byte
+// for byte.
+TEST_F(AuditStore, ABacklogLargerThanOneCopyDataMessageShipsAsOneCopyByteForByte) {
+  ASSERT_NO_FATAL_FAILURE(Start("it-a", "    batch: 5000\n    interval: 50ms\n"));
+  ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 3));
+  ASSERT_TRUE(Converged("it-a"));
+  StoreExec("ALTER ROLE " + role_ + " NOLOGIN");
+  StoreExec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + role_ + "'");
+  ASSERT_TRUE(eventually(
+      [&] { return StoreValue("SELECT count(*) FROM pg_stat_activity WHERE usename = '" + role_ + "'") == "0"; }));
+  // Nothing reaches the store from here until LOGIN: every record after `head` is backlog.
+  const std::string head = StoreValue("SELECT max(seq) FROM segproxy_audit.records WHERE instance = 'it-a'");
+  ASSERT_NO_FATAL_FAILURE(Traffic("it-a", 400));
+  StoreExec("ALTER ROLE " + role_ + " LOGIN");
+  EXPECT_TRUE(Converged("it-a"));
+  const std::string after = "FROM segproxy_audit.records WHERE instance = 'it-a' AND seq > " + head;
+  // The backlog (every record after `head`, well under `batch`) went in the first COPY.
+  EXPECT_GT(std::stoll(StoreValue("SELECT sum(octet_length(line)) " + after + " AND shipped_at = (SELECT "
+                                  "min(shipped_at) " + after + ")")),
+            2 * 65536);
   const ProcResult v = Ctl({"audit", "verify", "--postgres", StoreSu(), "--instance", "it-a"});
   EXPECT_EQ(v.exit_code, 0) << v.describe();
 }

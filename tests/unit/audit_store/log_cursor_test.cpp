@@ -1,6 +1,6 @@
 // The central store's pure parts (no database): columns taken from a canonical line by
-// key, COPY text escaping, and the LogCursor that feeds the shipper only complete,
-// chained, durable lines across rotated files.
+// key (the scan and the COPY BINARY encoding: store_row_test.cpp), and the LogCursor that
+// feeds the shipper only complete, chained, durable lines across rotated files.
 #include <gtest/gtest.h>
 
 #include "../audit/audit_test_support.hpp"
@@ -33,18 +33,6 @@ TEST(StoreRow, ColumnsAreTakenByKeyAndAbsentKeysAreNull) {
   EXPECT_FALSE(extract_row(R"({"seq":0,"ts":"t","event":"e","prev_hash":"p","hash":"h"})", why));
   EXPECT_FALSE(extract_row(R"({"seq":1,"ts":"t","event":"e","prev_hash":"p"})", why));
   EXPECT_FALSE(extract_row("not json", why));
-}
-
-TEST(StoreRow, CopyRowsEscapeBackslashTabAndNewlineAndWriteNullsAsBackslashN) {
-  StoreRow row;
-  row.seq = 3;
-  row.ts = "t";
-  row.event = "e";
-  row.hash = "h";
-  row.segment = std::string("a\tb\\c\nd");
-  std::string out;
-  append_copy_row(out, "inst", row, R"({"statement":"x\\y"})");
-  EXPECT_EQ(out, "inst\t3\tt\te\t\\N\t\\N\t\\N\ta\\tb\\\\c\\nd\t\\N\t\\N\th\t{\"statement\":\"x\\\\\\\\y\"}\n");
 }
 
 class LogCursorTest : public ::testing::Test {
@@ -166,6 +154,37 @@ TEST_F(LogCursorTest, TheLiveSegmentsZeroTailIsTheEndForNowAndRecordsWrittenOver
   const auto after = read_all(c, ~0ull);
   ASSERT_EQ(after.size(), 2u);
   EXPECT_EQ(after.front(), 5u);
+}
+
+// A read starts small and grows while it comes back full: lines longer than several
+// reads, many of them back to back (a backlog), and short ones after them are all read
+// whole, in order, each once.
+TEST_F(LogCursorTest, LinesLongerThanOneReadAndABacklogOfThemAreReadWholeInOrder) {
+  auto cfg = base_config(log_);
+  cfg.checkpoint_every_records = 0;
+  cfg.statement_text = StatementText::full;
+  cfg.max_statement_text = 1u << 20;
+  std::string err;
+  auto sink = FileSink::open(cfg, err);
+  ASSERT_TRUE(sink) << err;
+  for (int i = 0; i < 12; ++i) {
+    AuditRecord r = statement_record(i);
+    r.statement = "select '" + std::string((i % 3 == 0 ? 300u : 1u) << 10, static_cast<char>('a' + i)) + "'";
+    ASSERT_TRUE(sink->submit(std::move(r)).wait());
+  }
+  LogCursor c(log_);
+  std::string why;
+  ASSERT_TRUE(c.seek(1, why)) << why;
+  std::string_view line;
+  StoreRow row;
+  std::vector<std::size_t> sizes;
+  while (c.next(~0ull, line, row, why) == LogCursor::Status::line) {
+    ASSERT_EQ(row.seq, sizes.size() + 1);
+    sizes.push_back(line.size());
+  }
+  EXPECT_TRUE(why.empty()) << why;
+  ASSERT_EQ(sizes.size(), 13u);  // audit.start + 12
+  for (int i = 0; i < 12; ++i) EXPECT_GT(sizes[i + 1], i % 3 == 0 ? 300u << 10 : 1u << 10) << i;
 }
 
 }  // namespace
