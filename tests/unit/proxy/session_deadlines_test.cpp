@@ -38,9 +38,11 @@ TEST(SessionDeadlines, EachArmedDeadlineFiresOnceInTheOrderOfItsDeadline) {
   Deadline a(set, [&] { fired += 'a'; });
   Deadline b(set, [&] { fired += 'b'; });
   Deadline c(set, [&] { fired += 'c'; });
-  a.arm(milliseconds(60));
+  // Later arm() calls get longer durations: the deadline order is b, c, a whatever the
+  // time between the calls (a loaded machine), and differs from the creation order.
   b.arm(milliseconds(5));
   c.arm(milliseconds(30));
+  a.arm(milliseconds(60));
   ASSERT_TRUE(run_until(ctx, [&] { return fired.size() == 3; })) << fired;
   EXPECT_EQ(fired, "bca");
   EXPECT_TRUE(a.expired());
@@ -62,12 +64,14 @@ TEST(SessionDeadlines, DeadlinesDueInTheSameWakeUpFireInDeadlineOrder) {
   Deadline a(set, [&] { fired += 'a'; });
   Deadline b(set, [&] { fired += 'b'; });
   Deadline c(set, [&] { fired += 'c'; });
+  // Armed in reverse creation order with growing durations, so the deadlines are in
+  // that order whatever the time between the arm() calls.
+  c.arm(milliseconds(1));
+  b.arm(milliseconds(2));
   a.arm(milliseconds(3));
-  b.arm(milliseconds(1));
-  c.arm(milliseconds(2));
   std::this_thread::sleep_for(milliseconds(20));  // all three are due before the first wake-up
   ASSERT_TRUE(run_until(ctx, [&] { return fired.size() == 3; })) << fired;
-  EXPECT_EQ(fired, "bca");
+  EXPECT_EQ(fired, "cba");
 }
 
 // The idle deadline moves later after every message without touching the timer: the
