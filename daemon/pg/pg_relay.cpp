@@ -107,9 +107,9 @@ awaitable<void> PgSession::backend_to_client() {
       co_return false;
     }
     // Answers whose record failed after forwarding are replaced per request.
-    if (wal_replace_.active) co_return co_await relay_replacing(buf, hold, fresh, need);
-    if (need > ledger_.settled() && !co_await answer_ready(need)) co_return false;
-    if (wal_replace_.active) co_return co_await relay_replacing(buf, hold, fresh, need);
+    if (wal_replacing()) co_return co_await relay_replacing(buf, hold, fresh, need);
+    if (need > wal_settled() && !co_await answer_ready(need)) co_return false;
+    if (wal_replacing()) co_return co_await relay_replacing(buf, hold, fresh, need);
     const std::size_t n = hold.relayable(backend_stream_, fresh);
     if (n > 0) {
       error_code ec;
@@ -165,7 +165,7 @@ awaitable<void> PgSession::backend_to_client() {
     bytes_from_backend_ += n;
     if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::BackendToClient).inc(n);
     touch_idle();
-    const std::uint64_t need = wal_gated_ ? wal_.answer_needs() : 0;
+    const std::uint64_t need = wal_answer_needs();
     if (!co_await relay(n, need)) break;
     if (!backend_fatal_.empty() && hold.held() == 0 && backend_stream_.at_boundary()) {
       // After a FATAL the backend closes the connection (pg_terminate_backend: 57P01), and
@@ -252,7 +252,7 @@ awaitable<PgSession::Next> PgSession::client_frames() {
     if (lexing_.hold) break;  // the frames behind it stay buffered until the backend has answered
     // Held for its record (write-ahead rule): nothing overtakes it, so nothing more is
     // read; its frame stays where it is in cbuf_ until it is forwarded or refused.
-    if (wal_.held() > 0) break;
+    if (wal_held() > 0) break;
   }
   if (next == Next::StopUnexpectedPassword) {
     Bytes out;
@@ -262,7 +262,7 @@ awaitable<PgSession::Next> PgSession::client_frames() {
     co_return Next::Stop;
   }
   if (!co_await flush_to_backend()) co_return Next::Stop;
-  if (wal_.held() > 0 && !co_await wait_wal_held()) co_return Next::Stop;
+  if (wal_held() > 0 && !co_await wait_wal_held()) co_return Next::Stop;
   if (lexing_.hold) {
     // A lexing setting may have changed: the next frame is judged under the value the
     // backend reports (ParameterStatus before ReadyForQuery, read by backend_to_client).
@@ -275,7 +275,6 @@ awaitable<PgSession::Next> PgSession::client_frames() {
 bool PgSession::start_relay() {
   write_gate_.expires_at(asio::steady_timer::time_point::max());
   idle_gate_.expires_at(asio::steady_timer::time_point::max());
-  wal_gate_.expires_at(asio::steady_timer::time_point::max());
   if (std::string why = apply_pending_runtime(); !why.empty()) {
     close_reason_ = "terminating connection: segproxy configuration reloaded: " + why;
     return false;

@@ -271,7 +271,7 @@ TEST_F(GrantDecision, GrantNeverOpensAClosedAccessWindowOnEitherProtocol) {
   GrantList list("");
   ASSERT_TRUE(list.add(grant("g11", GrantKind::Segment, "night", "*.*", "all")).ok);
   proxy::PgGate pg_gate(engine_, "night", "shop");
-  pg_gate.set_grants(SessionGrants(&list, spiffe("spiffe://td/a")));
+  pg_gate.set_grants(SessionGrants(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a"))));
   const auto pv = pg_gate.check("SELECT * FROM orders", kNow);
   EXPECT_FALSE(pv.decision.allow);
   EXPECT_EQ(pv.decision.rule_id, "night.windows");
@@ -279,14 +279,14 @@ TEST_F(GrantDecision, GrantNeverOpensAClosedAccessWindowOnEitherProtocol) {
   sql::MysqlClassifierOptions o;
   o.current_database = "shop";
   proxy::MysqlGate my_gate(engine_, "night", dbs, o);
-  my_gate.set_grants(SessionGrants(&list, spiffe("spiffe://td/a")));
+  my_gate.set_grants(SessionGrants(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a"))));
   const auto mv = my_gate.check("SELECT * FROM orders", false, "shop", kNow);
   EXPECT_FALSE(mv.allow);
   EXPECT_EQ(mv.rule_id, "night.windows");
   // The same grant works in its window: the refusal above is the window's.
   ASSERT_TRUE(list.add(grant("g12", GrantKind::Segment, "billing", "orders", "update")).ok);
   proxy::PgGate open_gate(engine_, "billing", "shop");
-  open_gate.set_grants(SessionGrants(&list, spiffe("spiffe://td/a")));
+  open_gate.set_grants(SessionGrants(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a"))));
   ASSERT_TRUE(open_gate.check("UPDATE orders SET total = 1", kNow).decision.allow);
   open_gate.set_window_grace(true);  // finish_transaction after the close: COMMIT / ROLLBACK only
   EXPECT_FALSE(open_gate.check("UPDATE orders SET total = 1", kNow).decision.allow) << "a grant outlived the window";
@@ -368,7 +368,7 @@ TEST_F(GrantDecision, SessionGrantsReportAChangedListOnce) {
 TEST_F(GrantDecision, PgGateCacheNeitherOutlivesAGrantNorHidesANewOne) {
   GrantList list("");
   proxy::PgGate gate(engine_, "billing", "shop");
-  gate.set_grants(SessionGrants(&list, spiffe("spiffe://td/a")));
+  gate.set_grants(SessionGrants(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a"))));
   const std::string sql = "UPDATE orders SET total = 1";
   EXPECT_FALSE(gate.check(sql, kNow).decision.allow);
   EXPECT_FALSE(gate.check(sql, kNow).decision.allow);  // now cached
@@ -390,7 +390,7 @@ TEST_F(GrantDecision, MysqlGateCacheNeitherOutlivesAGrantNorHidesANewOne) {
   sql::MysqlClassifierOptions o;
   o.current_database = "shop";
   proxy::MysqlGate gate(engine_, "billing", dbs, o);
-  gate.set_grants(SessionGrants(&list, spiffe("spiffe://td/a")));
+  gate.set_grants(SessionGrants(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a"))));
   const std::string sql = "UPDATE orders SET total = 1";
   EXPECT_FALSE(gate.check(sql, false, "shop", kNow).allow);
   EXPECT_FALSE(gate.check(sql, false, "shop", kNow).allow);

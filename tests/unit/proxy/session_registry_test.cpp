@@ -26,8 +26,10 @@ class FakeSession : public LiveSession {
 SessionFacts facts(const std::string& segment, const std::string& spiffe) {
   SessionFacts f;
   f.segment = segment;
-  f.identity.spiffe_id = spiffe;
-  f.identity.sha256_hex = "ab";
+  authz::ClientIdentity id;
+  id.spiffe_id = spiffe;
+  id.sha256_hex = "ab";
+  f.shared_identity = std::make_shared<const authz::ClientIdentity>(std::move(id));
   return f;
 }
 
