@@ -34,7 +34,7 @@ awaitable<bool> PgSession::login_backend(const authz::BackendCredential& cred,
       co_await refuse("08006", message, Refusal::BackendLoginFailed);
       co_return false;
     }
-    minted_ = std::move(*minted.credential);
+    minted_ = std::make_unique<MintedCredential>(std::move(*minted.credential));
     backend_user_ = minted_->user;
     password = &minted_->password->reveal();
     if (svc_.registry != nullptr) svc_.registry->set_backend_user(id_, backend_user_);

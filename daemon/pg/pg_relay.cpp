@@ -54,11 +54,10 @@ awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
 }
 
 awaitable<void> PgSession::write_client(asio::const_buffer buf, error_code& ec) {
-  // One writer at a time on the TLS stream; waiters are woken by cancel() of the gate
-  // (whose expiry stays at "never").
+  // One writer at a time on the TLS stream; waiters are woken by wake_.cancel().
   while (client_writing_ && !closed()) {
     error_code ignored;
-    co_await write_gate_.async_wait(asio::redirect_error(use_awaitable, ignored));
+    co_await wake_.async_wait(asio::redirect_error(use_awaitable, ignored));
   }
   if (closed()) {
     ec = asio::error::operation_aborted;
@@ -67,13 +66,13 @@ awaitable<void> PgSession::write_client(asio::const_buffer buf, error_code& ec) 
   client_writing_ = true;
   co_await client_->write(buf, ec);
   client_writing_ = false;
-  write_gate_.cancel();
+  wake_.cancel();
 }
 
 awaitable<void> PgSession::wait_backend_idle() {
   while (outstanding_ > 0 && !closed()) {
     error_code ignored;
-    co_await idle_gate_.async_wait(asio::redirect_error(use_awaitable, ignored));
+    co_await wake_.async_wait(asio::redirect_error(use_awaitable, ignored));
   }
 }
 
@@ -273,8 +272,7 @@ awaitable<PgSession::Next> PgSession::client_frames() {
 }
 
 bool PgSession::start_relay() {
-  write_gate_.expires_at(asio::steady_timer::time_point::max());
-  idle_gate_.expires_at(asio::steady_timer::time_point::max());
+  wake_.expires_at(asio::steady_timer::time_point::max());
   if (std::string why = apply_pending_runtime(); !why.empty()) {
     close_reason_ = "terminating connection: segproxy configuration reloaded: " + why;
     return false;

@@ -9,7 +9,7 @@
 namespace segproxy::proxy {
 
 std::string PgSession::misfit(const Runtime& rt) const {
-  return runtime_misfit(rt, {identity(), segment_, database_, listener_->cfg->name, backend_user_, minted_.has_value()});
+  return runtime_misfit(rt, {identity(), segment_, database_, listener_->cfg->name, backend_user_, minted_ != nullptr});
 }
 
 void PgSession::adopt(std::shared_ptr<const Runtime> rt) {

@@ -33,8 +33,7 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
                        backend_stalled_ = true;
                        if (backend_) backend_->close();  // backend_to_client ends with a FATAL 08006
                      }),
-      write_gate_(client.get_executor()),
-      idle_gate_(client.get_executor()),
+      wake_(client.get_executor()),
       backend_stream_(rt_->limits, pg::BackendCheck::Structure) {
   client_addr_ = client_arrived(client, svc_, listener_->cfg->name, listener_metrics_);
   client_ = std::make_unique<Stream>(std::move(client));
@@ -117,8 +116,7 @@ void PgSession::close_all(State final) {
   backend_stall_.disarm();
   if (client_) client_->close();
   if (backend_) backend_->close();
-  write_gate_.cancel();
-  idle_gate_.cancel();
+  wake_.cancel();
   if (wal_state_) wal_state_->gate.cancel();
 }
 

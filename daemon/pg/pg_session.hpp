@@ -350,8 +350,10 @@ class PgSession : public LiveSession,
   // SQLSTATE of a FATAL / PANIC ErrorResponse from the backend (empty: none). PostgreSQL
   // ends the connection after it, so the relay ends the session once it is relayed.
   std::string backend_fatal_;
-  asio::steady_timer write_gate_;  // wakes writers waiting for the client stream
-  asio::steady_timer idle_gate_;   // wakes a waiter when the backend has answered everything
+  // Wakes the session's waiters (cancel(); its expiry stays at "never"): writers waiting
+  // for the client stream, and a waiter for the backend to have answered everything.
+  // One timer for both (issue 15): each waiter checks its own condition again.
+  asio::steady_timer wake_;
 
   protocols::Bytes cbuf_;
   std::size_t cstart_ = 0;
@@ -365,7 +367,7 @@ class PgSession : public LiveSession,
   std::string segment_;
   std::string database_;
   std::string backend_user_;
-  std::optional<MintedCredential> minted_;  // dynamic credential: its lease lives with the session
+  std::unique_ptr<MintedCredential> minted_;  // dynamic credential: its lease lives with the session
   std::int32_t backend_pid_ = 0;
   std::int32_t proxy_secret_ = 0;
   bool cancel_registered_ = false;
@@ -449,7 +451,7 @@ class PgSession : public LiveSession,
   protocols::pg::FrontendState frontend_state_;  // COPY state, statement / portal names
   char txn_status_ = 'I';
   std::size_t outstanding_ = 0;  // Query / Sync sent without a ReadyForQuery back
-  bool client_writing_ = false;  // one writer at a time on the client stream (write_gate_)
+  bool client_writing_ = false;  // one writer at a time on the client stream (wake_)
   std::uint64_t bytes_from_client_ = 0;
   std::uint64_t bytes_from_backend_ = 0;
   std::string close_reason_;

@@ -3,6 +3,7 @@
 // (PolicyEngine::evaluate_granted) on what the real classifiers report.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -342,8 +343,8 @@ TEST_F(GrantDecision, MysqlStatementsAreGrantedTheSameWay) {
 TEST_F(GrantDecision, SessionGrantsStopApplyingAtTheGrantsExpiry) {
   GrantList list("");
   ASSERT_TRUE(list.add(grant("g6", GrantKind::Identity, "spiffe://td/a", "orders", "update")).ok);
-  SessionGrants mine(&list, spiffe("spiffe://td/a"));
-  SessionGrants other(&list, spiffe("spiffe://td/b"));
+  SessionGrants mine(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a")));
+  SessionGrants other(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/b")));
   sql::ClassifierOptions o;
   const auto info = sql::classify_pg("UPDATE orders SET total = 1", o);
   const auto w = PolicyEngine::Windows::Check;
@@ -354,7 +355,7 @@ TEST_F(GrantDecision, SessionGrantsStopApplyingAtTheGrantsExpiry) {
 
 TEST_F(GrantDecision, SessionGrantsReportAChangedListOnce) {
   GrantList list("");
-  SessionGrants s(&list, spiffe("spiffe://td/a"));
+  SessionGrants s(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a")));
   EXPECT_FALSE(s.changed());
   ASSERT_TRUE(list.add(grant("g7", GrantKind::Segment, "billing", "orders", "update")).ok);
   EXPECT_TRUE(s.changed());
