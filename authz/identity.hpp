@@ -1,6 +1,7 @@
 #pragma once
 // Who the client is, as proven by its verified certificate. Built only by
 // daemon/net/peer_identity (the only X509 code); everything else sees these strings.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,5 +18,15 @@ struct ClientIdentity {
   // Short human-readable name for logs and messages: spiffe id, else CN, else sha256.
   std::string display() const;
 };
+
+// One immutable copy per session, shared by the session, its registry facts and its
+// gate's grants (issue 15: each copy of an identity is ~0.5 KB per idle session).
+using SharedIdentity = std::shared_ptr<const ClientIdentity>;
+
+// The identity of a session whose certificate was not read yet (all fields empty).
+inline const ClientIdentity& empty_identity() {
+  static const ClientIdentity none;
+  return none;
+}
 
 }  // namespace segproxy::authz

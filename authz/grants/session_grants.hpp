@@ -16,7 +16,7 @@ namespace segproxy::authz {
 class SessionGrants {
  public:
   SessionGrants() = default;  // no grants: decide == PolicyEngine::evaluate
-  SessionGrants(const GrantList* list, ClientIdentity identity)
+  SessionGrants(const GrantList* list, SharedIdentity identity)
       : list_(list), identity_(std::move(identity)), generation_(list ? list->generation() : 0) {}
 
   // True when the grant list changed since the last call (or construction).
@@ -31,15 +31,15 @@ class SessionGrants {
   Decision decide(const PolicyEngine& engine, const std::string& segment, const sql::StatementInfo& info,
                   PolicyEngine::time_point now, const std::string& database, PolicyEngine::Windows windows) const {
     Decision d = engine.evaluate(segment, info, now, database, windows);
-    if (d.allow || list_ == nullptr) return d;
-    const auto grants = list_->matching(identity_, segment, now);
+    if (d.allow || list_ == nullptr || identity_ == nullptr) return d;
+    const auto grants = list_->matching(*identity_, segment, now);
     if (grants.empty()) return d;
     return engine.evaluate_granted(segment, info, now, grants, database, windows);
   }
 
  private:
   const GrantList* list_ = nullptr;
-  ClientIdentity identity_;
+  SharedIdentity identity_;  // the session's own copy (never null with a list)
   std::uint64_t generation_ = 0;
 };
 

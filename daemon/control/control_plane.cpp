@@ -127,16 +127,16 @@ std::string ControlPlane::status() {
 std::string ControlPlane::sessions(const admin::SessionsRequest& r) {
   auto filter = [&](std::uint64_t, const SessionFacts& f) {
     if (r.segment && f.segment != *r.segment) return false;
-    if (r.identity && !authz::identity_matches(*r.identity, f.identity)) return false;
+    if (r.identity && !authz::identity_matches(*r.identity, f.identity())) return false;
     return true;
   };
   admin::SessionsResult out;
   for (auto& l : deps_.sessions.list(filter, kListTimeout)) {
     admin::SessionInfo s;
     s.id = std::to_string(l.id);
-    s.identity = l.facts.identity.display();
-    s.spiffe_id = l.facts.identity.spiffe_id;
-    s.cn = l.facts.identity.cn;
+    s.identity = l.facts.identity().display();
+    s.spiffe_id = l.facts.identity().spiffe_id;
+    s.cn = l.facts.identity().cn;
     s.segment = l.facts.segment;
     s.listener = l.facts.listener;
     s.protocol = l.facts.protocol;
@@ -223,8 +223,8 @@ ControlPlane::Enforced ControlPlane::enforce(const authz::Revocation& rev) {
   std::set<std::string> keys;  // dynamic-credential identity keys reached
   const auto ids = deps_.sessions.post_matching(
       [&rev, &keys](std::uint64_t, const SessionFacts& f) {
-        if (!authz::matches(rev, f.identity, f.segment)) return false;
-        keys.insert(dynamic_identity_key(f.identity));
+        if (!authz::matches(rev, f.identity(), f.segment)) return false;
+        keys.insert(dynamic_identity_key(f.identity()));
         return true;
       },
       [message](LiveSession& s) { s.terminate("57P01", message, Termination::Revoked); });

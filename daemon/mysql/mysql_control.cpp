@@ -20,7 +20,7 @@ constexpr std::chrono::seconds kAuditWait{10};
 }  // namespace
 
 audit::AuditRecord MysqlSession::audit_record(const char* event) const {
-  return session_audit_record(event, SessionAuditFields{id_text_, listener_->cfg->name, "mysql", client_addr_, identity_,
+  return session_audit_record(event, SessionAuditFields{id_text_, listener_->cfg->name, "mysql", client_addr_, identity(),
                                                          segment_, database_, backend_user_});
 }
 
@@ -192,7 +192,7 @@ SessionState MysqlSession::state() const {
 }
 
 std::string MysqlSession::misfit(const Runtime& rt) const {
-  return runtime_misfit(rt, {identity_, segment_, database_, listener_->cfg->name, backend_user_, minted_.has_value()});
+  return runtime_misfit(rt, {identity(), segment_, database_, listener_->cfg->name, backend_user_, minted_.has_value()});
 }
 
 void MysqlSession::adopt(std::shared_ptr<const Runtime> rt) {

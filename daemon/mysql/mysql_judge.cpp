@@ -44,11 +44,11 @@ MysqlSession::Verdict MysqlSession::judge_field_list(std::string_view table) {
 MysqlSession::Verdict MysqlSession::judge_kill_query(std::uint32_t target) {
   Verdict v;
   v.command = "KILL QUERY";
-  const std::string me = identity_key(identity_);
+  const std::string me = identity_key(identity());
   bool found = false;
   if (svc_.registry != nullptr) {
     const auto same = [&](std::uint64_t, const SessionFacts& f) {
-      return f.protocol == "mysql" && f.backend_id == target && identity_key(f.identity) == me &&
+      return f.protocol == "mysql" && f.backend_id == target && identity_key(f.identity()) == me &&
              f.listener == listener_->cfg->name;
     };
     found = svc_.registry->any_matching(same);

@@ -226,7 +226,10 @@ class MysqlSession : public LiveSession,
   std::unique_ptr<protocols::mysql::ResponseTracker> tracker_;
   std::unique_ptr<MysqlGate> gate_;  // from the backend login on
 
-  authz::ClientIdentity identity_;
+  // The client's identity, one copy shared with the registry's facts and the gate's
+  // grants (issue 15); null before the certificate was read: identity() is then empty.
+  authz::SharedIdentity identity_;
+  const authz::ClientIdentity& identity() const { return identity_ ? *identity_ : authz::empty_identity(); }
   std::string segment_;
   std::string database_;  // current database ("" = none)
   std::string backend_user_;

@@ -91,7 +91,7 @@ awaitable<void> MysqlSession::run_phases(std::shared_ptr<MysqlSession> self) {
     if (!segment_.empty()) {
       svc_.log.info("session.close", {{"session", id_text_},
                                       {"protocol", "mysql"},
-                                      {"identity", identity_.display()},
+                                      {"identity", identity().display()},
                                       {"segment", segment_},
                                       {"bytes_in", std::to_string(bytes_from_client_)},
                                       {"bytes_out", std::to_string(bytes_from_backend_)},
@@ -162,7 +162,7 @@ awaitable<void> MysqlSession::refuse(std::uint8_t seq, std::uint16_t code, const
   svc_.log.info("session.refused", {{"session", id_text_},
                                     {"protocol", "mysql"},
                                     {"client", client_addr_},
-                                    {"identity", identity_.display()},
+                                    {"identity", identity().display()},
                                     {"code", std::to_string(code)},
                                     {"reason", reason}});
   audit::AuditRecord rec = audit_record("session.refused");
@@ -278,7 +278,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
   // 4. Who is it, and may it come in?
   std::string ambiguity;
   if (auto id = peer_identity(client_->native_ssl(), &ambiguity)) {
-    identity_ = std::move(*id);
+    identity_ = std::make_shared<const authz::ClientIdentity>(std::move(*id));
   } else if (!ambiguity.empty()) {
     co_await refuse(ok_seq, 1045, "28000", "segproxy: access denied: " + ambiguity, Refusal::AmbiguousIdentity);
     co_return false;
@@ -287,10 +287,10 @@ awaitable<bool> MysqlSession::greet_and_login() {
                     Refusal::NoClientCertificate);
     co_return false;
   }
-  auto match = rt_->mapper->map(identity_);
+  auto match = rt_->mapper->map(identity());
   if (!match) {
     const std::string message =
-        "segproxy: access denied: client identity \"" + identity_.display() + "\" is not mapped to any segment";
+        "segproxy: access denied: client identity \"" + identity().display() + "\" is not mapped to any segment";
     co_await refuse(ok_seq, 1045, "28000", message, Refusal::UnknownIdentity);
     co_return false;
   }
@@ -412,7 +412,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
                                  {"protocol", "mysql"},
                                  {"client", client_addr_},
                                  {"listener", listener_->cfg->name},
-                                 {"identity", identity_.display()},
+                                 {"identity", identity().display()},
                                  {"segment", segment_},
                                  {"database", database_},
                                  {"backend_user", backend_user_},
@@ -428,7 +428,7 @@ awaitable<bool> MysqlSession::acquire_dynamic_credential(std::uint8_t ok_seq) {
     co_await refuse(ok_seq, 1045, "28000", text, reason);
     co_return false;
   }
-  const std::string key = dynamic_identity_key(identity_);
+  const std::string key = dynamic_identity_key(identity());
   auto ex = client_->lowest().get_executor();
   AcquireResult minted = co_await async_acquire(*svc_.dynamic, listener_->cfg->name, segment_, key, ex, use_awaitable);
   if (!minted.ok()) {

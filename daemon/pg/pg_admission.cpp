@@ -39,7 +39,7 @@ awaitable<void> PgSession::refuse(const std::string& sqlstate, const std::string
   count_refusal(why);
   svc_.log.info("session.refused", {{"session", id_text_},
                                     {"client", client_addr_},
-                                    {"identity", identity_.display()},
+                                    {"identity", identity().display()},
                                     {"sqlstate", sqlstate},
                                     {"reason", reason}});
   audit::AuditRecord rec = audit_record("session.refused");

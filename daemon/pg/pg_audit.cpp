@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "daemon/pg/pg_session.hpp"
+#include "daemon/pg/pg_wal_state.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/session/audit_waiter.hpp"
 #include "daemon/session/session_audit.hpp"
@@ -14,7 +15,7 @@ namespace segproxy::proxy {
 namespace pg = protocols::pg;
 
 audit::AuditRecord PgSession::audit_record(const char* event) const {
-  return session_audit_record(event, SessionAuditFields{id_text_, listener_->cfg->name, "postgresql", client_addr_, identity_,
+  return session_audit_record(event, SessionAuditFields{id_text_, listener_->cfg->name, "postgresql", client_addr_, identity(),
                                                          segment_, database_, backend_user_});
 }
 
@@ -48,7 +49,7 @@ PgSession::WalRecord PgSession::audit_append(const audit::AuditRecord& r) {
   WalRecord out;
   out.refused = svc_.audit->state(t) == audit::DurableState::failed;
   // Without the gate nothing waits for the record: it needs no number.
-  if (wal_gated_) out.local = ledger_.add(t);
+  if (wal_gated_) out.local = wal_state_->ledger.add(t);
   return out;
 }
 

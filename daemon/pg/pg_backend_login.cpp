@@ -24,7 +24,7 @@ awaitable<bool> PgSession::login_backend(const authz::BackendCredential& cred,
       co_await refuse("08006", "segproxy: dynamic credentials are not available", Refusal::BackendLoginFailed);
       co_return false;
     }
-    const std::string key = dynamic_identity_key(identity_);
+    const std::string key = dynamic_identity_key(identity());
     const std::string& listener_name = listener_->cfg->name;
     auto ex = client_->lowest().get_executor();
     AcquireResult minted = co_await async_acquire(*svc_.dynamic, listener_name, segment_, key, ex, use_awaitable);
@@ -34,7 +34,7 @@ awaitable<bool> PgSession::login_backend(const authz::BackendCredential& cred,
       co_await refuse("08006", message, Refusal::BackendLoginFailed);
       co_return false;
     }
-    minted_ = std::move(*minted.credential);
+    minted_ = std::make_unique<MintedCredential>(std::move(*minted.credential));
     backend_user_ = minted_->user;
     password = &minted_->password->reveal();
     if (svc_.registry != nullptr) svc_.registry->set_backend_user(id_, backend_user_);
@@ -82,7 +82,7 @@ awaitable<bool> PgSession::login_backend(const authz::BackendCredential& cred,
   backend_leftover_ = std::move(login.leftover);
   proxy_secret_ = svc_.cancels.add(CancelTarget{listener_->cfg->backend.endpoint.host,
                                                 listener_->cfg->backend.endpoint.port, login.process_id,
-                                                login.secret_key, identity_.sha256_hex});
+                                                login.secret_key, identity().sha256_hex});
   cancel_registered_ = true;
   // A CancelRequest for this key reaches the session (a held message is cancelled there).
   if (svc_.registry != nullptr) svc_.registry->set_backend_id(id_, static_cast<std::uint64_t>(backend_pid_));
@@ -108,8 +108,8 @@ awaitable<bool> PgSession::login_backend(const authz::BackendCredential& cred,
   svc_.log.info("session.open", {{"session", id_text_},
                                  {"client", client_addr_},
                                  {"listener", listener_->cfg->name},
-                                 {"identity", identity_.display()},
-                                 {"cert_sha256", identity_.sha256_hex},
+                                 {"identity", identity().display()},
+                                 {"cert_sha256", identity().sha256_hex},
                                  {"segment", segment_},
                                  {"database", database_},
                                  {"backend_user", backend_user_},

@@ -4,6 +4,7 @@
 // transaction status, lexing settings, the window grace, and statement.result records.
 // Protocol reference: PostgreSQL 15 docs 55.2.2, 55.2.3, 55.7 "Message Formats".
 #include "daemon/pg/pg_session.hpp"
+#include "daemon/pg/pg_wal_state.hpp"
 
 namespace segproxy::proxy {
 
@@ -14,15 +15,15 @@ void PgSession::on_ready_for_query(char status) {
   if (wal_gated_) {
     // The backend confirms the transaction state; a held message may go now (or be
     // refused): wait_wal_held executes the actions.
-    wal_.on_pg_ready(status, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::steady_clock::now().time_since_epoch()).count(),
-                     wal_actions_);
+    wal_state_->rule.on_pg_ready(status, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now().time_since_epoch()).count(),
+                                 wal_actions_);
     if (!wal_actions_.empty()) wal_wake();
   }
   frontend_state_.ready_for_query(status);
   txn_status_ = status;
   if (outstanding_ > 0) wal_settle_forgets();  // the names its request closed or deallocated
-  if (outstanding_ > 0 && --outstanding_ == 0) idle_gate_.cancel();
+  if (outstanding_ > 0 && --outstanding_ == 0) wake_.cancel();  // wait_backend_idle
   if (outstanding_ == 0 && txn_status_ == 'I') lexing_.txn_dirty = false;
   if (statement_timeout_.count() > 0) {
     if (outstanding_ == 0) statement_timer_.disarm();
@@ -30,7 +31,7 @@ void PgSession::on_ready_for_query(char status) {
   }
   if (ddl_pending_ && txn_status_ == 'I') {
     ddl_pending_ = false;
-    last_ddl_ = std::chrono::steady_clock::now();  // catalogs loaded before now miss it
+    if (wal_state_) wal_state_->last_ddl = std::chrono::steady_clock::now();  // catalogs loaded before now miss it
     rt_->on_ddl();  // committed (or rolled back): the catalog now shows it
   }
   // The access window closed during a transaction (finish_transaction): it has ended.
@@ -52,7 +53,8 @@ void PgSession::on_error_response(const protocols::pg::ErrorView& error) {
   if (!results_.empty()) result_error(error);
   if (error.severity == "FATAL" || error.severity == "PANIC") backend_fatal_ = std::string(error.sqlstate);
   frontend_state_.command_ended();
-  wal_request_failed_ = true;  // names this request closed may still exist (wal_settle_forgets)
+  // Names this request closed may still exist (wal_settle_forgets).
+  if (wal_state_) wal_state_->request_failed = true;
   if (gate_->window_grace()) {
     // The backend refused something: whatever the unnamed statement or portal now is,
     // the proxy no longer knows it to be a COMMIT / ROLLBACK.

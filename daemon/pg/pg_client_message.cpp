@@ -5,10 +5,13 @@
 // Query), 55.2.3 (Extended Query, error handling: discard until Sync), 55.2.6 (COPY),
 // 55.2.8 (Termination).
 #include <chrono>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "protocols/common/utf8.hpp"
 #include "daemon/pg/pg_session.hpp"
+#include "daemon/pg/pg_wal_state.hpp"
 
 namespace segproxy::proxy {
 namespace pg = protocols::pg;
@@ -60,8 +63,7 @@ PgSession::Next PgSession::on_client_message(const pg::FrontendMessage& msg, std
 PgSession::Next PgSession::on_discarding(const pg::FrontendMessage& msg, std::span<const std::uint8_t> frame) {
   if (std::holds_alternative<pg::Sync>(msg)) {
     advance(State::Discarding, State::Relaying);
-    raise_instead(pending_refusal_, pending_refusal_record_, MessageKind::PgSync);
-    pending_refusal_record_ = WalRecord{};
+    raise_pending(MessageKind::PgSync);
     settle_lexing();
   } else if (std::holds_alternative<pg::Terminate>(msg)) {
     forward(frame);
@@ -79,7 +81,7 @@ PgSession::Next PgSession::on_relaying(const pg::FrontendMessage& msg, std::span
   if (const auto st = frontend_state_.check(msg); st.action != pg::FrontendCheck::Action::Forward) {
     if (st.action == pg::FrontendCheck::Action::Drop) return Next::Continue;
     refuse_protocol_state(msg, authz::Decision{false, "", st.message, st.sqlstate});
-    if (std::holds_alternative<pg::Query>(msg)) raise_instead(pending_refusal_, pending_refusal_record_);
+    if (std::holds_alternative<pg::Query>(msg)) raise_pending();
     return Next::Continue;
   }
   // Statement text must be UTF-8 while client_encoding is UTF8 (text in another
@@ -87,14 +89,14 @@ PgSession::Next PgSession::on_relaying(const pg::FrontendMessage& msg, std::span
   // with 22021 too: authz/sql/pg_lexing.hpp).
   if (gate_->client_encoding_utf8() && !statement_text_is_utf8(msg)) {
     refuse_protocol_state(msg, authz::Decision{false, "", kInvalidUtf8, "22021"});
-    if (std::holds_alternative<pg::Query>(msg)) raise_instead(pending_refusal_, pending_refusal_record_);
+    if (std::holds_alternative<pg::Query>(msg)) raise_pending();
     return Next::Continue;
   }
   if (lexing_.unsettled && (std::holds_alternative<pg::Query>(msg) || std::holds_alternative<pg::Parse>(msg) ||
                             std::holds_alternative<pg::FunctionCall>(msg))) {
     refuse_protocol_state(msg, authz::Decision{false, "", kLexingUnsettled, "0A000"});
     if (std::holds_alternative<pg::Query>(msg)) {
-      raise_instead(pending_refusal_, pending_refusal_record_);
+      raise_pending();
       settle_lexing();  // the Query ends the batch: its ReadyForQuery carries the setting
     }
     return Next::Continue;
@@ -208,9 +210,9 @@ PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessag
     const WalRecord rec = record ? audit_append(*record) : WalRecord{};
     deny(v, "Parse");
     advance(State::Relaying, State::Discarding);
-    pending_refusal_ = v.decision;
+    pending_refusal_ = std::make_unique<authz::Decision>(v.decision);
     pending_refusal_record_ = rec;
-    if (wal_gated_) wal_.note_record(rec.local);
+    if (wal_gated_) wal_state_->rule.note_record(rec.local);
   }
   return Next::Continue;
 }
@@ -279,9 +281,9 @@ PgSession::Next PgSession::on_execute(const pg::Execute& e, std::span<const std:
     const WalRecord rec = audit_decision(v, "");
     deny(v, "Execute");
     advance(State::Relaying, State::Discarding);
-    pending_refusal_ = w;
+    pending_refusal_ = std::make_unique<authz::Decision>(w);
     pending_refusal_record_ = rec;
-    if (wal_gated_) wal_.note_record(rec.local);
+    if (wal_gated_) wal_state_->rule.note_record(rec.local);
   }
   return Next::Continue;
 }
@@ -304,6 +306,15 @@ PgSession::Next PgSession::on_function_call(const pg::FunctionCall& fc, std::spa
     raise_instead(v.decision, rec);
   }
   return Next::Continue;
+}
+
+// The pending refusal (refuse_protocol_state, or a batch discarded to its Sync) is raised
+// and forgotten: an idle session keeps none (issue 15).
+void PgSession::raise_pending(MessageKind kind) {
+  // Every way into Discarding sets one; without one the refusal is still raised.
+  const std::unique_ptr<authz::Decision> d = std::move(pending_refusal_);
+  const WalRecord record = std::exchange(pending_refusal_record_, WalRecord{});
+  raise_instead(d ? *d : authz::Decision{false, "", "segproxy: statement refused", "42501"}, record, kind);
 }
 
 // The denial's record is durable before its error reaches the client: the raise carries

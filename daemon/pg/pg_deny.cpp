@@ -12,6 +12,7 @@
 #include "protocols/common/utf8.hpp"
 #include "protocols/pg/encoder.hpp"
 #include "daemon/pg/pg_session.hpp"
+#include "daemon/pg/pg_wal_state.hpp"
 
 namespace segproxy::proxy {
 namespace {
@@ -95,7 +96,7 @@ Bytes PgSession::raise_query(std::string_view sqlstate, std::string_view message
 
 void PgSession::deny(const GateVerdict& v, std::string_view kind) {
   svc_.log.info("statement.denied", {{"session", id_text_},
-                                     {"identity", identity_.display()},
+                                     {"identity", identity().display()},
                                      {"segment", segment_},
                                      {"message", kind},
                                      {"command", v.command},
@@ -116,9 +117,9 @@ void PgSession::refuse_protocol_state(const pg::FrontendMessage& msg, authz::Dec
               : std::holds_alternative<pg::Execute>(msg) ? "EXECUTE"
                                                          : "DESCRIBE";
   pending_refusal_record_ = audit_decision(v, "");
-  if (wal_gated_) wal_.note_record(pending_refusal_record_.local);
+  if (wal_gated_) wal_state_->rule.note_record(pending_refusal_record_.local);
   deny(v, v.command);
-  pending_refusal_ = v.decision;
+  pending_refusal_ = std::make_unique<authz::Decision>(std::move(v.decision));
   if (!std::holds_alternative<pg::Query>(msg)) advance(State::Relaying, State::Discarding);
 }
 

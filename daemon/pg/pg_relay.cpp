@@ -54,11 +54,10 @@ awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
 }
 
 awaitable<void> PgSession::write_client(asio::const_buffer buf, error_code& ec) {
-  // One writer at a time on the TLS stream; waiters are woken by cancel() of the gate
-  // (whose expiry stays at "never").
+  // One writer at a time on the TLS stream; waiters are woken by wake_.cancel().
   while (client_writing_ && !closed()) {
     error_code ignored;
-    co_await write_gate_.async_wait(asio::redirect_error(use_awaitable, ignored));
+    co_await wake_.async_wait(asio::redirect_error(use_awaitable, ignored));
   }
   if (closed()) {
     ec = asio::error::operation_aborted;
@@ -67,13 +66,13 @@ awaitable<void> PgSession::write_client(asio::const_buffer buf, error_code& ec) 
   client_writing_ = true;
   co_await client_->write(buf, ec);
   client_writing_ = false;
-  write_gate_.cancel();
+  wake_.cancel();
 }
 
 awaitable<void> PgSession::wait_backend_idle() {
   while (outstanding_ > 0 && !closed()) {
     error_code ignored;
-    co_await idle_gate_.async_wait(asio::redirect_error(use_awaitable, ignored));
+    co_await wake_.async_wait(asio::redirect_error(use_awaitable, ignored));
   }
 }
 
@@ -102,7 +101,7 @@ awaitable<void> PgSession::backend_to_client() {
       // answers too; they reach the client only when their records are durable, and never
       // while answers whose record failed are being replaced. Not waited for here (the
       // session ends): withheld, the client gets the FATAL alone.
-      if (clean != std::string::npos && wal_gated_ && (wal_replace_.active || need > ledger_.settled())) clean = 0;
+      if (clean != std::string::npos && wal_gated_ && (wal_replacing() || need > wal_settled())) clean = 0;
       if (clean != std::string::npos && clean <= all.size()) {
         Bytes out(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(clean));
         pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08P01", "segproxy: " + backend_stream_.error(), "", ""});
@@ -112,9 +111,9 @@ awaitable<void> PgSession::backend_to_client() {
       co_return false;
     }
     // Answers whose record failed after forwarding are replaced per request.
-    if (wal_replace_.active) co_return co_await relay_replacing(buf, hold, fresh, need);
-    if (need > ledger_.settled() && !co_await answer_ready(need)) co_return false;
-    if (wal_replace_.active) co_return co_await relay_replacing(buf, hold, fresh, need);
+    if (wal_replacing()) co_return co_await relay_replacing(buf, hold, fresh, need);
+    if (need > wal_settled() && !co_await answer_ready(need)) co_return false;
+    if (wal_replacing()) co_return co_await relay_replacing(buf, hold, fresh, need);
     const std::size_t n = hold.relayable(backend_stream_, fresh);
     if (n > 0) {
       error_code ec;
@@ -170,7 +169,7 @@ awaitable<void> PgSession::backend_to_client() {
     bytes_from_backend_ += n;
     if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::BackendToClient).inc(n);
     touch_idle();
-    const std::uint64_t need = wal_gated_ ? wal_.answer_needs() : 0;
+    const std::uint64_t need = wal_answer_needs();
     if (!co_await relay(n, need)) break;
     if (!backend_fatal_.empty() && hold.held() == 0 && backend_stream_.at_boundary()) {
       // After a FATAL the backend closes the connection (pg_terminate_backend: 57P01), and
@@ -257,7 +256,7 @@ awaitable<PgSession::Next> PgSession::client_frames() {
     if (lexing_.hold) break;  // the frames behind it stay buffered until the backend has answered
     // Held for its record (write-ahead rule): nothing overtakes it, so nothing more is
     // read; its frame stays where it is in cbuf_ until it is forwarded or refused.
-    if (wal_.held() > 0) break;
+    if (wal_held() > 0) break;
   }
   if (next == Next::StopUnexpectedPassword) {
     Bytes out;
@@ -267,7 +266,7 @@ awaitable<PgSession::Next> PgSession::client_frames() {
     co_return Next::Stop;
   }
   if (!co_await flush_to_backend()) co_return Next::Stop;
-  if (wal_.held() > 0 && !co_await wait_wal_held()) co_return Next::Stop;
+  if (wal_held() > 0 && !co_await wait_wal_held()) co_return Next::Stop;
   if (lexing_.hold) {
     // A lexing setting may have changed: the next frame is judged under the value the
     // backend reports (ParameterStatus before ReadyForQuery, read by backend_to_client).
@@ -278,9 +277,7 @@ awaitable<PgSession::Next> PgSession::client_frames() {
 }
 
 bool PgSession::start_relay() {
-  write_gate_.expires_at(asio::steady_timer::time_point::max());
-  idle_gate_.expires_at(asio::steady_timer::time_point::max());
-  wal_gate_.expires_at(asio::steady_timer::time_point::max());
+  wake_.expires_at(asio::steady_timer::time_point::max());
   if (std::string why = apply_pending_runtime(); !why.empty()) {
     close_reason_ = "terminating connection: segproxy configuration reloaded: " + why;
     return false;

@@ -3,12 +3,13 @@
 // database, listener or backend credential no longer fit; a session still starting
 // keeps the runtime until its relay begins (apply_pending_runtime).
 #include "daemon/pg/pg_session.hpp"
+#include "daemon/pg/pg_wal_state.hpp"
 #include "daemon/session/runtime_fit.hpp"
 
 namespace segproxy::proxy {
 
 std::string PgSession::misfit(const Runtime& rt) const {
-  return runtime_misfit(rt, {identity_, segment_, database_, listener_->cfg->name, backend_user_, minted_.has_value()});
+  return runtime_misfit(rt, {identity(), segment_, database_, listener_->cfg->name, backend_user_, minted_ != nullptr});
 }
 
 void PgSession::adopt(std::shared_ptr<const Runtime> rt) {
@@ -23,9 +24,11 @@ void PgSession::adopt(std::shared_ptr<const Runtime> rt) {
   }
   // The write-ahead catalog reader refers into the old Runtime's catalogs: let go of them
   // (and of the catalog the class context points into) before the old Runtime goes.
-  wal_catalog_.reset();
-  wal_ctx_.catalog = nullptr;
-  wal_ctx_.catalog_current = false;
+  if (wal_state_) {
+    wal_state_->catalog.reset();
+    wal_state_->ctx.catalog = nullptr;
+    wal_state_->ctx.catalog_current = false;
+  }
   rt_ = std::move(rt);
   for (const auto& l : rt_->listeners) {
     if (l.cfg->name == listener_->cfg->name) listener_ = &l;

@@ -2,6 +2,7 @@
 // termination (LiveSession::terminate, and the session's own: idle, window, reload) and
 // closing. Protocol reference: PostgreSQL 15 docs 55.2 "Message Flow", 55.2.8 (Termination).
 #include "daemon/pg/pg_session.hpp"
+#include "daemon/pg/pg_wal_state.hpp"
 
 #include "protocols/pg/encoder.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
@@ -32,11 +33,7 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
                        backend_stalled_ = true;
                        if (backend_) backend_->close();  // backend_to_client ends with a FATAL 08006
                      }),
-      write_gate_(client.get_executor()),
-      idle_gate_(client.get_executor()),
-      wal_(authz::wal::Protocol::Postgres,
-           services.audit != nullptr ? static_cast<std::uint64_t>(services.audit->max_wait().count()) : 10000),
-      wal_gate_(client.get_executor()),
+      wake_(client.get_executor()),
       backend_stream_(rt_->limits, pg::BackendCheck::Structure) {
   client_addr_ = client_arrived(client, svc_, listener_->cfg->name, listener_metrics_);
   client_ = std::make_unique<Stream>(std::move(client));
@@ -99,7 +96,7 @@ awaitable<void> PgSession::run_phases(std::shared_ptr<PgSession> self) {
     }
     if (!segment_.empty()) {
       svc_.log.info("session.close", {{"session", id_text_},
-                                      {"identity", identity_.display()},
+                                      {"identity", identity().display()},
                                       {"segment", segment_},
                                       {"duration_ms", std::to_string(ms.count())},
                                       {"bytes_in", std::to_string(bytes_from_client_)},
@@ -119,9 +116,8 @@ void PgSession::close_all(State final) {
   backend_stall_.disarm();
   if (client_) client_->close();
   if (backend_) backend_->close();
-  write_gate_.cancel();
-  idle_gate_.cancel();
-  wal_gate_.cancel();
+  wake_.cancel();
+  if (wal_state_) wal_state_->gate.cancel();
 }
 
 void PgSession::terminate(std::string sqlstate, std::string message, Termination why) {

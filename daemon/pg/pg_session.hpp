@@ -19,6 +19,7 @@
 //   pg_audit.cpp          audit records (decision, result)
 //   pg_wal.cpp            the write-ahead forwarding rule (issue 14): what is forwarded,
 //                         held, refused; answers held until their records are durable
+//                         (its state: pg_wal_state.hpp, only in an audited session)
 //   pg_metrics.cpp        metrics and `segproxyctl sessions` state
 #include <chrono>
 #include <map>
@@ -33,13 +34,11 @@
 #include "authz/credential_store.hpp"
 #include "authz/identity.hpp"
 #include "authz/wal/forwarding.hpp"
-#include "daemon/pg/pg_wal_ledger.hpp"
 #include "protocols/common/byte_writer.hpp"
 #include "protocols/common/fifo.hpp"
 #include "protocols/pg/backend_callbacks.hpp"
 #include "protocols/pg/backend_decoder.hpp"
 #include "protocols/pg/backend_hold_back.hpp"
-#include "protocols/pg/reply_scan.hpp"
 #include "protocols/pg/frontend_state.hpp"
 #include "protocols/pg/messages.hpp"
 #include "daemon/net/asio.hpp"
@@ -223,6 +222,13 @@ class PgSession : public LiveSession,
   void cancel_requested();
   struct WalStatement;
   struct WalPortal;
+  // Messages held by the rule (0 without the gate), answers being replaced
+  // (pg_wal_replace.cpp), the ledger's watermark and the record backend bytes read now
+  // wait for (both 0 without the gate).
+  std::size_t wal_held() const;
+  bool wal_replacing() const;
+  std::uint64_t wal_settled() const;
+  std::uint64_t wal_answer_needs() const;
   // Extended protocol names: Parse defines a statement, Bind a portal running one.
   // false: the name table is full (kMaxWalNames); the caller records the Parse itself.
   bool wal_remember_statement(std::string_view name, const authz::wal::MessageClass& klass,
@@ -267,6 +273,8 @@ class PgSession : public LiveSession,
   // the raise stands in for the Sync of a discarded batch.
   void raise_instead(const authz::Decision& d, WalRecord record,
                      authz::wal::MessageKind kind = authz::wal::MessageKind::PgQuery);
+  // raise_instead for pending_refusal_ with pending_refusal_record_, both then cleared.
+  void raise_pending(authz::wal::MessageKind kind = authz::wal::MessageKind::PgQuery);
   bool may_change_lexing(const GateVerdict& v) const;  // lexing settings followed
   void settle_lexing();
 
@@ -342,26 +350,32 @@ class PgSession : public LiveSession,
   // SQLSTATE of a FATAL / PANIC ErrorResponse from the backend (empty: none). PostgreSQL
   // ends the connection after it, so the relay ends the session once it is relayed.
   std::string backend_fatal_;
-  asio::steady_timer write_gate_;  // wakes writers waiting for the client stream
-  asio::steady_timer idle_gate_;   // wakes a waiter when the backend has answered everything
+  // Wakes the session's waiters (cancel(); its expiry stays at "never"): writers waiting
+  // for the client stream, and a waiter for the backend to have answered everything.
+  // One timer for both (issue 15): each waiter checks its own condition again.
+  asio::steady_timer wake_;
 
   protocols::Bytes cbuf_;
   std::size_t cstart_ = 0;
   std::size_t cend_ = 0;
   protocols::Bytes backend_leftover_;
 
-  authz::ClientIdentity identity_;
+  // The client's identity, one copy shared with the registry's facts and the gate's
+  // grants (issue 15); null before the certificate was read: identity() is then empty.
+  authz::SharedIdentity identity_;
+  const authz::ClientIdentity& identity() const { return identity_ ? *identity_ : authz::empty_identity(); }
   std::string segment_;
   std::string database_;
   std::string backend_user_;
-  std::optional<MintedCredential> minted_;  // dynamic credential: its lease lives with the session
+  std::unique_ptr<MintedCredential> minted_;  // dynamic credential: its lease lives with the session
   std::int32_t backend_pid_ = 0;
   std::int32_t proxy_secret_ = 0;
   bool cancel_registered_ = false;
 
   State state_ = State::Negotiating;
   std::unique_ptr<PgGate> gate_;
-  authz::Decision pending_refusal_;  // Discarding: raised at the Sync
+  // Discarding: raised at the Sync (raise_pending); null otherwise (issue 15).
+  std::unique_ptr<authz::Decision> pending_refusal_;
   // on_window_close: finish_transaction. While gate_->window_grace() only COMMIT /
   // ROLLBACK run and the session ends at the next ReadyForQuery outside a transaction.
   // Extended protocol: an Execute passes only for the unnamed portal bound, during the
@@ -394,9 +408,11 @@ class PgSession : public LiveSession,
   // Write-ahead forwarding (pg_wal.cpp). At most one message is held: client_frames
   // reads nothing more while one is, so the held frame stays in cbuf_.
   bool wal_gated_ = false;
-  authz::wal::Forwarding wal_;
+  // The rule's state, the ledger, the class context and the names it follows
+  // (pg_wal_state.hpp): made by wal_start for an audited session only (issue 15).
+  struct WalState;
+  std::unique_ptr<WalState> wal_state_;
   std::vector<authz::wal::Action> wal_actions_;  // capacity kept: no allocation per message
-  PgWalLedger ledger_;
   struct WalMessage {
     std::uint64_t id = 0;
     std::span<const std::uint8_t> frame;
@@ -419,61 +435,13 @@ class PgSession : public LiveSession,
   // sent into an open extended batch (ignored after an error in it, until Sync) or any
   // request during COPY IN (Sync and Flush are ignored there). Then: never trusted again.
   bool wal_counts_trusted_ = true;
-  // Replacing answers whose record failed after forwarding (pg_wal_replace.cpp): requests
-  // [from, to) get ErrorResponse 58030 + ReadyForQuery 'I' instead of their answers.
-  struct WalReplace {
-    bool active = false;
-    bool entered = false;    // the relay has positioned `scan` at the unrelayed bytes
-    std::uint64_t from = 0;  // the first request whose answer is replaced
-    std::uint64_t to = 0;    // one past the last
-    std::uint64_t at = 0;    // the request whose answer the relay is in
-  } wal_replace_;
-  protocols::pg::ReplyScan reply_scan_;
   std::uint64_t rfq_seen_ = 0;     // ReadyForQuery's the backend sent (BackendDispatch)
   std::uint64_t rfq_relayed_ = 0;  // ... passed to the client (relayed or replaced)
   bool relay_at_boundary_ = true;  // the bytes passed to the client end on a message boundary
   bool relay_after_rfq_ = true;    // ... right after a ReadyForQuery (or none were passed yet)
   std::uint64_t wal_next_id_ = 0;
-  std::uint64_t wal_flush_ = 0;  // the highest record a Flush action asked for
-  bool wal_waiting_ = false;     // a flush wait (wal_flush_wait) is running
-  bool wal_wake_ = false;        // something for wait_wal_held to look at
   bool wal_broken_ = false;      // a forwarded message's record failed: failing closed
-  asio::steady_timer wal_gate_;  // wakes wait_wal_held
-  authz::wal::ClassContext wal_ctx_;
-  WalCatalogs::Reader wal_catalog_;       // the catalog wal_ctx_ points into (pg_wal.cpp: wal_context)
-  std::chrono::steady_clock::time_point last_ddl_{};  // when this session's last DDL ended
-  using WalClasses = std::map<std::string, authz::wal::MessageClass, std::less<>>;
-  WalClasses wal_sql_prepared_;  // SQL-level PREPARE name -> class (ClassContext::prepared)
-  WalClasses wal_cursors_;       // DECLARE name -> class (ClassContext::cursors)
-  // Extended protocol: prepared statement / portal name -> the class of what it runs and
-  // its decision record. One record per execution (issue 14): an allowed Parse appends
-  // none (it runs nothing); each Bind appends the statement's record before it goes out
-  // (Bind plans, and may fold functions), and the portal's first Execute in that batch
-  // is submitted under it; every further Execute appends the record again.
-  struct WalStatement {
-    authz::wal::MessageClass klass;
-    std::shared_ptr<const audit::AuditRecord> record;
-  };
-  struct WalPortal {
-    authz::wal::MessageClass klass;
-    std::shared_ptr<const audit::AuditRecord> record;  // null: of an unknown statement
-    std::uint64_t local = 0;   // the ledger's number of the record its Bind appended
-    std::uint64_t batch = 0;   // wal_batch_ at that Bind
-    bool unclaimed = false;    // no Execute has taken the Bind's record yet
-  };
-  std::map<std::string, WalStatement, std::less<>> wal_statements_;
-  std::map<std::string, WalPortal, std::less<>> wal_portals_;
   std::uint64_t wal_batch_ = 0;  // requests answered by ReadyForQuery sent so far (request_sent)
-  struct WalForget {
-    enum class Kind : std::uint8_t { Statement, Portal, Prepared, AllPrepared };
-    Kind kind = Kind::Statement;
-    std::string name;  // Statement / Portal / Prepared
-    std::uint64_t request = 0;  // the ReadyForQuery (wal_answered_) that ends its request
-    std::vector<std::string> keep;  // AllPrepared: names defined again after it
-  };
-  std::vector<WalForget> wal_forgets_;  // in forwarding order (wal_forget_later)
-  std::uint64_t wal_answered_ = 0;      // requests answered by ReadyForQuery so far
-  bool wal_request_failed_ = false;     // an ErrorResponse since the last ReadyForQuery
   WalRecord pending_refusal_record_;  // Discarding: the refusal's record, raised at the Sync
   struct PendingResult {
     std::chrono::steady_clock::time_point start;
@@ -489,7 +457,7 @@ class PgSession : public LiveSession,
   protocols::pg::FrontendState frontend_state_;  // COPY state, statement / portal names
   char txn_status_ = 'I';
   std::size_t outstanding_ = 0;  // Query / Sync sent without a ReadyForQuery back
-  bool client_writing_ = false;  // one writer at a time on the client stream (write_gate_)
+  bool client_writing_ = false;  // one writer at a time on the client stream (wake_)
   std::uint64_t bytes_from_client_ = 0;
   std::uint64_t bytes_from_backend_ = 0;
   std::string close_reason_;

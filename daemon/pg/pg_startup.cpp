@@ -155,7 +155,7 @@ awaitable<bool> PgSession::startup() {
   // bare TLS alert.
   std::string ambiguity;
   if (auto id = peer_identity(client_->native_ssl(), &ambiguity)) {
-    identity_ = std::move(*id);
+    identity_ = std::make_shared<const authz::ClientIdentity>(std::move(*id));
   } else if (!ambiguity.empty()) {
     co_await refuse("28000", "segproxy: " + ambiguity + "; refused", Refusal::AmbiguousIdentity);
     co_return false;
@@ -184,9 +184,9 @@ awaitable<bool> PgSession::startup() {
     co_return false;
   }
 
-  auto match = rt_->mapper->map(identity_);
+  auto match = rt_->mapper->map(identity());
   if (!match) {
-    co_await refuse("28000", "segproxy: client identity \"" + identity_.display() + "\" is not mapped to any segment",
+    co_await refuse("28000", "segproxy: client identity \"" + identity().display() + "\" is not mapped to any segment",
                     Refusal::UnknownIdentity);
     co_return false;
   }

@@ -10,7 +10,7 @@
 #include "protocols/pg/encoder.hpp"
 #include "daemon/net/backend_connector.hpp"
 #include "daemon/pg/pg_deny.hpp"
-#include "daemon/pg/pg_session.hpp"
+#include "daemon/pg/pg_wal_state.hpp"
 #include "daemon/session/audit_waiter.hpp"
 
 namespace segproxy::proxy {
@@ -48,10 +48,21 @@ void PgSession::wal_start() {
   const auto& a = rt_->config.audit;
   wal_gated_ = svc_.audit != nullptr && svc_.audit_waiter != nullptr && a &&
                (a->durability == "group" || a->durability == "fsync_each") && a->on_failure == "fail_closed";
-  if (const auto* pol = rt_->policy->policy(segment_)) wal_ctx_.default_schema = pol->default_schema;
-  wal_ctx_.prepared = &wal_sql_prepared_;
-  wal_ctx_.cursors = &wal_cursors_;
+  // Without an audit sink nothing is recorded: no records to number, wait for or
+  // replace, and no names to follow for them (issue 15: no write-ahead state at all).
+  if (svc_.audit == nullptr) return;
+  wal_state_ = std::make_unique<WalState>(client_->lowest().get_executor(),
+                                          static_cast<std::uint64_t>(svc_.audit->max_wait().count()));
+  WalState& w = *wal_state_;
+  if (const auto* pol = rt_->policy->policy(segment_)) w.ctx.default_schema = pol->default_schema;
+  w.ctx.prepared = &w.sql_prepared;
+  w.ctx.cursors = &w.cursors;
 }
+
+std::size_t PgSession::wal_held() const { return wal_gated_ ? wal_state_->rule.held() : 0; }
+bool PgSession::wal_replacing() const { return wal_state_ != nullptr && wal_state_->replace.active; }
+std::uint64_t PgSession::wal_settled() const { return wal_gated_ ? wal_state_->ledger.settled() : 0; }
+std::uint64_t PgSession::wal_answer_needs() const { return wal_gated_ ? wal_state_->rule.answer_needs() : 0; }
 
 const wal::ClassContext& PgSession::wal_context() {
   // THE place the WalCatalog enters the PostgreSQL session: the catalog the loader
@@ -60,39 +71,44 @@ const wal::ClassContext& PgSession::wal_context() {
   // Without one nothing relational is proven read-only and nothing is contained (every
   // write waits for its own record or for all of them).
   // The reader copies the slot's view only when a loader published into it (adopt()
-  // resets it for a reloaded rt_); it keeps that view alive, and wal_ctx_ points into it.
+  // resets it for a reloaded rt_); it keeps that view alive, and the context points into it.
+  // Called only when gated (so the state exists).
+  WalState& w = *wal_state_;
   const auto listener = static_cast<std::size_t>(listener_ - rt_->listeners.data());
-  const WalCatalogView& view = wal_catalog_.view(rt_->wal_catalogs, listener, database_);
+  const WalCatalogView& view = w.catalog.view(rt_->wal_catalogs, listener, database_);
   const wal::WalCatalog* catalog = view.catalog.get();
   // Not trusted while a DDL let through is not yet committed or rolled back, nor when the
   // catalog's load began before this session's last DDL ended.
-  const bool current = !ddl_pending_ && view.current_after(last_ddl_);
-  if (catalog != wal_ctx_.catalog || current != wal_ctx_.catalog_current) {
-    wal_ctx_.catalog = catalog;
-    wal_ctx_.catalog_current = current;
+  const bool current = !ddl_pending_ && view.current_after(w.last_ddl);
+  if (catalog != w.ctx.catalog || current != w.ctx.catalog_current) {
+    w.ctx.catalog = catalog;
+    w.ctx.catalog_current = current;
     gate_->wal_context_changed();  // cached verdicts carry classes of the old context
   }
-  return wal_ctx_;
+  return w.ctx;
 }
 
 void PgSession::wal_remember(const GateVerdict& v) {
+  if (!wal_state_) return;
   for (const auto& [name, c] : v.wal_prepares) {
     wal_defined(name, false);
-    remember(wal_sql_prepared_, name, c);
+    remember(wal_state_->sql_prepared, name, c);
   }
-  for (const auto& [name, c] : v.wal_cursors) remember(wal_cursors_, name, c);
+  for (const auto& [name, c] : v.wal_cursors) remember(wal_state_->cursors, name, c);
 }
 
 void PgSession::wal_forget_later(const pg::Close& close) {
-  if (wal_forgets_.size() >= kMaxWalNames) return;  // bounded: the name stays (folded classes, stricter)
-  WalForget f;
-  f.kind = close.target == 'S' ? WalForget::Kind::Statement : WalForget::Kind::Portal;
+  if (!wal_state_) return;
+  if (wal_state_->forgets.size() >= kMaxWalNames) return;  // bounded: the name stays (folded classes, stricter)
+  WalState::Forget f;
+  f.kind = close.target == 'S' ? WalState::Forget::Kind::Statement : WalState::Forget::Kind::Portal;
   f.name.assign(close.name);
   f.request = wal_batch_ + 1;  // the Sync (or Query) that ends this batch
-  wal_forgets_.push_back(std::move(f));
+  wal_state_->forgets.push_back(std::move(f));
 }
 
 void PgSession::wal_forget_later(const GateVerdict& v) {
+  if (!wal_state_) return;
   if (!v.wal_deallocates_all && v.wal_deallocates.empty()) return;
   // A text that also PREPAREs: its order is not followed here, so nothing it names (or,
   // for ALL, nothing at all) is forgotten; the tables keep folded classes (stricter).
@@ -100,38 +116,40 @@ void PgSession::wal_forget_later(const GateVerdict& v) {
     return std::any_of(v.wal_prepares.begin(), v.wal_prepares.end(), [&](const auto& p) { return p.first == name; });
   };
   const std::uint64_t request = wal_batch_ + 1;  // this Query's ReadyForQuery
-  if (wal_forgets_.size() + v.wal_deallocates.size() > kMaxWalNames) return;  // bounded, as above
+  if (wal_state_->forgets.size() + v.wal_deallocates.size() > kMaxWalNames) return;  // bounded, as above
   if (v.wal_deallocates_all) {
     if (!v.wal_prepares.empty()) return;
-    WalForget f;
-    f.kind = WalForget::Kind::AllPrepared;
+    WalState::Forget f;
+    f.kind = WalState::Forget::Kind::AllPrepared;
     f.request = request;
-    wal_forgets_.push_back(std::move(f));
+    wal_state_->forgets.push_back(std::move(f));
     return;
   }
   for (const std::string& name : v.wal_deallocates) {
     if (prepared_here(name)) continue;
-    WalForget f;
-    f.kind = WalForget::Kind::Prepared;
+    WalState::Forget f;
+    f.kind = WalState::Forget::Kind::Prepared;
     f.name = name;
     f.request = request;
-    wal_forgets_.push_back(std::move(f));
+    wal_state_->forgets.push_back(std::move(f));
   }
 }
 
 void PgSession::wal_defined(std::string_view name, bool portal) {
-  if (wal_forgets_.empty()) return;
-  for (auto it = wal_forgets_.begin(); it != wal_forgets_.end();) {
-    const bool same_namespace = portal ? it->kind == WalForget::Kind::Portal : it->kind != WalForget::Kind::Portal;
-    if (same_namespace && it->kind == WalForget::Kind::AllPrepared) {
+  if (!wal_state_ || wal_state_->forgets.empty()) return;
+  using Kind = WalState::Forget::Kind;
+  auto& forgets = wal_state_->forgets;
+  for (auto it = forgets.begin(); it != forgets.end();) {
+    const bool same_namespace = portal ? it->kind == Kind::Portal : it->kind != Kind::Portal;
+    if (same_namespace && it->kind == Kind::AllPrepared) {
       if (it->keep.size() >= kMaxWalNames) {
-        it = wal_forgets_.erase(it);  // bounded: nothing is forgotten by it
+        it = forgets.erase(it);  // bounded: nothing is forgotten by it
         continue;
       }
       it->keep.emplace_back(name);
       ++it;
     } else if (same_namespace && it->name == name) {
-      it = wal_forgets_.erase(it);
+      it = forgets.erase(it);
     } else {
       ++it;
     }
@@ -139,45 +157,48 @@ void PgSession::wal_defined(std::string_view name, bool portal) {
 }
 
 void PgSession::wal_settle_forgets() {
-  const std::uint64_t answered = ++wal_answered_;
-  const bool failed = std::exchange(wal_request_failed_, false);
+  if (!wal_state_) return;
+  WalState& w = *wal_state_;
+  const std::uint64_t answered = ++w.answered;
+  const bool failed = std::exchange(w.request_failed, false);
+  const auto erase = [](auto& map, const std::string& name) {
+    if (const auto it = map.find(name); it != map.end()) map.erase(it);
+  };
   std::size_t done = 0;
-  for (; done < wal_forgets_.size() && wal_forgets_[done].request <= answered; ++done) {
-    const WalForget& f = wal_forgets_[done];
+  for (; done < w.forgets.size() && w.forgets[done].request <= answered; ++done) {
+    const WalState::Forget& f = w.forgets[done];
     if (failed) continue;  // the backend may not have run it: the names stay
     const auto kept = [&](const std::string& name) {
       return std::find(f.keep.begin(), f.keep.end(), name) != f.keep.end();
     };
     switch (f.kind) {
-      case WalForget::Kind::Statement:
-        if (const auto it = wal_statements_.find(f.name); it != wal_statements_.end()) wal_statements_.erase(it);
+      case WalState::Forget::Kind::Statement: erase(w.statements, f.name); break;
+      case WalState::Forget::Kind::Portal: erase(w.portals, f.name); break;
+      case WalState::Forget::Kind::Prepared:
+        erase(w.sql_prepared, f.name);
+        erase(w.statements, f.name);
         break;
-      case WalForget::Kind::Portal:
-        if (const auto it = wal_portals_.find(f.name); it != wal_portals_.end()) wal_portals_.erase(it);
-        break;
-      case WalForget::Kind::Prepared:
-        if (const auto it = wal_sql_prepared_.find(f.name); it != wal_sql_prepared_.end()) wal_sql_prepared_.erase(it);
-        if (const auto it = wal_statements_.find(f.name); it != wal_statements_.end()) wal_statements_.erase(it);
-        break;
-      case WalForget::Kind::AllPrepared:
+      case WalState::Forget::Kind::AllPrepared:
         // Every named prepared statement (the unnamed one is not in the backend's table).
-        std::erase_if(wal_sql_prepared_, [&](const auto& kv) { return !kept(kv.first); });
-        std::erase_if(wal_statements_, [&](const auto& kv) { return !kv.first.empty() && !kept(kv.first); });
+        std::erase_if(w.sql_prepared, [&](const auto& kv) { return !kept(kv.first); });
+        std::erase_if(w.statements, [&](const auto& kv) { return !kv.first.empty() && !kept(kv.first); });
         break;
     }
   }
-  wal_forgets_.erase(wal_forgets_.begin(), wal_forgets_.begin() + static_cast<std::ptrdiff_t>(done));
+  w.forgets.erase(w.forgets.begin(), w.forgets.begin() + static_cast<std::ptrdiff_t>(done));
 }
 
 // The unnamed statement / portal is replaced by the next Parse / Bind; a named one that
 // exists makes the backend refuse the new definition, so the classes fold (strictest).
 bool PgSession::wal_remember_statement(std::string_view name, const wal::MessageClass& klass,
                                        std::shared_ptr<audit::AuditRecord> record) {
+  if (!wal_state_) return false;  // no audit: nothing to remember it for
   wal_defined(name, false);
-  auto it = wal_statements_.find(name);
-  if (it == wal_statements_.end()) {
-    if (wal_statements_.size() >= kMaxWalNames) return false;  // unknown at Bind: escaping
-    it = wal_statements_.emplace(std::string(name), WalStatement{}).first;
+  auto& statements = wal_state_->statements;
+  auto it = statements.find(name);
+  if (it == statements.end()) {
+    if (statements.size() >= kMaxWalNames) return false;  // unknown at Bind: escaping
+    it = statements.emplace(std::string(name), WalStatement{}).first;
     it->second.klass = klass;
   } else if (name.empty()) {
     it->second.klass = klass;
@@ -189,14 +210,17 @@ bool PgSession::wal_remember_statement(std::string_view name, const wal::Message
 }
 
 const PgSession::WalStatement* PgSession::wal_statement(std::string_view name) const {
-  const auto it = wal_statements_.find(name);
-  return it == wal_statements_.end() ? nullptr : &it->second;
+  if (!wal_state_) return nullptr;
+  const auto it = wal_state_->statements.find(name);
+  return it == wal_state_->statements.end() ? nullptr : &it->second;
 }
 
 PgSession::WalPortal* PgSession::wal_bind_portal(const WalStatement* st, std::string_view portal) {
-  auto it = wal_portals_.find(portal);
+  if (!wal_state_) return nullptr;
+  auto& portals = wal_state_->portals;
+  auto it = portals.find(portal);
   if (st == nullptr) {
-    if (it != wal_portals_.end()) {
+    if (it != portals.end()) {
       it->second.klass = wal::escaping("portal of an unknown statement");
       it->second.record.reset();
       it->second.unclaimed = false;
@@ -204,9 +228,9 @@ PgSession::WalPortal* PgSession::wal_bind_portal(const WalStatement* st, std::st
     return nullptr;
   }
   wal_defined(portal, true);
-  if (it == wal_portals_.end()) {
-    if (wal_portals_.size() >= kMaxWalNames) return nullptr;  // Execute: unknown portal, escaping
-    it = wal_portals_.emplace(std::string(portal), WalPortal{}).first;
+  if (it == portals.end()) {
+    if (portals.size() >= kMaxWalNames) return nullptr;  // Execute: unknown portal, escaping
+    it = portals.emplace(std::string(portal), WalPortal{}).first;
     it->second.klass = st->klass;
   } else if (portal.empty()) {
     it->second.klass = st->klass;
@@ -219,8 +243,9 @@ PgSession::WalPortal* PgSession::wal_bind_portal(const WalStatement* st, std::st
 }
 
 PgSession::WalPortal* PgSession::wal_portal(std::string_view portal) {
-  const auto it = wal_portals_.find(portal);
-  return it == wal_portals_.end() ? nullptr : &it->second;
+  if (!wal_state_) return nullptr;
+  const auto it = wal_state_->portals.find(portal);
+  return it == wal_state_->portals.end() ? nullptr : &it->second;
 }
 
 PgSession::WalRecord PgSession::wal_execution_record(WalPortal* portal, const authz::Decision& window) {
@@ -263,35 +288,37 @@ void PgSession::wal_submit(wal::MessageKind kind, const wal::MessageClass& klass
     run_wal_actions();
     return;
   }
+  wal::Forwarding& rule = wal_state_->rule;  // gated: the state exists
   wal::Submission s = wal::Submission::of(wal_msg_.id, kind, klass, rec.local);
-  if (!rec.refused && rec.local != 0 && wal_.write_failed() && !wal_replace_.active) {
+  if (!rec.refused && rec.local != 0 && rule.write_failed() && !wal_state_->replace.active) {
     // The log takes records again: what needs one waits for it instead of being refused
     // (otherwise, with a newer record always pending, the rule could refuse commit points
     // forever). While answers are replaced it stays failed: nothing waits behind them.
-    wal_.on_write_recovered(now, wal_actions_);
+    rule.on_write_recovered(now, wal_actions_);
   }
   if (rec.refused) {
     // Not recordable: the rule refuses it (it waits for its own record, which failed).
-    wal_.on_write_failure(now, wal_actions_);
+    rule.on_write_failure(now, wal_actions_);
     s.klass = wal::WriteClass::Escaping;
     s.ends_transaction_only = false;
   }
-  wal_.submit(s, now, wal_actions_);
+  rule.submit(s, now, wal_actions_);
   wal_refresh(true);
   run_wal_actions();
 }
 
 void PgSession::wal_refresh(bool ok) {
   if (!wal_gated_) return;
+  WalState& w = *wal_state_;
   const std::uint64_t now = now_ms();
-  if (!ok) wal_.on_write_failure(now, wal_actions_);
+  if (!ok) w.rule.on_write_failure(now, wal_actions_);
   std::uint64_t requests_before = 0;
-  if (!ledger_.advance(*svc_.audit, &requests_before)) {
+  if (!w.ledger.advance(*svc_.audit, &requests_before)) {
     wal_answers_failed(requests_before);  // replaced in place (pg_wal_replace.cpp) or FATAL
     if (wal_broken_) return;
   }
-  wal_.on_durable(ledger_.settled(), now, wal_actions_);
-  wal_.on_timer(now, wal_actions_);
+  w.rule.on_durable(w.ledger.settled(), now, wal_actions_);
+  w.rule.on_timer(now, wal_actions_);
 }
 
 void PgSession::run_wal_actions() {
@@ -308,11 +335,11 @@ void PgSession::run_wal_actions() {
         if (wal_msg_.use_owned) forward_owned(std::move(wal_msg_.owned));
         else forward(wal_msg_.frame);
         wal_msg_.use_owned = false;
-        ledger_.forwarded(wal_msg_.record, wal_msg_.requests_before);
+        if (wal_gated_) wal_state_->ledger.forwarded(wal_msg_.record, wal_msg_.requests_before);
         if (wal_msg_.lasting) wal_lasting_request_ = wal_msg_.requests_before + 1;
         if (extended(wal_msg_.kind)) wal_batch_open_ = true;
         break;
-      case wal::ActionKind::Flush: wal_flush_ = std::max(wal_flush_, a.record); break;
+      case wal::ActionKind::Flush: wal_state_->flush = std::max(wal_state_->flush, a.record); break;
       case wal::ActionKind::Refuse: refuse_current(a, "58030", kAuditRefusal); break;
       case wal::ActionKind::Cancel: refuse_current(a, "57014", kCancelled); break;
       case wal::ActionKind::Discard: break;  // dropped: its batch already failed
@@ -333,7 +360,7 @@ void PgSession::refuse_current(const wal::Action& a, const char* sqlstate, const
   wal_msg_.use_owned = false;
   if (extended(wal_msg_.kind)) {
     advance(State::Relaying, State::Discarding);
-    pending_refusal_ = authz::Decision{false, "", message, sqlstate};
+    pending_refusal_ = std::make_unique<authz::Decision>(authz::Decision{false, "", message, sqlstate});
     pending_refusal_record_ = WalRecord{};
     return;
   }
@@ -347,45 +374,47 @@ void PgSession::refuse_current(const wal::Action& a, const char* sqlstate, const
 }
 
 void PgSession::wal_wake() {
-  wal_wake_ = true;
-  wal_gate_.cancel();
+  if (!wal_state_) return;
+  wal_state_->wake = true;
+  wal_state_->gate.cancel();
 }
 
 awaitable<void> PgSession::wal_flush_wait(std::shared_ptr<PgSession> self, audit::AuditTicket t) {
   const bool ok = co_await self->svc_.audit_waiter->wait(t);
-  self->wal_waiting_ = false;
+  self->wal_state_->waiting = false;
   if (self->closed()) co_return;
   self->wal_refresh(ok);
   self->wal_wake();
 }
 
 awaitable<bool> PgSession::wait_wal_held() {
+  WalState& w = *wal_state_;  // something is held: the session is gated
   for (;;) {
     if (!wal_actions_.empty()) run_wal_actions();
     if (!co_await flush_to_backend()) co_return false;
     if (closed() || wal_broken_) co_return false;
-    if (wal_.held() == 0) co_return true;
-    if (!wal_waiting_ && wal_flush_ > ledger_.settled()) {
-      if (const audit::AuditTicket* t = ledger_.ticket(wal_flush_)) {
-        wal_waiting_ = true;
+    if (w.rule.held() == 0) co_return true;
+    if (!w.waiting && w.flush > w.ledger.settled()) {
+      if (const audit::AuditTicket* t = w.ledger.ticket(w.flush)) {
+        w.waiting = true;
         auto self = shared_from_this();
         const audit::AuditTicket ticket = *t;
         asio::co_spawn(client_->lowest().get_executor(), wal_flush_wait(self, ticket), asio::detached);
       }
     }
-    if (!wal_wake_) {
+    if (!w.wake) {
       error_code ignored;
-      co_await wal_gate_.async_wait(asio::redirect_error(use_awaitable, ignored));
+      co_await w.gate.async_wait(asio::redirect_error(use_awaitable, ignored));
     }
-    wal_wake_ = false;
+    w.wake = false;
   }
 }
 
 // true: settled up to `need`, or answers are being replaced (the relay then decides per
 // request, relay_replacing). false: the session ends.
 awaitable<bool> PgSession::answer_ready(std::uint64_t need) {
-  while (ledger_.settled() < need && !closed() && !wal_broken_ && !wal_replace_.active) {
-    const audit::AuditTicket* t = ledger_.ticket(need);
+  while (wal_state_->ledger.settled() < need && !closed() && !wal_broken_ && !wal_state_->replace.active) {
+    const audit::AuditTicket* t = wal_state_->ledger.ticket(need);
     if (t == nullptr) break;
     const audit::AuditTicket ticket = *t;
     const bool ok = co_await svc_.audit_waiter->wait(ticket);
@@ -420,11 +449,11 @@ void PgSession::wal_backend_cancel() {
 
 void PgSession::cancel_requested() {
   if (closed()) return;
-  if (!wal_gated_ || wal_.held() == 0) {
+  if (!wal_gated_ || wal_state_->rule.held() == 0) {
     wal_backend_cancel();
     return;
   }
-  wal_.on_cancel(now_ms(), wal_actions_);
+  wal_state_->rule.on_cancel(now_ms(), wal_actions_);
   // Executed by wait_wal_held (it owns the batch being written); a ForwardCancel at once.
   for (auto it = wal_actions_.begin(); it != wal_actions_.end();) {
     if (it->kind == wal::ActionKind::ForwardCancel) {

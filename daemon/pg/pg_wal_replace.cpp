@@ -8,7 +8,7 @@
 // session, and the failed records stay unsettled (PgWalLedger::replacing) until their
 // answers are replaced, so nothing can commit behind them meanwhile. The affected
 // requests are those sent from the one holding the first failed message up to the
-// failure (`WalReplace`: [from, to)); each of their answers is swallowed up to its
+// failure (`WalState::Replace`: [from, to)); each of their answers is swallowed up to its
 // ReadyForQuery. The replacement is faithful only when the backend is idle after each
 // of them ('I': no open block, nothing of them committed) and the client misses nothing
 // it would otherwise have to follow; otherwise the session fails closed (FATAL 58030,
@@ -34,7 +34,7 @@
 #include <chrono>
 
 #include "protocols/pg/encoder.hpp"
-#include "daemon/pg/pg_session.hpp"
+#include "daemon/pg/pg_wal_state.hpp"
 
 namespace segproxy::proxy {
 namespace pg = protocols::pg;
@@ -46,44 +46,47 @@ constexpr const char* kReplaced =
 }  // namespace
 
 void PgSession::wal_answers_failed(std::uint64_t requests_before) {
+  WalState::Replace& r = wal_state_->replace;  // a record failed: the session is gated
   // A second failure while replacing is not followed; without one ReadyForQuery per
   // request the answers cannot be told apart.
-  if (wal_replace_.active || !wal_counts_trusted_ || wal_lasting_request_ == requests_before + 1) {
+  if (r.active || !wal_counts_trusted_ || wal_lasting_request_ == requests_before + 1) {
     wal_fail_closed();
     return;
   }
-  wal_replace_ = WalReplace{};
-  wal_replace_.active = true;
-  wal_replace_.from = requests_before;
+  r = WalState::Replace{};
+  r.active = true;
+  r.from = requests_before;
   // Every request sent so far, and the extended batch still open (its Sync, a commit
   // point, waits for the failed record and is refused: a raise stands in for it).
-  wal_replace_.to = std::max(wal_batch_ + (wal_batch_open_ ? 1 : 0), requests_before + 1);
-  ledger_.replacing(*svc_.audit);
+  r.to = std::max(wal_batch_ + (wal_batch_open_ ? 1 : 0), requests_before + 1);
+  wal_state_->ledger.replacing(*svc_.audit);
   // Until the range is replaced the watermark stays below the failed record, and the
   // rule refuses (never holds) what needs a durable record: nothing commits behind it.
   const auto now = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
           .count());
-  wal_.on_write_failure(now, wal_actions_);
+  wal_state_->rule.on_write_failure(now, wal_actions_);
   svc_.log.warn("audit.answer_unrecorded", {{"session", id_text_},
                                             {"segment", segment_},
-                                            {"requests", std::to_string(wal_replace_.to - wal_replace_.from)},
+                                            {"requests", std::to_string(r.to - r.from)},
                                             {"action", "replacing the answers with 58030"}});
 }
 
 awaitable<bool> PgSession::relay_replacing(Bytes& buf, pg::BackendHoldBack& hold, std::size_t fresh,
                                            std::uint64_t need) {
-  if (!wal_replace_.entered) {
+  WalState::Replace& r = wal_state_->replace;  // answers are replaced: the session is gated
+  pg::ReplyScan& scan = wal_state_->reply_scan;
+  if (!r.entered) {
     // The bytes not yet passed start on a message boundary (the held ones always do),
     // and nothing of the first affected answer has reached the client.
     const bool boundary = hold.held() > 0 || relay_at_boundary_;
-    if (!boundary || rfq_relayed_ > wal_replace_.from || (rfq_relayed_ == wal_replace_.from && !relay_after_rfq_)) {
+    if (!boundary || rfq_relayed_ > r.from || (rfq_relayed_ == r.from && !relay_after_rfq_)) {
       wal_fail_closed();
       co_return false;
     }
-    reply_scan_ = pg::ReplyScan{};
-    wal_replace_.at = rfq_relayed_;
-    wal_replace_.entered = true;
+    scan = pg::ReplyScan{};
+    r.at = rfq_relayed_;
+    r.entered = true;
   }
   // Once entered every byte is taken here: the buffer holds no kept-back bytes then.
   const std::span<const std::uint8_t> all(buf.data(), hold.held() + fresh);
@@ -94,19 +97,19 @@ awaitable<bool> PgSession::relay_replacing(Bytes& buf, pg::BackendHoldBack& hold
   std::uint64_t rfq_after = 0;                   // ReadyForQuery's behind the range
   char last_after = 0;
   bool faithful = true;
-  const bool scanned = reply_scan_.feed(all, [&](const pg::ReplyScan::Message& m) {
+  const bool scanned = scan.feed(all, [&](const pg::ReplyScan::Message& m) {
     if (!faithful) return;
     if (after_range != std::string::npos) {
       rfq_after += m.type == 'Z';
       last_after = m.type;
       return;
     }
-    if (wal_replace_.at < wal_replace_.from) {  // an answer before the range: its records are durable
+    if (r.at < r.from) {  // an answer before the range: its records are durable
       if (m.type == 'G' || m.type == 'W') faithful = false;  // requests may go unanswered from here on
       out.insert(out.end(), all.begin() + static_cast<std::ptrdiff_t>(pos),
                  all.begin() + static_cast<std::ptrdiff_t>(m.end));
       pos = m.end;
-      wal_replace_.at += m.type == 'Z';
+      r.at += m.type == 'Z';
       return;
     }
     // In the range: swallowed. A notification or a parameter change would be lost; a
@@ -123,7 +126,7 @@ awaitable<bool> PgSession::relay_replacing(Bytes& buf, pg::BackendHoldBack& hold
     }
     pg::encode_error_response(out, pg::ErrorInfo{"ERROR", "58030", kReplaced, "", ""});
     pg::encode_ready_for_query(out, 'I');
-    if (++wal_replace_.at == wal_replace_.to) after_range = m.end;
+    if (++r.at == r.to) after_range = m.end;
   });
   if (!scanned || !faithful) {
     wal_fail_closed();
@@ -132,15 +135,15 @@ awaitable<bool> PgSession::relay_replacing(Bytes& buf, pg::BackendHoldBack& hold
   if (after_range == std::string::npos) {
     // The range goes on in later reads. An unfinished message before the range is passed
     // on (the scan follows it); one in the range is swallowed.
-    if (wal_replace_.at < wal_replace_.from) {
+    if (r.at < r.from) {
       out.insert(out.end(), all.begin() + static_cast<std::ptrdiff_t>(pos), all.end());
     }
-    if (wal_replace_.at != rfq_seen_) {  // every complete ReadyForQuery was passed or replaced
+    if (r.at != rfq_seen_) {  // every complete ReadyForQuery was passed or replaced
       wal_fail_closed();
       co_return false;
     }
-    rfq_relayed_ = wal_replace_.at;
-    relay_at_boundary_ = reply_scan_.at_boundary();
+    rfq_relayed_ = r.at;
+    relay_at_boundary_ = scan.at_boundary();
     relay_after_rfq_ = false;  // unused until the range ends
     if (out.empty()) co_return true;
     error_code ec;
@@ -148,11 +151,11 @@ awaitable<bool> PgSession::relay_replacing(Bytes& buf, pg::BackendHoldBack& hold
     co_return !ec;
   }
   // The range is replaced: its records are settled, the rule's watermark moves past them.
-  ledger_.replaced(*svc_.audit);
-  wal_replace_.active = false;
+  wal_state_->ledger.replaced(*svc_.audit);
+  r.active = false;
   svc_.log.warn("audit.answer_replaced", {{"session", id_text_},
                                           {"segment", segment_},
-                                          {"requests", std::to_string(wal_replace_.to - wal_replace_.from)}});
+                                          {"requests", std::to_string(r.to - r.from)}});
   if (!out.empty()) {
     error_code ec;
     co_await write_client(asio::buffer(out), ec);
@@ -163,16 +166,16 @@ awaitable<bool> PgSession::relay_replacing(Bytes& buf, pg::BackendHoldBack& hold
   if (wal_broken_ || closed()) co_return false;
   // Behind the range: answers of requests sent after the failure, relayed as usual once
   // the records of everything forwarded before they were read are durable.
-  if (wal_replace_.active) {  // another record failed meanwhile: not followed
+  if (r.active) {  // another record failed meanwhile: not followed
     wal_fail_closed();
     co_return false;
   }
-  if (need > ledger_.settled() && !co_await answer_ready(need)) co_return false;
-  if (wal_replace_.active) {
+  if (need > wal_state_->ledger.settled() && !co_await answer_ready(need)) co_return false;
+  if (r.active) {
     wal_fail_closed();
     co_return false;
   }
-  if (wal_replace_.at + rfq_after != rfq_seen_) {
+  if (r.at + rfq_after != rfq_seen_) {
     wal_fail_closed();
     co_return false;
   }
@@ -183,7 +186,7 @@ awaitable<bool> PgSession::relay_replacing(Bytes& buf, pg::BackendHoldBack& hold
     if (ec) co_return false;
   }
   rfq_relayed_ = rfq_seen_;
-  relay_at_boundary_ = reply_scan_.at_boundary();
+  relay_at_boundary_ = scan.at_boundary();
   relay_after_rfq_ = relay_at_boundary_ && (rest.empty() || last_after == 'Z');
   co_return true;
 }

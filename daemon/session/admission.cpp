@@ -10,7 +10,8 @@ namespace segproxy::proxy {
 std::optional<AdmissionRefusal> admit_session(const Services& svc, std::uint64_t id, SessionFacts facts,
                                               const config::SegmentLimits& lim, SegmentMetrics*& seg_metrics) {
   const std::string segment = facts.segment;
-  const authz::ClientIdentity identity = facts.identity;
+  const authz::SharedIdentity kept = facts.shared_identity;  // facts move into the registry
+  const authz::ClientIdentity& identity = kept ? *kept : authz::empty_identity();
   if (svc.registry != nullptr) {
     facts.started = std::chrono::system_clock::now();
     const auto admission =

@@ -5,7 +5,7 @@
 namespace segproxy::proxy {
 namespace {
 
-std::string identity_slot(const SessionFacts& f) { return f.segment + '\0' + identity_key(f.identity); }
+std::string identity_slot(const SessionFacts& f) { return f.segment + '\0' + identity_key(f.identity()); }
 
 }  // namespace
 
@@ -21,7 +21,7 @@ void SessionRegistry::add(std::uint64_t id, std::weak_ptr<LiveSession> session, 
 SessionRegistry::Admission SessionRegistry::admit(std::uint64_t id, SessionFacts facts, std::size_t max_segment,
                                                   std::size_t max_per_identity) {
   const std::string slot = identity_slot(facts);
-  seen_.record(facts.identity, facts.segment);  // admitted or not: the identity was seen
+  seen_.record(facts.identity(), facts.segment);  // admitted or not: the identity was seen
   std::lock_guard lock(mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return Admission::Admitted;  // not tracked (tests without add)

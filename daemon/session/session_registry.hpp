@@ -29,12 +29,16 @@ struct SessionFacts {
   std::string listener;
   std::string protocol;  // "postgres" | "mysql"
   std::string client_addr;
-  authz::ClientIdentity identity;
+  authz::SharedIdentity shared_identity;  // the session's own copy (issue 15: not a second one)
   std::string segment;
   std::string database;
   std::string backend_user;
   std::chrono::system_clock::time_point started;
   std::uint64_t backend_id = 0;  // PostgreSQL backend pid / MySQL connection id
+
+  const authz::ClientIdentity& identity() const {
+    return shared_identity ? *shared_identity : authz::empty_identity();
+  }
 };
 
 // What a session reports about itself when asked (on its own thread).

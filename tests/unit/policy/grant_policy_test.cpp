@@ -3,6 +3,7 @@
 // (PolicyEngine::evaluate_granted) on what the real classifiers report.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -271,7 +272,7 @@ TEST_F(GrantDecision, GrantNeverOpensAClosedAccessWindowOnEitherProtocol) {
   GrantList list("");
   ASSERT_TRUE(list.add(grant("g11", GrantKind::Segment, "night", "*.*", "all")).ok);
   proxy::PgGate pg_gate(engine_, "night", "shop");
-  pg_gate.set_grants(SessionGrants(&list, spiffe("spiffe://td/a")));
+  pg_gate.set_grants(SessionGrants(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a"))));
   const auto pv = pg_gate.check("SELECT * FROM orders", kNow);
   EXPECT_FALSE(pv.decision.allow);
   EXPECT_EQ(pv.decision.rule_id, "night.windows");
@@ -279,14 +280,14 @@ TEST_F(GrantDecision, GrantNeverOpensAClosedAccessWindowOnEitherProtocol) {
   sql::MysqlClassifierOptions o;
   o.current_database = "shop";
   proxy::MysqlGate my_gate(engine_, "night", dbs, o);
-  my_gate.set_grants(SessionGrants(&list, spiffe("spiffe://td/a")));
+  my_gate.set_grants(SessionGrants(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a"))));
   const auto mv = my_gate.check("SELECT * FROM orders", false, "shop", kNow);
   EXPECT_FALSE(mv.allow);
   EXPECT_EQ(mv.rule_id, "night.windows");
   // The same grant works in its window: the refusal above is the window's.
   ASSERT_TRUE(list.add(grant("g12", GrantKind::Segment, "billing", "orders", "update")).ok);
   proxy::PgGate open_gate(engine_, "billing", "shop");
-  open_gate.set_grants(SessionGrants(&list, spiffe("spiffe://td/a")));
+  open_gate.set_grants(SessionGrants(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a"))));
   ASSERT_TRUE(open_gate.check("UPDATE orders SET total = 1", kNow).decision.allow);
   open_gate.set_window_grace(true);  // finish_transaction after the close: COMMIT / ROLLBACK only
   EXPECT_FALSE(open_gate.check("UPDATE orders SET total = 1", kNow).decision.allow) << "a grant outlived the window";
@@ -342,8 +343,8 @@ TEST_F(GrantDecision, MysqlStatementsAreGrantedTheSameWay) {
 TEST_F(GrantDecision, SessionGrantsStopApplyingAtTheGrantsExpiry) {
   GrantList list("");
   ASSERT_TRUE(list.add(grant("g6", GrantKind::Identity, "spiffe://td/a", "orders", "update")).ok);
-  SessionGrants mine(&list, spiffe("spiffe://td/a"));
-  SessionGrants other(&list, spiffe("spiffe://td/b"));
+  SessionGrants mine(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a")));
+  SessionGrants other(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/b")));
   sql::ClassifierOptions o;
   const auto info = sql::classify_pg("UPDATE orders SET total = 1", o);
   const auto w = PolicyEngine::Windows::Check;
@@ -354,7 +355,7 @@ TEST_F(GrantDecision, SessionGrantsStopApplyingAtTheGrantsExpiry) {
 
 TEST_F(GrantDecision, SessionGrantsReportAChangedListOnce) {
   GrantList list("");
-  SessionGrants s(&list, spiffe("spiffe://td/a"));
+  SessionGrants s(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a")));
   EXPECT_FALSE(s.changed());
   ASSERT_TRUE(list.add(grant("g7", GrantKind::Segment, "billing", "orders", "update")).ok);
   EXPECT_TRUE(s.changed());
@@ -368,7 +369,7 @@ TEST_F(GrantDecision, SessionGrantsReportAChangedListOnce) {
 TEST_F(GrantDecision, PgGateCacheNeitherOutlivesAGrantNorHidesANewOne) {
   GrantList list("");
   proxy::PgGate gate(engine_, "billing", "shop");
-  gate.set_grants(SessionGrants(&list, spiffe("spiffe://td/a")));
+  gate.set_grants(SessionGrants(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a"))));
   const std::string sql = "UPDATE orders SET total = 1";
   EXPECT_FALSE(gate.check(sql, kNow).decision.allow);
   EXPECT_FALSE(gate.check(sql, kNow).decision.allow);  // now cached
@@ -390,7 +391,7 @@ TEST_F(GrantDecision, MysqlGateCacheNeitherOutlivesAGrantNorHidesANewOne) {
   sql::MysqlClassifierOptions o;
   o.current_database = "shop";
   proxy::MysqlGate gate(engine_, "billing", dbs, o);
-  gate.set_grants(SessionGrants(&list, spiffe("spiffe://td/a")));
+  gate.set_grants(SessionGrants(&list, std::make_shared<const ClientIdentity>(spiffe("spiffe://td/a"))));
   const std::string sql = "UPDATE orders SET total = 1";
   EXPECT_FALSE(gate.check(sql, false, "shop", kNow).allow);
   EXPECT_FALSE(gate.check(sql, false, "shop", kNow).allow);

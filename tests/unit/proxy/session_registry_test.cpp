@@ -26,8 +26,10 @@ class FakeSession : public LiveSession {
 SessionFacts facts(const std::string& segment, const std::string& spiffe) {
   SessionFacts f;
   f.segment = segment;
-  f.identity.spiffe_id = spiffe;
-  f.identity.sha256_hex = "ab";
+  authz::ClientIdentity id;
+  id.spiffe_id = spiffe;
+  id.sha256_hex = "ab";
+  f.shared_identity = std::make_shared<const authz::ClientIdentity>(std::move(id));
   return f;
 }
 
@@ -86,6 +88,21 @@ TEST_F(RegistryTest, PostMatchingReachesExactlyTheAdmittedSessionsThatMatch) {
   ctx_.restart();
   ctx_.run();
   EXPECT_EQ(a->adopted + b->adopted + c->adopted, 3);
+}
+
+// Issue 15: a session's identity exists once (the session, its facts and its gate's
+// grants share it); admission and later fact updates must not copy it.
+TEST_F(RegistryTest, AdmittedFactsShareTheSessionsIdentityThroughFactUpdates) {
+  add(1);
+  SessionFacts f = facts("billing", "spiffe://td/a");
+  const authz::SharedIdentity mine = f.shared_identity;
+  reg_.admit(1, std::move(f), 0, 0);
+  reg_.set_backend_id(1, 42);
+  reg_.set_backend_user(1, "minted_user");
+  EXPECT_TRUE(reg_.any_matching([&](std::uint64_t, const SessionFacts& g) {
+    return g.shared_identity == mine && g.backend_id == 42 && g.backend_user == "minted_user";
+  }));
+  EXPECT_EQ(SessionFacts{}.identity().spiffe_id, "");  // no identity yet: reads as empty
 }
 
 TEST_F(RegistryTest, ListAsksEachSessionOnItsOwnThread) {
