@@ -247,17 +247,24 @@ awaitable<std::optional<std::vector<std::optional<std::string>>>> mysql_query_ro
 namespace {
 
 // A fresh connection logged in as req.user for the proxy's own commands (no database, no
-// client format flags); nullopt with `error` when the connect or the login failed.
+// client format flags); nullopt with `error` when the connect or the login failed, and
+// then `*server_answered` (when given) tells whether the server itself refused (an ERR it
+// composed, at the greeting or the login) rather than not answering.
 awaitable<std::optional<MysqlBackendConnection>> own_login(const config::Endpoint& ep, MysqlLoginRequest req,
-                                                           std::string& error) {
-  auto conn = co_await mysql_backend_connect(ep, req.timeout, error);
-  if (!conn) co_return std::nullopt;
+                                                           std::string& error, bool* server_answered = nullptr) {
+  bool refused = false;
+  auto conn = co_await mysql_backend_connect(ep, req.timeout, error, &refused);
+  if (!conn) {
+    if (server_answered != nullptr) *server_answered = refused;
+    co_return std::nullopt;
+  }
   req.client_caps = my::CLIENT_PROTOCOL_41 | my::CLIENT_TRANSACTIONS;
   req.database.reset();
   auto login = co_await mysql_backend_login(*conn, req);
   if (!login.ok) {
     error = "login: " + login.error;
     conn->stream->close();
+    if (server_answered != nullptr) *server_answered = login.server.has_value();
     co_return std::nullopt;
   }
   co_return conn;
@@ -266,21 +273,13 @@ awaitable<std::optional<MysqlBackendConnection>> own_login(const config::Endpoin
 }  // namespace
 
 awaitable<bool> mysql_backend_answers(config::Endpoint ep, MysqlLoginRequest req, std::string& error) {
-  // Not own_login: an ERR the server composed (at the greeting or the login) is an answer.
-  // Review finding (h2): every such refusal used to count as a stall, so a server at
+  // An ERR the server composed (at the greeting or the login) is an answer. Review
+  // finding (h2): every such refusal used to count as a stall, so a server at
   // max_connections (1040 to each probe, which the probes of many slow sessions bring
   // about themselves) had every session that waited between two packets ended with 1159.
-  bool refused = false;
-  auto conn = co_await mysql_backend_connect(ep, req.timeout, error, &refused);
-  if (!conn) co_return refused;
-  req.client_caps = my::CLIENT_PROTOCOL_41 | my::CLIENT_TRANSACTIONS;
-  req.database.reset();
-  auto login = co_await mysql_backend_login(*conn, req);
-  if (!login.ok) {
-    error = "login: " + login.error;
-    conn->stream->close();
-    co_return login.server.has_value();
-  }
+  bool answered = false;
+  auto conn = co_await own_login(ep, req, error, &answered);
+  if (!conn) co_return answered;
   Bytes cmd;
   my::encode_command(cmd, my::ComQuit{});
   Bytes framed;
