@@ -26,6 +26,17 @@ class HangingSyncOps : public audit::PosixFileOps {
   }
 };
 
+// A sink whose fdatasync hangs while ops->hang is set (null when it cannot be opened).
+std::unique_ptr<audit::FileSink> open_hanging_sink(const TempDir& dir, const std::shared_ptr<HangingSyncOps>& ops,
+                                                   std::chrono::milliseconds max_wait) {
+  auto cfg = audit::test::base_config(dir.path());
+  cfg.max_wait = max_wait;
+  std::string err;
+  auto sink = audit::FileSink::open(cfg, err, {nullptr, ops, nullptr});
+  EXPECT_TRUE(sink) << err;
+  return sink;
+}
+
 awaitable<void> one_session(audit::FileSink& sink, AuditWaiter& waiter, int i, int& ok, int& failed) {
   const audit::AuditTicket t = sink.append(audit::test::statement_record(i));
   const bool durable = co_await waiter.wait(t);
@@ -63,11 +74,8 @@ TEST(AuditWaiter, SessionsOfOneThreadSeeTheirRecordsDurableWithAtMostOneWakeUpPe
 TEST(AuditWaiter, AWaitPastMaxWaitIsFalseAndCountsAsAWriteFailure) {
   TempDir dir;
   auto ops = std::make_shared<HangingSyncOps>();
-  auto cfg = audit::test::base_config(dir.path());
-  cfg.max_wait = 100ms;
-  std::string err;
-  auto sink = audit::FileSink::open(cfg, err, {nullptr, ops, nullptr});
-  ASSERT_TRUE(sink) << err;
+  auto sink = open_hanging_sink(dir, ops, 100ms);
+  ASSERT_TRUE(sink);
   asio::io_context io;
   int ok = 0, failed = 0;
   {
@@ -94,11 +102,8 @@ TEST(AuditWaiter, AWaitPastMaxWaitIsFalseAndCountsAsAWriteFailure) {
 TEST(AuditWaiter, OverlappingWaitsShareOneWatchdogAndStillEndAtMaxWait) {
   TempDir dir;
   auto ops = std::make_shared<HangingSyncOps>();
-  auto cfg = audit::test::base_config(dir.path());
-  cfg.max_wait = 300ms;
-  std::string err;
-  auto sink = audit::FileSink::open(cfg, err, {nullptr, ops, nullptr});
-  ASSERT_TRUE(sink) << err;
+  auto sink = open_hanging_sink(dir, ops, 300ms);
+  ASSERT_TRUE(sink);
   asio::io_context io;
   int ok = 0, failed = 0;
   {
@@ -122,11 +127,8 @@ TEST(AuditWaiter, OverlappingWaitsShareOneWatchdogAndStillEndAtMaxWait) {
 TEST(AuditWaiter, AnInterruptedWaitEndsAtOnceWhileItsRecordStaysPendingAndLaterBecomesDurable) {
   TempDir dir;
   auto ops = std::make_shared<HangingSyncOps>();
-  auto cfg = audit::test::base_config(dir.path());
-  cfg.max_wait = 10min;
-  std::string err;
-  auto sink = audit::FileSink::open(cfg, err, {nullptr, ops, nullptr});
-  ASSERT_TRUE(sink) << err;
+  auto sink = open_hanging_sink(dir, ops, 10min);
+  ASSERT_TRUE(sink);
   asio::io_context io;
   {
     AuditWaiter waiter(io.get_executor(), *sink);
