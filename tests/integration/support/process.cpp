@@ -11,12 +11,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -136,7 +139,20 @@ ProcResult run_process(const std::vector<std::string>& argv, std::chrono::millis
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   r.exit_code = status_code(status);
+  if (const std::string report = ubsan_report_in(r.err); !report.empty()) {
+    ADD_FAILURE() << argv.front() << " reported undefined behaviour (UBSan):\n" << report;
+  }
   return r;
+}
+
+std::string ubsan_report_in(const std::string& text) {
+  // file:line:col: runtime error: ... at the start of a line (a log line that merely
+  // quotes "runtime error" does not match).
+  static const std::regex report(R"((^|\n)[^\s:]+:[0-9]+:[0-9]+: runtime error: )");
+  std::smatch m;
+  if (!std::regex_search(text, m, report)) return "";
+  const std::size_t at = static_cast<std::size_t>(m.position(0)) + m.length(1);
+  return text.substr(at, 4096);
 }
 
 std::uint16_t free_port() {
@@ -174,6 +190,7 @@ bool ProxyProcess::start(const std::string& bin, const std::vector<std::string>&
                          std::chrono::milliseconds timeout, std::string* error) {
   stop();
   log_path_ = log_path;
+  log_checked_ = read_file(log_path).size();  // an earlier process's part was looked at by its stop()
   exit_description_.clear();
   std::vector<std::string> argv{bin};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -235,12 +252,29 @@ bool ProxyProcess::running() {
   return false;
 }
 
+void ProxyProcess::fail_on_ubsan_report() {
+  if (log_path_.empty()) return;
+  const std::string log = read_file(log_path_);
+  if (log.size() <= log_checked_) return;
+  const std::string report = ubsan_report_in(log.substr(log_checked_));
+  log_checked_ = log.size();
+  if (!report.empty()) {
+    ADD_FAILURE() << "segproxy reported undefined behaviour (UBSan; log " << log_path_ << "):\n" << report;
+  }
+}
+
 std::string ProxyProcess::stop() {
-  if (pid_ <= 0) return exit_description_;
+  if (pid_ <= 0) {
+    fail_on_ubsan_report();
+    return exit_description_;
+  }
   ::kill(pid_, SIGTERM);
   const auto deadline = Clock::now() + kStopGrace;
   while (Clock::now() < deadline) {
-    if (!running()) return exit_description_;
+    if (!running()) {
+      fail_on_ubsan_report();
+      return exit_description_;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ::kill(pid_, SIGKILL);
@@ -248,6 +282,7 @@ std::string ProxyProcess::stop() {
   ::waitpid(pid_, &status, 0);
   exit_description_ = "did not exit within " + std::to_string(kStopGrace.count()) + " s of SIGTERM; " + describe_status(status);
   pid_ = -1;
+  fail_on_ubsan_report();
   return exit_description_;
 }
 
