@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "support/process.hpp"
+#include "support/ubsan_report.hpp"
 
 namespace segproxy::it {
 namespace {

@@ -1,4 +1,5 @@
 #include "support/process.hpp"
+#include "support/ubsan_report.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -190,7 +191,6 @@ bool ProxyProcess::start(const std::string& bin, const std::vector<std::string>&
                          std::chrono::milliseconds timeout, std::string* error) {
   stop();
   log_path_ = log_path;
-  log_checked_ = read_file(log_path).size();  // an earlier process's part was looked at by its stop()
   exit_description_.clear();
   std::vector<std::string> argv{bin};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -252,27 +252,30 @@ bool ProxyProcess::running() {
   return false;
 }
 
-void ProxyProcess::fail_on_ubsan_report() {
-  if (log_path_.empty()) return;
-  const std::string log = read_file(log_path_);
-  if (log.size() <= log_checked_) return;
-  const std::string report = ubsan_report_in(log.substr(log_checked_));
-  log_checked_ = log.size();
+namespace {
+
+// A UBSan report in the daemon's log (the whole file: a report of an earlier process on
+// the same log already failed the test) fails the running test.
+void fail_on_ubsan_report(const std::string& log_path) {
+  if (log_path.empty()) return;
+  const std::string report = ubsan_report_in(read_file(log_path));
   if (!report.empty()) {
-    ADD_FAILURE() << "segproxy reported undefined behaviour (UBSan; log " << log_path_ << "):\n" << report;
+    ADD_FAILURE() << "segproxy reported undefined behaviour (UBSan; log " << log_path << "):\n" << report;
   }
 }
 
+}  // namespace
+
 std::string ProxyProcess::stop() {
   if (pid_ <= 0) {
-    fail_on_ubsan_report();
+    fail_on_ubsan_report(log_path_);
     return exit_description_;
   }
   ::kill(pid_, SIGTERM);
   const auto deadline = Clock::now() + kStopGrace;
   while (Clock::now() < deadline) {
     if (!running()) {
-      fail_on_ubsan_report();
+      fail_on_ubsan_report(log_path_);
       return exit_description_;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -282,7 +285,7 @@ std::string ProxyProcess::stop() {
   ::waitpid(pid_, &status, 0);
   exit_description_ = "did not exit within " + std::to_string(kStopGrace.count()) + " s of SIGTERM; " + describe_status(status);
   pid_ = -1;
-  fail_on_ubsan_report();
+  fail_on_ubsan_report(log_path_);
   return exit_description_;
 }
 

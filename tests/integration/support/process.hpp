@@ -4,7 +4,6 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -25,15 +24,6 @@ struct ProcResult {
 // developer's PGHOST cannot redirect a test), plus `env`.
 ProcResult run_process(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                        const std::vector<std::pair<std::string, std::string>>& env = {});
-
-// The first UndefinedBehaviorSanitizer report in `text` (a daemon log, a tool's stderr):
-// from its `file:line:col: runtime error: ` line on, at most 4 KiB; "" when there is none.
-// GCC's -fsanitize=address,undefined loads libubsan beside libasan, and UBSan then writes
-// its reports to stderr whatever UBSAN_OPTIONS' log_path says (libubsan's call that would
-// open the log file binds to libasan's copy), so scripts/sanitize.sh never sees them in
-// its report directory: the harness turns them into test failures itself (run_process,
-// ProxyProcess::stop).
-std::string ubsan_report_in(const std::string& text);
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0).
 std::uint16_t free_port();
@@ -63,7 +53,6 @@ class ProxyProcess {
   // SIGTERM, up to kStopGrace, then SIGKILL. Returns the wait status description.
   // Generous: an orderly shutdown (drain, audit flush, LeakSanitizer's exit scan) on a
   // loaded machine or under a sanitizer takes far longer than on an idle one.
-  // A UBSan report the process wrote to its log since start() is a test failure.
   static constexpr std::chrono::seconds kStopGrace{30};
   std::string stop();
   pid_t pid() const { return pid_; }
@@ -71,11 +60,8 @@ class ProxyProcess {
   const std::string& log_path() const { return log_path_; }
 
  private:
-  void fail_on_ubsan_report();  // looks at the log written since log_checked_
-
   pid_t pid_ = -1;
   std::string log_path_;
-  std::size_t log_checked_ = 0;  // bytes of the log already looked at (earlier processes')
   std::string exit_description_;
 };
 
