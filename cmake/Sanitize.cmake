@@ -20,8 +20,11 @@ message(STATUS "segproxy: building with -fsanitize=${SEGPROXY_SANITIZE}")
 
 # -O1 -g: readable stacks at a bearable speed (the flags come after CMAKE_CXX_FLAGS_<CONFIG>,
 # so -O1 wins over a build type's -O level). _FORTIFY_SOURCE is dropped: its checked
-# libc wrappers bypass ASan's interceptors.
-set(SEGPROXY_SANITIZE_COMPILE_OPTIONS -fsanitize=${SEGPROXY_SANITIZE} -fno-omit-frame-pointer -g -O1 -U_FORTIFY_SOURCE)
+# libc wrappers bypass ASan's interceptors. Spelled as a SHELL: group because CMake
+# de-duplicates compile options: a plain -U_FORTIFY_SOURCE equals the one the hardening
+# flags put before -D_FORTIFY_SOURCE=2 and was silently dropped, leaving fortify on in
+# every sanitizer build until the first ASan run (2026-12-07) noticed.
+set(SEGPROXY_SANITIZE_COMPILE_OPTIONS -fsanitize=${SEGPROXY_SANITIZE} -fno-omit-frame-pointer -g -O1 "SHELL:-U _FORTIFY_SOURCE")
 add_compile_options(${SEGPROXY_SANITIZE_COMPILE_OPTIONS})
 add_link_options(-fsanitize=${SEGPROXY_SANITIZE})
 if(SEGPROXY_SANITIZE MATCHES "undefined")
@@ -37,15 +40,24 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   add_compile_options(-Wno-error)
 endif()
 
-# SEGPROXY_SANITIZE_SKIP: library targets compiled WITHOUT the sanitizer (plain flags of
-# the build type; linked into the instrumented binaries as usual). Meant for a quick
-# thread run, e.g. scripts/sanitize.sh's SEGPROXY_SANITIZE_QUICK=1: the pure libraries
-# (json, protocols, config, tls, the SQL classifiers and write-ahead classes: no threads,
-# no state shared between calls) then come from ccache of a Release build. TSan still sees
-# every access made by the daemon, audit and authz code, where the threads are.
-set(SEGPROXY_SANITIZE_SKIP "" CACHE STRING "Library targets left uninstrumented in a sanitizer build")
+# SEGPROXY_SANITIZE_SKIP: targets compiled WITHOUT the sanitizer (plain flags of the build
+# type, so their objects come from ccache of a Release build; linked into the binaries
+# with the sanitizer runtime as usual). Meant for the quick runs of scripts/sanitize.sh
+# (SEGPROXY_SANITIZE_QUICK): the pure libraries (json, protocols, config, tls, the SQL
+# classifiers and write-ahead classes: no threads, no state shared between calls). TSan
+# still sees every access made by the daemon, audit and authz code, where the threads are.
+# The entry @integration stands for the integration test binaries and their support
+# library (test code: under ASan their allocations, frees and libc calls still go
+# through the runtime, and LeakSanitizer still checks them at exit).
+set(SEGPROXY_SANITIZE_SKIP "" CACHE STRING "Targets left uninstrumented in a sanitizer build (@integration: the test binaries)")
 function(segproxy_sanitize_apply_skip)
-  foreach(t IN LISTS SEGPROXY_SANITIZE_SKIP)
+  set(skip ${SEGPROXY_SANITIZE_SKIP})
+  if("@integration" IN_LIST skip)
+    list(REMOVE_ITEM skip "@integration")
+    get_property(tests GLOBAL PROPERTY SEGPROXY_IT_TARGETS_integration)
+    list(APPEND skip segproxy_it_support ${tests})
+  endif()
+  foreach(t IN LISTS skip)
     if(NOT TARGET ${t})
       message(FATAL_ERROR "SEGPROXY_SANITIZE_SKIP: no target ${t}")
     endif()

@@ -1,4 +1,5 @@
 #include "support/process.hpp"
+#include "support/ubsan_report.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -11,12 +12,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -136,7 +140,20 @@ ProcResult run_process(const std::vector<std::string>& argv, std::chrono::millis
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   r.exit_code = status_code(status);
+  if (const std::string report = ubsan_report_in(r.err); !report.empty()) {
+    ADD_FAILURE() << argv.front() << " reported undefined behaviour (UBSan):\n" << report;
+  }
   return r;
+}
+
+std::string ubsan_report_in(const std::string& text) {
+  // file:line:col: runtime error: ... at the start of a line (a log line that merely
+  // quotes "runtime error" does not match).
+  static const std::regex report(R"((^|\n)[^\s:]+:[0-9]+:[0-9]+: runtime error: )");
+  std::smatch m;
+  if (!std::regex_search(text, m, report)) return "";
+  const std::size_t at = static_cast<std::size_t>(m.position(0)) + m.length(1);
+  return text.substr(at, 4096);
 }
 
 std::uint16_t free_port() {
@@ -235,12 +252,32 @@ bool ProxyProcess::running() {
   return false;
 }
 
+namespace {
+
+// A UBSan report in the daemon's log (the whole file: a report of an earlier process on
+// the same log already failed the test) fails the running test.
+void fail_on_ubsan_report(const std::string& log_path) {
+  if (log_path.empty()) return;
+  const std::string report = ubsan_report_in(read_file(log_path));
+  if (!report.empty()) {
+    ADD_FAILURE() << "segproxy reported undefined behaviour (UBSan; log " << log_path << "):\n" << report;
+  }
+}
+
+}  // namespace
+
 std::string ProxyProcess::stop() {
-  if (pid_ <= 0) return exit_description_;
+  if (pid_ <= 0) {
+    fail_on_ubsan_report(log_path_);
+    return exit_description_;
+  }
   ::kill(pid_, SIGTERM);
   const auto deadline = Clock::now() + kStopGrace;
   while (Clock::now() < deadline) {
-    if (!running()) return exit_description_;
+    if (!running()) {
+      fail_on_ubsan_report(log_path_);
+      return exit_description_;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ::kill(pid_, SIGKILL);
@@ -248,6 +285,7 @@ std::string ProxyProcess::stop() {
   ::waitpid(pid_, &status, 0);
   exit_description_ = "did not exit within " + std::to_string(kStopGrace.count()) + " s of SIGTERM; " + describe_status(status);
   pid_ = -1;
+  fail_on_ubsan_report(log_path_);
   return exit_description_;
 }
 
