@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "daemon/session/session_deadlines.hpp"
@@ -31,13 +32,20 @@ bool run_until(asio::io_context& ctx, Pred done) {
   return done();
 }
 
-TEST(SessionDeadlines, EachArmedDeadlineFiresOnceInTheOrderOfItsDeadline) {
+// Three deadlines of one set, each appending its letter to `fired` when it expires.
+struct ThreeDeadlines {
   asio::io_context ctx;
-  DeadlineSet set(ctx.get_executor());
+  DeadlineSet set{ctx.get_executor()};
   std::string fired;
-  Deadline a(set, [&] { fired += 'a'; });
-  Deadline b(set, [&] { fired += 'b'; });
-  Deadline c(set, [&] { fired += 'c'; });
+  Deadline a{set, [this] { fired += 'a'; }};
+  Deadline b{set, [this] { fired += 'b'; }};
+  Deadline c{set, [this] { fired += 'c'; }};
+  auto parts() { return std::tie(ctx, fired, a, b, c); }
+};
+
+TEST(SessionDeadlines, EachArmedDeadlineFiresOnceInTheOrderOfItsDeadline) {
+  ThreeDeadlines t;
+  auto [ctx, fired, a, b, c] = t.parts();  // references into t
   // Later arm() calls get longer durations: the deadline order is b, c, a whatever the
   // time between the calls (a loaded machine), and differs from the creation order.
   b.arm(milliseconds(5));
@@ -58,12 +66,8 @@ TEST(SessionDeadlines, EachArmedDeadlineFiresOnceInTheOrderOfItsDeadline) {
 // A late wake-up (a loaded machine) finds several deadlines due at once: they still fire
 // in deadline order, not in the order they were created.
 TEST(SessionDeadlines, DeadlinesDueInTheSameWakeUpFireInDeadlineOrder) {
-  asio::io_context ctx;
-  DeadlineSet set(ctx.get_executor());
-  std::string fired;
-  Deadline a(set, [&] { fired += 'a'; });
-  Deadline b(set, [&] { fired += 'b'; });
-  Deadline c(set, [&] { fired += 'c'; });
+  ThreeDeadlines t;
+  auto [ctx, fired, a, b, c] = t.parts();  // references into t
   // Armed in reverse creation order with growing durations, so the deadlines are in
   // that order whatever the time between the arm() calls.
   c.arm(milliseconds(1));
