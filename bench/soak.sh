@@ -78,7 +78,12 @@ mkdir -p "$work/pgtx"
 # the right to mount, the audit_full fault is skipped and the report says so).
 audit_mnt="$work/auditfs"
 mkdir -p "$audit_mnt"
-if mount -t tmpfs -o size=256m tmpfs "$audit_mnt" 2>/dev/null; then
+# Sized for the run: with statement_text full the load writes 1-2 MiB of audit per second,
+# and a tmpfs the log fills by itself would turn every later window into "audit full"
+# (the first 3-minute runs filled 256 MiB before the end). Only what is written (and the
+# audit_full fault's filler, while it lasts) takes memory.
+audit_mib=$((512 + duration * 4))
+if mount -t tmpfs -o "size=${audit_mib}m" tmpfs "$audit_mnt" 2>/dev/null; then
   audit_fill=1
 else
   audit_fill=0
