@@ -29,4 +29,11 @@ std::string runtime_misfit(const Runtime& rt, const SessionFit& s) {
   return {};
 }
 
+const ListenerRuntime* same_listener(const Runtime& rt, const ListenerRuntime& current) {
+  for (const auto& l : rt.listeners) {
+    if (l.cfg->name == current.cfg->name) return &l;
+  }
+  return nullptr;
+}
+
 }  // namespace segproxy::proxy

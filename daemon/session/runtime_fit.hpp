@@ -11,6 +11,7 @@
 namespace segproxy::proxy {
 
 struct Runtime;
+struct ListenerRuntime;
 
 struct SessionFit {
   const authz::ClientIdentity& identity;
@@ -23,5 +24,11 @@ struct SessionFit {
 
 // Why the session no longer fits `rt` (a message for the client and the log); empty = it fits.
 std::string runtime_misfit(const Runtime& rt, const SessionFit& s);
+
+// The listener of `rt` named like `current` (nullptr: gone; runtime_misfit reports that).
+// Look it up BEFORE the session lets go of its old Runtime: `current` points into it, and
+// the session may hold that Runtime's last reference (a reload every few seconds freed it
+// under the lookup: a use-after-free found by bench/soak.sh).
+const ListenerRuntime* same_listener(const Runtime& rt, const ListenerRuntime& current);
 
 }  // namespace segproxy::proxy
