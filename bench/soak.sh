@@ -49,6 +49,7 @@ ctl_bin="${BENCH_CTL_BIN:-$(sp_build_dir)/bin/segproxyctl}"
 [[ -x "$ctl_bin" ]] || sp_die "$ctl_bin not found"
 
 bench_dir=""
+work=""
 audit_mnt=""
 bg_pids=()
 # shellcheck disable=SC2317 # invoked by trap
@@ -57,7 +58,8 @@ cleanup() {
   trap - EXIT INT TERM
   for p in "${bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [[ -n "$bench_dir" && -s "$bench_dir/proxy.pid" ]]; then sp_stop_pid "$(cat "$bench_dir/proxy.pid")" 10; fi
+  # The proxy restarted by the proxy_kill fault is no bp_* proxy: stop it by its pid file.
+  if [[ -n "${work:-}" && -s "$work/proxy.pid" ]]; then sp_stop_pid "$(cat "$work/proxy.pid")" 10; fi
   bp_stop_all
   if [[ -n "$audit_mnt" ]]; then umount "$audit_mnt" 2>/dev/null || true; fi
   if [[ -n "$bench_dir" ]]; then testenv_down "$bench_dir" || true; fi
@@ -179,7 +181,7 @@ sampler() {
     fault="$(cat "$work/fault" 2>/dev/null || echo none)"
     if [[ -r "/proc/$pid/status" ]]; then
       printf '%s\t%s\t%s\t%s\n' "$(date +%s)" "$fault" "$(bp_rss_kib "$pid")" \
-        "$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)" >>"$work/samples.tsv"
+        "$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)" "$pid" >>"$work/samples.tsv"
     fi
     sleep 2
   done
@@ -284,12 +286,13 @@ failed_probes="$(wc -l <"$work/probes-failed.txt" 2>/dev/null || echo 0)"
 missing=0
 missing_ids=""
 if [[ -s "$work/probes-committed.txt" ]]; then
+  # One pass over the log (a 30-minute run writes gigabytes: a grep per probe took hours).
+  grep -rhoE 'pgbench_soak_probe\(id\) values \([0-9]+\)' "$audit_dir" 2>/dev/null |
+    grep -oE '[0-9]+' | sort -u >"$work/probes-audited.txt" || true
   while read -r id; do
-    if ! grep -rqF "values ($id)" "$audit_dir" 2>/dev/null; then
-      missing=$((missing + 1))
-      missing_ids+=" $id"
-    fi
-  done <"$work/probes-committed.txt"
+    missing=$((missing + 1))
+    missing_ids+=" $id"
+  done < <(sort -u "$work/probes-committed.txt" | comm -23 - "$work/probes-audited.txt")
 fi
 # RSS / fds: first sample after the warm-up vs the last; max over the run.
 warm_end="$(awk -F'\t' '$1 == "warmup" { print $3 }' "$work/windows.tsv")"
@@ -319,7 +322,18 @@ report="$(
   printf '\n## Proxy RSS and open descriptors\n\n'
   printf -- '- RSS KiB: first after warm-up %s, last %s (%s), max %s\n' "$rss_first" "$rss_last" "$(pct "$rss_first" "$rss_last")" "$rss_max"
   printf -- '- open fds: first after warm-up %s, last %s (%s), max %s\n' "$fds_first" "$fds_last" "$(pct "$fds_first" "$fds_last")" "$fds_max"
-  printf -- '- every ~30 s (epoch, fault, RSS KiB, fds):\n\n```\n'
+  # The proxy_kill fault restarts the proxy: growth is judged per process, from its first
+  # sample 60 s after start to its last, flood windows left out (1,000 half-open
+  # connections hold their own buffers while they last).
+  printf -- '- per proxy process (RSS KiB and fds, 60 s after start vs its last sample, flood windows left out):\n\n'
+  printf '| pid | samples | RSS first | RSS last | RSS growth | fds first | fds last |\n|---:|---:|---:|---:|---:|---:|---:|\n'
+  awk -F'\t' '$2 != "flood" && NF >= 5 {
+      if (!($5 in t0)) { t0[$5] = $1; order[++n] = $5 }
+      if ($1 - t0[$5] >= 60) { if (!($5 in r0)) { r0[$5] = $3; f0[$5] = $4 } r1[$5] = $3; f1[$5] = $4; c[$5]++ }
+    } END { for (i = 1; i <= n; i++) { p = order[i]; if (!(p in r0)) continue
+      printf "| %s | %d | %d | %d | %+.1f%% | %d | %d |\n", p, c[p], r0[p], r1[p], (r1[p] - r0[p]) * 100 / r0[p], f0[p], f1[p] } }' \
+    "$work/samples.tsv"
+  printf -- '\n- every ~30 s (epoch, fault, RSS KiB, fds, pid):\n\n```\n'
   awk -F'\t' 'NR % 15 == 1' "$work/samples.tsv"
   printf '```\n\n## Errors by class (normalised client error lines, count)\n\n```\n'
   errors_by_class
