@@ -112,10 +112,9 @@ bool Shipper::connect_store() {
 bool Shipper::position() {
   std::string why;
   const auto hash_column = records_hash_column(conn_.get(), why);
-  auto r = hash_column ? exec(conn_.get(),
-                              "SELECT seq, line FROM segproxy_audit.records WHERE instance = $1 ORDER BY seq DESC LIMIT 1",
-                              why, {opts_.instance})
-                       : nullptr;
+  constexpr const char* kHead =
+      "SELECT seq, line FROM segproxy_audit.records WHERE instance = $1 ORDER BY seq DESC LIMIT 1";
+  auto r = hash_column ? exec(conn_.get(), kHead, why, {opts_.instance}) : nullptr;
   if (!r) {
     fail("reading the store's head: " + why);
     if (PQstatus(conn_.get()) != CONNECTION_OK) drop_connection();
@@ -183,7 +182,8 @@ bool Shipper::ship_once(bool& shipped_any, bool& full) {
     std::string_view line;
     const auto st = cursor_.next(durable, line, row_, why);
     if (st == LogCursor::Status::none) break;
-    if (st == LogCursor::Status::error || !append_copy_binary_row(copy_buf_, opts_.instance, row_, line, hash_column_, why)) {
+    if (st == LogCursor::Status::error ||
+        !append_copy_binary_row(copy_buf_, opts_.instance, row_, line, hash_column_, why)) {
       fail("local log: " + why);
       positioned_ = false;
       return false;

@@ -36,7 +36,9 @@ TEST_F(AuditStoreFromVersion1, MigratingAStoreThatIsShippedToLosesNoRowAndItStil
   ASSERT_TRUE(Converged("it-a"));
   EXPECT_EQ(Count(" AND hash IS DISTINCT FROM line::json->>'hash'"), "0");
   const std::string before = Count("");
-  ProcResult v = Ctl({"audit", "verify", "--postgres", StoreSu(), "--instance", "it-a", "--pubkey", dir_ + "/signing.pub"});
+  const std::vector<std::string> verify_signed = {"audit", "verify", "--postgres", StoreSu(), "--instance",
+                                                  "it-a",  "--pubkey", dir_ + "/signing.pub"};
+  ProcResult v = Ctl(verify_signed);
   ASSERT_EQ(v.exit_code, 0) << v.describe();
 
   // Migrate while the proxy runs: its shipper's next COPY into the old columns fails, it
@@ -76,7 +78,7 @@ TEST_F(AuditStoreFromVersion1, MigratingAStoreThatIsShippedToLosesNoRowAndItStil
   // Rows shipped before and after the migration verify as one chain, signatures included,
   // also from a --since inside the old rows (found through the BRIN index on ts).
   Instance("it-a").proc->stop();
-  v = Ctl({"audit", "verify", "--postgres", StoreSu(), "--instance", "it-a", "--pubkey", dir_ + "/signing.pub"});
+  v = Ctl(verify_signed);
   EXPECT_EQ(v.exit_code, 0) << v.describe();
   EXPECT_NE(v.out.find("instance it-a: OK"), std::string::npos) << v.out;
   EXPECT_EQ(v.out.find("0 signatures verified"), std::string::npos) << v.out;

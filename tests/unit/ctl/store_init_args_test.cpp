@@ -28,7 +28,8 @@ Outcome store_init(const std::string& version) {
 
 TEST(CtlStoreInit, ASchemaVersionOutsideTheKnownOnesIsAUsageErrorBeforeAnyConnection) {
   const std::string newest = std::to_string(audit::store::kSchemaVersion);
-  const std::vector<std::string> unknown = {"0", std::to_string(audit::store::kSchemaVersion + 1), "-1", "x", "", "1000"};
+  const std::vector<std::string> unknown = {"0", std::to_string(audit::store::kSchemaVersion + 1), "-1", "x",
+                                            "", "1000"};
   for (const std::string& v : unknown) {
     const Outcome r = store_init(v);
     EXPECT_EQ(r.rc, kAuditExitUsage) << v;
