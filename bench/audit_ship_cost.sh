@@ -20,7 +20,11 @@
 #      BENCH_ROUNDS (2), BENCH_CLIENTS (16), BENCH_SCALE (10), BENCH_BATCH (5000 records
 #      per COPY), BENCH_INTERVAL (200ms), BENCH_PROXY_BIN (build/bin/segproxy),
 #      BENCH_BASELINE_BIN (an older segproxy: measured in the same interleaved rounds; it
-#      must name its shipper thread segproxy-ship), BENCH_PERF=1 (perf record -a -g over
+#      must name its shipper thread segproxy-ship), BENCH_STORE_VERSION /
+#      BENCH_BASELINE_STORE_VERSION (the schema version of each binary's store database,
+#      audit_bench_segproxy / audit_bench_baseline, made by this build's segproxyctl
+#      `audit store init --schema-version`; default the newest; a binary before session 11
+#      ships only into version 1), BENCH_PERF=1 (perf record -a -g over
 #      round 1's catch-ups into BENCH_PERF_DIR (default: bench_dir, removed at exit)
 #      /perf-NAME.data; the report ends with their top symbols).
 #      Set-up: bench/lib/bench_env.sh.
@@ -44,23 +48,27 @@ bench_env_up ship_cost "$rate" "$seconds" "$backlog_seconds" "$rounds" "$clients
 su_conn() {
   printf 'host=%s port=%s user=postgres dbname=%s sslmode=disable' "$SEGPROXY_TEST_PGSOCKDIR" "$SEGPROXY_TEST_PGPORT" "$1"
 }
-store_sql() { psql -X -At -v ON_ERROR_STOP=1 "$(su_conn audit_bench)" -c "$1"; }
+# store_sql NAME SQL: in the store database of binary NAME.
+store_sql() { psql -X -At -v ON_ERROR_STOP=1 "$(su_conn "audit_bench_$1")" -c "$2"; }
 
-psql -X -q -v ON_ERROR_STOP=1 "$(su_conn postgres)" -c 'CREATE DATABASE audit_bench' >/dev/null
-(umask 077 && openssl rand -hex 24 >"$bench_dir/ship.pw")
-"$ctl_bin" audit store init --postgres "$(su_conn audit_bench)" --shipper-role bench_shipper \
-  --shipper-password-file "$bench_dir/ship.pw" >/dev/null
-# Tables before any proxy starts (the write-ahead catalog, docs/audit.md).
-bench_pgbench_init "$scale"
-
-declare -A bin
+declare -A bin store_version
 bin[segproxy]="$proxy_bin"
+store_version[segproxy]="${BENCH_STORE_VERSION:-}"
 names=(segproxy)
 if [[ -n "${BENCH_BASELINE_BIN:-}" ]]; then
   [[ -x "$BENCH_BASELINE_BIN" ]] || sp_die "BENCH_BASELINE_BIN $BENCH_BASELINE_BIN is not executable"
   bin[baseline]="$BENCH_BASELINE_BIN"
+  store_version[baseline]="${BENCH_BASELINE_STORE_VERSION:-}"
   names+=(baseline)
 fi
+(umask 077 && openssl rand -hex 24 >"$bench_dir/ship.pw")
+for name in "${names[@]}"; do
+  psql -X -q -v ON_ERROR_STOP=1 "$(su_conn postgres)" -c "CREATE DATABASE audit_bench_$name" >/dev/null
+  "$ctl_bin" audit store init --postgres "$(su_conn "audit_bench_$name")" --shipper-role bench_shipper \
+    --shipper-password-file "$bench_dir/ship.pw" ${store_version[$name]:+--schema-version "${store_version[$name]}"} >/dev/null
+done
+# Tables before any proxy starts (the write-ahead catalog, docs/audit.md).
+bench_pgbench_init "$scale"
 
 metrics_port=""
 # proxy_up NAME on|off: one segproxy at a time (so the store has one shipping backend),
@@ -71,7 +79,7 @@ proxy_up() {
   sp_pick_port metrics_port 19090
   if [[ "$mode" == on ]]; then
     ship="  ship:
-    postgres: {host: 127.0.0.1, port: $SEGPROXY_TEST_PGPORT, dbname: audit_bench, user: bench_shipper, password_file: \"$bench_dir/ship.pw\", tls: {mode: verify-full, ca: \"$SEGPROXY_TEST_PKI/ca.crt\"}}
+    postgres: {host: 127.0.0.1, port: $SEGPROXY_TEST_PGPORT, dbname: audit_bench_$name, user: bench_shipper, password_file: \"$bench_dir/ship.pw\", tls: {mode: verify-full, ca: \"$SEGPROXY_TEST_PKI/ca.crt\"}}
     batch: $batch
     interval: $interval"
   fi
@@ -104,7 +112,7 @@ ship_tid() {  # PID: the shipper thread's id (waits for it)
 store_backend_pid() {  # the one shipping backend (waits for it)
   local deadline=$((SECONDS + 60)) p
   while ((SECONDS < deadline)); do
-    p="$(store_sql "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE usename = 'bench_shipper'")"
+    p="$(store_sql segproxy "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE usename = 'bench_shipper'")"
     if [[ "$p" =~ ^[0-9]+$ ]]; then
       printf '%s\n' "$p"
       return 0
@@ -114,7 +122,7 @@ store_backend_pid() {  # the one shipping backend (waits for it)
   sp_die "not exactly one store backend of bench_shipper: '$p'"
 }
 cpu_ns() { awk '{ print $1 }' "$1"; }  # a schedstat file: ns on CPU
-head_seq() { store_sql "SELECT coalesce(max(seq), 0) FROM segproxy_audit.records WHERE instance = 'bench-$1'"; }
+head_seq() { store_sql "$1" "SELECT coalesce(max(seq), 0) FROM segproxy_audit.records WHERE instance = 'bench-$1'"; }
 lag_records() {
   curl -fsS "http://127.0.0.1:$metrics_port/metrics" | awk '$1 == "segproxy_audit_ship_lag_records" { print $2 }'
 }
@@ -165,7 +173,7 @@ for ((r = 1; r <= rounds; r++)); do
     b0="$(cpu_ns "/proc/$bpid/schedstat")"
     sp_log "round $r/$rounds, $name: fixed rate, pgbench -S -M extended -R $rate -c $clients, ${seconds}s"
     bp_pgbench "$running" -n -S -M extended -R "$rate" -c "$clients" -j 2 -T "$seconds" >"$bench_dir/rate-$name-$r.log" 2>&1 ||
-      sp_die "pgbench failed (see $bench_dir/rate-$name-$r.log)"
+      { tail -n 20 "$bench_dir/rate-$name-$r.log" >&2; sp_die "pgbench failed (its log above)"; }
     caught_up "$name"
     s1="$(head_seq "$name")"
     a1="$(cpu_ns "/proc/$pid/task/$tid/schedstat")"
@@ -177,7 +185,7 @@ for ((r = 1; r <= rounds; r++)); do
     proxy_up "$name" off
     sp_log "round $r/$rounds, $name: backlog, shipping off, pgbench -S -M extended -c $clients, ${backlog_seconds}s"
     bp_pgbench "$running" -n -S -M extended -c "$clients" -j 2 -T "$backlog_seconds" >"$bench_dir/fill-$name-$r.log" 2>&1 ||
-      sp_die "pgbench failed (see $bench_dir/fill-$name-$r.log)"
+      { tail -n 20 "$bench_dir/fill-$name-$r.log" >&2; sp_die "pgbench failed (its log above)"; }
     proxy_down
     s0="$(head_seq "$name")"
     if [[ "${BENCH_PERF:-0}" == 1 && "$r" == 1 ]]; then
@@ -200,7 +208,7 @@ for ((r = 1; r <= rounds; r++)); do
     [[ -f "$perf_dir/perf-$name.data" && -z "${perf_backend[$name]:-}" ]] && perf_backend[$name]="$bpid"
     # Records/s from the store's shipped_at (each COPY's transaction start): the records
     # of every batch but the last over the time from the first batch's start to the last's.
-    IFS=$'\t' read -r rate_records secs < <(store_sql "
+    IFS=$'\t' read -r rate_records secs < <(store_sql "$name" "
       WITH b AS (SELECT shipped_at, count(*) AS n FROM segproxy_audit.records
                  WHERE instance = 'bench-$name' AND seq > $s0 GROUP BY shipped_at)
       SELECT sum(n) - (SELECT n FROM b ORDER BY shipped_at DESC LIMIT 1),
@@ -224,7 +232,9 @@ report="$(
     "${BENCH_BASELINE_BIN:+; baseline $BENCH_BASELINE_BIN}"
   printf -- '- fixed rate: pgbench -S -M extended -R %s -c %s, %s s; catch-up: %s s of unthrottled pgbench with shipping off, then shipping on; batch %s, interval %s; %s interleaved rounds, median\n' \
     "$rate" "$clients" "$seconds" "$backlog_seconds" "$batch" "$interval" "$rounds"
-  printf -- '- proxy = the segproxy-ship thread (schedstat), store = its PostgreSQL backend (same host)\n\n'
+  printf -- '- proxy = the segproxy-ship thread (schedstat), store = its PostgreSQL backend (same host); store schema version:'
+  for name in "${names[@]}"; do printf ' %s %s' "$name" "${store_version[$name]:-newest}"; done
+  printf '\n\n'
   printf '| binary | phase | records | records/s | proxy µs/record | store µs/record |\n|---|---|---:|---:|---:|---:|\n'
   for name in "${names[@]}"; do
     for phase in rate catchup; do

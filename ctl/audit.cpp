@@ -33,6 +33,7 @@ void usage(std::ostream& out) {
          "PGPASSWORD / ~/.pgpass):\n"
          "       segproxyctl audit store init --postgres CONNINFO [--password-file FILE]\n"
          "                   [--shipper-role NAME] [--shipper-password-file FILE] [--reader-role NAME]\n"
+         "                   [--schema-version N]   (default: the newest; N: stop there, a staged upgrade)\n"
          "       segproxyctl audit verify --postgres CONNINFO [--instance X] [--since T] [--pubkey FILE] [--json]\n"
          "       segproxyctl audit export --postgres CONNINFO [--instance X] [export options]\n"
          "T: RFC 3339 (2026-11-22T12:00:00Z, +hh:mm offsets) or a date (2026-11-22, midnight UTC),\n"
@@ -46,6 +47,7 @@ struct Args {
   std::optional<std::string> pubkey, checkpoints, format, since, until, out;
   std::optional<std::string> identity, segment, event;
   std::optional<std::string> postgres, password_file, instance, shipper_role, shipper_password_file, reader_role;
+  std::optional<std::string> schema_version;
   bool json = false;
   bool no_verify = false;
 };
@@ -54,7 +56,9 @@ struct Args {
 bool allowed(const std::string& cmd, const std::string& opt) {
   if (cmd == "keygen") return opt == "--out";
   if (opt == "--postgres" || opt == "--password-file") return true;
-  if (cmd == "store") return opt == "--shipper-role" || opt == "--shipper-password-file" || opt == "--reader-role";
+  if (cmd == "store")
+    return opt == "--shipper-role" || opt == "--shipper-password-file" || opt == "--reader-role" ||
+           opt == "--schema-version";
   if (opt == "--instance") return true;
   if (cmd == "verify" && opt == "--since") return true;
   if (opt == "--pubkey" || opt == "--checkpoints") return true;
@@ -102,6 +106,7 @@ bool parse_args(const std::vector<std::string>& args, Args& a, std::ostream& err
     else if (s == "--shipper-role") slot = &a.shipper_role;
     else if (s == "--shipper-password-file") slot = &a.shipper_password_file;
     else if (s == "--reader-role") slot = &a.reader_role;
+    else if (s == "--schema-version") slot = &a.schema_version;
     else slot = &a.event;
     if (slot->has_value()) {
       err << "segproxyctl audit " << cmd << ": " << s << " given twice\n";
@@ -189,6 +194,7 @@ StoreArgs store_args(const Args& a) {
   s.shipper_role = a.shipper_role;
   s.shipper_password_file = a.shipper_password_file;
   s.reader_role = a.reader_role;
+  s.schema_version = a.schema_version;
   return s;
 }
 

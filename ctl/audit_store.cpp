@@ -77,6 +77,16 @@ int audit_store_init(const StoreArgs& a, std::ostream& out, std::ostream& err) {
   st::InitOptions opts;
   if (a.shipper_role) opts.shipper_role = *a.shipper_role;
   if (a.reader_role) opts.reader_role = *a.reader_role;
+  if (a.schema_version) {
+    const std::string& v = *a.schema_version;
+    // Checked before connecting: a version this segproxyctl does not know is a usage error.
+    if (v.empty() || v.size() > 3 || v.find_first_not_of("0123456789") != std::string::npos || std::stoi(v) < 1 ||
+        std::stoi(v) > st::kSchemaVersion) {
+      err << "segproxyctl audit store init: --schema-version: a number from 1 to " << st::kSchemaVersion << "\n";
+      return kAuditExitUsage;
+    }
+    opts.schema_version = std::stoi(v);
+  }
   if (a.shipper_password_file) {
     std::string p, why;
     if (!read_password(*a.shipper_password_file, p, why)) {

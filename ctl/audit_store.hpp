@@ -7,6 +7,7 @@
 //
 //   segproxyctl audit store init --postgres CONNINFO [--password-file FILE]
 //               [--shipper-role NAME] [--shipper-password-file FILE] [--reader-role NAME]
+//               [--schema-version N]
 //   segproxyctl audit verify --postgres CONNINFO [--password-file FILE] [--instance X]
 //               [--since T] [--pubkey FILE] [--json]
 //   segproxyctl audit export --postgres CONNINFO [--password-file FILE] [--instance X]
@@ -30,6 +31,7 @@ struct StoreArgs {
   std::optional<std::string> pubkey;         // verify checkpoint signatures
   // store init
   std::optional<std::string> shipper_role, shipper_password_file, reader_role;
+  std::optional<std::string> schema_version;  // migrate up to this version only (default: the newest)
 };
 
 int audit_store_init(const StoreArgs& a, std::ostream& out, std::ostream& err);

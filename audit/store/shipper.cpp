@@ -8,15 +8,14 @@
 #include <algorithm>
 
 #include "audit/record_codec.hpp"
+#include "audit/store/store_schema.hpp"
 
 namespace segproxy::audit::store {
 namespace {
 
-// Binary: the line and the columns travel as their bytes (no escaping here, no parsing
-// of text and dates in the store; the store's CPU per record is most of shipping's cost).
-constexpr const char* kCopySql =
-    "COPY segproxy_audit.records (instance, seq, ts, event, session_id, identity, cert_sha256, segment, decision, "
-    "fingerprint, hash, line) FROM STDIN (FORMAT binary)";  // kRowColumns
+// COPY (FORMAT binary), copy_sql(): the line and the columns travel as their bytes (no
+// escaping here, no parsing of text and dates in the store; the store's CPU per record is
+// most of shipping's cost).
 constexpr std::size_t kCopyMessage = 64u << 10;
 
 }  // namespace
@@ -112,18 +111,29 @@ bool Shipper::connect_store() {
 
 bool Shipper::position() {
   std::string why;
-  auto r = exec(conn_.get(), "SELECT seq, hash FROM segproxy_audit.records WHERE instance = $1 ORDER BY seq DESC LIMIT 1",
-                why, {opts_.instance});
+  const auto hash_column = records_hash_column(conn_.get(), why);
+  constexpr const char* kHead =
+      "SELECT seq, line FROM segproxy_audit.records WHERE instance = $1 ORDER BY seq DESC LIMIT 1";
+  auto r = hash_column ? exec(conn_.get(), kHead, why, {opts_.instance}) : nullptr;
   if (!r) {
     fail("reading the store's head: " + why);
     if (PQstatus(conn_.get()) != CONNECTION_OK) drop_connection();
     return false;
   }
+  hash_column_ = *hash_column;
   std::uint64_t head = 0;
   std::string head_hash;
   if (PQntuples(r.get()) == 1) {
     head = std::strtoull(PQgetvalue(r.get(), 0, 0), nullptr, 10);
-    head_hash = PQgetvalue(r.get(), 0, 1);
+    // The hash from the head's line (schema version 2 keeps no copy of it in a column).
+    const std::string_view line(PQgetvalue(r.get(), 0, 1), static_cast<std::size_t>(PQgetlength(r.get(), 0, 1)));
+    const auto row = extract_row(line, why);
+    if (!row || row->seq != head) {
+      fail("the store's record " + std::to_string(head) + " of instance " + opts_.instance +
+           " is not a record of that seq" + (row ? std::string() : ": " + why) + ": shipping stopped");
+      return false;
+    }
+    head_hash = row->hash;
   }
   if (head == 0) {
     const std::uint64_t oldest = cursor_.oldest_seq(why);
@@ -172,7 +182,8 @@ bool Shipper::ship_once(bool& shipped_any, bool& full) {
     std::string_view line;
     const auto st = cursor_.next(durable, line, row_, why);
     if (st == LogCursor::Status::none) break;
-    if (st == LogCursor::Status::error || !append_copy_binary_row(copy_buf_, opts_.instance, row_, line, why)) {
+    if (st == LogCursor::Status::error ||
+        !append_copy_binary_row(copy_buf_, opts_.instance, row_, line, hash_column_, why)) {
       fail("local log: " + why);
       positioned_ = false;
       return false;
@@ -185,7 +196,7 @@ bool Shipper::ship_once(bool& shipped_any, bool& full) {
   full = batch_was_full(n, copy_buf_.size(), opts_);
   append_copy_binary_trailer(copy_buf_);
   PGconn* c = conn_.get();
-  PgResult start(PQexec(c, kCopySql));
+  PgResult start(PQexec(c, copy_sql(hash_column_)));
   bool ok = start && PQresultStatus(start.get()) == PGRES_COPY_IN;
   if (!ok) why = one_line(start ? PQresultErrorMessage(start.get()) : PQerrorMessage(c));
   // In CopyData messages of 64 KiB (rows may span them): the store reads each message

@@ -90,6 +90,7 @@ class Shipper {
   LogCursor cursor_;
   PgConn conn_;  // shipper thread only; conn_mu_ guards the socket for stop()
   bool positioned_ = false;
+  HashColumn hash_column_ = HashColumn::absent;  // the store's layout, read by position()
   bool failing_ = false;
   std::string copy_buf_;  // one COPY (FORMAT binary) stream; keeps its capacity
   StoreRow row_;          // the record being read; keeps its strings' capacity

@@ -6,17 +6,22 @@
 #include "audit/record_codec.hpp"
 #include "audit/record_join.hpp"
 #include "audit/store/store_connection.hpp"
+#include "audit/store/store_schema.hpp"
 
 namespace segproxy::audit::store {
 namespace {
 
 constexpr int kFetch = 1000;
-// Column order of the cursor (line last but one, instance last).
-constexpr const char* kSelect =
-    "SELECT seq, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), event, session_id, identity, "
-    "cert_sha256, segment, decision, fingerprint, hash, line, instance FROM segproxy_audit.records";
+// Column order of the cursor (line last but one, instance last); the hash column only in
+// a store of schema version 1 (a NULL in its place after that).
+std::string select_sql(HashColumn h) {
+  return std::string("SELECT seq, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), event, "
+                     "session_id, identity, cert_sha256, segment, decision, fingerprint, ") +
+         (h == HashColumn::present ? "hash" : "NULL") + ", line, instance FROM segproxy_audit.records";
+}
 const char* const kColumnNames[] = {"seq",         "ts",      "event",    "session_id",  "identity", "cert_sha256",
                                     "segment",     "decision", "fingerprint", "hash"};
+constexpr int kHashCol = 9;
 
 std::optional<std::string> cell(PGresult* r, int row, int col) {
   if (PQgetisnull(r, row, col)) return std::nullopt;
@@ -70,7 +75,10 @@ bool StoreReader::start() {
     chain_.anchor(from - 1, rec->hash);
   }
   expect_first_ = from;
-  const std::string declare = std::string("DECLARE segproxy_rows NO SCROLL CURSOR FOR ") + kSelect +
+  const auto hash_column = records_hash_column(c_, why);
+  if (!hash_column) return fail(VerifyStatus::io_error, 0, why);
+  hash_column_ = *hash_column;
+  const std::string declare = "DECLARE segproxy_rows NO SCROLL CURSOR FOR " + select_sql(hash_column_) +
                               " WHERE instance = " + quote_literal(c_, instance_) + " AND seq >= " +
                               std::to_string(from) + " ORDER BY seq";
   if (!exec(c_, declare, why)) return fail(VerifyStatus::io_error, 0, why);
@@ -107,7 +115,8 @@ bool StoreReader::check_row(int i, AuditRecord& rec) {
                                                  cols->session_id,          cols->identity, cols->cert_sha256,
                                                  cols->segment,             cols->decision, cols->fingerprint,
                                                  cols->hash};
-  for (int col = 1; col < 10; ++col) {
+  const int columns = hash_column_ == HashColumn::present ? kHashCol + 1 : kHashCol;
+  for (int col = 1; col < columns; ++col) {
     if (cell(r, i, col) != expected[col])
       return fail(VerifyStatus::tampered, seq,
                   "row seq " + std::to_string(seq) + ": column " + kColumnNames[col] +

@@ -23,6 +23,7 @@
 #include "audit/exporters.hpp"
 #include "audit/record.hpp"
 #include "audit/store/same_as_targets.hpp"
+#include "audit/store/store_row.hpp"
 #include "audit/verifier.hpp"
 
 namespace segproxy::audit::store {
@@ -57,6 +58,7 @@ class StoreReader {
   ChainChecker chain_;
   SameAsTargets targets_;
   bool verify_chain_;
+  HashColumn hash_column_ = HashColumn::absent;  // schema version 1 has one: compared too
   VerifyResult result_;
   struct ResultDeleter {
     void operator()(PGresult* r) const { PQclear(r); }

@@ -265,7 +265,9 @@ void put_nullable(std::string& out, const std::optional<std::string>& s) {
   else put32(out, 0xFFFFFFFFu);  // -1: NULL
 }
 
-constexpr std::uint16_t kCopyFields = 12;  // kRowColumns
+// copy_sql: the fields of a COPY row.
+constexpr std::uint16_t kCopyFieldsWithHash = 12;
+constexpr std::uint16_t kCopyFields = 11;
 constexpr std::int64_t kPgEpochUnixMicros = 946'684'800'000'000;  // 2000-01-01T00:00:00Z
 
 }  // namespace
@@ -359,6 +361,14 @@ std::optional<std::int64_t> pg_timestamptz(std::string_view ts) {
   return static_cast<std::int64_t>(us) - kPgEpochUnixMicros;
 }
 
+const char* copy_sql(HashColumn h) {
+  return h == HashColumn::present
+             ? "COPY segproxy_audit.records (instance, seq, ts, event, session_id, identity, cert_sha256, segment, "
+               "decision, fingerprint, hash, line) FROM STDIN (FORMAT binary)"
+             : "COPY segproxy_audit.records (instance, seq, ts, event, session_id, identity, cert_sha256, segment, "
+               "decision, fingerprint, line) FROM STDIN (FORMAT binary)";
+}
+
 void append_copy_binary_header(std::string& out) {
   static constexpr char kSignature[] = "PGCOPY\n\377\r\n";  // + its '\0': 11 bytes
   out.append(kSignature, sizeof kSignature);
@@ -367,13 +377,13 @@ void append_copy_binary_header(std::string& out) {
 }
 
 bool append_copy_binary_row(std::string& out, std::string_view instance, const StoreRow& row, std::string_view line,
-                            std::string& why) {
+                            HashColumn h, std::string& why) {
   const auto ts = pg_timestamptz(row.ts);
   if (!ts) {
     why = "seq " + std::to_string(row.seq) + ": ts is not RFC 3339 UTC with at most 6 fraction digits";
     return false;
   }
-  put16(out, kCopyFields);
+  put16(out, h == HashColumn::present ? kCopyFieldsWithHash : kCopyFields);
   put_text(out, instance);
   put32(out, 8);
   put64(out, row.seq);
@@ -386,7 +396,7 @@ bool append_copy_binary_row(std::string& out, std::string_view instance, const S
   put_nullable(out, row.segment);
   put_nullable(out, row.decision);
   put_nullable(out, row.fingerprint);
-  put_text(out, row.hash);
+  if (h == HashColumn::present) put_text(out, row.hash);
   put_text(out, line);
   return true;
 }

@@ -36,9 +36,12 @@ std::optional<StoreRow> extract_row_by_json_reader(std::string_view line, std::s
 // (then `row` is unspecified and the reader decides). Exposed for the equivalence tests.
 bool scan_canonical_row(std::string_view line, StoreRow& row);
 
-// The columns of the records table in COPY / SELECT order (line last).
-inline constexpr const char* kRowColumns =
-    "instance, seq, ts, event, session_id, identity, cert_sha256, segment, decision, fingerprint, hash, line";
+// Whether the records table keeps each line's hash in a column of its own (schema version
+// 1) or only in the line (version 2 on: 65 bytes less per row; store_schema.hpp).
+enum class HashColumn { absent, present };
+
+// COPY segproxy_audit.records (columns, line last) FROM STDIN (FORMAT binary).
+const char* copy_sql(HashColumn h);
 
 // COPY ... FROM STDIN (FORMAT binary): the stream's signature and header, one tuple per
 // row, the trailer. Text columns travel as their bytes (the server still checks they are
@@ -48,7 +51,7 @@ void append_copy_binary_header(std::string& out);
 // false + why (out unchanged) when row.ts is not RFC 3339 UTC with at most 6 fraction
 // digits (the canonical form has 6), which a timestamptz would round.
 bool append_copy_binary_row(std::string& out, std::string_view instance, const StoreRow& row, std::string_view line,
-                            std::string& why);
+                            HashColumn h, std::string& why);
 void append_copy_binary_trailer(std::string& out);
 
 // row.ts as a PostgreSQL timestamptz: microseconds since 2000-01-01T00:00:00Z.

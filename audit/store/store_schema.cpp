@@ -53,6 +53,30 @@ LEFT JOIN LATERAL (
     AND s.seq <= r.seq
   ORDER BY s.seq DESC LIMIT 1) o ON r.session_id IS NOT NULL;
 )SQL",
+    // 2: cheaper per row (docs/audit.md "Central store", bench/RESULTS.md session 11): the
+    // hash is read from the line instead of a 65-byte copy in every row (the view still
+    // shows it), and ts gets a BRIN index instead of a btree (rows arrive roughly in ts
+    // order; a BRIN index costs an insert next to nothing, ranges are summarised by
+    // autovacuum). DROP COLUMN only marks the column dropped (no rewrite); the BRIN index
+    // reads the table once.
+    R"SQL(
+DROP VIEW segproxy_audit.records_resolved;
+ALTER TABLE segproxy_audit.records DROP COLUMN hash;
+DROP INDEX segproxy_audit.records_ts;
+CREATE INDEX records_ts ON segproxy_audit.records USING brin (ts) WITH (autosummarize = on);
+CREATE VIEW segproxy_audit.records_resolved AS
+SELECT r.instance, r.seq, r.ts, r.event, r.session_id,
+       COALESCE(r.identity, o.identity) AS identity,
+       COALESCE(r.cert_sha256, o.cert_sha256) AS cert_sha256,
+       COALESCE(r.segment, o.segment) AS segment,
+       r.decision, r.fingerprint, r.line::json ->> 'hash' AS hash, r.line
+FROM segproxy_audit.records r
+LEFT JOIN LATERAL (
+  SELECT s.identity, s.cert_sha256, s.segment FROM segproxy_audit.records s
+  WHERE s.instance = r.instance AND s.session_id = r.session_id AND s.event = 'session.open'
+    AND s.seq <= r.seq
+  ORDER BY s.seq DESC LIMIT 1) o ON r.session_id IS NOT NULL;
+)SQL",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
@@ -105,7 +129,17 @@ bool apply(PGconn* c, const InitOptions& opts, InitReport& report, std::string& 
           std::to_string(kSchemaVersion) + ")";
     return false;
   }
-  for (int n = current + 1; n <= kSchemaVersion; ++n) {
+  const int target = opts.schema_version;
+  if (target < 1 || target > kSchemaVersion) {
+    why = "schema version " + std::to_string(target) + " does not exist (1.." + std::to_string(kSchemaVersion) + ")";
+    return false;
+  }
+  if (current > target) {
+    why = "the store has schema version " + std::to_string(current) + ", above the requested " +
+          std::to_string(target) + " (migrations are never undone)";
+    return false;
+  }
+  for (int n = current + 1; n <= target; ++n) {
     if (!exec(c, kMigrations[n - 1], why)) {
       why = "migration " + std::to_string(n) + ": " + why;
       return false;
@@ -114,7 +148,7 @@ bool apply(PGconn* c, const InitOptions& opts, InitReport& report, std::string& 
       return false;
     report.actions.push_back("applied migration " + std::to_string(n));
   }
-  report.to_version = kSchemaVersion;
+  report.to_version = target;
 
   if (!valid_role_name(opts.shipper_role)) {
     why = "invalid shipper role name (lower-case letters, digits, '_')";
@@ -167,6 +201,15 @@ bool init_store(PGconn* c, const InitOptions& opts, InitReport& report, std::str
   }
   if (!exec(c, "COMMIT", why)) return false;
   return true;
+}
+
+std::optional<HashColumn> records_hash_column(PGconn* c, std::string& why) {
+  auto r = exec(c,
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = "
+                "'segproxy_audit.records'::regclass AND attname = 'hash' AND attnum > 0 AND NOT attisdropped)",
+                why);
+  if (!r) return std::nullopt;
+  return std::string(PQgetvalue(r.get(), 0, 0)) == "t" ? HashColumn::present : HashColumn::absent;
 }
 
 std::optional<int> schema_version(PGconn* c, std::string& why) {

@@ -69,15 +69,18 @@ TEST_F(AuditStore, TwoInstancesShipEveryRecordExactlyOnceAcrossSigkillMidBatchAn
   EXPECT_NE(v.out.find("instance it-b: OK"), std::string::npos) << v.out;
   EXPECT_EQ(v.out.find("0 signatures verified"), std::string::npos) << v.out;
   // Every queryable column is the line's field (COPY BINARY: seq as int8, ts as
-  // microseconds since 2000, the strings as their bytes).
+  // microseconds since 2000, the strings as their bytes); the hash is the line's (no
+  // column of its own since schema version 2, the view reads it from the line).
   EXPECT_EQ(StoreValue("SELECT count(*) FROM segproxy_audit.records, LATERAL (SELECT line::json AS j) l WHERE "
                        "seq IS DISTINCT FROM (j->>'seq')::bigint OR event IS DISTINCT FROM j->>'event' OR "
                        "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') IS DISTINCT FROM j->>'ts' OR "
                        "session_id IS DISTINCT FROM j->>'session_id' OR "
                        "identity IS DISTINCT FROM coalesce(j->>'identity', j->>'spiffe_id', j->>'cn') OR "
                        "cert_sha256 IS DISTINCT FROM j->>'cert_sha256' OR segment IS DISTINCT FROM j->>'segment' OR "
-                       "decision IS DISTINCT FROM j->>'decision' OR fingerprint IS DISTINCT FROM j->>'fingerprint' OR "
-                       "hash IS DISTINCT FROM j->>'hash'"),
+                       "decision IS DISTINCT FROM j->>'decision' OR fingerprint IS DISTINCT FROM j->>'fingerprint'"),
+            "0");
+  EXPECT_EQ(StoreValue("SELECT count(*) FROM segproxy_audit.records_resolved WHERE hash IS DISTINCT FROM "
+                       "line::json->>'hash' OR hash !~ '^[0-9a-f]{64}$'"),
             "0");
   EXPECT_NE(StoreValue("SELECT count(*) FROM segproxy_audit.records WHERE event = 'session.open' AND identity IS NOT NULL"),
             "0");
@@ -317,8 +320,8 @@ TEST_F(AuditStore, VerifyRefusesASameAsThatNamesAnythingButAnEarlierFullRecordOf
   auto cols = audit::store::extract_row(line, why);
   ASSERT_TRUE(cols) << why;
   const auto literal = [](const std::optional<std::string>& v) { return v ? "$x$" + *v + "$x$" : std::string("NULL"); };
-  StoreExec("UPDATE segproxy_audit.records SET line = $x$" + line + "$x$, hash = '" + cols->hash +
-            "', decision = " + literal(cols->decision) + ", fingerprint = " + literal(cols->fingerprint) + where);
+  StoreExec("UPDATE segproxy_audit.records SET line = $x$" + line + "$x$, decision = " + literal(cols->decision) +
+            ", fingerprint = " + literal(cols->fingerprint) + where);
   const ProcResult v = verify();
   EXPECT_EQ(v.exit_code, 1) << v.describe();
   EXPECT_NE(v.out.find("same_as " + open_seq + " does not name an earlier full record of the same session"),

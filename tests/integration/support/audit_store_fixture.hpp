@@ -46,8 +46,13 @@ class AuditStoreTest : public ::testing::Test {
     const QueryOutcome q = pg_exec(su.get(), "CREATE DATABASE " + db_ + " ENCODING 'UTF8' TEMPLATE template0");
     ASSERT_TRUE(q.ok) << q.error;
     created_ = true;
-    const ProcResult init = Ctl({"audit", "store", "init", "--postgres", cluster_su_conninfo(db_), "--shipper-role",
-                                 role_, "--shipper-password-file", ship_pw_file_});
+    std::vector<std::string> init_args = {"audit", "store", "init", "--postgres", cluster_su_conninfo(db_),
+                                          "--shipper-role", role_, "--shipper-password-file", ship_pw_file_};
+    if (!initial_schema_version_.empty()) {
+      init_args.push_back("--schema-version");
+      init_args.push_back(initial_schema_version_);
+    }
+    const ProcResult init = Ctl(init_args);
     ASSERT_EQ(init.exit_code, 0) << init.describe();
   }
 
@@ -208,6 +213,7 @@ class AuditStoreTest : public ::testing::Test {
                                          << " local records after the wait";
   }
 
+  std::string initial_schema_version_;  // empty: the newest (a fixture may start older)
   std::string dir_, db_, role_, ship_pw_file_;
   bool created_ = false;
   std::map<std::string, ShipInstance> instances_;

@@ -139,52 +139,62 @@ std::uint64_t be64(const std::string& s, std::size_t at) {
   return (static_cast<std::uint64_t>(be32(s, at)) << 32) | be32(s, at + 4);
 }
 
-TEST(StoreRowCopy, BinaryRowsCarryTheLineByteForByteSeqAsInt8TsAsMicrosSince2000AndNullsAsMinusOne) {
-  StoreRow row;
-  row.seq = 0x0102030405ull;
-  row.ts = "2000-01-01T00:00:01.000002Z";
-  row.event = "e";
-  row.hash = "h";
-  row.segment = std::string("a\tb\\c\nd");  // no escaping in the binary format
-  const std::string line = R"({"statement":"x\\y"})";
-  std::string out, why;
-  append_copy_binary_header(out);
-  ASSERT_EQ(out.size(), 19u);
-  EXPECT_EQ(std::memcmp(out.data(), "PGCOPY\n\377\r\n\0", 11), 0);
-  EXPECT_EQ(be32(out, 11), 0u);
-  EXPECT_EQ(be32(out, 15), 0u);
-  ASSERT_TRUE(append_copy_binary_row(out, "inst", row, line, why)) << why;
-  append_copy_binary_trailer(out);
+// Schema version 1 has a hash column, version 2 reads the hash from the line: the row
+// carries it exactly when the store's table has the column (copy_sql names the same fields).
+TEST(StoreRowCopy, BinaryRowsCarryTheLineByteForByteSeqAsInt8TsAsMicrosSince2000NullsAsMinusOneAndTheHashOnlyForAHashColumn) {
+  for (const HashColumn h : {HashColumn::present, HashColumn::absent}) {
+    SCOPED_TRACE(h == HashColumn::present ? "hash column" : "no hash column");
+    StoreRow row;
+    row.seq = 0x0102030405ull;
+    row.ts = "2000-01-01T00:00:01.000002Z";
+    row.event = "e";
+    row.hash = "h";
+    row.segment = std::string("a\tb\\c\nd");  // no escaping in the binary format
+    const std::string line = R"({"statement":"x\\y"})";
+    std::string out, why;
+    append_copy_binary_header(out);
+    ASSERT_EQ(out.size(), 19u);
+    EXPECT_EQ(std::memcmp(out.data(), "PGCOPY\n\377\r\n\0", 11), 0);
+    EXPECT_EQ(be32(out, 11), 0u);
+    EXPECT_EQ(be32(out, 15), 0u);
+    ASSERT_TRUE(append_copy_binary_row(out, "inst", row, line, h, why)) << why;
+    append_copy_binary_trailer(out);
 
-  std::size_t at = 19;
-  ASSERT_EQ(static_cast<unsigned char>(out[at]) * 256 + static_cast<unsigned char>(out[at + 1]), 12);
-  at += 2;
-  const auto text = [&] {
-    const std::uint32_t n = be32(out, at);
-    at += 4;
-    if (n == 0xFFFFFFFFu) return std::string("NULL");
-    std::string v = out.substr(at, n);
-    at += n;
-    return v;
-  };
-  EXPECT_EQ(text(), "inst");
-  ASSERT_EQ(be32(out, at), 8u);
-  EXPECT_EQ(be64(out, at + 4), 0x0102030405ull);
-  at += 12;
-  ASSERT_EQ(be32(out, at), 8u);
-  EXPECT_EQ(be64(out, at + 4), 1000002u);
-  at += 12;
-  EXPECT_EQ(text(), "e");
-  EXPECT_EQ(text(), "NULL");  // session_id
-  EXPECT_EQ(text(), "NULL");  // identity
-  EXPECT_EQ(text(), "NULL");  // cert_sha256
-  EXPECT_EQ(text(), "a\tb\\c\nd");
-  EXPECT_EQ(text(), "NULL");  // decision
-  EXPECT_EQ(text(), "NULL");  // fingerprint
-  EXPECT_EQ(text(), "h");
-  EXPECT_EQ(text(), line);
-  ASSERT_EQ(out.size(), at + 2);
-  EXPECT_EQ(out.substr(at), std::string("\xff\xff"));
+    const std::string sql = copy_sql(h);
+    EXPECT_EQ(sql.find(" hash, line)") != std::string::npos, h == HashColumn::present) << sql;
+    std::size_t at = 19;
+    ASSERT_EQ(static_cast<unsigned char>(out[at]) * 256 + static_cast<unsigned char>(out[at + 1]),
+              h == HashColumn::present ? 12 : 11);
+    at += 2;
+    const auto text = [&] {
+      const std::uint32_t n = be32(out, at);
+      at += 4;
+      if (n == 0xFFFFFFFFu) return std::string("NULL");
+      std::string v = out.substr(at, n);
+      at += n;
+      return v;
+    };
+    EXPECT_EQ(text(), "inst");
+    ASSERT_EQ(be32(out, at), 8u);
+    EXPECT_EQ(be64(out, at + 4), 0x0102030405ull);
+    at += 12;
+    ASSERT_EQ(be32(out, at), 8u);
+    EXPECT_EQ(be64(out, at + 4), 1000002u);
+    at += 12;
+    EXPECT_EQ(text(), "e");
+    EXPECT_EQ(text(), "NULL");  // session_id
+    EXPECT_EQ(text(), "NULL");  // identity
+    EXPECT_EQ(text(), "NULL");  // cert_sha256
+    EXPECT_EQ(text(), "a\tb\\c\nd");
+    EXPECT_EQ(text(), "NULL");  // decision
+    EXPECT_EQ(text(), "NULL");  // fingerprint
+    if (h == HashColumn::present) {
+      EXPECT_EQ(text(), "h");
+    }
+    EXPECT_EQ(text(), line);
+    ASSERT_EQ(out.size(), at + 2);
+    EXPECT_EQ(out.substr(at), std::string("\xff\xff"));
+  }
 }
 
 TEST(StoreRowCopy, ATimestampTheStoreWouldRoundOrMisreadIsRefusedAndNothingIsAppended) {
@@ -198,7 +208,7 @@ TEST(StoreRowCopy, ATimestampTheStoreWouldRoundOrMisreadIsRefusedAndNothingIsApp
   row.seq = 1;
   row.ts = "yesterday";
   std::string out = "x", why;
-  EXPECT_FALSE(append_copy_binary_row(out, "inst", row, "{}", why));
+  EXPECT_FALSE(append_copy_binary_row(out, "inst", row, "{}", HashColumn::absent, why));
   EXPECT_EQ(out, "x");
   EXPECT_NE(why.find("ts"), std::string::npos) << why;
 }
