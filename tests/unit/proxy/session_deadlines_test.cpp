@@ -37,9 +37,9 @@ struct ThreeDeadlines {
   asio::io_context ctx;
   DeadlineSet set{ctx.get_executor()};
   std::string fired;
-  Deadline a{set, [this] { fired += 'a'; }};
-  Deadline b{set, [this] { fired += 'b'; }};
-  Deadline c{set, [this] { fired += 'c'; }};
+  Deadline a{set, &fired, [](std::string& f) { f += 'a'; }};
+  Deadline b{set, &fired, [](std::string& f) { f += 'b'; }};
+  Deadline c{set, &fired, [](std::string& f) { f += 'c'; }};
   auto parts() { return std::tie(ctx, fired, a, b, c); }
 };
 
@@ -84,9 +84,9 @@ TEST(SessionDeadlines, ADeadlineMovedLaterOrDisarmedDoesNotFireAtItsOldTime) {
   asio::io_context ctx;
   DeadlineSet set(ctx.get_executor());
   std::string fired;
-  Deadline moved(set, [&] { fired += 'm'; });
-  Deadline disarmed(set, [&] { fired += 'd'; });
-  Deadline witness(set, [&] { fired += 'w'; });
+  Deadline moved(set, &fired, [](std::string& f) { f += 'm'; });
+  Deadline disarmed(set, &fired, [](std::string& f) { f += 'd'; });
+  Deadline witness(set, &fired, [](std::string& f) { f += 'w'; });
   moved.arm(milliseconds(2));
   disarmed.arm(milliseconds(3));
   moved.arm(std::chrono::hours(1));
@@ -144,7 +144,7 @@ TEST(SessionDeadlines, DestroyingTheSetWithAnArmedDeadlineRunsNoCallback) {
   bool fired = false;
   {
     DeadlineSet set(ctx.get_executor());
-    Deadline d(set, [&] { fired = true; });
+    Deadline d(set, &fired, [](bool& f) { f = true; });
     d.arm(milliseconds(1));
   }
   ctx.run();  // the cancelled wait completes and touches nothing
