@@ -258,7 +258,7 @@ GateVerdict PgGate::check_policy(std::string_view text, time_point now, const au
   // A view may now read other relations, a function may now be callable as `x.f`.
   if (engine_->views_version() != views_version_) sync_catalog();
   if (grants_.changed()) cache_.clear();  // a new grant may allow what was refused
-  if (const GateVerdict* hit = cacheable ? cache_.find(key) : nullptr) return *hit;
+  if (const CachedPgVerdict* hit = cacheable ? cache_.find(key) : nullptr) return hit->unpack();
 
   // The write-ahead class comes from the same parse tree (authz/wal/pg_write_class.hpp).
   authz::wal::PgWriteClasses classes;
@@ -292,7 +292,8 @@ GateVerdict PgGate::check_policy(std::string_view text, time_point now, const au
   // PREPARE bookkeeping above, which a PREPARE judged with a class context needs too).
   if (session_dependent) return v;
   // A grant's allowance is never cached: it ends when the grant does.
-  if (cacheable && info.parse_ok && v.decision.grant_id.empty()) cache_.put(std::move(key), v);
+  if (cacheable && info.parse_ok && v.decision.grant_id.empty() && CachedPgVerdict::packable(v))
+    cache_.put(std::move(key), CachedPgVerdict(v));
   return v;
 }
 

@@ -49,11 +49,11 @@ MysqlSession::MysqlSession(tcp::socket client, std::shared_ptr<const Runtime> rt
       started_(std::chrono::steady_clock::now()),
       backend_reader_(1024 * 1024),
       deadlines_(client.get_executor()),
-      deadline_(deadlines_, [this] { close_all(State::Expired); }),
-      idle_(deadlines_, [this] { on_idle_expired(); }),
-      window_(deadlines_, [this] { on_window_closed(); }),
-      statement_timer_(deadlines_, [this] { on_statement_timeout(); }),
-      backend_stall_(deadlines_, [this] { on_backend_silent(); }) {
+      deadline_(deadlines_, this, [](MysqlSession& s) { s.close_all(State::Expired); }),
+      idle_(deadlines_, this, [](MysqlSession& s) { s.on_idle_expired(); }),
+      window_(deadlines_, this, [](MysqlSession& s) { s.on_window_closed(); }),
+      statement_timer_(deadlines_, this, [](MysqlSession& s) { s.on_statement_timeout(); }),
+      backend_stall_(deadlines_, this, [](MysqlSession& s) { s.on_backend_silent(); }) {
   client_addr_ = client_arrived(client, svc_, listener_->cfg->name, listener_metrics_);
   client_ = std::make_unique<Stream>(std::move(client));
 }

@@ -24,14 +24,14 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
       id_text_(std::to_string(id_)),
       started_(std::chrono::steady_clock::now()),
       deadlines_(client.get_executor()),
-      deadline_(deadlines_, [this] { close_all(State::TimedOut); }),
-      idle_(deadlines_, [this] { on_idle_expired(); }),
-      window_(deadlines_, [this] { on_window_closed(); }),
-      statement_timer_(deadlines_, [this] { on_statement_timeout(); }),
-      backend_stall_(deadlines_,
-                     [this] {
-                       backend_stalled_ = true;
-                       if (backend_) backend_->close();  // backend_to_client ends with a FATAL 08006
+      deadline_(deadlines_, this, [](PgSession& s) { s.close_all(State::TimedOut); }),
+      idle_(deadlines_, this, [](PgSession& s) { s.on_idle_expired(); }),
+      window_(deadlines_, this, [](PgSession& s) { s.on_window_closed(); }),
+      statement_timer_(deadlines_, this, [](PgSession& s) { s.on_statement_timeout(); }),
+      backend_stall_(deadlines_, this,
+                     [](PgSession& s) {
+                       s.backend_stalled_ = true;
+                       if (s.backend_) s.backend_->close();  // backend_to_client ends with a FATAL 08006
                      }),
       wake_(client.get_executor()),
       backend_stream_(rt_->limits, pg::BackendCheck::Structure) {

@@ -5,7 +5,8 @@
 
 namespace segproxy::proxy {
 
-Deadline::Deadline(DeadlineSet& set, std::function<void()> on_expire) : set_(set), on_expire_(std::move(on_expire)) {
+Deadline::Deadline(DeadlineSet& set, void* owner, Callback on_expire)
+    : set_(set), owner_(owner), on_expire_(on_expire) {
   set_.add(this);
 }
 
@@ -64,7 +65,7 @@ void DeadlineSet::fire() {
     if (due == nullptr) break;
     due->at_ = Clock::time_point::max();
     due->expired_ = true;
-    if (due->on_expire_) due->on_expire_();
+    due->on_expire_(due->owner_);
   }
   Clock::time_point next = Clock::time_point::max();
   for (std::size_t i = 0; i < count_; ++i) next = std::min(next, members_[i]->at_);

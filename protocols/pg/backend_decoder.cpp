@@ -194,7 +194,8 @@ std::optional<std::string_view> parse_command_complete(std::span<const std::uint
 
 // ---- BackendStream ----
 
-BackendStream::BackendStream(const Limits& limits, BackendCheck check) : limits_(limits), check_(check) {}
+BackendStream::BackendStream(const Limits& limits, BackendCheck check)
+    : max_control_message_(limits.max_backend_control_message), check_(check) {}
 
 bool BackendStream::at_boundary() const { return error_.empty() && header_have_ == 0; }
 
@@ -300,7 +301,7 @@ DecodeStatus BackendStream::feed(std::span<const std::uint8_t> data, BackendEven
         }
       }
       if (buffered_) {
-        if (body_left_ > limits_.max_backend_control_message)
+        if (body_left_ > max_control_message_)
           return fail("backend message " + printable_type(type_) + ": length above the control message limit");
         body_.reserve(body_left_);
       }

@@ -84,7 +84,10 @@ class BackendStream {
   DecodeStatus fail(std::string error);
   bool scan_row(std::span<const std::uint8_t> part, std::size_t left_after);
 
-  Limits limits_;  // a copy: a reference would dangle for BackendStream s{Limits{}}
+  // The one limit it applies (limits.max_backend_control_message), copied: a reference
+  // would dangle for BackendStream s{Limits{}}, and the whole Limits is 80 bytes per
+  // session (issue 15: memory per idle session).
+  std::size_t max_control_message_;
   BackendCheck check_;
   bool buffered_ = false;  // the body is collected: watched, or checked whole
   std::size_t msg_start_ = 0;  // offset of the current message in the current feed (npos: earlier feed)

@@ -37,9 +37,9 @@ struct ThreeDeadlines {
   asio::io_context ctx;
   DeadlineSet set{ctx.get_executor()};
   std::string fired;
-  Deadline a{set, [this] { fired += 'a'; }};
-  Deadline b{set, [this] { fired += 'b'; }};
-  Deadline c{set, [this] { fired += 'c'; }};
+  Deadline a{set, &fired, [](std::string& f) { f += 'a'; }};
+  Deadline b{set, &fired, [](std::string& f) { f += 'b'; }};
+  Deadline c{set, &fired, [](std::string& f) { f += 'c'; }};
   auto parts() { return std::tie(ctx, fired, a, b, c); }
 };
 
@@ -84,9 +84,9 @@ TEST(SessionDeadlines, ADeadlineMovedLaterOrDisarmedDoesNotFireAtItsOldTime) {
   asio::io_context ctx;
   DeadlineSet set(ctx.get_executor());
   std::string fired;
-  Deadline moved(set, [&] { fired += 'm'; });
-  Deadline disarmed(set, [&] { fired += 'd'; });
-  Deadline witness(set, [&] { fired += 'w'; });
+  Deadline moved(set, &fired, [](std::string& f) { f += 'm'; });
+  Deadline disarmed(set, &fired, [](std::string& f) { f += 'd'; });
+  Deadline witness(set, &fired, [](std::string& f) { f += 'w'; });
   moved.arm(milliseconds(2));
   disarmed.arm(milliseconds(3));
   moved.arm(std::chrono::hours(1));
@@ -111,20 +111,25 @@ TEST(SessionDeadlines, ADeadlineMovedLaterOrDisarmedDoesNotFireAtItsOldTime) {
 TEST(SessionDeadlines, ACallbackMayArmItsOwnAndAnotherDeadlineAgain) {
   asio::io_context ctx;
   DeadlineSet set(ctx.get_executor());
-  int again = 0;
-  int other = 0;
-  int again_when_other_last_fired = 0;
-  std::unique_ptr<Deadline> first;
-  std::unique_ptr<Deadline> second;
-  first = std::make_unique<Deadline>(set, [&] {
-    if (++again < 3) first->arm(milliseconds(2));
-    second->arm(milliseconds(1));
+  struct Owner {
+    int again = 0;
+    int other = 0;
+    int again_when_other_last_fired = 0;
+    std::unique_ptr<Deadline> first;
+    std::unique_ptr<Deadline> second;
+  } o;
+  o.first = std::make_unique<Deadline>(set, &o, [](Owner& o) {
+    if (++o.again < 3) o.first->arm(milliseconds(2));
+    o.second->arm(milliseconds(1));
   });
-  second = std::make_unique<Deadline>(set, [&] {
-    ++other;
-    again_when_other_last_fired = again;
+  o.second = std::make_unique<Deadline>(set, &o, [](Owner& o) {
+    ++o.other;
+    o.again_when_other_last_fired = o.again;
   });
-  first->arm(milliseconds(1));
+  const int& again = o.again;
+  const int& other = o.other;
+  const int& again_when_other_last_fired = o.again_when_other_last_fired;
+  o.first->arm(milliseconds(1));
   // On a loaded machine `first` may come due in the same wake-up as `second`; its
   // callback then re-arms `second`, which replaces second's pending deadline (arm()
   // replaces), so `second` fires one to three times. What must hold: first fires three
@@ -144,7 +149,7 @@ TEST(SessionDeadlines, DestroyingTheSetWithAnArmedDeadlineRunsNoCallback) {
   bool fired = false;
   {
     DeadlineSet set(ctx.get_executor());
-    Deadline d(set, [&] { fired = true; });
+    Deadline d(set, &fired, [](bool& f) { f = true; });
     d.arm(milliseconds(1));
   }
   ctx.run();  // the cancelled wait completes and touches nothing
@@ -162,7 +167,7 @@ TEST(SessionDeadlines, ACompletionQueuedBeforeTheSetIsDestroyedTouchesNothingOfI
   bool fired = false;
   alignas(DeadlineSet) unsigned char storage[sizeof(DeadlineSet)];
   auto* set = new (storage) DeadlineSet(ctx.get_executor());
-  auto d = std::make_unique<Deadline>(*set, [&] { fired = true; });
+  auto d = std::make_unique<Deadline>(*set, &fired, [](bool& f) { f = true; });
   d->arm(milliseconds(1));  // the set's first wait: generation 1
   std::this_thread::sleep_for(milliseconds(20));  // due before the reactor next looks
   // Queued now, so it runs right after the reactor round that queues the expired wait.
@@ -179,11 +184,13 @@ TEST(SessionDeadlines, ACompletionQueuedBeforeTheSetIsDestroyedTouchesNothingOfI
 TEST(SessionDeadlines, MoreDeadlinesThanTheSetHoldsIsAProgrammingError) {
   asio::io_context ctx;
   DeadlineSet set(ctx.get_executor());
+  int owner = 0;
   std::vector<std::unique_ptr<Deadline>> all;
-  for (std::size_t i = 0; i < DeadlineSet::kMaxDeadlines; ++i) all.push_back(std::make_unique<Deadline>(set, [] {}));
-  EXPECT_THROW(Deadline(set, [] {}), std::logic_error);
+  for (std::size_t i = 0; i < DeadlineSet::kMaxDeadlines; ++i)
+    all.push_back(std::make_unique<Deadline>(set, &owner, [](int&) {}));
+  EXPECT_THROW(Deadline(set, &owner, [](int&) {}), std::logic_error);
   all.pop_back();  // a destroyed deadline frees its place
-  EXPECT_NO_THROW(Deadline(set, [] {}));
+  EXPECT_NO_THROW(Deadline(set, &owner, [](int&) {}));
 }
 
 }  // namespace
