@@ -11,6 +11,11 @@ namespace segproxy::proxy {
 // 'Z': one request (Query, Sync, or a raised refusal) is answered.
 void PgSession::on_ready_for_query(char status) {
   ++rfq_seen_;  // the answer of request number rfq_seen_ - 1 ends here
+  if (!trims_.empty()) {
+    // The raises standing in for a Sync whose answers are complete (pg_reply_trim.cpp).
+    while (!trims_.empty() && trims_.front().request < rfq_seen_) trims_.pop_front();
+    if (trims_.empty()) backend_dispatch_.report_completions(false);
+  }
   if (!results_.empty()) result_done();
   if (wal_gated_) {
     // The backend confirms the transaction state; a held message may go now (or be

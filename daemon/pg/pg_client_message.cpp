@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "protocols/common/utf8.hpp"
+#include "daemon/pg/pg_deny.hpp"
 #include "daemon/pg/pg_session.hpp"
 #include "daemon/pg/pg_wal_state.hpp"
 
@@ -319,12 +320,20 @@ void PgSession::raise_pending(MessageKind kind) {
 
 // The denial's record is durable before its error reaches the client: the raise carries
 // it, and answers wait for the records of everything forwarded before them.
+// In place of a Sync the raise is an extended Parse / Bind / Execute / Sync
+// (pg_raise_at_sync): the backend may have failed the batch already and then skips all
+// but a Sync. In place of a Query or FunctionCall it is a Query, which is never skipped
+// where they would not be.
 void PgSession::raise_instead(const authz::Decision& d, WalRecord record, MessageKind kind) {
-  protocols::Bytes q = raise_query(d.sqlstate.empty() ? "42501" : d.sqlstate, d.reason,
-                                   d.rule_id.empty() ? std::string() : "rule: " + d.rule_id);
+  const std::string_view sqlstate = d.sqlstate.empty() ? std::string_view("42501") : std::string_view(d.sqlstate);
+  const std::string detail = d.rule_id.empty() ? std::string() : "rule: " + d.rule_id;
+  protocols::Bytes q = kind == MessageKind::PgSync ? pg_raise_at_sync(pg_raise_statement(sqlstate, d.reason, detail))
+                                                   : raise_query(sqlstate, d.reason, detail);
   // A refused record (the log cannot be written) turns it into a 58030 refusal.
   wal_submit(kind, wal::MessageClass::empty(), record, {}, &q);
-  note_forwarded(pg::Query{});  // the raise is a Query to the backend
+  // Either form ends the batch with one ReadyForQuery, as a Query does, and replaces the
+  // unnamed statement and portal (FrontendState forgets them: never bound again).
+  note_forwarded(pg::Query{});
   request_sent();
   expect_result();
 }

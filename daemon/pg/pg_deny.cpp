@@ -1,6 +1,8 @@
 // Refusals of a PostgreSQL session during the relay: a refused statement is replaced by
 // a DO block that makes the backend raise the refusal (pg_deny.hpp), so its order and
-// transaction effects are PostgreSQL's own; denials are logged and audited.
+// transaction effects are PostgreSQL's own: a simple Query in place of a Query or
+// FunctionCall, an extended Parse / Bind / Execute / Sync in place of a Sync
+// (pg_raise_at_sync); denials are logged and audited.
 #include "daemon/pg/pg_deny.hpp"
 
 #include <openssl/rand.h>
@@ -83,6 +85,22 @@ std::string pg_raise_statement(std::string_view sqlstate, std::string_view messa
   return "DO " + tag + " " + body + " " + tag;
 }
 
+// 55.2.3: after an error in an extended batch the backend skips every message up to
+// Sync, a simple Query included. Standing in for the client's Sync, the raise therefore
+// goes as Parse / Bind / Execute of the unnamed statement and portal, then Sync: a batch
+// that already failed skips the raise and still answers its Sync with ReadyForQuery (the
+// client sees its own error, as without the proxy); otherwise the raise fails the batch
+// (its implicit transaction rolls back) and the Sync answers. Its ParseComplete and
+// BindComplete are not the client's: daemon/pg/pg_reply_trim.cpp drops them.
+std::vector<std::uint8_t> pg_raise_at_sync(std::string_view statement) {
+  std::vector<std::uint8_t> out;
+  protocols::pg::encode_frontend(out, protocols::pg::Parse{"", statement, 0});
+  protocols::pg::encode_frontend(out, protocols::pg::Bind{"", "", 0, 0, 0});
+  protocols::pg::encode_frontend(out, protocols::pg::Execute{"", 0});
+  protocols::pg::encode_frontend(out, protocols::pg::Sync{});
+  return out;
+}
+
 // ---- the session's side: refusals in order, raised by the backend ----
 
 namespace pg = protocols::pg;
@@ -93,6 +111,7 @@ Bytes PgSession::raise_query(std::string_view sqlstate, std::string_view message
   pg::encode_frontend(q, pg::Query{pg_raise_statement(sqlstate, message, detail)});
   return q;
 }
+
 
 void PgSession::deny(const GateVerdict& v, std::string_view kind) {
   svc_.log.info("statement.denied", {{"session", id_text_},

@@ -88,6 +88,7 @@ awaitable<void> PgSession::backend_to_client() {
   auto relay = [&](std::size_t fresh, std::uint64_t need) -> awaitable<bool> {
     const std::size_t old = hold.held();
     const std::span<const std::uint8_t> all(buf.data(), old + fresh);
+    cut_base_ = old;  // replies of a raise to drop are found while feeding (pg_reply_trim.cpp)
     if (backend_stream_.feed(all.subspan(old), backend_dispatch_) == DecodeStatus::Malformed) {
       // Issue 12 item 4.4: the backend connection ends; the client gets what came before
       // the offending message and a clean FATAL 08P01 (when none of it was relayed;
@@ -103,7 +104,8 @@ awaitable<void> PgSession::backend_to_client() {
       // session ends): withheld, the client gets the FATAL alone.
       if (clean != std::string::npos && wal_gated_ && (wal_replacing() || need > wal_settled())) clean = 0;
       if (clean != std::string::npos && clean <= all.size()) {
-        Bytes out(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(clean));
+        Bytes out;
+        append_uncut(out, all, 0, clean);
         pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08P01", "segproxy: " + backend_stream_.error(), "", ""});
         error_code ec;
         co_await write_client(asio::buffer(out), ec);
@@ -111,16 +113,38 @@ awaitable<void> PgSession::backend_to_client() {
       co_return false;
     }
     // Answers whose record failed after forwarding are replaced per request.
-    if (wal_replacing()) co_return co_await relay_replacing(buf, hold, fresh, need);
-    if (need > wal_settled() && !co_await answer_ready(need)) co_return false;
-    if (wal_replacing()) co_return co_await relay_replacing(buf, hold, fresh, need);
+    if (!wal_replacing() && need > wal_settled() && !co_await answer_ready(need)) {
+      cuts_.clear();
+      co_return false;
+    }
+    if (wal_replacing()) {
+      const bool ok = co_await relay_replacing(buf, hold, fresh, need);
+      cuts_.clear();
+      co_return ok;
+    }
     const std::size_t n = hold.relayable(backend_stream_, fresh);
     if (n > 0) {
       error_code ec;
-      co_await write_client(asio::buffer(all.data(), n), ec);
+      if (cuts_.empty()) {
+        co_await write_client(asio::buffer(all.data(), n), ec);
+      } else {
+        // A raise's ParseComplete / BindComplete are dropped (pg_reply_trim.cpp); the cuts
+        // are complete messages, before any bytes held back.
+        if (cut_lost()) {
+          close_reason_ = "a reply of a raised refusal was split across reads";
+          svc_.log.error("session.reply_trim_lost", {{"session", id_text_}});
+          cuts_.clear();
+          co_return false;
+        }
+        Bytes out;  // rare: the answer of a batch whose Sync a refusal stood in for
+        append_uncut(out, all, 0, n);
+        cuts_.clear();
+        if (!out.empty()) co_await write_client(asio::buffer(out), ec);
+      }
       if (ec) co_return false;
       if (hold.held() > 0) std::memmove(buf.data(), buf.data() + n, hold.held());
     }
+    cuts_.clear();
     relayed_normally(hold);
     co_return true;
   };

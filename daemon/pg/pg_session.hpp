@@ -14,6 +14,8 @@
 //   pg_client_message.cpp the fate of one client message, one handler per state
 //   pg_backend_message.cpp typed backend messages (BackendCallbacks) -> session state
 //   pg_deny.cpp           refusals raised by the backend itself (DO ... RAISE)
+//   pg_reply_trim.cpp     the ParseComplete / BindComplete of a raise standing in for a
+//                         Sync, dropped from the answer (the client never sent them)
 //   pg_limits.cpp         idle timeout, access window, statement_timeout
 //   pg_reload.cpp         adopt(): configuration reload
 //   pg_audit.cpp          audit records (decision, result)
@@ -284,10 +286,22 @@ class PgSession : public LiveSession,
   void on_error_response(const protocols::pg::ErrorView& error) override;
   void on_parameter_status(std::string_view name, std::string_view value) override;
   void on_copy_in_response() override;
+  void on_extended_complete(char type, std::uint32_t nth) override;  // pg_reply_trim.cpp
 
   // --- refusals raised by the backend (pg_deny.cpp) ---
   // A Query that makes the backend raise `sqlstate` `message` (pg_deny.hpp).
   static protocols::Bytes raise_query(std::string_view sqlstate, std::string_view message, std::string_view detail);
+  // In place of a Sync the raise is pg_raise_at_sync (pg_deny.hpp): Parse / Bind /
+  // Execute / Sync, since a batch the backend already failed skips a Query.
+
+  // --- the raise's replies the client never asked for (pg_reply_trim.cpp) ---
+  // An extended raise (pg_raise_at_sync) goes out for wal_msg_: the ParseComplete and
+  // BindComplete of its batch beyond the client's own forwarded Parse / Bind are dropped.
+  void trim_raise_replies();
+  // Bytes [from, to) of `all` (the relay buffer) without the dropped messages (cuts_).
+  void append_uncut(protocols::Bytes& out, std::span<const std::uint8_t> all, std::size_t from, std::size_t to) const;
+  // A message to drop began in bytes already passed to the client: it cannot be dropped.
+  bool cut_lost() const;
   void refuse_protocol_state(const protocols::pg::FrontendMessage& msg, authz::Decision d);
   void deny(const GateVerdict& verdict, std::string_view kind);
 
@@ -402,6 +416,28 @@ class PgSession : public LiveSession,
   // Statements Parse'd only because of an emergency grant (name -> text): judged again at
   // every Bind, so they stop running when the grant ends (docs/admin.md).
   std::map<std::string, std::string, std::less<>> granted_statements_;
+  // Raises standing in for a Sync (pg_raise_at_sync): the request each one ends and how many
+  // ParseComplete / BindComplete of that request's answer are the client's (its Parse /
+  // Bind forwarded in that batch); the rest are the raise's and are dropped. Popped at the
+  // request's ReadyForQuery; empty (no allocation) unless such a raise is in flight.
+  struct ReplyTrim {
+    std::uint64_t request = 0;
+    std::uint32_t parses = 0;
+    std::uint32_t binds = 0;
+  };
+  protocols::Fifo<ReplyTrim> trims_;
+  // During one relay step: messages to drop, as [start, start + size) of the relay
+  // buffer (start npos: it began in bytes already passed on); cut_base_ is where the
+  // span being fed to backend_stream_ begins in that buffer.
+  struct Cut {
+    std::size_t start = 0;
+    std::size_t size = 0;
+  };
+  std::vector<Cut> cuts_;
+  std::size_t cut_base_ = 0;
+  // Client Parse / Bind forwarded since the last request that ends with ReadyForQuery.
+  std::uint32_t batch_parses_ = 0;
+  std::uint32_t batch_binds_ = 0;
   std::vector<asio::const_buffer> out_pieces_;  // this batch, for one backend write
   std::vector<protocols::Bytes> out_owned_;     // bytes the proxy made for this batch
 

@@ -332,12 +332,24 @@ void PgSession::run_wal_actions() {
     }
     switch (a.kind) {
       case wal::ActionKind::Forward:
-        if (wal_msg_.use_owned) forward_owned(std::move(wal_msg_.owned));
-        else forward(wal_msg_.frame);
+        if (wal_msg_.use_owned) {
+          if (wal_msg_.kind == wal::MessageKind::PgSync) trim_raise_replies();  // pg_raise_at_sync
+          forward_owned(std::move(wal_msg_.owned));
+        } else {
+          forward(wal_msg_.frame);
+        }
         wal_msg_.use_owned = false;
         if (wal_gated_) wal_state_->ledger.forwarded(wal_msg_.record, wal_msg_.requests_before);
         if (wal_msg_.lasting) wal_lasting_request_ = wal_msg_.requests_before + 1;
-        if (extended(wal_msg_.kind)) wal_batch_open_ = true;
+        if (extended(wal_msg_.kind)) {
+          wal_batch_open_ = true;
+          // The client's own: each is answered by ParseComplete / BindComplete (pg_reply_trim.cpp).
+          batch_parses_ += wal_msg_.frame[0] == 'P';
+          batch_binds_ += wal_msg_.frame[0] == 'B';
+        } else if (wal_msg_.kind != wal::MessageKind::PgCopyData) {
+          batch_parses_ = 0;  // the batch ends here (one ReadyForQuery)
+          batch_binds_ = 0;
+        }
         break;
       case wal::ActionKind::Flush: wal_state_->flush = std::max(wal_state_->flush, a.record); break;
       case wal::ActionKind::Refuse: refuse_current(a, "58030", kAuditRefusal); break;
@@ -350,13 +362,17 @@ void PgSession::run_wal_actions() {
 }
 
 // The current message is never forwarded: extended ones fail their batch (discard to
-// Sync, whose stand-in raises the error); the others are answered by a Query that raises
-// it in order. A refused commit point inside a block rolls the block back first.
+// Sync, whose stand-in raises the error); a Sync by the extended raise (pg_raise_at_sync);
+// the others by a Query that raises it in order. A refused commit point inside a block
+// rolls the block back first.
 void PgSession::refuse_current(const wal::Action& a, const char* sqlstate, const char* message) {
   svc_.log.warn(a.kind == wal::ActionKind::Refuse ? "audit.refused_statement" : "session.held_statement_cancelled",
                 {{"session", id_text_}, {"segment", segment_}, {"sqlstate", sqlstate}});
-  // The client's own Sync replaced by a Query (a stand-in raise was noted when made).
-  const bool replaces_sync = wal_msg_.kind == wal::MessageKind::PgSync && !wal_msg_.use_owned;
+  // A Sync (the client's own, or a raise standing in for one: noted when made) is
+  // replaced by the extended raise (pg_raise_at_sync): the backend may have failed the
+  // batch already and would skip a Query.
+  const bool at_sync = wal_msg_.kind == wal::MessageKind::PgSync;
+  const bool replaces_sync = at_sync && !wal_msg_.use_owned;
   wal_msg_.use_owned = false;
   if (extended(wal_msg_.kind)) {
     advance(State::Relaying, State::Discarding);
@@ -365,12 +381,21 @@ void PgSession::refuse_current(const wal::Action& a, const char* sqlstate, const
     return;
   }
   std::string text = pg_raise_statement(sqlstate, message, "");
-  if (a.abort_transaction && wal_msg_.klass == wal::WriteClass::CommitPoint && (txn_status_ == 'T' || txn_status_ == 'E'))
+  // A Sync's class is empty (read-only), never a commit point: the raise is one statement.
+  if (!at_sync && a.abort_transaction && wal_msg_.klass == wal::WriteClass::CommitPoint &&
+      (txn_status_ == 'T' || txn_status_ == 'E'))
     text = "ROLLBACK; " + text;
   protocols::Bytes q;
-  pg::encode_frontend(q, pg::Query{std::move(text)});
+  if (at_sync) {
+    trim_raise_replies();
+    q = pg_raise_at_sync(text);
+  } else {
+    pg::encode_frontend(q, pg::Query{std::move(text)});
+  }
   forward_owned(std::move(q));
-  if (replaces_sync) note_forwarded(pg::Query{});  // a Query stands in for the Sync
+  batch_parses_ = 0;  // the raise ends the batch (one ReadyForQuery)
+  batch_binds_ = 0;
+  if (replaces_sync) note_forwarded(pg::Query{});  // the raise stands in for the Sync
 }
 
 void PgSession::wal_wake() {

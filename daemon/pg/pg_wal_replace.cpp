@@ -76,6 +76,12 @@ awaitable<bool> PgSession::relay_replacing(Bytes& buf, pg::BackendHoldBack& hold
                                            std::uint64_t need) {
   WalState::Replace& r = wal_state_->replace;  // answers are replaced: the session is gated
   pg::ReplyScan& scan = wal_state_->reply_scan;
+  // A raise's ParseComplete / BindComplete to drop (cuts_, pg_reply_trim.cpp) whose first
+  // bytes already reached the client: not followed.
+  if (cut_lost()) {
+    wal_fail_closed();
+    co_return false;
+  }
   if (!r.entered) {
     // The bytes not yet passed start on a message boundary (the held ones always do),
     // and nothing of the first affected answer has reached the client.
@@ -106,8 +112,7 @@ awaitable<bool> PgSession::relay_replacing(Bytes& buf, pg::BackendHoldBack& hold
     }
     if (r.at < r.from) {  // an answer before the range: its records are durable
       if (m.type == 'G' || m.type == 'W') faithful = false;  // requests may go unanswered from here on
-      out.insert(out.end(), all.begin() + static_cast<std::ptrdiff_t>(pos),
-                 all.begin() + static_cast<std::ptrdiff_t>(m.end));
+      append_uncut(out, all, pos, m.end);  // without a raise's ParseComplete / BindComplete
       pos = m.end;
       r.at += m.type == 'Z';
       return;
@@ -135,9 +140,7 @@ awaitable<bool> PgSession::relay_replacing(Bytes& buf, pg::BackendHoldBack& hold
   if (after_range == std::string::npos) {
     // The range goes on in later reads. An unfinished message before the range is passed
     // on (the scan follows it); one in the range is swallowed.
-    if (r.at < r.from) {
-      out.insert(out.end(), all.begin() + static_cast<std::ptrdiff_t>(pos), all.end());
-    }
+    if (r.at < r.from) append_uncut(out, all, pos, all.size());
     if (r.at != rfq_seen_) {  // every complete ReadyForQuery was passed or replaced
       wal_fail_closed();
       co_return false;
@@ -181,8 +184,10 @@ awaitable<bool> PgSession::relay_replacing(Bytes& buf, pg::BackendHoldBack& hold
   }
   const std::span<const std::uint8_t> rest = all.subspan(after_range);
   if (!rest.empty()) {
+    Bytes uncut;  // without a raise's ParseComplete / BindComplete (pg_reply_trim.cpp)
+    append_uncut(uncut, all, after_range, all.size());
     error_code ec;
-    co_await write_client(asio::buffer(rest.data(), rest.size()), ec);
+    if (!uncut.empty()) co_await write_client(asio::buffer(uncut), ec);
     if (ec) co_return false;
   }
   rfq_relayed_ = rfq_seen_;

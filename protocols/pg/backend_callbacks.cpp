@@ -6,6 +6,8 @@ namespace segproxy::protocols::pg {
 void BackendDispatch::on_backend_message(char type, std::span<const std::uint8_t> body) {
   switch (type) {
     case 'Z':
+      parse_completes_ = 0;
+      bind_completes_ = 0;
       if (auto status = parse_ready_for_query(body)) return callbacks_.on_ready_for_query(*status);
       break;
     case 'C':
@@ -19,6 +21,12 @@ void BackendDispatch::on_backend_message(char type, std::span<const std::uint8_t
       break;
     case 'G':
       return callbacks_.on_copy_in_response();
+    case '1':
+    case '2': {
+      const std::uint32_t nth = type == '1' ? ++parse_completes_ : ++bind_completes_;
+      if (report_completions_) callbacks_.on_extended_complete(type, nth);
+      return;
+    }
     default:
       return;  // watched for framing only
   }

@@ -27,6 +27,10 @@ class BackendCallbacks {
   virtual void on_parameter_status(std::string_view name, std::string_view value) = 0;
   // 'G': the backend entered COPY IN.
   virtual void on_copy_in_response() = 0;
+  // '1' ParseComplete / '2' BindComplete, reported only while the dispatch was asked to
+  // (BackendDispatch::report_completions): `nth` counts the messages of that type since
+  // the last ReadyForQuery, this one included (1: the first of its batch).
+  virtual void on_extended_complete(char /*type*/, std::uint32_t /*nth*/) {}
   // A watched message of one of the types above whose body is not what its type
   // requires. Only possible with BackendCheck::Framing (Structure refuses it first).
   virtual void on_malformed_body(char /*type*/) {}
@@ -34,14 +38,22 @@ class BackendCallbacks {
 
 // The adapter between the scanner and the typed callbacks: one switch on the type byte,
 // one parse of the body. Watched types without a callback (notices, notifications,
-// ParseComplete, ...) are relayed without being reported.
+// CloseComplete, ...) are relayed without being reported.
+// ParseComplete / BindComplete are counted per batch (up to ReadyForQuery) and reported
+// only while report_completions(true): the session drops the ones answering the Parse /
+// Bind of a refusal it raised in place of a Sync (daemon/pg/pg_deny.cpp), which the
+// client never sent. Otherwise a count and one branch is all they cost.
 class BackendDispatch final : public BackendEvents {
  public:
   explicit BackendDispatch(BackendCallbacks& callbacks) : callbacks_(callbacks) {}
   void on_backend_message(char type, std::span<const std::uint8_t> body) override;
+  void report_completions(bool on) { report_completions_ = on; }
 
  private:
   BackendCallbacks& callbacks_;
+  std::uint32_t parse_completes_ = 0;  // '1' since the last 'Z'
+  std::uint32_t bind_completes_ = 0;   // '2' since the last 'Z'
+  bool report_completions_ = false;
 };
 
 }  // namespace segproxy::protocols::pg

@@ -76,6 +76,9 @@ class BackendStream {
   // After Ok mid-message: where the unfinished message starts in the last fed span, or
   // npos when it began in an earlier feed (or the stream is on a boundary).
   std::size_t pending_start() const { return at_boundary() ? std::string::npos : msg_start_; }
+  // While a watched message is being reported (BackendEvents::on_backend_message): where
+  // it starts in the span being fed, or npos when it began in an earlier feed.
+  std::size_t message_start() const { return msg_start_; }
   // The type of the last message that ended (0 before the first): with at_boundary(),
   // whether the bytes fed so far end right after a ReadyForQuery.
   char last_complete() const { return last_complete_; }

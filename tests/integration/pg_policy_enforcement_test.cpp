@@ -288,13 +288,13 @@ TEST_F(PolicyEnforcementOrders, PipelineDeniedFirstAbortsTheRestUntilSync) {
   EXPECT_EQ(SuValue("SELECT count(*) FROM public." + orders_ + " WHERE id = 33"), "0");
 }
 
-// Known defect, found in the second review of issue 14 (h2; docs/audit.md Gaps, "Not
-// fixed" (2)): the Sync of a batch the proxy discarded after a refusal is replaced by a
-// Query that raises the refusal; when the backend already failed the batch (here the
-// SELECT's division by zero) it ignores every message but Sync, that Query included, so
-// no ReadyForQuery ever comes and the client waits. Disabled until fixed: run with
-// --gtest_also_run_disabled_tests to reproduce (it reports "pipeline stalled").
-TEST_F(PolicyEnforcementOrders, DISABLED_PipelineRefusedAfterABackendErrorInTheSameBatchStillEndsAtItsSync) {
+// Issues 12 and 14 (h2's second review of issue 14): the Sync of a batch the proxy
+// discarded after a refusal is replaced by a raise of the refusal. When the backend has
+// already failed the batch (here the SELECT's division by zero) it skips every message
+// but Sync; a raise sent as a simple Query was skipped too, no ReadyForQuery came and the
+// client waited for ever. The raise is now Parse / Bind / Execute / Sync: skipped, its
+// Sync still answers, and the client sees its own error, as without the proxy.
+TEST_F(PolicyEnforcementOrders, PipelineRefusedAfterABackendErrorInTheSameBatchStillEndsAtItsSync) {
   PGconn* c = conn_.get();
   ASSERT_EQ(PQenterPipelineMode(c), 1);
   ASSERT_EQ(PQsendQueryParams(c, "SELECT 1/0", 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
@@ -305,6 +305,105 @@ TEST_F(PolicyEnforcementOrders, DISABLED_PipelineRefusedAfterABackendErrorInTheS
   EXPECT_TRUE(problem.empty()) << problem;
   const std::vector<std::string> expected{"E22012", "aborted", "sync"};
   EXPECT_EQ(seen, expected);
+  ASSERT_EQ(PQexitPipelineMode(c), 1) << PQerrorMessage(c);
+  EXPECT_EQ(pg_exec(c, "SELECT 11").value, "11");
+  EXPECT_EQ(RowCount(orders_), 3);
+}
+
+// The raise's own ParseComplete / BindComplete never reach the client: here a batch that
+// did not fail before the refusal, with named statements of the client's before it. A
+// surplus ParseComplete would complete the refused PQsendPrepare as COMMAND_OK in libpq.
+TEST_F(PolicyEnforcementOrders, PipelineRefusedAfterTheClientsOwnParseAndBindShowsOnlyTheClientsReplies) {
+  PGconn* c = conn_.get();
+  const std::string ok = unique_name("it_pb_ok");
+  const std::string del = unique_name("it_pb_del");
+  ASSERT_EQ(PQenterPipelineMode(c), 1);
+  ASSERT_EQ(PQsendPrepare(c, ok.c_str(), ("SELECT v FROM " + orders_ + " WHERE id = 2").c_str(), 0, nullptr), 1);
+  ASSERT_EQ(PQsendQueryPrepared(c, ok.c_str(), 0, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQsendPrepare(c, del.c_str(), ("DELETE FROM " + orders_).c_str(), 0, nullptr), 1);
+  ASSERT_EQ(PQpipelineSync(c), 1);
+  std::string problem;
+  const std::vector<std::string> seen = collect_pipeline(c, 1, &problem);
+  EXPECT_TRUE(problem.empty()) << problem;
+  const std::vector<std::string> expected{"COMMAND_OK", "v2", "E42501", "sync"};
+  EXPECT_EQ(seen, expected);
+  ASSERT_EQ(PQexitPipelineMode(c), 1) << PQerrorMessage(c);
+  // The client's named statement outlives the refusal; the refused one was never made.
+  PgResultPtr again(PQexecPrepared(c, ok.c_str(), 0, nullptr, nullptr, nullptr, 0));
+  ASSERT_EQ(PQresultStatus(again.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(again.get());
+  EXPECT_EQ(std::string(PQgetvalue(again.get(), 0, 0)), "v2");
+  EXPECT_EQ(refusal_of(PQexecPrepared(c, del.c_str(), 0, nullptr, nullptr, nullptr, 0)).f.sqlstate, "26000");
+  EXPECT_EQ(RowCount(orders_), 3);
+}
+
+// Two batches in one pipeline: the first failed by the backend and then refused, the
+// second normal (with its own Parse / Bind): the dropping of the raise's replies is per
+// batch, and the counting starts again at each ReadyForQuery.
+TEST_F(PolicyEnforcementOrders, PipelineBatchFailedAndRefusedIsFollowedByANormalBatch) {
+  PGconn* c = conn_.get();
+  const std::string named = unique_name("it_pb_next");
+  ASSERT_EQ(PQenterPipelineMode(c), 1);
+  ASSERT_EQ(PQsendQueryParams(c, "SELECT 1/0", 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQsendQueryParams(c, ("DELETE FROM " + orders_).c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQpipelineSync(c), 1);
+  ASSERT_EQ(PQsendQueryParams(c, "SELECT 'after'", 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQsendPrepare(c, named.c_str(), ("SELECT count(*) FROM " + orders_).c_str(), 0, nullptr), 1);
+  ASSERT_EQ(PQsendQueryPrepared(c, named.c_str(), 0, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQpipelineSync(c), 1);
+  // A third batch refused without a backend error before it: raised, not skipped.
+  ASSERT_EQ(PQsendQueryParams(c, "SELECT 'third'", 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQsendQueryParams(c, ("SELECT * FROM " + pii_).c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQpipelineSync(c), 1);
+  std::string problem;
+  const std::vector<std::string> seen = collect_pipeline(c, 3, &problem);
+  EXPECT_TRUE(problem.empty()) << problem;
+  const std::vector<std::string> expected{"E22012", "aborted", "sync", "after", "COMMAND_OK", "3", "sync",
+                                          "third",  "E42501",  "sync"};
+  EXPECT_EQ(seen, expected);
+  ASSERT_EQ(PQexitPipelineMode(c), 1) << PQerrorMessage(c);
+  EXPECT_EQ(pg_exec(c, "SELECT 12").value, "12");
+}
+
+// A protocol-state refusal (a Bind of a statement never prepared through the session,
+// 26000) is raised at the Sync too: after a backend error in the same batch the client
+// gets its error and the Sync's answer, never a stall.
+TEST_F(PolicyEnforcementOrders, PipelineBindOfAnUnknownStatementAfterABackendErrorStillEndsAtItsSync) {
+  PGconn* c = conn_.get();
+  ASSERT_EQ(PQenterPipelineMode(c), 1);
+  ASSERT_EQ(PQsendQueryParams(c, "SELECT 1/0", 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQsendQueryPrepared(c, "it_never_prepared", 0, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQpipelineSync(c), 1);
+  ASSERT_EQ(PQsendQueryPrepared(c, "it_never_prepared", 0, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQpipelineSync(c), 1);
+  std::string problem;
+  const std::vector<std::string> seen = collect_pipeline(c, 2, &problem);
+  EXPECT_TRUE(problem.empty()) << problem;
+  const std::vector<std::string> expected{"E22012", "aborted", "sync", "E26000", "sync"};
+  EXPECT_EQ(seen, expected);
+  ASSERT_EQ(PQexitPipelineMode(c), 1) << PQerrorMessage(c);
+}
+
+// Inside an explicit transaction block that already failed ('E'), the raise's Parse gets
+// 25P02 from the backend, as any statement there would; the batch still ends at its
+// Sync and ROLLBACK ends the block.
+TEST_F(PolicyEnforcementOrders, PipelineRefusedInAFailedTransactionBlockEndsAtItsSync) {
+  PGconn* c = conn_.get();
+  ASSERT_TRUE(pg_exec(c, "BEGIN").ok);
+  EXPECT_FALSE(pg_exec(c, "SELECT 1/0").ok);
+  ASSERT_EQ(PQtransactionStatus(c), PQTRANS_INERROR);
+  ASSERT_EQ(PQenterPipelineMode(c), 1);
+  ASSERT_EQ(PQsendQueryParams(c, ("DELETE FROM " + orders_).c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
+  ASSERT_EQ(PQpipelineSync(c), 1);
+  std::string problem;
+  const std::vector<std::string> seen = collect_pipeline(c, 1, &problem);
+  EXPECT_TRUE(problem.empty()) << problem;
+  const std::vector<std::string> expected{"E25P02", "sync"};
+  EXPECT_EQ(seen, expected);
+  ASSERT_EQ(PQexitPipelineMode(c), 1) << PQerrorMessage(c);
+  EXPECT_EQ(PQtransactionStatus(c), PQTRANS_INERROR);
+  ASSERT_TRUE(pg_exec(c, "ROLLBACK").ok);
+  EXPECT_EQ(pg_exec(c, "SELECT 13").value, "13");
+  EXPECT_EQ(RowCount(orders_), 3);
 }
 
 TEST_F(PolicyEnforcementOrders, UnknownOrUnlistedFunctionsAreRefused) {

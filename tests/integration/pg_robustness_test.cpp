@@ -248,6 +248,44 @@ TEST_F(ProtocolState, InvalidUtf8StatementTextIsRefusedWith22021ByTheProxy) {
   ExpectSessionUsable(raw);
 }
 
+std::string parse_msg(const std::string& name, const std::string& sql) { return fe('P', z(name) + z(sql) + be16(0)); }
+
+// A refusal raised in place of a Sync (issues 12 and 14): the client gets exactly the
+// replies of its own messages - its ParseComplete / BindComplete, never the raise's -
+// then the refusal and ReadyForQuery; after a backend error in the batch, that error and
+// ReadyForQuery (the raise is skipped like the rest of the batch, its Sync answers).
+TEST_F(ProtocolState, RefusalRaisedAtSyncAnswersOnlyTheClientsOwnMessagesPerBatch) {
+  RawClient raw;
+  ASSERT_TRUE(open_session(raw, port_));
+  const std::string refused = parse_msg("", "SET ROLE postgres") + bind_msg("", "") + execute_msg("");
+  // The batch has not failed: the client's Parse / Bind replies, its row, then 42501.
+  ASSERT_TRUE(raw.send(parse_msg("it_trim_a", "select 7") + bind_msg("", "it_trim_a") + execute_msg("") + refused +
+                       sync_msg()));
+  Reply r = read_until_ready(raw);
+  ASSERT_TRUE(r.complete) << r.types;
+  EXPECT_EQ(r.types, "12DCEZ");
+  EXPECT_EQ(r.error['C'], "42501") << r.error['M'];
+  // The backend failed the batch first: its error, then the Sync's ReadyForQuery. (The
+  // server folds 1/0 while planning, so the error answers the Bind.)
+  ASSERT_TRUE(raw.send(parse_msg("", "select 1/0") + bind_msg("", "") + execute_msg("") + refused + sync_msg()));
+  r = read_until_ready(raw);
+  ASSERT_TRUE(r.complete) << "no ReadyForQuery after a refusal in a failed batch: " << r.types;
+  EXPECT_EQ(r.types, "1EZ");
+  EXPECT_EQ(r.error['C'], "22012") << r.error['M'];
+  // Two batches in one write: failed and refused, then a normal one with a named statement.
+  ASSERT_TRUE(raw.send(parse_msg("", "select 1/0") + bind_msg("", "") + execute_msg("") + refused + sync_msg() +
+                       parse_msg("it_trim_b", "select 8") + bind_msg("", "it_trim_b") + execute_msg("") +
+                       sync_msg()));
+  r = read_until_ready(raw);
+  ASSERT_TRUE(r.complete) << r.types;
+  EXPECT_EQ(r.types, "1EZ");
+  r = read_until_ready(raw);
+  ASSERT_TRUE(r.complete) << r.types;
+  EXPECT_EQ(r.types, "12DCZ") << (r.error.count('M') ? r.error.at('M') : "");
+  EXPECT_NE(r.first_data.find('8'), std::string::npos);
+  ExpectSessionUsable(raw);
+}
+
 // PostgreSQL ignores copy messages outside COPY; the proxy does not even forward them,
 // and a real COPY FROM STDIN still works.
 TEST_F(ProtocolState, CopyMessagesOutsideCopyAreDroppedAndCopyInStillWorks) {

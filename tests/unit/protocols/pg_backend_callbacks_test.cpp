@@ -60,6 +60,54 @@ TEST(PgBackendDispatch, EachFollowedMessageReachesItsOwnTypedCallbackOnceForEver
   }
 }
 
+// ParseComplete / BindComplete (the session drops those of a refusal it raised in place
+// of a Sync, daemon/pg/pg_reply_trim.cpp): reported only while asked for, numbered per
+// type from the last ReadyForQuery, with where each starts in the span being fed.
+struct Completions : Typed {
+  const BackendStream* stream = nullptr;
+  std::vector<std::string> seen;
+  void on_extended_complete(char type, std::uint32_t nth) override {
+    const std::size_t at = stream->message_start();
+    seen.push_back(std::string(1, type) + "#" + std::to_string(nth) + "@" +
+                   (at == std::string::npos ? std::string("earlier") : std::to_string(at)));
+  }
+};
+
+TEST(PgBackendDispatch, CompletionsAreCountedPerBatchAndReportedOnlyWhenAsked) {
+  const Bytes wire = test::concat({frame('1', Body()), frame('2', Body()), frame('C', Body().cstr("SELECT 0")),
+                                   frame('1', Body()), frame('2', Body()), frame('Z', Body().u8('I')),
+                                   frame('1', Body()), frame('2', Body()), frame('Z', Body().u8('I'))});
+  Completions c;
+  BackendDispatch dispatch(c);
+  BackendStream s(Limits{}, BackendCheck::Structure);
+  c.stream = &s;
+  // Not asked for: nothing is reported, but the first batch's two are still counted.
+  const std::size_t first_two = 10;
+  ASSERT_EQ(s.feed(std::span(wire).first(first_two), dispatch), DecodeStatus::Ok);
+  EXPECT_TRUE(c.seen.empty());
+  dispatch.report_completions(true);
+  ASSERT_EQ(s.feed(std::span(wire).subspan(first_two), dispatch), DecodeStatus::Ok);
+  // After the batch's first ParseComplete / BindComplete (unreported): the second ones,
+  // then a new batch counted from 1 again. Offsets are in the span fed second.
+  const std::vector<std::string> expected{"1#2@14", "2#2@19", "1#1@30", "2#1@35"};
+  EXPECT_EQ(c.seen, expected);
+  dispatch.report_completions(false);
+  ASSERT_EQ(s.feed(frame('1', Body()), dispatch), DecodeStatus::Ok);
+  EXPECT_EQ(c.seen.size(), expected.size());
+}
+
+TEST(PgBackendDispatch, ACompletionSplitAcrossFeedsStartsInAnEarlierFeed) {
+  Completions c;
+  BackendDispatch dispatch(c);
+  dispatch.report_completions(true);
+  BackendStream s(Limits{}, BackendCheck::Structure);
+  c.stream = &s;
+  const Bytes wire = test::concat({frame('Z', Body().u8('I')), frame('1', Body())});
+  ASSERT_EQ(s.feed(std::span(wire).first(8), dispatch), DecodeStatus::Ok);  // 'Z' and two bytes of '1'
+  ASSERT_EQ(s.feed(std::span(wire).subspan(8), dispatch), DecodeStatus::Ok);
+  EXPECT_EQ(c.seen, (std::vector<std::string>{"1#1@earlier"}));
+}
+
 TEST(PgBackendDispatch, AMalformedFollowedBodyIsReportedAsMalformedNeverAsAValue) {
   // Framing mode does not check bodies: the dispatcher must not invent a value.
   Typed typed;
