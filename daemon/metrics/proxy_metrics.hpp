@@ -200,9 +200,6 @@ class SegmentMetrics {
   Histogram& statement_duration_;
   std::array<Counter*, kLimitKindCount> limits_;
   CounterFamily* shadow_denials_ = nullptr;
-  CounterFamily* backend_probes_ = nullptr;
-  CounterFamily* backend_probe_waits_ = nullptr;
-  GaugeFamily* backend_probes_in_flight_ = nullptr;
   std::array<std::atomic<Counter*>, kStatementLabelCount * kDecisionCount> statements_{};
 };
 
@@ -269,6 +266,9 @@ class ProxyMetrics {
   HistogramFamily* statement_duration_ = nullptr;
   CounterFamily* limit_exceeded_ = nullptr;
   CounterFamily* shadow_denials_ = nullptr;
+  CounterFamily* backend_probes_ = nullptr;
+  CounterFamily* backend_probe_waits_ = nullptr;
+  GaugeFamily* backend_probes_in_flight_ = nullptr;
 
   Histogram* policy_evaluation_ = nullptr;
   Counter* audit_records_written_ = nullptr;
