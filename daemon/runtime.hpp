@@ -148,6 +148,9 @@ struct Services {
   class ProxyMetrics* metrics = nullptr;  // never null in the server; may be in tests
   class DynamicCredentials* dynamic = nullptr;  // null: no dynamic credential configured
   AddressLimits* address_limits = nullptr;  // null in tests: no per-address caps
+  // MySQL stall probes: the per-backend cap (one at a time) and their metrics
+  // (daemon/mysql/backend_probes.hpp); null in tests: every silent session probes alone.
+  class BackendProbes* probes = nullptr;
   // This connection's hold on its source address's counts (null in tests); the session
   // calls logged_in() when its relay starts.
   std::shared_ptr<AddressLimits::Lease> address{};

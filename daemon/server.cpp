@@ -15,6 +15,7 @@
 #include "daemon/control/grant_fleet.hpp"
 #include "daemon/credentials/dynamic_credentials.hpp"
 #include "daemon/metrics/metrics_http.hpp"
+#include "daemon/mysql/backend_probes.hpp"
 #include "daemon/mysql/mysql_session.hpp"
 #include "daemon/pg/pg_session.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
@@ -29,6 +30,7 @@ Server::Server(std::shared_ptr<const Runtime> rt, Logger& log, bool enforce_poli
     : rt_(std::move(rt)), log_(log), enforce_policy_(enforce_policy) {
   metrics_ = std::make_unique<ProxyMetrics>(
       kVersion, std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  probes_ = std::make_unique<BackendProbes>(metrics_.get());
   unsigned n = rt_->config.threads != 0 ? rt_->config.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<asio::io_context>(1));
 }
@@ -45,6 +47,7 @@ Services Server::session_services() {
   s.metrics = metrics_.get();
   s.dynamic = dynamic_.get();
   s.address_limits = address_limits_.get();
+  s.probes = probes_.get();
   return s;
 }
 

@@ -24,6 +24,7 @@
 namespace segproxy::proxy {
 
 class AdminServer;
+class BackendProbes;
 class DynamicCredentials;
 class ControlPlane;
 class FleetRegistry;
@@ -84,6 +85,8 @@ class Server {
   // Declared before the sink (the sink reports to the metrics until its destructor's final
   // checkpoint) and before the workers (sessions count into both).
   std::unique_ptr<ProxyMetrics> metrics_;
+  // MySQL stall probes (counts into metrics_; sessions' waiters in it: before the workers).
+  std::unique_ptr<BackendProbes> probes_;
   std::unique_ptr<audit::FileSink> audit_;  // declared before the workers: outlives sessions
   // audit.ship: the central store's shipper (after the sink: stopped before it is destroyed).
   std::unique_ptr<audit::store::Shipper> shipper_;

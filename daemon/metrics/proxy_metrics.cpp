@@ -47,9 +47,11 @@ constexpr std::array<std::string_view, kReloadOutcomeCount> kReloadWords = {"suc
 constexpr std::array<std::string_view, kDirectionCount> kDirectionWords = {"client_to_backend", "backend_to_client"};
 constexpr std::array<std::string_view, kLimitKindCount> kLimitWords = {
     "max_connections", "max_connections_per_identity", "statement_timeout", "idle_timeout"};
+constexpr std::array<std::string_view, kProbeResultCount> kProbeResultWords = {"answered", "refused", "failed"};
 
 }  // namespace
 
+std::string_view to_label(ProbeResult r) noexcept { return pick(r, kProbeResultWords); }
 std::string_view to_label(RefuseReason r) noexcept { return pick(r, kRefuseWords); }
 std::string_view to_label(TlsFailureReason r) noexcept { return pick(r, kTlsWords); }
 std::string_view to_label(StatementLabel c) noexcept { return pick(c, kStatementWords); }
@@ -113,6 +115,18 @@ ProxyMetrics::ProxyMetrics(std::string_view version, double start_time_unix_seco
   shadow_denials_ = &r.counter("segproxy_shadow_denials_total",
                                "Statements forwarded that shadow policy (mode: shadow, shadow rules) would deny.",
                                {"segment", "rule"});
+  backend_probes_ = &r.counter("segproxy_backend_probes_total",
+                               "MySQL backend stall probes (fresh logins to a backend silent between two packets of "
+                               "a response), by what they found: answered, refused (an ERR of the server's own), "
+                               "failed (no answer: stalled).",
+                               {"backend", "result"});
+  backend_probe_waits_ = &r.counter("segproxy_backend_probe_waits_total",
+                                    "Silent MySQL sessions that took the verdict of a stall probe already running for "
+                                    "their backend instead of starting their own (at most one probe per backend runs).",
+                                    {"backend"});
+  backend_probes_in_flight_ = &r.gauge("segproxy_backend_probes_in_flight",
+                                       "MySQL backend stall probes running now (at most one per backend).",
+                                       {"backend"});
 
   policy_evaluation_ = &r.histogram("segproxy_policy_evaluation_duration_seconds",
                                     "Time to classify a statement and evaluate the policy.",
@@ -184,6 +198,15 @@ SegmentMetrics& ProxyMetrics::segment(std::string_view name) {
   auto [it, inserted] = segments_.emplace(std::string(name), std::move(m));
   (void)inserted;
   return *it->second;
+}
+
+BackendProbeMetrics ProxyMetrics::backend_probes(std::string_view backend) {
+  BackendProbeMetrics m;
+  for (std::size_t i = 0; i < kProbeResultCount; ++i)
+    m.results[i] = &backend_probes_->with({backend, kProbeResultWords[i]});
+  m.waits = &backend_probe_waits_->with({backend});
+  m.in_flight = &backend_probes_in_flight_->with({backend});
+  return m;
 }
 
 // The label of a statement from its command tag (both protocols' classifiers use the

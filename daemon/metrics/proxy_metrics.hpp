@@ -122,6 +122,17 @@ inline constexpr std::size_t kLimitKindCount = 4;
 static_assert(static_cast<std::size_t>(LimitKind::IdleTimeout) + 1 == kLimitKindCount);
 std::string_view to_label(LimitKind k) noexcept;
 
+// What a backend stall probe found (segproxy_backend_probes_total{result},
+// daemon/mysql/backend_probes.hpp).
+enum class ProbeResult : std::uint8_t {
+  Answered,  // the probe logged in
+  Refused,   // the server answered with an ERR of its own (1040, 1045): not stalled
+  Failed,    // no answer within backend_connect_timeout: stalled
+};
+inline constexpr std::size_t kProbeResultCount = 3;
+static_assert(static_cast<std::size_t>(ProbeResult::Failed) + 1 == kProbeResultCount);
+std::string_view to_label(ProbeResult r) noexcept;
+
 // Bucket upper bounds, in seconds (+Inf is implicit).
 namespace buckets {
 inline constexpr std::array<double, 13> kPolicyEvaluation = {1e-6,   2.5e-6, 5e-6, 1e-5,   2.5e-5, 5e-5, 1e-4,
@@ -151,6 +162,14 @@ struct ListenerMetrics {
   Counter& refused(RefuseReason r) const { return *refused_by[static_cast<std::size_t>(r)]; }
   Counter& tls_handshake_failed(TlsFailureReason r) const { return *tls_failures_by[static_cast<std::size_t>(r)]; }
   Counter& bytes(Direction d) const { return *bytes_by[static_cast<std::size_t>(d)]; }
+};
+
+// Series of one backend's stall probes; from ProxyMetrics::backend_probes(), valid for its
+// lifetime. All null in a default-constructed one (no metrics).
+struct BackendProbeMetrics {
+  std::array<Counter*, kProbeResultCount> results{};
+  Counter* waits = nullptr;
+  Gauge* in_flight = nullptr;
 };
 
 // Series of one segment; created with ProxyMetrics::segment(). Statement counters are
@@ -197,6 +216,10 @@ class ProxyMetrics {
   static constexpr std::size_t kMaxNames = 1000;
   ListenerMetrics& listener(std::string_view name);
   SegmentMetrics& segment(std::string_view name);
+  // segproxy_backend_probes_total{backend,result}, segproxy_backend_probe_waits_total{backend},
+  // segproxy_backend_probes_in_flight{backend}; `backend` is "host:port" of the
+  // configuration. Takes the families' locks (a probe is rare, not on the hot path).
+  BackendProbeMetrics backend_probes(std::string_view backend);
 
   Histogram& policy_evaluation_duration() { return *policy_evaluation_; }
   Counter& audit_records_written() { return *audit_records_written_; }
@@ -243,6 +266,9 @@ class ProxyMetrics {
   HistogramFamily* statement_duration_ = nullptr;
   CounterFamily* limit_exceeded_ = nullptr;
   CounterFamily* shadow_denials_ = nullptr;
+  CounterFamily* backend_probes_ = nullptr;
+  CounterFamily* backend_probe_waits_ = nullptr;
+  GaugeFamily* backend_probes_in_flight_ = nullptr;
 
   Histogram* policy_evaluation_ = nullptr;
   Counter* audit_records_written_ = nullptr;

@@ -18,15 +18,19 @@
 //    while the server answers others is a slow query, not a stalled backend). A server
 //    that refuses the probe with an ERR of its own (1040 Too many connections, 1045, a
 //    dropped dynamic user) answers too: it is not stalled (mysql_backend_answers).
-//    Probes are not pooled or capped: each silent session probes at most once per
-//    backend_message_timeout (the watch is re-armed after an answer), so N sessions
-//    waiting between packets make N short logins per period (docs/mysql.md Gaps).
+//    Probes are capped per backend (one at a time, backend_probes.hpp): a
+//    silent session over the cap takes the verdict of the probe already running for its
+//    backend instead of starting its own, so N sessions silent at once make at most the
+//    cap of logins, whatever N. Each silent session asks at most once per
+//    backend_message_timeout (the watch is re-armed after an answer). Counted in
+//    segproxy_backend_probes_total{result} and segproxy_backend_probe_waits_total.
 // A stalled backend's connection is closed and the session ends: ERR 1159 (08S01) when what the
 // client has is whole packets (nothing of the response yet, or a stall between packets),
-// otherwise only the closed connection. Logged as backend.stalled; each probe as
-// backend.probe.
+// otherwise only the closed connection. Logged as backend.stalled; each verdict a
+// session takes as backend.probe (shared=true: another session's probe).
 #include "daemon/mysql/mysql_session.hpp"
 
+#include "daemon/mysql/backend_probes.hpp"
 #include "protocols/mysql/packets.hpp"
 
 namespace segproxy::proxy {
@@ -58,32 +62,60 @@ void MysqlSession::on_backend_silent() {
     backend_->close();  // relay_response ends the session (backend_stalled)
     return;
   }
-  asio::co_spawn(client_->lowest().get_executor(), probe_backend(shared_from_this(), backend_watch_), asio::detached);
+  // No cap (tests that build no server), or no credential to log in with (the verdict,
+  // "silent", is this session's alone and must not be handed to others): probe alone.
+  if (svc_.probes == nullptr || login_request().password == nullptr) {
+    asio::co_spawn(client_->lowest().get_executor(), probe_backend(shared_from_this(), backend_watch_, std::nullopt),
+                   asio::detached);
+    return;
+  }
+  const config::Endpoint& ep = listener_->cfg->backend.endpoint;
+  const std::string backend = ep.host + ":" + std::to_string(ep.port);
+  // Over the cap: the verdict of the running probe comes back on this session's thread.
+  // A weak reference: a probe torn down at shutdown drops its waiters uncalled.
+  auto waiter = [weak = weak_from_this(), watch = backend_watch_,
+                 ex = client_->lowest().get_executor()](const ProbeVerdict& v) {
+    auto self = weak.lock();
+    if (!self) return;
+    asio::post(ex, [self = std::move(self), watch, v] { self->take_probe_verdict(watch, v, true); });
+  };
+  std::optional<BackendProbes::Probe> probe =
+      svc_.probes->start_or_wait(backend, BackendProbes::kPerBackend, std::move(waiter));
+  if (!probe) return;
+  asio::co_spawn(client_->lowest().get_executor(), probe_backend(shared_from_this(), backend_watch_, std::move(probe)),
+                 asio::detached);
 }
 
-awaitable<void> MysqlSession::probe_backend(std::shared_ptr<MysqlSession> self, std::uint64_t watch) {
+awaitable<void> MysqlSession::probe_backend(std::shared_ptr<MysqlSession> self, std::uint64_t watch,
+                                            std::optional<BackendProbes::Probe> probe) {
   const std::shared_ptr<const Runtime> rt = self->rt_;  // the credential login_request points into
   const MysqlLoginRequest req = self->login_request();
   const config::Endpoint ep = self->listener_->cfg->backend.endpoint;
-  std::string error = "no backend credential to probe with";
-  bool answers = false;
+  ProbeVerdict verdict;
+  verdict.error = "no backend credential to probe with";
   if (req.password != nullptr) {
-    error.clear();  // stays empty when the probe is logged in
-    answers = co_await mysql_backend_answers(ep, req, error);
+    verdict.error.clear();  // stays empty when the probe is logged in
+    verdict.answers = co_await mysql_backend_answers(ep, req, verdict.error);
   }
+  if (probe) probe->finish(verdict);  // counted; the sessions that waited for it get it too
+  self->take_probe_verdict(watch, verdict, false);
+}
+
+void MysqlSession::take_probe_verdict(std::uint64_t watch, const ProbeVerdict& v, bool shared) {
   // Bytes arrived (the relay read completed) or the session ended meanwhile: moot.
-  if (self->closed() || watch != self->backend_watch_ || !self->backend_) co_return;
+  if (closed() || watch != backend_watch_ || !backend_) return;
   // A refusal the server sent (error set although it answers) stays in the log line.
-  self->svc_.log.info("backend.probe", {{"session", self->id_text_},
-                                        {"protocol", "mysql"},
-                                        {"answers", answers ? "true" : "false"},
-                                        {"error", error}});
-  if (answers) {
-    self->backend_stall_.arm(rt->config.limits.backend_message_timeout);  // still the same watch
-    co_return;
+  svc_.log.info("backend.probe", {{"session", id_text_},
+                                  {"protocol", "mysql"},
+                                  {"answers", v.answers ? "true" : "false"},
+                                  {"shared", shared ? "true" : "false"},
+                                  {"error", v.error}});
+  if (v.answers) {
+    backend_stall_.arm(rt_->config.limits.backend_message_timeout);  // still the same watch
+    return;
   }
-  self->backend_stalled_ = true;
-  self->backend_->close();
+  backend_stalled_ = true;
+  backend_->close();
 }
 
 awaitable<bool> MysqlSession::backend_stalled() {

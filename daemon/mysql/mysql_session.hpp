@@ -34,6 +34,7 @@
 #include "protocols/mysql/response_tracker.hpp"
 #include "daemon/net/asio.hpp"
 #include "daemon/credentials/dynamic_credentials.hpp"
+#include "daemon/mysql/backend_probes.hpp"
 #include "daemon/mysql/mysql_backend.hpp"
 #include "daemon/runtime.hpp"
 #include "daemon/session/refusal.hpp"
@@ -144,7 +145,12 @@ class MysqlSession : public LiveSession,
   // does, and the session's end when the backend is stalled.
   void watch_backend(bool on);
   void on_backend_silent();
-  static awaitable<void> probe_backend(std::shared_ptr<MysqlSession> self, std::uint64_t watch);
+  // Runs the probe `probe` holds a slot for (none: no cap configured, as in tests) and
+  // takes its verdict; the slot's waiters get it too.
+  static awaitable<void> probe_backend(std::shared_ptr<MysqlSession> self, std::uint64_t watch,
+                                       std::optional<BackendProbes::Probe> probe);
+  // On the session's thread: a verdict for watch `watch` (shared: another session's probe).
+  void take_probe_verdict(std::uint64_t watch, const ProbeVerdict& v, bool shared);
   awaitable<bool> backend_stalled();
   awaitable<bool> rollback_backend();
   Verdict aborted_verdict(const protocols::mysql::Command& cmd, bool& passes);

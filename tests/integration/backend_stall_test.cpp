@@ -16,8 +16,12 @@
 #include <thread>
 #include <vector>
 
+#include <algorithm>
+#include <sstream>
+
 #include "support/backend_restart.hpp"
 #include "support/fixture.hpp"
+#include "support/metrics_scrape.hpp"
 #include "support/mysql_fixture.hpp"
 
 namespace segproxy::it {
@@ -355,6 +359,112 @@ TEST_F(MysqlBackendStall, AServerRefusingTheProbeWithTooManyConnectionsIsNotStal
   EXPECT_NE(log.find("Too many connections"), std::string::npos) << log;
   EXPECT_EQ(log.find("answers=false"), std::string::npos) << log;
   EXPECT_EQ(log.find("backend.stalled"), std::string::npos) << log;
+}
+
+// The sum of the samples of `family` (every backend) whose labels contain `labels`.
+double family_sum(const std::string& metrics, const std::string& family, const std::string& labels = {}) {
+  std::istringstream in(metrics);
+  double sum = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(family + "{", 0) != 0 || line.find(labels) == std::string::npos) continue;
+    const auto space = line.rfind(' ');
+    if (space != std::string::npos) sum += std::stod(line.substr(space + 1));
+  }
+  return sum;
+}
+
+// Issue 20 (probe metering): every session silent between two packets used to make its
+// own probe login, so N sessions waiting on a stopped server held N connection attempts
+// to it for backend_connect_timeout, and a busy one got N logins per
+// backend_message_timeout. Now one probe per backend runs at a time and the sessions
+// silent meanwhile take its verdict. Six sessions each have the first row of a result and
+// the server sleeps before the next when it is stopped: while it is stopped the proxy
+// never runs more than one probe (segproxy_backend_probes_in_flight, sampled throughout),
+// fewer probes fail than sessions end (they shared the verdicts), and every session still
+// ends with the proxy's ERR 1159 (08S01).
+TEST_F(MysqlBackendStall, ManySessionsStalledAtOnceRunOneProbeAtATimeAndEveryOneEndsWith1159) {
+  constexpr int kSessions = 6;
+  MysqlProxyOptions opts = SleepingOptions();
+  // A probe of the stopped server waits this long for its greeting: long enough for every
+  // session's 1 s watch to expire while the first probe runs.
+  opts.limits_extra = ", backend_message_timeout: 1s, backend_connect_timeout: 10s";
+  const std::uint16_t metrics_port = free_port();
+  opts.extra_yaml = "metrics: {listen: \"127.0.0.1:" + std::to_string(metrics_port) + "\"}\n";
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  const auto metrics = [&] { return body_of(http_get(metrics_port, "/metrics")); };
+  const pid_t server = mariadb_pid();
+  ASSERT_GT(server, 0) << "no mariadbd.pid next to " << env().mysock;
+  MyError err;
+  auto root = mysql_connect(my_superuser_target(), &err);
+  ASSERT_TRUE(root) << err.describe();
+  std::vector<std::unique_ptr<sql::Connection>> conns;
+  for (int i = 0; i < kSessions; ++i) {
+    conns.push_back(Connect(ClientCert::Cn, &err));
+    ASSERT_TRUE(conns.back()) << err.describe();
+  }
+  const long long sent = mariadb_bytes_sent(root.get());
+  ASSERT_GE(sent, 0) << "cannot read MariaDB's Bytes_sent";
+
+  std::vector<std::promise<MyResult>> done(kSessions);
+  std::vector<std::future<MyResult>> results;
+  for (auto& d : done) results.push_back(d.get_future());
+  std::vector<std::thread> readers;
+  for (int i = 0; i < kSessions; ++i) {
+    readers.emplace_back([&, i] {
+      my_thread_init();
+      done[i].set_value(mysql_exec(conns[i].get(), "SELECT REPEAT('x', 40000) AS pad, SLEEP(3) AS s FROM seq_1_to_3"));
+      my_thread_end();
+    });
+  }
+  const auto all_answered = [&] {
+    return std::all_of(results.begin(), results.end(),
+                       [](const std::future<MyResult>& r) { return r.wait_for(0s) == std::future_status::ready; });
+  };
+  const auto any_answered = [&] {
+    return std::any_of(results.begin(), results.end(),
+                       [](const std::future<MyResult>& r) { return r.wait_for(0s) == std::future_status::ready; });
+  };
+  // Every session's first row is out (the next ones are 3 s of SLEEP away).
+  const bool first_rows = wait_streaming([&] { return mariadb_bytes_sent(root.get()); }, sent, kSessions * 40000LL,
+                                         any_answered);
+  const double failed_before = family_sum(metrics(), "segproxy_backend_probes_total", "result=\"failed\"");
+  double max_in_flight = 0;
+  bool answered = false;
+  bool was_stopped = false;
+  {
+    StoppedProcess stop(server);
+    was_stopped = stop.stopped();
+    // Sampled until every session has its answer (bounded: the sessions end within two
+    // probe timeouts; 180 s for a loaded machine).
+    for (int i = 0; i < 1800 && !(answered = all_answered()); ++i) {
+      max_in_flight = std::max(max_in_flight, family_sum(metrics(), "segproxy_backend_probes_in_flight"));
+      std::this_thread::sleep_for(100ms);
+    }
+  }  // SIGCONT before any assertion: other tests need the server
+  for (auto& t : readers) t.join();  // a hung session ends by the client's own 60 s read timeout
+  const std::string after = metrics();
+  ASSERT_TRUE(first_rows) << "MariaDB never sent every session's first row";
+  ASSERT_TRUE(was_stopped) << "SIGSTOP to mariadbd (pid " << server << ") failed";
+  ASSERT_TRUE(answered) << "a session hangs behind a stalled server";
+  for (auto& f : results) {
+    const MyResult r = f.get();
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error.code, 1159) << r.error.describe();
+    EXPECT_EQ(r.error.sqlstate, "08S01") << r.error.describe();
+  }
+  EXPECT_EQ(max_in_flight, 1) << "probes running at once while the server was stopped (0: none seen)\n" << after;
+  const double failed = family_sum(after, "segproxy_backend_probes_total", "result=\"failed\"") - failed_before;
+  EXPECT_GE(failed, 1) << after;
+  EXPECT_LT(failed, kSessions) << "every session probed alone\n" << after;
+  EXPECT_GE(family_sum(after, "segproxy_backend_probe_waits_total"), 1) << after;
+  EXPECT_EQ(family_sum(after, "segproxy_backend_probes_in_flight"), 0) << after;
+  const std::string log = proxy_.log();
+  EXPECT_NE(log.find("shared=true"), std::string::npos) << log;
+  conns.clear();
+  auto fresh = Connect(ClientCert::Cn, &err);
+  ASSERT_TRUE(fresh) << err.describe();
+  const MyResult q = mysql_exec(fresh.get(), "SELECT 1");
+  EXPECT_TRUE(q.ok) << q.error.describe();
 }
 
 }  // namespace
