@@ -74,18 +74,20 @@ void AuditWaiter::interrupt(const audit::AuditTicket& t) {
 void AuditWaiter::start_flush() {
   for (;;) {
     const Waiting* lowest = nullptr;
+    std::uint64_t highest = 0;  // tells the writer these records are waited for (its group window)
     for (const Waiting& w : waiting_) {
       if (sink_.state(w.ticket) != audit::DurableState::pending) {
         w.timer->cancel();  // settled: its session resumes
         continue;
       }
+      highest = std::max(highest, w.ticket.seq);
       if (lowest == nullptr || w.ticket.epoch < lowest->ticket.epoch ||
           (w.ticket.epoch == lowest->ticket.epoch && w.ticket.seq < lowest->ticket.seq))
         lowest = &w;
     }
     // Registered (and the writer kicked), or nothing pending. Otherwise the lowest one
     // settled in between: look again (it is no longer pending, so this ends).
-    if (lowest == nullptr || sink_.wait_async(lowest->ticket, *this)) return;
+    if (lowest == nullptr || sink_.wait_async(lowest->ticket, *this, highest)) return;
   }
 }
 
