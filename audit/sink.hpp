@@ -84,14 +84,9 @@ class AuditSink {
     return t.accepted ? DurableState::durable : DurableState::failed;
   }
   // Registers `l` to be told (durable_advanced) once `t` is no longer pending, and starts
-  // the group flush (a held wait never waits for a timer). `highest_seq`: the highest seq
-  // the listener's sessions wait for (0: t.seq), so the writer knows which appended
-  // records nobody waits for yet (its group commit window). false: `t` is not pending
-  // (check state()); `l` will not be called for it.
-  virtual bool wait_async(const AuditTicket&, DurableListener&, std::uint64_t highest_seq = 0) {
-    (void)highest_seq;
-    return false;
-  }
+  // the group flush (a held wait never waits for a timer). false: `t` is not pending (check
+  // state()); `l` will not be called for it.
+  virtual bool wait_async(const AuditTicket&, DurableListener&) { return false; }
   // A waiter gave up on `t` after audit.max_wait: counts as a write failure (every pending
   // record fails, new ones are refused until the writer has finished its flush).
   virtual void timed_out(const AuditTicket&) {}
