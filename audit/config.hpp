@@ -42,6 +42,12 @@ struct AuditConfig {
   std::chrono::milliseconds retry_every{500};     // recovery probe period after a failure
   // Longest wait for a record to become durable; a longer one counts as a write failure.
   std::chrono::milliseconds max_wait{10000};
+  // Durability::group only: how long the writer, woken by a wait, lets records of other
+  // sessions still in flight (appended, not yet waited for) join the group before it
+  // writes and syncs (like PostgreSQL's commit_delay / commit_siblings). No delay when
+  // every appended record is already waited for (a lone session never waits); the delay
+  // ends early once they all are. 0: none. See docs/audit.md "Group commit window".
+  std::chrono::microseconds group_delay{50};
 };
 
 }  // namespace segproxy::audit

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "audit/group_window.hpp"
 #include "audit/log_files.hpp"
 #include "audit/record_codec.hpp"
 #include "audit/statement_text.hpp"
@@ -135,6 +136,7 @@ bool FileSink::start(std::string& error) {
   committed_seq_ = head_seq_;
   committed_hash_ = head_hash_;
   next_seq_ = taken_seq_ = acked_ = synced_ = head_seq_;
+  acked_pub_ = acked_;
   stats_.last_seq = stats_.appended = stats_.durable = head_seq_;
   if (!open_checkpoint_file(error) || !open_new_file(error)) return false;
   last_cp_ = last_sync_ = clock_->now();
@@ -182,6 +184,7 @@ AuditTicket FileSink::append_locked(const AuditRecord& r, Kind kind) {
   e.shape_len = static_cast<std::uint32_t>(lay.shape_end - lay.head_end);
   e.kind = kind;
   q_.push_back(e);
+  if (kind == Kind::record) record_hi_ = e.seq;
   stats_.appended = e.seq;
   return AuditTicket{e.seq, epoch_, true};
 }
@@ -223,6 +226,16 @@ DurableState FileSink::state_locked(const AuditTicket& t) const {
 }
 
 DurableState FileSink::state(const AuditTicket& t) const {
+  if (t.seq != 0) {
+    // Without the lock for a ticket of the current epoch (state_locked's first case): an
+    // acked value read between two loads of the same epoch was the watermark during that
+    // epoch (the epoch only grows; all three are sequentially consistent, and acked_pub_
+    // is stored after epoch_pub_ when both change).
+    const std::uint64_t e1 = epoch_pub_.load();
+    const std::uint64_t acked = acked_pub_.load();
+    const std::uint64_t e2 = epoch_pub_.load();
+    if (e1 == t.epoch && e2 == t.epoch) return t.seq <= acked ? DurableState::durable : DurableState::pending;
+  }
   std::lock_guard lk(mu_);
   return state_locked(t);
 }
@@ -243,10 +256,17 @@ bool FileSink::wait_async(const AuditTicket& t, DurableListener& l) {
     std::lock_guard lk(mu_);
     if (state_locked(t) != DurableState::pending) return false;
     if (l.want_seq_ == 0 || t.seq < l.want_seq_) l.want_seq_ = t.seq;
+    wake = note_waited_locked(t.seq);
     if (!writer_kicked_) writer_kicked_ = wake = true;  // a held wait starts the flush
   }
   if (wake) cv_.notify_one();
   return true;
+}
+
+// mu_ held. The writer's group window ends once every appended record is waited for.
+bool FileSink::note_waited_locked(std::uint64_t seq) {
+  waited_hi_ = std::max(waited_hi_, std::min(seq, next_seq_));
+  return delaying_ && !records_in_flight(GroupWindowState{record_hi_, waited_hi_, taken_seq_, q_.size(), cfg_.max_queue});
 }
 
 // mu_ held: every seq after the durable watermark is lost (queued ones are dropped, the
@@ -254,6 +274,7 @@ bool FileSink::wait_async(const AuditTicket& t, DurableListener& l) {
 void FileSink::end_epoch_locked(std::vector<Answer>& answers) {
   epoch_end_[epoch_ % epoch_end_.size()] = {epoch_, acked_};
   ++epoch_;
+  epoch_pub_ = epoch_;
   const bool open = cfg_.on_failure == OnFailure::fail_open;
   std::uint64_t lost = 0;
   for (const Entry& e : q_) lost += e.kind == Kind::record;
@@ -264,6 +285,8 @@ void FileSink::end_epoch_locked(std::vector<Answer>& answers) {
   for (auto& c : q_cb_) answers.push_back({std::move(c.done), open});
   q_cb_.clear();
   next_seq_ = taken_seq_;
+  record_hi_ = std::min(record_hi_, next_seq_);
+  waited_hi_ = std::min(waited_hi_, next_seq_);
   refusing_ = true;
   stats_.healthy = false;
 }
@@ -320,9 +343,12 @@ void FileSink::notify_listeners() {
 
 bool FileSink::wait_durable(const AuditTicket& t) {
   std::unique_lock lk(mu_);
-  if (state_locked(t) == DurableState::pending && !writer_kicked_) {
-    writer_kicked_ = true;
-    cv_.notify_one();
+  if (state_locked(t) == DurableState::pending) {
+    const bool ends_window = note_waited_locked(t.seq);
+    if (!writer_kicked_ || ends_window) {
+      writer_kicked_ = true;
+      cv_.notify_one();
+    }
   }
   if (!durable_cv_.wait_for(lk, cfg_.max_wait, [&] { return state_locked(t) != DurableState::pending; })) {
     lk.unlock();
@@ -334,7 +360,7 @@ bool FileSink::wait_durable(const AuditTicket& t) {
 
 void FileSink::submit(AuditRecord record, OnDurable on_durable) {
   submit_deferred(std::move(record), std::move(on_durable));
-  kick_writer();
+  kick_writer(true);
 }
 
 void FileSink::submit_deferred(AuditRecord record, OnDurable on_durable) {
@@ -357,10 +383,13 @@ void FileSink::submit_deferred(AuditRecord record, OnDurable on_durable) {
   if (wake) cv_.notify_one();
 }
 
-void FileSink::kick_writer() {
+// waits_for_all: the caller waits for everything appended so far (the callback API does
+// not say which records), so the writer holds no group window for them.
+void FileSink::kick_writer(bool waits_for_all) {
   bool wake = false;
   {
     std::lock_guard lk(mu_);
+    if (waits_for_all) wake = note_waited_locked(next_seq_);
     if (!writer_kicked_) writer_kicked_ = wake = true;
   }
   if (wake) cv_.notify_one();
@@ -368,7 +397,7 @@ void FileSink::kick_writer() {
 
 // Only the writer thread writes: an I/O thread never blocks on write()/fdatasync(), so a
 // stalled disk cannot freeze sessions and their timeouts.
-void FileSink::lead() { kick_writer(); }
+void FileSink::lead() { kick_writer(true); }
 
 void FileSink::flush() {
   std::unique_lock lk(mu_);

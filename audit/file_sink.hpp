@@ -10,6 +10,7 @@
 // (writer loop, line assembly, de-duplication), file_sink_chain.cpp (segments, commit,
 // failure and recovery, checkpoints).
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -64,6 +65,7 @@ struct SinkStats {
   std::uint64_t deduplicated = 0;  // records written with same_as
   std::uint64_t segments = 0;  // log files created by this writer
   std::uint64_t timeouts = 0;  // waits that passed audit.max_wait
+  std::uint64_t group_delays = 0;  // groups the writer held open for records in flight (group_delay)
   bool healthy = true;
 };
 
@@ -80,6 +82,8 @@ class FileSink final : public AuditSink {
   // The write-ahead API (sink.hpp).
   AuditTicket append(const AuditRecord& record) override;
   DurableState state(const AuditTicket& t) const override;
+  // Also tells the writer that `t` is waited for (its group window, group_window.hpp): a
+  // listener calls it for the lowest and then for the highest seq its sessions wait for.
   bool wait_async(const AuditTicket& t, DurableListener& l) override;
   void timed_out(const AuditTicket& t) override;
   void add_listener(DurableListener& l) override;
@@ -147,12 +151,16 @@ class FileSink final : public AuditSink {
   AuditTicket append_locked(const AuditRecord& r, Kind kind);  // mu_ held
   DurableState state_locked(const AuditTicket& t) const;
   void end_epoch_locked(std::vector<Answer>& answers);  // mu_ held: pending seqs fail
-  void kick_writer();
+  void kick_writer(bool waits_for_all);
+  // mu_ held: `seq` is waited for; true when that ends the writer's group window.
+  bool note_waited_locked(std::uint64_t seq);
   void notify_listeners();  // writer or waiter thread, mu_ not held
   void answer(OnDurable& done, bool ok);
 
   // file_sink_writer.cpp (writer thread)
   void run();
+  // mu_ held by `lk`: the group commit window (audit.group_delay).
+  void group_window(std::unique_lock<std::mutex>& lk);
   void process(const std::string& bytes, const std::vector<Entry>& batch);
   void append_line(const std::string& bytes, const Entry& e);
   void append_ts(std::int64_t ts_us);
@@ -202,7 +210,14 @@ class FileSink final : public AuditSink {
   std::string scratch_;                  // statement text under audit.statement_text
   std::uint64_t next_seq_ = 0;           // last assigned seq
   std::uint64_t taken_seq_ = 0;          // last seq the writer has taken from the queue
+  std::uint64_t record_hi_ = 0;          // seq of the last submitter's record appended
+  std::uint64_t waited_hi_ = 0;          // highest seq a wait (or lead / submit) asked for
+  bool delaying_ = false;                // the writer is in its group window
   std::uint64_t acked_ = 0;              // watermark: durable (written, for `interval`)
+  // Copies of acked_ and epoch_, stored under mu_ where those change, read by state()
+  // without the lock (the I/O threads ask for every wait; the writer holds mu_ meanwhile).
+  std::atomic<std::uint64_t> acked_pub_{0};
+  std::atomic<std::uint64_t> epoch_pub_{1};
   std::uint64_t synced_ = 0;             // covered by a completed fdatasync
   std::uint64_t epoch_ = 1;
   std::array<std::pair<std::uint64_t, std::uint64_t>, 64> epoch_end_{};  // (epoch, watermark)

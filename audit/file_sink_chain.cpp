@@ -189,6 +189,7 @@ bool FileSink::commit() {
     stats_.checkpoints += buf_cp_lines_.size();
     stats_.last_seq = head_seq_;
     acked_ = head_seq_;
+    acked_pub_ = acked_;
     if (sync) synced_ = head_seq_;
   }
   if (observer_) {
@@ -223,6 +224,8 @@ void FileSink::fail_write(int err, const char* what) {
     std::lock_guard lk(mu_);
     end_epoch_locked(answers);
     next_seq_ = taken_seq_ = committed_seq_;
+    record_hi_ = std::min(record_hi_, next_seq_);
+    waited_hi_ = std::min(waited_hi_, next_seq_);
     const bool open = cfg_.on_failure == OnFailure::fail_open;
     (open ? stats_.dropped : stats_.refused) += lost;
     (open ? loss_dropped_ : loss_refused_) += lost;

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "audit/file_sink.hpp"
+#include "audit/group_window.hpp"
 #include "audit/record_codec.hpp"
 
 namespace segproxy::audit {
@@ -49,6 +50,7 @@ void FileSink::run() {
       cv_.wait_for(lk, kTick, [&] {
         return stop_ || writer_kicked_ || !immediate_.empty() || !cp_waiters_.empty();
       });
+      if (writer_kicked_ && !stop_) group_window(lk);
       stopping = stop_;
     }
     drain_internal();
@@ -62,6 +64,20 @@ void FileSink::run() {
     enqueue_internal(AuditRecord{}, Kind::checkpoint);
     drain_internal();
   }
+}
+
+// mu_ held by `lk`. Waits up to audit.group_delay while records of other sessions are in
+// flight (audit/group_window.hpp); a wait that covers them all (note_waited_locked) ends it.
+void FileSink::group_window(std::unique_lock<std::mutex>& lk) {
+  if (cfg_.durability != Durability::group || refusing_) return;
+  const auto counters = [&] { return GroupWindowState{record_hi_, waited_hi_, taken_seq_, q_.size(), cfg_.max_queue}; };
+  if (!hold_group_open(counters(), cfg_.group_delay)) return;
+  ++stats_.group_delays;
+  delaying_ = true;
+  cv_.wait_for(lk, cfg_.group_delay, [&] {
+    return stop_ || !cp_waiters_.empty() || !hold_group_open(counters(), cfg_.group_delay);
+  });
+  delaying_ = false;
 }
 
 // Takes everything queued (one swap; the capacities go back and forth), writes it as one

@@ -311,6 +311,8 @@ struct AuditSettings {
   std::size_t max_statement_text = 4096;  // bytes of `statement` per record (256 B..16 MiB)
   // Longest wait for a record to become durable (10ms..10m); longer counts as a write failure.
   std::chrono::milliseconds max_wait{10000};
+  // durability group: the writer's group commit window (0..10ms, "50us", "0"; docs/audit.md).
+  std::chrono::microseconds group_delay{50};
 
   std::optional<AuditShipSettings> ship;  // absent: the log stays on this host only
   int line = 0;

@@ -55,6 +55,8 @@ std::string resolve_path(const std::string& base_dir, const std::string& p);
 std::optional<std::uint64_t> parse_uint(std::string_view s);
 std::optional<std::uint64_t> parse_size(std::string_view s, std::string& why);
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view s, std::string& why);
+// parse_duration's forms plus "us" (microseconds): "50us", "1ms", "0".
+std::optional<std::chrono::microseconds> parse_micro_duration(std::string_view s, std::string& why);
 std::optional<Endpoint> parse_host_port(std::string_view s, std::string& why);
 
 // Policy scalars (policy.cpp). "HH:MM-HH:MM" -> minutes since midnight (end may be

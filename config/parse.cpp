@@ -221,7 +221,7 @@ AuditSettings parse_audit(Reader& r, const YAML::Node& n, const std::string& bas
                     {"dir", "durability", "sync_interval", "on_failure", "statement_text",
                      "checkpoint_every_records", "checkpoint_every", "rotate_size",
                      "rotate_every", "signing_key", "max_queue", "instance", "max_statement_text",
-                     "max_wait", "ship"})) {
+                     "max_wait", "group_delay", "ship"})) {
     return a;
   }
   if (auto v = r.string(n, path, "dir", true)) a.dir = resolve(base_dir, *v);
@@ -267,6 +267,16 @@ AuditSettings parse_audit(Reader& r, const YAML::Node& n, const std::string& bas
       r.diag().error_at(join_path(path, "max_wait"), "must be between 10ms and 10m");
     } else {
       a.max_wait = *v;
+    }
+  }
+  if (auto v = r.string(n, path, "group_delay", false)) {
+    std::string why;
+    if (auto d = parse_micro_duration(*v, why); !d) {
+      r.diag().error_at(join_path(path, "group_delay"), why);
+    } else if (*d > std::chrono::milliseconds(10)) {
+      r.diag().error_at(join_path(path, "group_delay"), "must be between 0 and 10ms");
+    } else {
+      a.group_delay = *d;
     }
   }
   if (r.has(n, "ship")) a.ship = parse_audit_ship(r, r.get(n, "ship"), base_dir);

@@ -166,6 +166,24 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s, std:
   return std::chrono::milliseconds{static_cast<std::int64_t>(n * mult)};
 }
 
+std::optional<std::chrono::microseconds> parse_micro_duration(std::string_view s, std::string& why) {
+  const auto parts = split_number(s);
+  if (parts && parts->second == "us") {
+    constexpr std::uint64_t kMaxUs = 365ull * 24 * 60 * 60 * 1000 * 1000;
+    if (parts->first > kMaxUs) {
+      why = "duration " + quote(s) + " is too large";
+      return std::nullopt;
+    }
+    return std::chrono::microseconds{static_cast<std::int64_t>(parts->first)};
+  }
+  const auto ms = parse_duration(s, why);
+  if (!ms) {
+    if (parts && !parts->second.empty()) why += " or us";
+    return std::nullopt;
+  }
+  return std::chrono::microseconds{*ms};
+}
+
 std::optional<Endpoint> parse_host_port(std::string_view s, std::string& why) {
   std::string_view host;
   std::string_view port;

@@ -89,6 +89,7 @@ audit::AuditConfig to_audit_config(const config::AuditSettings& s) {
   c.max_queue = s.max_queue;
   c.max_statement_text = s.max_statement_text;
   c.max_wait = s.max_wait;
+  c.group_delay = s.group_delay;
   c.instance = s.instance.empty() ? host_name() : s.instance;
   return c;  // retry_every keeps the library default
 }

@@ -74,18 +74,27 @@ void AuditWaiter::interrupt(const audit::AuditTicket& t) {
 void AuditWaiter::start_flush() {
   for (;;) {
     const Waiting* lowest = nullptr;
+    const Waiting* highest = nullptr;
     for (const Waiting& w : waiting_) {
       if (sink_.state(w.ticket) != audit::DurableState::pending) {
         w.timer->cancel();  // settled: its session resumes
         continue;
       }
+      if (highest == nullptr || w.ticket.seq > highest->ticket.seq) highest = &w;  // all pending: one epoch
       if (lowest == nullptr || w.ticket.epoch < lowest->ticket.epoch ||
           (w.ticket.epoch == lowest->ticket.epoch && w.ticket.seq < lowest->ticket.seq))
         lowest = &w;
     }
     // Registered (and the writer kicked), or nothing pending. Otherwise the lowest one
     // settled in between: look again (it is no longer pending, so this ends).
-    if (lowest == nullptr || sink_.wait_async(lowest->ticket, *this)) return;
+    if (lowest == nullptr) return;
+    if (sink_.wait_async(lowest->ticket, *this)) {
+      // The writer learns that the thread's later records are waited for too, so it holds
+      // no group commit window for them (audit.group_delay, audit/group_window.hpp). The
+      // listener stays registered for the lowest seq (the sink keeps the lower one).
+      if (highest != lowest) sink_.wait_async(highest->ticket, *this);
+      return;
+    }
   }
 }
 

@@ -312,3 +312,37 @@ TEST_F(AuditConfigTest, MaxWaitDefaultsToTenSecondsAndIsBounded) {
 
 }  // namespace
 }  // namespace segproxy::config::test
+
+namespace segproxy::config::test {
+namespace {
+
+// audit.group_delay (issue 14): the writer's group commit window, in microseconds or
+// milliseconds, 0 .. 10ms; a unit is required except for 0.
+TEST_F(AuditConfigTest, GroupDelayTakesMicrosecondsOrZeroAndIsCappedAtTenMilliseconds) {
+  {
+    const LoadResult r = load("  dir: audit-log\n");
+    ASSERT_TRUE(r.errors.empty()) << dump(r);
+    EXPECT_EQ(r.config->audit->group_delay, std::chrono::microseconds(50));
+  }
+  {
+    const LoadResult r = load("  dir: audit-log\n  group_delay: 120us\n");
+    ASSERT_TRUE(r.errors.empty()) << dump(r);
+    EXPECT_EQ(r.config->audit->group_delay, std::chrono::microseconds(120));
+  }
+  {
+    const LoadResult r = load("  dir: audit-log\n  group_delay: 2ms\n");
+    ASSERT_TRUE(r.errors.empty()) << dump(r);
+    EXPECT_EQ(r.config->audit->group_delay, std::chrono::microseconds(2000));
+  }
+  {
+    const LoadResult r = load("  dir: audit-log\n  group_delay: 0\n");
+    ASSERT_TRUE(r.errors.empty()) << dump(r);
+    EXPECT_EQ(r.config->audit->group_delay, std::chrono::microseconds(0));
+  }
+  expect_error("  dir: audit-log\n  group_delay: 11ms\n", kAuditLine + 2, "audit.group_delay", "between 0 and 10ms");
+  expect_error("  dir: audit-log\n  group_delay: 50\n", kAuditLine + 2, "audit.group_delay", "needs a unit");
+  expect_error("  dir: audit-log\n  group_delay: 50ns\n", kAuditLine + 2, "audit.group_delay", "or us");
+}
+
+}  // namespace
+}  // namespace segproxy::config::test

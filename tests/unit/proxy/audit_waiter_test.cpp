@@ -150,3 +150,35 @@ TEST(AuditWaiter, AnInterruptedWaitEndsAtOnceWhileItsRecordStaysPendingAndLaterB
 
 }  // namespace
 }  // namespace segproxy::proxy
+
+namespace segproxy::proxy {
+namespace {
+
+// The group commit window (audit.group_delay): the thread tells the sink the highest seq
+// its sessions wait for, so records waited for by a later session of the same thread do
+// not look "in flight" and hold no window (10 s here: it would be counted, and stall).
+TEST(AuditWaiter, WaitsOfOneThreadCoverTheirRecordsSoTheWriterHoldsNoGroupWindowForThem) {
+  TempDir dir;
+  auto cfg = audit::test::base_config(dir.path());
+  cfg.group_delay = std::chrono::seconds(10);
+  std::string err;
+  auto sink = audit::FileSink::open(cfg, err);
+  ASSERT_TRUE(sink) << err;
+  asio::io_context io;
+  {
+    AuditWaiter waiter(io.get_executor(), *sink);
+    const audit::AuditTicket r1 = sink->append(audit::test::statement_record(1));
+    const audit::AuditTicket r2 = sink->append(audit::test::statement_record(2));
+    const audit::SinkStats s0 = sink->stats();
+    std::optional<bool> w1, w2;
+    asio::co_spawn(io, wait_one(waiter, r1, w1), asio::detached);
+    asio::co_spawn(io, wait_one(waiter, r2, w2), asio::detached);
+    io.run();
+    EXPECT_EQ(w1, std::optional<bool>(true));
+    EXPECT_EQ(w2, std::optional<bool>(true));
+    EXPECT_EQ(sink->stats().group_delays - s0.group_delays, 0u) << "the lowest seq alone was registered";
+  }
+}
+
+}  // namespace
+}  // namespace segproxy::proxy

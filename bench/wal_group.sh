@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Group commit of the write-ahead audit (issue 14): per audited transaction of pgbench -S
+# -M extended through two segproxy binaries side by side (both `audit: {durability: group,
+# on_failure: fail_closed}`, each its own log), interleaved per round:
+#   1. system calls per transaction (strace -c -f -p, a fixed number of transactions at
+#      BENCH_CLIENTS and at 1 client): fdatasync, futex, epoll_ctl, ... Counts, not
+#      timings: they hardly move with machine load.
+#   2. proxy CPU per transaction at a fixed rate (pgbench -R, utime + stime from
+#      /proc/PID/stat, as bench/cpu_per_tx.sh).
+# Records per fdatasync comes from (records appended) / (fdatasyncs) over the strace run.
+#
+# Env: BENCH_PROXY_BIN (build/bin/segproxy), BENCH_BASELINE_BIN (required: the binary to
+# compare with), BENCH_BASELINE_EXTRA_YAML (audit: lines for the baseline only; default
+# the same as the proxy's), BENCH_PROXY_AUDIT_EXTRA (extra keys inside the proxy's audit:
+# map, e.g. "group_delay: 0us"), BENCH_TXNS (8000 per strace run), BENCH_CLIENTS (16),
+# BENCH_RATE (1500 tx/s), BENCH_SECONDS (15), BENCH_ROUNDS (3).
+# Set-up: bench/lib/bench_env.sh.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib/bench_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench_env.sh" wal_group strace
+
+txns="${BENCH_TXNS:-8000}"
+clients="${BENCH_CLIENTS:-16}"
+rate="${BENCH_RATE:-1500}"
+seconds="${BENCH_SECONDS:-15}"
+rounds="${BENCH_ROUNDS:-3}"
+[[ -n "${BENCH_BASELINE_BIN:-}" ]] || sp_die "set BENCH_BASELINE_BIN"
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+
+bench_env_up wal_group "$txns" "$clients" "$rate" "$seconds" "$rounds"
+extra="${BENCH_PROXY_AUDIT_EXTRA:+, $BENCH_PROXY_AUDIT_EXTRA}"
+export BP_EXTRA_YAML="audit: {dir: \"$bench_dir/audit-segproxy\", durability: group, on_failure: fail_closed$extra}"
+base_yaml='audit: {dir: "@BENCH_DIR@/audit-baseline", durability: group, on_failure: fail_closed}'
+export BENCH_BASELINE_EXTRA_YAML="${BENCH_BASELINE_EXTRA_YAML:-$base_yaml}"
+export BENCH_SKIP_PGBOUNCER=1
+export BP_LOG_LEVEL=info  # wal_catalog.loaded is logged at info
+bench_pgbench_init 1      # before the proxies start: their first catalog load sees the tables
+bench_start_targets FIRST
+for t in "${targets[@]}"; do
+  for _ in $(seq 1 120); do
+    grep -q 'wal_catalog.loaded' "$SEGPROXY_TEST_DIR/segproxy-$t.log" && break
+    sleep 0.5
+  done
+  grep -q 'wal_catalog.loaded' "$SEGPROXY_TEST_DIR/segproxy-$t.log" || sp_die "$t: no WalCatalog loaded within 60 s"
+done
+
+lines() { cat "$bench_dir/audit-$1"/audit-*.jsonl 2>/dev/null | tr -d '\0' | grep -c . || true; }
+count() { awk -v c="$2" '/^------/ { sep++; next } sep == 1 && $NF == c { print $4; found = 1 } END { if (!found) print 0 }' "$1"; }
+
+raw="$bench_dir/raw.tsv"
+: >"$raw"
+# strace_round TARGET ROUND CLIENTS
+strace_round() {
+  local t="$1" r="$2" c="$3" per n before after out
+  per=$((txns / c))
+  ((c == 1)) && per=$((txns / 8))
+  n=$((per * c))
+  bp_pgbench "$t" -n -S -M extended -c "$c" -j "$((c < 2 ? 1 : 2))" -t 20 >/dev/null 2>&1 || sp_die "warm-up failed"
+  sleep 0.5
+  before="$(lines "$t")"
+  out="$bench_dir/strace-$t-$r-$c.txt"
+  bench_strace_run "${bp_pid[$t]}" "$out" \
+    bp_pgbench "$t" -n -S -M extended -c "$c" -j "$((c < 2 ? 1 : 2))" -t "$per" >"$bench_dir/pgbench-$t-$r-$c.log" 2>&1 ||
+    sp_die "pgbench against $t failed"
+  sleep 1
+  after="$(lines "$t")"
+  IFS=$'\t' read -r total _ <<<"$(bench_syscalls "$out" "$n" 1)"
+  printf 'strace\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$r" "$c" "$n" "$total" \
+    "$(count "$out" fdatasync)" "$(count "$out" futex)" "$(count "$out" epoll_ctl)" "$(count "$out" epoll_wait)" \
+    "$((after - before))" >>"$raw"
+}
+cpu_round() {
+  local t="$1" r="$2" pid c0 c1 n
+  pid="${bp_pid[$t]}"
+  c0="$(bp_cpu_ticks "$pid")"
+  bp_pgbench "$t" -n -S -M extended -R "$rate" -c "$clients" -j 2 -T "$seconds" >"$bench_dir/rate-$t-$r.log" 2>&1 ||
+    sp_die "pgbench -R against $t failed"
+  c1="$(bp_cpu_ticks "$pid")"
+  n="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$bench_dir/rate-$t-$r.log")"
+  printf 'cpu\t%s\t%s\t%s\t%s\t%s\n' "$t" "$r" "${n:-0}" \
+    "$(awk -v d="$((c1 - c0))" -v t="${n:-0}" -v u="$tick_us" 'BEGIN { if (t > 0) printf "%.1f", d * u / t; else print "-" }')" \
+    "$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$bench_dir/rate-$t-$r.log")" >>"$raw"
+}
+
+for ((r = 1; r <= rounds; r++)); do
+  order=("${targets[@]}")
+  ((r % 2 == 0)) && order=("${targets[1]}" "${targets[0]}")
+  for t in "${order[@]}"; do
+    sp_log "round $r/$rounds: $t: strace, $clients clients and 1 client; CPU at -R $rate"
+    strace_round "$t" "$r" "$clients"
+    strace_round "$t" "$r" 1
+    cpu_round "$t" "$r"
+  done
+done
+
+med() { sort -g | awk '{ x[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+  if (NR % 2) printf "%.3f\n", x[(NR + 1) / 2]; else printf "%.3f\n", (x[NR / 2] + x[NR / 2 + 1]) / 2 }'; }
+# per_txn TARGET CLIENTS COLUMN: median over rounds of column / transactions
+per_txn() { awk -F'\t' -v t="$1" -v c="$2" -v k="$3" '$1 == "strace" && $2 == t && $4 == c { printf "%.4f\n", $k / $5 }' "$raw" | med; }
+col() { awk -F'\t' -v t="$1" -v c="$2" -v k="$3" '$1 == "strace" && $2 == t && $4 == c { print $k }' "$raw" | med; }
+per_sync() { awk -F'\t' -v t="$1" -v c="$2" '$1 == "strace" && $2 == t && $4 == c && $7 > 0 { printf "%.4f\n", $11 / $7 }' "$raw" | med; }
+stamp="$(date -u +%Y%m%d-%H%M%S)"
+report="$(
+  printf '# Write-ahead audit group commit: syscalls and CPU per transaction\n\n'
+  printf -- '- date (UTC): %s; host: %s cores, load average %s (end); segproxy %s (%s) vs baseline %s\n' "$stamp" "$(nproc)" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git -C "$SEGPROXY_REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
+    "$proxy_bin" "$BENCH_BASELINE_BIN"
+  printf -- '- pgbench -S -M extended; strace -c -f: %s transactions at %s clients, %s at 1 client; CPU: -R %s -c %s for %s s; %s interleaved rounds, medians\n\n' \
+    "$txns" "$clients" "$((txns / 8))" "$rate" "$clients" "$seconds" "$rounds"
+  printf '| target | clients | syscalls/txn | fdatasync/txn | futex/txn | epoll_ctl/txn | epoll_wait/txn | records/fdatasync |\n|---|---:|---:|---:|---:|---:|---:|---:|\n'
+  for t in "${targets[@]}"; do
+    for c in "$clients" 1; do
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$t" "$c" "$(col "$t" "$c" 6)" "$(per_txn "$t" "$c" 7)" \
+        "$(per_txn "$t" "$c" 8)" "$(per_txn "$t" "$c" 9)" "$(per_txn "$t" "$c" 10)" "$(per_sync "$t" "$c")"
+    done
+  done
+  printf '\n| target | proxy CPU µs/txn at -R %s | latency ms (pgbench) |\n|---|---:|---:|\n' "$rate"
+  for t in "${targets[@]}"; do
+    printf '| %s | %s | %s |\n' "$t" "$(awk -F'\t' -v t="$t" '$1 == "cpu" && $2 == t { print $5 }' "$raw" | med)" \
+      "$(awk -F'\t' -v t="$t" '$1 == "cpu" && $2 == t { print $6 }' "$raw" | med)"
+  done
+  printf '\n<details><summary>raw</summary>\n\n```\n'
+  printf '# strace target round clients txns syscalls fdatasync futex epoll_ctl epoll_wait records\n'
+  printf '# cpu target round txns µs/txn latency_ms\n'
+  cat "$raw"
+  printf '```\n</details>\n'
+)"
+mkdir -p "$SEGPROXY_REPO_ROOT/bench/results"
+out="$SEGPROXY_REPO_ROOT/bench/results/wal_group-$stamp.md"
+printf '%s\n' "$report" | tee "$out"
+sp_log "written to $out"
