@@ -180,7 +180,7 @@ sampler() {
     pid="$(cat "$work/proxy.pid" 2>/dev/null || echo 0)"
     fault="$(cat "$work/fault" 2>/dev/null || echo none)"
     if [[ -r "/proc/$pid/status" ]]; then
-      printf '%s\t%s\t%s\t%s\n' "$(date +%s)" "$fault" "$(bp_rss_kib "$pid")" \
+      printf '%s\t%s\t%s\t%s\t%s\n' "$(date +%s)" "$fault" "$(bp_rss_kib "$pid")" \
         "$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)" "$pid" >>"$work/samples.tsv"
     fi
     sleep 2
