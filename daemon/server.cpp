@@ -283,6 +283,12 @@ int Server::run() {
   if (!enforce_policy_)
     log_.warn("policy.disabled", {{"reason", "--bench-policy-off: statements are NOT checked (benchmarking only)"}});
   main_ctx_.run();
+  // Completions still queued on main_ctx_ (the accepts aborted when graceful_stop closed
+  // the acceptors, when no session kept it running) own sockets of the worker contexts:
+  // run them now, while those contexts exist; left queued they were destroyed in
+  // ~io_context after workers_ (ASan: heap-use-after-free at every shutdown).
+  main_ctx_.restart();
+  main_ctx_.poll();
   for (auto& w : workers_) w->stop();
   for (auto& t : threads) t.join();
   stop_control();
