@@ -208,13 +208,10 @@ void MysqlSession::adopt(std::shared_ptr<const Runtime> rt) {
     return;
   }
   wal_catalog_.reset();  // it refers into the old Runtime's catalogs: let go before the Runtime goes
-  const ListenerRuntime* listener = same_listener(*rt, *listener_);  // while the old Runtime lives
-  if (listener == nullptr) {  // runtime_misfit checked it; never adopt without one
+  if (!adopt_runtime(rt_, listener_, std::move(rt))) {  // runtime_misfit checked it; never adopt without one
     terminate("57P01", "segproxy configuration reloaded: listener gone", Termination::Close);
     return;
   }
-  rt_ = std::move(rt);  // may free the old Runtime: nothing of it is used below
-  listener_ = listener;
   // Cached decisions of the old policy go; SQL-level PREPARE names are forgotten (an
   // EXECUTE of one is refused until PREPAREd again, under the new policy; mysql_gate.hpp).
   // COM_STMT_PREPARE ids keep their text and are judged again at COM_STMT_EXECUTE.

@@ -29,13 +29,10 @@ void PgSession::adopt(std::shared_ptr<const Runtime> rt) {
     wal_state_->ctx.catalog = nullptr;
     wal_state_->ctx.catalog_current = false;
   }
-  const ListenerRuntime* listener = same_listener(*rt, *listener_);  // while the old Runtime lives
-  if (listener == nullptr) {  // runtime_misfit checked it; never adopt without one
+  if (!adopt_runtime(rt_, listener_, std::move(rt))) {  // runtime_misfit checked it; never adopt without one
     terminate("57P01", "terminating connection: segproxy configuration reloaded: listener gone", Termination::Close);
     return;
   }
-  rt_ = std::move(rt);  // may free the old Runtime: nothing of it is used below
-  listener_ = listener;
   gate_->rebind(*rt_->policy, rt_->statement_limits);
   apply_segment_limits();
   if (outstanding_ > 0 && statement_timeout_.count() > 0) statement_timer_.arm(statement_timeout_);

@@ -29,11 +29,16 @@ std::string runtime_misfit(const Runtime& rt, const SessionFit& s) {
   return {};
 }
 
-const ListenerRuntime* same_listener(const Runtime& rt, const ListenerRuntime& current) {
-  for (const auto& l : rt.listeners) {
-    if (l.cfg->name == current.cfg->name) return &l;
+bool adopt_runtime(std::shared_ptr<const Runtime>& current, const ListenerRuntime*& listener,
+                   std::shared_ptr<const Runtime> next) {
+  const ListenerRuntime* found = nullptr;
+  for (const auto& l : next->listeners) {
+    if (l.cfg->name == listener->cfg->name) found = &l;
   }
-  return nullptr;
+  if (found == nullptr) return false;
+  current = std::move(next);  // may free the old Runtime: nothing of it is used below
+  listener = found;
+  return true;
 }
 
 }  // namespace segproxy::proxy

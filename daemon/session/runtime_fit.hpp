@@ -4,6 +4,7 @@
 // still permit its database, its listener must exist, and its backend credential must be
 // the same kind (static user unchanged, or dynamic). The session adopts the Runtime when
 // it fits, else ends itself with the reason (LiveSession::adopt).
+#include <memory>
 #include <string>
 
 #include "authz/identity.hpp"
@@ -25,10 +26,12 @@ struct SessionFit {
 // Why the session no longer fits `rt` (a message for the client and the log); empty = it fits.
 std::string runtime_misfit(const Runtime& rt, const SessionFit& s);
 
-// The listener of `rt` named like `current` (nullptr: gone; runtime_misfit reports that).
-// Look it up BEFORE the session lets go of its old Runtime: `current` points into it, and
-// the session may hold that Runtime's last reference (a reload every few seconds freed it
-// under the lookup: a use-after-free found by bench/soak.sh).
-const ListenerRuntime* same_listener(const Runtime& rt, const ListenerRuntime& current);
+// Moves a session to `next`: `listener` to the listener of `next` with the same name, then
+// `current` to `next`. The lookup comes first because `listener` points into the old
+// Runtime and the session may hold its last reference (swapping first read freed memory:
+// a use-after-free found by bench/soak.sh). False: `next` has no such listener
+// (runtime_misfit reports that); nothing changed.
+bool adopt_runtime(std::shared_ptr<const Runtime>& current, const ListenerRuntime*& listener,
+                   std::shared_ptr<const Runtime> next);
 
 }  // namespace segproxy::proxy
