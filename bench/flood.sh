@@ -74,7 +74,10 @@ python3 "$SEGPROXY_REPO_ROOT/bench/lib/flood_client.py" "$port" "$SEGPROXY_TEST_
   >"$bench_dir/flood.out" 2>"$bench_dir/flood.err" &
 flood_pid=$!
 for ((i = 0; i < 60; i++)); do  # until the half-open connections are (nearly) all held
-  held="$(tail -n1 "$bench_dir/flood-stats.jsonl" 2>/dev/null | python3 -c 'import json,sys; print(json.loads(sys.stdin.read() or "{}").get("half_open_now", 0))' 2>/dev/null || echo 0)"
+  # (no `|| echo 0` after the pipe: with pipefail a missing stats file made it "0<newline>0")
+  held="$({ tail -n1 "$bench_dir/flood-stats.jsonl" 2>/dev/null || true; } |
+    python3 -c 'import json,sys; print(json.loads(sys.stdin.read() or "{}").get("half_open_now", 0))' 2>/dev/null || true)"
+  [[ "$held" =~ ^[0-9]+$ ]] || held=0
   ((held * 10 >= half_open * 9)) && break
   sleep 1
 done
