@@ -5,7 +5,10 @@
 #
 # Usage: bench/soak.sh DURATION   (seconds, or 3m / 30m / 1h)
 # Env: BENCH_PROXY_BIN / BENCH_CTL_BIN (build/bin/segproxy, segproxyctl),
-#      BENCH_SOAK_WINDOW (seconds per fault window; default DURATION/9, 20..60).
+#      BENCH_SOAK_WINDOW (seconds per fault window; default DURATION/9, 20..60),
+#      BENCH_SOAK_FAULTS (the cycle of fault windows, space-separated; default all of
+#      them below; e.g. without proxy_kill, one proxy process lives the whole run, which
+#      is what tells allocator retention after a flood from a leak).
 #
 # Load, all through segproxy over client mTLS, for the whole run (restarted in chunks,
 # so a fault that ends a client does not end the load):
@@ -201,7 +204,14 @@ sampler &
 bg_pids+=($!)
 
 # ---- the fault schedule -----------------------------------------------------------------
-faults=(pg_restart my_restart audit_full slow_reader flood proxy_kill quiet)
+read -r -a faults <<<"${BENCH_SOAK_FAULTS:-pg_restart my_restart audit_full slow_reader flood proxy_kill quiet}"
+for f in "${faults[@]}"; do
+  case "$f" in
+    pg_restart | my_restart | audit_full | slow_reader | flood | proxy_kill | quiet) ;;
+    *) sp_die "BENCH_SOAK_FAULTS: unknown fault window '$f'" ;;
+  esac
+done
+((${#faults[@]} > 0)) || sp_die "BENCH_SOAK_FAULTS: no fault window"
 : >"$work/windows.tsv"
 sleep_until() { local t="$1" now; now="$(date +%s)"; ((t > now)) && sleep $((t - now)); return 0; }
 w_start="$start_epoch"
