@@ -181,6 +181,11 @@ void Forwarding::on_pg_ready(char status, std::uint64_t now_ms, std::vector<Acti
   pump(now_ms, out);
 }
 
+void Forwarding::on_pg_skipped(std::uint64_t now_ms, std::vector<Action>& out) {
+  if (statuses_received_ < requests_forwarded_) ++statuses_received_;
+  pump(now_ms, out);
+}
+
 void Forwarding::on_mysql_status(bool in_transaction, bool autocommit, std::uint64_t now_ms,
                                  std::vector<Action>& out) {
   const bool trusted = std::min(statuses_received_ + 1, requests_forwarded_) >= void_until_;

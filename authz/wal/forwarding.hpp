@@ -98,6 +98,10 @@ class Forwarding {
   // Backend statuses. PostgreSQL: ReadyForQuery's byte ('I', 'T', 'E'). MySQL: the
   // status flags of an OK / EOF, or an ERR.
   void on_pg_ready(char status, std::uint64_t now_ms, std::vector<Action>& out);
+  // PostgreSQL: a forwarded request the backend skipped (a Query / FunctionCall sent into
+  // an extended batch it had failed, discarded up to the Sync): it is answered without a
+  // status, so the state stays as it was (the Sync's status follows).
+  void on_pg_skipped(std::uint64_t now_ms, std::vector<Action>& out);
   void on_mysql_status(bool in_transaction, bool autocommit, std::uint64_t now_ms, std::vector<Action>& out);
   void on_mysql_error(std::uint64_t now_ms, std::vector<Action>& out);
   // Records cannot be written (fail_closed). Cleared by on_write_recovered or by the

@@ -9,11 +9,14 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "pg_wal_fixture.hpp"
+#include "support/raw_client.hpp"
 
 namespace segproxy::it {
 namespace {
@@ -223,5 +226,57 @@ TEST_F(WalDiskFull, FailedRecordAfterACommitInTheSameBatchIsNeverReportedAsAFail
     EXPECT_GE(count_statement(log, insert), 1u) << "a committed INSERT without its decision record";
   }
 }
+
+// Issues 12 / 14 leftovers: a Sync the write-ahead rule refuses (58030: it waits for the
+// session's records and one cannot be written) in an extended batch the backend has
+// already failed. The refusal stands in for the Sync as Parse / Bind / Execute / Sync
+// (pg_raise_at_sync), which the failed batch skips up to its Sync. Invariants: the client
+// gets an answer that ends - ReadyForQuery, or the FATAL 58030 docs/audit.md names for a
+// failed record whose request had a lasting effect (the INSERT) - never a hang; nothing
+// whose record failed reaches it (no reply to the batch's later messages, no row);
+// nothing of the batch commits.
+TEST_F(WalDiskFull, SyncRefusedWith58030InABatchTheBackendFailedIsAnsweredAndNothingUnrecordedReachesTheClient) {
+  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed, "
+                                "max_statement_text: 64KiB, checkpoint_every: 0s"));
+  RawClient raw;
+  ASSERT_TRUE(open_session(raw, port_));
+  // The INSERT runs (its record is durable first: it writes); the batch then fails on the
+  // backend at the Bind of 1/0 (folded while planning). The error is flushed at once.
+  ASSERT_TRUE(raw.send(parse_packet("", Insert(9, "batch")) + bind_packet("", "") + execute_packet("") +
+                       parse_packet("", "select 1/0") + bind_packet("", "") + execute_packet("")));
+  std::string types;
+  std::map<char, std::string> error;
+  while (types.size() < 5) {
+    const std::optional<BackendMessage> m = raw.read_message(std::chrono::seconds(30));
+    ASSERT_TRUE(m.has_value()) << "the batch's replies before the disk fills: " << types;
+    types += m->type;
+    if (m->type == 'E') error = parse_error_fields(m->body);
+  }
+  ASSERT_EQ(types, "12C1E");
+  ASSERT_EQ(error['C'], "22012") << error['M'];
+  ASSERT_NO_FATAL_FAILURE(Fill());
+  // A statement whose decision record (32 KiB) cannot be written, skipped by the failed
+  // batch; the Sync waits for it (the batch wrote) and is refused.
+  const std::string read = "select 'unrecorded' /* " + std::string(32 * 1024, 'r') + " */";
+  ASSERT_TRUE(raw.send(parse_packet("", read) + bind_packet("", "") + execute_packet("") + sync_packet()));
+  RawReply r = read_reply(raw, std::chrono::seconds(60));
+  ASSERT_TRUE(r.complete || r.closed) << "no answer to the batch within 60 s: " << r.types;
+  EXPECT_EQ(r.types.find_first_of("12CDTn"), std::string::npos)
+      << "a reply to a message whose record failed reached the client: " << r.types;
+  if (r.closed) {
+    ASSERT_FALSE(r.error.empty()) << "closed without an error: " << r.types;
+    EXPECT_EQ(r.error.count('V') != 0 ? r.error['V'] : r.error['S'], "FATAL") << r.error['M'];
+    EXPECT_EQ(r.error['C'], "58030") << r.error['M'];
+  } else {
+    EXPECT_EQ(r.types.back(), 'Z');
+    if (!r.error.empty()) {
+      EXPECT_EQ(r.error['C'], "58030") << r.error['M'];
+    }
+  }
+  raw.close();
+  disk_.release();
+  EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "0") << "the failed batch's INSERT committed";
+}
+
 }  // namespace
 }  // namespace segproxy::it
