@@ -260,6 +260,7 @@ TEST_F(WalDiskFull, SyncRefusedWith58030InABatchTheBackendFailedIsAnsweredAndNot
   const std::string read = "select 'unrecorded' /* " + std::string(32 * 1024, 'r') + " */";
   ASSERT_TRUE(raw.send(parse_packet("", read) + bind_packet("", "") + execute_packet("") + sync_packet()));
   RawReply r = read_reply(raw, std::chrono::seconds(60));
+  RecordProperty("answer", r.types + (r.closed ? " (closed)" : ""));
   ASSERT_TRUE(r.complete || r.closed) << "no answer to the batch within 60 s: " << r.types;
   EXPECT_EQ(r.types.find_first_of("12CDTn"), std::string::npos)
       << "a reply to a message whose record failed reached the client: " << r.types;
