@@ -91,7 +91,7 @@ void Forwarding::forward(const Entry& e, std::vector<Action>& out) {
   }
   out.push_back(a);
   forwarded_high_ = std::max(forwarded_high_, e.m.record);
-  if (produces_status(kind)) ++requests_forwarded_;
+  if (produces_status(kind)) request_forwarded();
   if (kind == MessageKind::PgSync) {
     batch_open_ = false;
     batch_executes_ = false;
@@ -125,9 +125,9 @@ void Forwarding::fail_head(const Entry& e, const Need& need, bool cancel, std::v
   // PostgreSQL: the session always answers a refused / cancelled request with a request
   // of its own (a Query raising the error, so it is answered in order): it produces a
   // status whether or not it aborts a transaction.
-  if (protocol_ == Protocol::Postgres && !a.abort_transaction) ++requests_forwarded_;
+  if (protocol_ == Protocol::Postgres && !a.abort_transaction) request_forwarded();
   if (a.abort_transaction) {
-    ++requests_forwarded_;  // the session's own ROLLBACK / failing request
+    request_forwarded();  // the session's own ROLLBACK / failing request
     void_until_next_status(true);
     if (protocol_ == Protocol::Postgres && batch_open_) {
       batch_open_ = false;  // the session's request ends the batch too
@@ -179,6 +179,20 @@ void Forwarding::on_pg_ready(char status, std::uint64_t now_ms, std::vector<Acti
   status_received(status == 'I' ? Tx::Idle : status == 'T' || status == 'E' ? Tx::Open : Tx::Unknown,
                   status == 'I');
   pump(now_ms, out);
+}
+
+void Forwarding::on_pg_skipped(std::uint64_t now_ms, std::vector<Action>& out) {
+  if (statuses_received_ < requests_forwarded_) ++statuses_received_;
+  else ++skipped_ahead_;  // the skipped request is still held here: answered once it goes
+  pump(now_ms, out);
+}
+
+void Forwarding::request_forwarded() {
+  ++requests_forwarded_;
+  if (skipped_ahead_ > 0) {
+    --skipped_ahead_;
+    ++statuses_received_;
+  }
 }
 
 void Forwarding::on_mysql_status(bool in_transaction, bool autocommit, std::uint64_t now_ms,

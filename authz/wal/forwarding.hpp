@@ -98,6 +98,11 @@ class Forwarding {
   // Backend statuses. PostgreSQL: ReadyForQuery's byte ('I', 'T', 'E'). MySQL: the
   // status flags of an OK / EOF, or an ERR.
   void on_pg_ready(char status, std::uint64_t now_ms, std::vector<Action>& out);
+  // PostgreSQL: a forwarded request the backend skipped (a Query / FunctionCall sent into
+  // an extended batch it had failed, discarded up to the Sync): it is answered without a
+  // status, so the state stays as it was (the Sync's status follows). The session may
+  // know it before the rule forwarded the request (still held): it counts when it goes.
+  void on_pg_skipped(std::uint64_t now_ms, std::vector<Action>& out);
   void on_mysql_status(bool in_transaction, bool autocommit, std::uint64_t now_ms, std::vector<Action>& out);
   void on_mysql_error(std::uint64_t now_ms, std::vector<Action>& out);
   // Records cannot be written (fail_closed). Cleared by on_write_recovered or by the
@@ -165,6 +170,7 @@ class Forwarding {
   void forward(const Entry& e, std::vector<Action>& out);
   void fail_head(const Entry& e, const Need& need, bool cancel, std::vector<Action>& out);
   void status_received(Tx tx, bool idle_confirmed);
+  void request_forwarded();  // a status-producing request goes (or the session's own stand-in)
   void void_until_next_status(bool own_status);
   std::uint64_t outstanding() const { return requests_forwarded_ - statuses_received_; }
   static bool produces_status(MessageKind k) {
@@ -188,6 +194,7 @@ class Forwarding {
   bool autocommit_ = true;
   std::uint64_t requests_forwarded_ = 0;  // status-producing requests forwarded
   std::uint64_t statuses_received_ = 0;
+  std::uint64_t skipped_ahead_ = 0;       // PostgreSQL: skips reported before their request was forwarded
   std::uint64_t void_until_ = 0;          // statuses are trusted from this count on
   bool batch_open_ = false;               // PostgreSQL: extended messages forwarded since the last Sync
   bool batch_executes_ = false;           // ... and among them an Execute (the backend may be busy)

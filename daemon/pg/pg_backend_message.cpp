@@ -47,6 +47,32 @@ void PgSession::on_ready_for_query(char status) {
   }
 }
 
+// A Query / FunctionCall (or a raise standing in for one) that the backend skipped: it
+// had failed the extended batch the request was sent into and discards everything up to
+// the Sync (protocols/pg/request_skips.hpp). No ReadyForQuery answers it, so its
+// accounting ends here, as at a ReadyForQuery that says nothing about the transaction:
+// otherwise the session would wait for ever for an answer that never comes (a lexing
+// hold, wait_backend_idle) and the idle timeout would never end it.
+void PgSession::on_request_skipped() {
+  if (!results_.empty()) result_done();  // its outcome: the batch's error, recorded already
+  if (wal_gated_) {
+    wal_state_->rule.on_pg_skipped(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now().time_since_epoch()).count(),
+                                   wal_actions_);
+    if (!wal_actions_.empty()) wal_wake();
+  }
+  frontend_state_.request_skipped();
+  if (outstanding_ > 0) {
+    // Names it would have closed or deallocated stay: the backend did not run it, nor
+    // anything else up to the Sync.
+    if (wal_state_) wal_state_->request_failed = true;
+    wal_settle_forgets();
+    if (wal_state_) wal_state_->request_failed = true;
+  }
+  if (outstanding_ > 0 && --outstanding_ == 0) wake_.cancel();  // wait_backend_idle
+  if (statement_timeout_.count() > 0 && outstanding_ == 0) statement_timer_.disarm();
+}
+
 // 'C'
 void PgSession::on_command_complete(std::string_view tag) {
   if (!results_.empty()) result_rows(tag);

@@ -112,6 +112,7 @@ PgSession::Next PgSession::on_relaying(const pg::FrontendMessage& msg, std::span
     wal_submit(MessageKind::PgSync, wal::MessageClass::empty(), WalRecord{}, frame);
     request_sent();
     expect_result();
+    note_forwarded(msg);
     settle_lexing();
     return Next::Continue;
   }
@@ -153,9 +154,9 @@ PgSession::Next PgSession::on_query(const pg::Query& q, const pg::FrontendMessag
     wal_remember(v);
     wal_forget_later(v);  // DEALLOCATE, DISCARD ALL
     wal_submit(MessageKind::PgQuery, v.write_class, rec, frame);
-    note_forwarded(msg);
     request_sent();
     expect_result();
+    note_forwarded(msg);
   } else {
     deny(v, "Query");
     raise_instead(v.decision, rec);
@@ -271,6 +272,7 @@ PgSession::Next PgSession::on_execute(const pg::Execute& e, std::span<const std:
     const WalRecord rec = wal_execution_record(portal, w);
     wal_submit(MessageKind::PgExecute, portal != nullptr ? portal->klass : wal::escaping("unknown portal"), rec,
                frame);
+    note_forwarded(pg::FrontendMessage{e});
     if (lexing_.portals.count(e.portal)) {
       lexing_.unsettled = true;
       lexing_.txn_dirty = true;
@@ -302,6 +304,7 @@ PgSession::Next PgSession::on_function_call(const pg::FunctionCall& fc, std::spa
     wal_submit(MessageKind::PgFunctionCall, wal::escaping("fast-path function call"), rec, frame);
     request_sent();
     expect_result();
+    note_forwarded(pg::FrontendMessage{fc});
   } else {
     deny(v, "FunctionCall");
     raise_instead(v.decision, rec);
@@ -331,11 +334,13 @@ void PgSession::raise_instead(const authz::Decision& d, WalRecord record, Messag
                                                    : raise_query(sqlstate, d.reason, detail);
   // A refused record (the log cannot be written) turns it into a 58030 refusal.
   wal_submit(kind, wal::MessageClass::empty(), record, {}, &q);
-  // Either form ends the batch with one ReadyForQuery, as a Query does, and replaces the
-  // unnamed statement and portal (FrontendState forgets them: never bound again).
-  note_forwarded(pg::Query{});
+  // Either form ends the batch with one ReadyForQuery, as a Query does (unless the backend
+  // skips a Query: it failed the batch before), and replaces the unnamed statement and
+  // portal (FrontendState forgets them: never bound again).
   request_sent();
   expect_result();
+  frontend_state_.forwarded(pg::Query{});
+  note_backend_bound(kind == MessageKind::PgSync ? pg::FrontendMessage{pg::Sync{}} : pg::FrontendMessage{pg::Query{}});
 }
 
 // A Query, or an Execute of a statement, that may change how the server lexes: SET /

@@ -101,6 +101,8 @@ awaitable<void> PgSession::run_phases(std::shared_ptr<PgSession> self) {
                                       {"duration_ms", std::to_string(ms.count())},
                                       {"bytes_in", std::to_string(bytes_from_client_)},
                                       {"bytes_out", std::to_string(bytes_from_backend_)},
+                                      // DataRows checked against their RowDescription (result_shape.hpp)
+                                      {"datarows_checked", std::to_string(backend_stream_.rows_checked())},
                                       {"reason", close_reason_.empty() ? "client" : close_reason_}});
     }
   }();

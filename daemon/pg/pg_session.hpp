@@ -167,10 +167,18 @@ class PgSession : public LiveSession,
   awaitable<bool> audit_session_open();       // session.open, durable before the client's login completes
   void audit_results();  // submits the folded statement outcomes (result_fold_)
   // A client message (or a raise standing in for one) goes to the backend: the protocol
-  // state and the backend stream's DataRow/RowDescription matching follow it.
+  // state, the backend stream's DataRow/RowDescription matching and its following of
+  // skipped requests follow it. Every forwarded message is noted, in order; a request
+  // (Query, FunctionCall, Sync) after its request_sent / expect_result, since the backend
+  // may be known to skip it at once (on_request_skipped).
   void note_forwarded(const protocols::pg::FrontendMessage& m) {
     frontend_state_.forwarded(m);
-    backend_stream_.frontend_forwarded(m);
+    note_backend_bound(m);
+  }
+  // The backend stream's part alone (a raise is a Query or a Sync to the backend, but
+  // replaces the unnamed statement and portal for FrontendState either way).
+  void note_backend_bound(const protocols::pg::FrontendMessage& m) {
+    if (backend_stream_.frontend_forwarded(m)) on_request_skipped();
   }
   // statement.result: one per request that ends with ReadyForQuery (a Query, or the
   // extended-protocol messages up to a Sync): rows from CommandComplete tags, the first
@@ -286,6 +294,7 @@ class PgSession : public LiveSession,
   void on_error_response(const protocols::pg::ErrorView& error) override;
   void on_parameter_status(std::string_view name, std::string_view value) override;
   void on_copy_in_response() override;
+  void on_request_skipped() override;
   void on_extended_complete(char type, std::uint32_t nth) override;  // pg_reply_trim.cpp
 
   // --- refusals raised by the backend (pg_deny.cpp) ---

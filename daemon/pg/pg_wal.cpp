@@ -395,7 +395,9 @@ void PgSession::refuse_current(const wal::Action& a, const char* sqlstate, const
   forward_owned(std::move(q));
   batch_parses_ = 0;  // the raise ends the batch (one ReadyForQuery)
   batch_binds_ = 0;
-  if (replaces_sync) note_forwarded(pg::Query{});  // the raise stands in for the Sync
+  // The raise stands in for the Sync (noted as a Sync: its own ReadyForQuery ends the
+  // batch) and replaces the unnamed statement and portal.
+  if (replaces_sync) frontend_state_.forwarded(pg::Query{});
 }
 
 void PgSession::wal_wake() {

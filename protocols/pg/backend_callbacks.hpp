@@ -31,6 +31,9 @@ class BackendCallbacks {
   // (BackendDispatch::report_completions): `nth` counts the messages of that type since
   // the last ReadyForQuery, this one included (1: the first of its batch).
   virtual void on_extended_complete(char /*type*/, std::uint32_t /*nth*/) {}
+  // A Query / FunctionCall sent into an extended batch the backend failed, so skipped: it gets
+  // no ReadyForQuery (request_skips.hpp). After the ErrorResponse that showed it.
+  virtual void on_request_skipped() {}
   // A watched message of one of the types above whose body is not what its type
   // requires. Only possible with BackendCheck::Framing (Structure refuses it first).
   virtual void on_malformed_body(char /*type*/) {}
@@ -47,6 +50,7 @@ class BackendDispatch final : public BackendEvents {
  public:
   explicit BackendDispatch(BackendCallbacks& callbacks) : callbacks_(callbacks) {}
   void on_backend_message(char type, std::span<const std::uint8_t> body) override;
+  void on_request_skipped() override { callbacks_.on_request_skipped(); }
   void report_completions(bool on) { report_completions_ = on; }
 
  private:

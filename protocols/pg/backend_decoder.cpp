@@ -217,10 +217,13 @@ bool BackendStream::scan_row(std::span<const std::uint8_t> part, std::size_t lef
         if (acc_have_ == 2) {
           const auto n = static_cast<std::int16_t>((acc_[0] << 8) | acc_[1]);
           if (n < 0) return false;
-          if (const auto want = shape_.expected_columns(); want && static_cast<std::size_t>(n) != *want) {
-            row_error_ = "backend sent a DataRow of " + std::to_string(n) + " columns after a RowDescription of " +
-                         std::to_string(*want) + " fields";
-            return false;
+          if (const auto want = shape_.expected_columns()) {
+            if (static_cast<std::size_t>(n) != *want) {
+              row_error_ = "backend sent a DataRow of " + std::to_string(n) + " columns after a RowDescription of " +
+                           std::to_string(*want) + " fields";
+              return false;
+            }
+            ++rows_checked_;
           }
           acc_have_ = 0;
           cols_left_ = static_cast<std::uint32_t>(n);
@@ -327,6 +330,12 @@ DecodeStatus BackendStream::feed(std::span<const std::uint8_t> data, BackendEven
       header_have_ = 0;  // on a boundary before reporting, so a throwing handler leaves us consistent
       last_complete_ = type_;
       if (watched_) events.on_backend_message(type_, body_);
+      if (type_ != 'D') {
+        for (std::uint32_t skipped = skips_.backend(type_); skipped > 0; --skipped) {
+          if (structure) shape_.request_skipped();
+          events.on_request_skipped();
+        }
+      }
     }
   }
   return DecodeStatus::Ok;

@@ -8,6 +8,7 @@
 #include "protocols/common/decoded.hpp"
 #include "protocols/common/limits.hpp"
 #include "protocols/pg/messages.hpp"
+#include "protocols/pg/request_skips.hpp"
 #include "protocols/pg/result_shape.hpp"
 
 namespace segproxy::protocols::pg {
@@ -37,6 +38,10 @@ class BackendEvents {
  public:
   virtual ~BackendEvents() = default;
   virtual void on_backend_message(char type, std::span<const std::uint8_t> body) = 0;
+  // A request the stream was told of (BackendStream::frontend_forwarded) that the backend
+  // skipped: it gets no ReadyForQuery (request_skips.hpp). Reported after the message
+  // that showed it (an ErrorResponse), once per request, in order.
+  virtual void on_request_skipped() {}
 };
 
 // Framing: message boundaries, the length word and the cap on watched messages only.
@@ -62,11 +67,21 @@ class BackendStream {
   // otherwise Ok (all bytes consumed, possibly mid-message).
   DecodeStatus feed(std::span<const std::uint8_t> data, BackendEvents& events);
   const std::string& error() const { return error_; }
-  // Structure mode: a frontend message forwarded to this backend (in order), so DataRows
-  // can be matched with their RowDescription.
-  void frontend_forwarded(const FrontendMessage& m) {
+  // A frontend message forwarded to this backend (in order): requests the backend skips
+  // are followed (request_skips.hpp) and, in Structure mode, DataRows matched with their
+  // RowDescription. True when `m` is a request the backend is certain to skip already
+  // (no on_request_skipped comes for it: the caller ends its accounting).
+  bool frontend_forwarded(const FrontendMessage& m) {
     if (check_ == BackendCheck::Structure) shape_.forwarded(m);
+    if (!skips_.forwarded(m)) return false;
+    if (check_ == BackendCheck::Structure) shape_.request_skipped();
+    return true;
   }
+  // DataRows whose column count was checked against their RowDescription (Structure).
+  std::uint64_t rows_checked() const { return rows_checked_; }
+  // Whether skipped requests are still followed (false after a COPY IN the stream
+  // cannot follow: request_skips.hpp).
+  bool follows_skips() const { return !skips_.lost(); }
   // True when the stream sits exactly on a message boundary.
   bool at_boundary() const;
   // After Malformed: how many bytes at the start of the last fed span are complete,
@@ -112,6 +127,8 @@ class BackendStream {
   std::vector<std::uint8_t> body_;
   std::string error_;
   ResultShape shape_;
+  RequestSkips skips_;
+  std::uint64_t rows_checked_ = 0;
   std::string row_error_;  // a DataRow whose column count contradicts its RowDescription
 };
 

@@ -47,6 +47,9 @@ class FrontendState {
   void copy_in_started() { copy_in_ = true; }  // CopyInResponse
   void command_ended() { copy_in_ = false; }    // CommandComplete, ErrorResponse
   void ready_for_query(char status);            // ReadyForQuery
+  // A request the backend skipped (request_skips.hpp): answered without a ReadyForQuery,
+  // so it says nothing about the transaction (portals stay).
+  void request_skipped() { ++ready_received_; }
   // The same, from a raw backend message ('G', 'C', 'E', 'Z'; others are ignored).
   void backend(char type, std::span<const std::uint8_t> body);
 

@@ -72,8 +72,13 @@ void ResultShape::forwarded(const FrontendMessage& m) {
         } else if constexpr (std::is_same_v<T, Sync>) {
           open_extended().open = false;
         } else if constexpr (std::is_same_v<T, FunctionCall>) {
-          if (!batches_.empty() && batches_.back().open) batches_.back().kind = Kind::Unchecked;
-          batches_.push_back(Batch{Kind::Unchecked, false, 0, 0});
+          if (!batches_.empty() && batches_.back().open) {
+            // As a Query: its ReadyForQuery (if the batch did not fail) ends both.
+            batches_.back().kind = Kind::Unchecked;
+            batches_.back().open = false;
+          } else {
+            batches_.push_back(Batch{Kind::Unchecked, false, 0, 0});
+          }
         }
         // CopyData / CopyDone / CopyFail belong to the Query in COPY IN; Terminate ends it all.
       },
@@ -113,22 +118,7 @@ void ResultShape::backend(char type, std::span<const std::uint8_t> body) {
     case 'Z':
       fields_.reset();
       fields_describe_.reset();
-      if (!batches_.empty()) {
-        const Batch b = batches_.front();
-        if (b.open) {
-          // ReadyForQuery for a batch still open cannot be told apart: stop checking.
-          lost_ = true;
-          reset_all();
-          return;
-        }
-        const std::uint64_t end = describes_popped_ + b.describes;
-        if (awaiting_follow_ && *awaiting_follow_ < end) awaiting_follow_.reset();
-        for (std::size_t i = 0; i < b.describes && !describes_.empty(); ++i) {
-          describes_.pop_front();
-          ++describes_popped_;
-        }
-        batches_.pop_front();
-      }
+      end_front_batch();
       return;
     default:
       break;
@@ -137,6 +127,32 @@ void ResultShape::backend(char type, std::span<const std::uint8_t> body) {
   // ends what a RowDescription described.
   fields_.reset();
   fields_describe_.reset();
+}
+
+// The front batch's request is answered (ReadyForQuery) or was skipped by the backend.
+void ResultShape::end_front_batch() {
+  if (batches_.empty()) return;
+  const Batch b = batches_.front();
+  if (b.open) {
+    // The end of a batch still open cannot be told apart: stop checking.
+    lost_ = true;
+    reset_all();
+    return;
+  }
+  const std::uint64_t end = describes_popped_ + b.describes;
+  if (awaiting_follow_ && *awaiting_follow_ < end) awaiting_follow_.reset();
+  for (std::size_t i = 0; i < b.describes && !describes_.empty(); ++i) {
+    describes_.pop_front();
+    ++describes_popped_;
+  }
+  batches_.pop_front();
+}
+
+void ResultShape::request_skipped() {
+  if (lost_) return;
+  fields_.reset();
+  fields_describe_.reset();
+  end_front_batch();
 }
 
 std::optional<std::size_t> ResultShape::expected_columns() const {

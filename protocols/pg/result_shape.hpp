@@ -20,7 +20,9 @@
 // Everything else is left unchecked, never guessed: DataRows after BindComplete, a
 // statement Describe, PortalSuspended (a later Execute continues without a new
 // description), a Query sent inside an unfinished extended batch, a fast-path call.
-// ReadyForQuery ends the batch a request opened (one per Query, Sync, FunctionCall).
+// ReadyForQuery ends the batch a request opened (one per Query, Sync, FunctionCall), and
+// so does request_skipped() for a Query / FunctionCall the backend skipped (it was
+// discarding to Sync): every request, Execute and Sync included, must be reported.
 // Bounded: past kMaxPending batches or describes nothing more is checked (fail-safe for
 // the client, never a false refusal).
 #include <cstddef>
@@ -42,6 +44,9 @@ class ResultShape {
   void forwarded(const FrontendMessage& m);
   // A complete backend message other than DataRow ('T': `body` is its body).
   void backend(char type, std::span<const std::uint8_t> body);
+  // The backend skipped the front batch's request (a Query / FunctionCall sent into an
+  // extended batch it had failed; request_skips.hpp): no ReadyForQuery ends it.
+  void request_skipped();
   // The column count a DataRow arriving now must have; nullopt: not checked.
   std::optional<std::size_t> expected_columns() const;
 
@@ -66,6 +71,7 @@ class ResultShape {
   void resolve_follow(const FrontendMessage& m);
   bool full();
   void reset_all();
+  void end_front_batch();
   // The Describe numbered `seq` (describes_popped_ numbers describes_.front()), if pending.
   DescribeReq* describe(std::uint64_t seq);
   const DescribeReq* describe(std::uint64_t seq) const;

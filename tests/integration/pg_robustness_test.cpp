@@ -3,7 +3,10 @@
 // proxy that merely times the connection out does not pass.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
+#include <string>
+#include <thread>
 
 #include "support/fixture.hpp"
 #include "support/raw_client.hpp"
@@ -156,7 +159,6 @@ TEST_F(Robustness, SilentTlsClientIsDisconnectedAfterStartupTimeout) {
 
 // ---- Protocol state the proxy keeps itself (issue 12 item 4.5) ------------------------
 
-std::string be16(std::uint16_t v) { return std::string{static_cast<char>(v >> 8), static_cast<char>(v & 0xff)}; }
 std::string fe(char type, const std::string& body) { return std::string(1, type) + be32(body.size() + 4) + body; }
 std::string z(const std::string& s) { return s + std::string(1, '\0'); }
 std::string query_msg(const std::string& sql) { return fe('Q', z(sql)); }
@@ -284,6 +286,97 @@ TEST_F(ProtocolState, RefusalRaisedAtSyncAnswersOnlyTheClientsOwnMessagesPerBatc
   EXPECT_EQ(r.types, "12DCZ") << (r.error.count('M') ? r.error.at('M') : "");
   EXPECT_NE(r.first_data.find('8'), std::string::npos);
   ExpectSessionUsable(raw);
+}
+
+// Issue 12 leftovers (ResultShape): the DataRow column check follows every message the
+// session forwards, Execute and Sync included. It used to be told neither, so it gave up
+// at the first extended batch's ReadyForQuery and no row of the session was checked
+// after it (a backend could send rows of any width from then on). Several extended
+// batches on one session (unnamed and named statements and portals, as pgbench -M
+// extended / prepared sends them), then a simple Query: every row is checked against the
+// RowDescription of the portal it belongs to, which the session's close line counts.
+TEST_F(ProtocolState, DataRowsOfEveryExtendedBatchOfASessionAreCheckedAgainstTheirRowDescription) {
+  RawClient raw;
+  ASSERT_TRUE(open_session(raw, port_));
+  const auto batch = [&](const std::string& stmt, const std::string& portal, int rows) {
+    return parse_packet(stmt, "select g, g * 2 from generate_series(1, " + std::to_string(rows) + ") g") +
+           bind_packet(portal, stmt) + describe_portal_packet(portal) + execute_packet(portal) + sync_packet();
+  };
+  ASSERT_TRUE(raw.send(batch("", "", 3)));
+  RawReply r = read_reply(raw, seconds(30));
+  ASSERT_TRUE(r.complete) << r.types;
+  EXPECT_EQ(r.types, "12TDDDCZ");
+  ASSERT_TRUE(raw.send(batch("", "", 5) + batch("it_shape_s", "it_shape_p", 2)));
+  r = read_reply(raw, seconds(30));
+  EXPECT_EQ(r.types, "12TDDDDDCZ");
+  r = read_reply(raw, seconds(30));
+  EXPECT_EQ(r.types, "12TDDCZ");
+  ASSERT_TRUE(raw.send(query_packet("select 1, 2 from generate_series(1, 2)")));
+  r = read_reply(raw, seconds(30));
+  EXPECT_EQ(r.types, "TDDCZ");
+  ASSERT_TRUE(raw.send(terminate_packet()));
+  ASSERT_TRUE(raw.wait_closed(seconds(30)));
+  // 3 + 5 + 2 extended rows, 2 simple ones (the bystander session is still open).
+  const auto checked = [&](const std::string& n) {
+    const std::string log = proxy_.log();
+    return log.find("datarows_checked=" + n + " ") != std::string::npos ||
+           log.find("datarows_checked=" + n + "\n") != std::string::npos ||
+           log.find("\"datarows_checked\":\"" + n + "\"") != std::string::npos;
+  };
+  const auto until = std::chrono::steady_clock::now() + seconds(30);
+  while (!checked("12") && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(checked("12")) << "not every row of the session was checked against its RowDescription:\n"
+                             << proxy_.log();
+}
+
+// Issues 12 / 14 leftovers: PostgreSQL discards every message but Sync after an error in
+// an extended batch, a simple Query sent into that batch (or the proxy's Query raising a
+// refusal of it) included: no ReadyForQuery answers it. The session used to count it
+// outstanding for ever, so the next lexing hold (SET client_encoding waits for the
+// backend to be idle before the next frame is judged) waited for ever: the client's
+// next statement was never read. Exact message types, batch by batch.
+TEST_F(ProtocolState, QuerySentIntoAnExtendedBatchTheBackendFailedIsNotAwaitedAndTheSessionGoesOn) {
+  RawClient raw;
+  ASSERT_TRUE(open_session(raw, port_));
+  const auto usable_after_a_lexing_hold = [&](const std::string& step) {
+    ASSERT_TRUE(raw.send(query_packet("SET client_encoding TO 'UTF8'")));
+    RawReply r = read_reply(raw, seconds(30));
+    ASSERT_TRUE(r.complete) << step << ": " << r.types;
+    EXPECT_EQ(r.types.back(), 'Z');
+    EXPECT_NE(r.types.find('C'), std::string::npos) << step << ": " << r.types;
+    ASSERT_TRUE(raw.send(query_packet("select 3")));
+    r = read_reply(raw, seconds(30));
+    ASSERT_TRUE(r.complete) << step << ": the statement after the lexing hold was never read: " << r.types;
+    EXPECT_EQ(r.types, "TDCZ") << step;
+  };
+  // The backend fails the batch at the Bind (1/0 is folded while planning): the Query
+  // behind it is skipped, only the Sync answers.
+  ASSERT_TRUE(raw.send(parse_packet("", "select 1/0") + bind_packet("", "") + execute_packet("") +
+                       query_packet("select 2") + sync_packet()));
+  RawReply r = read_reply(raw, seconds(30));
+  ASSERT_TRUE(r.complete) << r.types;
+  EXPECT_EQ(r.types, "1EZ");
+  EXPECT_EQ(r.error['C'], "22012");
+  ASSERT_NO_FATAL_FAILURE(usable_after_a_lexing_hold("failed batch"));
+  // A refused Query in a failed batch: the proxy's raise is skipped the same way.
+  ASSERT_TRUE(raw.send(parse_packet("", "select 1/0") + bind_packet("", "") + execute_packet("") +
+                       query_packet("SET ROLE postgres") + sync_packet()));
+  r = read_reply(raw, seconds(30));
+  ASSERT_TRUE(r.complete) << r.types;
+  EXPECT_EQ(r.types, "1EZ");
+  EXPECT_EQ(r.error['C'], "22012");
+  ASSERT_NO_FATAL_FAILURE(usable_after_a_lexing_hold("refused Query in a failed batch"));
+  // The batch did not fail: the Query runs (its own ReadyForQuery), then the Sync answers.
+  ASSERT_TRUE(raw.send(parse_packet("", "select 1") + bind_packet("", "") + execute_packet("") +
+                       query_packet("select 2") + sync_packet()));
+  r = read_reply(raw, seconds(30));
+  ASSERT_TRUE(r.complete) << r.types;
+  EXPECT_EQ(r.types, "12DCTDCZ");
+  r = read_reply(raw, seconds(30));
+  ASSERT_TRUE(r.complete) << r.types;
+  EXPECT_EQ(r.types, "Z");
+  ASSERT_NO_FATAL_FAILURE(usable_after_a_lexing_hold("batch that did not fail"));
 }
 
 // PostgreSQL ignores copy messages outside COPY; the proxy does not even forward them,

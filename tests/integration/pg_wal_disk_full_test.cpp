@@ -9,11 +9,14 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "pg_wal_fixture.hpp"
+#include "support/raw_client.hpp"
 
 namespace segproxy::it {
 namespace {
@@ -223,5 +226,99 @@ TEST_F(WalDiskFull, FailedRecordAfterACommitInTheSameBatchIsNeverReportedAsAFail
     EXPECT_GE(count_statement(log, insert), 1u) << "a committed INSERT without its decision record";
   }
 }
+
+// Issues 12 / 14 leftovers: a Sync the write-ahead rule refuses (58030) in an extended
+// batch the backend has already failed. The batch wrote (an INSERT, recorded before the
+// disk fills) and then failed on the backend (22P02 at parse analysis: no record needed);
+// a denied Parse behind it appends its denial record (32 KiB of text: it cannot be
+// written) and moves the session to discard to the Sync. The Sync is a commit point that
+// waits for that record: the write fails and the rule refuses the Sync with 58030, which
+// goes as Parse / Bind / Execute / Sync (pg_raise_at_sync); the failed batch skips that up
+// to its Sync. Invariants: the client gets ReadyForQuery - never a hang, never a reply to
+// a message it did not send or to one the backend skipped -, nothing of the batch
+// commits, and the session goes on and recovers with the log.
+TEST_F(WalDiskFull, SyncRefusedWith58030InABatchTheBackendFailedIsAnsweredAndNothingUnrecordedReachesTheClient) {
+  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed, "
+                                "max_statement_text: 64KiB, checkpoint_every: 0s"));
+  RawClient raw;
+  ASSERT_TRUE(open_session(raw, port_));
+  ASSERT_TRUE(raw.send(parse_packet("", Insert(8, "batch")) + bind_packet("", "") + execute_packet("") +
+                       parse_packet("", "select 'a'::int")));
+  std::string types;
+  std::map<char, std::string> error;
+  while (types.size() < 4) {
+    const std::optional<BackendMessage> m = raw.read_message(std::chrono::seconds(30));
+    ASSERT_TRUE(m.has_value()) << "the batch's replies before the disk fills: " << types;
+    types += m->type;
+    if (m->type == 'E') error = parse_error_fields(m->body);
+  }
+  ASSERT_EQ(types, "12CE");
+  ASSERT_EQ(error['C'], "22P02") << error['M'];
+  ASSERT_NO_FATAL_FAILURE(Fill());
+  const std::string denied = "select * from public." + pii_ + " /* " + std::string(32 * 1024, 'r') + " */";
+  ASSERT_TRUE(raw.send(parse_packet("", denied) + bind_packet("", "") + execute_packet("") + sync_packet()));
+  RawReply r = read_reply(raw, std::chrono::seconds(60));
+  RecordProperty("answer", r.types + (r.closed ? " (closed)" : ""));
+  ASSERT_TRUE(r.complete) << "no ReadyForQuery within 60 s: " << r.types << (r.closed ? " (closed)" : "");
+  EXPECT_EQ(r.types, "Z") << "a reply to a message the client did not send, or to a skipped one: "
+                          << (r.error.count('M') ? r.error['M'] : "");
+  EXPECT_TRUE(proxy_logged(proxy_, "audit.refused_statement")) << "the Sync was not refused by the rule";
+  EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "0") << "the failed batch's INSERT committed";
+  // Space again: the same session records and runs its next statement.
+  disk_.release();
+  bool done = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(raw.send(query_packet("select 'after'")));
+    r = read_reply(raw, std::chrono::seconds(60));
+    ASSERT_TRUE(r.complete) << r.types;
+    done = r.types == "TDCZ";
+    if (!done) {
+      ASSERT_EQ(r.error['C'], "58030") << r.types << " " << r.error['M'];
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_TRUE(done) << "the session does not work after space returned";
+}
+
+// The same failed batch when the failing record is one of the batch's own forwarded
+// messages and the batch wrote before the backend failed it: the request had a lasting
+// effect, so its answer cannot be replaced in place and the session ends with FATAL 58030
+// (docs/audit.md Gaps) - never a hang, no reply to a message whose record failed, and
+// nothing of the batch commits.
+TEST_F(WalDiskFull, FailedRecordInABatchTheBackendFailedAfterAWriteEndsWithFatal58030NeverAHang) {
+  ASSERT_NO_FATAL_FAILURE(Start("statement_text: full, durability: group, on_failure: fail_closed, "
+                                "max_statement_text: 64KiB, checkpoint_every: 0s"));
+  RawClient raw;
+  ASSERT_TRUE(open_session(raw, port_));
+  // The INSERT runs (its record is durable first: it writes); the batch then fails on the
+  // backend at the Bind of 1/0 (folded while planning). The error is flushed at once.
+  ASSERT_TRUE(raw.send(parse_packet("", Insert(9, "batch")) + bind_packet("", "") + execute_packet("") +
+                       parse_packet("", "select 1/0") + bind_packet("", "") + execute_packet("")));
+  std::string types;
+  std::map<char, std::string> error;
+  while (types.size() < 5) {
+    const std::optional<BackendMessage> m = raw.read_message(std::chrono::seconds(30));
+    ASSERT_TRUE(m.has_value()) << "the batch's replies before the disk fills: " << types;
+    types += m->type;
+    if (m->type == 'E') error = parse_error_fields(m->body);
+  }
+  ASSERT_EQ(types, "12C1E");
+  ASSERT_EQ(error['C'], "22012") << error['M'];
+  ASSERT_NO_FATAL_FAILURE(Fill());
+  // A statement whose decision record (32 KiB) cannot be written, skipped by the failed
+  // batch, then the Sync.
+  const std::string read = "select 'unrecorded' /* " + std::string(32 * 1024, 'r') + " */";
+  ASSERT_TRUE(raw.send(parse_packet("", read) + bind_packet("", "") + execute_packet("") + sync_packet()));
+  RawReply r = read_reply(raw, std::chrono::seconds(60));
+  ASSERT_TRUE(r.closed) << "the session went on (or no answer within 60 s): " << r.types;
+  EXPECT_EQ(r.types, "E") << "a reply to a message whose record failed reached the client";
+  EXPECT_EQ(r.error.count('V') != 0 ? r.error['V'] : r.error['S'], "FATAL") << r.error['M'];
+  EXPECT_EQ(r.error['C'], "58030") << r.error['M'];
+  raw.close();
+  disk_.release();
+  EXPECT_EQ(SuValue("SELECT count(*) FROM public." + probe_), "0") << "the failed batch's INSERT committed";
+}
+
 }  // namespace
 }  // namespace segproxy::it

@@ -55,6 +55,46 @@ std::string be32(std::uint32_t v) {
   return s;
 }
 
+std::string be16(std::uint16_t v) { return std::string{static_cast<char>(v >> 8), static_cast<char>(v & 0xff)}; }
+
+std::string frontend_message(char type, const std::string& body) {
+  return std::string(1, type) + be32(static_cast<std::uint32_t>(body.size() + 4)) + body;
+}
+
+namespace {
+std::string cstr(const std::string& s) { return s + std::string(1, '\0'); }
+}  // namespace
+
+std::string query_packet(const std::string& sql) { return frontend_message('Q', cstr(sql)); }
+std::string parse_packet(const std::string& statement, const std::string& sql) {
+  return frontend_message('P', cstr(statement) + cstr(sql) + be16(0));
+}
+std::string bind_packet(const std::string& portal, const std::string& statement) {
+  return frontend_message('B', cstr(portal) + cstr(statement) + be16(0) + be16(0) + be16(0));
+}
+std::string describe_portal_packet(const std::string& portal) { return frontend_message('D', "P" + cstr(portal)); }
+std::string execute_packet(const std::string& portal) { return frontend_message('E', cstr(portal) + be32(0)); }
+std::string sync_packet() { return frontend_message('S', ""); }
+std::string terminate_packet() { return frontend_message('X', ""); }
+
+RawReply read_reply(RawClient& raw, std::chrono::milliseconds timeout) {
+  RawReply r;
+  for (;;) {
+    const std::optional<BackendMessage> m = raw.read_message(timeout);
+    if (!m) {
+      r.closed = raw.last_status() == RawClient::ReadStatus::Closed;
+      return r;
+    }
+    r.types += m->type;
+    if (m->type == 'E' && r.error.empty()) r.error = parse_error_fields(m->body);
+    if (m->type == 'D') r.rows.push_back(m->body);
+    if (m->type == 'Z') {
+      r.complete = true;
+      return r;
+    }
+  }
+}
+
 std::string ssl_request_packet() { return be32(8) + be32(80877103); }
 
 std::string cancel_request_packet(std::int32_t pid, std::int32_t key) {

@@ -24,6 +24,17 @@ std::string cancel_request_packet(std::int32_t pid, std::int32_t key);
 std::string startup_packet(const std::vector<std::pair<std::string, std::string>>& params);
 std::string be32(std::uint32_t v);
 
+// Frontend messages after login (protocol 3.0): type, Int32 length, body.
+std::string be16(std::uint16_t v);
+std::string frontend_message(char type, const std::string& body);
+std::string query_packet(const std::string& sql);
+std::string parse_packet(const std::string& statement, const std::string& sql);  // no parameter types
+std::string bind_packet(const std::string& portal, const std::string& statement);  // no parameters, text results
+std::string describe_portal_packet(const std::string& portal);
+std::string execute_packet(const std::string& portal);  // all rows
+std::string sync_packet();
+std::string terminate_packet();
+
 struct BackendMessage {
   char type = 0;
   std::string body;
@@ -92,6 +103,17 @@ class RawClient {
 //     <pki>/ca.crt);
 //   open_session: connect_tls, then startup as user "whatever" on the test database,
 //     answered by ReadyForQuery within `timeout` (BackendKeyData in raw.backend_key()).
+// The messages one request gets, up to and including its ReadyForQuery.
+struct RawReply {
+  std::string types;                  // message types in order
+  std::map<char, std::string> error;  // fields of the first ErrorResponse
+  std::vector<std::string> rows;      // DataRow bodies
+  bool complete = false;              // ReadyForQuery seen
+  bool closed = false;                // the peer closed the connection instead
+};
+// Reads until ReadyForQuery, the connection's end, or `timeout` without a message.
+RawReply read_reply(RawClient& raw, std::chrono::milliseconds timeout);
+
 ::testing::AssertionResult connect_tls(RawClient& raw, std::uint16_t port, const std::string& cert = "client-spiffe");
 ::testing::AssertionResult open_session(RawClient& raw, std::uint16_t port, const std::string& cert = "client-spiffe",
                                         std::chrono::milliseconds timeout = std::chrono::seconds(30));

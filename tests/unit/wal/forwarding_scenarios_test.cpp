@@ -140,6 +140,39 @@ TEST_F(PgScenario, SavepointAndRollbackToVoidTheStateUntilTheBackendAnswers) {
   EXPECT_EQ(d_.query(6, pg("update accounts set n = 3"), 6), "fwd 6");
 }
 
+// A Query sent into an extended batch the backend failed is skipped (discarded up to the
+// Sync): no status answers it. Counted as answered without a status, the statuses after
+// it stay paired with their requests: the BEGIN's 'T' confirms the new block, and an
+// INSERT in it goes at once instead of waiting as a commit point.
+TEST_F(PgScenario, QuerySkippedInAFailedBatchKeepsLaterStatusesPairedWithTheirRequests) {
+  open_block();
+  EXPECT_EQ(d_.parse(2, 0), "fwd 2");
+  EXPECT_EQ(d_.execute(3, pg("update accounts set n = 2"), 2), "fwd 3");
+  EXPECT_EQ(d_.query(4, pg("select 1"), 3), "fwd 4");
+  EXPECT_EQ(d_.sync(5), "fwd 5");
+  EXPECT_EQ(d_.skipped(), "");  // the Execute failed: the Query is skipped
+  d_.ready('E');                // the Sync's
+  EXPECT_EQ(d_.query(6, pg("begin"), 4), "fwd 6");
+  d_.ready('T');
+  EXPECT_EQ(d_.query(7, pg("insert into accounts values (1)"), 5), "fwd 7");
+}
+
+// The session may learn that the backend skips a Query (it already failed the batch)
+// while the rule still holds it (a Query into an open batch commits it: it waits for
+// every record): the skip counts once the Query goes.
+TEST_F(PgScenario, QueryKnownSkippedWhileStillHeldIsCountedWhenItIsForwarded) {
+  EXPECT_EQ(d_.parse(1, 0), "fwd 1");
+  EXPECT_EQ(d_.execute(2, pg("insert into accounts values (1)"), 1), "fwd 2");
+  EXPECT_EQ(d_.query(3, pg("select 1"), 2), "flush 3@2");
+  EXPECT_EQ(d_.skipped(), "");
+  EXPECT_EQ(d_.durable(2), "fwd 3");
+  EXPECT_EQ(d_.sync(4), "fwd 4");
+  d_.ready('I');  // the Sync's
+  EXPECT_EQ(d_.query(5, pg("begin"), 3), "fwd 5");
+  d_.ready('T');
+  EXPECT_EQ(d_.query(6, pg("insert into accounts values (2)"), 4), "fwd 6");
+}
+
 TEST_F(PgScenario, CancelOfAHeldMessageCancelsItInTheProxy) {
   open_block();
   EXPECT_EQ(d_.query(2, pg("set work_mem = '1MB'"), 2), "flush 2@2");

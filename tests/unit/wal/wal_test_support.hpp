@@ -53,6 +53,7 @@ class Drive {
   std::string copy_data(std::uint64_t id) { return send(id, MessageKind::PgCopyData, MessageClass::empty(), 0); }
   std::string durable(std::uint64_t w) { return run([&](auto& out) { f_.on_durable(w, now_, out); }); }
   std::string ready(char s) { return run([&](auto& out) { f_.on_pg_ready(s, now_, out); }); }
+  std::string skipped() { return run([&](auto& out) { f_.on_pg_skipped(now_, out); }); }
   std::string ok(bool in_trans, bool autocommit = true) {
     return run([&](auto& out) { f_.on_mysql_status(in_trans, autocommit, now_, out); });
   }
