@@ -80,7 +80,7 @@ done
 stamp="$(date -u +%Y%m%d-%H%M%S)"
 sites() {  # target: perf record of the probe over a short run, top stacks
   local t="$1" pid="${bp_pid[$1]}"
-  perf record -q -e probe_libc:malloc --call-graph dwarf,16384 -p "$pid" -o "$bench_dir/sites-$t.data" &
+  perf record -q -m 1024 -e probe_libc:malloc --call-graph dwarf,8192 -p "$pid" -o "$bench_dir/sites-$t.data" &
   local rec_pid=$!
   sleep 1
   bp_pgbench "$t" -n -S -M extended -c 1 -t "$site_txns" >"$bench_dir/sites-$t.log" 2>&1 || true

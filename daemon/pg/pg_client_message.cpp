@@ -20,6 +20,16 @@ namespace wal = authz::wal;
 using wal::MessageKind;
 
 namespace {
+// Classes of messages whose statement or portal the session does not follow (no audit,
+// or a full name table): constants, not built (a reason string allocated) per message.
+const wal::MessageClass& unknown_statement_class() {
+  static const wal::MessageClass c = wal::escaping("unknown prepared statement");
+  return c;
+}
+const wal::MessageClass& unknown_portal_class() {
+  static const wal::MessageClass c = wal::escaping("unknown portal");
+  return c;
+}
 constexpr const char* kInvalidUtf8 = "segproxy: invalid byte sequence for encoding \"UTF8\" in the statement text";
 constexpr const char* kLexingUnsettled =
     "segproxy: a statement that may change client_encoding or standard_conforming_strings was executed in this "
@@ -139,7 +149,8 @@ PgSession::Next PgSession::on_relaying(const pg::FrontendMessage& msg, std::span
 PgSession::Next PgSession::on_query(const pg::Query& q, const pg::FrontendMessage& msg,
                                     std::span<const std::uint8_t> frame) {
   const auto t0 = std::chrono::steady_clock::now();
-  GateVerdict v = gate_->check(q.sql, std::chrono::system_clock::now(), wal_gated_ ? &wal_context() : nullptr);
+  const authz::wal::ClassContext* wal = wal_gated_ ? &wal_context() : nullptr;
+  GateVerdict& v = gate_->check_into(*verdict_, q.sql, std::chrono::system_clock::now(), wal);
   observe_policy(t0);
   const std::string_view shown = v.audit_text.empty() ? std::string_view(q.sql) : std::string_view(v.audit_text);
   const WalRecord rec = audit_decision(v, shown);
@@ -168,7 +179,8 @@ PgSession::Next PgSession::on_query(const pg::Query& q, const pg::FrontendMessag
 PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessage& msg,
                                     std::span<const std::uint8_t> frame) {
   const auto t0 = std::chrono::steady_clock::now();
-  GateVerdict v = gate_->check(p.query, std::chrono::system_clock::now(), wal_gated_ ? &wal_context() : nullptr);
+  const authz::wal::ClassContext* wal = wal_gated_ ? &wal_context() : nullptr;
+  GateVerdict& v = gate_->check_into(*verdict_, p.query, std::chrono::system_clock::now(), wal);
   observe_policy(t0);
   const std::string_view shown = v.audit_text.empty() ? std::string_view(p.query) : std::string_view(v.audit_text);
   note_statement(shown);
@@ -252,8 +264,7 @@ PgSession::Next PgSession::on_bind(const pg::Bind& b, const pg::FrontendMessage&
     portal->batch = wal_batch_;
     portal->unclaimed = st != nullptr && st->record && !rec.refused;
   }
-  wal_submit(MessageKind::PgExtended, st != nullptr ? st->klass : wal::escaping("unknown prepared statement"), rec,
-             frame);
+  wal_submit(MessageKind::PgExtended, st != nullptr ? st->klass : unknown_statement_class(), rec, frame);
   note_forwarded(msg);
   return Next::Continue;
 }
@@ -269,8 +280,7 @@ PgSession::Next PgSession::on_execute(const pg::Execute& e, std::span<const std:
     // appended again; the Execute takes the class of what it runs.
     WalPortal* portal = svc_.audit != nullptr ? wal_portal(e.portal) : nullptr;
     const WalRecord rec = wal_execution_record(portal, w);
-    wal_submit(MessageKind::PgExecute, portal != nullptr ? portal->klass : wal::escaping("unknown portal"), rec,
-               frame);
+    wal_submit(MessageKind::PgExecute, portal != nullptr ? portal->klass : unknown_portal_class(), rec, frame);
     if (lexing_.portals.count(e.portal)) {
       lexing_.unsettled = true;
       lexing_.txn_dirty = true;
