@@ -83,12 +83,17 @@ CachedPgVerdict::CachedPgVerdict(const GateVerdict& v)
 
 GateVerdict CachedPgVerdict::unpack() const {
   GateVerdict v;
+  unpack_into(v);
+  return v;
+}
+
+void CachedPgVerdict::unpack_into(GateVerdict& v) const {
   const char* in = strings_.get();
   const auto get = [&](std::string& s) {
     std::uint32_t n = 0;
     std::memcpy(&n, in, sizeof n);
     in += sizeof n;
-    s.assign(in, n);
+    s.assign(in, n);  // within the capacity it has: no allocation
     in += n;
   };
   for_each_string(v, get);
@@ -108,7 +113,11 @@ GateVerdict CachedPgVerdict::unpack() const {
   v.write_class.klass = klass_;
   v.write_class.ends_transaction_only = (flags_ & kClassEndsTransactionOnly) != 0;
   v.write_class.transaction_control = (flags_ & kClassTransactionControl) != 0;
-  return v;
+  // Never packed (packable()): empty in every cached verdict.
+  v.wal_prepares.clear();
+  v.wal_cursors.clear();
+  v.wal_deallocates.clear();
+  v.wal_deallocates_all = false;
 }
 
 }  // namespace segproxy::proxy

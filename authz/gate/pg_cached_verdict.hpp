@@ -23,6 +23,10 @@ class CachedPgVerdict {
   // Precondition: packable(v) (checked: throws std::logic_error otherwise).
   explicit CachedPgVerdict(const GateVerdict& v);
   GateVerdict unpack() const;
+  // The same into `v`, whatever it held before (every field is set): a verdict reused
+  // for each statement keeps its strings' and table list's capacity, so a hit allocates
+  // nothing once they have grown (issue 15).
+  void unpack_into(GateVerdict& v) const;
 
  private:
   std::unique_ptr<char[]> strings_;  // [u32 length][bytes] per string, in a fixed order

@@ -9,7 +9,10 @@
 #include <pg_query/pg_query.pb-c.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <cstddef>
+#include <memory_resource>
 
 namespace segproxy::proxy {
 namespace sql = authz::sql;
@@ -18,6 +21,7 @@ namespace {
 constexpr std::size_t kMaxCacheEntries = 1024;
 constexpr std::size_t kMaxCachedTextBytes = 16 * 1024;
 constexpr std::size_t kMaxPrepared = 10000;
+constexpr std::size_t kKeyOnStack = 1024;  // decision-cache keys of shorter text are built on the stack
 
 // COMMIT / ROLLBACK (END and ABORT are classified as these): what may run while a
 // transaction finishes after its access window closed.
@@ -210,9 +214,16 @@ std::string PgGate::audit_text(std::string_view text) const {
 }
 
 GateVerdict PgGate::check(std::string_view text, time_point now, const authz::wal::ClassContext* wal) {
-  GateVerdict v = check_policy(text, now, wal);
-  apply_window_grace(v);
+  GateVerdict v;
+  check_into(v, text, now, wal);
   return v;
+}
+
+GateVerdict& PgGate::check_into(GateVerdict& out, std::string_view text, time_point now,
+                                const authz::wal::ClassContext* wal) {
+  check_policy(out, text, now, wal);
+  apply_window_grace(out);
+  return out;
 }
 
 GateVerdict PgGate::check_function_call(std::int32_t function_oid, time_point now) {
@@ -222,11 +233,18 @@ GateVerdict PgGate::check_function_call(std::int32_t function_oid, time_point no
   return v;
 }
 
-GateVerdict PgGate::check_policy(std::string_view text, time_point now, const authz::wal::ClassContext* wal) {
-  if (!enforce_) return GateVerdict{authz::Decision{true, "", "", ""}, ""};
+void PgGate::check_policy(GateVerdict& out, std::string_view text, time_point now,
+                          const authz::wal::ClassContext* wal) {
+  if (!enforce_) {
+    out = GateVerdict{authz::Decision{true, "", "", ""}, ""};
+    return;
+  }
   // The window is checked every time; only what it guards is cached.
   auto window = check_window(now);
-  if (!window.allow) return GateVerdict{window, ""};
+  if (!window.allow) {
+    out = GateVerdict{std::move(window), ""};
+    return;
+  }
   // Literal-stripped key when the text lexes unambiguously (pg_cache_key.hpp), else
   // the exact text.
   // Text too long to be cached is not keyed (the key would copy it; classify_pg bounds
@@ -236,7 +254,11 @@ GateVerdict PgGate::check_policy(std::string_view text, time_point now, const au
   // standard_conforming_strings: outside UTF8 / on, keys are the exact text in a key space
   // of their own that names the lexing context (never literal-stripped raw bytes).
   const bool plain_lexing = client_encoding_utf8() && options_.standard_conforming_strings;
-  std::string key;
+  // The key is built on the stack (issue 15: no allocation per statement); only a miss
+  // that is cached copies it. Longer text spills to the heap.
+  std::array<std::byte, kKeyOnStack> key_stack;
+  std::pmr::monotonic_buffer_resource key_memory(key_stack.data(), key_stack.size());
+  std::pmr::string key(&key_memory);
   if (!cacheable) {
   } else if (!plain_lexing) {
     key.reserve(text.size() + options_.client_encoding.size() + options_.server_encoding.size() + 8);
@@ -248,9 +270,10 @@ GateVerdict PgGate::check_policy(std::string_view text, time_point now, const au
     key += options_.standard_conforming_strings ? '1' : '0';
     key += '\0';
     key += text;
-  } else if (auto normalised = sql::pg_cache_key(text, options_.standard_conforming_strings)) {
-    key = std::move(*normalised);  // starts with "\x01N:"
+  } else if (sql::pg_cache_key_into(key, text, options_.standard_conforming_strings)) {
+    // starts with "\x01N:"
   } else {
+    key.clear();
     key.reserve(text.size() + 1);
     key += '\x02';  // exact-text keys live in their own key space
     key += text;
@@ -258,7 +281,10 @@ GateVerdict PgGate::check_policy(std::string_view text, time_point now, const au
   // A view may now read other relations, a function may now be callable as `x.f`.
   if (engine_->views_version() != views_version_) sync_catalog();
   if (grants_.changed()) cache_.clear();  // a new grant may allow what was refused
-  if (const CachedPgVerdict* hit = cacheable ? cache_.find(key) : nullptr) return hit->unpack();
+  if (const CachedPgVerdict* hit = cacheable ? cache_.find(key) : nullptr) {
+    hit->unpack_into(out);
+    return;
+  }
 
   // The write-ahead class comes from the same parse tree (authz/wal/pg_write_class.hpp).
   authz::wal::PgWriteClasses classes;
@@ -286,15 +312,19 @@ GateVerdict PgGate::check_policy(std::string_view text, time_point now, const au
         else if (part.prepared_effect == sql::PreparedEffect::Deallocate) v.wal_deallocates.push_back(part.prepared_name);
       }
     }
-    return v;
+    out = std::move(v);
+    return;
   }
   // Its write-ahead class depends on what the session remembers (checked after the
   // PREPARE bookkeeping above, which a PREPARE judged with a class context needs too).
-  if (session_dependent) return v;
+  if (session_dependent) {
+    out = std::move(v);
+    return;
+  }
   // A grant's allowance is never cached: it ends when the grant does.
   if (cacheable && info.parse_ok && v.decision.grant_id.empty() && CachedPgVerdict::packable(v))
-    cache_.put(std::move(key), CachedPgVerdict(v));
-  return v;
+    cache_.put(std::string(key), CachedPgVerdict(v));
+  out = std::move(v);
 }
 
 }  // namespace segproxy::proxy

@@ -44,6 +44,11 @@ class PgGate {
   // text's write-ahead class under that context (GateVerdict::write_class); a verdict
   // whose class depends on the session's prepared statements or cursors is not cached.
   GateVerdict check(std::string_view sql, time_point now, const authz::wal::ClassContext* wal = nullptr);
+  // The same verdict written into `out` (every field set, whatever it held): a cache hit
+  // reuses out's capacity, so with a verdict kept for reuse it allocates nothing (issue
+  // 15). Returns `out`.
+  GateVerdict& check_into(GateVerdict& out, std::string_view sql, time_point now,
+                          const authz::wal::ClassContext* wal = nullptr);
   // The write-ahead class context changed (a catalog loaded, DDL let through): cached
   // verdicts carry classes of the old one.
   void wal_context_changed() { cache_.clear(); }
@@ -91,7 +96,7 @@ class PgGate {
 
  private:
   GateVerdict evaluate(const authz::sql::StatementInfo& info, time_point now);
-  GateVerdict check_policy(std::string_view sql, time_point now, const authz::wal::ClassContext* wal);
+  void check_policy(GateVerdict& out, std::string_view sql, time_point now, const authz::wal::ClassContext* wal);
   // `text` in UTF-8 for the audit record (client_encoding is not UTF8).
   std::string audit_text(std::string_view text) const;
   // During the window grace only COMMIT / ROLLBACK pass: anything else becomes grace_refusal().

@@ -13,6 +13,7 @@
 // text instead: comments, dollar quotes, quoted-string prefixes (E'', U&'', B'', X''),
 // backslashes outside strings, non-ASCII bytes, unterminated strings, and any text when
 // standard_conforming_strings is off.
+#include <memory_resource>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,5 +21,9 @@
 namespace segproxy::authz::sql {
 
 std::optional<std::string> pg_cache_key(std::string_view sql, bool standard_conforming_strings = true);
+// The same key written into `out` (cleared first; its memory resource decides where it
+// lives: PgGate keys on the stack, issue 15). False, with `out` unspecified: no key by
+// shape (pg_cache_key's nullopt).
+bool pg_cache_key_into(std::pmr::string& out, std::string_view sql, bool standard_conforming_strings = true);
 
 }  // namespace segproxy::authz::sql

@@ -119,6 +119,60 @@ awaitable<void> Stream::wait_readable(error_code& ec) {
   return wait_socket(true, ec);
 }
 
+bool Stream::read_now(asio::mutable_buffer buf, error_code& ec, std::size_t& n) {
+  n = 0;
+  if (buf.size() == 0) return true;
+  if (!ssl_) {
+    if (io_.drained) return false;  // read_some waits first
+    if (!socket_.is_open()) {
+      ec = asio::error::bad_descriptor;
+      return true;
+    }
+    for (;;) {
+      const ssize_t got = recv_some(io_, buf.data(), buf.size());
+      if (got > 0) {
+        n = static_cast<std::size_t>(got);
+        return true;
+      }
+      if (got == 0) {  // end of stream: drained stays false, later reads report it again
+        ec = asio::error::eof;
+        return true;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        ec = error_code(errno, asio::error::get_system_category());
+        return true;
+      }
+      io_.drained = true;
+      return false;  // read_some waits, then reads
+    }
+  }
+  if (!socket_.is_open()) {
+    ec = asio::error::operation_aborted;
+    return true;
+  }
+  auto* out = static_cast<std::uint8_t*>(buf.data());
+  for (;;) {
+    ERR_clear_error();
+    io_.last_errno = 0;
+    std::size_t got = 0;
+    const int r = SSL_read_ex(ssl_.get(), out + n, buf.size() - n, &got);
+    if (r == 1) {
+      n += got;
+      // Several records may have arrived in one recv(): hand over all complete ones.
+      if (n == buf.size() || !SSL_has_pending(ssl_.get())) return true;
+      continue;
+    }
+    const int e = SSL_get_error(ssl_.get(), r);
+    if (n > 0) return true;  // the rest (or the error) comes with the next call
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      ec = ssl_error(r);
+      return true;
+    }
+    return false;  // read_some calls SSL_read again (no system call while drained), then waits
+  }
+}
+
 awaitable<std::size_t> Stream::read_some(asio::mutable_buffer buf, error_code& ec) {
   if (buf.size() == 0) co_return 0;
   if (!ssl_) {
@@ -198,6 +252,45 @@ awaitable<void> Stream::write_tls_bytes(const std::uint8_t* data, std::size_t si
     co_await wait_socket(e == SSL_ERROR_WANT_READ, ec);  // then the same write again
     if (ec) co_return;
   }
+}
+
+bool Stream::ssl_write_once(const std::uint8_t* data, std::size_t size, error_code& ec) {
+  if (size == 0) return true;
+  if (!socket_.is_open()) {
+    ec = asio::error::operation_aborted;
+    return true;
+  }
+  ERR_clear_error();
+  io_.last_errno = 0;
+  std::size_t written = 0;
+  // Without SSL_MODE_ENABLE_PARTIAL_WRITE success means every byte was written.
+  const int r = SSL_write_ex(ssl_.get(), data, size, &written);
+  if (r == 1) return true;
+  const int e = SSL_get_error(ssl_.get(), r);
+  if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+    ec = ssl_error(r);
+    return true;
+  }
+  return false;
+}
+
+bool Stream::write_tls_now(std::span<const asio::const_buffer> pieces, error_code& ec) {
+  std::size_t total = 0;
+  for (const auto& p : pieces) total += p.size();
+  if (pieces.size() == 1) return ssl_write_once(static_cast<const std::uint8_t*>(pieces[0].data()), total, ec);
+  if (total == 0) return true;
+  if (total > kGatherMax) return false;
+  // Gather as write_tls does (the same bytes, should write_tls have to repeat the call).
+  protocols::Bytes staging = pool_->take(total);
+  std::size_t at = 0;
+  for (const auto& p : pieces) {
+    if (p.size() == 0) continue;
+    std::memcpy(staging.data() + at, p.data(), p.size());
+    at += p.size();
+  }
+  const bool done = ssl_write_once(staging.data(), total, ec);
+  pool_->give_back(staging);
+  return done;
 }
 
 awaitable<void> Stream::write_tls(std::span<const asio::const_buffer> pieces, error_code& ec) {

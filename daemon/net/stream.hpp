@@ -21,6 +21,8 @@
 #include <type_traits>
 #include <vector>
 
+#include <openssl/ssl.h>
+
 #include "daemon/net/asio.hpp"
 #include "daemon/net/buffer_pool.hpp"
 #include "daemon/net/socket_bio.hpp"
@@ -53,8 +55,31 @@ class Stream {
   // every complete record already received, up to buf.size().
   awaitable<std::size_t> read_some(asio::mutable_buffer buf, error_code& ec);
 
+  // The synchronous part of read_some (issue 15: no coroutine frame per message): true
+  // when it finished, with `n` bytes read (> 0) or an error in `ec`; false when nothing
+  // could be read without waiting: then co_await read_some(buf, ec) (which waits first).
+  // Call it only when a read is expected to return data (after wait_readable completed
+  // or readable_now()).
+  bool read_now(asio::mutable_buffer buf, error_code& ec, std::size_t& n);
+  // wait_readable would complete at once.
+  bool readable_now() const {
+    if (ssl_ && (SSL_has_pending(ssl_.get()) || (SSL_get_shutdown(ssl_.get()) & SSL_RECEIVED_SHUTDOWN))) return true;
+    return !io_.drained;
+  }
+
   template <class ConstBufferSequence>
   awaitable<void> write(const ConstBufferSequence& buf, error_code& ec) {
+    std::size_t progress = 0;
+    if (write_now(buf, ec, progress)) co_return;
+    co_await finish_write(buf, progress, ec);
+  }
+  // The synchronous first step of write() (issue 15: the common case, a socket that takes
+  // everything, costs no coroutine frame): true when it finished (every byte written, or
+  // an error in `ec`); false: co_await finish_write(buf, progress, ec) for the rest,
+  // with the same buffers.
+  template <class ConstBufferSequence>
+  bool write_now(const ConstBufferSequence& buf, error_code& ec, std::size_t& progress) {
+    progress = 0;
     if (!is_tls()) {
       // Send at once; only what the socket did not take goes through the reactor. An
       // async_write that completes at once still posts its completion, and a posted
@@ -62,8 +87,21 @@ class Stream {
       const std::size_t total = asio::buffer_size(buf);
       const std::size_t sent = socket_.write_some(buf, ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
-      if (ec || sent == total) co_return;
-      co_await write_rest(buf, sent, ec);
+      progress = sent;
+      return ec || sent == total;
+    } else if constexpr (std::is_convertible_v<const ConstBufferSequence&, asio::const_buffer>) {
+      const asio::const_buffer one(buf);
+      return write_tls_now(std::span<const asio::const_buffer>(&one, 1), ec);
+    } else {
+      return write_tls_now(std::span<const asio::const_buffer>(buf), ec);
+    }
+  }
+  // The rest of a write whose write_now returned false. For TLS the first SSL_write is
+  // repeated with the same bytes, as OpenSSL requires after a "retry".
+  template <class ConstBufferSequence>
+  awaitable<void> finish_write(const ConstBufferSequence& buf, std::size_t progress, error_code& ec) {
+    if (!is_tls()) {
+      co_await write_rest(buf, progress, ec);
     } else if constexpr (std::is_convertible_v<const ConstBufferSequence&, asio::const_buffer>) {
       const asio::const_buffer one(buf);
       co_await write_tls(std::span<const asio::const_buffer>(&one, 1), ec);
@@ -98,6 +136,12 @@ class Stream {
     co_await asio::async_write(socket_, rest, asio::redirect_error(use_awaitable, ec));
   }
   awaitable<void> write_tls(std::span<const asio::const_buffer> pieces, error_code& ec);
+  // write_tls's first SSL_write when it finishes everything: one piece, or small pieces
+  // gathered into one record. False (nothing finished, or more than one SSL_write
+  // needed): write_tls does it all, repeating that first SSL_write with the same bytes.
+  bool write_tls_now(std::span<const asio::const_buffer> pieces, error_code& ec);
+  // One SSL_write_ex of all of `data`: true when finished (written, or an error in ec).
+  bool ssl_write_once(const std::uint8_t* data, std::size_t size, error_code& ec);
   awaitable<void> write_tls_bytes(const std::uint8_t* data, std::size_t size, error_code& ec);
   // Waits for the socket after OpenSSL asked for input (read) or output (write), or
   // after a plain read found the socket empty. Not a coroutine (no frame of its own).

@@ -20,6 +20,16 @@ namespace wal = authz::wal;
 using wal::MessageKind;
 
 namespace {
+// Classes of messages whose statement or portal the session does not follow (no audit,
+// or a full name table): constants, not built (a reason string allocated) per message.
+const wal::MessageClass& unknown_statement_class() {
+  static const wal::MessageClass c = wal::escaping("unknown prepared statement");
+  return c;
+}
+const wal::MessageClass& unknown_portal_class() {
+  static const wal::MessageClass c = wal::escaping("unknown portal");
+  return c;
+}
 constexpr const char* kInvalidUtf8 = "segproxy: invalid byte sequence for encoding \"UTF8\" in the statement text";
 constexpr const char* kLexingUnsettled =
     "segproxy: a statement that may change client_encoding or standard_conforming_strings was executed in this "
@@ -106,7 +116,7 @@ PgSession::Next PgSession::on_relaying(const pg::FrontendMessage& msg, std::span
   if (const auto* q = std::get_if<pg::Query>(&msg)) return on_query(*q, msg, frame);
   if (const auto* p = std::get_if<pg::Parse>(&msg)) return on_parse(*p, msg, frame);
   if (const auto* b = std::get_if<pg::Bind>(&msg)) return on_bind(*b, msg, frame);
-  if (const auto* e = std::get_if<pg::Execute>(&msg)) return on_execute(*e, frame);
+  if (const auto* e = std::get_if<pg::Execute>(&msg)) return on_execute(*e, msg, frame);
   if (const auto* fc = std::get_if<pg::FunctionCall>(&msg)) return on_function_call(*fc, frame);
   if (std::holds_alternative<pg::Sync>(msg)) {
     wal_submit(MessageKind::PgSync, wal::MessageClass::empty(), WalRecord{}, frame);
@@ -140,7 +150,8 @@ PgSession::Next PgSession::on_relaying(const pg::FrontendMessage& msg, std::span
 PgSession::Next PgSession::on_query(const pg::Query& q, const pg::FrontendMessage& msg,
                                     std::span<const std::uint8_t> frame) {
   const auto t0 = std::chrono::steady_clock::now();
-  GateVerdict v = gate_->check(q.sql, std::chrono::system_clock::now(), wal_gated_ ? &wal_context() : nullptr);
+  const authz::wal::ClassContext* wal = wal_gated_ ? &wal_context() : nullptr;
+  GateVerdict& v = gate_->check_into(*verdict_, q.sql, std::chrono::system_clock::now(), wal);
   observe_policy(t0);
   const std::string_view shown = v.audit_text.empty() ? std::string_view(q.sql) : std::string_view(v.audit_text);
   const WalRecord rec = audit_decision(v, shown);
@@ -169,7 +180,8 @@ PgSession::Next PgSession::on_query(const pg::Query& q, const pg::FrontendMessag
 PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessage& msg,
                                     std::span<const std::uint8_t> frame) {
   const auto t0 = std::chrono::steady_clock::now();
-  GateVerdict v = gate_->check(p.query, std::chrono::system_clock::now(), wal_gated_ ? &wal_context() : nullptr);
+  const authz::wal::ClassContext* wal = wal_gated_ ? &wal_context() : nullptr;
+  GateVerdict& v = gate_->check_into(*verdict_, p.query, std::chrono::system_clock::now(), wal);
   observe_policy(t0);
   const std::string_view shown = v.audit_text.empty() ? std::string_view(p.query) : std::string_view(v.audit_text);
   note_statement(shown);
@@ -253,15 +265,15 @@ PgSession::Next PgSession::on_bind(const pg::Bind& b, const pg::FrontendMessage&
     portal->batch = wal_batch_;
     portal->unclaimed = st != nullptr && st->record && !rec.refused;
   }
-  wal_submit(MessageKind::PgExtended, st != nullptr ? st->klass : wal::escaping("unknown prepared statement"), rec,
-             frame);
+  wal_submit(MessageKind::PgExtended, st != nullptr ? st->klass : unknown_statement_class(), rec, frame);
   note_forwarded(msg);
   return Next::Continue;
 }
 
 // 55.2.3 Execute: the statement was judged at Parse; the access window (and its grace)
 // is checked at every execution.
-PgSession::Next PgSession::on_execute(const pg::Execute& e, std::span<const std::uint8_t> frame) {
+PgSession::Next PgSession::on_execute(const pg::Execute& e, const pg::FrontendMessage& msg,
+                                       std::span<const std::uint8_t> frame) {
   auto w = gate_->check_window(std::chrono::system_clock::now());
   if (w.allow && gate_->window_grace() && !(e.portal.empty() && grace_.portal_ok)) w = gate_->grace_refusal();
   if (w.allow) {
@@ -270,9 +282,8 @@ PgSession::Next PgSession::on_execute(const pg::Execute& e, std::span<const std:
     // appended again; the Execute takes the class of what it runs.
     WalPortal* portal = svc_.audit != nullptr ? wal_portal(e.portal) : nullptr;
     const WalRecord rec = wal_execution_record(portal, w);
-    wal_submit(MessageKind::PgExecute, portal != nullptr ? portal->klass : wal::escaping("unknown portal"), rec,
-               frame);
-    note_forwarded(pg::FrontendMessage{e});
+    wal_submit(MessageKind::PgExecute, portal != nullptr ? portal->klass : unknown_portal_class(), rec, frame);
+    note_forwarded(msg);
     if (lexing_.portals.count(e.portal)) {
       lexing_.unsettled = true;
       lexing_.txn_dirty = true;

@@ -2,6 +2,7 @@
 // termination (LiveSession::terminate, and the session's own: idle, window, reload) and
 // closing. Protocol reference: PostgreSQL 15 docs 55.2 "Message Flow", 55.2.8 (Termination).
 #include "daemon/pg/pg_session.hpp"
+#include "daemon/pg/pg_verdict_scratch.hpp"
 #include "daemon/pg/pg_wal_state.hpp"
 
 #include "protocols/pg/encoder.hpp"
@@ -37,6 +38,7 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
       backend_stream_(rt_->limits, pg::BackendCheck::Structure) {
   client_addr_ = client_arrived(client, svc_, listener_->cfg->name, listener_metrics_);
   client_ = std::make_unique<Stream>(std::move(client));
+  verdict_ = &PgVerdictScratch::of(client_->lowest().get_executor()).verdict;
 }
 
 PgSession::~PgSession() {

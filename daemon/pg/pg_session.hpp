@@ -149,8 +149,47 @@ class PgSession : public LiveSession,
   // message reached the client (`clean`), sends FATAL 08006.
   awaitable<void> backend_stalled(bool clean, std::size_t held);
   awaitable<void> backend_to_client();
-  awaitable<Next> client_frames();
-  awaitable<void> write_client(asio::const_buffer buf, error_code& ec);
+  // Decodes every complete client frame in the buffer, decides each, and writes the
+  // result to the backend in one write, as plain calls while nothing has to be awaited
+  // (issue 15): true when finished (`st.next` says what follows); false: co_await
+  // client_frames_rest(st), which goes on from st.at.
+  struct FramesStep {
+    enum class At { Fill, Malformed, Password, Flush, Waits } at = At::Fill;
+    Next next = Next::Continue;
+    std::size_t needed = 0;    // At::Fill: the frame size the decoder asked for
+    std::size_t progress = 0;  // At::Flush: bytes already written
+  };
+  bool client_frames_now(FramesStep& st);
+  awaitable<Next> client_frames_rest(FramesStep st);
+  // Issue 15, no coroutine frame per message: the I/O of a transaction runs as plain
+  // calls while the sockets take and give at once; only a step that has to wait
+  // continues in a coroutine (write_client, fill_client_buffer, flush_to_backend,
+  // relay_rest), from where the plain call stopped.
+  // write_client's common case: nobody else is writing and the socket takes it all.
+  // true: finished (`ec` on failure); false: co_await write_client(buf, ec, w).
+  struct ClientWrite {
+    bool started = false;  // this call holds the writer's turn, `progress` bytes are out
+    std::size_t progress = 0;
+  };
+  bool write_client_now(asio::const_buffer buf, error_code& ec, ClientWrite& w);
+  awaitable<void> write_client(asio::const_buffer buf, error_code& ec, ClientWrite w);
+  awaitable<void> write_client(asio::const_buffer buf, error_code& ec) { return write_client(buf, ec, ClientWrite{}); }
+  // One read of backend bytes (`fresh`, behind hold.held() kept ones) relayed: fed to
+  // the stream, and written to the client once nothing needs waiting for (write-ahead
+  // rule). Done; Failed (the relay stops); Pending: co_await relay_rest(...) with `step`.
+  enum class RelayResult { Done, Failed, Pending };
+  struct RelayStep {
+    enum class At { Malformed, Settle, Write, WriteRest } at = At::Settle;
+    std::size_t old = 0;  // held bytes before the read
+    std::size_t n = 0;    // At::Write / WriteRest: the relayable bytes
+    ClientWrite w;        // At::WriteRest
+  };
+  RelayResult relay_now(protocols::Bytes& buf, protocols::pg::BackendHoldBack& hold, std::size_t fresh,
+                        std::uint64_t need, RelayStep& step);
+  awaitable<bool> relay_rest(protocols::Bytes& buf, protocols::pg::BackendHoldBack& hold, std::size_t fresh,
+                             std::uint64_t need, RelayStep step);
+  // After a relay's bytes went out: the held ones move to the front; bookkeeping.
+  void relay_done(protocols::Bytes& buf, protocols::pg::BackendHoldBack& hold, std::size_t n);
   awaitable<void> wait_backend_idle();
   void forward(std::span<const std::uint8_t> frame);
   // Audit (daemon/pg/pg_audit.cpp): records share the session's fields. A decision record
@@ -189,6 +228,11 @@ class PgSession : public LiveSession,
   void result_done();
   void forward_owned(protocols::Bytes bytes);
   awaitable<bool> flush_to_backend();
+  // flush_to_backend's common case: true when finished (`ok`: no error); false:
+  // co_await flush_to_backend(progress).
+  bool flush_to_backend_now(bool& ok, std::size_t& progress);
+  awaitable<bool> flush_to_backend(std::size_t progress);
+  bool flushed(const error_code& ec);  // the pieces are out (or failed): false on failure
 
   // --- write-ahead forwarding (pg_wal.cpp; issue 14, docs/audit.md "The guarantee") ---
   // The rule is gated (holds forwards and answers) only with durability group /
@@ -276,7 +320,8 @@ class PgSession : public LiveSession,
                 std::span<const std::uint8_t> frame);
   Next on_bind(const protocols::pg::Bind& b, const protocols::pg::FrontendMessage& msg,
                std::span<const std::uint8_t> frame);
-  Next on_execute(const protocols::pg::Execute& e, std::span<const std::uint8_t> frame);
+  Next on_execute(const protocols::pg::Execute& e, const protocols::pg::FrontendMessage& msg,
+                  std::span<const std::uint8_t> frame);
   Next on_function_call(const protocols::pg::FunctionCall& fc, std::span<const std::uint8_t> frame);
   // A refusal standing in for a request that ends with ReadyForQuery.
   // `record`: the denial's decision record (its error waits for it); `kind`: PgSync when
@@ -317,6 +362,10 @@ class PgSession : public LiveSession,
   // Client-side buffer: [cstart_, cend_) holds undecoded bytes.
   std::span<const std::uint8_t> pending() const { return {cbuf_.data() + cstart_, cend_ - cstart_}; }
   awaitable<bool> fill_client_buffer(std::size_t want);
+  // fill_client_buffer's common case, the client's bytes readable at once.
+  enum class Fill { Done, Failed, Wait };  // Wait: co_await fill_client_buffer(want)
+  Fill fill_client_now(std::size_t want);
+  void client_bytes_read(std::size_t n);  // accounting of a client read
 
   // Metrics (pg_metrics.cpp): refusal reasons, TLS failures, statement counters.
   void count_refusal(Refusal why);
@@ -397,6 +446,8 @@ class PgSession : public LiveSession,
 
   State state_ = State::Negotiating;
   std::unique_ptr<PgGate> gate_;
+  // The thread's verdict that on_query / on_parse judge into (pg_verdict_scratch.hpp).
+  GateVerdict* verdict_ = nullptr;
   // Discarding: raised at the Sync (raise_pending); null otherwise (issue 15).
   std::unique_ptr<authz::Decision> pending_refusal_;
   // on_window_close: finish_transaction. While gate_->window_grace() only COMMIT /

@@ -45,47 +45,61 @@ FrontendCheck FrontendState::check(const FrontendMessage& m) const {
     return FrontendCheck{FrontendCheck::Action::Drop, "", ""};
   }
   if (const auto* p = std::get_if<Parse>(&m)) {
-    if (statements_.size() >= max_names_ && !statements_.contains(p->statement))
+    if (statement_count() >= max_names_ && !has_statement(p->statement))
       return refuse("54000", "segproxy: too many prepared statements in this session");
     return {};
   }
   if (const auto* b = std::get_if<Bind>(&m)) {
-    if (!statements_.contains(b->statement)) return no_statement(b->statement);
-    if (portals_.size() >= max_names_ && !portals_.contains(b->portal))
+    if (!has_statement(b->statement)) return no_statement(b->statement);
+    if (portal_count() >= max_names_ && !has_portal(b->portal))
       return refuse("54000", "segproxy: too many open portals in this session");
     return {};
   }
   if (const auto* d = std::get_if<Describe>(&m)) {
-    if (d->target == 'S') return statements_.contains(d->name) ? FrontendCheck{} : no_statement(d->name);
-    return portals_.contains(d->name) ? FrontendCheck{} : no_portal(d->name);
+    if (d->target == 'S') return has_statement(d->name) ? FrontendCheck{} : no_statement(d->name);
+    return has_portal(d->name) ? FrontendCheck{} : no_portal(d->name);
   }
   if (const auto* e = std::get_if<Execute>(&m)) {
-    return portals_.contains(e->portal) ? FrontendCheck{} : no_portal(e->portal);
+    return has_portal(e->portal) ? FrontendCheck{} : no_portal(e->portal);
   }
   return {};
 }
 
 void FrontendState::forwarded(const FrontendMessage& m) {
   if (const auto* p = std::get_if<Parse>(&m)) {
-    if (!statements_.contains(p->statement)) statements_.emplace(p->statement);
+    if (p->statement.empty()) unnamed_statement_ = true;
+    else if (!statements_.contains(p->statement)) statements_.emplace(p->statement);
   } else if (const auto* b = std::get_if<Bind>(&m)) {
-    if (auto it = portals_.find(b->portal); it != portals_.end()) it->second = requests_sent_;
-    else portals_.emplace(std::string(b->portal), requests_sent_);
+    if (b->portal.empty()) {
+      unnamed_portal_ = true;
+      unnamed_portal_bound_ = requests_sent_;
+    } else if (auto it = portals_.find(b->portal); it != portals_.end()) {
+      it->second = requests_sent_;
+    } else {
+      portals_.emplace(std::string(b->portal), requests_sent_);
+    }
   } else if (const auto* c = std::get_if<Close>(&m)) {
-    if (c->target == 'S') statements_.erase(std::string(c->name));
-    else portals_.erase(std::string(c->name));
+    if (c->target == 'S') {
+      if (c->name.empty()) unnamed_statement_ = false;
+      else statements_.erase(std::string(c->name));
+    } else if (c->name.empty()) {
+      unnamed_portal_ = false;
+    } else {
+      portals_.erase(std::string(c->name));
+    }
   } else if (std::holds_alternative<Query>(m)) {
-    statements_.erase(std::string());
-    portals_.erase(std::string());
+    unnamed_statement_ = false;
+    unnamed_portal_ = false;
   }
 }
 
 void FrontendState::ready_for_query(char status) {
   copy_in_ = false;
   ++ready_received_;
-  if (status == 'I' && !portals_.empty()) {
+  if (status == 'I') {
     // Outside a transaction: every portal bound before this request's end is gone.
-    std::erase_if(portals_, [&](const auto& kv) { return kv.second < ready_received_; });
+    if (unnamed_portal_ && unnamed_portal_bound_ < ready_received_) unnamed_portal_ = false;
+    if (!portals_.empty()) std::erase_if(portals_, [&](const auto& kv) { return kv.second < ready_received_; });
   }
 }
 

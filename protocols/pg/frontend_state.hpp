@@ -54,8 +54,8 @@ class FrontendState {
   void backend(char type, std::span<const std::uint8_t> body);
 
   bool in_copy_in() const { return copy_in_; }
-  std::size_t statement_count() const { return statements_.size(); }
-  std::size_t portal_count() const { return portals_.size(); }
+  std::size_t statement_count() const { return statements_.size() + (unnamed_statement_ ? 1 : 0); }
+  std::size_t portal_count() const { return portals_.size() + (unnamed_portal_ ? 1 : 0); }
 
  private:
   std::size_t max_names_;
@@ -67,10 +67,22 @@ class FrontendState {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
+  bool has_statement(std::string_view name) const {
+    return name.empty() ? unnamed_statement_ : statements_.contains(name);
+  }
+  bool has_portal(std::string_view name) const { return name.empty() ? unnamed_portal_ : portals_.contains(name); }
+
+  // Named statements; the unnamed one is the flag below (issue 15: no hash node
+  // allocated and freed per statement, as the unnamed statement and portal come and go
+  // with every extended-protocol transaction).
   std::unordered_set<std::string, NameHash, std::equal_to<>> statements_;
-  // portal -> requests sent before its Bind: it dies with the transaction that the
-  // ReadyForQuery('I') of a later request reports ended.
+  bool unnamed_statement_ = false;
+  // Named portal -> requests sent before its Bind: it dies with the transaction that the
+  // ReadyForQuery('I') of a later request reports ended. The unnamed portal: the flag
+  // and its count below.
   std::unordered_map<std::string, std::uint64_t, NameHash, std::equal_to<>> portals_;
+  bool unnamed_portal_ = false;
+  std::uint64_t unnamed_portal_bound_ = 0;
 };
 
 }  // namespace segproxy::protocols::pg

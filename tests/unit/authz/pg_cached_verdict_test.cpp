@@ -96,6 +96,28 @@ TEST(PgCachedVerdict, EachFlagSurvivesAloneWithTheOthersClear) {
   }
 }
 
+// unpack_into writes every field, whatever the verdict held before (issue 15: PgGate
+// judges a thread's statements into one reused verdict): a verdict with every field set
+// and with PREPARE bookkeeping (a miss leaves that) becomes the packed one exactly, and
+// the other way round.
+TEST(PgCachedVerdict, UnpackIntoAReusedVerdictLeavesNothingOfWhatItHeld) {
+  GateVerdict used = everything_set();
+  used.wal_prepares.emplace_back("p1", authz::wal::MessageClass::empty());
+  used.wal_cursors.emplace_back("c1", authz::wal::MessageClass::empty());
+  used.wal_deallocates.push_back("p2");
+  used.wal_deallocates_all = true;
+  used.tables.push_back({"public.more_tables_than_the_packed_one", "delete"});
+  const GateVerdict plain;
+  CachedPgVerdict(plain).unpack_into(used);
+  expect_same(used, plain);
+
+  const GateVerdict full = everything_set();
+  CachedPgVerdict(full).unpack_into(used);
+  expect_same(used, full);
+  CachedPgVerdict(full).unpack_into(used);  // again, into itself as it now is
+  expect_same(used, full);
+}
+
 TEST(PgCachedVerdict, AVerdictWithPrepareBookkeepingIsNotPackable) {
   GateVerdict prepares;
   prepares.wal_prepares.emplace_back("p1", authz::wal::MessageClass::empty());

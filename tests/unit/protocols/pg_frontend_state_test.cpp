@@ -107,6 +107,34 @@ TEST(PgFrontendState, PortalsDieWithTheirTransactionButNotWithAPipelinedOne) {
   EXPECT_EQ(s.portal_count(), 0u);
 }
 
+// The unnamed statement and portal are kept outside the name tables (issue 15: no hash
+// node per transaction); they follow the same rules as named ones.
+TEST(PgFrontendState, TheUnnamedPortalDiesWithItsTransactionButNotWithAPipelinedOne) {
+  FrontendState s;
+  s.forwarded(Parse{"", "select 1", {}});
+  s.forwarded(Bind{"", "", {}, {}, {}});
+  EXPECT_EQ(s.portal_count(), 1u);
+  s.request_sent();  // Sync 1
+  s.backend('Z', kIdle);  // Sync 1 answered: the unnamed portal is gone, the statement is not
+  EXPECT_EQ(s.check(Execute{"", 0}).sqlstate, "34000");
+  EXPECT_EQ(s.check(Bind{"", "", {}, {}, {}}).action, Action::Forward);
+  s.forwarded(Bind{"", "", {}, {}, {}});
+  s.request_sent();  // Sync 2
+  s.forwarded(Bind{"", "", {}, {}, {}});  // pipelined behind Sync 2: bound again
+  s.backend('Z', kIdle);                  // Sync 2 answered: the re-bound portal lives on
+  EXPECT_EQ(s.check(Execute{"", 0}).action, Action::Forward);
+  s.request_sent();
+  s.backend('Z', kInTxn);  // inside a transaction: it lives on
+  EXPECT_EQ(s.check(Execute{"", 0}).action, Action::Forward);
+  s.forwarded(Close{'P', ""});
+  EXPECT_EQ(s.check(Execute{"", 0}).sqlstate, "34000");
+  EXPECT_EQ(s.portal_count(), 0u);
+  EXPECT_EQ(s.statement_count(), 1u);
+  s.forwarded(Close{'S', ""});
+  EXPECT_EQ(s.check(Bind{"", "", {}, {}, {}}).sqlstate, "26000");
+  EXPECT_EQ(s.statement_count(), 0u);
+}
+
 TEST(PgFrontendState, NameTablesAreCapped) {
   FrontendState s(2);
   s.forwarded(Parse{"a", "select 1", {}});

@@ -50,6 +50,35 @@ TEST(PgGate, AttributeNotationFollowsTheLearnedFunctionNamesAndVoidsTheCache) {
   EXPECT_TRUE(gate.check(leak, kNow).decision.allow);
 }
 
+// check_into (issue 15: one verdict reused for a thread's statements) gives what check
+// gives, on a miss and on a hit, whatever the reused verdict held: an allow after a
+// deny, a deny after an allow, with tables and without.
+TEST(PgGate, CheckIntoAReusedVerdictEqualsCheckOnMissAndHit) {
+  const authz::PolicyEngine engine(make_config());
+  PgGate reference(engine, "billing", "shop");
+  PgGate gate(engine, "billing", "shop");
+  GateVerdict reused;
+  const char* texts[] = {"select * from public.orders where id = 1", "delete from public.orders where id = 1",
+                         "select * from public.orders where id = 2", "begin", "delete from public.orders where id = 3",
+                         "select * from public.orders join public.customers using (id) where id = 4", "begin"};
+  for (int round = 0; round < 2; ++round) {  // round 0: misses (then hits for repeats), round 1: all hits
+    for (const char* text : texts) {
+      SCOPED_TRACE(text);
+      const GateVerdict want = reference.check(text, kNow);
+      const GateVerdict& got = gate.check_into(reused, text, kNow);
+      EXPECT_EQ(&got, &reused);
+      EXPECT_EQ(got.decision.allow, want.decision.allow);
+      EXPECT_EQ(got.decision.rule_id, want.decision.rule_id);
+      EXPECT_EQ(got.decision.reason, want.decision.reason);
+      EXPECT_EQ(got.decision.sqlstate, want.decision.sqlstate);
+      EXPECT_EQ(got.command, want.command);
+      EXPECT_EQ(got.tables, want.tables);
+      EXPECT_EQ(got.transaction_control, want.transaction_control);
+      EXPECT_EQ(got.fingerprint, want.fingerprint);
+    }
+  }
+}
+
 TEST(PgGate, RebindPicksUpTheNewEnginesCatalog) {
   const authz::PolicyEngine first(make_config());
   const authz::PolicyEngine second(make_config());
