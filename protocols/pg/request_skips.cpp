@@ -23,7 +23,26 @@ void RequestSkips::lose() {
   answered_ = 0;
   skipping_ = false;
   copy_in_ = false;
+  copy_execute_ = false;
+  ignored_sync_ = false;
   early_copy_ends_ = 0;
+}
+
+// The Execute that started a COPY IN completed: 'C' after CopyDone, or 'E' (CopyFail, bad
+// data, a non-copy message). The Sync forwarded before the COPY started was ignored by
+// the server (55.2.6): it is skipped now, and counted with the COPY's outcome before it.
+std::uint32_t RequestSkips::copy_execute_ended(bool failed) {
+  copy_execute_ = false;
+  copy_in_ = false;
+  std::uint32_t skipped = 0;
+  if (ignored_sync_) {
+    ignored_sync_ = false;
+    requests_.pop_front();
+    answered_ = 0;
+    skipped = 1;
+  }
+  // Failed: started by an extended message, so the server now discards to the next Sync.
+  return failed ? skipped + skip_to_sync() : skipped;
 }
 
 bool RequestSkips::forwarded(const FrontendMessage& m) {
@@ -39,10 +58,14 @@ bool RequestSkips::forwarded(const FrontendMessage& m) {
       lose();
     return false;
   }
-  if (copy_end) {
-    // Before the server said CopyInResponse: the end of a COPY it has not started (or
-    // will ignore: a stray one outside COPY).
-    if (!requests_.empty() && early_copy_ends_ < std::numeric_limits<std::uint32_t>::max()) ++early_copy_ends_;
+  if (copy_end || std::holds_alternative<CopyData>(m)) {
+    // Before the server said CopyInResponse: part of a COPY it has not started (or will
+    // ignore: a stray one outside COPY). A COPY started by Execute is then not followed
+    // (data that fails it before the Sync queued behind it makes that Sync answered).
+    const bool pending = !requests_.empty() || open_units_ > 0;
+    if (pending && early_copy_ends_ < std::numeric_limits<std::uint32_t>::max() &&
+        (copy_end || requests_.empty() || requests_.back().sync))
+      ++early_copy_ends_;
     return false;
   }
   if (extended_message(m)) {
@@ -108,10 +131,24 @@ std::uint32_t RequestSkips::backend(char type) {
       case 'I':  // EmptyQueryResponse: an Execute
       case 's':  // PortalSuspended: an Execute
         ++answered_;
-        return 0;
+        return copy_execute_ ? copy_execute_ended(false) : 0;
       case 'E':
-        return skip_to_sync();
-      case 'G':  // COPY IN started by an Execute: the Sync behind it is ignored, and more
+        return copy_execute_ ? copy_execute_ended(true) : skip_to_sync();
+      case 'G':
+        // COPY IN started by an Execute (libpq's PQexecParams / PQexecPrepared): followed
+        // when the Execute is the last message before the one request forwarded (its
+        // Sync, which the server ignores: a second Sync follows CopyDone) or before none,
+        // and nothing was forwarded behind it. Otherwise the server consumes the queued
+        // messages as part of the COPY (an error) and nothing can be followed.
+        if (!copy_execute_ && answered_ + 1 == front_units() && early_copy_ends_ == 0 &&
+            (requests_.empty() || (requests_.size() == 1 && requests_.front().sync && open_units_ == 0))) {
+          copy_in_ = true;
+          copy_execute_ = true;
+          ignored_sync_ = !requests_.empty();
+          return 0;
+        }
+        lose();
+        return 0;
       case 'W':
       case 'Z':  // no ReadyForQuery can come before the request
         lose();

@@ -18,13 +18,24 @@
 //
 // Pure; BackendStream owns one (backend_decoder.hpp): told every frontend message the
 // session forwards, in order, and the type of every complete backend message; it
-// reports the requests the backend skipped. When the backend's answers cannot be
-// followed any more (a COPY IN started by Execute or with messages queued behind it, a
-// frontend message other than CopyData / CopyDone / CopyFail / Flush during COPY IN - a
-// Sync there is ignored unless the COPY failed first -, a ReadyForQuery where none can
-// come, over kMaxPending requests), it stops for
-// good (lost()): nothing more is reported, as before this class existed. Allocates
-// nothing while no request is pending (Fifo; issue 15).
+// reports the requests the backend skipped.
+//
+// COPY IN started by an Execute (libpq's PQexecParams / PQexecPrepared of COPY FROM
+// STDIN: Parse/Bind/Describe/Execute/Sync, then CopyData.../CopyDone/Sync): the server
+// ignores the Sync sent before its CopyInResponse (55.2.6: Flush and Sync are ignored
+// during COPY IN), so two Syncs get one ReadyForQuery. That Sync is reported skipped
+// when the Execute completes ('C' after CopyDone, or 'E': the server then discards to
+// the next Sync, as after any failed extended message), so the COPY's outcome is
+// counted with it. Followed only when the Execute is the last extended message before
+// that one Sync (or before none) and no copy message went ahead of the CopyInResponse.
+//
+// When the backend's answers cannot be followed any more (a COPY IN started by Execute
+// with other messages queued behind it, a simple Query's COPY IN with messages queued
+// behind its Query, a frontend message other than CopyData / CopyDone / CopyFail /
+// Flush during COPY IN - a Sync there is ignored unless the COPY failed first -, a
+// ReadyForQuery where none can come, over kMaxPending requests), it stops for good
+// (lost()): nothing more is reported, as before this class existed. Allocates nothing
+// while no request is pending (Fifo; issue 15).
 #include <cstddef>
 #include <cstdint>
 
@@ -56,6 +67,7 @@ class RequestSkips {
   // The extended messages the front request (or, with none pending, the open ones) has.
   std::uint32_t front_units() const { return requests_.empty() ? open_units_ : requests_.front().units; }
   std::uint32_t skip_to_sync();  // an extended message failed: the skipped requests
+  std::uint32_t copy_execute_ended(bool failed);  // the Execute that started a COPY IN completed
   void lose();
 
   Fifo<Request> requests_;       // forwarded requests whose ReadyForQuery has not come
@@ -63,7 +75,11 @@ class RequestSkips {
   std::uint32_t answered_ = 0;    // completions of the front request's (or the open) units
   bool skipping_ = false;         // the server discards to a Sync not yet forwarded
   bool copy_in_ = false;          // the server is in COPY IN (until the client's CopyDone / CopyFail)
-  std::uint32_t early_copy_ends_ = 0;  // CopyDone / CopyFail forwarded before a CopyInResponse
+  bool copy_execute_ = false;     // the COPY IN (or its end) is the front request's (or the open) last Execute's
+  bool ignored_sync_ = false;     // ...and the front request is the Sync the server ignored in it
+  // Copy messages forwarded before a CopyInResponse: CopyDone / CopyFail, and CopyData
+  // behind a Sync or open extended messages.
+  std::uint32_t early_copy_ends_ = 0;
   bool lost_ = false;
 };
 

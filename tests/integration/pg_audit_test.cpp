@@ -206,6 +206,60 @@ TEST_F(AuditTest, EverySessionAndStatementDecisionIsRecordedInOrderWithIdentity)
   EXPECT_TRUE(s.back().duration_us.has_value());
 }
 
+// COPY FROM STDIN by PQexecParams sends two Syncs; the backend ignores the first (COPY IN
+// ignores Sync). With durability: group, one statement.result entry per Sync, in request
+// order: the first carries the COPY's rows, the second none, and every later entry is
+// its own statement's (the session used to pair each later outcome with the request
+// before it, and the lexing hold after the COPY never ended).
+TEST_F(AuditTest, CopyFromStdinByTheExtendedProtocolKeepsOneResultPerRequestInOrder) {
+  ProxyConfigOptions opts;
+  opts.billing_policy = "    rules:\n"
+                        "      - {id: orders-rw, tables: [public." + orders_ + "], allow: [select, insert, copy_from]}\n"
+                        "    statements: [transaction, session_safe]\n";
+  opts.extra_yaml = audit_yaml(audit_dir_, "durability: group");
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  {
+    PgConnPtr c = Connect();
+    ASSERT_PG_CONNECTED(c);
+    const std::string copy = "copy " + orders_ + " from stdin";
+    PgResultPtr res(PQexecParams(c.get(), copy.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0));
+    ASSERT_EQ(PQresultStatus(res.get()), PGRES_COPY_IN) << PQerrorMessage(c.get());
+    ASSERT_EQ(PQputCopyData(c.get(), "100\tx\n101\ty\n", 12), 1);
+    ASSERT_EQ(PQputCopyEnd(c.get(), nullptr), 1);
+    bool timed_out = false;
+    res = pg_wait_result(c.get(), std::chrono::seconds(60), &timed_out);
+    ASSERT_FALSE(timed_out);
+    ASSERT_EQ(PQresultStatus(res.get()), PGRES_COMMAND_OK) << PQresultErrorMessage(res.get());
+    pg_drain(c.get());
+    const std::string statements[] = {"select v from " + orders_ + " where id <= 3",
+                                      "insert into " + orders_ + " values (102, 'z')", "SET client_encoding TO 'UTF8'",
+                                      "select count(*) from " + orders_};
+    for (const std::string& sql : statements) {
+      ASSERT_EQ(PQsendQuery(c.get(), sql.c_str()), 1) << PQerrorMessage(c.get());
+      res = pg_wait_result(c.get(), std::chrono::seconds(60), &timed_out);
+      ASSERT_FALSE(timed_out) << sql << " was never answered";
+      ASSERT_TRUE(PQresultStatus(res.get()) == PGRES_COMMAND_OK || PQresultStatus(res.get()) == PGRES_TUPLES_OK)
+          << sql << ": " << PQresultErrorMessage(res.get());
+      pg_drain(c.get());
+    }
+    EXPECT_STREQ(PQgetvalue(res.get(), 0, 0), "6");
+  }
+  ASSERT_TRUE(wait_for_record(audit_dir_, [](const AuditRecord& r) { return r.event == "session.close"; }))
+      << read_audit_log(audit_dir_).describe();
+  StopProxy();
+  const AuditLog log = read_audit_log(audit_dir_);
+  ASSERT_TRUE(log.result.ok()) << log.describe();
+  std::vector<std::uint64_t> rows;
+  for (const auto& r : records_where(log, [](const AuditRecord& r) { return r.event == "statement.result"; })) {
+    for (const audit::ResultEntry& e : r.results) {
+      EXPECT_TRUE(e.sqlstate.empty()) << e.sqlstate << " " << e.error;
+      rows.push_back(e.rows.value_or(0));
+    }
+  }
+  // COPY (its ignored Sync: 2 rows; the Sync after CopyDone: none), 3 rows, INSERT 1, SET, count.
+  EXPECT_EQ(rows, (std::vector<std::uint64_t>{2, 0, 3, 1, 0, 1})) << log.describe();
+}
+
 TEST_F(AuditTest, StatementTextIsNormalizedByDefault) {
   ASSERT_NO_FATAL_FAILURE(StartAudited());
   const std::string sql = "SELECT * FROM " + orders_ + " WHERE v = 'secret-literal'";

@@ -115,8 +115,8 @@ TEST(PgRequestSkips, PipelinedBatchesStayAlignedAcrossAFailedOne) {
 }
 
 // COPY IN of a simple Query, the data sent once the server asked for it: followed. A COPY
-// IN started by Execute (the Sync behind it is ignored), or with messages queued behind
-// its Query, is not: nothing more is reported (as without this class), never a guess.
+// IN with messages queued behind its Query is not: nothing more is reported (as without
+// this class), never a guess.
 TEST(PgRequestSkips, CopyInIsFollowedOnlyWhereTheServersIgnoredMessagesAreKnown) {
   RequestSkips s;
   send(s, {Query{"copy t from stdin"}});
@@ -128,9 +128,9 @@ TEST(PgRequestSkips, CopyInIsFollowedOnlyWhereTheServersIgnoredMessagesAreKnown)
   EXPECT_EQ(answer(s, "E"), 1u) << "still followed after the COPY";
 
   RequestSkips extended;
-  send(extended, {kParse, kBind, kExecute, Sync{}});
+  send(extended, {kParse, kBind, kExecute, Sync{}, kParse, Sync{}});
   EXPECT_EQ(answer(extended, "12G"), 0u);
-  EXPECT_TRUE(extended.lost());
+  EXPECT_TRUE(extended.lost()) << "a COPY started by Execute with a second batch queued behind it";
   send(extended, {CopyDone{}, Sync{}, kParse, Query{"select 1"}, Sync{}});
   EXPECT_EQ(answer(extended, "CZ1EZ"), 0u) << "lost: nothing is reported";
 
@@ -144,6 +144,78 @@ TEST(PgRequestSkips, CopyInIsFollowedOnlyWhereTheServersIgnoredMessagesAreKnown)
   send(queued, {Query{"copy t from stdin"}, Query{"select 1"}});
   EXPECT_EQ(answer(queued, "G"), 0u);
   EXPECT_TRUE(queued.lost());
+}
+
+// libpq's PQexecParams / PQexecPrepared of COPY FROM STDIN sends a Sync after the Execute
+// and another after CopyDone; the server ignores the first (55.2.6), so two Syncs get one
+// ReadyForQuery. The first is reported skipped when the COPY's Execute completes (with
+// its outcome), whether the COPY succeeded or failed, and the following goes on.
+TEST(PgRequestSkips, TheSyncBeforeACopyInStartedByExecuteIsSkippedWhenTheCopyEndsAndFollowingGoesOn) {
+  RequestSkips s;
+  send(s, {kParse, kBind, Describe{'P', ""}, kExecute, Sync{}});
+  EXPECT_EQ(answer(s, "12nG"), 0u);
+  EXPECT_EQ(s.pending_requests(), 1u) << "the ignored Sync counts until the COPY ends";
+  send(s, {CopyData{}, Flush{}, CopyData{}, CopyDone{}, Sync{}});
+  EXPECT_EQ(s.pending_requests(), 2u);
+  EXPECT_EQ(answer(s, "C"), 1u) << "the COPY completed: the Sync it ignored is skipped";
+  EXPECT_EQ(answer(s, "Z"), 0u);
+  EXPECT_EQ(s.pending_requests(), 0u);
+  send(s, {kParse, Query{"select 1"}, Sync{}});
+  EXPECT_EQ(answer(s, "E"), 1u) << "still followed after the COPY";
+  EXPECT_EQ(answer(s, "Z"), 0u);
+  EXPECT_FALSE(s.lost());
+
+  // CopyFail: the Execute fails, the server discards to the Sync after CopyFail.
+  RequestSkips fail;
+  send(fail, {kBind, kExecute, Sync{}});
+  EXPECT_EQ(answer(fail, "2G"), 0u);
+  send(fail, {CopyData{}, CopyFail{}, Sync{}});
+  EXPECT_EQ(answer(fail, "E"), 1u);
+  EXPECT_EQ(answer(fail, "Z"), 0u);
+  EXPECT_EQ(fail.pending_requests(), 0u);
+  EXPECT_FALSE(fail.lost());
+
+  // Bad data fails the COPY before the client's CopyDone: the server ignores the rest of
+  // the data and discards to the next Sync, a Query sent before it included.
+  RequestSkips bad;
+  send(bad, {kBind, kExecute, Sync{}});
+  EXPECT_EQ(answer(bad, "2G"), 0u);
+  send(bad, {CopyData{}});
+  EXPECT_EQ(answer(bad, "E"), 1u);
+  send(bad, {CopyData{}, CopyDone{}});
+  EXPECT_TRUE(bad.forwarded(Query{"select 1"})) << "discarded with the rest up to the Sync";
+  send(bad, {Sync{}});
+  EXPECT_EQ(answer(bad, "Z"), 0u);
+  EXPECT_EQ(bad.pending_requests(), 0u);
+  EXPECT_FALSE(bad.lost());
+
+  // No Sync before the CopyInResponse (a client that flushes and waits): nothing ignored.
+  RequestSkips flushed;
+  send(flushed, {kBind, kExecute, Flush{}});
+  EXPECT_EQ(answer(flushed, "2G"), 0u);
+  send(flushed, {CopyData{}, CopyDone{}, Sync{}});
+  EXPECT_EQ(answer(flushed, "CZ"), 0u);
+  EXPECT_EQ(flushed.pending_requests(), 0u);
+  EXPECT_FALSE(flushed.lost());
+}
+
+// Where the server's ignored messages are not known, nothing more is reported.
+TEST(PgRequestSkips, CopyInStartedByExecuteIsNotFollowedWhenMessagesWentAheadOfItsCopyInResponse) {
+  RequestSkips sync_in_copy;
+  send(sync_in_copy, {kBind, kExecute, Sync{}});
+  EXPECT_EQ(answer(sync_in_copy, "2G"), 0u);
+  send(sync_in_copy, {CopyData{}, Sync{}});
+  EXPECT_TRUE(sync_in_copy.lost()) << "a Sync during COPY IN is ignored unless the COPY failed first";
+
+  RequestSkips data_ahead;
+  send(data_ahead, {kBind, kExecute, Sync{}, CopyData{}});
+  EXPECT_EQ(answer(data_ahead, "2G"), 0u);
+  EXPECT_TRUE(data_ahead.lost()) << "data sent ahead may fail the COPY before the Sync is read";
+
+  RequestSkips not_last;
+  send(not_last, {kBind, kExecute, kExecute, Sync{}});
+  EXPECT_EQ(answer(not_last, "2G"), 0u);
+  EXPECT_TRUE(not_last.lost()) << "the second Execute is consumed by the COPY";
 }
 
 TEST(PgRequestSkips, AReadyForQueryNoForwardedRequestCanExplainStopsTheFollowing) {
