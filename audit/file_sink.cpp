@@ -250,13 +250,13 @@ std::uint64_t FileSink::durable_seq() const {
   return synced_;
 }
 
-bool FileSink::wait_async(const AuditTicket& t, DurableListener& l) {
+bool FileSink::wait_async(const AuditTicket& lowest, std::uint64_t highest_seq, DurableListener& l) {
   bool wake = false;
   {
     std::lock_guard lk(mu_);
-    if (state_locked(t) != DurableState::pending) return false;
-    if (l.want_seq_ == 0 || t.seq < l.want_seq_) l.want_seq_ = t.seq;
-    wake = note_waited_locked(t.seq);
+    if (state_locked(lowest) != DurableState::pending) return false;
+    l.want_seq_ = lowest.seq;
+    wake = note_waited_locked(std::max(lowest.seq, highest_seq));
     if (!writer_kicked_) writer_kicked_ = wake = true;  // a held wait starts the flush
   }
   if (wake) cv_.notify_one();

@@ -82,9 +82,10 @@ class FileSink final : public AuditSink {
   // The write-ahead API (sink.hpp).
   AuditTicket append(const AuditRecord& record) override;
   DurableState state(const AuditTicket& t) const override;
-  // Also tells the writer that `t` is waited for (its group window, group_window.hpp): a
-  // listener calls it for the lowest and then for the highest seq its sessions wait for.
-  bool wait_async(const AuditTicket& t, DurableListener& l) override;
+  // Also tells the writer that every seq up to `highest_seq` is waited for (its group
+  // window, group_window.hpp).
+  using AuditSink::wait_async;
+  bool wait_async(const AuditTicket& lowest, std::uint64_t highest_seq, DurableListener& l) override;
   void timed_out(const AuditTicket& t) override;
   void add_listener(DurableListener& l) override;
   void remove_listener(DurableListener& l) override;

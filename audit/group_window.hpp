@@ -15,7 +15,7 @@ namespace segproxy::audit {
 // The counters the decision reads (the sink's, under its lock).
 struct GroupWindowState {
   std::uint64_t last_record = 0;  // seq of the last submitter's record appended
-  std::uint64_t waited_hi = 0;    // highest seq any wait asked for
+  std::uint64_t waited_hi = 0;    // highest seq a waiter declared (wait_async's highest_seq), lead or submit
   std::uint64_t taken = 0;        // last seq the writer has taken from the queue
   std::size_t queued = 0;         // entries waiting for the writer
   std::size_t max_queue = 0;      // audit.max_queue

@@ -83,10 +83,18 @@ class AuditSink {
   virtual DurableState state(const AuditTicket& t) const {
     return t.accepted ? DurableState::durable : DurableState::failed;
   }
-  // Registers `l` to be told (durable_advanced) once `t` is no longer pending, and starts
-  // the group flush (a held wait never waits for a timer). false: `t` is not pending (check
-  // state()); `l` will not be called for it.
-  virtual bool wait_async(const AuditTicket&, DurableListener&) { return false; }
+  // Registers `l` to be told (durable_advanced) once `lowest` is no longer pending, and
+  // starts the group flush (a held wait never waits for a timer). `highest_seq` is the
+  // highest seq the listener's sessions wait for (>= lowest.seq; the waiter knows it from
+  // the same scan): the writer holds no group commit window for records up to it, since
+  // their waits are already here (audit/group_window.hpp). A listener registers one range
+  // per call; a new call replaces its registration. false: `lowest` is not pending (check
+  // state()); `l` will not be called for it and nothing is noted.
+  virtual bool wait_async(const AuditTicket& /*lowest*/, std::uint64_t /*highest_seq*/, DurableListener&) {
+    return false;
+  }
+  // One session's wait: lowest and highest are the same record.
+  bool wait_async(const AuditTicket& t, DurableListener& l) { return wait_async(t, t.seq, l); }
   // A waiter gave up on `t` after audit.max_wait: counts as a write failure (every pending
   // record fails, new ones are refused until the writer has finished its flush).
   virtual void timed_out(const AuditTicket&) {}

@@ -24,7 +24,8 @@
 #      BENCH_BASELINE_STORE_VERSION (the schema version of each binary's store database,
 #      audit_bench_segproxy / audit_bench_baseline, made by this build's segproxyctl
 #      `audit store init --schema-version`; default the newest; a binary before session 11
-#      ships only into version 1), BENCH_PERF=1 (perf record -a -g over
+#      ships only into version 1), BENCH_BASELINE_BATCH (the baseline's batch, default
+#      BENCH_BATCH: the same binary twice with two batch sizes), BENCH_PERF=1 (perf record -a -g over
 #      round 1's catch-ups into BENCH_PERF_DIR (default: bench_dir, removed at exit)
 #      /perf-NAME.data; the report ends with their top symbols).
 #      Set-up: bench/lib/bench_env.sh.
@@ -51,8 +52,11 @@ su_conn() {
 # store_sql NAME SQL: in the store database of binary NAME.
 store_sql() { psql -X -At -v ON_ERROR_STOP=1 "$(su_conn "audit_bench_$1")" -c "$2"; }
 
-declare -A bin store_version
+declare -A bin store_version ship_batch
 bin[segproxy]="$proxy_bin"
+ship_batch[segproxy]="$batch"
+ship_batch[baseline]="${BENCH_BASELINE_BATCH:-$batch}"
+[[ "${ship_batch[baseline]}" =~ ^[0-9]+$ ]] || sp_die "BENCH_BASELINE_BATCH must be a whole number"
 store_version[segproxy]="${BENCH_STORE_VERSION:-}"
 names=(segproxy)
 if [[ -n "${BENCH_BASELINE_BIN:-}" ]]; then
@@ -80,7 +84,7 @@ proxy_up() {
   if [[ "$mode" == on ]]; then
     ship="  ship:
     postgres: {host: 127.0.0.1, port: $SEGPROXY_TEST_PGPORT, dbname: audit_bench_$name, user: bench_shipper, password_file: \"$bench_dir/ship.pw\", tls: {mode: verify-full, ca: \"$SEGPROXY_TEST_PKI/ca.crt\"}}
-    batch: $batch
+    batch: ${ship_batch[$name]}
     interval: $interval"
   fi
   BP_EXTRA_YAML="metrics: {listen: \"127.0.0.1:$metrics_port\"}
@@ -231,7 +235,7 @@ report="$(
     "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git -C "$SEGPROXY_REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
     "${BENCH_BASELINE_BIN:+; baseline $BENCH_BASELINE_BIN}"
   printf -- '- fixed rate: pgbench -S -M extended -R %s -c %s, %s s; catch-up: %s s of unthrottled pgbench with shipping off, then shipping on; batch %s, interval %s; %s interleaved rounds, median\n' \
-    "$rate" "$clients" "$seconds" "$backlog_seconds" "$batch" "$interval" "$rounds"
+    "$rate" "$clients" "$seconds" "$backlog_seconds" "$batch${BENCH_BASELINE_BIN:+ (baseline ${ship_batch[baseline]})}" "$interval" "$rounds"
   printf -- '- proxy = the segproxy-ship thread (schedstat), store = its PostgreSQL backend (same host); store schema version:'
   for name in "${names[@]}"; do printf ' %s %s' "$name" "${store_version[$name]:-newest}"; done
   printf '\n\n'

@@ -9,7 +9,7 @@
 //         user: segproxy_audit_shipper     # required: INSERT + SELECT only
 //         password_file: secrets/ship.pw   # or password_env; neither: certificate / trust
 //         tls: {mode: verify-full, ca: ca.crt, cert: ship.crt, key: ship.key}
-//       batch: 1000                        # records per COPY, 1..100000
+//       batch: 5000                        # records per COPY, 1..100000
 //       interval: 1s                       # poll period when caught up
 //       connect_timeout: 5s
 //       warn_lag_records: 100000           # /readyz warns past either bound; 0: never

@@ -284,7 +284,7 @@ struct AuditShipSettings {
   std::string password_env;
   std::string tls_mode = "verify-full";  // disable | require | verify-ca | verify-full
   std::string tls_ca, tls_cert, tls_key;  // resolved; ca required for verify-*
-  std::size_t batch = 1000;                         // records per COPY (1..100000)
+  std::size_t batch = 5000;                         // records per COPY (1..100000)
   std::chrono::milliseconds interval{1000};         // poll period when caught up
   std::chrono::milliseconds connect_timeout{5000};  // also bounds each COPY (x6)
   std::uint64_t warn_lag_records = 100000;  // /readyz warns past either bound (0: never)

@@ -30,7 +30,7 @@ struct ShipperOptions {
   std::optional<std::string> password;  // never logged
   std::string instance;                 // the records' instance (AuditConfig::instance)
   std::filesystem::path dir;            // the local log directory
-  std::size_t batch = 1000;             // records per COPY at most
+  std::size_t batch = 5000;             // records per COPY at most (bench/RESULTS.md session 12)
   std::size_t batch_bytes = 8u << 20;   // bytes per COPY at most (one record may exceed it)
   std::chrono::milliseconds interval{1000};     // poll period when caught up
   std::chrono::milliseconds retry_every{5000};  // after a failure

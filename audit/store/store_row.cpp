@@ -1,6 +1,7 @@
 #include "audit/store/store_row.hpp"
 
 #include <array>
+#include <bit>
 #include <chrono>
 #include <cstring>
 
@@ -43,18 +44,42 @@ constexpr std::array<std::string_view, kSlotCount> kSlotKeys = {
     "seq", "ts", "event", "hash", "prev_hash", "session_id", "identity", "spiffe_id", "cn", "cert_sha256",
     "segment", "decision", "fingerprint"};
 
+// By length first: one comparison at most instead of one per taken key (the shipper's
+// scan is most of its CPU per record; bench/RESULTS.md session 12).
 Slot slot_of(std::string_view key) {
-  for (std::size_t i = 0; i < kSlotKeys.size(); ++i) {
-    if (kSlotKeys[i] == key) return static_cast<Slot>(i);
+  Slot s = kNoSlot;
+  const char c = key.empty() ? '\0' : key[0];
+  switch (key.size()) {
+    case 2: s = c == 't' ? kTs : kCn; break;
+    case 3: s = kSeq; break;
+    case 4: s = kHash; break;
+    case 5: s = kEvent; break;
+    case 7: s = kSegment; break;
+    case 8: s = c == 'd' ? kDecision : kIdentity; break;
+    case 9: s = c == 'p' ? kPrevHash : kSpiffeId; break;
+    case 10: s = kSessionId; break;
+    case 11: s = c == 'f' ? kFingerprint : kCertSha256; break;
+    default: return kNoSlot;
   }
-  return kNoSlot;
+  return kSlotKeys[s] == key ? s : kNoSlot;
 }
 
+// No member initialisers: scan_canonical_row clears only `present` (the rest is written
+// whenever present is set), not the whole array per line.
 struct Taken {
-  std::string_view raw;  // a string's bytes between the quotes, or seq's digits
-  bool present = false;
-  bool escaped = false;
+  const char* data;  // a string's bytes between the quotes, or seq's digits
+  std::size_t size;
+  bool present;
+  bool escaped;
+  std::string_view raw() const { return {data, size}; }
 };
+
+// A key's class for the duplicate check: equal keys have equal classes.
+constexpr unsigned key_class(std::string_view k) {
+  if (k.empty()) return 0;
+  return static_cast<unsigned>(k.size()) * 7u + static_cast<unsigned char>(k.front()) * 3u +
+         static_cast<unsigned char>(k.back());
+}
 
 class Scanner {
  public:
@@ -76,25 +101,46 @@ class Scanner {
     const std::size_t begin = i_;
     escaped = false;
     for (;;) {
-      const char* base = s_.data();
-      const void* q = std::memchr(base + i_, '"', s_.size() - i_);
-      if (q == nullptr) return false;
-      const std::size_t quote = static_cast<std::size_t>(static_cast<const char*>(q) - base);
-      const void* b = std::memchr(base + i_, '\\', quote - i_);
-      if (b == nullptr) {
-        raw = s_.substr(begin, quote - begin);
-        i_ = quote + 1;
+      const std::size_t stop = quote_or_backslash(i_);
+      if (stop == s_.size()) return false;
+      if (s_[stop] == '"') {
+        raw = s_.substr(begin, stop - begin);
+        i_ = stop + 1;
         return true;
       }
-      const std::size_t bs = static_cast<std::size_t>(static_cast<const char*>(b) - base);
-      if (bs + 1 >= s_.size()) return false;
-      switch (s_[bs + 1]) {
+      if (stop + 1 >= s_.size()) return false;
+      switch (s_[stop + 1]) {
         case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': break;
         default: return false;
       }
       escaped = true;
-      i_ = bs + 2;
+      i_ = stop + 2;
     }
+  }
+
+  // The first '"' or '\\' from `from` (s_.size() when none). Eight bytes at a time: a
+  // lane of w ^ pattern is zero exactly where the byte matches, and the zero-byte test
+  // (v - 0x01..) & ~v & 0x80.. is exact up to the first zero lane (only a zero lane
+  // borrows), so on a little-endian machine the lowest flagged lane is the first match.
+  // One pass instead of memchr for '"' and then for '\\' (keys and most values are a few
+  // bytes long).
+  std::size_t quote_or_backslash(std::size_t from) const {
+    constexpr std::uint64_t k01 = 0x0101010101010101ull;
+    constexpr std::uint64_t k80 = 0x8080808080808080ull;
+    const char* p = s_.data();
+    std::size_t i = from;
+    for (; std::endian::native == std::endian::little && i + 8 <= s_.size(); i += 8) {
+      std::uint64_t w = 0;
+      std::memcpy(&w, p + i, 8);
+      const std::uint64_t q = w ^ (k01 * '"');
+      const std::uint64_t b = w ^ (k01 * '\\');
+      const std::uint64_t hit = ((q - k01) & ~q & k80) | ((b - k01) & ~b & k80);
+      if (hit != 0) return i + static_cast<std::size_t>(std::countr_zero(hit) / 8);
+    }
+    for (; i < s_.size(); ++i) {
+      if (p[i] == '"' || p[i] == '\\') return i;
+    }
+    return s_.size();
   }
 
   // An integer (no fraction, no exponent: those go to the reader), at most 18 digits.
@@ -162,17 +208,29 @@ class Scanner {
       ++i_;
       return true;
     }
-    std::array<std::string_view, kMaxScanKeys> keys;
+    // The keys so far, for the duplicate check: left uninitialised (only [0, nkeys) is
+    // read), as zeroing 64 views cost a tenth of the scan per object.
+    const char* key_at[kMaxScanKeys];
+    std::size_t key_len[kMaxScanKeys];
     std::size_t nkeys = 0;
+    std::uint64_t seen = 0;  // one bit per (length, first, last byte) class of the keys so far
     for (;;) {
       if (!at('"')) return false;
       std::string_view key;
       bool escaped = false;
       if (!string(key, escaped) || escaped || nkeys == kMaxScanKeys) return false;
-      for (std::size_t k = 0; k < nkeys; ++k) {
-        if (keys[k] == key) return false;  // the reader refuses duplicates
+      // The reader refuses duplicates. A key whose class is new cannot be one; only a
+      // class seen before is compared with the keys so far.
+      const std::uint64_t bit = std::uint64_t{1} << (key_class(key) & 63u);
+      if ((seen & bit) != 0) {
+        for (std::size_t k = 0; k < nkeys; ++k) {
+          if (key_len[k] == key.size() && std::memcmp(key_at[k], key.data(), key.size()) == 0) return false;
+        }
       }
-      keys[nkeys++] = key;
+      seen |= bit;
+      key_at[nkeys] = key.data();
+      key_len[nkeys] = key.size();
+      ++nkeys;
       if (!at(':')) return false;
       ++i_;
       const Slot slot = depth == 1 ? slot_of(key) : kNoSlot;
@@ -180,12 +238,14 @@ class Scanner {
         if (!value(depth)) return false;
       } else {
         Taken& t = (*taken_)[slot];
-        t.present = true;
+        std::string_view raw;
+        bool escaped = false;
         if (slot == kSeq) {
-          if (!integer(t.raw)) return false;
-        } else if (!at('"') || !string(t.raw, t.escaped)) {
+          if (!integer(raw)) return false;
+        } else if (!at('"') || !string(raw, escaped)) {
           return false;
         }
+        t = Taken{raw.data(), raw.size(), true, escaped};
       }
       if (at(',')) {
         ++i_;
@@ -203,21 +263,22 @@ class Scanner {
 };
 
 void assign(std::string& out, const Taken& t) {
+  const std::string_view raw = t.raw();
   if (!t.escaped) {
-    out.assign(t.raw);
+    out.assign(raw);
     return;
   }
   out.clear();
-  for (std::size_t i = 0; i < t.raw.size(); ++i) {
-    char c = t.raw[i];
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
     if (c == '\\') {  // the scanner let only the short escapes through
-      switch (t.raw[++i]) {
+      switch (raw[++i]) {
         case 'b': c = '\b'; break;
         case 'f': c = '\f'; break;
         case 'n': c = '\n'; break;
         case 'r': c = '\r'; break;
         case 't': c = '\t'; break;
-        default: c = t.raw[i];  // " \ /
+        default: c = raw[i];  // " \ /
       }
     }
     out.push_back(c);
@@ -274,15 +335,16 @@ constexpr std::int64_t kPgEpochUnixMicros = 946'684'800'000'000;  // 2000-01-01T
 
 bool scan_canonical_row(std::string_view line, StoreRow& row) {
   if (!printable_ascii(line)) return false;
-  std::array<Taken, kSlotCount> taken{};
+  std::array<Taken, kSlotCount> taken;
+  for (Taken& t : taken) t.present = false;
   if (!Scanner(line).line(taken)) return false;
   const Taken& seq = taken[kSeq];
-  if (!seq.present || seq.raw.empty() || seq.raw[0] == '-' || seq.raw == "0") return false;
+  if (!seq.present || seq.size == 0 || seq.data[0] == '-' || seq.raw() == "0") return false;
   for (Slot s : {kTs, kEvent, kHash, kPrevHash}) {
     if (!taken[s].present) return false;
   }
   row.seq = 0;
-  for (char c : seq.raw) row.seq = row.seq * 10 + static_cast<std::uint64_t>(c - '0');
+  for (char c : seq.raw()) row.seq = row.seq * 10 + static_cast<std::uint64_t>(c - '0');
   assign(row.ts, taken[kTs]);
   assign(row.event, taken[kEvent]);
   assign(row.hash, taken[kHash]);

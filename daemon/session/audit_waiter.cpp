@@ -88,13 +88,10 @@ void AuditWaiter::start_flush() {
     // Registered (and the writer kicked), or nothing pending. Otherwise the lowest one
     // settled in between: look again (it is no longer pending, so this ends).
     if (lowest == nullptr) return;
-    if (sink_.wait_async(lowest->ticket, *this)) {
-      // The writer learns that the thread's later records are waited for too, so it holds
-      // no group commit window for them (audit.group_delay, audit/group_window.hpp). The
-      // listener stays registered for the lowest seq (the sink keeps the lower one).
-      if (highest != lowest) sink_.wait_async(highest->ticket, *this);
-      return;
-    }
+    // One call: the listener is registered for the lowest seq, and the writer learns that
+    // the thread's later records up to the highest are waited for too, so it holds no
+    // group commit window for them (audit.group_delay, audit/group_window.hpp).
+    if (sink_.wait_async(lowest->ticket, highest->ticket.seq, *this)) return;
   }
 }
 

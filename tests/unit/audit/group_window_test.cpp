@@ -5,6 +5,7 @@
 // (SinkStats::group_delays) and the syncs per record compared.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -112,6 +113,45 @@ TEST(GroupWindow, AWindowForARecordNobodyWaitsForEndsAfterTheDelayAndTheGroupIsW
   EXPECT_TRUE(sink->wait_durable(r1));
   EXPECT_EQ(sink->state(r2), DurableState::durable) << "taken with the group it held open";
   EXPECT_EQ(sink->stats().group_delays - s0.group_delays, 1u);
+}
+
+struct FlagListener final : DurableListener {
+  std::atomic<int> calls{0};
+  void durable_advanced() noexcept override { ++calls; }
+};
+
+// An I/O thread's waiter registers its lowest seq and declares the highest one its
+// sessions wait for in the same call (wait_async(lowest, highest_seq, listener)): the
+// records up to the highest are waited for, so the writer holds no window for them (10 s
+// here: a window would be counted, and stall). Declaring only the lowest leaves the later
+// record in flight and opens one (2 ms): the declaration is what ends it. An attempt whose
+// records the writer's tick took before the wait (wait_async false) proves nothing and is
+// repeated.
+TEST(GroupWindow, AWaitThatDeclaresItsThreadsHighestSeqHoldsNoWindowForTheRecordsUpToIt) {
+  for (const bool declare_highest : {true, false}) {
+    bool tested = false;
+    for (int attempt = 0; attempt < 20 && !tested; ++attempt) {
+      TempDir dir;
+      std::string err;
+      auto sink = FileSink::open(window_config(dir.path(), declare_highest ? 10s : 2ms), err);
+      ASSERT_TRUE(sink) << err;
+      FlagListener l;
+      sink->add_listener(l);
+      const AuditTicket r1 = sink->append(statement_record(1));
+      const AuditTicket r2 = sink->append(statement_record(2));
+      const SinkStats s0 = sink->stats();
+      const bool registered = declare_highest ? sink->wait_async(r1, r2.seq, l) : sink->wait_async(r1, l);
+      if (registered) {
+        tested = true;
+        EXPECT_TRUE(eventually([&] { return l.calls.load() > 0; })) << "the listener was never called";
+        EXPECT_EQ(sink->state(r1), DurableState::durable);
+        EXPECT_EQ(sink->stats().group_delays - s0.group_delays, declare_highest ? 0u : 1u)
+            << (declare_highest ? "a window was held for a record the wait declared" : "no window for r2 in flight");
+      }
+      sink->remove_listener(l);
+    }
+    EXPECT_TRUE(tested) << "the writer's tick took the records before every wait";
+  }
 }
 
 // fsync_each and interval never hold a window.
