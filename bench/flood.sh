@@ -22,6 +22,9 @@
 # PostgreSQL); the report names the mode of every figure.
 #
 # Usage: bench/flood.sh [SECONDS]   (per phase, default 30)
+# BENCH_PROXY_YAML / BENCH_BASELINE_YAML: top-level YAML lines for the segproxy / baseline
+# configuration (e.g. the same binary twice, "handshake_threads: 0" for the baseline).
+#
 # Env: BENCH_PROXY_BIN (build/bin/segproxy), BENCH_BASELINE_BIN, BENCH_SKIP_PGBOUNCER,
 #      BENCH_ORDER, BENCH_FLOOD_RATE (500), BENCH_HALF_OPEN (1000), BENCH_SOURCES (16),
 #      BENCH_CLIENTS (8), BENCH_PGBENCH_ARGS ("-S -M extended"), BENCH_FLOOD_NICE (0),
@@ -55,14 +58,15 @@ flood_mode="flood client at nice 0 on the same cores"
 # Each segproxy gets its own metrics port; PgBouncer room for the half-open connections
 # (its client_login_timeout, 60 s, ends them; segproxy's handshake_timeout, 10 s).
 declare -A metrics_port
-start_segproxy() {  # start_segproxy NAME BIN
+start_segproxy() {  # start_segproxy NAME BIN [EXTRA_YAML]
   sp_pick_port "metrics_port[$1]" 19187
-  BP_EXTRA_YAML="metrics: {listen: \"127.0.0.1:${metrics_port[$1]}\"}" bp_start_segproxy "$1" "$2"
+  BP_EXTRA_YAML="metrics: {listen: \"127.0.0.1:${metrics_port[$1]}\"}
+${3:-}" bp_start_segproxy "$1" "$2"
 }
 names=(segproxy)
-start_segproxy segproxy "$proxy_bin"
+start_segproxy segproxy "$proxy_bin" "${BENCH_PROXY_YAML:-}"
 if [[ -n "${BENCH_BASELINE_BIN:-}" ]]; then
-  start_segproxy baseline "$BENCH_BASELINE_BIN"
+  start_segproxy baseline "$BENCH_BASELINE_BIN" "${BENCH_BASELINE_YAML:-}"
   names+=(baseline)
 fi
 if [[ "${BENCH_SKIP_PGBOUNCER:-0}" != 1 ]]; then
@@ -181,7 +185,10 @@ report="$(
   printf '# Flood: pgbench p99 with and without a handshake flood and half-open connections\n\n'
   printf -- '- date (UTC): %s; host: %s cores, load average at the end %s; segproxy %s (%s)\n' "$stamp" "$(nproc)" \
     "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git describe --always --dirty 2>/dev/null || echo unknown)" "$proxy_bin"
-  [[ -n "${BENCH_BASELINE_BIN:-}" ]] && printf -- '- baseline: %s\n' "$BENCH_BASELINE_BIN"
+  # shellcheck disable=SC2016 # backquotes: Markdown
+  [[ -n "${BENCH_PROXY_YAML:-}" ]] && printf -- '- segproxy configuration adds: `%s`\n' "${BENCH_PROXY_YAML//$'\n'/; }"
+  [[ -n "${BENCH_BASELINE_BIN:-}" ]] && printf -- '- baseline: %s %s\n' "$BENCH_BASELINE_BIN" \
+    "${BENCH_BASELINE_YAML:+(configuration adds: \`${BENCH_BASELINE_YAML//$'\n'/; }\`)}"
   printf -- '- pgbench %s -c %s -j 2 -T %s per phase; flood: %s handshakes/s asked (%s threads), %s half-open, %s source addresses\n' \
     "${pgbench_args[*]}" "$clients" "$seconds" "$rate" "$flood_threads" "$half_open" "$sources"
   printf -- '- mode: **%s**\n\n' "$flood_mode"
