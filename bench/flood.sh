@@ -70,7 +70,10 @@ if [[ -n "${BENCH_BASELINE_BIN:-}" ]]; then
   names+=(baseline)
 fi
 if [[ "${BENCH_SKIP_PGBOUNCER:-0}" != 1 ]]; then
-  BP_PGB_MAX_CLIENT_CONN=$((half_open + 2 * rate + 100)) bp_start_pgbouncer
+  # Its listen backlog as segproxy's (the kernel's somaxconn; PgBouncer's default is 128):
+  # a flood must not measure a full accept queue.
+  BP_PGB_MAX_CLIENT_CONN=$((half_open + 2 * rate + 100)) BP_PGB_LISTEN_BACKLOG="$(cat /proc/sys/net/core/somaxconn)" \
+    bp_start_pgbouncer
   names+=(pgbouncer)
 fi
 read -r -a order <<<"${BENCH_ORDER:-${names[*]}}"
@@ -90,7 +93,7 @@ run_phase() {
     --log-prefix="$logdir/tx" >"$bench_dir/pgbench-$name.out" 2>&1) &
   pgb=$!
   sleep 2
-  pids=("pgbench=$(proc_cpu_tree "$pgb")" "postgres=$(proc_cpu_tree "$postmaster")")
+  pids=("pgbench=$pgb" "postgres=$postmaster")
   [[ -n "$flood" ]] && pids+=("flood client=$flood")
   local ta tb
   ta="$(date +%s.%N)"
@@ -101,6 +104,9 @@ run_phase() {
   proc_cpu_split "$bench_dir/cpu-$name.before" "$bench_dir/cpu-$name.after" \
     "$(awk -v a="$ta" -v b="$tb" 'BEGIN { printf "%.3f", b - a }')" >"$bench_dir/cpu-$name.txt"
   wait "$pgb" || true
+  # The evidence stays (bench/results is not committed): pgbench's output, the CPU split.
+  mkdir -p "$raw_dir"
+  cp "$bench_dir/pgbench-$name.out" "$bench_dir/cpu-$name.txt" "$raw_dir/" 2>/dev/null || true
   local tps failed
   tps="$(awk '/^tps = / { print $3; exit }' "$bench_dir/pgbench-$name.out")"
   failed="$(grep -c 'client [0-9]* aborted' "$bench_dir/pgbench-$name.out" || true)"
@@ -120,6 +126,7 @@ stat_field() {  # stat_field FILE FIELD: FIELD of the flood client's last stats 
 }
 load() { cut -d' ' -f1 /proc/loadavg; }
 
+raw_dir="$SEGPROXY_REPO_ROOT/bench/results/flood-$(date -u +%Y%m%d-%H%M%S)-raw"
 rows=()
 details=()
 round=0
@@ -164,6 +171,7 @@ for target in "${order[@]}"; do
   kill -TERM "$flood_pid"
   wait "$flood_pid" || true
   flood_pid=""
+  cp "$bench_dir/flood-$tag.out" "$bench_dir/flood-$tag.err" "$stats" "$raw_dir/" 2>/dev/null || true
   kill -0 "$pid" 2>/dev/null || sp_die "$target died during the flood"
   hs_rate="$(awk -v a="$ok0" -v b="$ok1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (b - a) / (t1 - t0) }')"
   hs_fail="$(awk -v a="$fail0" -v b="$fail1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (b - a) / (t1 - t0) }')"
@@ -191,7 +199,10 @@ report="$(
     "${BENCH_BASELINE_YAML:+(configuration adds: \`${BENCH_BASELINE_YAML//$'\n'/; }\`)}"
   printf -- '- pgbench %s -c %s -j 2 -T %s per phase; flood: %s handshakes/s asked (%s threads), %s half-open, %s source addresses\n' \
     "${pgbench_args[*]}" "$clients" "$seconds" "$rate" "$flood_threads" "$half_open" "$sources"
-  printf -- '- mode: **%s**\n\n' "$flood_mode"
+  printf -- '- mode: **%s**\n' "$flood_mode"
+  [[ -n "${bp_pid[pgbouncer]:-}" ]] && printf -- "- PgBouncer's open-files limit: %s\n" \
+    "$(awk '/^Max open files/ { print $4 }' "/proc/${bp_pid[pgbouncer]}/limits" 2>/dev/null || echo '?')"
+  printf -- '- raw outputs: %s\n\n' "${raw_dir#"$SEGPROXY_REPO_ROOT"/}"
   printf '| target | load avg (baseline / flood start) | TPS base | p50 ms base | p99 ms base | max ms base | TPS flood | p50 ms flood | p99 ms flood | max ms flood | p99 ratio | handshakes/s achieved | failed/s | half-open held | aborted clients | RSS KiB | fds |\n'
   printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|\n'
   printf '%s\n' "${rows[@]}"

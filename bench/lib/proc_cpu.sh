@@ -2,16 +2,17 @@
 # CPU time from /proc, for the bench scripts that split a phase's CPU between processes
 # and threads (bench/flood.sh). Source it; not a script of its own.
 #
-#   proc_cpu_snapshot OUT PROXY_PID [NAME="PID [PID...]"...]
+#   proc_cpu_snapshot OUT PROXY_PID [NAME=ROOT_PID...]
 #       writes "KEY<TAB>PID<TAB>ticks" lines (utime + stime, clock ticks) to OUT: one per
-#       thread of PROXY_PID (KEY "proxy <comm> <tid>"), one per process of each NAME (its
-#       live threads included; other users' processes on the machine are not counted)
+#       thread of PROXY_PID (KEY "proxy <comm> <tid>"), one per process of ROOT_PID's tree
+#       at that moment for each NAME (its live threads included; other users' processes on
+#       the machine are not counted)
 #   proc_cpu_tree PID   PID and its descendants, space-separated (a postmaster and its
 #                       backends; a subshell, the `timeout` in it and its pgbench)
 #   proc_cpu_split BEFORE AFTER SECONDS
 #       prints "KEY<TAB>cores" (ticks / CLK_TCK / SECONDS, summed over the KEY's processes
-#       present in both snapshots: one that ended or started in between is left out),
-#       largest first
+#       in AFTER: one that started in between counts whole, one that ended in between is
+#       left out), largest first
 
 _proc_cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$1" 2>/dev/null; }
 
@@ -25,7 +26,7 @@ proc_cpu_snapshot() {
     [[ -n "$t" ]] && printf 'proxy %s %s\t%s\t%s\n' "${comm// /_}" "$tid" "$tid" "$t" >>"$out"
   done
   for name in "${@:3}"; do
-    for pid in ${name#*=}; do
+    for pid in $(proc_cpu_tree "${name#*=}"); do
       t="$(_proc_cpu_ticks "/proc/$pid/stat")"
       [[ -n "$t" ]] && printf '%s\t%s\t%s\n' "${name%%=*}" "$pid" "$t" >>"$out"
     done
@@ -45,6 +46,6 @@ proc_cpu_tree() {
 
 proc_cpu_split() {
   awk -F'\t' -v hz="$(getconf CLK_TCK)" -v s="$3" 'NR == FNR { before[$1 SUBSEP $2] = $3; next }
-    { k = $1 SUBSEP $2; if (!($1 in sum)) sum[$1] = 0; if (k in before) sum[$1] += $3 - before[k] }
+    { k = $1 SUBSEP $2; sum[$1] += (k in before) ? $3 - before[k] : $3 }
     END { for (n in sum) printf "%s\t%.3f\n", n, sum[n] / hz / s }' "$1" "$2" | sort -t$'\t' -k2 -rn
 }

@@ -15,7 +15,7 @@
 #   bp_start_pgbouncer           PgBouncer 1.18, session pool, client mTLS (auth_type=cert)
 #                                as bench/pg_compare.sh sets it up; sets bp_pid[pgbouncer],
 #                                bp_pg_port[pgbouncer]; max_client_conn $BP_PGB_MAX_CLIENT_CONN
-#                                (400)
+#                                (400), listen_backlog $BP_PGB_LISTEN_BACKLOG (128)
 #   bp_conninfo TARGET           libpq conninfo for direct | pgbouncer | a segproxy NAME
 #   bp_restart_segproxy NAME     stops segproxy NAME and starts it again from the same binary
 #                                and config (a fresh process: a clean heap for RSS figures)
@@ -112,6 +112,7 @@ logfile = $pgb/pgbouncer.log
 pidfile = $pgb/pgbouncer.pid
 pool_mode = session
 max_client_conn = ${BP_PGB_MAX_CLIENT_CONN:-400}
+listen_backlog = ${BP_PGB_LISTEN_BACKLOG:-128}
 default_pool_size = 300
 auth_type = cert
 auth_file = $pgb/userlist.txt
