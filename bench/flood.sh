@@ -74,6 +74,9 @@ if [[ "${BENCH_SKIP_PGBOUNCER:-0}" != 1 ]]; then
   # a flood must not measure a full accept queue.
   BP_PGB_MAX_CLIENT_CONN=$((half_open + 2 * rate + 100)) BP_PGB_LISTEN_BACKLOG="$(cat /proc/sys/net/core/somaxconn)" \
     bp_start_pgbouncer
+  # runuser's PAM session gives it 1,024 descriptors: too few for the half-open ones (it
+  # then stops accepting, pgbench included). segproxy gets the 65,536 set above.
+  prlimit --pid "${bp_pid[pgbouncer]}" --nofile=65536:65536 || sp_log "warning: PgBouncer keeps its open-files limit"
   names+=(pgbouncer)
 fi
 read -r -a order <<<"${BENCH_ORDER:-${names[*]}}"
