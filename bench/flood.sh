@@ -109,7 +109,7 @@ run_phase() {
   wait "$pgb" || true
   # The evidence stays (bench/results is not committed): pgbench's output, the CPU split.
   mkdir -p "$raw_dir"
-  cp "$bench_dir/pgbench-$name.out" "$bench_dir/cpu-$name.txt" "$raw_dir/" 2>/dev/null || true
+  cp "$bench_dir/pgbench-$name.out" "$bench_dir/cpu-$name".* "$raw_dir/" 2>/dev/null || true
   local tps failed
   tps="$(awk '/^tps = / { print $3; exit }' "$bench_dir/pgbench-$name.out")"
   failed="$(grep -c 'client [0-9]* aborted' "$bench_dir/pgbench-$name.out" || true)"
