@@ -45,7 +45,7 @@ clients="${BENCH_CLIENTS:-8}"
 flood_nice="${BENCH_FLOOD_NICE:-0}"
 flood_threads="${BENCH_FLOOD_THREADS:-8}"
 read -r -a pgbench_args <<<"${BENCH_PGBENCH_ARGS:--S -M extended}"
-((seconds >= 10)) || sp_die "phases of at least 10 s (the CPU split leaves 2 s out at the start, 3 s at the end)"
+((seconds >= 10)) || sp_die "phases of at least 10 s (the CPU split leaves out 2 s at the start, 3 s at the end)"
 
 flood_pid=""
 # shellcheck disable=SC2317 # invoked by bench/lib/bench_env.sh's cleanup
@@ -74,9 +74,6 @@ if [[ "${BENCH_SKIP_PGBOUNCER:-0}" != 1 ]]; then
   # a flood must not measure a full accept queue.
   BP_PGB_MAX_CLIENT_CONN=$((half_open + 2 * rate + 100)) BP_PGB_LISTEN_BACKLOG="$(cat /proc/sys/net/core/somaxconn)" \
     bp_start_pgbouncer
-  # runuser's PAM session gives it 1,024 descriptors: too few for the half-open ones (it
-  # then stops accepting, pgbench included). segproxy gets the 65,536 set above.
-  prlimit --pid "${bp_pid[pgbouncer]}" --nofile=65536:65536 || sp_log "warning: PgBouncer keeps its open-files limit"
   names+=(pgbouncer)
 fi
 read -r -a order <<<"${BENCH_ORDER:-${names[*]}}"
@@ -95,17 +92,25 @@ run_phase() {
   (cd "$logdir" && bp_pgbench "$target" -n "${pgbench_args[@]}" -c "$clients" -j 2 -T "$seconds" -l \
     --log-prefix="$logdir/tx" >"$bench_dir/pgbench-$name.out" 2>&1) &
   pgb=$!
+  local t0 ta1 ta2 tb1 tb2
+  t0="$EPOCHREALTIME"
   sleep 2
   pids=("pgbench=$pgb" "postgres=$postmaster")
   [[ -n "$flood" ]] && pids+=("flood client=$flood")
-  local ta tb
-  ta="$(date +%s.%N)"
+  # A sample takes a while on a loaded machine: the window runs from the middle of one to
+  # the middle of the other, and the second is taken 3 s before pgbench's end, however
+  # long the first took.
+  ta1="$EPOCHREALTIME"
   proc_cpu_snapshot "$bench_dir/cpu-$name.before" "${bp_pid[$target]}" "${pids[@]}"
-  sleep $((seconds - 5))
+  ta2="$EPOCHREALTIME"
+  sleep "$(awk -v t0="$t0" -v now="$ta2" -v s="$seconds" 'BEGIN { d = t0 + s - 3 - now; printf "%.2f", d > 1 ? d : 1 }')"
+  tb1="$EPOCHREALTIME"
   proc_cpu_snapshot "$bench_dir/cpu-$name.after" "${bp_pid[$target]}" "${pids[@]}"
-  tb="$(date +%s.%N)"
+  tb2="$EPOCHREALTIME"
   proc_cpu_split "$bench_dir/cpu-$name.before" "$bench_dir/cpu-$name.after" \
-    "$(awk -v a="$ta" -v b="$tb" 'BEGIN { printf "%.3f", b - a }')" >"$bench_dir/cpu-$name.txt"
+    "$(awk -v a1="$ta1" -v a2="$ta2" -v b1="$tb1" -v b2="$tb2" 'BEGIN { printf "%.3f", (b1 + b2) / 2 - (a1 + a2) / 2 }')" \
+    >"$bench_dir/cpu-$name.txt"
+  printf '%s\n' "$(awk -v a="$ta1" -v b="$tb2" -v t0="$t0" 'BEGIN { printf "%.1f-%.1f", a - t0, b - t0 }')" >"$bench_dir/cpu-$name.window"
   wait "$pgb" || true
   # The evidence stays (bench/results is not committed): pgbench's output, the CPU split.
   mkdir -p "$raw_dir"
@@ -180,7 +185,7 @@ for target in "${order[@]}"; do
   hs_fail="$(awk -v a="$fail0" -v b="$fail1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (b - a) / (t1 - t0) }')"
   ratio="$(awk -v a="$f_p99" -v b="$b_p99" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "-" }')"
   rows+=("| $tag | $l0 / $l1 | $b_tps | $b_p50 | $b_p99 | $b_max | $f_tps | $f_p50 | $f_p99 | $f_max | **$ratio** | $hs_rate | $hs_fail | $held_end | $b_failed / $f_failed | $b_rss / $f_rss | $b_fds / $f_fds |")
-  detail="- $tag, CPU during the flood (cores, over the middle $((seconds - 5)) s): $(
+  detail="- $tag, CPU during the flood (cores, s $(cat "$bench_dir/cpu-$tag-flood.window") of the phase): $(
     awk -F'\t' '$1 !~ /^proxy / { printf "%s %s, ", $1, $2 } $1 ~ /^proxy / { p += $2 } END { printf "%s (all threads) %.3f", "'"$target"'", p }' \
       "$bench_dir/cpu-$tag-flood.txt"); threads: $(
     awk -F'\t' '$1 ~ /^proxy / && $2 > 0.005 { sub(/^proxy /, "", $1); printf "%s%s %s", sep, $1, $2; sep = ", " }' \

@@ -127,7 +127,11 @@ INI
   chmod 0700 "$pgb"
   chmod 0600 "$pgb"/*
   bp_pgb_pidfile="$pgb/pgbouncer.pid"
-  sp_as_service pgbouncer -q -d "$pgb/pgbouncer.ini"
+  # runuser's PAM session sets the soft open-files limit to 1,024: raised to the hard limit
+  # (as the bench scripts raise their own, which segproxy inherits), or a flood's half-open
+  # connections use up PgBouncer's descriptors and it stops accepting.
+  # shellcheck disable=SC2016 # $1 is expanded by that shell
+  sp_as_service sh -c 'ulimit -n "$(ulimit -Hn)"; exec pgbouncer -q -d "$1"' sh "$pgb/pgbouncer.ini"
   sp_wait_port "${bp_pg_port[pgbouncer]}" 30 || sp_die "PgBouncer did not start (see $pgb/pgbouncer.log)"
   bp_pid[pgbouncer]="$(cat "$bp_pgb_pidfile")"
   sp_log "PgBouncer on 127.0.0.1:${bp_pg_port[pgbouncer]} (pid ${bp_pid[pgbouncer]})"
