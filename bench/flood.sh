@@ -103,7 +103,7 @@ run_phase() {
   ta1="$EPOCHREALTIME"
   proc_cpu_snapshot "$bench_dir/cpu-$name.before" "${bp_pid[$target]}" "${pids[@]}"
   ta2="$EPOCHREALTIME"
-  sleep "$(awk -v t0="$t0" -v now="$ta2" -v s="$seconds" 'BEGIN { d = t0 + s - 3 - now; printf "%.2f", d > 1 ? d : 1 }')"
+  sleep "$(awk -v t0="$t0" -v now="$ta2" -v s="$seconds" 'BEGIN { d = t0 + s - 3 - now; printf "%.2f", (d > 1 ? d : 1) }')"
   tb1="$EPOCHREALTIME"
   proc_cpu_snapshot "$bench_dir/cpu-$name.after" "${bp_pid[$target]}" "${pids[@]}"
   tb2="$EPOCHREALTIME"
