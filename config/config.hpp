@@ -369,6 +369,10 @@ struct Config {
   LimitsConfig limits;
   LogConfig log;
   unsigned threads = 0;  // I/O threads; 0 = number of cores
+  // Client TLS handshakes computed on threads of their own (daemon/net/handshake_threads:
+  // a handshake flood does not delay established sessions' I/O); 0 = on the I/O threads.
+  unsigned handshake_threads = 1;
+  int handshake_nice = 10;  // those threads' nice value (0..19; 0 = the process's own)
   std::optional<AuditSettings> audit;  // absent: no audit log
   std::optional<AdminSettings> admin;  // absent: no admin socket (and no revocations)
   std::optional<MetricsSettings> metrics;  // absent: no metrics endpoint

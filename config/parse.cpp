@@ -459,11 +459,13 @@ void parse_config(Reader& r, const YAML::Node& root, const std::string& base_dir
     return;
   }
   if (!r.expect_map(root, "",
-                    {"threads", "log", "limits", "listeners", "identities", "segments",
-                     "audit", "admin", "metrics", "control_plane"})) {
+                    {"threads", "handshake_threads", "handshake_nice", "log", "limits", "listeners", "identities",
+                     "segments", "audit", "admin", "metrics", "control_plane"})) {
     return;
   }
   if (auto v = r.uint(root, "", "threads", 0, 1024, false)) out.threads = static_cast<unsigned>(*v);
+  if (auto v = r.uint(root, "", "handshake_threads", 0, 64, false)) out.handshake_threads = static_cast<unsigned>(*v);
+  if (auto v = r.uint(root, "", "handshake_nice", 0, 19, false)) out.handshake_nice = static_cast<int>(*v);
   if (r.has(root, "log")) parse_log(r, r.get(root, "log"), out.log);
   if (r.has(root, "limits")) parse_limits(r, r.get(root, "limits"), out.limits);
   if (r.has(root, "audit")) out.audit = parse_audit(r, r.get(root, "audit"), base_dir);

@@ -47,6 +47,8 @@ std::vector<std::string> restart_required_changes(const config::Config& running,
     if (!known) out.push_back("listener \"" + c.name + "\" was added");
   }
   if (running.threads != next.threads) out.push_back("threads changed");
+  if (running.handshake_threads != next.handshake_threads) out.push_back("handshake_threads changed");
+  if (running.handshake_nice != next.handshake_nice) out.push_back("handshake_nice changed");
   if (!same_settings(running.audit, next.audit)) out.push_back("the audit: section changed");
   if (!same_settings(running.admin, next.admin)) out.push_back("the admin: section changed");
   if (!same_settings(running.metrics, next.metrics)) out.push_back("the metrics: section changed");

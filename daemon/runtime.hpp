@@ -154,6 +154,9 @@ struct Services {
   // This connection's hold on its source address's counts (null in tests); the session
   // calls logged_in() when its relay starts.
   std::shared_ptr<AddressLimits::Lease> address{};
+  // Where client TLS handshakes compute (daemon/net/handshake_threads.hpp); null: on the
+  // session's own I/O thread (`handshake_threads: 0`, and tests that build no server).
+  class HandshakeThreads* handshakes = nullptr;
 };
 
 }  // namespace segproxy::proxy

@@ -2,6 +2,8 @@
 
 #include "authz/sql/statement_limits.hpp"
 
+#include <pthread.h>
+
 #include <csignal>
 #include <exception>
 
@@ -33,12 +35,20 @@ Server::Server(std::shared_ptr<const Runtime> rt, Logger& log, bool enforce_poli
   probes_ = std::make_unique<BackendProbes>(metrics_.get());
   unsigned n = rt_->config.threads != 0 ? rt_->config.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<asio::io_context>(1));
+  if (rt_->config.handshake_threads > 0) {
+    handshakes_ = std::make_unique<HandshakeThreads>(rt_->config.handshake_threads, rt_->config.handshake_nice);
+    if (!handshakes_->priority_error().empty()) {
+      log_.warn("server.handshake_priority", {{"nice", std::to_string(rt_->config.handshake_nice)},
+                                              {"error", handshakes_->priority_error()}});
+    }
+  }
 }
 
 Server::~Server() = default;
 
 Services Server::session_services() {
-  Services s{log_, cancels_, active_sessions_, next_session_id_, true, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  Services s{log_,    cancels_, active_sessions_, next_session_id_, true,    nullptr, nullptr, nullptr,
+             nullptr, nullptr,  nullptr,          nullptr,          nullptr, nullptr, nullptr};
   s.enforce_policy = enforce_policy_;
   s.audit = audit_.get();
   s.registry = &sessions_;
@@ -48,6 +58,7 @@ Services Server::session_services() {
   s.dynamic = dynamic_.get();
   s.address_limits = address_limits_.get();
   s.probes = probes_.get();
+  s.handshakes = handshakes_.get();
   return s;
 }
 
@@ -254,6 +265,7 @@ int Server::run() {
   for (auto& w : workers_) {
     guards.push_back(asio::make_work_guard(*w));
     threads.emplace_back(stack, [&ctx = *w, this] {
+      pthread_setname_np(pthread_self(), "segproxy-io");
       for (;;) {
         try {
           ctx.run();
@@ -291,6 +303,8 @@ int Server::run() {
   main_ctx_.poll();
   for (auto& w : workers_) w->stop();
   for (auto& t : threads) t.join();
+  // Steps still queued unwind their sessions through the (stopped) workers' queues.
+  handshakes_.reset();
   stop_control();
   if (dynamic_) dynamic_->stop(true);  // drops the users this process minted
   log_.info("server.stopped");

@@ -16,6 +16,7 @@
 #include "protocols/admin/admin_protocol.hpp"
 #include "daemon/net/asio.hpp"
 #include "daemon/net/cancel_registry.hpp"
+#include "daemon/net/handshake_threads.hpp"
 #include "daemon/log.hpp"
 #include "daemon/catalog/wal_catalog_loader.hpp"
 #include "daemon/runtime.hpp"
@@ -113,6 +114,9 @@ class Server {
   // Declared after workers_ and audit_: destroyed before the sink they listen to, after
   // run() has joined the threads that run their io_contexts.
   std::vector<std::unique_ptr<class AuditWaiter>> audit_waiters_;
+  // Client TLS handshakes (`handshake_threads`; null: on the I/O threads). Declared after
+  // workers_: destroyed first, while the contexts its queued steps resume on still exist.
+  std::unique_ptr<HandshakeThreads> handshakes_;
   std::size_t next_worker_ = 0;
   bool enforce_policy_ = true;
 };

@@ -14,7 +14,8 @@
 #                                (default warn)
 #   bp_start_pgbouncer           PgBouncer 1.18, session pool, client mTLS (auth_type=cert)
 #                                as bench/pg_compare.sh sets it up; sets bp_pid[pgbouncer],
-#                                bp_pg_port[pgbouncer]
+#                                bp_pg_port[pgbouncer]; max_client_conn $BP_PGB_MAX_CLIENT_CONN
+#                                (400), listen_backlog $BP_PGB_LISTEN_BACKLOG (128)
 #   bp_conninfo TARGET           libpq conninfo for direct | pgbouncer | a segproxy NAME
 #   bp_restart_segproxy NAME     stops segproxy NAME and starts it again from the same binary
 #                                and config (a fresh process: a clean heap for RSS figures)
@@ -110,7 +111,8 @@ unix_socket_dir =
 logfile = $pgb/pgbouncer.log
 pidfile = $pgb/pgbouncer.pid
 pool_mode = session
-max_client_conn = 400
+max_client_conn = ${BP_PGB_MAX_CLIENT_CONN:-400}
+listen_backlog = ${BP_PGB_LISTEN_BACKLOG:-128}
 default_pool_size = 300
 auth_type = cert
 auth_file = $pgb/userlist.txt
@@ -125,7 +127,11 @@ INI
   chmod 0700 "$pgb"
   chmod 0600 "$pgb"/*
   bp_pgb_pidfile="$pgb/pgbouncer.pid"
-  sp_as_service pgbouncer -q -d "$pgb/pgbouncer.ini"
+  # runuser's PAM session sets the soft open-files limit to 1,024: raised to the hard limit
+  # (as the bench scripts raise their own, which segproxy inherits), or a flood's half-open
+  # connections use up PgBouncer's descriptors and it stops accepting.
+  # shellcheck disable=SC2016 # $1 is expanded by that shell
+  sp_as_service sh -c 'ulimit -n "$(ulimit -Hn)"; exec pgbouncer -q -d "$1"' sh "$pgb/pgbouncer.ini"
   sp_wait_port "${bp_pg_port[pgbouncer]}" 30 || sp_die "PgBouncer did not start (see $pgb/pgbouncer.log)"
   bp_pid[pgbouncer]="$(cat "$bp_pgb_pidfile")"
   sp_log "PgBouncer on 127.0.0.1:${bp_pg_port[pgbouncer]} (pid ${bp_pid[pgbouncer]})"

@@ -249,7 +249,7 @@ awaitable<bool> MysqlSession::greet_and_login() {
   cstart_ = cend_ = 0;
   client_->wrap_tls(*listener_->server_tls);
   error_code ec;
-  co_await client_->handshake(ssl::stream_base::server, ec);
+  co_await client_->handshake(ssl::stream_base::server, ec, svc_.handshakes);
   if (ec) {
     svc_.log.info("tls.handshake_failed", {{"session", id_text_}, {"client", client_addr_}, {"error", ec.message()}});
     audit_prelogin("handshake_failed", ec.message());

@@ -6,6 +6,7 @@
 // session). The method must outlive every BIO made from it: the service frees it when
 // the io_context is destroyed, after every handler (and so every session and its
 // Stream) is gone; a Stream never outlives its io_context (its socket cannot either).
+#include <atomic>
 #include <memory>
 
 #include <openssl/bio.h>
@@ -19,6 +20,10 @@ struct SocketIo {
   tcp::socket* socket = nullptr;
   bool drained = true;  // the last recv() left the socket empty: wait before the next
   bool inq_hint = false;  // TCP_INQ is on: each recvmsg() says what is still queued
+  // A handshake step runs on a handshake thread (daemon/net/handshake_threads.hpp): the
+  // descriptor is not closed until it is back (Stream::close only sets `abandon`).
+  bool step_out = false;
+  std::atomic<bool> abandon{false};  // closed while a step was out: skip it, close after
   int last_errno = 0;
 };
 

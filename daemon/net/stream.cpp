@@ -54,15 +54,18 @@ void Stream::wrap_tls(ssl::context& ctx) {
 
 error_code Stream::ssl_error(int ret) {
   const int e = SSL_get_error(ssl_.get(), ret);
+  const unsigned long err = e == SSL_ERROR_SSL ? ERR_get_error() : 0;
+  if (e == SSL_ERROR_SSL || e == SSL_ERROR_SYSCALL) ERR_clear_error();
+  return ssl_error_of(e, err);
+}
+
+error_code Stream::ssl_error_of(int e, unsigned long err) const {
   if (e == SSL_ERROR_ZERO_RETURN) return asio::error::eof;  // close_notify
   if (e == SSL_ERROR_SSL) {
-    const unsigned long err = ERR_get_error();
-    ERR_clear_error();
     if (ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING) return ssl::error::stream_truncated;
     return {static_cast<int>(err), asio::error::get_ssl_category()};
   }
   if (e == SSL_ERROR_SYSCALL) {
-    ERR_clear_error();
     if (io_.last_errno != 0) return {io_.last_errno, asio::error::get_system_category()};
     return ssl::error::stream_truncated;  // end of stream without close_notify
   }
@@ -88,9 +91,13 @@ awaitable<void> Stream::wait_socket(bool for_read, error_code& ec) {
 
 awaitable<void> Stream::done_now() { co_return; }
 
-awaitable<void> Stream::handshake(ssl::stream_base::handshake_type type, error_code& ec) {
+awaitable<void> Stream::handshake(ssl::stream_base::handshake_type type, error_code& ec, HandshakeThreads* offload) {
   if (type == ssl::stream_base::client) SSL_set_connect_state(ssl_.get());
   else SSL_set_accept_state(ssl_.get());
+  if (offload != nullptr && type == ssl::stream_base::server) {
+    co_await handshake_offloaded(*offload, ec);
+    co_return;
+  }
   for (;;) {
     if (!socket_.is_open()) {
       ec = asio::error::operation_aborted;
@@ -107,6 +114,42 @@ awaitable<void> Stream::handshake(ssl::stream_base::handshake_type type, error_c
     }
     co_await wait_socket(e == SSL_ERROR_WANT_READ, ec);
     if (ec) co_return;
+  }
+}
+
+// The handshake with its CPU on a handshake thread: this thread only waits for the
+// socket; a step goes out only when there is something to read (a step on a drained
+// socket would only ask for input) or after OpenSSL asked to write.
+awaitable<void> Stream::handshake_offloaded(HandshakeThreads& threads, error_code& ec) {
+  SSL* ssl = ssl_.get();
+  for (;;) {
+    if (!socket_.is_open() || io_.abandon.load(std::memory_order_relaxed)) {
+      ec = asio::error::operation_aborted;
+      co_return;
+    }
+    if (io_.drained) {
+      co_await wait_socket(true, ec);
+      if (ec) co_return;
+      continue;
+    }
+    io_.step_out = true;
+    const HandshakeStep r = co_await threads.step(ssl, io_, io_.abandon);
+    io_.step_out = false;
+    if (io_.abandon.load(std::memory_order_relaxed)) {  // close() came while it was out
+      error_code ignored;
+      socket_.close(ignored);
+      ec = asio::error::operation_aborted;
+      co_return;
+    }
+    if (r.ret == 1) co_return;
+    if (r.ssl_error != SSL_ERROR_WANT_READ && r.ssl_error != SSL_ERROR_WANT_WRITE) {
+      ec = ssl_error_of(r.ssl_error, r.error);
+      co_return;
+    }
+    if (r.ssl_error == SSL_ERROR_WANT_WRITE) {
+      co_await wait_socket(false, ec);
+      if (ec) co_return;
+    }
   }
 }
 
@@ -318,6 +361,10 @@ awaitable<void> Stream::write_tls(std::span<const asio::const_buffer> pieces, er
 void Stream::close() {
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  if (io_.step_out) {  // a handshake thread may be in a recv()/send() on the descriptor
+    io_.abandon.store(true, std::memory_order_release);
+    return;
+  }
   socket_.close(ignored);
 }
 

@@ -25,6 +25,7 @@
 
 #include "daemon/net/asio.hpp"
 #include "daemon/net/buffer_pool.hpp"
+#include "daemon/net/handshake_threads.hpp"
 #include "daemon/net/socket_bio.hpp"
 
 namespace segproxy::proxy {
@@ -44,7 +45,10 @@ class Stream {
 
   // Converts the plain socket into a TLS stream (before the handshake).
   void wrap_tls(ssl::context& ctx);
-  awaitable<void> handshake(ssl::stream_base::handshake_type type, error_code& ec);
+  // With `offload` (server side only), each SSL_do_handshake() call runs on a handshake
+  // thread while this coroutine waits (handshake_threads.hpp); readiness waits stay here.
+  awaitable<void> handshake(ssl::stream_base::handshake_type type, error_code& ec,
+                            HandshakeThreads* offload = nullptr);
 
   // Completes when a read is expected to return data (at once when bytes are already
   // buffered, or the last read may have left some in the socket). Callers that borrow
@@ -112,7 +116,9 @@ class Stream {
   }
 
   // Closes the TCP socket: every pending operation completes with an error, and no
-  // TLS call touches the (possibly reused) descriptor number afterwards.
+  // TLS call touches the (possibly reused) descriptor number afterwards. While a
+  // handshake step is out on a handshake thread the socket is shut down at once and
+  // closed when the step is back (handshake() then reports operation_aborted).
   void close();
 
  private:
@@ -146,8 +152,11 @@ class Stream {
   // Waits for the socket after OpenSSL asked for input (read) or output (write), or
   // after a plain read found the socket empty. Not a coroutine (no frame of its own).
   awaitable<void> wait_socket(bool for_read, error_code& ec);
+  awaitable<void> handshake_offloaded(HandshakeThreads& threads, error_code& ec);
   static awaitable<void> done_now();  // an awaitable that completes at once
   error_code ssl_error(int ret);
+  // `e` (SSL_get_error) and the first queued OpenSSL error as an error_code.
+  error_code ssl_error_of(int e, unsigned long err) const;
 
   tcp::socket socket_;
   BufferPool* pool_;

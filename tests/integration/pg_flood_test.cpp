@@ -1,12 +1,17 @@
 // Floods and slow peers (issue 20): 1,000 idle half-open connections and a flood of TLS
 // handshakes do not starve an established session nor a new well-behaved login; the
-// half-open ones are closed by limits.handshake_timeout; over the listener's
-// limits.max_concurrent_handshakes a new connection is refused at once and counted.
-// No timing assertions: every wait is a generous bounded poll.
+// handshakes' CPU is spent on the handshake thread (`handshake_threads`), not on the
+// I/O threads; the half-open ones are closed by limits.handshake_timeout; over the
+// listener's limits.max_concurrent_handshakes a new connection is refused at once and
+// counted. No timing assertions: every wait is a generous bounded poll.
 #include <gtest/gtest.h>
 
+#include <dirent.h>
+
 #include <atomic>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -50,6 +55,36 @@ class FloodTest : public ProxyTest {
   std::uint16_t metrics_port_ = 0;
 };
 
+// CPU time (utime + stime, clock ticks) of the threads of `pid` named `comm`; -1 when
+// there is no such thread.
+long thread_cpu_ticks(pid_t pid, const std::string& comm) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return -1;
+  long total = -1;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream c(dir + "/" + e->d_name + "/comm");
+    std::string name;
+    if (!std::getline(c, name) || name != comm) continue;
+    std::ifstream st(dir + "/" + e->d_name + "/stat");
+    std::string line;
+    std::getline(st, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(line.substr(close + 2));  // from field 3 (state) on
+    std::string f;
+    long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> f; ++i) {
+      if (i == 14) utime = std::stol(f);
+      if (i == 15) stime = std::stol(f);
+    }
+    total = (total < 0 ? 0 : total) + utime + stime;
+  }
+  ::closedir(d);
+  return total;
+}
+
 // Complete TLS handshakes (valid certificate, then gone without a startup) and failed
 // ones (no certificate), back to back, until told to stop.
 void handshake_flood(std::uint16_t port, std::atomic<bool>& stop, std::atomic<int>& done) {
@@ -85,6 +120,8 @@ TEST_F(FloodTest, HalfOpenConnectionsAndAHandshakeFloodStarveNeitherAnEstablishe
   const int fds_held = WaitFds([&](int n) { return n >= fds_before + 1000; });
   ASSERT_GE(fds_held, fds_before + 1000) << "the proxy did not accept the 1,000 connections";
 
+  const long handshake_cpu_before = thread_cpu_ticks(proxy_.pid(), "segproxy-tls-hs");
+  ASSERT_GE(handshake_cpu_before, 0) << "no handshake thread (handshake_threads defaults to 1)";
   std::atomic<bool> stop{false};
   std::atomic<int> handshakes{0};
   std::thread flood([&] { handshake_flood(port_, stop, handshakes); });
@@ -108,6 +145,9 @@ TEST_F(FloodTest, HalfOpenConnectionsAndAHandshakeFloodStarveNeitherAnEstablishe
   flood.join();
   EXPECT_GE(answered, 10);
   EXPECT_GE(logins, 2);
+  // Hundreds of handshakes (a signature and a certificate check each) ran there, not on
+  // the I/O threads the established session relays on.
+  EXPECT_GT(thread_cpu_ticks(proxy_.pid(), "segproxy-tls-hs"), handshake_cpu_before);
 
   // The half-open connections are closed by handshake_timeout (the clients still hold
   // their ends open), each counted as a startup timeout.
@@ -169,6 +209,18 @@ TEST_F(FloodTest, ConnectionsOverTheListenersHandshakeCapAreRefusedAtOnceAndCoun
   }
   ASSERT_PG_CONNECTED(again);
   EXPECT_NE(proxy_.log().find("limits.max_concurrent_handshakes"), std::string::npos);
+}
+
+TEST_F(FloodTest, WithHandshakeThreadsOffHandshakesRunOnTheIoThreadsAndClientsLogIn) {
+  metrics_port_ = free_port();
+  ProxyConfigOptions opts;
+  opts.extra_yaml = "handshake_threads: 0\nmetrics: {listen: \"127.0.0.1:" + std::to_string(metrics_port_) + "\"}\n";
+  ASSERT_NO_FATAL_FAILURE(StartProxy(opts));
+  PgConnPtr c = Connect();
+  ASSERT_PG_CONNECTED(c);
+  EXPECT_TRUE(pg_exec(c.get(), "select 1").ok);
+  EXPECT_EQ(thread_cpu_ticks(proxy_.pid(), "segproxy-tls-hs"), -1);
+  EXPECT_GE(thread_cpu_ticks(proxy_.pid(), "segproxy-io"), 0);
 }
 
 }  // namespace

@@ -165,6 +165,8 @@ TEST(ConfigLoader, OptionalSectionsTakeDefaults) {
   ASSERT_TRUE(r.config.has_value()) << dump(r);
   const LimitsConfig defaults;
   EXPECT_EQ(r.config->threads, 0u);
+  EXPECT_EQ(r.config->handshake_threads, 1u);  // client handshakes off the I/O threads by default
+  EXPECT_EQ(r.config->handshake_nice, 10);
   EXPECT_EQ(r.config->log.level, "info");
   EXPECT_EQ(r.config->limits.max_message_size, defaults.max_message_size);
   EXPECT_EQ(r.config->limits.handshake_timeout, defaults.handshake_timeout);

@@ -14,7 +14,9 @@
 #include <cstdint>
 #include <memory>
 #include <numeric>
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "daemon/net/stream.hpp"
@@ -277,17 +279,21 @@ struct TlsPair : Pair {
     }
   }
 
-  bool handshake() {
+  // With `offload`, the stream's SSL_do_handshake() calls run on a handshake thread;
+  // `resumed_on` is the thread the handshake coroutine continued on after it.
+  bool handshake(HandshakeThreads* offload = nullptr, std::thread::id* resumed_on = nullptr) {
     bool done = false;
     error_code ec;
     asio::co_spawn(
         ctx,
         [&]() -> awaitable<void> {
-          co_await stream->handshake(ssl::stream_base::server, ec);
+          co_await stream->handshake(ssl::stream_base::server, ec, offload);
+          if (resumed_on != nullptr) *resumed_on = std::this_thread::get_id();
           done = true;
         },
         asio::detached);
-    for (int i = 0; i < 2000 && !(done && SSL_is_init_finished(client.get())); ++i) {
+    const int rounds = offload != nullptr ? 20000 : 2000;  // offloaded: another thread, maybe busy
+    for (int i = 0; i < rounds && !(done && SSL_is_init_finished(client.get())); ++i) {
       SSL_do_handshake(client.get());
       pump();
       ctx.restart();
@@ -507,6 +513,60 @@ TEST(StreamTls, AClosedStreamNeverTouchesItsOldDescriptor) {
   asio::co_spawn(t.ctx, read_all(*t.stream, got, 10, ec), asio::detached);
   ASSERT_TRUE(run_until(t.ctx, [&] { return bool(ec); }));
   EXPECT_TRUE(got.empty());
+}
+
+// Issue 20: a client's handshake computes on a handshake thread, and its session goes on
+// on its own thread (where its timers and its socket's reactor live).
+TEST(StreamTls, AnOffloadedHandshakeRunsItsStepsOnTheHandshakeThreadAndResumesOnTheStreamsThread) {
+  HandshakeThreads threads(1, 0);
+  TlsPair t;
+  std::thread::id resumed_on;
+  ASSERT_TRUE(t.handshake(&threads, &resumed_on));
+  EXPECT_EQ(SSL_version(t.stream->native_ssl()), TLS1_3_VERSION);
+  EXPECT_GE(threads.steps_run(), 1u);
+  EXPECT_EQ(threads.steps_pending(), 0);
+  EXPECT_EQ(resumed_on, std::this_thread::get_id());
+  // The stream works as one handshaken on its own thread.
+  std::vector<std::size_t> sizes;
+  const Bytes wire = t.seal({bytes_of("hello")}, sizes);
+  t.send(wire.data(), wire.size());
+  Bytes got;
+  error_code ec;
+  bool done = false;
+  asio::co_spawn(t.ctx, [&]() -> awaitable<void> { co_await read_all(*t.stream, got, 5, ec); done = true; }, asio::detached);
+  ASSERT_TRUE(run_until(t.ctx, [&] { return done; }));
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(got, bytes_of("hello"));
+}
+
+// A deadline that closes the stream while its step waits on a busy handshake thread: the
+// step is skipped (no OpenSSL call, no recv on the descriptor), the handshake ends
+// aborted, and the descriptor is closed only once the step is back, never under it.
+TEST(StreamTls, ACloseWhileAHandshakeStepIsQueuedSkipsTheStepAndClosesTheSocketWhenItIsBack) {
+  HandshakeThreads threads(1, 0);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  asio::post(threads.executor(), [released] { released.wait(); });  // the thread is busy
+  TlsPair t;
+  bool done = false;
+  error_code ec;
+  asio::co_spawn(
+      t.ctx,
+      [&]() -> awaitable<void> {
+        co_await t.stream->handshake(ssl::stream_base::server, ec, &threads);
+        done = true;
+      },
+      asio::detached);
+  SSL_do_handshake(t.client.get());  // the ClientHello: the stream sends a step out
+  t.pump();
+  ASSERT_TRUE(run_until(t.ctx, [&] { return threads.steps_pending() == 1; }));
+  t.stream->close();
+  EXPECT_TRUE(t.stream->lowest().is_open()) << "closed under a step that may be using it";
+  release.set_value();
+  ASSERT_TRUE(run_until(t.ctx, [&] { return done; }));
+  EXPECT_EQ(ec, asio::error::operation_aborted);
+  EXPECT_FALSE(t.stream->lowest().is_open());
+  EXPECT_EQ(threads.steps_run(), 0u);
 }
 
 }  // namespace
