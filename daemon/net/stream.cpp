@@ -190,12 +190,17 @@ bool Stream::read_now(asio::mutable_buffer buf, error_code& ec, std::size_t& n) 
       return false;  // read_some waits, then reads
     }
   }
-  if (!socket_.is_open()) {
-    ec = asio::error::operation_aborted;
-    return true;
-  }
+  // false: read_some calls SSL_read again (no system call while drained), then waits.
+  return tls_read_now(buf, n, ec) == SSL_ERROR_NONE;
+}
+
+int Stream::tls_read_now(asio::mutable_buffer buf, std::size_t& n, error_code& ec) {
   auto* out = static_cast<std::uint8_t*>(buf.data());
   for (;;) {
+    if (!socket_.is_open()) {
+      ec = asio::error::operation_aborted;
+      return SSL_ERROR_NONE;
+    }
     ERR_clear_error();
     io_.last_errno = 0;
     std::size_t got = 0;
@@ -203,16 +208,16 @@ bool Stream::read_now(asio::mutable_buffer buf, error_code& ec, std::size_t& n) 
     if (r == 1) {
       n += got;
       // Several records may have arrived in one recv(): hand over all complete ones.
-      if (n == buf.size() || !SSL_has_pending(ssl_.get())) return true;
+      if (n == buf.size() || !SSL_has_pending(ssl_.get())) return SSL_ERROR_NONE;
       continue;
     }
     const int e = SSL_get_error(ssl_.get(), r);
-    if (n > 0) return true;  // the rest (or the error) comes with the next call
+    if (n > 0) return SSL_ERROR_NONE;  // the rest (or the error) comes with the next call
     if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
       ec = ssl_error(r);
-      return true;
+      return SSL_ERROR_NONE;
     }
-    return false;  // read_some calls SSL_read again (no system call while drained), then waits
+    return e;
   }
 }
 
@@ -244,29 +249,10 @@ awaitable<std::size_t> Stream::read_some(asio::mutable_buffer buf, error_code& e
       if (ec) co_return 0;
     }
   }
-  auto* out = static_cast<std::uint8_t*>(buf.data());
   std::size_t total = 0;
   for (;;) {
-    if (!socket_.is_open()) {
-      ec = asio::error::operation_aborted;
-      co_return 0;
-    }
-    ERR_clear_error();
-    io_.last_errno = 0;
-    std::size_t got = 0;
-    const int r = SSL_read_ex(ssl_.get(), out + total, buf.size() - total, &got);
-    if (r == 1) {
-      total += got;
-      // Several records may have arrived in one recv(): hand over all complete ones.
-      if (total == buf.size() || !SSL_has_pending(ssl_.get())) co_return total;
-      continue;
-    }
-    const int e = SSL_get_error(ssl_.get(), r);
-    if (total > 0) co_return total;  // the rest (or the error) comes with the next call
-    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-      ec = ssl_error(r);
-      co_return 0;
-    }
+    const int e = tls_read_now(buf, total, ec);
+    if (e == SSL_ERROR_NONE) co_return ec ? 0 : total;
     co_await wait_socket(e == SSL_ERROR_WANT_READ, ec);
     if (ec) co_return 0;
   }

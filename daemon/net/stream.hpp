@@ -149,6 +149,11 @@ class Stream {
   // One SSL_write_ex of all of `data`: true when finished (written, or an error in ec).
   bool ssl_write_once(const std::uint8_t* data, std::size_t size, error_code& ec);
   awaitable<void> write_tls_bytes(const std::uint8_t* data, std::size_t size, error_code& ec);
+  // TLS reads into buf from offset n until nothing more can be read without waiting, the
+  // buffer is full or no record is pending: SSL_ERROR_NONE when done (n advanced, or an
+  // error in ec with n == 0 or the stream closed); SSL_ERROR_WANT_READ / _WANT_WRITE when
+  // nothing was read and the socket must be waited for (read_now and read_some share it).
+  int tls_read_now(asio::mutable_buffer buf, std::size_t& n, error_code& ec);
   // Waits for the socket after OpenSSL asked for input (read) or output (write), or
   // after a plain read found the socket empty. Not a coroutine (no frame of its own).
   awaitable<void> wait_socket(bool for_read, error_code& ec);
