@@ -9,15 +9,12 @@
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/session/window_close.hpp"
 #include "daemon/session/runtime_fit.hpp"
+#include "daemon/session/audit_waiter.hpp"
 #include "daemon/session/session_audit.hpp"
 
 namespace segproxy::proxy {
 namespace my = protocols::mysql;
 using protocols::Bytes;
-
-namespace {
-constexpr std::chrono::seconds kAuditWait{10};
-}  // namespace
 
 audit::AuditRecord MysqlSession::audit_record(const char* event) const {
   return session_audit_record(event, SessionAuditFields{id_text_, listener_->cfg->name, "mysql", client_addr_, identity(),
@@ -37,32 +34,8 @@ void MysqlSession::audit_results() {
 
 awaitable<bool> MysqlSession::audit_durably(audit::AuditRecord r) {
   if (svc_.audit == nullptr) co_return true;
-  struct Wait {
-    explicit Wait(asio::any_io_executor ex) : timer(std::move(ex)) {}
-    asio::steady_timer timer;
-    bool done = false;
-    bool ok = false;
-  };
   auto ex = client_->lowest().get_executor();
-  auto w = std::make_shared<Wait>(ex);
-  w->timer.expires_after(kAuditWait);
-  svc_.audit->submit_deferred(std::move(r), [w, ex](bool ok) {
-    asio::post(ex, [w, ok] {
-      w->ok = ok;
-      w->done = true;
-      w->timer.cancel();
-    });
-  });
-  asio::post(ex, [sink = svc_.audit] { sink->lead(); });  // starts the batch (AuditSink::lead)
-  while (!w->done) {
-    error_code ec;
-    co_await w->timer.async_wait(asio::redirect_error(use_awaitable, ec));
-    if (!ec) {
-      svc_.log.error("audit.timeout", {{"session", id_text_}});
-      co_return false;
-    }
-  }
-  co_return w->ok;
+  co_return co_await write_durably(*svc_.audit, svc_.audit_waiter, ex, std::move(r));
 }
 
 MysqlLoginRequest MysqlSession::login_request() const {

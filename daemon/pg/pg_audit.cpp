@@ -55,31 +55,9 @@ PgSession::WalRecord PgSession::audit_append(const audit::AuditRecord& r) {
 
 awaitable<bool> PgSession::audit_session_open() {
   if (svc_.audit == nullptr) co_return true;
-  const audit::AuditRecord rec = audit_record("session.open");
-  if (svc_.audit_waiter != nullptr) {
-    const audit::AuditTicket t = svc_.audit->append(rec);
-    co_return co_await svc_.audit_waiter->wait(t);
-  }
-  // No waiter (a harness without a server): the callback form, posted back here.
-  struct Wait {
-    explicit Wait(asio::any_io_executor ex) : timer(std::move(ex)) {}
-    asio::steady_timer timer;
-    bool done = false;
-    bool ok = false;
-  };
+  audit::AuditRecord rec = audit_record("session.open");
   auto ex = client_->lowest().get_executor();
-  auto w = std::make_shared<Wait>(ex);
-  w->timer.expires_after(svc_.audit->max_wait());
-  svc_.audit->submit(rec, [w, ex](bool ok) {
-    asio::post(ex, [w, ok] {
-      w->done = true;
-      w->ok = ok;
-      w->timer.cancel();
-    });
-  });
-  error_code ec;
-  co_await w->timer.async_wait(asio::redirect_error(use_awaitable, ec));
-  co_return w->done && w->ok;
+  co_return co_await write_durably(*svc_.audit, svc_.audit_waiter, ex, std::move(rec));
 }
 
 void PgSession::audit_now(audit::AuditRecord record) {

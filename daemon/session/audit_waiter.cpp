@@ -11,6 +11,32 @@ AuditWaiter::AuditWaiter(asio::any_io_executor ex, audit::AuditSink& sink)
 
 AuditWaiter::~AuditWaiter() { sink_.remove_listener(*this); }
 
+awaitable<bool> write_durably(audit::AuditSink& sink, AuditWaiter* waiter, asio::any_io_executor ex,
+                              audit::AuditRecord record) {
+  if (waiter != nullptr) {
+    const audit::AuditTicket t = sink.append(record);
+    co_return co_await waiter->wait(t);
+  }
+  struct Wait {
+    explicit Wait(asio::any_io_executor e) : timer(std::move(e)) {}
+    asio::steady_timer timer;
+    bool done = false;
+    bool ok = false;
+  };
+  auto w = std::make_shared<Wait>(ex);
+  w->timer.expires_after(sink.max_wait());
+  sink.submit(std::move(record), [w, ex](bool ok) {
+    asio::post(ex, [w, ok] {
+      w->done = true;
+      w->ok = ok;
+      w->timer.cancel();
+    });
+  });
+  error_code ec;
+  co_await w->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  co_return w->done && w->ok;
+}
+
 awaitable<bool> AuditWaiter::wait(audit::AuditTicket t) {
   audit::DurableState st = sink_.state(t);
   if (st != audit::DurableState::pending) co_return st == audit::DurableState::durable;

@@ -79,4 +79,11 @@ class AuditWaiter final : public audit::DurableListener {
   std::uint64_t watchdog_arms_ = 0;
 };
 
+// One record that a session must see durable before it goes on (session.open): through
+// its thread's waiter when there is one; without one (tests that build no server) the
+// sink's callback is posted back to `ex`, bounded by the sink's max_wait. true: durable
+// (fail_open: or accepted); false: failed or timed out.
+awaitable<bool> write_durably(audit::AuditSink& sink, AuditWaiter* waiter, asio::any_io_executor ex,
+                              audit::AuditRecord record);
+
 }  // namespace segproxy::proxy
