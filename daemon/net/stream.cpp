@@ -99,12 +99,7 @@ awaitable<void> Stream::handshake(ssl::stream_base::handshake_type type, error_c
     co_return;
   }
   for (;;) {
-    if (!socket_.is_open()) {
-      ec = asio::error::operation_aborted;
-      co_return;
-    }
-    ERR_clear_error();
-    io_.last_errno = 0;
+    if (!begin_tls_call(ec)) co_return;
     const int r = SSL_do_handshake(ssl_.get());
     if (r == 1) co_return;
     const int e = SSL_get_error(ssl_.get(), r);
@@ -194,15 +189,20 @@ bool Stream::read_now(asio::mutable_buffer buf, error_code& ec, std::size_t& n) 
   return tls_read_now(buf, n, ec) == SSL_ERROR_NONE;
 }
 
+bool Stream::begin_tls_call(error_code& ec) {
+  if (!socket_.is_open()) {
+    ec = asio::error::operation_aborted;
+    return false;
+  }
+  ERR_clear_error();  // SSL_get_error reads the queue: only this call's errors in it
+  io_.last_errno = 0;
+  return true;
+}
+
 int Stream::tls_read_now(asio::mutable_buffer buf, std::size_t& n, error_code& ec) {
   auto* out = static_cast<std::uint8_t*>(buf.data());
   for (;;) {
-    if (!socket_.is_open()) {
-      ec = asio::error::operation_aborted;
-      return SSL_ERROR_NONE;
-    }
-    ERR_clear_error();
-    io_.last_errno = 0;
+    if (!begin_tls_call(ec)) return SSL_ERROR_NONE;
     std::size_t got = 0;
     const int r = SSL_read_ex(ssl_.get(), out + n, buf.size() - n, &got);
     if (r == 1) {
@@ -260,12 +260,7 @@ awaitable<std::size_t> Stream::read_some(asio::mutable_buffer buf, error_code& e
 
 awaitable<void> Stream::write_tls_bytes(const std::uint8_t* data, std::size_t size, error_code& ec) {
   while (size > 0) {
-    if (!socket_.is_open()) {
-      ec = asio::error::operation_aborted;
-      co_return;
-    }
-    ERR_clear_error();
-    io_.last_errno = 0;
+    if (!begin_tls_call(ec)) co_return;
     std::size_t written = 0;
     const int r = SSL_write_ex(ssl_.get(), data, size, &written);
     if (r == 1) {
@@ -285,12 +280,7 @@ awaitable<void> Stream::write_tls_bytes(const std::uint8_t* data, std::size_t si
 
 bool Stream::ssl_write_once(const std::uint8_t* data, std::size_t size, error_code& ec) {
   if (size == 0) return true;
-  if (!socket_.is_open()) {
-    ec = asio::error::operation_aborted;
-    return true;
-  }
-  ERR_clear_error();
-  io_.last_errno = 0;
+  if (!begin_tls_call(ec)) return true;
   std::size_t written = 0;
   // Without SSL_MODE_ENABLE_PARTIAL_WRITE success means every byte was written.
   const int r = SSL_write_ex(ssl_.get(), data, size, &written);

@@ -147,6 +147,9 @@ class Stream {
   // needed): write_tls does it all, repeating that first SSL_write with the same bytes.
   bool write_tls_now(std::span<const asio::const_buffer> pieces, error_code& ec);
   // One SSL_write_ex of all of `data`: true when finished (written, or an error in ec).
+  // Before each SSL_* call on this stream: false (ec = operation_aborted) when the socket
+  // was closed; else the thread's OpenSSL error queue and the BIO's errno are cleared.
+  bool begin_tls_call(error_code& ec);
   bool ssl_write_once(const std::uint8_t* data, std::size_t size, error_code& ec);
   awaitable<void> write_tls_bytes(const std::uint8_t* data, std::size_t size, error_code& ec);
   // TLS reads into buf from offset n until nothing more can be read without waiting, the

@@ -95,13 +95,16 @@ awaitable<void> read_all(Stream& s, Bytes& got, std::size_t want, error_code& ec
   }
 }
 
-TEST(StreamPlain, InputSplitAtEveryOffsetArrivesWholeOnceAndInOrder) {
+// The reader under test: read_some only, or read_now first (the relay's frame-free path).
+using Reader = awaitable<void> (*)(Stream&, Bytes&, std::size_t, error_code&);
+
+void plain_input_split_at_every_offset(Reader reader) {
   const Bytes all = concat(three_messages());
   for (std::size_t k = 1; k < all.size(); ++k) {
     Pair p;
     Bytes got;
     error_code ec;
-    asio::co_spawn(p.ctx, read_all(*p.stream, got, all.size(), ec), asio::detached);
+    asio::co_spawn(p.ctx, reader(*p.stream, got, all.size(), ec), asio::detached);
     settle(p.ctx);  // the reader now waits for readability
     p.send(all.data(), k);
     ASSERT_TRUE(run_until(p.ctx, [&] { return got.size() == k; })) << "split at " << k;
@@ -112,21 +115,10 @@ TEST(StreamPlain, InputSplitAtEveryOffsetArrivesWholeOnceAndInOrder) {
   }
 }
 
+TEST(StreamPlain, InputSplitAtEveryOffsetArrivesWholeOnceAndInOrder) { plain_input_split_at_every_offset(read_all); }
+
 TEST(StreamPlain, ReadNowFirstInputSplitAtEveryOffsetArrivesWholeOnceAndInOrder) {
-  const Bytes all = concat(three_messages());
-  for (std::size_t k = 1; k < all.size(); ++k) {
-    Pair p;
-    Bytes got;
-    error_code ec;
-    asio::co_spawn(p.ctx, read_all_now_first(*p.stream, got, all.size(), ec), asio::detached);
-    settle(p.ctx);  // the reader now waits for readability
-    p.send(all.data(), k);
-    ASSERT_TRUE(run_until(p.ctx, [&] { return got.size() == k; })) << "split at " << k;
-    p.send(all.data() + k, all.size() - k);
-    ASSERT_TRUE(run_until(p.ctx, [&] { return got.size() == all.size() || ec; })) << "split at " << k;
-    ASSERT_FALSE(ec) << ec.message();
-    ASSERT_EQ(got, all) << "split at " << k;
-  }
+  plain_input_split_at_every_offset(read_all_now_first);
 }
 
 TEST(StreamPlain, ReadNowFirstReportsEofOfAPeerThatClosedAfterItsLastBytes) {
@@ -338,7 +330,7 @@ TEST(StreamTls, HandshakeOverLoopbackNegotiatesTls13) {
   EXPECT_EQ(SSL_version(t.stream->native_ssl()), TLS1_3_VERSION);
 }
 
-TEST(StreamTls, CiphertextSplitAtEveryOffsetArrivesWholeOnceAndInOrder) {
+void tls_ciphertext_split_at_every_offset(Reader reader) {
   TlsPair t;
   ASSERT_TRUE(t.handshake());
   const auto msgs = three_messages();
@@ -355,7 +347,7 @@ TEST(StreamTls, CiphertextSplitAtEveryOffsetArrivesWholeOnceAndInOrder) {
     wire_size = wire.size();
     ASSERT_EQ(sizes.size(), 3u);
     want += plain.size();
-    asio::co_spawn(t.ctx, read_all(*t.stream, got, want, ec), asio::detached);
+    asio::co_spawn(t.ctx, reader(*t.stream, got, want, ec), asio::detached);
     settle(t.ctx);
     t.send(wire.data(), k);
     settle(t.ctx);
@@ -374,37 +366,10 @@ TEST(StreamTls, CiphertextSplitAtEveryOffsetArrivesWholeOnceAndInOrder) {
   }
 }
 
+TEST(StreamTls, CiphertextSplitAtEveryOffsetArrivesWholeOnceAndInOrder) { tls_ciphertext_split_at_every_offset(read_all); }
+
 TEST(StreamTls, ReadNowFirstCiphertextSplitAtEveryOffsetArrivesWholeOnceAndInOrder) {
-  TlsPair t;
-  ASSERT_TRUE(t.handshake());
-  const auto msgs = three_messages();
-  const Bytes plain = concat(msgs);
-  Bytes got;
-  error_code ec;
-  std::size_t want = 0;
-  std::vector<std::size_t> sizes;
-  std::size_t wire_size = 2;
-  for (std::size_t k = 1; k < wire_size; ++k) {
-    const Bytes wire = t.seal(msgs, sizes);
-    wire_size = wire.size();
-    ASSERT_EQ(sizes.size(), 3u);
-    want += plain.size();
-    asio::co_spawn(t.ctx, read_all_now_first(*t.stream, got, want, ec), asio::detached);
-    settle(t.ctx);
-    t.send(wire.data(), k);
-    settle(t.ctx);
-    std::size_t complete = 0, at = 0;
-    for (std::size_t i = 0; i < sizes.size(); ++i) {
-      at += sizes[i];
-      if (at <= k) complete += msgs[i].size();
-    }
-    ASSERT_EQ(got.size(), want - plain.size() + complete) << "split at " << k;
-    t.send(wire.data() + k, wire.size() - k);
-    ASSERT_TRUE(run_until(t.ctx, [&] { return got.size() == want || ec; })) << "split at " << k;
-    ASSERT_FALSE(ec) << ec.message();
-    ASSERT_TRUE(std::equal(plain.begin(), plain.end(), got.end() - static_cast<std::ptrdiff_t>(plain.size())))
-        << "split at " << k;
-  }
+  tls_ciphertext_split_at_every_offset(read_all_now_first);
 }
 
 TEST(StreamTls, SeveralRecordsThatArrivedTogetherComeOutOfOneRead) {
