@@ -146,14 +146,7 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::string name) {
     }
     auto session = std::make_shared<PgSession>(std::move(sock), std::move(rt), listener_index, std::move(services));
     session->set_refusal_audit(refusals_.get());
-    asio::co_spawn(worker, PgSession::run(std::move(session)), [this](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log_.error("session.exception", {{"error", ex.what()}});
-      }
-    });
+    asio::co_spawn(worker, PgSession::run(std::move(session)), on_exit);
   }
 }
 

@@ -18,6 +18,7 @@
 #include "daemon/net/cancel_registry.hpp"
 #include "daemon/net/handshake_threads.hpp"
 #include "daemon/log.hpp"
+#include "daemon/memory_return.hpp"
 #include "daemon/catalog/wal_catalog_loader.hpp"
 #include "daemon/runtime.hpp"
 #include "daemon/session/session_registry.hpp"
@@ -71,6 +72,7 @@ class Server {
   void start_dynamic_credentials(const Runtime& rt);
   awaitable<void> probe_backends();
   awaitable<void> expire_grants();  // the emergency grants' expiry timer (control thread)
+  awaitable<void> return_memory();  // malloc_trim after a burst of connections (control thread)
   std::pair<bool, std::string> readiness() const;
 
   mutable std::mutex rt_mu_;
@@ -82,6 +84,7 @@ class Server {
   SessionRegistry sessions_;
   awaitable<void> graceful_stop(std::vector<std::unique_ptr<tcp::acceptor>>& acceptors, int signal);
   std::atomic<std::size_t> active_sessions_{0};
+  MemoryReturn memory_return_;  // control thread only
   std::atomic<std::uint64_t> next_session_id_{0};
   // Declared before the sink (the sink reports to the metrics until its destructor's final
   // checkpoint) and before the workers (sessions count into both).

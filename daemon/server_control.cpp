@@ -26,6 +26,7 @@ constexpr std::chrono::seconds kProbeEvery{5};
 constexpr std::chrono::seconds kProbeTimeout{2};
 constexpr std::chrono::seconds kPruneEvery{60};
 constexpr std::chrono::seconds kGrantTick{1};
+constexpr std::chrono::seconds kMemoryTick{5};
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -141,6 +142,7 @@ bool Server::start_control() {
   }
   asio::co_spawn(control_ctx_, probe_backends(), asio::detached);
   asio::co_spawn(control_ctx_, expire_grants(), asio::detached);
+  asio::co_spawn(control_ctx_, return_memory(), asio::detached);
   control_thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(control_ctx_);
     for (;;) {
@@ -344,6 +346,26 @@ awaitable<void> Server::expire_grants() {
     error_code ec;
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
     if (ec) co_return;
+  }
+}
+
+// Every kMemoryTick: after a burst of connections has ended, the allocator's free pages
+// go back to the kernel (daemon/memory_return.hpp), logged with the RSS before and after.
+awaitable<void> Server::return_memory() {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer timer(ex);
+  for (;;) {
+    timer.expires_after(kMemoryTick);
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+    const std::size_t connections = active_sessions_.load(std::memory_order_relaxed);
+    if (!memory_return_.should_trim(connections)) continue;
+    const std::size_t before = resident_kib();
+    return_free_memory();
+    log_.info("memory.returned", {{"connections", std::to_string(connections)},
+                                  {"rss_kib_before", std::to_string(before)},
+                                  {"rss_kib_after", std::to_string(resident_kib())}});
   }
 }
 
