@@ -79,8 +79,8 @@ class BackendStream {
   }
   // DataRows whose column count was checked against their RowDescription (Structure).
   std::uint64_t rows_checked() const { return rows_checked_; }
-  // Whether skipped requests are still followed (false after a COPY IN the stream
-  // cannot follow: request_skips.hpp).
+  // Whether skipped requests are still followed (false once the pairing of requests
+  // and answers is lost: request_skips.hpp; feed then reports Malformed).
   bool follows_skips() const { return !skips_.lost(); }
   // True when the stream sits exactly on a message boundary.
   bool at_boundary() const;
@@ -100,6 +100,7 @@ class BackendStream {
 
  private:
   DecodeStatus fail(std::string error);
+  DecodeStatus fail_unfollowed();  // RequestSkips lost the pairing of requests and answers
   bool scan_row(std::span<const std::uint8_t> part, std::size_t left_after);
 
   // The one limit it applies (limits.max_backend_control_message), copied: a reference
