@@ -273,7 +273,7 @@ DecodeStatus BackendStream::feed(std::span<const std::uint8_t> data, BackendEven
   const bool structure = check_ == BackendCheck::Structure;
   const std::uint8_t* const base = data.data();
   if (header_have_ != 0) msg_start_ = std::string::npos;  // continues a message of an earlier feed
-  if (skips_.lost()) {
+  if (unpaired()) {
     if (header_have_ == 0) msg_start_ = 0;  // lost while forwarding: nothing of this feed goes
     return fail_unfollowed();
   }
@@ -347,7 +347,7 @@ DecodeStatus BackendStream::feed(std::span<const std::uint8_t> data, BackendEven
         // Requests and answers no longer pair up: fail closed (the message that showed it
         // is not relayed) rather than await an answer that never comes, or record one
         // against the wrong request.
-        if (skips_.lost()) return fail_unfollowed();
+        if (unpaired()) return fail_unfollowed();
       }
     }
   }

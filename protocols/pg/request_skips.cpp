@@ -17,8 +17,9 @@ bool extended_message(const FrontendMessage& m) {
 }
 }  // namespace
 
-void RequestSkips::lose(const char* why) {
+void RequestSkips::lose(const char* why, bool pairing) {
   lost_ = true;
+  pairing_lost_ = pairing;
   lost_reason_ = why;
   requests_.clear();
   open_units_ = 0;
@@ -176,7 +177,7 @@ bool RequestSkips::forwarded(const FrontendMessage& m) {
   if (ext) {
     if (skipping_) return false;  // discarded: no completion will come
     if (open_units_ == std::numeric_limits<std::uint32_t>::max()) {
-      lose("too many extended messages without a Sync");
+      lose("too many extended messages without a Sync", false);
       return false;
     }
     if (open_units_ == 0) open_first_ = now();
@@ -194,7 +195,7 @@ bool RequestSkips::forwarded(const FrontendMessage& m) {
     return false;
   }
   if (requests_.size() >= kMaxPending) {
-    lose("too many requests awaiting ReadyForQuery");
+    lose("too many requests awaiting ReadyForQuery", false);
     return false;
   }
   const bool units = open_units_ > 0;

@@ -41,12 +41,12 @@
 // messages, two counters; the region state is touched only during a COPY.
 //
 // When the backend's answers cannot be followed (a Sync between copy messages of a COPY
-// that failed, copy messages interleaved with a queued request's extended messages
-// ahead of a CopyInResponse, a ReadyForQuery where none can come, CopyBoth, over
-// kMaxPending requests), it stops for good (lost()): BackendStream then fails the
+// that failed, a Sync queued behind a Query's second COPY, a ReadyForQuery where none
+// can come, CopyBoth), it stops for good (lost_pairing()): BackendStream then fails the
 // stream, so the session ends with a protocol error instead of drifting (a later
-// request awaited for ever, outcomes recorded against the wrong request). Allocates
-// nothing while no request is pending (Fifo; issue 15).
+// request awaited for ever, outcomes recorded against the wrong request). Over
+// kMaxPending requests (or extended messages) it only stops following (lost(), as
+// before). Allocates nothing while no request is pending (Fifo; issue 15).
 #include <cstddef>
 #include <cstdint>
 
@@ -68,6 +68,9 @@ class RequestSkips {
   std::uint32_t backend(char type);
 
   bool lost() const { return lost_; }
+  // Lost where answers and requests no longer pair up (every loss but the caps on
+  // pending requests, which only stop the following, as before).
+  bool lost_pairing() const { return lost_ && pairing_lost_; }
   const char* lost_reason() const { return lost_reason_; }
   std::size_t pending_requests() const { return requests_.size(); }
 
@@ -98,7 +101,7 @@ class RequestSkips {
   // The COPY's outcome: how many of the region's Syncs the server read (and ignored).
   std::uint32_t copy_consumed(bool failed);
   std::uint32_t copy_execute_ended(bool failed);  // the Execute that started a COPY IN completed
-  void lose(const char* why);
+  void lose(const char* why, bool pairing = true);
 
   Fifo<Request> requests_;       // forwarded requests whose ReadyForQuery has not come
   std::uint32_t open_units_ = 0;  // extended messages forwarded after the last request
@@ -122,6 +125,7 @@ class RequestSkips {
   std::uint32_t skip_behind_front_ = 0;
   std::uint64_t front_copy_end_ = 0;
   bool lost_ = false;
+  bool pairing_lost_ = false;
   const char* lost_reason_ = "";
 };
 
