@@ -205,6 +205,11 @@ DecodeStatus BackendStream::fail(std::string error) {
   return DecodeStatus::Malformed;
 }
 
+DecodeStatus BackendStream::fail_unfollowed() {
+  return fail(std::string("the backend's answers can no longer be matched to the requests sent (") +
+              skips_.lost_reason() + ")");
+}
+
 // One more piece of a DataRow body; `left_after` body bytes follow it. False on a
 // negative count, a length below -1 or past the message end, or bytes after the last
 // column (the end itself is checked when the message completes).
@@ -268,6 +273,10 @@ DecodeStatus BackendStream::feed(std::span<const std::uint8_t> data, BackendEven
   const bool structure = check_ == BackendCheck::Structure;
   const std::uint8_t* const base = data.data();
   if (header_have_ != 0) msg_start_ = std::string::npos;  // continues a message of an earlier feed
+  if (unpaired()) {
+    if (header_have_ == 0) msg_start_ = 0;  // lost while forwarding: nothing of this feed goes
+    return fail_unfollowed();
+  }
   while (!data.empty()) {
     if (header_have_ < kHeaderSize) {
       if (header_have_ == 0) msg_start_ = static_cast<std::size_t>(data.data() - base);
@@ -335,6 +344,10 @@ DecodeStatus BackendStream::feed(std::span<const std::uint8_t> data, BackendEven
           if (structure) shape_.request_skipped();
           events.on_request_skipped();
         }
+        // Requests and answers no longer pair up: fail closed (the message that showed it
+        // is not relayed) rather than await an answer that never comes, or record one
+        // against the wrong request.
+        if (unpaired()) return fail_unfollowed();
       }
     }
   }

@@ -72,6 +72,7 @@ class BackendStream {
   // RowDescription. True when `m` is a request the backend is certain to skip already
   // (no on_request_skipped comes for it: the caller ends its accounting).
   bool frontend_forwarded(const FrontendMessage& m) {
+    told_ = true;
     if (check_ == BackendCheck::Structure) shape_.forwarded(m);
     if (!skips_.forwarded(m)) return false;
     if (check_ == BackendCheck::Structure) shape_.request_skipped();
@@ -79,8 +80,8 @@ class BackendStream {
   }
   // DataRows whose column count was checked against their RowDescription (Structure).
   std::uint64_t rows_checked() const { return rows_checked_; }
-  // Whether skipped requests are still followed (false after a COPY IN the stream
-  // cannot follow: request_skips.hpp).
+  // Whether skipped requests are still followed (false once the pairing of requests
+  // and answers is lost: request_skips.hpp; feed then reports Malformed).
   bool follows_skips() const { return !skips_.lost(); }
   // True when the stream sits exactly on a message boundary.
   bool at_boundary() const;
@@ -100,6 +101,10 @@ class BackendStream {
 
  private:
   DecodeStatus fail(std::string error);
+  DecodeStatus fail_unfollowed();  // RequestSkips lost the pairing of requests and answers
+  // Fails closed when the pairing is lost; only for a stream told the frontend messages
+  // (a stream fed backend bytes alone follows framing and structure only).
+  bool unpaired() const { return told_ && skips_.lost_pairing(); }
   bool scan_row(std::span<const std::uint8_t> part, std::size_t left_after);
 
   // The one limit it applies (limits.max_backend_control_message), copied: a reference
@@ -107,6 +112,7 @@ class BackendStream {
   // session (issue 15: memory per idle session).
   std::size_t max_control_message_;
   BackendCheck check_;
+  bool told_ = false;  // frontend_forwarded was called
   bool buffered_ = false;  // the body is collected: watched, or checked whole
   std::size_t msg_start_ = 0;  // offset of the current message in the current feed (npos: earlier feed)
   std::size_t clean_prefix_ = 0;
