@@ -291,8 +291,9 @@ errors_by_class() {  # normalised error lines of every client, counted
   } | sed -E 's/client [0-9]+/client N/g; s/[0-9]+/N/g; s/  +/ /g' | cut -c1-140 | sort | uniq -c | sort -rn | head -n 25
 }
 verify_out="$("$ctl_bin" audit verify "$audit_dir" 2>&1)" && verify_rc=0 || verify_rc=$?
-committed="$(wc -l <"$work/probes-committed.txt" 2>/dev/null || echo 0)"
-failed_probes="$(wc -l <"$work/probes-failed.txt" 2>/dev/null || echo 0)"
+# (A file a run never wrote, e.g. no probe failed: 0, without the shell's redirection error.)
+committed="$({ wc -l <"$work/probes-committed.txt"; } 2>/dev/null || echo 0)"
+failed_probes="$({ wc -l <"$work/probes-failed.txt"; } 2>/dev/null || echo 0)"
 missing=0
 missing_ids=""
 if [[ -s "$work/probes-committed.txt" ]]; then
