@@ -118,7 +118,7 @@ for ((r = 1; r <= rounds; r++)); do
     for ((i = ${#targets[@]} - 1; i >= 0; i--)); do order+=("${targets[i]}"); done
   fi
   for t in "${order[@]}"; do
-    sp_log "round $r/$rounds: $t: strace, $clients clients and 1 client; CPU at -R $rate"
+    sp_log "round $r/$rounds: $t: $( ((strace_on == 1)) && echo "strace, $clients clients and 1 client; ")CPU at -R $rate"
     if [[ "$strace_on" == 1 ]]; then
       strace_round "$t" "$r" "$clients"
       strace_round "$t" "$r" 1
@@ -129,6 +129,7 @@ done
 
 stamp="$(date -u +%Y%m%d-%H%M%S)"
 mkdir -p "$SEGPROXY_REPO_ROOT/bench/results"
+cp "$raw" "$SEGPROXY_REPO_ROOT/bench/results/wal_group-$stamp-raw.tsv"
 # perf_round TARGET: one more fixed-rate run under perf record (not counted above: the
 # sampling costs the proxy CPU of its own).
 perf_round() {
@@ -145,11 +146,12 @@ perf_round() {
       "$rate" "$clients" "$seconds" "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$bench_dir/perf-rate-$t.log")" \
       "$(cut -d' ' -f1-3 /proc/loadavg)"
     printf '\n## by thread\n'
-    perf report -i "$data" --no-children --sort comm --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -20
+    { perf report -i "$data" --no-children --sort comm --stdio -g none 2>/dev/null || true; } | grep -v -e '^#' -e '^$' | head -20 || true
     printf '\n## by thread, shared object and symbol (self)\n'
-    perf report -i "$data" --no-children --sort comm,dso,sym --stdio -g none --percent-limit 0.3 2>/dev/null |
-      grep -v '^#' | grep -v '^$' | head -150
+    { perf report -i "$data" --no-children --sort comm,dso,sym --stdio -g none --percent-limit 0.3 2>/dev/null || true; } |
+      grep -v -e '^#' -e '^$' | head -150 || true
   } >"$rep"
+  cp "$data" "${rep%.txt}.data"  # for perf report -i (bench/results/ is not committed)
   sp_log "perf: $rep"
 }
 if [[ "$perf_record" == 1 ]]; then
