@@ -138,6 +138,12 @@ PgSession::RelayResult PgSession::relay_now(Bytes& buf, pg::BackendHoldBack& hol
     step.at = RelayStep::At::Settle;
     return RelayResult::Pending;
   }
+  return relay_settled_now(buf, hold, fresh, step);
+}
+
+PgSession::RelayResult PgSession::relay_settled_now(Bytes& buf, pg::BackendHoldBack& hold, std::size_t fresh,
+                                                    RelayStep& step) {
+  const std::span<const std::uint8_t> all(buf.data(), step.old + fresh);
   step.n = hold.relayable(backend_stream_, fresh);
   if (step.n > 0) {
     if (!cuts_.empty()) {
@@ -285,7 +291,23 @@ awaitable<void> PgSession::backend_to_client() {
     touch_idle();
     const std::uint64_t need = wal_answer_needs();
     RelayStep step;
-    const RelayResult r = relay_now(buf, hold, n, need, step);
+    RelayResult r = relay_now(buf, hold, n, need, step);
+    if (r == RelayResult::Pending && step.at == RelayStep::At::Settle && !wal_replacing()) {
+      // Held behind the durable watermark: waited for here, in this frame (no relay_rest,
+      // answer_ready and AuditWaiter::wait frames per held answer; issue 14).
+      WalSettle s = wal_settle_now(need);
+      while (s == WalSettle::Wait) {
+        error_code ignored;
+        co_await wal_answer_slot().async_wait(asio::redirect_error(use_awaitable, ignored));
+        wal_settle_resumed();
+        s = wal_settle_now(need);
+      }
+      if (s == WalSettle::Stop) {
+        cuts_.clear();
+        break;
+      }
+      if (!wal_replacing()) r = relay_settled_now(buf, hold, n, step);  // else relay_rest replaces them
+    }
     if (r == RelayResult::Failed) break;
     if (r == RelayResult::Pending && !co_await relay_rest(buf, hold, n, need, step)) break;
     if (!backend_fatal_.empty() && hold.held() == 0 && backend_stream_.at_boundary()) {

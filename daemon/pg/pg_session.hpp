@@ -188,6 +188,9 @@ class PgSession : public LiveSession,
                         std::uint64_t need, RelayStep& step);
   awaitable<bool> relay_rest(protocols::Bytes& buf, protocols::pg::BackendHoldBack& hold, std::size_t fresh,
                              std::uint64_t need, RelayStep step);
+  // relay_now's second half, once `need` is settled (the relay waited in its own frame).
+  RelayResult relay_settled_now(protocols::Bytes& buf, protocols::pg::BackendHoldBack& hold, std::size_t fresh,
+                                RelayStep& step);
   // After a relay's bytes went out: the held ones move to the front; bookkeeping.
   void relay_done(protocols::Bytes& buf, protocols::pg::BackendHoldBack& hold, std::size_t n);
   awaitable<void> wait_backend_idle();
@@ -252,6 +255,14 @@ class PgSession : public LiveSession,
   awaitable<bool> wait_wal_held();  // client_frames: until nothing is held (false: stop)
   static awaitable<void> wal_flush_wait(std::shared_ptr<PgSession> self, audit::AuditTicket t);
   awaitable<bool> answer_ready(std::uint64_t need);  // backend bytes read under `need`
+  // answer_ready without a coroutine frame (the relay's common case, issue 14): Ready
+  // (settled, or answers are being replaced: relay_rest decides), Stop (the session
+  // ends), or Wait - the thread's AuditWaiter holds the state's answer slot: co_await
+  // its timer, then wal_settle_resumed() and ask again.
+  enum class WalSettle { Ready, Wait, Stop };
+  WalSettle wal_settle_now(std::uint64_t need);
+  asio::steady_timer& wal_answer_slot();  // the timer a Wait is resumed by
+  void wal_settle_resumed();
   void refuse_current(const authz::wal::Action& a, const char* sqlstate, const char* message);
   void wal_fail_closed();
   // A record failed although its message was forwarded (`requests_before`: that

@@ -452,6 +452,28 @@ awaitable<bool> PgSession::answer_ready(std::uint64_t need) {
   co_return !closed() && !wal_broken_;
 }
 
+PgSession::WalSettle PgSession::wal_settle_now(std::uint64_t need) {
+  WalState& w = *wal_state_;  // need > 0: the session is gated
+  while (w.ledger.settled() < need && !closed() && !wal_broken_ && !w.replace.active) {
+    const audit::AuditTicket* t = w.ledger.ticket(need);
+    if (t == nullptr) break;
+    const std::optional<bool> ok = svc_.audit_waiter->begin(w.answer_wait, *t);
+    if (!ok) return WalSettle::Wait;
+    wal_refresh(*ok);
+    wal_wake();  // the forwarding may have released a held message
+  }
+  return !closed() && !wal_broken_ ? WalSettle::Ready : WalSettle::Stop;
+}
+
+asio::steady_timer& PgSession::wal_answer_slot() { return wal_state_->answer_wait.timer; }
+
+void PgSession::wal_settle_resumed() {
+  const bool ok = svc_.audit_waiter->finish(wal_state_->answer_wait);
+  if (closed()) return;  // wal_settle_now says Stop
+  wal_refresh(ok);
+  wal_wake();
+}
+
 // A record of a message that went to the backend failed and its answers cannot be
 // replaced in place (pg_wal_replace.cpp says when): its answer (or effect) cannot be
 // vouched for. The session ends with FATAL 58030; closing the backend connection rolls

@@ -18,6 +18,7 @@
 #include "daemon/net/asio.hpp"
 #include "daemon/pg/pg_session.hpp"
 #include "daemon/pg/pg_wal_ledger.hpp"
+#include "daemon/session/audit_waiter.hpp"
 #include "protocols/pg/reply_scan.hpp"
 
 namespace segproxy::proxy {
@@ -41,7 +42,7 @@ struct PgSession::WalPortal {
 
 struct PgSession::WalState {
   WalState(const asio::any_io_executor& ex, std::uint64_t max_wait_ms)
-      : rule(authz::wal::Protocol::Postgres, max_wait_ms), gate(ex) {
+      : rule(authz::wal::Protocol::Postgres, max_wait_ms), gate(ex), answer_wait(ex) {
     gate.expires_at(asio::steady_timer::time_point::max());  // waits end by cancel() only
   }
 
@@ -61,6 +62,7 @@ struct PgSession::WalState {
   bool waiting = false;     // a flush wait (wal_flush_wait) is running
   bool wake = false;        // something for wait_wal_held to look at
   asio::steady_timer gate;  // wakes wait_wal_held
+  AuditWaiter::Slot answer_wait;  // the relay's held answer (wal_settle_now)
 
   authz::wal::ClassContext ctx;
   WalCatalogs::Reader catalog;                        // the catalog ctx points into (pg_wal.cpp: wal_context)

@@ -38,14 +38,25 @@ awaitable<bool> write_durably(audit::AuditSink& sink, AuditWaiter* waiter, asio:
 }
 
 awaitable<bool> AuditWaiter::wait(audit::AuditTicket t) {
-  audit::DurableState st = sink_.state(t);
-  if (st != audit::DurableState::pending) co_return st == audit::DurableState::durable;
-  // Never expires by itself: start_flush, interrupt or the watchdog cancel it.
-  asio::steady_timer timer(ex_, Clock::time_point::max());
-  bool expired = false;
-  const Clock::time_point deadline = Clock::now() + sink_.max_wait();
-  waiting_.push_back(Waiting{t, &timer, deadline, &expired});
-  arm_watchdog(std::min(deadline, Clock::now() + kWatchdogTick));
+  // Its own slot: the timer lives in this frame.
+  Slot slot(ex_);
+  if (const std::optional<bool> now = begin(slot, t)) co_return *now;
+  error_code ec;
+  co_await slot.timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  co_return finish(slot);
+}
+
+std::optional<bool> AuditWaiter::begin(Slot& slot, audit::AuditTicket t) {
+  const audit::DurableState st = sink_.state(t);
+  if (st != audit::DurableState::pending) return st == audit::DurableState::durable;
+  // The slot's timer never expires by itself: start_flush, interrupt or the watchdog
+  // cancel it.
+  slot.ticket = t;
+  slot.expired = false;
+  const Clock::time_point now = Clock::now();
+  const Clock::time_point deadline = now + sink_.max_wait();
+  waiting_.push_back(Waiting{t, &slot.timer, deadline, &slot.expired});
+  arm_watchdog(std::min(deadline, now + kWatchdogTick));
   if (!flush_posted_) {
     flush_posted_ = true;
     asio::post(ex_, [this] {
@@ -53,15 +64,18 @@ awaitable<bool> AuditWaiter::wait(audit::AuditTicket t) {
       start_flush();
     });
   }
-  error_code ec;
-  co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-  waiting_.erase(std::find_if(waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.timer == &timer; }));
-  st = sink_.state(t);
-  if (expired && st == audit::DurableState::pending) {  // max_wait passed: a write failure
-    sink_.timed_out(t);
-    co_return false;
+  return std::nullopt;
+}
+
+bool AuditWaiter::finish(Slot& slot) {
+  const auto it = std::find_if(waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.timer == &slot.timer; });
+  if (it != waiting_.end()) waiting_.erase(it);
+  const audit::DurableState st = sink_.state(slot.ticket);
+  if (slot.expired && st == audit::DurableState::pending) {  // max_wait passed: a write failure
+    sink_.timed_out(slot.ticket);
+    return false;
   }
-  co_return st == audit::DurableState::durable;
+  return st == audit::DurableState::durable;
 }
 
 void AuditWaiter::arm_watchdog(Clock::time_point at) {

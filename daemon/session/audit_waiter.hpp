@@ -19,6 +19,7 @@
 // the io_context has stopped running: posted wake-ups refer to it).
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <vector>
 
 #include "audit/sink.hpp"
@@ -36,6 +37,21 @@ class AuditWaiter final : public audit::DurableListener {
   // true: the record is durable (fail_open: or accepted). false: it failed, or
   // audit.max_wait passed. Call on this waiter's thread only.
   awaitable<bool> wait(audit::AuditTicket t);
+
+  // The same wait without a coroutine frame of its own (issue 14: the PostgreSQL relay's
+  // held answer waits in its own frame): the caller owns a Slot (its timer on this
+  // waiter's executor, reused wait after wait). begin(): the result at once when `t` is
+  // settled (true: durable), otherwise nullopt - `slot` is registered, and the caller
+  // co_awaits slot.timer.async_wait(...) and then calls finish(slot), which returns what
+  // wait() would have. One wait per slot at a time; call on this waiter's thread only.
+  struct Slot {
+    explicit Slot(const asio::any_io_executor& ex) : timer(ex, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer;  // never expires by itself
+    audit::AuditTicket ticket;
+    bool expired = false;
+  };
+  std::optional<bool> begin(Slot& slot, audit::AuditTicket t);
+  bool finish(Slot& slot);
 
   // Ends this thread's waits for `t` at once: they return false, as for a failure, but
   // the sink is told nothing (the record stays pending and a later wait still sees what

@@ -71,6 +71,62 @@ TEST(AuditWaiter, SessionsOfOneThreadSeeTheirRecordsDurableWithAtMostOneWakeUpPe
   }
 }
 
+// The frame-free form the PostgreSQL relay uses (AuditWaiter::Slot): one slot, reused
+// wait after wait, says what wait() would: pending -> resumed by the group commit ->
+// durable; settled already -> the answer at once, nothing registered.
+awaitable<void> slot_waits(audit::FileSink& sink, AuditWaiter& waiter, AuditWaiter::Slot& slot, int n, int& durable,
+                           int& at_once) {
+  for (int i = 0; i < n; ++i) {
+    const audit::AuditTicket t = sink.append(audit::test::statement_record(i));
+    std::optional<bool> now = waiter.begin(slot, t);
+    if (!now) {
+      error_code ignored;
+      co_await slot.timer.async_wait(asio::redirect_error(use_awaitable, ignored));
+      now = waiter.finish(slot);
+    }
+    durable += *now ? 1 : 0;
+    // Settled now: a second begin answers at once.
+    const std::optional<bool> again = waiter.begin(slot, t);
+    at_once += again.has_value() && *again ? 1 : 0;
+  }
+}
+
+TEST(AuditWaiter, OneSlotReusedWaitAfterWaitSeesEachRecordDurableAndASettledRecordAtOnce) {
+  TempDir dir;
+  std::string err;
+  auto sink = audit::FileSink::open(audit::test::base_config(dir.path()), err);
+  ASSERT_TRUE(sink) << err;
+  asio::io_context io;
+  int durable = 0, at_once = 0;
+  {
+    AuditWaiter waiter(io.get_executor(), *sink);
+    AuditWaiter::Slot slot(io.get_executor());
+    asio::co_spawn(io, slot_waits(*sink, waiter, slot, 5, durable, at_once), asio::detached);
+    io.run();
+  }
+  EXPECT_EQ(durable, 5);
+  EXPECT_EQ(at_once, 5);
+}
+
+TEST(AuditWaiter, ASlotWaitPastMaxWaitFinishesFalseAndCountsAsAWriteFailure) {
+  TempDir dir;
+  auto ops = std::make_shared<HangingSyncOps>();
+  auto sink = open_hanging_sink(dir, ops, 100ms);
+  ASSERT_TRUE(sink);
+  asio::io_context io;
+  int durable = 0, at_once = 0;
+  {
+    AuditWaiter waiter(io.get_executor(), *sink);
+    AuditWaiter::Slot slot(io.get_executor());
+    ops->hang = true;
+    asio::co_spawn(io, slot_waits(*sink, waiter, slot, 1, durable, at_once), asio::detached);
+    io.run();
+    ops->hang = false;
+  }
+  EXPECT_EQ(durable, 0);
+  EXPECT_GE(sink->stats().timeouts, 1u);
+}
+
 TEST(AuditWaiter, AWaitPastMaxWaitIsFalseAndCountsAsAWriteFailure) {
   TempDir dir;
   auto ops = std::make_shared<HangingSyncOps>();
