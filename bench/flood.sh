@@ -23,7 +23,7 @@
 #          the server's first flight (the server's key exchange and signature are spent by
 #          then), then BENCH_FLOOD_THEN: close (default) or hold (complete nothing until the
 #          server gives up). Almost no client CPU: a flood from many hosts. Reported per
-#          flood phase: offered, first flights, closed early / reset (refused), timed out
+#          flood phase: offered, first flights, answered an ErrorResponse / closed early / reset (refused), timed out
 #          (per second), and the first flight's latency.
 #   closed the earlier closed loop: BENCH_FLOOD_THREADS (8) threads each completing a full
 #          handshake with the client certificate, then the next; the client slows down with
@@ -252,9 +252,10 @@ def load(t):
 a, b, s = load(sys.argv[1]), load(sys.argv[2]), max(float(sys.argv[3]), 0.001)
 d = lambda k: (b.get(k, 0) - a.get(k, 0)) / s
 if b.get("open_loop"):
-    served, refused = d("first_flights"), d("closed_early") + d("reset") + d("connect_failed")
-    detail = "offered %.0f/s, first flights %.0f/s, closed early %.0f/s, reset %.0f/s, connect failed %.0f/s, timed out %.0f/s, not TLS %.0f/s; first flight p50 %s / p99 %s ms (last second)" % (
-        d("offered"), served, d("closed_early"), d("reset"), d("connect_failed"), d("timed_out"), d("not_tls"),
+    served = d("first_flights")
+    refused = d("error_response") + d("closed_early") + d("reset") + d("connect_failed")
+    detail = "offered %.0f/s, first flights %.0f/s, refused with an ErrorResponse %.0f/s, closed early %.0f/s, reset %.0f/s, connect failed %.0f/s, timed out %.0f/s, not TLS %.0f/s; first flight p50 %s / p99 %s ms (last second)" % (
+        d("offered"), served, d("error_response"), d("closed_early"), d("reset"), d("connect_failed"), d("timed_out"), d("not_tls"),
         b.get("flight_ms_p50", "-"), b.get("flight_ms_p99", "-"))
 else:
     served, refused = d("handshakes_ok"), d("handshakes_failed")

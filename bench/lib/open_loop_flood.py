@@ -21,7 +21,9 @@ One thread, one epoll selector, non-blocking sockets. Counters (all cumulative):
   connect_failed     connect() failed (ECONNREFUSED: listen queue full; EADDRNOTAVAIL)
   timed_out          no first flight within --flight-timeout
   held_closed        (--then hold) held connections the server closed afterwards
-  not_tls            answered something else than 'S' to the SSLRequest
+  error_response     answered an ErrorResponse ('E', e.g. FATAL 53300 of a connection cap)
+                     instead of 'S' to the SSLRequest: refused, protocol-correctly
+  not_tls            answered something else than 'S' or 'E' to the SSLRequest
 plus in_flight (waiting for a first flight) and held (after it) now, and the first-flight
 latency (connect to flight, ms) of the last second: p50 / p99.
 """
@@ -135,7 +137,7 @@ class OpenLoopFlood:
         self.sel = selectors.DefaultSelector()
         self.conns = {}
         self.counts = {k: 0 for k in ("offered", "first_flights", "closed_early", "reset", "connect_failed",
-                                      "timed_out", "held_closed", "not_tls")}
+                                      "timed_out", "held_closed", "error_response", "not_tls")}
         self.latencies = []  # first-flight latencies (s) since the last snapshot
 
     def snapshot(self):
@@ -208,7 +210,7 @@ class OpenLoopFlood:
             return  # e.g. a TLS alert before the close
         if c.state == WANT_S:
             if data[:1] != b"S":
-                self._drop(c, "not_tls")
+                self._drop(c, "error_response" if data[:1] == b"E" else "not_tls")
                 return
             try:
                 sent = c.sock.send(self.hello)  # a few hundred bytes into an empty send buffer
