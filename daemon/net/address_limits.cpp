@@ -34,17 +34,15 @@ std::function<void()> AddressLimits::evict_for(const std::string& address, const
   if (l == evictable_.end() || l->second.empty()) return {};
   auto own = entries_.find(address);
   const std::size_t mine = own == entries_.end() ? 0 : own->second.handshakes;
-  // The heaviest address among the evictable connections (at most the listener's cap of
-  // them: a scan only when the cap is reached), then its oldest connection.
-  std::size_t heaviest = 0;
-  for (const Lease* lease : l->second) {
-    auto e = entries_.find(lease->address_);
-    if (e != entries_.end()) heaviest = std::max(heaviest, e->second.handshakes);
-  }
-  if (heaviest < mine + 2) return {};
+  // Only the oldest few are looked at: a flood at the cap makes this check for every
+  // connection it offers, so its cost must not grow with the cap. For a client from a
+  // host that is not flooding (none or few in handshake) the first one qualifies.
+  constexpr std::size_t kScanOldest = 64;
+  std::size_t scanned = 0;
   for (Lease* lease : l->second) {
+    if (++scanned > kScanOldest) break;
     auto e = entries_.find(lease->address_);
-    if (e == entries_.end() || e->second.handshakes != heaviest) continue;
+    if (e == entries_.end() || e->second.handshakes < mine + 2) continue;
     unlist(*lease);
     lease->evicted_ = true;  // its counts are given back now, not when it ends
     if (auto n = listener_handshakes_.find(listener); n != listener_handshakes_.end() && n->second > 0) --n->second;

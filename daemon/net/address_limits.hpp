@@ -8,11 +8,11 @@
 //  - connections of one listener that have not finished logging in, from all addresses
 //    together (limits.max_concurrent_handshakes, issue 20): a flood from many hosts or
 //    slow TLS peers cannot pile up unbounded handshake work and memory;
-//    At that cap a new connection from an address with fewer connections in handshake
-//    than the heaviest address of the listener is not refused: the heaviest address's
-//    oldest connection still in handshake is evicted to make room (its session's
-//    evictor closes it), so a flood from a few hosts cannot lock a well-behaved host out
-//    (a flood from as many hosts as there are places cannot be told from it);
+//    At that cap a new connection from an address with two fewer connections in handshake
+//    than another address among the listener's 64 oldest is not refused: the oldest of
+//    them from such a heavier address is evicted to make room (its session's evictor
+//    closes it), so a flood from a few hosts cannot lock a well-behaved host out (a
+//    flood from as many hosts as there are places cannot be told from it);
 //  - CancelRequests from one address per second (limits.cancel_requests_per_second,
 //    a token bucket with one second of burst), so cancel keys cannot be guessed at speed.
 // The table holds only addresses with a live connection or a recent cancel: bounded by
@@ -100,9 +100,9 @@ class AddressLimits : public std::enable_shared_from_this<AddressLimits> {
   void release(Lease& lease);
   void on_logged_in(Lease& lease);
   void unlist(Lease& lease);  // under mu_
-  // Under mu_, at the listener's cap: evicts the oldest evictable connection of the
-  // listener's heaviest address when that address has at least two more connections in
-  // handshake than `address` would have; returns its evictor, or nothing.
+  // Under mu_, at the listener's cap: evicts the oldest of its 64 oldest evictable
+  // connections whose address has at least two more connections in handshake than
+  // `address` (a bounded scan per refusal); returns its evictor, or nothing.
   std::function<void()> evict_for(const std::string& address, const std::string& listener);
   void forget_if_idle(std::unordered_map<std::string, Entry>::iterator it);
 

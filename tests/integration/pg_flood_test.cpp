@@ -4,7 +4,7 @@
 // I/O threads; the half-open ones are closed by limits.handshake_timeout; over the
 // listener's limits.max_concurrent_handshakes a new connection is refused at once with
 // FATAL 53300 and counted, unless it comes from an address with fewer connections in
-// handshake than the heaviest one: then that address's oldest is evicted (counted) and the
+// handshake than another address: then that address's oldest is evicted (counted) and the
 // new one is served. No timing assertions: every wait is a generous bounded poll.
 #include <gtest/gtest.h>
 
@@ -215,7 +215,7 @@ TEST_F(FloodTest, ConnectionsOverTheListenersHandshakeCapAreRefusedAtOnceWith533
   EXPECT_NE(proxy_.log().find("limits.max_concurrent_handshakes"), std::string::npos);
 }
 
-TEST_F(FloodTest, AtTheHandshakeCapAClientFromALighterAddressEvictsTheHeaviestAddressesOldestAndLogsIn) {
+TEST_F(FloodTest, AtTheHandshakeCapAClientFromALighterAddressEvictsTheFloodingAddressesOldestAndLogsIn) {
   // A flood from one host (127.0.1.1) fills the listener's cap with silent connections;
   // the well-behaved client (127.0.0.1, none in handshake) still logs in.
   ASSERT_NO_FATAL_FAILURE(Start(", max_handshakes_per_address: 0, max_concurrent_handshakes: 20", "60s"));
@@ -227,12 +227,12 @@ TEST_F(FloodTest, AtTheHandshakeCapAClientFromALighterAddressEvictsTheHeaviestAd
     ASSERT_TRUE(flood.back()->connect_tcp(port_, &err, "127.0.1.1")) << err;
   }
   ASSERT_GE(WaitFds([&](int n) { return n >= fds_before + 20; }, 60s), fds_before + 20);
-  // Another connection from the flooding host is refused: its address is the heaviest.
+  // Another connection from the flooding host is refused: no address has two more.
   {
     RawClient over;
     ASSERT_TRUE(over.connect_tcp(port_, &err, "127.0.1.1")) << err;
     std::string got;
-    EXPECT_TRUE(over.wait_closed(30s, &got)) << "a connection of the heaviest address over the cap was served";
+    EXPECT_TRUE(over.wait_closed(30s, &got)) << "a connection of the flooding address over the cap was served";
     EXPECT_NE(got.find("53300"), std::string::npos) << got;
   }
   EXPECT_GE(Refused("handshake_limit"), 1);
@@ -242,7 +242,7 @@ TEST_F(FloodTest, AtTheHandshakeCapAClientFromALighterAddressEvictsTheHeaviestAd
   ASSERT_PG_CONNECTED(c);
   EXPECT_TRUE(pg_exec(c.get(), "select 1").ok);
   std::string got;
-  EXPECT_TRUE(flood.front()->wait_closed(30s, &got)) << "the heaviest address's oldest connection was not evicted";
+  EXPECT_TRUE(flood.front()->wait_closed(30s, &got)) << "the flooding address's oldest connection was not evicted";
   EXPECT_TRUE(got.empty());
   EXPECT_EQ(Refused("handshake_evicted"), 1);
   // The eviction is not counted as a startup timeout too.

@@ -110,7 +110,7 @@ TEST(AddressLimits, ListenerHandshakeCapCountsEveryAddressOfThatListenerOnly) {
   EXPECT_TRUE(limits->admit("10.0.0.6", "pg", caps).lease);
 }
 
-TEST(AddressLimits, AtTheListenerCapALighterAddressEvictsTheHeaviestAddressesOldestEvictableConnection) {
+TEST(AddressLimits, AtTheListenerCapALighterAddressEvictsTheOldestConnectionOfAnAddressWithTwoMore) {
   auto limits = std::make_shared<AddressLimits>();
   AddressCaps caps;
   caps.max_listener_handshakes = 4;
@@ -133,7 +133,7 @@ TEST(AddressLimits, AtTheListenerCapALighterAddressEvictsTheHeaviestAddressesOld
   EXPECT_EQ(evicted, std::vector<int>{0});
   EXPECT_EQ(limits->listener_handshakes("pg"), 4u);
   EXPECT_EQ(limits->handshakes("10.0.0.1"), 2u) << "the evicted connection's handshake place was given back";
-  // The heaviest address's own next connection is refused, not swapped for its own.
+  // 10.0.0.1's own next connection (two against at most one elsewhere) is refused.
   auto again = limits->admit("10.0.0.1", "pg", caps);
   EXPECT_FALSE(again.lease);
   EXPECT_EQ(again.refusal, AddressLimits::Refusal::ListenerHandshakes);
