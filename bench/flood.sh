@@ -222,7 +222,7 @@ run_phase() {
   failed="$(grep -c 'client [0-9]* aborted' "$bench_dir/pgbench-$name.out" || true)"
   # Log lines: client_id transaction_no time_us script_no epoch_s epoch_us (the end of the
   # transaction); only those from t0 on count, and TPS is theirs over t0 .. the last one.
-  cat "$logdir"/tx.* 2>/dev/null | awk -v from="$t0" '$5 + $6 / 1e6 >= from { printf "%d %.6f\n", $3, $5 + $6 / 1e6 }' |
+  { cat "$logdir"/tx.* 2>/dev/null || true; } | awk -v from="$t0" '$5 + $6 / 1e6 >= from { printf "%d %.6f\n", $3, $5 + $6 / 1e6 }' |
     sort -n >"$logdir/lat.txt"
   awk -v from="$t0" -v failed="$failed" -v probe="$(probe_summary "$name")" '{ v[NR] = $1; if ($2 > last) last = $2 } END {
       if (NR == 0) { printf "0 - - - %s %s\n", failed, probe; exit }
