@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "daemon/control/admin_server.hpp"
+#include "daemon/net/accept_refusal.hpp"
 #include "daemon/audit_setup.hpp"
 #include "daemon/audit_ship.hpp"
 #include "daemon/config_check.hpp"
@@ -107,7 +108,8 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::string name) {
         address, name,
         AddressCaps{lim.max_handshakes_per_address, lim.max_connections_per_address, 0, lim.max_concurrent_handshakes});
     if (!admission.lease) {
-      // Nothing is read or answered: the cap exists so that a flood costs us nothing.
+      // Answered at once, nothing waited for: the cap exists so that a flood costs us
+      // next to nothing.
       const bool listener_cap = admission.refusal == AddressLimits::Refusal::ListenerHandshakes;
       const char* limit = listener_cap ? "limits.max_concurrent_handshakes"
                           : admission.refusal == AddressLimits::Refusal::Handshakes
@@ -119,13 +121,16 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::string name) {
         const bool mysql = rt->listeners[listener_index].cfg->protocol == config::Protocol::Mysql;
         refusals_->record(PreLoginRefusal{"", name, mysql ? "mysql" : "postgresql", client,
                                           listener_cap ? "handshake_limit" : "per_address_limit",
-                                          std::string(limit) + " reached", ""},
+                                          std::string(limit) + " reached", mysql ? "08004" : "53300"},
                           std::chrono::steady_clock::now());
       }
       log_.debug("session.refused", {{"listener", name}, {"client", address}, {"reason", limit}});
-      error_code ignored;
-      sock.close(ignored);
+      refuse_at_accept(sock, rt->listeners[listener_index].cfg->protocol == config::Protocol::Mysql);
       continue;
+    }
+    if (admission.evicted) {  // the listener was at its cap: a heavier address's connection makes room
+      lm.refused(RefuseReason::HandshakeEvicted).inc();
+      admission.evicted();
     }
     Services services = session_services();
     services.address = std::move(admission.lease);

@@ -2,25 +2,36 @@
 """Flood and slow-peer load for bench/flood.sh and bench/soak.sh (issue 20).
 
   flood_client.py PORT CA CERT KEY [--rate N] [--half-open N] [--seconds S]
-                  [--sources K] [--stats FILE]
+                  [--sources K] [--stats FILE] [--threads N]
+                  [--open-loop [--then close|hold] [--flight-timeout S] [--hold-max S]]
 
 - --half-open N: N TCP connections to a PostgreSQL listener that never send a byte;
   one the proxy closes (handshake_timeout, a cap) is reopened, so N stay pending.
 - --rate N: N complete TLS handshakes per second (SSLRequest, 'S', TLS with the client
-  certificate, then close without a startup), from worker threads.
+  certificate, then close without a startup), from --threads worker threads, each waiting
+  for its handshake (closed loop: the client slows down with the server, and its own TLS
+  work costs about as much CPU as the server's).
+- --open-loop: instead, N connections per second offered whatever the server answers
+  (a flood from many hosts), each replaying one prebuilt TLS 1.3 ClientHello and reading
+  the server's first flight, then closing (--then close) or completing nothing until the
+  server gives up (--then hold); almost no client CPU (bench/lib/open_loop_flood.py).
 - --sources K: spread connections over the source addresses 127.0.1.1 .. 127.0.1.K
   (a flood from many hosts; each stays under a per-address cap).
-Prints one JSON line of totals at the end (and every second to --stats if given).
+Prints one JSON line of totals at the end, with the client's own CPU seconds (cpu_s), and
+every second one to --stats if given.
 Stops after --seconds, or at SIGTERM / SIGINT.
 """
 import argparse
 import json
+import resource
 import signal
 import socket
 import ssl
 import struct
 import threading
 import time
+
+import open_loop_flood
 
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 
@@ -131,7 +142,14 @@ def main():
     p.add_argument("--sources", type=int, default=0)
     p.add_argument("--threads", type=int, default=8)
     p.add_argument("--stats")
+    p.add_argument("--open-loop", action="store_true")
+    p.add_argument("--then", choices=("close", "hold"), default="close")
+    p.add_argument("--flight-timeout", type=float, default=15.0)
+    p.add_argument("--hold-max", type=float, default=60.0)
     args = p.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     ctx = ssl.create_default_context(cafile=args.ca)
     ctx.load_cert_chain(args.cert, args.key)
@@ -144,7 +162,12 @@ def main():
     threads = []
     if args.half_open > 0:
         threads.append(threading.Thread(target=half_open_keeper, args=(args, totals, stop, sources, held)))
-    if args.rate > 0:
+    flood = None
+    if args.rate > 0 and args.open_loop:
+        hello = open_loop_flood.build_client_hello(args.ca)
+        flood = open_loop_flood.OpenLoopFlood(args.port, hello, open_loop_flood.calibrate(args.port, hello), args.rate,
+                                              sources, args.then, args.flight_timeout, args.hold_max)
+    elif args.rate > 0:
         n = max(1, min(args.threads, args.rate))
         for k in range(n):
             threads.append(threading.Thread(target=handshake_worker,
@@ -153,20 +176,34 @@ def main():
         t.daemon = True
         t.start()
     start = time.monotonic()
-    while not stop.is_set():
-        if args.seconds and time.monotonic() - start >= args.seconds:
-            stop.set()
-            break
+
+    def write_stats(extra=None):
         if args.stats:
             with open(args.stats, "a") as f:
                 snap = totals.snapshot(held[0])
+                snap.update(extra or {})
                 snap["t"] = round(time.monotonic() - start, 1)
                 f.write(json.dumps(snap) + "\n")
+
+    if args.seconds:
+        timer = threading.Timer(args.seconds, stop.set)
+        timer.daemon = True
+        timer.start()
+    if flood is not None:  # the open loop runs here, the half-open keeper beside it
+        flood.run(stop, write_stats)
+    while not stop.is_set():
+        write_stats()
         stop.wait(1.0)
     for t in threads:
         t.join(timeout=15)
     out = totals.snapshot(held[0])
+    if flood is not None:
+        out.update(flood.snapshot())
+        out.pop("flight_ms_p50", None)
+        out.pop("flight_ms_p99", None)
     out["seconds"] = round(time.monotonic() - start, 1)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 3)  # the client's own CPU, from its start
     print(json.dumps(out), flush=True)
 
 

@@ -28,6 +28,7 @@ constexpr std::array<std::string_view, kRefuseReasonCount> kRefuseWords = {"tls_
                                                                            "per_address_limit",
                                                                            "control_plane_stale",
                                                                            "handshake_limit",
+                                                                           "handshake_evicted",
                                                                            "internal"};
 constexpr std::array<std::string_view, kTlsFailureReasonCount> kTlsWords = {"certificate_verify_failed",
                                                                             "certificate_revoked",

@@ -44,9 +44,10 @@ enum class RefuseReason : std::uint8_t {
   PerAddressLimit,            // limits.max_handshakes_per_address / max_connections_per_address
   ControlPlaneStale,          // fleet view older than max_staleness, on_stale: refuse_new_sessions
   HandshakeLimit,             // limits.max_concurrent_handshakes of the listener reached
+  HandshakeEvicted,           // in handshake, closed at that cap for a lighter address's connection
   Internal,                   // anything else (a bug: look at the log)
 };
-inline constexpr std::size_t kRefuseReasonCount = 19;
+inline constexpr std::size_t kRefuseReasonCount = 20;
 static_assert(static_cast<std::size_t>(RefuseReason::Internal) + 1 == kRefuseReasonCount);
 std::string_view to_label(RefuseReason r) noexcept;
 

@@ -52,6 +52,12 @@ MysqlLoginRequest MysqlSession::login_request() const {
   return req;
 }
 
+void MysqlSession::evict() {
+  if (state_ != State::Starting || opened_) return;  // logged in meanwhile, or closed
+  evicted_ = true;
+  close_all(State::Expired);
+}
+
 void MysqlSession::close_all(State final_state) {
   if (closed()) return;
   state_ = final_state;

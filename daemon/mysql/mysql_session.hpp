@@ -63,6 +63,9 @@ class MysqlSession : public LiveSession,
 
   // LiveSession (on the session's thread)
   void terminate(std::string code, std::string message, Termination why) override;
+  // Evicted under the listener's limits.max_concurrent_handshakes (handshake_eviction.hpp):
+  // closed as by its startup deadline when it has not logged in yet.
+  void evict();
   SessionState state() const override;
   void adopt(std::shared_ptr<const Runtime> rt) override;
   // KILL QUERY of this session's backend thread by another session of the same identity
@@ -269,6 +272,7 @@ class MysqlSession : public LiveSession,
   bool ddl_after_ = false;    // DDL committed: refresh learned views (Runtime::on_ddl)
   RefusalAudit* refusals_ = nullptr;
   bool refusal_audited_ = false;   // a session.refused record was written for this connection
+  bool evicted_ = false;           // closed by evict(), not by its deadline
   std::string current_sql_;
   std::chrono::steady_clock::time_point command_start_;
   std::chrono::milliseconds statement_timeout_{0};

@@ -13,6 +13,7 @@
 #include "daemon/net/peer_identity.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/session/admission.hpp"
+#include "daemon/session/handshake_eviction.hpp"
 #include "daemon/session/refusal_audit.hpp"
 #include "daemon/session/session_audit.hpp"
 #include "daemon/session/session_presence.hpp"
@@ -71,9 +72,13 @@ awaitable<void> MysqlSession::run(std::shared_ptr<MysqlSession> self) {
 awaitable<void> MysqlSession::run_phases(std::shared_ptr<MysqlSession> self) {
   [this, &self] {  // not in the coroutine frame (see the epilogue)
     if (svc_.registry != nullptr) svc_.registry->add(id_, self, client_->lowest().get_executor());
+    arm_handshake_eviction(svc_, self, client_->lowest().get_executor());
   }();
   if (co_await greet_and_login()) {
     co_await command_phase();
+  } else if (state_ == State::Expired && !opened_ && evicted_) {
+    // Counted by the accept loop (handshake_evicted) when it made the room.
+    audit_prelogin("handshake_evicted", "evicted for a connection from a lighter address at limits.max_concurrent_handshakes");
   } else if (state_ == State::Expired && !opened_) {
     if (listener_metrics_ != nullptr) listener_metrics_->refused(RefuseReason::StartupTimeout).inc();
     audit_prelogin("timeout", "no complete login within the startup timeout");
@@ -249,7 +254,9 @@ awaitable<bool> MysqlSession::greet_and_login() {
   cstart_ = cend_ = 0;
   client_->wrap_tls(*listener_->server_tls);
   error_code ec;
-  co_await client_->handshake(ssl::stream_base::server, ec, svc_.handshakes);
+  // The handshake threads' queue of the client's address (a named local: GCC 12).
+  const std::string_view source = svc_.address ? std::string_view(svc_.address->address()) : std::string_view();
+  co_await client_->handshake(ssl::stream_base::server, ec, svc_.handshakes, source);
   if (ec) {
     svc_.log.info("tls.handshake_failed", {{"session", id_text_}, {"client", client_addr_}, {"error", ec.message()}});
     audit_prelogin("handshake_failed", ec.message());

@@ -5,54 +5,99 @@
 namespace segproxy::proxy {
 
 AddressLimits::Lease::~Lease() {
-  if (owner_) owner_->release(address_, listener_, logged_in_);
+  if (owner_) owner_->release(*this);
 }
 
 void AddressLimits::Lease::logged_in() {
-  if (logged_in_ || !owner_) return;
-  logged_in_ = true;
-  owner_->on_logged_in(address_, listener_);
+  if (owner_) owner_->on_logged_in(*this);
+}
+
+void AddressLimits::Lease::set_evictor(std::function<void()> evict) {
+  if (!owner_) return;
+  std::lock_guard lock(owner_->mu_);
+  if (logged_in_ || evicted_ || in_list_) return;
+  evict_ = std::move(evict);
+  auto& list = owner_->evictable_[listener_];
+  evictable_ = list.insert(list.end(), this);
+  in_list_ = true;
+}
+
+void AddressLimits::unlist(Lease& lease) {
+  if (!lease.in_list_) return;
+  auto l = evictable_.find(lease.listener_);
+  if (l != evictable_.end()) l->second.erase(lease.evictable_);
+  lease.in_list_ = false;
+}
+
+std::function<void()> AddressLimits::evict_for(const std::string& address, const std::string& listener) {
+  auto l = evictable_.find(listener);
+  if (l == evictable_.end() || l->second.empty()) return {};
+  auto own = entries_.find(address);
+  const std::size_t mine = own == entries_.end() ? 0 : own->second.handshakes;
+  // Only the oldest few are looked at: a flood at the cap makes this check for every
+  // connection it offers, so its cost must not grow with the cap. For a client from a
+  // host that is not flooding (none or few in handshake) the first one qualifies.
+  constexpr std::size_t kScanOldest = 64;
+  std::size_t scanned = 0;
+  for (Lease* lease : l->second) {
+    if (++scanned > kScanOldest) break;
+    auto e = entries_.find(lease->address_);
+    if (e == entries_.end() || e->second.handshakes < mine + 2) continue;
+    unlist(*lease);
+    lease->evicted_ = true;  // its counts are given back now, not when it ends
+    if (auto n = listener_handshakes_.find(listener); n != listener_handshakes_.end() && n->second > 0) --n->second;
+    if (e->second.handshakes > 0) --e->second.handshakes;
+    return std::move(lease->evict_);
+  }
+  return {};
 }
 
 AddressLimits::Admission AddressLimits::admit(const std::string& address, const std::string& listener,
                                               const AddressCaps& caps) {
   std::lock_guard lock(mu_);
   std::size_t& in_listener = listener_handshakes_[listener];  // one entry per listener name: bounded
-  if (caps.max_listener_handshakes != 0 && in_listener >= caps.max_listener_handshakes) {
-    return {nullptr, Refusal::ListenerHandshakes};
-  }
   auto [it, inserted] = entries_.try_emplace(address);
   Entry& e = it->second;
-  if (caps.max_handshakes != 0 && e.handshakes >= caps.max_handshakes) {
+  auto refuse = [&](Refusal r) {
     if (inserted) entries_.erase(it);
-    return {nullptr, Refusal::Handshakes};
-  }
-  if (caps.max_connections != 0 && e.connections >= caps.max_connections) {
-    if (inserted) entries_.erase(it);
-    return {nullptr, Refusal::Connections};
+    return Admission{nullptr, r, {}};
+  };
+  if (caps.max_handshakes != 0 && e.handshakes >= caps.max_handshakes) return refuse(Refusal::Handshakes);
+  if (caps.max_connections != 0 && e.connections >= caps.max_connections) return refuse(Refusal::Connections);
+  std::function<void()> evicted;
+  if (caps.max_listener_handshakes != 0 && in_listener >= caps.max_listener_handshakes) {
+    evicted = evict_for(address, listener);
+    if (!evicted) return refuse(Refusal::ListenerHandshakes);
   }
   if (!inserted && e.connections == 0) --idle_entries_;
   ++e.handshakes;
   ++e.connections;
   ++in_listener;
-  return {std::make_shared<Lease>(shared_from_this(), address, listener), Refusal::None};
+  return {std::make_shared<Lease>(shared_from_this(), address, listener), Refusal::None, std::move(evicted)};
 }
 
-void AddressLimits::on_logged_in(const std::string& address, const std::string& listener) {
+void AddressLimits::on_logged_in(Lease& lease) {
   std::lock_guard lock(mu_);
-  if (auto l = listener_handshakes_.find(listener); l != listener_handshakes_.end() && l->second > 0) --l->second;
-  auto it = entries_.find(address);
+  if (lease.logged_in_) return;
+  lease.logged_in_ = true;
+  unlist(lease);
+  lease.evict_ = nullptr;
+  if (lease.evicted_) return;  // its handshake counts were given back at the eviction
+  if (auto l = listener_handshakes_.find(lease.listener_); l != listener_handshakes_.end() && l->second > 0) --l->second;
+  auto it = entries_.find(lease.address_);
   if (it != entries_.end() && it->second.handshakes > 0) --it->second.handshakes;
 }
 
-void AddressLimits::release(const std::string& address, const std::string& listener, bool logged_in) {
+void AddressLimits::release(Lease& lease) {
   std::lock_guard lock(mu_);
-  if (auto l = listener_handshakes_.find(listener); !logged_in && l != listener_handshakes_.end() && l->second > 0) {
+  unlist(lease);
+  const bool counted = !lease.logged_in_ && !lease.evicted_;
+  if (auto l = listener_handshakes_.find(lease.listener_); counted && l != listener_handshakes_.end() && l->second > 0) {
     --l->second;
   }
-  auto it = entries_.find(address);
+  auto it = entries_.find(lease.address_);
   if (it == entries_.end()) return;
-  if (!logged_in && it->second.handshakes > 0) --it->second.handshakes;
+  if (counted && it->second.handshakes > 0) --it->second.handshakes;
   if (it->second.connections > 0) --it->second.connections;
   if (it->second.connections == 0) {
     ++idle_entries_;

@@ -8,6 +8,11 @@
 //  - connections of one listener that have not finished logging in, from all addresses
 //    together (limits.max_concurrent_handshakes, issue 20): a flood from many hosts or
 //    slow TLS peers cannot pile up unbounded handshake work and memory;
+//    At that cap a new connection from an address with two fewer connections in handshake
+//    than another address among the listener's 64 oldest is not refused: the oldest of
+//    them from such a heavier address is evicted to make room (its session's evictor
+//    closes it), so a flood from a few hosts cannot lock a well-behaved host out (a
+//    flood from as many hosts as there are places cannot be told from it);
 //  - CancelRequests from one address per second (limits.cancel_requests_per_second,
 //    a token bucket with one second of burst), so cancel keys cannot be guessed at speed.
 // The table holds only addresses with a live connection or a recent cancel: bounded by
@@ -15,6 +20,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,20 +48,34 @@ class AddressLimits : public std::enable_shared_from_this<AddressLimits> {
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     ~Lease();
-    // The connection finished logging in: it no longer counts as a handshake.
+    // The connection finished logging in: it no longer counts as a handshake (nor can it
+    // be evicted).
     void logged_in();
+    // How to close this connection when it is evicted (called on the accepting thread, at
+    // most once: it posts to the session's own thread). Until it is set the connection
+    // cannot be evicted.
+    void set_evictor(std::function<void()> evict);
+    const std::string& address() const { return address_; }
 
    private:
+    friend class AddressLimits;
     std::shared_ptr<AddressLimits> owner_;
     std::string address_;
     std::string listener_;
-    bool logged_in_ = false;
+    bool logged_in_ = false;  // guarded by the owner's mutex from here on
+    bool evicted_ = false;
+    std::function<void()> evict_;
+    std::list<Lease*>::iterator evictable_{};  // in the owner's list while in_list_
+    bool in_list_ = false;
   };
 
   enum class Refusal { None, Handshakes, Connections, ListenerHandshakes };
   struct Admission {
     std::shared_ptr<Lease> lease;  // null when refused
     Refusal refusal = Refusal::None;
+    // Set when a connection was evicted to make room: the caller runs it (closes that
+    // connection) and counts the eviction.
+    std::function<void()> evicted{};
   };
   // A new connection from `address` (an IP address text) on listener `listener`.
   Admission admit(const std::string& address, const std::string& listener, const AddressCaps& caps);
@@ -76,14 +97,21 @@ class AddressLimits : public std::enable_shared_from_this<AddressLimits> {
     Clock::time_point refilled{};
   };
   static constexpr std::size_t kMaxIdleEntries = 4096;  // addresses kept for their cancel bucket only
-  void release(const std::string& address, const std::string& listener, bool logged_in);
-  void on_logged_in(const std::string& address, const std::string& listener);
+  void release(Lease& lease);
+  void on_logged_in(Lease& lease);
+  void unlist(Lease& lease);  // under mu_
+  // Under mu_, at the listener's cap: evicts the oldest of its 64 oldest evictable
+  // connections whose address has at least two more connections in handshake than
+  // `address` (a bounded scan per refusal); returns its evictor, or nothing.
+  std::function<void()> evict_for(const std::string& address, const std::string& listener);
   void forget_if_idle(std::unordered_map<std::string, Entry>::iterator it);
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;
   std::unordered_map<std::string, std::size_t> listener_handshakes_;  // by listener name
   std::size_t idle_entries_ = 0;  // entries with no connection (kept for their bucket)
+  // Connections in handshake that can be evicted, by listener name, oldest first.
+  std::unordered_map<std::string, std::list<Lease*>> evictable_;
 };
 
 }  // namespace segproxy::proxy

@@ -55,28 +55,77 @@ HandshakeThreads::~HandshakeThreads() {
   guard_.reset();
   ctx_.stop();
   for (auto& t : threads_) t.join();
-  // Steps still queued are destroyed with ctx_: their coroutines unwind through their own
-  // executors (Asio posts the unwinding there), which outlive this object (Server).
+  // Steps still queued are destroyed with queued_: their coroutines unwind through their
+  // own executors (Asio posts the unwinding there), which outlive this object (Server).
 }
 
-awaitable<HandshakeStep> HandshakeThreads::step(SSL* ssl, SocketIo& io, const std::atomic<bool>& abandon) {
+void HandshakeThreads::push(std::string source, std::unique_ptr<Job> job) {
+  {
+    std::lock_guard lock(mu_);
+    auto& q = queued_[source];
+    if (q.empty()) turns_.push_back(std::move(source));
+    q.push_back(std::move(job));
+  }
+  asio::post(ctx_, [this] { run_next(); });
+}
+
+void HandshakeThreads::run_next() {
+  std::unique_ptr<Job> job;
+  {
+    std::lock_guard lock(mu_);
+    if (turns_.empty()) return;
+    auto it = queued_.find(turns_.front());
+    std::string source = std::move(turns_.front());
+    turns_.pop_front();
+    if (it == queued_.end() || it->second.empty()) return;  // (cannot happen: one token per step)
+    job = std::move(it->second.front());
+    it->second.pop_front();
+    if (it->second.empty()) queued_.erase(it);
+    else turns_.push_back(std::move(source));  // its next step after every other source's
+  }
+  job->run();
+}
+
+namespace {
+
+template <class Handler, class Work>
+struct StepJob final : HandshakeThreads::Job {
+  StepJob(SSL* s, SocketIo& i, const std::atomic<bool>& a, Handler&& h, Work&& w, std::atomic<std::uint64_t>& run,
+          std::atomic<std::int64_t>& pending)
+      : ssl(s), io(i), abandon(a), handler(std::move(h)), work(std::move(w)), steps_run(run), pending(pending) {}
+  void run() override {
+    HandshakeStep r;
+    if (abandon.load(std::memory_order_acquire)) {
+      r.abandoned = true;
+    } else {
+      r = handshake_step(ssl, io);
+      steps_run.fetch_add(1, std::memory_order_relaxed);
+    }
+    pending.fetch_sub(1, std::memory_order_relaxed);
+    auto ex = work.get_executor();
+    asio::post(ex, [h = std::move(handler), r, w = std::move(work)]() mutable { std::move(h)(r); });
+  }
+  SSL* ssl;
+  SocketIo& io;
+  const std::atomic<bool>& abandon;
+  Handler handler;
+  Work work;
+  std::atomic<std::uint64_t>& steps_run;
+  std::atomic<std::int64_t>& pending;
+};
+
+}  // namespace
+
+awaitable<HandshakeStep> HandshakeThreads::step(SSL* ssl, SocketIo& io, const std::atomic<bool>& abandon,
+                                                std::string_view source) {
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(HandshakeStep)>(
-      [this, ssl, &io, &abandon](auto handler) {
+      [this, ssl, &io, &abandon, key = std::string(source)](auto handler) mutable {
         pending_.fetch_add(1, std::memory_order_relaxed);
         // The session's executor: the step's result is handed to the coroutine there.
         auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-        asio::post(ctx_, [this, ssl, &io, &abandon, h = std::move(handler), work = std::move(work)]() mutable {
-          HandshakeStep r;
-          if (abandon.load(std::memory_order_acquire)) {
-            r.abandoned = true;
-          } else {
-            r = handshake_step(ssl, io);
-            steps_run_.fetch_add(1, std::memory_order_relaxed);
-          }
-          pending_.fetch_sub(1, std::memory_order_relaxed);
-          auto ex = work.get_executor();
-          asio::post(ex, [h = std::move(h), r, work = std::move(work)]() mutable { std::move(h)(r); });
-        });
+        using Job = StepJob<decltype(handler), decltype(work)>;
+        push(std::move(key),
+             std::make_unique<Job>(ssl, io, abandon, std::move(handler), std::move(work), steps_run_, pending_));
       },
       use_awaitable);
 }

@@ -91,11 +91,12 @@ awaitable<void> Stream::wait_socket(bool for_read, error_code& ec) {
 
 awaitable<void> Stream::done_now() { co_return; }
 
-awaitable<void> Stream::handshake(ssl::stream_base::handshake_type type, error_code& ec, HandshakeThreads* offload) {
+awaitable<void> Stream::handshake(ssl::stream_base::handshake_type type, error_code& ec, HandshakeThreads* offload,
+                                  std::string_view source) {
   if (type == ssl::stream_base::client) SSL_set_connect_state(ssl_.get());
   else SSL_set_accept_state(ssl_.get());
   if (offload != nullptr && type == ssl::stream_base::server) {
-    co_await handshake_offloaded(*offload, ec);
+    co_await handshake_offloaded(*offload, ec, source);
     co_return;
   }
   for (;;) {
@@ -115,7 +116,7 @@ awaitable<void> Stream::handshake(ssl::stream_base::handshake_type type, error_c
 // The handshake with its CPU on a handshake thread: this thread only waits for the
 // socket; a step goes out only when there is something to read (a step on a drained
 // socket would only ask for input) or after OpenSSL asked to write.
-awaitable<void> Stream::handshake_offloaded(HandshakeThreads& threads, error_code& ec) {
+awaitable<void> Stream::handshake_offloaded(HandshakeThreads& threads, error_code& ec, std::string_view source) {
   SSL* ssl = ssl_.get();
   for (;;) {
     if (!socket_.is_open() || io_.abandon.load(std::memory_order_relaxed)) {
@@ -128,7 +129,7 @@ awaitable<void> Stream::handshake_offloaded(HandshakeThreads& threads, error_cod
       continue;
     }
     io_.step_out = true;
-    const HandshakeStep r = co_await threads.step(ssl, io_, io_.abandon);
+    const HandshakeStep r = co_await threads.step(ssl, io_, io_.abandon, source);
     io_.step_out = false;
     if (io_.abandon.load(std::memory_order_relaxed)) {  // close() came while it was out
       error_code ignored;

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -46,9 +47,11 @@ class Stream {
   // Converts the plain socket into a TLS stream (before the handshake).
   void wrap_tls(ssl::context& ctx);
   // With `offload` (server side only), each SSL_do_handshake() call runs on a handshake
-  // thread while this coroutine waits (handshake_threads.hpp); readiness waits stay here.
+  // thread while this coroutine waits (handshake_threads.hpp), queued under `source` (the
+  // client's address: the handshake threads take sources in turn; it must outlive the
+  // handshake); readiness waits stay here.
   awaitable<void> handshake(ssl::stream_base::handshake_type type, error_code& ec,
-                            HandshakeThreads* offload = nullptr);
+                            HandshakeThreads* offload = nullptr, std::string_view source = {});
 
   // Completes when a read is expected to return data (at once when bytes are already
   // buffered, or the last read may have left some in the socket). Callers that borrow
@@ -160,7 +163,7 @@ class Stream {
   // Waits for the socket after OpenSSL asked for input (read) or output (write), or
   // after a plain read found the socket empty. Not a coroutine (no frame of its own).
   awaitable<void> wait_socket(bool for_read, error_code& ec);
-  awaitable<void> handshake_offloaded(HandshakeThreads& threads, error_code& ec);
+  awaitable<void> handshake_offloaded(HandshakeThreads& threads, error_code& ec, std::string_view source);
   static awaitable<void> done_now();  // an awaitable that completes at once
   error_code ssl_error(int ret);
   // `e` (SSL_get_error) and the first queued OpenSSL error as an error_code.

@@ -8,6 +8,7 @@
 #include "protocols/pg/encoder.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
 #include "daemon/net/backend_connector.hpp"
+#include "daemon/session/handshake_eviction.hpp"
 #include "daemon/session/session_audit.hpp"
 #include "daemon/session/session_presence.hpp"
 #include "daemon/session/session_registry.hpp"
@@ -58,6 +59,7 @@ awaitable<void> PgSession::run(std::shared_ptr<PgSession> self) {
 awaitable<void> PgSession::run_phases(std::shared_ptr<PgSession> self) {
   [this, &self] {  // not in the coroutine frame (see the epilogue)
     if (svc_.registry != nullptr) svc_.registry->add(id_, self, client_->lowest().get_executor());
+    arm_handshake_eviction(svc_, self, client_->lowest().get_executor());
     svc_.log.debug("session.accept",
                    {{"session", id_text_}, {"listener", listener_->cfg->name}, {"client", client_addr_}});
   }();
@@ -86,7 +88,10 @@ awaitable<void> PgSession::run_phases(std::shared_ptr<PgSession> self) {
   // AuditRecord and the log fields) in its frame for the session's whole life, ~1.1 KiB
   // per idle session (issue 15).
   [this] {
-    if (state_ == State::TimedOut && backend_pid_ == 0) {
+    if (state_ == State::TimedOut && backend_pid_ == 0 && evicted_) {
+      // Counted by the accept loop (handshake_evicted) when it made the room.
+      audit_prelogin("handshake_evicted", "evicted for a connection from a lighter address at limits.max_concurrent_handshakes");
+    } else if (state_ == State::TimedOut && backend_pid_ == 0) {
       if (listener_metrics_ != nullptr) listener_metrics_->refused(RefuseReason::StartupTimeout).inc();
       audit_prelogin("timeout", "no complete login within the handshake/startup timeout");
     }
@@ -108,6 +113,12 @@ awaitable<void> PgSession::run_phases(std::shared_ptr<PgSession> self) {
                                       {"reason", close_reason_.empty() ? "client" : close_reason_}});
     }
   }();
+}
+
+void PgSession::evict() {
+  if (state_ != State::Negotiating && state_ != State::Starting) return;  // logged in meanwhile, or closed
+  evicted_ = true;
+  close_all(State::TimedOut);
 }
 
 void PgSession::close_all(State final) {

@@ -72,6 +72,9 @@ class PgSession : public LiveSession,
   // `message` after cancelling a running statement; a session still starting is just
   // closed (pg_session.cpp). adopt: pg_reload.cpp. state: pg_metrics.cpp.
   void terminate(std::string sqlstate, std::string message, Termination why) override;
+  // Evicted under the listener's limits.max_concurrent_handshakes (handshake_eviction.hpp):
+  // closed as by its handshake deadline when it has not logged in yet.
+  void evict();
   SessionState state() const override;
   void adopt(std::shared_ptr<const Runtime> rt) override;
 
@@ -454,6 +457,7 @@ class PgSession : public LiveSession,
   std::int32_t backend_pid_ = 0;
   std::int32_t proxy_secret_ = 0;
   bool cancel_registered_ = false;
+  bool evicted_ = false;  // closed by evict(), not by its deadline
 
   State state_ = State::Negotiating;
   std::unique_ptr<PgGate> gate_;

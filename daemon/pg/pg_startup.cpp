@@ -59,7 +59,9 @@ awaitable<bool> PgSession::negotiate() {
       co_await client_->write(asio::buffer(&yes, 1), ec);
       if (ec) co_return false;
       client_->wrap_tls(*listener_->server_tls);
-      co_await client_->handshake(ssl::stream_base::server, ec, svc_.handshakes);
+      // The handshake threads' queue of the client's address (a named local: GCC 12).
+      const std::string_view source = svc_.address ? std::string_view(svc_.address->address()) : std::string_view();
+      co_await client_->handshake(ssl::stream_base::server, ec, svc_.handshakes, source);
       if (ec) {
         const long verify = SSL_get_verify_result(client_->native_ssl());
         svc_.log.info("tls.handshake_failed",

@@ -23,7 +23,8 @@ struct PreLoginRefusal {
   std::string_view protocol;     // "postgresql" | "mysql"
   std::string_view client_addr;  // "ip:port" (the fold key uses the IP only)
   std::string_view reason;       // class: no_tls, plaintext_after_sslrequest, malformed_startup,
-                                 // handshake_failed, timeout, per_address_limit, handshake_limit
+                                 // handshake_failed, timeout, per_address_limit, handshake_limit,
+                                 // handshake_evicted
   std::string_view error;        // bounded human text (never a secret)
   std::string_view sqlstate;     // what the client was told, if anything
 };

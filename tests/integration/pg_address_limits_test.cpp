@@ -36,14 +36,17 @@ TEST_F(AddressLimitsTest, HalfOpenConnectionsFromOneAddressAreCappedButLoggedInS
     silent.push_back(std::make_unique<RawClient>());
     ASSERT_TRUE(silent.back()->connect_tcp(port_, &err)) << err;
   }
-  // ...so the fifth is closed at once, with nothing read or answered (handshake_timeout
-  // is 60 s: a close before it is the cap, not the timeout).
+  // ...so the fifth is answered FATAL 53300 (too many connections, in plaintext: what libpq
+  // reads in place of the SSLRequest's answer) and closed at once (handshake_timeout is
+  // 60 s: a close before it is the cap, not the timeout).
   {
     RawClient fifth;
     ASSERT_TRUE(fifth.connect_tcp(port_, &err)) << err;
     std::string got;
     EXPECT_TRUE(fifth.wait_closed(std::chrono::seconds(30), &got)) << "fifth half-open connection was not refused";
-    EXPECT_TRUE(got.empty());
+    ASSERT_FALSE(got.empty()) << "refused without the protocol's answer";
+    EXPECT_EQ(got[0], 'E');
+    EXPECT_NE(got.find("53300"), std::string::npos) << got;
   }
   // A real client from the same address is refused as well while the cap is full.
   PgConnPtr refused = Connect();

@@ -2,8 +2,10 @@
 // handshakes do not starve an established session nor a new well-behaved login; the
 // handshakes' CPU is spent on the handshake thread (`handshake_threads`), not on the
 // I/O threads; the half-open ones are closed by limits.handshake_timeout; over the
-// listener's limits.max_concurrent_handshakes a new connection is refused at once and
-// counted. No timing assertions: every wait is a generous bounded poll.
+// listener's limits.max_concurrent_handshakes a new connection is refused at once with
+// FATAL 53300 and counted, unless it comes from an address with fewer connections in
+// handshake than another address: then that address's oldest is evicted (counted) and the
+// new one is served. No timing assertions: every wait is a generous bounded poll.
 #include <gtest/gtest.h>
 
 #include <dirent.h>
@@ -167,7 +169,7 @@ TEST_F(FloodTest, HalfOpenConnectionsAndAHandshakeFloodStarveNeitherAnEstablishe
   EXPECT_TRUE(proxy_.running());
 }
 
-TEST_F(FloodTest, ConnectionsOverTheListenersHandshakeCapAreRefusedAtOnceAndCountedLoggedInSessionsAreServed) {
+TEST_F(FloodTest, ConnectionsOverTheListenersHandshakeCapAreRefusedAtOnceWith53300AndCountedLoggedInSessionsAreServed) {
   // Per-address cap off: the listener's own cap (all addresses together) is what refuses.
   ASSERT_NO_FATAL_FAILURE(Start(", max_handshakes_per_address: 0, max_concurrent_handshakes: 50", "60s"));
   std::vector<PgConnPtr> sessions;
@@ -183,14 +185,16 @@ TEST_F(FloodTest, ConnectionsOverTheListenersHandshakeCapAreRefusedAtOnceAndCoun
     ASSERT_TRUE(silent.back()->connect_tcp(port_, &err)) << err;
   }
   ASSERT_GE(WaitFds([&](int n) { return n >= fds_before + 50; }, 60s), fds_before + 50);
-  // The 51st is closed with nothing read or answered (handshake_timeout is 60 s: a close
-  // before it is the cap).
+  // The 51st (from the same address: no lighter one to make room for) is answered FATAL
+  // 53300 and closed (handshake_timeout is 60 s: a close before it is the cap).
   {
     RawClient over;
     ASSERT_TRUE(over.connect_tcp(port_, &err)) << err;
     std::string got;
     EXPECT_TRUE(over.wait_closed(30s, &got)) << "a connection over the cap was not refused";
-    EXPECT_TRUE(got.empty());
+    ASSERT_FALSE(got.empty()) << "refused without the protocol's answer";
+    EXPECT_EQ(got[0], 'E');
+    EXPECT_NE(got.find("53300"), std::string::npos) << got;
   }
   PgConnPtr refused = Connect();
   EXPECT_NE(PQstatus(refused.get()), CONNECTION_OK);
@@ -209,6 +213,42 @@ TEST_F(FloodTest, ConnectionsOverTheListenersHandshakeCapAreRefusedAtOnceAndCoun
   }
   ASSERT_PG_CONNECTED(again);
   EXPECT_NE(proxy_.log().find("limits.max_concurrent_handshakes"), std::string::npos);
+}
+
+TEST_F(FloodTest, AtTheHandshakeCapAClientFromALighterAddressEvictsTheFloodingAddressesOldestAndLogsIn) {
+  // A flood from one host (127.0.1.1) fills the listener's cap with silent connections;
+  // the well-behaved client (127.0.0.1, none in handshake) still logs in.
+  ASSERT_NO_FATAL_FAILURE(Start(", max_handshakes_per_address: 0, max_concurrent_handshakes: 20", "60s"));
+  const int fds_before = open_fd_count(proxy_.pid());
+  std::vector<std::unique_ptr<RawClient>> flood;
+  std::string err;
+  for (int i = 0; i < 20; ++i) {
+    flood.push_back(std::make_unique<RawClient>());
+    ASSERT_TRUE(flood.back()->connect_tcp(port_, &err, "127.0.1.1")) << err;
+  }
+  ASSERT_GE(WaitFds([&](int n) { return n >= fds_before + 20; }, 60s), fds_before + 20);
+  // Another connection from the flooding host is refused: no address has two more.
+  {
+    RawClient over;
+    ASSERT_TRUE(over.connect_tcp(port_, &err, "127.0.1.1")) << err;
+    std::string got;
+    EXPECT_TRUE(over.wait_closed(30s, &got)) << "a connection of the flooding address over the cap was served";
+    EXPECT_NE(got.find("53300"), std::string::npos) << got;
+  }
+  EXPECT_GE(Refused("handshake_limit"), 1);
+  // The well-behaved client logs in; the flood's oldest connection made room for it
+  // (closed unanswered, as by its timeout, which is 60 s away).
+  PgConnPtr c = Connect();
+  ASSERT_PG_CONNECTED(c);
+  EXPECT_TRUE(pg_exec(c.get(), "select 1").ok);
+  std::string got;
+  EXPECT_TRUE(flood.front()->wait_closed(30s, &got)) << "the flooding address's oldest connection was not evicted";
+  EXPECT_TRUE(got.empty());
+  EXPECT_EQ(Refused("handshake_evicted"), 1);
+  // The eviction is not counted as a startup timeout too.
+  EXPECT_EQ(Refused("startup_timeout"), 0);
+  // The newest flood connection is still held.
+  EXPECT_FALSE(flood.back()->wait_closed(200ms, &got)) << "a younger connection was evicted";
 }
 
 TEST_F(FloodTest, WithHandshakeThreadsOffHandshakesRunOnTheIoThreadsAndClientsLogIn) {

@@ -144,12 +144,22 @@ void RawClient::close() {
   }
 }
 
-bool RawClient::connect_tcp(std::uint16_t port, std::string* error) {
+bool RawClient::connect_tcp(std::uint16_t port, std::string* error, const char* source) {
   close();
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
     *error = std::string("socket: ") + std::strerror(errno);
     return false;
+  }
+  if (source != nullptr) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source, &from.sin_addr) != 1 ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      *error = std::string("bind ") + source + ": " + std::strerror(errno);
+      close();
+      return false;
+    }
   }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

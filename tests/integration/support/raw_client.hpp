@@ -52,7 +52,9 @@ class RawClient {
   RawClient& operator=(const RawClient&) = delete;
   ~RawClient();
 
-  bool connect_tcp(std::uint16_t port, std::string* error);
+  // From `source` (an IPv4 address such as "127.0.1.1": another host as far as per-address
+  // caps go) when given.
+  bool connect_tcp(std::uint16_t port, std::string* error, const char* source = nullptr);
   // Sends SSLRequest and reads the one-byte answer ('S' or 'N'); nullopt if the peer
   // closed or did not answer within the timeout.
   std::optional<char> ssl_request(std::chrono::milliseconds timeout);

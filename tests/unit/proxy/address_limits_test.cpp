@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <vector>
+
 namespace segproxy::proxy {
 namespace {
 
@@ -105,6 +108,62 @@ TEST(AddressLimits, ListenerHandshakeCapCountsEveryAddressOfThatListenerOnly) {
   EXPECT_FALSE(limits->admit("10.0.0.6", "pg", caps).lease);
   b.lease.reset();  // a half-open one ending does
   EXPECT_TRUE(limits->admit("10.0.0.6", "pg", caps).lease);
+}
+
+TEST(AddressLimits, AtTheListenerCapALighterAddressEvictsTheOldestConnectionOfAnAddressWithTwoMore) {
+  auto limits = std::make_shared<AddressLimits>();
+  AddressCaps caps;
+  caps.max_listener_handshakes = 4;
+  std::vector<std::shared_ptr<AddressLimits::Lease>> leases;
+  std::vector<int> evicted;
+  // 10.0.0.1 holds three places, 10.0.0.2 one; every connection can be evicted.
+  for (const char* address : {"10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.1"}) {
+    auto a = limits->admit(address, "pg", caps);
+    ASSERT_TRUE(a.lease);
+    EXPECT_FALSE(a.evicted) << "room was left below the cap";
+    const int index = static_cast<int>(leases.size());
+    a.lease->set_evictor([&evicted, index] { evicted.push_back(index); });
+    leases.push_back(a.lease);
+  }
+  // A new address (none in handshake): 10.0.0.1's oldest (index 0) makes room.
+  auto fresh = limits->admit("10.0.0.9", "pg", caps);
+  ASSERT_TRUE(fresh.lease);
+  ASSERT_TRUE(fresh.evicted);
+  fresh.evicted();
+  EXPECT_EQ(evicted, std::vector<int>{0});
+  EXPECT_EQ(limits->listener_handshakes("pg"), 4u);
+  EXPECT_EQ(limits->handshakes("10.0.0.1"), 2u) << "the evicted connection's handshake place was given back";
+  // 10.0.0.1's own next connection (two against at most one elsewhere) is refused.
+  auto again = limits->admit("10.0.0.1", "pg", caps);
+  EXPECT_FALSE(again.lease);
+  EXPECT_EQ(again.refusal, AddressLimits::Refusal::ListenerHandshakes);
+  // 10.0.0.2 (one) against 10.0.0.1 (two): not two more, so no eviction either.
+  EXPECT_FALSE(limits->admit("10.0.0.2", "pg", caps).lease);
+  // The evicted connection ending (its session closes) gives nothing back twice.
+  leases[0].reset();
+  EXPECT_EQ(limits->listener_handshakes("pg"), 4u);
+  EXPECT_EQ(limits->handshakes("10.0.0.1"), 2u);
+  EXPECT_EQ(limits->connections("10.0.0.1"), 2u);
+}
+
+TEST(AddressLimits, ConnectionsThatLoggedInOrHaveNoEvictorAreNeverEvicted) {
+  auto limits = std::make_shared<AddressLimits>();
+  AddressCaps caps;
+  caps.max_listener_handshakes = 3;
+  auto a = limits->admit("10.0.0.1", "pg", caps);
+  auto b = limits->admit("10.0.0.1", "pg", caps);
+  auto c = limits->admit("10.0.0.1", "pg", caps);
+  ASSERT_TRUE(a.lease && b.lease && c.lease);
+  bool called = false;
+  a.lease->set_evictor([&called] { called = true; });
+  a.lease->logged_in();  // its place is free now, and it is no longer evictable
+  auto d = limits->admit("10.0.0.1", "pg", caps);
+  ASSERT_TRUE(d.lease);
+  EXPECT_FALSE(d.evicted);
+  // b, c, d have no evictor (a session not started yet): a lighter address is refused.
+  auto e = limits->admit("10.0.0.2", "pg", caps);
+  EXPECT_FALSE(e.lease);
+  EXPECT_FALSE(called);
 }
 
 }  // namespace
