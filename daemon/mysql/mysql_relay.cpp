@@ -70,6 +70,10 @@ awaitable<void> MysqlSession::command_phase() {
   // A configuration reloaded while the session was starting (adopt() kept it for now).
   if (pending_rt_) adopt(std::exchange(pending_rt_, nullptr));
   wal_start();  // the write-ahead rule of this session (mysql_wal.cpp)
+  // A handler's continuation when it has to wait. Declared here, not in an if-condition:
+  // GCC 12 keeps such a variable out of the coroutine frame although its life spans the
+  // co_await (its destructor then ran on a stale stack slot: a crash).
+  std::optional<awaitable<bool>> rest;
   for (;;) {
     bool go_on = false;
     switch (state_) {
@@ -82,11 +86,26 @@ awaitable<void> MysqlSession::command_phase() {
           if (client_->readable_now()) cstart_ = cend_ = 0;  // the wait would complete at once
           else co_await wait_client_idle(*client_, cbuf_, cstart_, cend_, ec);
         }
-        if (auto rest = on_idle(go_on)) go_on = co_await std::move(*rest);
+        if (auto now = on_idle(go_on)) rest.emplace(std::move(*now));  // `now` ends before any co_await
+        if (rest) {
+          go_on = co_await std::move(*rest);
+          rest.reset();
+        }
         break;
       case State::Awaiting:
       case State::Streaming:
-        if (auto rest = on_response(go_on)) go_on = co_await std::move(*rest);
+        if (state_ == State::Awaiting && !backend_->readable_now()) {
+          // The backend has not answered yet: the response is awaited here, so that
+          // on_response reads it as plain calls (issue 15; before the first byte the
+          // query may take its time: no stall watch). An error is reported by its read.
+          error_code ec;
+          co_await backend_->wait_readable(ec);
+        }
+        if (auto now = on_response(go_on)) rest.emplace(std::move(*now));  // `now` ends before any co_await
+        if (rest) {
+          go_on = co_await std::move(*rest);
+          rest.reset();
+        }
         break;
       case State::Starting:
       case State::Ending:

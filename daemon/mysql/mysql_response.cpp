@@ -34,32 +34,35 @@ std::optional<awaitable<bool>> MysqlSession::on_response(bool& go_on) {
   ResponseStep st;
   bool ok = false;
   if (!relay_response_now(st, ok)) return on_response_rest(st);
-  return response_done(ok, go_on);
+  if (!response_done(ok, go_on)) return std::nullopt;
+  st.at = ResponseStep::At::Done;  // what the response asks for needs a coroutine
+  return on_response_rest(st);
 }
 
+// on_response from the step that has to wait: the rest of the relay, then what the
+// response asks for (its answer replaced when its record failed, the lexing settings
+// read back).
 awaitable<bool> MysqlSession::on_response_rest(ResponseStep st) {
-  const bool ok = co_await relay_response_rest(st);
-  bool go_on = false;
-  if (auto rest = response_done(ok, go_on)) co_return co_await std::move(*rest);
-  co_return go_on;
-}
-
-std::optional<awaitable<bool>> MysqlSession::response_done(bool ok, bool& go_on) {
-  statement_timer_.disarm();
-  if (command_running()) state_ = State::Idle;
-  go_on = false;
-  if (!ok) return std::nullopt;
-  if (wal_answer_withheld_ || relex_after_) return response_followups();
-  response_ddl_done();
-  go_on = true;
-  return std::nullopt;
-}
-
-awaitable<bool> MysqlSession::response_followups() {
+  if (st.at != ResponseStep::At::Done) {
+    const bool ok = co_await relay_response_rest(st);
+    bool go_on = false;
+    if (!response_done(ok, go_on)) co_return go_on;
+  }
   if (wal_answer_withheld_ && !co_await wal_replace_answer()) co_return false;
   if (relex_after_ && !co_await follow_lexing_settings()) co_return false;
   response_ddl_done();
   co_return true;
+}
+
+bool MysqlSession::response_done(bool ok, bool& go_on) {
+  statement_timer_.disarm();
+  if (command_running()) state_ = State::Idle;
+  go_on = false;
+  if (!ok) return false;
+  if (wal_answer_withheld_ || relex_after_) return true;
+  response_ddl_done();
+  go_on = true;
+  return false;
 }
 
 void MysqlSession::response_ddl_done() {
@@ -136,6 +139,8 @@ awaitable<bool> MysqlSession::relay_response_rest(ResponseStep st) {
       }
       case At::Stalled:
         co_return co_await backend_stalled();
+      case At::Done:
+        co_return true;
       case At::Malformed: {
         // Nothing of this response reached the client: a clean ERR instead.
         Bytes out;

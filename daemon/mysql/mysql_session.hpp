@@ -173,6 +173,7 @@ class MysqlSession : public LiveSession,
       Wal,        // `n` bytes wait for the records of what was forwarded before them
       TimedOut,   // statement_timeout: answer ER_QUERY_TIMEOUT instead
       WriteRest,  // `n` bytes being written to the client, `progress` out
+      Done,       // relayed: what the response asks for is left (on_response_rest)
     };
     enum class Chunk : std::uint8_t { Next, Failed, Pending };
     At at = At::Read;
@@ -188,11 +189,11 @@ class MysqlSession : public LiveSession,
   // waiting for records (Pending: st.at says what is next).
   ResponseStep::Chunk response_read(std::size_t n, ResponseStep& st);
   ResponseStep::Chunk response_send(std::size_t n, ResponseStep& st);
-  // After the relay (`ok`): back to Idle; the coroutine of what the response asks for
-  // when it needs one (its record failed, lexing settings to read back).
-  std::optional<awaitable<bool>> response_done(bool ok, bool& go_on);
+  // After the relay (`ok`): back to Idle; true when what the response asks for needs
+  // a coroutine (its record failed, lexing settings to read back: on_response_rest from
+  // At::Done), else `go_on` says whether the command phase goes on.
+  bool response_done(bool ok, bool& go_on);
   awaitable<bool> on_response_rest(ResponseStep st);
-  awaitable<bool> response_followups();
   void response_ddl_done();
   // daemon/mysql/mysql_protocol_state.cpp: unknown statement ids (invalid UTF-8 statement
   // text: the gate's MysqlVerdict::invalid_text).
