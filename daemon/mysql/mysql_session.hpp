@@ -31,6 +31,7 @@
 #include "authz/wal/forwarding.hpp"
 #include "authz/wal/wal_catalog.hpp"
 #include "protocols/mysql/commands.hpp"
+#include "protocols/mysql/framer.hpp"
 #include "protocols/mysql/response_tracker.hpp"
 #include "daemon/net/asio.hpp"
 #include "daemon/credentials/dynamic_credentials.hpp"
@@ -120,10 +121,83 @@ class MysqlSession : public LiveSession,
   // (bounded wait); false: the session must end (fail closed).
   awaitable<bool> follow_lexing_settings();
   awaitable<bool> acquire_dynamic_credential(std::uint8_t ok_seq);
-  // mysql_relay.cpp: the handlers of Idle (one command) and Awaiting / Streaming (its
-  // response), the aborted-transaction state, response relay. false: the session ends.
-  awaitable<bool> on_idle();
-  awaitable<bool> on_response();
+  // The handlers of Idle (mysql_relay.cpp: one command) and Awaiting / Streaming
+  // (mysql_response.cpp: its response). Issue 15, no coroutine frame per command: each
+  // runs as plain calls while the sockets take and give at once, and returns the
+  // coroutine that goes on from the step that has to wait (nullopt: finished, `go_on`
+  // says whether the command phase goes on; a coroutine's result says the same). Not
+  // coroutines themselves: their state stays out of command_phase's frame, which lives
+  // as long as the session.
+  std::optional<awaitable<bool>> on_idle(bool& go_on);
+  std::optional<awaitable<bool>> on_response(bool& go_on);
+  // One client command on its way through on_idle: where it stopped and what it knows.
+  struct IdleStep {
+    enum class At : std::uint8_t {
+      Read,       // no whole message buffered: read more, then decode
+      Malformed,  // the message framing is broken (`error`)
+      Decoded,    // `msg` decoded: decode the command, refuse or judge it
+      Judged,     // `verdict` known (`audited`: its record appended): answer or submit
+      Submitted,  // submitted to the write-ahead rule, held: wal_forward's wait
+      Writing,    // being written to the backend, `progress` bytes out
+    };
+    At at = At::Read;
+    std::size_t consumed = 0;  // the message is [cstart_, cstart_ + consumed) of cbuf_
+    protocols::mysql::Message msg;
+    protocols::mysql::Command cmd;  // views into msg / cbuf_
+    Verdict verdict;
+    const Verdict* recorded = nullptr;  // what the decision record states (null: verdict)
+    std::string_view text;
+    std::string_view kind;  // the command's name: a literal, or kind_text
+    std::string kind_text;  // a refused command's name
+    bool judged = false;    // audited as a statement decision
+    bool audited = false;  // its decision record was appended (Judged)
+    std::uint64_t record = 0;
+    authz::wal::Submission submission;
+    std::size_t progress = 0;
+    std::string error;
+    const Verdict& recorded_verdict() const { return recorded != nullptr ? *recorded : verdict; }
+  };
+  awaitable<bool> on_idle_rest(IdleStep st);
+  // The judging of one decoded command (no refusal of the protocol state, no aborted
+  // transaction): verdict, recorded, text, kind, judged.
+  void judge_command(IdleStep& st);
+  authz::wal::Submission wal_submission(const IdleStep& st);
+  // A forwarded command's bookkeeping (prepared statements, USE, what its response asks
+  // for) and the move to Awaiting; false: the session ends.
+  bool after_forward(const IdleStep& st);
+  void client_read(std::size_t n);             // accounting of client bytes read
+  void client_read_failed(const error_code& ec);
+  // One response on its way through on_response (mysql_response.cpp).
+  struct ResponseStep {
+    enum class At : std::uint8_t {
+      Read,       // read the next bytes of the response
+      Stalled,    // a read failed after the stall watch closed the backend
+      Malformed,  // the tracker refused the response before any of it was sent: ERR 1158
+      Wal,        // `n` bytes wait for the records of what was forwarded before them
+      TimedOut,   // statement_timeout: answer ER_QUERY_TIMEOUT instead
+      WriteRest,  // `n` bytes being written to the client, `progress` out
+      Done,       // relayed: what the response asks for is left (on_response_rest)
+    };
+    enum class Chunk : std::uint8_t { Next, Failed, Pending };
+    At at = At::Read;
+    bool started = false;   // a byte of the response came (the stall watch runs between reads)
+    bool withheld = false;  // the records before this answer failed: read it to its end, send nothing
+    std::size_t n = 0;      // bytes at the front of response_buf_
+    std::size_t progress = 0;
+  };
+  // The relay's plain part: true when the response is complete (`ok`) or failed.
+  bool relay_response_now(ResponseStep& st, bool& ok);
+  awaitable<bool> relay_response_rest(ResponseStep st);
+  // `n` bytes read into response_buf_: fed to the tracker, then sent unless withheld or
+  // waiting for records (Pending: st.at says what is next).
+  ResponseStep::Chunk response_read(std::size_t n, ResponseStep& st);
+  ResponseStep::Chunk response_send(std::size_t n, ResponseStep& st);
+  // After the relay (`ok`): back to Idle; true when what the response asks for needs
+  // a coroutine (its record failed, lexing settings to read back: on_response_rest from
+  // At::Done), else `go_on` says whether the command phase goes on.
+  bool response_done(bool ok, bool& go_on);
+  awaitable<bool> on_response_rest(ResponseStep st);
+  void response_ddl_done();
   // daemon/mysql/mysql_protocol_state.cpp: unknown statement ids (invalid UTF-8 statement
   // text: the gate's MysqlVerdict::invalid_text).
   struct StateRefusal {
@@ -142,7 +216,11 @@ class MysqlSession : public LiveSession,
   Verdict judge_kill_query(std::uint32_t target);
   awaitable<bool> audit_decision(const Verdict& v, std::string_view sql, std::string_view kind,
                                  std::uint64_t* record = nullptr);
-  awaitable<bool> relay_response();
+  // audit_decision's plain part: Recorded, Refused (the log refused the record) or Wait
+  // (a denial under the write-ahead rule: its ERR waits for record `wait`).
+  enum class Audited : std::uint8_t { Recorded, Refused, Wait };
+  Audited audit_decision_now(const Verdict& v, std::string_view sql, std::string_view kind, std::uint64_t* record,
+                             std::uint64_t& wait);
   // mysql_backend_stall.cpp (limits.backend_message_timeout): the watch relay_response
   // keeps while it waits for the backend in the middle of a response, what its expiry
   // does, and the session's end when the backend is stalled.
@@ -183,8 +261,12 @@ class MysqlSession : public LiveSession,
   std::uint64_t wal_now_ms() const;
   // Submits one command to the rule and carries out its actions until the command is
   // forwarded (frame written to the backend) or answered by the proxy (refused, cancelled).
+  // `submitted`: wal_submit(m) was done already (and its actions did not forward it).
   awaitable<WalOutcome> wal_forward(const authz::wal::Submission& m, std::span<const std::uint8_t> frame,
-                                    std::uint8_t reply_seq);
+                                    std::uint8_t reply_seq, bool submitted = false);
+  void wal_submit(const authz::wal::Submission& m);
+  // The actions of wal_submit(m) forward it at once (always without the rule).
+  bool wal_forwards_now(const authz::wal::Submission& m) const;
   awaitable<bool> wal_answer_err(std::uint8_t seq, std::uint16_t code, const std::string& sqlstate,
                                  const std::string& message);
   void wal_status(const protocols::mysql::ResponseSummary& s);

@@ -9,6 +9,7 @@
 #include "protocols/mysql/handshake.hpp"
 #include "protocols/mysql/packets.hpp"
 #include "daemon/mysql/mysql_session.hpp"
+#include "daemon/net/client_fill.hpp"
 #include "daemon/net/idle_wait.hpp"
 #include "daemon/net/peer_identity.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
@@ -127,28 +128,15 @@ awaitable<bool> MysqlSession::read_client_message(std::optional<std::uint8_t> se
 }
 
 awaitable<bool> MysqlSession::read_client_more(std::size_t chunk) {
+  // Nothing buffered: the buffer goes back to the thread's pool while the client is idle
+  // and is borrowed again once there is something to read (issue 15).
   error_code ec;
-  if (cstart_ == cend_) {
-    // Nothing buffered: the buffer goes back to the thread's pool while the client is
-    // idle and is borrowed again once there is something to read (issue 15).
-    co_await wait_client_idle(*client_, cbuf_, cstart_, cend_, ec);
-    if (!ec) cbuf_ = client_->buffers().take(chunk);
-  } else if (cstart_ > 0) {  // keep the undecoded bytes, at the front
-    std::copy(cbuf_.begin() + static_cast<std::ptrdiff_t>(cstart_), cbuf_.begin() + static_cast<std::ptrdiff_t>(cend_),
-              cbuf_.begin());
-    cend_ -= cstart_;
-    cstart_ = 0;
-  }
-  std::size_t n = 0;
-  if (!ec && cbuf_.size() < cend_ + chunk) cbuf_.resize(cend_ + chunk);
-  if (!ec) n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
+  const std::size_t n = co_await fill_client(*client_, cbuf_, cstart_, cend_, chunk, 0, ec);
   if (ec) {
-    if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
+    client_read_failed(ec);
     co_return false;
   }
-  cend_ += n;
-  bytes_from_client_ += n;
-  if (listener_metrics_ != nullptr) listener_metrics_->bytes(Direction::ClientToBackend).inc(n);
+  client_read(n);
   co_return true;
 }
 

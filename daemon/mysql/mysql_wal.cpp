@@ -134,6 +134,16 @@ void MysqlSession::wal_forgive() {
 // session number put in `record` for the write-ahead rule (false: the log refused it).
 awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view text, std::string_view kind,
                                              std::uint64_t* record) {
+  std::uint64_t wait = 0;
+  const Audited a = audit_decision_now(v, text, kind, record, wait);
+  if (a != Audited::Wait) co_return a == Audited::Recorded;
+  if (co_await wal_wait(wait)) co_return true;
+  wal_forgive();
+  co_return false;
+}
+
+MysqlSession::Audited MysqlSession::audit_decision_now(const Verdict& v, std::string_view text, std::string_view kind,
+                                                       std::uint64_t* record, std::uint64_t& wait) {
   if (seg_metrics_ != nullptr && !(v.allow && kind == "COM_STMT_EXECUTE")) {
     seg_metrics_->statements(statement_label(v.command), v.allow ? Decision::Allow : Decision::Deny).inc();
     if (v.allow && v.shadow_deny) seg_metrics_->count_shadow_denial(v.shadow_rule);
@@ -146,7 +156,7 @@ awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view 
                                        {"code", std::to_string(v.code)},
                                        {"reason", v.message}});
   }
-  if (svc_.audit == nullptr) co_return true;
+  if (svc_.audit == nullptr) return Audited::Recorded;
   audit::AuditRecord r = audit_record("statement.decision");
   r.statement = std::string(text);
   if (v.fingerprint != 0) r.fingerprint = fingerprint_hex(v.fingerprint);
@@ -161,13 +171,12 @@ awaitable<bool> MysqlSession::audit_decision(const Verdict& v, std::string_view 
     r.shadow_rule = v.shadow_rule;
   }
   const std::optional<std::uint64_t> n = wal_append(r);
-  if (!n) co_return false;
+  if (!n) return Audited::Refused;
   if (record != nullptr) *record = *n;
-  if (v.allow || !wal_ || *n == 0) co_return true;
+  if (v.allow || !wal_ || *n == 0) return Audited::Recorded;
   wal_->note_record(*n);  // commit points after it wait for it too
-  if (co_await wal_wait(*n)) co_return true;
-  wal_forgive();
-  co_return false;
+  wait = *n;
+  return Audited::Wait;
 }
 
 // On the session's thread (the registry posts it). The hold's wait (wal_wait, suspended
@@ -207,13 +216,22 @@ awaitable<bool> MysqlSession::wal_answer_err(std::uint8_t seq, std::uint16_t cod
   co_return co_await write_client(out);
 }
 
+void MysqlSession::wal_submit(const wal::Submission& m) {
+  if (!wal_) return;
+  wal_actions_.clear();
+  wal_->submit(m, wal_now_ms(), wal_actions_);
+}
+
+bool MysqlSession::wal_forwards_now(const wal::Submission& m) const {
+  if (!wal_) return true;
+  return std::any_of(wal_actions_.begin(), wal_actions_.end(),
+                     [&](const wal::Action& a) { return a.kind == wal::ActionKind::Forward && a.id == m.id; });
+}
+
 awaitable<MysqlSession::WalOutcome> MysqlSession::wal_forward(const wal::Submission& m,
                                                               std::span<const std::uint8_t> frame,
-                                                              std::uint8_t reply_seq) {
-  if (wal_) {
-    wal_actions_.clear();
-    wal_->submit(m, wal_now_ms(), wal_actions_);
-  }
+                                                              std::uint8_t reply_seq, bool submitted) {
+  if (!submitted) wal_submit(m);
   bool failed_wait = false;
   for (int rounds = 0;; ++rounds) {
     bool forwarded = !wal_;

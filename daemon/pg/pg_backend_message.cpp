@@ -28,7 +28,7 @@ void PgSession::on_ready_for_query(char status) {
   frontend_state_.ready_for_query(status);
   txn_status_ = status;
   if (outstanding_ > 0) wal_settle_forgets();  // the names its request closed or deallocated
-  if (outstanding_ > 0 && --outstanding_ == 0) wake_.cancel();  // wait_backend_idle
+  if (outstanding_ > 0 && --outstanding_ == 0) wake_waiters();  // wait_backend_idle
   if (outstanding_ == 0 && txn_status_ == 'I') lexing_.txn_dirty = false;
   if (statement_timeout_.count() > 0) {
     if (outstanding_ == 0) statement_timer_.disarm();
@@ -69,7 +69,7 @@ void PgSession::on_request_skipped() {
     wal_settle_forgets();
     if (wal_state_) wal_state_->request_failed = true;
   }
-  if (outstanding_ > 0 && --outstanding_ == 0) wake_.cancel();  // wait_backend_idle
+  if (outstanding_ > 0 && --outstanding_ == 0) wake_waiters();  // wait_backend_idle
   if (statement_timeout_.count() > 0 && outstanding_ == 0) statement_timer_.disarm();
 }
 

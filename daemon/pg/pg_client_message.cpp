@@ -185,12 +185,12 @@ PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessag
   observe_policy(t0);
   const std::string_view shown = v.audit_text.empty() ? std::string_view(p.query) : std::string_view(v.audit_text);
   note_statement(shown);
-  if (v.decision.allow && may_change_lexing(v) && !lexing_.statements.count(p.statement) &&
-      lexing_.statements.size() >= kMaxLexingNames) {
+  if (v.decision.allow && may_change_lexing(v) && !lexing_.statement(p.statement) && lexing_.names &&
+      lexing_.names->statements.size() >= kMaxLexingNames) {
     v.decision = authz::Decision{false, "", "segproxy: too many prepared statements that change lexing settings", "0A000"};
   }
-  if (v.decision.allow && !v.decision.grant_id.empty() && !granted_statements_.count(p.statement) &&
-      granted_statements_.size() >= kMaxGrantedStatements) {
+  if (v.decision.allow && !v.decision.grant_id.empty() && granted_statements_ &&
+      !granted_statements_->count(p.statement) && granted_statements_->size() >= kMaxGrantedStatements) {
     v.decision = authz::Decision{false, "", "segproxy: too many prepared statements allowed by emergency grants", "0A000"};
   }
   count_statement(v);
@@ -201,13 +201,21 @@ PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessag
   if (svc_.audit != nullptr) record = std::make_shared<audit::AuditRecord>(decision_record(v, shown));
   if (v.decision.allow) {
     if (!v.decision.grant_id.empty()) {
-      granted_statements_.insert_or_assign(std::string(p.statement), std::string(p.query));
-    } else if (const auto g = granted_statements_.find(p.statement); g != granted_statements_.end()) {
-      granted_statements_.erase(g);
+      if (!granted_statements_) granted_statements_ = std::make_unique<GrantedStatements>();
+      granted_statements_->insert_or_assign(std::string(p.statement), std::string(p.query));
+    } else if (granted_statements_) {
+      if (const auto g = granted_statements_->find(p.statement); g != granted_statements_->end()) {
+        granted_statements_->erase(g);
+      }
     }
     ddl_pending_ = ddl_pending_ || v.ddl;
-    if (may_change_lexing(v)) lexing_.statements.emplace(p.statement);
-    else if (auto it = lexing_.statements.find(p.statement); it != lexing_.statements.end()) lexing_.statements.erase(it);
+    if (may_change_lexing(v)) {
+      lexing_.made().statements.emplace(p.statement);
+    } else if (lexing_.names) {
+      if (auto it = lexing_.names->statements.find(p.statement); it != lexing_.names->statements.end()) {
+        lexing_.names->statements.erase(it);
+      }
+    }
     if (gate_->window_grace() && p.statement.empty()) grace_.statement_ok = true;  // COMMIT / ROLLBACK
     wal_remember(v);
     // Parse runs nothing (parse analysis only): read-only, without a record of its own,
@@ -236,23 +244,26 @@ PgSession::Next PgSession::on_parse(const pg::Parse& p, const pg::FrontendMessag
 PgSession::Next PgSession::on_bind(const pg::Bind& b, const pg::FrontendMessage& msg,
                                    std::span<const std::uint8_t> frame) {
   // Parse'd only because of an emergency grant: judged again, the grant may have ended.
-  if (const auto g = granted_statements_.find(b.statement); g != granted_statements_.end()) {
-    GateVerdict again = gate_->check(g->second, std::chrono::system_clock::now());
+  const auto granted = granted_statements_ ? granted_statements_->find(b.statement) : GrantedStatements::iterator{};
+  if (granted_statements_ && granted != granted_statements_->end()) {
+    GateVerdict again = gate_->check(granted->second, std::chrono::system_clock::now());
     if (!again.decision.allow) {
       refuse_protocol_state(msg, std::move(again.decision));
       return Next::Continue;
     }
   }
   // Bound to a statement that may change lexing: its Execute unsettles the batch.
-  if (lexing_.statements.count(b.statement)) {
-    if (!lexing_.portals.count(b.portal) && lexing_.portals.size() >= kMaxLexingNames) {
+  if (lexing_.statement(b.statement)) {
+    if (!lexing_.portal(b.portal) && lexing_.names->portals.size() >= kMaxLexingNames) {
       refuse_protocol_state(msg, authz::Decision{false, "", "segproxy: too many portals bound to statements that "
                                                             "change lexing settings", "0A000"});
       return Next::Continue;
     }
-    lexing_.portals.emplace(b.portal);
-  } else if (auto it = lexing_.portals.find(b.portal); it != lexing_.portals.end()) {
-    lexing_.portals.erase(it);
+    lexing_.names->portals.emplace(b.portal);
+  } else if (lexing_.names) {
+    if (auto it = lexing_.names->portals.find(b.portal); it != lexing_.names->portals.end()) {
+      lexing_.names->portals.erase(it);
+    }
   }
   if (gate_->window_grace() && b.portal.empty()) grace_.portal_ok = b.statement.empty() && grace_.statement_ok;
   // Bind plans the statement (and may fold its functions then): the statement's class,
@@ -284,7 +295,7 @@ PgSession::Next PgSession::on_execute(const pg::Execute& e, const pg::FrontendMe
     const WalRecord rec = wal_execution_record(portal, w);
     wal_submit(MessageKind::PgExecute, portal != nullptr ? portal->klass : unknown_portal_class(), rec, frame);
     note_forwarded(msg);
-    if (lexing_.portals.count(e.portal)) {
+    if (lexing_.portal(e.portal)) {
       lexing_.unsettled = true;
       lexing_.txn_dirty = true;
     }

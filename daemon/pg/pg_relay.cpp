@@ -13,6 +13,7 @@
 #include "protocols/pg/encoder.hpp"
 #include "protocols/pg/frontend_decoder.hpp"
 #include "daemon/metrics/proxy_metrics.hpp"
+#include "daemon/net/client_fill.hpp"
 #include "daemon/net/idle_wait.hpp"
 #include "daemon/pg/pg_session.hpp"
 
@@ -29,19 +30,7 @@ constexpr std::size_t kHoldBack = 16 * 1024;  // < kBackendChunk: a read always 
 
 awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
   error_code ec;
-  if (cstart_ == cend_) {
-    // Nothing buffered: the buffer goes back to the pool until there is something to read.
-    co_await wait_client_idle(*client_, cbuf_, cstart_, cend_, ec);
-  } else if (cstart_ > 0) {
-    std::memmove(cbuf_.data(), cbuf_.data() + cstart_, cend_ - cstart_);
-    cend_ -= cstart_;
-    cstart_ = 0;
-  }
-  std::size_t target = std::max(cend_ + kReadChunk, frame_size);
-  if (!ec && cbuf_.empty()) cbuf_ = client_->buffers().take(target);
-  if (cbuf_.size() < target) cbuf_.resize(target);
-  std::size_t n = 0;
-  if (!ec) n = co_await client_->read_some(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec);
+  const std::size_t n = co_await fill_client(*client_, cbuf_, cstart_, cend_, kReadChunk, frame_size, ec);
   if (ec) {
     if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
     co_return false;
@@ -50,29 +39,16 @@ awaitable<bool> PgSession::fill_client_buffer(std::size_t frame_size) {
   co_return true;
 }
 
-PgSession::Fill PgSession::fill_client_now(std::size_t frame_size) {
-  if (cstart_ == cend_) {
-    // The wait would complete at once: no buffer round trip to the pool, no wait.
-    if (!client_->readable_now()) return Fill::Wait;
-    cstart_ = cend_ = 0;
-  } else if (cstart_ > 0) {
-    std::memmove(cbuf_.data(), cbuf_.data() + cstart_, cend_ - cstart_);
-    cend_ -= cstart_;
-    cstart_ = 0;
-  }
-  const std::size_t target = std::max(cend_ + kReadChunk, frame_size);
-  if (cbuf_.empty()) cbuf_ = client_->buffers().take(target);
-  if (cbuf_.size() < target) cbuf_.resize(target);
+Fill PgSession::fill_client_now(std::size_t frame_size) {
   error_code ec;
   std::size_t n = 0;
-  // Nothing read (the socket was empty after all): fill_client_buffer waits, then reads.
-  if (!client_->read_now(asio::buffer(cbuf_.data() + cend_, cbuf_.size() - cend_), ec, n)) return Fill::Wait;
-  if (ec) {
+  const Fill f = proxy::fill_client_now(*client_, cbuf_, cstart_, cend_, kReadChunk, frame_size, ec, n);
+  if (f == Fill::Failed) {
     if (close_reason_.empty()) close_reason_ = ec == asio::error::eof ? "client closed" : "client read: " + ec.message();
-    return Fill::Failed;
+  } else if (f == Fill::Done) {
+    client_bytes_read(n);
   }
-  client_bytes_read(n);
-  return Fill::Done;
+  return f;
 }
 
 void PgSession::client_bytes_read(std::size_t n) {
@@ -90,7 +66,7 @@ bool PgSession::write_client_now(asio::const_buffer buf, error_code& ec, ClientW
     w.started = true;
     return false;
   }
-  wake_.cancel();  // as after every write (write_client)
+  wake_waiters();  // as after every write (write_client)
   return true;
 }
 
@@ -101,7 +77,7 @@ awaitable<void> PgSession::write_client(asio::const_buffer buf, error_code& ec, 
     // One writer at a time on the TLS stream; waiters are woken by wake_.cancel().
     while (client_writing_ && !closed()) {
       error_code ignored;
-      co_await wake_.async_wait(asio::redirect_error(use_awaitable, ignored));
+      co_await wake_timer().async_wait(asio::redirect_error(use_awaitable, ignored));
     }
     if (closed()) {
       ec = asio::error::operation_aborted;
@@ -111,13 +87,21 @@ awaitable<void> PgSession::write_client(asio::const_buffer buf, error_code& ec, 
     co_await client_->write(buf, ec);
   }
   client_writing_ = false;
-  wake_.cancel();
+  wake_waiters();
+}
+
+asio::steady_timer& PgSession::wake_timer() {
+  if (!wake_) {
+    wake_ = std::make_unique<asio::steady_timer>(client_->lowest().get_executor());
+    wake_->expires_at(asio::steady_timer::time_point::max());  // waits end by cancel() only
+  }
+  return *wake_;
 }
 
 awaitable<void> PgSession::wait_backend_idle() {
   while (outstanding_ > 0 && !closed()) {
     error_code ignored;
-    co_await wake_.async_wait(asio::redirect_error(use_awaitable, ignored));
+    co_await wake_timer().async_wait(asio::redirect_error(use_awaitable, ignored));
   }
 }
 
@@ -242,19 +226,10 @@ awaitable<void> PgSession::backend_to_client() {
   // limits.backend_message_timeout) the client can still get a clean FATAL.
   pg::BackendHoldBack hold(kHoldBack);
   BufferPool& pool = backend_->buffers();
-  if (!backend_leftover_.empty()) {
-    // Bytes the login read past its ReadyForQuery: relayed like a first read.
-    const std::size_t n = backend_leftover_.size();
-    buf = pool.take(std::max(kBackendChunk, n));
-    std::memcpy(buf.data(), backend_leftover_.data(), n);
-    Bytes().swap(backend_leftover_);
-    RelayStep step;
-    const RelayResult r = relay_now(buf, hold, n, 0, step);
-    if (r == RelayResult::Failed || (r == RelayResult::Pending && !co_await relay_rest(buf, hold, n, 0, step))) {
-      pool.give_back(buf);
-      close_all();
-      co_return;
-    }
+  if (!backend_leftover_.empty() && !co_await relay_leftover(buf, hold)) {
+    pool.give_back(buf);
+    close_all();
+    co_return;
   }
   const auto stall_limit = rt_->config.limits.backend_message_timeout;
   bool stall_armed = false;
@@ -277,12 +252,7 @@ awaitable<void> PgSession::backend_to_client() {
       stall_armed = false;
     }
     if (ec) {
-      if (backend_stalled_) {
-        // Nothing of the unfinished message reached the client: it can end cleanly.
-        const bool clean = hold.held() > 0 || backend_stream_.at_boundary();
-        const std::size_t held = hold.held();
-        co_await backend_stalled(clean, held);
-      }
+      if (backend_stalled_) co_await backend_stalled(hold);
       if (close_reason_.empty()) close_reason_ = "backend closed";
       break;
     }
@@ -325,9 +295,26 @@ awaitable<void> PgSession::backend_to_client() {
   close_all();
 }
 
-awaitable<void> PgSession::backend_stalled(bool clean, std::size_t held) {
+// Bytes the login read past its ReadyForQuery: relayed like a first read (a coroutine of
+// its own: its locals stay out of backend_to_client's frame, which lives as long as the
+// session, issue 15).
+awaitable<bool> PgSession::relay_leftover(Bytes& buf, pg::BackendHoldBack& hold) {
+  const std::size_t n = backend_leftover_.size();
+  buf = backend_->buffers().take(std::max(kBackendChunk, n));
+  std::memcpy(buf.data(), backend_leftover_.data(), n);
+  Bytes().swap(backend_leftover_);
+  RelayStep step;
+  const RelayResult r = relay_now(buf, hold, n, 0, step);
+  if (r == RelayResult::Failed) co_return false;
+  if (r == RelayResult::Pending) co_return co_await relay_rest(buf, hold, n, 0, step);
+  co_return true;
+}
+
+awaitable<void> PgSession::backend_stalled(const pg::BackendHoldBack& hold) {
+  // Nothing of the unfinished message reached the client: it can end cleanly.
+  const bool clean = hold.held() > 0 || backend_stream_.at_boundary();
   close_reason_ = "backend stalled mid-message (limits.backend_message_timeout)";
-  svc_.log.error("backend.stalled", {{"session", id_text_}, {"held_bytes", std::to_string(held)}});
+  svc_.log.error("backend.stalled", {{"session", id_text_}, {"held_bytes", std::to_string(hold.held())}});
   if (!clean) co_return;
   Bytes out;
   pg::encode_error_response(out, pg::ErrorInfo{"FATAL", "08006",
@@ -472,7 +459,6 @@ awaitable<PgSession::Next> PgSession::client_frames_rest(FramesStep st) {
 }
 
 bool PgSession::start_relay() {
-  wake_.expires_at(asio::steady_timer::time_point::max());
   if (std::string why = apply_pending_runtime(); !why.empty()) {
     close_reason_ = "terminating connection: segproxy configuration reloaded: " + why;
     return false;

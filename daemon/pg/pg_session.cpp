@@ -35,7 +35,6 @@ PgSession::PgSession(tcp::socket client, std::shared_ptr<const Runtime> rt, std:
                        s.backend_stalled_ = true;
                        if (s.backend_) s.backend_->close();  // backend_to_client ends with a FATAL 08006
                      }),
-      wake_(client.get_executor()),
       backend_stream_(rt_->limits, pg::BackendCheck::Structure) {
   client_addr_ = client_arrived(client, svc_, listener_->cfg->name, listener_metrics_);
   client_ = std::make_unique<Stream>(std::move(client));
@@ -131,7 +130,7 @@ void PgSession::close_all(State final) {
   backend_stall_.disarm();
   if (client_) client_->close();
   if (backend_) backend_->close();
-  wake_.cancel();
+  wake_waiters();
   if (wal_state_) wal_state_->gate.cancel();
 }
 

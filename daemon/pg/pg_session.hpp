@@ -49,6 +49,7 @@
 #include "daemon/session/refusal.hpp"
 #include "daemon/session/session_deadlines.hpp"
 #include "daemon/session/session_registry.hpp"
+#include "daemon/net/client_fill.hpp"
 #include "daemon/net/stream.hpp"
 #include "authz/gate/pg_gate.hpp"
 
@@ -149,9 +150,11 @@ class PgSession : public LiveSession,
   awaitable<void> terminate_reloaded();
   awaitable<void> yield_once();  // lets a termination in progress send its FATAL first
   // limits.backend_message_timeout passed: logs it and, when nothing of the unfinished
-  // message reached the client (`clean`), sends FATAL 08006.
-  awaitable<void> backend_stalled(bool clean, std::size_t held);
+  // message reached the client (`hold` keeps it, or the stream is on a boundary), sends
+  // FATAL 08006.
+  awaitable<void> backend_stalled(const protocols::pg::BackendHoldBack& hold);
   awaitable<void> backend_to_client();
+  awaitable<bool> relay_leftover(protocols::Bytes& buf, protocols::pg::BackendHoldBack& hold);
   // Decodes every complete client frame in the buffer, decides each, and writes the
   // result to the backend in one write, as plain calls while nothing has to be awaited
   // (issue 15): true when finished (`st.next` says what follows); false: co_await
@@ -376,8 +379,8 @@ class PgSession : public LiveSession,
   // Client-side buffer: [cstart_, cend_) holds undecoded bytes.
   std::span<const std::uint8_t> pending() const { return {cbuf_.data() + cstart_, cend_ - cstart_}; }
   awaitable<bool> fill_client_buffer(std::size_t want);
-  // fill_client_buffer's common case, the client's bytes readable at once.
-  enum class Fill { Done, Failed, Wait };  // Wait: co_await fill_client_buffer(want)
+  // fill_client_buffer's common case, the client's bytes readable at once
+  // (daemon/net/client_fill.hpp; Wait: co_await fill_client_buffer(want)).
   Fill fill_client_now(std::size_t want);
   void client_bytes_read(std::size_t n);  // accounting of a client read
 
@@ -438,8 +441,13 @@ class PgSession : public LiveSession,
   std::string backend_fatal_;
   // Wakes the session's waiters (cancel(); its expiry stays at "never"): writers waiting
   // for the client stream, and a waiter for the backend to have answered everything.
-  // One timer for both (issue 15): each waiter checks its own condition again.
-  asio::steady_timer wake_;
+  // One timer for both (issue 15): each waiter checks its own condition again. Made by
+  // the first waiter (wake_timer): most sessions never wait for either.
+  std::unique_ptr<asio::steady_timer> wake_;
+  asio::steady_timer& wake_timer();
+  void wake_waiters() {
+    if (wake_) wake_->cancel();
+  }
 
   protocols::Bytes cbuf_;
   std::size_t cstart_ = 0;
@@ -485,12 +493,25 @@ class PgSession : public LiveSession,
     bool hold = false;       // after this frame: flush, then wait until the backend is idle
     bool unsettled = false;  // such an Execute was forwarded: no Parse / Query before Sync
     bool txn_dirty = false;  // a lexing change ran in the open transaction (a ROLLBACK may revert it)
-    std::set<std::string, std::less<>> statements;  // prepared statements that may change lexing
-    std::set<std::string, std::less<>> portals;     // portals bound to them
+    // Rare (a prepared SET client_encoding ...): made on first use, none in most sessions
+    // (issue 15: memory per idle session).
+    struct Names {
+      std::set<std::string, std::less<>> statements;  // prepared statements that may change lexing
+      std::set<std::string, std::less<>> portals;     // portals bound to them
+    };
+    std::unique_ptr<Names> names;
+    bool statement(std::string_view s) const { return names && names->statements.count(s) > 0; }
+    bool portal(std::string_view p) const { return names && names->portals.count(p) > 0; }
+    Names& made() {
+      if (!names) names = std::make_unique<Names>();
+      return *names;
+    }
   } lexing_;
   // Statements Parse'd only because of an emergency grant (name -> text): judged again at
   // every Bind, so they stop running when the grant ends (docs/admin.md).
-  std::map<std::string, std::string, std::less<>> granted_statements_;
+  // Made on first use (issue 15: most sessions never have one).
+  using GrantedStatements = std::map<std::string, std::string, std::less<>>;
+  std::unique_ptr<GrantedStatements> granted_statements_;
   // Raises standing in for a Sync (pg_raise_at_sync): the request each one ends and how many
   // ParseComplete / BindComplete of that request's answer are the client's (its Parse /
   // Bind forwarded in that batch); the rest are the raise's and are dropped. Popped at the
