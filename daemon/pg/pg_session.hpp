@@ -149,9 +149,8 @@ class PgSession : public LiveSession,
   bool start_relay();
   awaitable<void> terminate_reloaded();
   awaitable<void> yield_once();  // lets a termination in progress send its FATAL first
-  // limits.backend_message_timeout passed: logs it and, when nothing of the unfinished
-  // message reached the client (`hold` keeps it, or the stream is on a boundary), sends
-  // FATAL 08006.
+  // limits.backend_message_timeout passed: logs it and, when nothing of the unfinished message
+  // reached the client (`hold` keeps it, or the stream is on a boundary), sends FATAL 08006.
   awaitable<void> backend_stalled(const protocols::pg::BackendHoldBack& hold);
   awaitable<void> backend_to_client();
   awaitable<bool> relay_leftover(protocols::Bytes& buf, protocols::pg::BackendHoldBack& hold);
@@ -261,10 +260,9 @@ class PgSession : public LiveSession,
   awaitable<bool> wait_wal_held();  // client_frames: until nothing is held (false: stop)
   static awaitable<void> wal_flush_wait(std::shared_ptr<PgSession> self, audit::AuditTicket t);
   awaitable<bool> answer_ready(std::uint64_t need);  // backend bytes read under `need`
-  // answer_ready without a coroutine frame (the relay's common case, issue 14): Ready
-  // (settled, or answers are being replaced: relay_rest decides), Stop (the session
-  // ends), or Wait - the thread's AuditWaiter holds the state's answer slot: co_await
-  // its timer, then wal_settle_resumed() and ask again.
+  // answer_ready without a coroutine frame (the relay's common case, issue 14): Ready (settled, or
+  // answers are being replaced: relay_rest decides), Stop (the session ends), or Wait - the thread's
+  // AuditWaiter holds the state's answer slot: co_await its timer, then wal_settle_resumed(), ask again.
   enum class WalSettle { Ready, Wait, Stop };
   WalSettle wal_settle_now(std::uint64_t need);
   asio::steady_timer& wal_answer_slot();  // the timer a Wait is resumed by
@@ -379,8 +377,7 @@ class PgSession : public LiveSession,
   // Client-side buffer: [cstart_, cend_) holds undecoded bytes.
   std::span<const std::uint8_t> pending() const { return {cbuf_.data() + cstart_, cend_ - cstart_}; }
   awaitable<bool> fill_client_buffer(std::size_t want);
-  // fill_client_buffer's common case, the client's bytes readable at once
-  // (daemon/net/client_fill.hpp; Wait: co_await fill_client_buffer(want)).
+  // fill_client_buffer's common case (daemon/net/client_fill.hpp; Wait: co_await fill_client_buffer).
   Fill fill_client_now(std::size_t want);
   void client_bytes_read(std::size_t n);  // accounting of a client read
 
@@ -441,8 +438,8 @@ class PgSession : public LiveSession,
   std::string backend_fatal_;
   // Wakes the session's waiters (cancel(); its expiry stays at "never"): writers waiting
   // for the client stream, and a waiter for the backend to have answered everything.
-  // One timer for both (issue 15): each waiter checks its own condition again. Made by
-  // the first waiter (wake_timer): most sessions never wait for either.
+  // One timer for both (issue 15): each waiter checks its own condition again. Made by the
+  // first waiter (wake_timer): most sessions never wait for either.
   std::unique_ptr<asio::steady_timer> wake_;
   asio::steady_timer& wake_timer();
   void wake_waiters() {
@@ -493,8 +490,7 @@ class PgSession : public LiveSession,
     bool hold = false;       // after this frame: flush, then wait until the backend is idle
     bool unsettled = false;  // such an Execute was forwarded: no Parse / Query before Sync
     bool txn_dirty = false;  // a lexing change ran in the open transaction (a ROLLBACK may revert it)
-    // Rare (a prepared SET client_encoding ...): made on first use, none in most sessions
-    // (issue 15: memory per idle session).
+    // Rare (a prepared SET client_encoding ...): made on first use (issue 15: idle memory).
     struct Names {
       std::set<std::string, std::less<>> statements;  // prepared statements that may change lexing
       std::set<std::string, std::less<>> portals;     // portals bound to them
@@ -507,9 +503,8 @@ class PgSession : public LiveSession,
       return *names;
     }
   } lexing_;
-  // Statements Parse'd only because of an emergency grant (name -> text): judged again at
-  // every Bind, so they stop running when the grant ends (docs/admin.md).
-  // Made on first use (issue 15: most sessions never have one).
+  // Statements Parse'd only because of an emergency grant (name -> text): judged again at every
+  // Bind, so they stop running when the grant ends (docs/admin.md). Made on first use (issue 15).
   using GrantedStatements = std::map<std::string, std::string, std::less<>>;
   std::unique_ptr<GrantedStatements> granted_statements_;
   // Raises standing in for a Sync (pg_raise_at_sync): the request each one ends and how many

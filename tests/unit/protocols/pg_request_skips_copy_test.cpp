@@ -24,15 +24,8 @@ const Execute kExecute{"", 0};
 const Query kCopyQuery{"copy t from stdin"};
 const Query kSelectQuery{"select 1"};
 
-std::uint32_t answer(RequestSkips& s, const std::string& types) {
-  std::uint32_t skipped = 0;
-  for (const char t : types) skipped += s.backend(t);
-  return skipped;
-}
-
-void send(RequestSkips& s, std::initializer_list<FrontendMessage> sent) {
-  for (const auto& m : sent) EXPECT_FALSE(s.forwarded(m));
-}
+using test::answer;
+using test::send;
 
 // libpq's PQexecParams / PQexecPrepared of COPY FROM STDIN sends a Sync after the Execute
 // and another after CopyDone; the server ignores the first (55.2.6), so two Syncs get one

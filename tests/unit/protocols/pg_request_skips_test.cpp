@@ -22,16 +22,8 @@ const Parse kParse{"", "select 1", 0};
 const Bind kBind{"", "", 0, 0, 0};
 const Execute kExecute{"", 0};
 
-// Feeds backend message types; the total of skipped requests reported.
-std::uint32_t answer(RequestSkips& s, const std::string& types) {
-  std::uint32_t skipped = 0;
-  for (const char t : types) skipped += s.backend(t);
-  return skipped;
-}
-
-void send(RequestSkips& s, std::initializer_list<FrontendMessage> sent) {
-  for (const auto& m : sent) EXPECT_FALSE(s.forwarded(m));
-}
+using test::answer;
+using test::send;
 
 TEST(PgRequestSkips, QueryIntoABatchTheBackendFailedIsSkippedAndOnlyTheSyncIsAnswered) {
   RequestSkips s;

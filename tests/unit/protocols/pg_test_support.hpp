@@ -1,6 +1,8 @@
 #pragma once
 // Small wire builders for the protocol unit tests (independent of the encoder, so the
 // decoder tests do not just check the encoder against itself).
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -9,6 +11,7 @@
 
 #include "protocols/common/byte_reader.hpp"
 #include "protocols/common/byte_writer.hpp"
+#include "protocols/pg/request_skips.hpp"
 
 namespace segproxy::protocols::pg::test {
 
@@ -61,6 +64,17 @@ inline Bytes concat(std::initializer_list<Bytes> parts) {
 
 inline std::span<const std::uint8_t> span_of(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// RequestSkips: feeds backend message types and returns the total of skipped requests
+// reported; forwards frontend messages, none of which may be known skipped at once.
+inline std::uint32_t answer(RequestSkips& s, const std::string& types) {
+  std::uint32_t skipped = 0;
+  for (const char t : types) skipped += s.backend(t);
+  return skipped;
+}
+inline void send(RequestSkips& s, std::initializer_list<FrontendMessage> sent) {
+  for (const auto& m : sent) EXPECT_FALSE(s.forwarded(m));
 }
 
 }  // namespace segproxy::protocols::pg::test
