@@ -22,8 +22,14 @@ public final class PgJdbcProbe {
   static final AtomicInteger NAMED_PARSES = new AtomicInteger();
   static final AtomicInteger ROW_LIMITED_EXECUTES = new AtomicInteger();
 
+  // Held in a static field: java.util.logging keeps loggers only weakly, so a logger held by
+  // a local alone can be collected with its level and handler once the method returns, and
+  // pgjdbc's messages are then no longer counted (a garbage collection during the probe, more
+  // likely on a loaded machine, would make the counts, and the tests reading them, fail).
+  static final Logger PGJDBC_LOG = Logger.getLogger("org.postgresql");
+
   static void traceFrontendMessages() {
-    Logger log = Logger.getLogger("org.postgresql");
+    Logger log = PGJDBC_LOG;
     log.setLevel(Level.FINEST);
     log.setUseParentHandlers(false);
     log.addHandler(new Handler() {
