@@ -215,7 +215,7 @@ TEST_F(FloodTest, ConnectionsOverTheListenersHandshakeCapAreRefusedAtOnceWith533
   EXPECT_NE(proxy_.log().find("limits.max_concurrent_handshakes"), std::string::npos);
 }
 
-TEST_F(FloodTest, AtTheHandshakeCapAClientFromALighterAddressEvictsTheFloodingAddressesOldestAndLogsIn) {
+TEST_F(FloodTest, AtTheHandshakeCapAClientFromALighterAddressEvictsOneFloodingConnectionAndLogsIn) {
   // A flood from one host (127.0.1.1) fills the listener's cap with silent connections;
   // the well-behaved client (127.0.0.1, none in handshake) still logs in.
   ASSERT_NO_FATAL_FAILURE(Start(", max_handshakes_per_address: 0, max_concurrent_handshakes: 20", "60s"));
@@ -241,14 +241,30 @@ TEST_F(FloodTest, AtTheHandshakeCapAClientFromALighterAddressEvictsTheFloodingAd
   PgConnPtr c = Connect();
   ASSERT_PG_CONNECTED(c);
   EXPECT_TRUE(pg_exec(c.get(), "select 1").ok);
-  std::string got;
-  EXPECT_TRUE(flood.front()->wait_closed(30s, &got)) << "the flooding address's oldest connection was not evicted";
-  EXPECT_TRUE(got.empty());
+  // Which one is evicted is the oldest in the order the sessions became evictable on
+  // their two I/O threads, not necessarily the first connected (the order itself is
+  // unit-tested: AddressLimits.*); exactly one of them, closed unanswered.
+  std::size_t closed = flood.size();
+  for (auto until = std::chrono::steady_clock::now() + 30s;
+       closed == flood.size() && std::chrono::steady_clock::now() < until;) {
+    for (std::size_t i = 0; i < flood.size() && closed == flood.size(); ++i) {
+      std::string got;
+      if (flood[i]->wait_closed(10ms, &got)) {
+        closed = i;
+        EXPECT_TRUE(got.empty()) << got;
+      }
+    }
+  }
+  ASSERT_NE(closed, flood.size()) << "no connection of the flooding address was evicted";
   EXPECT_EQ(Refused("handshake_evicted"), 1);
   // The eviction is not counted as a startup timeout too.
   EXPECT_EQ(Refused("startup_timeout"), 0);
-  // The newest flood connection is still held.
-  EXPECT_FALSE(flood.back()->wait_closed(200ms, &got)) << "a younger connection was evicted";
+  for (std::size_t i = 0; i < flood.size(); ++i) {
+    std::string got;
+    if (i != closed) {
+      EXPECT_FALSE(flood[i]->wait_closed(10ms, &got)) << "a second connection was evicted: " << i;
+    }
+  }
 }
 
 TEST_F(FloodTest, WithHandshakeThreadsOffHandshakesRunOnTheIoThreadsAndClientsLogIn) {
